@@ -1,0 +1,62 @@
+"""``dedup scan`` and ``dedup explain``: the batch job and its settings, explained."""
+
+from __future__ import annotations
+
+import click
+
+from ..detect import LEVELS
+from ..lsh import catch_probability
+from ..report import FORMATS
+from ..scan import scan as scan_paths
+from ..sources import Selection
+from . import build_settings, finish, main, settings_options
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=False))
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Report format.")
+@click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
+              help="Report only this level (repeatable) [default: both].")
+@click.option("--include", multiple=True, metavar="GLOB",
+              help="Only files whose relative path or name matches (repeatable).")
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Skip files and folders whose relative path or name matches (repeatable).")
+@click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git).")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found.")
+@settings_options
+def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, **options) -> None:
+    """Report duplicate documents and paragraphs in the files under PATHS.
+
+    Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be
+    read.  Files that cannot be read are listed in the report and skipped.
+    """
+    settings = build_settings(**options)
+    result = scan_paths(
+        list(paths),
+        settings,
+        levels=levels or LEVELS,
+        selection=Selection(include=include, exclude=exclude, hidden=hidden),
+    )
+    finish(result, fmt, exit_zero)
+
+
+@main.command()
+@settings_options
+def explain(**options) -> None:
+    """Show the LSH bands x rows for the settings and how likely pairs are caught.
+
+    LSH only proposes candidates; each candidate is then verified exactly, so this
+    table is the recall of the candidate stage (precision comes from verification).
+    """
+    s = build_settings(**options)
+    click.echo(f"num_perm {s.num_perm}: {s.bands} bands x {s.rows} rows "
+               f"(uses {s.bands * s.rows} of {s.num_perm} permutations)")
+    click.echo(f"paragraph threshold {s.threshold}, document threshold {s.doc_threshold}, "
+               f"{s.unit} {s.ngram}-grams, min {s.min_words} words")
+    click.echo("\n true Jaccard   chance of becoming a candidate   1-(1-s^r)^b")
+    marks = sorted({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, s.threshold, s.doc_threshold})
+    for sim in marks:
+        p = float(catch_probability(sim, s.bands, s.rows))
+        flag = "  <- threshold" if sim in (s.threshold, s.doc_threshold) else ""
+        click.echo(f"   {sim:10.2f}   {p:10.4f}  {'#' * round(p * 30):<30}{flag}")

@@ -1,0 +1,133 @@
+"""A signed corpus: every paragraph of every document, split, normalized, shingled
+and MinHashed, in flat numpy arrays.
+
+Why flat arrays: the later stages (banding, verification, grouping) work on all
+paragraphs at once.  A corpus is built batch by batch (``sign_documents``) and batches
+are concatenated, which is what lets a scan spread the work over several processes and
+reuse cached batches: a batch depends only on its documents and the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import xxhash
+
+from .minhash import signatures
+from .normalize import normalize
+from .readers import Document, ReadError
+from .segments import offsets_from_counts
+from .settings import Settings
+from .shingle import Shingles, shingle, word_counts
+from .split import split_paragraphs
+
+#: Characters of each paragraph's raw text kept for the readable report.
+PREVIEW_CHARS = 400
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """What a report says about a document: its name, size and paragraph count."""
+
+    path: str
+    chars: int
+    paragraphs: int
+
+
+@dataclass
+class Corpus:
+    """Signed paragraphs of a list of documents, in document then paragraph order.
+
+    Per paragraph ``i``: its document (``para_doc[i]``, an index into ``documents``),
+    its position in that document (``para_index``), its character span
+    (``para_start``/``para_end``), its word count, a 64-bit hash of its normalized text
+    (``para_key``, equal for exact copies), the start of its raw text for readable
+    reports (``para_preview``), its shingles and its MinHash signature.
+    Paragraphs of one document are contiguous.
+    """
+
+    documents: list[DocumentInfo]
+    para_doc: np.ndarray
+    para_index: np.ndarray
+    para_start: np.ndarray
+    para_end: np.ndarray
+    para_words: np.ndarray
+    para_key: np.ndarray
+    para_preview: list[str]
+    shingles: Shingles
+    signatures: np.ndarray
+    errors: list[ReadError] = field(default_factory=list)
+
+    @property
+    def paragraphs(self) -> int:
+        return len(self.para_doc)
+
+    def doc_offsets(self) -> np.ndarray:
+        """Paragraph offsets per document: doc ``d`` owns paragraphs ``[o[d], o[d+1])``."""
+        return offsets_from_counts(np.array([d.paragraphs for d in self.documents], dtype=np.int64))
+
+    @classmethod
+    def concat(cls, parts: Sequence["Corpus"], num_perm: int) -> "Corpus":
+        """Join batches into one corpus (document indices are renumbered)."""
+        doc_base = np.cumsum([0] + [len(p.documents) for p in parts])
+        shingle_parts = [p.shingles for p in parts]
+        shingle_base = np.cumsum([0] + [int(s.offsets[-1]) for s in shingle_parts])
+        offsets = np.concatenate(
+            [np.zeros(1, np.int64)] + [s.offsets[1:] + base for s, base in zip(shingle_parts, shingle_base)]
+        )
+        return cls(
+            documents=[d for p in parts for d in p.documents],
+            para_doc=_cat([p.para_doc + base for p, base in zip(parts, doc_base)], np.int64),
+            para_index=_cat([p.para_index for p in parts], np.int64),
+            para_start=_cat([p.para_start for p in parts], np.int64),
+            para_end=_cat([p.para_end for p in parts], np.int64),
+            para_words=_cat([p.para_words for p in parts], np.int64),
+            para_key=_cat([p.para_key for p in parts], np.uint64),
+            para_preview=[t for p in parts for t in p.para_preview],
+            shingles=Shingles(
+                hashes=_cat([s.hashes for s in shingle_parts], np.uint64),
+                offsets=offsets,
+                units=_cat([s.units for s in shingle_parts], np.int64),
+            ),
+            signatures=np.concatenate([p.signatures for p in parts])
+            if parts
+            else np.zeros((0, num_perm), np.uint32),
+            errors=[e for p in parts for e in p.errors],
+        )
+
+
+def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
+    return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
+
+
+def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
+    """Split, normalize, shingle and sign ``documents`` as one batch."""
+    infos, doc_of, index, starts, ends, texts, previews = [], [], [], [], [], [], []
+    for d, doc in enumerate(documents):
+        spans = split_paragraphs(doc.text)
+        infos.append(DocumentInfo(doc.path, len(doc.text), len(spans)))
+        for i, (start, end) in enumerate(spans):
+            doc_of.append(d)
+            index.append(i)
+            starts.append(start)
+            ends.append(end)
+            raw = doc.text[start:end]
+            texts.append(normalize(raw))
+            previews.append(raw[:PREVIEW_CHARS])
+    sh = shingle(texts, settings.unit, settings.ngram)
+    return Corpus(
+        documents=infos,
+        para_doc=np.array(doc_of, dtype=np.int64),
+        para_index=np.array(index, dtype=np.int64),
+        para_start=np.array(starts, dtype=np.int64),
+        para_end=np.array(ends, dtype=np.int64),
+        para_words=sh.units if settings.unit == "word" else word_counts(texts),
+        para_key=np.fromiter(
+            (xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts)
+        ),
+        para_preview=previews,
+        shingles=sh,
+        signatures=signatures(sh, settings.num_perm, settings.seed),
+    )

@@ -1,0 +1,193 @@
+"""Detection: from a signed corpus to verified duplicate pairs and groups.
+
+The order of work is what keeps it linear on real archives:
+
+1. Exact copies first.  Paragraphs (and documents) with the same normalized text are
+   grouped by content hash, and everything after runs once per *distinct* text, so a
+   boilerplate paragraph repeated 10,000 times costs one signature comparison, not 50
+   million.  Exact copies are reported as star pairs around their first occurrence.
+2. LSH banding of the distinct texts' signatures proposes candidates (:mod:`dedup.lsh`).
+3. Every candidate is verified exactly on its shingle sets (:mod:`dedup.verify`); a pair
+   is kept when its Jaccard reaches the threshold.
+4. Pairs are grouped (:mod:`dedup.group`).
+
+Paragraphs and documents go through the same steps: a document's shingle set is the
+union of its paragraphs' and its signature the element-wise minimum of theirs (that is
+exactly the MinHash of the union), so document level costs no second pass over the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import xxhash
+
+from .corpus import Corpus
+from .group import exact_groups, groups
+from .lsh import band_keys, candidate_pairs
+from .minhash import estimate
+from .results import Group, Kind, Location, Pair
+from .segments import offsets_from_counts, ranges
+from .settings import Settings
+from .verify import Scores, score_pairs, unique_sets
+
+LEVELS: tuple[Kind, ...] = ("document", "paragraph")
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Verified pairs among a set of items (indices into that set), with scores."""
+
+    pairs: np.ndarray  # (m, 2) int64, a < b
+    scores: Scores
+    estimates: np.ndarray
+
+
+@dataclass(frozen=True)
+class Items:
+    """Texts to compare, whatever their level: signatures, where each one's shingles
+    are in a flat hash array, and the keys / sizes that decide exactness and eligibility."""
+
+    signatures: np.ndarray
+    hashes: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+    keys: np.ndarray
+    words: np.ndarray
+
+
+def similar_pairs(items: Items, which: np.ndarray, settings: Settings, threshold: float) -> Matches:
+    """Verified pairs among ``items[which]`` with Jaccard >= ``threshold``.
+
+    Returned pair indices point into ``which``.
+    """
+    sigs = items.signatures[which]
+    candidates = candidate_pairs(band_keys(sigs, settings.bands, settings.rows))
+    involved = np.unique(candidates)
+    starts, ends = items.starts[which][involved], items.ends[which][involved]
+    table = unique_sets(items.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
+    scores = score_pairs(table, np.searchsorted(involved, candidates))
+    keep = scores.jaccard >= threshold
+    kept = candidates[keep]
+    return Matches(
+        pairs=kept,
+        scores=Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]),
+        estimates=estimate(sigs[kept[:, 0]], sigs[kept[:, 1]]) if len(kept) else np.zeros(0),
+    )
+
+
+def find_pairs(items: Items, settings: Settings, threshold: float, min_words: int) -> list[tuple]:
+    """All duplicate pairs among ``items`` as ``(a, b, jaccard, cont_a, cont_b, estimate,
+    exact)`` tuples, ``a < b`` being item indices.
+
+    Exact copies are linked to their first occurrence; near-duplicates are found once
+    per distinct text (between first occurrences) among texts of ``min_words`` or more.
+    """
+    first, label = exact_groups(items.keys)
+    found: list[tuple] = []
+    copies = np.flatnonzero(first[label] != np.arange(len(label)))
+    eligible_copy = items.words[copies] >= min_words
+    for i in copies[eligible_copy]:
+        found.append((int(first[label[i]]), int(i), 1.0, 1.0, 1.0, 1.0, True))
+    distinct = first[items.words[first] >= min_words]
+    if len(distinct) > 1:
+        m = similar_pairs(items, distinct, settings, threshold)
+        a, b = distinct[m.pairs[:, 0]], distinct[m.pairs[:, 1]]
+        s = m.scores
+        found.extend(
+            zip(a.tolist(), b.tolist(), s.jaccard.tolist(), s.containment_a.tolist(),
+                s.containment_b.tolist(), m.estimates.tolist(), [False] * len(a))
+        )
+    return found
+
+
+def paragraph_items(corpus: Corpus) -> Items:
+    sh = corpus.shingles
+    return Items(
+        signatures=corpus.signatures,
+        hashes=sh.hashes,
+        starts=sh.offsets[:-1],
+        ends=sh.offsets[1:],
+        keys=corpus.para_key,
+        words=corpus.para_words,
+    )
+
+
+def document_items(corpus: Corpus) -> tuple[Items, np.ndarray]:
+    """Documents as items (only those with at least one paragraph), and their indices."""
+    counts = np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)
+    docs = np.flatnonzero(counts > 0)
+    first_para = offsets_from_counts(counts)[:-1][docs]
+    sh = corpus.shingles
+    ends_para = first_para + counts[docs]
+    keys = [
+        xxhash.xxh3_64_intdigest(corpus.para_key[s:e].tobytes()) for s, e in zip(first_para, ends_para)
+    ]
+    return (
+        Items(
+            signatures=np.minimum.reduceat(corpus.signatures, first_para, axis=0)
+            if len(docs)
+            else corpus.signatures[:0],
+            hashes=sh.hashes,
+            starts=sh.offsets[first_para],
+            ends=sh.offsets[ends_para],
+            keys=np.array(keys, dtype=np.uint64),
+            words=np.add.reduceat(corpus.para_words, first_para) if len(docs) else np.zeros(0, np.int64),
+        ),
+        docs,
+    )
+
+
+def detect(
+    corpus: Corpus, settings: Settings, levels: Sequence[Kind] = LEVELS
+) -> tuple[list[Pair], list[Group]]:
+    """Duplicate pairs and groups of ``corpus`` at the requested levels."""
+    pairs: list[Pair] = []
+    found_groups: list[Group] = []
+    for level in LEVELS:
+        if level not in levels:
+            continue
+        if level == "paragraph":
+            items, where = paragraph_items(corpus), None
+            raw = find_pairs(items, settings, settings.threshold, settings.min_words)
+            locate = lambda i: _paragraph_location(corpus, i)  # noqa: E731
+            n = corpus.paragraphs
+        else:
+            items, docs = document_items(corpus)
+            raw = find_pairs(items, settings, settings.doc_threshold, settings.min_words)
+            first_para = corpus.doc_offsets()
+            locate = lambda i: _document_location(corpus, int(docs[i]), first_para)  # noqa: E731
+            n = len(docs)
+        level_pairs = [
+            Pair(level, sim, (ca, cb), est, locate(a), locate(b), exact)
+            for a, b, sim, ca, cb, est, exact in raw
+        ]
+        level_pairs.sort(key=lambda p: (p.a.key(), p.b.key()))
+        pairs.extend(level_pairs)
+        found_groups.extend(_groups(level, n, ((a, b) for a, b, *_ in raw), locate))
+    return pairs, found_groups
+
+
+def _groups(kind: Kind, n: int, pairs: Iterable[tuple[int, int]], locate) -> list[Group]:
+    out = []
+    for members in groups(n, pairs):
+        located = tuple(locate(i) for i in members)
+        out.append(Group(kind, located[0], located))
+    return out
+
+
+def _paragraph_location(corpus: Corpus, i: int) -> Location:
+    return Location(
+        corpus.documents[int(corpus.para_doc[i])].path,
+        int(corpus.para_index[i]),
+        int(corpus.para_start[i]),
+        int(corpus.para_end[i]),
+        corpus.para_preview[i],
+    )
+
+
+def _document_location(corpus: Corpus, d: int, first_para: np.ndarray) -> Location:
+    preview = corpus.para_preview[int(first_para[d])] if corpus.documents[d].paragraphs else ""
+    return Location(corpus.documents[d].path, None, 0, corpus.documents[d].chars, preview)

@@ -1,0 +1,113 @@
+"""Locality-sensitive hashing: find candidate pairs without comparing everything.
+
+A signature is cut into ``bands`` bands of ``rows`` values; two texts become candidates
+when any band is identical.  The chance that a pair of true Jaccard ``s`` becomes a
+candidate is the S-curve ``1 - (1 - s**rows) ** bands``.
+
+Why our own banding and not ``datasketch.MinHashLSH`` for a scan: a scan has the whole
+batch at once, so "which signatures share a band" is a sort of one key per (text,
+band) followed by a walk over runs of equal keys -- a few numpy calls instead of one
+dict insert and lookup per band per text.  The banding is datasketch-compatible in the
+sense that matters (same signatures, same bands-of-rows rule), and ``dedup.index`` uses
+the same keys for its persistent buckets.
+
+Why the threshold here is loose: LSH is only the candidate generator.  The choice of
+bands x rows aims at catching pairs *at* the verification threshold with p >= 0.9 (and
+pairs a little above it almost surely); every candidate is then verified exactly
+(:mod:`dedup.verify`), so a loose LSH costs verification time, never precision.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .segments import ranges
+
+_U64 = np.uint64
+#: A bucket larger than this is paired as a star around its first member instead of
+#: all-pairs, so one templated text repeated in 10,000 variants stays linear.
+MAX_BUCKET_PAIRS = 256
+
+
+def catch_probability(similarity: float | np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Chance that a pair of true Jaccard ``similarity`` shares at least one band."""
+    s = np.asarray(similarity, dtype=float)
+    return 1.0 - (1.0 - s**rows) ** bands
+
+
+def choose_bands(threshold: float, num_perm: int, target: float = 0.9) -> tuple[int, int]:
+    """Pick ``(bands, rows)`` for a verification ``threshold``.
+
+    The largest ``rows`` (hence the fewest chance candidates among unrelated texts) for
+    which a pair exactly at ``threshold`` is still caught with probability ``target``.
+    """
+    best = (num_perm, 1)
+    for rows in range(1, num_perm + 1):
+        bands = num_perm // rows
+        if catch_probability(threshold, bands, rows) >= target:
+            best = (bands, rows)
+        else:
+            break
+    return best
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per (text, band): a hash of that band's ``rows`` values.
+
+    Returns a ``(texts, bands)`` uint64 array; band ``k`` of two texts is identical
+    (up to a 2^-64 collision) exactly when their keys in column ``k`` are equal.
+    """
+    used = signatures[:, : bands * rows].astype(_U64).reshape(len(signatures), bands, rows)
+    key = np.full(used.shape[:2], _U64(0xCBF29CE484222325), dtype=_U64)
+    for r in range(rows):
+        key = (key ^ used[:, :, r]) * _U64(0x100000001B3)  # FNV-1a over the row values
+        key ^= key >> _U64(29)
+    # Salt with the band number so equal values in different bands never meet.
+    return key ^ (np.arange(bands, dtype=_U64) * _U64(0x9E3779B97F4A7C15))
+
+
+def candidate_pairs(keys: np.ndarray) -> np.ndarray:
+    """All pairs ``(i, j)``, ``i < j``, that share a key in some band, as an ``(m, 2)``
+    int64 array, sorted and without repeats.
+
+    Per band: sort the keys, find runs of equal keys, and emit the pairs within each run
+    (a star around the run's first member when the run is larger than
+    ``MAX_BUCKET_PAIRS`` members).
+    """
+    n, bands = keys.shape
+    found = []
+    for band in range(bands):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        run_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        run_len = np.diff(np.r_[run_start, n])
+        shared = run_len > 1
+        if shared.any():
+            found.append(_pairs_in_runs(order, run_start[shared], run_len[shared]))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found)
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    code = np.unique(lo * n + hi)
+    return np.stack([code // n, code % n], axis=1)
+
+
+def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray) -> np.ndarray:
+    """Pairs of members within each run ``order[start:start+len]``, vectorized."""
+    small = run_len <= MAX_BUCKET_PAIRS
+    out = []
+    if small.any():
+        starts, lens = run_start[small], run_len[small]
+        # Member q of a run of length L pairs with members q+1 .. L-1.
+        member_pos = ranges(starts, lens)
+        member_q = member_pos - np.repeat(starts, lens)
+        partners = np.repeat(lens, lens) - 1 - member_q
+        left = np.repeat(member_pos, partners)
+        right = left + 1 + (np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners, partners))
+        out.append(np.stack([order[left], order[right]], axis=1))
+    if (~small).any():
+        starts, lens = run_start[~small], run_len[~small]
+        members = ranges(starts + 1, lens - 1)
+        leaders = np.repeat(starts, lens - 1)
+        out.append(np.stack([order[leaders], order[members]], axis=1))
+    return np.concatenate(out)

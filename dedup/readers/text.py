@@ -1,0 +1,55 @@
+"""Plain text: decode bytes to one document.
+
+Why not ``open(encoding="utf-8")`` and hope: a corpus folder contains strays (binaries,
+Latin-1 leftovers, UTF-16 exports from Windows tools).  UTF-8 is tried first, then a
+byte-order mark decides UTF-16/32; anything else is reported with the offending byte
+rather than guessed at, because a wrong guess silently corrupts every score.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:
+    from . import Item, ReadOptions
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: it starts with the same two bytes
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+class DecodeError(ValueError):
+    """The bytes are not text we can decode without guessing."""
+
+
+def decode(data: bytes) -> str:
+    """Decode ``data`` as UTF-8, or as the encoding its byte-order mark names."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as err:
+                raise DecodeError(f"invalid {encoding} (byte offset {err.start + len(bom)})") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise DecodeError(f"binary file (NUL byte at offset {nul})")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DecodeError(
+            f"not UTF-8 and no byte-order mark (byte 0x{data[err.start]:02x} at offset {err.start})"
+        ) from None
+
+
+def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
+    from . import Document, ReadError
+
+    try:
+        yield Document(name, decode(data))
+    except DecodeError as err:
+        yield ReadError(name, str(err))

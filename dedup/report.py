@@ -1,0 +1,145 @@
+"""Reporting: render a scan (or check) result as text, JSON, JSON Lines or CSV.
+
+Why several formats: people read the text report; CI jobs and other tools parse JSON
+(the whole report), JSON Lines (one pair per line, streamable, ``jq``-friendly) or CSV
+(spreadsheets).  The machine formats are a stable contract (README "Output").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import textwrap
+from typing import Callable, TextIO
+
+from .results import Group, Location, Pair, ScanResult
+
+FORMATS = ("text", "json", "jsonl", "csv")
+_PREVIEW_LINES = 4
+
+
+def write_report(result: ScanResult, fmt: str, out: TextIO, *, width: int | None = None) -> None:
+    """Write ``result`` to ``out`` in format ``fmt`` (one of :data:`FORMATS`)."""
+    writers: dict[str, Callable[[ScanResult, TextIO], None]] = {
+        "json": _json,
+        "jsonl": _jsonl,
+        "csv": _csv,
+        "text": lambda r, o: _text(r, o, width or _terminal_width()),
+    }
+    if fmt not in writers:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    writers[fmt](result, out)
+
+
+def _json(result: ScanResult, out: TextIO) -> None:
+    json.dump(result.to_dict(), out, indent=1, ensure_ascii=False)
+    out.write("\n")
+
+
+def _jsonl(result: ScanResult, out: TextIO) -> None:
+    for pair in result.pairs:
+        out.write(json.dumps(pair.to_dict(), ensure_ascii=False) + "\n")
+    for error in result.errors:
+        out.write(json.dumps({"kind": "error", "path": error.path, "error": error.error}) + "\n")
+
+
+CSV_COLUMNS = (
+    "kind", "similarity", "containment_a", "containment_b", "estimate", "exact",
+    "a_path", "a_paragraph", "a_start", "a_end", "b_path", "b_paragraph", "b_start", "b_end",
+)
+
+
+def _csv(result: ScanResult, out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for p in result.pairs:
+        d = p.to_dict()
+        writer.writerow(
+            [d["kind"], d["similarity"], *d["containment"], d["estimate"], d["exact"]]
+            + [_blank_none(d[s][k]) for s in ("a", "b") for k in ("path", "paragraph", "start", "end")]
+        )
+
+
+def _blank_none(value):
+    return "" if value is None else value
+
+
+def _terminal_width() -> int:
+    return max(60, min(160, shutil.get_terminal_size((100, 24)).columns))
+
+
+def _text(result: ScanResult, out: TextIO, width: int) -> None:
+    docs = len(result.documents)
+    by_kind = {k: [p for p in result.pairs if p.kind == k] for k in ("document", "paragraph")}
+    groups = {k: [g for g in result.groups if g.kind == k] for k in ("document", "paragraph")}
+    out.write(
+        f"Scanned {docs} document{'s' * (docs != 1)}, "
+        f"{sum(d.paragraphs for d in result.documents)} paragraphs "
+        f"(threshold {result.settings.get('threshold')}, "
+        f"{result.settings.get('unit')} {result.settings.get('ngram')}-grams).\n"
+    )
+    if not result.pairs:
+        out.write("No duplicates found.\n")
+    for kind in ("document", "paragraph"):
+        if not groups[kind]:
+            continue
+        title = f"{kind.capitalize()} duplicates: {len(groups[kind])} group(s), {len(by_kind[kind])} pair(s)"
+        out.write(f"\n{title}\n{'=' * len(title)}\n")
+        pair_of = {(p.a.key(), p.b.key()): p for p in by_kind[kind]}
+        group_of = {m.key(): n for n, g in enumerate(groups[kind]) for m in g.members}
+        near: dict[int, list[Pair]] = {}
+        for p in by_kind[kind]:
+            if not p.exact:
+                near.setdefault(group_of[p.a.key()], []).append(p)
+        for n, group in enumerate(groups[kind]):
+            _text_group(out, n + 1, group, pair_of, near.get(n, []), width)
+    if result.errors:
+        out.write(f"\nCould not read {len(result.errors)} file(s):\n")
+        for e in result.errors:
+            out.write(f"  {e.path}: {e.error}\n")
+
+
+def _where(loc: Location) -> str:
+    para = "" if loc.paragraph is None else f" ¶{loc.paragraph}"
+    return f"{loc.path}{para} [{loc.start}:{loc.end}]"
+
+
+def _text_group(out: TextIO, n: int, group: Group, pair_of: dict, near: list[Pair], width: int) -> None:
+    out.write(f"\n[{n}] {len(group.members)} copies, canonical: {_where(group.canonical)}\n")
+    canon = group.canonical
+    for member in group.members[1:]:
+        pair = pair_of.get((canon.key(), member.key()))
+        out.write(f"    {_where(member)}  {_scores(pair)}\n")
+    for pair in near[:3]:
+        out.write(f"  {_where(pair.a)}  ~  {_where(pair.b)}  {_scores(pair)}\n")
+        out.write(_side_by_side(pair.a.preview, pair.b.preview, width))
+    if len(near) > 3:
+        out.write(f"  ... and {len(near) - 3} more near-duplicate pair(s) in this group\n")
+
+
+def _scores(pair: Pair | None) -> str:
+    if pair is None:
+        return "(linked through another member)"
+    if pair.exact:
+        return "exact copy"
+    ca, cb = pair.containment
+    return f"similarity {pair.similarity:.2f} (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f})"
+
+
+def _side_by_side(left: str, right: str, width: int) -> str:
+    col = (width - 7) // 2
+    lw = textwrap.wrap(" ".join(left.split()), col) or [""]
+    rw = textwrap.wrap(" ".join(right.split()), col) or [""]
+    rows = max(len(lw), len(rw))
+    clipped = rows > _PREVIEW_LINES
+    lw, rw = lw[:_PREVIEW_LINES], rw[:_PREVIEW_LINES]
+    buf = io.StringIO()
+    for i in range(min(rows, _PREVIEW_LINES)):
+        a = lw[i] if i < len(lw) else ""
+        b = rw[i] if i < len(rw) else ""
+        buf.write(f"    {a:<{col}} | {b}\n")
+    if clipped:
+        buf.write(f"    {'…':<{col}} | …\n")
+    return buf.getvalue()

@@ -1,0 +1,105 @@
+"""What detection finds: located pairs with their scores, groups, and a scan's result.
+
+These are plain values shared by the scan, the persistent index and the reporters;
+``to_dict`` gives the stable JSON shape other tools parse (see README "Output").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional
+
+from .corpus import DocumentInfo
+from .readers import ReadError
+
+Kind = Literal["paragraph", "document"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """A paragraph (or, with ``paragraph=None``, a whole document) and its character
+    span ``[start, end)`` in the decoded text of ``path``."""
+
+    path: str
+    paragraph: Optional[int]
+    start: int
+    end: int
+    preview: str = field(default="", compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "paragraph": self.paragraph, "start": self.start, "end": self.end}
+
+    def key(self) -> tuple:
+        return (self.path, -1 if self.paragraph is None else self.paragraph)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two locations found to be duplicates, with exact scores.
+
+    ``similarity`` is the verified Jaccard of the shingle sets, ``containment`` is
+    ``(|A∩B|/|A|, |A∩B|/|B|)`` and ``estimate`` the MinHash estimate that made them
+    candidates.  ``exact`` marks identical normalized text.
+    """
+
+    kind: Kind
+    similarity: float
+    containment: tuple[float, float]
+    estimate: float
+    a: Location
+    b: Location
+    exact: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "similarity": round(self.similarity, 4),
+            "containment": [round(c, 4) for c in self.containment],
+            "estimate": round(self.estimate, 4),
+            "exact": self.exact,
+            "a": self.a.to_dict(),
+            "b": self.b.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Group:
+    """Locations linked by pairs; ``canonical`` is the first of them in scan order."""
+
+    kind: Kind
+    canonical: Location
+    members: tuple[Location, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "canonical": self.canonical.to_dict(),
+            "size": len(self.members),
+            "members": [{"path": m.path, "paragraph": m.paragraph} for m in self.members],
+        }
+
+
+@dataclass
+class ScanResult:
+    """Everything a scan found, in a stable order."""
+
+    settings: dict[str, Any]
+    documents: list[DocumentInfo]
+    pairs: list[Pair] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+    errors: list[ReadError] = field(default_factory=list)
+
+    @property
+    def has_duplicates(self) -> bool:
+        return bool(self.pairs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "settings": self.settings,
+            "documents": [
+                {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars} for d in self.documents
+            ],
+            "pairs": [p.to_dict() for p in self.pairs],
+            "groups": [g.to_dict() for g in self.groups],
+            "errors": [{"path": e.path, "error": e.error} for e in self.errors],
+        }
