@@ -8,6 +8,7 @@ relative paths), which is what makes "the canonical copy is the first one" stabl
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def _walk_dir(
         except OSError as err:
             reason = describe_os_error(err)
             if entry.is_symlink():
-                reason = "symbolic link loop" if err.errno == 40 else f"broken symbolic link ({reason})"
+                reason = "symbolic link loop" if err.errno == errno.ELOOP else f"broken symbolic link ({reason})"
             found.append(ReadError(rel, reason))
             continue
         if stat.S_ISDIR(st.st_mode):
