@@ -72,8 +72,6 @@ def _terminal_width() -> int:
 
 def _text(result: ScanResult, out: TextIO, width: int) -> None:
     docs = len(result.documents)
-    by_kind = {k: [p for p in result.pairs if p.kind == k] for k in ("document", "paragraph")}
-    groups = {k: [g for g in result.groups if g.kind == k] for k in ("document", "paragraph")}
     out.write(
         f"Scanned {docs} document{'s' * (docs != 1)}, "
         f"{sum(d.paragraphs for d in result.documents)} paragraphs "
@@ -83,18 +81,18 @@ def _text(result: ScanResult, out: TextIO, width: int) -> None:
     if not result.pairs:
         out.write("No duplicates found.\n")
     for kind in ("document", "paragraph"):
-        if not groups[kind]:
+        kind_groups = [g for g in result.groups if g.kind == kind]
+        kind_pairs = [p for p in result.pairs if p.kind == kind]
+        if not kind_groups:
             continue
-        title = f"{kind.capitalize()} duplicates: {len(groups[kind])} group(s), {len(by_kind[kind])} pair(s)"
+        title = f"{kind.capitalize()} duplicates: {len(kind_groups)} group(s), {len(kind_pairs)} pair(s)"
         out.write(f"\n{title}\n{'=' * len(title)}\n")
-        pair_of = {(p.a.key(), p.b.key()): p for p in by_kind[kind]}
-        group_of = {m.key(): n for n, g in enumerate(groups[kind]) for m in g.members}
-        near: dict[int, list[Pair]] = {}
-        for p in by_kind[kind]:
-            if not p.exact:
-                near.setdefault(group_of[p.a.key()], []).append(p)
-        for n, group in enumerate(groups[kind]):
-            _text_group(out, n + 1, group, pair_of, near.get(n, []), width)
+        links: dict[tuple, list[Pair]] = {}
+        for p in kind_pairs:
+            links.setdefault(p.b.key(), []).append(p)
+            links.setdefault(p.a.key(), []).append(p)
+        for n, group in enumerate(kind_groups, 1):
+            _text_group(out, n, group, links, width)
     if result.errors:
         out.write(f"\nCould not read {len(result.errors)} file(s):\n")
         for e in result.errors:
@@ -106,32 +104,53 @@ def _where(loc: Location) -> str:
     return f"{loc.path}{para} [{loc.start}:{loc.end}]"
 
 
-def _text_group(out: TextIO, n: int, group: Group, pair_of: dict, near: list[Pair], width: int) -> None:
-    out.write(f"\n[{n}] {len(group.members)} copies, canonical: {_where(group.canonical)}\n")
-    canon = group.canonical
+def _text_group(out: TextIO, n: int, group: Group, links: dict, width: int) -> None:
+    """One group: every member with how it is linked, then the first near-duplicate
+    pairs side by side, starting just before the first place they differ."""
+    out.write(f"\n[{n}] {len(group.members)} copies\n")
+    out.write(f"    {_where(group.canonical)}  (canonical)\n")
+    shown: list[Pair] = []
     for member in group.members[1:]:
-        pair = pair_of.get((canon.key(), member.key()))
-        out.write(f"    {_where(member)}  {_scores(pair)}\n")
-    for pair in near[:3]:
-        out.write(f"  {_where(pair.a)}  ~  {_where(pair.b)}  {_scores(pair)}\n")
+        pairs = links.get(member.key(), [])
+        # Prefer the link to the canonical member, else the first link to anyone.
+        pair = next((p for p in pairs if group.canonical.key() in (p.a.key(), p.b.key())), None)
+        pair = pair or (pairs[0] if pairs else None)
+        out.write(f"    {_where(member)}  {_link(member, pair)}\n")
+        if pair is not None and not pair.exact and len(shown) < 2:
+            shown.append(pair)
+    for pair in shown:
+        out.write(f"  {_where(pair.a)}  vs  {_where(pair.b)}\n")
         out.write(_side_by_side(pair.a.preview, pair.b.preview, width))
-    if len(near) > 3:
-        out.write(f"  ... and {len(near) - 3} more near-duplicate pair(s) in this group\n")
 
 
-def _scores(pair: Pair | None) -> str:
+def _link(member: Location, pair: Pair | None) -> str:
     if pair is None:
-        return "(linked through another member)"
+        return ""
+    other = pair.a if pair.b.key() == member.key() else pair.b
+    to = _where(other) if other.paragraph is None else f"¶{other.paragraph} of {other.path}"
     if pair.exact:
-        return "exact copy"
+        return f"exact copy of {to}"
     ca, cb = pair.containment
-    return f"similarity {pair.similarity:.2f} (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f})"
+    return f"similarity {pair.similarity:.2f} to {to} (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f})"
+
+
+def _first_difference(a: str, b: str) -> int:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
 
 
 def _side_by_side(left: str, right: str, width: int) -> str:
     col = (width - 7) // 2
-    lw = textwrap.wrap(" ".join(left.split()), col) or [""]
-    rw = textwrap.wrap(" ".join(right.split()), col) or [""]
+    left, right = " ".join(left.split()), " ".join(right.split())
+    # Start both columns a little before the first difference, at a word boundary.
+    cut = _first_difference(left, right) - col // 2
+    cut = left.rfind(" ", 0, cut) + 1 if cut > 0 else 0
+    if cut > 0:
+        left, right = "…" + left[cut:], "…" + right[cut:]
+    lw = textwrap.wrap(left, col) or [""]
+    rw = textwrap.wrap(right, col) or [""]
     rows = max(len(lw), len(rw))
     clipped = rows > _PREVIEW_LINES
     lw, rw = lw[:_PREVIEW_LINES], rw[:_PREVIEW_LINES]

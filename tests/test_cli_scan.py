@@ -1,0 +1,131 @@
+"""`dedup scan` and `dedup explain` through click's CliRunner."""
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import UKRAINE
+from dedup.cli import main
+from textgen import prose, write_docs
+
+
+@pytest.fixture
+def seed_dir(tmp_path):
+    shutil.copy(UKRAINE, tmp_path / "ukraine-talks.txt")
+    return tmp_path
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def check_location(loc, paragraph_kind):
+    assert set(loc) >= {"path", "paragraph", "start", "end"}
+    assert isinstance(loc["path"], str) and isinstance(loc["start"], int) and isinstance(loc["end"], int)
+    assert 0 <= loc["start"] < loc["end"]
+    assert isinstance(loc["paragraph"], int) if paragraph_kind else loc["paragraph"] is None
+
+
+def validate_report(report):
+    """The output contract from the README: field names and types."""
+    assert set(report) >= {"settings", "documents", "pairs", "groups", "errors"}
+    assert isinstance(report["settings"], dict) and report["settings"]["scheme"] == "affine32"
+    for d in report["documents"]:
+        assert isinstance(d["path"], str) and isinstance(d["paragraphs"], int) and isinstance(d["chars"], int)
+    for p in report["pairs"]:
+        assert p["kind"] in ("paragraph", "document")
+        assert 0 < p["similarity"] <= 1 and 0 <= p["estimate"] <= 1
+        assert len(p["containment"]) == 2 and all(0 <= c <= 1 for c in p["containment"])
+        check_location(p["a"], p["kind"] == "paragraph")
+        check_location(p["b"], p["kind"] == "paragraph")
+    for g in report["groups"]:
+        assert g["kind"] in ("paragraph", "document") and len(g["members"]) >= 2
+        assert {"path", "paragraph"} <= set(g["canonical"])
+        assert g["members"][0]["path"] == g["canonical"]["path"]
+    for e in report["errors"]:
+        assert isinstance(e["path"], str) and isinstance(e["error"], str)
+
+
+def test_seed_json_report(seed_dir):
+    res = run("scan", seed_dir, "--format", "json")
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    validate_report(report)
+    (pair,) = report["pairs"]
+    assert (pair["a"]["paragraph"], pair["b"]["paragraph"]) == (0, 6)
+    assert pair["a"]["path"] == "ukraine-talks.txt"
+    text = UKRAINE.read_text(encoding="utf-8")
+    assert text[pair["b"]["start"] : pair["b"]["end"]].startswith("Putin's comments follow")
+    assert report["documents"] == [{"path": "ukraine-talks.txt", "paragraphs": 22, "chars": len(text)}]
+
+
+def test_text_report_is_readable(seed_dir):
+    res = run("scan", seed_dir)
+    assert res.exit_code == 1
+    assert "Paragraph duplicates: 1 group(s), 1 pair(s)" in res.stdout
+    assert "ukraine-talks.txt ¶6" in res.stdout and "similarity 0.73" in res.stdout
+    # Side by side, starting near the first difference of the two leads.
+    assert "…fighting since Russia launched its war" in res.stdout
+    assert "launched the full-scale" in res.stdout
+    assert "| Putin's comments follow" not in res.stdout
+
+
+def test_jsonl_and_csv(seed_dir):
+    res = run("scan", seed_dir, "--format", "jsonl")
+    lines = [json.loads(line) for line in res.stdout.splitlines()]
+    assert len(lines) == 1 and lines[0]["kind"] == "paragraph" and lines[0]["b"]["paragraph"] == 6
+    res = run("scan", seed_dir, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(rows) == 1 and rows[0]["a_paragraph"] == "0" and rows[0]["b_paragraph"] == "6"
+    assert float(rows[0]["similarity"]) > 0.6
+
+
+def test_exit_codes(tmp_path, seed_dir, rng):
+    clean = write_docs(tmp_path / "clean", {"a.txt": [prose(rng, 40)], "b.txt": [prose(rng, 40)]})
+    assert run("scan", clean).exit_code == 0
+    assert run("scan", seed_dir).exit_code == 1
+    assert run("scan", seed_dir, "--exit-zero").exit_code == 0
+    assert run("scan", tmp_path / "does-not-exist").exit_code == 2
+    assert run("scan", seed_dir, "--threshold", "1.5").exit_code == 2
+    assert run("scan", seed_dir, "--bands", "100", "--rows", "10").exit_code == 2  # > num_perm
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    (unreadable / "x.bin").write_bytes(b"\x00\x01")
+    res = run("scan", unreadable, "--format", "json")
+    assert res.exit_code == 2
+    assert json.loads(res.stdout)["errors"] == [{"path": "x.bin", "error": "binary file (NUL byte at offset 0)"}]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("scan", empty).exit_code == 2
+
+
+def test_options_change_detection(seed_dir):
+    # A strict threshold drops the reworded lead; char shingles still find it.
+    assert run("scan", seed_dir, "--threshold", "0.9", "--doc-threshold", "0.9").exit_code == 0
+    res = run("scan", seed_dir, "--unit", "char", "--ngram", "5", "--format", "json")
+    report = json.loads(res.stdout)
+    assert report["settings"]["unit"] == "char" and len(report["pairs"]) == 1
+    res = run("scan", seed_dir, "--level", "document", "--format", "json")
+    assert json.loads(res.stdout)["pairs"] == [] and res.exit_code == 0
+
+
+def test_explain_shows_the_s_curve():
+    res = run("explain")
+    assert res.exit_code == 0
+    assert "85 bands x 3 rows" in res.stdout
+    assert "0.9024" in res.stdout  # 1-(1-0.3^3)^85
+    res = run("explain", "--threshold", "0.8", "--doc-threshold", "0.8", "--num-perm", "128")
+    assert "16 bands x 8 rows" in res.stdout
+
+
+def test_multiple_roots_are_prefixed(tmp_path, rng):
+    p = prose(rng, 40)
+    write_docs(tmp_path / "x", {"a.txt": [p]})
+    write_docs(tmp_path / "y", {"a.txt": [p]})
+    res = run("scan", tmp_path / "x", tmp_path / "y", "--format", "json", "--level", "document")
+    (pair,) = json.loads(res.stdout)["pairs"]
+    assert pair["a"]["path"].endswith("x/a.txt") and pair["b"]["path"].endswith("y/a.txt")

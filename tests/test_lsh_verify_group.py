@@ -1,0 +1,96 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from dedup import lsh
+from dedup.group import exact_groups, groups
+from dedup.lsh import band_keys, candidate_pairs, catch_probability, choose_bands
+from dedup.minhash import signatures
+from dedup.shingle import shingle
+from dedup.verify import score_pairs, unique_sets
+from textgen import prose, rewrite
+
+
+def test_s_curve_and_band_choice():
+    assert float(catch_probability(0.3, 85, 3)) == pytest.approx(1 - (1 - 0.027) ** 85)
+    bands, rows = choose_bands(0.3, 256)
+    assert (bands, rows) == (85, 3)
+    assert catch_probability(0.3, bands, rows) >= 0.9
+    # One more row would drop the catch rate at the threshold below the target.
+    assert catch_probability(0.3, 256 // (rows + 1), rows + 1) < 0.9
+    b8, r8 = choose_bands(0.8, 128)
+    assert catch_probability(0.8, b8, r8) >= 0.9 and r8 > rows
+
+
+def test_band_keys_equal_exactly_when_band_equal():
+    sig = np.array([[1, 2, 3, 4], [1, 2, 9, 9], [5, 2, 3, 4]], dtype=np.uint32)
+    keys = band_keys(sig, 2, 2)
+    assert keys[0, 0] == keys[1, 0] and keys[0, 1] != keys[1, 1]
+    assert keys[0, 1] == keys[2, 1] and keys[0, 0] != keys[2, 0]
+    # The same values in different bands must not collide.
+    same = band_keys(np.array([[7, 7, 7, 7]], dtype=np.uint32), 2, 2)
+    assert same[0, 0] != same[0, 1]
+
+
+def brute_force_pairs(keys):
+    n = len(keys)
+    return {(i, j) for i, j in itertools.combinations(range(n), 2) if (keys[i] == keys[j]).any()}
+
+
+def test_candidate_pairs_match_brute_force():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 6, size=(60, 4)).astype(np.uint64)
+    got = {tuple(p) for p in candidate_pairs(keys).tolist()}
+    assert got == brute_force_pairs(keys)
+
+
+def test_huge_bucket_is_paired_as_a_star(monkeypatch):
+    monkeypatch.setattr(lsh, "MAX_BUCKET_PAIRS", 4)
+    keys = np.zeros((10, 1), dtype=np.uint64)  # ten items in one bucket
+    pairs = candidate_pairs(keys)
+    assert len(pairs) == 9 and set(pairs[:, 0]) == {0}
+
+
+def test_exact_scores_against_python_sets():
+    rng = np.random.default_rng(5)
+    texts = [" ".join(f"w{v}" for v in rng.integers(0, 40, rng.integers(0, 60))) for _ in range(30)]
+    sh = shingle(texts, "word", 1)
+    table = unique_sets(sh.hashes, sh.offsets)
+    pairs = np.array(list(itertools.combinations(range(len(texts)), 2)))
+    scores = score_pairs(table, pairs)
+    for k, (i, j) in enumerate(pairs):
+        a, b = set(texts[i].split()), set(texts[j].split())
+        inter, union = len(a & b), len(a | b)
+        assert scores.jaccard[k] == pytest.approx(inter / union if union else 0.0)
+        assert scores.containment_a[k] == pytest.approx(inter / len(a) if a else 0.0)
+        assert scores.containment_b[k] == pytest.approx(inter / len(b) if b else 0.0)
+
+
+def test_unique_sets_sorts_and_dedupes_per_segment():
+    values = np.array([5, 3, 5, 1, 1, 2], dtype=np.uint64)
+    table = unique_sets(values, np.array([0, 3, 3, 6]))
+    assert table.values.tolist() == [3, 5, 1, 2] and table.offsets.tolist() == [0, 2, 2, 4]
+
+
+def test_groups_are_transitive_with_first_member_canonical():
+    assert groups(7, [(5, 3), (3, 1), (6, 4)]) == [[1, 3, 5], [4, 6]]
+    assert groups(3, []) == []
+
+
+def test_exact_groups_number_by_first_appearance():
+    first, label = exact_groups(np.array([9, 4, 9, 7, 4], dtype=np.uint64))
+    assert first.tolist() == [0, 1, 3]
+    assert label.tolist() == [0, 1, 0, 2, 1]
+
+
+def test_near_duplicates_become_candidates_at_default_bands(rng):
+    # End to end over the candidate stage: light rewrites must reach verification.
+    texts, partners = [], []
+    for _ in range(200):
+        original = prose(rng, 60)
+        texts += [original, rewrite(rng, original, 0.1)]
+        partners.append((len(texts) - 2, len(texts) - 1))
+    sig = signatures(shingle(texts, "word", 2), 256)
+    found = {tuple(p) for p in candidate_pairs(band_keys(sig, 85, 3)).tolist()}
+    assert sum(p in found for p in partners) >= 199

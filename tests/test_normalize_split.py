@@ -1,0 +1,43 @@
+from dedup.normalize import normalize
+from dedup.split import split_paragraphs
+
+
+def test_normalize_unifies_typography_and_case():
+    fancy = "\u201cPutin\u2019s  comments\u201d \u2014 follow\u00a0the\u2013flurry\u200b  \uff21\n"
+    plain = "\"putin's comments\" - follow the-flurry a"
+    assert normalize(fancy) == plain
+
+
+def test_normalize_ascii_fast_path_agrees_with_full_path():
+    text = "  Mixed CASE\ttext\n with `ticks` and   spaces "
+    assert normalize(text) == "mixed case text with 'ticks' and spaces"
+    # The same text with one non-ASCII character goes through the Unicode path.
+    assert normalize(text + "\u00e9") == "mixed case text with 'ticks' and spaces \u00e9"
+
+
+def test_normalize_casefolds_beyond_lower():
+    assert normalize("STRASSE Straße") == "strasse strasse"
+
+
+def test_blank_line_blocks_with_spans():
+    text = "  First para\nstill first.\n\n\n Second para. \n \nThird"
+    spans = split_paragraphs(text)
+    assert [text[s:e] for s, e in spans] == ["First para\nstill first.", "Second para.", "Third"]
+
+
+def test_no_blank_lines_means_one_paragraph_per_line():
+    text = "line one\nline two\n  \nline three"  # a blank line: blocks, not lines
+    assert [text[s:e] for s, e in split_paragraphs(text)] == ["line one\nline two", "line three"]
+    text = "line one\nline two\r\nline three\n"
+    assert [text[s:e] for s, e in split_paragraphs(text)] == ["line one", "line two", "line three"]
+
+
+def test_empty_and_whitespace_only_texts_have_no_paragraphs():
+    assert split_paragraphs("") == []
+    assert split_paragraphs(" \n\n \t\n") == []
+
+
+def test_huge_single_line_is_one_paragraph():
+    text = "word " * 200_000
+    spans = split_paragraphs(text)
+    assert spans == [(0, len(text) - 1)]

@@ -1,0 +1,81 @@
+import numpy as np
+import pytest
+from datasketch import LeanMinHash, MinHash
+
+from dedup.minhash import as_datasketch, estimate, fold32, signatures
+from dedup.shingle import shingle, words
+
+
+def test_word_shingles_are_order_sensitive_and_local():
+    sh = shingle(["a b c", "c b a", "a b c", "x"], "word", 2)
+    assert list(np.diff(sh.offsets)) == [2, 2, 2, 1]
+    assert set(sh.of(0)) == set(sh.of(2))
+    assert not set(sh.of(0)) & set(sh.of(1))  # "a b" != "b a"
+    assert list(sh.units) == [3, 3, 3, 1]
+
+
+def test_shingles_never_cross_texts():
+    joined = shingle(["a b c d"], "word", 2)
+    split = shingle(["a b", "c d"], "word", 2)
+    # "b c" exists only when the words are in one text.
+    assert len(set(joined.of(0)) - set(split.hashes)) == 1
+
+
+def test_short_text_yields_one_shingle_and_empty_yields_none():
+    sh = shingle(["only two", ""], "word", 5)
+    assert list(np.diff(sh.offsets)) == [1, 0]
+
+
+def test_unicode_words_match_ascii_fast_path():
+    # The ASCII fast path and the regex path must cut words identically.
+    assert words("it's a dog_house, 42") == ["it", "s", "a", "dog_house", "42"]
+    ascii_sh = shingle(["its a dog house"], "word", 2)
+    mixed = shingle(["its a dog house \u00e9t\u00e9"], "word", 2)
+    assert set(ascii_sh.of(0)) < set(mixed.of(0))
+
+
+def test_char_shingles():
+    sh = shingle(["abcdef", "abcxyz"], "char", 3)
+    assert list(np.diff(sh.offsets)) == [4, 4]
+    assert len(set(sh.of(0)) & set(sh.of(1))) == 1  # "abc"
+
+
+@pytest.mark.parametrize("unit,n", [("word", 2), ("word", 5), ("char", 5)])
+def test_signatures_equal_datasketch_affine32(unit, n):
+    texts = ["the quick brown fox jumps over the lazy dog again and again", "a b", "", "x y z w"]
+    sh = shingle(texts, unit, n)
+    sig = signatures(sh, 64, seed=7)
+    for i in range(len(texts)):
+        m = MinHash(num_perm=64, seed=7, scheme="affine32", hashfunc=lambda v: v)
+        m.update_batch([int(v) for v in fold32(sh.of(i))]) if len(sh.of(i)) else None
+        assert np.array_equal(sig[i], m.hashvalues)
+        assert as_datasketch(sig[i], seed=7) == LeanMinHash(m)
+
+
+def test_signatures_of_text_spanning_many_blocks():
+    # One huge text is processed in blocks; the minimum must combine across them.
+    rng = np.random.default_rng(1)
+    big = " ".join(f"w{v}" for v in rng.integers(0, 50_000, 120_000))
+    sh = shingle([big, "small text here"], "word", 2)
+    sig = signatures(sh, 128)
+    m = MinHash(num_perm=128, scheme="affine32", hashfunc=lambda v: v)
+    m.update_batch([int(v) for v in fold32(sh.of(0))])
+    assert np.array_equal(sig[0], m.hashvalues)
+
+
+def test_estimate_tracks_exact_jaccard_within_theory(rng):
+    # Two sets with known Jaccard; the estimate's error is ~ sqrt(J(1-J)/num_perm).
+    num_perm = 256
+    errors = []
+    for trial in range(40):
+        base = [f"t{trial}w{i}" for i in range(300)]
+        other = base[:180] + [f"t{trial}x{i}" for i in range(120)]
+        jaccard = 180 / 420
+        sh = shingle([" ".join(base), " ".join(other)], "word", 1)
+        sig = signatures(sh, num_perm)
+        errors.append(float(estimate(sig[0], sig[1])) - jaccard)
+    sd = (jaccard * (1 - jaccard) / num_perm) ** 0.5
+    errors = np.array(errors)
+    assert abs(errors.mean()) < 3 * sd / len(errors) ** 0.5 + 0.01  # unbiased
+    assert np.mean(np.abs(errors) <= 3 * sd) >= 0.95  # within 3 sigma
+    assert errors.std() < 1.5 * sd

@@ -1,0 +1,53 @@
+"""Generated test text: real English words, seeded, with known rewrites."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+# Vocabulary for generated prose: real English words, so shingle statistics resemble text.
+WORDS = (
+    "the of and to in a is that for it as was with be by on not he this are or his from at which "
+    "but have an they you were her she there been one all we their has would when if so no will "
+    "more about can out up them some could into time only other new these two may first then do "
+    "any like my now over such our man me even most made after also did many before must through "
+    "back years where much your way well down should because each just those people how too "
+    "little state good very make world still own see men work long get here between both life "
+    "being under never day same another know while last might us great old year off come since "
+    "against go came right used take three council river market harbour bridge station railway "
+    "museum library garden festival orchestra minister budget election parliament treaty border "
+    "village coast mountain forest valley island engine factory harvest weather storm drought"
+).split()
+
+
+def prose(rng: random.Random, n_words: int) -> str:
+    """A pseudo-sentence stream of real words (deterministic for a seeded ``rng``)."""
+    words = [rng.choice(WORDS) for _ in range(n_words)]
+    words[0] = words[0].capitalize()
+    return " ".join(words) + "."
+
+
+def rewrite(rng: random.Random, text: str, rate: float) -> str:
+    """Edit about ``rate`` of the words: substitutions, insertions and deletions."""
+    words = text.split()
+    out = []
+    for w in words:
+        r = rng.random()
+        if r < rate / 3:
+            out.append(rng.choice(WORDS))  # substitute
+        elif r < 2 * rate / 3:
+            continue  # delete
+        elif r < rate:
+            out.extend([w, rng.choice(WORDS)])  # insert
+        else:
+            out.append(w)
+    return " ".join(out)
+
+
+def write_docs(root: Path, docs: dict[str, list[str]]) -> Path:
+    """Write each document as blank-line separated paragraphs."""
+    for name, paragraphs in docs.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return root
