@@ -20,9 +20,14 @@ WORDS = (
 ).split()
 
 
+# Zipf-like weights: frequent function words repeat as in real prose, which gives
+# unrelated paragraphs the chance overlaps ("of the", "in the") real text has.
+WEIGHTS = [1 / (rank + 1) for rank in range(len(WORDS))]
+
+
 def prose(rng: random.Random, n_words: int) -> str:
     """A pseudo-sentence stream of real words (deterministic for a seeded ``rng``)."""
-    words = [rng.choice(WORDS) for _ in range(n_words)]
+    words = rng.choices(WORDS, weights=WEIGHTS, k=n_words)
     words[0] = words[0].capitalize()
     return " ".join(words) + "."
 
