@@ -25,6 +25,8 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal, Mapping
 
+from .lsh import choose_bands
+
 Unit = Literal["word", "char"]
 
 #: MinHash permutation scheme.  Signatures are bit-identical to datasketch 2.x
@@ -73,8 +75,6 @@ class Settings:
         if problems:
             raise ValueError("; ".join(problems))
         if not self.bands:
-            from .lsh import choose_bands
-
             bands, rows = choose_bands(min(self.threshold, self.doc_threshold), self.num_perm)
             object.__setattr__(self, "bands", bands)
             object.__setattr__(self, "rows", rows)
