@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence, Union
 
 from .corpus import Corpus, sign_documents
 from .detect import LEVELS, detect
-from .readers import Document, ReadError, ReadOptions, read_file
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
 from .results import Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, walk
@@ -33,7 +33,8 @@ def scan(
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
     Report paths are relative to the scanned folder when one folder is given, and
-    prefixed with each root as given otherwise.
+    prefixed with each root as given otherwise.  A path ``"-"`` reads stdin, as
+    ``read_options.stdin_format`` says.
     """
     roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return scan_documents(
@@ -85,8 +86,11 @@ def build_corpus(documents: Iterable[Union[Document, ReadError]], settings: Sett
 def read_paths(
     roots: Sequence[Path], selection: Selection, options: ReadOptions
 ) -> Iterator[Union[Document, ReadError]]:
-    """Every document (or read error) under ``roots``, in path order."""
+    """Every document (or read error) under ``roots``, in path order (``-``: stdin)."""
     for root in roots:
+        if root == Path(STDIN_ARG):
+            yield from read_stdin(options)
+            continue
         single = len(roots) == 1
         prefix = "" if single else root.as_posix().rstrip("/") + "/"
         for entry in walk(root, selection):

@@ -17,12 +17,14 @@ from typing import Callable
 
 import click
 
+from ..readers import STDIN_FORMATS, ReadOptions
 from ..report import write_report
 from ..results import ScanResult
 from ..settings import Settings
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
 _DEFAULTS = Settings()
+_READ_DEFAULTS = ReadOptions()
 
 
 def settings_options(func: Callable) -> Callable:
@@ -54,6 +56,56 @@ def build_settings(**given) -> Settings:
     changes = {k: given.get(k) for k in keys}
     try:
         return _DEFAULTS.with_changes(**changes)
+    except ValueError as err:
+        raise click.UsageError(str(err)) from None
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes, with an optional K, M or G suffix (powers of 1024)."""
+
+    name = "size"
+    _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+    def convert(self, value, param, ctx) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+        number, unit = (text[:-1], text[-1]) if text[-1:] in self._UNITS else (text, "")
+        try:
+            size = int(float(number) * self._UNITS[unit])
+        except ValueError:
+            self.fail(f"{value!r} is not a size such as 500M or 2G", param, ctx)
+        if size < 1:
+            self.fail("the size must be at least 1 byte", param, ctx)
+        return size
+
+
+def read_options(func: Callable) -> Callable:
+    """The input-format options shared by every command that reads documents
+    (pair with :func:`build_read_options`)."""
+    options = [
+        click.option("--text-field", default=_READ_DEFAULTS.text_field, show_default=True,
+                     help="JSON/JSON Lines: the record field holding the document's text."),
+        click.option("--id-field", default=_READ_DEFAULTS.id_field, show_default=True,
+                     help="JSON/JSON Lines: the record field naming it (reports say FILE#ID; "
+                          "without the field, FILE#LINE)."),
+        click.option("--stdin-format", type=click.Choice(list(STDIN_FORMATS)),
+                     default=_READ_DEFAULTS.stdin_format, show_default=True,
+                     help="How to read stdin, given as the path -."),
+        click.option("--max-decompressed", type=ByteSize(), default="1G", show_default=True,
+                     help="Largest size a compressed file may decompress to (K/M/G suffixes); "
+                          "larger ones are reported and skipped."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_read_options(**given) -> ReadOptions:
+    """The :class:`ReadOptions` for the values of :func:`read_options`' options."""
+    keys = ("text_field", "id_field", "stdin_format", "max_decompressed")
+    try:
+        return ReadOptions(**{k: given[k] for k in keys if given.get(k) is not None})
     except ValueError as err:
         raise click.UsageError(str(err)) from None
 

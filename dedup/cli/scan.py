@@ -9,11 +9,11 @@ from ..lsh import catch_probability
 from ..report import FORMATS
 from ..scan import scan as scan_paths
 from ..sources import Selection
-from . import build_settings, finish, main, settings_options
+from . import build_read_options, build_settings, finish, main, read_options, settings_options
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=False))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Report format.")
 @click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
@@ -24,9 +24,13 @@ from . import build_settings, finish, main, settings_options
               help="Skip files and folders whose relative path or name matches (repeatable).")
 @click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found.")
+@read_options
 @settings_options
 def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
+
+    Reads plain text, HTML, Markdown, JSON Lines and JSON arrays (one document per
+    record, reported as FILE#ID), also gzip/bzip2/xz/zstd-compressed; - reads stdin.
 
     Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be
     read.  Files that cannot be read are listed in the report and skipped.
@@ -37,6 +41,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, **options) -> 
         settings,
         levels=levels or LEVELS,
         selection=Selection(include=include, exclude=exclude, hidden=hidden),
+        read_options=build_read_options(**options),
     )
     finish(result, fmt, exit_zero)
 

@@ -3,6 +3,9 @@
 Every format is a small module in this package with one function,
 ``read(data: bytes, name: str, options: ReadOptions) -> Iterator[Document | ReadError]``,
 registered here by file suffix.  Adding a format touches one file plus one line below.
+Formats: plain text (anything unlisted), HTML, Markdown, JSON Lines and JSON arrays
+(one document per record, addressed ``file#id``), and any of them compressed with
+gzip, bzip2, xz or zstd.  ``-`` is stdin, read as ``ReadOptions.stdin_format``.
 
 Why errors are *yielded*, not raised: a scan must carry on past a bad file (or a bad
 record inside a good file) and still tell the user exactly what was skipped and why.
@@ -10,11 +13,12 @@ record inside a good file) and still tell the user exactly what was skipped and 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import BinaryIO, Callable, Iterator, Union
 
-from . import text
+from . import compressed, html, jsonl, markdown, text
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,57 @@ class ReadError:
     error: str
 
 
+#: Default bound on what one compressed file may decompress to: generous for a real
+#: corpus file, finite so that a "zip bomb" is reported instead of filling memory.
+MAX_DECOMPRESSED = 1 << 30
+
+
 @dataclass(frozen=True)
 class ReadOptions:
-    """Format options shared by every reader."""
+    """Format options shared by every reader: the JSON record fields holding a
+    document's text and id, the format of stdin, and the decompressed-size bound."""
 
     text_field: str = "text"
     id_field: str = "id"
+    stdin_format: str = "text"
+    max_decompressed: int = MAX_DECOMPRESSED
+
+    def __post_init__(self) -> None:
+        if self.stdin_format not in STDIN_FORMATS:
+            raise ValueError(f"unknown stdin format {self.stdin_format!r}; "
+                             f"choose one of {', '.join(STDIN_FORMATS)}")
+        if self.max_decompressed < 1:
+            raise ValueError("max_decompressed must be at least 1 byte")
+        if not self.text_field or not self.id_field:
+            raise ValueError("the text and id field names must not be empty")
 
 
 Item = Union[Document, ReadError]
 Reader = Callable[[bytes, str, ReadOptions], Iterator[Item]]
 
 #: Suffix (lower case) -> reader.  Anything not listed is read as plain text.
-READERS: dict[str, Reader] = {}
+READERS: dict[str, Reader] = {
+    ".html": html.read,
+    ".htm": html.read,
+    ".md": markdown.read,
+    ".markdown": markdown.read,
+    ".jsonl": jsonl.read_lines,
+    ".ndjson": jsonl.read_lines,
+    ".json": jsonl.read_array,
+    **{suffix: compressed.read for suffix in compressed.CODECS},
+}
 DEFAULT_READER: Reader = text.read
+
+#: ``--stdin-format`` name -> reader (stdin has no file name to tell the format).
+STDIN_FORMATS: dict[str, Reader] = {
+    "text": text.read,
+    "html": html.read,
+    "markdown": markdown.read,
+    "jsonl": jsonl.read_lines,
+    "json": jsonl.read_array,
+}
+#: The path that means stdin, and how reports name it (records: ``<stdin>#id``).
+STDIN_ARG, STDIN_NAME = "-", "<stdin>"
 
 
 def reader_for(name: str) -> Reader:
@@ -68,6 +109,13 @@ def read_file(path: Path, name: str, options: ReadOptions | None = None) -> Iter
         yield ReadError(name, describe_os_error(err))
         return
     yield from read_bytes(data, name, options)
+
+
+def read_stdin(options: ReadOptions | None = None, stream: BinaryIO | None = None) -> Iterator[Item]:
+    """Documents read from ``stream`` (default: stdin) as ``options.stdin_format``."""
+    options = options or ReadOptions()
+    data = (stream if stream is not None else sys.stdin.buffer).read()
+    yield from STDIN_FORMATS[options.stdin_format](data, STDIN_NAME, options)
 
 
 def describe_os_error(err: OSError) -> str:

@@ -27,6 +27,11 @@ class DecodeError(ValueError):
     """The bytes are not text we can decode without guessing."""
 
 
+def has_bom(data: bytes) -> bool:
+    """Whether ``data`` starts with a Unicode byte-order mark."""
+    return data.startswith(tuple(bom for bom, _ in _BOMS))
+
+
 def decode(data: bytes) -> str:
     """Decode ``data`` as UTF-8, or as the encoding its byte-order mark names."""
     for bom, encoding in _BOMS:

@@ -1,0 +1,111 @@
+"""JSON records: JSON Lines (``.jsonl``, ``.ndjson``: one object per line) and JSON
+arrays of objects (``.json``).  Each record is one document.
+
+A record's text is its ``ReadOptions.text_field`` (``--text-field``, default ``text``);
+it is addressed as ``file#id`` with its ``id_field`` (``--id-field``, default ``id``),
+or, when it has none, ``file#N`` with its line number (JSON Lines) or 1-based position
+(array).  Reported offsets refer to the text field's value.
+
+Why one bad record does not sink the file: datasets are large and a few broken lines
+(a truncated last line, a record without text, a stray byte) are normal.  Each bad line
+becomes an error naming the file, the record and the line; every other record is read.
+An array cannot be resynchronized after a syntax error, so there the error is the file's.
+An id used twice is an error for the later record: two documents with one address
+would make the report ambiguous.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import TYPE_CHECKING, Any, Iterator
+
+from .text import DecodeError, decode, has_bom
+
+if TYPE_CHECKING:
+    from . import Item, ReadOptions
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number",
+               float: "a number", bool: "a boolean", type(None): "null"}
+
+
+def _kind(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
+    """Read JSON Lines: every non-blank line is a record.
+
+    Lines are decoded one by one, so one bad byte costs one record (a file with a
+    UTF-16/32 byte-order mark is decoded whole: its lines cannot be split as bytes).
+    """
+    from . import ReadError
+
+    lines: list[bytes] | list[str]
+    if has_bom(data) and not data.startswith(codecs.BOM_UTF8):
+        try:
+            lines = decode(data).split("\n")
+        except DecodeError as err:
+            yield ReadError(name, str(err))
+            return
+    else:
+        lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
+    seen: dict[str, str] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"line {number}"
+        try:
+            record = json.loads(decode(line) if isinstance(line, bytes) else line)
+        except DecodeError as err:
+            yield ReadError(f"{name}#{number}", f"{where}: {err}")
+        except json.JSONDecodeError as err:
+            yield ReadError(f"{name}#{number}", f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+        else:
+            yield _document(record, name, str(number), where, options, seen)
+
+
+def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
+    """Read a JSON array of records."""
+    from . import ReadError
+
+    try:
+        records = json.loads(decode(data))
+    except DecodeError as err:
+        yield ReadError(name, str(err))
+        return
+    except json.JSONDecodeError as err:
+        yield ReadError(name, f"invalid JSON ({err.msg} at line {err.lineno} column {err.colno})")
+        return
+    if not isinstance(records, list):
+        yield ReadError(name, f"expected a JSON array of records, found {_kind(records)}")
+        return
+    seen: dict[str, str] = {}
+    for number, record in enumerate(records, 1):
+        yield _document(record, name, str(number), f"record {number}", options, seen)
+
+
+def _document(record: Any, name: str, number: str, where: str, options: "ReadOptions",
+              seen: dict[str, str]) -> "Item":
+    """The document in one record, or the error saying why there is none."""
+    from . import Document, ReadError
+
+    if not isinstance(record, dict):
+        return ReadError(f"{name}#{number}", f"{where}: expected a JSON object, found {_kind(record)}")
+    key = record.get(options.id_field)
+    if key is None:
+        key = number
+    elif isinstance(key, (str, int)) and not isinstance(key, bool):
+        key = str(key)
+    else:
+        return ReadError(f"{name}#{number}",
+                         f"{where}: id field {options.id_field!r} is {_kind(key)}, not a string or number")
+    address = f"{name}#{key}"
+    if key in seen:
+        return ReadError(address, f"{where}: id {key!r} already used ({seen[key]})")
+    seen[key] = where
+    text = record.get(options.text_field)
+    if not isinstance(text, str):
+        reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
+        return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
+    return Document(address, text)
