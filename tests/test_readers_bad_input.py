@@ -1,0 +1,217 @@
+"""Bad input in every format: a clear error naming the file (and record), and the rest
+of the file or folder is still read."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+
+import pytest
+import zstandard
+
+from dedup import Document, ReadError, ReadOptions, scan
+from dedup.readers import read_bytes, read_stdin
+
+GOOD = "A perfectly ordinary paragraph of text that should always be read and scanned.\n"
+
+
+def items(data: bytes, name: str, **options):
+    return list(read_bytes(data, name, ReadOptions(**options)))
+
+
+def errors(result):
+    return {e.path: e.error for e in result.errors}
+
+
+def scan_folder(tmp_path, files: dict[str, bytes], **options):
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "good.txt").write_text(GOOD)
+    result = scan(tmp_path, read_options=ReadOptions(**options))
+    assert "good.txt" in [d.path for d in result.documents]  # the rest continues
+    return result
+
+
+# --- HTML ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, what, line", [
+    ("<p>Intro.</p>\n<script>var x = 1;\n<p>The article text.</p>", "<script>", 2),
+    ("<p>Intro.</p>\n\n<!-- a note\n<p>The article text.</p>", "comment <!--", 3),
+    ("<html><head><STYLE>p { color: red }\n</head><body><p>Text</p>", "<style>", 1),
+])
+def test_html_that_would_hide_the_rest_of_the_file_is_an_error(tmp_path, source, what, line):
+    result = scan_folder(tmp_path, {"page.html": source.encode()})
+    error = errors(result)["page.html"]
+    assert error.startswith("malformed HTML:") and what in error and f"line {line}" in error
+    assert "page.html" not in [d.path for d in result.documents]
+
+
+def test_html_closed_raw_text_and_empty_comments_are_fine():
+    source = b"<!--><!---><p>One</p><script>if (a</b) {}</script ><!-- c --><p>Two<style>x</style></p>"
+    [doc] = items(source, "x.html")
+    assert doc.text == "One\n\nTwo"
+
+
+def test_misnested_html_is_repaired_as_a_browser_does():
+    [doc] = items(b"<p>one <b>two <i>three</b> four</i><li>five<p>six &amp; seven&nbsp;eight", "x.htm")
+    assert doc.text == "one two three four\n\nfive\n\nsix & seven eight"  # nbsp is a space
+
+
+def test_html_encoding_errors_and_declared_charsets():
+    latin = "<p>Café crème</p>".encode("latin-1")
+    [err] = items(latin, "x.html")
+    assert isinstance(err, ReadError) and err.path == "x.html" and "not UTF-8" in err.error
+    [doc] = items(b'<meta charset="iso-8859-1">' + latin, "x.html")
+    assert doc.text == "Café crème"
+    [err] = items(b'<meta charset="klingon">' + latin, "x.html")
+    assert "unknown charset 'klingon'" in err.error
+    [err] = items(b"<p>\x00\x01\x02binary", "x.html")
+    assert "binary file" in err.error
+
+
+def test_html_boilerplate_is_dropped():
+    source = (b"<header>Site banner</header><nav>Menu</nav><p>Body text.</p><aside>Related</aside>"
+              b"<div hidden>Hidden</div><div aria-hidden=true>Icon</div><form>Search</form>"
+              b"<div role=navigation>Crumbs</div><footer>Footer</footer><noscript>Enable JS</noscript>")
+    [doc] = items(source, "x.html")
+    assert doc.text == "Body text."
+
+
+def test_html_main_content_keeps_its_own_header():
+    [doc] = items(b"<header>Site</header><main><header><h1>Title</h1></header><p>Text</p></main>", "x.html")
+    assert doc.text == "Title\n\nText"
+
+
+# --- JSON Lines and JSON --------------------------------------------------------------
+
+def test_jsonl_bad_records_are_errors_for_that_record_only():
+    lines = [
+        json.dumps({"id": "ok1", "text": GOOD}),
+        json.dumps({"id": "nofield", "body": GOOD}),
+        json.dumps({"id": "number", "text": 42}),
+        '{"id": "broken", "text": "unterminated',
+        "",
+        "[1, 2, 3]",
+        json.dumps({"id": "ok1", "text": "same id again"}),
+        json.dumps({"id": ["a"], "text": GOOD}),
+        json.dumps({"text": GOOD}),
+    ]
+    data = "\n".join(lines).encode() + b'\n{"id": "badbyte", "text": "\xff"}\n' + json.dumps({"id": 7, "text": GOOD}).encode()
+    got = items(data, "x.jsonl")
+    docs = [i.path for i in got if isinstance(i, Document)]
+    errs = {i.path: i.error for i in got if isinstance(i, ReadError)}
+    assert docs == ["x.jsonl#ok1", "x.jsonl#9", "x.jsonl#7"]
+    assert errs == {
+        "x.jsonl#nofield": "line 2: text field 'text' is missing",
+        "x.jsonl#number": "line 3: text field 'text' is a number, not a string",
+        "x.jsonl#4": errs["x.jsonl#4"],
+        "x.jsonl#6": "line 6: expected a JSON object, found an array",
+        "x.jsonl#ok1": "line 7: id 'ok1' already used (line 1)",
+        "x.jsonl#8": "line 8: id field 'id' is an array, not a string or number",
+        "x.jsonl#10": errs["x.jsonl#10"],
+    }
+    assert errs["x.jsonl#4"].startswith("line 4: invalid JSON (")
+    assert errs["x.jsonl#10"].startswith("line 10: not UTF-8")
+
+
+def test_json_array_errors():
+    [err] = items(b'[{"id": 1, "text": "a"},\n {"id": 2, "text": }]', "x.json")
+    assert err.path == "x.json" and "invalid JSON" in err.error and "line 2" in err.error
+    [err] = items(b'{"text": "not in an array"}', "x.json")
+    assert err.error == "expected a JSON array of records, found an object"
+    got = items(b'[{"id": "a", "text": "kept"}, {"id": "b"}, "loose string"]', "x.json")
+    assert got == [
+        Document("x.json#a", "kept"),
+        ReadError("x.json#b", "record 2: text field 'text' is missing"),
+        ReadError("x.json#3", "record 3: expected a JSON object, found a string"),
+    ]
+
+
+def test_record_fields_are_configurable():
+    data = b'{"slug": "s1", "body": "the text"}\n{"body": "no slug"}\n'
+    assert items(data, "x.ndjson", text_field="body", id_field="slug") == [
+        Document("x.ndjson#s1", "the text"), Document("x.ndjson#2", "no slug")]
+
+
+# --- compressed files ------------------------------------------------------------------
+
+PAYLOAD = (GOOD * 200).encode()
+TRUNCATE = {
+    ".gz": gzip.compress(PAYLOAD),
+    ".bz2": bz2.compress(PAYLOAD),
+    ".xz": lzma.compress(PAYLOAD),
+    ".zst": zstandard.ZstdCompressor().compress(PAYLOAD),
+}
+
+
+@pytest.mark.parametrize("suffix", TRUNCATE)
+def test_truncated_compressed_file_is_an_error(tmp_path, suffix):
+    data = TRUNCATE[suffix]
+    result = scan_folder(tmp_path, {"cut.txt" + suffix: data[: len(data) * 2 // 3],
+                                    "whole.txt" + suffix: data})
+    assert "truncated" in errors(result)["cut.txt" + suffix]
+    assert "whole.txt" + suffix in [d.path for d in result.documents]
+
+
+@pytest.mark.parametrize("suffix", TRUNCATE)
+def test_corrupt_compressed_file_is_an_error(suffix):
+    [err] = items(b"this is not compressed data at all, just text", "x.txt" + suffix)
+    assert err.path == "x.txt" + suffix and err.error.startswith(("corrupt", "truncated"))
+
+
+@pytest.mark.parametrize("suffix, compress", [
+    (".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress),
+    (".zst", lambda b: zstandard.ZstdCompressor().compress(b)),
+])
+def test_zip_bomb_stops_at_the_bound(tmp_path, suffix, compress):
+    bomb = compress(b"\0" * (8 << 20))  # 8 MiB of zeros, a few KiB compressed
+    assert len(bomb) < 64 << 10
+    result = scan_folder(tmp_path, {"bomb.txt" + suffix: bomb}, max_decompressed=1 << 20)
+    assert "more than 1,048,576 bytes" in errors(result)["bomb.txt" + suffix]
+
+
+def test_default_bound_is_generous_but_finite():
+    assert 256 << 20 <= ReadOptions().max_decompressed < 1 << 40
+
+
+def test_concatenated_and_nested_compression():
+    two = gzip.compress(b'{"id": 1, "text": "one"}\n') + gzip.compress(b'{"id": 2, "text": "two"}\n')
+    assert [d.path for d in items(two, "x.jsonl.gz")] == ["x.jsonl.gz#1", "x.jsonl.gz#2"]
+    frames = zstandard.ZstdCompressor().compress(b"part one, ") + zstandard.ZstdCompressor().compress(b"part two")
+    assert items(frames, "x.txt.zst") == [Document("x.txt.zst", "part one, part two")]
+    nested = bz2.compress(gzip.compress(b"<p>inside</p>"))
+    assert items(nested, "x.html.gz.bz2") == [Document("x.html.gz.bz2", "inside")]
+
+
+# --- Markdown and stdin ----------------------------------------------------------------
+
+def test_markdown_markup_is_not_text():
+    source = (b"---\ntitle: Front matter\n---\n# Heading *one*\n\nSee [the docs](https://x.example/a_b) "
+              b"and **bold** or _em_ snake_case_name `code`.\n\n```python\nprint('hi')\n```\n\n"
+              b"![alt text](img.png)\n\n* item one\n* item two\n")
+    [doc] = items(source, "x.md")
+    assert doc.text == ("Heading one\n\nSee the docs and bold or em snake_case_name code.\n\n"
+                        "print('hi')\n\nitem one\n\nitem two")
+
+
+def test_markdown_with_unclosed_raw_html_is_an_error():
+    [err] = items(b"Intro paragraph.\n\n<!-- draft notes\n\nThe rest of the article.", "x.md")
+    assert err.path == "x.md" and "never closed" in err.error and "Markdown" in err.error
+
+
+def test_stdin_is_read_in_the_format_asked_for():
+    data = b'{"id": "a", "text": "from a pipe"}\nnot json\n'
+    got = list(read_stdin(ReadOptions(stdin_format="jsonl"), io.BytesIO(data)))
+    assert got[0] == Document("<stdin>#a", "from a pipe")
+    assert got[1].path == "<stdin>#2" and "invalid JSON" in got[1].error
+    assert list(read_stdin(ReadOptions(), io.BytesIO(b"plain"))) == [Document("<stdin>", "plain")]
+
+
+def test_read_options_are_validated():
+    with pytest.raises(ValueError, match="stdin format"):
+        ReadOptions(stdin_format="pdf")
+    with pytest.raises(ValueError, match="max_decompressed"):
+        ReadOptions(max_decompressed=0)
