@@ -4,25 +4,37 @@ An article's path through the code, one module per stage:
 ``sources``/``readers`` (reading) -> ``split`` and ``normalize`` -> ``shingle`` and
 ``minhash`` (signing, batched in ``corpus``) -> ``lsh`` (candidates) -> ``verify``
 (exact scores) -> ``group`` -> ``report``.  ``detect`` runs the middle stages,
-``scan`` is the batch job and ``cli`` the command line over it.
+``scan`` is the batch job and ``cli`` the command line over it.  ``index`` is the
+persistent pre-ingest filter ("seen this before?") over the same stages, stored through
+``storage`` (one SQLite file by default); its answers are ``verdict`` values.
 """
 
+from .index import BadDocument, Index
 from .readers import Document, ReadError, ReadOptions
 from .results import Group, Location, Pair, ScanResult
 from .scan import scan, scan_documents
 from .settings import Settings
 from .sources import Selection
+from .storage import StorageError
+from .verdict import DocumentMatch, ParagraphMatch, Policy, Verdict
 
 __all__ = [
+    "BadDocument",
     "Document",
+    "DocumentMatch",
     "Group",
+    "Index",
     "Location",
     "Pair",
+    "ParagraphMatch",
+    "Policy",
     "ReadError",
     "ReadOptions",
     "ScanResult",
     "Selection",
     "Settings",
+    "StorageError",
+    "Verdict",
     "scan",
     "scan_documents",
 ]

@@ -1,0 +1,161 @@
+"""What a persistent index needs from its storage, independent of the database.
+
+Why an interface: the embedded default is one SQLite file (:mod:`dedup.storage.sqlite`),
+but a pipeline running on several machines needs a shared backend (Redis, a separate
+issue).  Everything that decides *whether* something is a duplicate -- signing, banding,
+verification, policies -- lives in :mod:`dedup.index`; a backend only stores rows and
+answers four kinds of lookups (bucket keys, paragraph rows, a document's shingle sets,
+exact copies), inside transactions.  A backend must make ``transaction(write=True)``
+exclusive across processes: that is what makes "check, then add" atomic.
+
+Nothing is pickled: signatures and shingle sets are packed little-endian integer arrays,
+ids and metadata plain columns (JSON text for metadata).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Literal, Mapping, Optional, Protocol
+
+import numpy as np
+
+from ..settings import Settings
+from ..split import Span
+from ..verify import SetTable
+
+Level = Literal["paragraph", "document"]
+
+
+class StorageError(Exception):
+    """The index file cannot be used; the message names the file and the cause."""
+
+
+class IndexBusy(StorageError):
+    """Other processes held the index locked for longer than the bounded wait."""
+
+
+class IndexCorrupt(StorageError):
+    """The file is not a dedup index (foreign, truncated or damaged)."""
+
+
+class IndexReadOnly(StorageError):
+    """The index cannot be written (read-only file, folder or open mode)."""
+
+
+class IndexFull(StorageError):
+    """A write failed for lack of space; the transaction was rolled back."""
+
+
+class SettingsMismatch(StorageError, ValueError):
+    """The index was built with other settings than the ones asked for."""
+
+
+@dataclass(frozen=True)
+class ParagraphRows:
+    """Stored paragraphs: row ids, owning document row, position, span, content key,
+    signature and shingle set (sorted, unique), one entry per row."""
+
+    ids: np.ndarray
+    docs: np.ndarray
+    index: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    keys: np.ndarray  # uint64
+    signatures: np.ndarray  # (n, num_perm) uint32
+    sets: SetTable
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """Stored documents: row ids, public ids, sizes, content keys and signatures."""
+
+    ids: np.ndarray
+    doc_ids: list[str]
+    chars: np.ndarray
+    keys: np.ndarray  # uint64
+    signatures: np.ndarray  # (n, num_perm) uint32
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A signed document ready to be written, with its LSH band keys.
+
+    Paragraph arrays cover every paragraph; ``banded`` marks those that get bucket rows
+    (long enough to be compared, and the first stored copy of their text).
+    """
+
+    doc_id: str
+    text: str
+    meta: Optional[Mapping[str, Any]]
+    key: int
+    signature: np.ndarray
+    band_keys: np.ndarray  # (bands,) uint64, empty when the document is not banded
+    para_index: np.ndarray
+    para_start: np.ndarray
+    para_end: np.ndarray
+    para_words: np.ndarray
+    para_keys: np.ndarray
+    para_signatures: np.ndarray
+    para_sets: SetTable
+    para_band_keys: np.ndarray  # (paragraphs, bands) uint64
+    banded: np.ndarray  # bool per paragraph
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What ``Index.get`` returns: the stored text, its paragraph spans and metadata."""
+
+    doc_id: str
+    text: str
+    paragraphs: tuple[Span, ...]
+    meta: Mapping[str, Any]
+    added: float  # Unix time
+
+
+class Storage(Protocol):
+    """The operations :class:`dedup.index.Index` performs on its backend."""
+
+    path: str
+    settings: Settings
+
+    def transaction(self, write: bool) -> AbstractContextManager[None]:
+        """A consistent snapshot (``write=False``) or an exclusive write transaction."""
+
+    def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(key, row)`` pairs of stored buckets whose key is in ``keys`` (uint64)."""
+
+    def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
+        """Paragraph rows by row id (in ascending id order)."""
+
+    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
+        """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""
+
+    def documents(self, ids: np.ndarray) -> DocumentRows:
+        """Document rows by row id (in ascending id order)."""
+
+    def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
+        """Up to ``limit`` stored documents per content key, oldest first."""
+
+    def document_sets(self, ids: np.ndarray) -> SetTable:
+        """Each document's shingle set (union of its paragraphs'), in the order of ``ids``."""
+
+    def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
+        """For each content key, whether a stored paragraph (document) already has it."""
+
+    def insert(self, doc: NewDocument) -> None:
+        """Write one document (inside a write transaction)."""
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove a document and its rows (inside a write transaction)."""
+
+    def get(self, doc_id: str) -> Optional[StoredDocument]: ...
+
+    def contains(self, doc_id: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]:
+        """``{"documents", "paragraphs", "settings", "bytes"}`` and backend details."""
+
+    def close(self) -> None: ...

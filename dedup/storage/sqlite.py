@@ -1,0 +1,550 @@
+"""The embedded default backend: one SQLite file (stdlib ``sqlite3``, WAL mode).
+
+Why SQLite: it is a real database in one file -- transactions survive ``kill -9``
+(a transaction is in the write-ahead log before ``COMMIT`` returns, and a log without
+its commit frame is ignored on reopen), several processes can read while one writes,
+and ``BEGIN IMMEDIATE`` gives the cross-process write lock that makes check-then-add
+atomic.  ``synchronous=NORMAL`` in WAL mode is durable against process crashes; only a
+power cut can lose the last commits, never corrupt the file.
+
+Layout (every query below is an index lookup, never a scan):
+
+* ``meta``: format, settings (JSON), normalization version -- checked on every open;
+* ``documents``: public id (unique), content key, text, JSON metadata, signature blob;
+* ``paragraphs``: owner, position, span, word count, content key, signature blob
+  (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
+* ``paragraph_buckets`` / ``document_buckets``: one ``(band key, row)`` per band, a
+  ``WITHOUT ROWID`` table keyed by the band key, so "who shares a band with these keys"
+  is one B-tree seek per key.  Only the first stored copy of a text is banded (its
+  exact copies are found by content key), so boilerplate repeated in every article
+  does not grow the buckets; ``delete`` hands the bands over to a surviving copy.
+
+Errors from SQLite are translated into :class:`~dedup.storage.base.StorageError`
+subclasses that name the file and the cause; a failed write rolls back whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..lsh import band_keys
+from ..segments import offsets_from_counts, ranges
+from ..settings import NORMALIZE_VERSION, Settings
+from ..split import Span
+from ..verify import SetTable, unique_sets
+from .base import (
+    DocumentRows,
+    IndexBusy,
+    IndexCorrupt,
+    IndexFull,
+    IndexReadOnly,
+    Level,
+    NewDocument,
+    ParagraphRows,
+    SettingsMismatch,
+    StorageError,
+    StoredDocument,
+)
+
+FORMAT = "dedup-index"
+FORMAT_VERSION = 1
+#: How long a writer waits for another process's write transaction before giving up.
+BUSY_TIMEOUT = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL UNIQUE,
+    key INTEGER NOT NULL,
+    chars INTEGER NOT NULL,
+    paragraphs INTEGER NOT NULL,
+    banded INTEGER NOT NULL,
+    added REAL NOT NULL,
+    meta TEXT,
+    text TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_key ON documents (key);
+CREATE TABLE IF NOT EXISTS paragraphs (
+    id INTEGER PRIMARY KEY,
+    doc INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    start_char INTEGER NOT NULL,
+    end_char INTEGER NOT NULL,
+    words INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    banded INTEGER NOT NULL,
+    signature BLOB NOT NULL,
+    shingles BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
+CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
+CREATE TABLE IF NOT EXISTS paragraph_buckets (
+    key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS document_buckets (
+    key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
+"""
+_TABLES = {"meta", "documents", "paragraphs", "paragraph_buckets", "document_buckets"}
+_BUCKETS = {"paragraph": "paragraph_buckets", "document": "document_buckets"}
+_PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
+
+
+def signed(keys: np.ndarray) -> list[int]:
+    """uint64 keys as the signed 64-bit integers SQLite stores."""
+    return np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64).tolist()
+
+
+def unsigned(values: Sequence[int]) -> np.ndarray:
+    return np.array(values, dtype=np.int64).view(np.uint64)
+
+
+def _placeholders(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def _padded(values: list, size_floor: int = 16) -> list:
+    """``values`` padded (with its first value) to a power of two, so that an ``IN``
+    list has one of a few shapes and SQLite's statement cache is hit."""
+    size = max(size_floor, 1 << max(0, len(values) - 1).bit_length())
+    return values + [values[0]] * (size - len(values))
+
+
+#: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
+_CHUNK = 8192
+
+
+class SQLiteStorage:
+    """An index in one SQLite file.  Open with :func:`open_sqlite`."""
+
+    def __init__(self, path: str, conn: sqlite3.Connection, settings: Settings, readonly: bool) -> None:
+        self.path = path
+        self.settings = settings
+        self.readonly = readonly
+        self._conn = conn
+        self._depth = 0
+
+    # -- transactions ---------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self, write: bool) -> Iterator[None]:
+        """Snapshot reads, or hold the file's write lock (``BEGIN IMMEDIATE``) so a
+        decision taken on what was read is still true when it is written."""
+        if self._depth:
+            yield
+            return
+        if write and self.readonly:
+            raise IndexReadOnly(f"{self.path}: the index was opened read-only")
+        with self.errors("write to" if write else "read"):
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        self._depth = 1
+        try:
+            with self.errors("write to" if write else "read"):
+                yield
+                self._conn.execute("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error is the one to report
+            raise
+        finally:
+            self._depth = 0
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Translate SQLite errors raised inside into clear :class:`StorageError` s."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise translate(err, self.path, doing) from err
+
+    # -- lookups --------------------------------------------------------------------
+
+    def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        table = _BUCKETS[level]
+        wanted = signed(np.unique(keys))
+        found_keys: list[int] = []
+        found_refs: list[int] = []
+        for lo in range(0, len(wanted), _CHUNK):
+            chunk = _padded(wanted[lo : lo + _CHUNK])
+            rows = self._conn.execute(
+                f"SELECT key, ref FROM {table} WHERE key IN ({_placeholders(len(chunk))})", chunk
+            ).fetchall()
+            found_keys.extend(r[0] for r in rows)
+            found_refs.extend(r[1] for r in rows)
+        return unsigned(found_keys), np.array(found_refs, dtype=np.int64)
+
+    def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
+        return self._paragraph_rows(self._select_in(
+            f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", np.unique(ids).tolist()
+        ))
+
+    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
+        rows = []
+        for key in signed(np.unique(keys)):
+            rows.extend(self._conn.execute(
+                f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE key = ? ORDER BY id LIMIT ?", (key, limit)
+            ).fetchall())
+        return self._paragraph_rows(rows)
+
+    def documents(self, ids: np.ndarray) -> DocumentRows:
+        return self._document_rows(self._select_in(
+            "SELECT id, doc_id, chars, key, signature FROM documents WHERE id IN ({}) ORDER BY id",
+            np.unique(ids).tolist(),
+        ))
+
+    def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
+        rows = []
+        for key in signed(np.unique(keys)):
+            rows.extend(self._conn.execute(
+                "SELECT id, doc_id, chars, key, signature FROM documents WHERE key = ? ORDER BY id LIMIT ?",
+                (key, limit),
+            ).fetchall())
+        return self._document_rows(rows)
+
+    def document_sets(self, ids: np.ndarray) -> SetTable:
+        ids = np.asarray(ids, dtype=np.int64)
+        rows = self._select_in("SELECT doc, shingles FROM paragraphs WHERE doc IN ({})", np.unique(ids).tolist())
+        position = {int(d): i for i, d in enumerate(ids)}
+        owner = np.fromiter((position[r[0]] for r in rows), dtype=np.int64, count=len(rows))
+        values, counts = _unpack_sets([r[1] for r in rows])
+        # Lay each document's paragraph sets side by side, in the order of ``ids``: the
+        # union is then one segment per document, made unique by ``unique_sets``.
+        order = np.argsort(owner, kind="stable")
+        starts = offsets_from_counts(counts)[:-1]
+        grouped = values[ranges(starts[order], counts[order])]
+        per_doc = np.bincount(owner, weights=counts, minlength=len(ids)).astype(np.int64)
+        return unique_sets(grouped, offsets_from_counts(per_doc))
+
+    def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
+        table = "paragraphs" if level == "paragraph" else "documents"
+        found = unsigned([r[0] for r in self._select_in(
+            f"SELECT DISTINCT key FROM {table} WHERE key IN ({{}})", signed(np.unique(keys))
+        )])
+        return np.isin(keys, found)
+
+    def _select_in(self, sql: str, values: list) -> list:
+        rows: list = []
+        for lo in range(0, len(values), _CHUNK):
+            chunk = _padded(values[lo : lo + _CHUNK])
+            rows.extend(self._conn.execute(sql.format(_placeholders(len(chunk))), chunk).fetchall())
+        return rows
+
+    def _paragraph_rows(self, rows: list) -> ParagraphRows:
+        num_perm = self.settings.num_perm
+        values, counts = _unpack_sets([r[7] for r in rows])
+        cols = list(zip(*rows)) if rows else [()] * 6
+        return ParagraphRows(
+            ids=np.array(cols[0], dtype=np.int64),
+            docs=np.array(cols[1], dtype=np.int64),
+            index=np.array(cols[2], dtype=np.int64),
+            start=np.array(cols[3], dtype=np.int64),
+            end=np.array(cols[4], dtype=np.int64),
+            keys=unsigned(cols[5]),
+            signatures=_unpack_signatures([r[6] for r in rows], num_perm),
+            sets=SetTable(values=values, offsets=offsets_from_counts(counts)),
+        )
+
+    def _document_rows(self, rows: list) -> DocumentRows:
+        return DocumentRows(
+            ids=np.array([r[0] for r in rows], dtype=np.int64),
+            doc_ids=[r[1] for r in rows],
+            chars=np.array([r[2] for r in rows], dtype=np.int64),
+            keys=unsigned([r[3] for r in rows]),
+            signatures=_unpack_signatures([r[4] for r in rows], self.settings.num_perm),
+        )
+
+    # -- writes ---------------------------------------------------------------------
+
+    def insert(self, doc: NewDocument) -> None:
+        c = self._conn
+        cur = c.execute(
+            "INSERT INTO documents (doc_id, key, chars, paragraphs, banded, added, meta, text, signature)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.doc_id,
+                signed(np.array([doc.key], np.uint64))[0],
+                len(doc.text),
+                len(doc.para_index),
+                int(len(doc.band_keys) > 0),
+                time.time(),
+                json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None,
+                doc.text,
+                _pack_u32(doc.signature),
+            ),
+        )
+        ref = cur.lastrowid
+        if len(doc.band_keys):
+            c.executemany(
+                "INSERT OR IGNORE INTO document_buckets (key, ref) VALUES (?, ?)",
+                ((k, ref) for k in signed(doc.band_keys)),
+            )
+        n = len(doc.para_index)
+        if not n:
+            return
+        base = c.execute("SELECT COALESCE(MAX(id), 0) FROM paragraphs").fetchone()[0] + 1
+        ids = np.arange(base, base + n, dtype=np.int64)
+        sets = doc.para_sets
+        c.executemany(
+            "INSERT INTO paragraphs (id, doc, position, start_char, end_char, words, key, banded,"
+            " signature, shingles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (pid, ref, int(pos), int(s), int(e), int(w), key, int(b), _pack_u32(sig),
+                 sets.values[sets.offsets[i] : sets.offsets[i + 1]].astype("<u8").tobytes())
+                for i, (pid, pos, s, e, w, key, b, sig) in enumerate(zip(
+                    ids.tolist(), doc.para_index, doc.para_start, doc.para_end, doc.para_words,
+                    signed(doc.para_keys), doc.banded, doc.para_signatures,
+                ))
+            ),
+        )
+        banded = np.flatnonzero(doc.banded)
+        if len(banded):
+            keys = doc.para_band_keys[banded]
+            refs = np.repeat(ids[banded], keys.shape[1])
+            c.executemany(
+                "INSERT OR IGNORE INTO paragraph_buckets (key, ref) VALUES (?, ?)",
+                zip(signed(keys.ravel()), refs.tolist()),
+            )
+
+    def delete(self, doc_id: str) -> bool:
+        c = self._conn
+        row = c.execute("SELECT id, key, banded, signature FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return False
+        ref, key, banded, sig = row
+        s = self.settings
+        if banded:
+            keys = band_keys(_unpack_signatures([sig], s.num_perm), s.bands, s.rows)[0]
+            heir = c.execute(
+                "SELECT id FROM documents WHERE key = ? AND id <> ? ORDER BY id LIMIT 1", (key, ref)
+            ).fetchone()
+            self._hand_over("document_buckets", "documents", keys, ref, heir[0] if heir else None)
+        for pid, pkey, psig in c.execute(
+            "SELECT id, key, signature FROM paragraphs WHERE doc = ? AND banded = 1", (ref,)
+        ).fetchall():
+            keys = band_keys(_unpack_signatures([psig], s.num_perm), s.bands, s.rows)[0]
+            heir = c.execute(
+                "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", (pkey, ref)
+            ).fetchone()
+            self._hand_over("paragraph_buckets", "paragraphs", keys, pid, heir[0] if heir else None)
+        c.execute("DELETE FROM paragraphs WHERE doc = ?", (ref,))
+        c.execute("DELETE FROM documents WHERE id = ?", (ref,))
+        return True
+
+    def _hand_over(self, buckets: str, rows: str, keys: np.ndarray, old: int, heir: Optional[int]) -> None:
+        """Move bucket entries of a row being deleted to a surviving exact copy (or drop them)."""
+        c = self._conn
+        pairs = [(k, old) for k in signed(keys)]
+        c.executemany(f"DELETE FROM {buckets} WHERE key = ? AND ref = ?", pairs)
+        if heir is not None:
+            c.executemany(f"INSERT OR IGNORE INTO {buckets} (key, ref) VALUES (?, ?)", [(k, heir) for k, _ in pairs])
+            c.execute(f"UPDATE {rows} SET banded = 1 WHERE id = ?", (heir,))
+
+    # -- documents ------------------------------------------------------------------
+
+    def get(self, doc_id: str) -> Optional[StoredDocument]:
+        with self.errors("read"):
+            row = self._conn.execute(
+                "SELECT id, text, meta, added FROM documents WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            spans = self._conn.execute(
+                "SELECT start_char, end_char FROM paragraphs WHERE doc = ? ORDER BY position", (row[0],)
+            ).fetchall()
+        return StoredDocument(
+            doc_id=doc_id,
+            text=row[1],
+            paragraphs=tuple(Span(s, e) for s, e in spans),
+            meta=json.loads(row[2]) if row[2] else {},
+            added=row[3],
+        )
+
+    def contains(self, doc_id: str) -> bool:
+        with self.errors("read"):
+            return self._conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
+    def count(self) -> int:
+        with self.errors("read"):
+            return self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        with self.errors("read"):
+            docs = self.count()
+            paras = self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+            buckets = {
+                level: self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for level, table in _BUCKETS.items()
+            }
+        size = sum(os.path.getsize(p) for p in (self.path, self.path + "-wal") if os.path.exists(p))
+        return {
+            "documents": docs,
+            "paragraphs": paras,
+            "settings": self.settings.to_dict(),
+            "bytes": size,
+            "backend": "sqlite",
+            "path": self.path,
+            "bucket_rows": buckets,
+        }
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _pack_u32(values: np.ndarray) -> bytes:
+    return np.ascontiguousarray(values, dtype="<u4").tobytes()
+
+
+def _unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:
+    data = b"".join(blobs)
+    if len(data) != 4 * num_perm * len(blobs):
+        raise IndexCorrupt(f"a stored signature does not have {num_perm} values")
+    return np.frombuffer(data, dtype="<u4").astype(np.uint32).reshape(len(blobs), num_perm)
+
+
+def _unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
+    return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64), counts
+
+
+def translate(err: sqlite3.Error, path: str, doing: str) -> StorageError:
+    """A :class:`StorageError` naming ``path`` and the cause of an SQLite error."""
+    name = getattr(err, "sqlite_errorname", "") or ""
+    text = str(err)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return IndexBusy(
+            f"{path}: the index stayed locked by another process for more than {BUSY_TIMEOUT:.0f} s; "
+            "nothing was changed, try again"
+        )
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+        return IndexReadOnly(f"{path}: cannot {doing} the index: it is read-only ({text})")
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return IndexFull(f"{path}: cannot {doing} the index: disk full; nothing of this change was stored")
+    if name.startswith("SQLITE_IOERR"):
+        return IndexFull(
+            f"{path}: cannot {doing} the index: write failed ({text}; disk full or file size limit?); "
+            "nothing of this change was stored"
+        )
+    if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text or "malformed" in text:
+        return IndexCorrupt(f"{path}: not a dedup index, or a damaged one ({text})")
+    if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StorageError(f"{path}: cannot open the index ({text}; check that the folder exists and is writable)")
+    return StorageError(f"{path}: cannot {doing} the index ({text})")
+
+
+def open_sqlite(
+    path: str | os.PathLike,
+    settings: Optional[Settings] = None,
+    *,
+    create: bool = True,
+    readonly: bool = False,
+    busy_timeout: float = BUSY_TIMEOUT,
+) -> SQLiteStorage:
+    """Open (or create) the index at ``path``.
+
+    A new index stores ``settings`` (default ``Settings()``); an existing one keeps its
+    own, and giving different ``settings`` is a :class:`SettingsMismatch`.  A file that
+    is not a dedup index is refused before anything is written to it.
+    """
+    name = os.fspath(path)
+    p = Path(name)
+    if p.is_dir():
+        raise StorageError(f"{name}: is a folder, not an index file")
+    if not p.exists() and (readonly or not create):
+        raise StorageError(f"{name}: no such index")
+    uri = "file:" + urllib.parse.quote(os.path.abspath(name)) + ("?mode=ro" if readonly else "")
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as err:
+        raise translate(err, name, "create" if not p.exists() else "open") from err
+    try:
+        store = _prepare(conn, name, settings, readonly)
+    except BaseException:
+        conn.close()
+        raise
+    return store
+
+
+def _prepare(conn: sqlite3.Connection, name: str, settings: Optional[Settings], readonly: bool) -> SQLiteStorage:
+    try:
+        # Read-only look first: a foreign file must not even get its journal mode changed.
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as err:
+        raise translate(err, name, "open") from err
+    if tables and not _TABLES <= tables:
+        raise IndexCorrupt(f"{name}: is an SQLite database but not a dedup index (tables: {', '.join(sorted(tables))})")
+    if not tables and readonly:
+        raise IndexCorrupt(f"{name}: is empty, not a dedup index")
+    try:
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MB of page cache per connection
+        if not tables:
+            _create(conn, settings or Settings())
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error as err:
+        raise translate(err, name, "create" if not tables else "open") from err
+    stored = _check_meta(meta, name)
+    if settings is not None and settings != stored:
+        diff = [
+            f"{k}={getattr(stored, k)!r} (asked for {getattr(settings, k)!r})"
+            for k in stored.to_dict() if k in settings.__dataclass_fields__ and getattr(stored, k) != getattr(settings, k)
+        ]
+        raise SettingsMismatch(
+            f"{name}: the index was built with other settings: {', '.join(diff)}; "
+            "open it without settings to use its own, or build a new index"
+        )
+    return SQLiteStorage(name, conn, stored, readonly)
+
+
+def _create(conn: sqlite3.Connection, settings: Settings) -> None:
+    """Create the schema and meta rows; a concurrent creator's rows win (and are then
+    compared with ours like on any open)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.executemany(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+            [
+                ("format", FORMAT),
+                ("format_version", str(FORMAT_VERSION)),
+                ("normalize_version", str(NORMALIZE_VERSION)),
+                ("settings", json.dumps(settings.to_dict(), sort_keys=True)),
+            ],
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _check_meta(meta: dict[str, str], name: str) -> Settings:
+    if meta.get("format") != FORMAT:
+        raise IndexCorrupt(f"{name}: is an SQLite database but not a dedup index")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise IndexCorrupt(
+            f"{name}: index format version {meta.get('format_version')}, this dedup reads version {FORMAT_VERSION}"
+        )
+    if meta.get("normalize_version") != str(NORMALIZE_VERSION):
+        raise SettingsMismatch(
+            f"{name}: built with text normalization version {meta.get('normalize_version')}, "
+            f"this dedup normalizes with version {NORMALIZE_VERSION}; rebuild the index"
+        )
+    try:
+        return Settings.from_dict(json.loads(meta["settings"]))
+    except (KeyError, ValueError, TypeError) as err:
+        raise IndexCorrupt(f"{name}: unreadable settings in the index ({err})") from None

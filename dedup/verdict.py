@@ -1,0 +1,185 @@
+"""What the persistent index answers: a verdict per article, and the policy behind it.
+
+Why a verdict says so much: an ingest pipeline that rejects or trims an article has to
+be able to say *why* -- which stored documents it matched, how similar the whole
+article is, and which of its paragraphs repeat which stored paragraphs (with exact
+scores and character spans on both sides).  ``to_dict`` is the JSON shape the CLI
+prints (README "Index"); ``pairs`` turns a verdict into the scan's
+:class:`~dedup.results.Pair` values so every scan report format can render it.
+
+Policies decide what happens to a duplicate, per call or per index:
+
+* ``reject``: a duplicate document (whole-document similarity >= ``doc_threshold``, or
+  at least ``seen_share`` of its comparable paragraphs already seen) is refused;
+* ``strip``: the article is kept with its already-seen paragraphs removed (what corpus
+  builders want); only when nothing new is left is it refused;
+* ``flag``: the article is accepted and annotated.
+
+Duplicates are not stored unless the policy says ``add_duplicates``; under ``strip``
+what is stored is the new remainder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Optional, Union
+
+from .results import Location, Pair
+
+Action = Literal["reject", "strip", "flag"]
+ACTIONS: tuple[Action, ...] = ("reject", "strip", "flag")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What to do with a duplicate (see the module docstring)."""
+
+    action: Action = "reject"
+    seen_share: float = 0.5
+    add_duplicates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.action not in ACTIONS:
+            raise ValueError(f"policy must be one of {', '.join(ACTIONS)}, not {self.action!r}")
+        if not 0.0 < self.seen_share <= 1.0:
+            raise ValueError(f"seen_share must be in (0, 1], not {self.seen_share}")
+
+    @classmethod
+    def of(cls, policy: Union["Policy", str, None], default: "Policy") -> "Policy":
+        """A policy from a :class:`Policy`, an action name, or ``None`` (the default)."""
+        if policy is None:
+            return default
+        return policy if isinstance(policy, Policy) else cls(action=policy)
+
+
+@dataclass(frozen=True)
+class ParagraphMatch:
+    """A paragraph of the checked text (``paragraph``, span ``[start, end)``) that
+    repeats a stored paragraph (``stored_paragraph``, span in the stored text).
+
+    ``containment`` is ``(share of this paragraph found in the stored one, share of the
+    stored one found in this one)``; ``estimate`` is the MinHash estimate.
+    """
+
+    paragraph: int
+    start: int
+    end: int
+    stored_paragraph: int
+    stored_start: int
+    stored_end: int
+    similarity: float
+    containment: tuple[float, float]
+    estimate: float
+    exact: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "paragraph": self.paragraph,
+            "start": self.start,
+            "end": self.end,
+            "stored_paragraph": self.stored_paragraph,
+            "stored_start": self.stored_start,
+            "stored_end": self.stored_end,
+            "similarity": round(self.similarity, 4),
+            "containment": [round(c, 4) for c in self.containment],
+            "estimate": round(self.estimate, 4),
+            "exact": self.exact,
+        }
+
+
+@dataclass(frozen=True)
+class DocumentMatch:
+    """A stored document the checked text matched: whole-document scores (verified
+    Jaccard, containments as in :class:`ParagraphMatch`) and the paragraph matches."""
+
+    doc_id: str
+    similarity: float
+    containment: tuple[float, float]
+    estimate: float
+    exact: bool
+    chars: int = 0
+    paragraphs: tuple[ParagraphMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.doc_id,
+            "similarity": round(self.similarity, 4),
+            "containment": [round(c, 4) for c in self.containment],
+            "estimate": round(self.estimate, 4),
+            "exact": self.exact,
+            "chars": self.chars,
+            "paragraphs": [p.to_dict() for p in self.paragraphs],
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The answer for one article.
+
+    ``is_duplicate`` is the document-level judgement (``similarity`` is the highest
+    whole-document Jaccard with a stored document, ``seen_share`` the share of the
+    article's comparable paragraphs already seen, ``seen`` their indices).
+    ``accepted`` says whether the pipeline should keep the article under ``policy``
+    (for ``strip``, keep ``text``); ``added`` whether this call stored it.  ``error``
+    is set (and everything else empty) when the input could not be checked.
+    """
+
+    doc_id: Optional[str]
+    policy: Action
+    is_duplicate: bool = False
+    similarity: float = 0.0
+    seen_share: float = 0.0
+    chars: int = 0
+    paragraphs: int = 0
+    seen: tuple[int, ...] = ()
+    matches: tuple[DocumentMatch, ...] = ()
+    accepted: bool = False
+    added: bool = False
+    reason: str = ""
+    text: Optional[str] = field(default=None, repr=False)
+    error: Optional[str] = None
+
+    @property
+    def flagged(self) -> bool:
+        """Whether anything in the article was already seen."""
+        return bool(self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.doc_id,
+            "policy": self.policy,
+            "duplicate": self.is_duplicate,
+            "similarity": round(self.similarity, 4),
+            "seen_share": round(self.seen_share, 4),
+            "chars": self.chars,
+            "paragraphs": self.paragraphs,
+            "seen_paragraphs": list(self.seen),
+            "accepted": self.accepted,
+            "added": self.added,
+            "reason": self.reason,
+            "matches": [m.to_dict() for m in self.matches],
+            "error": self.error,
+        }
+        if self.policy == "strip":
+            data["text"] = self.text
+        return data
+
+    def pairs(self, path: str, doc_threshold: float) -> list[Pair]:
+        """The verdict as scan pairs: side ``a`` is the stored text (it came first),
+        side ``b`` the checked one, named ``path``.  Whole-document pairs are listed
+        when the similarity reaches ``doc_threshold``, as in a scan."""
+        out: list[Pair] = []
+        for m in self.matches:
+            if m.similarity >= doc_threshold:
+                out.append(Pair(
+                    "document", m.similarity, (m.containment[1], m.containment[0]), m.estimate,
+                    Location(m.doc_id, None, 0, m.chars), Location(path, None, 0, self.chars), m.exact,
+                ))
+            for p in m.paragraphs:
+                out.append(Pair(
+                    "paragraph", p.similarity, (p.containment[1], p.containment[0]), p.estimate,
+                    Location(m.doc_id, p.stored_paragraph, p.stored_start, p.stored_end),
+                    Location(path, p.paragraph, p.start, p.end),
+                    p.exact,
+                ))
+        return out

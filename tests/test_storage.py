@@ -1,0 +1,181 @@
+"""The SQLite backend: what is on disk, and clear errors that never damage the index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from textgen import prose
+
+from dedup.index import Index
+from dedup.storage import IndexBusy, IndexCorrupt, IndexReadOnly, StorageError
+
+
+def article(rng: random.Random, paragraphs: int = 5) -> str:
+    return "\n\n".join(prose(rng, rng.randint(40, 80)) for _ in range(paragraphs))
+
+
+def digest(path) -> str:
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def integrity(path) -> str:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+@pytest.fixture
+def built(tmp_path, rng):
+    """An index file holding three articles (closed), and their texts."""
+    path = tmp_path / "articles.dedup"
+    texts = [article(rng) for _ in range(3)]
+    with Index.open(path) as idx:
+        for i, t in enumerate(texts):
+            idx.add(t, doc_id=f"a{i}")
+    return path, texts
+
+
+def test_rows_are_packed_integers_and_plain_columns_not_pickles(built):
+    path, texts = built
+    with sqlite3.connect(path) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        assert meta["format"] == "dedup-index" and '"scheme": "affine32"' in meta["settings"]
+        for sig, shingles in conn.execute("SELECT signature, shingles FROM paragraphs"):
+            assert len(sig) == 256 * 4 and len(shingles) % 8 == 0 and not sig.startswith(b"\x80")
+        doc_ids = [r[0] for r in conn.execute("SELECT doc_id FROM documents ORDER BY id")]
+        assert doc_ids == ["a0", "a1", "a2"]
+        paragraphs = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+        buckets = conn.execute("SELECT COUNT(*) FROM paragraph_buckets").fetchone()[0]
+    assert paragraphs == 15 and buckets == 15 * 85
+    assert integrity(path) == "ok"
+
+
+@pytest.mark.parametrize("content", [b"just some text, not a database\n" * 40, os.urandom(8192)])
+def test_a_foreign_file_is_refused_and_left_untouched(tmp_path, content):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    with pytest.raises(IndexCorrupt, match="notes.txt: not a dedup index"):
+        Index.open(path)
+    assert path.read_bytes() == content
+
+
+def test_another_programs_database_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    before = digest(path)
+    with pytest.raises(IndexCorrupt, match="app.db: is an SQLite database but not a dedup index"):
+        Index.open(path)
+    assert digest(path) == before
+
+
+def test_a_damaged_index_is_reported(built):
+    path, _ = built
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = os.urandom(4096)  # smash a page
+    path.write_bytes(bytes(data))
+    with pytest.raises(IndexCorrupt, match="articles.dedup: not a dedup index, or a damaged one"):
+        with Index.open(path) as idx:
+            for text in texts:
+                idx.check(text)
+
+
+def test_folders_and_missing_places_give_clear_errors(tmp_path):
+    with pytest.raises(StorageError, match="is a folder"):
+        Index.open(tmp_path)
+    with pytest.raises(StorageError, match="cannot open the index"):
+        Index.open(tmp_path / "no" / "such" / "folder" / "i.dedup")
+    with pytest.raises(StorageError, match="no such index"):
+        Index.open(tmp_path / "missing.dedup", create=False)
+
+
+def test_read_only_index_answers_checks_but_refuses_adds(built, rng):
+    path, texts = built
+    before = digest(path)
+    with Index.open(path, readonly=True) as idx:
+        assert idx.check(texts[0]).is_duplicate and len(idx) == 3
+        with pytest.raises(IndexReadOnly, match="opened read-only"):
+            idx.add(article(rng), doc_id="new")
+        with pytest.raises(IndexReadOnly):
+            idx.remove("a0")
+    assert digest(path) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_read_only_folder_gives_a_clear_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(StorageError, match="cannot"):
+            Index.open(folder / "i.dedup")
+    finally:
+        folder.chmod(0o755)
+
+
+def test_a_locked_index_waits_a_bounded_time_then_says_so(built, rng):
+    path, texts = built
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process is in the middle of a write
+    try:
+        with Index.open(path, busy_timeout=0.3) as idx:
+            assert idx.check(texts[1]).is_duplicate  # readers are not blocked (WAL)
+            start = time.monotonic()
+            with pytest.raises(IndexBusy, match="locked by another process"):
+                idx.add(article(rng), doc_id="late")
+            assert time.monotonic() - start < 5
+            holder.execute("COMMIT")
+            assert idx.add(article(rng), doc_id="late").added  # and it recovers
+    finally:
+        holder.close()
+    assert integrity(path) == "ok"
+
+
+_FULL_DISK = textwrap.dedent(
+    """
+    import random, resource, signal, sys
+    sys.path.insert(0, sys.argv[3])
+    from textgen import prose
+    from dedup.index import Index
+    from dedup.storage import StorageError
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write returns EFBIG instead
+    idx = Index.open(sys.argv[1])
+    limit = int(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    rng = random.Random(5)
+    try:
+        for i in range(200):
+            idx.add("\\n\\n".join(prose(rng, 80) for _ in range(60)), doc_id=f"big{i}")
+    except StorageError as err:
+        print("ERROR", err)
+        sys.exit(3)
+    print("no error")
+    """
+)
+
+
+def test_a_full_disk_is_a_clear_error_and_the_index_survives(built, rng):
+    path, texts = built
+    size = path.stat().st_size
+    proc = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, str(path), str(size + 600_000), os.path.dirname(__file__)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "articles.dedup" in proc.stdout and "nothing of this change was stored" in proc.stdout
+    assert integrity(path) == "ok"
+    with Index.open(path) as idx:
+        assert {"a0", "a1", "a2"} <= {d for d in ("a0", "a1", "a2") if d in idx}
+        assert idx.check(texts[2]).is_duplicate
+        stored = len(idx)
+        for i in range(stored - 3):  # whatever was added before the limit is whole
+            doc = idx.get(f"big{i}")
+            assert doc is not None and len(doc.paragraphs) == 60
+        assert idx.add(article(rng), doc_id="after").added
