@@ -6,7 +6,8 @@ function and hands the result to :mod:`dedup.report`.  Exit codes are for CI job
 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be read
 (``--exit-zero`` turns 1 into 0).
 
-One module per group of commands: ``scan`` (scan, explain); each registers itself on
+One module per group of commands: ``scan`` (scan, explain) and ``index`` (check, and
+the ``index add|stats|remove`` group over a persistent index); each registers itself on
 :func:`main` when imported at the bottom of this file.
 """
 
@@ -130,3 +131,4 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool) -> None:
 
 
 from . import scan  # noqa: E402,F401  (registers the commands)
+from . import index  # noqa: E402,F401

@@ -1,0 +1,300 @@
+"""``dedup check`` and ``dedup index add|stats|remove``: the persistent index from the shell.
+
+Each command is a thin twin of an :class:`~dedup.index.Index` method (``check_many``,
+``filter``, ``stats``, ``remove``).  Files are read exactly as ``dedup scan`` reads them
+(:func:`dedup.scan.read_paths`: every format, folders, ``-`` for stdin), and reports
+come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
+stored text, ``b`` the checked one) plus one verdict per document (README "Index").
+Exit status as for a scan: 0 nothing seen before, 1 duplicates found (any document or
+paragraph already in the index), 2 usage error, unusable index, or nothing could be read.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+
+import click
+
+from ..corpus import DocumentInfo
+from ..group import groups
+from ..index import BATCH_DOCUMENTS, Index
+from ..readers import Document, ReadError
+from ..report import FORMATS, write_report
+from ..results import Group, Location, Pair, ScanResult
+from ..scan import read_paths
+from ..settings import Settings
+from ..sources import Selection
+from ..storage import StorageError
+from ..verdict import ACTIONS, Policy, Verdict
+from . import (
+    EXIT_CLEAN,
+    EXIT_DUPLICATES,
+    EXIT_ERROR,
+    build_read_options,
+    build_settings,
+    main,
+    read_options,
+    settings_options,
+)
+
+_SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words")
+
+
+def db_option(func):
+    return click.option("--db", "db", required=True, envvar="DEDUP_DB", type=click.Path(dir_okay=False),
+                        help="The index file (env DEDUP_DB).")(func)
+
+
+def input_options(func):
+    """Which files to read and how: the same options as ``dedup scan``."""
+    options = [
+        click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True)),
+        click.option("--include", multiple=True, metavar="GLOB",
+                     help="Only files whose relative path or name matches (repeatable)."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Skip files and folders whose relative path or name matches (repeatable)."),
+        click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="Report format."),
+        click.option("--policy", type=click.Choice(ACTIONS), default="reject", show_default=True,
+                     help="reject duplicates, strip seen paragraphs, or flag (accept and annotate)."),
+        click.option("--seen-share", type=click.FloatRange(0, 1, min_open=True), default=Policy().seen_share,
+                     show_default=True,
+                     help="A document whose paragraphs are at least this share already seen is a duplicate."),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return read_options(settings_options(func))
+
+
+@main.command()
+@db_option
+@input_options
+def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, **options) -> None:
+    """Check the documents in PATHS against the index (read-only); - reads stdin.
+
+    Says, per document, whether it is a duplicate, which stored documents and
+    paragraphs it repeats, with scores and spans.  Exit status: 0 nothing seen before,
+    1 something already in the index, 2 error.
+    """
+    with _open(db, options, create=False, readonly=True) as idx:
+        docs, errors = _read(paths, include, exclude, hidden, options)
+        chosen = Policy(policy, seen_share)
+        verdicts = [v for batch in _batches(docs) for v in _guard(lambda: idx.check_many(batch, policy=chosen))]
+        _finish(idx, docs, verdicts, errors, fmt, exit_zero, adding=False)
+
+
+@main.group("index")
+def index_group() -> None:
+    """Build and inspect a persistent index (add, stats, remove)."""
+
+
+@index_group.command("add")
+@db_option
+@input_options
+@click.option("--add-duplicates", is_flag=True, help="Store documents judged duplicates too.")
+def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, **options) -> None:
+    """Add the documents in PATHS to the index (created if missing) as the policy says.
+
+    Document ids are the paths as reported by a scan (FILE, DIR-relative paths,
+    FILE#ID for records).  Reports what was rejected and why.  Exit status: 0 nothing
+    seen before, 1 duplicates found, 2 error.
+    """
+    with _open(db, options, create=True, readonly=False) as idx:
+        docs, errors = _read(paths, include, exclude, hidden, options)
+        chosen = Policy(policy, seen_share, add_duplicates)
+        verdicts = [v for _, v in _guard(lambda: list(idx.filter(docs, policy=chosen)))]
+        _finish(idx, docs, verdicts, errors, fmt, exit_zero, adding=True)
+
+
+@index_group.command("stats")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def stats(db, fmt) -> None:
+    """Counts, settings and size on disk of the index."""
+    with _open(db, {}, create=False, readonly=True) as idx:
+        data = _guard(idx.stats)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=1))
+        return
+    s = data["settings"]
+    click.echo(f"{data['path']}: {data['documents']} documents, {data['paragraphs']} paragraphs, "
+               f"{data['bytes']:,} bytes on disk ({data['backend']})")
+    click.echo(f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
+               f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
+               f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}")
+
+
+@index_group.command("remove")
+@db_option
+@click.argument("ids", nargs=-1, required=True)
+def remove(db, ids) -> None:
+    """Remove the documents with these IDS from the index (exit 2 if one is missing)."""
+    missing = []
+    with _open(db, {}, create=False, readonly=False) as idx:
+        for doc_id in ids:
+            try:
+                _guard(lambda: idx.remove(doc_id))
+                click.echo(f"removed {doc_id}")
+            except KeyError:
+                missing.append(doc_id)
+                click.echo(f"dedup: {idx.path}: no document {doc_id!r} in the index", err=True)
+    sys.exit(EXIT_ERROR if missing else EXIT_CLEAN)
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _open(db: str, options: dict, *, create: bool, readonly: bool) -> Index:
+    """Open the index; settings options, if any were given, must agree with it."""
+    given = {k: options.get(k) for k in _SETTING_KEYS if options.get(k) is not None}
+    exists = Path(db).exists()
+    try:
+        idx = Index.open(db, build_settings(**given) if given and not exists else None,
+                         create=create, readonly=readonly)
+    except StorageError as err:
+        _fail(str(err))
+    if given and exists:
+        try:
+            wanted = idx.settings.with_changes(**given)
+        except ValueError as err:
+            idx.close()
+            raise click.UsageError(str(err)) from None
+        if wanted != idx.settings:
+            idx.close()
+            _fail(f"{db}: the index was built with other settings ({_settings_text(idx.settings)}); "
+                  "drop the settings options to use them")
+    return idx
+
+
+def _settings_text(s: Settings) -> str:
+    return (f"{s.unit} {s.ngram}-grams, num_perm {s.num_perm}, {s.bands}x{s.rows} bands, "
+            f"threshold {s.threshold}, doc threshold {s.doc_threshold}, min words {s.min_words}")
+
+
+def _guard(call: Callable[[], Any]) -> Any:
+    """Run an index call; a storage failure is a clear message and exit status 2."""
+    try:
+        return call()
+    except StorageError as err:
+        _fail(str(err))
+
+
+def _fail(message: str) -> None:
+    click.echo(f"dedup: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def _read(paths, include, exclude, hidden, options) -> tuple[list[Document], list[ReadError]]:
+    items = read_paths([Path(p) for p in paths], Selection(include=include, exclude=exclude, hidden=hidden),
+                       build_read_options(**options))
+    docs: list[Document] = []
+    errors: list[ReadError] = []
+    for item in items:
+        (errors if isinstance(item, ReadError) else docs).append(item)
+    return docs, errors
+
+
+def _batches(docs: Sequence[Document]) -> Iterator[list[Document]]:
+    it = iter(docs)
+    while batch := list(islice(it, BATCH_DOCUMENTS)):
+        yield batch
+
+
+def _finish(idx: Index, docs: list[Document], verdicts: list[Verdict], errors: list[ReadError],
+            fmt: str, exit_zero: bool, adding: bool) -> None:
+    """Write the report and exit with the scan's exit-code rules."""
+    errors = errors + [ReadError(d.path, v.error) for d, v in zip(docs, verdicts) if v.error]
+    judged = [(d, v) for d, v in zip(docs, verdicts) if not v.error]
+    result = as_scan_result(judged, errors, idx.settings)
+    out = sys.stdout
+    if fmt == "text":
+        _text(out, idx, judged, errors, adding)
+    elif fmt == "json":
+        data = {**result.to_dict(), "index": idx.path, "verdicts": [v.to_dict() for _, v in judged]}
+        json.dump(data, out, indent=1, ensure_ascii=False)
+        out.write("\n")
+    else:
+        write_report(result, fmt, out)
+        if fmt == "jsonl":
+            for _, v in judged:
+                out.write(json.dumps({"kind": "verdict", **v.to_dict()}, ensure_ascii=False) + "\n")
+    out.flush()
+    if fmt != "text":
+        for error in errors:
+            click.echo(f"dedup: {error.path}: {error.error}", err=True)
+    if not judged:
+        click.echo("dedup: no document could be checked", err=True)
+        sys.exit(EXIT_ERROR)
+    flagged = any(v.flagged for _, v in judged)
+    sys.exit(EXIT_DUPLICATES if flagged and not exit_zero else EXIT_CLEAN)
+
+
+def as_scan_result(judged: Iterable[tuple[Document, Verdict]], errors: list[ReadError],
+                   settings: Settings) -> ScanResult:
+    """Verdicts as a scan result: the checked documents, their pairs with stored
+    texts (``a`` stored, ``b`` checked) and groups around each stored text."""
+    judged = list(judged)
+    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
+    return ScanResult(
+        settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
+        documents=[DocumentInfo(d.path, v.chars, v.paragraphs) for d, v in judged],
+        pairs=pairs,
+        groups=_groups(pairs),
+        errors=errors,
+    )
+
+
+def _groups(pairs: list[Pair]) -> list[Group]:
+    """Group locations linked by pairs; stored texts come first, so they are canonical."""
+    kinds = []
+    for kind in ("document", "paragraph"):
+        of_kind = [p for p in pairs if p.kind == kind]
+        where: dict[tuple, Location] = {}
+        for p in of_kind:
+            where.setdefault(p.a.key(), p.a)
+        for p in of_kind:
+            where.setdefault(p.b.key(), p.b)
+        number = {k: i for i, k in enumerate(where)}
+        located = list(where.values())
+        for members in groups(len(located), ((number[p.a.key()], number[p.b.key()]) for p in of_kind)):
+            kinds.append(Group(kind, located[members[0]], tuple(located[m] for m in members)))
+    return kinds
+
+
+def _text(out: TextIO, idx: Index, judged: list[tuple[Document, Verdict]], errors: list[ReadError],
+          adding: bool) -> None:
+    n = len(judged)
+    s = idx.settings
+    verb = "Added to" if adding else "Checked against"
+    out.write(f"{verb} {idx.path}: {n} document{'s' * (n != 1)} "
+              f"(threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
+    for doc, v in judged:
+        out.write(f"\n{doc.path}: {_status(v, adding)}: {v.reason}\n")
+        for m in v.matches:
+            out.write(f"  ~ {m.doc_id}: document similarity {m.similarity:.2f} "
+                      f"(containment {m.containment[0]:.2f}/{m.containment[1]:.2f})"
+                      f"{', exact copy' if m.exact else ''}\n")
+            for p in m.paragraphs:
+                scores = "exact copy" if p.exact else (
+                    f"similarity {p.similarity:.2f} (containment {p.containment[0]:.2f}/"
+                    f"{p.containment[1]:.2f}, estimate {p.estimate:.2f})")
+                out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
+                          f"[{p.stored_start}:{p.stored_end}]  {scores}\n")
+    if errors:
+        out.write(f"\nCould not read or check {len(errors)} document(s):\n")
+        for e in errors:
+            out.write(f"  {e.path}: {e.error}\n")
+
+
+def _status(v: Verdict, adding: bool) -> str:
+    if not adding:
+        return "DUPLICATE" if v.is_duplicate else ("partly seen" if v.flagged else "new")
+    if v.added:
+        return "added (seen paragraphs stripped)" if v.policy == "strip" and v.seen else "added"
+    return "rejected" if not v.accepted else "accepted, not stored (duplicate)"

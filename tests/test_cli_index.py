@@ -1,0 +1,128 @@
+"""`dedup check` and `dedup index add|stats|remove` through click's CliRunner."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import pytest
+from click.testing import CliRunner
+from conftest import UKRAINE
+from textgen import prose, rewrite, write_docs
+
+from dedup.cli import main
+from dedup.index import Index
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture
+def seeded(tmp_path):
+    """An index holding the seed article minus its repeated paragraph 6."""
+    lines = UKRAINE.read_text(encoding="utf-8").splitlines()
+    (tmp_path / "ukraine.txt").write_text("\n".join(l for i, l in enumerate(lines) if i != 6), encoding="utf-8")
+    db = tmp_path / "articles.dedup"
+    result = run("index", "add", tmp_path / "ukraine.txt", "--db", db)
+    assert result.exit_code == 0 and "added: nothing seen before" in result.stdout
+    return db, lines
+
+
+def test_check_flags_the_repeated_lead_with_scores_and_spans(seeded, tmp_path):
+    db, lines = seeded
+    (tmp_path / "lead.txt").write_text(lines[6] + "\n", encoding="utf-8")
+    result = run("check", tmp_path / "lead.txt", "--db", db)
+    assert result.exit_code == 1
+    assert "lead.txt: DUPLICATE: 1 of 1 paragraphs already seen" in result.stdout
+    assert f"¶0 [0:{len(lines[6])}] ~ ¶0 [0:{len(lines[0])}]  similarity 0.73" in result.stdout
+
+    report = json.loads(run("check", "-", "--db", db, "--format", "json", input=lines[6]).stdout)
+    assert set(report) >= {"settings", "documents", "pairs", "groups", "errors", "verdicts", "index"}
+    (pair,) = report["pairs"]
+    assert pair["a"] == {"path": "ukraine.txt", "paragraph": 0, "start": 0, "end": len(lines[0])}
+    assert pair["b"]["path"] == "<stdin>" and pair["similarity"] > 0.5
+    (verdict,) = report["verdicts"]
+    assert verdict["duplicate"] and verdict["seen_paragraphs"] == [0] and not verdict["added"]
+    assert verdict["matches"][0]["paragraphs"][0]["stored_paragraph"] == 0
+
+
+def test_check_exit_codes_formats_and_read_errors(seeded, tmp_path):
+    db, lines = seeded
+    rng = random.Random(3)
+    docs = write_docs(tmp_path / "in", {
+        "new.txt": [prose(rng, 50) for _ in range(3)],
+        "mixed.txt": [prose(rng, 50), lines[10], prose(rng, 50)],
+    })
+    (docs / "bin.txt").write_bytes(b"\x00\x01binary")
+    clean = run("check", docs / "new.txt", "--db", db)
+    assert clean.exit_code == 0 and "new.txt: new: nothing seen before" in clean.stdout
+    result = run("check", docs, "--db", db, "--format", "csv")
+    assert result.exit_code == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["a_path"], r["b_path"], r["b_paragraph"]) for r in rows] == [("ukraine.txt", "mixed.txt", "1")]
+    assert "bin.txt: binary file" in result.stderr
+    assert run("check", docs, "--db", db, "--exit-zero").exit_code == 0
+    lines_out = [json.loads(l) for l in run("check", docs, "--db", db, "--format", "jsonl").stdout.splitlines()]
+    verdicts = [l for l in lines_out if l["kind"] == "verdict"]
+    assert [v["id"] for v in verdicts] == ["mixed.txt", "new.txt"]
+    assert verdicts[0]["seen_paragraphs"] == [1] and not verdicts[0]["duplicate"]
+
+
+def test_index_add_reports_rejections_and_stats_and_remove(tmp_path):
+    rng = random.Random(4)
+    base = [prose(rng, 60) for _ in range(4)]
+    docs = write_docs(tmp_path / "in", {
+        "a.txt": base,
+        "b.txt": [rewrite(rng, p, 0.1) for p in base],
+        "c.txt": [prose(rng, 60) for _ in range(3)],
+    })
+    db = tmp_path / "i.dedup"
+    result = run("index", "add", docs, "--db", db)
+    assert result.exit_code == 1
+    assert "a.txt: added" in result.stdout and "c.txt: added" in result.stdout
+    assert "b.txt: rejected: document similarity" in result.stdout
+    stats = json.loads(run("index", "stats", "--db", db, "--format", "json").stdout)
+    assert stats["documents"] == 2 and stats["paragraphs"] == 7 and stats["bytes"] > 0
+    assert stats["settings"]["num_perm"] == 256
+    assert "2 documents, 7 paragraphs" in run("index", "stats", "--db", db).stdout
+    assert run("index", "remove", "a.txt", "--db", db).exit_code == 0
+    missing = run("index", "remove", "a.txt", "--db", db)
+    assert missing.exit_code == 2 and "no document 'a.txt'" in missing.stderr
+    again = run("index", "add", docs / "b.txt", "--db", db, "--format", "json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["verdicts"][0]["added"]
+
+
+def test_strip_policy_and_settings_options(tmp_path):
+    rng = random.Random(5)
+    base = [prose(rng, 60) for _ in range(3)]
+    fresh = prose(rng, 60)
+    docs = write_docs(tmp_path / "in", {"a.txt": base, "b.txt": [base[0], fresh]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs / "a.txt", "--db", db, "--ngram", "3").exit_code == 0
+    out = run("index", "add", docs / "b.txt", "--db", db, "--policy", "strip", "--format", "json")
+    verdict = json.loads(out.stdout)["verdicts"][0]
+    assert verdict["added"] and verdict["text"] == fresh
+    with Index.open(db) as idx:
+        assert idx.settings.ngram == 3 and idx.get("b.txt").text == fresh
+    wrong = run("check", docs / "a.txt", "--db", db, "--ngram", "2")
+    assert wrong.exit_code == 2 and "built with other settings" in wrong.stderr
+    assert run("check", docs / "a.txt", "--db", db, "--ngram", "3").exit_code == 1
+
+
+def test_unusable_index_files_exit_2_with_a_clear_message(tmp_path):
+    (tmp_path / "doc.txt").write_text(prose(random.Random(6), 40), encoding="utf-8")
+    missing = run("check", tmp_path / "doc.txt", "--db", tmp_path / "none.dedup")
+    assert missing.exit_code == 2 and "none.dedup: no such index" in missing.stderr
+    foreign = tmp_path / "foreign.dedup"
+    foreign.write_text("hello\n" * 100)
+    result = run("index", "add", tmp_path / "doc.txt", "--db", foreign)
+    assert result.exit_code == 2 and "foreign.dedup: not a dedup index" in result.stderr
+    assert foreign.read_text() == "hello\n" * 100
+    short = tmp_path / "short.txt"
+    short.write_text("Too short to compare.\n")
+    db = tmp_path / "i.dedup"
+    result = run("index", "add", short, "--db", db)
+    assert result.exit_code == 2 and "no paragraph of at least 8 words" in result.stdout
