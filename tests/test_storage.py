@@ -128,7 +128,7 @@ def test_a_locked_index_waits_a_bounded_time_then_says_so(built, rng):
         with Index.open(path, busy_timeout=0.3) as idx:
             assert idx.check(texts[1]).is_duplicate  # readers are not blocked (WAL)
             start = time.monotonic()
-            with pytest.raises(IndexBusy, match="locked by another process"):
+            with pytest.raises(IndexBusy, match="locked by another process for more than 0.3 s"):
                 idx.add(article(rng), doc_id="late")
             assert time.monotonic() - start < 5
             holder.execute("COMMIT")

@@ -126,8 +126,11 @@ _CHUNK = 8192
 class SQLiteStorage:
     """An index in one SQLite file.  Open with :func:`open_sqlite`."""
 
-    def __init__(self, path: str, conn: sqlite3.Connection, settings: Settings, readonly: bool) -> None:
+    def __init__(
+        self, path: str, conn: sqlite3.Connection, settings: Settings, readonly: bool, busy_timeout: float
+    ) -> None:
         self.path = path
+        self.busy_timeout = busy_timeout
         self.settings = settings
         self.readonly = readonly
         self._conn = conn
@@ -167,7 +170,7 @@ class SQLiteStorage:
         try:
             yield
         except sqlite3.Error as err:
-            raise translate(err, self.path, doing) from err
+            raise translate(err, self.path, doing, self.busy_timeout) from err
 
     # -- lookups --------------------------------------------------------------------
 
@@ -418,13 +421,13 @@ def _unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64), counts
 
 
-def translate(err: sqlite3.Error, path: str, doing: str) -> StorageError:
+def translate(err: sqlite3.Error, path: str, doing: str, waited: float = BUSY_TIMEOUT) -> StorageError:
     """A :class:`StorageError` naming ``path`` and the cause of an SQLite error."""
     name = getattr(err, "sqlite_errorname", "") or ""
     text = str(err)
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return IndexBusy(
-            f"{path}: the index stayed locked by another process for more than {BUSY_TIMEOUT:.0f} s; "
+            f"{path}: the index stayed locked by another process for more than {waited:g} s; "
             "nothing was changed, try again"
         )
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
@@ -469,14 +472,16 @@ def open_sqlite(
     except sqlite3.Error as err:
         raise translate(err, name, "create" if not p.exists() else "open") from err
     try:
-        store = _prepare(conn, name, settings, readonly)
+        store = _prepare(conn, name, settings, readonly, busy_timeout)
     except BaseException:
         conn.close()
         raise
     return store
 
 
-def _prepare(conn: sqlite3.Connection, name: str, settings: Optional[Settings], readonly: bool) -> SQLiteStorage:
+def _prepare(
+    conn: sqlite3.Connection, name: str, settings: Optional[Settings], readonly: bool, busy_timeout: float
+) -> SQLiteStorage:
     try:
         # Read-only look first: a foreign file must not even get its journal mode changed.
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -506,7 +511,7 @@ def _prepare(conn: sqlite3.Connection, name: str, settings: Optional[Settings], 
             f"{name}: the index was built with other settings: {', '.join(diff)}; "
             "open it without settings to use its own, or build a new index"
         )
-    return SQLiteStorage(name, conn, stored, readonly)
+    return SQLiteStorage(name, conn, stored, readonly, busy_timeout)
 
 
 def _create(conn: sqlite3.Connection, settings: Settings) -> None:
