@@ -32,7 +32,7 @@ import codecs
 import re
 from typing import TYPE_CHECKING, Iterator
 
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from .text import DecodeError, decode, has_bom
 
@@ -54,8 +54,9 @@ _BLOCKS = (
 )
 _CELLS = "td, th"
 
-# Markers put into the tree for block and line boundaries.  Private-use characters,
-# removed from the source first, so no text can be mistaken for one.
+# Markers put into the tree for block and line boundaries: private-use characters,
+# replaced in the source first so that no text is mistaken for one (only an entity
+# spelling one, ``&#xE000;``, could still be: it would count as a break).
 _PARA, _LINE = "\ue000", "\ue001"
 _MARKERS = re.compile("[\ue000\ue001]")
 _SPACE = re.compile(r"\s+")
@@ -128,7 +129,7 @@ def extract(source: str) -> str:
     return join_blocks(root.text())
 
 
-def _decompose(root, selector: str) -> None:
+def _decompose(root: LexborNode, selector: str) -> None:
     for node in root.css(selector):
         node.decompose()
 
