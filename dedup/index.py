@@ -92,7 +92,10 @@ class _Found:
 
 
 class Index:
-    """A persistent near-duplicate index.  Open with :meth:`Index.open`."""
+    """A persistent near-duplicate index.  Open with :meth:`Index.open`.
+
+    One ``Index`` per thread or process (it holds one database connection); any number
+    of processes may open the same file at once."""
 
     def __init__(self, storage: Storage, policy: Union[Policy, str, None] = None) -> None:
         self._store = storage

@@ -4,7 +4,7 @@ Why a verdict says so much: an ingest pipeline that rejects or trims an article 
 be able to say *why* -- which stored documents it matched, how similar the whole
 article is, and which of its paragraphs repeat which stored paragraphs (with exact
 scores and character spans on both sides).  ``to_dict`` is the JSON shape the CLI
-prints (README "Index"); ``pairs`` turns a verdict into the scan's
+prints for each verdict; ``pairs`` turns a verdict into the scan's
 :class:`~dedup.results.Pair` values so every scan report format can render it.
 
 Policies decide what happens to a duplicate, per call or per index:

@@ -4,7 +4,7 @@ Each command is a thin twin of an :class:`~dedup.index.Index` method (``check_ma
 ``filter``, ``stats``, ``remove``).  Files are read exactly as ``dedup scan`` reads them
 (:func:`dedup.scan.read_paths`: every format, folders, ``-`` for stdin), and reports
 come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
-stored text, ``b`` the checked one) plus one verdict per document (README "Index").
+stored text, ``b`` the checked one) plus one verdict per document (:meth:`~dedup.verdict.Verdict.to_dict`).
 Exit status as for a scan: 0 nothing seen before, 1 duplicates found (any document or
 paragraph already in the index), 2 usage error, unusable index, or nothing could be read.
 """

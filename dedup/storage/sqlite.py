@@ -57,6 +57,9 @@ from .base import (
 
 FORMAT = "dedup-index"
 FORMAT_VERSION = 1
+#: WAL pages between checkpoints (64 MB of 4 KB pages): measured, single adds at 2k
+#: stored articles take p50 17 ms with it instead of 69 ms with SQLite's default 1000.
+WAL_CHECKPOINT_PAGES = 16384
 #: How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT = 30.0
 
@@ -495,6 +498,10 @@ def _prepare(
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # One add dirties ~1000 random B-tree pages (its band keys); checkpointing
+            # every 1000 pages (the default) would copy them back on nearly every add.
+            conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_CHECKPOINT_PAGES * 4096}")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MB of page cache per connection
         if not tables:
             _create(conn, settings or Settings())

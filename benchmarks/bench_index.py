@@ -1,0 +1,198 @@
+"""Benchmark the persistent index: check and add latency at 10k and 100k stored articles.
+
+    python benchmarks/bench_index.py --docs 10000
+    python benchmarks/bench_index.py --docs 100000     # minutes; builds a ~GB file in /tmp
+
+What it measures (it asserts nothing; results go in benchmarks/README-index.md):
+
+* build: ``add_many`` of N synthetic articles in batches (each checked against the
+  index before it is stored, as in real ingest), articles per second;
+* ``check`` of one ~600-word article that is new (the common case), and of one that is
+  a light rewrite of a stored article (more candidates, verification, a full verdict):
+  p50 / p95 / max in ms, one call at a time;
+* ``add`` of one new ~600-word article (its own transaction, committed): p50 / p95;
+* size on disk: bytes per stored paragraph and per article, and per table if SQLite's
+  ``dbstat`` is available.
+
+The text is synthetic but realistic, generated here at run time (nothing large is
+committed): a word-bigram Markov chain over the paragraphs of the eval-dev sets, so
+every word pair in it occurs in real prose (the shingles are word 2-grams, so chance
+overlaps between unrelated articles are as common as in real text), while any two
+generated paragraphs are distinct.  Articles are 8-12 paragraphs, ~600 words.
+Timings are with the OS page cache warm (the file was just written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from dedup.index import Index
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def paragraphs_from(source: Path) -> list[str]:
+    """Every blank-line separated paragraph of the eval-dev docs."""
+    out = []
+    for path in sorted(source.glob("*/docs/*.txt")):
+        out.extend(p.strip() for p in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")) if p.strip())
+    if not out:
+        raise SystemExit(f"no documents under {source}/*/docs: give --source")
+    return out
+
+
+class Markov:
+    """A word-bigram chain: the next word is drawn among the words that follow the
+    current one in the source, all chains advanced together with numpy."""
+
+    def __init__(self, paragraphs: list[str]) -> None:
+        vocab: dict[str, int] = {}
+        pairs = []
+        for p in paragraphs:
+            ids = [vocab.setdefault(w, len(vocab)) for w in p.split()]
+            pairs.extend(zip(ids, ids[1:]))
+        pairs_arr = np.array(pairs, dtype=np.int64)
+        pairs_arr = pairs_arr[np.argsort(pairs_arr[:, 0], kind="stable")]
+        self.words = np.array(list(vocab), dtype=object)
+        self.next = pairs_arr[:, 1]
+        self.count = np.bincount(pairs_arr[:, 0], minlength=len(vocab))
+        self.offset = np.concatenate([[0], np.cumsum(self.count)[:-1]])
+
+    def walk(self, rng: np.random.Generator, chains: int, steps: int) -> np.ndarray:
+        state = rng.integers(0, len(self.words), chains)
+        out = np.empty((chains, steps), dtype=np.int64)
+        for t in range(steps):
+            dead = self.count[state] == 0
+            state[dead] = rng.integers(0, len(self.words), int(dead.sum()))
+            out[:, t] = state
+            pick = (rng.random(chains) * self.count[state]).astype(np.int64)
+            state = self.next[self.offset[state] + pick]
+        return out
+
+
+def articles(chain: Markov, n: int, seed: int) -> list[str]:
+    """``n`` articles of 8-12 paragraphs of 40-80 words (about 600 words)."""
+    rng = np.random.default_rng(seed)
+    words = chain.walk(rng, n, 700)
+    texts = []
+    for row, lengths in zip(words, rng.integers(40, 81, size=(n, 12))):
+        k = 8 + int(rng.integers(0, 5))
+        cuts = np.cumsum(lengths[:k])
+        keep = cuts[cuts <= 700]
+        texts.append("\n\n".join(" ".join(chain.words[row[a:b]]) for a, b in zip(np.r_[0, keep[:-1]], keep)))
+    return texts
+
+
+def rewrite(text: str, rng: random.Random, rate: float = 0.1) -> str:
+    """Replace about ``rate`` of the words with other words of the text."""
+    paras = []
+    for p in text.split("\n\n"):
+        words = p.split()
+        for i in range(len(words)):
+            if rng.random() < rate:
+                words[i] = rng.choice(words)
+        paras.append(" ".join(words))
+    return "\n\n".join(paras)
+
+
+def timed(call, items) -> list[float]:
+    out = []
+    for item in items:
+        start = time.perf_counter()
+        call(item)
+        out.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    q = statistics.quantiles(ms, n=20)
+    return {"p50": round(statistics.median(ms), 2), "p95": round(q[18], 2), "max": round(max(ms), 2), "n": len(ms)}
+
+
+def table_sizes(path: str) -> dict[str, int]:
+    try:
+        with sqlite3.connect(path) as conn:
+            return dict(conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"))
+    except sqlite3.Error:
+        return {}
+
+
+def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dict:
+    """Latency of single checks and adds, and the size on disk, at the current size."""
+    results: dict = {}
+    probes = articles(chain, 2 * samples, seed=999_999 + seed)
+    results["probe_words_mean"] = round(sum(len(t.split()) for t in probes) / len(probes), 1)
+    rng = random.Random(seed)
+    stored = [idx.get(f"doc{rng.randrange(len(idx) - 1)}") for _ in range(samples)]
+    rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
+    verdicts: list = []
+    results["check_new_ms"] = summary(timed(lambda t: verdicts.append(idx.check(t)), probes[:samples]))
+    results["check_new_flagged"] = sum(v.flagged for v in verdicts)
+    verdicts.clear()
+    results["check_rewrite_ms"] = summary(timed(lambda t: verdicts.append(idx.check(t)), rewrites))
+    results["check_rewrite_duplicate"] = sum(v.is_duplicate for v in verdicts)
+    counter = iter(range(10**9))
+    results["add_new_ms"] = summary(timed(lambda t: idx.add(t, doc_id=f"probe-{tag}-{next(counter)}"), probes[samples:]))
+    stats = idx.stats()
+    results["stored"] = {k: stats[k] for k in ("documents", "paragraphs", "bytes", "bucket_rows")}
+    results["bytes_per_paragraph"] = round(stats["bytes"] / stats["paragraphs"], 1)
+    results["bytes_per_article"] = round(stats["bytes"] / stats["documents"], 1)
+    results["tables_bytes"] = table_sizes(idx.path)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=10_000, help="articles stored before the last measurement")
+    parser.add_argument("--measure-at", default="", help="also measure at these sizes (comma separated)")
+    parser.add_argument("--samples", type=int, default=300, help="timed calls per measurement")
+    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "eval-dev",
+                        help="folder with */docs/*.txt to learn the word chain from")
+    parser.add_argument("--db", help="index file (default: a new temporary file, removed afterwards)")
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    chain = Markov(paragraphs_from(args.source))
+    tmp = None
+    if args.db is None:
+        tmp = tempfile.TemporaryDirectory(prefix="bench-index-")
+        args.db = os.path.join(tmp.name, "bench.dedup")
+    checkpoints = sorted({int(x) for x in args.measure_at.split(",") if x} | {args.docs})
+    report: dict = {}
+    with Index.open(args.db) as idx:
+        stored = build_time = rejected = 0
+        for target in checkpoints:
+            while stored < target:
+                texts = articles(chain, min(args.batch, target - stored), args.seed * 1_000_003 + stored)
+                t0 = time.perf_counter()
+                verdicts = idx.add_many([(f"doc{stored + i}", t) for i, t in enumerate(texts)])
+                build_time += time.perf_counter() - t0
+                rejected += sum(not v.added for v in verdicts)
+                stored += len(texts)
+                if (stored // args.batch) % 20 == 0:
+                    print(f"  {stored:>7} added, {build_time:7.1f} s in add_many", file=sys.stderr, flush=True)
+            result = {"build": {"articles": stored, "add_many_seconds": round(build_time, 1),
+                                "articles_per_s": round(stored / build_time, 1),
+                                "rejected_as_duplicates": rejected}}
+            result.update(measure(idx, chain, args.samples, args.seed, str(target)))
+            report[str(target)] = result
+            print(json.dumps({target: result}, indent=1), flush=True)
+    if tmp:
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
