@@ -17,11 +17,16 @@ from functools import lru_cache
 
 import numpy as np
 
+from .segments import offsets_from_counts, ranges
 from .settings import SCHEME
 from .shingle import Shingles
 
 EMPTY = np.uint32(0xFFFFFFFF)
-_CHUNK_CELLS = 1 << 20  # shingles x permutations per block: 4 MB, stays in cache
+#: Texts with at most this many shingles are signed position by position (below);
+#: longer ones with a segment-wise ``np.minimum.reduceat``.
+_SHORT_TEXT = 32
+#: Cells (texts or shingles x permutations) per working block: 1 MB, stays in cache.
+_CHUNK_CELLS = 1 << 18
 
 
 @lru_cache(maxsize=8)
@@ -53,34 +58,76 @@ def signatures(shingles: Shingles, num_perm: int, seed: int = 1) -> np.ndarray:
     """Return a ``(texts, num_perm)`` uint32 array of MinHash signatures.
 
     A text without shingles gets the all-``EMPTY`` signature, like an empty datasketch
-    MinHash.  Work is done in cache-sized blocks of shingles; a text that spans blocks
-    is combined with ``np.minimum``, so one huge text costs memory of one block.
+    MinHash.  uint32 arithmetic wraps around: that *is* datasketch's mod 2^32.
+
+    Why two paths: real paragraphs are short (a median of ~20 shingles), and a
+    segment-wise ``reduceat`` then spends its time on per-segment overhead.  Short
+    texts are therefore signed position by position over many texts at once (see
+    :func:`_sign_short`); long ones, where a segment minimum is efficient, with
+    ``np.minimum.reduceat`` (:func:`_sign_long`).
     """
     a, b = permutations(num_perm, seed)
-    a_col, b_col = a[:, None], b[:, None]
-    n_texts = len(shingles)
-    sig = np.full((n_texts, num_perm), EMPTY, dtype=np.uint32)
+    sig = np.full((len(shingles), num_perm), EMPTY, dtype=np.uint32)
     offsets = shingles.offsets
-    total = int(offsets[-1]) if n_texts else 0
-    if total == 0:
+    if len(shingles) == 0 or offsets[-1] == 0:
         return sig
     mixed = fmix32(fold32(shingles.hashes))
-    block = max(1, _CHUNK_CELLS // num_perm)
-    nonempty = np.flatnonzero(offsets[1:] > offsets[:-1])
-    seg_start, seg_end = offsets[:-1][nonempty], offsets[1:][nonempty]
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    short = np.flatnonzero((lengths > 0) & (lengths <= _SHORT_TEXT))
+    short = short[np.argsort(-lengths[short], kind="stable")]
+    _sign_short(mixed, starts[short], lengths[short], a, b, out=sig, rows=short)
+    long = np.flatnonzero(lengths > _SHORT_TEXT)
+    if len(long):
+        _sign_long(mixed, starts[long], lengths[long], a, b, out=sig, rows=long)
+    return sig
+
+
+def _sign_short(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarray) -> None:
+    """Sign texts given longest first: ``out[rows[i]]`` = MinHash of the
+    ``lengths[i]`` values of ``mixed`` from ``starts[i]``.
+
+    Over a cache-sized chunk of texts, the running minimum starts at each text's
+    first shingle and step ``k`` folds in the ``k``-th shingle of every text that has
+    one -- a prefix of the chunk, since texts are sorted longest first.  Every numpy
+    call then works on whole rows of ``num_perm`` values.
+    """
+    num_perm = len(a)
+    chunk = max(1, _CHUNK_CELLS // num_perm)
+    acc = np.empty((chunk, num_perm), np.uint32)
+    tmp = np.empty((chunk, num_perm), np.uint32)
+    for lo in range(0, len(rows), chunk):
+        first, length = starts[lo : lo + chunk], lengths[lo : lo + chunk]
+        n = len(first)
+        np.multiply(mixed[first][:, None], a, out=acc[:n])
+        acc[:n] += b
+        shorter = -length  # ascending, for searchsorted
+        for k in range(1, int(length[0])):
+            m = int(np.searchsorted(shorter, -k, side="left"))  # texts longer than k
+            values = tmp[:m]
+            np.multiply(mixed[first[:m] + k][:, None], a, out=values)
+            values += b
+            np.minimum(acc[:m], values, out=acc[:m])
+        out[rows[lo : lo + chunk]] = acc[:n]
+
+
+def _sign_long(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarray) -> None:
+    """Sign long texts with a segment minimum; a text that spans blocks is combined
+    with ``np.minimum``, so one huge text costs the memory of one block."""
+    values = mixed[ranges(starts, lengths)]
+    offsets = offsets_from_counts(lengths)
+    seg_start, seg_end = offsets[:-1], offsets[1:]
+    a_col, b_col = a[:, None], b[:, None]
+    total = int(offsets[-1])
+    block = max(1, 4 * _CHUNK_CELLS // len(a))
     for lo in range(0, total, block):
         hi = min(lo + block, total)
         first = np.searchsorted(seg_end, lo, side="right")
         last = np.searchsorted(seg_start, hi, side="left")
-        texts = nonempty[first:last]
-        starts = np.maximum(seg_start[first:last], lo) - lo
-        # (num_perm, block): each permutation's row is contiguous, which lets numpy
-        # vectorize both the affine map and the segment minimum (4x faster than rows
-        # per shingle).  uint32 arithmetic wraps around: that *is* the mod 2^32.
-        values = a_col * mixed[lo:hi] + b_col
-        partial = np.minimum.reduceat(values, starts, axis=1)
-        sig[texts] = np.minimum(sig[texts], partial.T)
-    return sig
+        texts = rows[first:last]
+        # (num_perm, block): each permutation's row is contiguous, so the segment
+        # minimum runs along contiguous memory.
+        partial = np.minimum.reduceat(a_col * values[lo:hi] + b_col, np.maximum(seg_start[first:last], lo) - lo, axis=1)
+        out[texts] = np.minimum(out[texts], partial.T)
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
