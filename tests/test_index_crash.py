@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 import time
 from pathlib import Path
 
@@ -41,7 +42,7 @@ _WRITER = textwrap.dedent(
 
 def _consistent(path: Path) -> tuple[int, int]:
     """Check the file's integrity and that every stored document is whole."""
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         bad_counts = conn.execute(
             "SELECT d.doc_id FROM documents d LEFT JOIN paragraphs p ON p.doc = d.id "

@@ -9,13 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 import time
 
 import pytest
 from textgen import prose
 
 from dedup.index import Index
-from dedup.storage import IndexBusy, IndexCorrupt, IndexReadOnly, StorageError
+from dedup.storage import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 
 def article(rng: random.Random, paragraphs: int = 5) -> str:
@@ -27,7 +28,7 @@ def digest(path) -> str:
 
 
 def integrity(path) -> str:
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
 
 
@@ -44,7 +45,7 @@ def built(tmp_path, rng):
 
 def test_rows_are_packed_integers_and_plain_columns_not_pickles(built):
     path, texts = built
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta"))
         assert meta["format"] == "dedup-index" and '"scheme": "affine32"' in meta["settings"]
         for sig, shingles in conn.execute("SELECT signature, shingles FROM paragraphs"):
@@ -90,7 +91,7 @@ def test_a_damaged_index_is_reported(built):
 def test_folders_and_missing_places_give_clear_errors(tmp_path):
     with pytest.raises(StorageError, match="is a folder"):
         Index.open(tmp_path)
-    with pytest.raises(StorageError, match="cannot open the index"):
+    with pytest.raises(StorageError, match="cannot create the index: folder .*/no/such/folder does not exist"):
         Index.open(tmp_path / "no" / "such" / "folder" / "i.dedup")
     with pytest.raises(StorageError, match="no such index"):
         Index.open(tmp_path / "missing.dedup", create=False)
@@ -179,3 +180,48 @@ def test_a_full_disk_is_a_clear_error_and_the_index_survives(built, rng):
             doc = idx.get(f"big{i}")
             assert doc is not None and len(doc.paragraphs) == 60
         assert idx.add(article(rng), doc_id="after").added
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of its own (root only): real read-only and real full-disk cases."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True
+    ).returncode:
+        pytest.skip("needs root and mount for a tmpfs")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_index_on_a_read_only_filesystem_answers_checks_and_refuses_writes(tmpfs, rng):
+    path = tmpfs / "i.dedup"
+    text = article(rng)
+    with Index.open(path) as idx:
+        idx.add(text, doc_id="a")
+    subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)], check=True)
+    with Index.open(path, readonly=True) as idx:
+        assert idx.check(text).is_duplicate and len(idx) == 1
+    with pytest.raises(IndexReadOnly, match="folder is read-only, so the index can only be opened read-only"):
+        Index.open(path)
+    with pytest.raises(IndexReadOnly, match="cannot create the index: folder .* is not writable"):
+        Index.open(tmpfs / "new.dedup")
+
+
+def test_a_really_full_disk_is_a_clear_error_and_the_index_survives(tmpfs, rng):
+    path = tmpfs / "i.dedup"
+    added = []
+    with Index.open(path) as idx:
+        with pytest.raises(IndexFull, match="i.dedup: cannot write to the index: .*nothing of this change was stored"):
+            for i in range(400):
+                idx.add(article(rng, 8), doc_id=f"d{i}")
+                added.append(f"d{i}")
+        assert len(added) > 3 and len(idx) == len(added)
+        assert idx.check(idx.get(added[-1]).text).similarity == 1.0
+    assert integrity(path) == "ok"
+    with Index.open(path) as idx:
+        assert all(d in idx for d in added) and len(idx) == len(added)
+        assert idx.check(idx.get(added[0]).text).similarity == 1.0

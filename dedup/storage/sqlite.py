@@ -469,7 +469,28 @@ def open_sqlite(
         raise StorageError(f"{name}: is a folder, not an index file")
     if not p.exists() and (readonly or not create):
         raise StorageError(f"{name}: no such index")
-    uri = "file:" + urllib.parse.quote(os.path.abspath(name)) + ("?mode=ro" if readonly else "")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
+    query = "?mode=ro" if readonly else ""
+    if not os.access(folder, os.W_OK):
+        if not p.exists():
+            raise IndexReadOnly(f"{name}: cannot create the index: folder {folder} is not writable")
+        if not readonly:
+            raise IndexReadOnly(
+                f"{name}: the folder is read-only, so the index can only be opened read-only "
+                "(as `dedup check` and `dedup index stats` do)"
+            )
+        wal = Path(name + "-wal")
+        if wal.exists() and wal.stat().st_size:
+            raise IndexReadOnly(
+                f"{name}: has unfinished writes in {wal.name} and its folder is read-only; "
+                "open it once where it is writable"
+            )
+        # SQLite needs a writable folder for WAL's shared-memory file; on read-only
+        # media nothing can change the file, which is what ``immutable`` declares.
+        query += "&immutable=1"
+    uri = "file:" + urllib.parse.quote(os.path.abspath(name)) + query
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as err:
