@@ -129,6 +129,17 @@ def table_sizes(path: str) -> dict[str, int]:
         return {}
 
 
+def already_built(idx: Index) -> int:
+    """How many ``doc{i}`` articles an existing benchmark index holds (ids are dense)."""
+    lo, hi = 0, 1
+    while f"doc{hi - 1}" in idx:
+        lo, hi = hi, hi * 2
+    while lo < hi:  # first missing id in [lo, hi)
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if f"doc{mid}" in idx else (lo, mid)
+    return lo
+
+
 def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dict:
     """Latency of single checks and adds, and the size on disk, at the current size."""
     results: dict = {}
@@ -173,8 +184,13 @@ def main() -> None:
     checkpoints = sorted({int(x) for x in args.measure_at.split(",") if x} | {args.docs})
     report: dict = {}
     with Index.open(args.db) as idx:
-        stored = build_time = rejected = 0
+        stored = already_built(idx)
+        build_time = rejected = 0
+        if stored:
+            print(f"  resuming: {stored} articles already in {args.db}", file=sys.stderr)
         for target in checkpoints:
+            if stored > target:
+                continue
             while stored < target:
                 texts = articles(chain, min(args.batch, target - stored), args.seed * 1_000_003 + stored)
                 t0 = time.perf_counter()
@@ -185,9 +201,9 @@ def main() -> None:
                 if (stored // args.batch) % 20 == 0:
                     print(f"  {stored:>7} added, {build_time:7.1f} s in add_many", file=sys.stderr, flush=True)
             result = {"build": {"articles": stored, "add_many_seconds": round(build_time, 1),
-                                "articles_per_s": round(stored / build_time, 1),
+                                "articles_per_s": round(stored / build_time, 1) if build_time else None,
                                 "rejected_as_duplicates": rejected}}
-            result.update(measure(idx, chain, args.samples, args.seed, str(target)))
+            result.update(measure(idx, chain, args.samples, args.seed, f"{target}-{os.getpid()}"))
             report[str(target)] = result
             print(json.dumps({target: result}, indent=1), flush=True)
     if tmp:

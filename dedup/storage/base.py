@@ -125,6 +125,9 @@ class Storage(Protocol):
     def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(key, row)`` pairs of stored buckets whose key is in ``keys`` (uint64)."""
 
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(row ids ascending, their signatures)``: the cheap first look at candidates."""
+
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         """Paragraph rows by row id (in ascending id order)."""
 

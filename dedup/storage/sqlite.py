@@ -191,6 +191,12 @@ class SQLiteStorage:
             found_refs.extend(r[1] for r in rows)
         return unsigned(found_keys), np.array(found_refs, dtype=np.int64)
 
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._select_in("SELECT id, signature FROM paragraphs WHERE id IN ({}) ORDER BY id",
+                               np.unique(ids).tolist())
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                _unpack_signatures([r[1] for r in rows], self.settings.num_perm))
+
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         return self._paragraph_rows(self._select_in(
             f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", np.unique(ids).tolist()
