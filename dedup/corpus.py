@@ -104,30 +104,30 @@ def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
 
 def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     """Split, normalize, shingle and sign ``documents`` as one batch."""
-    infos, doc_of, index, starts, ends, texts, previews = [], [], [], [], [], [], []
-    for d, doc in enumerate(documents):
-        spans = split_paragraphs(doc.text)
-        infos.append(DocumentInfo(doc.path, len(doc.text), len(spans)))
-        for i, (start, end) in enumerate(spans):
-            doc_of.append(d)
-            index.append(i)
-            starts.append(start)
-            ends.append(end)
-            raw = doc.text[start:end]
-            texts.append(normalize(raw))
-            previews.append(raw[:PREVIEW_CHARS])
+    spans = [split_paragraphs(doc.text) for doc in documents]
+    counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
+    flat = np.array([span for doc_spans in spans for span in doc_spans], dtype=np.int64).reshape(-1, 2)
+    starts, ends = flat[:, 0], flat[:, 1]
+    doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
+    texts = [normalize(doc.text[s:e]) for doc, doc_spans in zip(documents, spans) for s, e in doc_spans]
     sh = shingle(texts, settings.unit, settings.ngram)
     return Corpus(
-        documents=infos,
-        para_doc=np.array(doc_of, dtype=np.int64),
-        para_index=np.array(index, dtype=np.int64),
-        para_start=np.array(starts, dtype=np.int64),
-        para_end=np.array(ends, dtype=np.int64),
+        documents=[DocumentInfo(doc.path, len(doc.text), len(sp)) for doc, sp in zip(documents, spans)],
+        para_doc=doc_of,
+        para_index=np.arange(len(texts), dtype=np.int64) - np.repeat(offsets_from_counts(counts)[:-1], counts),
+        para_start=starts,
+        para_end=ends,
         para_words=sh.units if settings.unit == "word" else word_counts(texts),
         para_key=np.fromiter(
             (xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts)
         ),
-        para_preview=previews,
+        para_preview=previews(documents, doc_of, starts, ends),
         shingles=sh,
         signatures=signatures(sh, settings.num_perm, settings.seed),
     )
+
+
+def previews(documents: Sequence[Document], doc_of: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
+    """The first ``PREVIEW_CHARS`` raw characters of each paragraph (for reports)."""
+    stops = np.minimum(ends, starts + PREVIEW_CHARS)
+    return [documents[d].text[s:e] for d, s, e in zip(doc_of.tolist(), starts.tolist(), stops.tolist())]

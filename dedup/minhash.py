@@ -24,7 +24,7 @@ from .shingle import Shingles
 EMPTY = np.uint32(0xFFFFFFFF)
 #: Texts with at most this many shingles are signed position by position (below);
 #: longer ones with a segment-wise ``np.minimum.reduceat``.
-_SHORT_TEXT = 32
+_SHORT_TEXT = 512
 #: Cells (texts or shingles x permutations) per working block: 1 MB, stays in cache.
 _CHUNK_CELLS = 1 << 18
 

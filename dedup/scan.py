@@ -7,9 +7,14 @@ become entries in ``result.errors``; they never stop the scan.
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, Union
 
+from .cache import SignatureCache, document_digest
 from .corpus import Corpus, sign_documents
 from .detect import LEVELS, detect
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
@@ -17,9 +22,12 @@ from .results import Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, walk
 
-#: Documents signed per batch: large enough for numpy to amortize its call overhead,
-#: small enough to keep a batch's temporary arrays in a few hundred MB.
-BATCH_DOCUMENTS = 512
+#: Documents per batch, on average (see :func:`batches`): large enough for numpy to
+#: amortize its call overhead, small enough to spread a scan over several processes.
+BATCH_DOCUMENTS = 256
+#: Hard caps on a batch, which keep its temporary arrays to a few hundred MB.
+BATCH_MAX_DOCUMENTS = 1024
+BATCH_MAX_CHARS = 16_000_000
 
 
 def scan(
@@ -29,6 +37,8 @@ def scan(
     levels: Sequence[Kind] = LEVELS,
     selection: Selection | None = None,
     read_options: ReadOptions | None = None,
+    jobs: int = 1,
+    cache_dir: Union[str, Path, None] = None,
 ) -> ScanResult:
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
@@ -41,6 +51,8 @@ def scan(
         read_paths(roots, selection or Selection(), read_options or ReadOptions()),
         settings,
         levels=levels,
+        jobs=jobs,
+        cache_dir=cache_dir,
     )
 
 
@@ -49,10 +61,18 @@ def scan_documents(
     settings: Settings | None = None,
     *,
     levels: Sequence[Kind] = LEVELS,
+    jobs: int = 1,
+    cache_dir: Union[str, Path, None] = None,
 ) -> ScanResult:
-    """Like :func:`scan`, over documents you already have in memory."""
+    """Like :func:`scan`, over documents you already have in memory.
+
+    ``jobs`` processes sign the documents (the result is the same for any number);
+    with ``cache_dir`` signed batches are kept there and reused by later scans
+    (see :mod:`dedup.cache`).
+    """
     settings = settings or Settings()
-    corpus = build_corpus(documents, settings)
+    cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
+    corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
     pairs, groups = detect(corpus, settings, levels)
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels]},
@@ -63,23 +83,114 @@ def scan_documents(
     )
 
 
-def build_corpus(documents: Iterable[Union[Document, ReadError]], settings: Settings) -> Corpus:
-    """Sign documents batch by batch; read errors are carried along in order."""
-    parts: list[Corpus] = []
-    batch: list[Document] = []
+def build_corpus(
+    documents: Iterable[Union[Document, ReadError]],
+    settings: Settings,
+    *,
+    jobs: int = 1,
+    cache: SignatureCache | None = None,
+) -> Corpus:
+    """Sign documents batch by batch on ``jobs`` processes, reusing ``cache`` entries;
+    read errors are carried along in order.  The corpus does not depend on ``jobs`` or
+    on the cache: batches are signed independently and joined in document order."""
     errors: list[ReadError] = []
-    for item in documents:
-        if isinstance(item, ReadError):
-            errors.append(item)
-            continue
-        batch.append(item)
-        if len(batch) >= BATCH_DOCUMENTS:
-            parts.append(sign_documents(batch, settings))
-            batch = []
-    if batch or not parts:
-        parts.append(sign_documents(batch, settings))
-    corpus = Corpus.concat(parts, settings.num_perm)
+
+    def readable() -> Iterator[Document]:
+        for item in documents:
+            if isinstance(item, ReadError):
+                errors.append(item)
+            else:
+                yield item
+
+    parts = list(sign_batches(batches(readable()), settings, jobs=jobs, cache=cache))
+    corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
     corpus.errors = errors
+    return corpus
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (the default number of signing processes)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Documents signed together, with their content digests (the cache key)."""
+
+    documents: list[Document]
+    digests: list[bytes]
+
+
+def batches(documents: Iterable[Document]) -> Iterator[Batch]:
+    """Cut ``documents`` into batches at content-defined boundaries.
+
+    A batch ends after a document whose digest is 0 modulo :data:`BATCH_DOCUMENTS`
+    (or at the size caps).  Why not every N documents: adding or removing one file
+    would then shift every later batch and miss the cache for the rest of the scan;
+    with boundaries chosen by content, only the batch around the change is re-signed.
+    """
+    docs: list[Document] = []
+    digests: list[bytes] = []
+    chars = 0
+    for doc in documents:
+        digest = document_digest(doc)
+        docs.append(doc)
+        digests.append(digest)
+        chars += len(doc.text)
+        boundary = int.from_bytes(digest[:4], "little") % BATCH_DOCUMENTS == 0
+        if boundary or len(docs) >= BATCH_MAX_DOCUMENTS or chars >= BATCH_MAX_CHARS:
+            yield Batch(docs, digests)
+            docs, digests, chars = [], [], 0
+    if docs:
+        yield Batch(docs, digests)
+
+
+def sign_batches(
+    batches: Iterable[Batch], settings: Settings, *, jobs: int = 1, cache: SignatureCache | None = None
+) -> Iterator[Corpus]:
+    """Signed batches, in order: from the cache when it has them, else signed here
+    (``jobs`` <= 1) or in a pool of ``jobs`` worker processes.
+
+    Cache hits are loaded by this process; misses go to the workers, which also write
+    the new entries, so both signing and cache writes run in parallel.  At most
+    ``2 * jobs`` batches are in flight, which bounds memory.
+    """
+    if jobs <= 1:
+        for batch in batches:
+            hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
+            yield hit if hit is not None else _sign_batch(batch, settings, cache)[0]
+        return
+    pending: deque = deque()
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        for batch in batches:
+            hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
+            pending.append(hit if hit is not None else pool.submit(_sign_batch, batch, settings, cache))
+            while len(pending) > 2 * jobs:
+                yield _collect(pending.popleft(), cache)
+        while pending:
+            yield _collect(pending.popleft(), cache)
+
+
+def _sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None) -> tuple[Corpus, int]:
+    """Sign one batch and store it in ``cache``; returns the corpus and how many cache
+    writes failed (a worker's own cache object is a copy)."""
+    corpus = sign_documents(batch.documents, settings)
+    if cache is None:
+        return corpus, 0
+    before = cache.stats.write_errors
+    cache.store(cache.key(batch.digests), corpus)
+    return corpus, cache.stats.write_errors - before
+
+
+def _collect(item: Union[Corpus, Future], cache: SignatureCache | None) -> Corpus:
+    if isinstance(item, Corpus):
+        return item
+    corpus, write_errors = item.result()
+    if cache is not None:
+        cache.stats.write_errors += write_errors
     return corpus
 
 

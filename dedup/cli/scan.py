@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from ..cache import default_cache_dir
 from ..detect import LEVELS
 from ..lsh import catch_probability
 from ..report import FORMATS
+from ..scan import available_cpus
 from ..scan import scan as scan_paths
 from ..sources import Selection
 from . import build_read_options, build_settings, finish, main, read_options, settings_options
@@ -24,9 +26,16 @@ from . import build_read_options, build_settings, finish, main, read_options, se
               help="Skip files and folders whose relative path or name matches (repeatable).")
 @click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git).")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found.")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+              help="Processes that sign documents (same results for any number) [default: CPUs].")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep signatures here for fast rescans; safe to delete "
+                   "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
 @read_options
 @settings_options
-def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, **options) -> None:
+def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_dir, no_cache,
+         **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
 
     Reads plain text, HTML, Markdown, JSON Lines and JSON arrays (one document per
@@ -42,6 +51,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, **options) -> 
         levels=levels or LEVELS,
         selection=Selection(include=include, exclude=exclude, hidden=hidden),
         read_options=build_read_options(**options),
+        jobs=jobs or available_cpus(),
+        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
     )
     finish(result, fmt, exit_zero)
 

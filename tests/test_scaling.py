@@ -1,0 +1,115 @@
+"""Work that must stay linear in the corpus: boilerplate repeated 10,000 times, and
+signatures batched across many paragraphs of every length.  These tests count
+candidates and verified pairs (work), never wall-clock time."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from datasketch import MinHash
+
+import dedup.detect
+from dedup import Document, scan_documents
+from dedup.minhash import _SHORT_TEXT, fold32, signatures
+from dedup.shingle import shingle
+from textgen import prose
+
+COPIES = 10_000
+
+
+class Counter:
+    """Wraps a detect-stage function and records the sizes it was given/returned."""
+
+    def __init__(self, func, measure):
+        self.func, self.measure, self.sizes = func, measure, []
+
+    def __call__(self, *args, **kwargs):
+        result = self.func(*args, **kwargs)
+        self.sizes.append(self.measure(args, result))
+        return result
+
+
+@pytest.fixture
+def work(monkeypatch):
+    candidates = Counter(dedup.detect.candidate_pairs, lambda args, out: len(out))
+    verified = Counter(dedup.detect.score_pairs, lambda args, out: len(args[1]))
+    monkeypatch.setattr(dedup.detect, "candidate_pairs", candidates)
+    monkeypatch.setattr(dedup.detect, "score_pairs", verified)
+    return candidates, verified
+
+
+def boilerplate_docs(rng: random.Random, templated: bool, copies: int = COPIES) -> list[Document]:
+    """Each document: a paragraph of its own (words from a large vocabulary, so that
+    unrelated paragraphs really are unrelated) and the shared boilerplate."""
+    footer = "This article is published under licence from the agency; republication is permitted in full"
+    docs = []
+    for i in range(copies):
+        own = " ".join(f"w{rng.randrange(1_000_000)}" for _ in range(60))
+        notice = f"{footer} until the year {1000 + i} only." if templated else f"{footer} only."
+        docs.append(Document(f"doc{i:05d}.txt", f"{own}\n\n{notice}"))
+    return docs
+
+
+def test_exact_boilerplate_is_compared_once(rng, work):
+    candidates, verified = work
+    result = scan_documents(boilerplate_docs(rng, templated=False), levels=("paragraph",))
+    exact = [p for p in result.pairs if p.exact]
+    assert len(exact) == COPIES - 1  # a star around the first copy, not 50 million pairs
+    assert {p.a.path for p in exact} == {"doc00000.txt"}
+    (group,) = [g for g in result.groups if len(g.members) == COPIES]
+    # Near-duplicate search ran over distinct paragraphs: the 10,000 own paragraphs
+    # plus one boilerplate, and verified far fewer pairs than there are paragraphs.
+    assert sum(verified.sizes) < COPIES and sum(candidates.sizes) < COPIES
+
+
+def candidates_at(rng, level: str, copies: int, work) -> int:
+    candidates, verified = work
+    candidates.sizes.clear()
+    verified.sizes.clear()
+    result = scan_documents(boilerplate_docs(rng, templated=True, copies=copies), levels=(level,))
+    assert sum(verified.sizes) == sum(candidates.sizes)  # every candidate verified once
+    if level == "paragraph":
+        (group,) = [g for g in result.groups if len(g.members) >= copies]
+        assert len(group.members) == copies
+    return sum(candidates.sizes)
+
+
+@pytest.mark.parametrize("level", ["paragraph", "document"])
+def test_templated_boilerplate_stays_linear(rng, work, level):
+    # 10,000 *distinct* texts that differ in one number all share most LSH buckets:
+    # big buckets are paired as stars, so 4x the copies give ~4x the candidates, not
+    # 16x (all-pairs would be 50 million at 10,000 copies).
+    quarter = candidates_at(rng, level, COPIES // 4, work)
+    full = candidates_at(rng, level, COPIES, work)
+    assert full <= 4.4 * quarter
+    assert full <= 20 * COPIES
+
+
+def test_batched_signatures_equal_datasketch_for_every_length():
+    # Lengths on both sides of the position-by-position / reduceat split, in random
+    # order, many more texts than one working chunk holds.
+    rng = np.random.default_rng(11)
+    lengths = np.concatenate([rng.integers(0, 40, 1500), rng.integers(_SHORT_TEXT - 3, _SHORT_TEXT + 4, 30),
+                              rng.integers(600, 3000, 6)])
+    rng.shuffle(lengths)
+    texts = [" ".join(f"w{v}" for v in rng.integers(0, 5000, n)) for n in lengths]
+    sh = shingle(texts, "word", 1)
+    for num_perm in (16, 256):
+        sig = signatures(sh, num_perm, seed=3)
+        for i in [*range(0, len(texts), 37), *np.flatnonzero(lengths >= _SHORT_TEXT - 3)]:
+            m = MinHash(num_perm=num_perm, seed=3, scheme="affine32", hashfunc=lambda v: v)
+            if len(sh.of(i)):
+                m.update_batch([int(v) for v in fold32(sh.of(i))])
+            assert np.array_equal(sig[i], m.hashvalues), (num_perm, i, lengths[i])
+
+
+def test_signatures_do_not_depend_on_batch_composition():
+    # A paragraph's signature is the same whether it is signed alone or among others
+    # (which is what lets a scan split work into batches, processes and cache entries).
+    rng = random.Random(5)
+    texts = [prose(rng, rng.randint(0, 700)) for _ in range(300)]
+    together = signatures(shingle(texts, "word", 2), 64)
+    alone = np.vstack([signatures(shingle([t], "word", 2), 64) for t in texts])
+    assert np.array_equal(together, alone)
