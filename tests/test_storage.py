@@ -16,7 +16,7 @@ import pytest
 from textgen import prose
 
 from dedup.index import Index
-from dedup.storage import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
+from dedup.storage import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, SettingsMismatch, StorageError
 
 
 def article(rng: random.Random, paragraphs: int = 5) -> str:
@@ -225,3 +225,11 @@ def test_a_really_full_disk_is_a_clear_error_and_the_index_survives(tmpfs, rng):
     with Index.open(path) as idx:
         assert all(d in idx for d in added) and len(idx) == len(added)
         assert idx.check(idx.get(added[0]).text).similarity == 1.0
+
+
+def test_an_index_signed_by_another_pipeline_is_refused(built):
+    path, _ = built
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE meta SET value = 'from-an-older-dedup' WHERE key = 'pipeline'")
+    with pytest.raises(SettingsMismatch, match="signs or bands text differently"):
+        Index.open(path)

@@ -14,17 +14,41 @@ ids and metadata plain columns (JSON text for metadata).
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, Mapping, Optional, Protocol
 
 import numpy as np
 
+from ..corpus import sign_documents
+from ..lsh import band_keys
+from ..readers import Document
 from ..settings import Settings
 from ..split import Span
 from ..verify import SetTable
 
 Level = Literal["paragraph", "document"]
+
+_PROBE = (
+    "A fixed probe text, \u201cnormalized\u201d \u2014 shingled, signed and banded \u2014 "
+    "whenever an index is created or opened.\n\nIts second PARAGRAPH, with numbers 1 2 3."
+)
+
+
+def pipeline_fingerprint(settings: Settings) -> str:
+    """A digest of what this dedup makes of a fixed probe text under ``settings``:
+    content keys, MinHash signatures and band keys.
+
+    Why: an index stores the *outputs* of normalization, shingle hashing, MinHash and
+    banding.  If any of them changes in a later version, stored buckets and signatures
+    silently stop matching new ones; comparing this digest on open turns that into a
+    clear error (settings alone cannot tell).
+    """
+    corpus = sign_documents([Document("probe", _PROBE)], settings)
+    keys = band_keys(corpus.signatures, settings.bands, settings.rows)
+    data = corpus.para_key.tobytes() + corpus.signatures.astype("<u4").tobytes() + keys.astype("<u8").tobytes()
+    return hashlib.sha256(data).hexdigest()[:32]
 
 
 class StorageError(Exception):

@@ -53,6 +53,7 @@ from .base import (
     SettingsMismatch,
     StorageError,
     StoredDocument,
+    pipeline_fingerprint,
 )
 
 FORMAT = "dedup-index"
@@ -563,6 +564,7 @@ def _create(conn: sqlite3.Connection, settings: Settings) -> None:
                 ("format_version", str(FORMAT_VERSION)),
                 ("normalize_version", str(NORMALIZE_VERSION)),
                 ("settings", json.dumps(settings.to_dict(), sort_keys=True)),
+                ("pipeline", pipeline_fingerprint(settings)),
             ],
         )
         conn.execute("COMMIT")
@@ -584,6 +586,12 @@ def _check_meta(meta: dict[str, str], name: str) -> Settings:
             f"this dedup normalizes with version {NORMALIZE_VERSION}; rebuild the index"
         )
     try:
-        return Settings.from_dict(json.loads(meta["settings"]))
+        settings = Settings.from_dict(json.loads(meta["settings"]))
     except (KeyError, ValueError, TypeError) as err:
         raise IndexCorrupt(f"{name}: unreadable settings in the index ({err})") from None
+    if meta.get("pipeline") != pipeline_fingerprint(settings):
+        raise SettingsMismatch(
+            f"{name}: this dedup normalizes, hashes, signs or bands text differently from the "
+            "version that built the index, so stored signatures would not match; rebuild the index"
+        )
+    return settings
