@@ -6,7 +6,8 @@
 What it measures (it asserts nothing; results go in benchmarks/README-index.md):
 
 * build: ``add_many`` of N synthetic articles in batches (each checked against the
-  index before it is stored, as in real ingest), articles per second;
+  index before it is stored, as in real ingest), or with ``--load`` the unchecked bulk
+  ``Index.load`` (key-ordered bucket writes); articles per second;
 * ``check`` of one ~600-word article that is new (the common case), and of one that is
   a light rewrite of a stored article (more candidates, verification, a full verdict):
   p50 / p95 / max in ms, one call at a time;
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -129,6 +131,18 @@ def table_sizes(path: str) -> dict[str, int]:
         return {}
 
 
+def generated(chain: Markov, start: int, stop: int, args, gen_seconds: list) -> Iterator[tuple[str, str]]:
+    """``(id, text)`` of articles ``start..stop`` (the same ones ``add_many`` builds);
+    the time spent generating is added to ``gen_seconds[0]``."""
+    for lo in range(start, stop, args.batch):
+        t0 = time.perf_counter()
+        texts = articles(chain, min(args.batch, stop - lo), args.seed * 1_000_003 + lo)
+        gen_seconds[0] += time.perf_counter() - t0
+        yield from ((f"doc{lo + i}", t) for i, t in enumerate(texts))
+        if (lo // args.batch) % 20 == 0:
+            print(f"  {lo:>7} signed and written", file=sys.stderr, flush=True)
+
+
 def already_built(idx: Index) -> int:
     """How many ``doc{i}`` articles an existing benchmark index holds (ids are dense)."""
     lo, hi = 0, 1
@@ -174,6 +188,8 @@ def main() -> None:
     parser.add_argument("--db", help="index file (default: a new temporary file, removed afterwards)")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--load", action="store_true",
+                        help="build with Index.load (no checks, key-ordered buckets) instead of add_many")
     args = parser.parse_args()
 
     chain = Markov(paragraphs_from(args.source))
@@ -191,6 +207,14 @@ def main() -> None:
         for target in checkpoints:
             if stored > target:
                 continue
+            if args.load:
+                t0 = time.perf_counter()
+                gen = [0.0]
+                verdicts = idx.load(generated(chain, stored, target, args, gen))
+                build_time += time.perf_counter() - t0 - gen[0]
+                rejected += sum(not v.added for v in verdicts)
+                stored = target
+                print(f"  {stored:>7} loaded, {build_time:7.1f} s in load", file=sys.stderr, flush=True)
             while stored < target:
                 texts = articles(chain, min(args.batch, target - stored), args.seed * 1_000_003 + stored)
                 t0 = time.perf_counter()

@@ -126,3 +126,13 @@ def test_unusable_index_files_exit_2_with_a_clear_message(tmp_path):
     db = tmp_path / "i.dedup"
     result = run("index", "add", short, "--db", db)
     assert result.exit_code == 2 and "no paragraph of at least 8 words" in result.stdout
+
+
+def test_index_add_load_stores_without_checking(tmp_path):
+    rng = random.Random(7)
+    base = [prose(rng, 60) for _ in range(3)]
+    docs = write_docs(tmp_path / "in", {"a.txt": base, "b.txt": base})
+    db = tmp_path / "i.dedup"
+    result = run("index", "add", docs, "--db", db, "--load")
+    assert result.exit_code == 0 and "b.txt: added: loaded without checking" in result.stdout
+    assert run("check", docs / "a.txt", "--db", db).exit_code == 1

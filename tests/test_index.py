@@ -204,3 +204,16 @@ def test_index_finds_the_cross_document_pairs_a_scan_finds(tmp_path, rng):
                 (m.doc_id, p.stored_paragraph, v.doc_id, p.paragraph) for m in v.matches for p in m.paragraphs
             }
     assert scan_pairs and found == scan_pairs
+
+
+def test_load_stores_without_checking_and_later_checks_see_everything(tmp_path, rng):
+    texts = [article(rng) for _ in range(6)]
+    with Index.open(tmp_path / "bulk.dedup") as bulk, Index.open(tmp_path / "one.dedup") as one:
+        loaded = bulk.load([(f"d{i}", t) for i, t in enumerate(texts)] + [("d0", texts[1]), ("bad", "")], batch_size=3)
+        assert [v.added for v in loaded] == [True] * 6 + [False, False]
+        assert "already in the index" in loaded[6].error and loaded[7].error
+        for i, t in enumerate(texts):
+            one.add(t, doc_id=f"d{i}")
+        assert bulk.stats()["bucket_rows"] == one.stats()["bucket_rows"]
+        probe = rewrite(rng, texts[4], 0.1)
+        assert bulk.check(probe).matches == one.check(probe).matches

@@ -98,7 +98,11 @@ def index_group() -> None:
 @db_option
 @input_options
 @click.option("--add-duplicates", is_flag=True, help="Store documents judged duplicates too.")
-def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, **options) -> None:
+@click.option("--load", "bulk", is_flag=True,
+              help="Store everything without checking (seeding from an already deduplicated archive; "
+                   "much faster on large archives).")
+def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk,
+        **options) -> None:
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
     Document ids are the paths as reported by a scan (FILE, DIR-relative paths,
@@ -108,7 +112,10 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     with _open(db, options, create=True, readonly=False) as idx:
         docs, errors = _read(paths, include, exclude, hidden, options)
         chosen = Policy(policy, seen_share, add_duplicates)
-        verdicts = [v for _, v in _guard(lambda: list(idx.filter(docs, policy=chosen)))]
+        if bulk:
+            verdicts = _guard(lambda: idx.load(docs))
+        else:
+            verdicts = [v for _, v in _guard(lambda: list(idx.filter(docs, policy=chosen)))]
         _finish(idx, docs, verdicts, errors, fmt, exit_zero, adding=True)
 
 

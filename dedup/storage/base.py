@@ -170,8 +170,12 @@ class Storage(Protocol):
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         """For each content key, whether a stored paragraph (document) already has it."""
 
-    def insert(self, doc: NewDocument) -> None:
-        """Write one document (inside a write transaction)."""
+    def insert(self, doc: NewDocument, defer_buckets: bool = False) -> None:
+        """Write one document (inside a write transaction); with ``defer_buckets`` its
+        bucket rows wait for :meth:`flush_buckets` (bulk loads)."""
+
+    def flush_buckets(self) -> None:
+        """Write the deferred bucket rows (before the transaction commits)."""
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document and its rows (inside a write transaction)."""

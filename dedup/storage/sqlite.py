@@ -139,6 +139,7 @@ class SQLiteStorage:
         self.readonly = readonly
         self._conn = conn
         self._depth = 0
+        self._pending: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
 
     # -- transactions ---------------------------------------------------------------
 
@@ -159,6 +160,7 @@ class SQLiteStorage:
                 yield
                 self._conn.execute("COMMIT")
         except BaseException:
+            self._pending = {}
             if self._conn.in_transaction:
                 try:
                     self._conn.execute("ROLLBACK")
@@ -280,7 +282,7 @@ class SQLiteStorage:
 
     # -- writes ---------------------------------------------------------------------
 
-    def insert(self, doc: NewDocument) -> None:
+    def insert(self, doc: NewDocument, defer_buckets: bool = False) -> None:
         c = self._conn
         cur = c.execute(
             "INSERT INTO documents (doc_id, key, chars, paragraphs, banded, added, meta, text, signature)"
@@ -299,10 +301,7 @@ class SQLiteStorage:
         )
         ref = cur.lastrowid
         if len(doc.band_keys):
-            c.executemany(
-                "INSERT OR IGNORE INTO document_buckets (key, ref) VALUES (?, ?)",
-                ((k, ref) for k in signed(doc.band_keys)),
-            )
+            self._buckets("document", doc.band_keys, np.full(len(doc.band_keys), ref, np.int64), defer_buckets)
         n = len(doc.para_index)
         if not n:
             return
@@ -324,11 +323,34 @@ class SQLiteStorage:
         banded = np.flatnonzero(doc.banded)
         if len(banded):
             keys = doc.para_band_keys[banded]
-            refs = np.repeat(ids[banded], keys.shape[1])
-            c.executemany(
-                "INSERT OR IGNORE INTO paragraph_buckets (key, ref) VALUES (?, ?)",
-                zip(signed(keys.ravel()), refs.tolist()),
-            )
+            self._buckets("paragraph", keys.ravel(), np.repeat(ids[banded], keys.shape[1]), defer_buckets)
+
+    def _buckets(self, level: Level, keys: np.ndarray, refs: np.ndarray, defer: bool) -> None:
+        if defer:
+            self._pending.setdefault(level, []).append((keys.view(np.int64), refs))
+            return
+        self._conn.executemany(
+            f"INSERT OR IGNORE INTO {_BUCKETS[level]} (key, ref) VALUES (?, ?)", zip(signed(keys), refs.tolist())
+        )
+
+    def flush_buckets(self) -> None:
+        """Write deferred bucket rows in key order.
+
+        Why: band keys are hashes, so rows inserted one article at a time land on random
+        B-tree pages -- about one page written per row once the table outgrows the
+        cache.  Sorted, a whole load's rows fill pages in order, one write per page.
+        """
+        pending, self._pending = self._pending, {}
+        for level, parts in pending.items():
+            keys = np.concatenate([k for k, _ in parts])
+            refs = np.concatenate([r for _, r in parts])
+            order = np.lexsort((refs, keys))
+            keys, refs = keys[order], refs[order]
+            for lo in range(0, len(keys), 1 << 20):
+                self._conn.executemany(
+                    f"INSERT OR IGNORE INTO {_BUCKETS[level]} (key, ref) VALUES (?, ?)",
+                    zip(keys[lo : lo + (1 << 20)].tolist(), refs[lo : lo + (1 << 20)].tolist()),
+                )
 
     def delete(self, doc_id: str) -> bool:
         c = self._conn
