@@ -110,7 +110,14 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     starts, ends = flat[:, 0], flat[:, 1]
     doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
     texts = [normalize(doc.text[s:e]) for doc, doc_spans in zip(documents, spans) for s, e in doc_spans]
-    sh = shingle(texts, settings.unit, settings.ngram)
+    keys = np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts))
+    # Shingle and sign each distinct text once (boilerplate repeats within a batch),
+    # then hand every copy its first occurrence's shingles and signature.
+    _, first, copy_of = np.unique(keys, return_index=True, return_inverse=True)
+    distinct = shingle([texts[i] for i in first], settings.unit, settings.ngram)
+    copy_of = copy_of.ravel()
+    sh = distinct.take(copy_of)
+    sig = signatures(distinct, settings.num_perm, settings.seed)
     return Corpus(
         documents=[DocumentInfo(doc.path, len(doc.text), len(sp)) for doc, sp in zip(documents, spans)],
         para_doc=doc_of,
@@ -118,12 +125,10 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
         para_start=starts,
         para_end=ends,
         para_words=sh.units if settings.unit == "word" else word_counts(texts),
-        para_key=np.fromiter(
-            (xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts)
-        ),
+        para_key=keys,
         para_preview=previews(documents, doc_of, starts, ends),
         shingles=sh,
-        signatures=signatures(sh, settings.num_perm, settings.seed),
+        signatures=sig[copy_of],
     )
 
 

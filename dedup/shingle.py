@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from .segments import offsets_from_counts, ranges
 from .settings import Unit
 
 _WORD = re.compile(r"\w+")
@@ -51,6 +52,15 @@ class Shingles:
 
     def of(self, i: int) -> np.ndarray:
         return self.hashes[self.offsets[i] : self.offsets[i + 1]]
+
+    def take(self, indices: np.ndarray) -> "Shingles":
+        """The shingles of texts ``indices`` (repeats allowed), in that order."""
+        counts = np.diff(self.offsets)[indices]
+        return Shingles(
+            hashes=self.hashes[ranges(self.offsets[:-1][indices], counts)],
+            offsets=offsets_from_counts(counts),
+            units=self.units[indices],
+        )
 
 
 def fmix64(h: np.ndarray) -> np.ndarray:
