@@ -224,9 +224,9 @@ def main() -> None:
                 stored += len(texts)
                 if (stored // args.batch) % 20 == 0:
                     print(f"  {stored:>7} added, {build_time:7.1f} s in add_many", file=sys.stderr, flush=True)
-            result = {"build": {"articles": stored, "add_many_seconds": round(build_time, 1),
+            result = {"build": {"articles": stored, "build_seconds": round(build_time, 1),
                                 "articles_per_s": round(stored / build_time, 1) if build_time else None,
-                                "rejected_as_duplicates": rejected}}
+                                "not_added": rejected}}
             result.update(measure(idx, chain, args.samples, args.seed, f"{target}-{os.getpid()}"))
             report[str(target)] = result
             print(json.dumps({target: result}, indent=1), flush=True)
