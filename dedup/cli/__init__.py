@@ -45,7 +45,7 @@ def settings_options(func: Callable) -> Callable:
                      help="LSH bands [default: derived from the threshold; see `dedup explain`]."),
         click.option("--rows", type=click.IntRange(1, 1024), default=None, help="LSH rows per band."),
         click.option("--min-words", type=click.IntRange(1), default=None,
-                     help=f"Shorter paragraphs are only matched as exact copies [default: {_DEFAULTS.min_words}]."),
+                     help=f"Shorter paragraphs are not compared at paragraph level [default: {_DEFAULTS.min_words}]."),
     ]
     for option in reversed(options):
         func = option(func)
