@@ -91,12 +91,134 @@ def word_counts(texts: Sequence[str]) -> np.ndarray:
 
 
 def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """xxh3-64 of every word of every text, flat, and the word count of each text."""
-    tokens = list(map(_word_bytes, texts))
-    counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    flat = chain.from_iterable(tokens)
-    hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, flat), dtype=_U64, count=int(counts.sum()))
+    """xxh3-64 of every word of every text, flat, and the word count of each text.
+
+    ASCII texts (most of them) are cut into words and hashed with numpy over the
+    whole batch (:func:`_ascii_word_hashes`); the others word by word in Python.
+    """
+    is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
+    plain = np.flatnonzero(is_ascii)
+    other = np.flatnonzero(~is_ascii)
+    plain_hashes, plain_counts = _ascii_word_hashes([texts[i] for i in plain])
+    tokens = [_word_bytes(texts[i]) for i in other]
+    other_counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+    other_hashes = np.fromiter(
+        map(xxhash.xxh3_64_intdigest, chain.from_iterable(tokens)), dtype=_U64, count=int(other_counts.sum())
+    )
+    counts = np.zeros(len(texts), dtype=np.int64)
+    counts[plain], counts[other] = plain_counts, other_counts
+    offsets = offsets_from_counts(counts)
+    hashes = np.empty(int(offsets[-1]), dtype=_U64)
+    hashes[ranges(offsets[plain], plain_counts)] = plain_hashes
+    hashes[ranges(offsets[other], other_counts)] = other_hashes
     return hashes, counts
+
+
+def _ascii_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Words of ASCII texts (runs of ``[0-9A-Za-z_]``, as ``\\w+`` finds them) and their
+    xxh3-64 hashes, found with numpy on the texts joined by spaces."""
+    data = np.frombuffer(" ".join(texts).encode("ascii"), dtype=np.uint8)
+    is_word = _IS_WORD_BYTE[data]
+    edge = np.diff(is_word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    text_starts = offsets_from_counts(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
+    counts = np.diff(np.searchsorted(starts, text_starts))
+    lengths = ends - starts
+    hashes = xxh3_64(data, starts, np.minimum(lengths, _XXH3_MAX))
+    for i in np.flatnonzero(lengths > _XXH3_MAX):  # rare: words over 128 characters
+        hashes[i] = xxhash.xxh3_64_intdigest(data[starts[i] : ends[i]].tobytes())
+    return hashes, counts
+
+
+# --- XXH3-64 (seed 0) of many short byte strings at once --------------------------
+# The same values as ``xxhash.xxh3_64_intdigest`` (tests compare every length), from
+# the reference algorithm's short-input paths (1-128 bytes), vectorized: hashing word
+# by word through Python was the costliest step of signing.
+
+_IS_WORD_BYTE = np.frombuffer(_ASCII_WORD_BYTES, dtype=np.uint8) != 32
+_XXH3_MAX = 128
+_SECRET = bytes.fromhex(
+    "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
+    "cb79e64eccc0e578825ad07dccff7221b8084674f743248ee03590e6813a264c"
+    "3c2852bb91c300cb88d0658b1b532ea371644897a20df94e3819ef46a9deacd8"
+    "a8fa763fe39c343ff9dcbbc7c70b4f1d8a51e04bcdb45931c89f7ec9d9787364"
+    "eac5ac8334d3ebc3c581a0fffa1363eb170ddd51b7f0da49d316552629d4689e"
+    "2b16be587d47a1fc8ff8b8d17ad031ce45cb3a8f95160428afd7fbcabb4b407e"
+)
+_M32 = _U64(0xFFFFFFFF)
+_P64_1, _P64_2, _P64_3 = _U64(0x9E3779B185EBCA87), _U64(0xC2B2AE3D27D4EB4F), _U64(0x165667B19E3779F9)
+_MX1, _MX2 = _U64(0x165667919E3779F9), _U64(0x9FB21C651E98DF25)
+
+
+def _secret64(offset: int) -> np.uint64:
+    return _U64(int.from_bytes(_SECRET[offset : offset + 8], "little"))
+
+
+def _avalanche64(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> _U64(33))) * _P64_2
+    h = (h ^ (h >> _U64(29))) * _P64_3
+    return h ^ (h >> _U64(32))
+
+
+def _avalanche3(h: np.ndarray) -> np.ndarray:
+    h = (h ^ (h >> _U64(37))) * _MX1
+    return h ^ (h >> _U64(32))
+
+
+def _rrmxmx(h: np.ndarray, length: np.ndarray) -> np.ndarray:
+    h = h ^ (((h << _U64(49)) | (h >> _U64(15))) ^ ((h << _U64(24)) | (h >> _U64(40))))
+    h = h * _MX2
+    h = (h ^ ((h >> _U64(35)) + length)) * _MX2
+    return h ^ (h >> _U64(28))
+
+
+def _mul128_fold64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Low xor high half of the 128-bit product, from 32-bit halves."""
+    a0, a1, b0, b1 = a & _M32, a >> _U64(32), b & _M32, b >> _U64(32)
+    p00, p01, p10, p11 = a0 * b0, a0 * b1, a1 * b0, a1 * b1
+    mid = (p00 >> _U64(32)) + (p01 & _M32) + (p10 & _M32)
+    low = (p00 & _M32) | (mid << _U64(32))
+    high = p11 + (p01 >> _U64(32)) + (p10 >> _U64(32)) + (mid >> _U64(32))
+    return low ^ high
+
+
+def xxh3_64(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """XXH3-64 (seed 0) of ``data[starts[i] : starts[i] + lengths[i]]``, lengths 1-128."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    # Unaligned little-endian views at every byte offset: a gather reads 4 or 8 bytes.
+    read64 = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    read32 = np.ndarray((len(data) + 5,), dtype="<u4", buffer=padded, strides=(1,))
+    out = np.empty(len(starts), dtype=_U64)
+    for lo, hi in ((1, 3), (4, 8), (9, 16), (17, _XXH3_MAX)):
+        sel = np.flatnonzero((lengths >= lo) & (lengths <= hi))
+        if len(sel) == 0:
+            continue
+        s, n = starts[sel], lengths[sel]
+        size = n.astype(_U64)
+        if hi == 3:
+            combined = (data[s].astype(_U64) << _U64(16)) | (data[s + (n >> 1)].astype(_U64) << _U64(24))
+            combined |= data[s + n - 1].astype(_U64) | (size << _U64(8))
+            flip = int.from_bytes(_SECRET[0:4], "little") ^ int.from_bytes(_SECRET[4:8], "little")
+            out[sel] = _avalanche64(combined ^ _U64(flip))
+        elif hi == 8:
+            joined = read32[s + n - 4].astype(_U64) + (read32[s].astype(_U64) << _U64(32))
+            out[sel] = _rrmxmx(joined ^ (_secret64(8) ^ _secret64(16)), size)
+        elif hi == 16:
+            low = read64[s] ^ (_secret64(24) ^ _secret64(32))
+            high = read64[s + n - 8] ^ (_secret64(40) ^ _secret64(48))
+            out[sel] = _avalanche3(size + low.byteswap() + high + _mul128_fold64(low, high))
+        else:
+            def mix16(at: np.ndarray, secret: int) -> np.ndarray:
+                return _mul128_fold64(read64[at] ^ _secret64(secret), read64[at + 8] ^ _secret64(secret + 8))
+
+            acc = size * _P64_1 + mix16(s, 0) + mix16(s + n - 16, 16)
+            for k, bound in enumerate((32, 64, 96)):
+                more = np.flatnonzero(n > bound)
+                sk, nk = s[more], n[more]
+                acc[more] += mix16(sk + 16 * (k + 1), 32 * (k + 1)) + mix16(sk + nk - 16 * (k + 2), 32 * (k + 1) + 16)
+            out[sel] = _avalanche3(acc)
+    return out
 
 
 def _char_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:

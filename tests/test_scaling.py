@@ -5,15 +5,17 @@ candidates and verified pairs (work), never wall-clock time."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
+import xxhash
 from datasketch import MinHash
 
 import dedup.detect
 from dedup import Document, scan_documents
 from dedup.minhash import _SHORT_TEXT, fold32, signatures
-from dedup.shingle import shingle
+from dedup.shingle import _word_hashes, shingle
 from textgen import prose
 
 COPIES = 10_000
@@ -113,3 +115,18 @@ def test_signatures_do_not_depend_on_batch_composition():
     together = signatures(shingle(texts, "word", 2), 64)
     alone = np.vstack([signatures(shingle([t], "word", 2), 64) for t in texts])
     assert np.array_equal(together, alone)
+
+
+def test_vectorized_word_hashes_equal_xxhash_for_every_length():
+    # Words are hashed with numpy over a whole batch; every length class of XXH3
+    # (1-3, 4-8, 9-16, 17-128 bytes, longer words through xxhash itself) must give
+    # exactly xxhash's value, or every signature would change.
+    rng = random.Random(9)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABC0123456789_"
+    words = ["".join(rng.choice(alphabet) for _ in range(n)) for n in [*range(1, 200)] * 3]
+    texts = [" ".join(words[i : i + 7]) + " -- " for i in range(0, len(words), 7)]
+    texts += ["", "   ", "naïve café x", "a-b c.d", "x" * 1000, "é"]
+    hashes, counts = _word_hashes(texts)
+    expected = [[xxhash.xxh3_64_intdigest(w.encode()) for w in re.findall(r"\w+", t)] for t in texts]
+    assert counts.tolist() == [len(e) for e in expected]
+    assert hashes.tolist() == [h for e in expected for h in e]
