@@ -10,7 +10,9 @@ power cut can lose the last commits, never corrupt the file.
 Layout (every query below is an index lookup, never a scan):
 
 * ``meta``: format, settings (JSON), normalization version -- checked on every open;
-* ``documents``: public id (unique), content key, text, JSON metadata, signature blob;
+* ``documents``: public id (unique), content key, signature blob, JSON metadata and
+  text (last: a long text spills into overflow pages, which reading the columns before
+  it never touches);
 * ``paragraphs``: owner, position, span, word count, content key, signature blob
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
 * ``paragraph_buckets`` / ``document_buckets``: one ``(band key, row)`` per band, a
@@ -74,9 +76,9 @@ CREATE TABLE IF NOT EXISTS documents (
     paragraphs INTEGER NOT NULL,
     banded INTEGER NOT NULL,
     added REAL NOT NULL,
+    signature BLOB NOT NULL,
     meta TEXT,
-    text TEXT NOT NULL,
-    signature BLOB NOT NULL
+    text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_key ON documents (key);
 CREATE TABLE IF NOT EXISTS paragraphs (
@@ -285,7 +287,7 @@ class SQLiteStorage:
     def insert(self, doc: NewDocument, defer_buckets: bool = False) -> None:
         c = self._conn
         cur = c.execute(
-            "INSERT INTO documents (doc_id, key, chars, paragraphs, banded, added, meta, text, signature)"
+            "INSERT INTO documents (doc_id, key, chars, paragraphs, banded, added, signature, meta, text)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 doc.doc_id,
@@ -294,9 +296,9 @@ class SQLiteStorage:
                 len(doc.para_index),
                 int(len(doc.band_keys) > 0),
                 time.time(),
+                _pack_u32(doc.signature),
                 json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None,
                 doc.text,
-                _pack_u32(doc.signature),
             ),
         )
         ref = cur.lastrowid
