@@ -201,6 +201,7 @@ class Index:
                     batch = []
             verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
             self._store.flush_buckets()
+        self._store.checkpoint()
         return verdicts
 
     # -- the collection ------------------------------------------------------------

@@ -215,5 +215,7 @@ def test_load_stores_without_checking_and_later_checks_see_everything(tmp_path, 
         for i, t in enumerate(texts):
             one.add(t, doc_id=f"d{i}")
         assert bulk.stats()["bucket_rows"] == one.stats()["bucket_rows"]
+        wal = tmp_path / "bulk.dedup-wal"
+        assert wal.stat().st_size == 0  # the load's log was folded back
         probe = rewrite(rng, texts[4], 0.1)
         assert bulk.check(probe).matches == one.check(probe).matches

@@ -180,6 +180,9 @@ class Storage(Protocol):
     def delete(self, doc_id: str) -> bool:
         """Remove a document and its rows (inside a write transaction)."""
 
+    def checkpoint(self) -> None:
+        """Fold logged writes into the main file after a bulk write (best effort)."""
+
     def get(self, doc_id: str) -> Optional[StoredDocument]: ...
 
     def contains(self, doc_id: str) -> bool: ...

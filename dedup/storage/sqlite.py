@@ -388,6 +388,16 @@ class SQLiteStorage:
             c.executemany(f"INSERT OR IGNORE INTO {buckets} (key, ref) VALUES (?, ?)", [(k, heir) for k, _ in pairs])
             c.execute(f"UPDATE {rows} SET banded = 1 WHERE id = ?", (heir,))
 
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database and truncate it.
+
+        Why after a bulk load: the load's log is as large as the data it wrote, and
+        until it is folded back every read consults it (measured: check p50 ~2x slower
+        at 100k articles with a 4 GB log in place).  Busy readers just make it partial.
+        """
+        with self.errors("checkpoint"):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     # -- documents ------------------------------------------------------------------
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
