@@ -208,17 +208,29 @@ def paragraph_memory(corpus, corpus_type) -> dict:
     }
 
 
-def worker_scan(folder: Path, config: str) -> dict:
-    """``dedup.scan`` end to end, report included, as a library user would call it."""
+def worker_scan(folder: Path, config: str, jobs: int = 1) -> dict:
+    """``dedup.scan`` end to end, JSON report included, as a library user would call it
+    (on ``jobs`` processes when the engine takes a ``jobs`` argument)."""
     from dedup import scan
     from dedup.report import write_report
 
+    kwargs = {"jobs": jobs} if jobs > 1 else {}
     start = time.perf_counter()
-    result = scan(folder, settings_for(config))
+    result = scan(folder, settings_for(config), **kwargs)
     sink = io.StringIO()
     write_report(result, "json", sink)
     seconds = time.perf_counter() - start
-    return {"seconds": {"scan (library)": seconds}, "pairs": len(result.pairs), "rss_mb": peak_rss_mb()}
+    name = "scan (library)" if jobs == 1 else f"scan (library, jobs={jobs})"
+    digest = hashlib.sha256(sink.getvalue().encode()).hexdigest()[:16]
+    return {"seconds": {name: seconds}, "pairs": len(result.pairs), "digest": digest, "rss_mb": peak_rss_mb()}
+
+
+def scan_takes_jobs() -> bool:
+    import inspect
+
+    from dedup import scan
+
+    return "jobs" in inspect.signature(scan).parameters
 
 
 def worker_anchors(folder: Path, config: str) -> dict:
@@ -393,7 +405,8 @@ def cli_runs(folder: Path, config: str, features: dict, repeat: int) -> dict:
     rows = {}
     if features["cache"]:
         base += _no_cache_flags(features)
-    rows["dedup scan (CLI)"] = best_cli(base, repeat)
+    single = base + (["--jobs", "1"] if features["jobs"] else [])
+    rows["dedup scan (CLI)"] = best_cli(single, repeat)
     if features["jobs"]:
         rows["dedup scan --jobs 2 (CLI)"] = best_cli(base + ["--jobs", "2"], repeat)
         rows["dedup scan --jobs 2 (CLI)"]["identical"] = (
@@ -413,7 +426,8 @@ def _cache_runs(folder: Path, config: str, features: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="dedup-cache-") as cache_dir:
         option = re.search(r"(--cache-dir|--cache)\s+([A-Z]+)", features["help"])
         flags = [option.group(1), cache_dir] if option else [features["cache"]]
-        args = ["scan", str(folder), "--format", "json", "--exit-zero", *config_flags(config), *flags]
+        jobs = ["--jobs", "1"] if features["jobs"] else []
+        args = ["scan", str(folder), "--format", "json", "--exit-zero", *config_flags(config), *jobs, *flags]
         cold = run_cli(args)
         warm = run_cli(args)
     warm["identical"] = warm["digest"] == cold["digest"]
@@ -421,7 +435,17 @@ def _cache_runs(folder: Path, config: str, features: dict) -> dict:
 
 
 #: Repetitions per measurement (fastest kept): the small corpus is cheap to repeat.
-REPEATS = {"small": 3, "full": 1}
+REPEATS = {"small": 2, "full": 1}
+
+
+def code_state() -> str:
+    """The commit measured, and engine files with uncommitted changes (helpers share
+    one work tree, so a run may measure work in progress)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True).stdout.strip()
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "dedup").splitlines()]
+    return git("rev-parse", "--short", "HEAD") + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
 
 
 def measure(sizes: list[str], log: Callable[[str], None]) -> dict:
@@ -434,6 +458,7 @@ def measure(sizes: list[str], log: Callable[[str], None]) -> dict:
             "platform": platform.platform(),
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
         },
+        "code": code_state(),
         "features": {k: v for k, v in features.items() if k != "help"},
         "sizes": {},
     }
@@ -447,6 +472,11 @@ def measure(sizes: list[str], log: Callable[[str], None]) -> dict:
             stages = run_worker("stages", folder, config, repeat=n)
             log(f"[{size}/{config}] library scan")
             lib = run_worker("scan", folder, config, repeat=n)
+            if scan_takes_jobs():
+                par = run_worker("scan", folder, config, "2", repeat=n)
+                lib["seconds"].update(par["seconds"])
+                lib["rss_mb_jobs2"] = par["rss_mb"]
+                lib["identical_jobs2"] = par["digest"] == lib["digest"]
             log(f"[{size}/{config}] CLI")
             entry["configs"][config] = {"stages": stages, "scan": lib, "cli": cli_runs(folder, config, features, n)}
         log(f"[{size}] anchors")
@@ -481,6 +511,8 @@ def render(results: dict) -> str:
     mach = results["machine"]
     w(f"Python {mach['python']}, {mach['cpus']} CPUs, {mach['platform']}; "
       f"OPENBLAS_CORETYPE={mach['OPENBLAS_CORETYPE']}.")
+    if "code" in results:
+        w(f"Code measured: {results['code']}.")
     loads = [x for r in _worker_results(results) for x in r.get("load", [])]
     if loads:
         w(f"1-minute load average around the measurements: {min(loads):.1f} to {max(loads):.1f} "
@@ -517,6 +549,9 @@ def render(results: dict) -> str:
                 for k, v in c["cli"].items()
             )
             distinct = f" ({st['distinct paragraphs']:,} distinct)" if "distinct paragraphs" in st else ""
+            if "identical_jobs2" in c["scan"]:
+                cli_notes += (f"; library jobs=2: peak RSS {c['scan']['rss_mb_jobs2']:.0f} MB, "
+                              f"output identical: {c['scan']['identical_jobs2']}")
             w(f"- {s}: {st['paragraphs']:,} paragraphs{distinct}, "
               f"{st['candidates']:,} LSH candidates, "
               f"{st['verified']:,} verified near-duplicate pairs, {st['pairs']:,} pairs reported, "
@@ -646,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--worker"]:
         kind, folder, config, *extra = argv[1:]
-        args = [int(extra[0]), extra[1]] if kind == "boilerplate" else []
+        args = [int(extra[0]), extra[1]] if kind == "boilerplate" else [int(x) for x in extra]
         print(json.dumps(WORKERS[kind](Path(folder), config, *args)))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
