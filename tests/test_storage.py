@@ -12,6 +12,7 @@ import textwrap
 from contextlib import closing
 import time
 
+import numpy as np
 import pytest
 from textgen import prose
 
@@ -233,3 +234,39 @@ def test_an_index_signed_by_another_pipeline_is_refused(built):
         conn.execute("UPDATE meta SET value = 'from-an-older-dedup' WHERE key = 'pipeline'")
     with pytest.raises(SettingsMismatch, match="signs or bands text differently"):
         Index.open(path)
+
+
+def test_every_paragraph_has_its_sketch_and_remove_takes_it_along(built):
+    from dedup.storage.base import sketch
+
+    path, _ = built
+    with Index.open(path) as idx:
+        idx.remove("a1")
+    with closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute(
+            "SELECT p.id, p.signature, s.sketch FROM paragraphs AS p LEFT JOIN paragraph_sketches AS s ON s.id = p.id"
+        ).fetchall()
+        sketches = conn.execute("SELECT COUNT(*) FROM paragraph_sketches").fetchone()[0]
+    assert len(rows) == 10 and sketches == 10
+    for _, sig, sk in rows:
+        assert sk == sketch(np.frombuffer(sig, dtype="<u4")).tobytes()
+
+
+def test_a_version_1_index_is_upgraded_when_opened_writable(built, rng):
+    path, texts = built
+    probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
+    with Index.open(path) as idx:
+        before = idx.check(probe)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        expected = conn.execute("SELECT id, sketch FROM paragraph_sketches ORDER BY id").fetchall()
+        conn.execute("DROP TABLE paragraph_sketches")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
+    with pytest.raises(IndexReadOnly, match="format version 1 needs a one-time upgrade"):
+        Index.open(path, readonly=True)
+    with Index.open(path) as idx:
+        after = idx.check(probe)
+    assert after.seen == before.seen == (0,) and after.matches == before.matches
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT id, sketch FROM paragraph_sketches ORDER BY id").fetchall() == expected
+        assert conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0] == "2"
+    assert integrity(path) == "ok"

@@ -30,6 +30,11 @@ from ..verify import SetTable
 
 Level = Literal["paragraph", "document"]
 
+#: Signature positions kept in a paragraph's :func:`sketch`, and bits kept of each.
+SKETCH_POSITIONS = 128
+SKETCH_BITS = 4
+_NIBBLE = np.uint8((1 << SKETCH_BITS) - 1)
+
 _PROBE = (
     "A fixed probe text, \u201cnormalized\u201d \u2014 shingled, signed and banded \u2014 "
     "whenever an index is created or opened.\n\nIts second PARAGRAPH, with numbers 1 2 3."
@@ -49,6 +54,30 @@ def pipeline_fingerprint(settings: Settings) -> str:
     keys = band_keys(corpus.signatures, settings.bands, settings.rows)
     data = corpus.para_key.tobytes() + corpus.signatures.astype("<u4").tobytes() + keys.astype("<u8").tobytes()
     return hashlib.sha256(data).hexdigest()[:32]
+
+
+def sketch(signatures: np.ndarray) -> np.ndarray:
+    """b-bit MinHash sketches (Li & Koenig 2010): the low ``SKETCH_BITS`` bits of the
+    first ``SKETCH_POSITIONS`` signature values, two per byte -- 64 bytes per row.
+
+    Why: most LSH candidates in a large index are chance pairs (Jaccard ~0.03).  Telling
+    them apart needs only a coarse estimate, and 64 bytes instead of the 1 KB signature
+    keep that first look small enough to come with the bucket rows themselves.
+    """
+    signatures = np.atleast_2d(signatures)
+    low = (signatures[:, : sketch_positions(signatures.shape[1])] & _NIBBLE).astype(np.uint8)
+    return np.ascontiguousarray(low[:, 0::2] | (low[:, 1::2] << SKETCH_BITS))
+
+
+def sketch_positions(num_perm: int) -> int:
+    """Positions a sketch holds for signatures of ``num_perm`` values (an even number)."""
+    return min(num_perm, SKETCH_POSITIONS) // 2 * 2
+
+
+def sketch_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Equal positions of row pairs of two sketch arrays (same shape)."""
+    x = np.bitwise_xor(a, b)
+    return ((x & _NIBBLE) == 0).sum(axis=-1) + ((x >> SKETCH_BITS) == 0).sum(axis=-1)
 
 
 class StorageError(Exception):
@@ -149,8 +178,10 @@ class Storage(Protocol):
     def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(key, row)`` pairs of stored buckets whose key is in ``keys`` (uint64)."""
 
-    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(row ids ascending, their signatures)``: the cheap first look at candidates."""
+    def paragraph_candidates(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(key, row, sketch)`` of stored paragraph buckets whose key is in ``keys``:
+        the bucket hits with each row's :func:`sketch`, the cheap first look at a
+        candidate (one lookup, not one per candidate)."""
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         """Paragraph rows by row id (in ascending id order)."""
