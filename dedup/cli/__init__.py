@@ -13,6 +13,7 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Callable
 
@@ -119,7 +120,11 @@ def main() -> None:
 
 def finish(result: ScanResult, fmt: str, exit_zero: bool) -> None:
     """Write the report, echo read errors to stderr and exit with the CI-facing code."""
-    write_report(result, fmt, sys.stdout)
+    # Render into memory and write once: stdout may be unbuffered (PYTHONUNBUFFERED),
+    # and one system call per fragment made large reports slower than the scan itself.
+    buffer = io.StringIO()
+    write_report(result, fmt, buffer)
+    sys.stdout.write(buffer.getvalue())
     sys.stdout.flush()
     if fmt != "text":
         for error in result.errors:
