@@ -19,7 +19,7 @@ exactly the MinHash of the union), so document level costs no second pass over t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import xxhash
@@ -74,21 +74,35 @@ def similar_pairs(items: Items, which: np.ndarray, settings: Settings, threshold
     return Matches(
         pairs=kept,
         scores=Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]),
-        estimates=estimate(sigs[kept[:, 0]], sigs[kept[:, 1]]) if len(kept) else np.zeros(0),
+        estimates=pair_estimates(sigs, kept),
     )
 
 
-def find_pairs(items: Items, settings: Settings, threshold: float, min_words: int) -> list[tuple]:
+def pair_estimates(sigs: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """MinHash estimates of ``pairs``, a chunk at a time (gathering both signatures of
+    a million pairs at once would take gigabytes)."""
+    out = np.zeros(len(pairs))
+    for lo in range(0, len(pairs), chunk):
+        part = pairs[lo : lo + chunk]
+        out[lo : lo + chunk] = estimate(sigs[part[:, 0]], sigs[part[:, 1]])
+    return out
+
+
+def find_pairs(
+    items: Items, settings: Settings, threshold: float, min_words: int, exact_min_words: int | None = None
+) -> list[tuple]:
     """All duplicate pairs among ``items`` as ``(a, b, jaccard, cont_a, cont_b, estimate,
     exact)`` tuples, ``a < b`` being item indices.
 
     Exact copies are linked to their first occurrence; near-duplicates are found once
     per distinct text (between first occurrences) among texts of ``min_words`` or more.
+    Exact copies count from ``exact_min_words`` words (default: ``min_words``).
     """
     first, label = exact_groups(items.keys)
     found: list[tuple] = []
     copies = np.flatnonzero(first[label] != np.arange(len(label)))
-    eligible_copy = items.words[copies] >= min_words
+    exact_min = min_words if exact_min_words is None else exact_min_words
+    eligible_copy = items.words[copies] >= exact_min
     for i in copies[eligible_copy]:
         found.append((int(first[label[i]]), int(i), 1.0, 1.0, 1.0, 1.0, True))
     distinct = first[items.words[first] >= min_words]
@@ -143,51 +157,70 @@ def document_items(corpus: Corpus) -> tuple[Items, np.ndarray]:
 def detect(
     corpus: Corpus, settings: Settings, levels: Sequence[Kind] = LEVELS
 ) -> tuple[list[Pair], list[Group]]:
-    """Duplicate pairs and groups of ``corpus`` at the requested levels."""
+    """Duplicate pairs and groups of ``corpus`` at the requested levels.
+
+    Pairs come sorted by their first member, then their second, in scan order (path
+    order, then paragraph or record order).
+    """
     pairs: list[Pair] = []
     found_groups: list[Group] = []
     for level in LEVELS:
         if level not in levels:
             continue
         if level == "paragraph":
-            items, where = paragraph_items(corpus), None
+            items = paragraph_items(corpus)
             raw = find_pairs(items, settings, settings.threshold, settings.min_words)
-            locate = lambda i: _paragraph_location(corpus, i)  # noqa: E731
-            n = corpus.paragraphs
+            locate = _Locator.paragraphs(corpus)
         else:
             items, docs = document_items(corpus)
-            raw = find_pairs(items, settings, settings.doc_threshold, settings.min_words)
-            first_para = corpus.doc_offsets()
-            locate = lambda i: _document_location(corpus, int(docs[i]), first_para)  # noqa: E731
-            n = len(docs)
-        level_pairs = [
-            Pair(level, sim, (ca, cb), est, locate(a), locate(b), exact)
-            for a, b, sim, ca, cb, est, exact in raw
-        ]
-        level_pairs.sort(key=lambda p: (p.a.key(), p.b.key()))
-        pairs.extend(level_pairs)
-        found_groups.extend(_groups(level, n, ((a, b) for a, b, *_ in raw), locate))
+            # Identical files are duplicates however short they are; a paragraph-sized
+            # file is too short only for *near*-duplicate comparison.
+            raw = find_pairs(items, settings, settings.doc_threshold, settings.min_words, exact_min_words=1)
+            locate = _Locator.documents(corpus, docs)
+        raw.sort(key=lambda r: (r[0], r[1]))
+        pairs.extend(
+            Pair(level, sim, (ca, cb), est, locate(a), locate(b), exact) for a, b, sim, ca, cb, est, exact in raw
+        )
+        for members in groups(len(items.keys), ((a, b) for a, b, *_ in raw)):
+            located = tuple(map(locate, members))
+            found_groups.append(Group(level, located[0], located))
     return pairs, found_groups
 
 
-def _groups(kind: Kind, n: int, pairs: Iterable[tuple[int, int]], locate) -> list[Group]:
-    out = []
-    for members in groups(n, pairs):
-        located = tuple(locate(i) for i in members)
-        out.append(Group(kind, located[0], located))
-    return out
+class _Locator:
+    """Item index -> :class:`Location`, built once per item (an item is usually in
+    several pairs and a group) from plain lists rather than numpy scalars."""
 
+    def __init__(self, paths, paragraphs, starts, ends, previews) -> None:
+        self._columns = (paths, paragraphs, starts, ends, previews)
+        self._made: dict[int, Location] = {}
 
-def _paragraph_location(corpus: Corpus, i: int) -> Location:
-    return Location(
-        corpus.documents[int(corpus.para_doc[i])].path,
-        int(corpus.para_index[i]),
-        int(corpus.para_start[i]),
-        int(corpus.para_end[i]),
-        corpus.para_preview[i],
-    )
+    def __call__(self, i: int) -> Location:
+        loc = self._made.get(i)
+        if loc is None:
+            paths, paragraphs, starts, ends, previews = self._columns
+            loc = self._made[i] = Location(paths[i], paragraphs[i], starts[i], ends[i], previews[i])
+        return loc
 
+    @classmethod
+    def paragraphs(cls, corpus: Corpus) -> "_Locator":
+        doc_paths = [d.path for d in corpus.documents]
+        return cls(
+            [doc_paths[d] for d in corpus.para_doc.tolist()],
+            corpus.para_index.tolist(),
+            corpus.para_start.tolist(),
+            corpus.para_end.tolist(),
+            corpus.para_preview,
+        )
 
-def _document_location(corpus: Corpus, d: int, first_para: np.ndarray) -> Location:
-    preview = corpus.para_preview[int(first_para[d])] if corpus.documents[d].paragraphs else ""
-    return Location(corpus.documents[d].path, None, 0, corpus.documents[d].chars, preview)
+    @classmethod
+    def documents(cls, corpus: Corpus, docs: np.ndarray) -> "_Locator":
+        first_para = corpus.doc_offsets()[docs].tolist()
+        chosen = [corpus.documents[d] for d in docs.tolist()]
+        return cls(
+            [d.path for d in chosen],
+            [None] * len(chosen),
+            [0] * len(chosen),
+            [d.chars for d in chosen],
+            [corpus.para_preview[f] for f in first_para],
+        )

@@ -25,8 +25,14 @@ from .segments import offsets_from_counts, ranges
 
 _U64 = np.uint64
 #: A bucket larger than this is paired as a star around its first member instead of
-#: all-pairs, so one templated text repeated in 10,000 variants stays linear.
+#: all-pairs, so one templated text repeated in 10,000 variants stays linear.  The
+#: price: two members of such a bucket that share no *other* band with each other and
+#: are not both similar to the centre are not compared.  Exact copies never reach
+#: buckets (they are grouped by content hash first), so only masses of distinct
+#: near-identical variants do.
 MAX_BUCKET_PAIRS = 256
+#: Candidate codes collected before repeats across bands are folded away.
+_MERGE_AT = 1 << 22
 
 
 def catch_probability(similarity: float | np.ndarray, bands: int, rows: int) -> np.ndarray:
@@ -75,13 +81,13 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
 
     Per band: sort the keys, find runs of equal keys, and emit the pairs within each run
     (a star around the run's smallest member when the run is larger than
-    ``MAX_BUCKET_PAIRS`` members).  Pairs are deduplicated at the end by sorting their
-    ``i * n + j`` codes (a sort is several times faster here than ``np.unique``'s
-    hash table).
+    ``MAX_BUCKET_PAIRS`` members).  Pairs are deduplicated as ``i * n + j`` codes.
     """
     n, bands = keys.shape
     columns = np.ascontiguousarray(keys.T)  # one contiguous row per band
-    found = []
+    merged = np.zeros(0, dtype=np.int64)
+    pending: list[np.ndarray] = []
+    pending_size = 0
     for band in range(bands):
         column = columns[band]
         # Not a stable sort: members of a run are only paired with each other, and
@@ -91,17 +97,26 @@ def candidate_pairs(keys: np.ndarray) -> np.ndarray:
         run_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
         run_len = np.diff(np.r_[run_start, n])
         shared = run_len > 1
-        if shared.any():
-            found.append(_pairs_in_runs(order, run_start[shared], run_len[shared]))
-    if not found:
-        return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.concatenate(found)
-    del found
-    code = np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1])
-    del pairs
+        if not shared.any():
+            continue
+        pairs = _pairs_in_runs(order, run_start[shared], run_len[shared])
+        pending.append(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
+        pending_size += len(pending[-1])
+        # Near-duplicates share most bands, so the same pair comes back band after band:
+        # fold repeats away whenever the backlog outgrows the result, which keeps memory
+        # at a few times the output instead of ``bands`` times it.
+        if pending_size > max(_MERGE_AT, 2 * len(merged)):
+            merged, pending, pending_size = _sorted_unique([merged, *pending]), [], 0
+    code = _sorted_unique([merged, *pending])
+    return np.stack([code // n, code % n], axis=1) if len(code) else np.zeros((0, 2), dtype=np.int64)
+
+
+def _sorted_unique(parts: list[np.ndarray]) -> np.ndarray:
+    """Sorted distinct values of ``parts`` (a sort is several times faster here than
+    ``np.unique``'s hash table)."""
+    code = np.concatenate(parts)
     code.sort()
-    code = code[np.r_[True, code[1:] != code[:-1]]]
-    return np.stack([code // n, code % n], axis=1)
+    return code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
 
 
 def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray) -> np.ndarray:

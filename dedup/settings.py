@@ -2,7 +2,7 @@
 
 Why one object: the same numbers decide how text is shingled, how signatures are
 made and how they are banded, so a scan, a cache entry and a persistent index must
-all agree on them.  ``Settings.fingerprint`` is what gets stored next to anything
+all agree on them.  ``Settings.signature_key`` (and the index's pipeline fingerprint) is what gets stored next to anything
 persisted, so that mixing incompatible sketches is an error instead of silent garbage
 (the lesson of datasketch 2.0's hashing change).
 
@@ -66,25 +66,32 @@ class Settings:
                 problems.append(f"{name} must be in (0, 1], not {value}")
         if self.min_words < 1:
             problems.append(f"min_words must be at least 1, not {self.min_words}")
-        if (self.bands or self.rows) and not (self.bands and self.rows):
-            problems.append("give both bands and rows, or neither")
-        if self.bands and self.rows and self.bands * self.rows > self.num_perm:
+        if self.bands > self.num_perm or self.rows > self.num_perm:
+            problems.append(f"bands and rows must each be at most num_perm = {self.num_perm}")
+        elif self.bands and self.rows and self.bands * self.rows > self.num_perm:
             problems.append(
                 f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}"
             )
         if problems:
             raise ValueError("; ".join(problems))
+        if self.rows and not self.bands:  # one given: the other uses every permutation
+            object.__setattr__(self, "bands", self.num_perm // self.rows)
+        elif self.bands and not self.rows:
+            object.__setattr__(self, "rows", self.num_perm // self.bands)
         if not self.bands:
             bands, rows = choose_bands(min(self.threshold, self.doc_threshold), self.num_perm)
             object.__setattr__(self, "bands", bands)
             object.__setattr__(self, "rows", rows)
 
     def with_changes(self, **changes: Any) -> "Settings":
-        """A copy with some fields changed; bands are re-derived unless given."""
+        """A copy with some fields changed (``None`` means unchanged).
+
+        Bands and rows that are not given are derived again whenever anything they
+        depend on changes, so ``with_changes(rows=4)`` means "4 rows, as many bands as
+        fit", not "4 rows on top of the old band count".
+        """
         changes = {k: v for k, v in changes.items() if v is not None}
-        if ("threshold" in changes or "doc_threshold" in changes or "num_perm" in changes) and (
-            "bands" not in changes
-        ):
+        if changes.keys() & {"threshold", "doc_threshold", "num_perm", "bands", "rows"}:
             changes.setdefault("bands", 0)
             changes.setdefault("rows", 0)
         return replace(self, **changes)
