@@ -41,6 +41,13 @@ def catch_probability(similarity: float | np.ndarray, bands: int, rows: int) -> 
     return 1.0 - (1.0 - s**rows) ** bands
 
 
+def explain(threshold: float, doc_threshold: float, bands: int, rows: int) -> list[tuple[float, float]]:
+    """``(similarity, chance of becoming a candidate)`` at a ladder of similarities and
+    at both thresholds: the S-curve ``dedup explain`` prints."""
+    marks = sorted({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, threshold, doc_threshold})
+    return [(s, float(catch_probability(s, bands, rows))) for s in marks]
+
+
 def choose_bands(threshold: float, num_perm: int, target: float = 0.9) -> tuple[int, int]:
     """Pick ``(bands, rows)`` for a verification ``threshold``.
 

@@ -11,6 +11,7 @@ import os
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence, Union
 
@@ -158,7 +159,10 @@ def sign_batches(
     the new entries, so both signing and cache writes run in parallel.  At most
     ``2 * jobs`` batches are in flight, which bounds memory.
     """
-    if jobs <= 1:
+    batches = iter(batches)
+    head = list(islice(batches, 2))
+    batches = chain(head, batches)
+    if jobs <= 1 or len(head) < 2:  # one batch: starting a pool would only cost time
         for batch in batches:
             hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
             yield hit if hit is not None else _sign_batch(batch, settings, cache)[0]
@@ -197,17 +201,37 @@ def _collect(item: Union[Corpus, Future], cache: SignatureCache | None) -> Corpu
 def read_paths(
     roots: Sequence[Path], selection: Selection, options: ReadOptions
 ) -> Iterator[Union[Document, ReadError]]:
-    """Every document (or read error) under ``roots``, in path order (``-``: stdin)."""
+    """Every document (or read error) under ``roots``, in path order (``-``: stdin).
+
+    A file reached twice (named twice, or under two overlapping roots) is read once:
+    otherwise it would be reported as its own duplicate.  Stdin is read once too.
+    """
+    seen: set[tuple[int, int]] = set()
+    stdin_read = False
     for root in roots:
         if root == Path(STDIN_ARG):
-            yield from read_stdin(options)
+            if not stdin_read:
+                stdin_read = True
+                yield from read_stdin(options)
             continue
         single = len(roots) == 1
         prefix = "" if single else root.as_posix().rstrip("/") + "/"
         for entry in walk(root, selection):
             if isinstance(entry, ReadError):
                 yield entry if entry.path == str(root) else ReadError(prefix + entry.path, entry.error)
-            elif entry.path == root:  # a file named directly
-                yield from read_file(entry.path, entry.name if single else root.as_posix(), options)
-            else:
-                yield from read_file(entry.path, prefix + entry.name, options)
+                continue
+            identity = _file_identity(entry.path)
+            if identity in seen:
+                continue
+            if identity is not None:
+                seen.add(identity)
+            name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
+            yield from read_file(entry.path, name, options)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # reading it will report the problem
+    return (st.st_dev, st.st_ino)

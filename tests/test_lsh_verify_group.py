@@ -94,3 +94,18 @@ def test_near_duplicates_become_candidates_at_default_bands(rng):
     sig = signatures(shingle(texts, "word", 2), 256)
     found = {tuple(p) for p in candidate_pairs(band_keys(sig, 85, 3)).tolist()}
     assert sum(p in found for p in partners) >= 199
+
+
+def test_candidates_folded_band_by_band_match_brute_force(monkeypatch):
+    # Force the fold of repeated pairs after every band: same answer as one final fold.
+    monkeypatch.setattr(lsh, "_MERGE_AT", 1)
+    rng = np.random.default_rng(11)
+    keys = rng.integers(0, 4, size=(50, 6)).astype(np.uint64)
+    got = {tuple(p) for p in candidate_pairs(keys).tolist()}
+    assert got == brute_force_pairs(keys)
+
+
+def test_explain_lists_the_s_curve_with_both_thresholds():
+    rows = dict(lsh.explain(0.3, 0.45, 85, 3))
+    assert rows[0.3] == pytest.approx(1 - (1 - 0.3**3) ** 85)
+    assert 0.45 in rows and rows[0.9] > 0.9999

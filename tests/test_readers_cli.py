@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
 from click.testing import CliRunner
 
-from conftest import FIXTURES
 from dedup.cli import main
 
-FORMATS = FIXTURES / "formats"
+FORMATS = Path(__file__).resolve().parent / "fixtures" / "formats"
 
 
 def run(*args, stdin: bytes | None = None):

@@ -1,6 +1,6 @@
 """Every input format finds the same duplicates as the same articles in plain text.
 
-fixtures/formats/ holds four articles (a: original; b: copies a's paragraph 2 and
+tests/fixtures/formats/ holds four articles (a: original; b: copies a's paragraph 2 and
 rewrites its paragraph 4; c: a light rewrite of all of a; d: unrelated) as .txt, .html
 (with navigation, scripts, styles, comments, hidden and aside boilerplate), .md (front
 matter, links, emphasis, lists, code spans), one .jsonl and one .json file.
@@ -19,11 +19,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from conftest import FIXTURES
 from dedup import ReadOptions, scan
 from dedup.readers import read_file
 
-FORMATS = FIXTURES / "formats"
+FORMATS = Path(__file__).resolve().parent / "fixtures" / "formats"
 JSON_OPTIONS = ReadOptions(text_field="body", id_field="slug")
 COMPRESSORS = {
     ".gz": lambda b: gzip.compress(b, mtime=0),

@@ -181,3 +181,23 @@ def test_settings_are_validated():
     s = Settings().with_changes(threshold=0.5, doc_threshold=0.5)
     assert (s.bands, s.rows) == (64, 4)  # bands follow the thresholds unless given
     assert Settings.from_dict(Settings().to_dict()) == Settings()
+
+
+def test_a_file_reached_twice_is_read_once(tmp_path):
+    shutil.copy(UKRAINE, tmp_path / "u.txt")
+    result = scan([tmp_path, tmp_path / "u.txt", tmp_path])
+    assert len(result.documents) == 1
+    assert para_pairs(result) == {(result.documents[0].path, 0, result.documents[0].path, 6)}
+
+
+def test_identical_short_files_are_document_duplicates(tmp_path):
+    write_docs(tmp_path, {"a.txt": ["Markets fall sharply."], "b.txt": ["Markets fall sharply."], "c.txt": ["Markets rise."]})
+    result = scan(tmp_path)
+    assert [(p.kind, p.a.path, p.b.path, p.exact) for p in result.pairs] == [("document", "a.txt", "b.txt", True)]
+
+
+def test_rows_or_bands_alone_derive_the_other():
+    assert (Settings().with_changes(rows=4).bands, Settings().with_changes(rows=4).rows) == (64, 4)
+    assert Settings(num_perm=128, bands=16).rows == 8
+    with pytest.raises(ValueError, match="at most num_perm"):
+        Settings(rows=300)

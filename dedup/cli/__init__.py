@@ -130,7 +130,8 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool) -> None:
         for error in result.errors:
             click.echo(f"dedup: {error.path}: {error.error}", err=True)
     if not result.documents:
-        click.echo("dedup: no document could be read", err=True)
+        why = "no document could be read" if result.errors else "no file found (check the paths, --include and --exclude)"
+        click.echo(f"dedup: {why}", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(EXIT_DUPLICATES if result.has_duplicates and not exit_zero else EXIT_CLEAN)
 

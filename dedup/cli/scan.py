@@ -6,7 +6,7 @@ import click
 
 from ..cache import default_cache_dir
 from ..detect import LEVELS
-from ..lsh import catch_probability
+from ..lsh import explain as s_curve
 from ..report import FORMATS
 from ..scan import available_cpus
 from ..scan import scan as scan_paths
@@ -71,8 +71,6 @@ def explain(**options) -> None:
     click.echo(f"paragraph threshold {s.threshold}, document threshold {s.doc_threshold}, "
                f"{s.unit} {s.ngram}-grams, min {s.min_words} words")
     click.echo("\n true Jaccard   chance of becoming a candidate   1-(1-s^r)^b")
-    marks = sorted({0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, s.threshold, s.doc_threshold})
-    for sim in marks:
-        p = float(catch_probability(sim, s.bands, s.rows))
+    for sim, p in s_curve(s.threshold, s.doc_threshold, s.bands, s.rows):
         flag = "  <- threshold" if sim in (s.threshold, s.doc_threshold) else ""
         click.echo(f"   {sim:10.2f}   {p:10.4f}  {'#' * round(p * 30):<30}{flag}")
