@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from . import corpus as _corpus
-from . import minhash, normalize, shingle, split
+from . import minhash, normalize, segments, shingle, split
 from .corpus import Corpus, DocumentInfo, previews
 from .readers import Document
 from .settings import Settings
@@ -75,7 +75,7 @@ def _code_fingerprint() -> str:
     """A digest of the source of every module that decides what a batch holds, so an
     upgraded (or locally edited) dedup never reads entries an older one wrote."""
     digest = hashlib.blake2b(digest_size=8)
-    for module in (split, normalize, shingle, minhash, _corpus):
+    for module in (split, normalize, segments, shingle, minhash, _corpus):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 

@@ -72,13 +72,8 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(33))
 
 
-def words(text: str) -> list[str]:
-    """The words of a normalized text: maximal runs of Unicode word characters."""
-    return _WORD.findall(text)
-
-
 def _word_bytes(text: str) -> list[bytes]:
-    """The UTF-8 encoded words of one text (same result as :func:`words`)."""
+    """The UTF-8 encoded words of one text: maximal runs of Unicode word characters."""
     if text.isascii():
         # Fast path: bytes.translate + split cut the words in C, already encoded.
         return text.encode("ascii").translate(_ASCII_WORD_BYTES).split()

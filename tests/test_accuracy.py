@@ -7,6 +7,7 @@ the eval-dev sets.)
 """
 
 import random
+import re
 
 import pytest
 
@@ -65,3 +66,15 @@ def test_reported_scores_are_exact_and_estimates_close(corpus):
     # sd of the 256-permutation estimate is at most 0.031; allow 4 sd per pair.
     assert all(abs(p.estimate - p.similarity) < 0.125 for p in near)
     assert all(p.similarity >= 0.3 for p in near)
+    # The reported similarity is the exact Jaccard of the word-2-gram sets.
+    texts = {d.path: d.text.split("\n\n") for d in documents}
+    for p in near[:50]:
+        a = bigrams(texts[p.a.path][p.a.paragraph])
+        b = bigrams(texts[p.b.path][p.b.paragraph])
+        assert p.similarity == pytest.approx(len(a & b) / len(a | b))
+        assert p.containment == pytest.approx((len(a & b) / len(a), len(a & b) / len(b)))
+
+
+def bigrams(text: str) -> set[tuple[str, str]]:
+    words = re.findall(r"\w+", text.lower())
+    return set(zip(words, words[1:]))
