@@ -191,7 +191,7 @@ def _from_arrays(documents: Sequence[Document], arrays: dict[str, np.ndarray], n
     doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
     starts, ends = arrays["para_start"], arrays["para_end"]
     return Corpus(
-        documents=[DocumentInfo(d.path, len(d.text), int(c)) for d, c in zip(documents, counts)],
+        documents=[DocumentInfo(d.path, len(d.text), int(c), d.source) for d, c in zip(documents, counts)],
         para_doc=doc_of,
         para_index=arrays["para_index"],
         para_start=starts,

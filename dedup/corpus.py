@@ -29,11 +29,13 @@ PREVIEW_CHARS = 400
 
 @dataclass(frozen=True)
 class DocumentInfo:
-    """What a report says about a document: its name, size and paragraph count."""
+    """What a report says about a document: its name, size and paragraph count, and
+    what its offsets count in (``text_source``, see :class:`dedup.readers.Document`)."""
 
     path: str
     chars: int
     paragraphs: int
+    text_source: str = "file"
 
 
 @dataclass
@@ -119,7 +121,7 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     sh = distinct.take(copy_of)
     sig = signatures(distinct, settings.num_perm, settings.seed)
     return Corpus(
-        documents=[DocumentInfo(doc.path, len(doc.text), len(sp)) for doc, sp in zip(documents, spans)],
+        documents=[DocumentInfo(doc.path, len(doc.text), len(sp), doc.source) for doc, sp in zip(documents, spans)],
         para_doc=doc_of,
         para_index=np.arange(len(texts), dtype=np.int64) - np.repeat(offsets_from_counts(counts)[:-1], counts),
         para_start=starts,

@@ -97,7 +97,8 @@ class ScanResult:
         return {
             "settings": self.settings,
             "documents": [
-                {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars} for d in self.documents
+                {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars, "text_source": d.text_source}
+                for d in self.documents
             ],
             "pairs": [p.to_dict() for p in self.pairs],
             "groups": [g.to_dict() for g in self.groups],

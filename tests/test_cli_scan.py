@@ -60,7 +60,9 @@ def test_seed_json_report(seed_dir):
     assert pair["a"]["path"] == "ukraine-talks.txt"
     text = UKRAINE.read_text(encoding="utf-8")
     assert text[pair["b"]["start"] : pair["b"]["end"]].startswith("Putin's comments follow")
-    assert report["documents"] == [{"path": "ukraine-talks.txt", "paragraphs": 22, "chars": len(text)}]
+    assert report["documents"] == [
+        {"path": "ukraine-talks.txt", "paragraphs": 22, "chars": len(text), "text_source": "file"}
+    ]
 
 
 def test_text_report_is_readable(seed_dir):

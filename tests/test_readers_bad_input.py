@@ -124,7 +124,7 @@ def test_json_array_errors():
     assert err.error == "expected a JSON array of records, found an object"
     got = items(b'[{"id": "a", "text": "kept"}, {"id": "b"}, "loose string"]', "x.json")
     assert got == [
-        Document("x.json#a", "kept"),
+        Document("x.json#a", "kept", "json-field"),
         ReadError("x.json#b", "record 2: text field 'text' is missing"),
         ReadError("x.json#3", "record 3: expected a JSON object, found a string"),
     ]
@@ -133,7 +133,7 @@ def test_json_array_errors():
 def test_record_fields_are_configurable():
     data = b'{"slug": "s1", "body": "the text"}\n{"body": "no slug"}\n'
     assert items(data, "x.ndjson", text_field="body", id_field="slug") == [
-        Document("x.ndjson#s1", "the text"), Document("x.ndjson#2", "no slug")]
+        Document("x.ndjson#s1", "the text", "json-field"), Document("x.ndjson#2", "no slug", "json-field")]
 
 
 # --- compressed files ------------------------------------------------------------------
@@ -183,7 +183,7 @@ def test_concatenated_and_nested_compression():
     frames = zstandard.ZstdCompressor().compress(b"part one, ") + zstandard.ZstdCompressor().compress(b"part two")
     assert items(frames, "x.txt.zst") == [Document("x.txt.zst", "part one, part two")]
     nested = bz2.compress(gzip.compress(b"<p>inside</p>"))
-    assert items(nested, "x.html.gz.bz2") == [Document("x.html.gz.bz2", "inside")]
+    assert items(nested, "x.html.gz.bz2") == [Document("x.html.gz.bz2", "inside", "extracted-html")]
 
 
 # --- Markdown and stdin ----------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_markdown_with_unclosed_raw_html_is_an_error():
 def test_stdin_is_read_in_the_format_asked_for():
     data = b'{"id": "a", "text": "from a pipe"}\nnot json\n'
     got = list(read_stdin(ReadOptions(stdin_format="jsonl"), io.BytesIO(data)))
-    assert got[0] == Document("<stdin>#a", "from a pipe")
+    assert got[0] == Document("<stdin>#a", "from a pipe", "json-field")
     assert got[1].path == "<stdin>#2" and "invalid JSON" in got[1].error
     assert list(read_stdin(ReadOptions(), io.BytesIO(b"plain"))) == [Document("<stdin>", "plain")]
 

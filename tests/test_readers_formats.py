@@ -114,3 +114,12 @@ def test_offsets_refer_to_the_extracted_text():
 def read_file_all(folder: Path):
     for path in sorted(folder.iterdir()):
         yield from read_file(path, path.name)
+
+
+@pytest.mark.parametrize(
+    "folder,source",
+    [("txt", "file"), ("html", "extracted-html"), ("md", "extracted-markdown"), ("jsonl", "json-field")],
+)
+def test_the_report_says_what_offsets_count_in(folder, source):
+    report = scan(FORMATS / folder, read_options=JSON_OPTIONS if folder == "json" else None).to_dict()
+    assert {d["text_source"] for d in report["documents"]} == {source}

@@ -24,10 +24,13 @@ from . import compressed, html, jsonl, markdown, text
 @dataclass(frozen=True)
 class Document:
     """One document to check: ``path`` is how reports name it (``file`` or ``file#id``);
-    ``text`` is the decoded text that reported offsets refer to."""
+    ``text`` is the text that reported offsets refer to, and ``source`` says what that
+    text is: ``"file"`` (the decoded file), ``"extracted-html"``, ``"extracted-markdown"``
+    (text taken out of markup) or ``"json-field"`` (a record's text field)."""
 
     path: str
     text: str
+    source: str = "file"
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        yield Document(name, extract(decode_html(data)))
+        yield Document(name, extract(decode_html(data)), "extracted-html")
     except (DecodeError, HTMLError) as err:
         yield ReadError(name, f"malformed HTML: {err}" if isinstance(err, HTMLError) else str(err))
 

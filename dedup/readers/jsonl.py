@@ -108,4 +108,4 @@ def _document(record: Any, name: str, number: str, where: str, options: "ReadOpt
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
-    return Document(address, text)
+    return Document(address, text, "json-field")

@@ -36,7 +36,7 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        yield Document(name, markdown_text(decode(data)))
+        yield Document(name, markdown_text(decode(data)), "extracted-markdown")
     except DecodeError as err:
         yield ReadError(name, str(err))
     except HTMLError as err:
