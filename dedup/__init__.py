@@ -15,7 +15,7 @@ from .results import Group, Location, Pair, ScanResult
 from .scan import scan, scan_documents
 from .settings import Settings
 from .sources import Selection
-from .storage import StorageError
+from .storage.base import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, SettingsMismatch, StorageError
 from .verdict import DocumentMatch, ParagraphMatch, Policy, Verdict
 
 __all__ = [
@@ -24,6 +24,10 @@ __all__ = [
     "DocumentMatch",
     "Group",
     "Index",
+    "IndexBusy",
+    "IndexCorrupt",
+    "IndexFull",
+    "IndexReadOnly",
     "Location",
     "Pair",
     "ParagraphMatch",
@@ -33,6 +37,7 @@ __all__ = [
     "ScanResult",
     "Selection",
     "Settings",
+    "SettingsMismatch",
     "StorageError",
     "Verdict",
     "scan",
