@@ -358,7 +358,7 @@ class Index:
         s = self.settings
         c = signed.corpus
         query = signed.para_bands[eligible]
-        hit_keys, hit_refs, hit_sketches = self._store.paragraph_candidates(query.ravel())
+        hit_keys, hit_refs, hit_sketches = self._store.candidates("paragraph", query.ravel())
         new, refs = _hits_to_pairs(query, hit_keys, hit_refs)
         hit_ids, first = np.unique(hit_refs, return_index=True)
         stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
@@ -409,8 +409,10 @@ class Index:
         c = signed.corpus
         owners, shared = np.unique(found.rows.docs, return_counts=True)
         ranked = owners[np.argsort(-shared, kind="stable")].tolist()
-        _, doc_hits = self._store.bucket_hits("document", signed.doc_bands[d])
-        hits = self._store.documents(np.unique(doc_hits))
+        _, doc_hits, doc_sketches = self._store.candidates("document", signed.doc_bands[d])
+        near = sketch_matches(sketch(signed.doc_signatures[d]), doc_sketches) >= sketch_floor(
+            s.doc_threshold, sketch_positions(s.num_perm))
+        hits = self._store.documents(np.unique(doc_hits[near]))
         plausible = hits.ids[estimate(signed.doc_signatures[d][None, :], hits.signatures)
                              >= floor(s.doc_threshold, s.num_perm)]
         exact_docs = self._store.document_copies(signed.doc_keys[d : d + 1], MAX_COPIES).ids
@@ -512,15 +514,17 @@ def floor(threshold: float, num_perm: int) -> float:
 def sketch_floor(threshold: float, positions: int) -> int:
     """Equal sketch positions below which a candidate is dismissed unread.
 
-    Why: at 100k stored articles a check meets ~1,200 chance LSH candidates; reading
-    their full rows was most of its time.  A sketch position of a pair with Jaccard
+    Why: a check meets hundreds of chance LSH candidates (~510 at p50 with 100k stored
+    articles, thousands for some articles), and reading each one's full row is a page
+    read; the sketch comes with the bucket rows instead.  A sketch position of a pair with Jaccard
     ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS`` (the MinHash
     values agree, or they differ but their low bits agree by chance), so the equal
     positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is
     the largest count whose lower tail is at most ``SKETCH_MISS``: a true pair is lost
     with probability <= 1e-6 (pairs above the threshold even less), while a chance pair
-    (J ~ 0.03) passes with probability ~1e-5.  Survivors still face :func:`floor` on
-    the full signature, then exact verification.
+    (J ~ 0.03) passes with probability ~1 % (at the defaults: 20 of 128 positions,
+    64 bytes a sketch).  Survivors still face :func:`floor` on the full signature, then
+    exact verification.
     """
     p = threshold + (1 - threshold) / (1 << SKETCH_BITS)
     tail, floor_count = 0.0, 0

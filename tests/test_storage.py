@@ -236,37 +236,42 @@ def test_an_index_signed_by_another_pipeline_is_refused(built):
         Index.open(path)
 
 
-def test_every_paragraph_has_its_sketch_and_remove_takes_it_along(built):
+def test_every_row_has_its_sketch_and_remove_takes_it_along(built):
     from dedup.storage.base import sketch
 
     path, _ = built
     with Index.open(path) as idx:
         idx.remove("a1")
     with closing(sqlite3.connect(path)) as conn:
-        rows = conn.execute(
-            "SELECT p.id, p.signature, s.sketch FROM paragraphs AS p LEFT JOIN paragraph_sketches AS s ON s.id = p.id"
-        ).fetchall()
-        sketches = conn.execute("SELECT COUNT(*) FROM paragraph_sketches").fetchone()[0]
-    assert len(rows) == 10 and sketches == 10
-    for _, sig, sk in rows:
-        assert sk == sketch(np.frombuffer(sig, dtype="<u4")).tobytes()
+        for table, rows in (("paragraph", 10), ("document", 2)):
+            joined = conn.execute(
+                f"SELECT r.signature, s.sketch FROM {table}s AS r LEFT JOIN {table}_sketches AS s ON s.id = r.id"
+            ).fetchall()
+            assert len(joined) == rows
+            assert conn.execute(f"SELECT COUNT(*) FROM {table}_sketches").fetchone()[0] == rows
+            for sig, sk in joined:
+                assert sk == sketch(np.frombuffer(sig, dtype="<u4")).tobytes()
 
 
-def test_a_version_1_index_is_upgraded_when_opened_writable(built, rng):
+@pytest.mark.parametrize("version, dropped", [("1", ("paragraph", "document")), ("2", ("document",))])
+def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dropped):
     path, texts = built
     probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
     with Index.open(path) as idx:
         before = idx.check(probe)
     with closing(sqlite3.connect(path)) as conn, conn:
-        expected = conn.execute("SELECT id, sketch FROM paragraph_sketches ORDER BY id").fetchall()
-        conn.execute("DROP TABLE paragraph_sketches")
-        conn.execute("UPDATE meta SET value = '1' WHERE key = 'format_version'")
-    with pytest.raises(IndexReadOnly, match="format version 1 needs a one-time upgrade"):
+        expected = {t: conn.execute(f"SELECT id, sketch FROM {t}_sketches ORDER BY id").fetchall()
+                    for t in ("paragraph", "document")}
+        for table in dropped:
+            conn.execute(f"DROP TABLE {table}_sketches")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (version,))
+    with pytest.raises(IndexReadOnly, match=f"format version {version} needs a one-time upgrade"):
         Index.open(path, readonly=True)
     with Index.open(path) as idx:
         after = idx.check(probe)
     assert after.seen == before.seen == (0,) and after.matches == before.matches
     with closing(sqlite3.connect(path)) as conn:
-        assert conn.execute("SELECT id, sketch FROM paragraph_sketches ORDER BY id").fetchall() == expected
-        assert conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0] == "2"
+        for table, rows in expected.items():
+            assert conn.execute(f"SELECT id, sketch FROM {table}_sketches ORDER BY id").fetchall() == rows
+        assert conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0] == "3"
     assert integrity(path) == "ok"

@@ -175,11 +175,8 @@ class Storage(Protocol):
     def transaction(self, write: bool) -> AbstractContextManager[None]:
         """A consistent snapshot (``write=False``) or an exclusive write transaction."""
 
-    def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(key, row)`` pairs of stored buckets whose key is in ``keys`` (uint64)."""
-
-    def paragraph_candidates(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(key, row, sketch)`` of stored paragraph buckets whose key is in ``keys``:
+    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(key, row, sketch)`` of stored buckets whose key is in ``keys`` (uint64):
         the bucket hits with each row's :func:`sketch`, the cheap first look at a
         candidate (one lookup, not one per candidate)."""
 

@@ -15,11 +15,11 @@ Layout (every query below is an index lookup, never a scan):
   it never touches);
 * ``paragraphs``: owner, position, span, word count, content key, signature blob
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
-* ``paragraph_sketches``: a 64-byte b-bit sketch of each paragraph's signature
-  (:func:`~dedup.storage.base.sketch`), ~100 rows per page, read together with the
-  bucket rows in one join so a chance candidate is dismissed without touching its
-  2 KB paragraph row (added in format version 2; a version-1 file is upgraded in place
-  the first time it is opened writable);
+* ``paragraph_sketches`` / ``document_sketches``: a 64-byte b-bit sketch of each
+  row's signature (:func:`~dedup.storage.base.sketch`), ~55 rows per page, read
+  together with the bucket rows in one join so a chance candidate is dismissed without
+  touching its 2 KB paragraph row or its document row (format version 3; older files
+  are upgraded in place the first time they are opened writable);
 * ``paragraph_buckets`` / ``document_buckets``: one ``(band key, row)`` per band, a
   ``WITHOUT ROWID`` table keyed by the band key, so "who shares a band with these keys"
   is one B-tree seek per key, all keys of a check in one statement.  Only the first stored copy of a text is banded (its
@@ -66,9 +66,10 @@ from .base import (
 )
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 2
-#: Versions this dedup upgrades in place when it opens them writable.
-_UPGRADABLE = {"1"}
+FORMAT_VERSION = 3
+#: Versions this dedup upgrades in place when it opens them writable (1: no sketches;
+#: 2, briefly on main: paragraph sketches only).
+_UPGRADABLE = {"1", "2"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages): measured, single adds at 2k
 #: stored articles take p50 17 ms with it instead of 69 ms with SQLite's default 1000.
 WAL_CHECKPOINT_PAGES = 16384
@@ -79,7 +80,10 @@ MMAP_BYTES = 1 << 31
 #: How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT = 30.0
 
-_SKETCH_TABLE = "CREATE TABLE IF NOT EXISTS paragraph_sketches (id INTEGER PRIMARY KEY, sketch BLOB NOT NULL)"
+_SKETCH_TABLES = "".join(
+    f"CREATE TABLE IF NOT EXISTS {level}_sketches (id INTEGER PRIMARY KEY, sketch BLOB NOT NULL);\n"
+    for level in ("paragraph", "document")
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
@@ -109,8 +113,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 );
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
-{_SKETCH_TABLE};
-CREATE TABLE IF NOT EXISTS paragraph_buckets (
+{_SKETCH_TABLES}CREATE TABLE IF NOT EXISTS paragraph_buckets (
     key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS document_buckets (
     key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
@@ -118,6 +121,7 @@ CREATE TABLE IF NOT EXISTS document_buckets (
 #: Tables every version has (a file without them is not a dedup index).
 _TABLES = {"meta", "documents", "paragraphs", "paragraph_buckets", "document_buckets"}
 _BUCKETS = {"paragraph": "paragraph_buckets", "document": "document_buckets"}
+_SKETCHES = {"paragraph": "paragraph_sketches", "document": "document_sketches"}
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
 
 
@@ -207,23 +211,16 @@ class SQLiteStorage:
 
     # -- lookups --------------------------------------------------------------------
 
-    def bucket_hits(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         rows = self._conn.execute(
-            f"SELECT b.key, b.ref FROM json_each(?) AS j JOIN {_BUCKETS[level]} AS b ON b.key = j.value",
-            (_key_list(keys),),
-        ).fetchall()
-        return unsigned([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.int64)
-
-    def paragraph_candidates(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        rows = self._conn.execute(
-            "SELECT b.key, b.ref, s.sketch FROM json_each(?) AS j"
-            " JOIN paragraph_buckets AS b ON b.key = j.value JOIN paragraph_sketches AS s ON s.id = b.ref",
+            f"SELECT b.key, b.ref, s.sketch FROM json_each(?) AS j JOIN {_BUCKETS[level]} AS b ON b.key = j.value"
+            f" JOIN {_SKETCHES[level]} AS s ON s.id = b.ref",
             (_key_list(keys),),
         ).fetchall()
         width = sketch_positions(self.settings.num_perm) // 2
         data = b"".join(r[2] for r in rows)
         if len(data) != width * len(rows):
-            raise IndexCorrupt(f"{self.path}: a stored paragraph sketch does not have {width} bytes")
+            raise IndexCorrupt(f"{self.path}: a stored {level} sketch does not have {width} bytes")
         return (
             unsigned([r[0] for r in rows]),
             np.array([r[1] for r in rows], dtype=np.int64),
@@ -330,6 +327,7 @@ class SQLiteStorage:
             ),
         )
         ref = cur.lastrowid
+        c.execute("INSERT INTO document_sketches (id, sketch) VALUES (?, ?)", (ref, sketch(doc.signature).tobytes()))
         if len(doc.band_keys):
             self._buckets("document", doc.band_keys, np.full(len(doc.band_keys), ref, np.int64), defer_buckets)
         n = len(doc.para_index)
@@ -410,6 +408,7 @@ class SQLiteStorage:
         c.execute("DELETE FROM paragraph_sketches WHERE id IN (SELECT id FROM paragraphs WHERE doc = ?)", (ref,))
         c.execute("DELETE FROM paragraphs WHERE doc = ?", (ref,))
         c.execute("DELETE FROM documents WHERE id = ?", (ref,))
+        c.execute("DELETE FROM document_sketches WHERE id = ?", (ref,))
         return True
 
     def _hand_over(self, buckets: str, rows: str, keys: np.ndarray, old: int, heir: Optional[int]) -> None:
@@ -650,23 +649,26 @@ def _create(conn: sqlite3.Connection, settings: Settings) -> None:
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 index to the current format: add the paragraph sketches
-    (computed from the stored signatures), in one transaction; a concurrent opener
-    that upgraded first wins and this does nothing."""
+    """Bring an older index to the current format: (re)compute the paragraph and
+    document sketches from the stored signatures, in one transaction; a concurrent
+    opener that upgraded first wins and this does nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
         if version in _UPGRADABLE:
             settings = Settings.from_dict(json.loads(
                 conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0]))
-            conn.execute(_SKETCH_TABLE)
-            cur = conn.execute("SELECT id, signature FROM paragraphs ORDER BY id")
-            while rows := cur.fetchmany(1 << 16):
-                sketches = sketch(_unpack_signatures([r[1] for r in rows], settings.num_perm))
-                conn.executemany(
-                    "INSERT OR REPLACE INTO paragraph_sketches (id, sketch) VALUES (?, ?)",
-                    zip((r[0] for r in rows), (row.tobytes() for row in sketches)),
-                )
+            for statement in _SKETCH_TABLES.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            for level, rows_table in (("paragraph", "paragraphs"), ("document", "documents")):
+                cur = conn.execute(f"SELECT id, signature FROM {rows_table} ORDER BY id")
+                while rows := cur.fetchmany(1 << 16):
+                    sketches = sketch(_unpack_signatures([r[1] for r in rows], settings.num_perm))
+                    conn.executemany(
+                        f"INSERT OR REPLACE INTO {_SKETCHES[level]} (id, sketch) VALUES (?, ?)",
+                        zip((r[0] for r in rows), (row.tobytes() for row in sketches)),
+                    )
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
