@@ -516,10 +516,10 @@ def sketch_floor(threshold: float, positions: int) -> int:
 
     Why: a check meets hundreds of chance LSH candidates (~510 at p50 with 100k stored
     articles, thousands for some articles), and reading each one's full row is a page
-    read; the sketch comes with the bucket rows instead.  A sketch position of a pair with Jaccard
-    ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS`` (the MinHash
-    values agree, or they differ but their low bits agree by chance), so the equal
-    positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is
+    read; the sketch comes with the bucket rows instead.  A sketch position of a pair
+    with Jaccard ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS``
+    (the MinHash values agree, or they differ but their low bits agree by chance), so
+    the equal positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is
     the largest count whose lower tail is at most ``SKETCH_MISS``: a true pair is lost
     with probability <= 1e-6 (pairs above the threshold even less), while a chance pair
     (J ~ 0.03) passes with probability ~1 % (at the defaults: 20 of 128 positions,

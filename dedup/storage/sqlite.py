@@ -22,9 +22,10 @@ Layout (every query below is an index lookup, never a scan):
   are upgraded in place the first time they are opened writable);
 * ``paragraph_buckets`` / ``document_buckets``: one ``(band key, row)`` per band, a
   ``WITHOUT ROWID`` table keyed by the band key, so "who shares a band with these keys"
-  is one B-tree seek per key, all keys of a check in one statement.  Only the first stored copy of a text is banded (its
-  exact copies are found by content key), so boilerplate repeated in every article
-  does not grow the buckets; ``delete`` hands the bands over to a surviving copy.
+  is one B-tree seek per key, all keys of a check in one statement.  Only the first
+  stored copy of a text is banded (its exact copies are found by content key), so
+  boilerplate repeated in every article does not grow the buckets; ``delete`` hands
+  the bands over to a surviving copy.
 
 Errors from SQLite are translated into :class:`~dedup.storage.base.StorageError`
 subclasses that name the file and the cause; a failed write rolls back whole.
@@ -327,7 +328,8 @@ class SQLiteStorage:
             ),
         )
         ref = cur.lastrowid
-        c.execute("INSERT INTO document_sketches (id, sketch) VALUES (?, ?)", (ref, sketch(doc.signature).tobytes()))
+        c.execute("INSERT INTO document_sketches (id, sketch) VALUES (?, ?)",
+                  (ref, sketch(doc.signature).tobytes()))
         if len(doc.band_keys):
             self._buckets("document", doc.band_keys, np.full(len(doc.band_keys), ref, np.int64), defer_buckets)
         n = len(doc.para_index)
