@@ -341,6 +341,9 @@ def run_worker(kind: str, folder: Path, config: str, *extra: str, repeat: int = 
     """Run one measurement ``repeat`` times, each in a fresh interpreter; keep the
     fastest time of each stage (the least disturbed by other jobs) and the highest RSS."""
     runs = [_run_worker_once(kind, folder, config, *extra) for _ in range(repeat)]
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return failed[0]
     best = runs[0]
     for r in runs[1:]:
         best["seconds"] = {k: min(v, r["seconds"][k]) for k, v in best["seconds"].items()}
@@ -355,7 +358,10 @@ def _run_worker_once(kind: str, folder: Path, config: str, *extra: str) -> dict:
     load = os.getloadavg()[0]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(f"worker {kind} on {folder.name}/{config} failed:\n{done.stderr[-2000:]}")
+        # One broken measurement must not lose the others: record it, report it, go on.
+        error = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        print(f"worker {kind} on {folder.name}/{config} failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+        return {"error": error, "seconds": {}, "load": [load, os.getloadavg()[0]], "rss_mb": 0.0}
     result = json.loads(done.stdout.strip().splitlines()[-1])
     result["load"] = [load, os.getloadavg()[0]]  # other jobs on the 2 cores, before / after
     return result
@@ -435,7 +441,7 @@ def _cache_runs(folder: Path, config: str, features: dict) -> dict:
 
 
 #: Repetitions per measurement (fastest kept): the small corpus is cheap to repeat.
-REPEATS = {"small": 2, "full": 1}
+REPEATS = {"small": 2, "full": 1}  # --small-repeats overrides the first
 
 
 def code_state() -> str:
@@ -529,6 +535,11 @@ def render(results: dict) -> str:
         w("|" + "---|" * (1 + 3 * len(sizes)))
         first = results["sizes"][sizes[0]]["configs"][config]
         names = list(first["stages"]["seconds"]) + list(first["scan"]["seconds"]) + list(first["cli"])
+        if any("error" in results["sizes"][s]["configs"][config][k] for s in sizes for k in ("stages", "scan")):
+            names = [n for n in names if all(
+                n in results["sizes"][s]["configs"][config]["stages"]["seconds"]
+                or n in results["sizes"][s]["configs"][config]["scan"]["seconds"]
+                or n in results["sizes"][s]["configs"][config]["cli"] for s in sizes)]
         for name in names:
             cells = []
             for s in sizes:
@@ -544,6 +555,10 @@ def render(results: dict) -> str:
         for s in sizes:
             c = results["sizes"][s]["configs"][config]
             st = c["stages"]
+            broken = [f"{k}: {c[k]['error']}" for k in ("stages", "scan") if "error" in c[k]]
+            if broken:
+                w(f"- {s}: measurement failed ({'; '.join(broken)}).")
+                continue
             cli_notes = "; ".join(
                 f"{k}: peak RSS {v['rss_mb']:.0f} MB" + (f", output identical: {v['identical']}" if "identical" in v else "")
                 for k, v in c["cli"].items()
@@ -584,7 +599,11 @@ def render_anchors(results: dict) -> str:
     strings in Python (what a user of the anchor pays; dedup's row includes its own
     tokenizing and shingling)."""
     out = ["### Signature stage vs the anchors (word 5-grams, 128 perms, same paragraphs, same run)", ""]
-    sizes = list(results["sizes"])
+    failed = {s: r["anchors"]["error"] for s, r in results["sizes"].items() if "error" in r["anchors"]}
+    out += [f"- {s}: anchors failed: {e}" for s, e in failed.items()]
+    sizes = [s for s in results["sizes"] if s not in failed]
+    if not sizes:
+        return "\n".join(out + [""])
     out.append("| signer | " + " | ".join(
         f"{s}: MB/s incl. shingle strings | {s}: dedup speed-up | {s}: MB/s hashing only | {s}: dedup speed-up" for s in sizes) + " |")
     out.append("|" + "---|" * (1 + 4 * len(sizes)))
@@ -628,6 +647,8 @@ def render_memory(results: dict) -> str:
     out = ["### Memory per indexed paragraph", "", "| size | settings | signature B | all per-paragraph arrays B | shingles kept for verification B |", "|---|---|---|---|---|"]
     for s, r in results["sizes"].items():
         for config in CONFIGS:
+            if "memory" not in r["configs"][config]["stages"]:
+                continue
             m = r["configs"][config]["stages"]["memory"]
             out.append(f"| {s} | {CONFIG_TITLES[config]} | {m['signature']:.0f} | {m['arrays']:.0f} | {m['shingles']:.0f} |")
     out.append("")
@@ -643,10 +664,12 @@ def render_scaling(results: dict) -> str:
            "| settings | measurement | time ratio | time ratio per 10x bytes |", "|---|---|---|---|"]
     for config in CONFIGS:
         cs, cf = small["configs"][config], full["configs"][config]
-        rows = {**{k: (cs["stages"]["seconds"][k], cf["stages"]["seconds"][k]) for k in cs["stages"]["seconds"]},
-                "scan (library)": (cs["scan"]["seconds"]["scan (library)"], cf["scan"]["seconds"]["scan (library)"]),
+        rows = {**{k: (cs["stages"]["seconds"][k], cf["stages"]["seconds"].get(k)) for k in cs["stages"]["seconds"]},
+                "scan (library)": (cs["scan"]["seconds"].get("scan (library)"), cf["scan"]["seconds"].get("scan (library)")),
                 **{k: (cs["cli"][k]["seconds"], cf["cli"][k]["seconds"]) for k in cs["cli"] if k in cf["cli"]}}
         for name, (a, b) in rows.items():
+            if a is None or b is None:
+                continue
             ratio = b / a if a > 0 else float("nan")
             out.append(f"| {CONFIG_TITLES[config]} | {name} | {ratio:.1f}x | {ratio * 10 / size_ratio:.1f}x |")
     out.append("")
@@ -655,6 +678,8 @@ def render_scaling(results: dict) -> str:
 
 def render_boilerplate(results: dict) -> str:
     b = results["boilerplate"]
+    if "scan" not in b["exact:0"]["seconds"]:
+        return f"### Boilerplate\n\nfailed: {b['exact:0'].get('error')}\n"
     base = b["exact:0"]["seconds"]["scan"]
     out = ["### Boilerplate: small corpus + N files sharing one paragraph (library scan, defaults)", "",
            "exact: the same 50-word paragraph; templated: that paragraph with one number changed per copy; "
@@ -663,6 +688,9 @@ def render_boilerplate(results: dict) -> str:
            "| case | copies | scan s | extra s over no boilerplate | extra ms per copy | pairs |", "|---|---|---|---|---|---|"]
     for key, r in b.items():
         kind, copies = key.split(":")
+        if "error" in r:
+            out.append(f"| {kind} | {int(copies):,} | failed: {r['error']} | - | - | - |")
+            continue
         sec = r["seconds"]["scan"]
         extra = sec - base
         per = f"{extra / int(copies) * 1000:.3f}" if int(copies) else "-"
@@ -688,10 +716,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="small,full", help="comma-separated: small, full [small,full]")
     parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
     parser.add_argument("--from-json", type=Path, help="render a previous run's JSON instead of measuring")
+    parser.add_argument("--small-repeats", type=int, default=REPEATS["small"],
+                        help=f"runs per small-corpus measurement, fastest kept [{REPEATS['small']}]")
     opts = parser.parse_args(argv)
     if opts.from_json:
         results = json.loads(opts.from_json.read_text())
     else:
+        REPEATS["small"] = max(1, opts.small_repeats)
         sizes = [s.strip() for s in opts.sizes.split(",") if s.strip()]
         unknown = set(sizes) - set(corpus_builder.SIZES)
         if unknown:
