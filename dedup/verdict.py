@@ -22,9 +22,13 @@ what is stored is the new remainder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional, Union
+from typing import Any, Iterable, Literal, Optional, Union
 
-from .results import Location, Pair
+from .corpus import DocumentInfo
+from .group import groups
+from .readers import Document, ReadError
+from .results import Group, Location, Pair, ScanResult
+from .settings import Settings
 
 Action = Literal["reject", "strip", "flag"]
 ACTIONS: tuple[Action, ...] = ("reject", "strip", "flag")
@@ -183,3 +187,36 @@ class Verdict:
                     p.exact,
                 ))
         return out
+
+
+def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[ReadError],
+                   settings: Settings) -> ScanResult:
+    """Verdicts as a scan result, so checks are reported in the scan's formats: the
+    checked documents, their pairs with stored texts (``a`` stored, ``b`` checked) and
+    groups around each stored text."""
+    judged = list(judged)
+    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
+    return ScanResult(
+        settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
+        documents=[DocumentInfo(d.path, v.chars, v.paragraphs, d.source) for d, v in judged],
+        pairs=pairs,
+        groups=_located_groups(pairs),
+        errors=errors,
+    )
+
+
+def _located_groups(pairs: list[Pair]) -> list[Group]:
+    """Group locations linked by pairs; stored texts come first, so they are canonical."""
+    kinds = []
+    for kind in ("document", "paragraph"):
+        of_kind = [p for p in pairs if p.kind == kind]
+        where: dict[tuple, Location] = {}
+        for p in of_kind:
+            where.setdefault(p.a.key(), p.a)
+        for p in of_kind:
+            where.setdefault(p.b.key(), p.b)
+        number = {k: i for i, k in enumerate(where)}
+        located = list(where.values())
+        for members in groups(len(located), ((number[p.a.key()], number[p.b.key()]) for p in of_kind)):
+            kinds.append(Group(kind, located[members[0]], tuple(located[m] for m in members)))
+    return kinds

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import io
 import sys
-from typing import Callable
+from typing import Callable, Sequence
 
 import click
 
 from ..readers import STDIN_FORMATS, ReadOptions
-from ..report import write_report
+from ..report import FORMATS, write_report
 from ..results import ScanResult
 from ..settings import Settings
+from ..sources import Selection
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
 _DEFAULTS = Settings()
@@ -53,9 +54,12 @@ def settings_options(func: Callable) -> Callable:
     return func
 
 
+#: The options of :func:`settings_options`, as ``Settings`` field names.
+SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words")
+
+
 def build_settings(**given) -> Settings:
-    keys = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words")
-    changes = {k: given.get(k) for k in keys}
+    changes = {k: given.get(k) for k in SETTING_KEYS}
     try:
         return _DEFAULTS.with_changes(**changes)
     except ValueError as err:
@@ -112,6 +116,29 @@ def build_read_options(**given) -> ReadOptions:
         raise click.UsageError(str(err)) from None
 
 
+def input_options(func: Callable) -> Callable:
+    """PATHS and the options that choose files and the report, shared by every command
+    that reads documents (pair with :func:`build_selection` and :func:`finish`)."""
+    options = [
+        click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True)),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="Report format."),
+        click.option("--include", multiple=True, metavar="GLOB",
+                     help="Only files whose relative path or name matches (repeatable)."),
+        click.option("--exclude", multiple=True, metavar="GLOB",
+                     help="Skip files and folders whose relative path or name matches (repeatable)."),
+        click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git)."),
+        click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return read_options(settings_options(func))
+
+
+def build_selection(include: Sequence[str], exclude: Sequence[str], hidden: bool) -> Selection:
+    return Selection(include=tuple(include), exclude=tuple(exclude), hidden=hidden)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="dedup")
 def main() -> None:
@@ -124,7 +151,13 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool) -> None:
     # and one system call per fragment made large reports slower than the scan itself.
     buffer = io.StringIO()
     write_report(result, fmt, buffer)
-    sys.stdout.write(buffer.getvalue())
+    exit_with(buffer.getvalue(), result, fmt, exit_zero)
+
+
+def exit_with(report: str, result: ScanResult, fmt: str, exit_zero: bool) -> None:
+    """Write a rendered report, echo read errors to stderr (the text report lists them
+    itself) and exit: 0 clean, 1 duplicates found, 2 nothing could be read."""
+    sys.stdout.write(report)
     sys.stdout.flush()
     if fmt != "text":
         for error in result.errors:

@@ -11,70 +11,56 @@ paragraph already in the index), 2 usage error, unusable index, or nothing could
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from itertools import islice
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Any, Callable, Iterator, Sequence, TextIO
 
 import click
 
-from ..corpus import DocumentInfo
-from ..group import groups
 from ..index import BATCH_DOCUMENTS, Index
 from ..readers import Document, ReadError
-from ..report import FORMATS, write_report
-from ..results import Group, Location, Pair, ScanResult
+from ..report import write_report
 from ..scan import read_paths
 from ..settings import Settings
-from ..sources import Selection
 from ..storage import StorageError
-from ..verdict import ACTIONS, Policy, Verdict
+from ..verdict import ACTIONS, Policy, Verdict, verdicts_as_result
 from . import (
     EXIT_CLEAN,
-    EXIT_DUPLICATES,
     EXIT_ERROR,
+    SETTING_KEYS,
     build_read_options,
+    build_selection,
     build_settings,
+    exit_with,
+    input_options,
     main,
-    read_options,
-    settings_options,
 )
 
-_SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words")
-
-
-def db_option(func):
+def db_option(func: Callable) -> Callable:
     return click.option("--db", "db", required=True, envvar="DEDUP_DB", type=click.Path(dir_okay=False),
                         help="The index file (env DEDUP_DB).")(func)
 
 
-def input_options(func):
-    """Which files to read and how: the same options as ``dedup scan``."""
+def policy_options(func: Callable) -> Callable:
+    """The input options of ``dedup scan`` plus the policy that judges a document."""
     options = [
-        click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True)),
-        click.option("--include", multiple=True, metavar="GLOB",
-                     help="Only files whose relative path or name matches (repeatable)."),
-        click.option("--exclude", multiple=True, metavar="GLOB",
-                     help="Skip files and folders whose relative path or name matches (repeatable)."),
-        click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git)."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-                     help="Report format."),
         click.option("--policy", type=click.Choice(ACTIONS), default="reject", show_default=True,
                      help="reject duplicates, strip seen paragraphs, or flag (accept and annotate)."),
         click.option("--seen-share", type=click.FloatRange(0, 1, min_open=True), default=Policy().seen_share,
                      show_default=True,
                      help="A document whose paragraphs are at least this share already seen is a duplicate."),
-        click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found."),
     ]
     for option in reversed(options):
         func = option(func)
-    return read_options(settings_options(func))
+    return input_options(func)
 
 
 @main.command()
 @db_option
-@input_options
+@policy_options
 def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, **options) -> None:
     """Check the documents in PATHS against the index (read-only); - reads stdin.
 
@@ -96,7 +82,7 @@ def index_group() -> None:
 
 @index_group.command("add")
 @db_option
-@input_options
+@policy_options
 @click.option("--add-duplicates", is_flag=True, help="Store documents judged duplicates too.")
 @click.option("--load", "bulk", is_flag=True,
               help="Store everything without checking (seeding from an already deduplicated archive; "
@@ -159,7 +145,7 @@ def remove(db, ids) -> None:
 
 def _open(db: str, options: dict, *, create: bool, readonly: bool) -> Index:
     """Open the index; settings options, if any were given, must agree with it."""
-    given = {k: options.get(k) for k in _SETTING_KEYS if options.get(k) is not None}
+    given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
     exists = Path(db).exists()
     try:
         idx = Index.open(db, build_settings(**given) if given and not exists else None,
@@ -198,7 +184,7 @@ def _fail(message: str) -> None:
 
 
 def _read(paths, include, exclude, hidden, options) -> tuple[list[Document], list[ReadError]]:
-    items = read_paths([Path(p) for p in paths], Selection(include=include, exclude=exclude, hidden=hidden),
+    items = read_paths([Path(p) for p in paths], build_selection(include, exclude, hidden),
                        build_read_options(**options))
     docs: list[Document] = []
     errors: list[ReadError] = []
@@ -218,60 +204,19 @@ def _finish(idx: Index, docs: list[Document], verdicts: list[Verdict], errors: l
     """Write the report and exit with the scan's exit-code rules."""
     errors = errors + [ReadError(d.path, v.error) for d, v in zip(docs, verdicts) if v.error]
     judged = [(d, v) for d, v in zip(docs, verdicts) if not v.error]
-    result = as_scan_result(judged, errors, idx.settings)
-    out = sys.stdout
+    result = verdicts_as_result(judged, errors, idx.settings)
+    out = io.StringIO()
     if fmt == "text":
         _text(out, idx, judged, errors, adding)
     elif fmt == "json":
         data = {**result.to_dict(), "index": idx.path, "verdicts": [v.to_dict() for _, v in judged]}
-        json.dump(data, out, indent=1, ensure_ascii=False)
-        out.write("\n")
+        out.write(json.dumps(data, ensure_ascii=False) + "\n")
     else:
         write_report(result, fmt, out)
         if fmt == "jsonl":
             for _, v in judged:
                 out.write(json.dumps({"kind": "verdict", **v.to_dict()}, ensure_ascii=False) + "\n")
-    out.flush()
-    if fmt != "text":
-        for error in errors:
-            click.echo(f"dedup: {error.path}: {error.error}", err=True)
-    if not judged:
-        click.echo("dedup: no document could be checked", err=True)
-        sys.exit(EXIT_ERROR)
-    flagged = any(v.flagged for _, v in judged)
-    sys.exit(EXIT_DUPLICATES if flagged and not exit_zero else EXIT_CLEAN)
-
-
-def as_scan_result(judged: Iterable[tuple[Document, Verdict]], errors: list[ReadError],
-                   settings: Settings) -> ScanResult:
-    """Verdicts as a scan result: the checked documents, their pairs with stored
-    texts (``a`` stored, ``b`` checked) and groups around each stored text."""
-    judged = list(judged)
-    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
-    return ScanResult(
-        settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
-        documents=[DocumentInfo(d.path, v.chars, v.paragraphs) for d, v in judged],
-        pairs=pairs,
-        groups=_groups(pairs),
-        errors=errors,
-    )
-
-
-def _groups(pairs: list[Pair]) -> list[Group]:
-    """Group locations linked by pairs; stored texts come first, so they are canonical."""
-    kinds = []
-    for kind in ("document", "paragraph"):
-        of_kind = [p for p in pairs if p.kind == kind]
-        where: dict[tuple, Location] = {}
-        for p in of_kind:
-            where.setdefault(p.a.key(), p.a)
-        for p in of_kind:
-            where.setdefault(p.b.key(), p.b)
-        number = {k: i for i, k in enumerate(where)}
-        located = list(where.values())
-        for members in groups(len(located), ((number[p.a.key()], number[p.b.key()]) for p in of_kind)):
-            kinds.append(Group(kind, located[members[0]], tuple(located[m] for m in members)))
-    return kinds
+    exit_with(out.getvalue(), result, fmt, exit_zero)
 
 
 def _text(out: TextIO, idx: Index, judged: list[tuple[Document, Verdict]], errors: list[ReadError],

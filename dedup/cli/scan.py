@@ -7,33 +7,21 @@ import click
 from ..cache import default_cache_dir
 from ..detect import LEVELS
 from ..lsh import explain as s_curve
-from ..report import FORMATS
 from ..scan import available_cpus
 from ..scan import scan as scan_paths
-from ..sources import Selection
-from . import build_read_options, build_settings, finish, main, read_options, settings_options
+from . import build_read_options, build_selection, build_settings, finish, input_options, main, settings_options
 
 
 @main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
-              help="Report format.")
+@input_options
 @click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
               help="Report only this level (repeatable) [default: both].")
-@click.option("--include", multiple=True, metavar="GLOB",
-              help="Only files whose relative path or name matches (repeatable).")
-@click.option("--exclude", multiple=True, metavar="GLOB",
-              help="Skip files and folders whose relative path or name matches (repeatable).")
-@click.option("--hidden", is_flag=True, help="Also read hidden files and folders (never .git).")
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when duplicates are found.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Processes that sign documents (same results for any number) [default: CPUs].")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Keep signatures here for fast rescans; safe to delete "
                    "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
-@read_options
-@settings_options
 def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_dir, no_cache,
          **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
@@ -49,7 +37,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_di
         list(paths),
         settings,
         levels=levels or LEVELS,
-        selection=Selection(include=include, exclude=exclude, hidden=hidden),
+        selection=build_selection(include, exclude, hidden),
         read_options=build_read_options(**options),
         jobs=jobs or available_cpus(),
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
