@@ -79,7 +79,7 @@ def test_another_programs_database_is_refused_and_left_untouched(tmp_path):
 
 
 def test_a_damaged_index_is_reported(built):
-    path, _ = built
+    path, texts = built
     data = bytearray(path.read_bytes())
     data[4096:8192] = os.urandom(4096)  # smash a page
     path.write_bytes(bytes(data))
