@@ -44,6 +44,11 @@ def _consistent(path: Path) -> tuple[int, int]:
     """Check the file's integrity and that every stored document is whole."""
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "documents" not in tables:
+            # Killed before the schema's transaction committed: an empty database file,
+            # which Index.open treats as a new index (checked by the caller).
+            return 0, 0
         bad_counts = conn.execute(
             "SELECT d.doc_id FROM documents d LEFT JOIN paragraphs p ON p.doc = d.id "
             "GROUP BY d.id HAVING COUNT(p.id) <> d.paragraphs"
