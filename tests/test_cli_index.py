@@ -136,3 +136,15 @@ def test_index_add_load_stores_without_checking(tmp_path):
     result = run("index", "add", docs, "--db", db, "--load")
     assert result.exit_code == 0 and "b.txt: added: loaded without checking" in result.stdout
     assert run("check", docs / "a.txt", "--db", db).exit_code == 1
+
+
+def test_load_refuses_options_it_would_ignore(tmp_path):
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    (tmp_path / "a.txt").write_text("one two three four five six seven eight nine ten")
+    res = CliRunner().invoke(main, ["index", "add", str(tmp_path), "--db", str(tmp_path / "i.dedup"),
+                                    "--load", "--policy", "strip"])
+    assert res.exit_code == 2 and "--load stores everything unchecked" in res.output
+    assert not (tmp_path / "i.dedup").exists()

@@ -95,6 +95,9 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     FILE#ID for records).  Reports what was rejected and why.  Exit status: 0 nothing
     seen before, 1 duplicates found, 2 error.
     """
+    if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
+        raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
+                               "--add-duplicates do not apply to it")
     with _open(db, options, create=True, readonly=False) as idx:
         docs, errors = _read(paths, include, exclude, hidden, options)
         chosen = Policy(policy, seen_share, add_duplicates)
