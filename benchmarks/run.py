@@ -448,7 +448,7 @@ def code_state() -> str:
     """The commit measured, and engine files with uncommitted changes (helpers share
     one work tree, so a run may measure work in progress)."""
     def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=HERE.parent, capture_output=True, text=True).stdout.rstrip()
 
     dirty = [line[3:] for line in git("status", "--porcelain", "--", "dedup").splitlines()]
     return git("rev-parse", "--short", "HEAD") + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
