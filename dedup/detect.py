@@ -23,6 +23,8 @@ from typing import Sequence
 
 import numpy as np
 import xxhash
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from .corpus import Corpus
 from .group import exact_groups, groups
@@ -58,24 +60,52 @@ class Items:
     words: np.ndarray
 
 
-def similar_pairs(items: Items, which: np.ndarray, settings: Settings, threshold: float) -> Matches:
+#: Candidates verified per round when only the pairs that link groups are wanted.
+_ROUND = 1 << 16
+
+
+def similar_pairs(
+    items: Items, which: np.ndarray, settings: Settings, threshold: float, all_pairs: bool = True
+) -> Matches:
     """Verified pairs among ``items[which]`` with Jaccard >= ``threshold``.
 
-    Returned pair indices point into ``which``.
+    Returned pair indices point into ``which``.  With ``all_pairs=False`` candidates are
+    verified in rounds, and a candidate whose two ends earlier rounds already linked
+    (directly or through others) is skipped: the groups are exactly the same, but a
+    cluster of k near-identical variants costs about k verifications instead of k^2/2
+    (templated boilerplate made that most of a large scan's work and report).
     """
     sigs = items.signatures[which]
     candidates = candidate_pairs(band_keys(sigs, settings.bands, settings.rows))
     involved = np.unique(candidates)
     starts, ends = items.starts[which][involved], items.ends[which][involved]
     table = unique_sets(items.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
-    scores = score_pairs(table, np.searchsorted(involved, candidates))
-    keep = scores.jaccard >= threshold
-    kept = candidates[keep]
+    local = np.searchsorted(involved, candidates)
+    step = len(local) if all_pairs else _ROUND
+    label = np.arange(len(involved))
+    found: list[tuple[np.ndarray, Scores]] = []
+    for lo in range(0, len(local), max(step, 1)):
+        batch = local[lo : lo + step]
+        if not all_pairs:
+            batch = batch[label[batch[:, 0]] != label[batch[:, 1]]]
+        scores = score_pairs(table, batch)
+        keep = scores.jaccard >= threshold
+        found.append((batch[keep], Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep])))
+        if not all_pairs and keep.any():
+            label = component_labels(len(involved), np.concatenate([f[0] for f in found]))
+    kept = involved[np.concatenate([f[0] for f in found])] if found else np.zeros((0, 2), np.int64)
     return Matches(
         pairs=kept,
-        scores=Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]),
+        scores=Scores(*(np.concatenate([getattr(f[1], k) for f in found]) if found else np.zeros(0)
+                        for k in ("jaccard", "containment_a", "containment_b"))),
         estimates=pair_estimates(sigs, kept),
     )
+
+
+def component_labels(n: int, pairs: np.ndarray) -> np.ndarray:
+    """Connected-component label of each of ``n`` items linked by ``pairs``."""
+    graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
 
 
 def pair_estimates(sigs: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
@@ -89,14 +119,20 @@ def pair_estimates(sigs: np.ndarray, pairs: np.ndarray, chunk: int = 1 << 16) ->
 
 
 def find_pairs(
-    items: Items, settings: Settings, threshold: float, min_words: int, exact_min_words: int | None = None
+    items: Items,
+    settings: Settings,
+    threshold: float,
+    min_words: int,
+    exact_min_words: int | None = None,
+    all_pairs: bool = True,
 ) -> list[tuple]:
     """All duplicate pairs among ``items`` as ``(a, b, jaccard, cont_a, cont_b, estimate,
     exact)`` tuples, ``a < b`` being item indices.
 
     Exact copies are linked to their first occurrence; near-duplicates are found once
     per distinct text (between first occurrences) among texts of ``min_words`` or more.
-    Exact copies count from ``exact_min_words`` words (default: ``min_words``).
+    Exact copies count from ``exact_min_words`` words (default: ``min_words``);
+    ``all_pairs`` as in :func:`similar_pairs`.
     """
     first, label = exact_groups(items.keys)
     found: list[tuple] = []
@@ -107,7 +143,7 @@ def find_pairs(
         found.append((int(first[label[i]]), int(i), 1.0, 1.0, 1.0, 1.0, True))
     distinct = first[items.words[first] >= min_words]
     if len(distinct) > 1:
-        m = similar_pairs(items, distinct, settings, threshold)
+        m = similar_pairs(items, distinct, settings, threshold, all_pairs)
         a, b = distinct[m.pairs[:, 0]], distinct[m.pairs[:, 1]]
         s = m.scores
         found.extend(
@@ -155,12 +191,15 @@ def document_items(corpus: Corpus) -> tuple[Items, np.ndarray]:
 
 
 def detect(
-    corpus: Corpus, settings: Settings, levels: Sequence[Kind] = LEVELS
+    corpus: Corpus, settings: Settings, levels: Sequence[Kind] = LEVELS, *, all_pairs: bool = False
 ) -> tuple[list[Pair], list[Group]]:
     """Duplicate pairs and groups of ``corpus`` at the requested levels.
 
     Pairs come sorted by their first member, then their second, in scan order (path
-    order, then paragraph or record order).
+    order, then paragraph or record order).  By default they are the verified pairs that
+    link each group (a near-duplicate whose group membership is already established by
+    other pairs is not verified again); ``all_pairs=True`` verifies and reports every
+    pair at or above the threshold.  The groups are the same either way.
     """
     pairs: list[Pair] = []
     found_groups: list[Group] = []
@@ -169,13 +208,15 @@ def detect(
             continue
         if level == "paragraph":
             items = paragraph_items(corpus)
-            raw = find_pairs(items, settings, settings.threshold, settings.min_words)
+            raw = find_pairs(items, settings, settings.threshold, settings.min_words, all_pairs=all_pairs)
             locate = _Locator.paragraphs(corpus)
         else:
             items, docs = document_items(corpus)
             # Identical files are duplicates however short they are; a paragraph-sized
             # file is too short only for *near*-duplicate comparison.
-            raw = find_pairs(items, settings, settings.doc_threshold, settings.min_words, exact_min_words=1)
+            raw = find_pairs(
+                items, settings, settings.doc_threshold, settings.min_words, exact_min_words=1, all_pairs=all_pairs
+            )
             locate = _Locator.documents(corpus, docs)
         raw.sort(key=lambda r: (r[0], r[1]))
         pairs.extend(

@@ -40,6 +40,7 @@ def scan(
     read_options: ReadOptions | None = None,
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
+    all_pairs: bool = False,
 ) -> ScanResult:
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
@@ -54,6 +55,7 @@ def scan(
         levels=levels,
         jobs=jobs,
         cache_dir=cache_dir,
+        all_pairs=all_pairs,
     )
 
 
@@ -64,19 +66,21 @@ def scan_documents(
     levels: Sequence[Kind] = LEVELS,
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
+    all_pairs: bool = False,
 ) -> ScanResult:
     """Like :func:`scan`, over documents you already have in memory.
 
     ``jobs`` processes sign the documents (the result is the same for any number);
     with ``cache_dir`` signed batches are kept there and reused by later scans
-    (see :mod:`dedup.cache`).
+    (see :mod:`dedup.cache`).  ``all_pairs`` reports every verified pair instead of
+    the pairs that link each group (see :func:`dedup.detect.detect`).
     """
     settings = settings or Settings()
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
     corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
-    pairs, groups = detect(corpus, settings, levels)
+    pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs)
     return ScanResult(
-        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels]},
+        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
         documents=corpus.documents,
         pairs=pairs,
         groups=groups,

@@ -201,3 +201,21 @@ def test_rows_or_bands_alone_derive_the_other():
     assert Settings(num_perm=128, bands=16).rows == 8
     with pytest.raises(ValueError, match="at most num_perm"):
         Settings(rows=300)
+
+
+def test_linking_pairs_give_the_same_groups_as_all_pairs(tmp_path, rng, monkeypatch):
+    # A cluster of 40 light variants of one paragraph: all-pairs verifies ~780 pairs,
+    # the default verifies only what links the group (rounds made tiny to show it).
+    import dedup.detect
+
+    monkeypatch.setattr(dedup.detect, "_ROUND", 8)
+    base = prose(rng, 60)
+    docs = {f"v{i:02}.txt": [rewrite(rng, base, 0.05), prose(rng, 50)] for i in range(40)}
+    write_docs(tmp_path, docs)
+    linking = scan(tmp_path, levels=["paragraph"])
+    everything = scan(tmp_path, levels=["paragraph"], all_pairs=True)
+    assert [g.members for g in linking.groups] == [g.members for g in everything.groups]
+    assert len(linking.groups) == 1 and len(linking.groups[0].members) == 40
+    assert len(everything.pairs) > 500 and 39 <= len(linking.pairs) < len(everything.pairs) / 4
+    exact = {(p.a.key(), p.b.key()): p.similarity for p in everything.pairs}
+    assert all(exact[(p.a.key(), p.b.key())] == p.similarity for p in linking.pairs)

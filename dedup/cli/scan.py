@@ -22,7 +22,10 @@ from . import build_read_options, build_selection, build_settings, finish, input
               help="Keep signatures here for fast rescans; safe to delete "
                    "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
-def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_dir, no_cache,
+@click.option("--all-pairs", is_flag=True,
+              help="Report every verified pair, not only the pairs that link each group "
+                   "(same groups; slower on big clusters of variants).")
+def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_dir, no_cache, all_pairs,
          **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
 
@@ -41,6 +44,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_di
         read_options=build_read_options(**options),
         jobs=jobs or available_cpus(),
         cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        all_pairs=all_pairs,
     )
     finish(result, fmt, exit_zero)
 
