@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -55,6 +56,10 @@ _ARRAYS = {
     "shingle_units": np.int64,
     "signatures": np.uint32,
 }
+
+
+#: A temporary entry file older than this was left by a scan that died.
+STALE_TEMPORARY_SECONDS = 3600.0
 
 
 def default_cache_dir() -> Path:
@@ -106,6 +111,23 @@ class SignatureCache:
     def __post_init__(self) -> None:
         self.root = Path(self.root)
         self.folder = self.root / f"v{CACHE_FORMAT}-{self.settings.signature_key()}-{_code_fingerprint()}"
+        self.sweep_stale_temporaries()
+
+    def sweep_stale_temporaries(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
+        """Delete half-written entries left by a killed scan; returns how many.
+
+        Only old ones: a temporary file this young may belong to a scan running now.
+        """
+        removed = 0
+        cutoff = time.time() - older_than
+        for tmp in self.folder.glob("*/.tmp-*"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                pass  # gone already, or not ours to remove: harmless either way
+        return removed
 
     def key(self, digests: Sequence[bytes]) -> str:
         """The entry name of a batch: a digest of its documents' digests, in order."""

@@ -139,3 +139,21 @@ def test_default_cache_dir_follows_xdg(monkeypatch, tmp_path):
     monkeypatch.delenv("DEDUP_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_cache_dir() == tmp_path / "dedup"
+
+
+def test_half_written_entries_of_a_dead_scan_are_swept(tmp_path):
+    import os
+    import time
+
+    from dedup.cache import SignatureCache
+    from dedup.settings import Settings
+
+    cache = SignatureCache(tmp_path, Settings())
+    (cache.folder / "ab").mkdir(parents=True)
+    old = cache.folder / "ab" / ".tmp-dead.npz"
+    young = cache.folder / "ab" / ".tmp-busy.npz"
+    old.write_bytes(b"half")
+    young.write_bytes(b"half")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    SignatureCache(tmp_path, Settings())  # the next scan opens the cache
+    assert not old.exists() and young.exists()
