@@ -102,9 +102,10 @@ def _terminal_width() -> int:
 
 def _text(result: ScanResult, out: TextIO, width: int) -> None:
     docs = len(result.documents)
+    paragraphs = sum(d.paragraphs for d in result.documents)
     out.write(
         f"Scanned {docs} document{'s' * (docs != 1)}, "
-        f"{sum(d.paragraphs for d in result.documents)} paragraphs "
+        f"{paragraphs} paragraph{'s' * (paragraphs != 1)} "
         f"(threshold {result.settings.get('threshold')}, "
         f"{result.settings.get('unit')} {result.settings.get('ngram')}-grams).\n"
     )
