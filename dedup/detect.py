@@ -139,8 +139,9 @@ def find_pairs(
     copies = np.flatnonzero(first[label] != np.arange(len(label)))
     exact_min = min_words if exact_min_words is None else exact_min_words
     eligible_copy = items.words[copies] >= exact_min
-    for i in copies[eligible_copy]:
-        found.append((int(first[label[i]]), int(i), 1.0, 1.0, 1.0, 1.0, True))
+    copies = copies[eligible_copy]
+    ones = [1.0] * len(copies)
+    found.extend(zip(first[label[copies]].tolist(), copies.tolist(), ones, ones, ones, ones, [True] * len(copies)))
     distinct = first[items.words[first] >= min_words]
     if len(distinct) > 1:
         m = similar_pairs(items, distinct, settings, threshold, all_pairs)
