@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash
 
+from dedup import minhash, shingle as shingle_module
 from dedup.minhash import as_datasketch, estimate, fold32, signatures
 from dedup.shingle import shingle, word_counts
 
@@ -52,6 +53,42 @@ def test_signatures_equal_datasketch_affine32(unit, n):
         m.update_batch([int(v) for v in fold32(sh.of(i))]) if len(sh.of(i)) else None
         assert np.array_equal(sig[i], m.hashvalues)
         assert as_datasketch(sig[i], seed=7) == LeanMinHash(m)
+
+
+def _datasketch_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=seed, scheme="affine32", hashfunc=lambda v: v)
+    if len(hashes):
+        m.update_batch([int(v) for v in fold32(hashes)])
+    return m.hashvalues
+
+
+@pytest.mark.parametrize("few_texts", [0, 10_000], ids=["stepwise", "few"])
+@pytest.mark.parametrize("chunk_cells", [64 * 40, 1 << 20], ids=["small-blocks", "default-blocks"])
+def test_every_signing_path_equals_datasketch(monkeypatch, few_texts, chunk_cells):
+    # Short texts take the dense per-text path in small batches and the stepwise path
+    # in large ones; long texts the reduceat path.  Small blocks make every path cut
+    # the batch into several blocks (a text per block at most 40 shingles here).
+    monkeypatch.setattr(minhash, "_FEW_TEXTS", few_texts)
+    monkeypatch.setattr(minhash, "_CHUNK_CELLS", chunk_cells)
+    monkeypatch.setattr(minhash, "_STEP_CELLS", chunk_cells)
+    rng = np.random.default_rng(3)
+    lengths = [0, 1, 2, 3, 40, 41, 7, 0, 513, 600, 90, 12, 12, 1, 512, 25]
+    texts = [" ".join(f"w{v}" for v in rng.integers(0, 300, n)) for n in lengths]
+    sh = shingle(texts, "word", 2)
+    sig = signatures(sh, 64, seed=5)
+    for i in range(len(texts)):
+        assert np.array_equal(sig[i], _datasketch_signature(sh.of(i), 64, 5)), i
+
+
+def test_word_hashes_are_the_same_word_by_word_and_vectorized(monkeypatch):
+    # Small batches hash word by word, large ones with numpy: same values either way.
+    texts = ["The quick brown fox, it's 42_x", "", "naïve café", "a " * 50 + "z" * 200, "x"]
+    by_word = shingle(texts, "word", 2)
+    monkeypatch.setattr(shingle_module, "_VECTOR_CHARS", 0)
+    vectorized = shingle(texts, "word", 2)
+    assert np.array_equal(by_word.hashes, vectorized.hashes)
+    assert np.array_equal(by_word.offsets, vectorized.offsets)
+    assert np.array_equal(by_word.units, vectorized.units)
 
 
 def test_signatures_of_text_spanning_many_blocks():
