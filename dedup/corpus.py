@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from .group import exact_groups
 from .minhash import signatures
 from .normalize import normalize
 from .readers import Document, ReadError
@@ -114,12 +115,14 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     texts = [normalize(doc.text[s:e]) for doc, doc_spans in zip(documents, spans) for s, e in doc_spans]
     keys = np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts))
     # Shingle and sign each distinct text once (boilerplate repeats within a batch),
-    # then hand every copy its first occurrence's shingles and signature.
-    _, first, copy_of = np.unique(keys, return_index=True, return_inverse=True)
-    distinct = shingle([texts[i] for i in first], settings.unit, settings.ngram)
-    copy_of = copy_of.ravel()
-    sh = distinct.take(copy_of)
-    sig = signatures(distinct, settings.num_perm, settings.seed)
+    # then hand every copy its first occurrence's shingles and signature.  Distinct
+    # texts are kept in input order, so a batch without copies (one article, usually)
+    # needs no gather at all.
+    first, copy_of = exact_groups(keys)
+    sh = shingle([texts[i] for i in first], settings.unit, settings.ngram)
+    sig = signatures(sh, settings.num_perm, settings.seed)
+    if len(first) < len(texts):
+        sh, sig = sh.take(copy_of), sig[copy_of]
     return Corpus(
         documents=[DocumentInfo(doc.path, len(doc.text), len(sp), doc.source) for doc, sp in zip(documents, spans)],
         para_doc=doc_of,
@@ -130,7 +133,7 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
         para_key=keys,
         para_preview=previews(documents, doc_of, starts, ends),
         shingles=sh,
-        signatures=sig[copy_of],
+        signatures=sig,
     )
 
 

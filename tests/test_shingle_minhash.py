@@ -1,9 +1,15 @@
+import re
+import unicodedata
+
 import numpy as np
 import pytest
 from datasketch import LeanMinHash, MinHash
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dedup import minhash, shingle as shingle_module
 from dedup.minhash import as_datasketch, estimate, fold32, signatures
+from dedup.normalize import _PUNCT, normalize
 from dedup.shingle import shingle, word_counts
 
 
@@ -118,3 +124,13 @@ def test_estimate_tracks_exact_jaccard_within_theory(rng):
     assert abs(errors.mean()) < 3 * sd / len(errors) ** 0.5 + 0.01  # unbiased
     assert np.mean(np.abs(errors) <= 3 * sd) >= 0.95  # within 3 sigma
     assert errors.std() < 1.5 * sd
+
+
+@given(st.text(alphabet=st.sampled_from("".join(_PUNCT) + " \t\n\u00a0\u2028\u3000\x1c\x85aBß\ufb01\u0130\u03a3\uff21\u2460-'\"")))
+def test_normalize_is_its_plain_definition(text):
+    # normalize() is tuned for speed (regex instead of str.translate, split/join instead
+    # of a whitespace regex); it must still be exactly the definition, or every
+    # content key and signature of a text with typography would change.
+    table = str.maketrans({k: v or None for k, v in _PUNCT.items()})
+    expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold().translate(table)).strip()
+    assert normalize(text) == expected
