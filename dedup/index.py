@@ -9,9 +9,10 @@ How a check works, reusing the scan's stages (nothing is re-implemented here):
 1. the article is signed like a scan batch (:func:`dedup.corpus.sign_documents`), its
    document-level signature is the minimum of its paragraphs' (:func:`dedup.detect.
    document_items`), and both are cut into band keys (:func:`dedup.lsh.band_keys`);
-2. the band keys are looked up in the stored buckets -- one B-tree seek per key, so the
-   cost does not grow with the index -- which gives candidate stored paragraphs and
-   documents;
+2. the band keys are looked up in the stored buckets -- in a memory-mapped, key-sorted
+   copy of them (one binary search per key, see :mod:`dedup.storage.bucketfile`) kept
+   up to date by :meth:`Index.optimize`, else one B-tree seek per key -- which gives
+   candidate stored paragraphs and documents;
 3. candidates whose MinHash estimate is far below the threshold are dropped (chance
    candidates grow with the archive): first on a 64-byte b-bit sketch that comes with
    the bucket rows (:func:`sketch_floor`), then on the full stored signature
@@ -61,6 +62,15 @@ PREFILTER_SIGMAS = 4.0
 SKETCH_MISS = 1e-6
 #: Articles per batch in ``filter`` (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
+#: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
+#: than this, and than ``OPTIMIZE_SHARE`` of those inside, rewrites the file.  Why these:
+#: below ~20k paragraphs (~2k articles) a check without the file takes ~3-5 ms anyway;
+#: above, rewriting every time the index grew by a quarter costs each added article
+#: ~5x its share of one rewrite (measured in benchmarks/README-index.md), while the
+#: rows outside the file, read into memory by every process that opens the index,
+#: stay a bounded fraction of it.
+OPTIMIZE_AFTER = 20_000
+OPTIMIZE_SHARE = 0.25
 
 Item = Union[Document, Mapping[str, Any], tuple, str]
 
@@ -107,9 +117,12 @@ class Index:
     One ``Index`` per thread or process (it holds one database connection); any number
     of processes may open the same file at once."""
 
-    def __init__(self, storage: Storage, policy: Union[Policy, str, None] = None) -> None:
+    def __init__(
+        self, storage: Storage, policy: Union[Policy, str, None] = None, auto_optimize: bool = True
+    ) -> None:
         self._store = storage
         self.policy = Policy.of(policy, Policy())
+        self.auto_optimize = auto_optimize
 
     @classmethod
     def open(
@@ -121,11 +134,18 @@ class Index:
         create: bool = True,
         readonly: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
+        auto_optimize: bool = True,
     ) -> "Index":
         """Open the index file at ``path``, creating it (with ``settings``, default
         ``Settings()``) if missing.  An existing index keeps its stored settings;
-        asking for different ones raises :class:`~dedup.storage.SettingsMismatch`."""
-        return cls(open_storage(path, settings, create=create, readonly=readonly, busy_timeout=busy_timeout), policy)
+        asking for different ones raises :class:`~dedup.storage.SettingsMismatch`.
+
+        With ``auto_optimize`` (the default) a write that leaves many paragraphs
+        outside the bucket file rewrites it (:meth:`optimize`; seconds on a large
+        index); pipelines that cannot afford that pause in an ``add`` pass ``False``
+        and call :meth:`optimize` (``dedup index optimize``) on their own schedule."""
+        store = open_storage(path, settings, create=create, readonly=readonly, busy_timeout=busy_timeout)
+        return cls(store, policy, auto_optimize=auto_optimize and not readonly)
 
     @property
     def settings(self) -> Settings:
@@ -206,10 +226,27 @@ class Index:
                     batch = []
             verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
             self._store.flush_buckets()
+        if self.auto_optimize:
+            self.optimize()
         self._store.checkpoint()
         return verdicts
 
+    def optimize(self) -> dict[str, Any]:
+        """Rewrite the read-optimized copy of the buckets that checks look keys up in
+        (:mod:`dedup.storage.bucketfile`) to include everything stored.
+
+        Why it exists: what was stored since the copy was written is read into the
+        memory of every process using the index, and without a copy every key is a
+        B-tree seek (~3x slower checks at 100k articles).  Writers may go on meanwhile.
+        Returns what was written (path, bytes, rows, seconds)."""
+        return self._store.optimize()
+
     # -- the collection ------------------------------------------------------------
+
+    def _optimize_if_behind(self) -> None:
+        covered, behind = self._store.bucket_file_lag()
+        if behind > max(OPTIMIZE_AFTER, OPTIMIZE_SHARE * covered):
+            self.optimize()
 
     def remove(self, doc_id: str) -> None:
         """Remove a stored document; ``KeyError`` if there is none with that id."""
@@ -272,6 +309,8 @@ class Index:
                     )
                     verdict = replace(verdict, added=True)
                 verdicts[i] = verdict
+        if write and judge and self.auto_optimize:
+            self._optimize_if_behind()
         return verdicts  # type: ignore[return-value]
 
     def _sign(self, texts: Sequence[str]) -> _Signed:
@@ -365,6 +404,8 @@ class Index:
         near = sketch_matches(sketch(c.signatures[eligible])[new], stored_sketches) >= sketch_floor(
             s.threshold, sketch_positions(s.num_perm))
         rows = self._store.paragraphs(np.unique(refs[near]))
+        # A bucket file written before a removal still lists the removed rows.
+        near &= np.isin(refs, rows.ids)
         new, refs = new[near], refs[near]
         cand = np.searchsorted(rows.ids, refs)
         plausible = estimate(c.signatures[eligible[new]], rows.signatures[cand]) >= floor(s.threshold, s.num_perm)

@@ -148,3 +148,25 @@ def test_load_refuses_options_it_would_ignore(tmp_path):
                                     "--load", "--policy", "strip"])
     assert res.exit_code == 2 and "--load stores everything unchecked" in res.output
     assert not (tmp_path / "i.dedup").exists()
+
+
+def test_index_optimize_writes_the_bucket_file_that_check_then_uses(tmp_path):
+    rng = random.Random(8)
+    base = [prose(rng, 60) for _ in range(3)]
+    docs = write_docs(tmp_path / "in", {"a.txt": base, "b.txt": [prose(rng, 60) for _ in range(3)]})
+    probe = write_docs(tmp_path / "probe", {"p.txt": [rewrite(rng, p, 0.1) for p in base]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs, "--db", db).exit_code == 0
+    before = json.loads(run("check", probe, "--db", db, "--format", "json").stdout)["verdicts"]
+    assert "not in use" in run("index", "stats", "--db", db).stdout
+    result = run("index", "optimize", "--db", db)
+    assert result.exit_code == 0 and "6 paragraphs and 2 documents" in result.stdout
+    assert (tmp_path / "i.dedup-lsh").exists()
+    stats = json.loads(run("index", "stats", "--db", db, "--format", "json").stdout)
+    assert stats["bucket_file"]["in_use"] and stats["bucket_file"]["paragraphs_behind"] == 0
+    assert stats["bytes"] > stats["bucket_file"]["bytes"] > 0  # counted in the size on disk
+    checked = run("check", probe, "--db", db, "--format", "json")
+    assert checked.exit_code == 1 and json.loads(checked.stdout)["verdicts"] == before
+    assert before[0]["seen_paragraphs"] == [0, 1, 2]
+    missing = run("index", "optimize", "--db", tmp_path / "none.dedup")
+    assert missing.exit_code == 2 and "none.dedup: no such index" in missing.stderr

@@ -20,10 +20,16 @@ def article(rng: random.Random, paragraphs: int = 6) -> str:
     return "\n\n".join(prose(rng, rng.randint(40, 80)) for _ in range(paragraphs))
 
 
-@pytest.fixture
-def idx(tmp_path):
+@pytest.fixture(params=["database buckets", "bucket file"])
+def idx(tmp_path, request):
+    """Every test on this fixture runs twice: band keys looked up in the database's
+    bucket tables, and in a bucket file (written while the index is empty, so what
+    the tests store is read into its in-memory delta)."""
     with Index.open(tmp_path / "articles.dedup") as index:
+        if request.param == "bucket file":
+            index.optimize()
         yield index
+        assert index.stats()["bucket_file"]["in_use"] == (request.param == "bucket file")
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ Runs in the default test run (a few seconds).  Each round, all four writers add 
 own light rewrite of the same article at the same moment (a barrier releases them
 together): exactly one may be admitted.  Between rounds each writer adds articles of its
 own, which must all be stored.  Readers check continuously and must never see an error
-("database is locked" included).
+("database is locked" included).  The second variant runs with a bucket file, which one
+reader rewrites again and again under the writers' feet (everyone else picks up the new
+file or reads what is newer into memory).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import random
 import traceback
+
+import pytest
 
 from textgen import prose, rewrite
 
@@ -43,7 +47,7 @@ def _writer(path: str, w: int, barrier, results) -> None:
         results.put(("error", w, traceback.format_exc(), None))
 
 
-def _reader(path: str, n: int, stop, results) -> None:
+def _reader(path: str, n: int, stop, results, rewrite_file: bool) -> None:
     try:
         idx = Index.open(path)
         checks = 0
@@ -51,18 +55,24 @@ def _reader(path: str, n: int, stop, results) -> None:
             idx.check(_article(checks % ROUNDS))
             len(idx)
             checks += 1
+            if rewrite_file and checks % 3 == 0:
+                idx.optimize()
         results.put(("reads", n, checks, None))
     except BaseException:
         results.put(("error", f"reader {n}", traceback.format_exc(), None))
 
 
-def test_four_writers_and_readers_never_admit_twice_nor_lose_an_add(tmp_path):
+@pytest.mark.parametrize("bucket_file", [False, True], ids=["database buckets", "bucket file rewritten meanwhile"])
+def test_four_writers_and_readers_never_admit_twice_nor_lose_an_add(tmp_path, bucket_file):
     path = str(tmp_path / "shared.dedup")
-    Index.open(path).close()  # created up front, like a deployed index
+    with Index.open(path) as idx:  # created up front, like a deployed index
+        if bucket_file:
+            idx.optimize()
     ctx = mp.get_context("fork")
     barrier, stop, results = ctx.Barrier(WRITERS), ctx.Event(), ctx.Queue()
     writers = [ctx.Process(target=_writer, args=(path, w, barrier, results)) for w in range(WRITERS)]
-    readers = [ctx.Process(target=_reader, args=(path, n, stop, results)) for n in range(READERS)]
+    readers = [ctx.Process(target=_reader, args=(path, n, stop, results, bucket_file and n == 0))
+               for n in range(READERS)]
     for p in readers + writers:
         p.start()
     events = []
@@ -82,6 +92,7 @@ def test_four_writers_and_readers_never_admit_twice_nor_lose_an_add(tmp_path):
     assert len(own) == WRITERS * ROUNDS * OWN and all(added for _, added in own)
     assert all(e[2] > 0 for e in events if e[0] == "reads")
     with Index.open(path) as idx:
+        assert idx.stats()["bucket_file"]["in_use"] == bucket_file
         assert len(idx) == ROUNDS + len(own)
         assert all(name in idx for name, _ in own)
         for r, (w,) in admitted.items():

@@ -17,6 +17,8 @@ from contextlib import closing
 import time
 from pathlib import Path
 
+import pytest
+
 from dedup.index import Index
 
 ROUNDS = 6
@@ -29,13 +31,15 @@ _WRITER = textwrap.dedent(
     from dedup.index import Index
     from dedup.verdict import Policy
     idx = Index.open(sys.argv[1], policy=Policy("flag", add_duplicates=True))
-    start = int(sys.argv[2])
+    start, optimize_every = int(sys.argv[2]), int(sys.argv[4])
     for i in range(start, start + 100000):
         rng = random.Random(i)
         text = "\\n\\n".join(prose(rng, rng.randint(40, 90)) for _ in range(rng.randint(3, 12)))
         verdict = idx.add(text, doc_id=f"d{i}")
         assert verdict.added
         print(f"d{i}", flush=True)
+        if optimize_every and i % optimize_every == 0:
+            idx.optimize()  # rewrites the bucket file: the kill may land in the middle
     """
 )
 
@@ -69,14 +73,15 @@ def _consistent(path: Path) -> tuple[int, int]:
     return docs, paras
 
 
-def test_kill_9_never_loses_a_returned_add_nor_leaves_half_an_add(tmp_path):
+@pytest.mark.parametrize("optimize_every", [0, 2], ids=["adds", "adds and bucket file rewrites"])
+def test_kill_9_never_loses_a_returned_add_nor_leaves_half_an_add(tmp_path, optimize_every):
     path = tmp_path / "crash.dedup"
     rng = random.Random(9)
     returned: list[str] = []
     start = 0
     for round_no in range(ROUNDS):
         proc = subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(path), str(start), str(Path(__file__).parent)],
+            [sys.executable, "-c", _WRITER, str(path), str(start), str(Path(__file__).parent), str(optimize_every)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         if round_no == 0:
@@ -102,4 +107,10 @@ def test_kill_9_never_loses_a_returned_add_nor_leaves_half_an_add(tmp_path):
                 text = idx.get(returned[-1]).text if returned else None
                 if text:
                     assert idx.check(text).similarity == 1.0
+                # A bucket file is the old one or the new one, never half of one.
+                bucket_file = Path(str(path) + "-lsh")
+                if bucket_file.exists():
+                    assert idx.stats()["bucket_file"]["in_use"], f"round {round_no}: bucket file unusable"
+                    for doc_id in rng.sample(returned, min(5, len(returned))):
+                        assert idx.check(idx.get(doc_id).text).similarity == 1.0
     assert len(returned) >= ROUNDS - 1

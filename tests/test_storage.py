@@ -28,6 +28,11 @@ def digest(path) -> str:
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+def idx_first_id(path) -> str:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute("SELECT doc_id FROM documents ORDER BY id LIMIT 1").fetchone()[0]
+
+
 def integrity(path) -> str:
     with closing(sqlite3.connect(path)) as conn:
         return conn.execute("PRAGMA integrity_check").fetchone()[0]
@@ -253,7 +258,9 @@ def test_every_row_has_its_sketch_and_remove_takes_it_along(built):
                 assert sk == sketch(np.frombuffer(sig, dtype="<u4")).tobytes()
 
 
-@pytest.mark.parametrize("version, dropped", [("1", ("paragraph", "document")), ("2", ("document",))])
+@pytest.mark.parametrize("version, dropped", [
+    ("1", ("paragraph", "document")), ("2", ("document",)), ("3", ()),
+])
 def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dropped):
     path, texts = built
     probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
@@ -264,6 +271,8 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dr
                     for t in ("paragraph", "document")}
         for table in dropped:
             conn.execute(f"DROP TABLE {table}_sketches")
+        conn.execute("DROP TABLE heirs")  # versions before 4 had no heirs and no id meta rows
+        conn.execute("DELETE FROM meta WHERE key IN ('uid', 'paragraph_floor', 'document_floor')")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (version,))
     with pytest.raises(IndexReadOnly, match=f"format version {version} needs a one-time upgrade"):
         Index.open(path, readonly=True)
@@ -273,5 +282,9 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dr
     with closing(sqlite3.connect(path)) as conn:
         for table, rows in expected.items():
             assert conn.execute(f"SELECT id, sketch FROM {table}_sketches ORDER BY id").fetchall() == rows
-        assert conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0] == "3"
+    with Index.open(path) as idx:
+        idx.remove(idx_first_id(path))  # a removal after the upgrade works (logs heirs, floors)
+    with closing(sqlite3.connect(path)) as conn:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        assert meta["format_version"] == "4" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
     assert integrity(path) == "ok"

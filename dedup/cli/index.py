@@ -1,7 +1,7 @@
-"""``dedup check`` and ``dedup index add|stats|remove``: the persistent index from the shell.
+"""``dedup check`` and ``dedup index add|stats|remove|optimize``: the persistent index from the shell.
 
 Each command is a thin twin of an :class:`~dedup.index.Index` method (``check_many``,
-``filter``, ``stats``, ``remove``).  Files are read exactly as ``dedup scan`` reads them
+``filter``, ``stats``, ``remove``, ``optimize``).  Files are read exactly as ``dedup scan`` reads them
 (:func:`dedup.scan.read_paths`: every format, folders, ``-`` for stdin), and reports
 come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
 stored text, ``b`` the checked one) plus one verdict per document (:meth:`~dedup.verdict.Verdict.to_dict`).
@@ -77,7 +77,7 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
 
 @main.group("index")
 def index_group() -> None:
-    """Build and inspect a persistent index (add, stats, remove)."""
+    """Build and inspect a persistent index (add, stats, remove, optimize)."""
 
 
 @index_group.command("add")
@@ -124,6 +124,27 @@ def stats(db, fmt) -> None:
     click.echo(f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
                f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
                f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}")
+    bf = data.get("bucket_file")
+    if bf:
+        state = "in use" if bf["in_use"] else "not in use"
+        click.echo(f"bucket file: {bf['path']}, {bf['bytes']:,} bytes, {state}; "
+                   f"{bf['paragraphs_behind']:,} paragraphs stored since it was written")
+
+
+@index_group.command("optimize")
+@db_option
+def optimize(db) -> None:
+    """Rewrite the index's bucket file (DB-lsh), which checks look band keys up in.
+
+    Adds rewrite it by themselves once enough is stored outside it; run this after a
+    large batch of adds or removals, or on a schedule when adds are opened with
+    auto_optimize=False.  Other processes may go on reading and writing meanwhile.
+    """
+    with _open(db, {}, create=False, readonly=False) as idx:
+        done = _guard(idx.optimize)
+    rows = done["rows"]
+    click.echo(f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
+               f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
 
 
 @index_group.command("remove")

@@ -211,6 +211,14 @@ class Storage(Protocol):
     def checkpoint(self) -> None:
         """Fold logged writes into the main file after a bulk write (best effort)."""
 
+    def optimize(self) -> dict[str, Any]:
+        """Rewrite the backend's read-optimized copy of the buckets (if it has one),
+        so lookups stay fast as the index grows; returns what was done."""
+
+    def bucket_file_lag(self) -> tuple[int, int]:
+        """``(covered, behind)``: paragraph rows the read-optimized copy covers, and
+        rows stored since (what :meth:`optimize` would fold in)."""
+
     def get(self, doc_id: str) -> Optional[StoredDocument]: ...
 
     def contains(self, doc_id: str) -> bool: ...

@@ -1,0 +1,257 @@
+"""The read-optimized bucket file: lookups equal the database's, whatever happened since
+it was written (adds, removals with hand-over, other processes rewriting it), and a
+missing, damaged, foreign or half-written file is never trusted."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+
+import numpy as np
+import pytest
+from textgen import prose, rewrite
+
+import dedup.index
+from dedup.index import Index
+from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
+from dedup.verdict import Policy
+
+
+def article(rng: random.Random, paragraphs: int = 6) -> str:
+    return "\n\n".join(prose(rng, rng.randint(40, 80)) for _ in range(paragraphs))
+
+
+def rewritten(rng: random.Random, text: str, rate: float) -> str:
+    """A light rewrite of every paragraph (paragraph breaks kept)."""
+    return "\n\n".join(rewrite(rng, p, rate) for p in text.split("\n\n"))
+
+
+def verdicts(idx: Index, texts: list[str]) -> list[dict]:
+    return [v.to_dict() for v in idx.check_many(texts)]
+
+
+def without_file(idx: Index, texts: list[str]) -> list[dict]:
+    """The same checks answered from the database's bucket tables alone."""
+    path = idx._store.bucket_path
+    os.rename(path, path + ".off")
+    try:
+        assert not idx.stats()["bucket_file"]["in_use"]
+        return verdicts(idx, texts)
+    finally:
+        os.rename(path + ".off", path)
+
+
+def in_use(idx: Index) -> bool:
+    return idx.stats()["bucket_file"]["in_use"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK, 20_000])
+def test_lower_bound_through_the_fence_equals_searchsorted(n):
+    rng = np.random.default_rng(n)
+    for high in (2**8, 2**40, 2**64 - 1):  # many repeats, few, none
+        keys = np.sort(rng.integers(0, high, n, dtype=np.uint64, endpoint=True))
+        query = np.unique(np.concatenate([
+            rng.integers(0, high, 500, dtype=np.uint64, endpoint=True), keys[:20], keys[-20:],
+            np.array([0, 2**64 - 1], dtype=np.uint64),
+        ]))
+        left = lower_bound(keys, keys[::BLOCK], query)
+        assert np.array_equal(left, np.searchsorted(keys, query))
+        hit_keys, hit_refs = find(keys, np.arange(n), query, left)
+        expected = np.flatnonzero(np.isin(keys, query))
+        assert np.array_equal(np.sort(hit_refs), expected) and np.array_equal(keys[hit_refs], hit_keys)
+
+
+def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
+    rng = np.random.default_rng(3)
+    delta = DeltaBuckets(after=0, width=4)
+    held_keys, held_refs, sketch_of = [], [], {}
+    ids = rng.permutation(np.arange(1, 400))  # heirs arrive out of id order
+    for lo in range(0, len(ids), 37):
+        batch = ids[lo : lo + 37]
+        keys = rng.integers(0, 500, (len(batch), 5), dtype=np.uint64)  # collisions on purpose
+        sketches = rng.integers(0, 256, (len(batch), 4), dtype=np.uint8)
+        delta.add(batch, keys, sketches)
+        held_keys.extend(keys.ravel().tolist())
+        held_refs.extend(np.repeat(batch, 5).tolist())
+        sketch_of.update(zip(batch.tolist(), sketches))
+        query = np.unique(rng.integers(0, 500, 60, dtype=np.uint64))
+        got_keys, got_refs, got_sketches = delta.lookup(query)
+        expected = sorted((k, r) for k, r in zip(held_keys, held_refs) if k in set(query.tolist()))
+        assert sorted(zip(got_keys.tolist(), got_refs.tolist())) == expected
+        assert all(np.array_equal(s, sketch_of[r]) for r, s in zip(got_refs.tolist(), got_sketches))
+
+
+def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_removals(tmp_path, rng):
+    texts = [article(rng) for _ in range(30)]
+    with Index.open(tmp_path / "i.dedup", policy=Policy("flag", add_duplicates=True)) as idx:
+        for i, t in enumerate(texts[:12]):
+            idx.add(t, doc_id=f"d{i}")
+        idx.add(texts[3], doc_id="copy-of-d3")  # an exact copy: not banded until d3 goes
+        written = idx.optimize()
+        assert written["rows"]["document"] == 12 and in_use(idx)
+        for i, t in enumerate(texts[12:20], 12):  # stored after the file: read into the delta
+            idx.add(t, doc_id=f"d{i}")
+        probes = [rewritten(rng, t, 0.15) for t in texts] + [article(rng) for _ in range(5)]
+        before = verdicts(idx, probes)
+        assert before == without_file(idx, probes)
+        assert sum(v["duplicate"] for v in before) == 20  # the 20 stored, not the others
+        assert [len(v["seen_paragraphs"]) for v in before] == [6] * 20 + [0] * 15
+
+        # Removals: rows the file lists are gone, d3's bands pass to its copy (an heir
+        # the file does not know), d15 came after the file.
+        for doc_id in ("d3", "d5", "d15"):
+            idx.remove(doc_id)
+        after = verdicts(idx, probes)
+        assert after == without_file(idx, probes)
+        assert [m["id"] for m in after[3]["matches"]] == ["copy-of-d3"]
+        assert after[5]["matches"] == [] and after[15]["matches"] == []
+
+        # Ids are never reused: a row added now lies above everything the file and the
+        # delta (which has just read d19's rows) cover.
+        assert verdicts(idx, probes[19:20])[0]["duplicate"]
+        idx.remove("d19")
+        idx.add(texts[25], doc_id="late")
+        assert verdicts(idx, probes[25:26]) == without_file(idx, probes[25:26])
+        assert verdicts(idx, probes[25:26])[0]["matches"][0]["id"] == "late"
+        assert verdicts(idx, probes[25:26])[0]["seen_paragraphs"] == list(range(6))
+
+        idx.optimize()  # folds everything in; the answers do not change
+        assert verdicts(idx, probes) == without_file(idx, probes)
+
+
+def test_another_process_rewriting_the_file_is_picked_up(tmp_path, rng):
+    path = tmp_path / "i.dedup"
+    texts = [article(rng) for _ in range(8)]
+    with Index.open(path) as writer, Index.open(path) as reader:
+        writer.add_many([(f"d{i}", t) for i, t in enumerate(texts[:4])])
+        writer.optimize()
+        assert reader.check(texts[1]).is_duplicate and in_use(reader)
+        old = reader._store._fast.file.stamp
+        writer.add_many([(f"d{i}", t) for i, t in enumerate(texts[4:], 4)])
+        writer.optimize()
+        assert reader.check(texts[6]).is_duplicate
+        assert reader._store._fast.file.stamp != old  # the new file, not only the delta
+        assert reader._store._fast.deltas["paragraph"].rows == 0
+
+
+def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
+    path = tmp_path / "i.dedup"
+    texts = [article(rng) for _ in range(5)]
+    with Index.open(path) as idx:
+        idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
+        idx.optimize()
+        lsh = idx._store.bucket_path
+        good = open(lsh, "rb").read()
+        probe = rewritten(rng, texts[2], 0.1)
+        expected = verdicts(idx, [probe])
+        damaged = {
+            "truncated": good[: len(good) // 2],
+            "appended to": good + b"\0" * 64,
+            "not ours": b"SQLite format 3\0" + good[16:],
+            "bad header": MAGIC + (10**6).to_bytes(8, "little") + b"{",
+            "empty": b"",
+        }
+        with Index.open(tmp_path / "other.dedup") as other:  # a different index's file
+            other.add(texts[0], doc_id="x")
+            other.optimize()
+            damaged["foreign"] = open(other._store.bucket_path, "rb").read()
+        for what, data in damaged.items():
+            with open(lsh, "wb") as f:
+                f.write(data)
+            assert not in_use(idx), what
+            assert verdicts(idx, [probe]) == expected, what
+        idx.optimize()
+        assert in_use(idx) and verdicts(idx, [probe]) == expected
+
+
+def test_a_file_newer_than_the_database_is_not_used(tmp_path, rng):
+    """E.g. the database restored from a backup older than the bucket file."""
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        idx.add(article(rng), doc_id="a")
+        backup = (path.read_bytes(), (tmp_path / "i.dedup-wal").read_bytes())
+        idx.add(article(rng), doc_id="b")
+        idx.optimize()
+    path.write_bytes(backup[0])
+    (tmp_path / "i.dedup-wal").write_bytes(backup[1])
+    with Index.open(path) as idx:
+        assert len(idx) == 1 and not in_use(idx)
+
+
+def test_a_failed_write_of_the_file_leaves_the_old_one_and_no_temporary(tmp_path, rng, monkeypatch):
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        idx.add(article(rng), doc_id="a")
+        idx.optimize()
+        before = open(idx._store.bucket_path, "rb").read()
+        idx.add(article(rng), doc_id="b")
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", full)
+        with pytest.raises(dedup.storage.IndexFull, match="i.dedup-lsh: .*disk full"):
+            idx.optimize()
+        monkeypatch.undo()
+        assert open(idx._store.bucket_path, "rb").read() == before
+        assert sorted(p.name for p in tmp_path.iterdir() if ".tmp" in p.name) == []
+        assert idx.check(idx.get("b").text).is_duplicate and in_use(idx)
+        # A temporary left by a killed writer is swept by the next one.
+        (tmp_path / "i.dedup-lsh.abc123.tmp").write_bytes(b"half")
+        idx.optimize()
+        assert sorted(p.name for p in tmp_path.iterdir() if ".tmp" in p.name) == []
+
+
+def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypatch):
+    path = tmp_path / "i.dedup"
+    texts = [article(rng) for _ in range(3)]
+    with Index.open(path) as idx:
+        idx.add(texts[0], doc_id="a")
+        idx.optimize()
+        store = idx._store
+        real_insert = store.insert
+        calls = []
+
+        def insert_then_fail(doc, defer_buckets=False):
+            real_insert(doc, defer_buckets)
+            calls.append(doc.doc_id)
+            if len(calls) == 2:
+                raise dedup.storage.IndexFull("simulated: disk full")
+
+        monkeypatch.setattr(store, "insert", insert_then_fail)
+        with pytest.raises(dedup.storage.IndexFull):
+            idx.add_many([("b", texts[1]), ("c", texts[2])])  # b was read into the delta for c
+        monkeypatch.undo()
+        assert len(idx) == 1 and "b" not in idx
+        v = idx.check(texts[1])
+        assert not v.flagged  # b's rows went with the rollback, and out of the delta
+
+
+def test_auto_optimize_writes_the_file_once_enough_is_outside_it(tmp_path, rng, monkeypatch):
+    monkeypatch.setattr(dedup.index, "OPTIMIZE_AFTER", 20)
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        idx.add_many([(f"d{i}", article(rng, 3)) for i in range(5)])  # 15 paragraphs: not yet
+        assert not os.path.exists(idx._store.bucket_path)
+        idx.add_many([(f"e{i}", article(rng, 3)) for i in range(3)])  # 24 > 20
+        assert in_use(idx) and idx.stats()["bucket_file"]["paragraphs_behind"] == 0
+    with Index.open(path, auto_optimize=False) as idx:
+        idx.add_many([(f"f{i}", article(rng, 3)) for i in range(10)])
+        assert idx.stats()["bucket_file"]["paragraphs_behind"] == 30
+
+
+def test_the_file_is_plain_arrays_and_json(tmp_path, rng):
+    """Nothing is pickled: a JSON header naming each array's offset and size."""
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(article(rng), doc_id="a")
+        idx.optimize()
+        store = idx._store
+        data = open(store.bucket_path, "rb").read()
+        size = int.from_bytes(data[8:16], "little")
+        header = json.loads(data[16 : 16 + size])
+        assert header["uid"] == store._uid and header["bytes"] == len(data)
+        opened = open_bucket_file(store.bucket_path, store._uid, header["width"])
+        level = opened.levels["paragraph"]
+        assert len(level.keys) == 6 * idx.settings.bands and np.all(np.diff(level.keys.astype(np.float64)) >= 0)
+        assert open_bucket_file(store.bucket_path, "another index", header["width"]) is None
