@@ -27,8 +27,10 @@ EMPTY = np.uint32(0xFFFFFFFF)
 #: longer ones with a segment-wise ``np.minimum.reduceat``.
 _SHORT_TEXT = 512
 #: Batches with at most this many short texts sign them over dense blocks instead
-#: (:func:`_sign_few`): measured 1.3-1.7x faster up to 2,048 news paragraphs at
-#: 256 permutations, slower from ~2,500 (1.2x at 2,560, 1.7x at 4,096).
+#: (:func:`_sign_few`).  Measured on news paragraphs: at 256 permutations 1.3-1.7x
+#: faster up to 2,048 texts, slower from ~2,500 (1.2x at 2,560, 1.7x at 4,096); at
+#: 64 permutations equal at 2,048 (1.1x faster at 1,024), at 1,024 permutations
+#: 1.6-2.1x faster; one article (~10 paragraphs) ~10x faster at any of them.
 _FEW_TEXTS = 2048
 #: Cells (shingles x permutations) per block of the reduceat path: 4 MB.
 _CHUNK_CELLS = 1 << 20
