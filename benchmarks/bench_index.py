@@ -186,7 +186,8 @@ def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dic
         lambda t: verdicts.append(idx.add(t, doc_id=f"probe-{tag}-{next(counter)}")), probes[samples:]))
     results["add_new_added"] = sum(v.added for v in verdicts)
     stats = idx.stats()
-    results["stored"] = {k: stats[k] for k in ("documents", "paragraphs", "bytes", "bucket_rows")}
+    results["stored"] = {k: stats[k] for k in ("documents", "paragraphs", "bytes")}
+    results["bucket_file"] = stats["bucket_file"]
     results["bytes_per_paragraph"] = round(stats["bytes"] / stats["paragraphs"], 1)
     results["bytes_per_article"] = round(stats["bytes"] / stats["documents"], 1)
     results["tables_bytes"] = table_sizes(idx.path)

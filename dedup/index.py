@@ -9,9 +9,9 @@ How a check works, reusing the scan's stages (nothing is re-implemented here):
 1. the article is signed like a scan batch (:func:`dedup.corpus.sign_documents`), its
    document-level signature is the minimum of its paragraphs' (:func:`dedup.detect.
    document_items`), and both are cut into band keys (:func:`dedup.lsh.band_keys`);
-2. the band keys are looked up in the stored buckets -- in a memory-mapped, key-sorted
-   copy of them (one binary search per key, see :mod:`dedup.storage.bucketfile`) kept
-   up to date by :meth:`Index.optimize`, else one B-tree seek per key -- which gives
+2. the band keys are looked up in the stored buckets -- a memory-mapped, key-sorted
+   file (one binary search per key, see :mod:`dedup.storage.bucketfile`) written by
+   :meth:`Index.optimize`, plus what was stored since, held in memory -- which gives
    candidate stored paragraphs and documents;
 3. candidates whose MinHash estimate is far below the threshold are dropped (chance
    candidates grow with the archive): first on a 64-byte b-bit sketch that comes with
@@ -145,7 +145,14 @@ class Index:
         index); pipelines that cannot afford that pause in an ``add`` pass ``False``
         and call :meth:`optimize` (``dedup index optimize``) on their own schedule."""
         store = open_storage(path, settings, create=create, readonly=readonly, busy_timeout=busy_timeout)
-        return cls(store, policy, auto_optimize=auto_optimize and not readonly)
+        index = cls(store, policy, auto_optimize=auto_optimize and not readonly)
+        if index.auto_optimize:
+            try:  # e.g. an index upgraded from a format without bucket file, or one deleted
+                index._optimize_if_behind()
+            except BaseException:
+                index.close()
+                raise
+        return index
 
     @property
     def settings(self) -> Settings:
@@ -211,10 +218,10 @@ class Index:
         """Store articles *without* checking them, in one transaction.
 
         For seeding an index from an archive that is already deduplicated (for
-        example with ``dedup scan``): nothing is compared, and the LSH bucket rows of
-        the whole load are written in key order, which is many times faster than
-        adding one article at a time once the index is large.  Bad items get an
-        ``error`` verdict; an id already stored is an error, as in :meth:`add_many`.
+        example with ``dedup scan``): nothing is compared, which is several times
+        faster than adding one article at a time, and the bucket file is written once
+        at the end (with ``auto_optimize``).  Bad items get an ``error`` verdict; an id
+        already stored is an error, as in :meth:`add_many`.
         """
         verdicts: list[Verdict] = []
         batch: list[_Input] = []
@@ -225,7 +232,6 @@ class Index:
                     verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
                     batch = []
             verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
-            self._store.flush_buckets()
         if self.auto_optimize:
             self.optimize()
         self._store.checkpoint()
@@ -303,10 +309,7 @@ class Index:
                     verdict = self._unjudged(signed, d, doc_id, inp.text, policy)
                 if write and verdict.error is None and _stores(verdict, policy):
                     stored = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
-                    self._store.insert(
-                        self._new_document(stored, doc_id, inp.meta, signed, d, stored is inp.text),
-                        defer_buckets=not judge,
-                    )
+                    self._store.insert(self._new_document(stored, doc_id, inp.meta, signed, d, stored is inp.text))
                     verdict = replace(verdict, added=True)
                 verdicts[i] = verdict
         if write and judge and self.auto_optimize:
@@ -524,7 +527,7 @@ class Index:
             meta=meta,
             key=int(doc_key[0]),
             signature=signed.doc_signatures[d],
-            band_keys=signed.doc_bands[d] if doc_banded else signed.doc_bands[d][:0],
+            doc_banded=doc_banded,
             para_index=c.para_index[para],
             para_start=c.para_start[para],
             para_end=c.para_end[para],
@@ -532,7 +535,6 @@ class Index:
             para_keys=keys,
             para_signatures=c.signatures[para],
             para_sets=_sets_of(c, para),
-            para_band_keys=signed.para_bands[para],
             banded=banded,
         )
 

@@ -1,5 +1,5 @@
-"""The read-optimized bucket file: lookups equal the database's, whatever happened since
-it was written (adds, removals with hand-over, other processes rewriting it), and a
+"""The bucket file: lookups through it equal lookups in what the database holds
+(read into memory without the file), whatever happened since it was written (adds, removals with hand-over, other processes rewriting it), and a
 missing, damaged, foreign or half-written file is never trusted."""
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ def verdicts(idx: Index, texts: list[str]) -> list[dict]:
 
 
 def without_file(idx: Index, texts: list[str]) -> list[dict]:
-    """The same checks answered from the database's bucket tables alone."""
+    """The same checks answered without the file: everything stored is read from the
+    database into memory."""
     path = idx._store.bucket_path
     os.rename(path, path + ".off")
     try:
@@ -133,6 +134,14 @@ def test_another_process_rewriting_the_file_is_picked_up(tmp_path, rng):
         assert reader.check(texts[6]).is_duplicate
         assert reader._store._fast.file.stamp != old  # the new file, not only the delta
         assert reader._store._fast.deltas["paragraph"].rows == 0
+        # The moment between another process's rename and its naming the new file in
+        # the database: the file is not trusted yet, and is used once it is named.
+        conn = writer._store._conn
+        named = conn.execute("SELECT value FROM meta WHERE key = 'bucket_file'").fetchone()[0]
+        conn.execute("UPDATE meta SET value = 'the previous file' WHERE key = 'bucket_file'")
+        assert reader.check(texts[6]).is_duplicate and not in_use(reader)
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (named,))
+        assert reader.check(texts[6]).is_duplicate and in_use(reader)
 
 
 def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
@@ -213,8 +222,8 @@ def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypa
         real_insert = store.insert
         calls = []
 
-        def insert_then_fail(doc, defer_buckets=False):
-            real_insert(doc, defer_buckets)
+        def insert_then_fail(doc):
+            real_insert(doc)
             calls.append(doc.doc_id)
             if len(calls) == 2:
                 raise dedup.storage.IndexFull("simulated: disk full")

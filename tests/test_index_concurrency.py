@@ -62,7 +62,7 @@ def _reader(path: str, n: int, stop, results, rewrite_file: bool) -> None:
         results.put(("error", f"reader {n}", traceback.format_exc(), None))
 
 
-@pytest.mark.parametrize("bucket_file", [False, True], ids=["database buckets", "bucket file rewritten meanwhile"])
+@pytest.mark.parametrize("bucket_file", [False, True], ids=["no bucket file", "bucket file rewritten meanwhile"])
 def test_four_writers_and_readers_never_admit_twice_nor_lose_an_add(tmp_path, bucket_file):
     path = str(tmp_path / "shared.dedup")
     with Index.open(path) as idx:  # created up front, like a deployed index

@@ -60,16 +60,15 @@ def _consistent(path: Path) -> tuple[int, int]:
         orphans = conn.execute(
             "SELECT COUNT(*) FROM paragraphs WHERE doc NOT IN (SELECT id FROM documents)"
         ).fetchone()[0]
-        dangling = conn.execute(
-            "SELECT COUNT(*) FROM paragraph_buckets WHERE ref NOT IN (SELECT id FROM paragraphs)"
-        ).fetchone()[0]
-        unbanded = conn.execute(
-            "SELECT COUNT(*) FROM paragraphs p WHERE banded = 1 AND "
-            "(SELECT COUNT(*) FROM paragraph_buckets b WHERE b.ref = p.id) <> 85"
+        unsketched = sum(conn.execute(
+            f"SELECT COUNT(*) FROM {table}s AS r LEFT JOIN {table}_sketches AS s ON s.id = r.id WHERE s.id IS NULL"
+        ).fetchone()[0] for table in ("paragraph", "document"))
+        orphan_sketches = conn.execute(
+            "SELECT COUNT(*) FROM paragraph_sketches WHERE id NOT IN (SELECT id FROM paragraphs)"
         ).fetchone()[0]
         docs = conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         paras = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
-    assert bad_counts == [] and orphans == 0 and dangling == 0 and unbanded == 0
+    assert bad_counts == [] and orphans == 0 and unsketched == 0 and orphan_sketches == 0
     return docs, paras
 
 

@@ -59,8 +59,9 @@ def test_rows_are_packed_integers_and_plain_columns_not_pickles(built):
         doc_ids = [r[0] for r in conn.execute("SELECT doc_id FROM documents ORDER BY id")]
         assert doc_ids == ["a0", "a1", "a2"]
         paragraphs = conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
-        buckets = conn.execute("SELECT COUNT(*) FROM paragraph_buckets").fetchone()[0]
-    assert paragraphs == 15 and buckets == 15 * 85
+        banded = conn.execute("SELECT COUNT(*) FROM paragraphs WHERE banded = 1").fetchone()[0]
+        sketches = [len(r[0]) for r in conn.execute("SELECT sketch FROM paragraph_sketches")]
+    assert paragraphs == banded == 15 and sketches == [64] * 15
     assert integrity(path) == "ok"
 
 
@@ -259,7 +260,7 @@ def test_every_row_has_its_sketch_and_remove_takes_it_along(built):
 
 
 @pytest.mark.parametrize("version, dropped", [
-    ("1", ("paragraph", "document")), ("2", ("document",)), ("3", ()),
+    ("1", ("paragraph", "document")), ("2", ("document",)), ("3", ()), ("4", ()),
 ])
 def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dropped):
     path, texts = built
@@ -271,8 +272,11 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dr
                     for t in ("paragraph", "document")}
         for table in dropped:
             conn.execute(f"DROP TABLE {table}_sketches")
-        conn.execute("DROP TABLE heirs")  # versions before 4 had no heirs and no id meta rows
-        conn.execute("DELETE FROM meta WHERE key IN ('uid', 'paragraph_floor', 'document_floor')")
+        if version != "4":  # versions before 4 had no heirs and no id meta rows
+            conn.execute("DROP TABLE heirs")
+            conn.execute("DELETE FROM meta WHERE key IN ('uid', 'paragraph_floor', 'document_floor')")
+        for level in ("paragraph", "document"):  # versions before 5 had bucket tables
+            conn.execute(f"CREATE TABLE {level}_buckets (key INTEGER, ref INTEGER, PRIMARY KEY (key, ref)) WITHOUT ROWID")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (version,))
     with pytest.raises(IndexReadOnly, match=f"format version {version} needs a one-time upgrade"):
         Index.open(path, readonly=True)
@@ -286,5 +290,7 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version, dr
         idx.remove(idx_first_id(path))  # a removal after the upgrade works (logs heirs, floors)
     with closing(sqlite3.connect(path)) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        assert meta["format_version"] == "4" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
+        assert meta["format_version"] == "5" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "heirs" in tables and not {"paragraph_buckets", "document_buckets"} & tables
     assert integrity(path) == "ok"

@@ -132,10 +132,11 @@ class DocumentRows:
 
 @dataclass(frozen=True)
 class NewDocument:
-    """A signed document ready to be written, with its LSH band keys.
+    """A signed document ready to be written.
 
-    Paragraph arrays cover every paragraph; ``banded`` marks those that get bucket rows
-    (long enough to be compared, and the first stored copy of their text).
+    Paragraph arrays cover every paragraph; ``banded`` marks those that go into the
+    LSH buckets (long enough to be compared, and the first stored copy of their text),
+    ``doc_banded`` whether the document does (the first stored copy of its text).
     """
 
     doc_id: str
@@ -143,7 +144,7 @@ class NewDocument:
     meta: Optional[Mapping[str, Any]]
     key: int
     signature: np.ndarray
-    band_keys: np.ndarray  # (bands,) uint64, empty when the document is not banded
+    doc_banded: bool
     para_index: np.ndarray
     para_start: np.ndarray
     para_end: np.ndarray
@@ -151,7 +152,6 @@ class NewDocument:
     para_keys: np.ndarray
     para_signatures: np.ndarray
     para_sets: SetTable
-    para_band_keys: np.ndarray  # (paragraphs, bands) uint64
     banded: np.ndarray  # bool per paragraph
 
 
@@ -178,7 +178,8 @@ class Storage(Protocol):
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of stored buckets whose key is in ``keys`` (uint64):
         the bucket hits with each row's :func:`sketch`, the cheap first look at a
-        candidate (one lookup, not one per candidate)."""
+        candidate (one lookup, not one per candidate).  A row may have been removed
+        since: callers drop hits whose row they cannot read."""
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         """Paragraph rows by row id (in ascending id order)."""
@@ -198,12 +199,8 @@ class Storage(Protocol):
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         """For each content key, whether a stored paragraph (document) already has it."""
 
-    def insert(self, doc: NewDocument, defer_buckets: bool = False) -> None:
-        """Write one document (inside a write transaction); with ``defer_buckets`` its
-        bucket rows wait for :meth:`flush_buckets` (bulk loads)."""
-
-    def flush_buckets(self) -> None:
-        """Write the deferred bucket rows (before the transaction commits)."""
+    def insert(self, doc: NewDocument) -> None:
+        """Write one document (inside a write transaction)."""
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document and its rows (inside a write transaction)."""

@@ -8,9 +8,9 @@ all keys of a check with one :func:`numpy.searchsorted` over memory-mapped pages
 rows' b-bit sketches sit beside them in an array indexed by row id, so a chance
 candidate is dismissed without touching the database at all.
 
-The file is derived data, never the source of truth.  SQLite keeps every bucket row
-(a backend that cannot use this file still works, only slower); the file is written
-from the stored signatures by :func:`write_bucket_file`.  It is used only for the
+The file is derived data, never the source of truth: the database keeps every row's
+signature and whether it is banded, from which :func:`write_bucket_file`'s caller
+computes the buckets (and without a file, the same goes into memory).  It is used only for the
 database it was written for (the index's ``uid`` is in its header) and only if the
 database names it as its current file (its ``file_id``).  What changed
 since it was written is read from the database into a :class:`DeltaBuckets` in memory
@@ -74,9 +74,9 @@ class BucketFile:
 
     path: str
     uid: str
-    file_id: str  # the database names the file it trusts (meta ``bucket_file``)
+    file_id: str  # the database names the file it trusts (meta ``bucket_file``); "" for none
     heirs: int  # the last logged heir the file includes
-    stamp: tuple[int, int, int]  # (inode, size, mtime_ns): tells a rewritten file apart
+    stamp: Optional[tuple[int, int, int]]  # (inode, size, mtime_ns): tells a rewritten file apart
     levels: Mapping[str, LevelBuckets]
 
 
@@ -158,6 +158,14 @@ def open_bucket_file(path: str, uid: str, width: int) -> Optional[BucketFile]:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return BucketFile(path, uid, str(header["file_id"]), int(header["heirs"]), (st.st_ino, st.st_size, st.st_mtime_ns), levels)
+
+
+def empty_bucket_file(path: str, uid: str, width: int, stamp: Optional[tuple[int, int, int]]) -> BucketFile:
+    """A stand-in for a missing or unusable file at ``path`` (``stamp``): no buckets,
+    covering no rows, so the delta holds everything stored."""
+    level = LevelBuckets(0, np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64),
+                         np.zeros((1, width), np.uint8))
+    return BucketFile(path, uid, "", 0, stamp, {"paragraph": level, "document": level})
 
 
 def file_stamp(path: str) -> Optional[tuple[int, int, int]]:

@@ -16,24 +16,24 @@ Layout (every query below is an index lookup, never a scan):
 * ``paragraphs``: owner, position, span, word count, content key, signature blob
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
 * ``paragraph_sketches`` / ``document_sketches``: a 64-byte b-bit sketch of each
-  row's signature (:func:`~dedup.storage.base.sketch`), ~55 rows per page, read
-  together with the bucket rows in one join so a chance candidate is dismissed without
-  touching its 2 KB paragraph row or its document row (format version 3; older files
-  are upgraded in place the first time they are opened writable);
-* ``paragraph_buckets`` / ``document_buckets``: one ``(band key, row)`` per band, a
-  ``WITHOUT ROWID`` table keyed by the band key, so "who shares a band with these keys"
-  is one B-tree seek per key, all keys of a check in one statement.  Only the first
-  stored copy of a text is banded (its exact copies are found by content key), so
-  boilerplate repeated in every article does not grow the buckets; ``delete`` hands
-  the bands over to a surviving copy, and logs that copy in ``heirs``;
-* beside the database, ``<file>-lsh``: a key-sorted, memory-mapped copy of the buckets
-  (:mod:`dedup.storage.bucketfile`) that lookups use instead of ~850 B-tree seeks when
-  it exists; written by :meth:`SQLiteStorage.optimize`, never trusted blindly (the
-  ``uid`` meta row pairs it with this database; row ids are never reused -- the
-  ``*_floor`` meta rows remember the highest removed -- so whatever is newer than the
-  file is "ids above its own, and heirs logged after it"; the ``bucket_file`` meta row
-  names the file written last, so a database restored from a backup does not trust a
-  newer file).
+  row's signature (:func:`~dedup.storage.base.sketch`), ~55 rows per page, from
+  which the bucket file's sketch arrays are written, so a chance candidate is
+  dismissed without touching its 2 KB paragraph row or its document row;
+* ``heirs``: rows that inherited a removed row's bands (see below);
+* the LSH buckets are not tables: ``<file>-lsh`` beside the database is a key-sorted,
+  memory-mapped array of them (:mod:`dedup.storage.bucketfile`), written from the
+  stored signatures by :meth:`SQLiteStorage.optimize`, and what was stored since is
+  read into memory.  Why not a table: a ``WITHOUT ROWID`` bucket table costs one random
+  B-tree seek per band key on a check (~850, ~4 ms at 100k articles) and one random
+  page write per key on an add (measured at 100k articles: add p50 22 ms with the
+  table, 6 ms without).  Only the first stored copy of a text is banded (``banded``;
+  its exact copies are found by content key), so boilerplate repeated in every article
+  does not grow the buckets; ``delete`` hands the bands over to a surviving copy and
+  logs it in ``heirs``.  The file is never trusted blindly: the ``uid`` meta row pairs
+  it with this database, the ``bucket_file`` meta row names the file written last (a
+  database restored from a backup does not trust a newer file), and row ids are never
+  reused (the ``*_floor`` meta rows remember the highest removed), so what is newer
+  than the file is "ids above its own, and heirs logged after it".
 
 Errors from SQLite are translated into :class:`~dedup.storage.base.StorageError`
 subclasses that name the file and the cause; a failed write rolls back whole.
@@ -48,6 +48,7 @@ import sqlite3
 import time
 import urllib.parse
 import uuid
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ from .bucketfile import (
     BucketFile,
     DeltaBuckets,
     LevelSource,
+    empty_bucket_file,
     file_stamp,
     open_bucket_file,
     write_bucket_file,
@@ -87,17 +89,17 @@ from .base import (
 )
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 #: Versions this dedup upgrades in place when it opens them writable (1: no sketches;
-#: 2, briefly on main: paragraph sketches only; 3: no ``uid``, id floors or ``heirs``,
-#: which a bucket file relies on).
-_UPGRADABLE = {"1", "2", "3"}
-#: WAL pages between checkpoints (64 MB of 4 KB pages): measured, single adds at 2k
-#: stored articles take p50 17 ms with it instead of 69 ms with SQLite's default 1000.
+#: 2, briefly on main: paragraph sketches only; 3: bucket tables, no ``uid``, id floors
+#: or ``heirs``; 4, briefly on main: bucket tables beside the bucket file).
+_UPGRADABLE = {"1", "2", "3", "4"}
+#: WAL pages between checkpoints (64 MB of 4 KB pages): measured with bucket tables
+#: (an add then dirtied ~1000 pages), single adds at 2k stored articles took p50 17 ms
+#: with it instead of 69 ms with SQLite's default 1000.
 WAL_CHECKPOINT_PAGES = 16384
-#: Bytes of the file read through a memory map instead of ``read`` calls.  Measured at
-#: 10k articles: the bucket lookups of a check take 2.0 ms of CPU instead of 3.3 ms
-#: (each of the ~900 lookups lands on a random page).  SQLite caps the map at 2 GB.
+#: Bytes of the file read through a memory map instead of ``read`` calls (random row
+#: reads of candidates).  SQLite caps the map at 2 GB.
 MMAP_BYTES = 1 << 31
 #: How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT = 30.0
@@ -135,23 +137,22 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 );
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
-{_SKETCH_TABLES}CREATE TABLE IF NOT EXISTS paragraph_buckets (
-    key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS document_buckets (
-    key INTEGER NOT NULL, ref INTEGER NOT NULL, PRIMARY KEY (key, ref)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
+{_SKETCH_TABLES}CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
 """
 #: Meta rows a format-4 index has besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
 #: never reused, so "rows above the bucket file's" are exactly the rows added since).
 _ID_META = ("uid", "paragraph_floor", "document_floor")
 #: Tables every version has (a file without them is not a dedup index).
-_TABLES = {"meta", "documents", "paragraphs", "paragraph_buckets", "document_buckets"}
-_BUCKETS = {"paragraph": "paragraph_buckets", "document": "document_buckets"}
+_TABLES = {"meta", "documents", "paragraphs"}
+#: Tables of older formats that an upgrade drops.
+_DROPPED = ("paragraph_buckets", "document_buckets")
 _SKETCHES = {"paragraph": "paragraph_sketches", "document": "document_sketches"}
 _ROWS = {"paragraph": "paragraphs", "document": "documents"}
 #: Suffix of the read-optimized bucket file beside the database (see bucketfile.py).
 BUCKET_FILE_SUFFIX = "-lsh"
+#: Rows read into memory at once above which the reader is told to optimize.
+LARGE_DELTA = 100_000
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
 
 
@@ -162,15 +163,6 @@ def signed(keys: np.ndarray) -> list[int]:
 
 def unsigned(values: Sequence[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64).view(np.uint64)
-
-
-def _key_list(keys: np.ndarray) -> str:
-    """Band keys as one sorted JSON array of signed integers, for ``json_each``.
-
-    Why: one bound parameter instead of ~900 (``IN (?, ?, ...)``), and the B-tree is
-    walked in key order, so neighbouring seeks reuse the pages just visited: the bucket
-    lookups of a check took 1.5 ms of CPU instead of 2.0-2.3 ms (10k articles)."""
-    return json.dumps(np.unique(np.ascontiguousarray(keys, dtype=np.uint64).view(np.int64)).tolist())
 
 
 def _placeholders(n: int) -> str:
@@ -206,14 +198,13 @@ class SQLiteStorage:
         self.readonly = readonly
         self._conn = conn
         self._depth = 0
-        self._pending: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         self.bucket_path = path + BUCKET_FILE_SUFFIX
         self._uid = uid
         # The bucket file in use and the rows stored since it was written, or None
         # (then buckets are looked up in the database); checked once per transaction.
-        self._fast: Optional[_FastBuckets] = None
+        self._fast: Optional[_Buckets] = None
         self._fast_checked = False
-        self._unusable: Optional[tuple[int, int, int]] = None  # stamp of a file found unusable
+        self._fast_state: tuple = ()
 
     # -- transactions ---------------------------------------------------------------
 
@@ -235,7 +226,6 @@ class SQLiteStorage:
                 yield
                 self._conn.execute("COMMIT")
         except BaseException:
-            self._pending = {}
             if write:
                 self._fast = None  # it may hold rows this transaction wrote, now undone
             if self._conn.in_transaction:
@@ -258,51 +248,42 @@ class SQLiteStorage:
     # -- lookups --------------------------------------------------------------------
 
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        fast = self._fast_buckets()
-        if fast is not None:
-            query = np.unique(np.asarray(keys, dtype=np.uint64))
-            in_file = fast.file.levels[level].lookup(query)
-            since = self._caught_up(fast, level).lookup(query)
-            return tuple(np.concatenate([a, b]) for a, b in zip(in_file, since))  # type: ignore[return-value]
-        rows = self._conn.execute(
-            f"SELECT b.key, b.ref, s.sketch FROM json_each(?) AS j JOIN {_BUCKETS[level]} AS b ON b.key = j.value"
-            f" JOIN {_SKETCHES[level]} AS s ON s.id = b.ref",
-            (_key_list(keys),),
-        ).fetchall()
-        width = sketch_positions(self.settings.num_perm) // 2
-        data = b"".join(r[2] for r in rows)
-        if len(data) != width * len(rows):
-            raise IndexCorrupt(f"{self.path}: a stored {level} sketch does not have {width} bytes")
-        return (
-            unsigned([r[0] for r in rows]),
-            np.array([r[1] for r in rows], dtype=np.int64),
-            np.frombuffer(data, dtype=np.uint8).reshape(len(rows), width),
-        )
+        fast = self._buckets()
+        query = np.unique(np.asarray(keys, dtype=np.uint64))
+        in_file = fast.file.levels[level].lookup(query)
+        since = self._caught_up(fast, level).lookup(query)
+        return tuple(np.concatenate([a, b]) for a, b in zip(in_file, since))  # type: ignore[return-value]
 
-    def _fast_buckets(self) -> Optional["_FastBuckets"]:
-        """The bucket file and in-memory delta to answer lookups from, or ``None``
-        when there is no usable bucket file (checked once per transaction: a stat)."""
-        if self._fast_checked and self._depth:
+    def _buckets(self) -> "_Buckets":
+        """The bucket file and the in-memory delta of what was stored since; checked
+        once per transaction (a ``stat``).  Without a usable file the delta holds
+        everything: correct, but read into memory by every process (hence
+        :meth:`optimize`, and the warning in :meth:`_caught_up`)."""
+        if self._fast_checked and self._depth and self._fast is not None:
             return self._fast
         self._fast_checked = True
-        stamp = file_stamp(self.bucket_path)
-        if self._fast is not None and self._fast.file.stamp == stamp:
+        # What decides which file to use: the file on disk and the one the database
+        # names (an optimize in another process renames its file, then names it).
+        state = (file_stamp(self.bucket_path), self._meta("bucket_file"))
+        if self._fast is not None and self._fast_state == state:
             return self._fast
-        self._fast = None
-        if stamp is None or stamp == self._unusable:
-            return None
-        opened = open_bucket_file(self.bucket_path, self._uid, self._sketch_width())
-        if opened is None or opened.file_id != self._meta("bucket_file"):
-            self._unusable = stamp  # not read again until it changes
-        else:
-            self._fast = _FastBuckets(
-                opened,
-                {level: DeltaBuckets(opened.levels[level].upto, self._sketch_width()) for level in _BUCKETS},
-                {level: opened.heirs for level in _BUCKETS},
-            )
+        opened = None
+        if state[0] is not None:
+            opened = open_bucket_file(self.bucket_path, self._uid, self._sketch_width())
+            if opened is not None and opened.file_id != state[1]:
+                opened = None
+        self._fast_state = state
+        if opened is None and self._fast is not None and not self._fast.file.file_id:
+            return self._fast  # still no usable file: keep what is already in memory
+        file = opened or empty_bucket_file(self.bucket_path, self._uid, self._sketch_width(), state[0])
+        self._fast = _Buckets(
+            file,
+            {level: DeltaBuckets(file.levels[level].upto, self._sketch_width()) for level in _ROWS},
+            {level: file.heirs for level in _ROWS},
+        )
         return self._fast
 
-    def _caught_up(self, fast: "_FastBuckets", level: Level) -> DeltaBuckets:
+    def _caught_up(self, fast: "_Buckets", level: Level) -> DeltaBuckets:
         """The level's delta, after reading what was stored since it was last read:
         rows with higher ids (ids are never reused, and writers commit one at a time
         in id order) and heirs of removed rows' bands (logged in ``heirs``)."""
@@ -318,6 +299,10 @@ class SQLiteStorage:
             (level, fast.heirs_after[level]),
         ).fetchall()
         banded = [r for r in rows if r[1] is not None] + [r[1:] for r in heirs if r[1] is not None]
+        if len(banded) > LARGE_DELTA:
+            warnings.warn(
+                f"{self.path}: reading {len(banded):,} {level}s stored since the bucket file was written "
+                f"into memory; `dedup index optimize --db {self.path}` writes a new one", stacklevel=2)
         if banded:
             signatures = _unpack_signatures([r[1] for r in banded], self.settings.num_perm)
             s = self.settings
@@ -418,7 +403,7 @@ class SQLiteStorage:
 
     # -- writes ---------------------------------------------------------------------
 
-    def insert(self, doc: NewDocument, defer_buckets: bool = False) -> None:
+    def insert(self, doc: NewDocument) -> None:
         c = self._conn
         cur = c.execute(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, meta, text)"
@@ -429,7 +414,7 @@ class SQLiteStorage:
                 signed(np.array([doc.key], np.uint64))[0],
                 len(doc.text),
                 len(doc.para_index),
-                int(len(doc.band_keys) > 0),
+                int(doc.doc_banded),
                 time.time(),
                 _pack_u32(doc.signature),
                 json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None,
@@ -439,8 +424,6 @@ class SQLiteStorage:
         ref = cur.lastrowid
         c.execute("INSERT INTO document_sketches (id, sketch) VALUES (?, ?)",
                   (ref, sketch(doc.signature).tobytes()))
-        if len(doc.band_keys):
-            self._buckets("document", doc.band_keys, np.full(len(doc.band_keys), ref, np.int64), defer_buckets)
         n = len(doc.para_index)
         if not n:
             return
@@ -463,10 +446,6 @@ class SQLiteStorage:
             "INSERT INTO paragraph_sketches (id, sketch) VALUES (?, ?)",
             zip(ids.tolist(), (row.tobytes() for row in sketch(doc.para_signatures))),
         )
-        banded = np.flatnonzero(doc.banded)
-        if len(banded):
-            keys = doc.para_band_keys[banded]
-            self._buckets("paragraph", keys.ravel(), np.repeat(ids[banded], keys.shape[1]), defer_buckets)
 
     def _next_id(self, level: Level) -> int:
         """The id for a new row: above every stored *and every removed* row of the level.
@@ -478,54 +457,18 @@ class SQLiteStorage:
             f" (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{level}_floor')) + 1"
         ).fetchone()[0]
 
-    def _buckets(self, level: Level, keys: np.ndarray, refs: np.ndarray, defer: bool) -> None:
-        if defer:
-            self._pending.setdefault(level, []).append((keys.view(np.int64), refs))
-            return
-        self._conn.executemany(
-            f"INSERT OR IGNORE INTO {_BUCKETS[level]} (key, ref) VALUES (?, ?)", zip(signed(keys), refs.tolist())
-        )
-
-    def flush_buckets(self) -> None:
-        """Write deferred bucket rows in key order.
-
-        Why: band keys are hashes, so rows inserted one article at a time land on random
-        B-tree pages -- about one page written per row once the table outgrows the
-        cache.  Sorted, a whole load's rows fill pages in order, one write per page.
-        """
-        pending, self._pending = self._pending, {}
-        for level, parts in pending.items():
-            keys = np.concatenate([k for k, _ in parts])
-            refs = np.concatenate([r for _, r in parts])
-            order = np.lexsort((refs, keys))
-            keys, refs = keys[order], refs[order]
-            for lo in range(0, len(keys), 1 << 20):
-                self._conn.executemany(
-                    f"INSERT OR IGNORE INTO {_BUCKETS[level]} (key, ref) VALUES (?, ?)",
-                    zip(keys[lo : lo + (1 << 20)].tolist(), refs[lo : lo + (1 << 20)].tolist()),
-                )
-
     def delete(self, doc_id: str) -> bool:
         c = self._conn
-        row = c.execute("SELECT id, key, banded, signature FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = c.execute("SELECT id, key, banded FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if row is None:
             return False
-        ref, key, banded, sig = row
-        s = self.settings
+        ref, key, banded = row
         if banded:
-            keys = band_keys(_unpack_signatures([sig], s.num_perm), s.bands, s.rows)[0]
-            heir = c.execute(
-                "SELECT id FROM documents WHERE key = ? AND id <> ? ORDER BY id LIMIT 1", (key, ref)
-            ).fetchone()
-            self._hand_over("document", keys, ref, heir[0] if heir else None)
-        for pid, pkey, psig in c.execute(
-            "SELECT id, key, signature FROM paragraphs WHERE doc = ? AND banded = 1", (ref,)
-        ).fetchall():
-            keys = band_keys(_unpack_signatures([psig], s.num_perm), s.bands, s.rows)[0]
-            heir = c.execute(
-                "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", (pkey, ref)
-            ).fetchone()
-            self._hand_over("paragraph", keys, pid, heir[0] if heir else None)
+            self._hand_over("document", c.execute(
+                "SELECT id FROM documents WHERE key = ? AND id <> ? ORDER BY id LIMIT 1", (key, ref)).fetchone())
+        for (pkey,) in c.execute("SELECT key FROM paragraphs WHERE doc = ? AND banded = 1", (ref,)).fetchall():
+            self._hand_over("paragraph", c.execute(
+                "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", (pkey, ref)).fetchone())
         for level, top in (("document", ref), ("paragraph", c.execute(
                 "SELECT COALESCE(MAX(id), 0) FROM paragraphs WHERE doc = ?", (ref,)).fetchone()[0])):
             c.execute(f"UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) WHERE key = '{level}_floor'", (top,))
@@ -535,18 +478,15 @@ class SQLiteStorage:
         c.execute("DELETE FROM document_sketches WHERE id = ?", (ref,))
         return True
 
-    def _hand_over(self, level: Level, keys: np.ndarray, old: int, heir: Optional[int]) -> None:
-        """Move bucket entries of a row being deleted to a surviving exact copy (or drop
-        them).  The heir is logged in ``heirs``: a bucket file written before knows
-        only the old row, so readers add the heir's bands to their delta."""
-        c = self._conn
-        buckets = _BUCKETS[level]
-        pairs = [(k, old) for k in signed(keys)]
-        c.executemany(f"DELETE FROM {buckets} WHERE key = ? AND ref = ?", pairs)
+    def _hand_over(self, level: Level, heir: Optional[tuple[int]]) -> None:
+        """A banded row is being deleted: its surviving exact copy, if any, takes over
+        its bands (same text, so the same keys), logged in ``heirs`` -- a bucket file
+        written before knows only the old row, so readers add the heir to their delta.
+        The old row's entries stay in the file until it is rewritten; the rows they
+        point at are gone, which lookups' callers check."""
         if heir is not None:
-            c.executemany(f"INSERT OR IGNORE INTO {buckets} (key, ref) VALUES (?, ?)", [(k, heir) for k, _ in pairs])
-            c.execute(f"UPDATE {_ROWS[level]} SET banded = 1 WHERE id = ?", (heir,))
-            c.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir))
+            self._conn.execute(f"UPDATE {_ROWS[level]} SET banded = 1 WHERE id = ?", heir)
+            self._conn.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir[0]))
 
     def checkpoint(self) -> None:
         """Copy the write-ahead log into the database and truncate it.
@@ -613,7 +553,7 @@ class SQLiteStorage:
         """``(covered, behind)``: paragraph rows up to the highest id the bucket file
         covers, and rows stored since (all of them when there is no usable file)."""
         with self.transaction(write=False):
-            fast = self._fast_buckets()
+            fast = self._buckets()
             top = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM paragraphs").fetchone()[0]
         covered = fast.file.levels["paragraph"].upto if fast else 0
         return covered, max(0, top - covered)
@@ -650,10 +590,6 @@ class SQLiteStorage:
         with self.errors("read"):
             docs = self.count()
             paras = self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
-            buckets = {
-                level: self._conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                for level, table in _BUCKETS.items()
-            }
         files = (self.path, self.path + "-wal", self.bucket_path)
         size = sum(os.path.getsize(p) for p in files if os.path.exists(p))
         _, behind = self.bucket_file_lag()
@@ -664,11 +600,10 @@ class SQLiteStorage:
             "bytes": size,
             "backend": "sqlite",
             "path": self.path,
-            "bucket_rows": buckets,
             "bucket_file": {
                 "path": self.bucket_path,
                 "bytes": os.path.getsize(self.bucket_path) if os.path.exists(self.bucket_path) else 0,
-                "in_use": bool(self._fast),
+                "in_use": self._fast is not None and bool(self._fast.file.file_id),
                 "paragraphs_behind": behind,
             },
         }
@@ -678,8 +613,9 @@ class SQLiteStorage:
 
 
 @dataclass
-class _FastBuckets:
-    """A bucket file known to match the database, and per level the rows stored after it."""
+class _Buckets:
+    """The bucket file (an empty one when there is no usable file), and per level the
+    rows stored after it."""
 
     file: BucketFile
     deltas: dict[str, DeltaBuckets]
@@ -870,8 +806,9 @@ def _id_meta() -> list[tuple[str, str]]:
 def _upgrade(conn: sqlite3.Connection) -> None:
     """Bring an older index to the current format, in one transaction: (re)compute
     the sketches from the stored signatures (versions 1 and 2), add the ``heirs``
-    table and the id meta rows (up to 3); a concurrent opener that upgraded first wins
-    and this does nothing."""
+    table and the id meta rows (up to 3), drop the bucket tables (up to 4: the first
+    lookup then reads the buckets from the signatures, see :meth:`SQLiteStorage.
+    optimize`); a concurrent opener that upgraded first wins and this does nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
@@ -892,6 +829,8 @@ def _upgrade(conn: sqlite3.Connection) -> None:
                         zip((r[0] for r in rows), (row.tobytes() for row in sketches)),
                     )
             conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", _id_meta())
+            for table in _DROPPED:
+                conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
         conn.execute("COMMIT")
     except BaseException:
