@@ -1,12 +1,15 @@
-"""The bucket file: lookups through it equal lookups in what the database holds
-(read into memory without the file), whatever happened since it was written (adds, removals with hand-over, other processes rewriting it), and a
-missing, damaged, foreign or half-written file is never trusted."""
+"""The bucket file: lookups through it equal lookups in what the database holds (read
+into memory without a file), whatever happened since it was written (adds, removals
+with hand-over, other processes writing new files); a missing, damaged, foreign,
+unnamed or half-written file is never used."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
+import warnings
 
 import numpy as np
 import pytest
@@ -31,14 +34,19 @@ def verdicts(idx: Index, texts: list[str]) -> list[dict]:
     return [v.to_dict() for v in idx.check_many(texts)]
 
 
+def file_of(idx: Index) -> str:
+    return idx.stats()["bucket_file"]["path"]
+
+
 def without_file(idx: Index, texts: list[str]) -> list[dict]:
-    """The same checks answered without the file: everything stored is read from the
-    database into memory."""
-    path = idx._store.bucket_path
+    """The same checks answered without the file, by a newly opened index: everything
+    stored is read from the database into memory."""
+    path = file_of(idx)
     os.rename(path, path + ".off")
     try:
-        assert not idx.stats()["bucket_file"]["in_use"]
-        return verdicts(idx, texts)
+        with Index.open(idx.path, policy=idx.policy, auto_optimize=False) as fresh:
+            assert not in_use(fresh)
+            return verdicts(fresh, texts)
     finally:
         os.rename(path + ".off", path)
 
@@ -47,18 +55,25 @@ def in_use(idx: Index) -> bool:
     return idx.stats()["bucket_file"]["in_use"]
 
 
+def bucket_files(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if "-lsh." in p.name and not p.name.endswith(".lock"))
+
+
 @pytest.mark.parametrize("n", [0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK, 20_000])
 def test_lower_bound_through_the_fence_equals_searchsorted(n):
     rng = np.random.default_rng(n)
     for high in (2**8, 2**40, 2**64 - 1):  # many repeats, few, none
         keys = np.sort(rng.integers(0, high, n, dtype=np.uint64, endpoint=True))
+        if high == 2**64 - 1 and n:  # a run of the largest key (no "q + 1" after it)
+            keys[-min(n, 3):] = high
         query = np.unique(np.concatenate([
             rng.integers(0, high, 500, dtype=np.uint64, endpoint=True), keys[:20], keys[-20:],
             np.array([0, 2**64 - 1], dtype=np.uint64),
         ]))
         left = lower_bound(keys, keys[::BLOCK], query)
         assert np.array_equal(left, np.searchsorted(keys, query))
-        hit_keys, hit_refs = find(keys, np.arange(n), query, left)
+        hit_keys, hit_refs = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q))
+        assert np.array_equal(np.sort(find(keys, np.arange(n), query)[1]), np.sort(hit_refs))
         expected = np.flatnonzero(np.isin(keys, query))
         assert np.array_equal(np.sort(hit_refs), expected) and np.array_equal(keys[hit_refs], hit_keys)
 
@@ -121,26 +136,27 @@ def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_remov
         assert verdicts(idx, probes) == without_file(idx, probes)
 
 
-def test_another_process_rewriting_the_file_is_picked_up(tmp_path, rng):
+def test_another_process_writing_a_new_file_is_picked_up_and_the_old_one_removed(tmp_path, rng):
     path = tmp_path / "i.dedup"
     texts = [article(rng) for _ in range(8)]
     with Index.open(path) as writer, Index.open(path) as reader:
         writer.add_many([(f"d{i}", t) for i, t in enumerate(texts[:4])])
         writer.optimize()
         assert reader.check(texts[1]).is_duplicate and in_use(reader)
-        old = reader._store._fast.file.stamp
+        old = reader._store._view.file.file_id
         writer.add_many([(f"d{i}", t) for i, t in enumerate(texts[4:], 4)])
         writer.optimize()
         assert reader.check(texts[6]).is_duplicate
-        assert reader._store._fast.file.stamp != old  # the new file, not only the delta
-        assert reader._store._fast.deltas["paragraph"].rows == 0
-        # The moment between another process's rename and its naming the new file in
-        # the database: the file is not trusted yet, and is used once it is named.
+        view = reader._store._view
+        assert view.file.file_id not in ("", old)  # the new file, not only the delta
+        assert view.deltas["paragraph"].rows == 0
+        assert bucket_files(tmp_path) == [f"i.dedup-lsh.{view.file.file_id}"]
+        # A file is used only once the database names it (a writer that died between
+        # writing and naming its file leaves one that nobody uses).
         conn = writer._store._conn
-        named = conn.execute("SELECT value FROM meta WHERE key = 'bucket_file'").fetchone()[0]
-        conn.execute("UPDATE meta SET value = 'the previous file' WHERE key = 'bucket_file'")
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (old,))  # gone from disk
         assert reader.check(texts[6]).is_duplicate and not in_use(reader)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (named,))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (view.file.file_id,))
         assert reader.check(texts[6]).is_duplicate and in_use(reader)
 
 
@@ -150,26 +166,33 @@ def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
     with Index.open(path) as idx:
         idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
         idx.optimize()
-        lsh = idx._store.bucket_path
-        good = open(lsh, "rb").read()
+        lsh = file_of(idx)
         probe = rewritten(rng, texts[2], 0.1)
         expected = verdicts(idx, [probe])
-        damaged = {
-            "truncated": good[: len(good) // 2],
-            "appended to": good + b"\0" * 64,
-            "not ours": b"SQLite format 3\0" + good[16:],
-            "bad header": MAGIC + (10**6).to_bytes(8, "little") + b"{",
-            "empty": b"",
-        }
-        with Index.open(tmp_path / "other.dedup") as other:  # a different index's file
-            other.add(texts[0], doc_id="x")
-            other.optimize()
-            damaged["foreign"] = open(other._store.bucket_path, "rb").read()
-        for what, data in damaged.items():
-            with open(lsh, "wb") as f:
-                f.write(data)
+    good = open(lsh, "rb").read()
+    size = int.from_bytes(good[8:16], "little")
+    header = json.loads(good[16 : 16 + size])
+    header["levels"]["paragraph"]["refs"][1] = 40  # 10 refs for 510 keys: inconsistent
+    inconsistent = good[:16] + json.dumps(header).encode().ljust(size) + good[16 + size :]
+    damaged = {
+        "truncated": good[: len(good) // 2],
+        "appended to": good + b"\0" * 64,
+        "not ours": b"SQLite format 3\0" + good[16:],
+        "bad header": MAGIC + (10**6).to_bytes(8, "little") + b"{",
+        "inconsistent lengths": inconsistent,
+        "empty": b"",
+    }
+    with Index.open(tmp_path / "other.dedup") as other:  # a different index's file
+        other.add(texts[0], doc_id="x")
+        other.optimize()
+        damaged["foreign"] = open(file_of(other), "rb").read()
+    for what, data in damaged.items():
+        with open(lsh, "wb") as f:
+            f.write(data)
+        with Index.open(path, auto_optimize=False) as idx:
             assert not in_use(idx), what
             assert verdicts(idx, [probe]) == expected, what
+    with Index.open(path) as idx:
         idx.optimize()
         assert in_use(idx) and verdicts(idx, [probe]) == expected
 
@@ -193,7 +216,7 @@ def test_a_failed_write_of_the_file_leaves_the_old_one_and_no_temporary(tmp_path
     with Index.open(path) as idx:
         idx.add(article(rng), doc_id="a")
         idx.optimize()
-        before = open(idx._store.bucket_path, "rb").read()
+        before = bucket_files(tmp_path)
         idx.add(article(rng), doc_id="b")
 
         def full(*args, **kwargs):
@@ -203,13 +226,42 @@ def test_a_failed_write_of_the_file_leaves_the_old_one_and_no_temporary(tmp_path
         with pytest.raises(dedup.storage.IndexFull, match="i.dedup-lsh: .*disk full"):
             idx.optimize()
         monkeypatch.undo()
-        assert open(idx._store.bucket_path, "rb").read() == before
-        assert sorted(p.name for p in tmp_path.iterdir() if ".tmp" in p.name) == []
-        assert idx.check(idx.get("b").text).is_duplicate and in_use(idx)
-        # A temporary left by a killed writer is swept by the next one.
-        (tmp_path / "i.dedup-lsh.abc123.tmp").write_bytes(b"half")
+        assert bucket_files(tmp_path) == before and in_use(idx)
+        assert idx.check(idx.get("b").text).is_duplicate
+        # What a writer killed mid-way leaves -- a temporary, a whole file never named --
+        # is removed by the next one.
+        (tmp_path / f"i.dedup-lsh.{'a' * 32}.x1y2z3ab.tmp").write_bytes(b"half")
+        (tmp_path / f"i.dedup-lsh.{'b' * 32}").write_bytes(b"whole but never named")
+        (tmp_path / "i.dedup-lsh.x.dedup").write_bytes(b"another index's file, kept")
         idx.optimize()
-        assert sorted(p.name for p in tmp_path.iterdir() if ".tmp" in p.name) == []
+        assert bucket_files(tmp_path) == [os.path.basename(file_of(idx)), "i.dedup-lsh.x.dedup"]
+
+
+def test_automatic_rewrites_never_wait_nor_fail_an_add(tmp_path, rng, monkeypatch):
+    monkeypatch.setattr(dedup.index, "OPTIMIZE_AFTER", 5)
+    path = tmp_path / "i.dedup"
+    with Index.open(path, busy_timeout=0.3) as idx:
+        fd = os.open(str(path) + "-lsh.lock", os.O_RDONLY | os.O_CREAT)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # another process is writing a bucket file
+        try:
+            assert idx.add(article(rng), doc_id="a").added  # due, skipped: no wait
+            assert not in_use(idx)
+            with pytest.raises(dedup.storage.IndexBusy, match="i.dedup: another process kept writing"):
+                idx.optimize()  # asked for: waits up to the busy timeout
+        finally:
+            os.close(fd)
+
+        def full(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        with monkeypatch.context() as patched, warnings.catch_warnings(record=True) as caught:
+            patched.setattr(os, "fsync", full)
+            warnings.simplefilter("always")
+            assert idx.add(article(rng), doc_id="b").added  # stored; the rewrite failed
+        assert any("disk full" in str(w.message) for w in caught)
+        assert "b" in idx and not in_use(idx)
+        idx.add(article(rng), doc_id="c")
+        assert in_use(idx)
 
 
 def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypatch):
@@ -242,7 +294,7 @@ def test_auto_optimize_writes_the_file_once_enough_is_outside_it(tmp_path, rng, 
     path = tmp_path / "i.dedup"
     with Index.open(path) as idx:
         idx.add_many([(f"d{i}", article(rng, 3)) for i in range(5)])  # 15 paragraphs: not yet
-        assert not os.path.exists(idx._store.bucket_path)
+        assert bucket_files(tmp_path) == []
         idx.add_many([(f"e{i}", article(rng, 3)) for i in range(3)])  # 24 > 20
         assert in_use(idx) and idx.stats()["bucket_file"]["paragraphs_behind"] == 0
     with Index.open(path, auto_optimize=False) as idx:
@@ -255,12 +307,12 @@ def test_the_file_is_plain_arrays_and_json(tmp_path, rng):
     with Index.open(tmp_path / "i.dedup") as idx:
         idx.add(article(rng), doc_id="a")
         idx.optimize()
-        store = idx._store
-        data = open(store.bucket_path, "rb").read()
+        uid = idx._store._uid
+        data = open(file_of(idx), "rb").read()
         size = int.from_bytes(data[8:16], "little")
         header = json.loads(data[16 : 16 + size])
-        assert header["uid"] == store._uid and header["bytes"] == len(data)
-        opened = open_bucket_file(store.bucket_path, store._uid, header["width"])
+        assert header["uid"] == uid and header["bytes"] == len(data)
+        opened = open_bucket_file(idx.path, header["file_id"], uid, header["width"])
         level = opened.levels["paragraph"]
-        assert len(level.keys) == 6 * idx.settings.bands and np.all(np.diff(level.keys.astype(np.float64)) >= 0)
-        assert open_bucket_file(store.bucket_path, "another index", header["width"]) is None
+        assert len(level.keys) == 6 * idx.settings.bands and np.all(level.keys[1:] >= level.keys[:-1])
+        assert open_bucket_file(idx.path, header["file_id"], "another index", header["width"]) is None

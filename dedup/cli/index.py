@@ -125,22 +125,24 @@ def stats(db, fmt) -> None:
                f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
                f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}")
     bf = data.get("bucket_file")
-    if bf:
-        state = "in use" if bf["in_use"] else "not in use"
-        click.echo(f"bucket file: {bf['path']}, {bf['bytes']:,} bytes, {state}; "
+    if bf and bf["in_use"]:
+        click.echo(f"bucket file: {bf['path']}, {bf['bytes']:,} bytes; "
                    f"{bf['paragraphs_behind']:,} paragraphs stored since it was written")
+    elif bf:
+        click.echo(f"bucket file: none in use ({bf['paragraphs_behind']:,} paragraphs read into memory "
+                   "by every process; `dedup index optimize` writes one)")
 
 
 @index_group.command("optimize")
 @db_option
 def optimize(db) -> None:
-    """Rewrite the index's bucket file (DB-lsh), which checks look band keys up in.
+    """Write a new bucket file (DB-lsh.ID), which checks look band keys up in.
 
     Adds rewrite it by themselves once enough is stored outside it; run this after a
     large batch of adds or removals, or on a schedule when adds are opened with
     auto_optimize=False.  Other processes may go on reading and writing meanwhile.
     """
-    with _open(db, {}, create=False, readonly=False) as idx:
+    with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = _guard(idx.optimize)
     rows = done["rows"]
     click.echo(f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
@@ -167,13 +169,13 @@ def remove(db, ids) -> None:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _open(db: str, options: dict, *, create: bool, readonly: bool) -> Index:
+def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
     """Open the index; settings options, if any were given, must agree with it."""
     given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
     exists = Path(db).exists()
     try:
         idx = Index.open(db, build_settings(**given) if given and not exists else None,
-                         create=create, readonly=readonly)
+                         create=create, readonly=readonly, auto_optimize=auto_optimize)
     except StorageError as err:
         _fail(str(err))
     if given and exists:

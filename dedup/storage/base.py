@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Literal, Mapping, Optional, Protocol
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol
 
 import numpy as np
 
@@ -208,9 +208,11 @@ class Storage(Protocol):
     def checkpoint(self) -> None:
         """Fold logged writes into the main file after a bulk write (best effort)."""
 
-    def optimize(self) -> dict[str, Any]:
+    def optimize(self, when: Optional[Callable[[int, int], bool]] = None) -> Optional[dict[str, Any]]:
         """Rewrite the backend's read-optimized copy of the buckets (if it has one),
-        so lookups stay fast as the index grows; returns what was done."""
+        so lookups stay fast as the index grows; returns what was done.  With
+        ``when(covered, behind)``: only if that says so, and never waiting for another
+        process doing it (returns ``None`` then)."""
 
     def bucket_file_lag(self) -> tuple[int, int]:
         """``(covered, behind)``: paragraph rows the read-optimized copy covers, and

@@ -1,41 +1,46 @@
 """A read-optimized copy of an index's LSH buckets: sorted arrays in a memory-mapped file.
 
-Why: checking an article looks up ~850 band keys (85 per paragraph).  In SQLite's
-bucket tables that is ~850 random B-tree seeks -- ~4 ms of CPU at 100k stored
-articles even with every page cached, the largest single cost of a check.  The same
-buckets as one sorted uint64 key array, with the stored row each key points at, answer
-all keys of a check with one :func:`numpy.searchsorted` over memory-mapped pages.  The
-rows' b-bit sketches sit beside them in an array indexed by row id, so a chance
-candidate is dismissed without touching the database at all.
+Why: checking an article looks up ~850 band keys (85 per paragraph).  In a database
+table (``WITHOUT ROWID``, keyed by band key) that was ~850 random B-tree seeks -- ~4 ms
+of CPU at 100k stored articles even with every page cached -- and an add wrote ~900
+rows onto random pages (~15 ms).  The same buckets as one sorted uint64 key array, with
+the stored row each key points at, answer all keys of a check with a fence search and
+a vectorized binary search inside one 4 KB block per key.  The rows' b-bit sketches sit
+beside them in an array indexed by row id, so a chance candidate is dismissed without
+touching the database at all.
 
 The file is derived data, never the source of truth: the database keeps every row's
-signature and whether it is banded, from which :func:`write_bucket_file`'s caller
-computes the buckets (and without a file, the same goes into memory).  It is used only for the
-database it was written for (the index's ``uid`` is in its header) and only if the
-database names it as its current file (its ``file_id``).  What changed
-since it was written is read from the database into a :class:`DeltaBuckets` in memory
-as it appears: rows with ids above the file's ``upto`` (the backend never reuses ids),
+signature and whether it is banded, from which the buckets are computed (and without a
+usable file, the same goes into memory).  Files are immutable and named by a random id
+(``<index>-lsh.<file_id>``); the database names the one to use, so a reader never sees
+a file change under it, a file whose writer died before naming it is never used, and a
+database restored from a backup ignores files written after the backup.  What changed
+since the named file was written is read from the database into :class:`DeltaBuckets`
+as it appears: rows with ids above the file's ``upto`` (the backend never reuses ids)
 and rows that inherited the bands of a removed exact copy (the backend logs them; the
-file's ``heirs`` says how much of that log it already includes).  Removed rows that the
-file still lists are candidates whose rows are gone: the caller drops them.
+file's ``heirs`` says how much of that log it includes).  Removed rows that the file
+still lists are candidates whose rows are gone: the caller drops them.
 
-Crash safety: the file is written under a temporary name, flushed to disk and renamed
-over the old one, so a reader maps either the complete old file or the complete new
-one; a process killed while writing leaves only a temporary file, removed by the next
-write.  A missing, stale, truncated or foreign file is not used, never trusted.
+Crash safety: a file is written under a temporary name, flushed to disk, renamed to its
+final name and only then named in the database; whatever is left by a process killed
+on the way is unnamed, and removed by the next writer.
 
 Nothing is pickled: a JSON header and raw little-endian arrays.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import functools
 import json
 import os
+import re
 import tempfile
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Mapping, Optional
+from typing import Callable, Iterator, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -46,8 +51,14 @@ VERSION = 1
 #: Keys per block of the sorted key array; the file holds every block's first key
 #: (the "fence"), so a lookup touches the small fence and then one 4 KB block.
 BLOCK = 512
+#: Keys a :class:`DeltaBuckets` run grows to by merging; beyond, runs stay separate
+#: (a few more binary searches per lookup, instead of one add paying for re-sorting
+#: millions of keys: measured 1.1 s once at 250k rows held when merging without cap).
+MAX_RUN = 1 << 22
 _ALIGN = 64
 _HEAD = len(MAGIC) + 8  # magic, then the JSON header's length (uint64)
+_MAX_HEADER = 1 << 16
+_REFS_DTYPES = ("<u4", "<i8")
 
 
 @dataclass(frozen=True)
@@ -64,38 +75,40 @@ class LevelBuckets:
     def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of every bucket entry whose key is in ``query``
         (sorted, unique uint64)."""
-        keys, refs = find(self.keys, self.refs, query, lower_bound(self.keys, self.fence, query))
+        keys, refs = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence))
         return keys, refs, self.sketches[refs]
 
 
 @dataclass(frozen=True)
 class BucketFile:
-    """An opened bucket file: what it was written from, and its levels' arrays."""
+    """An opened bucket file (or the empty stand-in when there is none)."""
 
-    path: str
-    uid: str
-    file_id: str  # the database names the file it trusts (meta ``bucket_file``); "" for none
+    file_id: str  # "" for the stand-in
     heirs: int  # the last logged heir the file includes
-    stamp: Optional[tuple[int, int, int]]  # (inode, size, mtime_ns): tells a rewritten file apart
     levels: Mapping[str, LevelBuckets]
 
 
 def find(
-    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, left: Optional[np.ndarray] = None
+    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Entries of a key-sorted ``(keys, refs)`` table whose key is in ``query`` (sorted);
-    ``left``, if given, is each query key's :func:`lower_bound`.
+    ``bound(q)`` gives each key's first position ``>= q`` (default: ``np.searchsorted``).
 
     Most keys of a check are in no bucket, so the end of each run of equal keys is
-    searched for only where the first key matched; the hits are gathered with one
-    fancy index -- no Python loop, whatever the number of keys.
+    searched for only where the first key matched (as the bound of ``q + 1``); the hits
+    are gathered with one fancy index -- no Python loop, whatever the number of keys.
     """
-    if left is None:
-        left = np.searchsorted(keys, query, side="left")
+    if bound is None:
+        bound = functools.partial(np.searchsorted, keys)
+    left = bound(query)
     hit = left < len(keys)
     hit[hit] = keys[left[hit]] == query[hit]
     count = np.zeros(len(query), dtype=np.int64)
-    count[hit] = np.searchsorted(keys, query[hit], side="right") - left[hit]
+    hits = query[hit]
+    last = hits == np.iinfo(np.uint64).max  # no q + 1: its run ends the array
+    right = np.full(len(hits), len(keys), dtype=np.int64)
+    right[~last] = bound(hits[~last] + np.uint64(1))
+    count[hit] = right - left[hit]
     at = ranges(left, count)
     return np.repeat(query, count), refs[at].astype(np.int64)
 
@@ -126,55 +139,58 @@ def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray) -> np.nd
     return base + ((base < n) & (keys[np.minimum(base, n - 1)] < query))
 
 
-def open_bucket_file(path: str, uid: str, width: int) -> Optional[BucketFile]:
-    """The bucket file at ``path`` if it exists, is whole and was written for the
-    database ``uid`` with sketches of ``width`` bytes; ``None`` otherwise (the caller
-    then looks buckets up in the database)."""
+def bucket_path(index_path: str, file_id: str) -> str:
+    """Where the bucket file ``file_id`` of the index at ``index_path`` lives."""
+    return f"{index_path}-lsh.{file_id}"
+
+
+def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Optional[BucketFile]:
+    """The bucket file ``file_id`` of the index if it exists, is whole and consistent,
+    and was written for the database ``uid`` with sketches of ``width`` bytes; ``None``
+    otherwise (the caller then reads what the database holds into memory)."""
+    path = bucket_path(index_path, file_id)
     try:
         with open(path, "rb") as f:
-            st = os.fstat(f.fileno())
+            size_on_disk = os.fstat(f.fileno()).st_size
             head = f.read(_HEAD)
             if len(head) < _HEAD or head[: len(MAGIC)] != MAGIC:
                 return None
             size = int(np.frombuffer(head[len(MAGIC) :], dtype="<u8")[0])
-            if size > st.st_size:
+            if size > min(size_on_disk, _MAX_HEADER):
                 return None
             header = json.loads(f.read(size).decode("utf-8"))
-        if (header.get("version"), header.get("uid"), header.get("width")) != (VERSION, uid, width):
-            return None
-        if header["bytes"] != st.st_size:
-            return None  # truncated or appended to: not the file that was written
+        if (header.get("version"), header.get("uid"), header.get("file_id"), header.get("width")) != (
+            VERSION, uid, file_id, width
+        ) or header["bytes"] != size_on_disk:
+            return None  # another file, or truncated / appended to
         data = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain views: no memmap overhead
         levels = {}
         for level, spec in header["levels"].items():
             upto = int(spec["upto"])
-            levels[level] = LevelBuckets(
+            if spec["refs_dtype"] not in _REFS_DTYPES:
+                return None
+            keys = _array(data, spec["keys"], "<u8")
+            buckets = LevelBuckets(
                 upto=upto,
-                keys=_array(data, spec["keys"], "<u8"),
+                keys=keys,
                 fence=_array(data, spec["fence"], "<u8"),
                 refs=_array(data, spec["refs"], spec["refs_dtype"]),
                 sketches=_array(data, spec["sketches"], "u1").reshape(upto + 1, width),
             )
+            if len(buckets.refs) != len(keys) or len(buckets.fence) != -(-len(keys) // BLOCK):
+                return None
+            levels[level] = buckets
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return BucketFile(path, uid, str(header["file_id"]), int(header["heirs"]), (st.st_ino, st.st_size, st.st_mtime_ns), levels)
+    return BucketFile(file_id, int(header["heirs"]), levels)
 
 
-def empty_bucket_file(path: str, uid: str, width: int, stamp: Optional[tuple[int, int, int]]) -> BucketFile:
-    """A stand-in for a missing or unusable file at ``path`` (``stamp``): no buckets,
-    covering no rows, so the delta holds everything stored."""
+def empty_bucket_file(width: int) -> BucketFile:
+    """The stand-in for a missing or unusable file: no buckets, covering no rows, so
+    the delta holds everything stored."""
     level = LevelBuckets(0, np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64),
                          np.zeros((1, width), np.uint8))
-    return BucketFile(path, uid, "", 0, stamp, {"paragraph": level, "document": level})
-
-
-def file_stamp(path: str) -> Optional[tuple[int, int, int]]:
-    """``(inode, size, mtime_ns)`` of ``path``, or ``None`` when there is no file."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns
+    return BucketFile("", 0, {"paragraph": level, "document": level})
 
 
 def _array(data: np.ndarray, spec: list[int], dtype: str) -> np.ndarray:
@@ -186,48 +202,87 @@ def _array(data: np.ndarray, spec: list[int], dtype: str) -> np.ndarray:
 
 @dataclass
 class LevelSource:
-    """What :func:`write_bucket_file` writes for one level: the stored rows' ids (the
-    highest id it covers is ``upto``), their band keys and their sketches."""
+    """What :func:`write_bucket_file` writes for one level: the highest row id covered,
+    the key-sorted ``(keys, refs)`` and the sketch of every row ``0..upto``."""
 
     upto: int
-    ids: np.ndarray  # int64
-    band_keys: np.ndarray  # (rows, bands) uint64
-    sketches: np.ndarray  # (rows, width) uint8
+    keys: np.ndarray  # uint64, sorted
+    refs: np.ndarray  # int64, aligned with keys
+    sketches: np.ndarray  # (upto + 1, width) uint8
+
+
+def merged_level(
+    old: LevelBuckets,
+    banded: np.ndarray,
+    upto: int,
+    new: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    width: int,
+) -> LevelSource:
+    """A level's buckets rewritten: ``old``'s entries whose row is still ``banded``
+    (sorted ids) plus the ``(ids, band_keys, sketches)`` chunks in ``new`` (rows
+    stored since, and heirs), covering rows up to ``upto``.
+
+    Why a merge and not a sort from scratch: every part is already sorted (the old
+    file's keys, and each chunk once sorted on its own, which is cache-sized), and a
+    stable argsort of concatenated sorted runs is a merge (timsort): measured on 85M
+    keys, 11 s for chunk sorts + merge against 22 s for one argsort.
+    """
+    alive = np.zeros(old.upto + 1, dtype=bool)
+    alive[banded[banded <= old.upto]] = True
+    keep = alive[old.refs]  # rows removed since the file was written drop out here
+    runs_keys, runs_refs = [old.keys[keep]], [old.refs[keep].astype(np.int64)]
+    sketches = np.zeros((upto + 1, width), dtype=np.uint8)
+    sketches[: old.upto + 1] = old.sketches
+    for ids, band_keys, chunk_sketches in new:
+        if not len(ids):
+            continue
+        keys = band_keys.ravel()
+        order = np.argsort(keys)
+        runs_keys.append(keys[order])
+        runs_refs.append(ids[order // band_keys.shape[1]])
+        sketches[ids] = chunk_sketches
+    keys = np.concatenate(runs_keys)
+    order = np.argsort(keys, kind="stable")
+    return LevelSource(upto, keys[order], np.concatenate(runs_refs)[order], sketches)
 
 
 @contextmanager
-def writer_lock(path: str) -> Iterator[None]:
-    """Hold the lock that lets one process at a time write the bucket file at ``path``.
+def writer_lock(index_path: str, mode: int, timeout: Optional[float]) -> Iterator[bool]:
+    """Hold the lock that lets one process at a time write the index's bucket files;
+    yields ``False`` (without the lock) if another process held it for ``timeout``
+    seconds (``None``: wait as long as it takes, ``0``: do not wait).
 
-    Why: writers sweep the temporary files a killed writer left behind, which must
-    not be another live writer's file; and two writers would do the same work twice.
+    Why: a writer removes the files other writers left unnamed, which must not be a
+    live writer's; and two writers at once would do the same work twice.  The lock
+    file is opened read-only (``flock`` needs no write access) and gets the index's
+    permission bits, so whoever may use the index may take it.
     """
-    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    path = index_path + "-lsh.lock"
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, mode)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if deadline is None else fcntl.LOCK_NB))
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:  # type: ignore[operator]
+                    yield False
+                    return
+                time.sleep(0.05)
+        yield True
     finally:
         os.close(fd)  # closing releases the lock
 
 
 def write_bucket_file(
-    path: str,
-    uid: str,
-    file_id: str,
-    heirs: int,
-    width: int,
-    levels: Mapping[str, LevelSource],
-    mode: int = 0o644,
-) -> None:
-    """Write the bucket file for ``levels`` atomically (temporary file, fsync, rename),
-    with permission bits ``mode`` (the database's: whoever may read it may read this).
-    Call it holding :func:`writer_lock`."""
+    index_path: str, uid: str, file_id: str, heirs: int, width: int, levels: Mapping[str, LevelSource], mode: int
+) -> str:
+    """Write the bucket file ``file_id`` for ``levels`` (temporary file, fsync, rename)
+    with permission bits ``mode`` (the database's); returns its path.  Call it holding
+    :func:`writer_lock`; the file is used once the database names it."""
+    path = bucket_path(index_path, file_id)
     folder = os.path.dirname(os.path.abspath(path))
-    for stale in _temporaries(path):
-        try:
-            os.unlink(stale)
-        except OSError:
-            pass
     plan: list[tuple[np.ndarray, int]] = []
     specs: dict[str, dict] = {}
     offset = 0
@@ -240,25 +295,19 @@ def write_bucket_file(
         return [at, array.nbytes]
 
     for level, src in levels.items():
-        keys = np.ascontiguousarray(src.band_keys, dtype="<u8").ravel()
-        refs = np.repeat(src.ids, src.band_keys.shape[1] if src.band_keys.ndim == 2 else 0)
-        order = np.argsort(keys, kind="stable")
         refs_dtype = "<u4" if src.upto < 2**32 else "<i8"
-        sketches = np.zeros((src.upto + 1, width), dtype=np.uint8)
-        sketches[src.ids] = src.sketches
-        keys = keys[order]
         specs[level] = {
             "upto": int(src.upto),
-            "keys": place(keys),
-            "fence": place(keys[::BLOCK]),
-            "refs": place(refs[order].astype(refs_dtype)),
+            "keys": place(np.ascontiguousarray(src.keys, dtype="<u8")),
+            "fence": place(np.ascontiguousarray(src.keys[::BLOCK], dtype="<u8")),
+            "refs": place(src.refs.astype(refs_dtype)),
             "refs_dtype": refs_dtype,
-            "sketches": place(sketches),
+            "sketches": place(np.ascontiguousarray(src.sketches, dtype=np.uint8)),
         }
     # The header comes first and its size shifts the arrays: leave room for it (the
     # offsets grow by a few digits once shifted), then write it with the final offsets.
-    header = {"version": VERSION, "uid": uid, "file_id": file_id, "heirs": heirs, "width": width, "levels": specs,
-              "bytes": offset}
+    header = {"version": VERSION, "uid": uid, "file_id": file_id, "heirs": heirs, "width": width,
+              "levels": specs, "bytes": offset}
     head_room = -(-(_HEAD + len(json.dumps(header)) + 256) // _ALIGN) * _ALIGN
     for spec in specs.values():
         for name in ("keys", "fence", "refs", "sketches"):
@@ -273,7 +322,7 @@ def write_bucket_file(
             f.write(MAGIC + np.array([len(text)], dtype="<u8").tobytes() + text)
             for array, at in plan:
                 f.seek(head_room + at)
-                f.write(memoryview(np.ascontiguousarray(array)).cast("B"))
+                f.write(memoryview(array).cast("B"))
             f.truncate(head_room + offset)
             f.flush()
             os.fsync(f.fileno())
@@ -285,16 +334,26 @@ def write_bucket_file(
             pass
         raise
     _sync_folder(folder)
+    return path
 
 
-def _temporaries(path: str) -> Iterable[str]:
-    folder = os.path.dirname(os.path.abspath(path))
-    prefix = os.path.basename(path) + "."
+def remove_unnamed(index_path: str, keep: Sequence[str]) -> None:
+    """Remove the index's bucket files (and temporaries) other than those of ``keep``
+    -- files replaced by a newer one, or left by a writer that died before naming
+    its file.  Call it holding :func:`writer_lock`."""
+    folder = os.path.dirname(os.path.abspath(index_path))
+    pattern = re.compile(re.escape(os.path.basename(index_path)) + r"-lsh\.([0-9a-f]{32})(\.[^.]+\.tmp)?")
     try:
         names = os.listdir(folder)
     except OSError:
-        return []
-    return [os.path.join(folder, n) for n in names if n.startswith(prefix) and n.endswith(".tmp")]
+        return
+    for name in names:
+        m = pattern.fullmatch(name)
+        if m and (m.group(2) or m.group(1) not in keep):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
 
 
 def _sync_folder(folder: str) -> None:
@@ -305,8 +364,9 @@ def _sync_folder(folder: str) -> None:
         return
     try:
         os.fsync(fd)
-    except OSError:
-        pass
+    except OSError as err:
+        if err.errno not in (errno.EINVAL, errno.EBADF):
+            raise
     finally:
         os.close(fd)
 
@@ -316,8 +376,10 @@ class DeltaBuckets:
 
     Kept as a few key-sorted runs of geometrically growing size (a tiny log-structured
     merge): adding an article's ~850 entries sorts only those, a run is merged with the
-    one before it when that one is no more than twice its size, so each entry is
-    re-sorted O(log n) times in all and a lookup searches O(log n) runs.
+    one before it when that one is no more than twice its size (up to ``MAX_RUN``
+    keys), so each entry is re-sorted O(log n) times in all and a lookup searches
+    O(log n) runs.  Rows are added in ascending id order, except heirs, which the
+    caller keeps in a delta of their own (few rows: re-sorted when out of order).
     """
 
     def __init__(self, after: int, width: int) -> None:
@@ -329,33 +391,35 @@ class DeltaBuckets:
         self._sketches = np.zeros((0, width), dtype=np.uint8)
 
     def add(self, ids: np.ndarray, band_keys: np.ndarray, sketches: np.ndarray) -> None:
-        """Hold rows ``ids`` (the caller keeps :attr:`after`)."""
+        """Hold rows ``ids`` with their band keys and sketches (the caller keeps :attr:`after`)."""
         if not len(ids):
             return
-        keys = band_keys.ravel()
-        refs = np.repeat(ids, band_keys.shape[1])
-        order = np.argsort(keys, kind="stable")
-        self._runs.append((keys[order], refs[order]))
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
-            (k1, r1), (k2, r2) = self._runs[-2], self._runs.pop()
-            keys, refs = np.concatenate([k1, k2]), np.concatenate([r1, r2])
-            order = np.argsort(keys, kind="stable")
-            self._runs[-1] = (keys[order], refs[order])
-        n = self.rows + len(ids)
-        if n > len(self._ids):
-            size = max(n, 2 * len(self._ids), 256)
-            self._ids = np.concatenate([self._ids[: self.rows], np.zeros(size - self.rows, np.int64)])
-            self._sketches = np.concatenate(
-                [self._sketches[: self.rows], np.zeros((size - self.rows, self._sketches.shape[1]), np.uint8)])
         by_id = np.argsort(ids, kind="stable")
-        ids, sketches = ids[by_id], sketches[by_id]
-        unsorted = self.rows > 0 and ids[0] < self._ids[self.rows - 1]  # an heir of a removed row
+        ids, band_keys, sketches = ids[by_id], band_keys[by_id], sketches[by_id]
+        n = self.rows + len(ids)
+        if n > len(self._ids):  # grow first: a failure here leaves the delta as it was
+            size = max(n, 2 * len(self._ids), 256)
+            grown_ids = np.zeros(size, np.int64)
+            grown_ids[: self.rows] = self._ids[: self.rows]
+            grown = np.zeros((size, self._sketches.shape[1]), np.uint8)
+            grown[: self.rows] = self._sketches[: self.rows]
+            self._ids, self._sketches = grown_ids, grown
+        keys = band_keys.ravel()
+        order = np.argsort(keys)
+        run = (keys[order], ids[order // band_keys.shape[1]])
+        unsorted = self.rows > 0 and ids[0] < self._ids[self.rows - 1]
         self._ids[self.rows : n] = ids
         self._sketches[self.rows : n] = sketches
-        self.rows = n
         if unsorted:
             order = np.argsort(self._ids[:n], kind="stable")
             self._ids[:n], self._sketches[:n] = self._ids[:n][order], self._sketches[:n][order]
+        self._runs.append(run)
+        self.rows = n
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= min(2 * len(self._runs[-1][0]), MAX_RUN):
+            (k1, r1), (k2, r2) = self._runs[-2], self._runs[-1]
+            keys, refs = np.concatenate([k1, k2]), np.concatenate([r1, r2])
+            order = np.argsort(keys, kind="stable")  # two sorted runs: a merge
+            self._runs[-2:] = [(keys[order], refs[order])]
 
     def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of the held entries whose key is in ``query`` (sorted)."""

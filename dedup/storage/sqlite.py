@@ -15,25 +15,21 @@ Layout (every query below is an index lookup, never a scan):
   it never touches);
 * ``paragraphs``: owner, position, span, word count, content key, signature blob
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
-* ``paragraph_sketches`` / ``document_sketches``: a 64-byte b-bit sketch of each
-  row's signature (:func:`~dedup.storage.base.sketch`), ~55 rows per page, from
-  which the bucket file's sketch arrays are written, so a chance candidate is
-  dismissed without touching its 2 KB paragraph row or its document row;
 * ``heirs``: rows that inherited a removed row's bands (see below);
-* the LSH buckets are not tables: ``<file>-lsh`` beside the database is a key-sorted,
-  memory-mapped array of them (:mod:`dedup.storage.bucketfile`), written from the
-  stored signatures by :meth:`SQLiteStorage.optimize`, and what was stored since is
-  read into memory.  Why not a table: a ``WITHOUT ROWID`` bucket table costs one random
-  B-tree seek per band key on a check (~850, ~4 ms at 100k articles) and one random
-  page write per key on an add (measured at 100k articles: add p50 22 ms with the
-  table, 6 ms without).  Only the first stored copy of a text is banded (``banded``;
-  its exact copies are found by content key), so boilerplate repeated in every article
-  does not grow the buckets; ``delete`` hands the bands over to a surviving copy and
-  logs it in ``heirs``.  The file is never trusted blindly: the ``uid`` meta row pairs
-  it with this database, the ``bucket_file`` meta row names the file written last (a
-  database restored from a backup does not trust a newer file), and row ids are never
-  reused (the ``*_floor`` meta rows remember the highest removed), so what is newer
-  than the file is "ids above its own, and heirs logged after it".
+* the LSH buckets are not tables: they are written to ``<file>-lsh.<file_id>`` beside
+  the database, a key-sorted, memory-mapped array (:mod:`dedup.storage.bucketfile`),
+  by :meth:`SQLiteStorage.optimize` from the stored signatures, and what was stored
+  since is read into memory.  Why not a table: a ``WITHOUT ROWID`` bucket table cost
+  one random B-tree seek per band key on a check (~850, ~4 ms at 100k articles) and
+  one random page write per key on an add (measured at 100k articles: add p50 22 ms
+  with the table, 6 ms without).  Only the first stored copy of a text is banded
+  (``banded``; its exact copies are found by content key), so boilerplate repeated in
+  every article does not grow the buckets; ``delete`` hands the bands over to a
+  surviving copy and logs it in ``heirs``.  The meta rows that tie files to the
+  database: ``uid`` (a file is written for one database), ``bucket_file`` (the file to
+  use: a database restored from a backup ignores files written later) and the
+  ``*_floor`` rows (the highest ids ever removed: ids are never reused, so what is
+  newer than a file is "ids above its own, and heirs logged after it").
 
 Errors from SQLite are translated into :class:`~dedup.storage.base.StorageError`
 subclasses that name the file and the cause; a failed write rolls back whole.
@@ -52,7 +48,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -64,10 +60,11 @@ from ..verify import SetTable, unique_sets
 from .bucketfile import (
     BucketFile,
     DeltaBuckets,
-    LevelSource,
+    bucket_path,
     empty_bucket_file,
-    file_stamp,
+    merged_level,
     open_bucket_file,
+    remove_unnamed,
     write_bucket_file,
     writer_lock,
 )
@@ -89,11 +86,11 @@ from .base import (
 )
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 5
-#: Versions this dedup upgrades in place when it opens them writable (1: no sketches;
-#: 2, briefly on main: paragraph sketches only; 3: bucket tables, no ``uid``, id floors
-#: or ``heirs``; 4, briefly on main: bucket tables beside the bucket file).
-_UPGRADABLE = {"1", "2", "3", "4"}
+FORMAT_VERSION = 6
+#: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
+#: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
+#: or sketch tables beside the bucket file).
+_UPGRADABLE = {"1", "2", "3", "4", "5"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages): measured with bucket tables
 #: (an add then dirtied ~1000 pages), single adds at 2k stored articles took p50 17 ms
 #: with it instead of 69 ms with SQLite's default 1000.
@@ -104,11 +101,7 @@ MMAP_BYTES = 1 << 31
 #: How long a writer waits for another process's write transaction before giving up.
 BUSY_TIMEOUT = 30.0
 
-_SKETCH_TABLES = "".join(
-    f"CREATE TABLE IF NOT EXISTS {level}_sketches (id INTEGER PRIMARY KEY, sketch BLOB NOT NULL);\n"
-    for level in ("paragraph", "document")
-)
-_SCHEMA = f"""
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY,
@@ -137,7 +130,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 );
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
-{_SKETCH_TABLES}CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
 """
 #: Meta rows a format-4 index has besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
@@ -146,12 +139,11 @@ _ID_META = ("uid", "paragraph_floor", "document_floor")
 #: Tables every version has (a file without them is not a dedup index).
 _TABLES = {"meta", "documents", "paragraphs"}
 #: Tables of older formats that an upgrade drops.
-_DROPPED = ("paragraph_buckets", "document_buckets")
-_SKETCHES = {"paragraph": "paragraph_sketches", "document": "document_sketches"}
+_DROPPED = ("paragraph_buckets", "document_buckets", "paragraph_sketches", "document_sketches")
 _ROWS = {"paragraph": "paragraphs", "document": "documents"}
-#: Suffix of the read-optimized bucket file beside the database (see bucketfile.py).
-BUCKET_FILE_SUFFIX = "-lsh"
-#: Rows read into memory at once above which the reader is told to optimize.
+#: Rows held in memory (stored since the bucket file was written) above which the
+#: process is told to optimize: reading them cost ~26 us each (measured), so 100k rows
+#: delay the first check of a fresh process by seconds.
 LARGE_DELTA = 100_000
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
 
@@ -198,13 +190,12 @@ class SQLiteStorage:
         self.readonly = readonly
         self._conn = conn
         self._depth = 0
-        self.bucket_path = path + BUCKET_FILE_SUFFIX
         self._uid = uid
-        # The bucket file in use and the rows stored since it was written, or None
-        # (then buckets are looked up in the database); checked once per transaction.
-        self._fast: Optional[_Buckets] = None
-        self._fast_checked = False
-        self._fast_state: tuple = ()
+        # The bucket file in use and what was stored since it was written (the "view"
+        # of the buckets), checked once per transaction against the file the database
+        # names.
+        self._view: Optional[_BucketView] = None
+        self._view_checked = False
 
     # -- transactions ---------------------------------------------------------------
 
@@ -220,14 +211,15 @@ class SQLiteStorage:
         with self.errors("write to" if write else "read"):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         self._depth = 1
-        self._fast_checked = False
+        self._view_checked = False
         try:
             with self.errors("write to" if write else "read"):
                 yield
                 self._conn.execute("COMMIT")
         except BaseException:
-            if write:
-                self._fast = None  # it may hold rows this transaction wrote, now undone
+            # The view may hold rows this transaction wrote, now undone, or be half
+            # updated by an interrupted read: rebuilt on the next lookup.
+            self._view = None
             if self._conn.in_transaction:
                 try:
                     self._conn.execute("ROLLBACK")
@@ -248,46 +240,44 @@ class SQLiteStorage:
     # -- lookups --------------------------------------------------------------------
 
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        fast = self._buckets()
+        view = self._bucket_view()
         query = np.unique(np.asarray(keys, dtype=np.uint64))
-        in_file = fast.file.levels[level].lookup(query)
-        since = self._caught_up(fast, level).lookup(query)
-        return tuple(np.concatenate([a, b]) for a, b in zip(in_file, since))  # type: ignore[return-value]
+        self._caught_up(view, level)
+        found = [view.file.levels[level].lookup(query), view.deltas[level].lookup(query),
+                 view.heirs[level].lookup(query)]
+        return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
 
-    def _buckets(self) -> "_Buckets":
-        """The bucket file and the in-memory delta of what was stored since; checked
-        once per transaction (a ``stat``).  Without a usable file the delta holds
-        everything: correct, but read into memory by every process (hence
-        :meth:`optimize`, and the warning in :meth:`_caught_up`)."""
-        if self._fast_checked and self._depth and self._fast is not None:
-            return self._fast
-        self._fast_checked = True
-        # What decides which file to use: the file on disk and the one the database
-        # names (an optimize in another process renames its file, then names it).
-        state = (file_stamp(self.bucket_path), self._meta("bucket_file"))
-        if self._fast is not None and self._fast_state == state:
-            return self._fast
-        opened = None
-        if state[0] is not None:
-            opened = open_bucket_file(self.bucket_path, self._uid, self._sketch_width())
-            if opened is not None and opened.file_id != state[1]:
-                opened = None
-        self._fast_state = state
-        if opened is None and self._fast is not None and not self._fast.file.file_id:
-            return self._fast  # still no usable file: keep what is already in memory
-        file = opened or empty_bucket_file(self.bucket_path, self._uid, self._sketch_width(), state[0])
-        self._fast = _Buckets(
+    def _bucket_view(self) -> "_BucketView":
+        """The bucket file the database names and the in-memory delta of what was
+        stored since; checked once per transaction (one meta row read).  Without a
+        usable file the delta holds everything: correct, but read into memory by every
+        process (hence :meth:`optimize`, and the warning in :meth:`_caught_up`)."""
+        if self._view_checked and self._depth and self._view is not None:
+            return self._view
+        self._view_checked = True
+        named = self._meta("bucket_file") or ""
+        view = self._view
+        if view is not None and view.named == named:
+            return view
+        opened = open_bucket_file(self.path, named, self._uid, self._sketch_width()) if named else None
+        if opened is None and view is not None and not view.file.file_id:
+            view.named = named  # still no usable file: keep what is already in memory
+            return view
+        file = opened or empty_bucket_file(self._sketch_width())
+        self._view = _BucketView(
+            named,
             file,
             {level: DeltaBuckets(file.levels[level].upto, self._sketch_width()) for level in _ROWS},
+            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
             {level: file.heirs for level in _ROWS},
         )
-        return self._fast
+        return self._view
 
-    def _caught_up(self, fast: "_Buckets", level: Level) -> DeltaBuckets:
-        """The level's delta, after reading what was stored since it was last read:
-        rows with higher ids (ids are never reused, and writers commit one at a time
-        in id order) and heirs of removed rows' bands (logged in ``heirs``)."""
-        delta = fast.deltas[level]
+    def _caught_up(self, view: "_BucketView", level: Level) -> None:
+        """Read into the view what was stored since it was last read: rows with higher
+        ids (ids are never reused, and writers commit one at a time in id order), and
+        heirs of removed rows' bands (logged in ``heirs``)."""
+        delta = view.deltas[level]
         table = _ROWS[level]
         rows = self._conn.execute(
             f"SELECT id, CASE WHEN banded THEN signature END FROM {table} WHERE id > ? ORDER BY id",
@@ -296,23 +286,24 @@ class SQLiteStorage:
         heirs = self._conn.execute(
             f"SELECT h.seq, r.id, r.signature FROM heirs AS h LEFT JOIN {table} AS r ON r.id = h.id"
             " WHERE h.level = ? AND h.seq > ? ORDER BY h.seq",
-            (level, fast.heirs_after[level]),
+            (level, view.heirs_after[level]),
         ).fetchall()
-        banded = [r for r in rows if r[1] is not None] + [r[1:] for r in heirs if r[1] is not None]
-        if len(banded) > LARGE_DELTA:
-            warnings.warn(
-                f"{self.path}: reading {len(banded):,} {level}s stored since the bucket file was written "
-                f"into memory; `dedup index optimize --db {self.path}` writes a new one", stacklevel=2)
-        if banded:
-            signatures = _unpack_signatures([r[1] for r in banded], self.settings.num_perm)
-            s = self.settings
-            delta.add(np.array([r[0] for r in banded], dtype=np.int64),
-                      band_keys(signatures, s.bands, s.rows), sketch(signatures))
+        for target, got in ((delta, [r for r in rows if r[1] is not None]),
+                            (view.heirs[level], [r[1:] for r in heirs if r[1] is not None])):
+            if got:
+                signatures = _unpack_signatures([r[1] for r in got], self.settings.num_perm)
+                s = self.settings
+                target.add(np.array([r[0] for r in got], dtype=np.int64),
+                           band_keys(signatures, s.bands, s.rows), sketch(signatures))
         if rows:
             delta.after = max(delta.after, rows[-1][0])
         if heirs:
-            fast.heirs_after[level] = heirs[-1][0]
-        return delta
+            view.heirs_after[level] = heirs[-1][0]
+        if delta.rows > LARGE_DELTA and not view.warned:
+            view.warned = True
+            warnings.warn(
+                f"{self.path}: {delta.rows:,} {level}s stored since the bucket file was written are held in "
+                f"memory; `dedup index optimize --db {self.path}` writes a new file", stacklevel=3)
 
     def _meta(self, key: str) -> Optional[str]:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -422,8 +413,6 @@ class SQLiteStorage:
             ),
         )
         ref = cur.lastrowid
-        c.execute("INSERT INTO document_sketches (id, sketch) VALUES (?, ?)",
-                  (ref, sketch(doc.signature).tobytes()))
         n = len(doc.para_index)
         if not n:
             return
@@ -441,10 +430,6 @@ class SQLiteStorage:
                     signed(doc.para_keys), doc.banded, doc.para_signatures,
                 ))
             ),
-        )
-        c.executemany(
-            "INSERT INTO paragraph_sketches (id, sketch) VALUES (?, ?)",
-            zip(ids.tolist(), (row.tobytes() for row in sketch(doc.para_signatures))),
         )
 
     def _next_id(self, level: Level) -> int:
@@ -472,10 +457,8 @@ class SQLiteStorage:
         for level, top in (("document", ref), ("paragraph", c.execute(
                 "SELECT COALESCE(MAX(id), 0) FROM paragraphs WHERE doc = ?", (ref,)).fetchone()[0])):
             c.execute(f"UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) WHERE key = '{level}_floor'", (top,))
-        c.execute("DELETE FROM paragraph_sketches WHERE id IN (SELECT id FROM paragraphs WHERE doc = ?)", (ref,))
         c.execute("DELETE FROM paragraphs WHERE doc = ?", (ref,))
         c.execute("DELETE FROM documents WHERE id = ?", (ref,))
-        c.execute("DELETE FROM document_sketches WHERE id = ?", (ref,))
         return True
 
     def _hand_over(self, level: Level, heir: Optional[tuple[int]]) -> None:
@@ -498,64 +481,85 @@ class SQLiteStorage:
         with self.errors("checkpoint"):
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
-    def optimize(self) -> dict[str, Any]:
-        """Write the bucket file (see :mod:`dedup.storage.bucketfile`) from the stored
-        signatures, so that lookups stop seeking through the bucket tables.
+    def optimize(self, when: Optional[Callable[[int, int], bool]] = None) -> Optional[dict[str, Any]]:
+        """Write a new bucket file (see :mod:`dedup.storage.bucketfile`) holding
+        everything stored, name it in the database, and remove the one it replaces.
 
-        Reads one consistent snapshot of the database (writers go on meanwhile; what
-        they add is read into the delta by every process); one writer of the file at a
-        time.  Returns what was written.
+        The named file's buckets are merged with what was stored since (rows removed
+        since drop out); without a usable file everything is read from the signatures.
+        Reads one consistent snapshot (writers go on meanwhile; what they add reaches
+        every process's delta); one writer of bucket files at a time.  With ``when``
+        (the index's own call after writes: ``when(*bucket_file_lag())`` says whether
+        a new file is due) it does nothing and returns ``None`` when another process is
+        writing one or, once the lock is held, a new file is no longer due; otherwise a
+        busy lock is waited for up to the busy timeout, then :class:`IndexBusy`.
+        Returns what was written.
         """
         if self.readonly:
             raise IndexReadOnly(f"{self.path}: the index was opened read-only")
         started = time.perf_counter()
-        s = self.settings
-        width = self._sketch_width()
-        with writer_lock(self.bucket_path):
-            levels: dict[str, LevelSource] = {}
-            with self.transaction(write=False):
-                heirs = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM heirs").fetchone()[0]
-                for level, table in _ROWS.items():
-                    upto = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
-                    ids, keys, sketches = [], [], []
-                    cur = self._conn.execute(
-                        f"SELECT id, signature FROM {table} WHERE banded = 1 AND id <= ? ORDER BY id", (upto,))
-                    while rows := cur.fetchmany(1 << 15):
-                        signatures = _unpack_signatures([r[1] for r in rows], s.num_perm)
-                        ids.append(np.array([r[0] for r in rows], dtype=np.int64))
-                        keys.append(band_keys(signatures, s.bands, s.rows))
-                        sketches.append(sketch(signatures))
-                    levels[level] = LevelSource(
-                        upto=upto,
-                        ids=np.concatenate(ids) if ids else np.zeros(0, np.int64),
-                        band_keys=np.concatenate(keys) if keys else np.zeros((0, s.bands), np.uint64),
-                        sketches=np.concatenate(sketches) if sketches else np.zeros((0, width), np.uint8),
-                    )
-            file_id = uuid.uuid4().hex
-            try:
-                write_bucket_file(self.bucket_path, self._uid, file_id, heirs, width, levels,
-                                  mode=os.stat(self.path).st_mode & 0o666)
-            except OSError as err:
-                raise translate_os(err, self.bucket_path, "write the bucket file of") from err
-            # Naming the file in the database is what makes it trusted: a database
-            # restored from an older backup names another file (or none).
-            with self.transaction(write=True):
-                self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)", (file_id,))
-        self._fast, self._fast_checked = None, False
+        try:
+            mode = os.stat(self.path).st_mode & 0o666
+            with writer_lock(self.path, mode, self.busy_timeout if when is None else 0.0) as locked:
+                if not locked:
+                    if when is not None:
+                        return None
+                    raise IndexBusy(f"{self.path}: another process kept writing the bucket file for more than "
+                                    f"{self.busy_timeout:g} s; try again")
+                if when is not None and not when(*self.bucket_file_lag()):
+                    return None  # e.g. another process has just written one
+                with self.transaction(write=False):
+                    view = self._bucket_view()
+                    heirs = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM heirs").fetchone()[0]
+                    levels = {level: self._merged(view, level) for level in _ROWS}
+                remove_unnamed(self.path, keep=[view.named])  # left by writers that died
+                file_id = uuid.uuid4().hex
+                path = write_bucket_file(self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
+                # Naming the file in the database is what makes it used.
+                with self.transaction(write=True):
+                    self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)",
+                                       (file_id,))
+                remove_unnamed(self.path, keep=[file_id])  # the file it replaces
+        except OSError as err:
+            raise translate_os(err, self.path + "-lsh", "write the bucket file of") from err
         return {
-            "path": self.bucket_path,
-            "bytes": os.path.getsize(self.bucket_path),
-            "rows": {level: len(src.ids) for level, src in levels.items()},
+            "path": path,
+            "bytes": os.path.getsize(path),
+            "rows": {level: len(np.unique(src.refs)) for level, src in levels.items()},
             "seconds": round(time.perf_counter() - started, 3),
         }
+
+    def _merged(self, view: "_BucketView", level: Level):
+        """The level's buckets for a new file: the view's file merged with the rows
+        stored since and the heirs logged since (inside a read transaction)."""
+        s = self.settings
+        table = _ROWS[level]
+        old = view.file.levels[level]
+        upto = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        # Every row id (``banded`` never goes back to 0, so the file's rows that still
+        # exist are still banded); read through an index, not the wide rows.
+        existing = np.array([r[0] for r in self._conn.execute(
+            f"SELECT id FROM {table} WHERE id <= ? ORDER BY id", (old.upto,))], dtype=np.int64)
+        chunks = []
+        for sql, args in (
+            (f"SELECT id, signature FROM {table} WHERE banded = 1 AND id > ? AND id <= ? ORDER BY id",
+             (old.upto, upto)),
+            (f"SELECT DISTINCT r.id, r.signature FROM heirs AS h JOIN {table} AS r ON r.id = h.id"
+             " WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
+        ):
+            cur = self._conn.execute(sql, args)
+            while rows := cur.fetchmany(1 << 15):
+                signatures = _unpack_signatures([r[1] for r in rows], s.num_perm)
+                chunks.append((np.array([r[0] for r in rows], dtype=np.int64),
+                               band_keys(signatures, s.bands, s.rows), sketch(signatures)))
+        return merged_level(old, existing, upto, chunks, self._sketch_width())
 
     def bucket_file_lag(self) -> tuple[int, int]:
         """``(covered, behind)``: paragraph rows up to the highest id the bucket file
         covers, and rows stored since (all of them when there is no usable file)."""
         with self.transaction(write=False):
-            fast = self._buckets()
+            covered = self._bucket_view().file.levels["paragraph"].upto
             top = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM paragraphs").fetchone()[0]
-        covered = fast.file.levels["paragraph"].upto if fast else 0
         return covered, max(0, top - covered)
 
     # -- documents ------------------------------------------------------------------
@@ -590,9 +594,11 @@ class SQLiteStorage:
         with self.errors("read"):
             docs = self.count()
             paras = self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
-        files = (self.path, self.path + "-wal", self.bucket_path)
-        size = sum(os.path.getsize(p) for p in files if os.path.exists(p))
         _, behind = self.bucket_file_lag()
+        view = self._view
+        named = bucket_path(self.path, view.named) if view is not None and view.named else None
+        files = (self.path, self.path + "-wal", named)
+        size = sum(os.path.getsize(p) for p in files if p and os.path.exists(p))
         return {
             "documents": docs,
             "paragraphs": paras,
@@ -601,9 +607,9 @@ class SQLiteStorage:
             "backend": "sqlite",
             "path": self.path,
             "bucket_file": {
-                "path": self.bucket_path,
-                "bytes": os.path.getsize(self.bucket_path) if os.path.exists(self.bucket_path) else 0,
-                "in_use": self._fast is not None and bool(self._fast.file.file_id),
+                "path": named,
+                "bytes": os.path.getsize(named) if named and os.path.exists(named) else 0,
+                "in_use": view is not None and bool(view.file.file_id),
                 "paragraphs_behind": behind,
             },
         }
@@ -613,13 +619,17 @@ class SQLiteStorage:
 
 
 @dataclass
-class _Buckets:
-    """The bucket file (an empty one when there is no usable file), and per level the
-    rows stored after it."""
+class _BucketView:
+    """How this connection looks buckets up: the bucket file the database names
+    (``named``; ``file`` is the empty stand-in when it is missing or unusable), the rows
+    stored after it, and the heirs logged after it."""
 
+    named: str
     file: BucketFile
     deltas: dict[str, DeltaBuckets]
-    heirs_after: dict[str, int]  # the last ``heirs.seq`` each delta has read
+    heirs: dict[str, DeltaBuckets]
+    heirs_after: dict[str, int]  # the last ``heirs.seq`` read into ``heirs``
+    warned: bool = False
 
 
 def translate_os(err: OSError, path: str, doing: str) -> StorageError:
@@ -804,30 +814,18 @@ def _id_meta() -> list[tuple[str, str]]:
 
 
 def _upgrade(conn: sqlite3.Connection) -> None:
-    """Bring an older index to the current format, in one transaction: (re)compute
-    the sketches from the stored signatures (versions 1 and 2), add the ``heirs``
-    table and the id meta rows (up to 3), drop the bucket tables (up to 4: the first
-    lookup then reads the buckets from the signatures, see :meth:`SQLiteStorage.
-    optimize`); a concurrent opener that upgraded first wins and this does nothing."""
+    """Bring an older index to the current format, in one transaction: add the
+    ``heirs`` table and the id meta rows, drop the bucket and sketch tables (the
+    buckets are then read from the signatures until :meth:`SQLiteStorage.optimize`
+    writes a bucket file); a concurrent opener that upgraded first wins and this does
+    nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
         if version in _UPGRADABLE:
-            settings = Settings.from_dict(json.loads(
-                conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0]))
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            for level, rows_table in _ROWS.items():
-                if version not in ("1", "2"):
-                    break
-                cur = conn.execute(f"SELECT id, signature FROM {rows_table} ORDER BY id")
-                while rows := cur.fetchmany(1 << 16):
-                    sketches = sketch(_unpack_signatures([r[1] for r in rows], settings.num_perm))
-                    conn.executemany(
-                        f"INSERT OR REPLACE INTO {_SKETCHES[level]} (id, sketch) VALUES (?, ?)",
-                        zip((r[0] for r in rows), (row.tobytes() for row in sketches)),
-                    )
             conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", _id_meta())
             for table in _DROPPED:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
