@@ -64,14 +64,14 @@ SKETCH_MISS = 1e-6
 #: Articles per batch in ``filter`` (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
 #: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
-#: than this, and than ``OPTIMIZE_SHARE`` of those inside, rewrites the file.  Why these:
-#: below ~20k paragraphs (~2k articles) a check without the file takes ~3-5 ms anyway;
-#: above, rewriting every time the index grew by a quarter costs each added article
-#: ~5x its share of one rewrite (measured in benchmarks/README-index.md), while the
-#: rows outside the file, read into memory by every process that opens the index,
-#: stay a bounded fraction of it.
+#: than this, and than ``OPTIMIZE_SHARE`` of those inside, writes a new file.  Why
+#: these (measured at 100k articles, ~1M paragraphs, benchmarks/README-index.md): a new
+#: file merges the old one with what is new in ~8 s; every process that opens the
+#: index reads the paragraphs outside the file into memory, ~26 us each.  So at most
+#: ~50k outside (~1.3 s for a fresh process) costs each added article ~1.6 ms of
+#: rewriting on average; below ~20k paragraphs there is little to gain.
 OPTIMIZE_AFTER = 20_000
-OPTIMIZE_SHARE = 0.25
+OPTIMIZE_SHARE = 0.05
 
 Item = Union[Document, Mapping[str, Any], tuple, str]
 

@@ -213,37 +213,52 @@ class LevelSource:
 
 def merged_level(
     old: LevelBuckets,
-    banded: np.ndarray,
+    existing: np.ndarray,
     upto: int,
     new: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
     width: int,
 ) -> LevelSource:
-    """A level's buckets rewritten: ``old``'s entries whose row is still ``banded``
-    (sorted ids) plus the ``(ids, band_keys, sketches)`` chunks in ``new`` (rows
-    stored since, and heirs), covering rows up to ``upto``.
+    """A level's buckets rewritten: ``old``'s entries whose row still exists (sorted
+    ids in ``existing``) plus the ``(ids, band_keys, sketches)`` chunks in ``new``
+    (rows stored since, and heirs), covering rows up to ``upto``.
 
-    Why a merge and not a sort from scratch: every part is already sorted (the old
-    file's keys, and each chunk once sorted on its own, which is cache-sized), and a
-    stable argsort of concatenated sorted runs is a merge (timsort): measured on 85M
-    keys, 11 s for chunk sorts + merge against 22 s for one argsort.
+    Why a merge: the old file's keys are sorted already, so the new keys (sorted
+    chunk by chunk, cache-sized, then merged by a stable argsort of the sorted runs)
+    are slotted in by one binary search each -- sequential copies of the old arrays
+    instead of a sort and a random gather of ~85M entries (at 100k articles: ~15 s
+    for a rewrite of everything, of which most is reading and writing the arrays).
     """
+    keys, refs = old.keys, old.refs
     alive = np.zeros(old.upto + 1, dtype=bool)
-    alive[banded[banded <= old.upto]] = True
-    keep = alive[old.refs]  # rows removed since the file was written drop out here
-    runs_keys, runs_refs = [old.keys[keep]], [old.refs[keep].astype(np.int64)]
+    alive[existing[existing <= old.upto]] = True
+    keep = alive[refs]
+    if not keep.all():  # rows removed since the file was written drop out here
+        keys, refs = keys[keep], refs[keep]
     sketches = np.zeros((upto + 1, width), dtype=np.uint8)
     sketches[: old.upto + 1] = old.sketches
+    runs_keys, runs_refs = [], []
     for ids, band_keys, chunk_sketches in new:
         if not len(ids):
             continue
-        keys = band_keys.ravel()
-        order = np.argsort(keys)
-        runs_keys.append(keys[order])
+        flat = band_keys.ravel()
+        order = np.argsort(flat)
+        runs_keys.append(flat[order])
         runs_refs.append(ids[order // band_keys.shape[1]])
         sketches[ids] = chunk_sketches
-    keys = np.concatenate(runs_keys)
-    order = np.argsort(keys, kind="stable")
-    return LevelSource(upto, keys[order], np.concatenate(runs_refs)[order], sketches)
+    if not runs_keys:
+        return LevelSource(upto, keys, refs.astype(np.int64), sketches)
+    add_keys, add_refs = np.concatenate(runs_keys), np.concatenate(runs_refs)
+    if len(runs_keys) > 1:
+        order = np.argsort(add_keys, kind="stable")  # sorted runs: a merge
+        add_keys, add_refs = add_keys[order], add_refs[order]
+    at = np.searchsorted(keys, add_keys, side="right") + np.arange(len(add_keys))
+    merged_keys = np.empty(len(keys) + len(add_keys), dtype=np.uint64)
+    merged_refs = np.empty(len(merged_keys), dtype=np.int64)
+    from_old = np.ones(len(merged_keys), dtype=bool)
+    from_old[at] = False
+    merged_keys[at], merged_refs[at] = add_keys, add_refs
+    merged_keys[from_old], merged_refs[from_old] = keys, refs
+    return LevelSource(upto, merged_keys, merged_refs, sketches)
 
 
 @contextmanager
