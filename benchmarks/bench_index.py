@@ -7,7 +7,7 @@ What it measures (it asserts nothing; results go in benchmarks/README-index.md):
 
 * build: ``add_many`` of N synthetic articles in batches (each checked against the
   index before it is stored, as in real ingest), or with ``--load`` the unchecked bulk
-  ``Index.load`` (key-ordered bucket writes); articles per second;
+  ``Index.load`` (which writes the bucket file at its end); articles per second;
 * ``check`` of one ~600-word article that is new (the common case), and of one that is
   a light rewrite of a stored article (more candidates, verification, a full verdict):
   p50 / p95 / max in ms, one call at a time;
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--load", action="store_true",
-                        help="build with Index.load (no checks, key-ordered buckets) instead of add_many")
+                        help="build with Index.load (no checks) instead of add_many")
     args = parser.parse_args()
 
     chain = Markov(paragraphs_from(args.source))

@@ -15,7 +15,7 @@ How a check works, reusing the scan's stages (nothing is re-implemented here):
    candidate stored paragraphs and documents;
 3. candidates whose MinHash estimate is far below the threshold are dropped (chance
    candidates grow with the archive): first on a 64-byte b-bit sketch that comes with
-   the bucket rows (:func:`sketch_floor`), then on the full stored signature
+   the bucket hits (:func:`sketch_floor`), then on the full stored signature
    (:func:`floor`);
 4. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
@@ -568,7 +568,7 @@ def sketch_floor(threshold: float, positions: int) -> int:
 
     Why: a check meets hundreds of chance LSH candidates (~510 at p50 with 100k stored
     articles, thousands for some articles), and reading each one's full row is a page
-    read; the sketch comes with the bucket rows instead.  A sketch position of a pair
+    read; the sketch comes with the bucket hits instead.  A sketch position of a pair
     with Jaccard ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS``
     (the MinHash values agree, or they differ but their low bits agree by chance), so
     the equal positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is

@@ -62,7 +62,7 @@ def sketch(signatures: np.ndarray) -> np.ndarray:
 
     Why: most LSH candidates in a large index are chance pairs (Jaccard ~0.03).  Telling
     them apart needs only a coarse estimate, and 64 bytes instead of the 1 KB signature
-    keep that first look small enough to come with the bucket rows themselves.
+    keep that first look small enough to sit beside the buckets themselves.
     """
     signatures = np.atleast_2d(signatures)
     low = (signatures[:, : sketch_positions(signatures.shape[1])] & _NIBBLE).astype(np.uint8)
