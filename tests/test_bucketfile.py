@@ -16,6 +16,7 @@ import pytest
 from textgen import prose, rewrite
 
 import dedup.index
+import dedup.storage.bucketfile
 from dedup.index import Index
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
@@ -98,7 +99,23 @@ def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
         assert all(np.array_equal(s, sketch_of[r]) for r, s in zip(got_refs.tolist(), got_sketches))
 
 
-def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_removals(tmp_path, rng):
+def assert_well_formed(idx: Index) -> None:
+    """The file's arrays: keys sorted, the fence every BLOCK-th key, one entry per band of
+    every banded row that exists, and nothing else."""
+    store = idx._store
+    for level, table in (("paragraph", "paragraphs"), ("document", "documents")):
+        got = store._view.file.levels[level]
+        assert np.all(got.keys[1:] >= got.keys[:-1]) and np.array_equal(got.fence, got.keys[::BLOCK])
+        banded = {r[0] for r in store._conn.execute(f"SELECT id FROM {table} WHERE banded = 1")}
+        refs, counts = np.unique(got.refs, return_counts=True)
+        assert set(refs.tolist()) <= banded and set(counts.tolist()) <= {idx.settings.bands}
+
+
+@pytest.mark.parametrize("partition", [1 << 22, 97], ids=["one key range", "many key ranges"])
+def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_removals(
+    tmp_path, rng, monkeypatch, partition
+):
+    monkeypatch.setattr(dedup.storage.bucketfile, "PARTITION", partition)
     texts = [article(rng) for _ in range(30)]
     with Index.open(tmp_path / "i.dedup", policy=Policy("flag", add_duplicates=True)) as idx:
         for i, t in enumerate(texts[:12]):
@@ -106,6 +123,7 @@ def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_remov
         idx.add(texts[3], doc_id="copy-of-d3")  # an exact copy: not banded until d3 goes
         written = idx.optimize()
         assert written["rows"]["document"] == 12 and in_use(idx)
+        assert_well_formed(idx)
         for i, t in enumerate(texts[12:20], 12):  # stored after the file: read into the delta
             idx.add(t, doc_id=f"d{i}")
         probes = [rewritten(rng, t, 0.15) for t in texts] + [article(rng) for _ in range(5)]
@@ -134,6 +152,8 @@ def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_remov
 
         idx.optimize()  # folds everything in; the answers do not change
         assert verdicts(idx, probes) == without_file(idx, probes)
+        assert_well_formed(idx)
+        assert idx._store._view.deltas["paragraph"].rows == 0
 
 
 def test_another_process_writing_a_new_file_is_picked_up_and_the_old_one_removed(tmp_path, rng):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence, TextIO
@@ -69,10 +70,10 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     1 something already in the index, 2 error.
     """
     with _open(db, options, create=False, readonly=True) as idx:
-        docs, errors = _read(paths, include, exclude, hidden, options)
+        docs = _Read(paths, include, exclude, hidden, options)
         chosen = Policy(policy, seen_share)
         verdicts = [v for batch in _batches(docs) for v in _guard(lambda: idx.check_many(batch, policy=chosen))]
-        _finish(idx, docs, verdicts, errors, fmt, exit_zero, adding=False)
+        _finish(idx, docs.seen, verdicts, docs.errors, fmt, exit_zero, adding=False)
 
 
 @main.group("index")
@@ -99,13 +100,13 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
     with _open(db, options, create=True, readonly=False) as idx:
-        docs, errors = _read(paths, include, exclude, hidden, options)
+        docs = _Read(paths, include, exclude, hidden, options)
         chosen = Policy(policy, seen_share, add_duplicates)
         if bulk:
             verdicts = _guard(lambda: idx.load(docs))
         else:
-            verdicts = [v for _, v in _guard(lambda: list(idx.filter(docs, policy=chosen)))]
-        _finish(idx, docs, verdicts, errors, fmt, exit_zero, adding=True)
+            verdicts = _guard(lambda: [v for _, v in idx.filter(docs, policy=chosen)])
+        _finish(idx, docs.seen, verdicts, docs.errors, fmt, exit_zero, adding=True)
 
 
 @index_group.command("stats")
@@ -209,14 +210,28 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _read(paths, include, exclude, hidden, options) -> tuple[list[Document], list[ReadError]]:
-    items = read_paths([Path(p) for p in paths], build_selection(include, exclude, hidden),
-                       build_read_options(**options))
-    docs: list[Document] = []
-    errors: list[ReadError] = []
-    for item in items:
-        (errors if isinstance(item, ReadError) else docs).append(item)
-    return docs, errors
+class _Read:
+    """The documents in PATHS as a stream, read as they are consumed.
+
+    Why a stream: an archive of 100k articles seeded with ``dedup index add --load``
+    would otherwise be held in memory whole before the first one is stored.  What the
+    report needs afterwards is kept: each document's path and source (not its text),
+    and the read errors.
+    """
+
+    def __init__(self, paths, include, exclude, hidden, options) -> None:
+        self._items = read_paths([Path(p) for p in paths], build_selection(include, exclude, hidden),
+                                 build_read_options(**options))
+        self.seen: list[Document] = []
+        self.errors: list[ReadError] = []
+
+    def __iter__(self) -> Iterator[Document]:
+        for item in self._items:
+            if isinstance(item, ReadError):
+                self.errors.append(item)
+            else:
+                self.seen.append(replace(item, text=""))
+                yield item
 
 
 def _batches(docs: Sequence[Document]) -> Iterator[list[Document]]:

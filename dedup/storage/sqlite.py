@@ -515,7 +515,8 @@ class SQLiteStorage:
                     levels = {level: self._merged(view, level) for level in _ROWS}
                 remove_unnamed(self.path, keep=[view.named])  # left by writers that died
                 file_id = uuid.uuid4().hex
-                path = write_bucket_file(self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
+                path, entries = write_bucket_file(
+                    self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
                 # Naming the file in the database is what makes it used.
                 with self.transaction(write=True):
                     self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)",
@@ -527,7 +528,7 @@ class SQLiteStorage:
             "path": path,
             "bytes": os.path.getsize(path),
             # Every banded row has one key per band.
-            "rows": {level: len(src.keys) // self.settings.bands for level, src in levels.items()},
+            "rows": {level: n // self.settings.bands for level, n in entries.items()},
             "seconds": round(time.perf_counter() - started, 3),
         }
 
@@ -542,19 +543,20 @@ class SQLiteStorage:
         # exist are still banded); read through an index, not the wide rows.
         existing = np.array([r[0] for r in self._conn.execute(
             f"SELECT id FROM {table} WHERE id <= ? ORDER BY id", (old.upto,))], dtype=np.int64)
-        chunks = []
-        for sql, args in (
-            (f"SELECT id, signature FROM {table} WHERE banded = 1 AND id > ? AND id <= ? ORDER BY id",
-             (old.upto, upto)),
-            (f"SELECT DISTINCT r.id, r.signature FROM heirs AS h JOIN {table} AS r ON r.id = h.id"
-             " WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
-        ):
-            cur = self._conn.execute(sql, args)
-            while rows := cur.fetchmany(1 << 15):
-                signatures = _unpack_signatures([r[1] for r in rows], s.num_perm)
-                chunks.append((np.array([r[0] for r in rows], dtype=np.int64),
-                               band_keys(signatures, s.bands, s.rows), sketch(signatures)))
-        return merged_level(old, existing, upto, chunks, self._sketch_width())
+        def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            for sql, args in (
+                (f"SELECT id, signature FROM {table} WHERE banded = 1 AND id > ? AND id <= ? ORDER BY id",
+                 (old.upto, upto)),
+                (f"SELECT DISTINCT r.id, r.signature FROM heirs AS h JOIN {table} AS r ON r.id = h.id"
+                 " WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
+            ):
+                cur = self._conn.execute(sql, args)
+                while rows := cur.fetchmany(1 << 15):
+                    signatures = _unpack_signatures([r[1] for r in rows], s.num_perm)
+                    yield (np.array([r[0] for r in rows], dtype=np.int64),
+                           band_keys(signatures, s.bands, s.rows), sketch(signatures))
+
+        return merged_level(old, existing, upto, chunks(), self._sketch_width())
 
     def bucket_file_lag(self) -> tuple[int, int]:
         """``(covered, behind)``: paragraph rows up to the highest id the bucket file
