@@ -35,7 +35,7 @@ import os
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import xxhash
@@ -47,7 +47,7 @@ from .minhash import EMPTY, estimate
 from .readers import Document
 from .segments import offsets_from_counts, ranges
 from .settings import Settings
-from .storage import BUSY_TIMEOUT, Storage, StorageError, StoredDocument, open_storage
+from .storage import BUSY_TIMEOUT, Storage, StoredDocument, open_storage
 from .storage.base import SKETCH_BITS, NewDocument, ParagraphRows, sketch, sketch_matches, sketch_positions
 from .verdict import DocumentMatch, ParagraphMatch, Policy, Verdict
 from .verify import SetTable, score_pairs, unique_sets
@@ -230,7 +230,7 @@ class Index:
                     batch = []
             verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
         if self.auto_optimize:
-            self.optimize()
+            self._optimize_if_behind(lambda covered, behind: behind > 0)
         self._store.checkpoint()
         return verdicts
 
@@ -248,15 +248,17 @@ class Index:
 
     # -- the collection ------------------------------------------------------------
 
-    def _optimize_if_behind(self) -> None:
-        """The automatic :meth:`optimize` after writes: skipped when another process
-        is doing it; a failure is a warning, not an error -- the write it follows has
-        committed, and the index stays correct without a new file, only slower."""
+    def _optimize_if_behind(self, due: Optional[Callable[[int, int], bool]] = None) -> None:
+        """The automatic :meth:`optimize` after writes, when ``due(covered, behind)``
+        (default: the ``OPTIMIZE_*`` rule): skipped when another process is doing it; a
+        failure is a warning, not an error -- the write it follows has committed, and
+        the index stays correct without a new file, only slower."""
+        due = due or _due
         try:
-            if _due(*self._store.bucket_file_lag()):
-                self._store.optimize(when=_due)
-        except StorageError as err:
-            warnings.warn(f"could not rewrite the bucket file: {err}", stacklevel=3)
+            if due(*self._store.bucket_file_lag()):
+                self._store.optimize(when=due)
+        except Exception as err:  # noqa: BLE001 -- whatever it is, the write stands
+            warnings.warn(f"{self.path}: could not write a new bucket file: {err}", stacklevel=3)
 
     def remove(self, doc_id: str) -> None:
         """Remove a stored document; ``KeyError`` if there is none with that id."""

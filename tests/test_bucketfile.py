@@ -17,6 +17,7 @@ from textgen import prose, rewrite
 
 import dedup.index
 import dedup.storage.bucketfile
+import dedup.storage.sqlite
 from dedup.index import Index
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
@@ -171,13 +172,41 @@ def test_another_process_writing_a_new_file_is_picked_up_and_the_old_one_removed
         assert view.file.file_id not in ("", old)  # the new file, not only the delta
         assert view.deltas["paragraph"].rows == 0
         assert bucket_files(tmp_path) == [f"i.dedup-lsh.{view.file.file_id}"]
-        # A file is used only once the database names it (a writer that died between
-        # writing and naming its file leaves one that nobody uses).
+        # The database names a file that is gone: a reader that has a file mapped keeps
+        # it (with what was stored after it, still complete); a new reader reads
+        # everything into memory.  A file is used only while the database names it.
         conn = writer._store._conn
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (old,))  # gone from disk
-        assert reader.check(texts[6]).is_duplicate and not in_use(reader)
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (view.file.file_id,))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (old,))
         assert reader.check(texts[6]).is_duplicate and in_use(reader)
+        with Index.open(path, auto_optimize=False) as fresh:
+            assert fresh.check(texts[6]).is_duplicate and not in_use(fresh)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (view.file.file_id,))
+            assert fresh.check(texts[6]).is_duplicate and in_use(fresh)
+
+
+def test_a_reader_whose_snapshot_names_a_just_replaced_file_takes_the_new_one(tmp_path, rng, monkeypatch):
+    """The race of a reader that reads the name of the file in use just before a writer
+    names a new one and removes the old: it must not read everything into memory."""
+    path = tmp_path / "i.dedup"
+    texts = [article(rng) for _ in range(6)]
+    with Index.open(path) as writer:
+        writer.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
+        writer.optimize()
+        with Index.open(path, auto_optimize=False) as reader:
+            real_open = dedup.storage.sqlite.open_bucket_file
+            raced = []
+
+            def writer_wins_the_race(*args):
+                if not raced:
+                    raced.append(True)
+                    writer.add(article(rng), doc_id="late")
+                    writer.optimize()  # names a new file, removes the one the reader was told of
+                return real_open(*args)
+
+            monkeypatch.setattr(dedup.storage.sqlite, "open_bucket_file", writer_wins_the_race)
+            assert reader.check(texts[2]).is_duplicate
+            view = reader._store._view
+            assert raced and in_use(reader) and view.deltas["paragraph"].rows == 0
 
 
 def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
@@ -282,6 +311,41 @@ def test_automatic_rewrites_never_wait_nor_fail_an_add(tmp_path, rng, monkeypatc
         assert "b" in idx and not in_use(idx)
         idx.add(article(rng), doc_id="c")
         assert in_use(idx)
+
+
+def test_optimize_after_the_newest_documents_were_removed(tmp_path, rng):
+    with Index.open(tmp_path / "i.dedup") as idx:
+        texts = [article(rng) for _ in range(4)]
+        idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
+        idx.optimize()
+        idx.remove("d3")
+        idx.remove("d2")  # the highest ids the file covers are gone
+        idx.optimize()
+        assert in_use(idx) and idx.check(texts[1]).is_duplicate and not idx.check(texts[3]).flagged
+        idx.add(texts[3], doc_id="again")  # ids above every removed one, found again
+        assert [m.doc_id for m in idx.check(texts[3]).matches] == ["again"]
+
+
+def test_an_automatic_rewrite_on_a_database_it_cannot_write_warns_and_writes_nothing(tmp_path, rng, monkeypatch):
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        idx.load([(f"d{i}", article(rng)) for i in range(3)])  # writes the file at its end
+        assert in_use(idx)
+        idx.add(article(rng), doc_id="late")
+    # What SQLite does with a database file it may not write (e.g. mode 0444 in a
+    # writable folder): a read-only connection, though the index was not opened read-only.
+    real_connect = dedup.storage.sqlite.sqlite3.connect
+    monkeypatch.setattr(dedup.storage.sqlite.sqlite3, "connect",
+                        lambda target, **kw: real_connect(target.split("?")[0] + "?mode=ro", **kw))
+    written = []
+    real_write = dedup.storage.sqlite.write_bucket_file
+    monkeypatch.setattr(dedup.storage.sqlite, "write_bucket_file", lambda *a: written.append(1) or real_write(*a))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with Index.open(path) as idx:
+            idx._optimize_if_behind(lambda covered, behind: True)  # due, but it cannot be named
+            assert idx.check(idx.get("late").text).is_duplicate
+    assert written == [] and any("read-only" in str(w.message) for w in caught)
 
 
 def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypatch):

@@ -293,11 +293,15 @@ def writer_lock(index_path: str, mode: int, timeout: Optional[float]) -> Iterato
     Why: a writer removes the files other writers left unnamed, which must not be a
     live writer's; and two writers at once would do the same work twice.  The lock
     file is opened read-only (``flock`` needs no write access) and gets the index's
-    permission bits, so whoever may use the index may take it.
+    permission bits, so whoever may use the index may take it.  (``flock`` on NFS is
+    emulated with POSIX locks, which need a writable descriptor: keep indexes on a local
+    filesystem, as SQLite's own locking requires anyway.)
     """
     path = index_path + "-lsh.lock"
     fd = os.open(path, os.O_RDONLY | os.O_CREAT, mode)
     try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, mode)  # the umask must not narrow who may take it
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             try:

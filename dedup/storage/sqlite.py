@@ -146,6 +146,8 @@ _ROWS = {"paragraph": "paragraphs", "document": "documents"}
 #: process is told to optimize: reading them cost ~26 us each (measured), so 100k rows
 #: delay the first check of a fresh process by seconds.
 LARGE_DELTA = 100_000
+#: Seconds the automatic optimize waits for the write lock to name its new file.
+AUTO_NAMING_WAIT = 1.0
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
 
 
@@ -215,6 +217,8 @@ class SQLiteStorage:
         self._view_checked = False
         try:
             with self.errors("write to" if write else "read"):
+                if not write:
+                    self._settle_view()
                 yield
                 self._conn.execute("COMMIT")
         except BaseException:
@@ -248,6 +252,21 @@ class SQLiteStorage:
                  view.heirs[level].lookup(query)]
         return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
 
+    def _settle_view(self) -> None:
+        """At the start of a read transaction: if this snapshot names a bucket file that
+        is gone and no file is mapped yet, start a newer snapshot (nothing has been read
+        in this one yet).
+
+        Why: a writer removes the file it replaces right after naming the new one; a
+        reader whose snapshot began just before would otherwise read every stored row
+        into memory instead of using the new file."""
+        view = self._bucket_view()
+        if view.named and not view.file.file_id and not os.path.exists(bucket_path(self.path, view.named)):
+            self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN")
+            self._view_checked = False
+            self._bucket_view()
+
     def _bucket_view(self) -> "_BucketView":
         """The bucket file the database names and the in-memory delta of what was
         stored since; checked once per transaction (one meta row read).  Without a
@@ -261,8 +280,10 @@ class SQLiteStorage:
         if view is not None and view.named == named:
             return view
         opened = open_bucket_file(self.path, named, self._uid, self._sketch_width()) if named else None
-        if opened is None and view is not None and not view.file.file_id:
-            view.named = named  # still no usable file: keep what is already in memory
+        if opened is None and view is not None:
+            # The named file is missing or unusable: what this view holds (a file and
+            # what was stored after it, or everything in memory) is still complete.
+            view.named = named
             return view
         file = opened or empty_bucket_file(self._sketch_width())
         self._view = _BucketView(
@@ -305,6 +326,14 @@ class SQLiteStorage:
             warnings.warn(
                 f"{self.path}: {delta.rows:,} {level}s stored since the bucket file was written are held in "
                 f"memory; `dedup index optimize --db {self.path}` writes a new file", stacklevel=3)
+
+    @contextmanager
+    def _busy_timeout(self, seconds: float) -> Iterator[None]:
+        self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        try:
+            yield
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _meta(self, key: str) -> Optional[str]:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -509,6 +538,10 @@ class SQLiteStorage:
                                     f"{self.busy_timeout:g} s; try again")
                 if when is not None and not when(*self.bucket_file_lag()):
                     return None  # e.g. another process has just written one
+                # Fail before the work, not at the naming, if the database cannot be
+                # written (a read-only file opens as a read-only connection).
+                with self.transaction(write=True):
+                    self._conn.execute("UPDATE meta SET value = value WHERE key = 'uid'")
                 with self.transaction(write=False):
                     view = self._bucket_view()
                     heirs = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM heirs").fetchone()[0]
@@ -517,10 +550,13 @@ class SQLiteStorage:
                 file_id = uuid.uuid4().hex
                 path, entries = write_bucket_file(
                     self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
-                # Naming the file in the database is what makes it used.
-                with self.transaction(write=True):
-                    self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)",
-                                       (file_id,))
+                # Naming the file in the database is what makes it used.  The automatic
+                # call does not queue behind a long writer for it (the file is then
+                # dropped, and a later write tries again).
+                with self._busy_timeout(AUTO_NAMING_WAIT if when is not None else self.busy_timeout):
+                    with self.transaction(write=True):
+                        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)",
+                                           (file_id,))
                 remove_unnamed(self.path, keep=[file_id])  # the file it replaces
         except OSError as err:
             raise translate_os(err, self.path + "-lsh", "write the bucket file of") from err
@@ -538,7 +574,8 @@ class SQLiteStorage:
         s = self.settings
         table = _ROWS[level]
         old = view.file.levels[level]
-        upto = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0]
+        # The newest rows may have been removed since the old file: never cover less.
+        upto = max(old.upto, self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
         # Every row id (``banded`` never goes back to 0, so the file's rows that still
         # exist are still banded); read through an index, not the wide rows.
         existing = np.array([r[0] for r in self._conn.execute(
