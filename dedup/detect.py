@@ -23,8 +23,6 @@ from typing import Sequence
 
 import numpy as np
 import xxhash
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from .corpus import Corpus
 from .group import exact_groups, groups
@@ -103,7 +101,13 @@ def similar_pairs(
 
 
 def component_labels(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Connected-component label of each of ``n`` items linked by ``pairs``."""
+    """Connected-component label of each of ``n`` items linked by ``pairs``.
+
+    scipy is imported here, not with the module: it takes ~0.2 s to import, which
+    every ``dedup check`` would pay for a function only a scan's detection calls."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
     return connected_components(graph, directed=False)[1]
 

@@ -17,10 +17,9 @@ fences go.  Reported offsets refer to this extracted text.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Iterator
-
-from markdown_it import MarkdownIt
 
 from .html import HTMLError, extract
 from .text import DecodeError, decode
@@ -28,7 +27,6 @@ from .text import DecodeError, decode
 if TYPE_CHECKING:
     from . import Item, ReadOptions
 
-_RENDERER = MarkdownIt("commonmark", {"html": True}).enable("table")
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
 
 
@@ -45,4 +43,13 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
 
 def markdown_text(source: str) -> str:
     """The readable text of a Markdown document: paragraphs separated by blank lines."""
-    return extract(_RENDERER.render(_FRONT_MATTER.sub("", source, count=1)))
+    return extract(_renderer().render(_FRONT_MATTER.sub("", source, count=1)))
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer():
+    """The CommonMark renderer, built on first use: importing markdown-it takes ~40 ms,
+    which every ``dedup`` command would pay, Markdown input or not."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table")
