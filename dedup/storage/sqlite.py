@@ -142,6 +142,8 @@ _TABLES = {"meta", "documents", "paragraphs"}
 #: Tables of older formats that an upgrade drops.
 _DROPPED = ("paragraph_buckets", "document_buckets", "paragraph_sketches", "document_sketches")
 _ROWS = {"paragraph": "paragraphs", "document": "documents"}
+#: A small index of each row table, which holds every row id.
+_NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
 #: Rows held in memory (stored since the bucket file was written) above which the
 #: process is told to optimize: reading them cost ~26 us each (measured), so 100k rows
 #: delay the first check of a fresh process by seconds.
@@ -577,9 +579,12 @@ class SQLiteStorage:
         # The newest rows may have been removed since the old file: never cover less.
         upto = max(old.upto, self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
         # Every row id (``banded`` never goes back to 0, so the file's rows that still
-        # exist are still banded); read through an index, not the wide rows.
-        existing = np.array([r[0] for r in self._conn.execute(
-            f"SELECT id FROM {table} WHERE id <= ? ORDER BY id", (old.upto,))], dtype=np.int64)
+        # exist are still banded), read from a narrow index rather than the ~2 KB rows:
+        # at 100k articles 0.4 s instead of 1.5-3.3 s.
+        existing = np.sort(np.array([r[0] for r in self._conn.execute(
+            f"SELECT id FROM {table} INDEXED BY {_NARROW_INDEX[level]} WHERE id <= ?", (old.upto,))],
+            dtype=np.int64))
+
         def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for sql, args in (
                 (f"SELECT id, signature FROM {table} WHERE banded = 1 AND id > ? AND id <= ? ORDER BY id",
