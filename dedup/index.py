@@ -66,9 +66,9 @@ BATCH_DOCUMENTS = 256
 #: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
 #: than this, and than ``OPTIMIZE_SHARE`` of those inside, writes a new file.  Why
 #: these (measured at 100k articles, ~1M paragraphs, benchmarks/README-index.md): a new
-#: file merges the old one with what is new in ~8 s; every process that opens the
+#: file merges the old one with what is new in ~2-4 s; every process that opens the
 #: index reads the paragraphs outside the file into memory, ~26 us each.  So at most
-#: ~50k outside (~1.3 s for a fresh process) costs each added article ~1.6 ms of
+#: ~50k outside (~1.3 s for a fresh process) costs each added article ~0.6 ms of
 #: rewriting on average; below ~20k paragraphs there is little to gain.
 OPTIMIZE_AFTER = 20_000
 OPTIMIZE_SHARE = 0.05
