@@ -6,7 +6,7 @@ An article's path through the code, one module per stage:
 (exact scores) -> ``group`` -> ``report``.  ``detect`` runs the middle stages,
 ``scan`` is the batch job and ``cli`` the command line over it.  ``index`` is the
 persistent pre-ingest filter ("seen this before?") over the same stages, stored through
-``storage`` (one SQLite file by default); its answers are ``verdict`` values.
+``storage`` (one SQLite file by default, or a shared Redis server); its answers are ``verdict`` values.
 """
 
 from .index import BadDocument, Index
@@ -15,7 +15,15 @@ from .results import Group, Location, Pair, ScanResult
 from .scan import scan, scan_documents
 from .settings import Settings
 from .sources import Selection
-from .storage.base import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, SettingsMismatch, StorageError
+from .storage import (
+    IndexBusy,
+    IndexCorrupt,
+    IndexFull,
+    IndexReadOnly,
+    IndexUnavailable,
+    SettingsMismatch,
+    StorageError,
+)
 from .verdict import DocumentMatch, ParagraphMatch, Policy, Verdict
 
 __all__ = [
@@ -28,6 +36,7 @@ __all__ = [
     "IndexCorrupt",
     "IndexFull",
     "IndexReadOnly",
+    "IndexUnavailable",
     "Location",
     "Pair",
     "ParagraphMatch",

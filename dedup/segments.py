@@ -7,6 +7,9 @@ without a Python loop per element.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 
@@ -26,3 +29,29 @@ def segment_ids(offsets: np.ndarray) -> np.ndarray:
 def offsets_from_counts(counts: np.ndarray) -> np.ndarray:
     """``[0, c0, c0 + c1, ...]``: the offsets of segments of the given sizes."""
     return np.concatenate(([0], np.cumsum(counts, dtype=np.int64)))
+
+
+@dataclass(frozen=True)
+class SetTable:
+    """Sorted, de-duplicated shingle sets of many texts, flat (CSR layout)."""
+
+    values: np.ndarray  # uint64
+    offsets: np.ndarray  # int64
+
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @classmethod
+    def from_shingles(cls, shingles: Any) -> "SetTable":
+        """The sets of a :class:`~dedup.shingle.Shingles` (or any ``hashes``/``offsets`` pair)."""
+        return unique_sets(shingles.hashes, shingles.offsets)
+
+
+def unique_sets(values: np.ndarray, offsets: np.ndarray) -> SetTable:
+    """Sort each segment's values and drop repeats within a segment."""
+    seg = segment_ids(offsets)
+    order = np.lexsort((values, seg))
+    v, s = values[order], seg[order]
+    keep = np.r_[True, (v[1:] != v[:-1]) | (s[1:] != s[:-1])] if len(v) else np.zeros(0, bool)
+    counts = np.bincount(s[keep], minlength=len(offsets) - 1)
+    return SetTable(values=v[keep], offsets=offsets_from_counts(counts))

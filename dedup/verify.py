@@ -18,35 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .segments import offsets_from_counts, ranges, segment_ids
-from .shingle import Shingles
+from .segments import SetTable, ranges, unique_sets  # noqa: F401 -- both re-exported: verify was their first home
 
 _BATCH_VALUES = 1 << 23  # set elements per verification batch (64 MB of keys)
-
-
-@dataclass(frozen=True)
-class SetTable:
-    """Sorted, de-duplicated shingle sets of many texts, flat (CSR layout)."""
-
-    values: np.ndarray  # uint64
-    offsets: np.ndarray  # int64
-
-    def sizes(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    @classmethod
-    def from_shingles(cls, shingles: Shingles) -> "SetTable":
-        return unique_sets(shingles.hashes, shingles.offsets)
-
-
-def unique_sets(values: np.ndarray, offsets: np.ndarray) -> SetTable:
-    """Sort each segment's values and drop repeats within a segment."""
-    seg = segment_ids(offsets)
-    order = np.lexsort((values, seg))
-    v, s = values[order], seg[order]
-    keep = np.r_[True, (v[1:] != v[:-1]) | (s[1:] != s[:-1])] if len(v) else np.zeros(0, bool)
-    counts = np.bincount(s[keep], minlength=len(offsets) - 1)
-    return SetTable(values=v[keep], offsets=offsets_from_counts(counts))
 
 
 def intersections(table: SetTable, pairs: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from textgen import prose, rewrite
 
 import dedup.index
 import dedup.storage.bucketfile
-import dedup.storage.sqlite
+import dedup.storage.sqlite.buckets
 from dedup.index import Index
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
@@ -193,7 +193,7 @@ def test_a_reader_whose_snapshot_names_a_just_replaced_file_takes_the_new_one(tm
         writer.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
         writer.optimize()
         with Index.open(path, auto_optimize=False) as reader:
-            real_open = dedup.storage.sqlite.open_bucket_file
+            real_open = dedup.storage.sqlite.buckets.open_bucket_file
             raced = []
 
             def writer_wins_the_race(*args):
@@ -203,7 +203,7 @@ def test_a_reader_whose_snapshot_names_a_just_replaced_file_takes_the_new_one(tm
                     writer.optimize()  # names a new file, removes the one the reader was told of
                 return real_open(*args)
 
-            monkeypatch.setattr(dedup.storage.sqlite, "open_bucket_file", writer_wins_the_race)
+            monkeypatch.setattr(dedup.storage.sqlite.buckets, "open_bucket_file", writer_wins_the_race)
             assert reader.check(texts[2]).is_duplicate
             view = reader._store._view
             assert raced and in_use(reader) and view.deltas["paragraph"].rows == 0
@@ -338,8 +338,8 @@ def test_an_automatic_rewrite_on_a_database_it_cannot_write_warns_and_writes_not
     monkeypatch.setattr(dedup.storage.sqlite.sqlite3, "connect",
                         lambda target, **kw: real_connect(target.split("?")[0] + "?mode=ro", **kw))
     written = []
-    real_write = dedup.storage.sqlite.write_bucket_file
-    monkeypatch.setattr(dedup.storage.sqlite, "write_bucket_file", lambda *a: written.append(1) or real_write(*a))
+    real_write = dedup.storage.sqlite.buckets.write_bucket_file
+    monkeypatch.setattr(dedup.storage.sqlite.buckets, "write_bucket_file", lambda *a: written.append(1) or real_write(*a))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Index.open(path) as idx:

@@ -9,7 +9,7 @@ import pytest
 from dedup.index import SKETCH_MISS, sketch_floor
 from dedup.minhash import signatures
 from dedup.shingle import Shingles
-from dedup.storage.base import SKETCH_BITS, sketch, sketch_matches, sketch_positions
+from dedup.sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
 
 
 def pair_signatures(rng: np.random.Generator, jaccard: float, pairs: int, size: int = 60) -> tuple:

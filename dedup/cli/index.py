@@ -1,8 +1,10 @@
 """``dedup check`` and ``dedup index add|stats|remove|optimize``: the persistent index from the shell.
 
-Each command is a thin twin of an :class:`~dedup.index.Index` method (``check_many``,
-``filter``, ``stats``, ``remove``, ``optimize``).  Files are read exactly as ``dedup scan`` reads them
-(:func:`dedup.scan.read_paths`: every format, folders, ``-`` for stdin), and reports
+Each command parses its options and calls one library function: ``check`` and ``add``
+:func:`dedup.index.jobs.check_paths` / :func:`~dedup.index.jobs.add_paths` (which read files
+exactly as ``dedup scan`` does and batch them), ``stats``, ``remove`` and ``optimize`` the
+:class:`~dedup.index.Index` methods of the same name.  ``--db`` is a file path or a URL
+(``redis://...``; :func:`dedup.storage.open_storage`).  Reports
 come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
 stored text, ``b`` the checked one) plus one verdict per document (:meth:`~dedup.verdict.Verdict.to_dict`).
 Exit status as for a scan: 0 nothing seen before, 1 duplicates found (any document or
@@ -14,19 +16,16 @@ from __future__ import annotations
 import io
 import json
 import sys
-from dataclasses import replace
-from itertools import islice
-from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, TextIO
+from typing import Any, Callable, TextIO
 
 import click
 
-from ..index import BATCH_DOCUMENTS, Index
+from ..index import Index
+from ..index.jobs import Job, add_paths, check_paths
 from ..readers import Document, ReadError
 from ..report import write_report
-from ..scan import read_paths
 from ..settings import Settings
-from ..storage import StorageError
+from ..storage import IndexMissing, StorageError
 from ..verdict import ACTIONS, Policy, Verdict, verdicts_as_result
 from . import (
     EXIT_CLEAN,
@@ -41,8 +40,9 @@ from . import (
 )
 
 def db_option(func: Callable) -> Callable:
-    return click.option("--db", "db", required=True, envvar="DEDUP_DB", type=click.Path(dir_okay=False),
-                        help="The index file (env DEDUP_DB).")(func)
+    return click.option("--db", "db", required=True, envvar="DEDUP_DB", metavar="FILE|URL",
+                        help="The index: a file, or redis://[USER:PASS@]HOST:PORT/DB?prefix=NAME "
+                             "(rediss:// for TLS, unix:///PATH.sock?db=N&prefix=NAME) (env DEDUP_DB).")(func)
 
 
 def policy_options(func: Callable) -> Callable:
@@ -70,10 +70,9 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     1 something already in the index, 2 error.
     """
     with _open(db, options, create=False, readonly=True) as idx:
-        docs = _Read(paths, include, exclude, hidden, options)
-        chosen = Policy(policy, seen_share)
-        verdicts = [v for batch in _batches(docs) for v in _guard(lambda: idx.check_many(batch, policy=chosen))]
-        _finish(idx, docs.seen, verdicts, docs.errors, fmt, exit_zero, adding=False)
+        job = _guard(lambda: check_paths(idx, paths, build_selection(include, exclude, hidden),
+                                         build_read_options(**options), Policy(policy, seen_share)))
+        _finish(idx, job, fmt, exit_zero, adding=False)
 
 
 @main.group("index")
@@ -100,13 +99,10 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
     with _open(db, options, create=True, readonly=False) as idx:
-        docs = _Read(paths, include, exclude, hidden, options)
-        chosen = Policy(policy, seen_share, add_duplicates)
-        if bulk:
-            verdicts = _guard(lambda: idx.load(docs))
-        else:
-            verdicts = _guard(lambda: [v for _, v in idx.filter(docs, policy=chosen)])
-        _finish(idx, docs.seen, verdicts, docs.errors, fmt, exit_zero, adding=True)
+        job = _guard(lambda: add_paths(idx, paths, build_selection(include, exclude, hidden),
+                                       build_read_options(**options), Policy(policy, seen_share, add_duplicates),
+                                       load=bulk))
+        _finish(idx, job, fmt, exit_zero, adding=True)
 
 
 @index_group.command("stats")
@@ -173,10 +169,16 @@ def remove(db, ids) -> None:
 def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
     """Open the index; settings options, if any were given, must agree with it."""
     given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
-    exists = Path(db).exists()
+    exists = True
     try:
-        idx = Index.open(db, build_settings(**given) if given and not exists else None,
-                         create=create, readonly=readonly, auto_optimize=auto_optimize)
+        try:
+            idx = Index.open(db, None, create=False, readonly=readonly, auto_optimize=auto_optimize)
+        except IndexMissing:
+            if not create:
+                raise
+            exists = False
+            idx = Index.open(db, build_settings(**given) if given else None,
+                             create=True, readonly=readonly, auto_optimize=auto_optimize)
     except StorageError as err:
         _fail(str(err))
     if given and exists:
@@ -210,40 +212,10 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-class _Read:
-    """The documents in PATHS as a stream, read as they are consumed.
-
-    Why a stream: an archive of 100k articles seeded with ``dedup index add --load``
-    would otherwise be held in memory whole before the first one is stored.  What the
-    report needs afterwards is kept: each document's path and source (not its text),
-    and the read errors.
-    """
-
-    def __init__(self, paths, include, exclude, hidden, options) -> None:
-        self._items = read_paths([Path(p) for p in paths], build_selection(include, exclude, hidden),
-                                 build_read_options(**options))
-        self.seen: list[Document] = []
-        self.errors: list[ReadError] = []
-
-    def __iter__(self) -> Iterator[Document]:
-        for item in self._items:
-            if isinstance(item, ReadError):
-                self.errors.append(item)
-            else:
-                self.seen.append(replace(item, text=""))
-                yield item
-
-
-def _batches(docs: Sequence[Document]) -> Iterator[list[Document]]:
-    it = iter(docs)
-    while batch := list(islice(it, BATCH_DOCUMENTS)):
-        yield batch
-
-
-def _finish(idx: Index, docs: list[Document], verdicts: list[Verdict], errors: list[ReadError],
-            fmt: str, exit_zero: bool, adding: bool) -> None:
+def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, adding: bool) -> None:
     """Write the report and exit with the scan's exit-code rules."""
-    errors = errors + [ReadError(d.path, v.error) for d, v in zip(docs, verdicts) if v.error]
+    docs, verdicts = job.documents, job.verdicts
+    errors = job.errors + [ReadError(d.path, v.error) for d, v in zip(docs, verdicts) if v.error]
     judged = [(d, v) for d, v in zip(docs, verdicts) if not v.error]
     result = verdicts_as_result(judged, errors, idx.settings)
     out = io.StringIO()

@@ -1,48 +1,118 @@
-"""Storage backends of the persistent index (see :mod:`dedup.storage.base`).
+"""Storage backends of the persistent index (the contract: :mod:`dedup.storage.protocol`).
 
-``open_storage`` is the one entry point :mod:`dedup.index` uses; the embedded SQLite
-file is the default and, for now, the only backend.
+``open_storage(url)`` is the one entry point :mod:`dedup.index` uses; it picks the
+backend by the URL's scheme from a small registry:
+
+* a plain path, ``file:PATH`` or ``sqlite:///PATH`` (``sqlite:////abs/path`` for an
+  absolute one): the embedded SQLite file (:mod:`dedup.storage.sqlite`), the default;
+* ``redis://``, ``rediss://`` (TLS) and ``unix://`` (a Unix socket): a shared Redis
+  server (:mod:`dedup.storage.redis`, needs the ``redis`` extra).
+
+A backend module is imported only when its scheme is used.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Optional
+import re
+from typing import Any, Optional
 
 from ..settings import Settings
-from .base import (
+from .protocol import (
+    BUSY_TIMEOUT,
+    Derive,
     IndexBusy,
     IndexCorrupt,
     IndexFull,
+    IndexMissing,
     IndexReadOnly,
+    IndexUnavailable,
+    Maintained,
     SettingsMismatch,
     Storage,
     StorageError,
     StoredDocument,
 )
-from .sqlite import BUSY_TIMEOUT, open_sqlite
+
+#: URL scheme -> ``module:function`` opening it.  The function takes the URL (or path)
+#: and the keyword arguments of :func:`open_storage`.
+BACKENDS = {
+    "": "dedup.storage.sqlite:open_sqlite_url",
+    "file": "dedup.storage.sqlite:open_sqlite_url",
+    "sqlite": "dedup.storage.sqlite:open_sqlite_url",
+    "redis": "dedup.storage.redis:open_redis",
+    "rediss": "dedup.storage.redis:open_redis",
+    "unix": "dedup.storage.redis:open_redis",
+}
+
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://|^(file|sqlite):", re.IGNORECASE)
+
+
+def scheme_of(url: str | os.PathLike) -> str:
+    """The URL scheme of ``url`` (lower case), ``""`` for a plain path (which may hold
+    a colon: only ``NAME://`` or ``file:``/``sqlite:`` start a URL)."""
+    found = _SCHEME.match(os.fspath(url))
+    if not found:
+        return ""
+    return (found.group(1) or found.group(2)).lower()
+
+
+def is_local(url: str | os.PathLike) -> bool:
+    """Whether ``url`` names a local index file (whose folder the CLI can check)."""
+    return scheme_of(url) in ("", "file", "sqlite")
 
 
 def open_storage(
-    path: str | os.PathLike,
+    url: str | os.PathLike,
     settings: Optional[Settings] = None,
     *,
+    derive: Derive,
     create: bool = True,
     readonly: bool = False,
     busy_timeout: float = BUSY_TIMEOUT,
 ) -> Storage:
-    """Open the index stored at ``path`` (an SQLite file)."""
-    return open_sqlite(path, settings, create=create, readonly=readonly, busy_timeout=busy_timeout)
+    """Open the index at ``url`` with the backend its scheme names (see the module
+    docstring); ``derive`` is what the backend may compute from signatures (given by
+    :class:`dedup.index.Index`).  Raises :class:`StorageError` for an unknown scheme
+    or a backend whose library is not installed."""
+    scheme = scheme_of(url)
+    target = BACKENDS.get(scheme)
+    if target is None:
+        known = ", ".join(f"{s}://" for s in sorted(BACKENDS) if s and s != "file")
+        raise StorageError(f"{_masked(url)}: unknown index URL scheme {scheme!r} (a file path, or {known})")
+    module_name, function = target.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise StorageError(
+            f"{_masked(url)}: the {scheme} backend needs a library that is not installed ({err}); "
+            "install dedup with the redis extra: pip install 'dedup[redis]'"
+        ) from None
+    opener: Any = getattr(module, function)
+    return opener(url, settings, derive=derive, create=create, readonly=readonly, busy_timeout=busy_timeout)
+
+
+def _masked(url: str | os.PathLike) -> str:
+    """``url`` with any password replaced by ``***``."""
+    return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", os.fspath(url))
 
 
 __all__ = [
+    "BACKENDS",
+    "BUSY_TIMEOUT",
     "IndexBusy",
     "IndexCorrupt",
     "IndexFull",
+    "IndexMissing",
     "IndexReadOnly",
+    "IndexUnavailable",
+    "Maintained",
     "SettingsMismatch",
     "Storage",
     "StorageError",
     "StoredDocument",
+    "is_local",
     "open_storage",
+    "scheme_of",
 ]

@@ -1,0 +1,284 @@
+"""The persistent index: "have we seen this article (or these paragraphs) before?"
+
+This is the second way dedup is used: an ingest pipeline checks each incoming article
+against everything already accepted, rejects or trims duplicates and adds the rest,
+across restarts.  ``dedup check`` and ``dedup index ...`` are thin layers over it
+(:mod:`dedup.index.jobs`).
+
+The package, one concern per module: :class:`Index` here holds the public verbs only;
+:mod:`~dedup.index.signing` signs a batch of articles once (reusing the scan's stages);
+:mod:`~dedup.index.query` finds each article's verified matches (candidates -> estimate
+floor -> exact verification); :mod:`~dedup.index.judge` turns them into a verdict as the
+policy says; the rows live behind one storage contract (:mod:`dedup.storage.protocol`),
+in an SQLite file or on a Redis server (:func:`dedup.storage.open_storage`).
+
+``add`` runs the same check and the write in one exclusive storage transaction, so two
+processes adding near-identical articles at the same moment cannot both be admitted.
+Batches (``check_many``, ``add_many``, ``filter``) sign all their articles in one
+vectorized pass and use one transaction per batch.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
+
+from ..settings import Settings
+from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
+from ..verdict import Policy, Verdict
+from . import judge as judging
+from .items import BadDocument, Input, Item, auto_id, input_of, name_of, problem, raised
+from .query import SKETCH_MISS, document_matches, floor, paragraph_matches, sketch_floor
+from .signing import DERIVE, Signed, new_document, sign
+
+#: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
+BATCH_DOCUMENTS = 256
+#: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
+#: than this, and than ``OPTIMIZE_SHARE`` of those inside, writes a new file.  Why
+#: these (measured at 100k articles, ~1M paragraphs, benchmarks/README-index.md): a new
+#: file merges the old one with what is new in ~2-4 s; every process that opens the
+#: index reads the paragraphs outside the file into memory, ~26 us each.  So at most
+#: ~50k outside (~1.3 s for a fresh process) costs each added article ~0.6 ms of
+#: rewriting on average; below ~20k paragraphs there is little to gain.
+OPTIMIZE_AFTER = 20_000
+OPTIMIZE_SHARE = 0.05
+
+__all__ = ["BATCH_DOCUMENTS", "BadDocument", "Index", "Item", "SKETCH_MISS", "floor", "sketch_floor"]
+
+
+class Index:
+    """A persistent near-duplicate index.  Open with :meth:`Index.open`.
+
+    One ``Index`` per thread or process (it holds one database connection); any number
+    of processes may open the same file at once."""
+
+    def __init__(
+        self, storage: Storage, policy: Union[Policy, str, None] = None, auto_optimize: bool = True
+    ) -> None:
+        self._store = storage
+        self.policy = Policy.of(policy, Policy())
+        self.auto_optimize = auto_optimize
+
+    @classmethod
+    def open(
+        cls,
+        url: Union[str, os.PathLike],
+        settings: Optional[Settings] = None,
+        *,
+        policy: Union[Policy, str, None] = None,
+        create: bool = True,
+        readonly: bool = False,
+        busy_timeout: float = BUSY_TIMEOUT,
+        auto_optimize: bool = True,
+    ) -> "Index":
+        """Open the index at ``url``, creating it (with ``settings``, default
+        ``Settings()``) if missing.  ``url`` is a file path (or ``sqlite:///PATH``) for
+        an SQLite file, or ``redis://``, ``rediss://``, ``unix://`` for a shared Redis
+        server (:func:`dedup.storage.open_storage`).  An existing index keeps its stored
+        settings; asking for different ones raises :class:`~dedup.storage.SettingsMismatch`.
+
+        With ``auto_optimize`` (the default) a write that leaves many paragraphs
+        outside the bucket file rewrites it (:meth:`optimize`; seconds on a large
+        index); pipelines that cannot afford that pause in an ``add`` pass ``False``
+        and call :meth:`optimize` (``dedup index optimize``) on their own schedule."""
+        store = open_storage(url, settings, derive=DERIVE, create=create, readonly=readonly,
+                             busy_timeout=busy_timeout)
+        index = cls(store, policy, auto_optimize=auto_optimize and not readonly)
+        if index.auto_optimize:  # e.g. an index upgraded from a format without bucket file
+            index._optimize_if_behind()
+        return index
+
+    @property
+    def settings(self) -> Settings:
+        return self._store.settings
+
+    @property
+    def path(self) -> str:
+        return self._store.path
+
+    # -- the questions -------------------------------------------------------------
+
+    def check(self, text: str, doc_id: Optional[str] = None, *, policy: Union[Policy, str, None] = None) -> Verdict:
+        """What the index says about ``text`` (read-only).  Bad input raises :class:`BadDocument`."""
+        return raised(self._run([Input(doc_id, text, None)], Policy.of(policy, self.policy), write=False)[0])
+
+    def add(
+        self,
+        text: str,
+        doc_id: Optional[str] = None,
+        *,
+        meta: Optional[Mapping[str, Any]] = None,
+        policy: Union[Policy, str, None] = None,
+    ) -> Verdict:
+        """Check ``text`` and, as the policy decides, store it -- atomically.
+
+        Without ``doc_id`` the id is derived from the text.  Returns the verdict
+        (``verdict.added`` says whether it was stored)."""
+        return raised(self._run([Input(doc_id, text, meta)], Policy.of(policy, self.policy), write=True)[0])
+
+    def check_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
+        """Verdicts for many articles (``(id, text)`` pairs, dicts with ``id``/``text``,
+        :class:`~dedup.readers.Document` s or plain strings), signed in one pass.
+        Bad items get a verdict with ``error`` set instead of stopping the batch."""
+        return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=False)
+
+    def add_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
+        """Like :meth:`add` for many articles, in one transaction; each article is
+        judged against the index *and* the articles of the batch added before it.
+        Extra keys of dict items are stored as metadata."""
+        return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=True)
+
+    def filter(
+        self,
+        stream: Iterable[Item],
+        *,
+        policy: Union[Policy, str, None] = None,
+        batch_size: int = BATCH_DOCUMENTS,
+    ) -> Iterator[tuple[Item, Verdict]]:
+        """Add a stream of articles batch by batch, yielding ``(item, verdict)``.
+
+        Keep ``item`` when ``verdict.accepted`` (under ``strip``, keep
+        ``verdict.text``).  Batches are committed before they are yielded."""
+        batch: list[Item] = []
+        for item in stream:
+            batch.append(item)
+            if len(batch) >= batch_size:
+                yield from zip(batch, self.add_many(batch, policy=policy))
+                batch = []
+        if batch:
+            yield from zip(batch, self.add_many(batch, policy=policy))
+
+    def load(self, items: Iterable[Item], *, batch_size: int = BATCH_DOCUMENTS) -> list[Verdict]:
+        """Store articles *without* checking them, in one transaction.
+
+        For seeding an index from an archive that is already deduplicated (for
+        example with ``dedup scan``): nothing is compared, which is several times
+        faster than adding one article at a time, and the bucket file is written once
+        at the end (with ``auto_optimize``).  Bad items get an ``error`` verdict; an id
+        already stored is an error, as in :meth:`add_many`.
+        """
+        verdicts: list[Verdict] = []
+        batch: list[Input] = []
+        with self._store.transaction(write=True):
+            for item in items:
+                batch.append(input_of(item))
+                if len(batch) >= batch_size:
+                    verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
+                    batch = []
+            verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
+        if self.auto_optimize:
+            self._optimize_if_behind(lambda covered, behind: behind > 0)
+        if isinstance(self._store, Maintained):
+            self._store.checkpoint()
+        return verdicts
+
+    def optimize(self) -> dict[str, Any]:
+        """Rewrite the read-optimized copy of the buckets that checks look keys up in
+        (:mod:`dedup.storage.bucketfile`) to include everything stored.
+
+        Why it exists: what was stored since the file was written is read into the
+        memory of every process using the index (~26 us per paragraph when a process
+        starts), and without a file that is everything.  Adds call it by themselves
+        (``auto_optimize``); call it yourself after a large batch or on a schedule.
+        Writers may go on meanwhile.  Returns what was written (path, bytes, rows,
+        seconds); a backend without such a copy (Redis: its buckets are always
+        current) has nothing to do and returns ``{"backend", "path", "rows": None}``."""
+        if not isinstance(self._store, Maintained):
+            return {"backend": self.stats().get("backend"), "path": self.path, "rows": None}
+        return self._store.optimize()  # type: ignore[return-value]
+
+    # -- the collection ------------------------------------------------------------
+
+    def _optimize_if_behind(self, due: Optional[Callable[[int, int], bool]] = None) -> None:
+        """The automatic :meth:`optimize` after writes, when ``due(covered, behind)``
+        (default: the ``OPTIMIZE_*`` rule): skipped when another process is doing it; a
+        failure is a warning, not an error -- the write it follows has committed, and
+        the index stays correct without a new file, only slower."""
+        if not isinstance(self._store, Maintained):
+            return
+        due = due or _due
+        try:
+            if due(*self._store.bucket_file_lag()):
+                self._store.optimize(when=due)
+        except Exception as err:  # noqa: BLE001 -- whatever it is, the write stands
+            warnings.warn(f"{self.path}: could not write a new bucket file: {err}", stacklevel=3)
+
+    def remove(self, doc_id: str) -> None:
+        """Remove a stored document; ``KeyError`` if there is none with that id."""
+        with self._store.transaction(write=True):
+            removed = self._store.delete(doc_id)
+        if not removed:
+            raise KeyError(doc_id)
+
+    def get(self, doc_id: str) -> Optional[StoredDocument]:
+        """The stored text, paragraph spans and metadata of ``doc_id`` (or ``None``)."""
+        return self._store.get(doc_id)
+
+    def stats(self) -> dict[str, Any]:
+        """``{"documents", "paragraphs", "settings", "bytes", ...}``."""
+        return self._store.stats()
+
+    def __len__(self) -> int:
+        return self._store.count()
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and self._store.contains(doc_id)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> "Index":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the work ------------------------------------------------------------------
+
+    def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
+        verdicts: list[Optional[Verdict]] = [None] * len(inputs)
+        good: list[int] = []
+        for i, inp in enumerate(inputs):
+            bad = problem(inp)
+            if bad:
+                verdicts[i] = Verdict(name_of(inp.doc_id), policy.action, error=bad)
+            else:
+                good.append(i)
+        signed = sign([inputs[i].text for i in good], self.settings)
+        with self._store.transaction(write):
+            for d, i in enumerate(good):
+                inp = inputs[i]
+                doc_id = inp.doc_id if inp.doc_id is not None or not write else auto_id(inp.text)
+                if write and self._store.contains(doc_id):
+                    verdicts[i] = Verdict(doc_id, policy.action, error=f"document {doc_id!r} is already in the index")
+                    continue
+                verdict = self._verdict(signed, d, doc_id, inp.text, policy, judge)
+                if write and verdict.error is None and judging.stores(verdict, policy):
+                    stored = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
+                    self._store.insert(new_document(self._store, stored, doc_id, inp.meta, signed, d,
+                                                    stored is inp.text))
+                    verdict = replace(verdict, added=True)
+                verdicts[i] = verdict
+        if write and judge and self.auto_optimize:
+            self._optimize_if_behind()
+        return verdicts  # type: ignore[return-value]
+
+    def _verdict(self, signed: Signed, d: int, doc_id: Optional[str], text: str, policy: Policy,
+                 judge: bool) -> Verdict:
+        """Article ``d``'s verdict: judged on its matches, or (a load) unjudged."""
+        s = self.settings
+        lo, hi, eligible = signed.eligible(d, s.min_words)
+        if not len(eligible):
+            return judging.too_short(doc_id, text, hi - lo, policy, s.min_words)
+        if not judge:
+            return judging.unjudged(doc_id, text, hi - lo, policy)  # type: ignore[arg-type]
+        found = paragraph_matches(self._store, signed, eligible)
+        docs = document_matches(self._store, signed, d, lo, hi, eligible, found)
+        return judging.judge(signed, d, eligible, found, docs, doc_id, text, policy, s)
+
+
+def _due(covered: int, behind: int) -> bool:
+    """Whether enough is stored outside the bucket file to write a new one."""
+    return behind > max(OPTIMIZE_AFTER, OPTIMIZE_SHARE * covered)

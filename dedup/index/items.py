@@ -1,0 +1,69 @@
+"""What the index accepts as an article, and why it may refuse one.
+
+An item is a :class:`~dedup.readers.Document`, a mapping with ``id``/``text`` (other
+keys are metadata), an ``(id, text)`` pair or a plain string (its id then derived from
+the text).  A bad item becomes a verdict with ``error`` set in batch calls, and a
+:class:`BadDocument` in the single-article ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Union
+
+import xxhash
+
+from ..readers import Document
+from ..verdict import Verdict
+
+Item = Union[Document, Mapping[str, Any], tuple, str]
+
+
+class BadDocument(ValueError):
+    """An article the index cannot check; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class Input:
+    doc_id: Optional[str]
+    text: Any
+    meta: Optional[Mapping[str, Any]]
+
+
+def input_of(item: Item) -> Input:
+    if isinstance(item, Document):
+        return Input(item.path, item.text, None)
+    if isinstance(item, Mapping):
+        meta = {k: v for k, v in item.items() if k not in ("id", "text")}
+        return Input(item.get("id"), item.get("text"), meta or None)
+    if isinstance(item, tuple) and len(item) == 2:
+        return Input(item[0], item[1], None)
+    return Input(None, item, None)
+
+
+def problem(inp: Input) -> Optional[str]:
+    """Why an input cannot be checked (``None`` when it can)."""
+    name = name_of(inp.doc_id)
+    if inp.doc_id is not None and not isinstance(inp.doc_id, str):
+        return f"document id must be a string, not {type(inp.doc_id).__name__}"
+    if not isinstance(inp.text, str):
+        return f"document {name!r}: text must be a string, not {type(inp.text).__name__}"
+    if not inp.text.strip():
+        return f"document {name!r} is empty"
+    return None
+
+
+def name_of(doc_id: Any) -> str:
+    return doc_id if isinstance(doc_id, str) else "<text>"
+
+
+def auto_id(text: str) -> str:
+    """The id of an article given without one: a digest of its text."""
+    return "auto:" + xxhash.xxh3_64_hexdigest(text.encode("utf-8", "surrogatepass"))
+
+
+def raised(verdict: Verdict) -> Verdict:
+    """``verdict``, or :class:`BadDocument` when it carries an error."""
+    if verdict.error:
+        raise BadDocument(verdict.error)
+    return verdict

@@ -1,0 +1,74 @@
+"""Whether a stored index can be used by this dedup with the settings asked for.
+
+Why one module for every backend: an index stores the *outputs* of normalization,
+shingle hashing, MinHash and banding.  If any of them differs between the dedup that
+wrote an index and the one reading it, stored buckets and signatures silently stop
+matching new ones -- the index would answer "nothing seen" for a verbatim copy.  So each
+backend stores the same four facts when it creates an index (as plain strings, under
+the keys of :func:`describe`) and hands them back to :func:`check` on every open, which
+refuses a mismatch with a message naming the index.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Mapping, Optional
+
+from ..settings import NORMALIZE_VERSION, SCHEME, Settings
+from .protocol import Derive, IndexCorrupt, SettingsMismatch
+
+#: The meta keys :func:`describe` writes and :func:`check` reads.
+KEYS = ("settings", "scheme", "normalize_version", "pipeline")
+
+
+def describe(settings: Settings, derive: Derive) -> dict[str, str]:
+    """What a new index stores about how it was built (all values strings)."""
+    return {
+        "settings": json.dumps(settings.to_dict(), sort_keys=True),
+        "scheme": SCHEME,
+        "normalize_version": str(NORMALIZE_VERSION),
+        "pipeline": derive.fingerprint(settings),
+    }
+
+
+def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive: Derive) -> Settings:
+    """The stored settings of the index ``name`` (from its ``meta``), after checking
+    that this dedup builds the same signatures and band keys, and that ``asked`` (if
+    given) equals them.
+
+    Raises :class:`SettingsMismatch` (other normalization, scheme, pipeline or
+    settings) or :class:`IndexCorrupt` (settings unreadable)."""
+    if meta.get("normalize_version") != str(NORMALIZE_VERSION):
+        raise SettingsMismatch(
+            f"{name}: built with text normalization version {meta.get('normalize_version')}, "
+            f"this dedup normalizes with version {NORMALIZE_VERSION}; rebuild the index"
+        )
+    try:
+        data = json.loads(meta["settings"])
+    except (KeyError, ValueError, TypeError) as err:
+        raise IndexCorrupt(f"{name}: unreadable settings in the index ({err})") from None
+    scheme = meta.get("scheme") or (data.get("scheme") if isinstance(data, dict) else None) or SCHEME
+    if scheme != SCHEME:
+        raise SettingsMismatch(
+            f"{name}: the index holds MinHash signatures of scheme {scheme!r}, this dedup makes {SCHEME!r}; "
+            "rebuild the index"
+        )
+    try:
+        stored = Settings.from_dict(data)
+    except (ValueError, TypeError, AttributeError) as err:
+        raise IndexCorrupt(f"{name}: unreadable settings in the index ({err})") from None
+    if meta.get("pipeline") != derive.fingerprint(stored):
+        raise SettingsMismatch(
+            f"{name}: this dedup normalizes, hashes, signs or bands text differently from the "
+            "version that built the index, so stored signatures would not match; rebuild the index"
+        )
+    if asked is not None and asked != stored:
+        diff = [
+            f"{k}={getattr(stored, k)!r} (asked for {getattr(asked, k)!r})"
+            for k in stored.to_dict() if k in asked.__dataclass_fields__ and getattr(stored, k) != getattr(asked, k)
+        ]
+        raise SettingsMismatch(
+            f"{name}: the index was built with other settings: {', '.join(diff)}; "
+            "open it without settings to use its own, or build a new index"
+        )
+    return stored

@@ -1,0 +1,253 @@
+"""The contract every storage backend of the persistent index keeps, written down.
+
+Why a contract: the embedded default is one SQLite file (:mod:`dedup.storage.sqlite`);
+a pipeline running on several machines shares one Redis server
+(:mod:`dedup.storage.redis`).  Everything that decides *whether* something is a
+duplicate -- signing, banding, verification, policies -- lives in :mod:`dedup.index`,
+written once; a backend stores rows and answers a few kinds of bulk look-ups (band keys,
+paragraph and document rows, a document's shingle sets, exact copies).  A backend never
+imports the algorithm: what it must compute from stored signatures (band keys,
+sketches, the pipeline fingerprint) is handed to it as a :class:`Derive`.
+
+The rules every backend keeps (``tests/storage_contract.py`` checks each of them on
+every backend):
+
+1. **Transactions.** ``transaction(write=True)`` is exclusive across processes and
+   machines: what an ``Index.add`` read when it decided is still true when it writes
+   (two workers adding near-identical articles at once never both get admitted).  A
+   write transaction is all or nothing: on an exception, or when the process dies
+   half-way, nothing of it is visible to any later reader (or it is cleaned up before
+   the next reader can see it).
+2. **Re-entrance.** A ``transaction`` opened inside another of the same storage object
+   joins the outer one (``Index.load`` wraps many batches in one).  A read nested in a
+   write sees the write's own rows.
+3. **Snapshots.** Everything read inside one ``transaction(write=False)`` comes from
+   one consistent state: a concurrent writer's document is seen whole or not at all.
+4. **Ids.** Row ids (``int64``, > 0) are never reused, so a cached or stale pointer to
+   a removed row can only miss, never hit another row.  Public document ids
+   (``doc_id``) are unique: inserting an id that is stored is refused by the index
+   before it reaches the backend.
+5. **Banding of exact copies.** Only the first stored copy of a text is *banded* (its
+   band keys are in the buckets); later exact copies (same content key) are found
+   with ``paragraph_copies`` / ``document_copies``.  So boilerplate repeated in every
+   article does not grow the buckets.
+6. **Removal hand-over.** ``delete`` of a banded row whose text has a surviving exact
+   copy hands the bands over to that copy (the oldest), so the text stays findable by
+   near-duplicate look-up.  After ``delete`` no band key leads to the removed rows
+   (or, for backends with a read-optimized bucket copy, any stale entry leads to a row
+   id that no longer reads: ``candidates``' callers drop hits they cannot read).
+7. **Settings.** A new index stores its settings, MinHash scheme, normalization version
+   and pipeline fingerprint; opening it with other settings or with a dedup that signs
+   text differently is refused (:mod:`dedup.storage.compat`, shared by all backends).
+8. **Errors.** Every failure is a :class:`StorageError` subclass whose message names
+   the index (a path, or a URL with its password masked) and the cause.
+9. **No pickle.** Signatures and shingle sets are packed little-endian integer arrays,
+   metadata JSON text.
+
+Maintenance that only some backends need (SQLite's write-ahead-log checkpoint and
+bucket-file rewrite) is the optional :class:`Maintained` protocol, not part of the core.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol, runtime_checkable
+
+import numpy as np
+
+from ..segments import SetTable
+from ..settings import Settings
+from ..split import Span
+
+Level = Literal["paragraph", "document"]
+#: How long a writer waits for another process's write transaction before giving up (s).
+BUSY_TIMEOUT = 30.0
+LEVELS: tuple[Level, ...] = ("paragraph", "document")
+
+
+class StorageError(Exception):
+    """The index cannot be used; the message names the index and the cause."""
+
+
+class IndexBusy(StorageError):
+    """Other processes held the index locked for longer than the bounded wait."""
+
+
+class IndexCorrupt(StorageError):
+    """The store is not a dedup index (foreign, truncated or damaged)."""
+
+
+class IndexReadOnly(StorageError):
+    """The index cannot be written (read-only file, folder, server or open mode)."""
+
+
+class IndexFull(StorageError):
+    """A write failed for lack of space (disk full, server memory limit); the
+    transaction was rolled back."""
+
+
+class IndexMissing(StorageError):
+    """There is no index at that path or URL (and it was not to be created)."""
+
+
+class IndexUnavailable(StorageError):
+    """The index's server cannot be reached or refused us (connection refused or lost,
+    timeout, authentication); nothing of the interrupted write is visible."""
+
+
+class SettingsMismatch(StorageError, ValueError):
+    """The index was built with other settings than the ones asked for."""
+
+
+@dataclass(frozen=True)
+class ParagraphRows:
+    """Stored paragraphs: row ids, owning document row, position, span, content key,
+    signature and shingle set (sorted, unique), one entry per row."""
+
+    ids: np.ndarray
+    docs: np.ndarray
+    index: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    keys: np.ndarray  # uint64
+    signatures: np.ndarray  # (n, num_perm) uint32
+    sets: SetTable
+
+
+@dataclass(frozen=True)
+class DocumentRows:
+    """Stored documents: row ids, public ids, sizes, content keys and signatures."""
+
+    ids: np.ndarray
+    doc_ids: list[str]
+    chars: np.ndarray
+    keys: np.ndarray  # uint64
+    signatures: np.ndarray  # (n, num_perm) uint32
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A signed document ready to be written.
+
+    Paragraph arrays cover every paragraph; ``banded`` marks those that go into the
+    LSH buckets (long enough to be compared, and the first stored copy of their text),
+    ``doc_banded`` whether the document does (the first stored copy of its text).
+    """
+
+    doc_id: str
+    text: str
+    meta: Optional[Mapping[str, Any]]
+    key: int
+    signature: np.ndarray
+    doc_banded: bool
+    para_index: np.ndarray
+    para_start: np.ndarray
+    para_end: np.ndarray
+    para_words: np.ndarray
+    para_keys: np.ndarray
+    para_signatures: np.ndarray
+    para_sets: SetTable
+    banded: np.ndarray  # bool per paragraph
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What ``Index.get`` returns: the stored text, its paragraph spans and metadata."""
+
+    doc_id: str
+    text: str
+    paragraphs: tuple[Span, ...]
+    meta: Mapping[str, Any]
+    added: float  # Unix time
+
+
+class Derive(Protocol):
+    """What a backend may compute from stored signatures, handed in by the index (so
+    storage never imports the algorithm)."""
+
+    def fingerprint(self, settings: Settings) -> str:
+        """A digest of what this dedup makes of a fixed probe text under ``settings``
+        (see :func:`dedup.index.pipeline.pipeline_fingerprint`)."""
+
+    def bands(self, settings: Settings, signatures: np.ndarray) -> np.ndarray:
+        """``(n, bands)`` uint64 band keys of ``(n, num_perm)`` uint32 signatures."""
+
+    def sketches(self, signatures: np.ndarray) -> np.ndarray:
+        """``(n, sketch_width)`` uint8 b-bit sketches of the signatures."""
+
+    def sketch_width(self, settings: Settings) -> int:
+        """Bytes of one sketch under ``settings``."""
+
+
+class Storage(Protocol):
+    """The core operations :class:`dedup.index.Index` performs on its backend."""
+
+    path: str  # what names the index in messages (a file path, or a URL without password)
+    settings: Settings
+
+    def transaction(self, write: bool) -> AbstractContextManager[None]:
+        """A consistent snapshot (``write=False``) or an exclusive write transaction
+        (rules 1-3 above)."""
+
+    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(key, row, sketch)`` of stored buckets whose key is in ``keys`` (uint64):
+        the bucket hits with each row's sketch, the cheap first look at a candidate (one
+        look-up for all keys, not one per key).  A row may have been removed since:
+        callers drop hits whose row they cannot read."""
+
+    def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
+        """Paragraph rows by row id (in ascending id order; missing ids are left out)."""
+
+    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
+        """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""
+
+    def documents(self, ids: np.ndarray) -> DocumentRows:
+        """Document rows by row id (in ascending id order; missing ids are left out)."""
+
+    def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
+        """Up to ``limit`` stored documents per content key, oldest first."""
+
+    def document_sets(self, ids: np.ndarray) -> SetTable:
+        """Each document's shingle set (union of its paragraphs'), in the order of ``ids``."""
+
+    def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
+        """For each content key, whether a stored paragraph (document) already has it."""
+
+    def insert(self, doc: NewDocument) -> None:
+        """Write one document (inside a write transaction)."""
+
+    def delete(self, doc_id: str) -> bool:
+        """Remove a document and its rows (inside a write transaction), handing the
+        bands of its banded rows over to surviving exact copies (rule 6)."""
+
+    def get(self, doc_id: str) -> Optional[StoredDocument]: ...
+
+    def contains(self, doc_id: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+    def stats(self) -> dict[str, Any]:
+        """``{"documents", "paragraphs", "settings", "bytes", "backend", "path"}`` and
+        backend details."""
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Maintained(Protocol):
+    """Optional maintenance hooks of backends that keep a read-optimized copy of their
+    buckets or a write log (SQLite); the index calls them when a backend has them."""
+
+    def checkpoint(self) -> None:
+        """Fold logged writes into the main store after a bulk write (best effort)."""
+
+    def optimize(self, when: Optional[Callable[[int, int], bool]] = None) -> Optional[dict[str, Any]]:
+        """Rewrite the read-optimized copy of the buckets, so look-ups stay fast as the
+        index grows; returns what was done.  With ``when(covered, behind)``: only if
+        that says so, and never waiting for another process doing it (returns ``None``
+        then)."""
+
+    def bucket_file_lag(self) -> tuple[int, int]:
+        """``(covered, behind)``: paragraph rows the read-optimized copy covers, and
+        rows stored since (what :meth:`optimize` would fold in)."""
