@@ -18,6 +18,7 @@ from typing import Iterable, Iterator, Sequence, Union
 from .cache import SignatureCache, document_digest
 from .corpus import Corpus, sign_documents
 from .detect import LEVELS, detect
+from .progress import NO_PROGRESS, Progress
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
 from .results import Kind, ScanResult
 from .settings import Settings
@@ -41,21 +42,25 @@ def scan(
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
     all_pairs: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
     Report paths are relative to the scanned folder when one folder is given, and
     prefixed with each root as given otherwise.  A path ``"-"`` reads stdin, as
-    ``read_options.stdin_format`` says.
+    ``read_options.stdin_format`` says.  ``progress`` is told of documents read and
+    signed, then of the detection stage (see :mod:`dedup.progress`).
     """
     roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     return scan_documents(
-        read_paths(roots, selection or Selection(), read_options or ReadOptions()),
+        progress.counted(read_paths(roots, selection or Selection(), read_options or ReadOptions()),
+                         "reading and signing"),
         settings,
         levels=levels,
         jobs=jobs,
         cache_dir=cache_dir,
         all_pairs=all_pairs,
+        progress=progress,
     )
 
 
@@ -67,6 +72,7 @@ def scan_documents(
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
     all_pairs: bool = False,
+    progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Like :func:`scan`, over documents you already have in memory.
 
@@ -78,7 +84,9 @@ def scan_documents(
     settings = settings or Settings()
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
     corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
+    progress.stage("finding and verifying candidates", "paragraphs", corpus.paragraphs)
     pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs)
+    progress.close()
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
         documents=corpus.documents,

@@ -189,6 +189,42 @@ class Verdict:
         return out
 
 
+@dataclass
+class VerdictReport:
+    """What ``dedup check`` / ``dedup index add`` report: each document read (its
+    name, as a :class:`~dedup.readers.Document` whose text may be dropped) with its
+    verdict, the documents that could not be read or checked, and the index's path and
+    settings.  ``adding`` says whether the verdicts come from an add."""
+
+    index: str
+    settings: Settings
+    judged: list[tuple[Document, Verdict]]
+    errors: list[ReadError]
+    adding: bool = False
+
+    @classmethod
+    def of(cls, index: str, settings: Settings, documents: Iterable[Document], verdicts: Iterable[Verdict],
+           errors: Iterable[ReadError], adding: bool = False) -> "VerdictReport":
+        """Pair documents with their verdicts; a verdict with an ``error`` becomes a
+        read error of that document."""
+        errors = list(errors)
+        judged = []
+        for doc, v in zip(documents, verdicts):
+            if v.error:
+                errors.append(ReadError(doc.path, v.error))
+            else:
+                judged.append((doc, v))
+        return cls(index, settings, judged, errors, adding)
+
+    def as_result(self) -> ScanResult:
+        """The verdicts as a scan result (see :func:`verdicts_as_result`)."""
+        return verdicts_as_result(self.judged, self.errors, self.settings)
+
+    @property
+    def has_duplicates(self) -> bool:
+        return any(v.flagged for _, v in self.judged)
+
+
 def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[ReadError],
                    settings: Settings) -> ScanResult:
     """Verdicts as a scan result, so checks are reported in the scan's formats: the

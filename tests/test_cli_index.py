@@ -62,7 +62,13 @@ def test_check_exit_codes_formats_and_read_errors(seeded, tmp_path):
     result = run("check", docs, "--db", db, "--format", "csv")
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["a_path"], r["b_path"], r["b_paragraph"]) for r in rows] == [("ukraine.txt", "mixed.txt", "1")]
+    # One row per document, with its verdict (issue #14: no more bare header).
+    assert [(r["path"], r["verdict"], r["matched_id"], r["seen_paragraphs"]) for r in rows] == [
+        ("mixed.txt", "partly seen", "ukraine.txt", "1"), ("new.txt", "new", "", ""), ("bin.txt", "error", "", "")]
+    assert rows[0]["accepted"] == "true" and rows[0]["added"] == "false" and float(rows[0]["similarity"]) < 0.3
+    assert rows[1]["reason"] == "nothing seen before"
+    only_new = run("check", docs / "new.txt", "--db", db, "--format", "csv")
+    assert [r["verdict"] for r in csv.DictReader(io.StringIO(only_new.stdout))] == ["new"]
     assert "bin.txt: binary file" in result.stderr
     assert run("check", docs, "--db", db, "--exit-zero").exit_code == 0
     lines_out = [json.loads(l) for l in run("check", docs, "--db", db, "--format", "jsonl").stdout.splitlines()]

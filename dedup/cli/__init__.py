@@ -13,14 +13,19 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
-import io
 import sys
-from typing import Callable, Sequence
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence, TextIO
 
 import click
 
-from ..readers import STDIN_FORMATS, ReadOptions
-from ..report import FORMATS, write_report
+from ..progress import Progress
+from ..readers import STDIN_FORMATS, ReadError, ReadOptions
+from ..report import FORMATS, TextOptions, write_report
+from ..report.output import COLOR_MODES, progress_for, report_file, terminal_width, use_color
+from ..report.passages import Passages
+from ..report.safety import printable
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
@@ -132,7 +137,84 @@ def input_options(func: Callable) -> Callable:
     ]
     for option in reversed(options):
         func = option(func)
-    return read_options(settings_options(func))
+    return report_options(read_options(settings_options(func)))
+
+
+def report_options(func: Callable) -> Callable:
+    """Where the report goes and what else is said (pair with :func:`build_output`)."""
+    options = [
+        click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
+                     help="Write the report to FILE (atomically: a temporary file renamed at the end) "
+                          "instead of stdout."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="No progress, and read errors only counted on stderr (they stay in the report)."),
+        click.option("-v", "--verbose", is_flag=True, help="Also say on stderr what was done, and how long it took."),
+        click.option("--color", type=click.Choice(COLOR_MODES), default="auto", show_default=True,
+                     help="Colour the text report: auto = on a terminal unless NO_COLOR is set."),
+        click.option("--max-groups", type=click.IntRange(0), default=20, show_default=True,
+                     help="Text report: groups shown per kind, largest first (0: all); the rest is counted."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@dataclass
+class Output:
+    """The report options of a command: where the report goes, how much is said on
+    stderr, colour, and progress (on stderr, only when it is a terminal)."""
+
+    path: Optional[str] = None
+    quiet: bool = False
+    verbose: bool = False
+    color: str = "auto"
+    max_groups: int = 20
+    started: float = field(default_factory=time.monotonic)
+
+    def progress(self) -> Progress:
+        return progress_for(sys.stderr, self.quiet)
+
+    def write(self, render: Callable[[TextIO, TextOptions], None], passages: Passages) -> None:
+        """Render the report into stdout or the ``-o`` file."""
+        to_stdout = self.path in (None, "-")
+        options = TextOptions(
+            color=to_stdout and use_color(self.color, sys.stdout),
+            width=terminal_width(sys.stdout) if to_stdout else 100,
+            max_groups=self.max_groups or None,
+            passages=passages,
+        )
+        with report_file(self.path) as out:
+            render(out, options)
+        if not to_stdout:
+            self.info(f"report written to {self.path}")
+
+    def info(self, message: str) -> None:
+        """A line on stderr with ``--verbose``."""
+        if self.verbose:
+            click.echo(f"dedup: {message}", err=True)
+
+    def errors(self, errors: Sequence[ReadError], what: str = "could not be read") -> None:
+        """Every read error on stderr (``--quiet``: their number only)."""
+        if self.quiet and errors:
+            click.echo(f"dedup: {len(errors)} document{'s' * (len(errors) != 1)} {what} "
+                       "(listed in the report)", err=True)
+            return
+        for e in errors:
+            click.echo(f"dedup: {printable(e.path, tabs=False)}: {printable(e.error)}", err=True)
+
+    def warnings(self, warnings: Sequence) -> None:
+        for w in warnings:
+            text = ", ".join(f"{k} {v}" for k, v in w.items()) if isinstance(w, dict) else str(w)
+            click.echo(f"dedup: warning: {printable(text)}", err=True)
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+def build_output(**given) -> Output:
+    """The :class:`Output` for the values of :func:`report_options`' options."""
+    return Output(given.get("output"), bool(given.get("quiet")), bool(given.get("verbose")),
+                  given.get("color") or "auto", given.get("max_groups", 20))
 
 
 def build_selection(include: Sequence[str], exclude: Sequence[str], hidden: bool) -> Selection:
@@ -145,28 +227,26 @@ def main() -> None:
     """Find repeated and lightly rewritten paragraphs and documents."""
 
 
-def finish(result: ScanResult, fmt: str, exit_zero: bool) -> None:
-    """Write the report, echo read errors to stderr and exit with the CI-facing code."""
-    # Render into memory and write once: stdout may be unbuffered (PYTHONUNBUFFERED),
-    # and one system call per fragment made large reports slower than the scan itself.
-    buffer = io.StringIO()
-    write_report(result, fmt, buffer)
-    exit_with(buffer.getvalue(), result, fmt, exit_zero)
+def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages) -> None:
+    """Write the report, say on stderr what could not be read, and exit with the
+    CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read."""
+    output.write(lambda out, options: write_report(result, fmt, out, options), passages)
+    output.errors(result.errors)
+    output.warnings(getattr(result, "warnings", None) or ())
+    output.info(f"{len(result.documents)} documents, {sum(d.paragraphs for d in result.documents)} paragraphs: "
+                f"{len(result.pairs)} pairs in {len(result.groups)} groups, {len(result.errors)} errors, "
+                f"{output.elapsed():.1f} s")
+    exit_for(bool(result.documents), bool(result.errors), result.has_duplicates, exit_zero)
 
 
-def exit_with(report: str, result: ScanResult, fmt: str, exit_zero: bool) -> None:
-    """Write a rendered report, echo read errors to stderr (the text report lists them
-    itself) and exit: 0 clean, 1 duplicates found, 2 nothing could be read."""
-    sys.stdout.write(report)
-    sys.stdout.flush()
-    if fmt != "text":
-        for error in result.errors:
-            click.echo(f"dedup: {error.path}: {error.error}", err=True)
-    if not result.documents:
-        why = "no document could be read" if result.errors else "no file found (check the paths, --include and --exclude)"
+def exit_for(read_any: bool, had_errors: bool, duplicates: bool, exit_zero: bool) -> None:
+    """Exit: 2 when nothing was read (saying why), else 1 for duplicates (unless
+    ``--exit-zero``), else 0."""
+    if not read_any:
+        why = "no document could be read" if had_errors else "no file found (check the paths, --include and --exclude)"
         click.echo(f"dedup: {why}", err=True)
         sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_DUPLICATES if result.has_duplicates and not exit_zero else EXIT_CLEAN)
+    sys.exit(EXIT_DUPLICATES if duplicates and not exit_zero else EXIT_CLEAN)
 
 
 from . import scan  # noqa: E402,F401  (registers the commands)

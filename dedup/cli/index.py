@@ -13,31 +13,36 @@ paragraph already in the index), 2 usage error, unusable index, or nothing could
 
 from __future__ import annotations
 
-import io
 import json
 import sys
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 import click
 
 from ..index import Index
 from ..index.jobs import Job, add_paths, check_paths
-from ..readers import Document, ReadError
-from ..report import write_report
+from ..report import write_verdicts
+from ..report.passages import VerdictPassages
 from ..settings import Settings
 from ..storage import IndexMissing, StorageError
-from ..verdict import ACTIONS, Policy, Verdict, verdicts_as_result
+from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
     EXIT_CLEAN,
     EXIT_ERROR,
     SETTING_KEYS,
+    Output,
+    build_output,
     build_read_options,
     build_selection,
     build_settings,
-    exit_with,
+    exit_for,
     input_options,
     main,
 )
+
+#: The report formats that show the checked text beside the stored one.
+READABLE = ("text", "html")
+
 
 def db_option(func: Callable) -> Callable:
     return click.option("--db", "db", required=True, envvar="DEDUP_DB", metavar="FILE|URL",
@@ -69,10 +74,12 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     paragraphs it repeats, with scores and spans.  Exit status: 0 nothing seen before,
     1 something already in the index, 2 error.
     """
+    output = build_output(**options)
     with _open(db, options, create=False, readonly=True) as idx:
         job = _guard(lambda: check_paths(idx, paths, build_selection(include, exclude, hidden),
-                                         build_read_options(**options), Policy(policy, seen_share)))
-        _finish(idx, job, fmt, exit_zero, adding=False)
+                                         build_read_options(**options), Policy(policy, seen_share),
+                                         progress=output.progress(), keep_texts=fmt in READABLE))
+        _finish(idx, job, fmt, exit_zero, output, adding=False)
 
 
 @main.group("index")
@@ -98,11 +105,12 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
+    output = build_output(**options)
     with _open(db, options, create=True, readonly=False) as idx:
         job = _guard(lambda: add_paths(idx, paths, build_selection(include, exclude, hidden),
                                        build_read_options(**options), Policy(policy, seen_share, add_duplicates),
-                                       load=bulk))
-        _finish(idx, job, fmt, exit_zero, adding=True)
+                                       load=bulk, progress=output.progress(), keep_texts=fmt in READABLE))
+        _finish(idx, job, fmt, exit_zero, output, adding=True)
 
 
 @index_group.command("stats")
@@ -212,54 +220,11 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, adding: bool) -> None:
+def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, adding: bool) -> None:
     """Write the report and exit with the scan's exit-code rules."""
-    docs, verdicts = job.documents, job.verdicts
-    errors = job.errors + [ReadError(d.path, v.error) for d, v in zip(docs, verdicts) if v.error]
-    judged = [(d, v) for d, v in zip(docs, verdicts) if not v.error]
-    result = verdicts_as_result(judged, errors, idx.settings)
-    out = io.StringIO()
-    if fmt == "text":
-        _text(out, idx, judged, errors, adding)
-    elif fmt == "json":
-        data = {**result.to_dict(), "index": idx.path, "verdicts": [v.to_dict() for _, v in judged]}
-        out.write(json.dumps(data, ensure_ascii=False) + "\n")
-    else:
-        write_report(result, fmt, out)
-        if fmt == "jsonl":
-            for _, v in judged:
-                out.write(json.dumps({"kind": "verdict", **v.to_dict()}, ensure_ascii=False) + "\n")
-    exit_with(out.getvalue(), result, fmt, exit_zero)
-
-
-def _text(out: TextIO, idx: Index, judged: list[tuple[Document, Verdict]], errors: list[ReadError],
-          adding: bool) -> None:
-    n = len(judged)
-    s = idx.settings
-    verb = "Added to" if adding else "Checked against"
-    out.write(f"{verb} {idx.path}: {n} document{'s' * (n != 1)} "
-              f"(threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
-    for doc, v in judged:
-        out.write(f"\n{doc.path}: {_status(v, adding)}: {v.reason}\n")
-        for m in v.matches:
-            out.write(f"  ~ {m.doc_id}: document similarity {m.similarity:.2f} "
-                      f"(containment {m.containment[0]:.2f}/{m.containment[1]:.2f})"
-                      f"{', exact copy' if m.exact else ''}\n")
-            for p in m.paragraphs:
-                scores = "exact copy" if p.exact else (
-                    f"similarity {p.similarity:.2f} (containment {p.containment[0]:.2f}/"
-                    f"{p.containment[1]:.2f}, estimate {p.estimate:.2f})")
-                out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
-                          f"[{p.stored_start}:{p.stored_end}]  {scores}\n")
-    if errors:
-        out.write(f"\nCould not read or check {len(errors)} document(s):\n")
-        for e in errors:
-            out.write(f"  {e.path}: {e.error}\n")
-
-
-def _status(v: Verdict, adding: bool) -> str:
-    if not adding:
-        return "DUPLICATE" if v.is_duplicate else ("partly seen" if v.flagged else "new")
-    if v.added:
-        return "added (seen paragraphs stripped)" if v.policy == "strip" and v.seen else "added"
-    return "rejected" if not v.accepted else "accepted, not stored (duplicate)"
+    report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding)
+    passages = VerdictPassages(lambda doc_id: getattr(idx.get(doc_id), "text", None), job.texts)
+    output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages)
+    output.errors(report.errors, "could not be read or checked")
+    output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
+    exit_for(bool(report.judged), bool(report.errors), report.as_result().has_duplicates, exit_zero)

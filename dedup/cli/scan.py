@@ -9,7 +9,17 @@ from ..detect import LEVELS
 from ..lsh import explain as s_curve
 from ..scan import available_cpus
 from ..scan import scan as scan_paths
-from . import build_read_options, build_selection, build_settings, finish, input_options, main, settings_options
+from ..report.passages import FilePassages
+from . import (
+    build_output,
+    build_read_options,
+    build_selection,
+    build_settings,
+    finish,
+    input_options,
+    main,
+    settings_options,
+)
 
 
 @main.command()
@@ -36,17 +46,24 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_di
     read.  Files that cannot be read are listed in the report and skipped.
     """
     settings = build_settings(**options)
-    result = scan_paths(
-        list(paths),
-        settings,
-        levels=levels or LEVELS,
-        selection=build_selection(include, exclude, hidden),
-        read_options=build_read_options(**options),
-        jobs=jobs or available_cpus(),
-        cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
-        all_pairs=all_pairs,
-    )
-    finish(result, fmt, exit_zero)
+    output = build_output(**options)
+    selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
+    progress = output.progress()
+    try:
+        result = scan_paths(
+            list(paths),
+            settings,
+            levels=levels or LEVELS,
+            selection=selection,
+            read_options=read_opts,
+            jobs=jobs or available_cpus(),
+            cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+            all_pairs=all_pairs,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    finish(result, fmt, exit_zero, output, FilePassages(list(paths), selection, read_opts))
 
 
 @main.command()

@@ -14,6 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..progress import NO_PROGRESS, Progress
 from ..readers import Document, ReadError, ReadOptions
 from ..scan import read_paths
 from ..sources import Selection
@@ -24,21 +25,33 @@ from . import BATCH_DOCUMENTS, Index
 @dataclass
 class Job:
     """What a job read and decided: ``documents`` (path and source, text dropped) and
-    their ``verdicts`` (same order), and the ``errors`` of what could not be read."""
+    their ``verdicts`` (same order), and the ``errors`` of what could not be read;
+    with ``keep_texts``, ``texts`` holds the text of each document that matched
+    something (by path), for reports that show it beside what it matched."""
 
     documents: list[Document] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    keep_texts: bool = False
+
+    def keep(self, docs: Sequence[Document], verdicts: Sequence[Verdict]) -> Sequence[Verdict]:
+        if self.keep_texts:
+            self.texts.update((d.path, d.text) for d, v in zip(docs, verdicts) if v.flagged)
+        return verdicts
 
 
 def check_paths(
-    index: Index, paths: Sequence[str | Path], selection: Selection, options: ReadOptions, policy: Policy
+    index: Index, paths: Sequence[str | Path], selection: Selection, options: ReadOptions, policy: Policy,
+    *, progress: Progress = NO_PROGRESS, keep_texts: bool = False,
 ) -> Job:
-    """Check every document under ``paths`` against ``index`` (read-only), in batches."""
-    job = Job()
-    docs = _stream(paths, selection, options, job)
+    """Check every document under ``paths`` against ``index`` (read-only), in batches
+    (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`)."""
+    job = Job(keep_texts=keep_texts)
+    docs = _stream(paths, selection, options, job, progress)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        job.verdicts.extend(index.check_many(batch, policy=policy))
+        job.verdicts.extend(job.keep(batch, index.check_many(batch, policy=policy)))
+    progress.close()
     return job
 
 
@@ -50,22 +63,27 @@ def add_paths(
     policy: Policy,
     *,
     load: bool = False,
+    progress: Progress = NO_PROGRESS,
+    keep_texts: bool = False,
 ) -> Job:
     """Add every document under ``paths`` to ``index`` as ``policy`` says (``load``:
-    store everything unchecked, :meth:`Index.load`)."""
-    job = Job()
-    docs = _stream(paths, selection, options, job)
+    store everything unchecked, :meth:`Index.load`; ``progress`` counts the documents
+    read; ``keep_texts``: see :class:`Job`)."""
+    job = Job(keep_texts=keep_texts)
+    docs = _stream(paths, selection, options, job, progress)
     if load:
         job.verdicts = index.load(docs)
     else:
-        job.verdicts = [v for _, v in index.filter(docs, policy=policy)]
+        job.verdicts = [job.keep([d], [v])[0] for d, v in index.filter(docs, policy=policy)]
+    progress.close()
     return job
 
 
-def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job) -> Iterator[Document]:
+def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,
+            progress: Progress) -> Iterator[Document]:
     """The documents under ``paths`` as they are read; what the report needs later (the
     path and source, not the text) and the read errors are kept in ``job``."""
-    for item in read_paths([Path(p) for p in paths], selection, options):
+    for item in progress.counted(read_paths([Path(p) for p in paths], selection, options), "documents"):
         if isinstance(item, ReadError):
             job.errors.append(item)
         else:

@@ -1,0 +1,131 @@
+"""Where a report goes and how it looks there: ``-o FILE`` written atomically, colour
+only where it can be seen (and wanted), progress only on a terminal.
+
+Colour follows the NO_COLOR convention (https://no-color.org: a non-empty ``NO_COLOR``
+turns colour off) and ``--color never|auto|always`` (``always`` beats ``NO_COLOR``,
+``auto`` means: the stream is a terminal and ``TERM`` is not ``dumb``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator, Optional, TextIO
+
+from ..progress import NO_PROGRESS, Progress
+
+COLOR_MODES = ("auto", "always", "never")
+
+
+def use_color(mode: str, stream: TextIO) -> bool:
+    """Whether to colour what goes to ``stream`` under ``--color mode``."""
+    if mode == "always":
+        return True
+    if mode == "never" or os.environ.get("NO_COLOR"):
+        return False
+    return _isatty(stream) and os.environ.get("TERM") != "dumb"
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def terminal_width(stream: TextIO) -> int:
+    """Columns to lay the text view out in: the terminal's (60 to 200), else 100."""
+    if _isatty(stream):
+        return max(60, min(200, shutil.get_terminal_size((100, 24)).columns))
+    return 100
+
+
+@contextlib.contextmanager
+def report_file(path: Optional[str]) -> Iterator[TextIO]:
+    """A text stream for the report: stdout when ``path`` is ``None`` or ``-``, else a
+    temporary file beside ``path`` renamed onto it once everything is written (so a
+    reader never sees half a report, and an interrupted run leaves the old file as it
+    was).  UTF-8, ``\\n`` line ends."""
+    if path is None or path == "-":
+        out = _Chunked(sys.stdout)
+        yield out  # type: ignore[misc]
+        out.flush()
+        return
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+class _Chunked:
+    """Writes collected into ~64 KB pieces: stdout may be unbuffered
+    (PYTHONUNBUFFERED), and one system call per CSV row or report line made large
+    reports slower than the scan itself."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out, self._parts, self._size = out, [], 0
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= 1 << 16:
+            self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        if self._parts:
+            self._out.write("".join(self._parts))
+            self._parts, self._size = [], 0
+        self._out.flush()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class TerminalProgress(Progress):
+    """Progress bars on ``stream`` (stderr) drawn by tqdm, one per stage."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._bar = None
+
+    def stage(self, name: str, unit: str = "documents", total: Optional[int] = None) -> None:
+        from tqdm import tqdm
+
+        self.close()
+        # A terminal that reports no size (a fresh pseudo-terminal) would get empty bars.
+        width = shutil.get_terminal_size((80, 24)).columns
+        self._bar = tqdm(total=total, desc=name, unit=" " + unit, file=self._stream, leave=False,
+                         ncols=width, mininterval=0.2)
+        self._bar.refresh()
+
+    def advance(self, n: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def progress_for(stream: TextIO, quiet: bool) -> Progress:
+    """Bars on ``stream`` when it is a terminal and not ``quiet``; else none (a pipe or
+    a log file never gets progress lines)."""
+    return TerminalProgress(stream) if not quiet and _isatty(stream) else NO_PROGRESS

@@ -1,0 +1,318 @@
+"""The terminal view: what a person reads after ``dedup scan`` or ``dedup check``.
+
+Groups largest first; for each, its members (the first few, then how many more) and
+up to two of its near-duplicate pairs side by side, cut to the words *around where they
+differ* (:mod:`dedup.report.diff`) with the differing words highlighted -- in colour on
+a terminal, as ``[-old-]`` / ``{+new+}`` (git's word-diff markers) without.  At the end
+a summary and a sparkline of the similarities, with the threshold marked, so a reader
+sees where the threshold cuts.  Everything taken from the input is passed through
+:func:`~dedup.report.safety.printable` first: article text and file names cannot drive
+the terminal.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Optional, Sequence, TextIO
+
+from ..results import Group, Location, Pair, ScanResult
+from ..verdict import Verdict, VerdictReport
+from .diff import Side, window
+from .machine import verdict_action, verdict_label
+from .passages import Passages
+from .safety import printable
+from .summary import BINS, Summary, sparkline
+
+#: Members listed per group before "… and N more".
+MEMBERS_SHOWN = 6
+#: Near-duplicate pairs shown side by side per group (per document for verdicts).
+PAIRS_SHOWN = 2
+#: Lines per side-by-side passage.
+PASSAGE_LINES = 5
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How the terminal view looks: ``color`` (ANSI SGR codes), ``width`` in columns,
+    ``max_groups`` per kind (``None``: all), ``passages`` (where the text of a pair's
+    sides comes from, see :mod:`dedup.report.passages`)."""
+
+    color: bool = False
+    width: int = 100
+    max_groups: Optional[int] = None
+    passages: Passages = field(default_factory=Passages)
+
+
+class _Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def _sgr(self, code: str, text: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color and text else text
+
+    def bold(self, text: str) -> str:
+        return self._sgr("1", text)
+
+    def dim(self, text: str) -> str:
+        return self._sgr("2", text)
+
+    def score(self, text: str) -> str:
+        return self._sgr("36", text)
+
+    def changed(self, text: str, side: str) -> str:
+        if self.color:
+            return self._sgr("1;31" if side == "a" else "1;32", text)
+        return f"[-{text}-]" if side == "a" else f"{{+{text}+}}"
+
+
+def width_of(text: str) -> int:
+    """Terminal columns of ``text``: East Asian wide and full-width characters take
+    two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+               for c in text)
+
+
+def _plural(n: int, word: str, plural: str = "") -> str:
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
+def _where(loc: Location) -> str:
+    para = "" if loc.paragraph is None else f" ¶{loc.paragraph}"
+    return f"{printable(loc.path, tabs=False)}{para} [{loc.start}:{loc.end}]"
+
+
+# -- scans ------------------------------------------------------------------------------
+
+
+def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptions()) -> None:
+    """The terminal view of a scan."""
+    st = _Style(options.color)
+    pairs = list(result.pairs)
+    summary = Summary.of(result, pairs)
+    s = result.settings
+    out.write(st.bold(f"Scanned {_plural(summary.documents, 'document')} in {_plural(summary.files, 'file')}, "
+                      f"{_plural(summary.paragraphs, 'paragraph')}")
+              + f" (threshold {s.get('threshold')}, {s.get('unit')} {s.get('ngram')}-grams).\n")
+    shown = _shown_groups(result.groups, options.max_groups)
+    links = _links(pairs)
+    chosen = {id(g): _pairs_to_show(g, links) for groups, _ in shown.values() for g in groups}
+    options.passages.want(loc for ps in chosen.values() for p in ps for loc in (p.a, p.b))
+    for kind, (groups, left_out) in shown.items():
+        total = len(groups) + len(left_out)
+        if not total:
+            continue
+        kind_pairs = sum(1 for p in pairs if p.kind == kind)
+        title = f"{kind.capitalize()} duplicates: {_plural(total, 'group')}, {_plural(kind_pairs, 'pair')}"
+        out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
+        for n, group in enumerate(groups, 1):
+            _group(out, st, n, group, links, chosen[id(group)], options)
+        if left_out:
+            more = f"more {kind} group"
+            out.write(st.dim(f"\n… {_plural(len(left_out), more)} "
+                             f"({_plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
+                             "--max-groups 0 shows all\n"))
+    _errors(out, st, result, "Could not read")
+    _warnings(out, st, result)
+    _summary(out, st, summary, s)
+
+
+def _shown_groups(groups: Sequence[Group], limit: Optional[int]) -> dict[str, tuple[list[Group], list[Group]]]:
+    shown = {}
+    for kind in ("document", "paragraph"):
+        of_kind = sorted((g for g in groups if g.kind == kind), key=lambda g: -len(g.members))
+        cut = len(of_kind) if limit is None else limit
+        shown[kind] = (of_kind[:cut], of_kind[cut:])
+    return shown
+
+
+def _links(pairs: Sequence[Pair]) -> dict[tuple, list[Pair]]:
+    links: dict[tuple, list[Pair]] = {}
+    for p in pairs:
+        links.setdefault((p.kind, p.b.key()), []).append(p)
+        links.setdefault((p.kind, p.a.key()), []).append(p)
+    return links
+
+
+def _member_link(group: Group, member: Location, links: dict) -> Optional[Pair]:
+    """The pair that links ``member``: to the canonical member if there is one."""
+    pairs = links.get((group.kind, member.key()), [])
+    canonical = group.canonical.key()
+    return next((p for p in pairs if canonical in (p.a.key(), p.b.key())), pairs[0] if pairs else None)
+
+
+def _pairs_to_show(group: Group, links: dict) -> list[Pair]:
+    chosen: list[Pair] = []
+    for member in group.members[1:]:
+        pair = _member_link(group, member, links)
+        if pair is not None and not pair.exact and pair not in chosen:
+            chosen.append(pair)
+            if len(chosen) == PAIRS_SHOWN:
+                break
+    return chosen
+
+
+def _group(out: TextIO, st: _Style, n: int, group: Group, links: dict, shown: list[Pair],
+           options: TextOptions) -> None:
+    size = len(group.members)
+    out.write(f"\n{st.bold('[' + str(n) + ']')} {_plural(size, 'copy', 'copies')}\n")
+    out.write(f"    {_where(group.canonical)}  {st.dim('(canonical)')}\n")
+    for member in group.members[1:MEMBERS_SHOWN]:
+        out.write(f"    {_where(member)}  {_link_text(st, member, _member_link(group, member, links))}\n")
+    if size > MEMBERS_SHOWN:
+        out.write(st.dim(f"    … and {_plural(size - MEMBERS_SHOWN, 'more copy', 'more copies')}\n"))
+    for pair in shown:
+        _side_by_side(out, st, pair, options)
+
+
+def _scores(st: _Style, pair: Pair) -> str:
+    if pair.exact:
+        return st.score("exact copy")
+    ca, cb = pair.containment
+    relation = getattr(pair, "relation", None)
+    return (st.score(f"similarity {pair.similarity:.2f}")
+            + f" (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f}"
+            + (f", {relation}" if relation else "") + ")")
+
+
+def _link_text(st: _Style, member: Location, pair: Optional[Pair]) -> str:
+    if pair is None:
+        return ""
+    other = pair.a if pair.b.key() == member.key() else pair.b
+    to = _where(other) if other.paragraph is None else f"¶{other.paragraph} of {printable(other.path, tabs=False)}"
+    return f"{_scores(st, pair)} to {to}" if not pair.exact else f"{st.score('exact copy')} of {to}"
+
+
+def _side_by_side(out: TextIO, st: _Style, pair: Pair, options: TextOptions) -> None:
+    col = max(20, (options.width - 7) // 2)
+    win = window(options.passages.text(pair.a, "a"), options.passages.text(pair.b, "b"),
+                 words=col * PASSAGE_LINES // 6)
+    places = "the same words" if not win.hunks else _plural(win.hunks, "differing place")
+    out.write(f"  {_where(pair.a)}  vs  {_where(pair.b)}: {_scores(st, pair)}, {places}\n")
+    left, right = _wrap(st, win.left, "a", col), _wrap(st, win.right, "b", col)
+    for i in range(max(len(left), len(right))):
+        a, wa = left[i] if i < len(left) else ("", 0)
+        b, _ = right[i] if i < len(right) else ("", 0)
+        out.write(f"    {a}{' ' * (col - wa)} │ {b}\n")
+
+
+def _wrap(st: _Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
+    """Lines of at most ``col`` columns (``(styled text, visible width)``), at most
+    :data:`PASSAGE_LINES`, with ``…`` where words were left out; consecutive differing
+    words are highlighted as one run."""
+    words = [("…", False)] * side.head + list(zip(side.words, side.changed)) + [("…", False)] * side.tail
+    lines: list[list[tuple[str, bool]]] = [[]]
+    for word, changed in words:
+        word = printable(word)
+        if width_of(word) > col - 4:
+            word = word[:col - 5] + "…"
+        if lines[-1] and _render(st, lines[-1] + [(word, changed)], name)[1] > col:
+            if len(lines) == PASSAGE_LINES:
+                if _render(st, lines[-1] + [("…", False)], name)[1] <= col:
+                    lines[-1].append(("…", False))
+                break
+            lines.append([])
+        lines[-1].append((word, changed))
+    return [_render(st, line, name) for line in lines]
+
+
+def _render(st: _Style, line: list[tuple[str, bool]], name: str) -> tuple[str, int]:
+    """A line of words, styled, and its visible width."""
+    runs: list[tuple[str, bool]] = []
+    for word, changed in line:
+        if runs and runs[-1][1] == changed:
+            runs[-1] = (runs[-1][0] + " " + word, changed)
+        else:
+            runs.append((word, changed))
+    text = " ".join(st.changed(t, name) if c else t for t, c in runs)
+    plain = " ".join(_Style(False).changed(t, name) if c and not st.color else t for t, c in runs)
+    return text, width_of(plain)
+
+
+def _errors(out: TextIO, st: _Style, result: ScanResult, verb: str) -> None:
+    if result.errors:
+        head = f"{verb} {_plural(len(result.errors), 'document')}:"
+        out.write(f"\n{st.bold(head)}\n")
+        for e in result.errors:
+            out.write(f"  {printable(e.path, tabs=False)}: {printable(e.error)}\n")
+
+
+def _warnings(out: TextIO, st: _Style, result: ScanResult) -> None:
+    warnings = getattr(result, "warnings", None) or ()
+    if warnings:
+        out.write(f"\n{st.bold(_plural(len(warnings), 'warning') + ':')}\n")
+        for w in warnings:
+            text = ", ".join(f"{k} {v}" for k, v in w.items()) if isinstance(w, dict) else str(w)
+            out.write(f"  {printable(text)}\n")
+
+
+def _summary(out: TextIO, st: _Style, summary: Summary, settings: dict) -> None:
+    out.write(f"\n{st.bold('Summary')}\n")
+    read = (f"{_plural(summary.files, 'file')}, {_plural(summary.documents, 'document')}, "
+            f"{_plural(summary.paragraphs, 'paragraph')} ({_plural(summary.total_chars, 'character')})")
+    out.write(f"  read:     {read}; {_plural(summary.errors, 'error')}\n")
+    if not summary.documents:
+        out.write("  found:    nothing to compare: no document was read\n")
+        return
+    share = summary.duplicated_chars / summary.total_chars * 100 if summary.total_chars else 0.0
+    out.write(f"  found:    {_plural(summary.duplicate_documents, 'duplicate document')}, "
+              f"{_plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
+              f"({_plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
+              f"{_plural(summary.pairs, 'pair')}\n")
+    if not summary.pairs:
+        out.write("  No duplicates found.\n")
+        return
+    thresholds = sorted({settings.get("threshold"), settings.get("doc_threshold")} - {None})
+    out.write(f"  similarity 0 ▕{st.score(sparkline(summary.histogram))}▏ 1\n")
+    marks = [" "] * BINS
+    for t in thresholds:
+        marks[min(BINS - 1, int(t * BINS))] = "^"
+    out.write(f"               {''.join(marks)}  threshold {' / '.join(str(t) for t in thresholds)}\n")
+
+
+# -- verdicts ---------------------------------------------------------------------------
+
+
+def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions = TextOptions()) -> None:
+    """The terminal view of ``dedup check`` / ``dedup index add``: one block per
+    document that matched anything (its verdict, why, the stored documents and
+    paragraphs it repeats, two of them side by side), a line per new document, and a
+    summary of the counts."""
+    st = _Style(options.color)
+    s = report.settings
+    n = len(report.judged)
+    verb = "Added to" if report.adding else "Checked against"
+    out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_plural(n, 'document')}")
+              + f" (threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
+    shown = {id(v): v.pairs(d.path, s.doc_threshold)[:PAIRS_SHOWN] for d, v in report.judged if v.flagged}
+    options.passages.want(loc for ps in shown.values() for p in ps for loc in (p.a, p.b))
+    counts: dict[str, int] = {}
+    for doc, v in report.judged:
+        status = _status(v, report.adding)
+        counts[status] = counts.get(status, 0) + 1
+        out.write(f"\n{printable(doc.path, tabs=False)}: {st.bold(status)}: {printable(v.reason)}\n")
+        for m in v.matches:
+            exact = ", exact copy" if m.exact else ""
+            out.write(f"  ~ {printable(m.doc_id, tabs=False)}: {st.score(f'document similarity {m.similarity:.2f}')} "
+                      f"(containment {m.containment[0]:.2f}/{m.containment[1]:.2f}){exact}\n")
+            for p in m.paragraphs:
+                scores = "exact copy" if p.exact else (
+                    f"similarity {p.similarity:.2f} (containment {p.containment[0]:.2f}/"
+                    f"{p.containment[1]:.2f}, estimate {p.estimate:.2f})")
+                out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
+                          f"[{p.stored_start}:{p.stored_end}]  {st.score(scores)}\n")
+        for pair in shown.get(id(v), []):
+            if not pair.exact:
+                _side_by_side(out, st, pair, options)
+    result = report.as_result()
+    _errors(out, st, result, "Could not read or check")
+    out.write(f"\n{st.bold('Summary')}\n  {_plural(n, 'document')}: "
+              + ", ".join(f"{c:,} {k}" for k, c in sorted(counts.items())) * bool(counts)
+              + f"; {_plural(len(report.errors), 'error')}\n")
+
+
+def _status(v: Verdict, adding: bool) -> str:
+    if adding:
+        return verdict_action(v)
+    label = verdict_label(v)
+    return label.upper() if label == "duplicate" else label

@@ -1,0 +1,122 @@
+"""Where reports go and what else is said: -o, -q, -v, stderr, colour and progress
+in a terminal versus a pipe (issue #14)."""
+
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+from dedup.cli import main
+from dedup.report import FORMATS
+
+DEDUP = [str(Path(sys.executable).with_name("dedup"))]  # the venv's console script
+
+
+def run(*args, **kwargs):
+    return CliRunner(**kwargs).invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_output_file_is_written_atomically_and_stdout_stays_empty(tmp_path, monkeypatch):
+    target = tmp_path / "report.json"
+    target.write_text("old report")
+    res = run("scan", FIXTURES, "-o", target, "--format", "json")
+    assert res.exit_code == 1 and res.stdout == ""
+    assert len(json.loads(target.read_text(encoding="utf-8"))["pairs"]) == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]  # no temporary file left
+    # A failing write leaves the old report as it was and no temporary file.
+    def broken(result, out):
+        out.write('{"half": ')
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("dedup.report.machine.write_json", broken)
+    failed = CliRunner().invoke(main, ["scan", str(FIXTURES), "-o", str(target), "--format", "json"])
+    assert isinstance(failed.exception, RuntimeError)
+    monkeypatch.undo()
+    assert len(json.loads(target.read_text(encoding="utf-8"))["pairs"]) == 9
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+    verbose = run("scan", FIXTURES, "-o", target, "-v")
+    assert "report written to" in verbose.stderr and "Document duplicates" in target.read_text(encoding="utf-8")
+
+
+def test_read_errors_go_to_stderr_in_every_format_and_quiet_counts_them(tmp_path):
+    (tmp_path / "good.txt").write_text("Some words that are long enough to be a paragraph here.\n")
+    (tmp_path / "bad.txt").write_bytes(b"\x00\x01\x02")
+    for fmt in FORMATS:
+        res = run("scan", tmp_path, "--format", fmt)
+        assert res.exit_code == 0, fmt
+        assert "dedup: bad.txt: binary file" in res.stderr, fmt
+    quiet = run("scan", tmp_path, "-q")
+    assert "bad.txt" not in quiet.stderr and "1 document could not be read" in quiet.stderr
+    assert "bad.txt: binary file" in quiet.stdout  # still in the report
+
+
+def test_empty_selection_does_not_claim_no_duplicates(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = run("scan", empty)
+    assert res.exit_code == 2
+    assert "No duplicates found" not in res.stdout
+    assert "no document was read" in res.stdout and "no file found" in res.stderr
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "a.txt").write_text("One paragraph of plain words that repeats nothing at all anywhere.\n")
+    assert "No duplicates found" in run("scan", clean).stdout
+
+
+def _in_terminal(args, env=None):
+    """Run dedup with stdout and stderr on a pseudo-terminal; returns what it wrote."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # 40 rows, 120 columns
+    proc = subprocess.Popen(DEDUP + args, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL,
+                            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "120", **(env or {})})
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 30)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=30)
+    os.close(master)
+    return proc.returncode, b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_terminal_gets_colour_and_progress_a_pipe_gets_neither(tmp_path):
+    code, screen = _in_terminal(["scan", str(FIXTURES), "--no-cache", "-j", "1"])
+    assert code == 1
+    assert "\x1b[1;31m" in screen and "\x1b[1;32m" in screen  # differing words, both sides
+    assert "reading and signing" in screen  # tqdm's bar on stderr
+    code, screen = _in_terminal(["scan", str(FIXTURES), "--no-cache", "-j", "1"], env={"NO_COLOR": "1"})
+    assert "\x1b[1;31m" not in screen and "[-close-]" in screen
+    code, screen = _in_terminal(["scan", str(FIXTURES), "--no-cache", "-j", "1", "-q"])
+    assert "reading and signing" not in screen and "\x1b[1;31m" in screen
+
+    piped = subprocess.run(DEDUP + ["scan", str(FIXTURES), "--no-cache", "-j", "1"], capture_output=True,
+                           env={**os.environ, "TERM": "xterm-256color"})
+    assert piped.returncode == 1 and piped.stderr == b""
+    assert b"\x1b" not in piped.stdout and b"[-close-]" in piped.stdout
+    forced = subprocess.run(DEDUP + ["scan", str(FIXTURES), "--no-cache", "--color", "always"], capture_output=True)
+    assert b"\x1b[1;31m" in forced.stdout and forced.stderr == b""
+
+
+def test_max_groups_says_what_was_left_out():
+    res = run("scan", FIXTURES, "--max-groups", "2")
+    assert res.stdout.count("\n[") == 3  # 1 document group + 2 paragraph groups
+    assert "… 5 more paragraph groups (10 copies) not shown; --max-groups 0 shows all" in res.stdout
+    everything = run("scan", FIXTURES, "--max-groups", "0")
+    assert everything.stdout.count("\n[") == 8 and "not shown" not in everything.stdout

@@ -1,0 +1,113 @@
+"""Output safety (issue #12): what article text and file names may not do to a
+terminal, a spreadsheet or a JSON parser."""
+
+import base64
+import csv
+import io
+import json
+import os
+
+from click.testing import CliRunner
+
+from dedup import Index
+from dedup.cli import main
+from dedup.report.safety import csv_cell, json_name, printable
+from textgen import prose
+
+import random
+
+ESC_TITLE = "\x1b]0;pwned\x07"            # OSC: sets the terminal's title
+OSC8 = "\x1b]8;;http://evil.example/\x1b\\click\x1b]8;;\x1b\\"   # a hidden link
+CSI = "\x1b[2J"                            # clears the screen
+C1 = "\x9b31m"                             # C1 CSI: ESC [ on some terminals
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def _pair_of_files(folder, name_a, name_b, text):
+    folder.mkdir(exist_ok=True)
+    (folder / name_a).write_text(text, encoding="utf-8")
+    (folder / name_b).write_text(text + "\n\nA different closing paragraph with enough words to count here.\n",
+                                 encoding="utf-8")
+    return folder
+
+
+def test_text_report_escapes_control_characters_in_text_and_names(tmp_path):
+    rng = random.Random(1)
+    head, tail = prose(rng, 40), prose(rng, 40)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "plain.txt").write_text(f"{head} {tail}", encoding="utf-8")
+    (folder / "two\nlines\x1b[31m.txt").write_text(f"{head} {ESC_TITLE} {OSC8} {CSI} {C1} {tail}", encoding="utf-8")
+    res = run("scan", folder, "--color", "never")
+    assert res.exit_code == 1
+    out = res.stdout
+    for raw in ("\x1b", "\x07", "\x9b"):
+        assert raw not in out
+    assert "\\x1b]0;pwned\\x07" in out and "\\x9b31m" in out
+    # The newline in the name is shown as \n: it cannot forge a report line.
+    assert "two\\nlines\\x1b[31m.txt" in out
+    assert not any(line.startswith("lines") for line in out.splitlines())
+    # stderr too (read errors name files).
+    assert printable("a\nb\x1b\x85\u202ec") == "a\\nb\\x1b\\x85\\u202ec"
+
+
+def test_csv_neutralizes_formula_cells(tmp_path):
+    rng = random.Random(2)
+    text = prose(rng, 60)
+    folder = _pair_of_files(tmp_path / "d", "=HYPERLINK(1).txt", "@SUM(A1).txt", text)
+    res = run("scan", folder, "--format", "csv", "--level", "document")
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    paths = {rows[0]["a_path"], rows[0]["b_path"]}
+    assert paths == {"'=HYPERLINK(1).txt", "'@SUM(A1).txt"}
+    assert rows[0]["exact"] in ("true", "false")
+    assert [csv_cell(v) for v in ("+1", "-x", "\tx", "ok", 0.5, None)] == ["'+1", "'-x", "'\tx", "ok", 0.5, None]
+
+
+def test_check_csv_neutralizes_stored_ids(tmp_path):
+    rng = random.Random(3)
+    text = "\n\n".join(prose(rng, 40) for _ in range(3))
+    db = tmp_path / "i.dedup"
+    with Index.open(db) as idx:
+        idx.add(text, doc_id="=cmd|' /C calc'!A0")
+    again = tmp_path / "again.txt"
+    again.write_text(text, encoding="utf-8")
+    res = run("check", again, "--db", db, "--format", "csv")
+    (row,) = csv.DictReader(io.StringIO(res.stdout))
+    assert row["verdict"] == "duplicate" and row["matched_id"] == "'=cmd|' /C calc'!A0"
+
+
+def test_json_report_of_a_non_utf8_file_name_is_valid_and_lossless(tmp_path):
+    rng = random.Random(4)
+    text = prose(rng, 60)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    raw_name = b"caf\xe9-latin1.txt"
+    with open(os.path.join(os.fsencode(folder), raw_name), "w", encoding="utf-8") as f:
+        f.write(text)
+    (folder / "copy.txt").write_text(text, encoding="utf-8")
+    res = run("scan", folder, "--format", "json", "--level", "document")
+    assert res.exit_code == 1
+    report = json.loads(res.stdout_bytes.decode("utf-8"))  # strict UTF-8
+    odd = next(d for d in report["documents"] if "path_bytes" in d)
+    assert odd["path"] == "caf\ufffd-latin1.txt"
+    assert base64.b64decode(odd["path_bytes"]) == raw_name
+    (pair,) = report["pairs"]
+    assert any(base64.b64decode(pair[s].get("path_bytes", "")) == raw_name for s in "ab")
+    # JSON Lines and the text report survive it too.
+    line = json.loads(run("scan", folder, "--format", "jsonl").stdout_bytes.decode("utf-8").splitlines()[0])
+    assert "path_bytes" in line["a"] or "path_bytes" in line["b"]
+    assert "caf\\xe9-latin1.txt" in run("scan", folder).stdout_bytes.decode("utf-8")
+
+
+def test_lone_surrogate_ids_are_written_as_valid_json():
+    assert json_name("a\udc00b", "id") == {
+        "id": "a\ufffd\ufffd\ufffdb", "id_bytes": base64.b64encode(b"a\xed\xb0\x80b").decode()}
+    assert json_name("plain") == {"path": "plain"}
+    from dedup.report.machine import dumps
+
+    text = dumps({"id": "x\udc80", "reason": "bad \ud800", "n": 1})
+    assert json.loads(text.encode("utf-8")) == {"id": "x\ufffd", "id_bytes": base64.b64encode(b"x\x80").decode(),
+                                                "reason": "bad \\ud800", "n": 1}

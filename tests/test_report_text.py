@@ -1,0 +1,54 @@
+"""The terminal view: passages around where they differ, word highlighting, summary."""
+
+import io
+
+from dedup import Document, scan_documents
+from dedup.report import TextOptions, write_report
+from dedup.report.diff import window
+from dedup.report.passages import Passages
+from dedup.report.summary import sparkline
+
+
+class _Texts(Passages):
+    def __init__(self, texts):
+        self.texts = texts
+
+    def text(self, loc, side):
+        return self.texts[loc.path][loc.start:loc.end]
+
+
+def test_window_starts_just_before_the_first_difference_of_long_documents():
+    lines = [f"entry {i}: fixed the parser for case number {i}" for i in range(700)]
+    changed = list(lines)
+    changed[600] = "entry 600: rewrote the lexer for case number 600"
+    win = window("\n".join(lines), "\n".join(changed), before=8, words=40)
+    assert win.hunks == 2 and win.left.head and win.right.head and win.left.tail
+    marked = lambda side: [w for w, c in zip(side.words, side.changed) if c]  # noqa: E731
+    assert marked(win.left) == ["fixed", "parser"] and marked(win.right) == ["rewrote", "lexer"]
+    assert win.left.words[6:8] == ("entry", "600:")
+    assert win.left.words.index("fixed") == 8  # 8 words of context before the first change
+
+
+def test_same_words_show_from_the_start():
+    win = window("a b c", "a  b\nc")
+    assert win.hunks == 0 and not win.left.head and not any(win.left.changed)
+
+
+def test_text_view_of_long_documents_shows_the_change_in_colour():
+    lines = [f"Entry {i}: fixed the parser for case number {i} of the tracker." for i in range(700)]
+    changed = list(lines)
+    changed[600] = "Entry 600: rewrote the lexer for case number 600 of the tracker."
+    texts = {"a.txt": "\n".join(lines), "b.txt": "\n".join(changed)}
+    result = scan_documents([Document(k, v) for k, v in texts.items()], levels=["document"])
+    out = io.StringIO()
+    write_report(result, "text", out, TextOptions(color=True, width=120, passages=_Texts(texts)))
+    text = out.getvalue()
+    assert "Entry 600: \x1b[1;31mfixed\x1b[0m the" in text and "\x1b[1;31mparser\x1b[0m for case number 600" in text
+    assert "Entry 600: \x1b[1;32mrewrote\x1b[0m the" in text and "\x1b[1;32mlexer\x1b[0m for case number 600" in text
+    assert "Entry 0:" not in text  # not cut from the start
+    assert "1 duplicate document" in text and "2 differing places" in text
+
+
+def test_sparkline_scales_to_the_largest_bin():
+    assert sparkline([0, 1, 2, 8]) == " ▁▂█"
+    assert sparkline([0, 0]) == "  "
