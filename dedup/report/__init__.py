@@ -7,6 +7,7 @@ One module per format, the same formats for scans (:func:`write_report`) and ver
   where they differ, summary, sparkline);
 * :mod:`~dedup.report.machine` -- JSON, JSON Lines and CSV, the stable contract other
   tools parse (README "Output contract");
+* :mod:`~dedup.report.html` -- one self-contained review page.
 
 Shared parts: :mod:`~dedup.report.diff` (word-level differences), ``summary`` (counts
 and the similarity distribution), ``passages`` (where the readable formats find the
@@ -21,9 +22,10 @@ from typing import TextIO
 from ..results import ScanResult
 from ..verdict import VerdictReport
 from . import machine
+from .html import write_html, write_verdicts_html
 from .text import TextOptions, write_text, write_verdicts_text
 
-FORMATS = ("text", "json", "jsonl", "csv")
+FORMATS = ("text", "json", "jsonl", "csv", "html")
 CSV_COLUMNS = machine.CSV_COLUMNS
 
 
@@ -33,6 +35,8 @@ def write_report(result: ScanResult, fmt: str, out: TextIO, options: TextOptions
     unknown format."""
     if fmt == "text":
         write_text(result, out, options)
+    elif fmt == "html":
+        write_html(result, out, options)
     else:
         {"json": machine.write_json, "jsonl": machine.write_jsonl, "csv": machine.write_csv}[_known(fmt)](result, out)
 
@@ -41,6 +45,8 @@ def write_verdicts(report: VerdictReport, fmt: str, out: TextIO, options: TextOp
     """Write the verdicts of ``dedup check`` / ``dedup index add`` in format ``fmt``."""
     if fmt == "text":
         write_verdicts_text(report, out, options)
+    elif fmt == "html":
+        write_verdicts_html(report, out, options)
     else:
         writers = {"json": machine.write_verdicts_json, "jsonl": machine.write_verdicts_jsonl,
                    "csv": machine.write_verdicts_csv}

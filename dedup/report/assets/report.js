@@ -1,0 +1,162 @@
+"use strict";
+// Builds the groups from the JSON data block, a screenful at a time as the reader
+// scrolls (a report of 10k pairs opens at once). Text from the corpus is only ever
+// set as textContent, never parsed as markup.
+(function () {
+  const data = JSON.parse(document.getElementById("data").textContent);
+  const main = document.getElementById("groups");
+  const more = document.getElementById("more");
+  const shown = document.getElementById("shown");
+  const slider = document.getElementById("min-sim");
+  const sliderValue = document.getElementById("min-sim-value");
+  const BATCH = 40;
+  let visible = [];
+  let rendered = 0;
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function where(loc) {
+    const [path, paragraph, start, end] = loc;
+    return path + (paragraph === null ? "" : " ¶" + paragraph) + " [" + start + ":" + end + "]";
+  }
+
+  // Relation filter: one checkbox per relation found (none when pairs carry none).
+  const relBox = document.getElementById("relations");
+  if (data.relations.length === 0) {
+    relBox.appendChild(el("span", "muted", "all"));
+  }
+  for (const rel of data.relations) {
+    const label = el("label");
+    const box = el("input");
+    box.type = "checkbox"; box.value = rel; box.checked = true;
+    label.appendChild(box);
+    label.appendChild(document.createTextNode(" " + rel));
+    relBox.appendChild(label);
+  }
+
+  function checked(id) {
+    return new Set(Array.from(document.querySelectorAll("#" + id + " input:checked"), (b) => b.value));
+  }
+
+  function pairShown(p, kinds, rels, min) {
+    return kinds.has(p.kind) && p.sim >= min - 1e-9 && (p.rel === null || rels.has(p.rel));
+  }
+
+  function side(runs, loc, cls) {
+    const box = el("div", "side " + cls);
+    box.appendChild(el("span", "where loc", where(loc)));
+    runs.forEach((run, i) => {
+      if (!run) return;
+      if (i % 2 === 1) box.appendChild(el(cls === "a" ? "del" : "ins", null, run));
+      else box.appendChild(document.createTextNode(run));
+      box.appendChild(document.createTextNode(" "));
+    });
+    return box;
+  }
+
+  function pairNode(p) {
+    const node = el("div", "pair");
+    node.dataset.kind = p.kind;
+    node.dataset.similarity = p.sim;
+    if (p.rel) node.dataset.relation = p.rel;
+    const scores = el("div", "scores");
+    scores.appendChild(el("span", "sim", p.exact ? "exact copy" : "similarity " + p.sim.toFixed(2)));
+    scores.appendChild(document.createTextNode(
+      " · containment " + p.cont[0].toFixed(2) + " / " + p.cont[1].toFixed(2) + " · estimate " + p.est.toFixed(2) +
+      (p.exact ? "" : " · " + (p.hunks === 0 ? "same words" : p.hunks + " differing place" + (p.hunks === 1 ? "" : "s")))));
+    if (p.rel) { scores.appendChild(document.createTextNode(" · ")); scores.appendChild(el("span", "rel", p.rel)); }
+    node.appendChild(scores);
+    const sides = el("div", "sides");
+    sides.appendChild(side(p.left, p.a, "a"));
+    sides.appendChild(side(p.right, p.b, "b"));
+    node.appendChild(sides);
+    return node;
+  }
+
+  function groupNode(entry, number) {
+    const g = entry.group;
+    const node = el("article", "group");
+    node.dataset.kind = g.kind;
+    const head = el("header");
+    head.appendChild(el("span", "kind", g.kind));
+    head.appendChild(el("span", "size", "#" + number + " · " + g.size + " copies"));
+    const list = el("ul", "members");
+    g.members.forEach((m, i) => {
+      const item = el("li", i === 0 ? "canonical" : null);
+      item.appendChild(el("span", "loc", where(m)));
+      if (m[4] !== null && m[4] !== undefined) item.appendChild(document.createTextNode(" · " + m[4].toFixed(2)));
+      list.appendChild(item);
+    });
+    head.appendChild(list);
+    if (g.size > g.members.length) head.appendChild(el("div", "more", "… and " + (g.size - g.members.length) + " more copies"));
+    node.appendChild(head);
+    for (const p of entry.pairs) node.appendChild(pairNode(p));
+    if (g.more_pairs) node.appendChild(el("div", "more", "… and " + g.more_pairs + " more pairs in the JSON report"));
+    return node;
+  }
+
+  function renderMore() {
+    const stop = Math.min(visible.length, rendered + BATCH);
+    const frag = document.createDocumentFragment();
+    for (; rendered < stop; rendered++) frag.appendChild(groupNode(visible[rendered], rendered + 1));
+    main.appendChild(frag);
+    more.textContent = rendered < visible.length ? "scroll for more (" + (visible.length - rendered) + " groups)" : "";
+  }
+
+  function apply() {
+    const kinds = checked("kinds"), rels = checked("relations"), min = parseFloat(slider.value);
+    sliderValue.textContent = min.toFixed(2);
+    visible = [];
+    let pairs = 0;
+    for (const g of data.groups) {
+      if (!kinds.has(g.kind)) continue;
+      const ps = g.pairs.filter((p) => pairShown(p, kinds, rels, min));
+      if (ps.length === 0 && g.pairs.length > 0) continue;
+      visible.push({ group: g, pairs: ps });
+      pairs += ps.length;
+    }
+    main.textContent = "";
+    rendered = 0;
+    renderMore();
+    shown.textContent = visible.length + " groups, " + pairs + " pairs shown";
+    document.body.dataset.groups = visible.length;
+    document.body.dataset.pairs = pairs;
+  }
+
+  function verdictTable() {
+    if (!data.verdicts) return;
+    const box = document.getElementById("verdicts");
+    box.appendChild(el("h2", null, "Verdicts"));
+    const table = el("table", "verdicts");
+    const head = el("tr");
+    for (const h of ["document", "verdict", "action", "reason", "matched", "similarity"]) head.appendChild(el("th", null, h));
+    table.appendChild(head);
+    for (const v of data.verdicts) {
+      const row = el("tr");
+      row.appendChild(el("td", "loc", v.path));
+      row.appendChild(el("td", "v-" + v.verdict.replace(" ", "-"), v.verdict));
+      row.appendChild(el("td", null, v.action || ""));
+      row.appendChild(el("td", null, v.reason || ""));
+      row.appendChild(el("td", "loc", v.matched || ""));
+      row.appendChild(el("td", null, v.similarity === undefined ? "" : v.similarity.toFixed(2)));
+      table.appendChild(row);
+    }
+    box.appendChild(table);
+  }
+
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting) && rendered < visible.length) renderMore();
+    }, { rootMargin: "800px" }).observe(more);
+  } else {
+    more.addEventListener("click", renderMore);
+  }
+  document.getElementById("controls").addEventListener("input", apply);
+  verdictTable();
+  apply();
+})();

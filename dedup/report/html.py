@@ -1,0 +1,211 @@
+"""The HTML review page: one self-contained file (inline CSS and JavaScript, nothing
+fetched from the network) that an editor opens to review what a scan or a check found.
+
+What is on it: the summary, an inline-SVG histogram of pair similarities with the
+threshold marked, the groups largest first with their members, and each pair's passages
+side by side with the differing words highlighted (:mod:`dedup.report.diff`), with
+scores, file names, paragraph numbers and character offsets; filters for the kind and
+relation of pairs and a minimum-similarity slider.  For a check, a table of verdicts
+comes first.
+
+Why it stays fast with 10k pairs: the page carries the groups as JSON data and the
+script builds the DOM for a screenful of groups at a time, as the reader scrolls.
+
+Why it is safe with any article text: the summary and histogram are written with
+:func:`html.escape`; the data block is JSON with ``<``, ``>`` and ``&`` written as
+``\\u003c``-style escapes, so no text can close the ``<script>`` element it sits in,
+and the script puts text into the page only as ``textContent``, never as markup.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from typing import Any, Optional, Sequence, TextIO
+
+from ..results import Group, Location, Pair, ScanResult
+from ..verdict import VerdictReport
+from .diff import window
+from .machine import verdict_action, verdict_label
+from .safety import json_text
+from .summary import BINS, Summary
+from .text import TextOptions, _links, _member_link
+
+#: Members of a group carried in the page (the rest is counted).
+MEMBERS_KEPT = 50
+#: Pairs of a group carried in the page (the rest is counted).
+PAIRS_KEPT = 50
+#: Words of each side shown around the first difference (paragraphs: usually all).
+PARAGRAPH_WORDS, DOCUMENT_WORDS = 400, 160
+
+
+def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptions(),
+               *, title: str = "dedup scan", verdicts: Optional[list[dict[str, Any]]] = None) -> None:
+    """The review page of a scan (``verdicts``: the rows of a check's verdict table)."""
+    pairs = list(result.pairs)
+    summary = Summary.of(result, pairs)
+    groups = sorted(result.groups, key=lambda g: (-len(g.members), g.kind != "document"))
+    links = _links(pairs)
+    by_group = _pairs_by_group(groups, pairs)
+    options.passages.want(loc for g in groups for p in by_group[id(g)][:PAIRS_KEPT] for loc in (p.a, p.b))
+    data = {
+        "groups": [_group(g, links, by_group[id(g)], options) for g in groups],
+        "relations": sorted({r for p in pairs if (r := getattr(p, "relation", None))}),
+        "threshold": result.settings.get("threshold"),
+        "verdicts": verdicts,
+    }
+    css = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
+    js = resources.files(__package__).joinpath("assets/report.js").read_text(encoding="utf-8")
+    out.write(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+        f"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
+        f"<title>{html.escape(title)}</title><style>{css}</style></head><body>\n"
+        f"<header><h1>{html.escape(title)}</h1>{_settings_line(result.settings)}</header>\n"
+        f"<section id=\"summary\">{_summary_html(summary)}{_histogram_svg(summary.histogram, result.settings)}</section>\n"
+        f"{_errors_html(result)}"
+        "<section id=\"controls\">"
+        "<fieldset id=\"kinds\"><legend>kind</legend>"
+        "<label><input type=\"checkbox\" value=\"document\" checked> documents</label>"
+        "<label><input type=\"checkbox\" value=\"paragraph\" checked> paragraphs</label></fieldset>"
+        "<fieldset id=\"relations\"><legend>relation</legend></fieldset>"
+        "<label id=\"slider\">similarity at least <input type=\"range\" id=\"min-sim\" min=\"0\" max=\"1\" "
+        f"step=\"0.01\" value=\"{result.settings.get('threshold') or 0}\"> <output id=\"min-sim-value\"></output></label>"
+        "<span id=\"shown\" aria-live=\"polite\"></span></section>\n"
+        "<section id=\"verdicts\"></section>\n<main id=\"groups\"></main><div id=\"more\"></div>\n"
+        f"<script type=\"application/json\" id=\"data\">{_script_json(data)}</script>\n"
+        f"<script>{js}</script></body></html>\n"
+    )
+
+
+def write_verdicts_html(report: VerdictReport, out: TextIO, options: TextOptions = TextOptions()) -> None:
+    """The review page of ``dedup check`` / ``dedup index add``: the verdict table,
+    then the pairs of checked (side ``b``) and stored (side ``a``) texts as for a scan."""
+    rows = []
+    for doc, v in report.judged:
+        best = v.matches[0] if v.matches else None
+        rows.append({"path": doc.path, "verdict": verdict_label(v),
+                     "action": verdict_action(v) if report.adding else None, "reason": v.reason,
+                     "matched": best.doc_id if best else None, "similarity": round(v.similarity, 4),
+                     "seen": len(v.seen), "paragraphs": v.paragraphs})
+    rows += [{"path": e.path, "verdict": "error", "reason": e.error} for e in report.errors]
+    title = f"dedup {'index add' if report.adding else 'check'}: {report.index}"
+    write_html(report.as_result(), out, options, title=title, verdicts=rows)
+
+
+def _script_json(data: Any) -> str:
+    """JSON that cannot end its ``<script>`` element early or open a comment in it."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (undecodable file names): \udcxx escapes
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _pairs_by_group(groups: Sequence[Group], pairs: Sequence[Pair]) -> dict[int, list[Pair]]:
+    owner = {(g.kind, m.key()): id(g) for g in groups for m in g.members}
+    by_group: dict[int, list[Pair]] = {id(g): [] for g in groups}
+    for p in pairs:
+        gid = owner.get((p.kind, p.a.key()))
+        if gid is not None:
+            by_group[gid].append(p)
+    return by_group
+
+
+def _loc(loc: Location) -> list:
+    return [loc.path, loc.paragraph, loc.start, loc.end]
+
+
+def _runs(words: Sequence[str], changed: Sequence[bool], head: bool, tail: bool) -> list[str]:
+    """The words as alternating runs, unchanged first: ``[same, changed, same, ...]``;
+    ``…`` marks words left out."""
+    runs: list[str] = [""]
+    for word, c in zip(words, changed):
+        if (len(runs) % 2 == 0) != c:
+            runs.append(word)
+        else:
+            runs[-1] = f"{runs[-1]} {word}" if runs[-1] else word
+    if head:
+        runs[0] = "… " + runs[0]
+    if tail:
+        if len(runs) % 2 == 0:
+            runs.append("…")
+        else:
+            runs[-1] += " …"
+    return runs
+
+
+def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
+    a, b = options.passages.text(p.a, "a"), options.passages.text(p.b, "b")
+    win = window(a, b, before=12 if p.kind == "document" else 40,
+                 words=DOCUMENT_WORDS if p.kind == "document" else PARAGRAPH_WORDS)
+    return {
+        "kind": p.kind, "sim": round(p.similarity, 4), "cont": [round(c, 4) for c in p.containment],
+        "est": round(p.estimate, 4), "exact": p.exact, "rel": getattr(p, "relation", None),
+        "a": _loc(p.a), "b": _loc(p.b), "hunks": win.hunks,
+        "left": _runs(win.left.words, win.left.changed, win.left.head, win.left.tail),
+        "right": _runs(win.right.words, win.right.changed, win.right.head, win.right.tail),
+    }
+
+
+def _group(g: Group, links: dict, pairs: list[Pair], options: TextOptions) -> dict[str, Any]:
+    members = []
+    for m in g.members[:MEMBERS_KEPT]:
+        link = _member_link(g, m, links) if m is not g.canonical else None
+        members.append(_loc(m) + [None if link is None else round(link.similarity, 4)])
+    return {
+        "kind": g.kind, "size": len(g.members), "members": members,
+        "pairs": [_pair(p, options) for p in pairs[:PAIRS_KEPT]], "more_pairs": max(0, len(pairs) - PAIRS_KEPT),
+    }
+
+
+def _settings_line(s: dict) -> str:
+    return (f"<p class=\"settings\">{html.escape(str(s.get('unit')))} {html.escape(str(s.get('ngram')))}-grams, "
+            f"threshold {html.escape(str(s.get('threshold')))}, document threshold "
+            f"{html.escape(str(s.get('doc_threshold')))}, {html.escape(str(s.get('num_perm')))} permutations, "
+            f"{html.escape(str(s.get('bands')))} bands × {html.escape(str(s.get('rows')))} rows</p>")
+
+
+def _summary_html(s: Summary) -> str:
+    share = s.duplicated_chars / s.total_chars * 100 if s.total_chars else 0.0
+    rows = [
+        ("files", f"{s.files:,}"), ("documents", f"{s.documents:,}"), ("paragraphs", f"{s.paragraphs:,}"),
+        ("duplicate documents", f"{s.duplicate_documents:,}"), ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"),
+        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"),
+        ("errors", f"{s.errors:,}"),
+    ]
+    cells = "".join(f"<div><dt>{k}</dt><dd id=\"sum-{k.replace(' ', '-')}\">{v}</dd></div>" for k, v in rows)
+    return f"<dl class=\"summary\">{cells}</dl>"
+
+
+def _histogram_svg(counts: Sequence[int], settings: dict) -> str:
+    """Bars of pair counts per similarity bin over [0, 1], thresholds as dashed lines."""
+    w, h, pad = 420, 120, 18
+    top = max(counts, default=0) or 1
+    bw = (w - 2 * pad) / BINS
+    bars = "".join(
+        f"<rect x=\"{pad + i * bw + 1:.1f}\" y=\"{h - pad - c / top * (h - 2 * pad):.1f}\" width=\"{bw - 2:.1f}\" "
+        f"height=\"{c / top * (h - 2 * pad):.1f}\"><title>{i / BINS:.2f}–{(i + 1) / BINS:.2f}: {c} pairs</title></rect>"
+        for i, c in enumerate(counts) if c)
+    marks = ""
+    for t in sorted({settings.get("threshold"), settings.get("doc_threshold")} - {None}):
+        x = pad + t * (w - 2 * pad)
+        marks += (f"<line class=\"threshold\" x1=\"{x:.1f}\" x2=\"{x:.1f}\" y1=\"{pad - 6}\" y2=\"{h - pad}\"/>"
+                  f"<text x=\"{x + 3:.1f}\" y=\"{pad - 8}\">threshold {t}</text>")
+    axis = "".join(f"<text x=\"{pad + v * (w - 2 * pad):.1f}\" y=\"{h - 4}\" text-anchor=\"middle\">{v:g}</text>"
+                   for v in (0, 0.25, 0.5, 0.75, 1))
+    return (f"<figure><svg id=\"histogram\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\" role=\"img\" "
+            f"aria-label=\"similarity of pairs\"><line x1=\"{pad}\" x2=\"{w - pad}\" y1=\"{h - pad}\" "
+            f"y2=\"{h - pad}\" class=\"axis\"/>{bars}{marks}{axis}</svg>"
+            "<figcaption>similarity of the pairs found</figcaption></figure>")
+
+
+def _errors_html(result: ScanResult) -> str:
+    if not result.errors:
+        return ""
+    items = "".join(f"<li><code>{html.escape(json_text(e.path))}</code>: {html.escape(json_text(e.error))}</li>"
+                    for e in result.errors)
+    return f"<section id=\"errors\"><h2>Could not read {len(result.errors)}</h2><ul>{items}</ul></section>\n"
