@@ -13,7 +13,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from .cache import SignatureCache, document_digest
 from .corpus import Corpus, sign_documents
@@ -211,9 +211,12 @@ def _collect(item: Union[Corpus, Future], cache: SignatureCache | None) -> Corpu
 
 
 def read_paths(
-    roots: Sequence[Path], selection: Selection, options: ReadOptions
+    roots: Sequence[Path], selection: Selection, options: ReadOptions,
+    naming: Optional[Callable[[Path], str]] = None,
 ) -> Iterator[Union[Document, ReadError]]:
     """Every document (or read error) under ``roots``, in path order (``-``: stdin).
+    Files are named as a scan reports them, or ``naming(path)`` when given (the
+    index's ids, :mod:`dedup.index.ids`).
 
     A file reached twice (named twice, or under two overlapping roots) is read once:
     otherwise it would be reported as its own duplicate.  Stdin is read once too.
@@ -237,7 +240,10 @@ def read_paths(
                 continue
             if identity is not None:
                 seen.add(identity)
-            name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
+            if naming is not None:
+                name = naming(entry.path)
+            else:
+                name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
             yield from read_file(entry.path, name, options)
 
 

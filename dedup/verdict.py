@@ -16,7 +16,11 @@ Policies decide what happens to a duplicate, per call or per index:
 * ``flag``: the article is accepted and annotated.
 
 Duplicates are not stored unless the policy says ``add_duplicates``; under ``strip``
-what is stored is the new remainder.
+what is stored is the new remainder.  An id that is already stored is "already indexed"
+when the text is the same (skipped: an add is idempotent, a retry or a nightly re-run
+changes nothing), and an error when it differs, unless the policy says ``replace``: the
+new text then takes the old one's place, in the same write transaction, whatever the
+judgement (the verdict still says what it matches, apart from its own old version).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class Policy:
     action: Action = "reject"
     seen_share: float = 0.5
     add_duplicates: bool = False
+    replace: bool = False
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -123,9 +128,13 @@ class Verdict:
     ``is_duplicate`` is the document-level judgement (``similarity`` is the highest
     whole-document Jaccard with a stored document, ``seen_share`` the share of the
     article's comparable paragraphs already seen, ``seen`` their indices).
-    ``accepted`` says whether the pipeline should keep the article under ``policy``
-    (for ``strip``, keep ``text``); ``added`` whether this call stored it.  ``error``
-    is set (and everything else empty) when the input could not be checked.
+    ``accepted`` says whether the pipeline should keep the article under ``policy``;
+    ``text`` is then what to keep (the article, or under ``strip`` its unseen
+    paragraphs) and is ``None`` whenever the article is not accepted, so a pipeline
+    cannot keep what it should drop.  ``added`` says whether this call stored it,
+    ``already_indexed`` that its id was stored with the same text (skipped, neither
+    accepted nor added), ``replaced`` that it took the place of its id's old text.
+    ``error`` is set (and everything else empty) when the input could not be checked.
     """
 
     doc_id: Optional[str]
@@ -142,6 +151,12 @@ class Verdict:
     reason: str = ""
     text: Optional[str] = field(default=None, repr=False)
     error: Optional[str] = None
+    already_indexed: bool = False
+    replaced: bool = False
+
+    def __post_init__(self) -> None:
+        if self.text is not None and not self.accepted:
+            raise ValueError("a verdict that does not accept its article carries no text to keep")
 
     @property
     def flagged(self) -> bool:
@@ -163,6 +178,8 @@ class Verdict:
             "reason": self.reason,
             "matches": [m.to_dict() for m in self.matches],
             "error": self.error,
+            "already_indexed": self.already_indexed,
+            "replaced": self.replaced,
         }
         if self.policy == "strip":
             data["text"] = self.text

@@ -20,6 +20,12 @@ def run(*args, input=None):
     return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    """Run in the test's folder: document ids are paths relative to the current folder."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def seeded(tmp_path):
     """An index holding the seed article minus its repeated paragraph 6."""
@@ -39,11 +45,11 @@ def test_check_flags_the_repeated_lead_with_scores_and_spans(seeded, tmp_path):
     assert "lead.txt: DUPLICATE: 1 of 1 paragraphs already seen" in result.stdout
     assert f"¶0 [0:{len(lines[6])}] ~ ¶0 [0:{len(lines[0])}]  similarity 0.73" in result.stdout
 
-    report = json.loads(run("check", "-", "--db", db, "--format", "json", input=lines[6]).stdout)
+    report = json.loads(run("check", "-", "--id", "lead", "--db", db, "--format", "json", input=lines[6]).stdout)
     assert set(report) >= {"settings", "documents", "pairs", "groups", "errors", "verdicts", "index"}
     (pair,) = report["pairs"]
     assert pair["a"] == {"path": "ukraine.txt", "paragraph": 0, "start": 0, "end": len(lines[0])}
-    assert pair["b"]["path"] == "<stdin>" and pair["similarity"] > 0.5
+    assert pair["b"]["path"] == "lead" and pair["similarity"] > 0.5
     (verdict,) = report["verdicts"]
     assert verdict["duplicate"] and verdict["seen_paragraphs"] == [0] and not verdict["added"]
     assert verdict["matches"][0]["paragraphs"][0]["stored_paragraph"] == 0
@@ -64,7 +70,7 @@ def test_check_exit_codes_formats_and_read_errors(seeded, tmp_path):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     # One row per document, with its verdict (issue #14: no more bare header).
     assert [(r["path"], r["verdict"], r["matched_id"], r["seen_paragraphs"]) for r in rows] == [
-        ("mixed.txt", "partly seen", "ukraine.txt", "1"), ("new.txt", "new", "", ""), ("bin.txt", "error", "", "")]
+        ("in/mixed.txt", "partly seen", "ukraine.txt", "1"), ("in/new.txt", "new", "", ""), ("in/bin.txt", "error", "", "")]
     assert rows[0]["accepted"] == "true" and rows[0]["added"] == "false" and float(rows[0]["similarity"]) < 0.3
     assert rows[1]["reason"] == "nothing seen before"
     only_new = run("check", docs / "new.txt", "--db", db, "--format", "csv")
@@ -73,7 +79,7 @@ def test_check_exit_codes_formats_and_read_errors(seeded, tmp_path):
     assert run("check", docs, "--db", db, "--exit-zero").exit_code == 0
     lines_out = [json.loads(l) for l in run("check", docs, "--db", db, "--format", "jsonl").stdout.splitlines()]
     verdicts = [l for l in lines_out if l["kind"] == "verdict"]
-    assert [v["id"] for v in verdicts] == ["mixed.txt", "new.txt"]
+    assert [v["id"] for v in verdicts] == ["in/mixed.txt", "in/new.txt"]
     assert verdicts[0]["seen_paragraphs"] == [1] and not verdicts[0]["duplicate"]
 
 
@@ -94,9 +100,9 @@ def test_index_add_reports_rejections_and_stats_and_remove(tmp_path):
     assert stats["documents"] == 2 and stats["paragraphs"] == 7 and stats["bytes"] > 0
     assert stats["settings"]["num_perm"] == 256
     assert "2 documents, 7 paragraphs" in run("index", "stats", "--db", db).stdout
-    assert run("index", "remove", "a.txt", "--db", db).exit_code == 0
-    missing = run("index", "remove", "a.txt", "--db", db)
-    assert missing.exit_code == 2 and "no document 'a.txt'" in missing.stderr
+    assert run("index", "remove", "in/a.txt", "--db", db).exit_code == 0
+    missing = run("index", "remove", "in/a.txt", "--db", db)
+    assert missing.exit_code == 2 and "no document 'in/a.txt'" in missing.stderr
     again = run("index", "add", docs / "b.txt", "--db", db, "--format", "json")
     assert again.exit_code == 0 and json.loads(again.stdout)["verdicts"][0]["added"]
 
@@ -112,7 +118,7 @@ def test_strip_policy_and_settings_options(tmp_path):
     verdict = json.loads(out.stdout)["verdicts"][0]
     assert verdict["added"] and verdict["text"] == fresh
     with Index.open(db) as idx:
-        assert idx.settings.ngram == 3 and idx.get("b.txt").text == fresh
+        assert idx.settings.ngram == 3 and idx.get("in/b.txt").text == fresh
     wrong = run("check", docs / "a.txt", "--db", db, "--ngram", "2")
     assert wrong.exit_code == 2 and "built with other settings" in wrong.stderr
     assert run("check", docs / "a.txt", "--db", db, "--ngram", "3").exit_code == 1

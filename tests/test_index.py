@@ -106,7 +106,7 @@ def test_strip_keeps_only_new_paragraphs_and_stores_them(idx, rng):
     assert idx.get("mixed").text == v.text
     # Nothing new left: refused, nothing stored.
     none_new = idx.add(base[0] + "\n\n" + new[0], doc_id="old", policy="strip")
-    assert not none_new.accepted and not none_new.added and none_new.text == ""
+    assert not none_new.accepted and not none_new.added and none_new.text is None  # nothing to keep, so nothing to misuse
 
 
 def test_flag_accepts_and_annotates_without_storing_duplicates(tmp_path, rng):

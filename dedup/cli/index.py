@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, Callable
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
 
 import click
 
 from ..index import Index
+from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
 from ..report import write_verdicts
 from ..report.passages import VerdictPassages
 from ..settings import Settings
 from ..storage import IndexMissing, StorageError
+from ..storage.protocol import Listed
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
     EXIT_CLEAN,
@@ -50,6 +54,25 @@ def db_option(func: Callable) -> Callable:
                              "(rediss:// for TLS, unix:///PATH.sock?db=N&prefix=NAME) (env DEDUP_DB).")(func)
 
 
+class Age(click.ParamType):
+    """An age such as 30d, 12h, 90m, 45s or 2w, in seconds."""
+
+    name = "age"
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+    def convert(self, value, param, ctx) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        try:
+            seconds = float(text[:-1]) * self._UNITS[text[-1:]]
+        except (KeyError, ValueError):
+            self.fail(f"{value!r} is not an age such as 30d, 12h, 90m, 45s or 2w", param, ctx)
+        if not seconds >= 0 or seconds == float("inf"):
+            self.fail(f"{value!r}: an age is a finite number, at least 0", param, ctx)
+        return seconds
+
+
 def policy_options(func: Callable) -> Callable:
     """The input options of ``dedup scan`` plus the policy that judges a document."""
     options = [
@@ -64,27 +87,46 @@ def policy_options(func: Callable) -> Callable:
     return input_options(func)
 
 
+def id_options(func: Callable) -> Callable:
+    """How documents are named in the index (:mod:`dedup.index.ids`)."""
+    options = [
+        click.option("--base", type=click.Path(file_okay=False), default=".", show_default=True,
+                     help="File ids are paths relative to this folder."),
+        click.option("--id", "stdin_id", metavar="ID",
+                     help="The id of the text read from stdin (-) [default: a digest of the text]."),
+        click.option("--id-prefix", default="", metavar="TEXT",
+                     help="Put before the ids of JSON/JSON Lines records (kept as they are otherwise)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @main.command()
 @db_option
 @policy_options
-def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, **options) -> None:
+@id_options
+def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, base, stdin_id, id_prefix,
+          **options) -> None:
     """Check the documents in PATHS against the index (read-only); - reads stdin.
 
     Says, per document, whether it is a duplicate, which stored documents and
-    paragraphs it repeats, with scores and spans.  Exit status: 0 nothing seen before,
-    1 something already in the index, 2 error.
+    paragraphs it repeats, with scores and spans.  Documents are named by the ids
+    `dedup index add` gives them.  Exit status: 0 nothing seen before, 1 something
+    already in the index, 2 error.
     """
     output = build_output(**options)
     with _open(db, options, create=False, readonly=True) as idx:
         job = _guard(lambda: check_paths(idx, paths, build_selection(include, exclude, hidden),
                                          build_read_options(**options), Policy(policy, seen_share),
-                                         progress=output.progress(), keep_texts=fmt in READABLE))
+                                         progress=output.progress(), keep_texts=fmt in READABLE,
+                                         naming=Naming(base, id_prefix, stdin_id)))
         _finish(idx, job, fmt, exit_zero, output, adding=False)
 
 
 @main.group("index")
 def index_group() -> None:
-    """Build and inspect a persistent index (add, stats, remove, optimize)."""
+    """Build and inspect a persistent index (add, list, export, stats, remove, optimize)."""
 
 
 @index_group.command("add")
@@ -94,13 +136,18 @@ def index_group() -> None:
 @click.option("--load", "bulk", is_flag=True,
               help="Store everything without checking (seeding from an already deduplicated archive; "
                    "much faster on large archives).")
-def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk,
-        **options) -> None:
+@click.option("--replace", is_flag=True,
+              help="A stored id whose text changed gets the new text (default: an error).")
+@id_options
+def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk, replace,
+        base, stdin_id, id_prefix, **options) -> None:
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
-    Document ids are the paths as reported by a scan (FILE, DIR-relative paths,
-    FILE#ID for records).  Reports what was rejected and why.  Exit status: 0 nothing
-    seen before, 1 duplicates found, 2 error.
+    Ids: a file's path relative to --base (default: the current folder), a JSON/JSON
+    Lines record's own id (after --id-prefix; FILE#LINE without one), --id for stdin.
+    Adding is idempotent: a stored id with the same text is "already indexed" and
+    skipped; with another text it is an error unless --replace.  Reports what was
+    rejected and why.  Exit status: 0 nothing seen before, 1 duplicates found, 2 error.
     """
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
@@ -108,8 +155,10 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     output = build_output(**options)
     with _open(db, options, create=True, readonly=False) as idx:
         job = _guard(lambda: add_paths(idx, paths, build_selection(include, exclude, hidden),
-                                       build_read_options(**options), Policy(policy, seen_share, add_duplicates),
-                                       load=bulk, progress=output.progress(), keep_texts=fmt in READABLE))
+                                       build_read_options(**options),
+                                       Policy(policy, seen_share, add_duplicates, replace),
+                                       load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,
+                                       naming=Naming(base, id_prefix, stdin_id)))
         _finish(idx, job, fmt, exit_zero, output, adding=True)
 
 
@@ -154,11 +203,40 @@ def optimize(db) -> None:
                f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
 
 
+@index_group.command("list")
+@db_option
+def list_ids(db) -> None:
+    """Print every stored id, one per line, oldest first."""
+    with _open(db, {}, create=False, readonly=True) as idx:
+        _guard(lambda: _lines(idx.ids()))
+
+
+@index_group.command("export")
+@db_option
+def export(db) -> None:
+    """Print every stored document as JSON Lines (no text): id, added (UTC, ISO 8601),
+    added_unix, chars, paragraphs, meta."""
+    with _open(db, {}, create=False, readonly=True) as idx:
+        _guard(lambda: _lines(json.dumps(_exported(d), ensure_ascii=False) for d in idx.documents()))
+
+
 @index_group.command("remove")
 @db_option
-@click.argument("ids", nargs=-1, required=True)
-def remove(db, ids) -> None:
-    """Remove the documents with these IDS from the index (exit 2 if one is missing)."""
+@click.argument("ids", nargs=-1)
+@click.option("--older-than", type=Age(), metavar="AGE",
+              help="Remove every document added more than AGE ago (e.g. 30d, 12h, 90m, 2w).")
+def remove(db, ids, older_than) -> None:
+    """Remove the documents with these IDS from the index (exit 2 if one is missing),
+    or, with --older-than, every document older than that (retention)."""
+    if not ids and older_than is None:
+        raise click.UsageError("give the IDS to remove, or --older-than AGE")
+    if older_than is not None:
+        with _open(db, {}, create=False, readonly=False) as idx:
+            removed = _guard(lambda: idx.prune(time.time() - older_than))
+        click.echo(f"removed {len(removed)} document{'s' * (len(removed) != 1)} added more than "
+                   f"{_age_text(older_than)} ago")
+        if not ids:
+            sys.exit(EXIT_CLEAN)
     missing = []
     with _open(db, {}, create=False, readonly=False) as idx:
         for doc_id in ids:
@@ -172,6 +250,27 @@ def remove(db, ids) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def _age_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _exported(doc: Listed) -> dict[str, Any]:
+    added = datetime.fromtimestamp(doc.added, timezone.utc).isoformat(timespec="milliseconds")
+    return {"id": doc.doc_id, "added": added.replace("+00:00", "Z"), "added_unix": doc.added,
+            "chars": doc.chars, "paragraphs": doc.paragraphs, "meta": dict(doc.meta)}
+
+
+def _lines(lines: Iterable[str]) -> None:
+    """Write ``lines`` to stdout as they come (an index may hold millions of ids)."""
+    out = sys.stdout
+    for line in lines:
+        out.write(line + "\n")
+    out.flush()
 
 
 def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:

@@ -15,7 +15,9 @@ in an SQLite file or on a Redis server (:func:`dedup.storage.open_storage`).
 ``add`` runs the same check and the write in one exclusive storage transaction, so two
 processes adding near-identical articles at the same moment cannot both be admitted.
 Batches (``check_many``, ``add_many``, ``filter``) sign all their articles in one
-vectorized pass and use one transaction per batch.
+vectorized pass and use one transaction per batch.  Adding is idempotent (an id stored
+with the same text is "already indexed"), and every document keeps the time it was
+added, for listing (``ids``, ``documents``) and retention (``prune``).
 """
 
 from __future__ import annotations
@@ -23,18 +25,22 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from ..settings import Settings
 from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
+from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from . import judge as judging
-from .items import BadDocument, Input, Item, auto_id, input_of, name_of, problem, raised
+from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
 from .query import SKETCH_MISS, document_matches, floor, paragraph_matches, sketch_floor
 from .signing import DERIVE, Signed, new_document, sign
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
+#: Documents per page of :meth:`Index.documents` and per transaction of :meth:`Index.prune`.
+LIST_PAGE = 1000
 #: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
 #: than this, and than ``OPTIMIZE_SHARE`` of those inside, writes a new file.  Why
 #: these (measured at 100k articles, ~1M paragraphs, benchmarks/README-index.md): a new
@@ -139,8 +145,9 @@ class Index:
     ) -> Iterator[tuple[Item, Verdict]]:
         """Add a stream of articles batch by batch, yielding ``(item, verdict)``.
 
-        Keep ``item`` when ``verdict.accepted`` (under ``strip``, keep
-        ``verdict.text``).  Batches are committed before they are yielded."""
+        Keep ``verdict.text`` when ``verdict.accepted`` (the article, or under
+        ``strip`` its unseen paragraphs; it is ``None`` otherwise).  Batches are
+        committed before they are yielded."""
         batch: list[Item] = []
         for item in stream:
             batch.append(item)
@@ -150,24 +157,26 @@ class Index:
         if batch:
             yield from zip(batch, self.add_many(batch, policy=policy))
 
-    def load(self, items: Iterable[Item], *, batch_size: int = BATCH_DOCUMENTS) -> list[Verdict]:
+    def load(self, items: Iterable[Item], *, batch_size: int = BATCH_DOCUMENTS, replace: bool = False) -> list[Verdict]:
         """Store articles *without* checking them, in one transaction.
 
         For seeding an index from an archive that is already deduplicated (for
         example with ``dedup scan``): nothing is compared, which is several times
         faster than adding one article at a time, and the bucket file is written once
         at the end (with ``auto_optimize``).  Bad items get an ``error`` verdict; an id
-        already stored is an error, as in :meth:`add_many`.
+        already stored is "already indexed" or an error (``replace``: replaced), as in
+        :meth:`add_many`.
         """
         verdicts: list[Verdict] = []
         batch: list[Input] = []
+        policy = Policy(self.policy.action, self.policy.seen_share, self.policy.add_duplicates, replace)
         with self._store.transaction(write=True):
             for item in items:
                 batch.append(input_of(item))
                 if len(batch) >= batch_size:
-                    verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
+                    verdicts.extend(self._run(batch, policy, write=True, judge=False))
                     batch = []
-            verdicts.extend(self._run(batch, self.policy, write=True, judge=False))
+            verdicts.extend(self._run(batch, policy, write=True, judge=False))
         if self.auto_optimize:
             self._optimize_if_behind(lambda covered, behind: behind > 0)
         if isinstance(self._store, Maintained):
@@ -212,6 +221,47 @@ class Index:
         if not removed:
             raise KeyError(doc_id)
 
+    def ids(self) -> Iterator[str]:
+        """Every stored id, oldest row first (also ``iter(index)``); read a page of
+        ``LIST_PAGE`` at a time, so memory stays bounded on any index."""
+        return (doc.doc_id for doc in self.documents())
+
+    def __iter__(self) -> Iterator[str]:
+        return self.ids()
+
+    def documents(self, *, before: Union[float, datetime, None] = None) -> Iterator[Listed]:
+        """Every stored document's id, Unix time added, size and metadata (no text),
+        oldest row first; with ``before``, only those added before that time (Unix
+        seconds or an aware ``datetime``).  Each page of ``LIST_PAGE`` is read in
+        one snapshot; documents added or removed meanwhile may or may not be seen."""
+        after, cutoff = 0, _unix(before)
+        while True:
+            with self._store.transaction(write=False):
+                page = self._store.listing(after, LIST_PAGE, cutoff)
+            yield from page
+            if len(page) < LIST_PAGE:
+                return
+            after = page[-1].row
+
+    def prune(self, before: Union[float, datetime]) -> list[str]:
+        """Remove every document added before ``before`` (Unix seconds or an aware
+        ``datetime``) and return their ids: retention for a stream that should keep a
+        window (``dedup index remove --older-than 30d``).  One write transaction per
+        ``LIST_PAGE`` documents, so other writers are not held off for long; each page
+        is removed whole or not at all."""
+        cutoff, removed = _unix(before), []
+        while True:
+            with self._store.transaction(write=True):
+                page = self._store.listing(0, LIST_PAGE, cutoff)
+                for doc in page:
+                    self._store.delete(doc.doc_id)
+            removed.extend(doc.doc_id for doc in page)
+            if len(page) < LIST_PAGE:
+                break
+        if removed and self.auto_optimize:
+            self._optimize_if_behind()
+        return removed
+
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         """The stored text, paragraph spans and metadata of ``doc_id`` (or ``None``)."""
         return self._store.get(doc_id)
@@ -248,22 +298,46 @@ class Index:
                 good.append(i)
         signed = sign([inputs[i].text for i in good], self.settings)
         with self._store.transaction(write):
+            ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
+                   for i in good]
+            stored = self._store.digests(ids) if write else {}
             for d, i in enumerate(good):
-                inp = inputs[i]
-                doc_id = inp.doc_id if inp.doc_id is not None or not write else auto_id(inp.text)
-                if write and self._store.contains(doc_id):
-                    verdicts[i] = Verdict(doc_id, policy.action, error=f"document {doc_id!r} is already in the index")
-                    continue
+                inp, doc_id = inputs[i], ids[d]
+                replacing = doc_id in stored
+                if replacing:
+                    verdicts[i] = self._stored_again(doc_id, inp.text, stored[doc_id], policy)
+                    if verdicts[i] is not None:
+                        continue
                 verdict = self._verdict(signed, d, doc_id, inp.text, policy, judge)
-                if write and verdict.error is None and judging.stores(verdict, policy):
-                    stored = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
-                    self._store.insert(new_document(self._store, stored, doc_id, inp.meta, signed, d,
-                                                    stored is inp.text))
-                    verdict = replace(verdict, added=True)
+                if write and verdict.error is None and (judging.stores(verdict, policy) or replacing):
+                    text = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
+                    self._store.insert(new_document(self._store, text, doc_id, inp.meta, digest(inp.text),
+                                                    signed, d, text is inp.text))
+                    stored[doc_id] = digest(inp.text)
+                    verdict = replace(verdict, added=True, replaced=replacing)
                 verdicts[i] = verdict
         if write and judge and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts  # type: ignore[return-value]
+
+    def _stored_again(self, doc_id: str, text: str, stored: Optional[str], policy: Policy) -> Optional[Verdict]:
+        """An add of an id that is stored: "already indexed" when the text is the same
+        (an index written before digests were kept compares the stored text), an error
+        when it differs -- or, when the policy says ``replace``, ``None`` after removing
+        the old version (the caller then judges and stores the new one in its place, in
+        the same transaction)."""
+        if stored is None:
+            old = self._store.get(doc_id)
+            stored = digest(old.text) if old is not None else None
+        if stored == digest(text):
+            return Verdict(doc_id, policy.action, chars=len(text), already_indexed=True,
+                           reason="same id, same text: skipped")
+        if not policy.replace:
+            return Verdict(doc_id, policy.action, error=(
+                f"document {doc_id!r} is already in the index with a different text "
+                "(replace it with --replace, or Policy(replace=True))"))
+        self._store.delete(doc_id)
+        return None
 
     def _verdict(self, signed: Signed, d: int, doc_id: Optional[str], text: str, policy: Policy,
                  judge: bool) -> Verdict:
@@ -277,6 +351,15 @@ class Index:
         found = paragraph_matches(self._store, signed, eligible)
         docs = document_matches(self._store, signed, d, lo, hi, eligible, found)
         return judging.judge(signed, d, eligible, found, docs, doc_id, text, policy, s)
+
+
+def _unix(when: Union[float, datetime, None]) -> Optional[float]:
+    """Unix seconds of ``when`` (a number, or a ``datetime`` with a time zone)."""
+    if isinstance(when, datetime):
+        if when.tzinfo is None:
+            raise ValueError(f"{when} has no time zone; give one (e.g. datetime.now(timezone.utc))")
+        return when.timestamp()
+    return None if when is None else float(when)
 
 
 def _due(covered: int, behind: int) -> bool:

@@ -62,6 +62,12 @@ def auto_id(text: str) -> str:
     return "auto:" + xxhash.xxh3_64_hexdigest(text.encode("utf-8", "surrogatepass"))
 
 
+def digest(text: str) -> str:
+    """What an add stores to recognise the same text under the same id again (XXH3-128
+    of its UTF-8 bytes, hex): adding it again is "already indexed", not an error."""
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+
+
 def raised(verdict: Verdict) -> Verdict:
     """``verdict``, or :class:`BadDocument` when it carries an error."""
     if verdict.error:

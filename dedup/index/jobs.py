@@ -4,7 +4,7 @@ Files are read exactly as ``dedup scan`` reads them (:func:`dedup.scan.read_path
 every format, folders, ``-`` for stdin), as a stream: an archive of 100k articles
 seeded with ``dedup index add --load`` is never held in memory whole, and batching
 (:data:`~dedup.index.BATCH_DOCUMENTS` articles per signing pass and transaction) happens
-here, not in the CLI.
+here, not in the CLI.  Documents are named by their index ids (:mod:`dedup.index.ids`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..scan import read_paths
 from ..sources import Selection
 from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
+from .ids import Naming
 
 
 @dataclass
@@ -43,12 +44,12 @@ class Job:
 
 def check_paths(
     index: Index, paths: Sequence[str | Path], selection: Selection, options: ReadOptions, policy: Policy,
-    *, progress: Progress = NO_PROGRESS, keep_texts: bool = False,
+    *, progress: Progress = NO_PROGRESS, keep_texts: bool = False, naming: Naming = Naming(),
 ) -> Job:
     """Check every document under ``paths`` against ``index`` (read-only), in batches
     (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`)."""
     job = Job(keep_texts=keep_texts)
-    docs = _stream(paths, selection, options, job, progress)
+    docs = _stream(paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
         job.verdicts.extend(job.keep(batch, index.check_many(batch, policy=policy)))
     progress.close()
@@ -65,14 +66,15 @@ def add_paths(
     load: bool = False,
     progress: Progress = NO_PROGRESS,
     keep_texts: bool = False,
+    naming: Naming = Naming(),
 ) -> Job:
     """Add every document under ``paths`` to ``index`` as ``policy`` says (``load``:
     store everything unchecked, :meth:`Index.load`; ``progress`` counts the documents
     read; ``keep_texts``: see :class:`Job`)."""
     job = Job(keep_texts=keep_texts)
-    docs = _stream(paths, selection, options, job, progress)
+    docs = _stream(paths, selection, options, job, progress, naming)
     if load:
-        job.verdicts = index.load(docs)
+        job.verdicts = index.load(docs, replace=policy.replace)
     else:
         job.verdicts = [job.keep([d], [v])[0] for d, v in index.filter(docs, policy=policy)]
     progress.close()
@@ -80,12 +82,15 @@ def add_paths(
 
 
 def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,
-            progress: Progress) -> Iterator[Document]:
-    """The documents under ``paths`` as they are read; what the report needs later (the
-    path and source, not the text) and the read errors are kept in ``job``."""
-    for item in progress.counted(read_paths([Path(p) for p in paths], selection, options), "documents"):
+            progress: Progress, naming: Naming) -> Iterator[Document]:
+    """The documents under ``paths`` as they are read, named by their ids; what the
+    report needs later (the id and source, not the text) and the read errors are kept
+    in ``job``."""
+    for item in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
+                                 "documents"):
         if isinstance(item, ReadError):
             job.errors.append(item)
         else:
+            item = naming.named(item)
             job.documents.append(replace(item, text=""))
             yield item

@@ -50,11 +50,11 @@ def judge(
                   f"({share:.0%} {compare} {policy.seen_share:.0%})")
     else:
         reason = "nothing seen before"
-    kept_text = None
-    if policy.action == "strip":
-        kept_text = strip(text, c, lo, hi, set(seen)) if seen else text
     kept_new = policy.action != "strip" or len(seen) < len(eligible)
     accepted = {"reject": not is_duplicate, "strip": kept_new, "flag": True}[policy.action]
+    kept_text = None  # what the pipeline keeps: nothing unless accepted
+    if accepted:
+        kept_text = strip(text, c, lo, hi, set(seen)) if policy.action == "strip" and seen else text
     return Verdict(
         doc_id=doc_id,
         policy=policy.action,
@@ -82,7 +82,7 @@ def too_short(doc_id: Optional[str], text: str, paragraphs: int, policy: Policy,
 def unjudged(doc_id: str, text: str, paragraphs: int, policy: Policy) -> Verdict:
     """The verdict of an ``Index.load``: stored as it is, compared with nothing."""
     return Verdict(doc_id, policy.action, chars=len(text), paragraphs=paragraphs, accepted=True,
-                   reason="loaded without checking")
+                   reason="loaded without checking", text=text)
 
 
 def stores(verdict: Verdict, policy: Policy) -> bool:

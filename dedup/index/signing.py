@@ -75,10 +75,12 @@ def sets_of(corpus: Corpus, paragraphs: np.ndarray) -> SetTable:
 
 
 def new_document(
-    store: Storage, text: str, doc_id: str, meta: Optional[Mapping[str, Any]], signed: Signed, d: int, same: bool
+    store: Storage, text: str, doc_id: str, meta: Optional[Mapping[str, Any]], digest: str, signed: Signed, d: int,
+    same: bool,
 ) -> NewDocument:
     """The rows to store for ``text`` (already signed as article ``d`` when ``same``;
-    a stripped remainder is signed anew, its spans being different).  Only the first
+    a stripped remainder is signed anew, its spans being different); ``digest`` is
+    that of the text as given (:func:`dedup.index.items.digest`).  Only the first
     stored copy of a text is banded (contract rule 5, :mod:`dedup.storage.protocol`)."""
     s = store.settings
     if not same:
@@ -96,6 +98,7 @@ def new_document(
         doc_id=doc_id,
         text=text,
         meta=meta,
+        digest=digest,
         key=int(doc_key[0]),
         signature=signed.doc_signatures[d],
         doc_banded=doc_banded,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Union
+from typing import BinaryIO, Callable, Iterator, Optional, Union
 
 from . import compressed, html, jsonl, markdown, text
 
@@ -26,11 +26,14 @@ class Document:
     """One document to check: ``path`` is how reports name it (``file`` or ``file#id``);
     ``text`` is the text that reported offsets refer to, and ``source`` says what that
     text is: ``"file"`` (the decoded file), ``"extracted-html"``, ``"extracted-markdown"``
-    (text taken out of markup) or ``"json-field"`` (a record's text field)."""
+    (text taken out of markup) or ``"json-field"`` (a record's text field).  ``record``
+    is a JSON record's own id (its id field's value), ``None`` for a whole file or a
+    record without one."""
 
     path: str
     text: str
     source: str = "file"
+    record: Optional[str] = None
 
 
 @dataclass(frozen=True)

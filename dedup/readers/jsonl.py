@@ -92,14 +92,15 @@ def _document(record: Any, name: str, number: str, where: str, options: "ReadOpt
 
     if not isinstance(record, dict):
         return ReadError(f"{name}#{number}", f"{where}: expected a JSON object, found {_kind(record)}")
-    key = record.get(options.id_field)
+    key = own = record.get(options.id_field)
     if key is None:
         key = number
     elif isinstance(key, (str, int)) and not isinstance(key, bool):
-        key = str(key)
+        key = own = str(key)
     else:
+        what = f"the number {key!r}" if isinstance(key, float) else _kind(key)  # e.g. NaN, 1.5
         return ReadError(f"{name}#{number}",
-                         f"{where}: id field {options.id_field!r} is {_kind(key)}, not a string or number")
+                         f"{where}: id field {options.id_field!r} is {what}; an id is a string or a whole number")
     address = f"{name}#{key}"
     if key in seen:
         return ReadError(address, f"{where}: id {key!r} already used ({seen[key]})")
@@ -108,4 +109,4 @@ def _document(record: Any, name: str, number: str, where: str, options: "ReadOpt
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
-    return Document(address, text, "json-field")
+    return Document(address, text, "json-field", own)

@@ -149,9 +149,13 @@ def verdict_label(v: Verdict) -> str:
 
 def verdict_action(v: Verdict) -> str:
     """What an add did: ``added``, ``stripped`` (added without its seen paragraphs),
-    ``rejected`` or ``not stored`` (accepted, but a duplicate the policy does not store)."""
+    ``replaced`` (took the place of its id's old text), ``already indexed`` (its id
+    is stored with the same text: skipped), ``rejected`` or ``not stored`` (accepted,
+    but a duplicate the policy does not store)."""
+    if v.already_indexed:
+        return "already indexed"
     if v.added:
-        return "stripped" if v.policy == "strip" and v.seen else "added"
+        return "replaced" if v.replaced else "stripped" if v.policy == "strip" and v.seen else "added"
     return "rejected" if not v.accepted else "not stored"
 
 

@@ -282,7 +282,7 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
     s = report.settings
     n = len(report.judged)
     verb = "Added to" if report.adding else "Checked against"
-    out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_plural(n, 'document')}")
+    out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_tally(report)}")
               + f" (threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
     shown = {id(v): v.pairs(d.path, s.doc_threshold)[:PAIRS_SHOWN] for d, v in report.judged if v.flagged}
     options.passages.want(loc for ps in shown.values() for p in ps for loc in (p.a, p.b))
@@ -309,6 +309,17 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
     out.write(f"\n{st.bold('Summary')}\n  {_plural(n, 'document')}: "
               + ", ".join(f"{c:,} {k}" for k, c in sorted(counts.items())) * bool(counts)
               + f"; {_plural(len(report.errors), 'error')}\n")
+
+
+def _tally(report: VerdictReport) -> str:
+    """What happened to how many documents, every document counted once: for an add
+    ``added, rejected, already indexed`` (and any other action seen), for a check
+    ``new, duplicates`` (and partly seen), then the errors."""
+    statuses = [verdict_action(v) if report.adding else verdict_label(v) for _, v in report.judged]
+    always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
+    seen = always + sorted(set(statuses) - set(always))
+    parts = [f"{statuses.count(k):,} {'duplicates' if k == 'duplicate' else k}" for k in seen]
+    return ", ".join(parts + [_plural(len(report.errors), "error")])
 
 
 def _status(v: Verdict, adding: bool) -> str:

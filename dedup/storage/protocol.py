@@ -26,7 +26,10 @@ every backend):
 4. **Ids.** Row ids (``int64``, > 0) are never reused, so a cached or stale pointer to
    a removed row can only miss, never hit another row.  Public document ids
    (``doc_id``) are unique: inserting an id that is stored is refused by the index
-   before it reaches the backend.
+   before it reaches the backend (a replacement is ``delete`` then ``insert`` in one
+   write transaction).  Each document keeps the ``digest`` of the text it was added
+   with and the Unix time it was ``added`` (:meth:`Storage.digests`,
+   :meth:`Storage.listing`): what makes ingest idempotent and retention possible.
 5. **Banding of exact copies.** Only the first stored copy of a text is *banded* (its
    band keys are in the buckets); later exact copies (same content key) are found
    with ``paragraph_copies`` / ``document_copies``.  So boilerplate repeated in every
@@ -52,7 +55,7 @@ from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -138,6 +141,7 @@ class NewDocument:
     doc_id: str
     text: str
     meta: Optional[Mapping[str, Any]]
+    digest: str  # of the text as the caller gave it (before any strip): see Storage.digests
     key: int
     signature: np.ndarray
     doc_banded: bool
@@ -160,6 +164,19 @@ class StoredDocument:
     paragraphs: tuple[Span, ...]
     meta: Mapping[str, Any]
     added: float  # Unix time
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One stored document as :meth:`Storage.listing` gives it (no text): its row id
+    (the listing's order and paging key), public id, Unix time added, size and metadata."""
+
+    row: int
+    doc_id: str
+    added: float
+    chars: int
+    paragraphs: int
+    meta: Mapping[str, Any]
 
 
 class Derive(Protocol):
@@ -222,6 +239,16 @@ class Storage(Protocol):
         bands of its banded rows over to surviving exact copies (rule 6)."""
 
     def get(self, doc_id: str) -> Optional[StoredDocument]: ...
+
+    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        """For each of ``doc_ids`` that is stored, the ``digest`` it was inserted with
+        (``None`` for a document stored by a dedup that kept none); ids not stored are
+        left out.  One look-up for the whole batch."""
+
+    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
+        """Up to ``limit`` stored documents with a row id above ``after``, in ascending
+        row id (page with ``after=last.row``); with ``before``, only those added before
+        that Unix time.  Memory is bounded by ``limit``, whatever the index's size."""
 
     def contains(self, doc_id: str) -> bool: ...
 

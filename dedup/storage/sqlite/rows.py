@@ -14,7 +14,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ...settings import Settings
-from ..protocol import DocumentRows, IndexCorrupt, Level, NewDocument, ParagraphRows
+from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, NewDocument, ParagraphRows
 from .schema import _ROWS
 
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
@@ -131,8 +131,8 @@ class Rows:
     def insert(self, doc: NewDocument) -> None:
         c = self._conn
         cur = c.execute(
-            "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, meta, text)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
+            " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._next_id("document"),
                 doc.doc_id,
@@ -142,6 +142,7 @@ class Rows:
                 int(doc.doc_banded),
                 time.time(),
                 _pack_u32(doc.signature),
+                doc.digest,
                 json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None,
                 doc.text,
             ),
@@ -165,6 +166,17 @@ class Rows:
                 ))
             ),
         )
+
+    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        return dict(self._select_in("SELECT doc_id, digest FROM documents WHERE doc_id IN ({})", list(doc_ids)))
+
+    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
+        when = "" if before is None else " AND added < ?"
+        rows = self._conn.execute(
+            f"SELECT id, doc_id, added, chars, paragraphs, meta FROM documents WHERE id > ?{when}"
+            " ORDER BY id LIMIT ?", (after, *(() if before is None else (before,)), limit),
+        ).fetchall()
+        return [Listed(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
 
     def _next_id(self, level: Level) -> int:
         """The id for a new row: above every stored *and every removed* row of the level.

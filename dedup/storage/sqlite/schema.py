@@ -17,11 +17,12 @@ from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
-#: or sketch tables beside the bucket file).
-_UPGRADABLE = {"1", "2", "3", "4", "5"}
+#: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
+#: ``added``).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -42,10 +43,12 @@ CREATE TABLE IF NOT EXISTS documents (
     banded INTEGER NOT NULL,
     added REAL NOT NULL,
     signature BLOB NOT NULL,
+    digest TEXT,
     meta TEXT,
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_key ON documents (key);
+CREATE INDEX IF NOT EXISTS documents_added ON documents (added);
 CREATE TABLE IF NOT EXISTS paragraphs (
     id INTEGER PRIMARY KEY,
     doc INTEGER NOT NULL,
@@ -137,7 +140,7 @@ def _id_meta() -> list[tuple[str, str]]:
 
 def upgrade_schema(conn: sqlite3.Connection) -> None:
     """Bring an older index to the current format, in one transaction: add the
-    ``heirs`` table and the id meta rows, drop the bucket and sketch tables (the
+    ``heirs`` table, the id meta rows, the ``digest`` column and the index on ``added``, drop the bucket and sketch tables (the
     buckets are then read from the signatures until :meth:`SQLiteStorage.optimize`
     writes a bucket file); a concurrent opener that upgraded first wins and this does
     nothing."""
@@ -145,6 +148,9 @@ def upgrade_schema(conn: sqlite3.Connection) -> None:
     try:
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
         if version in _UPGRADABLE:
+            columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
+            if "digest" not in columns:  # rows added before it have none (NULL)
+                conn.execute("ALTER TABLE documents ADD COLUMN digest TEXT")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)

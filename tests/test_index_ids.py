@@ -1,0 +1,244 @@
+"""The index's ids and life cycle: stable ids, idempotent ingest, listing, retention.
+
+Every test here failed on the code before ids were made stable: a file was named by
+how its path was typed, a second `dedup index add` of the same folder exited 2, and
+there was no way to list, export or prune an index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from textgen import prose, write_docs
+
+from dedup import Index
+from dedup.cli import main
+from dedup.verdict import Policy, Verdict
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def article(rng: random.Random, paragraphs: int = 4) -> str:
+    return "\n\n".join(prose(rng, rng.randint(40, 60)) for _ in range(paragraphs))
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def ids(db) -> list[str]:
+    with Index.open(db, readonly=True) as idx:
+        return sorted(idx.ids())
+
+
+def test_a_file_has_one_id_however_its_path_is_typed(tmp_path, rng):
+    write_docs(tmp_path / "p/news", {"port-strike.txt": [article(rng)], "other.txt": [article(rng)]})
+    write_docs(tmp_path / "q", {"port-strike.txt": [article(rng)]})  # same name, other text
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", "p/news/port-strike.txt", "--db", db).exit_code == 0
+    again = [  # alone (absolute), beside another file, through its folder
+        run("index", "add", tmp_path / "p/news/port-strike.txt", "--db", db),
+        run("index", "add", "p/news/port-strike.txt", "p/news/other.txt", "--db", db),
+        run("index", "add", "p/news", "--db", db),
+    ]
+    assert [r.exit_code for r in again] == [0, 0, 0]
+    assert all("p/news/port-strike.txt: already indexed" in r.stdout for r in again)
+    # Two different port-strike.txt in two folders never collide.
+    assert run("index", "add", "q", "--db", db).exit_code == 0
+    assert ids(db) == ["p/news/other.txt", "p/news/port-strike.txt", "q/port-strike.txt"]
+    # --base: ids relative to another folder (here the files' own).
+    other = tmp_path / "j.dedup"
+    assert run("index", "add", "p/news", "--base", "p/news", "--db", other).exit_code == 0
+    assert ids(other) == ["other.txt", "port-strike.txt"]
+
+
+def test_stdin_texts_and_records_keep_usable_ids(tmp_path, rng):
+    db = tmp_path / "i.dedup"
+    first, second = article(rng), article(rng)
+    assert run("index", "add", "-", "--db", db, input=first).exit_code == 0
+    # A second text through stdin is another document (it used to be refused: "<stdin>" existed).
+    assert run("index", "add", "-", "--db", db, input=second).exit_code == 0
+    assert run("index", "add", "-", "--id", "wire-9", "--db", db, input=article(rng)).exit_code == 0
+    records = "\n".join(json.dumps({"id": f"wire-{k}", "text": article(rng)}) for k in (1, 2))
+    assert run("index", "add", "-", "--stdin-format", "jsonl", "--db", db, input=records).exit_code == 0
+    (tmp_path / "feed.jsonl").write_text(json.dumps({"id": "a1", "text": article(rng)}) + "\n", encoding="utf-8")
+    assert run("index", "add", "feed.jsonl", "--id-prefix", "feed:", "--db", db).exit_code == 0
+    with Index.open(db, readonly=True) as idx:
+        assert "wire-1" in idx and "wire-2" in idx and "wire-9" in idx and "feed:a1" in idx
+        assert len(idx) == 6 and sum(i.startswith("auto:") for i in idx) == 2
+    # The same stdin text again is "already indexed", not an error.
+    again = run("index", "add", "-", "--db", db, input=first)
+    assert again.exit_code == 0 and "0 added, 0 rejected, 1 already indexed, 0 errors" in again.stdout
+
+
+def test_adding_a_folder_again_is_idempotent_and_the_header_counts_everything(tmp_path, rng):
+    base = article(rng)
+    docs = write_docs(tmp_path / "in", {"a.txt": [base], "b.txt": [article(rng)], "copy.txt": [base]})
+    (docs / "bad.txt").write_bytes(b"\x00\x01binary")
+    db = tmp_path / "i.dedup"
+    first = run("index", "add", "in", "--db", db)
+    assert first.exit_code == 1  # copy.txt repeats a.txt
+    assert "Added to" in first.stdout and "2 added, 1 rejected, 0 already indexed, 1 error " in first.stdout
+    again = run("index", "add", "in", "--db", db, "--format", "json")
+    assert again.exit_code == 1  # copy.txt is still a duplicate; the stored ones are skipped
+    verdicts = {v["id"]: v for v in json.loads(again.stdout)["verdicts"]}
+    assert verdicts["in/a.txt"]["already_indexed"] and verdicts["in/b.txt"]["already_indexed"]
+    assert not verdicts["in/a.txt"]["added"] and not verdicts["in/a.txt"]["matches"]
+    assert verdicts["in/copy.txt"]["duplicate"] and not verdicts["in/copy.txt"]["already_indexed"]
+    text = run("index", "add", "in", "--db", db).stdout
+    assert "0 added, 1 rejected, 2 already indexed, 1 error " in text
+    # Without the duplicate, a re-run is clean: exit 0, nothing added.
+    (docs / "copy.txt").unlink()
+    (docs / "bad.txt").unlink()
+    clean = run("index", "add", "in", "--db", db)
+    assert clean.exit_code == 0 and "0 added, 0 rejected, 2 already indexed, 0 errors" in clean.stdout
+    assert ids(db) == ["in/a.txt", "in/b.txt"]
+
+
+def test_a_changed_text_under_a_stored_id_is_refused_unless_replace(tmp_path, rng):
+    docs = write_docs(tmp_path / "in", {"a.txt": [article(rng)]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", "in", "--db", db).exit_code == 0
+    edited = article(rng)
+    (docs / "a.txt").write_text(edited, encoding="utf-8")
+    refused = run("index", "add", "in", "--db", db)
+    assert refused.exit_code == 2 and "'in/a.txt' is already in the index with a different text" in refused.stdout
+    with Index.open(db) as idx:
+        assert idx.get("in/a.txt").text != edited
+    replaced = run("index", "add", "in", "--replace", "--db", db)
+    assert replaced.exit_code == 0 and "in/a.txt: replaced" in replaced.stdout
+    with Index.open(db) as idx:
+        assert idx.get("in/a.txt").text == edited and len(idx) == 1
+        # The new version is found, the old one is gone.
+        assert idx.check(edited).is_duplicate
+
+
+def test_replace_is_one_transaction_and_judges_the_new_text_without_its_old_self(tmp_path, rng):
+    with Index.open(tmp_path / "i.dedup") as idx:
+        old = article(rng)
+        idx.add(old, "doc")
+        near = old.replace(".", " today.", 1)  # nearly the same: a duplicate of its old self
+        v = idx.add(near, "doc", policy=Policy(replace=True))
+        assert v.added and v.replaced and not v.matches and idx.get("doc").text == near
+        assert idx.add(near, "doc", policy=Policy(replace=True)).already_indexed
+        # A failure half-way leaves the old version in place.
+        broken = idx._store
+
+        class Boom(Exception):
+            pass
+
+        original = broken.insert
+        broken.insert = lambda doc: (_ for _ in ()).throw(Boom())
+        with pytest.raises(Boom):
+            idx.add(article(rng), "doc", policy=Policy(replace=True))
+        broken.insert = original
+        assert idx.get("doc").text == near
+
+
+def _add(db: str, folder: str, cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dedup.cli", "index", "add", folder, "--db", db],
+                          cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_four_writers_adding_the_same_folder_all_exit_0(tmp_path, rng):
+    write_docs(tmp_path / "in", {f"{k:02d}.txt": [article(rng)] for k in range(40)})
+    db = str(tmp_path / "i.dedup")
+    procs = [subprocess.Popen([sys.executable, "-c", "from dedup.cli import main; main()",
+                               "index", "add", "in", "--db", db],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outs]
+    added = [int(out.split(": ", 1)[1].split(" added")[0]) for out, _ in outs]
+    assert sum(added) == 40  # each document added by exactly one writer, skipped by the others
+    assert len(ids(db)) == 40
+
+
+def test_ids_iteration_list_and_export(tmp_path, rng):
+    db = tmp_path / "i.dedup"
+    with Index.open(db) as idx:
+        idx.add_many([{"id": f"d{k}", "text": article(rng), "source": "wire"} for k in range(5)])
+        assert list(idx.ids()) == list(idx) == [f"d{k}" for k in range(5)]
+        listed = list(idx.documents())
+        assert [d.meta for d in listed] == [{"source": "wire"}] * 5
+        assert all(abs(d.added - time.time()) < 60 for d in listed)
+    assert run("index", "list", "--db", db).stdout.split() == [f"d{k}" for k in range(5)]
+    exported = [json.loads(line) for line in run("index", "export", "--db", db).stdout.splitlines()]
+    assert [e["id"] for e in exported] == [f"d{k}" for k in range(5)]
+    assert set(exported[0]) == {"id", "added", "added_unix", "chars", "paragraphs", "meta"}
+    assert exported[0]["meta"] == {"source": "wire"} and exported[0]["added"].endswith("Z")
+
+
+def test_paging_lists_more_than_one_page(tmp_path, rng, monkeypatch):
+    import dedup.index as index_module
+
+    monkeypatch.setattr(index_module, "LIST_PAGE", 3)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.load([(f"d{k}", article(rng, 1)) for k in range(8)])
+        assert list(idx) == [f"d{k}" for k in range(8)]
+        assert idx.prune(before=time.time() + 1) == [f"d{k}" for k in range(8)] and len(idx) == 0
+
+
+def _age(db: Path, doc_id: str, days: float) -> None:
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("UPDATE documents SET added = ? WHERE doc_id = ?", (time.time() - days * 86400, doc_id))
+
+
+def test_retention_prunes_what_is_older_than_the_window(tmp_path, rng):
+    db = tmp_path / "i.dedup"
+    old_text = article(rng)
+    with Index.open(db) as idx:
+        idx.add_many([("old", old_text), ("mid", article(rng)), ("new", article(rng))])
+    _age(db, "old", 40)
+    _age(db, "mid", 10)
+    with Index.open(db) as idx:
+        assert idx.prune(before=datetime.now(timezone.utc).timestamp() - 30 * 86400) == ["old"]
+        assert list(idx) == ["mid", "new"] and not idx.check(old_text).matches  # gone from the buckets too
+        with pytest.raises(ValueError, match="time zone"):
+            idx.prune(before=datetime.now())
+    result = run("index", "remove", "--older-than", "7d", "--db", db)
+    assert result.exit_code == 0 and "removed 1 document added more than 7d ago" in result.stdout
+    assert ids(db) == ["new"]
+    assert run("index", "remove", "--older-than", "soon", "--db", db).exit_code == 2
+    assert run("index", "remove", "--db", db).exit_code == 2
+
+
+def test_a_verdict_carries_text_only_when_the_article_is_accepted(tmp_path, rng):
+    with Index.open(tmp_path / "i.dedup") as idx:
+        seen = article(rng)
+        idx.add(seen, "a")
+        fresh = article(rng)
+        kept = []
+        for item, verdict in idx.filter([("b", seen), ("c", fresh)], policy="strip"):
+            if verdict.accepted:
+                kept.append(verdict.text)
+            else:
+                assert verdict.text is None  # never '' for an article with nothing new
+        assert kept == [fresh]
+        other = article(rng)
+        assert idx.check(other, policy="reject").text == other
+        assert idx.check(seen, policy="reject").text is None
+    with pytest.raises(ValueError, match="carries no text"):
+        Verdict("x", "strip", accepted=False, text="")
+
+
+def test_a_nan_or_fractional_record_id_is_named_in_the_error(tmp_path):
+    (tmp_path / "r.jsonl").write_text('{"id": NaN, "text": "a"}\n{"id": 1.5, "text": "b"}\n', encoding="utf-8")
+    result = run("scan", "r.jsonl", "--format", "json")
+    errors = [e["error"] for e in json.loads(result.stdout)["errors"]]
+    assert errors == ["line 1: id field 'id' is the number nan; an id is a string or a whole number",
+                      "line 2: id field 'id' is the number 1.5; an id is a string or a whole number"]
