@@ -110,7 +110,7 @@ def test_jsonl_bad_records_are_errors_for_that_record_only():
         "x.jsonl#4": errs["x.jsonl#4"],
         "x.jsonl#6": "line 6: expected a JSON object, found an array",
         "x.jsonl#ok1": "line 7: id 'ok1' already used (line 1)",
-        "x.jsonl#8": "line 8: id field 'id' is an array, not a string or number",
+        "x.jsonl#8": "line 8: id field 'id' is an array; an id is a string or a whole number",
         "x.jsonl#10": errs["x.jsonl#10"],
     }
     assert errs["x.jsonl#4"].startswith("line 4: invalid JSON (")
@@ -124,7 +124,7 @@ def test_json_array_errors():
     assert err.error == "expected a JSON array of records, found an object"
     got = items(b'[{"id": "a", "text": "kept"}, {"id": "b"}, "loose string"]', "x.json")
     assert got == [
-        Document("x.json#a", "kept", "json-field"),
+        Document("x.json#a", "kept", "json-field", record="a"),
         ReadError("x.json#b", "record 2: text field 'text' is missing"),
         ReadError("x.json#3", "record 3: expected a JSON object, found a string"),
     ]
@@ -133,7 +133,7 @@ def test_json_array_errors():
 def test_record_fields_are_configurable():
     data = b'{"slug": "s1", "body": "the text"}\n{"body": "no slug"}\n'
     assert items(data, "x.ndjson", text_field="body", id_field="slug") == [
-        Document("x.ndjson#s1", "the text", "json-field"), Document("x.ndjson#2", "no slug", "json-field")]
+        Document("x.ndjson#s1", "the text", "json-field", record="s1"), Document("x.ndjson#2", "no slug", "json-field")]
 
 
 # --- compressed files ------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_markdown_with_unclosed_raw_html_is_an_error():
 def test_stdin_is_read_in_the_format_asked_for():
     data = b'{"id": "a", "text": "from a pipe"}\nnot json\n'
     got = list(read_stdin(ReadOptions(stdin_format="jsonl"), io.BytesIO(data)))
-    assert got[0] == Document("<stdin>#a", "from a pipe", "json-field")
+    assert got[0] == Document("<stdin>#a", "from a pipe", "json-field", record="a")
     assert got[1].path == "<stdin>#2" and "invalid JSON" in got[1].error
     assert list(read_stdin(ReadOptions(), io.BytesIO(b"plain"))) == [Document("<stdin>", "plain")]
 
