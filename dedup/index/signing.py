@@ -19,9 +19,11 @@ from ..corpus import Corpus, sign_documents
 from ..detect import document_items
 from ..lsh import band_keys
 from ..minhash import EMPTY
+from ..minhash import signatures as minhash_signatures
 from ..readers import Document
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
+from ..shingle import Shingles
 from ..sketch import sketch, sketch_width
 from ..storage.protocol import NewDocument, Storage
 
@@ -136,6 +138,10 @@ class _Derive:
 
     def bands(self, settings: Settings, signatures: np.ndarray) -> np.ndarray:
         return band_keys(signatures, settings.bands, settings.rows)
+
+    def signatures(self, settings: Settings, sets: SetTable) -> np.ndarray:
+        shingles = Shingles(hashes=sets.values, offsets=sets.offsets, units=np.diff(sets.offsets))
+        return minhash_signatures(shingles, settings.num_perm, settings.seed)
 
     def sketches(self, signatures: np.ndarray) -> np.ndarray:
         return sketch(signatures)

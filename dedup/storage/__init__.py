@@ -80,20 +80,20 @@ def open_storage(
     target = BACKENDS.get(scheme)
     if target is None:
         known = ", ".join(f"{s}://" for s in sorted(BACKENDS) if s and s != "file")
-        raise StorageError(f"{_masked(url)}: unknown index URL scheme {scheme!r} (a file path, or {known})")
+        raise StorageError(f"{masked(url)}: unknown index URL scheme {scheme!r} (a file path, or {known})")
     module_name, function = target.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
         raise StorageError(
-            f"{_masked(url)}: the {scheme} backend needs a library that is not installed ({err}); "
+            f"{masked(url)}: the {scheme} backend needs a library that is not installed ({err}); "
             "install dedup with the redis extra: pip install 'dedup[redis]'"
         ) from None
     opener: Any = getattr(module, function)
     return opener(url, settings, derive=derive, create=create, readonly=readonly, busy_timeout=busy_timeout)
 
 
-def _masked(url: str | os.PathLike) -> str:
+def masked(url: str | os.PathLike) -> str:
     """``url`` with any password replaced by ``***``."""
     return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", os.fspath(url))
 
@@ -113,6 +113,7 @@ __all__ = [
     "StorageError",
     "StoredDocument",
     "is_local",
+    "masked",
     "open_storage",
     "scheme_of",
 ]

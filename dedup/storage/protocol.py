@@ -190,6 +190,10 @@ class Derive(Protocol):
     def bands(self, settings: Settings, signatures: np.ndarray) -> np.ndarray:
         """``(n, bands)`` uint64 band keys of ``(n, num_perm)`` uint32 signatures."""
 
+    def signatures(self, settings: Settings, sets: SetTable) -> np.ndarray:
+        """``(n, num_perm)`` uint32 MinHash signatures of stored shingle sets (the same
+        values signing the text gave: a backend may store the set only)."""
+
     def sketches(self, signatures: np.ndarray) -> np.ndarray:
         """``(n, sketch_width)`` uint8 b-bit sketches of the signatures."""
 

@@ -1,0 +1,95 @@
+"""Redis index URLs, and Redis errors as :class:`~dedup.storage.protocol.StorageError` s.
+
+``redis://[USER:PASSWORD@]HOST[:PORT][/DB][?OPTIONS]``, ``rediss://...`` (TLS) or
+``unix://[USER:PASSWORD@]/PATH/TO/redis.sock[?db=N&OPTIONS]``.  Our options:
+
+* ``prefix`` (default ``dedup``): every key of the index starts with ``PREFIX:``, so
+  several indexes share one server and database;
+* ``timeout`` (seconds, default 10): connect and socket timeout of each command;
+* ``lease`` (seconds, default 30): how long the write lock is held without a write
+  before another worker may take it (a worker that died frees it after this);
+* ``shards`` (log2 of bucket shards, default 20, only when the index is created;
+  see :mod:`dedup.storage.redis.lua`).
+
+Every other option (``socket_keepalive``, ``ssl_cert_reqs``, ``ssl_ca_certs``,
+``client_name``, ...) goes to redis-py as it is.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import masked
+from ..protocol import IndexBusy, IndexFull, IndexReadOnly, IndexUnavailable, StorageError
+
+DEFAULT_PREFIX = "dedup"
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_LEASE = 30.0
+DEFAULT_SHARD_BITS = 20
+
+
+@dataclass(frozen=True)
+class RedisURL:
+    """A parsed index URL: what redis-py connects with, and our options."""
+
+    url: str  # for redis-py, without our options
+    shown: str  # for messages: the URL as given, password masked
+    prefix: str = DEFAULT_PREFIX
+    timeout: float = DEFAULT_TIMEOUT
+    lease: float = DEFAULT_LEASE
+    shard_bits: int = DEFAULT_SHARD_BITS
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def parse(url: str) -> RedisURL:
+    """Split ``url`` into redis-py's URL and our options; :class:`StorageError` names
+    a bad option."""
+    shown = masked(url)
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    ours = {k: v for k, v in query if k in ("prefix", "timeout", "lease", "shards")}
+    rest = [(k, v) for k, v in query if k not in ours]
+    try:
+        prefix = ours.get("prefix", DEFAULT_PREFIX)
+        timeout = float(ours.get("timeout", DEFAULT_TIMEOUT))
+        lease = float(ours.get("lease", DEFAULT_LEASE))
+        shard_bits = int(ours.get("shards", DEFAULT_SHARD_BITS))
+    except ValueError as err:
+        raise StorageError(f"{shown}: bad index URL option ({err})") from None
+    if not prefix or not 0 < timeout < 1e6 or not 0 < lease < 1e6 or not 4 <= shard_bits <= 30:
+        raise StorageError(f"{shown}: bad index URL option: prefix must not be empty, timeout and lease "
+                           "must be positive, shards between 4 and 30")
+    plain = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
+    return RedisURL(plain, shown, prefix, timeout, lease, shard_bits)
+
+
+def translate(err: Exception, shown: str, doing: str) -> StorageError:
+    """A :class:`StorageError` naming the index URL (password masked) and the cause."""
+    import redis.exceptions as rx
+
+    text = str(err)
+    if isinstance(err, rx.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text \
+            or "invalid username-password" in text or isinstance(err, rx.AuthorizationError):
+        return IndexUnavailable(f"{shown}: the Redis server refused the credentials ({text}); "
+                                "check the user name and password in the URL")
+    if isinstance(err, rx.TimeoutError):
+        return IndexUnavailable(f"{shown}: the Redis server did not answer in time while trying to {doing} "
+                                f"the index ({text}); a write in progress was not completed (retry it: "
+                                "a document is stored whole or not at all)")
+    if isinstance(err, rx.BusyLoadingError):
+        return IndexUnavailable(f"{shown}: the Redis server is loading its data; try again shortly")
+    if isinstance(err, rx.ConnectionError):
+        return IndexUnavailable(f"{shown}: cannot {doing} the index: no connection to the Redis server "
+                                f"({text}); is it running and reachable? A document being written was "
+                                "stored whole or not at all: retry the batch")
+    if "OOM" in text or "maxmemory" in text:
+        return IndexFull(f"{shown}: cannot {doing} the index: the Redis server reached its memory limit "
+                         f"(maxmemory); nothing of the refused document was stored ({text})")
+    if "READONLY" in text:
+        return IndexReadOnly(f"{shown}: cannot {doing} the index: the Redis server is a read-only replica")
+    if "DEDUPLOCK" in text:
+        return IndexBusy(f"{shown}: lost the index's write lock while writing (its lease expired: "
+                         "the worker stalled?); the document it was writing was not stored, retry")
+    return StorageError(f"{shown}: cannot {doing} the index ({type(err).__name__}: {text})")
