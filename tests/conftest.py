@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import random
+import sqlite3
+import urllib.parse
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -14,3 +21,66 @@ UKRAINE = FIXTURES / "ukraine-talks.txt"
 @pytest.fixture
 def rng() -> random.Random:
     return random.Random(20261127)
+
+
+# -- storage backends (tests/storage_contract.py) ----------------------------------------
+
+#: The Redis server the Redis tests use (``.ci/run`` starts one and sets it).
+REDIS_URL = os.environ.get("DEDUP_TEST_REDIS_URL", "")
+NO_REDIS = "DEDUP_TEST_REDIS_URL is not set: no Redis server to test against (.ci/run starts one)"
+
+
+@dataclass
+class Backend:
+    """A fresh index location on one backend, and the few backend-specific moves a
+    behaviour test needs."""
+
+    name: str
+    url: str
+    strict_removal: bool  # no band entry of a removed row is left at all
+    tamper: Callable[[str, str], None]  # overwrite one stored meta field
+
+
+def redis_url(**options: Any) -> str:
+    """``DEDUP_TEST_REDIS_URL`` with query ``options`` added."""
+    parts = urllib.parse.urlsplit(REDIS_URL)
+    query = urllib.parse.parse_qsl(parts.query) + [(k, str(v)) for k, v in options.items()]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A unique key prefix on the test server, its keys deleted afterwards."""
+    if not REDIS_URL:
+        pytest.skip(NO_REDIS)
+    import redis
+
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{prefix}:*", count=10_000))
+    for lo in range(0, len(keys), 10_000):
+        client.unlink(*keys[lo : lo + 10_000])
+    client.close()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request, tmp_path) -> Backend:
+    if request.param == "sqlite":
+        path = tmp_path / "contract.dedup"
+
+        def tamper_file(key: str, value: str) -> None:
+            with closing(sqlite3.connect(path)) as conn:
+                conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+                conn.commit()
+
+        return Backend("sqlite", str(path), False, tamper_file)
+    prefix = request.getfixturevalue("redis_prefix")
+    import redis
+
+    def tamper_server(key: str, value: str) -> None:
+        with closing(redis.Redis.from_url(REDIS_URL)) as client:
+            client.hset(f"{prefix}:meta", key, value)
+
+    # A short lease: a writer killed on purpose holds the lock this long.
+    return Backend("redis", redis_url(prefix=prefix, lease=3), True, tamper_server)

@@ -1,0 +1,326 @@
+"""The storage contract (:mod:`dedup.storage.protocol`), one behaviour suite run on every backend.
+
+Each test takes the ``backend`` fixture (see ``conftest.py``): a fresh, empty index
+location for SQLite (a file) and for Redis (a unique key prefix on the server named by
+``DEDUP_TEST_REDIS_URL``; skipped, with that reason shown, only when it is not set --
+``.ci/run`` always sets it).  Nothing here knows which backend it runs on, except the
+one helper that tampers with stored settings.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textgen import prose, rewrite
+
+from dedup import Index, Policy, Settings, SettingsMismatch, StorageError
+from dedup.index.signing import sign
+
+TESTS = Path(__file__).resolve().parent
+
+
+def article(seed: int, paragraphs: int = 6) -> str:
+    rng = random.Random(seed)
+    return "\n\n".join(prose(rng, rng.randint(40, 80)) for _ in range(paragraphs))
+
+
+KEEP_ALL = Policy("flag", add_duplicates=True)
+
+
+# -- check / add / remove / get / stats ---------------------------------------------------
+
+
+def test_add_check_get_stats_remove(backend):
+    a, b = article(1), article(2)
+    with Index.open(backend.url) as idx:
+        assert len(idx) == 0 and "a" not in idx
+        assert idx.add(a, "a", meta={"source": "wire"}).added
+        assert idx.add(b, "b").added
+        assert len(idx) == 2 and "a" in idx and "zz" not in idx
+        got = idx.get("a")
+        assert got.text == a and got.meta == {"source": "wire"} and len(got.paragraphs) == 6
+        assert [a[s.start : s.end] for s in got.paragraphs] == a.split("\n\n")
+        stats = idx.stats()
+        assert (stats["documents"], stats["paragraphs"]) == (2, 12) and stats["backend"] == backend.name
+        near = idx.check(rewrite(random.Random(3), a, 0.1))
+        assert near.is_duplicate and [m.doc_id for m in near.matches] == ["a"]
+        assert not near.matches[0].exact and 0.5 < near.matches[0].similarity < 1
+        assert not idx.check(article(4)).is_duplicate
+        rejected = idx.add(a, "a-again")
+        assert rejected.is_duplicate and not rejected.added and "a-again" not in idx
+        idx.remove("a")
+        assert "a" not in idx and idx.get("a") is None and len(idx) == 1
+        assert idx.stats()["paragraphs"] == 6
+        assert not idx.check(a).is_duplicate
+        with pytest.raises(KeyError):
+            idx.remove("a")
+    with Index.open(backend.url, create=False) as idx:  # persisted
+        assert len(idx) == 1 and idx.get("b").text == b
+
+
+def test_a_batch_is_judged_against_itself_and_an_id_is_stored_once(backend):
+    a = article(5)
+    with Index.open(backend.url) as idx:
+        verdicts = idx.add_many([("x", a), ("y", rewrite(random.Random(6), a, 0.05)), ("z", article(7))])
+        assert [v.added for v in verdicts] == [True, False, True]
+        assert verdicts[1].matches[0].doc_id == "x"
+        (again,) = idx.add_many([("x", article(8))])
+        assert again.error and "already in the index" in again.error and not again.added
+
+
+def test_stored_rows_read_back_as_signed(backend):
+    """What a backend hands back (content keys, signatures, shingle sets, spans) equals
+    what signing the text gives -- whether it stores signatures or recomputes them."""
+    text = article(9)
+    with Index.open(backend.url) as idx:
+        idx.add(text, "t")
+        store = idx._store
+        signed = sign([text], idx.settings)
+        keys = signed.corpus.para_key
+        rows = store.paragraph_copies(keys, 16)
+        assert sorted(rows.keys.tolist()) == sorted(keys.tolist())
+        order = np.argsort(rows.index)
+        assert np.array_equal(rows.signatures[order], signed.corpus.signatures)
+        assert np.array_equal(rows.start[order], signed.corpus.para_start)
+        assert np.array_equal(store.paragraphs(rows.ids).ids, np.sort(rows.ids))
+        (doc_row,) = np.unique(rows.docs)
+        docs = store.documents(np.array([doc_row]))
+        assert docs.doc_ids == ["t"] and np.array_equal(docs.signatures[0], signed.doc_signatures[0])
+        assert store.known_keys("paragraph", keys).all() and not store.known_keys("paragraph", keys + 1).any()
+
+
+# -- exact copies and the removal hand-over ------------------------------------------------
+
+
+def test_exact_copies_are_found_by_content_key(backend):
+    a = article(10)
+    lead = a.split("\n\n")[0]
+    with Index.open(backend.url, policy=KEEP_ALL) as idx:
+        for name in ("a1", "a2", "a3"):
+            idx.add(a, name)
+        idx.add(lead + "\n\n" + article(11, 3), "quoting")
+        verdict = idx.check(a)
+        assert {m.doc_id for m in verdict.matches if m.exact} == {"a1", "a2", "a3"}
+        quoting = next(m for m in verdict.matches if m.doc_id == "quoting")
+        assert [p.exact for p in quoting.paragraphs] == [True]
+
+
+def test_removal_hands_the_bands_over_to_a_surviving_copy(backend):
+    """A banded text's surviving exact copy takes over its bands: a *rewrite* (found
+    only through band keys, not by content key) still finds it."""
+    a = article(12)
+    lead = a.split("\n\n")[0]
+    with Index.open(backend.url, policy=KEEP_ALL) as idx:
+        idx.add(a, "first")
+        idx.add(a, "copy")  # same text: not banded itself
+        idx.add(article(13, 3) + "\n\n" + lead, "quotes-the-lead")  # its lead paragraph: not banded either
+        idx.remove("first")
+        near = idx.check(rewrite(random.Random(14), a, 0.1))
+        assert "copy" in {m.doc_id for m in near.matches if m.similarity < 1}
+        lead_near = idx.check(rewrite(random.Random(15), lead, 0.1))
+        assert {m.doc_id for m in lead_near.matches} == {"copy", "quotes-the-lead"}
+        idx.remove("copy")
+        lead_near = idx.check(rewrite(random.Random(15), lead, 0.1))
+        assert [m.doc_id for m in lead_near.matches] == ["quotes-the-lead"]
+
+
+def test_remove_leaves_no_band_entry_that_leads_to_a_removed_row(backend):
+    texts = {f"d{i}": article(20 + i) for i in range(5)}
+    with Index.open(backend.url) as idx:
+        for doc_id, text in texts.items():
+            idx.add(text, doc_id)
+        for doc_id in ("d1", "d3"):
+            idx.remove(doc_id)
+        store = idx._store
+        signed = sign(list(texts.values()), idx.settings)
+        with store.transaction(write=False):
+            for level, bands in (("paragraph", signed.para_bands), ("document", signed.doc_bands)):
+                _, hits, _ = store.candidates(level, bands.ravel())
+                read = store.paragraphs(hits) if level == "paragraph" else store.documents(hits)
+                if backend.strict_removal:
+                    assert set(hits.tolist()) == set(read.ids.tolist())
+                assert len(read.ids) == (18 if level == "paragraph" else 3)
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_settings_are_stored_and_a_mismatch_is_refused(backend):
+    custom = Settings(ngram=3, threshold=0.4)
+    with Index.open(backend.url, custom) as idx:
+        idx.add(article(30), "x")
+    with Index.open(backend.url) as idx:
+        assert idx.settings == custom
+    with pytest.raises(SettingsMismatch, match="ngram=3 .asked for 2."):
+        Index.open(backend.url, Settings())
+    backend.tamper("pipeline", "0" * 32)
+    with pytest.raises(SettingsMismatch, match="signs or bands text differently"):
+        Index.open(backend.url)
+    backend.tamper("normalize_version", "0")
+    with pytest.raises(SettingsMismatch, match="normalization version 0"):
+        Index.open(backend.url)
+
+
+def test_a_missing_index_is_not_created_when_asked_not_to(backend):
+    with pytest.raises(StorageError, match="no such index|no index under prefix"):
+        Index.open(backend.url, create=False)
+    with pytest.raises(StorageError):
+        Index.open(backend.url, readonly=True)
+
+
+def test_a_read_only_index_refuses_writes(backend):
+    Index.open(backend.url).close()
+    with Index.open(backend.url, readonly=True) as idx:
+        with pytest.raises(StorageError, match="read-only"):
+            idx.add(article(31), "x")
+        assert not idx.check(article(31)).is_duplicate
+
+
+# -- transactions ----------------------------------------------------------------------------
+
+
+def test_transactions_nest_and_a_failed_one_leaves_nothing(backend, monkeypatch):
+    with Index.open(backend.url) as idx:
+        idx.add(article(40), "before")
+        store = idx._store
+        with store.transaction(write=True):
+            with store.transaction(write=True):  # joins the outer one
+                assert store.contains("before")
+        verdicts = idx.load([("l1", article(41)), ("l2", article(42))], batch_size=1)
+        assert all(v.added and v.error is None for v in verdicts) and len(idx) == 3
+        real_insert, calls = store.insert, []
+
+        def insert_then_fail(doc):
+            calls.append(doc.doc_id)
+            if len(calls) == 3:
+                raise StorageError("simulated failure on the third document")
+            real_insert(doc)
+
+        monkeypatch.setattr(store, "insert", insert_then_fail)
+        with pytest.raises(StorageError, match="simulated"):
+            idx.add_many([(f"n{i}", article(50 + i)) for i in range(4)])
+        monkeypatch.undo()
+        assert len(idx) == 3 and not any(f"n{i}" in idx for i in range(4))
+        assert not idx.check(article(50)).is_duplicate
+        assert [v.added for v in idx.add_many([(f"n{i}", article(50 + i)) for i in range(4)])] == [True] * 4
+
+
+# -- concurrency -----------------------------------------------------------------------------
+
+WRITERS, ROUNDS = 4, 5
+
+
+def _contender(url: str, w: int, barrier, results) -> None:
+    try:
+        with Index.open(url) as idx:
+            rng = random.Random(100 + w)
+            for r in range(ROUNDS):
+                contested = rewrite(rng, article(1000 + r), 0.05)
+                barrier.wait(timeout=60)
+                results.put(("contested", r, idx.add(contested, f"c{r}-w{w}").added))
+                own = f"own-{w}-{r}"
+                results.put(("own", own, idx.add(article(2000 + 10 * w + r), own).added))
+        results.put(("done", w, None))
+    except BaseException:
+        results.put(("error", w, traceback.format_exc()))
+
+
+def _reader(url: str, stop, results) -> None:
+    """Checks exact copies of the contested articles' originals as they are being
+    added: a document seen at all is seen whole (all its paragraphs match)."""
+    try:
+        with Index.open(url) as idx:
+            n = 0
+            while not stop.is_set() or n < 3:
+                verdict = idx.check(article(2000 + n % (WRITERS * ROUNDS)))
+                for m in verdict.matches:
+                    assert m.exact and len(m.paragraphs) == 6, m
+                n += 1
+        results.put(("reads", n, None))
+    except BaseException:
+        results.put(("error", "reader", traceback.format_exc()))
+
+
+def test_four_processes_adding_near_duplicates_at_once_admit_exactly_one(backend):
+    Index.open(backend.url).close()
+    ctx = mp.get_context("fork")
+    barrier, stop, results = ctx.Barrier(WRITERS), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_contender, args=(backend.url, w, barrier, results)) for w in range(WRITERS)]
+    reader = ctx.Process(target=_reader, args=(backend.url, stop, results))
+    for p in [reader, *procs]:
+        p.start()
+    events = []
+    while sum(e[0] in ("done", "error") for e in events) < WRITERS:
+        events.append(results.get(timeout=180))
+    stop.set()
+    events.append(results.get(timeout=60))
+    for p in [reader, *procs]:
+        p.join(timeout=60)
+    errors = [e[2] for e in events if e[0] == "error"]
+    assert not errors, errors[0]
+    for r in range(ROUNDS):
+        assert sum(e[2] for e in events if e[0] == "contested" and e[1] == r) == 1, f"round {r}"
+    own = [e for e in events if e[0] == "own"]
+    assert len(own) == WRITERS * ROUNDS and all(e[2] for e in own)
+    with Index.open(backend.url) as idx:
+        assert len(idx) == WRITERS * ROUNDS + ROUNDS
+
+
+# -- crashes ---------------------------------------------------------------------------------
+
+_WRITER = textwrap.dedent(
+    """
+    import random, sys
+    sys.path.insert(0, sys.argv[3])
+    from storage_contract import article
+    from dedup import Index, Policy
+    idx = Index.open(sys.argv[1], policy=Policy("flag", add_duplicates=True))
+    for i in range(int(sys.argv[2]), 100000):
+        idx.add_many([(f"d{i}-{k}", article(10 * i + k, 3 + k)) for k in range(4)])
+        print(i, flush=True)
+    """
+)
+
+
+def test_a_writer_killed_mid_add_leaves_whole_documents_and_a_retry_completes(backend):
+    """SIGKILL at a random moment of a stream of batches: what a reader finds is whole
+    documents only, the index stays usable, and retrying the interrupted batch by id
+    stores the rest."""
+    Index.open(backend.url).close()
+    rng = random.Random(7)
+    start = 0
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-c", _WRITER, backend.url, str(start), str(TESTS)],
+                                stdout=subprocess.PIPE, text=True)
+        done = [int(proc.stdout.readline())]  # one batch in: then kill at a random moment
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(proc.pid, signal.SIGKILL)
+        done += [int(line) for line in proc.stdout.read().split()]
+        proc.wait()
+        with Index.open(backend.url, policy=KEEP_ALL) as idx:
+            for i in range(start, done[-1] + 2):
+                for k in range(4):
+                    doc_id, text = f"d{i}-{k}", article(10 * i + k, 3 + k)
+                    got = idx.get(doc_id)
+                    if i <= done[-1]:
+                        assert got is not None, f"{doc_id}: add returned but the document is gone"
+                    if got is not None:
+                        assert got.text == text and len(got.paragraphs) == 3 + k, f"{doc_id} is not whole"
+                        assert idx.check(text).matches[0].similarity == 1.0
+            retry = done[-1] + 1
+            batch = [(f"d{retry}-{k}", article(10 * retry + k, 3 + k)) for k in range(4)]
+            verdicts = idx.add_many(batch)
+            assert all(v.added or (v.error and "already in the index" in v.error) for v in verdicts)
+            assert all(doc_id in idx for doc_id, _ in batch)
+        start = retry + 1
