@@ -173,8 +173,9 @@ def stats(db, fmt) -> None:
         click.echo(json.dumps(data, indent=1))
         return
     s = data["settings"]
+    where = "in the server's memory, all databases" if data["backend"] == "redis" else "on disk"
     click.echo(f"{data['path']}: {data['documents']} documents, {data['paragraphs']} paragraphs, "
-               f"{data['bytes']:,} bytes on disk ({data['backend']})")
+               f"{data['bytes']:,} bytes {where} ({data['backend']})")
     click.echo(f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
                f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
                f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}")
@@ -199,6 +200,9 @@ def optimize(db) -> None:
     with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = _guard(idx.optimize)
     rows = done["rows"]
+    if rows is None:
+        click.echo(f"{done['path']}: nothing to do (the {done['backend']} backend keeps its buckets current)")
+        return
     click.echo(f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
                f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
 

@@ -15,14 +15,19 @@ every backend):
 1. **Transactions.** ``transaction(write=True)`` is exclusive across processes and
    machines: what an ``Index.add`` read when it decided is still true when it writes
    (two workers adding near-identical articles at once never both get admitted).  A
-   write transaction is all or nothing: on an exception, or when the process dies
-   half-way, nothing of it is visible to any later reader (or it is cleaned up before
-   the next reader can see it).
+   write transaction is all or nothing for each document: on an exception nothing of
+   the transaction stays; when the process (or the connection, or the server) dies
+   half-way, every document is stored whole or not at all (SQLite: nothing of the
+   transaction; Redis: the documents written before, each whole -- a retry of the
+   batch finds them by id).
 2. **Re-entrance.** A ``transaction`` opened inside another of the same storage object
    joins the outer one (``Index.load`` wraps many batches in one).  A read nested in a
    write sees the write's own rows.
 3. **Snapshots.** Everything read inside one ``transaction(write=False)`` comes from
-   one consistent state: a concurrent writer's document is seen whole or not at all.
+   one consistent state: a document added concurrently is seen whole (its paragraphs
+   and the document) or not at all.  SQLite reads one snapshot; Redis hides rows
+   above the ids written when the read began.  (On Redis a document *removed* during
+   a check may still count as seen by it, without its document match.)
 4. **Ids.** Row ids (``int64``, > 0) are never reused, so a cached or stale pointer to
    a removed row can only miss, never hit another row.  Public document ids
    (``doc_id``) are unique: inserting an id that is stored is refused by the index

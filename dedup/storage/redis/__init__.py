@@ -132,13 +132,17 @@ class RedisStorage:
         self._depth = 0
         self._token: Optional[str] = None
         self._written: list[str] = []
+        # The snapshot of a read transaction: the highest row ids whose writes had
+        # completed when it began (rows above are hidden from it); ``None``: see all.
+        self._horizon: Optional[dict[str, int]] = None
 
     # -- transactions ---------------------------------------------------------------
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[None]:
-        """Reads need no lock (each look-up is atomic); a write holds the index's lock
-        from the first read it decides on to its last write."""
+        """A read sees the rows written before it began (a snapshot by row id: ids only
+        grow, and a writer advances ``top:*`` in the same call that writes the rows); a
+        write holds the index's lock from the first read it decides on to its last write."""
         if self._depth:
             if write and self._token is None:
                 raise StorageError(f"{self.path}: a write inside a read transaction")
@@ -149,7 +153,11 @@ class RedisStorage:
         self._depth = 1
         try:
             if not write:
-                yield
+                self._horizon = self._snapshot()
+                try:
+                    yield
+                finally:
+                    self._horizon = None
                 return
             self._token = self._acquire()
             self._written = []
@@ -163,6 +171,17 @@ class RedisStorage:
         finally:
             self._depth = 0
             self._token = None
+
+    @_guarded("read")
+    def _snapshot(self) -> dict[str, int]:
+        top = self._r.mget([self._k + "top:p", self._k + "top:d"])
+        return {"p": int(top[0] or 0), "d": int(top[1] or 0)}
+
+    def _visible(self, tag: str, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` (rows of level ``tag``) the current read may see."""
+        if self._horizon is None:
+            return np.ones(len(ids), dtype=bool)
+        return ids <= self._horizon[tag]
 
     @_guarded("lock")
     def _acquire(self) -> str:
@@ -218,6 +237,8 @@ class RedisStorage:
         tag = _TAG[level]
         at, ids, _, sk_ids, sk = self._find(f"b:{tag}:", query, sketches=f"sk:{tag}:")
         table = np.frombuffer(sk, dtype=np.uint8).reshape(len(sk_ids), self._width)
+        seen = self._visible(tag, ids)
+        at, ids = at[seen], ids[seen]
         order = np.argsort(sk_ids)
         rows = order[np.searchsorted(sk_ids[order], ids)] if len(ids) else np.zeros(0, np.int64)
         return query[at], ids, table[rows]
@@ -225,6 +246,7 @@ class RedisStorage:
     @_guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("p", ids)]
         blobs = self._r.mget([f"{self._k}p:{i}" for i in ids.tolist()]) if len(ids) else []
         have = np.array([b is not None for b in blobs], dtype=bool)
         return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
@@ -232,8 +254,9 @@ class RedisStorage:
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         _, ids, recs, _, _ = self._find("k:p:", np.unique(np.asarray(keys, dtype=np.uint64)), limit, records="p:")
-        have = np.array([bool(r) for r in recs], dtype=bool)
-        return self._paragraph_rows(ids[have] if len(ids) else ids, [r for r in recs if r])
+        have = np.array([bool(r) for r in recs], dtype=bool) & self._visible("p", ids)
+        recs = [r for r, h in zip(recs, have) if h]
+        return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
 
     def _paragraph_rows(self, ids: np.ndarray, blobs: list[bytes]) -> ParagraphRows:
         t = unpack_paragraphs(blobs, self.path)
@@ -243,6 +266,7 @@ class RedisStorage:
     @_guarded("read")
     def documents(self, ids: np.ndarray) -> DocumentRows:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("d", ids)]
         blobs = self._r.mget([f"{self._k}d:{i}" for i in ids.tolist()]) if len(ids) else []
         keep = [i for i, b in enumerate(blobs) if b is not None]
         return self._document_rows(ids[keep] if len(ids) else ids, [blobs[i] for i in keep])
@@ -250,7 +274,8 @@ class RedisStorage:
     @_guarded("read")
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         _, ids, recs, _, _ = self._find("k:d:", np.unique(np.asarray(keys, dtype=np.uint64)), limit, records="d:")
-        keep = [i for i, r in enumerate(recs) if r]
+        seen = self._visible("d", ids)
+        keep = [i for i, r in enumerate(recs) if r and seen[i]]
         return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
 
     def _document_rows(self, ids: np.ndarray, blobs: list[bytes]) -> DocumentRows:
@@ -288,8 +313,8 @@ class RedisStorage:
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.uint64)
         query = np.unique(keys)
-        at, _, _, _, _ = self._find(f"k:{_TAG[level]}:", query, 1)
-        return np.isin(keys, query[at])
+        at, ids, _, _, _ = self._find(f"k:{_TAG[level]}:", query, 1)
+        return np.isin(keys, query[at[self._visible(_TAG[level], ids)]])
 
     # -- writes ---------------------------------------------------------------------
 
@@ -305,7 +330,12 @@ class RedisStorage:
         ops: list = ["SET", f"{k}d:{row}", pack_document(doc.key, first, len(doc.text), n, doc.doc_banded, time.time(),
                                                           doc.signature, doc.doc_id),
                      "SET", f"{k}t:{row}", pack_text(doc.text, doc.meta),
-                     "HSET", k + "ids", doc.doc_id, row, "INCRBY", k + "n:p", n]
+                     "HSET", k + "ids", doc.doc_id, row, "INCRBY", k + "n:p", n,
+                     # Readers that start from now on see these rows (writers take
+                     # turns under the lock, so ``top`` only grows).
+                     "SET", k + "top:d", row]
+        if n:
+            ops += ["SET", k + "top:p", first + n - 1]
         for i, pid in enumerate(para_ids.tolist()):
             ops += ["SET", f"{k}p:{pid}", pack_paragraph(
                 row, int(doc.para_index[i]), int(doc.para_start[i]), int(doc.para_end[i]), int(doc.para_words[i]),

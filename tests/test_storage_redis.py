@@ -1,0 +1,229 @@
+"""The Redis backend's own promises, against a real server: URLs, sharing, and faults
+(connection refused, authentication, timeout, memory limit, a server restarted
+mid-batch), each a clear error naming the URL with its password masked, and never a
+half-added document.  Skipped, with the reason shown, only without ``DEDUP_TEST_REDIS_URL``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import closing
+
+import pytest
+from click.testing import CliRunner
+from conftest import NO_REDIS, REDIS_URL, redis_url
+from storage_contract import article
+
+from dedup import Index, IndexCorrupt, IndexFull, IndexUnavailable, Policy, StorageError
+from dedup.cli import main
+
+pytestmark = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+
+
+@pytest.fixture
+def client():
+    import redis
+
+    with closing(redis.Redis.from_url(REDIS_URL)) as c:
+        yield c
+
+
+def _whole(idx: Index, texts: dict[str, str]) -> int:
+    """How many of ``texts`` are stored; asserts each stored one is whole."""
+    stored = 0
+    for doc_id, text in texts.items():
+        got = idx.get(doc_id)
+        if got is not None:
+            assert got.text == text and len(got.paragraphs) == text.count("\n\n") + 1, doc_id
+            assert idx.check(text).matches[0].similarity == 1.0
+            stored += 1
+    return stored
+
+
+def test_prefixes_and_databases_keep_indexes_apart(redis_prefix):
+    one, two = redis_url(prefix=redis_prefix), redis_url(prefix=redis_prefix + "-b")
+    try:
+        with Index.open(one) as a, Index.open(two) as b:
+            a.add(article(1), "x")
+            assert len(a) == 1 and len(b) == 0 and not b.check(article(1)).is_duplicate
+            assert a.stats()["redis"]["prefix"] == redis_prefix
+    finally:
+        import redis
+
+        with closing(redis.Redis.from_url(REDIS_URL)) as c:
+            keys = list(c.scan_iter(match=f"{redis_prefix}-b:*"))
+            if keys:
+                c.unlink(*keys)
+
+
+def test_keys_under_the_prefix_that_are_not_an_index_are_refused(redis_prefix, client):
+    client.hset(f"{redis_prefix}:meta", "format", "someone-else")
+    with pytest.raises(IndexCorrupt, match="not a dedup index"):
+        Index.open(redis_url(prefix=redis_prefix))
+
+
+def test_connection_refused_names_the_url_with_the_password_masked():
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://worker:s3cret@127.0.0.1:{port}/0?prefix=news&timeout=2"
+    with pytest.raises(IndexUnavailable) as err:
+        Index.open(url)
+    assert f"redis://worker:***@127.0.0.1:{port}/0?prefix=news" in str(err.value)
+    assert "s3cret" not in str(err.value) and "no connection" in str(err.value)
+
+
+def test_tls_url_speaks_tls():
+    """``rediss://`` connects with TLS: a plain server cannot complete the handshake."""
+    host_port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split("@")[-1]
+    with pytest.raises(IndexUnavailable, match=r"rediss://u:\*\*\*@"):
+        Index.open(f"rediss://u:pw@{host_port}/0?prefix=x&timeout=2")
+
+
+def test_authentication_failure_is_clear_and_a_user_with_the_right_password_works(redis_prefix, client):
+    user, password = f"dedup-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    client.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=["*"], commands=["+@all"])
+    try:
+        host_port = REDIS_URL.split("//", 1)[1].split("/", 1)[0].split("@")[-1]
+        with pytest.raises(IndexUnavailable, match="refused the credentials") as err:
+            Index.open(f"redis://{user}:wrong-{password}@{host_port}/0?prefix={redis_prefix}")
+        assert password not in str(err.value) and f"redis://{user}:***@" in str(err.value)
+        with Index.open(f"redis://{user}:{password}@{host_port}/0?prefix={redis_prefix}") as idx:
+            assert idx.add(article(2), "x").added
+            assert password not in idx.path
+    finally:
+        client.acl_deluser(user)
+
+
+def test_a_server_that_does_not_answer_in_time_is_a_timeout_error(redis_prefix, client):
+    with Index.open(redis_url(prefix=redis_prefix, timeout=0.3)) as idx:
+        idx.add(article(3), "x")
+        client.client_pause(1500, all=True)
+        try:
+            with pytest.raises(IndexUnavailable, match="did not answer in time"):
+                idx.check(article(3))
+        finally:
+            client.client_unpause()
+        time.sleep(0.1)
+        assert idx.check(article(3)).is_duplicate  # usable again
+
+
+def test_maxmemory_refuses_whole_documents_and_the_index_stays_usable(redis_prefix, client):
+    texts = {f"m{i}": article(100 + i) for i in range(60)}
+    saved = client.config_get("maxmemory")["maxmemory"]
+    with Index.open(redis_url(prefix=redis_prefix)) as idx:
+        idx.add(article(99), "before")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]) + 400_000)
+        try:
+            with pytest.raises(IndexFull, match="memory limit") as err:
+                for doc_id, text in texts.items():
+                    idx.add(text, doc_id)
+            assert redis_prefix in str(err.value)
+            assert idx.check(article(99)).is_duplicate  # reads still work
+        finally:
+            client.config_set("maxmemory", saved)
+        stored = _whole(idx, texts)
+        assert 0 < stored < len(texts)
+        rest = [(doc_id, text) for doc_id, text in texts.items() if doc_id not in idx]
+        assert all(v.added for v in idx.add_many(rest))
+        assert _whole(idx, texts) == len(texts)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed (.ci/run installs it)")
+def test_a_server_restarted_mid_batch_leaves_whole_documents_and_the_batch_can_be_retried(tmp_path):
+    """A private server with an append-only file, killed (SIGKILL) while a batch is being
+    added and started again: the worker gets a clear error, what was stored survives
+    whole, and retrying the batch by id completes it."""
+    port = _free_port()
+    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+               "--appendfsync", "always", "--dir", str(tmp_path)]
+
+    def start() -> subprocess.Popen:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                    return server
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("the private redis-server did not start")
+
+    url = f"redis://127.0.0.1:{port}/0?prefix=restart&lease=2&timeout=5"
+    batch = [(f"r{i}", article(300 + i)) for i in range(40)]
+    server = start()
+    try:
+        with Index.open(url, policy=Policy("flag", add_duplicates=True)) as idx:
+            idx.add_many(batch[:2])
+            killer = threading.Timer(0.15, lambda: os.kill(server.pid, signal.SIGKILL))
+            killer.start()
+            with pytest.raises(IndexUnavailable, match=rf"redis://127.0.0.1:{port}/0.*no connection"):
+                for k in range(2, len(batch), 2):
+                    idx.add_many(batch[k : k + 2])
+            killer.join()
+        server.wait()
+        server = start()
+        with Index.open(url, policy=Policy("flag", add_duplicates=True)) as idx:
+            assert _whole(idx, dict(batch)) >= 2
+            verdicts = idx.add_many(batch)
+            assert all(v.added or "already in the index" in (v.error or "") for v in verdicts)
+            assert _whole(idx, dict(batch)) == len(batch)
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.skipif(not os.environ.get("DEDUP_TEST_REDIS_SOCKET"), reason="DEDUP_TEST_REDIS_SOCKET is not set")
+def test_a_unix_socket_url(redis_prefix):
+    url = f"unix://{os.environ['DEDUP_TEST_REDIS_SOCKET']}?db=0&prefix={redis_prefix}"
+    with Index.open(url) as idx:
+        idx.add(article(4), "x")
+    with Index.open(redis_url(prefix=redis_prefix)) as idx:  # the same index over TCP
+        assert "x" in idx
+
+
+def test_bad_url_options_are_clear(redis_prefix):
+    with pytest.raises(StorageError, match="bad index URL option"):
+        Index.open(redis_url(prefix=redis_prefix, timeout="soon"))
+    with pytest.raises(StorageError, match="shards between 4 and 30"):
+        Index.open(redis_url(prefix=redis_prefix, shards=40))
+
+
+def test_the_cli_takes_a_redis_url(redis_prefix, tmp_path):
+    url = redis_url(prefix=redis_prefix)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(article(5), encoding="utf-8")
+    (folder / "b.txt").write_text(article(6), encoding="utf-8")
+    probe = tmp_path / "probe.txt"
+    probe.write_text(article(5), encoding="utf-8")
+    runner = CliRunner()
+    missing = runner.invoke(main, ["check", str(probe), "--db", url])
+    assert missing.exit_code == 2 and "no index under prefix" in missing.output
+    added = runner.invoke(main, ["index", "add", str(folder), "--db", url])
+    assert added.exit_code == 0, added.output
+    checked = runner.invoke(main, ["check", str(probe), "--db", url, "--format", "json"])
+    assert checked.exit_code == 1
+    (verdict,) = json.loads(checked.output)["verdicts"]
+    assert verdict["duplicate"] and verdict["matches"][0]["id"] == "a.txt"
+    stats = runner.invoke(main, ["index", "stats", "--db", url])
+    assert stats.exit_code == 0 and "2 documents" in stats.output and "(redis)" in stats.output
+    optimized = runner.invoke(main, ["index", "optimize", "--db", url])
+    assert optimized.exit_code == 0 and "nothing to do" in optimized.output
+    removed = runner.invoke(main, ["index", "remove", "a.txt", "--db", url])
+    assert removed.exit_code == 0, removed.output
+    assert runner.invoke(main, ["check", str(probe), "--db", url]).exit_code == 0
+    wrong = runner.invoke(main, ["index", "add", str(folder), "--db", url, "--ngram", "4"])
+    assert wrong.exit_code == 2 and "other settings" in wrong.output
