@@ -36,7 +36,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import Markov, articles, paragraphs_from, rewrite  # noqa: E402

@@ -58,11 +58,6 @@ def scheme_of(url: str | os.PathLike) -> str:
     return (found.group(1) or found.group(2)).lower()
 
 
-def is_local(url: str | os.PathLike) -> bool:
-    """Whether ``url`` names a local index file (whose folder the CLI can check)."""
-    return scheme_of(url) in ("", "file", "sqlite")
-
-
 def open_storage(
     url: str | os.PathLike,
     settings: Optional[Settings] = None,
@@ -112,7 +107,6 @@ __all__ = [
     "Storage",
     "StorageError",
     "StoredDocument",
-    "is_local",
     "masked",
     "open_storage",
     "scheme_of",
