@@ -24,6 +24,7 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from . import containment
 from .corpus import Corpus
 from .group import exact_groups, groups
 from .lsh import band_keys, candidate_pairs
@@ -43,6 +44,7 @@ class Matches:
     pairs: np.ndarray  # (m, 2) int64, a < b
     scores: Scores
     estimates: np.ndarray
+    contained: np.ndarray  # (m,) bool: kept for containment alone (Jaccard below threshold)
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ _ROUND = 1 << 16
 def similar_pairs(
     items: Items, which: np.ndarray, settings: Settings, threshold: float, all_pairs: bool = True
 ) -> Matches:
-    """Verified pairs among ``items[which]`` with Jaccard >= ``threshold``.
+    """Verified pairs among ``items[which]`` with Jaccard >= ``threshold``, or whose
+    smaller text is at least ``settings.containment`` inside the larger one (then
+    ``contained``; candidates from :mod:`dedup.containment`, 0 turns this off).
 
     Returned pair indices point into ``which``.  With ``all_pairs=False`` candidates are
     verified in rounds, and a candidate whose two ends earlier rounds already linked
@@ -75,28 +79,37 @@ def similar_pairs(
     """
     sigs = items.signatures[which]
     candidates = candidate_pairs(band_keys(sigs, settings.bands, settings.rows))
+    if settings.containment:
+        sizes = items.ends[which] - items.starts[which]
+        extra = containment.candidate_pairs(sigs, sizes, settings.containment, covered=(settings.bands, settings.rows))
+        candidates = np.unique(np.concatenate([candidates, extra]), axis=0) if len(extra) else candidates
     involved = np.unique(candidates)
     starts, ends = items.starts[which][involved], items.ends[which][involved]
     table = unique_sets(items.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
     local = np.searchsorted(involved, candidates)
     step = len(local) if all_pairs else _ROUND
     label = np.arange(len(involved))
-    found: list[tuple[np.ndarray, Scores]] = []
+    found: list[tuple[np.ndarray, Scores, np.ndarray]] = []
     for lo in range(0, len(local), max(step, 1)):
         batch = local[lo : lo + step]
         if not all_pairs:
             batch = batch[label[batch[:, 0]] != label[batch[:, 1]]]
         scores = score_pairs(table, batch)
-        keep = scores.jaccard >= threshold
-        found.append((batch[keep], Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep])))
-        if not all_pairs and keep.any():
-            label = component_labels(len(involved), np.concatenate([f[0] for f in found]))
+        near = scores.jaccard >= threshold
+        inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (settings.containment or 2.0))
+        keep = near | inside
+        found.append((batch[keep], Scores(scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]),
+                      inside[keep]))
+        if not all_pairs and near.any():
+            linked = np.concatenate([f[0][~f[2]] for f in found])
+            label = component_labels(len(involved), linked)
     kept = involved[np.concatenate([f[0] for f in found])] if found else np.zeros((0, 2), np.int64)
     return Matches(
         pairs=kept,
         scores=Scores(*(np.concatenate([getattr(f[1], k) for f in found]) if found else np.zeros(0)
                         for k in ("jaccard", "containment_a", "containment_b"))),
         estimates=pair_estimates(sigs, kept),
+        contained=np.concatenate([f[2] for f in found]) if found else np.zeros(0, bool),
     )
 
 
@@ -131,7 +144,7 @@ def find_pairs(
     all_pairs: bool = True,
 ) -> list[tuple]:
     """All duplicate pairs among ``items`` as ``(a, b, jaccard, cont_a, cont_b, estimate,
-    exact)`` tuples, ``a < b`` being item indices.
+    exact, contained)`` tuples, ``a < b`` being item indices.
 
     Exact copies are linked to their first occurrence; near-duplicates are found once
     per distinct text (between first occurrences) among texts of ``min_words`` or more.
@@ -145,7 +158,8 @@ def find_pairs(
     eligible_copy = items.words[copies] >= exact_min
     copies = copies[eligible_copy]
     ones = [1.0] * len(copies)
-    found.extend(zip(first[label[copies]].tolist(), copies.tolist(), ones, ones, ones, ones, [True] * len(copies)))
+    found.extend(zip(first[label[copies]].tolist(), copies.tolist(), ones, ones, ones, ones, [True] * len(copies),
+                     [False] * len(copies)))
     distinct = first[items.words[first] >= min_words]
     if len(distinct) > 1:
         m = similar_pairs(items, distinct, settings, threshold, all_pairs)
@@ -153,7 +167,7 @@ def find_pairs(
         s = m.scores
         found.extend(
             zip(a.tolist(), b.tolist(), s.jaccard.tolist(), s.containment_a.tolist(),
-                s.containment_b.tolist(), m.estimates.tolist(), [False] * len(a))
+                s.containment_b.tolist(), m.estimates.tolist(), [False] * len(a), m.contained.tolist())
         )
     return found
 
@@ -225,9 +239,12 @@ def detect(
             locate = _Locator.documents(corpus, docs)
         raw.sort(key=lambda r: (r[0], r[1]))
         pairs.extend(
-            Pair(level, sim, (ca, cb), est, locate(a), locate(b), exact) for a, b, sim, ca, cb, est, exact in raw
+            Pair(level, sim, (ca, cb), est, locate(a), locate(b), exact, "contained" if inside else "near-duplicate")
+            for a, b, sim, ca, cb, est, exact, inside in raw
         )
-        for members in groups(len(items.keys), ((a, b) for a, b, *_ in raw)):
+        # Groups are copies (keep one, drop the rest): a quote does not make the text
+        # around it a copy of anything, so contained pairs link no group.
+        for members in groups(len(items.keys), ((a, b) for a, b, *_, inside in raw if not inside)):
             located = tuple(map(locate, members))
             found_groups.append(Group(level, located[0], located))
     return pairs, found_groups

@@ -13,6 +13,7 @@ from .corpus import DocumentInfo
 from .readers import ReadError
 
 Kind = Literal["paragraph", "document"]
+Relation = Literal["near-duplicate", "contained"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,10 @@ class Pair:
 
     ``similarity`` is the verified Jaccard of the shingle sets, ``containment`` is
     ``(|A∩B|/|A|, |A∩B|/|B|)`` and ``estimate`` the MinHash estimate that made them
-    candidates.  ``exact`` marks identical normalized text.
+    candidates.  ``exact`` marks identical normalized text.  ``relation`` says why the
+    pair is reported: ``"near-duplicate"`` (Jaccard at or above the threshold) or
+    ``"contained"`` (Jaccard below it, but the smaller text is at least the containment
+    threshold inside the larger one; :attr:`inside` names which side that is).
     """
 
     kind: Kind
@@ -49,6 +53,14 @@ class Pair:
     a: Location
     b: Location
     exact: bool = False
+    relation: Relation = "near-duplicate"
+
+    @property
+    def inside(self) -> Optional[str]:
+        """``"a"`` or ``"b"``: the side contained in the other, for a contained pair."""
+        if self.relation != "contained":
+            return None
+        return "a" if self.containment[0] >= self.containment[1] else "b"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +69,8 @@ class Pair:
             "containment": [round(c, 4) for c in self.containment],
             "estimate": round(self.estimate, 4),
             "exact": self.exact,
+            "relation": self.relation,
+            "inside": self.inside,
             "a": self.a.to_dict(),
             "b": self.b.to_dict(),
         }

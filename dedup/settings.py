@@ -40,6 +40,9 @@ class Settings:
 
     ``bands`` x ``rows`` must not exceed ``num_perm``; when either is 0 they are
     derived from ``threshold`` and ``num_perm`` by :func:`dedup.lsh.choose_bands`.
+    ``containment``: a pair whose smaller text is at least this share inside the larger
+    one (``|A∩B| / min(|A|, |B|)`` of shingle sets) is reported as ``contained`` even
+    below ``threshold``; 0 turns that off (see :mod:`dedup.containment`).
     """
 
     unit: Unit = "word"
@@ -51,6 +54,7 @@ class Settings:
     doc_threshold: float = 0.3
     min_words: int = 8
     seed: int = 1
+    containment: float = 0.7
 
     def __post_init__(self) -> None:
         problems = []
@@ -60,6 +64,8 @@ class Settings:
             problems.append(f"ngram must be between 1 and 64, not {self.ngram}")
         if not 16 <= self.num_perm <= 1024:
             problems.append(f"num_perm must be between 16 and 1024, not {self.num_perm}")
+        if not 0.0 <= self.containment <= 1.0:
+            problems.append(f"containment must be in [0, 1] (0: off), not {self.containment}")
         for name in ("threshold", "doc_threshold"):
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:

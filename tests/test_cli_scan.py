@@ -110,8 +110,11 @@ def test_exit_codes(tmp_path, seed_dir, rng):
 
 
 def test_options_change_detection(seed_dir):
-    # A strict threshold drops the reworded lead; char shingles still find it.
-    assert run("scan", seed_dir, "--threshold", "0.9", "--doc-threshold", "0.9").exit_code == 0
+    # A strict threshold drops the reworded lead (but for its containment, 0.875 of the
+    # lead's 2-grams are in the rewording); char shingles still find it.
+    assert run("scan", seed_dir, "--threshold", "0.9", "--doc-threshold", "0.9", "--containment", "off").exit_code == 0
+    res = run("scan", seed_dir, "--threshold", "0.9", "--format", "json")
+    assert [p["relation"] for p in json.loads(res.stdout)["pairs"]] == ["contained"]
     res = run("scan", seed_dir, "--unit", "char", "--ngram", "5", "--format", "json")
     report = json.loads(res.stdout)
     assert report["settings"]["unit"] == "char" and len(report["pairs"]) == 1

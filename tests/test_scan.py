@@ -67,8 +67,12 @@ def test_document_level_only(tmp_path, rng):
     paras = [prose(rng, 40) for _ in range(6)]
     docs = {"one.txt": paras, "two.txt": [rewrite(rng, p, 0.05) for p in paras], "three.txt": paras[:1]}
     result = scan(write_docs(tmp_path, docs), levels=["document"])
-    assert {(p.a.path, p.b.path) for p in result.pairs} == {("one.txt", "two.txt")}
-    (pair,) = result.pairs
+    near = [p for p in result.pairs if p.relation == "near-duplicate"]
+    assert {(p.a.path, p.b.path) for p in near} == {("one.txt", "two.txt")}
+    # three.txt is one.txt's first paragraph: inside it (and inside the lightly edited two.txt)
+    inside = {(p.a.path, p.b.path, p.inside) for p in result.pairs if p.relation == "contained"}
+    assert ("one.txt", "three.txt", "b") in inside and inside <= {("one.txt", "three.txt", "b"), ("three.txt", "two.txt", "a")}
+    (pair,) = near
     assert pair.a.paragraph is None and pair.a.start == 0 and pair.b.end == len((tmp_path / "two.txt").read_text())
 
 

@@ -56,3 +56,24 @@ def write_docs(root: Path, docs: dict[str, list[str]]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
     return root
+
+
+def _pseudo_words(count: int) -> list[str]:
+    """``count`` distinct pronounceable pseudo-words (deterministic)."""
+    rng = random.Random(12345)
+    onsets, vowels, codas = "b c d f g h k l m n p r s t v w".split(), "a e i o u ai ou".split(), ["", "n", "r", "s", "t"]
+    out: set[str] = set()
+    while len(out) < count:
+        out.add("".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(rng.randint(1, 3))))
+    return sorted(out)
+
+
+#: A large vocabulary (function words first, then 20,000 pseudo-words) with Zipf
+#: weights: as in real prose, unrelated texts share "of the" but rarely a content bigram.
+RICH_WORDS = WORDS[:60] + _pseudo_words(20_000)
+RICH_WEIGHTS = [1 / (rank + 1) for rank in range(len(RICH_WORDS))]
+
+
+def rich_prose(rng: random.Random, n_words: int) -> str:
+    """Like :func:`prose`, over :data:`RICH_WORDS`."""
+    return " ".join(rng.choices(RICH_WORDS, weights=RICH_WEIGHTS, k=n_words))

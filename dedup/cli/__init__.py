@@ -53,6 +53,9 @@ def settings_options(func: Callable) -> Callable:
         click.option("--rows", type=click.IntRange(1, 1024), default=None, help="LSH rows per band."),
         click.option("--min-words", type=click.IntRange(1), default=None,
                      help=f"Shorter paragraphs are not compared at paragraph level [default: {_DEFAULTS.min_words}]."),
+        click.option("--containment", type=OffOr(click.FloatRange(0, 1, min_open=True), 0.0), default=None,
+                     help="Also report a text at least this much inside a longer one (relation "
+                          f"'contained'), or 'off' [default: {_DEFAULTS.containment}]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -60,7 +63,7 @@ def settings_options(func: Callable) -> Callable:
 
 
 #: The options of :func:`settings_options`, as ``Settings`` field names.
-SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words")
+SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words", "containment")
 
 
 def build_settings(**given) -> Settings:
@@ -69,6 +72,19 @@ def build_settings(**given) -> Settings:
         return _DEFAULTS.with_changes(**changes)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+
+
+class OffOr(click.ParamType):
+    """A value of ``inner``'s type, or ``off`` (which stands for ``off_value``)."""
+
+    def __init__(self, inner: click.ParamType, off_value) -> None:
+        self.inner, self.off_value = inner, off_value
+        self.name = f"{inner.name}|off"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip().lower() == "off":
+            return self.off_value
+        return self.inner.convert(value, param, ctx)
 
 
 class ByteSize(click.ParamType):

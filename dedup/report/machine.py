@@ -66,13 +66,12 @@ class _PairEncoder:
         return text
 
     def __call__(self, p: Pair) -> str:
-        relation = getattr(p, "relation", None)
         return (
             f'{{"kind": "{p.kind}", "similarity": {round(p.similarity, 4)!r}, '
             f'"containment": [{round(p.containment[0], 4)!r}, {round(p.containment[1], 4)!r}], '
             f'"estimate": {round(p.estimate, 4)!r}, "exact": {"true" if p.exact else "false"}, '
-            + (f'"relation": {dumps(relation)}, ' if relation is not None else "")
-            + f'"a": {self._location(p.a)}, "b": {self._location(p.b)}}}'
+            f'"relation": "{p.relation}", "inside": {dumps(p.inside)}, '
+            f'"a": {self._location(p.a)}, "b": {self._location(p.b)}}}'
         )
 
 

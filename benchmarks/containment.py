@@ -1,0 +1,148 @@
+"""Recall and cost of the containment candidate stage (``dedup.containment``).
+
+    python benchmarks/containment.py                    # small corpus, default settings
+    python benchmarks/containment.py --size full --per-cell 200
+
+Quotes of 20-80 words are cut from real paragraphs of the benchmark corpus
+(``benchmarks/corpus.py``) and embedded, at a random word position, in a text of real
+words from other paragraphs that is ``k`` times as long (k = 2 ... 20); some quotes
+are edited (word substitutions) so that their exact containment falls in the bands
+0.8-0.9, 0.9-1.0 or is 1.0.  The pairs are scanned together with the whole corpus, so
+buckets are as crowded as in a real scan.  Recall is the share of the embedded pairs
+that become candidates (Jaccard bands or containment bands: every candidate is then
+verified exactly, so candidate recall is the pipeline's recall); the cost is the extra
+candidates and the extra seconds of the containment stage, next to the Jaccard stage.
+Nothing is asserted; it measures and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+RATIOS = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
+BINS = ((0.8, 0.9), (0.9, 1.0), (1.0, 1.01))
+
+
+def make_cases(paragraphs: list[list[str]], per_cell: int, seed: int):
+    """``(quote, container, ratio)`` triples: per ratio, ``per_cell`` quotes for each
+    containment bin (edited so that about the bin's share of bigrams survives)."""
+    rng = random.Random(seed)
+    long_enough = [p for p in paragraphs if len(p) >= 20]
+    pool = [w for p in paragraphs for w in p]
+    cases = []
+    for ratio in RATIOS:
+        for lo, hi in BINS:
+            for _ in range(per_cell * 2):  # edits land in a bin only roughly: make extra
+                source = rng.choice(long_enough)
+                q = rng.randint(20, min(80, len(source)))
+                at = rng.randint(0, len(source) - q)
+                quote = list(source[at : at + q])
+                if lo < 1.0:
+                    # one substituted word breaks up to two word bigrams
+                    share = rng.uniform(1 - hi, 1 - lo)
+                    for i in rng.sample(range(q), max(1, round(share * (q - 1) / 2))):
+                        quote[i] = rng.choice(pool)
+                start = rng.randrange(len(pool) - ratio * q)
+                filler = pool[start : start + (ratio - 1) * q]
+                cut = rng.randint(0, len(filler))
+                container = filler[:cut] + list(source[at : at + q]) + filler[cut:]
+                cases.append((" ".join(quote), " ".join(container), ratio))
+    return cases
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", default="small", choices=("small", "full"))
+    parser.add_argument("--per-cell", type=int, default=100)
+    parser.add_argument("--containment", type=float, default=None, help="[Settings default]")
+    parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--max-bucket", type=int, default=None, help="[dedup.containment.MAX_BUCKET]")
+    parser.add_argument("--max-ratio", type=float, default=None, help="[dedup.containment.MAX_RATIO]")
+    args = parser.parse_args(argv)
+
+    from dedup import Settings
+    from dedup import containment as ct
+    from dedup.corpus import sign_documents
+    from dedup.lsh import band_keys, candidate_pairs
+    from dedup.normalize import normalize
+    from dedup.readers import Document
+    from dedup.scan import read_paths
+    from dedup.sources import Selection
+    from dedup.readers import ReadOptions
+    from dedup.split import split_paragraphs
+    from dedup.verify import score_pairs, unique_sets
+
+    ct.MAX_BUCKET = args.max_bucket or ct.MAX_BUCKET
+    ct.MAX_RATIO = args.max_ratio or ct.MAX_RATIO
+    folder = HERE / ".corpus" / args.size
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is missing: build it with python benchmarks/corpus.py")
+    settings = Settings() if args.containment is None else Settings(containment=args.containment)
+    docs = [d for d in read_paths([Path(folder)], Selection(), ReadOptions()) if hasattr(d, "text")]
+    paragraphs = [normalize(d.text[s:e]).split() for d in docs for s, e in split_paragraphs(d.text)]
+    cases = make_cases(paragraphs, args.per_cell, args.seed)
+    texts = [" ".join(p) for p in paragraphs if len(p) >= settings.min_words]
+    base = len(texts)
+    for quote, container, _ in cases:
+        texts += [quote, container]
+    signed = sign_documents([Document(f"t{i}", t) for i, t in enumerate(texts)], settings)
+    # As a scan sees them: one item per distinct text.
+    _, first = np.unique(signed.para_key, return_index=True)
+    first.sort()
+    sigs, offsets = signed.signatures[first], signed.shingles.offsets
+    sizes = (offsets[1:] - offsets[:-1])[first]
+    t0 = time.perf_counter()
+    jac = candidate_pairs(band_keys(sigs, settings.bands, settings.rows))
+    t_jac = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    con = ct.candidate_pairs(sigs, sizes, settings.containment, covered=(settings.bands, settings.rows),
+                             max_ratio=ct.MAX_RATIO)
+    t_con = time.perf_counter() - t0
+    n = len(first)
+    found = set((np.minimum(jac[:, 0], jac[:, 1]) * n + np.maximum(jac[:, 0], jac[:, 1])).tolist())
+    found |= set((con[:, 0] * n + con[:, 1]).tolist())
+    position = {int(p): i for i, p in enumerate(first.tolist())}
+    pairs = []
+    for k, (_, _, ratio) in enumerate(cases):
+        a, b = base + 2 * k, base + 2 * k + 1
+        if a in position and b in position:
+            pairs.append((position[a], position[b], ratio))
+    table = unique_sets(signed.shingles.hashes, offsets)
+    arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
+    scores = score_pairs(table, first[arr])
+    cells: dict = {}
+    for (a, b, ratio), c in zip(pairs, scores.containment_a):
+        for lo, hi in BINS:
+            if lo <= c < hi:
+                cell = cells.setdefault((ratio, lo), [0, 0])
+                if cell[1] < args.per_cell:
+                    cell[1] += 1
+                    cell[0] += (min(a, b) * n + max(a, b)) in found
+    print(f"corpus {args.size}: {base:,} paragraphs + {len(cases):,} quote pairs, {n:,} distinct texts; "
+          f"containment {settings.containment}, max ratio {ct.MAX_RATIO}, target {ct.TARGET}, "
+          f"bucket cap {ct.MAX_BUCKET}")
+    print(f"Jaccard bands: {len(jac):,} candidates in {t_jac:.2f} s; containment bands: "
+          f"{len(con):,} candidates in {t_con:.2f} s\n")
+    print("| containment | " + " | ".join(f"1:{r}" for r in RATIOS) + " |")
+    print("|---" * (len(RATIOS) + 1) + "|")
+    for lo, hi in BINS:
+        label = "1.0" if lo == 1.0 else f"{lo:.1f}-{hi:.1f}"
+        row = []
+        for r in RATIOS:
+            hit, total = cells.get((r, lo), [0, 0])
+            row.append(f"{hit / total:.3f} ({total})" if total else "-")
+        print(f"| {label} | " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
