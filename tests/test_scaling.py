@@ -12,6 +12,7 @@ import pytest
 import xxhash
 from datasketch import MinHash
 
+import dedup.containment
 import dedup.detect
 from dedup import Document, scan_documents
 from dedup.minhash import _SHORT_TEXT, fold32, signatures
@@ -36,8 +37,12 @@ class Counter:
 @pytest.fixture
 def work(monkeypatch):
     candidates = Counter(dedup.detect.candidate_pairs, lambda args, out: len(out))
+    # Containment candidates (dedup.containment) count too, in the same list.
+    contained = Counter(dedup.containment.candidate_pairs, lambda args, out: len(out))
+    contained.sizes = candidates.sizes
     verified = Counter(dedup.detect.score_pairs, lambda args, out: len(args[1]))
     monkeypatch.setattr(dedup.detect, "candidate_pairs", candidates)
+    monkeypatch.setattr(dedup.containment, "candidate_pairs", contained)
     monkeypatch.setattr(dedup.detect, "score_pairs", verified)
     return candidates, verified
 
