@@ -129,6 +129,16 @@ class SignatureCache:
                 pass  # gone already, or not ours to remove: harmless either way
         return removed
 
+    def sweep_temporaries_of(self, pids: Sequence[int]) -> None:
+        """Delete the half-written entries of these (stopped) processes, whatever
+        their age: a signing process ended by SIGTERM cannot clean up after itself."""
+        for pid in pids:
+            for tmp in self.folder.glob(f"*/.tmp-{pid}-*"):
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+
     def key(self, digests: Sequence[bytes]) -> str:
         """The entry name of a batch: a digest of its documents' digests, in order."""
         digest = hashlib.blake2b(digest_size=20)
@@ -162,7 +172,7 @@ class SignatureCache:
         path = self.path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".tmp-{os.getpid()}-", suffix=".npz", dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as out:
                     np.savez(out, **_to_arrays(corpus))

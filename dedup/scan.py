@@ -8,6 +8,7 @@ become entries in ``result.errors``; they never stop the scan.
 from __future__ import annotations
 
 import os
+import signal
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,9 +21,10 @@ from .corpus import Corpus, sign_documents
 from .detect import LEVELS, detect
 from .progress import NO_PROGRESS, Progress
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
+from .readers.text import surrogate_problem
 from .results import Kind, ScanResult
 from .settings import Settings
-from .sources import Selection, walk
+from .sources import Selection, check_roots, walk
 
 #: Documents per batch, on average (see :func:`batches`): large enough for numpy to
 #: amortize its call overhead, small enough to spread a scan over several processes.
@@ -49,9 +51,12 @@ def scan(
     Report paths are relative to the scanned folder when one folder is given, and
     prefixed with each root as given otherwise.  A path ``"-"`` reads stdin, as
     ``read_options.stdin_format`` says.  ``progress`` is told of documents read and
-    signed, then of the detection stage (see :mod:`dedup.progress`).
+    signed, then of the detection stage (see :mod:`dedup.progress`).  Raises
+    :class:`FileNotFoundError` if a path does not exist; every other problem with a
+    file is an entry in ``errors``.
     """
     roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+    check_roots(roots, STDIN_ARG)
     return scan_documents(
         progress.counted(read_paths(roots, selection or Selection(), read_options or ReadOptions()),
                          "reading and signing"),
@@ -112,6 +117,8 @@ def build_corpus(
         for item in documents:
             if isinstance(item, ReadError):
                 errors.append(item)
+            elif problem := surrogate_problem(item.text):
+                errors.append(ReadError(item.path, f"the text holds {problem}"))
             else:
                 yield item
 
@@ -180,7 +187,8 @@ def sign_batches(
             yield hit if hit is not None else _sign_batch(batch, settings, cache)[0]
         return
     pending: deque = deque()
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_signals)
+    try:
         for batch in batches:
             hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
             pending.append(hit if hit is not None else pool.submit(_sign_batch, batch, settings, cache))
@@ -188,6 +196,32 @@ def sign_batches(
                 yield _collect(pending.popleft(), cache)
         while pending:
             yield _collect(pending.popleft(), cache)
+    except BaseException:
+        _stop_workers(pool, cache)
+        raise
+    else:
+        pool.shutdown()
+
+
+def _worker_signals() -> None:
+    """In a signing process: leave Ctrl-C to the parent (a terminal sends SIGINT to the
+    whole process group; the parent stops the pool), and let SIGTERM end it at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_workers(pool: ProcessPoolExecutor, cache: SignatureCache | None) -> None:
+    """Stop a pool whose results are no longer wanted (an error or a signal in this
+    process): cancel what has not started, end the running workers (SIGTERM) instead of
+    waiting for their batches, reap them, and remove the cache temporaries they leave."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        process.terminate()
+    for process in workers:
+        process.join()
+    if cache is not None:
+        cache.sweep_temporaries_of([p.pid for p in workers])
 
 
 def _sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None) -> tuple[Corpus, int]:

@@ -14,7 +14,7 @@ import stat
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 from .readers import ReadError, describe_os_error
 
@@ -53,56 +53,92 @@ def _matches(patterns: Sequence[str], rel: str, base: str) -> bool:
     return any(fnmatchcase(rel, p) or fnmatchcase(base, p) for p in patterns)
 
 
+def check_roots(roots: Sequence[Path], stdin: str = "-") -> None:
+    """Raise :class:`FileNotFoundError` for a root that does not exist at all (a typo is
+    the caller's error, not a read error); a broken link exists and is walked into a
+    read error."""
+    for root in roots:
+        if str(root) != stdin and not os.path.lexists(root):
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(root))
+
+
 def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[SourceFile, ReadError]]:
     """Yield the files under ``root`` (or ``root`` itself if it is a file), sorted by
-    relative path, and a :class:`ReadError` for each entry that cannot be visited."""
+    relative path, and a :class:`ReadError` for each entry that cannot be visited.
+
+    A ``root`` that is not a regular file or folder (a FIFO, a device such as
+    ``/dev/zero``, a socket) or a broken link is a :class:`ReadError`, exactly as it
+    would be inside a folder: reading it could block forever or never end.
+    """
     try:
         st = os.stat(root)
     except OSError as err:
-        yield ReadError(str(root), describe_os_error(err))
+        yield ReadError(str(root), _stat_failure(root, err))
         return
-    if not stat.S_ISDIR(st.st_mode):
+    if stat.S_ISREG(st.st_mode):
         yield SourceFile(root, root.name)
         return
-    found: list[Union[SourceFile, ReadError]] = []
-    _walk_dir(root, "", selection, {(st.st_dev, st.st_ino)}, found)
+    if not stat.S_ISDIR(st.st_mode):
+        yield ReadError(str(root), NOT_REGULAR)
+        return
+    found = _walk_tree(root, selection, (st.st_dev, st.st_ino))
     yield from sorted(found, key=lambda item: item.name if isinstance(item, SourceFile) else item.path)
 
 
-def _walk_dir(
-    directory: Path,
-    prefix: str,
-    selection: Selection,
-    ancestors: set[tuple[int, int]],
-    found: list[Union[SourceFile, ReadError]],
-) -> None:
-    try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
-    except OSError as err:
-        found.append(ReadError(prefix.rstrip("/") or ".", describe_os_error(err)))
-        return
-    for entry in entries:
-        rel = prefix + entry.name
-        if not selection.hidden and entry.name.startswith("."):
+#: Why a FIFO, device or socket is not read.
+NOT_REGULAR = "not a regular file"
+
+
+def _stat_failure(path: Union[Path, os.DirEntry], err: OSError) -> str:
+    reason = describe_os_error(err)
+    if path.is_symlink():
+        return "symbolic link loop" if err.errno == errno.ELOOP else f"broken symbolic link ({reason})"
+    return reason
+
+
+def _walk_tree(
+    root: Path, selection: Selection, root_id: tuple[int, int]
+) -> list[Union[SourceFile, ReadError]]:
+    """Every entry under ``root``, unsorted.  Iterative (an explicit stack of folders to
+    enter and of folders to leave, which keeps the identities of the current folder's
+    ancestors for loop detection), so a tree nested thousands of folders deep costs a
+    little memory, not Python's recursion limit."""
+    found: list[Union[SourceFile, ReadError]] = []
+    ancestors: set[tuple[int, int]] = set()
+    # (folder, its relative prefix, its identity); a None folder means "leave it"
+    stack: list[tuple[Optional[Path], str, tuple[int, int]]] = [(root, "", root_id)]
+    while stack:
+        directory, prefix, ident = stack.pop()
+        if directory is None:
+            ancestors.discard(ident)
             continue
+        ancestors.add(ident)
+        stack.append((None, prefix, ident))
         try:
-            st = entry.stat()  # follows symlinks
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as err:
-            reason = describe_os_error(err)
-            if entry.is_symlink():
-                reason = "symbolic link loop" if err.errno == errno.ELOOP else f"broken symbolic link ({reason})"
-            found.append(ReadError(rel, reason))
+            found.append(ReadError(prefix.rstrip("/") or ".", describe_os_error(err)))
             continue
-        if stat.S_ISDIR(st.st_mode):
-            if selection.prunes(rel):
+        for entry in entries:
+            rel = prefix + entry.name
+            if not selection.hidden and entry.name.startswith("."):
                 continue
-            ident = (st.st_dev, st.st_ino)
-            if ident in ancestors:
-                found.append(ReadError(rel, "symbolic link loop (points back to a parent folder)"))
+            try:
+                st = entry.stat()  # follows symlinks
+            except OSError as err:
+                found.append(ReadError(rel, _stat_failure(entry, err)))
                 continue
-            _walk_dir(Path(entry.path), rel + "/", selection, ancestors | {ident}, found)
-        elif stat.S_ISREG(st.st_mode):
-            if selection.wants(rel):
-                found.append(SourceFile(Path(entry.path), rel))
-        elif selection.wants(rel):
-            found.append(ReadError(rel, "not a regular file"))
+            if stat.S_ISDIR(st.st_mode):
+                if selection.prunes(rel):
+                    continue
+                child = (st.st_dev, st.st_ino)
+                if child in ancestors:
+                    found.append(ReadError(rel, "symbolic link loop (points back to a parent folder)"))
+                    continue
+                stack.append((Path(entry.path), rel + "/", child))
+            elif stat.S_ISREG(st.st_mode):
+                if selection.wants(rel):
+                    found.append(SourceFile(Path(entry.path), rel))
+            elif selection.wants(rel):
+                found.append(ReadError(rel, NOT_REGULAR))
+    return found

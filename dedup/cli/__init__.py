@@ -3,8 +3,9 @@
 Each command parses options into the same objects a Python caller would build
 (:class:`~dedup.settings.Settings`, :class:`~dedup.sources.Selection`), calls one library
 function and hands the result to :mod:`dedup.report`.  Exit codes are for CI jobs:
-0 no duplicates, 1 duplicates found, 2 usage error or nothing could be read
-(``--exit-zero`` turns 1 into 0).
+0 no duplicates, 1 duplicates found, 2 usage error, nothing could be read or an
+unexpected error (one line on stderr; ``dedup --debug`` adds the traceback), 130 Ctrl-C,
+143 SIGTERM (``--exit-zero`` turns 1 into 0); see :mod:`dedup.cli.failures`.
 
 One module per group of commands: ``scan`` (scan, explain) and ``index`` (check, and
 the ``index add|stats|remove`` group over a persistent index); each registers itself on
@@ -13,6 +14,8 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
+import logging
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ from ..report.safety import printable
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
+from . import failures
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
 _DEFAULTS = Settings()
@@ -141,7 +145,8 @@ def input_options(func: Callable) -> Callable:
     """PATHS and the options that choose files and the report, shared by every command
     that reads documents (pair with :func:`build_selection` and :func:`finish`)."""
     options = [
-        click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True)),
+        click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True),
+                       callback=_paths_exist),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="Report format."),
         click.option("--include", multiple=True, metavar="GLOB",
@@ -233,14 +238,49 @@ def build_output(**given) -> Output:
                   given.get("color") or "auto", given.get("max_groups", 20))
 
 
+def _paths_exist(ctx: click.Context, param: click.Parameter, paths: Sequence[str]) -> Sequence[str]:
+    """A path that does not exist is a usage error; a broken link *does* exist (it is
+    listed among the read errors, as inside a folder)."""
+    for path in paths:
+        if path != "-" and not os.path.lexists(path):
+            raise click.BadParameter(f"Path {path!r} does not exist.", ctx, param)
+    return paths
+
+
 def build_selection(include: Sequence[str], exclude: Sequence[str], hidden: bool) -> Selection:
     return Selection(include=tuple(include), exclude=tuple(exclude), hidden=hidden)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The command group, ending every command as :mod:`dedup.cli.failures` says:
+    exit 2 with one line on an unexpected error, 130/143 on SIGINT/SIGTERM."""
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug"))
+        if debug:  # e.g. the traceback of a reader's failure, reported as a read error
+            logging.basicConfig(format="dedup: %(name)s: %(message)s")
+            logging.getLogger("dedup").setLevel(logging.DEBUG)
+        with failures.signals_raise():
+            try:
+                return super().invoke(ctx)
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+                raise
+            except (KeyboardInterrupt, failures.Terminated) as err:
+                failures.interrupted(failures.exit_code_for_signal() or 130, debug, err)
+            except Exception as err:
+                failures.fail_unexpected(err, debug)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="dedup")
-def main() -> None:
-    """Find repeated and lightly rewritten paragraphs and documents."""
+@click.option("--debug", is_flag=True, envvar="DEDUP_DEBUG",
+              help="Print the traceback of an unexpected error (env DEDUP_DEBUG=1).")
+def main(debug: bool) -> None:
+    """Find repeated and lightly rewritten paragraphs and documents.
+
+    Exit status: 0 nothing found, 1 duplicates found, 2 usage error, nothing could be
+    read or an unexpected error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    """
 
 
 def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages) -> None:

@@ -73,12 +73,30 @@ def add_paths(
     read; ``keep_texts``: see :class:`Job`)."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(paths, selection, options, job, progress, naming)
-    if load:
-        job.verdicts = index.load(docs, replace=policy.replace)
-    else:
-        job.verdicts = [job.keep([d], [v])[0] for d, v in index.filter(docs, policy=policy)]
+    try:
+        if load:
+            job.verdicts = index.load(docs, replace=policy.replace)
+        else:
+            for d, v in index.filter(docs, policy=policy):
+                job.verdicts.extend(job.keep([d], [v]))
+    except BaseException as err:  # an error or a signal: say what stays committed
+        _note_committed(err, index, job.verdicts, load)
+        raise
     progress.close()
     return job
+
+
+def _note_committed(err: BaseException, index: Index, verdicts: Sequence[Verdict], load: bool) -> None:
+    """Add a note (PEP 678, shown by the CLI) to ``err`` saying what the batches
+    committed before it stored: those documents stay in the index."""
+    if load:  # one transaction: rolled back whole
+        note = f"{index.path}: stopped; --load stores in one transaction, so nothing was added"
+    else:
+        stored = [v.doc_id for v in verdicts if v.added]
+        last = f" (the last: {stored[-1]})" if stored else ""
+        note = (f"{index.path}: stopped after {len(verdicts)} documents were judged and "
+                f"{len(stored)} stored{last}; those stay in the index, the rest were not added")
+    err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
 def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,

@@ -13,6 +13,7 @@ record inside a good file) and still tell the user exactly what was skipped and 
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,21 @@ def reader_for(name: str) -> Reader:
 
 def read_bytes(data: bytes, name: str, options: ReadOptions | None = None) -> Iterator[Item]:
     """Documents (and errors) in ``data``, read as the format ``name`` implies."""
-    yield from reader_for(name)(data, name, options or ReadOptions())
+    yield from _guarded(reader_for(name)(data, name, options or ReadOptions()), name)
+
+
+_log = logging.getLogger(__name__)
+
+
+def _guarded(items: Iterator[Item], name: str) -> Iterator[Item]:
+    """``items``, ending with a :class:`ReadError` for ``name`` if the reader fails in a
+    way no reader anticipates (a bug, or memory running out): one file's failure, not
+    the run's.  Its traceback goes to the ``dedup.readers`` logger (``dedup --debug``)."""
+    try:
+        yield from items
+    except Exception as err:
+        _log.debug("reading %s failed", name, exc_info=True)
+        yield ReadError(name, f"unexpected error while reading: {type(err).__name__}: {err}")
 
 
 def read_file(path: Path, name: str, options: ReadOptions | None = None) -> Iterator[Item]:
@@ -121,7 +136,7 @@ def read_stdin(options: ReadOptions | None = None, stream: BinaryIO | None = Non
     """Documents read from ``stream`` (default: stdin) as ``options.stdin_format``."""
     options = options or ReadOptions()
     data = (stream if stream is not None else sys.stdin.buffer).read()
-    yield from STDIN_FORMATS[options.stdin_format](data, STDIN_NAME, options)
+    yield from _guarded(STDIN_FORMATS[options.stdin_format](data, STDIN_NAME, options), STDIN_NAME)
 
 
 def describe_os_error(err: OSError) -> str:

@@ -12,6 +12,12 @@ becomes an error naming the file, the record and the line; every other record is
 An array cannot be resynchronized after a syntax error, so there the error is the file's.
 An id used twice is an error for the later record: two documents with one address
 would make the report ambiguous.
+
+Hostile records are errors too, never crashes: nesting deeper than the parser's
+recursion allows (~1,000 levels), an integer of more than 4,300 digits (Python's
+int-conversion limit) even in a field never read, and a text or id holding a lone
+surrogate (``"\\ud800"`` is valid JSON but not Unicode text: it cannot be encoded,
+hashed or written to a report).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import codecs
 import json
 from typing import TYPE_CHECKING, Any, Iterator
 
-from .text import DecodeError, decode, has_bom
+from .text import DecodeError, decode, has_bom, surrogate_problem
 
 if TYPE_CHECKING:
     from . import Item, ReadOptions
@@ -56,11 +62,13 @@ def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
             continue
         where = f"line {number}"
         try:
-            record = json.loads(decode(line) if isinstance(line, bytes) else line)
+            record = _parse(decode(line) if isinstance(line, bytes) else line)
         except DecodeError as err:
             yield ReadError(f"{name}#{number}", f"{where}: {err}")
         except json.JSONDecodeError as err:
             yield ReadError(f"{name}#{number}", f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+        except _Unparsable as err:
+            yield ReadError(f"{name}#{number}", f"{where}: {err}")
         else:
             yield _document(record, name, str(number), where, options, seen)
 
@@ -70,8 +78,8 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
     from . import ReadError
 
     try:
-        records = json.loads(decode(data))
-    except DecodeError as err:
+        records = _parse(decode(data))
+    except (DecodeError, _Unparsable) as err:
         yield ReadError(name, str(err))
         return
     except json.JSONDecodeError as err:
@@ -83,6 +91,23 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
     seen: dict[str, str] = {}
     for number, record in enumerate(records, 1):
         yield _document(record, name, str(number), f"record {number}", options, seen)
+
+
+class _Unparsable(ValueError):
+    """Valid JSON that Python's parser refuses: too deeply nested, or too large a number."""
+
+
+def _parse(text: str) -> Any:
+    """``json.loads``, with its two resource limits turned into :class:`_Unparsable`."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise _Unparsable("JSON nested too deeply to parse (more than about 1,000 levels)") from None
+    except ValueError as err:
+        if isinstance(err, json.JSONDecodeError) or "integer string conversion" not in str(err):
+            raise
+        raise _Unparsable("JSON holds an integer of more than 4,300 digits, "
+                          "which Python refuses to convert") from None
 
 
 def _document(record: Any, name: str, number: str, where: str, options: "ReadOptions",
@@ -97,6 +122,8 @@ def _document(record: Any, name: str, number: str, where: str, options: "ReadOpt
         key = number
     elif isinstance(key, (str, int)) and not isinstance(key, bool):
         key = own = str(key)
+        if problem := surrogate_problem(key):
+            return ReadError(f"{name}#{number}", f"{where}: id field {options.id_field!r} holds {problem}")
     else:
         what = f"the number {key!r}" if isinstance(key, float) else _kind(key)  # e.g. NaN, 1.5
         return ReadError(f"{name}#{number}",
@@ -109,4 +136,6 @@ def _document(record: Any, name: str, number: str, where: str, options: "ReadOpt
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
+    if problem := surrogate_problem(text):
+        return ReadError(address, f"{where}: text field {options.text_field!r} holds {problem}")
     return Document(address, text, "json-field", own)

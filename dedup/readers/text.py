@@ -51,6 +51,18 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+def surrogate_problem(value: str) -> str | None:
+    """Why ``value`` is not Unicode text -- it holds a lone UTF-16 surrogate, which only
+    a JSON escape such as ``"\\ud800"`` or a Python caller can put there; it cannot be
+    encoded, hashed or written to a report -- or ``None`` when it is text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (f"a lone surrogate {ascii(value[err.start])[1:-1]} at character {err.start} "
+                "(not valid Unicode)")
+    return None
+
+
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 

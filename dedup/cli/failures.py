@@ -1,0 +1,119 @@
+"""How a command ends when it does not end normally: crashes and signals.
+
+Why this matters to a CI job: exit status 1 means "duplicates found", so a crash or an
+interrupt that exits 1 (Python's and click's default) reads as a result.  Here every
+command ends with
+
+* **2** and one line saying what failed (``dedup: unexpected error: ...``) on an
+  unexpected exception, after a line for each of its notes (PEP 678: what the failing
+  code was working on, or what ``index add`` had committed) -- the traceback only
+  with ``dedup --debug``;
+* **130** on Ctrl-C (SIGINT) and **143** on SIGTERM (128 + the signal number, the
+  shell's convention), after the ``finally`` blocks of the interrupted code ran:
+  temporary files removed, an open index transaction rolled back, signing processes
+  stopped and reaped (the executor's job).  SIGTERM is turned into the exception
+  :class:`Terminated` so that this unwinding happens at all (its default action kills
+  the process on the spot).  Then the process exits without waiting for threads left
+  behind by abandoned work (see :func:`interrupted`).
+
+Once a signal has arrived, a failure it provokes while unwinding (a broken process
+pool, an interrupted system call) still ends with the signal's status, not 2.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import traceback
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import click
+
+EXIT_ERROR = 2
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM (a BaseException,
+    like KeyboardInterrupt, so that ``except Exception`` does not swallow it)."""
+
+
+_received: list[int] = []
+
+
+def _on_signal(signum: int, frame) -> None:
+    _received.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+@contextmanager
+def signals_raise() -> Iterator[None]:
+    """Within the block, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`
+    (and both are remembered); the previous handlers come back afterwards."""
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _say_notes(err: BaseException) -> None:
+    """The exception's notes (PEP 678: what the failing code had done or was working
+    on, e.g. what ``index add`` had committed), one ``dedup:`` line each."""
+    for note in getattr(err, "__notes__", None) or []:
+        click.echo(f"dedup: {note}", err=True)
+
+
+def describe(err: BaseException) -> str:
+    """One line: the exception's class and the first line of its message."""
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    return f"{type(err).__name__}: {message}" if message else type(err).__name__
+
+
+def exit_code_for_signal() -> Optional[int]:
+    """128 + the first signal received while the command ran, if any."""
+    return 128 + _received[0] if _received else None
+
+
+def fail_unexpected(err: BaseException, debug: bool) -> None:
+    """Report an unexpected exception in one line (plus its traceback with ``debug``)
+    and exit 2 -- or with the signal's status if one interrupted the command."""
+    if isinstance(err, BrokenPipeError):
+        # The reader of our output went away (``dedup scan ... | head``): nothing more
+        # can be written; keep Python from failing again when it flushes at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    code = exit_code_for_signal()
+    if code is not None:
+        interrupted(code, debug, err)
+    if debug:
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    hint = "" if debug else " (dedup --debug ... shows the traceback)"
+    _say_notes(err)
+    click.echo(f"dedup: unexpected error: {describe(err)}{hint}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+def interrupted(code: int, debug: bool, err: Optional[BaseException] = None) -> None:
+    """Say the command was interrupted and exit with ``code`` (130 or 143)."""
+    if debug and err is not None:
+        traceback.print_exception(type(err), err, err.__traceback__, file=sys.stderr)
+    name = "SIGINT (Ctrl-C)" if code == 128 + signal.SIGINT else "SIGTERM"
+    if err is not None:
+        _say_notes(err)
+    click.echo(f"dedup: interrupted by {name}", err=True)
+    if threading.active_count() > 1:
+        # Threads of abandoned work (a process pool's helpers, blocked on a pipe that a
+        # terminated worker left half-written) would keep Python's exit waiting forever;
+        # everything of ours was cleaned up while the exception unwound.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)

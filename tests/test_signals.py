@@ -1,0 +1,156 @@
+"""Ctrl-C and SIGTERM end a command cleanly: exit 130 / 143, no traceback, the signing
+processes reaped (none left orphaned), no temporary file left, an index consistent.
+
+End to end: each test starts ``dedup`` in its own session on a generated corpus, waits
+until it is busy (its signing processes are running, or the index has committed some
+documents), sends the signal -- to the whole process group, as a terminal's Ctrl-C or
+``timeout`` does, or to the main process only, as ``kill PID`` does -- and inspects
+what is left.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedup.index import Index
+from textgen import prose
+
+DEDUP = [sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())"]
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """About 3,000 articles: several seconds of signing on two processes (the tests
+    interrupt it long before the end)."""
+    root = tmp_path_factory.mktemp("corpus")
+    rng = random.Random(7)
+    for i in range(3000):
+        paragraphs = [prose(rng, rng.randint(60, 120)) for _ in range(rng.randint(4, 9))]
+        (root / f"{i // 100:02d}").mkdir(exist_ok=True)
+        (root / f"{i // 100:02d}" / f"a{i:04d}.txt").write_text("\n\n".join(paragraphs))
+    return root
+
+
+def children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (from /proc)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def start(args: list[str], tmp_path: Path) -> subprocess.Popen:
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(scratch), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(DEDUP + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True, text=True)
+
+
+def wait_until(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"dedup ended before it was interrupted: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, "dedup never got busy"
+        time.sleep(0.05)
+
+
+def finish(proc: subprocess.Popen, sig: int, group: bool) -> str:
+    assert proc.poll() is None, "dedup ended before it could be interrupted"
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("dedup did not stop within 30 s of the signal")
+    assert proc.returncode == EXIT[sig], stderr
+    assert "Traceback" not in stderr, stderr
+    return stderr
+
+
+def leftovers(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.mark.parametrize("sig, group", [
+    (signal.SIGINT, True),    # Ctrl-C in a terminal, `timeout -s INT`
+    (signal.SIGTERM, False),  # kill PID
+    (signal.SIGTERM, True),   # kill -TERM -PGID, a container stopping
+])
+def test_scan_interrupted_while_signing(corpus, tmp_path, sig, group):
+    cache = tmp_path / "cache"
+    proc = start(["scan", str(corpus), "-j", "2", "--cache-dir", str(cache), "--format", "json"], tmp_path)
+    workers: set[int] = set()
+
+    def signing() -> bool:
+        workers.update(children(proc.pid))
+        return len(workers) >= 2 and cache.exists() and any(cache.rglob("*.npz"))
+
+    wait_until(signing, proc)
+    stderr = finish(proc, sig, group)
+    assert "interrupted" in stderr
+    time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "signing processes outlived dedup"
+    assert leftovers(cache, tmp_path / "tmpdir") == []
+    for entry in cache.rglob("*.npz"):  # the entries that were written are whole
+        with np.load(entry, allow_pickle=False) as arrays:
+            assert arrays.files
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_index_add_interrupted(corpus, tmp_path, sig):
+    db = tmp_path / "articles.dedup"
+    proc = start(["index", "add", str(corpus), "--db", str(db)], tmp_path)
+
+    def committed() -> bool:
+        if not db.exists():
+            return False
+        try:
+            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.1)) as con:
+                return con.execute("select count(*) from documents").fetchone()[0] >= 256
+        except sqlite3.Error:
+            return False
+
+    wait_until(committed, proc)
+    stderr = finish(proc, sig, group=sig == signal.SIGINT)
+    # which documents were committed is said, and they are there
+    said = [line for line in stderr.splitlines() if "stopped after" in line]
+    assert said, stderr
+    stored = int(said[0].split(" and ")[1].split()[0])
+    with Index.open(db, create=False) as idx:
+        assert len(idx) == stored
+        last = said[0].split("(the last: ")[1].split(")")[0]
+        assert last in idx
+    with closing(sqlite3.connect(db)) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+    assert leftovers(tmp_path) == []
