@@ -184,7 +184,7 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
         return real(self, items, **kwargs)
 
     monkeypatch.setattr(Index, "add_many", second_batch_crashes)
-    result = run("index", "add", tmp_path, "--db", db)
+    result = run("index", "add", tmp_path, "--db", db, "--base", tmp_path)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert lines[0] == (f"dedup: {db}: stopped after 256 documents were judged and 256 stored "

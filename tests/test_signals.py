@@ -130,7 +130,7 @@ def test_scan_interrupted_while_signing(corpus, tmp_path, sig, group):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_index_add_interrupted(corpus, tmp_path, sig):
     db = tmp_path / "articles.dedup"
-    proc = start(["index", "add", str(corpus), "--db", str(db)], tmp_path)
+    proc = start(["index", "add", str(corpus), "--db", str(db), "--base", str(corpus)], tmp_path)
 
     def committed() -> bool:
         if not db.exists():

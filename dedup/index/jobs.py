@@ -80,21 +80,32 @@ def add_paths(
             for d, v in index.filter(docs, policy=policy):
                 job.verdicts.extend(job.keep([d], [v]))
     except BaseException as err:  # an error or a signal: say what stays committed
-        _note_committed(err, index, job.verdicts, load)
+        _note_committed(err, index, job, load)
         raise
     progress.close()
     return job
 
 
-def _note_committed(err: BaseException, index: Index, verdicts: Sequence[Verdict], load: bool) -> None:
+def _note_committed(err: BaseException, index: Index, job: Job, load: bool) -> None:
     """Add a note (PEP 678, shown by the CLI) to ``err`` saying what the batches
-    committed before it stored: those documents stay in the index."""
-    if load:  # one transaction: rolled back whole
-        note = f"{index.path}: stopped; --load stores in one transaction, so nothing was added"
+    committed before it stored: those documents stay in the index.  The batch in flight
+    may have committed too (the failure came after its commit, during the bucket-file
+    upkeep): its documents are looked up in the index."""
+    stored = [v.doc_id for v in job.verdicts if v.added]
+    try:
+        if load:  # one transaction: committed (the failure came after it) or rolled back whole
+            committed = bool(job.documents) and job.documents[-1].path in index
+            stored = [d.path for d in job.documents] if committed else []
+        else:
+            stored += [d.path for d in job.documents[len(job.verdicts):] if d.path in index]
+    except Exception:  # the index itself is what failed: say what is known
+        pass
+    if load:
+        note = (f"{index.path}: stopped after the --load transaction stored {len(stored)} documents"
+                if stored else f"{index.path}: stopped; --load stores in one transaction, nothing was added")
     else:
-        stored = [v.doc_id for v in verdicts if v.added]
         last = f" (the last: {stored[-1]})" if stored else ""
-        note = (f"{index.path}: stopped after {len(verdicts)} documents were judged and "
+        note = (f"{index.path}: stopped after {len(job.verdicts)} documents were judged and "
                 f"{len(stored)} stored{last}; those stay in the index, the rest were not added")
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 
