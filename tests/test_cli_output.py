@@ -39,7 +39,7 @@ def test_output_file_is_written_atomically_and_stdout_stays_empty(tmp_path, monk
 
     monkeypatch.setattr("dedup.report.machine.write_json", broken)
     failed = CliRunner().invoke(main, ["scan", str(FIXTURES), "-o", str(target), "--format", "json"])
-    assert isinstance(failed.exception, RuntimeError)
+    assert failed.exit_code == 2 and "unexpected error: RuntimeError: disk on fire" in failed.stderr
     monkeypatch.undo()
     assert len(json.loads(target.read_text(encoding="utf-8"))["pairs"]) == 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
