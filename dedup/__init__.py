@@ -9,6 +9,7 @@ persistent pre-ingest filter ("seen this before?") over the same stages, stored 
 ``storage`` (one SQLite file by default, or a shared Redis server); its answers are ``verdict`` values.
 """
 
+from .clean import CleanError, CleanReport, clean
 from .index import BadDocument, Index
 from .readers import Document, ReadError, ReadOptions
 from .results import Group, Location, Pair, ScanResult
@@ -28,6 +29,8 @@ from .verdict import DocumentMatch, ParagraphMatch, Policy, Verdict
 
 __all__ = [
     "BadDocument",
+    "CleanError",
+    "CleanReport",
     "Document",
     "DocumentMatch",
     "Group",
@@ -49,6 +52,7 @@ __all__ = [
     "SettingsMismatch",
     "StorageError",
     "Verdict",
+    "clean",
     "scan",
     "scan_documents",
 ]

@@ -1,0 +1,77 @@
+"""``dedup clean SRC DEST``: write a deduplicated copy of a corpus (:func:`dedup.clean`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..cache import default_cache_dir
+from ..clean import MANIFEST_NAME, CleanError
+from ..clean import clean as clean_corpus
+from ..scan import available_cpus
+from . import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    build_output,
+    build_read_options,
+    build_selection,
+    build_settings,
+    main,
+    read_options,
+    settings_options,
+)
+
+
+@main.command()
+@click.argument("src", type=click.Path(exists=True))
+@click.argument("dest", type=click.Path())
+@click.option("--strip-paragraphs", is_flag=True,
+              help="Also cut repeated paragraphs out of the documents kept (the first copy stays).")
+@click.option("--force", is_flag=True, help="Write into a DEST that is not empty (files of the same name are replaced).")
+@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+              help=f"Where to write the manifest [default: DEST/{MANIFEST_NAME}].")
+@click.option("--include", multiple=True, metavar="GLOB", help="Only dedup files that match (others are copied).")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Do not dedup files that match (they are copied).")
+@click.option("--hidden", is_flag=True, help="Also dedup hidden files (they are copied either way).")
+@click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Signing processes [default: CPUs].")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say how long it took.")
+@read_options
+@settings_options
+def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden, jobs, no_cache, quiet, verbose,
+          **options) -> None:
+    """Copy SRC to DEST without its duplicate documents (the first copy of each is kept).
+
+    With --strip-paragraphs, repeated paragraphs are cut out of the documents kept too.
+    The folder layout is kept, untouched files are copied byte for byte, JSON Lines are
+    cleaned record by record, and a manifest (JSON) says what was dropped or cut and
+    why.  SRC is never modified.  Example: dedup clean crawl/ crawl-clean/ --strip-paragraphs
+
+    Exit status: 0 written, 2 error (DEST inside SRC or the reverse, DEST not empty
+    without --force, a write failed).
+    """
+    output = build_output(quiet=quiet, verbose=verbose)
+    progress = output.progress()
+    try:
+        report = clean_corpus(
+            src, dest, build_settings(**options), strip_paragraphs=strip_paragraphs, force=force,
+            manifest=manifest, selection=build_selection(include, exclude, hidden),
+            read_options=build_read_options(**options), jobs=jobs or available_cpus(),
+            cache_dir=None if no_cache else default_cache_dir(), progress=progress)
+    except CleanError as err:
+        click.echo(f"dedup: {err}", err=True)
+        sys.exit(EXIT_ERROR)
+    finally:
+        progress.close()
+    if not quiet:
+        click.echo(f"{dest}: {report.documents:,} documents read, {report.dropped:,} dropped, "
+                   f"{report.stripped_paragraphs:,} paragraphs cut from {report.stripped_documents:,} documents; "
+                   f"{report.files_copied:,} files copied unchanged, {report.files_rewritten:,} rewritten, "
+                   f"{report.files_dropped:,} left out; manifest {report.manifest_path}")
+    errors = report.manifest["errors"]
+    if errors and not quiet:
+        click.echo(f"dedup: {len(errors)} documents could not be read (copied unchanged; see the manifest)", err=True)
+    output.info(f"done in {output.elapsed():.1f} s")
+    sys.exit(EXIT_CLEAN)

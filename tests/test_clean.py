@@ -1,0 +1,148 @@
+"""`dedup clean SRC DEST` and its library twin `dedup.clean` (issue #14)."""
+
+import gzip
+import hashlib
+import json
+import os
+import random
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import FIXTURES
+import dedup
+from dedup import CleanError
+from dedup.cli import main
+from textgen import prose
+
+
+def tree(root):
+    """Every file under root (links not followed) -> sha256 of its bytes."""
+    out = {}
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_clean_fixtures_keeps_canonical_copies_and_never_touches_src(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES, src)
+    (src / ".hidden-notes.txt").write_text("not scanned, copied as it is\n")
+    before = tree(src)
+    dest = tmp_path / "clean"
+    res = run("clean", src, dest, "--strip-paragraphs", "--no-cache")
+    assert res.exit_code == 0, res.output
+    assert tree(src) == before
+    after = tree(dest)
+    # The reprint (a duplicate document) is left out; the others keep their places.
+    assert set(after) == set(before) - {"news/reprint-harbour-bridge.txt"} | {"dedup-clean.json"}
+    for untouched in ("news/harbour-bridge.txt", "news/library-reopens.txt", ".hidden-notes.txt"):
+        assert after[untouched] == before[untouched]
+    # The borrowed paragraph is cut from port-strike.txt, and the reworded lead from
+    # ukraine-talks.txt; everything else in them is as it was.
+    original = (src / "news/port-strike.txt").read_text()
+    borrowed = original.split("\n\n")[2]
+    assert (dest / "news/port-strike.txt").read_text() == original.replace(borrowed + "\n\n", "")
+    ukraine = (src / "ukraine-talks.txt").read_text().split("\n")  # a paragraph per line
+    assert (dest / "ukraine-talks.txt").read_text().split("\n") == ukraine[:6] + ukraine[7:]
+    manifest = json.loads((dest / "dedup-clean.json").read_text())
+    assert manifest["dropped"] == [{"document": "news/reprint-harbour-bridge.txt", "reason": "duplicate document",
+                                    "duplicate_of": "news/harbour-bridge.txt", "similarity": 0.9015, "exact": False}]
+    stripped = {s["document"]: s["paragraphs"] for s in manifest["stripped"]}
+    assert [p["paragraph"] for p in stripped["ukraine-talks.txt"]] == [6]
+    assert stripped["news/port-strike.txt"][0]["duplicate_of"] == {"path": "news/harbour-bridge.txt", "paragraph": 1}
+    # Cleaning the cleaned copy finds nothing more to do.
+    again = dedup.clean(dest, tmp_path / "again", strip_paragraphs=True, manifest=tmp_path / "m.json")
+    assert again.dropped == 0 and again.stripped_paragraphs == 0
+
+
+def test_without_strip_only_documents_are_dropped(tmp_path):
+    report = dedup.clean(FIXTURES, tmp_path / "out")
+    assert report.dropped == 1 and report.stripped_paragraphs == 0
+    assert tree(tmp_path / "out")["news/port-strike.txt"] == tree(FIXTURES)["news/port-strike.txt"]
+
+
+def test_refuses_overlapping_or_non_empty_dest(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "news", src)
+    with pytest.raises(CleanError, match="inside"):
+        dedup.clean(src, src / "out")
+    with pytest.raises(CleanError, match="inside"):
+        dedup.clean(src, tmp_path)
+    with pytest.raises(CleanError, match="inside"):
+        dedup.clean(src, src)
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("x")
+    res = run("clean", src, busy)
+    assert res.exit_code == 2 and "not empty" in res.stderr and not (busy / "dedup-clean.json").exists()
+    assert run("clean", src, busy, "--force").exit_code == 0
+    assert (busy / "keep.txt").read_text() == "x" and (busy / "harbour-bridge.txt").exists()
+    assert not (busy / "reprint-harbour-bridge.txt").exists()
+
+
+def test_json_lines_are_cleaned_record_by_record(tmp_path):
+    rng = random.Random(7)
+    shared, own = prose(rng, 40), prose(rng, 160)  # c shares a paragraph with a, not the document
+    first = prose(rng, 160) + "\n\n" + shared
+    lines = [
+        json.dumps({"id": "a", "text": first, "extra": [1, 2]}),
+        json.dumps({"id": "b", "text": first}),                                  # a copy of a
+        "  ",
+        json.dumps({"id": "c", "text": own + "\n\n" + shared, "keep": "me"}),   # repeats a's paragraph
+        "{not json",                                                             # a bad line
+        json.dumps({"id": "d", "text": prose(rng, 60)}),
+    ]
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
+    out = (tmp_path / "out" / "feed.jsonl").read_text(encoding="utf-8").split("\n")
+    # b's line is gone, c is written again without a's paragraph, every other line
+    # (the blank one, the bad one, the final newline) is copied byte for byte.
+    assert out[0] == lines[0] and out[1] == lines[2] and out[3:5] == lines[4:6] and out[5] == ""
+    assert json.loads(out[2]) == {"id": "c", "text": own, "keep": "me"}
+    assert len(out) == len(lines)
+    assert [d["document"] for d in report.manifest["dropped"]] == ["feed.jsonl#b"]
+    assert [e["path"] for e in report.manifest["errors"]] == ["feed.jsonl#5"]
+    # Compressed: cleaned inside, compressed again with the same codec.
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    with gzip.open(packed / "old.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    dedup.clean(packed, tmp_path / "packed-out", strip_paragraphs=True)
+    with gzip.open(tmp_path / "packed-out" / "old.jsonl.gz", "rt", encoding="utf-8") as f:
+        assert f.read().split("\n") == out
+
+
+def test_an_interrupted_clean_leaves_no_half_written_file(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES, src)
+    calls = []
+    real_copy = shutil.copy2
+
+    def interrupted(a, b, **kwargs):
+        calls.append(b)
+        if len(calls) == 2:  # the second file copied unchanged
+            with open(b, "wb") as f:
+                f.write(b"half")
+            raise KeyboardInterrupt
+        return real_copy(a, b, **kwargs)
+
+    monkeypatch.setattr(shutil, "copy2", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
+    written = tree(tmp_path / "out")
+    originals = tree(src)
+    assert not any(".dedup-tmp" in name for name in written)
+    assert "dedup-clean.json" not in written  # the manifest comes last: incomplete runs show
+    for name, digest in written.items():  # whatever is there under a final name is complete
+        assert digest == originals[name] or name in ("news/port-strike.txt", "ukraine-talks.txt")
