@@ -52,3 +52,24 @@ def test_text_view_of_long_documents_shows_the_change_in_colour():
 def test_sparkline_scales_to_the_largest_bin():
     assert sparkline([0, 1, 2, 8]) == " ▁▂█"
     assert sparkline([0, 0]) == "  "
+
+
+def test_contained_pairs_are_shown_at_the_shared_words():
+    import random
+
+    from textgen import rich_prose
+
+    rng = random.Random(8)
+    quote = rich_prose(rng, 40)
+    words = rich_prose(rng, 200).split()
+    texts = {"statement.txt": quote, "report.txt": " ".join(words[:80] + quote.split() + words[80:])}
+    result = scan_documents([Document(k, v) for k, v in texts.items()])
+    assert {p.relation for p in result.pairs} == {"contained"} and not result.groups
+    out = io.StringIO()
+    write_report(result, "text", out, TextOptions(width=120, passages=_Texts(texts)))
+    text = out.getvalue()
+    assert "Contained texts: 2 pairs" in text and "statement.txt ¶0 [0:253]  inside  report.txt ¶0" in text
+    assert "100% contained" in text and "2 pairs (2 contained)" in text
+    right = [line.split("│")[1] for line in text.splitlines() if "│" in line]
+    # The longer side starts a few words before the quote, not at its own beginning.
+    assert right[0].split()[0] == "…" and " ".join(quote.split()[:3]) in " ".join(right[:2])

@@ -80,17 +80,32 @@ def changed_words(a: list[str], b: list[str]) -> tuple[list[bool], list[bool], i
     return ca, cb, hunks
 
 
-def window(a: str, b: str, *, before: int = 8, words: int = 60) -> Window:
+def window(a: str, b: str, *, before: int = 8, words: int = 60, at_match: bool = False) -> Window:
     """Up to ``words`` words of each side, starting ``before`` words ahead of the first
-    difference (from the start when the passages are the same words)."""
+    difference (from the start when the passages are the same words).  ``at_match``
+    starts each side ahead of the first run of three words the sides share instead:
+    for a short text inside a longer one, where the longer one's extra words come first."""
     wa, wb = a.split(), b.split()
     ca, cb, hunks = changed_words(wa, wb)
-    first_a = next((i for i, c in enumerate(ca) if c), len(wa) if hunks == 0 else min(len(wa), len(wb)))
-    first_b = next((i for i, c in enumerate(cb) if c), first_a)
-    start = max(0, min(first_a, first_b) - before) if hunks else 0
+    if at_match:
+        start_a, start_b = (max(0, _first_shared(c) - before) for c in (ca, cb))
+    else:
+        first_a = next((i for i, c in enumerate(ca) if c), len(wa) if hunks == 0 else min(len(wa), len(wb)))
+        first_b = next((i for i, c in enumerate(cb) if c), first_a)
+        start_a = start_b = max(0, min(first_a, first_b) - before) if hunks else 0
 
-    def side(ws: list[str], cs: list[bool]) -> Side:
+    def side(ws: list[str], cs: list[bool], start: int) -> Side:
         stop = min(len(ws), start + words)
         return Side(tuple(ws[start:stop]), tuple(cs[start:stop]), start > 0, stop < len(ws))
 
-    return Window(side(wa, ca), side(wb, cb), hunks)
+    return Window(side(wa, ca, start_a), side(wb, cb, start_b), hunks)
+
+
+def _first_shared(changed: list[bool], run: int = 3) -> int:
+    """The first word of the first run of ``run`` words not marked changed (0: none)."""
+    count = 0
+    for i, c in enumerate(changed):
+        count = 0 if c else count + 1
+        if count == run:
+            return i - run + 1
+    return 0

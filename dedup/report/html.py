@@ -49,9 +49,13 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     links = _links(pairs)
     by_group = _pairs_by_group(groups, pairs)
     options.passages.want(loc for g in groups for p in by_group[id(g)][:PAIRS_KEPT] for loc in (p.a, p.b))
+    loose = [p for p in pairs if p.relation == "contained"]  # they link no group
+    options.passages.want(loc for p in loose for loc in (p.a, p.b))
     data = {
-        "groups": [_group(g, links, by_group[id(g)], options) for g in groups],
-        "relations": sorted({r for p in pairs if (r := getattr(p, "relation", None))}),
+        "groups": [_group(g, links, by_group[id(g)], options) for g in groups]
+        + [{"kind": p.kind, "size": 2, "relation": "contained", "members": [_loc(p.a) + [None], _loc(p.b) + [None]],
+            "pairs": [_pair(p, options)], "more_pairs": 0} for p in loose],
+        "relations": sorted({p.relation for p in pairs}),
         "threshold": result.settings.get("threshold"),
         "verdicts": verdicts,
     }
@@ -72,7 +76,7 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
         "<label><input type=\"checkbox\" value=\"paragraph\" checked> paragraphs</label></fieldset>"
         "<fieldset id=\"relations\"><legend>relation</legend></fieldset>"
         "<label id=\"slider\">similarity at least <input type=\"range\" id=\"min-sim\" min=\"0\" max=\"1\" "
-        f"step=\"0.01\" value=\"{result.settings.get('threshold') or 0}\"> <output id=\"min-sim-value\"></output></label>"
+        "step=\"0.01\" value=\"0\"> <output id=\"min-sim-value\"></output></label>"
         "<span id=\"shown\" aria-live=\"polite\"></span></section>\n"
         "<section id=\"verdicts\"></section>\n<main id=\"groups\"></main><div id=\"more\"></div>\n"
         f"<script type=\"application/json\" id=\"data\">{_script_json(data)}</script>\n"
@@ -110,7 +114,7 @@ def _pairs_by_group(groups: Sequence[Group], pairs: Sequence[Pair]) -> dict[int,
     by_group: dict[int, list[Pair]] = {id(g): [] for g in groups}
     for p in pairs:
         gid = owner.get((p.kind, p.a.key()))
-        if gid is not None:
+        if gid is not None and p.relation != "contained":
             by_group[gid].append(p)
     return by_group
 
@@ -141,10 +145,11 @@ def _runs(words: Sequence[str], changed: Sequence[bool], head: bool, tail: bool)
 def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
     a, b = options.passages.text(p.a, "a"), options.passages.text(p.b, "b")
     win = window(a, b, before=12 if p.kind == "document" else 40,
-                 words=DOCUMENT_WORDS if p.kind == "document" else PARAGRAPH_WORDS)
+                 words=DOCUMENT_WORDS if p.kind == "document" else PARAGRAPH_WORDS,
+                 at_match=p.relation == "contained")
     return {
         "kind": p.kind, "sim": round(p.similarity, 4), "cont": [round(c, 4) for c in p.containment],
-        "est": round(p.estimate, 4), "exact": p.exact, "rel": getattr(p, "relation", None),
+        "est": round(p.estimate, 4), "exact": p.exact, "rel": p.relation, "inside": p.inside,
         "a": _loc(p.a), "b": _loc(p.b), "hunks": win.hunks,
         "left": _runs(win.left.words, win.left.changed, win.left.head, win.left.tail),
         "right": _runs(win.right.words, win.right.changed, win.right.head, win.right.tail),
@@ -174,7 +179,7 @@ def _summary_html(s: Summary) -> str:
     rows = [
         ("files", f"{s.files:,}"), ("documents", f"{s.documents:,}"), ("paragraphs", f"{s.paragraphs:,}"),
         ("duplicate documents", f"{s.duplicate_documents:,}"), ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"),
-        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"),
+        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"), ("contained pairs", f"{s.contained:,}"),
         ("errors", f"{s.errors:,}"),
     ]
     cells = "".join(f"<div><dt>{k}</dt><dd id=\"sum-{k.replace(' ', '-')}\">{v}</dd></div>" for k, v in rows)

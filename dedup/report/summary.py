@@ -21,7 +21,8 @@ class Summary:
     """Counts for one report.  ``duplicate_documents``/``duplicate_paragraphs`` count
     the copies beyond the canonical one of each group; ``duplicated_chars`` the
     characters of those copies (a paragraph inside a duplicate document counted once,
-    with its document)."""
+    with its document); ``contained`` the pairs of a shorter text inside a longer one
+    (they link no group)."""
 
     files: int
     documents: int
@@ -31,6 +32,7 @@ class Summary:
     duplicated_chars: int
     total_chars: int
     pairs: int
+    contained: int
     errors: int
     histogram: tuple[int, ...]
 
@@ -52,6 +54,7 @@ class Summary:
             duplicated_chars=dup_chars,
             total_chars=sum(chars.values()),
             pairs=len(pairs),
+            contained=sum(1 for p in pairs if p.relation == "contained"),
             errors=len(result.errors),
             histogram=histogram(p.similarity for p in pairs),
         )

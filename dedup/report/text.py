@@ -97,12 +97,13 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     shown = _shown_groups(result.groups, options.max_groups)
     links = _links(pairs)
     chosen = {id(g): _pairs_to_show(g, links) for groups, _ in shown.values() for g in groups}
-    options.passages.want(loc for ps in chosen.values() for p in ps for loc in (p.a, p.b))
+    contained = [p for p in pairs if p.relation == "contained"][:options.max_groups]
+    options.passages.want(loc for ps in [*chosen.values(), contained] for p in ps for loc in (p.a, p.b))
     for kind, (groups, left_out) in shown.items():
         total = len(groups) + len(left_out)
         if not total:
             continue
-        kind_pairs = sum(1 for p in pairs if p.kind == kind)
+        kind_pairs = sum(1 for p in pairs if p.kind == kind and p.relation != "contained")
         title = f"{kind.capitalize()} duplicates: {_plural(total, 'group')}, {_plural(kind_pairs, 'pair')}"
         out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
         for n, group in enumerate(groups, 1):
@@ -112,6 +113,7 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
             out.write(st.dim(f"\n… {_plural(len(left_out), more)} "
                              f"({_plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
                              "--max-groups 0 shows all\n"))
+    _contained(out, st, [p for p in pairs if p.relation == "contained"], options)
     _errors(out, st, result, "Could not read")
     _warnings(out, st, result)
     _summary(out, st, summary, s)
@@ -169,10 +171,11 @@ def _scores(st: _Style, pair: Pair) -> str:
     if pair.exact:
         return st.score("exact copy")
     ca, cb = pair.containment
-    relation = getattr(pair, "relation", None)
+    if pair.relation == "contained":
+        return (st.score(f"{max(ca, cb):.0%} contained")
+                + f" (similarity {pair.similarity:.2f}, containment {ca:.2f}/{cb:.2f})")
     return (st.score(f"similarity {pair.similarity:.2f}")
-            + f" (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f}"
-            + (f", {relation}" if relation else "") + ")")
+            + f" (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f})")
 
 
 def _link_text(st: _Style, member: Location, pair: Optional[Pair]) -> str:
@@ -183,10 +186,27 @@ def _link_text(st: _Style, member: Location, pair: Optional[Pair]) -> str:
     return f"{_scores(st, pair)} to {to}" if not pair.exact else f"{st.score('exact copy')} of {to}"
 
 
+def _contained(out: TextIO, st: _Style, pairs: list[Pair], options: TextOptions) -> None:
+    """Short texts found inside longer ones (they link no group: a quote does not make
+    the quoting text a copy), each with its passages side by side at the shared words."""
+    if not pairs:
+        return
+    title = f"Contained texts: {_plural(len(pairs), 'pair')} (a shorter text inside a longer one)"
+    out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
+    shown = pairs if options.max_groups is None else pairs[:options.max_groups]
+    for pair in shown:
+        inner, outer = (pair.a, pair.b) if pair.inside == "a" else (pair.b, pair.a)
+        out.write(f"\n  {_where(inner)}  inside  {_where(outer)}\n")
+        _side_by_side(out, st, pair, options)
+    if len(shown) < len(pairs):
+        out.write(st.dim(f"\n… {_plural(len(pairs) - len(shown), 'more contained pair')} not shown; "
+                         "--max-groups 0 shows all\n"))
+
+
 def _side_by_side(out: TextIO, st: _Style, pair: Pair, options: TextOptions) -> None:
     col = max(20, (options.width - 7) // 2)
     win = window(options.passages.text(pair.a, "a"), options.passages.text(pair.b, "b"),
-                 words=col * PASSAGE_LINES // 6)
+                 words=col * PASSAGE_LINES // 6, at_match=pair.relation == "contained")
     places = "the same words" if not win.hunks else _plural(win.hunks, "differing place")
     out.write(f"  {_where(pair.a)}  vs  {_where(pair.b)}: {_scores(st, pair)}, {places}\n")
     left, right = _wrap(st, win.left, "a", col), _wrap(st, win.right, "b", col)
@@ -258,7 +278,8 @@ def _summary(out: TextIO, st: _Style, summary: Summary, settings: dict) -> None:
     out.write(f"  found:    {_plural(summary.duplicate_documents, 'duplicate document')}, "
               f"{_plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
               f"({_plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
-              f"{_plural(summary.pairs, 'pair')}\n")
+              f"{_plural(summary.pairs, 'pair')}"
+              + (f" ({summary.contained:,} contained)" if summary.contained else "") + "\n")
     if not summary.pairs:
         out.write("  No duplicates found.\n")
         return

@@ -65,7 +65,8 @@
     node.dataset.similarity = p.sim;
     if (p.rel) node.dataset.relation = p.rel;
     const scores = el("div", "scores");
-    scores.appendChild(el("span", "sim", p.exact ? "exact copy" : "similarity " + p.sim.toFixed(2)));
+    const inside = p.rel === "contained" ? Math.round(100 * Math.max(p.cont[0], p.cont[1])) + " % contained · " : "";
+    scores.appendChild(el("span", "sim", p.exact ? "exact copy" : inside + "similarity " + p.sim.toFixed(2)));
     scores.appendChild(document.createTextNode(
       " · containment " + p.cont[0].toFixed(2) + " / " + p.cont[1].toFixed(2) + " · estimate " + p.est.toFixed(2) +
       (p.exact ? "" : " · " + (p.hunks === 0 ? "same words" : p.hunks + " differing place" + (p.hunks === 1 ? "" : "s")))));
@@ -84,10 +85,11 @@
     node.dataset.kind = g.kind;
     const head = el("header");
     head.appendChild(el("span", "kind", g.kind));
-    head.appendChild(el("span", "size", "#" + number + " · " + g.size + " copies"));
+    head.appendChild(el("span", "size", "#" + number + " · " +
+      (g.relation === "contained" ? "a shorter text inside a longer one" : g.size + " copies")));
     const list = el("ul", "members");
     g.members.forEach((m, i) => {
-      const item = el("li", i === 0 ? "canonical" : null);
+      const item = el("li", i === 0 && g.relation !== "contained" ? "canonical" : null);
       item.appendChild(el("span", "loc", where(m)));
       if (m[4] !== null && m[4] !== undefined) item.appendChild(document.createTextNode(" · " + m[4].toFixed(2)));
       list.appendChild(item);
