@@ -24,11 +24,12 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from . import boilerplate as bp
 from . import containment
 from .corpus import Corpus
 from .group import exact_groups, groups
 from .lsh import band_keys, candidate_pairs
-from .minhash import estimate
+from .minhash import EMPTY, estimate
 from .results import Group, Kind, Location, Pair
 from .segments import offsets_from_counts, ranges
 from .settings import Settings
@@ -184,8 +185,13 @@ def paragraph_items(corpus: Corpus) -> Items:
     )
 
 
-def document_items(corpus: Corpus) -> tuple[Items, np.ndarray]:
-    """Documents as items (only those with at least one paragraph), and their indices."""
+def document_items(corpus: Corpus, boilerplate: np.ndarray | None = None) -> tuple[Items, np.ndarray]:
+    """Documents as items (only those with at least one paragraph), and their indices.
+
+    Paragraphs flagged in ``boilerplate`` (bool per paragraph, :mod:`dedup.boilerplate`)
+    are left out of each document's shingle set, signature and word count, so two
+    stories that share only a site's footer are compared on the stories; the content key
+    (exact copies) still covers the whole document."""
     counts = np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)
     docs = np.flatnonzero(counts > 0)
     first_para = offsets_from_counts(counts)[:-1][docs]
@@ -194,23 +200,53 @@ def document_items(corpus: Corpus) -> tuple[Items, np.ndarray]:
     keys = [
         xxhash.xxh3_64_intdigest(corpus.para_key[s:e].tobytes()) for s, e in zip(first_para, ends_para)
     ]
-    return (
-        Items(
-            signatures=np.minimum.reduceat(corpus.signatures, first_para, axis=0)
-            if len(docs)
-            else corpus.signatures[:0],
-            hashes=sh.hashes,
-            starts=sh.offsets[first_para],
-            ends=sh.offsets[ends_para],
-            keys=np.array(keys, dtype=np.uint64),
-            words=np.add.reduceat(corpus.para_words, first_para) if len(docs) else np.zeros(0, np.int64),
-        ),
-        docs,
-    )
+    if not len(docs):
+        return Items(corpus.signatures[:0], sh.hashes, first_para, first_para, np.zeros(0, np.uint64),
+                     np.zeros(0, np.int64)), docs
+    signatures = np.minimum.reduceat(corpus.signatures, first_para, axis=0)
+    if boilerplate is None or not boilerplate.any():
+        hashes, starts, ends = sh.hashes, sh.offsets[first_para], sh.offsets[ends_para]
+        words = np.add.reduceat(corpus.para_words, first_para)
+    else:
+        keep = ~boilerplate
+        lengths = np.diff(sh.offsets)
+        kept = np.flatnonzero(keep)
+        hashes = sh.hashes[ranges(sh.offsets[kept], lengths[kept])]
+        bounds = offsets_from_counts(np.add.reduceat(np.where(keep, lengths, 0), first_para))
+        starts, ends = bounds[:-1], bounds[1:]
+        words = np.add.reduceat(np.where(keep, corpus.para_words, 0), first_para)
+        touched = np.flatnonzero(np.add.reduceat(boilerplate.astype(np.int64), first_para) > 0)
+        signatures[touched] = _signatures_without(corpus.signatures, first_para[touched], ends_para[touched], keep)
+    return Items(signatures=signatures, hashes=hashes, starts=starts, ends=ends,
+                 keys=np.array(keys, dtype=np.uint64), words=words), docs
+
+
+def _signatures_without(signatures: np.ndarray, firsts: np.ndarray, ends: np.ndarray, keep: np.ndarray,
+                        chunk: int = 1 << 16) -> np.ndarray:
+    """Element-wise minimum of the kept paragraphs' signatures of each paragraph range
+    ``[firsts[i], ends[i])`` (all ``EMPTY`` when none is kept), a chunk of ranges at a time."""
+    out = np.full((len(firsts), signatures.shape[1]), EMPTY, dtype=signatures.dtype)
+    lo = 0
+    while lo < len(firsts):
+        hi = lo + max(1, int(np.searchsorted(np.cumsum(ends[lo:] - firsts[lo:]), chunk)))
+        rows = ranges(firsts[lo:hi], ends[lo:hi] - firsts[lo:hi])
+        owner = np.repeat(np.arange(hi - lo), ends[lo:hi] - firsts[lo:hi])
+        rows, owner = rows[keep[rows]], owner[keep[rows]]
+        if len(rows):
+            present = np.unique(owner)
+            at = np.searchsorted(owner, present)
+            out[lo + present] = np.minimum.reduceat(signatures[rows], at, axis=0)
+        lo = hi
+    return out
 
 
 def detect(
-    corpus: Corpus, settings: Settings, levels: Sequence[Kind] = LEVELS, *, all_pairs: bool = False
+    corpus: Corpus,
+    settings: Settings,
+    levels: Sequence[Kind] = LEVELS,
+    *,
+    all_pairs: bool = False,
+    boilerplate: np.ndarray | None = None,
 ) -> tuple[list[Pair], list[Group]]:
     """Duplicate pairs and groups of ``corpus`` at the requested levels.
 
@@ -219,7 +255,13 @@ def detect(
     link each group (a near-duplicate whose group membership is already established by
     other pairs is not verified again); ``all_pairs=True`` verifies and reports every
     pair at or above the threshold.  The groups are the same either way.
+
+    ``boilerplate`` (bool per paragraph, default :func:`boilerplate_mask`): those
+    paragraphs' exact copies are not reported as pairs (their group is kept, and a scan
+    reports each such text once) and they are left out of document similarity.
     """
+    if boilerplate is None:
+        boilerplate = boilerplate_mask(corpus, settings)
     pairs: list[Pair] = []
     found_groups: list[Group] = []
     for level in LEVELS:
@@ -227,13 +269,15 @@ def detect(
             continue
         if level == "paragraph":
             items = paragraph_items(corpus)
-            raw = find_pairs(items, settings, settings.threshold, settings.min_words, all_pairs=all_pairs)
+            linked = find_pairs(items, settings, settings.threshold, settings.min_words, all_pairs=all_pairs)
+            # Boilerplate's exact copies still form their group, but are not pairs.
+            raw = [r for r in linked if not (r[6] and boilerplate[r[1]])] if boilerplate.any() else linked
             locate = _Locator.paragraphs(corpus)
         else:
-            items, docs = document_items(corpus)
+            items, docs = document_items(corpus, boilerplate)
             # Identical files are duplicates however short they are; a paragraph-sized
             # file is too short only for *near*-duplicate comparison.
-            raw = find_pairs(
+            raw = linked = find_pairs(
                 items, settings, settings.doc_threshold, settings.min_words, exact_min_words=1, all_pairs=all_pairs
             )
             locate = _Locator.documents(corpus, docs)
@@ -244,10 +288,15 @@ def detect(
         )
         # Groups are copies (keep one, drop the rest): a quote does not make the text
         # around it a copy of anything, so contained pairs link no group.
-        for members in groups(len(items.keys), ((a, b) for a, b, *_, inside in raw if not inside)):
+        for members in groups(len(items.keys), ((a, b) for a, b, *_, inside in linked if not inside)):
             located = tuple(map(locate, members))
             found_groups.append(Group(level, located[0], located))
     return pairs, found_groups
+
+
+def boilerplate_mask(corpus: Corpus, settings: Settings) -> np.ndarray:
+    """Which paragraphs of ``corpus`` are boilerplate under ``settings`` (bool each)."""
+    return bp.paragraph_mask(corpus.para_key, corpus.para_doc, len(corpus.documents), settings.boilerplate)
 
 
 class _Locator:

@@ -93,6 +93,22 @@ class Group:
         }
 
 
+@dataclass(frozen=True)
+class Boilerplate:
+    """A paragraph text that recurs in ``documents`` documents (``copies`` times in all):
+    reported once instead of as pairs, and left out of document similarity.
+    ``canonical`` is its first occurrence, ``text`` the start of its raw text."""
+
+    canonical: Location
+    documents: int
+    copies: int
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"canonical": self.canonical.to_dict(), "documents": self.documents, "copies": self.copies,
+                "text": self.text}
+
+
 @dataclass
 class ScanResult:
     """Everything a scan found, in a stable order."""
@@ -102,6 +118,7 @@ class ScanResult:
     pairs: list[Pair] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
+    boilerplate: list[Boilerplate] = field(default_factory=list)
 
     @property
     def has_duplicates(self) -> bool:
@@ -119,6 +136,7 @@ class ScanResult:
             "pairs": [p.to_dict() for p in self.pairs] if pairs else None,
             "groups": [g.to_dict() for g in self.groups],
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
+            "boilerplate": [b.to_dict() for b in self.boilerplate],
         }
         if not pairs:
             del data["pairs"]

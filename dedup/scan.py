@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 from .cache import SignatureCache, document_digest
 from .corpus import Corpus, sign_documents
-from .detect import LEVELS, detect
+from . import boilerplate
+from .detect import LEVELS, boilerplate_mask, detect
 from .progress import NO_PROGRESS, Progress
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
 from .readers.text import surrogate_problem
@@ -90,7 +91,8 @@ def scan_documents(
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
     corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
     progress.stage("finding and verifying candidates", "paragraphs", corpus.paragraphs)
-    pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs)
+    common = boilerplate_mask(corpus, settings)
+    pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs, boilerplate=common)
     progress.close()
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
@@ -98,6 +100,7 @@ def scan_documents(
         pairs=pairs,
         groups=groups,
         errors=corpus.errors,
+        boilerplate=boilerplate.groups(corpus, common) if "paragraph" in levels else [],
     )
 
 

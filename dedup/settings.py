@@ -43,6 +43,9 @@ class Settings:
     ``containment``: a pair whose smaller text is at least this share inside the larger
     one (``|A∩B| / min(|A|, |B|)`` of shingle sets) is reported as ``contained`` even
     below ``threshold``; 0 turns that off (see :mod:`dedup.containment`).
+    ``boilerplate``: a paragraph text found in at least this many documents (and 0.1 %
+    of them) is boilerplate: reported once and left out of document similarity; 0
+    turns that off (see :mod:`dedup.boilerplate`).
     """
 
     unit: Unit = "word"
@@ -55,6 +58,7 @@ class Settings:
     min_words: int = 8
     seed: int = 1
     containment: float = 0.7
+    boilerplate: int = 10
 
     def __post_init__(self) -> None:
         problems = []
@@ -64,6 +68,8 @@ class Settings:
             problems.append(f"ngram must be between 1 and 64, not {self.ngram}")
         if not 16 <= self.num_perm <= 1024:
             problems.append(f"num_perm must be between 16 and 1024, not {self.num_perm}")
+        if self.boilerplate < 0:
+            problems.append(f"boilerplate must be at least 0 documents (0: off), not {self.boilerplate}")
         if not 0.0 <= self.containment <= 1.0:
             problems.append(f"containment must be in [0, 1] (0: off), not {self.containment}")
         for name in ("threshold", "doc_threshold"):

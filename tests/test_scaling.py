@@ -14,7 +14,7 @@ from datasketch import MinHash
 
 import dedup.containment
 import dedup.detect
-from dedup import Document, scan_documents
+from dedup import Document, Settings, scan_documents
 from dedup.minhash import _SHORT_TEXT, fold32, signatures
 from dedup.shingle import _word_hashes, shingle
 from textgen import prose
@@ -61,7 +61,13 @@ def boilerplate_docs(rng: random.Random, templated: bool, copies: int = COPIES) 
 
 def test_exact_boilerplate_is_compared_once(rng, work):
     candidates, verified = work
-    result = scan_documents(boilerplate_docs(rng, templated=False), levels=("paragraph",))
+    docs = boilerplate_docs(rng, templated=False)
+    result = scan_documents(docs, levels=("paragraph",))
+    (common,) = result.boilerplate  # reported once, not as 9,999 pairs
+    assert common.documents == COPIES and not [p for p in result.pairs if p.exact]
+    candidates.sizes.clear()
+    verified.sizes.clear()
+    result = scan_documents(docs, Settings(boilerplate=0), levels=("paragraph",))
     exact = [p for p in result.pairs if p.exact]
     assert len(exact) == COPIES - 1  # a star around the first copy, not 50 million pairs
     assert {p.a.path for p in exact} == {"doc00000.txt"}

@@ -79,11 +79,18 @@ def test_document_level_only(tmp_path, rng):
 def test_exact_copies_are_linear_and_star_shaped(tmp_path, rng):
     boiler = prose(rng, 30)
     docs = {f"d{i:03}.txt": [prose(rng, 40), boiler] for i in range(150)}
-    result = scan(write_docs(tmp_path, docs), levels=["paragraph"])
+    result = scan(write_docs(tmp_path, docs), Settings(boilerplate=0), levels=["paragraph"])
     exact = [p for p in result.pairs if p.exact]
     assert len(exact) == 149 and {p.a.path for p in exact} == {"d000.txt"}
     (group,) = result.groups
     assert len(group.members) == 150 and group.canonical.path == "d000.txt"
+    # At the defaults a text in 150 documents is boilerplate: one entry, no pairs.
+    result = scan(tmp_path, levels=["paragraph"])
+    assert not [p for p in result.pairs if p.exact]
+    (common,) = result.boilerplate
+    assert (common.documents, common.copies, common.canonical.path) == (150, 150, "d000.txt")
+    (group,) = result.groups
+    assert len(group.members) == 150
 
 
 def test_short_paragraphs_are_not_near_matched(tmp_path):

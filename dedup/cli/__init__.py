@@ -60,6 +60,9 @@ def settings_options(func: Callable) -> Callable:
         click.option("--containment", type=OffOr(click.FloatRange(0, 1, min_open=True), 0.0), default=None,
                      help="Also report a text at least this much inside a longer one (relation "
                           f"'contained'), or 'off' [default: {_DEFAULTS.containment}]."),
+        click.option("--boilerplate", type=OffOr(click.IntRange(1), 0), default=None,
+                     help="A paragraph in at least N documents (and 0.1%% of them) is boilerplate: reported "
+                          f"once, left out of document similarity; or 'off' [default: {_DEFAULTS.boilerplate}]."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -67,7 +70,7 @@ def settings_options(func: Callable) -> Callable:
 
 
 #: The options of :func:`settings_options`, as ``Settings`` field names.
-SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words", "containment")
+SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words", "containment", "boilerplate")
 
 
 def build_settings(**given) -> Settings:

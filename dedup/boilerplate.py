@@ -1,0 +1,86 @@
+"""Boilerplate: paragraph texts that recur across many documents.
+
+Why: cookie notices, newsletter boxes and copyright lines recur on every page of a
+site.  Reported as pairs they drown the report (a footer on 10,000 pages is 9,999
+exact pairs), and counted in document similarity they make two different stories of
+one site "duplicates" (two 2-paragraph stories sharing three footer paragraphs have a
+document Jaccard of ~0.4).  Web-scale pipelines remove repeated text before any
+document-level decision (C4 keeps one copy of a repeated three-sentence span, Onion
+drops repeated paragraphs); dedup reports each boilerplate text once and leaves it out
+of document-level similarity.
+
+The rule: a paragraph's exact normalized text (its content key) is boilerplate when it
+occurs in at least ``max(min_documents, ceil(SHARE * documents))`` distinct documents
+(``Settings.boilerplate`` is ``min_documents``, 0 turns boilerplate off).  A text
+shared by a handful of documents is ordinary reuse (a story and its reprints); one on
+every page of a site is furniture.  The share keeps the rule relative in a large
+corpus: in 100,000 documents a text must recur in 100 of them.
+
+All functions are vectorized over a batch of paragraphs.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .results import Boilerplate, Location
+
+if TYPE_CHECKING:
+    from .corpus import Corpus
+
+#: Share of the corpus's documents a text must recur in (besides ``min_documents``).
+SHARE = 0.001
+
+
+def min_documents(documents: int, floor: int) -> int:
+    """Documents a text must recur in to be boilerplate, in a corpus of ``documents``:
+    ``max(floor, ceil(SHARE * documents))``; 0 when ``floor`` is 0 (off)."""
+    return 0 if floor <= 0 else max(floor, math.ceil(SHARE * documents))
+
+
+def document_counts(keys: np.ndarray, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct content keys of the paragraphs (``keys``, uint64) and in how many
+    distinct documents (``docs``, one document index per paragraph) each occurs:
+    ``(sorted unique keys, counts)``."""
+    if not len(keys):
+        return np.zeros(0, np.uint64), np.zeros(0, np.int64)
+    order = np.lexsort((docs, keys))
+    k, d = keys[order], docs[order]
+    first_in_doc = np.r_[True, (k[1:] != k[:-1]) | (d[1:] != d[:-1])]
+    k = k[first_in_doc]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    return k[starts], np.diff(np.r_[starts, len(k)])
+
+
+def paragraph_mask(keys: np.ndarray, docs: np.ndarray, documents: int, floor: int) -> np.ndarray:
+    """Which paragraphs are boilerplate (bool per paragraph), in a corpus of
+    ``documents`` documents with ``Settings.boilerplate`` = ``floor``."""
+    need = min_documents(documents, floor)
+    if not need:
+        return np.zeros(len(keys), bool)
+    unique, counts = document_counts(keys, docs)
+    common = unique[counts >= need]
+    return np.isin(keys, common)
+
+
+def groups(corpus: "Corpus", mask: np.ndarray) -> list[Boilerplate]:
+    """One :class:`~dedup.results.Boilerplate` per boilerplate text of ``corpus``
+    (``mask``: :func:`paragraph_mask`), in order of first occurrence."""
+    which = np.flatnonzero(mask)
+    if not len(which):
+        return []
+    keys = corpus.para_key[which]
+    unique, first, copies = np.unique(keys, return_index=True, return_counts=True)
+    _, documents = document_counts(keys, corpus.para_doc[which])  # same sorted keys
+    order = np.argsort(first)
+    out = []
+    for k in order.tolist():
+        p = int(which[first[k]])
+        doc = corpus.documents[int(corpus.para_doc[p])]
+        where = Location(doc.path, int(corpus.para_index[p]), int(corpus.para_start[p]), int(corpus.para_end[p]),
+                         corpus.para_preview[p])
+        out.append(Boilerplate(where, int(documents[k]), int(copies[k]), corpus.para_preview[p]))
+    return out
