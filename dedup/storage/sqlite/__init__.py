@@ -86,6 +86,7 @@ class SQLiteStorage(Rows, Buckets):
         self.path = path
         self._derive = derive
         self.busy_timeout = busy_timeout
+        self._waits = busy_timeout  # how long SQLite waits for a lock now
         self.settings = settings
         self.readonly = readonly
         self._conn = conn
@@ -135,7 +136,7 @@ class SQLiteStorage(Rows, Buckets):
         try:
             yield
         except sqlite3.Error as err:
-            raise translate(err, self.path, doing, self.busy_timeout) from err
+            raise translate(err, self.path, doing, self._waits) from err
 
     def _meta(self, key: str) -> Optional[str]:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -256,14 +257,25 @@ def _prepare(
 ) -> SQLiteStorage:
     try:
         # Read-only look first: a foreign file must not even get its journal mode changed.
+        sized = _size(name)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.Error as err:
         raise translate(err, name, "open") from err
     if tables and not _TABLES <= tables:
         raise IndexCorrupt(f"{name}: is an SQLite database but not a dedup index (tables: {', '.join(sorted(tables))})")
+    if not tables and sized and _size(name):
+        # A new index's schema is committed to the file itself before it switches to
+        # WAL (below), so a non-empty file without tables was never an index of ours --
+        # or was one whose write-ahead log is gone.  Never create an index over it.
+        raise IndexCorrupt(
+            f"{name}: is not empty but holds no dedup index (if it was one, its write-ahead log "
+            f"{os.path.basename(name)}-wal was lost, and with it everything not yet folded into the file); "
+            "refusing to write over it: move it away or use another path")
     if not tables and readonly:
         raise IndexCorrupt(f"{name}: is empty, not a dedup index")
     try:
+        if not tables:  # in the rollback journal: see above
+            create_schema(conn, settings or Settings(), derive)
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -272,8 +284,6 @@ def _prepare(
             conn.execute(f"PRAGMA journal_size_limit = {WAL_CHECKPOINT_PAGES * 4096}")
         conn.execute("PRAGMA cache_size = -65536")  # 64 MB of page cache per connection
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        if not tables:
-            create_schema(conn, settings or Settings(), derive)
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") == FORMAT and meta.get("format_version") in _UPGRADABLE:
             if readonly:
@@ -287,6 +297,13 @@ def _prepare(
         raise translate(err, name, "create" if not tables else "open") from err
     stored = check_meta(meta, name, settings, derive)
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
+
+
+def _size(name: str) -> int:
+    try:
+        return os.path.getsize(name)
+    except OSError:
+        return 0
 
 
 def open_sqlite_url(url: str | os.PathLike, settings: Optional[Settings] = None, **options: Any) -> SQLiteStorage:

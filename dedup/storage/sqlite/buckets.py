@@ -21,6 +21,7 @@ import numpy as np
 from ...settings import Settings
 from ..bucketfile import (
     BucketFile,
+    BucketFileDamaged,
     DeltaBuckets,
     bucket_path,
     empty_bucket_file,
@@ -60,12 +61,34 @@ class Buckets:
     _view_checked: bool
 
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        view = self._bucket_view()
         query = np.unique(np.asarray(keys, dtype=np.uint64))
+        view = self._bucket_view()
         self._caught_up(view, level)
-        found = [view.file.levels[level].lookup(query), view.deltas[level].lookup(query),
-                 view.heirs[level].lookup(query)]
+        try:
+            in_file = view.file.levels[level].lookup(query)
+        except BucketFileDamaged as err:
+            view = self._without_file(view, err)
+            self._caught_up(view, level)
+            in_file = view.file.levels[level].lookup(query)
+        found = [in_file, view.deltas[level].lookup(query), view.heirs[level].lookup(query)]
         return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
+
+    def _without_file(self, view: "_BucketView", err: Exception) -> "_BucketView":
+        """A page of the bucket file did not verify: never read it again in this
+        process; answer from the database instead (everything stored is read into
+        memory, as without a file), and say so.  The next optimize writes a new file
+        from the database (it verifies a file whole before merging it)."""
+        warnings.warn(f"{err}; answering from the database instead (slower) until "
+                      f"`dedup index optimize --db {self.path}` writes a new bucket file", stacklevel=4)
+        file = empty_bucket_file(self._sketch_width())
+        self._view = _BucketView(
+            view.named, file,
+            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
+            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
+            {level: 0 for level in _ROWS},
+            damaged=True,
+        )
+        return self._view
 
     def _settle_view(self) -> None:
         """At the start of a read transaction: if this snapshot names a bucket file that
@@ -93,13 +116,17 @@ class Buckets:
         named = self._meta("bucket_file") or ""
         view = self._view
         if view is not None and view.named == named:
-            return view
+            return view  # (a damaged file stays dropped: it is never renamed)
         opened = open_bucket_file(self.path, named, self._uid, self._sketch_width()) if named else None
         if opened is None and view is not None:
             # The named file is missing or unusable: what this view holds (a file and
             # what was stored after it, or everything in memory) is still complete.
             view.named = named
             return view
+        if opened is None and named and os.path.exists(bucket_path(self.path, named)):
+            warnings.warn(f"{bucket_path(self.path, named)}: not a whole bucket file of this index (damaged?); "
+                          "answering from the database instead (slower) until "
+                          f"`dedup index optimize --db {self.path}` writes a new one", stacklevel=4)
         file = opened or empty_bucket_file(self._sketch_width())
         self._view = _BucketView(
             named,
@@ -143,10 +170,14 @@ class Buckets:
 
     @contextmanager
     def _busy_timeout(self, seconds: float) -> Iterator[None]:
+        """Wait ``seconds`` (not the busy timeout) for locks inside; what a busy error
+        then says it waited (:meth:`errors`)."""
         self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+        self._waits = seconds
         try:
             yield
         finally:
+            self._waits = self.busy_timeout
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _sketch_width(self) -> int:
@@ -195,6 +226,10 @@ class Buckets:
                     self._conn.execute("UPDATE meta SET value = value WHERE key = 'uid'")
                 with self.transaction(write=False):
                     view = self._bucket_view()
+                    try:  # the new file merges the old one: never carry damage over
+                        view.file.verify_all()
+                    except BucketFileDamaged as err:
+                        view = self._without_file(view, err)
                     heirs = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM heirs").fetchone()[0]
                     levels = {level: self._merged(view, level) for level in _ROWS}
                 remove_unnamed(self.path, keep=[view.named])  # left by writers that died
@@ -270,3 +305,4 @@ class _BucketView:
     heirs: dict[str, DeltaBuckets]
     heirs_after: dict[str, int]  # the last ``heirs.seq`` read into ``heirs``
     warned: bool = False
+    damaged: bool = False  # the named file did not verify: it is not used

@@ -8,6 +8,7 @@ The settings / scheme / pipeline check itself is shared by every backend
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 import uuid
 from typing import Optional
@@ -90,25 +91,48 @@ def translate(err: sqlite3.Error, path: str, doing: str, waited: float = BUSY_TI
     """A :class:`StorageError` naming ``path`` and the cause of an SQLite error."""
     name = getattr(err, "sqlite_errorname", "") or ""
     text = str(err)
+    if name in ("SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_RECOVERY"):  # returned at once, not after waiting
+        return IndexBusy(f"{path}: another process changed the index during this {doing.split()[0]} "
+                         f"({name}); nothing was changed, try again")
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return IndexBusy(
-            f"{path}: the index stayed locked by another process for more than {waited:g} s; "
-            "nothing was changed, try again"
+            f"{path}: the index stayed locked by another process for more than {waited:g} s "
+            "(the busy timeout); nothing was changed, try again"
         )
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
-        return IndexReadOnly(f"{path}: cannot {doing} the index: it is read-only ({text})")
+        return IndexReadOnly(f"{path}: cannot {doing} the index: {_read_only(path)} ({text})")
     if name == "SQLITE_FULL" or "disk is full" in text:
         return IndexFull(f"{path}: cannot {doing} the index: disk full; nothing of this change was stored")
-    if name.startswith("SQLITE_IOERR"):
+    if name == "SQLITE_IOERR_SHORT_READ":
+        return IndexCorrupt(
+            f"{path}: cannot {doing} the index: a file of it is shorter than its shared-memory file "
+            f"{path}-shm says ({text}): was {path}-wal deleted or truncated while the index was in use? "
+            "Stop every process using it; what was only in the deleted log is lost")
+    if name in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE", "SQLITE_IOERR_SHMSIZE"):
         return IndexFull(
-            f"{path}: cannot {doing} the index: write failed ({text}; disk full or file size limit?); "
+            f"{path}: cannot {doing} the index: write failed ({text}, {name}; disk full or file size limit?); "
             "nothing of this change was stored"
         )
+    if name.startswith("SQLITE_IOERR"):
+        return StorageError(f"{path}: cannot {doing} the index: input/output error ({text}, {name}); "
+                            "nothing of this change was stored")
     if name.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text or "malformed" in text:
         return IndexCorrupt(f"{path}: not a dedup index, or a damaged one ({text})")
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
         return StorageError(f"{path}: cannot open the index ({text}; check that the folder exists and is writable)")
     return StorageError(f"{path}: cannot {doing} the index ({text})")
+
+
+def _read_only(path: str) -> str:
+    """Which of the index's files (the database, its ``-wal`` and ``-shm``) or its
+    folder this process may not write -- the cause of a read-only error."""
+    folder = os.path.dirname(os.path.abspath(path))
+    files = [p for p in (path, path + "-wal", path + "-shm") if os.path.exists(p) and not os.access(p, os.W_OK)]
+    if not os.access(folder, os.W_OK):
+        files.append(f"the folder {folder}")
+    if not files:
+        return "it is read-only"
+    return f"{' and '.join(files)} {'is' if len(files) == 1 else 'are'} read-only for this user"
 
 
 def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) -> None:
