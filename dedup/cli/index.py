@@ -13,11 +13,10 @@ paragraph already in the index), 2 usage error, unusable index, or nothing could
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Optional
 
 import click
 
@@ -25,6 +24,9 @@ from ..index import Index
 from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
 from ..report import write_verdicts
+from ..report.machine import dumps
+from ..report.output import report_file
+from ..report.safety import printable
 from ..report.passages import VerdictPassages
 from ..settings import Settings
 from ..storage import IndexMissing, StorageError
@@ -162,30 +164,39 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
         _finish(idx, job, fmt, exit_zero, output, adding=True)
 
 
+def output_option(func: Callable) -> Callable:
+    return click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
+                        help="Write to FILE (atomically) instead of stdout.")(func)
+
+
 @index_group.command("stats")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def stats(db, fmt) -> None:
+@output_option
+def stats(db, fmt, output) -> None:
     """Counts, settings and size on disk of the index."""
     with _open(db, {}, create=False, readonly=True) as idx:
         data = _guard(idx.stats)
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=1))
-        return
+    with report_file(output) as out:
+        out.write(dumps(data) + "\n" if fmt == "json" else _stats_text(data))
+
+
+def _stats_text(data: dict[str, Any]) -> str:
     s = data["settings"]
     where = "in the server's memory, all databases" if data["backend"] == "redis" else "on disk"
-    click.echo(f"{data['path']}: {data['documents']} documents, {data['paragraphs']} paragraphs, "
-               f"{data['bytes']:,} bytes {where} ({data['backend']})")
-    click.echo(f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
-               f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
-               f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}")
+    lines = [f"{printable(data['path'], tabs=False)}: {data['documents']} documents, {data['paragraphs']} paragraphs, "
+             f"{data['bytes']:,} bytes {where} ({data['backend']})",
+             f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
+             f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
+             f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}"]
     bf = data.get("bucket_file")
     if bf and bf["in_use"]:
-        click.echo(f"bucket file: {bf['path']}, {bf['bytes']:,} bytes; "
-                   f"{bf['paragraphs_behind']:,} paragraphs stored since it was written")
+        lines.append(f"bucket file: {printable(bf['path'], tabs=False)}, {bf['bytes']:,} bytes; "
+                     f"{bf['paragraphs_behind']:,} paragraphs stored since it was written")
     elif bf:
-        click.echo(f"bucket file: none in use ({bf['paragraphs_behind']:,} paragraphs read into memory "
-                   "by every process; `dedup index optimize` writes one)")
+        lines.append(f"bucket file: none in use ({bf['paragraphs_behind']:,} paragraphs read into memory "
+                     "by every process; `dedup index optimize` writes one)")
+    return "".join(line + "\n" for line in lines)
 
 
 @index_group.command("optimize")
@@ -209,19 +220,22 @@ def optimize(db) -> None:
 
 @index_group.command("list")
 @db_option
-def list_ids(db) -> None:
-    """Print every stored id, one per line, oldest first."""
+@output_option
+def list_ids(db, output) -> None:
+    """Print every stored id, one per line, oldest first (control characters in an id,
+    a newline for one, are shown as escapes such as \\n or \\x1b)."""
     with _open(db, {}, create=False, readonly=True) as idx:
-        _guard(lambda: _lines(idx.ids()))
+        _guard(lambda: _lines((printable(i, tabs=False) for i in idx.ids()), output))
 
 
 @index_group.command("export")
 @db_option
-def export(db) -> None:
+@output_option
+def export(db, output) -> None:
     """Print every stored document as JSON Lines (no text): id, added (UTC, ISO 8601),
     added_unix, chars, paragraphs, meta."""
     with _open(db, {}, create=False, readonly=True) as idx:
-        _guard(lambda: _lines(json.dumps(_exported(d), ensure_ascii=False) for d in idx.documents()))
+        _guard(lambda: _lines((dumps(_exported(d)) for d in idx.documents()), output))
 
 
 @index_group.command("remove")
@@ -269,12 +283,12 @@ def _exported(doc: Listed) -> dict[str, Any]:
             "chars": doc.chars, "paragraphs": doc.paragraphs, "meta": dict(doc.meta)}
 
 
-def _lines(lines: Iterable[str]) -> None:
-    """Write ``lines`` to stdout as they come (an index may hold millions of ids)."""
-    out = sys.stdout
-    for line in lines:
-        out.write(line + "\n")
-    out.flush()
+def _lines(lines: Iterable[str], output: Optional[str]) -> None:
+    """Write ``lines`` to stdout or ``output`` as they come (an index may hold millions
+    of ids)."""
+    with report_file(output) as out:
+        for line in lines:
+            out.write(line + "\n")
 
 
 def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
