@@ -73,3 +73,22 @@ def test_contained_pairs_are_shown_at_the_shared_words():
     right = [line.split("│")[1] for line in text.splitlines() if "│" in line]
     # The longer side starts a few words before the quote, not at its own beginning.
     assert right[0].split()[0] == "…" and " ".join(quote.split()[:3]) in " ".join(right[:2])
+
+
+def test_boilerplate_is_shown_once_not_as_groups():
+    import random
+
+    from textgen import rich_prose
+
+    rng = random.Random(5)
+    footer = rich_prose(rng, 30)
+    texts = {f"site/story{i:02}.txt": rich_prose(rng, 60) + "\n\n" + footer for i in range(12)}
+    result = scan_documents([Document(k, v) for k, v in texts.items()])
+    assert len(result.boilerplate) == 1
+    out = io.StringIO()
+    write_report(result, "text", out, TextOptions(width=120, passages=_Texts(texts)))
+    text = out.getvalue()
+    assert "Boilerplate: 1 paragraph text repeated across many documents" in text
+    assert "in 12 documents (12 copies), first site/story00.txt ¶1" in text
+    assert "12 copies\n" not in text.split("Boilerplate:")[0]  # its group is not listed again
+    assert "1 boilerplate text" in text

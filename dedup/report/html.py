@@ -24,7 +24,7 @@ import json
 from importlib import resources
 from typing import Any, Optional, Sequence, TextIO
 
-from ..results import Group, Location, Pair, ScanResult
+from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import window
 from .machine import verdict_action, verdict_label
@@ -45,17 +45,19 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     """The review page of a scan (``verdicts``: the rows of a check's verdict table)."""
     pairs = list(result.pairs)
     summary = Summary.of(result, pairs)
-    groups = sorted(result.groups, key=lambda g: (-len(g.members), g.kind != "document"))
+    boiler = {b.canonical.key(): b for b in result.boilerplate}
+    # Largest first; boilerplate (site furniture, reported once) after the real copies.
+    groups = sorted(result.groups, key=lambda g: (g.canonical.key() in boiler, -len(g.members), g.kind != "document"))
     links = _links(pairs)
     by_group = _pairs_by_group(groups, pairs)
     options.passages.want(loc for g in groups for p in by_group[id(g)][:PAIRS_KEPT] for loc in (p.a, p.b))
     loose = [p for p in pairs if p.relation == "contained"]  # they link no group
     options.passages.want(loc for p in loose for loc in (p.a, p.b))
     data = {
-        "groups": [_group(g, links, by_group[id(g)], options) for g in groups]
+        "groups": [_group(g, links, by_group[id(g)], options, boiler.get(g.canonical.key())) for g in groups]
         + [{"kind": p.kind, "size": 2, "relation": "contained", "members": [_loc(p.a) + [None], _loc(p.b) + [None]],
             "pairs": [_pair(p, options)], "more_pairs": 0} for p in loose],
-        "relations": sorted({p.relation for p in pairs}),
+        "relations": sorted({p.relation for p in pairs} | ({"boilerplate"} if boiler else set())),
         "threshold": result.settings.get("threshold"),
         "verdicts": verdicts,
     }
@@ -156,13 +158,16 @@ def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
     }
 
 
-def _group(g: Group, links: dict, pairs: list[Pair], options: TextOptions) -> dict[str, Any]:
+def _group(g: Group, links: dict, pairs: list[Pair], options: TextOptions,
+           boilerplate: Optional[Boilerplate]) -> dict[str, Any]:
     members = []
     for m in g.members[:MEMBERS_KEPT]:
         link = _member_link(g, m, links) if m is not g.canonical else None
         members.append(_loc(m) + [None if link is None else round(link.similarity, 4)])
+    extra = ({"relation": "boilerplate", "text": boilerplate.text, "documents": boilerplate.documents}
+             if boilerplate else {})
     return {
-        "kind": g.kind, "size": len(g.members), "members": members,
+        **extra, "kind": g.kind, "size": len(g.members), "members": members,
         "pairs": [_pair(p, options) for p in pairs[:PAIRS_KEPT]], "more_pairs": max(0, len(pairs) - PAIRS_KEPT),
     }
 
@@ -179,7 +184,8 @@ def _summary_html(s: Summary) -> str:
     rows = [
         ("files", f"{s.files:,}"), ("documents", f"{s.documents:,}"), ("paragraphs", f"{s.paragraphs:,}"),
         ("duplicate documents", f"{s.duplicate_documents:,}"), ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"),
-        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"), ("contained pairs", f"{s.contained:,}"),
+        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"),
+        ("contained pairs", f"{s.contained:,}"), ("boilerplate texts", f"{s.boilerplate:,}"),
         ("errors", f"{s.errors:,}"),
     ]
     cells = "".join(f"<div><dt>{k}</dt><dd id=\"sum-{k.replace(' ', '-')}\">{v}</dd></div>" for k, v in rows)

@@ -22,7 +22,8 @@ class Summary:
     the copies beyond the canonical one of each group; ``duplicated_chars`` the
     characters of those copies (a paragraph inside a duplicate document counted once,
     with its document); ``contained`` the pairs of a shorter text inside a longer one
-    (they link no group)."""
+    (they link no group); ``boilerplate`` the paragraph texts repeated across many
+    documents (reported once each)."""
 
     files: int
     documents: int
@@ -33,6 +34,7 @@ class Summary:
     total_chars: int
     pairs: int
     contained: int
+    boilerplate: int
     errors: int
     histogram: tuple[int, ...]
 
@@ -55,6 +57,7 @@ class Summary:
             total_chars=sum(chars.values()),
             pairs=len(pairs),
             contained=sum(1 for p in pairs if p.relation == "contained"),
+            boilerplate=len(result.boilerplate),
             errors=len(result.errors),
             histogram=histogram(p.similarity for p in pairs),
         )

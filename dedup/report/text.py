@@ -94,7 +94,8 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     out.write(st.bold(f"Scanned {_plural(summary.documents, 'document')} in {_plural(summary.files, 'file')}, "
                       f"{_plural(summary.paragraphs, 'paragraph')}")
               + f" (threshold {s.get('threshold')}, {s.get('unit')} {s.get('ngram')}-grams).\n")
-    shown = _shown_groups(result.groups, options.max_groups)
+    boiler = {b.canonical.key() for b in result.boilerplate}
+    shown = _shown_groups([g for g in result.groups if g.canonical.key() not in boiler], options.max_groups)
     links = _links(pairs)
     chosen = {id(g): _pairs_to_show(g, links) for groups, _ in shown.values() for g in groups}
     contained = [p for p in pairs if p.relation == "contained"][:options.max_groups]
@@ -114,6 +115,7 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
                              f"({_plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
                              "--max-groups 0 shows all\n"))
     _contained(out, st, [p for p in pairs if p.relation == "contained"], options)
+    _boilerplate(out, st, result, options)
     _errors(out, st, result, "Could not read")
     _warnings(out, st, result)
     _summary(out, st, summary, s)
@@ -203,6 +205,26 @@ def _contained(out: TextIO, st: _Style, pairs: list[Pair], options: TextOptions)
                          "--max-groups 0 shows all\n"))
 
 
+def _boilerplate(out: TextIO, st: _Style, result: ScanResult, options: TextOptions) -> None:
+    """Paragraph texts repeated across many documents (site furniture): each once, with
+    where it first occurs and how widely it recurs."""
+    items = sorted(result.boilerplate, key=lambda b: -b.documents)
+    if not items:
+        return
+    title = f"Boilerplate: {_plural(len(items), 'paragraph text')} repeated across many documents"
+    out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
+    shown = items if options.max_groups is None else items[:options.max_groups]
+    width = max(20, options.width - 6)
+    for b in shown:
+        text = printable(" ".join(b.text.split()))
+        text = text if width_of(text) <= width else text[:width - 1] + "…"
+        out.write(f"\n  in {_plural(b.documents, 'document')} ({_plural(b.copies, 'copy', 'copies')}), "
+                  f"first {_where(b.canonical)}\n    {st.dim(text)}\n")
+    if len(shown) < len(items):
+        out.write(st.dim(f"\n… {_plural(len(items) - len(shown), 'more boilerplate text')} not shown; "
+                         "--max-groups 0 shows all\n"))
+
+
 def _side_by_side(out: TextIO, st: _Style, pair: Pair, options: TextOptions) -> None:
     col = max(20, (options.width - 7) // 2)
     win = window(options.passages.text(pair.a, "a"), options.passages.text(pair.b, "b"),
@@ -279,7 +301,8 @@ def _summary(out: TextIO, st: _Style, summary: Summary, settings: dict) -> None:
               f"{_plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
               f"({_plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
               f"{_plural(summary.pairs, 'pair')}"
-              + (f" ({summary.contained:,} contained)" if summary.contained else "") + "\n")
+              + (f" ({summary.contained:,} contained)" if summary.contained else "")
+              + (f", {_plural(summary.boilerplate, 'boilerplate text')}" if summary.boilerplate else "") + "\n")
     if not summary.pairs:
         out.write("  No duplicates found.\n")
         return

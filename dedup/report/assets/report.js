@@ -70,7 +70,7 @@
     scores.appendChild(document.createTextNode(
       " · containment " + p.cont[0].toFixed(2) + " / " + p.cont[1].toFixed(2) + " · estimate " + p.est.toFixed(2) +
       (p.exact ? "" : " · " + (p.hunks === 0 ? "same words" : p.hunks + " differing place" + (p.hunks === 1 ? "" : "s")))));
-    if (p.rel) { scores.appendChild(document.createTextNode(" · ")); scores.appendChild(el("span", "rel", p.rel)); }
+    if (p.rel && p.rel !== "near-duplicate") { scores.appendChild(document.createTextNode(" · ")); scores.appendChild(el("span", "rel", p.rel)); }
     node.appendChild(scores);
     const sides = el("div", "sides");
     sides.appendChild(side(p.left, p.a, "a"));
@@ -85,8 +85,10 @@
     node.dataset.kind = g.kind;
     const head = el("header");
     head.appendChild(el("span", "kind", g.kind));
-    head.appendChild(el("span", "size", "#" + number + " · " +
-      (g.relation === "contained" ? "a shorter text inside a longer one" : g.size + " copies")));
+    const what = g.relation === "contained" ? "a shorter text inside a longer one"
+      : g.relation === "boilerplate" ? "boilerplate: in " + g.documents + " documents, " + g.size + " copies"
+      : g.size + " copies";
+    head.appendChild(el("span", "size", "#" + number + " · " + what));
     const list = el("ul", "members");
     g.members.forEach((m, i) => {
       const item = el("li", i === 0 && g.relation !== "contained" ? "canonical" : null);
@@ -97,6 +99,10 @@
     head.appendChild(list);
     if (g.size > g.members.length) head.appendChild(el("div", "more", "… and " + (g.size - g.members.length) + " more copies"));
     node.appendChild(head);
+    if (g.relation === "boilerplate") {
+      const text = el("div", "side boilerplate", g.text);
+      node.appendChild(text);
+    }
     for (const p of entry.pairs) node.appendChild(pairNode(p));
     if (g.more_pairs) node.appendChild(el("div", "more", "… and " + g.more_pairs + " more pairs in the JSON report"));
     return node;
@@ -116,7 +122,7 @@
     visible = [];
     let pairs = 0;
     for (const g of data.groups) {
-      if (!kinds.has(g.kind)) continue;
+      if (!kinds.has(g.kind) || (g.relation && !rels.has(g.relation))) continue;
       const ps = g.pairs.filter((p) => pairShown(p, kinds, rels, min));
       if (ps.length === 0 && g.pairs.length > 0) continue;
       visible.push({ group: g, pairs: ps });
