@@ -321,6 +321,28 @@ def test_a_writer_killed_mid_add_leaves_whole_documents_and_a_retry_completes(ba
             retry = done[-1] + 1
             batch = [(f"d{retry}-{k}", article(10 * retry + k, 3 + k)) for k in range(4)]
             verdicts = idx.add_many(batch)
-            assert all(v.added or (v.error and "already in the index" in v.error) for v in verdicts)
+            assert all(v.added or v.already_indexed for v in verdicts)
             assert all(doc_id in idx for doc_id, _ in batch)
         start = retry + 1
+
+
+def test_an_id_added_again_is_already_indexed_replaced_listed_and_pruned(backend):
+    """Rule 4's digests and added times: what makes ingest idempotent and retention work."""
+    a, b = article(20), article(21)
+    with Index.open(backend.url) as idx:
+        assert idx.add(a, "a").added
+        again = idx.add(a, "a")
+        assert again.already_indexed and not again.added and not again.error and len(idx) == 1
+        (changed,) = idx.add_many([("a", b)])
+        assert changed.error and "different text" in changed.error and idx.get("a").text == a
+        replaced = idx.add(b, "a", policy=Policy(replace=True))
+        assert replaced.added and replaced.replaced and idx.get("a").text == b and len(idx) == 1
+        assert idx.add(article(22), "c", meta={"source": "wire"}).added
+        listed = list(idx.documents())
+        assert [d.doc_id for d in listed] == ["a", "c"] == list(idx)
+        assert listed[1].meta == {"source": "wire"} and listed[0].added <= listed[1].added
+        cut = listed[1].added + 1e-6
+        time.sleep(0.01)
+        assert idx.add(article(23), "d").added
+        assert idx.prune(before=cut) == ["a", "c"] and list(idx) == ["d"]
+        assert not idx.check(b).matches  # pruned texts are gone from the buckets too

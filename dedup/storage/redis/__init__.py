@@ -31,7 +31,7 @@ import os
 import secrets
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, TypeVar
+from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from ..protocol import (
     IndexMissing,
     IndexReadOnly,
     Level,
+    Listed,
     NewDocument,
     ParagraphRows,
     StorageError,
@@ -330,7 +331,8 @@ class RedisStorage:
         ops: list = ["SET", f"{k}d:{row}", pack_document(doc.key, first, len(doc.text), n, doc.doc_banded, time.time(),
                                                           doc.signature, doc.doc_id),
                      "SET", f"{k}t:{row}", pack_text(doc.text, doc.meta),
-                     "HSET", k + "ids", doc.doc_id, row, "INCRBY", k + "n:p", n,
+                     "HSET", k + "ids", doc.doc_id, row, "HSET", k + "dg", doc.doc_id, doc.digest,
+                     "INCRBY", k + "n:p", n,
                      # Readers that start from now on see these rows (writers take
                      # turns under the lock, so ``top`` only grows).
                      "SET", k + "top:d", row]
@@ -401,7 +403,7 @@ class RedisStorage:
                     ops += ["SETRANGE", f"{k}p:{heir}", PARA_BANDED, b"\x01"]
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
-                "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id,
+                "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
                 "INCRBY", k + "n:p", -head.paragraphs]
         for pid in para_ids.tolist():
             ops += ["DEL", f"{k}p:{pid}"]
@@ -424,6 +426,34 @@ class RedisStorage:
         return StoredDocument(doc_id=doc_id, text=text,
                               paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
                               meta=meta, added=head.added)
+
+    @_guarded("read")
+    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        ids = list(doc_ids)
+        if not ids:
+            return {}
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(self._k + "ids", ids)
+        pipe.hmget(self._k + "dg", ids)
+        rows, digests = pipe.execute()
+        return {d: (g.decode() if g is not None else None) for d, r, g in zip(ids, rows, digests) if r is not None}
+
+    @_guarded("read")
+    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
+        """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
+        removed row is a missing key), up to the highest row handed out."""
+        k, out, row = self._k, [], after
+        top = int(self._r.get(k + "seq:d") or 0)
+        while len(out) < limit and row < top:
+            rows = list(range(row + 1, min(row + limit, top) + 1))
+            heads = self._r.mget([f"{k}d:{r}" for r in rows])
+            found = [(r, unpack_document(h, self.settings.num_perm, self.path)) for r, h in zip(rows, heads) if h]
+            found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
+            texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
+            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_text(t)[1] if t else {})
+                    for (r, h), t in zip(found, texts)]
+            row = rows[-1]
+        return out
 
     @_guarded("read")
     def contains(self, doc_id: str) -> bool:

@@ -4,7 +4,8 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
 
 * ``meta`` (hash): format, version, shard bits, and :func:`dedup.storage.compat.describe`'s
   settings / scheme / normalization / pipeline fingerprint;
-* ``ids`` (hash): public document id -> document row id;
+* ``ids`` (hash): public document id -> document row id; ``dg`` (hash): public
+  document id -> the digest of the text it was added with (idempotent adds);
 * ``seq:p``, ``seq:d``: the last row id handed out (ids are never reused);
   ``n:p``: paragraphs stored;
 * ``d:ROW``: a document's header (:data:`DOC`), its MinHash signature and its id;
