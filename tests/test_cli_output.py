@@ -120,3 +120,19 @@ def test_max_groups_says_what_was_left_out():
     assert "… 5 more paragraph groups (10 copies) not shown; --max-groups 0 shows all" in res.stdout
     everything = run("scan", FIXTURES, "--max-groups", "0")
     assert everything.stdout.count("\n[") == 8 and "not shown" not in everything.stdout
+
+
+def test_index_add_of_many_new_documents_is_counted_not_listed(tmp_path):
+    import random
+
+    from textgen import prose, write_docs
+
+    rng = random.Random(9)
+    docs = write_docs(tmp_path / "in", {f"d{i:02}.txt": [prose(rng, 40), prose(rng, 40)] for i in range(25)})
+    res = run("index", "add", docs, "--db", tmp_path / "i.dedup", "--base", docs)
+    assert res.exit_code == 0
+    assert "25 added, 0 rejected, 0 already indexed, 0 errors" in res.stdout
+    assert "25 documents with nothing seen before not listed (--max-groups 0 lists them)" in res.stdout
+    assert "d00.txt" not in res.stdout and len(res.stdout.splitlines()) < 10
+    everything = run("check", docs, "--db", tmp_path / "i.dedup", "--base", docs, "--max-groups", "0")
+    assert everything.stdout.count(": DUPLICATE: ") == 25

@@ -4,7 +4,8 @@ One module per format, the same formats for scans (:func:`write_report`) and ver
 (:func:`write_verdicts`):
 
 * :mod:`~dedup.report.text` -- the terminal view (groups, passages side by side around
-  where they differ, summary, sparkline);
+  where they differ, summary, sparkline), and :mod:`~dedup.report.text_verdicts` its
+  twin for verdicts;
 * :mod:`~dedup.report.machine` -- JSON, JSON Lines and CSV, the stable contract other
   tools parse (README "Output contract");
 * :mod:`~dedup.report.html` -- one self-contained review page.
@@ -23,7 +24,8 @@ from ..results import ScanResult
 from ..verdict import VerdictReport
 from . import machine
 from .html import write_html, write_verdicts_html
-from .text import TextOptions, write_text, write_verdicts_text
+from .text import TextOptions, write_text
+from .text_verdicts import write_verdicts_text
 
 FORMATS = ("text", "json", "jsonl", "csv", "html")
 CSV_COLUMNS = machine.CSV_COLUMNS

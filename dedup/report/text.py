@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence, TextIO
 
 from ..results import Group, Location, Pair, ScanResult
-from ..verdict import Verdict, VerdictReport
 from .diff import Side, window
-from .machine import verdict_action, verdict_label
 from .passages import Passages
 from .safety import printable
 from .summary import BINS, Summary, sparkline
@@ -312,62 +310,3 @@ def _summary(out: TextIO, st: _Style, summary: Summary, settings: dict) -> None:
     for t in thresholds:
         marks[min(BINS - 1, int(t * BINS))] = "^"
     out.write(f"               {''.join(marks)}  threshold {' / '.join(str(t) for t in thresholds)}\n")
-
-
-# -- verdicts ---------------------------------------------------------------------------
-
-
-def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions = TextOptions()) -> None:
-    """The terminal view of ``dedup check`` / ``dedup index add``: one block per
-    document that matched anything (its verdict, why, the stored documents and
-    paragraphs it repeats, two of them side by side), a line per new document, and a
-    summary of the counts."""
-    st = _Style(options.color)
-    s = report.settings
-    n = len(report.judged)
-    verb = "Added to" if report.adding else "Checked against"
-    out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_tally(report)}")
-              + f" (threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
-    shown = {id(v): v.pairs(d.path, s.doc_threshold)[:PAIRS_SHOWN] for d, v in report.judged if v.flagged}
-    options.passages.want(loc for ps in shown.values() for p in ps for loc in (p.a, p.b))
-    counts: dict[str, int] = {}
-    for doc, v in report.judged:
-        status = _status(v, report.adding)
-        counts[status] = counts.get(status, 0) + 1
-        out.write(f"\n{printable(doc.path, tabs=False)}: {st.bold(status)}: {printable(v.reason)}\n")
-        for m in v.matches:
-            exact = ", exact copy" if m.exact else ""
-            out.write(f"  ~ {printable(m.doc_id, tabs=False)}: {st.score(f'document similarity {m.similarity:.2f}')} "
-                      f"(containment {m.containment[0]:.2f}/{m.containment[1]:.2f}){exact}\n")
-            for p in m.paragraphs:
-                scores = "exact copy" if p.exact else (
-                    f"similarity {p.similarity:.2f} (containment {p.containment[0]:.2f}/"
-                    f"{p.containment[1]:.2f}, estimate {p.estimate:.2f})")
-                out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
-                          f"[{p.stored_start}:{p.stored_end}]  {st.score(scores)}\n")
-        for pair in shown.get(id(v), []):
-            if not pair.exact:
-                _side_by_side(out, st, pair, options)
-    result = report.as_result()
-    _errors(out, st, result, "Could not read or check")
-    out.write(f"\n{st.bold('Summary')}\n  {_plural(n, 'document')}: "
-              + ", ".join(f"{c:,} {k}" for k, c in sorted(counts.items())) * bool(counts)
-              + f"; {_plural(len(report.errors), 'error')}\n")
-
-
-def _tally(report: VerdictReport) -> str:
-    """What happened to how many documents, every document counted once: for an add
-    ``added, rejected, already indexed`` (and any other action seen), for a check
-    ``new, duplicates`` (and partly seen), then the errors."""
-    statuses = [verdict_action(v) if report.adding else verdict_label(v) for _, v in report.judged]
-    always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
-    seen = always + sorted(set(statuses) - set(always))
-    parts = [f"{statuses.count(k):,} {'duplicates' if k == 'duplicate' else k}" for k in seen]
-    return ", ".join(parts + [_plural(len(report.errors), "error")])
-
-
-def _status(v: Verdict, adding: bool) -> str:
-    if adding:
-        return verdict_action(v)
-    label = verdict_label(v)
-    return label.upper() if label == "duplicate" else label

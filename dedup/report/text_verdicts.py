@@ -1,0 +1,89 @@
+"""The terminal view of ``dedup check`` / ``dedup index add`` (the scan's is in
+:mod:`dedup.report.text`, whose layout pieces it shares).
+
+A document that matched anything gets a block: its verdict and why, the stored
+documents and paragraphs it repeats (the first few of each, then how many more), and
+two of them side by side with the differing words marked.  Documents with nothing seen
+before are one line each, or only counted when there are many of them (``max_groups``,
+``--max-groups``); the JSON report has every one.
+"""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from ..verdict import Verdict, VerdictReport
+from .machine import verdict_action, verdict_label
+from .safety import printable
+from .text import PAIRS_SHOWN, TextOptions, _errors, _plural, _side_by_side, _Style
+
+#: Stored documents listed per checked document, and paragraph matches per stored one.
+MATCHES_SHOWN, PARAGRAPHS_SHOWN = 5, 8
+
+
+def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions = TextOptions()) -> None:
+    """The terminal view of a check or an add (module docstring)."""
+    st = _Style(options.color)
+    s = report.settings
+    verb = "Added to" if report.adding else "Checked against"
+    out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_tally(report)}")
+              + f" (threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
+    limit = options.max_groups
+    flagged = [(d, v) for d, v in report.judged if v.flagged]
+    plain = [(d, v) for d, v in report.judged if not v.flagged]
+    blocks = flagged if limit is None else flagged[:limit]
+    shown = {id(v): v.pairs(d.path, s.doc_threshold)[:PAIRS_SHOWN] for d, v in blocks}
+    options.passages.want(loc for ps in shown.values() for p in ps for loc in (p.a, p.b))
+    for doc, v in blocks:
+        _block(out, st, doc.path, v, report.adding)
+        for pair in shown[id(v)]:
+            if not pair.exact:
+                _side_by_side(out, st, pair, options)
+    if len(blocks) < len(flagged):
+        out.write(st.dim(f"\n… {_plural(len(flagged) - len(blocks), 'more document')} that repeat stored text "
+                         "not shown; --max-groups 0 shows all\n"))
+    if limit is None or len(plain) <= limit:
+        for doc, v in plain:
+            out.write(f"\n{printable(doc.path, tabs=False)}: {st.bold(_status(v, report.adding))}: "
+                      f"{printable(v.reason)}\n")
+    elif plain:
+        out.write(st.dim(f"\n{_plural(len(plain), 'document')} with nothing seen before not listed "
+                         "(--max-groups 0 lists them)\n"))
+    _errors(out, st, report.as_result(), "Could not read or check")
+    out.write(f"\n{st.bold('Summary')}\n  {_tally(report)}\n")
+
+
+def _block(out: TextIO, st: _Style, path: str, v: Verdict, adding: bool) -> None:
+    out.write(f"\n{printable(path, tabs=False)}: {st.bold(_status(v, adding))}: {printable(v.reason)}\n")
+    for m in v.matches[:MATCHES_SHOWN]:
+        exact = ", exact copy" if m.exact else ""
+        out.write(f"  ~ {printable(m.doc_id, tabs=False)}: {st.score(f'document similarity {m.similarity:.2f}')} "
+                  f"(containment {m.containment[0]:.2f}/{m.containment[1]:.2f}){exact}\n")
+        for p in m.paragraphs[:PARAGRAPHS_SHOWN]:
+            scores = "exact copy" if p.exact else (
+                f"similarity {p.similarity:.2f} (containment {p.containment[0]:.2f}/"
+                f"{p.containment[1]:.2f}, estimate {p.estimate:.2f})")
+            out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
+                      f"[{p.stored_start}:{p.stored_end}]  {st.score(scores)}\n")
+        if len(m.paragraphs) > PARAGRAPHS_SHOWN:
+            out.write(st.dim(f"    … and {_plural(len(m.paragraphs) - PARAGRAPHS_SHOWN, 'more paragraph')}\n"))
+    if len(v.matches) > MATCHES_SHOWN:
+        out.write(st.dim(f"  … and {_plural(len(v.matches) - MATCHES_SHOWN, 'more stored document')}\n"))
+
+
+def _tally(report: VerdictReport) -> str:
+    """What happened to how many documents, every document counted once: for an add
+    ``added, rejected, already indexed`` (and any other action seen), for a check
+    ``new, duplicates`` (and partly seen), then the errors."""
+    statuses = [verdict_action(v) if report.adding else verdict_label(v) for _, v in report.judged]
+    always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
+    seen = always + sorted(set(statuses) - set(always))
+    parts = [f"{statuses.count(k):,} {'duplicates' if k == 'duplicate' else k}" for k in seen]
+    return ", ".join(parts + [_plural(len(report.errors), "error")])
+
+
+def _status(v: Verdict, adding: bool) -> str:
+    if adding:
+        return verdict_action(v)
+    label = verdict_label(v)
+    return label.upper() if label == "duplicate" else label
