@@ -12,7 +12,8 @@ T = TypeVar("T")
 
 class Progress:
     """Shows nothing (the default).  A stage is a named step counted in ``unit``s, out
-    of ``total`` when known; :meth:`advance` counts done units of the current stage."""
+    of ``total`` when known (``unit=""``: a step that is not counted, only named);
+    :meth:`advance` counts done units of the current stage."""
 
     def stage(self, name: str, unit: str = "documents", total: Optional[int] = None) -> None:
         """Start the stage ``name`` (ending the previous one)."""

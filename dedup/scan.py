@@ -90,7 +90,7 @@ def scan_documents(
     settings = settings or Settings()
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
     corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
-    progress.stage("finding and verifying candidates", "paragraphs", corpus.paragraphs)
+    progress.stage(f"finding and verifying candidates among {corpus.paragraphs:,} paragraphs", "")
     common = boilerplate_mask(corpus, settings)
     pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs, boilerplate=common)
     progress.close()

@@ -112,7 +112,7 @@ class TerminalProgress(Progress):
         # A terminal that reports no size (a fresh pseudo-terminal) would get empty bars.
         width = shutil.get_terminal_size((80, 24)).columns
         self._bar = tqdm(total=total, desc=name, unit=" " + unit, file=self._stream, leave=False,
-                         ncols=width, mininterval=0.2)
+                         ncols=width, mininterval=0.2, bar_format=None if unit else "{desc} …")
         self._bar.refresh()
 
     def advance(self, n: int = 1) -> None:
