@@ -12,6 +12,9 @@ What it measures (it asserts nothing; results go in benchmarks/README-index.md):
   a light rewrite of a stored article (more candidates, verification, a full verdict):
   p50 / p95 / max in ms, one call at a time;
 * ``add`` of one new ~600-word article (its own transaction, committed): p50 / p95;
+* ``add_many`` at the current size: ``--add-batch`` new articles through ``filter``
+  (``add_many`` of ``BATCH_DOCUMENTS`` at a time, as ``dedup index add DIR``), articles
+  per second of wall and of CPU time (a new bucket file, when one falls due, included);
 * size on disk: bytes per stored paragraph and per article, and per table if SQLite's
   ``dbstat`` is available.
 
@@ -19,7 +22,8 @@ The text is synthetic but realistic, generated here at run time (nothing large i
 committed): a word-bigram Markov chain over the paragraphs of the eval-dev sets, so
 every word pair in it occurs in real prose (the shingles are word 2-grams, so chance
 overlaps between unrelated articles are as common as in real text), while any two
-generated paragraphs are distinct.  Articles are 8-12 paragraphs, ~600 words.
+generated paragraphs are distinct.  Articles are 8-12 paragraphs, ~600 words, or
+with ``--paragraphs 20`` real-length ones (18-22 paragraphs of 15-45 words).
 Timings are with the OS page cache warm (the file was just written).
 """
 
@@ -84,15 +88,19 @@ class Markov:
         return out
 
 
-def articles(chain: Markov, n: int, seed: int) -> list[str]:
-    """``n`` articles of 8-12 paragraphs of 40-80 words (about 600 words)."""
+def articles(chain: Markov, n: int, seed: int, paragraphs: int = 0) -> list[str]:
+    """``n`` articles: by default 8-12 paragraphs of 40-80 words (about 600 words);
+    with ``paragraphs`` (real-length news articles) ``paragraphs`` +- 2 paragraphs of
+    15-45 words (the issue's real corpus: ~23 paragraphs, ~630 words an article)."""
     rng = np.random.default_rng(seed)
-    words = chain.walk(rng, n, 700)
+    low, high, count = (15, 46, paragraphs + 2) if paragraphs else (40, 81, 12)
+    steps = high * count
+    words = chain.walk(rng, n, steps)
     texts = []
-    for row, lengths in zip(words, rng.integers(40, 81, size=(n, 12))):
-        k = 8 + int(rng.integers(0, 5))
+    for row, lengths in zip(words, rng.integers(low, high, size=(n, count))):
+        k = (paragraphs - 2 + int(rng.integers(0, 5))) if paragraphs else 8 + int(rng.integers(0, 5))
         cuts = np.cumsum(lengths[:k])
-        keep = cuts[cuts <= 700]
+        keep = cuts[cuts <= (steps if paragraphs else 700)]
         texts.append("\n\n".join(" ".join(chain.words[row[a:b]]) for a, b in zip(np.r_[0, keep[:-1]], keep)))
     return texts
 
@@ -145,7 +153,7 @@ def generated(chain: Markov, start: int, stop: int, args, gen_seconds: list) -> 
     the time spent generating is added to ``gen_seconds[0]``."""
     for lo in range(start, stop, args.batch):
         t0 = time.perf_counter()
-        texts = articles(chain, min(args.batch, stop - lo), args.seed * 1_000_003 + lo)
+        texts = articles(chain, min(args.batch, stop - lo), args.seed * 1_000_003 + lo, args.paragraphs)
         gen_seconds[0] += time.perf_counter() - t0
         yield from ((f"doc{lo + i}", t) for i, t in enumerate(texts))
         if (lo // args.batch) % 20 == 0:
@@ -163,13 +171,13 @@ def already_built(idx: Index) -> int:
     return lo
 
 
-def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dict:
+def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str, paragraphs: int, add_batch: int) -> dict:
     """Latency of single checks and adds, and the size on disk, at the current size."""
     results: dict = {}
-    probes = articles(chain, samples, seed=999_999 + seed)
+    probes = articles(chain, samples, 999_999 + seed, paragraphs)
     # New articles for the adds at every size (the same ones would be duplicates of
     # those added at the previous size, i.e. rejected and never written).
-    probes += articles(chain, samples, seed=999_999 + seed + len(idx))
+    probes += articles(chain, samples, 999_999 + seed + len(idx), paragraphs)
     results["probe_words_mean"] = round(sum(len(t.split()) for t in probes) / len(probes), 1)
     rng = random.Random(seed)
     stored = [idx.get(f"doc{rng.randrange(len(idx) - 1)}") for _ in range(samples)]
@@ -185,6 +193,15 @@ def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str) -> dic
     results["add_new_ms"] = summary(timed(
         lambda t: verdicts.append(idx.add(t, doc_id=f"probe-{tag}-{next(counter)}")), probes[samples:]))
     results["add_new_added"] = sum(v.added for v in verdicts)
+    # A batch load as `dedup index add DIR` runs it (``filter``: add_many of
+    # BATCH_DOCUMENTS articles at a time), new articles each time.
+    batch = articles(chain, add_batch, 777_777 + seed + len(idx), paragraphs)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    added = sum(v.added for _, v in idx.filter((f"batch-{tag}-{i}", t) for i, t in enumerate(batch)))
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    results["add_many"] = {"articles": len(batch), "added": added, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+                           "articles_per_s_wall": round(len(batch) / wall, 1),
+                           "articles_per_s_cpu": round(len(batch) / cpu, 1)}
     stats = idx.stats()
     results["stored"] = {k: stats[k] for k in ("documents", "paragraphs", "bytes")}
     results["bucket_file"] = stats["bucket_file"]
@@ -204,6 +221,10 @@ def main() -> None:
     parser.add_argument("--db", help="index file (default: a new temporary file, removed afterwards)")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--paragraphs", type=int, default=0,
+                        help="real-length articles: this many +-2 paragraphs of 15-45 words (default: 8-12 of 40-80)")
+    parser.add_argument("--add-batch", type=int, default=2048,
+                        help="new articles added with add_many (as `dedup index add`) at each measurement")
     parser.add_argument("--load", action="store_true",
                         help="build with Index.load (no checks) instead of add_many")
     args = parser.parse_args()
@@ -232,7 +253,7 @@ def main() -> None:
                 stored = target
                 print(f"  {stored:>7} loaded, {build_time:7.1f} s in load", file=sys.stderr, flush=True)
             while stored < target:
-                texts = articles(chain, min(args.batch, target - stored), args.seed * 1_000_003 + stored)
+                texts = articles(chain, min(args.batch, target - stored), args.seed * 1_000_003 + stored, args.paragraphs)
                 t0 = time.perf_counter()
                 verdicts = idx.add_many([(f"doc{stored + i}", t) for i, t in enumerate(texts)])
                 build_time += time.perf_counter() - t0
@@ -243,7 +264,8 @@ def main() -> None:
             result = {"build": {"articles": stored, "build_seconds": round(build_time, 1),
                                 "articles_per_s": round(stored / build_time, 1) if build_time else None,
                                 "not_added": rejected}}
-            result.update(measure(idx, chain, args.samples, args.seed, f"{target}-{os.getpid()}"))
+            result.update(measure(idx, chain, args.samples, args.seed, f"{target}-{os.getpid()}", args.paragraphs,
+                                  args.add_batch))
             report[str(target)] = result
             print(json.dumps({target: result}, indent=1), flush=True)
     if tmp:

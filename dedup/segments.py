@@ -21,6 +21,18 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum()), dtype=np.int64) + shift
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` for 1-D integer arrays, by sorting.
+
+    Why not ``np.unique``: from numpy 2.3 it uses a hash table for integers, which on
+    mostly-distinct 64-bit values (band keys, row ids) is 10-80x slower than a sort
+    (measured with numpy 2.4: 800 keys 1.1 ms vs 13 us, 220k keys 275 vs 5 ms)."""
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
 def segment_ids(offsets: np.ndarray) -> np.ndarray:
     """For offsets ``[0, 3, 3, 5]``: ``[0, 0, 0, 2, 2]`` (which segment each element is in)."""
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))

@@ -355,19 +355,22 @@ def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypa
         idx.add(texts[0], doc_id="a")
         idx.optimize()
         store = idx._store
-        real_insert = store.insert
+        real_insert = store.insert_many
         calls = []
 
-        def insert_then_fail(doc):
-            real_insert(doc)
-            calls.append(doc.doc_id)
+        def insert_then_fail(docs):
+            real_insert(docs)
+            calls.append([doc.doc_id for doc in docs])
             if len(calls) == 2:
                 raise dedup.storage.IndexFull("simulated: disk full")
 
-        monkeypatch.setattr(store, "insert", insert_then_fail)
+        monkeypatch.setattr(store, "insert_many", insert_then_fail)
+        # c repeats a paragraph of b: b is written, then read into the delta for c's look-up.
+        c = texts[2] + "\n\n" + texts[1].split("\n\n")[0]
         with pytest.raises(dedup.storage.IndexFull):
-            idx.add_many([("b", texts[1]), ("c", texts[2])])  # b was read into the delta for c
+            idx.add_many([("b", texts[1]), ("c", c)])
         monkeypatch.undo()
+        assert calls == [["b"], ["c"]]
         assert len(idx) == 1 and "b" not in idx
         v = idx.check(texts[1])
         assert not v.flagged  # b's rows went with the rollback, and out of the delta

@@ -28,14 +28,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
+import numpy as np
+
 from ..settings import Settings
 from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
-from ..storage.protocol import Listed
+from ..storage.protocol import Listed, NewDocument
 from ..verdict import Policy, Verdict
 from . import judge as judging
+from .batch import earlier_related
 from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
-from .query import SKETCH_MISS, document_matches, floor, paragraph_matches, sketch_floor
-from .signing import DERIVE, Signed, new_document, sign
+from .query import SKETCH_MISS, floor, look_up, sketch_floor
+from .signing import DERIVE, banded, new_document, sign
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
@@ -288,6 +291,10 @@ class Index:
     # -- the work ------------------------------------------------------------------
 
     def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
+        """Verdicts on a batch, and with ``write`` the batch stored as the policy says,
+        exactly as adding its articles one at a time would (see :mod:`.batch`): one
+        signing pass, one look-up of the whole batch, the batch compared with itself,
+        then an in-order pass that decides each article, one bulk write at the end."""
         verdicts: list[Optional[Verdict]] = [None] * len(inputs)
         good: list[int] = []
         for i, inp in enumerate(inputs):
@@ -296,26 +303,59 @@ class Index:
                 verdicts[i] = Verdict(name_of(inp.doc_id), policy.action, error=bad)
             else:
                 good.append(i)
-        signed = sign([inputs[i].text for i in good], self.settings)
+        s = self.settings
+        signed = sign([inputs[i].text for i in good], s)
+        comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_words],
+                                                minlength=len(good)))
         with self._store.transaction(write):
             ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
                    for i in good]
-            stored = self._store.digests(ids) if write else {}
+            known = self._store.digests(ids) if write else {}
+            lookup = look_up(self._store, signed, comparable) if judge and len(comparable) else None
+            related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
+                       if write and lookup is not None and len(comparable) > 1 else None)
+            where = np.full(len(good), -1, dtype=np.int64)
+            where[comparable] = np.arange(len(comparable))
+            stored = np.zeros(len(comparable), dtype=bool)
+            pending: list[NewDocument] = []
+            # After a stripped store or a replacement the batch look-up no longer
+            # tells what a one-at-a-time add would see: each later article is looked
+            # up alone.
+            alone = False
             for d, i in enumerate(good):
                 inp, doc_id = inputs[i], ids[d]
-                replacing = doc_id in stored
+                replacing = doc_id in known
                 if replacing:
-                    verdicts[i] = self._stored_again(doc_id, inp.text, stored[doc_id], policy)
+                    if policy.replace:
+                        self._write(pending)  # the version replaced may be among them
+                    verdicts[i] = self._stored_again(doc_id, inp.text, known[doc_id], policy)
                     if verdicts[i] is not None:
                         continue
-                verdict = self._verdict(signed, d, doc_id, inp.text, policy, judge)
+                    alone = True
+                p = int(where[d])
+                if p < 0:
+                    lo, hi = int(signed.first[d]), int(signed.first[d + 1])
+                    verdict = judging.too_short(doc_id, inp.text, hi - lo, policy, s.min_words)
+                elif lookup is None:
+                    verdict = judging.unjudged(doc_id, inp.text, int(signed.first[d + 1] - signed.first[d]), policy)
+                else:
+                    mine, q = lookup, p
+                    if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
+                        self._write(pending)  # what precedes it, then look it up again
+                        mine, q = look_up(self._store, signed, np.array([d])), 0
+                    eligible, found, docs = mine.of(q)
+                    verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s)
                 if write and verdict.error is None and (judging.stores(verdict, policy) or replacing):
                     text = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
-                    self._store.insert(new_document(self._store, text, doc_id, inp.meta, digest(inp.text),
-                                                    signed, d, text is inp.text))
-                    stored[doc_id] = digest(inp.text)
+                    pending.append(new_document(s, text, doc_id, inp.meta, digest(inp.text), signed, d,
+                                                text is inp.text))
+                    known[doc_id] = digest(inp.text)
+                    alone = alone or text is not inp.text
+                    if p >= 0:
+                        stored[p] = True
                     verdict = replace(verdict, added=True, replaced=replacing)
                 verdicts[i] = verdict
+            self._write(pending)
         if write and judge and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts  # type: ignore[return-value]
@@ -339,18 +379,11 @@ class Index:
         self._store.delete(doc_id)
         return None
 
-    def _verdict(self, signed: Signed, d: int, doc_id: Optional[str], text: str, policy: Policy,
-                 judge: bool) -> Verdict:
-        """Article ``d``'s verdict: judged on its matches, or (a load) unjudged."""
-        s = self.settings
-        lo, hi, eligible = signed.eligible(d, s.min_words)
-        if not len(eligible):
-            return judging.too_short(doc_id, text, hi - lo, policy, s.min_words)
-        if not judge:
-            return judging.unjudged(doc_id, text, hi - lo, policy)  # type: ignore[arg-type]
-        found = paragraph_matches(self._store, signed, eligible)
-        docs = document_matches(self._store, signed, d, lo, hi, eligible, found)
-        return judging.judge(signed, d, eligible, found, docs, doc_id, text, policy, s)
+    def _write(self, pending: list[NewDocument]) -> None:
+        """Store the documents decided so far, in order, in one bulk write."""
+        if pending:
+            self._store.insert_many(banded(self._store, pending))
+            pending.clear()
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:

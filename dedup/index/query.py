@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..minhash import estimate
-from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
+from ..segments import SetTable, ranges, sorted_unique
 from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
-from .signing import Signed, sets_of
+from .signing import Signed, slice_sets, take_sets
 
 #: Exact copies of one matched stored text listed in a verdict.
 MAX_COPIES = 16
@@ -46,9 +46,10 @@ SKETCH_MISS = 1e-6
 
 @dataclass(frozen=True)
 class Found:
-    """Paragraph matches of one article: local eligible index, stored row, scores."""
+    """Paragraph matches of checked paragraphs: which checked paragraph (an index into
+    the ``eligible`` array the look-up was given), the stored row, scores."""
 
-    new: np.ndarray  # index into the article's eligible paragraphs
+    new: np.ndarray  # index into the checked (eligible) paragraphs
     rows: ParagraphRows  # stored side, one row per match
     jaccard: np.ndarray
     cont_new: np.ndarray
@@ -56,9 +57,59 @@ class Found:
     estimates: np.ndarray
     exact: np.ndarray
 
+    def part(self, lo: int, hi: int, start: int) -> "Found":
+        """Matches ``lo:hi`` (those of one article), ``new`` counted from ``start``
+        (the article's first checked paragraph)."""
+        r = self.rows
+        rows = ParagraphRows(r.ids[lo:hi], r.docs[lo:hi], r.index[lo:hi], r.start[lo:hi], r.end[lo:hi],
+                             r.keys[lo:hi], r.signatures[lo:hi], slice_sets(r.sets, lo, hi))
+        return Found(self.new[lo:hi] - start, rows, self.jaccard[lo:hi], self.cont_new[lo:hi],
+                     self.cont_stored[lo:hi], self.estimates[lo:hi], self.exact[lo:hi])
 
-def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray) -> Found:
-    """Verified matches of the given paragraphs (corpus indices) with stored ones."""
+
+@dataclass(frozen=True)
+class Lookup:
+    """What the index holds for some articles of a signed batch, looked up together:
+    ``arts`` (article numbers, ascending), their compared paragraphs ``eligible``
+    (corpus indices; ``owner``: the position in ``arts`` of each one's article), the
+    paragraph matches and each article's document matches."""
+
+    arts: np.ndarray
+    eligible: np.ndarray
+    owner: np.ndarray
+    found: Found
+    docs: list[list[DocumentMatch]]
+    _eligible_bounds: np.ndarray
+    _found_bounds: np.ndarray
+
+    def of(self, p: int) -> tuple[np.ndarray, Found, list[DocumentMatch]]:
+        """Article ``arts[p]``'s compared paragraphs, paragraph matches (``new``
+        counted in those paragraphs) and document matches."""
+        lo, hi = int(self._eligible_bounds[p]), int(self._eligible_bounds[p + 1])
+        return (self.eligible[lo:hi], self.found.part(int(self._found_bounds[p]), int(self._found_bounds[p + 1]), lo),
+                self.docs[p])
+
+
+def look_up(store: Storage, signed: Signed, arts: np.ndarray) -> Lookup:
+    """Matches of the articles ``arts`` of ``signed`` (each with at least one paragraph
+    long enough to compare) with what is stored: one bulk look-up for all of them,
+    the same answers as looking each article up alone."""
+    c = signed.corpus
+    position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
+    position[arts] = np.arange(len(arts))
+    eligible = np.flatnonzero((c.para_words >= store.settings.min_words) & (position[c.para_doc] >= 0))
+    owner = position[c.para_doc[eligible]]
+    found = paragraph_matches(store, signed, eligible, owner)
+    count = np.arange(len(arts) + 1)
+    return Lookup(arts, eligible, owner, found, document_matches(store, signed, arts, eligible, owner, found),
+                  np.searchsorted(owner, count), np.searchsorted(owner[found.new], count))
+
+
+def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
+    """Verified matches of the given paragraphs (corpus indices) with stored ones, for
+    any number of articles at once (one look-up of all band keys); ``owner[i]``: which
+    article ``eligible[i]`` belongs to, so that exact copies are listed per article as
+    a look-up of that article alone would.  Sorted by article (stable)."""
     s = store.settings
     c = signed.corpus
     query = signed.para_bands[eligible]
@@ -68,76 +119,115 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray) -> F
     stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
     near = sketch_matches(sketch(c.signatures[eligible])[new], stored_sketches) >= sketch_floor(
         s.threshold, sketch_positions(s.num_perm))
-    rows = store.paragraphs(np.unique(refs[near]))
+    rows = store.paragraphs(sorted_unique(refs[near]))
     # A bucket file written before a removal still lists the removed rows.
     near &= np.isin(refs, rows.ids)
     new, refs = new[near], refs[near]
     cand = np.searchsorted(rows.ids, refs)
     plausible = estimate(c.signatures[eligible[new]], rows.signatures[cand]) >= floor(s.threshold, s.num_perm)
     new, cand = new[plausible], cand[plausible]
-    new_sets = sets_of(c, eligible)
-    scores = score_pairs(joined(new_sets, rows.sets), np.stack([new, len(eligible) + cand], axis=1))
+    checked = sorted_unique(new)
+    new_sets = signed.sets_of(eligible[checked])
+    pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
+    scores = score_pairs(joined(new_sets, rows.sets), pairs)
     keep = scores.jaccard >= s.threshold
     new, cand = new[keep], cand[keep]
     jac, ca, cb = scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]
     est = estimate(c.signatures[eligible[new]], rows.signatures[cand]) if len(new) else np.zeros(0)
-    # Exact copies of a matched text are not banded (see dedup.storage.sqlite): list them too.
-    copies = store.paragraph_copies(rows.keys[np.unique(cand)], MAX_COPIES)
-    matched_ids = set(rows.ids[cand].tolist())
+    # Exact copies of a matched text are not banded (contract rule 5): list them too,
+    # those of the article's own matches left out.
+    copies = store.paragraph_copies(rows.keys[sorted_unique(cand)], MAX_COPIES)
+    matched = set(zip(owner[new].tolist(), rows.ids[cand].tolist()))
     by_key: dict[int, list[int]] = defaultdict(list)
     for m, key in enumerate(rows.keys[cand].tolist()):
         by_key[key].append(m)
+    match_owner = owner[new].tolist()
     extra_match, extra_row = [], []
     for r, (rid, key) in enumerate(zip(copies.ids.tolist(), copies.keys.tolist())):
-        if rid not in matched_ids:
-            for m in by_key[key]:
+        for m in by_key[key]:
+            if (match_owner[m], rid) not in matched:
                 extra_match.append(m)
                 extra_row.append(r)
     take = np.array(extra_match, dtype=np.int64)
     extra = np.array(extra_row, dtype=np.int64)
     stored = concat_rows(take_rows(rows, cand), take_rows(copies, extra))
+    all_new = np.concatenate([new, new[take]])
+    order = np.argsort(owner[all_new], kind="stable")
     return Found(
-        new=np.concatenate([new, new[take]]),
-        rows=stored,
-        jaccard=np.concatenate([jac, jac[take]]),
-        cont_new=np.concatenate([ca, ca[take]]),
-        cont_stored=np.concatenate([cb, cb[take]]),
-        estimates=np.concatenate([est, est[take]]),
-        exact=c.para_key[eligible[np.concatenate([new, new[take]])]] == stored.keys,
+        new=all_new[order],
+        rows=take_rows(stored, order),
+        jaccard=np.concatenate([jac, jac[take]])[order],
+        cont_new=np.concatenate([ca, ca[take]])[order],
+        cont_stored=np.concatenate([cb, cb[take]])[order],
+        estimates=np.concatenate([est, est[take]])[order],
+        exact=(c.para_key[eligible[all_new]] == stored.keys)[order],
     )
 
+
 def document_matches(
-    store: Storage, signed: Signed, d: int, lo: int, hi: int, eligible: np.ndarray, found: Found
-) -> list[DocumentMatch]:
-    """Stored documents that share a paragraph with article ``d`` or are similar to it
-    as a whole, each scored as a whole document."""
+    store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found
+) -> list[list[DocumentMatch]]:
+    """For each article of ``arts`` (article numbers in ``signed``): the stored
+    documents that share a verified paragraph with it or are similar to it as a whole,
+    each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
+    and returned by :func:`paragraph_matches` (``owner``: positions in ``arts``).
+    One look-up per kind for all the articles; the same lists as one article at a time."""
     s = store.settings
     c = signed.corpus
-    owners, shared = np.unique(found.rows.docs, return_counts=True)
-    ranked = owners[np.argsort(-shared, kind="stable")].tolist()
-    _, doc_hits, doc_sketches = store.candidates("document", signed.doc_bands[d])
-    near = sketch_matches(sketch(signed.doc_signatures[d]), doc_sketches) >= sketch_floor(
-        s.doc_threshold, sketch_positions(s.num_perm))
-    hits = store.documents(np.unique(doc_hits[near]))
-    plausible = hits.ids[estimate(signed.doc_signatures[d][None, :], hits.signatures)
-                         >= floor(s.doc_threshold, s.num_perm)]
-    exact_docs = store.document_copies(signed.doc_keys[d : d + 1], MAX_COPIES).ids
-    candidates = list(dict.fromkeys(ranked + exact_docs.tolist() + plausible.tolist()))
-    candidates = candidates[:MAX_DOCUMENTS]
-    if not candidates:
-        return []
-    docs = store.documents(np.array(candidates, dtype=np.int64))
-    new_set = sets_of(c, np.arange(lo, hi))
-    union = unique_sets(new_set.values, np.array([0, len(new_set.values)], dtype=np.int64))
+    n = len(arts)
+    # Stored documents sharing matched paragraphs, most shared first, then by row id.
+    match_art = owner[found.new]
+    span = int(found.rows.docs.max()) + 1 if len(match_art) else 1
+    shared_pairs, shared = np.unique(match_art * span + found.rows.docs, return_counts=True)
+    shared_art, shared_doc = shared_pairs // span, shared_pairs % span
+    ranked = np.lexsort((shared_doc, -shared, shared_art))
+    ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
+    ranked_docs = shared_doc[ranked].tolist()
+    # Similar as a whole: document band keys -> sketch floor -> estimate floor.
+    query = signed.doc_bands[arts]
+    hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
+    qa, refs = hits_to_pairs(query, hit_keys, doc_hits)
+    hit_ids, first = np.unique(doc_hits, return_index=True)
+    near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
+                          ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
+    hits = store.documents(sorted_unique(refs[near]))
+    near &= np.isin(refs, hits.ids)
+    qa, refs = qa[near], refs[near]
+    plausible = estimate(signed.doc_signatures[arts[qa]], hits.signatures[np.searchsorted(hits.ids, refs)]
+                         ) >= floor(s.doc_threshold, s.num_perm)
+    qa, refs = qa[plausible], refs[plausible]
+    plausible_bounds = np.searchsorted(qa, np.arange(n + 1)).tolist()
+    plausible_docs = refs.tolist()
+    # Exact copies of each article's text, oldest first.
+    copies = store.document_copies(signed.doc_keys[arts], MAX_COPIES)
+    copies_of: dict[int, list[int]] = defaultdict(list)
+    for rid, key in zip(copies.ids.tolist(), copies.keys.tolist()):
+        copies_of[key].append(rid)
+    pair_art: list[int] = []
+    pair_doc: list[int] = []
+    for a, key in enumerate(signed.doc_keys[arts].tolist()):
+        candidates = list(dict.fromkeys(ranked_docs[ranked_bounds[a] : ranked_bounds[a + 1]] + copies_of.get(key, [])
+                                        + plausible_docs[plausible_bounds[a] : plausible_bounds[a + 1]]))
+        candidates = candidates[:MAX_DOCUMENTS]
+        pair_art.extend([a] * len(candidates))
+        pair_doc.extend(candidates)
+    out: list[list[DocumentMatch]] = [[] for _ in range(n)]
+    if not pair_doc:
+        return out
+    docs = store.documents(np.array(pair_doc, dtype=np.int64))
+    pa = np.array(pair_art, dtype=np.int64)
+    pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
+    scored = sorted_unique(pa)
+    unions = signed.document_sets(arts[scored])
     stored_sets = store.document_sets(docs.ids)
-    n = len(docs.ids)
-    scores = score_pairs(joined(union, stored_sets), np.stack([np.zeros(n, np.int64), 1 + np.arange(n)], axis=1))
-    est = estimate(signed.doc_signatures[d][None, :], docs.signatures)
-    para_of: dict[int, list[ParagraphMatch]] = defaultdict(list)
+    scores = score_pairs(joined(unions, stored_sets),
+                         np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1))
+    est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
+    para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
     rows = found.rows
-    for m in range(len(found.new)):
+    for m, a in enumerate(match_art.tolist()):
         p = eligible[found.new[m]]
-        para_of[int(rows.docs[m])].append(ParagraphMatch(
+        para_of[(a, int(rows.docs[m]))].append(ParagraphMatch(
             paragraph=int(c.para_index[p]),
             start=int(c.para_start[p]),
             end=int(c.para_end[p]),
@@ -149,22 +239,24 @@ def document_matches(
             estimate=float(found.estimates[m]),
             exact=bool(found.exact[m]),
         ))
-    out = []
-    for j, ref in enumerate(docs.ids.tolist()):
-        paragraphs = tuple(sorted(para_of.get(ref, []), key=lambda p: (p.paragraph, p.stored_paragraph)))
-        if not paragraphs and scores.jaccard[j] < s.doc_threshold:
+    for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
+        ref = int(docs.ids[j])
+        paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
+        if not paragraphs and scores.jaccard[t] < s.doc_threshold:
             continue
-        out.append(DocumentMatch(
+        out[a].append(DocumentMatch(
             doc_id=docs.doc_ids[j],
-            similarity=float(scores.jaccard[j]),
-            containment=(float(scores.containment_a[j]), float(scores.containment_b[j])),
-            estimate=float(est[j]),
-            exact=bool(docs.keys[j] == signed.doc_keys[d]),
+            similarity=float(scores.jaccard[t]),
+            containment=(float(scores.containment_a[t]), float(scores.containment_b[t])),
+            estimate=float(est[t]),
+            exact=bool(docs.keys[j] == signed.doc_keys[arts[a]]),
             chars=int(docs.chars[j]),
             paragraphs=paragraphs,
         ))
-    out.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
+    for matches in out:
+        matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
     return out
+
 
 def floor(threshold: float, num_perm: int) -> float:
     """The MinHash estimate below which a candidate is not verified.
@@ -229,12 +321,11 @@ def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray)
     # One int64 per pair, ordered by (query row, stored row): a 1-D unique is ~3x
     # faster than ``np.unique(axis=0)`` on the ~500 pairs of a check at 100k articles.
     span = int(refs.max()) + 1
-    pairs = np.unique(new * span + refs)
+    pairs = sorted_unique(new * span + refs)
     return pairs // span, pairs % span
 
 
 def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
-    sizes = rows.sets.sizes()[which]
     return ParagraphRows(
         ids=rows.ids[which],
         docs=rows.docs[which],
@@ -243,7 +334,7 @@ def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
         end=rows.end[which],
         keys=rows.keys[which],
         signatures=rows.signatures[which],
-        sets=SetTable(rows.sets.values[ranges(rows.sets.offsets[which], sizes)], offsets_from_counts(sizes)),
+        sets=take_sets(rows.sets, which),
     )
 
 

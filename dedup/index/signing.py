@@ -9,8 +9,9 @@ storage backends, which must not import it (:class:`dedup.storage.protocol.Deriv
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -49,6 +50,23 @@ class Signed:
         lo, hi = int(self.first[d]), int(self.first[d + 1])
         return lo, hi, lo + np.flatnonzero(self.corpus.para_words[lo:hi] >= min_words)
 
+    @functools.cached_property
+    def sets(self) -> SetTable:
+        """Every paragraph's sorted unique shingle set (computed once, when first asked:
+        what an add stores, and what verification compares)."""
+        sh = self.corpus.shingles
+        return unique_sets(sh.hashes, sh.offsets)
+
+    def sets_of(self, paragraphs: np.ndarray) -> SetTable:
+        """The shingle sets of the given paragraphs (corpus indices), in that order."""
+        return take_sets(self.sets, paragraphs)
+
+    def document_sets(self, docs: np.ndarray) -> SetTable:
+        """The shingle set of each given article as a whole (the union of its paragraphs')."""
+        sh = self.corpus.shingles
+        starts, ends = sh.offsets[self.first[docs]], sh.offsets[self.first[np.asarray(docs) + 1]]
+        return unique_sets(sh.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
+
 
 def sign(texts: Sequence[str], s: Settings) -> Signed:
     """Sign ``texts`` (one article each) in one vectorized pass."""
@@ -69,50 +87,71 @@ def sign(texts: Sequence[str], s: Settings) -> Signed:
     )
 
 
-def sets_of(corpus: Corpus, paragraphs: np.ndarray) -> SetTable:
-    """Sorted unique shingle sets of the given paragraphs of a signed corpus."""
-    sh = corpus.shingles
-    starts, ends = sh.offsets[paragraphs], sh.offsets[np.asarray(paragraphs) + 1]
-    return unique_sets(sh.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
+def slice_sets(table: SetTable, lo: int, hi: int) -> SetTable:
+    """The sets ``lo:hi`` of ``table`` (views, no copy)."""
+    start = table.offsets[lo]
+    return SetTable(table.values[start : table.offsets[hi]], table.offsets[lo : hi + 1] - start)
+
+
+def take_sets(table: SetTable, which: np.ndarray) -> SetTable:
+    """The sets ``which`` of ``table``, in that order."""
+    sizes = table.sizes()[which]
+    return SetTable(table.values[ranges(table.offsets[which], sizes)], offsets_from_counts(sizes))
 
 
 def new_document(
-    store: Storage, text: str, doc_id: str, meta: Optional[Mapping[str, Any]], digest: str, signed: Signed, d: int,
+    s: Settings, text: str, doc_id: str, meta: Optional[Mapping[str, Any]], digest: str, signed: Signed, d: int,
     same: bool,
 ) -> NewDocument:
     """The rows to store for ``text`` (already signed as article ``d`` when ``same``;
-    a stripped remainder is signed anew, its spans being different); ``digest`` is
-    that of the text as given (:func:`dedup.index.items.digest`).  Only the first
-    stored copy of a text is banded (contract rule 5, :mod:`dedup.storage.protocol`)."""
-    s = store.settings
+    a stripped remainder is signed anew, its spans being different), not yet banded
+    (:func:`banded` decides that for a whole batch); ``digest`` is that of the text as
+    given (:func:`dedup.index.items.digest`)."""
     if not same:
         signed, d = sign([text], s), 0
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
     para = np.arange(lo, hi)
-    keys = c.para_key[para]
-    first_here = np.zeros(len(para), dtype=bool)
-    first_here[np.unique(keys, return_index=True)[1]] = True
-    banded = (c.para_words[para] >= s.min_words) & first_here & ~store.known_keys("paragraph", keys)
-    doc_key = signed.doc_keys[d : d + 1]
-    doc_banded = not store.known_keys("document", doc_key)[0]
     return NewDocument(
         doc_id=doc_id,
         text=text,
         meta=meta,
         digest=digest,
-        key=int(doc_key[0]),
+        key=int(signed.doc_keys[d]),
         signature=signed.doc_signatures[d],
-        doc_banded=doc_banded,
+        doc_banded=False,
         para_index=c.para_index[para],
         para_start=c.para_start[para],
         para_end=c.para_end[para],
         para_words=c.para_words[para],
-        para_keys=keys,
+        para_keys=c.para_key[para],
         para_signatures=c.signatures[para],
-        para_sets=sets_of(c, para),
-        banded=banded,
+        para_sets=slice_sets(signed.sets, lo, hi),  # all the batch's sets at once
+        banded=np.zeros(hi - lo, dtype=bool),
     )
+
+
+def banded(store: Storage, docs: Sequence[NewDocument]) -> list[NewDocument]:
+    """``docs`` (to be stored in this order) with what goes into the LSH buckets
+    marked: a paragraph long enough to compare whose text is neither stored nor in an
+    earlier paragraph of the batch, a document whose text is neither stored nor earlier
+    in the batch (contract rule 5, :mod:`dedup.storage.protocol`).  Two look-ups for
+    the whole batch; the same marks as storing the documents one at a time."""
+    if not docs:
+        return []
+    s = store.settings
+    keys = np.concatenate([doc.para_keys for doc in docs])
+    words = np.concatenate([doc.para_words for doc in docs])
+    first = np.zeros(len(keys), dtype=bool)
+    first[np.unique(keys, return_index=True)[1]] = True
+    para_banded = (words >= s.min_words) & first & ~store.known_keys("paragraph", keys)
+    doc_keys = np.array([doc.key for doc in docs], dtype=np.uint64)
+    doc_first = np.zeros(len(docs), dtype=bool)
+    doc_first[np.unique(doc_keys, return_index=True)[1]] = True
+    doc_banded = doc_first & ~store.known_keys("document", doc_keys)
+    bounds = offsets_from_counts(np.array([len(doc.para_keys) for doc in docs], dtype=np.int64))
+    return [replace(doc, doc_banded=bool(doc_banded[i]), banded=para_banded[bounds[i] : bounds[i + 1]])
+            for i, doc in enumerate(docs)]
 
 
 def pipeline_fingerprint(settings: Settings) -> str:

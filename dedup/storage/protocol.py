@@ -240,8 +240,11 @@ class Storage(Protocol):
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         """For each content key, whether a stored paragraph (document) already has it."""
 
-    def insert(self, doc: NewDocument) -> None:
-        """Write one document (inside a write transaction)."""
+    def insert_many(self, docs: Sequence[NewDocument]) -> None:
+        """Write documents, in this order (inside a write transaction): the same rows
+        and row ids as writing them one at a time, in one bulk write (an add of a batch
+        writes once, not once per article).  Their ``banded`` marks are already set
+        (:func:`dedup.index.signing.banded`)."""
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document and its rows (inside a write transaction), handing the

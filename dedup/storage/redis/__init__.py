@@ -320,7 +320,12 @@ class RedisStorage:
     # -- writes ---------------------------------------------------------------------
 
     @_guarded("write to")
-    def insert(self, doc: NewDocument) -> None:
+    def insert_many(self, docs: Sequence[NewDocument]) -> None:
+        # One scripted write per document: each is stored whole (rule 1).
+        for doc in docs:
+            self._insert(doc)
+
+    def _insert(self, doc: NewDocument) -> None:
         k, n = self._k, len(doc.para_index)
         row = int(self._r.incr(k + "seq:d"))
         first = int(self._r.incrby(k + "seq:p", n)) - n + 1 if n else 0

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
+from ...segments import sorted_unique
 from ...settings import Settings
 from ..bucketfile import (
     BucketFile,
@@ -61,7 +62,7 @@ class Buckets:
     _view_checked: bool
 
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        query = np.unique(np.asarray(keys, dtype=np.uint64))
+        query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         view = self._bucket_view()
         self._caught_up(view, level)
         try:

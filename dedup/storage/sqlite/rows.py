@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, ranges, unique_sets
+from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
 from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, NewDocument, ParagraphRows
 from .schema import _ROWS
@@ -50,12 +50,12 @@ class Rows:
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         return self._paragraph_rows(self._select_in(
-            f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", np.unique(ids).tolist()
+            f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", sorted_unique(ids).tolist()
         ))
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         rows = []
-        for key in signed(np.unique(keys)):
+        for key in signed(sorted_unique(keys)):
             rows.extend(self._conn.execute(
                 f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE key = ? ORDER BY id LIMIT ?", (key, limit)
             ).fetchall())
@@ -64,12 +64,12 @@ class Rows:
     def documents(self, ids: np.ndarray) -> DocumentRows:
         return self._document_rows(self._select_in(
             "SELECT id, doc_id, chars, key, signature FROM documents WHERE id IN ({}) ORDER BY id",
-            np.unique(ids).tolist(),
+            sorted_unique(ids).tolist(),
         ))
 
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         rows = []
-        for key in signed(np.unique(keys)):
+        for key in signed(sorted_unique(keys)):
             rows.extend(self._conn.execute(
                 "SELECT id, doc_id, chars, key, signature FROM documents WHERE key = ? ORDER BY id LIMIT ?",
                 (key, limit),
@@ -78,7 +78,7 @@ class Rows:
 
     def document_sets(self, ids: np.ndarray) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
-        rows = self._select_in("SELECT doc, shingles FROM paragraphs WHERE doc IN ({})", np.unique(ids).tolist())
+        rows = self._select_in("SELECT doc, shingles FROM paragraphs WHERE doc IN ({})", sorted_unique(ids).tolist())
         position = {int(d): i for i, d in enumerate(ids)}
         owner = np.fromiter((position[r[0]] for r in rows), dtype=np.int64, count=len(rows))
         values, counts = _unpack_sets([r[1] for r in rows])
@@ -93,7 +93,7 @@ class Rows:
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         table = "paragraphs" if level == "paragraph" else "documents"
         found = unsigned([r[0] for r in self._select_in(
-            f"SELECT DISTINCT key FROM {table} WHERE key IN ({{}})", signed(np.unique(keys))
+            f"SELECT DISTINCT key FROM {table} WHERE key IN ({{}})", signed(sorted_unique(keys))
         )])
         return np.isin(keys, found)
 
@@ -128,42 +128,47 @@ class Rows:
             signatures=_unpack_signatures([r[4] for r in rows], self.settings.num_perm),
         )
 
-    def insert(self, doc: NewDocument) -> None:
+    def insert_many(self, docs: Sequence[NewDocument]) -> None:
+        if not docs:
+            return
         c = self._conn
-        cur = c.execute(
+        now = time.time()
+        doc_base = self._next_id("document")
+        refs = range(doc_base, doc_base + len(docs))
+        c.executemany(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
             " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                self._next_id("document"),
-                doc.doc_id,
-                signed(np.array([doc.key], np.uint64))[0],
-                len(doc.text),
-                len(doc.para_index),
-                int(doc.doc_banded),
-                time.time(),
-                _pack_u32(doc.signature),
-                doc.digest,
-                json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None,
-                doc.text,
+                (ref, doc.doc_id, key, len(doc.text), len(doc.para_index), int(doc.doc_banded), now,
+                 _pack_u32(doc.signature), doc.digest,
+                 json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None, doc.text)
+                for ref, doc, key in zip(refs, docs, signed(np.array([d.key for d in docs], np.uint64)))
             ),
         )
-        ref = cur.lastrowid
-        n = len(doc.para_index)
-        if not n:
+        counts = np.array([len(doc.para_index) for doc in docs], dtype=np.int64)
+        if not counts.sum():
             return
         base = self._next_id("paragraph")
-        ids = np.arange(base, base + n, dtype=np.int64)
-        sets = doc.para_sets
+        # All the batch's paragraphs as columns, one row each, in document order.
+        cols = [np.concatenate([getattr(doc, name) for doc in docs]) for name in (
+            "para_index", "para_start", "para_end", "para_words", "para_keys", "banded")]
+        signatures = np.concatenate([doc.para_signatures for doc in docs]).astype("<u4")
+        sets = [doc.para_sets for doc in docs]
+        values = np.concatenate([t.values for t in sets]).astype("<u8")
+        sizes = np.concatenate([np.diff(t.offsets) for t in sets])
+        bounds = offsets_from_counts(sizes).tolist()
+        set_bytes, sig_bytes = values.tobytes(), signatures.tobytes()
+        width = signatures.shape[1] * 4
         c.executemany(
             "INSERT INTO paragraphs (id, doc, position, start_char, end_char, words, key, banded,"
             " signature, shingles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (pid, ref, int(pos), int(s), int(e), int(w), key, int(b), _pack_u32(sig),
-                 sets.values[sets.offsets[i] : sets.offsets[i + 1]].astype("<u8").tobytes())
-                for i, (pid, pos, s, e, w, key, b, sig) in enumerate(zip(
-                    ids.tolist(), doc.para_index, doc.para_start, doc.para_end, doc.para_words,
-                    signed(doc.para_keys), doc.banded, doc.para_signatures,
-                ))
+            zip(
+                range(base, base + len(sizes)),
+                np.repeat(np.arange(doc_base, doc_base + len(docs)), counts).tolist(),
+                cols[0].tolist(), cols[1].tolist(), cols[2].tolist(), cols[3].tolist(),
+                signed(cols[4]), cols[5].astype(int).tolist(),
+                (sig_bytes[i * width : (i + 1) * width] for i in range(len(sizes))),
+                (set_bytes[8 * bounds[i] : 8 * bounds[i + 1]] for i in range(len(sizes))),
             ),
         )
 

@@ -1,0 +1,109 @@
+"""A batch add is judged as a whole (dedup.index.batch): the verdicts and the stored
+rows must be exactly those of adding the same articles one at a time."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+
+import pytest
+from textgen import prose, rewrite
+
+from dedup.index import Index
+from dedup.verdict import Policy
+
+BOILERPLATE = ("Subscribe to our newsletter for the latest news from the council, the harbour and the "
+               "railway station, delivered to your inbox every morning before the market opens.")
+
+
+def article(rng: random.Random, paragraphs: int) -> list[str]:
+    return [prose(rng, rng.randint(30, 70)) for _ in range(paragraphs)]
+
+
+def batch_of(rng: random.Random, stored: list[list[str]], size: int) -> list:
+    """Items mixing every case the in-order resolution must get right."""
+    items: list = []
+    made: list[list[str]] = []
+    for n in range(size):
+        kind = rng.choice(["new", "new", "stored rewrite", "stored paragraph", "batch rewrite", "batch copy",
+                           "batch paragraph", "boilerplate", "short", "bad", "same id", "stored id", "auto"])
+        paras = article(rng, rng.randint(2, 7))
+        if kind == "stored rewrite":
+            paras = [rewrite(rng, p, 0.1) for p in rng.choice(stored)]
+        elif kind == "stored paragraph":
+            paras[rng.randrange(len(paras))] = rewrite(rng, rng.choice(rng.choice(stored)), 0.05)
+        elif kind == "batch rewrite" and made:
+            paras = [rewrite(rng, p, rng.choice([0.0, 0.05, 0.2])) for p in rng.choice(made)]
+        elif kind == "batch copy" and made:
+            paras = list(rng.choice(made))
+        elif kind == "batch paragraph" and made:
+            paras.insert(rng.randrange(len(paras) + 1), rng.choice(rng.choice(made)))
+        elif kind == "boilerplate":
+            paras.append(BOILERPLATE)
+        elif kind == "short":
+            paras = ["Too short to compare.", "Also short."]
+        made.append(paras)
+        text = "\n\n".join(paras)
+        if kind == "bad":
+            items.append({"id": f"bad{n}", "text": rng.choice(["", "   ", 42])})
+        elif kind == "same id" and items:
+            items.append((f"b{rng.randrange(n)}", text))
+        elif kind == "stored id":
+            items.append(("s0", text))
+        elif kind == "auto":
+            items.append(text if rng.random() < 0.5 else "\n\n".join(rng.choice(made)))
+        else:
+            items.append({"id": f"b{n}", "text": text, "n": n})
+    return items
+
+
+def state(path) -> tuple[list, list]:
+    """Every stored row (all columns but the time of the add)."""
+    with sqlite3.connect(path) as conn:
+        docs = conn.execute("SELECT id, doc_id, key, chars, paragraphs, banded, signature, meta, text"
+                            " FROM documents ORDER BY id").fetchall()
+        paras = conn.execute("SELECT * FROM paragraphs ORDER BY id").fetchall()
+    return docs, paras
+
+
+@pytest.mark.parametrize("policy", [Policy("reject"), Policy("strip"), Policy("flag"),
+                                    Policy("reject", add_duplicates=True)], ids=["reject", "strip", "flag", "keep"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_add_many_is_adding_one_at_a_time(tmp_path, policy, seed):
+    rng = random.Random(seed)
+    stored = [article(rng, rng.randint(3, 6)) for _ in range(20)]
+    for text in stored[: 4 if seed < 3 else 18]:  # seed 3: stored more than MAX_COPIES times
+        text.append(BOILERPLATE)
+    batches = [batch_of(rng, stored, 40) for _ in range(2)]
+    results = []
+    for name, whole in (("batch", True), ("single", False)):
+        with Index.open(tmp_path / f"{name}.dedup", policy=policy) as idx:
+            idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
+            if seed == 2:
+                idx.optimize()  # the batches then go through a bucket file and its delta
+            verdicts = []
+            for items in batches:
+                if whole:
+                    verdicts += idx.add_many(items)
+                else:
+                    verdicts += [v for item in items for v in idx.add_many([item])]
+            results.append((verdicts, state(tmp_path / f"{name}.dedup")))
+    (batch_verdicts, batch_state), (single_verdicts, single_state) = results
+    assert len(batch_verdicts) == len(single_verdicts) == 80
+    for b, s in zip(batch_verdicts, single_verdicts):
+        assert b == s
+    assert batch_state == single_state
+    # The batches hold every kind of case (so the comparison above means something).
+    assert any(v.is_duplicate for v in batch_verdicts)
+    assert any(v.is_duplicate and v.added for v in batch_verdicts) or not policy.add_duplicates
+    assert any(v.error and "already in the index" in v.error for v in batch_verdicts)
+    assert any(v.seen and v.matches and v.matches[0].doc_id.startswith("b") for v in batch_verdicts)
+
+
+def test_check_many_is_checking_one_at_a_time(tmp_path):
+    rng = random.Random(7)
+    stored = [article(rng, 5) for _ in range(10)]
+    items = batch_of(rng, stored, 40)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
+        assert idx.check_many(items) == [v for item in items for v in idx.check_many([item])]
