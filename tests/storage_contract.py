@@ -199,15 +199,13 @@ def test_transactions_nest_and_a_failed_one_leaves_nothing(backend, monkeypatch)
                 assert store.contains("before")
         verdicts = idx.load([("l1", article(41)), ("l2", article(42))], batch_size=1)
         assert all(v.added and v.error is None for v in verdicts) and len(idx) == 3
-        real_insert, calls = store.insert, []
+        real_insert = store.insert_many
 
-        def insert_then_fail(doc):
-            calls.append(doc.doc_id)
-            if len(calls) == 3:
-                raise StorageError("simulated failure on the third document")
-            real_insert(doc)
+        def insert_then_fail(docs):
+            real_insert(docs[:2])
+            raise StorageError("simulated failure on the third document")
 
-        monkeypatch.setattr(store, "insert", insert_then_fail)
+        monkeypatch.setattr(store, "insert_many", insert_then_fail)
         with pytest.raises(StorageError, match="simulated"):
             idx.add_many([(f"n{i}", article(50 + i)) for i in range(4)])
         monkeypatch.undo()
