@@ -141,11 +141,11 @@ def test_replace_is_one_transaction_and_judges_the_new_text_without_its_old_self
         class Boom(Exception):
             pass
 
-        original = broken.insert
-        broken.insert = lambda doc: (_ for _ in ()).throw(Boom())
+        original = broken.insert_many
+        broken.insert_many = lambda docs: (_ for _ in ()).throw(Boom())
         with pytest.raises(Boom):
             idx.add(article(rng), "doc", policy=Policy(replace=True))
-        broken.insert = original
+        broken.insert_many = original
         assert idx.get("doc").text == near
 
 
