@@ -100,6 +100,26 @@ def test_stored_rows_read_back_as_signed(backend):
         assert store.known_keys("paragraph", keys).all() and not store.known_keys("paragraph", keys + 1).any()
 
 
+def test_digests_in_one_look_up_and_listing_pages_by_row_and_time(backend):
+    texts = {f"d{i}": article(60 + i) for i in range(5)}
+    with Index.open(backend.url) as idx:
+        for doc_id, text in texts.items():
+            idx.add(text, doc_id, meta={"n": doc_id})
+        store = idx._store
+        digests = store.digests(["d1", "d3", "nope"])
+        assert set(digests) == {"d1", "d3"} and digests["d1"] != digests["d3"] and digests["d1"]
+        idx.remove("d2")
+        first = store.listing(limit=2)
+        rest = store.listing(after=first[-1].row, limit=10)
+        listed = first + rest
+        assert [x.doc_id for x in listed] == ["d0", "d1", "d3", "d4"]
+        assert [x.meta for x in listed] == [{"n": x.doc_id} for x in listed]
+        assert all(x.paragraphs == 6 and x.chars == len(texts[x.doc_id]) for x in listed)
+        assert store.listing(before=listed[0].added) == []
+        assert [x.doc_id for x in store.listing(before=time.time() + 1)] == ["d0", "d1", "d3", "d4"]
+        assert idx.add(texts["d1"], "d1").already_indexed  # the same id and text again: idempotent
+
+
 # -- exact copies and the removal hand-over ------------------------------------------------
 
 
@@ -294,7 +314,7 @@ _WRITER = textwrap.dedent(
 def test_a_writer_killed_mid_add_leaves_whole_documents_and_a_retry_completes(backend):
     """SIGKILL at a random moment of a stream of batches: what a reader finds is whole
     documents only, the index stays usable, and retrying the interrupted batch by id
-    stores the rest."""
+    stores the rest (what was stored is "already indexed")."""
     Index.open(backend.url).close()
     rng = random.Random(7)
     start = 0
