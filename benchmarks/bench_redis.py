@@ -98,6 +98,7 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         start = _clock()
         for lo in range(0, len(stored), 2_000):
             idx.load([(f"s{lo + i}", t) for i, t in enumerate(stored[lo : lo + 2_000])], batch_size=BATCH)
+            print(f"loaded {lo + 2_000} in {time.perf_counter() - start[0]:.0f} s", file=sys.stderr, flush=True)
         out["load"] = _rate(len(stored), start)
         stats = idx.stats()
         used = int(client.info("memory")["used_memory"]) - before
@@ -186,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=10_000, help="articles stored before measuring")
     parser.add_argument("--batch-articles", type=int, default=2_048, help="articles added / checked in batches")
     parser.add_argument("--singles", type=int, default=300, help="single checks (and datasketch queries)")
+    parser.add_argument("--shards", type=int, default=20,
+                        help="log2 of our paragraph bucket shards (the URL option): ~1.5M paragraphs per 2^20")
     parser.add_argument("--skip-datasketch", action="store_true")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
@@ -200,8 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     result: dict = {"docs": args.docs, "server": client.info("server")["redis_version"],
                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}
     sep = "&" if "?" in args.url else "?"
-    result["ours"] = bench_ours(f"{args.url}{sep}prefix=bench-ours", client, stored, new, probes, args.singles)
-    settings = Index.open(f"{args.url}{sep}prefix=bench-ours").settings
+    ours = f"{args.url}{sep}prefix=bench-ours&shards={args.shards}"
+    result["shards"] = args.shards
+    result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles)
+    settings = Index.open(ours).settings
     if not args.skip_datasketch:
         conn = client.connection_pool.connection_kwargs
         result["datasketch"] = bench_datasketch(conn.get("host", "127.0.0.1"), conn.get("port", 6379),

@@ -152,13 +152,17 @@ def test_a_server_restarted_mid_batch_leaves_whole_documents_and_the_batch_can_b
                "--appendfsync", "always", "--dir", str(tmp_path)]
 
     def start() -> subprocess.Popen:
+        """Start the server and wait until it answers PING (its append-only file loaded)."""
+        import redis
+
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        for _ in range(200):
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
-                    return server
-            except OSError:
-                time.sleep(0.05)
+        with closing(redis.Redis(port=port, socket_timeout=1)) as probe:
+            for _ in range(300):
+                try:
+                    if probe.ping():
+                        return server
+                except redis.exceptions.RedisError:
+                    time.sleep(0.05)
         raise RuntimeError("the private redis-server did not start")
 
     url = f"redis://127.0.0.1:{port}/0?prefix=restart&lease=2&timeout=5"

@@ -327,8 +327,11 @@ class RedisStorage:
 
     def _insert(self, doc: NewDocument) -> None:
         k, n = self._k, len(doc.para_index)
-        row = int(self._r.incr(k + "seq:d"))
-        first = int(self._r.incrby(k + "seq:p", n)) - n + 1 if n else 0
+        pipe = self._r.pipeline(transaction=False)  # one round trip for both ids
+        pipe.incr(k + "seq:d")
+        pipe.incrby(k + "seq:p", n)
+        row, last = (int(x) for x in pipe.execute())
+        first = last - n + 1 if n else 0
         if max(row, first + n) > MAX_ROW:
             raise StorageError(f"{self.path}: the index has run out of row ids (2^32)")
         para_ids = np.arange(first, first + n, dtype=np.int64)

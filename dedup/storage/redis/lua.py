@@ -82,16 +82,21 @@ while i <= #ARGV do
       local lo = struct.unpack('<I4', keys, j * 8 + 1)
       local k, f = base .. (lo % shards), string.sub(keys, j * 8 + 5, j * 8 + 8)
       local id = string.sub(ids, j * 4 + 1, j * 4 + 4)
-      local v = redis.call('HGET', k, f)
       if op == 'MADD' then
-        redis.call('HSET', k, f, (v or '') .. id)
-      elseif v then
-        local kept = {}
-        for p = 1, #v, 4 do
-          local one = string.sub(v, p, p + 3)
-          if one ~= id then kept[#kept + 1] = one end
+        -- Most keys are new: one HSETNX; a shared key is appended to.
+        if redis.call('HSETNX', k, f, id) == 0 then
+          redis.call('HSET', k, f, redis.call('HGET', k, f) .. id)
         end
-        if #kept == 0 then redis.call('HDEL', k, f) else redis.call('HSET', k, f, table.concat(kept)) end
+      else
+        local v = redis.call('HGET', k, f)
+        if v then
+          local kept = {}
+          for p = 1, #v, 4 do
+            local one = string.sub(v, p, p + 3)
+            if one ~= id then kept[#kept + 1] = one end
+          end
+          if #kept == 0 then redis.call('HDEL', k, f) else redis.call('HSET', k, f, table.concat(kept)) end
+        end
       end
     end
     i = i + 5
