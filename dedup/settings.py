@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Optional
 
-from .lsh import choose_bands
+from .lsh import catch_probability, choose_bands
 
 Unit = Literal["word", "char"]
 
@@ -94,6 +94,21 @@ class Settings:
             bands, rows = choose_bands(min(self.threshold, self.doc_threshold), self.num_perm)
             object.__setattr__(self, "bands", bands)
             object.__setattr__(self, "rows", rows)
+
+    def lsh_warning(self) -> Optional[str]:
+        """Why these bands x rows would miss most pairs at the threshold, or ``None``:
+        the LSH S-curve ``1 - (1 - s**rows) ** bands`` at the lower of the two
+        thresholds is below 0.5 (e.g. ``rows=100``: 2 bands of 100 rows catch a pair
+        at J = 0.3 with probability ~1e-52).  Derived bands never warn (they catch a
+        pair at the threshold with probability >= 0.9, :func:`dedup.lsh.choose_bands`)."""
+        at = min(self.threshold, self.doc_threshold)
+        chance = float(catch_probability(at, self.bands, self.rows))
+        if chance >= 0.5:
+            return None
+        return (f"LSH with {self.bands} bands x {self.rows} rows makes a pair at the threshold {at} a candidate "
+                f"with probability {f'{chance:.2g}' if chance >= 1e-3 else 'below 0.001'} (S-curve 1-(1-s^rows)^bands): most near-duplicates at the "
+                "threshold would be missed; leave bands and rows to be derived from the threshold "
+                "(`dedup explain` shows the curve)")
 
     def with_changes(self, **changes: Any) -> "Settings":
         """A copy with some fields changed (``None`` means unchanged).

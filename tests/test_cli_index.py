@@ -120,7 +120,7 @@ def test_strip_policy_and_settings_options(tmp_path):
     with Index.open(db) as idx:
         assert idx.settings.ngram == 3 and idx.get("in/b.txt").text == fresh
     wrong = run("check", docs / "a.txt", "--db", db, "--ngram", "2")
-    assert wrong.exit_code == 2 and "built with other settings" in wrong.stderr
+    assert wrong.exit_code == 2 and "--ngram 2 differs from the index's 3" in wrong.stderr
     assert run("check", docs / "a.txt", "--db", db, "--ngram", "3").exit_code == 1
 
 

@@ -24,6 +24,7 @@ from textgen import prose, write_docs
 
 from dedup import Index
 from dedup.cli import main
+from dedup.settings import Settings
 from dedup.verdict import Policy, Verdict
 
 
@@ -242,3 +243,27 @@ def test_a_nan_or_fractional_record_id_is_named_in_the_error(tmp_path):
     errors = [e["error"] for e in json.loads(result.stdout)["errors"]]
     assert errors == ["line 1: id field 'id' is the number nan; an id is a string or a whole number",
                       "line 2: id field 'id' is the number 1.5; an id is a string or a whole number"]
+
+
+def test_check_names_the_setting_that_differs_from_the_index(tmp_path, rng):
+    write_docs(tmp_path / "in", {"a.txt": [article(rng)]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", "in", "--db", db, "--ngram", "3").exit_code == 0
+    wrong = run("check", "in", "--db", db, "--ngram", "2", "--threshold", "0.4")
+    assert wrong.exit_code == 2
+    assert "--ngram 2 differs from the index's 3" in wrong.stderr
+    assert "--threshold 0.4 differs from the index's 0.3" in wrong.stderr
+    assert run("check", "in", "--db", db, "--ngram", "3").exit_code == 1  # the index's own: fine
+    assert run("check", "in", "--db", db).exit_code == 1
+
+
+def test_lsh_settings_that_miss_most_pairs_at_the_threshold_are_warned_about(tmp_path, rng):
+    write_docs(tmp_path / "in", {"a.txt": [article(rng)]})
+    weak = run("scan", "in", "--rows", "100")
+    assert "warning: LSH with 2 bands x 100 rows makes a pair at the threshold 0.3 a candidate with " \
+           "probability below 0.001" in weak.stderr
+    assert "warning" not in run("scan", "in").stderr  # derived bands: >= 0.9 at the threshold
+    assert "warning" not in run("scan", "in", "--rows", "3").stderr
+    with pytest.warns(UserWarning, match="most near-duplicates at the threshold would be missed"):
+        Index.open(tmp_path / "weak.dedup", Settings(rows=100)).close()
+    assert Settings(rows=100).lsh_warning() and Settings().lsh_warning() is None

@@ -230,4 +230,4 @@ def test_the_cli_takes_a_redis_url(redis_prefix, tmp_path):
     assert removed.exit_code == 0, removed.output
     assert runner.invoke(main, ["check", str(probe), "--db", url]).exit_code == 0
     wrong = runner.invoke(main, ["index", "add", str(folder), "--db", url, "--ngram", "4"])
-    assert wrong.exit_code == 2 and "other settings" in wrong.output
+    assert wrong.exit_code == 2 and "--ngram 4 differs from the index's 2" in wrong.output

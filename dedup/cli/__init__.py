@@ -74,11 +74,17 @@ SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "band
 
 
 def build_settings(**given) -> Settings:
+    """The settings the options ask for; a warning on stderr if their LSH bands would
+    miss most pairs at the threshold (:meth:`Settings.lsh_warning`)."""
     changes = {k: given.get(k) for k in SETTING_KEYS}
     try:
-        return _DEFAULTS.with_changes(**changes)
+        settings = _DEFAULTS.with_changes(**changes)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
+    weak = settings.lsh_warning()
+    if weak:
+        click.echo(f"dedup: warning: {weak}", err=True)
+    return settings
 
 
 class OffOr(click.ParamType):

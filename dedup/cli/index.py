@@ -314,14 +314,18 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
             raise click.UsageError(str(err)) from None
         if wanted != idx.settings:
             idx.close()
-            _fail(f"{db}: the index was built with other settings ({_settings_text(idx.settings)}); "
-                  "drop the settings options to use them")
+            _fail(f"{db}: {_differences(given, wanted, idx.settings)}: an index answers with the settings "
+                  "it was built with; drop these options (`dedup index stats` shows its settings)")
     return idx
 
 
-def _settings_text(s: Settings) -> str:
-    return (f"{s.unit} {s.ngram}-grams, num_perm {s.num_perm}, {s.bands}x{s.rows} bands, "
-            f"threshold {s.threshold}, doc threshold {s.doc_threshold}, min words {s.min_words}")
+def _differences(given: dict, wanted: Settings, stored: Settings) -> str:
+    """Which settings asked for differ from the index's, and how (those derived from
+    them, bands and rows, when only those differ)."""
+    named = [k for k in given if getattr(wanted, k) != getattr(stored, k)]
+    named = named or [k for k in ("bands", "rows") if getattr(wanted, k) != getattr(stored, k)]
+    return "; ".join(f"--{k.replace('_', '-')} {getattr(wanted, k)} differs from the index's {getattr(stored, k)}"
+                     for k in named)
 
 
 def _guard(call: Callable[[], Any]) -> Any:

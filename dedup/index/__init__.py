@@ -92,6 +92,9 @@ class Index:
         outside the bucket file rewrites it (:meth:`optimize`; seconds on a large
         index); pipelines that cannot afford that pause in an ``add`` pass ``False``
         and call :meth:`optimize` (``dedup index optimize``) on their own schedule."""
+        weak = settings.lsh_warning() if settings is not None else None
+        if weak:
+            warnings.warn(f"{os.fspath(url)}: {weak}", stacklevel=2)
         store = open_storage(url, settings, derive=DERIVE, create=create, readonly=readonly,
                              busy_timeout=busy_timeout)
         index = cls(store, policy, auto_optimize=auto_optimize and not readonly)
