@@ -92,3 +92,26 @@ def test_boilerplate_is_shown_once_not_as_groups():
     assert "in 12 documents (12 copies), first site/story00.txt ¶1" in text
     assert "12 copies\n" not in text.split("Boilerplate:")[0]  # its group is not listed again
     assert "1 boilerplate text" in text
+
+
+def test_scan_warnings_are_rendered_in_text_and_json_lines():
+    import json
+    from dataclasses import dataclass
+
+    from conftest import FIXTURES
+    from dedup import scan
+
+    @dataclass(frozen=True)
+    class Warning:  # the shape of dedup.readers.ReadWarning: path and message
+        path: str
+        warning: str
+
+    result = scan(FIXTURES)
+    result.warnings = [Warning("feed.jsonl#7", "id '7' used again on line 9\x1b[2J")]
+    out = io.StringIO()
+    write_report(result, "text", out)
+    assert "1 warning:\n  feed.jsonl#7: id '7' used again on line 9\\x1b[2J\n" in out.getvalue()
+    out = io.StringIO()
+    write_report(result, "jsonl", out)
+    assert json.loads(out.getvalue().splitlines()[-1]) == {
+        "kind": "warning", "path": "feed.jsonl#7", "warning": "id '7' used again on line 9\x1b[2J"}

@@ -28,7 +28,7 @@ from ..readers import STDIN_FORMATS, ReadError, ReadOptions
 from ..report import FORMATS, TextOptions, write_report
 from ..report.output import COLOR_MODES, progress_for, report_file, terminal_width, use_color
 from ..report.passages import Passages
-from ..report.safety import printable
+from ..report.safety import printable, warning_text
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
@@ -233,9 +233,14 @@ class Output:
             click.echo(f"dedup: {printable(e.path, tabs=False)}: {printable(e.error)}", err=True)
 
     def warnings(self, warnings: Sequence) -> None:
+        """Every warning on stderr (``--quiet``: their number only)."""
+        if self.quiet and warnings:
+            click.echo(f"dedup: {len(warnings)} warning{'s' * (len(warnings) != 1)} (listed in the report)", err=True)
+            return
         for w in warnings:
-            text = ", ".join(f"{k} {v}" for k, v in w.items()) if isinstance(w, dict) else str(w)
-            click.echo(f"dedup: warning: {printable(text)}", err=True)
+            path, message = warning_text(w)
+            where = printable(path, tabs=False) + ": " if path else ""
+            click.echo(f"dedup: warning: {where}{printable(message)}", err=True)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

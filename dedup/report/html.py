@@ -30,7 +30,7 @@ from .diff import window
 from .machine import verdict_action, verdict_label
 from .safety import json_text
 from .summary import BINS, Summary
-from .text import TextOptions, _links, _member_link
+from .text import TextOptions, links_by_location, member_link
 
 #: Members of a group carried in the page (the rest is counted).
 MEMBERS_KEPT = 50
@@ -48,7 +48,7 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     boiler = {b.canonical.key(): b for b in result.boilerplate}
     # Largest first; boilerplate (site furniture, reported once) after the real copies.
     groups = sorted(result.groups, key=lambda g: (g.canonical.key() in boiler, -len(g.members), g.kind != "document"))
-    links = _links(pairs)
+    links = links_by_location(pairs)
     by_group = _pairs_by_group(groups, pairs)
     options.passages.want(loc for g in groups for p in by_group[id(g)][:PAIRS_KEPT] for loc in (p.a, p.b))
     loose = [p for p in pairs if p.relation == "contained"]  # they link no group
@@ -162,7 +162,7 @@ def _group(g: Group, links: dict, pairs: list[Pair], options: TextOptions,
            boilerplate: Optional[Boilerplate]) -> dict[str, Any]:
     members = []
     for m in g.members[:MEMBERS_KEPT]:
-        link = _member_link(g, m, links) if m is not g.canonical else None
+        link = member_link(g, m, links) if m is not g.canonical else None
         members.append(_loc(m) + [None if link is None else round(link.similarity, 4)])
     extra = ({"relation": "boilerplate", "text": boilerplate.text, "documents": boilerplate.documents}
              if boilerplate else {})

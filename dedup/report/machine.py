@@ -17,7 +17,7 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from ..results import Location, Pair, ScanResult
 from ..verdict import Verdict, VerdictReport
-from .safety import csv_cell, json_name, json_text
+from .safety import csv_cell, json_name, json_text, warning_text
 
 #: Pairs encoded per write: few system calls, bounded memory.
 _CHUNK = 4096
@@ -106,7 +106,8 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
     for e in result.errors:
         out.write(dumps({"kind": "error", "path": e.path, "error": e.error}) + "\n")
     for w in getattr(result, "warnings", None) or ():
-        out.write(dumps({"kind": "warning", **(w if isinstance(w, dict) else {"warning": str(w)})}) + "\n")
+        path, message = warning_text(w)
+        out.write(dumps({"kind": "warning", "path": path, "warning": message}) + "\n")
 
 
 CSV_COLUMNS = (

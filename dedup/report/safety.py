@@ -96,3 +96,13 @@ def json_text(text: str) -> str:
     if not _has_surrogates(text):
         return text
     return re.sub("[\ud800-\udfff]", _escape, text)
+
+
+def warning_text(warning: object) -> tuple[str | None, str]:
+    """``(path, message)`` of a scan warning (a :class:`~dedup.readers.ReadWarning`-like
+    object with ``path`` and ``warning``, a dict with those keys, or anything else)."""
+    if isinstance(warning, dict):
+        return warning.get("path"), str(warning.get("warning", warning))
+    if hasattr(warning, "warning"):
+        return getattr(warning, "path", None), str(warning.warning)
+    return None, str(warning)

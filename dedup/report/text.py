@@ -19,7 +19,7 @@ from typing import Optional, Sequence, TextIO
 from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
 from .passages import Passages
-from .safety import printable
+from .safety import printable, warning_text
 from .summary import BINS, Summary, sparkline
 
 #: Members listed per group before "… and N more".
@@ -42,7 +42,7 @@ class TextOptions:
     passages: Passages = field(default_factory=Passages)
 
 
-class _Style:
+class Style:
     def __init__(self, color: bool) -> None:
         self.color = color
 
@@ -71,7 +71,7 @@ def width_of(text: str) -> int:
                for c in text)
 
 
-def _plural(n: int, word: str, plural: str = "") -> str:
+def plural(n: int, word: str, plural: str = "") -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
@@ -85,16 +85,16 @@ def _where(loc: Location) -> str:
 
 def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptions()) -> None:
     """The terminal view of a scan."""
-    st = _Style(options.color)
+    st = Style(options.color)
     pairs = list(result.pairs)
     summary = Summary.of(result, pairs)
     s = result.settings
-    out.write(st.bold(f"Scanned {_plural(summary.documents, 'document')} in {_plural(summary.files, 'file')}, "
-                      f"{_plural(summary.paragraphs, 'paragraph')}")
+    out.write(st.bold(f"Scanned {plural(summary.documents, 'document')} in {plural(summary.files, 'file')}, "
+                      f"{plural(summary.paragraphs, 'paragraph')}")
               + f" (threshold {s.get('threshold')}, {s.get('unit')} {s.get('ngram')}-grams).\n")
     boiler = {b.canonical.key() for b in result.boilerplate}
     shown = _shown_groups([g for g in result.groups if g.canonical.key() not in boiler], options.max_groups)
-    links = _links(pairs)
+    links = links_by_location(pairs)
     chosen = {id(g): _pairs_to_show(g, links) for groups, _ in shown.values() for g in groups}
     contained = [p for p in pairs if p.relation == "contained"][:options.max_groups]
     options.passages.want(loc for ps in [*chosen.values(), contained] for p in ps for loc in (p.a, p.b))
@@ -103,18 +103,18 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
         if not total:
             continue
         kind_pairs = sum(1 for p in pairs if p.kind == kind and p.relation != "contained")
-        title = f"{kind.capitalize()} duplicates: {_plural(total, 'group')}, {_plural(kind_pairs, 'pair')}"
+        title = f"{kind.capitalize()} duplicates: {plural(total, 'group')}, {plural(kind_pairs, 'pair')}"
         out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
         for n, group in enumerate(groups, 1):
             _group(out, st, n, group, links, chosen[id(group)], options)
         if left_out:
             more = f"more {kind} group"
-            out.write(st.dim(f"\n… {_plural(len(left_out), more)} "
-                             f"({_plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
+            out.write(st.dim(f"\n… {plural(len(left_out), more)} "
+                             f"({plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
                              "--max-groups 0 shows all\n"))
     _contained(out, st, [p for p in pairs if p.relation == "contained"], options)
     _boilerplate(out, st, result, options)
-    _errors(out, st, result, "Could not read")
+    errors_section(out, st, result, "Could not read")
     _warnings(out, st, result)
     _summary(out, st, summary, s)
 
@@ -128,7 +128,7 @@ def _shown_groups(groups: Sequence[Group], limit: Optional[int]) -> dict[str, tu
     return shown
 
 
-def _links(pairs: Sequence[Pair]) -> dict[tuple, list[Pair]]:
+def links_by_location(pairs: Sequence[Pair]) -> dict[tuple, list[Pair]]:
     links: dict[tuple, list[Pair]] = {}
     for p in pairs:
         links.setdefault((p.kind, p.b.key()), []).append(p)
@@ -136,7 +136,7 @@ def _links(pairs: Sequence[Pair]) -> dict[tuple, list[Pair]]:
     return links
 
 
-def _member_link(group: Group, member: Location, links: dict) -> Optional[Pair]:
+def member_link(group: Group, member: Location, links: dict) -> Optional[Pair]:
     """The pair that links ``member``: to the canonical member if there is one."""
     pairs = links.get((group.kind, member.key()), [])
     canonical = group.canonical.key()
@@ -146,7 +146,7 @@ def _member_link(group: Group, member: Location, links: dict) -> Optional[Pair]:
 def _pairs_to_show(group: Group, links: dict) -> list[Pair]:
     chosen: list[Pair] = []
     for member in group.members[1:]:
-        pair = _member_link(group, member, links)
+        pair = member_link(group, member, links)
         if pair is not None and not pair.exact and pair not in chosen:
             chosen.append(pair)
             if len(chosen) == PAIRS_SHOWN:
@@ -154,20 +154,20 @@ def _pairs_to_show(group: Group, links: dict) -> list[Pair]:
     return chosen
 
 
-def _group(out: TextIO, st: _Style, n: int, group: Group, links: dict, shown: list[Pair],
+def _group(out: TextIO, st: Style, n: int, group: Group, links: dict, shown: list[Pair],
            options: TextOptions) -> None:
     size = len(group.members)
-    out.write(f"\n{st.bold('[' + str(n) + ']')} {_plural(size, 'copy', 'copies')}\n")
+    out.write(f"\n{st.bold('[' + str(n) + ']')} {plural(size, 'copy', 'copies')}\n")
     out.write(f"    {_where(group.canonical)}  {st.dim('(canonical)')}\n")
     for member in group.members[1:MEMBERS_SHOWN]:
-        out.write(f"    {_where(member)}  {_link_text(st, member, _member_link(group, member, links))}\n")
+        out.write(f"    {_where(member)}  {_link_text(st, member, member_link(group, member, links))}\n")
     if size > MEMBERS_SHOWN:
-        out.write(st.dim(f"    … and {_plural(size - MEMBERS_SHOWN, 'more copy', 'more copies')}\n"))
+        out.write(st.dim(f"    … and {plural(size - MEMBERS_SHOWN, 'more copy', 'more copies')}\n"))
     for pair in shown:
-        _side_by_side(out, st, pair, options)
+        side_by_side(out, st, pair, options)
 
 
-def _scores(st: _Style, pair: Pair) -> str:
+def _scores(st: Style, pair: Pair) -> str:
     if pair.exact:
         return st.score("exact copy")
     ca, cb = pair.containment
@@ -178,7 +178,7 @@ def _scores(st: _Style, pair: Pair) -> str:
             + f" (containment {ca:.2f}/{cb:.2f}, estimate {pair.estimate:.2f})")
 
 
-def _link_text(st: _Style, member: Location, pair: Optional[Pair]) -> str:
+def _link_text(st: Style, member: Location, pair: Optional[Pair]) -> str:
     if pair is None:
         return ""
     other = pair.a if pair.b.key() == member.key() else pair.b
@@ -186,48 +186,48 @@ def _link_text(st: _Style, member: Location, pair: Optional[Pair]) -> str:
     return f"{_scores(st, pair)} to {to}" if not pair.exact else f"{st.score('exact copy')} of {to}"
 
 
-def _contained(out: TextIO, st: _Style, pairs: list[Pair], options: TextOptions) -> None:
+def _contained(out: TextIO, st: Style, pairs: list[Pair], options: TextOptions) -> None:
     """Short texts found inside longer ones (they link no group: a quote does not make
     the quoting text a copy), each with its passages side by side at the shared words."""
     if not pairs:
         return
-    title = f"Contained texts: {_plural(len(pairs), 'pair')} (a shorter text inside a longer one)"
+    title = f"Contained texts: {plural(len(pairs), 'pair')} (a shorter text inside a longer one)"
     out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
     shown = pairs if options.max_groups is None else pairs[:options.max_groups]
     for pair in shown:
         inner, outer = (pair.a, pair.b) if pair.inside == "a" else (pair.b, pair.a)
         out.write(f"\n  {_where(inner)}  inside  {_where(outer)}\n")
-        _side_by_side(out, st, pair, options)
+        side_by_side(out, st, pair, options)
     if len(shown) < len(pairs):
-        out.write(st.dim(f"\n… {_plural(len(pairs) - len(shown), 'more contained pair')} not shown; "
+        out.write(st.dim(f"\n… {plural(len(pairs) - len(shown), 'more contained pair')} not shown; "
                          "--max-groups 0 shows all\n"))
 
 
-def _boilerplate(out: TextIO, st: _Style, result: ScanResult, options: TextOptions) -> None:
+def _boilerplate(out: TextIO, st: Style, result: ScanResult, options: TextOptions) -> None:
     """Paragraph texts repeated across many documents (site furniture): each once, with
     where it first occurs and how widely it recurs."""
     items = sorted(result.boilerplate, key=lambda b: -b.documents)
     if not items:
         return
-    title = f"Boilerplate: {_plural(len(items), 'paragraph text')} repeated across many documents"
+    title = f"Boilerplate: {plural(len(items), 'paragraph text')} repeated across many documents"
     out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
     shown = items if options.max_groups is None else items[:options.max_groups]
     width = max(20, options.width - 6)
     for b in shown:
         text = printable(" ".join(b.text.split()))
         text = text if width_of(text) <= width else text[:width - 1] + "…"
-        out.write(f"\n  in {_plural(b.documents, 'document')} ({_plural(b.copies, 'copy', 'copies')}), "
+        out.write(f"\n  in {plural(b.documents, 'document')} ({plural(b.copies, 'copy', 'copies')}), "
                   f"first {_where(b.canonical)}\n    {st.dim(text)}\n")
     if len(shown) < len(items):
-        out.write(st.dim(f"\n… {_plural(len(items) - len(shown), 'more boilerplate text')} not shown; "
+        out.write(st.dim(f"\n… {plural(len(items) - len(shown), 'more boilerplate text')} not shown; "
                          "--max-groups 0 shows all\n"))
 
 
-def _side_by_side(out: TextIO, st: _Style, pair: Pair, options: TextOptions) -> None:
+def side_by_side(out: TextIO, st: Style, pair: Pair, options: TextOptions) -> None:
     col = max(20, (options.width - 7) // 2)
     win = window(options.passages.text(pair.a, "a"), options.passages.text(pair.b, "b"),
                  words=col * PASSAGE_LINES // 6, at_match=pair.relation == "contained")
-    places = "the same words" if not win.hunks else _plural(win.hunks, "differing place")
+    places = "the same words" if not win.hunks else plural(win.hunks, "differing place")
     out.write(f"  {_where(pair.a)}  vs  {_where(pair.b)}: {_scores(st, pair)}, {places}\n")
     left, right = _wrap(st, win.left, "a", col), _wrap(st, win.right, "b", col)
     for i in range(max(len(left), len(right))):
@@ -236,7 +236,7 @@ def _side_by_side(out: TextIO, st: _Style, pair: Pair, options: TextOptions) -> 
         out.write(f"    {a}{' ' * (col - wa)} │ {b}\n")
 
 
-def _wrap(st: _Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
+def _wrap(st: Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
     """Lines of at most ``col`` columns (``(styled text, visible width)``), at most
     :data:`PASSAGE_LINES`, with ``…`` where words were left out; consecutive differing
     words are highlighted as one run."""
@@ -256,7 +256,7 @@ def _wrap(st: _Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
     return [_render(st, line, name) for line in lines]
 
 
-def _render(st: _Style, line: list[tuple[str, bool]], name: str) -> tuple[str, int]:
+def _render(st: Style, line: list[tuple[str, bool]], name: str) -> tuple[str, int]:
     """A line of words, styled, and its visible width."""
     runs: list[tuple[str, bool]] = []
     for word, changed in line:
@@ -265,42 +265,42 @@ def _render(st: _Style, line: list[tuple[str, bool]], name: str) -> tuple[str, i
         else:
             runs.append((word, changed))
     text = " ".join(st.changed(t, name) if c else t for t, c in runs)
-    plain = " ".join(_Style(False).changed(t, name) if c and not st.color else t for t, c in runs)
+    plain = " ".join(Style(False).changed(t, name) if c and not st.color else t for t, c in runs)
     return text, width_of(plain)
 
 
-def _errors(out: TextIO, st: _Style, result: ScanResult, verb: str) -> None:
+def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> None:
     if result.errors:
-        head = f"{verb} {_plural(len(result.errors), 'document')}:"
+        head = f"{verb} {plural(len(result.errors), 'document')}:"
         out.write(f"\n{st.bold(head)}\n")
         for e in result.errors:
             out.write(f"  {printable(e.path, tabs=False)}: {printable(e.error)}\n")
 
 
-def _warnings(out: TextIO, st: _Style, result: ScanResult) -> None:
+def _warnings(out: TextIO, st: Style, result: ScanResult) -> None:
     warnings = getattr(result, "warnings", None) or ()
     if warnings:
-        out.write(f"\n{st.bold(_plural(len(warnings), 'warning') + ':')}\n")
+        out.write(f"\n{st.bold(plural(len(warnings), 'warning') + ':')}\n")
         for w in warnings:
-            text = ", ".join(f"{k} {v}" for k, v in w.items()) if isinstance(w, dict) else str(w)
-            out.write(f"  {printable(text)}\n")
+            path, message = warning_text(w)
+            out.write(f"  {printable(path, tabs=False) + ': ' if path else ''}{printable(message)}\n")
 
 
-def _summary(out: TextIO, st: _Style, summary: Summary, settings: dict) -> None:
+def _summary(out: TextIO, st: Style, summary: Summary, settings: dict) -> None:
     out.write(f"\n{st.bold('Summary')}\n")
-    read = (f"{_plural(summary.files, 'file')}, {_plural(summary.documents, 'document')}, "
-            f"{_plural(summary.paragraphs, 'paragraph')} ({_plural(summary.total_chars, 'character')})")
-    out.write(f"  read:     {read}; {_plural(summary.errors, 'error')}\n")
+    read = (f"{plural(summary.files, 'file')}, {plural(summary.documents, 'document')}, "
+            f"{plural(summary.paragraphs, 'paragraph')} ({plural(summary.total_chars, 'character')})")
+    out.write(f"  read:     {read}; {plural(summary.errors, 'error')}\n")
     if not summary.documents:
         out.write("  found:    nothing to compare: no document was read\n")
         return
     share = summary.duplicated_chars / summary.total_chars * 100 if summary.total_chars else 0.0
-    out.write(f"  found:    {_plural(summary.duplicate_documents, 'duplicate document')}, "
-              f"{_plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
-              f"({_plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
-              f"{_plural(summary.pairs, 'pair')}"
+    out.write(f"  found:    {plural(summary.duplicate_documents, 'duplicate document')}, "
+              f"{plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
+              f"({plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
+              f"{plural(summary.pairs, 'pair')}"
               + (f" ({summary.contained:,} contained)" if summary.contained else "")
-              + (f", {_plural(summary.boilerplate, 'boilerplate text')}" if summary.boilerplate else "") + "\n")
+              + (f", {plural(summary.boilerplate, 'boilerplate text')}" if summary.boilerplate else "") + "\n")
     if not summary.pairs:
         out.write("  No duplicates found.\n")
         return

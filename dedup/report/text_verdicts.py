@@ -15,7 +15,7 @@ from typing import TextIO
 from ..verdict import Verdict, VerdictReport
 from .machine import verdict_action, verdict_label
 from .safety import printable
-from .text import PAIRS_SHOWN, TextOptions, _errors, _plural, _side_by_side, _Style
+from .text import PAIRS_SHOWN, Style, TextOptions, errors_section, plural, side_by_side
 
 #: Stored documents listed per checked document, and paragraph matches per stored one.
 MATCHES_SHOWN, PARAGRAPHS_SHOWN = 5, 8
@@ -23,7 +23,7 @@ MATCHES_SHOWN, PARAGRAPHS_SHOWN = 5, 8
 
 def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions = TextOptions()) -> None:
     """The terminal view of a check or an add (module docstring)."""
-    st = _Style(options.color)
+    st = Style(options.color)
     s = report.settings
     verb = "Added to" if report.adding else "Checked against"
     out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_tally(report)}")
@@ -38,22 +38,22 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
         _block(out, st, doc.path, v, report.adding)
         for pair in shown[id(v)]:
             if not pair.exact:
-                _side_by_side(out, st, pair, options)
+                side_by_side(out, st, pair, options)
     if len(blocks) < len(flagged):
-        out.write(st.dim(f"\n… {_plural(len(flagged) - len(blocks), 'more document')} that repeat stored text "
+        out.write(st.dim(f"\n… {plural(len(flagged) - len(blocks), 'more document')} that repeat stored text "
                          "not shown; --max-groups 0 shows all\n"))
     if limit is None or len(plain) <= limit:
         for doc, v in plain:
             out.write(f"\n{printable(doc.path, tabs=False)}: {st.bold(_status(v, report.adding))}: "
                       f"{printable(v.reason)}\n")
     elif plain:
-        out.write(st.dim(f"\n{_plural(len(plain), 'document')} with nothing seen before not listed "
+        out.write(st.dim(f"\n{plural(len(plain), 'document')} with nothing seen before not listed "
                          "(--max-groups 0 lists them)\n"))
-    _errors(out, st, report.as_result(), "Could not read or check")
+    errors_section(out, st, report.as_result(), "Could not read or check")
     out.write(f"\n{st.bold('Summary')}\n  {_tally(report)}\n")
 
 
-def _block(out: TextIO, st: _Style, path: str, v: Verdict, adding: bool) -> None:
+def _block(out: TextIO, st: Style, path: str, v: Verdict, adding: bool) -> None:
     out.write(f"\n{printable(path, tabs=False)}: {st.bold(_status(v, adding))}: {printable(v.reason)}\n")
     for m in v.matches[:MATCHES_SHOWN]:
         exact = ", exact copy" if m.exact else ""
@@ -66,9 +66,9 @@ def _block(out: TextIO, st: _Style, path: str, v: Verdict, adding: bool) -> None
             out.write(f"    ¶{p.paragraph} [{p.start}:{p.end}] ~ ¶{p.stored_paragraph} "
                       f"[{p.stored_start}:{p.stored_end}]  {st.score(scores)}\n")
         if len(m.paragraphs) > PARAGRAPHS_SHOWN:
-            out.write(st.dim(f"    … and {_plural(len(m.paragraphs) - PARAGRAPHS_SHOWN, 'more paragraph')}\n"))
+            out.write(st.dim(f"    … and {plural(len(m.paragraphs) - PARAGRAPHS_SHOWN, 'more paragraph')}\n"))
     if len(v.matches) > MATCHES_SHOWN:
-        out.write(st.dim(f"  … and {_plural(len(v.matches) - MATCHES_SHOWN, 'more stored document')}\n"))
+        out.write(st.dim(f"  … and {plural(len(v.matches) - MATCHES_SHOWN, 'more stored document')}\n"))
 
 
 def _tally(report: VerdictReport) -> str:
@@ -79,7 +79,7 @@ def _tally(report: VerdictReport) -> str:
     always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
     seen = always + sorted(set(statuses) - set(always))
     parts = [f"{statuses.count(k):,} {'duplicates' if k == 'duplicate' else k}" for k in seen]
-    return ", ".join(parts + [_plural(len(report.errors), "error")])
+    return ", ".join(parts + [plural(len(report.errors), "error")])
 
 
 def _status(v: Verdict, adding: bool) -> str:
