@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     docs = [d for d in read_paths([Path(folder)], Selection(), ReadOptions()) if hasattr(d, "text")]
     paragraphs = [normalize(d.text[s:e]).split() for d in docs for s, e in split_paragraphs(d.text)]
     cases = make_cases(paragraphs, args.per_cell, args.seed)
-    texts = [" ".join(p) for p in paragraphs if len(p) >= settings.min_words]
+    texts = [" ".join(p) for p in paragraphs if len(p) >= settings.min_tokens]
     base = len(texts)
     for quote, container, _ in cases:
         texts += [quote, container]

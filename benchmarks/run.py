@@ -155,7 +155,7 @@ def worker_stages(folder: Path, config: str) -> dict:
             first, label = exact_groups(items.keys)
             copies = np.flatnonzero(first[label] != np.arange(len(label)))
             copy_pairs = np.stack([first[label[copies]], copies], axis=1)
-            distinct = first[items.words[first] >= settings.min_words]
+            distinct = first[items.tokens[first] >= settings.min_tokens]
             sigs = items.signatures[distinct]
         with t.stage("LSH band keys"):
             keys = band_keys(sigs, settings.bands, settings.rows)

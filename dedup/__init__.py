@@ -1,7 +1,7 @@
 """dedup: find repeated and lightly rewritten text in a corpus of articles.
 
 An article's path through the code, one module per stage:
-``sources``/``readers`` (reading) -> ``split`` and ``normalize`` -> ``shingle`` and
+``sources``/``readers`` (reading) -> ``split`` and ``normalize`` -> ``tokenize``, ``shingle`` and
 ``minhash`` (signing, batched in ``corpus``) -> ``lsh`` (candidates) -> ``verify``
 (exact scores) -> ``group`` -> ``report``.  ``detect`` runs the middle stages,
 ``scan`` is the batch job and ``cli`` the command line over it.  ``index`` is the
@@ -11,7 +11,7 @@ persistent pre-ingest filter ("seen this before?") over the same stages, stored 
 
 from .clean import CleanError, CleanReport, clean
 from .index import BadDocument, Index
-from .readers import Document, ReadError, ReadOptions
+from .readers import Document, ReadError, ReadOptions, ReadWarning
 from .results import Group, Location, Pair, ScanResult
 from .scan import scan, scan_documents
 from .settings import Settings
@@ -46,6 +46,7 @@ __all__ = [
     "Policy",
     "ReadError",
     "ReadOptions",
+    "ReadWarning",
     "ScanResult",
     "Selection",
     "Settings",

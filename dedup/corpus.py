@@ -18,11 +18,12 @@ import xxhash
 from .group import exact_groups
 from .minhash import signatures
 from .normalize import normalize
-from .readers import Document, ReadError
+from .readers import Document, ReadError, ReadWarning
 from .segments import offsets_from_counts
 from .settings import Settings
-from .shingle import Shingles, shingle, word_counts
+from .shingle import Shingles, shingle
 from .split import split_paragraphs
+from .tokenize import token_counts
 
 #: Characters of each paragraph's raw text kept for the readable report.
 PREVIEW_CHARS = 400
@@ -62,6 +63,7 @@ class Corpus:
     shingles: Shingles
     signatures: np.ndarray
     errors: list[ReadError] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
 
     @property
     def paragraphs(self) -> int:
@@ -98,6 +100,7 @@ class Corpus:
             if parts
             else np.zeros((0, num_perm), np.uint32),
             errors=[e for p in parts for e in p.errors],
+            warnings=[w for p in parts for w in p.warnings],
         )
 
 
@@ -129,7 +132,7 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
         para_index=np.arange(len(texts), dtype=np.int64) - np.repeat(offsets_from_counts(counts)[:-1], counts),
         para_start=starts,
         para_end=ends,
-        para_words=sh.units if settings.unit == "word" else word_counts(texts),
+        para_words=sh.units if settings.unit == "word" else token_counts(texts),
         para_key=keys,
         para_preview=previews(documents, doc_of, starts, ends),
         shingles=sh,

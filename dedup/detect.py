@@ -58,7 +58,7 @@ class Items:
     starts: np.ndarray
     ends: np.ndarray
     keys: np.ndarray
-    words: np.ndarray
+    tokens: np.ndarray
 
 
 #: Candidates verified per round when only the pairs that link groups are wanted.
@@ -140,28 +140,25 @@ def find_pairs(
     items: Items,
     settings: Settings,
     threshold: float,
-    min_words: int,
-    exact_min_words: int | None = None,
+    min_tokens: int,
     all_pairs: bool = True,
 ) -> list[tuple]:
     """All duplicate pairs among ``items`` as ``(a, b, jaccard, cont_a, cont_b, estimate,
     exact, contained)`` tuples, ``a < b`` being item indices.
 
-    Exact copies are linked to their first occurrence; near-duplicates are found once
-    per distinct text (between first occurrences) among texts of ``min_words`` or more.
-    Exact copies count from ``exact_min_words`` words (default: ``min_words``);
-    ``all_pairs`` as in :func:`similar_pairs`.
+    Exact copies (same key: same normalized text) are linked to their first
+    occurrence whatever their length, even without a single token (an emoji-only
+    line, an empty file); near-duplicates are found once per distinct text (between
+    first occurrences) among texts of ``min_tokens`` tokens or more.  ``all_pairs``
+    as in :func:`similar_pairs`.
     """
     first, label = exact_groups(items.keys)
     found: list[tuple] = []
     copies = np.flatnonzero(first[label] != np.arange(len(label)))
-    exact_min = min_words if exact_min_words is None else exact_min_words
-    eligible_copy = items.words[copies] >= exact_min
-    copies = copies[eligible_copy]
     ones = [1.0] * len(copies)
     found.extend(zip(first[label[copies]].tolist(), copies.tolist(), ones, ones, ones, ones, [True] * len(copies),
                      [False] * len(copies)))
-    distinct = first[items.words[first] >= min_words]
+    distinct = first[items.tokens[first] >= min_tokens]
     if len(distinct) > 1:
         m = similar_pairs(items, distinct, settings, threshold, all_pairs)
         a, b = distinct[m.pairs[:, 0]], distinct[m.pairs[:, 1]]
@@ -181,44 +178,50 @@ def paragraph_items(corpus: Corpus) -> Items:
         starts=sh.offsets[:-1],
         ends=sh.offsets[1:],
         keys=corpus.para_key,
-        words=corpus.para_words,
+        tokens=corpus.para_words,
     )
 
 
 def document_items(corpus: Corpus, boilerplate: np.ndarray | None = None) -> tuple[Items, np.ndarray]:
-    """Documents as items (only those with at least one paragraph), and their indices.
+    """Every document as an item (an empty or whitespace-only one too: it has no
+    paragraph, no shingle and the key of no text), and their indices.
 
     Paragraphs flagged in ``boilerplate`` (bool per paragraph, :mod:`dedup.boilerplate`)
-    are left out of each document's shingle set, signature and word count, so two
+    are left out of each document's shingle set, signature and token count, so two
     stories that share only a site's footer are compared on the stories; the content key
     (exact copies) still covers the whole document."""
     counts = np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)
-    docs = np.flatnonzero(counts > 0)
-    first_para = offsets_from_counts(counts)[:-1][docs]
+    n = len(counts)
+    docs = np.arange(n)
+    first_para = offsets_from_counts(counts)[:-1]
     sh = corpus.shingles
-    ends_para = first_para + counts[docs]
+    ends_para = first_para + counts
     keys = [
         xxhash.xxh3_64_intdigest(corpus.para_key[s:e].tobytes()) for s, e in zip(first_para, ends_para)
     ]
-    if not len(docs):
-        return Items(corpus.signatures[:0], sh.hashes, first_para, first_para, np.zeros(0, np.uint64),
-                     np.zeros(0, np.int64)), docs
-    signatures = np.minimum.reduceat(corpus.signatures, first_para, axis=0)
+    signatures = np.full((n, corpus.signatures.shape[1]), EMPTY, dtype=np.uint32)
+    some = np.flatnonzero(counts > 0)
+    if len(some):
+        signatures[some] = np.minimum.reduceat(corpus.signatures, first_para[some], axis=0)
+
+    def per_document(values: np.ndarray) -> np.ndarray:
+        return np.bincount(corpus.para_doc, weights=values, minlength=n).astype(np.int64)
+
     if boilerplate is None or not boilerplate.any():
         hashes, starts, ends = sh.hashes, sh.offsets[first_para], sh.offsets[ends_para]
-        words = np.add.reduceat(corpus.para_words, first_para)
+        tokens = per_document(corpus.para_words)
     else:
         keep = ~boilerplate
         lengths = np.diff(sh.offsets)
         kept = np.flatnonzero(keep)
         hashes = sh.hashes[ranges(sh.offsets[kept], lengths[kept])]
-        bounds = offsets_from_counts(np.add.reduceat(np.where(keep, lengths, 0), first_para))
+        bounds = offsets_from_counts(per_document(np.where(keep, lengths, 0)))
         starts, ends = bounds[:-1], bounds[1:]
-        words = np.add.reduceat(np.where(keep, corpus.para_words, 0), first_para)
-        touched = np.flatnonzero(np.add.reduceat(boilerplate.astype(np.int64), first_para) > 0)
+        tokens = per_document(np.where(keep, corpus.para_words, 0))
+        touched = np.flatnonzero(per_document(boilerplate.astype(np.int64)) > 0)
         signatures[touched] = _signatures_without(corpus.signatures, first_para[touched], ends_para[touched], keep)
     return Items(signatures=signatures, hashes=hashes, starts=starts, ends=ends,
-                 keys=np.array(keys, dtype=np.uint64), words=words), docs
+                 keys=np.array(keys, dtype=np.uint64), tokens=tokens), docs
 
 
 def _signatures_without(signatures: np.ndarray, firsts: np.ndarray, ends: np.ndarray, keep: np.ndarray,
@@ -269,17 +272,13 @@ def detect(
             continue
         if level == "paragraph":
             items = paragraph_items(corpus)
-            linked = find_pairs(items, settings, settings.threshold, settings.min_words, all_pairs=all_pairs)
+            linked = find_pairs(items, settings, settings.threshold, settings.min_tokens, all_pairs=all_pairs)
             # Boilerplate's exact copies still form their group, but are not pairs.
             raw = [r for r in linked if not (r[6] and boilerplate[r[1]])] if boilerplate.any() else linked
             locate = _Locator.paragraphs(corpus)
         else:
             items, docs = document_items(corpus, boilerplate)
-            # Identical files are duplicates however short they are; a paragraph-sized
-            # file is too short only for *near*-duplicate comparison.
-            raw = linked = find_pairs(
-                items, settings, settings.doc_threshold, settings.min_words, exact_min_words=1, all_pairs=all_pairs
-            )
+            raw = linked = find_pairs(items, settings, settings.doc_threshold, settings.min_tokens, all_pairs=all_pairs)
             locate = _Locator.documents(corpus, docs)
         raw.sort(key=lambda r: (r[0], r[1]))
         pairs.extend(
@@ -334,5 +333,5 @@ class _Locator:
             [None] * len(chosen),
             [0] * len(chosen),
             [d.chars for d in chosen],
-            [corpus.para_preview[f] for f in first_para],
+            [corpus.para_preview[f] if d.paragraphs else "" for d, f in zip(chosen, first_para)],
         )

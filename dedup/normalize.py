@@ -5,6 +5,14 @@ than in words (curly vs straight quotes, en/em dashes, non-breaking spaces, full
 characters, letter case).  If those survive into the shingles, an exact reprint looks
 like a rewrite.  Normalization is a pure function of the text, so the same text always
 hashes the same way, in a scan, in a cache and in a persistent index.
+
+Optional vowel marks are typography too: Arabic harakat (fatha, damma, kasra, their
+tanween forms, shadda, sukun, superscript alef), Quranic annotation signs and the
+tatweel (kashida) stretch, and Hebrew niqqud and cantillation, are written in some
+copies of a text and left out of others (Lucene's Arabic normalizer drops the same
+marks).  They are dropped.  Marks that are letters' spelling (Devanagari and other
+Indic vowel signs, virama, nukta; Thai vowels and tones) are kept: they tell words
+apart ("boy" and "girl" in Hindi).
 """
 
 from __future__ import annotations
@@ -22,6 +30,13 @@ _PUNCT = {
     "\u2015": "-", "\u2212": "-", "\ufe58": "-",
     "\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\ufeff": "",
 }
+# Optional vowel marks (see above), dropped.
+_OPTIONAL_MARKS = [
+    (0x0591, 0x05BD), (0x05BF, 0x05BF), (0x05C1, 0x05C2), (0x05C4, 0x05C5), (0x05C7, 0x05C7),  # Hebrew
+    (0x0610, 0x061A), (0x0640, 0x0640), (0x064B, 0x0652), (0x0656, 0x065F), (0x0670, 0x0670),  # Arabic
+    (0x06D6, 0x06DC), (0x06DF, 0x06E4), (0x06E7, 0x06E8), (0x06EA, 0x06ED),  # Arabic (Quranic)
+]
+_PUNCT.update({chr(c): "" for lo, hi in _OPTIONAL_MARKS for c in range(lo, hi + 1)})
 # Why a regex and not ``str.translate``: translate looks every character of a
 # non-ASCII text up in the table (~18 us per news paragraph, more than half of
 # normalizing it); the regex skims over the text and calls back only on the rare hits.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Optional
 
 from .corpus import DocumentInfo
-from .readers import ReadError
+from .readers import ReadError, ReadWarning
 
 Kind = Literal["paragraph", "document"]
 Relation = Literal["near-duplicate", "contained"]
@@ -119,6 +119,9 @@ class ScanResult:
     groups: list[Group] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
     boilerplate: list[Boilerplate] = field(default_factory=list)
+    #: What is worth knowing though nothing was lost (a repeated record id: the record
+    #: was renamed and compared); see :class:`dedup.readers.ReadWarning`.
+    warnings: list[ReadWarning] = field(default_factory=list)
 
     @property
     def has_duplicates(self) -> bool:
@@ -137,6 +140,7 @@ class ScanResult:
             "groups": [g.to_dict() for g in self.groups],
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
             "boilerplate": [b.to_dict() for b in self.boilerplate],
+            "warnings": [{"path": w.path, "warning": w.warning} for w in self.warnings],
         }
         if not pairs:
             del data["pairs"]

@@ -21,7 +21,7 @@ from .corpus import Corpus, sign_documents
 from . import boilerplate
 from .detect import LEVELS, boilerplate_mask, detect
 from .progress import NO_PROGRESS, Progress
-from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions, ReadWarning, read_file, read_stdin
 from .readers.text import surrogate_problem
 from .results import Kind, ScanResult
 from .settings import Settings
@@ -101,6 +101,7 @@ def scan_documents(
         groups=groups,
         errors=corpus.errors,
         boilerplate=boilerplate.groups(corpus, common) if "paragraph" in levels else [],
+        warnings=corpus.warnings,
     )
 
 
@@ -112,9 +113,11 @@ def build_corpus(
     cache: SignatureCache | None = None,
 ) -> Corpus:
     """Sign documents batch by batch on ``jobs`` processes, reusing ``cache`` entries;
-    read errors are carried along in order.  The corpus does not depend on ``jobs`` or
-    on the cache: batches are signed independently and joined in document order."""
+    read errors and documents' warnings are carried along in order.  The corpus does
+    not depend on ``jobs`` or on the cache: batches are signed independently and
+    joined in document order."""
     errors: list[ReadError] = []
+    warnings: list[ReadWarning] = []
 
     def readable() -> Iterator[Document]:
         for item in documents:
@@ -123,11 +126,14 @@ def build_corpus(
             elif problem := surrogate_problem(item.text):
                 errors.append(ReadError(item.path, f"the text holds {problem}"))
             else:
+                if item.warning:
+                    warnings.append(ReadWarning(item.path, item.warning))
                 yield item
 
     parts = list(sign_batches(batches(readable()), settings, jobs=jobs, cache=cache))
     corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
     corpus.errors = errors
+    corpus.warnings = warnings
     return corpus
 
 

@@ -46,6 +46,11 @@ class Settings:
     ``boilerplate``: a paragraph text found in at least this many documents (and 0.1 %
     of them) is boilerplate: reported once and left out of document similarity; 0
     turns that off (see :mod:`dedup.boilerplate`).
+    ``min_tokens`` is the length rule: texts of fewer tokens (:mod:`dedup.tokenize`:
+    words, or graphemes of scripts written without spaces; whatever ``unit``) are
+    matched only as exact copies.  It was called ``min_words`` until tokens stopped
+    being words; ``Settings(min_words=...)``, ``settings.min_words`` and the key
+    ``min_words`` in :meth:`from_dict` still mean it.
     """
 
     unit: Unit = "word"
@@ -55,7 +60,7 @@ class Settings:
     rows: int = 0
     threshold: float = 0.3
     doc_threshold: float = 0.3
-    min_words: int = 8
+    min_tokens: int = 8
     seed: int = 1
     containment: float = 0.7
     boilerplate: int = 10
@@ -76,8 +81,8 @@ class Settings:
             value = getattr(self, name)
             if not 0.0 < value <= 1.0:
                 problems.append(f"{name} must be in (0, 1], not {value}")
-        if self.min_words < 1:
-            problems.append(f"min_words must be at least 1, not {self.min_words}")
+        if self.min_tokens < 1:
+            problems.append(f"min_tokens must be at least 1, not {self.min_tokens}")
         if self.bands > self.num_perm or self.rows > self.num_perm:
             problems.append(f"bands and rows must each be at most num_perm = {self.num_perm}")
         elif self.bands and self.rows and self.bands * self.rows > self.num_perm:
@@ -117,20 +122,28 @@ class Settings:
         depend on changes, so ``with_changes(rows=4)`` means "4 rows, as many bands as
         fit", not "4 rows on top of the old band count".
         """
-        changes = {k: v for k, v in changes.items() if v is not None}
+        changes = {_OLD_NAMES.get(k, k): v for k, v in changes.items() if v is not None}
         if changes.keys() & {"threshold", "doc_threshold", "num_perm", "bands", "rows"}:
             changes.setdefault("bands", 0)
             changes.setdefault("rows", 0)
         return replace(self, **changes)
 
+    @property
+    def min_words(self) -> int:
+        """The old name of :attr:`min_tokens`."""
+        return self.min_tokens
+
     def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values; ``min_words`` repeats ``min_tokens`` for readers
+        of reports written before the rename."""
         data = asdict(self)
+        data["min_words"] = self.min_tokens
         data["scheme"] = SCHEME
         return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Settings":
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} | set(_OLD_NAMES)
         scheme = data.get("scheme", SCHEME)
         if scheme != SCHEME:
             raise ValueError(f"signatures use MinHash scheme {scheme!r}; this dedup makes {SCHEME!r}")
@@ -147,5 +160,24 @@ class Settings:
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-#: Bumped whenever normalization or shingle hashing changes what a text hashes to.
-NORMALIZE_VERSION = 1
+#: Old field names still accepted by ``Settings(...)`` and :meth:`Settings.from_dict`.
+_OLD_NAMES = {"min_words": "min_tokens"}
+_dataclass_init = Settings.__init__
+
+
+def _init_with_old_names(self: Settings, *args: Any, **kwargs: Any) -> None:
+    for old, new in _OLD_NAMES.items():
+        if old in kwargs:
+            value = kwargs.pop(old)
+            if kwargs.setdefault(new, value) != value:
+                raise ValueError(f"{old} (the old name of {new}) and {new} disagree: {value} and {kwargs[new]}")
+    _dataclass_init(self, *args, **kwargs)
+
+
+Settings.__init__ = _init_with_old_names  # type: ignore[method-assign]
+
+#: Bumped whenever normalization, tokenization or shingle hashing changes what a text
+#: hashes to: persisted indexes of another version are refused, cache entries rebuilt.
+#: 2: tokens by script (dedup.tokenize), optional vowel marks dropped, exact keys for
+#: texts without tokens.
+NORMALIZE_VERSION = 2

@@ -15,7 +15,6 @@ boundary between two texts.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from itertools import chain
 from typing import Sequence
@@ -23,13 +22,10 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from . import tokenize
 from .segments import offsets_from_counts, ranges
 from .settings import Unit
 
-_WORD = re.compile(r"\w+")
-_ASCII_WORD_BYTES = bytes(
-    c if (48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 or c == 95) else 32 for c in range(256)
-)
 _U64 = np.uint64
 _MIX = _U64(0x9E3779B97F4A7C15)
 _CHAR_SALT = _U64(0xD6E8FEB86659FD93)
@@ -72,70 +68,71 @@ def fmix64(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> _U64(33))
 
 
-def _word_bytes(text: str) -> list[bytes]:
-    """The UTF-8 encoded words of one text: maximal runs of Unicode word characters."""
-    if text.isascii():
-        # Fast path: bytes.translate + split cut the words in C, already encoded.
-        return text.encode("ascii").translate(_ASCII_WORD_BYTES).split()
-    return [w.encode("utf-8") for w in _WORD.findall(text)]
-
-
-def word_counts(texts: Sequence[str]) -> np.ndarray:
-    """How many words each normalized text has (the unit of ``min_words``)."""
-    return np.fromiter((len(_word_bytes(t)) for t in texts), dtype=np.int64, count=len(texts))
-
-
-#: Batches of fewer characters are hashed word by word (:func:`_word_hashes`).
+#: Batches of fewer characters are hashed token by token (:func:`_python_token_hashes`).
 _VECTOR_CHARS = 1 << 15
 
 
-def _word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """xxh3-64 of every word of every text, flat, and the word count of each text.
+def _token_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """xxh3-64 of every token (:mod:`dedup.tokenize`) of every text, flat, the token
+    count of each text and the kind of each token (``tokenize.KIND_*``).
 
-    ASCII texts (most of them) are cut into words and hashed with numpy over the
-    whole batch (:func:`_ascii_word_hashes`); the others word by word in Python.
-    A small batch (one article: ~4k characters) is hashed word by word altogether:
-    the numpy path costs ~0.25 ms in per-call overhead whatever the batch size, more
-    than xxhash's ~0.1 us per word until batches of ~30k characters (measured).
+    ASCII texts (most of them) are cut and hashed with numpy over the whole batch
+    (:func:`_ascii_word_hashes`), the others with :func:`dedup.tokenize.token_spans`
+    and the same vectorized XXH3.  A small batch (one article: ~4k characters) is
+    hashed token by token altogether: the numpy path costs ~0.25 ms in per-call
+    overhead whatever the batch size, more than xxhash's ~0.1 us per token until
+    batches of ~30k characters (measured).
     """
-    if sum(map(len, texts)) < _VECTOR_CHARS:
-        return _python_word_hashes(texts)
     is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=len(texts))
     plain = np.flatnonzero(is_ascii)
     other = np.flatnonzero(~is_ascii)
-    plain_hashes, plain_counts = _ascii_word_hashes([texts[i] for i in plain])
-    other_hashes, other_counts = _python_word_hashes([texts[i] for i in other])
+    small = sum(map(len, texts)) < _VECTOR_CHARS
+    if small:
+        tokens = [tokenize.ascii_tokens(texts[i]) for i in plain]
+        plain_counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
+        plain_hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, chain.from_iterable(tokens)), dtype=_U64,
+                                   count=int(plain_counts.sum()))
+    else:
+        plain_hashes, plain_counts = _ascii_word_hashes([texts[i] for i in plain])
+    spans = tokenize.token_spans([texts[i] for i in other])
+    if small:
+        other_hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, spans.tokens()), dtype=_U64, count=len(spans.starts))
+    else:
+        other_hashes = _xxh3_spans(spans.data, spans.starts, spans.lengths)
+    if not len(other):
+        return plain_hashes, plain_counts, np.zeros(len(plain_hashes), dtype=np.uint8)
     counts = np.zeros(len(texts), dtype=np.int64)
-    counts[plain], counts[other] = plain_counts, other_counts
+    counts[plain], counts[other] = plain_counts, spans.counts
     offsets = offsets_from_counts(counts)
     hashes = np.empty(int(offsets[-1]), dtype=_U64)
+    kinds = np.zeros(int(offsets[-1]), dtype=np.uint8)
     hashes[ranges(offsets[plain], plain_counts)] = plain_hashes
-    hashes[ranges(offsets[other], other_counts)] = other_hashes
-    return hashes, counts
-
-
-def _python_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_word_hashes` word by word: one ``xxhash`` call per word."""
-    tokens = [_word_bytes(t) for t in texts]
-    counts = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
-    hashes = np.fromiter(map(xxhash.xxh3_64_intdigest, chain.from_iterable(tokens)), dtype=_U64, count=int(counts.sum()))
-    return hashes, counts
+    where_other = ranges(offsets[other], spans.counts)
+    hashes[where_other] = other_hashes
+    kinds[where_other] = spans.kinds
+    return hashes, counts, kinds
 
 
 def _ascii_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Words of ASCII texts (runs of ``[0-9A-Za-z_]``, as ``\\w+`` finds them) and their
     xxh3-64 hashes, found with numpy on the texts joined by spaces."""
+    if not texts:
+        return np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64)
     data = np.frombuffer(" ".join(texts).encode("ascii"), dtype=np.uint8)
     is_word = _IS_WORD_BYTE[data]
     edge = np.diff(is_word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
     text_starts = offsets_from_counts(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) + 1)
     counts = np.diff(np.searchsorted(starts, text_starts))
-    lengths = ends - starts
+    return _xxh3_spans(data, starts, ends - starts), counts
+
+
+def _xxh3_spans(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """xxh3-64 of ``data[starts[i] : starts[i] + lengths[i]]`` for every ``i``."""
     hashes = xxh3_64(data, starts, np.minimum(lengths, _XXH3_MAX))
-    for i in np.flatnonzero(lengths > _XXH3_MAX):  # rare: words over 128 characters
-        hashes[i] = xxhash.xxh3_64_intdigest(data[starts[i] : ends[i]].tobytes())
-    return hashes, counts
+    for i in np.flatnonzero(lengths > _XXH3_MAX):  # rare: tokens over 128 bytes
+        hashes[i] = xxhash.xxh3_64_intdigest(data[starts[i] : starts[i] + lengths[i]].tobytes())
+    return hashes
 
 
 # --- XXH3-64 (seed 0) of many short byte strings at once --------------------------
@@ -143,7 +140,7 @@ def _ascii_word_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 # the reference algorithm's short-input paths (1-128 bytes), vectorized: hashing word
 # by word through Python was the costliest step of signing.
 
-_IS_WORD_BYTE = np.frombuffer(_ASCII_WORD_BYTES, dtype=np.uint8) != 32
+_IS_WORD_BYTE = np.frombuffer(tokenize.ASCII_WORD_BYTES, dtype=np.uint8) != 32
 _XXH3_MAX = 128
 _SECRET = bytes.fromhex(
     "b8fe6c3923a44bbe7c01812cf721ad1cded46de9839097db7240a4a4b7b3671f"
@@ -238,29 +235,37 @@ def _char_hashes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def shingle(texts: Sequence[str], unit: Unit = "word", n: int = 2) -> Shingles:
     """Hash the ``n``-gram shingles of each normalized text in ``texts``."""
-    unit_hashes, counts = _word_hashes(texts) if unit == "word" else _char_hashes(texts)
-    return ngram_hashes(unit_hashes, counts, n)
+    if unit == "char":
+        return ngram_hashes(*_char_hashes(texts), n)
+    unit_hashes, counts, kinds = _token_hashes(texts)
+    return ngram_hashes(unit_hashes, counts, n, tokenize.shingle_widths(n)[kinds])
 
 
-def ngram_hashes(unit_hashes: np.ndarray, counts: np.ndarray, n: int) -> Shingles:
-    """Combine consecutive unit hashes into order-sensitive ``n``-gram hashes.
+def ngram_hashes(unit_hashes: np.ndarray, counts: np.ndarray, n: int, widths: np.ndarray | None = None) -> Shingles:
+    """Combine consecutive unit hashes into order-sensitive n-gram hashes.
 
     ``unit_hashes`` holds the units of several texts back to back, ``counts`` how many
-    belong to each.  Windows that would cross into the next text are dropped.
+    belong to each.  The window starting at unit ``k`` spans ``widths[k]`` units
+    (default: ``n`` for every unit; see :func:`dedup.tokenize.shingle_widths`).
+    Windows that would cross into the next text are dropped; a text with units but
+    no whole window gets one shingle of all its units.
     """
     counts = np.asarray(counts, dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(counts) else counts
-    n_shingles = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
-    offsets = np.concatenate(([0], np.cumsum(n_shingles))).astype(np.int64)
-
-    # Every window's start position in the flat unit array.
-    item = np.repeat(np.arange(len(counts)), n_shingles)
-    window_start = starts[item] + (np.arange(offsets[-1]) - offsets[:-1][item])
-    window_len = np.minimum(counts[item], n)
-
     total = len(unit_hashes)
+    widths = np.full(total, n, dtype=np.int64) if widths is None else np.asarray(widths, dtype=np.int64)
+    text_of = np.repeat(np.arange(len(counts)), counts)
+    starts = offsets_from_counts(counts)[:-1]
+    remaining = counts[text_of] - (np.arange(total) - starts[text_of])
+    keep = widths <= remaining
+    kept = np.bincount(text_of[keep], minlength=len(counts)) if total else np.zeros(len(counts), np.int64)
+    whole = (kept == 0) & (counts > 0)  # too short for any window: one shingle of it all
+    keep[starts[whole]] = True
+    window_start = np.flatnonzero(keep)
+    window_len = np.where(keep & (remaining < widths), remaining, widths)[window_start]
+    offsets = offsets_from_counts(np.where(whole, 1, kept))
+
     h = unit_hashes[window_start].copy() if total else np.zeros(0, dtype=_U64)
-    for k in range(1, n):
+    for k in range(1, int(window_len.max()) if len(window_len) else 0):
         nxt = unit_hashes[np.minimum(window_start + k, max(total - 1, 0))]
         mixed = ((h << _U64(23)) | (h >> _U64(41))) * _MIX ^ nxt
         h = np.where(window_len > k, mixed, h)

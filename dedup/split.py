@@ -8,6 +8,12 @@ Rules: paragraphs are blocks separated by blank lines.  A text with no blank lin
 all but several lines (wire copy, the user's example article, one-sentence-per-line
 dumps) is one paragraph per line.  Leading and trailing whitespace is not part of a
 paragraph's span.
+
+Line breaks are every one Unicode recommends recognizing (UAX #14 / Unicode chapter
+5.8, "Newline Guidelines"): LF, CRLF, CR alone (old Mac files), NEL (U+0085), LINE
+SEPARATOR (U+2028); a PARAGRAPH SEPARATOR (U+2029, word processors and some CMS
+exports) ends a paragraph by itself, like a blank line.  CRLF is one break, never an
+empty line.  Text is never rewritten before it is cut, so spans index the original.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+_BREAK = "(?:\r\n|\r(?!\n)|[\n\x85\u2028])"
+_BLANK_LINE = re.compile(f"{_BREAK}[^\\S\n\r\x85\u2028\u2029]*{_BREAK}|\u2029")
 _BLOCK = re.compile(r"\S(?:.*\S)?", re.DOTALL)
-_LINE = re.compile(r"[^\n]+")
+_LINE = re.compile("[^\n\r\x85\u2028\u2029]+")
 
 
 class Span(NamedTuple):

@@ -103,18 +103,20 @@ def test_jsonl_bad_records_are_errors_for_that_record_only():
     got = items(data, "x.jsonl")
     docs = [i.path for i in got if isinstance(i, Document)]
     errs = {i.path: i.error for i in got if isinstance(i, ReadError)}
-    assert docs == ["x.jsonl#ok1", "x.jsonl#9", "x.jsonl#7"]
+    # A repeated id is not an error: the record is renamed, read and warned about.
+    assert docs == ["x.jsonl#ok1", "x.jsonl#ok1@7", "x.jsonl:9", "x.jsonl#7"]
+    [renamed] = [i for i in got if isinstance(i, Document) and i.warning]
+    assert renamed.warning == "line 7: id \"ok1\" (a string) repeats the id of line 1; named 'x.jsonl#ok1@7', compared like any record"
     assert errs == {
         "x.jsonl#nofield": "line 2: text field 'text' is missing",
         "x.jsonl#number": "line 3: text field 'text' is a number, not a string",
-        "x.jsonl#4": errs["x.jsonl#4"],
-        "x.jsonl#6": "line 6: expected a JSON object, found an array",
-        "x.jsonl#ok1": "line 7: id 'ok1' already used (line 1)",
-        "x.jsonl#8": "line 8: id field 'id' is an array; an id is a string or a whole number",
-        "x.jsonl#10": errs["x.jsonl#10"],
+        "x.jsonl:4": errs["x.jsonl:4"],
+        "x.jsonl:6": "line 6: expected a JSON object, found an array",
+        "x.jsonl:8": "line 8: id field 'id' is an array; an id is a string or a whole number",
+        "x.jsonl:10": errs["x.jsonl:10"],
     }
-    assert errs["x.jsonl#4"].startswith("line 4: invalid JSON (")
-    assert errs["x.jsonl#10"].startswith("line 10: not UTF-8")
+    assert errs["x.jsonl:4"].startswith("line 4: invalid JSON (")
+    assert errs["x.jsonl:10"].startswith("line 10: not UTF-8")
 
 
 def test_json_array_errors():
@@ -126,14 +128,14 @@ def test_json_array_errors():
     assert got == [
         Document("x.json#a", "kept", "json-field", record="a"),
         ReadError("x.json#b", "record 2: text field 'text' is missing"),
-        ReadError("x.json#3", "record 3: expected a JSON object, found a string"),
+        ReadError("x.json:3", "record 3: expected a JSON object, found a string"),
     ]
 
 
 def test_record_fields_are_configurable():
     data = b'{"slug": "s1", "body": "the text"}\n{"body": "no slug"}\n'
     assert items(data, "x.ndjson", text_field="body", id_field="slug") == [
-        Document("x.ndjson#s1", "the text", "json-field", record="s1"), Document("x.ndjson#2", "no slug", "json-field")]
+        Document("x.ndjson#s1", "the text", "json-field", record="s1"), Document("x.ndjson:2", "no slug", "json-field")]
 
 
 # --- compressed files ------------------------------------------------------------------
@@ -206,7 +208,7 @@ def test_stdin_is_read_in_the_format_asked_for():
     data = b'{"id": "a", "text": "from a pipe"}\nnot json\n'
     got = list(read_stdin(ReadOptions(stdin_format="jsonl"), io.BytesIO(data)))
     assert got[0] == Document("<stdin>#a", "from a pipe", "json-field", record="a")
-    assert got[1].path == "<stdin>#2" and "invalid JSON" in got[1].error
+    assert got[1].path == "<stdin>:2" and "invalid JSON" in got[1].error
     assert list(read_stdin(ReadOptions(), io.BytesIO(b"plain"))) == [Document("<stdin>", "plain")]
 
 

@@ -93,10 +93,11 @@ def test_exact_copies_are_linear_and_star_shaped(tmp_path, rng):
     assert len(group.members) == 150
 
 
-def test_short_paragraphs_are_not_near_matched(tmp_path):
+def test_short_paragraphs_are_matched_only_as_exact_copies(tmp_path):
     docs = {"a.txt": ["The mayor said no.", "The mayor said yes."], "b.txt": ["The mayor said no."]}
     result = scan(write_docs(tmp_path, docs), levels=["paragraph"])
-    assert result.pairs == []
+    assert para_pairs(result, exact=True) == {("a.txt", 0, "b.txt", 0)}
+    assert para_pairs(result, exact=False) == set()
     result = scan(tmp_path, Settings(min_words=3), levels=["paragraph"])
     # "the mayor said no/yes": word 2-gram Jaccard 2/4 = 0.5, and one exact copy.
     assert para_pairs(result, exact=True) == {("a.txt", 0, "b.txt", 0)}
@@ -204,7 +205,8 @@ def test_a_file_reached_twice_is_read_once(tmp_path):
 def test_identical_short_files_are_document_duplicates(tmp_path):
     write_docs(tmp_path, {"a.txt": ["Markets fall sharply."], "b.txt": ["Markets fall sharply."], "c.txt": ["Markets rise."]})
     result = scan(tmp_path)
-    assert [(p.kind, p.a.path, p.b.path, p.exact) for p in result.pairs] == [("document", "a.txt", "b.txt", True)]
+    assert [(p.kind, p.a.path, p.b.path, p.exact) for p in result.pairs] == [
+        ("document", "a.txt", "b.txt", True), ("paragraph", "a.txt", "b.txt", True)]
 
 
 def test_rows_or_bands_alone_derive_the_other():

@@ -55,8 +55,10 @@ def settings_options(func: Callable) -> Callable:
         click.option("--bands", type=click.IntRange(1, 1024), default=None,
                      help="LSH bands [default: derived from the threshold; see `dedup explain`]."),
         click.option("--rows", type=click.IntRange(1, 1024), default=None, help="LSH rows per band."),
-        click.option("--min-words", type=click.IntRange(1), default=None,
-                     help=f"Shorter paragraphs are not compared at paragraph level [default: {_DEFAULTS.min_words}]."),
+        click.option("--min-tokens", "--min-words", "min_tokens", type=click.IntRange(1), default=None,
+                     help="Texts of fewer tokens (words; characters of scripts written without spaces) "
+                          f"are matched only as exact copies [default: {_DEFAULTS.min_tokens}]. "
+                          "--min-words is the old name."),
         click.option("--containment", type=OffOr(click.FloatRange(0, 1, min_open=True), 0.0), default=None,
                      help="Also report a text at least this much inside a longer one (relation "
                           f"'contained'), or 'off' [default: {_DEFAULTS.containment}]."),
@@ -70,7 +72,7 @@ def settings_options(func: Callable) -> Callable:
 
 
 #: The options of :func:`settings_options`, as ``Settings`` field names.
-SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_words", "containment", "boilerplate")
+SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_tokens", "containment", "boilerplate")
 
 
 def build_settings(**given) -> Settings:
@@ -128,7 +130,7 @@ def read_options(func: Callable) -> Callable:
                      help="JSON/JSON Lines: the record field holding the document's text."),
         click.option("--id-field", default=_READ_DEFAULTS.id_field, show_default=True,
                      help="JSON/JSON Lines: the record field naming it (reports say FILE#ID; "
-                          "without the field, FILE#LINE)."),
+                          "without the field, FILE:LINE)."),
         click.option("--stdin-format", type=click.Choice(list(STDIN_FORMATS)),
                      default=_READ_DEFAULTS.stdin_format, show_default=True,
                      help="How to read stdin, given as the path -."),
@@ -302,7 +304,7 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passag
     CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read."""
     output.write(lambda out, options: write_report(result, fmt, out, options), passages)
     output.errors(result.errors)
-    output.warnings(getattr(result, "warnings", None) or ())
+    output.warnings(result.warnings)
     output.info(f"{len(result.documents)} documents, {sum(d.paragraphs for d in result.documents)} paragraphs: "
                 f"{len(result.pairs)} pairs in {len(result.groups)} groups, {len(result.errors)} errors, "
                 f"{output.elapsed():.1f} s")

@@ -146,7 +146,7 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
     Ids: a file's path relative to --base (default: the current folder), a JSON/JSON
-    Lines record's own id (after --id-prefix; FILE#LINE without one), --id for stdin.
+    Lines record's own id (after --id-prefix; FILE:LINE without one), --id for stdin.
     Adding is idempotent: a stored id with the same text is "already indexed" and
     skipped; with another text it is an error unless --replace.  Reports what was
     rejected and why.  Exit status: 0 nothing seen before, 1 duplicates found, 2 error.
@@ -188,7 +188,7 @@ def _stats_text(data: dict[str, Any]) -> str:
              f"{data['bytes']:,} bytes {where} ({data['backend']})",
              f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
              f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
-             f"document threshold {s['doc_threshold']}, min {s['min_words']} words, {s['scheme']}"]
+             f"document threshold {s['doc_threshold']}, min {s['min_tokens']} tokens, {s['scheme']}"]
     bf = data.get("bucket_file")
     if bf and bf["in_use"]:
         lines.append(f"bucket file: {printable(bf['path'], tabs=False)}, {bf['bytes']:,} bytes; "

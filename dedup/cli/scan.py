@@ -78,7 +78,7 @@ def explain(**options) -> None:
     click.echo(f"num_perm {s.num_perm}: {s.bands} bands x {s.rows} rows "
                f"(uses {s.bands * s.rows} of {s.num_perm} permutations)")
     click.echo(f"paragraph threshold {s.threshold}, document threshold {s.doc_threshold}, "
-               f"{s.unit} {s.ngram}-grams, min {s.min_words} words")
+               f"{s.unit} {s.ngram}-grams, min {s.min_tokens} tokens")
     click.echo("\n true Jaccard   chance of becoming a candidate   1-(1-s^r)^b")
     for sim, p in s_curve(s.threshold, s.doc_threshold, s.bands, s.rows):
         flag = "  <- threshold" if sim in (s.threshold, s.doc_threshold) else ""

@@ -37,7 +37,7 @@ from ..verdict import Policy, Verdict
 from . import judge as judging
 from .batch import earlier_related
 from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
-from .query import SKETCH_MISS, floor, look_up, sketch_floor
+from .query import SKETCH_MISS, exact_copies, floor, look_up, sketch_floor
 from .signing import DERIVE, banded, new_document, sign
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
@@ -308,7 +308,7 @@ class Index:
                 good.append(i)
         s = self.settings
         signed = sign([inputs[i].text for i in good], s)
-        comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_words],
+        comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
                                                 minlength=len(good)))
         with self._store.transaction(write):
             ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
@@ -336,11 +336,15 @@ class Index:
                         continue
                     alone = True
                 p = int(where[d])
-                if p < 0:
-                    lo, hi = int(signed.first[d]), int(signed.first[d + 1])
-                    verdict = judging.too_short(doc_id, inp.text, hi - lo, policy, s.min_words)
-                elif lookup is None:
-                    verdict = judging.unjudged(doc_id, inp.text, int(signed.first[d + 1] - signed.first[d]), policy)
+                paragraphs = int(signed.first[d + 1] - signed.first[d])
+                if not judge:
+                    verdict = judging.unjudged(doc_id, inp.text, paragraphs, policy)
+                elif p < 0:  # below the length rule: matched only as an exact copy, by its key
+                    key = int(signed.doc_keys[d])
+                    if any(doc.key == key for doc in pending):
+                        self._write(pending)  # an earlier copy in this batch
+                    verdict = judging.exact_only(doc_id, inp.text, paragraphs, exact_copies(self._store, key), policy,
+                                                 s.min_tokens)
                 else:
                     mine, q = lookup, p
                     if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):

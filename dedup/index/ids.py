@@ -8,9 +8,9 @@ The rules (the README's "Document ids"):
   files or found in a folder, so two different ``x.txt`` in two folders never share an
   id; a file outside ``base`` is named by its absolute path;
 * a JSON or JSON Lines record keeps its own id as it is (its id field, ``wire-1``),
-  after an optional ``prefix``; a record without one is ``FILE_ID#LINE``;
+  after an optional ``prefix``; a record without one is ``FILE_ID:LINE``;
 * text read from stdin is named ``stdin_id`` when given (its records without an id
-  ``STDIN_ID#LINE``), otherwise by a digest of its text (``auto:...``, as
+  ``STDIN_ID:LINE``), otherwise by a digest of its text (``auto:...``, as
   :meth:`dedup.index.Index.add` names a text given without an id), so a second
   ``... | dedup index add -`` is another document, or "already indexed" if it is the
   same text.
@@ -53,6 +53,6 @@ class Naming:
             return self.prefix + doc.record
         if doc.path == STDIN_NAME:
             return self.stdin_id if self.stdin_id is not None else auto_id(doc.text)
-        if doc.path.startswith(STDIN_NAME + "#"):  # a record without an id, by its line
+        if doc.path.startswith(STDIN_NAME + ":"):  # a record without an id, by its line
             return self.stdin_id + doc.path[len(STDIN_NAME):] if self.stdin_id is not None else auto_id(doc.text)
         return doc.path

@@ -71,12 +71,33 @@ def judge(
     )
 
 
-def too_short(doc_id: Optional[str], text: str, paragraphs: int, policy: Policy, min_words: int) -> Verdict:
-    """The verdict on an article without a paragraph long enough to compare."""
-    return Verdict(doc_id, policy.action, chars=len(text), paragraphs=paragraphs, error=(
-        f"document {name_of(doc_id)!r} has no paragraph of at least {min_words} words; "
-        "nothing to compare"
-    ))
+def exact_only(
+    doc_id: Optional[str], text: str, paragraphs: int, copies: list[DocumentMatch], policy: Policy, min_tokens: int,
+) -> Verdict:
+    """The verdict on an article with no paragraph of ``min_tokens`` tokens: below the
+    length rule a text is matched only as an exact copy, so it is a duplicate exactly
+    when a stored document has the same normalized text (``copies``)."""
+    short = f"no paragraph of {min_tokens} tokens: compared as an exact copy only"
+    if copies:
+        reason = f"exact copy of {copies[0].doc_id!r} ({short})"
+    else:
+        reason = f"nothing seen before ({short})"
+    duplicate = bool(copies)
+    accepted = {"reject": not duplicate, "strip": not duplicate, "flag": True}[policy.action]
+    return Verdict(
+        doc_id=doc_id,
+        policy=policy.action,
+        is_duplicate=duplicate,
+        similarity=1.0 if duplicate else 0.0,
+        seen_share=1.0 if duplicate else 0.0,
+        chars=len(text),
+        paragraphs=paragraphs,
+        seen=tuple(range(paragraphs)) if duplicate else (),
+        matches=tuple(copies),
+        accepted=accepted,
+        reason=reason,
+        text=text if accepted else None,
+    )
 
 
 def unjudged(doc_id: str, text: str, paragraphs: int, policy: Policy) -> Verdict:

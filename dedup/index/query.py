@@ -9,7 +9,8 @@
    (:func:`floor`);
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
-   as in a scan (paragraphs of fewer than ``min_words`` words are not compared).
+   as in a scan (paragraphs of fewer than ``min_tokens`` tokens are not compared;
+   an article without a longer one is matched only as an exact copy, :func:`exact_copies`).
 
 Exact copies of a matched stored text are not banded (contract rule 5), so they are
 listed from their content key.  What the matches mean for the article is
@@ -97,7 +98,7 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray) -> Lookup:
     c = signed.corpus
     position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
     position[arts] = np.arange(len(arts))
-    eligible = np.flatnonzero((c.para_words >= store.settings.min_words) & (position[c.para_doc] >= 0))
+    eligible = np.flatnonzero((c.para_words >= store.settings.min_tokens) & (position[c.para_doc] >= 0))
     owner = position[c.para_doc[eligible]]
     found = paragraph_matches(store, signed, eligible, owner)
     count = np.arange(len(arts) + 1)
@@ -256,6 +257,17 @@ def document_matches(
     for matches in out:
         matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
     return out
+
+
+def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
+    """Stored documents whose normalized text has the content key ``key``, as exact
+    matches: how an article below the length rule is matched."""
+    docs = store.document_copies(np.array([key], dtype=np.uint64), MAX_COPIES)
+    return [
+        DocumentMatch(doc_id=doc_id, similarity=1.0, containment=(1.0, 1.0), estimate=1.0, exact=True,
+                      chars=int(chars))
+        for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
+    ]
 
 
 def floor(threshold: float, num_perm: int) -> float:

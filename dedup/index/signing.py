@@ -45,10 +45,10 @@ class Signed:
     doc_keys: np.ndarray
     doc_bands: np.ndarray  # (documents, bands)
 
-    def eligible(self, d: int, min_words: int) -> tuple[int, int, np.ndarray]:
+    def eligible(self, d: int, min_tokens: int) -> tuple[int, int, np.ndarray]:
         """Article ``d``'s paragraph range and its paragraphs long enough to compare."""
         lo, hi = int(self.first[d]), int(self.first[d + 1])
-        return lo, hi, lo + np.flatnonzero(self.corpus.para_words[lo:hi] >= min_words)
+        return lo, hi, lo + np.flatnonzero(self.corpus.para_words[lo:hi] >= min_tokens)
 
     @functools.cached_property
     def sets(self) -> SetTable:
@@ -144,11 +144,13 @@ def banded(store: Storage, docs: Sequence[NewDocument]) -> list[NewDocument]:
     words = np.concatenate([doc.para_words for doc in docs])
     first = np.zeros(len(keys), dtype=bool)
     first[np.unique(keys, return_index=True)[1]] = True
-    para_banded = (words >= s.min_words) & first & ~store.known_keys("paragraph", keys)
+    para_banded = (words >= s.min_tokens) & first & ~store.known_keys("paragraph", keys)
     doc_keys = np.array([doc.key for doc in docs], dtype=np.uint64)
     doc_first = np.zeros(len(docs), dtype=bool)
     doc_first[np.unique(doc_keys, return_index=True)[1]] = True
-    doc_banded = doc_first & ~store.known_keys("document", doc_keys)
+    # A document below the length rule is matched only as an exact copy (by its key).
+    long_enough = np.array([bool((doc.para_words >= s.min_tokens).any()) for doc in docs], dtype=bool)
+    doc_banded = doc_first & long_enough & ~store.known_keys("document", doc_keys)
     bounds = offsets_from_counts(np.array([len(doc.para_keys) for doc in docs], dtype=np.int64))
     return [replace(doc, doc_banded=bool(doc_banded[i]), banded=para_banded[bounds[i] : bounds[i + 1]])
             for i, doc in enumerate(docs)]

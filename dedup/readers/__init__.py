@@ -29,12 +29,15 @@ class Document:
     text is: ``"file"`` (the decoded file), ``"extracted-html"``, ``"extracted-markdown"``
     (text taken out of markup) or ``"json-field"`` (a record's text field).  ``record``
     is a JSON record's own id (its id field's value), ``None`` for a whole file or a
-    record without one."""
+    record without one.
+    ``warning`` is a note for the report's ``warnings`` (see :class:`ReadWarning`),
+    empty for most documents."""
 
     path: str
     text: str
     source: str = "file"
     record: Optional[str] = None
+    warning: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,16 @@ class ReadOptions:
             raise ValueError("max_decompressed must be at least 1 byte")
         if not self.text_field or not self.id_field:
             raise ValueError("the text and id field names must not be empty")
+
+
+@dataclass(frozen=True)
+class ReadWarning:
+    """Something worth knowing about how a document was read, where nothing was lost
+    (a JSON record whose id repeats an earlier record's: it is named ``FILE#ID@LINE``
+    and compared like any other)."""
+
+    path: str
+    warning: str
 
 
 Item = Union[Document, ReadError]

@@ -1,18 +1,25 @@
 """JSON records: JSON Lines (``.jsonl``, ``.ndjson``: one object per line) and JSON
 arrays of objects (``.json``).  Each record is one document.
 
-A record's text is its ``ReadOptions.text_field`` (``--text-field``, default ``text``);
-it is addressed as ``file#id`` with its ``id_field`` (``--id-field``, default ``id``),
-or, when it has none, ``file#N`` with its line number (JSON Lines) or 1-based position
-(array).  Reported offsets refer to the text field's value.
+A record's text is its ``ReadOptions.text_field`` (``--text-field``, default ``text``).
+Reported offsets refer to that field's value.
+
+Record names.  A record whose ``id_field`` (``--id-field``, default ``id``) is a string
+or a number is named ``FILE#ID``: the string itself, or the number as JSON writes it.
+Ids are compared as JSON values, text *and* type: the number ``7`` and the string
+``"7"`` are two ids (and ``7`` and ``7.0`` are two numbers as written).  A record
+without an id (no field, or ``null``) is named ``FILE:LINE`` with its line number
+(JSON Lines) or 1-based position (array), which no ``FILE#ID`` can be.  No record is
+ever dropped for its name: when a name is already taken -- an id repeated (a page
+re-crawled under the same URL), or ``7`` after ``"7"`` -- the later record is named
+``FILE#ID@LINE`` (``@LINE`` again while that is taken too), compared like any other,
+and its document carries a warning saying so (reports list it under ``warnings``, not
+``errors``: nothing was lost).
 
 Why one bad record does not sink the file: datasets are large and a few broken lines
 (a truncated last line, a record without text, a stray byte) are normal.  Each bad line
 becomes an error naming the file, the record and the line; every other record is read.
 An array cannot be resynchronized after a syntax error, so there the error is the file's.
-An id used twice is an error for the later record: two documents with one address
-would make the report ambiguous.
-
 Hostile records are errors too, never crashes: nesting deeper than the parser's
 recursion allows (~1,000 levels), an integer of more than 4,300 digits (Python's
 int-conversion limit) even in a field never read, and a text or id holding a lone
@@ -56,7 +63,7 @@ def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
             return
     else:
         lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
-    seen: dict[str, str] = {}
+    names = _Names(name)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -64,13 +71,13 @@ def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
         try:
             record = _parse(decode(line) if isinstance(line, bytes) else line)
         except DecodeError as err:
-            yield ReadError(f"{name}#{number}", f"{where}: {err}")
+            yield ReadError(f"{name}:{number}", f"{where}: {err}")
         except json.JSONDecodeError as err:
-            yield ReadError(f"{name}#{number}", f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+            yield ReadError(f"{name}:{number}", f"{where}: invalid JSON ({err.msg} at column {err.colno})")
         except _Unparsable as err:
-            yield ReadError(f"{name}#{number}", f"{where}: {err}")
+            yield ReadError(f"{name}:{number}", f"{where}: {err}")
         else:
-            yield _document(record, name, str(number), where, options, seen)
+            yield _document(record, number, where, options, names)
 
 
 def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
@@ -88,9 +95,9 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
     if not isinstance(records, list):
         yield ReadError(name, f"expected a JSON array of records, found {_kind(records)}")
         return
-    seen: dict[str, str] = {}
+    names = _Names(name)
     for number, record in enumerate(records, 1):
-        yield _document(record, name, str(number), f"record {number}", options, seen)
+        yield _document(record, number, f"record {number}", options, names)
 
 
 class _Unparsable(ValueError):
@@ -110,32 +117,24 @@ def _parse(text: str) -> Any:
                           "which Python refuses to convert") from None
 
 
-def _document(record: Any, name: str, number: str, where: str, options: "ReadOptions",
-              seen: dict[str, str]) -> "Item":
+def _document(record: Any, number: int, where: str, options: "ReadOptions", names: _Names) -> "Item":
     """The document in one record, or the error saying why there is none."""
     from . import Document, ReadError
 
     if not isinstance(record, dict):
-        return ReadError(f"{name}#{number}", f"{where}: expected a JSON object, found {_kind(record)}")
-    key = own = record.get(options.id_field)
-    if key is None:
-        key = number
-    elif isinstance(key, (str, int)) and not isinstance(key, bool):
-        key = own = str(key)
-        if problem := surrogate_problem(key):
-            return ReadError(f"{name}#{number}", f"{where}: id field {options.id_field!r} holds {problem}")
-    else:
+        return ReadError(f"{names.file}:{number}", f"{where}: expected a JSON object, found {_kind(record)}")
+    key = record.get(options.id_field)
+    if key is not None and (not isinstance(key, (str, int)) or isinstance(key, bool)):
         what = f"the number {key!r}" if isinstance(key, float) else _kind(key)  # e.g. NaN, 1.5
-        return ReadError(f"{name}#{number}",
+        return ReadError(f"{names.file}:{number}",
                          f"{where}: id field {options.id_field!r} is {what}; an id is a string or a whole number")
-    address = f"{name}#{key}"
-    if key in seen:
-        return ReadError(address, f"{where}: id {key!r} already used ({seen[key]})")
-    seen[key] = where
+    if isinstance(key, str) and (problem := surrogate_problem(key)):
+        return ReadError(f"{names.file}:{number}", f"{where}: id field {options.id_field!r} holds {problem}")
+    address, warning = names.name(key, number, where)
     text = record.get(options.text_field)
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
     if problem := surrogate_problem(text):
         return ReadError(address, f"{where}: text field {options.text_field!r} holds {problem}")
-    return Document(address, text, "json-field", own)
+    return Document(address, text, "json-field", None if key is None else str(key), warning)

@@ -1,0 +1,73 @@
+"""Record names in JSON Lines and JSON arrays never collide, so no record is dropped:
+FILE#ID, FILE:LINE without an id, FILE#ID@LINE for a repeated id (with a warning)."""
+
+import json
+
+from click.testing import CliRunner
+
+from dedup import Document, ReadError, ReadWarning, scan_documents
+from dedup.cli import main
+from dedup.readers import read_bytes
+
+STORY = "The council approved the new budget on Tuesday after a long debate about school funding and roads."
+OTHER = "Heavy rain flooded several streets in the old town overnight, and the fire brigade pumped out cellars."
+
+
+def lines(*records):
+    return ("\n".join(json.dumps(r) for r in records) + "\n").encode()
+
+
+def test_names_by_id_type_and_line():
+    data = lines(
+        {"id": 7, "text": STORY},            # line 1: x.jsonl#7
+        {"id": "7", "text": STORY + " Yes"},  # line 2: another id with the same text
+        {"text": OTHER},                      # line 3: no id -> x.jsonl:3
+        {"id": 3, "text": OTHER},             # line 4: id 3 is not line 3
+        {"id": 7, "text": STORY + " More"},   # line 5: id 7 again
+        {"id": "7@5", "text": "literal"},     # line 6: the name a renamed record took
+        {"id": 7.5, "text": "a float id"},    # line 7: not an id: an error named by its line
+        {"id": None, "text": "null id"},      # line 8: no id
+    )
+    items = list(read_bytes(data, "x.jsonl"))
+    [error] = [i for i in items if isinstance(i, ReadError)]
+    assert error.path == "x.jsonl:7" and "an id is a string or a whole number" in error.error
+    docs = [i for i in items if isinstance(i, Document)]
+    assert [d.path for d in docs] == [
+        "x.jsonl#7", "x.jsonl#7@2", "x.jsonl:3", "x.jsonl#3", "x.jsonl#7@5", "x.jsonl#7@5@6", "x.jsonl:8"]
+    assert len({d.path for d in docs}) == len(docs)
+    warned = {d.path: d.warning for d in docs if d.warning}
+    assert set(warned) == {"x.jsonl#7@2", "x.jsonl#7@5", "x.jsonl#7@5@6"}
+    assert "is another id than 7 of line 1" in warned["x.jsonl#7@2"]
+    assert "repeats the id of line 1" in warned["x.jsonl#7@5"]
+
+
+def test_colliding_records_are_all_compared_and_warned_about():
+    data = lines({"id": 7, "text": STORY}, {"id": "7", "text": STORY}, {"text": OTHER}, {"id": 3, "text": OTHER},
+                 {"id": 7, "text": STORY.replace("Tuesday", "Wednesday")})
+    result = scan_documents(read_bytes(data, "x.jsonl"), levels=["document"])
+    found = {(p.a.path, p.b.path, p.exact) for p in result.pairs}
+    assert found == {("x.jsonl#7", "x.jsonl#7@2", True), ("x.jsonl:3", "x.jsonl#3", True),
+                     ("x.jsonl#7", "x.jsonl#7@5", False)}
+    assert [w.path for w in result.warnings] == ["x.jsonl#7@2", "x.jsonl#7@5"]
+    assert all(isinstance(w, ReadWarning) for w in result.warnings) and result.errors == []
+    report = result.to_dict()
+    assert [w["path"] for w in report["warnings"]] == ["x.jsonl#7@2", "x.jsonl#7@5"]
+
+
+def test_json_arrays_name_records_the_same_way():
+    data = json.dumps([{"id": "a", "text": STORY}, {"text": STORY}, {"id": "a", "text": STORY}]).encode()
+    docs = list(read_bytes(data, "x.json"))
+    assert [d.path for d in docs] == ["x.json#a", "x.json:2", "x.json#a@3"]
+    result = scan_documents(docs, levels=["document"])
+    assert len(result.pairs) == 2 and len(result.warnings) == 1
+
+
+def test_cli_json_report_lists_warnings_not_errors(tmp_path):
+    (tmp_path / "crawl.jsonl").write_bytes(lines({"id": "u1", "text": STORY}, {"id": "u1", "text": STORY + " Updated."}))
+    result = CliRunner().invoke(main, ["scan", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    assert "dedup: warning: crawl.jsonl#u1@2: line 2: id \"u1\" (a string) repeats the id of line 1" in result.stderr
+    assert [w["path"] for w in report["warnings"]] == ["crawl.jsonl#u1@2"]
+    assert {(p["a"]["path"], p["b"]["path"]) for p in report["pairs"]} == {("crawl.jsonl#u1", "crawl.jsonl#u1@2")}
