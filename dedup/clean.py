@@ -220,7 +220,7 @@ def _files(src: Path) -> Iterator[tuple[str, Path]]:
 
 def _documents_of(rel: str, plan: _Plan) -> bool:
     """Whether any decision concerns a document of the file ``rel``."""
-    return any(name == rel or name.startswith(rel + "#") for name in (*plan.drop, *plan.strip))
+    return any(name == rel or name.startswith((rel + "#", rel + ":")) for name in (*plan.drop, *plan.strip))
 
 
 def _write_one(src: Path, dest: Path, rel: str, path: Path, plan: _Plan, options: ReadOptions,

@@ -112,7 +112,7 @@ def test_json_lines_are_cleaned_record_by_record(tmp_path):
     assert json.loads(out[2]) == {"id": "c", "text": own, "keep": "me"}
     assert len(out) == len(lines)
     assert [d["document"] for d in report.manifest["dropped"]] == ["feed.jsonl#b"]
-    assert [e["path"] for e in report.manifest["errors"]] == ["feed.jsonl#5"]
+    assert [e["path"] for e in report.manifest["errors"]] == ["feed.jsonl:5"]
     # Compressed: cleaned inside, compressed again with the same codec.
     packed = tmp_path / "packed"
     packed.mkdir()
