@@ -117,6 +117,29 @@ def _parse(text: str) -> Any:
                           "which Python refuses to convert") from None
 
 
+class _Names:
+    """The names given so far to the records of one file, and which id took each."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.taken: dict[str, tuple[str, str]] = {}  # name -> (where, JSON text of the id)
+
+    def name(self, key: Any, number: int, where: str) -> tuple[str, str]:
+        """The record's name, and a warning when its natural name was taken."""
+        if key is None:
+            return f"{self.file}:{number}", ""
+        written = json.dumps(key, ensure_ascii=False)
+        name = natural = f"{self.file}#{key if isinstance(key, str) else written}"
+        while name in self.taken:
+            name += f"@{number}"
+        self.taken[name] = (where, written)
+        if name == natural:
+            return name, ""
+        earlier, earlier_id = self.taken[natural]
+        how = "repeats the id of" if earlier_id == written else f"is another id than {earlier_id} of"
+        return name, f"{where}: id {written} ({_kind(key)}) {how} {earlier}; named {name!r}, compared like any record"
+
+
 def _document(record: Any, number: int, where: str, options: "ReadOptions", names: _Names) -> "Item":
     """The document in one record, or the error saying why there is none."""
     from . import Document, ReadError
