@@ -40,6 +40,7 @@ import math
 import numpy as np
 
 from .lsh import _pairs_in_runs, catch_probability
+from .minhash import estimate
 
 #: Largest size ratio (larger / smaller text) searched for containment.
 MAX_RATIO = 12.0
@@ -50,6 +51,8 @@ _POSITIONS_PER_SORT = 16
 TARGET = 0.99
 #: Buckets with more members than this hold a common shingle and are skipped.
 MAX_BUCKET = 64
+#: See :func:`plausible`.
+SIGMAS = 4.0
 
 
 def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
@@ -122,7 +125,27 @@ def candidate_pairs(
     code = np.concatenate(found) if found else np.zeros(0, np.int64)
     code.sort()
     code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
-    return np.stack([code // n, code % n], axis=1)
+    return plausible(signatures, sizes, np.stack([code // n, code % n], axis=1), containment)
+
+
+def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, containment: float,
+              chunk: int = 1 << 16) -> np.ndarray:
+    """The ``pairs`` whose MinHash estimate is not far below the Jaccard a pair at the
+    containment threshold has at its size ratio: at least ``J_min - SIGMAS * sd``,
+    ``sd = sqrt(J_min (1 - J_min) / num_perm)`` (a true pair is dropped with
+    probability ~3e-5).  Why: a single shared MinHash value makes a candidate, and most
+    such chance pairs share just that one value out of ``num_perm``, an estimate far
+    below any contained pair's; this drops them before the exact (and, for long
+    texts, costly) verification."""
+    keep = np.zeros(len(pairs), bool)
+    num_perm = signatures.shape[1]
+    for lo in range(0, len(pairs), chunk):
+        part = pairs[lo : lo + chunk]
+        small, large = np.sort(sizes[part], axis=1).T
+        j = min_jaccard(containment, large / small)
+        keep[lo : lo + chunk] = estimate(signatures[part[:, 0]], signatures[part[:, 1]]) >= j - SIGMAS * np.sqrt(
+            j * (1 - j) / num_perm)
+    return pairs[keep]
 
 
 def _shared_bucket_pairs(column: np.ndarray) -> np.ndarray:

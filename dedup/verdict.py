@@ -31,10 +31,12 @@ from typing import Any, Iterable, Literal, Optional, Union
 from .corpus import DocumentInfo
 from .group import groups
 from .readers import Document, ReadError
-from .results import Group, Location, Pair, ScanResult
+from .results import Group, Location, Pair, Relation, ScanResult
 from .settings import Settings
 
 Action = Literal["reject", "strip", "flag"]
+#: How a checked article relates to what is stored (``Verdict.relation``).
+DocumentRelation = Literal["duplicate", "contained-in", "contains"]
 ACTIONS: tuple[Action, ...] = ("reject", "strip", "flag")
 
 
@@ -68,6 +70,9 @@ class ParagraphMatch:
 
     ``containment`` is ``(share of this paragraph found in the stored one, share of the
     stored one found in this one)``; ``estimate`` is the MinHash estimate.
+    ``relation`` is ``"near-duplicate"`` (Jaccard at or above the threshold) or
+    ``"contained"`` (below it, but one side at least ``Settings.containment`` inside
+    the other), as in a scan's pairs.
     """
 
     paragraph: int
@@ -80,6 +85,7 @@ class ParagraphMatch:
     containment: tuple[float, float]
     estimate: float
     exact: bool
+    relation: Relation = "near-duplicate"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +99,7 @@ class ParagraphMatch:
             "containment": [round(c, 4) for c in self.containment],
             "estimate": round(self.estimate, 4),
             "exact": self.exact,
+            "relation": self.relation,
         }
 
 
@@ -135,6 +142,13 @@ class Verdict:
     ``already_indexed`` that its id was stored with the same text (skipped, neither
     accepted nor added), ``replaced`` that it took the place of its id's old text.
     ``error`` is set (and everything else empty) when the input could not be checked.
+    ``relation``: ``"duplicate"`` (as ``is_duplicate``), else ``"contained-in"`` (the
+    article is at least ``Settings.containment`` inside a stored document: a brief cut
+    from a stored story), else ``"contains"`` (a stored document is that much inside
+    the article: a report quoting a stored statement), else ``None``.
+    ``boilerplate`` lists the article's paragraphs that are boilerplate (their text is
+    in at least ``Settings.boilerplate`` stored documents and 0.1 % of them): they are
+    left out of ``seen_share`` and of the document similarity.
     """
 
     doc_id: Optional[str]
@@ -153,6 +167,8 @@ class Verdict:
     error: Optional[str] = None
     already_indexed: bool = False
     replaced: bool = False
+    relation: Optional[DocumentRelation] = None
+    boilerplate: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.text is not None and not self.accepted:
@@ -180,28 +196,33 @@ class Verdict:
             "error": self.error,
             "already_indexed": self.already_indexed,
             "replaced": self.replaced,
+            "relation": self.relation,
+            "boilerplate_paragraphs": list(self.boilerplate),
         }
         if self.policy == "strip":
             data["text"] = self.text
         return data
 
-    def pairs(self, path: str, doc_threshold: float) -> list[Pair]:
+    def pairs(self, path: str, doc_threshold: float, containment: float = 0.0) -> list[Pair]:
         """The verdict as scan pairs: side ``a`` is the stored text (it came first),
         side ``b`` the checked one, named ``path``.  Whole-document pairs are listed
-        when the similarity reaches ``doc_threshold``, as in a scan."""
+        when the similarity reaches ``doc_threshold`` (or, as ``contained``, when one side
+        is ``containment`` inside the other), as in a scan."""
         out: list[Pair] = []
         for m in self.matches:
-            if m.similarity >= doc_threshold:
+            near = m.similarity >= doc_threshold
+            if near or (containment and max(m.containment) >= containment):
                 out.append(Pair(
                     "document", m.similarity, (m.containment[1], m.containment[0]), m.estimate,
                     Location(m.doc_id, None, 0, m.chars), Location(path, None, 0, self.chars), m.exact,
+                    "near-duplicate" if near else "contained",
                 ))
             for p in m.paragraphs:
                 out.append(Pair(
                     "paragraph", p.similarity, (p.containment[1], p.containment[0]), p.estimate,
                     Location(m.doc_id, p.stored_paragraph, p.stored_start, p.stored_end),
                     Location(path, p.paragraph, p.start, p.end),
-                    p.exact,
+                    p.exact, p.relation,
                 ))
         return out
 
@@ -248,7 +269,7 @@ def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[
     checked documents, their pairs with stored texts (``a`` stored, ``b`` checked) and
     groups around each stored text."""
     judged = list(judged)
-    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
+    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold, settings.containment)]
     return ScanResult(
         settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
         documents=[DocumentInfo(d.path, v.chars, v.paragraphs, d.source) for d, v in judged],
@@ -259,10 +280,11 @@ def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[
 
 
 def _located_groups(pairs: list[Pair]) -> list[Group]:
-    """Group locations linked by pairs; stored texts come first, so they are canonical."""
+    """Group locations linked by pairs; stored texts come first, so they are canonical.
+    Contained pairs link no group (as in a scan)."""
     kinds = []
     for kind in ("document", "paragraph"):
-        of_kind = [p for p in pairs if p.kind == kind]
+        of_kind = [p for p in pairs if p.kind == kind and p.relation != "contained"]
         where: dict[tuple, Location] = {}
         for p in of_kind:
             where.setdefault(p.a.key(), p.a)

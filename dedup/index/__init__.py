@@ -351,7 +351,9 @@ class Index:
                         self._write(pending)  # what precedes it, then look it up again
                         mine, q = look_up(self._store, signed, np.array([d])), 0
                     eligible, found, docs = mine.of(q)
-                    verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s)
+                    lo, hi = int(signed.first[d]), int(signed.first[d + 1])
+                    verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s,
+                                            mine.boilerplate[lo:hi])
                 if write and verdict.error is None and (judging.stores(verdict, policy) or replacing):
                     text = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
                     pending.append(new_document(s, text, doc_id, inp.meta, digest(inp.text), signed, d,

@@ -2,9 +2,15 @@
 
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``) or when at least ``policy.seen_share`` of its comparable paragraphs
-are already stored.  The policy's action then decides: ``reject`` accepts only new
-documents, ``strip`` keeps the unseen paragraphs, ``flag`` accepts everything and
-annotates it.
+are already stored; boilerplate paragraphs (:func:`dedup.index.query.boilerplate`)
+count for neither.  Otherwise it may be *contained in* a stored document (at least
+``Settings.containment`` of it is inside one) or *contain* one.  The policy's action
+then decides: ``reject`` accepts only documents that are neither duplicates nor
+contained in a stored one; ``strip`` keeps the paragraphs that are neither seen nor
+contained in a stored paragraph; ``flag`` accepts everything and annotates it.  An
+article that *contains* a stored one is never rejected for it, only flagged: it is
+the stored text plus new material (a report quoting a stored statement), and
+rejecting it would lose the new material; under ``strip`` the quoted paragraphs go.
 """
 
 from __future__ import annotations
@@ -31,30 +37,53 @@ def judge(
     text: str,
     policy: Policy,
     s: Settings,
+    boilerplate: Optional[np.ndarray] = None,
 ) -> Verdict:
     """The verdict on article ``d`` of ``signed`` (``eligible``: its comparable
-    paragraphs, corpus indices) given its paragraph and document matches."""
+    paragraphs, corpus indices) given its paragraph and document matches and which of
+    its paragraphs ``lo..hi`` are ``boilerplate``."""
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
-    seen = tuple(sorted({int(c.para_index[eligible[i]]) for i in found.new.tolist()}))
-    share = len(seen) / len(eligible)
+    common = np.zeros(hi - lo, bool) if boilerplate is None else boilerplate
+    furniture = tuple(int(c.para_index[p]) for p in (lo + np.flatnonzero(common)).tolist())
+    judged = eligible[~common[eligible - lo]]  # comparable and not boilerplate
+    near, inside = ~found.contained, found.contained & (found.cont_new >= (s.containment or 2.0))
+    matched = {int(c.para_index[eligible[i]]) for i in found.new[near].tolist()}
+    seen = tuple(sorted(matched - set(furniture)))
+    share = len(seen) / len(judged) if len(judged) else 0.0
     similarity = max((m.similarity for m in doc_matches), default=0.0)
     by_similarity = similarity >= s.doc_threshold
     is_duplicate = by_similarity or share >= policy.seen_share
+    wrapped = [m for m in doc_matches if s.containment and m.containment[0] >= s.containment]
+    wraps = [m for m in doc_matches if s.containment and m.containment[1] >= s.containment]
+    relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
     if by_similarity:
         best = max(doc_matches, key=lambda m: m.similarity)
         reason = f"document similarity {similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
+    elif share >= policy.seen_share:
+        reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
+                  f"({share:.0%} >= {policy.seen_share:.0%})")
+    elif relation == "contained-in":
+        best = max(wrapped, key=lambda m: m.containment[0])
+        reason = f"{best.containment[0]:.0%} of it is inside {best.doc_id!r} (containment {s.containment})"
+    elif relation == "contains":
+        best = max(wraps, key=lambda m: m.containment[1])
+        reason = f"contains {best.doc_id!r} ({best.containment[1]:.0%} of it; flagged, not rejected)"
     elif seen:
-        compare = ">=" if share >= policy.seen_share else "<"
-        reason = (f"{len(seen)} of {len(eligible)} paragraphs already seen "
-                  f"({share:.0%} {compare} {policy.seen_share:.0%})")
+        reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
+                  f"({share:.0%} < {policy.seen_share:.0%})")
     else:
         reason = "nothing seen before"
-    kept_new = policy.action != "strip" or len(seen) < len(eligible)
-    accepted = {"reject": not is_duplicate, "strip": kept_new, "flag": True}[policy.action]
+    if furniture:
+        reason += f"; boilerplate paragraphs {', '.join(map(str, furniture))}"
+    # Under strip, paragraphs already seen (boilerplate too) or inside a stored one go.
+    dropped = matched | {int(c.para_index[eligible[i]]) for i in found.new[inside].tolist()}
+    kept_new = policy.action != "strip" or len(dropped) < len(eligible)
+    rejected = is_duplicate or relation == "contained-in"
+    accepted = {"reject": not rejected, "strip": kept_new, "flag": True}[policy.action]
     kept_text = None  # what the pipeline keeps: nothing unless accepted
     if accepted:
-        kept_text = strip(text, c, lo, hi, set(seen)) if policy.action == "strip" and seen else text
+        kept_text = strip(text, c, lo, hi, dropped) if policy.action == "strip" and dropped else text
     return Verdict(
         doc_id=doc_id,
         policy=policy.action,
@@ -68,6 +97,8 @@ def judge(
         accepted=accepted,
         reason=reason,
         text=kept_text,
+        relation=relation,
+        boilerplate=furniture,
     )
 
 
@@ -107,11 +138,12 @@ def unjudged(doc_id: str, text: str, paragraphs: int, policy: Policy) -> Verdict
 
 
 def stores(verdict: Verdict, policy: Policy) -> bool:
-    """Whether an add stores the article: new material is stored, duplicates only when
-    asked; under ``strip`` the new remainder is stored."""
+    """Whether an add stores the article: new material is stored, duplicates (and
+    articles contained in a stored one) only when asked; under ``strip`` the new
+    remainder is stored."""
     if policy.action == "strip":
         return verdict.accepted
-    return not verdict.is_duplicate or policy.add_duplicates
+    return not (verdict.is_duplicate or verdict.relation == "contained-in") or policy.add_duplicates
 
 
 def strip(text: str, corpus: Corpus, lo: int, hi: int, seen: set[int]) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..boilerplate import document_counts, min_documents
 from ..minhash import estimate
 from ..segments import SetTable, ranges, sorted_unique
 from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
@@ -57,6 +58,7 @@ class Found:
     cont_stored: np.ndarray
     estimates: np.ndarray
     exact: np.ndarray
+    contained: np.ndarray  # Jaccard below the threshold, one side >= containment inside the other
 
     def part(self, lo: int, hi: int, start: int) -> "Found":
         """Matches ``lo:hi`` (those of one article), ``new`` counted from ``start``
@@ -65,7 +67,7 @@ class Found:
         rows = ParagraphRows(r.ids[lo:hi], r.docs[lo:hi], r.index[lo:hi], r.start[lo:hi], r.end[lo:hi],
                              r.keys[lo:hi], r.signatures[lo:hi], slice_sets(r.sets, lo, hi))
         return Found(self.new[lo:hi] - start, rows, self.jaccard[lo:hi], self.cont_new[lo:hi],
-                     self.cont_stored[lo:hi], self.estimates[lo:hi], self.exact[lo:hi])
+                     self.cont_stored[lo:hi], self.estimates[lo:hi], self.exact[lo:hi], self.contained[lo:hi])
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Lookup:
     docs: list[list[DocumentMatch]]
     _eligible_bounds: np.ndarray
     _found_bounds: np.ndarray
+    boilerplate: np.ndarray  # bool per paragraph of the batch (see :func:`boilerplate`)
 
     def of(self, p: int) -> tuple[np.ndarray, Found, list[DocumentMatch]]:
         """Article ``arts[p]``'s compared paragraphs, paragraph matches (``new``
@@ -101,9 +104,10 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray) -> Lookup:
     eligible = np.flatnonzero((c.para_words >= store.settings.min_tokens) & (position[c.para_doc] >= 0))
     owner = position[c.para_doc[eligible]]
     found = paragraph_matches(store, signed, eligible, owner)
+    common = boilerplate(store, signed)
     count = np.arange(len(arts) + 1)
-    return Lookup(arts, eligible, owner, found, document_matches(store, signed, arts, eligible, owner, found),
-                  np.searchsorted(owner, count), np.searchsorted(owner[found.new], count))
+    return Lookup(arts, eligible, owner, found, document_matches(store, signed, arts, eligible, owner, found, common),
+                  np.searchsorted(owner, count), np.searchsorted(owner[found.new], count), common)
 
 
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
@@ -131,8 +135,10 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     new_sets = signed.sets_of(eligible[checked])
     pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
     scores = score_pairs(joined(new_sets, rows.sets), pairs)
-    keep = scores.jaccard >= s.threshold
-    new, cand = new[keep], cand[keep]
+    near = scores.jaccard >= s.threshold
+    inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+    keep = near | inside
+    new, cand, inside = new[keep], cand[keep], inside[keep]
     jac, ca, cb = scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]
     est = estimate(c.signatures[eligible[new]], rows.signatures[cand]) if len(new) else np.zeros(0)
     # Exact copies of a matched text are not banded (contract rule 5): list them too,
@@ -162,17 +168,21 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
         cont_stored=np.concatenate([cb, cb[take]])[order],
         estimates=np.concatenate([est, est[take]])[order],
         exact=(c.para_key[eligible[all_new]] == stored.keys)[order],
+        contained=np.concatenate([inside, inside[take]])[order],
     )
 
 
 def document_matches(
-    store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found
+    store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
+    boilerplate: np.ndarray | None = None,
 ) -> list[list[DocumentMatch]]:
     """For each article of ``arts`` (article numbers in ``signed``): the stored
     documents that share a verified paragraph with it or are similar to it as a whole,
     each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
     and returned by :func:`paragraph_matches` (``owner``: positions in ``arts``).
-    One look-up per kind for all the articles; the same lists as one article at a time."""
+    One look-up per kind for all the articles; the same lists as one article at a time.
+    The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
+    their side of the whole-document scores."""
     s = store.settings
     c = signed.corpus
     n = len(arts)
@@ -219,7 +229,7 @@ def document_matches(
     pa = np.array(pair_art, dtype=np.int64)
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
-    unions = signed.document_sets(arts[scored])
+    unions = signed.document_sets(arts[scored], boilerplate)
     stored_sets = store.document_sets(docs.ids)
     scores = score_pairs(joined(unions, stored_sets),
                          np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1))
@@ -239,11 +249,13 @@ def document_matches(
             containment=(float(found.cont_new[m]), float(found.cont_stored[m])),
             estimate=float(found.estimates[m]),
             exact=bool(found.exact[m]),
+            relation="contained" if found.contained[m] else "near-duplicate",
         ))
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         ref = int(docs.ids[j])
         paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
-        if not paragraphs and scores.jaccard[t] < s.doc_threshold:
+        contained = s.containment and max(scores.containment_a[t], scores.containment_b[t]) >= s.containment
+        if not paragraphs and scores.jaccard[t] < s.doc_threshold and not contained:
             continue
         out[a].append(DocumentMatch(
             doc_id=docs.doc_ids[j],
@@ -268,6 +280,20 @@ def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
                       chars=int(chars))
         for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
     ]
+
+
+def boilerplate(store: Storage, signed: Signed) -> np.ndarray:
+    """Which paragraphs of the batch are boilerplate: their exact text is stored in at
+    least :func:`dedup.boilerplate.min_documents` documents (counted from the stored
+    copies of each paragraph key, so the count grows as documents are added)."""
+    s = store.settings
+    keys = signed.corpus.para_key
+    need = min_documents(store.count(), s.boilerplate)
+    if not need or not len(keys):
+        return np.zeros(len(keys), bool)
+    copies = store.paragraph_copies(sorted_unique(keys), need)
+    unique, counts = document_counts(copies.keys, copies.docs)
+    return np.isin(keys, unique[counts >= need])
 
 
 def floor(threshold: float, num_perm: int) -> float:

@@ -61,11 +61,20 @@ class Signed:
         """The shingle sets of the given paragraphs (corpus indices), in that order."""
         return take_sets(self.sets, paragraphs)
 
-    def document_sets(self, docs: np.ndarray) -> SetTable:
-        """The shingle set of each given article as a whole (the union of its paragraphs')."""
+    def document_sets(self, docs: np.ndarray, leave_out: Optional[np.ndarray] = None) -> SetTable:
+        """The shingle set of each given article as a whole (the union of its paragraphs'),
+        without the paragraphs flagged in ``leave_out`` (bool per corpus paragraph)."""
         sh = self.corpus.shingles
-        starts, ends = sh.offsets[self.first[docs]], sh.offsets[self.first[np.asarray(docs) + 1]]
-        return unique_sets(sh.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
+        docs = np.asarray(docs)
+        if leave_out is None or not leave_out.any():
+            starts, ends = sh.offsets[self.first[docs]], sh.offsets[self.first[docs + 1]]
+            return unique_sets(sh.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
+        paras = ranges(self.first[docs], self.first[docs + 1] - self.first[docs])
+        owner = np.repeat(np.arange(len(docs)), self.first[docs + 1] - self.first[docs])
+        paras, owner = paras[~leave_out[paras]], owner[~leave_out[paras]]
+        lengths = sh.offsets[paras + 1] - sh.offsets[paras]
+        counts = np.bincount(owner, weights=lengths, minlength=len(docs)).astype(np.int64)
+        return unique_sets(sh.hashes[ranges(sh.offsets[paras], lengths)], offsets_from_counts(counts))
 
 
 def sign(texts: Sequence[str], s: Settings) -> Signed:

@@ -1,0 +1,60 @@
+"""The index's verdicts carry the relation (duplicate / contained-in / contains) and
+leave boilerplate out of their document judgement (issue #11)."""
+
+import random
+
+import pytest
+
+from dedup import Index, Policy
+from textgen import rich_prose
+
+
+@pytest.fixture
+def quote_and_report():
+    rng = random.Random(4)
+    quote = rich_prose(rng, 40)
+    # The quote is ~2/7 of the report's paragraph (Jaccard ~0.28, below the threshold).
+    # The index finds contained pairs only among its Jaccard-band candidates (it stores
+    # no containment bands): a quote that is a much smaller part is missed.
+    words = rich_prose(rng, 100).split()
+    return quote, " ".join(words[:50] + quote.split() + words[50:])
+
+
+def test_an_article_inside_a_stored_one_is_rejected(tmp_path, quote_and_report):
+    quote, report = quote_and_report
+    with Index.open(tmp_path / "i.dedup") as idx:
+        assert idx.add(report, doc_id="report").added
+        v = idx.check(quote, doc_id="statement")
+        assert v.relation == "contained-in" and not v.is_duplicate and not v.accepted
+        assert "inside 'report'" in v.reason and v.to_dict()["relation"] == "contained-in"
+        (m,) = v.matches
+        assert m.containment[0] == 1.0 and m.similarity < 0.3
+        assert [p.relation for p in m.paragraphs] == ["contained"]
+        assert not idx.add(quote, doc_id="statement").added
+        stripped = idx.check(quote + "\n\n" + rich_prose(random.Random(9), 50), policy="strip")
+        assert stripped.accepted and quote not in stripped.text  # the contained paragraph goes
+        assert idx.check(quote, policy="flag").accepted
+
+
+def test_an_article_that_contains_a_stored_one_is_flagged_not_rejected(tmp_path, quote_and_report):
+    quote, report = quote_and_report
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(quote, doc_id="statement")
+        v = idx.add(report, doc_id="report")
+        assert v.relation == "contains" and v.accepted and v.added and v.flagged
+        assert "contains 'statement'" in v.reason
+
+
+def test_stored_boilerplate_is_left_out_of_the_judgement(tmp_path):
+    rng = random.Random(5)
+    footer = [rich_prose(rng, 30) for _ in range(3)]
+    with Index.open(tmp_path / "i.dedup") as idx:
+        # Counts grow with what is stored: the first stories of a site look alike
+        # through their footer, so they are stored here by a policy that keeps them.
+        keep = Policy(action="flag", add_duplicates=True)
+        for i in range(10):
+            idx.add("\n\n".join([rich_prose(rng, 40), rich_prose(rng, 40)] + footer), doc_id=f"s{i}", policy=keep)
+        for i in range(10, 15):
+            v = idx.add("\n\n".join([rich_prose(rng, 40), rich_prose(rng, 40)] + footer), doc_id=f"s{i}")
+            assert v.boilerplate == (2, 3, 4) and not v.is_duplicate and v.accepted and v.added, v.reason
+            assert v.to_dict()["boilerplate_paragraphs"] == [2, 3, 4]
