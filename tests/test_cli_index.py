@@ -47,7 +47,9 @@ def test_check_flags_the_repeated_lead_with_scores_and_spans(seeded, tmp_path):
 
     report = json.loads(run("check", "-", "--id", "lead", "--db", db, "--format", "json", input=lines[6]).stdout)
     assert set(report) >= {"settings", "documents", "pairs", "groups", "errors", "verdicts", "index"}
-    (pair,) = report["pairs"]
+    (pair,) = [p for p in report["pairs"] if p["kind"] == "paragraph"]
+    # The one-paragraph article is also (mostly) inside the stored article as a whole.
+    assert [(p["relation"], p["inside"]) for p in report["pairs"] if p["kind"] == "document"] == [("contained", "b")]
     assert pair["a"] == {"path": "ukraine.txt", "paragraph": 0, "start": 0, "end": len(lines[0])}
     assert pair["b"]["path"] == "lead" and pair["similarity"] > 0.5
     (verdict,) = report["verdicts"]
