@@ -137,14 +137,16 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     such chance pairs share just that one value out of ``num_perm``, an estimate far
     below any contained pair's; this drops them before the exact (and, for long
     texts, costly) verification."""
-    keep = np.zeros(len(pairs), bool)
     num_perm = signatures.shape[1]
-    for lo in range(0, len(pairs), chunk):
-        part = pairs[lo : lo + chunk]
-        small, large = np.sort(sizes[part], axis=1).T
-        j = min_jaccard(containment, large / small)
-        keep[lo : lo + chunk] = estimate(signatures[part[:, 0]], signatures[part[:, 1]]) >= j - SIGMAS * np.sqrt(
-            j * (1 - j) / num_perm)
+    small, large = np.sort(sizes[pairs], axis=1).T
+    j = min_jaccard(containment, large / small)
+    floor = j - SIGMAS * np.sqrt(j * (1 - j) / num_perm)
+    keep = floor <= 1.0 / num_perm  # one shared value passes anyway: no need to look
+    check = np.flatnonzero(~keep)
+    for lo in range(0, len(check), chunk):
+        part = pairs[check[lo : lo + chunk]]
+        keep[check[lo : lo + chunk]] = estimate(signatures[part[:, 0]], signatures[part[:, 1]]) >= floor[
+            check[lo : lo + chunk]]
     return pairs[keep]
 
 
