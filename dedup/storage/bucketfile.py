@@ -56,7 +56,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Optional, Sequence
 import numpy as np
 import xxhash
 
-from ..segments import ranges
+from ..segments import ranges, sorted_unique
 
 MAGIC = b"DEDUPLSH"
 VERSION = 2  # 1: no checksums (such files are not used; the next optimize replaces them)
@@ -110,7 +110,7 @@ class Pages:
         if first.min() < 0 or last.max() >= len(self.sums):
             raise BucketFileDamaged(f"{self.path}: a stored position points outside the file")
         count = last - first + 1
-        self.verify(np.unique(ranges(first, count)))
+        self.verify(sorted_unique(ranges(first, count)))
 
     def verify(self, pages: np.ndarray) -> None:
         todo = pages[~self.verified[pages]]
