@@ -62,6 +62,10 @@ def parse(url: str) -> RedisURL:
         raise StorageError(f"{shown}: bad index URL option: prefix must not be empty, timeout and lease "
                            "must be positive, shards between 4 and 30")
     plain = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
+    if parts.scheme == "unix" and not plain.startswith("unix://"):
+        # urlunsplit drops the "//" of a URL without a host ("unix:///run/redis.sock"),
+        # and redis-py accepts unix sockets only as "unix://PATH".
+        plain = "unix://" + plain[len("unix:"):]
     return RedisURL(plain, shown, prefix, timeout, lease, shard_bits)
 
 
