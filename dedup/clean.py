@@ -108,7 +108,7 @@ def clean(
     read_options = read_options or ReadOptions()
     result = scan(src, settings, levels=("document", "paragraph") if strip_paragraphs else ("document",),
                   selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
-                  progress=progress)
+                  progress=progress, all_pairs=True)  # every pair: a drop needs a direct one
     plan = _plan(result, strip_paragraphs)
     report = CleanReport(documents=len(result.documents))
     dest.mkdir(parents=True, exist_ok=True)
@@ -161,12 +161,12 @@ def _check_paths(src: Path, dest: Path, force: bool) -> None:
 def _plan(result: ScanResult, strip_paragraphs: bool) -> _Plan:
     plan = _Plan()
     links = _links(result.pairs)
+    same = {p.b.key(): p.a.key() for p in result.pairs if p.exact}  # copy -> first occurrence
     for g in result.groups:
         if g.kind != "document":
             continue
-        for m in g.members[1:]:
-            pair = links.get((g.canonical.key(), m.key()))
-            plan.drop[m.path] = {"reason": "duplicate document", "duplicate_of": g.canonical.path,
+        for m, keeper, pair in _copies(g.members, links, same):
+            plan.drop[m.path] = {"reason": "duplicate document", "duplicate_of": keeper.path,
                                  "similarity": round(pair.similarity, 4) if pair else None,
                                  "exact": pair.exact if pair else None}
     if not strip_paragraphs:
@@ -176,11 +176,7 @@ def _plan(result: ScanResult, strip_paragraphs: bool) -> _Plan:
         if g.kind != "paragraph":
             continue
         kept = [m for m in g.members if m.path not in plan.drop]
-        if len(kept) < 2:
-            continue
-        keeper = kept[0]
-        for m in kept[1:]:
-            pair = links.get((keeper.key(), m.key())) or links.get((m.key(), keeper.key()))
+        for m, keeper, pair in _copies(kept, links, same):
             plan.strip.setdefault(m.path, []).append({
                 "paragraph": m.paragraph, "start": m.start, "end": m.end,
                 "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
@@ -191,6 +187,23 @@ def _plan(result: ScanResult, strip_paragraphs: bool) -> _Plan:
             del plan.strip[path]
             plan.drop[path] = {"reason": "every paragraph repeated elsewhere", "paragraphs": cut}
     return plan
+
+
+def _copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> Iterator[tuple]:
+    """(member, kept member, pair) for each member of a group, in order, that is itself a
+    near-duplicate (a verified pair at the threshold, or the same exact text) of a member
+    kept before it; the others are kept.  A group is transitive (A~B, B~C) but C may share
+    nothing with A: it is only left out for a copy of it that stays."""
+    kept: list = []
+    for m in members:
+        for k in kept:
+            pair = links.get((k.key(), m.key()))
+            exact = same.get(k.key(), k.key()) == same.get(m.key(), m.key())
+            if exact or (pair is not None and pair.relation == "near-duplicate"):
+                yield m, k, pair
+                break
+        else:
+            kept.append(m)
 
 
 def _links(pairs: Sequence[Pair]) -> dict[tuple, Pair]:

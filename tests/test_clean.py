@@ -146,3 +146,23 @@ def test_an_interrupted_clean_leaves_no_half_written_file(tmp_path, monkeypatch)
     assert "dedup-clean.json" not in written  # the manifest comes last: incomplete runs show
     for name, digest in written.items():  # whatever is there under a final name is complete
         assert digest == originals[name] or name in ("news/port-strike.txt", "ukraine-talks.txt")
+
+
+def test_a_document_is_dropped_only_for_a_kept_copy_not_through_a_chain(tmp_path):
+    # 1 = P, 2 = P + Q, 3 = Q: one document group (1~2 and 2~3 reach 0.3), but 3 shares
+    # nothing with 1; dropping it for 1 would lose Q from the copy altogether.
+    p = ("The city council voted on Tuesday to close the old harbour bridge to heavy traffic "
+         "from next month after engineers found corrosion in two supports.")
+    q = ("Dock workers at the container terminal walked out at dawn on Friday in a dispute "
+         "over night-shift pay leaving a dozen ships waiting at anchor.")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "1.txt").write_text(p + "\n")
+    (src / "2.txt").write_text(p + "\n\n" + q + "\n")
+    (src / "3.txt").write_text(q + "\n")
+    for strip in (False, True):
+        dest = tmp_path / f"clean-{strip}"
+        dedup.clean(src, dest, strip_paragraphs=strip)
+        assert sorted(os.listdir(dest)) == ["1.txt", "3.txt", "dedup-clean.json"]
+        dropped = json.loads((dest / "dedup-clean.json").read_text())["dropped"]
+        assert [(d["document"], d["duplicate_of"]) for d in dropped] == [("2.txt", "1.txt")]
