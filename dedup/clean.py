@@ -134,9 +134,11 @@ def clean(
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],
     }
     from .report.machine import dumps  # valid UTF-8 whatever the names hold
+    from .report.output import report_file  # atomic, fsynced, mode from the umask
 
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(manifest_path, (dumps(report.manifest) + "\n").encode("utf-8"))
+    with report_file(str(manifest_path)) as out:
+        out.write(dumps(report.manifest) + "\n")
     report.manifest_path = manifest_path
     return report
 

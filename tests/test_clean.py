@@ -166,3 +166,13 @@ def test_a_document_is_dropped_only_for_a_kept_copy_not_through_a_chain(tmp_path
         assert sorted(os.listdir(dest)) == ["1.txt", "3.txt", "dedup-clean.json"]
         dropped = json.loads((dest / "dedup-clean.json").read_text())["dropped"]
         assert [(d["document"], d["duplicate_of"]) for d in dropped] == [("2.txt", "1.txt")]
+
+
+def test_the_manifest_gets_the_umask_s_mode_like_any_written_file(tmp_path):
+    dest = tmp_path / "clean"
+    old = os.umask(0o022)
+    try:
+        dedup.clean(FIXTURES, dest)
+    finally:
+        os.umask(old)
+    assert (dest / "dedup-clean.json").stat().st_mode & 0o777 == 0o644
