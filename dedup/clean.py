@@ -5,9 +5,9 @@ What it does, in order:
 1. scans SRC as ``dedup scan`` would (document level; paragraph level too with
    ``strip_paragraphs``);
 2. decides: of each group of duplicate documents the canonical copy (the first in path
-   order) is kept and the others are dropped; with ``strip_paragraphs``, of each group
-   of repeated paragraphs the first copy in a kept document is kept and the others are
-   cut out of their documents (a document left with no paragraph is dropped);
+   order) is kept and a member is dropped only as a near-duplicate of one kept before it
+   (see :func:`_copies`); with ``strip_paragraphs``, of each group of repeated
+   paragraphs the first copy in a kept document is kept and, alike, the others are cut out of their documents (a document left with no paragraph is dropped);
 3. writes DEST with SRC's folder layout: a file none of whose documents changed is
    copied byte for byte (links as links); a plain-text file is written without its cut
    paragraphs (everything else in it byte for byte, as UTF-8); JSON Lines are cleaned
