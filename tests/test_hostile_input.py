@@ -3,9 +3,12 @@ file or record, the rest is read, and an unexpected failure exits 2 with one lin
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import random
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -193,3 +196,111 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
     monkeypatch.undo()
     with Index.open(db, create=False) as idx:
         assert len(idx) == 256 and "d255.txt" in idx and "d256.txt" not in idx
+
+
+def test_lone_surrogates_given_to_the_index_are_that_items_error(tmp_path):
+    with Index.open(tmp_path / "i.dedup") as idx:
+        good = "an ordinary article with enough words to be compared against others"
+        verdicts = idx.check_many(["broken \ud800 text", good])
+        assert "lone surrogate \\ud800" in verdicts[0].error and verdicts[1].error is None
+        added = idx.add_many([("x\udc00", good), ("y", good + " again")])
+        assert "lone surrogate \\udc00" in added[0].error and added[1].added
+        assert len(idx) == 1
+
+
+# --- memory per file -----------------------------------------------------------------------
+
+def test_a_file_larger_than_the_document_limit_is_an_error(tmp_path):
+    (tmp_path / "huge.txt").write_text("word " * 2000)  # 10,000 bytes, one line
+    (tmp_path / "huge.html").write_text("<p>" + "word " * 2000)
+    (tmp_path / "good.txt").write_text(GOOD)
+    result = scan(tmp_path, read_options=ReadOptions(max_document=1000))
+    assert [d.path for d in result.documents] == ["good.txt"]
+    for name in ("huge.txt", "huge.html"):
+        assert errors(result)[name] == "the file is larger than 1,000 bytes (the --max-document-size limit); not read"
+
+
+class Bottomless(io.RawIOBase):
+    """A stream that never ends (like /dev/zero), counting what was taken from it."""
+
+    taken = 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        buffer[:] = b"a" * len(buffer)
+        self.taken += len(buffer)
+        return len(buffer)
+
+
+@pytest.mark.parametrize("name", ["x.txt", "x.html", "x.md", "x.json"])
+def test_a_bottomless_stream_is_read_no_further_than_the_limit(name):
+    from dedup.readers import read_stream
+
+    stream = Bottomless()
+    [item] = list(read_stream(io.BufferedReader(stream, 4096), name, ReadOptions(max_document=100_000)))
+    assert "100,000 bytes (the --max-document-size limit); not read" in item.error
+    assert stream.taken <= 100_000 + 4096  # the limit, rounded up to the buffer
+
+
+def test_json_lines_are_streamed_and_a_long_record_is_that_records_error(tmp_path):
+    records = [json.dumps({"id": f"r{i}", "text": f"record number {i} " + "word " * 50}) for i in range(100)]
+    records[40] = json.dumps({"id": "long", "text": "word " * 1000})
+    data = "\n".join(records).encode() + b"\n"  # ~30 KB: 30 times the limit
+    (tmp_path / "a.jsonl").write_bytes(data)
+    (tmp_path / "b.jsonl.gz").write_bytes(gzip.compress(data))
+    result = scan(tmp_path, read_options=ReadOptions(max_document=1000))
+    for name in ("a.jsonl", "b.jsonl.gz"):
+        assert len([d for d in result.documents if d.path.startswith(name + "#")]) == 99
+        assert errors(result)[f"{name}:41"] == ("line 41: longer than 1,000 bytes "
+                                                "(the --max-document-size limit); not read")
+
+
+def test_a_compressed_file_is_decompressed_only_up_to_the_document_limit(tmp_path):
+    (tmp_path / "bomb.txt.gz").write_bytes(gzip.compress(b"word " * 2_000_000))  # 10 MB inside
+    (tmp_path / "good.txt").write_text(GOOD)
+    result = scan(tmp_path, read_options=ReadOptions(max_document=100_000))
+    assert errors(result)["bomb.txt.gz"] == ("the file is larger than 100,000 bytes "
+                                             "(the --max-document-size limit); not read")
+    cli = run("scan", tmp_path, "--max-document-size", "100K", "--format", "json")
+    assert cli.exit_code == 0 and json.loads(cli.stdout)["errors"][0]["path"] == "bomb.txt.gz"
+
+
+def test_read_file_on_a_fifo_is_an_error_not_a_wait(tmp_path):
+    from dedup.readers import read_file
+
+    os.mkfifo(tmp_path / "pipe")
+    [item] = read_file(tmp_path / "pipe", "pipe")
+    assert item.error == "not a regular file"
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("source, text", [
+    ('<p>One</p><img alt="<script>"><p>Two</p>', "One\n\nTwo"),
+    ("<div title='<!--'>Hello</div><p>after</p>", "Hello\n\nafter"),
+    ('<p>a <a href="x" title="</script> <style>">link</a></p><p>b</p>', "a link\n\nb"),
+    ('<svg>' + '<path d="M0"/>' * 3000 + '</svg><p>Drawn, then text.</p>', "Drawn, then text."),
+])
+def test_markup_inside_attribute_values_does_not_open_anything(source, text):
+    from dedup.readers import read_bytes
+
+    [doc] = read_bytes(source.encode(), "x.html")
+    assert doc.text == text
+
+
+@pytest.mark.parametrize("tag", ["<div>", "<div/>", "<b>", "<span class='x'>"])
+def test_deeply_nested_html_is_an_error_in_linear_time(tag):
+    """100k nested elements took 76 s to parse (the parser's scope checks walk the stack
+    of open elements); the nesting check refuses it in one pass over the markup."""
+    from dedup.readers import read_bytes
+
+    small, big = (tag * n + "<p>text</p>" for n in (20_000, 200_000))
+    seconds = []
+    for source in (small, big):
+        started = time.process_time()
+        [item] = read_bytes(source.encode(), "x.html")
+        seconds.append(time.process_time() - started)
+        assert "nested more than 2,048 deep" in item.error
+    assert seconds[1] < 30 * max(seconds[0], 0.005)  # 10x the input: ~10x the time, not 100x

@@ -129,14 +129,14 @@ def test_bad_inputs_are_reported_and_the_scan_continues(tmp_path, monkeypatch):
     os.symlink(tmp_path, tmp_path / "sub" / "loop")
     (tmp_path / ".hidden.txt").write_text(good)
 
-    real_read_bytes = Path.read_bytes
+    real_open = os.open
 
-    def read_bytes(self):  # root ignores file modes, so simulate the refusal
-        if self.name == "locked.txt":
+    def open_refusing(path, *args, **kwargs):  # root ignores file modes, so simulate the refusal
+        if os.path.basename(path) == "locked.txt":
             raise PermissionError(13, "Permission denied")
-        return real_read_bytes(self)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr("dedup.readers.os.open", open_refusing)
     result = scan(tmp_path)
     errors = {e.path: e.error for e in result.errors}
     assert errors["binary.bin"].startswith("binary file")

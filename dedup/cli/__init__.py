@@ -137,6 +137,10 @@ def read_options(func: Callable) -> Callable:
         click.option("--max-decompressed", type=ByteSize(), default="1G", show_default=True,
                      help="Largest size a compressed file may decompress to (K/M/G suffixes); "
                           "larger ones are reported and skipped."),
+        click.option("--max-document-size", "max_document", type=ByteSize(), default="16M", show_default=True,
+                     help="Largest file read whole (text, HTML, Markdown, a JSON array; after "
+                          "decompression) and largest JSON Lines record; larger ones are reported "
+                          "and skipped. Bounds memory per file (~20x this)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -145,7 +149,7 @@ def read_options(func: Callable) -> Callable:
 
 def build_read_options(**given) -> ReadOptions:
     """The :class:`ReadOptions` for the values of :func:`read_options`' options."""
-    keys = ("text_field", "id_field", "stdin_format", "max_decompressed")
+    keys = ("text_field", "id_field", "stdin_format", "max_decompressed", "max_document")
     try:
         return ReadOptions(**{k: given[k] for k in keys if given.get(k) is not None})
     except ValueError as err:

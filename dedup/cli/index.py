@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import time
-import warnings
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Optional
 
@@ -303,10 +302,8 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
             if not create:
                 raise
             exists = False
-            with warnings.catch_warnings():  # build_settings has said it on stderr already
-                warnings.filterwarnings("ignore", message=".*most near-duplicates at the threshold would be missed")
-                idx = Index.open(db, build_settings(**given) if given else None,
-                                 create=True, readonly=readonly, auto_optimize=auto_optimize)
+            idx = Index.open(db, build_settings(**given) if given else None,
+                             create=True, readonly=readonly, auto_optimize=auto_optimize)
     except StorageError as err:
         _fail(str(err))
     if given and exists:

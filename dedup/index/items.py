@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Union
 import xxhash
 
 from ..readers import Document
+from ..readers.text import surrogate_problem
 from ..verdict import Verdict
 
 Item = Union[Document, Mapping[str, Any], tuple, str]
@@ -50,6 +51,10 @@ def problem(inp: Input) -> Optional[str]:
         return f"document {name!r}: text must be a string, not {type(inp.text).__name__}"
     if not inp.text.strip():
         return f"document {name!r} is empty"
+    if isinstance(inp.doc_id, str) and (bad := surrogate_problem(inp.doc_id)):
+        return f"document id {ascii(inp.doc_id)} holds {bad}"
+    if bad := surrogate_problem(inp.text):
+        return f"document {name!r}: the text holds {bad}"
     return None
 
 

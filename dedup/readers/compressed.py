@@ -1,10 +1,12 @@
 """Compressed files (``.gz``, ``.bz2``, ``.xz``, ``.zst``): decompress, then read the
 inner file as its own suffix says (``articles.jsonl.gz`` is JSON Lines).
 
-Why a size bound: a few kilobytes can decompress to gigabytes (a "zip bomb"), and a
-scan holds a file in memory.  Decompression runs chunk by chunk and stops as soon as
-the output passes ``ReadOptions.max_decompressed`` (1 GiB by default, ``--max-decompressed``),
-so such a file costs at most that much memory and is reported, not read.
+Why size bounds: a few kilobytes can decompress to gigabytes (a "zip bomb").
+Decompression is a stream, read as the inner format needs it: JSON Lines a record at a
+time, any other format whole but never past ``ReadOptions.max_document`` (16 MiB by
+default, ``--max-document-size``), so memory stays bounded whatever the file holds; and
+it stops as soon as the output passes ``ReadOptions.max_decompressed`` (1 GiB by
+default, ``--max-decompressed``), which bounds the time a JSON Lines bomb can take.
 
 Why a stream ending early is an error: gzip, bzip2, xz and zstd all mark their end;
 a file cut short (an interrupted download) would otherwise be scanned as a shorter
@@ -37,31 +39,30 @@ class DecompressError(ValueError):
     """The compressed stream is corrupt, cut short or too large to read."""
 
 
-def _file_chunks(opener: Callable[[BinaryIO], BinaryIO]) -> Callable[[bytes], Iterator[bytes]]:
-    def chunks(data: bytes) -> Iterator[bytes]:
-        stream = opener(io.BytesIO(data))
+def _file_chunks(opener: Callable[[BinaryIO], BinaryIO]) -> Callable[[BinaryIO], Iterator[bytes]]:
+    def chunks(source: BinaryIO) -> Iterator[bytes]:
+        stream = opener(source)
         while chunk := stream.read(_CHUNK):
             yield chunk
 
     return chunks
 
 
-def _zstd_chunks(data: bytes) -> Iterator[bytes]:
-    pos = 0
-    while pos < len(data):
+def _zstd_chunks(source: BinaryIO) -> Iterator[bytes]:
+    rest = b""
+    while rest or (rest := source.read(_ZSTD_SLICE)):
         frame = zstandard.ZstdDecompressor().decompressobj()
         while not frame.eof:
-            if pos >= len(data):
+            piece, rest = (rest, b"") if rest else (source.read(_ZSTD_SLICE), b"")
+            if not piece:
                 raise EOFError
-            piece = data[pos : pos + _ZSTD_SLICE]
-            pos += len(piece)
             if out := frame.decompress(piece):
                 yield out
-        pos -= len(frame.unused_data)
+        rest = frame.unused_data
 
 
-#: Suffix -> (format name for messages, function yielding the decompressed chunks).
-CODECS: dict[str, tuple[str, Callable[[bytes], Iterator[bytes]]]] = {
+#: Suffix -> (format name for messages, function yielding the decompressed chunks of a stream).
+CODECS: dict[str, tuple[str, Callable[[BinaryIO], Iterator[bytes]]]] = {
     ".gz": ("gzip", _file_chunks(lambda f: gzip.GzipFile(fileobj=f))),
     ".bz2": ("bzip2", _file_chunks(bz2.BZ2File)),
     ".xz": ("xz", _file_chunks(lzma.LZMAFile)),
@@ -69,26 +70,52 @@ CODECS: dict[str, tuple[str, Callable[[bytes], Iterator[bytes]]]] = {
 }
 
 
+class _Decompressed(io.RawIOBase):
+    """The decompressed bytes of ``source`` as a readable stream, raising
+    :class:`DecompressError` (with the reason) as soon as it is corrupt, cut short, or
+    has produced more than ``limit`` bytes."""
+
+    def __init__(self, source: BinaryIO, suffix: str, limit: int) -> None:
+        self.kind, chunks = CODECS[suffix]
+        self._chunks = chunks(source)
+        self._pending = memoryview(b"")
+        self.limit, self.produced = limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            chunk = self._next()
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _next(self) -> bytes | None:
+        try:
+            chunk = next(self._chunks, None)
+        except EOFError:
+            raise DecompressError(
+                f"truncated {self.kind} file: the data ends before the end-of-stream marker "
+                f"({self.produced:,} bytes decompressed)") from None
+        except (OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as err:
+            raise DecompressError(f"corrupt {self.kind} data ({err})") from None
+        if chunk is not None:
+            self.produced += len(chunk)
+            if self.produced > self.limit:
+                raise DecompressError(f"decompresses to more than {self.limit:,} bytes "
+                                      "(the --max-decompressed limit); not read")
+        return chunk
+
+
 def decompress(data: bytes, suffix: str, limit: int) -> bytes:
-    """The decompressed ``data`` (compressed as ``suffix`` says), at most ``limit`` bytes."""
-    kind, chunks = CODECS[suffix]
-    out = bytearray()
-    try:
-        for chunk in chunks(data):
-            out += chunk
-            if len(out) > limit:
-                raise DecompressError(
-                    f"decompresses to more than {limit:,} bytes (the --max-decompressed limit); "
-                    "not read"
-                )
-    except EOFError:
-        raise DecompressError(
-            f"truncated {kind} file: the data ends before the end-of-stream marker "
-            f"({len(out):,} bytes decompressed)"
-        ) from None
-    except (OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError) as err:
-        raise DecompressError(f"corrupt {kind} data ({err})") from None
-    return bytes(out)
+    """``data`` (compressed as ``suffix`` says) decompressed whole; :class:`DecompressError`
+    if corrupt, cut short or larger than ``limit`` bytes."""
+    return _Decompressed(io.BytesIO(data), suffix, limit).readall()
 
 
 def inner_name(name: str) -> tuple[str, list[str]]:
@@ -101,14 +128,18 @@ def inner_name(name: str) -> tuple[str, list[str]]:
     return str(path), layers
 
 
-def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
-    from . import ReadError, reader_for
+def read_stream(source: BinaryIO, name: str, options: "ReadOptions") -> Iterator["Item"]:
+    """The documents in a compressed stream, decompressed as they are read: JSON Lines
+    record by record, other formats whole up to ``options.max_document`` bytes.  An
+    error part-way (corrupt, cut short, past ``max_decompressed``) ends the file with a
+    :class:`~dedup.readers.ReadError`; JSON Lines records read before it are kept."""
+    from . import ReadError, read_stream as read_inner
 
     inner, layers = inner_name(name)
+    stream: BinaryIO = source
+    for suffix in layers:
+        stream = io.BufferedReader(_Decompressed(stream, suffix, options.max_decompressed), _CHUNK)
     try:
-        for suffix in layers:
-            data = decompress(data, suffix, options.max_decompressed)
+        yield from read_inner(stream, name, options, PurePosixPath(inner).suffix.lower())
     except DecompressError as err:
         yield ReadError(name, str(err))
-        return
-    yield from reader_for(inner)(data, name, options)

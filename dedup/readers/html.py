@@ -64,19 +64,38 @@ _MARKER_RUN = re.compile(" ?(?:[\ue000\ue001] ?)+")
 
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 #: Constructs whose content runs to a closing token (HTML "raw text" and comments).
-_RAW_TAGS = ("script", "style", "textarea", "title", "xmp", "noembed", "noframes")
-_RAW_OPEN = re.compile(rf"<!--|<({'|'.join(_RAW_TAGS)})(?=[\s/>])", re.IGNORECASE)
+_RAW_TAGS = frozenset(("script", "style", "textarea", "title", "xmp", "noembed", "noframes"))
 _RAW_CLOSE = {tag: re.compile(rf"</{tag}[\s/>]", re.IGNORECASE) for tag in _RAW_TAGS}
+#: Where markup starts: a comment, a start or end tag, or another ``<!``/``<?`` construct.
+_MARKUP = re.compile(r"<(?:(!--)|(/?)([A-Za-z][^\s/>]*)|[!?])")
+#: The rest of a tag after its name: attributes (a quoted value may hold ``>`` or
+#: ``<script>``) up to the closing ``>`` (an unrolled loop: linear, no backtracking).
+_TAG_REST = re.compile(r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>""")
+#: Elements that are never open (void) or that the next one closes implicitly: they do
+#: not deepen the tree the parser builds.
+_FLAT = frozenset((
+    "area base br col embed hr img input link meta param source track wbr keygen basefont bgsound frame "
+    "p li dt dd option optgroup tr td th tbody thead tfoot rb rt rp rtc colgroup caption html head body"
+).split())
+#: Deepest element nesting read.  An HTML parser finds an element's scope by walking
+#: the stack of open elements, so its time grows with the square of the depth (100k
+#: nested <div>s: 76 s); browsers cap it (Chrome at 512) and real pages stay far below.
+MAX_DEPTH = 2048
 
 
 class HTMLError(ValueError):
-    """``what`` (a comment, script or style) opened on ``line`` is never closed, so the
-    rest of the file would be hidden: reading it anyway would lose text unseen."""
+    """Markup that cannot be read faithfully: a comment, script or style opened and
+    never closed (the rest of the file would be hidden: reading it anyway would lose
+    text unseen), or elements nested too deep to parse in reasonable time."""
 
-    def __init__(self, what: str, line: int, hidden: int):
-        super().__init__(f"{what} opened on line {line} is never closed and would hide "
-                         f"the remaining {hidden:,} characters")
-        self.what, self.line, self.hidden = what, line, hidden
+    def __init__(self, message: str, what: str | None = None) -> None:
+        super().__init__(message)
+        self.what = what  # the construct never closed, if that is the problem
+
+    @classmethod
+    def unclosed(cls, what: str, line: int, hidden: int) -> "HTMLError":
+        return cls(f"{what} opened on line {line} is never closed and would hide "
+                   f"the remaining {hidden:,} characters", what)
 
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
@@ -150,23 +169,51 @@ def _break(run: re.Match) -> str:
 
 def check_closed(source: str) -> None:
     """Raise :class:`HTMLError` if a comment, script or style is never closed, which
-    would turn the rest of the file into invisible text."""
-    pos = 0
-    while opened := _RAW_OPEN.search(source, pos):
-        tag = opened.group(1)
-        if tag is None:  # a comment; "<!-->" and "<!--->" are empty comments
+    would turn the rest of the file into invisible text, or if elements nest deeper
+    than :data:`MAX_DEPTH` (parsing that costs quadratic time).
+
+    One linear pass over the markup, tag by tag: ``<script>`` inside an attribute value
+    (``<img alt="<script>">``) or inside a script is not an opening.
+    """
+    pos, depth, foreign = 0, 0, 0  # foreign: how many <svg>/<math> are open
+    while opened := _MARKUP.search(source, pos):
+        comment, slash, tag = opened.groups()
+        if comment:  # "<!-->" and "<!--->" are empty comments
             rest = opened.end()
             if source.startswith((">", "->"), rest):
                 pos = source.index(">", rest) + 1
                 continue
             end = source.find("-->", rest)
-            closing = end + 3 if end >= 0 else -1
-            what = "comment <!--"
-        else:
-            close = _RAW_CLOSE[tag.lower()].search(source, opened.end())
-            closing = close.end() if close else -1
-            what = f"<{tag.lower()}>"
-        if closing < 0:
-            line = source.count("\n", 0, opened.start()) + 1
-            raise HTMLError(what, line, len(source) - opened.start())
-        pos = closing
+            _closed(source, opened.start(), end + 3 if end >= 0 else -1, "comment <!--")
+            pos = end + 3
+            continue
+        if tag is None:  # <!DOCTYPE ...>, <?xml ...?>, a bogus comment: up to the next ">"
+            end = source.find(">", opened.end())
+            pos = end + 1 if end >= 0 else len(source)
+            continue
+        rest = _TAG_REST.match(source, opened.end())
+        if rest is None:  # a tag (or quoted value) that runs to the end of the file
+            break
+        pos, name = rest.end(), tag.lower()
+        closed = foreign > 0 and rest.group().endswith("/>")  # "<path/>" in SVG; HTML ignores the slash
+        if slash:
+            if depth > 0 and name not in _FLAT:
+                depth -= 1
+            foreign -= foreign > 0 and name in ("svg", "math")
+        elif name in _RAW_TAGS and not closed:
+            close = _RAW_CLOSE[name].search(source, pos)
+            _closed(source, opened.start(), close.end() if close else -1, f"<{name}>")
+            pos = close.end()
+        elif name not in _FLAT and not closed:
+            depth += 1
+            foreign += name in ("svg", "math")
+            if depth > MAX_DEPTH:
+                line = source.count("\n", 0, opened.start()) + 1
+                raise HTMLError(f"elements nested more than {MAX_DEPTH:,} deep (line {line}); "
+                                "parsing that takes quadratic time and browsers flatten it")
+
+
+def _closed(source: str, start: int, closing: int, what: str) -> None:
+    if closing < 0:
+        line = source.count("\n", 0, start) + 1
+        raise HTMLError.unclosed(what, line, len(source) - start)

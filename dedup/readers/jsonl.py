@@ -30,10 +30,11 @@ hashed or written to a report).
 from __future__ import annotations
 
 import codecs
+import io
 import json
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
-from .text import DecodeError, decode, has_bom, surrogate_problem
+from .text import DecodeError, TooLarge, decode, has_bom, read_bounded, surrogate_problem
 
 if TYPE_CHECKING:
     from . import Item, ReadOptions
@@ -47,27 +48,41 @@ def _kind(value: Any) -> str:
 
 
 def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
-    """Read JSON Lines: every non-blank line is a record.
+    """Read JSON Lines held in memory (see :func:`read_stream`)."""
+    yield from read_stream(io.BytesIO(data), name, options)
 
-    Lines are decoded one by one, so one bad byte costs one record (a file with a
-    UTF-16/32 byte-order mark is decoded whole: its lines cannot be split as bytes).
+
+def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator["Item"]:
+    """Read JSON Lines from a binary stream: every non-blank line is a record.
+
+    Lines are read and decoded one by one, so the file may be of any size (memory holds
+    one line), and one bad byte costs one record.  A line longer than
+    ``options.max_document`` bytes is an error for that record and is skipped without
+    being held.  A file with a UTF-16/32 byte-order mark is decoded whole (its lines
+    cannot be split as bytes), so it may be at most ``max_document`` bytes.
     """
     from . import ReadError
 
-    lines: list[bytes] | list[str]
-    if has_bom(data) and not data.startswith(codecs.BOM_UTF8):
+    limit = options.max_document
+    first = stream.readline(limit + 1)
+    if has_bom(first) and not first.startswith(codecs.BOM_UTF8):
         try:
-            lines = decode(data).split("\n")
-        except DecodeError as err:
+            rest = read_bounded(stream, limit - len(first), "a UTF-16/32 JSON Lines file")
+            lines: Iterator[bytes | str | None] = iter(decode(first + rest).split("\n"))
+        except (DecodeError, TooLarge) as err:
             yield ReadError(name, str(err))
             return
     else:
-        lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
+        lines = _bounded_lines(stream, first.removeprefix(codecs.BOM_UTF8), limit)
     names = _Names(name)
     for number, line in enumerate(lines, 1):
+        where = f"line {number}"
+        if line is None:
+            yield ReadError(f"{name}:{number}", f"{where}: longer than {limit:,} bytes "
+                                                "(the --max-document-size limit); not read")
+            continue
         if not line.strip():
             continue
-        where = f"line {number}"
         try:
             record = _parse(decode(line) if isinstance(line, bytes) else line)
         except DecodeError as err:
@@ -81,7 +96,8 @@ def read_lines(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
 
 
 def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
-    """Read a JSON array of records."""
+    """Read a JSON array of records (parsed whole: the file as a whole is held to
+    ``options.max_document``, see :func:`dedup.readers.read_stream`)."""
     from . import ReadError
 
     try:
@@ -98,6 +114,20 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
     names = _Names(name)
     for number, record in enumerate(records, 1):
         yield _document(record, number, f"record {number}", options, names)
+
+
+def _bounded_lines(stream: BinaryIO, first: bytes, limit: int) -> Iterator[bytes | None]:
+    """The lines of ``stream`` (``first`` already read), ``None`` for one longer than
+    ``limit`` bytes, whose rest is skipped a chunk at a time."""
+    line = first
+    while line:
+        if len(line) > limit and not (len(line) == limit + 1 and line.endswith(b"\n")):
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(1 << 20)
+            yield None
+        else:
+            yield line
+        line = stream.readline(limit + 1)
 
 
 class _Unparsable(ValueError):

@@ -38,7 +38,8 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     except DecodeError as err:
         yield ReadError(name, str(err))
     except HTMLError as err:
-        yield ReadError(name, f"raw HTML in the Markdown is malformed: {err.what} is never closed")
+        yield ReadError(name, "raw HTML in the Markdown is malformed: "
+                              + (f"{err.what} is never closed" if err.what else str(err)))
 
 
 def markdown_text(source: str) -> str:

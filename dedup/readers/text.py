@@ -9,7 +9,7 @@ rather than guessed at, because a wrong guess silently corrupts every score.
 from __future__ import annotations
 
 import codecs
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 if TYPE_CHECKING:
     from . import Item, ReadOptions
@@ -25,6 +25,21 @@ _BOMS = (
 
 class DecodeError(ValueError):
     """The bytes are not text we can decode without guessing."""
+
+
+class TooLarge(ValueError):
+    """A file or document is larger than the reader may hold in memory."""
+
+
+def read_bounded(stream: BinaryIO, limit: int, what: str = "the document") -> bytes:
+    """All of ``stream``, or :class:`TooLarge` if it holds more than ``limit`` bytes
+    (never reading more than ``limit + 1``: a 200 MB line or a bottomless stream costs
+    at most the limit)."""
+    data = stream.read(limit + 1) if limit >= 0 else b"x"
+    if len(data) > limit:
+        raise TooLarge(f"{what} is larger than {max(limit, 0):,} bytes (the --max-document-size limit); "
+                       "not read")
+    return data
 
 
 def has_bom(data: bytes) -> bool:
