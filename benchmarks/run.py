@@ -116,22 +116,20 @@ def normalized_paragraphs(docs) -> list[str]:
 
 
 def worker_stages(folder: Path, config: str) -> dict:
-    """Each stage of a scan, timed separately, in the order a scan runs them."""
-    import numpy as np
-
+    """Each stage of a scan, timed separately, in the order a scan runs them: the
+    signing steps one by one, then the plan's stages (:mod:`dedup.plan`) in one
+    process, each level's stage times summed."""
     from dedup.corpus import Corpus
-    from dedup.detect import detect, document_items, paragraph_items
-    from dedup.group import exact_groups, groups
-    from dedup.lsh import band_keys, candidate_pairs
     from dedup.minhash import signatures
     from dedup.normalize import normalize
+    from dedup.plan.job import run_scan
+    from dedup.plan.local import LocalExecutor
+    from dedup.plan.scratch import load, scratch_folder
+    from dedup.plan.sign import BATCH_DOCUMENTS, batches, sign_batch
     from dedup.report import write_report
-    from dedup.results import ScanResult
-    from dedup.scan import BATCH_DOCUMENTS, build_corpus
-    from dedup.segments import offsets_from_counts, ranges
+    from dedup.results import LEVELS
     from dedup.shingle import shingle
     from dedup.split import split_paragraphs
-    from dedup.verify import score_pairs, unique_sets
 
     settings = settings_for(config)
     t = Timer({})
@@ -145,45 +143,48 @@ def worker_stages(folder: Path, config: str) -> dict:
             sh = shingle(texts, settings.unit, settings.ngram)
         with t.stage("MinHash"):
             signatures(sh, settings.num_perm, settings.seed)
-    with t.stage("sign total (build_corpus)"):
-        corpus = build_corpus(iter(docs), settings)
+    with t.stage("sign total (batches)"):
+        corpus = Corpus.concat([sign_batch(b, settings) for b in batches(docs)], settings.num_perm)
+    counts = {"candidates": 0, "verified": 0}
 
-    counts: dict[str, int] = {"candidates": 0, "verified": 0}
-    for level in ("paragraph", "document"):
-        with t.stage("exact-copy grouping"):
-            items = paragraph_items(corpus) if level == "paragraph" else document_items(corpus)[0]
-            first, label = exact_groups(items.keys)
-            copies = np.flatnonzero(first[label] != np.arange(len(label)))
-            copy_pairs = np.stack([first[label[copies]], copies], axis=1)
-            distinct = first[items.tokens[first] >= settings.min_tokens]
-            sigs = items.signatures[distinct]
-        with t.stage("LSH band keys"):
-            keys = band_keys(sigs, settings.bands, settings.rows)
-        with t.stage("LSH candidates"):
-            cand = candidate_pairs(keys)
-        with t.stage("verify"):
-            involved = np.unique(cand)
-            starts, ends = items.starts[distinct][involved], items.ends[distinct][involved]
-            table = unique_sets(items.hashes[ranges(starts, ends - starts)], offsets_from_counts(ends - starts))
-            scores = score_pairs(table, np.searchsorted(involved, cand))
-            kept = cand[scores.jaccard >= settings.threshold]
-        with t.stage("group"):
-            groups(len(items.keys), (tuple(p) for p in np.concatenate([copy_pairs, distinct[kept]]).tolist()))
-        counts[f"distinct {level}s"] = len(first)
-        counts["candidates"] += len(cand)
-        counts["verified"] += len(kept)
-    with t.stage("detect total (pairs, groups, locations)"):
-        pairs, found = detect(corpus, settings)
-    result = ScanResult(settings.to_dict(), corpus.documents, pairs, found, corpus.errors)
+    class Timed(LocalExecutor):
+        """Times each stage and counts what the verification stage saw."""
+
+        names = {"sign_shard": "plan: sign (items, sorted sets)", "exact_partition": "plan: exact copies",
+                 "band_shard": "plan: band rows", "candidate_partition": "plan: candidates",
+                 "verify_range": "plan: estimate floor + verify", "common_partition": "plan: boilerplate",
+                 "document_shard": "plan: document items"}
+
+        def map(self, stage, tasks):
+            tasks = list(tasks)
+            with t.stage(self.names[stage.__name__]):
+                out = super().map(stage, tasks)
+            if stage.__name__ == "verify_range":
+                counts["candidates"] += sum(out)
+                counts["verified"] += sum(len(load(plan.scratch.verified(plan.level, r, "a"))) for plan, r in tasks)
+            return out
+
+        def imap(self, stage, tasks):
+            with t.stage(self.names[stage.__name__]):
+                out = list(super().imap(stage, tasks))
+            return iter(out)
+
+    with scratch_folder() as scratch, Timed(1) as executor:
+        started = time.perf_counter()
+        result = run_scan(iter(docs), settings, levels=LEVELS, executor=executor, scratch=scratch)
+        total = time.perf_counter() - started
+    planned = sum(v for k, v in t.seconds.items() if k.startswith("plan: "))
+    t.seconds["plan: link, groups, locations"] = total - planned
+    t.seconds["plan total"] = total
     with t.stage("report (json)"):
         write_report(result, "json", io.StringIO())
     with t.stage("report (text)"):
-        write_report(result, "text", io.StringIO(), width=100)
+        write_report(result, "text", io.StringIO())  # TextOptions: 100 columns
     return {
         "seconds": t.seconds,
         "paragraphs": corpus.paragraphs,
-        "pairs": len(pairs),
-        "groups": len(found),
+        "pairs": len(result.pairs),
+        "groups": len(result.groups),
         **counts,
         "memory": paragraph_memory(corpus, Corpus),
         "rss_mb": peak_rss_mb(),
@@ -241,7 +242,7 @@ def worker_anchors(folder: Path, config: str) -> dict:
     from rensa import RMinHash
 
     from dedup.minhash import signatures
-    from dedup.scan import BATCH_DOCUMENTS
+    from dedup.plan.sign import BATCH_DOCUMENTS
     from dedup.shingle import shingle
 
     settings = settings_for(config)

@@ -98,6 +98,16 @@ class CacheStats:
     misses: int = 0
     damaged: int = 0
     write_errors: int = 0
+    #: Why the first failed write failed (for the one warning a scan gives).
+    write_error: str = ""
+
+    def add(self, other: "CacheStats") -> None:
+        """Count ``other``'s events too (a worker's stats, merged by the scan)."""
+        self.hits += other.hits
+        self.misses += other.misses
+        self.damaged += other.damaged
+        self.write_errors += other.write_errors
+        self.write_error = self.write_error or other.write_error
 
 
 @dataclass
@@ -107,6 +117,8 @@ class SignatureCache:
     root: Path
     settings: Settings
     stats: CacheStats = field(default_factory=CacheStats)
+    #: Whether the first failed write warns (a scan's workers leave it to the scan).
+    warn: bool = True
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
@@ -182,9 +194,14 @@ class SignatureCache:
                 raise
         except OSError as err:
             self.stats.write_errors += 1
-            if self.stats.write_errors == 1:
-                warnings.warn(f"dedup: cannot write to the cache {self.root}: {err.strerror or err}; "
-                              "scanning without it", stacklevel=2)
+            self.stats.write_error = self.stats.write_error or str(err.strerror or err)
+            if self.stats.write_errors == 1 and self.warn:
+                self.warn_unwritable()
+
+    def warn_unwritable(self) -> None:
+        """The one warning a scan gives when the cache could not be written."""
+        warnings.warn(f"dedup: cannot write to the cache {self.root}: {self.stats.write_error}; "
+                      "scanning without it", stacklevel=3)
 
 
 def _to_arrays(corpus: Corpus) -> dict[str, np.ndarray]:

@@ -104,25 +104,15 @@ def candidate_pairs(
     if n < 2 or low >= max_ratio:
         return np.zeros((0, 2), np.int64)
     sizes = np.maximum(np.asarray(sizes, dtype=np.int64), 1)
-    positions = min(int(depth(containment, np.array([max_ratio]), target)[0]), signatures.shape[1])
     found: list[np.ndarray] = []
-    for lo in range(0, positions, _POSITIONS_PER_SORT):
-        hi = min(lo + _POSITIONS_PER_SORT, positions)
-        # One sort for a block of positions: key = (position, value).
-        keys = signatures[:, lo:hi].astype(np.uint64)
-        keys |= np.arange(lo, hi, dtype=np.uint64) << np.uint64(32)
-        flat = _shared_bucket_pairs(keys.ravel())
-        if not len(flat):
-            continue
-        width = hi - lo
-        position = lo + flat[:, 0] % width
-        a, b = flat[:, 0] // width, flat[:, 1] // width
-        a, b = np.minimum(a, b), np.maximum(a, b)
-        ratio = np.maximum(sizes[a], sizes[b]) / np.minimum(sizes[a], sizes[b])
-        keep = (ratio > low) & (ratio <= max_ratio)
-        keep[keep] = position[keep] < depth(containment, ratio[keep], target)
-        found.append(a[keep] * n + b[keep])
-    code = np.concatenate(found) if found else np.zeros(0, np.int64)
+    for lo in range(0, search_positions(containment, signatures.shape[1], max_ratio, target), _POSITIONS_PER_SORT):
+        # One sort for a block of positions.
+        keys = bucket_keys(signatures, lo, lo + _POSITIONS_PER_SORT)
+        width = keys.shape[1]
+        found.append(bucket_pairs(keys.ravel(), np.repeat(np.arange(n), width), np.repeat(sizes, width),
+                                  containment, covered=covered, max_ratio=max_ratio, target=target))
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+    code = pairs[:, 0] * n + pairs[:, 1]
     code.sort()
     code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
     return plausible(signatures, sizes, np.stack([code // n, code % n], axis=1), containment)
@@ -148,6 +138,48 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
         keep[check[lo : lo + chunk]] = estimate(signatures[part[:, 0]], signatures[part[:, 1]]) >= floor[
             check[lo : lo + chunk]]
     return pairs[keep]
+
+
+def search_positions(containment: float, num_perm: int, max_ratio: float = MAX_RATIO, target: float = TARGET) -> int:
+    """How many leading MinHash positions the search uses (the depth at ``max_ratio``)."""
+    return min(int(depth(containment, np.array([max_ratio]), target)[0]), num_perm)
+
+
+def bucket_keys(signatures: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``(n, hi - lo)`` uint64 bucket keys of positions ``lo .. hi - 1``: the value,
+    with its position in the high bits (a bucket is one value at one position)."""
+    hi = min(hi, signatures.shape[1])
+    keys = signatures[:, lo:hi].astype(np.uint64)
+    keys |= np.arange(lo, hi, dtype=np.uint64) << np.uint64(32)
+    return keys
+
+
+def bucket_pairs(
+    keys: np.ndarray,
+    items: np.ndarray,
+    sizes: np.ndarray,
+    containment: float,
+    *,
+    covered: tuple[int, int] | None = None,
+    max_ratio: float = MAX_RATIO,
+    target: float = TARGET,
+) -> np.ndarray:
+    """Candidate pairs ``(i, j)``, ``i < j`` (item numbers, with repeats), from flat rows
+    of :func:`bucket_keys` (``keys[r]`` of item ``items[r]``, whose size is
+    ``sizes[r]``): pairs sharing a bucket of 2 to :data:`MAX_BUCKET` members whose size
+    ratio needs that bucket's position (see :func:`candidate_pairs`).  Every bucket
+    must be whole in the rows given; rows may come in any order."""
+    low = lowest_ratio(containment, covered, max_ratio, target)
+    flat = _shared_bucket_pairs(keys)
+    if not len(flat) or low >= max_ratio:
+        return np.zeros((0, 2), np.int64)
+    position = (keys[flat[:, 0]] >> np.uint64(32)).astype(np.int64)
+    a, b = items[flat[:, 0]], items[flat[:, 1]]
+    size_a, size_b = np.maximum(sizes[flat[:, 0]], 1), np.maximum(sizes[flat[:, 1]], 1)
+    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
+    keep = (ratio > low) & (ratio <= max_ratio)
+    keep[keep] = position[keep] < depth(containment, ratio[keep], target)
+    return np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]], axis=1).astype(np.int64)
 
 
 def _shared_bucket_pairs(column: np.ndarray) -> np.ndarray:

@@ -82,36 +82,43 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     return key
 
 
-def candidate_pairs(keys: np.ndarray) -> np.ndarray:
-    """All pairs ``(i, j)``, ``i < j``, that share a key in some band, as an ``(m, 2)``
+def bucket_pairs(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """All pairs ``(i, j)``, ``i < j``, of ``items`` that share a key, as an ``(m, 2)``
     int64 array, sorted and without repeats.
 
-    Per band: sort the keys, find runs of equal keys, and emit the pairs within each run
-    (a star around the run's smallest member when the run is larger than
-    ``MAX_BUCKET_PAIRS`` members).  Pairs are deduplicated as ``i * n + j`` codes.
+    ``keys`` and ``items`` are flat rows (one per item and band: band keys are salted
+    with their band number, so one sort serves every band).  Sort the keys, find runs
+    of equal keys (buckets), and emit the pairs within each run (a star around the
+    run's smallest item when it has more than ``MAX_BUCKET_PAIRS`` members).
+    Near-duplicates share most bands, so the same pair comes back bucket after bucket:
+    pairs are made a slice of runs at a time and repeats folded away whenever the
+    backlog outgrows the result, which keeps memory at a few times the output instead
+    of ``bands`` times it.
     """
-    n, bands = keys.shape
-    columns = np.ascontiguousarray(keys.T)  # one contiguous row per band
+    items = np.asarray(items, dtype=np.int64)
+    if len(keys) < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    n = int(items.max()) + 1
+    # Not a stable sort: members of a run are only paired with each other, and a
+    # star's centre is chosen by item number, so the order inside a run never matters.
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    members = items[order]
+    run_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    run_len = np.diff(np.r_[run_start, len(keys)])
+    shared = run_len > 1
+    run_start, run_len = run_start[shared], run_len[shared]
+    made = np.where(run_len <= MAX_BUCKET_PAIRS, run_len * (run_len - 1) // 2, run_len - 1)
+    cuts = np.searchsorted(np.cumsum(made), np.arange(1, int(made.sum()) // _MERGE_AT + 1) * _MERGE_AT)
     merged = np.zeros(0, dtype=np.int64)
     pending: list[np.ndarray] = []
     pending_size = 0
-    for band in range(bands):
-        column = columns[band]
-        # Not a stable sort: members of a run are only paired with each other, and
-        # a star's centre is chosen by index, so the order inside a run never matters.
-        order = np.argsort(column)
-        sorted_keys = column[order]
-        run_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        run_len = np.diff(np.r_[run_start, n])
-        shared = run_len > 1
-        if not shared.any():
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(run_start)]):
+        if hi <= lo:
             continue
-        pairs = _pairs_in_runs(order, run_start[shared], run_len[shared])
+        pairs = _pairs_in_runs(members, run_start[lo:hi], run_len[lo:hi])
         pending.append(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
         pending_size += len(pending[-1])
-        # Near-duplicates share most bands, so the same pair comes back band after band:
-        # fold repeats away whenever the backlog outgrows the result, which keeps memory
-        # at a few times the output instead of ``bands`` times it.
         if pending_size > max(_MERGE_AT, 2 * len(merged)):
             merged, pending, pending_size = _sorted_unique([merged, *pending]), [], 0
     code = _sorted_unique([merged, *pending])

@@ -179,6 +179,27 @@ def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     return np.mean(sig_a == sig_b, axis=-1)
 
 
+#: See :func:`floor`.
+PREFILTER_SIGMAS = 4.0
+
+
+def floor(threshold, num_perm: int):
+    """The MinHash estimate below which a candidate is not verified (the scan's and
+    the index's estimate floor).
+
+    Why: LSH with few rows per band (what catches light rewrites) also proposes a steady
+    share of chance pairs (J ~ 0.02; on real prose 82 % of a scan's paragraph
+    candidates), and their number grows with the corpus.  Their estimate is
+    ~0.02 +- 0.01, while a pair at the threshold has an estimate
+    ``N(threshold, sqrt(t(1-t)/num_perm))`` (the MinHash standard error): the floor sits
+    ``PREFILTER_SIGMAS`` standard deviations below it, so a true pair at the threshold
+    is dropped with probability ~3e-5 (the normal tail at 4 sigma; pairs above the
+    threshold even less), and nearly every chance one is dropped before its shingle
+    set is read.  ``threshold`` may be an array (one floor per pair).
+    """
+    return threshold - PREFILTER_SIGMAS * np.sqrt(threshold * (1 - threshold) / num_perm)
+
+
 def as_datasketch(signature: np.ndarray, seed: int = 1):
     """A ``datasketch.LeanMinHash`` holding ``signature`` (for interop and tests)."""
     from datasketch import LeanMinHash

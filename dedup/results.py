@@ -14,6 +14,8 @@ from .readers import ReadError, ReadWarning
 
 Kind = Literal["paragraph", "document"]
 Relation = Literal["near-duplicate", "contained"]
+#: The levels a scan reports, in report order.
+LEVELS: tuple[Kind, ...] = ("document", "paragraph")
 
 
 @dataclass(frozen=True)

@@ -1,38 +1,27 @@
 """``scan``: the batch job, as a library call (``dedup scan`` is a thin layer over it).
 
-Reads every document under the given paths, signs them in batches, detects duplicate
-paragraphs and documents, and returns a :class:`~dedup.results.ScanResult`.  Bad files
-become entries in ``result.errors``; they never stop the scan.
+Reads every document under the given paths, runs the scan's plan of partitioned
+stages over them (:mod:`dedup.plan`: signing, exact copies, LSH candidates, estimate
+floor and exact verification, grouping) and returns a
+:class:`~dedup.results.ScanResult`.  Bad files become entries in ``result.errors``; they
+never stop the scan.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
-from itertools import chain, islice
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
-from .cache import SignatureCache, document_digest
-from .corpus import Corpus, sign_documents
-from . import boilerplate
-from .detect import LEVELS, boilerplate_mask, detect
+from .cache import SignatureCache
+from .plan.job import run_scan
+from .plan.local import LocalExecutor
+from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
-from .readers import STDIN_ARG, Document, ReadError, ReadOptions, ReadWarning, read_file, read_stdin
-from .readers.text import surrogate_problem
-from .results import Kind, ScanResult
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
+from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, check_roots, walk
-
-#: Documents per batch, on average (see :func:`batches`): large enough for numpy to
-#: amortize its call overhead, small enough to spread a scan over several processes.
-BATCH_DOCUMENTS = 256
-#: Hard caps on a batch, which keep its temporary arrays to a few hundred MB.
-BATCH_MAX_DOCUMENTS = 1024
-BATCH_MAX_CHARS = 16_000_000
 
 
 def scan(
@@ -46,6 +35,8 @@ def scan(
     cache_dir: Union[str, Path, None] = None,
     all_pairs: bool = False,
     progress: Progress = NO_PROGRESS,
+    tmp_dir: Union[str, Path, None] = None,
+    partitions: int | None = None,
 ) -> ScanResult:
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
@@ -67,6 +58,8 @@ def scan(
         cache_dir=cache_dir,
         all_pairs=all_pairs,
         progress=progress,
+        tmp_dir=tmp_dir,
+        partitions=partitions,
     )
 
 
@@ -79,62 +72,41 @@ def scan_documents(
     cache_dir: Union[str, Path, None] = None,
     all_pairs: bool = False,
     progress: Progress = NO_PROGRESS,
+    tmp_dir: Union[str, Path, None] = None,
+    partitions: int | None = None,
 ) -> ScanResult:
     """Like :func:`scan`, over documents you already have in memory.
 
-    ``jobs`` processes sign the documents (the result is the same for any number);
-    with ``cache_dir`` signed batches are kept there and reused by later scans
-    (see :mod:`dedup.cache`).  ``all_pairs`` reports every verified pair instead of
-    the pairs that link each group (see :func:`dedup.detect.detect`).
+    The scan runs as a plan of partitioned stages (:mod:`dedup.plan`) on ``jobs``
+    processes; its intermediate files go to a fresh folder under ``tmp_dir`` (default:
+    ``cache_dir/scratch`` with a cache, else the system's temporary folder), removed
+    when the scan ends, however it ends.  ``partitions`` splits each stage's work (a
+    default from the corpus size).  With ``cache_dir`` signed batches are kept there and
+    reused by later scans (see :mod:`dedup.cache`).  ``all_pairs`` reports every
+    verified pair instead of the pairs that link each group (see
+    :mod:`dedup.plan.link`).  ``progress`` is told of each stage.  The result is the
+    same for any ``jobs``, ``partitions`` and cache.  Raises ``OSError`` when the scratch
+    folder cannot be created.
     """
     settings = settings or Settings()
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
-    corpus = build_corpus(documents, settings, jobs=jobs, cache=cache)
-    progress.stage(f"finding and verifying candidates among {corpus.paragraphs:,} paragraphs", "")
-    common = boilerplate_mask(corpus, settings)
-    pairs, groups = detect(corpus, settings, levels, all_pairs=all_pairs, boilerplate=common)
+    if tmp_dir is None and cache_dir is not None:
+        tmp_dir = Path(cache_dir) / "scratch"
+        try:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:  # an unwritable cache warns (dedup.cache); the scan goes on
+            tmp_dir = None
+    executor = LocalExecutor(jobs)
+    try:
+        with scratch_folder(tmp_dir) as scratch, executor:
+            result = run_scan(documents, settings, levels=levels, executor=executor, scratch=scratch,
+                              partitions=partitions, cache=cache, all_pairs=all_pairs, progress=progress)
+    except BaseException:
+        if cache is not None:  # workers ended by SIGTERM cannot remove their half-written entries
+            cache.sweep_temporaries_of(executor.worker_pids)
+        raise
     progress.close()
-    return ScanResult(
-        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
-        documents=corpus.documents,
-        pairs=pairs,
-        groups=groups,
-        errors=corpus.errors,
-        boilerplate=boilerplate.groups(corpus, common) if "paragraph" in levels else [],
-        warnings=corpus.warnings,
-    )
-
-
-def build_corpus(
-    documents: Iterable[Union[Document, ReadError]],
-    settings: Settings,
-    *,
-    jobs: int = 1,
-    cache: SignatureCache | None = None,
-) -> Corpus:
-    """Sign documents batch by batch on ``jobs`` processes, reusing ``cache`` entries;
-    read errors and documents' warnings are carried along in order.  The corpus does
-    not depend on ``jobs`` or on the cache: batches are signed independently and
-    joined in document order."""
-    errors: list[ReadError] = []
-    warnings: list[ReadWarning] = []
-
-    def readable() -> Iterator[Document]:
-        for item in documents:
-            if isinstance(item, ReadError):
-                errors.append(item)
-            elif problem := surrogate_problem(item.text):
-                errors.append(ReadError(item.path, f"the text holds {problem}"))
-            else:
-                if item.warning:
-                    warnings.append(ReadWarning(item.path, item.warning))
-                yield item
-
-    parts = list(sign_batches(batches(readable()), settings, jobs=jobs, cache=cache))
-    corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
-    corpus.errors = errors
-    corpus.warnings = warnings
-    return corpus
+    return result
 
 
 def available_cpus() -> int:
@@ -143,114 +115,6 @@ def available_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform
         return os.cpu_count() or 1
-
-
-@dataclass(frozen=True)
-class Batch:
-    """Documents signed together, with their content digests (the cache key)."""
-
-    documents: list[Document]
-    digests: list[bytes]
-
-
-def batches(documents: Iterable[Document]) -> Iterator[Batch]:
-    """Cut ``documents`` into batches at content-defined boundaries.
-
-    A batch ends after a document whose digest is 0 modulo :data:`BATCH_DOCUMENTS`
-    (or at the size caps).  Why not every N documents: adding or removing one file
-    would then shift every later batch and miss the cache for the rest of the scan;
-    with boundaries chosen by content, only the batch around the change is re-signed.
-    """
-    docs: list[Document] = []
-    digests: list[bytes] = []
-    chars = 0
-    for doc in documents:
-        digest = document_digest(doc)
-        docs.append(doc)
-        digests.append(digest)
-        chars += len(doc.text)
-        boundary = int.from_bytes(digest[:4], "little") % BATCH_DOCUMENTS == 0
-        if boundary or len(docs) >= BATCH_MAX_DOCUMENTS or chars >= BATCH_MAX_CHARS:
-            yield Batch(docs, digests)
-            docs, digests, chars = [], [], 0
-    if docs:
-        yield Batch(docs, digests)
-
-
-def sign_batches(
-    batches: Iterable[Batch], settings: Settings, *, jobs: int = 1, cache: SignatureCache | None = None
-) -> Iterator[Corpus]:
-    """Signed batches, in order: from the cache when it has them, else signed here
-    (``jobs`` <= 1) or in a pool of ``jobs`` worker processes.
-
-    Cache hits are loaded by this process; misses go to the workers, which also write
-    the new entries, so both signing and cache writes run in parallel.  At most
-    ``2 * jobs`` batches are in flight, which bounds memory.
-    """
-    batches = iter(batches)
-    head = list(islice(batches, 2))
-    batches = chain(head, batches)
-    if jobs <= 1 or len(head) < 2:  # one batch: starting a pool would only cost time
-        for batch in batches:
-            hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
-            yield hit if hit is not None else _sign_batch(batch, settings, cache)[0]
-        return
-    pending: deque = deque()
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_worker_signals)
-    try:
-        for batch in batches:
-            hit = cache.load(cache.key(batch.digests), batch.documents) if cache else None
-            pending.append(hit if hit is not None else pool.submit(_sign_batch, batch, settings, cache))
-            while len(pending) > 2 * jobs:
-                yield _collect(pending.popleft(), cache)
-        while pending:
-            yield _collect(pending.popleft(), cache)
-    except BaseException:
-        _stop_workers(pool, cache)
-        raise
-    else:
-        pool.shutdown()
-
-
-def _worker_signals() -> None:
-    """In a signing process: leave Ctrl-C to the parent (a terminal sends SIGINT to the
-    whole process group; the parent stops the pool), and let SIGTERM end it at once."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-def _stop_workers(pool: ProcessPoolExecutor, cache: SignatureCache | None) -> None:
-    """Stop a pool whose results are no longer wanted (an error or a signal in this
-    process): cancel what has not started, end the running workers (SIGTERM) instead of
-    waiting for their batches, reap them, and remove the cache temporaries they leave."""
-    workers = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in workers:
-        process.terminate()
-    for process in workers:
-        process.join()
-    if cache is not None:
-        cache.sweep_temporaries_of([p.pid for p in workers])
-
-
-def _sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None) -> tuple[Corpus, int]:
-    """Sign one batch and store it in ``cache``; returns the corpus and how many cache
-    writes failed (a worker's own cache object is a copy)."""
-    corpus = sign_documents(batch.documents, settings)
-    if cache is None:
-        return corpus, 0
-    before = cache.stats.write_errors
-    cache.store(cache.key(batch.digests), corpus)
-    return corpus, cache.stats.write_errors - before
-
-
-def _collect(item: Union[Corpus, Future], cache: SignatureCache | None) -> Corpus:
-    if isinstance(item, Corpus):
-        return item
-    corpus, write_errors = item.result()
-    if cache is not None:
-        cache.stats.write_errors += write_errors
-    return corpus
 
 
 def read_paths(

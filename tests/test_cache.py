@@ -14,14 +14,16 @@ from dedup import Settings, scan
 from dedup.cache import SignatureCache, default_cache_dir
 from dedup.cli import main
 from dedup.readers import ReadOptions
-from dedup.scan import build_corpus, read_paths
+from dedup.corpus import Corpus
+from dedup.plan.sign import batches, sign_batch
+from dedup.scan import read_paths
 from dedup.sources import Selection
 from textgen import prose, rewrite, write_docs
 
 
 @pytest.fixture(autouse=True)
 def small_batches(monkeypatch):
-    module = importlib.import_module("dedup.scan")  # the package's ``scan`` is the function
+    module = importlib.import_module("dedup.plan.sign")
     monkeypatch.setattr(module, "BATCH_DOCUMENTS", 4)
     monkeypatch.setattr(module, "BATCH_MAX_DOCUMENTS", 8)
 
@@ -37,9 +39,9 @@ def pairs_of(result):
     return sorted((p.kind, p.a.path, p.a.paragraph, p.b.path, p.b.paragraph, p.similarity) for p in result.pairs)
 
 
-def corpus_of(folder, settings, cache, jobs=1):
-    docs = read_paths([folder], Selection(), ReadOptions())
-    return build_corpus(docs, settings, jobs=jobs, cache=cache)
+def corpus_of(folder, settings, cache):
+    docs = [d for d in read_paths([folder], Selection(), ReadOptions()) if hasattr(d, "text")]
+    return Corpus.concat([sign_batch(b, settings, cache) for b in batches(docs)], settings.num_perm)
 
 
 def test_second_scan_reads_every_batch_from_the_cache(folder, tmp_path):
@@ -48,7 +50,7 @@ def test_second_scan_reads_every_batch_from_the_cache(folder, tmp_path):
     cold = corpus_of(folder, settings, first)
     assert first.stats.hits == 0 and first.stats.misses > 3
     second = SignatureCache(tmp_path / "cache", settings)
-    warm = corpus_of(folder, settings, second, jobs=2)
+    warm = corpus_of(folder, settings, second)
     assert second.stats.hits == first.stats.misses and second.stats.misses == 0
     for name in ("para_start", "para_end", "para_words", "para_key", "signatures", "para_doc", "para_index"):
         assert np.array_equal(getattr(cold, name), getattr(warm, name)), name

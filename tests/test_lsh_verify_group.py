@@ -5,7 +5,7 @@ import pytest
 
 from dedup import lsh
 from dedup.group import exact_groups, groups
-from dedup.lsh import band_keys, candidate_pairs, catch_probability, choose_bands
+from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
 from dedup.shingle import shingle
 from dedup.verify import score_pairs, unique_sets
@@ -38,11 +38,24 @@ def brute_force_pairs(keys):
     return {(i, j) for i, j in itertools.combinations(range(n), 2) if (keys[i] == keys[j]).any()}
 
 
-def test_candidate_pairs_match_brute_force():
+def candidate_pairs(keys):
+    """Bucket pairs of an ``(items, bands)`` key matrix, bands kept apart as band keys
+    are (salted with the band number)."""
+    n, bands = keys.shape
+    return bucket_pairs((keys + np.arange(bands, dtype=np.uint64) * np.uint64(1000)).ravel(),
+                        np.repeat(np.arange(n), bands))
+
+
+@pytest.mark.parametrize("merge_at", [1 << 22, 7])
+def test_bucket_pairs_match_brute_force(monkeypatch, merge_at):
+    # A tiny merge threshold makes the pairs come in many slices, folded repeatedly.
+    monkeypatch.setattr(lsh, "_MERGE_AT", merge_at)
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 6, size=(60, 4)).astype(np.uint64)
-    got = {tuple(p) for p in candidate_pairs(keys).tolist()}
-    assert got == brute_force_pairs(keys)
+    got = candidate_pairs(keys)
+    assert {tuple(p) for p in got.tolist()} == brute_force_pairs(keys)
+    assert len(got) == len(brute_force_pairs(keys))  # sorted, no repeats
+    assert got.tolist() == sorted(got.tolist())
 
 
 def test_huge_bucket_is_paired_as_a_star(monkeypatch):

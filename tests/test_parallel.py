@@ -1,4 +1,4 @@
-"""Signing on several processes gives exactly the single-process result."""
+"""Several processes give exactly the single-process result; batches are cut by content."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ import importlib
 import json
 import random
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from dedup import Settings
 from dedup.cli import main
 from dedup.readers import Document
-from dedup.scan import batches, build_corpus
+from dedup.plan.sign import batches
 from textgen import prose, rewrite, write_docs
 
 
 @pytest.fixture
 def small_batches(monkeypatch):
     """Batches of ~4 documents, so that a small folder spans many batches and workers."""
-    module = importlib.import_module("dedup.scan")  # the package's ``scan`` is the function
+    module = importlib.import_module("dedup.plan.sign")
     monkeypatch.setattr(module, "BATCH_DOCUMENTS", 4)
     monkeypatch.setattr(module, "BATCH_MAX_DOCUMENTS", 8)
 
@@ -47,19 +45,6 @@ def test_cli_report_is_identical_with_one_and_two_jobs(tmp_path, rng, small_batc
     report = json.loads(reports["2"])
     assert len(report["documents"]) == 40 and report["pairs"]
     assert [e["path"] for e in report["errors"]] == ["zz-binary.txt"]
-
-
-def test_build_corpus_arrays_identical_across_jobs(rng, small_batches):
-    docs = [Document(name, "\n\n".join(paras)) for name, paras in corpus_docs(rng, 30).items()]
-    settings = Settings(ngram=3, num_perm=64)
-    one = build_corpus(docs, settings, jobs=1)
-    two = build_corpus(docs, settings, jobs=2)
-    assert len(list(batches(docs))) > 3
-    assert one.documents == two.documents and one.para_preview == two.para_preview
-    for name in ("para_doc", "para_index", "para_start", "para_end", "para_words", "para_key", "signatures"):
-        assert np.array_equal(getattr(one, name), getattr(two, name)), name
-    assert np.array_equal(one.shingles.hashes, two.shingles.hashes)
-    assert np.array_equal(one.shingles.offsets, two.shingles.offsets)
 
 
 def test_batch_boundaries_depend_on_content_not_position(rng):

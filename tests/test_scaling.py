@@ -13,7 +13,8 @@ import xxhash
 from datasketch import MinHash
 
 import dedup.containment
-import dedup.detect
+import dedup.plan.candidates
+import dedup.plan.verify
 from dedup import Document, Settings, scan_documents
 from dedup.minhash import _SHORT_TEXT, fold32, signatures
 from dedup.shingle import _token_hashes, shingle
@@ -37,14 +38,14 @@ class Counter:
 
 @pytest.fixture
 def work(monkeypatch):
-    candidates = Counter(dedup.detect.candidate_pairs, lambda args, out: len(out))
+    candidates = Counter(dedup.plan.candidates.bucket_pairs, lambda args, out: len(out))
     # Containment candidates (dedup.containment) count too, in the same list.
-    contained = Counter(dedup.containment.candidate_pairs, lambda args, out: len(out))
+    contained = Counter(dedup.containment.bucket_pairs, lambda args, out: len(out))
     contained.sizes = candidates.sizes
-    verified = Counter(dedup.detect.score_pairs, lambda args, out: len(args[1]))
-    monkeypatch.setattr(dedup.detect, "candidate_pairs", candidates)
-    monkeypatch.setattr(dedup.containment, "candidate_pairs", contained)
-    monkeypatch.setattr(dedup.detect, "score_pairs", verified)
+    verified = Counter(dedup.plan.verify.score_pairs, lambda args, out: len(args[1]))
+    monkeypatch.setattr(dedup.plan.candidates, "bucket_pairs", candidates)
+    monkeypatch.setattr(dedup.containment, "bucket_pairs", contained)
+    monkeypatch.setattr(dedup.plan.verify, "score_pairs", verified)
     return candidates, verified
 
 
@@ -83,7 +84,8 @@ def candidates_at(rng, level: str, copies: int, work) -> int:
     candidates.sizes.clear()
     verified.sizes.clear()
     result = scan_documents(boilerplate_docs(rng, templated=True, copies=copies), levels=(level,))
-    assert sum(verified.sizes) == sum(candidates.sizes)  # every candidate verified once
+    # No candidate verified twice; those under the estimate floor not at all.
+    assert sum(verified.sizes) <= sum(candidates.sizes)
     if level == "paragraph":
         (group,) = [g for g in result.groups if len(g.members) >= copies]
         assert len(group.members) == copies

@@ -217,11 +217,11 @@ def test_rows_or_bands_alone_derive_the_other():
 
 
 def test_linking_pairs_give_the_same_groups_as_all_pairs(tmp_path, rng, monkeypatch):
-    # A cluster of 40 light variants of one paragraph: all-pairs verifies ~780 pairs,
-    # the default verifies only what links the group (rounds made tiny to show it).
-    import dedup.detect
+    # A cluster of 40 light variants of one paragraph: all-pairs reports ~780 pairs,
+    # the default only what links the group (rounds made tiny to show it).
+    import dedup.plan.link
 
-    monkeypatch.setattr(dedup.detect, "_ROUND", 8)
+    monkeypatch.setattr(dedup.plan.link, "ROUND", 8)
     base = prose(rng, 60)
     docs = {f"v{i:02}.txt": [rewrite(rng, base, 0.05), prose(rng, 50)] for i in range(40)}
     write_docs(tmp_path, docs)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from ..cache import default_cache_dir
-from ..detect import LEVELS
 from ..lsh import explain as s_curve
+from ..results import LEVELS
 from ..scan import available_cpus
 from ..scan import scan as scan_paths
 from ..report.passages import FilePassages
@@ -27,7 +27,13 @@ from . import (
 @click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
               help="Report only this level (repeatable) [default: both].")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
-              help="Processes that sign documents (same results for any number) [default: CPUs].")
+              help="Processes that run the scan's stages (same results for any number) [default: CPUs].")
+@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the scan's intermediate files go (a fresh folder inside, removed at the end) "
+                   "[default: CACHE_DIR/scratch, else the system's temporary folder].")
+@click.option("--partitions", type=click.IntRange(1), default=None,
+              help="Split each stage's work this many ways (same results for any number) "
+                   "[default: from the corpus size].")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Keep signatures here for fast rescans; safe to delete "
                    "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
@@ -35,8 +41,8 @@ from . import (
 @click.option("--all-pairs", is_flag=True,
               help="Report every verified pair, not only the pairs that link each group "
                    "(same groups; slower on big clusters of variants).")
-def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_dir, no_cache, all_pairs,
-         **options) -> None:
+def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir, partitions, cache_dir, no_cache,
+         all_pairs, **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
 
     Reads plain text, HTML, Markdown, JSON Lines and JSON arrays (one document per
@@ -60,6 +66,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, cache_di
             cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
             all_pairs=all_pairs,
             progress=progress,
+            tmp_dir=tmp_dir,
+            partitions=partitions,
         )
     finally:
         progress.close()

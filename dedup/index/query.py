@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..boilerplate import document_counts, min_documents
-from ..minhash import estimate
+from ..minhash import estimate, floor
 from ..segments import SetTable, ranges, sorted_unique
 from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
@@ -40,8 +40,6 @@ MAX_COPIES = 16
 #: Stored documents scored as whole documents per article (those sharing the most
 #: paragraphs first); bounds the work when a text is repeated across the archive.
 MAX_DOCUMENTS = 64
-#: See :func:`floor`.
-PREFILTER_SIGMAS = 4.0
 #: See :func:`sketch_floor`: the chance that the sketch drops a pair at the threshold.
 SKETCH_MISS = 1e-6
 
@@ -294,20 +292,6 @@ def boilerplate(store: Storage, signed: Signed) -> np.ndarray:
     copies = store.paragraph_copies(sorted_unique(keys), need)
     unique, counts = document_counts(copies.keys, copies.docs)
     return np.isin(keys, unique[counts >= need])
-
-
-def floor(threshold: float, num_perm: int) -> float:
-    """The MinHash estimate below which a candidate is not verified.
-
-    Why: LSH with few rows per band (what catches light rewrites) also proposes a steady
-    share of chance pairs (J ~ 0.02), and in an index their number grows with the
-    archive -- about 0.0002 per stored paragraph per checked paragraph on real prose.
-    Their estimate is ~0.02 +- 0.01, while a pair at the threshold has an estimate
-    ``N(threshold, sqrt(t(1-t)/num_perm))``: ``PREFILTER_SIGMAS`` standard deviations
-    below it drops a true pair with probability ~3e-5 and nearly every chance one,
-    before its shingle set is read.
-    """
-    return threshold - PREFILTER_SIGMAS * math.sqrt(threshold * (1 - threshold) / num_perm)
 
 
 @functools.lru_cache(maxsize=None)

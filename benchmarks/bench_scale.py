@@ -1,0 +1,293 @@
+"""How the scan's cost grows with the corpus: time, CPU per MB and peak memory at 1x, 2x,
+4x and 8x a real corpus (near-duplicate and unrelated copies), a >= 1 GB generated
+corpus, ``-j 2`` against ``-j 1``, and rensa's signature stage on the same files.
+
+    python benchmarks/bench_scale.py                      # everything (~15-40 min)
+    python benchmarks/bench_scale.py --factors 1,2 --big-mb 0   # quick look
+    python benchmarks/bench_scale.py --out benchmarks/results/scale   # also .md and .json
+
+The base is ``--base-mb`` MB of the full corpus of ``corpus.py`` (real prose, built on
+first use): whole families of pages in a fixed hash order.  Copy ``c`` of it is:
+
+* *near-duplicate*: every document with four common words ("the", "of", "and", "is",
+  ~8 % of the words) spelt differently in each copy (a light rewrite);
+* *unrelated*: every word given a copy-specific suffix, so it shares no shingle with
+  any other copy but has the same shape (paragraph lengths, repeats within the copy).
+
+The Nx corpus is copies ``0 .. N-1`` (copy 0 is the base itself), scanned as N folders
+in one ``dedup scan``.  The big corpus is as many copies as ``--big-mb`` needs, in
+pairs: an unrelated copy, then a near-duplicate of it (clusters of two, and unique
+text).  Every copy is one JSON Lines file of records (``FILE#ID`` documents); the
+``-j`` and rensa rows read the base as its ``.txt`` files.  Each scan is ``dedup scan --format json -o /dev/null --no-cache``
+at defaults in its own process: wall time, CPU time (user + system of the scan and its
+workers, from ``wait4``), the peak of the largest single process (``ru_maxrss``) and the
+peak of the whole process tree (the sum over the scan and its workers, sampled every
+0.1 s from ``/proc``).  The machine is shared: compare the ratios of one run, never
+absolute times across runs.  Nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import corpus as corpus_builder  # noqa: E402
+
+DEDUP = shutil.which("dedup") or str(Path(sys.executable).with_name("dedup"))
+WORK = HERE / ".corpus" / "scale"
+_WORD = re.compile(r"\w+")
+
+
+# ------------------------------------------------------------------ the corpora
+
+
+def base_documents(megabytes: float) -> list[tuple[str, str]]:
+    """``(name, text)`` of ``megabytes`` MB of the full corpus: whole families (a page
+    with its versions) in a fixed hash order, so the mix of sources and of
+    near-duplicates within families is the full corpus's."""
+    manifest = corpus_builder.build(sizes=["full"])["full"]
+    folder = corpus_builder.DEFAULT_ROOT / "full"
+    order = sorted(manifest["files"], key=lambda e: (hashlib.blake2b(e["family"].encode()).digest(), e["path"]))
+    out, total = [], 0
+    for entry in order:
+        text = (folder / entry["path"]).read_text(encoding="utf-8")
+        out.append((entry["path"], text))
+        total += len(text.encode("utf-8"))
+        if total >= megabytes * 1e6:
+            break
+    return out
+
+
+#: Common words a near-duplicate copy rewrites (together ~8 % of English prose).
+_REWRITTEN = re.compile(r"\b(the|of|and|is)\b")
+
+
+def near_duplicate(text: str, copy: int) -> str:
+    """A light rewrite: "the", "of", "and", "is" spelt differently in each copy (~8 %
+    of the words; word-2-gram Jaccard ~0.7 with the original)."""
+    return _REWRITTEN.sub(rf"\g<0>{copy}", text)
+
+
+def unrelated(text: str, copy: int) -> str:
+    """Every word with a suffix of its own for this copy: no shingle in common."""
+    return _WORD.sub(rf"\g<0>q{copy}x", text)
+
+
+def write_copy(base: list[tuple[str, str]], kind: str, copy: int) -> Path:
+    """Copy ``copy`` of the base, of ``kind``: one JSON Lines file of ``{"id", "text"}``
+    records (one write, not thousands of small files); kind ``base`` is the base itself
+    as ``.txt`` files.  Written once, reused by later runs."""
+    folder = WORK / f"{kind}-{copy:03d}"
+    done = folder / ".complete"
+    if done.exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if kind == "base":
+        for name, text in base:
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(text, encoding="utf-8")
+    else:
+        with open(folder / "records.jsonl", "w", encoding="utf-8") as out:
+            for name, text in base:
+                out.write(json.dumps({"id": name, "text": transform(text, kind, copy)}, ensure_ascii=False) + "\n")
+    done.write_text("")
+    return folder
+
+
+def transform(text: str, kind: str, copy: int) -> str:
+    """Copy ``copy`` of one text (copy 0 of near / unrelated is the text itself)."""
+    if kind == "big":  # pairs of copies: an unrelated one, then a near-duplicate of it
+        text = unrelated(text, copy // 2) if copy > 1 else text
+        return near_duplicate(text, copy) if copy % 2 else text
+    if copy == 0:
+        return text
+    return near_duplicate(text, copy) if kind == "near" else unrelated(text, copy)
+
+
+def folder_bytes(folders: list[Path]) -> int:
+    return sum(p.stat().st_size for f in folders for p in f.rglob("*") if p.suffix in (".txt", ".jsonl"))
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, now (MB)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack.extend(int(c) for c in f.read().split())
+        except (OSError, ValueError):
+            continue
+    return total / 1024
+
+
+def run_scan(folders: list[Path], *flags: str) -> dict:
+    """One ``dedup scan`` over ``folders``: wall, CPU, peak RSS (largest process and
+    the whole tree)."""
+    cmd = [DEDUP, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
+           "--exit-zero", *flags]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = [0.0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            stop.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}: {proc.stderr.read().decode()[-2000:]}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_max_process_mb": usage.ru_maxrss / 1024,
+            "rss_tree_mb": peak[0], "load": os.getloadavg()[0]}
+
+
+def rensa_signature_stage(folder: Path) -> dict:
+    """rensa's signature stage alone on ``folder`` (word 5-grams, 128 permutations, one
+    core): dedup's own split + normalize (not timed), then the shingle strings a user
+    builds in Python and rensa's batch digest (timed)."""
+    from rensa import RMinHash
+
+    from dedup.normalize import normalize
+    from dedup.split import split_paragraphs
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.txt"))]
+    paragraphs = [normalize(t[s:e]) for t in texts for s, e in split_paragraphs(t)]
+    size = sum(len(t.encode("utf-8")) for t in texts)
+    start = time.perf_counter()
+    for lo in range(0, len(paragraphs), 20_000):
+        sets = []
+        for p in paragraphs[lo : lo + 20_000]:
+            w = _WORD.findall(p)
+            sets.append(list(map(" ".join, zip(*(w[i:] for i in range(5))))) if len(w) >= 5 else [" ".join(w)])
+        RMinHash.digest_matrix_from_token_sets(sets, 128, 1)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "mb": size / 1e6, "mb_per_s": size / 1e6 / seconds}
+
+
+# ------------------------------------------------------------------ the run
+
+
+def measure(args: argparse.Namespace, log) -> dict:
+    """Every row, in order; with ``--out`` the JSON so far is saved after each row (a
+    long run interrupted still leaves its rows)."""
+    base = base_documents(args.base_mb)
+    factors = [int(f) for f in args.factors.split(",")]
+    results: dict = {"base_documents": len(base), "cpus": os.cpu_count(), "rows": []}
+    first = write_copy(base, "base", 0)
+    results["base_mb"] = folder_bytes([first]) / 1e6
+    log(f"base: {len(base)} documents, {results['base_mb']:.1f} MB")
+    results["rensa"] = rensa_signature_stage(first)
+    log(f"rensa signature stage: {results['rensa']['mb_per_s']:.1f} MB/s")
+    for jobs in (1, 2):
+        row = run_scan([first], "-j", str(jobs))
+        row.update(kind="jobs", factor=1, jobs=jobs, mb=results["base_mb"])
+        results["rows"].append(row)
+        save(args, results)
+        log(f"1x -j {jobs}: {row['wall']:.1f} s")
+    for kind in ("near", "unrelated"):
+        for factor in factors:
+            folders = [write_copy(base, kind, c) for c in range(factor)]
+            row = run_scan(folders)
+            row.update(kind=kind, factor=factor, jobs=os.cpu_count(), mb=folder_bytes(folders) / 1e6)
+            results["rows"].append(row)
+            save(args, results)
+            log(f"{kind} {factor}x: {row['mb']:.0f} MB {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, "
+                f"tree RSS {row['rss_tree_mb']:.0f} MB")
+    if args.big_mb:
+        copies = max(1, round(args.big_mb * 1e6 / (results["base_mb"] * 1e6)))
+        folders = [write_copy(base, "big", c) for c in range(copies)]
+        row = run_scan(folders)
+        row.update(kind="big", factor=copies, jobs=os.cpu_count(), mb=folder_bytes(folders) / 1e6)
+        results["rows"].append(row)
+        log(f"big: {row['mb']:.0f} MB {row['wall']:.1f} s, tree RSS {row['rss_tree_mb']:.0f} MB")
+    return results
+
+
+def save(args: argparse.Namespace, results: dict) -> None:
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
+
+
+def render(results: dict) -> str:
+    rows = results["rows"]
+    out = [f"Base: {results['base_documents']:,} documents, {results['base_mb']:.1f} MB of real prose; "
+           f"{results['cpus']} CPUs, shared (ratios from this one run; absolute times are noisy).", ""]
+    jobs = {r["jobs"]: r for r in rows if r["kind"] == "jobs"}
+    rensa = results["rensa"]
+    one = jobs[1]
+    default = jobs.get(results["cpus"], jobs[max(jobs)])
+    out.append(f"- rensa signature stage alone (word 5-grams, 128 perms, one core, shingle strings "
+               f"built in Python): {rensa['mb_per_s']:.1f} MB/s")
+    out.append(f"- `dedup scan` end to end at defaults (-j {default['jobs']}): "
+               f"{default['mb'] / default['wall']:.1f} MB/s = **{default['mb'] / default['wall'] / rensa['mb_per_s']:.2f}x** rensa")
+    out.append(f"- `-j 2` wall / `-j 1` wall on 1x: **{jobs[2]['wall'] / one['wall']:.2f}** "
+               f"({jobs[2]['wall']:.1f} s / {one['wall']:.1f} s)")
+    out.append("")
+    out.append("| corpus | MB | wall s | CPU s | CPU s per MB | vs 1x | peak RSS, largest process | peak RSS, all processes | load |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+    for kind in ("near", "unrelated", "big"):
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        unit = mine[0]["cpu"] / mine[0]["mb"]
+        for r in mine:
+            per_mb = r["cpu"] / r["mb"]
+            label = f"{kind} {r['factor']}x" if kind != "big" else f"generated ({r['factor']} copies: unrelated + its near-duplicate)"
+            out.append(f"| {label} | {r['mb']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | {per_mb:.3f} | "
+                       f"{per_mb / unit:.2f} | {r['rss_max_process_mb']:.0f} MB | {r['rss_tree_mb']:.0f} MB | {r['load']:.1f} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base-mb", type=float, default=19.0, help="size of the 1x corpus [19]")
+    parser.add_argument("--factors", default="1,2,4,8", help="copies per scaled corpus [1,2,4,8]")
+    parser.add_argument("--big-mb", type=float, default=1050.0, help="size of the generated corpus; 0: skip [1050]")
+    parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
+    parser.add_argument("--from-json", type=Path, help="render a previous run's JSON instead of measuring")
+    args = parser.parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = measure(args, lambda m: print(m, file=sys.stderr, flush=True))
+    text = render(results)
+    print(text)
+    save(args, results)
+    if args.out:
+        args.out.with_suffix(".md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Stage 3, band: one shard's distinct items -> band rows, split by partition.
+
+Only the first occurrence of each text (:mod:`dedup.plan.exact`) with at least
+``min_tokens`` tokens is banded.  Each of its LSH band keys (:func:`dedup.lsh.band_keys`,
+already salted with the band number) becomes a row ``(key, item)``, written to the
+partition the key hashes to, so that every bucket -- all items sharing one band key --
+ends up whole in one partition (:mod:`dedup.plan.candidates`).  With containment on
+(:mod:`dedup.containment`), the items' containment buckets (one MinHash value at one
+of the leading positions) are written the same way, with each item's shingle count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import containment
+from ..lsh import band_keys
+from .exact import copies_in
+from .items import LevelPlan
+from .scratch import partition_of, save
+
+
+def band_shard(plan: LevelPlan, shard: int) -> int:
+    """Write shard ``shard``'s band rows; returns how many items it banded."""
+    lo, hi = plan.bases[shard], plan.bases[shard + 1]
+    eligible = np.ones(hi - lo, dtype=bool)
+    eligible[copies_in(plan, lo, hi) - lo] = False
+    eligible &= plan.file(shard, "tokens") >= plan.min_tokens
+    local = np.flatnonzero(eligible)
+    s = plan.settings
+    keys = band_keys(np.asarray(plan.file(shard, "sigs")[local]), s.bands, s.rows).ravel()
+    gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), s.bands)
+    part = partition_of(keys, plan.partitions)
+    order = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[order], np.arange(plan.partitions + 1))
+    rows = np.stack([keys[order], gids[order]], axis=1)
+    for k in range(plan.partitions):
+        save(plan.scratch.bands(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])
+    if s.containment:
+        _containment_rows(plan, shard, local)
+    return len(local)
+
+
+def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray) -> None:
+    """The same items' containment bucket rows ``(key, item, shingles)``
+    (:func:`dedup.containment.bucket_keys`), split by partition of their key."""
+    s = plan.settings
+    positions = containment.search_positions(s.containment, s.num_perm)
+    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[local]), 0, positions).ravel()
+    gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
+    sizes = np.repeat(np.asarray(plan.file(shard, "shingles")[local]).astype(np.uint64), positions)
+    part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
+    order = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[order], np.arange(plan.partitions + 1))
+    rows = np.stack([keys[order], gids[order], sizes[order]], axis=1)
+    for k in range(plan.partitions):
+        save(plan.scratch.contained(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])

@@ -1,0 +1,43 @@
+"""Stage 1a, boilerplate: per key partition, the paragraph texts found in many documents.
+
+A paragraph text (its content key) is boilerplate when it occurs in at least ``need``
+distinct documents (:func:`dedup.boilerplate.min_documents`).  A key lives in one
+partition, so each partition counts its keys' documents alone
+(:func:`dedup.boilerplate.document_counts`) from every shard's paragraph ``keys`` and
+``doc`` files.  What comes back is small: one row per boilerplate text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..boilerplate import document_counts
+from .items import LevelPlan
+from .scratch import partition_of
+
+
+def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], need: int) -> np.ndarray:
+    """The boilerplate texts of key partition ``part`` of the paragraph level
+    (``plan``), as a ``(texts, 4)`` int64 array of rows ``(key, first paragraph,
+    documents, copies)``; ``doc_bases`` are the document offsets per shard."""
+    keys, gids, docs = [], [], []
+    for s in range(plan.shards):
+        shard_keys = plan.file(s, "keys", mmap=False)
+        mine = np.flatnonzero(partition_of(shard_keys, plan.partitions) == part)
+        keys.append(shard_keys[mine])
+        gids.append(mine + plan.bases[s])
+        docs.append(np.asarray(plan.file(s, "doc"))[mine] + doc_bases[s])
+    key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+    gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
+    doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
+    unique, counts = document_counts(key, doc)
+    common = unique[counts >= need]
+    if not len(common):
+        return np.zeros((0, 4), np.int64)
+    mine = np.isin(key, common)
+    key, gid = key[mine], gid[mine]
+    order = np.lexsort((gid, key))
+    key, gid = key[order], gid[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    copies = np.diff(np.r_[starts, len(key)])
+    return np.stack([key[starts].view(np.int64), gid[starts], counts[counts >= need], copies], axis=1)

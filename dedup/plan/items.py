@@ -1,0 +1,97 @@
+"""A level's items across shards: global numbers, and reading their rows back.
+
+Items (paragraphs, or documents) are numbered globally in scan order: shard ``s``
+holds items ``bases[s] .. bases[s + 1] - 1``.  A stage that needs some items' rows
+(signatures, shingle sets, places) reads just those from the memory-mapped shard files,
+one vectorized gather per shard touched -- never one read per item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ..segments import offsets_from_counts, ranges
+from ..settings import Settings
+from .scratch import Scratch, load
+
+
+@lru_cache(maxsize=1024)
+def _mapped(path: Path) -> np.ndarray:
+    """A stage file, memory-mapped once per process (a verification task reads the
+    same shard files for every chunk of pairs)."""
+    return load(path, mmap=True)
+
+
+@dataclass(frozen=True)
+class LevelPlan:
+    """Everything a stage of one level needs to know besides its own inputs (small,
+    picklable: the same object goes to every task of every executor).
+
+    ``bases``: item offsets per shard (length shards + 1); ``partitions``: key and
+    band partitions; ``pair_ranges``: how many ranges of first-item numbers the
+    candidate pairs are split into for verification.  ``threshold`` / ``min_tokens``
+    decide near-duplicates.
+    """
+
+    scratch: Scratch
+    level: str
+    settings: Settings
+    bases: tuple[int, ...]
+    partitions: int
+    pair_ranges: int
+    threshold: float
+    min_tokens: int
+
+    @property
+    def items(self) -> int:
+        return self.bases[-1]
+
+    @property
+    def shards(self) -> int:
+        return len(self.bases) - 1
+
+    def shard_of(self, gids: np.ndarray) -> np.ndarray:
+        return np.searchsorted(np.asarray(self.bases), gids, side="right") - 1
+
+    def range_of(self, first: np.ndarray) -> np.ndarray:
+        """Pair range of pairs whose first (smaller) item is ``first``."""
+        return (np.asarray(first, dtype=np.int64) * self.pair_ranges) // max(self.items, 1)
+
+    def file(self, shard: int, name: str, mmap: bool = True) -> np.ndarray:
+        path = self.scratch.shard(shard, self.level, name)
+        return _mapped(path) if mmap else load(path)
+
+    def rows(self, gids: np.ndarray, name: str) -> np.ndarray:
+        """Rows ``gids`` (sorted ascending) of the per-item array ``name``."""
+        gids = np.asarray(gids, dtype=np.int64)
+        shard = self.shard_of(gids)
+        cuts = np.searchsorted(shard, np.arange(self.shards + 1))
+        parts = []
+        for s in np.flatnonzero(np.diff(cuts)):
+            local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
+            parts.append(np.asarray(self.file(int(s), name)[local]))
+        if parts:
+            return np.concatenate(parts)
+        return np.zeros((0,) + self.file(0, name).shape[1:], self.file(0, name).dtype) if self.shards else np.zeros(0)
+
+    def segments(self, gids: np.ndarray, name: str = "values", offsets: str = "offsets") -> tuple[np.ndarray, np.ndarray]:
+        """Flat ``(values, offsets)`` of the variable-length rows of items ``gids``
+        (sorted ascending) of an array stored CSR-style as ``name`` + ``offsets``:
+        by default the items' sorted shingle sets."""
+        gids = np.asarray(gids, dtype=np.int64)
+        shard = self.shard_of(gids)
+        cuts = np.searchsorted(shard, np.arange(self.shards + 1))
+        values, lengths = [], []
+        for s in np.flatnonzero(np.diff(cuts)):
+            local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
+            bounds = self.file(int(s), offsets)
+            starts, ends = np.asarray(bounds[local]), np.asarray(bounds[local + 1])
+            values.append(np.asarray(self.file(int(s), name)[ranges(starts, ends - starts)]))
+            lengths.append(ends - starts)
+        if not values:
+            return np.zeros(0, np.uint64), np.zeros(1, np.int64)
+        return np.concatenate(values), offsets_from_counts(np.concatenate(lengths))

@@ -1,0 +1,199 @@
+"""The batch scan as a plan of partitioned stages, run by any executor.
+
+::
+
+    documents --sign--> shard files --exact--> copies per key partition
+              --band--> band rows per partition --candidates--> pairs per pair range
+              --verify--> verified pairs per range --link--> reported pairs and groups
+
+Each arrow but the last is a stage function over one shard, partition or range
+(:mod:`~dedup.plan.sign`, :mod:`~dedup.plan.exact`, :mod:`~dedup.plan.band`,
+:mod:`~dedup.plan.candidates`, :mod:`~dedup.plan.verify`) that reads and writes files in
+the scratch folder, so the stages run on an executor's workers -- a local process pool
+(:mod:`~dedup.plan.local`) or a cluster -- and no process ever holds the corpus.  The
+last step (:mod:`~dedup.plan.link`) streams the verified pairs through one process,
+which keeps one number per item (its group) and the reported pairs as numpy columns.
+
+Results do not depend on the executor, its number of workers, the shard boundaries,
+the number of partitions or the cache: items are numbered in scan order, every stage's
+output is sorted by those numbers, and the link step reads them in that order.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
+
+import numpy as np
+
+from .. import containment
+from ..cache import SignatureCache
+from ..progress import NO_PROGRESS, Progress
+from ..readers import Document, ReadError, ReadWarning
+from ..readers.text import surrogate_problem
+from ..boilerplate import min_documents
+from ..results import LEVELS, Boilerplate, Kind, ScanResult
+from ..segments import offsets_from_counts
+from ..settings import Settings
+from .band import band_shard
+from .candidates import candidate_partition
+from .exact import exact_partition
+from .items import LevelPlan
+from .link import Linked, link
+from .located import Chain, LocatedGroups, LocatedPairs, Places
+from .scratch import Scratch
+from .common import common_partition
+from .sign import Batch, ShardInfo, ShardTask, batches, document_shard, sign_shard
+from .verify import verify_range
+
+#: A shard's text grows with the scan from ``SHARD_MIN_CHARS`` (so a small scan still
+#: spreads over every worker) to ``SHARD_MAX_CHARS`` (so a large one has few shard files
+#: to open): each shard is about a ``4 * jobs``-th of the text read before it.
+SHARD_MIN_CHARS = 1 << 20
+SHARD_MAX_CHARS = 1 << 24
+#: Bucket rows per partition when the number is not given: the candidate stage sorts
+#: one partition's rows at a time (16-24 bytes a row, ~4x that while sorting: a few
+#: hundred MB per worker).
+ROWS_PER_PARTITION = 1 << 22
+
+
+#: The stages of a level that run on the executor, in order (then :func:`link`), each
+#: with the :class:`LevelPlan` attribute that says how many tasks it has.
+STAGES = ((exact_partition, "partitions"), (band_shard, "shards"), (candidate_partition, "partitions"),
+          (verify_range, "pair_ranges"))
+
+
+class Executor(Protocol):
+    """What the plan needs from an executor (see :class:`dedup.plan.local.LocalExecutor`)."""
+
+    jobs: int
+
+    def map(self, stage: Callable, tasks: Iterable[tuple]) -> list: ...
+
+    def imap(self, stage: Callable, tasks: Iterable[tuple]) -> Iterator: ...
+
+
+def run_scan(
+    documents: Iterable[Union[Document, ReadError]],
+    settings: Settings,
+    *,
+    levels: Sequence[Kind],
+    executor: Executor,
+    scratch: Scratch,
+    partitions: Optional[int] = None,
+    cache: Optional[SignatureCache] = None,
+    all_pairs: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> ScanResult:
+    """Run the whole plan over ``documents`` (read errors are carried along in order).
+
+    ``partitions``: key/band partitions and pair ranges per level (default: from the
+    corpus size, at least ``executor.jobs``).  Signing statistics are added to
+    ``cache.stats``; ``progress`` hears of the stages.  Raises ``OSError`` when the scratch folder cannot be written.
+    """
+    errors: list[ReadError] = []
+    warnings: list[ReadWarning] = []
+
+    def readable() -> Iterator[Document]:
+        for item in documents:
+            if isinstance(item, ReadError):
+                errors.append(item)
+            elif problem := surrogate_problem(item.text):
+                errors.append(ReadError(item.path, f"the text holds {problem}"))
+            else:
+                if item.warning:
+                    warnings.append(ReadWarning(item.path, item.warning))
+                yield item
+
+    infos: list[ShardInfo] = list(executor.imap(sign_shard, (
+        (scratch, task, settings, cache) for task in shard_tasks(batches(readable()), executor.jobs)
+    )))
+    if cache is not None:
+        for info in infos:
+            cache.stats.add(info.cache)
+        if cache.stats.write_errors:
+            cache.warn_unwritable()
+    found = [d for info in infos for d in info.documents]
+    chosen = [lvl for lvl in LEVELS if lvl in levels]
+    progress.stage("finding and verifying candidates", "stages", (len(STAGES) + 1) * len(chosen) + 1)
+    doc_bases = tuple(offsets_from_counts(np.array([len(info.documents) for info in infos], dtype=np.int64)).tolist())
+    paragraphs = _level_plan(scratch, "paragraph", settings, [info.items["paragraph"] for info in infos],
+                             partitions, executor.jobs)
+    need = min_documents(len(found), settings.boilerplate)
+    common = np.zeros((0, 4), np.int64)
+    if need and paragraphs.items:
+        found_common = executor.map(common_partition, [(paragraphs, k, doc_bases, need)
+                                                       for k in range(paragraphs.partitions)])
+        common = np.concatenate(found_common)
+        common = common[np.argsort(common[:, 1])]  # by first occurrence
+    common_keys = np.sort(common[:, 0].view(np.uint64))
+    progress.advance()
+    pairs, groups, boilerplate = [], [], []
+    for level in chosen:
+        if level == "paragraph":
+            plan = paragraphs
+        else:
+            counts = executor.map(document_shard, [(scratch, s, common_keys) for s in range(paragraphs.shards)])
+            plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
+        linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None)
+        places = Places(plan, linked.items, doc_bases, found)
+        pairs.append(LocatedPairs(level, linked, places))
+        groups.append(LocatedGroups(level, linked, places))
+        if level == "paragraph" and len(common):
+            where = Places(plan, np.sort(common[:, 1]), doc_bases, found)
+            for first, documents, copies in common[:, 1:].tolist():
+                loc = where.location(where.positions(np.array([first]))[0])
+                boilerplate.append(Boilerplate(loc, documents, copies, loc.preview))
+    return ScanResult(
+        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
+        documents=found,
+        pairs=Chain(pairs),
+        groups=Chain(groups),
+        errors=errors,
+        boilerplate=boilerplate,
+        warnings=warnings,
+    )
+
+
+def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int],
+                partitions: Optional[int], jobs: int) -> LevelPlan:
+    """The plan of one level with ``counts`` items per shard (partitions: as given, else
+    from the number of bucket rows, at least ``jobs``)."""
+    bases = offsets_from_counts(np.array(counts, dtype=np.int64))
+    rows = settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
+                             if settings.containment else 0)
+    parts = partitions or max(jobs, -(-int(bases[-1]) * rows // ROWS_PER_PARTITION))
+    return LevelPlan(
+        scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()), partitions=parts,
+        pair_ranges=parts,
+        threshold=settings.threshold if level == "paragraph" else settings.doc_threshold,
+        min_tokens=settings.min_tokens,
+    )
+
+
+def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
+              common: Optional[np.ndarray] = None) -> Linked:
+    """The stages of one level, each spread over the executor's workers (``common``:
+    boilerplate keys, whose exact copies are grouped but not reported as pairs)."""
+    counts: list = []
+    for stage, count in STAGES:
+        counts = executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
+        progress.advance()
+    linked = link(plan, counts, all_pairs, common)  # the last stage's counts: candidates per range
+    progress.advance()
+    return linked
+
+
+def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:
+    """Consecutive batches grouped into numbered shards (sizes as
+    :data:`SHARD_MIN_CHARS` says)."""
+    shard: list[Batch] = []
+    number = chars = seen = 0
+    for batch in batches:
+        shard.append(batch)
+        size = sum(len(d.text) for d in batch.documents)
+        chars, seen = chars + size, seen + size
+        if chars >= min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (4 * jobs))):
+            yield ShardTask(number, shard)
+            shard, chars, number = [], 0, number + 1
+    if shard:
+        yield ShardTask(number, shard)

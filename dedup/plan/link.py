@@ -1,0 +1,137 @@
+"""Stage 6, link: verified pairs -> the pairs to report and the groups, streamed.
+
+The verified pairs of every range are read in order -- ranges in order, each sorted by
+``(a, b)`` -- so the stream is the global candidate order, whatever the number of
+partitions, ranges or processes.  Groups are the connected components of the pairs
+(union-find a round of pairs at a time, :func:`dedup.group.merge`); the root of a
+component is always its smallest item, i.e. the first in scan order, the group's
+canonical member.
+
+Which near-duplicate pairs are reported: with ``all_pairs`` every verified one.
+Otherwise the pairs that *link* the groups: the stream is cut into rounds of
+:data:`ROUND` candidates (in the global candidate order), and a pair is dropped when
+earlier rounds already put its two items in one group.  The groups are the same either
+way; forty variants of a templated paragraph give about forty
+pairs instead of 780.  (Every candidate above the floor is verified first, in
+parallel; dropping afterwards gives exactly the pairs that skipping them would.)
+
+Exact copies join the group of their first occurrence (:mod:`dedup.plan.exact`);
+contained pairs (a quote inside a longer text) link no group: they are not copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from ..group import merge
+from .items import LevelPlan
+from .scratch import load
+from .verify import COLUMNS
+
+#: Candidates per round when only the pairs that link groups are wanted.
+ROUND = 1 << 16
+
+
+@dataclass
+class Linked:
+    """A level's reported pairs (columns, sorted by ``(a, b)``) and groups (members
+    sorted, grouped: group ``g`` is ``members[offsets[g]:offsets[g + 1]]``)."""
+
+    items: np.ndarray  # every item in a pair, sorted
+    a: np.ndarray
+    b: np.ndarray
+    jaccard: np.ndarray
+    containment_a: np.ndarray
+    containment_b: np.ndarray
+    estimate: np.ndarray
+    contained: np.ndarray
+    exact: np.ndarray
+    members: np.ndarray
+    offsets: np.ndarray
+
+
+def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Optional[np.ndarray] = None) -> Linked:
+    """Read the verified pairs of every range (``candidates[r]``: how many candidates
+    range ``r`` had) and the exact copies; returns what to report.  Exact copies of a
+    boilerplate text (key in ``common``, sorted) join their group but are no pair."""
+    root = np.arange(plan.items, dtype=np.int64)
+    near = []
+    for pairs in _rounds(plan, candidates, all_pairs):
+        if not all_pairs:
+            pairs = {k: v[root[pairs["a"]] != root[pairs["b"]]] for k, v in pairs.items()}
+        copies = ~pairs["contained"]  # a quote makes nothing around it a copy
+        root = merge(root, pairs["a"][copies], pairs["b"][copies])
+        near.append(pairs)
+    copy, first = _exact_copies(plan)
+    group_of = root.copy()
+    group_of[copy] = root[first]
+    grouped_only: list[np.ndarray] = []
+    if common is not None and len(common) and len(copy):
+        reported = ~np.isin(plan.rows(copy, "keys"), common)
+        grouped_only = [np.unique(np.concatenate([copy[~reported], first[~reported]]))]
+        copy, first = copy[reported], first[reported]
+    a = np.concatenate([first] + [p["a"] for p in near])
+    b = np.concatenate([copy] + [p["b"] for p in near])
+    ones = np.ones(len(copy))
+    columns = {
+        name: np.concatenate([ones] + [p[name] for p in near])
+        for name in ("jaccard", "containment_a", "containment_b", "estimate")
+    }
+    columns["contained"] = np.concatenate([np.zeros(len(copy), bool)] + [p["contained"] for p in near])
+    order = np.lexsort((b, a))
+    grouped = ~columns["contained"]
+    touched = np.unique(np.concatenate([a[grouped], b[grouped], *grouped_only]))
+    by_group = np.lexsort((touched, group_of[touched]))
+    members = touched[by_group]
+    starts = np.flatnonzero(np.r_[True, np.diff(group_of[members]) != 0]) if len(members) else np.zeros(0, np.int64)
+    return Linked(
+        items=np.unique(np.concatenate([a, b, *grouped_only])),
+        a=a[order],
+        b=b[order],
+        exact=(np.arange(len(a)) < len(copy))[order],
+        members=members,
+        offsets=np.r_[starts, len(members)].astype(np.int64),
+        **{name: col[order] for name, col in columns.items()},
+    )
+
+
+def _rounds(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool) -> Iterator[dict[str, np.ndarray]]:
+    """The verified pairs in global order, one round of candidates at a time (or one
+    range at a time with ``all_pairs``, where rounds do not matter)."""
+    base = np.r_[0, np.cumsum(candidates)]
+    pending: list[dict[str, np.ndarray]] = []
+    current = -1
+    for r in range(plan.pair_ranges):
+        cols = {name: load(plan.scratch.verified(plan.level, r, name)) for name in COLUMNS}
+        rounds = (base[r] + cols.pop("position")) // ROUND
+        if all_pairs:
+            yield cols
+            continue
+        cuts = np.flatnonzero(np.r_[True, rounds[1:] != rounds[:-1]]) if len(rounds) else []
+        for lo, hi in zip(cuts, [*cuts[1:], len(rounds)]):
+            if rounds[lo] != current and pending:
+                yield _cat(pending)
+                pending = []
+            current = rounds[lo]
+            pending.append({k: v[lo:hi] for k, v in cols.items()})
+    if pending:
+        yield _cat(pending)
+
+
+def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _exact_copies(plan: LevelPlan) -> tuple[np.ndarray, np.ndarray]:
+    """``(copy, first)`` of every exact copy, sorted by copy."""
+    copies, firsts = [], []
+    for part in range(plan.partitions):
+        copies.append(load(plan.scratch.exact(plan.level, part, "copy")))
+        firsts.append(load(plan.scratch.exact(plan.level, part, "first")))
+    copy = np.concatenate(copies) if copies else np.zeros(0, np.int64)
+    first = np.concatenate(firsts) if firsts else np.zeros(0, np.int64)
+    order = np.argsort(copy, kind="stable")
+    return copy[order], first[order]

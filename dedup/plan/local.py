@@ -1,0 +1,114 @@
+"""The local executor: runs the plan's stages on a pool of worker processes.
+
+An executor has two verbs (the Dask executor keeps the same ones):
+
+* ``map(stage, tasks)`` -- run ``stage(*task)`` for every task, results in task order;
+* ``imap(stage, tasks)`` -- the same over an iterator (signing reads documents while
+  the workers sign), with at most ``2 * jobs`` tasks in flight, which bounds memory.
+
+Stages take their inputs as explicit arguments (a :class:`~dedup.plan.items.LevelPlan`
+and a partition, shard or range number) and hand their outputs over as files in the
+scratch folder; what comes back through the pool is small (counts, document names).
+
+With ``jobs <= 1`` (or a single task) the stages run in this process: no pool, no
+pickling.  Otherwise a :mod:`multiprocessing` pool is started on first use.
+
+Shutting down, however the scan ends: leaving the ``with`` block normally closes the
+pool and joins its workers; leaving it by *any* exception -- an error in a stage,
+``KeyboardInterrupt`` (Ctrl-C), or the exception the CLI raises on SIGTERM
+(:class:`dedup.cli.failures.Terminated`) -- terminates the workers and reaps them
+before the exception goes on, so no worker outlives the scan and none prints a
+traceback.  To make that so, each worker ignores SIGINT (a Ctrl-C reaches the whole
+process group; only the parent acts on it), restores SIGTERM's default action (which
+``terminate`` sends) and, on Linux, asks the kernel for SIGTERM when its parent dies
+(``PR_SET_PDEATHSIG``), so even a parent killed with SIGKILL leaves no orphans.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
+from itertools import chain, islice
+from typing import Any, Callable, Iterable, Iterator, Optional
+
+#: ``prctl`` option: the signal a process gets when its parent dies (Linux).
+_PR_SET_PDEATHSIG = 1
+
+
+class LocalExecutor:
+    """Runs stages on ``jobs`` processes of this machine (see the module doc).
+
+    Use as a context manager; ``jobs`` must be >= 1.
+    """
+
+    def __init__(self, jobs: int = 1) -> None:
+        if jobs < 1:
+            raise ValueError(f"jobs must be at least 1, not {jobs}")
+        self.jobs = jobs
+        self._pool: Optional[Any] = None
+        #: Process ids of every worker started (to clean up after them once stopped).
+        self.worker_pids: list[int] = []
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        self.close(abort=error is not None)
+
+    def close(self, abort: bool = False) -> None:
+        """Stop the workers: let them finish (``abort=False``) or terminate them; both
+        wait until every worker process has been reaped."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if abort:
+            pool.terminate()
+        else:
+            pool.close()
+        pool.join()
+
+    def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
+        """``[stage(*task) for task in tasks]``, on the workers."""
+        return list(self.imap(stage, tasks))
+
+    def imap(self, stage: Callable, tasks: Iterable[tuple]) -> Iterator:
+        """``stage(*task)`` for each task, yielded in order; at most ``2 * jobs``
+        tasks are submitted ahead of the one being waited for."""
+        tasks = iter(tasks)
+        head = list(islice(tasks, 2))
+        if self.jobs <= 1 or (len(head) < 2 and self._pool is None):  # a pool would only cost time
+            for task in chain(head, tasks):
+                yield stage(*task)
+            return
+        pool = self._start()
+        pending: deque = deque()
+        for task in chain(head, tasks):
+            pending.append(pool.apply_async(stage, task))
+            while len(pending) > 2 * self.jobs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def _start(self):
+        if self._pool is None:
+            context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
+            self._pool = context.Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),))
+            self.worker_pids = [p.pid for p in getattr(self._pool, "_pool", [])]  # multiprocessing keeps them there
+        return self._pool
+
+
+def _worker_started(parent: int) -> None:
+    """A worker's signal set-up (see the module doc)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (OSError, AttributeError):  # no prctl: the pool's own shutdown still reaps us
+            pass
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)

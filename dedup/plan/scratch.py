@@ -1,0 +1,120 @@
+"""The scratch folder a scan's stages hand each other their files in.
+
+Why files: a stage's output (signatures, band rows, candidate pairs) can be many times
+the memory of one process, and a file in a shared folder is also how a stage run in
+another process -- or on another machine, by the Dask executor -- finds its inputs.
+Every file is a plain ``.npy`` array (``allow_pickle=False``), opened memory-mapped by
+the stages that read only parts of it.
+
+Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
+
+    shards/<s>/<level>.<name>.npy     what signing wrote for shard s (see plan.sign)
+    exact/<level>/<k>.<name>.npy      exact-copy links of key partition k
+    bands/<level>/<s>.<k>.npy         band rows of shard s that fall in partition k
+    bands/<level>/contain.<s>.<k>.npy its containment bucket rows (if containment is on)
+    cand/<level>/<k>.<r>.npy          candidate pairs of partition k, pair range r
+    verified/<level>/<r>.<name>.npy   verified pairs of pair range r
+
+The folder is removed when the scan ends, however it ends (:func:`scratch_folder`);
+folders left by a scan that was killed outright (SIGKILL, power loss) are removed by
+the next scan that uses the same parent folder once their process is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Union
+
+import numpy as np
+
+PREFIX = "dedup-scan-"
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """Paths of a scan's stage files under ``root`` (one scan's folder)."""
+
+    root: Path
+
+    def shard(self, shard: int, level: str, name: str) -> Path:
+        return self.root / "shards" / f"{shard:06d}" / f"{level}.{name}.npy"
+
+    def exact(self, level: str, part: int, name: str) -> Path:
+        return self.root / "exact" / level / f"{part:05d}.{name}.npy"
+
+    def bands(self, level: str, shard: int, part: int) -> Path:
+        return self.root / "bands" / level / f"{shard:06d}.{part:05d}.npy"
+
+    def contained(self, level: str, shard: int, part: int) -> Path:
+        return self.root / "bands" / level / f"contain.{shard:06d}.{part:05d}.npy"
+
+    def candidates(self, level: str, part: int, pair_range: int) -> Path:
+        return self.root / "cand" / level / f"{part:05d}.{pair_range:05d}.npy"
+
+    def verified(self, level: str, pair_range: int, name: str) -> Path:
+        return self.root / "verified" / level / f"{pair_range:05d}.{name}.npy"
+
+
+def save(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` (creating its folder); no pickles, ever."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def load(path: Path, mmap: bool = False) -> np.ndarray:
+    """Read a stage file (memory-mapped with ``mmap=True``: only the pages used are read)."""
+    return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+
+
+@contextmanager
+def scratch_folder(parent: Union[str, Path, None] = None) -> Iterator[Scratch]:
+    """A fresh scratch folder under ``parent`` (default: the system's temporary
+    folder), removed on exit -- also when the block ends by an exception,
+    ``KeyboardInterrupt`` or any ``BaseException`` (the CLI turns SIGTERM into one).
+
+    Raises ``OSError`` when ``parent`` cannot hold a new folder.
+    """
+    if parent is not None:
+        Path(parent).mkdir(parents=True, exist_ok=True)
+    sweep_orphans(Path(parent if parent is not None else tempfile.gettempdir()))
+    root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-", dir=parent))
+    try:
+        yield Scratch(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def sweep_orphans(parent: Path) -> int:
+    """Remove scratch folders under ``parent`` whose scan process no longer exists
+    (it was killed before it could clean up); returns how many were removed."""
+    removed = 0
+    for path in parent.glob(f"{PREFIX}*"):
+        try:
+            pid = int(path.name[len(PREFIX):].split("-", 1)[0])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(path, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: not ours to judge
+        return True
+    return True
+
+
+def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
+    """Partition number of each 64-bit key (content hashes and band keys, both well
+    mixed already): its high bits modulo ``partitions``."""
+    return ((keys >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)

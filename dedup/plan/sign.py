@@ -1,0 +1,193 @@
+"""Stage 1, sign: one shard of documents -> its items' files in the scratch folder.
+
+A shard is a run of consecutive batches (:func:`batches`): each batch comes
+from the signature cache when it has it, else is split, normalized, shingled and
+MinHashed (:func:`dedup.corpus.sign_documents`) and stored there.  The shard then
+writes, per *item* (a paragraph; documents with at least one paragraph are written the
+same way by :func:`document_shard`, once boilerplate is known), in scan order:
+
+* ``keys`` (uint64, a hash of the normalized text: equal for exact copies) and
+  ``tokens`` (int64);
+* ``sigs``, the ``(items, num_perm)`` uint32 MinHash signatures (a document's is the
+  element-wise minimum of its paragraphs', i.e. the MinHash of their union);
+* ``values`` / ``offsets``: each item's shingle set, sorted and without repeats, so
+  that verification later is a merge of two sorted runs, never a sort per pair;
+  ``sizes`` (set sizes) and ``shingles`` (shingle counts with repeats);
+* where each item is: ``doc`` (document number within the shard), ``index`` (the
+  paragraph's number in its document, -1 for a document), ``start``, ``end`` and the
+  report preview (``preview``, UTF-8 bytes, with ``preview_offsets``; a document's
+  is its first paragraph's);
+* what documents are rebuilt from: the paragraphs' shingles in order (``hashes``,
+  ``hash_offsets``, ``units``) and each document's ``doc_paragraphs`` / ``doc_chars``.
+
+Only the small :class:`ShardInfo` goes back to the caller; nothing large is pickled.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..cache import CacheStats, SignatureCache, document_digest
+from ..corpus import Corpus, DocumentInfo, sign_documents
+from ..detect import Items, document_items, paragraph_items
+from ..readers import Document
+from ..segments import offsets_from_counts, ranges, unique_sets
+from ..settings import Settings
+from ..shingle import Shingles
+from .scratch import Scratch, load, save
+
+
+#: Documents per batch, on average (see :func:`batches`): large enough for numpy to
+#: amortize its call overhead, small enough that an edit re-signs little.
+BATCH_DOCUMENTS = 256
+#: Hard caps on a batch, which keep its temporary arrays to a few hundred MB.
+BATCH_MAX_DOCUMENTS = 1024
+BATCH_MAX_CHARS = 16_000_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Documents signed together, with their content digests (the cache key)."""
+
+    documents: list[Document]
+    digests: list[bytes]
+
+
+def batches(documents: Iterable[Document]) -> Iterator[Batch]:
+    """Cut ``documents`` into batches at content-defined boundaries.
+
+    A batch ends after a document whose digest is 0 modulo :data:`BATCH_DOCUMENTS`
+    (or at the size caps).  Why not every N documents: adding or removing one file
+    would then shift every later batch and miss the cache for the rest of the scan;
+    with boundaries chosen by content, only the batch around the change is re-signed.
+    """
+    docs: list[Document] = []
+    digests: list[bytes] = []
+    chars = 0
+    for doc in documents:
+        digest = document_digest(doc)
+        docs.append(doc)
+        digests.append(digest)
+        chars += len(doc.text)
+        boundary = int.from_bytes(digest[:4], "little") % BATCH_DOCUMENTS == 0
+        if boundary or len(docs) >= BATCH_MAX_DOCUMENTS or chars >= BATCH_MAX_CHARS:
+            yield Batch(docs, digests)
+            docs, digests, chars = [], [], 0
+    if docs:
+        yield Batch(docs, digests)
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One shard to sign: its number and its batches (documents with their digests)."""
+
+    shard: int
+    batches: list[Batch]
+
+
+@dataclass
+class ShardInfo:
+    """What signing a shard tells the caller: its documents, how many items each level
+    has, and what it did with the cache."""
+
+    shard: int
+    documents: list[DocumentInfo]
+    items: dict[str, int]
+    cache: CacheStats | None = None
+
+
+def sign_shard(
+    scratch: Scratch,
+    task: ShardTask,
+    settings: Settings,
+    cache: SignatureCache | None = None,
+) -> ShardInfo:
+    """Sign ``task``'s documents and write their paragraph items' files (see the
+    module doc; documents are made from those by :func:`document_shard`).
+
+    Raises ``OSError`` when the scratch folder cannot be written.
+    """
+    if cache is not None:  # a copy that counts this shard's events, and never warns
+        cache = copy.copy(cache)
+        cache.stats, cache.warn = CacheStats(), False
+    parts = [sign_batch(batch, settings, cache) for batch in task.batches]
+    corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
+    items = {"paragraph": _write_paragraphs(scratch, task.shard, corpus)}
+    return ShardInfo(
+        shard=task.shard,
+        documents=corpus.documents,
+        items=items,
+        cache=cache.stats if cache is not None else None,
+    )
+
+
+def sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None = None) -> Corpus:
+    """One batch signed: from ``cache`` when it has it, else signed and stored there."""
+    if cache is None:
+        return sign_documents(batch.documents, settings)
+    key = cache.key(batch.digests)
+    corpus = cache.load(key, batch.documents)
+    if corpus is None:
+        corpus = sign_documents(batch.documents, settings)
+        cache.store(key, corpus)
+    return corpus
+
+
+def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus) -> int:
+    """Write the paragraph items' files, and what the document stage
+    (:func:`document_shard`) rebuilds documents from; returns how many paragraphs."""
+    sh = corpus.shingles
+    for name, array in (("hashes", sh.hashes), ("hash_offsets", sh.offsets), ("units", sh.units),
+                        ("doc_paragraphs", np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)),
+                        ("doc_chars", np.array([d.chars for d in corpus.documents], dtype=np.int64))):
+        save(scratch.shard(shard, "paragraph", name), array)
+    places = {"doc": corpus.para_doc, "index": corpus.para_index, "start": corpus.para_start, "end": corpus.para_end}
+    return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
+
+
+def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
+    """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
+    files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
+    is in ``common``, sorted; :mod:`dedup.boilerplate`) left out of each document's
+    shingle set, signature and word count.  Returns how many document items."""
+    def read(name: str) -> np.ndarray:
+        return load(scratch.shard(shard, "paragraph", name))
+
+    paragraphs, chars = read("doc_paragraphs"), read("doc_chars")
+    keys = read("keys")
+    preview, preview_offsets = read("preview"), read("preview_offsets")
+    corpus = Corpus(
+        documents=[DocumentInfo("", c, p) for c, p in zip(chars.tolist(), paragraphs.tolist())],
+        para_doc=read("doc"), para_index=read("index"), para_start=read("start"), para_end=read("end"),
+        para_words=read("tokens"), para_key=keys, para_preview=[],
+        shingles=Shingles(read("hashes"), read("hash_offsets"), read("units")), signatures=read("sigs"),
+    )
+    mask = np.isin(keys, common) if len(common) else None
+    items, docs = document_items(corpus, mask)
+    first_para = corpus.doc_offsets()[docs]
+    places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),
+              "end": chars[docs]}
+    previews = [preview[preview_offsets[p]:preview_offsets[p + 1]].tobytes().decode("utf-8", "surrogatepass")
+                if count else "" for p, count in zip(first_para.tolist(), paragraphs[docs].tolist())]
+    return write_items(scratch, shard, "document", items, places, previews)
+
+
+def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: dict, previews: Sequence[str]) -> int:
+    """Write one level's item files; returns how many items it has."""
+    n = len(items.keys)
+    lengths = items.ends - items.starts
+    sets = unique_sets(items.hashes[ranges(items.starts, lengths)], offsets_from_counts(lengths))
+    arrays = {"keys": items.keys, "tokens": items.tokens.astype(np.int64), "sigs": items.signatures,
+              "values": sets.values, "offsets": sets.offsets, "sizes": np.diff(sets.offsets),
+              "shingles": lengths.astype(np.int64)}
+    arrays.update({name: np.asarray(v, dtype=np.int64) for name, v in places.items()})
+    encoded = [p.encode("utf-8", "surrogatepass") for p in previews]
+    arrays["preview"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    arrays["preview_offsets"] = offsets_from_counts(np.fromiter(map(len, encoded), dtype=np.int64, count=n))
+    for name, array in arrays.items():
+        save(scratch.shard(shard, level, name), array)
+    return n

@@ -1,0 +1,87 @@
+"""Stage 5, verify: one range of candidate pairs -> the pairs at or above the threshold.
+
+A pair range holds the candidates whose first item falls in one range of item numbers
+(:meth:`LevelPlan.range_of`), from every band partition; their repeats are folded here.
+Then, a chunk of pairs at a time (which bounds memory whatever the range's size):
+
+1. the MinHash estimate of each pair, from both signatures; a pair below the estimate
+   floor (:func:`dedup.minhash.floor`: 4 standard errors under the threshold, a true
+   pair at the threshold is lost with probability ~3e-5) is dropped unread.  With
+   containment on, a pair's floor is taken at the lowest Jaccard a pair of its set
+   sizes contained at the containment threshold can have, if that is lower;
+2. the survivors' exact Jaccard and containments (:func:`dedup.verify.score_pairs`) on
+   their shingle sets, which signing stored sorted: verifying is a merge of two sorted
+   runs per pair, not a sort.  A pair is kept when its Jaccard reaches the threshold
+   (near-duplicate) or, below it, its smaller side is at least the containment
+   threshold inside the larger (``contained``).
+
+Writes, for the pairs whose Jaccard reaches the threshold, sorted by ``(a, b)``:
+``a``, ``b`` (item numbers), ``position`` (the pair's number among the range's
+candidates: what :mod:`dedup.plan.link` cuts rounds by),
+``jaccard``, ``containment_a``, ``containment_b``, ``estimate`` and ``contained``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import containment
+from ..minhash import estimate, floor
+from ..segments import SetTable
+from ..verify import score_pairs
+from .items import LevelPlan
+from .scratch import load, save
+
+#: Pairs per chunk: two signatures of 256 permutations each are 2 KB a pair, so a
+#: chunk's gathered signatures stay under ~35 MB.
+CHUNK = 1 << 14
+COLUMNS = ("a", "b", "position", "jaccard", "containment_a", "containment_b", "estimate", "contained")
+
+
+def verify_range(plan: LevelPlan, pair_range: int) -> int:
+    """Verify pair range ``pair_range``; returns how many candidates it has."""
+    parts = [load(plan.scratch.candidates(plan.level, k, pair_range)) for k in range(plan.partitions)]
+    code = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    code.sort()
+    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
+    s = plan.settings
+    found: list[tuple[np.ndarray, ...]] = []
+    for lo in range(0, len(code), CHUNK):
+        a, b = np.divmod(code[lo : lo + CHUNK], plan.items)
+        est = estimate(_rows(plan, a, "sigs"), _rows(plan, b, "sigs"))
+        plausible = est >= floor(_lowest_jaccard(plan, a, b), s.num_perm)
+        position = lo + np.flatnonzero(plausible)
+        a, b, est = a[plausible], b[plausible], est[plausible]
+        if not len(a):
+            continue
+        involved, local = np.unique(np.concatenate([a, b]), return_inverse=True)
+        table = SetTable(*plan.segments(involved))
+        scores = score_pairs(table, local.reshape(2, -1).T)
+        near = scores.jaccard >= plan.threshold
+        inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+        keep = near | inside
+        found.append((a[keep], b[keep], position[keep], scores.jaccard[keep], scores.containment_a[keep],
+                      scores.containment_b[keep], est[keep], inside[keep]))
+    for i, name in enumerate(COLUMNS):
+        empty = np.zeros(0, bool if name == "contained" else np.float64 if i > 2 else np.int64)
+        column = np.concatenate([f[i] for f in found]) if found else empty
+        save(plan.scratch.verified(plan.level, pair_range, name), column)
+    return len(code)
+
+
+def _lowest_jaccard(plan: LevelPlan, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
+    """The lowest Jaccard a reportable pair can have: the threshold, or with containment
+    on, the Jaccard of a pair contained just at the containment threshold, given the
+    pair's set sizes (:func:`dedup.containment.min_jaccard`)."""
+    s = plan.settings
+    if not s.containment:
+        return plan.threshold
+    size_a, size_b = np.maximum(_rows(plan, a, "sizes"), 1), np.maximum(_rows(plan, b, "sizes"), 1)
+    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
+    return np.minimum(plan.threshold, containment.min_jaccard(s.containment, ratio))
+
+
+def _rows(plan: LevelPlan, gids: np.ndarray, name: str) -> np.ndarray:
+    """Rows of ``gids`` (any order, repeats allowed)."""
+    unique, inverse = np.unique(gids, return_inverse=True)
+    return plan.rows(unique, name)[inverse]

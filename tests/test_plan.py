@@ -1,0 +1,151 @@
+"""The scan's plan: the same result for any number of processes, partitions and shards,
+with or without the cache; the scratch folder and the workers never outlive a scan."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from dedup import scan
+from dedup.plan import job
+from dedup.plan.local import LocalExecutor
+from dedup.plan.scratch import PREFIX, scratch_folder, sweep_orphans
+from textgen import prose, rewrite, write_docs
+
+
+@pytest.fixture
+def folder(tmp_path, rng):
+    """Documents with near-duplicate and exact paragraphs, exact document copies, short
+    paragraphs and an unreadable file: every kind of pair and group."""
+    base = [prose(rng, 60) for _ in range(10)]
+    docs = {}
+    for i in range(60):
+        paras = [rewrite(rng, rng.choice(base), 0.1) if rng.random() < 0.5 else prose(rng, 50) for _ in range(4)]
+        docs[f"d{i:03d}.txt"] = paras + [base[i % 3], "Short line."]
+    docs["copy.txt"] = docs["d005.txt"]
+    root = write_docs(tmp_path / "docs", docs)
+    (root / "zz-binary.txt").write_bytes(b"\x00\x01binary")
+    return root
+
+
+@pytest.fixture
+def small_shards(monkeypatch):
+    """Batches of ~4 documents and tiny shards: a small folder spans many of each."""
+    sign = importlib.import_module("dedup.plan.sign")
+    monkeypatch.setattr(sign, "BATCH_DOCUMENTS", 4)
+    monkeypatch.setattr(sign, "BATCH_MAX_DOCUMENTS", 8)
+    monkeypatch.setattr(job, "SHARD_MIN_CHARS", 2000)
+
+
+def report(result) -> str:
+    return json.dumps(result.to_dict(), sort_keys=True)
+
+
+def test_same_result_for_any_jobs_partitions_and_cache(folder, tmp_path, small_shards):
+    reference = scan(folder)
+    assert len(reference.pairs) > 50 and {p.kind for p in reference.pairs} == {"document", "paragraph"}
+    assert any(p.exact for p in reference.pairs) and any(not p.exact for p in reference.pairs)
+    assert [e.path for e in reference.errors] == ["zz-binary.txt"]
+    expected = report(reference)
+    for jobs, partitions in ((1, 1), (1, 7), (2, 3), (2, 16)):
+        assert report(scan(folder, jobs=jobs, partitions=partitions)) == expected, (jobs, partitions)
+    cache = tmp_path / "cache"
+    assert report(scan(folder, jobs=2, cache_dir=cache, partitions=5)) == expected  # cold
+    assert report(scan(folder, jobs=1, cache_dir=cache, partitions=2)) == expected  # warm
+
+
+def test_same_result_without_small_shards(folder):
+    # One shard and the default partitions against many shards and partitions.
+    assert report(scan(folder)) == report(scan(folder, jobs=2, partitions=4))
+
+
+def test_all_pairs_same_for_any_partitions(folder, small_shards):
+    everything = report(scan(folder, all_pairs=True))
+    assert report(scan(folder, all_pairs=True, jobs=2, partitions=6)) == everything
+
+
+def test_floor_drops_candidates_before_verification(folder, monkeypatch):
+    # With the floor disabled every candidate is verified; the floor (4 standard
+    # errors under the threshold) must not lose a single reported pair here.
+    import dedup.plan.verify as stage
+
+    verified = []
+    score = stage.score_pairs
+    monkeypatch.setattr(stage, "score_pairs", lambda table, pairs: verified.append(len(pairs)) or score(table, pairs))
+    with_floor = report(scan(folder, levels=["paragraph"], all_pairs=True))
+    checked_with_floor = sum(verified)
+    verified.clear()
+    monkeypatch.setattr(stage, "floor", lambda threshold, num_perm: 0.0)
+    without_floor = report(scan(folder, levels=["paragraph"], all_pairs=True))
+    assert with_floor == without_floor
+    assert checked_with_floor < sum(verified)
+
+
+def test_scratch_folder_is_removed_after_a_scan(folder, tmp_path):
+    scratch = tmp_path / "scratch"
+    scan(folder, jobs=2, tmp_dir=scratch)
+    assert scratch.is_dir() and list(scratch.iterdir()) == []
+
+
+def test_scratch_folder_is_removed_when_a_stage_fails(folder, tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(job, "STAGES", (*job.STAGES[:-1], (broken, "pair_ranges")))
+    with pytest.raises(RuntimeError, match="stage failed"):
+        scan(folder, tmp_dir=tmp_path / "scratch")
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_orphaned_scratch_of_a_dead_process_is_swept(tmp_path):
+    dead = tmp_path / f"{PREFIX}999999999-abc"  # no such process
+    dead.mkdir()
+    (dead / "file.npy").write_bytes(b"x")
+    mine = tmp_path / f"{PREFIX}{os.getpid()}-abc"
+    mine.mkdir()
+    assert sweep_orphans(tmp_path) == 1
+    assert not dead.exists() and mine.exists()
+    with scratch_folder(tmp_path) as scratch:
+        assert scratch.root.parent == tmp_path and scratch.root.is_dir()
+    assert not scratch.root.exists()
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_executor_reaps_its_workers_on_keyboard_interrupt():
+    executor = LocalExecutor(2)
+    pids = []
+    with pytest.raises(KeyboardInterrupt):
+        with executor:
+            pids = executor.map(_sleep, [(0.01,)] * 4)
+            assert all(_alive(p) for p in set(pids))
+            results = executor.imap(_sleep, [(30,)] * 4)
+            signal.signal(signal.SIGALRM, lambda *a: os.kill(os.getpid(), signal.SIGINT))
+            signal.alarm(1)  # a SIGINT of our own, one second in
+            next(results)
+    assert executor._pool is None
+    for pid in set(pids):  # terminated and reaped: not even a zombie is left
+        assert not _alive(pid)
+
+
+def test_executor_runs_inline_with_one_job():
+    with LocalExecutor(1) as executor:
+        assert executor.map(_sleep, [(0,), (0,)]) == [os.getpid()] * 2
+    with pytest.raises(ValueError):
+        LocalExecutor(0)
