@@ -34,6 +34,7 @@ def candidate_partition(plan: LevelPlan, part: int) -> int:
         flat = np.concatenate(rows) if rows else np.zeros((0, 3), np.uint64)
         contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64), flat[:, 2].astype(np.int64),
                                              s.containment, covered=(s.bands, s.rows))
+        contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
         pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
     code = pairs[:, 0] * plan.items + pairs[:, 1]  # sorted: pairs are sorted by (a, b); repeats go later
@@ -41,3 +42,18 @@ def candidate_partition(plan: LevelPlan, part: int) -> int:
     for r in range(plan.pair_ranges):
         save(plan.scratch.candidates(plan.level, part, r), code[cuts[r] : cuts[r + 1]])
     return len(code)
+
+
+def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
+    """The distinct containment candidates that :func:`dedup.containment.plausible`
+    keeps (their estimate is not far below what a contained pair has), read from the
+    involved items' signatures and shingle counts."""
+    if not len(pairs):
+        return pairs
+    code = np.unique(pairs[:, 0] * plan.items + pairs[:, 1])
+    pairs = np.stack([code // plan.items, code % plan.items], axis=1)
+    involved, local = np.unique(pairs, return_inverse=True)
+    local = local.reshape(pairs.shape)
+    sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "shingles"), 1)
+    kept = containment.plausible(sigs, sizes, local, plan.settings.containment)
+    return involved[kept]

@@ -72,11 +72,12 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
 def _lowest_jaccard(plan: LevelPlan, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     """The lowest Jaccard a reportable pair can have: the threshold, or with containment
     on, the Jaccard of a pair contained just at the containment threshold, given the
-    pair's set sizes (:func:`dedup.containment.min_jaccard`)."""
+    pair's shingle counts, as :func:`dedup.containment.plausible` takes it
+    (:func:`dedup.containment.min_jaccard`)."""
     s = plan.settings
     if not s.containment:
         return plan.threshold
-    size_a, size_b = np.maximum(_rows(plan, a, "sizes"), 1), np.maximum(_rows(plan, b, "sizes"), 1)
+    size_a, size_b = np.maximum(_rows(plan, a, "shingles"), 1), np.maximum(_rows(plan, b, "shingles"), 1)
     ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
     return np.minimum(plan.threshold, containment.min_jaccard(s.containment, ratio))
 
