@@ -67,3 +67,9 @@ def unique_sets(values: np.ndarray, offsets: np.ndarray) -> SetTable:
     keep = np.r_[True, (v[1:] != v[:-1]) | (s[1:] != s[:-1])] if len(v) else np.zeros(0, bool)
     counts = np.bincount(s[keep], minlength=len(offsets) - 1)
     return SetTable(values=v[keep], offsets=offsets_from_counts(counts))
+
+
+def take_sets(table: SetTable, which: np.ndarray) -> SetTable:
+    """The sets ``which`` (indices into ``table``) of ``table``, in that order."""
+    sizes = table.sizes()[which]
+    return SetTable(table.values[ranges(table.offsets[which], sizes)], offsets_from_counts(sizes))

@@ -28,12 +28,12 @@ import numpy as np
 
 from ..boilerplate import document_counts, min_documents
 from ..minhash import estimate, floor
-from ..segments import SetTable, ranges, sorted_unique
+from ..segments import SetTable, ranges, sorted_unique, take_sets
 from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
-from .signing import Signed, slice_sets, take_sets
+from .signing import Signed, slice_sets
 
 #: Exact copies of one matched stored text listed in a verdict.
 MAX_COPIES = 16

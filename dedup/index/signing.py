@@ -22,7 +22,7 @@ from ..lsh import band_keys
 from ..minhash import EMPTY
 from ..minhash import signatures as minhash_signatures
 from ..readers import Document
-from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
+from ..segments import SetTable, offsets_from_counts, ranges, take_sets, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
 from ..sketch import sketch, sketch_width
@@ -100,12 +100,6 @@ def slice_sets(table: SetTable, lo: int, hi: int) -> SetTable:
     """The sets ``lo:hi`` of ``table`` (views, no copy)."""
     start = table.offsets[lo]
     return SetTable(table.values[start : table.offsets[hi]], table.offsets[lo : hi + 1] - start)
-
-
-def take_sets(table: SetTable, which: np.ndarray) -> SetTable:
-    """The sets ``which`` of ``table``, in that order."""
-    sizes = table.sizes()[which]
-    return SetTable(table.values[ranges(table.offsets[which], sizes)], offsets_from_counts(sizes))
 
 
 def new_document(

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, ranges, unique_sets
+from ...segments import SetTable, offsets_from_counts, ranges, take_sets, unique_sets
 from ...settings import Settings
 from ...split import Span
 from .. import compat
@@ -397,7 +397,7 @@ class RedisStorage:
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
         if len(banded):
-            signatures = self._derive.signatures(s, _subset(paras, banded))
+            signatures = self._derive.signatures(s, take_sets(paras.sets, banded))
             ops += self._band_ops("MDEL", "p", signatures, para_ids[banded])
             keys = paras.keys[banded]
             at, copies, _, _, _ = self._find("k:p:", keys)
@@ -492,12 +492,6 @@ class RedisStorage:
 
     def close(self) -> None:
         self._r.close()
-
-
-def _subset(paras: ParagraphTable, which: np.ndarray) -> SetTable:
-    sizes = paras.sets.sizes()[which]
-    return SetTable(values=paras.sets.values[ranges(paras.sets.offsets[which], sizes)],
-                    offsets=offsets_from_counts(sizes))
 
 
 def open_redis(
