@@ -200,7 +200,13 @@ def open_regular(path: Path) -> BinaryIO:
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
-        os.close(fd)
+        # A Ctrl-C inside fdopen can leave fd already closed by the half-made file
+        # object: an EBADF here must not replace the KeyboardInterrupt in flight
+        # (it did: the interrupt became a read error and the run went on to exit 0).
+        try:
+            os.close(fd)
+        except OSError:
+            pass
         raise
 
 
