@@ -16,7 +16,7 @@ import xxhash
 
 from .corpus import Corpus
 from .minhash import EMPTY
-from .segments import offsets_from_counts, ranges
+from .segments import offsets_from_counts, ranges, sorted_unique
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def _signatures_without(signatures: np.ndarray, firsts: np.ndarray, ends: np.nda
         owner = np.repeat(np.arange(hi - lo), ends[lo:hi] - firsts[lo:hi])
         rows, owner = rows[keep[rows]], owner[keep[rows]]
         if len(rows):
-            present = np.unique(owner)
+            present = sorted_unique(owner)
             at = np.searchsorted(owner, present)
             out[lo + present] = np.minimum.reduceat(signatures[rows], at, axis=0)
         lo = hi

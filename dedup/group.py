@@ -13,6 +13,8 @@ from typing import Iterable
 
 import numpy as np
 
+from .segments import sorted_unique
+
 
 def merge(root: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Union-find, a batch of unions at a time: join the groups of ``a[i]`` and ``b[i]``
@@ -28,7 +30,7 @@ def merge(root: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     from scipy.sparse import coo_matrix  # ~0.2 s to import: only scans that found pairs pay
     from scipy.sparse.csgraph import connected_components
 
-    nodes, local = np.unique(np.concatenate([root[a], root[b]]), return_inverse=True)
+    nodes, local = sorted_unique(np.concatenate([root[a], root[b]]), return_inverse=True)
     local = local.reshape(2, -1)
     graph = coo_matrix((np.ones(local.shape[1], np.int8), (local[0], local[1])), shape=(len(nodes), len(nodes)))
     count, label = connected_components(graph, directed=False)
@@ -47,7 +49,7 @@ def groups(n: int, pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
     """
     linked = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
     root = merge(np.arange(n, dtype=np.int64), linked[:, 0], linked[:, 1])
-    touched = np.unique(linked)
+    touched = sorted_unique(linked)
     members = touched[np.lexsort((touched, root[touched]))]
     cuts = np.flatnonzero(np.diff(root[members])) + 1
     return [g.tolist() for g in np.split(members, cuts)] if len(members) else []

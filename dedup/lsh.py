@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .segments import offsets_from_counts, ranges
+from .segments import offsets_from_counts, ranges, sorted_unique
 
 _U64 = np.uint64
 #: A bucket larger than this is paired as a star around its first member instead of
@@ -120,17 +120,9 @@ def bucket_pairs(keys: np.ndarray, items: np.ndarray) -> np.ndarray:
         pending.append(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
         pending_size += len(pending[-1])
         if pending_size > max(_MERGE_AT, 2 * len(merged)):
-            merged, pending, pending_size = _sorted_unique([merged, *pending]), [], 0
-    code = _sorted_unique([merged, *pending])
+            merged, pending, pending_size = sorted_unique(np.concatenate([merged, *pending])), [], 0
+    code = sorted_unique(np.concatenate([merged, *pending]))
     return np.stack([code // n, code % n], axis=1) if len(code) else np.zeros((0, 2), dtype=np.int64)
-
-
-def _sorted_unique(parts: list[np.ndarray]) -> np.ndarray:
-    """Sorted distinct values of ``parts`` (a sort is several times faster here than
-    ``np.unique``'s hash table)."""
-    code = np.concatenate(parts)
-    code.sort()
-    return code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
 
 
 def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray) -> np.ndarray:

@@ -21,16 +21,27 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(int(lengths.sum()), dtype=np.int64) + shift
 
 
-def sorted_unique(values: np.ndarray) -> np.ndarray:
-    """``np.unique(values)`` for 1-D integer arrays, by sorting.
+def sorted_unique(values: np.ndarray, return_inverse: bool = False):
+    """``np.unique(values)`` (and with ``return_inverse``, ``(unique, inverse)``: the
+    position of each value of ``values``, flattened, in ``unique``) for integer
+    arrays, by sorting.
 
     Why not ``np.unique``: from numpy 2.3 it uses a hash table for integers, which on
     mostly-distinct 64-bit values (band keys, row ids) is 10-80x slower than a sort
     (measured with numpy 2.4: 800 keys 1.1 ms vs 13 us, 220k keys 275 vs 5 ms)."""
-    ordered = np.sort(values)
-    if len(ordered) < 2:
-        return ordered
-    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    values = np.asarray(values).ravel()
+    if not return_inverse:
+        ordered = np.sort(values)
+        if len(ordered) < 2:
+            return ordered
+        return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+    order = np.argsort(values)
+    ordered = values[order]
+    first = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    inverse = np.empty(len(values), dtype=np.intp)
+    inverse[order] = np.cumsum(first) - 1
+    return ordered[first], inverse
 
 
 def segment_ids(offsets: np.ndarray) -> np.ndarray:
@@ -60,12 +71,31 @@ class SetTable:
 
 
 def unique_sets(values: np.ndarray, offsets: np.ndarray) -> SetTable:
-    """Sort each segment's values and drop repeats within a segment."""
+    """Sort each segment's values and drop repeats within a segment.
+
+    How: one sort of a single 64-bit key per value -- the segment number in the high
+    bits, the value's leading bits below it -- instead of a two-key ``lexsort`` (4x
+    faster on paragraph sets).  Values are hashes, so two different values of one
+    segment almost never share their leading bits; if some do, their order in the
+    key is not theirs, and the two-key sort is used instead (the result is exact
+    either way)."""
+    n = len(offsets) - 1
     seg = segment_ids(offsets)
+    values = np.asarray(values, dtype=np.uint64)
+    bits = max(1, int(n).bit_length())
+    if len(values) and bits < 48:
+        key = (seg.astype(np.uint64) << np.uint64(64 - bits)) | (values >> np.uint64(bits))
+        order = np.argsort(key)
+        key, v = key[order], values[order]
+        same = key[1:] == key[:-1]
+        if not (same & (v[1:] != v[:-1])).any():
+            keep = np.concatenate(([True], ~same))
+            counts = np.bincount((key[keep] >> np.uint64(64 - bits)).astype(np.int64), minlength=n)
+            return SetTable(values=v[keep], offsets=offsets_from_counts(counts))
     order = np.lexsort((values, seg))
     v, s = values[order], seg[order]
     keep = np.r_[True, (v[1:] != v[:-1]) | (s[1:] != s[:-1])] if len(v) else np.zeros(0, bool)
-    counts = np.bincount(s[keep], minlength=len(offsets) - 1)
+    counts = np.bincount(s[keep], minlength=n)
     return SetTable(values=v[keep], offsets=offsets_from_counts(counts))
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import containment
 from ..lsh import bucket_pairs
+from ..segments import sorted_unique
 from .items import LevelPlan
 from .scratch import load, save
 
@@ -50,9 +51,9 @@ def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
     involved items' signatures and shingle counts."""
     if not len(pairs):
         return pairs
-    code = np.unique(pairs[:, 0] * plan.items + pairs[:, 1])
+    code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
     pairs = np.stack([code // plan.items, code % plan.items], axis=1)
-    involved, local = np.unique(pairs, return_inverse=True)
+    involved, local = sorted_unique(pairs, return_inverse=True)
     local = local.reshape(pairs.shape)
     sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "shingles"), 1)
     kept = containment.plausible(sigs, sizes, local, plan.settings.containment)

@@ -27,6 +27,7 @@ from typing import Iterator, Optional, Sequence
 import numpy as np
 
 from ..group import merge
+from ..segments import sorted_unique
 from .items import LevelPlan
 from .scratch import load
 from .verify import COLUMNS
@@ -71,7 +72,7 @@ def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Op
     grouped_only: list[np.ndarray] = []
     if common is not None and len(common) and len(copy):
         reported = ~np.isin(plan.rows(copy, "keys"), common)
-        grouped_only = [np.unique(np.concatenate([copy[~reported], first[~reported]]))]
+        grouped_only = [sorted_unique(np.concatenate([copy[~reported], first[~reported]]))]
         copy, first = copy[reported], first[reported]
     a = np.concatenate([first] + [p["a"] for p in near])
     b = np.concatenate([copy] + [p["b"] for p in near])
@@ -83,12 +84,12 @@ def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Op
     columns["contained"] = np.concatenate([np.zeros(len(copy), bool)] + [p["contained"] for p in near])
     order = np.lexsort((b, a))
     grouped = ~columns["contained"]
-    touched = np.unique(np.concatenate([a[grouped], b[grouped], *grouped_only]))
+    touched = sorted_unique(np.concatenate([a[grouped], b[grouped], *grouped_only]))
     by_group = np.lexsort((touched, group_of[touched]))
     members = touched[by_group]
     starts = np.flatnonzero(np.r_[True, np.diff(group_of[members]) != 0]) if len(members) else np.zeros(0, np.int64)
     return Linked(
-        items=np.unique(np.concatenate([a, b, *grouped_only])),
+        items=sorted_unique(np.concatenate([a, b, *grouped_only])),
         a=a[order],
         b=b[order],
         exact=(np.arange(len(a)) < len(copy))[order],

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import containment
 from ..minhash import estimate, floor
-from ..segments import SetTable
+from ..segments import SetTable, sorted_unique
 from ..verify import score_pairs
 from .items import LevelPlan
 from .scratch import load, save
@@ -54,7 +54,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         a, b, est = a[plausible], b[plausible], est[plausible]
         if not len(a):
             continue
-        involved, local = np.unique(np.concatenate([a, b]), return_inverse=True)
+        involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
         table = SetTable(*plan.segments(involved))
         scores = score_pairs(table, local.reshape(2, -1).T)
         near = scores.jaccard >= plan.threshold
@@ -84,5 +84,5 @@ def _lowest_jaccard(plan: LevelPlan, a: np.ndarray, b: np.ndarray) -> np.ndarray
 
 def _rows(plan: LevelPlan, gids: np.ndarray, name: str) -> np.ndarray:
     """Rows of ``gids`` (any order, repeats allowed)."""
-    unique, inverse = np.unique(gids, return_inverse=True)
+    unique, inverse = sorted_unique(gids, return_inverse=True)
     return plan.rows(unique, name)[inverse]
