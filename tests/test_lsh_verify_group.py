@@ -8,6 +8,7 @@ from dedup.group import exact_groups, groups
 from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
 from dedup.shingle import shingle
+from dedup.segments import sorted_unique
 from dedup.verify import score_pairs, unique_sets
 from textgen import prose, rewrite
 
@@ -84,6 +85,34 @@ def test_unique_sets_sorts_and_dedupes_per_segment():
     values = np.array([5, 3, 5, 1, 1, 2], dtype=np.uint64)
     table = unique_sets(values, np.array([0, 3, 3, 6]))
     assert table.values.tolist() == [3, 5, 1, 2] and table.offsets.tolist() == [0, 2, 2, 4]
+
+
+@pytest.mark.parametrize("leading_bits_collide", [False, True])
+def test_unique_sets_match_python_sets(leading_bits_collide, monkeypatch):
+    """Random 64-bit values take the one-key sort; values that share their leading
+    bits take the lexsort fallback; both give each segment's sorted distinct values."""
+    rng = np.random.default_rng(7)
+    pool = rng.integers(0, 1 << 62, 10, dtype=np.int64).astype(np.uint64) * np.uint64(3)
+    if leading_bits_collide:
+        pool = pool[0] + np.arange(10, dtype=np.uint64)
+    counts = rng.integers(0, 12, 300)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    values = pool[rng.integers(0, len(pool), int(offsets[-1]))]
+    lexsorts = []
+    monkeypatch.setattr(np, "lexsort", lambda keys, _sort=np.lexsort: lexsorts.append(1) or _sort(keys))
+    table = unique_sets(values, offsets)
+    assert bool(lexsorts) == leading_bits_collide
+    expected = [sorted(set(values[a:b].tolist())) for a, b in zip(offsets[:-1], offsets[1:])]
+    got = [table.values[a:b].tolist() for a, b in zip(table.offsets[:-1], table.offsets[1:])]
+    assert got == expected
+
+
+def test_sorted_unique_matches_np_unique_with_inverse():
+    values = np.random.default_rng(3).integers(0, 50, (40, 2))
+    unique, inverse = sorted_unique(values, return_inverse=True)
+    assert unique.tolist() == np.unique(values).tolist()
+    assert (unique[inverse] == values.ravel()).all()
+    assert sorted_unique(np.array([4, 4, 1])).tolist() == [1, 4]
 
 
 def test_groups_are_transitive_with_first_member_canonical():
