@@ -129,21 +129,23 @@ class ScanResult:
     def has_duplicates(self) -> bool:
         return bool(self.pairs)
 
-    def to_dict(self, pairs: bool = True) -> dict[str, Any]:
-        """The JSON report as a dict (``pairs=False`` leaves the pairs out, for writers
-        that serialize them faster on their own)."""
+    def to_dict(self, pairs: bool = True, large: bool = True) -> dict[str, Any]:
+        """The JSON report as a dict.  ``pairs=False`` leaves the pairs out and
+        ``large=False`` the documents, pairs and groups -- the parts that grow with the
+        corpus, which writers stream on their own (:func:`document_dict`,
+        ``Pair.to_dict``, ``Group.to_dict``)."""
         data = {
             "settings": self.settings,
-            "documents": [
-                {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars, "text_source": d.text_source}
-                for d in self.documents
-            ],
-            "pairs": [p.to_dict() for p in self.pairs] if pairs else None,
-            "groups": [g.to_dict() for g in self.groups],
+            "documents": [document_dict(d) for d in self.documents] if large else None,
+            "pairs": [p.to_dict() for p in self.pairs] if pairs and large else None,
+            "groups": [g.to_dict() for g in self.groups] if large else None,
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
             "boilerplate": [b.to_dict() for b in self.boilerplate],
             "warnings": [{"path": w.path, "warning": w.warning} for w in self.warnings],
         }
-        if not pairs:
-            del data["pairs"]
-        return data
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def document_dict(d: DocumentInfo) -> dict[str, Any]:
+    """A scanned document as the JSON report lists it."""
+    return {"path": d.path, "paragraphs": d.paragraphs, "chars": d.chars, "text_source": d.text_source}

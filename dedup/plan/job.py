@@ -140,8 +140,8 @@ def run_scan(
         groups.append(LocatedGroups(level, linked, places))
         if level == "paragraph" and len(common):
             where = Places(plan, np.sort(common[:, 1]), doc_bases, found)
-            for first, documents, copies in common[:, 1:].tolist():
-                loc = where.location(where.positions(np.array([first]))[0])
+            located = where.locations(where.positions(common[:, 1]))
+            for loc, (documents, copies) in zip(located, common[:, 2:].tolist()):
                 boilerplate.append(Boilerplate(loc, documents, copies, loc.preview))
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},

@@ -6,19 +6,21 @@ they touch, where each one is (document, paragraph, span, preview).  The
 :class:`~dedup.results.Pair` and :class:`~dedup.results.Group` objects a report
 writes are made from those as the writer iterates (:class:`LocatedPairs`,
 :class:`LocatedGroups` are sequences), so a report of a million pairs never holds a
-million pair objects.  Each item's :class:`~dedup.results.Location` is made once and
-reused (report writers cache what they encoded per location object); pairs are made a
-block at a time, their item numbers looked up with one vectorized search per block.
+million pair objects.  Where the items are is kept as numpy arrays (about 40 bytes an
+item plus its preview's UTF-8 bytes), never as Python objects per item; the
+:class:`~dedup.results.Location` objects are made as pairs and groups are, a block at
+a time, with one vectorized search and gather per block.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..corpus import DocumentInfo
 from ..results import Group, Kind, Location, Pair
+from ..segments import offsets_from_counts, ranges
 from .items import LevelPlan
 from .link import Linked
 
@@ -29,31 +31,36 @@ class Places:
     def __init__(self, plan: LevelPlan, items: np.ndarray, doc_bases: np.ndarray,
                  documents: Sequence[DocumentInfo]) -> None:
         self.items = items
+        self.documents = documents
         shard = plan.shard_of(items)
-        doc = plan.rows(items, "doc") + np.asarray(doc_bases)[shard] if len(items) else np.zeros(0, np.int64)
-        self.paths = [documents[d].path for d in doc.tolist()]
-        self.index = plan.rows(items, "index").tolist()
-        self.start = plan.rows(items, "start").tolist()
-        self.end = plan.rows(items, "end").tolist()
-        self.preview, offsets = plan.segments(items, "preview", "preview_offsets")
-        self.preview_offsets = offsets.tolist()
-        self._made: list[Optional[Location]] = [None] * len(items)
+        self.doc = plan.rows(items, "doc") + np.asarray(doc_bases)[shard] if len(items) else np.zeros(0, np.int64)
+        self.index = plan.rows(items, "index")
+        self.start = plan.rows(items, "start")
+        self.end = plan.rows(items, "end")
+        self.preview, self.preview_offsets = plan.segments(items, "preview", "preview_offsets")
 
-    def positions(self, items: np.ndarray) -> list[int]:
+    def positions(self, items: np.ndarray) -> np.ndarray:
         """Where ``items`` are in :attr:`items` (one vectorized search for many)."""
-        return np.searchsorted(self.items, items).tolist()
+        return np.searchsorted(self.items, items)
+
+    def locations(self, positions: np.ndarray) -> list[Location]:
+        """The locations of ``items[positions]``, made with one gather per column."""
+        positions = np.asarray(positions, dtype=np.int64)
+        lo, hi = self.preview_offsets[positions], self.preview_offsets[positions + 1]
+        text = self.preview[ranges(lo, hi - lo)].tobytes()
+        cuts = offsets_from_counts(hi - lo).tolist()
+        paths = [self.documents[d].path for d in self.doc[positions].tolist()]
+        return [
+            Location(path, None if index < 0 else index, start, end,
+                     text[a:b].decode("utf-8", "surrogatepass"))
+            for path, index, start, end, a, b in zip(paths, self.index[positions].tolist(),
+                                                     self.start[positions].tolist(),
+                                                     self.end[positions].tolist(), cuts, cuts[1:])
+        ]
 
     def location(self, i: int) -> Location:
-        """The location of ``items[i]``, made once and reused."""
-        loc = self._made[i]
-        if loc is None:
-            lo, hi = self.preview_offsets[i], self.preview_offsets[i + 1]
-            index = self.index[i]
-            loc = self._made[i] = Location(
-                self.paths[i], None if index < 0 else index, self.start[i], self.end[i],
-                self.preview[lo:hi].tobytes().decode("utf-8", "surrogatepass"),
-            )
-        return loc
+        """The location of ``items[i]``."""
+        return self.locations(np.array([i]))[0]
 
 
 #: Pairs or groups made per block: their numbers are looked up and converted together.
@@ -103,12 +110,13 @@ class LocatedPairs(_Made):
 
     def _block(self, lo: int, hi: int) -> list[Pair]:
         p, where = self.linked, self.where
-        at = where.location
-        columns = zip(where.positions(p.a[lo:hi]), where.positions(p.b[lo:hi]), p.jaccard[lo:hi].tolist(),
+        sides = where.locations(where.positions(np.concatenate([p.a[lo:hi], p.b[lo:hi]])))
+        n = len(sides) // 2
+        columns = zip(sides[:n], sides[n:], p.jaccard[lo:hi].tolist(),
                       p.containment_a[lo:hi].tolist(), p.containment_b[lo:hi].tolist(),
                       p.estimate[lo:hi].tolist(), p.exact[lo:hi].tolist(), p.contained[lo:hi].tolist())
         return [
-            Pair(self.kind, sim, (ca, cb), est, at(a), at(b), exact, "contained" if inside else "near-duplicate")
+            Pair(self.kind, sim, (ca, cb), est, a, b, exact, "contained" if inside else "near-duplicate")
             for a, b, sim, ca, cb, est, exact, inside in columns
         ]
 
@@ -123,9 +131,21 @@ class LocatedGroups(_Made):
         return len(self.linked.offsets) - 1
 
     def _make(self, g: int) -> Group:
-        lo, hi = self.linked.offsets[g], self.linked.offsets[g + 1]
-        members = tuple(map(self.where.location, self.where.positions(self.linked.members[lo:hi])))
-        return Group(self.kind, members[0], members)
+        return self._block(g, g + 1)[0]
+
+    def __iter__(self) -> Iterator[Group]:
+        for lo in range(0, len(self), BLOCK):
+            yield from self._block(lo, lo + BLOCK)
+
+    def _block(self, lo: int, hi: int) -> list[Group]:
+        offsets = self.linked.offsets[lo : hi + 1]
+        located = self.where.locations(self.where.positions(self.linked.members[offsets[0] : offsets[-1]]))
+        bounds = (offsets - offsets[0]).tolist()
+        groups = []
+        for start, end in zip(bounds, bounds[1:]):
+            members = tuple(located[start:end])
+            groups.append(Group(self.kind, members[0], members))
+        return groups
 
 
 class Chain(_Made):
