@@ -2,6 +2,7 @@
 
     python benchmarks/containment.py                    # small corpus, default settings
     python benchmarks/containment.py --size full --per-cell 200
+    python benchmarks/containment.py --cost 3 --before /tmp/old-checkout   # + end-to-end cost
 
 Quotes of 20-80 words are cut from real paragraphs of the benchmark corpus
 (``benchmarks/corpus.py``) and embedded, at a random word position, in a text of real
@@ -12,13 +13,24 @@ buckets are as crowded as in a real scan.  Recall is the share of the embedded p
 that become candidates (Jaccard bands or containment bands: every candidate is then
 verified exactly, so candidate recall is the pipeline's recall); the cost is the extra
 candidates and the extra seconds of the containment stage, next to the Jaccard stage.
-Nothing is asserted; it measures and prints a markdown table.
+
+``--cost N`` also measures what containment adds to a whole scan: ``dedup scan CORPUS
+--format json -o /dev/null --no-cache -j 1`` with ``--containment off`` and at the
+default, ``N`` rounds interleaved (off, on, off, on, ...), CPU seconds (user + system
+of the scan process and its children, from ``wait4``) and the median per setting.
+``--before SRC`` runs the same rounds, interleaved with ours, with another source tree
+of dedup first on ``PYTHONPATH`` (e.g. ``git archive main | tar -x -C SRC``), so a
+change is measured before/after in one run on a shared machine.
+Nothing is asserted; it measures and prints markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -67,12 +79,22 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--max-bucket", type=int, default=None, help="[dedup.containment.MAX_BUCKET]")
     parser.add_argument("--max-ratio", type=float, default=None, help="[dedup.containment.MAX_RATIO]")
+    parser.add_argument("--cost", type=int, default=0, metavar="N", help="rounds of end-to-end scans [0: none]")
+    parser.add_argument("--before", type=Path, default=None, metavar="SRC", help="another dedup source tree to compare")
     args = parser.parse_args(argv)
+    recall(args)
+    if args.cost:
+        cost(HERE / ".corpus" / args.size, args.cost, args.before)
+    return 0
+
+
+def recall(args) -> None:
+    """The recall table (see the module doc)."""
 
     from dedup import Settings
     from dedup import containment as ct
     from dedup.corpus import sign_documents
-    from dedup.lsh import band_keys, candidate_pairs
+    from dedup.lsh import band_keys, bucket_pairs
     from dedup.normalize import normalize
     from dedup.readers import Document
     from dedup.scan import read_paths
@@ -101,13 +123,13 @@ def main(argv=None) -> int:
     sigs, offsets = signed.signatures[first], signed.shingles.offsets
     sizes = (offsets[1:] - offsets[:-1])[first]
     t0 = time.perf_counter()
-    jac = candidate_pairs(band_keys(sigs, settings.bands, settings.rows))
+    n = len(first)
+    jac = bucket_pairs(band_keys(sigs, settings.bands, settings.rows).ravel(), np.repeat(np.arange(n), settings.bands))
     t_jac = time.perf_counter() - t0
     t0 = time.perf_counter()
     con = ct.candidate_pairs(sigs, sizes, settings.containment, covered=(settings.bands, settings.rows),
                              max_ratio=ct.MAX_RATIO)
     t_con = time.perf_counter() - t0
-    n = len(first)
     found = set((np.minimum(jac[:, 0], jac[:, 1]) * n + np.maximum(jac[:, 0], jac[:, 1])).tolist())
     found |= set((con[:, 0] * n + con[:, 1]).tolist())
     position = {int(p): i for i, p in enumerate(first.tolist())}
@@ -141,7 +163,38 @@ def main(argv=None) -> int:
             hit, total = cells.get((r, lo), [0, 0])
             row.append(f"{hit / total:.3f} ({total})" if total else "-")
         print(f"| {label} | " + " | ".join(row) + " |")
-    return 0
+
+
+def cost(folder: Path, rounds: int, before: Path | None) -> None:
+    """The end-to-end cost table (see the module doc)."""
+    trees = [("this tree", None)] + ([("before", before.resolve())] if before else [])
+    settings = (("off", ["--containment", "off"]), ("on", []))
+    cpu: dict = {}
+    for _ in range(rounds):
+        for label, src in trees:
+            for name, extra in settings:
+                cpu.setdefault((label, name), []).append(_scan_cpu(folder, src, extra))
+    print(f"\nEnd to end, `dedup scan {folder.name} -j 1`, CPU seconds, median of {rounds} interleaved rounds:\n")
+    print("| tree | containment off | containment on | added |")
+    print("|---|---|---|---|")
+    for label, _ in trees:
+        off, on = statistics.median(cpu[label, "off"]), statistics.median(cpu[label, "on"])
+        print(f"| {label} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.0f} % |")
+
+
+def _scan_cpu(folder: Path, src: Path | None, extra: list[str]) -> float:
+    """CPU seconds (user + system, with children) of one scan of ``folder``."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    cmd = [sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())", "scan", str(folder),
+           "--format", "json", "-o", os.devnull, "--no-cache", "-j", "1", *extra]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, cwd=folder)  # not a source tree
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

@@ -35,12 +35,13 @@ All functions are vectorized over a whole batch: ``(signatures, sizes) -> pairs`
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from .lsh import _pairs_in_runs, catch_probability
-from .minhash import estimate
+from .lsh import catch_probability
+from .segments import ranges
 
 #: Largest size ratio (larger / smaller text) searched for containment.
 MAX_RATIO = 12.0
@@ -53,6 +54,8 @@ TARGET = 0.99
 MAX_BUCKET = 64
 #: See :func:`plausible`.
 SIGMAS = 4.0
+#: Shingle counts are capped at this in bucket sorting (they share an int64 with the bucket).
+_SIZE_CAP = (1 << 32) - 1
 
 
 def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
@@ -120,24 +123,59 @@ def candidate_pairs(
 
 def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, containment: float,
               chunk: int = 1 << 16) -> np.ndarray:
-    """The ``pairs`` whose MinHash estimate is not far below the Jaccard a pair at the
-    containment threshold has at its size ratio: at least ``J_min - SIGMAS * sd``,
-    ``sd = sqrt(J_min (1 - J_min) / num_perm)`` (a true pair is dropped with
-    probability ~3e-5).  Why: a single shared MinHash value makes a candidate, and most
-    such chance pairs share just that one value out of ``num_perm``, an estimate far
-    below any contained pair's; this drops them before the exact (and, for long
-    texts, costly) verification."""
+    """The ``pairs`` whose MinHash signatures agree in enough positions for a pair at
+    the containment threshold: at least :func:`least_matches` of ``J_min``, the
+    Jaccard such a pair has at its size ratio (a true pair is dropped with probability
+    under ``norm.sf(SIGMAS)``, ~3e-5 at 4).  Why: a single shared MinHash value makes a
+    candidate, and most such chance pairs share just that one value, far fewer than
+    any contained pair; this drops them before the exact (and, for long texts,
+    costly) verification.  Positions are compared on their low 16 bits (b-bit MinHash,
+    Li and Koenig, WWW 2010): half the bytes to read, and a chance agreement adds a
+    position with probability 2^-16, which can only keep a pair, never drop one.
+    ``signatures``: ``(n, num_perm)``; ``sizes``: ``(n,)`` shingle counts; ``pairs``:
+    ``(m, 2)`` rows into them."""
     num_perm = signatures.shape[1]
     small, large = np.sort(sizes[pairs], axis=1).T
-    j = min_jaccard(containment, large / small)
-    floor = j - SIGMAS * np.sqrt(j * (1 - j) / num_perm)
-    keep = floor <= 1.0 / num_perm  # one shared value passes anyway: no need to look
+    need = least_matches(min_jaccard(containment, large / small), num_perm)
+    keep = need <= 1  # a candidate shares one value: no need to look
     check = np.flatnonzero(~keep)
+    low = signatures.astype(np.uint16)
     for lo in range(0, len(check), chunk):
         part = pairs[check[lo : lo + chunk]]
-        keep[check[lo : lo + chunk]] = estimate(signatures[part[:, 0]], signatures[part[:, 1]]) >= floor[
-            check[lo : lo + chunk]]
+        same = np.count_nonzero(low[part[:, 0]] == low[part[:, 1]], axis=1)
+        keep[check[lo : lo + chunk]] = same >= need[check[lo : lo + chunk]]
     return pairs[keep]
+
+
+def least_matches(jaccard: np.ndarray, num_perm: int) -> np.ndarray:
+    """The fewest equal positions of ``num_perm`` a pair of Jaccard ``jaccard`` shows but
+    with probability ``norm.sf(SIGMAS)`` (~3e-5 at 4): the lower quantile of the
+    binomial ``B(num_perm, J)`` that the number of equal MinHash positions follows.
+
+    Why not the normal approximation ``J - SIGMAS * sqrt(J (1 - J) / num_perm)`` the
+    Jaccard floor uses (:func:`dedup.minhash.floor`): at the low Jaccard of a pair far
+    apart in size (0.057 at 1:12 and containment 0.7: 14.6 equal positions expected of
+    256) it falls below one position and drops nothing, while the binomial says a
+    true pair shows at least two.  Looked up in a table over a grid of ``J``, rounded
+    down (so never stricter than the exact quantile)."""
+    table = _least_matches_table(num_perm)
+    cell = np.floor(np.clip(jaccard, 0.0, 1.0) * (len(table) - 1)).astype(np.int64)
+    return table[cell]
+
+
+@functools.lru_cache(maxsize=8)
+def _least_matches_table(num_perm: int, cells: int = 4096) -> np.ndarray:
+    """:func:`least_matches` at ``J = 0, 1/cells, ..., 1``: per ``J``, the smallest ``k``
+    with ``P(B(num_perm, J) <= k) >= norm.sf(SIGMAS)`` (the binomial quantile, from
+    its log-pmf summed in numpy; scipy.stats would cost a scan ~0.5 s to import)."""
+    tail = 0.5 * math.erfc(SIGMAS / math.sqrt(2.0))
+    k = np.arange(num_perm + 1, dtype=float)
+    log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, num_perm + 1)))))
+    log_choose = log_fact[-1] - log_fact - log_fact[::-1]
+    p = np.linspace(0.0, 1.0, cells + 1)[1:-1, None]
+    cdf = np.cumsum(np.exp(log_choose + k * np.log(p) + (num_perm - k) * np.log1p(-p)), axis=1)
+    inner = np.argmax(cdf >= tail, axis=1)
+    return np.concatenate(([0], inner, [num_perm])).astype(np.int64)
 
 
 def search_positions(containment: float, num_perm: int, max_ratio: float = MAX_RATIO, target: float = TARGET) -> int:
@@ -168,28 +206,55 @@ def bucket_pairs(
     of :func:`bucket_keys` (``keys[r]`` of item ``items[r]``, whose size is
     ``sizes[r]``): pairs sharing a bucket of 2 to :data:`MAX_BUCKET` members whose size
     ratio needs that bucket's position (see :func:`candidate_pairs`).  Every bucket
-    must be whole in the rows given; rows may come in any order."""
+    must be whole in the rows given; rows may come in any order.
+
+    How, without making every pair of a bucket first: the rows of shared buckets are
+    sorted by (bucket, size), and each row is paired only with the members of its
+    bucket whose size is in the range its position serves -- more than
+    :func:`least_ratio` of the position (and more than the ratio the Jaccard bands
+    cover) and at most ``max_ratio`` times its own.  Most members of a crowded bucket
+    at a deep position are too close in size to need it, so this makes about a
+    seventh of the pairs a plain pairing would (benchmarks/README.md).
+    """
     low = lowest_ratio(containment, covered, max_ratio, target)
-    flat = _shared_bucket_pairs(keys)
-    if not len(flat) or low >= max_ratio:
+    if len(keys) < 2 or low >= max_ratio:
         return np.zeros((0, 2), np.int64)
-    position = (keys[flat[:, 0]] >> np.uint64(32)).astype(np.int64)
-    a, b = items[flat[:, 0]], items[flat[:, 1]]
-    size_a, size_b = np.maximum(sizes[flat[:, 0]], 1), np.maximum(sizes[flat[:, 1]], 1)
-    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
-    keep = (ratio > low) & (ratio <= max_ratio)
-    keep[keep] = position[keep] < depth(containment, ratio[keep], target)
-    return np.stack([np.minimum(a, b)[keep], np.maximum(a, b)[keep]], axis=1).astype(np.int64)
-
-
-def _shared_bucket_pairs(column: np.ndarray) -> np.ndarray:
-    """Pairs of positions in ``column`` with equal keys, from buckets of 2 to
-    :data:`MAX_BUCKET` members (larger ones are a common shingle's and skipped)."""
-    order = np.argsort(column)
-    ordered = column[order]
+    # The shared buckets' keys (a plain sort: most keys are unique, their rows unneeded).
+    ordered = np.sort(keys)
     run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    run_len = np.diff(np.r_[run_start, len(column)])
-    keep = (run_len > 1) & (run_len <= MAX_BUCKET)
-    if not keep.any():
+    run_len = np.diff(np.r_[run_start, len(keys)])
+    shared = ordered[run_start[(run_len > 1) & (run_len <= MAX_BUCKET)]]
+    if not len(shared):
         return np.zeros((0, 2), np.int64)
-    return _pairs_in_runs(order, run_start[keep], run_len[keep])
+    bucket = np.minimum(np.searchsorted(shared, keys), len(shared) - 1)
+    rows = np.flatnonzero(shared[bucket] == keys)
+    size = np.minimum(np.maximum(np.asarray(sizes)[rows], 1), _SIZE_CAP).astype(np.int64)
+    # Buckets are numbered in key order, so (bucket, size) sorts by bucket, then size.
+    code = (bucket[rows].astype(np.int64) << 32) | size
+    by_size = np.argsort(code)
+    code, rows, size = code[by_size], rows[by_size], size[by_size]
+    run = code >> 32
+    position = (keys[rows] >> np.uint64(32)).astype(np.int64)
+    # Partner sizes: (low_size, high_size]; slightly wide (float rounding), then exact.
+    least = np.maximum(least_ratio(containment, position, target), low) * (1.0 - 1e-9)
+    first = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * least), _SIZE_CAP).astype(np.int64))
+    last = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * max_ratio * (1.0 + 1e-9)),
+                                                          _SIZE_CAP).astype(np.int64), side="right")
+    count = np.maximum(last - first, 0)
+    left = np.repeat(np.arange(len(rows)), count)
+    right = ranges(first, count)
+    ratio = size[right] / size[left]
+    keep = (ratio > low) & (ratio <= max_ratio)
+    keep[keep] = position[left[keep]] < depth(containment, ratio[keep], target)
+    a, b = items[rows[left[keep]]], items[rows[right[keep]]]
+    return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+
+
+def least_ratio(containment: float, position: np.ndarray, target: float = TARGET) -> np.ndarray:
+    """The size ratio above which a pair needs MinHash position ``position``: the
+    inverse of :func:`depth` (``depth(ratio) > position`` exactly when ``ratio >
+    least_ratio(position)``; 1 for position 0, which every pair needs).  From
+    ``1 - (1 - J)^p >= target``: ``J < 1 - (1 - target)^(1/p)``, and ``J = t / (k + 1 - t)``."""
+    p = np.maximum(np.asarray(position, dtype=float), 1.0)
+    jaccard = -np.expm1(math.log(1.0 - target) / p)
+    return np.where(np.asarray(position) < 1, 1.0, np.maximum(containment / jaccard - 1.0 + containment, 1.0))

@@ -179,5 +179,6 @@ Settings.__init__ = _init_with_old_names  # type: ignore[method-assign]
 #: Bumped whenever normalization, tokenization or shingle hashing changes what a text
 #: hashes to: persisted indexes of another version are refused, cache entries rebuilt.
 #: 2: tokens by script (dedup.tokenize), optional vowel marks dropped, exact keys for
-#: texts without tokens.
-NORMALIZE_VERSION = 2
+#: texts without tokens.  3: Thai, Lao, Khmer and Myanmar shingles span 3 graphemes
+#: (were 5; :func:`dedup.tokenize.shingle_widths`).
+NORMALIZE_VERSION = 3

@@ -181,7 +181,75 @@ def test_arabic_with_and_without_optional_vowel_marks_is_the_same_text():
 
 
 def test_shingle_widths_follow_the_script():
-    # Word 2-grams; Han/kana 3-grams; Thai 5-grams (see shingle_widths).
+    # Word 2-grams; Han/kana and Thai grapheme 3-grams (see shingle_widths).
     sh = shingle(["東京都の予算", "one two three", "กขคงจฉ"], "word", 2)
-    assert np.diff(sh.offsets).tolist() == [6 - 3 + 1, 3 - 2 + 1, 6 - 5 + 1]
+    assert np.diff(sh.offsets).tolist() == [6 - 3 + 1, 3 - 2 + 1, 6 - 3 + 1]
     assert shingle(["東京"], "word", 2).offsets.tolist() == [0, 1]  # shorter than a window: one shingle
+
+
+# Thai news-style paragraphs, written for these tests (about 150-200 graphemes each).
+TH_PARAGRAPHS = [
+    "เมื่อเช้าวันจันทร์ที่ผ่านมา เทศบาลเมืองเชียงใหม่ได้จัดประชุมร่วมกับผู้นำชุมชนทั้งสิบสองแห่ง "
+    "เพื่อหารือเรื่องการจัดการขยะและน้ำเสียในเขตเมืองเก่า ผู้เข้าร่วมประชุมส่วนใหญ่เห็นตรงกันว่าควรเพิ่มจุดคัดแยกขยะ"
+    "ตามตลาดสดและโรงเรียน พร้อมทั้งรณรงค์ให้ร้านอาหารลดการใช้ถุงพลาสติกอย่างจริงจัง",
+    "นักวิจัยจากมหาวิทยาลัยขอนแก่นรายงานว่า ปริมาณน้ำฝนในภาคตะวันออกเฉียงเหนือปีนี้ต่ำกว่าค่าเฉลี่ยเกือบร้อยละยี่สิบ "
+    "ทำให้เกษตรกรจำนวนมากต้องเลื่อนการปลูกข้าวออกไป บางหมู่บ้านหันไปปลูกพืชที่ใช้น้ำน้อย เช่น ถั่วเขียวและข้าวโพด "
+    "เพื่อลดความเสี่ยงจากภัยแล้งที่อาจเกิดขึ้นในช่วงปลายปี",
+    "ห้องสมุดประชาชนแห่งใหม่ริมแม่น้ำเจ้าพระยาเปิดให้บริการแล้วตั้งแต่ต้นเดือน ภายในมีหนังสือมากกว่าสามหมื่นเล่ม "
+    "มุมอ่านหนังสือสำหรับเด็ก และห้องคอมพิวเตอร์ที่ผู้สูงอายุสามารถมาเรียนการใช้งานอินเทอร์เน็ตได้ฟรีทุกวันเสาร์ "
+    "เจ้าหน้าที่บอกว่ามีผู้มาใช้บริการเฉลี่ยวันละหลายร้อยคน",
+    "ทีมฟุตบอลเยาวชนจากจังหวัดสงขลาคว้าแชมป์การแข่งขันระดับภาคใต้ได้เป็นครั้งแรก หลังจากเอาชนะคู่แข่งในนัดชิงชนะเลิศ"
+    "ด้วยการยิงลูกโทษ โค้ชของทีมกล่าวว่าความสำเร็จครั้งนี้มาจากการฝึกซ้อมอย่างหนักตลอดฤดูร้อน "
+    "และการสนับสนุนจากผู้ปกครองที่เดินทางมาเชียร์ทุกนัด",
+    "กรมอุตุนิยมวิทยาประกาศเตือนประชาชนในพื้นที่ภาคใต้ฝั่งอันดามันให้ระวังคลื่นลมแรงและฝนตกหนักในช่วงสามวันข้างหน้า "
+    "ชาวประมงควรงดออกจากฝั่ง ส่วนนักท่องเที่ยวที่วางแผนเดินทางไปเกาะต่าง ๆ ควรติดตามประกาศจากเจ้าหน้าที่อย่างใกล้ชิด",
+]
+
+
+def edit_graphemes(rng, text: str, rate: float, pool: list[str]) -> str:
+    """``text`` with ``rate`` of its Thai grapheme clusters edited (each edit substitutes,
+    deletes or inserts one cluster), as the eval sets edit Chinese and Japanese."""
+    clusters = regex.findall(r"\X", text)
+    thai = [i for i, c in enumerate(clusters) if regex.match(r"\p{Thai}", c)]
+    for i in sorted(rng.sample(thai, round(rate * len(thai))), reverse=True):
+        op = rng.choice("sdi")
+        if op == "s":
+            clusters[i] = rng.choice(pool)
+        elif op == "d":
+            del clusters[i]
+        else:
+            clusters.insert(i, rng.choice(pool))
+    return "".join(clusters)
+
+
+def thai_copies_found(rate: float, copies: int = 6) -> tuple[int, int, set]:
+    """Copies of each Thai paragraph with ``rate`` of its graphemes edited, scanned with
+    the originals: ``(copies found, copies made, every pair reported)``."""
+    import random
+
+    rng = random.Random(10)
+    pool = [c for p in TH_PARAGRAPHS for c in regex.findall(r"\X", p) if regex.match(r"\p{Thai}", c)]
+    docs = {f"orig{i}": p for i, p in enumerate(TH_PARAGRAPHS)}
+    for i, p in enumerate(TH_PARAGRAPHS):
+        for k in range(copies):
+            docs[f"copy{i}.{k}"] = edit_graphemes(rng, p, rate, pool)
+    result = scan_documents([Document(k, v) for k, v in docs.items()], levels=["paragraph"], all_pairs=True)
+    found = {frozenset((p.a.path, p.b.path)) for p in result.pairs}
+    expected = {frozenset((f"orig{i}", f"copy{i}.{k}")) for i in range(len(TH_PARAGRAPHS)) for k in range(copies)}
+    return len(expected & found), len(expected), found
+
+
+def test_thai_copies_with_ten_percent_of_graphemes_edited_are_found():
+    # Shingle width for Thai (benchmarks/README-scripts.md): grapheme 3-grams keep such
+    # a copy at Jaccard ~0.6 (5th percentile 0.59 on real prose).  Unrelated Thai
+    # paragraphs must stay apart: only copies of one text are paired.
+    hit, made, found = thai_copies_found(0.10)
+    assert hit == made
+    assert all(a.split(".")[0][-1] == b.split(".")[0][-1] for a, b in map(tuple, found))
+
+
+def test_thai_copies_with_twenty_percent_of_graphemes_edited_are_mostly_found():
+    # The issue's goal for every language is >= 0.95 at 20 % edits; grapheme 3-grams keep
+    # such a copy at ~0.43 (5th percentile 0.38), the 5-grams used before at ~0.26.
+    hit, made, _ = thai_copies_found(0.20, copies=12)
+    assert hit >= 0.9 * made
