@@ -10,10 +10,13 @@ same server on loopback, one after the other, with the same articles:
   with ``Index.load`` (unchecked bulk store); then, on the N-article index,
   ``add_many`` of new articles in batches of 256 (each checked, then stored),
   ``check_many`` of a mix of new articles and light rewrites of stored ones, in batches
-  of 256, and single ``check`` calls one at a time (p50 / p95), beside the time of
-  signing one article alone (what "p50 <= 2 ms plus signing" leaves out);
-  memory: the server's ``used_memory`` before and after seeding, per stored paragraph,
-  and ``MEMORY USAGE`` of sampled keys of each kind;
+  of 256, and single ``check`` calls one at a time (p50 / p95).  Each rate is given
+  with signing (the whole call) and without it (signing the same articles, timed
+  alone, subtracted), and the wall time spent inside the storage backend's calls
+  (round trips and server work: what datasketch's figures are made of) is reported
+  apart; memory: the server's ``used_memory`` before and after seeding, per stored
+  paragraph, and ``MEMORY USAGE`` of each kind of key (mean of a sample times the
+  number of keys of that kind);
 * **datasketch** (``MinHashLSH(storage_config={"type": "redis", ...})``, the same
   bands x rows): one document-level MinHash per article (datasketch indexes documents,
   not paragraphs), given precomputed -- so its figures are storage only, without
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import statistics
 import sys
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import Markov, articles, paragraphs_from, rewrite  # noqa: E402
 
 from dedup import Index  # noqa: E402
+from dedup.storage.redis import RedisStorage  # noqa: E402
 from dedup.index.signing import sign  # noqa: E402
 from dedup.minhash import as_datasketch  # noqa: E402
 
@@ -69,6 +74,49 @@ def _rate(n: int, start) -> dict:
             "per_cpu_s": round(n / cpu, 1) if cpu else None}
 
 
+class StorageClock:
+    """Wall seconds spent inside the Redis backend's methods (patched on the class)."""
+
+    METHODS = ("candidates", "paragraphs", "paragraph_copies", "documents", "document_copies", "document_sets",
+               "known_keys", "insert_many", "digests", "count", "_acquire", "_snapshot", "_unlock")
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._depth = 0
+        for name in self.METHODS:
+            setattr(RedisStorage, name, self._timed(getattr(RedisStorage, name)))
+
+    def _timed(self, method):
+        def run(*args, **kwargs):
+            self._depth += 1
+            t0 = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                self._depth -= 1
+                if not self._depth:  # nested calls counted once
+                    self.seconds += time.perf_counter() - t0
+        return run
+
+
+def _signing(texts: list[str], settings) -> float:
+    """Wall seconds signing ``texts`` in batches of BATCH, alone."""
+    t0 = time.perf_counter()
+    for lo in range(0, len(texts), BATCH):
+        sign(texts[lo : lo + BATCH], settings)
+    return time.perf_counter() - t0
+
+
+def _split(n: int, start, storage: "StorageClock", before: float, signing: float) -> dict:
+    """A rate with and without signing, and the share of wall time in the backend."""
+    out = _rate(n, start)
+    out["per_s_without_signing"] = round(n / max(out["seconds"] - signing, 1e-9), 1)
+    out["signing_s"] = round(signing, 2)
+    out["storage_s"] = round(storage.seconds - before, 2)
+    out["storage_ms_per_article"] = round((storage.seconds - before) / n * 1000, 2)
+    return out
+
+
 def _percentiles(ms: list[float]) -> dict:
     q = statistics.quantiles(ms, n=20)
     return {"p50_ms": round(statistics.median(ms), 3), "p95_ms": round(q[18], 3), "n": len(ms)}
@@ -94,55 +142,78 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
     _drop(client, f"{prefix}:*")
     before = int(client.info("memory")["used_memory"])
     out: dict = {}
+    clock = StorageClock()
     with Index.open(url) as idx:
         start = _clock()
         for lo in range(0, len(stored), 2_000):
             idx.load([(f"s{lo + i}", t) for i, t in enumerate(stored[lo : lo + 2_000])], batch_size=BATCH)
             print(f"loaded {lo + 2_000} in {time.perf_counter() - start[0]:.0f} s", file=sys.stderr, flush=True)
-        out["load"] = _rate(len(stored), start)
+        out["load"] = _split(len(stored), start, clock, 0.0, 0.0)
         stats = idx.stats()
         used = int(client.info("memory")["used_memory"]) - before
         out["memory"] = {"used_memory_bytes": used, "paragraphs": stats["paragraphs"],
                          "documents": stats["documents"],
                          "bytes_per_paragraph": round(used / stats["paragraphs"], 1),
                          "bytes_per_article": round(used / stats["documents"], 1),
-                         "sampled_keys": _sample(client, prefix)}
-        start = _clock()
+                         "by_kind": _sample(client, prefix, stats["paragraphs"])}
+        print(f"memory {out['memory']}", file=sys.stderr, flush=True)
+        signing = _signing(new, idx.settings)
+        start, before = _clock(), clock.seconds
         added = 0
         for lo in range(0, len(new), BATCH):
             added += sum(v.added for v in idx.add_many([(f"n{lo + i}", t) for i, t in enumerate(new[lo : lo + BATCH])]))
-        out["add_many"] = {**_rate(len(new), start), "stored": added}
-        start = _clock()
+        out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added}
+        print(f"add_many {out['add_many']}", file=sys.stderr, flush=True)
+        signing = _signing(probes, idx.settings)
+        start, before = _clock(), clock.seconds
         dups = 0
         for lo in range(0, len(probes), BATCH):
             dups += sum(v.is_duplicate for v in idx.check_many(probes[lo : lo + BATCH]))
-        out["check_many"] = {**_rate(len(probes), start), "duplicates": dups}
-        wall, sign_ms = [], []
+        out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups}
+        print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
+        wall, sign_ms, store_ms = [], [], []
         for text in probes[:singles]:
             t0 = time.perf_counter()
             sign([text], idx.settings)
             t1 = time.perf_counter()
+            before = clock.seconds
             idx.check(text)
             t2 = time.perf_counter()
             sign_ms.append((t1 - t0) * 1000)
             wall.append((t2 - t1) * 1000)
+            store_ms.append((clock.seconds - before) * 1000)
+        # ``check`` signs the article itself: its time includes signing.
         out["check_single"] = _percentiles(wall)
+        out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
+        out["check_single_storage"] = _percentiles(store_ms)
         out["signing_single"] = _percentiles(sign_ms)
     return out
 
 
-def _sample(client, prefix: str, per_kind: int = 200) -> dict:
-    """Mean ``MEMORY USAGE`` of sampled keys of each kind, and how many there are."""
+def _sample(client, prefix: str, paragraphs: int, per_kind: int = 500) -> dict:
+    """For each kind of key (``b:p``, ``p``, ``t``, ...): how many, the mean ``MEMORY
+    USAGE`` of a sample, and that times the count per stored paragraph."""
+    rng = random.Random(3)
     kinds: dict[str, list[bytes]] = {}
+    counts: dict[str, int] = {}
     for key in client.scan_iter(match=f"{prefix}:*", count=10_000):
-        kind = key.decode().split(":")[1]
-        kinds.setdefault(kind, [])
-        if len(kinds[kind]) < per_kind:
-            kinds[kind].append(key)
-        if sum(len(v) for v in kinds.values()) >= per_kind * 10:
-            break
-    return {kind: round(statistics.mean(client.memory_usage(k, samples=0) or 0 for k in keys), 1)
-            for kind, keys in sorted(kinds.items())}
+        parts = key.decode().split(":")
+        kind = ":".join(parts[1:3]) if parts[1] in ("b", "k", "sk") else parts[1]
+        counts[kind] = counts.get(kind, 0) + 1
+        sample = kinds.setdefault(kind, [])
+        if len(sample) < per_kind:
+            sample.append(key)
+        elif rng.random() < per_kind / counts[kind]:  # reservoir sampling
+            sample[rng.randrange(per_kind)] = key
+    out = {}
+    for kind, keys in sorted(kinds.items()):
+        pipe = client.pipeline(transaction=False)
+        for k in keys:
+            pipe.memory_usage(k, samples=0)
+        mean = statistics.mean(u or 0 for u in pipe.execute())
+        out[kind] = {"keys": counts[kind], "mean_bytes": round(mean, 1),
+                     "bytes_per_paragraph": round(mean * counts[kind] / paragraphs, 1)}
+    return out
 
 
 def bench_datasketch(host: str, port: int, db: int, client, stored: list[str], probes: list[str], singles: int,
@@ -187,8 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=int, default=10_000, help="articles stored before measuring")
     parser.add_argument("--batch-articles", type=int, default=2_048, help="articles added / checked in batches")
     parser.add_argument("--singles", type=int, default=300, help="single checks (and datasketch queries)")
-    parser.add_argument("--shards", type=int, default=20,
-                        help="log2 of our paragraph bucket shards (the URL option): ~1.5M paragraphs per 2^20")
+    parser.add_argument("--shards", type=int, default=0,
+                        help="log2 of our paragraph bucket shards (the URL option); default: as full as the "
+                             "default 20 is at 100k articles (~1M paragraphs)")
     parser.add_argument("--skip-datasketch", action="store_true")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
@@ -202,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     probes = [rewrite(stored[rng.randrange(len(stored))], rng) if i % 2 else fresh[i] for i in range(len(fresh))]
     result: dict = {"docs": args.docs, "server": client.info("server")["redis_version"],
                     "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if not args.shards:
+        args.shards = max(4, round(20 + math.log2(args.docs / 100_000)))
     sep = "&" if "?" in args.url else "?"
     ours = f"{args.url}{sep}prefix=bench-ours&shards={args.shards}"
     result["shards"] = args.shards

@@ -313,7 +313,8 @@ _WRITER = textwrap.dedent(
 
 def test_a_writer_killed_mid_add_leaves_whole_documents_and_a_retry_completes(backend):
     """SIGKILL at a random moment of a stream of batches: what a reader finds is whole
-    documents only, the index stays usable, and retrying the interrupted batch by id
+    documents only, the batch being written is stored whole or not at all, the index
+    stays usable, and retrying the interrupted batch by id
     stores the rest (what was stored is "already indexed")."""
     Index.open(backend.url).close()
     rng = random.Random(7)
@@ -338,6 +339,9 @@ def test_a_writer_killed_mid_add_leaves_whole_documents_and_a_retry_completes(ba
                         assert idx.check(text).matches[0].similarity == 1.0
             retry = done[-1] + 1
             batch = [(f"d{retry}-{k}", article(10 * retry + k, 3 + k)) for k in range(4)]
+            # The interrupted batch (one ``add_many``: one ``insert_many``) is stored
+            # whole or not at all, never some of its documents.
+            assert len({doc_id in idx for doc_id, _ in batch}) == 1, "half of the interrupted batch is stored"
             verdicts = idx.add_many(batch)
             assert all(v.added or v.already_indexed for v in verdicts)
             assert all(doc_id in idx for doc_id, _ in batch)

@@ -28,8 +28,7 @@ from ..report.machine import dumps
 from ..report.output import report_file
 from ..report.safety import printable
 from ..report.passages import VerdictPassages
-from ..settings import Settings
-from ..storage import IndexMissing, StorageError
+from ..storage import IndexMissing, SettingsMismatch, StorageError, compat
 from ..storage.protocol import Listed
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
@@ -308,24 +307,14 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
         _fail(str(err))
     if given and exists:
         try:
-            wanted = idx.settings.with_changes(**given)
+            compat.check_options(idx.path, idx.settings, given, spell=lambda k: f"--{k.replace('_', '-')}")
+        except SettingsMismatch as err:
+            idx.close()
+            _fail(str(err))
         except ValueError as err:
             idx.close()
             raise click.UsageError(str(err)) from None
-        if wanted != idx.settings:
-            idx.close()
-            _fail(f"{db}: {_differences(given, wanted, idx.settings)}: an index answers with the settings "
-                  "it was built with; drop these options (`dedup index stats` shows its settings)")
     return idx
-
-
-def _differences(given: dict, wanted: Settings, stored: Settings) -> str:
-    """Which settings asked for differ from the index's, and how (those derived from
-    them, bands and rows, when only those differ)."""
-    named = [k for k in given if getattr(wanted, k) != getattr(stored, k)]
-    named = named or [k for k in ("bands", "rows") if getattr(wanted, k) != getattr(stored, k)]
-    return "; ".join(f"--{k.replace('_', '-')} {getattr(wanted, k)} differs from the index's {getattr(stored, k)}"
-                     for k in named)
 
 
 def _guard(call: Callable[[], Any]) -> Any:

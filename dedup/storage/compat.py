@@ -12,7 +12,7 @@ refuses a mismatch with a message naming the index.
 from __future__ import annotations
 
 import json
-from typing import Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from ..settings import NORMALIZE_VERSION, SCHEME, Settings
 from .protocol import Derive, IndexCorrupt, SettingsMismatch
@@ -29,6 +29,20 @@ def describe(settings: Settings, derive: Derive) -> dict[str, str]:
         "normalize_version": str(NORMALIZE_VERSION),
         "pipeline": derive.fingerprint(settings),
     }
+
+
+def check_layout(name: str, found: Optional[str], reads: str, backend: str) -> None:
+    """Refuse an index whose stored layout (``found``, a backend's format version) is
+    not the one this dedup reads (``reads``): its rows cannot be read, and converting
+    them in place on a shared server is not safe, so it is rebuilt.
+
+    Raises :class:`SettingsMismatch` naming the index, both versions and the way out."""
+    if found != reads:
+        raise SettingsMismatch(
+            f"{name}: the index is stored in {backend} layout version {found or '(none)'}, this dedup reads "
+            f"version {reads}; rebuild the index: `dedup index export` it with the dedup that built it, "
+            "then `dedup index add` the export into a new index"
+        )
 
 
 def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive: Derive) -> Settings:
@@ -72,3 +86,24 @@ def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive:
             "open it without settings to use its own, or build a new index"
         )
     return stored
+
+
+def check_options(name: str, stored: Settings, given: Mapping[str, Any],
+                  spell: Callable[[str], str] = lambda key: key) -> None:
+    """Refuse setting options ``given`` (setting name -> value, e.g. from a command
+    line; ``None`` values are not given) that would change the settings the index
+    ``name`` was built with (``stored``): an index answers with its own settings.
+    ``spell`` writes a setting's name as the caller's user knows it (``--ngram``).
+
+    Raises :class:`SettingsMismatch` naming each differing option with both values
+    (the derived bands and rows when only those differ), or ``ValueError`` for an
+    invalid value."""
+    wanted = stored.with_changes(**given)
+    if wanted == stored:
+        return
+    named = [k for k, v in given.items() if v is not None and getattr(wanted, k) != getattr(stored, k)]
+    named = named or [k for k in ("bands", "rows") if getattr(wanted, k) != getattr(stored, k)]
+    differences = "; ".join(f"{spell(k)} {getattr(wanted, k)} differs from the index's {getattr(stored, k)}"
+                            for k in named)
+    raise SettingsMismatch(f"{name}: {differences}: an index answers with the settings it was built with; "
+                           "drop these options (`dedup index stats` shows its settings)")

@@ -17,9 +17,10 @@ every backend):
    (two workers adding near-identical articles at once never both get admitted).  A
    write transaction is all or nothing for each document: on an exception nothing of
    the transaction stays; when the process (or the connection, or the server) dies
-   half-way, every document is stored whole or not at all (SQLite: nothing of the
-   transaction; Redis: the documents written before, each whole -- a retry of the
-   batch finds them by id).
+   half-way, every ``insert_many`` batch is stored whole or not at all, never some of
+   its documents (SQLite: nothing of the transaction; Redis: the batches written
+   before, each whole, and nothing of the one being written -- a retry of the
+   batch finds the stored documents by id).
 2. **Re-entrance.** A ``transaction`` opened inside another of the same storage object
    joins the outer one (``Index.load`` wraps many batches in one).  A read nested in a
    write sees the write's own rows.
@@ -243,7 +244,7 @@ class Storage(Protocol):
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
         """Write documents, in this order (inside a write transaction): the same rows
         and row ids as writing them one at a time, in one bulk write (an add of a batch
-        writes once, not once per article).  Their ``banded`` marks are already set
+        writes once, not once per article), all of them or none (rule 1).  Their ``banded`` marks are already set
         (:func:`dedup.index.signing.banded`)."""
 
     def delete(self, doc_id: str) -> bool:

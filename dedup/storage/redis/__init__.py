@@ -12,14 +12,15 @@ How the contract (:mod:`dedup.storage.protocol`) is kept:
   a lease), so check-then-add is exclusive across workers; every write is one Lua call
   that first checks the token is still ours (a stalled writer whose lease ran out is
   fenced out) and renews the lease;
-* **all or nothing**: each document is written (or removed) by one script call, so a
-  reader sees it whole or not at all, and a worker killed mid-batch leaves whole
-  documents only; when a transaction fails by an exception the documents it had written
-  are removed again (best effort: not when the server is gone -- then the batch can be
-  retried, the documents already stored being refused by id);
-* **snapshots**: every look-up is one atomic call; a check makes several, so it sees
-  each concurrent document whole or not at all (rule 3), but may see a document
-  written between two of its look-ups;
+* **all or nothing**: each ``insert_many`` (a whole batch of documents) is one script
+  call, and each removal another, so a reader sees a batch whole or not at all, and a
+  worker killed mid-batch leaves earlier batches whole and nothing of the one it was
+  writing; when a transaction fails by an exception the documents it had written are
+  removed again (best effort: not when the server is gone -- then the batch can be
+  retried, the documents already stored being found by id);
+* **snapshots**: every look-up is one atomic call; a check makes several, and hides
+  rows above the ids written when it began, so it sees each concurrent batch whole or
+  not at all (rule 3);
 * **removal** takes the removed rows out of every band entry and hands the bands of a
   banded text over to its oldest surviving exact copy -- no stale entries remain.
 """
@@ -35,7 +36,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, ranges, take_sets, unique_sets
+from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
 from ...split import Span
 from .. import compat
@@ -59,27 +60,36 @@ from .records import (
     DOC_BANDED,
     MAX_ROW,
     PARA_BANDED,
-    SKETCH_ROWS,
+    PARA_ROWS,
     ParagraphTable,
-    ids_of,
+    chunk_entries,
     pack_document,
-    pack_paragraph,
+    pack_paragraphs,
     pack_text,
+    sketch_rows,
+    split_chunk,
     u32,
     u64,
     unpack_document,
+    unpack_meta,
     unpack_paragraphs,
     unpack_text,
 )
 from .url import RedisURL, parse, translate
 
 FORMAT = "dedup-index-redis"
-FORMAT_VERSION = "1"
-#: log2 of the document-level bucket and content-key shards, and of the paragraph
-#: content-key shards (paragraph buckets: the URL's ``shards``): ~64 entries a shard
-#: at 100k documents and 1M paragraphs, the sizes Redis keeps as compact listpacks.
-DOC_SHARD_BITS = 17
-KEY_SHARD_BITS = 14
+#: The layout (:mod:`.records`); an index of another version is refused ("rebuild").
+#: 2: multimaps as packed strings, zlib text, one script call per batch.
+FORMAT_VERSION = "2"
+#: log2 of the shards of each multimap below the paragraph buckets' (the URL's
+#: ``shards``, 20 by default): document buckets (10x fewer rows, 85 bands each),
+#: paragraph content keys (one entry a row) and document content keys.  At the
+#: defaults and 1M paragraphs: ~80, ~65, ~60 and ~50 entries a shard -- a few hundred
+#: bytes, so a shard's key costs ~1 byte an entry and a look-up reads little.
+SHARD_BITS_BELOW = {"b:p:": 0, "b:d:": 3, "k:p:": 6, "k:d:": 9}
+#: Keys per MGET when reading multimap shards (a batch's look-up is several MGETs,
+#: pipelined: one round trip, without one huge reply).
+MGET_KEYS = 4096
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _TAG = {"paragraph": "p", "document": "d"}
@@ -124,14 +134,19 @@ class RedisStorage:
         self._r = client
         self._derive = derive
         self._k = url.prefix + ":"
-        self._shards = {"b:p:": 1 << int(meta["shard_bits"]), "b:d:": 1 << DOC_SHARD_BITS,
-                        "k:p:": 1 << KEY_SHARD_BITS, "k:d:": 1 << KEY_SHARD_BITS}
+        self._shards = {base: 1 << max(int(meta["shard_bits"]) - below, 0)
+                        for base, below in SHARD_BITS_BELOW.items()}
         self._width = derive.sketch_width(settings)
-        self._lookup = client.register_script(lua.LOOKUP)
+        self._per = sketch_rows(self._width)
+        self._sketches = client.register_script(lua.SKETCHES)
         self._apply = client.register_script(lua.APPLY)
+        self._insert = client.register_script(lua.INSERT)
+        self._lock = client.register_script(lua.ACQUIRE)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
         self._token: Optional[str] = None
+        # The last document and paragraph row ids handed out (known to the lock's holder).
+        self._seq = (0, 0)
         self._written: list[str] = []
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
@@ -190,13 +205,16 @@ class RedisStorage:
         lease = int(self._url.lease * 1000)
         deadline = time.monotonic() + self.busy_timeout
         pause = 0.002
-        while not self._r.set(self._k + "lock", token, nx=True, px=lease):
+        while True:
+            got = self._lock(args=[self._k + "lock", token, lease, self._k])
+            if got[0]:
+                self._seq = (int(got[1]), int(got[2]))
+                return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
                                 f"{self.busy_timeout:g} s; nothing was changed, try again")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
-        return token
 
     def _unlock(self) -> None:
         try:
@@ -219,43 +237,93 @@ class RedisStorage:
 
     # -- look-ups -------------------------------------------------------------------
 
-    def _find(self, base: str, keys: np.ndarray, limit: int = 0, records: str = "",
-              sketches: str = "") -> tuple[np.ndarray, np.ndarray, list, np.ndarray, bytes]:
-        """One LOOKUP call: ``(key index per id, ids, records, sketch ids, sketches)``."""
-        hits, recs, sk_ids, sk = self._lookup(args=[
-            self._k + base, self._shards[base], u64(keys), limit,
-            self._k + records if records else "", self._k + sketches if sketches else "",
-            self._width, SKETCH_ROWS])
-        which = np.array(hits[0::2], dtype=np.int64)
-        found = [ids_of(v) for v in hits[1::2]]
-        counts = np.array([len(f) for f in found], dtype=np.int64)
-        ids = np.concatenate(found) if found else np.zeros(0, np.int64)
-        return np.repeat(which, counts), ids, recs, ids_of(sk_ids), sk
+    def _multimap(self, base: str, keys: np.ndarray, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``(key index, row id)`` of every entry of the multimap ``base`` (see
+        :mod:`.lua`) under ``keys`` (uint64), ordered by key index then age; with
+        ``limit``, the oldest ``limit`` of each key.  The keys' shards are read with
+        MGETs in one pipelined round trip and searched here, vectorized."""
+        keys = np.asarray(keys, dtype=np.uint64)
+        if not len(keys):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        shard = (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
+        field = (keys >> np.uint64(32)).astype(np.uint32)
+        # The distinct shards, and which one each key is in (by sorting: see sorted_unique).
+        order = np.argsort(shard, kind="stable")
+        ordered = shard[order]
+        starts_here = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+        shards = ordered[starts_here]
+        where = np.empty(len(keys), dtype=np.int64)
+        where[order] = np.cumsum(starts_here) - 1
+        names = [f"{self._k}{base}{int(x)}" for x in shards.tolist()]
+        pipe = self._r.pipeline(transaction=False)
+        for lo in range(0, len(names), MGET_KEYS):
+            pipe.mget(names[lo : lo + MGET_KEYS])
+        blobs = [b or b"" for part in pipe.execute() for b in part]
+        if any(len(b) % 8 for b in blobs):
+            raise IndexCorrupt(f"{self.path}: a stored {base[:-1]} bucket entry is truncated")
+        sizes = np.array([len(b) // 8 for b in blobs], dtype=np.int64)
+        entries = np.frombuffer(b"".join(blobs), dtype="<u4").reshape(-1, 2)
+        starts = offsets_from_counts(sizes)[:-1]
+        # Every (query key, entry of its shard), then those whose field matches.
+        per_key = sizes[where]
+        rows = ranges(starts[where], per_key)
+        match = np.flatnonzero(entries[rows, 0] == np.repeat(field, per_key))
+        at = np.searchsorted(np.cumsum(per_key), match, side="right")
+        ids = entries[rows[match], 1].astype(np.int64)
+        if limit and len(at):
+            rank = np.arange(len(at)) - np.searchsorted(at, at, side="left")
+            at, ids = at[rank < limit], ids[rank < limit]
+        return at, ids
+
+    def _read_sketches(self, tag: str, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), width)`` uint8 sketches of rows ``ids`` (ascending, unique)."""
+        blob = self._sketches(args=[f"{self._k}sk:{tag}:", self._width, self._per, u32(ids)]) if len(ids) else b""
+        if len(blob) != len(ids) * self._width:
+            raise IndexCorrupt(f"{self.path}: the sketches of stored rows are missing or truncated")
+        return np.frombuffer(blob, dtype=np.uint8).reshape(len(ids), self._width)
+
+    def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
+        """The records ``base + id`` of rows ``ids`` (one MGET; ``None`` where missing)."""
+        return self._r.mget([f"{self._k}{base}{i}" for i in ids.tolist()]) if len(ids) else []
+
+    def _chunks(self, chunks: list[int]) -> dict[int, bytes]:
+        """The ``p:`` chunks (see :mod:`.records`) by number (one MGET; missing ones left out)."""
+        blobs = self._r.mget([f"{self._k}p:{c}" for c in chunks]) if chunks else []
+        return {c: b for c, b in zip(chunks, blobs) if b is not None}
+
+    def _paragraph_records(self, ids: np.ndarray) -> list[Optional[bytes]]:
+        """The records of paragraph rows ``ids`` (``None`` where missing), one MGET."""
+        chunks = self._chunks(sorted_unique(np.asarray(ids, dtype=np.int64) // PARA_ROWS).tolist())
+        where = {c: split_chunk(b, self.path) for c, b in chunks.items()}
+        out: list[Optional[bytes]] = []
+        for row in ids.tolist():
+            at = where.get(row // PARA_ROWS, {}).get(row)
+            out.append(chunks[row // PARA_ROWS][at[0] : at[1]] if at else None)
+        return out
 
     @_guarded("read")
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        query = np.unique(np.asarray(keys, dtype=np.uint64))
+        query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         tag = _TAG[level]
-        at, ids, _, sk_ids, sk = self._find(f"b:{tag}:", query, sketches=f"sk:{tag}:")
-        table = np.frombuffer(sk, dtype=np.uint8).reshape(len(sk_ids), self._width)
+        at, ids = self._multimap(f"b:{tag}:", query)
         seen = self._visible(tag, ids)
         at, ids = at[seen], ids[seen]
-        order = np.argsort(sk_ids)
-        rows = order[np.searchsorted(sk_ids[order], ids)] if len(ids) else np.zeros(0, np.int64)
-        return query[at], ids, table[rows]
+        rows = sorted_unique(ids)
+        return query[at], ids, self._read_sketches(tag, rows)[np.searchsorted(rows, ids)]
 
     @_guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("p", ids)]
-        blobs = self._r.mget([f"{self._k}p:{i}" for i in ids.tolist()]) if len(ids) else []
+        blobs = self._paragraph_records(ids)
         have = np.array([b is not None for b in blobs], dtype=bool)
         return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
 
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
-        _, ids, recs, _, _ = self._find("k:p:", np.unique(np.asarray(keys, dtype=np.uint64)), limit, records="p:")
-        have = np.array([bool(r) for r in recs], dtype=bool) & self._visible("p", ids)
+        _, ids = self._multimap("k:p:", sorted_unique(np.asarray(keys, dtype=np.uint64)), limit)
+        recs = self._paragraph_records(ids)
+        have = np.array([r is not None for r in recs], dtype=bool) & self._visible("p", ids)
         recs = [r for r, h in zip(recs, have) if h]
         return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
 
@@ -268,13 +336,14 @@ class RedisStorage:
     def documents(self, ids: np.ndarray) -> DocumentRows:
         ids = np.unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("d", ids)]
-        blobs = self._r.mget([f"{self._k}d:{i}" for i in ids.tolist()]) if len(ids) else []
+        blobs = self._records("d:", ids)
         keep = [i for i, b in enumerate(blobs) if b is not None]
         return self._document_rows(ids[keep] if len(ids) else ids, [blobs[i] for i in keep])
 
     @_guarded("read")
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
-        _, ids, recs, _, _ = self._find("k:d:", np.unique(np.asarray(keys, dtype=np.uint64)), limit, records="d:")
+        _, ids = self._multimap("k:d:", sorted_unique(np.asarray(keys, dtype=np.uint64)), limit)
+        recs = self._records("d:", ids)
         seen = self._visible("d", ids)
         keep = [i for i, r in enumerate(recs) if r and seen[i]]
         return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
@@ -293,7 +362,7 @@ class RedisStorage:
     @_guarded("read")
     def document_sets(self, ids: np.ndarray) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
-        blobs = self._r.mget([f"{self._k}d:{i}" for i in ids.tolist()]) if len(ids) else []
+        blobs = self._records("d:", ids)
         if any(b is None for b in blobs):
             raise IndexCorrupt(f"{self.path}: a document vanished during a check")
         heads = [unpack_document(b, self.settings.num_perm, self.path) for b in blobs]
@@ -305,7 +374,7 @@ class RedisStorage:
         return unique_sets(table.sets.values, offsets_from_counts(per_doc))
 
     def _read_paragraphs(self, rows: np.ndarray) -> ParagraphTable:
-        blobs = self._r.mget([f"{self._k}p:{i}" for i in rows.tolist()]) if len(rows) else []
+        blobs = self._paragraph_records(rows)
         if any(b is None for b in blobs):
             raise IndexCorrupt(f"{self.path}: a stored document has lost paragraph rows")
         return unpack_paragraphs(blobs, self.path)
@@ -313,69 +382,85 @@ class RedisStorage:
     @_guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.uint64)
-        query = np.unique(keys)
-        at, ids, _, _, _ = self._find(f"k:{_TAG[level]}:", query, 1)
+        query = sorted_unique(keys)
+        at, ids = self._multimap(f"k:{_TAG[level]}:", query, 1)
         return np.isin(keys, query[at[self._visible(_TAG[level], ids)]])
 
     # -- writes ---------------------------------------------------------------------
 
     @_guarded("write to")
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
-        # One scripted write per document: each is stored whole (rule 1).
-        for doc in docs:
-            self._insert(doc)
-
-    def _insert(self, doc: NewDocument) -> None:
-        k, n = self._k, len(doc.para_index)
-        pipe = self._r.pipeline(transaction=False)  # one round trip for both ids
-        pipe.incr(k + "seq:d")
-        pipe.incrby(k + "seq:p", n)
-        row, last = (int(x) for x in pipe.execute())
-        first = last - n + 1 if n else 0
-        if max(row, first + n) > MAX_ROW:
+        """The whole batch in one script call (:data:`.lua.INSERT`): stored whole or not
+        at all, rows numbered on from the ids handed out when the lock was taken."""
+        if not docs:
+            return
+        if self._token is None:
+            raise StorageError(f"{self.path}: insert_many outside a write transaction")
+        k, (seq_d, seq_p) = self._k, self._seq
+        counts = np.array([len(d.para_index) for d in docs], dtype=np.int64)
+        n, m = len(docs), int(counts.sum())
+        rows = np.arange(seq_d + 1, seq_d + n + 1, dtype=np.int64)
+        firsts = seq_p + 1 + offsets_from_counts(counts)[:-1]
+        para_ids = np.arange(seq_p + 1, seq_p + m + 1, dtype=np.int64)
+        if seq_d + n > MAX_ROW or seq_p + m > MAX_ROW:
             raise StorageError(f"{self.path}: the index has run out of row ids (2^32)")
-        para_ids = np.arange(first, first + n, dtype=np.int64)
-        sets = doc.para_sets
-        ops: list = ["SET", f"{k}d:{row}", pack_document(doc.key, first, len(doc.text), n, doc.doc_banded, time.time(),
-                                                          doc.signature, doc.doc_id),
-                     "SET", f"{k}t:{row}", pack_text(doc.text, doc.meta),
-                     "HSET", k + "ids", doc.doc_id, row, "HSET", k + "dg", doc.doc_id, doc.digest,
-                     "INCRBY", k + "n:p", n,
-                     # Readers that start from now on see these rows (writers take
-                     # turns under the lock, so ``top`` only grows).
-                     "SET", k + "top:d", row]
-        if n:
-            ops += ["SET", k + "top:p", first + n - 1]
-        for i, pid in enumerate(para_ids.tolist()):
-            ops += ["SET", f"{k}p:{pid}", pack_paragraph(
-                row, int(doc.para_index[i]), int(doc.para_start[i]), int(doc.para_end[i]), int(doc.para_words[i]),
-                int(doc.para_keys[i]), bool(doc.banded[i]), sets.values[sets.offsets[i] : sets.offsets[i + 1]])]
-        ops += self._sketch_ops("p", para_ids, self._derive.sketches(doc.para_signatures))
-        ops += self._sketch_ops("d", np.array([row]), self._derive.sketches(doc.signature[None, :]))
-        banded = np.flatnonzero(doc.banded)
-        if len(banded):
-            ops += self._band_ops("MADD", "p", doc.para_signatures[banded], para_ids[banded])
-        if doc.doc_banded:
-            ops += self._band_ops("MADD", "d", doc.signature[None, :], np.array([row]))
-        ops += ["MADD", k + "k:p:", self._shards["k:p:"], u64(doc.para_keys), u32(para_ids),
-                "MADD", k + "k:d:", self._shards["k:d:"], u64(np.array([doc.key], np.uint64)), u32(np.array([row]))]
-        if not self._write("new", doc.doc_id, ops):
-            raise StorageError(f"{self.path}: document {doc.doc_id!r} is already in the index")
-        self._written.append(doc.doc_id)
+
+        def column(name: str, dtype: Any) -> np.ndarray:
+            return (np.concatenate([getattr(d, name) for d in docs]).astype(dtype) if m
+                    else np.zeros(0, dtype))
+
+        keys, banded = column("para_keys", np.uint64), column("banded", bool)
+        signatures = (np.concatenate([d.para_signatures for d in docs]) if m
+                      else np.zeros((0, self.settings.num_perm), np.uint32))
+        doc_signatures = np.stack([d.signature for d in docs])
+        doc_keys = np.array([d.key for d in docs], dtype=np.uint64)
+        values = [d.para_sets.values for d in docs]
+        sets = SetTable(values=np.concatenate(values) if m else np.zeros(0, np.uint64),
+                        offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
+        records = pack_paragraphs(np.repeat(rows, counts), column("para_index", np.int64),
+                                  column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
+        bands_p = self._bands(signatures[banded], para_ids[banded])
+        doc_banded = np.array([d.doc_banded for d in docs], dtype=bool)
+        bands_d = self._bands(doc_signatures[doc_banded], rows[doc_banded])
+        sketch_writes = (self._sketch_ops("p", para_ids, self._derive.sketches(signatures))
+                         + self._sketch_ops("d", rows, self._derive.sketches(doc_signatures)))
+        appends = [x for chunk, blob in chunk_entries(para_ids, records).items() for x in (f"p:{chunk}", blob)]
+        now = time.time()
+        args: list = [k + "lock", self._token, int(self._url.lease * 1000), k, seq_d, seq_p, n, m,
+                      self._per * self._width, *(self._shards[b] for b in ("b:p:", "b:d:", "k:p:", "k:d:")),
+                      *bands_p, *bands_d, u64(keys), u32(para_ids), u64(doc_keys), u32(rows),
+                      len(sketch_writes) // 3, len(appends) // 2, *sketch_writes, *appends]
+        for d, row, first, count in zip(docs, rows.tolist(), firsts.tolist(), counts.tolist()):
+            args += [d.doc_id, d.digest,
+                     pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now, d.signature,
+                                   d.doc_id),
+                     pack_text(d.text, d.meta)]
+        # Listed before the call: an interrupt while the answer is on its way still
+        # removes the batch when the transaction fails (see ``transaction``).
+        self._written += [d.doc_id for d in docs]
+        done = self._insert(args=args)
+        if not done[0]:
+            del self._written[-n:]
+            raise StorageError(f"{self.path}: document {done[1].decode('utf-8', 'surrogatepass')!r} is already in "
+                               "the index (nothing of the batch was written)")
+        self._seq = (seq_d + n, seq_p + m)
+
+    def _bands(self, signatures: np.ndarray, ids: np.ndarray) -> tuple[bytes, bytes]:
+        """The multimap blobs (u64 band keys, u32 row ids) of rows with these signatures."""
+        bands = self._derive.bands(self.settings, signatures) if len(ids) else np.zeros((0, 1), np.uint64)
+        return u64(bands.ravel()), u32(np.repeat(ids, bands.shape[1]))
 
     def _sketch_ops(self, tag: str, ids: np.ndarray, sketches: np.ndarray) -> list:
-        """SETRANGEs writing the sketches of consecutive rows ``ids``."""
+        """(key suffix, byte offset, bytes) writing the sketches of consecutive rows ``ids``."""
         ops: list = []
-        for chunk in np.unique(ids // SKETCH_ROWS).tolist():
-            here = ids // SKETCH_ROWS == chunk
-            at = int(ids[here][0] % SKETCH_ROWS) * self._width
-            ops += ["SETRANGE", f"{self._k}sk:{tag}:{chunk}", at, sketches[here].tobytes()]
+        for chunk in sorted_unique(ids // self._per).tolist():
+            here = ids // self._per == chunk
+            ops += [f"sk:{tag}:{chunk}", int(ids[here][0] % self._per) * self._width, sketches[here].tobytes()]
         return ops
 
     def _band_ops(self, op: str, tag: str, signatures: np.ndarray, ids: np.ndarray) -> list:
-        bands = self._derive.bands(self.settings, signatures)
         base = f"b:{tag}:"
-        return [op, self._k + base, self._shards[base], u64(bands.ravel()), u32(np.repeat(ids, bands.shape[1]))]
+        return [op, self._k + base, self._shards[base], *self._bands(signatures, ids)]
 
     @_guarded("remove from")
     def delete(self, doc_id: str) -> bool:
@@ -390,32 +475,50 @@ class RedisStorage:
         ops: list = []
         if head.banded:
             ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
-            _, copies, _, _, _ = self._find("k:d:", np.array([head.key], np.uint64))
+            _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
             heirs = copies[copies != row]
             if len(heirs):
                 ops += self._band_ops("MADD", "d", head.signature[None, :], heirs[:1])
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
+        heirs_p: list[int] = []
         if len(banded):
             signatures = self._derive.signatures(s, take_sets(paras.sets, banded))
             ops += self._band_ops("MDEL", "p", signatures, para_ids[banded])
             keys = paras.keys[banded]
-            at, copies, _, _, _ = self._find("k:p:", keys)
+            at, copies = self._multimap("k:p:", keys)
             outside = (copies < head.first) | (copies >= head.first + head.paragraphs)
             # The oldest surviving copy of each banded text (ids are in age order).
             which, first_at = np.unique(at[outside], return_index=True)
             if len(which):
                 heirs = copies[outside][first_at]
                 ops += self._band_ops("MADD", "p", signatures[which], heirs)
-                for heir in heirs.tolist():
-                    ops += ["SETRANGE", f"{k}p:{heir}", PARA_BANDED, b"\x01"]
+                heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
                 "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
                 "INCRBY", k + "n:p", -head.paragraphs]
-        for pid in para_ids.tolist():
-            ops += ["DEL", f"{k}p:{pid}"]
+        ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))
         return self._write("old", doc_id, ops)
+
+    def _chunk_ops(self, removed: set[int], marked: set[int]) -> list:
+        """SET / DEL rewriting the ``p:`` chunks holding paragraph rows ``removed``
+        (taken out) and ``marked`` (now banded: their bands were handed over to them)."""
+        ops: list = []
+        touched = sorted({row // PARA_ROWS for row in removed | marked})
+        for chunk, blob in self._chunks(touched).items():
+            rows, records = [], []
+            for row, (a, b) in split_chunk(blob, self.path).items():
+                if row in removed:
+                    continue
+                record = blob[a:b]
+                if row in marked:
+                    record = record[:PARA_BANDED] + b"\x01" + record[PARA_BANDED + 1 :]
+                rows.append(row)
+                records.append(record)
+            key = f"{self._k}p:{chunk}"
+            ops += ["SET", key, chunk_entries(np.array(rows, dtype=np.int64), records)[chunk]] if rows else ["DEL", key]
+        return ops
 
     # -- documents ------------------------------------------------------------------
 
@@ -430,7 +533,7 @@ class RedisStorage:
             return None  # removed meanwhile
         head = unpack_document(head_blob, self.settings.num_perm, self.path)
         paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
-        text, meta = unpack_text(text_blob)
+        text, meta = unpack_text(text_blob, self.path)
         return StoredDocument(doc_id=doc_id, text=text,
                               paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
                               meta=meta, added=head.added)
@@ -458,7 +561,7 @@ class RedisStorage:
             found = [(r, unpack_document(h, self.settings.num_perm, self.path)) for r, h in zip(rows, heads) if h]
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
             texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
-            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_text(t)[1] if t else {})
+            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t) if t else {})
                     for (r, h), t in zip(found, texts)]
             row = rows[-1]
         return out
@@ -546,9 +649,7 @@ def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     if meta.get("format") != FORMAT:
         raise IndexCorrupt(f"{u.shown}: the keys under prefix {u.prefix!r} are not a dedup index")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise IndexCorrupt(f"{u.shown}: index format version {meta.get('format_version')}, this dedup reads "
-                           f"version {FORMAT_VERSION}")
+    compat.check_layout(u.shown, meta.get("format_version"), FORMAT_VERSION, "Redis")
     if "shard_bits" not in meta:
         raise IndexCorrupt(f"{u.shown}: the index has no shard_bits meta field")
     return meta

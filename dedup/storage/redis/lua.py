@@ -1,73 +1,157 @@
 """The Lua scripts the Redis backend runs server-side (each call is atomic).
 
-Why scripts: a check looks up ~1,000 band keys; one script call answers them all in one
-round trip, where a command per key would cost a round trip (or a pipeline's client-side
-work) each -- datasketch's stock Redis storage spends one round trip per band per query.
-A write is one script call per document, so a document is stored (or removed) whole
-or not at all, and the call first checks that the caller still holds the write lock
-(a lease can expire under a stalled writer; the check fences it out).
+Why scripts: a write is one script call for a whole
+batch of documents (:data:`INSERT`) or one removal (:data:`APPLY`), so it is stored
+whole or not at all, and the call first checks that the caller still holds the write
+lock (a lease can expire under a stalled writer; the check fences it out).
 
-Multimaps ("key -> row ids"): a 64-bit key lives in shard hash ``BASE + (low 32 bits mod
-SHARDS)`` under the field ``high 32 bits`` (4 bytes); the value is the row ids
-(little-endian uint32) in the order they were added.  Small hashes are stored by Redis
-as compact listpacks (~12 bytes per entry instead of ~70 for a key of its own).
+Multimaps ("64-bit key -> row ids"): a key lives in the shard string ``BASE + (low 32
+bits mod SHARDS)`` as an 8-byte entry: the key's high 32 bits, then the row id (both
+little-endian uint32), entries in the order they were added.  Why strings, not hashes: a Redis hash of ~80
+entries (a listpack) takes ~16 bytes an entry and a look-up (HGET) scans it entry by
+entry; an exact-size string takes 8 bytes an entry plus the key's share (~10 in all),
+and the shards of a whole batch's keys are read with one MGET, no script, and
+searched by the client with numpy (:meth:`RedisStorage._multimap`).  An append is a
+GET and a SET of the whole shard, in a script (not APPEND or SETRANGE, which leave the
+string up to twice its size: Redis grows strings greedily).
 """
 
-#: ARGV: base, shards, keys (u64 LE blob), limit (ids per key, 0: all), record base
-#: ("" for none), sketch base ("" for none), sketch width, rows per sketch string.
-#: Returns {hits, records, sketch ids, sketches}: ``hits`` the flat list key index
-#: (0-based), ids (u32 blob, at most ``limit``); ``records`` the GET of record base .. id
-#: for every id in hits (in hit order); ``sketch ids``/``sketches`` the unique ids and
-#: their sketches, concatenated.
-LOOKUP = r"""#!lua flags=no-writes
-local base, shards, blob = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local limit, recbase, skbase = tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local width, per = tonumber(ARGV[7]), tonumber(ARGV[8])
-local hits, records, seen, skids, sketches = {}, {}, {}, {}, {}
-for i = 0, #blob / 8 - 1 do
-  local lo = struct.unpack('<I4', blob, i * 8 + 1)
-  local v = redis.call('HGET', base .. (lo % shards), string.sub(blob, i * 8 + 5, i * 8 + 8))
-  if v then
-    if limit > 0 and #v > limit * 4 then v = string.sub(v, 1, limit * 4) end
-    hits[#hits + 1] = i
-    hits[#hits + 1] = v
-    for j = 0, #v / 4 - 1 do
-      local id = struct.unpack('<I4', v, j * 4 + 1)
-      if recbase ~= '' then
-        local r = redis.call('GET', recbase .. id)
-        records[#records + 1] = r or ''
-      end
-      if skbase ~= '' and not seen[id] then
-        seen[id] = true
-        skids[#skids + 1] = string.sub(v, j * 4 + 1, j * 4 + 4)
-        local at = (id % per) * width
-        sketches[#sketches + 1] = redis.call('GETRANGE', skbase .. math.floor(id / per), at, at + width - 1)
+#: Lua helpers shared by the writing scripts: ``multimap(op, base, shards, keys, ids)``
+#: adds (``op == 'MADD'``) or removes (``'MDEL'``) one entry per key of the u64 blob
+#: ``keys``, the row id being the matching u32 of ``ids``.
+_MULTIMAP = r"""
+local function multimap(op, base, shards, keys, ids)
+  local sub, find, unpack = string.sub, string.find, struct.unpack
+  for j = 0, #keys / 8 - 1 do
+    local at = j * 8 + 1
+    local k = base .. (unpack('<I4', keys, at) % shards)
+    local entry = sub(keys, at + 4, at + 7) .. sub(ids, j * 4 + 1, j * 4 + 4)
+    local v = redis.call('GET', k)
+    if op == 'MADD' then
+      if v then redis.call('SET', k, v .. entry) else redis.call('SET', k, entry) end
+    elseif v then
+      local from = 1
+      while true do
+        local p = find(v, entry, from, true)
+        if not p then break end
+        if p % 8 == 1 then
+          v = sub(v, 1, p - 1) .. sub(v, p + 8)
+          if #v == 0 then redis.call('DEL', k) else redis.call('SET', k, v) end
+          break
+        end
+        from = p + 1
       end
     end
   end
 end
-return {hits, records, table.concat(skids), table.concat(sketches)}
 """
 
-#: ARGV: lock key, token, lease (ms), guard ("new": stop unless the field is absent,
-#: "old": stop unless present, "": none), guard hash, guard field, then operations:
-#: SET k v | HSET k f v | SETRANGE k offset v | DEL k | HDEL k f | INCRBY k n |
-#: MADD base shards keys ids | MDEL base shards keys ids  (keys: u64 blob, ids: u32
-#: blob, one id per key).  Returns 1 when applied, 0 when the guard stopped it.
-APPLY = r"""#!lua
+#: ARGV: sketch base, sketch width, rows per sketch string, row ids (u32 LE blob,
+#: ascending).  Returns the rows' sketches, concatenated in that order: a sketch
+#: string holding many of the rows is read whole (one GET), else one GETRANGE a row.
+SKETCHES = r"""#!lua flags=no-writes
+local base, width, per, blob = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local sub, unpack = string.sub, struct.unpack
+local ids = {}
+for i = 0, #blob / 4 - 1 do ids[i + 1] = unpack('<I4', blob, i * 4 + 1) end
+local out, i = {}, 1
+while i <= #ids do
+  local chunk = math.floor(ids[i] / per)
+  local j = i
+  while j < #ids and math.floor(ids[j + 1] / per) == chunk do j = j + 1 end
+  local key = base .. chunk
+  local whole = j - i >= 31 and (redis.call('GET', key) or '')
+  for q = i, j do
+    local o = (ids[q] % per) * width
+    if whole then
+      out[#out + 1] = sub(whole, o + 1, o + width)
+    else
+      out[#out + 1] = redis.call('GETRANGE', key, o, o + width - 1)
+    end
+  end
+  i = j + 1
+end
+return table.concat(out)
+"""
+
+#: ARGV: lock key, token, lease (ms), key prefix ("PREFIX:"), expected ``seq:d`` and
+#: ``seq:p`` (the last row ids handed out, read when the lock was taken), documents N,
+#: paragraphs M, bytes of a sketch string, shards of b:p, b:d, k:p, k:d (ARGV 10-13),
+#: the u64 key / u32 id blobs of b:p, b:d, k:p, k:d (ARGV 14-21), S sketch writes, C
+#: paragraph chunk appends, then S triples (key suffix, byte offset, bytes), C pairs
+#: (key suffix, bytes appended), N quadruples (public id, digest, header ``d:``, text
+#: ``t:``).  Document rows are numbered from the expected ``seq:d`` on, in that order.
+#: Writes nothing and returns {0, id} when an id is stored (or given twice); returns
+#: {1} when everything was written.
+INSERT = r"""#!lua
+""" + _MULTIMAP + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
-local present = ARGV[4] ~= '' and redis.call('HEXISTS', ARGV[5], ARGV[6]) == 1
-if (ARGV[4] == 'new' and present) or (ARGV[4] == 'old' and not present) then return 0 end
+local k = ARGV[4]
+local seq_d, seq_p = tonumber(redis.call('GET', k .. 'seq:d') or 0), tonumber(redis.call('GET', k .. 'seq:p') or 0)
+if seq_d ~= tonumber(ARGV[5]) or seq_p ~= tonumber(ARGV[6]) then
+  return redis.error_reply('DEDUPLOCK row ids were handed out by another writer')
+end
+local nd, np, full = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local s, c = tonumber(ARGV[22]), tonumber(ARGV[23])
+local chunks = 24 + 3 * s
+local docs = chunks + 2 * c
+local given = {}
+for d = 0, nd - 1 do
+  local id = ARGV[docs + 4 * d]
+  if given[id] or redis.call('HEXISTS', k .. 'ids', id) == 1 then return {0, id} end
+  given[id] = true
+end
+redis.call('PEXPIRE', ARGV[1], ARGV[3])
+for d = 0, nd - 1 do
+  local row, a = seq_d + 1 + d, docs + 4 * d
+  redis.call('SET', k .. 'd:' .. row, ARGV[a + 2])
+  redis.call('SET', k .. 't:' .. row, ARGV[a + 3])
+  redis.call('HSET', k .. 'ids', ARGV[a], row)
+  redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 1])
+end
+for q = 0, c - 1 do
+  local key = k .. ARGV[chunks + 2 * q]
+  local v = redis.call('GET', key)
+  redis.call('SET', key, (v or '') .. ARGV[chunks + 2 * q + 1])
+end
+for w = 0, s - 1 do
+  local key = k .. ARGV[24 + 3 * w]
+  -- A new sketch string is made its full size at once (growing it would leave slack).
+  if redis.call('EXISTS', key) == 0 then redis.call('SETRANGE', key, full - 1, '\0') end
+  redis.call('SETRANGE', key, tonumber(ARGV[25 + 3 * w]), ARGV[26 + 3 * w])
+end
+multimap('MADD', k .. 'b:p:', tonumber(ARGV[10]), ARGV[14], ARGV[15])
+multimap('MADD', k .. 'b:d:', tonumber(ARGV[11]), ARGV[16], ARGV[17])
+multimap('MADD', k .. 'k:p:', tonumber(ARGV[12]), ARGV[18], ARGV[19])
+multimap('MADD', k .. 'k:d:', tonumber(ARGV[13]), ARGV[20], ARGV[21])
+redis.call('INCRBY', k .. 'n:p', np)
+redis.call('SET', k .. 'seq:d', seq_d + nd)
+redis.call('SET', k .. 'seq:p', seq_p + np)
+-- Readers that start from now on see these rows (writers take turns under the lock).
+redis.call('SET', k .. 'top:d', seq_d + nd)
+redis.call('SET', k .. 'top:p', seq_p + np)
+return {1}
+"""
+
+#: ARGV: lock key, token, lease (ms), guard ("old": stop unless the field is present,
+#: "": none), guard hash, guard field, then operations:
+#: SET k v | SETRANGE k offset v | DEL k | HDEL k f | INCRBY k n |
+#: MADD base shards keys ids | MDEL base shards keys ids  (keys: u64 blob, ids: u32
+#: blob, one id per key).  Returns 1 when applied, 0 when the guard stopped it.
+APPLY = r"""#!lua
+""" + _MULTIMAP + r"""
+if redis.call('GET', ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
+end
+if ARGV[4] == 'old' and redis.call('HEXISTS', ARGV[5], ARGV[6]) == 0 then return 0 end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
 local i = 7
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'SET' then
     redis.call('SET', ARGV[i + 1], ARGV[i + 2]); i = i + 3
-  elseif op == 'HSET' then
-    redis.call('HSET', ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]); i = i + 4
   elseif op == 'SETRANGE' then
     redis.call('SETRANGE', ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]); i = i + 4
   elseif op == 'DEL' then
@@ -77,34 +161,20 @@ while i <= #ARGV do
   elseif op == 'INCRBY' then
     redis.call('INCRBY', ARGV[i + 1], tonumber(ARGV[i + 2])); i = i + 3
   elseif op == 'MADD' or op == 'MDEL' then
-    local base, shards, keys, ids = ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
-    for j = 0, #keys / 8 - 1 do
-      local lo = struct.unpack('<I4', keys, j * 8 + 1)
-      local k, f = base .. (lo % shards), string.sub(keys, j * 8 + 5, j * 8 + 8)
-      local id = string.sub(ids, j * 4 + 1, j * 4 + 4)
-      if op == 'MADD' then
-        -- Most keys are new: one HSETNX; a shared key is appended to.
-        if redis.call('HSETNX', k, f, id) == 0 then
-          redis.call('HSET', k, f, redis.call('HGET', k, f) .. id)
-        end
-      else
-        local v = redis.call('HGET', k, f)
-        if v then
-          local kept = {}
-          for p = 1, #v, 4 do
-            local one = string.sub(v, p, p + 3)
-            if one ~= id then kept[#kept + 1] = one end
-          end
-          if #kept == 0 then redis.call('HDEL', k, f) else redis.call('HSET', k, f, table.concat(kept)) end
-        end
-      end
-    end
-    i = i + 5
+    multimap(op, ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]); i = i + 5
   else
     return redis.error_reply('DEDUPBUG unknown operation ' .. tostring(op))
   end
 end
 return 1
+"""
+
+#: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free
+#: (``SET NX PX``) and returns {1, seq:d, seq:p} (the last row ids handed out, which
+#: only this lock's holder advances), or {0} when another writer holds it.
+ACQUIRE = r"""#!lua
+if not redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return {0} end
+return {1, tonumber(redis.call('GET', ARGV[4] .. 'seq:d') or 0), tonumber(redis.call('GET', ARGV[4] .. 'seq:p') or 0)}
 """
 
 #: ARGV: lock key, token.  Deletes the lock only if it is still ours.

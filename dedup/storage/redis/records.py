@@ -9,16 +9,21 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
 * ``seq:p``, ``seq:d``: the last row id handed out (ids are never reused);
   ``n:p``: paragraphs stored;
 * ``d:ROW``: a document's header (:data:`DOC`), its MinHash signature and its id;
-  ``t:ROW``: its metadata (JSON) and text; its paragraphs are rows
+  ``t:ROW``: its metadata (JSON) and its text, zlib-compressed (text is ~20 % of an
+  index: compression takes ~40 % off it); its paragraphs are rows
   ``first .. first + paragraphs - 1``;
-* ``p:ROW``: a paragraph's header (:data:`PARA`) and its shingle set (sorted uint64).
-  Its signature is not stored: it is the MinHash of the set, recomputed when the row is
-  read (a few rows per check) -- 1 KB per paragraph saved at the default 256 permutations;
-* ``sk:p:N``, ``sk:d:N``: the b-bit sketches of rows ``N * SKETCH_ROWS ..``, side by
-  side in one string (no per-row key);
+* ``p:CHUNK``: the records of paragraph rows ``CHUNK * PARA_ROWS ..`` (one key for
+  :data:`PARA_ROWS` rows saves ~140 bytes of Redis key overhead a paragraph), each an
+  :data:`ENTRY` (row id, length) then the paragraph's header (:data:`PARA`) and its
+  shingle set (sorted uint64).  Its signature is not stored: it is the MinHash of the
+  set, recomputed when the row is read (a few rows per check) -- 1 KB per paragraph
+  saved at the default 256 permutations;
+* ``sk:p:N``, ``sk:d:N``: the b-bit sketches of rows ``N * per ..`` side by side in
+  one string of :data:`SKETCH_BYTES` at most (``per`` = :func:`sketch_rows`), made its
+  full size when first written (no per-row key);
 * ``b:p:SHARD``, ``b:d:SHARD`` (band key -> banded rows) and ``k:p:SHARD``, ``k:d:SHARD``
-  (content key -> every row with that text, oldest first): multimaps, see
-  :mod:`dedup.storage.redis.lua`;
+  (content key -> every row with that text, oldest first): multimaps, packed 8-byte
+  entries in one string per shard, see :mod:`dedup.storage.redis.lua`;
 * ``lock``: the write lock (a token with a lease).
 
 Everything is little-endian.
@@ -28,6 +33,7 @@ from __future__ import annotations
 
 import json
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
@@ -39,11 +45,21 @@ from ..protocol import IndexCorrupt
 #: Document header: content key, first paragraph row, chars, paragraphs, banded, added.
 DOC = struct.Struct("<QqIIBd")
 DOC_BANDED = 24  # byte offset of ``banded`` in the header
-#: Paragraph header: document row, position, start, end, words, content key, banded.
-PARA = struct.Struct("<qIIIIQB")
-PARA_BANDED = 32
-#: Rows per sketch string (64 B each at the defaults: 4 MB a string).
-SKETCH_ROWS = 1 << 16
+#: Paragraph header: document row, position, start, end, content key, banded.
+PARA = struct.Struct("<IIIIQB")
+PARA_BANDED = 24
+#: Bytes of one sketch string at most (a look-up that needs many of its rows reads it
+#: whole).  A little under 256 KB: an allocation of 256 KB plus Redis's string header
+#: would take jemalloc's next size class, 320 KB.
+SKETCH_BYTES = (1 << 18) - 64
+#: Paragraph rows per ``p:`` key, and the entry before each record: row id, length.
+PARA_ROWS = 16
+ENTRY = struct.Struct("<II")
+
+
+def sketch_rows(width: int) -> int:
+    """Rows per sketch string for sketches of ``width`` bytes."""
+    return SKETCH_BYTES // width
 #: Row ids are stored as uint32 in the multimaps.
 MAX_ROW = (1 << 32) - 1
 
@@ -78,18 +94,65 @@ def unpack_document(blob: bytes, num_perm: int, name: str) -> DocHeader:
 
 def pack_text(text: str, meta: Optional[Mapping[str, Any]]) -> bytes:
     data = json.dumps(dict(meta), ensure_ascii=False).encode() if meta else b""
-    return struct.pack("<I", len(data)) + data + text.encode("utf-8", "surrogatepass")
+    return struct.pack("<I", len(data)) + data + zlib.compress(text.encode("utf-8", "surrogatepass"), 1)
 
 
-def unpack_text(blob: bytes) -> tuple[str, dict[str, Any]]:
+def unpack_text(blob: bytes, name: str) -> tuple[str, dict[str, Any]]:
     (n,) = struct.unpack_from("<I", blob)
     meta = json.loads(blob[4 : 4 + n]) if n else {}
-    return blob[4 + n :].decode("utf-8", "surrogatepass"), meta
+    try:
+        return zlib.decompress(blob[4 + n :]).decode("utf-8", "surrogatepass"), meta
+    except zlib.error as err:
+        raise IndexCorrupt(f"{name}: a stored document text is damaged ({err})") from None
 
 
-def pack_paragraph(doc: int, position: int, start: int, end: int, words: int, key: int, banded: bool,
-                   shingles: np.ndarray) -> bytes:
-    return PARA.pack(doc, position, start, end, words, key, int(banded)) + shingles.astype("<u8").tobytes()
+def unpack_meta(blob: bytes) -> dict[str, Any]:
+    """The metadata of a ``t:`` record (its text left compressed)."""
+    (n,) = struct.unpack_from("<I", blob)
+    return json.loads(blob[4 : 4 + n]) if n else {}
+
+
+#: :data:`PARA` as a numpy record (packed, no padding), for whole batches.
+PARA_RECORD = np.dtype([("doc", "<u4"), ("position", "<u4"), ("start", "<u4"), ("end", "<u4"), ("key", "<u8"),
+                        ("banded", "u1")])
+
+
+def pack_paragraphs(doc: np.ndarray, position: np.ndarray, start: np.ndarray, end: np.ndarray, key: np.ndarray,
+                    banded: np.ndarray, sets: SetTable) -> list[bytes]:
+    """One ``p:`` record per paragraph (arrays of one entry per paragraph): the
+    :data:`PARA` header, then the shingle set as sorted little-endian uint64."""
+    n = len(doc)
+    heads = np.zeros(n, dtype=PARA_RECORD)
+    for name, values in (("doc", doc), ("position", position), ("start", start), ("end", end), ("key", key),
+                         ("banded", banded)):
+        heads[name] = values
+    head, body, size = heads.tobytes(), np.ascontiguousarray(sets.values, dtype="<u8").tobytes(), PARA.size
+    bounds = (np.asarray(sets.offsets, dtype=np.int64) * 8).tolist()
+    return [head[i * size : (i + 1) * size] + body[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def chunk_entries(ids: np.ndarray, records: list[bytes]) -> dict[int, bytes]:
+    """The entries of paragraph rows ``ids`` (ascending) with their ``records``, joined
+    per ``p:`` chunk (what a write appends to each chunk)."""
+    out: dict[int, list[bytes]] = {}
+    for row, record in zip(ids.tolist(), records):
+        out.setdefault(row // PARA_ROWS, []).append(ENTRY.pack(row, len(record)) + record)
+    return {chunk: b"".join(parts) for chunk, parts in out.items()}
+
+
+def split_chunk(blob: bytes, name: str) -> dict[int, tuple[int, int]]:
+    """Row id -> (start, end) of its record in a ``p:`` chunk."""
+    out, at = {}, 0
+    while at < len(blob):
+        if at + ENTRY.size > len(blob):
+            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        row, size = ENTRY.unpack_from(blob, at)
+        at += ENTRY.size
+        if at + size > len(blob):
+            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        out[row] = (at, at + size)
+        at += size
+    return out
 
 
 @dataclass(frozen=True)
@@ -109,9 +172,7 @@ def unpack_paragraphs(blobs: list[bytes], name: str) -> ParagraphTable:
     n = len(blobs)
     if any(len(b) < PARA.size or (len(b) - PARA.size) % 8 for b in blobs):
         raise IndexCorrupt(f"{name}: a stored paragraph record is truncated")
-    heads = np.frombuffer(b"".join(b[: PARA.size] for b in blobs), dtype=np.dtype([
-        ("doc", "<i8"), ("position", "<u4"), ("start", "<u4"), ("end", "<u4"), ("words", "<u4"),
-        ("key", "<u8"), ("banded", "u1")]), count=n)
+    heads = np.frombuffer(b"".join(b[: PARA.size] for b in blobs), dtype=PARA_RECORD, count=n)
     counts = np.fromiter(((len(b) - PARA.size) // 8 for b in blobs), dtype=np.int64, count=n)
     values = np.frombuffer(b"".join(b[PARA.size :] for b in blobs), dtype="<u8").astype(np.uint64)
     return ParagraphTable(
@@ -131,7 +192,3 @@ def u64(keys: np.ndarray) -> bytes:
 
 def u32(ids: np.ndarray) -> bytes:
     return np.ascontiguousarray(ids, dtype="<u4").tobytes()
-
-
-def ids_of(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<u4").astype(np.int64)
