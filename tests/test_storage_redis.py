@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from conftest import NO_REDIS, REDIS_URL, redis_url
 from storage_contract import article
 
-from dedup import Index, IndexCorrupt, IndexFull, IndexUnavailable, Policy, StorageError
+from dedup import Index, IndexCorrupt, IndexFull, IndexUnavailable, Policy, SettingsMismatch, StorageError
 from dedup.cli import main
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
@@ -66,6 +66,14 @@ def test_prefixes_and_databases_keep_indexes_apart(redis_prefix):
 def test_keys_under_the_prefix_that_are_not_an_index_are_refused(redis_prefix, client):
     client.hset(f"{redis_prefix}:meta", "format", "someone-else")
     with pytest.raises(IndexCorrupt, match="not a dedup index"):
+        Index.open(redis_url(prefix=redis_prefix))
+
+
+def test_an_index_in_an_older_layout_is_refused_with_rebuild(redis_prefix, client):
+    with Index.open(redis_url(prefix=redis_prefix)) as idx:
+        idx.add(article(7), "x")
+    client.hset(f"{redis_prefix}:meta", "format_version", "1")
+    with pytest.raises(SettingsMismatch, match=r"Redis layout version 1, this dedup reads version \d+; rebuild"):
         Index.open(redis_url(prefix=redis_prefix))
 
 
