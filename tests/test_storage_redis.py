@@ -197,6 +197,46 @@ def test_a_server_restarted_mid_batch_leaves_whole_documents_and_the_batch_can_b
         server.wait()
 
 
+@pytest.mark.skipif(not shutil.which("redis-server") or not shutil.which("openssl"),
+                    reason="redis-server or openssl is not installed (.ci/run installs redis-server)")
+def test_a_rediss_url_talks_tls_to_a_tls_only_server(tmp_path):
+    """A private redis-server that listens with TLS only, on a self-signed certificate
+    made here with openssl: ``rediss://`` trusting that certificate stores and finds
+    documents; ``rediss://`` without it (the certificate cannot be verified) and a plain
+    ``redis://`` to the same port are clear connection errors naming the URL."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--tls-cert-file", str(cert),
+         "--tls-key-file", str(key), "--tls-ca-cert-file", str(cert), "--tls-auth-clients", "no", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"rediss://127.0.0.1:{port}/0?prefix=tls&timeout=5&ssl_ca_certs={cert}"
+    try:
+        for _ in range(100):  # until it listens
+            if server.poll() is not None:
+                pytest.fail(f"redis-server with --tls-port did not start: {server.stdout.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        with Index.open(url) as idx:
+            assert idx.add(article(8), "over-tls").added
+            assert idx.check(article(8)).matches[0].doc_id == "over-tls"
+            assert idx.stats()["redis"]["prefix"] == "tls"
+        with pytest.raises(IndexUnavailable, match=rf"rediss://127.0.0.1:{port}/0.*(?i:certificate)"):
+            Index.open(f"rediss://127.0.0.1:{port}/0?prefix=tls&timeout=5")
+        with pytest.raises(IndexUnavailable, match=rf"redis://127.0.0.1:{port}/0"):
+            Index.open(f"redis://127.0.0.1:{port}/0?prefix=tls&timeout=2")
+    finally:
+        server.kill()
+        server.wait()
+
+
 @pytest.mark.skipif(not os.environ.get("DEDUP_TEST_REDIS_SOCKET"), reason="DEDUP_TEST_REDIS_SOCKET is not set")
 def test_a_unix_socket_url(redis_prefix):
     url = f"unix://{os.environ['DEDUP_TEST_REDIS_SOCKET']}?db=0&prefix={redis_prefix}"
