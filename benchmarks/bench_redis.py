@@ -99,6 +99,20 @@ class StorageClock:
         return run
 
 
+def _server(client) -> tuple[int, int]:
+    """(commands, microseconds) the server has run so far (``INFO commandstats``; a
+    script's inner commands are counted too, inside its own time)."""
+    stats = client.info("commandstats")
+    return (sum(v["calls"] for k, v in stats.items() if k != "cmdstat_info"),
+            sum(v["usec"] for k, v in stats.items() if k != "cmdstat_info"))
+
+
+def _server_delta(client, before: tuple[int, int], n: int) -> dict:
+    calls, usec = _server(client)
+    return {"server_ms_per_article": round((usec - before[1]) / n / 1000, 3),
+            "server_commands_per_article": round((calls - before[0]) / n, 1)}
+
+
 def _signing(texts: list[str], settings) -> float:
     """Wall seconds signing ``texts`` in batches of BATCH, alone."""
     t0 = time.perf_counter()
@@ -158,20 +172,23 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
                          "by_kind": _sample(client, prefix, stats["paragraphs"])}
         print(f"memory {out['memory']}", file=sys.stderr, flush=True)
         signing = _signing(new, idx.settings)
-        start, before = _clock(), clock.seconds
+        start, before, server = _clock(), clock.seconds, _server(client)
         added = 0
         for lo in range(0, len(new), BATCH):
             added += sum(v.added for v in idx.add_many([(f"n{lo + i}", t) for i, t in enumerate(new[lo : lo + BATCH])]))
-        out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added}
+        out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added,
+                           **_server_delta(client, server, len(new))}
         print(f"add_many {out['add_many']}", file=sys.stderr, flush=True)
         signing = _signing(probes, idx.settings)
-        start, before = _clock(), clock.seconds
+        start, before, server = _clock(), clock.seconds, _server(client)
         dups = 0
         for lo in range(0, len(probes), BATCH):
             dups += sum(v.is_duplicate for v in idx.check_many(probes[lo : lo + BATCH]))
-        out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups}
+        out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups,
+                             **_server_delta(client, server, len(probes))}
         print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
         wall, sign_ms, store_ms = [], [], []
+        server = _server(client)
         for text in probes[:singles]:
             t0 = time.perf_counter()
             sign([text], idx.settings)
@@ -185,7 +202,7 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         # ``check`` signs the article itself: its time includes signing.
         out["check_single"] = _percentiles(wall)
         out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
-        out["check_single_storage"] = _percentiles(store_ms)
+        out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
         out["signing_single"] = _percentiles(sign_ms)
     return out
 
@@ -242,12 +259,12 @@ def bench_datasketch(host: str, port: int, db: int, client, stored: list[str], p
     used = int(client.info("memory")["used_memory"]) - before
     out["memory"] = {"used_memory_bytes": used, "bytes_per_document": round(used / len(minhashes), 1)}
     wall = []
-    start = _clock()
+    start, server = _clock(), _server(client)
     for m in probe_mh:
         t0 = time.perf_counter()
         lsh.query(m)
         wall.append((time.perf_counter() - t0) * 1000)
-    out["query"] = {**_rate(len(probe_mh), start), **_percentiles(wall)}
+    out["query"] = {**_rate(len(probe_mh), start), **_percentiles(wall), **_server_delta(client, server, len(probe_mh))}
     _drop(client, "bench-ds*")
     return out
 

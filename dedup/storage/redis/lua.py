@@ -60,7 +60,8 @@ while i <= #ids do
   local j = i
   while j < #ids and math.floor(ids[j + 1] / per) == chunk do j = j + 1 end
   local key = base .. chunk
-  local whole = j - i >= 31 and (redis.call('GET', key) or '')
+  -- Reading a whole string costs about as much as 1/16 of its rows one by one (measured).
+  local whole = j - i + 1 >= per / 16 and (redis.call('GET', key) or '')
   for q = i, j do
     local o = (ids[q] % per) * width
     if whole then
