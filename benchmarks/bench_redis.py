@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, default=0,
                         help="log2 of our paragraph bucket shards (the URL option); default: as full as the "
                              "default 20 is at 100k articles (~1M paragraphs)")
+    parser.add_argument("--timeout", type=float, default=120,
+                        help="our URL's timeout (s): a batch's write is one script call, long on a loaded machine")
     parser.add_argument("--skip-datasketch", action="store_true")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
@@ -294,8 +296,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.shards:
         args.shards = max(4, round(20 + math.log2(args.docs / 100_000)))
     sep = "&" if "?" in args.url else "?"
-    ours = f"{args.url}{sep}prefix=bench-ours&shards={args.shards}"
+    ours = f"{args.url}{sep}prefix=bench-ours&shards={args.shards}&timeout={args.timeout:g}"
     result["shards"] = args.shards
+    slow = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    client.config_set("slowlog-log-slower-than", 100_000)
+    client.slowlog_reset()
     result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles)
     settings = Index.open(ours).settings
     if not args.skip_datasketch:
@@ -304,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
                                                 conn.get("db", 0), client, stored, probes, args.singles,
                                                 settings.bands, settings.rows, settings.num_perm)
     _drop(client, "bench-ours:*")
+    # Server calls of 100 ms or more (a batch's INSERT script: Redis serves nobody else meanwhile).
+    scripts = [e["duration"] / 1e6 for e in client.slowlog_get(1_000) if e["command"].startswith(b"EVALSHA")]
+    result["slow_calls_s"] = {"n": len(scripts), "max": round(max(scripts, default=0), 2),
+                              "median": round(statistics.median(scripts), 2) if scripts else 0}
+    client.config_set("slowlog-log-slower-than", slow)
     text = json.dumps(result, indent=1)
     print(text)
     if args.out:

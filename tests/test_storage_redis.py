@@ -144,6 +144,49 @@ def test_maxmemory_refuses_whole_documents_and_the_index_stays_usable(redis_pref
         assert _whole(idx, texts) == len(texts)
 
 
+def test_a_batch_written_in_parts_is_seen_whole_or_not_at_all(redis_prefix, client, monkeypatch):
+    """A batch too big for one script call is written in parts and published by the
+    last; a writer that dies between two parts leaves rows nobody sees (not checked
+    against, not listed, not counted), removed by the next writer, and the batch can
+    be retried."""
+    import dedup.storage.redis as backend
+
+    monkeypatch.setattr(backend, "GROUP_ENTRIES", 300)  # ~one 6-paragraph article a part
+    batch = [(f"g{i}", article(400 + i)) for i in range(5)]
+    with Index.open(redis_url(prefix=redis_prefix), policy=Policy("flag", add_duplicates=True)) as idx:
+        idx.add(article(399), "before")
+        store = idx._store
+        real, calls = store._insert, []
+
+        def die_after_two_parts(*args, **kwargs):
+            if len(calls) == 2:
+                raise ConnectionError("simulated: the worker died between two parts")
+            calls.append(1)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(store, "_insert", die_after_two_parts)
+        with pytest.raises(ConnectionError):
+            idx.add_many(batch)
+        monkeypatch.setattr(store, "_insert", real)
+        staged = range(int(client.get(f"{redis_prefix}:top:p")) + 1, int(client.get(f"{redis_prefix}:seq:p")) + 1)
+        assert len(staged) >= 6
+        assert len(idx) == 1 and [d.doc_id for d in idx.documents()] == ["before"]
+        assert not any(idx.check(text).is_duplicate for _, text in batch[:2])
+        assert idx.stats()["paragraphs"] == 6
+        # The next write removes the staged rows first, then the retry stores the batch.
+        assert all(v.added for v in idx.add_many(batch))
+        assert client.get(f"{redis_prefix}:seq:p") == client.get(f"{redis_prefix}:top:p")
+        import numpy as np
+
+        for base in ("b:p", "k:p"):  # no bucket or content-key entry of a staged row is left
+            for key in client.scan_iter(match=f"{redis_prefix}:{base}:*"):
+                rows = np.frombuffer(client.get(key), dtype="<u4")[1::2]
+                assert not set(rows.tolist()) & set(staged), key
+        assert _whole(idx, dict(batch)) == len(batch) and len(idx) == 6 and idx.stats()["paragraphs"] == 36
+        for doc_id, text in batch:  # no stale bucket entry of a staged row is left to match
+            assert [m.doc_id for m in idx.check(text).matches] == [doc_id]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -12,12 +12,14 @@ How the contract (:mod:`dedup.storage.protocol`) is kept:
   a lease), so check-then-add is exclusive across workers; every write is one Lua call
   that first checks the token is still ours (a stalled writer whose lease ran out is
   fenced out) and renews the lease;
-* **all or nothing**: each ``insert_many`` (a whole batch of documents) is one script
-  call, and each removal another, so a reader sees a batch whole or not at all, and a
-  worker killed mid-batch leaves earlier batches whole and nothing of the one it was
-  writing; when a transaction fails by an exception the documents it had written are
-  removed again (best effort: not when the server is gone -- then the batch can be
-  retried, the documents already stored being found by id);
+* **all or nothing**: each ``insert_many`` (a whole batch of documents) is written by
+  a few script calls and published by the last (ids, counts and the ``top:*`` marks
+  at once), each removal by one call, so a reader sees a batch whole or not at all,
+  and a worker killed mid-batch leaves earlier batches whole and nothing visible of
+  the one it was writing (the next writer removes its unpublished rows); when a
+  transaction fails by an exception the documents it had written are removed again
+  (best effort: not when the server is gone -- then the batch can be retried, the
+  documents already stored being found by id);
 * **snapshots**: every look-up is one atomic call; a check makes several, and hides
   rows above the ids written when it began, so it sees each concurrent batch whole or
   not at all (rule 3);
@@ -90,6 +92,10 @@ SHARD_BITS_BELOW = {"b:p:": 0, "b:d:": 3, "k:p:": 6, "k:d:": 9}
 #: Keys per MGET when reading multimap shards (a batch's look-up is several MGETs,
 #: pipelined: one round trip, without one huge reply).
 MGET_KEYS = 4096
+#: Multimap entries (band keys, content keys) written by one script call of a batch: a
+#: script holds the server while it runs (~20k entries: a few tens of ms on an idle
+#: machine; several 256-article batches' worth took seconds on a loaded one).
+GROUP_ENTRIES = 20_000
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 _TAG = {"paragraph": "p", "document": "d"}
@@ -145,8 +151,10 @@ class RedisStorage:
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
         self._token: Optional[str] = None
-        # The last document and paragraph row ids handed out (known to the lock's holder).
+        # The last document and paragraph row ids handed out, and published, when the
+        # lock was taken (known to the lock's holder).
         self._seq = (0, 0)
+        self._top = (0, 0)
         self._written: list[str] = []
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
@@ -178,6 +186,8 @@ class RedisStorage:
             self._token = self._acquire()
             self._written = []
             try:
+                if self._seq != self._top:
+                    self._guarded_discard()
                 yield
             except BaseException:
                 self._undo()
@@ -209,12 +219,17 @@ class RedisStorage:
             got = self._lock(args=[self._k + "lock", token, lease, self._k])
             if got[0]:
                 self._seq = (int(got[1]), int(got[2]))
+                self._top = (int(got[3]), int(got[4]))
                 return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
                                 f"{self.busy_timeout:g} s; nothing was changed, try again")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
+
+    @_guarded("clean up")
+    def _guarded_discard(self) -> None:
+        self._discard(self._seq, self._top)
 
     def _unlock(self) -> None:
         try:
@@ -381,8 +396,13 @@ class RedisStorage:
 
     @_guarded("write to")
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
-        """The whole batch in one script call (:data:`.lua.INSERT`): stored whole or not
-        at all, rows numbered on from the ids handed out when the lock was taken."""
+        """The batch in parts of about :data:`GROUP_ENTRIES` band entries, one script
+        call each (:data:`.lua.INSERT`): rows numbered on from the ids handed out when
+        the lock was taken, hidden from readers until the last call publishes the whole
+        batch (its ids, its paragraph count and the ``top:*`` marks, at once).  So the
+        batch is seen whole or not at all, and no call holds the server for long (Redis
+        serves nobody else while a script runs).  A writer that dies between two calls
+        leaves unpublished rows, which the next writer removes (:meth:`_discard`)."""
         if not docs:
             return
         if self._token is None:
@@ -391,7 +411,7 @@ class RedisStorage:
         counts = np.array([len(d.para_index) for d in docs], dtype=np.int64)
         n, m = len(docs), int(counts.sum())
         rows = np.arange(seq_d + 1, seq_d + n + 1, dtype=np.int64)
-        firsts = seq_p + 1 + offsets_from_counts(counts)[:-1]
+        bounds = offsets_from_counts(counts)
         para_ids = np.arange(seq_p + 1, seq_p + m + 1, dtype=np.int64)
         if seq_d + n > MAX_ROW or seq_p + m > MAX_ROW:
             raise StorageError(f"{self.path}: the index has run out of row ids (2^32)")
@@ -405,36 +425,81 @@ class RedisStorage:
                       else np.zeros((0, self.settings.num_perm), np.uint32))
         doc_signatures = np.stack([d.signature for d in docs])
         doc_keys = np.array([d.key for d in docs], dtype=np.uint64)
+        doc_banded = np.array([d.doc_banded for d in docs], dtype=bool)
         values = [d.para_sets.values for d in docs]
         sets = SetTable(values=np.concatenate(values) if m else np.zeros(0, np.uint64),
                         offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
         records = pack_paragraphs(np.repeat(rows, counts), column("para_index", np.int64),
                                   column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
-        bands_p = self._bands(signatures[banded], para_ids[banded])
-        doc_banded = np.array([d.doc_banded for d in docs], dtype=bool)
-        bands_d = self._bands(doc_signatures[doc_banded], rows[doc_banded])
-        sketch_writes = (self._sketch_ops("p", para_ids, self._derive.sketches(signatures))
-                         + self._sketch_ops("d", rows, self._derive.sketches(doc_signatures)))
-        appends = [x for chunk, blob in chunk_entries(para_ids, records).items() for x in (f"p:{chunk}", blob)]
+        para_sketches = self._derive.sketches(signatures)
+        doc_sketches = self._derive.sketches(doc_signatures)
         now = time.time()
-        args: list = [k + "lock", self._token, int(self._url.lease * 1000), k, seq_d, seq_p, n, m,
-                      self._per * self._width, *(self._shards[b] for b in ("b:p:", "b:d:", "k:p:", "k:d:")),
-                      *bands_p, *bands_d, u64(keys), u32(para_ids), u64(doc_keys), u32(rows),
-                      len(sketch_writes) // 3, len(appends) // 2, *sketch_writes, *appends]
-        for d, row, first, count in zip(docs, rows.tolist(), firsts.tolist(), counts.tolist()):
-            args += [d.doc_id, d.digest,
-                     pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now, d.signature,
-                                   d.doc_id),
-                     pack_text(d.text, d.meta)]
-        # Listed before the call: an interrupt while the answer is on its way still
+        headers = [x for d, row, first, count in zip(docs, rows.tolist(), (seq_p + 1 + bounds[:-1]).tolist(),
+                                                    counts.tolist())
+                   for x in (pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now,
+                                           d.signature, d.doc_id),
+                             pack_text(d.text, d.meta))]
+        # Parts: consecutive documents, about GROUP_ENTRIES multimap entries each.
+        cost = np.bincount(np.repeat(np.arange(n), counts), weights=banded * self.settings.bands + 1,
+                           minlength=n) + doc_banded * self.settings.bands + 1
+        cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_ENTRIES, cost.sum(), GROUP_ENTRIES), side="right")
+        parts = [(int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]) if b > a]
+        ids = [d.doc_id for d in docs]
+        # Listed before the calls: an interrupt while an answer is on its way still
         # removes the batch when the transaction fails (see ``transaction``).
-        self._written += [d.doc_id for d in docs]
-        done = self._insert(args=args)
-        if not done[0]:
-            del self._written[-n:]
-            raise StorageError(f"{self.path}: document {done[1].decode('utf-8', 'surrogatepass')!r} is already in "
-                               "the index (nothing of the batch was written)")
+        self._written += ids
+        for part, (a, b) in enumerate(parts):
+            lo, hi = int(bounds[a]), int(bounds[b])
+            p_ids, d_rows, mine = para_ids[lo:hi], rows[a:b], banded[lo:hi]
+            sketch_writes = (self._sketch_ops("p", p_ids, para_sketches[lo:hi])
+                             + self._sketch_ops("d", d_rows, doc_sketches[a:b]))
+            appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
+            checks = ids if part == 0 else []
+            last = part == len(parts) - 1
+            publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs) for x in (doc_id, row, d.digest)]
+                       if last else [])
+            args: list = [
+                k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
+                self._per * self._width, *(self._shards[x] for x in ("b:p:", "b:d:", "k:p:", "k:d:")),
+                *self._bands(signatures[lo:hi][mine], p_ids[mine]),
+                *self._bands(doc_signatures[a:b][doc_banded[a:b]], d_rows[doc_banded[a:b]]),
+                u64(keys[lo:hi]), u32(p_ids), u64(doc_keys[a:b]), u32(d_rows),
+                len(sketch_writes) // 3, len(appends) // 2, len(checks), n if last else 0, m,
+                *sketch_writes, *appends, *headers[2 * a : 2 * b], *checks, *publish]
+            done = self._insert(args=args)
+            if not done[0]:  # only the first part checks ids: nothing was written
+                del self._written[-n:]
+                raise StorageError(f"{self.path}: document {done[1].decode('utf-8', 'surrogatepass')!r} is already "
+                                   "in the index (nothing of the batch was written)")
         self._seq = (seq_d + n, seq_p + m)
+
+    def _discard(self, seq: tuple[int, int], top: tuple[int, int]) -> None:
+        """Remove the rows a writer that died mid-batch wrote but never published
+        (document rows ``top[0]+1 .. seq[0]``, paragraph rows ``top[1]+1 .. seq[1]``;
+        nobody has seen them), then publish the empty range, so ids stay unique."""
+        k, ops = self._k, []
+        para_rows = np.arange(top[1] + 1, seq[1] + 1, dtype=np.int64)
+        blobs = self._paragraph_records(para_rows)
+        have = np.array([b is not None for b in blobs], dtype=bool)
+        if have.any():
+            stored = para_rows[have]
+            t = unpack_paragraphs([b for b in blobs if b is not None], self.path)
+            banded = np.flatnonzero(t.banded)
+            if len(banded):
+                ops += self._band_ops("MDEL", "p", self._derive.signatures(self.settings, take_sets(t.sets, banded)),
+                                      stored[banded])
+            ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
+            ops += self._chunk_ops(set(stored.tolist()), set())
+        doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
+        for row, blob in zip(doc_rows.tolist(), self._records("d:", doc_rows)):
+            if blob is None:
+                continue
+            head = unpack_document(blob, self.settings.num_perm, self.path)
+            if head.banded:
+                ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
+            ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
+                    u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
+        self._write("", "", ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
 
     def _bands(self, signatures: np.ndarray, ids: np.ndarray) -> tuple[bytes, bytes]:
         """The multimap blobs (u64 band keys, u32 row ids) of rows with these signatures."""
@@ -545,7 +610,7 @@ class RedisStorage:
         """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
         removed row is a missing key), up to the highest row handed out."""
         k, out, row = self._k, [], after
-        top = int(self._r.get(k + "seq:d") or 0)
+        top = int(self._r.get(k + "top:d") or 0)
         while len(out) < limit and row < top:
             rows = list(range(row + 1, min(row + limit, top) + 1))
             heads = self._r.mget([f"{k}d:{r}" for r in rows])

@@ -1,8 +1,8 @@
 """The Lua scripts the Redis backend runs server-side (each call is atomic).
 
-Why scripts: a write is one script call for a whole
-batch of documents (:data:`INSERT`) or one removal (:data:`APPLY`), so it is stored
-whole or not at all, and the call first checks that the caller still holds the write
+Why scripts: a batch of documents is written by a few script calls (:data:`INSERT`),
+the last of which publishes it, and a removal by one (:data:`APPLY`), so each is seen
+whole or not at all, and every call first checks that the caller still holds the write
 lock (a lease can expire under a stalled writer; the check fences it out).
 
 Multimaps ("64-bit key -> row ids"): a key lives in the shard string ``BASE + (low 32
@@ -75,15 +75,21 @@ end
 return table.concat(out)
 """
 
-#: ARGV: lock key, token, lease (ms), key prefix ("PREFIX:"), expected ``seq:d`` and
-#: ``seq:p`` (the last row ids handed out, read when the lock was taken), documents N,
-#: paragraphs M, bytes of a sketch string, shards of b:p, b:d, k:p, k:d (ARGV 10-13),
+#: One part of a batch (``insert_many`` writes a batch in parts of about
+#: ``GROUP_ENTRIES`` band entries, so no call holds the server long; see
+#: :meth:`RedisStorage.insert_many`).  ARGV: lock key, token, lease (ms), key prefix
+#: ("PREFIX:"), expected ``seq:d`` and ``seq:p`` (the last row ids handed out), documents
+#: N, paragraphs M, bytes of a sketch string, shards of b:p, b:d, k:p, k:d (ARGV 10-13),
 #: the u64 key / u32 id blobs of b:p, b:d, k:p, k:d (ARGV 14-21), S sketch writes, C
-#: paragraph chunk appends, then S triples (key suffix, byte offset, bytes), C pairs
-#: (key suffix, bytes appended), N quadruples (public id, digest, header ``d:``, text
-#: ``t:``).  Document rows are numbered from the expected ``seq:d`` on, in that order.
-#: Writes nothing and returns {0, id} when an id is stored (or given twice); returns
-#: {1} when everything was written.
+#: paragraph chunk appends, G ids to check, P documents to publish, paragraphs
+#: published (ARGV 22-26), then S triples (key suffix, byte offset, bytes), C pairs (key
+#: suffix, bytes appended), N pairs (header ``d:``, text ``t:``), G public ids (the
+#: first part checks every id of the batch: none may be stored or given twice), P
+#: triples (public id, row, digest; the last part publishes the whole batch).
+#: Document rows are numbered from the expected ``seq:d`` on, in order.  Rows are
+#: hidden from readers until published (``top:*``, the ids hash); a writer that dies
+#: before leaves them unpublished, and the next writer removes them.  Returns {0, id}
+#: (nothing written) when an id is stored or given twice, else {1}.
 INSERT = r"""#!lua
 """ + _MULTIMAP + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
@@ -95,22 +101,22 @@ if seq_d ~= tonumber(ARGV[5]) or seq_p ~= tonumber(ARGV[6]) then
   return redis.error_reply('DEDUPLOCK row ids were handed out by another writer')
 end
 local nd, np, full = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local s, c = tonumber(ARGV[22]), tonumber(ARGV[23])
-local chunks = 24 + 3 * s
+local s, c, g, pub = tonumber(ARGV[22]), tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
+local chunks = 27 + 3 * s
 local docs = chunks + 2 * c
+local checks = docs + 2 * nd
+local publish = checks + g
 local given = {}
-for d = 0, nd - 1 do
-  local id = ARGV[docs + 4 * d]
+for q = 0, g - 1 do
+  local id = ARGV[checks + q]
   if given[id] or redis.call('HEXISTS', k .. 'ids', id) == 1 then return {0, id} end
   given[id] = true
 end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
 for d = 0, nd - 1 do
-  local row, a = seq_d + 1 + d, docs + 4 * d
-  redis.call('SET', k .. 'd:' .. row, ARGV[a + 2])
-  redis.call('SET', k .. 't:' .. row, ARGV[a + 3])
-  redis.call('HSET', k .. 'ids', ARGV[a], row)
-  redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 1])
+  local row, a = seq_d + 1 + d, docs + 2 * d
+  redis.call('SET', k .. 'd:' .. row, ARGV[a])
+  redis.call('SET', k .. 't:' .. row, ARGV[a + 1])
 end
 for q = 0, c - 1 do
   local key = k .. ARGV[chunks + 2 * q]
@@ -118,21 +124,28 @@ for q = 0, c - 1 do
   redis.call('SET', key, (v or '') .. ARGV[chunks + 2 * q + 1])
 end
 for w = 0, s - 1 do
-  local key = k .. ARGV[24 + 3 * w]
+  local key = k .. ARGV[27 + 3 * w]
   -- A new sketch string is made its full size at once (growing it would leave slack).
   if redis.call('EXISTS', key) == 0 then redis.call('SETRANGE', key, full - 1, '\0') end
-  redis.call('SETRANGE', key, tonumber(ARGV[25 + 3 * w]), ARGV[26 + 3 * w])
+  redis.call('SETRANGE', key, tonumber(ARGV[28 + 3 * w]), ARGV[29 + 3 * w])
 end
 multimap('MADD', k .. 'b:p:', tonumber(ARGV[10]), ARGV[14], ARGV[15])
 multimap('MADD', k .. 'b:d:', tonumber(ARGV[11]), ARGV[16], ARGV[17])
 multimap('MADD', k .. 'k:p:', tonumber(ARGV[12]), ARGV[18], ARGV[19])
 multimap('MADD', k .. 'k:d:', tonumber(ARGV[13]), ARGV[20], ARGV[21])
-redis.call('INCRBY', k .. 'n:p', np)
 redis.call('SET', k .. 'seq:d', seq_d + nd)
 redis.call('SET', k .. 'seq:p', seq_p + np)
--- Readers that start from now on see these rows (writers take turns under the lock).
-redis.call('SET', k .. 'top:d', seq_d + nd)
-redis.call('SET', k .. 'top:p', seq_p + np)
+if pub > 0 then
+  for q = 0, pub - 1 do
+    local a = publish + 3 * q
+    redis.call('HSET', k .. 'ids', ARGV[a], ARGV[a + 1])
+    redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 2])
+  end
+  redis.call('INCRBY', k .. 'n:p', tonumber(ARGV[26]))
+  -- Readers that start from now on see the batch (writers take turns under the lock).
+  redis.call('SET', k .. 'top:d', seq_d + nd)
+  redis.call('SET', k .. 'top:p', seq_p + np)
+end
 return {1}
 """
 
@@ -171,11 +184,13 @@ return 1
 """
 
 #: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free
-#: (``SET NX PX``) and returns {1, seq:d, seq:p} (the last row ids handed out, which
-#: only this lock's holder advances), or {0} when another writer holds it.
+#: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p} (the last row ids handed
+#: out, which only this lock's holder advances, and the last ones published), or {0}
+#: when another writer holds it.
 ACQUIRE = r"""#!lua
 if not redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return {0} end
-return {1, tonumber(redis.call('GET', ARGV[4] .. 'seq:d') or 0), tonumber(redis.call('GET', ARGV[4] .. 'seq:p') or 0)}
+local function get(name) return tonumber(redis.call('GET', ARGV[4] .. name) or 0) end
+return {1, get('seq:d'), get('seq:p'), get('top:d'), get('top:p')}
 """
 
 #: ARGV: lock key, token.  Deletes the lock only if it is still ours.
