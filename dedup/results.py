@@ -36,6 +36,20 @@ class Location:
         return (self.path, -1 if self.paragraph is None else self.paragraph)
 
 
+#: A pair as plain values: kind, similarity, containment of a, containment of b,
+#: estimate, exact, relation, inside, then path, paragraph, start and end of a and of b
+#: (:meth:`Pair.row`; a scan's pairs also come this way without pair objects).
+PairRow = tuple
+
+
+def inside_side(relation: str, containment_a: float, containment_b: float) -> Optional[str]:
+    """``"a"`` or ``"b"``: the side a contained pair's smaller text is (None for a
+    near-duplicate)."""
+    if relation != "contained":
+        return None
+    return "a" if containment_a >= containment_b else "b"
+
+
 @dataclass(frozen=True)
 class Pair:
     """Two locations found to be duplicates, with exact scores.
@@ -60,9 +74,13 @@ class Pair:
     @property
     def inside(self) -> Optional[str]:
         """``"a"`` or ``"b"``: the side contained in the other, for a contained pair."""
-        if self.relation != "contained":
-            return None
-        return "a" if self.containment[0] >= self.containment[1] else "b"
+        return inside_side(self.relation, *self.containment)
+
+    def row(self) -> PairRow:
+        """The pair as plain values (:data:`PairRow`), what fast writers format."""
+        a, b = self.a, self.b
+        return (self.kind, self.similarity, self.containment[0], self.containment[1], self.estimate, self.exact,
+                self.relation, self.inside, a.path, a.paragraph, a.start, a.end, b.path, b.paragraph, b.start, b.end)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ import numpy as np
 from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
-from .items import LevelPlan
+from .items import LevelPlan, release
 from .scratch import partition_of, save
 
 
@@ -28,7 +28,8 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
     eligible &= plan.file(shard, "tokens") >= plan.min_tokens
     local = np.flatnonzero(eligible)
     s = plan.settings
-    keys = band_keys(np.asarray(plan.file(shard, "sigs")[local]), s.bands, s.rows).ravel()
+    sigs = plan.file(shard, "sigs")
+    keys = band_keys(np.asarray(sigs[local]), s.bands, s.rows).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), s.bands)
     part = partition_of(keys, plan.partitions)
     order = np.argsort(part, kind="stable")
@@ -38,6 +39,7 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
         save(plan.scratch.bands(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])
     if s.containment:
         _containment_rows(plan, shard, local)
+    release(sigs)
     return len(local)
 
 

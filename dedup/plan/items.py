@@ -8,6 +8,7 @@ one vectorized gather per shard touched -- never one read per item.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,22 @@ def _mapped(path: Path) -> np.ndarray:
     """A stage file, memory-mapped once per process (a verification task reads the
     same shard files for every chunk of pairs)."""
     return load(path, mmap=True)
+
+
+def release(array: np.ndarray) -> None:
+    """Drop this process's resident pages of a memory-mapped stage file (the kernel
+    keeps them in its page cache, so reading them again costs no disk read).
+
+    Why: a stage that gathers rows from all over the corpus -- verification reads
+    signatures and shingle sets of items anywhere -- would otherwise keep every page
+    it ever touched mapped and counted in its resident memory: the whole corpus's
+    signatures (1 KB an item) by the end of a large scan."""
+    raw = getattr(array, "_mmap", None)
+    if raw is not None and _DONTNEED is not None:
+        raw.madvise(_DONTNEED)
+
+
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 @dataclass(frozen=True)
@@ -73,7 +90,9 @@ class LevelPlan:
         parts = []
         for s in np.flatnonzero(np.diff(cuts)):
             local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
-            parts.append(np.asarray(self.file(int(s), name)[local]))
+            mapped = self.file(int(s), name)
+            parts.append(np.asarray(mapped[local]))
+            release(mapped)
         if parts:
             return np.concatenate(parts)
         return np.zeros((0,) + self.file(0, name).shape[1:], self.file(0, name).dtype) if self.shards else np.zeros(0)
@@ -90,7 +109,10 @@ class LevelPlan:
             local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
             bounds = self.file(int(s), offsets)
             starts, ends = np.asarray(bounds[local]), np.asarray(bounds[local + 1])
-            values.append(np.asarray(self.file(int(s), name)[ranges(starts, ends - starts)]))
+            mapped = self.file(int(s), name)
+            values.append(np.asarray(mapped[ranges(starts, ends - starts)]))
+            release(mapped)
+            release(bounds)
             lengths.append(ends - starts)
         if not values:
             return np.zeros(0, np.uint64), np.zeros(1, np.int64)

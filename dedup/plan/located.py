@@ -19,43 +19,76 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..corpus import DocumentInfo
-from ..results import Group, Kind, Location, Pair
-from ..segments import offsets_from_counts, ranges
-from .items import LevelPlan
+from ..results import Group, Kind, Location, Pair, PairRow, inside_side
+from ..segments import offsets_from_counts, ranges, sorted_unique
+from .items import LevelPlan, release
 from .link import Linked
 
 
 class Places:
-    """Where each of ``items`` (sorted item numbers) is, read from the shard files."""
+    """Where each of ``items`` (sorted item numbers) is, read from the shard files.
+
+    The previews stay in the shard files, memory-mapped, and are read a block of
+    locations at a time, the block's pages released after it: a report of millions of
+    pairs never holds their previews (~140 bytes an item) in memory.  The mappings
+    outlive the scratch folder's removal (on POSIX systems a removed file stays
+    readable while it is mapped).
+    """
 
     def __init__(self, plan: LevelPlan, items: np.ndarray, doc_bases: np.ndarray,
                  documents: Sequence[DocumentInfo]) -> None:
         self.items = items
         self.documents = documents
-        shard = plan.shard_of(items)
-        self.doc = plan.rows(items, "doc") + np.asarray(doc_bases)[shard] if len(items) else np.zeros(0, np.int64)
+        self.shard = plan.shard_of(items)
+        self.doc = plan.rows(items, "doc") + np.asarray(doc_bases)[self.shard] if len(items) else np.zeros(0, np.int64)
         self.index = plan.rows(items, "index")
         self.start = plan.rows(items, "start")
         self.end = plan.rows(items, "end")
-        self.preview, self.preview_offsets = plan.segments(items, "preview", "preview_offsets")
+        local = items - np.asarray(plan.bases)[self.shard] if len(items) else np.zeros(0, np.int64)
+        self.preview_start = np.zeros(len(items), np.int64)
+        self.preview_end = np.zeros(len(items), np.int64)
+        self._previews: dict[int, np.ndarray] = {}
+        for s in sorted_unique(self.shard).tolist():
+            mine = self.shard == s
+            offsets = plan.file(s, "preview_offsets")
+            self.preview_start[mine] = offsets[local[mine]]
+            self.preview_end[mine] = offsets[local[mine] + 1]
+            release(offsets)
+            self._previews[s] = plan.file(s, "preview")
 
     def positions(self, items: np.ndarray) -> np.ndarray:
         """Where ``items`` are in :attr:`items` (one vectorized search for many)."""
         return np.searchsorted(self.items, items)
 
+    def previews(self, positions: np.ndarray) -> list[str]:
+        """The previews of ``items[positions]``: one gather per shard involved."""
+        texts = [""] * len(positions)
+        shard = self.shard[positions]
+        for s in sorted_unique(shard).tolist():
+            mine = np.flatnonzero(shard == s)
+            lo, hi = self.preview_start[positions[mine]], self.preview_end[positions[mine]]
+            mapped = self._previews[s]
+            raw = np.asarray(mapped[ranges(lo, hi - lo)]).tobytes()
+            release(mapped)
+            cuts = offsets_from_counts(hi - lo).tolist()
+            for i, a, b in zip(mine.tolist(), cuts, cuts[1:]):
+                texts[i] = raw[a:b].decode("utf-8", "surrogatepass")
+        return texts
+
+    def paths(self, positions: np.ndarray) -> list[str]:
+        """The paths of the documents of ``items[positions]``."""
+        documents = self.documents
+        return [documents[d].path for d in self.doc[positions].tolist()]
+
     def locations(self, positions: np.ndarray) -> list[Location]:
         """The locations of ``items[positions]``, made with one gather per column."""
         positions = np.asarray(positions, dtype=np.int64)
-        lo, hi = self.preview_offsets[positions], self.preview_offsets[positions + 1]
-        text = self.preview[ranges(lo, hi - lo)].tobytes()
-        cuts = offsets_from_counts(hi - lo).tolist()
-        paths = [self.documents[d].path for d in self.doc[positions].tolist()]
+        paths = self.paths(positions)
         return [
-            Location(path, None if index < 0 else index, start, end,
-                     text[a:b].decode("utf-8", "surrogatepass"))
-            for path, index, start, end, a, b in zip(paths, self.index[positions].tolist(),
-                                                     self.start[positions].tolist(),
-                                                     self.end[positions].tolist(), cuts, cuts[1:])
+            Location(path, None if index < 0 else index, start, end, preview)
+            for path, index, start, end, preview in zip(paths, self.index[positions].tolist(),
+                                                        self.start[positions].tolist(),
+                                                        self.end[positions].tolist(), self.previews(positions))
         ]
 
     def location(self, i: int) -> Location:
@@ -107,6 +140,25 @@ class LocatedPairs(_Made):
     def __iter__(self) -> Iterator[Pair]:
         for lo in range(0, len(self), BLOCK):
             yield from self._block(lo, lo + BLOCK)
+
+    def rows(self) -> Iterator[PairRow]:
+        """The pairs as plain values (:data:`~dedup.results.PairRow`), without pair
+        or location objects or previews: what the JSON writer formats."""
+        p, where = self.linked, self.where
+        for lo in range(0, len(self), BLOCK):
+            hi = lo + BLOCK
+            sides = []
+            for items in (p.a[lo:hi], p.b[lo:hi]):
+                at = where.positions(items)
+                sides.append((where.paths(at), [None if i < 0 else i for i in where.index[at].tolist()],
+                              where.start[at].tolist(), where.end[at].tolist()))
+            (pa, ia, sa, ea), (pb, ib, sb, eb) = sides
+            for row in zip(p.jaccard[lo:hi].tolist(), p.containment_a[lo:hi].tolist(),
+                           p.containment_b[lo:hi].tolist(), p.estimate[lo:hi].tolist(), p.exact[lo:hi].tolist(),
+                           p.contained[lo:hi].tolist(), pa, ia, sa, ea, pb, ib, sb, eb):
+                sim, ca, cb, est, exact, inside = row[:6]
+                relation = "contained" if inside else "near-duplicate"
+                yield (self.kind, sim, ca, cb, est, exact, relation, inside_side(relation, ca, cb), *row[6:])
 
     def _block(self, lo: int, hi: int) -> list[Pair]:
         p, where = self.linked, self.where
@@ -167,3 +219,8 @@ class Chain(_Made):
     def __iter__(self) -> Iterator:
         for part in self.parts:
             yield from part
+
+    def rows(self) -> Iterator[PairRow]:
+        """The parts' :meth:`LocatedPairs.rows`, one after the other."""
+        for part in self.parts:
+            yield from part.rows()

@@ -15,7 +15,7 @@ import json
 from itertools import islice
 from typing import Any, Iterable, Iterator, TextIO
 
-from ..results import Location, Pair, ScanResult, document_dict
+from ..results import Pair, PairRow, ScanResult, document_dict
 from ..verdict import Verdict, VerdictReport
 from .safety import csv_cell, json_name, json_text, warning_text
 
@@ -62,22 +62,33 @@ class _PairEncoder:
     def __init__(self) -> None:
         self._paths: dict[str, str] = {}
 
-    def _location(self, loc: Location) -> str:
-        path = self._paths.get(loc.path)
-        if path is None:  # '"path": ...' (and "path_bytes" for a name that is not UTF-8)
-            path = self._paths[loc.path] = dumps({"path": loc.path})[1:-1]
-        paragraph = "null" if loc.paragraph is None else int(loc.paragraph)
-        return f'{{{path}, "paragraph": {paragraph}, "start": {int(loc.start)}, "end": {int(loc.end)}}}'
+    def _location(self, path: str, paragraph: int | None, start: int, end: int) -> str:
+        fragment = self._paths.get(path)
+        if fragment is None:  # '"path": ...' (and "path_bytes" for a name that is not UTF-8)
+            fragment = self._paths[path] = dumps({"path": path})[1:-1]
+        paragraph = "null" if paragraph is None else int(paragraph)
+        return f'{{{fragment}, "paragraph": {paragraph}, "start": {int(start)}, "end": {int(end)}}}'
+
+    def row(self, row: PairRow) -> str:
+        """One :data:`~dedup.results.PairRow` as JSON."""
+        kind, sim, ca, cb, est, exact, relation, inside = row[:8]
+        return (
+            f'{{"kind": "{kind}", "similarity": {round(sim, 4)!r}, '
+            f'"containment": [{round(ca, 4)!r}, {round(cb, 4)!r}], '
+            f'"estimate": {round(est, 4)!r}, "exact": {"true" if exact else "false"}, '
+            f'"relation": "{relation}", "inside": {self._INSIDE[inside]}, '
+            f'"a": {self._location(*row[8:12])}, "b": {self._location(*row[12:16])}}}'
+        )
 
     def __call__(self, p: Pair) -> str:
-        ca, cb = p.containment
-        return (
-            f'{{"kind": "{p.kind}", "similarity": {round(p.similarity, 4)!r}, '
-            f'"containment": [{round(ca, 4)!r}, {round(cb, 4)!r}], '
-            f'"estimate": {round(p.estimate, 4)!r}, "exact": {"true" if p.exact else "false"}, '
-            f'"relation": "{p.relation}", "inside": {self._INSIDE[p.inside]}, '
-            f'"a": {self._location(p.a)}, "b": {self._location(p.b)}}}'
-        )
+        return self.row(p.row())
+
+
+def pair_rows(pairs: Iterable[Pair]) -> Iterator[PairRow]:
+    """The pairs as :data:`~dedup.results.PairRow` values: straight from a scan's
+    columns when ``pairs`` has them (``rows()``), else from each pair."""
+    rows = getattr(pairs, "rows", None)
+    return rows() if rows is not None else (p.row() for p in pairs)
 
 
 def _chunks(lines: Iterable[Any]) -> Iterator[list[Any]]:
@@ -86,18 +97,19 @@ def _chunks(lines: Iterable[Any]) -> Iterator[list[Any]]:
         yield chunk
 
 
-def _write_list(out: TextIO, texts: Iterable[str]) -> None:
-    """A JSON list of already encoded items, written a chunk at a time."""
+def _write_list(out: TextIO, chunks: Iterable[str]) -> None:
+    """A JSON list written a chunk at a time (each chunk: items already encoded and
+    joined by ``", "``)."""
     out.write("[")
     first = True
-    for chunk in _chunks(texts):
-        out.write(("" if first else ", ") + ", ".join(chunk))
+    for chunk in chunks:
+        out.write(chunk if first else ", " + chunk)
         first = False
     out.write("]")
 
 
 def _encoded(values: Iterable[Any]) -> Iterator[str]:
-    """Each value as :func:`dumps` encodes it inside a list, a chunk per call."""
+    """The values as :func:`dumps` encodes them inside a list, a chunk per string."""
     for chunk in _chunks(values):
         yield dumps(chunk)[1:-1]
 
@@ -110,7 +122,7 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
     out.write(f'{{"settings": {dumps(head.pop("settings"))}, "documents": ')
     _write_list(out, _encoded(map(document_dict, result.documents)))
     out.write(', "pairs": ')
-    _write_list(out, map(_PairEncoder(), result.pairs))
+    _write_list(out, map(", ".join, _chunks(map(_PairEncoder().row, pair_rows(result.pairs)))))
     out.write(', "groups": ')
     _write_list(out, _encoded(g.to_dict() for g in result.groups))
     for key, value in {**head, **(extra or {})}.items():
