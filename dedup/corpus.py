@@ -10,6 +10,7 @@ reuse cached batches: a batch depends only on its documents and the settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Sequence
 
 import numpy as np
@@ -112,7 +113,8 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     """Split, normalize, shingle and sign ``documents`` as one batch."""
     spans = [split_paragraphs(doc.text) for doc in documents]
     counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
-    flat = np.array([span for doc_spans in spans for span in doc_spans], dtype=np.int64).reshape(-1, 2)
+    flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), dtype=np.int64,
+                       count=2 * int(counts.sum())).reshape(-1, 2)
     starts, ends = flat[:, 0], flat[:, 1]
     doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
     texts = [normalize(doc.text[s:e]) for doc, doc_spans in zip(documents, spans) for s, e in doc_spans]

@@ -176,7 +176,7 @@ def _sign_long(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarra
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:
     """Estimated Jaccard of row pairs: the share of equal signature positions."""
-    return np.mean(sig_a == sig_b, axis=-1)
+    return np.sum(sig_a == sig_b, axis=-1, dtype=np.int64) / np.shape(sig_a)[-1]
 
 
 #: See :func:`floor`.

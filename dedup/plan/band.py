@@ -17,7 +17,7 @@ from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
 from .items import LevelPlan, release
-from .scratch import partition_of, save
+from .scratch import by_partition, partition_of, save
 
 
 def band_shard(plan: LevelPlan, shard: int) -> int:
@@ -31,9 +31,7 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
     sigs = plan.file(shard, "sigs")
     keys = band_keys(np.asarray(sigs[local]), s.bands, s.rows).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), s.bands)
-    part = partition_of(keys, plan.partitions)
-    order = np.argsort(part, kind="stable")
-    cuts = np.searchsorted(part[order], np.arange(plan.partitions + 1))
+    order, cuts = by_partition(partition_of(keys, plan.partitions), plan.partitions)
     rows = np.stack([keys[order], gids[order]], axis=1)
     for k in range(plan.partitions):
         save(plan.scratch.bands(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])
@@ -52,8 +50,7 @@ def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray) -> None:
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
     sizes = np.repeat(np.asarray(plan.file(shard, "shingles")[local]).astype(np.uint64), positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
-    order = np.argsort(part, kind="stable")
-    cuts = np.searchsorted(part[order], np.arange(plan.partitions + 1))
+    order, cuts = by_partition(part, plan.partitions)
     rows = np.stack([keys[order], gids[order], sizes[order]], axis=1)
     for k in range(plan.partitions):
         save(plan.scratch.contained(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])

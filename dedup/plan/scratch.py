@@ -118,3 +118,13 @@ def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:
     """Partition number of each 64-bit key (content hashes and band keys, both well
     mixed already): its high bits modulo ``partitions``."""
     return ((keys >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def by_partition(part: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, cuts)``: the rows of partition ``k`` are ``order[cuts[k]:cuts[k + 1]]``,
+    in their original order.  A stable sort of 16-bit partition numbers is numpy's
+    radix sort, linear and ~8x faster than sorting the 64-bit numbers."""
+    small = part.astype(np.uint16) if partitions <= 1 << 16 else part
+    order = np.argsort(small, kind="stable")
+    cuts = np.concatenate(([0], np.cumsum(np.bincount(part, minlength=partitions))))
+    return order, cuts

@@ -48,8 +48,17 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
     found: list[tuple[np.ndarray, ...]] = []
     for lo in range(0, len(code), CHUNK):
         a, b = np.divmod(code[lo : lo + CHUNK], plan.items)
-        est = estimate(_rows(plan, a, "sigs"), _rows(plan, b, "sigs"))
-        plausible = est >= floor(_lowest_jaccard(plan, a, b), s.num_perm)
+        involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
+        side_a, side_b = local[: len(a)], local[len(a) :]
+        sigs = plan.rows(involved, "sigs")
+        est = estimate(sigs[side_a], sigs[side_b])
+        del sigs
+        if s.containment:
+            sizes = np.maximum(plan.rows(involved, "shingles"), 1)
+            lowest = _lowest_jaccard(plan, sizes[side_a], sizes[side_b])
+        else:
+            lowest = plan.threshold
+        plausible = est >= floor(lowest, s.num_perm)
         position = lo + np.flatnonzero(plausible)
         a, b, est = a[plausible], b[plausible], est[plausible]
         if not len(a):
@@ -69,20 +78,10 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
     return len(code)
 
 
-def _lowest_jaccard(plan: LevelPlan, a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
-    """The lowest Jaccard a reportable pair can have: the threshold, or with containment
-    on, the Jaccard of a pair contained just at the containment threshold, given the
-    pair's shingle counts, as :func:`dedup.containment.plausible` takes it
+def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
+    """The lowest Jaccard a reportable pair of shingle counts ``size_a``, ``size_b``
+    can have with containment on: the threshold, or the Jaccard of a pair contained
+    just at the containment threshold, as :func:`dedup.containment.plausible` takes it
     (:func:`dedup.containment.min_jaccard`)."""
-    s = plan.settings
-    if not s.containment:
-        return plan.threshold
-    size_a, size_b = np.maximum(_rows(plan, a, "shingles"), 1), np.maximum(_rows(plan, b, "shingles"), 1)
     ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
-    return np.minimum(plan.threshold, containment.min_jaccard(s.containment, ratio))
-
-
-def _rows(plan: LevelPlan, gids: np.ndarray, name: str) -> np.ndarray:
-    """Rows of ``gids`` (any order, repeats allowed)."""
-    unique, inverse = sorted_unique(gids, return_inverse=True)
-    return plan.rows(unique, name)[inverse]
+    return np.minimum(plan.threshold, containment.min_jaccard(plan.settings.containment, ratio))
