@@ -165,10 +165,12 @@ class LevelBuckets:
         """:func:`lower_bound`, after verifying the key window each query key's search
         reads (keys ``base .. base + BLOCK``, see there)."""
         n = len(self.keys)
-        if n and len(query):
-            base = np.maximum(np.searchsorted(self.fence, query, side="left") - 1, 0) * BLOCK
-            self._check("keys", base, np.minimum(base + BLOCK, n - 1) + 1)
-        return lower_bound(self.keys, self.fence, query)
+        if not n or not len(query):
+            return lower_bound(self.keys, self.fence, query)
+        block = np.searchsorted(self.fence, query, side="left")
+        base = np.maximum(block - 1, 0) * BLOCK
+        self._check("keys", base, np.minimum(base + BLOCK, n - 1) + 1)
+        return lower_bound(self.keys, self.fence, query, block)
 
     def _check(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify the pages of entries ``[lo, hi)`` of array ``name``."""
@@ -226,9 +228,11 @@ def positions(
     return np.repeat(query, count), ranges(left, count)
 
 
-def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray) -> np.ndarray:
+def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, block: Optional[np.ndarray] = None
+                ) -> np.ndarray:
     """``np.searchsorted(keys, query)`` for a large memory-mapped ``keys``, through its
-    ``fence`` (every ``BLOCK``-th key).
+    ``fence`` (every ``BLOCK``-th key); ``block``: ``np.searchsorted(fence, query)``
+    if the caller has it already.
 
     Why not ``np.searchsorted`` itself: its ~27 probes per key each land on a
     different page of an array of ~85M keys, and every page a process touches first
@@ -239,7 +243,8 @@ def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray) -> np.nd
     if not len(keys):
         return np.zeros(len(query), dtype=np.int64)
     n = len(keys)
-    block = np.searchsorted(fence, query, side="left")  # fence[block - 1] < q <= fence[block]
+    if block is None:
+        block = np.searchsorted(fence, query, side="left")  # fence[block - 1] < q <= fence[block]
     # The answer lies in the window [base, base + BLOCK] (past the end counts as +inf).
     base = np.maximum(block - 1, 0) * BLOCK
     size = BLOCK + 1
