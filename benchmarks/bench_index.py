@@ -69,26 +69,31 @@ NO_SPACE = regex.compile(r"[\p{Line_Break=ID}\p{Line_Break=CJ}\p{Line_Break=SA}\
                          r"\p{scx=Katakana}\p{scx=Bopomofo}--\p{Script=Hangul}]", regex.V1)
 
 
-NO_SPACE_WORDS = regex.compile(r"\s\S*" + NO_SPACE.pattern + r"\S*(?=\s)", regex.V1)
+#: A space-separated "word" to leave out of the chain: one holding a character of a
+#: script written without spaces, or one without any letter or digit ("§", "--", "*").
+SKIPPED_WORDS = regex.compile(r"\s(?:\S*" + NO_SPACE.pattern + r"\S*|[^\p{L}\p{N}\s]+)(?=\s)", regex.V1)
 
 
 class Markov:
     """A word-bigram chain: the next word is drawn among the words that follow the
     current one in the source, all chains advanced together with numpy.
 
-    Space-separated "words" holding a character of a script written without spaces
-    are left out.  Why: such a "word" is a whole Japanese or Chinese sentence, which a
-    chain can only copy verbatim, and dedup shingles those scripts by character
-    (issue #10), so generated "new" paragraphs carried verbatim copies of stored
-    sentences: measured at 100k stored 20-paragraph articles, 60 % of new articles
-    matched ~23 stored documents each (a check then scored every one of them)."""
+    Space-separated "words" holding a character of a script written without spaces,
+    and "words" without a letter or digit, are left out (:data:`SKIPPED_WORDS`).  Why:
+    the first kind is a whole Japanese or Chinese sentence, which a chain can only copy
+    verbatim, and dedup shingles those scripts by character (issue #10), so generated
+    "new" paragraphs carried verbatim copies of stored sentences: measured at 100k
+    stored 20-paragraph articles, 60 % of new articles matched ~23 stored documents
+    each.  The second kind ("§" in release notes, followed by "§" again) trapped
+    chains in loops ("§ § § ..."): paragraphs of a few words and a long tail of "§",
+    near-identical to thousands of stored ones."""
 
     def __init__(self, paragraphs: list[str]) -> None:
         vocab: dict[str, int] = {}
         pairs = []
         for p in paragraphs:
             # Runs of kept words, so that no pair spans a word left out.
-            for run in NO_SPACE_WORDS.split(f" {p} "):
+            for run in SKIPPED_WORDS.split(f" {p} "):
                 ids = [vocab.setdefault(w, len(vocab)) for w in run.split()]
                 pairs.extend(zip(ids, ids[1:]))
         pairs_arr = np.array(pairs, dtype=np.int64)
