@@ -6,7 +6,8 @@
 2. candidates whose MinHash estimate is far below the threshold are dropped (chance
    candidates grow with the archive): first on a 64-byte b-bit sketch that comes with
    the bucket hits (:func:`sketch_floor`), then on the full stored signature
-   (:func:`floor`);
+   (:func:`floor`), read without the rest of the row
+   (:meth:`~dedup.storage.protocol.Storage.paragraph_signatures`);
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
    as in a scan (paragraphs of fewer than ``min_tokens`` tokens are not compared;
@@ -122,13 +123,16 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
     near = sketch_matches(sketch(c.signatures[eligible])[new], stored_sketches) >= sketch_floor(
         s.threshold, sketch_positions(s.num_perm))
-    rows = store.paragraphs(sorted_unique(refs[near]))
+    # The floor on the signatures alone; whole rows only for the candidates above it.
+    ids, signatures = store.paragraph_signatures(sorted_unique(refs[near]))
     # A bucket file written before a removal still lists the removed rows.
-    near &= np.isin(refs, rows.ids)
+    near &= np.isin(refs, ids)
     new, refs = new[near], refs[near]
+    plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
+        s.threshold, s.num_perm)
+    new, refs = new[plausible], refs[plausible]
+    rows = store.paragraphs(sorted_unique(refs))  # the same snapshot: every one is there
     cand = np.searchsorted(rows.ids, refs)
-    plausible = estimate(c.signatures[eligible[new]], rows.signatures[cand]) >= floor(s.threshold, s.num_perm)
-    new, cand = new[plausible], cand[plausible]
     checked = sorted_unique(new)
     new_sets = signed.sets_of(eligible[checked])
     pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)

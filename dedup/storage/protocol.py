@@ -226,6 +226,14 @@ class Storage(Protocol):
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         """Paragraph rows by row id (in ascending id order; missing ids are left out)."""
 
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, signatures)`` of paragraph rows by row id (ascending; missing ids
+        are left out): what the estimate floor needs, without the rest of the row.
+        The index reads whole rows (:meth:`paragraphs`) only for the candidates whose
+        estimate passes the floor (at 100k articles of ~20 paragraphs, ~350 candidates
+        of a check pass the sketch, a few the floor).  Added in session 9; a backend
+        may answer it from :meth:`paragraphs`."""
+
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""
 

@@ -325,6 +325,10 @@ class RedisStorage:
         have = np.array([b is not None for b in blobs], dtype=bool)
         return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
 
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.paragraphs(ids)  # a record is one value: reading it whole costs the same
+        return rows.ids, rows.signatures
+
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         _, ids = self._multimap("k:p:", sorted_unique(np.asarray(keys, dtype=np.uint64)), limit)

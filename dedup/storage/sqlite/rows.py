@@ -53,6 +53,15 @@ class Rows:
             f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", sorted_unique(ids).tolist()
         ))
 
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # Why not the whole row: a row (~1.5 KB) spills into an overflow page, and the
+        # shingle set is at its end: id and signature alone read about half the bytes
+        # (measured for 350 random rows at 100k articles: 4.4 vs 9.2 ms CPU).
+        rows = self._select_in("SELECT id, signature FROM paragraphs WHERE id IN ({}) ORDER BY id",
+                               sorted_unique(ids).tolist())
+        return (np.array([r[0] for r in rows], dtype=np.int64),
+                _unpack_signatures([r[1] for r in rows], self.settings.num_perm))
+
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         rows = []
         for key in self._stored_keys("paragraph", keys):
