@@ -52,6 +52,10 @@ from .sources import Selection
 from .split import split_paragraphs
 
 MANIFEST_NAME = "dedup-clean.json"
+#: Manifest keys holding file names, besides ``path``: a name that is not valid UTF-8 is
+#: written as the reports write it (U+FFFD for each undecodable byte, plus
+#: ``KEY_bytes``, the exact bytes in base64; see :func:`dedup.report.safety.json_name`).
+MANIFEST_NAME_KEYS = frozenset({"source", "dest", "document", "duplicate_of"})
 _RECOMPRESS = {".gz": lambda b: gzip.compress(b, mtime=0), ".bz2": bz2.compress, ".xz": lzma.compress,
                ".zst": lambda b: __import__("zstandard").ZstdCompressor().compress(b)}
 
@@ -133,12 +137,12 @@ def clean(
         "notes": plan.notes,
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],
     }
-    from .report.machine import dumps  # valid UTF-8 whatever the names hold
+    from .report.machine import NAME_KEYS, dumps
     from .report.output import report_file  # atomic, fsynced, mode from the umask
 
     manifest_path.parent.mkdir(parents=True, exist_ok=True)
-    with report_file(str(manifest_path)) as out:
-        out.write(dumps(report.manifest) + "\n")
+    with report_file(str(manifest_path)) as out:  # names as in the reports: valid UTF-8, plus KEY_bytes
+        out.write(dumps(report.manifest, NAME_KEYS | MANIFEST_NAME_KEYS) + "\n")
     report.manifest_path = manifest_path
     return report
 

@@ -176,3 +176,25 @@ def test_the_manifest_gets_the_umask_s_mode_like_any_written_file(tmp_path):
     finally:
         os.umask(old)
     assert (dest / "dedup-clean.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_the_manifest_names_non_utf8_files_as_the_reports_do(tmp_path):
+    """Issue #12: a Latin-1 file name was written as ``\\xe9`` escapes in the manifest;
+    now as in every report: valid UTF-8 with U+FFFD, plus the exact bytes in base64."""
+    import base64
+
+    src = tmp_path / "src"
+    src.mkdir()
+    text = prose(random.Random(5), 120) + "\n"
+    (src / "a.txt").write_text(text)
+    latin1 = os.fsdecode(b"caf\xe9.txt")
+    (src / latin1).write_text(text)
+    dest = tmp_path / "dest"
+    dedup.clean(src, dest)
+    raw = (dest / "dedup-clean.json").read_bytes()
+    raw.decode("utf-8")  # valid UTF-8
+    (dropped,) = json.loads(raw)["dropped"]
+    assert dropped["document"] == "caf\ufffd.txt"
+    assert base64.b64decode(dropped["document_bytes"]) == b"caf\xe9.txt"
+    assert dropped["duplicate_of"] == "a.txt" and "duplicate_of_bytes" not in dropped
+    assert "\\\\xe9" not in raw.decode("utf-8")

@@ -136,3 +136,71 @@ def test_index_add_of_many_new_documents_is_counted_not_listed(tmp_path):
     assert "d00.txt" not in res.stdout and len(res.stdout.splitlines()) < 10
     everything = run("check", docs, "--db", tmp_path / "i.dedup", "--base", docs, "--max-groups", "0")
     assert everything.stdout.count(": DUPLICATE: ") == 25
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path):
+    """Issue #12 (c): ``dedup scan ... | head`` gave exit 2 and "BrokenPipeError" or 0/1
+    by timing.  Made deterministic: stdout is a pipe whose reader is already gone."""
+    for args in (["scan", str(FIXTURES), "--no-cache"], ["scan", str(FIXTURES), "--no-cache", "--format", "csv"],
+                 ["explain"]):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            proc = subprocess.run(DEDUP + args, stdout=write, stderr=subprocess.PIPE, timeout=120)
+        finally:
+            os.close(write)
+        assert proc.returncode == 141, (args, proc.returncode, proc.stderr)
+        assert proc.stderr == b"", args  # no traceback, no message
+
+
+def test_output_into_a_missing_folder_fails_before_the_work_naming_the_path(tmp_path, monkeypatch):
+    """Issue #12 (e): ``-o`` into a missing folder ran the whole scan, then failed naming
+    the temporary file."""
+    calls = []
+    monkeypatch.setattr("dedup.cli.scan.scan_paths", lambda *a, **k: calls.append(a))
+    target = tmp_path / "missing" / "r.json"
+    res = CliRunner().invoke(main, ["scan", str(FIXTURES), "-o", str(target)])
+    assert res.exit_code == 2 and calls == []  # the scan never started
+    assert res.stderr == f"dedup: cannot write the report to '{target}': the folder '{target.parent}' does not exist\n"
+    res = CliRunner().invoke(main, ["scan", str(FIXTURES), "-o", str(tmp_path)])
+    assert res.exit_code == 2 and calls == [] and "is a directory" in res.stderr  # click's own check
+    file = tmp_path / "file"
+    file.write_text("x")
+    res = CliRunner().invoke(main, ["check", str(FIXTURES), "--db", str(tmp_path / "i.dedup"),
+                                    "-o", str(file / "r.csv")])
+    assert res.exit_code == 2 and f"'{file}' is not a folder" in res.stderr
+    assert not (tmp_path / "i.dedup").exists()
+
+
+def test_report_file_errors_name_the_report_not_the_temporary_file(tmp_path, monkeypatch):
+    from dedup.report.output import report_file
+
+    target = tmp_path / "r.txt"
+    def no_rename(src, dst):
+        raise PermissionError(13, "Permission denied", src, None, dst)
+
+    monkeypatch.setattr("dedup.report.output.os.replace", no_rename)
+    try:
+        with report_file(str(target)) as out:
+            out.write("x")
+    except PermissionError as err:
+        assert err.filename == str(target)
+    else:
+        raise AssertionError("no error")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_library_warnings_are_one_diagnostic_line_and_quiet_with_q(tmp_path):
+    """Issue #12: a library warning (here: the cache cannot be written) reached the CLI
+    as Python's two-line ``file:line: UserWarning: ...`` text."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    args = DEDUP + ["scan", str(FIXTURES), "--cache-dir", str(blocker / "cache")]
+    loud = subprocess.run(args, capture_output=True, text=True)
+    assert loud.returncode == 1
+    lines = [line for line in loud.stderr.splitlines() if "cache" in line]
+    assert lines == [f"dedup: warning: cannot write to the cache {blocker / 'cache'}: Not a directory; "
+                     "scanning without it"], loud.stderr
+    assert "UserWarning" not in loud.stderr and ".py:" not in loud.stderr
+    quiet = subprocess.run(args + ["-q"], capture_output=True, text=True)
+    assert quiet.returncode == 1 and "cache" not in quiet.stderr

@@ -5,7 +5,7 @@ Each command parses options into the same objects a Python caller would build
 function and hands the result to :mod:`dedup.report`.  Exit codes are for CI jobs:
 0 no duplicates, 1 duplicates found, 2 usage error, nothing could be read or an
 unexpected error (one line on stderr; ``dedup --debug`` adds the traceback), 130 Ctrl-C,
-143 SIGTERM (``--exit-zero`` turns 1 into 0); see :mod:`dedup.cli.failures`.
+141 stdout's reader went away (``| head``), 143 SIGTERM (``--exit-zero`` turns 1 into 0); see :mod:`dedup.cli.failures`.
 
 One module per group of commands: ``scan`` (scan, explain) and ``index`` (check, and
 the ``index add|stats|remove`` group over a persistent index); each registers itself on
@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence, TextIO
 
@@ -26,7 +27,7 @@ import click
 from ..progress import Progress
 from ..readers import STDIN_FORMATS, ReadError, ReadOptions
 from ..report import FORMATS, TextOptions, write_report
-from ..report.output import COLOR_MODES, progress_for, report_file, terminal_width, use_color
+from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.passages import Passages
 from ..report.safety import printable, warning_text
 from ..results import ScanResult
@@ -35,6 +36,8 @@ from ..sources import Selection
 from . import failures
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
+#: Where a command's ``--quiet`` is kept for :func:`_library_warning` (``click.Context.meta``).
+_QUIET = "dedup.quiet"
 _DEFAULTS = Settings()
 _READ_DEFAULTS = ReadOptions()
 
@@ -253,8 +256,21 @@ class Output:
 
 
 def build_output(**given) -> Output:
-    """The :class:`Output` for the values of :func:`report_options`' options."""
-    return Output(given.get("output"), bool(given.get("quiet")), bool(given.get("verbose")),
+    """The :class:`Output` for the values of :func:`report_options`' options.  An ``-o``
+    file that cannot be written ends the command here, before any work, with exit 2
+    and a line naming it (:func:`~dedup.report.output.check_writable`)."""
+    quiet = bool(given.get("quiet"))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta[_QUIET] = quiet
+    path = given.get("output")
+    if path not in (None, "-"):
+        try:
+            check_writable(path)
+        except OSError as err:
+            click.echo(f"dedup: cannot write the report to {printable(repr(path))}: {err.strerror}", err=True)
+            sys.exit(EXIT_ERROR)
+    return Output(path, quiet, bool(given.get("verbose")),
                   given.get("color") or "auto", given.get("max_groups", 20))
 
 
@@ -280,15 +296,29 @@ class _Commands(click.Group):
         if debug:  # e.g. the traceback of a reader's failure, reported as a read error
             logging.basicConfig(format="dedup: %(name)s: %(message)s")
             logging.getLogger("dedup").setLevel(logging.DEBUG)
-        with failures.signals_raise():
+        with failures.signals_raise(), warnings.catch_warnings():
+            warnings.showwarning = _library_warning
             try:
                 return super().invoke(ctx)
             except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
+            except BrokenPipeError:
+                failures.broken_pipe()
             except (KeyboardInterrupt, failures.Terminated) as err:
                 failures.interrupted(failures.exit_code_for_signal() or 130, debug, err)
             except Exception as err:
                 failures.fail_unexpected(err, debug)
+
+
+def _library_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning (``warnings.warn``: a damaged bucket file, an unwritable cache)
+    as one ``dedup: warning:`` line on stderr like every other diagnostic, without
+    Python's source location; nothing with ``--quiet`` (see :meth:`Output.warnings`)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.meta.get(_QUIET):
+        return
+    text = str(message).strip().removeprefix("dedup: ")
+    click.echo(f"dedup: warning: {printable(text)}", err=True)
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -299,7 +329,8 @@ def main(debug: bool) -> None:
     """Find repeated and lightly rewritten paragraphs and documents.
 
     Exit status: 0 nothing found, 1 duplicates found, 2 usage error, nothing could be
-    read or an unexpected error, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+    read or an unexpected error, 130 interrupted (Ctrl-C), 141 the reader of the output
+    went away (``| head``; no message), 143 terminated (SIGTERM).
     """
 
 

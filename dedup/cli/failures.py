@@ -8,6 +8,9 @@ command ends with
   unexpected exception, after a line for each of its notes (PEP 678: what the failing
   code was working on, or what ``index add`` had committed) -- the traceback only
   with ``dedup --debug``;
+* **141** (128 + SIGPIPE), silently, when the reader of stdout went away before the
+  report was written (``dedup scan ... | head``): what a Unix tool killed by SIGPIPE
+  ends with, so ``set -o pipefail`` sees it the same way (see :func:`broken_pipe`);
 * **130** on Ctrl-C (SIGINT) and **143** on SIGTERM (128 + the signal number, the
   shell's convention), after the ``finally`` blocks of the interrupted code ran:
   temporary files removed, an open index transaction rolled back, signing processes
@@ -33,6 +36,8 @@ from typing import Iterator, Optional
 import click
 
 EXIT_ERROR = 2
+#: 128 + SIGPIPE: the status of a command whose reader went away (see :func:`broken_pipe`).
+EXIT_BROKEN_PIPE = 128 + 13
 
 
 class Terminated(BaseException):
@@ -83,10 +88,6 @@ def exit_code_for_signal() -> Optional[int]:
 def fail_unexpected(err: BaseException, debug: bool) -> None:
     """Report an unexpected exception in one line (plus its traceback with ``debug``)
     and exit 2 -- or with the signal's status if one interrupted the command."""
-    if isinstance(err, BrokenPipeError):
-        # The reader of our output went away (``dedup scan ... | head``): nothing more
-        # can be written; keep Python from failing again when it flushes at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     code = exit_code_for_signal()
     if code is not None:
         interrupted(code, debug, err)
@@ -96,6 +97,25 @@ def fail_unexpected(err: BaseException, debug: bool) -> None:
     _say_notes(err)
     click.echo(f"dedup: unexpected error: {describe(err)}{hint}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def broken_pipe() -> None:
+    """End quietly with :data:`EXIT_BROKEN_PIPE` because stdout's reader went away.
+
+    No message and no traceback (the reader chose to stop reading, as ``head`` does);
+    stdout is pointed at ``/dev/null`` first so that Python's own flush at exit cannot
+    fail again (the handling the Python documentation recommends, "Note on SIGPIPE").
+    Whether this happens at all depends on timing: a report that fit in the pipe's
+    buffer before the reader left was written, and the command ends with its usual
+    status."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if threading.active_count() > 1:  # as in interrupted(): abandoned threads must not hold the exit
+        os._exit(EXIT_BROKEN_PIPE)
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def interrupted(code: int, debug: bool, err: Optional[BaseException] = None) -> None:

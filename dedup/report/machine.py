@@ -23,28 +23,34 @@ from .safety import csv_cell, json_name, json_text, warning_text
 _CHUNK = 4096
 
 
-def dumps(value: Any) -> str:
-    """``json.dumps`` whose output is always valid UTF-8 (names made safe, see
-    :func:`~dedup.report.safety.json_name`)."""
+#: Keys whose string values are names (of files, records): written as
+#: :func:`~dedup.report.safety.json_name` says, with a ``KEY_bytes`` twin when needed.
+NAME_KEYS = frozenset({"path", "id"})
+
+
+def dumps(value: Any, names: frozenset[str] = NAME_KEYS) -> str:
+    """``json.dumps`` whose output is always valid UTF-8: the string values of the
+    ``names`` keys made safe as :func:`~dedup.report.safety.json_name` says, other
+    text as :func:`~dedup.report.safety.json_text` says."""
     text = json.dumps(value, ensure_ascii=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = json.dumps(_safe(value), ensure_ascii=False)
+        text = json.dumps(_safe(value, names), ensure_ascii=False)
     return text
 
 
-def _safe(value: Any, key: str = "") -> Any:
+def _safe(value: Any, names: frozenset[str]) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if k in ("path", "id") and isinstance(v, str):
+            if k in names and isinstance(v, str):
                 out.update(json_name(v, k))
             else:
-                out[k] = _safe(v, k)
+                out[k] = _safe(v, names)
         return out
     if isinstance(value, (list, tuple)):
-        return [_safe(v, key) for v in value]
+        return [_safe(v, names) for v in value]
     return json_text(value) if isinstance(value, str) else value
 
 

@@ -9,6 +9,7 @@ turns colour off) and ``--color never|auto|always`` (``always`` beats ``NO_COLOR
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import sys
@@ -44,19 +45,43 @@ def terminal_width(stream: TextIO) -> int:
     return 100
 
 
+def check_writable(path: str) -> None:
+    """Raise ``OSError`` (naming ``path``) unless a report can be written to ``path``:
+    its folder exists and takes a new file (tried by creating and removing an empty
+    temporary file there, which is what :func:`report_file` does), and ``path`` is not
+    a folder.  Called before the work starts, so a long scan is not lost to a typo."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+    folder = target.parent
+    if not folder.is_dir():
+        why = f"{str(folder)!r} is not a folder" if folder.exists() else f"the folder {str(folder)!r} does not exist"
+        raise FileNotFoundError(errno.ENOENT, why, path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot create a file in {str(folder)!r}: {err.strerror}", path) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 @contextlib.contextmanager
 def report_file(path: Optional[str]) -> Iterator[TextIO]:
     """A text stream for the report: stdout when ``path`` is ``None`` or ``-``, else a
     temporary file beside ``path`` renamed onto it once everything is written (so a
     reader never sees half a report, and an interrupted run leaves the old file as it
-    was).  UTF-8, ``\\n`` line ends."""
+    was).  UTF-8, ``\\n`` line ends.  An ``OSError`` of the file itself names ``path``,
+    never the temporary file."""
     if path is None or path == "-":
         out = _Chunked(sys.stdout)
         yield out  # type: ignore[misc]
         out.flush()
         return
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, path) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
             yield out
@@ -64,9 +89,11 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
             os.fsync(out.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(err, OSError) and err.filename == tmp:
+            raise type(err)(err.errno, err.strerror, path) from None
         raise
 
 
