@@ -42,16 +42,18 @@ def scan(
 
     Report paths are relative to the scanned folder when one folder is given, and
     prefixed with each root as given otherwise.  A path ``"-"`` reads stdin, as
-    ``read_options.stdin_format`` says.  ``progress`` is told of documents read and
-    signed, then of the detection stage (see :mod:`dedup.progress`).  Raises
+    ``read_options.stdin_format`` says.  ``progress`` is told of documents read
+    (and files read, documents signed), then of each stage of detection (candidates
+    verified, see :func:`dedup.plan.job.run_level`).  Raises
     :class:`FileNotFoundError` if a path does not exist; every other problem with a
     file is an entry in ``errors``.
     """
     roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
     check_roots(roots, STDIN_ARG)
+    files = read_paths(roots, selection or Selection(), read_options or ReadOptions(),
+                       on_file=lambda: progress.count("files"))
     return scan_documents(
-        progress.counted(read_paths(roots, selection or Selection(), read_options or ReadOptions()),
-                         "reading and signing"),
+        progress.counted(files, "reading and signing"),
         settings,
         levels=levels,
         jobs=jobs,
@@ -119,11 +121,12 @@ def available_cpus() -> int:
 
 def read_paths(
     roots: Sequence[Path], selection: Selection, options: ReadOptions,
-    naming: Optional[Callable[[Path], str]] = None,
+    naming: Optional[Callable[[Path], str]] = None, on_file: Optional[Callable[[], None]] = None,
 ) -> Iterator[Union[Document, ReadError]]:
     """Every document (or read error) under ``roots``, in path order (``-``: stdin).
     Files are named as a scan reports them, or ``naming(path)`` when given (the
-    index's ids, :mod:`dedup.index.ids`).
+    index's ids, :mod:`dedup.index.ids`).  ``on_file()`` is called as each file (or
+    stdin) is opened.
 
     A file reached twice (named twice, or under two overlapping roots) is read once:
     otherwise it would be reported as its own duplicate.  Stdin is read once too.
@@ -134,6 +137,8 @@ def read_paths(
         if root == Path(STDIN_ARG):
             if not stdin_read:
                 stdin_read = True
+                if on_file is not None:
+                    on_file()
                 yield from read_stdin(options)
             continue
         single = len(roots) == 1
@@ -151,6 +156,8 @@ def read_paths(
                 name = naming(entry.path)
             else:
                 name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
+            if on_file is not None:
+                on_file()
             yield from read_file(entry.path, name, options)
 
 

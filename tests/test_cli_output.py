@@ -101,6 +101,7 @@ def test_terminal_gets_colour_and_progress_a_pipe_gets_neither(tmp_path):
     assert code == 1
     assert "\x1b[1;31m" in screen and "\x1b[1;32m" in screen  # differing words, both sides
     assert "reading and signing" in screen  # tqdm's bar on stderr
+    assert "paragraphs: verifying candidates" in screen
     code, screen = _in_terminal(["scan", str(FIXTURES), "--no-cache", "-j", "1"], env={"NO_COLOR": "1"})
     assert "\x1b[1;31m" not in screen and "[-close-]" in screen
     code, screen = _in_terminal(["scan", str(FIXTURES), "--no-cache", "-j", "1", "-q"])
@@ -204,3 +205,52 @@ def test_library_warnings_are_one_diagnostic_line_and_quiet_with_q(tmp_path):
     assert "UserWarning" not in loud.stderr and ".py:" not in loud.stderr
     quiet = subprocess.run(args + ["-q"], capture_output=True, text=True)
     assert quiet.returncode == 1 and "cache" not in quiet.stderr
+
+
+class Recorder:
+    """A :class:`dedup.progress.Progress` that writes down what it hears."""
+
+    def __init__(self):
+        self.stages, self.done, self.counts = [], {}, {}
+
+    def stage(self, name, unit="documents", total=None):
+        self.stages.append((name, unit, total))
+        self.done[name], self.counts[name] = 0, {}
+
+    def advance(self, n=1):
+        self.done[self.stages[-1][0]] += n
+
+    def count(self, what, n=1, total=None):
+        counts = self.counts[self.stages[-1][0]]
+        counts[what] = (counts.get(what, (0, None))[0] + n, total)
+
+    def close(self):
+        pass
+
+    def counted(self, items, name, unit="documents"):
+        from dedup.progress import Progress
+
+        return Progress.counted(self, items, name, unit)
+
+
+def test_progress_counts_files_documents_signed_and_candidates_verified(tmp_path):
+    """Issue #14: progress counts files read, documents signed and candidates verified
+    (the verify stage's counts come back per finished pair range, from any worker)."""
+    from dedup import scan
+
+    for jobs in (1, 2):
+        rec = Recorder()
+        result = scan(FIXTURES, jobs=jobs, progress=rec, partitions=3)
+        files = sum(1 for p in FIXTURES.rglob("*") if p.is_file())
+        assert rec.done["reading and signing"] == len(result.documents) + len(result.errors)
+        assert rec.counts["reading and signing"]["files"] == (files, None)
+        assert rec.counts["reading and signing"]["signed"] == (len(result.documents), None)
+        for level in ("documents", "paragraphs"):
+            assert (f"{level}: finding candidates", "stages", 3) in rec.stages
+            assert rec.done[f"{level}: finding candidates"] == 3
+            verified = rec.done[f"{level}: verifying candidates"]
+            assert rec.counts[f"{level}: verifying candidates"]["ranges"] == (3, 3)
+            assert verified >= sum(1 for p in result.pairs if p.kind == level[:-1] and not p.exact) > 0
+        names = [s[0] for s in rec.stages]
+        assert names.index("documents: verifying candidates") < names.index("documents: grouping") \
+            < names.index("paragraphs: finding candidates")

@@ -104,9 +104,11 @@ def run_scan(
                     warnings.append(ReadWarning(item.path, item.warning))
                 yield item
 
-    infos: list[ShardInfo] = list(executor.imap(sign_shard, (
-        (scratch, task, settings, cache) for task in shard_tasks(batches(readable()), executor.jobs)
-    )))
+    infos: list[ShardInfo] = []
+    for info in executor.imap(sign_shard, ((scratch, task, settings, cache)
+                                           for task in shard_tasks(batches(readable()), executor.jobs))):
+        infos.append(info)
+        progress.count("signed", len(info.documents))
     if cache is not None:
         for info in infos:
             cache.stats.add(info.cache)
@@ -114,7 +116,7 @@ def run_scan(
             cache.warn_unwritable()
     found = [d for info in infos for d in info.documents]
     chosen = [lvl for lvl in LEVELS if lvl in levels]
-    progress.stage("finding and verifying candidates", "stages", (len(STAGES) + 1) * len(chosen) + 1)
+    progress.stage("finding boilerplate", "")
     doc_bases = tuple(offsets_from_counts(np.array([len(info.documents) for info in infos], dtype=np.int64)).tolist())
     paragraphs = _level_plan(scratch, "paragraph", settings, [info.items["paragraph"] for info in infos],
                              partitions, executor.jobs)
@@ -126,7 +128,6 @@ def run_scan(
         common = np.concatenate(found_common)
         common = common[np.argsort(common[:, 1])]  # by first occurrence
     common_keys = np.sort(common[:, 0].view(np.uint64))
-    progress.advance()
     pairs, groups, boilerplate = [], [], []
     for level in chosen:
         if level == "paragraph":
@@ -173,14 +174,24 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
               common: Optional[np.ndarray] = None) -> Linked:
     """The stages of one level, each spread over the executor's workers (``common``:
-    boilerplate keys, whose exact copies are grouped but not reported as pairs)."""
-    counts: list = []
-    for stage, count in STAGES:
-        counts = executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
+    boilerplate keys, whose exact copies are grouped but not reported as pairs).
+
+    ``progress`` hears of three stages: finding candidates (counted in stages), verifying
+    them (counted in candidates as each pair range is done, with the ranges done beside)
+    and grouping."""
+    *finding, (verify, ranges) = STAGES
+    progress.stage(f"{plan.level}s: finding candidates", "stages", len(finding))
+    for stage, count in finding:
+        executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
         progress.advance()
-    linked = link(plan, counts, all_pairs, common)  # the last stage's counts: candidates per range
-    progress.advance()
-    return linked
+    progress.stage(f"{plan.level}s: verifying candidates", "candidates")
+    counts: list = []
+    for candidates in executor.imap(verify, [(plan, k) for k in range(getattr(plan, ranges))]):
+        counts.append(candidates)
+        progress.advance(candidates)
+        progress.count("ranges", 1, getattr(plan, ranges))
+    progress.stage(f"{plan.level}s: grouping", "")
+    return link(plan, counts, all_pairs, common)  # the last stage's counts: candidates per range
 
 
 def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:

@@ -131,6 +131,7 @@ class TerminalProgress(Progress):
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._bar = None
+        self._counts: dict[str, tuple[int, Optional[int]]] = {}
 
     def stage(self, name: str, unit: str = "documents", total: Optional[int] = None) -> None:
         from tqdm import tqdm
@@ -146,7 +147,17 @@ class TerminalProgress(Progress):
         if self._bar is not None:
             self._bar.update(n)
 
+    def count(self, what: str, n: int = 1, total: Optional[int] = None) -> None:
+        if self._bar is None:
+            return
+        done = self._counts.get(what, (0, None))[0] + n
+        self._counts[what] = (done, total)
+        self._bar.set_postfix_str(", ".join(f"{k} {d:,}" + ("" if t is None else f"/{t:,}")
+                                            for k, (d, t) in self._counts.items()), refresh=False)
+        self._bar.update(0)  # redrawn when tqdm's interval says so
+
     def close(self) -> None:
+        self._counts = {}
         if self._bar is not None:
             self._bar.close()
             self._bar = None
