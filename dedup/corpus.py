@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import xxhash
@@ -33,12 +33,14 @@ PREVIEW_CHARS = 400
 @dataclass(frozen=True)
 class DocumentInfo:
     """What a report says about a document: its name, size and paragraph count, and
-    what its offsets count in (``text_source``, see :class:`dedup.readers.Document`)."""
+    what its offsets count in (``text_source``, see :class:`dedup.readers.Document`);
+    ``utf8_bytes``: its text's size in UTF-8, when known (a scan sets it)."""
 
     path: str
     chars: int
     paragraphs: int
     text_source: str = "file"
+    utf8_bytes: Optional[int] = None
 
 
 @dataclass
@@ -140,6 +142,28 @@ def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
         shingles=sh,
         signatures=sig,
     )
+
+
+def utf8_sizes(documents: Sequence[Document], doc_of: np.ndarray, starts: np.ndarray,
+               ends: np.ndarray) -> np.ndarray:
+    """UTF-8 bytes (int64) of each span ``[starts, ends)`` (characters) of the text of
+    ``documents[doc_of]``; spans of one document must be contiguous in the arrays (as
+    paragraphs are).  A lone surrogate counts 3 bytes (``surrogatepass``).  ASCII text
+    costs nothing (a byte per character); other text one UTF-32 view and a cumulative
+    sum per document, no loop per character."""
+    sizes = (np.asarray(ends) - np.asarray(starts)).astype(np.int64)
+    if not len(sizes):
+        return sizes
+    firsts = np.flatnonzero(np.r_[True, doc_of[1:] != doc_of[:-1]])
+    for lo, hi in zip(firsts.tolist(), np.r_[firsts[1:], len(doc_of)].tolist()):
+        text = documents[int(doc_of[lo])].text
+        if text.isascii():
+            continue
+        points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        width = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+        at = np.concatenate([np.zeros(1, np.int64), np.cumsum(width)])
+        sizes[lo:hi] = at[ends[lo:hi]] - at[starts[lo:hi]]
+    return sizes
 
 
 def previews(documents: Sequence[Document], doc_of: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:

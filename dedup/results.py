@@ -21,13 +21,16 @@ LEVELS: tuple[Kind, ...] = ("document", "paragraph")
 @dataclass(frozen=True)
 class Location:
     """A paragraph (or, with ``paragraph=None``, a whole document) and its character
-    span ``[start, end)`` in the decoded text of ``path``."""
+    span ``[start, end)`` in the decoded text of ``path``; ``utf8_bytes`` is the span's
+    text's size in UTF-8 when known (a scan knows it; a check's stored side does not:
+    ``None``)."""
 
     path: str
     paragraph: Optional[int]
     start: int
     end: int
     preview: str = field(default="", compare=False, repr=False)
+    utf8_bytes: Optional[int] = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "paragraph": self.paragraph, "start": self.start, "end": self.end}

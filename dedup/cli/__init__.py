@@ -190,8 +190,10 @@ def report_options(func: Callable) -> Callable:
         click.option("-v", "--verbose", is_flag=True, help="Also say on stderr what was done, and how long it took."),
         click.option("--color", type=click.Choice(COLOR_MODES), default="auto", show_default=True,
                      help="Colour the text report: auto = on a terminal unless NO_COLOR is set."),
-        click.option("--max-groups", type=click.IntRange(0), default=20, show_default=True,
-                     help="Text report: groups shown per kind, largest first (0: all); the rest is counted."),
+        click.option("--max-groups", type=click.IntRange(0), default=None,
+                     help="Text and HTML reports: groups shown per kind, largest first (0: all) "
+                          "[default: 20 in text, 5000 in HTML]; the rest is counted (JSON, JSON Lines "
+                          "and CSV always list every pair)."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -207,7 +209,7 @@ class Output:
     quiet: bool = False
     verbose: bool = False
     color: str = "auto"
-    max_groups: int = 20
+    max_groups: Optional[int] = None
     started: float = field(default_factory=time.monotonic)
 
     def progress(self) -> Progress:
@@ -219,7 +221,7 @@ class Output:
         options = TextOptions(
             color=to_stdout and use_color(self.color, sys.stdout),
             width=terminal_width(sys.stdout) if to_stdout else 100,
-            max_groups=self.max_groups or None,
+            max_groups=self.max_groups,
             passages=passages,
         )
         with report_file(self.path) as out:
@@ -271,7 +273,7 @@ def build_output(**given) -> Output:
             click.echo(f"dedup: cannot write the report to {printable(repr(path))}: {err.strerror}", err=True)
             sys.exit(EXIT_ERROR)
     return Output(path, quiet, bool(given.get("verbose")),
-                  given.get("color") or "auto", given.get("max_groups", 20))
+                  given.get("color") or "auto", given.get("max_groups"))
 
 
 def _paths_exist(ctx: click.Context, param: click.Parameter, paths: Sequence[str]) -> Sequence[str]:

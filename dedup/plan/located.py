@@ -44,6 +44,7 @@ class Places:
         self.index = plan.rows(items, "index")
         self.start = plan.rows(items, "start")
         self.end = plan.rows(items, "end")
+        self.utf8_bytes = plan.rows(items, "utf8_bytes")
         local = items - np.asarray(plan.bases)[self.shard] if len(items) else np.zeros(0, np.int64)
         self.preview_start = np.zeros(len(items), np.int64)
         self.preview_end = np.zeros(len(items), np.int64)
@@ -85,10 +86,11 @@ class Places:
         positions = np.asarray(positions, dtype=np.int64)
         paths = self.paths(positions)
         return [
-            Location(path, None if index < 0 else index, start, end, preview)
-            for path, index, start, end, preview in zip(paths, self.index[positions].tolist(),
-                                                        self.start[positions].tolist(),
-                                                        self.end[positions].tolist(), self.previews(positions))
+            Location(path, None if index < 0 else index, start, end, preview, size)
+            for path, index, start, end, preview, size in zip(paths, self.index[positions].tolist(),
+                                                              self.start[positions].tolist(),
+                                                              self.end[positions].tolist(), self.previews(positions),
+                                                              self.utf8_bytes[positions].tolist())
         ]
 
     def location(self, i: int) -> Location:

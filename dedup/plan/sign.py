@@ -16,9 +16,11 @@ same way by :func:`document_shard`, once boilerplate is known), in scan order:
 * where each item is: ``doc`` (document number within the shard), ``index`` (the
   paragraph's number in its document, -1 for a document), ``start``, ``end`` and the
   report preview (``preview``, UTF-8 bytes, with ``preview_offsets``; a document's
-  is its first paragraph's);
+  is its first paragraph's) and ``utf8_bytes``, the span's size in UTF-8 (what a
+  report's "duplicated bytes" add up);
 * what documents are rebuilt from: the paragraphs' shingles in order (``hashes``,
-  ``hash_offsets``, ``units``) and each document's ``doc_paragraphs`` / ``doc_chars``.
+  ``hash_offsets``, ``units``) and each document's ``doc_paragraphs`` / ``doc_chars`` /
+  ``doc_bytes``.
 
 Only the small :class:`ShardInfo` goes back to the caller; nothing large is pickled.
 """
@@ -26,13 +28,14 @@ Only the small :class:`ShardInfo` goes back to the caller; nothing large is pick
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..cache import CacheStats, SignatureCache, document_digest
-from ..corpus import Corpus, DocumentInfo, sign_documents
+from ..corpus import Corpus, DocumentInfo, sign_documents, utf8_sizes
 from ..detect import Items, document_items, paragraph_items
 from ..readers import Document
 from ..segments import offsets_from_counts, ranges, unique_sets
@@ -116,10 +119,13 @@ def sign_shard(
         cache.stats, cache.warn = CacheStats(), False
     parts = [sign_batch(batch, settings, cache) for batch in task.batches]
     corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
-    items = {"paragraph": _write_paragraphs(scratch, task.shard, corpus)}
+    documents = [d for batch in task.batches for d in batch.documents]
+    doc_bytes = utf8_sizes(documents, np.arange(len(documents)), np.zeros(len(documents), np.int64),
+                           np.array([len(d.text) for d in documents], dtype=np.int64))
+    items = {"paragraph": _write_paragraphs(scratch, task.shard, corpus, documents, doc_bytes)}
     return ShardInfo(
         shard=task.shard,
-        documents=corpus.documents,
+        documents=[dataclasses.replace(d, utf8_bytes=b) for d, b in zip(corpus.documents, doc_bytes.tolist())],
         items=items,
         cache=cache.stats if cache is not None else None,
     )
@@ -137,15 +143,20 @@ def sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None = 
     return corpus
 
 
-def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus) -> int:
+def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: Sequence[Document],
+                      doc_bytes: np.ndarray) -> int:
     """Write the paragraph items' files, and what the document stage
-    (:func:`document_shard`) rebuilds documents from; returns how many paragraphs."""
+    (:func:`document_shard`) rebuilds documents from; returns how many paragraphs.
+    ``documents`` are the corpus's documents (their texts give the paragraphs' UTF-8
+    sizes), ``doc_bytes`` their own."""
     sh = corpus.shingles
     for name, array in (("hashes", sh.hashes), ("hash_offsets", sh.offsets), ("units", sh.units),
                         ("doc_paragraphs", np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)),
-                        ("doc_chars", np.array([d.chars for d in corpus.documents], dtype=np.int64))):
+                        ("doc_chars", np.array([d.chars for d in corpus.documents], dtype=np.int64)),
+                        ("doc_bytes", doc_bytes)):
         save(scratch.shard(shard, "paragraph", name), array)
-    places = {"doc": corpus.para_doc, "index": corpus.para_index, "start": corpus.para_start, "end": corpus.para_end}
+    places = {"doc": corpus.para_doc, "index": corpus.para_index, "start": corpus.para_start, "end": corpus.para_end,
+              "utf8_bytes": utf8_sizes(documents, corpus.para_doc, corpus.para_start, corpus.para_end)}
     return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
 
 
@@ -170,7 +181,7 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
     items, docs = document_items(corpus, mask)
     first_para = corpus.doc_offsets()[docs]
     places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),
-              "end": chars[docs]}
+              "end": chars[docs], "utf8_bytes": read("doc_bytes")[docs]}
     previews = [preview[preview_offsets[p]:preview_offsets[p + 1]].tobytes().decode("utf-8", "surrogatepass")
                 if count else "" for p, count in zip(first_para.tolist(), paragraphs[docs].tolist())]
     return write_items(scratch, shard, "document", items, places, previews)

@@ -29,38 +29,54 @@ from ..verdict import VerdictReport
 from .diff import window
 from .machine import verdict_action, verdict_label
 from .safety import json_text
+from .shown import Shown, choose
 from .summary import BINS, Summary
-from .text import TextOptions, links_by_location, member_link
+from .text import TextOptions, max_groups
 
+#: Groups carried in the page per kind unless ``TextOptions.max_groups`` says otherwise
+#: (largest first; the page says what was left out and where to find it all).
+MAX_GROUPS = 5000
+#: Pairs carried in the page in all, groups in page order (the rest is counted per group).
+MAX_PAIRS = 20_000
 #: Members of a group carried in the page (the rest is counted).
 MEMBERS_KEPT = 50
 #: Pairs of a group carried in the page (the rest is counted).
-PAIRS_KEPT = 50
+PAIRS_KEPT = 10
 #: Words of each side shown around the first difference (paragraphs: usually all).
 PARAGRAPH_WORDS, DOCUMENT_WORDS = 400, 160
 
 
 def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptions(),
                *, title: str = "dedup scan", verdicts: Optional[list[dict[str, Any]]] = None) -> None:
-    """The review page of a scan (``verdicts``: the rows of a check's verdict table)."""
-    pairs = list(result.pairs)
-    summary = Summary.of(result, pairs)
+    """The review page of a scan (``verdicts``: the rows of a check's verdict table).
+
+    Bounded whatever the result's size: at most ``options.max_groups`` groups per kind
+    (default :data:`MAX_GROUPS`; 0: all), :data:`MEMBERS_KEPT` members and
+    :data:`PAIRS_KEPT` pairs per group and :data:`MAX_PAIRS` pairs in all, chosen in
+    one pass over the groups and one over the pairs (:func:`~dedup.report.shown.choose`);
+    the page says what it leaves out."""
+    limit = max_groups(options, MAX_GROUPS)
+    shown = choose(result, limit, members=MEMBERS_KEPT, pairs_per_group=PAIRS_KEPT, boilerplate=True)
     boiler = {b.canonical.key(): b for b in result.boilerplate}
     # Largest first; boilerplate (site furniture, reported once) after the real copies.
-    groups = sorted(result.groups, key=lambda g: (g.canonical.key() in boiler, -len(g.members), g.kind != "document"))
-    links = links_by_location(pairs)
-    by_group = _pairs_by_group(groups, pairs)
-    options.passages.want(loc for g in groups for p in by_group[id(g)][:PAIRS_KEPT] for loc in (p.a, p.b))
-    loose = [p for p in pairs if p.relation == "contained"]  # they link no group
-    options.passages.want(loc for p in loose for loc in (p.a, p.b))
+    groups = sorted((g for gs in shown.groups.values() for g in gs),
+                    key=lambda g: (g.canonical.key() in boiler, -len(g.members), g.kind != "document"))
+    budget = MAX_PAIRS
+    carried: dict[int, list[Pair]] = {}
+    for g in groups:
+        carried[id(g)] = shown.group_pairs[id(g)][:budget]
+        budget -= len(carried[id(g)])
+    loose = shown.contained[:budget]  # contained pairs link no group: each is shown on its own
+    options.passages.want(loc for ps in [*carried.values(), loose] for p in ps for loc in (p.a, p.b))
     data = {
-        "groups": [_group(g, links, by_group[id(g)], options, boiler.get(g.canonical.key())) for g in groups]
+        "groups": [_group(g, shown, carried[id(g)], options, boiler.get(g.canonical.key())) for g in groups]
         + [{"kind": p.kind, "size": 2, "relation": "contained", "members": [_loc(p.a) + [None], _loc(p.b) + [None]],
             "pairs": [_pair(p, options)], "more_pairs": 0} for p in loose],
-        "relations": sorted({p.relation for p in pairs} | ({"boilerplate"} if boiler else set())),
+        "relations": sorted(shown.relations | ({"boilerplate"} if boiler else set())),
         "threshold": result.settings.get("threshold"),
         "verdicts": verdicts,
     }
+    left_out = _left_out_html(shown, carried, loose)
     css = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
     js = resources.files(__package__).joinpath("assets/report.js").read_text(encoding="utf-8")
     out.write(
@@ -70,7 +86,8 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
         f"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
         f"<title>{html.escape(title)}</title><style>{css}</style></head><body>\n"
         f"<header><h1>{html.escape(title)}</h1>{_settings_line(result.settings)}</header>\n"
-        f"<section id=\"summary\">{_summary_html(summary)}{_histogram_svg(summary.histogram, result.settings)}</section>\n"
+        f"<section id=\"summary\">{_summary_html(shown.summary)}"
+        f"{_histogram_svg(shown.summary.histogram, result.settings)}</section>\n{left_out}"
         f"{_errors_html(result)}"
         "<section id=\"controls\">"
         "<fieldset id=\"kinds\"><legend>kind</legend>"
@@ -111,16 +128,6 @@ def _script_json(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _pairs_by_group(groups: Sequence[Group], pairs: Sequence[Pair]) -> dict[int, list[Pair]]:
-    owner = {(g.kind, m.key()): id(g) for g in groups for m in g.members}
-    by_group: dict[int, list[Pair]] = {id(g): [] for g in groups}
-    for p in pairs:
-        gid = owner.get((p.kind, p.a.key()))
-        if gid is not None and p.relation != "contained":
-            by_group[gid].append(p)
-    return by_group
-
-
 def _loc(loc: Location) -> list:
     return [loc.path, loc.paragraph, loc.start, loc.end]
 
@@ -158,18 +165,35 @@ def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
     }
 
 
-def _group(g: Group, links: dict, pairs: list[Pair], options: TextOptions,
+def _group(g: Group, shown: Shown, pairs: list[Pair], options: TextOptions,
            boilerplate: Optional[Boilerplate]) -> dict[str, Any]:
     members = []
     for m in g.members[:MEMBERS_KEPT]:
-        link = member_link(g, m, links) if m is not g.canonical else None
+        link = shown.link(g, m) if m is not g.canonical else None
         members.append(_loc(m) + [None if link is None else round(link.similarity, 4)])
     extra = ({"relation": "boilerplate", "text": boilerplate.text, "documents": boilerplate.documents}
              if boilerplate else {})
-    return {
-        **extra, "kind": g.kind, "size": len(g.members), "members": members,
-        "pairs": [_pair(p, options) for p in pairs[:PAIRS_KEPT]], "more_pairs": max(0, len(pairs) - PAIRS_KEPT),
-    }
+    more = len(shown.group_pairs[id(g)]) - len(pairs) + shown.more_pairs[id(g)]
+    return {**extra, "kind": g.kind, "size": len(g.members), "members": members,
+            "pairs": [_pair(p, options) for p in pairs], "more_pairs": more}
+
+
+def _left_out_html(shown: Shown, carried: dict[int, list[Pair]], loose: list[Pair]) -> str:
+    """A note of what the page leaves out (nothing: no note) and how to see it all."""
+    groups = sum(n for n, _ in shown.left_out.values())
+    copies = sum(c for _, c in shown.left_out.values())
+    pairs = sum(len(shown.group_pairs[g]) + shown.more_pairs[g] - len(ps) for g, ps in carried.items())
+    contained = shown.contained_total - len(loose)
+    parts = [f"{groups:,} smaller groups ({copies:,} copies)" if groups else "",
+             f"{pairs:,} pairs of the groups shown" if pairs else "",
+             f"{contained:,} contained pairs" if contained else ""]
+    if not any(parts):
+        return ""
+    return ("<p id=\"left-out\" class=\"note\">Not on this page: " + ", ".join(p for p in parts if p)
+            + f". The page carries the largest groups (at most {MAX_GROUPS:,} of each kind unless "
+            "<code>--max-groups N</code> says otherwise; <code>--max-groups 0</code>: all), "
+            f"{PAIRS_KEPT} pairs a group and {MAX_PAIRS:,} pairs in all; the JSON, JSON Lines and CSV reports "
+            "(<code>--format json|jsonl|csv</code>) list every pair.</p>\n")
 
 
 def _settings_line(s: dict) -> str:
@@ -180,11 +204,13 @@ def _settings_line(s: dict) -> str:
 
 
 def _summary_html(s: Summary) -> str:
-    share = s.duplicated_chars / s.total_chars * 100 if s.total_chars else 0.0
+    duplicated = "not known" if s.duplicated_bytes is None else f"{s.duplicated_bytes:,} bytes"
+    if s.share is not None:
+        duplicated += f" ({s.share:.1f} % of {s.total_bytes:,})"
     rows = [
         ("files", f"{s.files:,}"), ("documents", f"{s.documents:,}"), ("paragraphs", f"{s.paragraphs:,}"),
         ("duplicate documents", f"{s.duplicate_documents:,}"), ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"),
-        ("repeated text", f"{s.duplicated_chars:,} characters ({share:.1f} %)"), ("pairs", f"{s.pairs:,}"),
+        ("duplicated bytes", duplicated), ("pairs", f"{s.pairs:,}"),
         ("contained pairs", f"{s.contained:,}"), ("boilerplate texts", f"{s.boilerplate:,}"),
         ("errors", f"{s.errors:,}"),
     ]

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, TextIO
 from ..results import Pair, PairRow, ScanResult, document_dict
 from ..verdict import Verdict, VerdictReport
 from .safety import csv_cell, json_name, json_text, warning_text
+from .summary import Tally
 
 #: Pairs encoded per write: few system calls, bounded memory.
 _CHUNK = 4096
@@ -121,16 +122,19 @@ def _encoded(values: Iterable[Any]) -> Iterator[str]:
 
 
 def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = None) -> None:
-    """The JSON report: the keys of ``result.to_dict()`` in order, then ``extra`` keys
-    (a check's ``index`` and ``verdicts``).  Documents, pairs and groups are encoded
-    and written as they come, never held whole."""
+    """The JSON report: the keys of ``result.to_dict()`` in order, then ``summary``
+    (:meth:`~dedup.report.summary.Summary.to_dict`, counted as pairs and groups pass)
+    and ``extra`` keys (a check's ``index`` and ``verdicts``).  Documents, pairs and
+    groups are encoded and written as they come, never held whole."""
     head = result.to_dict(large=False)
+    tally = Tally()
     out.write(f'{{"settings": {dumps(head.pop("settings"))}, "documents": ')
     _write_list(out, _encoded(map(document_dict, result.documents)))
     out.write(', "pairs": ')
-    _write_list(out, map(", ".join, _chunks(map(_PairEncoder().row, pair_rows(result.pairs)))))
+    _write_list(out, map(", ".join, _chunks(map(_PairEncoder().row, map(tally.row, pair_rows(result.pairs))))))
     out.write(', "groups": ')
-    _write_list(out, _encoded(g.to_dict() for g in result.groups))
+    _write_list(out, _encoded(g.to_dict() for g in map(tally.group, result.groups)))
+    head["summary"] = tally.summary(result).to_dict()
     for key, value in {**head, **(extra or {})}.items():
         out.write(f", {json.dumps(key)}: {dumps(value)}")
     out.write("}\n")

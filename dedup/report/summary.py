@@ -7,9 +7,9 @@ Shared by the terminal view and the HTML page so both say the same numbers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Optional, Sequence
 
-from ..results import Group, Pair, ScanResult
+from ..results import Group, Location, Pair, PairRow, ScanResult
 
 #: Similarity bins of the distribution: 20 bins of 0.05 over [0, 1].
 BINS = 20
@@ -18,61 +18,111 @@ _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 @dataclass(frozen=True)
 class Summary:
-    """Counts for one report.  ``duplicate_documents``/``duplicate_paragraphs`` count
-    the copies beyond the canonical one of each group; ``duplicated_chars`` the
-    characters of those copies (a paragraph inside a duplicate document counted once,
-    with its document); ``contained`` the pairs of a shorter text inside a longer one
-    (they link no group); ``boilerplate`` the paragraph texts repeated across many
-    documents (reported once each)."""
+    """Counts for one report.
+
+    ``duplicate_documents``/``duplicate_paragraphs`` count the copies beyond the
+    canonical (first) one of each group.  ``duplicated_bytes`` is the UTF-8 size of
+    the text a dedup would remove -- what ``dedup clean --strip-paragraphs`` leaves
+    out: every duplicate document but the first of its group, whole, plus every
+    duplicate paragraph but the first of its group among the documents that stay (a
+    paragraph inside a removed document is counted once, with its document); sizes
+    are of the text as read (decoded; extracted from HTML/Markdown; a record's text
+    field), not of the files on disk.  ``total_bytes`` is the size of all that text.
+    Both are ``None`` when a location's size is not known (a check's stored side).
+    ``contained`` counts the pairs of a shorter text inside a longer one (they link
+    no group); ``boilerplate`` the paragraph texts repeated across many documents
+    (reported once each)."""
 
     files: int
     documents: int
     paragraphs: int
     duplicate_documents: int
     duplicate_paragraphs: int
-    duplicated_chars: int
-    total_chars: int
+    duplicated_bytes: Optional[int]
+    total_bytes: Optional[int]
     pairs: int
     contained: int
     boilerplate: int
     errors: int
     histogram: tuple[int, ...]
 
-    @classmethod
-    def of(cls, result: ScanResult, pairs: Sequence[Pair]) -> "Summary":
+    @property
+    def share(self) -> Optional[float]:
+        """``duplicated_bytes`` as a percentage of ``total_bytes`` (``None``: not known)."""
+        if self.duplicated_bytes is None or not self.total_bytes:
+            return None
+        return self.duplicated_bytes / self.total_bytes * 100
+
+    def to_dict(self) -> dict:
+        """The JSON report's ``summary`` (README "Output contract")."""
+        return {k: getattr(self, k) for k in (
+            "files", "documents", "paragraphs", "duplicate_documents", "duplicate_paragraphs",
+            "duplicated_bytes", "total_bytes", "pairs", "contained", "boilerplate", "errors")}
+
+
+class Tally:
+    """A :class:`Summary` counted as a report streams a result's groups
+    (:meth:`group`, document groups first, as results list them) and pairs
+    (:meth:`pair`): memory per document with copies, never per pair."""
+
+    def __init__(self) -> None:
+        self.duplicate_documents = self.duplicate_paragraphs = 0
+        self.pairs = self.contained = 0
+        self.histogram = [0] * BINS
+        self._removed: set[str] = set()  # documents a dedup would remove
+        self._bytes: Optional[int] = 0
+
+    def group(self, group: Group) -> Group:
+        """Count ``group``; returns it (``map(tally.group, groups)`` counts a stream)."""
+        copies = group.members[1:]
+        if group.kind == "document":
+            self.duplicate_documents += len(copies)
+            self._removed.update(m.path for m in copies)
+            self._add(copies)
+        else:
+            self.duplicate_paragraphs += len(copies)
+            self._add([m for m in group.members if m.path not in self._removed][1:])
+        return group
+
+    def _add(self, copies: Sequence[Location]) -> None:
+        for m in copies:
+            if self._bytes is None or m.utf8_bytes is None:
+                self._bytes = None
+                return
+            self._bytes += m.utf8_bytes
+
+    def pair(self, pair: Pair) -> Pair:
+        """Count ``pair``; returns it (``map(tally.pair, pairs)`` counts a stream)."""
+        self._count(pair.similarity, pair.relation)
+        return pair
+
+    def row(self, row: PairRow) -> PairRow:
+        """Count a pair given as a :data:`~dedup.results.PairRow`; returns it."""
+        self._count(row[1], row[6])
+        return row
+
+    def _count(self, similarity: float, relation: str) -> None:
+        self.pairs += 1
+        self.contained += relation == "contained"
+        self.histogram[min(BINS - 1, max(0, int(similarity * BINS)))] += 1
+
+    def summary(self, result: ScanResult) -> Summary:
         docs = result.documents
-        doc_groups = [g for g in result.groups if g.kind == "document"]
-        para_groups = [g for g in result.groups if g.kind == "paragraph"]
-        copies = {m.path for g in doc_groups for m in g.members[1:]}
-        chars = {d.path: d.chars for d in docs}
-        dup_chars = sum(chars.get(p, 0) for p in copies)
-        dup_chars += sum(m.end - m.start for g in para_groups for m in g.members[1:] if m.path not in copies)
-        return cls(
+        sizes = [d.utf8_bytes for d in docs]
+        return Summary(
             files=len({d.path.split("#", 1)[0] for d in docs}),
             documents=len(docs),
             paragraphs=sum(d.paragraphs for d in docs),
-            duplicate_documents=_copies(doc_groups),
-            duplicate_paragraphs=_copies(para_groups),
-            duplicated_chars=dup_chars,
-            total_chars=sum(chars.values()),
-            pairs=len(pairs),
-            contained=sum(1 for p in pairs if p.relation == "contained"),
+            duplicate_documents=self.duplicate_documents,
+            duplicate_paragraphs=self.duplicate_paragraphs,
+            duplicated_bytes=self._bytes,
+            total_bytes=None if None in sizes else sum(sizes),  # type: ignore[arg-type]
+            pairs=self.pairs,
+            contained=self.contained,
             boilerplate=len(result.boilerplate),
             errors=len(result.errors),
-            histogram=histogram(p.similarity for p in pairs),
+            histogram=tuple(self.histogram),
         )
-
-
-def _copies(groups: Iterable[Group]) -> int:
-    return sum(len(g.members) - 1 for g in groups)
-
-
-def histogram(similarities: Iterable[float]) -> tuple[int, ...]:
-    """Counts of similarities in :data:`BINS` equal bins over [0, 1] (1.0 in the last)."""
-    counts = [0] * BINS
-    for s in similarities:
-        counts[min(BINS - 1, max(0, int(s * BINS)))] += 1
-    return tuple(counts)
 
 
 def sparkline(counts: Sequence[int]) -> str:

@@ -20,6 +20,7 @@ from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
 from .passages import Passages
 from .safety import printable, warning_text
+from .shown import Shown, choose
 from .summary import BINS, Summary, sparkline
 
 #: Members listed per group before "… and N more".
@@ -28,12 +29,17 @@ MEMBERS_SHOWN = 6
 PAIRS_SHOWN = 2
 #: Lines per side-by-side passage.
 PASSAGE_LINES = 5
+#: Groups shown per kind unless ``TextOptions.max_groups`` says otherwise.
+MAX_GROUPS = 20
+#: Members of a group searched for the pairs shown side by side (bounds the links kept).
+MEMBERS_SCANNED = 100
 
 
 @dataclass(frozen=True)
 class TextOptions:
     """How the terminal view looks: ``color`` (ANSI SGR codes), ``width`` in columns,
-    ``max_groups`` per kind (``None``: all), ``passages`` (where the text of a pair's
+    ``max_groups`` per kind (``None``: the format's default, :data:`MAX_GROUPS` here,
+    :data:`dedup.report.html.MAX_GROUPS` on the HTML page; 0: all), ``passages`` (where the text of a pair's
     sides comes from, see :mod:`dedup.report.passages`)."""
 
     color: bool = False
@@ -84,69 +90,51 @@ def _where(loc: Location) -> str:
 
 
 def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptions()) -> None:
-    """The terminal view of a scan."""
+    """The terminal view of a scan: at most ``options.max_groups`` groups per kind
+    (default :data:`MAX_GROUPS`), chosen and summed up in one pass over the result's
+    groups and one over its pairs (:func:`~dedup.report.shown.choose`), so its memory
+    does not grow with the number of pairs."""
     st = Style(options.color)
-    pairs = list(result.pairs)
-    summary = Summary.of(result, pairs)
+    limit = max_groups(options, MAX_GROUPS)
+    shown = choose(result, limit, members=MEMBERS_SCANNED)
+    summary = shown.summary
     s = result.settings
     out.write(st.bold(f"Scanned {plural(summary.documents, 'document')} in {plural(summary.files, 'file')}, "
                       f"{plural(summary.paragraphs, 'paragraph')}")
               + f" (threshold {s.get('threshold')}, {s.get('unit')} {s.get('ngram')}-grams).\n")
-    boiler = {b.canonical.key() for b in result.boilerplate}
-    shown = _shown_groups([g for g in result.groups if g.canonical.key() not in boiler], options.max_groups)
-    links = links_by_location(pairs)
-    chosen = {id(g): _pairs_to_show(g, links) for groups, _ in shown.values() for g in groups}
-    contained = [p for p in pairs if p.relation == "contained"][:options.max_groups]
-    options.passages.want(loc for ps in [*chosen.values(), contained] for p in ps for loc in (p.a, p.b))
-    for kind, (groups, left_out) in shown.items():
-        total = len(groups) + len(left_out)
+    chosen = {id(g): _pairs_to_show(g, shown) for groups in shown.groups.values() for g in groups}
+    options.passages.want(loc for ps in [*chosen.values(), shown.contained] for p in ps for loc in (p.a, p.b))
+    for kind, groups in shown.groups.items():
+        left, copies = shown.left_out[kind]
+        total = len(groups) + left
         if not total:
             continue
-        kind_pairs = sum(1 for p in pairs if p.kind == kind and p.relation != "contained")
-        title = f"{kind.capitalize()} duplicates: {plural(total, 'group')}, {plural(kind_pairs, 'pair')}"
+        title = f"{kind.capitalize()} duplicates: {plural(total, 'group')}, {plural(shown.pairs[kind], 'pair')}"
         out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
         for n, group in enumerate(groups, 1):
-            _group(out, st, n, group, links, chosen[id(group)], options)
-        if left_out:
+            _group(out, st, n, group, shown, chosen[id(group)], options)
+        if left:
             more = f"more {kind} group"
-            out.write(st.dim(f"\n… {plural(len(left_out), more)} "
-                             f"({plural(sum(len(g.members) for g in left_out), 'copy', 'copies')}) not shown; "
+            out.write(st.dim(f"\n… {plural(left, more)} ({plural(copies, 'copy', 'copies')}) not shown; "
                              "--max-groups 0 shows all\n"))
-    _contained(out, st, [p for p in pairs if p.relation == "contained"], options)
-    _boilerplate(out, st, result, options)
+    _contained(out, st, shown, options)
+    _boilerplate(out, st, result, limit, options)
     errors_section(out, st, result, "Could not read")
     _warnings(out, st, result)
     _summary(out, st, summary, s)
 
 
-def _shown_groups(groups: Sequence[Group], limit: Optional[int]) -> dict[str, tuple[list[Group], list[Group]]]:
-    shown = {}
-    for kind in ("document", "paragraph"):
-        of_kind = sorted((g for g in groups if g.kind == kind), key=lambda g: -len(g.members))
-        cut = len(of_kind) if limit is None else limit
-        shown[kind] = (of_kind[:cut], of_kind[cut:])
-    return shown
+def max_groups(options: TextOptions, default: int) -> Optional[int]:
+    """Groups shown per kind: ``options.max_groups``, ``default`` when it is ``None``,
+    all (``None``) when it is 0."""
+    limit = default if options.max_groups is None else options.max_groups
+    return limit or None
 
 
-def links_by_location(pairs: Sequence[Pair]) -> dict[tuple, list[Pair]]:
-    links: dict[tuple, list[Pair]] = {}
-    for p in pairs:
-        links.setdefault((p.kind, p.b.key()), []).append(p)
-        links.setdefault((p.kind, p.a.key()), []).append(p)
-    return links
-
-
-def member_link(group: Group, member: Location, links: dict) -> Optional[Pair]:
-    """The pair that links ``member``: to the canonical member if there is one."""
-    pairs = links.get((group.kind, member.key()), [])
-    canonical = group.canonical.key()
-    return next((p for p in pairs if canonical in (p.a.key(), p.b.key())), pairs[0] if pairs else None)
-
-
-def _pairs_to_show(group: Group, links: dict) -> list[Pair]:
+def _pairs_to_show(group: Group, shown: Shown) -> list[Pair]:
     chosen: list[Pair] = []
-    for member in group.members[1:]:
-        pair = member_link(group, member, links)
+    for member in group.members[1:MEMBERS_SCANNED]:
+        pair = shown.link(group, member)
         if pair is not None and not pair.exact and pair not in chosen:
             chosen.append(pair)
             if len(chosen) == PAIRS_SHOWN:
@@ -154,16 +142,16 @@ def _pairs_to_show(group: Group, links: dict) -> list[Pair]:
     return chosen
 
 
-def _group(out: TextIO, st: Style, n: int, group: Group, links: dict, shown: list[Pair],
+def _group(out: TextIO, st: Style, n: int, group: Group, shown: Shown, pairs: list[Pair],
            options: TextOptions) -> None:
     size = len(group.members)
     out.write(f"\n{st.bold('[' + str(n) + ']')} {plural(size, 'copy', 'copies')}\n")
     out.write(f"    {_where(group.canonical)}  {st.dim('(canonical)')}\n")
     for member in group.members[1:MEMBERS_SHOWN]:
-        out.write(f"    {_where(member)}  {_link_text(st, member, member_link(group, member, links))}\n")
+        out.write(f"    {_where(member)}  {_link_text(st, member, shown.link(group, member))}\n")
     if size > MEMBERS_SHOWN:
         out.write(st.dim(f"    … and {plural(size - MEMBERS_SHOWN, 'more copy', 'more copies')}\n"))
-    for pair in shown:
+    for pair in pairs:
         side_by_side(out, st, pair, options)
 
 
@@ -186,24 +174,23 @@ def _link_text(st: Style, member: Location, pair: Optional[Pair]) -> str:
     return f"{_scores(st, pair)} to {to}" if not pair.exact else f"{st.score('exact copy')} of {to}"
 
 
-def _contained(out: TextIO, st: Style, pairs: list[Pair], options: TextOptions) -> None:
+def _contained(out: TextIO, st: Style, shown: Shown, options: TextOptions) -> None:
     """Short texts found inside longer ones (they link no group: a quote does not make
     the quoting text a copy), each with its passages side by side at the shared words."""
-    if not pairs:
+    if not shown.contained_total:
         return
-    title = f"Contained texts: {plural(len(pairs), 'pair')} (a shorter text inside a longer one)"
+    title = f"Contained texts: {plural(shown.contained_total, 'pair')} (a shorter text inside a longer one)"
     out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
-    shown = pairs if options.max_groups is None else pairs[:options.max_groups]
-    for pair in shown:
+    for pair in shown.contained:
         inner, outer = (pair.a, pair.b) if pair.inside == "a" else (pair.b, pair.a)
         out.write(f"\n  {_where(inner)}  inside  {_where(outer)}\n")
         side_by_side(out, st, pair, options)
-    if len(shown) < len(pairs):
-        out.write(st.dim(f"\n… {plural(len(pairs) - len(shown), 'more contained pair')} not shown; "
-                         "--max-groups 0 shows all\n"))
+    if len(shown.contained) < shown.contained_total:
+        out.write(st.dim(f"\n… {plural(shown.contained_total - len(shown.contained), 'more contained pair')} "
+                         "not shown; --max-groups 0 shows all\n"))
 
 
-def _boilerplate(out: TextIO, st: Style, result: ScanResult, options: TextOptions) -> None:
+def _boilerplate(out: TextIO, st: Style, result: ScanResult, limit: Optional[int], options: TextOptions) -> None:
     """Paragraph texts repeated across many documents (site furniture): each once, with
     where it first occurs and how widely it recurs."""
     items = sorted(result.boilerplate, key=lambda b: -b.documents)
@@ -211,7 +198,7 @@ def _boilerplate(out: TextIO, st: Style, result: ScanResult, options: TextOption
         return
     title = f"Boilerplate: {plural(len(items), 'paragraph text')} repeated across many documents"
     out.write(f"\n{st.bold(title)}\n{'=' * len(title)}\n")
-    shown = items if options.max_groups is None else items[:options.max_groups]
+    shown = items if limit is None else items[:limit]
     width = max(20, options.width - 6)
     for b in shown:
         text = printable(" ".join(b.text.split()))
@@ -286,18 +273,30 @@ def _warnings(out: TextIO, st: Style, result: ScanResult) -> None:
             out.write(f"  {printable(path, tabs=False) + ': ' if path else ''}{printable(message)}\n")
 
 
+def _bytes(n: int) -> str:
+    """A byte count, exact, and from 1 MiB on also rounded (``12,345,678 bytes ≈ 11.8 MiB``)."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20)):
+        if n >= size:
+            return f"{n:,} bytes ≈ {n / size:.1f} {unit}"
+    return plural(n, "byte")
+
+
 def _summary(out: TextIO, st: Style, summary: Summary, settings: dict) -> None:
     out.write(f"\n{st.bold('Summary')}\n")
-    read = (f"{plural(summary.files, 'file')}, {plural(summary.documents, 'document')}, "
-            f"{plural(summary.paragraphs, 'paragraph')} ({plural(summary.total_chars, 'character')})")
+    read = f"{plural(summary.files, 'file')}, {plural(summary.documents, 'document')}, " \
+           f"{plural(summary.paragraphs, 'paragraph')}"
+    if summary.total_bytes is not None:
+        read += f" ({_bytes(summary.total_bytes)})"
     out.write(f"  read:     {read}; {plural(summary.errors, 'error')}\n")
     if not summary.documents:
         out.write("  found:    nothing to compare: no document was read\n")
         return
-    share = summary.duplicated_chars / summary.total_chars * 100 if summary.total_chars else 0.0
+    repeated = ""
+    if summary.duplicated_bytes is not None:
+        share = f", {summary.share:.1f} % of the text" if summary.share is not None else ""
+        repeated = f" ({_bytes(summary.duplicated_bytes)} duplicated{share})"
     out.write(f"  found:    {plural(summary.duplicate_documents, 'duplicate document')}, "
-              f"{plural(summary.duplicate_paragraphs, 'duplicate paragraph')} "
-              f"({plural(summary.duplicated_chars, 'character')} repeated, {share:.1f} % of the text), "
+              f"{plural(summary.duplicate_paragraphs, 'duplicate paragraph')}{repeated}, "
               f"{plural(summary.pairs, 'pair')}"
               + (f" ({summary.contained:,} contained)" if summary.contained else "")
               + (f", {plural(summary.boilerplate, 'boilerplate text')}" if summary.boilerplate else "") + "\n")
