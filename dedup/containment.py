@@ -219,18 +219,16 @@ def bucket_pairs(
     low = lowest_ratio(containment, covered, max_ratio, target)
     if len(keys) < 2 or low >= max_ratio:
         return np.zeros((0, 2), np.int64)
-    # The shared buckets' keys (a plain sort: most keys are unique, their rows unneeded).
-    ordered = np.sort(keys)
+    ordered, order = _sorted_rows(keys)
     run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     run_len = np.diff(np.r_[run_start, len(keys)])
-    shared = ordered[run_start[(run_len > 1) & (run_len <= MAX_BUCKET)]]
-    if not len(shared):
+    shared = (run_len > 1) & (run_len <= MAX_BUCKET)
+    if not shared.any():
         return np.zeros((0, 2), np.int64)
-    bucket = np.minimum(np.searchsorted(shared, keys), len(shared) - 1)
-    rows = np.flatnonzero(shared[bucket] == keys)
+    rows = order[ranges(run_start[shared], run_len[shared])]
     size = np.minimum(np.maximum(np.asarray(sizes)[rows], 1), _SIZE_CAP).astype(np.int64)
     # Buckets are numbered in key order, so (bucket, size) sorts by bucket, then size.
-    code = (bucket[rows].astype(np.int64) << 32) | size
+    code = (np.repeat(np.arange(int(shared.sum()), dtype=np.int64), run_len[shared]) << 32) | size
     by_size = np.argsort(code)
     code, rows, size = code[by_size], rows[by_size], size[by_size]
     run = code >> 32
@@ -248,6 +246,20 @@ def bucket_pairs(
     keep[keep] = position[left[keep]] < depth(containment, ratio[keep], target)
     a, b = items[rows[left[keep]]], items[rows[right[keep]]]
     return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+
+
+def _sorted_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(keys sorted, the row of each)``, i.e. ``keys[argsort(keys)]`` and the argsort.
+    A key is a 32-bit value under its position, so while the rows' numbers fit in the
+    bits above the highest position they ride along in one plain sort of 64-bit
+    integers (several times faster than an argsort); else an argsort."""
+    free = 32 - int(keys.max() >> np.uint64(32)).bit_length()
+    if len(keys) > 1 << free:
+        order = np.argsort(keys)
+        return keys[order], order
+    packed = (keys << np.uint64(free)) | np.arange(len(keys), dtype=np.uint64)
+    packed.sort()
+    return packed >> np.uint64(free), (packed & np.uint64((1 << free) - 1)).astype(np.int64)
 
 
 def least_ratio(containment: float, position: np.ndarray, target: float = TARGET) -> np.ndarray:

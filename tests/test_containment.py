@@ -124,3 +124,40 @@ def test_quotes_in_longer_texts_are_found(quotes):
     assert recall[0.10][0] / recall[0.10][1] >= 0.95, recall
     false = [p for p in result.pairs if p.a.path[1:] != p.b.path[1:]]
     assert len(false) <= 0.01 * len(result.pairs), false[:3]
+
+
+def test_bucket_rows_sorted_on_both_paths():
+    # Row numbers ride in the free high bits of one sort, or an argsort when they don't fit.
+    rng = np.random.default_rng(1)
+    packed = rng.integers(0, 40, 5000).astype(np.uint64) | (rng.integers(0, 79, 5000).astype(np.uint64) << np.uint64(32))
+    no_room = rng.integers(0, 40, 50).astype(np.uint64) | (np.uint64(1 << 31) << np.uint64(32))
+    for keys in (packed, no_room):
+        ordered, rows = ct._sorted_rows(keys)
+        assert np.array_equal(ordered, np.sort(keys)) and np.array_equal(keys[rows], ordered)
+        assert sorted(rows.tolist()) == list(range(len(keys)))
+
+
+def test_size_range_pairing_equals_pairing_every_member_of_a_bucket():
+    # bucket_pairs pairs a row only with the sizes its position serves; the plain way --
+    # every pair of a bucket, then the ratio and depth filter -- must give the same pairs.
+    rng = np.random.default_rng(2)
+    n, positions = 1500, ct.search_positions(0.7, 256)
+    sigs = rng.integers(0, 40, (n, positions)).astype(np.uint32)  # crowded buckets
+    sizes = rng.integers(5, 400, n)
+    keys = ct.bucket_keys(sigs, 0, positions).ravel()
+    items, row_sizes = np.repeat(np.arange(n), positions), np.repeat(sizes, positions)
+    got = ct.bucket_pairs(keys, items, row_sizes, 0.7, covered=(85, 3))
+    order = np.argsort(keys, kind="stable")
+    runs = np.split(order, np.flatnonzero(np.diff(keys[order])) + 1)
+    low, plain = ct.lowest_ratio(0.7, (85, 3), ct.MAX_RATIO), set()
+    for run in runs:
+        if not 2 <= len(run) <= ct.MAX_BUCKET:
+            continue
+        position = int(keys[run[0]] >> np.uint64(32))
+        for x in range(len(run)):
+            for y in range(x + 1, len(run)):
+                a, b = items[run[x]], items[run[y]]
+                ratio = max(sizes[a], sizes[b]) / min(sizes[a], sizes[b])
+                if low < ratio <= ct.MAX_RATIO and position < ct.depth(0.7, np.array([ratio]))[0]:
+                    plain.add((min(a, b), max(a, b)))
+    assert set(map(tuple, got.tolist())) == plain and len(plain) > 100
