@@ -10,8 +10,9 @@ never stop the scan.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Callable, Iterable, Iterator, Literal, Optional, Sequence, Union
 
 from .cache import SignatureCache
 from .plan.job import run_scan
@@ -22,6 +23,10 @@ from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, rea
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, check_roots, walk
+
+#: Where the scan's stages run: this machine's process pool, or a Dask cluster.
+Engine = Literal["local", "dask"]
+ENGINES = ("local", "dask")
 
 
 def scan(
@@ -37,6 +42,8 @@ def scan(
     progress: Progress = NO_PROGRESS,
     tmp_dir: Union[str, Path, None] = None,
     partitions: int | None = None,
+    engine: Engine = "local",
+    scheduler: str | None = None,
 ) -> ScanResult:
     """Find duplicate documents and paragraphs in the files under ``paths``.
 
@@ -62,6 +69,8 @@ def scan(
         progress=progress,
         tmp_dir=tmp_dir,
         partitions=partitions,
+        engine=engine,
+        scheduler=scheduler,
     )
 
 
@@ -76,6 +85,8 @@ def scan_documents(
     progress: Progress = NO_PROGRESS,
     tmp_dir: Union[str, Path, None] = None,
     partitions: int | None = None,
+    engine: Engine = "local",
+    scheduler: str | None = None,
 ) -> ScanResult:
     """Like :func:`scan`, over documents you already have in memory.
 
@@ -89,6 +100,15 @@ def scan_documents(
     :mod:`dedup.plan.link`).  ``progress`` is told of each stage.  The result is the
     same for any ``jobs``, ``partitions`` and cache.  Raises ``OSError`` when the scratch
     folder cannot be created.
+
+    ``engine="dask"`` runs the same stages as Dask tasks (:mod:`dedup.plan.dask`,
+    needs ``dedup[dask]``): on the cluster whose scheduler is at ``scheduler``
+    (``tcp://host:8786``; ``tmp_dir`` must then be a folder every worker sees at the
+    same path), else on a ``LocalCluster`` of ``jobs`` worker processes started for
+    this scan.  Same result as the local engine.  Raises
+    :class:`~dedup.plan.dask.DaskUnavailable` when Dask is not installed, the scheduler
+    does not answer or a worker cannot see the scratch folder; ``ValueError`` for an
+    unknown engine, or a scheduler with the local engine.
     """
     settings = settings or Settings()
     cache = SignatureCache(Path(cache_dir), settings) if cache_dir is not None else None
@@ -98,17 +118,33 @@ def scan_documents(
             tmp_dir.mkdir(parents=True, exist_ok=True)
         except OSError:  # an unwritable cache warns (dedup.cache); the scan goes on
             tmp_dir = None
-    executor = LocalExecutor(jobs)
+    executor = _executor(engine, scheduler, jobs, progress)
     try:
         with scratch_folder(tmp_dir) as scratch, executor:
+            if engine == "dask":
+                executor.check_visible(scratch)
             result = run_scan(documents, settings, levels=levels, executor=executor, scratch=scratch,
                               partitions=partitions, cache=cache, all_pairs=all_pairs, progress=progress)
     except BaseException:
-        if cache is not None:  # workers ended by SIGTERM cannot remove their half-written entries
-            cache.sweep_temporaries_of(executor.worker_pids)
+        if cache is not None and engine == "local":  # workers ended by SIGTERM cannot remove
+            cache.sweep_temporaries_of(executor.worker_pids)  # their half-written entries
         raise
     progress.close()
     return result
+
+
+def _executor(engine: Engine, scheduler: Optional[str], jobs: int, progress: Progress):
+    """The executor of ``engine`` (see :func:`scan_documents`)."""
+    if engine == "local":
+        if scheduler is not None:
+            raise ValueError("a scheduler address needs engine='dask'")
+        return LocalExecutor(jobs)
+    if engine == "dask":
+        from .plan.dask import DaskExecutor
+
+        shown = progress is not NO_PROGRESS and sys.stderr.isatty()
+        return DaskExecutor(scheduler, workers=jobs, progress_bar=shown)
+    raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
 
 
 def available_cpus() -> int:

@@ -7,7 +7,8 @@ import click
 from ..cache import default_cache_dir
 from ..lsh import explain as s_curve
 from ..results import LEVELS
-from ..scan import available_cpus
+from ..plan.dask import DaskUnavailable
+from ..scan import ENGINES, available_cpus
 from ..scan import scan as scan_paths
 from ..report.passages import FilePassages
 from . import (
@@ -22,6 +23,12 @@ from . import (
 )
 
 
+class Unavailable(click.ClickException):
+    """The chosen engine cannot run (exit 2: an error, never "duplicates found")."""
+
+    exit_code = 2
+
+
 @main.command()
 @input_options
 @click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
@@ -34,6 +41,12 @@ from . import (
 @click.option("--partitions", type=click.IntRange(1), default=None,
               help="Split each stage's work this many ways (same results for any number) "
                    "[default: from the corpus size].")
+@click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
+              help="Where the stages run: this machine's processes, or Dask tasks (pip install 'dedup[dask]'; "
+                   "same results).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="With --engine dask: the address of a running Dask scheduler (tcp://host:8786); --tmp-dir "
+                   "must then be on a filesystem every worker mounts [default: a local cluster of --jobs workers].")
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Keep signatures here for fast rescans; safe to delete "
                    "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
@@ -41,8 +54,8 @@ from . import (
 @click.option("--all-pairs", is_flag=True,
               help="Report every verified pair, not only the pairs that link each group "
                    "(same groups; slower on big clusters of variants).")
-def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir, partitions, cache_dir, no_cache,
-         all_pairs, **options) -> None:
+def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir, partitions, engine, scheduler,
+         cache_dir, no_cache, all_pairs, **options) -> None:
     """Report duplicate documents and paragraphs in the files under PATHS.
 
     Reads plain text, HTML, Markdown, JSON Lines and JSON arrays (one document per
@@ -51,6 +64,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be
     read.  Files that cannot be read are listed in the report and skipped.
     """
+    if scheduler is not None and engine != "dask":
+        raise click.UsageError("--scheduler needs --engine dask")
     settings = build_settings(**options)
     output = build_output(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
@@ -68,7 +83,11 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
             progress=progress,
             tmp_dir=tmp_dir,
             partitions=partitions,
+            engine=engine,
+            scheduler=scheduler,
         )
+    except DaskUnavailable as err:
+        raise Unavailable(str(err)) from None
     finally:
         progress.close()
     finish(result, fmt, exit_zero, output, FilePassages(list(paths), selection, read_opts))

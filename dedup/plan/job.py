@@ -42,6 +42,7 @@ from .link import Linked, link
 from .located import Chain, LocatedGroups, LocatedPairs, Places
 from .scratch import Scratch
 from .common import common_partition
+from .spread import link_partitioned
 from .sign import Batch, ShardInfo, ShardTask, batches, document_shard, sign_shard
 from .verify import verify_range
 
@@ -63,7 +64,9 @@ STAGES = ((exact_partition, "partitions"), (band_shard, "shards"), (candidate_pa
 
 
 class Executor(Protocol):
-    """What the plan needs from an executor (see :class:`dedup.plan.local.LocalExecutor`)."""
+    """What the plan needs from an executor (see :class:`dedup.plan.local.LocalExecutor`).
+    One with a true ``partitioned_link`` attribute (:class:`dedup.plan.dask.DaskExecutor`)
+    links the pairs by tasks too (:mod:`dedup.plan.spread`), not in this process."""
 
     jobs: int
 
@@ -191,6 +194,8 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
         progress.advance(candidates)
         progress.count("ranges", 1, getattr(plan, ranges))
     progress.stage(f"{plan.level}s: grouping", "")
+    if getattr(executor, "partitioned_link", False):  # no process may hold every pair
+        return link_partitioned(plan, executor, counts, all_pairs, common)
     return link(plan, counts, all_pairs, common)  # the last stage's counts: candidates per range
 
 

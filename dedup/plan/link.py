@@ -22,7 +22,7 @@ contained pairs (a quote inside a longer text) link no group: they are not copie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -69,6 +69,15 @@ def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Op
     copy, first = _exact_copies(plan)
     group_of = root.copy()
     group_of[copy] = root[first]
+    return assemble(plan, near, copy, first, group_of.__getitem__, common)
+
+
+def assemble(plan: LevelPlan, near: Sequence[dict[str, np.ndarray]], copy: np.ndarray, first: np.ndarray,
+             group_of: Callable[[np.ndarray], np.ndarray], common: Optional[np.ndarray] = None) -> Linked:
+    """The :class:`Linked` of the near-duplicate and contained pairs to report
+    (``near``: column dicts, in any order), the exact copies (``copy``, ``first``;
+    sorted by copy) and ``group_of(items)``, the group (smallest member) of each item
+    of an array (:func:`link`'s union-find, or :mod:`dedup.plan.components`)."""
     grouped_only: list[np.ndarray] = []
     if common is not None and len(common) and len(copy):
         reported = ~np.isin(plan.rows(copy, "keys"), common)
@@ -85,9 +94,10 @@ def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Op
     order = np.lexsort((b, a))
     grouped = ~columns["contained"]
     touched = sorted_unique(np.concatenate([a[grouped], b[grouped], *grouped_only]))
-    by_group = np.lexsort((touched, group_of[touched]))
+    labels = group_of(touched)
+    by_group = np.lexsort((touched, labels))
     members = touched[by_group]
-    starts = np.flatnonzero(np.r_[True, np.diff(group_of[members]) != 0]) if len(members) else np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(labels[by_group]) != 0]) if len(members) else np.zeros(0, np.int64)
     return Linked(
         items=sorted_unique(np.concatenate([a, b, *grouped_only])),
         a=a[order],

@@ -14,6 +14,10 @@ Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
     bands/<level>/contain.<s>.<k>.npy its containment bucket rows (if containment is on)
     cand/<level>/<k>.<r>.npy          candidate pairs of partition k, pair range r
     verified/<level>/<r>.<name>.npy   verified pairs of pair range r
+    cc/<level>/<step>/<t>.<k>.npy     edges from task t for partition k (plan.components)
+    cc/<level>/labels/<k>.<r>.npy     group labels of partition k's items in pair range r
+    link/<level>/<r>.<g>.npy          pair range r's pairs of label partition g (plan.spread)
+    link/<level>/kept.<g>.npy         the pairs label partition g reports
 
 The folder is removed when the scan ends, however it ends (:func:`scratch_folder`);
 folders left by a scan that was killed outright (SIGKILL, power loss) are removed by
@@ -58,6 +62,18 @@ class Scratch:
 
     def verified(self, level: str, pair_range: int, name: str) -> Path:
         return self.root / "verified" / level / f"{pair_range:05d}.{name}.npy"
+
+    def edges(self, level: str, step: int, source: int, part: int) -> Path:
+        return self.root / "cc" / level / f"{step:03d}" / f"{source:05d}.{part:05d}.npy"
+
+    def labels(self, level: str, part: int, pair_range: int) -> Path:
+        return self.root / "cc" / level / "labels" / f"{part:05d}.{pair_range:05d}.npy"
+
+    def routed(self, level: str, pair_range: int, part: int) -> Path:
+        return self.root / "link" / level / f"{pair_range:05d}.{part:05d}.npy"
+
+    def kept(self, level: str, part: int) -> Path:
+        return self.root / "link" / level / f"kept.{part:05d}.npy"
 
 
 def save(path: Path, array: np.ndarray) -> None:

@@ -1,0 +1,160 @@
+"""The Dask executor: the plan's stages as tasks on a Dask cluster (``dedup[dask]``).
+
+The same stage functions as the local engine (:mod:`dedup.plan.local`) run unchanged
+as Dask tasks (``Client.submit``); they hand each other their outputs as files in the
+scan's scratch folder (:mod:`dedup.plan.scratch`), so **the scratch folder must be a
+path every worker sees at the same name**: the machine's disk for a ``LocalCluster``
+(the default), a shared filesystem (NFS, Lustre, a mounted bucket) on a real cluster.
+Every worker is asked whether it sees the folder before any task runs
+(:meth:`DaskExecutor.check_visible`).  All reads and writes of stage files go through
+:func:`dedup.plan.scratch.save` / :func:`~dedup.plan.scratch.load` and every path is
+made by :class:`~dedup.plan.scratch.Scratch`, the two places an fsspec-URL scratch
+(``s3://...``) would change; today the scratch is a local or mounted path.
+
+Without a scheduler address the executor starts a ``LocalCluster`` of worker
+processes sized to this machine (one single-threaded worker per CPU: the stages are
+numpy-bound and hold the GIL between calls), listening on loopback only (its HTTP
+port a free one, so two scans never fight over 8787), and closes it when the scan ends, however it ends (an error in a stage,
+Ctrl-C, SIGTERM).  With an address (``tcp://host:8786``: a ``dask scheduler`` with
+``dask worker``\\ s, or a dask-jobqueue / Kubernetes cluster's scheduler) it connects a
+client and leaves the cluster running.
+
+Groups are made by a partitioned connected-components stage
+(:mod:`dedup.plan.components`) instead of the local engine's union-find in one
+process: :attr:`DaskExecutor.partitioned_link` tells the plan so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections import deque
+from itertools import islice
+from typing import Callable, Iterable, Iterator, Optional
+
+from .scratch import Scratch
+
+#: Seconds to wait for a scheduler given by address before giving up.
+CONNECT_TIMEOUT = 10
+
+
+class DaskUnavailable(RuntimeError):
+    """The Dask engine cannot run: the ``dedup[dask]`` extra is not installed, the
+    scheduler does not answer, or a worker cannot see the scratch folder."""
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError as error:
+        raise DaskUnavailable(
+            f"the Dask engine needs the dask extra: pip install 'dedup[dask]' ({error})"
+        ) from None
+    return distributed
+
+
+class DaskExecutor:
+    """Runs stages as tasks on a Dask cluster (see the module doc).
+
+    ``scheduler``: the address of a running scheduler, or ``None`` to start a
+    ``LocalCluster`` of ``workers`` processes (default: this process's CPUs).
+    ``progress_bar``: show Dask's text progress bar on stderr for each stage.
+    Use as a context manager; entering raises :class:`DaskUnavailable` when Dask is
+    missing or the scheduler does not answer within :data:`CONNECT_TIMEOUT` seconds.
+    """
+
+    #: Groups come from :func:`dedup.plan.components.link_partitioned`.
+    partitioned_link = True
+
+    def __init__(self, scheduler: Optional[str] = None, workers: Optional[int] = None,
+                 progress_bar: bool = False) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.scheduler = scheduler
+        self.workers = workers
+        self.progress_bar = progress_bar
+        self.jobs = 1
+        self.client = None
+        self._cluster = None
+
+    def __enter__(self) -> "DaskExecutor":
+        distributed = _distributed()
+        try:
+            if self.scheduler is None:
+                from ..scan import available_cpus
+
+                self._cluster = distributed.LocalCluster(
+                    n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                )
+                self.client = distributed.Client(self._cluster)
+            else:
+                self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as error:
+            self.close()
+            raise DaskUnavailable(f"cannot reach the Dask scheduler at {self.scheduler}: {error}") from None
+        except BaseException:
+            self.close()
+            raise
+        threads = sum(self.client.nthreads().values())
+        self.jobs = max(1, threads)
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the client and, if this executor started it, the cluster (its worker
+        processes are stopped and reaped)."""
+        client, cluster = self.client, self._cluster
+        self.client = self._cluster = None
+        with contextlib.suppress(Exception):
+            if client is not None:
+                client.close()
+        with contextlib.suppress(Exception):
+            if cluster is not None:
+                cluster.close()
+
+    def check_visible(self, scratch: Scratch) -> None:
+        """Raise :class:`DaskUnavailable` unless every worker sees ``scratch``'s folder."""
+        seen = self.client.run(os.path.isdir, str(scratch.root))
+        blind = sorted(worker for worker, ok in seen.items() if not ok)
+        if blind:
+            raise DaskUnavailable(
+                f"worker {blind[0]} cannot see the scratch folder {scratch.root}: "
+                "give --tmp-dir a folder on a filesystem every worker mounts at the same path"
+            )
+
+    def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
+        """``[stage(*task) for task in tasks]``, as Dask tasks; results in task order.
+        An error in any task is raised here (the other tasks are cancelled)."""
+        futures = [self.client.submit(stage, *task, pure=False) for task in tasks]
+        try:
+            if self.progress_bar and futures:
+                from distributed import progress
+
+                with contextlib.redirect_stdout(sys.stderr):  # the report may be on stdout
+                    progress(futures, multi=False)
+            return self.client.gather(futures)
+        except BaseException:
+            self.client.cancel(futures)
+            raise
+
+    def imap(self, stage: Callable, tasks: Iterable[tuple]) -> Iterator:
+        """``stage(*task)`` for each task, yielded in order; at most ``2 * jobs``
+        tasks are submitted ahead of the one being waited for (signing streams the
+        documents it reads to the workers this way, in bounded memory)."""
+        tasks = iter(tasks)
+        pending: deque = deque()
+        try:
+            while True:
+                for task in islice(tasks, max(0, 2 * self.jobs + 1 - len(pending))):
+                    pending.append(self.client.submit(stage, *task, pure=False))
+                if not pending:
+                    return
+                yield pending.popleft().result()
+        except BaseException:
+            self.client.cancel(list(pending))
+            raise

@@ -1,0 +1,108 @@
+"""Stage 6, link, spread over the workers (the Dask engine's; same result as :func:`link`).
+
+:func:`dedup.plan.link.link` streams every verified pair through one process; here no
+task holds more than one partition of them:
+
+1. the groups are the connected components of the pairs and exact copies, found by
+   :mod:`dedup.plan.components` (group label = smallest member, as union-find gives);
+2. with ``all_pairs`` every verified pair is reported.  Otherwise the pairs that
+   *link* the groups are chosen as :mod:`dedup.plan.link` chooses them -- rounds of
+   :data:`~dedup.plan.link.ROUND` candidates in global candidate order, a pair
+   dropped when earlier rounds already joined its items -- but per component: whether
+   two items were joined by earlier pairs depends only on the pairs of their own
+   component, so each pair range routes its pairs to the partition of their group
+   (:func:`route_range`) and each partition runs the rounds over its groups alone
+   (:func:`keep_partition`).  A contained pair across two groups is kept as is (they
+   are never joined).
+
+What comes back to the caller is what it reports: the kept pairs, the exact copies and
+the labels of the items in groups (:func:`dedup.plan.link.assemble`).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..group import merge
+from .components import components, item_partition, labels_of
+from .items import LevelPlan
+from .link import ROUND, Linked, _exact_copies, assemble
+from .scratch import load, save
+from .verify import COLUMNS
+
+#: The columns a routed pair carries: the verified pair's, ``position`` made global.
+_ROUTED = np.dtype([("a", np.int64), ("b", np.int64), ("position", np.int64), ("jaccard", np.float64),
+                    ("containment_a", np.float64), ("containment_b", np.float64), ("estimate", np.float64),
+                    ("contained", np.bool_)])
+
+
+def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_pairs: bool,
+                     common: Optional[np.ndarray] = None) -> Linked:
+    """:func:`dedup.plan.link.link`'s result, computed by tasks on ``executor``
+    (``candidates[r]``: how many candidates pair range ``r`` had)."""
+    components(plan, executor)
+    base = np.r_[0, np.cumsum(candidates)].astype(np.int64)
+    tasks = [(plan, r, int(base[r]), all_pairs) for r in range(plan.pair_ranges)]
+    executor.map(route_range, tasks)
+    if not all_pairs:
+        executor.map(keep_partition, [(plan, g) for g in range(plan.partitions)])
+    near = [_columns(load(plan.scratch.kept(plan.level, g))) for g in range(_kept_files(plan, all_pairs))]
+    copy, first = _exact_copies(plan)
+    return assemble(plan, near, copy, first, lambda items: labels_of(plan, items), common)
+
+
+def route_range(plan: LevelPlan, pair_range: int, base: int, all_pairs: bool) -> None:
+    """Send pair range ``pair_range``'s verified pairs (``base``: candidates before it)
+    to the label partitions of their groups; with ``all_pairs`` (or for a contained
+    pair between two groups) straight to the reported pairs."""
+    cols = {name: load(plan.scratch.verified(plan.level, pair_range, name)) for name in COLUMNS}
+    rows = np.empty(len(cols["a"]), _ROUTED)
+    for name in COLUMNS:
+        rows[name] = cols[name]
+    rows["position"] += base
+    if all_pairs:
+        save(plan.scratch.kept(plan.level, pair_range), rows)
+        return
+    label_a = labels_of(plan, rows["a"])  # in this range: one range's label files
+    label_b = label_a.copy()  # the same for a pair that joins groups
+    contained = np.flatnonzero(rows["contained"])
+    label_b[contained] = labels_of(plan, rows["b"][contained])
+    apart = label_a != label_b
+    save(plan.scratch.routed(plan.level, pair_range, plan.partitions), rows[apart])
+    part = item_partition(label_a[~apart], plan.partitions)
+    together = rows[~apart]
+    for g in range(plan.partitions):
+        save(plan.scratch.routed(plan.level, pair_range, g), together[part == g])
+
+
+def keep_partition(plan: LevelPlan, part: int) -> None:
+    """The pairs label partition ``part`` reports: rounds in global candidate order,
+    a pair kept unless earlier rounds joined its items (see the module doc); the last
+    partition also takes the pairs between groups that every range set aside."""
+    rows = np.concatenate([load(plan.scratch.routed(plan.level, r, part)) for r in range(plan.pair_ranges)])
+    rows = rows[np.argsort(rows["position"], kind="stable")]
+    nodes, local = np.unique(np.concatenate([rows["a"], rows["b"]]), return_inverse=True)
+    a, b = local[: len(rows)], local[len(rows):]
+    root = np.arange(len(nodes), dtype=np.int64)
+    rounds = rows["position"] // ROUND
+    cuts = np.flatnonzero(np.r_[True, rounds[1:] != rounds[:-1]]) if len(rows) else np.zeros(0, np.int64)
+    keep = np.zeros(len(rows), bool)
+    for lo, hi in zip(cuts.tolist(), [*cuts[1:].tolist(), len(rows)]):
+        keep[lo:hi] = root[a[lo:hi]] != root[b[lo:hi]]
+        joins = np.flatnonzero(keep[lo:hi] & ~rows["contained"][lo:hi]) + lo
+        root = merge(root, a[joins], b[joins])
+    kept = rows[keep]
+    if part == plan.partitions - 1:
+        kept = np.concatenate([kept] + [load(plan.scratch.routed(plan.level, r, plan.partitions))
+                                        for r in range(plan.pair_ranges)])
+    save(plan.scratch.kept(plan.level, part), kept)
+
+
+def _kept_files(plan: LevelPlan, all_pairs: bool) -> int:
+    return plan.pair_ranges if all_pairs else plan.partitions
+
+
+def _columns(rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: rows[name] for name in COLUMNS if name != "position"}

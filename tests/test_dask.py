@@ -1,0 +1,215 @@
+"""The Dask engine (#15): the same pairs, groups and scores as the local engine, on the
+fixtures, a sample of the evaluation sets and a generated corpus, every setting
+included; its partitioned connected components against union-find; its errors.
+
+The Dask tests share one 2-worker ``LocalCluster`` on loopback (a module fixture)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from distributed import LocalCluster
+
+from dedup import scan
+from dedup.cli import main
+from dedup.group import merge
+from dedup.plan import components as cc
+from dedup.plan import dask as dask_engine
+from dedup.plan.items import LevelPlan
+from dedup.plan.local import LocalExecutor
+from dedup.plan.scratch import Scratch, save
+from dedup.settings import Settings
+from conftest import FIXTURES
+from test_plan import _alive, _sleep
+from textgen import prose, rewrite, write_docs
+
+SAMPLE = Path(__file__).resolve().parent / "fixtures" / "eval-sample"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """The address of a 2-worker LocalCluster (loopback, no dashboard) for this module."""
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as running:
+        yield running.scheduler_address
+
+
+def report(result) -> str:
+    return json.dumps(result.to_dict(), sort_keys=True)
+
+
+def same_on_both(path, cluster, **options) -> dict:
+    """Scan ``path`` with the local engine and on the cluster; assert identical reports."""
+    local = scan(path, **options)
+    on_dask = scan(path, engine="dask", scheduler=cluster, **options)
+    assert report(on_dask) == report(local), options
+    return local.to_dict()
+
+
+# -- the partitioned components and link, on the local executor (no cluster needed) ------
+
+
+class PartitionedLocal(LocalExecutor):
+    """The local pool, linking as the Dask engine does (:mod:`dedup.plan.spread`)."""
+
+    partitioned_link = True
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_components_are_the_union_find_groups(tmp_path, seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 400))
+    kinds = [rng.integers(0, n, (int(rng.integers(0, 2 * n)), 2)),  # random sparse graph
+             np.stack([np.arange(n - 1), np.arange(1, n)], axis=1)[rng.permutation(n - 1)][: n // 2],  # paths
+             np.stack([np.zeros(n // 3, np.int64), rng.integers(1, n, n // 3)], axis=1)]  # a star
+    edges = np.concatenate(kinds)
+    edges = np.sort(edges[edges[:, 0] != edges[:, 1]], axis=1)
+    exact = rng.random(len(edges)) < 0.2  # some edges come as exact copies, not verified pairs
+    contained = rng.random(len(edges)) < 0.1  # containments link no group
+    parts, ranges = int(rng.integers(1, 6)), int(rng.integers(1, 6))
+    plan = LevelPlan(Scratch(tmp_path), "paragraph", Settings(), (0, n), parts, ranges, 0.3, 8)
+    pairs = edges[~exact]
+    in_range = plan.range_of(pairs[:, 0])
+    for r in range(ranges):
+        mine = in_range == r
+        save(plan.scratch.verified("paragraph", r, "a"), pairs[mine, 0])
+        save(plan.scratch.verified("paragraph", r, "b"), pairs[mine, 1])
+        save(plan.scratch.verified("paragraph", r, "contained"), contained[~exact][mine])
+    copies = edges[exact]
+    for k in range(parts):
+        save(plan.scratch.exact("paragraph", k, "first"), copies[k::parts, 0])
+        save(plan.scratch.exact("paragraph", k, "copy"), copies[k::parts, 1])
+    cc.components(plan, LocalExecutor(1))
+    linking = edges[exact | ~contained]
+    expected = merge(np.arange(n), linking[:, 0], linking[:, 1])
+    assert cc.labels_of(plan, np.arange(n)).tolist() == expected.tolist()
+    shuffled = rng.permutation(n)
+    assert cc.labels_of(plan, shuffled).tolist() == expected[shuffled].tolist()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """Generated documents: clusters of rewrites, exact copies (paragraphs and whole
+    documents), a quoted paragraph inside a longer one, a boilerplate line in many
+    documents, short lines, JSON Lines records and an unreadable file."""
+    rng = random.Random(1515)
+    base = [prose(rng, 70) for _ in range(12)]
+    docs = {}
+    for i in range(48):
+        paras = [rewrite(rng, rng.choice(base), rng.choice([0.03, 0.1, 0.2])) if rng.random() < 0.5
+                 else prose(rng, 55) for _ in range(4)]
+        if i % 5 == 0:
+            paras.append(prose(rng, 150) + " " + base[i % 4] + " " + prose(rng, 150))  # contains a paragraph
+        docs[f"d{i:03d}.txt"] = paras + ["Subscribe to our newsletter for the latest news today.", "Short."]
+    docs["copy.txt"] = docs["d007.txt"]
+    root = write_docs(tmp_path_factory.mktemp("corpus") / "docs", docs)
+    with open(root / "records.jsonl", "w", encoding="utf-8") as out:
+        for i in range(20):
+            out.write(json.dumps({"id": f"r{i}", "text": rewrite(rng, base[i % 6], 0.05)}) + "\n")
+    (root / "zz-binary.txt").write_bytes(b"\x00\x01binary")
+    return root
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"all_pairs": True, "partitions": 3},
+    {"settings": Settings(containment=0.0, boilerplate=0), "partitions": 5},
+    {"settings": Settings(boilerplate=3, containment=0.5, threshold=0.5)},
+])
+def test_partitioned_link_is_the_local_link(corpus, options, monkeypatch):
+    expected = report(scan(corpus, **options))
+    monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", PartitionedLocal)
+    assert report(scan(corpus, jobs=2, **options)) == expected
+
+
+# -- the Dask engine against the local engine -------------------------------------------------
+
+
+def test_fixtures_same_on_dask(cluster):
+    found = same_on_both([FIXTURES / "news", FIXTURES / "ukraine-talks.txt"], cluster)
+    assert found["groups"] and any(p["kind"] == "document" for p in found["pairs"])
+    lead = [p for p in found["pairs"] if p["a"]["path"].endswith("ukraine-talks.txt")]
+    assert [round(p["similarity"], 2) for p in lead] == [0.73]
+
+
+def test_generated_corpus_same_on_dask(cluster, corpus):
+    found = same_on_both(corpus, cluster, partitions=4)
+    relations = {(p["kind"], p["relation"], p["exact"]) for p in found["pairs"]}
+    assert {("paragraph", "near-duplicate", False), ("paragraph", "near-duplicate", True),
+            ("document", "near-duplicate", True), ("paragraph", "contained", False)} <= relations
+    assert found["errors"] and found["boilerplate"] and len(found["groups"]) > 10
+    same_on_both(corpus, cluster, all_pairs=True, settings=Settings(boilerplate=3, containment=0.5, threshold=0.4,
+                                                                    ngram=3, doc_threshold=0.5))
+
+
+@pytest.mark.parametrize("name, settings, all_pairs", [
+    ("rewrites", Settings(), False),
+    ("versions", Settings(boilerplate=2, doc_threshold=0.5), True),
+    ("multilingual", Settings(unit="char", ngram=5, threshold=0.4, min_tokens=1), False),
+])
+def test_eval_sample_same_on_dask(cluster, name, settings, all_pairs):
+    found = same_on_both(SAMPLE / name, cluster, settings=settings, partitions=3, all_pairs=all_pairs)
+    assert len(found["pairs"]) > 20 and found["groups"]
+    if name == "versions":
+        assert found["boilerplate"] and any(p["relation"] == "contained" for p in found["pairs"])
+
+
+def test_cli_dask_engine_same_report(cluster):
+    args = ["scan", str(SAMPLE / "versions"), "--format", "json", "--no-cache", "--partitions", "2"]
+    local = CliRunner().invoke(main, args, catch_exceptions=False)
+    on_dask = CliRunner().invoke(main, args + ["--engine", "dask", "--scheduler", cluster], catch_exceptions=False)
+    assert local.exit_code == on_dask.exit_code == 1
+    assert json.loads(on_dask.stdout) == json.loads(local.stdout)
+
+
+# -- errors and shutting down -----------------------------------------------------------------
+
+
+def test_unreachable_scheduler_is_one_line_exit_2(monkeypatch):
+    monkeypatch.setattr(dask_engine, "CONNECT_TIMEOUT", 1)
+    result = CliRunner().invoke(main, ["scan", str(FIXTURES / "news"), "--no-cache", "--engine", "dask",
+                                       "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "cannot reach the Dask scheduler" in result.stderr
+
+
+def test_missing_extra_is_one_line_exit_2(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    result = CliRunner().invoke(main, ["scan", str(FIXTURES / "news"), "--no-cache", "--engine", "dask"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().count("\n") == 0 and "pip install 'dedup[dask]'" in result.stderr
+
+
+def test_scheduler_needs_the_dask_engine():
+    result = CliRunner().invoke(main, ["scan", str(FIXTURES / "news"), "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2 and "--scheduler needs --engine dask" in result.stderr
+
+
+def test_scratch_not_seen_by_workers_is_refused(cluster, tmp_path):
+    with dask_engine.DaskExecutor(cluster) as executor:
+        executor.check_visible(Scratch(tmp_path))
+        with pytest.raises(dask_engine.DaskUnavailable, match="cannot see the scratch folder"):
+            executor.check_visible(Scratch(tmp_path / "elsewhere"))
+
+
+def test_own_local_cluster_is_closed_on_keyboard_interrupt():
+    executor = dask_engine.DaskExecutor(workers=1)
+    pids = []
+    with pytest.raises(KeyboardInterrupt):
+        with executor:
+            pids = executor.map(_sleep, [(0.01,)])
+            assert executor.jobs == 1 and all(_alive(p) for p in pids)
+            signal.signal(signal.SIGALRM, lambda *a: os.kill(os.getpid(), signal.SIGINT))
+            signal.alarm(1)  # a SIGINT of our own while a task runs
+            next(executor.imap(_sleep, [(30,)]))
+    assert executor.client is None
+    for pid in pids:
+        assert not _alive(pid)
