@@ -20,6 +20,7 @@ from .plan.local import LocalExecutor
 from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
+from .remote import expand, is_remote, read_remote
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, check_roots, walk
@@ -51,12 +52,17 @@ def scan(
     prefixed with each root as given otherwise.  A path ``"-"`` reads stdin, as
     ``read_options.stdin_format`` says.  ``progress`` is told of documents read
     (and files read, documents signed), then of each stage of detection (candidates
-    verified, see :func:`dedup.plan.job.run_level`).  Raises
-    :class:`FileNotFoundError` if a path does not exist; every other problem with a
-    file is an entry in ``errors``.
+    verified, see :func:`dedup.plan.job.run_level`).  A path given as a string that is
+    a URL (``s3://bucket/shards/*.parquet``) or a glob names its files through fsspec
+    (:mod:`dedup.remote`).  Raises :class:`FileNotFoundError` if a path does not exist
+    (or a URL or glob matches nothing), ``ValueError`` if fsspec cannot read a URL's
+    protocol; every other problem with a file is an entry in ``errors``.
     """
-    roots = [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
-    check_roots(roots, STDIN_ARG)
+    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    roots = [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
+    check_roots([r for r in roots if isinstance(r, Path)], STDIN_ARG)
+    for pattern in (r for r in roots if isinstance(r, str)):
+        expand(pattern)  # nothing matches: FileNotFoundError now, not halfway through the scan
     files = read_paths(roots, selection or Selection(), read_options or ReadOptions(),
                        on_file=lambda: progress.count("files"))
     return scan_documents(
@@ -156,10 +162,11 @@ def available_cpus() -> int:
 
 
 def read_paths(
-    roots: Sequence[Path], selection: Selection, options: ReadOptions,
+    roots: Sequence[Union[Path, str]], selection: Selection, options: ReadOptions,
     naming: Optional[Callable[[Path], str]] = None, on_file: Optional[Callable[[], None]] = None,
 ) -> Iterator[Union[Document, ReadError]]:
-    """Every document (or read error) under ``roots``, in path order (``-``: stdin).
+    """Every document (or read error) under ``roots``, in path order (``-``: stdin; a
+    string: an fsspec URL or glob, :func:`dedup.remote.read_remote`).
     Files are named as a scan reports them, or ``naming(path)`` when given (the
     index's ids, :mod:`dedup.index.ids`).  ``on_file()`` is called as each file (or
     stdin) is opened.
@@ -170,6 +177,9 @@ def read_paths(
     seen: set[tuple[int, int]] = set()
     stdin_read = False
     for root in roots:
+        if isinstance(root, str):
+            yield from read_remote(root, options, on_file)
+            continue
         if root == Path(STDIN_ARG):
             if not stdin_read:
                 stdin_read = True

@@ -27,6 +27,7 @@ from dedup.plan import dask as dask_engine
 from dedup.plan.items import LevelPlan
 from dedup.plan.local import LocalExecutor
 from dedup.plan.scratch import Scratch, save
+from dedup.readers import ReadOptions
 from dedup.settings import Settings
 from conftest import FIXTURES
 from test_plan import _alive, _sleep
@@ -213,3 +214,75 @@ def test_own_local_cluster_is_closed_on_keyboard_interrupt():
     assert executor.client is None
     for pid in pids:
         assert not _alive(pid)
+
+
+# -- inputs by fsspec URL or glob, Parquet in and out -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    """The rewrites sample as shards: half in a Parquet file (row groups of 5), half in
+    a gzipped JSON Lines file; a bad row of each kind."""
+    import gzip
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"id": p.stem, "text": p.read_text(encoding="utf-8")} for p in sorted((SAMPLE / "rewrites").iterdir())]
+    half = len(rows) // 2
+    folder = tmp_path_factory.mktemp("shards")
+    pq.write_table(pa.Table.from_pylist(rows[:half] + [{"id": "bad", "text": None}]), folder / "s-0.parquet",
+                   row_group_size=5)
+    with gzip.open(folder / "s-1.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(r) + "\n" for r in rows[half:] + [{"id": "bad", "text": 7}])
+    return folder
+
+
+def test_glob_and_url_inputs_with_parquet_shards(shards, cluster):
+    found = same_on_both(str(shards / "s-*"), cluster)
+    assert len(found["documents"]) == len(list((SAMPLE / "rewrites").iterdir())) and len(found["pairs"]) > 20
+    assert sorted(e["path"] for e in found["errors"]) == [f"{shards}/s-0.parquet#bad", f"{shards}/s-1.jsonl.gz#bad"]
+    by_url = scan(f"file://{shards}/s-*")
+    assert all(d.path.startswith(f"file://{shards}/s-") for d in by_url.documents)
+    assert len(by_url.pairs) == len(found["pairs"])
+    with pytest.raises(FileNotFoundError):
+        scan(str(shards / "nothing-*"))
+
+
+def test_parquet_reader_names_rows_like_records(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    text = "A paragraph long enough to be compared with the others in this small test."
+    pq.write_table(pa.table({"body": [text, text], "key": ["x", "y"], "other": [1, 2]}), tmp_path / "t.parquet")
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    result = scan(tmp_path, read_options=ReadOptions(text_field="body", id_field="key"))
+    assert [d.path for d in result.documents] == ["t.parquet#x", "t.parquet#y"]
+    assert [p.exact for p in result.pairs] == [True, True]  # the paragraph and the document
+    assert [e.path for e in result.errors] == ["broken.parquet"]
+    assert "not a readable Parquet file" in result.errors[0].error
+    missing = scan(tmp_path / "t.parquet")
+    assert "no text column 'text'" in missing.errors[0].error
+
+
+def test_parquet_output_loads_with_pandas(tmp_path):
+    import pandas as pd
+
+    args = ["scan", str(SAMPLE / "versions"), "--no-cache", "--format"]
+    as_json = json.loads(CliRunner().invoke(main, args + ["json"], catch_exceptions=False).stdout)
+    out = tmp_path / "report"
+    done = CliRunner().invoke(main, args + ["parquet", "-o", str(out)], catch_exceptions=False)
+    assert done.exit_code == 1 and sorted(os.listdir(out)) == ["groups", "pairs"]
+    pairs, groups = pd.read_parquet(out / "pairs"), pd.read_parquet(out / "groups")
+    assert len(pairs) == len(as_json["pairs"])
+    first = as_json["pairs"][0]
+    row = pairs.iloc[0]
+    assert (row["kind"], row["a_path"], row["b_path"], round(row["similarity"], 4), bool(row["exact"])) == (
+        first["kind"], first["a"]["path"], first["b"]["path"], first["similarity"], first["exact"])
+    members = [(g["kind"], m["path"], m["paragraph"]) for g in as_json["groups"] for m in g["members"]]
+    assert len(groups) == len(members) and groups["group"].nunique() == len(as_json["groups"])
+    assert groups["canonical"].sum() == len(as_json["groups"])
+    again = CliRunner().invoke(main, args + ["parquet", "-o", str(out)])
+    assert again.exit_code == 2  # an existing folder is never overwritten
+    no_folder = CliRunner().invoke(main, args + ["parquet"])
+    assert no_folder.exit_code == 2 and "-o FOLDER" in no_folder.stderr

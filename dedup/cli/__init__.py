@@ -26,8 +26,10 @@ import click
 
 from ..progress import Progress
 from ..readers import STDIN_FORMATS, ReadError, ReadOptions
+from ..remote import expand, is_remote
 from ..report import FORMATS, TextOptions, write_report
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
+from ..report.parquet import write_parquet
 from ..report.passages import Passages
 from ..report.safety import printable, warning_text
 from ..results import ScanResult
@@ -159,13 +161,16 @@ def build_read_options(**given) -> ReadOptions:
         raise click.UsageError(str(err)) from None
 
 
-def input_options(func: Callable) -> Callable:
+def input_options(func: Optional[Callable] = None, *, formats: Sequence[str] = FORMATS) -> Callable:
     """PATHS and the options that choose files and the report, shared by every command
-    that reads documents (pair with :func:`build_selection` and :func:`finish`)."""
+    that reads documents (pair with :func:`build_selection` and :func:`finish`); as
+    ``@input_options(formats=...)``, with more report formats than :data:`FORMATS`."""
+    if func is None:
+        return lambda f: input_options(f, formats=formats)
     options = [
         click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True),
                        callback=_paths_exist),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+        click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
                      help="Report format."),
         click.option("--include", multiple=True, metavar="GLOB",
                      help="Only files whose relative path or name matches (repeatable)."),
@@ -280,7 +285,14 @@ def _paths_exist(ctx: click.Context, param: click.Parameter, paths: Sequence[str
     """A path that does not exist is a usage error; a broken link *does* exist (it is
     listed among the read errors, as inside a folder)."""
     for path in paths:
-        if path != "-" and not os.path.lexists(path):
+        if is_remote(path):  # an fsspec URL or glob (dedup.remote)
+            try:
+                expand(path)
+            except OSError as err:
+                raise click.BadParameter(f"{path!r}: {err.strerror}.", ctx, param) from None
+            except ValueError as err:
+                raise click.BadParameter(f"{err}.", ctx, param) from None
+        elif path != "-" and not os.path.lexists(path):
             raise click.BadParameter(f"Path {path!r} does not exist.", ctx, param)
     return paths
 
@@ -339,7 +351,11 @@ def main(debug: bool) -> None:
 def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages) -> None:
     """Write the report, say on stderr what could not be read, and exit with the
     CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read."""
-    output.write(lambda out, options: write_report(result, fmt, out, options), passages)
+    if fmt == "parquet":  # a folder of tables, not a stream (dedup.report.parquet)
+        write_parquet(result, output.path)
+        output.info(f"report written to {output.path}")
+    else:
+        output.write(lambda out, options: write_report(result, fmt, out, options), passages)
     output.errors(result.errors)
     output.warnings(result.warnings)
     output.info(f"{len(result.documents)} documents, {sum(d.paragraphs for d in result.documents)} paragraphs: "

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+
 import click
 
 from ..cache import default_cache_dir
@@ -10,6 +13,7 @@ from ..results import LEVELS
 from ..plan.dask import DaskUnavailable
 from ..scan import ENGINES, available_cpus
 from ..scan import scan as scan_paths
+from ..report import FORMATS
 from ..report.passages import FilePassages
 from . import (
     build_output,
@@ -23,6 +27,21 @@ from . import (
 )
 
 
+#: ``dedup scan``'s report formats: every format, and a folder of Parquet tables.
+SCAN_FORMATS = (*FORMATS, "parquet")
+
+
+def _check_parquet_folder(folder) -> None:
+    """Before scanning: --format parquet needs -o with a folder that does not exist yet
+    (usage error) and pyarrow (exit 2)."""
+    if folder in (None, "-"):
+        raise click.UsageError("--format parquet writes a folder: name it with -o FOLDER")
+    if os.path.lexists(folder):
+        raise click.UsageError(f"-o {folder}: already exists (--format parquet writes a new folder)")
+    if importlib.util.find_spec("pyarrow") is None:
+        raise Unavailable("--format parquet needs pyarrow: pip install 'dedup[dask]'")
+
+
 class Unavailable(click.ClickException):
     """The chosen engine cannot run (exit 2: an error, never "duplicates found")."""
 
@@ -30,7 +49,7 @@ class Unavailable(click.ClickException):
 
 
 @main.command()
-@input_options
+@input_options(formats=SCAN_FORMATS)
 @click.option("--level", "levels", type=click.Choice(LEVELS), multiple=True,
               help="Report only this level (repeatable) [default: both].")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
@@ -61,11 +80,17 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     Reads plain text, HTML, Markdown, JSON Lines and JSON arrays (one document per
     record, reported as FILE#ID), also gzip/bzip2/xz/zstd-compressed; - reads stdin.
 
+    PATHS may also be fsspec URLs or quoted globs of JSON Lines / Parquet shards
+    ('s3://bucket/crawl/*.parquet', 'data/shard-*.jsonl').  --format parquet writes a
+    new folder (-o FOLDER) of two tables, FOLDER/pairs and FOLDER/groups.
+
     Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be
     read.  Files that cannot be read are listed in the report and skipped.
     """
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")
+    if fmt == "parquet":
+        _check_parquet_folder(options.get("output"))
     settings = build_settings(**options)
     output = build_output(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)

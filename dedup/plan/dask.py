@@ -145,16 +145,27 @@ class DaskExecutor:
     def imap(self, stage: Callable, tasks: Iterable[tuple]) -> Iterator:
         """``stage(*task)`` for each task, yielded in order; at most ``2 * jobs``
         tasks are submitted ahead of the one being waited for (signing streams the
-        documents it reads to the workers this way, in bounded memory)."""
+        documents it reads to the workers this way, in bounded memory).  Each task's
+        arguments are scattered to a worker directly, which then runs it."""
         tasks = iter(tasks)
         pending: deque = deque()
         try:
             while True:
                 for task in islice(tasks, max(0, 2 * self.jobs + 1 - len(pending))):
-                    pending.append(self.client.submit(stage, *task, pure=False))
+                    # straight to a worker, not through the scheduler: a shard's documents are megabytes
+                    [data] = self.client.scatter([task], hash=False)
+                    pending.append((data, self.client.submit(_apply, stage, data, pure=False)))
                 if not pending:
                     return
-                yield pending.popleft().result()
+                data, future = pending.popleft()
+                yield future.result()
+                del data, future  # the worker may now drop the task's inputs
         except BaseException:
-            self.client.cancel(list(pending))
+            self.client.cancel([f for pair in pending for f in pair])
             raise
+
+
+def _apply(stage: Callable, task: tuple):
+    """``stage(*task)``: how :meth:`DaskExecutor.imap` runs a task whose arguments it
+    scattered as one piece of data."""
+    return stage(*task)

@@ -4,8 +4,8 @@ Every format is a small module in this package with one function,
 ``read(data: bytes, name: str, options: ReadOptions) -> Iterator[Document | ReadError]``,
 registered here by file suffix.  Adding a format touches one file plus one line below.
 Formats: plain text (anything unlisted), HTML, Markdown, JSON Lines and JSON arrays
-(one document per record, addressed ``file#id``), and any of them compressed with
-gzip, bzip2, xz or zstd.  ``-`` is stdin, read as ``ReadOptions.stdin_format``.
+(one document per record, addressed ``file#id``), Parquet (one per row, the same way;
+needs pyarrow), and any of them compressed with gzip, bzip2, xz or zstd.  ``-`` is stdin, read as ``ReadOptions.stdin_format``.
 
 Why errors are *yielded*, not raised: a scan must carry on past a bad file (or a bad
 record inside a good file) and still tell the user exactly what was skipped and why.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
-from . import compressed, html, jsonl, markdown, text
+from . import compressed, html, jsonl, markdown, parquet, text
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,7 @@ DEFAULT_READER: Reader = text.read
 STREAM_READERS: dict[str, Callable[[BinaryIO, str, ReadOptions], Iterator[Item]]] = {
     ".jsonl": jsonl.read_stream,
     ".ndjson": jsonl.read_stream,
+    ".parquet": parquet.read_stream,
 }
 
 #: ``--stdin-format`` name -> the file suffix it reads as (stdin has no file name).
@@ -183,7 +184,13 @@ def read_file(path: Path, name: str, options: ReadOptions | None = None) -> Iter
         yield ReadError(name, describe_os_error(err))
         return
     with stream:
-        yield from _guarded(read_stream(stream, name, options), name)
+        yield from read_opened(stream, name, options)
+
+
+def read_opened(stream: BinaryIO, name: str, options: ReadOptions) -> Iterator[Item]:
+    """Documents in an open binary file (local or fsspec's), reported as ``name``; a
+    reader's unexpected failure is one read error for the file (see :func:`_guarded`)."""
+    yield from _guarded(read_stream(stream, name, options), name)
 
 
 #: Why a FIFO, device or socket is not read.

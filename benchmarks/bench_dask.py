@@ -1,0 +1,283 @@
+"""The Dask engine at scale (#15): >= 1M generated paragraphs scanned on a 2-worker
+``LocalCluster`` and by the local engine (``jobs=2``) in the same run: wall time, CPU
+time, peak memory per worker and of the driver, throughput, and whether the two
+reports are identical.
+
+    python benchmarks/bench_dask.py                                 # 1,000,000 paragraphs
+    python benchmarks/bench_dask.py --paragraphs 100000 --out benchmarks/results/dask-100k
+
+The corpus (built once under ``benchmarks/.corpus/dask/<N>/``, seeded): JSON Lines
+shards of 10,000 documents of 10 paragraphs each, 12-36 words a paragraph drawn from a
+60,000-word pseudo-vocabulary with Zipf weights.  60 % of the paragraphs are unique
+text; 40 % belong to near-duplicate clusters of 2-10 members: a base paragraph and
+variants with 3-25 % of their words substituted, one variant in ten an exact copy.
+Members of a cluster land in different documents.
+
+Each engine runs in its own process (``--run ENGINE``), through the library's
+``scan(..., engine=...)`` at default settings (no cache; the report is built with
+``to_dict`` and hashed, so both engines pay for it and their results are compared).
+Memory: a thread samples every 0.1 s the RSS of the process (for Dask: the client and
+the scheduler, which a ``LocalCluster`` runs in-process) and of each worker -- Dask's
+two workers through a ``WorkerPlugin`` sampling ``psutil`` inside the worker, the local
+engine's pool processes from the parent.  CPU: user + system time of the process and
+every worker.  Nothing here asserts a time; the machine is shared, so compare the
+engines' ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".corpus" / "dask"
+DOCS_PER_SHARD = 10_000
+PARAGRAPHS_PER_DOC = 10
+
+
+# ------------------------------------------------------------------ the corpus
+
+
+def vocabulary(size: int, rng: np.random.Generator) -> np.ndarray:
+    """``size`` distinct pronounceable pseudo-words."""
+    onsets = np.array("b c d f g h k l m n p r s t v w z br st tr pl".split())
+    vowels = np.array("a e i o u ai ou ea".split())
+    codas = np.array(["", "n", "r", "s", "t", "l", "m"])
+    words: set[str] = set()
+    while len(words) < size:
+        n = size * 2
+        syl = [onsets[rng.integers(0, len(onsets), n)], vowels[rng.integers(0, len(vowels), n)],
+               codas[rng.integers(0, len(codas), n)]]
+        one = np.char.add(np.char.add(syl[0], syl[1]), syl[2])
+        syl2 = np.char.add(onsets[rng.integers(0, len(onsets), n)], vowels[rng.integers(0, len(vowels), n)])
+        two = np.char.add(one, np.where(rng.random(n) < 0.7, syl2, ""))
+        words.update(two.tolist())
+    return np.array(sorted(words)[:size])
+
+
+def build(paragraphs: int, seed: int = 15) -> Path:
+    """Write the corpus (once) and return its folder."""
+    folder = WORK / str(paragraphs)
+    manifest = folder / "manifest.json"
+    if manifest.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    vocab = vocabulary(60_000, rng)
+    weights = 1 / np.arange(1, len(vocab) + 1) ** 0.9
+    weights /= weights.sum()
+    lengths = rng.integers(12, 37, paragraphs)
+    flat = rng.choice(len(vocab), int(lengths.sum()), p=weights)  # every word drawn at once
+    offsets = np.r_[0, np.cumsum(lengths)]
+    clustered = int(paragraphs * 0.4)
+    sizes = rng.integers(2, 11, clustered // 2 + 1)
+    starts = np.r_[0, np.cumsum(sizes)]
+    starts = starts[starts < clustered]  # cluster c: paragraphs starts[c] .. starts[c + 1] - 1
+    member = np.arange(clustered)
+    base = starts[np.searchsorted(starts, member, side="right") - 1]
+    variant = member != base  # paragraphs 0..clustered-1: clusters of a base and its variants
+    lengths[:clustered][variant] = lengths[base[variant]]
+    exact = variant & (rng.random(clustered) < 0.1)
+    rate = np.where(exact, 0.0, rng.uniform(0.03, 0.25, clustered))
+    tokens = [flat[offsets[k] : offsets[k] + lengths[k]] for k in range(paragraphs)]
+    for k in np.flatnonzero(variant).tolist():  # a variant: its base with some words substituted
+        words = tokens[base[k]].copy()
+        edit = rng.random(len(words)) < rate[k]
+        words[edit] = flat[rng.integers(0, len(flat), int(edit.sum()))]
+        tokens[k] = words
+    clusters = len(starts)
+    order = rng.permutation(paragraphs)  # scatter cluster members over documents
+    texts = [" ".join(vocab[tokens[k]].tolist()).capitalize() + "." for k in order.tolist()]
+    docs = (paragraphs + PARAGRAPHS_PER_DOC - 1) // PARAGRAPHS_PER_DOC
+    chars = 0
+    for shard in range(0, docs, DOCS_PER_SHARD):
+        with open(folder / f"shard-{shard // DOCS_PER_SHARD:04d}.jsonl", "w", encoding="utf-8") as out:
+            for d in range(shard, min(docs, shard + DOCS_PER_SHARD)):
+                text = "\n\n".join(texts[d * PARAGRAPHS_PER_DOC : (d + 1) * PARAGRAPHS_PER_DOC])
+                chars += len(text)
+                out.write(json.dumps({"id": f"doc{d:07d}", "text": text}) + "\n")
+    manifest.write_text(json.dumps({"paragraphs": paragraphs, "documents": docs, "clustered": clustered,
+                                    "clusters": clusters, "chars": chars, "seed": seed}))
+    return folder
+
+
+# ------------------------------------------------------------------ one engine, one process
+
+
+class _Peak:
+    """Samples a process's RSS every 0.1 s in a thread; ``peak`` is the largest seen."""
+
+    def __init__(self, pid: int | None = None) -> None:
+        import psutil
+
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(0.1)
+
+    def sample(self) -> None:
+        try:
+            self.peak = max(self.peak, self.process.memory_info().rss)
+        except Exception:  # the process ended
+            pass
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+class PeakMemory:
+    """A ``distributed.WorkerPlugin`` sampling its worker process's peak RSS (psutil)."""
+
+    name = "peak-rss"
+
+    def setup(self, worker) -> None:
+        self.sampler = _Peak()
+
+    def teardown(self, worker) -> None:
+        self.sampler.stop()
+
+
+def _worker_peak(dask_worker) -> int:
+    return dask_worker.plugins["peak-rss"].sampler.peak
+
+
+def _worker_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def run(engine: str, corpus: Path) -> dict:
+    import psutil
+
+    from dedup import scan
+
+    me = _Peak()
+    started = time.perf_counter()
+    if engine == "dask":
+        import logging
+
+        from distributed import LocalCluster, WorkerPlugin
+
+        plugin = type("PeakMemoryPlugin", (PeakMemory, WorkerPlugin), {})()
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+            client = cluster.get_client()
+            client.register_plugin(plugin)
+            ready = time.perf_counter()
+            result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
+            wall = time.perf_counter() - ready
+            workers = sorted(client.run(_worker_peak).values())
+            worker_cpu = sum(client.run(_worker_cpu).values())
+            client.close()
+        startup = ready - started
+    else:
+        pool_peaks: dict[int, _Peak] = {}
+        stop = threading.Event()
+
+        def watch_children() -> None:
+            while not stop.is_set():
+                for child in psutil.Process().children(recursive=True):
+                    if child.pid not in pool_peaks:
+                        pool_peaks[child.pid] = _Peak(child.pid)
+                stop.wait(0.1)
+
+        watcher = threading.Thread(target=watch_children, daemon=True)
+        watcher.start()
+        result = scan(corpus, jobs=2)
+        wall = time.perf_counter() - started
+        stop.set()
+        watcher.join()
+        workers = sorted(p.stop() for p in pool_peaks.values())
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        worker_cpu = children.ru_utime + children.ru_stime
+        startup = 0.0
+    own = os.times()
+    digest = hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
+    return {
+        "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": own.user + own.system + worker_cpu,
+        "driver_peak_mb": me.stop() / 2**20, "worker_peaks_mb": [w / 2**20 for w in workers],
+        "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
+        "digest": digest, "load": os.getloadavg()[0],
+    }
+
+
+# ------------------------------------------------------------------ the whole run
+
+
+def render(manifest: dict, rows: list[dict]) -> str:
+    mb = manifest["chars"] / 1e6
+    lines = [
+        f"Corpus: {manifest['paragraphs']:,} paragraphs in {manifest['documents']:,} documents "
+        f"({mb:.0f} MB of text; {manifest['clustered']:,} paragraphs in {manifest['clusters']:,} "
+        "near-duplicate clusters, the rest unique).",
+        "",
+        "| engine | wall s | CPU s | paragraphs/s (wall) | MB/s (wall) | peak RSS per worker | peak RSS, driver | "
+        "pairs | groups | load |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        workers = ", ".join(f"{w:,.0f} MB" for w in r["worker_peaks_mb"][-4:])
+        if len(r["worker_peaks_mb"]) > 4:
+            workers = f"({len(r['worker_peaks_mb'])} processes; largest) " + workers
+        name = "Dask, 2-worker LocalCluster" if r["engine"] == "dask" else "local, jobs=2"
+        lines.append(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {manifest['paragraphs'] / r['wall_s']:,.0f} "
+                     f"| {mb / r['wall_s']:.2f} | {workers} | {r['driver_peak_mb']:,.0f} MB | {r['pairs']:,} "
+                     f"| {r['groups']:,} | {r['load']:.1f} |")
+    if len(rows) == 2:
+        dask, local = rows
+        lines += ["", f"- Dask wall / local wall: **{dask['wall_s'] / local['wall_s']:.2f}**; "
+                      f"Dask CPU / local CPU: **{dask['cpu_s'] / local['cpu_s']:.2f}** "
+                      f"(cluster start-up, not in the wall time: {dask['startup_s']:.1f} s).",
+                  f"- Reports identical (SHA-256 of the JSON): **{dask['digest'] == local['digest']}**."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--paragraphs", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="dask,local")
+    parser.add_argument("--out", type=Path, default=None, help="also write OUT.md and OUT.json")
+    parser.add_argument("--run", choices=["dask", "local"], help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run(args.run, args.corpus)))
+        return
+    started = time.perf_counter()
+    folder = build(args.paragraphs)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    print(f"corpus ready in {time.perf_counter() - started:.0f} s: {folder}", file=sys.stderr)
+    rows = []
+    for engine in args.engines.split(","):
+        done = subprocess.run([sys.executable, __file__, "--run", engine, "--corpus", str(folder)],
+                              check=True, stdout=subprocess.PIPE, text=True)
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), file=sys.stderr)
+        text = render(manifest, rows)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.with_suffix(".md").write_text(text)
+            args.out.with_suffix(".json").write_text(json.dumps({"corpus": manifest, "rows": rows}, indent=1))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

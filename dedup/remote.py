@@ -1,0 +1,76 @@
+"""Inputs named by an fsspec URL or a glob: shards of a corpus wherever they are.
+
+``s3://bucket/crawl/*.parquet``, ``gs://...``, ``https://host/file.jsonl.gz``,
+``memory://...`` or a quoted local glob ``'data/shard-*.jsonl'`` name files through
+`fsspec <https://filesystem-spec.readthedocs.io/>`_ (a dependency of ``dedup[dask]``;
+``s3://`` also needs ``s3fs``, ``gs://`` ``gcsfs``, as fsspec says).  Each matching file
+(a URL naming a folder: every file under it) is read, in sorted order, by the reader
+its suffix chooses, exactly as a local file is (:func:`dedup.readers.read_stream`:
+JSON Lines and Parquet shards row by row, compressed files as streams), and reported
+under its full name (the URL, or the path the glob matched).  A file that cannot be
+opened or read is a read error; the scan goes on.  ``--include``/``--exclude`` do not
+apply: the glob is the selection.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Callable, Iterator, Optional, Union
+
+from .readers import Document, ReadError, ReadOptions, describe_os_error, read_opened
+
+#: What marks a glob (fsspec's and the shell's).
+GLOB = "*?["
+
+
+def is_remote(path: Union[str, os.PathLike]) -> bool:
+    """Whether ``path`` names its files through fsspec: a URL (``scheme://``), or a glob
+    that is not also the name of an existing local file."""
+    text = os.fspath(path)
+    return "://" in text or (any(c in text for c in GLOB) and not os.path.lexists(text))
+
+
+def expand(pattern: str) -> tuple[object, list[str]]:
+    """``(filesystem, paths)`` of the files ``pattern`` names, sorted.
+
+    Raises :class:`FileNotFoundError` when nothing matches, ``ValueError`` when fsspec
+    (or the package of the URL's protocol) is not installed.
+    """
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise ValueError(f"{pattern}: reading URLs and globs needs fsspec: pip install 'dedup[dask]'") from None
+    try:
+        fs, path = url_to_fs(pattern)
+    except (ImportError, ValueError) as err:
+        raise ValueError(f"{pattern}: {err}") from None
+    if any(c in path for c in GLOB):
+        found = fs.glob(path)
+    elif fs.exists(path):
+        found = [path]
+    else:
+        found = []
+    files = sorted({f for p in found for f in (fs.find(p) if fs.isdir(p) else [p])})
+    if not files:
+        raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
+    return fs, files
+
+
+def read_remote(pattern: str, options: ReadOptions,
+                on_file: Optional[Callable[[], None]] = None) -> Iterator[Union[Document, ReadError]]:
+    """Every document (or read error) of the files ``pattern`` names (see the module
+    doc); ``on_file()`` is called as each file is opened."""
+    fs, files = expand(pattern)
+    url = "://" in pattern
+    for path in files:
+        name = fs.unstrip_protocol(path) if url else path
+        try:
+            stream = fs.open(path, "rb")
+        except OSError as err:
+            yield ReadError(name, describe_os_error(err))
+            continue
+        if on_file is not None:
+            on_file()
+        with stream:
+            yield from read_opened(stream, name, options)
