@@ -33,6 +33,7 @@ import shutil
 
 import numpy as np
 
+from ..segments import sorted_unique
 from .items import LevelPlan
 from .scratch import load, partition_of, save
 
@@ -84,9 +85,7 @@ def star_partition(plan: LevelPlan, step: int, sources: int, part: int, kind: st
     """One large-star (``kind="large"``) or small-star step over edge partition
     ``part`` (rows from ``sources`` tasks of the previous step); writes the next step's
     rows and returns how many edges it changed."""
-    rows = np.concatenate([load(plan.scratch.edges(plan.level, step, s, part)) for s in range(sources)])
-    rows = np.unique(rows, axis=0) if len(rows) else np.zeros((0, 2), np.int64)  # sorted by (key, other)
-    key, other = rows[:, 0], rows[:, 1]
+    key, other = _distinct_rows(plan, [plan.scratch.edges(plan.level, step, s, part) for s in range(sources)])
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
     counts = np.diff(np.r_[starts, len(key)])
     smallest = np.minimum.reduceat(other, starts) if len(key) else other
@@ -108,11 +107,10 @@ def star_partition(plan: LevelPlan, step: int, sources: int, part: int, kind: st
 def write_labels(plan: LevelPlan, step: int, part: int) -> None:
     """Write the settled stars of edge partition ``part`` as ``(item, label)`` rows,
     split by pair range of the item: a centre is its own label, a leaf its centre's."""
-    rows = np.concatenate([load(plan.scratch.edges(plan.level, step, s, part)) for s in range(plan.partitions)])
-    rows = np.unique(rows, axis=0) if len(rows) else np.zeros((0, 2), np.int64)
-    key, other = rows[:, 0], rows[:, 1]
+    key, other = _distinct_rows(plan, [plan.scratch.edges(plan.level, step, s, part) for s in range(plan.partitions)])
     label = np.where(other < key, other, key)
-    item, first = np.unique(key, return_index=True)
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
+    item = key[first]
     label = np.minimum.reduceat(label, first) if len(key) else label
     ranges = plan.range_of(item)
     cuts = np.searchsorted(ranges, np.arange(plan.pair_ranges + 1))
@@ -127,7 +125,7 @@ def labels_of(plan: LevelPlan, items: np.ndarray) -> np.ndarray:
     items = np.asarray(items, dtype=np.int64)
     labels = items.copy()
     ranges = plan.range_of(items)
-    for r in np.unique(ranges).tolist():
+    for r in sorted_unique(ranges).tolist():
         table = np.concatenate([load(plan.scratch.labels(plan.level, k, r)) for k in range(plan.partitions)])
         if not len(table):
             continue
@@ -137,6 +135,15 @@ def labels_of(plan: LevelPlan, items: np.ndarray) -> np.ndarray:
         hit = table[at, 0] == items[mine]
         labels[mine[hit]] = table[at[hit], 1]
     return labels
+
+
+def _distinct_rows(plan: LevelPlan, paths: list) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(key, other)`` rows of the edge files ``paths``, sorted, as two
+    columns (one sort of ``key * items + other``: item numbers are below ``items``)."""
+    rows = [load(path) for path in paths]
+    flat = np.concatenate(rows) if rows else np.zeros((0, 2), np.int64)
+    code = sorted_unique(flat[:, 0] * max(plan.items, 1) + flat[:, 1])
+    return np.divmod(code, max(plan.items, 1))
 
 
 def _write_both_ways(plan: LevelPlan, step: int, source: int, edges: np.ndarray) -> None:

@@ -26,6 +26,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..group import merge
+from ..segments import sorted_unique
 from .components import components, item_partition, labels_of
 from .items import LevelPlan
 from .link import ROUND, Linked, _exact_copies, assemble
@@ -83,7 +84,7 @@ def keep_partition(plan: LevelPlan, part: int) -> None:
     partition also takes the pairs between groups that every range set aside."""
     rows = np.concatenate([load(plan.scratch.routed(plan.level, r, part)) for r in range(plan.pair_ranges)])
     rows = rows[np.argsort(rows["position"], kind="stable")]
-    nodes, local = np.unique(np.concatenate([rows["a"], rows["b"]]), return_inverse=True)
+    nodes, local = sorted_unique(np.concatenate([rows["a"], rows["b"]]), return_inverse=True)
     a, b = local[: len(rows)], local[len(rows):]
     root = np.arange(len(nodes), dtype=np.int64)
     rounds = rows["position"] // ROUND
