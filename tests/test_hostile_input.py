@@ -190,8 +190,10 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
     result = run("index", "add", tmp_path, "--db", db, "--base", tmp_path)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
-    assert lines[0] == (f"dedup: {db}: stopped after 256 documents were judged and 256 stored "
-                        "(the last: d255.txt); those stay in the index, the rest were not added")
+    # Exactly what is in the index (#12a: it said "256 judged and 257 stored" on Redis).
+    assert lines[0] == (f"dedup: {db}: stopped; 256 of the 300 documents read are stored in the index "
+                        "(the last: d255.txt) and stay there; the other 44 are not (rejected, refused or "
+                        "not reached: run the same command again to add them)")
     assert lines[1].startswith("dedup: unexpected error: OSError: [Errno 5] Input/output error")
     monkeypatch.undo()
     with Index.open(db, create=False) as idx:

@@ -148,15 +148,16 @@ def test_batches_accept_every_item_shape_and_report_bad_items(idx, rng):
         ("t4", rewrite(rng, texts[0], 0.05)),  # duplicate of t1, added earlier in this batch
         ("t1", texts[3]),  # id already taken
     ])
-    assert [v.added for v in verdicts] == [True, True, True, False, False, True, False, False]
-    assert "must be a string" in verdicts[3].error and "empty" in verdicts[4].error
+    assert [v.added for v in verdicts] == [True, True, True, False, True, True, False, False]
+    assert "must be a string" in verdicts[3].error
+    assert verdicts[4].error is None and "empty" in verdicts[4].reason  # stored by its exact key (#10)
     assert verdicts[5].error is None and "exact copy only" in verdicts[5].reason  # stored, by its key
     assert verdicts[6].is_duplicate and verdicts[6].matches[0].doc_id == "t1"
     assert "already in the index" in verdicts[7].error
     assert idx.get("t2").meta == {"source": "feed"}
     checked = idx.check_many([texts[1], ("x", texts[3]), ("y", None)])
     assert checked[0].is_duplicate and not checked[1].flagged and checked[2].error
-    assert len(idx) == 4  # t1, t2, t3 and the short one
+    assert len(idx) == 5  # t1, t2, t3, the empty and the short one
 
 
 def test_filter_streams_verdicts_batch_by_batch(idx, rng):
@@ -169,8 +170,6 @@ def test_filter_streams_verdicts_batch_by_batch(idx, rng):
 
 
 def test_single_calls_raise_clear_errors(idx):
-    with pytest.raises(BadDocument, match="empty"):
-        idx.check("")
     with pytest.raises(BadDocument, match="must be a string"):
         idx.add(b"bytes", doc_id="b")
     # A short text is no error: it is matched as an exact copy only (test_index_short.py).
@@ -214,7 +213,7 @@ def test_index_finds_the_cross_document_pairs_a_scan_finds(tmp_path, rng):
 def test_load_stores_without_checking_and_later_checks_see_everything(tmp_path, rng):
     texts = [article(rng) for _ in range(6)]
     with Index.open(tmp_path / "bulk.dedup") as bulk, Index.open(tmp_path / "one.dedup") as one:
-        loaded = bulk.load([(f"d{i}", t) for i, t in enumerate(texts)] + [("d0", texts[1]), ("bad", "")], batch_size=3)
+        loaded = bulk.load([(f"d{i}", t) for i, t in enumerate(texts)] + [("d0", texts[1]), ("bad", None)], batch_size=3)
         assert [v.added for v in loaded] == [True] * 6 + [False, False]
         assert "already in the index" in loaded[6].error and loaded[7].error
         for i, t in enumerate(texts):

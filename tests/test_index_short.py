@@ -88,3 +88,20 @@ def test_cli_index_add_and_check_a_one_line_brief(tmp_path, monkeypatch):
     assert checked.exit_code == 1
     [verdict] = json.loads(checked.output)["verdicts"]
     assert verdict["duplicate"] and verdict["matches"][0]["id"] == "brief.txt"
+
+
+def test_empty_documents_are_stored_by_their_exact_key(backend):
+    """#10: ``Index.add("")`` is no BadDocument.  An empty (or whitespace-only) document
+    is stored by the content key of the empty text, as the scan keys it; a second one
+    is its exact duplicate (whatever its whitespace), a non-empty text is not."""
+    with Index.open(backend.url) as index:
+        first = index.add("", doc_id="e1")
+        assert first.added and first.error is None and not first.is_duplicate and "empty" in first.reason
+        assert index.get("e1").text == "" and index.get("e1").paragraphs == ()
+        again = index.add(" \n\n\t", doc_id="e2")
+        assert again.is_duplicate and not again.added and again.relation == "duplicate"
+        assert [m.doc_id for m in again.matches] == ["e1"] and again.matches[0].exact
+        assert index.check("").is_duplicate
+        assert not index.check("*", doc_id="star").is_duplicate
+        assert index.add("", doc_id="e1").already_indexed  # idempotent like any text
+        assert sorted(index.ids()) == ["e1"] and index.stats()["paragraphs"] == 0

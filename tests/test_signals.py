@@ -144,9 +144,9 @@ def test_index_add_interrupted(corpus, tmp_path, sig):
     wait_until(committed, proc)
     stderr = finish(proc, sig, group=sig == signal.SIGINT)
     # which documents were committed is said, and they are there
-    said = [line for line in stderr.splitlines() if "stopped after" in line]
+    said = [line for line in stderr.splitlines() if "stopped;" in line]
     assert said, stderr
-    stored = int(said[0].split(" and ")[1].split()[0])
+    stored = int(said[0].split("stopped; ")[1].split()[0])
     with Index.open(db, create=False) as idx:
         assert len(idx) == stored
         last = said[0].split("(the last: ")[1].split(")")[0]
@@ -154,3 +154,41 @@ def test_index_add_interrupted(corpus, tmp_path, sig):
     with closing(sqlite3.connect(db)) as con:
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
     assert leftovers(tmp_path) == []
+
+
+def test_python_caller_interrupted_inside_scan_exits_cleanly(corpus, tmp_path):
+    """#12(d): a Python program calling ``dedup.scan`` (no CLI, no ``os._exit``) gets
+    its KeyboardInterrupt and ends promptly however often Ctrl-C is pressed: the
+    worker pool terminated and reaped, the scratch folder removed (clean-up holds
+    further signals back, :mod:`dedup.plan.shield`), the interpreter not left hanging
+    at exit in multiprocessing's hooks."""
+    scratch = tmp_path / "scratch"
+    program = ("import sys\nfrom dedup import scan\n"
+               f"try:\n    scan({str(corpus)!r}, jobs=2, tmp_dir={str(scratch)!r})\n"
+               "except KeyboardInterrupt:\n    print('caught', flush=True)\n    raise\n")
+    proc = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    workers: set[int] = set()
+
+    def signing() -> bool:
+        workers.update(children(proc.pid))
+        return len(workers) >= 2 and scratch.exists() and any(scratch.rglob("*.npy"))
+
+    wait_until(signing, proc)
+    for _ in range(6):  # Ctrl-C pressed again and again while it shuts down
+        try:
+            os.killpg(proc.pid, signal.SIGINT)
+        except ProcessLookupError:
+            break
+        time.sleep(0.03)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("the Python caller did not exit within 30 s of Ctrl-C")
+    assert out.strip() == "caught" and err.rstrip().endswith("KeyboardInterrupt"), err
+    assert proc.returncode == -signal.SIGINT  # Python's own exit for an uncaught KeyboardInterrupt
+    time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "worker processes outlived the caller"
+    assert list(scratch.iterdir()) == []

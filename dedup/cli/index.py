@@ -337,4 +337,7 @@ def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, add
     output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages)
     output.errors(report.errors, "could not be read or checked")
     output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
+    if job.documents and not report.judged:  # read, but every one refused (said above)
+        _fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
+              f"{len(job.documents)} refused)")
     exit_for(bool(report.judged), bool(report.errors), report.as_result().has_duplicates, exit_zero)

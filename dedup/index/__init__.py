@@ -268,6 +268,16 @@ class Index:
             self._optimize_if_behind()
         return removed
 
+    def holds(self, items: Sequence[Mapping[str, Any]], *, texts: bool = False) -> list[bool]:
+        """For each item (a mapping with ``id``, and ``text`` when ``texts``): whether
+        the index stores that id (with ``texts``: added with that very text, as given
+        -- what an add of it would call "already indexed").  One look-up for all."""
+        with self._store.transaction(write=False):
+            stored = self._store.digests([item["id"] for item in items])
+        if not texts:
+            return [item["id"] in stored for item in items]
+        return [item["id"] in stored and stored[item["id"]] in (None, digest(item["text"])) for item in items]
+
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         """The stored text, paragraph spans and metadata of ``doc_id`` (or ``None``)."""
         return self._store.get(doc_id)

@@ -8,7 +8,14 @@ The rules (the README's "Document ids"):
   files or found in a folder, so two different ``x.txt`` in two folders never share an
   id; a file outside ``base`` is named by its absolute path;
 * a JSON or JSON Lines record keeps its own id as it is (its id field, ``wire-1``),
-  after an optional ``prefix``; a record without one is ``FILE_ID:LINE``;
+  after an optional ``prefix``; a record whose id repeats an earlier record's in the
+  same file is ``ID@LINE``, and a record without one ``FILE_ID:LINE`` -- the scan's
+  record names (``FILE#ID``, ``FILE#ID@LINE``, ``FILE:LINE``) without their ``FILE#``,
+  so no record is lost to a name (reports name records exactly as the scan does);
+* a file name that is not valid UTF-8 (undecodable bytes, PEP 383) is stored with
+  each such byte written ``\\xNN``, as the scan's text report shows it, and its exact
+  bytes are kept in the document's metadata as ``path_bytes`` (base64, as in the
+  scan's JSON report);
 * text read from stdin is named ``stdin_id`` when given (its records without an id
   ``STDIN_ID:LINE``), otherwise by a digest of its text (``auto:...``, as
   :meth:`dedup.index.Index.add` names a text given without an id), so a second
@@ -19,11 +26,13 @@ The rules (the README's "Document ids"):
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..readers import STDIN_NAME, Document
+from ..report.safety import json_name, json_text
 from .items import auto_id
 
 
@@ -44,15 +53,34 @@ class Naming:
             return Path(full).as_posix()
         return Path(relative).as_posix()
 
-    def named(self, doc: Document) -> Document:
-        """``doc`` with its id as ``path``."""
-        return replace(doc, path=self.doc_id(doc))
+    def item(self, doc: Document) -> dict[str, Any]:
+        """What the index is given for ``doc``: its id, its text and, for a name that
+        is not valid UTF-8, the name's exact bytes as metadata (``path_bytes``)."""
+        item: dict[str, Any] = {"id": self.doc_id(doc), "text": doc.text}
+        raw = json_name(doc.path).get("path_bytes")
+        if raw is not None:
+            item["path_bytes"] = raw
+        return item
+
+    def report_name(self, doc: Document) -> str:
+        """How reports name ``doc``: as the scan does (``FILE#ID``, ``FILE#ID@LINE``,
+        ``FILE:LINE`` for records; a file by its id, undecodable bytes and all), but a
+        text read from stdin by its id."""
+        return self.doc_id(doc) if doc.path == STDIN_NAME or doc.path.startswith(STDIN_NAME + ":") else doc.path
 
     def doc_id(self, doc: Document) -> str:
+        """The id of ``doc``, read from a file named by :meth:`file_id` (or stdin)."""
         if doc.record is not None:
-            return self.prefix + doc.record
+            return self.prefix + record_id(doc.path, doc.record)
         if doc.path == STDIN_NAME:
             return self.stdin_id if self.stdin_id is not None else auto_id(doc.text)
         if doc.path.startswith(STDIN_NAME + ":"):  # a record without an id, by its line
             return self.stdin_id + doc.path[len(STDIN_NAME):] if self.stdin_id is not None else auto_id(doc.text)
-        return doc.path
+        return json_text(doc.path)
+
+
+def record_id(name: str, record: str) -> str:
+    """A record's id from its reader name ``FILE#ID`` or ``FILE#ID@LINE...`` (``ID`` is
+    ``record``): ``ID``, or ``ID@LINE...`` for a repeated id."""
+    found = re.fullmatch(r"(?s).*#" + re.escape(record) + r"((?:@\d+)*)", name)
+    return record + (found.group(1) if found else "")

@@ -49,8 +49,6 @@ def problem(inp: Input) -> Optional[str]:
         return f"document id must be a string, not {type(inp.doc_id).__name__}"
     if not isinstance(inp.text, str):
         return f"document {name!r}: text must be a string, not {type(inp.text).__name__}"
-    if not inp.text.strip():
-        return f"document {name!r} is empty"
     if isinstance(inp.doc_id, str) and (bad := surrogate_problem(inp.doc_id)):
         return f"document id {ascii(inp.doc_id)} holds {bad}"
     if bad := surrogate_problem(inp.text):

@@ -25,21 +25,26 @@ from .ids import Naming
 
 @dataclass
 class Job:
-    """What a job read and decided: ``documents`` (path and source, text dropped) and
-    their ``verdicts`` (same order), and the ``errors`` of what could not be read;
-    with ``keep_texts``, ``texts`` holds the text of each document that matched
-    something (by path), for reports that show it beside what it matched."""
+    """What a job read and decided: ``documents`` (named as reports name them, text
+    dropped), their index ``ids`` and ``verdicts`` (same order), and the ``errors`` of
+    what could not be read; with ``keep_texts``, ``texts`` holds the text of each
+    document that matched something (by report name), for reports that show it beside
+    what it matched."""
 
     documents: list[Document] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     keep_texts: bool = False
 
-    def keep(self, docs: Sequence[Document], verdicts: Sequence[Verdict]) -> Sequence[Verdict]:
+    def keep(self, batch: Sequence[dict], verdicts: Sequence[Verdict]) -> None:
+        """Record the ``verdicts`` on ``batch`` (the index items of the next documents)."""
         if self.keep_texts:
-            self.texts.update((d.path, d.text) for d, v in zip(docs, verdicts) if v.flagged)
-        return verdicts
+            first = len(self.verdicts)
+            self.texts.update((self.documents[first + k].path, item["text"])
+                              for k, (item, v) in enumerate(zip(batch, verdicts)) if v.flagged)
+        self.verdicts.extend(verdicts)
 
 
 def check_paths(
@@ -51,7 +56,7 @@ def check_paths(
     job = Job(keep_texts=keep_texts)
     docs = _stream(paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        job.verdicts.extend(job.keep(batch, index.check_many(batch, policy=policy)))
+        job.keep(batch, index.check_many(batch, policy=policy))
     progress.close()
     return job
 
@@ -70,56 +75,67 @@ def add_paths(
 ) -> Job:
     """Add every document under ``paths`` to ``index`` as ``policy`` says (``load``:
     store everything unchecked, :meth:`Index.load`; ``progress`` counts the documents
-    read; ``keep_texts``: see :class:`Job`)."""
+    read; ``keep_texts``: see :class:`Job`), one batch (one transaction) at a time.
+
+    Interrupted (an error or a signal), the exception gets a note (PEP 678, shown by
+    the CLI) saying exactly which documents are stored: see :func:`_note_committed`."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(paths, selection, options, job, progress, naming)
+    batch: list[dict] = []
     try:
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
         else:
-            for d, v in index.filter(docs, policy=policy):
-                job.verdicts.extend(job.keep([d], [v]))
+            while batch := list(islice(docs, BATCH_DOCUMENTS)):
+                job.keep(batch, index.add_many(batch, policy=policy))
     except BaseException as err:  # an error or a signal: say what stays committed
-        _note_committed(err, index, job, load)
+        _note_committed(err, index, job, batch, load)
         raise
     progress.close()
     return job
 
 
-def _note_committed(err: BaseException, index: Index, job: Job, load: bool) -> None:
-    """Add a note (PEP 678, shown by the CLI) to ``err`` saying what the batches
-    committed before it stored: those documents stay in the index.  The batch in flight
-    may have committed too (the failure came after its commit, during the bucket-file
-    upkeep): its documents are looked up in the index."""
-    stored = [v.doc_id for v in job.verdicts if v.added]
+def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict], load: bool) -> None:
+    """Add a note (PEP 678) to ``err`` saying which documents read are stored in the
+    index now (those stay) and which are not.
+
+    Batches before the one in flight committed: their verdicts say what they stored
+    (``added``; ``already indexed`` ones were stored before).  The batch in flight
+    (``batch``; ``--load``: everything read) committed whole or not at all -- the
+    failure may have come after its commit (during bucket-file upkeep) -- so its
+    documents are looked up: one stored with the text read counts as stored."""
+    judged = job.verdicts if not load else []
+    flight = batch if not load else [{"id": i} for i in job.ids]
+    stored = [job.ids[k] for k, v in enumerate(judged) if v.added or v.already_indexed]
     try:
-        if load:  # one transaction: committed (the failure came after it) or rolled back whole
-            committed = bool(job.documents) and job.documents[-1].path in index
-            stored = [d.path for d in job.documents] if committed else []
-        else:
-            stored += [d.path for d in job.documents[len(job.verdicts):] if d.path in index]
+        held = index.holds(flight) if load else index.holds(flight, texts=True)
     except Exception:  # the index itself is what failed: say what is known
-        pass
-    if load:
-        note = (f"{index.path}: stopped after the --load transaction stored {len(stored)} documents"
-                if stored else f"{index.path}: stopped; --load stores in one transaction, nothing was added")
+        held = [False] * len(flight)
+    stored += [item["id"] for item, h in zip(flight, held) if h]
+    read = len(job.ids)
+    if not stored:
+        note = f"{index.path}: stopped; none of the {read} documents read is stored in the index"
     else:
-        last = f" (the last: {stored[-1]})" if stored else ""
-        note = (f"{index.path}: stopped after {len(job.verdicts)} documents were judged and "
-                f"{len(stored)} stored{last}; those stay in the index, the rest were not added")
+        named = ", ".join(stored) if len(stored) <= 3 else f"the last: {stored[-1]}"
+        note = (f"{index.path}: stopped; {len(stored)} of the {read} documents read are stored in the index "
+                f"({named}) and stay there")
+    if read > len(stored):
+        note += (f"{'; the other' if stored else ':'} {read - len(stored)} are not (rejected, refused or not "
+                 "reached: run the same command again to add them)")
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
 def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,
-            progress: Progress, naming: Naming) -> Iterator[Document]:
-    """The documents under ``paths`` as they are read, named by their ids; what the
-    report needs later (the id and source, not the text) and the read errors are kept
-    in ``job``."""
-    for item in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
-                                 "documents"):
-        if isinstance(item, ReadError):
-            job.errors.append(item)
+            progress: Progress, naming: Naming) -> Iterator[dict]:
+    """The index items (:meth:`Naming.item`) of the documents under ``paths`` as they
+    are read; what the report needs later (the name and source, not the text), the ids
+    and the read errors are kept in ``job``."""
+    for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
+                                "documents"):
+        if isinstance(doc, ReadError):
+            job.errors.append(doc)
         else:
-            item = naming.named(item)
-            job.documents.append(replace(item, text=""))
+            item = naming.item(doc)
+            job.documents.append(replace(doc, path=naming.report_name(doc), text=""))
+            job.ids.append(item["id"])
             yield item

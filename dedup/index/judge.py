@@ -107,8 +107,11 @@ def exact_only(
 ) -> Verdict:
     """The verdict on an article with no paragraph of ``min_tokens`` tokens: below the
     length rule a text is matched only as an exact copy, so it is a duplicate exactly
-    when a stored document has the same normalized text (``copies``)."""
-    short = f"no paragraph of {min_tokens} tokens: compared as an exact copy only"
+    when a stored document has the same normalized text (``copies``).  An empty or
+    whitespace-only article is such a document too (no paragraph, the content key of
+    the empty text, as in a scan): stored by that key, and two of them are exact
+    duplicates."""
+    short = ("empty" if not paragraphs else f"no paragraph of {min_tokens} tokens") + ": compared as an exact copy only"
     if copies:
         reason = f"exact copy of {copies[0].doc_id!r} ({short})"
     else:
@@ -128,6 +131,7 @@ def exact_only(
         accepted=accepted,
         reason=reason,
         text=text if accepted else None,
+        relation="duplicate" if duplicate else None,
     )
 
 

@@ -18,7 +18,7 @@ pool and joins its workers; leaving it by *any* exception -- an error in a stage
 ``KeyboardInterrupt`` (Ctrl-C), or the exception the CLI raises on SIGTERM
 (:class:`dedup.cli.failures.Terminated`) -- terminates the workers and reaps them
 before the exception goes on, so no worker outlives the scan and none prints a
-traceback.  To make that so, each worker ignores SIGINT (a Ctrl-C reaches the whole
+traceback (with further SIGINT/SIGTERM held back meanwhile, :mod:`~dedup.plan.shield`).  To make that so, each worker ignores SIGINT (a Ctrl-C reaches the whole
 process group; only the parent acts on it), restores SIGTERM's default action (which
 ``terminate`` sends) and, on Linux, asks the kernel for SIGTERM when its parent dies
 (``PR_SET_PDEATHSIG``), so even a parent killed with SIGKILL leaves no orphans.
@@ -34,6 +34,8 @@ import sys
 from collections import deque
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator, Optional
+
+from .shield import held_signals
 
 #: ``prctl`` option: the signal a process gets when its parent dies (Linux).
 _PR_SET_PDEATHSIG = 1
@@ -65,11 +67,12 @@ class LocalExecutor:
         pool, self._pool = self._pool, None
         if pool is None:
             return
-        if abort:
-            pool.terminate()
-        else:
-            pool.close()
-        pool.join()
+        with held_signals():  # a second Ctrl-C must not leave the pool half shut
+            if abort:
+                pool.terminate()
+            else:
+                pool.close()
+            pool.join()
 
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, on the workers."""
@@ -96,7 +99,8 @@ class LocalExecutor:
     def _start(self):
         if self._pool is None:
             context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
-            self._pool = context.Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),))
+            with held_signals():  # a Ctrl-C comes after the pool is ours to shut down
+                self._pool = context.Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),))
             self.worker_pids = [p.pid for p in getattr(self._pool, "_pool", [])]  # multiprocessing keeps them there
         return self._pool
 

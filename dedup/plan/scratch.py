@@ -36,6 +36,8 @@ from typing import Iterator, Union
 
 import numpy as np
 
+from .shield import held_signals
+
 PREFIX = "dedup-scan-"
 
 
@@ -102,7 +104,8 @@ def scratch_folder(parent: Union[str, Path, None] = None) -> Iterator[Scratch]:
     try:
         yield Scratch(root)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        with held_signals():  # a second Ctrl-C must not leave the folder behind
+            shutil.rmtree(root, ignore_errors=True)
 
 
 def sweep_orphans(parent: Path) -> int:

@@ -69,6 +69,10 @@ def parse(url: str) -> RedisURL:
     return RedisURL(plain, shown, prefix, timeout, lease, shard_bits)
 
 
+#: The ``doing`` of :func:`translate` that write: a lost connection may interrupt them.
+WRITING = ("write to", "remove from", "lock")
+
+
 def translate(err: Exception, shown: str, doing: str) -> StorageError:
     """A :class:`StorageError` naming the index URL (password masked) and the cause."""
     import redis.exceptions as rx
@@ -79,15 +83,18 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
         return IndexUnavailable(f"{shown}: the Redis server refused the credentials ({text}); "
                                 "check the user name and password in the URL")
     if isinstance(err, rx.TimeoutError):
+        retry = ("; a write in progress was not completed (retry it: a document is stored whole or not at all)"
+                 if doing in WRITING else "")
         return IndexUnavailable(f"{shown}: the Redis server did not answer in time while trying to {doing} "
-                                f"the index ({text}); a write in progress was not completed (retry it: "
-                                "a document is stored whole or not at all)")
+                                f"the index ({text}){retry}")
     if isinstance(err, rx.BusyLoadingError):
         return IndexUnavailable(f"{shown}: the Redis server is loading its data; try again shortly")
     if isinstance(err, rx.ConnectionError):
+        # Only a write has anything half-done to speak of (a read, an open: nothing).
+        retry = (" A document being written was stored whole or not at all: retry the batch"
+                 if doing in WRITING else "")
         return IndexUnavailable(f"{shown}: cannot {doing} the index: no connection to the Redis server "
-                                f"({text}); is it running and reachable? A document being written was "
-                                "stored whole or not at all: retry the batch")
+                                f"({text}); is it running and reachable?{retry}")
     if "OOM" in text or "maxmemory" in text:
         return IndexFull(f"{shown}: cannot {doing} the index: the Redis server reached its memory limit "
                          f"(maxmemory); nothing of the refused document was stored ({text})")

@@ -1,0 +1,150 @@
+"""The index's life, as the tester found it after session 8 (#12 a, b and messages):
+what an interrupted add says, non-UTF-8 file names, record names, and messages that
+named the wrong cause.  Each test failed on the code before (main 7ab1bc1)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+
+import pytest
+from click.testing import CliRunner
+
+from dedup import Index, Policy, scan
+from dedup.cli import main
+from textgen import prose
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def article(rng: random.Random) -> str:
+    return "\n\n".join(prose(rng, 50) for _ in range(3))
+
+
+@pytest.fixture(autouse=True)
+def in_docs(tmp_path, monkeypatch):
+    """Run in ``tmp_path/docs`` (documents), the index beside it (``../i.dedup``)."""
+    (tmp_path / "docs").mkdir()
+    monkeypatch.chdir(tmp_path / "docs")
+
+
+def test_interrupted_after_the_batch_in_flight_committed_counts_it_as_stored(tmp_path, monkeypatch):
+    """(a) A Ctrl-C after a batch committed (here: in the bucket-file upkeep that
+    follows the commit) used to be reported as "256 judged and 257 stored"; the note
+    now says how many of the documents read are in the index, and it is exact."""
+    rng = random.Random(11)
+    for i in range(300):  # two batches of 256
+        (tmp_path / "docs" / f"d{i:03d}.txt").write_text(article(rng))
+    real = Index._optimize_if_behind
+
+    def interrupted_after_the_second_commit(self, *args, **kwargs):
+        if len(self) == 300:
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Index, "_optimize_if_behind", interrupted_after_the_second_commit)
+    db = tmp_path / "i.dedup"
+    result = CliRunner().invoke(main, ["index", "add", ".", "--db", str(db)])
+    assert result.exit_code == 130
+    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
+    assert "300 of the 300 documents read are stored in the index (the last: d299.txt)" in note
+    assert "are not" not in note
+    monkeypatch.undo()
+    with Index.open(db, create=False) as idx:
+        assert len(idx) == 300
+
+
+def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_path, monkeypatch):
+    rng = random.Random(12)
+    texts = [article(rng) for _ in range(3)]
+    for i, text in enumerate(texts + [texts[0]]):  # d3 is a duplicate of d0: rejected
+        (tmp_path / "docs" / f"d{i}.txt").write_text(text)
+    real = Index.add_many
+
+    def fails_after(self, items, **kwargs):
+        real(self, items, **kwargs)
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Index, "add_many", fails_after)
+    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
+    assert result.exit_code == 2
+    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
+    assert note.endswith("3 of the 4 documents read are stored in the index (d0.txt, d1.txt, d2.txt) and stay "
+                         "there; the other 1 are not (rejected, refused or not reached: run the same command "
+                         "again to add them)")
+
+
+def test_a_non_utf8_file_name_is_stored_and_checked(tmp_path):
+    """(b) It was an error entry ("lone surrogate") in `index add` and `check`."""
+    rng = random.Random(13)
+    raw = b"caf\xe9.txt"
+    with open(os.path.join(os.fsencode(tmp_path / "docs"), raw), "w") as f:
+        f.write(article(rng))
+    (tmp_path / "docs" / "ok.txt").write_text(article(rng))
+    added = run("index", "add", ".", "--db", "../i.dedup", "--format", "json")
+    assert added.exit_code == 0, added.stderr
+    verdicts = json.loads(added.stdout)["verdicts"]
+    assert [v["id"] for v in verdicts] == ["caf\\xe9.txt", "ok.txt"] and all(v["added"] for v in verdicts)
+    with Index.open("../i.dedup", readonly=True) as idx:
+        [listed] = [d for d in idx.documents() if d.doc_id == "caf\\xe9.txt"]
+        assert base64.b64decode(listed.meta["path_bytes"]) == raw  # the exact bytes, as the scan's JSON gives
+    scanned = json.loads(run("scan", ".", "--format", "json").stdout)
+    assert {d.get("path_bytes") for d in scanned["documents"]} == {base64.b64encode(raw).decode(), None}
+    again = run("index", "add", ".", "--db", "../i.dedup")
+    assert again.exit_code == 0 and "caf\\xe9.txt: already indexed" in again.stdout
+    checked = run("check", ".", "--db", "../i.dedup", "--format", "json")
+    report = json.loads(checked.stdout)
+    assert checked.exit_code == 1 and report["errors"] == []
+    assert [m["id"] for m in report["verdicts"][0]["matches"]] == ["caf\\xe9.txt"]
+    assert report["documents"][0]["path_bytes"] == base64.b64encode(raw).decode()  # named as the scan names it
+
+
+def test_records_are_named_as_the_scan_names_them_and_a_repeated_id_is_kept(tmp_path):
+    """Check and add reports named records by their index id (`w1`) where the scan says
+    `r.jsonl#w1`, and a repeated id (the scan's `r.jsonl#w1@3`) was refused as "already
+    in the index with a different text".  Reports now use the scan's names; the index
+    keeps the record's own id, `ID@LINE` for a repeat."""
+    rng = random.Random(14)
+    texts = [article(rng) for _ in range(3)]
+    records = [{"id": "w1", "text": texts[0]}, {"text": texts[1]}, {"id": "w1", "text": texts[2]}]
+    (tmp_path / "docs" / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    names = [d.path for d in scan(tmp_path / "docs" / "r.jsonl").documents]
+    assert names == ["r.jsonl#w1", "r.jsonl:2", "r.jsonl#w1@3"]
+    added = run("index", "add", "r.jsonl", "--db", "../i.dedup", "--format", "json")
+    assert added.exit_code == 0, added.stderr
+    report = json.loads(added.stdout)
+    assert [d["path"] for d in report["documents"]] == names
+    assert [v["id"] for v in report["verdicts"]] == ["w1", "r.jsonl:2", "w1@3"]
+    assert all(v["added"] for v in report["verdicts"])
+    with Index.open("../i.dedup", readonly=True) as idx:
+        assert sorted(idx.ids()) == ["r.jsonl:2", "w1", "w1@3"] and "w1" in idx
+    checked = json.loads(run("check", "r.jsonl", "--db", "../i.dedup", "--format", "json").stdout)
+    assert [d["path"] for d in checked["documents"]] == names
+    assert {p["b"]["path"] for p in checked["pairs"]} == set(names)
+
+
+def test_a_refused_stdin_replacement_does_not_say_nothing_could_be_read(tmp_path):
+    rng = random.Random(15)
+    assert run("index", "add", "-", "--id", "s1", "--db", "../i.dedup", input=article(rng)).exit_code == 0
+    refused = run("index", "add", "-", "--id", "s1", "--db", "../i.dedup", input=article(rng))
+    assert refused.exit_code == 2
+    assert "already in the index with a different text" in refused.stderr
+    assert "could be read" not in refused.stderr
+    assert refused.stderr.splitlines()[-1] == "dedup: no document could be added (1 read, 1 refused)"
+
+
+def test_stats_count_the_paragraphs_outside_the_bucket_file_after_a_replace(tmp_path):
+    """`index stats` said "38 paragraphs" and "39 paragraphs read into memory": the
+    second counted row ids, and a replaced document's rows are gone."""
+    rng = random.Random(16)
+    with Index.open(tmp_path / "i.dedup", auto_optimize=False) as idx:
+        idx.add(article(rng), "a")
+        idx.add(article(rng), "b")
+        idx.add(article(rng) + "\n\n" + prose(rng, 40), "a", policy=Policy(replace=True))
+        stats = idx.stats()
+        assert stats["paragraphs"] == 7
+        assert stats["bucket_file"]["paragraphs_behind"] == 7
