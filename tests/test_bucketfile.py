@@ -18,7 +18,7 @@ from textgen import prose, rewrite
 import dedup.index
 import dedup.storage.bucketfile
 import dedup.storage.sqlite.buckets
-from dedup.index import Index
+from dedup.index import Index, contain
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
 
@@ -101,15 +101,16 @@ def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
 
 
 def assert_well_formed(idx: Index) -> None:
-    """The file's arrays: keys sorted, the fence every BLOCK-th key, one entry per band of
-    every banded row that exists, and nothing else."""
+    """The file's arrays: keys sorted, the fence every BLOCK-th key, one entry per band
+    (and containment key) of every banded row that exists, and nothing else."""
     store = idx._store
     for level, table in (("paragraph", "paragraphs"), ("document", "documents")):
         got = store._view.file.levels[level]
         assert np.all(got.keys[1:] >= got.keys[:-1]) and np.array_equal(got.fence, got.keys[::BLOCK])
         banded = {r[0] for r in store._conn.execute(f"SELECT id FROM {table} WHERE banded = 1")}
         refs, counts = np.unique(got.refs, return_counts=True)
-        assert set(refs.tolist()) <= banded and set(counts.tolist()) <= {idx.settings.bands}
+        per_row = idx.settings.bands + contain.positions(idx.settings)  # band keys + containment keys
+        assert set(refs.tolist()) <= banded and set(counts.tolist()) <= {per_row}
 
 
 @pytest.mark.parametrize("partition", [1 << 22, 97], ids=["one key range", "many key ranges"])
@@ -401,5 +402,6 @@ def test_the_file_is_plain_arrays_and_json(tmp_path, rng):
         assert header["uid"] == uid and header["bytes"] == len(data)
         opened = open_bucket_file(idx.path, header["file_id"], uid, header["width"])
         level = opened.levels["paragraph"]
-        assert len(level.keys) == 6 * idx.settings.bands and np.all(level.keys[1:] >= level.keys[:-1])
+        per_row = idx.settings.bands + contain.positions(idx.settings)  # band keys + containment keys
+        assert len(level.keys) == 6 * per_row and np.all(level.keys[1:] >= level.keys[:-1])
         assert open_bucket_file(idx.path, header["file_id"], "another index", header["width"]) is None

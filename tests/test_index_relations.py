@@ -13,9 +13,9 @@ from textgen import rich_prose
 def quote_and_report():
     rng = random.Random(4)
     quote = rich_prose(rng, 40)
-    # The quote is ~2/7 of the report's paragraph (Jaccard ~0.28, below the threshold).
-    # The index finds contained pairs only among its Jaccard-band candidates (it stores
-    # no containment bands): a quote that is a much smaller part is missed.
+    # The quote is ~2/7 of the report's paragraph (Jaccard ~0.28, below the threshold);
+    # tests/test_index_contain.py has smaller parts (1:4 to 1:10), found by the
+    # index's containment look-up.
     words = rich_prose(rng, 100).split()
     return quote, " ".join(words[:50] + quote.split() + words[50:])
 
@@ -58,3 +58,25 @@ def test_stored_boilerplate_is_left_out_of_the_judgement(tmp_path):
             v = idx.add("\n\n".join([rich_prose(rng, 40), rich_prose(rng, 40)] + footer), doc_id=f"s{i}")
             assert v.boilerplate == (2, 3, 4) and not v.is_duplicate and v.accepted and v.added, v.reason
             assert v.to_dict()["boilerplate_paragraphs"] == [2, 3, 4]
+
+
+def test_boilerplate_counts_every_judged_document_stored_or_rejected(backend):
+    """#11: under the default ``reject`` policy a site's first stories look alike
+    through their footer and are rejected; counted over *stored* documents only, the
+    footer then never reached the boilerplate count and every later story was
+    rejected too.  The index now tallies every judged document (persistently, in the
+    storage), so once 10 stories were seen the footer is boilerplate."""
+    rng = random.Random(6)
+    footer = [rich_prose(rng, 30) for _ in range(3)]
+
+    def story() -> str:
+        return "\n\n".join([rich_prose(rng, 40), rich_prose(rng, 40)] + footer)
+
+    with Index.open(backend.url) as idx:
+        first = [idx.add(story(), doc_id=f"s{i}") for i in range(10)]
+        assert first[0].added and not any(v.added for v in first[1:])  # duplicates through the footer
+        assert len(idx) == 1
+    with Index.open(backend.url) as idx:  # the counts are stored: a new process sees them
+        later = idx.add_many([(f"s{i}", story()) for i in range(10, 14)])
+        assert all(v.added and v.boilerplate == (2, 3, 4) and not v.is_duplicate for v in later), later[0].reason
+        assert idx.check(story()).boilerplate == (2, 3, 4)

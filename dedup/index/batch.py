@@ -9,7 +9,8 @@ So the batch is also compared with itself, as the scan's LSH compares a corpus (
 keys sorted, equal keys make candidates, the estimate floor, exact verification):
 article ``k`` is *related* to an earlier article ``j`` of the batch when a one-at-a-time
 add of ``k`` could meet ``j`` among its matches had ``j`` been stored -- a verified
-paragraph pair, a plausible whole-document pair, or the same text.  The add then
+paragraph pair (near-duplicate, or contained: :mod:`.contain`), a plausible
+whole-document pair, or the same text.  The add then
 resolves the batch in order: an article related to no earlier article that was stored
 takes its verdict from the batch look-up; one that is (rare outside near-duplicate
 bursts) is looked up again after what precedes it is written.  Either way the verdicts
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import containment
 from ..minhash import estimate
 from ..segments import ranges, sorted_unique
 from ..settings import Settings
 from ..verify import score_pairs
+from . import contain
 from .query import MAX_COPIES, Found, floor, joined
 from .signing import Signed
 
@@ -54,10 +57,18 @@ def earlier_related(
     reps = eligible[rep]
     plausible = estimate(c.signatures[reps[x]], c.signatures[reps[y]]) >= floor(s.threshold, s.num_perm)
     x, y = x[plausible], y[plausible]
+    if contain.positions(s):  # and pairs the containment look-up could find (no bucket bound here)
+        sizes = np.diff(signed.sets_of(reps).offsets)
+        near = containment.plausible(c.signatures[reps], sizes,
+                                     np.stack(_band_pairs(contain.keys(c.signatures[reps], s)), axis=1), s.containment)
+        both = sorted_unique(np.concatenate([x * len(reps) + y, near[:, 0] * len(reps) + near[:, 1]]))
+        x, y = both // len(reps), both % len(reps)
     checked = sorted_unique(np.concatenate([x, y]))
     scores = score_pairs(signed.sets_of(reps[checked]),
                          np.stack([np.searchsorted(checked, x), np.searchsorted(checked, y)], axis=1))
-    x, y = x[scores.jaccard >= s.threshold], y[scores.jaccard >= s.threshold]
+    related = (scores.jaccard >= s.threshold) | (
+        np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+    x, y = x[related], y[related]
     same = np.arange(len(texts))
     text_pairs = np.concatenate([np.stack([x, y], 1), np.stack([y, x], 1), np.stack([same, same], 1)])
     # (text a, text b) -> every (article having a, article having b)

@@ -27,13 +27,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..boilerplate import document_counts, min_documents
+from ..boilerplate import min_documents
 from ..minhash import estimate, floor
 from ..segments import SetTable, ranges, sorted_unique, take_sets
 from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
+from . import contain
 from .signing import Signed, slice_sets
 
 #: Exact copies of one matched stored text listed in a verdict.
@@ -93,17 +94,18 @@ class Lookup:
                 self.docs[p])
 
 
-def look_up(store: Storage, signed: Signed, arts: np.ndarray) -> Lookup:
+def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarray | None = None) -> Lookup:
     """Matches of the articles ``arts`` of ``signed`` (each with at least one paragraph
     long enough to compare) with what is stored: one bulk look-up for all of them,
-    the same answers as looking each article up alone."""
+    the same answers as looking each article up alone (``counted``: see
+    :func:`boilerplate`)."""
     c = signed.corpus
     position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
     position[arts] = np.arange(len(arts))
     eligible = np.flatnonzero((c.para_words >= store.settings.min_tokens) & (position[c.para_doc] >= 0))
     owner = position[c.para_doc[eligible]]
     found = paragraph_matches(store, signed, eligible, owner)
-    common = boilerplate(store, signed, position[c.para_doc] >= 0)
+    common = boilerplate(store, signed, position[c.para_doc] >= 0, counted)
     count = np.arange(len(arts) + 1)
     return Lookup(arts, eligible, owner, found, document_matches(store, signed, arts, eligible, owner, found, common),
                   np.searchsorted(owner, count), np.searchsorted(owner[found.new], count), common)
@@ -131,8 +133,16 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
         s.threshold, s.num_perm)
     new, refs = new[plausible], refs[plausible]
-    rows = store.paragraphs(sorted_unique(refs))  # the same snapshot: every one is there
+    # Whole rows for the containment candidates too (:mod:`.contain` needs their sizes).
+    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible])
+    rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
     cand = np.searchsorted(rows.ids, refs)
+    if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
+        sizes = np.diff(signed.sets_of(eligible).offsets)
+        c_new, c_cand = contain.candidates(s.containment, c.signatures[eligible], sizes, rows, c_new, c_refs,
+                                           c_position)
+        merged = sorted_unique(np.concatenate([new, c_new]) * len(rows.ids) + np.concatenate([cand, c_cand]))
+        new, cand = merged // len(rows.ids), merged % len(rows.ids)
     checked = sorted_unique(new)
     new_sets = signed.sets_of(eligible[checked])
     pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
@@ -293,25 +303,49 @@ def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
     ]
 
 
-def boilerplate(store: Storage, signed: Signed, which: np.ndarray | None = None) -> np.ndarray:
-    """Which paragraphs of the batch are boilerplate: their exact text is stored in at
-    least :func:`dedup.boilerplate.min_documents` documents (counted from the stored
-    copies of each paragraph key, so the count grows as documents are added).  With
-    ``which`` (bool per batch paragraph), only those paragraphs are looked at (the
-    others are ``False``): a batch add looks single articles up again."""
+def boilerplate(
+    store: Storage, signed: Signed, which: np.ndarray | None = None, counted: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which paragraphs of the batch are boilerplate: their exact text occurred in at
+    least :func:`dedup.boilerplate.min_documents` of the documents the index has
+    judged before (stored or rejected: the storage's tallies, :meth:`Storage.tally`,
+    counted by every add and load).  With ``which`` (bool per batch paragraph), only
+    those paragraphs are looked at (the others are ``False``): a batch add looks
+    single articles up again.  With ``counted`` (bool per article: an add of the
+    batch, which judges these articles one after another), the counted articles
+    earlier in the batch count too, as one-at-a-time adds would have tallied them."""
     s = store.settings
     keys = signed.corpus.para_key
-    asked = keys if which is None else keys[which]
-    # Most paragraphs of an article are stored nowhere: then no count is needed (a
-    # count of the stored documents is a scan of an index, ~0.5 ms at 100k).
-    stored = sorted_unique(asked[store.known_keys("paragraph", asked)]) if s.boilerplate > 0 else asked[:0]
-    need = min_documents(store.count(), s.boilerplate) if len(stored) else 0
-    if not need:
+    asked = np.ones(len(keys), bool) if which is None else which
+    if not s.boilerplate or not asked.any():
         return np.zeros(len(keys), bool)
-    copies = store.paragraph_copies(stored, need)
-    unique, counts = document_counts(copies.keys, copies.docs)
-    common = np.isin(keys, unique[counts >= need])
-    return common if which is None else common & which
+    seen = np.zeros(len(keys), np.int64)
+    seen[asked], judged = store.tallies(keys[asked])
+    before = np.zeros(len(signed.first) - 1, np.int64)
+    if counted is not None:
+        docs = signed.corpus.para_doc
+        order = np.lexsort((docs, keys))
+        k, d = keys[order], docs[order]
+        new_key = np.r_[True, k[1:] != k[:-1]]
+        new_pair = new_key | np.r_[True, d[1:] != d[:-1]]
+        flags = np.r_[0, np.cumsum(new_pair & counted[d])]  # counted (key, article) pairs before
+        pair_start = np.maximum.accumulate(np.where(new_pair, np.arange(len(k)), 0))
+        key_start = np.maximum.accumulate(np.where(new_key, np.arange(len(k)), 0))
+        earlier = np.empty(len(k), np.int64)
+        earlier[order] = flags[pair_start] - flags[key_start]
+        seen = seen + earlier
+        before = np.cumsum(counted) - counted
+    need = np.array([min_documents(judged + b, s.boilerplate) for b in before.tolist()], dtype=np.int64)
+    return (seen >= need[signed.corpus.para_doc]) & asked
+
+
+def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
+    """The paragraph content keys to tally for the ``counted`` articles of ``signed``:
+    each distinct key once per article."""
+    c = signed.corpus
+    which = counted[c.para_doc]
+    pairs = np.unique(np.stack([c.para_key[which].view(np.int64), c.para_doc[which]], 1), axis=0)
+    return pairs[:, 0].view(np.uint64)
 
 
 @functools.lru_cache(maxsize=None)

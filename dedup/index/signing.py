@@ -27,6 +27,7 @@ from ..settings import Settings
 from ..shingle import Shingles
 from ..sketch import sketch, sketch_width
 from ..storage.protocol import NewDocument, Storage
+from . import contain
 
 _PROBE = (
     "A fixed probe text, \u201cnormalized\u201d \u2014 shingled, signed and banded \u2014 "
@@ -169,7 +170,7 @@ def pipeline_fingerprint(settings: Settings) -> str:
     clear error (settings alone cannot tell).
     """
     corpus = sign_documents([Document("probe", _PROBE)], settings)
-    keys = band_keys(corpus.signatures, settings.bands, settings.rows)
+    keys = DERIVE.bands(settings, corpus.signatures)  # what is stored, containment keys too
     data = corpus.para_key.tobytes() + corpus.signatures.astype("<u4").tobytes() + keys.astype("<u8").tobytes()
     return hashlib.sha256(data).hexdigest()[:32]
 
@@ -181,7 +182,12 @@ class _Derive:
         return pipeline_fingerprint(settings)
 
     def bands(self, settings: Settings, signatures: np.ndarray) -> np.ndarray:
-        return band_keys(signatures, settings.bands, settings.rows)
+        """The Jaccard band keys, then the containment look-up's single-value keys
+        (:mod:`dedup.index.contain`; none with containment off)."""
+        jaccard = band_keys(signatures, settings.bands, settings.rows)
+        if not contain.positions(settings):
+            return jaccard
+        return np.concatenate([jaccard, contain.keys(signatures, settings)], axis=1)
 
     def signatures(self, settings: Settings, sets: SetTable) -> np.ndarray:
         shingles = Shingles(hashes=sets.values, offsets=sets.offsets, units=np.diff(sets.offsets))

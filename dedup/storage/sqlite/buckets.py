@@ -250,8 +250,9 @@ class Buckets:
         return {
             "path": path,
             "bytes": os.path.getsize(path),
-            # Every banded row has one key per band.
-            "rows": {level: n // self.settings.bands for level, n in entries.items()},
+            # Every banded row has the same number of keys (its band keys and any
+            # other keys the index derives: :class:`~dedup.storage.protocol.Derive`).
+            "rows": {level: n // self._keys_per_row() for level, n in entries.items()},
             "seconds": round(time.perf_counter() - started, 3),
         }
 
@@ -284,6 +285,10 @@ class Buckets:
                            self._derive.bands(s, signatures), self._derive.sketches(signatures))
 
         return merged_level(old, existing, upto, chunks(), self._sketch_width())
+
+    def _keys_per_row(self) -> int:
+        """Bucket keys stored per banded row (what :meth:`Derive.bands` gives a row)."""
+        return self._derive.bands(self.settings, np.zeros((1, self.settings.num_perm), np.uint32)).shape[1]
 
     def bucket_file_lag(self) -> tuple[int, int]:
         """``(covered, behind)``: paragraph rows up to the highest id the bucket file

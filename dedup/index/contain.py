@@ -1,0 +1,102 @@
+"""The index's containment look-up: a checked text inside a longer stored one, or the reverse.
+
+Why: the Jaccard bands find a 40-word statement quoted in a 180-word stored paragraph
+(a 1:4 quote, Jaccard ~0.2) about one time in four, and the estimate floor at the
+Jaccard threshold then drops it, so ``dedup check statement.txt`` said "new".
+
+How: the scan's method (:mod:`dedup.containment`, LSH Ensemble-style single-value
+banding, Zhu et al., VLDB 2016), through the storage contract unchanged.  Every banded
+row (paragraph and document) is also stored under its first
+:func:`~dedup.containment.search_positions` MinHash values, each one bucket key (the
+value, its position, and :data:`TAG`): extra band columns that :data:`DERIVE.bands
+<dedup.index.signing.DERIVE>` hands the backends with the Jaccard band keys, so SQLite
+and Redis store and look them up like any band key.  A check looks its paragraphs'
+keys up in one bulk ``candidates`` call, then as the scan does: a bucket with more
+than :data:`~dedup.containment.MAX_BUCKET` members holds a common shingle and is
+skipped; a hit at position ``p`` is a candidate when the pair's size ratio is at most
+:data:`~dedup.containment.MAX_RATIO` and needs that position
+(:func:`~dedup.containment.depth`); its MinHash estimate must pass
+:func:`~dedup.containment.plausible`; survivors are verified exactly with the Jaccard
+candidates (:mod:`dedup.index.query`).  Unlike the scan, every size ratio is searched
+here (in the index the Jaccard path drops a pair below the threshold before verifying
+it, so none is left to it).  With ``Settings.containment`` 0 nothing is stored or
+looked up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..containment import MAX_BUCKET, MAX_RATIO, bucket_keys, depth, plausible, search_positions
+from ..segments import ranges
+from ..settings import Settings
+from ..storage.protocol import ParagraphRows, Storage
+
+#: Marks a single-value key (band keys are 64-bit hashes; a clash only makes a candidate).
+TAG = np.uint64(0xC0) << np.uint64(56)
+
+
+def positions(s: Settings) -> int:
+    """Single-value keys per banded row under ``s`` (0 with containment off)."""
+    return search_positions(s.containment, s.num_perm) if s.containment else 0
+
+
+def keys(signatures: np.ndarray, s: Settings) -> np.ndarray:
+    """``(n, positions(s))`` uint64 single-value bucket keys of ``(n, num_perm)`` signatures."""
+    return bucket_keys(signatures, 0, positions(s)) | TAG
+
+
+def hits(store: Storage, signatures: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stored rows sharing a single-value bucket of at most ``MAX_BUCKET`` members
+    (counting the checked text) with each of ``signatures`` (the checked paragraphs'):
+    ``(query row, stored row id, first shared position)``, one per pair, sorted by
+    (query row, stored id)."""
+    s = store.settings
+    empty = np.zeros(0, np.int64)
+    if not positions(s) or not len(signatures):
+        return empty, empty, empty
+    query = keys(signatures, s)
+    hit_keys, hit_refs, _ = store.candidates("paragraph", query.ravel())
+    flat = query.ravel()
+    order = np.argsort(flat, kind="stable")
+    ordered = flat[order]
+    left = np.searchsorted(ordered, hit_keys, side="left")
+    count = np.searchsorted(ordered, hit_keys, side="right") - left
+    # A bucket's members: its stored rows and the checked text (counted once, so a
+    # batch gets the answers of its articles looked up one at a time).
+    unique, stored = np.unique(hit_keys, return_counts=True)
+    small = np.isin(hit_keys, unique[stored + 1 <= MAX_BUCKET])
+    left, count, refs = left[small], count[small], hit_refs[small].astype(np.int64)
+    at = order[ranges(left, count)]
+    new, position = at // query.shape[1], at % query.shape[1]
+    refs = np.repeat(refs, count)
+    if not len(new):
+        return empty, empty, empty
+    span = int(refs.max()) + 1
+    pair = new * span + refs
+    by = np.lexsort((position, pair))
+    pair, position = pair[by], position[by]
+    head = np.r_[True, pair[1:] != pair[:-1]]
+    return pair[head] // span, pair[head] % span, position[head]
+
+
+def candidates(
+    containment: float, signatures: np.ndarray, sizes: np.ndarray, rows: ParagraphRows,
+    new: np.ndarray, refs: np.ndarray, position: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of :func:`hits` (``new``: query row, ``refs``: stored id, ``position``)
+    that may be contained to ``containment``, as ``(query row, index into rows)``:
+    the stored row still there, the size ratio within ``MAX_RATIO`` and needing that
+    position, the estimate plausible.  ``signatures``/``sizes``: the query rows'."""
+    there = np.isin(refs, rows.ids)
+    new, cand, position = new[there], np.searchsorted(rows.ids, refs[there]), position[there]
+    stored_sizes = np.diff(rows.sets.offsets)
+    small = np.maximum(np.minimum(sizes[new], stored_sizes[cand]), 1)
+    ratio = np.maximum(sizes[new], stored_sizes[cand]) / small
+    keep = ratio <= MAX_RATIO
+    keep[keep] = position[keep] < depth(containment, ratio[keep])
+    new, cand = new[keep], cand[keep]
+    both = np.concatenate([signatures, rows.signatures])
+    all_sizes = np.concatenate([sizes, stored_sizes]).astype(np.int64)
+    pairs = plausible(both, all_sizes, np.stack([new, len(signatures) + cand], axis=1), containment)
+    return pairs[:, 0], pairs[:, 1] - len(signatures)
