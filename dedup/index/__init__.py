@@ -37,7 +37,7 @@ from ..verdict import Policy, Verdict
 from . import judge as judging
 from .batch import earlier_related
 from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
-from .query import SKETCH_MISS, exact_copies, floor, look_up, sketch_floor
+from .query import SKETCH_MISS, exact_copies, floor, look_up, sketch_floor, tallied
 from .signing import DERIVE, banded, new_document, sign
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
@@ -324,7 +324,14 @@ class Index:
             ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
                    for i in good]
             known = self._store.digests(ids) if write else {}
-            lookup = look_up(self._store, signed, comparable) if judge and len(comparable) else None
+            # The articles an add judges (or loads) are tallied for boilerplate --
+            # stored or rejected, the index has seen them -- but not those already
+            # indexed, nor a changed text under a stored id without ``replace``.
+            counted = np.array([write and (doc_id not in known or (
+                policy.replace and known[doc_id] not in (None, digest(inputs[i].text))))
+                for doc_id, i in zip(ids, good)], dtype=bool)
+            lookup = (look_up(self._store, signed, comparable, counted if write else None)
+                      if judge and len(comparable) else None)
             related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
                        if write and lookup is not None and len(comparable) > 1 else None)
             where = np.full(len(good), -1, dtype=np.int64)
@@ -359,7 +366,7 @@ class Index:
                     mine, q = lookup, p
                     if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
                         self._write(pending)  # what precedes it, then look it up again
-                        mine, q = look_up(self._store, signed, np.array([d])), 0
+                        mine, q = look_up(self._store, signed, np.array([d]), counted), 0
                     eligible, found, docs = mine.of(q)
                     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
                     verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s,
@@ -375,6 +382,8 @@ class Index:
                     verdict = replace(verdict, added=True, replaced=replacing)
                 verdicts[i] = verdict
             self._write(pending)
+            if counted.any():
+                self._store.tally(tallied(signed, counted), int(counted.sum()))
         if write and judge and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts  # type: ignore[return-value]

@@ -86,7 +86,11 @@ def add_paths(
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
         else:
-            while batch := list(islice(docs, BATCH_DOCUMENTS)):
+            while True:
+                batch = []  # while the next batch is read, none is in flight
+                batch = list(islice(docs, BATCH_DOCUMENTS))
+                if not batch:
+                    break
                 job.keep(batch, index.add_many(batch, policy=policy))
     except BaseException as err:  # an error or a signal: say what stays committed
         _note_committed(err, index, job, batch, load)
@@ -111,7 +115,8 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
         held = index.holds(flight) if load else index.holds(flight, texts=True)
     except Exception:  # the index itself is what failed: say what is known
         held = [False] * len(flight)
-    stored += [item["id"] for item, h in zip(flight, held) if h]
+    stored = list(dict.fromkeys(stored + [item["id"] for item, h in zip(flight, held) if h]))  # kept twice if
+    # the interruption came after the verdicts of the batch in flight were kept
     read = len(job.ids)
     if not stored:
         note = f"{index.path}: stopped; none of the {read} documents read is stored in the index"

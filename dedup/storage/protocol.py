@@ -271,6 +271,19 @@ class Storage(Protocol):
         row id (page with ``after=last.row``); with ``before``, only those added before
         that Unix time.  Memory is bounded by ``limit``, whatever the index's size."""
 
+    def tally(self, keys: np.ndarray, documents: int) -> None:
+        """Count, persistently (inside a write transaction, committed with it), that
+        ``documents`` more documents were judged, and that each of ``keys`` (uint64
+        paragraph content keys, one entry per judged document holding the key: the
+        same key once per document) occurred in one more of them.  Counts only grow
+        (a removal does not lower them): they are what the index has *seen*, stored or
+        not -- the boilerplate rule's document counts (:func:`dedup.index.query.boilerplate`)."""
+
+    def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
+        """``(counts, documents)``: for each of ``keys``, in how many judged documents
+        it occurred (0 when never), and how many documents were judged in all
+        (see :meth:`tally`).  One look-up for all keys."""
+
     def contains(self, doc_id: str) -> bool: ...
 
     def count(self) -> int: ...

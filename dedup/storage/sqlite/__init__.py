@@ -16,6 +16,8 @@ Layout (every query below is an index lookup, never a scan):
 * ``paragraphs``: owner, position, span, word count, content key, signature blob
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
 * ``heirs``: rows that inherited a removed row's bands (see below);
+* ``tallies``: per paragraph content key, in how many judged documents it occurred
+  (stored or not; meta ``judged`` counts the documents): the boilerplate rule's counts;
 * the LSH buckets are not tables: they are written to ``<file>-lsh.<file_id>`` beside
   the database, a key-sorted, memory-mapped array (:mod:`dedup.storage.bucketfile`),
   by :meth:`SQLiteStorage.optimize` from the stored signatures, and what was stored
@@ -49,12 +51,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
+from ...segments import sorted_unique
 from ...settings import Settings
 from ...split import Span
 from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
-from .rows import Rows
+from .rows import Rows, signed, unsigned
 from .schema import (
     _TABLES,
     _UPGRADABLE,
@@ -167,6 +172,28 @@ class SQLiteStorage(Rows, Buckets):
     def count(self) -> int:
         with self.errors("read"):
             return self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    def tally(self, keys: np.ndarray, documents: int) -> None:
+        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        with self.errors("write to"):
+            self._conn.executemany(
+                "INSERT INTO tallies (key, documents) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET documents = documents + excluded.documents",
+                zip(signed(unique), counts.tolist()))
+            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'judged'",
+                               (int(documents),))
+
+    def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
+        keys = np.asarray(keys, dtype=np.uint64)
+        unique = sorted_unique(keys)
+        with self.errors("read"):
+            rows = self._select_in("SELECT key, documents FROM tallies WHERE key IN ({})", signed(unique))
+            judged = int(self._meta("judged") or 0)
+        counts = np.zeros(len(unique), dtype=np.int64)
+        if rows:
+            found, n = unsigned([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.int64)
+            counts[np.searchsorted(unique, found)] = n
+        return counts[np.searchsorted(unique, keys)], judged
 
     def stats(self) -> dict[str, Any]:
         covered, _ = self.bucket_file_lag()

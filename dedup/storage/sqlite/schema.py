@@ -18,12 +18,12 @@ from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
-#: ``added``).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6"}
+#: ``added``; 7: no ``tallies`` table, no ``judged`` meta row: its counts start at 0).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
 CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tallies (key INTEGER PRIMARY KEY, documents INTEGER NOT NULL);
 """
 #: Meta rows an index has (since format 4) besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
@@ -159,7 +160,7 @@ def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) 
 
 
 def _id_meta() -> list[tuple[str, str]]:
-    return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0")]
+    return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0"), ("judged", "0")]
 
 
 def upgrade_schema(conn: sqlite3.Connection) -> None:
