@@ -59,8 +59,8 @@ def earlier_related(
     x, y = x[plausible], y[plausible]
     if contain.positions(s):  # and pairs the containment look-up could find (no bucket bound here)
         sizes = np.diff(signed.sets_of(reps).offsets)
-        near = containment.plausible(c.signatures[reps], sizes,
-                                     np.stack(_band_pairs(contain.keys(c.signatures[reps], s)), axis=1), s.containment)
+        near = containment.plausible(c.signatures[reps], sizes, _shared_pairs(contain.keys(c.signatures[reps], s)),
+                                     s.containment)
         both = sorted_unique(np.concatenate([x * len(reps) + y, near[:, 0] * len(reps) + near[:, 1]]))
         x, y = both // len(reps), both % len(reps)
     checked = sorted_unique(np.concatenate([x, y]))
@@ -126,6 +126,24 @@ def _band_pairs(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     span = len(bands)
     pairs = sorted_unique(lo[keep] * span + hi[keep])
     return pairs // span, pairs % span
+
+
+def _shared_pairs(keys: np.ndarray) -> np.ndarray:
+    """Unique ``(x, y)``, ``x < y``, of rows of ``keys`` sharing at least
+    :data:`~dedup.index.contain.MIN_SHARED` keys: those the containment look-up could
+    pair (it also needs that many shared values, in small buckets)."""
+    flat = keys.ravel()
+    if not len(flat):
+        return np.zeros((0, 2), np.int64)
+    order = np.argsort(flat)
+    ordered = flat[order]
+    run = np.r_[True, ordered[1:] != ordered[:-1]]
+    x, y = _run_pairs(np.cumsum(run) - 1, order // keys.shape[1])
+    lo, hi = np.minimum(x, y), np.maximum(x, y)
+    keep = lo != hi
+    code, shared = np.unique(lo[keep] * len(keys) + hi[keep], return_counts=True)
+    code = code[shared >= contain.MIN_SHARED]
+    return np.stack([code // len(keys), code % len(keys)], axis=1)
 
 
 def _run_pairs(run_id: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
