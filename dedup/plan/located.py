@@ -81,15 +81,17 @@ class Places:
         documents = self.documents
         return [documents[d].path for d in self.doc[positions].tolist()]
 
-    def locations(self, positions: np.ndarray) -> list[Location]:
-        """The locations of ``items[positions]``, made with one gather per column."""
+    def locations(self, positions: np.ndarray, previews: bool = True) -> list[Location]:
+        """The locations of ``items[positions]``, made with one gather per column
+        (with ``previews=False`` without their previews, which cost the most)."""
         positions = np.asarray(positions, dtype=np.int64)
         paths = self.paths(positions)
+        texts = self.previews(positions) if previews else [""] * len(positions)
         return [
             Location(path, None if index < 0 else index, start, end, preview, size)
             for path, index, start, end, preview, size in zip(paths, self.index[positions].tolist(),
                                                               self.start[positions].tolist(),
-                                                              self.end[positions].tolist(), self.previews(positions),
+                                                              self.end[positions].tolist(), texts,
                                                               self.utf8_bytes[positions].tolist())
         ]
 
@@ -191,9 +193,16 @@ class LocatedGroups(_Made):
         for lo in range(0, len(self), BLOCK):
             yield from self._block(lo, lo + BLOCK)
 
-    def _block(self, lo: int, hi: int) -> list[Group]:
+    def without_previews(self) -> Iterator[Group]:
+        """The groups, their members made without previews (which cost the most to
+        make and which ``Group.to_dict`` does not show): what the JSON writer uses."""
+        for lo in range(0, len(self), BLOCK):
+            yield from self._block(lo, lo + BLOCK, previews=False)
+
+    def _block(self, lo: int, hi: int, previews: bool = True) -> list[Group]:
         offsets = self.linked.offsets[lo : hi + 1]
-        located = self.where.locations(self.where.positions(self.linked.members[offsets[0] : offsets[-1]]))
+        at = self.where.positions(self.linked.members[offsets[0] : offsets[-1]])
+        located = self.where.locations(at, previews)
         bounds = (offsets - offsets[0]).tolist()
         groups = []
         for start, end in zip(bounds, bounds[1:]):
@@ -226,3 +235,8 @@ class Chain(_Made):
         """The parts' :meth:`LocatedPairs.rows`, one after the other."""
         for part in self.parts:
             yield from part.rows()
+
+    def without_previews(self) -> Iterator[Group]:
+        """The parts' :meth:`LocatedGroups.without_previews`, one after the other."""
+        for part in self.parts:
+            yield from part.without_previews()

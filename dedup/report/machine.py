@@ -15,7 +15,7 @@ import json
 from itertools import islice
 from typing import Any, Iterable, Iterator, TextIO
 
-from ..results import Pair, PairRow, ScanResult, document_dict
+from ..results import Group, Pair, PairRow, ScanResult, document_dict
 from ..verdict import Verdict, VerdictReport
 from .safety import csv_cell, json_name, json_text, warning_text
 from .summary import Tally
@@ -98,6 +98,13 @@ def pair_rows(pairs: Iterable[Pair]) -> Iterator[PairRow]:
     return rows() if rows is not None else (p.row() for p in pairs)
 
 
+def groups_without_previews(groups: Iterable[Group]) -> Iterable[Group]:
+    """``groups``, made without their members' previews when they can be (a scan's
+    groups: ``without_previews()``); for writers that show no preview."""
+    light = getattr(groups, "without_previews", None)
+    return light() if light is not None else groups
+
+
 def _chunks(lines: Iterable[Any]) -> Iterator[list[Any]]:
     it = iter(lines)
     while chunk := list(islice(it, _CHUNK)):
@@ -133,7 +140,7 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
     out.write(', "pairs": ')
     _write_list(out, map(", ".join, _chunks(map(_PairEncoder().row, map(tally.row, pair_rows(result.pairs))))))
     out.write(', "groups": ')
-    _write_list(out, _encoded(g.to_dict() for g in map(tally.group, result.groups)))
+    _write_list(out, _encoded(g.to_dict() for g in map(tally.group, groups_without_previews(result.groups))))
     head["summary"] = tally.summary(result).to_dict()
     for key, value in {**head, **(extra or {})}.items():
         out.write(f", {json.dumps(key)}: {dumps(value)}")
