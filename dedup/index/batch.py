@@ -114,36 +114,37 @@ def _stored_often(found: Found) -> np.ndarray:
 def _band_pairs(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unique ``(x, y)``, ``x < y``, of rows of ``bands`` sharing a band key (no bound
     per bucket: every pair a look-up in the index would find)."""
-    flat = bands.ravel()
-    if not len(flat):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.argsort(flat)
-    ordered = flat[order]
-    run = np.r_[True, ordered[1:] != ordered[:-1]]
-    x, y = _run_pairs(np.cumsum(run) - 1, order // bands.shape[1])
-    lo, hi = np.minimum(x, y), np.maximum(x, y)
-    keep = lo != hi
-    span = len(bands)
-    pairs = sorted_unique(lo[keep] * span + hi[keep])
-    return pairs // span, pairs % span
+    codes = _shared_key_codes(bands)
+    pairs = sorted_unique(codes)
+    return pairs // len(bands), pairs % len(bands)
 
 
 def _shared_pairs(keys: np.ndarray) -> np.ndarray:
     """Unique ``(x, y)``, ``x < y``, of rows of ``keys`` sharing at least
     :data:`~dedup.index.contain.MIN_SHARED` keys: those the containment look-up could
     pair (it also needs that many shared values, in small buckets)."""
+    codes = np.sort(_shared_key_codes(keys))
+    if not len(codes):
+        return np.zeros((0, 2), np.int64)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    shared = np.diff(np.r_[starts, len(codes)])
+    code = codes[starts][shared >= contain.MIN_SHARED]
+    return np.stack([code // len(keys), code % len(keys)], axis=1)
+
+
+def _shared_key_codes(keys: np.ndarray) -> np.ndarray:
+    """``x * len(keys) + y`` for every ``x < y`` and every key value the rows ``x``
+    and ``y`` of ``keys`` (shape ``(rows, k)``) share, a pair once per shared value."""
     flat = keys.ravel()
     if not len(flat):
-        return np.zeros((0, 2), np.int64)
+        return np.zeros(0, np.int64)
     order = np.argsort(flat)
     ordered = flat[order]
     run = np.r_[True, ordered[1:] != ordered[:-1]]
     x, y = _run_pairs(np.cumsum(run) - 1, order // keys.shape[1])
     lo, hi = np.minimum(x, y), np.maximum(x, y)
     keep = lo != hi
-    code, shared = np.unique(lo[keep] * len(keys) + hi[keep], return_counts=True)
-    code = code[shared >= contain.MIN_SHARED]
-    return np.stack([code // len(keys), code % len(keys)], axis=1)
+    return lo[keep] * len(keys) + hi[keep]
 
 
 def _run_pairs(run_id: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
