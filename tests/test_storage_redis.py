@@ -150,7 +150,7 @@ def test_a_batch_written_in_parts_is_seen_whole_or_not_at_all(redis_prefix, clie
     last; a writer that dies between two parts leaves rows nobody sees (not checked
     against, not listed, not counted), removed by the next writer, and the batch can
     be retried."""
-    import dedup.storage.redis as backend
+    import dedup.storage.redis.writes as backend
 
     monkeypatch.setattr(backend, "GROUP_ENTRIES", 300)  # ~one 6-paragraph article a part
     batch = [(f"g{i}", article(400 + i)) for i in range(5)]

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any
+import functools
+from typing import Any, Callable, TypeVar
 
 from .. import masked
 from ..protocol import IndexBusy, IndexFull, IndexReadOnly, IndexUnavailable, StorageError
@@ -104,3 +105,32 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
         return IndexBusy(f"{shown}: lost the index's write lock while writing (its lease expired: "
                          "the worker stalled?); the document it was writing was not stored, retry")
     return StorageError(f"{shown}: cannot {doing} the index ({type(err).__name__}: {text})")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _guarded(doing: str) -> Callable[[_F], _F]:
+    """Redis errors raised inside the method become clear :class:`StorageError` s."""
+
+    def wrap(method: _F) -> _F:
+        @functools.wraps(method)
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except StorageError:
+                raise
+            except Exception as err:  # noqa: BLE001 -- filtered below
+                if not _is_redis_error(err):
+                    raise
+                raise translate(err, self.path, doing) from err
+
+        return run  # type: ignore[return-value]
+
+    return wrap
+
+
+def _is_redis_error(err: Exception) -> bool:
+    import redis.exceptions
+
+    return isinstance(err, redis.exceptions.RedisError)

@@ -1,0 +1,240 @@
+"""Reading the Redis index: rows by id, band and content key look-ups (hiding rows
+above a read's snapshot, contract rule 3), documents, listings and tallies.  A mixin
+of :class:`~dedup.storage.redis.RedisStorage`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
+from ...settings import Settings
+from ...split import Span
+from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, Listed, ParagraphRows, StoredDocument
+from .records import (
+    PARA_ROWS,
+    ParagraphTable,
+    split_chunk,
+    u32,
+    unpack_document,
+    unpack_meta,
+    unpack_paragraphs,
+    unpack_text,
+)
+from .url import RedisURL, _guarded
+
+_TAG = {"paragraph": "p", "document": "d"}
+
+
+class Reads:
+    """Row and document reads (needs ``_r``, ``_k``, ``path``, ``settings``,
+    ``_derive``, the sketch sizes, ``_multimap`` and ``_visible``)."""
+
+    _r: Any
+    _k: str
+    _url: RedisURL
+    path: str
+    settings: Settings
+    _derive: Derive
+    _width: int
+    _per: int
+    _sketches: Any
+
+    def _read_sketches(self, tag: str, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), width)`` uint8 sketches of rows ``ids`` (ascending, unique)."""
+        blob = self._sketches(args=[f"{self._k}sk:{tag}:", self._width, self._per, u32(ids)]) if len(ids) else b""
+        if len(blob) != len(ids) * self._width:
+            raise IndexCorrupt(f"{self.path}: the sketches of stored rows are missing or truncated")
+        return np.frombuffer(blob, dtype=np.uint8).reshape(len(ids), self._width)
+
+    def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
+        """The records ``base + id`` of rows ``ids`` (one MGET; ``None`` where missing)."""
+        return self._r.mget([f"{self._k}{base}{i}" for i in ids.tolist()]) if len(ids) else []
+
+    def _chunks(self, chunks: list[int]) -> dict[int, bytes]:
+        """The ``p:`` chunks (see :mod:`.records`) by number (one MGET; missing ones left out)."""
+        blobs = self._r.mget([f"{self._k}p:{c}" for c in chunks]) if chunks else []
+        return {c: b for c, b in zip(chunks, blobs) if b is not None}
+
+    def _paragraph_records(self, ids: np.ndarray) -> list[Optional[bytes]]:
+        """The records of paragraph rows ``ids`` (``None`` where missing), one MGET."""
+        chunks = self._chunks(sorted_unique(np.asarray(ids, dtype=np.int64) // PARA_ROWS).tolist())
+        where = {c: split_chunk(b, self.path) for c, b in chunks.items()}
+        out: list[Optional[bytes]] = []
+        for row in ids.tolist():
+            at = where.get(row // PARA_ROWS, {}).get(row)
+            out.append(chunks[row // PARA_ROWS][at[0] : at[1]] if at else None)
+        return out
+
+    @_guarded("read")
+    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        query = sorted_unique(np.asarray(keys, dtype=np.uint64))
+        tag = _TAG[level]
+        at, ids = self._multimap(f"b:{tag}:", query)
+        seen = self._visible(tag, ids)
+        at, ids = at[seen], ids[seen]
+        rows = sorted_unique(ids)
+        return query[at], ids, self._read_sketches(tag, rows)[np.searchsorted(rows, ids)]
+
+    @_guarded("read")
+    def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("p", ids)]
+        blobs = self._paragraph_records(ids)
+        have = np.array([b is not None for b in blobs], dtype=bool)
+        return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
+
+    def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.paragraphs(ids)  # a record is one value: reading it whole costs the same
+        return rows.ids, rows.signatures
+
+    @_guarded("read")
+    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
+        _, ids = self._multimap("k:p:", sorted_unique(np.asarray(keys, dtype=np.uint64)), limit)
+        recs = self._paragraph_records(ids)
+        have = np.array([r is not None for r in recs], dtype=bool) & self._visible("p", ids)
+        recs = [r for r, h in zip(recs, have) if h]
+        return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
+
+    def _paragraph_rows(self, ids: np.ndarray, blobs: list[bytes]) -> ParagraphRows:
+        t = unpack_paragraphs(blobs, self.path)
+        return ParagraphRows(ids=ids, docs=t.docs, index=t.index, start=t.start, end=t.end, keys=t.keys,
+                             signatures=self._derive.signatures(self.settings, t.sets), sets=t.sets)
+
+    @_guarded("read")
+    def documents(self, ids: np.ndarray) -> DocumentRows:
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("d", ids)]
+        blobs = self._records("d:", ids)
+        keep = [i for i, b in enumerate(blobs) if b is not None]
+        return self._document_rows(ids[keep] if len(ids) else ids, [blobs[i] for i in keep])
+
+    @_guarded("read")
+    def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
+        _, ids = self._multimap("k:d:", sorted_unique(np.asarray(keys, dtype=np.uint64)), limit)
+        recs = self._records("d:", ids)
+        seen = self._visible("d", ids)
+        keep = [i for i, r in enumerate(recs) if r and seen[i]]
+        return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
+
+    def _document_rows(self, ids: np.ndarray, blobs: list[bytes]) -> DocumentRows:
+        heads = [unpack_document(b, self.settings.num_perm, self.path) for b in blobs]
+        return DocumentRows(
+            ids=np.asarray(ids, dtype=np.int64),
+            doc_ids=[h.doc_id for h in heads],
+            chars=np.array([h.chars for h in heads], dtype=np.int64),
+            keys=np.array([h.key for h in heads], dtype=np.uint64),
+            signatures=(np.stack([h.signature for h in heads]) if heads
+                        else np.zeros((0, self.settings.num_perm), np.uint32)),
+        )
+
+    @_guarded("read")
+    def document_sets(self, ids: np.ndarray) -> SetTable:
+        ids = np.asarray(ids, dtype=np.int64)
+        blobs = self._records("d:", ids)
+        if any(b is None for b in blobs):
+            raise IndexCorrupt(f"{self.path}: a document vanished during a check")
+        heads = [unpack_document(b, self.settings.num_perm, self.path) for b in blobs]
+        counts = np.array([h.paragraphs for h in heads], dtype=np.int64)
+        rows = ranges(np.array([h.first for h in heads], dtype=np.int64), counts)
+        table = self._read_paragraphs(rows)
+        owner = np.repeat(np.arange(len(ids)), counts)
+        per_doc = np.bincount(owner, weights=table.sets.sizes(), minlength=len(ids)).astype(np.int64)
+        return unique_sets(table.sets.values, offsets_from_counts(per_doc))
+
+    def _read_paragraphs(self, rows: np.ndarray) -> ParagraphTable:
+        blobs = self._paragraph_records(rows)
+        if any(b is None for b in blobs):
+            raise IndexCorrupt(f"{self.path}: a stored document has lost paragraph rows")
+        return unpack_paragraphs(blobs, self.path)
+
+    @_guarded("read")
+    def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
+        keys = np.asarray(keys, dtype=np.uint64)
+        query = sorted_unique(keys)
+        at, ids = self._multimap(f"k:{_TAG[level]}:", query, 1)
+        return np.isin(keys, query[at[self._visible(_TAG[level], ids)]])
+
+    @_guarded("read")
+    def get(self, doc_id: str) -> Optional[StoredDocument]:
+        k = self._k
+        row = self._r.hget(k + "ids", doc_id)
+        if row is None:
+            return None
+        head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
+        if head_blob is None or text_blob is None:
+            return None  # removed meanwhile
+        head = unpack_document(head_blob, self.settings.num_perm, self.path)
+        paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
+        text, meta = unpack_text(text_blob, self.path)
+        return StoredDocument(doc_id=doc_id, text=text,
+                              paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
+                              meta=meta, added=head.added)
+
+    @_guarded("read")
+    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        ids = list(doc_ids)
+        if not ids:
+            return {}
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(self._k + "ids", ids)
+        pipe.hmget(self._k + "dg", ids)
+        rows, digests = pipe.execute()
+        return {d: (g.decode() if g is not None else None) for d, r, g in zip(ids, rows, digests) if r is not None}
+
+    @_guarded("read")
+    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
+        """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
+        removed row is a missing key), up to the highest row handed out."""
+        k, out, row = self._k, [], after
+        top = int(self._r.get(k + "top:d") or 0)
+        while len(out) < limit and row < top:
+            rows = list(range(row + 1, min(row + limit, top) + 1))
+            heads = self._r.mget([f"{k}d:{r}" for r in rows])
+            found = [(r, unpack_document(h, self.settings.num_perm, self.path)) for r, h in zip(rows, heads) if h]
+            found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
+            texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
+            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t) if t else {})
+                    for (r, h), t in zip(found, texts)]
+            row = rows[-1]
+        return out
+
+    @_guarded("read")
+    def contains(self, doc_id: str) -> bool:
+        return bool(self._r.hexists(self._k + "ids", doc_id))
+
+    @_guarded("read")
+    def count(self) -> int:
+        return int(self._r.hlen(self._k + "ids"))
+
+    @_guarded("read")
+    def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
+        keys = np.asarray(keys, dtype=np.uint64)
+        unique, inverse = np.unique(keys, return_inverse=True)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(self._k + "tally", [str(k) for k in unique.tolist()] or ["-"])
+        pipe.get(self._k + "judged")
+        found, judged = pipe.execute()
+        counts = np.array([int(v or 0) for v in found[: len(unique)]], dtype=np.int64)
+        return counts[inverse.ravel()], int(judged or 0)
+
+    @_guarded("read")
+    def stats(self) -> dict[str, Any]:
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hlen(self._k + "ids")
+        pipe.get(self._k + "n:p")
+        pipe.info("memory")
+        docs, paras, memory = pipe.execute()
+        return {
+            "documents": int(docs),
+            "paragraphs": int(paras or 0),
+            "settings": self.settings.to_dict(),
+            # Redis cannot tell one prefix's memory cheaply: the server's, all databases.
+            "bytes": int(memory["used_memory"]),
+            "backend": "redis",
+            "path": self.path,
+            "redis": {"prefix": self._url.prefix, "server_used_memory": int(memory["used_memory"]),
+                      "maxmemory": int(memory.get("maxmemory", 0))},
+        }

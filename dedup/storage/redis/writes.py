@@ -1,0 +1,242 @@
+"""Writing the Redis index: a batch of documents in parts published by the last
+(contract rule 1), the clean-up of a dead writer's unpublished rows, removal with the
+hand-over of bands (rule 6), and the boilerplate tallies.  A mixin of
+:class:`~dedup.storage.redis.RedisStorage`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from ...segments import SetTable, offsets_from_counts, sorted_unique, take_sets
+from ...settings import Settings
+from ..protocol import Derive, NewDocument, StorageError
+from .records import (
+    DOC_BANDED,
+    MAX_ROW,
+    PARA_BANDED,
+    PARA_ROWS,
+    chunk_entries,
+    pack_document,
+    pack_paragraphs,
+    pack_text,
+    split_chunk,
+    u32,
+    u64,
+    unpack_document,
+    unpack_paragraphs,
+)
+from .url import RedisURL, _guarded
+
+#: Multimap entries (band keys, content keys) written by one script call of a batch: a
+#: script holds the server while it runs (~20k entries: a few tens of ms on an idle
+#: machine; several 256-article batches' worth took seconds on a loaded one).
+GROUP_ENTRIES = 20_000
+
+
+class Writes:
+    """Inserts, clean-up, removal and tallies (needs ``_r``, ``_k``, ``_url``,
+    ``_shards``, ``path``, ``settings``, ``_derive``, the sketch sizes, the lock state
+    set by ``transaction``, the readers' helpers and ``_write``)."""
+
+    _r: Any
+    _k: str
+    _url: RedisURL
+    _shards: dict[str, int]
+    path: str
+    settings: Settings
+    _derive: Derive
+    _width: int
+    _per: int
+    _insert: Any
+    _token: Optional[str]
+    _seq: tuple[int, int]
+    _written: list[str]
+
+    @_guarded("write to")
+    def insert_many(self, docs: Sequence[NewDocument]) -> None:
+        """The batch in parts of about :data:`GROUP_ENTRIES` band entries, one script
+        call each (:data:`.lua.INSERT`): rows numbered on from the ids handed out when
+        the lock was taken, hidden from readers until the last call publishes the whole
+        batch (its ids, its paragraph count and the ``top:*`` marks, at once).  So the
+        batch is seen whole or not at all, and no call holds the server for long (Redis
+        serves nobody else while a script runs).  A writer that dies between two calls
+        leaves unpublished rows, which the next writer removes (:meth:`_discard`)."""
+        if not docs:
+            return
+        if self._token is None:
+            raise StorageError(f"{self.path}: insert_many outside a write transaction")
+        k, (seq_d, seq_p) = self._k, self._seq
+        counts = np.array([len(d.para_index) for d in docs], dtype=np.int64)
+        n, m = len(docs), int(counts.sum())
+        rows = np.arange(seq_d + 1, seq_d + n + 1, dtype=np.int64)
+        bounds = offsets_from_counts(counts)
+        para_ids = np.arange(seq_p + 1, seq_p + m + 1, dtype=np.int64)
+        if seq_d + n > MAX_ROW or seq_p + m > MAX_ROW:
+            raise StorageError(f"{self.path}: the index has run out of row ids (2^32)")
+
+        def column(name: str, dtype: Any) -> np.ndarray:
+            return (np.concatenate([getattr(d, name) for d in docs]).astype(dtype) if m
+                    else np.zeros(0, dtype))
+
+        keys, banded = column("para_keys", np.uint64), column("banded", bool)
+        signatures = (np.concatenate([d.para_signatures for d in docs]) if m
+                      else np.zeros((0, self.settings.num_perm), np.uint32))
+        doc_signatures = np.stack([d.signature for d in docs])
+        doc_keys = np.array([d.key for d in docs], dtype=np.uint64)
+        doc_banded = np.array([d.doc_banded for d in docs], dtype=bool)
+        values = [d.para_sets.values for d in docs]
+        sets = SetTable(values=np.concatenate(values) if m else np.zeros(0, np.uint64),
+                        offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
+        records = pack_paragraphs(np.repeat(rows, counts), column("para_index", np.int64),
+                                  column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
+        para_sketches = self._derive.sketches(signatures)
+        doc_sketches = self._derive.sketches(doc_signatures)
+        now = time.time()
+        headers = [x for d, row, first, count in zip(docs, rows.tolist(), (seq_p + 1 + bounds[:-1]).tolist(),
+                                                    counts.tolist())
+                   for x in (pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now,
+                                           d.signature, d.doc_id),
+                             pack_text(d.text, d.meta))]
+        # Parts: consecutive documents, about GROUP_ENTRIES multimap entries each.
+        cost = np.bincount(np.repeat(np.arange(n), counts), weights=banded * self.settings.bands + 1,
+                           minlength=n) + doc_banded * self.settings.bands + 1
+        cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_ENTRIES, cost.sum(), GROUP_ENTRIES), side="right")
+        parts = [(int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]) if b > a]
+        ids = [d.doc_id for d in docs]
+        # Listed before the calls: an interrupt while an answer is on its way still
+        # removes the batch when the transaction fails (see ``transaction``).
+        self._written += ids
+        for part, (a, b) in enumerate(parts):
+            lo, hi = int(bounds[a]), int(bounds[b])
+            p_ids, d_rows, mine = para_ids[lo:hi], rows[a:b], banded[lo:hi]
+            sketch_writes = (self._sketch_ops("p", p_ids, para_sketches[lo:hi])
+                             + self._sketch_ops("d", d_rows, doc_sketches[a:b]))
+            appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
+            checks = ids if part == 0 else []
+            last = part == len(parts) - 1
+            publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs) for x in (doc_id, row, d.digest)]
+                       if last else [])
+            args: list = [
+                k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
+                self._per * self._width, *(self._shards[x] for x in ("b:p:", "b:d:", "k:p:", "k:d:")),
+                *self._bands(signatures[lo:hi][mine], p_ids[mine]),
+                *self._bands(doc_signatures[a:b][doc_banded[a:b]], d_rows[doc_banded[a:b]]),
+                u64(keys[lo:hi]), u32(p_ids), u64(doc_keys[a:b]), u32(d_rows),
+                len(sketch_writes) // 3, len(appends) // 2, len(checks), n if last else 0, m,
+                *sketch_writes, *appends, *headers[2 * a : 2 * b], *checks, *publish]
+            done = self._insert(args=args)
+            if not done[0]:  # only the first part checks ids: nothing was written
+                del self._written[-n:]
+                raise StorageError(f"{self.path}: document {done[1].decode('utf-8', 'surrogatepass')!r} is already "
+                                   "in the index (nothing of the batch was written)")
+        self._seq = (seq_d + n, seq_p + m)
+
+    def _discard(self, seq: tuple[int, int], top: tuple[int, int]) -> None:
+        """Remove the rows a writer that died mid-batch wrote but never published
+        (document rows ``top[0]+1 .. seq[0]``, paragraph rows ``top[1]+1 .. seq[1]``;
+        nobody has seen them), then publish the empty range, so ids stay unique."""
+        k, ops = self._k, []
+        para_rows = np.arange(top[1] + 1, seq[1] + 1, dtype=np.int64)
+        blobs = self._paragraph_records(para_rows)
+        have = np.array([b is not None for b in blobs], dtype=bool)
+        if have.any():
+            stored = para_rows[have]
+            t = unpack_paragraphs([b for b in blobs if b is not None], self.path)
+            banded = np.flatnonzero(t.banded)
+            if len(banded):
+                ops += self._band_ops("MDEL", "p", self._derive.signatures(self.settings, take_sets(t.sets, banded)),
+                                      stored[banded])
+            ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
+            ops += self._chunk_ops(set(stored.tolist()), set())
+        doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
+        for row, blob in zip(doc_rows.tolist(), self._records("d:", doc_rows)):
+            if blob is None:
+                continue
+            head = unpack_document(blob, self.settings.num_perm, self.path)
+            if head.banded:
+                ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
+            ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
+                    u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
+        self._write("", "", ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
+
+    def _sketch_ops(self, tag: str, ids: np.ndarray, sketches: np.ndarray) -> list:
+        """(key suffix, byte offset, bytes) writing the sketches of consecutive rows ``ids``."""
+        ops: list = []
+        for chunk in sorted_unique(ids // self._per).tolist():
+            here = ids // self._per == chunk
+            ops += [f"sk:{tag}:{chunk}", int(ids[here][0] % self._per) * self._width, sketches[here].tobytes()]
+        return ops
+
+    @_guarded("remove from")
+    def delete(self, doc_id: str) -> bool:
+        k, s = self._k, self.settings
+        row = self._r.hget(k + "ids", doc_id)
+        if row is None:
+            return False
+        row = int(row)
+        head = unpack_document(self._r.get(f"{k}d:{row}") or b"", s.num_perm, self.path)
+        para_ids = np.arange(head.first, head.first + head.paragraphs, dtype=np.int64)
+        paras = self._read_paragraphs(para_ids)
+        ops: list = []
+        if head.banded:
+            ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
+            _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
+            heirs = copies[copies != row]
+            if len(heirs):
+                ops += self._band_ops("MADD", "d", head.signature[None, :], heirs[:1])
+                ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
+        banded = np.flatnonzero(paras.banded)
+        heirs_p: list[int] = []
+        if len(banded):
+            signatures = self._derive.signatures(s, take_sets(paras.sets, banded))
+            ops += self._band_ops("MDEL", "p", signatures, para_ids[banded])
+            keys = paras.keys[banded]
+            at, copies = self._multimap("k:p:", keys)
+            outside = (copies < head.first) | (copies >= head.first + head.paragraphs)
+            # The oldest surviving copy of each banded text (ids are in age order).
+            which, first_at = np.unique(at[outside], return_index=True)
+            if len(which):
+                heirs = copies[outside][first_at]
+                ops += self._band_ops("MADD", "p", signatures[which], heirs)
+                heirs_p = heirs.tolist()
+        ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
+                "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
+                "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
+                "INCRBY", k + "n:p", -head.paragraphs]
+        ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))
+        return self._write("old", doc_id, ops)
+
+    def _chunk_ops(self, removed: set[int], marked: set[int]) -> list:
+        """SET / DEL rewriting the ``p:`` chunks holding paragraph rows ``removed``
+        (taken out) and ``marked`` (now banded: their bands were handed over to them)."""
+        ops: list = []
+        touched = sorted({row // PARA_ROWS for row in removed | marked})
+        for chunk, blob in self._chunks(touched).items():
+            rows, records = [], []
+            for row, (a, b) in split_chunk(blob, self.path).items():
+                if row in removed:
+                    continue
+                record = blob[a:b]
+                if row in marked:
+                    record = record[:PARA_BANDED] + b"\x01" + record[PARA_BANDED + 1 :]
+                rows.append(row)
+                records.append(record)
+            key = f"{self._k}p:{chunk}"
+            ops += ["SET", key, chunk_entries(np.array(rows, dtype=np.int64), records)[chunk]] if rows else ["DEL", key]
+        return ops
+
+    @_guarded("write to")
+    def tally(self, keys: np.ndarray, documents: int) -> None:
+        """One MULTI/EXEC of HINCRBYs on the hash ``tally`` (field: the key in decimal)
+        and an INCRBY of ``judged``.  Not undone with a failed transaction's documents
+        (the counts then run a batch ahead: boilerplate is recognised a little sooner)."""
+        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        pipe = self._r.pipeline(transaction=True)
+        for key, n in zip(unique.tolist(), counts.tolist()):
+            pipe.hincrby(self._k + "tally", str(key), n)
+        pipe.incrby(self._k + "judged", int(documents))
+        pipe.execute()
