@@ -84,3 +84,30 @@ def backend(request, tmp_path) -> Backend:
 
     # A short lease: a writer killed on purpose holds the lock this long.
     return Backend("redis", redis_url(prefix=prefix, lease=3), True, tamper_server)
+
+
+class _InProcessOs:
+    """``os`` for :mod:`dedup.cli.failures` while the CLI runs inside pytest (CliRunner):
+    ``_exit(code)`` raises ``SystemExit(code)``, which CliRunner records as the exit code.
+
+    Why: the CLI ends an interrupted or broken-pipe run with ``os._exit`` when other
+    threads are alive (they could hold a normal exit), and in the test process threads of
+    other tests' libraries are alive (e.g. Dask's daemon ``Dask-Offload`` thread after
+    tests/test_dask.py), so a real ``os._exit`` would end pytest itself.  The real
+    ``os._exit`` path is tested in subprocesses (tests/test_signals.py,
+    tests/test_cli_output.py).  Only this module's reference is replaced, never
+    ``os._exit`` itself (forked workers use it)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+    @staticmethod
+    def _exit(code: int) -> None:
+        raise SystemExit(code)
+
+
+@pytest.fixture(autouse=True)
+def _cli_exit_stays_in_process(monkeypatch):
+    from dedup.cli import failures
+
+    monkeypatch.setattr(failures, "os", _InProcessOs())
