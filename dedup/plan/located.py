@@ -129,7 +129,22 @@ class _Made(Sequence):
         return f"<{type(self).__name__} of {len(self)}>"
 
 
-class LocatedPairs(_Made):
+class _MadeInBlocks(_Made):
+    """A :class:`_Made` whose items are made :data:`BLOCK` at a time by
+    ``_block(lo, hi)`` (a list of the items ``lo..hi-1``), also when iterated."""
+
+    def _block(self, lo: int, hi: int) -> list:
+        raise NotImplementedError
+
+    def _make(self, i: int):
+        return self._block(i, i + 1)[0]
+
+    def __iter__(self) -> Iterator:
+        for lo in range(0, len(self), BLOCK):
+            yield from self._block(lo, lo + BLOCK)
+
+
+class LocatedPairs(_MadeInBlocks):
     """A level's reported pairs, made as they are read (see the module doc)."""
 
     def __init__(self, kind: Kind, linked: Linked, where: Places) -> None:
@@ -137,13 +152,6 @@ class LocatedPairs(_Made):
 
     def __len__(self) -> int:
         return len(self.linked.a)
-
-    def _make(self, i: int) -> Pair:
-        return self._block(i, i + 1)[0]
-
-    def __iter__(self) -> Iterator[Pair]:
-        for lo in range(0, len(self), BLOCK):
-            yield from self._block(lo, lo + BLOCK)
 
     def rows(self) -> Iterator[PairRow]:
         """The pairs as plain values (:data:`~dedup.results.PairRow`), without pair
@@ -177,7 +185,7 @@ class LocatedPairs(_Made):
         ]
 
 
-class LocatedGroups(_Made):
+class LocatedGroups(_MadeInBlocks):
     """A level's groups, made as they are read."""
 
     def __init__(self, kind: Kind, linked: Linked, where: Places) -> None:
@@ -185,13 +193,6 @@ class LocatedGroups(_Made):
 
     def __len__(self) -> int:
         return len(self.linked.offsets) - 1
-
-    def _make(self, g: int) -> Group:
-        return self._block(g, g + 1)[0]
-
-    def __iter__(self) -> Iterator[Group]:
-        for lo in range(0, len(self), BLOCK):
-            yield from self._block(lo, lo + BLOCK)
 
     def without_previews(self) -> Iterator[Group]:
         """The groups, their members made without previews (which cost the most to
