@@ -249,7 +249,8 @@ def test_progress_counts_files_documents_signed_and_candidates_verified(tmp_path
             assert (f"{level}: finding candidates", "stages", 3) in rec.stages
             assert rec.done[f"{level}: finding candidates"] == 3
             verified = rec.done[f"{level}: verifying candidates"]
-            assert rec.counts[f"{level}: verifying candidates"]["ranges"] == (3, 3)
+            done, ranges = rec.counts[f"{level}: verifying candidates"]["ranges"]
+            assert done == ranges >= 1  # every pair range
             assert verified >= sum(1 for p in result.pairs if p.kind == level[:-1] and not p.exact) > 0
         names = [s[0] for s in rec.stages]
         assert names.index("documents: verifying candidates") < names.index("documents: grouping") \

@@ -40,6 +40,7 @@ def small_shards(monkeypatch):
     monkeypatch.setattr(sign, "BATCH_DOCUMENTS", 4)
     monkeypatch.setattr(sign, "BATCH_MAX_DOCUMENTS", 8)
     monkeypatch.setattr(job, "SHARD_MIN_CHARS", 2000)
+    monkeypatch.setattr(job, "MIN_PARTITION_ROWS", 1)  # as many partitions as asked for
 
 
 def report(result) -> str:
@@ -59,9 +60,38 @@ def test_same_result_for_any_jobs_partitions_and_cache(folder, tmp_path, small_s
     assert report(scan(folder, jobs=1, cache_dir=cache, partitions=2)) == expected  # warm
 
 
-def test_same_result_without_small_shards(folder):
+def test_same_result_without_small_shards(folder, monkeypatch):
     # One shard and the default partitions against many shards and partitions.
-    assert report(scan(folder)) == report(scan(folder, jobs=2, partitions=4))
+    expected = report(scan(folder))
+    monkeypatch.setattr(job, "MIN_PARTITION_ROWS", 1)
+    assert report(scan(folder, jobs=2, partitions=4)) == expected
+
+
+@pytest.fixture
+def candidate_files(monkeypatch):
+    """The paths the candidate stage writes, as it writes them."""
+    made = []
+    stage = job.candidate_partition.__globals__
+    save = stage["save"]
+    monkeypatch.setitem(stage, "save", lambda path, array: made.append(path) or save(path, array))
+    return made
+
+
+def test_many_partitions_cost_files_per_partition_not_per_range(folder, monkeypatch, small_shards, candidate_files):
+    # A partition's candidates are one file, whatever the number of pair ranges.
+    expected = report(scan(folder))
+    candidate_files.clear()
+    monkeypatch.setattr(job, "RANGES_PER_JOB", 40)
+    assert report(scan(folder, jobs=1, partitions=50)) == expected
+    assert len(candidate_files) == 2 * 50  # two levels
+
+
+def test_huge_partitions_are_taken_as_the_rows_fill(folder, candidate_files):
+    # Partitions far beyond the bucket rows are as many as the rows fill (here one).
+    expected = report(scan(folder))
+    candidate_files.clear()
+    assert report(scan(folder, jobs=1, partitions=10**6)) == expected
+    assert len(candidate_files) == 2
 
 
 def test_all_pairs_same_for_any_partitions(folder, small_shards):
@@ -84,6 +114,26 @@ def test_floor_drops_candidates_before_verification(folder, monkeypatch):
     without_floor = report(scan(folder, levels=["paragraph"], all_pairs=True))
     assert with_floor == without_floor
     assert checked_with_floor < sum(verified)
+
+
+def test_pairs_already_grouped_are_not_verified_and_change_nothing(folder, monkeypatch):
+    # Rounds of a few candidates: the link step publishes groups often, and later
+    # ranges skip the pairs it would drop.  The report is the same as verifying all.
+    import dedup.plan.link as linking
+    import dedup.plan.verify as stage
+
+    monkeypatch.setattr(linking, "ROUND", 3)
+    monkeypatch.setattr(job, "RANGES_PER_JOB", 16)
+    verified = []
+    score = stage.score_pairs
+    monkeypatch.setattr(stage, "score_pairs", lambda table, pairs: verified.append(len(pairs)) or score(table, pairs))
+    skipping = report(scan(folder, jobs=1))
+    checked_skipping = sum(verified)
+    assert report(scan(folder, jobs=2)) == skipping
+    verified.clear()
+    monkeypatch.setattr(stage, "published_groups", lambda plan: None)
+    assert report(scan(folder, jobs=1)) == skipping
+    assert checked_skipping < sum(verified)
 
 
 def test_scratch_folder_is_removed_after_a_scan(folder, tmp_path):

@@ -4,7 +4,8 @@ Only the first occurrence of each text (:mod:`dedup.plan.exact`) with at least
 ``min_tokens`` tokens is banded.  Each of its LSH band keys (:func:`dedup.lsh.band_keys`,
 already salted with the band number) becomes a row ``(key, item)``, written to the
 partition the key hashes to, so that every bucket -- all items sharing one band key --
-ends up whole in one partition (:mod:`dedup.plan.candidates`).  With containment on
+ends up whole in one partition (:mod:`dedup.plan.candidates`).  A shard's rows are one
+file, grouped by partition, whatever the number of partitions.  With containment on
 (:mod:`dedup.containment`), the items' containment buckets (one MinHash value at one
 of the leading positions) are written the same way, with each item's shingle count.
 """
@@ -17,7 +18,7 @@ from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
 from .items import LevelPlan, release
-from .scratch import by_partition, partition_of, save
+from .scratch import by_partition, load, partition_of, save
 
 
 def band_shard(plan: LevelPlan, shard: int) -> int:
@@ -31,10 +32,7 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
     sigs = plan.file(shard, "sigs")
     keys = band_keys(np.asarray(sigs[local]), s.bands, s.rows).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), s.bands)
-    order, cuts = by_partition(partition_of(keys, plan.partitions), plan.partitions)
-    rows = np.stack([keys[order], gids[order]], axis=1)
-    for k in range(plan.partitions):
-        save(plan.scratch.bands(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])
+    _save_by_partition(plan, shard, "band", partition_of(keys, plan.partitions), keys, gids)
     if s.containment:
         _containment_rows(plan, shard, local)
     release(sigs)
@@ -50,7 +48,25 @@ def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray) -> None:
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
     sizes = np.repeat(np.asarray(plan.file(shard, "shingles")[local]).astype(np.uint64), positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
+    _save_by_partition(plan, shard, "contain", part, keys, gids, sizes)
+
+
+def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray, *columns: np.ndarray) -> None:
+    """Write rows of ``columns`` grouped by partition ``part`` as one file, and where
+    each partition starts (one file per shard whatever the number of partitions:
+    :func:`partition_rows` reads a partition's slice)."""
     order, cuts = by_partition(part, plan.partitions)
-    rows = np.stack([keys[order], gids[order], sizes[order]], axis=1)
-    for k in range(plan.partitions):
-        save(plan.scratch.contained(plan.level, shard, k), rows[cuts[k] : cuts[k + 1]])
+    save(plan.scratch.bands(plan.level, shard, "rows", kind), np.stack([c[order] for c in columns], axis=1))
+    save(plan.scratch.bands(plan.level, shard, "cuts", kind), cuts)
+
+
+def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
+    """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
+    ``(key, item)`` or ``"contain"`` rows ``(key, item, shingles)``), read as slices of
+    the memory-mapped shard files."""
+    rows = []
+    for shard in range(plan.shards):
+        lo, hi = load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
+        if hi > lo:
+            rows.append(np.array(load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]))
+    return np.concatenate(rows) if rows else np.zeros((0, width), np.uint64)

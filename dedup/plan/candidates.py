@@ -8,8 +8,11 @@ each of them; the verification stage folds those repeats.  With containment on, 
 partition's containment buckets add their pairs
 (:func:`dedup.containment.bucket_pairs`, the same pairs the in-memory search finds).
 
-Writes the pairs split into ``pair_ranges`` ranges of their first item
-(:meth:`LevelPlan.range_of`), each as sorted, distinct ``a * items + b`` codes.
+Writes the partition's pairs as one file of sorted, distinct ``a * items + b`` codes
+(one file per partition, however many pair ranges verify them: a range reads its slice
+of each file, :func:`range_codes`), and returns how many pairs have their first item in
+each of :data:`BINS` equal bins of item numbers -- what the pair ranges are cut by, so
+that each holds about as many candidates (:func:`pair_range_starts`).
 """
 
 from __future__ import annotations
@@ -19,30 +22,55 @@ import numpy as np
 from .. import containment
 from ..lsh import bucket_pairs
 from ..segments import sorted_unique
+from .band import partition_rows
 from .items import LevelPlan
 from .scratch import load, save
 
+#: Bins of first-item numbers that the candidates are counted in.
+BINS = 4096
 
-def candidate_partition(plan: LevelPlan, part: int) -> int:
-    """Write band partition ``part``'s candidate pairs; returns how many it found."""
-    rows = [load(plan.scratch.bands(plan.level, s, part)) for s in range(plan.shards)]
-    flat = np.concatenate(rows) if rows else np.zeros((0, 2), np.uint64)
+
+def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
+    """Write band partition ``part``'s candidate pairs; returns their count per bin of
+    first items (``BINS`` int64 counts)."""
+    flat = partition_rows(plan, part)
     pairs = bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64))
-    del flat, rows
+    del flat
     s = plan.settings
     if s.containment:
-        rows = [load(plan.scratch.contained(plan.level, k, part)) for k in range(plan.shards)]
-        flat = np.concatenate(rows) if rows else np.zeros((0, 3), np.uint64)
+        flat = partition_rows(plan, part, "contain", 3)
         contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64), flat[:, 2].astype(np.int64),
                                              s.containment, covered=(s.bands, s.rows))
         contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
         pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-    code = pairs[:, 0] * plan.items + pairs[:, 1]  # sorted: pairs are sorted by (a, b); repeats go later
-    cuts = np.searchsorted(plan.range_of(pairs[:, 0]), np.arange(plan.pair_ranges + 1))
-    for r in range(plan.pair_ranges):
-        save(plan.scratch.candidates(plan.level, part, r), code[cuts[r] : cuts[r + 1]])
-    return len(code)
+    save(plan.scratch.candidates(plan.level, part), pairs[:, 0] * plan.items + pairs[:, 1])  # sorted by (a, b)
+    return np.bincount(pairs[:, 0] * BINS // max(plan.items, 1), minlength=BINS)
+
+
+def pair_range_starts(plan: LevelPlan, counts: np.ndarray, ranges: int) -> tuple[int, ...]:
+    """First items of at most ``ranges`` pair ranges cut so that each holds about as
+    many of the candidates counted per bin in ``counts`` (:func:`candidate_partition`);
+    no range is empty of items."""
+    cumulative = np.cumsum(counts)
+    total = int(cumulative[-1]) if len(cumulative) else 0
+    cut_bins = np.searchsorted(cumulative, np.arange(1, ranges) * total / ranges, side="right")
+    starts = -(-cut_bins * plan.items // BINS)  # the first item of each cut bin
+    return tuple(sorted_unique(np.r_[0, starts[(starts > 0) & (starts < plan.items)]]).tolist())
+
+
+def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
+    """The distinct candidate codes of pair range ``pair_range``, sorted: from every
+    partition's file, the slice whose first items fall in the range."""
+    lo, hi = plan.range_items(pair_range)
+    parts = []
+    for part in range(plan.partitions):
+        code = load(plan.scratch.candidates(plan.level, part), mmap=True)
+        a, b = np.searchsorted(code, [lo * plan.items, hi * plan.items])
+        if b > a:
+            parts.append(np.array(code[a:b]))
+    code = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return sorted_unique(code)
 
 
 def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:

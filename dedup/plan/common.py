@@ -23,7 +23,7 @@ def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], nee
     keys, gids, docs = [], [], []
     for s in range(plan.shards):
         shard_keys = plan.file(s, "keys", mmap=False)
-        mine = np.flatnonzero(partition_of(shard_keys, plan.partitions) == part)
+        mine = np.flatnonzero(partition_of(shard_keys, plan.copy_partitions) == part)
         keys.append(shard_keys[mine])
         gids.append(mine + plan.bases[s])
         docs.append(np.asarray(plan.file(s, "doc"))[mine] + doc_bases[s])

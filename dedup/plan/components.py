@@ -51,7 +51,7 @@ def item_partition(items: np.ndarray, partitions: int) -> np.ndarray:
 def components(plan: LevelPlan, executor) -> None:
     """Find the components of ``plan``'s level on ``executor`` and write their labels
     (see the module doc).  Raises ``RuntimeError`` if :data:`MAX_ROUNDS` do not settle."""
-    sources = max(plan.pair_ranges, plan.partitions)
+    sources = max(plan.pair_ranges, plan.copy_partitions)
     executor.map(seed_edges, [(plan, t) for t in range(sources)])
     for step in range(0, 2 * MAX_ROUNDS, 2):
         large = executor.map(star_partition, [(plan, step, sources, k, "large") for k in range(plan.partitions)])
@@ -75,7 +75,7 @@ def seed_edges(plan: LevelPlan, source: int) -> None:
     if source < plan.pair_ranges:
         a, b, contained = (load(plan.scratch.verified(plan.level, source, n)) for n in ("a", "b", "contained"))
         edges.append(np.stack([a[~contained], b[~contained]], axis=1))
-    if source < plan.partitions:
+    if source < plan.copy_partitions:
         copy, first = (load(plan.scratch.exact(plan.level, source, n)) for n in ("copy", "first"))
         edges.append(np.stack([first, copy], axis=1))
     _write_both_ways(plan, 0, source, np.concatenate(edges).astype(np.int64) if edges else np.zeros((0, 2), np.int64))

@@ -23,7 +23,7 @@ def exact_partition(plan: LevelPlan, part: int) -> int:
     keys, gids = [], []
     for s in range(plan.shards):
         shard_keys = plan.file(s, "keys", mmap=False)
-        mine = np.flatnonzero(partition_of(shard_keys, plan.partitions) == part)
+        mine = np.flatnonzero(partition_of(shard_keys, plan.copy_partitions) == part)
         keys.append(shard_keys[mine])
         gids.append(mine + plan.bases[s])
     key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
@@ -44,7 +44,7 @@ def copies_in(plan: LevelPlan, lo: int, hi: int) -> np.ndarray:
     """The copy items numbered ``lo .. hi - 1`` (sorted), from every partition's
     output (read memory-mapped: only the slice in range)."""
     found = []
-    for part in range(plan.partitions):
+    for part in range(plan.copy_partitions):
         copy = np.load(plan.scratch.exact(plan.level, part, "copy"), mmap_mode="r")
         a, b = np.searchsorted(copy, [lo, hi])
         found.append(np.asarray(copy[a:b]))

@@ -48,10 +48,11 @@ class LevelPlan:
     """Everything a stage of one level needs to know besides its own inputs (small,
     picklable: the same object goes to every task of every executor).
 
-    ``bases``: item offsets per shard (length shards + 1); ``partitions``: key and
-    band partitions; ``pair_ranges``: how many ranges of first-item numbers the
-    candidate pairs are split into for verification.  ``threshold`` / ``min_tokens``
-    decide near-duplicates.
+    ``bases``: item offsets per shard (length shards + 1); ``partitions``: band
+    partitions; ``pair_ranges``: how many ranges of first-item numbers the candidate
+    pairs are split into for verification, starting at items ``range_starts`` (empty:
+    ranges of equal size).  ``key_partitions``: the partitions of the exact-copy keys
+    (0: ``partitions``).  ``threshold`` / ``min_tokens`` decide near-duplicates.
     """
 
     scratch: Scratch
@@ -62,6 +63,13 @@ class LevelPlan:
     pair_ranges: int
     threshold: float
     min_tokens: int
+    key_partitions: int = 0
+    range_starts: tuple[int, ...] = ()
+
+    @property
+    def copy_partitions(self) -> int:
+        """Partitions of the exact-copy keys (:mod:`dedup.plan.exact`)."""
+        return self.key_partitions or self.partitions
 
     @property
     def items(self) -> int:
@@ -76,7 +84,18 @@ class LevelPlan:
 
     def range_of(self, first: np.ndarray) -> np.ndarray:
         """Pair range of pairs whose first (smaller) item is ``first``."""
+        if self.range_starts:
+            return np.searchsorted(np.asarray(self.range_starts), first, side="right") - 1
         return (np.asarray(first, dtype=np.int64) * self.pair_ranges) // max(self.items, 1)
+
+    def range_items(self, pair_range: int) -> tuple[int, int]:
+        """``(lo, hi)``: pair range ``pair_range`` holds the pairs whose first item is
+        ``lo .. hi - 1``."""
+        if self.range_starts:
+            ends = (*self.range_starts[1:], self.items)
+            return self.range_starts[pair_range], ends[pair_range]
+        n, r = self.items, self.pair_ranges
+        return -(-pair_range * n // r), -(-(pair_range + 1) * n // r)
 
     def file(self, shard: int, name: str, mmap: bool = True) -> np.ndarray:
         path = self.scratch.shard(shard, self.level, name)

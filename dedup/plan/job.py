@@ -3,7 +3,7 @@
 ::
 
     documents --sign--> shard files --exact--> copies per key partition
-              --band--> band rows per partition --candidates--> pairs per pair range
+              --band--> band rows per partition --candidates--> pairs per partition
               --verify--> verified pairs per range --link--> reported pairs and groups
 
 Each arrow but the last is a stage function over one shard, partition or range
@@ -21,6 +21,7 @@ output is sorted by those numbers, and the link step reads them in that order.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import numpy as np
@@ -35,7 +36,7 @@ from ..results import LEVELS, Boilerplate, Kind, ScanResult
 from ..segments import offsets_from_counts
 from ..settings import Settings
 from .band import band_shard
-from .candidates import candidate_partition
+from .candidates import candidate_partition, pair_range_starts
 from .exact import exact_partition
 from .items import LevelPlan
 from .link import Linked, link
@@ -53,13 +54,23 @@ SHARD_MIN_CHARS = 1 << 20
 SHARD_MAX_CHARS = 1 << 24
 #: Bucket rows per partition when the number is not given: the candidate stage sorts
 #: one partition's rows at a time (16-24 bytes a row, ~4x that while sorting: a few
-#: hundred MB per worker).
+#: hundred MB per worker).  The number is rounded up to a multiple of the workers.
 ROWS_PER_PARTITION = 1 << 22
+#: Rows below which a partition saves no memory worth its task: a larger
+#: ``partitions`` is taken as ``rows // MIN_PARTITION_ROWS`` (band partitions; the
+#: exact-copy keys, one row per item, likewise).  What a partition costs beyond its
+#: rows -- a task, a file, one slice read per shard -- so stays small whatever is asked.
+MIN_PARTITION_ROWS = 1 << 16
+#: Pair ranges: at least this many per worker (so the verification balances, and the
+#: link step publishes its groups between ranges, :mod:`dedup.plan.link`), and at most
+#: ``RANGE_CANDIDATES`` candidates each (8 bytes each in memory).
+RANGES_PER_JOB = 4
+RANGE_CANDIDATES = 1 << 18
 
 
 #: The stages of a level that run on the executor, in order (then :func:`link`), each
 #: with the :class:`LevelPlan` attribute that says how many tasks it has.
-STAGES = ((exact_partition, "partitions"), (band_shard, "shards"), (candidate_partition, "partitions"),
+STAGES = ((exact_partition, "copy_partitions"), (band_shard, "shards"), (candidate_partition, "partitions"),
           (verify_range, "pair_ranges"))
 
 
@@ -127,7 +138,7 @@ def run_scan(
     common = np.zeros((0, 4), np.int64)
     if need and paragraphs.items:
         found_common = executor.map(common_partition, [(paragraphs, k, doc_bases, need)
-                                                       for k in range(paragraphs.partitions)])
+                                                       for k in range(paragraphs.copy_partitions)])
         common = np.concatenate(found_common)
         common = common[np.argsort(common[:, 1])]  # by first occurrence
     common_keys = np.sort(common[:, 0].view(np.uint64))
@@ -161,16 +172,19 @@ def run_scan(
 def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int],
                 partitions: Optional[int], jobs: int) -> LevelPlan:
     """The plan of one level with ``counts`` items per shard (partitions: as given, else
-    from the number of bucket rows, at least ``jobs``)."""
+    from the number of bucket rows, a multiple of ``jobs``; never more than the rows
+    fill, :data:`MIN_PARTITION_ROWS`).  Its pair ranges are set once the candidates are
+    counted (:func:`run_level`)."""
     bases = offsets_from_counts(np.array(counts, dtype=np.int64))
-    rows = settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
-                             if settings.containment else 0)
-    parts = partitions or max(jobs, -(-int(bases[-1]) * rows // ROWS_PER_PARTITION))
+    items = int(bases[-1])
+    rows = items * (settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
+                                      if settings.containment else 0))
+    asked = partitions or jobs * -(-rows // (ROWS_PER_PARTITION * jobs))
     return LevelPlan(
-        scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()), partitions=parts,
-        pair_ranges=parts,
+        scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()),
+        partitions=max(1, min(asked, rows // MIN_PARTITION_ROWS)), pair_ranges=1,
         threshold=settings.threshold if level == "paragraph" else settings.doc_threshold,
-        min_tokens=settings.min_tokens,
+        min_tokens=settings.min_tokens, key_partitions=max(1, min(asked, items // MIN_PARTITION_ROWS)),
     )
 
 
@@ -181,22 +195,40 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
 
     ``progress`` hears of three stages: finding candidates (counted in stages), verifying
     them (counted in candidates as each pair range is done, with the ranges done beside)
-    and grouping."""
-    *finding, (verify, ranges) = STAGES
+    and grouping.  The verified ranges are linked as they come (:func:`link`), unless
+    the executor links by tasks."""
+    *finding, (verify, _) = STAGES
     progress.stage(f"{plan.level}s: finding candidates", "stages", len(finding))
     for stage, count in finding:
-        executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
+        found = executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
         progress.advance()
+    per_bin = np.sum(found, axis=0) if found else np.zeros(1, np.int64)  # the candidate stage's counts
+    ranges = max(RANGES_PER_JOB * executor.jobs, -(-int(per_bin.sum()) // RANGE_CANDIDATES))
+    starts = pair_range_starts(plan, per_bin, ranges)
+    plan = dataclasses.replace(plan, pair_ranges=len(starts), range_starts=starts)
     progress.stage(f"{plan.level}s: verifying candidates", "candidates")
-    counts: list = []
-    for candidates in executor.imap(verify, [(plan, k) for k in range(getattr(plan, ranges))]):
-        counts.append(candidates)
-        progress.advance(candidates)
-        progress.count("ranges", 1, getattr(plan, ranges))
-    progress.stage(f"{plan.level}s: grouping", "")
+
+    def verified() -> Iterator[int]:
+        for candidates in executor.imap(verify, [(plan, r) for r in range(plan.pair_ranges)]):
+            progress.advance(candidates)
+            progress.count("ranges", 1, plan.pair_ranges)
+            yield candidates
+        progress.stage(f"{plan.level}s: grouping", "")
+
     if getattr(executor, "partitioned_link", False):  # no process may hold every pair
-        return link_partitioned(plan, executor, counts, all_pairs, common)
-    return link(plan, counts, all_pairs, common)  # the last stage's counts: candidates per range
+        return link_partitioned(plan, executor, list(verified()), all_pairs, common)
+    if all_pairs:
+        return link(plan, verified(), all_pairs, common)
+    path = plan.scratch.joined(plan.level)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    joined = np.lib.format.open_memmap(path, mode="w+", dtype=np.int64, shape=(plan.items,))
+    joined[:] = np.arange(plan.items)
+    joined.flush()
+    try:
+        return link(plan, verified(), all_pairs, common, joined)
+    finally:
+        del joined
+        path.unlink()
 
 
 def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:

@@ -12,8 +12,12 @@ Otherwise the pairs that *link* the groups: the stream is cut into rounds of
 :data:`ROUND` candidates (in the global candidate order), and a pair is dropped when
 earlier rounds already put its two items in one group.  The groups are the same either
 way; forty variants of a templated paragraph give about forty
-pairs instead of 780.  (Every candidate above the floor is verified first, in
-parallel; dropping afterwards gives exactly the pairs that skipping them would.)
+pairs instead of 780.  The ranges are linked as their verification ends, and the
+groups so far are published after each round (the ``joined`` file, a memory-mapped
+array of each item's group): the verification of later ranges skips the pairs already
+in one group (:mod:`dedup.plan.verify`), which this step would drop.  How far
+publishing had got when a range was verified changes what it skipped, never what is
+reported.
 
 Exact copies join the group of their first occurrence (:mod:`dedup.plan.exact`);
 contained pairs (a quote inside a longer text) link no group: they are not copies.
@@ -22,7 +26,7 @@ contained pairs (a quote inside a longer text) link no group: they are not copie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -54,17 +58,23 @@ class Linked:
     offsets: np.ndarray
 
 
-def link(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool, common: Optional[np.ndarray] = None) -> Linked:
-    """Read the verified pairs of every range (``candidates[r]``: how many candidates
-    range ``r`` had) and the exact copies; returns what to report.  Exact copies of a
-    boilerplate text (key in ``common``, sorted) join their group but are no pair."""
+def link(plan: LevelPlan, candidates: Iterable[int], all_pairs: bool, common: Optional[np.ndarray] = None,
+         joined: Optional[np.ndarray] = None) -> Linked:
+    """Read the verified pairs of every range as ``candidates`` yields how many
+    candidates range ``r`` had (once the range is verified) and the exact copies;
+    returns what to report.  Exact copies of a boilerplate text (key in ``common``,
+    sorted) join their group but are no pair.  ``joined`` (writable, one number per
+    item, or None): where the groups are published after each round."""
     root = np.arange(plan.items, dtype=np.int64)
     near = []
     for pairs in _rounds(plan, candidates, all_pairs):
         if not all_pairs:
             pairs = {k: v[root[pairs["a"]] != root[pairs["b"]]] for k, v in pairs.items()}
         copies = ~pairs["contained"]  # a quote makes nothing around it a copy
-        root = merge(root, pairs["a"][copies], pairs["b"][copies])
+        if copies.any():
+            root = merge(root, pairs["a"][copies], pairs["b"][copies])
+            if joined is not None:
+                joined[:] = root
         near.append(pairs)
     copy, first = _exact_copies(plan)
     group_of = root.copy()
@@ -109,15 +119,17 @@ def assemble(plan: LevelPlan, near: Sequence[dict[str, np.ndarray]], copy: np.nd
     )
 
 
-def _rounds(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool) -> Iterator[dict[str, np.ndarray]]:
+def _rounds(plan: LevelPlan, candidates: Iterable[int], all_pairs: bool) -> Iterator[dict[str, np.ndarray]]:
     """The verified pairs in global order, one round of candidates at a time (or one
-    range at a time with ``all_pairs``, where rounds do not matter)."""
-    base = np.r_[0, np.cumsum(candidates)]
+    range at a time with ``all_pairs``, where rounds do not matter); a round is
+    yielded once it is complete."""
+    base = 0
     pending: list[dict[str, np.ndarray]] = []
     current = -1
-    for r in range(plan.pair_ranges):
+    for r, count in enumerate(candidates):
         cols = {name: load(plan.scratch.verified(plan.level, r, name)) for name in COLUMNS}
-        rounds = (base[r] + cols.pop("position")) // ROUND
+        rounds = (base + cols.pop("position")) // ROUND
+        base += count
         if all_pairs:
             yield cols
             continue
@@ -128,6 +140,9 @@ def _rounds(plan: LevelPlan, candidates: Sequence[int], all_pairs: bool) -> Iter
                 pending = []
             current = rounds[lo]
             pending.append({k: v[lo:hi] for k, v in cols.items()})
+        if pending and base // ROUND != current:  # later ranges start a later round
+            yield _cat(pending)
+            pending = []
     if pending:
         yield _cat(pending)
 
@@ -139,7 +154,7 @@ def _cat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def _exact_copies(plan: LevelPlan) -> tuple[np.ndarray, np.ndarray]:
     """``(copy, first)`` of every exact copy, sorted by copy."""
     copies, firsts = [], []
-    for part in range(plan.partitions):
+    for part in range(plan.copy_partitions):
         copies.append(load(plan.scratch.exact(plan.level, part, "copy")))
         firsts.append(load(plan.scratch.exact(plan.level, part, "first")))
     copy = np.concatenate(copies) if copies else np.zeros(0, np.int64)

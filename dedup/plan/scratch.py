@@ -10,10 +10,11 @@ Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
 
     shards/<s>/<level>.<name>.npy     what signing wrote for shard s (see plan.sign)
     exact/<level>/<k>.<name>.npy      exact-copy links of key partition k
-    bands/<level>/<s>.<k>.npy         band rows of shard s that fall in partition k
-    bands/<level>/contain.<s>.<k>.npy its containment bucket rows (if containment is on)
-    cand/<level>/<k>.<r>.npy          candidate pairs of partition k, pair range r
+    bands/<level>/<s>.rows.npy        band rows of shard s, by partition (+ <s>.cuts.npy)
+    bands/<level>/contain.<s>.*.npy   its containment bucket rows (if containment is on)
+    cand/<level>/<k>.npy              candidate pairs of partition k, sorted
     verified/<level>/<r>.<name>.npy   verified pairs of pair range r
+    joined/<level>.npy                the groups linked so far (plan.link; read by plan.verify)
     cc/<level>/<step>/<t>.<k>.npy     edges from task t for partition k (plan.components)
     cc/<level>/labels/<k>.<r>.npy     group labels of partition k's items in pair range r
     link/<level>/<r>.<g>.npy          pair range r's pairs of label partition g (plan.spread)
@@ -53,14 +54,18 @@ class Scratch:
     def exact(self, level: str, part: int, name: str) -> Path:
         return self.root / "exact" / level / f"{part:05d}.{name}.npy"
 
-    def bands(self, level: str, shard: int, part: int) -> Path:
-        return self.root / "bands" / level / f"{shard:06d}.{part:05d}.npy"
+    def bands(self, level: str, shard: int, name: str, kind: str = "band") -> Path:
+        """Shard ``shard``'s bucket rows (``name="rows"``, grouped by partition) or
+        where each partition's start (``"cuts"``); ``kind="contain"``: its
+        containment bucket rows."""
+        prefix = "contain." if kind == "contain" else ""
+        return self.root / "bands" / level / f"{prefix}{shard:06d}.{name}.npy"
 
-    def contained(self, level: str, shard: int, part: int) -> Path:
-        return self.root / "bands" / level / f"contain.{shard:06d}.{part:05d}.npy"
+    def candidates(self, level: str, part: int) -> Path:
+        return self.root / "cand" / level / f"{part:05d}.npy"
 
-    def candidates(self, level: str, part: int, pair_range: int) -> Path:
-        return self.root / "cand" / level / f"{part:05d}.{pair_range:05d}.npy"
+    def joined(self, level: str) -> Path:
+        return self.root / "joined" / f"{level}.npy"
 
     def verified(self, level: str, pair_range: int, name: str) -> Path:
         return self.root / "verified" / level / f"{pair_range:05d}.{name}.npy"

@@ -4,6 +4,11 @@ A pair range holds the candidates whose first item falls in one range of item nu
 (:meth:`LevelPlan.range_of`), from every band partition; their repeats are folded here.
 Then, a chunk of pairs at a time (which bounds memory whatever the range's size):
 
+0. a pair whose items the link step has already put in one group is skipped when only
+   the pairs that link groups are reported: it could change nothing
+   (:mod:`dedup.plan.link` publishes its groups as it goes, in the ``joined`` file,
+   after each completed round; it drops such a pair anyway, so what is reported does
+   not depend on how far the link step had got);
 1. the MinHash estimate of each pair, from both signatures; a pair below the estimate
    floor (:func:`dedup.minhash.floor`: 4 standard errors under the threshold, a true
    pair at the threshold is lost with probability ~3e-5) is dropped unread.  With
@@ -30,6 +35,7 @@ from ..minhash import estimate, floor
 from ..segments import SetTable, sorted_unique
 from ..verify import score_pairs
 from .items import LevelPlan
+from .candidates import range_codes
 from .scratch import load, save
 
 #: Pairs per chunk: two signatures of 256 permutations each are 2 KB a pair, so a
@@ -40,14 +46,18 @@ COLUMNS = ("a", "b", "position", "jaccard", "containment_a", "containment_b", "e
 
 def verify_range(plan: LevelPlan, pair_range: int) -> int:
     """Verify pair range ``pair_range``; returns how many candidates it has."""
-    parts = [load(plan.scratch.candidates(plan.level, k, pair_range)) for k in range(plan.partitions)]
-    code = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    code.sort()
-    code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
+    code = range_codes(plan, pair_range)
     s = plan.settings
+    joined = published_groups(plan)
     found: list[tuple[np.ndarray, ...]] = []
     for lo in range(0, len(code), CHUNK):
         a, b = np.divmod(code[lo : lo + CHUNK], plan.items)
+        position = lo + np.arange(len(a))
+        if joined is not None:
+            apart = joined[a] != joined[b]  # one group already: skipped
+            a, b, position = a[apart], b[apart], position[apart]
+            if not len(a):
+                continue
         involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
         side_a, side_b = local[: len(a)], local[len(a) :]
         sigs = plan.rows(involved, "sigs")
@@ -59,8 +69,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         else:
             lowest = plan.threshold
         plausible = est >= floor(lowest, s.num_perm)
-        position = lo + np.flatnonzero(plausible)
-        a, b, est = a[plausible], b[plausible], est[plausible]
+        a, b, est, position = a[plausible], b[plausible], est[plausible], position[plausible]
         if not len(a):
             continue
         involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
@@ -76,6 +85,13 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         column = np.concatenate([f[i] for f in found]) if found else empty
         save(plan.scratch.verified(plan.level, pair_range, name), column)
     return len(code)
+
+
+def published_groups(plan: LevelPlan):
+    """The groups the link step has published so far (one number per item, shared
+    memory-mapped: it grows as this task runs), or None when it publishes none."""
+    path = plan.scratch.joined(plan.level)
+    return load(path, mmap=True) if path.exists() else None
 
 
 def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
