@@ -78,7 +78,7 @@ class StorageClock:
     """Wall seconds spent inside the Redis backend's methods (patched on the class)."""
 
     METHODS = ("candidates", "paragraphs", "paragraph_copies", "documents", "document_copies", "document_sets",
-               "known_keys", "insert_many", "digests", "count", "_acquire", "_snapshot", "_unlock")
+               "known_keys", "insert_many", "digests", "count", "_acquire", "_snapshot", "_sync", "_unlock")
 
     def __init__(self) -> None:
         self.seconds = 0.0
@@ -171,6 +171,8 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
                          "bytes_per_article": round(used / stats["documents"], 1),
                          "by_kind": _sample(client, prefix, stats["paragraphs"])}
         print(f"memory {out['memory']}", file=sys.stderr, flush=True)
+        out["first_sync"] = _first_sync(url)
+        print(f"first sync {out['first_sync']}", file=sys.stderr, flush=True)
         signing = _signing(new, idx.settings)
         start, before, server = _clock(), clock.seconds, _server(client)
         added = 0
@@ -205,6 +207,19 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
         out["signing_single"] = _percentiles(sign_ms)
     return out
+
+
+def _first_sync(url: str) -> dict:
+    """What a worker that opens the index now pays once: reading the whole bucket log
+    into memory (wall and CPU seconds, band keys held, bytes of the arrays held)."""
+    with Index.open(url) as fresh:
+        start = _clock()
+        fresh._store._sync()
+        out = _rate(1, start)
+        levels = fresh._store._cache.levels
+        return {"seconds": out["seconds"], "cpu_s": out["cpu_s"],
+                "band_keys_held": sum(level.entries for level in levels.values()),
+                "held_mb": round(sum(level.nbytes for level in levels.values()) / 2**20, 1)}
 
 
 def _sample(client, prefix: str, paragraphs: int, per_kind: int = 500) -> dict:

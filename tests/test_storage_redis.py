@@ -23,6 +23,7 @@ from storage_contract import article
 
 from dedup import Index, IndexCorrupt, IndexFull, IndexUnavailable, Policy, SettingsMismatch, StorageError
 from dedup.cli import main
+from dedup.index.signing import sign
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
 
@@ -152,7 +153,7 @@ def test_a_batch_written_in_parts_is_seen_whole_or_not_at_all(redis_prefix, clie
     be retried."""
     import dedup.storage.redis.writes as backend
 
-    monkeypatch.setattr(backend, "GROUP_ENTRIES", 300)  # ~one 6-paragraph article a part
+    monkeypatch.setattr(backend, "GROUP_VALUES", 1500)  # ~one 6-paragraph article a part
     batch = [(f"g{i}", article(400 + i)) for i in range(5)]
     with Index.open(redis_url(prefix=redis_prefix), policy=Policy("flag", add_duplicates=True)) as idx:
         idx.add(article(399), "before")
@@ -179,10 +180,15 @@ def test_a_batch_written_in_parts_is_seen_whole_or_not_at_all(redis_prefix, clie
         assert client.get(f"{redis_prefix}:seq:p") == client.get(f"{redis_prefix}:top:p")
         import numpy as np
 
-        for base in ("b:p", "k:p"):  # no bucket or content-key entry of a staged row is left
-            for key in client.scan_iter(match=f"{redis_prefix}:{base}:*"):
-                rows = np.frombuffer(client.get(key), dtype="<u4")[1::2]
-                assert not set(rows.tolist()) & set(staged), key
+        for key in client.scan_iter(match=f"{redis_prefix}:k:p:*"):  # no content-key entry of a staged row is left
+            rows = np.frombuffer(client.get(key), dtype="<u4")[1::2]
+            assert not set(rows.tolist()) & set(staged), key
+        with Index.open(redis_url(prefix=redis_prefix)) as fresh:  # nor a bucket entry, for any worker
+            for store in (idx._store, fresh._store):
+                with store.transaction(write=False):
+                    for _, text in batch:
+                        _, rows, _ = store.candidates("paragraph", sign([text], idx.settings).para_bands.ravel())
+                        assert len(rows) and not set(rows.tolist()) & set(staged)
         assert _whole(idx, dict(batch)) == len(batch) and len(idx) == 6 and idx.stats()["paragraphs"] == 36
         for doc_id, text in batch:  # no stale bucket entry of a staged row is left to match
             assert [m.doc_id for m in idx.check(text).matches] == [doc_id]
@@ -323,3 +329,42 @@ def test_the_cli_takes_a_redis_url(redis_prefix, tmp_path):
     assert runner.invoke(main, ["check", str(probe), "--db", url]).exit_code == 0
     wrong = runner.invoke(main, ["index", "add", str(folder), "--db", url, "--ngram", "4"])
     assert wrong.exit_code == 2 and "--ngram 4 differs from the index's 2" in wrong.output
+
+
+def test_workers_share_the_bucket_log_adds_removals_and_hand_overs(redis_prefix):
+    """Each worker holds the buckets in memory, synced from the server's log before each
+    transaction: what another worker adds, removes or hands over after this one opened
+    the index is seen by its next check (no stale band entry leads to a removed row)."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as reader, Index.open(url) as writer:
+        assert not reader.check(article(20)).is_duplicate  # the reader's copy is made, empty
+        writer.add_many([("a", article(20)), ("b", article(21))])
+        assert [m.doc_id for m in reader.check(article(20)).matches] == ["a"]
+        writer.remove("a")
+        assert not reader.check(article(20)).is_duplicate
+        store = reader._store
+        with store.transaction(write=False):
+            _, rows, _ = store.candidates("paragraph", sign([article(20)], reader.settings).para_bands.ravel())
+        assert len(rows) == 0
+    with Index.open(url, policy=Policy("flag", add_duplicates=True)) as writer, Index.open(url) as reader:
+        writer.add(article(21), "b-copy")  # an exact copy: found by content key, not banded
+        assert reader.check(article(21)).matches[0].doc_id in ("b", "b-copy")
+        writer.remove("b")  # its bands go over to the copy, in the log
+        assert [m.doc_id for m in reader.check(article(21)).matches] == ["b-copy"]
+        with Index.open(url) as late:  # a worker opened now reads the whole log
+            assert [m.doc_id for m in late.check(article(21)).matches] == ["b-copy"]
+            assert not late.check(article(20)).is_duplicate
+
+
+def test_a_damaged_bucket_log_entry_is_detected_never_answered_from(redis_prefix, client):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.add(article(22), "x")
+    entry_id, fields = client.xrange(f"{redis_prefix}:log")[0]
+    blob = bytearray(fields[b"v"])
+    blob[len(blob) // 2] ^= 0x40
+    client.xdel(f"{redis_prefix}:log", entry_id)
+    client.xadd(f"{redis_prefix}:log", {"v": bytes(blob)})
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match="bucket log is damaged"):
+            idx.check(article(22))

@@ -6,7 +6,8 @@ large index (see ``benchmarks/`` for memory per paragraph).  Talks to the server
 redis-py (hiredis parses replies when installed).  The layout is in :mod:`.records`, the
 server-side scripts in :mod:`.lua`, URLs and errors in :mod:`.url`; the class
 below holds the connection and the transactions, its reads are in :mod:`.reads`, its
-writes in :mod:`.writes`, the multimaps' search in :mod:`.multimap`.
+writes in :mod:`.writes`, the multimaps' search in :mod:`.multimap`, and the LSH
+buckets -- a log on the server, a copy in each worker's memory -- in :mod:`.log`.
 
 How the contract (:mod:`dedup.storage.protocol`) is kept:
 
@@ -24,9 +25,11 @@ How the contract (:mod:`dedup.storage.protocol`) is kept:
   documents already stored being found by id);
 * **snapshots**: every look-up is one atomic call; a check makes several, and hides
   rows above the ids written when it began, so it sees each concurrent batch whole or
-  not at all (rule 3);
-* **removal** takes the removed rows out of every band entry and hands the bands of a
-  banded text over to its oldest surviving exact copy -- no stale entries remain.
+  not at all (rule 3); each transaction first brings this worker's copy of the bucket
+  log up to date (one round trip when nothing is new);
+* **removal** logs a drop of the removed rows (every worker's look-ups leave them out
+  from its next transaction on) and hands the bands of a banded text over to its
+  oldest surviving exact copy (an add of that row in the log).
 """
 
 from __future__ import annotations
@@ -45,14 +48,16 @@ from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissi
 from . import lua
 from .multimap import SHARD_BITS_BELOW, Multimaps
 from .reads import Reads
-from .records import sketch_rows
+from .log import BucketCache
 from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
 
 FORMAT = "dedup-index-redis"
 #: The layout (:mod:`.records`); an index of another version is refused ("rebuild").
 #: 2: multimaps as packed strings, zlib text, one script call per batch.
-FORMAT_VERSION = "2"
+#: 3: the LSH buckets and sketches as an append-only log (:mod:`.log`), held by each
+#: worker in memory.
+FORMAT_VERSION = "3"
 
 
 class RedisStorage(Reads, Writes, Multimaps):
@@ -70,9 +75,8 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._k = url.prefix + ":"
         self._shards = {base: 1 << max(int(meta["shard_bits"]) - below, 0)
                         for base, below in SHARD_BITS_BELOW.items()}
-        self._width = derive.sketch_width(settings)
-        self._per = sketch_rows(self._width)
-        self._sketches = client.register_script(lua.SKETCHES)
+        self._log = self._k + "log"
+        self._cache = BucketCache(derive, settings, self.path)
         self._apply = client.register_script(lua.APPLY)
         self._insert = client.register_script(lua.INSERT)
         self._lock = client.register_script(lua.ACQUIRE)
@@ -106,6 +110,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         try:
             if not write:
                 self._horizon = self._snapshot()
+                self._sync()
                 try:
                     yield
                 finally:
@@ -116,6 +121,7 @@ class RedisStorage(Reads, Writes, Multimaps):
             try:
                 if self._seq != self._top:
                     self._guarded_discard()
+                self._sync()
                 yield
             except BaseException:
                 self._undo()
@@ -130,6 +136,21 @@ class RedisStorage(Reads, Writes, Multimaps):
     def _snapshot(self) -> dict[str, int]:
         top = self._r.mget([self._k + "top:p", self._k + "top:d"])
         return {"p": int(top[0] or 0), "d": int(top[1] or 0)}
+
+    @_guarded("read")
+    def _sync(self) -> None:
+        """Hold the bucket log's entries written since the last sync (:mod:`.log`)."""
+        self._cache.sync(self._r, self._log)
+
+    def _logged(self, done: list, entries: list[bytes]) -> None:
+        """After a write call that appended ``entries`` to the bucket log (``done``: the
+        call's answer, {1, id before, last id}): hold them without reading them back
+        when the log held nothing new before them, else sync."""
+        before, last = bytes(done[1]), bytes(done[2])
+        if before == self._cache.last:
+            self._cache.apply([(last, {b"v": e}) for e in entries])
+        else:
+            self._cache.sync(self._r, self._log)
 
     def _visible(self, tag: str, ids: np.ndarray) -> np.ndarray:
         """Which of ``ids`` (rows of level ``tag``) the current read may see."""
@@ -174,9 +195,15 @@ class RedisStorage(Reads, Writes, Multimaps):
             except StorageError:
                 return
 
-    def _write(self, guard: str, doc_id: str, ops: list) -> bool:
-        args = [self._k + "lock", self._token, int(self._url.lease * 1000), guard, self._k + "ids", doc_id, *ops]
-        return bool(self._apply(args=args))
+    def _write(self, guard: str, doc_id: str, entries: list[bytes], ops: list) -> bool:
+        """One :data:`.lua.APPLY` call: bucket log ``entries`` and ``ops``, unless the
+        guard stops it (returns whether it was applied)."""
+        args = [self._k + "lock", self._token, int(self._url.lease * 1000), guard, self._k + "ids", doc_id,
+                self._log, len(entries), *entries, *ops]
+        done = self._apply(args=args)
+        if done[0]:
+            self._logged(done, entries)
+        return bool(done[0])
 
     def close(self) -> None:
         self._r.close()

@@ -3,9 +3,11 @@
 Why scripts: a batch of documents is written by a few script calls (:data:`INSERT`),
 the last of which publishes it, and a removal by one (:data:`APPLY`), so each is seen
 whole or not at all, and every call first checks that the caller still holds the write
-lock (a lease can expire under a stalled writer; the check fences it out).
+lock (a lease can expire under a stalled writer; the check fences it out).  The LSH
+buckets are not multimaps but entries of the bucket log (:mod:`.log`), appended by the
+same call that writes the rows.
 
-Multimaps ("64-bit key -> row ids"): a key lives in the shard string ``BASE + (low 32
+Multimaps (the content keys) ("64-bit key -> row ids"): a key lives in the shard string ``BASE + (low 32
 bits mod SHARDS)`` as an 8-byte entry: the key's high 32 bits, then the row id (both
 little-endian uint32), entries in the order they were added.  Why strings, not hashes: a Redis hash of ~80
 entries (a listpack) takes ~16 bytes an entry and a look-up (HGET) scans it entry by
@@ -46,52 +48,37 @@ local function multimap(op, base, shards, keys, ids)
 end
 """
 
-#: ARGV: sketch base, sketch width, rows per sketch string, row ids (u32 LE blob,
-#: ascending).  Returns the rows' sketches, concatenated in that order: a sketch
-#: string holding many of the rows is read whole (one GET), else one GETRANGE a row.
-SKETCHES = r"""#!lua flags=no-writes
-local base, width, per, blob = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local sub, unpack = string.sub, struct.unpack
-local ids = {}
-for i = 0, #blob / 4 - 1 do ids[i + 1] = unpack('<I4', blob, i * 4 + 1) end
-local out, i = {}, 1
-while i <= #ids do
-  local chunk = math.floor(ids[i] / per)
-  local j = i
-  while j < #ids and math.floor(ids[j + 1] / per) == chunk do j = j + 1 end
-  local key = base .. chunk
-  -- Reading a whole string costs about as much as 1/16 of its rows one by one (measured).
-  local whole = j - i + 1 >= per / 16 and (redis.call('GET', key) or '')
-  for q = i, j do
-    local o = (ids[q] % per) * width
-    if whole then
-      out[#out + 1] = sub(whole, o + 1, o + width)
-    else
-      out[#out + 1] = redis.call('GETRANGE', key, o, o + width - 1)
-    end
-  end
-  i = j + 1
+#: Lua helper: ``append_log(key, first, count)`` XADDs ARGV[first .. first+count-1] to
+#: the bucket log ``key`` (field ``v``) and returns {the id of the entry before them
+#: ('0': none), the id of the last one} (a writer that held every entry before them
+#: holds the log after adding these itself, without reading them back).
+_LOG = r"""
+local function append_log(key, first, count)
+  local prev = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  local before = prev[1] and prev[1][1] or '0'
+  local last = before
+  for q = 0, count - 1 do last = redis.call('XADD', key, '*', 'v', ARGV[first + q]) end
+  return {before, last}
 end
-return table.concat(out)
 """
 
 #: One part of a batch (``insert_many`` writes a batch in parts of about
-#: ``GROUP_ENTRIES`` band entries, so no call holds the server long; see
+#: ``GROUP_VALUES`` values, so no call holds the server long; see
 #: :meth:`RedisStorage.insert_many`).  ARGV: lock key, token, lease (ms), key prefix
 #: ("PREFIX:"), expected ``seq:d`` and ``seq:p`` (the last row ids handed out), documents
-#: N, paragraphs M, bytes of a sketch string, shards of b:p, b:d, k:p, k:d (ARGV 10-13),
-#: the u64 key / u32 id blobs of b:p, b:d, k:p, k:d (ARGV 14-21), S sketch writes, C
-#: paragraph chunk appends, G ids to check, P documents to publish, paragraphs
-#: published (ARGV 22-26), then S triples (key suffix, byte offset, bytes), C pairs (key
-#: suffix, bytes appended), N pairs (header ``d:``, text ``t:``), G public ids (the
-#: first part checks every id of the batch: none may be stored or given twice), P
-#: triples (public id, row, digest; the last part publishes the whole batch).
-#: Document rows are numbered from the expected ``seq:d`` on, in order.  Rows are
-#: hidden from readers until published (``top:*``, the ids hash); a writer that dies
-#: before leaves them unpublished, and the next writer removes them.  Returns {0, id}
-#: (nothing written) when an id is stored or given twice, else {1}.
+#: N, paragraphs M, shards of k:p, k:d (ARGV 9-10), the u64 key / u32 id blobs of k:p,
+#: k:d (ARGV 11-14), L bucket log entries, C paragraph chunk appends, G ids to check,
+#: P documents to publish, paragraphs published (ARGV 15-19), then L log entries
+#: (:mod:`.log`), C pairs (key suffix, bytes appended), N pairs (header ``d:``, text
+#: ``t:``), G public ids (the first part checks every id of the batch: none may be
+#: stored or given twice), P triples (public id, row, digest; the last part publishes
+#: the whole batch).  Document rows are numbered from the expected ``seq:d`` on, in
+#: order.  Rows are hidden from readers until published (``top:*``, the ids hash); a
+#: writer that dies before leaves them unpublished, and the next writer removes them.
+#: Returns {0, id} (nothing written) when an id is stored or given twice, else {1,
+#: log id before, last log id} (see ``append_log``).
 INSERT = r"""#!lua
-""" + _MULTIMAP + r"""
+""" + _MULTIMAP + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
@@ -100,9 +87,9 @@ local seq_d, seq_p = tonumber(redis.call('GET', k .. 'seq:d') or 0), tonumber(re
 if seq_d ~= tonumber(ARGV[5]) or seq_p ~= tonumber(ARGV[6]) then
   return redis.error_reply('DEDUPLOCK row ids were handed out by another writer')
 end
-local nd, np, full = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
-local s, c, g, pub = tonumber(ARGV[22]), tonumber(ARGV[23]), tonumber(ARGV[24]), tonumber(ARGV[25])
-local chunks = 27 + 3 * s
+local nd, np = tonumber(ARGV[7]), tonumber(ARGV[8])
+local l, c, g, pub = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
+local chunks = 20 + l
 local docs = chunks + 2 * c
 local checks = docs + 2 * nd
 local publish = checks + g
@@ -123,16 +110,9 @@ for q = 0, c - 1 do
   local v = redis.call('GET', key)
   redis.call('SET', key, (v or '') .. ARGV[chunks + 2 * q + 1])
 end
-for w = 0, s - 1 do
-  local key = k .. ARGV[27 + 3 * w]
-  -- A new sketch string is made its full size at once (growing it would leave slack).
-  if redis.call('EXISTS', key) == 0 then redis.call('SETRANGE', key, full - 1, '\0') end
-  redis.call('SETRANGE', key, tonumber(ARGV[28 + 3 * w]), ARGV[29 + 3 * w])
-end
-multimap('MADD', k .. 'b:p:', tonumber(ARGV[10]), ARGV[14], ARGV[15])
-multimap('MADD', k .. 'b:d:', tonumber(ARGV[11]), ARGV[16], ARGV[17])
-multimap('MADD', k .. 'k:p:', tonumber(ARGV[12]), ARGV[18], ARGV[19])
-multimap('MADD', k .. 'k:d:', tonumber(ARGV[13]), ARGV[20], ARGV[21])
+multimap('MADD', k .. 'k:p:', tonumber(ARGV[9]), ARGV[11], ARGV[12])
+multimap('MADD', k .. 'k:d:', tonumber(ARGV[10]), ARGV[13], ARGV[14])
+local logged = append_log(k .. 'log', 20, l)
 redis.call('SET', k .. 'seq:d', seq_d + nd)
 redis.call('SET', k .. 'seq:p', seq_p + np)
 if pub > 0 then
@@ -141,27 +121,30 @@ if pub > 0 then
     redis.call('HSET', k .. 'ids', ARGV[a], ARGV[a + 1])
     redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 2])
   end
-  redis.call('INCRBY', k .. 'n:p', tonumber(ARGV[26]))
+  redis.call('INCRBY', k .. 'n:p', tonumber(ARGV[19]))
   -- Readers that start from now on see the batch (writers take turns under the lock).
   redis.call('SET', k .. 'top:d', seq_d + nd)
   redis.call('SET', k .. 'top:p', seq_p + np)
 end
-return {1}
+return {1, logged[1], logged[2]}
 """
 
 #: ARGV: lock key, token, lease (ms), guard ("old": stop unless the field is present,
-#: "": none), guard hash, guard field, then operations:
+#: "": none), guard hash, guard field, the bucket log's key, L log entries, then the L
+#: entries (:mod:`.log`), then operations:
 #: SET k v | SETRANGE k offset v | DEL k | HDEL k f | INCRBY k n |
 #: MADD base shards keys ids | MDEL base shards keys ids  (keys: u64 blob, ids: u32
-#: blob, one id per key).  Returns 1 when applied, 0 when the guard stopped it.
+#: blob, one id per key).  Returns {1, log id before, last log id} when applied (see
+#: ``append_log``), {0} when the guard stopped it.
 APPLY = r"""#!lua
-""" + _MULTIMAP + r"""
+""" + _MULTIMAP + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
-if ARGV[4] == 'old' and redis.call('HEXISTS', ARGV[5], ARGV[6]) == 0 then return 0 end
+if ARGV[4] == 'old' and redis.call('HEXISTS', ARGV[5], ARGV[6]) == 0 then return {0} end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
-local i = 7
+local logged = append_log(ARGV[7], 9, tonumber(ARGV[8]))
+local i = 9 + tonumber(ARGV[8])
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'SET' then
@@ -180,7 +163,7 @@ while i <= #ARGV do
     return redis.error_reply('DEDUPBUG unknown operation ' .. tostring(op))
   end
 end
-return 1
+return {1, logged[1], logged[2]}
 """
 
 #: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free

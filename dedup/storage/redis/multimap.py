@@ -1,5 +1,5 @@
-"""The multimaps' shard layout (see :mod:`.lua`) and their client-side search: band
-keys and content keys to row ids.  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
+"""The multimaps' shard layout (see :mod:`.lua`) and their client-side search: content
+keys to row ids; and the bucket log entries of rows (:mod:`.log`).  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ import numpy as np
 
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
-from .records import u32, u64
 
-#: log2 of the shards of each multimap below the paragraph buckets' (the URL's
-#: ``shards``, 20 by default): document buckets (10x fewer rows, 85 bands each),
+#: log2 of the shards of each multimap below the URL's ``shards`` (20 by default):
 #: paragraph content keys (one entry a row) and document content keys.  At the
-#: defaults and 1M paragraphs: ~80, ~65, ~60 and ~50 entries a shard -- a few hundred
-#: bytes, so a shard's key costs ~1 byte an entry and a look-up reads little.
-SHARD_BITS_BELOW = {"b:p:": 0, "b:d:": 3, "k:p:": 6, "k:d:": 9}
+#: defaults and 1M paragraphs: ~60 and ~50 entries a shard -- a few hundred bytes, so
+#: a shard's key costs ~1 byte an entry and a look-up reads little.  (The LSH buckets
+#: are the bucket log, :mod:`.log`.)
+SHARD_BITS_BELOW = {"k:p:": 6, "k:d:": 9}
 #: Keys per MGET when reading multimap shards (a batch's look-up is several MGETs,
 #: pipelined: one round trip, without one huge reply).
 MGET_KEYS = 4096
@@ -62,12 +61,3 @@ class Multimaps:
             rank = np.arange(len(at)) - np.searchsorted(at, at, side="left")
             at, ids = at[rank < limit], ids[rank < limit]
         return at, ids
-
-    def _bands(self, signatures: np.ndarray, ids: np.ndarray) -> tuple[bytes, bytes]:
-        """The multimap blobs (u64 band keys, u32 row ids) of rows with these signatures."""
-        bands = self._derive.bands(self.settings, signatures) if len(ids) else np.zeros((0, 1), np.uint64)
-        return u64(bands.ravel()), u32(np.repeat(ids, bands.shape[1]))
-
-    def _band_ops(self, op: str, tag: str, signatures: np.ndarray, ids: np.ndarray) -> list:
-        base = f"b:{tag}:"
-        return [op, self._k + base, self._shards[base], *self._bands(signatures, ids)]

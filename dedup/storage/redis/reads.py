@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
+from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
 from ...split import Span
 from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, Listed, ParagraphRows, StoredDocument
@@ -23,6 +23,7 @@ from .records import (
     unpack_paragraphs,
     unpack_text,
 )
+from .log import BucketCache
 from .url import RedisURL, _guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
@@ -30,7 +31,7 @@ _TAG = {"paragraph": "p", "document": "d"}
 
 class Reads:
     """Row and document reads (needs ``_r``, ``_k``, ``path``, ``settings``,
-    ``_derive``, the sketch sizes, ``_multimap`` and ``_visible``)."""
+    ``_derive``, the bucket cache, ``_multimap``, ``_sync`` and ``_visible``)."""
 
     _r: Any
     _k: str
@@ -38,16 +39,8 @@ class Reads:
     path: str
     settings: Settings
     _derive: Derive
-    _width: int
-    _per: int
-    _sketches: Any
-
-    def _read_sketches(self, tag: str, ids: np.ndarray) -> np.ndarray:
-        """``(len(ids), width)`` uint8 sketches of rows ``ids`` (ascending, unique)."""
-        blob = self._sketches(args=[f"{self._k}sk:{tag}:", self._width, self._per, u32(ids)]) if len(ids) else b""
-        if len(blob) != len(ids) * self._width:
-            raise IndexCorrupt(f"{self.path}: the sketches of stored rows are missing or truncated")
-        return np.frombuffer(blob, dtype=np.uint8).reshape(len(ids), self._width)
+    _cache: BucketCache
+    _depth: int
 
     def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
         """The records ``base + id`` of rows ``ids`` (one MGET; ``None`` where missing)."""
@@ -68,15 +61,16 @@ class Reads:
             out.append(chunks[row // PARA_ROWS][at[0] : at[1]] if at else None)
         return out
 
-    @_guarded("read")
     def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        query = sorted_unique(np.asarray(keys, dtype=np.uint64))
+        """From this worker's copy of the bucket log (:mod:`.log`), synced when the
+        transaction began (or now, outside one); rows above the read's snapshot are
+        left out."""
+        if not self._depth:
+            self._sync()
         tag = _TAG[level]
-        at, ids = self._multimap(f"b:{tag}:", query)
+        hit, ids, sketches = self._cache.levels[tag].lookup(sorted_unique(np.asarray(keys, dtype=np.uint64)))
         seen = self._visible(tag, ids)
-        at, ids = at[seen], ids[seen]
-        rows = sorted_unique(ids)
-        return query[at], ids, self._read_sketches(tag, rows)[np.searchsorted(rows, ids)]
+        return hit[seen], ids[seen], sketches[seen]
 
     @_guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
@@ -86,9 +80,19 @@ class Reads:
         have = np.array([b is not None for b in blobs], dtype=bool)
         return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
 
+    @_guarded("read")
     def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.paragraphs(ids)  # a record is one value: reading it whole costs the same
-        return rows.ids, rows.signatures
+        """Banded rows' signatures from this worker's copy of the bucket log (no server
+        call); the others' (exact copies, not in the buckets) from their records."""
+        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("p", ids)]
+        held, signatures = self._cache.levels["p"].signatures(ids)
+        if held.all():
+            return ids, signatures
+        rest = self.paragraphs(ids[~held])
+        every = np.r_[ids[held], rest.ids]
+        order = np.argsort(every, kind="stable")
+        return every[order], np.concatenate([signatures, rest.signatures])[order]
 
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
@@ -99,9 +103,17 @@ class Reads:
         return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
 
     def _paragraph_rows(self, ids: np.ndarray, blobs: list[bytes]) -> ParagraphRows:
+        """Rows from their records; signatures from the bucket log's copy where held,
+        else recomputed from the shingle sets (rows not in the buckets)."""
         t = unpack_paragraphs(blobs, self.path)
+        held, signatures = self._cache.levels["p"].signatures(ids)
+        if not held.all():
+            every = np.zeros((len(ids), self.settings.num_perm), np.uint32)
+            every[held] = signatures
+            every[~held] = self._derive.signatures(self.settings, take_sets(t.sets, np.flatnonzero(~held)))
+            signatures = every
         return ParagraphRows(ids=ids, docs=t.docs, index=t.index, start=t.start, end=t.end, keys=t.keys,
-                             signatures=self._derive.signatures(self.settings, t.sets), sets=t.sets)
+                             signatures=signatures, sets=t.sets)
 
     @_guarded("read")
     def documents(self, ids: np.ndarray) -> DocumentRows:

@@ -18,12 +18,12 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   shingle set (sorted uint64).  Its signature is not stored: it is the MinHash of the
   set, recomputed when the row is read (a few rows per check) -- 1 KB per paragraph
   saved at the default 256 permutations;
-* ``sk:p:N``, ``sk:d:N``: the b-bit sketches of rows ``N * per ..`` side by side in
-  one string of :data:`SKETCH_BYTES` at most (``per`` = :func:`sketch_rows`), made its
-  full size when first written (no per-row key);
-* ``b:p:SHARD``, ``b:d:SHARD`` (band key -> banded rows) and ``k:p:SHARD``, ``k:d:SHARD``
-  (content key -> every row with that text, oldest first): multimaps, packed 8-byte
-  entries in one string per shard, see :mod:`dedup.storage.redis.lua`;
+* ``log`` (stream): the LSH buckets -- band keys and b-bit sketches of the banded rows,
+  as written, and drops of removed rows -- held by every worker in memory, see
+  :mod:`dedup.storage.redis.log`;
+* ``k:p:SHARD``, ``k:d:SHARD`` (content key -> every row with that text, oldest first):
+  multimaps, packed 8-byte entries in one string per shard, see
+  :mod:`dedup.storage.redis.lua`;
 * ``tally`` (hash): paragraph content key (decimal) -> in how many judged documents it
   occurred; ``judged``: documents judged (the boilerplate counts, ``Storage.tally``);
 * ``lock``: the write lock (a token with a lease).
@@ -50,18 +50,10 @@ DOC_BANDED = 24  # byte offset of ``banded`` in the header
 #: Paragraph header: document row, position, start, end, content key, banded.
 PARA = struct.Struct("<IIIIQB")
 PARA_BANDED = 24
-#: Bytes of one sketch string at most (a look-up that needs many of its rows reads it
-#: whole).  A little under 256 KB: an allocation of 256 KB plus Redis's string header
-#: would take jemalloc's next size class, 320 KB.
-SKETCH_BYTES = (1 << 18) - 64
 #: Paragraph rows per ``p:`` key, and the entry before each record: row id, length.
 PARA_ROWS = 16
 ENTRY = struct.Struct("<II")
 
-
-def sketch_rows(width: int) -> int:
-    """Rows per sketch string for sketches of ``width`` bytes."""
-    return SKETCH_BYTES // width
 #: Row ids are stored as uint32 in the multimaps.
 MAX_ROW = (1 << 32) - 1
 

@@ -8,8 +8,8 @@
 * ``timeout`` (seconds, default 10): connect and socket timeout of each command;
 * ``lease`` (seconds, default 30): how long the write lock is held without a write
   before another worker may take it (a worker that died frees it after this);
-* ``shards`` (log2 of bucket shards, default 20, only when the index is created;
-  see :mod:`dedup.storage.redis.lua`).
+* ``shards`` (log2 of the multimap shards' base, default 20, only when the index is
+  created; see :mod:`dedup.storage.redis.multimap`).
 
 Every other option (``socket_keepalive``, ``ssl_cert_reqs``, ``ssl_ca_certs``,
 ``client_name``, ...) goes to redis-py as it is.

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, sorted_unique, take_sets
+from ...segments import SetTable, offsets_from_counts, take_sets
 from ...settings import Settings
 from ..protocol import Derive, NewDocument, StorageError
 from .records import (
@@ -29,12 +29,15 @@ from .records import (
     unpack_document,
     unpack_paragraphs,
 )
+from .log import add_entry, drop_entry
 from .url import RedisURL, _guarded
 
-#: Multimap entries (band keys, content keys) written by one script call of a batch: a
-#: script holds the server while it runs (~20k entries: a few tens of ms on an idle
-#: machine; several 256-article batches' worth took seconds on a loaded one).
-GROUP_ENTRIES = 20_000
+#: Values written by one script call of a batch: the signature values of the banded
+#: rows (the bucket log's entries, 4 bytes each) and one content key a row.  A script
+#: holds the server while it runs; its work is a GET and a SET per content key and
+#: paragraph chunk (~1 per paragraph) and one XADD of the signatures' bytes, so ~256k
+#: values (~1,000 paragraphs, ~1 MB) take a few ms.
+GROUP_VALUES = 256_000
 
 
 class Writes:
@@ -49,8 +52,6 @@ class Writes:
     path: str
     settings: Settings
     _derive: Derive
-    _width: int
-    _per: int
     _insert: Any
     _token: Optional[str]
     _seq: tuple[int, int]
@@ -58,7 +59,7 @@ class Writes:
 
     @_guarded("write to")
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
-        """The batch in parts of about :data:`GROUP_ENTRIES` band entries, one script
+        """The batch in parts of about :data:`GROUP_VALUES` values, one script
         call each (:data:`.lua.INSERT`): rows numbered on from the ids handed out when
         the lock was taken, hidden from readers until the last call publishes the whole
         batch (its ids, its paragraph count and the ``top:*`` marks, at once).  So the
@@ -93,18 +94,19 @@ class Writes:
                         offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
         records = pack_paragraphs(np.repeat(rows, counts), column("para_index", np.int64),
                                   column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
-        para_sketches = self._derive.sketches(signatures)
-        doc_sketches = self._derive.sketches(doc_signatures)
+        in_buckets = np.flatnonzero(banded)  # the others are found by content key
         now = time.time()
         headers = [x for d, row, first, count in zip(docs, rows.tolist(), (seq_p + 1 + bounds[:-1]).tolist(),
                                                     counts.tolist())
                    for x in (pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now,
                                            d.signature, d.doc_id),
                              pack_text(d.text, d.meta))]
-        # Parts: consecutive documents, about GROUP_ENTRIES multimap entries each.
-        cost = np.bincount(np.repeat(np.arange(n), counts), weights=banded * self.settings.bands + 1,
-                           minlength=n) + doc_banded * self.settings.bands + 1
-        cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_ENTRIES, cost.sum(), GROUP_ENTRIES), side="right")
+        # Parts: consecutive documents, about GROUP_VALUES values each: the signature
+        # values of the banded rows (what the bucket log gets) and one content key a row.
+        per_row = self.settings.num_perm
+        cost = np.bincount(np.repeat(np.arange(n), counts), weights=banded * per_row + 1,
+                           minlength=n) + doc_banded * per_row + 1
+        cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_VALUES, cost.sum(), GROUP_VALUES), side="right")
         parts = [(int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]) if b > a]
         ids = [d.doc_id for d in docs]
         # Listed before the calls: an interrupt while an answer is on its way still
@@ -112,9 +114,14 @@ class Writes:
         self._written += ids
         for part, (a, b) in enumerate(parts):
             lo, hi = int(bounds[a]), int(bounds[b])
-            p_ids, d_rows, mine = para_ids[lo:hi], rows[a:b], banded[lo:hi]
-            sketch_writes = (self._sketch_ops("p", p_ids, para_sketches[lo:hi])
-                             + self._sketch_ops("d", d_rows, doc_sketches[a:b]))
+            p_ids, d_rows = para_ids[lo:hi], rows[a:b]
+            here = slice(*np.searchsorted(in_buckets, [lo, hi]).tolist())
+            entries = []
+            if here.stop > here.start:
+                entries.append(add_entry("p", para_ids[in_buckets[here]], signatures[in_buckets[here]]))
+            if doc_banded[a:b].any():
+                mine = np.flatnonzero(doc_banded[a:b]) + a
+                entries.append(add_entry("d", rows[mine], doc_signatures[mine]))
             appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
@@ -122,23 +129,23 @@ class Writes:
                        if last else [])
             args: list = [
                 k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
-                self._per * self._width, *(self._shards[x] for x in ("b:p:", "b:d:", "k:p:", "k:d:")),
-                *self._bands(signatures[lo:hi][mine], p_ids[mine]),
-                *self._bands(doc_signatures[a:b][doc_banded[a:b]], d_rows[doc_banded[a:b]]),
+                self._shards["k:p:"], self._shards["k:d:"],
                 u64(keys[lo:hi]), u32(p_ids), u64(doc_keys[a:b]), u32(d_rows),
-                len(sketch_writes) // 3, len(appends) // 2, len(checks), n if last else 0, m,
-                *sketch_writes, *appends, *headers[2 * a : 2 * b], *checks, *publish]
+                len(entries), len(appends) // 2, len(checks), n if last else 0, m,
+                *entries, *appends, *headers[2 * a : 2 * b], *checks, *publish]
             done = self._insert(args=args)
             if not done[0]:  # only the first part checks ids: nothing was written
                 del self._written[-n:]
                 raise StorageError(f"{self.path}: document {done[1].decode('utf-8', 'surrogatepass')!r} is already "
                                    "in the index (nothing of the batch was written)")
+            self._logged(done, entries)
         self._seq = (seq_d + n, seq_p + m)
 
     def _discard(self, seq: tuple[int, int], top: tuple[int, int]) -> None:
         """Remove the rows a writer that died mid-batch wrote but never published
         (document rows ``top[0]+1 .. seq[0]``, paragraph rows ``top[1]+1 .. seq[1]``;
-        nobody has seen them), then publish the empty range, so ids stay unique."""
+        nobody has seen them): their records and content keys, and their bucket log
+        entries by a drop (:mod:`.log`); then publish the empty range, so ids stay unique."""
         k, ops = self._k, []
         para_rows = np.arange(top[1] + 1, seq[1] + 1, dtype=np.int64)
         blobs = self._paragraph_records(para_rows)
@@ -146,10 +153,6 @@ class Writes:
         if have.any():
             stored = para_rows[have]
             t = unpack_paragraphs([b for b in blobs if b is not None], self.path)
-            banded = np.flatnonzero(t.banded)
-            if len(banded):
-                ops += self._band_ops("MDEL", "p", self._derive.signatures(self.settings, take_sets(t.sets, banded)),
-                                      stored[banded])
             ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
             ops += self._chunk_ops(set(stored.tolist()), set())
         doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
@@ -157,19 +160,10 @@ class Writes:
             if blob is None:
                 continue
             head = unpack_document(blob, self.settings.num_perm, self.path)
-            if head.banded:
-                ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
             ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
                     u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
-        self._write("", "", ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
-
-    def _sketch_ops(self, tag: str, ids: np.ndarray, sketches: np.ndarray) -> list:
-        """(key suffix, byte offset, bytes) writing the sketches of consecutive rows ``ids``."""
-        ops: list = []
-        for chunk in sorted_unique(ids // self._per).tolist():
-            here = ids // self._per == chunk
-            ops += [f"sk:{tag}:{chunk}", int(ids[here][0] % self._per) * self._width, sketches[here].tobytes()]
-        return ops
+        self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)],
+                    ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
 
     @_guarded("remove from")
     def delete(self, doc_id: str) -> bool:
@@ -182,18 +176,18 @@ class Writes:
         para_ids = np.arange(head.first, head.first + head.paragraphs, dtype=np.int64)
         paras = self._read_paragraphs(para_ids)
         ops: list = []
+        # The removed rows leave the buckets by a drop; heirs join them by an add (:mod:`.log`).
+        entries = [drop_entry(tag, ids) for tag, ids in (("d", np.array([row])), ("p", para_ids)) if len(ids)]
         if head.banded:
-            ops += self._band_ops("MDEL", "d", head.signature[None, :], np.array([row]))
             _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
             heirs = copies[copies != row]
             if len(heirs):
-                ops += self._band_ops("MADD", "d", head.signature[None, :], heirs[:1])
+                entries.append(add_entry("d", heirs[:1], head.signature[None, :]))
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
         heirs_p: list[int] = []
         if len(banded):
             signatures = self._derive.signatures(s, take_sets(paras.sets, banded))
-            ops += self._band_ops("MDEL", "p", signatures, para_ids[banded])
             keys = paras.keys[banded]
             at, copies = self._multimap("k:p:", keys)
             outside = (copies < head.first) | (copies >= head.first + head.paragraphs)
@@ -201,14 +195,14 @@ class Writes:
             which, first_at = np.unique(at[outside], return_index=True)
             if len(which):
                 heirs = copies[outside][first_at]
-                ops += self._band_ops("MADD", "p", signatures[which], heirs)
+                entries.append(add_entry("p", heirs, signatures[which]))
                 heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
                 "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
                 "INCRBY", k + "n:p", -head.paragraphs]
         ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))
-        return self._write("old", doc_id, ops)
+        return self._write("old", doc_id, entries, ops)
 
     def _chunk_ops(self, removed: set[int], marked: set[int]) -> list:
         """SET / DEL rewriting the ``p:`` chunks holding paragraph rows ``removed``

@@ -1,0 +1,240 @@
+"""The LSH buckets of a Redis index: an append-only log on the server, and each
+worker's own in-memory copy of it, synced before each transaction.
+
+Why a log and a local copy: a check looks up ~1,000 band keys an article (85 bands and
+the containment keys of ~10 paragraphs).  Asking the server for each of them (one
+entry of a shard string, or a hash field) costs a few microseconds of single-threaded
+server time and ~1 KB of transfer a key, so a check of an article costs milliseconds
+however it is batched (session 9: 39 articles/s), and every entry written was a GET
+and a SET of its shard inside a script (1,858 server commands an article).  Here the
+server keeps the buckets as a stream (``PREFIX:log``) of entries, each the MinHash
+signatures of a run of banded rows as written (one XADD per part of a batch, inside the
+script that writes the rows: atomic with them), and every worker holds the whole log
+as sorted arrays of band keys in memory (:class:`LevelCache`), like the SQLite
+backend's bucket file: a look-up is a binary search here, and only the few rows that
+pass the sketch are read from Redis.  The log holds signatures, not band keys: with
+the containment look-up's single-value keys a row has ~170 keys (8 bytes each), its
+signature 256 values (4 bytes each); a worker derives the keys and the sketches from
+the signatures (the index's ``Derive``, cheap vectorized hashing, not signing).
+Before each transaction a worker reads the log's tail since the last entry it has
+(``XRANGE PREFIX:log (LAST +``: one round trip, empty when nothing was written).
+
+What it costs: a new worker (or a one-off CLI process) reads the whole log once, at its
+first transaction (~1 KB a stored banded row), and holds ~12 bytes a band key in memory
+(sorted u64 keys, u32 rows) plus each row's sketch and signature (~1.1 KB): about 3 KB a
+banded paragraph with the containment keys (see ``benchmarks/README-redis.md``).
+
+Entries (one field ``v``, little-endian): a header (:data:`HEAD`: level tag, op,
+signature length ``w``, rows ``n``), then for an add (``+``) the rows' ids (u32) and
+their signatures (``n x w`` u32, row by row), for a drop (``-``) the ids only; then the
+XXH3-64 of all that (a damaged entry is detected, never answered from).  A drop marks removed rows (and the rows a dead writer left
+unpublished): their entries stay in the log, and look-ups leave them out (contract
+rule 6).  Adds of heirs (rows given the bands of a removed exact copy) are ordinary
+adds of older row ids.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Iterable
+
+import numpy as np
+import xxhash
+
+from ...segments import ranges, sorted_unique
+from ...settings import Settings
+from ..protocol import Derive, IndexCorrupt
+
+#: Level tag, op (``+`` add, ``-`` drop), signature length, rows.
+HEAD = struct.Struct("<ccHI")
+SUM = 8
+#: Log entries read per XRANGE round trip while syncing (an entry is a part of a
+#: batch: up to ~20k band keys, ~0.2 MB).
+PAGE = 64
+#: Runs of band keys a :class:`LevelCache` keeps at most (a look-up searches each).
+RUNS = 4
+
+
+def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray) -> bytes:
+    """The log entry adding rows ``ids`` with their ``(n, num_perm)`` signatures to the
+    buckets of level ``tag``."""
+    body = (HEAD.pack(tag.encode(), b"+", signatures.shape[1], len(ids))
+            + np.ascontiguousarray(ids, dtype="<u4").tobytes() + np.ascontiguousarray(signatures, "<u4").tobytes())
+    return body + xxhash.xxh3_64_digest(body)
+
+
+def drop_entry(tag: str, ids: np.ndarray) -> bytes:
+    """The log entry marking rows ``ids`` removed."""
+    body = HEAD.pack(tag.encode(), b"-", 0, len(ids)) + np.ascontiguousarray(ids, dtype="<u4").tobytes()
+    return body + xxhash.xxh3_64_digest(body)
+
+
+def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Two key-sorted ``(keys, rows)`` runs as one (O(len(a) + len(b)))."""
+    if not len(a[0]):
+        return b
+    at = np.searchsorted(a[0], b[0], side="right")
+    return np.insert(a[0], at, b[0]), np.insert(a[1], at, b[1])
+
+
+class LevelCache:
+    """One level's buckets (paragraph or document) as a worker holds them: band keys
+    sorted with the row each points at, in a few runs of geometrically growing size
+    (adding a part re-sorts only its keys; a run is merged into the one before it when
+    that one is at most twice its size, and there are at most :data:`RUNS`, so each key
+    is re-sorted O(log n) times in all and a look-up searches a few runs); each held
+    row's sketch and signature by row id (a check reads the signatures of the rows that
+    pass the sketch from here, not from the server: recomputing them from the stored
+    shingle sets was most of a check's time); and the rows dropped since."""
+
+    def __init__(self, width: int, num_perm: int) -> None:
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._ids = np.zeros(0, dtype=np.int64)  # ascending
+        self._sketches = np.zeros((0, width), dtype=np.uint8)
+        self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
+        self._rows = 0
+        self._dead = np.zeros(0, dtype=np.int64)  # sorted
+
+    def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray) -> None:
+        """Hold rows ``ids`` with their ``(n, w)`` band keys, sketches and signatures:
+        their keys become one new run."""
+        keys = bands.ravel()
+        order = np.argsort(keys)
+        rows = np.repeat(ids.astype(np.uint32), bands.shape[1])
+        self._runs.append((keys[order], rows[order]))
+        while len(self._runs) > 1 and (len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0])
+                                       or len(self._runs) > RUNS):
+            self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
+        self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures)
+
+    def _hold(self, ids: np.ndarray, sketches: np.ndarray, signatures: np.ndarray) -> None:
+        n = self._rows
+        if n + len(ids) > len(self._ids):  # buffers that double when full
+            size = max(n + len(ids), 2 * len(self._ids), 1024)
+            grown = np.zeros(size, np.int64), np.zeros((size,) + self._sketches.shape[1:], np.uint8), \
+                np.zeros((size,) + self._signatures.shape[1:], np.uint32)
+            for new, old in zip(grown, (self._ids, self._sketches, self._signatures)):
+                new[:n] = old[:n]
+            self._ids, self._sketches, self._signatures = grown
+        if n and ids.min() <= self._ids[n - 1]:  # heirs: older rows, placed by id
+            held = np.r_[self._ids[:n], ids]
+            order = np.argsort(held, kind="stable")
+            held = held[order]
+            last = np.r_[held[1:] != held[:-1], True]  # a row given twice keeps its last values
+            columns = [np.concatenate([old[:n], new])[order][last]
+                       for old, new in ((self._sketches, sketches), (self._signatures, signatures))]
+            self._rows = int(last.sum())
+            self._ids[: self._rows] = held[last]
+            self._sketches[: self._rows], self._signatures[: self._rows] = columns
+            return
+        self._ids[n : n + len(ids)] = ids
+        self._sketches[n : n + len(ids)], self._signatures[n : n + len(ids)] = sketches, signatures
+        self._rows = n + len(ids)
+
+    def drop(self, ids: np.ndarray) -> None:
+        """Leave rows ``ids`` out of every look-up from now on."""
+        if len(ids):
+            self._dead = sorted_unique(np.r_[self._dead, np.asarray(ids, dtype=np.int64)])
+
+    def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(key, row, sketch)`` of every held entry whose key is in ``query`` (sorted,
+        unique u64) and whose row was not dropped."""
+        keys, rows = [], []
+        for run_keys, run_rows in self._runs:
+            lo = np.searchsorted(run_keys, query, side="left")
+            # Most keys miss: the end of the equal range only for those that hit.
+            hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == query) if len(run_keys) else lo[:0]
+            lo = lo[hit]
+            at = ranges(lo, np.searchsorted(run_keys, query[hit], side="right") - lo)
+            keys.append(run_keys[at])
+            rows.append(run_rows[at])
+        key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
+        row = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+        if len(self._dead) and len(row):
+            live = ~np.isin(row, self._dead)
+            key, row = key[live], row[live]
+        return key, row, self._sketches[np.searchsorted(self._ids[: self._rows], row)]
+
+    def signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(held, signatures)``: which of ``ids`` are held rows not dropped, and their
+        signatures (in the order of ``ids``)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self._ids[: self._rows], ids), max(self._rows - 1, 0))
+        held = (self._ids[at] == ids) if self._rows else np.zeros(len(ids), bool)
+        if len(self._dead):
+            held &= ~np.isin(ids, self._dead)
+        return held, self._signatures[at[held]]
+
+    @property
+    def entries(self) -> int:
+        """Band keys held."""
+        return sum(len(k) for k, _ in self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of memory the held arrays take."""
+        return (sum(k.nbytes + r.nbytes for k, r in self._runs) + self._ids.nbytes + self._sketches.nbytes
+                + self._signatures.nbytes + self._dead.nbytes)
+
+
+class BucketCache:
+    """Both levels' :class:`LevelCache` and the id of the last log entry held; band keys
+    and sketches are derived from the logged signatures with ``derive`` under
+    ``settings``."""
+
+    def __init__(self, derive: Derive, settings: Settings, name: str) -> None:
+        width = derive.sketch_width(settings)
+        self.levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
+        self.last = b"0"
+        self._name = name
+        self._derive, self._settings = derive, settings
+
+    def sync(self, client: Any, key: str) -> int:
+        """Read and hold every log entry after the last one held, in pages of
+        :data:`PAGE` entries (one round trip when nothing is new); returns how many."""
+        count = 0
+        while True:
+            page = client.xrange(key, min=b"(" + self.last, max="+", count=PAGE)
+            self.apply(page)
+            count += len(page)
+            if len(page) < PAGE:
+                return count
+
+    def apply(self, entries: Iterable[tuple[bytes, dict]]) -> None:
+        """Hold the log ``entries`` (``(id, fields)`` as XRANGE gives them), in order."""
+        adds: dict[str, list] = {"p": [], "d": []}
+        for entry_id, fields in entries:
+            tag, op, ids, signatures = self._parse(fields.get(b"v", b""))
+            if op == b"+":
+                adds[tag].append((ids, signatures))
+            else:  # rows dropped after their adds: those adds go in first
+                self._add(tag, adds[tag])
+                adds[tag] = []
+                self.levels[tag].drop(ids)
+            self.last = entry_id
+        for tag, parts in adds.items():
+            self._add(tag, parts)
+
+    def _add(self, tag: str, parts: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        if not parts:
+            return
+        ids = np.concatenate([p[0] for p in parts])
+        signatures = np.concatenate([p[1] for p in parts])
+        if len(ids):
+            self.levels[tag].add(ids, self._derive.bands(self._settings, signatures),
+                                 self._derive.sketches(signatures), signatures)
+
+    def _parse(self, blob: bytes) -> tuple[str, bytes, np.ndarray, Any]:
+        if len(blob) < HEAD.size + SUM or xxhash.xxh3_64_digest(blob[:-SUM]) != blob[-SUM:]:
+            raise IndexCorrupt(f"{self._name}: an entry of the bucket log is damaged (its checksum does not verify)")
+        tag, op, w, n = HEAD.unpack_from(blob)
+        tag = tag.decode("ascii", "replace")
+        body = memoryview(blob)[HEAD.size : -SUM]
+        size = 4 * n + (4 * n * w if op == b"+" else 0)
+        if (tag not in self.levels or op not in (b"+", b"-") or len(body) != size
+                or (op == b"+" and w != self._settings.num_perm)):
+            raise IndexCorrupt(f"{self._name}: an entry of the bucket log is not one this dedup wrote")
+        ids = np.frombuffer(body, dtype="<u4", count=n).astype(np.int64)
+        if op == b"-":
+            return tag, op, ids, None
+        return tag, op, ids, np.frombuffer(body, dtype="<u4", offset=4 * n).reshape(n, w).astype(np.uint32)
