@@ -11,7 +11,9 @@ import logging
 import os
 import random
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +216,39 @@ def test_own_local_cluster_is_closed_on_keyboard_interrupt():
     assert executor.client is None
     for pid in pids:
         assert not _alive(pid)
+
+
+def test_ctrl_c_is_one_line_exit_130_and_cleans_up(tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the
+    workers sign: exit 130, one line on stderr (no worker's traceback: tester D4 of
+    #12), the scratch folder removed, the cluster's worker processes gone."""
+    from test_signals import DEDUP, alive, children, wait_until
+
+    rng = random.Random(4)
+    with open(tmp_path / "articles.jsonl", "w", encoding="utf-8") as out:
+        for i in range(2000):
+            out.write(json.dumps({"id": i, "text": "\n\n".join(prose(rng, 80) for _ in range(4))}) + "\n")
+    scratch = tmp_path / "scratch"
+    proc = subprocess.Popen(DEDUP + ["scan", str(tmp_path / "articles.jsonl"), "--engine", "dask", "-j", "2",
+                                     "--no-cache", "--tmp-dir", str(scratch), "--format", "json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    workers: set[int] = set()
+
+    def signing() -> bool:
+        workers.update(children(proc.pid))
+        return len(workers) >= 2 and scratch.exists() and any(scratch.rglob("*.npy"))
+
+    wait_until(signing, proc, timeout=120)
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("dedup did not stop within 60 s of Ctrl-C")
+    assert (proc.returncode, stderr) == (130, "dedup: interrupted by SIGINT (Ctrl-C)\n")
+    assert list(scratch.iterdir()) == []
+    time.sleep(0.5)
+    assert not [pid for pid in workers if alive(pid)], "worker processes outlived dedup"
 
 
 # -- inputs by fsspec URL or glob, Parquet in and out -------------------------------------------

@@ -29,7 +29,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections import deque
 from itertools import islice
 from typing import Callable, Iterable, Iterator, Optional
@@ -85,10 +87,11 @@ class DaskExecutor:
             if self.scheduler is None:
                 from ..scan import available_cpus
 
-                self._cluster = distributed.LocalCluster(
-                    n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
-                )
+                with _workers_ignore_interrupts():
+                    self._cluster = distributed.LocalCluster(
+                        n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                    )
                 self.client = distributed.Client(self._cluster)
             else:
                 self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
@@ -163,6 +166,31 @@ class DaskExecutor:
         except BaseException:
             self.client.cancel([f for pair in pending for f in pair])
             raise
+
+
+@contextlib.contextmanager
+def _workers_ignore_interrupts() -> Iterator[None]:
+    """Start the ``LocalCluster``'s worker processes ignoring SIGINT: SIGINT is ignored
+    in this process for the block, and a process started meanwhile inherits that.
+
+    Why: Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the
+    workers included, and each of them printed its ``KeyboardInterrupt`` traceback
+    (several screens for one Ctrl-C; tester D4 of #12).  The client alone handles it:
+    it closes the cluster, whose nannies stop the workers (SIGTERM), removes the
+    scratch folder, and the command exits 130 with one line.  Why inherited and not set
+    by the worker itself (a preload): a worker starts slowly (importing Dask takes
+    seconds on a busy machine) and a Ctrl-C meanwhile reached it all the same.  The
+    price: a Ctrl-C during the cluster's start-up (the few seconds of this block) is
+    lost; the next one is not.  Only the main thread may change signal handling;
+    elsewhere the block changes nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _apply(stage: Callable, task: tuple):
