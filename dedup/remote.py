@@ -4,8 +4,9 @@
 ``memory://...`` or a quoted local glob ``'data/shard-*.jsonl'`` name files through
 `fsspec <https://filesystem-spec.readthedocs.io/>`_ (a dependency of ``dedup[dask]``;
 ``s3://`` also needs ``s3fs``, ``gs://`` ``gcsfs``, as fsspec says).  Each matching file
-(a URL naming a folder: every file under it) is read, in sorted order, by the reader
-its suffix chooses, exactly as a local file is (:func:`dedup.readers.read_stream`:
+(a URL naming a folder: every file under it) is listed, in sorted order
+(:func:`dedup.inputs.list_inputs`), and read by the reader its suffix chooses, exactly
+as a local file is (:func:`dedup.readers.read_stream`:
 JSON Lines and Parquet shards row by row, compressed files as streams), and reported
 under its full name (the URL, or the path the glob matched).  A file that cannot be
 opened or read is a read error; the scan goes on.  ``--include``/``--exclude`` do not
@@ -16,9 +17,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, Iterator, Optional, Union
-
-from .readers import Document, ReadError, ReadOptions, describe_os_error, read_opened
+from typing import Union
 
 #: What marks a glob (fsspec's and the shell's).
 GLOB = "*?["
@@ -31,8 +30,9 @@ def is_remote(path: Union[str, os.PathLike]) -> bool:
     return "://" in text or (any(c in text for c in GLOB) and not os.path.lexists(text))
 
 
-def expand(pattern: str) -> tuple[object, list[str]]:
-    """``(filesystem, paths)`` of the files ``pattern`` names, sorted.
+def expand(pattern: str) -> tuple[object, list[tuple[str, int]]]:
+    """``(filesystem, [(path, size), ...])``: the files ``pattern`` names, sorted by
+    path, with their sizes in bytes (0 when the filesystem does not say).
 
     Raises :class:`FileNotFoundError` when nothing matches, ``ValueError`` when fsspec
     (or the package of the URL's protocol) is not installed.
@@ -46,31 +46,14 @@ def expand(pattern: str) -> tuple[object, list[str]]:
     except (ImportError, ValueError) as err:
         raise ValueError(f"{pattern}: {err}") from None
     if any(c in path for c in GLOB):
-        found = fs.glob(path)
+        found = fs.glob(path, detail=True)
     elif fs.exists(path):
-        found = [path]
+        found = {path: fs.info(path)}
     else:
-        found = []
-    files = sorted({f for p in found for f in (fs.find(p) if fs.isdir(p) else [p])})
+        found = {}
+    files: dict[str, dict] = {}
+    for name, info in found.items():
+        files.update(fs.find(name, detail=True) if info.get("type") == "directory" else {name: info})
     if not files:
         raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
-    return fs, files
-
-
-def read_remote(pattern: str, options: ReadOptions,
-                on_file: Optional[Callable[[], None]] = None) -> Iterator[Union[Document, ReadError]]:
-    """Every document (or read error) of the files ``pattern`` names (see the module
-    doc); ``on_file()`` is called as each file is opened."""
-    fs, files = expand(pattern)
-    url = "://" in pattern
-    for path in files:
-        name = fs.unstrip_protocol(path) if url else path
-        try:
-            stream = fs.open(path, "rb")
-        except OSError as err:
-            yield ReadError(name, describe_os_error(err))
-            continue
-        if on_file is not None:
-            on_file()
-        with stream:
-            yield from read_opened(stream, name, options)
+    return fs, sorted((name, int(info.get("size") or 0)) for name, info in files.items())

@@ -19,11 +19,12 @@ from .plan.job import run_scan
 from .plan.local import LocalExecutor
 from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
-from .readers import STDIN_ARG, Document, ReadError, ReadOptions, read_file, read_stdin
-from .remote import expand, is_remote, read_remote
+from .inputs import Input, list_inputs
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions
+from .remote import expand, is_remote
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
-from .sources import Selection, check_roots, walk
+from .sources import Selection, check_roots
 
 #: Where the scan's stages run: this machine's process pool, or a Dask cluster.
 Engine = Literal["local", "dask"]
@@ -63,10 +64,14 @@ def scan(
     check_roots([r for r in roots if isinstance(r, Path)], STDIN_ARG)
     for pattern in (r for r in roots if isinstance(r, str)):
         expand(pattern)  # nothing matches: FileNotFoundError now, not halfway through the scan
-    files = read_paths(roots, selection or Selection(), read_options or ReadOptions(),
-                       on_file=lambda: progress.count("files"))
+    selection, read_options = selection or Selection(), read_options or ReadOptions()
+    if engine == "dask":  # its workers read the files they sign (dedup.plan.read)
+        documents = list_inputs(roots, selection, read_options)
+    else:
+        documents = progress.counted(read_paths(roots, selection, read_options, on_file=lambda: progress.count("files")),
+                                     "reading and signing")
     return scan_documents(
-        progress.counted(files, "reading and signing"),
+        documents,
         settings,
         levels=levels,
         jobs=jobs,
@@ -81,7 +86,7 @@ def scan(
 
 
 def scan_documents(
-    documents: Iterable[Union[Document, ReadError]],
+    documents: Iterable[Union[Document, ReadError, Input]],
     settings: Settings | None = None,
     *,
     levels: Sequence[Kind] = LEVELS,
@@ -94,7 +99,8 @@ def scan_documents(
     engine: Engine = "local",
     scheduler: str | None = None,
 ) -> ScanResult:
-    """Like :func:`scan`, over documents you already have in memory.
+    """Like :func:`scan`, over documents you already have in memory (or, with the
+    Dask engine, files listed but not read yet: :func:`dedup.inputs.list_inputs`).
 
     The scan runs as a plan of partitioned stages (:mod:`dedup.plan`) on ``jobs``
     processes; its intermediate files go to a fresh folder under ``tmp_dir`` (default:
@@ -165,51 +171,14 @@ def read_paths(
     roots: Sequence[Union[Path, str]], selection: Selection, options: ReadOptions,
     naming: Optional[Callable[[Path], str]] = None, on_file: Optional[Callable[[], None]] = None,
 ) -> Iterator[Union[Document, ReadError]]:
-    """Every document (or read error) under ``roots``, in path order (``-``: stdin; a
-    string: an fsspec URL or glob, :func:`dedup.remote.read_remote`).
-    Files are named as a scan reports them, or ``naming(path)`` when given (the
-    index's ids, :mod:`dedup.index.ids`).  ``on_file()`` is called as each file (or
-    stdin) is opened.
-
-    A file reached twice (named twice, or under two overlapping roots) is read once:
-    otherwise it would be reported as its own duplicate.  Stdin is read once too.
-    """
-    seen: set[tuple[int, int]] = set()
-    stdin_read = False
-    for root in roots:
-        if isinstance(root, str):
-            yield from read_remote(root, options, on_file)
+    """Every document (or read error) under ``roots``, in path order, read in this
+    process: the files :func:`dedup.inputs.list_inputs` lists (see there: ``-`` is
+    stdin, a string an fsspec URL or glob; ``naming``), each read in turn.
+    ``on_file()`` is called as each file (or stdin) is opened."""
+    for entry in list_inputs(roots, selection, options, naming):
+        if isinstance(entry, ReadError):
+            yield entry
             continue
-        if root == Path(STDIN_ARG):
-            if not stdin_read:
-                stdin_read = True
-                if on_file is not None:
-                    on_file()
-                yield from read_stdin(options)
-            continue
-        single = len(roots) == 1
-        prefix = "" if single else root.as_posix().rstrip("/") + "/"
-        for entry in walk(root, selection):
-            if isinstance(entry, ReadError):
-                yield entry if entry.path == str(root) else ReadError(prefix + entry.path, entry.error)
-                continue
-            identity = _file_identity(entry.path)
-            if identity in seen:
-                continue
-            if identity is not None:
-                seen.add(identity)
-            if naming is not None:
-                name = naming(entry.path)
-            else:
-                name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
-            if on_file is not None:
-                on_file()
-            yield from read_file(entry.path, name, options)
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None  # reading it will report the problem
-    return (st.st_dev, st.st_ino)
+        if on_file is not None:
+            on_file()
+        yield from entry.read()

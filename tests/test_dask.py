@@ -21,16 +21,19 @@ import pytest
 from click.testing import CliRunner
 from distributed import LocalCluster
 
-from dedup import scan
+from dedup import scan, scan_documents
 from dedup.cli import main
 from dedup.group import merge
+from dedup.inputs import LocalFile, RemoteFile, list_inputs
 from dedup.plan import components as cc
 from dedup.plan import dask as dask_engine
+from dedup.plan import read
 from dedup.plan.items import LevelPlan
 from dedup.plan.local import LocalExecutor
 from dedup.plan.scratch import Scratch, save
 from dedup.readers import ReadOptions
 from dedup.settings import Settings
+from dedup.sources import Selection
 from conftest import FIXTURES
 from test_plan import _alive, _sleep
 from textgen import prose, rewrite, write_docs
@@ -133,6 +136,35 @@ def test_partitioned_link_is_the_local_link(corpus, options, monkeypatch):
     assert report(scan(corpus, jobs=2, **options)) == expected
 
 
+class ReadingLocal(PartitionedLocal):
+    """The local pool (forked: it sees this test's settings), reading and linking as
+    the Dask engine does (:mod:`dedup.plan.read`)."""
+
+    reads_inputs = True
+
+    def sees(self, path: str) -> bool:
+        return True
+
+
+def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):
+    """Many runs of files, and runs whose text is cut into several shards (tiny
+    limits), read and signed by the workers: the same report as the local scan."""
+    expected = report(scan(corpus, partitions=3))
+    sign = sys.modules["dedup.plan.sign"]
+    for name, value in (("BATCH_DOCUMENTS", 4), ("BATCH_MAX_DOCUMENTS", 8), ("SHARD_MIN_CHARS", 2000),
+                        ("SHARD_MAX_CHARS", 5000)):
+        monkeypatch.setattr(sign, name, value)
+    monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", ReadingLocal)
+    shards = []
+    original = sign.sign_shard
+    monkeypatch.setattr(sys.modules["dedup.plan.read"], "sign_shard",
+                        lambda scratch, task, *rest: shards.append(task.shard) or original(scratch, task, *rest))
+    inputs = list_inputs([corpus], Selection(), ReadOptions())
+    assert report(scan_documents(inputs, jobs=1, partitions=3)) == expected
+    runs = [number // read.RUN_SHARDS for number in shards]
+    assert len(set(runs)) > 5 and len(runs) > len(set(runs)), runs  # many runs, some of several shards
+
+
 # -- the Dask engine against the local engine -------------------------------------------------
 
 
@@ -171,6 +203,55 @@ def test_cli_dask_engine_same_report(cluster):
     on_dask = CliRunner().invoke(main, args + ["--engine", "dask", "--scheduler", cluster], catch_exceptions=False)
     assert local.exit_code == on_dask.exit_code == 1
     assert json.loads(on_dask.stdout) == json.loads(local.stdout)
+
+
+# -- who reads the inputs --------------------------------------------------------------------
+
+
+def test_workers_read_the_files_the_client_lists(cluster, corpus, shards, monkeypatch):
+    """The client only lists the inputs: reading a file in the client process fails
+    here, and the workers (other processes) still read and sign everything."""
+    expected = [report(scan(corpus)), report(scan([str(shards / "s-*"), f"file://{shards}/s-0.parquet"]))]
+
+    def not_here(self):
+        raise AssertionError(f"the client read {self.name}")
+
+    monkeypatch.setattr(LocalFile, "read", not_here)
+    monkeypatch.setattr(RemoteFile, "read", not_here)
+    assert report(scan(corpus, engine="dask", scheduler=cluster, partitions=3)) == expected[0]
+    found = scan([str(shards / "s-*"), f"file://{shards}/s-0.parquet"], engine="dask", scheduler=cluster)
+    assert report(found) == expected[1]
+
+
+def test_what_the_workers_cannot_open_is_read_here(cluster, corpus, monkeypatch):
+    """Stdin, memory:// files and a folder some worker does not see are read by the
+    client and sent to the workers as documents: the same report."""
+    expected = report(scan(corpus))
+    monkeypatch.setattr(dask_engine.DaskExecutor, "sees", lambda self, path: False)
+    read_here = []
+    original = LocalFile.read
+    monkeypatch.setattr(LocalFile, "read", lambda self: read_here.append(self.name) or original(self))
+    assert report(scan(corpus, engine="dask", scheduler=cluster)) == expected
+    assert len(read_here) == len(list(corpus.iterdir()))
+
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    for path in sorted((SAMPLE / "rewrites").iterdir()):
+        memory.pipe(f"/dask-test/{path.name}", path.read_bytes())
+    try:
+        in_memory = same_on_both("memory://dask-test/*", cluster)
+    finally:
+        memory.rm("/dask-test", recursive=True)
+    assert len(in_memory["documents"]) == len(list((SAMPLE / "rewrites").iterdir())) and in_memory["pairs"]
+
+    records = "".join(json.dumps({"id": p.stem, "text": p.read_text(encoding="utf-8")}) + "\n"
+                      for p in sorted((SAMPLE / "rewrites").iterdir()))
+    args = ["scan", "-", "--stdin-format", "jsonl", "--format", "json", "--no-cache"]
+    local = CliRunner().invoke(main, args, input=records, catch_exceptions=False)
+    on_dask = CliRunner().invoke(main, args + ["--engine", "dask", "--scheduler", cluster], input=records,
+                                 catch_exceptions=False)
+    assert json.loads(on_dask.stdout) == json.loads(local.stdout) and json.loads(local.stdout)["pairs"]
 
 
 # -- errors and shutting down -----------------------------------------------------------------

@@ -39,7 +39,7 @@ def small_shards(monkeypatch):
     sign = importlib.import_module("dedup.plan.sign")
     monkeypatch.setattr(sign, "BATCH_DOCUMENTS", 4)
     monkeypatch.setattr(sign, "BATCH_MAX_DOCUMENTS", 8)
-    monkeypatch.setattr(job, "SHARD_MIN_CHARS", 2000)
+    monkeypatch.setattr(sign, "SHARD_MIN_CHARS", 2000)
     monkeypatch.setattr(job, "MIN_PARTITION_ROWS", 1)  # as many partitions as asked for
 
 

@@ -69,6 +69,8 @@ class DaskExecutor:
 
     #: Groups come from :func:`dedup.plan.components.link_partitioned`.
     partitioned_link = True
+    #: The workers read the files they sign (:mod:`dedup.plan.read`).
+    reads_inputs = True
 
     def __init__(self, scheduler: Optional[str] = None, workers: Optional[int] = None,
                  progress_bar: bool = False) -> None:
@@ -129,6 +131,11 @@ class DaskExecutor:
                 f"worker {blind[0]} cannot see the scratch folder {scratch.root}: "
                 "give --tmp-dir a folder on a filesystem every worker mounts at the same path"
             )
+
+    def sees(self, path: str) -> bool:
+        """Whether every worker sees ``path`` (a file or folder; asked once per scan
+        root, :mod:`dedup.plan.read`)."""
+        return all(self.client.run(os.path.exists, path).values())
 
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, as Dask tasks; results in task order.

@@ -29,8 +29,8 @@ import numpy as np
 from .. import containment
 from ..cache import SignatureCache
 from ..progress import NO_PROGRESS, Progress
+from ..inputs import Input
 from ..readers import Document, ReadError, ReadWarning
-from ..readers.text import surrogate_problem
 from ..boilerplate import min_documents
 from ..results import LEVELS, Boilerplate, Kind, ScanResult
 from ..segments import offsets_from_counts
@@ -44,14 +44,10 @@ from .located import Chain, LocatedGroups, LocatedPairs, Places
 from .scratch import Scratch
 from .common import common_partition
 from .spread import link_partitioned
-from .sign import Batch, ShardInfo, ShardTask, batches, document_shard, sign_shard
+from .read import read_and_sign
+from .sign import Batch, ShardInfo, ShardTask, batches, document_shard, runs, screen, shard_limit, sign_shard
 from .verify import verify_range
 
-#: A shard's text grows with the scan from ``SHARD_MIN_CHARS`` (so a small scan still
-#: spreads over every worker) to ``SHARD_MAX_CHARS`` (so a large one has few shard files
-#: to open): each shard is about a ``4 * jobs``-th of the text read before it.
-SHARD_MIN_CHARS = 1 << 20
-SHARD_MAX_CHARS = 1 << 24
 #: Bucket rows per partition when the number is not given: the candidate stage sorts
 #: one partition's rows at a time (16-24 bytes a row, ~4x that while sorting: a few
 #: hundred MB per worker).  The number is rounded up to a multiple of the workers.
@@ -77,7 +73,10 @@ STAGES = ((exact_partition, "copy_partitions"), (band_shard, "shards"), (candida
 class Executor(Protocol):
     """What the plan needs from an executor (see :class:`dedup.plan.local.LocalExecutor`).
     One with a true ``partitioned_link`` attribute (:class:`dedup.plan.dask.DaskExecutor`)
-    links the pairs by tasks too (:mod:`dedup.plan.spread`), not in this process."""
+    links the pairs by tasks too (:mod:`dedup.plan.spread`), not in this process; one
+    with a true ``reads_inputs`` attribute has its workers read the files they sign
+    (:mod:`dedup.plan.read`: ``documents`` may then hold unread files, and it has a
+    ``sees(path)`` method)."""
 
     jobs: int
 
@@ -87,7 +86,7 @@ class Executor(Protocol):
 
 
 def run_scan(
-    documents: Iterable[Union[Document, ReadError]],
+    documents: Iterable[Union[Document, ReadError, Input]],
     settings: Settings,
     *,
     levels: Sequence[Kind],
@@ -106,23 +105,14 @@ def run_scan(
     """
     errors: list[ReadError] = []
     warnings: list[ReadWarning] = []
-
-    def readable() -> Iterator[Document]:
-        for item in documents:
-            if isinstance(item, ReadError):
-                errors.append(item)
-            elif problem := surrogate_problem(item.text):
-                errors.append(ReadError(item.path, f"the text holds {problem}"))
-            else:
-                if item.warning:
-                    warnings.append(ReadWarning(item.path, item.warning))
-                yield item
-
     infos: list[ShardInfo] = []
-    for info in executor.imap(sign_shard, ((scratch, task, settings, cache)
-                                           for task in shard_tasks(batches(readable()), executor.jobs))):
-        infos.append(info)
-        progress.count("signed", len(info.documents))
+    if getattr(executor, "reads_inputs", False):  # its workers read the files they sign
+        infos, scratch = read_and_sign(documents, settings, executor, scratch, cache, progress, errors, warnings)
+    else:
+        for info in executor.imap(sign_shard, ((scratch, task, settings, cache) for task in
+                                               shard_tasks(batches(screen(documents, errors, warnings)), executor.jobs))):
+            infos.append(info)
+            progress.count("signed", len(info.documents))
     if cache is not None:
         for info in infos:
             cache.stats.add(info.cache)
@@ -233,15 +223,6 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
 
 def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:
     """Consecutive batches grouped into numbered shards (sizes as
-    :data:`SHARD_MIN_CHARS` says)."""
-    shard: list[Batch] = []
-    number = chars = seen = 0
-    for batch in batches:
-        shard.append(batch)
-        size = sum(len(d.text) for d in batch.documents)
-        chars, seen = chars + size, seen + size
-        if chars >= min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (4 * jobs))):
-            yield ShardTask(number, shard)
-            shard, chars, number = [], 0, number + 1
-    if shard:
+    :data:`~dedup.plan.sign.SHARD_MIN_CHARS` says)."""
+    for number, shard in enumerate(runs(batches, Batch.chars, lambda seen: shard_limit(seen, jobs))):
         yield ShardTask(number, shard)

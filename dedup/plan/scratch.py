@@ -44,12 +44,19 @@ PREFIX = "dedup-scan-"
 
 @dataclass(frozen=True)
 class Scratch:
-    """Paths of a scan's stage files under ``root`` (one scan's folder)."""
+    """Paths of a scan's stage files under ``root`` (one scan's folder).
+
+    ``numbers``: the shard folders' numbers in scan order, when they are not 0, 1, 2,
+    ...: the Dask engine's workers each read a run of files and sign it into as many
+    shards as its text needs, numbered from the run's own base (:mod:`dedup.plan.read`).
+    """
 
     root: Path
+    numbers: tuple[int, ...] = ()
 
     def shard(self, shard: int, level: str, name: str) -> Path:
-        return self.root / "shards" / f"{shard:06d}" / f"{level}.{name}.npy"
+        number = self.numbers[shard] if self.numbers else shard
+        return self.root / "shards" / f"{number:06d}" / f"{level}.{name}.npy"
 
     def exact(self, level: str, part: int, name: str) -> Path:
         return self.root / "exact" / level / f"{part:05d}.{name}.npy"

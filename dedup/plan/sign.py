@@ -30,20 +30,27 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
 from ..cache import CacheStats, SignatureCache, document_digest
 from ..corpus import Corpus, DocumentInfo, sign_documents, utf8_sizes
 from ..detect import Items, document_items, paragraph_items
-from ..readers import Document
+from ..readers import Document, ReadError, ReadWarning
+from ..readers.text import surrogate_problem
 from ..segments import offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
 from .scratch import Scratch, load, save
 
+T = TypeVar("T")
 
+#: A shard's text grows with the scan from ``SHARD_MIN_CHARS`` (so a small scan still
+#: spreads over every worker) to ``SHARD_MAX_CHARS`` (so a large one has few shard files
+#: to open): each shard is about a ``4 * jobs``-th of the text read before it.
+SHARD_MIN_CHARS = 1 << 20
+SHARD_MAX_CHARS = 1 << 24
 #: Documents per batch, on average (see :func:`batches`): large enough for numpy to
 #: amortize its call overhead, small enough that an edit re-signs little.
 BATCH_DOCUMENTS = 256
@@ -58,6 +65,10 @@ class Batch:
 
     documents: list[Document]
     digests: list[bytes]
+
+    def chars(self) -> int:
+        """The batch's text, in characters."""
+        return sum(len(d.text) for d in self.documents)
 
 
 def batches(documents: Iterable[Document]) -> Iterator[Batch]:
@@ -82,6 +93,45 @@ def batches(documents: Iterable[Document]) -> Iterator[Batch]:
             docs, digests, chars = [], [], 0
     if docs:
         yield Batch(docs, digests)
+
+
+def screen(items: Iterable[Document | ReadError], errors: list[ReadError],
+           warnings: list[ReadWarning]) -> Iterator[Document]:
+    """The documents of ``items`` that can be signed; read errors, and documents whose
+    text holds a lone surrogate, are added to ``errors``, documents' warnings to
+    ``warnings`` (both in order)."""
+    for item in items:
+        if isinstance(item, ReadError):
+            errors.append(item)
+        elif problem := surrogate_problem(item.text):
+            errors.append(ReadError(item.path, f"the text holds {problem}"))
+        else:
+            if item.warning:
+                warnings.append(ReadWarning(item.path, item.warning))
+            yield item
+
+
+def shard_limit(seen: int, jobs: int) -> int:
+    """The size at which a shard ends, after ``seen`` characters (see
+    :data:`SHARD_MIN_CHARS`)."""
+    return min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (4 * jobs)))
+
+
+def runs(items: Iterable[T], size: Callable[[T], int], limit: Callable[[int], int]) -> Iterator[list[T]]:
+    """Consecutive ``items`` grouped into runs: a run ends once its ``size`` reaches
+    ``limit(size of every item so far)`` (shards of batches; for the Dask engine, runs
+    of files for a worker to read and sign, :mod:`dedup.plan.read`)."""
+    run: list[T] = []
+    total = seen = 0
+    for item in items:
+        run.append(item)
+        n = size(item)
+        total, seen = total + n, seen + n
+        if total >= limit(seen):
+            yield run
+            run, total = [], 0
+    if run:
+        yield run
 
 
 @dataclass(frozen=True)

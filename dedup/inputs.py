@@ -1,0 +1,149 @@
+"""What a scan reads, listed before it is read.
+
+:func:`list_inputs` walks the scan's roots -- folders, files, fsspec URLs and globs,
+stdin -- and yields, in scan order, each file still unread (:class:`LocalFile`,
+:class:`RemoteFile`, :class:`Stdin`: each knows how to read itself) and a
+:class:`~dedup.readers.ReadError` for each entry that cannot be visited.  Reading
+is a separate step (``entry.read()``), so it can happen elsewhere: the local engine
+reads every file in the scan's own process (:func:`dedup.scan.read_paths`); the Dask
+engine's workers open their share of the files themselves
+(:mod:`dedup.plan.read`), and only what they cannot see is read by the client.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions, describe_os_error, read_file, read_opened, read_stdin
+from .remote import expand
+from .sources import Selection, walk
+
+
+#: An input's ``needs`` when any process can read it (a file in an object store, by URL).
+ANYWHERE = ""
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file on this machine's filesystem: ``path`` (absolute, so that another process
+    opens the same file whatever its working folder) reported as ``name``; ``size`` in
+    bytes (a hint for splitting the work).  ``needs``: the scan root it was found
+    under: another process can read the file if it sees that path.  (Each input has a
+    ``needs``: that path, :data:`ANYWHERE`, or ``None`` when only this process can
+    read it.)"""
+
+    path: str
+    name: str
+    size: int
+    options: ReadOptions
+    needs: str
+
+    def read(self) -> Iterator[Union[Document, ReadError]]:
+        return read_file(Path(self.path), self.name, self.options)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file named through fsspec: ``path`` on the filesystem ``fs`` (picklable, as
+    fsspec's filesystems are), reported as ``name``; ``size`` in bytes (0 if unknown).
+    ``needs``: :data:`ANYWHERE` for a store (``s3://``, ``gs://``, ``https://``), the
+    file's folder on this machine's disk (``file://``, a local glob), ``None`` for
+    ``memory://`` (it lives in this process)."""
+
+    fs: object
+    path: str
+    name: str
+    size: int
+    options: ReadOptions
+    needs: Optional[str]
+
+    def read(self) -> Iterator[Union[Document, ReadError]]:
+        try:
+            stream = self.fs.open(self.path, "rb")
+        except OSError as err:
+            yield ReadError(self.name, describe_os_error(err))
+            return
+        with stream:
+            yield from read_opened(stream, self.name, self.options)
+
+
+@dataclass(frozen=True)
+class Stdin:
+    """This process's standard input: only this process can read it."""
+
+    options: ReadOptions
+    size: int = 0
+    needs: Optional[str] = None
+
+    def read(self) -> Iterator[Union[Document, ReadError]]:
+        return read_stdin(self.options)
+
+
+Input = Union[LocalFile, RemoteFile, Stdin]
+
+
+def list_inputs(
+    roots: Sequence[Union[Path, str]], selection: Selection, options: ReadOptions,
+    naming: Optional[Callable[[Path], str]] = None,
+) -> Iterator[Union[Input, ReadError]]:
+    """Every file under ``roots`` (unread), and every entry that cannot be visited, in
+    scan order (``-``: stdin; a string: an fsspec URL or glob, :mod:`dedup.remote`).
+    Files are named as a scan reports them, or ``naming(path)`` when given (the
+    index's ids, :mod:`dedup.index.ids`).
+
+    A file reached twice (named twice, or under two overlapping roots) is listed once:
+    otherwise it would be reported as its own duplicate.  Stdin is listed once too.
+    """
+    seen: set[tuple[int, int]] = set()
+    stdin_listed = False
+    for root in roots:
+        if isinstance(root, str):
+            fs, files = expand(root)
+            url = "://" in root
+            for path, size in files:
+                yield RemoteFile(fs, path, fs.unstrip_protocol(path) if url else path, size, options,
+                                 _needs(fs, path))
+            continue
+        if root == Path(STDIN_ARG):
+            if not stdin_listed:
+                stdin_listed = True
+                yield Stdin(options)
+            continue
+        single = len(roots) == 1
+        prefix = "" if single else root.as_posix().rstrip("/") + "/"
+        absolute = os.path.abspath(root)
+        for entry in walk(root, selection):
+            if isinstance(entry, ReadError):
+                yield entry if entry.path == str(root) else ReadError(prefix + entry.path, entry.error)
+                continue
+            identity, size = _file_identity(entry.path)
+            if identity in seen:
+                continue
+            if identity is not None:
+                seen.add(identity)
+            if naming is not None:
+                name = naming(entry.path)
+            else:
+                name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
+            yield LocalFile(os.path.abspath(entry.path), name, size, options, absolute)
+
+
+def _needs(fs, path: str) -> Optional[str]:
+    """What another process needs to read ``path`` on the fsspec filesystem ``fs``."""
+    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+    if "memory" in protocols:
+        return None
+    return os.path.dirname(path) if protocols & {"file", "local"} else ANYWHERE
+
+
+def _file_identity(path: Path) -> tuple[Optional[tuple[int, int]], int]:
+    """``((device, inode), size)`` of the file at ``path``; ``(None, 0)`` when it cannot
+    be looked at (reading it will report the problem)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None, 0
+    return (st.st_dev, st.st_ino), st.st_size

@@ -1,0 +1,147 @@
+"""Stages 0 and 1 on the Dask engine's workers: each reads a run of files and signs it.
+
+The client only lists the inputs (:func:`dedup.inputs.list_inputs`: files unread, and
+the entries that cannot be visited) and groups consecutive ones into *runs* of about a
+shard's size (by file size, :func:`dedup.plan.sign.runs`).  Each run goes to a worker
+as a :class:`ReadTask`; the worker opens its files itself -- a local path, or an fsspec
+URL (``s3://...``) that it reads straight from the store -- and signs what it read
+with the local engine's code (:func:`dedup.plan.sign.screen`, ``batches``,
+:func:`~dedup.plan.sign.sign_shard`).  So the documents never pass through the
+client, and reading is spread over the workers as signing is.
+
+What the workers cannot open is read by the client and handed over as documents, as
+every input was before: stdin, ``memory://`` files, and a file under a local root
+that some worker does not see (a cluster on other machines that does not mount that
+folder; every worker is asked once per root, :meth:`dedup.plan.dask.DaskExecutor.sees`;
+see each input's ``needs``, :mod:`dedup.inputs`).
+
+Results are the local engine's: a run is read in order and the runs are numbered in
+scan order; a run's text is signed into shards of at most
+:data:`~dedup.plan.sign.SHARD_MAX_CHARS` (memory per worker stays bounded whatever a
+file holds), numbered ``run * RUN_SHARDS + j``, and the scan's :class:`Scratch` lists
+those numbers in order (``Scratch.numbers``) for every later stage.  Read errors and
+warnings come back with each run, in order.  One file is read by one worker (its
+records are named, and repeated ids found, in file order): a corpus in one huge file
+is read and signed by one worker; give the Dask engine many shard files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Optional, Union
+
+from ..cache import SignatureCache
+from ..inputs import ANYWHERE, Input, LocalFile, RemoteFile
+from ..progress import Progress
+from ..readers import Document, ReadError, ReadWarning
+from ..settings import Settings
+from .scratch import Scratch
+from .sign import (SHARD_MAX_CHARS, SHARD_MIN_CHARS, Batch, ShardInfo, ShardTask, batches, runs, screen, shard_limit,
+                   sign_shard)
+
+#: Shard numbers per run: run ``r`` signs into shards ``r * RUN_SHARDS + j``.
+RUN_SHARDS = 1 << 16
+
+Piece = Union[Document, ReadError, LocalFile, RemoteFile]
+
+
+@dataclass(frozen=True)
+class ReadTask:
+    """One run to read and sign: its number (in scan order) and its pieces, in order:
+    files the worker reads, or documents and read errors the client read."""
+
+    run: int
+    pieces: list[Piece]
+
+
+@dataclass
+class RunInfo:
+    """What reading and signing a run tells the client: its shards (in order), its
+    read errors and warnings (in order), and how many files and items (documents and
+    errors) it read."""
+
+    shards: list[ShardInfo]
+    errors: list[ReadError]
+    warnings: list[ReadWarning]
+    files: int
+    items: int
+
+
+def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
+              cache: Optional[SignatureCache] = None) -> RunInfo:
+    """Read ``task``'s files and sign everything in it (on a worker; see the module
+    doc).  Raises ``OSError`` when the scratch folder cannot be written, ``ValueError``
+    when one run would need more than :data:`RUN_SHARDS` shards."""
+    errors: list[ReadError] = []
+    warnings: list[ReadWarning] = []
+    files = items = 0
+
+    def read() -> Iterator[Union[Document, ReadError]]:
+        nonlocal files, items
+        for piece in task.pieces:
+            if isinstance(piece, (Document, ReadError)):
+                items += 1
+                yield piece
+                continue
+            files += 1
+            for item in piece.read():
+                items += 1
+                yield item
+
+    shards = []
+    signable = batches(screen(read(), errors, warnings))
+    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: SHARD_MAX_CHARS)):
+        if j == RUN_SHARDS:
+            raise ValueError(f"run {task.run} holds more than {RUN_SHARDS} shards of text: split its files")
+        shards.append(sign_shard(scratch, ShardTask(task.run * RUN_SHARDS + j, shard), settings, cache))
+    return RunInfo(shards, errors, warnings, files, items)
+
+
+def read_and_sign(
+    inputs: Iterable[Union[Document, ReadError, Input]],
+    settings: Settings,
+    executor,
+    scratch: Scratch,
+    cache: Optional[SignatureCache],
+    progress: Progress,
+    errors: list[ReadError],
+    warnings: list[ReadWarning],
+) -> tuple[list[ShardInfo], Scratch]:
+    """The client's side: ``inputs`` in runs to ``executor``'s workers (its ``imap``),
+    at most ``2 * jobs`` runs ahead.  Returns the shards signed, in scan order, and
+    ``scratch`` naming their folders (``Scratch.numbers``); read errors and warnings
+    are added to ``errors`` and ``warnings``.  ``progress`` hears of files and items
+    read and documents signed."""
+    seen: dict[str, bool] = {ANYWHERE: True}
+
+    def pieces() -> Iterator[Piece]:
+        for entry in inputs:
+            if isinstance(entry, (Document, ReadError)):
+                yield entry
+                continue
+            if entry.needs is not None and entry.needs not in seen:
+                seen[entry.needs] = executor.sees(entry.needs)
+            if entry.needs is not None and seen[entry.needs]:
+                yield entry
+            else:  # stdin, memory://, a folder some worker does not see: read here, sent as documents
+                progress.count("files")
+                yield from entry.read()
+
+    def size(piece: Piece) -> int:
+        if isinstance(piece, Document):
+            return len(piece.text)
+        return 0 if isinstance(piece, ReadError) else piece.size or SHARD_MIN_CHARS
+
+    limit = lambda seen: shard_limit(seen, executor.jobs)  # noqa: E731
+    tasks = (ReadTask(r, run) for r, run in enumerate(runs(pieces(), size, limit)))
+    infos: list[ShardInfo] = []
+    progress.stage("reading and signing")
+    for done in executor.imap(read_sign, ((scratch, task, settings, cache) for task in tasks)):
+        infos.extend(done.shards)
+        errors.extend(done.errors)
+        warnings.extend(done.warnings)
+        progress.count("files", done.files)
+        progress.advance(done.items)
+        progress.count("signed", sum(len(info.documents) for info in done.shards))
+    return infos, dataclasses.replace(scratch, numbers=tuple(info.shard for info in infos))
