@@ -37,8 +37,8 @@ from ..progress import Progress
 from ..readers import Document, ReadError, ReadWarning
 from ..settings import Settings
 from .scratch import Scratch
-from .sign import (SHARD_MAX_CHARS, SHARD_MIN_CHARS, Batch, ShardInfo, ShardTask, batches, runs, screen, shard_limit,
-                   sign_shard)
+from . import sign
+from .sign import Batch, ShardInfo, ShardTask, batches, runs, screen, shard_limit, sign_shard
 
 #: Shard numbers per run: run ``r`` signs into shards ``r * RUN_SHARDS + j``.
 RUN_SHARDS = 1 << 16
@@ -91,7 +91,7 @@ def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
 
     shards = []
     signable = batches(screen(read(), errors, warnings))
-    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: SHARD_MAX_CHARS)):
+    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: sign.SHARD_MAX_CHARS)):
         if j == RUN_SHARDS:
             raise ValueError(f"run {task.run} holds more than {RUN_SHARDS} shards of text: split its files")
         shards.append(sign_shard(scratch, ShardTask(task.run * RUN_SHARDS + j, shard), settings, cache))
@@ -131,7 +131,7 @@ def read_and_sign(
     def size(piece: Piece) -> int:
         if isinstance(piece, Document):
             return len(piece.text)
-        return 0 if isinstance(piece, ReadError) else piece.size or SHARD_MIN_CHARS
+        return 0 if isinstance(piece, ReadError) else piece.size or sign.SHARD_MIN_CHARS
 
     limit = lambda seen: shard_limit(seen, executor.jobs)  # noqa: E731
     tasks = (ReadTask(r, run) for r, run in enumerate(runs(pieces(), size, limit)))
