@@ -9,12 +9,19 @@ it reads a candidate's full row; storage backends keep one sketch per banded row
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 #: Signature positions kept in a paragraph's :func:`sketch`, and bits kept of each.
 SKETCH_POSITIONS = 128
 SKETCH_BITS = 4
 _NIBBLE = np.uint8((1 << SKETCH_BITS) - 1)
+#: See :func:`sketch_floor`: the chance that the sketch drops a pair at the threshold.
+SKETCH_MISS = 1e-6
+#: Cells of the Jaccard grid :func:`sketch_floors` looks floors up in.
+_FLOOR_CELLS = 1024
 
 
 def sketch(signatures: np.ndarray) -> np.ndarray:
@@ -43,3 +50,52 @@ def sketch_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Equal positions of row pairs of two sketch arrays (same shape)."""
     x = np.bitwise_xor(a, b)
     return ((x & _NIBBLE) == 0).sum(axis=-1) + ((x >> SKETCH_BITS) == 0).sum(axis=-1)
+
+
+@functools.lru_cache(maxsize=None)
+def sketch_floor(threshold: float, positions: int) -> int:
+    """Equal sketch positions below which a candidate is dismissed unread.
+
+    Why: a check meets hundreds of chance LSH candidates (~510 at p50 with 100k stored
+    articles, thousands for some articles), and reading each one's full row is a page
+    read; the sketch comes with the bucket hits instead.  A sketch position of a pair
+    with Jaccard ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS``
+    (the MinHash values agree, or they differ but their low bits agree by chance), so
+    the equal positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is
+    the largest count whose lower tail is at most ``SKETCH_MISS``: a true pair is lost
+    with probability <= 1e-6 (pairs above the threshold even less), while a chance pair
+    (J ~ 0.03) passes with probability ~1 % (at the defaults: 20 of 128 positions,
+    64 bytes a sketch).  Survivors still face :func:`floor` on the full signature, then
+    exact verification.
+    """
+    p = threshold + (1 - threshold) / (1 << SKETCH_BITS)
+    tail, floor_count = 0.0, 0
+    for m in range(positions + 1):
+        tail += math.comb(positions, m) * p**m * (1 - p) ** (positions - m)
+        if tail > SKETCH_MISS:
+            break
+        floor_count = m + 1
+    return floor_count
+
+
+def sketch_floors(jaccard: np.ndarray, positions: int) -> np.ndarray:
+    """:func:`sketch_floor` for many Jaccard values at once (each pair's own: the
+    containment look-up's pairs need ``J_min`` of their size ratio,
+    :func:`dedup.containment.min_jaccard`), looked up in a table over a grid of ``J``
+    rounded down -- never stricter than the floor at the exact ``J``."""
+    cell = np.floor(np.clip(jaccard, 0.0, 1.0) * _FLOOR_CELLS).astype(np.int64)
+    return _floor_table(positions)[cell]
+
+
+@functools.lru_cache(maxsize=8)
+def _floor_table(positions: int) -> np.ndarray:
+    """:func:`sketch_floor` at ``J = 0, 1/cells, ..., 1``: per ``J``, how many leading
+    counts ``m`` have ``P(Binomial(positions, p) <= m) <= SKETCH_MISS`` (the binomial
+    log-pmf summed in numpy: one table for a process, not a loop per ``J``)."""
+    jaccard = np.linspace(0.0, 1.0, _FLOOR_CELLS + 1)
+    p = np.clip(jaccard + (1 - jaccard) / (1 << SKETCH_BITS), 1e-300, 1 - 1e-16)[:, None]
+    k = np.arange(positions + 1, dtype=float)
+    log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, positions + 1)))))
+    log_choose = log_fact[-1] - log_fact - log_fact[::-1]
+    cdf = np.cumsum(np.exp(log_choose + k * np.log(p) + (positions - k) * np.log1p(-p)), axis=1)
+    return np.count_nonzero(cdf <= SKETCH_MISS, axis=1).astype(np.int64)

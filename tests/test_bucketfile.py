@@ -10,6 +10,7 @@ import json
 import os
 import random
 import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ import dedup.index
 import dedup.storage.bucketfile
 import dedup.storage.sqlite.buckets
 from dedup.index import Index, contain
-from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, find, lower_bound, open_bucket_file
+from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
 
 
@@ -74,10 +75,19 @@ def test_lower_bound_through_the_fence_equals_searchsorted(n):
         ]))
         left = lower_bound(keys, keys[::BLOCK], query)
         assert np.array_equal(left, np.searchsorted(keys, query))
-        hit_keys, hit_refs = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q))
-        assert np.array_equal(np.sort(find(keys, np.arange(n), query)[1]), np.sort(hit_refs))
+        got = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q))
+        hit_keys, hit_refs = got.keys, got.refs
+        assert np.array_equal(np.sort(find(keys, np.arange(n), query).refs), np.sort(hit_refs))
         expected = np.flatnonzero(np.isin(keys, query))
         assert np.array_equal(np.sort(hit_refs), expected) and np.array_equal(keys[hit_refs], hit_keys)
+        assert not len(got.full)
+        # With a limit: the same, less every key holding more entries than it.
+        present, count = np.unique(keys, return_counts=True)
+        limit = 2
+        over = present[count > limit]
+        bounded_find = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q), limit)
+        assert np.array_equal(np.sort(bounded_find.refs), expected[~np.isin(keys[expected], over)])
+        assert np.array_equal(bounded_find.full, query[np.isin(query, over)])
 
 
 def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
@@ -89,15 +99,22 @@ def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
         batch = ids[lo : lo + 37]
         keys = rng.integers(0, 500, (len(batch), 5), dtype=np.uint64)  # collisions on purpose
         sketches = rng.integers(0, 256, (len(batch), 4), dtype=np.uint8)
-        delta.add(batch, keys, sketches)
+        delta.add(batch, keys, sketches, np.arange(len(batch), dtype=np.uint32))
         held_keys.extend(keys.ravel().tolist())
         held_refs.extend(np.repeat(batch, 5).tolist())
         sketch_of.update(zip(batch.tolist(), sketches))
         query = np.unique(rng.integers(0, 500, 60, dtype=np.uint64))
-        got_keys, got_refs, got_sketches = delta.lookup(query)
+        got = delta.lookup(query)
         expected = sorted((k, r) for k, r in zip(held_keys, held_refs) if k in set(query.tolist()))
-        assert sorted(zip(got_keys.tolist(), got_refs.tolist())) == expected
-        assert all(np.array_equal(s, sketch_of[r]) for r, s in zip(got_refs.tolist(), got_sketches))
+        assert sorted(zip(got.keys.tolist(), got.refs.tolist())) == expected
+        assert all(np.array_equal(s, sketch_of[r]) for r, s in zip(got.refs.tolist(), got.sketches))
+        # Bounded: a key over the limit in the runs together gives no entry at all
+        # (runs hold a key's entries in parts, so each part alone may be under it).
+        for limit in (1, 3):
+            keys_got, refs_got, _ = bounded([delta.lookup(query, limit)], limit)
+            per_key = Counter(k for k, _ in expected)
+            assert sorted(zip(keys_got.tolist(), refs_got.tolist())) == [
+                (k, r) for k, r in expected if per_key[k] <= limit]
 
 
 def assert_well_formed(idx: Index) -> None:

@@ -107,3 +107,23 @@ def test_check_many_is_checking_one_at_a_time(tmp_path):
     with Index.open(tmp_path / "i.dedup") as idx:
         idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
         assert idx.check_many(items) == [v for item in items for v in idx.check_many([item])]
+
+
+def test_batches_signed_on_workers_get_the_same_verdicts_and_rows(tmp_path, monkeypatch):
+    import dedup.index.signing as signing
+    rng = random.Random(11)
+    stored = [article(rng, 4) for _ in range(10)]
+    items = batch_of(rng, stored, 80)  # more than PARALLEL_ARTICLES: signed in parts on 2 workers
+    assert len(items) >= signing.PARALLEL_ARTICLES
+    parts = []
+    real_map = signing.Corpus.concat
+    monkeypatch.setattr(signing.Corpus, "concat", classmethod(
+        lambda cls, corpora, num_perm: parts.append(len(corpora)) or real_map.__func__(cls, corpora, num_perm)))
+    results = []
+    for jobs in (1, 2):
+        with Index.open(tmp_path / f"j{jobs}.dedup", jobs=jobs) as idx:
+            idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
+            results.append((idx.add_many(items), state(tmp_path / f"j{jobs}.dedup")))
+    assert parts == [2]  # the jobs=2 batch went through the workers, in two parts
+    assert results[0] == results[1]
+    assert any(v.is_duplicate for v in results[0][0]) and any(v.added for v in results[0][0])

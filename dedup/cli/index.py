@@ -27,6 +27,7 @@ from ..report import write_verdicts
 from ..report.machine import dumps
 from ..report.output import report_file
 from ..report.safety import printable
+from ..scan import available_cpus
 from ..report.passages import VerdictPassages
 from ..storage import IndexMissing, SettingsMismatch, StorageError, compat
 from ..storage.protocol import Listed
@@ -79,6 +80,9 @@ def policy_options(func: Callable) -> Callable:
     options = [
         click.option("--policy", type=click.Choice(ACTIONS), default="reject", show_default=True,
                      help="reject duplicates, strip seen paragraphs, or flag (accept and annotate)."),
+        click.option("-j", "--jobs", type=click.IntRange(1), default=None,
+                     help="Processes that sign batches of documents (same verdicts for any number) "
+                          "[default: CPUs]."),
         click.option("--seen-share", type=click.FloatRange(0, 1, min_open=True), default=Policy().seen_share,
                      show_default=True,
                      help="A document whose paragraphs are at least this share already seen is a duplicate."),
@@ -293,16 +297,17 @@ def _lines(lines: Iterable[str], output: Optional[str]) -> None:
 def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
     """Open the index; settings options, if any were given, must agree with it."""
     given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
+    jobs = (options.get("jobs") or available_cpus()) if "jobs" in options else 1  # check and add sign batches
     exists = True
     try:
         try:
-            idx = Index.open(db, None, create=False, readonly=readonly, auto_optimize=auto_optimize)
+            idx = Index.open(db, None, create=False, readonly=readonly, auto_optimize=auto_optimize, jobs=jobs)
         except IndexMissing:
             if not create:
                 raise
             exists = False
             idx = Index.open(db, build_settings(**given) if given else None,
-                             create=True, readonly=readonly, auto_optimize=auto_optimize)
+                             create=True, readonly=readonly, auto_optimize=auto_optimize, jobs=jobs)
     except StorageError as err:
         _fail(str(err))
     if given and exists:

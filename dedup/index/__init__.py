@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 import numpy as np
 
+from ..plan.local import LocalExecutor
 from ..settings import Settings
 from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
 from ..storage.protocol import Listed, NewDocument
@@ -37,7 +38,8 @@ from ..verdict import Policy, Verdict
 from . import judge as judging
 from .batch import earlier_related
 from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
-from .query import SKETCH_MISS, exact_copies, floor, look_up, sketch_floor, tallied
+from ..sketch import SKETCH_MISS, sketch_floor
+from .query import exact_copies, floor, look_up, tallied
 from .signing import DERIVE, banded, new_document, sign
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
@@ -64,11 +66,14 @@ class Index:
     of processes may open the same file at once."""
 
     def __init__(
-        self, storage: Storage, policy: Union[Policy, str, None] = None, auto_optimize: bool = True
+        self, storage: Storage, policy: Union[Policy, str, None] = None, auto_optimize: bool = True, jobs: int = 1,
     ) -> None:
         self._store = storage
         self.policy = Policy.of(policy, Policy())
         self.auto_optimize = auto_optimize
+        # Batches of many articles are signed on ``jobs`` worker processes (started on
+        # first use, stopped by :meth:`close`); the rest of a batch runs here.
+        self._executor = LocalExecutor(jobs) if jobs > 1 else None
 
     @classmethod
     def open(
@@ -81,6 +86,7 @@ class Index:
         readonly: bool = False,
         busy_timeout: float = BUSY_TIMEOUT,
         auto_optimize: bool = True,
+        jobs: int = 1,
     ) -> "Index":
         """Open the index at ``url``, creating it (with ``settings``, default
         ``Settings()``) if missing.  ``url`` is a file path (or ``sqlite:///PATH``) for
@@ -91,13 +97,18 @@ class Index:
         With ``auto_optimize`` (the default) a write that leaves many paragraphs
         outside the bucket file rewrites it (:meth:`optimize`; seconds on a large
         index); pipelines that cannot afford that pause in an ``add`` pass ``False``
-        and call :meth:`optimize` (``dedup index optimize``) on their own schedule."""
+        and call :meth:`optimize` (``dedup index optimize``) on their own schedule.
+
+        ``jobs``: processes that sign a batch of at least
+        :data:`~dedup.index.signing.PARALLEL_ARTICLES` articles (``add_many``,
+        ``check_many``, ``filter``, ``load``), in parts; signing is about a third of an
+        add at 100k stored articles (``benchmarks/README-index.md``)."""
         weak = settings.lsh_warning() if settings is not None else None
         if weak:
             warnings.warn(f"{os.fspath(url)}: {weak}", stacklevel=2)
         store = open_storage(url, settings, derive=DERIVE, create=create, readonly=readonly,
                              busy_timeout=busy_timeout)
-        index = cls(store, policy, auto_optimize=auto_optimize and not readonly)
+        index = cls(store, policy, auto_optimize=auto_optimize and not readonly, jobs=jobs)
         if index.auto_optimize:  # e.g. an index upgraded from a format without bucket file
             index._optimize_if_behind()
         return index
@@ -293,6 +304,8 @@ class Index:
         return isinstance(doc_id, str) and self._store.contains(doc_id)
 
     def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
         self._store.close()
 
     def __enter__(self) -> "Index":
@@ -317,7 +330,7 @@ class Index:
             else:
                 good.append(i)
         s = self.settings
-        signed = sign([inputs[i].text for i in good], s)
+        signed = sign([inputs[i].text for i in good], s, self._executor)
         comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
                                                 minlength=len(good)))
         with self._store.transaction(write):

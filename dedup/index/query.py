@@ -20,8 +20,6 @@ listed from their content key.  What the matches mean for the article is
 
 from __future__ import annotations
 
-import functools
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -30,7 +28,7 @@ import numpy as np
 from ..boilerplate import min_documents
 from ..minhash import estimate, floor
 from ..segments import SetTable, ranges, sorted_unique, take_sets
-from ..sketch import SKETCH_BITS, sketch, sketch_matches, sketch_positions
+from ..sketch import SKETCH_MISS, sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
@@ -42,8 +40,6 @@ MAX_COPIES = 16
 #: Stored documents scored as whole documents per article (those sharing the most
 #: paragraphs first); bounds the work when a text is repeated across the archive.
 MAX_DOCUMENTS = 64
-#: See :func:`sketch_floor`: the chance that the sketch drops a pair at the threshold.
-SKETCH_MISS = 1e-6
 
 
 @dataclass(frozen=True)
@@ -123,8 +119,8 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     new, refs = hits_to_pairs(query, hit_keys, hit_refs)
     hit_ids, first = np.unique(hit_refs, return_index=True)
     stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
-    near = sketch_matches(sketch(c.signatures[eligible])[new], stored_sketches) >= sketch_floor(
-        s.threshold, sketch_positions(s.num_perm))
+    sketches = sketch(c.signatures[eligible])
+    near = sketch_matches(sketches[new], stored_sketches) >= sketch_floor(s.threshold, sketch_positions(s.num_perm))
     # The floor on the signatures alone; whole rows only for the candidates above it.
     ids, signatures = store.paragraph_signatures(sorted_unique(refs[near]))
     # A bucket file written before a removal still lists the removed rows.
@@ -133,12 +129,13 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
         s.threshold, s.num_perm)
     new, refs = new[plausible], refs[plausible]
-    # Whole rows for the containment candidates too (:mod:`.contain` needs their sizes).
-    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible])
+    # Whole rows for the containment candidates too (:mod:`.contain`: those its
+    # look-up could not rule out unread).
+    sizes = np.diff(signed.sets_of(eligible).offsets)
+    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible], sizes, sketches)
     rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
     cand = np.searchsorted(rows.ids, refs)
     if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
-        sizes = np.diff(signed.sets_of(eligible).offsets)
         c_new, c_cand = contain.candidates(s.containment, c.signatures[eligible], sizes, rows, c_new, c_refs,
                                            c_position)
         merged = sorted_unique(np.concatenate([new, c_new]) * len(rows.ids) + np.concatenate([cand, c_cand]))
@@ -346,32 +343,6 @@ def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
     which = counted[c.para_doc]
     pairs = np.unique(np.stack([c.para_key[which].view(np.int64), c.para_doc[which]], 1), axis=0)
     return pairs[:, 0].view(np.uint64)
-
-
-@functools.lru_cache(maxsize=None)
-def sketch_floor(threshold: float, positions: int) -> int:
-    """Equal sketch positions below which a candidate is dismissed unread.
-
-    Why: a check meets hundreds of chance LSH candidates (~510 at p50 with 100k stored
-    articles, thousands for some articles), and reading each one's full row is a page
-    read; the sketch comes with the bucket hits instead.  A sketch position of a pair
-    with Jaccard ``J`` is equal with probability ``p = J + (1 - J) / 2**SKETCH_BITS``
-    (the MinHash values agree, or they differ but their low bits agree by chance), so
-    the equal positions of a pair at the threshold are ``Binomial(positions, p)``.  The floor is
-    the largest count whose lower tail is at most ``SKETCH_MISS``: a true pair is lost
-    with probability <= 1e-6 (pairs above the threshold even less), while a chance pair
-    (J ~ 0.03) passes with probability ~1 % (at the defaults: 20 of 128 positions,
-    64 bytes a sketch).  Survivors still face :func:`floor` on the full signature, then
-    exact verification.
-    """
-    p = threshold + (1 - threshold) / (1 << SKETCH_BITS)
-    tail, floor_count = 0.0, 0
-    for m in range(positions + 1):
-        tail += math.comb(positions, m) * p**m * (1 - p) ** (positions - m)
-        if tail > SKETCH_MISS:
-            break
-        floor_count = m + 1
-    return floor_count
 
 
 def joined(a: SetTable, b: SetTable) -> SetTable:

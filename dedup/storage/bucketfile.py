@@ -59,7 +59,7 @@ import xxhash
 from ..segments import ranges, sorted_unique
 
 MAGIC = b"DEDUPLSH"
-VERSION = 2  # 1: no checksums (such files are not used; the next optimize replaces them)
+VERSION = 3  # 1: no checksums; 2: no set sizes (such files are not used; the next optimize replaces them)
 #: Keys per block of the sorted key array; the file holds every block's first key
 #: (the "fence"), so a lookup touches the small fence and then one 4 KB block.
 BLOCK = 512
@@ -135,7 +135,8 @@ _REFS_DTYPES = ("<u4", "<i8")
 @dataclass(frozen=True)
 class LevelBuckets:
     """One level's buckets (paragraph or document): band keys sorted, the row each
-    points at, and every row's sketch at its id (rows ``0..upto``); ``pages`` and
+    points at, and every row's sketch and shingle-set size at its id (rows
+    ``0..upto``; sizes 0 where unknown: documents, rows not banded); ``pages`` and
     ``at`` (each array's file offset) verify what a lookup reads (``None``: in memory)."""
 
     upto: int
@@ -143,23 +144,30 @@ class LevelBuckets:
     fence: np.ndarray  # keys[::BLOCK]
     refs: np.ndarray  # uint32 or int64 row ids, aligned with keys
     sketches: np.ndarray  # (upto + 1, width) uint8
+    sizes: np.ndarray  # (upto + 1,) uint32
     pages: Optional[Pages] = None
     at: Optional[Mapping[str, int]] = None
 
-    def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(key, row, sketch)`` of every bucket entry whose key is in ``query``
-        (sorted, unique uint64); every page read is verified first
-        (:class:`BucketFileDamaged` if one does not)."""
+    def sizes_of(self, ids: np.ndarray) -> np.ndarray:
+        """The set sizes of rows ``ids`` (int64, each ``<= upto``), pages verified first."""
+        if self.pages is not None:
+            self._check("sizes", ids, ids + 1)
+        return self.sizes[ids].astype(np.int64)
+
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None) -> Found:
+        """The bucket entries whose key is in ``query`` (sorted, unique uint64), but
+        none of a bucket holding more than ``limit`` entries (see :class:`Found`);
+        every page read is verified first (:class:`BucketFileDamaged` if one does not)."""
         if self.pages is None:
-            keys, refs = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence))
-            return keys, refs, self.sketches[refs]
-        keys, at = positions(self.keys, query, self._verified_bound)
+            return find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence),
+                        limit).with_sketches(self.sketches)
+        keys, at, full = positions(self.keys, query, self._verified_bound, limit)
         self._check("refs", at, at + 1)
         refs = self.refs[at].astype(np.int64)
         if len(refs) and (refs.min() < 0 or refs.max() > self.upto):
             raise BucketFileDamaged(f"{self.pages.path}: a bucket points at row {int(refs.max())} > {self.upto}")
         self._check("sketches", refs, refs + 1)
-        return keys, refs, self.sketches[refs]
+        return Found(keys, refs, full).with_sketches(self.sketches)
 
     def _verified_bound(self, query: np.ndarray) -> np.ndarray:
         """:func:`lower_bound`, after verifying the key window each query key's search
@@ -175,7 +183,7 @@ class LevelBuckets:
     def _check(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify the pages of entries ``[lo, hi)`` of array ``name``."""
         assert self.pages is not None and self.at is not None
-        size = {"keys": 8, "refs": self.refs.itemsize, "sketches": self.sketches.shape[1]}[name]
+        size = {"keys": 8, "refs": self.refs.itemsize, "sketches": self.sketches.shape[1], "sizes": 4}[name]
         self.pages.check(self.at[name] + size * lo, self.at[name] + size * hi)
 
 
@@ -195,24 +203,64 @@ class BucketFile:
             self.pages.verify_all()
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a look-up found: ``(keys, refs, sketches)`` of the matching bucket entries
+    (``sketches``: each entry's row's, once :meth:`with_sketches` added them) and the
+    query keys left out for holding more than the look-up's ``limit`` entries (``full``,
+    sorted)."""
+
+    keys: np.ndarray  # uint64
+    refs: np.ndarray  # int64 row ids
+    full: np.ndarray  # uint64
+    sketches: Optional[np.ndarray] = None
+
+    def with_sketches(self, sketches: np.ndarray, rows: Optional[np.ndarray] = None) -> "Found":
+        """The same with each entry's sketch: ``sketches[ref]``, or with ``rows`` (the
+        sorted ids ``sketches`` is aligned with) ``sketches[position of ref in rows]``."""
+        at = self.refs if rows is None else np.searchsorted(rows, self.refs)
+        return Found(self.keys, self.refs, self.full, sketches[at])
+
+
+def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(key, row, sketch)`` of the entries of several look-ups of one query (the file
+    and what is held in memory), without any key that holds more than ``limit``
+    entries in one part or in all of them together."""
+    keys, refs, sketches = (np.concatenate(column) for column in zip(*((p.keys, p.refs, p.sketches) for p in parts)))
+    if limit is None or not len(keys):
+        return keys, refs, sketches
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    full = np.concatenate([ordered[starts[counts > limit]]] + [p.full for p in parts])
+    keep = ~np.isin(keys, full) if len(full) else np.ones(len(keys), bool)
+    return keys[keep], refs[keep], sketches[keep]
+
+
 def find(
-    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None
-) -> tuple[np.ndarray, np.ndarray]:
+    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    limit: Optional[int] = None,
+) -> Found:
     """Entries of a key-sorted ``(keys, refs)`` table whose key is in ``query`` (sorted);
     ``bound(q)`` gives each key's first position ``>= q`` (default: ``np.searchsorted``).
     See :func:`positions`."""
-    hit, at = positions(keys, query, bound)
-    return hit, refs[at].astype(np.int64)
+    hit, at, full = positions(keys, query, bound, limit)
+    return Found(hit, refs[at].astype(np.int64), full)
 
 
 def positions(
-    keys: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(key, position)`` of every entry of the sorted ``keys`` whose key is in ``query``.
+    keys: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    limit: Optional[int] = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(key, position, full)``: every entry of the sorted ``keys`` whose key is in
+    ``query``, except those of keys with more than ``limit`` entries (``full``: those keys).
 
     Most keys of a check are in no bucket, so the end of each run of equal keys is
     searched for only where the first key matched (as the bound of ``q + 1``); the hits
     are gathered with one fancy index -- no Python loop, whatever the number of keys.
+    An over-full bucket costs its two bounds only: none of its entries (nor their
+    rows' sketches) is read.
     """
     if bound is None:
         bound = functools.partial(np.searchsorted, keys)
@@ -225,7 +273,11 @@ def positions(
     right = np.full(len(hits), len(keys), dtype=np.int64)
     right[~last] = bound(hits[~last] + np.uint64(1))
     count[hit] = right - left[hit]
-    return np.repeat(query, count), ranges(left, count)
+    full = np.zeros(0, np.uint64)
+    if limit is not None:
+        over = count > limit
+        full, count[over] = query[over], 0
+    return np.repeat(query, count), ranges(left, count), full
 
 
 def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, block: Optional[np.ndarray] = None
@@ -302,10 +354,12 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Opt
                 fence=_array(data, spec["fence"], "<u8"),
                 refs=_array(data, spec["refs"], spec["refs_dtype"]),
                 sketches=_array(data, spec["sketches"], "u1").reshape(upto + 1, width),
+                sizes=_array(data, spec["sizes"], "<u4"),
                 pages=pages,
-                at={name: spec[name][0] for name in ("keys", "refs", "sketches")},
+                at={name: spec[name][0] for name in ("keys", "refs", "sketches", "sizes")},
             )
-            if len(buckets.refs) != len(keys) or len(buckets.fence) != -(-len(keys) // BLOCK):
+            if (len(buckets.refs) != len(keys) or len(buckets.fence) != -(-len(keys) // BLOCK)
+                    or len(buckets.sizes) != upto + 1):
                 return None
             if spec["fence"][1]:  # small (one key in BLOCK): verified whole, now
                 pages.check(np.array([spec["fence"][0]]), np.array([spec["fence"][0] + spec["fence"][1]]))
@@ -319,7 +373,7 @@ def empty_bucket_file(width: int) -> BucketFile:
     """The stand-in for a missing or unusable file: no buckets, covering no rows, so
     the delta holds everything stored."""
     level = LevelBuckets(0, np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64),
-                         np.zeros((1, width), np.uint8))
+                         np.zeros((1, width), np.uint8), np.zeros(1, np.uint32))
     return BucketFile("", 0, {"paragraph": level, "document": level})
 
 
@@ -334,12 +388,13 @@ def _array(data: np.ndarray, spec: list[int], dtype: str) -> np.ndarray:
 class LevelSource:
     """What :func:`write_bucket_file` writes for one level: the highest row id covered,
     key-sorted ``(keys, refs)`` runs to merge (an entry is kept when ``alive[ref]``,
-    where ``alive`` is given), and the sketch of every row ``0..upto``."""
+    where ``alive`` is given), and the sketch and set size of every row ``0..upto``."""
 
     upto: int
     runs: list[tuple[np.ndarray, np.ndarray]]
     alive: Optional[np.ndarray]  # bool by row id (the old file's rows), or None: keep all
     sketches: np.ndarray  # (upto + 1, width) uint8
+    sizes: np.ndarray  # (upto + 1,) uint32
 
     @property
     def refs_dtype(self) -> str:
@@ -350,12 +405,12 @@ def merged_level(
     old: LevelBuckets,
     existing: np.ndarray,
     upto: int,
-    new: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    new: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     width: int,
 ) -> LevelSource:
     """A level's buckets to write: ``old``'s entries whose row still exists (sorted ids
-    in ``existing``) and the ``(ids, band_keys, sketches)`` chunks of ``new`` (rows
-    stored since, and heirs), covering rows up to ``upto``.
+    in ``existing``) and the ``(ids, band_keys, sketches, sizes)`` chunks of ``new``
+    (rows stored since, and heirs), covering rows up to ``upto``.
 
     Each new chunk is sorted on its own as it comes (cache-sized) and kept as a run of
     ~12 bytes per entry; the merge happens as the file is written, one key range at a
@@ -367,16 +422,19 @@ def merged_level(
     alive[existing[existing <= old.upto]] = True
     sketches = np.zeros((upto + 1, width), dtype=np.uint8)
     sketches[: old.upto + 1] = old.sketches
-    source = LevelSource(upto, [(old.keys, old.refs)], None, sketches)
+    sizes = np.zeros(upto + 1, dtype=np.uint32)
+    sizes[: old.upto + 1] = old.sizes
+    source = LevelSource(upto, [(old.keys, old.refs)], None, sketches, sizes)
     if len(old.refs) and not alive[old.refs].all():
         source.alive = alive  # applies to the old file's run only
-    for ids, band_keys, chunk_sketches in new:
+    for ids, band_keys, chunk_sketches, chunk_sizes in new:
         if not len(ids):
             continue
         flat = band_keys.ravel()
         order = np.argsort(flat)
         source.runs.append((flat[order], ids.astype(source.refs_dtype)[order // band_keys.shape[1]]))
         sketches[ids] = chunk_sketches
+        sizes[ids] = chunk_sizes
     return source
 
 
@@ -481,6 +539,7 @@ def write_bucket_file(
             "refs": place(np.dtype(src.refs_dtype).itemsize * n),
             "refs_dtype": src.refs_dtype,
             "sketches": place(src.sketches.nbytes),
+            "sizes": place(4 * len(src.sizes)),
         }
     # The arrays are checksummed by page (:class:`Pages`): their region is padded to
     # whole pages, and the checksum table follows it.
@@ -492,7 +551,7 @@ def write_bucket_file(
               "levels": specs, "pages_from": 0, "page_sums": sums_at, "bytes": offset}
     head_room = -(-(_HEAD + len(json.dumps(header)) + 256 + 8) // _ALIGN) * _ALIGN
     for spec in specs.values():
-        for name in ("keys", "fence", "refs", "sketches"):
+        for name in ("keys", "fence", "refs", "sketches", "sizes"):
             spec[name][0] += head_room
     sums_at[0] += head_room
     header["pages_from"] = head_room
@@ -544,7 +603,7 @@ def _kept(src: LevelSource, run: int, lo: int, hi: int) -> int:
 
 
 def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, int]]], counts: list[int]) -> None:
-    """Write one level's keys, fence, refs and sketches at the offsets of ``spec``."""
+    """Write one level's keys, fence, refs, sketches and sizes at the offsets of ``spec``."""
     done = 0
     fence_parts = []
     for p, count in enumerate(counts):
@@ -568,6 +627,8 @@ def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, i
     f.write(memoryview(np.ascontiguousarray(np.concatenate(fence_parts) if fence_parts else np.zeros(0, "<u8"))).cast("B"))
     f.seek(spec["sketches"][0])
     f.write(memoryview(np.ascontiguousarray(src.sketches)).cast("B"))
+    f.seek(spec["sizes"][0])
+    f.write(memoryview(np.ascontiguousarray(src.sizes, dtype="<u4")).cast("B"))
 
 
 def remove_unnamed(index_path: str, keep: Sequence[str]) -> None:
@@ -619,16 +680,19 @@ class DeltaBuckets:
         self.after = after  # rows up to this id are held (or in the file)
         self.rows = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        # Ids and sketches of the held rows, ascending, in buffers that double when full.
+        # Ids, sketches and set sizes of the held rows, ascending, in buffers that
+        # double when full.
         self._ids = np.zeros(0, dtype=np.int64)
         self._sketches = np.zeros((0, width), dtype=np.uint8)
+        self._sizes = np.zeros(0, dtype=np.uint32)
 
-    def add(self, ids: np.ndarray, band_keys: np.ndarray, sketches: np.ndarray) -> None:
-        """Hold rows ``ids`` with their band keys and sketches (the caller keeps :attr:`after`)."""
+    def add(self, ids: np.ndarray, band_keys: np.ndarray, sketches: np.ndarray, sizes: np.ndarray) -> None:
+        """Hold rows ``ids`` with their band keys, sketches and set sizes (the caller
+        keeps :attr:`after`)."""
         if not len(ids):
             return
         by_id = np.argsort(ids, kind="stable")
-        ids, band_keys, sketches = ids[by_id], band_keys[by_id], sketches[by_id]
+        ids, band_keys, sketches, sizes = ids[by_id], band_keys[by_id], sketches[by_id], sizes[by_id]
         n = self.rows + len(ids)
         if n > len(self._ids):  # grow first: a failure here leaves the delta as it was
             size = max(n, 2 * len(self._ids), 256)
@@ -636,24 +700,38 @@ class DeltaBuckets:
             grown_ids[: self.rows] = self._ids[: self.rows]
             grown = np.zeros((size, self._sketches.shape[1]), np.uint8)
             grown[: self.rows] = self._sketches[: self.rows]
-            self._ids, self._sketches = grown_ids, grown
+            grown_sizes = np.zeros(size, np.uint32)
+            grown_sizes[: self.rows] = self._sizes[: self.rows]
+            self._ids, self._sketches, self._sizes = grown_ids, grown, grown_sizes
         keys = band_keys.ravel()
         order = np.argsort(keys)
         run = (keys[order], ids[order // band_keys.shape[1]])
         unsorted = self.rows > 0 and ids[0] < self._ids[self.rows - 1]
         self._ids[self.rows : n] = ids
         self._sketches[self.rows : n] = sketches
+        self._sizes[self.rows : n] = sizes
         if unsorted:
             order = np.argsort(self._ids[:n], kind="stable")
-            self._ids[:n], self._sketches[:n] = self._ids[:n][order], self._sketches[:n][order]
+            self._ids[:n], self._sketches[:n], self._sizes[:n] = (
+                self._ids[:n][order], self._sketches[:n][order], self._sizes[:n][order])
         self._runs.append(run)
         self.rows = n
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= min(2 * len(self._runs[-1][0]), MAX_RUN):
             self._runs[-2:] = [_merge_slices(self._runs[-2:])]
 
-    def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(key, row, sketch)`` of the held entries whose key is in ``query`` (sorted)."""
-        found = [find(keys, refs, query) for keys, refs in self._runs]
-        keys = np.concatenate([k for k, _ in found]) if found else np.zeros(0, np.uint64)
-        refs = np.concatenate([r for _, r in found]) if found else np.zeros(0, np.int64)
-        return keys, refs, self._sketches[np.searchsorted(self._ids[: self.rows], refs)]
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None) -> Found:
+        """The held entries whose key is in ``query`` (sorted), as :meth:`LevelBuckets.lookup`
+        (``limit`` applies to each run; :func:`bounded` applies it to the sum)."""
+        found = [find(keys, refs, query, limit=limit) for keys, refs in self._runs]
+        if not found:
+            empty = np.zeros(0, np.uint64)
+            return Found(empty, np.zeros(0, np.int64), empty, np.zeros((0, self._sketches.shape[1]), np.uint8))
+        both = Found(*(np.concatenate(column) for column in zip(*((f.keys, f.refs, f.full) for f in found))))
+        return both.with_sketches(self._sketches, self._ids[: self.rows])
+
+    def sizes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(held, sizes)``: which of ``ids`` this delta holds, and their set sizes (0 where not)."""
+        held_ids = self._ids[: self.rows]
+        at = np.minimum(np.searchsorted(held_ids, ids), max(self.rows - 1, 0))
+        held = (at < self.rows) & (held_ids[at] == ids) if self.rows else np.zeros(len(ids), bool)
+        return held, np.where(held, self._sizes[at] if self.rows else 0, 0).astype(np.int64)

@@ -217,11 +217,19 @@ class Storage(Protocol):
         """A consistent snapshot (``write=False``) or an exclusive write transaction
         (rules 1-3 above)."""
 
-    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of stored buckets whose key is in ``keys`` (uint64):
         the bucket hits with each row's sketch, the cheap first look at a candidate (one
         look-up for all keys, not one per key).  A row may have been removed since:
-        callers drop hits whose row they cannot read."""
+        callers drop hits whose row they cannot read.
+
+        ``limit`` (added in session 10): a bucket holding more than ``limit`` entries
+        (removed rows it still lists included) is of no use to the caller, which drops
+        it anyway; a backend should then return none of its entries without reading
+        them (the containment look-up's single-value buckets of common shingles hold
+        thousands of rows at 100k articles).  A backend that returns them all the
+        same is correct, only slower: callers apply the same bound."""
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         """Paragraph rows by row id (in ascending id order; missing ids are left out)."""
@@ -233,6 +241,17 @@ class Storage(Protocol):
         estimate passes the floor (at 100k articles of ~20 paragraphs, ~350 candidates
         of a check pass the sketch, a few the floor).  Added in session 9; a backend
         may answer it from :meth:`paragraphs`."""
+
+    def paragraph_sizes(self, ids: np.ndarray) -> np.ndarray:
+        """The shingle-set size (``len`` of :attr:`ParagraphRows.sets`) of each banded
+        paragraph row of ``ids`` (row ids from :meth:`candidates`), int64, in the order
+        of ``ids``; 0 for a row not stored (or not banded).  A removed row may still
+        give its size (callers read the rows they keep, and drop those gone).  What
+        the containment look-up needs before it reads a row: the size ratio and a
+        sketch floor at the ratio's Jaccard drop most chance candidates (thousands
+        per check at 50k articles), so only a few rows are read.  Added in session
+        10; a backend may answer it from :meth:`paragraphs` (SQLite keeps the sizes
+        beside the sketches in its bucket file)."""
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""

@@ -24,6 +24,7 @@ from ..bucketfile import (
     BucketFile,
     BucketFileDamaged,
     DeltaBuckets,
+    bounded,
     bucket_path,
     empty_bucket_file,
     merged_level,
@@ -36,6 +37,9 @@ from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
 from .rows import _unpack_signatures
 from .schema import _ROWS, translate_os
 
+#: A row's shingle-set size, as stored (the set is packed uint64 values; ``length``
+#: of a blob reads no overflow page); documents keep no set of their own.
+_SIZE = {"paragraph": "length(r.shingles) / 8", "document": "0"}
 #: A small index of each row table, which holds every row id.
 _NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
 #: Rows held in memory (stored since the bucket file was written) above which the
@@ -61,18 +65,19 @@ class Buckets:
     _view: Optional["_BucketView"]
     _view_checked: bool
 
-    def candidates(self, level: Level, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         view = self._bucket_view()
         self._caught_up(view, level)
         try:
-            in_file = view.file.levels[level].lookup(query)
+            in_file = view.file.levels[level].lookup(query, limit)
         except BucketFileDamaged as err:
             view = self._without_file(view, err)
             self._caught_up(view, level)
-            in_file = view.file.levels[level].lookup(query)
-        found = [in_file, view.deltas[level].lookup(query), view.heirs[level].lookup(query)]
-        return tuple(np.concatenate(parts) for parts in zip(*found))  # type: ignore[return-value]
+            in_file = view.file.levels[level].lookup(query, limit)
+        return bounded([in_file, view.deltas[level].lookup(query, limit), view.heirs[level].lookup(query, limit)],
+                       limit)
 
     def _without_file(self, view: "_BucketView", err: Exception) -> "_BucketView":
         """A page of the bucket file did not verify: never read it again in this
@@ -145,20 +150,19 @@ class Buckets:
         delta = view.deltas[level]
         table = _ROWS[level]
         rows = self._conn.execute(
-            f"SELECT id, CASE WHEN banded THEN signature END FROM {table} WHERE id > ? ORDER BY id",
+            f"SELECT id, CASE WHEN banded THEN signature END, {_SIZE[level]} FROM {table} AS r WHERE id > ?"
+            " ORDER BY id",
             (delta.after,),
         ).fetchall()
         heirs = self._conn.execute(
-            f"SELECT h.seq, r.id, r.signature FROM heirs AS h LEFT JOIN {table} AS r ON r.id = h.id"
+            f"SELECT h.seq, r.id, r.signature, {_SIZE[level]} FROM heirs AS h LEFT JOIN {table} AS r ON r.id = h.id"
             " WHERE h.level = ? AND h.seq > ? ORDER BY h.seq",
             (level, view.heirs_after[level]),
         ).fetchall()
         for target, got in ((delta, [r for r in rows if r[1] is not None]),
                             (view.heirs[level], [r[1:] for r in heirs if r[1] is not None])):
             if got:
-                signatures = _unpack_signatures([r[1] for r in got], self.settings.num_perm)
-                target.add(np.array([r[0] for r in got], dtype=np.int64),
-                           self._derive.bands(self.settings, signatures), self._derive.sketches(signatures))
+                target.add(*self._derived([r[0] for r in got], [r[1] for r in got], [r[2] for r in got]))
         if rows:
             delta.after = max(delta.after, rows[-1][0])
         if heirs:
@@ -180,6 +184,32 @@ class Buckets:
         finally:
             self._waits = self.busy_timeout
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+
+    def _derived(self, ids: list, signatures: list, sizes: list
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, band_keys, sketches, sizes)`` of rows as read (their packed signatures)."""
+        unpacked = _unpack_signatures(signatures, self.settings.num_perm)
+        return (np.array(ids, dtype=np.int64), self._derive.bands(self.settings, unpacked),
+                self._derive.sketches(unpacked), np.array(sizes, dtype=np.uint32))
+
+    def paragraph_sizes(self, ids: np.ndarray) -> np.ndarray:
+        """The shingle-set sizes of banded paragraph rows ``ids`` (0 where not held):
+        from the bucket file, the rows held since and the heirs."""
+        ids = np.asarray(ids, dtype=np.int64)
+        view = self._bucket_view()
+        self._caught_up(view, "paragraph")
+        file = view.file.levels["paragraph"]
+        inside = ids <= file.upto
+        sizes = np.zeros(len(ids), np.int64)
+        try:
+            sizes[inside] = file.sizes_of(ids[inside])
+        except BucketFileDamaged as err:
+            self._without_file(view, err)
+            return self.paragraph_sizes(ids)
+        for delta in (view.deltas["paragraph"], view.heirs["paragraph"]):
+            held, got = delta.sizes_of(ids)
+            sizes[held] = got[held]
+        return sizes
 
     def _sketch_width(self) -> int:
         return self._derive.sketch_width(self.settings)
@@ -259,7 +289,6 @@ class Buckets:
     def _merged(self, view: "_BucketView", level: Level):
         """The level's buckets for a new file: the view's file merged with the rows
         stored since and the heirs logged since (inside a read transaction)."""
-        s = self.settings
         table = _ROWS[level]
         old = view.file.levels[level]
         # The newest rows may have been removed since the old file: never cover less.
@@ -273,16 +302,14 @@ class Buckets:
 
         def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for sql, args in (
-                (f"SELECT id, signature FROM {table} WHERE banded = 1 AND id > ? AND id <= ? ORDER BY id",
-                 (old.upto, upto)),
-                (f"SELECT DISTINCT r.id, r.signature FROM heirs AS h JOIN {table} AS r ON r.id = h.id"
-                 " WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
+                (f"SELECT id, signature, {_SIZE[level]} FROM {table} AS r WHERE banded = 1 AND id > ? AND id <= ?"
+                 " ORDER BY id", (old.upto, upto)),
+                (f"SELECT DISTINCT r.id, r.signature, {_SIZE[level]} FROM heirs AS h JOIN {table} AS r"
+                 " ON r.id = h.id WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
             ):
                 cur = self._conn.execute(sql, args)
                 while rows := cur.fetchmany(1 << 15):
-                    signatures = _unpack_signatures([r[1] for r in rows], s.num_perm)
-                    yield (np.array([r[0] for r in rows], dtype=np.int64),
-                           self._derive.bands(s, signatures), self._derive.sketches(signatures))
+                    yield self._derived([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
 
         return merged_level(old, existing, upto, chunks(), self._sketch_width())
 
