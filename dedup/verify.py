@@ -68,11 +68,21 @@ class Scores:
     containment_b: np.ndarray  # |A ∩ B| / |B|
 
 
-def score_pairs(table: SetTable, pairs: np.ndarray) -> Scores:
-    """Exact Jaccard and both containments of each pair of sets."""
+def score_pairs(table: SetTable, pairs: np.ndarray, whole: np.ndarray | None = None) -> Scores:
+    """Exact Jaccard and both containments of each pair of sets (``pairs``: rows
+    ``(a, b)`` of indices into ``table``).
+
+    ``whole`` (optional, one index into ``table`` per pair): the set ``a`` was cut
+    from, ``a`` being ``whole`` with some shingles left out (an article's boilerplate
+    paragraphs, :mod:`dedup.boilerplate`).  Those shingles are then left out of ``b``
+    too, so both sides are scored without them: ``b`` loses ``|whole ∩ b| - |a ∩ b|``
+    shingles, and nothing else changes (``a ∩ b`` already holds none of them).
+    Without it, a copy of ``whole`` scores ``|a| / |whole|`` instead of 1."""
     inter = intersections(table, pairs).astype(float)
     size_a = table.sizes()[pairs[:, 0]].astype(float)
     size_b = table.sizes()[pairs[:, 1]].astype(float)
+    if whole is not None:
+        size_b -= intersections(table, np.stack([whole, pairs[:, 1]], axis=1)) - inter
     union = size_a + size_b - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return Scores(

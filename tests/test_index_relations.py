@@ -80,3 +80,31 @@ def test_boilerplate_counts_every_judged_document_stored_or_rejected(backend):
         later = idx.add_many([(f"s{i}", story()) for i in range(10, 14)])
         assert all(v.added and v.boilerplate == (2, 3, 4) and not v.is_duplicate for v in later), later[0].reason
         assert idx.check(story()).boilerplate == (2, 3, 4)
+
+
+def test_boilerplate_is_left_out_of_both_sides_of_a_document_score(backend, tmp_path):
+    """Tester D7 (#11): a byte-identical copy of a stored story was called an exact
+    copy at document similarity 0.97, because its boilerplate paragraphs were left out
+    of the checked side only.  Both sides now lose the checked article's boilerplate
+    shingles: the identical copy scores 1.0, and an edited story is scored exactly as
+    the same two stories without their footer."""
+    rng = random.Random(7)
+    # A footer sharing no word with the stories, so "without the footer" is exact.
+    footer = ["Cookies: Sitewide uses cookies; continuing means consenting. Preferences anytime.",
+              "Newsletter: weekly digest, unsubscribe anytime. Copyright 2026 Sitewide Media."]
+    bodies = [[rich_prose(rng, 40), rich_prose(rng, 40)] for _ in range(10)]
+    edited = [bodies[3][0], rich_prose(rng, 40)]  # one paragraph of s3 kept, one new
+    with Index.open(backend.url) as idx:
+        keep = Policy(action="flag", add_duplicates=True)
+        for i, body in enumerate(bodies):
+            idx.add("\n\n".join(body + footer), doc_id=f"s{i}", policy=keep)
+        same = idx.check("\n\n".join(bodies[0] + footer))
+        assert same.boilerplate == (2, 3)
+        top = same.matches[0]
+        assert top.doc_id == "s0" and top.exact and top.similarity == 1.0 and top.containment == (1.0, 1.0)
+        (with_footer,) = [m for m in idx.check("\n\n".join(edited + footer)).matches if m.doc_id == "s3"]
+    with Index.open(tmp_path / "no-footer.dedup") as plain:
+        plain.add("\n\n".join(bodies[3]), doc_id="s3")
+        (without,) = plain.check("\n\n".join(edited)).matches
+    assert with_footer.similarity == without.similarity < 0.5
+    assert with_footer.containment == without.containment

@@ -200,7 +200,8 @@ def document_matches(
     and returned by :func:`paragraph_matches` (``owner``: positions in ``arts``).
     One look-up per kind for all the articles; the same lists as one article at a time.
     The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
-    their side of the whole-document scores."""
+    the whole-document scores, on both sides: the stored document loses the shingles
+    the article left out (:func:`dedup.verify.score_pairs`, ``whole``)."""
     s = store.settings
     c = signed.corpus
     n = len(arts)
@@ -248,9 +249,13 @@ def document_matches(
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
     unions = signed.document_sets(arts[scored], boilerplate)
-    stored_sets = store.document_sets(docs.ids)
-    scores = score_pairs(joined(unions, stored_sets),
-                         np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1))
+    table = joined(unions, store.document_sets(docs.ids))
+    pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
+    whole = None
+    if boilerplate is not None and boilerplate.any():  # left out of the stored side too
+        whole = len(table.offsets) - 1 + pairs[:, 0]
+        table = joined(table, signed.document_sets(arts[scored]))
+    scores = score_pairs(table, pairs, whole)
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
     rows = found.rows
