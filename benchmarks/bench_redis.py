@@ -151,12 +151,20 @@ def _source() -> list[str]:
     raise SystemExit("no eval-dev folder found for the article generator")
 
 
-def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list[str], singles: int) -> dict:
+def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list[str], singles: int,
+               phase: str = "all") -> dict:
+    """``phase``: "build" seeds the index and measures memory only (it stays on the
+    server); "measure" measures on the index a "build" left; "all" both."""
     prefix = url.split("prefix=")[1].split("&")[0]
-    _drop(client, f"{prefix}:*")
-    before = int(client.info("memory")["used_memory"])
     out: dict = {}
     clock = StorageClock()
+    if phase == "measure":
+        with Index.open(url, create=False) as idx:
+            if len(idx) != len(stored):
+                raise SystemExit(f"{prefix} holds {len(idx)} articles, not the {len(stored)} of --docs: build first")
+            return _measure(idx, url, client, new, probes, singles, clock, out)
+    _drop(client, f"{prefix}:*")
+    before = int(client.info("memory")["used_memory"])
     with Index.open(url) as idx:
         start = _clock()
         for lo in range(0, len(stored), 2_000):
@@ -171,41 +179,46 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
                          "bytes_per_article": round(used / stats["documents"], 1),
                          "by_kind": _sample(client, prefix, stats["paragraphs"])}
         print(f"memory {out['memory']}", file=sys.stderr, flush=True)
-        out["first_sync"] = _first_sync(url)
-        print(f"first sync {out['first_sync']}", file=sys.stderr, flush=True)
-        signing = _signing(new, idx.settings)
-        start, before, server = _clock(), clock.seconds, _server(client)
-        added = 0
-        for lo in range(0, len(new), BATCH):
-            added += sum(v.added for v in idx.add_many([(f"n{lo + i}", t) for i, t in enumerate(new[lo : lo + BATCH])]))
-        out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added,
-                           **_server_delta(client, server, len(new))}
-        print(f"add_many {out['add_many']}", file=sys.stderr, flush=True)
-        signing = _signing(probes, idx.settings)
-        start, before, server = _clock(), clock.seconds, _server(client)
-        dups = 0
-        for lo in range(0, len(probes), BATCH):
-            dups += sum(v.is_duplicate for v in idx.check_many(probes[lo : lo + BATCH]))
-        out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups,
-                             **_server_delta(client, server, len(probes))}
-        print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
-        wall, sign_ms, store_ms = [], [], []
-        server = _server(client)
-        for text in probes[:singles]:
-            t0 = time.perf_counter()
-            sign([text], idx.settings)
-            t1 = time.perf_counter()
-            before = clock.seconds
-            idx.check(text)
-            t2 = time.perf_counter()
-            sign_ms.append((t1 - t0) * 1000)
-            wall.append((t2 - t1) * 1000)
-            store_ms.append((clock.seconds - before) * 1000)
-        # ``check`` signs the article itself: its time includes signing.
-        out["check_single"] = _percentiles(wall)
-        out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
-        out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
-        out["signing_single"] = _percentiles(sign_ms)
+        return out if phase == "build" else _measure(idx, url, client, new, probes, singles, clock, out)
+
+
+def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], singles: int, clock: StorageClock,
+             out: dict) -> dict:
+    out["first_sync"] = _first_sync(url)
+    print(f"first sync {out['first_sync']}", file=sys.stderr, flush=True)
+    signing = _signing(new, idx.settings)
+    start, before, server = _clock(), clock.seconds, _server(client)
+    added = 0
+    for lo in range(0, len(new), BATCH):
+        added += sum(v.added for v in idx.add_many([(f"n{lo + i}", t) for i, t in enumerate(new[lo : lo + BATCH])]))
+    out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added,
+                       **_server_delta(client, server, len(new))}
+    print(f"add_many {out['add_many']}", file=sys.stderr, flush=True)
+    signing = _signing(probes, idx.settings)
+    start, before, server = _clock(), clock.seconds, _server(client)
+    dups = 0
+    for lo in range(0, len(probes), BATCH):
+        dups += sum(v.is_duplicate for v in idx.check_many(probes[lo : lo + BATCH]))
+    out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups,
+                         **_server_delta(client, server, len(probes))}
+    print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
+    wall, sign_ms, store_ms = [], [], []
+    server = _server(client)
+    for text in probes[:singles]:
+        t0 = time.perf_counter()
+        sign([text], idx.settings)
+        t1 = time.perf_counter()
+        before = clock.seconds
+        idx.check(text)
+        t2 = time.perf_counter()
+        sign_ms.append((t1 - t0) * 1000)
+        wall.append((t2 - t1) * 1000)
+        store_ms.append((clock.seconds - before) * 1000)
+    # ``check`` signs the article itself: its time includes signing.
+    out["check_single"] = _percentiles(wall)
+    out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
+    out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
+    out["signing_single"] = _percentiles(sign_ms)
     return out
 
 
@@ -296,6 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120,
                         help="our URL's timeout (s): a batch's write is one script call, long on a loaded machine")
     parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument("--phase", choices=("all", "build", "measure"), default="all",
+                        help="build: seed our index and leave it on the server (memory measured); measure: "
+                             "measure on the index a build left, then datasketch (at 100k each phase fits "
+                             "a separate ~15 min run)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
     import redis
@@ -316,14 +333,15 @@ def main(argv: list[str] | None = None) -> int:
     slow = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
     client.config_set("slowlog-log-slower-than", 100_000)
     client.slowlog_reset()
-    result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles)
+    result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
     settings = Index.open(ours).settings
-    if not args.skip_datasketch:
+    if not args.skip_datasketch and args.phase != "build":
         conn = client.connection_pool.connection_kwargs
         result["datasketch"] = bench_datasketch(conn.get("host", "127.0.0.1"), conn.get("port", 6379),
                                                 conn.get("db", 0), client, stored, probes, args.singles,
                                                 settings.bands, settings.rows, settings.num_perm)
-    _drop(client, "bench-ours:*")
+    if args.phase != "build":
+        _drop(client, "bench-ours:*")
     # Server calls of 100 ms or more (a batch's INSERT script: Redis serves nobody else meanwhile).
     scripts = [e["duration"] / 1e6 for e in client.slowlog_get(1_000) if e["command"].startswith(b"EVALSHA")]
     result["slow_calls_s"] = {"n": len(scripts), "max": round(max(scripts, default=0), 2),

@@ -79,6 +79,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._cache = BucketCache(derive, settings, self.path)
         self._apply = client.register_script(lua.APPLY)
         self._insert = client.register_script(lua.INSERT)
+        self._tally = client.register_script(lua.TALLY)
         self._lock = client.register_script(lua.ACQUIRE)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0

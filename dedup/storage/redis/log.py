@@ -48,11 +48,12 @@ from ..protocol import Derive, IndexCorrupt
 #: Level tag, op (``+`` add, ``-`` drop), signature length, rows.
 HEAD = struct.Struct("<ccHI")
 SUM = 8
+#: Rows made into one run of band keys at most (~170 keys a row: ~11M keys, ~0.2 GB
+#: while sorted).
+FLUSH_ROWS = 1 << 16
 #: Log entries read per XRANGE round trip while syncing (an entry is a part of a
 #: batch: up to ~20k band keys, ~0.2 MB).
 PAGE = 64
-#: Runs of band keys a :class:`LevelCache` keeps at most (a look-up searches each).
-RUNS = 4
 
 
 def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray) -> bytes:
@@ -81,8 +82,8 @@ class LevelCache:
     """One level's buckets (paragraph or document) as a worker holds them: band keys
     sorted with the row each points at, in a few runs of geometrically growing size
     (adding a part re-sorts only its keys; a run is merged into the one before it when
-    that one is at most twice its size, and there are at most :data:`RUNS`, so each key
-    is re-sorted O(log n) times in all and a look-up searches a few runs); each held
+    that one is at most twice its size, so each key is re-sorted O(log n) times in all
+    and a look-up searches O(log n) runs, most of them small); each held
     row's sketch and signature by row id (a check reads the signatures of the rows that
     pass the sketch from here, not from the server: recomputing them from the stored
     shingle sets was most of a check's time); and the rows dropped since."""
@@ -102,8 +103,7 @@ class LevelCache:
         order = np.argsort(keys)
         rows = np.repeat(ids.astype(np.uint32), bands.shape[1])
         self._runs.append((keys[order], rows[order]))
-        while len(self._runs) > 1 and (len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0])
-                                       or len(self._runs) > RUNS):
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
         self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures)
 
@@ -180,18 +180,38 @@ class LevelCache:
 class BucketCache:
     """Both levels' :class:`LevelCache` and the id of the last log entry held; band keys
     and sketches are derived from the logged signatures with ``derive`` under
-    ``settings``."""
+    ``settings``.  Entries are parsed (and verified) as they are read, and made into
+    band key runs when a level is next looked up (:attr:`levels`), in runs of up to
+    :data:`FLUSH_ROWS` rows: a writer that only writes (``Index.load``) sorts nothing
+    until it reads, and a worker catching up sorts a few large runs, not a run a part."""
 
     def __init__(self, derive: Derive, settings: Settings, name: str) -> None:
         width = derive.sketch_width(settings)
-        self.levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
+        self._levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
+        self._pending: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"p": [], "d": []}
         self.last = b"0"
         self._name = name
         self._derive, self._settings = derive, settings
 
+    @property
+    def levels(self) -> dict[str, LevelCache]:
+        """The levels, every entry read so far held."""
+        for tag, parts in self._pending.items():
+            while parts:
+                rows, take = 0, 0
+                while take < len(parts) and (not take or rows + len(parts[take][0]) <= FLUSH_ROWS):
+                    rows += len(parts[take][0])
+                    take += 1
+                ids = np.concatenate([p[0] for p in parts[:take]])
+                signatures = np.concatenate([p[1] for p in parts[:take]])
+                self._levels[tag].add(ids, self._derive.bands(self._settings, signatures),
+                                      self._derive.sketches(signatures), signatures)
+                del parts[:take]
+        return self._levels
+
     def sync(self, client: Any, key: str) -> int:
-        """Read and hold every log entry after the last one held, in pages of
-        :data:`PAGE` entries (one round trip when nothing is new); returns how many."""
+        """Read every log entry after the last one held, in pages of :data:`PAGE`
+        entries (one round trip when nothing is new); returns how many."""
         count = 0
         while True:
             page = client.xrange(key, min=b"(" + self.last, max="+", count=PAGE)
@@ -201,28 +221,16 @@ class BucketCache:
                 return count
 
     def apply(self, entries: Iterable[tuple[bytes, dict]]) -> None:
-        """Hold the log ``entries`` (``(id, fields)`` as XRANGE gives them), in order."""
-        adds: dict[str, list] = {"p": [], "d": []}
+        """Hold the log ``entries`` (``(id, fields)`` as XRANGE gives them).  Their order
+        does not matter: a drop marks rows for good (row ids are never reused)."""
         for entry_id, fields in entries:
             tag, op, ids, signatures = self._parse(fields.get(b"v", b""))
             if op == b"+":
-                adds[tag].append((ids, signatures))
-            else:  # rows dropped after their adds: those adds go in first
-                self._add(tag, adds[tag])
-                adds[tag] = []
-                self.levels[tag].drop(ids)
+                if len(ids):
+                    self._pending[tag].append((ids, signatures))
+            else:
+                self._levels[tag].drop(ids)
             self.last = entry_id
-        for tag, parts in adds.items():
-            self._add(tag, parts)
-
-    def _add(self, tag: str, parts: list[tuple[np.ndarray, np.ndarray]]) -> None:
-        if not parts:
-            return
-        ids = np.concatenate([p[0] for p in parts])
-        signatures = np.concatenate([p[1] for p in parts])
-        if len(ids):
-            self.levels[tag].add(ids, self._derive.bands(self._settings, signatures),
-                                 self._derive.sketches(signatures), signatures)
 
     def _parse(self, blob: bytes) -> tuple[str, bytes, np.ndarray, Any]:
         if len(blob) < HEAD.size + SUM or xxhash.xxh3_64_digest(blob[:-SUM]) != blob[-SUM:]:

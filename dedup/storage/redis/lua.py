@@ -166,6 +166,19 @@ end
 return {1, logged[1], logged[2]}
 """
 
+#: ARGV: tally hash, judged counter, documents judged, u64 key blob, u32 count blob:
+#: adds each count to its key's field (the key's 8 bytes) and the documents to the
+#: counter, at once (one call instead of a command a key).
+TALLY = r"""#!lua
+local keys, counts = ARGV[4], ARGV[5]
+for j = 0, #keys / 8 - 1 do
+  local n = struct.unpack('<I4', counts, j * 4 + 1)
+  redis.call('HINCRBY', ARGV[1], string.sub(keys, j * 8 + 1, j * 8 + 8), n)
+end
+redis.call('INCRBY', ARGV[2], tonumber(ARGV[3]))
+return 1
+"""
+
 #: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free
 #: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p} (the last row ids handed
 #: out, which only this lock's holder advances, and the last ones published), or {0}

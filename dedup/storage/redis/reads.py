@@ -238,7 +238,7 @@ class Reads:
         keys = np.asarray(keys, dtype=np.uint64)
         unique, inverse = np.unique(keys, return_inverse=True)
         pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(self._k + "tally", [str(k) for k in unique.tolist()] or ["-"])
+        pipe.hmget(self._k + "tally", [k.tobytes() for k in unique.astype("<u8")] or ["-"])
         pipe.get(self._k + "judged")
         found, judged = pipe.execute()
         counts = np.array([int(v or 0) for v in found[: len(unique)]], dtype=np.int64)

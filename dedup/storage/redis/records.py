@@ -24,7 +24,7 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
 * ``k:p:SHARD``, ``k:d:SHARD`` (content key -> every row with that text, oldest first):
   multimaps, packed 8-byte entries in one string per shard, see
   :mod:`dedup.storage.redis.lua`;
-* ``tally`` (hash): paragraph content key (decimal) -> in how many judged documents it
+* ``tally`` (hash): paragraph content key (8 bytes) -> in how many judged documents it
   occurred; ``judged``: documents judged (the boilerplate counts, ``Storage.tally``);
 * ``lock``: the write lock (a token with a lease).
 

@@ -53,6 +53,7 @@ class Writes:
     settings: Settings
     _derive: Derive
     _insert: Any
+    _tally: Any
     _token: Optional[str]
     _seq: tuple[int, int]
     _written: list[str]
@@ -225,12 +226,9 @@ class Writes:
 
     @_guarded("write to")
     def tally(self, keys: np.ndarray, documents: int) -> None:
-        """One MULTI/EXEC of HINCRBYs on the hash ``tally`` (field: the key in decimal)
-        and an INCRBY of ``judged``.  Not undone with a failed transaction's documents
-        (the counts then run a batch ahead: boilerplate is recognised a little sooner)."""
+        """One :data:`.lua.TALLY` call: HINCRBYs on the hash ``tally`` (field: the key's
+        8 bytes) and an INCRBY of ``judged``.  Not undone with a failed transaction's
+        documents (the counts then run a batch ahead: boilerplate is recognised a little
+        sooner)."""
         unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
-        pipe = self._r.pipeline(transaction=True)
-        for key, n in zip(unique.tolist(), counts.tolist()):
-            pipe.hincrby(self._k + "tally", str(key), n)
-        pipe.incrby(self._k + "judged", int(documents))
-        pipe.execute()
+        self._tally(args=[self._k + "tally", self._k + "judged", int(documents), u64(unique), u32(counts)])
