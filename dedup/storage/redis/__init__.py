@@ -48,7 +48,7 @@ from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissi
 from . import lua
 from .multimap import SHARD_BITS_BELOW, Multimaps
 from .reads import Reads
-from .log import BucketCache
+from .log import PAGE, BucketCache
 from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
 
@@ -111,7 +111,6 @@ class RedisStorage(Reads, Writes, Multimaps):
         try:
             if not write:
                 self._horizon = self._snapshot()
-                self._sync()
                 try:
                     yield
                 finally:
@@ -135,7 +134,15 @@ class RedisStorage(Reads, Writes, Multimaps):
 
     @_guarded("read")
     def _snapshot(self) -> dict[str, int]:
-        top = self._r.mget([self._k + "top:p", self._k + "top:d"])
+        """The highest published row ids, and the bucket log brought up to date (at
+        least up to them: they are read first), in one round trip when little is new."""
+        pipe = self._r.pipeline(transaction=False)
+        pipe.mget([self._k + "top:p", self._k + "top:d"])
+        pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
+        top, page = pipe.execute()
+        self._cache.apply(page)
+        if len(page) == PAGE:
+            self._cache.sync(self._r, self._log)
         return {"p": int(top[0] or 0), "d": int(top[1] or 0)}
 
     @_guarded("read")

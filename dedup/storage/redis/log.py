@@ -45,6 +45,11 @@ from ...segments import ranges, sorted_unique
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
 
+#: Bytes of one add entry at most (~1,000 rows at 256 permutations).
+MAX_ENTRY = 1 << 20
+#: What Redis adds to a stream entry's value in its allocation (a node of its own:
+#: the listpack's header, the master entry, the entry's fields and lengths).
+SLACK = 96
 #: Level tag, op (``+`` add, ``-`` drop), signature length, rows.
 HEAD = struct.Struct("<ccHI")
 SUM = 8
@@ -62,6 +67,28 @@ def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray) -> bytes:
     body = (HEAD.pack(tag.encode(), b"+", signatures.shape[1], len(ids))
             + np.ascontiguousarray(ids, dtype="<u4").tobytes() + np.ascontiguousarray(signatures, "<u4").tobytes())
     return body + xxhash.xxh3_64_digest(body)
+
+
+def add_entries(tag: str, ids: np.ndarray, signatures: np.ndarray) -> list[bytes]:
+    """:func:`add_entry` of rows ``ids``, split into entries that each fill an
+    allocation size class of Redis's allocator (jemalloc: four classes per power of two)
+    almost exactly: a value is allocated at the next class up, which cost ~11 % of the
+    log's memory when entries were cut anywhere (measured: 11.1 MB of entries took
+    12.4 MB).  At most :data:`MAX_ENTRY` bytes an entry; each wastes less than a row."""
+    row, fixed = 4 + 4 * signatures.shape[1], HEAD.size + SUM + SLACK
+    out, at, n = [], 0, len(ids)
+    while at < n:
+        cap = _size_class(min(fixed + row * (n - at), MAX_ENTRY))
+        take = min(max((cap - fixed) // row, 1), n - at)
+        out.append(add_entry(tag, ids[at : at + take], signatures[at : at + take]))
+        at += take
+    return out
+
+
+def _size_class(size: int) -> int:
+    """The largest jemalloc size class not above ``size`` (``2^k * (1 + i/4)``)."""
+    k = max(size.bit_length() - 1, 4)
+    return max(c for c in ((1 << k) + i * (1 << k) // 4 for i in range(4)) if c <= size) if size >= 16 else size
 
 
 def drop_entry(tag: str, ids: np.ndarray) -> bytes:

@@ -29,7 +29,7 @@ from .records import (
     unpack_document,
     unpack_paragraphs,
 )
-from .log import add_entry, drop_entry
+from .log import add_entries, drop_entry
 from .url import RedisURL, _guarded
 
 #: Values written by one script call of a batch: the signature values of the banded
@@ -119,10 +119,10 @@ class Writes:
             here = slice(*np.searchsorted(in_buckets, [lo, hi]).tolist())
             entries = []
             if here.stop > here.start:
-                entries.append(add_entry("p", para_ids[in_buckets[here]], signatures[in_buckets[here]]))
+                entries += add_entries("p", para_ids[in_buckets[here]], signatures[in_buckets[here]])
             if doc_banded[a:b].any():
                 mine = np.flatnonzero(doc_banded[a:b]) + a
-                entries.append(add_entry("d", rows[mine], doc_signatures[mine]))
+                entries += add_entries("d", rows[mine], doc_signatures[mine])
             appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
@@ -183,7 +183,7 @@ class Writes:
             _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
             heirs = copies[copies != row]
             if len(heirs):
-                entries.append(add_entry("d", heirs[:1], head.signature[None, :]))
+                entries += add_entries("d", heirs[:1], head.signature[None, :])
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
         heirs_p: list[int] = []
@@ -196,7 +196,7 @@ class Writes:
             which, first_at = np.unique(at[outside], return_index=True)
             if len(which):
                 heirs = copies[outside][first_at]
-                entries.append(add_entry("p", heirs, signatures[which]))
+                entries += add_entries("p", heirs, signatures[which])
                 heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
