@@ -144,13 +144,36 @@ class _Peak:
         return self.peak
 
 
+class _StagePeak(_Peak):
+    """A worker's peak RSS, also per stage: the largest RSS sampled while a task of
+    that stage ran (task keys are named for their stage function)."""
+
+    def __init__(self, worker) -> None:
+        self.worker = worker
+        self.stages: dict[str, int] = {}
+        super().__init__()
+
+    def sample(self) -> None:
+        from dask.utils import key_split
+
+        super().sample()
+        try:
+            rss = self.process.memory_info().rss
+            running = {key_split(ts.key) for ts in list(self.worker.state.executing)}
+        except Exception:
+            return
+        for stage in running:
+            self.stages[stage] = max(self.stages.get(stage, 0), rss)
+
+
 class PeakMemory:
-    """A ``distributed.WorkerPlugin`` sampling its worker process's peak RSS (psutil)."""
+    """A ``distributed.WorkerPlugin`` sampling its worker process's peak RSS (psutil),
+    in all and per stage."""
 
     name = "peak-rss"
 
     def setup(self, worker) -> None:
-        self.sampler = _Peak()
+        self.sampler = _StagePeak(worker)
 
     def teardown(self, worker) -> None:
         self.sampler.stop()
@@ -158,6 +181,10 @@ class PeakMemory:
 
 def _worker_peak(dask_worker) -> int:
     return dask_worker.plugins["peak-rss"].sampler.peak
+
+
+def _worker_stage_peaks(dask_worker) -> dict[str, int]:
+    return dask_worker.plugins["peak-rss"].sampler.stages
 
 
 def _worker_cpu() -> float:
@@ -171,6 +198,7 @@ def run(engine: str, corpus: Path) -> dict:
     from dedup import scan
 
     me = _Peak()
+    stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
     load_start = os.getloadavg()[0]
     started = time.perf_counter()
     if engine == "dask":
@@ -187,6 +215,9 @@ def run(engine: str, corpus: Path) -> dict:
             result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
             wall = time.perf_counter() - ready
             workers = sorted(client.run(_worker_peak).values())
+            for peaks in client.run(_worker_stage_peaks).values():
+                for name, rss in peaks.items():
+                    stages[name] = max(stages.get(name, 0), rss / 2**20)
             worker_cpu = sum(client.run(_worker_cpu).values())
             client.close()
         startup = ready - started
@@ -217,7 +248,7 @@ def run(engine: str, corpus: Path) -> dict:
         "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": own.user + own.system + worker_cpu,
         "driver_peak_mb": me.stop() / 2**20, "worker_peaks_mb": [w / 2**20 for w in workers],
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
-        "digest": digest, "load_start": load_start, "load": os.getloadavg()[0],
+        "stage_peaks_mb": stages, "digest": digest, "load_start": load_start, "load": os.getloadavg()[0],
     }
 
 
@@ -243,6 +274,11 @@ def render(manifest: dict, rows: list[dict]) -> str:
         lines.append(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {manifest['paragraphs'] / r['wall_s']:,.0f} "
                      f"| {mb / r['wall_s']:.2f} | {workers} | {r['driver_peak_mb']:,.0f} MB | {r['pairs']:,} "
                      f"| {r['groups']:,} | {r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
+    for r in rows:
+        if r.get("stage_peaks_mb"):
+            peaks = sorted(r["stage_peaks_mb"].items(), key=lambda kv: -kv[1])
+            lines += ["", "Largest worker RSS while each stage ran (Dask): "
+                      + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks) + "."]
     if len(rows) == 2:
         dask, local = rows
         lines += ["", f"- Dask wall / local wall: **{dask['wall_s'] / local['wall_s']:.2f}**; "

@@ -32,6 +32,7 @@ import os
 import signal
 import sys
 import threading
+import uuid
 from collections import deque
 from itertools import islice
 from typing import Callable, Iterable, Iterator, Optional
@@ -164,7 +165,8 @@ class DaskExecutor:
                 for task in islice(tasks, max(0, 2 * self.jobs + 1 - len(pending))):
                     # straight to a worker, not through the scheduler: a shard's documents are megabytes
                     [data] = self.client.scatter([task], hash=False)
-                    pending.append((data, self.client.submit(_apply, stage, data, pure=False)))
+                    key = f"{stage.__name__}-{uuid.uuid4().hex}"  # named for the stage, not for _apply
+                    pending.append((data, self.client.submit(_apply, stage, data, key=key)))
                 if not pending:
                     return
                 data, future = pending.popleft()
