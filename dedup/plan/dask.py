@@ -8,8 +8,11 @@ path every worker sees at the same name**: the machine's disk for a ``LocalClust
 Every worker is asked whether it sees the folder before any task runs
 (:meth:`DaskExecutor.check_visible`).  All reads and writes of stage files go through
 :func:`dedup.plan.scratch.save` / :func:`~dedup.plan.scratch.load` and every path is
-made by :class:`~dedup.plan.scratch.Scratch`, the two places an fsspec-URL scratch
-(``s3://...``) would change; today the scratch is a local or mounted path.
+made by :class:`~dedup.plan.scratch.Scratch`.  An fsspec URL (``s3://...``) is not
+supported as the scratch: the stages read memory-mapped files and gather rows from
+all over them (:class:`~dedup.plan.items.LevelPlan` ``rows``/``segments``), which an
+object store serves only as a ranged GET per run of rows or a whole-file download per
+task; ``memory://`` lives in one process.  A bucket mounted as a filesystem is a path.
 
 Without a scheduler address the executor starts a ``LocalCluster`` of worker
 processes sized to this machine (one single-threaded worker per CPU: the stages are
