@@ -53,10 +53,19 @@ def report(result) -> str:
     return json.dumps(result.to_dict(), sort_keys=True)
 
 
-def same_on_both(path, cluster, **options) -> dict:
-    """Scan ``path`` with the local engine and on the cluster; assert identical reports."""
+def same_on_both(path, cluster, workers_read=False, **options) -> dict:
+    """Scan ``path`` with the local engine and on the cluster; assert identical reports.
+    With ``workers_read``, reading a file in this process fails during the Dask scan:
+    the client only lists the inputs, the workers (other processes) read them."""
     local = scan(path, **options)
-    on_dask = scan(path, engine="dask", scheduler=cluster, **options)
+    with pytest.MonkeyPatch.context() as patch:
+        if workers_read:
+            def not_here(self):
+                raise AssertionError(f"the client read {self.name}")
+
+            patch.setattr(LocalFile, "read", not_here)
+            patch.setattr(RemoteFile, "read", not_here)
+        on_dask = scan(path, engine="dask", scheduler=cluster, **options)
     assert report(on_dask) == report(local), options
     return local.to_dict()
 
@@ -176,7 +185,7 @@ def test_fixtures_same_on_dask(cluster):
 
 
 def test_generated_corpus_same_on_dask(cluster, corpus):
-    found = same_on_both(corpus, cluster, partitions=4)
+    found = same_on_both(corpus, cluster, workers_read=True, partitions=4)
     relations = {(p["kind"], p["relation"], p["exact"]) for p in found["pairs"]}
     assert {("paragraph", "near-duplicate", False), ("paragraph", "near-duplicate", True),
             ("document", "near-duplicate", True), ("paragraph", "contained", False)} <= relations
@@ -206,21 +215,6 @@ def test_cli_dask_engine_same_report(cluster):
 
 
 # -- who reads the inputs --------------------------------------------------------------------
-
-
-def test_workers_read_the_files_the_client_lists(cluster, corpus, shards, monkeypatch):
-    """The client only lists the inputs: reading a file in the client process fails
-    here, and the workers (other processes) still read and sign everything."""
-    expected = [report(scan(corpus)), report(scan([str(shards / "s-*"), f"file://{shards}/s-0.parquet"]))]
-
-    def not_here(self):
-        raise AssertionError(f"the client read {self.name}")
-
-    monkeypatch.setattr(LocalFile, "read", not_here)
-    monkeypatch.setattr(RemoteFile, "read", not_here)
-    assert report(scan(corpus, engine="dask", scheduler=cluster, partitions=3)) == expected[0]
-    found = scan([str(shards / "s-*"), f"file://{shards}/s-0.parquet"], engine="dask", scheduler=cluster)
-    assert report(found) == expected[1]
 
 
 def test_what_the_workers_cannot_open_is_read_here(cluster, corpus, monkeypatch):
@@ -355,12 +349,12 @@ def shards(tmp_path_factory):
 
 
 def test_glob_and_url_inputs_with_parquet_shards(shards, cluster):
-    found = same_on_both(str(shards / "s-*"), cluster)
+    found = same_on_both(str(shards / "s-*"), cluster, workers_read=True)
     assert len(found["documents"]) == len(list((SAMPLE / "rewrites").iterdir())) and len(found["pairs"]) > 20
     assert sorted(e["path"] for e in found["errors"]) == [f"{shards}/s-0.parquet#bad", f"{shards}/s-1.jsonl.gz#bad"]
-    by_url = scan(f"file://{shards}/s-*")
-    assert all(d.path.startswith(f"file://{shards}/s-") for d in by_url.documents)
-    assert len(by_url.pairs) == len(found["pairs"])
+    by_url = same_on_both(f"file://{shards}/s-*", cluster, workers_read=True)
+    assert all(d["path"].startswith(f"file://{shards}/s-") for d in by_url["documents"])
+    assert len(by_url["pairs"]) == len(found["pairs"])
     with pytest.raises(FileNotFoundError):
         scan(str(shards / "nothing-*"))
 
