@@ -111,7 +111,8 @@ def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
         # Bounded: a key over the limit in the runs together gives no entry at all
         # (runs hold a key's entries in parts, so each part alone may be under it).
         for limit in (1, 3):
-            keys_got, refs_got, _ = bounded([delta.lookup(query, limit)], limit)
+            keys_got, refs_got, _ = bounded([DeltaBuckets(0, 4).lookup(query, limit), delta.lookup(query, limit)],
+                                            limit)
             per_key = Counter(k for k, _ in expected)
             assert sorted(zip(keys_got.tolist(), refs_got.tolist())) == [
                 (k, r) for k, r in expected if per_key[k] <= limit]

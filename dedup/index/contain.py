@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..containment import MAX_BUCKET, MAX_RATIO, bucket_keys, depth, min_jaccard, plausible, search_positions
-from ..segments import ranges
+from ..segments import ranges, sorted_unique
 from ..settings import Settings
 from ..sketch import sketch_floors, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
@@ -72,37 +72,44 @@ def hits(
     query = keys(signatures, s)
     # Buckets of more than MAX_BUCKET members, the checked text one of them, are left
     # out unread (a common shingle: thousands of rows at 100k articles).
-    hit_keys, hit_refs, hit_sketches = store.candidates("paragraph", query.ravel(), limit=MAX_BUCKET - 1)
+    hit_keys, hit_refs, _ = store.candidates("paragraph", query.ravel(), limit=MAX_BUCKET - 1, sketches=False)
     flat = query.ravel()
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
-    left = np.searchsorted(ordered, hit_keys, side="left")
-    count = np.searchsorted(ordered, hit_keys, side="right") - left
-    # A bucket's members: its stored rows and the checked text (counted once, so a
-    # batch gets the answers of its articles looked up one at a time).  (A backend
-    # may return over-full buckets all the same: see ``Storage.candidates``.)
-    sorted_keys = np.sort(hit_keys)
-    members = np.searchsorted(sorted_keys, hit_keys, side="right") - np.searchsorted(sorted_keys, hit_keys)
-    small = members + 1 <= MAX_BUCKET
-    entry = np.flatnonzero(small)
-    left, count = left[small], count[small]
-    at = order[ranges(left, count)]
+    # Each bucket once (the hits come as runs of a key: one sort of few runs), its
+    # members being its stored rows and the checked text (counted once, so a batch
+    # gets the answers of its articles looked up one at a time).  (A backend may
+    # return over-full buckets all the same: see ``Storage.candidates``.)
+    by_key = np.argsort(hit_keys, kind="stable")
+    sorted_keys, sorted_refs = hit_keys[by_key], hit_refs[by_key].astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if len(hit_keys) else empty
+    run = np.diff(np.r_[starts, len(hit_keys)])
+    small = np.flatnonzero(run + 1 <= MAX_BUCKET)
+    bucket = sorted_keys[starts[small]]
+    left = np.searchsorted(ordered, bucket, side="left")
+    count = np.searchsorted(ordered, bucket, side="right") - left
+    # Every (checked paragraph, stored row) of a small bucket, with the position.
+    entry = ranges(starts[small], run[small])
+    of = np.repeat(np.arange(len(small)), run[small])
+    at = order[ranges(left[of], count[of])]
     new, position = at // query.shape[1], at % query.shape[1]
-    entry = np.repeat(entry, count)
     if not len(new):
         return empty, empty, empty
-    refs = hit_refs[entry].astype(np.int64)
+    refs = np.repeat(sorted_refs[entry], count[of])
     span = int(refs.max()) + 1
     pair = new * span + refs
-    by = np.lexsort((position, pair))
-    pair, position, entry = pair[by], position[by], entry[by]
+    code = np.sort(pair << 10 | position)  # by pair, then position (< num_perm <= 1024)
+    pair, position = code >> 10, code & 1023
     head = np.r_[True, pair[1:] != pair[:-1]]
     shared = np.diff(np.r_[np.flatnonzero(head), len(pair)])
     keep = shared >= MIN_SHARED
-    pair, position, entry = pair[head][keep], position[head][keep], entry[head][keep]
+    pair, position = pair[head][keep], position[head][keep]
     new, refs = pair // span, pair % span
-    keep = unread(s.containment, sizes[new], store.paragraph_sizes(refs), position, sketches[new],
-                  hit_sketches[entry], sketch_positions(s.num_perm))
+    rows = sorted_unique(refs)
+    stored_sketches, stored_sizes = store.paragraph_sketches(rows)
+    at = np.searchsorted(rows, refs)
+    keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches[new], stored_sketches[at],
+                  sketch_positions(s.num_perm))
     return new[keep], refs[keep], position[keep]
 
 

@@ -99,6 +99,7 @@ class Pages:
         self.region = memoryview(data[start : start + PAGE * len(sums)])
         self.start, self.sums, self.path = start, sums, path
         self.verified = np.zeros(len(sums), dtype=bool)
+        self.unverified = len(sums)
 
     def check(self, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify (once per process) the pages holding bytes ``[lo, hi)`` of the file,
@@ -109,6 +110,8 @@ class Pages:
         first, last = (lo - self.start) // PAGE, (hi - 1 - self.start) // PAGE
         if first.min() < 0 or last.max() >= len(self.sums):
             raise BucketFileDamaged(f"{self.path}: a stored position points outside the file")
+        if self.unverified == 0:  # (a long-running process, sooner or later)
+            return
         count = last - first + 1
         self.verify(sorted_unique(ranges(first, count)))
 
@@ -121,6 +124,7 @@ class Pages:
         if len(bad):
             raise BucketFileDamaged(f"{self.path}: damaged (page {int(bad[0])} of its arrays does not verify)")
         self.verified[todo] = True
+        self.unverified -= len(todo)
 
     def verify_all(self) -> None:
         """Verify every page (what an optimize does before merging the file's buckets
@@ -148,26 +152,30 @@ class LevelBuckets:
     pages: Optional[Pages] = None
     at: Optional[Mapping[str, int]] = None
 
-    def sizes_of(self, ids: np.ndarray) -> np.ndarray:
-        """The set sizes of rows ``ids`` (int64, each ``<= upto``), pages verified first."""
+    def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sketches, sizes)`` of rows ``ids`` (int64, each ``<= upto``), pages verified first."""
         if self.pages is not None:
+            self._check("sketches", ids, ids + 1)
             self._check("sizes", ids, ids + 1)
-        return self.sizes[ids].astype(np.int64)
+        return self.sketches[ids], self.sizes[ids].astype(np.int64)
 
-    def lookup(self, query: np.ndarray, limit: Optional[int] = None) -> Found:
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True) -> Found:
         """The bucket entries whose key is in ``query`` (sorted, unique uint64), but
-        none of a bucket holding more than ``limit`` entries (see :class:`Found`);
-        every page read is verified first (:class:`BucketFileDamaged` if one does not)."""
+        none of a bucket holding more than ``limit`` entries, with their rows'
+        sketches unless not ``sketches`` (see :class:`Found`); every page read is
+        verified first (:class:`BucketFileDamaged` if one does not)."""
         if self.pages is None:
-            return find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence),
-                        limit).with_sketches(self.sketches)
+            found = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence), limit)
+            return found.with_sketches(self.sketches if sketches else None)
         keys, at, full = positions(self.keys, query, self._verified_bound, limit)
-        self._check("refs", at, at + 1)
+        runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
+        self._check("refs", at[np.r_[0, runs]] if len(at) else at, at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
         refs = self.refs[at].astype(np.int64)
         if len(refs) and (refs.min() < 0 or refs.max() > self.upto):
             raise BucketFileDamaged(f"{self.pages.path}: a bucket points at row {int(refs.max())} > {self.upto}")
-        self._check("sketches", refs, refs + 1)
-        return Found(keys, refs, full).with_sketches(self.sketches)
+        if sketches:
+            self._check("sketches", refs, refs + 1)
+        return Found(keys, refs, full).with_sketches(self.sketches if sketches else None)
 
     def _verified_bound(self, query: np.ndarray) -> np.ndarray:
         """:func:`lower_bound`, after verifying the key window each query key's search
@@ -215,27 +223,50 @@ class Found:
     full: np.ndarray  # uint64
     sketches: Optional[np.ndarray] = None
 
-    def with_sketches(self, sketches: np.ndarray, rows: Optional[np.ndarray] = None) -> "Found":
+    def with_sketches(self, sketches: Optional[np.ndarray], rows: Optional[np.ndarray] = None) -> "Found":
         """The same with each entry's sketch: ``sketches[ref]``, or with ``rows`` (the
-        sorted ids ``sketches`` is aligned with) ``sketches[position of ref in rows]``."""
+        sorted ids ``sketches`` is aligned with) ``sketches[position of ref in rows]``;
+        ``None``: without (an empty ``(0, 0)`` array)."""
+        if sketches is None:
+            return Found(self.keys, self.refs, self.full, np.zeros((0, 0), np.uint8))
         at = self.refs if rows is None else np.searchsorted(rows, self.refs)
         return Found(self.keys, self.refs, self.full, sketches[at])
 
 
 def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(key, row, sketch)`` of the entries of several look-ups of one query (the file
-    and what is held in memory), without any key that holds more than ``limit``
-    entries in one part or in all of them together."""
-    keys, refs, sketches = (np.concatenate(column) for column in zip(*((p.keys, p.refs, p.sketches) for p in parts)))
+    first, then what is held in memory), without any key that holds more than
+    ``limit`` entries in one part or in all of them together."""
+    found = [p for p in parts if len(p.keys)] or parts[:1]
+    if len(found) == 1:  # (most look-ups: nothing held beside the file)
+        keys, refs, sketches = found[0].keys, found[0].refs, found[0].sketches
+    else:
+        keys, refs = np.concatenate([p.keys for p in found]), np.concatenate([p.refs for p in found])
+        sketches = np.concatenate([p.sketches for p in found]) if found[0].sketches.shape[1] else found[0].sketches
     if limit is None or not len(keys):
         return keys, refs, sketches
-    order = np.argsort(keys, kind="stable")
-    ordered = keys[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    counts = np.diff(np.r_[starts, len(ordered)])
-    full = np.concatenate([ordered[starts[counts > limit]]] + [p.full for p in parts])
-    keep = ~np.isin(keys, full) if len(full) else np.ones(len(keys), bool)
-    return keys[keep], refs[keep], sketches[keep]
+    # The first part is one table (the file): its keys over the limit are in its
+    # ``full``.  A key the other parts (runs held in memory) hold may exceed the limit
+    # by the sum: count the entries of those keys (the file's are most entries).
+    held = sorted_unique(np.concatenate([p.keys for p in parts[1:]] or [np.zeros(0, np.uint64)]))
+    full = sorted_unique(np.concatenate([p.full for p in parts]))
+    if len(held):
+        mine = np.sort(keys[member(held, keys)])
+        counts = np.searchsorted(mine, held, side="right") - np.searchsorted(mine, held)
+        full = sorted_unique(np.concatenate([full, held[counts > limit]]))
+    if not len(full):
+        return keys, refs, sketches
+    keep = ~member(full, keys)
+    return keys[keep], refs[keep], sketches[keep] if len(sketches) else sketches
+
+
+def member(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``: a binary search of
+    each value, no sort of ``values`` (millions of bucket entries against a few keys)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def find(
@@ -719,19 +750,25 @@ class DeltaBuckets:
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= min(2 * len(self._runs[-1][0]), MAX_RUN):
             self._runs[-2:] = [_merge_slices(self._runs[-2:])]
 
-    def lookup(self, query: np.ndarray, limit: Optional[int] = None) -> Found:
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True) -> Found:
         """The held entries whose key is in ``query`` (sorted), as :meth:`LevelBuckets.lookup`
         (``limit`` applies to each run; :func:`bounded` applies it to the sum)."""
         found = [find(keys, refs, query, limit=limit) for keys, refs in self._runs]
         if not found:
             empty = np.zeros(0, np.uint64)
-            return Found(empty, np.zeros(0, np.int64), empty, np.zeros((0, self._sketches.shape[1]), np.uint8))
+            return Found(empty, np.zeros(0, np.int64), empty,
+                         np.zeros((0, self._sketches.shape[1] if sketches else 0), np.uint8))
         both = Found(*(np.concatenate(column) for column in zip(*((f.keys, f.refs, f.full) for f in found))))
-        return both.with_sketches(self._sketches, self._ids[: self.rows])
+        return both.with_sketches(self._sketches if sketches else None, self._ids[: self.rows])
 
-    def sizes_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(held, sizes)``: which of ``ids`` this delta holds, and their set sizes (0 where not)."""
+    def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(held, sketches, sizes)``: which of ``ids`` this delta holds, and their
+        sketches and set sizes (zeros where not held)."""
+        if not self.rows:
+            return (np.zeros(len(ids), bool), np.zeros((len(ids), self._sketches.shape[1]), np.uint8),
+                    np.zeros(len(ids), np.int64))
         held_ids = self._ids[: self.rows]
-        at = np.minimum(np.searchsorted(held_ids, ids), max(self.rows - 1, 0))
-        held = (at < self.rows) & (held_ids[at] == ids) if self.rows else np.zeros(len(ids), bool)
-        return held, np.where(held, self._sizes[at] if self.rows else 0, 0).astype(np.int64)
+        at = np.minimum(np.searchsorted(held_ids, ids), self.rows - 1)
+        held = held_ids[at] == ids
+        return held, np.where(held[:, None], self._sketches[at], 0).astype(np.uint8), np.where(
+            held, self._sizes[at], 0).astype(np.int64)

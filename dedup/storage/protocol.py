@@ -217,12 +217,14 @@ class Storage(Protocol):
         """A consistent snapshot (``write=False``) or an exclusive write transaction
         (rules 1-3 above)."""
 
-    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None
+    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of stored buckets whose key is in ``keys`` (uint64):
         the bucket hits with each row's sketch, the cheap first look at a candidate (one
         look-up for all keys, not one per key).  A row may have been removed since:
-        callers drop hits whose row they cannot read.
+        callers drop hits whose row they cannot read.  With ``sketches=False`` the
+        third array may be empty (``(0, width)``): a caller that needs the sketches of
+        a few of many hits asks :meth:`paragraph_sketches` for those.
 
         ``limit`` (added in session 10): a bucket holding more than ``limit`` entries
         (removed rows it still lists included) is of no use to the caller, which drops
@@ -242,16 +244,17 @@ class Storage(Protocol):
         of a check pass the sketch, a few the floor).  Added in session 9; a backend
         may answer it from :meth:`paragraphs`."""
 
-    def paragraph_sizes(self, ids: np.ndarray) -> np.ndarray:
-        """The shingle-set size (``len`` of :attr:`ParagraphRows.sets`) of each banded
-        paragraph row of ``ids`` (row ids from :meth:`candidates`), int64, in the order
-        of ``ids``; 0 for a row not stored (or not banded).  A removed row may still
-        give its size (callers read the rows they keep, and drop those gone).  What
-        the containment look-up needs before it reads a row: the size ratio and a
-        sketch floor at the ratio's Jaccard drop most chance candidates (thousands
-        per check at 50k articles), so only a few rows are read.  Added in session
-        10; a backend may answer it from :meth:`paragraphs` (SQLite keeps the sizes
-        beside the sketches in its bucket file)."""
+    def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sketches, sizes)`` of banded paragraph rows ``ids`` (row ids from
+        :meth:`candidates`), in the order of ``ids``: each row's sketch (as
+        :meth:`candidates` gives it) and shingle-set size (``len`` of
+        :attr:`ParagraphRows.sets`, int64); size 0 for a row not stored (or not
+        banded).  A removed row may still give its values (callers read the rows they
+        keep, and drop those gone).  What the containment look-up needs before it
+        reads a row: the size ratio and a sketch floor at the ratio's Jaccard drop
+        most chance candidates (thousands per check at 50k articles), so only a few
+        rows are read.  Added in session 10; a backend may answer it from
+        :meth:`paragraphs` (SQLite keeps both in its bucket file)."""
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""

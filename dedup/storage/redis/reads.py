@@ -61,11 +61,12 @@ class Reads:
             out.append(chunks[row // PARA_ROWS][at[0] : at[1]] if at else None)
         return out
 
-    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None
+    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """From this worker's copy of the bucket log (:mod:`.log`), synced when the
         transaction began (or now, outside one); rows above the read's snapshot are
-        left out.  (``limit``, a bound the caller applies too, is not used here yet.)"""
+        left out.  (``limit``, a bound the caller applies too, and ``sketches=False``
+        are not used here yet: the sketches are returned all the same.)"""
         if not self._depth:
             self._sync()
         tag = _TAG[level]
@@ -95,16 +96,18 @@ class Reads:
         order = np.argsort(every, kind="stable")
         return every[order], np.concatenate([signatures, rest.signatures])[order]
 
-    def paragraph_sizes(self, ids: np.ndarray) -> np.ndarray:
+    def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int64)
         rows = self.paragraphs(ids)  # the set is in the record: no cheaper place to read its size
         sizes = np.zeros(len(ids), np.int64)
+        sketches = np.zeros((len(ids), self._derive.sketch_width(self.settings)), np.uint8)
         if not len(rows.ids):
-            return sizes
+            return sketches, sizes
         at = np.searchsorted(rows.ids, ids)
         held = (at < len(rows.ids)) & (rows.ids[np.minimum(at, len(rows.ids) - 1)] == ids)
         sizes[held] = np.diff(rows.sets.offsets)[at[held]]
-        return sizes
+        sketches[held] = self._derive.sketches(rows.signatures[at[held]])
+        return sketches, sizes
 
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:

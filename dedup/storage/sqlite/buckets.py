@@ -65,19 +65,19 @@ class Buckets:
     _view: Optional["_BucketView"]
     _view_checked: bool
 
-    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None
+    def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         view = self._bucket_view()
         self._caught_up(view, level)
         try:
-            in_file = view.file.levels[level].lookup(query, limit)
+            in_file = view.file.levels[level].lookup(query, limit, sketches)
         except BucketFileDamaged as err:
             view = self._without_file(view, err)
             self._caught_up(view, level)
-            in_file = view.file.levels[level].lookup(query, limit)
-        return bounded([in_file, view.deltas[level].lookup(query, limit), view.heirs[level].lookup(query, limit)],
-                       limit)
+            in_file = view.file.levels[level].lookup(query, limit, sketches)
+        return bounded([in_file, view.deltas[level].lookup(query, limit, sketches),
+                        view.heirs[level].lookup(query, limit, sketches)], limit)
 
     def _without_file(self, view: "_BucketView", err: Exception) -> "_BucketView":
         """A page of the bucket file did not verify: never read it again in this
@@ -192,24 +192,24 @@ class Buckets:
         return (np.array(ids, dtype=np.int64), self._derive.bands(self.settings, unpacked),
                 self._derive.sketches(unpacked), np.array(sizes, dtype=np.uint32))
 
-    def paragraph_sizes(self, ids: np.ndarray) -> np.ndarray:
-        """The shingle-set sizes of banded paragraph rows ``ids`` (0 where not held):
-        from the bucket file, the rows held since and the heirs."""
+    def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """From the bucket file, the rows held since and the heirs (the last word)."""
         ids = np.asarray(ids, dtype=np.int64)
         view = self._bucket_view()
         self._caught_up(view, "paragraph")
         file = view.file.levels["paragraph"]
         inside = ids <= file.upto
+        sketches = np.zeros((len(ids), self._sketch_width()), np.uint8)
         sizes = np.zeros(len(ids), np.int64)
         try:
-            sizes[inside] = file.sizes_of(ids[inside])
+            sketches[inside], sizes[inside] = file.sketches_and_sizes(ids[inside])
         except BucketFileDamaged as err:
             self._without_file(view, err)
-            return self.paragraph_sizes(ids)
+            return self.paragraph_sketches(ids)
         for delta in (view.deltas["paragraph"], view.heirs["paragraph"]):
-            held, got = delta.sizes_of(ids)
-            sizes[held] = got[held]
-        return sizes
+            held, got_sketches, got_sizes = delta.sketches_and_sizes(ids)
+            sketches[held], sizes[held] = got_sketches[held], got_sizes[held]
+        return sketches, sizes
 
     def _sketch_width(self) -> int:
         return self._derive.sketch_width(self.settings)
