@@ -57,7 +57,8 @@ FORMAT = "dedup-index-redis"
 #: 2: multimaps as packed strings, zlib text, one script call per batch.
 #: 3: the LSH buckets and sketches as an append-only log (:mod:`.log`), held by each
 #: worker in memory.
-FORMAT_VERSION = "3"
+#: 4: a checksum in each document and paragraph record (:mod:`dedup.storage.rowcheck`).
+FORMAT_VERSION = "4"
 
 
 class RedisStorage(Reads, Writes, Multimaps):

@@ -18,7 +18,7 @@ from .records import (
     ParagraphTable,
     split_chunk,
     u32,
-    unpack_document,
+    unpack_documents,
     unpack_meta,
     unpack_paragraphs,
     unpack_text,
@@ -120,7 +120,7 @@ class Reads:
     def _paragraph_rows(self, ids: np.ndarray, blobs: list[bytes]) -> ParagraphRows:
         """Rows from their records; signatures from the bucket log's copy where held,
         else recomputed from the shingle sets (rows not in the buckets)."""
-        t = unpack_paragraphs(blobs, self.path)
+        t = unpack_paragraphs(blobs, ids, self.path)
         held, signatures = self._cache.levels["p"].signatures(ids)
         if not held.all():
             every = np.zeros((len(ids), self.settings.num_perm), np.uint32)
@@ -147,7 +147,7 @@ class Reads:
         return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
 
     def _document_rows(self, ids: np.ndarray, blobs: list[bytes]) -> DocumentRows:
-        heads = [unpack_document(b, self.settings.num_perm, self.path) for b in blobs]
+        heads = unpack_documents(blobs, ids, self.settings.num_perm, self.path)
         return DocumentRows(
             ids=np.asarray(ids, dtype=np.int64),
             doc_ids=[h.doc_id for h in heads],
@@ -163,7 +163,7 @@ class Reads:
         blobs = self._records("d:", ids)
         if any(b is None for b in blobs):
             raise IndexCorrupt(f"{self.path}: a document vanished during a check")
-        heads = [unpack_document(b, self.settings.num_perm, self.path) for b in blobs]
+        heads = unpack_documents(blobs, ids, self.settings.num_perm, self.path)
         counts = np.array([h.paragraphs for h in heads], dtype=np.int64)
         rows = ranges(np.array([h.first for h in heads], dtype=np.int64), counts)
         table = self._read_paragraphs(rows)
@@ -175,7 +175,7 @@ class Reads:
         blobs = self._paragraph_records(rows)
         if any(b is None for b in blobs):
             raise IndexCorrupt(f"{self.path}: a stored document has lost paragraph rows")
-        return unpack_paragraphs(blobs, self.path)
+        return unpack_paragraphs(blobs, rows, self.path)
 
     @_guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
@@ -193,7 +193,7 @@ class Reads:
         head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
         if head_blob is None or text_blob is None:
             return None  # removed meanwhile
-        head = unpack_document(head_blob, self.settings.num_perm, self.path)
+        head = unpack_documents([head_blob], np.array([int(row)]), self.settings.num_perm, self.path)[0]
         paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
         text, meta = unpack_text(text_blob, self.path)
         return StoredDocument(doc_id=doc_id, text=text,
@@ -220,7 +220,10 @@ class Reads:
         while len(out) < limit and row < top:
             rows = list(range(row + 1, min(row + limit, top) + 1))
             heads = self._r.mget([f"{k}d:{r}" for r in rows])
-            found = [(r, unpack_document(h, self.settings.num_perm, self.path)) for r, h in zip(rows, heads) if h]
+            stored = [(r, h) for r, h in zip(rows, heads) if h]
+            found = list(zip([r for r, _ in stored], unpack_documents(
+                [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.settings.num_perm,
+                self.path)))
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
             texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
             out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t) if t else {})

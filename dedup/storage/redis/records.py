@@ -9,13 +9,16 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
 * ``seq:p``, ``seq:d``: the last row id handed out (ids are never reused);
   ``n:p``: paragraphs stored;
 * ``d:ROW``: a document's header (:data:`DOC`), its MinHash signature and its id;
+  the header ends with the row's checksum (:mod:`dedup.storage.rowcheck`) of all of
+  that but ``banded`` (set in place on a hand-over), verified on every read;
   ``t:ROW``: its metadata (JSON) and its text, zlib-compressed (text is ~20 % of an
   index: compression takes ~40 % off it); its paragraphs are rows
   ``first .. first + paragraphs - 1``;
 * ``p:CHUNK``: the records of paragraph rows ``CHUNK * PARA_ROWS ..`` (one key for
   :data:`PARA_ROWS` rows saves ~140 bytes of Redis key overhead a paragraph), each an
-  :data:`ENTRY` (row id, length) then the paragraph's header (:data:`PARA`) and its
-  shingle set (sorted uint64).  Its signature is not stored: it is the MinHash of the
+  :data:`ENTRY` (row id, length) then the paragraph's header (:data:`PARA`, ending with
+  the checksum of the row id, the header but ``banded``, and the set) and its shingle
+  set (sorted uint64).  Its signature is not stored: it is the MinHash of the
   set, recomputed when the row is read (a few rows per check) -- 1 KB per paragraph
   saved at the default 256 permutations;
 * ``log`` (stream): the LSH buckets -- band keys and b-bit sketches of the banded rows,
@@ -43,12 +46,14 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts
 from ..protocol import IndexCorrupt
+from ..rowcheck import row_checks, verify
 
-#: Document header: content key, first paragraph row, chars, paragraphs, banded, added.
-DOC = struct.Struct("<QqIIBd")
+#: Document header: content key, first paragraph row, chars, paragraphs, banded, added,
+#: checksum.
+DOC = struct.Struct("<QqIIBdQ")
 DOC_BANDED = 24  # byte offset of ``banded`` in the header
-#: Paragraph header: document row, position, start, end, content key, banded.
-PARA = struct.Struct("<IIIIQB")
+#: Paragraph header: document row, position, start, end, content key, banded, checksum.
+PARA = struct.Struct("<IIIIQBQ")
 PARA_BANDED = 24
 #: Paragraph rows per ``p:`` key, and the entry before each record: row id, length.
 PARA_ROWS = 16
@@ -71,19 +76,43 @@ class DocHeader:
 
 
 def pack_document(key: int, first: int, chars: int, paragraphs: int, banded: bool, added: float,
-                  signature: np.ndarray, doc_id: str) -> bytes:
-    return (DOC.pack(key, first, chars, paragraphs, int(banded), added)
+                  signature: np.ndarray, doc_id: str, check: int) -> bytes:
+    return (DOC.pack(key, first, chars, paragraphs, int(banded), added, check)
             + np.ascontiguousarray(signature, dtype="<u4").tobytes() + doc_id.encode("utf-8", "surrogatepass"))
 
 
-def unpack_document(blob: bytes, num_perm: int, name: str) -> DocHeader:
+def document_checks(ids: np.ndarray, keys: np.ndarray, first: np.ndarray, chars: np.ndarray,
+                    paragraphs: np.ndarray, added: np.ndarray, signatures: np.ndarray,
+                    doc_ids: list[str]) -> np.ndarray:
+    """The checksums (uint64) of document records: every field but ``banded``."""
+    return row_checks(ids, [np.asarray(keys, np.uint64), first, chars, paragraphs, np.asarray(added, np.float64)],
+                      matrix=signatures, texts=doc_ids)
+
+
+def unpack_documents(blobs: list[bytes], ids: np.ndarray, num_perm: int, name: str) -> list[DocHeader]:
+    """The records of document rows ``ids``, verified against their checksums.
+
+    Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
     size = DOC.size + 4 * num_perm
-    if len(blob) < size:
-        raise IndexCorrupt(f"{name}: a stored document record is truncated ({len(blob)} bytes)")
-    key, first, chars, paragraphs, banded, added = DOC.unpack_from(blob)
-    signature = np.frombuffer(blob, dtype="<u4", count=num_perm, offset=DOC.size).astype(np.uint32)
-    return DocHeader(key, first, chars, paragraphs, bool(banded), added, signature,
-                     blob[size:].decode("utf-8", "surrogatepass"))
+    heads, checks = [], []
+    for blob in blobs:
+        if len(blob) < size:
+            raise IndexCorrupt(f"{name}: a stored document record is truncated ({len(blob)} bytes)")
+        key, first, chars, paragraphs, banded, added, check = DOC.unpack_from(blob)
+        signature = np.frombuffer(blob, dtype="<u4", count=num_perm, offset=DOC.size).astype(np.uint32)
+        try:
+            doc_id = blob[size:].decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            doc_id = blob[size:].decode("utf-8", "replace")  # damaged: the checksum says so below
+        heads.append(DocHeader(key, first, chars, paragraphs, bool(banded), added, signature, doc_id))
+        checks.append(check)
+    if heads:
+        ids = np.asarray(ids, dtype=np.int64)
+        computed = document_checks(ids, *(np.array([getattr(h, f) for h in heads], dtype=t) for f, t in (
+            ("key", np.uint64), ("first", np.int64), ("chars", np.int64), ("paragraphs", np.int64),
+            ("added", np.float64))), np.stack([h.signature for h in heads]), [h.doc_id for h in heads])
+        verify(np.array(checks, dtype=np.uint64), computed, ids, name, "document")
+    return heads
 
 
 def pack_text(text: str, meta: Optional[Mapping[str, Any]]) -> bytes:
@@ -108,18 +137,25 @@ def unpack_meta(blob: bytes) -> dict[str, Any]:
 
 #: :data:`PARA` as a numpy record (packed, no padding), for whole batches.
 PARA_RECORD = np.dtype([("doc", "<u4"), ("position", "<u4"), ("start", "<u4"), ("end", "<u4"), ("key", "<u8"),
-                        ("banded", "u1")])
+                        ("banded", "u1"), ("check", "<u8")])
 
 
-def pack_paragraphs(doc: np.ndarray, position: np.ndarray, start: np.ndarray, end: np.ndarray, key: np.ndarray,
-                    banded: np.ndarray, sets: SetTable) -> list[bytes]:
-    """One ``p:`` record per paragraph (arrays of one entry per paragraph): the
-    :data:`PARA` header, then the shingle set as sorted little-endian uint64."""
+def _paragraph_checks(ids: np.ndarray, heads: np.ndarray, sets: SetTable) -> np.ndarray:
+    """The checksums of paragraph records: row id, header but ``banded``, shingle set."""
+    return row_checks(ids, [heads[f] for f in ("doc", "position", "start", "end", "key")],
+                      segments=(sets.values, sets.offsets))
+
+
+def pack_paragraphs(ids: np.ndarray, doc: np.ndarray, position: np.ndarray, start: np.ndarray, end: np.ndarray,
+                    key: np.ndarray, banded: np.ndarray, sets: SetTable) -> list[bytes]:
+    """One ``p:`` record per paragraph row ``ids`` (arrays of one entry per paragraph):
+    the :data:`PARA` header, then the shingle set as sorted little-endian uint64."""
     n = len(doc)
     heads = np.zeros(n, dtype=PARA_RECORD)
     for name, values in (("doc", doc), ("position", position), ("start", start), ("end", end), ("key", key),
                          ("banded", banded)):
         heads[name] = values
+    heads["check"] = _paragraph_checks(ids, heads, sets)
     head, body, size = heads.tobytes(), np.ascontiguousarray(sets.values, dtype="<u8").tobytes(), PARA.size
     bounds = (np.asarray(sets.offsets, dtype=np.int64) * 8).tolist()
     return [head[i * size : (i + 1) * size] + body[bounds[i] : bounds[i + 1]] for i in range(n)]
@@ -162,13 +198,19 @@ class ParagraphTable:
     sets: SetTable
 
 
-def unpack_paragraphs(blobs: list[bytes], name: str) -> ParagraphTable:
+def unpack_paragraphs(blobs: list[bytes], ids: np.ndarray, name: str) -> ParagraphTable:
+    """The records of paragraph rows ``ids``, verified against their checksums.
+
+    Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
     n = len(blobs)
     if any(len(b) < PARA.size or (len(b) - PARA.size) % 8 for b in blobs):
         raise IndexCorrupt(f"{name}: a stored paragraph record is truncated")
     heads = np.frombuffer(b"".join(b[: PARA.size] for b in blobs), dtype=PARA_RECORD, count=n)
     counts = np.fromiter(((len(b) - PARA.size) // 8 for b in blobs), dtype=np.int64, count=n)
     values = np.frombuffer(b"".join(b[PARA.size :] for b in blobs), dtype="<u8").astype(np.uint64)
+    sets = SetTable(values=values, offsets=offsets_from_counts(counts))
+    ids = np.asarray(ids, dtype=np.int64)
+    verify(heads["check"], _paragraph_checks(ids, heads, sets), ids, name, "paragraph")
     return ParagraphTable(
         docs=heads["doc"].astype(np.int64),
         index=heads["position"].astype(np.int64),
@@ -176,7 +218,7 @@ def unpack_paragraphs(blobs: list[bytes], name: str) -> ParagraphTable:
         end=heads["end"].astype(np.int64),
         keys=heads["key"].astype(np.uint64),
         banded=heads["banded"].astype(bool),
-        sets=SetTable(values=values, offsets=offsets_from_counts(counts)),
+        sets=sets,
     )
 
 

@@ -20,13 +20,14 @@ from .records import (
     PARA_BANDED,
     PARA_ROWS,
     chunk_entries,
+    document_checks,
     pack_document,
     pack_paragraphs,
     pack_text,
     split_chunk,
     u32,
     u64,
-    unpack_document,
+    unpack_documents,
     unpack_paragraphs,
 )
 from .log import add_entries, drop_entry
@@ -93,14 +94,18 @@ class Writes:
         values = [d.para_sets.values for d in docs]
         sets = SetTable(values=np.concatenate(values) if m else np.zeros(0, np.uint64),
                         offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
-        records = pack_paragraphs(np.repeat(rows, counts), column("para_index", np.int64),
+        records = pack_paragraphs(para_ids, np.repeat(rows, counts), column("para_index", np.int64),
                                   column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
         in_buckets = np.flatnonzero(banded)  # the others are found by content key
         now = time.time()
-        headers = [x for d, row, first, count in zip(docs, rows.tolist(), (seq_p + 1 + bounds[:-1]).tolist(),
-                                                    counts.tolist())
-                   for x in (pack_document(d.key, first if count else 0, len(d.text), count, d.doc_banded, now,
-                                           d.signature, d.doc_id),
+        firsts = np.where(counts > 0, seq_p + 1 + bounds[:-1], 0)
+        chars = np.array([len(d.text) for d in docs], dtype=np.int64)
+        doc_checks = document_checks(rows, doc_keys, firsts, chars, counts, np.full(n, now), doc_signatures,
+                                     [d.doc_id for d in docs])
+        headers = [x for d, first, count, size, check in zip(docs, firsts.tolist(), counts.tolist(), chars.tolist(),
+                                                             doc_checks.tolist())
+                   for x in (pack_document(d.key, first, size, count, d.doc_banded, now, d.signature, d.doc_id,
+                                           check),
                              pack_text(d.text, d.meta))]
         # Parts: consecutive documents, about GROUP_VALUES values each: the signature
         # values of the banded rows (what the bucket log gets) and one content key a row.
@@ -153,14 +158,14 @@ class Writes:
         have = np.array([b is not None for b in blobs], dtype=bool)
         if have.any():
             stored = para_rows[have]
-            t = unpack_paragraphs([b for b in blobs if b is not None], self.path)
+            t = unpack_paragraphs([b for b in blobs if b is not None], stored, self.path)
             ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
             ops += self._chunk_ops(set(stored.tolist()), set())
         doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
         for row, blob in zip(doc_rows.tolist(), self._records("d:", doc_rows)):
             if blob is None:
                 continue
-            head = unpack_document(blob, self.settings.num_perm, self.path)
+            head = unpack_documents([blob], np.array([row]), self.settings.num_perm, self.path)[0]
             ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
                     u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
         self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)],
@@ -173,7 +178,7 @@ class Writes:
         if row is None:
             return False
         row = int(row)
-        head = unpack_document(self._r.get(f"{k}d:{row}") or b"", s.num_perm, self.path)
+        head = unpack_documents([self._r.get(f"{k}d:{row}") or b""], np.array([row]), s.num_perm, self.path)[0]
         para_ids = np.arange(head.first, head.first + head.paragraphs, dtype=np.int64)
         paras = self._read_paragraphs(para_ids)
         ops: list = []

@@ -34,7 +34,7 @@ from ..bucketfile import (
     writer_lock,
 )
 from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
-from .rows import _unpack_signatures
+from .rows import checked_signatures
 from .schema import _ROWS, translate_os
 
 #: A row's shingle-set size, as stored (the set is packed uint64 values; ``length``
@@ -150,19 +150,20 @@ class Buckets:
         delta = view.deltas[level]
         table = _ROWS[level]
         rows = self._conn.execute(
-            f"SELECT id, CASE WHEN banded THEN signature END, {_SIZE[level]} FROM {table} AS r WHERE id > ?"
+            f"SELECT id, CASE WHEN banded THEN signature END, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ?"
             " ORDER BY id",
             (delta.after,),
         ).fetchall()
         heirs = self._conn.execute(
-            f"SELECT h.seq, r.id, r.signature, {_SIZE[level]} FROM heirs AS h LEFT JOIN {table} AS r ON r.id = h.id"
+            f"SELECT h.seq, r.id, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
+            f" LEFT JOIN {table} AS r ON r.id = h.id"
             " WHERE h.level = ? AND h.seq > ? ORDER BY h.seq",
             (level, view.heirs_after[level]),
         ).fetchall()
         for target, got in ((delta, [r for r in rows if r[1] is not None]),
                             (view.heirs[level], [r[1:] for r in heirs if r[1] is not None])):
             if got:
-                target.add(*self._derived([r[0] for r in got], [r[1] for r in got], [r[2] for r in got]))
+                target.add(*self._derived(level, got))
         if rows:
             delta.after = max(delta.after, rows[-1][0])
         if heirs:
@@ -185,12 +186,14 @@ class Buckets:
             self._waits = self.busy_timeout
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
-    def _derived(self, ids: list, signatures: list, sizes: list
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids, band_keys, sketches, sizes)`` of rows as read (their packed signatures)."""
-        unpacked = _unpack_signatures(signatures, self.settings.num_perm)
-        return (np.array(ids, dtype=np.int64), self._derive.bands(self.settings, unpacked),
-                self._derive.sketches(unpacked), np.array(sizes, dtype=np.uint32))
+    def _derived(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, band_keys, sketches, sizes)`` of rows ``(id, packed signature, size,
+        sig_check)`` as read, their signatures verified (a damaged one raises
+        :class:`IndexCorrupt`: never banded, never written to a bucket file)."""
+        cols = list(zip(*rows))
+        ids, unpacked = checked_signatures(cols[0], cols[1], cols[3], self.settings.num_perm, self.path, level)
+        return (ids, self._derive.bands(self.settings, unpacked), self._derive.sketches(unpacked),
+                np.array(cols[2], dtype=np.uint32))
 
     def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """From the bucket file, the rows held since and the heirs (the last word)."""
@@ -302,14 +305,15 @@ class Buckets:
 
         def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for sql, args in (
-                (f"SELECT id, signature, {_SIZE[level]} FROM {table} AS r WHERE banded = 1 AND id > ? AND id <= ?"
+                (f"SELECT id, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE banded = 1 AND id > ?"
+                 " AND id <= ?"
                  " ORDER BY id", (old.upto, upto)),
-                (f"SELECT DISTINCT r.id, r.signature, {_SIZE[level]} FROM heirs AS h JOIN {table} AS r"
+                (f"SELECT DISTINCT r.id, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h JOIN {table} AS r"
                  " ON r.id = h.id WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
             ):
                 cur = self._conn.execute(sql, args)
                 while rows := cur.fetchmany(1 << 15):
-                    yield self._derived([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+                    yield self._derived(level, rows)
 
         return merged_level(old, existing, upto, chunks(), self._sketch_width())
 

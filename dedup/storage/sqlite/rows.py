@@ -8,18 +8,20 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
 from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, NewDocument, ParagraphRows
+from ..rowcheck import row_checks, stored, verify
 from .schema import _ROWS
 
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
 _CHUNK = 8192
-_PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles"
+_PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles, sig_check, row_check"
+_DOC_COLUMNS = "id, doc_id, chars, key, signature, sig_check, row_check"
 
 
 def signed(keys: np.ndarray) -> list[int]:
@@ -57,10 +59,10 @@ class Rows:
         # Why not the whole row: a row (~1.5 KB) spills into an overflow page, and the
         # shingle set is at its end: id and signature alone read about half the bytes
         # (measured for 350 random rows at 100k articles: 4.4 vs 9.2 ms CPU).
-        rows = self._select_in("SELECT id, signature FROM paragraphs WHERE id IN ({}) ORDER BY id",
+        rows = self._select_in("SELECT id, signature, sig_check FROM paragraphs WHERE id IN ({}) ORDER BY id",
                                sorted_unique(ids).tolist())
-        return (np.array([r[0] for r in rows], dtype=np.int64),
-                _unpack_signatures([r[1] for r in rows], self.settings.num_perm))
+        cols = list(zip(*rows)) if rows else [()] * 3
+        return checked_signatures(cols[0], cols[1], cols[2], self.settings.num_perm, self.path, "paragraph")
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         rows = []
@@ -72,7 +74,7 @@ class Rows:
 
     def documents(self, ids: np.ndarray) -> DocumentRows:
         return self._document_rows(self._select_in(
-            "SELECT id, doc_id, chars, key, signature FROM documents WHERE id IN ({}) ORDER BY id",
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({{}}) ORDER BY id",
             sorted_unique(ids).tolist(),
         ))
 
@@ -80,17 +82,22 @@ class Rows:
         rows = []
         for key in self._stored_keys("document", keys):
             rows.extend(self._conn.execute(
-                "SELECT id, doc_id, chars, key, signature FROM documents WHERE key = ? ORDER BY id LIMIT ?",
+                f"SELECT {_DOC_COLUMNS} FROM documents WHERE key = ? ORDER BY id LIMIT ?",
                 (key, limit),
             ).fetchall())
         return self._document_rows(rows)
 
     def document_sets(self, ids: np.ndarray) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
-        rows = self._select_in("SELECT doc, shingles FROM paragraphs WHERE doc IN ({})", sorted_unique(ids).tolist())
+        rows = self._select_in("SELECT id, doc, position, start_char, end_char, key, shingles, row_check"
+                               " FROM paragraphs WHERE doc IN ({})", sorted_unique(ids).tolist())
         position = {int(d): i for i, d in enumerate(ids)}
-        owner = np.fromiter((position[r[0]] for r in rows), dtype=np.int64, count=len(rows))
-        values, counts = _unpack_sets([r[1] for r in rows])
+        owner = np.fromiter((position[r[1]] for r in rows), dtype=np.int64, count=len(rows))
+        values, counts = _unpack_sets([r[6] for r in rows])
+        cols = list(zip(*rows)) if rows else [()] * 8
+        row_ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[7], self.path, "paragraph", row_ids),
+               _paragraph_checks(row_ids, cols[1:6], values, counts), row_ids, self.path, "paragraph")
         # Lay each document's paragraph sets side by side, in the order of ``ids``: the
         # union is then one segment per document, made unique by ``unique_sets``.
         order = np.argsort(owner, kind="stable")
@@ -127,26 +134,29 @@ class Rows:
     def _paragraph_rows(self, rows: list) -> ParagraphRows:
         num_perm = self.settings.num_perm
         values, counts = _unpack_sets([r[7] for r in rows])
-        cols = list(zip(*rows)) if rows else [()] * 6
+        cols = list(zip(*rows)) if rows else [()] * 10
+        ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[9], self.path, "paragraph", ids), _paragraph_checks(ids, cols[1:6], values, counts),
+               ids, self.path, "paragraph")
+        _, signatures = checked_signatures(cols[0], cols[6], cols[8], num_perm, self.path, "paragraph")
         return ParagraphRows(
-            ids=np.array(cols[0], dtype=np.int64),
+            ids=ids,
             docs=np.array(cols[1], dtype=np.int64),
             index=np.array(cols[2], dtype=np.int64),
             start=np.array(cols[3], dtype=np.int64),
             end=np.array(cols[4], dtype=np.int64),
             keys=unsigned(cols[5]),
-            signatures=_unpack_signatures([r[6] for r in rows], num_perm),
+            signatures=signatures,
             sets=SetTable(values=values, offsets=offsets_from_counts(counts)),
         )
 
     def _document_rows(self, rows: list) -> DocumentRows:
-        return DocumentRows(
-            ids=np.array([r[0] for r in rows], dtype=np.int64),
-            doc_ids=[r[1] for r in rows],
-            chars=np.array([r[2] for r in rows], dtype=np.int64),
-            keys=unsigned([r[3] for r in rows]),
-            signatures=_unpack_signatures([r[4] for r in rows], self.settings.num_perm),
-        )
+        cols = list(zip(*rows)) if rows else [()] * 7
+        ids, signatures = checked_signatures(cols[0], cols[4], cols[5], self.settings.num_perm, self.path, "document")
+        doc_ids, chars, keys = list(cols[1]), np.array(cols[2], dtype=np.int64), unsigned(cols[3])
+        verify(stored(cols[6], self.path, "document", ids), _document_checks(ids, doc_ids, chars, keys),
+               ids, self.path, "document")
+        return DocumentRows(ids=ids, doc_ids=doc_ids, chars=chars, keys=keys, signatures=signatures)
 
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
         if not docs:
@@ -154,15 +164,21 @@ class Rows:
         c = self._conn
         now = time.time()
         doc_base = self._next_id("document")
-        refs = range(doc_base, doc_base + len(docs))
+        refs = np.arange(doc_base, doc_base + len(docs), dtype=np.int64)
+        doc_keys = np.array([d.key for d in docs], np.uint64)
+        doc_sigs = np.stack([d.signature for d in docs]).astype("<u4")
+        sig_checks = signed(row_checks(refs, matrix=doc_sigs))
+        checks = signed(_document_checks(refs, [d.doc_id for d in docs], np.array([len(d.text) for d in docs]),
+                                         doc_keys))
         c.executemany(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
-            " text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " text, sig_check, row_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (ref, doc.doc_id, key, len(doc.text), len(doc.para_index), int(doc.doc_banded), now,
-                 _pack_u32(doc.signature), doc.digest,
-                 json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None, doc.text)
-                for ref, doc, key in zip(refs, docs, signed(np.array([d.key for d in docs], np.uint64)))
+                 sig, doc.digest, json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None, doc.text,
+                 sig_check, check)
+                for ref, doc, key, sig, sig_check, check in zip(
+                    refs.tolist(), docs, signed(doc_keys), _split_rows(doc_sigs), sig_checks, checks)
             ),
         )
         counts = np.array([len(doc.para_index) for doc in docs], dtype=np.int64)
@@ -177,18 +193,20 @@ class Rows:
         values = np.concatenate([t.values for t in sets]).astype("<u8")
         sizes = np.concatenate([np.diff(t.offsets) for t in sets])
         bounds = offsets_from_counts(sizes).tolist()
-        set_bytes, sig_bytes = values.tobytes(), signatures.tobytes()
-        width = signatures.shape[1] * 4
+        set_bytes = values.tobytes()
+        ids = np.arange(base, base + len(sizes), dtype=np.int64)
+        owners = np.repeat(np.arange(doc_base, doc_base + len(docs)), counts)
         c.executemany(
             "INSERT INTO paragraphs (id, doc, position, start_char, end_char, words, key, banded,"
-            " signature, shingles) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " signature, shingles, sig_check, row_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             zip(
-                range(base, base + len(sizes)),
-                np.repeat(np.arange(doc_base, doc_base + len(docs)), counts).tolist(),
+                ids.tolist(), owners.tolist(),
                 cols[0].tolist(), cols[1].tolist(), cols[2].tolist(), cols[3].tolist(),
                 signed(cols[4]), cols[5].astype(int).tolist(),
-                (sig_bytes[i * width : (i + 1) * width] for i in range(len(sizes))),
+                _split_rows(signatures),
                 (set_bytes[8 * bounds[i] : 8 * bounds[i + 1]] for i in range(len(sizes))),
+                signed(row_checks(ids, matrix=signatures)),
+                signed(_paragraph_checks(ids, (owners, cols[0], cols[1], cols[2], signed(cols[4])), values, sizes)),
             ),
         )
 
@@ -243,8 +261,54 @@ class Rows:
             self._conn.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir[0]))
 
 
-def _pack_u32(values: np.ndarray) -> bytes:
-    return np.ascontiguousarray(values, dtype="<u4").tobytes()
+def _split_rows(matrix: np.ndarray) -> Iterator[bytes]:
+    """The rows of a little-endian uint32 matrix as one blob each."""
+    data, width = np.ascontiguousarray(matrix, dtype="<u4").tobytes(), matrix.shape[1] * 4
+    return (data[i * width : (i + 1) * width] for i in range(len(matrix)))
+
+
+def _paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Row checksums (:mod:`dedup.storage.rowcheck`) of paragraphs: owner, position,
+    span, content key (``cols``, SQLite's integers) and shingle set (signature apart:
+    ``sig_check``; ``banded`` left out: it changes in place)."""
+    return row_checks(ids, [np.array(c, dtype=np.int64) for c in cols],
+                      segments=(values, offsets_from_counts(np.asarray(counts, dtype=np.int64))))
+
+
+def _document_checks(ids: np.ndarray, doc_ids: list, chars: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Row checksums of documents: public id, size and content key (signature apart)."""
+    return row_checks(ids, [np.asarray(chars, dtype=np.int64), np.asarray(keys, dtype=np.uint64)], texts=doc_ids)
+
+
+def checked_signatures(ids: Sequence[int], blobs: Sequence[bytes], checks: Sequence, num_perm: int, name: str,
+                       what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, signatures)`` of rows ``ids`` from their packed signatures and stored
+    ``sig_check`` s, verified.
+
+    Raises :class:`IndexCorrupt` naming a row whose signature or id does not match."""
+    ids = np.array(ids, dtype=np.int64)
+    signatures = _unpack_signatures(list(blobs), num_perm)
+    verify(stored(checks, name, what, ids), row_checks(ids, matrix=signatures), ids, name, what)
+    return ids, signatures
+
+
+def add_checks(conn: sqlite3.Connection, chunk: int = 1 << 14) -> None:
+    """Compute and store the checksums of every stored row (the upgrade from format 8),
+    ``chunk`` rows at a time, inside the caller's write transaction."""
+    for table, columns, sig_at in (("documents", _DOC_COLUMNS, 4), ("paragraphs", _PARA_COLUMNS, 6)):
+        after = 0
+        while rows := conn.execute(f"SELECT {columns.split(', sig_check')[0]} FROM {table} WHERE id > ?"
+                                   " ORDER BY id LIMIT ?", (after, chunk)).fetchall():
+            cols = list(zip(*rows))
+            ids = np.array(cols[0], dtype=np.int64)
+            signatures = _unpack_signatures(list(cols[sig_at]), len(cols[sig_at][0]) // 4)
+            if table == "documents":
+                checks = _document_checks(ids, list(cols[1]), np.array(cols[2], np.int64), unsigned(cols[3]))
+            else:
+                checks = _paragraph_checks(ids, cols[1:6], *_unpack_sets(list(cols[7])))
+            conn.executemany(f"UPDATE {table} SET sig_check = ?, row_check = ? WHERE id = ?",
+                             zip(signed(row_checks(ids, matrix=signatures)), signed(checks), ids.tolist()))
+            after = int(ids[-1])
 
 
 def _unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:

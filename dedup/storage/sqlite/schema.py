@@ -11,19 +11,23 @@ import errno
 import os
 import sqlite3
 import uuid
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 from ...settings import Settings
 from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
-#: ``added``; 7: no ``tallies`` table, no ``judged`` meta row: its counts start at 0).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7"}
+#: ``added``; 7: no ``tallies`` table, no ``judged`` meta row: its counts start at 0;
+#: 8: no row checksums, computed for every stored row by the upgrade -- whatever damage
+#: the file had then is taken as it is -- and stored after the blobs, so a read of a
+#: paragraph's signature alone then also reads its overflow pages).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -43,6 +47,8 @@ CREATE TABLE IF NOT EXISTS documents (
     paragraphs INTEGER NOT NULL,
     banded INTEGER NOT NULL,
     added REAL NOT NULL,
+    sig_check INTEGER NOT NULL,
+    row_check INTEGER NOT NULL,
     signature BLOB NOT NULL,
     digest TEXT,
     meta TEXT,
@@ -59,6 +65,8 @@ CREATE TABLE IF NOT EXISTS paragraphs (
     words INTEGER NOT NULL,
     key INTEGER NOT NULL,
     banded INTEGER NOT NULL,
+    sig_check INTEGER NOT NULL,
+    row_check INTEGER NOT NULL,
     signature BLOB NOT NULL,
     shingles BLOB NOT NULL
 );
@@ -136,11 +144,29 @@ def _read_only(path: str) -> str:
     return f"{' and '.join(files)} {'is' if len(files) == 1 else 'are'} read-only for this user"
 
 
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception -- if it is still
+    open: a Ctrl-C can arrive just after ``COMMIT`` returned (then the change is stored,
+    and a ``ROLLBACK`` would fail with "cannot rollback - no transaction is active",
+    replacing the interrupt by an error, exit 2 instead of 130)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the original exception is the one to report
+        raise
+
+
 def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) -> None:
     """Create the schema and meta rows; a concurrent creator's rows win (and are then
     compared with ours like on any open)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(conn):
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
@@ -153,10 +179,6 @@ def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) 
                 *_id_meta(),
             ],
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _id_meta() -> list[tuple[str, str]]:
@@ -169,13 +191,18 @@ def upgrade_schema(conn: sqlite3.Connection) -> None:
     buckets are then read from the signatures until :meth:`SQLiteStorage.optimize`
     writes a bucket file); a concurrent opener that upgraded first wins and this does
     nothing."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(conn):
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
         if version in _UPGRADABLE:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
             if "digest" not in columns:  # rows added before it have none (NULL)
                 conn.execute("ALTER TABLE documents ADD COLUMN digest TEXT")
+            if "row_check" not in columns:
+                for table in ("documents", "paragraphs"):
+                    for column in ("sig_check", "row_check"):
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
+                from .rows import add_checks  # rows imports this module
+                add_checks(conn)
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -183,10 +210,6 @@ def upgrade_schema(conn: sqlite3.Connection) -> None:
             for table in _DROPPED:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def check_meta(meta: dict[str, str], name: str, asked: Optional[Settings], derive: Derive) -> Settings:

@@ -1,0 +1,236 @@
+"""Damage inside the stored rows is detected, never answered from (#12, tester's D1).
+
+Before row checksums, a few XOR'd bytes inside an SQLite index file (pages past the
+first) or a truncated Redis value changed answers silently: an estimate 1.0 read as
+0.99, a matched id cut short.  Every test here answered (wrongly) on that code; now the
+read raises :class:`IndexCorrupt` naming the row, and the CLI exits 2 saying so.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from contextlib import closing
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import redis_url
+from textgen import prose, rewrite
+
+from dedup.cli import main
+from dedup.index import Index
+from dedup.storage import IndexCorrupt
+from dedup.storage.redis.records import DOC, PARA, PARA_ROWS, split_chunk
+from dedup.storage.rowcheck import row_checks
+
+ARTICLES = 12
+
+
+def article(rng: random.Random) -> str:
+    return "\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5))
+
+
+@pytest.fixture
+def corpus():
+    rng = random.Random(7)
+    texts = [article(rng) for _ in range(ARTICLES)]
+    probes = ["\n\n".join(rewrite(rng, p, 0.05) for p in t.split("\n\n")) for t in texts]
+    return texts, probes
+
+
+def _build(where, texts, **options) -> None:
+    with Index.open(where, **options) as idx:
+        idx.load([(f"article-{i:02d}", t) for i, t in enumerate(texts)])
+
+
+def _checkpointed(path) -> bytes:
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return open(path, "rb").read()
+
+
+def _flip_inside(path, blob: bytes, rng: random.Random) -> None:
+    """XOR one byte of the file where a 32-byte window of ``blob`` is stored (a window
+    found once in the file: inside the row, not in an index B-tree or a free page)."""
+    data = bytearray(_checkpointed(path))
+    for start in rng.sample(range(len(blob) - 32), len(blob) - 32):
+        window = blob[start : start + 32]
+        at = data.find(window)
+        if at >= 0 and data.find(window, at + 1) < 0:
+            data[at + 16] ^= 1 << rng.randrange(8)
+            open(path, "wb").write(data)
+            return
+    raise AssertionError("no window of the blob is stored once in the file")
+
+
+def _row(path, sql: str) -> tuple:
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(sql).fetchone()
+
+
+@pytest.mark.parametrize("what", ["paragraph signature", "paragraph shingles", "document signature"])
+def test_flipped_bytes_inside_sqlite_rows_are_detected(tmp_path, corpus, what):
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    with Index.open(path) as idx:
+        assert idx.check(probes[3]).is_duplicate
+    table, column = {"paragraph signature": ("paragraphs", "signature"),
+                     "paragraph shingles": ("paragraphs", "shingles"),
+                     "document signature": ("documents", "signature")}[what]
+    owner = "doc" if table == "paragraphs" else "id"
+    row, blob = _row(path, f"SELECT p.id, p.{column} FROM {table} AS p JOIN documents AS d ON d.id = p.{owner}"
+                           " WHERE d.doc_id = 'article-03' ORDER BY p.id LIMIT 1 OFFSET 0")
+    _flip_inside(path, blob, random.Random(what))
+    level = table[:-1]
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match=f"damaged: stored {level} row {row} does not match its checksum"):
+            idx.check(probes[3])
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE paragraphs SET start_char = start_char + 1 WHERE id = {p}",
+    "UPDATE paragraphs SET key = key + 1 WHERE id = {p}",
+    "UPDATE paragraphs SET doc = doc + 1 WHERE id = {p}",
+    "UPDATE paragraphs SET shingles = substr(shingles, 1, length(shingles) - 8) WHERE id = {p}",
+    "UPDATE paragraphs SET sig_check = 'damaged' WHERE id = {p}",
+    "UPDATE documents SET doc_id = substr(doc_id, 1, 9) WHERE id = {d}",  # a truncated id
+    "UPDATE documents SET chars = chars + 1 WHERE id = {d}",
+    "UPDATE documents SET row_check = row_check + 1 WHERE id = {d}",
+])
+def test_a_changed_value_in_an_sqlite_row_is_detected(tmp_path, corpus, edit):
+    """Any stored value an answer is made from, changed without its checksum."""
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    d, p = _row(path, "SELECT d.id, MIN(p.id) FROM documents AS d JOIN paragraphs AS p ON p.doc = d.id"
+                      " WHERE d.doc_id = 'article-05'")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(edit.format(p=p, d=d))
+    row, level = (d, "document") if "documents" in edit else (p, "paragraph")
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match=f"stored {level} row {row} does not match its checksum"):
+            idx.check(probes[5])
+
+
+def test_a_bucket_file_is_never_written_from_a_damaged_signature(tmp_path, corpus):
+    texts, _ = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts, auto_optimize=False)
+    (p,) = _row(path, "SELECT MAX(id) FROM paragraphs WHERE banded = 1")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE paragraphs SET signature = zeroblob(length(signature)) WHERE id = ?", (p,))
+    with Index.open(path, auto_optimize=False) as idx:
+        with pytest.raises(IndexCorrupt, match=f"paragraph row {p} does not match"):
+            idx.optimize()
+
+
+def test_the_cli_exits_2_naming_the_damaged_row(tmp_path, corpus):
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    (d,) = _row(path, "SELECT id FROM documents WHERE doc_id = 'article-02'")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE documents SET doc_id = 'article-0' WHERE id = ?", (d,))
+    probe = tmp_path / "probe.txt"
+    probe.write_text(probes[2])
+    res = CliRunner().invoke(main, ["check", "--db", str(path), str(probe)], catch_exceptions=False)
+    assert res.exit_code == 2, res.output
+    assert f"the index is damaged: stored document row {d} does not match its checksum" in res.stderr
+    assert "Traceback" not in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_an_index_of_format_8_gets_checksums_when_upgraded(tmp_path, corpus):
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    with Index.open(path) as idx:
+        before = idx.check(probes[4])
+    with closing(sqlite3.connect(path)) as conn, conn:
+        for table in ("documents", "paragraphs"):
+            for column in ("sig_check", "row_check"):
+                conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("UPDATE meta SET value = '8' WHERE key = 'format_version'")
+    with Index.open(path) as idx:  # the upgrade computes every row's checksums
+        after = idx.check(probes[4])
+    assert after.matches == before.matches and after.similarity == before.similarity
+    (p,) = _row(path, "SELECT MIN(p.id) FROM paragraphs AS p JOIN documents AS d ON d.id = p.doc"
+                      " WHERE d.doc_id = 'article-04'")
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE paragraphs SET end_char = end_char - 1 WHERE id = ?", (p,))
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match=f"paragraph row {p} does not match"):
+            idx.check(probes[4])
+
+
+def test_row_checksums_see_every_part_of_a_row():
+    """One changed value anywhere (a column, a signature value, a set value, a code point
+    of an id, the row id) changes the checksum; the same row always gives the same one."""
+    rng = np.random.default_rng(1)
+    ids = np.arange(1, 6, dtype=np.int64)
+    columns = [rng.integers(0, 1 << 40, 5), rng.integers(0, 1 << 63, 5, dtype=np.uint64).astype(np.uint64)]
+    matrix = rng.integers(0, 1 << 32, (5, 16), dtype=np.uint64).astype(np.uint32)
+    values, offsets = rng.integers(0, 1 << 63, 20, dtype=np.uint64), np.array([0, 4, 4, 9, 15, 20])
+    texts = ["a", "b\\xe9", "\ud800", "", "é"]
+
+    def checks(**change):
+        parts = dict(ids=ids, columns=columns, matrix=matrix, segments=(values, offsets), texts=texts)
+        parts.update(change)
+        return row_checks(**parts)
+
+    base = checks()
+    assert np.array_equal(base, checks()) and len(set(base.tolist())) == 5
+    bumped = [c.copy() for c in columns]
+    bumped[1][2] ^= np.uint64(1)
+    m = matrix.copy()
+    m[3, 15] ^= 1
+    v = values.copy()
+    v[9] ^= np.uint64(1 << 62)
+    for changed, row in ((checks(ids=ids + np.array([0, 0, 0, 0, 5])), 4), (checks(columns=bumped), 2),
+                         (checks(matrix=m), 3), (checks(segments=(v, offsets)), 3),
+                         (checks(segments=(values, np.array([0, 4, 5, 9, 15, 20]))), 1),
+                         (checks(texts=["a", "b\\xe9", "\udc00", "", "é"]), 2),
+                         (checks(texts=["a", "b\\xe9", "\ud800", "\x00", "é"]), 3)):
+        differs = np.flatnonzero(changed != base).tolist()
+        assert row in differs, (row, differs)
+
+
+def _redis(client_url: str):
+    import redis
+
+    return redis.Redis.from_url(client_url)
+
+
+@pytest.mark.parametrize("how", ["truncated document", "flipped document signature", "flipped paragraph set",
+                                 "changed paragraph span"])
+def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    _build(url, texts)
+    with Index.open(url) as idx:
+        assert idx.check(probes[6]).is_duplicate
+    client = _redis(REDIS_URL)
+    d = int(client.hget(f"{redis_prefix}:ids", "article-06"))
+    head = client.get(f"{redis_prefix}:d:{d}")
+    first = int.from_bytes(head[8:16], "little")
+    if how == "truncated document":
+        client.set(f"{redis_prefix}:d:{d}", head[:-3])  # "article-06" -> "article"
+        row, level = d, "document"
+    elif how == "flipped document signature":
+        client.set(f"{redis_prefix}:d:{d}", head[: DOC.size + 40] + bytes([head[DOC.size + 40] ^ 4])
+                   + head[DOC.size + 41 :])
+        row, level = d, "document"
+    else:
+        key = f"{redis_prefix}:p:{first // PARA_ROWS}"
+        chunk = client.get(key)
+        start, end = split_chunk(chunk, "test")[first]
+        at = start + (PARA.size + 8 if how == "flipped paragraph set" else 8)  # a set value / the start
+        client.set(key, chunk[:at] + bytes([chunk[at] ^ 1]) + chunk[at + 1 :])
+        row, level = first, "paragraph"
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"stored {level} row {row} does not match its checksum"):
+            idx.check(probes[6])
