@@ -108,7 +108,7 @@ def clean(
     """
     src, dest = Path(src), Path(dest)
     manifest_path = Path(manifest) if manifest is not None else dest / MANIFEST_NAME
-    _check_paths(src, dest, force)
+    _check_paths(src, dest, force, manifest_path)
     read_options = read_options or ReadOptions()
     result = scan(src, settings, levels=("document", "paragraph") if strip_paragraphs else ("document",),
                   selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
@@ -147,10 +147,12 @@ def clean(
     return report
 
 
-def _check_paths(src: Path, dest: Path, force: bool) -> None:
+def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
     if not src.exists():
         raise CleanError(f"{src}: no such file or folder")
-    s, d = src.resolve(), dest.resolve()
+    s, d, m = src.resolve(), dest.resolve(), manifest.resolve()
+    if m == s or m.is_relative_to(s):
+        raise CleanError(f"the manifest {manifest} is inside {src}: writing it would change the source")
     if d == s or d.is_relative_to(s):
         raise CleanError(f"{dest} is inside {src}: the cleaned copy would be part of what it copies")
     if s.is_relative_to(d):

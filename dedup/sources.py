@@ -62,6 +62,45 @@ def check_roots(roots: Sequence[Path], stdin: str = "-") -> None:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(root))
 
 
+def input_holding(target: Union[str, Path], roots: Sequence[Union[str, Path]],
+                  selection: Selection = Selection()) -> Optional[str]:
+    """The root (one of ``roots``, as given) under which :func:`walk` would read the
+    existing file ``target``, or ``None`` -- so an output file is never written over an
+    input of the same run.  A root names ``target`` itself (the same path, or a link to
+    the same file), or is a folder holding it where the walk goes (not hidden unless
+    ``selection.hidden``, not pruned, and wanted by ``selection``).  Both the written
+    and the resolved paths are tried (the walk follows links)."""
+    target = Path(target)
+    if not os.path.lexists(target):
+        return None
+    for root in roots:
+        root_path = Path(root)
+        if str(root) == "-" or not root_path.exists():
+            continue
+        if os.path.abspath(root_path) == os.path.abspath(target) or _same_file(root_path, target):
+            return str(root)
+        if not root_path.is_dir():
+            continue
+        for base, path in ((os.path.abspath(root_path), os.path.abspath(target)),
+                           (os.path.realpath(root_path), os.path.realpath(target))):
+            rel = os.path.relpath(path, base)
+            if rel == os.curdir or rel == os.pardir or rel.startswith(os.pardir + os.sep):
+                continue
+            parts = Path(rel).as_posix().split("/")
+            hidden = not selection.hidden and any(p.startswith(".") for p in parts)
+            pruned = any(selection.prunes("/".join(parts[: i + 1])) for i in range(len(parts) - 1))
+            if not hidden and not pruned and selection.wants("/".join(parts)):
+                return str(root)
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[SourceFile, ReadError]]:
     """Yield the files under ``root`` (or ``root`` itself if it is a file), sorted by
     relative path, and a :class:`ReadError` for each entry that cannot be visited.

@@ -192,3 +192,65 @@ def test_python_caller_interrupted_inside_scan_exits_cleanly(corpus, tmp_path):
     time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "worker processes outlived the caller"
     assert list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig):
+    """Tester's D5: Ctrl-C in the first second of ``dedup`` (importing numpy, scipy,
+    the readers) printed a KeyboardInterrupt traceback.  The installed command (the
+    console script, as a user runs it) is started with a stand-in for one module the
+    package imports that marks the moment and then hangs, so the signal lands in the
+    middle of the imports every time."""
+    command = Path(sys.executable).parent / "dedup"
+    assert command.exists(), "the dedup command is not installed next to this Python (pip install -e .)"
+    shim, marker = tmp_path / "shim", tmp_path / "importing"
+    shim.mkdir()
+    (shim / "zstandard.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True, text=True)
+    wait_until(marker.exists, proc)
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("dedup did not stop within 30 s of the signal")
+    assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+
+
+class _CommitThenInterrupt:
+    """An SQLite connection that is interrupted (a Ctrl-C's KeyboardInterrupt) just
+    after its ``COMMIT`` returned -- the moment when a rollback has nothing to undo."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __getattr__(self, name: str):
+        return getattr(self._conn, name)
+
+    def execute(self, sql: str, *args):
+        out = self._conn.execute(sql, *args)
+        if sql == "COMMIT":
+            raise KeyboardInterrupt
+        return out
+
+
+def test_ctrl_c_just_after_the_schema_is_committed_is_an_interrupt_not_an_error(tmp_path):
+    """Tester's D6: one SIGINT in ~15 during schema creation ended with exit 2, "cannot
+    rollback - no transaction is active" (the rollback after a committed schema failed
+    and replaced the interrupt).  Now the interrupt is what propagates (exit 130), and
+    the index it committed opens and works."""
+    from dedup.index.signing import DERIVE
+    from dedup.settings import Settings
+    from dedup.storage.sqlite.schema import create_schema
+
+    path = tmp_path / "i.dedup"
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        with pytest.raises(KeyboardInterrupt):
+            create_schema(_CommitThenInterrupt(conn), Settings(), DERIVE)
+    with Index.open(path) as idx:
+        idx.add("The council approved the new budget on Tuesday after a long debate about roads.", "a")
+        assert "a" in idx
+    with closing(sqlite3.connect(path)) as con:
+        assert con.execute("pragma integrity_check").fetchone()[0] == "ok"

@@ -34,7 +34,7 @@ from ..report.passages import Passages
 from ..report.safety import printable, warning_text
 from ..results import ScanResult
 from ..settings import Settings
-from ..sources import Selection
+from ..sources import Selection, input_holding
 from . import failures
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
@@ -262,16 +262,19 @@ class Output:
         return time.monotonic() - self.started
 
 
-def build_output(**given) -> Output:
+def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(), **given) -> Output:
     """The :class:`Output` for the values of :func:`report_options`' options.  An ``-o``
-    file that cannot be written ends the command here, before any work, with exit 2
-    and a line naming it (:func:`~dedup.report.output.check_writable`)."""
+    file that cannot be written, or that is one of the run's ``inputs`` (read from them
+    with ``selection``: it would be written over), ends the command here, before any
+    work, with exit 2 and a line naming it (:func:`~dedup.report.output.check_writable`,
+    :func:`~dedup.sources.input_holding`)."""
     quiet = bool(given.get("quiet"))
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta[_QUIET] = quiet
     path = given.get("output")
     if path not in (None, "-"):
+        refuse_input(path, inputs, selection, "the report")
         try:
             check_writable(path)
         except OSError as err:
@@ -295,6 +298,17 @@ def _paths_exist(ctx: click.Context, param: click.Parameter, paths: Sequence[str
         elif path != "-" and not os.path.lexists(path):
             raise click.BadParameter(f"Path {path!r} does not exist.", ctx, param)
     return paths
+
+
+def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str) -> None:
+    """Exit 2 with a line naming ``path`` if writing ``what`` there would overwrite an
+    input of this run (an existing file named in ``inputs`` or read from a folder among them)."""
+    root = input_holding(path, inputs, selection)
+    if root is not None:
+        held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
+        click.echo(f"dedup: refusing to write {what} to {printable(repr(path))}: it is an input of this run{held}, "
+                   "and would be overwritten; choose another file", err=True)
+        sys.exit(EXIT_ERROR)
 
 
 def build_selection(include: Sequence[str], exclude: Sequence[str], hidden: bool) -> Selection:

@@ -13,6 +13,7 @@ paragraph already in the index), 2 usage error, unusable index, or nothing could
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from ..scan import available_cpus
 from ..report.passages import VerdictPassages
 from ..storage import IndexMissing, SettingsMismatch, StorageError, compat
 from ..storage.protocol import Listed
+from ..storage.sqlite import sqlite_path
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
     EXIT_CLEAN,
@@ -120,7 +122,7 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     `dedup index add` gives them.  Exit status: 0 nothing seen before, 1 something
     already in the index, 2 error.
     """
-    output = build_output(**options)
+    output = build_output(paths, build_selection(include, exclude, hidden), **options)
     with _open(db, options, create=False, readonly=True) as idx:
         job = _guard(lambda: check_paths(idx, paths, build_selection(include, exclude, hidden),
                                          build_read_options(**options), Policy(policy, seen_share),
@@ -157,7 +159,7 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
-    output = build_output(**options)
+    output = build_output(paths, build_selection(include, exclude, hidden), **options)
     with _open(db, options, create=True, readonly=False) as idx:
         job = _guard(lambda: add_paths(idx, paths, build_selection(include, exclude, hidden),
                                        build_read_options(**options),
@@ -178,7 +180,7 @@ def output_option(func: Callable) -> Callable:
 @output_option
 def stats(db, fmt, output) -> None:
     """Counts, settings and size on disk of the index."""
-    with _open(db, {}, create=False, readonly=True) as idx:
+    with _open(db, {"output": output}, create=False, readonly=True) as idx:
         data = _guard(idx.stats)
     with report_file(output) as out:
         out.write(dumps(data) + "\n" if fmt == "json" else _stats_text(data))
@@ -227,7 +229,7 @@ def optimize(db) -> None:
 def list_ids(db, output) -> None:
     """Print every stored id, one per line, oldest first (control characters in an id,
     a newline for one, are shown as escapes such as \\n or \\x1b)."""
-    with _open(db, {}, create=False, readonly=True) as idx:
+    with _open(db, {"output": output}, create=False, readonly=True) as idx:
         _guard(lambda: _lines((printable(i, tabs=False) for i in idx.ids()), output))
 
 
@@ -237,7 +239,7 @@ def list_ids(db, output) -> None:
 def export(db, output) -> None:
     """Print every stored document as JSON Lines (no text): id, added (UTC, ISO 8601),
     added_unix, chars, paragraphs, meta."""
-    with _open(db, {}, create=False, readonly=True) as idx:
+    with _open(db, {"output": output}, create=False, readonly=True) as idx:
         _guard(lambda: _lines((dumps(_exported(d)) for d in idx.documents()), output))
 
 
@@ -295,7 +297,9 @@ def _lines(lines: Iterable[str], output: Optional[str]) -> None:
 
 
 def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
-    """Open the index; settings options, if any were given, must agree with it."""
+    """Open the index; settings options, if any were given, must agree with it, and an
+    ``output`` option may not name the index or one of its files (``DB-wal``, ``DB-lsh.ID``)."""
+    _refuse_index_as_output(db, options.get("output"))
     given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
     jobs = (options.get("jobs") or available_cpus()) if "jobs" in options else 1  # check and add sign batches
     exists = True
@@ -320,6 +324,16 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
             idx.close()
             raise click.UsageError(str(err)) from None
     return idx
+
+
+def _refuse_index_as_output(db: str, output: Optional[str]) -> None:
+    if output in (None, "-") or "://" in db:
+        return
+    path, index = os.path.abspath(output), os.path.abspath(sqlite_path(db))
+    if path == index or path.startswith(index + "-") or (os.path.exists(output) and os.path.exists(index)
+                                                         and os.path.samefile(output, index)):
+        _fail(f"refusing to write to {printable(repr(output))}: it is the index {printable(repr(db))} or one of "
+              "its files, and would be overwritten; choose another file")
 
 
 def _guard(call: Callable[[], Any]) -> Any:

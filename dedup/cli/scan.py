@@ -92,8 +92,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     if fmt == "parquet":
         _check_parquet_folder(options.get("output"))
     settings = build_settings(**options)
-    output = build_output(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
+    output = build_output(paths, selection, **options)
     progress = output.progress()
     try:
         result = scan_paths(
