@@ -267,3 +267,38 @@ def test_lsh_settings_that_miss_most_pairs_at_the_threshold_are_warned_about(tmp
     with pytest.warns(UserWarning, match="most near-duplicates at the threshold would be missed"):
         Index.open(tmp_path / "weak.dedup", Settings(rows=100)).close()
     assert Settings(rows=100).lsh_warning() and Settings().lsh_warning() is None
+
+
+def test_record_ids_of_another_json_type_are_other_ids(tmp_path, rng):
+    """Tester's D9: ``{"id": 7}`` in one file and ``{"id": "7"}`` in another were one
+    index id (the second was "already indexed" or refused as a changed text).  A
+    whole-number id is ``#7``; a string starting with ``#`` gets one more, so no
+    string spells a number's id."""
+    texts = [article(rng) for _ in range(4)]
+    (tmp_path / "a.jsonl").write_text(json.dumps({"id": 7, "text": texts[0]}) + "\n"
+                                      + json.dumps({"id": "#8", "text": texts[1]}) + "\n", encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text(json.dumps({"id": "7", "text": texts[2]}) + "\n"
+                                      + json.dumps({"id": 8, "text": texts[3]}) + "\n", encoding="utf-8")
+    db = tmp_path / "i.dedup"
+    res = run("index", "add", "a.jsonl", "b.jsonl", "--db", db)
+    assert res.exit_code == 0 and "4 added, 0 rejected, 0 already indexed, 0 errors" in res.stdout, res.output
+    assert ids(db) == ["##8", "#7", "#8", "7"]
+    assert run("index", "add", "a.jsonl", "--db", db, "--id-prefix", "f:").exit_code == 1  # same texts, new ids
+    with Index.open(db, readonly=True) as idx:
+        assert idx.get("7").text == texts[2] and idx.get("#7").text == texts[0]
+
+
+def test_file_ids_escape_backslashes_so_an_undecodable_name_has_its_own(tmp_path, rng):
+    """Tester's D9: a Latin-1 name ``caf<E9>.txt`` was stored as the text ``caf\\xe9.txt``,
+    the same id as a UTF-8 name spelled with a backslash.  Backslashes are escaped too."""
+    folder = os.fsencode(tmp_path / "in")
+    os.mkdir(folder)
+    for name, text in ((b"caf\xe9.txt", article(rng)), (b"caf\\xe9.txt", article(rng)), (b"a\\b.txt", article(rng))):
+        with open(os.path.join(folder, name), "w", encoding="utf-8") as out:
+            out.write(text)
+    db = tmp_path / "i.dedup"
+    res = run("index", "add", "in", "--db", db, "--base", "in")
+    assert res.exit_code == 0 and "3 added" in res.stdout, res.output
+    assert ids(db) == ["a\\\\b.txt", "caf\\\\xe9.txt", "caf\\xe9.txt"]
+    again = run("index", "add", "in", "--db", db, "--base", "in")
+    assert again.exit_code == 0 and "3 already indexed" in again.stdout

@@ -202,7 +202,8 @@ def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig
     package imports that marks the moment and then hangs, so the signal lands in the
     middle of the imports every time."""
     command = Path(sys.executable).parent / "dedup"
-    assert command.exists(), "the dedup command is not installed next to this Python (pip install -e .)"
+    assert command.exists() and "dedup_entry" in command.read_text(), \
+        "the dedup command next to this Python is missing or stale: run pip install -e . (the entry point changed)"
     shim, marker = tmp_path / "shim", tmp_path / "importing"
     shim.mkdir()
     (shim / "zstandard.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)\n")

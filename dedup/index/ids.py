@@ -8,14 +8,18 @@ The rules (the README's "Document ids"):
   files or found in a folder, so two different ``x.txt`` in two folders never share an
   id; a file outside ``base`` is named by its absolute path;
 * a JSON or JSON Lines record keeps its own id as it is (its id field, ``wire-1``),
-  after an optional ``prefix``; a record whose id repeats an earlier record's in the
-  same file is ``ID@LINE``, and a record without one ``FILE_ID:LINE`` -- the scan's
-  record names (``FILE#ID``, ``FILE#ID@LINE``, ``FILE:LINE``) without their ``FILE#``,
-  so no record is lost to a name (reports name records exactly as the scan does);
-* a file name that is not valid UTF-8 (undecodable bytes, PEP 383) is stored with
-  each such byte written ``\\xNN``, as the scan's text report shows it, and its exact
-  bytes are kept in the document's metadata as ``path_bytes`` (base64, as in the
-  scan's JSON report);
+  after an optional ``prefix``, except that a whole-number id is written ``#N`` and a
+  string id starting with ``#`` gets one more ``#`` -- so the number ``7`` (``#7``) and
+  the string ``"7"`` (``7``) are two ids, and no string spells a number's id; a record
+  whose id repeats an earlier record's in the same file is ``ID@LINE``, and a record
+  without one ``FILE_ID:LINE`` -- the scan's record names (``FILE#ID``,
+  ``FILE#ID@LINE``, ``FILE:LINE``) without their ``FILE#``, so no record is lost to a
+  name (reports name records exactly as the scan does);
+* in a file's id a backslash is written ``\\\\`` and each byte of a name that is not
+  valid UTF-8 (undecodable bytes, PEP 383) ``\\xNN`` -- an escaping without
+  collisions: ``caf\\xe9.txt`` is the Latin-1 name, ``caf\\\\xe9.txt`` the UTF-8 name
+  spelled with a backslash; the name's exact bytes are kept in the document's
+  metadata as ``path_bytes`` (base64, as in the scan's JSON report);
 * text read from stdin is named ``stdin_id`` when given (its records without an id
   ``STDIN_ID:LINE``), otherwise by a digest of its text (``auto:...``, as
   :meth:`dedup.index.Index.add` names a text given without an id), so a second
@@ -76,11 +80,23 @@ class Naming:
             return self.stdin_id if self.stdin_id is not None else auto_id(doc.text)
         if doc.path.startswith(STDIN_NAME + ":"):  # a record without an id, by its line
             return self.stdin_id + doc.path[len(STDIN_NAME):] if self.stdin_id is not None else auto_id(doc.text)
-        return json_text(doc.path)
+        return escaped_name(doc.path)
 
 
-def record_id(name: str, record: str) -> str:
+def escaped_name(name: str) -> str:
+    """A file name as an id: each backslash written ``\\\\``, each lone surrogate (an
+    undecodable byte, ``\\xNN``) escaped -- valid UTF-8, and no two names alike."""
+    if "\\" not in name and json_text(name) == name:
+        return name
+    return re.sub("[\\\\\ud800-\udfff]", lambda m: "\\\\" if m.group() == "\\" else json_text(m.group()), name)
+
+
+def record_id(name: str, record: str | int) -> str:
     """A record's id from its reader name ``FILE#ID`` or ``FILE#ID@LINE...`` (``ID`` is
-    ``record``): ``ID``, or ``ID@LINE...`` for a repeated id."""
-    found = re.fullmatch(r"(?s).*#" + re.escape(record) + r"((?:@\d+)*)", name)
-    return record + (found.group(1) if found else "")
+    ``record``, the id field's value): ``ID``, or ``ID@LINE...`` for a repeated id, with
+    ``ID`` spelled ``#N`` for a whole number and ``#`` prepended to a string starting
+    with ``#``."""
+    text = str(record)
+    found = re.fullmatch(r"(?s).*#" + re.escape(text) + r"((?:@\d+)*)", name)
+    spelled = f"#{text}" if not isinstance(record, str) or text.startswith("#") else text
+    return spelled + (found.group(1) if found else "")

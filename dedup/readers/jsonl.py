@@ -190,4 +190,4 @@ def _document(record: Any, number: int, where: str, options: "ReadOptions", name
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
     if problem := surrogate_problem(text):
         return ReadError(address, f"{where}: text field {options.text_field!r} holds {problem}")
-    return Document(address, text, "json-field", None if key is None else str(key), warning)
+    return Document(address, text, "json-field", key, warning)
