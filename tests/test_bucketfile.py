@@ -17,7 +17,7 @@ import pytest
 from textgen import prose, rewrite
 
 import dedup.index
-import dedup.storage.bucketfile
+import dedup.storage.bucketfile.write
 import dedup.storage.sqlite.buckets
 from dedup.index import Index, contain
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
@@ -135,7 +135,7 @@ def assert_well_formed(idx: Index) -> None:
 def test_checks_answer_the_same_with_and_without_the_file_through_adds_and_removals(
     tmp_path, rng, monkeypatch, partition
 ):
-    monkeypatch.setattr(dedup.storage.bucketfile, "PARTITION", partition)
+    monkeypatch.setattr(dedup.storage.bucketfile.write, "PARTITION", partition)
     texts = [article(rng) for _ in range(30)]
     with Index.open(tmp_path / "i.dedup", policy=Policy("flag", add_duplicates=True)) as idx:
         for i, t in enumerate(texts[:12]):

@@ -8,8 +8,11 @@ across restarts.  ``dedup check`` and ``dedup index ...`` are thin layers over i
 The package, one concern per module: :class:`Index` here holds the public verbs only;
 :mod:`~dedup.index.signing` signs a batch of articles once (reusing the scan's stages);
 :mod:`~dedup.index.query` finds each article's verified matches (candidates -> estimate
-floor -> exact verification); :mod:`~dedup.index.judge` turns them into a verdict as the
-policy says; the rows live behind one storage contract (:mod:`dedup.storage.protocol`),
+floor -> exact verification; whole documents in :mod:`~dedup.index.documents`, contained
+texts in :mod:`~dedup.index.contain`, boilerplate by :mod:`~dedup.index.tallies`);
+:mod:`~dedup.index.judge` turns them into a verdict as the policy says;
+:mod:`~dedup.index.run` decides a batch as one-at-a-time adds would (with
+:mod:`~dedup.index.batch`); the rows live behind one storage contract (:mod:`dedup.storage.protocol`),
 in an SQLite file or on a Redis server (:func:`dedup.storage.open_storage`).
 
 ``add`` runs the same check and the write in one exclusive storage transaction, so two
@@ -24,23 +27,19 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
-import numpy as np
-
+from ..minhash import floor
 from ..plan.local import LocalExecutor
 from ..settings import Settings
-from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
-from ..storage.protocol import Listed, NewDocument
-from ..verdict import Policy, Verdict
-from . import judge as judging
-from .batch import earlier_related
-from .items import BadDocument, Input, Item, auto_id, digest, input_of, name_of, problem, raised
 from ..sketch import SKETCH_MISS, sketch_floor
-from .query import exact_copies, floor, look_up, tallied
-from .signing import DERIVE, banded, new_document, sign
+from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
+from ..storage.protocol import Listed
+from ..verdict import Policy, Verdict
+from .items import BadDocument, Input, Item, digest, input_of, raised
+from .run import run
+from .signing import DERIVE
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
@@ -317,114 +316,12 @@ class Index:
     # -- the work ------------------------------------------------------------------
 
     def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
-        """Verdicts on a batch, and with ``write`` the batch stored as the policy says,
-        exactly as adding its articles one at a time would (see :mod:`.batch`): one
-        signing pass, one look-up of the whole batch, the batch compared with itself,
-        then an in-order pass that decides each article, one bulk write at the end."""
-        verdicts: list[Optional[Verdict]] = [None] * len(inputs)
-        good: list[int] = []
-        for i, inp in enumerate(inputs):
-            bad = problem(inp)
-            if bad:
-                verdicts[i] = Verdict(name_of(inp.doc_id), policy.action, error=bad)
-            else:
-                good.append(i)
-        s = self.settings
-        signed = sign([inputs[i].text for i in good], s, self._executor)
-        comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
-                                                minlength=len(good)))
-        with self._store.transaction(write):
-            ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
-                   for i in good]
-            known = self._store.digests(ids) if write else {}
-            # The articles an add judges (or loads) are tallied for boilerplate --
-            # stored or rejected, the index has seen them -- but not those already
-            # indexed, nor a changed text under a stored id without ``replace``.
-            counted = np.array([write and (doc_id not in known or (
-                policy.replace and known[doc_id] not in (None, digest(inputs[i].text))))
-                for doc_id, i in zip(ids, good)], dtype=bool)
-            lookup = (look_up(self._store, signed, comparable, counted if write else None)
-                      if judge and len(comparable) else None)
-            related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
-                       if write and lookup is not None and len(comparable) > 1 else None)
-            where = np.full(len(good), -1, dtype=np.int64)
-            where[comparable] = np.arange(len(comparable))
-            stored = np.zeros(len(comparable), dtype=bool)
-            pending: list[NewDocument] = []
-            # After a stripped store or a replacement the batch look-up no longer
-            # tells what a one-at-a-time add would see: each later article is looked
-            # up alone.
-            alone = False
-            for d, i in enumerate(good):
-                inp, doc_id = inputs[i], ids[d]
-                replacing = doc_id in known
-                if replacing:
-                    if policy.replace:
-                        self._write(pending)  # the version replaced may be among them
-                    verdicts[i] = self._stored_again(doc_id, inp.text, known[doc_id], policy)
-                    if verdicts[i] is not None:
-                        continue
-                    alone = True
-                p = int(where[d])
-                paragraphs = int(signed.first[d + 1] - signed.first[d])
-                if not judge:
-                    verdict = judging.unjudged(doc_id, inp.text, paragraphs, policy)
-                elif p < 0:  # below the length rule: matched only as an exact copy, by its key
-                    key = int(signed.doc_keys[d])
-                    if any(doc.key == key for doc in pending):
-                        self._write(pending)  # an earlier copy in this batch
-                    verdict = judging.exact_only(doc_id, inp.text, paragraphs, exact_copies(self._store, key), policy,
-                                                 s.min_tokens)
-                else:
-                    mine, q = lookup, p
-                    if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
-                        self._write(pending)  # what precedes it, then look it up again
-                        mine, q = look_up(self._store, signed, np.array([d]), counted), 0
-                    eligible, found, docs = mine.of(q)
-                    lo, hi = int(signed.first[d]), int(signed.first[d + 1])
-                    verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s,
-                                            mine.boilerplate[lo:hi])
-                if write and verdict.error is None and (judging.stores(verdict, policy) or replacing):
-                    text = verdict.text if policy.action == "strip" and verdict.text is not None else inp.text
-                    pending.append(new_document(s, text, doc_id, inp.meta, digest(inp.text), signed, d,
-                                                text is inp.text))
-                    known[doc_id] = digest(inp.text)
-                    alone = alone or text is not inp.text
-                    if p >= 0:
-                        stored[p] = True
-                    verdict = replace(verdict, added=True, replaced=replacing)
-                verdicts[i] = verdict
-            self._write(pending)
-            if counted.any():
-                self._store.tally(tallied(signed, counted), int(counted.sum()))
+        """Verdicts on a batch, and with ``write`` the batch stored as the policy says
+        (:func:`dedup.index.run.run`); then a new bucket file if one is due."""
+        verdicts = run(self._store, inputs, policy, write, judge, self._executor)
         if write and judge and self.auto_optimize:
             self._optimize_if_behind()
-        return verdicts  # type: ignore[return-value]
-
-    def _stored_again(self, doc_id: str, text: str, stored: Optional[str], policy: Policy) -> Optional[Verdict]:
-        """An add of an id that is stored: "already indexed" when the text is the same
-        (an index written before digests were kept compares the stored text), an error
-        when it differs -- or, when the policy says ``replace``, ``None`` after removing
-        the old version (the caller then judges and stores the new one in its place, in
-        the same transaction)."""
-        if stored is None:
-            old = self._store.get(doc_id)
-            stored = digest(old.text) if old is not None else None
-        if stored == digest(text):
-            return Verdict(doc_id, policy.action, chars=len(text), already_indexed=True,
-                           reason="same id, same text: skipped")
-        if not policy.replace:
-            return Verdict(doc_id, policy.action, error=(
-                f"document {doc_id!r} is already in the index with a different text "
-                "(replace it with --replace, or Policy(replace=True))"))
-        self._store.delete(doc_id)
-        return None
-
-    def _write(self, pending: list[NewDocument]) -> None:
-        """Store the documents decided so far, in order, in one bulk write."""
-        if pending:
-            self._store.insert_many(banded(self._store, pending))
-            pending.clear()
+        return verdicts
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:

@@ -20,7 +20,7 @@ and the stored rows are those of adding the articles one at a time (tested in
 The relation over-approximates on purpose (a false relation only costs a second
 look-up; a missed one would change a verdict), except where the index provably hides
 the earlier article: an exact copy of a text the index already holds
-:data:`~dedup.index.query.MAX_COPIES` times is never listed (only the oldest copies
+:data:`~dedup.index.matches.MAX_COPIES` times is never listed (only the oldest copies
 are), so it relates nothing -- boilerplate repeated in every article of a batch does not
 make the batch sequential.
 """
@@ -30,12 +30,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import containment
-from ..minhash import estimate
+from ..minhash import estimate, floor
 from ..segments import ranges, sorted_unique
 from ..settings import Settings
 from ..verify import score_pairs
 from . import contain
-from .query import MAX_COPIES, Found, floor, joined
+from .matches import MAX_COPIES, Found, joined
 from .signing import Signed
 
 

@@ -2,7 +2,7 @@
 
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``) or when at least ``policy.seen_share`` of its comparable paragraphs
-are already stored; boilerplate paragraphs (:func:`dedup.index.query.boilerplate`)
+are already stored; boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`)
 count for neither.  Otherwise it may be *contained in* a stored document (at least
 ``Settings.containment`` of it is inside one) or *contain* one.  The policy's action
 then decides: ``reject`` accepts only documents that are neither duplicates nor
@@ -23,7 +23,7 @@ from ..corpus import Corpus
 from ..settings import Settings
 from ..verdict import DocumentMatch, Policy, Verdict
 from .items import name_of
-from .query import Found
+from .matches import Found
 from .signing import Signed
 
 

@@ -11,59 +11,33 @@
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
    as in a scan (paragraphs of fewer than ``min_tokens`` tokens are not compared;
-   an article without a longer one is matched only as an exact copy, :func:`exact_copies`).
+   an article without a longer one is matched only as an exact copy,
+   :func:`~dedup.index.documents.exact_copies`).
 
 Exact copies of a matched stored text are not banded (contract rule 5), so they are
-listed from their content key.  What the matches mean for the article is
-:mod:`dedup.index.judge`'s business.
+listed from their content key (:mod:`.matches`).  Whole documents are scored in
+:mod:`.documents`, boilerplate told by :mod:`.tallies`, contained texts found by
+:mod:`.contain`.  What the matches mean for the article is :mod:`dedup.index.judge`'s
+business.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..boilerplate import min_documents
 from ..minhash import estimate, floor
-from ..segments import SetTable, ranges, sorted_unique, take_sets
-from ..sketch import SKETCH_MISS, sketch, sketch_floor, sketch_matches, sketch_positions
-from ..storage.protocol import ParagraphRows, Storage
-from ..verdict import DocumentMatch, ParagraphMatch
+from ..segments import sorted_unique
+from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
+from ..storage.protocol import Storage
+from ..verdict import DocumentMatch
 from ..verify import score_pairs
 from . import contain
-from .signing import Signed, slice_sets
-
-#: Exact copies of one matched stored text listed in a verdict.
-MAX_COPIES = 16
-#: Stored documents scored as whole documents per article (those sharing the most
-#: paragraphs first); bounds the work when a text is repeated across the archive.
-MAX_DOCUMENTS = 64
-
-
-@dataclass(frozen=True)
-class Found:
-    """Paragraph matches of checked paragraphs: which checked paragraph (an index into
-    the ``eligible`` array the look-up was given), the stored row, scores."""
-
-    new: np.ndarray  # index into the checked (eligible) paragraphs
-    rows: ParagraphRows  # stored side, one row per match
-    jaccard: np.ndarray
-    cont_new: np.ndarray
-    cont_stored: np.ndarray
-    estimates: np.ndarray
-    exact: np.ndarray
-    contained: np.ndarray  # Jaccard below the threshold, one side >= containment inside the other
-
-    def part(self, lo: int, hi: int, start: int) -> "Found":
-        """Matches ``lo:hi`` (those of one article), ``new`` counted from ``start``
-        (the article's first checked paragraph)."""
-        r = self.rows
-        rows = ParagraphRows(r.ids[lo:hi], r.docs[lo:hi], r.index[lo:hi], r.start[lo:hi], r.end[lo:hi],
-                             r.keys[lo:hi], r.signatures[lo:hi], slice_sets(r.sets, lo, hi))
-        return Found(self.new[lo:hi] - start, rows, self.jaccard[lo:hi], self.cont_new[lo:hi],
-                     self.cont_stored[lo:hi], self.estimates[lo:hi], self.exact[lo:hi], self.contained[lo:hi])
+from .documents import document_matches
+from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hits_to_pairs, joined, take_rows
+from .signing import Signed
+from .tallies import boilerplate
 
 
 @dataclass(frozen=True)
@@ -166,238 +140,4 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
         estimates=np.concatenate([est, est[take]])[order],
         exact=(c.para_key[eligible[all_new]] == stored.keys)[order],
         contained=np.concatenate([inside, inside[take]])[order],
-    )
-
-
-def copy_matches(
-    match_owner: np.ndarray, match_ids: np.ndarray, match_keys: np.ndarray, copy_ids: np.ndarray,
-    copy_keys: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The matches to add for exact copies of matched stored texts: every ``(m, r)``,
-    match ``m`` and copy ``r`` having the same content key, unless the article owning
-    ``m`` already matches row ``copy_ids[r]`` itself; in ``(r, m)`` order, as
-    ``(m array, r array)``.  One sort and a join on the key, no loop per pair."""
-    by_key = np.argsort(match_keys, kind="stable")
-    ordered = match_keys[by_key]
-    left = np.searchsorted(ordered, copy_keys, side="left")
-    count = np.searchsorted(ordered, copy_keys, side="right") - left
-    m = by_key[ranges(left, count)]
-    r = np.repeat(np.arange(len(copy_ids), dtype=np.int64), count)
-    if not len(m):
-        return m.astype(np.int64), r
-    span = int(max(match_ids.max(initial=0), copy_ids.max(initial=0))) + 1
-    seen = np.isin(match_owner[m] * span + copy_ids[r], match_owner * span + match_ids)
-    return m[~seen].astype(np.int64), r[~seen]
-
-
-def document_matches(
-    store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
-    boilerplate: np.ndarray | None = None,
-) -> list[list[DocumentMatch]]:
-    """For each article of ``arts`` (article numbers in ``signed``): the stored
-    documents that share a verified paragraph with it or are similar to it as a whole,
-    each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
-    and returned by :func:`paragraph_matches` (``owner``: positions in ``arts``).
-    One look-up per kind for all the articles; the same lists as one article at a time.
-    The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
-    the whole-document scores, on both sides: the stored document loses the shingles
-    the article left out (:func:`dedup.verify.score_pairs`, ``whole``)."""
-    s = store.settings
-    c = signed.corpus
-    n = len(arts)
-    # Stored documents sharing matched paragraphs, most shared first, then by row id.
-    match_art = owner[found.new]
-    span = int(found.rows.docs.max()) + 1 if len(match_art) else 1
-    shared_pairs, shared = np.unique(match_art * span + found.rows.docs, return_counts=True)
-    shared_art, shared_doc = shared_pairs // span, shared_pairs % span
-    ranked = np.lexsort((shared_doc, -shared, shared_art))
-    ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
-    ranked_docs = shared_doc[ranked].tolist()
-    # Similar as a whole: document band keys -> sketch floor -> estimate floor.
-    query = signed.doc_bands[arts]
-    hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
-    qa, refs = hits_to_pairs(query, hit_keys, doc_hits)
-    hit_ids, first = np.unique(doc_hits, return_index=True)
-    near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
-                          ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
-    hits = store.documents(sorted_unique(refs[near]))
-    near &= np.isin(refs, hits.ids)
-    qa, refs = qa[near], refs[near]
-    plausible = estimate(signed.doc_signatures[arts[qa]], hits.signatures[np.searchsorted(hits.ids, refs)]
-                         ) >= floor(s.doc_threshold, s.num_perm)
-    qa, refs = qa[plausible], refs[plausible]
-    plausible_bounds = np.searchsorted(qa, np.arange(n + 1)).tolist()
-    plausible_docs = refs.tolist()
-    # Exact copies of each article's text, oldest first.
-    copies = store.document_copies(signed.doc_keys[arts], MAX_COPIES)
-    copies_of: dict[int, list[int]] = defaultdict(list)
-    for rid, key in zip(copies.ids.tolist(), copies.keys.tolist()):
-        copies_of[key].append(rid)
-    pair_art: list[int] = []
-    pair_doc: list[int] = []
-    for a, key in enumerate(signed.doc_keys[arts].tolist()):
-        candidates = list(dict.fromkeys(ranked_docs[ranked_bounds[a] : ranked_bounds[a + 1]] + copies_of.get(key, [])
-                                        + plausible_docs[plausible_bounds[a] : plausible_bounds[a + 1]]))
-        candidates = candidates[:MAX_DOCUMENTS]
-        pair_art.extend([a] * len(candidates))
-        pair_doc.extend(candidates)
-    out: list[list[DocumentMatch]] = [[] for _ in range(n)]
-    if not pair_doc:
-        return out
-    docs = store.documents(np.array(pair_doc, dtype=np.int64))
-    pa = np.array(pair_art, dtype=np.int64)
-    pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
-    scored = sorted_unique(pa)
-    unions = signed.document_sets(arts[scored], boilerplate)
-    table = joined(unions, store.document_sets(docs.ids))
-    pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
-    whole = None
-    if boilerplate is not None and boilerplate.any():  # left out of the stored side too
-        whole = len(table.offsets) - 1 + pairs[:, 0]
-        table = joined(table, signed.document_sets(arts[scored]))
-    scores = score_pairs(table, pairs, whole)
-    est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
-    para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
-    rows = found.rows
-    for m, a in enumerate(match_art.tolist()):
-        p = eligible[found.new[m]]
-        para_of[(a, int(rows.docs[m]))].append(ParagraphMatch(
-            paragraph=int(c.para_index[p]),
-            start=int(c.para_start[p]),
-            end=int(c.para_end[p]),
-            stored_paragraph=int(rows.index[m]),
-            stored_start=int(rows.start[m]),
-            stored_end=int(rows.end[m]),
-            similarity=float(found.jaccard[m]),
-            containment=(float(found.cont_new[m]), float(found.cont_stored[m])),
-            estimate=float(found.estimates[m]),
-            exact=bool(found.exact[m]),
-            relation="contained" if found.contained[m] else "near-duplicate",
-        ))
-    for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
-        ref = int(docs.ids[j])
-        paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
-        contained = s.containment and max(scores.containment_a[t], scores.containment_b[t]) >= s.containment
-        if not paragraphs and scores.jaccard[t] < s.doc_threshold and not contained:
-            continue
-        out[a].append(DocumentMatch(
-            doc_id=docs.doc_ids[j],
-            similarity=float(scores.jaccard[t]),
-            containment=(float(scores.containment_a[t]), float(scores.containment_b[t])),
-            estimate=float(est[t]),
-            exact=bool(docs.keys[j] == signed.doc_keys[arts[a]]),
-            chars=int(docs.chars[j]),
-            paragraphs=paragraphs,
-        ))
-    for matches in out:
-        matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
-    return out
-
-
-def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
-    """Stored documents whose normalized text has the content key ``key``, as exact
-    matches: how an article below the length rule is matched."""
-    docs = store.document_copies(np.array([key], dtype=np.uint64), MAX_COPIES)
-    return [
-        DocumentMatch(doc_id=doc_id, similarity=1.0, containment=(1.0, 1.0), estimate=1.0, exact=True,
-                      chars=int(chars))
-        for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
-    ]
-
-
-def boilerplate(
-    store: Storage, signed: Signed, which: np.ndarray | None = None, counted: np.ndarray | None = None,
-) -> np.ndarray:
-    """Which paragraphs of the batch are boilerplate: their exact text occurred in at
-    least :func:`dedup.boilerplate.min_documents` of the documents the index has
-    judged before (stored or rejected: the storage's tallies, :meth:`Storage.tally`,
-    counted by every add and load).  With ``which`` (bool per batch paragraph), only
-    those paragraphs are looked at (the others are ``False``): a batch add looks
-    single articles up again.  With ``counted`` (bool per article: an add of the
-    batch, which judges these articles one after another), the counted articles
-    earlier in the batch count too, as one-at-a-time adds would have tallied them."""
-    s = store.settings
-    keys = signed.corpus.para_key
-    asked = np.ones(len(keys), bool) if which is None else which
-    if not s.boilerplate or not asked.any():
-        return np.zeros(len(keys), bool)
-    seen = np.zeros(len(keys), np.int64)
-    seen[asked], judged = store.tallies(keys[asked])
-    before = np.zeros(len(signed.first) - 1, np.int64)
-    if counted is not None:
-        docs = signed.corpus.para_doc
-        order = np.lexsort((docs, keys))
-        k, d = keys[order], docs[order]
-        new_key = np.r_[True, k[1:] != k[:-1]]
-        new_pair = new_key | np.r_[True, d[1:] != d[:-1]]
-        flags = np.r_[0, np.cumsum(new_pair & counted[d])]  # counted (key, article) pairs before
-        pair_start = np.maximum.accumulate(np.where(new_pair, np.arange(len(k)), 0))
-        key_start = np.maximum.accumulate(np.where(new_key, np.arange(len(k)), 0))
-        earlier = np.empty(len(k), np.int64)
-        earlier[order] = flags[pair_start] - flags[key_start]
-        seen = seen + earlier
-        before = np.cumsum(counted) - counted
-    need = np.array([min_documents(judged + b, s.boilerplate) for b in before.tolist()], dtype=np.int64)
-    return (seen >= need[signed.corpus.para_doc]) & asked
-
-
-def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
-    """The paragraph content keys to tally for the ``counted`` articles of ``signed``:
-    each distinct key once per article."""
-    c = signed.corpus
-    which = counted[c.para_doc]
-    pairs = np.unique(np.stack([c.para_key[which].view(np.int64), c.para_doc[which]], 1), axis=0)
-    return pairs[:, 0].view(np.uint64)
-
-
-def joined(a: SetTable, b: SetTable) -> SetTable:
-    """Two set tables as one (``b``'s sets numbered after ``a``'s)."""
-    return SetTable(
-        values=np.concatenate([a.values, b.values]),
-        offsets=np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]),
-    )
-
-
-def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique ``(query row, stored row)`` pairs that share a band key."""
-    flat = query.ravel()
-    owner = np.repeat(np.arange(len(query), dtype=np.int64), query.shape[1])
-    order = np.argsort(flat, kind="stable")
-    ordered = flat[order]
-    left = np.searchsorted(ordered, hit_keys, side="left")
-    count = np.searchsorted(ordered, hit_keys, side="right") - left
-    new = owner[order[ranges(left, count)]]
-    refs = np.repeat(hit_refs, count)
-    if not len(new):
-        return new, refs
-    # One int64 per pair, ordered by (query row, stored row): a 1-D unique is ~3x
-    # faster than ``np.unique(axis=0)`` on the ~500 pairs of a check at 100k articles.
-    span = int(refs.max()) + 1
-    pairs = sorted_unique(new * span + refs)
-    return pairs // span, pairs % span
-
-
-def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
-    return ParagraphRows(
-        ids=rows.ids[which],
-        docs=rows.docs[which],
-        index=rows.index[which],
-        start=rows.start[which],
-        end=rows.end[which],
-        keys=rows.keys[which],
-        signatures=rows.signatures[which],
-        sets=take_sets(rows.sets, which),
-    )
-
-
-def concat_rows(a: ParagraphRows, b: ParagraphRows) -> ParagraphRows:
-    return ParagraphRows(
-        ids=np.concatenate([a.ids, b.ids]),
-        docs=np.concatenate([a.docs, b.docs]),
-        index=np.concatenate([a.index, b.index]),
-        start=np.concatenate([a.start, b.start]),
-        end=np.concatenate([a.end, b.end]),
-        keys=np.concatenate([a.keys, b.keys]),
-        signatures=np.concatenate([a.signatures, b.signatures]),
-        sets=joined(a.sets, b.sets),
     )

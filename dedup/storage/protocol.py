@@ -299,7 +299,7 @@ class Storage(Protocol):
         paragraph content keys, one entry per judged document holding the key: the
         same key once per document) occurred in one more of them.  Counts only grow
         (a removal does not lower them): they are what the index has *seen*, stored or
-        not -- the boilerplate rule's document counts (:func:`dedup.index.query.boilerplate`)."""
+        not -- the boilerplate rule's document counts (:func:`dedup.index.tallies.boilerplate`)."""
 
     def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
         """``(counts, documents)``: for each of ``keys``, in how many judged documents

@@ -1,0 +1,137 @@
+"""Document-level matches of checked articles: stored documents sharing verified
+paragraphs with an article, or similar to it as a whole (document band keys -> sketch
+floor -> estimate floor), or exact copies of it, each scored as a whole document."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from ..minhash import estimate, floor
+from ..segments import sorted_unique
+from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
+from ..storage.protocol import Storage
+from ..verdict import DocumentMatch, ParagraphMatch
+from ..verify import score_pairs
+from .matches import MAX_COPIES, Found, hits_to_pairs, joined
+from .signing import Signed
+
+#: Stored documents scored as whole documents per article (those sharing the most
+#: paragraphs first); bounds the work when a text is repeated across the archive.
+MAX_DOCUMENTS = 64
+
+
+def document_matches(
+    store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
+    boilerplate: np.ndarray | None = None,
+) -> list[list[DocumentMatch]]:
+    """For each article of ``arts`` (article numbers in ``signed``): the stored
+    documents that share a verified paragraph with it or are similar to it as a whole,
+    each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
+    and returned by :func:`paragraph_matches` (``owner``: positions in ``arts``).
+    One look-up per kind for all the articles; the same lists as one article at a time.
+    The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
+    the whole-document scores, on both sides: the stored document loses the shingles
+    the article left out (:func:`dedup.verify.score_pairs`, ``whole``)."""
+    s = store.settings
+    c = signed.corpus
+    n = len(arts)
+    # Stored documents sharing matched paragraphs, most shared first, then by row id.
+    match_art = owner[found.new]
+    span = int(found.rows.docs.max()) + 1 if len(match_art) else 1
+    shared_pairs, shared = np.unique(match_art * span + found.rows.docs, return_counts=True)
+    shared_art, shared_doc = shared_pairs // span, shared_pairs % span
+    ranked = np.lexsort((shared_doc, -shared, shared_art))
+    ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
+    ranked_docs = shared_doc[ranked].tolist()
+    # Similar as a whole: document band keys -> sketch floor -> estimate floor.
+    query = signed.doc_bands[arts]
+    hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
+    qa, refs = hits_to_pairs(query, hit_keys, doc_hits)
+    hit_ids, first = np.unique(doc_hits, return_index=True)
+    near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
+                          ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
+    hits = store.documents(sorted_unique(refs[near]))
+    near &= np.isin(refs, hits.ids)
+    qa, refs = qa[near], refs[near]
+    plausible = estimate(signed.doc_signatures[arts[qa]], hits.signatures[np.searchsorted(hits.ids, refs)]
+                         ) >= floor(s.doc_threshold, s.num_perm)
+    qa, refs = qa[plausible], refs[plausible]
+    plausible_bounds = np.searchsorted(qa, np.arange(n + 1)).tolist()
+    plausible_docs = refs.tolist()
+    # Exact copies of each article's text, oldest first.
+    copies = store.document_copies(signed.doc_keys[arts], MAX_COPIES)
+    copies_of: dict[int, list[int]] = defaultdict(list)
+    for rid, key in zip(copies.ids.tolist(), copies.keys.tolist()):
+        copies_of[key].append(rid)
+    pair_art: list[int] = []
+    pair_doc: list[int] = []
+    for a, key in enumerate(signed.doc_keys[arts].tolist()):
+        candidates = list(dict.fromkeys(ranked_docs[ranked_bounds[a] : ranked_bounds[a + 1]] + copies_of.get(key, [])
+                                        + plausible_docs[plausible_bounds[a] : plausible_bounds[a + 1]]))
+        candidates = candidates[:MAX_DOCUMENTS]
+        pair_art.extend([a] * len(candidates))
+        pair_doc.extend(candidates)
+    out: list[list[DocumentMatch]] = [[] for _ in range(n)]
+    if not pair_doc:
+        return out
+    docs = store.documents(np.array(pair_doc, dtype=np.int64))
+    pa = np.array(pair_art, dtype=np.int64)
+    pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
+    scored = sorted_unique(pa)
+    unions = signed.document_sets(arts[scored], boilerplate)
+    table = joined(unions, store.document_sets(docs.ids))
+    pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
+    whole = None
+    if boilerplate is not None and boilerplate.any():  # left out of the stored side too
+        whole = len(table.offsets) - 1 + pairs[:, 0]
+        table = joined(table, signed.document_sets(arts[scored]))
+    scores = score_pairs(table, pairs, whole)
+    est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
+    para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
+    rows = found.rows
+    for m, a in enumerate(match_art.tolist()):
+        p = eligible[found.new[m]]
+        para_of[(a, int(rows.docs[m]))].append(ParagraphMatch(
+            paragraph=int(c.para_index[p]),
+            start=int(c.para_start[p]),
+            end=int(c.para_end[p]),
+            stored_paragraph=int(rows.index[m]),
+            stored_start=int(rows.start[m]),
+            stored_end=int(rows.end[m]),
+            similarity=float(found.jaccard[m]),
+            containment=(float(found.cont_new[m]), float(found.cont_stored[m])),
+            estimate=float(found.estimates[m]),
+            exact=bool(found.exact[m]),
+            relation="contained" if found.contained[m] else "near-duplicate",
+        ))
+    for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
+        ref = int(docs.ids[j])
+        paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
+        contained = s.containment and max(scores.containment_a[t], scores.containment_b[t]) >= s.containment
+        if not paragraphs and scores.jaccard[t] < s.doc_threshold and not contained:
+            continue
+        out[a].append(DocumentMatch(
+            doc_id=docs.doc_ids[j],
+            similarity=float(scores.jaccard[t]),
+            containment=(float(scores.containment_a[t]), float(scores.containment_b[t])),
+            estimate=float(est[t]),
+            exact=bool(docs.keys[j] == signed.doc_keys[arts[a]]),
+            chars=int(docs.chars[j]),
+            paragraphs=paragraphs,
+        ))
+    for matches in out:
+        matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
+    return out
+
+
+def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
+    """Stored documents whose normalized text has the content key ``key``, as exact
+    matches: how an article below the length rule is matched."""
+    docs = store.document_copies(np.array([key], dtype=np.uint64), MAX_COPIES)
+    return [
+        DocumentMatch(doc_id=doc_id, similarity=1.0, containment=(1.0, 1.0), estimate=1.0, exact=True,
+                      chars=int(chars))
+        for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
+    ]

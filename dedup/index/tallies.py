@@ -1,0 +1,56 @@
+"""The index's boilerplate rule: a paragraph text that occurred in many of the
+documents judged before (the storage's persistent tallies) is boilerplate, and what an
+add tallies."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..boilerplate import min_documents
+from ..storage.protocol import Storage
+from .signing import Signed
+
+
+def boilerplate(
+    store: Storage, signed: Signed, which: np.ndarray | None = None, counted: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which paragraphs of the batch are boilerplate: their exact text occurred in at
+    least :func:`dedup.boilerplate.min_documents` of the documents the index has
+    judged before (stored or rejected: the storage's tallies, :meth:`Storage.tally`,
+    counted by every add and load).  With ``which`` (bool per batch paragraph), only
+    those paragraphs are looked at (the others are ``False``): a batch add looks
+    single articles up again.  With ``counted`` (bool per article: an add of the
+    batch, which judges these articles one after another), the counted articles
+    earlier in the batch count too, as one-at-a-time adds would have tallied them."""
+    s = store.settings
+    keys = signed.corpus.para_key
+    asked = np.ones(len(keys), bool) if which is None else which
+    if not s.boilerplate or not asked.any():
+        return np.zeros(len(keys), bool)
+    seen = np.zeros(len(keys), np.int64)
+    seen[asked], judged = store.tallies(keys[asked])
+    before = np.zeros(len(signed.first) - 1, np.int64)
+    if counted is not None:
+        docs = signed.corpus.para_doc
+        order = np.lexsort((docs, keys))
+        k, d = keys[order], docs[order]
+        new_key = np.r_[True, k[1:] != k[:-1]]
+        new_pair = new_key | np.r_[True, d[1:] != d[:-1]]
+        flags = np.r_[0, np.cumsum(new_pair & counted[d])]  # counted (key, article) pairs before
+        pair_start = np.maximum.accumulate(np.where(new_pair, np.arange(len(k)), 0))
+        key_start = np.maximum.accumulate(np.where(new_key, np.arange(len(k)), 0))
+        earlier = np.empty(len(k), np.int64)
+        earlier[order] = flags[pair_start] - flags[key_start]
+        seen = seen + earlier
+        before = np.cumsum(counted) - counted
+    need = np.array([min_documents(judged + b, s.boilerplate) for b in before.tolist()], dtype=np.int64)
+    return (seen >= need[signed.corpus.para_doc]) & asked
+
+
+def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
+    """The paragraph content keys to tally for the ``counted`` articles of ``signed``:
+    each distinct key once per article."""
+    c = signed.corpus
+    which = counted[c.para_doc]
+    pairs = np.unique(np.stack([c.para_key[which].view(np.int64), c.para_doc[which]], 1), axis=0)
+    return pairs[:, 0].view(np.uint64)

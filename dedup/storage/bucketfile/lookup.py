@@ -1,0 +1,208 @@
+"""Looking keys up in a level's buckets: a fence search, then a vectorized binary search
+inside one block per key (:func:`lower_bound`), the entries of every matched key
+gathered at once (:func:`positions`), over-full buckets left out unread (``limit``), and
+the parts of one look-up (the file, what is held in memory) bounded together
+(:func:`bounded`)."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence
+
+import numpy as np
+
+from ...segments import ranges, sorted_unique
+from .pages import BucketFileDamaged, Pages
+
+#: Keys per block of the sorted key array; the file holds every block's first key
+#: (the "fence"), so a lookup touches the small fence and then one 4 KB block.
+BLOCK = 512
+
+
+@dataclass(frozen=True)
+class LevelBuckets:
+    """One level's buckets (paragraph or document): band keys sorted, the row each
+    points at, and every row's sketch and shingle-set size at its id (rows
+    ``0..upto``; sizes 0 where unknown: documents, rows not banded); ``pages`` and
+    ``at`` (each array's file offset) verify what a lookup reads (``None``: in memory)."""
+
+    upto: int
+    keys: np.ndarray  # uint64, sorted
+    fence: np.ndarray  # keys[::BLOCK]
+    refs: np.ndarray  # uint32 or int64 row ids, aligned with keys
+    sketches: np.ndarray  # (upto + 1, width) uint8
+    sizes: np.ndarray  # (upto + 1,) uint32
+    pages: Optional[Pages] = None
+    at: Optional[Mapping[str, int]] = None
+
+    def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sketches, sizes)`` of rows ``ids`` (int64, each ``<= upto``), pages verified first."""
+        if self.pages is not None:
+            self._check("sketches", ids, ids + 1)
+            self._check("sizes", ids, ids + 1)
+        return self.sketches[ids], self.sizes[ids].astype(np.int64)
+
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True) -> Found:
+        """The bucket entries whose key is in ``query`` (sorted, unique uint64), but
+        none of a bucket holding more than ``limit`` entries, with their rows'
+        sketches unless not ``sketches`` (see :class:`Found`); every page read is
+        verified first (:class:`BucketFileDamaged` if one does not)."""
+        if self.pages is None:
+            found = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence), limit)
+            return found.with_sketches(self.sketches if sketches else None)
+        keys, at, full = positions(self.keys, query, self._verified_bound, limit)
+        runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
+        self._check("refs", at[np.r_[0, runs]] if len(at) else at, at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
+        refs = self.refs[at].astype(np.int64)
+        if len(refs) and (refs.min() < 0 or refs.max() > self.upto):
+            raise BucketFileDamaged(f"{self.pages.path}: a bucket points at row {int(refs.max())} > {self.upto}")
+        if sketches:
+            self._check("sketches", refs, refs + 1)
+        return Found(keys, refs, full).with_sketches(self.sketches if sketches else None)
+
+    def _verified_bound(self, query: np.ndarray) -> np.ndarray:
+        """:func:`lower_bound`, after verifying the key window each query key's search
+        reads (keys ``base .. base + BLOCK``, see there)."""
+        n = len(self.keys)
+        if not n or not len(query):
+            return lower_bound(self.keys, self.fence, query)
+        block = np.searchsorted(self.fence, query, side="left")
+        base = np.maximum(block - 1, 0) * BLOCK
+        self._check("keys", base, np.minimum(base + BLOCK, n - 1) + 1)
+        return lower_bound(self.keys, self.fence, query, block)
+
+    def _check(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
+        """Verify the pages of entries ``[lo, hi)`` of array ``name``."""
+        assert self.pages is not None and self.at is not None
+        size = {"keys": 8, "refs": self.refs.itemsize, "sketches": self.sketches.shape[1], "sizes": 4}[name]
+        self.pages.check(self.at[name] + size * lo, self.at[name] + size * hi)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a look-up found: ``(keys, refs, sketches)`` of the matching bucket entries
+    (``sketches``: each entry's row's, once :meth:`with_sketches` added them) and the
+    query keys left out for holding more than the look-up's ``limit`` entries (``full``,
+    sorted)."""
+
+    keys: np.ndarray  # uint64
+    refs: np.ndarray  # int64 row ids
+    full: np.ndarray  # uint64
+    sketches: Optional[np.ndarray] = None
+
+    def with_sketches(self, sketches: Optional[np.ndarray], rows: Optional[np.ndarray] = None) -> "Found":
+        """The same with each entry's sketch: ``sketches[ref]``, or with ``rows`` (the
+        sorted ids ``sketches`` is aligned with) ``sketches[position of ref in rows]``;
+        ``None``: without (an empty ``(0, 0)`` array)."""
+        if sketches is None:
+            return Found(self.keys, self.refs, self.full, np.zeros((0, 0), np.uint8))
+        at = self.refs if rows is None else np.searchsorted(rows, self.refs)
+        return Found(self.keys, self.refs, self.full, sketches[at])
+
+
+def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(key, row, sketch)`` of the entries of several look-ups of one query (the file
+    first, then what is held in memory), without any key that holds more than
+    ``limit`` entries in one part or in all of them together."""
+    found = [p for p in parts if len(p.keys)] or parts[:1]
+    if len(found) == 1:  # (most look-ups: nothing held beside the file)
+        keys, refs, sketches = found[0].keys, found[0].refs, found[0].sketches
+    else:
+        keys, refs = np.concatenate([p.keys for p in found]), np.concatenate([p.refs for p in found])
+        sketches = np.concatenate([p.sketches for p in found]) if found[0].sketches.shape[1] else found[0].sketches
+    if limit is None or not len(keys):
+        return keys, refs, sketches
+    # The first part is one table (the file): its keys over the limit are in its
+    # ``full``.  A key the other parts (runs held in memory) hold may exceed the limit
+    # by the sum: count the entries of those keys (the file's are most entries).
+    held = sorted_unique(np.concatenate([p.keys for p in parts[1:]] or [np.zeros(0, np.uint64)]))
+    full = sorted_unique(np.concatenate([p.full for p in parts]))
+    if len(held):
+        mine = np.sort(keys[member(held, keys)])
+        counts = np.searchsorted(mine, held, side="right") - np.searchsorted(mine, held)
+        full = sorted_unique(np.concatenate([full, held[counts > limit]]))
+    if not len(full):
+        return keys, refs, sketches
+    keep = ~member(full, keys)
+    return keys[keep], refs[keep], sketches[keep] if len(sketches) else sketches
+
+
+def member(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``: a binary search of
+    each value, no sort of ``values`` (millions of bucket entries against a few keys)."""
+    if not len(sorted_set):
+        return np.zeros(len(values), bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
+
+
+def find(
+    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    limit: Optional[int] = None,
+) -> Found:
+    """Entries of a key-sorted ``(keys, refs)`` table whose key is in ``query`` (sorted);
+    ``bound(q)`` gives each key's first position ``>= q`` (default: ``np.searchsorted``).
+    See :func:`positions`."""
+    hit, at, full = positions(keys, query, bound, limit)
+    return Found(hit, refs[at].astype(np.int64), full)
+
+
+def positions(
+    keys: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+    limit: Optional[int] = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(key, position, full)``: every entry of the sorted ``keys`` whose key is in
+    ``query``, except those of keys with more than ``limit`` entries (``full``: those keys).
+
+    Most keys of a check are in no bucket, so the end of each run of equal keys is
+    searched for only where the first key matched (as the bound of ``q + 1``); the hits
+    are gathered with one fancy index -- no Python loop, whatever the number of keys.
+    An over-full bucket costs its two bounds only: none of its entries (nor their
+    rows' sketches) is read.
+    """
+    if bound is None:
+        bound = functools.partial(np.searchsorted, keys)
+    left = bound(query)
+    hit = left < len(keys)
+    hit[hit] = keys[left[hit]] == query[hit]
+    count = np.zeros(len(query), dtype=np.int64)
+    hits = query[hit]
+    last = hits == np.iinfo(np.uint64).max  # no q + 1: its run ends the array
+    right = np.full(len(hits), len(keys), dtype=np.int64)
+    right[~last] = bound(hits[~last] + np.uint64(1))
+    count[hit] = right - left[hit]
+    full = np.zeros(0, np.uint64)
+    if limit is not None:
+        over = count > limit
+        full, count[over] = query[over], 0
+    return np.repeat(query, count), ranges(left, count), full
+
+
+def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, block: Optional[np.ndarray] = None
+                ) -> np.ndarray:
+    """``np.searchsorted(keys, query)`` for a large memory-mapped ``keys``, through its
+    ``fence`` (every ``BLOCK``-th key); ``block``: ``np.searchsorted(fence, query)``
+    if the caller has it already.
+
+    Why not ``np.searchsorted`` itself: its ~27 probes per key each land on a
+    different page of an array of ~85M keys, and every page a process touches first
+    costs a page fault.  The fence (~0.2% of the keys) stays hot; within the block it
+    selects, a binary search run for all query keys at once, ``log2(BLOCK)`` vectorized
+    steps, touches one page per key.
+    """
+    if not len(keys):
+        return np.zeros(len(query), dtype=np.int64)
+    n = len(keys)
+    if block is None:
+        block = np.searchsorted(fence, query, side="left")  # fence[block - 1] < q <= fence[block]
+    # The answer lies in the window [base, base + BLOCK] (past the end counts as +inf).
+    base = np.maximum(block - 1, 0) * BLOCK
+    size = BLOCK + 1
+    while size > 1:  # base: the last position in the window below q, else the window's start
+        half = size // 2
+        probe = base + half
+        below = (probe < n) & (keys[np.minimum(probe, n - 1)] < query)
+        base = np.where(below, probe, base)
+        size -= half
+    return base + ((base < n) & (keys[np.minimum(base, n - 1)] < query))
