@@ -58,7 +58,8 @@ FORMAT = "dedup-index-redis"
 #: 3: the LSH buckets and sketches as an append-only log (:mod:`.log`), held by each
 #: worker in memory.
 #: 4: a checksum in each document and paragraph record (:mod:`dedup.storage.rowcheck`).
-FORMAT_VERSION = "4"
+#: 5: the bucket log's entries carry the rows' set sizes.
+FORMAT_VERSION = "5"
 
 
 class RedisStorage(Reads, Writes, Multimaps):

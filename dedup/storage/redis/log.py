@@ -25,8 +25,10 @@ first transaction (~1 KB a stored banded row), and holds ~12 bytes a band key in
 banded paragraph with the containment keys (see ``benchmarks/README-redis.md``).
 
 Entries (one field ``v``, little-endian): a header (:data:`HEAD`: level tag, op,
-signature length ``w``, rows ``n``), then for an add (``+``) the rows' ids (u32) and
-their signatures (``n x w`` u32, row by row), for a drop (``-``) the ids only; then the
+signature length ``w``, rows ``n``), then for an add (``+``) the rows' ids (u32), their
+shingle-set sizes (u32; what the containment look-up compares before it reads a row;
+0 for documents) and their signatures (``n x w`` u32, row by row), for a drop (``-``)
+the ids only; then the
 XXH3-64 of all that (a damaged entry is detected, never answered from).  A drop marks removed rows (and the rows a dead writer left
 unpublished): their entries stay in the log, and look-ups leave them out (contract
 rule 6).  Adds of heirs (rows given the bands of a removed exact copy) are ordinary
@@ -36,7 +38,7 @@ adds of older row ids.
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import numpy as np
 import xxhash
@@ -61,26 +63,27 @@ FLUSH_ROWS = 1 << 16
 PAGE = 64
 
 
-def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray) -> bytes:
-    """The log entry adding rows ``ids`` with their ``(n, num_perm)`` signatures to the
-    buckets of level ``tag``."""
+def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray, sizes: np.ndarray) -> bytes:
+    """The log entry adding rows ``ids`` with their ``(n, num_perm)`` signatures and
+    shingle-set sizes to the buckets of level ``tag``."""
     body = (HEAD.pack(tag.encode(), b"+", signatures.shape[1], len(ids))
-            + np.ascontiguousarray(ids, dtype="<u4").tobytes() + np.ascontiguousarray(signatures, "<u4").tobytes())
+            + np.ascontiguousarray(ids, dtype="<u4").tobytes() + np.ascontiguousarray(sizes, dtype="<u4").tobytes()
+            + np.ascontiguousarray(signatures, "<u4").tobytes())
     return body + xxhash.xxh3_64_digest(body)
 
 
-def add_entries(tag: str, ids: np.ndarray, signatures: np.ndarray) -> list[bytes]:
+def add_entries(tag: str, ids: np.ndarray, signatures: np.ndarray, sizes: np.ndarray) -> list[bytes]:
     """:func:`add_entry` of rows ``ids``, split into entries that each fill an
     allocation size class of Redis's allocator (jemalloc: four classes per power of two)
     almost exactly: a value is allocated at the next class up, which cost ~11 % of the
     log's memory when entries were cut anywhere (measured: 11.1 MB of entries took
     12.4 MB).  At most :data:`MAX_ENTRY` bytes an entry; each wastes less than a row."""
-    row, fixed = 4 + 4 * signatures.shape[1], HEAD.size + SUM + SLACK
+    row, fixed = 8 + 4 * signatures.shape[1], HEAD.size + SUM + SLACK
     out, at, n = [], 0, len(ids)
     while at < n:
         cap = _size_class(min(fixed + row * (n - at), MAX_ENTRY))
         take = min(max((cap - fixed) // row, 1), n - at)
-        out.append(add_entry(tag, ids[at : at + take], signatures[at : at + take]))
+        out.append(add_entry(tag, ids[at : at + take], signatures[at : at + take], sizes[at : at + take]))
         at += take
     return out
 
@@ -120,42 +123,45 @@ class LevelCache:
         self._ids = np.zeros(0, dtype=np.int64)  # ascending
         self._sketches = np.zeros((0, width), dtype=np.uint8)
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
+        self._sizes = np.zeros(0, dtype=np.uint32)
         self._rows = 0
         self._dead = np.zeros(0, dtype=np.int64)  # sorted
 
-    def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray) -> None:
-        """Hold rows ``ids`` with their ``(n, w)`` band keys, sketches and signatures:
-        their keys become one new run."""
+    def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray,
+            sizes: np.ndarray) -> None:
+        """Hold rows ``ids`` with their ``(n, w)`` band keys, sketches, signatures and
+        set sizes: their keys become one new run."""
         keys = bands.ravel()
         order = np.argsort(keys)
         rows = np.repeat(ids.astype(np.uint32), bands.shape[1])
         self._runs.append((keys[order], rows[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
-        self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures)
+        self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures, sizes)
 
-    def _hold(self, ids: np.ndarray, sketches: np.ndarray, signatures: np.ndarray) -> None:
+    def _columns(self) -> tuple[np.ndarray, ...]:
+        return self._ids, self._sketches, self._signatures, self._sizes
+
+    def _hold(self, ids: np.ndarray, *values: np.ndarray) -> None:
+        """Hold rows ``ids`` with their ``values`` (sketches, signatures, sizes)."""
         n = self._rows
         if n + len(ids) > len(self._ids):  # buffers that double when full
             size = max(n + len(ids), 2 * len(self._ids), 1024)
-            grown = np.zeros(size, np.int64), np.zeros((size,) + self._sketches.shape[1:], np.uint8), \
-                np.zeros((size,) + self._signatures.shape[1:], np.uint32)
-            for new, old in zip(grown, (self._ids, self._sketches, self._signatures)):
+            grown = tuple(np.zeros((size,) + old.shape[1:], old.dtype) for old in self._columns())
+            for new, old in zip(grown, self._columns()):
                 new[:n] = old[:n]
-            self._ids, self._sketches, self._signatures = grown
+            self._ids, self._sketches, self._signatures, self._sizes = grown
         if n and ids.min() <= self._ids[n - 1]:  # heirs: older rows, placed by id
             held = np.r_[self._ids[:n], ids]
             order = np.argsort(held, kind="stable")
-            held = held[order]
-            last = np.r_[held[1:] != held[:-1], True]  # a row given twice keeps its last values
-            columns = [np.concatenate([old[:n], new])[order][last]
-                       for old, new in ((self._sketches, sketches), (self._signatures, signatures))]
+            last = np.r_[held[order][1:] != held[order][:-1], True]  # a row given twice keeps its last values
+            for old, new in zip(self._columns(), (ids, *values)):
+                merged = np.concatenate([old[:n], new])[order][last]
+                old[: len(merged)] = merged
             self._rows = int(last.sum())
-            self._ids[: self._rows] = held[last]
-            self._sketches[: self._rows], self._signatures[: self._rows] = columns
             return
-        self._ids[n : n + len(ids)] = ids
-        self._sketches[n : n + len(ids)], self._signatures[n : n + len(ids)] = sketches, signatures
+        for old, new in zip(self._columns(), (ids, *values)):
+            old[n : n + len(ids)] = new
         self._rows = n + len(ids)
 
     def drop(self, ids: np.ndarray) -> None:
@@ -163,16 +169,26 @@ class LevelCache:
         if len(ids):
             self._dead = sorted_unique(np.r_[self._dead, np.asarray(ids, dtype=np.int64)])
 
-    def lookup(self, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(key, row, sketch)`` of every held entry whose key is in ``query`` (sorted,
-        unique u64) and whose row was not dropped."""
-        keys, rows = [], []
+        unique u64) and whose row was not dropped; with ``limit``, none of a key that
+        has more than ``limit`` entries (dropped rows counted: nothing is gathered);
+        without ``sketches``, the third array is empty."""
+        found = []  # per run: (query index, first entry, entries) of the keys it holds
         for run_keys, run_rows in self._runs:
             lo = np.searchsorted(run_keys, query, side="left")
             # Most keys miss: the end of the equal range only for those that hit.
             hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == query) if len(run_keys) else lo[:0]
-            lo = lo[hit]
-            at = ranges(lo, np.searchsorted(run_keys, query[hit], side="right") - lo)
+            found.append((hit, lo[hit], np.searchsorted(run_keys, query[hit], side="right") - lo[hit]))
+        if limit is not None and found:
+            total = np.zeros(len(query), np.int64)
+            for hit, _, count in found:
+                total[hit] += count
+            found = [(hit[ok], lo[ok], count[ok]) for hit, lo, count in found for ok in [total[hit] <= limit]]
+        keys, rows = [], []
+        for (run_keys, run_rows), (_, lo, count) in zip(self._runs, found):
+            at = ranges(lo, count)
             keys.append(run_keys[at])
             rows.append(run_rows[at])
         key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
@@ -180,17 +196,32 @@ class LevelCache:
         if len(self._dead) and len(row):
             live = ~np.isin(row, self._dead)
             key, row = key[live], row[live]
+        if not sketches:
+            return key, row, self._sketches[:0]
         return key, row, self._sketches[np.searchsorted(self._ids[: self._rows], row)]
 
     def signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(held, signatures)``: which of ``ids`` are held rows not dropped, and their
         signatures (in the order of ``ids``)."""
+        held, at = self._find(ids)
+        return held, self._signatures[at[held]]
+
+    def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(sketches, sizes)`` of rows ``ids`` (in their order); a zero sketch and
+        size 0 for rows not held or dropped."""
+        held, at = self._find(ids)
+        sketches = np.zeros((len(ids), self._sketches.shape[1]), np.uint8)
+        sizes = np.zeros(len(ids), np.int64)
+        sketches[held], sizes[held] = self._sketches[at[held]], self._sizes[at[held]]
+        return sketches, sizes
+
+    def _find(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int64)
         at = np.minimum(np.searchsorted(self._ids[: self._rows], ids), max(self._rows - 1, 0))
         held = (self._ids[at] == ids) if self._rows else np.zeros(len(ids), bool)
         if len(self._dead):
             held &= ~np.isin(ids, self._dead)
-        return held, self._signatures[at[held]]
+        return held, at
 
     @property
     def entries(self) -> int:
@@ -200,8 +231,8 @@ class LevelCache:
     @property
     def nbytes(self) -> int:
         """Bytes of memory the held arrays take."""
-        return (sum(k.nbytes + r.nbytes for k, r in self._runs) + self._ids.nbytes + self._sketches.nbytes
-                + self._signatures.nbytes + self._dead.nbytes)
+        return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(c.nbytes for c in self._columns()) \
+            + self._dead.nbytes
 
 
 class BucketCache:
@@ -215,7 +246,7 @@ class BucketCache:
     def __init__(self, derive: Derive, settings: Settings, name: str) -> None:
         width = derive.sketch_width(settings)
         self._levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
-        self._pending: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"p": [], "d": []}
+        self._pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
         self.last = b"0"
         self._name = name
         self._derive, self._settings = derive, settings
@@ -229,10 +260,9 @@ class BucketCache:
                 while take < len(parts) and (not take or rows + len(parts[take][0]) <= FLUSH_ROWS):
                     rows += len(parts[take][0])
                     take += 1
-                ids = np.concatenate([p[0] for p in parts[:take]])
-                signatures = np.concatenate([p[1] for p in parts[:take]])
+                ids, signatures, sizes = (np.concatenate([p[i] for p in parts[:take]]) for i in range(3))
                 self._levels[tag].add(ids, self._derive.bands(self._settings, signatures),
-                                      self._derive.sketches(signatures), signatures)
+                                      self._derive.sketches(signatures), signatures, sizes)
                 del parts[:take]
         return self._levels
 
@@ -251,25 +281,26 @@ class BucketCache:
         """Hold the log ``entries`` (``(id, fields)`` as XRANGE gives them).  Their order
         does not matter: a drop marks rows for good (row ids are never reused)."""
         for entry_id, fields in entries:
-            tag, op, ids, signatures = self._parse(fields.get(b"v", b""))
+            tag, op, ids, signatures, sizes = self._parse(fields.get(b"v", b""))
             if op == b"+":
                 if len(ids):
-                    self._pending[tag].append((ids, signatures))
+                    self._pending[tag].append((ids, signatures, sizes))
             else:
                 self._levels[tag].drop(ids)
             self.last = entry_id
 
-    def _parse(self, blob: bytes) -> tuple[str, bytes, np.ndarray, Any]:
+    def _parse(self, blob: bytes) -> tuple[str, bytes, np.ndarray, Any, Any]:
         if len(blob) < HEAD.size + SUM or xxhash.xxh3_64_digest(blob[:-SUM]) != blob[-SUM:]:
             raise IndexCorrupt(f"{self._name}: an entry of the bucket log is damaged (its checksum does not verify)")
         tag, op, w, n = HEAD.unpack_from(blob)
         tag = tag.decode("ascii", "replace")
         body = memoryview(blob)[HEAD.size : -SUM]
-        size = 4 * n + (4 * n * w if op == b"+" else 0)
-        if (tag not in self.levels or op not in (b"+", b"-") or len(body) != size
+        size = 4 * n + (4 * n + 4 * n * w if op == b"+" else 0)
+        if (tag not in self._levels or op not in (b"+", b"-") or len(body) != size
                 or (op == b"+" and w != self._settings.num_perm)):
             raise IndexCorrupt(f"{self._name}: an entry of the bucket log is not one this dedup wrote")
         ids = np.frombuffer(body, dtype="<u4", count=n).astype(np.int64)
         if op == b"-":
-            return tag, op, ids, None
-        return tag, op, ids, np.frombuffer(body, dtype="<u4", offset=4 * n).reshape(n, w).astype(np.uint32)
+            return tag, op, ids, None, None
+        sizes = np.frombuffer(body, dtype="<u4", count=n, offset=4 * n).astype(np.uint32)
+        return tag, op, ids, np.frombuffer(body, dtype="<u4", offset=8 * n).reshape(n, w).astype(np.uint32), sizes

@@ -65,14 +65,14 @@ class Reads:
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """From this worker's copy of the bucket log (:mod:`.log`), synced when the
         transaction began (or now, outside one); rows above the read's snapshot are
-        left out.  (``limit``, a bound the caller applies too, and ``sketches=False``
-        are not used here yet: the sketches are returned all the same.)"""
+        left out; a bucket of more than ``limit`` entries gives none."""
         if not self._depth:
             self._sync()
         tag = _TAG[level]
-        hit, ids, sketches = self._cache.levels[tag].lookup(sorted_unique(np.asarray(keys, dtype=np.uint64)))
+        hit, ids, found = self._cache.levels[tag].lookup(sorted_unique(np.asarray(keys, dtype=np.uint64)), limit,
+                                                         sketches)
         seen = self._visible(tag, ids)
-        return hit[seen], ids[seen], sketches[seen]
+        return hit[seen], ids[seen], found[seen] if sketches else found
 
     @_guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
@@ -96,18 +96,12 @@ class Reads:
         order = np.argsort(every, kind="stable")
         return every[order], np.concatenate([signatures, rest.signatures])[order]
 
+    @_guarded("read")
     def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64)
-        rows = self.paragraphs(ids)  # the set is in the record: no cheaper place to read its size
-        sizes = np.zeros(len(ids), np.int64)
-        sketches = np.zeros((len(ids), self._derive.sketch_width(self.settings)), np.uint8)
-        if not len(rows.ids):
-            return sketches, sizes
-        at = np.searchsorted(rows.ids, ids)
-        held = (at < len(rows.ids)) & (rows.ids[np.minimum(at, len(rows.ids) - 1)] == ids)
-        sizes[held] = np.diff(rows.sets.offsets)[at[held]]
-        sketches[held] = self._derive.sketches(rows.signatures[at[held]])
-        return sketches, sizes
+        """Banded rows' sketches and set sizes from this worker's copy of the bucket
+        log (no server call); size 0 (and a zero sketch) for rows it does not hold
+        (not banded, or removed)."""
+        return self._cache.levels["p"].sketches_and_sizes(np.asarray(ids, dtype=np.int64))
 
     @_guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:

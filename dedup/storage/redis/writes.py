@@ -97,6 +97,7 @@ class Writes:
         records = pack_paragraphs(para_ids, np.repeat(rows, counts), column("para_index", np.int64),
                                   column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
         in_buckets = np.flatnonzero(banded)  # the others are found by content key
+        set_sizes = sets.sizes()
         now = time.time()
         firsts = np.where(counts > 0, seq_p + 1 + bounds[:-1], 0)
         chars = np.array([len(d.text) for d in docs], dtype=np.int64)
@@ -124,10 +125,11 @@ class Writes:
             here = slice(*np.searchsorted(in_buckets, [lo, hi]).tolist())
             entries = []
             if here.stop > here.start:
-                entries += add_entries("p", para_ids[in_buckets[here]], signatures[in_buckets[here]])
+                rows_here = in_buckets[here]
+                entries += add_entries("p", para_ids[rows_here], signatures[rows_here], set_sizes[rows_here])
             if doc_banded[a:b].any():
                 mine = np.flatnonzero(doc_banded[a:b]) + a
-                entries += add_entries("d", rows[mine], doc_signatures[mine])
+                entries += add_entries("d", rows[mine], doc_signatures[mine], np.zeros(len(mine), np.int64))
             appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
@@ -188,7 +190,7 @@ class Writes:
             _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
             heirs = copies[copies != row]
             if len(heirs):
-                entries += add_entries("d", heirs[:1], head.signature[None, :])
+                entries += add_entries("d", heirs[:1], head.signature[None, :], np.zeros(1, np.int64))
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
         heirs_p: list[int] = []
@@ -201,7 +203,7 @@ class Writes:
             which, first_at = np.unique(at[outside], return_index=True)
             if len(which):
                 heirs = copies[outside][first_at]
-                entries += add_entries("p", heirs, signatures[which])
+                entries += add_entries("p", heirs, signatures[which], paras.sets.sizes()[banded][which])
                 heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
