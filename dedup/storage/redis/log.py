@@ -144,6 +144,9 @@ class LevelCache:
 
     def _hold(self, ids: np.ndarray, *values: np.ndarray) -> None:
         """Hold rows ``ids`` with their ``values`` (sketches, signatures, sizes)."""
+        if len(ids) > 1 and (ids[1:] < ids[:-1]).any():  # heirs among new rows
+            order = np.argsort(ids, kind="stable")
+            ids, values = ids[order], tuple(v[order] for v in values)
         n = self._rows
         if n + len(ids) > len(self._ids):  # buffers that double when full
             size = max(n + len(ids), 2 * len(self._ids), 1024)
