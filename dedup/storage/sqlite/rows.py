@@ -135,17 +135,17 @@ class Rows:
         num_perm = self.settings.num_perm
         values, counts = _unpack_sets([r[7] for r in rows])
         cols = list(zip(*rows)) if rows else [()] * 10
-        ids = np.array(cols[0], dtype=np.int64)
-        verify(stored(cols[9], self.path, "paragraph", ids), _paragraph_checks(ids, cols[1:6], values, counts),
-               ids, self.path, "paragraph")
-        _, signatures = checked_signatures(cols[0], cols[6], cols[8], num_perm, self.path, "paragraph")
+        ids, docs, index, start, end, keys = (np.array(c, dtype=np.int64) for c in cols[:6])
+        verify(stored(cols[9], self.path, "paragraph", ids),
+               _paragraph_checks(ids, (docs, index, start, end, keys), values, counts), ids, self.path, "paragraph")
+        _, signatures = checked_signatures(ids, cols[6], cols[8], num_perm, self.path, "paragraph")
         return ParagraphRows(
             ids=ids,
-            docs=np.array(cols[1], dtype=np.int64),
-            index=np.array(cols[2], dtype=np.int64),
-            start=np.array(cols[3], dtype=np.int64),
-            end=np.array(cols[4], dtype=np.int64),
-            keys=unsigned(cols[5]),
+            docs=docs,
+            index=index,
+            start=start,
+            end=end,
+            keys=keys.view(np.uint64),
             signatures=signatures,
             sets=SetTable(values=values, offsets=offsets_from_counts(counts)),
         )
@@ -271,7 +271,7 @@ def _paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, count
     """Row checksums (:mod:`dedup.storage.rowcheck`) of paragraphs: owner, position,
     span, content key (``cols``, SQLite's integers) and shingle set (signature apart:
     ``sig_check``; ``banded`` left out: it changes in place)."""
-    return row_checks(ids, [np.array(c, dtype=np.int64) for c in cols],
+    return row_checks(ids, [np.asarray(c, dtype=np.int64) for c in cols],
                       segments=(values, offsets_from_counts(np.asarray(counts, dtype=np.int64))))
 
 
@@ -286,7 +286,7 @@ def checked_signatures(ids: Sequence[int], blobs: Sequence[bytes], checks: Seque
     ``sig_check`` s, verified.
 
     Raises :class:`IndexCorrupt` naming a row whose signature or id does not match."""
-    ids = np.array(ids, dtype=np.int64)
+    ids = np.asarray(ids, dtype=np.int64)
     signatures = _unpack_signatures(list(blobs), num_perm)
     verify(stored(checks, name, what, ids), row_checks(ids, matrix=signatures), ids, name, what)
     return ids, signatures
