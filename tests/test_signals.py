@@ -82,17 +82,23 @@ def wait_until(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
         time.sleep(0.05)
 
 
-def finish(proc: subprocess.Popen, sig: int, group: bool) -> str:
+def signalled(proc: subprocess.Popen, sig: int, group: bool) -> tuple[str, str]:
+    """Send ``sig`` (to the process group, or the main process only) and return the
+    command's stdout and stderr once it ended (a failure if not within 30 s)."""
     assert proc.poll() is None, "dedup ended before it could be interrupted"
     if group:
         os.killpg(proc.pid, sig)
     else:
         proc.send_signal(sig)
     try:
-        _, stderr = proc.communicate(timeout=30)
+        return proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         pytest.fail("dedup did not stop within 30 s of the signal")
+
+
+def finish(proc: subprocess.Popen, sig: int, group: bool) -> str:
+    _, stderr = signalled(proc, sig, group)
     assert proc.returncode == EXIT[sig], stderr
     assert "Traceback" not in stderr, stderr
     return stderr
@@ -211,12 +217,7 @@ def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig
     proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True, text=True)
     wait_until(marker.exists, proc)
-    proc.send_signal(sig)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("dedup did not stop within 30 s of the signal")
+    out, err = signalled(proc, sig, group=False)
     assert (proc.returncode, out, err) == (EXIT[sig], "", "")
 
 
