@@ -194,3 +194,22 @@ def test_a_read_only_shm_file_is_named_as_the_cause(tmp_path, monkeypatch):
     err = translate(sqlite3.OperationalError("attempt to write a readonly database"), path, "write to")
     assert isinstance(err, IndexReadOnly)
     assert f"{path}-shm is read-only for this user" in str(err) and f"{path} is" not in str(err)
+
+
+def test_the_cli_says_a_damaged_bucket_file_in_one_warning_line(built, tmp_path):
+    """Tester's D9 (seen before library warnings went through the CLI's handler): the
+    damaged-file warning reached the terminal as Python's ``file:line: UserWarning``
+    text.  It is one ``dedup: warning:`` line, and the answer is the database's."""
+    import subprocess
+    import sys
+
+    path, lsh, probes, expected = _copy(built, tmp_path)
+    _damage(lsh, "zeroed keys", random.Random(5))
+    probe = tmp_path / "probe.txt"
+    probe.write_text(probes[0])
+    res = subprocess.run([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())",
+                          "check", "--db", str(path), str(probe), "--format", "json"], capture_output=True, text=True)
+    assert res.returncode == 1  # the near-copy is found (from the database)
+    warned = [line for line in res.stderr.splitlines() if "bucket file" in line]
+    assert len(warned) == 1 and warned[0].startswith(f"dedup: warning: {lsh}: "), res.stderr
+    assert "UserWarning" not in res.stderr and ".py:" not in res.stderr
