@@ -44,6 +44,25 @@ def sorted_unique(values: np.ndarray, return_inverse: bool = False):
     return ordered[first], inverse
 
 
+def first_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(unique, first, counts)``: ``np.unique(values, return_index=True,
+    return_counts=True)`` for a 1-D integer array, by one stable sort (see
+    :func:`sorted_unique` for why not ``np.unique``)."""
+    order = np.argsort(values, kind="stable")
+    ordered = values[order]
+    head = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(ordered) else order
+    return ordered[head], order[head], np.diff(np.r_[head, len(ordered)])
+
+
+def unique_rows(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``(a[i], b[i])`` pairs of two 1-D integer arrays, sorted by ``a``
+    then ``b`` (``np.unique(np.stack([a, b], 1), axis=0)``, by one lexsort)."""
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    keep = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])] if len(a) else np.zeros(0, bool)
+    return a[keep], b[keep]
+
+
 def segment_ids(offsets: np.ndarray) -> np.ndarray:
     """For offsets ``[0, 3, 3, 5]``: ``[0, 0, 0, 2, 2]`` (which segment each element is in)."""
     return np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))

@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import containment
 from ..minhash import estimate, floor
-from ..segments import ranges, sorted_unique
+from ..segments import first_unique, ranges, sorted_unique, unique_rows
 from ..settings import Settings
 from ..verify import score_pairs
 from . import contain
@@ -52,7 +52,8 @@ def earlier_related(
     # MAX_COPIES times or more are never listed again, so their batch copies are hidden.
     keys = c.para_key[eligible]
     hidden = _stored_often(found)
-    texts, rep, text_of = np.unique(keys, return_index=True, return_inverse=True)
+    texts, inverse = sorted_unique(keys, return_inverse=True)
+    rep, text_of = first_unique(keys)[1], inverse
     x, y = _band_pairs(signed.para_bands[eligible[rep]])
     reps = eligible[rep]
     plausible = estimate(c.signatures[reps[x]], c.signatures[reps[y]]) >= floor(s.threshold, s.num_perm)
@@ -106,9 +107,9 @@ def earlier_related(
 
 def _stored_often(found: Found) -> np.ndarray:
     """Content keys of which the look-up listed ``MAX_COPIES`` or more stored rows."""
-    rows = np.unique(np.stack([found.rows.keys.view(np.int64), found.rows.ids], 1), axis=0)
-    keys, counts = np.unique(rows[:, 0], return_counts=True)
-    return keys[counts >= MAX_COPIES].view(np.uint64)
+    keys, _ = unique_rows(found.rows.keys, found.rows.ids)
+    keys, _, counts = first_unique(keys)
+    return keys[counts >= MAX_COPIES]
 
 
 def _band_pairs(bands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

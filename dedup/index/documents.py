@@ -9,7 +9,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..minhash import estimate, floor
-from ..segments import sorted_unique
+from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch, ParagraphMatch
@@ -40,7 +40,7 @@ def document_matches(
     # Stored documents sharing matched paragraphs, most shared first, then by row id.
     match_art = owner[found.new]
     span = int(found.rows.docs.max()) + 1 if len(match_art) else 1
-    shared_pairs, shared = np.unique(match_art * span + found.rows.docs, return_counts=True)
+    shared_pairs, _, shared = first_unique(match_art * span + found.rows.docs)
     shared_art, shared_doc = shared_pairs // span, shared_pairs % span
     ranked = np.lexsort((shared_doc, -shared, shared_art))
     ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
@@ -49,7 +49,7 @@ def document_matches(
     query = signed.doc_bands[arts]
     hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
     qa, refs = hits_to_pairs(query, hit_keys, doc_hits)
-    hit_ids, first = np.unique(doc_hits, return_index=True)
+    hit_ids, first, _ = first_unique(doc_hits)
     near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
                           ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
     hits = store.documents(sorted_unique(refs[near]))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..minhash import estimate, floor
-from ..segments import sorted_unique
+from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
@@ -91,7 +91,7 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     query = signed.para_bands[eligible]
     hit_keys, hit_refs, hit_sketches = store.candidates("paragraph", query.ravel())
     new, refs = hits_to_pairs(query, hit_keys, hit_refs)
-    hit_ids, first = np.unique(hit_refs, return_index=True)
+    hit_ids, first, _ = first_unique(hit_refs)
     stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
     sketches = sketch(c.signatures[eligible])
     near = sketch_matches(sketches[new], stored_sketches) >= sketch_floor(s.threshold, sketch_positions(s.num_perm))

@@ -22,7 +22,7 @@ from ..lsh import band_keys
 from ..minhash import EMPTY
 from ..minhash import signatures as minhash_signatures
 from ..readers import Document
-from ..segments import SetTable, offsets_from_counts, ranges, take_sets, unique_sets
+from ..segments import SetTable, first_unique, offsets_from_counts, ranges, take_sets, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
 from ..sketch import sketch, sketch_width
@@ -173,11 +173,11 @@ def banded(store: Storage, docs: Sequence[NewDocument]) -> list[NewDocument]:
     keys = np.concatenate([doc.para_keys for doc in docs])
     words = np.concatenate([doc.para_words for doc in docs])
     first = np.zeros(len(keys), dtype=bool)
-    first[np.unique(keys, return_index=True)[1]] = True
+    first[first_unique(keys)[1]] = True
     para_banded = (words >= s.min_tokens) & first & ~store.known_keys("paragraph", keys)
     doc_keys = np.array([doc.key for doc in docs], dtype=np.uint64)
     doc_first = np.zeros(len(docs), dtype=bool)
-    doc_first[np.unique(doc_keys, return_index=True)[1]] = True
+    doc_first[first_unique(doc_keys)[1]] = True
     # A document below the length rule is matched only as an exact copy (by its key).
     long_enough = np.array([bool((doc.para_words >= s.min_tokens).any()) for doc in docs], dtype=bool)
     doc_banded = doc_first & long_enough & ~store.known_keys("document", doc_keys)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..boilerplate import min_documents
+from ..segments import unique_rows
 from ..storage.protocol import Storage
 from .signing import Signed
 
@@ -52,5 +53,4 @@ def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
     each distinct key once per article."""
     c = signed.corpus
     which = counted[c.para_doc]
-    pairs = np.unique(np.stack([c.para_key[which].view(np.int64), c.para_doc[which]], 1), axis=0)
-    return pairs[:, 0].view(np.uint64)
+    return unique_rows(c.para_key[which], c.para_doc[which])[0]
