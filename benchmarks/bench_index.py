@@ -279,6 +279,8 @@ def main() -> None:
     parser.add_argument("--rollback", action="store_true",
                         help="measure the adds in a transaction that is rolled back: the index file stays as built, "
                              "so one built file serves any number of measurements (and code versions)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="processes signing each batch of add_many (Index.open(jobs=...), as `dedup index add -j`)")
     parser.add_argument("--load", action="store_true",
                         help="build with Index.load (no checks) instead of add_many")
     args = parser.parse_args()
@@ -290,7 +292,7 @@ def main() -> None:
         args.db = os.path.join(tmp.name, "bench.dedup")
     checkpoints = sorted({int(x) for x in args.measure_at.split(",") if x} | {args.docs})
     report: dict = {}
-    with Index.open(args.db, auto_optimize=not args.rollback) as idx:
+    with Index.open(args.db, auto_optimize=not args.rollback, jobs=args.jobs) as idx:
         stored = already_built(idx)
         build_time = rejected = 0
         if stored:
