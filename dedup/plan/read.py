@@ -16,9 +16,10 @@ folder; every worker is asked once per root, :meth:`dedup.plan.dask.DaskExecutor
 see each input's ``needs``, :mod:`dedup.inputs`).
 
 Results are the local engine's: a run is read in order and the runs are numbered in
-scan order; a run's text is signed into shards of at most
-:data:`~dedup.plan.sign.SHARD_MAX_CHARS` (memory per worker stays bounded whatever a
-file holds), numbered ``run * RUN_SHARDS + j``, and the scan's :class:`Scratch` lists
+scan order; a run's text is signed into shards sized as the local engine sizes them
+(:func:`~dedup.plan.sign.shard_limit` of the inputs before: at most
+:data:`~dedup.plan.sign.SHARD_MAX_CHARS`, so memory per worker stays bounded whatever
+a file holds), numbered ``run * RUN_SHARDS + j``, and the scan's :class:`Scratch` lists
 those numbers in order (``Scratch.numbers``) for every later stage.  Read errors and
 warnings come back with each run, in order.  One file is read by one worker (its
 records are named, and repeated ids found, in file order): a corpus in one huge file
@@ -49,10 +50,14 @@ Piece = Union[Document, ReadError, LocalFile, RemoteFile]
 @dataclass(frozen=True)
 class ReadTask:
     """One run to read and sign: its number (in scan order) and its pieces, in order:
-    files the worker reads, or documents and read errors the client read."""
+    files the worker reads, or documents and read errors the client read.  ``seen``
+    (the size of the inputs before the run) and ``jobs`` size its shards as the local
+    engine's (:func:`dedup.plan.sign.shard_limit`)."""
 
     run: int
     pieces: list[Piece]
+    seen: int
+    jobs: int
 
 
 @dataclass
@@ -91,7 +96,7 @@ def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
 
     shards = []
     signable = batches(screen(read(), errors, warnings))
-    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: sign.SHARD_MAX_CHARS)):
+    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: shard_limit(task.seen + seen, task.jobs))):
         if j == RUN_SHARDS:
             raise ValueError(f"run {task.run} holds more than {RUN_SHARDS} shards of text: split its files")
         shards.append(sign_shard(scratch, ShardTask(task.run * RUN_SHARDS + j, shard), settings, cache))
@@ -133,11 +138,15 @@ def read_and_sign(
             return len(piece.text)
         return 0 if isinstance(piece, ReadError) else piece.size or sign.SHARD_MIN_CHARS
 
-    limit = lambda seen: shard_limit(seen, executor.jobs)  # noqa: E731
-    tasks = (ReadTask(r, run) for r, run in enumerate(runs(pieces(), size, limit)))
+    def tasks() -> Iterator[ReadTask]:
+        seen = 0
+        for r, run in enumerate(runs(pieces(), size, lambda n: shard_limit(n, executor.jobs))):
+            yield ReadTask(r, run, seen, executor.jobs)
+            seen += sum(map(size, run))
+
     infos: list[ShardInfo] = []
     progress.stage("reading and signing")
-    for done in executor.imap(read_sign, ((scratch, task, settings, cache) for task in tasks)):
+    for done in executor.imap(read_sign, ((scratch, task, settings, cache) for task in tasks())):
         infos.extend(done.shards)
         errors.extend(done.errors)
         warnings.extend(done.warnings)
