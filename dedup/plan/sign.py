@@ -48,7 +48,9 @@ T = TypeVar("T")
 
 #: A shard's text grows with the scan from ``SHARD_MIN_CHARS`` (so a small scan still
 #: spreads over every worker) to ``SHARD_MAX_CHARS`` (so a large one has few shard files
-#: to open): each shard is about a ``4 * jobs``-th of the text read before it.
+#: to open): each shard is about a ``SHARDS_PER_JOB * jobs``-th of the text read before
+#: it, so the last shards, which decide when signing ends, are small.
+SHARDS_PER_JOB = 16
 SHARD_MIN_CHARS = 1 << 20
 SHARD_MAX_CHARS = 1 << 24
 #: Documents per batch, on average (see :func:`batches`): large enough for numpy to
@@ -114,7 +116,7 @@ def screen(items: Iterable[Document | ReadError], errors: list[ReadError],
 def shard_limit(seen: int, jobs: int) -> int:
     """The size at which a shard ends, after ``seen`` characters (see
     :data:`SHARD_MIN_CHARS`)."""
-    return min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (4 * jobs)))
+    return min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (SHARDS_PER_JOB * jobs)))
 
 
 def runs(items: Iterable[T], size: Callable[[T], int], limit: Callable[[int], int]) -> Iterator[list[T]]:
