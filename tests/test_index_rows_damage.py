@@ -203,7 +203,7 @@ def _redis(client_url: str):
 
 
 @pytest.mark.parametrize("how", ["truncated document", "flipped document signature", "flipped paragraph set",
-                                 "changed paragraph span"])
+                                 "changed paragraph span", "document cut inside its header"])
 def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
     from conftest import REDIS_URL
 
@@ -219,6 +219,9 @@ def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
     if how == "truncated document":
         client.set(f"{redis_prefix}:d:{d}", head[:-3])  # "article-06" -> "article"
         row, level = d, "document"
+    elif how == "document cut inside its header":
+        client.set(f"{redis_prefix}:d:{d}", head[:20])
+        row, level = d, "document"
     elif how == "flipped document signature":
         client.set(f"{redis_prefix}:d:{d}", head[: DOC.size + 40] + bytes([head[DOC.size + 40] ^ 4])
                    + head[DOC.size + 41 :])
@@ -231,6 +234,7 @@ def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
         client.set(key, chunk[:at] + bytes([chunk[at] ^ 1]) + chunk[at + 1 :])
         row, level = first, "paragraph"
     client.close()
+    said = "is truncated" if how.startswith("document cut") else "does not match its checksum"
     with Index.open(url) as idx:
-        with pytest.raises(IndexCorrupt, match=f"stored {level} row {row} does not match its checksum"):
+        with pytest.raises(IndexCorrupt, match=f"damaged: stored {level} row {row} {said}"):
             idx.check(probes[6])

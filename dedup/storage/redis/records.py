@@ -95,9 +95,10 @@ def unpack_documents(blobs: list[bytes], ids: np.ndarray, num_perm: int, name: s
     Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
     size = DOC.size + 4 * num_perm
     heads, checks = [], []
-    for blob in blobs:
+    for row, blob in zip(np.asarray(ids).tolist(), blobs):
         if len(blob) < size:
-            raise IndexCorrupt(f"{name}: a stored document record is truncated ({len(blob)} bytes)")
+            raise IndexCorrupt(f"{name}: the index is damaged: stored document row {row} is truncated "
+                               f"({len(blob)} bytes)")
         key, first, chars, paragraphs, banded, added, check = DOC.unpack_from(blob)
         signature = np.frombuffer(blob, dtype="<u4", count=num_perm, offset=DOC.size).astype(np.uint32)
         try:
@@ -203,8 +204,9 @@ def unpack_paragraphs(blobs: list[bytes], ids: np.ndarray, name: str) -> Paragra
 
     Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
     n = len(blobs)
-    if any(len(b) < PARA.size or (len(b) - PARA.size) % 8 for b in blobs):
-        raise IndexCorrupt(f"{name}: a stored paragraph record is truncated")
+    cut = [row for row, b in zip(np.asarray(ids).tolist(), blobs) if len(b) < PARA.size or (len(b) - PARA.size) % 8]
+    if cut:
+        raise IndexCorrupt(f"{name}: the index is damaged: stored paragraph row {cut[0]} is truncated")
     heads = np.frombuffer(b"".join(b[: PARA.size] for b in blobs), dtype=PARA_RECORD, count=n)
     counts = np.fromiter(((len(b) - PARA.size) // 8 for b in blobs), dtype=np.int64, count=n)
     values = np.frombuffer(b"".join(b[PARA.size :] for b in blobs), dtype="<u8").astype(np.uint64)
