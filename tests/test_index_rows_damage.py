@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 from contextlib import closing
 
 import numpy as np
@@ -151,6 +152,7 @@ def test_an_index_of_format_8_gets_checksums_when_upgraded(tmp_path, corpus):
         for table in ("documents", "paragraphs"):
             for column in ("sig_check", "row_check"):
                 conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        conn.execute("ALTER TABLE tallies DROP COLUMN sum_check")
         conn.execute("UPDATE meta SET value = '8' WHERE key = 'format_version'")
     with Index.open(path) as idx:  # the upgrade computes every row's checksums
         after = idx.check(probes[4])
@@ -162,6 +164,30 @@ def test_an_index_of_format_8_gets_checksums_when_upgraded(tmp_path, corpus):
     with Index.open(path) as idx:
         with pytest.raises(IndexCorrupt, match=f"paragraph row {p} does not match"):
             idx.check(probes[4])
+
+
+def test_a_changed_boilerplate_tally_or_time_added_is_detected(tmp_path, corpus):
+    """The boilerplate counts (``tallies``) decide how much of a paragraph counts, and the
+    time added what retention removes: changed, they are damage too."""
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        for i, t in enumerate(texts):
+            idx.add(t, f"article-{i:02d}")  # judged one by one: the tallies count them
+    with closing(sqlite3.connect(path)) as conn, conn:  # every paragraph now "seen in 40 more documents"
+        conn.execute("UPDATE tallies SET documents = documents + 40")
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match=r"stored tally rows -?\d+, .* do not match their checksums"):
+            idx.check(texts[0])
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE tallies SET documents = documents - 40")
+        conn.execute("UPDATE documents SET added = added - 86400 * 365 WHERE doc_id = 'article-07'")
+    (d,) = _row(path, "SELECT id FROM documents WHERE doc_id = 'article-07'")
+    with Index.open(path) as idx:
+        assert idx.check(probes[3]).is_duplicate  # the tallies verify again
+        with pytest.raises(IndexCorrupt, match=f"stored document row {d} does not match its checksum"):
+            idx.prune(before=time.time() - 86400)  # would have removed article-07, a year "older"
+        assert "article-07" in idx
 
 
 def test_row_checksums_see_every_part_of_a_row():

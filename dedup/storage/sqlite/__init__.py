@@ -17,6 +17,7 @@ Layout (every query below is an index lookup, never a scan):
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
 * ``heirs``: rows that inherited a removed row's bands (see below);
 * ``tallies``: per paragraph content key, in how many judged documents it occurred
+  (and a checksum of the two, kept by the upsert itself: :func:`.rows.tally_checks`)
   (stored or not; meta ``judged`` counts the documents): the boilerplate rule's counts;
 * the LSH buckets are not tables: they are written to ``<file>-lsh.<file_id>`` beside
   the database, a key-sorted, memory-mapped array (:mod:`dedup.storage.bucketfile`),
@@ -59,7 +60,8 @@ from ...split import Span
 from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
-from .rows import Rows, signed, unsigned
+from ..rowcheck import stored, verify
+from .rows import Rows, signed, tally_checks, unsigned
 from .schema import (
     _TABLES,
     _UPGRADABLE,
@@ -176,10 +178,11 @@ class SQLiteStorage(Rows, Buckets):
     def tally(self, keys: np.ndarray, documents: int) -> None:
         unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
         with self.errors("write to"):
+            keys = signed(unique)
             self._conn.executemany(
-                "INSERT INTO tallies (key, documents) VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET documents = documents + excluded.documents",
-                zip(signed(unique), counts.tolist()))
+                "INSERT INTO tallies (key, documents, sum_check) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+                " SET documents = documents + excluded.documents, sum_check = sum_check + 7 * excluded.documents",
+                zip(keys, counts.tolist(), tally_checks(np.array(keys, np.int64), counts).tolist()))
             self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'judged'",
                                (int(documents),))
 
@@ -187,12 +190,15 @@ class SQLiteStorage(Rows, Buckets):
         keys = np.asarray(keys, dtype=np.uint64)
         unique = sorted_unique(keys)
         with self.errors("read"):
-            rows = self._select_in("SELECT key, documents FROM tallies WHERE key IN ({})", signed(unique))
+            rows = self._select_in("SELECT key, documents, sum_check FROM tallies WHERE key IN ({})", signed(unique))
             judged = int(self._meta("judged") or 0)
         counts = np.zeros(len(unique), dtype=np.int64)
         if rows:
-            found, n = unsigned([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=np.int64)
-            counts[np.searchsorted(unique, found)] = n
+            cols = list(zip(*rows))
+            found, n = np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64)
+            verify(stored(cols[2], self.path, "tally", found), tally_checks(found, n).view(np.uint64), found,
+                   self.path, "tally")
+            counts[np.searchsorted(unique, found.view(np.uint64))] = n
         return counts[np.searchsorted(unique, keys)], judged
 
     def stats(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from .schema import _ROWS
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
 _CHUNK = 8192
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles, sig_check, row_check"
-_DOC_COLUMNS = "id, doc_id, chars, key, signature, sig_check, row_check"
+_DOC_COLUMNS = "id, doc_id, chars, key, added, signature, sig_check, row_check"
 
 
 def signed(keys: np.ndarray) -> list[int]:
@@ -151,10 +151,10 @@ class Rows:
         )
 
     def _document_rows(self, rows: list) -> DocumentRows:
-        cols = list(zip(*rows)) if rows else [()] * 7
-        ids, signatures = checked_signatures(cols[0], cols[4], cols[5], self.settings.num_perm, self.path, "document")
+        cols = list(zip(*rows)) if rows else [()] * 8
+        ids, signatures = checked_signatures(cols[0], cols[5], cols[6], self.settings.num_perm, self.path, "document")
         doc_ids, chars, keys = list(cols[1]), np.array(cols[2], dtype=np.int64), unsigned(cols[3])
-        verify(stored(cols[6], self.path, "document", ids), _document_checks(ids, doc_ids, chars, keys),
+        verify(stored(cols[7], self.path, "document", ids), _document_checks(ids, doc_ids, chars, keys, cols[4]),
                ids, self.path, "document")
         return DocumentRows(ids=ids, doc_ids=doc_ids, chars=chars, keys=keys, signatures=signatures)
 
@@ -169,7 +169,7 @@ class Rows:
         doc_sigs = np.stack([d.signature for d in docs]).astype("<u4")
         sig_checks = signed(row_checks(refs, matrix=doc_sigs))
         checks = signed(_document_checks(refs, [d.doc_id for d in docs], np.array([len(d.text) for d in docs]),
-                                         doc_keys))
+                                         doc_keys, np.full(len(docs), now)))
         c.executemany(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
             " text, sig_check, row_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -216,9 +216,14 @@ class Rows:
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
         when = "" if before is None else " AND added < ?"
         rows = self._conn.execute(
-            f"SELECT id, doc_id, added, chars, paragraphs, meta FROM documents WHERE id > ?{when}"
+            f"SELECT id, doc_id, added, chars, paragraphs, meta, key, row_check FROM documents WHERE id > ?{when}"
             " ORDER BY id LIMIT ?", (after, *(() if before is None else (before,)), limit),
         ).fetchall()
+        cols = list(zip(*rows)) if rows else [()] * 8
+        ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[7], self.path, "document", ids),
+               _document_checks(ids, list(cols[1]), np.array(cols[3], dtype=np.int64), unsigned(cols[6]), cols[2]),
+               ids, self.path, "document")
         return [Listed(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
 
     def _next_id(self, level: Level) -> int:
@@ -275,9 +280,24 @@ def _paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, count
                       segments=(values, offsets_from_counts(np.asarray(counts, dtype=np.int64))))
 
 
-def _document_checks(ids: np.ndarray, doc_ids: list, chars: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Row checksums of documents: public id, size and content key (signature apart)."""
-    return row_checks(ids, [np.asarray(chars, dtype=np.int64), np.asarray(keys, dtype=np.uint64)], texts=doc_ids)
+def _document_checks(ids: np.ndarray, doc_ids: list, chars: np.ndarray, keys: np.ndarray,
+                     added: Sequence[float]) -> np.ndarray:
+    """Row checksums of documents: public id, size, content key and time added (what
+    retention removes by; the signature apart)."""
+    return row_checks(ids, [np.asarray(chars, dtype=np.int64), np.asarray(keys, dtype=np.uint64),
+                            np.asarray(added, dtype=np.float64)], texts=doc_ids)
+
+
+def tally_checks(keys: np.ndarray, documents: np.ndarray) -> np.ndarray:
+    """The checksum of ``tallies`` rows (SQLite's signed keys, their counts): small
+    weights of the key's two halves and the count, so that an upsert can keep it in
+    SQL (``+ 7 * n``, :data:`TALLY_CHECK_SQL`); any one changed value changes it."""
+    keys, documents = np.asarray(keys, dtype=np.int64), np.asarray(documents, dtype=np.int64)
+    return ((keys >> 32) & 0xFFFFFFFF) * 3 + (keys & 0xFFFFFFFF) * 5 + documents * 7
+
+
+#: :func:`tally_checks` in SQL (SQLite's ``>>`` is arithmetic, like numpy's on int64).
+TALLY_CHECK_SQL = "((key >> 32) & 4294967295) * 3 + (key & 4294967295) * 5 + documents * 7"
 
 
 def checked_signatures(ids: Sequence[int], blobs: Sequence[bytes], checks: Sequence, num_perm: int, name: str,
@@ -292,10 +312,12 @@ def checked_signatures(ids: Sequence[int], blobs: Sequence[bytes], checks: Seque
     return ids, signatures
 
 
-def add_checks(conn: sqlite3.Connection, chunk: int = 1 << 14) -> None:
-    """Compute and store the checksums of every stored row (the upgrade from format 8),
-    ``chunk`` rows at a time, inside the caller's write transaction."""
-    for table, columns, sig_at in (("documents", _DOC_COLUMNS, 4), ("paragraphs", _PARA_COLUMNS, 6)):
+def add_checks(conn: sqlite3.Connection, tables: Sequence[str] = ("documents", "paragraphs"),
+               chunk: int = 1 << 14) -> None:
+    """Compute and store the checksums of every stored row of ``tables`` (the upgrades
+    from formats 8 and 9), ``chunk`` rows at a time, inside the caller's write transaction."""
+    for table in tables:
+        columns, sig_at = (_DOC_COLUMNS, 5) if table == "documents" else (_PARA_COLUMNS, 6)
         after = 0
         while rows := conn.execute(f"SELECT {columns.split(', sig_check')[0]} FROM {table} WHERE id > ?"
                                    " ORDER BY id LIMIT ?", (after, chunk)).fetchall():
@@ -303,7 +325,8 @@ def add_checks(conn: sqlite3.Connection, chunk: int = 1 << 14) -> None:
             ids = np.array(cols[0], dtype=np.int64)
             signatures = _unpack_signatures(list(cols[sig_at]), len(cols[sig_at][0]) // 4)
             if table == "documents":
-                checks = _document_checks(ids, list(cols[1]), np.array(cols[2], np.int64), unsigned(cols[3]))
+                checks = _document_checks(ids, list(cols[1]), np.array(cols[2], np.int64), unsigned(cols[3]),
+                                          cols[4])
             else:
                 checks = _paragraph_checks(ids, cols[1:6], *_unpack_sets(list(cols[7])))
             conn.executemany(f"UPDATE {table} SET sig_check = ?, row_check = ? WHERE id = ?",

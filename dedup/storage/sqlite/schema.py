@@ -19,15 +19,16 @@ from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
 #: ``added``; 7: no ``tallies`` table, no ``judged`` meta row: its counts start at 0;
 #: 8: no row checksums, computed for every stored row by the upgrade -- whatever damage
 #: the file had then is taken as it is -- and stored after the blobs, so a read of a
-#: paragraph's signature alone then also reads its overflow pages).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8"}
+#: paragraph's signature alone then also reads its overflow pages); 9: documents'
+#: checksums without the time added, tallies without theirs (both computed by the upgrade).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -73,7 +74,7 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
 CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS tallies (key INTEGER PRIMARY KEY, documents INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS tallies (key INTEGER PRIMARY KEY, documents INTEGER NOT NULL, sum_check INTEGER NOT NULL);
 """
 #: Meta rows an index has (since format 4) besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
@@ -197,12 +198,19 @@ def upgrade_schema(conn: sqlite3.Connection) -> None:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
             if "digest" not in columns:  # rows added before it have none (NULL)
                 conn.execute("ALTER TABLE documents ADD COLUMN digest TEXT")
+            from .rows import TALLY_CHECK_SQL, add_checks  # rows imports this module
+
             if "row_check" not in columns:
                 for table in ("documents", "paragraphs"):
                     for column in ("sig_check", "row_check"):
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
-                from .rows import add_checks  # rows imports this module
                 add_checks(conn)
+            elif version == "9":
+                add_checks(conn, ("documents",))
+            tallies = {r[1] for r in conn.execute("PRAGMA table_info(tallies)")}
+            if tallies and "sum_check" not in tallies:
+                conn.execute("ALTER TABLE tallies ADD COLUMN sum_check INTEGER")
+                conn.execute(f"UPDATE tallies SET sum_check = {TALLY_CHECK_SQL}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
