@@ -14,6 +14,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import xxhash
 from textgen import prose, rewrite
 
 import dedup.index
@@ -260,6 +261,32 @@ def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
         with Index.open(path, auto_optimize=False) as idx:
             assert not in_use(idx), what
             assert verdicts(idx, [probe]) == expected, what
+    with Index.open(path) as idx:
+        idx.optimize()
+        assert in_use(idx) and verdicts(idx, [probe]) == expected
+
+
+def test_a_file_of_an_older_format_is_not_used_and_said_so(tmp_path, rng):
+    """A format-2 file (no set sizes): replaced by the next optimize, and the warning
+    meanwhile says it is older, not damaged."""
+    path = tmp_path / "i.dedup"
+    texts = [article(rng) for _ in range(4)]
+    with Index.open(path) as idx:
+        idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
+        idx.optimize()
+        lsh = file_of(idx)
+        probe = rewritten(rng, texts[1], 0.1)
+        expected = verdicts(idx, [probe])
+    good = open(lsh, "rb").read()
+    size = int.from_bytes(good[8:16], "little")
+    header = json.loads(good[16 : 16 + size])
+    header["version"] = 2
+    text = json.dumps(header).encode()
+    with open(lsh, "wb") as f:
+        f.write(MAGIC + len(text).to_bytes(8, "little") + text + xxhash.xxh3_64_digest(text) + good[16 + size + 8 :])
+    with pytest.warns(UserWarning, match="written by an older dedup .bucket file format 2"):
+        with Index.open(path, auto_optimize=False, readonly=True) as idx:
+            assert not in_use(idx) and verdicts(idx, [probe]) == expected
     with Index.open(path) as idx:
         idx.optimize()
         assert in_use(idx) and verdicts(idx, [probe]) == expected

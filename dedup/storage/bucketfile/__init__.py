@@ -44,7 +44,7 @@ level's buckets and the key search), :mod:`.files` (the layout, opening a file),
 """
 
 from .delta import MAX_RUN, DeltaBuckets, merge_runs
-from .files import MAGIC, VERSION, BucketFile, bucket_path, empty_bucket_file, open_bucket_file
+from .files import MAGIC, VERSION, BucketFile, bucket_path, empty_bucket_file, older_version, open_bucket_file
 from .lookup import BLOCK, Found, LevelBuckets, bounded, find, lower_bound, member, positions
 from .pages import PAGE, BucketFileDamaged, Pages, page_sums
 from .write import LevelSource, merged_level, remove_unnamed, write_bucket_file, writer_lock
@@ -52,6 +52,6 @@ from .write import LevelSource, merged_level, remove_unnamed, write_bucket_file,
 __all__ = [
     "BLOCK", "MAGIC", "MAX_RUN", "PAGE", "VERSION", "BucketFile", "BucketFileDamaged", "DeltaBuckets", "Found",
     "LevelBuckets", "LevelSource", "Pages", "bounded", "bucket_path", "empty_bucket_file", "find", "lower_bound",
-    "member", "merge_runs", "merged_level", "open_bucket_file", "page_sums", "positions", "remove_unnamed",
+    "member", "merge_runs", "merged_level", "older_version", "open_bucket_file", "page_sums", "positions", "remove_unnamed",
     "write_bucket_file", "writer_lock",
 ]

@@ -44,11 +44,9 @@ def bucket_path(index_path: str, file_id: str) -> str:
     return f"{index_path}-lsh.{file_id}"
 
 
-def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Optional[BucketFile]:
-    """The bucket file ``file_id`` of the index if it exists, is whole and consistent,
-    and was written for the database ``uid`` with sketches of ``width`` bytes; ``None``
-    otherwise (the caller then reads what the database holds into memory)."""
-    path = bucket_path(index_path, file_id)
+def read_header(path: str) -> Optional[tuple[dict, int]]:
+    """``(header, size on disk)`` of the bucket file at ``path``, or ``None`` if it is
+    missing or its header is not whole (its checksum does not verify)."""
     try:
         with open(path, "rb") as f:
             size_on_disk = os.fstat(f.fileno()).st_size
@@ -62,6 +60,29 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Opt
             if len(text) != size + 8 or text[size:] != xxhash.xxh3_64_digest(text[:size]):
                 return None  # a damaged header
             header = json.loads(text[:size].decode("utf-8"))
+            return (header, size_on_disk) if isinstance(header, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def older_version(index_path: str, file_id: str) -> Optional[int]:
+    """The format version of the bucket file ``file_id`` if an older dedup wrote it
+    (a whole header of a lower version: not damaged, only not usable), else ``None``."""
+    read = read_header(bucket_path(index_path, file_id))
+    version = read[0].get("version") if read else None
+    return version if isinstance(version, int) and version < VERSION else None
+
+
+def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Optional[BucketFile]:
+    """The bucket file ``file_id`` of the index if it exists, is whole and consistent,
+    and was written for the database ``uid`` with sketches of ``width`` bytes; ``None``
+    otherwise (the caller then reads what the database holds into memory)."""
+    path = bucket_path(index_path, file_id)
+    read = read_header(path)
+    if read is None:
+        return None
+    header, size_on_disk = read
+    try:
         if (header.get("version"), header.get("uid"), header.get("file_id"), header.get("width")) != (
             VERSION, uid, file_id, width
         ) or header["bytes"] != size_on_disk:

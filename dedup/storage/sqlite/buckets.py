@@ -23,11 +23,13 @@ from ...settings import Settings
 from ..bucketfile import (
     BucketFile,
     BucketFileDamaged,
+    VERSION,
     DeltaBuckets,
     bounded,
     bucket_path,
     empty_bucket_file,
     merged_level,
+    older_version,
     open_bucket_file,
     remove_unnamed,
     write_bucket_file,
@@ -130,9 +132,11 @@ class Buckets:
             view.named = named
             return view
         if opened is None and named and os.path.exists(bucket_path(self.path, named)):
-            warnings.warn(f"{bucket_path(self.path, named)}: not a whole bucket file of this index (damaged?); "
-                          "answering from the database instead (slower) until "
-                          f"`dedup index optimize --db {self.path}` writes a new one", stacklevel=4)
+            older = older_version(self.path, named)
+            what = (f"written by an older dedup (bucket file format {older}, this dedup reads {VERSION})" if older
+                    else "not a whole bucket file of this index (damaged?)")
+            warnings.warn(f"{bucket_path(self.path, named)}: {what}; answering from the database instead (slower) "
+                          f"until `dedup index optimize --db {self.path}` writes a new one", stacklevel=4)
         file = opened or empty_bucket_file(self._sketch_width())
         self._view = _BucketView(
             named,
