@@ -1,0 +1,147 @@
+"""``clean``: write a deduplicated copy of a corpus (``dedup clean SRC DEST``).
+
+What it does, in order:
+
+1. scans SRC as ``dedup scan`` would (document level; paragraph level too with
+   ``strip_paragraphs``);
+2. decides: of each group of duplicate documents the canonical copy (the first in path
+   order) is kept and a member is dropped only as a near-duplicate of one kept before it
+   (see :func:`dedup.clean.decide.copies`); with ``strip_paragraphs``, of each group of repeated
+   paragraphs the first copy in a kept document is kept and, alike, the others are cut out of their documents (a document left with no paragraph is dropped);
+3. writes DEST with SRC's folder layout: a file none of whose documents changed is
+   copied byte for byte (links as links); a plain-text file is written without its cut
+   paragraphs (everything else in it byte for byte, as UTF-8); JSON Lines are cleaned
+   record by record (a dropped record's line is left out, a stripped record is written
+   again with its new text, every other line is copied as it was); a JSON array is
+   written again without its dropped records; a compressed file is cleaned inside and
+   compressed again with the same codec.  HTML and Markdown documents are kept or
+   dropped whole: their paragraph offsets are in the extracted text, not the markup, so
+   cutting paragraphs out of them is not attempted (the manifest says so);
+4. writes the manifest (JSON, ``DEST/dedup-clean.json`` unless told otherwise): what was
+   dropped or stripped, why, and what it duplicated.
+
+Safety: SRC is only read.  DEST may not be inside SRC, nor SRC inside DEST, and must be
+empty or missing unless ``force``.  Every file is written under a temporary name in
+its folder and renamed when complete, so an interrupted run leaves no half-written file
+under a final name; the manifest is written last, so a DEST without it is incomplete.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from ..progress import NO_PROGRESS, Progress
+from ..readers import ReadOptions
+from ..scan import scan
+from ..settings import Settings
+from ..sources import Selection
+from .decide import decide
+from .write import files, write_one
+
+MANIFEST_NAME = "dedup-clean.json"
+#: Manifest keys holding file names, besides ``path``: a name that is not valid UTF-8 is
+#: written as the reports write it (U+FFFD for each undecodable byte, plus
+#: ``KEY_bytes``, the exact bytes in base64; see :func:`dedup.report.safety.json_name`).
+MANIFEST_NAME_KEYS = frozenset({"source", "dest", "document", "duplicate_of"})
+
+
+class CleanError(ValueError):
+    """SRC and DEST cannot be used as asked (overlap, DEST not empty, missing SRC)."""
+
+
+@dataclass
+class CleanReport:
+    """What :func:`clean` did: counts, and the manifest it wrote (``manifest``: the
+    JSON object, ``manifest_path``: where)."""
+
+    documents: int = 0
+    dropped: int = 0
+    stripped_documents: int = 0
+    stripped_paragraphs: int = 0
+    files_copied: int = 0
+    files_rewritten: int = 0
+    files_dropped: int = 0
+    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest_path: Optional[Path] = None
+
+
+def clean(
+    src: Union[str, Path],
+    dest: Union[str, Path],
+    settings: Settings | None = None,
+    *,
+    strip_paragraphs: bool = False,
+    force: bool = False,
+    manifest: Union[str, Path, None] = None,
+    selection: Selection | None = None,
+    read_options: ReadOptions | None = None,
+    jobs: int = 1,
+    cache_dir: Union[str, Path, None] = None,
+    progress: Progress = NO_PROGRESS,
+) -> CleanReport:
+    """Write SRC (a folder or a file) to DEST without its duplicates (module docstring).
+
+    Raises :class:`CleanError` when SRC is missing, the two overlap, or DEST is not
+    empty and ``force`` is not given; ``OSError`` when DEST cannot be written.
+    """
+    src, dest = Path(src), Path(dest)
+    manifest_path = Path(manifest) if manifest is not None else dest / MANIFEST_NAME
+    _check_paths(src, dest, force, manifest_path)
+    read_options = read_options or ReadOptions()
+    result = scan(src, settings, levels=("document", "paragraph") if strip_paragraphs else ("document",),
+                  selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
+                  progress=progress, all_pairs=True)  # every pair: a drop needs a direct one
+    plan = decide(result, strip_paragraphs)
+    report = CleanReport(documents=len(result.documents))
+    dest.mkdir(parents=True, exist_ok=True)
+    entries = list(files(src))
+    progress.stage("writing", "files", len(entries))
+    done: Counter = Counter()
+    for rel, path in entries:
+        done[write_one(src, dest, rel, path, plan, read_options)] += 1
+        progress.advance()
+    report.files_copied, report.files_rewritten, report.files_dropped = (
+        done["copied"], done["rewritten"], done["dropped"])
+    progress.close()
+    report.dropped = len(plan.drop)
+    report.stripped_documents = len(plan.strip)
+    report.stripped_paragraphs = sum(len(p) for p in plan.strip.values())
+    report.manifest = {
+        "source": str(src), "dest": str(dest), "settings": result.settings,
+        "strip_paragraphs": strip_paragraphs,
+        "counts": {"documents": report.documents, "dropped": report.dropped,
+                   "stripped_documents": report.stripped_documents,
+                   "stripped_paragraphs": report.stripped_paragraphs, "files_copied": report.files_copied,
+                   "files_rewritten": report.files_rewritten, "files_dropped": report.files_dropped},
+        "dropped": [{"document": k, **v} for k, v in plan.drop.items()],
+        "stripped": [{"document": k, "paragraphs": v} for k, v in plan.strip.items()],
+        "notes": plan.notes,
+        "errors": [{"path": e.path, "error": e.error} for e in result.errors],
+    }
+    from ..report.machine import NAME_KEYS, dumps
+    from ..report.output import report_file  # atomic, fsynced, mode from the umask
+
+    manifest_path.parent.mkdir(parents=True, exist_ok=True)
+    with report_file(str(manifest_path)) as out:  # names as in the reports: valid UTF-8, plus KEY_bytes
+        out.write(dumps(report.manifest, NAME_KEYS | MANIFEST_NAME_KEYS) + "\n")
+    report.manifest_path = manifest_path
+    return report
+
+
+def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
+    if not src.exists():
+        raise CleanError(f"{src}: no such file or folder")
+    s, d, m = src.resolve(), dest.resolve(), manifest.resolve()
+    if m == s or m.is_relative_to(s):
+        raise CleanError(f"the manifest {manifest} is inside {src}: writing it would change the source")
+    if d == s or d.is_relative_to(s):
+        raise CleanError(f"{dest} is inside {src}: the cleaned copy would be part of what it copies")
+    if s.is_relative_to(d):
+        raise CleanError(f"{src} is inside {dest}: writing the copy would change the source")
+    if dest.exists() and not dest.is_dir():
+        raise CleanError(f"{dest} exists and is not a folder")
+    if dest.is_dir() and any(dest.iterdir()) and not force:
+        raise CleanError(f"{dest} is not empty (--force writes into it, replacing files of the same name)")

@@ -1,0 +1,76 @@
+"""``dedup clean``, deciding: which documents a scan's groups drop and which paragraphs
+they strip (the rule is in :func:`copies`); :mod:`dedup.clean.write` carries it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from ..results import Pair, ScanResult
+
+
+@dataclass
+class Plan:
+    """What to do with the corpus: documents to drop, paragraphs to cut, notes for the manifest."""
+
+    drop: dict[str, dict[str, Any]] = field(default_factory=dict)     # document -> why
+    strip: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # document -> paragraphs cut
+    notes: list[dict[str, str]] = field(default_factory=list)
+
+
+def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
+    """The :class:`Plan` for a scan ``result`` (document level; paragraph level too with
+    ``strip_paragraphs``): per group, its members that are copies of one kept before them."""
+    plan = Plan()
+    links = links_of(result.pairs)
+    same = {p.b.key(): p.a.key() for p in result.pairs if p.exact}  # copy -> first occurrence
+    for g in result.groups:
+        if g.kind != "document":
+            continue
+        for m, keeper, pair in copies(g.members, links, same):
+            plan.drop[m.path] = {"reason": "duplicate document", "duplicate_of": keeper.path,
+                                 "similarity": round(pair.similarity, 4) if pair else None,
+                                 "exact": pair.exact if pair else None}
+    if not strip_paragraphs:
+        return plan
+    paragraphs = {d.path: d.paragraphs for d in result.documents}
+    for g in result.groups:
+        if g.kind != "paragraph":
+            continue
+        kept = [m for m in g.members if m.path not in plan.drop]
+        for m, keeper, pair in copies(kept, links, same):
+            plan.strip.setdefault(m.path, []).append({
+                "paragraph": m.paragraph, "start": m.start, "end": m.end,
+                "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
+                "similarity": round(pair.similarity, 4) if pair else None})
+    for path, cut in list(plan.strip.items()):
+        cut.sort(key=lambda c: c["paragraph"])
+        if len(cut) >= paragraphs.get(path, 0):
+            del plan.strip[path]
+            plan.drop[path] = {"reason": "every paragraph repeated elsewhere", "paragraphs": cut}
+    return plan
+
+
+def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> Iterator[tuple]:
+    """(member, kept member, pair) for each member of a group, in order, that is itself a
+    near-duplicate (a verified pair at the threshold, or the same exact text) of a member
+    kept before it; the others are kept.  A group is transitive (A~B, B~C) but C may share
+    nothing with A: it is only left out for a copy of it that stays."""
+    kept: list = []
+    for m in members:
+        for k in kept:
+            pair = links.get((k.key(), m.key()))
+            exact = same.get(k.key(), k.key()) == same.get(m.key(), m.key())
+            if exact or (pair is not None and pair.relation == "near-duplicate"):
+                yield m, k, pair
+                break
+        else:
+            kept.append(m)
+
+
+def links_of(pairs: Sequence[Pair]) -> dict[tuple, Pair]:
+    out: dict[tuple, Pair] = {}
+    for p in pairs:
+        out.setdefault((p.a.key(), p.b.key()), p)
+        out.setdefault((p.b.key(), p.a.key()), p)
+    return out
