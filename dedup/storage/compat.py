@@ -40,8 +40,8 @@ def check_layout(name: str, found: Optional[str], reads: str, backend: str) -> N
     if found != reads:
         raise SettingsMismatch(
             f"{name}: the index is stored in {backend} layout version {found or '(none)'}, this dedup reads "
-            f"version {reads}; rebuild the index: `dedup index export` it with the dedup that built it, "
-            "then `dedup index add` the export into a new index"
+            f"version {reads}; rebuild the index: `dedup index add` the original documents into a new one "
+            "(`dedup index export` of the dedup that built it lists their ids, not their texts)"
         )
 
 

@@ -157,5 +157,5 @@ def _damaged(name: str, what: str, rows: list) -> str:
     shown = ", ".join(str(r) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
     rows_are = f"rows {shown} do not match their checksums" if len(rows) > 1 else f"row {shown} does not match its checksum"
     return (f"{name}: the index is damaged: stored {what} {rows_are}; nothing was answered from it. "
-            "Restore the index from a backup, or rebuild it (`dedup index export`, then `dedup index add` "
-            "the export into a new index)")
+            "Restore the index from a backup, or rebuild it: `dedup index add` the original documents into a "
+            "new index")
