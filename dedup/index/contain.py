@@ -88,9 +88,15 @@ def hits(
     bucket = sorted_keys[starts[small]]
     left = np.searchsorted(ordered, bucket, side="left")
     count = np.searchsorted(ordered, bucket, side="right") - left
-    # Every (checked paragraph, stored row) of a small bucket, with the position.
+    # Every (checked paragraph, stored row) of a small bucket, with the position --
+    # but only of rows in MIN_SHARED such entries or more (a pair shares one value per
+    # entry of its row; most chance rows have one): the pairs of a batch's millions of
+    # entries are made and sorted from those only.
     entry = ranges(starts[small], run[small])
     of = np.repeat(np.arange(len(small)), run[small])
+    entry_refs = sorted_refs[entry]
+    keep = _entries_per_row(entry_refs) >= MIN_SHARED
+    entry, of = entry[keep], of[keep]
     at = order[ranges(left[of], count[of])]
     new, position = at // query.shape[1], at % query.shape[1]
     if not len(new):
@@ -111,6 +117,19 @@ def hits(
     keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches[new], stored_sketches[at],
                   sketch_positions(s.num_perm))
     return new[keep], refs[keep], position[keep]
+
+
+def _entries_per_row(refs: np.ndarray) -> np.ndarray:
+    """For each of ``refs`` (row ids), how many times its row occurs in ``refs``: by
+    one count per row id when the ids are few against the entries (a batch), else by
+    a sort (a check: ~20k entries, ids up to millions)."""
+    if not len(refs):
+        return np.zeros(0, np.int64)
+    top = int(refs.max()) + 1
+    if 4 * len(refs) >= top:
+        return np.bincount(refs, minlength=top)[refs]
+    unique, inverse = sorted_unique(refs, return_inverse=True)
+    return np.bincount(inverse, minlength=len(unique))[inverse]
 
 
 def unread(
