@@ -46,7 +46,7 @@ def counted(function):
 
 def wrap() -> None:
     for module in (rows, records):
-        for name in ("row_checks", "verify", "stored"):
+        for name in ("row_checks", "verify", "stored", "_owners"):
             if hasattr(module, name):
                 setattr(module, name, counted(getattr(module, name)))
 

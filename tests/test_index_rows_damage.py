@@ -264,3 +264,27 @@ def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
     with Index.open(url) as idx:
         with pytest.raises(IndexCorrupt, match=f"damaged: stored {level} row {row} {said}"):
             idx.check(probes[6])
+
+
+def test_paragraph_rows_lost_by_a_damaged_sqlite_index_page_are_detected(tmp_path, corpus):
+    """Tester's T4: one XOR'd byte in a page of the index ``paragraphs_doc`` (a cell
+    pointer) lost a document's paragraph row without an SQLite error; its similarity to
+    an identical copy read 0.85 instead of 1.0.  The document row's paragraph count now
+    shows rows are missing."""
+    texts, _ = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    data = bytearray(_checkpointed(path))
+    (root,) = _row(path, "SELECT rootpage FROM sqlite_master WHERE name = 'paragraphs_doc'")
+    (page,) = _row(path, "PRAGMA page_size")
+    data[(root - 1) * page + 8] ^= 0x5A
+    open(path, "wb").write(data)
+    (found,) = _row(path, "SELECT COUNT(*) FROM paragraphs INDEXED BY paragraphs_doc WHERE doc > 0")
+    assert found < 5 * ARTICLES  # the damage this test is about: rows the index no longer finds
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match="damaged: not all the paragraph rows of stored document 1 are found"):
+            idx.check_many(texts)
+    (tmp_path / "a.txt").write_text(texts[0])
+    res = CliRunner().invoke(main, ["check", "--db", str(path), str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "not all the paragraph rows of stored document 1 are found" in res.stderr

@@ -154,8 +154,22 @@ def verify(expected: np.ndarray, computed: np.ndarray, ids: np.ndarray, name: st
 
 
 def _damaged(name: str, what: str, rows: list) -> str:
-    shown = ", ".join(str(r) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
-    rows_are = f"rows {shown} do not match their checksums" if len(rows) > 1 else f"row {shown} does not match its checksum"
-    return (f"{name}: the index is damaged: stored {what} {rows_are}; nothing was answered from it. "
+    rows_are = f"rows {listed(rows)} do not match their checksums" if len(rows) > 1 else \
+        f"row {listed(rows)} does not match its checksum"
+    return damaged(name, f"stored {what} {rows_are}")
+
+
+def listed(rows: list) -> str:
+    """The first five of ``rows``, and how many more."""
+    return ", ".join(str(r) for r in rows[:5]) + (f" and {len(rows) - 5} more" if len(rows) > 5 else "")
+
+
+def plural(rows: list) -> str:
+    return "s" if len(rows) > 1 else ""
+
+
+def damaged(name: str, what: str) -> str:
+    """The message of :class:`IndexCorrupt` for damage ``what`` found in index ``name``."""
+    return (f"{name}: the index is damaged: {what}; nothing was answered from it. "
             "Restore the index from a backup, or rebuild it: `dedup index add` the original documents into a "
             "new index")
