@@ -288,3 +288,33 @@ def test_paragraph_rows_lost_by_a_damaged_sqlite_index_page_are_detected(tmp_pat
     res = CliRunner().invoke(main, ["check", "--db", str(path), str(tmp_path / "a.txt")], catch_exceptions=False)
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "not all the paragraph rows of stored document 1 are found" in res.stderr
+
+
+@pytest.mark.parametrize("how", ["deleted document", "deleted paragraph chunk", "emptied paragraph chunk"])
+def test_a_deleted_redis_record_of_a_listed_row_is_detected(redis_prefix, corpus, tmp_path, how):
+    """Tester's T2/T3: ``DEL PREFIX:d:N`` while the index still lists the document made a
+    stored document's identical copy match another one (wrong id and similarity, exit 1);
+    an emptied or deleted ``p:`` chunk ended in an IndexError."""
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    _build(url, texts)
+    client = _redis(REDIS_URL)
+    d = int(client.hget(f"{redis_prefix}:ids", "article-06"))
+    first = int.from_bytes(client.get(f"{redis_prefix}:d:{d}")[8:16], "little")
+    chunk = f"{redis_prefix}:p:{first // PARA_ROWS}"
+    if how == "deleted document":
+        client.delete(f"{redis_prefix}:d:{d}")
+        said = f"the record of stored document row {d} is missing \\(Redis key {redis_prefix}:d:{d}\\)"
+    else:
+        client.delete(chunk) if how.startswith("deleted") else client.set(chunk, b"")
+        said = f"the records? of stored paragraph rows? [0-9, and more]+ (is|are) missing \\(Redis key {chunk}\\)"
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match="the index is damaged: " + said):
+            idx.check_many([texts[6], probes[6]])
+    (tmp_path / "a.txt").write_text(texts[6])
+    res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "the index is damaged" in res.stderr
