@@ -22,6 +22,8 @@ def _exit_now(signum: int, frame) -> None:
 
 
 def main() -> None:
+    """Run the ``dedup`` command (``sys.argv``); exits with the command's code, or at
+    once with 130 / 143 on SIGINT / SIGTERM while the package is still importing."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_now)
     from dedup.cli import main as command  # the slow part

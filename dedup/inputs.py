@@ -42,6 +42,8 @@ class LocalFile:
     needs: str
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
+        """The file's documents in order, and a :class:`ReadError` for each file or
+        record that cannot be read (never raised: the scan goes on)."""
         return read_file(Path(self.path), self.name, self.options)
 
 

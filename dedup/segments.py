@@ -81,6 +81,7 @@ class SetTable:
     offsets: np.ndarray  # int64
 
     def sizes(self) -> np.ndarray:
+        """Each set's number of shingles, ``(texts,)`` int64."""
         return np.diff(self.offsets)
 
     @classmethod

@@ -36,6 +36,8 @@ class Selection:
     hidden: bool = False
 
     def wants(self, rel: str) -> bool:
+        """Whether the file at relative path ``rel`` (``/``-separated) is read: it
+        matches an ``include`` pattern (if any are given) and no ``exclude`` one."""
         base = rel.rsplit("/", 1)[-1]
         if self.include and not _matches(self.include, rel, base):
             return False

@@ -69,6 +69,8 @@ def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]
 
 
 def links_of(pairs: Sequence[Pair]) -> dict[tuple, Pair]:
+    """Each reported pair under both orders of its members' keys, ``(a, b)`` and
+    ``(b, a)`` (the first pair reported wins), for :func:`copies`' look-ups."""
     out: dict[tuple, Pair] = {}
     for p in pairs:
         out.setdefault((p.a.key(), p.b.key()), p)
