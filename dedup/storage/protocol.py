@@ -52,6 +52,14 @@ every backend):
    the index (a path, or a URL with its password masked) and the cause.
 9. **No pickle.** Signatures and shingle sets are packed little-endian integer arrays,
    metadata JSON text.
+10. **Damage is detected, never answered from.** Every stored document and paragraph
+   row carries a checksum of its contents and row id (:mod:`dedup.storage.rowcheck`,
+   computed for whole batches with numpy), verified on every read an answer is made
+   from (signatures, rows, shingle sets, document rows); a row that does not verify
+   raises :class:`IndexCorrupt` naming it.  Bucket copies carry checksums of their own
+   (SQLite's bucket file per page, Redis's bucket log per entry).  What each backend
+   leaves out (texts it checks otherwise, flags changed in place) is said in its
+   module and the README.
 
 Maintenance that only some backends need (SQLite's write-ahead-log checkpoint and
 bucket-file rewrite) is the optional :class:`Maintained` protocol, not part of the core.
