@@ -122,11 +122,6 @@ STDIN_FORMATS: dict[str, str] = {"text": ".txt", "html": ".html", "markdown": ".
 STDIN_ARG, STDIN_NAME = "-", "<stdin>"
 
 
-def reader_for(name: str) -> Reader:
-    """The reader for a file name, chosen by its (lower-cased) suffix."""
-    return READERS.get(Path(name).suffix.lower(), DEFAULT_READER)
-
-
 def read_bytes(data: bytes, name: str, options: ReadOptions | None = None) -> Iterator[Item]:
     """Documents (and errors) in ``data``, read as the format ``name`` implies."""
     yield from _guarded(read_stream(io.BytesIO(data), name, options or ReadOptions()), name)
