@@ -15,7 +15,6 @@ import sqlite3
 import time
 import warnings
 
-import numpy as np
 import pytest
 from textgen import prose, rewrite
 

@@ -12,7 +12,6 @@ import textwrap
 from contextlib import closing
 import time
 
-import numpy as np
 import pytest
 from textgen import prose
 
