@@ -5,7 +5,6 @@ candidates and verified pairs (work), never wall-clock time."""
 from __future__ import annotations
 
 import random
-import re
 
 import numpy as np
 import pytest

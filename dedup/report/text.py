@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, TextIO
+from typing import Optional, TextIO
 
 from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
