@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_index import Markov, articles, paragraphs_from, rewrite  # noqa: E402
 
+import dedup.storage.redis.log as log  # noqa: E402
 import dedup.storage.redis.records as records  # noqa: E402
 import dedup.storage.sqlite.rows as rows  # noqa: E402
 from dedup.index import Index  # noqa: E402
@@ -49,6 +50,7 @@ def wrap() -> None:
         for name in ("row_checks", "verify", "stored", "_owners"):
             if hasattr(module, name):
                 setattr(module, name, counted(getattr(module, name)))
+    log.BucketCache.whole = counted(log.BucketCache.whole)  # the bucket log's entry count
 
 
 def measured(call) -> dict[str, float]:

@@ -318,3 +318,54 @@ def test_a_deleted_redis_record_of_a_listed_row_is_detected(redis_prefix, corpus
     res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
     assert "the index is damaged" in res.stderr
+
+
+@pytest.mark.parametrize("how", ["XDEL of the first entry", "XTRIM MAXLEN 0", "DEL of the log"])
+def test_entries_deleted_from_the_redis_bucket_log_are_detected(redis_prefix, corpus, tmp_path, how):
+    """Tester's T1: an entry deleted from the bucket log lost its rows' bands without a
+    word (a stored near-copy answered "new", exit 0).  The writers count the entries
+    they add (``log:n``, in the script that adds them); a worker that read fewer says so."""
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    _build(url, texts)
+    with Index.open(url) as idx:  # a worker that read the whole log before the damage
+        assert idx.check(probes[0]).is_duplicate
+        client = _redis(REDIS_URL)
+        log = f"{redis_prefix}:log"
+        written = client.xlen(log)
+        assert int(client.get(log + ":n")) == written
+        if how.startswith("XDEL"):
+            client.xdel(log, client.xrange(log, count=1)[0][0])
+        elif how.startswith("XTRIM"):
+            client.xtrim(log, maxlen=0)
+        else:
+            client.delete(log)
+        client.close()
+        assert idx.check(probes[0]).is_duplicate  # its copy is whole: still answers rightly
+    with Index.open(url) as idx:  # a new worker reads what is left
+        with pytest.raises(IndexCorrupt, match=f"the bucket log holds {written - 1 if 'XDEL' in how else 0} of the "
+                                               f"{written} entries written to it"):
+            idx.check(probes[0])
+    (tmp_path / "a.txt").write_text(probes[0])
+    res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "the index is damaged: the bucket log holds" in res.stderr
+
+
+def test_a_redis_index_written_before_the_log_count_gets_it_at_its_next_write(redis_prefix, corpus):
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    _build(url, texts[:6])
+    client = _redis(REDIS_URL)
+    client.delete(f"{redis_prefix}:log:n")  # as layout 5 wrote it
+    with Index.open(url) as idx:
+        assert idx.check(probes[0]).is_duplicate  # not checked, not refused
+        idx.load([(f"more-{i}", t) for i, t in enumerate(texts[6:])])
+    assert int(client.get(f"{redis_prefix}:log:n")) == client.xlen(f"{redis_prefix}:log")
+    client.close()
+    with Index.open(url) as idx:
+        assert idx.check(probes[8]).is_duplicate

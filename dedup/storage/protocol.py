@@ -57,7 +57,9 @@ every backend):
    computed for whole batches with numpy), verified on every read an answer is made
    from (signatures, rows, shingle sets, document rows); a row that does not verify
    raises :class:`IndexCorrupt` naming it.  Bucket copies carry checksums of their own
-   (SQLite's bucket file per page, Redis's bucket log per entry).  What each backend
+   (SQLite's bucket file per page, Redis's bucket log per entry, and its entries are
+   counted).  A row that its document row or the bucket copy lists but that is not
+   found is damage too (:class:`IndexCorrupt`), not a row left out.  What each backend
    leaves out (texts it checks otherwise, flags changed in place) is said in its
    module and the README.
 

@@ -138,13 +138,16 @@ class RedisStorage(Reads, Writes, Multimaps):
     def _snapshot(self) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new."""
-        pipe = self._r.pipeline(transaction=False)
+        pipe = self._r.pipeline(transaction=True)  # the count and the tail at once
         pipe.mget([self._k + "top:p", self._k + "top:d"])
+        pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
-        top, page = pipe.execute()
+        top, written, page = pipe.execute()
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
+        else:
+            self._cache.whole(written)
         return {"p": int(top[0] or 0), "d": int(top[1] or 0)}
 
     @_guarded("read")

@@ -51,13 +51,17 @@ end
 #: Lua helper: ``append_log(key, first, count)`` XADDs ARGV[first .. first+count-1] to
 #: the bucket log ``key`` (field ``v``) and returns {the id of the entry before them
 #: ('0': none), the id of the last one} (a writer that held every entry before them
-#: holds the log after adding these itself, without reading them back).
+#: holds the log after adding these itself, without reading them back).  It counts the
+#: entries ever added in ``key:n`` (set from XLEN when absent: an index written before
+#: the count), which a worker compares with the entries it read (:mod:`.log`).
 _LOG = r"""
 local function append_log(key, first, count)
   local prev = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   local before = prev[1] and prev[1][1] or '0'
   local last = before
+  if redis.call('EXISTS', key .. ':n') == 0 then redis.call('SET', key .. ':n', redis.call('XLEN', key)) end
   for q = 0, count - 1 do last = redis.call('XADD', key, '*', 'v', ARGV[first + q]) end
+  redis.call('INCRBY', key .. ':n', count)
   return {before, last}
 end
 """

@@ -23,7 +23,8 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   saved at the default 256 permutations;
 * ``log`` (stream): the LSH buckets -- band keys and b-bit sketches of the banded rows,
   as written, and drops of removed rows -- held by every worker in memory, see
-  :mod:`dedup.storage.redis.log`;
+  :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it (a worker
+  that read fewer says the log is damaged);
 * ``k:p:SHARD``, ``k:d:SHARD`` (content key -> every row with that text, oldest first):
   multimaps, packed 8-byte entries in one string per shard, see
   :mod:`dedup.storage.redis.lua`;
