@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
 from .readers import ReadError, describe_os_error
+from .remote import expand, is_remote
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,10 @@ def input_holding(target: Union[str, Path], roots: Sequence[Union[str, Path]],
         return None
     for root in roots:
         root_path = Path(root)
+        if str(root) != "-" and is_remote(root):  # a quoted local glob or a file:// URL can name it too
+            if _expands_to(str(root), target):
+                return str(root)
+            continue
         if str(root) == "-" or not root_path.exists():
             continue
         if os.path.abspath(root_path) == os.path.abspath(target) or _same_file(root_path, target):
@@ -94,6 +99,20 @@ def input_holding(target: Union[str, Path], roots: Sequence[Union[str, Path]],
             if not hidden and not pruned and selection.wants("/".join(parts)):
                 return str(root)
     return None
+
+
+def _expands_to(pattern: str, target: Path) -> bool:
+    """Whether the fsspec URL or glob ``pattern`` (:func:`dedup.remote.expand`) names
+    the local file ``target`` (its absolute or resolved path; a match through another
+    link to it is not seen).  Patterns of other filesystems (``s3://``) never do."""
+    try:
+        fs, files = expand(pattern)
+    except (OSError, ValueError):
+        return False  # the scan itself reports it
+    if "file" not in (fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)):
+        return False
+    names = {os.path.abspath(target), os.path.realpath(target)}
+    return any(name in names for name, _ in files)
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -47,6 +47,20 @@ def test_scan_refuses_to_write_its_report_over_an_input(corpus, tmp_path, monkey
     assert {p: p.read_bytes() for p in corpus.rglob("*") if p.is_file()} == before  # nothing written
 
 
+@pytest.mark.parametrize("pattern", ["in/*.txt", "file://{root}/in/*.txt", "in/[a]*"])
+def test_scan_refuses_to_write_over_a_file_a_glob_or_url_names(corpus, tmp_path, monkeypatch, pattern):
+    """A quoted glob or a file:// URL names inputs too (the walk never sees them)."""
+    monkeypatch.chdir(tmp_path)
+    pattern = pattern.format(root=tmp_path)
+    before = (corpus / "a.txt").read_bytes()
+    res = run("scan", pattern, "-o", "in/a.txt", "--format", "json")
+    assert res.exit_code == 2
+    assert f"refusing to write the report to 'in/a.txt': it is an input of this run (read from '{pattern}')" \
+        in res.stderr
+    assert (corpus / "a.txt").read_bytes() == before
+    assert run("scan", pattern, "-o", "in/new.json", "--format", "json").exit_code in (0, 1)  # not an input
+
+
 def test_files_the_walk_does_not_read_may_be_written(corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run("scan", "in", "-o", "in/.hidden.txt").exit_code == 1  # hidden: not read
