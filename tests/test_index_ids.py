@@ -293,6 +293,27 @@ def test_record_ids_of_another_json_type_are_other_ids(tmp_path, rng):
         assert idx.get("7").text == texts[2] and idx.get("#7").text == texts[0]
 
 
+def test_a_record_id_does_not_depend_on_the_records_before_it(tmp_path, rng):
+    """Tester's T6: ``"7"`` after ``7`` was ``7@2`` (``7`` otherwise), and ``7`` after
+    ``"7"`` was ``#7@2``, so a re-run of a reordered feed was not "already indexed".
+    ``@LINE`` is decided on the typed id: only a repeat of the same JSON value gets it."""
+    number, string, again = ({"id": 7, "text": article(rng)}, {"id": "7", "text": article(rng)},
+                             {"id": 7, "text": article(rng)})
+    (tmp_path / "r.jsonl").write_text("\n".join(map(json.dumps, [number, string])) + "\n", encoding="utf-8")
+    (tmp_path / "s.jsonl").write_text("\n".join(map(json.dumps, [string, number, again])) + "\n", encoding="utf-8")
+    for db, feed in (("r.dedup", "r.jsonl"), ("s.dedup", "s.jsonl")):
+        assert run("index", "add", feed, "--db", db, "--policy", "flag").exit_code == 0
+    assert ids("r.dedup") == ["#7", "7"]
+    assert ids("s.dedup") == ["#7", "#7@3", "7"]  # a true repeat keeps its @LINE
+    res = run("index", "add", "s.jsonl", "--db", "r.dedup", "--format", "json")
+    verdicts = [(v["id"], v.get("already_indexed")) for v in json.loads(res.stdout)["verdicts"]]
+    assert verdicts[:2] == [("7", True), ("#7", True)] and verdicts[2][0] == "#7@3"
+    # Reports name records as the scan does, which still warns of both renames.
+    assert [d["path"] for d in json.loads(res.stdout)["documents"]] == ["s.jsonl#7", "s.jsonl#7@2", "s.jsonl#7@3"]
+    warned = [w["warning"] for w in json.loads(run("scan", "s.jsonl", "--format", "json").stdout)["warnings"]]
+    assert len(warned) == 2 and "id 7 (a number) repeats the id of line 2; named 's.jsonl#7@3'" in warned[1]
+
+
 def test_file_ids_escape_backslashes_so_an_undecodable_name_has_its_own(tmp_path, rng):
     """Tester's D9: a Latin-1 name ``caf<E9>.txt`` was stored as the text ``caf\\xe9.txt``,
     the same id as a UTF-8 name spelled with a backslash.  Backslashes are escaped too."""

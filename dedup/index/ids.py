@@ -11,7 +11,9 @@ The rules (the README's "Document ids"):
   after an optional ``prefix``, except that a whole-number id is written ``#N`` and a
   string id starting with ``#`` gets one more ``#`` -- so the number ``7`` (``#7``) and
   the string ``"7"`` (``7``) are two ids, and no string spells a number's id; a record
-  whose id repeats an earlier record's in the same file is ``ID@LINE``, and a record
+  whose id repeats an earlier record's in the same file (the same JSON value) is
+  ``ID@LINE`` (:func:`dedup.readers.jsonl.typed_id`: decided on these typed ids, so
+  ``7`` and ``"7"`` are ``#7`` and ``7`` in either order), and a record
   without one ``FILE_ID:LINE`` -- the scan's record names (``FILE#ID``,
   ``FILE#ID@LINE``, ``FILE:LINE``) without their ``FILE#``, so no record is lost to a
   name (reports name records exactly as the scan does);
@@ -75,7 +77,7 @@ class Naming:
     def doc_id(self, doc: Document) -> str:
         """The id of ``doc``, read from a file named by :meth:`file_id` (or stdin)."""
         if doc.record is not None:
-            return self.prefix + record_id(doc.path, doc.record)
+            return self.prefix + doc.record
         if doc.path == STDIN_NAME:
             return self.stdin_id if self.stdin_id is not None else auto_id(doc.text)
         if doc.path.startswith(STDIN_NAME + ":"):  # a record without an id, by its line
@@ -89,14 +91,3 @@ def escaped_name(name: str) -> str:
     if "\\" not in name and json_text(name) == name:
         return name
     return re.sub("[\\\\\ud800-\udfff]", lambda m: "\\\\" if m.group() == "\\" else json_text(m.group()), name)
-
-
-def record_id(name: str, record: str | int) -> str:
-    """A record's id from its reader name ``FILE#ID`` or ``FILE#ID@LINE...`` (``ID`` is
-    ``record``, the id field's value): ``ID``, or ``ID@LINE...`` for a repeated id, with
-    ``ID`` spelled ``#N`` for a whole number and ``#`` prepended to a string starting
-    with ``#``."""
-    text = str(record)
-    found = re.fullmatch(r"(?s).*#" + re.escape(text) + r"((?:@\d+)*)", name)
-    spelled = f"#{text}" if not isinstance(record, str) or text.startswith("#") else text
-    return spelled + (found.group(1) if found else "")

@@ -32,16 +32,17 @@ class Document:
     ``text`` is the text that reported offsets refer to, and ``source`` says what that
     text is: ``"file"`` (the decoded file), ``"extracted-html"``, ``"extracted-markdown"``
     (text taken out of markup) or ``"json-field"`` (a record's text field).  ``record``
-    is a JSON record's own id (its id field's value: a string or a whole number, kept as
-    it is so that ``7`` and ``"7"`` stay two ids), ``None`` for a whole file or a record
-    without one.
+    is a JSON record's own id with its type kept (:func:`dedup.readers.jsonl.typed_id`:
+    the number ``7`` is ``#7``, the string ``"7"`` is ``7``), with ``@LINE`` added when
+    the same id was an earlier record's in the file, ``None`` for a whole file or a
+    record without one.
     ``warning`` is a note for the report's ``warnings`` (see :class:`ReadWarning`),
     empty for most documents."""
 
     path: str
     text: str
     source: str = "file"
-    record: Optional[Union[str, int]] = None
+    record: Optional[str] = None
     warning: str = ""
 
 

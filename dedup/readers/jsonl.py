@@ -147,27 +147,48 @@ def _parse(text: str) -> Any:
                           "which Python refuses to convert") from None
 
 
+def typed_id(key: str | int) -> str:
+    """A record's id as a text that keeps its JSON type: ``#N`` for the whole number
+    ``N``, ``#`` prepended to a string that starts with ``#``, any other string as it
+    is -- so the number ``7`` (``#7``) and the string ``"7"`` (``7``) differ, and no
+    string spells a number's id."""
+    text = str(key)
+    return f"#{text}" if not isinstance(key, str) or text.startswith("#") else text
+
+
 class _Names:
-    """The names given so far to the records of one file, and which id took each."""
+    """The names given so far to the records of one file, and which id took each; and
+    the typed ids (:func:`typed_id`, ``@LINE`` added to a repeat) given so far."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.taken: dict[str, tuple[str, str]] = {}  # name -> (where, JSON text of the id)
+        self.typed: dict[str, tuple[str, str]] = {}  # typed id -> (where, JSON text of the id)
 
-    def name(self, key: Any, number: int, where: str) -> tuple[str, str]:
-        """The record's name, and a warning when its natural name was taken."""
+    def name(self, key: Any, number: int, where: str) -> tuple[str, str, str | None]:
+        """The record's name, a warning when its natural name was taken, and its typed
+        id (``None`` without an id).  The name's ``@LINE`` is decided on the id's text
+        (``FILE#7`` is taken by ``7`` and ``"7"`` alike), the typed id's on the typed
+        id, so a record's typed id does not depend on the records before it unless it
+        repeats one's id: ``7`` and ``"7"`` are ``#7`` and ``7`` in either order."""
         if key is None:
-            return f"{self.file}:{number}", ""
+            return f"{self.file}:{number}", "", None
+        typed = first = typed_id(key)
+        while typed in self.typed:
+            typed += f"@{number}"
         written = json.dumps(key, ensure_ascii=False)
+        self.typed[typed] = (where, written)
         name = natural = f"{self.file}#{key if isinstance(key, str) else written}"
         while name in self.taken:
             name += f"@{number}"
         self.taken[name] = (where, written)
         if name == natural:
-            return name, ""
+            return name, "", typed
         earlier, earlier_id = self.taken[natural]
-        how = "repeats the id of" if earlier_id == written else f"is another id than {earlier_id} of"
-        return name, f"{where}: id {written} ({_kind(key)}) {how} {earlier}; named {name!r}, compared like any record"
+        if typed != first and self.typed[first][1] == written:
+            earlier, earlier_id = self.typed[first]  # the same JSON value: a repeat
+        how = f"repeats the id of {earlier}" if earlier_id == written else f"is another id than {earlier_id} of {earlier}"
+        return name, f"{where}: id {written} ({_kind(key)}) {how}; named {name!r}, compared like any record", typed
 
 
 def _document(record: Any, number: int, where: str, options: "ReadOptions", names: _Names) -> "Item":
@@ -183,11 +204,11 @@ def _document(record: Any, number: int, where: str, options: "ReadOptions", name
                          f"{where}: id field {options.id_field!r} is {what}; an id is a string or a whole number")
     if isinstance(key, str) and (problem := surrogate_problem(key)):
         return ReadError(f"{names.file}:{number}", f"{where}: id field {options.id_field!r} holds {problem}")
-    address, warning = names.name(key, number, where)
+    address, warning, typed = names.name(key, number, where)
     text = record.get(options.text_field)
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
         return ReadError(address, f"{where}: text field {options.text_field!r} is {reason}")
     if problem := surrogate_problem(text):
         return ReadError(address, f"{where}: text field {options.text_field!r} holds {problem}")
-    return Document(address, text, "json-field", key, warning)
+    return Document(address, text, "json-field", typed, warning)
