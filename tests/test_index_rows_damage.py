@@ -369,3 +369,26 @@ def test_a_redis_index_written_before_the_log_count_gets_it_at_its_next_write(re
     client.close()
     with Index.open(url) as idx:
         assert idx.check(probes[8]).is_duplicate
+
+
+def test_a_deleted_redis_record_of_an_exact_copy_is_detected(redis_prefix, corpus):
+    """An exact copy of a stored document is not in the bucket log (its original holds
+    the bands): it is found by content key, and its deleted record was left out (the
+    check listed the original alone, ``get`` said the id was not there)."""
+    from conftest import REDIS_URL
+
+    texts, _ = corpus
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i:02d}", t) for i, t in enumerate(texts)] + [("copy", texts[0])])
+        assert sorted(m.doc_id for m in idx.check(texts[0]).matches) == ["article-00", "copy"]
+    client = _redis(REDIS_URL)
+    row = int(client.hget(f"{redis_prefix}:ids", "copy"))
+    client.delete(f"{redis_prefix}:d:{row}")
+    client.close()
+    said = f"the record of stored document row {row} is missing"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.check(texts[0])
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.get("copy")
