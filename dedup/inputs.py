@@ -4,10 +4,11 @@
 stdin -- and yields, in scan order, each file still unread (:class:`LocalFile`,
 :class:`RemoteFile`, :class:`Stdin`: each knows how to read itself) and a
 :class:`~dedup.readers.ReadError` for each entry that cannot be visited.  Reading
-is a separate step (``entry.read()``), so it can happen elsewhere: the local engine
-reads every file in the scan's own process (:func:`dedup.scan.read_paths`); the Dask
-engine's workers open their share of the files themselves
-(:mod:`dedup.plan.read`), and only what they cannot see is read by the client.
+is a separate step (``entry.read()``), so it can happen elsewhere: the workers of
+either engine open their share of the files themselves (:mod:`dedup.plan.read`), and
+only what they cannot see is read by the scan's own process (stdin, ``memory://``, a
+folder a cluster's worker does not mount); :func:`dedup.scan.read_paths` reads in
+one process (the index, a report's passages).
 """
 
 from __future__ import annotations

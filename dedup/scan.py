@@ -65,11 +65,7 @@ def scan(
     for pattern in (r for r in roots if isinstance(r, str)):
         expand(pattern)  # nothing matches: FileNotFoundError now, not halfway through the scan
     selection, read_options = selection or Selection(), read_options or ReadOptions()
-    if engine == "dask":  # its workers read the files they sign (dedup.plan.read)
-        documents = list_inputs(roots, selection, read_options)
-    else:
-        documents = progress.counted(read_paths(roots, selection, read_options, on_file=lambda: progress.count("files")),
-                                     "reading and signing")
+    documents = list_inputs(roots, selection, read_options)  # the workers read the files they sign (dedup.plan.read)
     return scan_documents(
         documents,
         settings,

@@ -47,6 +47,10 @@ class LocalExecutor:
     Use as a context manager; ``jobs`` must be >= 1.
     """
 
+    #: The workers read the files they sign (:mod:`dedup.plan.read`): the text never
+    #: passes through this process.
+    reads_inputs = True
+
     def __init__(self, jobs: int = 1) -> None:
         if jobs < 1:
             raise ValueError(f"jobs must be at least 1, not {jobs}")
@@ -73,6 +77,10 @@ class LocalExecutor:
             else:
                 pool.close()
             pool.join()
+
+    def sees(self, path: str) -> bool:
+        """Whether the workers see ``path``: they run on this machine."""
+        return True
 
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, on the workers."""
