@@ -392,3 +392,25 @@ def test_a_deleted_redis_record_of_an_exact_copy_is_detected(redis_prefix, corpu
             idx.check(texts[0])
         with pytest.raises(IndexCorrupt, match=said):
             idx.get("copy")
+
+
+@pytest.mark.parametrize("key, value", [("top:p", None), ("top:d", None), ("top:d", b"1\x5a"), ("log:n", b"4\x5a"),
+                                        ("judged", b"x")])
+def test_a_lost_or_garbled_redis_count_is_detected(redis_prefix, corpus, key, value):
+    """A damage sweep (every key of a small index deleted, or a byte of it XORed): a
+    deleted ``top:p`` hid every stored paragraph (near-copies answered "new", no word),
+    a deleted ``top:d`` and a non-number in a count ended in IndexError / ValueError."""
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        for i, t in enumerate(texts[:4]):
+            idx.add(t, f"article-{i:02d}")  # judged one by one: ``judged`` is counted
+    client = _redis(REDIS_URL)
+    client.delete(f"{redis_prefix}:{key}") if value is None else client.set(f"{redis_prefix}:{key}", value)
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match="the index is damaged: (the marks of the published rows|PREFIX:"
+                                               f"{key} is not a number)"):
+            idx.check_many(probes[:4])

@@ -45,10 +45,11 @@ import numpy as np
 from ...settings import Settings
 from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
+from ..rowcheck import damaged
 from . import lua
 from .multimap import SHARD_BITS_BELOW, Multimaps
 from .reads import Reads
-from .log import PAGE, BucketCache
+from .log import PAGE, BucketCache, number
 from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
 
@@ -138,17 +139,23 @@ class RedisStorage(Reads, Writes, Multimaps):
     def _snapshot(self) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new."""
-        pipe = self._r.pipeline(transaction=True)  # the count and the tail at once
-        pipe.mget([self._k + "top:p", self._k + "top:d"])
+        pipe = self._r.pipeline(transaction=True)  # the counts and the tail at once
+        pipe.mget([self._k + "top:p", self._k + "top:d", self._k + "n:p"])
+        pipe.hlen(self._k + "ids")
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
-        top, written, page = pipe.execute()
+        (top_p, top_d, paragraphs), documents, written, page = pipe.execute()
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
         else:
             self._cache.whole(written)
-        return {"p": int(top[0] or 0), "d": int(top[1] or 0)}
+        horizon = {"p": number(top_p, self.path, "top:p"), "d": number(top_d, self.path, "top:d")}
+        # Published rows are hidden above these marks: a lost mark hid every row (T1's sweep).
+        if (number(paragraphs, self.path, "n:p") > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
+            raise IndexCorrupt(damaged(self.path, "the marks of the published rows (PREFIX:top:p, top:d) are "
+                                                  "missing while rows are stored"))
+        return horizon
 
     @_guarded("read")
     def _sync(self) -> None:

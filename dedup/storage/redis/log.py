@@ -64,6 +64,16 @@ FLUSH_ROWS = 1 << 16
 PAGE = 64
 
 
+def number(value: Optional[bytes], name: str, key: str) -> int:
+    """A count or row id kept in Redis as a string (``None``: 0).
+
+    Raises :class:`IndexCorrupt` naming the key when it is not an integer."""
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise IndexCorrupt(damaged(name, f"PREFIX:{key} is not a number ({bytes(value)[:20]!r})")) from None
+
+
 def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray, sizes: np.ndarray) -> bytes:
     """The log entry adding rows ``ids`` with their ``(n, num_perm)`` signatures and
     shingle-set sizes to the buckets of level ``tag``."""
@@ -298,8 +308,8 @@ class BucketCache:
         keep the count yet (``written`` ``None``) is not checked until its next write.
 
         Raises :class:`IndexCorrupt` saying how many entries are missing."""
-        if written is not None and int(written) != self.count:
-            raise IndexCorrupt(damaged(self._name, f"the bucket log holds {self.count} of the {int(written)} "
+        if written is not None and (n := number(written, self._name, "log:n")) != self.count:
+            raise IndexCorrupt(damaged(self._name, f"the bucket log holds {self.count} of the {n} "
                                                    "entries written to it (entries were deleted from it)"))
 
     def apply(self, entries: Iterable[tuple[bytes, dict]]) -> None:

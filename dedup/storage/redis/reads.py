@@ -24,7 +24,7 @@ from .records import (
     unpack_text,
 )
 from ..rowcheck import damaged, listed, plural
-from .log import BucketCache
+from .log import BucketCache, number
 from .url import RedisURL, _guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
@@ -282,8 +282,8 @@ class Reads:
         pipe.hmget(self._k + "tally", [k.tobytes() for k in unique.astype("<u8")] or ["-"])
         pipe.get(self._k + "judged")
         found, judged = pipe.execute()
-        counts = np.array([int(v or 0) for v in found[: len(unique)]], dtype=np.int64)
-        return counts[inverse.ravel()], int(judged or 0)
+        counts = np.array([number(v, self.path, "tally") for v in found[: len(unique)]], dtype=np.int64)
+        return counts[inverse.ravel()], number(judged, self.path, "judged")
 
     @_guarded("read")
     def stats(self) -> dict[str, Any]:
