@@ -101,7 +101,8 @@ def recall(args) -> None:
     from dedup.sources import Selection
     from dedup.readers import ReadOptions
     from dedup.split import split_paragraphs
-    from dedup.verify import score_pairs, unique_sets
+    from dedup.segments import unique_sets
+    from dedup.verify import score_pairs
 
     ct.MAX_BUCKET = args.max_bucket or ct.MAX_BUCKET
     ct.MAX_RATIO = args.max_ratio or ct.MAX_RATIO

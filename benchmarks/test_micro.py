@@ -22,7 +22,8 @@ from dedup.minhash import signatures
 from dedup.normalize import normalize
 from dedup.shingle import shingle
 from dedup.split import split_paragraphs
-from dedup.verify import SetTable, score_pairs
+from dedup.segments import SetTable
+from dedup.verify import score_pairs
 
 pytestmark = pytest.mark.benchmark
 

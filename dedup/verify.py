@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .segments import SetTable, ranges, unique_sets  # noqa: F401 -- both re-exported: verify was their first home
+from .segments import SetTable, ranges
 
 _BATCH_VALUES = 1 << 23  # set elements per verification batch (64 MB of keys)
 

@@ -229,18 +229,25 @@ def test_a_reader_whose_snapshot_names_a_just_replaced_file_takes_the_new_one(tm
             assert raced and in_use(reader) and view.deltas["paragraph"].rows == 0
 
 
-def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
-    path = tmp_path / "i.dedup"
-    texts = [article(rng) for _ in range(5)]
+def _optimized(path, rng, n):
+    """An index of ``n`` articles with a bucket file: (texts, the file's path, a probe
+    rewriting the middle article, its verdicts, the file's bytes, the header's length,
+    the parsed header)."""
+    texts = [article(rng) for _ in range(n)]
     with Index.open(path) as idx:
         idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
         idx.optimize()
         lsh = file_of(idx)
-        probe = rewritten(rng, texts[2], 0.1)
+        probe = rewritten(rng, texts[n // 2], 0.1)
         expected = verdicts(idx, [probe])
     good = open(lsh, "rb").read()
     size = int.from_bytes(good[8:16], "little")
-    header = json.loads(good[16 : 16 + size])
+    return texts, lsh, probe, expected, good, size, json.loads(good[16 : 16 + size])
+
+
+def test_a_damaged_foreign_or_truncated_file_is_not_used(tmp_path, rng):
+    path = tmp_path / "i.dedup"
+    texts, lsh, probe, expected, good, size, header = _optimized(path, rng, 5)
     header["levels"]["paragraph"]["refs"][1] = 40  # 10 refs for 510 keys: inconsistent
     inconsistent = good[:16] + json.dumps(header).encode().ljust(size) + good[16 + size :]
     damaged = {
@@ -270,16 +277,7 @@ def test_a_file_of_an_older_format_is_not_used_and_said_so(tmp_path, rng):
     """A format-2 file (no set sizes): replaced by the next optimize, and the warning
     meanwhile says it is older, not damaged."""
     path = tmp_path / "i.dedup"
-    texts = [article(rng) for _ in range(4)]
-    with Index.open(path) as idx:
-        idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
-        idx.optimize()
-        lsh = file_of(idx)
-        probe = rewritten(rng, texts[1], 0.1)
-        expected = verdicts(idx, [probe])
-    good = open(lsh, "rb").read()
-    size = int.from_bytes(good[8:16], "little")
-    header = json.loads(good[16 : 16 + size])
+    texts, lsh, probe, expected, good, size, header = _optimized(path, rng, 4)
     header["version"] = 2
     text = json.dumps(header).encode()
     with open(lsh, "wb") as f:

@@ -107,7 +107,8 @@ def test_quotes_in_longer_texts_are_found(quotes):
     result = scan_documents(docs, levels=["paragraph"])
     found = {frozenset((p.a.path, p.b.path)): p for p in result.pairs}
     signed = sign_documents(docs, Settings())
-    from dedup.verify import SetTable, score_pairs
+    from dedup.segments import SetTable
+    from dedup.verify import score_pairs
 
     table = SetTable.from_shingles(signed.shingles)
     index = {d.path: k for k, d in enumerate(docs)}

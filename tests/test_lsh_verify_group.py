@@ -9,7 +9,8 @@ from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
 from dedup.shingle import shingle
 from dedup.segments import sorted_unique
-from dedup.verify import score_pairs, unique_sets
+from dedup.segments import unique_sets
+from dedup.verify import score_pairs
 from textgen import prose, rewrite
 
 

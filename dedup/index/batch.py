@@ -35,7 +35,7 @@ from ..segments import first_unique, ranges, sorted_unique, unique_rows
 from ..settings import Settings
 from ..verify import score_pairs
 from . import contain
-from .matches import MAX_COPIES, Found, joined
+from .matches import MAX_COPIES, Found
 from .signing import Signed
 
 

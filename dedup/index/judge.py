@@ -22,7 +22,6 @@ import numpy as np
 from ..corpus import Corpus
 from ..settings import Settings
 from ..verdict import DocumentMatch, Policy, Verdict
-from .items import name_of
 from .matches import Found
 from .signing import Signed
 

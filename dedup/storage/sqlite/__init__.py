@@ -61,7 +61,7 @@ from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
 from ..rowcheck import stored, verify
-from .rows import Rows, signed, tally_checks, unsigned
+from .rows import Rows, signed, tally_checks
 from .schema import (
     _TABLES,
     _UPGRADABLE,
