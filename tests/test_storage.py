@@ -240,6 +240,45 @@ def test_an_index_signed_by_another_pipeline_is_refused(built):
         Index.open(path)
 
 
+def test_the_upgrade_advice_names_a_command_that_upgrades(built, monkeypatch):
+    """Tester's T8: a read-only open of an older format advised `dedup index stats`,
+    which opens read-only too and repeated the refusal.  The advised command, run as
+    written, upgrades the index, and the next read-only command works."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    path, texts = built
+    monkeypatch.chdir(path.parent)
+    with closing(sqlite3.connect(path)) as conn, conn:  # format 9: other checksums, none on tallies
+        conn.execute("UPDATE documents SET row_check = 0")
+        conn.execute("ALTER TABLE tallies DROP COLUMN sum_check")
+        conn.execute("UPDATE meta SET value = '9' WHERE key = 'format_version'")
+    (path.parent / "probe.txt").write_text(texts[0], encoding="utf-8")
+    refused = CliRunner().invoke(main, ["check", "probe.txt", "--db", str(path)])
+    assert refused.exit_code == 2 and "needs a one-time upgrade" in refused.output, refused.output
+    advised = refused.output.split("open it once writable: `")[1].split("`")[0]
+    assert advised.startswith("dedup index ")
+    assert CliRunner().invoke(main, shlex.split(advised)[1:]).exit_code == 0
+    stats = CliRunner().invoke(main, ["index", "stats", "--db", str(path)])
+    assert stats.exit_code == 0 and "one-time upgrade" not in stats.output, stats.output
+    checked = CliRunner().invoke(main, ["check", "probe.txt", "--db", str(path)])
+    assert checked.exit_code == 1 and "duplicate" in checked.output  # the stored text, found again
+
+
+def test_an_index_of_a_newer_format_says_upgrade_dedup(built):
+    """Tester's T8: a format newer than this dedup reads is not damage and not a case
+    for a rebuild: a newer dedup wrote it."""
+    path, _ = built
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+    for readonly in (True, False):
+        with pytest.raises(SettingsMismatch, match=r"version 99, written by a newer dedup .*; upgrade dedup"):
+            Index.open(path, readonly=readonly)
+
+
 @pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7", "8", "9"])
 def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
     path, texts = built

@@ -78,6 +78,15 @@ def test_an_index_in_an_older_layout_is_refused_with_rebuild(redis_prefix, clien
         Index.open(redis_url(prefix=redis_prefix))
 
 
+def test_an_index_in_a_newer_layout_says_upgrade_dedup(redis_prefix, client):
+    """Tester's T8: a layout newer than this dedup reads was written by a newer dedup."""
+    with Index.open(redis_url(prefix=redis_prefix)) as idx:
+        idx.add(article(7), "x")
+    client.hset(f"{redis_prefix}:meta", "format_version", "99")
+    with pytest.raises(SettingsMismatch, match=r"layout version 99, written by a newer dedup .*; upgrade dedup"):
+        Index.open(redis_url(prefix=redis_prefix))
+
+
 def test_connection_refused_names_the_url_with_the_password_masked():
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))

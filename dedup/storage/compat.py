@@ -33,16 +33,27 @@ def describe(settings: Settings, derive: Derive) -> dict[str, str]:
 
 def check_layout(name: str, found: Optional[str], reads: str, backend: str) -> None:
     """Refuse an index whose stored layout (``found``, a backend's format version) is
-    not the one this dedup reads (``reads``): its rows cannot be read, and converting
-    them in place on a shared server is not safe, so it is rebuilt.
+    not the one this dedup reads (``reads``): its rows cannot be read.  An older layout
+    is rebuilt (converting it in place on a shared server is not safe); a newer one was
+    written by a newer dedup, which is what reads it.
 
     Raises :class:`SettingsMismatch` naming the index, both versions and the way out."""
-    if found != reads:
+    if found == reads:
+        return
+    if newer(found, reads):
         raise SettingsMismatch(
-            f"{name}: the index is stored in {backend} layout version {found or '(none)'}, this dedup reads "
-            f"version {reads}; rebuild the index: `dedup index add` the original documents into a new one "
-            "(`dedup index export` of the dedup that built it lists their ids, not their texts)"
-        )
+            f"{name}: the index is stored in {backend} layout version {found}, written by a newer dedup "
+            f"(this one reads version {reads}); upgrade dedup to use it")
+    raise SettingsMismatch(
+        f"{name}: the index is stored in {backend} layout version {found or '(none)'}, this dedup reads "
+        f"version {reads}; rebuild the index: `dedup index add` the original documents into a new one "
+        "(`dedup index export` of the dedup that built it lists their ids, not their texts)"
+    )
+
+
+def newer(found: Optional[str], reads: str) -> bool:
+    """Whether the stored format version ``found`` is a whole number above ``reads``."""
+    return found is not None and found.isdigit() and int(found) > int(reads)
 
 
 def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive: Derive) -> Settings:

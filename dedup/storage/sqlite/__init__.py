@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sqlite3
 import urllib.parse
 from contextlib import contextmanager
@@ -325,7 +326,8 @@ def _prepare(
             if readonly:
                 raise IndexReadOnly(
                     f"{name}: index format version {meta['format_version']} needs a one-time upgrade to "
-                    f"version {FORMAT_VERSION}; open it once writable (e.g. `dedup index stats`)"
+                    f"version {FORMAT_VERSION}; open it once writable: `dedup index optimize --db {shlex.quote(name)}` "
+                    "upgrades it (`check`, `stats`, `list` and `export` only read it)"
                 )
             upgrade_schema(conn)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())

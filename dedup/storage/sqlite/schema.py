@@ -223,6 +223,8 @@ def upgrade_schema(conn: sqlite3.Connection) -> None:
 def check_meta(meta: dict[str, str], name: str, asked: Optional[Settings], derive: Derive) -> Settings:
     if meta.get("format") != FORMAT:
         raise IndexCorrupt(f"{name}: is an SQLite database but not a dedup index")
+    if compat.newer(meta.get("format_version"), str(FORMAT_VERSION)):
+        compat.check_layout(name, meta.get("format_version"), str(FORMAT_VERSION), "SQLite")
     if meta.get("format_version") != str(FORMAT_VERSION):
         raise IndexCorrupt(
             f"{name}: index format version {meta.get('format_version')}, this dedup reads version {FORMAT_VERSION}"
