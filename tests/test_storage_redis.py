@@ -70,20 +70,15 @@ def test_keys_under_the_prefix_that_are_not_an_index_are_refused(redis_prefix, c
         Index.open(redis_url(prefix=redis_prefix))
 
 
-def test_an_index_in_an_older_layout_is_refused_with_rebuild(redis_prefix, client):
+@pytest.mark.parametrize("version, advice", [
+    ("1", r"Redis layout version 1, this dedup reads version \d+; rebuild"),
+    ("99", r"layout version 99, written by a newer dedup .*; upgrade dedup"),  # tester's T8: not "rebuild"
+])
+def test_an_index_in_another_layout_is_refused_saying_what_to_do(redis_prefix, client, version, advice):
     with Index.open(redis_url(prefix=redis_prefix)) as idx:
         idx.add(article(7), "x")
-    client.hset(f"{redis_prefix}:meta", "format_version", "1")
-    with pytest.raises(SettingsMismatch, match=r"Redis layout version 1, this dedup reads version \d+; rebuild"):
-        Index.open(redis_url(prefix=redis_prefix))
-
-
-def test_an_index_in_a_newer_layout_says_upgrade_dedup(redis_prefix, client):
-    """Tester's T8: a layout newer than this dedup reads was written by a newer dedup."""
-    with Index.open(redis_url(prefix=redis_prefix)) as idx:
-        idx.add(article(7), "x")
-    client.hset(f"{redis_prefix}:meta", "format_version", "99")
-    with pytest.raises(SettingsMismatch, match=r"layout version 99, written by a newer dedup .*; upgrade dedup"):
+    client.hset(f"{redis_prefix}:meta", "format_version", version)
+    with pytest.raises(SettingsMismatch, match=advice):
         Index.open(redis_url(prefix=redis_prefix))
 
 
