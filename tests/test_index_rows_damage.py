@@ -414,3 +414,64 @@ def test_a_lost_or_garbled_redis_count_is_detected(redis_prefix, corpus, key, va
         with pytest.raises(IndexCorrupt, match="the index is damaged: (the marks of the published rows|PREFIX:"
                                                f"{key} is not a number)"):
             idx.check_many(probes[:4])
+
+
+def _built_redis(prefix: str, texts: list[str]):
+    """The URL of a Redis index of ``texts`` under ``prefix``, and a client of its server."""
+    from conftest import REDIS_URL
+
+    url = redis_url(prefix=prefix)
+    _build(url, texts)
+    return url, _redis(REDIS_URL)
+
+
+def _stored(client, prefix: str) -> dict:
+    """Every key of the index but the write lock, with its value (``DUMP``)."""
+    return {key: client.dump(key) for key in client.scan_iter(f"{prefix}:*") if not key.endswith(b":lock")}
+
+
+@pytest.mark.parametrize("keys", [("seq:p",), ("seq:d",), ("top:d",), ("top:p",), ("seq:d", "top:d")])
+def test_a_row_counter_set_back_on_redis_refuses_the_next_add(redis_prefix, corpus, tmp_path, keys):
+    """Tester's T12: ``SET PREFIX:seq:p 0`` made the next add number its rows over
+    stored ones (every stored document then checked "new", exit 0); ``seq:d``/``top:d``
+    set to 0 ended in an IndexError.  The add is refused as damage, nothing is overwritten."""
+    texts, probes = corpus
+    url, client = _built_redis(redis_prefix, texts[:-1])
+    for key in keys:
+        client.set(f"{redis_prefix}:{key}", 0)
+    before = _stored(client, redis_prefix)
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=r"the index is damaged: .*behind the stored rows"):
+            idx.add(texts[-1], doc_id="new")
+    (tmp_path / "a.txt").write_text(texts[-1])
+    res = CliRunner().invoke(main, ["index", "add", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and "behind the stored rows" in res.stderr, (res.exit_code, res.stderr)
+    assert _stored(client, redis_prefix) == before
+    if not any(key.startswith("top") for key in keys):  # the reads never depended on seq:*
+        for key in keys:  # mended: the stored rows answer as before, the add goes through
+            client.set(f"{redis_prefix}:{key}", client.get(f"{redis_prefix}:top:{key[-1]}"))
+        with Index.open(url) as idx:
+            assert idx.check(probes[6]).is_duplicate and idx.check(texts[0]).matches[0].similarity == 1.0
+            idx.add(texts[-1], doc_id="new")
+            assert len(idx) == ARTICLES and idx.check(probes[-1]).is_duplicate
+    client.close()
+
+
+def test_a_redis_boilerplate_tally_above_the_documents_judged_is_detected(redis_prefix, corpus, tmp_path):
+    """Tester's T11 (Redis): ``HSET PREFIX:tally`` of a field to 1000 turned a stored
+    paragraph into boilerplate without a word.  Tallies carry no checksum; a count above
+    ``judged`` is impossible and read as damage."""
+    texts, _ = corpus
+    url, client = _built_redis(redis_prefix, texts)
+    with Index.open(url) as idx:
+        assert idx.check(texts[3]).is_duplicate
+    judged = int(client.get(f"{redis_prefix}:judged"))
+    for field in client.hkeys(f"{redis_prefix}:tally"):
+        client.hset(f"{redis_prefix}:tally", field, judged + 1)
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"a boilerplate tally .* exceeds the documents judged .*{judged}"):
+            idx.check(texts[3])
+    (tmp_path / "a.txt").write_text(texts[3])
+    res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and "exceeds the documents judged" in res.stderr, (res.exit_code, res.stderr)

@@ -122,6 +122,7 @@ class RedisStorage(Reads, Writes, Multimaps):
             self._token = self._acquire()
             self._written = []
             try:
+                self._check_counters()
                 if self._seq != self._top:
                     self._guarded_discard()
                 self._sync()
@@ -197,6 +198,14 @@ class RedisStorage(Reads, Writes, Multimaps):
             pause = min(pause * 1.5, 0.05)
 
     @_guarded("clean up")
+    def _check_counters(self) -> None:
+        """The ids handed out (``seq:*``) are never below the published ones (``top:*``):
+        a counter set back would number new rows over stored ones (tester's T12)."""
+        for name, seq, top in zip(("d", "p"), self._seq, self._top):
+            if seq < top:
+                raise IndexCorrupt(damaged(self.path, f"the row id counter PREFIX:seq:{name} ({seq}) is behind the "
+                                                      f"stored rows (published up to {top}); nothing was written"))
+
     def _guarded_discard(self) -> None:
         self._discard(self._seq, self._top)
 

@@ -80,7 +80,8 @@ end
 #: order.  Rows are hidden from readers until published (``top:*``, the ids hash); a
 #: writer that dies before leaves them unpublished, and the next writer removes them.
 #: Returns {0, id} (nothing written) when an id is stored or given twice, else {1,
-#: log id before, last log id} (see ``append_log``).
+#: log id before, last log id} (see ``append_log``); a DEDUPDAMAGE error (nothing
+#: written) when a document row to be written is already stored (a counter set back).
 INSERT = r"""#!lua
 """ + _MULTIMAP + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
@@ -102,6 +103,12 @@ for q = 0, g - 1 do
   local id = ARGV[checks + q]
   if given[id] or redis.call('HEXISTS', k .. 'ids', id) == 1 then return {0, id} end
   given[id] = true
+end
+for d = 1, nd do
+  if redis.call('EXISTS', k .. 'd:' .. (seq_d + d)) == 1 then
+    return redis.error_reply('DEDUPDAMAGE the row id counter PREFIX:seq:d (' .. seq_d .. ') is behind the stored ' ..
+                             'rows (document row ' .. (seq_d + d) .. ' is stored); nothing was written')
+  end
 end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
 for d = 0, nd - 1 do

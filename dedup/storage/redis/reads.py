@@ -283,7 +283,12 @@ class Reads:
         pipe.get(self._k + "judged")
         found, judged = pipe.execute()
         counts = np.array([number(v, self.path, "tally") for v in found[: len(unique)]], dtype=np.int64)
-        return counts[inverse.ravel()], number(judged, self.path, "judged")
+        judged = number(judged, self.path, "judged")
+        # Tallies carry no checksum; a count above the documents judged is impossible (T11).
+        if len(counts) and counts.max() > judged:
+            raise IndexCorrupt(damaged(self.path, f"a boilerplate tally (PREFIX:tally, {int(counts.max())}) exceeds "
+                                                  f"the documents judged (PREFIX:judged, {judged})"))
+        return counts[inverse.ravel()], judged
 
     @_guarded("read")
     def stats(self) -> dict[str, Any]:

@@ -23,7 +23,8 @@ import functools
 from typing import Any, Callable, TypeVar
 
 from .. import masked
-from ..protocol import IndexBusy, IndexFull, IndexReadOnly, IndexUnavailable, StorageError
+from ..protocol import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, IndexUnavailable, StorageError
+from ..rowcheck import damaged
 
 DEFAULT_PREFIX = "dedup"
 DEFAULT_TIMEOUT = 10.0
@@ -101,6 +102,8 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
                          f"(maxmemory); nothing of the refused document was stored ({text})")
     if "READONLY" in text:
         return IndexReadOnly(f"{shown}: cannot {doing} the index: the Redis server is a read-only replica")
+    if "DEDUPDAMAGE" in text:
+        return IndexCorrupt(damaged(shown, text.split("DEDUPDAMAGE ", 1)[-1]))
     if "DEDUPLOCK" in text:
         return IndexBusy(f"{shown}: lost the index's write lock while writing (its lease expired: "
                          "the worker stalled?); the document it was writing was not stored, retry")

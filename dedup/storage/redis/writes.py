@@ -13,7 +13,8 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, take_sets
 from ...settings import Settings
-from ..protocol import Derive, NewDocument, StorageError
+from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError
+from ..rowcheck import damaged
 from .records import (
     DOC_BANDED,
     MAX_ROW,
@@ -155,19 +156,30 @@ class Writes:
         nobody has seen them): their records and content keys, and their bucket log
         entries by a drop (:mod:`.log`); then publish the empty range, so ids stay unique."""
         k, ops = self._k, []
+        doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
+        blobs_d = self._records("d:", doc_rows)
+        heads = {row: unpack_documents([blob], np.array([row]), self.settings.num_perm, self.path)[0]
+                 for row, blob in zip(doc_rows.tolist(), blobs_d) if blob is not None}
+        # A published row is listed in ``ids``: then ``top:d`` was set back, not a writer lost (T12).
+        listed = self._r.hmget(k + "ids", [h.doc_id for h in heads.values()]) if heads else []
+        for (row, head), at in zip(heads.items(), listed):
+            if at is not None and int(at) == row:
+                raise IndexCorrupt(damaged(self.path, f"the published-rows mark PREFIX:top:d ({top[0]}) is behind "
+                                                      f"the stored rows (document row {row} is published); nothing "
+                                                      "was written"))
         para_rows = np.arange(top[1] + 1, seq[1] + 1, dtype=np.int64)
         blobs = self._paragraph_records(para_rows)
         have = np.array([b is not None for b in blobs], dtype=bool)
         if have.any():
             stored = para_rows[have]
             t = unpack_paragraphs([b for b in blobs if b is not None], stored, self.path)
+            if (t.docs <= top[0]).any():  # rows of a published document: ``top:p`` was set back
+                raise IndexCorrupt(damaged(self.path, f"the published-rows mark PREFIX:top:p ({top[1]}) is behind "
+                                                      f"the stored rows (paragraph row {int(stored[t.docs <= top[0]][0])}"
+                                                      " is published); nothing was written"))
             ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
             ops += self._chunk_ops(set(stored.tolist()), set())
-        doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
-        for row, blob in zip(doc_rows.tolist(), self._records("d:", doc_rows)):
-            if blob is None:
-                continue
-            head = unpack_documents([blob], np.array([row]), self.settings.num_perm, self.path)[0]
+        for row, head in heads.items():
             ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
                     u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
         self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)],
