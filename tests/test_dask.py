@@ -21,10 +21,10 @@ import pytest
 from click.testing import CliRunner
 from distributed import LocalCluster
 
-from dedup import scan, scan_documents
+from dedup import scan
 from dedup.cli import main
 from dedup.group import merge
-from dedup.inputs import LocalFile, RemoteFile, list_inputs
+from dedup.inputs import LocalFile, RemoteFile
 from dedup.plan import components as cc
 from dedup.plan import dask as dask_engine
 from dedup.plan import read
@@ -33,7 +33,6 @@ from dedup.plan.local import LocalExecutor
 from dedup.plan.scratch import Scratch, save
 from dedup.readers import ReadOptions
 from dedup.settings import Settings
-from dedup.sources import Selection
 from conftest import FIXTURES
 from test_plan import _alive, _sleep
 from textgen import prose, rewrite, write_docs
@@ -145,31 +144,22 @@ def test_partitioned_link_is_the_local_link(corpus, options, monkeypatch):
     assert report(scan(corpus, jobs=2, **options)) == expected
 
 
-class ReadingLocal(PartitionedLocal):
-    """The local pool (forked: it sees this test's settings), reading and linking as
-    the Dask engine does (:mod:`dedup.plan.read`)."""
-
-    reads_inputs = True
-
-    def sees(self, path: str) -> bool:
-        return True
-
-
 def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):
     """Many runs of files, and runs whose text is cut into several shards (tiny
-    limits), read and signed by the workers: the same report as the local scan."""
+    limits), read and signed by the workers (the local pool, forked: it sees this
+    test's limits; linking as the Dask engine does): the same report as the local
+    scan at the real limits."""
     expected = report(scan(corpus, partitions=3))
     sign = sys.modules["dedup.plan.sign"]
     for name, value in (("BATCH_DOCUMENTS", 4), ("BATCH_MAX_DOCUMENTS", 8), ("SHARD_MIN_CHARS", 2000),
                         ("SHARD_MAX_CHARS", 5000)):
         monkeypatch.setattr(sign, name, value)
-    monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", ReadingLocal)
+    monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", PartitionedLocal)
     shards = []
     original = sign.sign_shard
     monkeypatch.setattr(sys.modules["dedup.plan.read"], "sign_shard",
                         lambda scratch, task, *rest: shards.append(task.shard) or original(scratch, task, *rest))
-    inputs = list_inputs([corpus], Selection(), ReadOptions())
-    assert report(scan_documents(inputs, jobs=1, partitions=3)) == expected
+    assert report(scan(corpus, jobs=1, partitions=3)) == expected
     runs = [number // read.RUN_SHARDS for number in shards]
     assert len(set(runs)) > 5 and len(runs) > len(set(runs)), runs  # many runs, some of several shards
 
