@@ -430,7 +430,8 @@ def _stored(client, prefix: str) -> dict:
     return {key: client.dump(key) for key in client.scan_iter(f"{prefix}:*") if not key.endswith(b":lock")}
 
 
-@pytest.mark.parametrize("keys", [("seq:p",), ("seq:d",), ("top:d",), ("top:p",), ("seq:d", "top:d")])
+@pytest.mark.parametrize("keys", [("seq:p",), ("seq:d",), ("top:d",), ("top:p",), ("seq:d", "top:d"),
+                                  ("seq:p", "top:p")])
 def test_a_row_counter_set_back_on_redis_refuses_the_next_add(redis_prefix, corpus, tmp_path, keys):
     """Tester's T12: ``SET PREFIX:seq:p 0`` made the next add number its rows over
     stored ones (every stored document then checked "new", exit 0); ``seq:d``/``top:d``

@@ -81,7 +81,7 @@ end
 #: writer that dies before leaves them unpublished, and the next writer removes them.
 #: Returns {0, id} (nothing written) when an id is stored or given twice, else {1,
 #: log id before, last log id} (see ``append_log``); a DEDUPDAMAGE error (nothing
-#: written) when a document row to be written is already stored (a counter set back).
+#: written) when a row to be written is already stored (a counter set back).
 INSERT = r"""#!lua
 """ + _MULTIMAP + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
@@ -108,6 +108,17 @@ for d = 1, nd do
   if redis.call('EXISTS', k .. 'd:' .. (seq_d + d)) == 1 then
     return redis.error_reply('DEDUPDAMAGE the row id counter PREFIX:seq:d (' .. seq_d .. ') is behind the stored ' ..
                              'rows (document row ' .. (seq_d + d) .. ' is stored); nothing was written')
+  end
+end
+for q = 0, c - 1 do  -- a p: chunk appended to holds rows below the new ones only
+  local v, at = redis.call('GET', k .. ARGV[chunks + 2 * q]) or '', 1
+  while at + 7 <= #v do
+    local row, size = struct.unpack('<I4I4', v, at)
+    if row > seq_p then
+      return redis.error_reply('DEDUPDAMAGE the row id counter PREFIX:seq:p (' .. seq_p .. ') is behind the ' ..
+                               'stored rows (paragraph row ' .. row .. ' is stored); nothing was written')
+    end
+    at = at + 8 + size
   end
 end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
