@@ -44,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_index import Markov, articles, paragraphs_from, rewrite  # noqa: E402
 
-from dedup import Index  # noqa: E402
+from dedup import Index, Settings  # noqa: E402
 from dedup.storage.redis import RedisStorage  # noqa: E402
 from dedup.index.signing import sign  # noqa: E402
 from dedup.minhash import as_datasketch  # noqa: E402
@@ -113,19 +113,21 @@ def _server_delta(client, before: tuple[int, int], n: int) -> dict:
             "server_commands_per_article": round((calls - before[0]) / n, 1)}
 
 
-def _signing(texts: list[str], settings) -> float:
-    """Wall seconds signing ``texts`` in batches of BATCH, alone."""
-    t0 = time.perf_counter()
+def _signing(texts: list[str], settings) -> tuple[float, float]:
+    """Wall and CPU seconds signing ``texts`` in batches of BATCH, alone."""
+    t0, c0 = time.perf_counter(), time.process_time()
     for lo in range(0, len(texts), BATCH):
         sign(texts[lo : lo + BATCH], settings)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def _split(n: int, start, storage: "StorageClock", before: float, signing: float) -> dict:
-    """A rate with and without signing, and the share of wall time in the backend."""
+def _split(n: int, start, storage: "StorageClock", before: float, signing: tuple[float, float]) -> dict:
+    """A rate with and without signing (wall, and this process's CPU), and the share of
+    wall time in the backend."""
     out = _rate(n, start)
-    out["per_s_without_signing"] = round(n / max(out["seconds"] - signing, 1e-9), 1)
-    out["signing_s"] = round(signing, 2)
+    out["per_s_without_signing"] = round(n / max(out["seconds"] - signing[0], 1e-9), 1)
+    out["per_cpu_s_without_signing"] = round(n / max(out["cpu_s"] - signing[1], 1e-9), 1)
+    out["signing_s"], out["signing_cpu_s"] = round(signing[0], 2), round(signing[1], 2)
     out["storage_s"] = round(storage.seconds - before, 2)
     out["storage_ms_per_article"] = round((storage.seconds - before) / n * 1000, 2)
     return out
@@ -169,8 +171,8 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         start = _clock()
         for lo in range(0, len(stored), 2_000):
             idx.load([(f"s{lo + i}", t) for i, t in enumerate(stored[lo : lo + 2_000])], batch_size=BATCH)
-            print(f"loaded {lo + 2_000} in {time.perf_counter() - start[0]:.0f} s", file=sys.stderr, flush=True)
-        out["load"] = _split(len(stored), start, clock, 0.0, 0.0)
+            print(f"loaded {min(lo + 2_000, len(stored))} in {time.perf_counter() - start[0]:.0f} s", file=sys.stderr, flush=True)
+        out["load"] = _split(len(stored), start, clock, 0.0, (0.0, 0.0))
         stats = idx.stats()
         used = int(client.info("memory")["used_memory"]) - before
         out["memory"] = {"used_memory_bytes": used, "paragraphs": stats["paragraphs"],
@@ -186,6 +188,9 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
              out: dict) -> dict:
     out["first_sync"] = _first_sync(url)
     print(f"first sync {out['first_sync']}", file=sys.stderr, flush=True)
+    start = _clock()  # this worker's own first sync, apart from the rates below
+    idx.check(probes[-1])
+    out["warm_up"] = _rate(1, start)
     signing = _signing(new, idx.settings)
     start, before, server = _clock(), clock.seconds, _server(client)
     added = 0
@@ -202,23 +207,29 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
     out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups,
                          **_server_delta(client, server, len(probes))}
     print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
-    wall, sign_ms, store_ms = [], [], []
+    wall, sign_ms, store_ms, cpu_ms, sign_cpu_ms = [], [], [], [], []
     server = _server(client)
     for text in probes[:singles]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         sign([text], idx.settings)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         before = clock.seconds
         idx.check(text)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         sign_ms.append((t1 - t0) * 1000)
         wall.append((t2 - t1) * 1000)
         store_ms.append((clock.seconds - before) * 1000)
+        cpu_ms.append((c2 - c1) * 1000)
+        sign_cpu_ms.append((c1 - c0) * 1000)
     # ``check`` signs the article itself: its time includes signing.
     out["check_single"] = _percentiles(wall)
     out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
     out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
     out["signing_single"] = _percentiles(sign_ms)
+    # This process's CPU time per check (a loaded machine inflates wall time: every
+    # round trip waits for a core), with and without the signing it includes.
+    out["check_single_cpu"] = _percentiles(cpu_ms)
+    out["check_single_cpu_without_signing"] = _percentiles([c - g for c, g in zip(cpu_ms, sign_cpu_ms)])
     return out
 
 
@@ -228,8 +239,8 @@ def _first_sync(url: str) -> dict:
     with Index.open(url) as fresh:
         start = _clock()
         fresh._store._sync()
+        levels = fresh._store._cache.levels  # the band key runs are made here
         out = _rate(1, start)
-        levels = fresh._store._cache.levels
         return {"seconds": out["seconds"], "cpu_s": out["cpu_s"],
                 "band_keys_held": sum(level.entries for level in levels.values()),
                 "held_mb": round(sum(level.nbytes for level in levels.values()) / 2**20, 1)}
@@ -309,10 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120,
                         help="our URL's timeout (s): a batch's write is one script call, long on a loaded machine")
     parser.add_argument("--skip-datasketch", action="store_true")
-    parser.add_argument("--phase", choices=("all", "build", "measure"), default="all",
+    parser.add_argument("--phase", choices=("all", "build", "measure", "datasketch"), default="all",
                         help="build: seed our index and leave it on the server (memory measured); measure: "
-                             "measure on the index a build left, then datasketch (at 100k each phase fits "
-                             "a separate ~15 min run)")
+                             "measure on the index a build left, then datasketch unless skipped; datasketch: "
+                             "datasketch only (at 100k each phase fits a separate ~15 min run)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
     import redis
@@ -333,14 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     slow = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
     client.config_set("slowlog-log-slower-than", 100_000)
     client.slowlog_reset()
-    result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
-    settings = Index.open(ours).settings
+    if args.phase != "datasketch":
+        result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
+    settings = Settings()  # ours is opened with the defaults too
     if not args.skip_datasketch and args.phase != "build":
         conn = client.connection_pool.connection_kwargs
         result["datasketch"] = bench_datasketch(conn.get("host", "127.0.0.1"), conn.get("port", 6379),
                                                 conn.get("db", 0), client, stored, probes, args.singles,
                                                 settings.bands, settings.rows, settings.num_perm)
-    if args.phase != "build":
+    if args.phase in ("all", "measure"):
         _drop(client, "bench-ours:*")
     # Server calls of 100 ms or more (a batch's INSERT script: Redis serves nobody else meanwhile).
     scripts = [e["duration"] / 1e6 for e in client.slowlog_get(1_000) if e["command"].startswith(b"EVALSHA")]
