@@ -140,12 +140,16 @@ class RedisStorage(Reads, Writes, Multimaps):
     def _snapshot(self) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new."""
-        pipe = self._r.pipeline(transaction=True)  # the counts and the tail at once
-        pipe.mget([self._k + "top:p", self._k + "top:d", self._k + "n:p"])
+        # Not MULTI: under maxmemory Redis refuses every command queued in a MULTI, reads
+        # too.  In this order instead, so a concurrent write cannot look like damage:
+        # the document count before the marks (published together, only growing), the
+        # log's entry count before its tail (``whole``: at least that many read).
+        pipe = self._r.pipeline(transaction=False)
         pipe.hlen(self._k + "ids")
+        pipe.mget([self._k + "top:p", self._k + "top:d", self._k + "n:p"])
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
-        (top_p, top_d, paragraphs), documents, written, page = pipe.execute()
+        documents, (top_p, top_d, paragraphs), written, page = pipe.execute()
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
