@@ -48,8 +48,10 @@ class LocalExecutor:
     """
 
     #: The workers read the files they sign (:mod:`dedup.plan.read`): the text never
-    #: passes through this process.
+    #: passes through this process -- but for a file of more than ``split_above`` bytes,
+    #: read here so that its documents are signed by every worker, not by one.
     reads_inputs = True
+    split_above = 1 << 20
 
     def __init__(self, jobs: int = 1) -> None:
         if jobs < 1:

@@ -119,6 +119,9 @@ def read_and_sign(
     are added to ``errors`` and ``warnings``.  ``progress`` hears of files and items
     read and documents signed."""
     seen: dict[str, bool] = {ANYWHERE: True}
+    # An executor whose workers share this machine's disk splits a large file over them
+    # (its documents read here go out in runs like any others); a cluster reads it whole.
+    split_above = getattr(executor, "split_above", None) or float("inf")
 
     def pieces() -> Iterator[Piece]:
         for entry in inputs:
@@ -127,9 +130,9 @@ def read_and_sign(
                 continue
             if entry.needs is not None and entry.needs not in seen:
                 seen[entry.needs] = executor.sees(entry.needs)
-            if entry.needs is not None and seen[entry.needs]:
+            if entry.needs is not None and seen[entry.needs] and (entry.size or 0) <= split_above:
                 yield entry
-            else:  # stdin, memory://, a folder some worker does not see: read here, sent as documents
+            else:  # stdin, memory://, a folder some worker does not see, a file to split: read here
                 progress.count("files")
                 yield from entry.read()
 
