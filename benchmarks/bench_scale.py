@@ -36,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -149,7 +150,10 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     cmd = [DEDUP, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
            "--exit-zero", *flags]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # stderr to a file, not a pipe: nobody reads a pipe until the scan ends, and a scan's
+    # warnings (e.g. 55 x 3 repeated-id lines) fill its 64 KB and block the scan for good
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
     peak = [0.0]
     stop = threading.Event()
 
@@ -166,7 +170,8 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     sampler.join()
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
-        raise RuntimeError(f"{' '.join(cmd)} exited {code}: {proc.stderr.read().decode()[-2000:]}")
+        errors.seek(0)
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}: {errors.read().decode()[-2000:]}")
     return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_max_process_mb": usage.ru_maxrss / 1024,
             "rss_tree_mb": peak[0], "load": os.getloadavg()[0]}
 
