@@ -116,13 +116,16 @@ def build(paragraphs: int, seed: int = 15) -> Path:
 
 
 class _Peak:
-    """Samples a process's RSS every 0.1 s in a thread; ``peak`` is the largest seen."""
+    """Samples a process's RSS every 0.1 s in a thread; ``peak`` is the largest seen,
+    ``anon`` the largest RSS less its shared (file-backed) pages: the process's own
+    memory, without the memory-mapped scratch files' pages the kernel may drop."""
 
     def __init__(self, pid: int | None = None) -> None:
         import psutil
 
         self.process = psutil.Process(pid)
         self.peak = 0
+        self.anon = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -134,9 +137,11 @@ class _Peak:
 
     def sample(self) -> None:
         try:
-            self.peak = max(self.peak, self.process.memory_info().rss)
+            info = self.process.memory_info()
         except Exception:  # the process ended
-            pass
+            return
+        self.peak = max(self.peak, info.rss)
+        self.anon = max(self.anon, info.rss - info.shared)
 
     def stop(self) -> int:
         self._stop.set()
@@ -179,17 +184,29 @@ class PeakMemory:
         self.sampler.stop()
 
 
-def _worker_peak(dask_worker) -> int:
-    return dask_worker.plugins["peak-rss"].sampler.peak
+def _worker_peak(dask_worker) -> tuple[int, int]:
+    sampler = dask_worker.plugins["peak-rss"].sampler
+    return sampler.peak, sampler.anon
 
 
 def _worker_stage_peaks(dask_worker) -> dict[str, int]:
     return dask_worker.plugins["peak-rss"].sampler.stages
 
 
+def _commit() -> str:
+    """The commit measured (``+`` if the work tree differs from it)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(HERE), *args], capture_output=True, text=True).stdout.strip()
+
+    return git("rev-parse", "--short", "HEAD") + ("+" if git("status", "--porcelain", "--", "../dedup") else "")
+
+
 def _worker_cpu() -> float:
     times = os.times()
     return times.user + times.system
+
+
+_own_cpu = _worker_cpu  # this process's user + system seconds so far
 
 
 def run(engine: str, corpus: Path) -> dict:
@@ -199,12 +216,15 @@ def run(engine: str, corpus: Path) -> dict:
 
     me = _Peak()
     stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
+    tasks: dict[str, int] = {}  # Dask only: tasks per stage, and their compute seconds in all
+    seconds: dict[str, float] = {}
     load_start = os.getloadavg()[0]
     started = time.perf_counter()
     if engine == "dask":
         import logging
 
-        from distributed import LocalCluster, WorkerPlugin
+        from dask.utils import key_split
+        from distributed import LocalCluster, WorkerPlugin, get_task_stream
 
         plugin = type("PeakMemoryPlugin", (PeakMemory, WorkerPlugin), {})()
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -212,15 +232,24 @@ def run(engine: str, corpus: Path) -> dict:
             client = cluster.get_client()
             client.register_plugin(plugin)
             ready = time.perf_counter()
-            result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
+            startup_cpu = _own_cpu() + sum(client.run(_worker_cpu).values())  # starting the cluster
+            with get_task_stream(client) as stream:
+                result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
             wall = time.perf_counter() - ready
-            workers = sorted(client.run(_worker_peak).values())
+            for task in stream.data:
+                name = key_split(task["key"])
+                busy = sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
+                tasks[name] = tasks.get(name, 0) + 1
+                seconds[name] = seconds.get(name, 0.0) + busy
+            peaks = sorted(client.run(_worker_peak).values())
+            workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
             for peaks in client.run(_worker_stage_peaks).values():
                 for name, rss in peaks.items():
                     stages[name] = max(stages.get(name, 0), rss / 2**20)
             worker_cpu = sum(client.run(_worker_cpu).values())
             client.close()
         startup = ready - started
+        worker_cpu -= startup_cpu
     else:
         pool_peaks: dict[int, _Peak] = {}
         stop = threading.Event()
@@ -238,15 +267,21 @@ def run(engine: str, corpus: Path) -> dict:
         wall = time.perf_counter() - started
         stop.set()
         watcher.join()
-        workers = sorted(p.stop() for p in pool_peaks.values())
+        for p in pool_peaks.values():
+            p.stop()
+        peaks = sorted((p.peak, p.anon) for p in pool_peaks.values())
+        workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         worker_cpu = children.ru_utime + children.ru_stime
-        startup = 0.0
-    own = os.times()
+        startup = startup_cpu = 0.0
     digest = hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
+    me.stop()
     return {
-        "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": own.user + own.system + worker_cpu,
-        "driver_peak_mb": me.stop() / 2**20, "worker_peaks_mb": [w / 2**20 for w in workers],
+        "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": _own_cpu() + worker_cpu,
+        "startup_cpu_s": startup_cpu,
+        "driver_peak_mb": me.peak / 2**20, "driver_anon_mb": me.anon / 2**20,
+        "worker_peaks_mb": [w / 2**20 for w in workers], "worker_anon_mb": [a / 2**20 for a in anon],
+        "stage_tasks": tasks, "stage_compute_s": seconds, "code": _commit(),
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
         "stage_peaks_mb": stages, "digest": digest, "load_start": load_start, "load": os.getloadavg()[0],
     }
@@ -262,28 +297,36 @@ def render(manifest: dict, rows: list[dict]) -> str:
         f"({mb:.0f} MB of text; {manifest['clustered']:,} paragraphs in {manifest['clusters']:,} "
         "near-duplicate clusters, the rest unique).",
         "",
-        "| engine | wall s | CPU s | paragraphs/s (wall) | MB/s (wall) | peak RSS per worker | peak RSS, driver | "
-        "pairs | groups | load (1-min average, start-end) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| engine | code | wall s | CPU s | paragraphs/s (wall) | paragraphs/CPU s | peak RSS per worker "
+        "(less shared pages) | peak RSS, driver (less shared) | pairs | groups | load (1-min average, start-end) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        workers = ", ".join(f"{w:,.0f} MB" for w in r["worker_peaks_mb"][-4:])
+        anon = r.get("worker_anon_mb", [0] * len(r["worker_peaks_mb"]))
+        workers = ", ".join(f"{w:,.0f} ({a:,.0f}) MB" for w, a in list(zip(r["worker_peaks_mb"], anon))[-4:])
         if len(r["worker_peaks_mb"]) > 4:
             workers = f"({len(r['worker_peaks_mb'])} processes; largest) " + workers
         name = "Dask, 2-worker LocalCluster" if r["engine"] == "dask" else "local, jobs=2"
-        lines.append(f"| {name} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {manifest['paragraphs'] / r['wall_s']:,.0f} "
-                     f"| {mb / r['wall_s']:.2f} | {workers} | {r['driver_peak_mb']:,.0f} MB | {r['pairs']:,} "
-                     f"| {r['groups']:,} | {r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
+        lines.append(f"| {name} | {r.get('code', '?')} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} "
+                     f"| {manifest['paragraphs'] / r['wall_s']:,.0f} | {manifest['paragraphs'] / r['cpu_s']:,.0f} "
+                     f"| {workers} | {r['driver_peak_mb']:,.0f} ({r.get('driver_anon_mb', 0):,.0f}) MB "
+                     f"| {r['pairs']:,} | {r['groups']:,} | {r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
     for r in rows:
         if r.get("stage_peaks_mb"):
             peaks = sorted(r["stage_peaks_mb"].items(), key=lambda kv: -kv[1])
             lines += ["", "Largest worker RSS while each stage ran (Dask): "
                       + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks) + "."]
+        if r.get("stage_compute_s"):
+            busy = sorted(r["stage_compute_s"].items(), key=lambda kv: -kv[1])
+            total = sum(r["stage_compute_s"].values())
+            lines += ["", f"Worker compute time per stage (Dask task stream; {total:,.1f} s in all): "
+                      + ", ".join(f"{name} {sec:,.1f} s / {r['stage_tasks'][name]:,} tasks" for name, sec in busy) + "."]
     if len(rows) == 2:
         dask, local = rows
         lines += ["", f"- Dask wall / local wall: **{dask['wall_s'] / local['wall_s']:.2f}**; "
                       f"Dask CPU / local CPU: **{dask['cpu_s'] / local['cpu_s']:.2f}** "
-                      f"(cluster start-up, not in the wall time: {dask['startup_s']:.1f} s).",
+                      f"(cluster start-up, in neither: {dask['startup_s']:.1f} s wall, "
+                      f"{dask.get('startup_cpu_s', 0):.1f} s CPU).",
                   f"- Reports identical (SHA-256 of the JSON): **{dask['digest'] == local['digest']}**."]
     return "\n".join(lines) + "\n"
 

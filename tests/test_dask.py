@@ -6,6 +6,7 @@ The Dask tests share one 2-worker ``LocalCluster`` on loopback (a module fixture
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -211,7 +212,7 @@ def test_what_the_workers_cannot_open_is_read_here(cluster, corpus, monkeypatch)
     """Stdin, memory:// files and a folder some worker does not see are read by the
     client and sent to the workers as documents: the same report."""
     expected = report(scan(corpus))
-    monkeypatch.setattr(dask_engine.DaskExecutor, "sees", lambda self, path: False)
+    monkeypatch.setattr(dask_engine.DaskExecutor, "sees", lambda self, files: [False] * len(files))
     read_here = []
     original = LocalFile.read
     monkeypatch.setattr(LocalFile, "read", lambda self: read_here.append(self.name) or original(self))
@@ -236,6 +237,37 @@ def test_what_the_workers_cannot_open_is_read_here(cluster, corpus, monkeypatch)
     on_dask = CliRunner().invoke(main, args + ["--engine", "dask", "--scheduler", cluster], input=records,
                                  catch_exceptions=False)
     assert json.loads(on_dask.stdout) == json.loads(local.stdout) and json.loads(local.stdout)["pairs"]
+
+
+def test_workers_see_a_file_only_at_its_listed_size(cluster, tmp_path):
+    """``sees`` asks every worker about each file: a regular file of the listed size
+    at that path, nothing else."""
+    path = tmp_path / "a.txt"
+    path.write_text("Twelve bytes")
+    with dask_engine.DaskExecutor(cluster) as executor:
+        assert executor.sees([(str(path), 12), (str(path), 13), (str(tmp_path / "gone.txt"), 0),
+                              (str(tmp_path), os.stat(tmp_path).st_size)]) == [True, False, False, False]
+
+
+def test_a_file_a_worker_sees_otherwise_is_read_here(cluster, corpus, monkeypatch):
+    """A worker that mounts another folder at a listed path sees other files there (as
+    if: this process lists two files one byte longer than the workers find them).
+    The client reads those two itself, the workers the rest: the local engine's report."""
+    expected = report(scan(corpus))
+    odd = sorted(path.name for path in corpus.iterdir())[3:5]
+    listed = sys.modules["dedup.scan"].list_inputs
+
+    def misread(*args, **kwargs):
+        for entry in listed(*args, **kwargs):
+            odd_one = isinstance(entry, LocalFile) and entry.name in odd
+            yield dataclasses.replace(entry, size=entry.size + 1) if odd_one else entry
+
+    monkeypatch.setattr(sys.modules["dedup.scan"], "list_inputs", misread)
+    read_here = []
+    original = LocalFile.read
+    monkeypatch.setattr(LocalFile, "read", lambda self: read_here.append(self.name) or original(self))
+    assert report(scan(corpus, engine="dask", scheduler=cluster)) == expected
+    assert sorted(read_here) == odd
 
 
 # -- errors and shutting down -----------------------------------------------------------------

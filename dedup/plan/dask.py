@@ -33,12 +33,13 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import uuid
 from collections import deque
 from itertools import islice
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from .scratch import Scratch
 
@@ -136,10 +137,14 @@ class DaskExecutor:
                 "give --tmp-dir a folder on a filesystem every worker mounts at the same path"
             )
 
-    def sees(self, path: str) -> bool:
-        """Whether every worker sees ``path`` (a file or folder; asked once per scan
-        root, :mod:`dedup.plan.read`)."""
-        return all(self.client.run(os.path.exists, path).values())
+    def sees(self, files: Sequence[tuple[str, int]]) -> list[bool]:
+        """For each of ``files`` (``(path, size in bytes)`` as this process listed it),
+        whether every worker sees a regular file of that size at that path (asked once
+        per run of files, :mod:`dedup.plan.read`): a worker that does not mount the
+        folder, or mounts another folder at the same path, answers no, and the client
+        reads the file itself.  Other bytes of the same size are not detected."""
+        answers = self.client.run(_same_files, list(files))
+        return [all(seen) for seen in zip(*answers.values())] if answers else [False] * len(files)
 
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, as Dask tasks; results in task order.
@@ -203,6 +208,20 @@ def _workers_ignore_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _same_files(files: list[tuple[str, int]]) -> list[bool]:
+    """On a worker: for each ``(path, size)``, whether a regular file of ``size`` bytes
+    is at ``path`` (:meth:`DaskExecutor.sees`)."""
+    seen = []
+    for path, size in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            seen.append(False)
+            continue
+        seen.append(stat.S_ISREG(st.st_mode) and st.st_size == size)
+    return seen
 
 
 def _apply(stage: Callable, task: tuple):

@@ -76,7 +76,7 @@ class Executor(Protocol):
     links the pairs by tasks too (:mod:`dedup.plan.spread`), not in this process; one
     with a true ``reads_inputs`` attribute has its workers read the files they sign
     (:mod:`dedup.plan.read`: ``documents`` may then hold unread files, and it has a
-    ``sees(path)`` method)."""
+    ``sees(files)`` method)."""
 
     jobs: int
 

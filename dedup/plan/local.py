@@ -33,7 +33,7 @@ import signal
 import sys
 from collections import deque
 from itertools import chain, islice
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .shield import held_signals
 
@@ -80,9 +80,10 @@ class LocalExecutor:
                 pool.close()
             pool.join()
 
-    def sees(self, path: str) -> bool:
-        """Whether the workers see ``path``: they run on this machine."""
-        return True
+    def sees(self, files: Sequence[tuple[str, int]]) -> list[bool]:
+        """Whether the workers see each of ``files`` (``(path, size)``) as listed: they
+        run on this machine (:meth:`dedup.plan.dask.DaskExecutor.sees`)."""
+        return [True] * len(files)
 
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, on the workers."""

@@ -10,10 +10,13 @@ with the local engine's code (:func:`dedup.plan.sign.screen`, ``batches``,
 client, and reading is spread over the workers as signing is.
 
 What the workers cannot open is read by the client and handed over as documents, as
-every input was before: stdin, ``memory://`` files, and a file under a local root
-that some worker does not see (a cluster on other machines that does not mount that
-folder; every worker is asked once per root, :meth:`dedup.plan.dask.DaskExecutor.sees`;
-see each input's ``needs``, :mod:`dedup.inputs`).
+every input was before: stdin, ``memory://`` files, and a file on this machine's disk
+that some worker does not see as it was listed -- missing there, or of another size (a
+cluster on other machines that does not mount that folder, or mounts another folder
+at the same path).  Every worker is asked once per run, for all of the run's files on
+this machine's disk (:meth:`dedup.plan.dask.DaskExecutor.sees`; see each input's
+``needs``, :mod:`dedup.inputs`).  A file another worker sees with the same size but
+other bytes is not detected.
 
 Results are the local engine's: a run is read in order and the runs are numbered in
 scan order; a run's text is signed into shards sized as the local engine sizes them
@@ -118,7 +121,6 @@ def read_and_sign(
     ``scratch`` naming their folders (``Scratch.numbers``); read errors and warnings
     are added to ``errors`` and ``warnings``.  ``progress`` hears of files and items
     read and documents signed."""
-    seen: dict[str, bool] = {ANYWHERE: True}
     # An executor whose workers share this machine's disk splits a large file over them
     # (its documents read here go out in runs like any others); a cluster reads it whole.
     split_above = getattr(executor, "split_above", None) or float("inf")
@@ -127,14 +129,29 @@ def read_and_sign(
         for entry in inputs:
             if isinstance(entry, (Document, ReadError)):
                 yield entry
-                continue
-            if entry.needs is not None and entry.needs not in seen:
-                seen[entry.needs] = executor.sees(entry.needs)
-            if entry.needs is not None and seen[entry.needs] and (entry.size or 0) <= split_above:
+            elif entry.needs is not None and (entry.size or 0) <= split_above:
                 yield entry
-            else:  # stdin, memory://, a folder some worker does not see, a file to split: read here
+            else:  # stdin, memory://, a file to split: read here
                 progress.count("files")
                 yield from entry.read()
+
+    def checked(run: list[Piece]) -> list[Piece]:
+        """``run`` with each file on this machine's disk that some worker does not see
+        as listed (missing, or another size) replaced by its documents, read here."""
+        local = [i for i, piece in enumerate(run) if isinstance(piece, (LocalFile, RemoteFile))
+                 and piece.needs != ANYWHERE]
+        answers = executor.sees([(run[i].path, run[i].size) for i in local]) if local else []
+        blind = {i for i, ok in zip(local, answers) if not ok}
+        if not blind:
+            return run
+        out: list[Piece] = []
+        for i, piece in enumerate(run):
+            if i in blind:
+                progress.count("files")
+                out.extend(piece.read())
+            else:
+                out.append(piece)
+        return out
 
     def size(piece: Piece) -> int:
         if isinstance(piece, Document):
@@ -142,10 +159,10 @@ def read_and_sign(
         return 0 if isinstance(piece, ReadError) else piece.size or sign.SHARD_MIN_CHARS
 
     def tasks() -> Iterator[ReadTask]:
-        seen = 0
+        before = 0
         for r, run in enumerate(runs(pieces(), size, lambda n: shard_limit(n, executor.jobs))):
-            yield ReadTask(r, run, seen, executor.jobs)
-            seen += sum(map(size, run))
+            yield ReadTask(r, checked(run), before, executor.jobs)
+            before += sum(map(size, run))
 
     infos: list[ShardInfo] = []
     progress.stage("reading and signing")
