@@ -315,6 +315,21 @@ def test_own_local_cluster_is_closed_on_keyboard_interrupt():
         assert not _alive(pid)
 
 
+def _log_level(name: str) -> int:
+    return logging.getLogger(name).getEffectiveLevel()
+
+
+def test_own_local_cluster_logs_only_critical_messages():
+    """The workers of the executor's own cluster print nothing at ERROR (the heartbeat
+    that fails when a Ctrl-C closes the scheduler under a busy worker printed a
+    traceback before dedup's one line); a task's error still reaches the client."""
+    with dask_engine.DaskExecutor(workers=1) as executor:
+        levels = executor.client.run(_log_level, "distributed.worker")
+        assert list(levels.values()) == [logging.CRITICAL]
+        with pytest.raises(ZeroDivisionError):
+            executor.map(divmod, [(1, 0)])
+
+
 def test_ctrl_c_is_one_line_exit_130_and_cleans_up(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the
     workers sign: exit 130, one line on stderr (no worker's traceback: tester D4 of

@@ -18,7 +18,8 @@ Without a scheduler address the executor starts a ``LocalCluster`` of worker
 processes sized to this machine (one single-threaded worker per CPU: the stages are
 numpy-bound and hold the GIL between calls), listening on loopback only (its HTTP
 port a free one, so two scans never fight over 8787), and closes it when the scan ends, however it ends (an error in a stage,
-Ctrl-C, SIGTERM).  With an address (``tcp://host:8786``: a ``dask scheduler`` with
+Ctrl-C, SIGTERM); its processes log only Dask's critical messages (a stage's error
+reaches the client, which reports it).  With an address (``tcp://host:8786``: a ``dask scheduler`` with
 ``dask worker``\\ s, or a dask-jobqueue / Kubernetes cluster's scheduler) it connects a
 client and leaves the cluster running.
 
@@ -97,9 +98,10 @@ class DaskExecutor:
                 with _workers_ignore_interrupts():
                     self._cluster = distributed.LocalCluster(
                         n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
                     )
                 self.client = distributed.Client(self._cluster)
+                self.client.run(_quiet_logs)
             else:
                 self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
         except (OSError, TimeoutError, ValueError) as error:
@@ -208,6 +210,16 @@ def _workers_ignore_interrupts() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _quiet_logs() -> None:
+    """On a worker of the executor's own ``LocalCluster``: log only Dask's critical
+    messages.  Why: a task's error reaches the client, which reports it; what else the
+    workers log at ERROR is the cluster's own shutdown racing a busy worker ("Failed to
+    communicate with scheduler during heartbeat" after a Ctrl-C under load), printed
+    with a traceback before dedup's one line.  ``silence_logs`` quiets the client's
+    process (its scheduler) but, in a worker process, only the nanny's logger."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
 def _same_files(files: list[tuple[str, int]]) -> list[bool]:
