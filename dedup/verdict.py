@@ -10,7 +10,8 @@ prints for each verdict; ``pairs`` turns a verdict into the scan's
 Policies decide what happens to a duplicate, per call or per index:
 
 * ``reject``: a duplicate document (whole-document similarity >= ``doc_threshold``, or
-  at least ``seen_share`` of its comparable paragraphs already seen) is refused;
+  at least ``seen_share`` of its comparable text already seen, paragraphs weighed by
+  their tokens) is refused;
 * ``strip``: the article is kept with its already-seen paragraphs removed (what corpus
   builders want); only when nothing new is left is it refused;
 * ``flag``: the article is accepted and annotated.
@@ -134,7 +135,8 @@ class Verdict:
 
     ``is_duplicate`` is the document-level judgement (``similarity`` is the highest
     whole-document Jaccard with a stored document, ``seen_share`` the share of the
-    article's comparable paragraphs already seen, ``seen`` their indices).
+    article's comparable text (tokens of its paragraphs of ``min_tokens`` or more) in
+    paragraphs already seen, ``seen`` their indices).
     ``accepted`` says whether the pipeline should keep the article under ``policy``;
     ``text`` is then what to keep (the article, or under ``strip`` its unseen
     paragraphs) and is ``None`` whenever the article is not accepted, so a pipeline
@@ -146,9 +148,11 @@ class Verdict:
     article is at least ``Settings.containment`` inside a stored document: a brief cut
     from a stored story), else ``"contains"`` (a stored document is that much inside
     the article: a report quoting a stored statement), else ``None``.
-    ``boilerplate`` lists the article's paragraphs that are boilerplate (their text is
-    in at least ``Settings.boilerplate`` stored documents and 0.1 % of them): they are
-    left out of ``seen_share`` and of the document similarity.
+    ``boilerplate`` lists the article's paragraphs that are boilerplate (their text
+    occurred in at least ``Settings.boilerplate`` of the documents the index judged and
+    0.1 % of them, or it is the frame the article shares with a stored page,
+    :mod:`dedup.index.furniture`): they are left out of ``seen_share`` and of the
+    document similarity.
     """
 
     doc_id: Optional[str]

@@ -14,6 +14,7 @@ from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
+from .furniture import frames
 from .matches import MAX_COPIES, Found, hits_to_pairs, joined
 from .signing import Signed
 
@@ -24,8 +25,8 @@ MAX_DOCUMENTS = 64
 
 def document_matches(
     store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
-    boilerplate: np.ndarray | None = None,
-) -> list[list[DocumentMatch]]:
+    boilerplate: np.ndarray | None = None, recurring: np.ndarray | None = None,
+) -> tuple[list[list[DocumentMatch]], np.ndarray]:
     """For each article of ``arts`` (article numbers in ``signed``): the stored
     documents that share a verified paragraph with it or are similar to it as a whole,
     each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
@@ -33,7 +34,12 @@ def document_matches(
     One look-up per kind for all the articles; the same lists as one article at a time.
     The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
     the whole-document scores, on both sides: the stored document loses the shingles
-    the article left out (:func:`dedup.verify.score_pairs`, ``whole``)."""
+    the article left out (:func:`dedup.verify.score_pairs`, ``whole``).  A stored
+    page in one frame with an article (:mod:`.furniture`) is scored without the
+    paragraphs they share, and those of them that are ``recurring`` (bool per batch
+    paragraph) are the article's furniture; a stored page that shares nothing but
+    boilerplate and furniture is no match.  Returns the matches and the furniture
+    (bool per batch paragraph)."""
     s = store.settings
     c = signed.corpus
     n = len(arts)
@@ -75,19 +81,36 @@ def document_matches(
         pair_doc.extend(candidates)
     out: list[list[DocumentMatch]] = [[] for _ in range(n)]
     if not pair_doc:
-        return out
+        return out, np.zeros(len(c.para_key), bool)
     docs = store.documents(np.array(pair_doc, dtype=np.int64))
     pa = np.array(pair_art, dtype=np.int64)
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
     unions = signed.document_sets(arts[scored], boilerplate)
-    table = joined(unions, store.document_sets(docs.ids))
+    stored_sets = store.document_sets(docs.ids)
+    table = joined(unions, stored_sets)
     pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
     whole = None
     if boilerplate is not None and boilerplate.any():  # left out of the stored side too
         whole = len(table.offsets) - 1 + pairs[:, 0]
         table = joined(table, signed.document_sets(arts[scored]))
     scores = score_pairs(table, pairs, whole)
+    # Paragraphs shared word for word with a stored page whose other content is
+    # unrelated are the site's frame (:mod:`.furniture`): such pairs are scored without them.
+    common = np.zeros(len(c.para_key), bool) if boilerplate is None else boilerplate
+    exact = np.flatnonzero(found.exact)
+    width = int(max(docs.ids.max(), found.rows.docs.max(initial=0))) + 1
+    codes = pa * width + docs.ids[pos]  # one per pair, unique
+    wanted = match_art[exact] * width + found.rows.docs[exact]
+    by_code = np.argsort(codes)
+    at = np.minimum(np.searchsorted(codes[by_code], wanted), len(codes) - 1)
+    hit = codes[by_code][at] == wanted
+    furniture = np.zeros(len(c.para_key), bool)
+    if s.boilerplate:
+        _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
+                                   eligible[found.new[exact[hit]]], common, s.containment)
+        furniture = framed & (recurring if recurring is not None else False)
+    common = common | furniture
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
     rows = found.rows
@@ -106,11 +129,15 @@ def document_matches(
             exact=bool(found.exact[m]),
             relation="contained" if found.contained[m] else "near-duplicate",
         ))
+    first_para = signed.first[arts].tolist()
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         ref = int(docs.ids[j])
         paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
         contained = s.containment and max(scores.containment_a[t], scores.containment_b[t]) >= s.containment
-        if not paragraphs and scores.jaccard[t] < s.doc_threshold and not contained:
+        # A stored page sharing nothing but boilerplate is no match: the boilerplate
+        # is listed once, in the verdict (tester T7: each such page was a match at 0.00).
+        if (scores.jaccard[t] < s.doc_threshold and not contained
+                and all(common[first_para[a] + p.paragraph] for p in paragraphs)):
             continue
         out[a].append(DocumentMatch(
             doc_id=docs.doc_ids[j],
@@ -123,7 +150,7 @@ def document_matches(
         ))
     for matches in out:
         matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
-    return out
+    return out, furniture
 
 
 def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:

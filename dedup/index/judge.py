@@ -1,9 +1,10 @@
 """From what a check found to a :class:`~dedup.verdict.Verdict`, as the policy says.
 
 A document is a duplicate when it is similar enough to a stored document as a whole
-(``doc_threshold``) or when at least ``policy.seen_share`` of its comparable paragraphs
-are already stored; boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`)
-count for neither.  Otherwise it may be *contained in* a stored document (at least
+(``doc_threshold``) or when at least ``policy.seen_share`` of its comparable text (the
+tokens of its paragraphs of ``min_tokens`` or more) is in paragraphs already stored;
+boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
+:mod:`dedup.index.furniture`) count for neither.  Otherwise it may be *contained in* a stored document (at least
 ``Settings.containment`` of it is inside one) or *contain* one.  The policy's action
 then decides: ``reject`` accepts only documents that are neither duplicates nor
 contained in a stored one; ``strip`` keeps the paragraphs that are neither seen nor
@@ -49,7 +50,11 @@ def judge(
     near, inside = ~found.contained, found.contained & (found.cont_new >= (s.containment or 2.0))
     matched = {int(c.para_index[eligible[i]]) for i in found.new[near].tolist()}
     seen = tuple(sorted(matched - set(furniture)))
-    share = len(seen) / len(judged) if len(judged) else 0.0
+    # The share of its text already seen: paragraphs weigh by their tokens, so a
+    # three-line footer does not outweigh the story.
+    tokens = c.para_words[judged].astype(np.int64)
+    seen_tokens = tokens[np.isin(c.para_index[judged], seen)].sum()
+    share = float(seen_tokens / tokens.sum()) if tokens.sum() else 0.0
     similarity = max((m.similarity for m in doc_matches), default=0.0)
     by_similarity = similarity >= s.doc_threshold
     is_duplicate = by_similarity or share >= policy.seen_share
@@ -61,7 +66,7 @@ def judge(
         reason = f"document similarity {similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
     elif share >= policy.seen_share:
         reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
-                  f"({share:.0%} >= {policy.seen_share:.0%})")
+                  f"({share:.0%} of its text >= {policy.seen_share:.0%})")
     elif relation == "contained-in":
         best = max(wrapped, key=lambda m: m.containment[0])
         reason = f"{best.containment[0]:.0%} of it is inside {best.doc_id!r} (containment {s.containment})"
@@ -70,7 +75,7 @@ def judge(
         reason = f"contains {best.doc_id!r} ({best.containment[1]:.0%} of it; flagged, not rejected)"
     elif seen:
         reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
-                  f"({share:.0%} < {policy.seen_share:.0%})")
+                  f"({share:.0%} of its text < {policy.seen_share:.0%})")
     else:
         reason = "nothing seen before"
     if furniture:

@@ -37,7 +37,8 @@ from . import contain
 from .documents import document_matches
 from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hits_to_pairs, joined, take_rows
 from .signing import Signed
-from .tallies import boilerplate
+from .furniture import FRAME_RECURRENCE
+from .tallies import recurrences
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Lookup:
     docs: list[list[DocumentMatch]]
     _eligible_bounds: np.ndarray
     _found_bounds: np.ndarray
-    boilerplate: np.ndarray  # bool per paragraph of the batch (see :func:`boilerplate`)
+    boilerplate: np.ndarray  # bool per paragraph of the batch: :func:`~.tallies.boilerplate`, or a site's frame (:mod:`.furniture`)
 
     def of(self, p: int) -> tuple[np.ndarray, Found, list[DocumentMatch]]:
         """Article ``arts[p]``'s compared paragraphs, paragraph matches (``new``
@@ -68,17 +69,20 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
     """Matches of the articles ``arts`` of ``signed`` (each with at least one paragraph
     long enough to compare) with what is stored: one bulk look-up for all of them,
     the same answers as looking each article up alone (``counted``: see
-    :func:`boilerplate`)."""
+    :func:`~.tallies.boilerplate`)."""
     c = signed.corpus
     position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
     position[arts] = np.arange(len(arts))
     eligible = np.flatnonzero((c.para_words >= store.settings.min_tokens) & (position[c.para_doc] >= 0))
     owner = position[c.para_doc[eligible]]
     found = paragraph_matches(store, signed, eligible, owner)
-    common = boilerplate(store, signed, position[c.para_doc] >= 0, counted)
+    seen, need = recurrences(store, signed, position[c.para_doc] >= 0, counted)
+    common = seen >= need
+    docs, furniture = document_matches(store, signed, arts, eligible, owner, found, common,
+                                       seen >= FRAME_RECURRENCE)
     count = np.arange(len(arts) + 1)
-    return Lookup(arts, eligible, owner, found, document_matches(store, signed, arts, eligible, owner, found, common),
-                  np.searchsorted(owner, count), np.searchsorted(owner[found.new], count), common)
+    return Lookup(arts, eligible, owner, found, docs, np.searchsorted(owner, count),
+                  np.searchsorted(owner[found.new], count), common | furniture)
 
 
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:

@@ -23,12 +23,24 @@ def boilerplate(
     single articles up again.  With ``counted`` (bool per article: an add of the
     batch, which judges these articles one after another), the counted articles
     earlier in the batch count too, as one-at-a-time adds would have tallied them."""
+    seen, need = recurrences(store, signed, which, counted)
+    return seen >= need
+
+
+def recurrences(
+    store: Storage, signed: Signed, which: np.ndarray | None = None, counted: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(seen, need)``, one each per batch paragraph: in how many documents judged
+    before it its exact text occurred (``which``, ``counted``: as for
+    :func:`boilerplate`; 0 for paragraphs not asked about), and how many make it
+    boilerplate (an int64 above every count when boilerplate is off)."""
     s = store.settings
     keys = signed.corpus.para_key
     asked = np.ones(len(keys), bool) if which is None else which
-    if not s.boilerplate or not asked.any():
-        return np.zeros(len(keys), bool)
     seen = np.zeros(len(keys), np.int64)
+    never = np.full(len(keys), np.iinfo(np.int64).max)
+    if not s.boilerplate or not asked.any():
+        return seen, never
     seen[asked], judged = store.tallies(keys[asked])
     before = np.zeros(len(signed.first) - 1, np.int64)
     if counted is not None:
@@ -45,7 +57,7 @@ def boilerplate(
         seen = seen + earlier
         before = np.cumsum(counted) - counted
     need = np.array([min_documents(judged + b, s.boilerplate) for b in before.tolist()], dtype=np.int64)
-    return (seen >= need[signed.corpus.para_doc]) & asked
+    return np.where(asked, seen, 0), np.where(asked, need[signed.corpus.para_doc], never)
 
 
 def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:

@@ -192,9 +192,12 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
 
 
 def verdict_label(v: Verdict) -> str:
-    """``duplicate``, ``partly seen`` (some paragraphs already seen, not a duplicate)
+    """``duplicate``, ``contained`` (inside a stored document: ``relation``
+    ``contained-in``), ``partly seen`` (some paragraphs already seen, not a duplicate)
     or ``new``."""
-    return "duplicate" if v.is_duplicate else ("partly seen" if v.flagged else "new")
+    if v.is_duplicate:
+        return "duplicate"
+    return "contained" if v.relation == "contained-in" else ("partly seen" if v.flagged else "new")
 
 
 def verdict_action(v: Verdict) -> str:
@@ -238,7 +241,7 @@ VERDICT_CSV_COLUMNS = (
 
 def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     """One row per checked document (:data:`VERDICT_CSV_COLUMNS`): the verdict
-    (``duplicate``/``partly seen``/``new``, or ``error``), what an add did, why, the
+    (``duplicate``/``contained``/``partly seen``/``new``, or ``error``), what an add did, why, the
     best-matching stored id and the whole-document similarity to it."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VERDICT_CSV_COLUMNS)

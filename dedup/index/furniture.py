@@ -1,0 +1,99 @@
+"""A site's frame told from a stored page: paragraphs a checked article shares word
+for word with a stored document whose other content is unrelated to the article's
+(:func:`dedup.boilerplate.framed`).
+
+Why: the boilerplate count (:mod:`.tallies`) needs a footer to have been seen in 10
+documents; until then a site's second to tenth stories were judged duplicates of its
+first through their shared footer and rejected (3 of 5 paragraphs "already seen",
+whole-page Jaccard 0.31).  A news desk expects a new story in the site's frame to be
+accepted: what it shares with the stored page is the frame, not the story.  But with
+one stored page a footer and a paragraph copied from a stored story look alike (both
+are whole paragraphs shared word for word, the rest unrelated), so:
+
+* each (article, stored document) pair sharing exact paragraphs (not boilerplate) is
+  scored again without them, on both sides; when what is left of the two is unrelated
+  and neither page is mostly inside the other, the pair is *in one frame*: its
+  whole-page similarity is that of what is left (the two stories), and whether the
+  article is a duplicate is for the share of its text already seen to say
+  (:mod:`.judge`) -- the whole-page Jaccard is for rewritten pages, and shared whole
+  paragraphs are counted by the seen share;
+* a paragraph shared with a stored page in one frame whose text the index has judged
+  in at least :data:`FRAME_RECURRENCE` documents before is the site's furniture:
+  boilerplate for this article at once (a site's footer recurs on every story; a
+  paragraph copied from one story was seen once).  So a site's second story is
+  accepted when the story is the larger part of its text, and from the third story
+  on the frame is boilerplate, long before the boilerplate count.
+
+One vectorized pass over the pairs of a batch; only pairs that share an exact
+paragraph (not already boilerplate) are scored again.  Off with boilerplate
+(``Settings.boilerplate`` 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..boilerplate import framed
+from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
+from ..verify import Scores, score_pairs
+from .matches import joined
+from .signing import Signed
+
+#: Documents judged before in which a paragraph shared with a stored page in one frame
+#: must have occurred to be the article's furniture (its boilerplate): the stored
+#: page and one more, so a text copied once from a story is not.
+FRAME_RECURRENCE = 2
+
+
+def frames(
+    signed: Signed, arts: np.ndarray, pair_art: np.ndarray, stored: SetTable, stored_of: np.ndarray,
+    scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray, containment: float,
+) -> tuple[np.ndarray, Scores, np.ndarray]:
+    """Which (article, stored document) pairs are two stories in one frame.
+
+    ``pair_art``: each pair's article (a position in ``arts``, articles of ``signed``);
+    ``stored``: the stored documents' shingle sets, ``stored_of`` the one of each pair;
+    ``scores``: the pairs' whole-document scores (``boilerplate`` left out);
+    ``shared_pair``/``shared_para``: the exact paragraph matches, as (pair, corpus
+    paragraph of the article); ``boilerplate``: bool per batch paragraph.
+    Returns ``(framed, scores, shared)``: bool per pair; the pairs' scores, those of
+    framed pairs taken without the shared paragraphs (on both sides); bool per batch
+    paragraph, the paragraphs shared with a stored document in one frame."""
+    n = len(pair_art)
+    furniture = np.zeros(len(boilerplate), bool)
+    keep = ~boilerplate[shared_para]
+    shared_pair, shared_para = shared_pair[keep], shared_para[keep]
+    sharing = np.unique(shared_pair)  # the pairs sharing an exact paragraph (not boilerplate)
+    if not len(sharing):
+        return np.zeros(n, bool), scores, furniture
+    docs = arts[pair_art[sharing]]
+    rest = _rest_sets(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair), shared_para)
+    k = len(sharing)
+    table = joined(joined(rest, signed.document_sets(docs)), stored)
+    # ``whole``: the article as it is, so its left-out shingles leave the stored side too.
+    again = score_pairs(table, np.stack([np.arange(k), 2 * k + stored_of[sharing]], axis=1), whole=k + np.arange(k))
+    one_frame = framed(again.jaccard, scores.containment_a[sharing], scores.containment_b[sharing], containment)
+    is_framed = np.zeros(n, bool)
+    is_framed[sharing[one_frame]] = True
+    furniture[shared_para[is_framed[shared_pair]]] = True
+    out = Scores(scores.jaccard.copy(), scores.containment_a.copy(), scores.containment_b.copy())
+    for name in ("jaccard", "containment_a", "containment_b"):
+        getattr(out, name)[sharing[one_frame]] = getattr(again, name)[one_frame]
+    return is_framed, out, furniture
+
+
+def _rest_sets(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
+               shared_para: np.ndarray) -> SetTable:
+    """One shingle set per pair: the union of its article's (``docs``) paragraphs that
+    are neither ``boilerplate`` nor shared with the pair's stored document
+    (``shared_pair``/``shared_para``: pair number, corpus paragraph)."""
+    sh = signed.corpus.shingles
+    counts = signed.first[docs + 1] - signed.first[docs]
+    paras = ranges(signed.first[docs], counts)
+    owner = np.repeat(np.arange(len(docs)), counts)
+    span = len(boilerplate) + 1
+    left_out = boilerplate[paras] | np.isin(owner * span + paras, shared_pair * span + shared_para)
+    paras, owner = paras[~left_out], owner[~left_out]
+    lengths = sh.offsets[paras + 1] - sh.offsets[paras]
+    sizes = np.bincount(owner, weights=lengths, minlength=len(docs)).astype(np.int64)
+    return unique_sets(sh.hashes[ranges(sh.offsets[paras], lengths)], offsets_from_counts(sizes))
