@@ -7,7 +7,10 @@ These are plain values shared by the scan, the persistent index and the reporter
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Optional
+from itertools import groupby
+from typing import Any, Iterable, Iterator, Literal, Optional, Sequence
+
+import numpy as np
 
 from .corpus import DocumentInfo
 from .readers import ReadError, ReadWarning
@@ -37,12 +40,6 @@ class Location:
 
     def key(self) -> tuple:
         return (self.path, -1 if self.paragraph is None else self.paragraph)
-
-
-#: A pair as plain values: kind, similarity, containment of a, containment of b,
-#: estimate, exact, relation, inside, then path, paragraph, start and end of a and of b
-#: (:meth:`Pair.row`; a scan's pairs also come this way without pair objects).
-PairRow = tuple
 
 
 def inside_side(relation: str, containment_a: float, containment_b: float) -> Optional[str]:
@@ -79,12 +76,6 @@ class Pair:
         """``"a"`` or ``"b"``: the side contained in the other, for a contained pair."""
         return inside_side(self.relation, *self.containment)
 
-    def row(self) -> PairRow:
-        """The pair as plain values (:data:`PairRow`), what fast writers format."""
-        a, b = self.a, self.b
-        return (self.kind, self.similarity, self.containment[0], self.containment[1], self.estimate, self.exact,
-                self.relation, self.inside, a.path, a.paragraph, a.start, a.end, b.path, b.paragraph, b.start, b.end)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -114,6 +105,94 @@ class Group:
             "size": len(self.members),
             "members": [{"path": m.path, "paragraph": m.paragraph} for m in self.members],
         }
+
+
+@dataclass(frozen=True)
+class PairColumns:
+    """Pairs of one ``kind`` as columns: numpy arrays of one length (float64 scores,
+    bool flags, int64 positions), what bulk writers format (:mod:`dedup.report.bulk`)
+    without a :class:`Pair` object per pair.  A side's document is a number into
+    ``paths``; a paragraph number below 0 means none (a document pair).  A scan's
+    pairs come this way straight from its columns (:mod:`dedup.plan.located`); any
+    other pairs through :meth:`of`."""
+
+    kind: Kind
+    paths: Sequence[str]
+    similarity: np.ndarray
+    containment_a: np.ndarray
+    containment_b: np.ndarray
+    estimate: np.ndarray
+    exact: np.ndarray
+    contained: np.ndarray
+    doc_a: np.ndarray
+    paragraph_a: np.ndarray
+    start_a: np.ndarray
+    end_a: np.ndarray
+    doc_b: np.ndarray
+    paragraph_b: np.ndarray
+    start_b: np.ndarray
+    end_b: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.similarity)
+
+    @classmethod
+    def of(cls, pairs: Iterable[Pair]) -> Iterator["PairColumns"]:
+        """``pairs`` (objects) as columns, one block per run of pairs of one kind."""
+        for kind, run in groupby(pairs, key=lambda p: p.kind):
+            run = list(run)
+            paths, docs = _numbered([loc.path for p in run for loc in (p.a, p.b)])
+            sides = _location_columns([loc for p in run for loc in (p.a, p.b)])
+            yield cls(
+                kind, paths, *(np.array(v, dtype=np.float64) for v in zip(*(
+                    (p.similarity, *p.containment, p.estimate) for p in run))),
+                np.array([p.exact for p in run], dtype=bool), np.array([p.relation == "contained" for p in run], dtype=bool),
+                docs[0::2], *(c[0::2] for c in sides[:3]), docs[1::2], *(c[1::2] for c in sides[:3]),
+            )
+
+
+@dataclass(frozen=True)
+class GroupColumns:
+    """Groups of one ``kind`` as columns: group ``g``'s members are rows
+    ``offsets[g]:offsets[g + 1]`` of the member columns (its canonical member first);
+    documents are numbers into ``paths``, a paragraph below 0 is none, a size in UTF-8
+    below 0 is not known (a check's stored side).  See :class:`PairColumns`."""
+
+    kind: Kind
+    paths: Sequence[str]
+    offsets: np.ndarray
+    doc: np.ndarray
+    paragraph: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    utf8_bytes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def of(cls, groups: Iterable[Group]) -> Iterator["GroupColumns"]:
+        """``groups`` (objects) as columns, one block per run of groups of one kind."""
+        for kind, run in groupby(groups, key=lambda g: g.kind):
+            run = list(run)
+            members = [m for g in run for m in g.members]
+            paths, docs = _numbered([m.path for m in members])
+            offsets = np.cumsum([0] + [len(g.members) for g in run], dtype=np.int64)
+            yield cls(kind, paths, offsets, docs, *_location_columns(members))
+
+
+def _numbered(paths: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct ``paths`` in order of first appearance, and each one's number."""
+    number: dict[str, int] = {}
+    docs = np.array([number.setdefault(p, len(number)) for p in paths], dtype=np.int64)
+    return list(number), docs
+
+
+def _location_columns(locations: Sequence[Location]) -> tuple[np.ndarray, ...]:
+    """Paragraph (-1: none), start, end and UTF-8 size (-1: not known) of each location."""
+    return tuple(np.array(v, dtype=np.int64).reshape(-1) for v in (
+        [-1 if m.paragraph is None else m.paragraph for m in locations], [m.start for m in locations],
+        [m.end for m in locations], [-1 if m.utf8_bytes is None else m.utf8_bytes for m in locations]))
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,13 @@ a time, with one vectorized search and gather per block.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Iterator, Sequence
 
 import numpy as np
 
 from ..corpus import DocumentInfo
-from ..results import Group, Kind, Location, Pair, PairRow, inside_side
+from ..results import Group, GroupColumns, Kind, Location, Pair, PairColumns
 from ..segments import offsets_from_counts, ranges, sorted_unique
 from .items import LevelPlan, release
 from .link import Linked
@@ -76,17 +77,25 @@ class Places:
                 texts[i] = raw[a:b].decode("utf-8", "surrogatepass")
         return texts
 
+    @cached_property
+    def document_paths(self) -> list[str]:
+        """The path of every document (by the numbers of :attr:`doc`)."""
+        return [d.path for d in self.documents]
+
+    def columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Document number, paragraph (-1: none), start and end of ``items[positions]``."""
+        return self.doc[positions], self.index[positions], self.start[positions], self.end[positions]
+
     def paths(self, positions: np.ndarray) -> list[str]:
         """The paths of the documents of ``items[positions]``."""
         documents = self.documents
         return [documents[d].path for d in self.doc[positions].tolist()]
 
-    def locations(self, positions: np.ndarray, previews: bool = True) -> list[Location]:
-        """The locations of ``items[positions]``, made with one gather per column
-        (with ``previews=False`` without their previews, which cost the most)."""
+    def locations(self, positions: np.ndarray) -> list[Location]:
+        """The locations of ``items[positions]``, made with one gather per column."""
         positions = np.asarray(positions, dtype=np.int64)
         paths = self.paths(positions)
-        texts = self.previews(positions) if previews else [""] * len(positions)
+        texts = self.previews(positions)
         return [
             Location(path, None if index < 0 else index, start, end, preview, size)
             for path, index, start, end, preview, size in zip(paths, self.index[positions].tolist(),
@@ -153,24 +162,16 @@ class LocatedPairs(_MadeInBlocks):
     def __len__(self) -> int:
         return len(self.linked.a)
 
-    def rows(self) -> Iterator[PairRow]:
-        """The pairs as plain values (:data:`~dedup.results.PairRow`), without pair
-        or location objects or previews: what the JSON writer formats."""
+    def columns(self) -> Iterator[PairColumns]:
+        """The pairs as columns (:class:`~dedup.results.PairColumns`), :data:`BLOCK`
+        at a time, without pair or location objects or previews: what the JSON
+        writers encode (:mod:`dedup.report.bulk`)."""
         p, where = self.linked, self.where
         for lo in range(0, len(self), BLOCK):
             hi = lo + BLOCK
-            sides = []
-            for items in (p.a[lo:hi], p.b[lo:hi]):
-                at = where.positions(items)
-                sides.append((where.paths(at), [None if i < 0 else i for i in where.index[at].tolist()],
-                              where.start[at].tolist(), where.end[at].tolist()))
-            (pa, ia, sa, ea), (pb, ib, sb, eb) = sides
-            for row in zip(p.jaccard[lo:hi].tolist(), p.containment_a[lo:hi].tolist(),
-                           p.containment_b[lo:hi].tolist(), p.estimate[lo:hi].tolist(), p.exact[lo:hi].tolist(),
-                           p.contained[lo:hi].tolist(), pa, ia, sa, ea, pb, ib, sb, eb):
-                sim, ca, cb, est, exact, inside = row[:6]
-                relation = "contained" if inside else "near-duplicate"
-                yield (self.kind, sim, ca, cb, est, exact, relation, inside_side(relation, ca, cb), *row[6:])
+            yield PairColumns(self.kind, where.document_paths, p.jaccard[lo:hi], p.containment_a[lo:hi],
+                              p.containment_b[lo:hi], p.estimate[lo:hi], p.exact[lo:hi], p.contained[lo:hi],
+                              *where.columns(where.positions(p.a[lo:hi])), *where.columns(where.positions(p.b[lo:hi])))
 
     def _block(self, lo: int, hi: int) -> list[Pair]:
         p, where = self.linked, self.where
@@ -194,16 +195,21 @@ class LocatedGroups(_MadeInBlocks):
     def __len__(self) -> int:
         return len(self.linked.offsets) - 1
 
-    def without_previews(self) -> Iterator[Group]:
-        """The groups, their members made without previews (which cost the most to
-        make and which ``Group.to_dict`` does not show): what the JSON writer uses."""
+    def columns(self) -> Iterator[GroupColumns]:
+        """The groups as columns (:class:`~dedup.results.GroupColumns`), :data:`BLOCK`
+        groups at a time, without location objects or previews (see
+        :meth:`LocatedPairs.columns`)."""
+        where = self.where
         for lo in range(0, len(self), BLOCK):
-            yield from self._block(lo, lo + BLOCK, previews=False)
+            offsets = self.linked.offsets[lo : lo + BLOCK + 1]
+            at = where.positions(self.linked.members[offsets[0] : offsets[-1]])
+            yield GroupColumns(self.kind, where.document_paths, offsets - offsets[0], *where.columns(at),
+                               where.utf8_bytes[at])
 
-    def _block(self, lo: int, hi: int, previews: bool = True) -> list[Group]:
+    def _block(self, lo: int, hi: int) -> list[Group]:
         offsets = self.linked.offsets[lo : hi + 1]
         at = self.where.positions(self.linked.members[offsets[0] : offsets[-1]])
-        located = self.where.locations(at, previews)
+        located = self.where.locations(at)
         bounds = (offsets - offsets[0]).tolist()
         groups = []
         for start, end in zip(bounds, bounds[1:]):
@@ -232,12 +238,8 @@ class Chain(_Made):
         for part in self.parts:
             yield from part
 
-    def rows(self) -> Iterator[PairRow]:
-        """The parts' :meth:`LocatedPairs.rows`, one after the other."""
+    def columns(self) -> Iterator:
+        """The parts' blocks of columns (:meth:`LocatedPairs.columns`,
+        :meth:`LocatedGroups.columns`), one part after the other."""
         for part in self.parts:
-            yield from part.rows()
-
-    def without_previews(self) -> Iterator[Group]:
-        """The parts' :meth:`LocatedGroups.without_previews`, one after the other."""
-        for part in self.parts:
-            yield from part.without_previews()
+            yield from part.columns()

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import csv
 import json
-from itertools import islice
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, Iterable, TextIO
 
-from ..results import Group, Pair, PairRow, ScanResult, document_dict
+from ..results import ScanResult
 from ..verdict import Verdict, VerdictReport
+from .bulk import Names, chunks, document_objects, group_blocks, group_objects, pair_blocks, pair_objects
 from .safety import csv_cell, json_name, json_text, warning_text
 from .summary import Tally
 
@@ -55,77 +55,20 @@ def _safe(value: Any, names: frozenset[str]) -> Any:
     return json_text(value) if isinstance(value, str) else value
 
 
-class _PairEncoder:
-    """Each pair as the JSON text of ``pair.to_dict()``, assembled from fragments.
-
-    Why not ``json.dumps`` per pair: a large corpus has hundreds of thousands of pairs,
-    and their paths repeat (every paragraph of a document has its path), so each path
-    is encoded once and the rest is string formatting -- ~3x faster.  Nothing is kept
-    per pair or per location: memory stays bounded by the number of documents.
-    """
-
-    _INSIDE = {None: "null", "a": '"a"', "b": '"b"'}
-
-    def __init__(self) -> None:
-        self._paths: dict[str, str] = {}
-
-    def _location(self, path: str, paragraph: int | None, start: int, end: int) -> str:
-        fragment = self._paths.get(path)
-        if fragment is None:  # '"path": ...' (and "path_bytes" for a name that is not UTF-8)
-            fragment = self._paths[path] = dumps({"path": path})[1:-1]
-        paragraph = "null" if paragraph is None else int(paragraph)
-        return f'{{{fragment}, "paragraph": {paragraph}, "start": {int(start)}, "end": {int(end)}}}'
-
-    def row(self, row: PairRow) -> str:
-        """One :data:`~dedup.results.PairRow` as JSON."""
-        kind, sim, ca, cb, est, exact, relation, inside = row[:8]
-        return (
-            f'{{"kind": "{kind}", "similarity": {round(sim, 4)!r}, '
-            f'"containment": [{round(ca, 4)!r}, {round(cb, 4)!r}], '
-            f'"estimate": {round(est, 4)!r}, "exact": {"true" if exact else "false"}, '
-            f'"relation": "{relation}", "inside": {self._INSIDE[inside]}, '
-            f'"a": {self._location(*row[8:12])}, "b": {self._location(*row[12:16])}}}'
-        )
-
-    def __call__(self, p: Pair) -> str:
-        return self.row(p.row())
+def _names() -> Names:
+    """Paths as JSON fragments (``"path": ...``, with ``path_bytes`` when needed)."""
+    return Names(lambda path: dumps({"path": path})[1:-1])
 
 
-def pair_rows(pairs: Iterable[Pair]) -> Iterator[PairRow]:
-    """The pairs as :data:`~dedup.results.PairRow` values: straight from a scan's
-    columns when ``pairs`` has them (``rows()``), else from each pair."""
-    rows = getattr(pairs, "rows", None)
-    return rows() if rows is not None else (p.row() for p in pairs)
-
-
-def groups_without_previews(groups: Iterable[Group]) -> Iterable[Group]:
-    """``groups``, made without their members' previews when they can be (a scan's
-    groups: ``without_previews()``); for writers that show no preview."""
-    light = getattr(groups, "without_previews", None)
-    return light() if light is not None else groups
-
-
-def _chunks(lines: Iterable[Any]) -> Iterator[list[Any]]:
-    it = iter(lines)
-    while chunk := list(islice(it, _CHUNK)):
-        yield chunk
-
-
-def _write_list(out: TextIO, chunks: Iterable[str]) -> None:
-    """A JSON list written a chunk at a time (each chunk: items already encoded and
+def _write_list(out: TextIO, parts: Iterable[str]) -> None:
+    """A JSON list written a part at a time (each part: items already encoded and
     joined by ``", "``)."""
     out.write("[")
     first = True
-    for chunk in chunks:
-        out.write(chunk if first else ", " + chunk)
+    for part in parts:
+        out.write(part if first else ", " + part)
         first = False
     out.write("]")
-
-
-def _encoded(values: Iterable[Any]) -> Iterator[str]:
-    """The values as :func:`dumps` encodes them inside a list, a chunk per string."""
-    for chunk in _chunks(values):
-        yield dumps(chunk)[1:-1]
 
 
 def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = None) -> None:
@@ -134,13 +77,14 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
     and ``extra`` keys (a check's ``index`` and ``verdicts``).  Documents, pairs and
     groups are encoded and written as they come, never held whole."""
     head = result.to_dict(large=False)
-    tally = Tally()
+    tally, names = Tally(), _names()
     out.write(f'{{"settings": {dumps(head.pop("settings"))}, "documents": ')
-    _write_list(out, _encoded(map(document_dict, result.documents)))
+    _write_list(out, (", ".join(document_objects(chunk, names)) for chunk in chunks(result.documents, _CHUNK)))
     out.write(', "pairs": ')
-    _write_list(out, map(", ".join, _chunks(map(_PairEncoder().row, map(tally.row, pair_rows(result.pairs))))))
+    _write_list(out, (", ".join(pair_objects(tally.pair_columns(block), names))
+                      for block in pair_blocks(result.pairs, _CHUNK)))
     out.write(', "groups": ')
-    _write_list(out, _encoded(g.to_dict() for g in map(tally.group, groups_without_previews(result.groups))))
+    _write_list(out, (group_objects(tally.group_columns(block), names) for block in group_blocks(result.groups, _CHUNK)))
     head["summary"] = tally.summary(result).to_dict()
     for key, value in {**head, **(extra or {})}.items():
         out.write(f", {json.dumps(key)}: {dumps(value)}")
@@ -150,9 +94,9 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
 def write_jsonl(result: ScanResult, out: TextIO) -> None:
     """One pair object per line, then one ``{"kind": "error", ...}`` line per unreadable
     file (and one ``{"kind": "warning", ...}`` per warning, when the scan has any)."""
-    encode = _PairEncoder()
-    for chunk in _chunks(map(encode, result.pairs)):
-        out.write("".join(line + "\n" for line in chunk))
+    names = _names()
+    for block in pair_blocks(result.pairs, _CHUNK):
+        out.write("\n".join(pair_objects(block, names)) + "\n")
     for e in result.errors:
         out.write(dumps({"kind": "error", "path": e.path, "error": e.error}) + "\n")
     for w in getattr(result, "warnings", None) or ():
@@ -179,7 +123,7 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
     paragraph of a document pair empty, text cells neutralized (:func:`csv_cell`)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for chunk in _chunks(result.pairs):
+    for chunk in chunks(result.pairs, _CHUNK):
         writer.writerows(
             [p.kind, round(p.similarity, 4), round(p.containment[0], 4), round(p.containment[1], 4),
              round(p.estimate, 4), _bool(p.exact)]

@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
-from ..results import Group, Location, Pair, PairRow, ScanResult
+import numpy as np
+
+from ..results import Group, GroupColumns, Location, Pair, PairColumns, ScanResult
 
 #: Similarity bins of the distribution: 20 bins of 0.05 over [0, 1].
 BINS = 20
@@ -96,10 +98,39 @@ class Tally:
         self._count(pair.similarity, pair.relation)
         return pair
 
-    def row(self, row: PairRow) -> PairRow:
-        """Count a pair given as a :data:`~dedup.results.PairRow`; returns it."""
-        self._count(row[1], row[6])
-        return row
+    def pair_columns(self, block: PairColumns) -> PairColumns:
+        """Count a block of pairs given as columns; returns it (as :meth:`pair` does,
+        with one numpy pass over the block)."""
+        self.pairs += len(block)
+        self.contained += int(np.count_nonzero(block.contained))
+        bins = np.clip((np.asarray(block.similarity) * BINS).astype(np.int64), 0, BINS - 1)  # int(): toward 0
+        self.histogram = (np.array(self.histogram) + np.bincount(bins, minlength=BINS)).tolist()
+        return block
+
+    def group_columns(self, block: GroupColumns) -> GroupColumns:
+        """Count a block of groups given as columns; returns it (as :meth:`group`
+        does, with numpy passes over the members and a set look-up per document)."""
+        offsets = np.asarray(block.offsets, dtype=np.int64)
+        canonical = np.zeros(len(block.doc), dtype=bool)
+        canonical[offsets[:-1]] = True
+        copies = int(offsets[-1] - offsets[0]) - len(block)
+        if block.kind == "document":
+            self.duplicate_documents += copies
+            self._removed.update(map(block.paths.__getitem__, np.unique(block.doc[~canonical]).tolist()))
+            self._add_sizes(block.utf8_bytes[~canonical])
+            return block
+        self.duplicate_paragraphs += copies
+        docs, inverse = np.unique(block.doc, return_inverse=True)
+        kept = ~np.array([block.paths[d] in self._removed for d in docs.tolist()], dtype=bool)[inverse.reshape(-1)]
+        group = np.repeat(np.arange(len(block)), np.diff(offsets))[kept]
+        first_kept = np.r_[True, group[1:] != group[:-1]] if len(group) else np.zeros(0, bool)
+        self._add_sizes(block.utf8_bytes[kept][~first_kept])
+        return block
+
+    def _add_sizes(self, sizes: np.ndarray) -> None:
+        """Add UTF-8 sizes (below 0: not known, which makes the total not known)."""
+        if self._bytes is not None:
+            self._bytes = None if (sizes < 0).any() else self._bytes + int(sizes.sum())
 
     def _count(self, similarity: float, relation: str) -> None:
         self.pairs += 1
