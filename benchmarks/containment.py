@@ -8,7 +8,12 @@ Quotes of 20-80 words are cut from real paragraphs of the benchmark corpus
 (``benchmarks/corpus.py``) and embedded, at a random word position, in a text of real
 words from other paragraphs that is ``k`` times as long (k = 2 ... 20); some quotes
 are edited (word substitutions) so that their exact containment falls in the bands
-0.8-0.9, 0.9-1.0 or is 1.0.  The pairs are scanned together with the whole corpus, so
+0.8-0.9, 0.9-1.0 or is 1.0.  A pair's cell is its measured size ratio (distinct
+shingles of the container over those of the quote, as the scan takes it): a quote of
+symbols and numbers has fewer word 2-grams than words, a container that repeats itself
+fewer distinct ones, so a "1:10" cut can be 1:13 by sets.  Column ``1:k`` holds the
+pairs whose measured ratio is nearer ``k`` than the neighbouring columns' (geometric
+midpoints: 1:10 is 8.9-11.0).  The pairs are scanned together with the whole corpus, so
 buckets are as crowded as in a real scan.  Recall is the share of the embedded pairs
 that become candidates (Jaccard bands or containment bands: every candidate is then
 verified exactly, so candidate recall is the pipeline's recall); the cost is the extra
@@ -121,8 +126,8 @@ def recall(args) -> None:
     # As a scan sees them: one item per distinct text.
     _, first = np.unique(signed.para_key, return_index=True)
     first.sort()
-    sigs, offsets = signed.signatures[first], signed.shingles.offsets
-    sizes = (offsets[1:] - offsets[:-1])[first]
+    table = unique_sets(signed.shingles.hashes, signed.shingles.offsets)
+    sigs, sizes = signed.signatures[first], table.sizes()[first]  # set sizes, as the scan takes them
     t0 = time.perf_counter()
     n = len(first)
     jac = bucket_pairs(band_keys(sigs, settings.bands, settings.rows).ravel(), np.repeat(np.arange(n), settings.bands))
@@ -139,11 +144,13 @@ def recall(args) -> None:
         a, b = base + 2 * k, base + 2 * k + 1
         if a in position and b in position:
             pairs.append((position[a], position[b], ratio))
-    table = unique_sets(signed.shingles.hashes, offsets)
     arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
     scores = score_pairs(table, first[arr])
+    edges = np.sqrt(np.multiply(RATIOS[:-1], RATIOS[1:]))  # geometric midpoints between columns
+    measured = np.searchsorted(edges, sizes[arr[:, 1]] / sizes[arr[:, 0]])
     cells: dict = {}
-    for (a, b, ratio), c in zip(pairs, scores.containment_a):
+    for (a, b, _), column, c in zip(pairs, measured.tolist(), scores.containment_a):
+        ratio = RATIOS[column]
         for lo, hi in BINS:
             if lo <= c < hi:
                 cell = cells.setdefault((ratio, lo), [0, 0])

@@ -7,7 +7,7 @@ partition the key hashes to, so that every bucket -- all items sharing one band 
 ends up whole in one partition (:mod:`dedup.plan.candidates`).  A shard's rows are one
 file, grouped by partition, whatever the number of partitions.  With containment on
 (:mod:`dedup.containment`), the items' containment buckets (one MinHash value at one
-of the leading positions) are written the same way, with each item's shingle count.
+of the leading positions) are written the same way, with each item's set size (distinct shingles).
 """
 
 from __future__ import annotations
@@ -40,13 +40,17 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
 
 
 def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray) -> None:
-    """The same items' containment bucket rows ``(key, item, shingles)``
-    (:func:`dedup.containment.bucket_keys`), split by partition of their key."""
+    """The same items' containment bucket rows ``(key, item, set size)``
+    (:func:`dedup.containment.bucket_keys`), split by partition of their key.  Set sizes
+    (distinct shingles), not counts with repeats: the Jaccard of a pair contained at the
+    threshold follows from the set sizes exactly (:func:`dedup.containment.min_jaccard`),
+    while a container that repeats its shingles (a table, a list) has a count ratio
+    well above its set ratio and was not searched at all past ``MAX_RATIO``."""
     s = plan.settings
     positions = containment.search_positions(s.containment, s.num_perm)
     keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[local]), 0, positions).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
-    sizes = np.repeat(np.asarray(plan.file(shard, "shingles")[local]).astype(np.uint64), positions)
+    sizes = np.repeat(np.asarray(plan.file(shard, "sizes")[local]).astype(np.uint64), positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
     _save_by_partition(plan, shard, "contain", part, keys, gids, sizes)
 
@@ -62,7 +66,7 @@ def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray,
 
 def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
     """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
-    ``(key, item)`` or ``"contain"`` rows ``(key, item, shingles)``), read as slices of
+    ``(key, item)`` or ``"contain"`` rows ``(key, item, set size)``), read as slices of
     the memory-mapped shard files."""
     rows = []
     for shard in range(plan.shards):

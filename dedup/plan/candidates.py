@@ -76,13 +76,13 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
 def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
     """The distinct containment candidates that :func:`dedup.containment.plausible`
     keeps (their estimate is not far below what a contained pair has), read from the
-    involved items' signatures and shingle counts."""
+    involved items' signatures and set sizes."""
     if not len(pairs):
         return pairs
     code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
     pairs = np.stack([code // plan.items, code % plan.items], axis=1)
     involved, local = sorted_unique(pairs, return_inverse=True)
     local = local.reshape(pairs.shape)
-    sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "shingles"), 1)
+    sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
     kept = containment.plausible(sigs, sizes, local, plan.settings.containment)
     return involved[kept]

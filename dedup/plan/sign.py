@@ -12,7 +12,7 @@ same way by :func:`document_shard`, once boilerplate is known), in scan order:
   element-wise minimum of its paragraphs', i.e. the MinHash of their union);
 * ``values`` / ``offsets``: each item's shingle set, sorted and without repeats, so
   that verification later is a merge of two sorted runs, never a sort per pair;
-  ``sizes`` (set sizes) and ``shingles`` (shingle counts with repeats);
+  ``sizes`` (set sizes);
 * where each item is: ``doc`` (document number within the shard), ``index`` (the
   paragraph's number in its document, -1 for a document), ``start``, ``end`` and the
   report preview (``preview``, UTF-8 bytes, with ``preview_offsets``; a document's
@@ -245,8 +245,7 @@ def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: 
     lengths = items.ends - items.starts
     sets = unique_sets(items.hashes[ranges(items.starts, lengths)], offsets_from_counts(lengths))
     arrays = {"keys": items.keys, "tokens": items.tokens.astype(np.int64), "sigs": items.signatures,
-              "values": sets.values, "offsets": sets.offsets, "sizes": np.diff(sets.offsets),
-              "shingles": lengths.astype(np.int64)}
+              "values": sets.values, "offsets": sets.offsets, "sizes": np.diff(sets.offsets)}
     arrays.update({name: np.asarray(v, dtype=np.int64) for name, v in places.items()})
     encoded = [p.encode("utf-8", "surrogatepass") for p in previews]
     arrays["preview"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)

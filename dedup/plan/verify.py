@@ -64,7 +64,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         est = estimate(sigs[side_a], sigs[side_b])
         del sigs
         if s.containment:
-            sizes = np.maximum(plan.rows(involved, "shingles"), 1)
+            sizes = np.maximum(plan.rows(involved, "sizes"), 1)
             lowest = _lowest_jaccard(plan, sizes[side_a], sizes[side_b])
         else:
             lowest = plan.threshold
@@ -95,7 +95,7 @@ def published_groups(plan: LevelPlan):
 
 
 def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
-    """The lowest Jaccard a reportable pair of shingle counts ``size_a``, ``size_b``
+    """The lowest Jaccard a reportable pair of set sizes ``size_a``, ``size_b``
     can have with containment on: the threshold, or the Jaccard of a pair contained
     just at the containment threshold, as :func:`dedup.containment.plausible` takes it
     (:func:`dedup.containment.min_jaccard`)."""
