@@ -17,10 +17,6 @@ from typing import Any, Callable, Mapping, Optional
 from ..settings import NORMALIZE_VERSION, SCHEME, Settings
 from .protocol import Derive, IndexCorrupt, SettingsMismatch
 
-#: The meta keys :func:`describe` writes and :func:`check` reads.
-KEYS = ("settings", "scheme", "normalize_version", "pipeline")
-
-
 def describe(settings: Settings, derive: Derive) -> dict[str, str]:
     """What a new index stores about how it was built (all values strings)."""
     return {

@@ -60,7 +60,9 @@ FORMAT = "dedup-index-redis"
 #: worker in memory.
 #: 4: a checksum in each document and paragraph record (:mod:`dedup.storage.rowcheck`).
 #: 5: the bucket log's entries carry the rows' set sizes.
-FORMAT_VERSION = "5"
+#: 6: content-key shards end with a checksum and have presence bits; the tallies are
+#: shards too (``k:t:``); ``judged`` carries a checksum; ``log:n`` exists from the start.
+FORMAT_VERSION = "6"
 
 
 class RedisStorage(Reads, Writes, Multimaps):
@@ -83,6 +85,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._apply = client.register_script(lua.APPLY)
         self._insert = client.register_script(lua.INSERT)
         self._tally = client.register_script(lua.TALLY)
+        self._read_shards = client.register_script(lua.READ_SHARDS)
         self._lock = client.register_script(lua.ACQUIRE)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
@@ -154,7 +157,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
         else:
-            self._cache.whole(written)
+            self._cache.whole(written, self._log + ":n")
         horizon = {"p": number(top_p, self.path, "top:p"), "d": number(top_d, self.path, "top:d")}
         # Published rows are hidden above these marks: a lost mark hid every row (T1's sweep).
         if (number(paragraphs, self.path, "n:p") > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
@@ -288,7 +291,7 @@ def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive
             raise IndexMissing(f"{u.shown}: no index under prefix {u.prefix!r} in this database")
         fields = {"format": FORMAT, "format_version": FORMAT_VERSION, "shard_bits": str(u.shard_bits),
                   **compat.describe(settings or Settings(), derive)}
-        flat = client.register_script(lua.CREATE)(args=[key, *[x for kv in fields.items() for x in kv]])
+        flat = client.register_script(lua.CREATE)(args=[u.prefix + ":", *[x for kv in fields.items() for x in kv]])
         raw = dict(zip(flat[0::2], flat[1::2]))
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     if meta.get("format") != FORMAT:

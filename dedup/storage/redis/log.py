@@ -295,21 +295,24 @@ class BucketCache:
             self.apply(page)
             count += len(page)
             if len(page) < PAGE:
-                self.whole(written)
+                self.whole(written, key + ":n")
                 return count
 
-    def whole(self, written: Optional[bytes]) -> None:
-        """Check that every entry of the log was read: ``written`` (``PREFIX:log:n``, read
+    def whole(self, written: Optional[bytes], key: str) -> None:
+        """Check that every entry of the log was read: ``written`` (``key``, ``PREFIX:log:n``, read
         just before the log's tail just applied) entries were ever added to it, so at
         least that many must be held (more when a writer added some in between).
 
         Why: each entry verifies by itself, but an entry deleted from the log (XDEL,
         XTRIM, DEL of the log) lost its rows' bands without a word, and a stored
-        near-copy was answered "new" (tester's T1).  An index whose writers did not
-        keep the count yet (``written`` ``None``) is not checked until its next write.
+        near-copy was answered "new" (tester's T1).  The count exists from the index's
+        creation on: a missing one is damage too (deleted between two writes, it hid
+        entries deleted with it).
 
         Raises :class:`IndexCorrupt` saying how many entries are missing."""
-        if written is not None and (n := number(written, self._name, "log:n")) > self.count:
+        if written is None:
+            raise IndexCorrupt(damaged(self._name, f"the count of the bucket log's entries ({key}) is missing"))
+        if (n := number(written, self._name, "log:n")) > self.count:
             raise IndexCorrupt(damaged(self._name, f"the bucket log holds {self.count} of the {n} "
                                                    "entries written to it (entries were deleted from it)"))
 

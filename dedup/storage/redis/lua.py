@@ -7,44 +7,119 @@ lock (a lease can expire under a stalled writer; the check fences it out).  The 
 buckets are not multimaps but entries of the bucket log (:mod:`.log`), appended by the
 same call that writes the rows.
 
-Multimaps (the content keys) ("64-bit key -> row ids"): a key lives in the shard string ``BASE + (low 32
-bits mod SHARDS)`` as an 8-byte entry: the key's high 32 bits, then the row id (both
-little-endian uint32), entries in the order they were added.  Why strings, not hashes: a Redis hash of ~80
-entries (a listpack) takes ~16 bytes an entry and a look-up (HGET) scans it entry by
-entry; an exact-size string takes 8 bytes an entry plus the key's share (~10 in all),
-and the shards of a whole batch's keys are read with one MGET, no script, and
-searched by the client with numpy (:meth:`RedisStorage._multimap`).  An append is a
-GET and a SET of the whole shard, in a script (not APPEND or SETRANGE, which leave the
-string up to twice its size: Redis grows strings greedily).
+Multimaps (the content keys) ("64-bit key -> row ids") and the boilerplate tallies
+("64-bit key -> count"): a key lives in the shard string ``BASE + (low 32 bits mod
+SHARDS)`` as an 8-byte entry: the key's high 32 bits, then the row id or the count
+(both little-endian uint32), entries in the order they were added, then a checksum of
+the shard (:data:`TRAILER` bytes, see ``_SHARDS``); a bitmap ``BASE + 'on'`` says which
+shards exist (a deleted shard is damage, not an empty one).  Why strings, not hashes:
+a Redis hash of ~80 entries (a listpack) takes ~16 bytes an entry and a look-up (HGET)
+scans it entry by entry (the tallies as one hash took ~57 bytes a paragraph); an
+exact-size string takes 8 bytes an entry plus the key's share (~10 in all), and the
+shards of a whole batch's keys are read with one MGET, no script, and searched by the
+client with numpy (:meth:`RedisStorage._multimap`).  A change is a GET and a SET of the
+whole shard, in a script (not APPEND or SETRANGE, which leave the string up to twice
+its size: Redis grows strings greedily), and the checksum is SHA-1 because a script can
+compute it (``redis.sha1hex``; Lua here has no 64-bit integers for
+:mod:`dedup.storage.rowcheck`'s sums).
 """
 
-#: Lua helpers shared by the writing scripts: ``multimap(op, base, shards, keys, ids)``
-#: adds (``op == 'MADD'``) or removes (``'MDEL'``) one entry per key of the u64 blob
-#: ``keys``, the row id being the matching u32 of ``ids``.
-_MULTIMAP = r"""
-local function multimap(op, base, shards, keys, ids)
-  local sub, find, unpack = string.sub, string.find, struct.unpack
+#: Bytes of the checksum at the end of a shard string (hex digits of a SHA-1).
+TRAILER = 16
+
+#: Lua helpers shared by the writing scripts: the shard strings of the content-key
+#: multimaps and the tallies, each ending with a checksum (:data:`TRAILER` hex digits of
+#: the SHA-1 of ``NAME .. body``, NAME being ``TAG .. shard number``, e.g. ``p123``),
+#: and one presence bit a shard (``BASE .. 'on'``: set while the shard exists).
+#: ``load(base, shards, keys)`` reads and verifies the shards of the u64 blob
+#: ``keys`` (returns the key of a damaged shard, else false) -- every script loads the
+#: shards it changes before its first write, so damage stops it with nothing written
+#: (a write would otherwise seal the damage under a new checksum); ``multimap(op, base,
+#: shards, keys, ids)`` adds (``'MADD'``) or removes (``'MDEL'``) one entry per key,
+#: the row id being the matching u32 of ``ids``; ``count(base, shards, keys, counts)``
+#: adds each u32 of ``counts`` to its key's entry (the entry's second u32); ``flush()``
+#: writes the changed shards back with their checksums and presence bits.
+_SHARDS = r"""
+local sub, find, unpack, pack = string.sub, string.find, struct.unpack, struct.pack
+local loaded = {}
+local function seal(name, body) return body .. sub(redis.sha1hex(name .. body), 1, 16) end
+local function load(base, shards, keys)
+  local tag = sub(base, -2, -2)
   for j = 0, #keys / 8 - 1 do
-    local at = j * 8 + 1
-    local k = base .. (unpack('<I4', keys, at) % shards)
-    local entry = sub(keys, at + 4, at + 7) .. sub(ids, j * 4 + 1, j * 4 + 4)
-    local v = redis.call('GET', k)
-    if op == 'MADD' then
-      if v then redis.call('SET', k, v .. entry) else redis.call('SET', k, entry) end
-    elseif v then
-      local from = 1
-      while true do
-        local p = find(v, entry, from, true)
-        if not p then break end
-        if p % 8 == 1 then
-          v = sub(v, 1, p - 1) .. sub(v, p + 8)
-          if #v == 0 then redis.call('DEL', k) else redis.call('SET', k, v) end
-          break
-        end
-        from = p + 1
+    local s = unpack('<I4', keys, j * 8 + 1) % shards
+    local key = base .. s
+    if not loaded[key] then
+      local v = redis.call('GET', key)
+      local on = redis.call('GETBIT', base .. 'on', s)
+      local name = tag .. s
+      if (v and 1 or 0) ~= on then return key end
+      local body = ''
+      if v then
+        body = sub(v, 1, #v - 16)
+        if #v < 16 or #body % 8 ~= 0 or seal(name, body) ~= v then return key end
       end
+      loaded[key] = {body = body, name = name, base = base, shard = s, was = v and true or false}
     end
   end
+  return false
+end
+local function find_entry(body, head)
+  local from = 1
+  while true do
+    local p = find(body, head, from, true)
+    if not p or p % 8 == 1 then return p end
+    from = p + 1
+  end
+end
+local function multimap(op, base, shards, keys, ids)
+  for j = 0, #keys / 8 - 1 do
+    local at = j * 8 + 1
+    local sh = loaded[base .. (unpack('<I4', keys, at) % shards)]
+    local entry = sub(keys, at + 4, at + 7) .. sub(ids, j * 4 + 1, j * 4 + 4)
+    if op == 'MADD' then
+      sh.body = sh.body .. entry
+    else
+      local p = find_entry(sh.body, entry)
+      if p then sh.body = sub(sh.body, 1, p - 1) .. sub(sh.body, p + 8) end
+    end
+    sh.dirty = true
+  end
+end
+local function count(base, shards, keys, counts)
+  for j = 0, #keys / 8 - 1 do
+    local at = j * 8 + 1
+    local sh = loaded[base .. (unpack('<I4', keys, at) % shards)]
+    local head, n = sub(keys, at + 4, at + 7), unpack('<I4', counts, j * 4 + 1)
+    local p = find_entry(sh.body, head)
+    if p then
+      sh.body = sub(sh.body, 1, p + 3) .. pack('<I4', unpack('<I4', sh.body, p + 4) + n) .. sub(sh.body, p + 8)
+    else
+      sh.body = sh.body .. head .. pack('<I4', n)
+    end
+    sh.dirty = true
+  end
+end
+local function flush()
+  for key, sh in pairs(loaded) do
+    if sh.dirty then
+      if #sh.body == 0 then
+        redis.call('DEL', key)
+        redis.call('SETBIT', sh.base .. 'on', sh.shard, 0)
+      else
+        redis.call('SET', key, seal(sh.name, sh.body))
+        if not sh.was then redis.call('SETBIT', sh.base .. 'on', sh.shard, 1) end
+      end
+      sh.was, sh.dirty = #sh.body > 0, false
+    end
+  end
+end
+local function damaged(what)
+  return redis.error_reply('DEDUPDAMAGE ' .. what .. '; nothing was written')
+end
+local function shard_damage(key)
+  local base = sub(key, 1, #key - #string.match(key, '%d+$'))
+  return damaged('the content-key shard ' .. key .. ' does not match the checksum it ends with or its bit in ' ..
+                 base .. 'on')
 end
 """
 
@@ -52,17 +127,23 @@ end
 #: the bucket log ``key`` (field ``v``) and returns {the id of the entry before them
 #: ('0': none), the id of the last one} (a writer that held every entry before them
 #: holds the log after adding these itself, without reading them back).  It counts the
-#: entries ever added in ``key:n`` (set from XLEN when absent: an index written before
-#: the count), which a worker compares with the entries it read (:mod:`.log`).
+#: entries ever added in ``key:n`` (set to 0 when the index is created; a script whose
+#: count is missing stops before its first write, see ``logged``), which a worker
+#: compares with the entries it read (:mod:`.log`).  ``logged(key)``: the damage reply
+#: when ``key:n`` is missing, else nil.
 _LOG = r"""
 local function append_log(key, first, count)
   local prev = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   local before = prev[1] and prev[1][1] or '0'
   local last = before
-  if redis.call('EXISTS', key .. ':n') == 0 then redis.call('SET', key .. ':n', redis.call('XLEN', key)) end
   for q = 0, count - 1 do last = redis.call('XADD', key, '*', 'v', ARGV[first + q]) end
   redis.call('INCRBY', key .. ':n', count)
   return {before, last}
+end
+local function logged(key)
+  if redis.call('EXISTS', key .. ':n') == 0 then
+    return damaged('the count of the bucket log\'s entries (' .. key .. ':n) is missing')
+  end
 end
 """
 
@@ -83,7 +164,7 @@ end
 #: log id before, last log id} (see ``append_log``); a DEDUPDAMAGE error (nothing
 #: written) when a row to be written is already stored (a counter set back).
 INSERT = r"""#!lua
-""" + _MULTIMAP + _LOG + r"""
+""" + _SHARDS + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
@@ -121,6 +202,10 @@ for q = 0, c - 1 do  -- a p: chunk appended to holds rows below the new ones onl
     at = at + 8 + size
   end
 end
+local lost = logged(k .. 'log')
+if lost then return lost end
+local bad = load(k .. 'k:p:', tonumber(ARGV[9]), ARGV[11]) or load(k .. 'k:d:', tonumber(ARGV[10]), ARGV[13])
+if bad then return shard_damage(bad) end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
 for d = 0, nd - 1 do
   local row, a = seq_d + 1 + d, docs + 2 * d
@@ -134,7 +219,8 @@ for q = 0, c - 1 do
 end
 multimap('MADD', k .. 'k:p:', tonumber(ARGV[9]), ARGV[11], ARGV[12])
 multimap('MADD', k .. 'k:d:', tonumber(ARGV[10]), ARGV[13], ARGV[14])
-local logged = append_log(k .. 'log', 20, l)
+flush()
+local appended = append_log(k .. 'log', 20, l)
 redis.call('SET', k .. 'seq:d', seq_d + nd)
 redis.call('SET', k .. 'seq:p', seq_p + np)
 if pub > 0 then
@@ -148,7 +234,7 @@ if pub > 0 then
   redis.call('SET', k .. 'top:d', seq_d + nd)
   redis.call('SET', k .. 'top:p', seq_p + np)
 end
-return {1, logged[1], logged[2]}
+return {1, appended[1], appended[2]}
 """
 
 #: ARGV: lock key, token, lease (ms), guard ("old": stop unless the field is present,
@@ -159,14 +245,28 @@ return {1, logged[1], logged[2]}
 #: blob, one id per key).  Returns {1, log id before, last log id} when applied (see
 #: ``append_log``), {0} when the guard stopped it.
 APPLY = r"""#!lua
-""" + _MULTIMAP + _LOG + r"""
+""" + _SHARDS + _LOG + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
 if ARGV[4] == 'old' and redis.call('HEXISTS', ARGV[5], ARGV[6]) == 0 then return {0} end
+local lost = logged(ARGV[7])
+if lost then return lost end
+local first = 9 + tonumber(ARGV[8])
+local i = first
+while i <= #ARGV do  -- the shards changed, loaded and verified before any write
+  local op = ARGV[i]
+  if op == 'MADD' or op == 'MDEL' then
+    local bad = load(ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3])
+    if bad then return shard_damage(bad) end
+    i = i + 5
+  else
+    i = i + ((op == 'SETRANGE') and 4 or (op == 'DEL') and 2 or 3)
+  end
+end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
-local logged = append_log(ARGV[7], 9, tonumber(ARGV[8]))
-local i = 9 + tonumber(ARGV[8])
+local done = append_log(ARGV[7], 9, tonumber(ARGV[8]))
+i = first
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'SET' then
@@ -185,19 +285,45 @@ while i <= #ARGV do
     return redis.error_reply('DEDUPBUG unknown operation ' .. tostring(op))
   end
 end
-return {1, logged[1], logged[2]}
+flush()
+return {1, done[1], done[2]}
 """
 
-#: ARGV: tally hash, judged counter, documents judged, u64 key blob, u32 count blob:
-#: adds each count to its key's field (the key's 8 bytes) and the documents to the
-#: counter, at once (one call instead of a command a key).
-TALLY = r"""#!lua
-local keys, counts = ARGV[4], ARGV[5]
-for j = 0, #keys / 8 - 1 do
-  local n = struct.unpack('<I4', counts, j * 4 + 1)
-  redis.call('HINCRBY', ARGV[1], string.sub(keys, j * 8 + 1, j * 8 + 8), n)
+#: ARGV: a shard kind's base ("PREFIX:k:p:"), shard numbers.  Returns each shard's
+#: string ('' when it does not exist) and its presence bit, read at one moment.
+READ_SHARDS = r"""#!lua flags=no-writes
+local out = {}
+for i = 2, #ARGV do
+  out[#out + 1] = redis.call('GET', ARGV[1] .. ARGV[i]) or ''
+  out[#out + 1] = redis.call('GETBIT', ARGV[1] .. 'on', tonumber(ARGV[i]))
 end
-redis.call('INCRBY', ARGV[2], tonumber(ARGV[3]))
+return out
+"""
+
+#: ``judged(n)``: the value of ``PREFIX:judged`` for ``n`` documents judged: the
+#: number, a space and a checksum (:data:`TRAILER` hex digits of the SHA-1 of
+#: ``'judged ' .. n``), so a changed count is damage, not a boilerplate rule gone wrong.
+_JUDGED = r"""
+local function judged(n) return n .. ' ' .. sub(redis.sha1hex('judged ' .. n), 1, 16) end
+"""
+
+#: ARGV: the tally shards' base ("PREFIX:k:t:"), their number, the judged counter,
+#: documents judged, u64 key blob, u32 count blob: adds each count to its key's entry
+#: (one entry a key: its high 32 bits, the count) and the documents to the counter, at
+#: once; a DEDUPDAMAGE error, nothing written, when a shard or the counter does not
+#: verify.
+TALLY = r"""#!lua
+""" + _SHARDS + _JUDGED + r"""
+local bad = load(ARGV[1], tonumber(ARGV[2]), ARGV[5])
+if bad then return shard_damage(bad) end
+local v = redis.call('GET', ARGV[3]) or ''
+local n = tonumber(sub(v, 1, (find(v, ' ', 1, true) or 1) - 1))
+if not n or judged(n) ~= v then
+  return damaged('the count of the documents judged (' .. ARGV[3] .. ') is missing or does not match its checksum')
+end
+count(ARGV[1], tonumber(ARGV[2]), ARGV[5], ARGV[6])
+flush()
+redis.call('SET', ARGV[3], judged(n + tonumber(ARGV[4])))
 return 1
 """
 
@@ -217,11 +343,17 @@ if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) 
 return 0
 """
 
-#: ARGV: meta hash, then field/value pairs.  Writes them only if the hash does not
-#: exist (the first creator wins); returns the hash's content either way.
+#: ARGV: key prefix ("PREFIX:"), then the meta hash's field/value pairs.  Writes them,
+#: and the counts that must exist from the start (``log:n``, ``judged``), only if the
+#: hash does not exist (the first creator wins); returns the hash's content either way.
 CREATE = r"""#!lua
-if redis.call('EXISTS', ARGV[1]) == 0 then
-  for i = 2, #ARGV, 2 do redis.call('HSET', ARGV[1], ARGV[i], ARGV[i + 1]) end
+local sub = string.sub
+""" + _JUDGED + r"""
+local k = ARGV[1]
+if redis.call('EXISTS', k .. 'meta') == 0 then
+  for i = 2, #ARGV, 2 do redis.call('HSET', k .. 'meta', ARGV[i], ARGV[i + 1]) end
+  redis.call('SET', k .. 'log:n', 0)
+  redis.call('SET', k .. 'judged', judged(0))
 end
-return redis.call('HGETALL', ARGV[1])
+return redis.call('HGETALL', k .. 'meta')
 """

@@ -1,25 +1,55 @@
-"""The multimaps' shard layout (see :mod:`.lua`) and their client-side search: content
-keys to row ids; and the bucket log entries of rows (:mod:`.log`).  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
+"""The content-key shards' layout (see :mod:`.lua`) and their client-side search:
+paragraph and document content keys to row ids (the multimaps), paragraph content keys
+to boilerplate tallies.  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
 
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
+from ..rowcheck import damaged, listed
+from .lua import TRAILER
 
-#: log2 of the shards of each multimap below the URL's ``shards`` (20 by default):
-#: paragraph content keys (one entry a row) and document content keys.  At the
-#: defaults and 1M paragraphs: ~60 and ~50 entries a shard -- a few hundred bytes, so
-#: a shard's key costs ~1 byte an entry and a look-up reads little.  (The LSH buckets
-#: are the bucket log, :mod:`.log`.)
-SHARD_BITS_BELOW = {"k:p:": 6, "k:d:": 9}
+#: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
+#: paragraph content keys (one entry a row), document content keys, and the tallies
+#: (one entry a distinct paragraph text judged).  At the defaults and 1M paragraphs:
+#: ~60, ~50 and ~60 entries a shard -- a few hundred bytes, so a shard's key costs ~1
+#: byte an entry and a look-up reads little.  (The LSH buckets are the bucket log,
+#: :mod:`.log`.)
+SHARD_BITS_BELOW = {"k:p:": 6, "k:d:": 9, "k:t:": 6}
 #: Keys per MGET when reading multimap shards (a batch's look-up is several MGETs,
 #: pipelined: one round trip, without one huge reply).
 MGET_KEYS = 4096
+#: Shards up to which a look-up reads a kind's whole presence bitmap (a GET of up to
+#: 64 KB) rather than one GETBIT a shard read.
+WHOLE_BITMAP = 1 << 19
+
+
+def seal(name: bytes, body: bytes) -> bytes:
+    """The checksum a shard string ends with (as the scripts write it, :mod:`.lua`)."""
+    return hashlib.sha1(name + body).hexdigest()[:TRAILER].encode()
+
+
+def judged_value(n: int) -> bytes:
+    """The value of ``PREFIX:judged`` for ``n`` documents judged (as the scripts write it)."""
+    return b"%d %s" % (n, hashlib.sha1(b"judged %d" % n).hexdigest()[:TRAILER].encode())
+
+
+def judged_count(value: Any, name: str, key: str) -> int:
+    """The documents judged, from the value of ``key`` (``PREFIX:judged``).
+
+    Raises :class:`IndexCorrupt` naming the key when it is missing or does not match
+    its checksum (a changed count moves the boilerplate rule's threshold)."""
+    head = bytes(value or b"").split(b" ", 1)[0]
+    if not head.isdigit() or judged_value(int(head)) != value:
+        raise IndexCorrupt(damaged(name, f"the count of the documents judged ({key}) is missing or does not match "
+                                         "its checksum"))
+    return int(head)
 
 
 class Multimaps:
@@ -29,6 +59,7 @@ class Multimaps:
     _r: Any
     _k: str
     _shards: dict[str, int]
+    _read_shards: Any
     path: str
     settings: Settings
     _derive: Derive
@@ -45,15 +76,9 @@ class Multimaps:
         field = (keys >> np.uint64(32)).astype(np.uint32)
         # One shard read per key (a shard two keys share is sent twice: rare, and it
         # keeps each key's entries side by side, so no gather is needed).
-        names = [f"{self._k}{base}{x}" for x in shard.tolist()]
-        pipe = self._r.pipeline(transaction=False)
-        for lo in range(0, len(names), MGET_KEYS):
-            pipe.mget(names[lo : lo + MGET_KEYS])
-        blobs = [b or b"" for part in pipe.execute() for b in part]
-        if any(len(b) % 8 for b in blobs):
-            raise IndexCorrupt(f"{self.path}: a stored {base[:-1]} bucket entry is truncated")
-        per_key = np.array([len(b) // 8 for b in blobs], dtype=np.int64)
-        entries = np.frombuffer(b"".join(blobs), dtype="<u4").reshape(-1, 2)
+        bodies = self._shard_bodies(base, shard.tolist())
+        per_key = np.array([len(b) // 8 for b in bodies], dtype=np.int64)
+        entries = np.frombuffer(b"".join(bodies), dtype="<u4").reshape(-1, 2)
         match = np.flatnonzero(entries[:, 0] == np.repeat(field, per_key))
         at = np.searchsorted(np.cumsum(per_key), match, side="right")
         ids = entries[match, 1].astype(np.int64)
@@ -61,3 +86,66 @@ class Multimaps:
             rank = np.arange(len(at)) - np.searchsorted(at, at, side="left")
             at, ids = at[rank < limit], ids[rank < limit]
         return at, ids
+
+    def _shard_bodies(self, base: str, shards: list[int]) -> list[bytes]:
+        """The entries of shards ``shards`` of kind ``base`` (``b""`` for a shard that
+        does not exist), each verified: its checksum, and its presence against the
+        kind's bitmap (a deleted shard lost its entries without a word: an exact copy
+        answered "new", a lowered tally took a paragraph for a story's own text).
+
+        Raises :class:`IndexCorrupt` naming the shards that do not verify."""
+        names = [f"{self._k}{base}{x}" for x in shards]
+        pipe = self._r.pipeline(transaction=False)
+        for lo in range(0, len(names), MGET_KEYS):
+            pipe.mget(names[lo : lo + MGET_KEYS])
+        whole = self._shards[base] <= WHOLE_BITMAP
+        if whole:
+            pipe.get(self._k + base + "on")
+        else:
+            for x in shards:
+                pipe.getbit(self._k + base + "on", x)
+        replies = pipe.execute()
+        parts = -(-len(names) // MGET_KEYS)
+        blobs = [b for part in replies[:parts] for b in part]
+        if whole:
+            bitmap = np.frombuffer(replies[parts] or b"", dtype=np.uint8)
+            at = np.asarray(shards, dtype=np.int64)
+            byte = np.zeros(len(at), np.uint8)
+            inside = at // 8 < len(bitmap)
+            byte[inside] = bitmap[at[inside] // 8]
+            on = ((byte >> (7 - at % 8).astype(np.uint8)) & 1).astype(bool)
+        else:
+            on = np.array(replies[parts:], dtype=bool)
+        # A writer may have made or emptied a shard between the MGET and the bitmap's
+        # read: such shards are read again, with their bits, in one atomic call.
+        blobs, on = self._settled(base, shards, blobs, on)
+        bodies, bad = [], []
+        tag = base[-2:-1].encode()
+        for x, blob, present in zip(shards, blobs, on.tolist()):
+            if blob is None:
+                bodies.append(b"")
+                if present:
+                    bad.append(x)
+                continue
+            body = blob[:-TRAILER]
+            if not present or len(blob) < TRAILER or len(body) % 8 or blob[-TRAILER:] != seal(tag + b"%d" % x, body):
+                bad.append(x)
+            bodies.append(body)
+        if bad:
+            names = sorted({f"{self._k}{base}{x}" for x in bad})
+            raise IndexCorrupt(damaged(self.path, f"the content-key shard{'s' if len(names) > 1 else ''} "
+                                                  f"{listed(names)} {'do' if len(names) > 1 else 'does'} not match "
+                                                  f"the checksum it ends with or its bit in {self._k}{base}on"))
+        return bodies
+
+    def _settled(self, base: str, shards: list[int], blobs: list, on: np.ndarray) -> tuple[list, np.ndarray]:
+        """``blobs`` and presence bits ``on`` of ``shards``, those that disagree (a shard
+        without its bit, a bit without its shard) read again in one atomic call."""
+        odd = sorted({x for x, blob, bit in zip(shards, blobs, on.tolist()) if (blob is not None) != bit})
+        if not odd:
+            return blobs, on
+        flat = self._read_shards(args=[self._k + base, *odd])
+        again = {x: (flat[2 * i] or None, bool(flat[2 * i + 1])) for i, x in enumerate(odd)}
+        blobs = [again[x][0] if x in again else b for x, b in zip(shards, blobs)]
+        on = np.array([again[x][1] if x in again else bit for x, bit in zip(shards, on.tolist())], dtype=bool)
+        return blobs, on

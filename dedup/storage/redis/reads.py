@@ -17,14 +17,14 @@ from .records import (
     PARA_ROWS,
     ParagraphTable,
     split_chunk,
-    u32,
     unpack_documents,
     unpack_meta,
     unpack_paragraphs,
     unpack_text,
 )
 from ..rowcheck import damaged, listed, plural
-from .log import BucketCache, number
+from .log import BucketCache
+from .multimap import judged_count
 from .url import RedisURL, _guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
@@ -278,16 +278,14 @@ class Reads:
     def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
         keys = np.asarray(keys, dtype=np.uint64)
         unique, inverse = np.unique(keys, return_inverse=True)
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(self._k + "tally", [k.tobytes() for k in unique.astype("<u8")] or ["-"])
-        pipe.get(self._k + "judged")
-        found, judged = pipe.execute()
-        counts = np.array([number(v, self.path, "tally") for v in found[: len(unique)]], dtype=np.int64)
-        judged = number(judged, self.path, "judged")
-        # Tallies carry no checksum; a count above the documents judged is impossible (T11).
+        judged = judged_count(self._r.get(self._k + "judged"), self.path, self._k + "judged")
+        at, found = self._multimap("k:t:", unique, 1)
+        counts = np.zeros(len(unique), np.int64)
+        counts[at] = found
+        # Each shard verifies; a count above the documents judged is impossible too (T11).
         if len(counts) and counts.max() > judged:
-            raise IndexCorrupt(damaged(self.path, f"a boilerplate tally (PREFIX:tally, {int(counts.max())}) exceeds "
-                                                  f"the documents judged (PREFIX:judged, {judged})"))
+            raise IndexCorrupt(damaged(self.path, f"a boilerplate tally ({self._k}k:t:..., {int(counts.max())}) "
+                                                  f"exceeds the documents judged ({self._k}judged, {judged})"))
         return counts[inverse.ravel()], judged
 
     @_guarded("read")

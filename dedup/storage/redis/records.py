@@ -23,13 +23,17 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   saved at the default 256 permutations;
 * ``log`` (stream): the LSH buckets -- band keys and b-bit sketches of the banded rows,
   as written, and drops of removed rows -- held by every worker in memory, see
-  :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it (a worker
-  that read fewer says the log is damaged);
+  :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it, set to 0
+  when the index is created (a worker that read fewer, or finds no count, says the
+  log is damaged);
 * ``k:p:SHARD``, ``k:d:SHARD`` (content key -> every row with that text, oldest first):
-  multimaps, packed 8-byte entries in one string per shard, see
+  multimaps, packed 8-byte entries in one string per shard ending with a checksum,
+  and ``k:p:on``, ``k:d:on``: which shards exist (a bitmap), see
   :mod:`dedup.storage.redis.lua`;
-* ``tally`` (hash): paragraph content key (8 bytes) -> in how many judged documents it
-  occurred; ``judged``: documents judged (the boilerplate counts, ``Storage.tally``);
+* ``k:t:SHARD`` (paragraph content key -> in how many judged documents it occurred),
+  shards like the multimaps', and ``k:t:on``; ``judged``: documents judged, with a
+  checksum (``N HEX``: :func:`dedup.storage.redis.multimap.judged_value`) -- the
+  boilerplate counts, ``Storage.tally``;
 * ``lock``: the write lock (a token with a lease).
 
 Everything is little-endian.

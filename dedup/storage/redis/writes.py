@@ -245,9 +245,10 @@ class Writes:
 
     @_guarded("write to")
     def tally(self, keys: np.ndarray, documents: int) -> None:
-        """One :data:`.lua.TALLY` call: HINCRBYs on the hash ``tally`` (field: the key's
-        8 bytes) and an INCRBY of ``judged``.  Not undone with a failed transaction's
-        documents (the counts then run a batch ahead: boilerplate is recognised a little
-        sooner)."""
+        """One :data:`.lua.TALLY` call: adds to each key's count in the tally shards
+        (``k:t:``, see :mod:`.lua`) and to ``judged``.  Not undone with a failed
+        transaction's documents (the counts then run a batch ahead: boilerplate is
+        recognised a little sooner)."""
         unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
-        self._tally(args=[self._k + "tally", self._k + "judged", int(documents), u64(unique), u32(counts)])
+        self._tally(args=[self._k + "k:t:", self._shards["k:t:"], self._k + "judged", int(documents), u64(unique),
+                          u32(counts)])
