@@ -122,6 +122,8 @@ def list_inputs(
             if isinstance(entry, ReadError):
                 yield entry if entry.path == str(root) else ReadError(prefix + entry.path, entry.error)
                 continue
+            if selection.skip is not None and selection.skip(entry.path):
+                continue
             identity, size = _file_identity(entry.path)
             if identity in seen:
                 continue

@@ -11,10 +11,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .readers import ReadError, describe_os_error
 from .remote import expand, is_remote
@@ -30,11 +30,15 @@ class SourceFile:
 
 @dataclass(frozen=True)
 class Selection:
-    """Which files a walk yields: glob patterns match the relative path or the file name."""
+    """Which files a walk yields: glob patterns match the relative path or the file name.
+    ``skip`` (a predicate on a file's path) leaves out files silently, wherever they are
+    found: the index's own files for ``dedup index add`` / ``check``
+    (:func:`dedup.storage.own_files`)."""
 
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()
     hidden: bool = False
+    skip: Optional[Callable[[str], bool]] = field(default=None, compare=False)
 
     def wants(self, rel: str) -> bool:
         """Whether the file at relative path ``rel`` (``/``-separated) is read: it

@@ -31,7 +31,7 @@ from typing import Any, Iterable, Literal, Optional, Union
 
 from .corpus import DocumentInfo
 from .group import groups
-from .readers import Document, ReadError
+from .readers import Document, ReadError, ReadWarning
 from .results import Group, Location, Pair, Relation, ScanResult
 from .settings import Settings
 
@@ -243,12 +243,14 @@ class VerdictReport:
     judged: list[tuple[Document, Verdict]]
     errors: list[ReadError]
     adding: bool = False
+    warnings: list[ReadWarning] = field(default_factory=list)
 
     @classmethod
     def of(cls, index: str, settings: Settings, documents: Iterable[Document], verdicts: Iterable[Verdict],
-           errors: Iterable[ReadError], adding: bool = False) -> "VerdictReport":
+           errors: Iterable[ReadError], adding: bool = False,
+           warnings: Iterable[ReadWarning] = ()) -> "VerdictReport":
         """Pair documents with their verdicts; a verdict with an ``error`` becomes a
-        read error of that document."""
+        read error of that document.  ``warnings``: the readers' (as in a scan)."""
         errors = list(errors)
         judged = []
         for doc, v in zip(documents, verdicts):
@@ -256,11 +258,11 @@ class VerdictReport:
                 errors.append(ReadError(doc.path, v.error))
             else:
                 judged.append((doc, v))
-        return cls(index, settings, judged, errors, adding)
+        return cls(index, settings, judged, errors, adding, list(warnings))
 
     def as_result(self) -> ScanResult:
         """The verdicts as a scan result (see :func:`verdicts_as_result`)."""
-        return verdicts_as_result(self.judged, self.errors, self.settings)
+        return verdicts_as_result(self.judged, self.errors, self.settings, self.warnings)
 
     @property
     def has_duplicates(self) -> bool:
@@ -268,7 +270,7 @@ class VerdictReport:
 
 
 def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[ReadError],
-                   settings: Settings) -> ScanResult:
+                       settings: Settings, warnings: Iterable[ReadWarning] = ()) -> ScanResult:
     """Verdicts as a scan result, so checks are reported in the scan's formats: the
     checked documents, their pairs with stored texts (``a`` stored, ``b`` checked) and
     groups around each stored text."""
@@ -280,6 +282,7 @@ def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[
         pairs=pairs,
         groups=_located_groups(pairs),
         errors=errors,
+        warnings=list(warnings),
     )
 
 

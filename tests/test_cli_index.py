@@ -185,3 +185,24 @@ def test_index_optimize_writes_the_bucket_file_that_check_then_uses(tmp_path):
     assert before[0]["seen_paragraphs"] == [0, 1, 2]
     missing = run("index", "optimize", "--db", tmp_path / "none.dedup")
     assert missing.exit_code == 2 and "none.dedup: no such index" in missing.stderr
+
+
+def test_check_and_add_show_reader_warnings_as_a_scan_does(tmp_path):
+    """A record whose id repeats an earlier one's is a reader warning: ``dedup scan``
+    lists it on stderr and in the report; ``check`` and ``index add`` said nothing."""
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": "a", "text": "alpha bravo charlie delta echo foxtrot golf hotel india"}\n'
+                    '{"id": "a", "text": "kilo lima mike november oscar papa quebec romeo sierra"}\n')
+    said = "feed.jsonl#a@2: line 2: id \"a\" (a string) repeats the id of line 1"
+    scan = run("scan", feed, "--format", "json")
+    assert f"dedup: warning: {said}" in scan.stderr
+    # check: both stored (exit 1); the second add: both already indexed
+    for command, code in ((("index", "add"), 0), (("check",), 1), (("index", "add"), 0)):
+        res = run(*command, feed, "--db", tmp_path / "i.dedup", "--format", "json")
+        assert res.exit_code == code and res.stderr.count("dedup: warning: ") == 1, (command, res.stderr)
+        assert f"dedup: warning: {said}" in res.stderr
+        assert json.loads(res.stdout)["warnings"] == json.loads(scan.stdout)["warnings"]
+    text = run("check", feed, "--db", tmp_path / "i.dedup")
+    assert "1 warning:" in text.stdout and said in text.stdout
+    quiet = run("check", feed, "--db", tmp_path / "i.dedup", "-q", "--format", "json")
+    assert quiet.stderr == "dedup: 1 warning (listed in the report)\n"

@@ -330,6 +330,37 @@ def test_own_local_cluster_logs_only_critical_messages():
             executor.map(divmod, [(1, 0)])
 
 
+_LOSE_A_WORKER = """
+import os, signal, time
+from dedup.plan import dask as dask_engine
+
+def pid():
+    return os.getpid()
+
+if __name__ == "__main__":
+    with dask_engine.DaskExecutor(workers=1) as executor:
+        [worker] = executor.map(pid, [()])
+        [data] = executor.client.scatter([("inputs",)], hash=False)  # as imap does
+        lost = set(executor.client.scheduler_info()["workers"])
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while lost & set(executor.client.scheduler_info()["workers"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        print("lost" if not lost & set(executor.client.scheduler_info()["workers"]) else "not noticed")
+"""
+
+
+def test_a_worker_lost_with_its_scattered_data_is_not_logged(tmp_path):
+    """The scheduler's ERROR when a worker holding scattered task inputs goes away
+    (what a Ctrl-C did at the wrong moment: tester's T5 of #12, "Removing worker ...
+    caused the cluster to lose scattered data") is not printed: dedup's own line is
+    the only one."""
+    (tmp_path / "lose.py").write_text(_LOSE_A_WORKER)
+    done = subprocess.run([sys.executable, str(tmp_path / "lose.py")], capture_output=True, text=True, timeout=180)
+    assert done.stdout == "lost\n" and done.stderr == ""
+
+
 def test_ctrl_c_is_one_line_exit_130_and_cleans_up(tmp_path):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the
     workers sign: exit 130, one line on stderr (no worker's traceback: tester D4 of

@@ -6,6 +6,7 @@ a manifest inside SRC."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -90,6 +91,35 @@ def test_index_commands_refuse_to_write_over_the_index(corpus, tmp_path, monkeyp
             assert res.exit_code == 2, (command, target)
             assert f"refusing to write to '{target}': it is the index 'i.dedup' or one of its files" in res.stderr
     assert run("index", "list", "--db", "i.dedup").stdout.splitlines() == ["in/a.txt", "x"]  # intact
+
+
+def test_an_sqlite_url_names_the_same_index_files(corpus, tmp_path, monkeypatch):
+    """``--db sqlite:///i.dedup`` is the same file as ``--db i.dedup`` (the check used
+    to pass over every ``NAME://`` URL, so it let a report overwrite the index)."""
+    monkeypatch.chdir(tmp_path)
+    assert run("index", "add", "in/a.txt", "--db", "i.dedup").exit_code == 0
+    res = run("index", "list", "--db", "sqlite:///i.dedup", "-o", "i.dedup")
+    assert res.exit_code == 2 and "refusing to write to 'i.dedup': it is the index" in res.stderr
+    assert run("index", "list", "--db", "i.dedup").stdout.splitlines() == ["in/a.txt"]
+
+
+def test_an_index_inside_its_inputs_is_not_read(corpus, tmp_path, monkeypatch):
+    """``dedup index add in --db in/i.dedup`` (the index kept beside its articles): the
+    database, its -wal, -shm and bucket files are the index's, not inputs -- they used
+    to be listed as read errors ("binary file") on every add and check."""
+    monkeypatch.chdir(tmp_path)
+    assert run("index", "add", "in", "--db", "in/i.dedup", "--policy", "flag").exit_code == 1
+    assert run("index", "optimize", "--db", "in/i.dedup").exit_code == 0
+    (corpus / "i.dedup-wal").write_bytes(b"\0" * 64)  # as a writer in another process leaves them
+    (corpus / "i.dedup-shm").write_bytes(b"\0" * 64)
+    os.symlink(corpus / "i.dedup", corpus / "link.dedup")  # by identity too
+    assert any(p.name.startswith("i.dedup-lsh.") for p in corpus.iterdir())
+    for command in (("index", "add", "in", "--policy", "flag"), ("check", "in")):
+        res = run(*command, "--db", "in/i.dedup", "--format", "json")
+        report = json.loads(res.stdout)
+        assert res.exit_code == 1 and res.stderr == "", (command, res.stderr)
+        assert report["errors"] == [] and sorted(d["path"] for d in report["documents"]) == [
+            "in/a.txt", "in/report.json#x", "in/sub/b.txt"], command
 
 
 def test_clean_refuses_a_manifest_inside_the_source(corpus, tmp_path):

@@ -13,7 +13,6 @@ paragraph already in the index), 2 usage error, unusable index, or nothing could
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -30,9 +29,8 @@ from ..report.output import report_file
 from ..report.safety import printable
 from ..scan import available_cpus
 from ..report.passages import VerdictPassages
-from ..storage import IndexMissing, SettingsMismatch, StorageError, compat
+from ..storage import IndexMissing, SettingsMismatch, StorageError, compat, own_files
 from ..storage.protocol import Listed
-from ..storage.sqlite import sqlite_path
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
     EXIT_CLEAN,
@@ -327,11 +325,7 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
 
 
 def _refuse_index_as_output(db: str, output: Optional[str]) -> None:
-    if output in (None, "-") or "://" in db:
-        return
-    path, index = os.path.abspath(output), os.path.abspath(sqlite_path(db))
-    if path == index or path.startswith(index + "-") or (os.path.exists(output) and os.path.exists(index)
-                                                         and os.path.samefile(output, index)):
+    if output not in (None, "-") and own_files(db)(output):
         _fail(f"refusing to write to {printable(repr(output))}: it is the index {printable(repr(db))} or one of "
               "its files, and would be overwritten; choose another file")
 
@@ -351,10 +345,11 @@ def _fail(message: str) -> None:
 
 def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, adding: bool) -> None:
     """Write the report and exit with the scan's exit-code rules."""
-    report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding)
+    report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding, job.warnings)
     passages = VerdictPassages(lambda doc_id: getattr(idx.get(doc_id), "text", None), job.texts)
     output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages)
     output.errors(report.errors, "could not be read or checked")
+    output.warnings(report.warnings)
     output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
     if job.documents and not report.judged:  # read, but every one refused (said above)
         _fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..progress import NO_PROGRESS, Progress
-from ..readers import Document, ReadError, ReadOptions
+from ..readers import Document, ReadError, ReadOptions, ReadWarning
 from ..scan import read_paths
 from ..sources import Selection
+from ..storage import own_files
 from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
@@ -26,15 +27,16 @@ from .ids import Naming
 @dataclass
 class Job:
     """What a job read and decided: ``documents`` (named as reports name them, text
-    dropped), their index ``ids`` and ``verdicts`` (same order), and the ``errors`` of
-    what could not be read; with ``keep_texts``, ``texts`` holds the text of each
-    document that matched something (by report name), for reports that show it beside
-    what it matched."""
+    dropped), their index ``ids`` and ``verdicts`` (same order), the ``errors`` of
+    what could not be read and the readers' ``warnings`` (as a scan has them); with
+    ``keep_texts``, ``texts`` holds the text of each document that matched something
+    (by report name), for reports that show it beside what it matched."""
 
     documents: list[Document] = field(default_factory=list)
     ids: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     keep_texts: bool = False
 
@@ -54,7 +56,7 @@ def check_paths(
     """Check every document under ``paths`` against ``index`` (read-only), in batches
     (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`)."""
     job = Job(keep_texts=keep_texts)
-    docs = _stream(paths, selection, options, job, progress, naming)
+    docs = _stream(index, paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
         job.keep(batch, index.check_many(batch, policy=policy))
     progress.close()
@@ -80,7 +82,7 @@ def add_paths(
     Interrupted (an error or a signal), the exception gets a note (PEP 678, shown by
     the CLI) saying exactly which documents are stored: see :func:`_note_committed`."""
     job = Job(keep_texts=keep_texts)
-    docs = _stream(paths, selection, options, job, progress, naming)
+    docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
     try:
         if load:
@@ -130,17 +132,24 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
-def _stream(paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,
+def _stream(index: Index, paths: Sequence[str | Path], selection: Selection, options: ReadOptions, job: Job,
             progress: Progress, naming: Naming) -> Iterator[dict]:
     """The index items (:meth:`Naming.item`) of the documents under ``paths`` as they
-    are read; what the report needs later (the name and source, not the text), the ids
-    and the read errors are kept in ``job``."""
+    are read, the index's own files left out (an index inside the folder it indexes:
+    :func:`dedup.storage.own_files`); what the report needs later (the name and
+    source, not the text), the ids, the read errors and warnings are kept in ``job``."""
+    own = own_files(index.path)
+    given = selection.skip
+    selection = replace(selection, skip=own if given is None else lambda p: own(p) or given(p))
     for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
                                 "documents"):
         if isinstance(doc, ReadError):
             job.errors.append(doc)
         else:
             item = naming.item(doc)
-            job.documents.append(replace(doc, path=naming.report_name(doc), text=""))
+            name = naming.report_name(doc)
+            if doc.warning:
+                job.warnings.append(ReadWarning(name, doc.warning))
+            job.documents.append(replace(doc, path=name, text=""))
             job.ids.append(item["id"])
             yield item

@@ -120,7 +120,7 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     _contained(out, st, shown, options)
     _boilerplate(out, st, result, limit, options)
     errors_section(out, st, result, "Could not read")
-    _warnings(out, st, result)
+    warnings_section(out, st, result)
     _summary(out, st, summary, s)
 
 
@@ -264,7 +264,7 @@ def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> Non
             out.write(f"  {printable(e.path, tabs=False)}: {printable(e.error)}\n")
 
 
-def _warnings(out: TextIO, st: Style, result: ScanResult) -> None:
+def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
     warnings = getattr(result, "warnings", None) or ()
     if warnings:
         out.write(f"\n{st.bold(plural(len(warnings), 'warning') + ':')}\n")

@@ -15,7 +15,8 @@ from typing import TextIO
 from ..verdict import Verdict, VerdictReport
 from .machine import verdict_action, verdict_label
 from .safety import printable
-from .text import MAX_GROUPS, PAIRS_SHOWN, Style, TextOptions, errors_section, max_groups, plural, side_by_side
+from .text import (MAX_GROUPS, PAIRS_SHOWN, Style, TextOptions, errors_section, max_groups, plural, side_by_side,
+                   warnings_section)
 
 #: Stored documents listed per checked document, and paragraph matches per stored one.
 MATCHES_SHOWN, PARAGRAPHS_SHOWN = 5, 8
@@ -49,7 +50,9 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
     elif plain:
         out.write(st.dim(f"\n{plural(len(plain), 'document')} with nothing seen before not listed "
                          "(--max-groups 0 lists them)\n"))
-    errors_section(out, st, report.as_result(), "Could not read or check")
+    result = report.as_result()
+    errors_section(out, st, result, "Could not read or check")
+    warnings_section(out, st, result)
     out.write(f"\n{st.bold('Summary')}\n  {_tally(report)}\n")
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..settings import Settings
 from .protocol import (
@@ -44,6 +44,15 @@ BACKENDS = {
     "redis": "dedup.storage.redis:open_redis",
     "rediss": "dedup.storage.redis:open_redis",
     "unix": "dedup.storage.redis:open_redis",
+}
+
+#: URL scheme -> ``module:function`` giving the local files of an index at such a URL:
+#: ``function(url)`` returns a predicate on paths (see :func:`own_files`).  A scheme
+#: without an entry keeps its index elsewhere (a Redis server): it has no local files.
+FILES = {
+    "": "dedup.storage.sqlite:own_files",
+    "file": "dedup.storage.sqlite:own_files",
+    "sqlite": "dedup.storage.sqlite:own_files",
 }
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+)://|^(file|sqlite):", re.IGNORECASE)
@@ -88,6 +97,19 @@ def open_storage(
     return opener(url, settings, derive=derive, create=create, readonly=readonly, busy_timeout=busy_timeout)
 
 
+def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
+    """A predicate telling whether a local path is one of the files of the index at
+    ``url`` -- for an SQLite index the database itself (by name, or by identity: a link
+    to it) and its companions ``FILE-wal``, ``FILE-shm``, ``FILE-lsh.*`` -- so that no
+    command reads the index as an input or writes a report over it.  Always false for
+    an index on a server (Redis) or an unknown scheme."""
+    target = FILES.get(scheme_of(url))
+    if target is None:
+        return lambda path: False
+    module_name, function = target.split(":")
+    return getattr(importlib.import_module(module_name), function)(url)
+
+
 def masked(url: str | os.PathLike) -> str:
     """``url`` with any password replaced by ``***``."""
     return re.sub(r"(//[^/@:]*:)[^@/]*@", r"\1***@", os.fspath(url))
@@ -109,5 +131,6 @@ __all__ = [
     "StoredDocument",
     "masked",
     "open_storage",
+    "own_files",
     "scheme_of",
 ]

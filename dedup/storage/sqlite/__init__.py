@@ -51,7 +51,7 @@ import sqlite3
 import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -358,3 +358,30 @@ def sqlite_path(url: str | os.PathLike) -> str:
         if text.lower().startswith(prefix):
             return urllib.parse.unquote(text[len(prefix):])
     return text
+
+
+def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
+    """A predicate: is a path the index file ``url`` names (the same name, or a link to
+    it) or one of its companions, named ``FILE-SUFFIX`` (``-wal``, ``-shm``, the bucket
+    files ``-lsh.ID`` and their lock)?  What :func:`dedup.storage.own_files` gives for
+    SQLite URLs."""
+    index = os.path.abspath(sqlite_path(url))
+    try:
+        st = os.stat(index)
+        identity = (st.st_dev, st.st_ino)
+    except OSError:
+        identity = None
+
+    def owned(path: str | os.PathLike) -> bool:
+        path = os.path.abspath(path)
+        if path == index or path.startswith(index + "-"):
+            return True
+        if identity is None:
+            return False
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == identity
+
+    return owned
