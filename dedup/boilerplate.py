@@ -16,11 +16,12 @@ shared by a handful of documents is ordinary reuse (a story and its reprints); o
 every page of a site is furniture.  The share keeps the rule relative in a large
 corpus: in 100,000 documents a text must recur in 100 of them.
 
-A site's furniture is also told from a single pair, before it has recurred ten times
+A site's frame is also told from a single pair, before it has recurred ten times
 (:func:`framed`): two pages that share whole paragraphs word for word while the rest of
 each is unrelated to the rest of the other, and neither page is mostly inside the
-other, are two stories in one frame (the index's document verdicts use it; see the
-README, "Containment and boilerplate").
+other, are two stories in one frame, scored on what is left of them -- by the scan's
+document pairs (:mod:`dedup.plan.frames`) and the index's verdicts
+(:mod:`dedup.index.furniture`); see the README, "Containment and boilerplate".
 
 All functions are vectorized over a batch of paragraphs (or pairs).
 """

@@ -230,6 +230,8 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
         shingles=Shingles(read("hashes"), read("hash_offsets"), read("units")), signatures=read("sigs"),
     )
     mask = np.isin(keys, common) if len(common) else None
+    # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).
+    save(scratch.shard(shard, "paragraph", "common"), mask if mask is not None else np.zeros(len(keys), bool))
     items, docs = document_items(corpus, mask)
     first_para = corpus.doc_offsets()[docs]
     places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),

@@ -34,6 +34,7 @@ from .. import containment
 from ..minhash import estimate, floor
 from ..segments import SetTable, sorted_unique
 from ..verify import score_pairs
+from . import frames
 from .items import LevelPlan
 from .candidates import range_codes
 from .scratch import load, save
@@ -75,6 +76,8 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
         table = SetTable(*plan.segments(involved))
         scores = score_pairs(table, local.reshape(2, -1).T)
+        if plan.level == "document":  # pages in one frame are scored without it (:mod:`.frames`)
+            scores = frames.rescored(plan, a, b, scores)
         near = scores.jaccard >= plan.threshold
         inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
         keep = near | inside
