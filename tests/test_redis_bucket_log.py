@@ -97,3 +97,40 @@ def test_add_entries_fill_allocator_size_classes():
         need = len(b) + SLACK
         allocated = min(c for k in range(4, 30) for c in ((1 << k) + i * (1 << k) // 4 for i in range(4)) if c >= need)
         assert allocated - need < 1_032, len(b)
+
+
+def _parts(entries: list[bytes]) -> list[tuple[bytes, dict]]:
+    return [(b"%d-0" % (i + 1), {b"v": e}) for i, e in enumerate(entries)]
+
+
+def test_a_document_entry_without_its_signature_is_made_from_its_paragraphs_even_after_a_removal():
+    """Layout 7 logs a document whose paragraphs are all banded as (row, first paragraph,
+    paragraphs): its signature is the minimum of theirs, made by each worker.  A worker
+    that reads the document's removal with it (the drop before the rows are made into
+    runs) still makes it, and leaves it out."""
+    from dedup.storage.redis.log import derived_entry
+
+    s = Settings()
+    rng = np.random.default_rng(3)
+    signatures = rng.integers(0, 2**32, (5, s.num_perm), dtype=np.uint64).astype(np.uint32)
+    sizes = np.full(5, 40)
+    written = [add_entry("p", np.arange(1, 6), signatures, sizes),
+               derived_entry(np.array([1, 2]), np.array([1, 4]), np.array([3, 2]))]
+    for removed in (False, True):
+        cache = BucketCache(DERIVE, s, "test")
+        cache.apply(_parts(written + ([drop_entry("p", np.arange(1, 4)), drop_entry("d", np.array([1]))]
+                                      if removed else [])))
+        held, got = cache.levels["d"].signatures(np.array([1, 2]))
+        assert held.tolist() == [not removed, True]
+        want = [signatures[0:3].min(axis=0), signatures[3:5].min(axis=0)]
+        assert np.array_equal(got, np.stack(want[1:] if removed else want))
+
+
+def test_a_document_entry_whose_paragraphs_are_not_in_the_log_is_damage():
+    from dedup.storage.redis.log import derived_entry
+
+    s = Settings()
+    cache = BucketCache(DERIVE, s, "test")
+    cache.apply(_parts([derived_entry(np.array([1]), np.array([1]), np.array([3]))]))
+    with pytest.raises(IndexCorrupt, match="lacks paragraph rows a document entry is made of"):
+        cache.levels

@@ -374,3 +374,32 @@ def test_a_damaged_bucket_log_entry_is_detected_never_answered_from(redis_prefix
     with Index.open(url) as idx:
         with pytest.raises(IndexCorrupt, match="bucket log is damaged"):
             idx.check(article(22))
+
+
+def test_document_signatures_come_from_the_log_or_from_the_paragraphs(redis_prefix, client):
+    """Layout 7 stores no signature in ``d:``: a banded document's comes from the worker's
+    copy of the bucket log, an exact copy's or a short document's (not banded) is the
+    minimum of its paragraphs' -- the signatures the documents were signed with, either
+    way (a worker that has not synced yet makes every one from the paragraphs)."""
+    import numpy as np
+
+    texts = {"long": article(1), "copy": article(1), "short": "Brief note.\n\nFive words only here.",
+             "empty": "   ", "other": article(2), "mixed": article(3) + "\n\nA short line."}  # logged whole
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load(list(texts.items()))
+        signed = sign(list(texts.values()), idx.settings)
+    rows = np.array([int(client.hget(f"{redis_prefix}:ids", name)) for name in texts])
+    order = np.argsort(rows)
+    with Index.open(url) as idx:
+        store = idx._store
+        cold = store.documents(rows)  # outside a transaction, nothing synced: all from the paragraphs
+        assert not store._cache.levels["d"].signatures(rows)[0].any()
+        with store.transaction(write=False):
+            warm = store.documents(rows)
+        assert store._cache.levels["d"].signatures(rows)[0].tolist() == [True, False, False, False, True, True]
+    entries = [e[b"v"] for _, e in client.xrange(f"{redis_prefix}:log")]
+    assert sorted(e[:2] for e in entries if e[:1] == b"d") == [b"d+", b"d="]  # "mixed" whole, the others made
+    for got in (cold, warm):
+        assert got.ids.tolist() == rows[order].tolist()
+        assert np.array_equal(got.signatures, signed.doc_signatures[order])

@@ -62,7 +62,9 @@ FORMAT = "dedup-index-redis"
 #: 5: the bucket log's entries carry the rows' set sizes.
 #: 6: content-key shards end with a checksum and have presence bits; the tallies are
 #: shards too (``k:t:``); ``judged`` carries a checksum; ``log:n`` exists from the start.
-FORMAT_VERSION = "6"
+#: 7: no document signature in ``d:`` (it is in the bucket log, or made from the
+#: paragraphs'); texts at zlib level 6.
+FORMAT_VERSION = "7"
 
 
 class RedisStorage(Reads, Writes, Multimaps):

@@ -149,15 +149,40 @@ class Reads:
         return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
 
     def _document_rows(self, ids: np.ndarray, blobs: list[bytes]) -> DocumentRows:
-        heads = unpack_documents(blobs, ids, self.settings.num_perm, self.path)
+        ids = np.asarray(ids, dtype=np.int64)
+        heads = unpack_documents(blobs, ids, self.path)
         return DocumentRows(
-            ids=np.asarray(ids, dtype=np.int64),
+            ids=ids,
             doc_ids=[h.doc_id for h in heads],
             chars=np.array([h.chars for h in heads], dtype=np.int64),
             keys=np.array([h.key for h in heads], dtype=np.uint64),
-            signatures=(np.stack([h.signature for h in heads]) if heads
-                        else np.zeros((0, self.settings.num_perm), np.uint32)),
+            signatures=self._document_signatures(ids, heads),
         )
+
+    def _document_signatures(self, ids: np.ndarray, heads: list) -> np.ndarray:
+        """The MinHash signatures of document rows ``ids``: a banded one's from this
+        worker's copy of the bucket log, another's (an exact copy of a stored text, or
+        one too short to band) the minimum of its paragraphs' signatures, as it was made
+        (:func:`dedup.detect.document_items`; all bits set without paragraphs)."""
+        held, signatures = self._cache.levels["d"].signatures(ids)
+        if held.all():
+            return signatures
+        out = np.empty((len(ids), self.settings.num_perm), np.uint32)
+        out[held] = signatures
+        rest = np.flatnonzero(~held)
+        counts = np.array([heads[i].paragraphs for i in rest.tolist()], dtype=np.int64)
+        rows = ranges(np.array([heads[i].first for i in rest.tolist()], dtype=np.int64), counts)
+        blobs = self._paragraph_records(rows)
+        missing = [r for r, b in zip(rows.tolist(), blobs) if b is None]
+        if missing:  # rows of documents whose records were just read: damage
+            raise IndexCorrupt(self._missing("p", missing))
+        paragraph = self._paragraph_rows(rows, blobs).signatures
+        mins = np.full((len(rest), self.settings.num_perm), np.iinfo(np.uint32).max, np.uint32)
+        some = counts > 0
+        if some.any():
+            mins[some] = np.minimum.reduceat(paragraph, offsets_from_counts(counts)[:-1][some], axis=0)
+        out[rest] = mins
+        return out
 
     @_guarded("read")
     def document_sets(self, ids: np.ndarray) -> SetTable:
@@ -167,7 +192,7 @@ class Reads:
         self._lost("d", missing)
         if len(missing):
             raise IndexCorrupt(f"{self.path}: a document vanished during a check")
-        heads = unpack_documents(blobs, ids, self.settings.num_perm, self.path)
+        heads = unpack_documents(blobs, ids, self.path)
         counts = np.array([h.paragraphs for h in heads], dtype=np.int64)
         rows = ranges(np.array([h.first for h in heads], dtype=np.int64), counts)
         table = self._read_paragraphs(rows)
@@ -228,7 +253,7 @@ class Reads:
                 return None  # removed meanwhile
             raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else damaged(
                 self.path, f"the text of stored document row {int(row)} is missing (Redis key {k}t:{int(row)})"))
-        head = unpack_documents([head_blob], np.array([int(row)]), self.settings.num_perm, self.path)[0]
+        head = unpack_documents([head_blob], np.array([int(row)]), self.path)[0]
         paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
         text, meta = unpack_text(text_blob, self.path)
         return StoredDocument(doc_id=doc_id, text=text,
@@ -257,8 +282,7 @@ class Reads:
             heads = self._r.mget([f"{k}d:{r}" for r in rows])
             stored = [(r, h) for r, h in zip(rows, heads) if h]
             found = list(zip([r for r, _ in stored], unpack_documents(
-                [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.settings.num_perm,
-                self.path)))
+                [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.path)))
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
             texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
             out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t) if t else {})

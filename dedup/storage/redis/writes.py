@@ -31,7 +31,7 @@ from .records import (
     unpack_documents,
     unpack_paragraphs,
 )
-from .log import add_entries, drop_entry
+from .log import add_entries, derived_entry, drop_entry
 from .url import RedisURL, _guarded
 
 #: Values written by one script call of a batch: the signature values of the banded
@@ -102,12 +102,10 @@ class Writes:
         now = time.time()
         firsts = np.where(counts > 0, seq_p + 1 + bounds[:-1], 0)
         chars = np.array([len(d.text) for d in docs], dtype=np.int64)
-        doc_checks = document_checks(rows, doc_keys, firsts, chars, counts, np.full(n, now), doc_signatures,
-                                     [d.doc_id for d in docs])
+        doc_checks = document_checks(rows, doc_keys, firsts, chars, counts, np.full(n, now), [d.doc_id for d in docs])
         headers = [x for d, first, count, size, check in zip(docs, firsts.tolist(), counts.tolist(), chars.tolist(),
                                                              doc_checks.tolist())
-                   for x in (pack_document(d.key, first, size, count, d.doc_banded, now, d.signature, d.doc_id,
-                                           check),
+                   for x in (pack_document(d.key, first, size, count, d.doc_banded, now, d.doc_id, check),
                              pack_text(d.text, d.meta))]
         # Parts: consecutive documents, about GROUP_VALUES values each: the signature
         # values of the banded rows (what the bucket log gets) and one content key a row.
@@ -130,7 +128,16 @@ class Writes:
                 entries += add_entries("p", para_ids[rows_here], signatures[rows_here], set_sizes[rows_here])
             if doc_banded[a:b].any():
                 mine = np.flatnonzero(doc_banded[a:b]) + a
-                entries += add_entries("d", rows[mine], doc_signatures[mine], np.zeros(len(mine), np.int64))
+                # A document whose paragraphs are all banded (logged just above) is
+                # logged without its signature: the workers make it from theirs.
+                in_buckets_before = np.r_[0, np.cumsum(banded)]
+                made = (counts[mine] > 0) & (in_buckets_before[bounds[mine + 1]] - in_buckets_before[bounds[mine]]
+                                             == counts[mine])
+                if made.any():
+                    entries.append(derived_entry(rows[mine[made]], firsts[mine[made]], counts[mine[made]]))
+                if not made.all():
+                    entries += add_entries("d", rows[mine[~made]], doc_signatures[mine[~made]],
+                                           np.zeros(int((~made).sum()), np.int64))
             appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
@@ -158,7 +165,7 @@ class Writes:
         k, ops = self._k, []
         doc_rows = np.arange(top[0] + 1, seq[0] + 1, dtype=np.int64)
         blobs_d = self._records("d:", doc_rows)
-        heads = {row: unpack_documents([blob], np.array([row]), self.settings.num_perm, self.path)[0]
+        heads = {row: unpack_documents([blob], np.array([row]), self.path)[0]
                  for row, blob in zip(doc_rows.tolist(), blobs_d) if blob is not None}
         # A published row is listed in ``ids``: then ``top:d`` was set back, not a writer lost (T12).
         listed = self._r.hmget(k + "ids", [h.doc_id for h in heads.values()]) if heads else []
@@ -192,7 +199,7 @@ class Writes:
         if row is None:
             return False
         row = int(row)
-        head = unpack_documents([self._r.get(f"{k}d:{row}") or b""], np.array([row]), s.num_perm, self.path)[0]
+        head = unpack_documents([self._r.get(f"{k}d:{row}") or b""], np.array([row]), self.path)[0]
         para_ids = np.arange(head.first, head.first + head.paragraphs, dtype=np.int64)
         paras = self._read_paragraphs(para_ids)
         ops: list = []
@@ -201,8 +208,11 @@ class Writes:
         if head.banded:
             _, copies = self._multimap("k:d:", np.array([head.key], np.uint64))
             heirs = copies[copies != row]
+            held, signature = self._cache.levels["d"].signatures(np.array([row]))
+            if not held.all():
+                raise IndexCorrupt(damaged(self.path, f"banded document row {row} is not in the bucket log"))
             if len(heirs):
-                entries += add_entries("d", heirs[:1], head.signature[None, :], np.zeros(1, np.int64))
+                entries += add_entries("d", heirs[:1], signature, np.zeros(1, np.int64))
                 ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
         banded = np.flatnonzero(paras.banded)
         heirs_p: list[int] = []
