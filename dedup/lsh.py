@@ -64,21 +64,23 @@ def choose_bands(threshold: float, num_perm: int, target: float = 0.9) -> tuple[
     return best
 
 
-def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def band_keys(signatures: np.ndarray, bands: int, rows: int, first: int = 0) -> np.ndarray:
     """One 64-bit key per (text, band): a hash of that band's ``rows`` values.
 
     Returns a ``(texts, bands)`` uint64 array; band ``k`` of two texts is identical
     (up to a 2^-64 collision) exactly when their keys in column ``k`` are equal.
+    ``first``: the keys of bands ``first .. first + bands - 1`` only (the same keys
+    those columns have when all bands are asked for).
     """
     # A strided uint32 view of each row position: no uint64 copy of the signatures.
-    used = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
+    used = signatures[:, first * rows : (first + bands) * rows].reshape(len(signatures), bands, rows)
     key = np.full(used.shape[:2], _U64(0xCBF29CE484222325), dtype=_U64)
     for r in range(rows):
         key ^= used[:, :, r]  # FNV-1a over the row values
         key *= _U64(0x100000001B3)
         key ^= key >> _U64(29)
     # Salt with the band number so equal values in different bands never meet.
-    key ^= np.arange(bands, dtype=_U64) * _U64(0x9E3779B97F4A7C15)
+    key ^= np.arange(first, first + bands, dtype=_U64) * _U64(0x9E3779B97F4A7C15)
     return key
 
 

@@ -146,7 +146,7 @@ def test_scratch_folder_is_removed_when_a_stage_fails(folder, tmp_path, monkeypa
     def broken(*args):
         raise RuntimeError("stage failed")
 
-    monkeypatch.setattr(job, "STAGES", (*job.STAGES[:-1], (broken, "pair_ranges")))
+    monkeypatch.setattr(job, "STAGES", (*job.STAGES[:-1], broken))
     with pytest.raises(RuntimeError, match="stage failed"):
         scan(folder, tmp_dir=tmp_path / "scratch")
     assert list((tmp_path / "scratch").iterdir()) == []
@@ -199,3 +199,30 @@ def test_executor_runs_inline_with_one_job():
         assert executor.map(_sleep, [(0,), (0,)]) == [os.getpid()] * 2
     with pytest.raises(ValueError):
         LocalExecutor(0)
+
+
+def test_same_result_in_waves_and_each_waves_rows_removed_before_the_next(folder, monkeypatch, small_shards):
+    """A level banded in waves (a share of the bands and containment positions each)
+    finds the same pairs, and the scratch folder holds one wave's bucket rows at most."""
+    def rows_on_disk(plan):
+        folder = plan.scratch.root / "bands" / plan.level
+        return sum(p.stat().st_size for p in folder.iterdir()) if folder.is_dir() else 0
+
+    def measured(plan, shard, wave):  # run inline (jobs=1): the largest band folder seen
+        written = band_shard(plan, shard, wave)
+        peak[plan.level, plan.waves] = max(peak.get((plan.level, plan.waves), 0), rows_on_disk(plan))
+        return written
+
+    band_shard = job.STAGES[1]
+    monkeypatch.setattr(job, "STAGES", (job.STAGES[0], measured, *job.STAGES[2:]))
+    peak: dict = {}
+    expected = report(scan(folder, jobs=1))
+    assert {waves for _, waves in peak} == {1}
+    monkeypatch.setattr(job, "ROWS_PER_WAVE", 6000)  # ~10 paragraph waves, ~2 document ones
+    assert report(scan(folder, jobs=1)) == expected
+    assert report(scan(folder, jobs=1, partitions=3)) == expected
+    monkeypatch.setattr(job, "STAGES", (job.STAGES[0], band_shard, *job.STAGES[2:]))
+    assert report(scan(folder, jobs=2, partitions=2)) == expected
+    for level in ("document", "paragraph"):
+        (one, whole), (many, in_waves) = sorted((w, p) for (lvl, w), p in peak.items() if lvl == level)
+        assert one == 1 and many > 1 and in_waves < whole * 2 / many, (level, many, in_waves, whole)

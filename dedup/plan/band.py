@@ -5,7 +5,12 @@ Only the first occurrence of each text (:mod:`dedup.plan.exact`) with at least
 already salted with the band number) becomes a row ``(key, item)``, written to the
 partition the key hashes to, so that every bucket -- all items sharing one band key --
 ends up whole in one partition (:mod:`dedup.plan.candidates`).  A shard's rows are one
-file, grouped by partition, whatever the number of partitions.  With containment on
+file, grouped by partition, whatever the number of partitions.  A large level is banded
+in *waves* (:attr:`~dedup.plan.items.LevelPlan.waves`): each wave writes the rows of its
+share of the bands (and containment positions) only, its candidates are found, and its
+rows are removed before the next wave, so the scratch folder never holds every row.
+A bucket is one band key (salted with its band) or one value at one position, so it is
+whole in one wave too.  With containment on
 (:mod:`dedup.containment`), the items' containment buckets (one MinHash value at one
 of the leading positions) are written the same way, with each item's set size (distinct shingles).
 """
@@ -21,8 +26,9 @@ from .items import LevelPlan, release
 from .scratch import by_partition, load, partition_of, save
 
 
-def band_shard(plan: LevelPlan, shard: int) -> int:
-    """Write shard ``shard``'s band rows; returns how many items it banded."""
+def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
+    """Write shard ``shard``'s band rows of wave ``wave`` (its share of the bands and
+    containment positions, :meth:`LevelPlan.wave_span`); returns how many items it banded."""
     lo, hi = plan.bases[shard], plan.bases[shard + 1]
     eligible = np.ones(hi - lo, dtype=bool)
     eligible[copies_in(plan, lo, hi) - lo] = False
@@ -30,25 +36,29 @@ def band_shard(plan: LevelPlan, shard: int) -> int:
     local = np.flatnonzero(eligible)
     s = plan.settings
     sigs = plan.file(shard, "sigs")
-    keys = band_keys(np.asarray(sigs[local]), s.bands, s.rows).ravel()
-    gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), s.bands)
+    first, last = plan.wave_span(s.bands, wave)
+    keys = band_keys(np.asarray(sigs[local]), last - first, s.rows, first).ravel()
+    gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), last - first)
     _save_by_partition(plan, shard, "band", partition_of(keys, plan.partitions), keys, gids)
     if s.containment:
-        _containment_rows(plan, shard, local)
+        _containment_rows(plan, shard, local, wave)
     release(sigs)
     return len(local)
 
 
-def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray) -> None:
-    """The same items' containment bucket rows ``(key, item, set size)``
-    (:func:`dedup.containment.bucket_keys`), split by partition of their key.  Set sizes
-    (distinct shingles), not counts with repeats: the Jaccard of a pair contained at the
-    threshold follows from the set sizes exactly (:func:`dedup.containment.min_jaccard`),
-    while a container that repeats its shingles (a table, a list) has a count ratio
-    well above its set ratio and was not searched at all past ``MAX_RATIO``."""
+def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, wave: int) -> None:
+    """The same items' containment bucket rows ``(key, item, set size)`` of wave
+    ``wave``'s positions (:func:`dedup.containment.bucket_keys`), split by partition of
+    their key.  Set sizes (distinct shingles), not counts with repeats: the Jaccard of a
+    pair contained at the threshold follows from the set sizes exactly
+    (:func:`dedup.containment.min_jaccard`), while a container that repeats its shingles
+    (a table, a list) has a count ratio well above its set ratio and was not searched at
+    all past ``MAX_RATIO``."""
     s = plan.settings
-    positions = containment.search_positions(s.containment, s.num_perm)
-    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[local]), 0, positions).ravel()
+    first, last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave)
+    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[local]), first, last)
+    positions = keys.shape[1]
+    keys = keys.ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
     sizes = np.repeat(np.asarray(plan.file(shard, "sizes")[local]).astype(np.uint64), positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in

@@ -31,14 +31,15 @@ BINS = 4096
 
 
 def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
-    """Write band partition ``part``'s candidate pairs; returns their count per bin of
-    first items (``BINS`` int64 counts)."""
-    flat = partition_rows(plan, part)
+    """Write candidate partition ``part``'s pairs (band partition ``part %
+    plan.partitions`` of the wave whose rows are written now); returns their count per
+    bin of first items (``BINS`` int64 counts)."""
+    flat = partition_rows(plan, part % plan.partitions)
     pairs = bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64))
     del flat
     s = plan.settings
     if s.containment:
-        flat = partition_rows(plan, part, "contain", 3)
+        flat = partition_rows(plan, part % plan.partitions, "contain", 3)
         contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64), flat[:, 2].astype(np.int64),
                                              s.containment, covered=(s.bands, s.rows))
         contained = _plausible(plan, contained)
@@ -64,7 +65,7 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
     partition's file, the slice whose first items fall in the range."""
     lo, hi = plan.range_items(pair_range)
     parts = []
-    for part in range(plan.partitions):
+    for part in range(plan.candidate_partitions):
         code = load(plan.scratch.candidates(plan.level, part), mmap=True)
         a, b = np.searchsorted(code, [lo * plan.items, hi * plan.items])
         if b > a:

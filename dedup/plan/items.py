@@ -53,6 +53,9 @@ class LevelPlan:
     pairs are split into for verification, starting at items ``range_starts`` (empty:
     ranges of equal size).  ``key_partitions``: the partitions of the exact-copy keys
     (0: ``partitions``).  ``threshold`` / ``min_tokens`` decide near-duplicates.
+    ``waves``: the band rows are written and turned into candidates in this many
+    waves (:mod:`dedup.plan.band`), each with ``partitions`` partitions; candidate
+    partition ``p`` is partition ``p % partitions`` of wave ``p // partitions``.
     """
 
     scratch: Scratch
@@ -65,11 +68,22 @@ class LevelPlan:
     min_tokens: int
     key_partitions: int = 0
     range_starts: tuple[int, ...] = ()
+    waves: int = 1
 
     @property
     def copy_partitions(self) -> int:
         """Partitions of the exact-copy keys (:mod:`dedup.plan.exact`)."""
         return self.key_partitions or self.partitions
+
+    @property
+    def candidate_partitions(self) -> int:
+        """Candidate files: ``partitions`` of each wave."""
+        return self.waves * self.partitions
+
+    def wave_span(self, count: int, wave: int) -> tuple[int, int]:
+        """``(first, last)``: wave ``wave``'s share of ``count`` bands (or containment
+        positions) is ``first .. last - 1``."""
+        return wave * count // self.waves, (wave + 1) * count // self.waves
 
     @property
     def items(self) -> int:

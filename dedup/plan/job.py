@@ -62,12 +62,16 @@ MIN_PARTITION_ROWS = 1 << 16
 #: ``RANGE_CANDIDATES`` candidates each (8 bytes each in memory).
 RANGES_PER_JOB = 4
 RANGE_CANDIDATES = 1 << 18
+#: Bucket rows written at most at once: a level with more is banded in waves
+#: (:mod:`dedup.plan.band`), each wave's rows removed once its candidates are found, so
+#: the rows never take more than ~1-1.5 GB of the scratch folder (16 bytes a band row,
+#: 24 a containment row) -- where all of a 1.6 GB corpus's took 6.5 GB.
+ROWS_PER_WAVE = 1 << 26
 
 
-#: The stages of a level that run on the executor, in order (then :func:`link`), each
-#: with the :class:`LevelPlan` attribute that says how many tasks it has.
-STAGES = ((exact_partition, "copy_partitions"), (band_shard, "shards"), (candidate_partition, "partitions"),
-          (verify_range, "pair_ranges"))
+#: The stages of a level that run on the executor, in order (then :func:`link`): one
+#: task per key partition, per shard and wave, per candidate partition, per pair range.
+STAGES = (exact_partition, band_shard, candidate_partition, verify_range)
 
 
 class Executor(Protocol):
@@ -133,13 +137,18 @@ def run_scan(
         common = common[np.argsort(common[:, 1])]  # by first occurrence
     common_keys = np.sort(common[:, 0].view(np.uint64))
     pairs, groups, boilerplate = [], [], []
+    if "document" not in chosen:
+        _remove_document_sources(paragraphs)
     for level in chosen:
         if level == "paragraph":
             plan = paragraphs
         else:
             counts = executor.map(document_shard, [(scratch, s, common_keys) for s in range(paragraphs.shards)])
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
+            _remove_document_sources(paragraphs)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None)
+        for done in ("exact", "cand", "verified"):  # read by the level's stages only
+            scratch.remove(done, level)
         places = Places(plan, linked.items, doc_bases, found)
         pairs.append(LocatedPairs(level, linked, places))
         groups.append(LocatedGroups(level, linked, places))
@@ -169,13 +178,23 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
     items = int(bases[-1])
     rows = items * (settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
                                       if settings.containment else 0))
-    asked = partitions or jobs * -(-rows // (ROWS_PER_PARTITION * jobs))
+    waves = max(1, min(settings.bands, -(-rows // ROWS_PER_WAVE)))
+    per_wave = -(-rows // waves)
+    asked = partitions or jobs * -(-per_wave // (ROWS_PER_PARTITION * jobs))
     return LevelPlan(
         scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()),
-        partitions=max(1, min(asked, rows // MIN_PARTITION_ROWS)), pair_ranges=1,
+        partitions=max(1, min(asked, per_wave // MIN_PARTITION_ROWS)), pair_ranges=1,
         threshold=settings.threshold if level == "paragraph" else settings.doc_threshold,
-        min_tokens=settings.min_tokens, key_partitions=max(1, min(asked, items // MIN_PARTITION_ROWS)),
+        min_tokens=settings.min_tokens, key_partitions=max(1, min(asked, items // MIN_PARTITION_ROWS)), waves=waves,
     )
+
+
+def _remove_document_sources(paragraphs: LevelPlan) -> None:
+    """Remove what only the document stage reads (:func:`document_shard`: the
+    paragraphs' shingles in order), once it has run."""
+    for shard in range(paragraphs.shards):
+        for name in ("hashes", "hash_offsets", "units"):
+            paragraphs.scratch.shard(shard, paragraphs.level, name).unlink(missing_ok=True)
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
@@ -187,11 +206,17 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     them (counted in candidates as each pair range is done, with the ranges done beside)
     and grouping.  The verified ranges are linked as they come (:func:`link`), unless
     the executor links by tasks."""
-    *finding, (verify, _) = STAGES
-    progress.stage(f"{plan.level}s: finding candidates", "stages", len(finding))
-    for stage, count in finding:
-        found = executor.map(stage, [(plan, k) for k in range(getattr(plan, count))])
+    exact, band, candidates, verify = STAGES
+    progress.stage(f"{plan.level}s: finding candidates", "stages", 1 + 2 * plan.waves)
+    executor.map(exact, [(plan, k) for k in range(plan.copy_partitions)])
+    progress.advance()
+    found = []
+    for wave in range(plan.waves):
+        executor.map(band, [(plan, s, wave) for s in range(plan.shards)])
         progress.advance()
+        found += executor.map(candidates, [(plan, wave * plan.partitions + k) for k in range(plan.partitions)])
+        progress.advance()
+        plan.scratch.remove("bands", plan.level)  # the wave's rows: only its candidates read them
     per_bin = np.sum(found, axis=0) if found else np.zeros(1, np.int64)  # the candidate stage's counts
     ranges = max(RANGES_PER_JOB * executor.jobs, -(-int(per_bin.sum()) // RANGE_CANDIDATES))
     starts = pair_range_starts(plan, per_bin, ranges)

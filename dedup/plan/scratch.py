@@ -89,6 +89,11 @@ class Scratch:
     def kept(self, level: str, part: int) -> Path:
         return self.root / "link" / level / f"kept.{part:05d}.npy"
 
+    def remove(self, *parts: str) -> None:
+        """Remove the folder ``root/parts...`` and what it holds (stage files no
+        later stage reads), if it is there."""
+        shutil.rmtree(self.root.joinpath(*parts), ignore_errors=True)
+
 
 def save(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` (creating its folder); no pickles, ever."""
