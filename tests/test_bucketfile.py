@@ -21,6 +21,7 @@ import dedup.index
 import dedup.storage.bucketfile.write
 import dedup.storage.sqlite.buckets
 from dedup.index import Index, contain
+from dedup.storage.bucketfile.lookup import AHEAD
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
 from dedup.verdict import Policy
 
@@ -63,7 +64,7 @@ def bucket_files(folder) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if "-lsh." in p.name and not p.name.endswith(".lock"))
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK, 20_000])
+@pytest.mark.parametrize("n", [0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK, 3_000, 20_000])
 def test_lower_bound_through_the_fence_equals_searchsorted(n):
     rng = np.random.default_rng(n)
     for high in (2**8, 2**40, 2**64 - 1):  # many repeats, few, none
@@ -82,13 +83,15 @@ def test_lower_bound_through_the_fence_equals_searchsorted(n):
         expected = np.flatnonzero(np.isin(keys, query))
         assert np.array_equal(np.sort(hit_refs), expected) and np.array_equal(keys[hit_refs], hit_keys)
         assert not len(got.full)
-        # With a limit: the same, less every key holding more entries than it.
+        # With a limit: the same, less every key holding more entries than it (limits
+        # below and above the run ends compared at once, ``AHEAD``; runs of ~6, ~12
+        # and ~80 entries with 2**8 keys).
         present, count = np.unique(keys, return_counts=True)
-        limit = 2
-        over = present[count > limit]
-        bounded_find = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q), limit)
-        assert np.array_equal(np.sort(bounded_find.refs), expected[~np.isin(keys[expected], over)])
-        assert np.array_equal(bounded_find.full, query[np.isin(query, over)])
+        for limit in (2, AHEAD, AHEAD + 1, 12, 20):
+            over = present[count > limit]
+            bounded_find = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q), limit)
+            assert np.array_equal(np.sort(bounded_find.refs), expected[~np.isin(keys[expected], over)])
+            assert np.array_equal(bounded_find.full, query[np.isin(query, over)])
 
 
 def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():

@@ -51,7 +51,8 @@ class LevelBuckets:
         if self.pages is None:
             found = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence), limit)
             return found.with_sketches(self.sketches if sketches else None)
-        keys, at, full = positions(self.keys, query, self._verified_bound, limit)
+        keys, at, full = positions(self.keys, query, self._verified_bound, limit,
+                                   lambda lo, hi: self._check("keys", lo, hi))
         runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
         self._check("refs", at[np.r_[0, runs]] if len(at) else at, at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
         refs = self.refs[at].astype(np.int64)
@@ -150,16 +151,18 @@ def find(
 
 def positions(
     keys: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-    limit: Optional[int] = None,
+    limit: Optional[int] = None, check: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(key, position, full)``: every entry of the sorted ``keys`` whose key is in
     ``query``, except those of keys with more than ``limit`` entries (``full``: those keys).
+    ``check(lo, hi)``, if given, is called on every range of ``keys`` read besides
+    what ``bound`` reads (to verify its pages first).
 
-    Most keys of a check are in no bucket, so the end of each run of equal keys is
-    searched for only where the first key matched (as the bound of ``q + 1``); the hits
-    are gathered with one fancy index -- no Python loop, whatever the number of keys.
-    An over-full bucket costs its two bounds only: none of its entries (nor their
-    rows' sketches) is read.
+    Most keys of a check are in no bucket, so a run's length is found only where its
+    first key matched, and mostly without a second search (:func:`run_lengths`); the
+    hits are gathered with one fancy index -- no Python loop, whatever the number of
+    keys.  An over-full bucket costs its bound and one probe: none of its entries (nor
+    their rows' sketches) is read.
     """
     if bound is None:
         bound = functools.partial(np.searchsorted, keys)
@@ -167,16 +170,57 @@ def positions(
     hit = left < len(keys)
     hit[hit] = keys[left[hit]] == query[hit]
     count = np.zeros(len(query), dtype=np.int64)
-    hits = query[hit]
-    last = hits == np.iinfo(np.uint64).max  # no q + 1: its run ends the array
-    right = np.full(len(hits), len(keys), dtype=np.int64)
-    right[~last] = bound(hits[~last] + np.uint64(1))
-    count[hit] = right - left[hit]
+    count[hit] = run_lengths(keys, left[hit], query[hit], bound, limit, check)
     full = np.zeros(0, np.uint64)
     if limit is not None:
         over = count > limit
         full, count[over] = query[over], 0
     return np.repeat(query, count), ranges(left, count), full
+
+
+#: Entries after a run's first one compared at once to find where the run ends: one
+#: cache line of keys (most buckets hold a few entries).
+AHEAD = 8
+
+
+def run_lengths(
+    keys: np.ndarray, first: np.ndarray, values: np.ndarray, bound: Callable[[np.ndarray], np.ndarray],
+    limit: Optional[int] = None, check: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
+) -> np.ndarray:
+    """Entries of each run of ``values`` in the sorted ``keys``, the run starting at
+    ``first`` (``keys[first] == values``); with a ``limit``, any count above it stands
+    for a run longer than ``limit`` (not its length).
+
+    Why: searching each run's end as the bound of ``value + 1`` cost a second
+    ``log2(BLOCK)``-step search per hit (~half of a containment look-up, whose keys
+    mostly hit).  Instead the :data:`AHEAD` entries after the first are compared at
+    once; a longer run is over the ``limit`` exactly when ``keys[first + limit]`` is
+    still its value (one probe); only the rest, runs of ``AHEAD + 1 .. limit``
+    entries or any long run without a limit, are searched as before.  ``check``: as
+    in :func:`positions`."""
+    n = len(keys)
+    if not len(first):
+        return np.zeros(0, np.int64)
+    if check is not None:
+        check(first, np.minimum(first + AHEAD + 1, n))
+    ahead = first[:, None] + np.arange(1, AHEAD + 1)
+    same = (ahead < n) & (keys[np.minimum(ahead, n - 1)] == values[:, None])
+    length = 1 + np.count_nonzero(same, axis=1)  # keys are sorted: the equal ones come first
+    long = np.flatnonzero(same[:, -1])
+    if limit is not None and limit >= AHEAD and len(long):
+        probe = first[long] + limit
+        inside = probe < n
+        if check is not None:
+            check(probe[inside], probe[inside] + 1)
+        over = inside & (keys[np.minimum(probe, n - 1)] == values[long])
+        length[long[over]] = limit + 1
+        long = long[~over]
+    if len(long):
+        last = values[long] == np.iinfo(np.uint64).max  # no value + 1: its run ends the array
+        end = np.full(len(long), n, dtype=np.int64)
+        end[~last] = bound(values[long][~last] + np.uint64(1))
+        length[long] = end - first[long]
+    return length
 
 
 def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, block: Optional[np.ndarray] = None
