@@ -47,6 +47,8 @@ sys.path.insert(0, str(HERE))
 import corpus as corpus_builder  # noqa: E402
 
 DEDUP = shutil.which("dedup") or str(Path(sys.executable).with_name("dedup"))
+#: How run_scan starts dedup (``--code`` runs another source tree's).
+DEDUP_COMMAND = [DEDUP]
 WORK = HERE / ".corpus" / "scale"
 _WORD = re.compile(r"\w+")
 
@@ -144,36 +146,65 @@ def tree_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def folder_size(root: Path) -> int:
+    """Bytes of the files under ``root`` now (0 once it is gone)."""
+    total = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(folder, name)).st_size
+            except OSError:  # removed meanwhile
+                pass
+    return total
+
+
 def run_scan(folders: list[Path], *flags: str) -> dict:
     """One ``dedup scan`` over ``folders``: wall, CPU, peak RSS (largest process and
-    the whole tree)."""
-    cmd = [DEDUP, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
-           "--exit-zero", *flags]
+    the whole tree), the peak size of its scratch folder (``--tmp-dir``, a fresh folder
+    beside the system's temporary one, sampled every 0.5 s) and the 1-minute load
+    average at its start and end."""
+    scratch = Path(tempfile.mkdtemp(prefix="bench-scale-scratch-"))
+    cmd = [*DEDUP_COMMAND, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
+           "--exit-zero", "--tmp-dir", str(scratch), *flags]
+    load_start = os.getloadavg()[0]
     start = time.perf_counter()
     # stderr to a file, not a pipe: nobody reads a pipe until the scan ends, and a scan's
     # warnings (e.g. 55 x 3 repeated-id lines) fill its 64 KB and block the scan for good
     errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
-    peak = [0.0]
+    peak = [0.0, 0]
     stop = threading.Event()
 
     def sample() -> None:
+        ticks = 0
         while not stop.is_set():
             peak[0] = max(peak[0], tree_rss_mb(proc.pid))
+            if ticks % 5 == 0:
+                peak[1] = max(peak[1], folder_size(scratch))
+            ticks += 1
             stop.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, status, usage = os.wait4(proc.pid, 0)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+    except BaseException:  # Ctrl-C / SIGTERM of the harness: the scan cleans up after itself
+        proc.terminate()
+        proc.wait()
+        raise
+    finally:
+        stop.set()
+        sampler.join()
+        shutil.rmtree(scratch, ignore_errors=True)
     wall = time.perf_counter() - start
-    stop.set()
-    sampler.join()
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         errors.seek(0)
         raise RuntimeError(f"{' '.join(cmd)} exited {code}: {errors.read().decode()[-2000:]}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_max_process_mb": usage.ru_maxrss / 1024,
-            "rss_tree_mb": peak[0], "load": os.getloadavg()[0]}
+    cpu = usage.ru_utime + usage.ru_stime
+    return {"wall": wall, "cpu": cpu, "cores_busy": cpu / wall, "rss_max_process_mb": usage.ru_maxrss / 1024,
+            "rss_tree_mb": peak[0], "scratch_peak_mb": peak[1] / 1e6, "load_start": load_start,
+            "load": os.getloadavg()[0]}
 
 
 def rensa_signature_stage(folder: Path) -> dict:
@@ -207,34 +238,40 @@ def measure(args: argparse.Namespace, log) -> dict:
     long run interrupted still leaves its rows)."""
     base = base_documents(args.base_mb)
     factors = [int(f) for f in args.factors.split(",")]
-    results: dict = {"base_documents": len(base), "cpus": os.cpu_count(), "rows": []}
+    rows = set(args.rows.split(","))
+    results: dict = {"base_documents": len(base), "cpus": os.cpu_count(), "rows": [],
+                     "code": str(args.code) if args.code else "installed"}
     first = write_copy(base, "base", 0)
     results["base_mb"] = folder_bytes([first]) / 1e6
     log(f"base: {len(base)} documents, {results['base_mb']:.1f} MB")
-    results["rensa"] = rensa_signature_stage(first)
-    log(f"rensa signature stage: {results['rensa']['mb_per_s']:.1f} MB/s")
-    for jobs in (1, 2):
-        row = run_scan([first], "-j", str(jobs))
-        row.update(kind="jobs", factor=1, jobs=jobs, mb=results["base_mb"])
-        results["rows"].append(row)
-        save(args, results)
-        log(f"1x -j {jobs}: {row['wall']:.1f} s")
+    if "rensa" in rows:
+        results["rensa"] = rensa_signature_stage(first)
+        log(f"rensa signature stage: {results['rensa']['mb_per_s']:.1f} MB/s")
+    for repeat in range(args.repeats if "jobs" in rows else 0):
+        for jobs in (1, 2):  # alternating, so both see the same stretch of load
+            row = run_scan([first], "-j", str(jobs))
+            row.update(kind="jobs", factor=1, jobs=jobs, mb=results["base_mb"], repeat=repeat)
+            results["rows"].append(row)
+            save(args, results)
+            log(f"1x -j {jobs}: {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, load {row['load_start']:.1f}-{row['load']:.1f}")
     for kind in ("near", "unrelated"):
-        for factor in factors:
+        for factor in factors if kind in rows else ():
             folders = [write_copy(base, kind, c) for c in range(factor)]
             row = run_scan(folders)
             row.update(kind=kind, factor=factor, jobs=os.cpu_count(), mb=folder_bytes(folders) / 1e6)
             results["rows"].append(row)
             save(args, results)
             log(f"{kind} {factor}x: {row['mb']:.0f} MB {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, "
-                f"tree RSS {row['rss_tree_mb']:.0f} MB")
-    if args.big_mb:
+                f"tree RSS {row['rss_tree_mb']:.0f} MB, scratch {row['scratch_peak_mb']:.0f} MB")
+    if args.big_mb and "big" in rows:
         copies = max(1, round(args.big_mb * 1e6 / (results["base_mb"] * 1e6)))
         folders = [write_copy(base, "big", c) for c in range(copies)]
         row = run_scan(folders)
         row.update(kind="big", factor=copies, jobs=os.cpu_count(), mb=folder_bytes(folders) / 1e6)
         results["rows"].append(row)
-        log(f"big: {row['mb']:.0f} MB {row['wall']:.1f} s, tree RSS {row['rss_tree_mb']:.0f} MB")
+        save(args, results)
+        log(f"big: {row['mb']:.0f} MB {row['wall']:.1f} s, CPU {row['cpu']:.1f} s, "
+            f"tree RSS {row['rss_tree_mb']:.0f} MB, scratch {row['scratch_peak_mb']:.0f} MB")
     return results
 
 
@@ -244,23 +281,41 @@ def save(args: argparse.Namespace, results: dict) -> None:
         args.out.with_suffix(".json").write_text(json.dumps(results, indent=1))
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (of an odd number; the lower middle of an even)."""
+    return sorted(runs, key=lambda r: r["wall"])[(len(runs) - 1) // 2]
+
+
 def render(results: dict) -> str:
     rows = results["rows"]
     out = [f"Base: {results['base_documents']:,} documents, {results['base_mb']:.1f} MB of real prose; "
            f"{results['cpus']} CPUs, shared (ratios from this one run; absolute times are noisy).", ""]
-    jobs = {r["jobs"]: r for r in rows if r["kind"] == "jobs"}
-    rensa = results["rensa"]
-    one = jobs[1]
-    default = jobs.get(results["cpus"], jobs[max(jobs)])
-    out.append(f"- rensa signature stage alone (word 5-grams, 128 perms, one core, shingle strings "
-               f"built in Python): {rensa['mb_per_s']:.1f} MB/s")
-    out.append(f"- `dedup scan` end to end at defaults (-j {default['jobs']}): "
-               f"{default['mb'] / default['wall']:.1f} MB/s = **{default['mb'] / default['wall'] / rensa['mb_per_s']:.2f}x** rensa")
-    out.append(f"- `-j 2` wall / `-j 1` wall on 1x: **{jobs[2]['wall'] / one['wall']:.2f}** "
-               f"({jobs[2]['wall']:.1f} s / {one['wall']:.1f} s)")
+    runs: dict[int, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == "jobs":
+            runs.setdefault(r["jobs"], []).append(r)
+    jobs = {j: _median_run(rs) for j, rs in runs.items()}
+    rensa = results.get("rensa")
+    if rensa:
+        out.append(f"- rensa signature stage alone (word 5-grams, 128 perms, one core, shingle strings "
+                   f"built in Python): {rensa['mb_per_s']:.1f} MB/s")
+    if rensa and jobs:
+        default = jobs.get(results["cpus"], jobs[max(jobs)])
+        out.append(f"- `dedup scan` end to end at defaults (-j {default['jobs']}): "
+                   f"{default['mb'] / default['wall']:.1f} MB/s = **{default['mb'] / default['wall'] / rensa['mb_per_s']:.2f}x** rensa")
+    if 1 in jobs and 2 in jobs:
+        one, two = jobs[1], jobs[2]
+        out.append(f"- `-j 2` wall / `-j 1` wall on 1x: **{two['wall'] / one['wall']:.2f}** "
+                   f"({two['wall']:.1f} s / {one['wall']:.1f} s, medians of {len(runs[2])} and {len(runs[1])} "
+                   f"alternating runs)")
+        for j in (1, 2):
+            out.append(f"  - `-j {j}`: wall " + ", ".join(f"{r['wall']:.1f}" for r in runs[j]) + " s; CPU "
+                       + ", ".join(f"{r['cpu']:.1f}" for r in runs[j]) + " s; cores busy "
+                       + ", ".join(f"{r.get('cores_busy', r['cpu'] / r['wall']):.2f}" for r in runs[j])
+                       + "; load " + ", ".join(f"{r.get('load_start', r['load']):.1f}-{r['load']:.1f}" for r in runs[j]))
     out.append("")
-    out.append("| corpus | MB | wall s | CPU s | CPU s per MB | vs 1x | peak RSS, largest process | peak RSS, all processes | load |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("| corpus | MB | wall s | CPU s | CPU s per MB | vs 1x | peak RSS, largest process | peak RSS, all processes | scratch peak (per input MB) | load |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for kind in ("near", "unrelated", "big"):
         mine = [r for r in rows if r["kind"] == kind]
         if not mine:
@@ -269,8 +324,11 @@ def render(results: dict) -> str:
         for r in mine:
             per_mb = r["cpu"] / r["mb"]
             label = f"{kind} {r['factor']}x" if kind != "big" else f"generated ({r['factor']} copies: unrelated + its near-duplicate)"
+            scratch = (f"{r['scratch_peak_mb']:,.0f} MB ({r['scratch_peak_mb'] / r['mb']:.1f})"
+                       if "scratch_peak_mb" in r else "")
             out.append(f"| {label} | {r['mb']:.0f} | {r['wall']:.1f} | {r['cpu']:.1f} | {per_mb:.3f} | "
-                       f"{per_mb / unit:.2f} | {r['rss_max_process_mb']:.0f} MB | {r['rss_tree_mb']:.0f} MB | {r['load']:.1f} |")
+                       f"{per_mb / unit:.2f} | {r['rss_max_process_mb']:.0f} MB | {r['rss_tree_mb']:.0f} MB | {scratch} | "
+                       f"{r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
     return "\n".join(out)
 
 
@@ -279,9 +337,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-mb", type=float, default=19.0, help="size of the 1x corpus [19]")
     parser.add_argument("--factors", default="1,2,4,8", help="copies per scaled corpus [1,2,4,8]")
     parser.add_argument("--big-mb", type=float, default=1050.0, help="size of the generated corpus; 0: skip [1050]")
+    parser.add_argument("--rows", default="rensa,jobs,near,unrelated,big",
+                        help="which rows to measure [rensa,jobs,near,unrelated,big]")
+    parser.add_argument("--repeats", type=int, default=1, help="-j 1 / -j 2 runs on the base, alternating [1]")
+    parser.add_argument("--code", type=Path,
+                        help="run the dedup of this source tree (e.g. an older commit's `git archive`), not the installed one")
     parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
     parser.add_argument("--from-json", type=Path, help="render a previous run's JSON instead of measuring")
     args = parser.parse_args(argv)
+    if args.code:
+        global DEDUP_COMMAND
+        DEDUP_COMMAND = ["env", f"PYTHONPATH={args.code.resolve()}", sys.executable, "-c",
+                         "import sys; from dedup.cli import main; sys.argv[0] = 'dedup'; main()"]
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:

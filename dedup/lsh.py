@@ -69,11 +69,12 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, first: int = 0) -> 
 
     Returns a ``(texts, bands)`` uint64 array; band ``k`` of two texts is identical
     (up to a 2^-64 collision) exactly when their keys in column ``k`` are equal.
-    ``first``: the keys of bands ``first .. first + bands - 1`` only (the same keys
-    those columns have when all bands are asked for).
+    ``first``: the signatures' columns start at band ``first``'s (a slice of whole
+    signatures, e.g. ``sig[:, first * rows :]``): the keys of bands ``first .. first +
+    bands - 1``, the same keys those bands have in the keys of whole signatures.
     """
     # A strided uint32 view of each row position: no uint64 copy of the signatures.
-    used = signatures[:, first * rows : (first + bands) * rows].reshape(len(signatures), bands, rows)
+    used = signatures[:, : bands * rows].reshape(len(signatures), bands, rows)
     key = np.full(used.shape[:2], _U64(0xCBF29CE484222325), dtype=_U64)
     for r in range(rows):
         key ^= used[:, :, r]  # FNV-1a over the row values

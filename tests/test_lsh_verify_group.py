@@ -152,3 +152,10 @@ def test_explain_lists_the_s_curve_with_both_thresholds():
     rows = dict(lsh.explain(0.3, 0.45, 85, 3))
     assert rows[0.3] == pytest.approx(1 - (1 - 0.3**3) ** 85)
     assert 0.45 in rows and rows[0.9] > 0.9999
+
+
+def test_band_keys_of_a_run_of_bands_are_those_bands_keys():
+    sig = np.random.default_rng(3).integers(0, 2**32, size=(50, 256), dtype=np.uint32)
+    whole = band_keys(sig, 85, 3)
+    for first, last in ((0, 21), (21, 42), (84, 85)):
+        assert np.array_equal(band_keys(sig[:, first * 3 : last * 3], last - first, 3, first), whole[:, first:last])

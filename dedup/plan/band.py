@@ -37,7 +37,7 @@ def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
     s = plan.settings
     sigs = plan.file(shard, "sigs")
     first, last = plan.wave_span(s.bands, wave)
-    keys = band_keys(np.asarray(sigs[local]), last - first, s.rows, first).ravel()
+    keys = band_keys(np.asarray(sigs[:, first * s.rows : last * s.rows][local]), last - first, s.rows, first).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), last - first)
     _save_by_partition(plan, shard, "band", partition_of(keys, plan.partitions), keys, gids)
     if s.containment:
@@ -56,7 +56,7 @@ def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, wave: int)
     all past ``MAX_RATIO``."""
     s = plan.settings
     first, last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave)
-    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[local]), first, last)
+    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[:, :last][local]), first, last)
     positions = keys.shape[1]
     keys = keys.ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
