@@ -9,6 +9,15 @@ too late: the package is imported before it.  So this one first makes both signa
 the process at once with 130 / 143 and no output (nothing has been done yet that needs
 undoing), then imports the command.  While a command runs, :func:`dedup.cli.failures.signals_raise`
 takes over (clean-up, then the same codes); after it, these handlers are back.
+
+What no code of ours can reach (tester's T9 of #12): CPython installs its own SIGINT
+handler before it imports ``site``, so a SIGINT while ``site`` runs (an editable
+install's import finder made that 73-143 ms on a loaded machine) is CPython's "Fatal
+Python error: init_import_site", exit status 1, and one just before this module runs
+is "failed to set __main__.__loader__" (1) or a ``KeyboardInterrupt`` traceback.  No
+option or environment variable of the interpreter turns that handler off (only an
+embedding application: ``PyConfig.install_signal_handlers``); a SIGINT ignored at
+exec stays ignored through start-up.  The README's "Exit codes" says so.
 """
 
 from __future__ import annotations

@@ -197,11 +197,12 @@ def test_paging_lists_more_than_one_page(tmp_path, rng, monkeypatch):
 def _age(db: Path, doc_id: str, days: float) -> None:
     """Make ``doc_id`` as if added ``days`` ago: its time and its row checksum (which
     covers the time added: a bare UPDATE is damage, tests/test_index_rows_damage.py)."""
-    from dedup.storage.sqlite.rows import add_checks
+    from dedup.settings import Settings
+    from dedup.storage.sqlite.upgrade import stamp
 
     with closing(sqlite3.connect(db)) as conn, conn:
         conn.execute("UPDATE documents SET added = ? WHERE doc_id = ?", (time.time() - days * 86400, doc_id))
-        add_checks(conn, ("documents",))
+        stamp(conn, str(db), "11", Settings())  # every row's checksums, as an upgrade computes them
 
 
 def test_retention_prunes_what_is_older_than_the_window(tmp_path, rng):

@@ -279,7 +279,7 @@ def test_an_index_of_a_newer_format_says_upgrade_dedup(built):
             Index.open(path, readonly=readonly)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7", "8", "9"])
+@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"])
 def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
     path, texts = built
     probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
@@ -292,18 +292,22 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
         # Tables older formats had: buckets (up to 4), sketches (2-5; their content is
         # irrelevant, the upgrade drops them).
         old_tables = {"1": ["buckets"], "2": ["buckets", "sketches"], "3": ["buckets", "sketches"],
-                      "4": ["buckets", "sketches"], "5": ["sketches"], "6": [], "7": [], "8": [], "9": []}[version]
-        if version == "9":  # documents' checksums of another definition (without the time added)
-            conn.execute("UPDATE documents SET row_check = 0")
+                      "4": ["buckets", "sketches"], "5": ["sketches"], "6": [], "7": [], "8": [], "9": [], "10": []}[version]
+        conn.execute("ALTER TABLE documents DROP COLUMN text_check")  # up to 10: texts not checksummed
+        if version in ("9", "10"):  # checksums of another definition (9: documents' without the time
+            # added; 10: both without banded, word and paragraph counts, digest, metadata)
+            conn.execute("UPDATE documents SET row_check = 0, sig_check = 0")
+            conn.execute("UPDATE paragraphs SET row_check = 0, sig_check = 0")
         else:
             for table in ("documents", "paragraphs"):  # up to 8: no row checksums
                 for column in ("sig_check", "row_check"):
                     conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        conn.execute("ALTER TABLE tallies DROP COLUMN sum_check")  # up to 9: no tally checksums
-        if version not in ("7", "8", "9"):
+        if version != "10":
+            conn.execute("ALTER TABLE tallies DROP COLUMN sum_check")  # up to 9: no tally checksums
+        if version not in ("7", "8", "9", "10"):
             conn.execute("DROP INDEX documents_added")  # up to 6: no digest, no index on added
             conn.execute("ALTER TABLE documents DROP COLUMN digest")
-        if version not in ("8", "9"):
+        if version not in ("8", "9", "10"):
             conn.execute("DROP TABLE tallies")  # up to 7: no boilerplate tallies
             conn.execute("DELETE FROM meta WHERE key = 'judged'")
         for kind in old_tables:
@@ -318,8 +322,8 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
     assert after.seen == before.seen == (0,) and after.matches == before.matches
     with closing(sqlite3.connect(path)) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        assert meta["format_version"] == "10" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
-        assert version in ("8", "9") or meta["judged"] == "0"  # the tallies start with the upgrade
+        assert meta["format_version"] == "11" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
+        assert version in ("8", "9", "10") or meta["judged"] == "0"  # the tallies start with the upgrade
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"meta", "documents", "paragraphs", "heirs", "tallies"}
     assert integrity(path) == "ok"

@@ -17,8 +17,9 @@ with ``W_j`` odd 64-bit constants (one per position ``j``).  The checksum is
 ``sum_k mix(x_k + S_k)`` modulo 2^64, with ``S_k`` a constant per field.
 
 What a checksum covers is a backend's choice (:func:`verify` names the row that does
-not match); flags that are changed in place later (``banded``, set on the hand-over of
-a removed row's bands) are left out.
+not match).  A value that is changed in place later (``banded``, set on the hand-over
+of a removed row's bands) can be covered all the same: :func:`changed` gives the
+checksum after one fixed column changes, without reading the rest of the row.
 """
 
 from __future__ import annotations
@@ -106,14 +107,16 @@ def row_checks(
     matrix: Optional[np.ndarray] = None,
     segments: Optional[tuple[np.ndarray, np.ndarray]] = None,
     texts: Optional[Sequence[str]] = None,
+    text_columns: Sequence[Sequence[Optional[str]]] = (),
 ) -> np.ndarray:
     """The checksums of ``len(ids)`` rows (uint64, one per row).
 
     ``ids``: the rows' ids; ``columns``: integer or float arrays, one value per row, in
-    a fixed order; ``matrix``: ``(rows, width)`` unsigned integers (a signature);
-    ``segments``: ``(values, offsets)``, row ``i`` owning ``values[offsets[i]:offsets[i+1]]``
-    (a shingle set table); ``texts``: one string per row (code points, lone surrogates
-    included).
+    a fixed order (field ``k`` of :func:`changed` is ``columns[k - 1]``); ``matrix``:
+    ``(rows, width)`` unsigned integers (a signature); ``segments``: ``(values, offsets)``,
+    row ``i`` owning ``values[offsets[i]:offsets[i+1]]`` (a shingle set table); ``texts``:
+    one string per row (code points, lone surrogates included); ``text_columns``: more
+    such columns, where ``None`` (SQL's ``NULL``) differs from every string, ``""`` too.
     """
     if not len(ids):
         return np.zeros(0, dtype=np.uint64)
@@ -124,13 +127,27 @@ def row_checks(
     if segments is not None:
         values, offsets = segments
         parts += [_segment_sums(values, offsets), _as_u64(np.diff(np.asarray(offsets, dtype=np.int64)))]
-    if texts is not None:
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        points = np.frombuffer("".join(texts).encode("utf-32-le", "surrogatepass"), dtype="<u4")
-        parts += [_segment_sums(points, np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths)])),
-                  _as_u64(lengths)]
+    for column in ([texts] if texts is not None else []) + list(text_columns):
+        parts += _text_parts(column)
     table = np.stack(parts, axis=1) + _SALTS[: len(parts)]
     return mix(table).sum(axis=1, dtype=np.uint64)
+
+
+def _text_parts(texts: Sequence[Optional[str]]) -> list[np.ndarray]:
+    """The weighted sum of each text's code points, and its length (-1 for ``None``)."""
+    lengths = np.fromiter((-1 if t is None else len(t) for t in texts), dtype=np.int64, count=len(texts))
+    points = np.frombuffer("".join(t for t in texts if t).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(lengths.clip(min=0))])
+    return [_segment_sums(points, offsets), _as_u64(lengths)]
+
+
+def changed(checks: np.ndarray, field: int, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The checksums ``checks`` (uint64) of rows after their fixed column ``field``
+    (``columns[field - 1]`` of :func:`row_checks`; 0 is the id) changed from ``old``
+    to ``new``: one term of the sum replaced, the rest of the row not read.  A row
+    whose stored checksum did not match before does not match after either."""
+    salt = _SALTS[field]
+    return (np.asarray(checks, dtype=np.uint64) - mix(_as_u64(old) + salt) + mix(_as_u64(new) + salt))
 
 
 def stored(values: Sequence[Optional[int]], name: str, what: str, ids: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
 from ..rowcheck import stored, verify
-from .rows import Rows, signed, tally_checks
+from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners, signed, tally_checks, text_checks
 from .schema import (
     _TABLES,
     _UPGRADABLE,
@@ -151,21 +151,27 @@ class SQLiteStorage(Rows, Buckets):
         return row[0] if row else None
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
-        with self.errors("read"):
-            row = self._conn.execute(
-                "SELECT id, text, meta, added FROM documents WHERE doc_id = ?", (doc_id,)
-            ).fetchone()
-            if row is None:
+        with self.errors("read"), self.transaction(write=False):
+            found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check, text, text_check FROM documents"
+                                       " WHERE doc_id = ?", (doc_id,)).fetchall()
+            if not found:
                 return None
-            spans = self._conn.execute(
-                "SELECT start_char, end_char FROM paragraphs WHERE doc = ? ORDER BY position", (row[0],)
-            ).fetchall()
+            paragraphs = self._conn.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?",
+                                            (found[0][0],)).fetchall()
+        row = found[0]
+        self._verify_documents(list(zip(*found)))
+        ids = np.array([row[0]], dtype=np.int64)
+        verify(stored([row[10]], self.path, "document", ids), text_checks(ids, [row[9]]), ids, self.path,
+               "document text")
+        rows = self._paragraph_rows(paragraphs)
+        _owners(ids, rows.docs, [(row[0], row[5])], self.path)
+        order = np.argsort(rows.index)
         return StoredDocument(
             doc_id=doc_id,
-            text=row[1],
-            paragraphs=tuple(Span(s, e) for s, e in spans),
-            meta=json.loads(row[2]) if row[2] else {},
-            added=row[3],
+            text=row[9],
+            paragraphs=tuple(Span(s, e) for s, e in zip(rows.start[order].tolist(), rows.end[order].tolist())),
+            meta=json.loads(row[7]) if row[7] else {},
+            added=row[4],
         )
 
     def contains(self, doc_id: str) -> bool:
@@ -329,7 +335,7 @@ def _prepare(
                     f"version {FORMAT_VERSION}; open it once writable: `dedup index optimize --db {shlex.quote(name)}` "
                     "upgrades it (`check`, `stats`, `list` and `export` only read it)"
                 )
-            upgrade_schema(conn)
+            upgrade_schema(conn, name)
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     except sqlite3.Error as err:
         raise translate(err, name, "create" if not tables else "open") from err

@@ -153,19 +153,18 @@ class Buckets:
         heirs of removed rows' bands (logged in ``heirs``)."""
         delta = view.deltas[level]
         table = _ROWS[level]
+        # Every row, banded or not: the flag is verified with the signature (sig_check).
         rows = self._conn.execute(
-            f"SELECT id, CASE WHEN banded THEN signature END, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ?"
-            " ORDER BY id",
+            f"SELECT id, banded, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ? ORDER BY id",
             (delta.after,),
         ).fetchall()
         heirs = self._conn.execute(
-            f"SELECT h.seq, r.id, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
+            f"SELECT h.seq, r.id, r.banded, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
             f" LEFT JOIN {table} AS r ON r.id = h.id"
             " WHERE h.level = ? AND h.seq > ? ORDER BY h.seq",
             (level, view.heirs_after[level]),
         ).fetchall()
-        for target, got in ((delta, [r for r in rows if r[1] is not None]),
-                            (view.heirs[level], [r[1:] for r in heirs if r[1] is not None])):
+        for target, got in ((delta, rows), (view.heirs[level], [r[1:] for r in heirs if r[1] is not None])):
             if got:
                 target.add(*self._derived(level, got))
         if rows:
@@ -191,13 +190,17 @@ class Buckets:
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
     def _derived(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids, band_keys, sketches, sizes)`` of rows ``(id, packed signature, size,
-        sig_check)`` as read, their signatures verified (a damaged one raises
-        :class:`IndexCorrupt`: never banded, never written to a bucket file)."""
+        """``(ids, band_keys, sketches, sizes)`` of the banded rows among ``(id, banded,
+        packed signature, size, sig_check)`` rows as read, their flags and signatures
+        verified (a damaged one raises :class:`IndexCorrupt`: never banded, never
+        written to a bucket file, never left out of one)."""
         cols = list(zip(*rows))
-        ids, unpacked = checked_signatures(cols[0], cols[1], cols[3], self.settings.num_perm, self.path, level)
-        return (ids, self._derive.bands(self.settings, unpacked), self._derive.sketches(unpacked),
-                np.array(cols[2], dtype=np.uint32))
+        ids, unpacked = checked_signatures(cols[0], cols[1], cols[2], cols[4], self.settings.num_perm, self.path,
+                                           level)
+        banded = np.array(cols[1], dtype=bool)
+        unpacked = unpacked[banded]
+        return (ids[banded], self._derive.bands(self.settings, unpacked), self._derive.sketches(unpacked),
+                np.array(cols[3], dtype=np.uint32)[banded])
 
     def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """From the bucket file, the rows held since and the heirs (the last word)."""
@@ -309,10 +312,10 @@ class Buckets:
 
         def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
             for sql, args in (
-                (f"SELECT id, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE banded = 1 AND id > ?"
-                 " AND id <= ?"
-                 " ORDER BY id", (old.upto, upto)),
-                (f"SELECT DISTINCT r.id, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h JOIN {table} AS r"
+                (f"SELECT id, banded, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ?"
+                 " AND id <= ? ORDER BY id", (old.upto, upto)),
+                (f"SELECT DISTINCT r.id, r.banded, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
+                 f" JOIN {table} AS r"
                  " ON r.id = h.id WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
             ):
                 cur = self._conn.execute(sql, args)

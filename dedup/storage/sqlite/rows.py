@@ -15,13 +15,19 @@ import numpy as np
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
 from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, NewDocument, ParagraphRows
-from ..rowcheck import damaged, listed, plural, row_checks, stored, verify
+from ..rowcheck import changed, damaged, listed, plural, row_checks, stored, verify
 from .schema import _ROWS
 
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
 _CHUNK = 8192
-_PARA_COLUMNS = "id, doc, position, start_char, end_char, key, signature, shingles, sig_check, row_check"
-_DOC_COLUMNS = "id, doc_id, chars, key, added, signature, sig_check, row_check"
+#: A paragraph row as read: its checksummed columns (in :func:`_paragraph_checks`' order),
+#: ``banded`` and the signature (``sig_check``), the shingle set last.
+_PARA_COLUMNS = "id, doc, position, start_char, end_char, key, words, banded, signature, shingles, sig_check, row_check"
+#: A document's checksummed columns (:func:`_document_checks`' order; its text apart:
+#: ``text_check``), and the row as read: those, ``row_check``, ``banded`` and the
+#: signature (``sig_check``).
+_DOC_FIELDS = "id, doc_id, chars, key, added, paragraphs, digest, meta"
+_DOC_COLUMNS = f"{_DOC_FIELDS}, row_check, banded, signature, sig_check"
 
 
 def signed(keys: np.ndarray) -> list[int]:
@@ -59,10 +65,10 @@ class Rows:
         # Why not the whole row: a row (~1.5 KB) spills into an overflow page, and the
         # shingle set is at its end: id and signature alone read about half the bytes
         # (measured for 350 random rows at 100k articles: 4.4 vs 9.2 ms CPU).
-        rows = self._select_in("SELECT id, signature, sig_check FROM paragraphs WHERE id IN ({}) ORDER BY id",
+        rows = self._select_in("SELECT id, banded, signature, sig_check FROM paragraphs WHERE id IN ({}) ORDER BY id",
                                sorted_unique(ids).tolist())
-        cols = list(zip(*rows)) if rows else [()] * 3
-        return checked_signatures(cols[0], cols[1], cols[2], self.settings.num_perm, self.path, "paragraph")
+        cols = list(zip(*rows)) if rows else [()] * 4
+        return checked_signatures(cols[0], cols[1], cols[2], cols[3], self.settings.num_perm, self.path, "paragraph")
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         rows = []
@@ -90,15 +96,15 @@ class Rows:
     def document_sets(self, ids: np.ndarray) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
         wanted = sorted_unique(ids).tolist()
-        rows = self._select_in("SELECT id, doc, position, start_char, end_char, key, shingles, row_check"
+        rows = self._select_in("SELECT id, doc, position, start_char, end_char, key, words, shingles, row_check"
                                " FROM paragraphs WHERE doc IN ({})", wanted)
-        values, counts = _unpack_sets([r[6] for r in rows])
-        cols = list(zip(*rows)) if rows else [()] * 8
+        values, counts = unpack_sets([r[7] for r in rows])
+        cols = list(zip(*rows)) if rows else [()] * 9
         row_ids = np.array(cols[0], dtype=np.int64)
         owner = _owners(ids, np.array(cols[1], dtype=np.int64),
                         self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted), self.path)
-        verify(stored(cols[7], self.path, "paragraph", row_ids),
-               _paragraph_checks(row_ids, cols[1:6], values, counts), row_ids, self.path, "paragraph")
+        verify(stored(cols[8], self.path, "paragraph", row_ids),
+               paragraph_checks(row_ids, cols[1:7], values, counts), row_ids, self.path, "paragraph")
         # Lay each document's paragraph sets side by side, in the order of ``ids``: the
         # union is then one segment per document, made unique by ``unique_sets``.
         order = np.argsort(owner, kind="stable")
@@ -134,12 +140,13 @@ class Rows:
 
     def _paragraph_rows(self, rows: list) -> ParagraphRows:
         num_perm = self.settings.num_perm
-        values, counts = _unpack_sets([r[7] for r in rows])
-        cols = list(zip(*rows)) if rows else [()] * 10
+        values, counts = unpack_sets([r[9] for r in rows])
+        cols = list(zip(*rows)) if rows else [()] * 12
         ids, docs, index, start, end, keys = (np.array(c, dtype=np.int64) for c in cols[:6])
-        verify(stored(cols[9], self.path, "paragraph", ids),
-               _paragraph_checks(ids, (docs, index, start, end, keys), values, counts), ids, self.path, "paragraph")
-        _, signatures = checked_signatures(ids, cols[6], cols[8], num_perm, self.path, "paragraph")
+        verify(stored(cols[11], self.path, "paragraph", ids),
+               paragraph_checks(ids, (docs, index, start, end, keys, cols[6]), values, counts), ids, self.path,
+               "paragraph")
+        _, signatures = checked_signatures(ids, cols[7], cols[8], cols[10], num_perm, self.path, "paragraph")
         return ParagraphRows(
             ids=ids,
             docs=docs,
@@ -152,12 +159,19 @@ class Rows:
         )
 
     def _document_rows(self, rows: list) -> DocumentRows:
-        cols = list(zip(*rows)) if rows else [()] * 8
-        ids, signatures = checked_signatures(cols[0], cols[5], cols[6], self.settings.num_perm, self.path, "document")
-        doc_ids, chars, keys = list(cols[1]), np.array(cols[2], dtype=np.int64), unsigned(cols[3])
-        verify(stored(cols[7], self.path, "document", ids), _document_checks(ids, doc_ids, chars, keys, cols[4]),
-               ids, self.path, "document")
-        return DocumentRows(ids=ids, doc_ids=doc_ids, chars=chars, keys=keys, signatures=signatures)
+        cols = list(zip(*rows)) if rows else [()] * 12
+        ids, signatures = checked_signatures(cols[0], cols[9], cols[10], cols[11], self.settings.num_perm, self.path,
+                                             "document")
+        self._verify_documents(cols)
+        return DocumentRows(ids=ids, doc_ids=list(cols[1]), chars=np.array(cols[2], dtype=np.int64),
+                            keys=unsigned(cols[3]), signatures=signatures)
+
+    def _verify_documents(self, cols: list) -> None:
+        """Verify document rows' ``row_check`` (``cols``: the columns of
+        :data:`_DOC_FIELDS`, then ``row_check``)."""
+        ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[8], self.path, "document", ids),
+               document_checks(ids, cols[1], cols[2], unsigned(cols[3]), *cols[4:8]), ids, self.path, "document")
 
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
         if not docs:
@@ -168,19 +182,19 @@ class Rows:
         refs = np.arange(doc_base, doc_base + len(docs), dtype=np.int64)
         doc_keys = np.array([d.key for d in docs], np.uint64)
         doc_sigs = np.stack([d.signature for d in docs]).astype("<u4")
-        sig_checks = signed(row_checks(refs, matrix=doc_sigs))
-        checks = signed(_document_checks(refs, [d.doc_id for d in docs], np.array([len(d.text) for d in docs]),
-                                         doc_keys, np.full(len(docs), now)))
+        doc_banded = np.array([int(d.doc_banded) for d in docs], dtype=np.int64)
+        metas = [json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None for doc in docs]
+        texts = [doc.text for doc in docs]
+        sig_checks = signed(signature_checks(refs, doc_banded, doc_sigs))
+        checks = signed(document_checks(refs, [d.doc_id for d in docs], np.array([len(t) for t in texts]), doc_keys,
+                                         np.full(len(docs), now), [len(d.para_index) for d in docs],
+                                         [d.digest for d in docs], metas))
         c.executemany(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
-            " text, sig_check, row_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                (ref, doc.doc_id, key, len(doc.text), len(doc.para_index), int(doc.doc_banded), now,
-                 sig, doc.digest, json.dumps(dict(doc.meta), ensure_ascii=False) if doc.meta else None, doc.text,
-                 sig_check, check)
-                for ref, doc, key, sig, sig_check, check in zip(
-                    refs.tolist(), docs, signed(doc_keys), _split_rows(doc_sigs), sig_checks, checks)
-            ),
+            " text, sig_check, row_check, text_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            zip(refs.tolist(), (d.doc_id for d in docs), signed(doc_keys), (len(t) for t in texts),
+                (len(d.para_index) for d in docs), doc_banded.tolist(), [now] * len(docs), _split_rows(doc_sigs),
+                (d.digest for d in docs), metas, texts, sig_checks, checks, signed(text_checks(refs, texts))),
         )
         counts = np.array([len(doc.para_index) for doc in docs], dtype=np.int64)
         if not counts.sum():
@@ -206,26 +220,27 @@ class Rows:
                 signed(cols[4]), cols[5].astype(int).tolist(),
                 _split_rows(signatures),
                 (set_bytes[8 * bounds[i] : 8 * bounds[i + 1]] for i in range(len(sizes))),
-                signed(row_checks(ids, matrix=signatures)),
-                signed(_paragraph_checks(ids, (owners, cols[0], cols[1], cols[2], signed(cols[4])), values, sizes)),
+                signed(signature_checks(ids, cols[5], signatures)),
+                signed(paragraph_checks(ids, (owners, cols[0], cols[1], cols[2], signed(cols[4]), cols[3]), values,
+                                         sizes)),
             ),
         )
 
     def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
-        return dict(self._select_in("SELECT doc_id, digest FROM documents WHERE doc_id IN ({})", list(doc_ids)))
+        rows = self._select_in(f"SELECT {_DOC_FIELDS}, row_check FROM documents WHERE doc_id IN ({{}})",
+                               list(doc_ids))
+        cols = list(zip(*rows)) if rows else [()] * 9
+        self._verify_documents(cols)
+        return dict(zip(cols[1], cols[6]))
 
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
         when = "" if before is None else " AND added < ?"
         rows = self._conn.execute(
-            f"SELECT id, doc_id, added, chars, paragraphs, meta, key, row_check FROM documents WHERE id > ?{when}"
-            " ORDER BY id LIMIT ?", (after, *(() if before is None else (before,)), limit),
+            f"SELECT {_DOC_FIELDS}, row_check FROM documents WHERE id > ?{when} ORDER BY id LIMIT ?",
+            (after, *(() if before is None else (before,)), limit),
         ).fetchall()
-        cols = list(zip(*rows)) if rows else [()] * 8
-        ids = np.array(cols[0], dtype=np.int64)
-        verify(stored(cols[7], self.path, "document", ids),
-               _document_checks(ids, list(cols[1]), np.array(cols[3], dtype=np.int64), unsigned(cols[6]), cols[2]),
-               ids, self.path, "document")
-        return [Listed(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]) if r[5] else {}) for r in rows]
+        self._verify_documents(list(zip(*rows)) if rows else [()] * 9)
+        return [Listed(r[0], r[1], r[4], r[2], r[5], json.loads(r[7]) if r[7] else {}) for r in rows]
 
     def _next_id(self, level: Level) -> int:
         """The id for a new row: above every stored *and every removed* row of the level.
@@ -239,14 +254,19 @@ class Rows:
 
     def delete(self, doc_id: str) -> bool:
         c = self._conn
-        row = c.execute("SELECT id, key, banded FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        if row is None:
+        found = c.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchall()
+        if not found:
             return False
-        ref, key, banded = row
+        # The hand-over goes by the rows' keys and banded flags: verified first.
+        self._document_rows(found)
+        ref, key, count, banded = found[0][0], found[0][3], found[0][5], found[0][9]
+        paragraphs = c.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?", (ref,)).fetchall()
+        self._paragraph_rows(paragraphs)
+        _owners(np.array([ref]), np.array([r[1] for r in paragraphs], dtype=np.int64), [(ref, count)], self.path)
         if banded:
             self._hand_over("document", c.execute(
                 "SELECT id FROM documents WHERE key = ? AND id <> ? ORDER BY id LIMIT 1", (key, ref)).fetchone())
-        for (pkey,) in c.execute("SELECT key FROM paragraphs WHERE doc = ? AND banded = 1", (ref,)).fetchall():
+        for pkey in sorted({r[5] for r in paragraphs if r[7]}):
             self._hand_over("paragraph", c.execute(
                 "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", (pkey, ref)).fetchone())
         for level, top in (("document", ref), ("paragraph", c.execute(
@@ -261,10 +281,18 @@ class Rows:
         its bands (same text, so the same keys), logged in ``heirs`` -- a bucket file
         written before knows only the old row, so readers add the heir to their delta.
         The old row's entries stay in the file until it is rewritten; the rows they
-        point at are gone, which lookups' callers check."""
-        if heir is not None:
-            self._conn.execute(f"UPDATE {_ROWS[level]} SET banded = 1 WHERE id = ?", heir)
-            self._conn.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir[0]))
+        point at are gone, which lookups' callers check.  The flag is in the heir's
+        ``sig_check``, which is updated with it (:func:`~dedup.storage.rowcheck.changed`)."""
+        if heir is None:
+            return
+        table = _ROWS[level]
+        banded, check = self._conn.execute(f"SELECT banded, sig_check FROM {table} WHERE id = ?", heir).fetchone()
+        if not banded:
+            check = changed(stored([check], self.path, level, np.array(heir)), 1, np.zeros(1, np.int64),
+                            np.ones(1, np.int64))
+            self._conn.execute(f"UPDATE {table} SET banded = 1, sig_check = ? WHERE id = ?",
+                               (signed(check)[0], heir[0]))
+        self._conn.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir[0]))
 
 
 def _owners(ids: np.ndarray, docs: np.ndarray, counts: list, name: str) -> np.ndarray:
@@ -299,20 +327,36 @@ def _split_rows(matrix: np.ndarray) -> Iterator[bytes]:
     return (data[i * width : (i + 1) * width] for i in range(len(matrix)))
 
 
-def _paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Row checksums (:mod:`dedup.storage.rowcheck`) of paragraphs: owner, position,
-    span, content key (``cols``, SQLite's integers) and shingle set (signature apart:
-    ``sig_check``; ``banded`` left out: it changes in place)."""
+    span, content key, word count (``cols``, SQLite's integers) and shingle set (the
+    signature and ``banded`` apart: :func:`signature_checks`)."""
     return row_checks(ids, [np.asarray(c, dtype=np.int64) for c in cols],
                       segments=(values, offsets_from_counts(np.asarray(counts, dtype=np.int64))))
 
 
-def _document_checks(ids: np.ndarray, doc_ids: list, chars: np.ndarray, keys: np.ndarray,
-                     added: Sequence[float]) -> np.ndarray:
-    """Row checksums of documents: public id, size, content key and time added (what
-    retention removes by; the signature apart)."""
+def document_checks(ids: np.ndarray, doc_ids: Sequence[str], chars: Sequence[int], keys: Sequence[int],
+                     added: Sequence[float], paragraphs: Sequence[int], digests: Sequence[Optional[str]],
+                     metas: Sequence[Optional[str]]) -> np.ndarray:
+    """Row checksums of documents: public id, size, content key, time added (what
+    retention removes by), paragraph count, digest and metadata (the signature,
+    ``banded`` and the text apart)."""
     return row_checks(ids, [np.asarray(chars, dtype=np.int64), np.asarray(keys, dtype=np.uint64),
-                            np.asarray(added, dtype=np.float64)], texts=doc_ids)
+                            np.asarray(added, dtype=np.float64), np.asarray(paragraphs, dtype=np.int64)],
+                      texts=doc_ids, text_columns=(digests, metas))
+
+
+def signature_checks(ids: np.ndarray, banded: Sequence[int], signatures: np.ndarray) -> np.ndarray:
+    """``sig_check``: the checksum of a row's id, ``banded`` flag (field 1, which
+    :func:`~dedup.storage.rowcheck.changed` updates on a hand-over) and signature, read
+    together wherever the buckets are made: one flipped bit of the flag made a
+    paragraph drop out of every answer (tester's T10)."""
+    return row_checks(ids, [np.asarray(banded, dtype=np.int64)], matrix=signatures)
+
+
+def text_checks(ids: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """``text_check``: the checksum of a document's id and text (read only by ``get``)."""
+    return row_checks(ids, texts=texts)
 
 
 def tally_checks(keys: np.ndarray, documents: np.ndarray) -> np.ndarray:
@@ -327,47 +371,35 @@ def tally_checks(keys: np.ndarray, documents: np.ndarray) -> np.ndarray:
 TALLY_CHECK_SQL = "((key >> 32) & 4294967295) * 3 + (key & 4294967295) * 5 + documents * 7"
 
 
-def checked_signatures(ids: Sequence[int], blobs: Sequence[bytes], checks: Sequence, num_perm: int, name: str,
-                       what: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, signatures)`` of rows ``ids`` from their packed signatures and stored
-    ``sig_check`` s, verified.
+def checked_signatures(ids: Sequence[int], banded: Sequence[int], blobs: Sequence[bytes], checks: Sequence,
+                       num_perm: int, name: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, signatures)`` of rows ``ids`` from their ``banded`` flags, packed
+    signatures and stored ``sig_check`` s, verified.
 
-    Raises :class:`IndexCorrupt` naming a row whose signature or id does not match."""
+    Raises :class:`IndexCorrupt` naming a row whose signature, flag or id does not match."""
     ids = np.asarray(ids, dtype=np.int64)
-    signatures = _unpack_signatures(list(blobs), num_perm)
-    verify(stored(checks, name, what, ids), row_checks(ids, matrix=signatures), ids, name, what)
+    signatures = unpack_signatures(list(blobs), num_perm)
+    verify(stored(checks, name, what, ids), signature_checks(ids, _flags(banded, name, what, ids), signatures), ids,
+           name, what)
     return ids, signatures
 
 
-def add_checks(conn: sqlite3.Connection, tables: Sequence[str] = ("documents", "paragraphs"),
-               chunk: int = 1 << 14) -> None:
-    """Compute and store the checksums of every stored row of ``tables`` (the upgrades
-    from formats 8 and 9), ``chunk`` rows at a time, inside the caller's write transaction."""
-    for table in tables:
-        columns, sig_at = (_DOC_COLUMNS, 5) if table == "documents" else (_PARA_COLUMNS, 6)
-        after = 0
-        while rows := conn.execute(f"SELECT {columns.split(', sig_check')[0]} FROM {table} WHERE id > ?"
-                                   " ORDER BY id LIMIT ?", (after, chunk)).fetchall():
-            cols = list(zip(*rows))
-            ids = np.array(cols[0], dtype=np.int64)
-            signatures = _unpack_signatures(list(cols[sig_at]), len(cols[sig_at][0]) // 4)
-            if table == "documents":
-                checks = _document_checks(ids, list(cols[1]), np.array(cols[2], np.int64), unsigned(cols[3]),
-                                          cols[4])
-            else:
-                checks = _paragraph_checks(ids, cols[1:6], *_unpack_sets(list(cols[7])))
-            conn.executemany(f"UPDATE {table} SET sig_check = ?, row_check = ? WHERE id = ?",
-                             zip(signed(row_checks(ids, matrix=signatures)), signed(checks), ids.tolist()))
-            after = int(ids[-1])
+def _flags(banded: Sequence, name: str, what: str, ids: np.ndarray) -> np.ndarray:
+    try:
+        return np.array(banded, dtype=np.int64)
+    except (TypeError, ValueError, OverflowError):
+        bad = [int(i) for i, v in zip(ids.tolist(), banded) if not isinstance(v, int)]
+        raise IndexCorrupt(damaged(name, f"stored {what} row{plural(bad)} {listed(bad)} "
+                                         f"{'have' if len(bad) > 1 else 'has'} no banded flag")) from None
 
 
-def _unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:
+def unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:
     data = b"".join(blobs)
     if len(data) != 4 * num_perm * len(blobs):
         raise IndexCorrupt(f"a stored signature does not have {num_perm} values")
     return np.frombuffer(data, dtype="<u4").astype(np.uint32).reshape(len(blobs), num_perm)
 
 
-def _unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+def unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     counts = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
     return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64), counts

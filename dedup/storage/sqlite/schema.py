@@ -8,6 +8,7 @@ The settings / scheme / pipeline check itself is shared by every backend
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import uuid
@@ -19,7 +20,7 @@ from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
@@ -27,8 +28,11 @@ FORMAT_VERSION = 10
 #: 8: no row checksums, computed for every stored row by the upgrade -- whatever damage
 #: the file had then is taken as it is -- and stored after the blobs, so a read of a
 #: paragraph's signature alone then also reads its overflow pages); 9: documents'
-#: checksums without the time added, tallies without theirs (both computed by the upgrade).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9"}
+#: checksums without the time added, tallies without theirs (both computed by the upgrade);
+#: 10: ``banded``, word and paragraph counts, digest, metadata and text outside the
+#: checksums.  Every upgrade checks the rows' structure before it computes checksums
+#: (:mod:`.upgrade`: what it can and cannot know).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -50,6 +54,7 @@ CREATE TABLE IF NOT EXISTS documents (
     added REAL NOT NULL,
     sig_check INTEGER NOT NULL,
     row_check INTEGER NOT NULL,
+    text_check INTEGER NOT NULL,
     signature BLOB NOT NULL,
     digest TEXT,
     meta TEXT,
@@ -186,27 +191,34 @@ def _id_meta() -> list[tuple[str, str]]:
     return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0"), ("judged", "0")]
 
 
-def upgrade_schema(conn: sqlite3.Connection) -> None:
+def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
     """Bring an older index to the current format, in one transaction: add the
     ``heirs`` table, the id meta rows, the ``digest`` column and the index on ``added``, drop the bucket and sketch tables (the
     buckets are then read from the signatures until :meth:`SQLiteStorage.optimize`
-    writes a bucket file); a concurrent opener that upgraded first wins and this does
-    nothing."""
+    writes a bucket file), check the rows' structure and compute their checksums
+    (:mod:`.upgrade`; :class:`IndexCorrupt` if the structure is wrong, and nothing
+    changes); a concurrent opener that upgraded first wins and this does nothing."""
     with _immediate(conn):
         version = conn.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()[0]
         if version in _UPGRADABLE:
+            try:  # the rows are checked with the settings they were stored with
+                settings = Settings.from_dict(json.loads(
+                    conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0]))
+            except (TypeError, ValueError):
+                return  # not upgraded: opening it says what is wrong (check_meta)
             columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
             if "digest" not in columns:  # rows added before it have none (NULL)
                 conn.execute("ALTER TABLE documents ADD COLUMN digest TEXT")
-            from .rows import TALLY_CHECK_SQL, add_checks  # rows imports this module
+            from .rows import TALLY_CHECK_SQL  # rows imports this module
+            from .upgrade import stamp
 
-            if "row_check" not in columns:
-                for table in ("documents", "paragraphs"):
-                    for column in ("sig_check", "row_check"):
+            for table, added in (("documents", ("sig_check", "row_check", "text_check")),
+                                 ("paragraphs", ("sig_check", "row_check"))):
+                have = {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+                for column in added:
+                    if column not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
-                add_checks(conn)
-            elif version == "9":
-                add_checks(conn, ("documents",))
+            stamp(conn, name, version, settings)
             tallies = {r[1] for r in conn.execute("PRAGMA table_info(tallies)")}
             if tallies and "sum_check" not in tallies:
                 conn.execute("ALTER TABLE tallies ADD COLUMN sum_check INTEGER")
