@@ -13,9 +13,13 @@ How the defaults were chosen (measured on ``eval-dev``; see README "Defaults"):
   name-sharing hard negatives below 0.16.  Word 5-grams (the web-dedup default) fall to
   ~0.2 at the same edit level, which is why "word 5-grams at 0.8" misses light rewrites.
 * threshold 0.3 on the *verified* Jaccard sits in the wide gap between those two.
-* 256 permutations in 85 bands of 3 rows: the LSH S-curve ``1-(1-s^3)^85`` catches a pair
-  at J=0.3 with p=0.90, at J=0.4 with p=0.996 and at J=0.46 with p=0.9998, while a pair
-  at J=0.05 becomes a candidate only 1 % of the time, so verification is not drowned.
+* 256 permutations in 49 bands of 2 rows (:func:`dedup.lsh.choose_bands`, target 0.99):
+  the LSH S-curve ``1-(1-s^2)^49`` catches a pair at J=0.3 with p=0.990, at J=0.365 with
+  p=0.999 and at J=0.46 with p=0.99999, while a pair at J=0.05 becomes a candidate 11 %
+  of the time (most are dropped by the MinHash-estimate floor before verification).
+  The layout was 85 x 3 before (target 0.9), which catches a pair at J=0.3 with
+  p=0.90 only: one near-duplicate in ten at the threshold was lost by design.  An
+  index keeps the layout it was made with (its stored settings).
 """
 
 from __future__ import annotations
@@ -105,7 +109,8 @@ class Settings:
         the LSH S-curve ``1 - (1 - s**rows) ** bands`` at the lower of the two
         thresholds is below 0.5 (e.g. ``rows=100``: 2 bands of 100 rows catch a pair
         at J = 0.3 with probability ~1e-52).  Derived bands never warn (they catch a
-        pair at the threshold with probability >= 0.9, :func:`dedup.lsh.choose_bands`)."""
+        pair at the threshold with probability >= 0.99 whenever ``num_perm`` allows it,
+        :func:`dedup.lsh.choose_bands`)."""
         at = min(self.threshold, self.doc_threshold)
         chance = float(catch_probability(at, self.bands, self.rows))
         if chance >= 0.5:

@@ -125,10 +125,10 @@ def test_options_change_detection(seed_dir):
 def test_explain_shows_the_s_curve():
     res = run("explain")
     assert res.exit_code == 0
-    assert "85 bands x 3 rows" in res.stdout
-    assert "0.9024" in res.stdout  # 1-(1-0.3^3)^85
+    assert "49 bands x 2 rows" in res.stdout
+    assert "0.9902" in res.stdout  # 1-(1-0.3^2)^49
     res = run("explain", "--threshold", "0.8", "--doc-threshold", "0.8", "--num-perm", "128")
-    assert "16 bands x 8 rows" in res.stdout
+    assert "16 bands x 6 rows" in res.stdout
 
 
 def test_multiple_roots_are_prefixed(tmp_path, rng):

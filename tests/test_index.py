@@ -187,6 +187,21 @@ def test_settings_are_stored_and_checked_on_open(tmp_path, rng):
         Index.open(path, Settings())
 
 
+def test_an_index_made_with_the_old_default_bands_keeps_them(tmp_path, rng):
+    # The derived layout changed from 85 x 3 to 49 x 2 (dedup.lsh.CATCH_TARGET): an
+    # index made before keeps its stored layout and answers from it; asking for the new
+    # one names both.
+    path = tmp_path / "old.dedup"
+    text = article(rng)
+    with Index.open(path, Settings(bands=85, rows=3)) as idx:
+        idx.add(text, doc_id="a")
+    with Index.open(path) as idx:
+        assert (idx.settings.bands, idx.settings.rows) == (85, 3)
+        assert idx.check(text).similarity == 1.0
+    with pytest.raises(SettingsMismatch, match=r"bands=85 \(asked for 49\), rows=3 \(asked for 2\)"):
+        Index.open(path, Settings())
+
+
 def test_index_finds_the_cross_document_pairs_a_scan_finds(tmp_path, rng):
     """Same signatures, same bands, same verification: adding documents one by one must
     find every paragraph pair a scan finds between a document and an earlier one."""

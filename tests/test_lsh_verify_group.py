@@ -7,6 +7,7 @@ from dedup import lsh
 from dedup.group import exact_groups, groups
 from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
+from dedup.settings import Settings
 from dedup.shingle import shingle
 from dedup.segments import sorted_unique
 from dedup.segments import unique_sets
@@ -17,12 +18,16 @@ from textgen import prose, rewrite
 def test_s_curve_and_band_choice():
     assert float(catch_probability(0.3, 85, 3)) == pytest.approx(1 - (1 - 0.027) ** 85)
     bands, rows = choose_bands(0.3, 256)
-    assert (bands, rows) == (85, 3)
-    assert catch_probability(0.3, bands, rows) >= 0.9
-    # One more row would drop the catch rate at the threshold below the target.
-    assert catch_probability(0.3, 256 // (rows + 1), rows + 1) < 0.9
+    assert (bands, rows) == (49, 2)
+    assert catch_probability(0.3, bands, rows) >= lsh.CATCH_TARGET
+    # One more row cannot reach the target with every permutation used (85 x 3: 0.90) ...
+    assert catch_probability(0.3, 256 // (rows + 1), rows + 1) < lsh.CATCH_TARGET
+    # ... and one band fewer of these rows misses it: the fewest chance candidates.
+    assert catch_probability(0.3, bands - 1, rows) < lsh.CATCH_TARGET
     b8, r8 = choose_bands(0.8, 128)
-    assert catch_probability(0.8, b8, r8) >= 0.9 and r8 > rows
+    assert catch_probability(0.8, b8, r8) >= lsh.CATCH_TARGET and r8 > rows
+    # Too few permutations to reach the target: every permutation, one row each.
+    assert choose_bands(0.1, 16) == (16, 1)
 
 
 def test_band_keys_equal_exactly_when_band_equal():
@@ -134,9 +139,29 @@ def test_near_duplicates_become_candidates_at_default_bands(rng):
         original = prose(rng, 60)
         texts += [original, rewrite(rng, original, 0.1)]
         partners.append((len(texts) - 2, len(texts) - 1))
-    sig = signatures(shingle(texts, "word", 2), 256)
-    found = {tuple(p) for p in candidate_pairs(band_keys(sig, 85, 3)).tolist()}
+    settings = Settings()
+    sig = signatures(shingle(texts, "word", 2), settings.num_perm)
+    found = {tuple(p) for p in candidate_pairs(band_keys(sig, settings.bands, settings.rows)).tolist()}
     assert sum(p in found for p in partners) >= 199
+
+
+def test_pairs_just_above_the_threshold_become_candidates_at_default_bands(rng):
+    # The derived layout's promise (lsh.CATCH_TARGET): a pair at J = 0.30-0.33 is a
+    # candidate with p >= 0.99.  The old 85 x 3 (target 0.9) lost 6-10 % of them.
+    settings = Settings()
+    texts = []
+    for _ in range(4000):
+        original = prose(rng, 40)
+        texts += [original, rewrite(rng, original, 0.4)]
+    sets = shingle(texts, "word", 2)
+    jaccard = np.array([len(a & b) / len(a | b) for a, b in
+                        ((set(sets.of(i).tolist()), set(sets.of(i + 1).tolist())) for i in range(0, len(texts), 2))])
+    partners = np.flatnonzero((jaccard >= 0.3) & (jaccard < 0.33)) * 2
+    assert len(partners) >= 300
+    sig = signatures(sets, settings.num_perm)
+    keys = band_keys(sig, settings.bands, settings.rows)
+    caught = (keys[partners] == keys[partners + 1]).any(axis=1)
+    assert caught.mean() >= 0.975, caught.mean()
 
 
 def test_candidates_folded_band_by_band_match_brute_force(monkeypatch):

@@ -190,7 +190,7 @@ def test_settings_are_validated():
     with pytest.raises(ValueError, match="exceeds num_perm"):
         Settings(num_perm=64, bands=20, rows=4)
     s = Settings().with_changes(threshold=0.5, doc_threshold=0.5)
-    assert (s.bands, s.rows) == (64, 4)  # bands follow the thresholds unless given
+    assert (s.bands, s.rows) == (35, 3)  # bands follow the thresholds unless given
     assert Settings.from_dict(Settings().to_dict()) == Settings()
 
 
