@@ -17,7 +17,7 @@ Layout (every query below is an index lookup, never a scan):
   (``num_perm`` little-endian uint32) and shingle-set blob (sorted little-endian uint64);
 * ``heirs``: rows that inherited a removed row's bands (see below);
 * ``tallies``: per paragraph content key, in how many judged documents it occurred
-  (and a checksum of the two, kept by the upsert itself: :func:`.rows.tally_checks`)
+  (and a checksum of the two, kept by the upsert itself: :func:`.checks.tally_checks`)
   (stored or not; meta ``judged`` counts the documents): the boilerplate rule's counts;
 * the LSH buckets are not tables: they are written to ``<file>-lsh.<file_id>`` beside
   the database, a key-sorted, memory-mapped array (:mod:`dedup.storage.bucketfile`),
@@ -38,8 +38,9 @@ Errors from SQLite are translated into :class:`~dedup.storage.protocol.StorageEr
 subclasses that name the file and the cause; a failed write rolls back whole.
 
 The modules: this one opens the file and holds the transactions; :mod:`.schema`
-creates, upgrades and checks it; :mod:`.rows` reads and writes rows; :mod:`.buckets`
-answers band-key look-ups and keeps the bucket file.
+creates, upgrades and checks it (:mod:`.upgrade`: an older format's rows checked and
+given checksums); :mod:`.rows` reads and writes rows, :mod:`.checks` says what their
+checksums cover; :mod:`.buckets` answers band-key look-ups and keeps the bucket file.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
 from ..rowcheck import stored, verify
-from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners, signed, tally_checks, text_checks
+from .checks import tally_checks, text_checks
+from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners, signed
 from .schema import (
     _TABLES,
     _UPGRADABLE,

@@ -36,7 +36,7 @@ from ..bucketfile import (
     writer_lock,
 )
 from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
-from .rows import checked_signatures
+from .checks import checked_signatures
 from .schema import _ROWS, translate_os
 
 #: A row's shingle-set size, as stored (the set is packed uint64 values; ``length``

@@ -15,7 +15,15 @@ import numpy as np
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
 from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, NewDocument, ParagraphRows
-from ..rowcheck import changed, damaged, listed, plural, row_checks, stored, verify
+from ..rowcheck import changed, damaged, listed, plural, stored, verify
+from .checks import (
+    checked_signatures,
+    document_checks,
+    paragraph_checks,
+    signature_checks,
+    text_checks,
+    unpack_signatures,
+)
 from .schema import _ROWS
 
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
@@ -325,79 +333,6 @@ def _split_rows(matrix: np.ndarray) -> Iterator[bytes]:
     """The rows of a little-endian uint32 matrix as one blob each."""
     data, width = np.ascontiguousarray(matrix, dtype="<u4").tobytes(), matrix.shape[1] * 4
     return (data[i * width : (i + 1) * width] for i in range(len(matrix)))
-
-
-def paragraph_checks(ids: np.ndarray, cols: Sequence, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Row checksums (:mod:`dedup.storage.rowcheck`) of paragraphs: owner, position,
-    span, content key, word count (``cols``, SQLite's integers) and shingle set (the
-    signature and ``banded`` apart: :func:`signature_checks`)."""
-    return row_checks(ids, [np.asarray(c, dtype=np.int64) for c in cols],
-                      segments=(values, offsets_from_counts(np.asarray(counts, dtype=np.int64))))
-
-
-def document_checks(ids: np.ndarray, doc_ids: Sequence[str], chars: Sequence[int], keys: Sequence[int],
-                     added: Sequence[float], paragraphs: Sequence[int], digests: Sequence[Optional[str]],
-                     metas: Sequence[Optional[str]]) -> np.ndarray:
-    """Row checksums of documents: public id, size, content key, time added (what
-    retention removes by), paragraph count, digest and metadata (the signature,
-    ``banded`` and the text apart)."""
-    return row_checks(ids, [np.asarray(chars, dtype=np.int64), np.asarray(keys, dtype=np.uint64),
-                            np.asarray(added, dtype=np.float64), np.asarray(paragraphs, dtype=np.int64)],
-                      texts=doc_ids, text_columns=(digests, metas))
-
-
-def signature_checks(ids: np.ndarray, banded: Sequence[int], signatures: np.ndarray) -> np.ndarray:
-    """``sig_check``: the checksum of a row's id, ``banded`` flag (field 1, which
-    :func:`~dedup.storage.rowcheck.changed` updates on a hand-over) and signature, read
-    together wherever the buckets are made: one flipped bit of the flag made a
-    paragraph drop out of every answer (tester's T10)."""
-    return row_checks(ids, [np.asarray(banded, dtype=np.int64)], matrix=signatures)
-
-
-def text_checks(ids: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-    """``text_check``: the checksum of a document's id and text (read only by ``get``)."""
-    return row_checks(ids, texts=texts)
-
-
-def tally_checks(keys: np.ndarray, documents: np.ndarray) -> np.ndarray:
-    """The checksum of ``tallies`` rows (SQLite's signed keys, their counts): small
-    weights of the key's two halves and the count, so that an upsert can keep it in
-    SQL (``+ 7 * n``, :data:`TALLY_CHECK_SQL`); any one changed value changes it."""
-    keys, documents = np.asarray(keys, dtype=np.int64), np.asarray(documents, dtype=np.int64)
-    return ((keys >> 32) & 0xFFFFFFFF) * 3 + (keys & 0xFFFFFFFF) * 5 + documents * 7
-
-
-#: :func:`tally_checks` in SQL (SQLite's ``>>`` is arithmetic, like numpy's on int64).
-TALLY_CHECK_SQL = "((key >> 32) & 4294967295) * 3 + (key & 4294967295) * 5 + documents * 7"
-
-
-def checked_signatures(ids: Sequence[int], banded: Sequence[int], blobs: Sequence[bytes], checks: Sequence,
-                       num_perm: int, name: str, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(ids, signatures)`` of rows ``ids`` from their ``banded`` flags, packed
-    signatures and stored ``sig_check`` s, verified.
-
-    Raises :class:`IndexCorrupt` naming a row whose signature, flag or id does not match."""
-    ids = np.asarray(ids, dtype=np.int64)
-    signatures = unpack_signatures(list(blobs), num_perm)
-    verify(stored(checks, name, what, ids), signature_checks(ids, _flags(banded, name, what, ids), signatures), ids,
-           name, what)
-    return ids, signatures
-
-
-def _flags(banded: Sequence, name: str, what: str, ids: np.ndarray) -> np.ndarray:
-    try:
-        return np.array(banded, dtype=np.int64)
-    except (TypeError, ValueError, OverflowError):
-        bad = [int(i) for i, v in zip(ids.tolist(), banded) if not isinstance(v, int)]
-        raise IndexCorrupt(damaged(name, f"stored {what} row{plural(bad)} {listed(bad)} "
-                                         f"{'have' if len(bad) > 1 else 'has'} no banded flag")) from None
-
-
-def unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:
-    data = b"".join(blobs)
-    if len(data) != 4 * num_perm * len(blobs):
-        raise IndexCorrupt(f"a stored signature does not have {num_perm} values")
-    return np.frombuffer(data, dtype="<u4").astype(np.uint32).reshape(len(blobs), num_perm)
 
 
 def unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:

@@ -209,7 +209,7 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
             columns = {r[1] for r in conn.execute("PRAGMA table_info(documents)")}
             if "digest" not in columns:  # rows added before it have none (NULL)
                 conn.execute("ALTER TABLE documents ADD COLUMN digest TEXT")
-            from .rows import TALLY_CHECK_SQL  # rows imports this module
+            from .checks import TALLY_CHECK_SQL
             from .upgrade import stamp
 
             for table, added in (("documents", ("sig_check", "row_check", "text_check")),

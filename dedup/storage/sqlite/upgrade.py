@@ -35,17 +35,9 @@ import numpy as np
 from ...settings import Settings
 from ..protocol import IndexCorrupt
 from ..rowcheck import damaged, listed
-from .rows import (
-    _DOC_FIELDS,
-    document_checks,
-    paragraph_checks,
-    signature_checks,
-    signed,
-    text_checks,
-    unpack_sets,
-    unpack_signatures,
-    unsigned,
-)
+from .checks import document_checks, paragraph_checks, signature_checks, text_checks, unpack_signatures
+from .rows import _DOC_FIELDS, signed, unpack_sets, unsigned
+
 
 #: Rows read and stamped at a time.
 CHUNK = 1 << 14
