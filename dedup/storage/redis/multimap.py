@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ...segments import offsets_from_counts, ranges, sorted_unique
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged, listed
@@ -68,17 +69,20 @@ class Multimaps:
         """``(key index, row id)`` of every entry of the multimap ``base`` (see
         :mod:`.lua`) under ``keys`` (uint64), ordered by key index then age; with
         ``limit``, the oldest ``limit`` of each key.  The keys' shards are read with
-        MGETs in one pipelined round trip and searched here, vectorized."""
+        MGETs in one pipelined round trip (each shard once) and searched here,
+        vectorized."""
         keys = np.asarray(keys, dtype=np.uint64)
         if not len(keys):
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        shard = (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
+        shards, which = sorted_unique((keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base]),
+                                      return_inverse=True)
         field = (keys >> np.uint64(32)).astype(np.uint32)
-        # One shard read per key (a shard two keys share is sent twice: rare, and it
-        # keeps each key's entries side by side, so no gather is needed).
-        bodies = self._shard_bodies(base, shard.tolist())
-        per_key = np.array([len(b) // 8 for b in bodies], dtype=np.int64)
+        bodies = self._shard_bodies(base, shards.tolist())
+        sizes = np.array([len(b) // 8 for b in bodies], dtype=np.int64)
+        # Each key's shard's entries side by side, in key order.
+        per_key = sizes[which.ravel()]
         entries = np.frombuffer(b"".join(bodies), dtype="<u4").reshape(-1, 2)
+        entries = entries[ranges(offsets_from_counts(sizes)[:-1][which.ravel()], per_key)]
         match = np.flatnonzero(entries[:, 0] == np.repeat(field, per_key))
         at = np.searchsorted(np.cumsum(per_key), match, side="right")
         ids = entries[match, 1].astype(np.int64)

@@ -16,7 +16,7 @@ from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, Listed, Paragr
 from .records import (
     PARA_ROWS,
     ParagraphTable,
-    split_chunk,
+    chunk_records,
     unpack_documents,
     unpack_meta,
     unpack_paragraphs,
@@ -53,14 +53,25 @@ class Reads:
         return {c: b for c, b in zip(chunks, blobs) if b is not None}
 
     def _paragraph_records(self, ids: np.ndarray) -> list[Optional[bytes]]:
-        """The records of paragraph rows ``ids`` (``None`` where missing), one MGET."""
-        chunks = self._chunks(sorted_unique(np.asarray(ids, dtype=np.int64) // PARA_ROWS).tolist())
-        where = {c: split_chunk(b, self.path) for c, b in chunks.items()}
-        out: list[Optional[bytes]] = []
-        for row in ids.tolist():
-            at = where.get(row // PARA_ROWS, {}).get(row)
-            out.append(chunks[row // PARA_ROWS][at[0] : at[1]] if at else None)
-        return out
+        """The records of paragraph rows ``ids`` (``None`` where missing), one MGET;
+        the chunks are parsed vectorized (:func:`.records.chunk_records`)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        numbers = sorted_unique(ids // PARA_ROWS)
+        chunks = self._chunks(numbers.tolist())
+        if not chunks:
+            return [None] * len(ids)
+        held = np.array(sorted(chunks), dtype=np.int64)
+        joined = b"".join(chunks[c] for c in held.tolist())
+        bounds = offsets_from_counts(np.array([len(chunks[c]) for c in held.tolist()], dtype=np.int64))
+        chunk, rows, start, end = chunk_records(np.frombuffer(joined, np.uint8), bounds, self.path)
+        # A record is its chunk's only where its row belongs there (``row // PARA_ROWS``).
+        mine = rows // PARA_ROWS == held[chunk]
+        rows, start, end = rows[mine], start[mine], end[mine]
+        order = np.argsort(rows, kind="stable")
+        rows, start, end = rows[order], start[order], end[order]
+        at = np.minimum(np.searchsorted(rows, ids), max(len(rows) - 1, 0))
+        hit = (rows[at] == ids) if len(rows) else np.zeros(len(ids), bool)
+        return [joined[a:b] if h else None for h, a, b in zip(hit.tolist(), start[at].tolist(), end[at].tolist())]
 
     def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

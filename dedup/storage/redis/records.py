@@ -178,6 +178,37 @@ def chunk_entries(ids: np.ndarray, records: list[bytes]) -> dict[int, bytes]:
     return {chunk: b"".join(parts) for chunk, parts in out.items()}
 
 
+def chunk_records(buf: np.ndarray, bounds: np.ndarray, name: str) -> tuple[np.ndarray, ...]:
+    """Every record of the ``p:`` chunks joined in ``buf`` (uint8; chunk ``i`` is
+    ``buf[bounds[i]:bounds[i+1]]``): ``(chunk index, row id, start, end)`` of each, the
+    record being ``buf[start:end]``.  Vectorized over the chunks: one step per record
+    position (a chunk holds at most :data:`PARA_ROWS` records), not a Python step per
+    record.
+
+    Raises :class:`IndexCorrupt` when a chunk is truncated."""
+    ends = np.asarray(bounds[1:], dtype=np.int64)
+    pos = np.asarray(bounds[:-1], dtype=np.int64)
+    chunk = np.arange(len(pos), dtype=np.int64)
+    found: list[tuple[np.ndarray, ...]] = []
+    while True:
+        live = pos < ends[chunk]
+        pos, chunk = pos[live], chunk[live]
+        if not len(pos):
+            break
+        if (pos + ENTRY.size > ends[chunk]).any():
+            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        head = buf[pos[:, None] + np.arange(ENTRY.size)].view("<u4").astype(np.int64)
+        start = pos + ENTRY.size
+        end = start + head[:, 1]
+        if (end > ends[chunk]).any():
+            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        found.append((chunk, head[:, 0], start, end))
+        pos = end
+    if not found:
+        return tuple(np.zeros(0, np.int64) for _ in range(4))
+    return tuple(np.concatenate(column) for column in zip(*found))
+
+
 def split_chunk(blob: bytes, name: str) -> dict[int, tuple[int, int]]:
     """Row id -> (start, end) of its record in a ``p:`` chunk."""
     out, at = {}, 0
