@@ -337,7 +337,7 @@ def test_the_cli_takes_a_redis_url(redis_prefix, tmp_path):
     assert wrong.exit_code == 2 and "--ngram 4 differs from the index's 2" in wrong.output
 
 
-def test_workers_share_the_bucket_log_adds_removals_and_hand_overs(redis_prefix):
+def test_workers_share_the_bucket_log_adds_removals_and_hand_overs(redis_prefix, client):
     """Each worker holds the buckets in memory, synced from the server's log before each
     transaction: what another worker adds, removes or hands over after this one opened
     the index is seen by its next check (no stale band entry leads to a removed row)."""
@@ -351,7 +351,9 @@ def test_workers_share_the_bucket_log_adds_removals_and_hand_overs(redis_prefix)
         store = reader._store
         with store.transaction(write=False):
             _, rows, _ = store.candidates("paragraph", sign([article(20)], reader.settings).para_bands.ravel())
-        assert len(rows) == 0
+            left = set(store.paragraphs(rows).docs.tolist())
+        b = int(client.hget(f"{redis_prefix}:ids", "b"))
+        assert left <= {b}  # chance band hits of "b"'s rows only (2-row bands share more by chance)
     with Index.open(url, policy=Policy("flag", add_duplicates=True)) as writer, Index.open(url) as reader:
         writer.add(article(21), "b-copy")  # an exact copy: found by content key, not banded
         assert reader.check(article(21)).matches[0].doc_id in ("b", "b-copy")
