@@ -162,6 +162,19 @@ def test_changed_metadata_or_digest_is_detected(tmp_path, corpus, edit):
     assert res.exit_code == 2 and "feed-9" not in res.stdout
 
 
+def test_a_deleted_document_row_is_damage_not_a_crash(tmp_path, corpus):
+    """Tester's T10 sweep: a DELETEd document row whose paragraph rows stay ended a
+    check in an IndexError (an unexpected error) once its paragraphs matched."""
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    (d,) = _one(path, "SELECT id FROM documents WHERE doc_id = 'article-05'")
+    _edit(path, "DELETE FROM documents WHERE id = ?", d)
+    with Index.open(path) as idx:
+        with pytest.raises(IndexCorrupt, match=f"stored paragraph rows belong to document row {d}, which is not"):
+            idx.check(probes[5])
+
+
 # -- the upgrade from older formats ------------------------------------------------------
 
 

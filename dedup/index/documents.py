@@ -11,7 +11,8 @@ import numpy as np
 from ..minhash import estimate, floor
 from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
-from ..storage.protocol import Storage
+from ..storage.protocol import IndexCorrupt, Storage
+from ..storage.rowcheck import damaged, listed, plural
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
 from .furniture import frames
@@ -83,6 +84,11 @@ def document_matches(
     if not pair_doc:
         return out, np.zeros(len(c.para_key), bool)
     docs = store.documents(np.array(pair_doc, dtype=np.int64))
+    lost = np.setdiff1d(np.array(pair_doc, dtype=np.int64), docs.ids)
+    if len(lost):  # owners of paragraph rows read (the copies and hits are rows read)
+        raise IndexCorrupt(damaged(store.path, f"stored paragraph rows belong to document row{plural(lost)} "
+                                               f"{listed(lost.tolist())}, which {'are' if len(lost) > 1 else 'is'} "
+                                               "not found"))
     pa = np.array(pair_art, dtype=np.int64)
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
