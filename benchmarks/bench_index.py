@@ -28,6 +28,12 @@ Timings are with the OS page cache warm (the file was just written).
 
 A 100k index takes minutes to build: build it once (``--load``), then measure it as
 often as needed with ``--rollback`` (the adds are rolled back, the file stays as built).
+Two code versions on one built file, side by side (``--warm``: every page of the
+bucket file verified first, what a long-running process reaches; ``--verdicts``: the
+answers, to assert they are identical):
+
+    PYTHONPATH=/tmp/old python benchmarks/bench_index.py --docs 100000 --paragraphs 20 \
+        --db /tmp/b.dedup --rollback --warm --skip-sizes --verdicts /tmp/old.json
 """
 
 from __future__ import annotations
@@ -219,9 +225,10 @@ def undone(idx: Index, rollback: bool) -> Iterator[None]:
 
 
 def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str, paragraphs: int, add_batch: int,
-            rollback: bool = False) -> dict:
-    """Latency of single checks and adds, and the size on disk, at the current size
-    (``rollback``: the adds rolled back, see :func:`undone`)."""
+            rollback: bool = False, sizes: bool = True, answers: list | None = None) -> dict:
+    """Latency of single checks and adds, and the size on disk (unless not ``sizes``),
+    at the current size (``rollback``: the adds rolled back, see :func:`undone`);
+    every verdict's dict appended to ``answers`` if given."""
     results: dict = {}
     probes = articles(chain, samples, 999_999 + seed, paragraphs)
     # New articles for the adds at every size (the same ones would be duplicates of
@@ -232,24 +239,30 @@ def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str, paragr
     stored = [idx.get(f"doc{rng.randrange(len(idx) - 1)}") for _ in range(samples)]
     rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
     verdicts: list = []
+    kept = answers if answers is not None else []
     results["check_new_ms"] = summary(timed(lambda t: verdicts.append(idx.check(t)), probes[:samples]))
     results["check_new_flagged"] = sum(v.flagged for v in verdicts)
+    kept.extend(v.to_dict() for v in verdicts)
     verdicts.clear()
     results["check_rewrite_ms"] = summary(timed(lambda t: verdicts.append(idx.check(t)), rewrites))
     results["check_rewrite_duplicate"] = sum(v.is_duplicate for v in verdicts)
+    kept.extend(v.to_dict() for v in verdicts)
     counter = iter(range(10**9))
     verdicts.clear()
     with undone(idx, rollback):
         results["add_new_ms"] = summary(timed(
             lambda t: verdicts.append(idx.add(t, doc_id=f"probe-{tag}-{next(counter)}")), probes[samples:]))
     results["add_new_added"] = sum(v.added for v in verdicts)
+    kept.extend(v.to_dict() for v in verdicts)
     # A batch load as `dedup index add DIR` runs it (``filter``: add_many of
     # BATCH_DOCUMENTS articles at a time), new articles each time.
     batch = articles(chain, add_batch, 777_777 + seed + len(idx), paragraphs)
     with undone(idx, rollback):
         start, cpu_start = time.perf_counter(), time.process_time()
-        added = sum(v.added for _, v in idx.filter((f"batch-{tag}-{i}", t) for i, t in enumerate(batch)))
+        filtered = [v for _, v in idx.filter((f"batch-{tag}-{i}", t) for i, t in enumerate(batch))]
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    added = sum(v.added for v in filtered)
+    kept.extend(v.to_dict() for v in filtered)
     results["add_many"] = {"articles": len(batch), "added": added, "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
                            "articles_per_s_wall": round(len(batch) / wall, 1),
                            "articles_per_s_cpu": round(len(batch) / cpu, 1)}
@@ -258,7 +271,8 @@ def measure(idx: Index, chain: Markov, samples: int, seed: int, tag: str, paragr
     results["bucket_file"] = stats["bucket_file"]
     results["bytes_per_paragraph"] = round(stats["bytes"] / stats["paragraphs"], 1)
     results["bytes_per_article"] = round(stats["bytes"] / stats["documents"], 1)
-    results["tables_bytes"] = table_sizes(idx.path)
+    if sizes:  # (dbstat reads the whole database)
+        results["tables_bytes"] = table_sizes(idx.path)
     return results
 
 
@@ -283,6 +297,11 @@ def main() -> None:
                         help="processes signing each batch of add_many (Index.open(jobs=...), as `dedup index add -j`)")
     parser.add_argument("--load", action="store_true",
                         help="build with Index.load (no checks) instead of add_many")
+    parser.add_argument("--warm", action="store_true",
+                        help="verify every page of the bucket file before measuring (what a long-running process "
+                             "reaches; a fresh one verifies each page the first time it reads it)")
+    parser.add_argument("--skip-sizes", action="store_true", help="no size per table (dbstat reads the database)")
+    parser.add_argument("--verdicts", type=Path, help="write every measured call's verdict here (JSON)")
     args = parser.parse_args()
 
     chain = Markov(paragraphs_from(args.source))
@@ -320,8 +339,17 @@ def main() -> None:
             result = {"build": {"articles": stored, "build_seconds": round(build_time, 1),
                                 "articles_per_s": round(stored / build_time, 1) if build_time else None,
                                 "not_added": rejected}}
-            result.update(measure(idx, chain, args.samples, args.seed, f"{target}-{os.getpid()}", args.paragraphs,
-                                  args.add_batch, args.rollback))
+            if args.warm:
+                with idx._store.transaction(write=False):  # noqa: SLF001 -- a benchmark's shortcut
+                    idx._store._bucket_view().file.verify_all()  # noqa: SLF001
+            answers: list = []
+            # (ids of the adds: the same in every run when they are rolled back, so that
+            # two runs' verdicts compare; else new ones each run)
+            tag = str(target) if args.rollback else f"{target}-{os.getpid()}"
+            result.update(measure(idx, chain, args.samples, args.seed, tag, args.paragraphs,
+                                  args.add_batch, args.rollback, not args.skip_sizes, answers))
+            if args.verdicts:
+                args.verdicts.write_text(json.dumps(answers, default=str))
             report[str(target)] = result
             print(json.dumps({target: result}, indent=1), flush=True)
     if tmp:
