@@ -114,7 +114,7 @@ def hits(
     rows = sorted_unique(refs)
     stored_sketches, stored_sizes = store.paragraph_sketches(rows)
     at = np.searchsorted(rows, refs)
-    keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches[new], stored_sketches[at],
+    keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches, new, stored_sketches, at,
                   sketch_positions(s.num_perm))
     return new[keep], refs[keep], position[keep]
 
@@ -134,16 +134,18 @@ def _entries_per_row(refs: np.ndarray) -> np.ndarray:
 
 def unread(
     containment: float, sizes: np.ndarray, stored_sizes: np.ndarray, position: np.ndarray,
-    sketches: np.ndarray, stored_sketches: np.ndarray, compared: int,
+    sketches: np.ndarray, new: np.ndarray, stored_sketches: np.ndarray, at: np.ndarray, compared: int,
 ) -> np.ndarray:
-    """Which pairs (checked and stored sizes, first shared position, both sketches)
-    may be contained to ``containment``, judged without reading the stored row: the
-    size ratio within ``MAX_RATIO`` and needing that position (as :func:`candidates`
-    judges it again on the row), and the sketches agreeing in as many of their
-    ``compared`` positions as a
+    """Which pairs (checked and stored sizes, first shared position, and the sketches
+    ``sketches[new]`` and ``stored_sketches[at]``) may be contained to ``containment``,
+    judged without reading the stored row: the size ratio within ``MAX_RATIO`` and
+    needing that position (as :func:`candidates` judges it again on the row), and the
+    sketches agreeing in as many of their ``compared`` positions as a
     pair at the threshold does at its size ratio (``J_min``,
     :func:`~dedup.containment.min_jaccard`) but with probability
-    :data:`~dedup.sketch.SKETCH_MISS` (:func:`~dedup.sketch.sketch_floors`).
+    :data:`~dedup.sketch.SKETCH_MISS` (:func:`~dedup.sketch.sketch_floors`).  The
+    sketches are gathered only for the pairs the sizes leave (at 100k articles a
+    128-article add weighs ~1M pairs).
 
     Why: most pairs sharing two single values share two common shingles (at 50k
     stored articles ~4,000 per check, of which 0-2 are plausible), and each was a
@@ -152,7 +154,7 @@ def unread(
     ratio = np.maximum(sizes, stored_sizes) / small
     keep = (stored_sizes > 0) & (ratio <= MAX_RATIO)
     keep[keep] = position[keep] < depth(containment, ratio[keep])
-    keep[keep] = sketch_matches(sketches[keep], stored_sketches[keep]) >= sketch_floors(
+    keep[keep] = sketch_matches(sketches[new[keep]], stored_sketches[at[keep]]) >= sketch_floors(
         min_jaccard(containment, ratio[keep]), compared)
     return keep
 
