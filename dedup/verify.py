@@ -68,7 +68,8 @@ class Scores:
     containment_b: np.ndarray  # |A ∩ B| / |B|
 
 
-def score_pairs(table: SetTable, pairs: np.ndarray, whole: np.ndarray | None = None) -> Scores:
+def score_pairs(table: SetTable, pairs: np.ndarray, whole: np.ndarray | None = None,
+                whole_b: np.ndarray | None = None) -> Scores:
     """Exact Jaccard and both containments of each pair of sets (``pairs``: rows
     ``(a, b)`` of indices into ``table``).
 
@@ -77,12 +78,16 @@ def score_pairs(table: SetTable, pairs: np.ndarray, whole: np.ndarray | None = N
     paragraphs, :mod:`dedup.boilerplate`).  Those shingles are then left out of ``b``
     too, so both sides are scored without them: ``b`` loses ``|whole ∩ b| - |a ∩ b|``
     shingles, and nothing else changes (``a ∩ b`` already holds none of them).
-    Without it, a copy of ``whole`` scores ``|a| / |whole|`` instead of 1."""
+    Without it, a copy of ``whole`` scores ``|a| / |whole|`` instead of 1.
+    ``whole_b`` likewise for ``b`` (a stored page's own boilerplate): what ``b`` left
+    out leaves ``a`` too; both may be given."""
     inter = intersections(table, pairs).astype(float)
     size_a = table.sizes()[pairs[:, 0]].astype(float)
     size_b = table.sizes()[pairs[:, 1]].astype(float)
     if whole is not None:
         size_b -= intersections(table, np.stack([whole, pairs[:, 1]], axis=1)) - inter
+    if whole_b is not None:
+        size_a -= intersections(table, np.stack([pairs[:, 0], whole_b], axis=1)) - inter
     union = size_a + size_b - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return Scores(

@@ -112,3 +112,20 @@ def test_boilerplate_is_left_out_of_both_sides_of_a_document_score(backend, tmp_
         (without,) = plain.check("\n\n".join(edited)).matches
     assert with_footer.similarity == without.similarity < 0.5
     assert with_footer.containment == without.containment
+
+
+def test_a_stored_pages_own_boilerplate_is_left_out_too(backend):
+    """#11: boilerplate only the stored page has (its footer, which the checked copy of
+    its story lacks) was left in the stored side: the same story scored 0.75, not 1."""
+    rng = random.Random(9)
+    footer = ["Cookies: Sitewide uses cookies; continuing means consenting. Preferences anytime.",
+              "Newsletter: weekly digest, unsubscribe anytime. Copyright 2026 Sitewide Media."]
+    bodies = [[rich_prose(rng, 25), rich_prose(rng, 25)] for _ in range(10)]
+    with Index.open(backend.url) as idx:
+        for i, body in enumerate(bodies):
+            idx.add("\n\n".join(body + footer), doc_id=f"s{i}", policy=Policy(action="flag", add_duplicates=True))
+        story = idx.check("\n\n".join(bodies[4]))  # the story as a feed gives it: no footer
+        top = story.matches[0]
+        assert top.doc_id == "s4" and top.similarity == 1.0 and top.containment == (1.0, 1.0), top
+        assert story.is_duplicate and story.boilerplate == ()
+

@@ -18,6 +18,7 @@ from ..verify import score_pairs
 from .furniture import frames
 from .matches import MAX_COPIES, Found, hits_to_pairs, joined
 from .signing import Signed
+from .tallies import StoredBoilerplate
 
 #: Stored documents scored as whole documents per article (those sharing the most
 #: paragraphs first); bounds the work when a text is repeated across the archive.
@@ -35,7 +36,8 @@ def document_matches(
     One look-up per kind for all the articles; the same lists as one article at a time.
     The articles' ``boilerplate`` paragraphs (bool per batch paragraph) are left out of
     the whole-document scores, on both sides: the stored document loses the shingles
-    the article left out (:func:`dedup.verify.score_pairs`, ``whole``).  A stored
+    the article left out (:func:`dedup.verify.score_pairs`, ``whole``); so are the
+    stored documents' own (:class:`~.tallies.StoredBoilerplate`, ``whole_b``).  A stored
     page in one frame with an article (:mod:`.furniture`) is scored without the
     paragraphs they share, and those of them that are ``recurring`` (bool per batch
     paragraph) are the article's furniture; a stored page that shares nothing but
@@ -44,10 +46,13 @@ def document_matches(
     s = store.settings
     c = signed.corpus
     n = len(arts)
-    # Stored documents sharing matched paragraphs, most shared first, then by row id.
+    # Stored documents sharing matched paragraphs, most shared first, then by row id --
+    # paragraphs that are not boilerplate: a page sharing only a site's boilerplate is
+    # no candidate (it would be scored, then left out as no match; tester T7).
     match_art = owner[found.new]
     span = int(found.rows.docs.max()) + 1 if len(match_art) else 1
-    shared_pairs, _, shared = first_unique(match_art * span + found.rows.docs)
+    linking = slice(None) if boilerplate is None else ~boilerplate[eligible[found.new]]
+    shared_pairs, _, shared = first_unique((match_art * span + found.rows.docs)[linking])
     shared_art, shared_doc = shared_pairs // span, shared_pairs % span
     ranked = np.lexsort((shared_doc, -shared, shared_art))
     ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
@@ -93,14 +98,18 @@ def document_matches(
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
     unions = signed.document_sets(arts[scored], boilerplate)
-    stored_sets = store.document_sets(docs.ids)
+    own = StoredBoilerplate(store) if s.boilerplate else None
+    stored_sets = store.document_sets(docs.ids, own)  # without their own boilerplate
     table = joined(unions, stored_sets)
     pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
-    whole = None
+    whole = whole_b = None
     if boilerplate is not None and boilerplate.any():  # left out of the stored side too
         whole = len(table.offsets) - 1 + pairs[:, 0]
         table = joined(table, signed.document_sets(arts[scored]))
-    scores = score_pairs(table, pairs, whole)
+    if own is not None and own.left_out:  # and a stored page's own, out of the article
+        whole_b = len(table.offsets) - 1 + pos
+        table = joined(table, store.document_sets(docs.ids))
+    scores = score_pairs(table, pairs, whole, whole_b)
     # Paragraphs shared word for word with a stored page whose other content is
     # unrelated are the site's frame (:mod:`.furniture`): such pairs are scored without them.
     common = np.zeros(len(c.para_key), bool) if boilerplate is None else boilerplate

@@ -60,6 +60,27 @@ def recurrences(
     return np.where(asked, seen, 0), np.where(asked, need[signed.corpus.para_doc], never)
 
 
+class StoredBoilerplate:
+    """The ``leave_out`` of :meth:`Storage.document_sets` that leaves a stored page's own
+    boilerplate out of its set: the paragraphs whose text occurred in at least
+    :func:`dedup.boilerplate.min_documents` of the documents judged (the stored
+    tallies).  ``left_out`` says whether it flagged any.
+
+    Why: an article's boilerplate was left out of both sides of a document score, but
+    boilerplate only the stored page has (its "related stories" box) was not, so the
+    same story without that box scored well under 1."""
+
+    def __init__(self, store: Storage) -> None:
+        self._store = store
+        self.left_out = False
+
+    def __call__(self, keys: np.ndarray) -> np.ndarray:
+        counts, judged = self._store.tallies(keys)
+        flagged = counts >= min_documents(judged, self._store.settings.boilerplate)
+        self.left_out = self.left_out or bool(flagged.any())
+        return flagged
+
+
 def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
     """The paragraph content keys to tally for the ``counted`` articles of ``signed``:
     each distinct key once per article."""

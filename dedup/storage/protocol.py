@@ -275,8 +275,13 @@ class Storage(Protocol):
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         """Up to ``limit`` stored documents per content key, oldest first."""
 
-    def document_sets(self, ids: np.ndarray) -> SetTable:
-        """Each document's shingle set (union of its paragraphs'), in the order of ``ids``."""
+    def document_sets(self, ids: np.ndarray,
+                      leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
+        """Each document's shingle set (union of its paragraphs'), in the order of ``ids``.
+        ``leave_out`` (optional): called once with the content keys (uint64) of all
+        those documents' paragraphs, it returns a bool per key; the paragraphs it flags
+        are left out of the unions (the index leaves out a stored page's boilerplate,
+        :func:`dedup.index.tallies.stored_boilerplate`).  Added in session 11."""
 
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         """For each content key, whether a stored paragraph (document) already has it."""

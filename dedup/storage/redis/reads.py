@@ -196,7 +196,8 @@ class Reads:
         return out
 
     @_guarded("read")
-    def document_sets(self, ids: np.ndarray) -> SetTable:
+    def document_sets(self, ids: np.ndarray,
+                      leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
         blobs = self._records("d:", ids)
         missing = np.array([i for i, b in zip(ids.tolist(), blobs) if b is None], dtype=np.int64)
@@ -208,8 +209,12 @@ class Reads:
         rows = ranges(np.array([h.first for h in heads], dtype=np.int64), counts)
         table = self._read_paragraphs(rows)
         owner = np.repeat(np.arange(len(ids)), counts)
-        per_doc = np.bincount(owner, weights=table.sets.sizes(), minlength=len(ids)).astype(np.int64)
-        return unique_sets(table.sets.values, offsets_from_counts(per_doc))
+        sets = table.sets
+        if leave_out is not None and len(rows):
+            kept = np.flatnonzero(~leave_out(table.keys))
+            sets, owner = take_sets(sets, kept), owner[kept]
+        per_doc = np.bincount(owner, weights=sets.sizes(), minlength=len(ids)).astype(np.int64)
+        return unique_sets(sets.values, offsets_from_counts(per_doc))
 
     def _read_paragraphs(self, rows: np.ndarray) -> ParagraphTable:
         blobs = self._paragraph_records(rows)

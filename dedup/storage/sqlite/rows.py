@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -101,7 +101,8 @@ class Rows:
             ).fetchall())
         return self._document_rows(rows)
 
-    def document_sets(self, ids: np.ndarray) -> SetTable:
+    def document_sets(self, ids: np.ndarray,
+                      leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
         wanted = sorted_unique(ids).tolist()
         rows = self._select_in("SELECT id, doc, position, start_char, end_char, key, words, shingles, row_check"
@@ -117,6 +118,8 @@ class Rows:
         # union is then one segment per document, made unique by ``unique_sets``.
         order = np.argsort(owner, kind="stable")
         starts = offsets_from_counts(counts)[:-1]
+        if leave_out is not None and len(counts):
+            counts = np.where(leave_out(unsigned(cols[5])), 0, counts)
         grouped = values[ranges(starts[order], counts[order])]
         per_doc = np.bincount(owner, weights=counts, minlength=len(ids)).astype(np.int64)
         return unique_sets(grouped, offsets_from_counts(per_doc))
