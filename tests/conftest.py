@@ -70,8 +70,13 @@ def backend(request, tmp_path) -> Backend:
         path = tmp_path / "contract.dedup"
 
         def tamper_file(key: str, value: str) -> None:
+            from dedup.storage.sqlite.schema import meta_check
+
             with closing(sqlite3.connect(path)) as conn:
                 conn.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+                # as another dedup would have written it (not damage): its checksum agrees
+                meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'meta_check'", (meta_check(meta),))
                 conn.commit()
 
         return Backend("sqlite", str(path), False, tamper_file)

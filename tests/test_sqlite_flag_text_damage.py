@@ -1,6 +1,7 @@
-"""SQLite format 11 (#12): the ``banded`` flag, word and paragraph counts, a document's
-digest, metadata and text are checksummed too, and the in-place upgrade checks the
-rows' structure before it stamps checksums on them.
+"""SQLite formats 11 and 12 (#12): the ``banded`` flag, word and paragraph counts, a
+document's digest, metadata and text are checksummed too (11), and so are the fixed
+meta rows, settings first (12); the in-place upgrade checks the rows' structure before
+it stamps checksums on them.
 
 Before format 11 each change here was answered from silently: one flipped bit of
 ``paragraphs.banded`` made a paragraph drop out of every answer (tester's T10), a
@@ -175,6 +176,42 @@ def test_a_deleted_document_row_is_damage_not_a_crash(tmp_path, corpus):
             idx.check(probes[5])
 
 
+@pytest.mark.parametrize("edit", [
+    "UPDATE meta SET value = replace(value, '\"threshold\": 0.3', '\"threshold\": 0.7') WHERE key = 'settings'",
+    "UPDATE meta SET value = replace(value, '\"min_tokens\": 8', '\"min_tokens\": 9') WHERE key = 'settings'",
+    "UPDATE meta SET value = substr(value, 2) || '0' WHERE key = 'uid'",
+    "DELETE FROM meta WHERE key = 'meta_check'",
+])
+def test_changed_settings_are_damage(tmp_path, corpus, edit):
+    """One flipped bit of the settings' JSON ('3' is 0x33, '7' 0x37) made the index
+    answer with a threshold of 0.7; the uid pairs the database with its bucket files."""
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    meta = "SELECT group_concat(key || '=' || value, ';') FROM meta WHERE key <> 'format_version'"
+    before = _one(path, meta)
+    _edit(path, edit)
+    assert _one(path, meta) != before  # the edit found what it changes
+    for readonly in (True, False):
+        with pytest.raises(IndexCorrupt, match="the index is damaged: its meta rows format, settings, .* do not"):
+            Index.open(path, readonly=readonly)
+
+
+def test_a_format_11_index_gets_its_meta_check(tmp_path, corpus):
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    with Index.open(path) as idx:
+        before = idx.check(probes[2])
+    _edit(path, "DELETE FROM meta WHERE key = 'meta_check'")
+    _edit(path, "UPDATE meta SET value = '11' WHERE key = 'format_version'")
+    with Index.open(path) as idx:
+        assert idx.check(probes[2]).matches == before.matches
+    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == ("12",)
+    with Index.open(path, readonly=True) as idx:
+        assert idx.check(probes[2]).matches == before.matches
+
+
 # -- the upgrade from older formats ------------------------------------------------------
 
 
@@ -202,7 +239,7 @@ def test_an_intact_format_10_index_is_upgraded_and_answers_the_same(tmp_path, co
         assert idx.get("article-01").text == texts[1]
         assert [d.meta for d in idx.documents()] == [{"source": f"feed-{i}"} for i in range(ARTICLES)]
     assert [(v.seen, v.matches) for v in after] == [(v.seen, v.matches) for v in before]
-    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == ("11",)
+    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == ("12",)
 
 
 @pytest.mark.parametrize("damage, said", [

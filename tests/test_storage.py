@@ -234,8 +234,12 @@ def test_a_really_full_disk_is_a_clear_error_and_the_index_survives(tmpfs, rng):
 
 def test_an_index_signed_by_another_pipeline_is_refused(built):
     path, _ = built
+    from dedup.storage.sqlite.schema import meta_check
+
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE meta SET value = 'from-an-older-dedup' WHERE key = 'pipeline'")
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())  # written so, not damaged
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'meta_check'", (meta_check(meta),))
     with pytest.raises(SettingsMismatch, match="signs or bands text differently"):
         Index.open(path)
 
@@ -322,7 +326,7 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
     assert after.seen == before.seen == (0,) and after.matches == before.matches
     with closing(sqlite3.connect(path)) as conn:
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-        assert meta["format_version"] == "11" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
+        assert meta["format_version"] == "12" and len(meta["uid"]) == 32 and int(meta["document_floor"]) >= 1
         assert version in ("8", "9", "10") or meta["judged"] == "0"  # the tallies start with the upgrade
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"meta", "documents", "paragraphs", "heirs", "tallies"}

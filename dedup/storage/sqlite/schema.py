@@ -15,12 +15,15 @@ import uuid
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
+import numpy as np
+
 from ...settings import Settings
 from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
+from ..rowcheck import damaged, row_checks
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 11
+FORMAT_VERSION = 12
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
@@ -30,9 +33,14 @@ FORMAT_VERSION = 11
 #: paragraph's signature alone then also reads its overflow pages); 9: documents'
 #: checksums without the time added, tallies without theirs (both computed by the upgrade);
 #: 10: ``banded``, word and paragraph counts, digest, metadata and text outside the
-#: checksums.  Every upgrade checks the rows' structure before it computes checksums
-#: (:mod:`.upgrade`: what it can and cannot know).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10"}
+#: checksums (every upgrade from 10 or older checks the rows' structure before it
+#: computes checksums: :mod:`.upgrade`, what it can and cannot know); 11: no
+#: ``meta_check`` row (added, the rows as they are).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
+#: The meta rows written once, when the index is created, under the ``meta_check`` row's
+#: checksum (verified on every open): one flipped bit of the settings' JSON made a
+#: threshold of 0.3 a 0.7, and every answer changed with it.
+_FIXED_META = ("format", "settings", "scheme", "normalize_version", "pipeline", "uid")
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -176,15 +184,16 @@ def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) 
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.executemany(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
-            [
-                ("format", FORMAT),
-                ("format_version", str(FORMAT_VERSION)),
-                *compat.describe(settings, derive).items(),
-                *_id_meta(),
-            ],
-        )
+        rows = [("format", FORMAT), ("format_version", str(FORMAT_VERSION)),
+                *compat.describe(settings, derive).items(), *_id_meta()]
+        conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                         [*rows, ("meta_check", meta_check(dict(rows)))])
+
+
+def meta_check(meta: dict[str, str]) -> str:
+    """The checksum of the fixed meta rows (:data:`_FIXED_META`; a missing one counts as
+    ``NULL``), as the ``meta_check`` row stores it."""
+    return str(int(row_checks(np.zeros(1, np.int64), text_columns=[[meta.get(k)] for k in _FIXED_META])[0]))
 
 
 def _id_meta() -> list[tuple[str, str]]:
@@ -218,7 +227,8 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
                 for column in added:
                     if column not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
-            stamp(conn, name, version, settings)
+            if version != "11":  # 11's rows have their checksums
+                stamp(conn, name, version, settings)
             tallies = {r[1] for r in conn.execute("PRAGMA table_info(tallies)")}
             if tallies and "sum_check" not in tallies:
                 conn.execute("ALTER TABLE tallies ADD COLUMN sum_check INTEGER")
@@ -230,6 +240,8 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
             for table in _DROPPED:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('meta_check', ?)", (meta_check(meta),))
 
 
 def check_meta(meta: dict[str, str], name: str, asked: Optional[Settings], derive: Derive) -> Settings:
@@ -243,4 +255,7 @@ def check_meta(meta: dict[str, str], name: str, asked: Optional[Settings], deriv
         )
     if any(k not in meta for k in _ID_META):
         raise IndexCorrupt(f"{name}: the index has no {', '.join(k for k in _ID_META if k not in meta)} meta row")
+    if meta.get("meta_check") != meta_check(meta):
+        raise IndexCorrupt(damaged(name, f"its meta rows {', '.join(_FIXED_META)} do not match their checksum "
+                                         "(meta_check)"))
     return compat.check(name, meta, asked, derive)
