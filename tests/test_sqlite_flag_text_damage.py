@@ -40,6 +40,15 @@ def corpus():
     return texts, probes
 
 
+@pytest.fixture
+def built(tmp_path, corpus):
+    """``(path, texts, probes)``: an index of the corpus (a bucket file written)."""
+    texts, probes = corpus
+    path = tmp_path / "i.dedup"
+    _build(path, texts)
+    return path, texts, probes
+
+
 def _build(path, texts, **options) -> None:
     with Index.open(path, **options) as idx:
         idx.load([{"id": f"article-{i:02d}", "text": t, "source": f"feed-{i}"} for i, t in enumerate(texts)])
@@ -107,12 +116,10 @@ def test_a_removal_hands_the_flag_over_with_its_checksum(tmp_path, corpus):
     ("UPDATE paragraphs SET words = words + 1 WHERE id = {p}", "paragraph"),
     ("UPDATE documents SET paragraphs = paragraphs + 1 WHERE id = {d}", "document"),
 ])
-def test_changed_counts_are_detected(tmp_path, corpus, edit, level):
+def test_changed_counts_are_detected(built, edit, level):
     """A paragraph's word count (the length rule, boilerplate) and a document's
     paragraph count were outside the checksums (tester's T10 sweep)."""
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, _, probes = built
     d, p = _one(path, "SELECT d.id, MIN(p.id) FROM documents AS d JOIN paragraphs AS p ON p.doc = d.id"
                       " WHERE d.doc_id = 'article-05'")
     _edit(path, edit.format(p=p, d=d))
@@ -122,19 +129,17 @@ def test_changed_counts_are_detected(tmp_path, corpus, edit, level):
             idx.check(probes[5])
 
 
-def test_a_changed_text_is_never_shown(tmp_path, corpus):
+def test_a_changed_text_is_never_shown(built):
     """The stored text is what reports show beside a checked one (and what ``get``
     returns): changed, it is damage, not a passage."""
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, texts, probes = built
     (d,) = _one(path, "SELECT id FROM documents WHERE doc_id = 'article-03'")
     _edit(path, "UPDATE documents SET text = replace(text, 'the', 'THE') WHERE id = ?", d)
     with Index.open(path) as idx:
         assert idx.get("article-02").text == texts[2]
         with pytest.raises(IndexCorrupt, match=f"stored document text row {d} does not match its checksum"):
             idx.get("article-03")
-    probe = tmp_path / "probe.txt"
+    probe = path.parent / "probe.txt"
     probe.write_text(probes[3], encoding="utf-8")
     res = CliRunner().invoke(main, ["check", str(probe), "--db", str(path)], catch_exceptions=False)
     assert res.exit_code == 2 and f"stored document text row {d} does not match" in res.stderr
@@ -146,12 +151,10 @@ def test_a_changed_text_is_never_shown(tmp_path, corpus):
     "UPDATE documents SET digest = 'x' || substr(digest, 2) WHERE id = {d}",
     "UPDATE documents SET digest = NULL WHERE id = {d}",
 ])
-def test_changed_metadata_or_digest_is_detected(tmp_path, corpus, edit):
+def test_changed_metadata_or_digest_is_detected(built, edit):
     """Metadata is what ``index export`` lists; the digest decides whether a re-added
     id is "already indexed" (same text) or a changed text."""
-    texts, _ = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, texts, _ = built
     (d,) = _one(path, "SELECT id FROM documents WHERE doc_id = 'article-06'")
     _edit(path, edit.format(d=d))
     with Index.open(path) as idx:
@@ -163,12 +166,10 @@ def test_changed_metadata_or_digest_is_detected(tmp_path, corpus, edit):
     assert res.exit_code == 2 and "feed-9" not in res.stdout
 
 
-def test_a_deleted_document_row_is_damage_not_a_crash(tmp_path, corpus):
+def test_a_deleted_document_row_is_damage_not_a_crash(built):
     """Tester's T10 sweep: a DELETEd document row whose paragraph rows stay ended a
     check in an IndexError (an unexpected error) once its paragraphs matched."""
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, _, probes = built
     (d,) = _one(path, "SELECT id FROM documents WHERE doc_id = 'article-05'")
     _edit(path, "DELETE FROM documents WHERE id = ?", d)
     with Index.open(path) as idx:
@@ -182,12 +183,10 @@ def test_a_deleted_document_row_is_damage_not_a_crash(tmp_path, corpus):
     "UPDATE meta SET value = substr(value, 2) || '0' WHERE key = 'uid'",
     "DELETE FROM meta WHERE key = 'meta_check'",
 ])
-def test_changed_settings_are_damage(tmp_path, corpus, edit):
+def test_changed_settings_are_damage(built, edit):
     """One flipped bit of the settings' JSON ('3' is 0x33, '7' 0x37) made the index
     answer with a threshold of 0.7; the uid pairs the database with its bucket files."""
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, _, _ = built
     meta = "SELECT group_concat(key || '=' || value, ';') FROM meta WHERE key <> 'format_version'"
     before = _one(path, meta)
     _edit(path, edit)
@@ -197,10 +196,8 @@ def test_changed_settings_are_damage(tmp_path, corpus, edit):
             Index.open(path, readonly=readonly)
 
 
-def test_a_format_11_index_gets_its_meta_check(tmp_path, corpus):
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+def test_a_format_11_index_gets_its_meta_check(built):
+    path, _, probes = built
     with Index.open(path) as idx:
         before = idx.check(probes[2])
     _edit(path, "DELETE FROM meta WHERE key = 'meta_check'")
@@ -225,10 +222,8 @@ def _as_format_10(path) -> None:
         conn.execute("UPDATE meta SET value = '10' WHERE key = 'format_version'")
 
 
-def test_an_intact_format_10_index_is_upgraded_and_answers_the_same(tmp_path, corpus):
-    texts, probes = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+def test_an_intact_format_10_index_is_upgraded_and_answers_the_same(built):
+    path, texts, probes = built
     with Index.open(path) as idx:
         before = [idx.check(p) for p in probes]
     _as_format_10(path)
@@ -261,12 +256,10 @@ def test_an_intact_format_10_index_is_upgraded_and_answers_the_same(tmp_path, co
     ("UPDATE documents SET text = text || '.' WHERE doc_id = 'article-04'",
      "document rows whose size is not their text's length"),
 ])
-def test_the_upgrade_refuses_to_stamp_damaged_rows(tmp_path, corpus, damage, said):
+def test_the_upgrade_refuses_to_stamp_damaged_rows(built, damage, said):
     """What the upgrade can check without the original documents it checks, and a
     failed check leaves the file as it was (format 10, no checksum stamped)."""
-    texts, _ = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+    path, _, _ = built
     banded, _ = _banded(path, "article-04", 2)
     copy, _ = _banded(path, "article-01", 1)
     _as_format_10(path)
@@ -279,10 +272,8 @@ def test_the_upgrade_refuses_to_stamp_damaged_rows(tmp_path, corpus, damage, sai
     assert res.exit_code == 2 and "cannot be upgraded" in res.stderr and len(res.stderr.splitlines()) == 1
 
 
-def test_the_upgrade_names_the_rows(tmp_path, corpus):
-    texts, _ = corpus
-    path = tmp_path / "i.dedup"
-    _build(path, texts)
+def test_the_upgrade_names_the_rows(built):
+    path, _, _ = built
     banded, _ = _banded(path, "article-04", 2)
     _as_format_10(path)
     _edit(path, "UPDATE paragraphs SET banded = 0 WHERE id = ?", banded)
