@@ -13,7 +13,7 @@ shingles of the container over those of the quote, as the scan takes it): a quot
 symbols and numbers has fewer word 2-grams than words, a container that repeats itself
 fewer distinct ones, so a "1:10" cut can be 1:13 by sets.  Column ``1:k`` holds the
 pairs whose measured ratio is nearer ``k`` than the neighbouring columns' (geometric
-midpoints: 1:10 is 8.9-11.0).  The pairs are scanned together with the whole corpus, so
+midpoints: 1:10 is 8.9-11.0; the column of ``MAX_RATIO`` ends at it).  The pairs are scanned together with the whole corpus, so
 buckets are as crowded as in a real scan.  Recall is the share of the embedded pairs
 that become candidates (Jaccard bands or containment bands: every candidate is then
 verified exactly, so candidate recall is the pipeline's recall); the cost is the extra
@@ -146,7 +146,8 @@ def recall(args) -> None:
             pairs.append((position[a], position[b], ratio))
     arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
     scores = score_pairs(table, first[arr])
-    edges = np.sqrt(np.multiply(RATIOS[:-1], RATIOS[1:]))  # geometric midpoints between columns
+    edges = np.sqrt(np.multiply(RATIOS[:-1], RATIOS[1:]))  # geometric midpoints between columns,
+    edges[np.searchsorted(RATIOS, ct.MAX_RATIO)] = ct.MAX_RATIO  # but none searched goes past MAX_RATIO
     measured = np.searchsorted(edges, sizes[arr[:, 1]] / sizes[arr[:, 0]])
     cells: dict = {}
     for (a, b, _), column, c in zip(pairs, measured.tolist(), scores.containment_a):
@@ -171,6 +172,17 @@ def recall(args) -> None:
             hit, total = cells.get((r, lo), [0, 0])
             row.append(f"{hit / total:.3f} ({total})" if total else "-")
         print(f"| {label} | " + " | ".join(row) + " |")
+    # What the S-curve promises at each column's ratio (no crowded buckets): the chance
+    # that the containment positions searched and the Jaccard bands both miss the pair.
+    for c in (0.8, 0.9, 1.0):
+        ratio = np.array(RATIOS, dtype=float)
+        searched = ct.depth(settings.containment, ratio, ct.TARGET, (settings.bands, settings.rows))
+        caught = 1 - ct.joint_miss(ct.min_jaccard(c, ratio), np.where(ratio <= ct.MAX_RATIO, searched, 0),
+                                   settings.bands, settings.rows)
+        print(f"| S-curve at {c} | " + " | ".join(f"{p:.4f}" for p in caught) + " |")
+    pooled = [cells.get((r, lo), [0, 0]) for r in RATIOS if r <= 10 for lo, _ in BINS if lo >= 0.9]
+    print(f"\nContainment >= 0.9 up to 1:10, pooled: {sum(h for h, _ in pooled)} of {sum(t for _, t in pooled)} "
+          f"found ({sum(h for h, _ in pooled) / max(sum(t for _, t in pooled), 1):.3f})")
 
 
 def cost(folder: Path, rounds: int, before: Path | None) -> None:

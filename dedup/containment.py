@@ -9,24 +9,32 @@ general a set Q contained to a share ``t`` in a set X of ``k`` times its size ha
 
 so the larger the size ratio ``k``, the lower the Jaccard that banding must catch.
 
-How (LSH Ensemble, Zhu, Nargesian, Pu, Miller, "LSH Ensemble: Internet-Scale Domain
-Search", VLDB 2016; datasketch's ``MinHashLSHEnsemble``): texts are put in size
-partitions, here geometric classes of ratio ``sqrt(2)``.  For a class pair (small
-class, large class) the worst case -- the smallest possible small text, the largest
-possible large one -- gives the lowest Jaccard ``J_min`` a pair contained to ``t``
-can have; that pair of classes is banded with the most rows ``r`` (and the fewest
-bands ``b``) that still catch a pair at ``J_min`` with probability ``target``
-(S-curve ``1-(1-J^r)^b``).  Class pairs whose ``J_min`` the ordinary Jaccard bands
-already catch with that probability are left to them.  As in datasketch, a
-partition's ``b`` bands are the first ``b`` bands of ``r`` rows of the same
-signatures, so one set of band keys per ``r`` serves every class pair using it.
+How (after LSH Ensemble, Zhu, Nargesian, Pu, Miller, "LSH Ensemble: Internet-Scale
+Domain Search", VLDB 2016, and datasketch's ``MinHashLSHEnsemble``, which band each
+size partition for the Jaccard its worst case has): at the low Jaccard of a pair far
+apart in size only single-row bands catch it within 256 permutations, so a bucket is
+one MinHash value at one position, and each size ratio gets its own depth -- the
+fewest leading positions ``D`` that catch a pair contained just at ``t`` with
+probability ``target``.  The ordinary Jaccard bands' candidates are verified too, so
+a pair close in size needs fewer: a pair is missed by both with probability
+``(1-J)^D (1-J^r)^(b - ceil(D/r))`` (:func:`joint_miss`), and ``D`` is cut to where
+that is at most a tenth of the search's own ``1 - target`` (:data:`JOINT_SHARE`; at
+containment 0.7 beside the default 49 x 2: none at 1:1.5 instead of 10, 7 at 1:2
+instead of 13, the same from ~1:2.6 on); ratios the Jaccard bands alone catch that
+often are left to them.  Every item writes the
+positions the largest ratio needs; a pair is made only in the buckets of positions
+its own ratio needs (:func:`bucket_pairs`).
 
 What it costs, and the one approximation: size ratios beyond ``max_ratio`` are not
 searched (:data:`MAX_RATIO`; at 1:20 and ``t`` = 0.8 the Jaccard is 0.04 and only
 single-row bands find it).  Single-row bands are single MinHash values, and a value
 shared by many texts is a common shingle ("of the"), which says nothing about
-containment; a bucket with more than :data:`MAX_BUCKET` members is therefore skipped
-(a genuinely contained pair shares ~``J * b`` values, almost all of them rare).
+containment; a bucket with more than :data:`MAX_BUCKET` members is therefore skipped.
+That costs recall on real prose: about a fifth of the values a contained pair shares
+are common ones, and a pair whose only shared values are common is missed (the
+benchmark corpus's 1:6-1:10 quotes: 0.97-0.99 found where the S-curve says 0.999;
+benchmarks/README-containment.md).  A larger cap finds them at several times the
+candidates.
 Every candidate is verified exactly afterwards (:mod:`dedup.verify`), so a loose
 candidate stage costs time, never precision.
 
@@ -40,7 +48,6 @@ import math
 
 import numpy as np
 
-from .lsh import catch_probability
 from .segments import ranges
 
 #: Largest size ratio (larger / smaller text) searched for containment.
@@ -63,23 +70,77 @@ def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
     return containment / (np.asarray(ratio, dtype=float) + 1.0 - containment)
 
 
-def depth(containment: float, ratio: np.ndarray, target: float = TARGET) -> np.ndarray:
+def depth(containment: float, ratio: np.ndarray, target: float = TARGET,
+          covered: tuple[int, int] | None = None) -> np.ndarray:
     """MinHash positions to search for a pair of size ratio ``ratio`` (larger/smaller):
     enough single-value bands that a pair at the containment threshold shares one of
-    them with probability ``target``: ``ceil(log(1-target) / log(1-J_min))``."""
+    them with probability ``target``: ``ceil(log(1-target) / log(1-J_min))``.
+
+    With ``covered`` (the Jaccard banding's ``(bands, rows)``, whose candidates are
+    verified too), no more than that, and no more than the fewest positions for which
+    the pair is missed by both with probability at most :data:`JOINT_SHARE` of
+    ``1 - target`` (:func:`joint_miss`): a pair close in size is caught by the Jaccard
+    bands often enough that it needs fewer single values (containment 0.7 beside
+    49 x 2: none at 1:1.5 instead of 10, 7 at 1:2 instead of 13, the same from ~1:2.6
+    on)."""
+    alone = _alone_depth(containment, ratio, target)
+    if covered is None:
+        return alone
+    joint = np.searchsorted(-_joint_jaccard(_joint_target(target), *covered), -min_jaccard(containment, ratio))
+    return np.minimum(alone, joint).astype(np.int64)
+
+
+#: Beside the Jaccard bands, the two together may miss a pair at the threshold at most
+#: this share of what the containment search alone may (``1 - TARGET``): a tenth, so
+#: that a pair close in size, which the bands catch almost always, is searched less
+#: without being missed noticeably more often than by the search alone.
+JOINT_SHARE = 0.1
+
+
+def _joint_target(target: float) -> float:
+    return 1.0 - JOINT_SHARE * (1.0 - target)
+
+
+def _alone_depth(containment: float, ratio: np.ndarray, target: float) -> np.ndarray:
     jaccard = np.minimum(min_jaccard(containment, ratio), 1.0 - 1e-12)
     return np.ceil(math.log(1.0 - target) / np.log1p(-jaccard)).astype(np.int64)
+
+
+def joint_miss(jaccard: np.ndarray, positions: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Chance that a pair of Jaccard ``jaccard`` shares none of the first ``positions``
+    MinHash values and no band of the Jaccard banding ``(bands, rows)`` (band ``i`` is
+    positions ``i*rows .. i*rows + rows - 1``, :func:`dedup.lsh.band_keys`):
+    ``(1-J)^D (1-J^rows)^(bands - ceil(D/rows))``.  Given no single value shared, every
+    band touching the first ``D`` positions is missed too; the others are independent
+    of them (MinHash positions are independent permutations)."""
+    jaccard, positions = np.asarray(jaccard, dtype=float), np.asarray(positions, dtype=float)
+    untouched = np.maximum(bands - np.ceil(positions / rows), 0.0)
+    return (1.0 - jaccard) ** positions * (1.0 - jaccard**rows) ** untouched
+
+
+@functools.lru_cache(maxsize=16)
+def _joint_jaccard(target: float, bands: int, rows: int, positions: int = 1024) -> np.ndarray:
+    """Per ``D = 0 .. positions - 1``: the Jaccard ``J*`` at which :func:`joint_miss` is
+    exactly ``1 - target`` (by bisection; decreasing in ``D``).  A pair of Jaccard ``J``
+    needs more than ``D`` positions exactly when ``J < J*[D]``."""
+    d = np.arange(positions, dtype=float)
+    lo, hi = np.zeros(positions), np.ones(positions)
+    for _ in range(64):  # joint_miss decreases in J: keep hi on the caught side
+        mid = 0.5 * (lo + hi)
+        caught = joint_miss(mid, d, bands, rows) <= 1.0 - target
+        hi, lo = np.where(caught, mid, hi), np.where(caught, lo, mid)
+    hi.setflags(write=False)
+    return hi
 
 
 def lowest_ratio(containment: float, covered: tuple[int, int] | None, max_ratio: float,
                  target: float = TARGET) -> float:
     """The size ratio from which the Jaccard banding ``covered`` (``(bands, rows)``) no
-    longer catches a pair at the containment threshold with probability ``target``."""
+    longer catches a pair at the containment threshold with probability ``target``
+    (``depth`` 0 below it); at most ``max_ratio``, 1 without ``covered``."""
     if covered is None:
         return 1.0
-    grid = np.linspace(1.0, max_ratio, 512)
-    missed = catch_probability(min_jaccard(containment, grid), *covered) < target
-    return float(grid[max(int(np.argmax(missed)) - 1, 0)]) if missed.any() else max_ratio
+    return float(min(least_ratio(containment, np.array([0]), target, covered)[0], max_ratio))
 
 
 def candidate_pairs(
@@ -95,8 +156,7 @@ def candidate_pairs(
     least ``containment`` in the larger, as a sorted ``(m, 2)`` int64 array.
 
     ``signatures``: ``(n, num_perm)`` uint32 MinHash signatures; ``sizes``: ``(n,)``
-    shingle counts (set sizes; counts with repeats are a close upper bound and do as
-    well).  Pairs whose sizes differ by more than ``max_ratio`` are not searched, nor
+    set sizes (distinct shingles: the Jaccard of a contained pair follows from them).  Pairs whose sizes differ by more than ``max_ratio`` are not searched, nor
     those the Jaccard banding ``covered`` (its ``(bands, rows)``) already catches (see
     :func:`lowest_ratio`).  Raises ``ValueError`` for a containment outside (0, 1].
     """
@@ -132,8 +192,9 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     costly) verification.  Positions are compared on their low 16 bits (b-bit MinHash,
     Li and Koenig, WWW 2010): half the bytes to read, and a chance agreement adds a
     position with probability 2^-16, which can only keep a pair, never drop one.
-    ``signatures``: ``(n, num_perm)``; ``sizes``: ``(n,)`` shingle counts; ``pairs``:
-    ``(m, 2)`` rows into them."""
+    ``signatures``: ``(n, num_perm)``; ``sizes``: ``(n,)`` set sizes; ``pairs``:
+    ``(m, 2)`` rows into them.  (Rows are gathered with ``np.take``, about twice as
+    fast as fancy indexing for 2-D rows, and equal positions counted as a byte sum.)"""
     num_perm = signatures.shape[1]
     small, large = np.sort(sizes[pairs], axis=1).T
     need = least_matches(min_jaccard(containment, large / small), num_perm)
@@ -142,7 +203,8 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     low = signatures.astype(np.uint16)
     for lo in range(0, len(check), chunk):
         part = pairs[check[lo : lo + chunk]]
-        same = np.count_nonzero(low[part[:, 0]] == low[part[:, 1]], axis=1)
+        equal = np.take(low, part[:, 0], axis=0) == np.take(low, part[:, 1], axis=0)
+        same = equal.view(np.uint8).sum(axis=1, dtype=np.uint16 if num_perm < 1 << 16 else np.int64)
         keep[check[lo : lo + chunk]] = same >= need[check[lo : lo + chunk]]
     return pairs[keep]
 
@@ -234,7 +296,7 @@ def bucket_pairs(
     run = code >> 32
     position = (keys[rows] >> np.uint64(32)).astype(np.int64)
     # Partner sizes: (low_size, high_size]; slightly wide (float rounding), then exact.
-    least = np.maximum(least_ratio(containment, position, target), low) * (1.0 - 1e-9)
+    least = np.maximum(least_ratio(containment, position, target, covered), low) * (1.0 - 1e-9)
     first = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * least), _SIZE_CAP).astype(np.int64))
     last = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * max_ratio * (1.0 + 1e-9)),
                                                           _SIZE_CAP).astype(np.int64), side="right")
@@ -243,7 +305,7 @@ def bucket_pairs(
     right = ranges(first, count)
     ratio = size[right] / size[left]
     keep = (ratio > low) & (ratio <= max_ratio)
-    keep[keep] = position[left[keep]] < depth(containment, ratio[keep], target)
+    keep[keep] = position[left[keep]] < depth(containment, ratio[keep], target, covered)
     a, b = items[rows[left[keep]]], items[rows[right[keep]]]
     return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
 
@@ -262,11 +324,18 @@ def _sorted_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return packed >> np.uint64(free), (packed & np.uint64((1 << free) - 1)).astype(np.int64)
 
 
-def least_ratio(containment: float, position: np.ndarray, target: float = TARGET) -> np.ndarray:
+def least_ratio(containment: float, position: np.ndarray, target: float = TARGET,
+                covered: tuple[int, int] | None = None) -> np.ndarray:
     """The size ratio above which a pair needs MinHash position ``position``: the
     inverse of :func:`depth` (``depth(ratio) > position`` exactly when ``ratio >
-    least_ratio(position)``; 1 for position 0, which every pair needs).  From
-    ``1 - (1 - J)^p >= target``: ``J < 1 - (1 - target)^(1/p)``, and ``J = t / (k + 1 - t)``."""
+    least_ratio(position)``; without ``covered``, 1 for position 0, which every pair
+    needs).  From ``1 - (1 - J)^p >= target``: ``J < 1 - (1 - target)^(1/p)``, and
+    ``J = t / (k + 1 - t)``; with ``covered``, also ``J < J*[p]`` of :func:`joint_miss`
+    (:func:`depth` is the smaller of the two, so its inverse is the larger ratio)."""
     p = np.maximum(np.asarray(position, dtype=float), 1.0)
     jaccard = -np.expm1(math.log(1.0 - target) / p)
-    return np.where(np.asarray(position) < 1, 1.0, np.maximum(containment / jaccard - 1.0 + containment, 1.0))
+    alone = np.where(np.asarray(position) < 1, 1.0, np.maximum(containment / jaccard - 1.0 + containment, 1.0))
+    if covered is None:
+        return alone
+    jaccard = _joint_jaccard(_joint_target(target), *covered)[np.asarray(position, dtype=np.int64)]
+    return np.maximum(alone, np.maximum(containment / jaccard - 1.0 + containment, 1.0))

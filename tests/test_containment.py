@@ -8,6 +8,7 @@ the time, quotes with 10 % edits >= 95 %.
 """
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from dedup import Document, Settings, scan_documents
 from dedup import containment as ct
 from dedup.corpus import sign_documents
+from dedup.segments import SetTable
 from textgen import rewrite, rich_prose
 
 
@@ -33,6 +35,23 @@ def test_depth_catches_the_threshold_pair_with_the_target_probability():
     assert np.all(1 - (1 - jaccard) ** (depth - 1) < ct.TARGET)
 
 
+def test_depth_beside_the_jaccard_bands_is_cut_only_where_both_together_catch_the_pair():
+    ratios = np.array([1.5, 2.0, 2.3, 3.0, 5.0, 12.0])
+    jaccard = ct.min_jaccard(0.7, ratios)
+    joint, alone = ct.depth(0.7, ratios, covered=(49, 2)), ct.depth(0.7, ratios)
+    assert np.all(joint <= alone) and joint[0] < alone[0] and np.all(joint[-3:] == alone[-3:])
+    allowed = ct.JOINT_SHARE * (1 - ct.TARGET)
+    cut = joint < alone
+    assert np.all(ct.joint_miss(jaccard[cut], joint[cut], 49, 2) <= allowed)
+    fewer = cut & (joint > 0)  # and no fewer positions would do
+    assert fewer.any() and np.all(ct.joint_miss(jaccard[fewer], joint[fewer] - 1, 49, 2) > allowed)
+    # least_ratio is depth's exact inverse: depth(k) > p exactly when k > least_ratio(p)
+    positions = np.arange(80)
+    least = ct.least_ratio(0.7, positions, covered=(49, 2))
+    assert np.all(ct.depth(0.7, least * (1 + 1e-9), covered=(49, 2)) > positions)
+    assert np.all(ct.depth(0.7, least * (1 - 1e-9), covered=(49, 2)) <= positions)
+
+
 def test_ratios_the_jaccard_bands_catch_are_left_to_them():
     low = ct.lowest_ratio(0.8, (85, 3), ct.MAX_RATIO)
     assert 1.5 < low < 2.5
@@ -46,7 +65,7 @@ def test_candidates_find_a_quote_and_skip_unrelated_text():
     container = " ".join(words[:100] + quote.split() + words[100:])
     others = [rich_prose(rng, rng.randint(20, 300)) for _ in range(200)]
     signed = sign_documents([Document(str(i), t) for i, t in enumerate([quote, container, *others])], Settings())
-    sizes = np.diff(signed.shingles.offsets)
+    sizes = SetTable.from_shingles(signed.shingles).sizes()
     pairs = ct.candidate_pairs(signed.signatures, sizes, 0.8, covered=(85, 3))
     assert [0, 1] in pairs.tolist()
     assert np.all(pairs[:, 0] < pairs[:, 1])
@@ -60,7 +79,7 @@ def test_too_far_apart_in_size_is_not_searched():
     quote = rich_prose(rng, 20)
     container = quote + " " + rich_prose(rng, 20 * 30)  # 1:31
     signed = sign_documents([Document("q", quote), Document("c", container)], Settings())
-    assert len(ct.candidate_pairs(signed.signatures, np.diff(signed.shingles.offsets), 0.8)) == 0
+    assert len(ct.candidate_pairs(signed.signatures, SetTable.from_shingles(signed.shingles).sizes(), 0.8)) == 0
 
 
 def test_scan_reports_the_quote_as_contained_and_groups_no_copies():
@@ -102,29 +121,99 @@ def quotes():
     return docs, cases
 
 
+def _outcomes(docs, cases, result):
+    """Per case of ``cases`` (``case -> (edit rate, quote path, container path)``): its
+    edit rate, how much of the quote's shingle set is in its container (exact), the
+    size ratio of their shingle sets, and whether the scan reported the pair."""
+    from dedup.verify import score_pairs
+
+    found = {frozenset((p.a.path, p.b.path)) for p in result.pairs}
+    table = SetTable.from_shingles(sign_documents(docs, Settings()).shingles)
+    index = {d.path: k for k, d in enumerate(docs)}
+    arr = np.array([(index[q], index[c]) for _, q, c in cases.values()])
+    share = score_pairs(table, arr).containment_a
+    sizes = table.sizes()
+    ratio = sizes[arr[:, 1]] / sizes[arr[:, 0]]
+    return [(rate, inside, k, frozenset((q, c)) in found)
+            for (rate, q, c), inside, k in zip(cases.values(), share.tolist(), ratio.tolist())]
+
+
+def _recall(outcomes, keep) -> tuple[int, int]:
+    """``(found, cases)`` among the outcomes that ``keep(rate, inside, ratio)`` selects."""
+    chosen = [hit for rate, inside, ratio, hit in outcomes if keep(rate, inside, ratio)]
+    return sum(chosen), len(chosen)
+
+
 def test_quotes_in_longer_texts_are_found(quotes):
     docs, cases = quotes
     result = scan_documents(docs, levels=["paragraph"])
-    found = {frozenset((p.a.path, p.b.path)): p for p in result.pairs}
-    signed = sign_documents(docs, Settings())
-    from dedup.segments import SetTable
-    from dedup.verify import score_pairs
-
-    table = SetTable.from_shingles(signed.shingles)
-    index = {d.path: k for k, d in enumerate(docs)}
-    arr = np.array([(index[q], index[c]) for _, q, c in cases.values()])
-    share = score_pairs(table, arr).containment_a  # how much of each quote is in its container
-    recall = {}
-    for (rate, q, c), inside in zip(cases.values(), share):
-        if rate == 0.10 or inside >= 0.9:
-            hit = recall.setdefault(rate if rate == 0.10 else "0.9+", [0, 0])
-            hit[1] += 1
-            pair = found.get(frozenset((q, c)))
-            hit[0] += pair is not None
-    assert recall["0.9+"][1] >= 300 and recall["0.9+"][0] / recall["0.9+"][1] >= 0.99, recall
-    assert recall[0.10][0] / recall[0.10][1] >= 0.95, recall
+    outcomes = _outcomes(docs, cases, result)
+    hit, total = _recall(outcomes, lambda rate, inside, ratio: rate != 0.10 and inside >= 0.9)
+    assert total >= 300 and hit / total >= 0.99, (hit, total)
+    hit, total = _recall(outcomes, lambda rate, inside, ratio: rate == 0.10)
+    assert hit / total >= 0.95, (hit, total)
     false = [p for p in result.pairs if p.a.path[1:] != p.b.path[1:]]
     assert len(false) <= 0.01 * len(result.pairs), false[:3]
+
+
+REAL_PROSE = Path(__file__).parent / "fixtures" / "eval-sample"
+
+
+@pytest.fixture(scope="module")
+def real_quotes():
+    """The accuracy family on real prose: quotes of 20-80 words cut from the paragraphs
+    of the eval-sample's ``rewrites`` documents (Python, PostgreSQL, kernel and Debian
+    documentation), embedded at a random word in a run of real text from the same
+    documents 2-10x the quote's length (every 10th one said twice), verbatim or with
+    5 % / 10 % word edits (new words drawn from the same text); the eval-sample's
+    ``versions`` documents go along
+    as unrelated text.  Real text has the common shingles ("of the", "in the") a
+    generated vocabulary lacks: they crowd the buckets of single MinHash values.
+    Returns the documents and ``case -> (edit rate, quote path, container path)``."""
+    rng = random.Random(12)
+    paragraphs = [p.split() for f in sorted((REAL_PROSE / "rewrites").glob("*.txt"))
+                  for p in f.read_text(encoding="utf-8").split("\n\n")]
+    words = [w for p in paragraphs for w in p]
+    long_enough = [p for p in paragraphs if len(p) >= 20]
+    docs, cases, used = [], {}, set()
+    for i in range(900):
+        rate = (0.0, 0.05, 0.10)[i % 3]
+        original = None
+        while original is None or " ".join(original) in used:  # no exact copies of a quote
+            source = rng.choice(long_enough)
+            q = rng.randint(20, min(80, len(source)))
+            at = rng.randint(0, len(source) - q)
+            original = source[at : at + q]
+        used.add(" ".join(original))
+        longer = rng.randint(2, 10)
+        start = rng.randrange(len(words) - (longer - 1) * q)
+        filler = words[start : start + (longer - 1) * q]
+        cut = rng.randint(0, len(filler))
+        # Every 10th container says its text twice (a table, a list, a page that repeats
+        # a passage): as many distinct shingles, twice as many with repeats.
+        again = filler if i % 10 == 9 else []
+        container = " ".join(filler[:cut] + original + filler[cut:] + again)
+        quote = " ".join(original) if rate == 0 else rewrite(rng, " ".join(original), rate, words)
+        docs += [Document(f"q{i:03}.txt", quote), Document(f"c{i:03}.txt", container)]
+        cases[i] = (rate, f"q{i:03}.txt", f"c{i:03}.txt")
+    docs += [Document(f"v-{f.name}", f.read_text(encoding="utf-8"))
+             for f in sorted((REAL_PROSE / "versions").glob("*.txt"))]
+    return docs, cases
+
+
+def test_quotes_in_real_prose_are_found(real_quotes):
+    """Issue #11's goals on real prose, up to a size ratio of 1:10 by shingle sets (a
+    quote of symbols and numbers has fewer word 2-grams than words, so a cut of 1:10
+    can be 1:13 by sets; those are left out here, beyond 1:12 by design)."""
+    docs, cases = real_quotes
+    outcomes = _outcomes(docs, cases, scan_documents(docs, levels=["paragraph"]))
+    hit, total = _recall(outcomes, lambda rate, inside, ratio: inside >= 0.9 and ratio <= 10)
+    assert total >= 400 and hit / total >= 0.99, (hit, total)
+    # 10 % of the words edited leaves ~80 % of a quote's word 2-grams; the quotes left
+    # below the containment threshold are not contained pairs (about 1 in 15 here).
+    threshold = Settings().containment
+    hit, total = _recall(outcomes, lambda rate, inside, ratio: rate == 0.10 and inside >= threshold and ratio <= 10)
+    assert total >= 200 and hit / total >= 0.95, (hit, total)
 
 
 def test_bucket_rows_sorted_on_both_paths():
@@ -159,6 +248,6 @@ def test_size_range_pairing_equals_pairing_every_member_of_a_bucket():
             for y in range(x + 1, len(run)):
                 a, b = items[run[x]], items[run[y]]
                 ratio = max(sizes[a], sizes[b]) / min(sizes[a], sizes[b])
-                if low < ratio <= ct.MAX_RATIO and position < ct.depth(0.7, np.array([ratio]))[0]:
+                if low < ratio <= ct.MAX_RATIO and position < ct.depth(0.7, np.array([ratio]), covered=(85, 3))[0]:
                     plain.add((min(a, b), max(a, b)))
     assert set(map(tuple, got.tolist())) == plain and len(plain) > 100

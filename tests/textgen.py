@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Sequence
 
 # Vocabulary for generated prose: real English words, so shingle statistics resemble text.
 WORDS = (
@@ -32,18 +33,19 @@ def prose(rng: random.Random, n_words: int) -> str:
     return " ".join(words) + "."
 
 
-def rewrite(rng: random.Random, text: str, rate: float) -> str:
-    """Edit about ``rate`` of the words: substitutions, insertions and deletions."""
+def rewrite(rng: random.Random, text: str, rate: float, vocabulary: Sequence[str] = WORDS) -> str:
+    """Edit about ``rate`` of the words: substitutions, insertions and deletions (new
+    words drawn from ``vocabulary``)."""
     words = text.split()
     out = []
     for w in words:
         r = rng.random()
         if r < rate / 3:
-            out.append(rng.choice(WORDS))  # substitute
+            out.append(rng.choice(vocabulary))  # substitute
         elif r < 2 * rate / 3:
             continue  # delete
         elif r < rate:
-            out.extend([w, rng.choice(WORDS)])  # insert
+            out.extend([w, rng.choice(vocabulary)])  # insert
         else:
             out.append(w)
     return " ".join(out)

@@ -44,8 +44,10 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
                                              s.containment, covered=(s.bands, s.rows))
         contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
-        pairs = pairs[np.lexsort((pairs[:, 1], pairs[:, 0]))]
-    save(plan.scratch.candidates(plan.level, part), pairs[:, 0] * plan.items + pairs[:, 1])  # sorted by (a, b)
+    code = pairs[:, 0] * plan.items + pairs[:, 1]
+    if s.containment:  # both kinds of pairs: sorted by (a, b) and distinct again
+        code = sorted_unique(code)
+    save(plan.scratch.candidates(plan.level, part), code)
     return np.bincount(pairs[:, 0] * BINS // max(plan.items, 1), minlength=BINS)
 
 
