@@ -28,7 +28,7 @@ from dedup.group import merge
 from dedup.inputs import LocalFile, RemoteFile
 from dedup.plan import components as cc
 from dedup.plan import dask as dask_engine
-from dedup.plan import read
+from dedup.plan import read, spread
 from dedup.plan.items import LevelPlan
 from dedup.plan.local import LocalExecutor
 from dedup.plan.scratch import Scratch, save
@@ -140,9 +140,31 @@ def corpus(tmp_path_factory):
     {"settings": Settings(boilerplate=3, containment=0.5, threshold=0.5)},
 ])
 def test_partitioned_link_is_the_local_link(corpus, options, monkeypatch):
+    """Also with as many band partitions as asked for, and tiny edge partitions: the
+    link stages then run on every band partition (``edge_plan``'s upper bound)."""
     expected = report(scan(corpus, **options))
     monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", PartitionedLocal)
     assert report(scan(corpus, jobs=2, **options)) == expected
+    monkeypatch.setattr(sys.modules["dedup.plan.job"], "MIN_PARTITION_ROWS", 1)
+    monkeypatch.setattr(spread, "EDGES_PER_PARTITION", 4)
+    assert report(scan(corpus, jobs=2, **options)) == expected
+
+
+def test_link_stages_partition_edges_not_band_rows(tmp_path, monkeypatch):
+    """The components' files per step grow with the square of their partitions, so
+    they are sized by the edges (pairs and exact copies), at least one per worker, at
+    most the band partitions; the exact-copy partitions are left as they are."""
+    plan = LevelPlan(Scratch(tmp_path), "paragraph", Settings(), (0, 1000), 40, 3, 0.3, 8, key_partitions=5)
+    for r in range(3):  # 3 + 4 + 5 verified pairs (contained ones too: an upper bound)
+        save(plan.scratch.verified("paragraph", r, "a"), np.arange(3 + r))
+    for k in range(5):  # 2 exact copies in each of 5 key partitions
+        save(plan.scratch.exact("paragraph", k, "copy"), np.arange(2))
+    assert (spread.edge_plan(plan, 2).partitions, spread.edge_plan(plan, 1).partitions) == (2, 1)
+    monkeypatch.setattr(spread, "EDGES_PER_PARTITION", 4)  # 22 edges: 6 partitions, a multiple of 2 workers
+    assert spread.edge_plan(plan, 2).partitions == 6 and spread.edge_plan(plan, 2).copy_partitions == 5
+    monkeypatch.setattr(spread, "EDGES_PER_PARTITION", 1)
+    assert spread.edge_plan(plan, 2).partitions == 22
+    assert spread.edge_plan(dataclasses.replace(plan, partitions=10), 2).partitions == 10
 
 
 def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):

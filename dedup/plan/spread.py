@@ -17,10 +17,21 @@ task holds more than one partition of them:
 
 What comes back to the caller is what it reports: the kept pairs, the exact copies and
 the labels of the items in groups (:func:`dedup.plan.link.assemble`).
+
+These stages partition *edges* (pairs and exact copies), not the band rows the
+candidate stage partitions, so their partitions are sized by the edges
+(:func:`edge_plan`: about :data:`EDGES_PER_PARTITION` a partition, at least one per
+worker, at most the level's band partitions).  Each step of the components writes a
+file per (task, partition): P x P files a step.  With the band partitions (85 rows an
+item) that was 484 files a step at 1M paragraphs and 10,000 at P = 100 -- 101 s of CPU
+instead of 8.7 s for the same 412,000 edges (``benchmarks/README.md``, "Dask engine"),
+growing with the square of the corpus; edges are about 0.4 an item there, so the edge
+partitions are far fewer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence
 
 import numpy as np
@@ -39,10 +50,16 @@ _ROUTED = np.dtype([("a", np.int64), ("b", np.int64), ("position", np.int64), ("
                     ("contained", np.bool_)])
 
 
+#: Edges (pairs and exact copies) per partition of the link stages: each is held twice
+#: (both ends) as two int64 columns, so a task sorts about 64 MB.
+EDGES_PER_PARTITION = 1 << 21
+
+
 def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_pairs: bool,
                      common: Optional[np.ndarray] = None) -> Linked:
     """:func:`dedup.plan.link.link`'s result, computed by tasks on ``executor``
     (``candidates[r]``: how many candidates pair range ``r`` had)."""
+    plan = edge_plan(plan, executor.jobs)
     components(plan, executor)
     base = np.r_[0, np.cumsum(candidates)].astype(np.int64)
     tasks = [(plan, r, int(base[r]), all_pairs) for r in range(plan.pair_ranges)]
@@ -52,6 +69,18 @@ def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_p
     near = [_columns(load(plan.scratch.kept(plan.level, g))) for g in range(_kept_files(plan, all_pairs))]
     copy, first = _exact_copies(plan)
     return assemble(plan, near, copy, first, lambda items: labels_of(plan, items), common)
+
+
+def edge_plan(plan: LevelPlan, jobs: int) -> LevelPlan:
+    """``plan`` with ``partitions`` the link stages' edge partitions (see the module
+    doc): ``jobs`` times enough for :data:`EDGES_PER_PARTITION` each, at most
+    ``plan.partitions``.  The exact-copy partitions stay as they are.  The edges are
+    counted from the verified and exact-copy files' headers (memory-mapped, unread)."""
+    edges = sum(len(load(plan.scratch.verified(plan.level, r, "a"), mmap=True)) for r in range(plan.pair_ranges))
+    edges += sum(len(load(plan.scratch.exact(plan.level, k, "copy"), mmap=True)) for k in range(plan.copy_partitions))
+    wanted = jobs * -(-edges // (EDGES_PER_PARTITION * jobs))
+    return dataclasses.replace(plan, partitions=max(1, min(plan.partitions, wanted)),
+                               key_partitions=plan.copy_partitions)
 
 
 def route_range(plan: LevelPlan, pair_range: int, base: int, all_pairs: bool) -> None:
