@@ -22,11 +22,12 @@ These stages partition *edges* (pairs and exact copies), not the band rows the
 candidate stage partitions, so their partitions are sized by the edges
 (:func:`edge_plan`: about :data:`EDGES_PER_PARTITION` a partition, at least one per
 worker, at most the level's band partitions).  Each step of the components writes a
-file per (task, partition): P x P files a step.  With the band partitions (85 rows an
-item) that was 484 files a step at 1M paragraphs and 10,000 at P = 100 -- 101 s of CPU
-instead of 8.7 s for the same 412,000 edges (``benchmarks/README.md``, "Dask engine"),
-growing with the square of the corpus; edges are about 0.4 an item there, so the edge
-partitions are far fewer.
+file per (task, partition): P x P files a step.  On a graph of 412,000 edges, 1.1M
+items (``benchmarks/README.md``, "Dask engine"), the components cost 1.6 s of CPU at
+P = 2, 8.7-11 s at P = 22 and 101 s at P = 100 (111,600 files).  Band partitions are
+about 85 rows an item, edges about 0.4 on generated text, so the edge partitions are far
+fewer; they are still at least one per worker, so a cluster of W workers writes at
+least W x W files a step.
 """
 
 from __future__ import annotations
