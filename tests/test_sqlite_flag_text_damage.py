@@ -11,7 +11,6 @@ and compared as it was, and the upgrade from formats 8-10 stamped damaged rows a
 
 from __future__ import annotations
 
-import json
 import random
 import sqlite3
 from contextlib import closing

@@ -22,7 +22,6 @@ from .checks import (
     paragraph_checks,
     signature_checks,
     text_checks,
-    unpack_signatures,
 )
 from .schema import _ROWS
 
