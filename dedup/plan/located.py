@@ -104,10 +104,6 @@ class Places:
                                                               self.utf8_bytes[positions].tolist())
         ]
 
-    def location(self, i: int) -> Location:
-        """The location of ``items[i]``."""
-        return self.locations(np.array([i]))[0]
-
 
 #: Pairs or groups made per block: their numbers are looked up and converted together.
 BLOCK = 4096
