@@ -1,9 +1,12 @@
 """A read-optimized copy of an index's LSH buckets: sorted arrays in a memory-mapped file.
 
-Why: checking an article looks up ~850 band keys (85 per paragraph).  In a database
-table (``WITHOUT ROWID``, keyed by band key) that was ~850 random B-tree seeks -- ~4 ms
-of CPU at 100k stored articles even with every page cached -- and an add wrote ~900
-rows onto random pages (~15 ms).  The same buckets as one sorted uint64 key array, with
+Why: checking an article (~10 paragraphs) looks up ~1,300 bucket keys: per paragraph
+49 Jaccard band keys at the default 49 x 2 layout (85 in an index made with the older
+85 x 3) and 79 containment keys (:mod:`dedup.index.contain`).  In a database table
+(``WITHOUT ROWID``, keyed by band key) that was one random B-tree seek a key --
+measured when that was ~850 band keys (85 a paragraph): ~4 ms of CPU at 100k stored
+articles even with every page cached -- and an add wrote ~900 rows onto random pages
+(~15 ms).  The same buckets as one sorted uint64 key array, with
 the stored row each key points at, answer all keys of a check with a fence search and
 a vectorized binary search inside one 4 KB block per key.  The rows' b-bit sketches sit
 beside them in an array indexed by row id, so a chance candidate is dismissed without

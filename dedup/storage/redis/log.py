@@ -1,8 +1,9 @@
 """The LSH buckets of a Redis index: an append-only log on the server, and each
 worker's own in-memory copy of it, synced before each transaction.
 
-Why a log and a local copy: a check looks up ~1,000 band keys an article (85 bands and
-the containment keys of ~10 paragraphs).  Asking the server for each of them (one
+Why a log and a local copy: a check looks up ~1,300 keys an article (~10 paragraphs,
+each 49 band keys at the default 49 x 2 layout and 79 containment keys).  Asking the
+server for each of them (one
 entry of a shard string, or a hash field) costs a few microseconds of single-threaded
 server time and ~1 KB of transfer a key, so a check of an article costs milliseconds
 however it is batched (session 9: 39 articles/s), and every entry written was a GET
@@ -13,8 +14,9 @@ script that writes the rows: atomic with them), and every worker holds the whole
 as sorted arrays of band keys in memory (:class:`LevelCache`), like the SQLite
 backend's bucket file: a look-up is a binary search here, and only the few rows that
 pass the sketch are read from Redis.  The log holds signatures, not band keys: with
-the containment look-up's single-value keys a row has ~170 keys (8 bytes each), its
-signature 256 values (4 bytes each); a worker derives the keys and the sketches from
+the containment look-up's single-value keys a row has ~130 keys at the defaults (49
+band keys and 79 containment keys, 8 bytes each), its signature 256 values (4 bytes
+each); a worker derives the keys and the sketches from
 the signatures (the index's ``Derive``, cheap vectorized hashing, not signing).
 Before each transaction a worker reads the log's tail since the last entry it has
 (``XRANGE PREFIX:log (LAST +``: one round trip, empty when nothing was written).
