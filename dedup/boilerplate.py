@@ -18,8 +18,8 @@ corpus: in 100,000 documents a text must recur in 100 of them.
 
 A site's frame is also told from a single pair, before it has recurred ten times
 (:func:`framed`): two pages that share whole paragraphs word for word while the rest of
-each is unrelated to the rest of the other, and neither page is mostly inside the
-other, are two stories in one frame, scored on what is left of them -- by the scan's
+each is unrelated to the rest of the other, and what they share is the lesser part of
+each page, are two stories in one frame, scored on what is left of them -- by the scan's
 document pairs (:mod:`dedup.plan.frames`) and the index's verdicts
 (:mod:`dedup.index.furniture`); see the README, "Containment and boilerplate".
 
@@ -46,9 +46,12 @@ SHARE = 0.001
 #: maximum 0.096 (function-word 2-grams such as "of the"); two man pages of one family
 #: (cexp/cpow), true duplicates through their shared template, share 0.15-0.19 beyond it.
 UNRELATED = 0.1
-#: Containment at which a page counts as mostly inside another when the setting is
-#: off (``Settings.containment`` 0): the setting's default.
-MOSTLY_INSIDE = 0.7
+#: Share of a page (containment in the other) from which what two pages share is its
+#: story, not its frame: a frame is the lesser part of each page.  Two pages sharing
+#: whole paragraphs with the rest unrelated are either one site's frame around two
+#: stories or one story under two sites' frames (a wire story republished); only which
+#: part is larger tells them apart (tester S1/S2, session 11).
+LESSER_PART = 0.5
 
 
 def min_documents(documents: int, floor: int) -> int:
@@ -82,23 +85,23 @@ def paragraph_mask(keys: np.ndarray, docs: np.ndarray, documents: int, floor: in
     return np.isin(keys, common)
 
 
-def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray,
-           containment: float) -> np.ndarray:
+def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray) -> np.ndarray:
     """Which page pairs that share whole paragraphs word for word are two stories in
     one frame (bool per pair), so that what they share is the site's furniture, not a
     story: the rest of each page (its shingles outside the shared paragraphs) is
     unrelated to the rest of the other (``rest_jaccard`` < :data:`UNRELATED`) and
-    neither page is mostly inside the other (both whole-page containments under
-    ``containment``, ``Settings.containment``; :data:`MOSTLY_INSIDE` when that is 0).
+    what they share is the lesser part of each page (both whole-page containments
+    under :data:`LESSER_PART`).
 
     Why both: an edition of a page with a few lines changed also shares whole
     paragraphs and differs in unrelated ones, but is almost all inside the other (the
     true document pairs of that shape in the versions development set have 93-99 % of
-    one side shared); a page mostly made of furniture (a 30-word brief under 100 words
-    of footer) looks exactly like such an edition, and stays a document pair until its
-    furniture has recurred in enough documents to be boilerplate (:func:`min_documents`)."""
-    inside = containment or MOSTLY_INSIDE
-    return (rest_jaccard < UNRELATED) & (np.maximum(containment_a, containment_b) < inside)
+    one side shared), and a story republished under another site's frame shares the
+    larger part of each page.  A page that is half frame or more (a 50-word brief
+    under a 60-word footer) looks exactly like the second, and stays a document pair
+    until its frame has recurred in enough documents to be boilerplate
+    (:func:`min_documents`)."""
+    return (rest_jaccard < UNRELATED) & (np.maximum(containment_a, containment_b) < LESSER_PART)
 
 
 def groups(corpus: "Corpus", mask: np.ndarray) -> list[Boilerplate]:

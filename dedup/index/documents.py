@@ -123,7 +123,7 @@ def document_matches(
     furniture = np.zeros(len(c.para_key), bool)
     if s.boilerplate:
         _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
-                                   eligible[found.new[exact[hit]]], common, s.containment)
+                                   eligible[found.new[exact[hit]]], common)
         furniture = framed & (recurring if recurring is not None else False)
     common = common | furniture
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])

@@ -12,7 +12,7 @@ are whole paragraphs shared word for word, the rest unrelated), so:
 
 * each (article, stored document) pair sharing exact paragraphs (not boilerplate) is
   scored again without them, on both sides; when what is left of the two is unrelated
-  and neither page is mostly inside the other, the pair is *in one frame*: its
+  and what they share is the lesser part of each page, the pair is *in one frame*: its
   whole-page similarity is that of what is left (the two stories), and whether the
   article is a duplicate is for the share of its text already seen to say
   (:mod:`.judge`) -- the whole-page Jaccard is for rewritten pages, and shared whole
@@ -47,7 +47,7 @@ FRAME_RECURRENCE = 2
 
 def frames(
     signed: Signed, arts: np.ndarray, pair_art: np.ndarray, stored: SetTable, stored_of: np.ndarray,
-    scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray, containment: float,
+    scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray,
 ) -> tuple[np.ndarray, Scores, np.ndarray]:
     """Which (article, stored document) pairs are two stories in one frame.
 
@@ -72,7 +72,7 @@ def frames(
     table = joined(joined(rest, signed.document_sets(docs)), stored)
     # ``whole``: the article as it is, so its left-out shingles leave the stored side too.
     again = score_pairs(table, np.stack([np.arange(k), 2 * k + stored_of[sharing]], axis=1), whole=k + np.arange(k))
-    one_frame = framed(again.jaccard, scores.containment_a[sharing], scores.containment_b[sharing], containment)
+    one_frame = framed(again.jaccard, scores.containment_a[sharing], scores.containment_b[sharing])
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
     furniture[shared_para[is_framed[shared_pair]]] = True

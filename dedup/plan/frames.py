@@ -1,6 +1,7 @@
 """Document pairs in one frame, in a scan: two pages that share whole paragraphs word for
-word while the rest of each is unrelated to the rest of the other, and neither is
-mostly inside the other (:func:`dedup.boilerplate.framed`), are scored on what is left.
+word while the rest of each is unrelated to the rest of the other, and what they
+share is the lesser part of each (:func:`dedup.boilerplate.framed`), are scored on what
+is left.
 
 Why: two different stories of one site, each followed by the same three footer
 paragraphs, were a document pair (Jaccard 0.31) until the footer recurred in
@@ -9,7 +10,8 @@ index judges such pages the same way (:mod:`dedup.index.furniture`).  What is le
 a framed pair is unrelated by definition (Jaccard < 0.1), so the pair is no longer a
 document pair at the default ``doc_threshold``; its paragraph pairs are reported as
 before.  An edition of a page with a few lines changed is almost all inside the other
-and keeps its whole-page score.
+and keeps its whole-page score, as does one story republished under two sites' frames
+(the story is the larger part of each page).
 
 How: called by the verify stage (:mod:`dedup.plan.verify`) on the document pairs it
 would keep.  A document item's paragraphs are the paragraph level's items of its shard
@@ -81,7 +83,7 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     pick = which[sharing]
     # ``whole``: side a's document, so the shared shingles leave side b too.
     again = score_pairs(table, np.stack([np.arange(k), k + ib[sharing]], axis=1), whole=k + ia[sharing])
-    one_frame = framed(again.jaccard, scores.containment_a[pick], scores.containment_b[pick], s.containment)
+    one_frame = framed(again.jaccard, scores.containment_a[pick], scores.containment_b[pick])
     out = Scores(scores.jaccard.copy(), scores.containment_a.copy(), scores.containment_b.copy())
     for name in ("jaccard", "containment_a", "containment_b"):
         getattr(out, name)[pick[one_frame]] = getattr(again, name)[one_frame]
