@@ -4,7 +4,8 @@
 
 Two indexes of the same N synthetic articles (bench_index.py's Markov text, 8-12
 paragraphs of ~60 words), loaded with ``Index.load``: one at the default settings
-(containment 0.7: 79 single-value keys per banded row besides the 85 band keys), one
+(containment 0.7: 79 single-value keys per banded row besides the band keys: 49 at the
+default 49 x 2, 85 at the 85 x 3 of README-index's figures), one
 with ``Settings(containment=0)`` (no containment keys, no containment look-up: the
 index before).  Measured in one run, alternating calls between the two so machine
 noise hits both alike (it asserts nothing; results go in benchmarks/README-index.md):
