@@ -30,6 +30,7 @@ import numpy as np
 from ..corpus import DocumentInfo
 from ..results import Group, GroupColumns, Pair, PairColumns
 from ..segments import sorted_unique
+from .safety import has_surrogates
 
 #: ``repr(round(x, 4))`` of ``x = k / 10**4`` for k in 0..10**4.
 _FOUR_PLACES = np.array([repr(k / 10_000) for k in range(10_001)], dtype=object)
@@ -78,17 +79,9 @@ class Names:
         try:
             "".join(fragments).encode("utf-8")
         except UnicodeEncodeError:
-            fragments = [self._odd(p) if _surrogates(f) else f for p, f in zip(new, fragments)]
+            fragments = [self._odd(p) if has_surrogates(f) else f for p, f in zip(new, fragments)]
         made.update(zip(new, fragments))
         return np.array(list(map(made.__getitem__, wanted)), dtype=object)[inverse].tolist()
-
-
-def _surrogates(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def _paragraphs(numbers: np.ndarray) -> list:

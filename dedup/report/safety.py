@@ -57,12 +57,13 @@ def csv_cell(value: object) -> object:
     Numbers, booleans and ``None`` (an empty cell) are returned as they are."""
     if not isinstance(value, str):
         return value
-    if _has_surrogates(value):
+    if has_surrogates(value):
         value = _UNSAFE.sub(lambda m: _escape(m) if 0xD800 <= ord(m.group()) <= 0xDFFF else m.group(), value)
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def _has_surrogates(text: str) -> bool:
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (cannot be encoded as UTF-8)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -84,7 +85,7 @@ def json_name(name: str, key: str = "path") -> dict[str, str]:
     """``{key: name}``, valid UTF-8 whatever ``name`` holds: a name with undecodable
     bytes becomes ``{key: name with U+FFFD for each, key + "_bytes": base64 of its
     bytes}`` (see :func:`name_bytes`)."""
-    if not _has_surrogates(name):
+    if not has_surrogates(name):
         return {key: name}
     raw = name_bytes(name)
     return {key: raw.decode("utf-8", "replace"), f"{key}_bytes": base64.b64encode(raw).decode("ascii")}
@@ -93,7 +94,7 @@ def json_name(name: str, key: str = "path") -> dict[str, str]:
 def json_text(text: str) -> str:
     """Free text (an error message, a reason) made valid UTF-8: lone surrogates are
     shown as escapes (``\\xNN`` for an undecodable byte)."""
-    if not _has_surrogates(text):
+    if not has_surrogates(text):
         return text
     return re.sub("[\ud800-\udfff]", _escape, text)
 
