@@ -88,6 +88,9 @@ class DocHeader:
 
 def pack_document(key: int, first: int, chars: int, paragraphs: int, banded: bool, added: float, doc_id: str,
                   check: int) -> bytes:
+    """A ``d:`` record: :data:`DOC`'s fixed fields (``added`` in Unix seconds,
+    ``check`` from :func:`document_checks`), then the public id in UTF-8 (lone
+    surrogates kept).  Layout 7: no signature (:mod:`.log` holds it)."""
     return DOC.pack(key, first, chars, paragraphs, int(banded), added, check) + doc_id.encode("utf-8", "surrogatepass")
 
 

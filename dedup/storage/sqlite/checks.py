@@ -90,6 +90,8 @@ def _flags(banded: Sequence, name: str, what: str, ids: np.ndarray) -> np.ndarra
 
 
 def unpack_signatures(blobs: list[bytes], num_perm: int) -> np.ndarray:
+    """``(len(blobs), num_perm)`` uint32 signatures from their stored blobs (little-endian
+    uint32 each).  Raises :class:`IndexCorrupt` when a blob is not ``num_perm`` values."""
     data = b"".join(blobs)
     if len(data) != 4 * num_perm * len(blobs):
         raise IndexCorrupt(f"a stored signature does not have {num_perm} values")
