@@ -265,6 +265,8 @@ def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> Non
 
 
 def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
+    """The run's warnings (``result.warnings``, a scan's or a check's), one line each
+    under their count, path first where there is one; nothing when there are none."""
     warnings = getattr(result, "warnings", None) or ()
     if warnings:
         out.write(f"\n{st.bold(plural(len(warnings), 'warning') + ':')}\n")

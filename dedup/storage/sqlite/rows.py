@@ -338,5 +338,7 @@ def _split_rows(matrix: np.ndarray) -> Iterator[bytes]:
 
 
 def unpack_sets(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Stored shingle-set blobs (little-endian uint64 each) as ``(values, counts)``: all
+    values concatenated (uint64) and the number of values of each blob (int64)."""
     counts = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
     return np.frombuffer(b"".join(blobs), dtype="<u8").astype(np.uint64), counts
