@@ -24,8 +24,9 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   set (sorted uint64).  Its signature is not stored: it is the MinHash of the
   set, recomputed when the row is read (a few rows per check) -- 1 KB per paragraph
   saved at the default 256 permutations;
-* ``log`` (stream): the LSH buckets -- band keys and b-bit sketches of the banded rows,
-  as written, and drops of removed rows -- held by every worker in memory, see
+* ``log`` (stream): the LSH buckets -- the banded rows' MinHash signatures and set
+  sizes, as written (from which each worker derives the band keys and sketches), and
+  drops of removed rows -- held by every worker in memory, see
   :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it, set to 0
   when the index is created (a worker that read fewer, or finds no count, says the
   log is damaged);
