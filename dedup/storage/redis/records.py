@@ -25,7 +25,8 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   set, recomputed when the row is read (a few rows per check) -- 1 KB per paragraph
   saved at the default 256 permutations;
 * ``log`` (stream): the LSH buckets -- the banded rows' MinHash signatures and set
-  sizes, as written (from which each worker derives the band keys and sketches), and
+  sizes, as written (a document whose paragraphs are all banded: just which paragraph
+  rows it has), from which each worker derives the band keys and sketches, and
   drops of removed rows -- held by every worker in memory, see
   :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it, set to 0
   when the index is created (a worker that read fewer, or finds no count, says the
