@@ -162,7 +162,7 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     """One ``dedup scan`` over ``folders``: wall, CPU, peak RSS (largest process and
     the whole tree), the peak size of its scratch folder (``--tmp-dir``, a fresh folder
     beside the system's temporary one, sampled every 0.5 s) and the 1-minute load
-    average at its start and end."""
+    average at its start and end (and its mean and largest value, sampled every 0.5 s)."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-scratch-"))
     cmd = [*DEDUP_COMMAND, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
            "--exit-zero", "--tmp-dir", str(scratch), *flags]
@@ -173,6 +173,7 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     errors = tempfile.TemporaryFile()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=errors)
     peak = [0.0, 0]
+    loads: list[float] = []
     stop = threading.Event()
 
     def sample() -> None:
@@ -181,6 +182,7 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
             peak[0] = max(peak[0], tree_rss_mb(proc.pid))
             if ticks % 5 == 0:
                 peak[1] = max(peak[1], folder_size(scratch))
+                loads.append(os.getloadavg()[0])
             ticks += 1
             stop.wait(0.1)
 
@@ -204,7 +206,7 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     cpu = usage.ru_utime + usage.ru_stime
     return {"wall": wall, "cpu": cpu, "cores_busy": cpu / wall, "rss_max_process_mb": usage.ru_maxrss / 1024,
             "rss_tree_mb": peak[0], "scratch_peak_mb": peak[1] / 1e6, "load_start": load_start,
-            "load": os.getloadavg()[0]}
+            "load": os.getloadavg()[0], "load_mean": sum(loads) / max(len(loads), 1), "load_max": max(loads, default=0.0)}
 
 
 def rensa_signature_stage(folder: Path) -> dict:
