@@ -22,6 +22,7 @@ from textgen import prose, rewrite
 from dedup.cli import main
 from dedup.index import Index
 from dedup.storage import IndexCorrupt, IndexReadOnly
+from dedup.storage.sqlite.schema import FORMAT_VERSION
 
 ARTICLES = 8
 
@@ -203,7 +204,7 @@ def test_a_format_11_index_gets_its_meta_check(built):
     _edit(path, "UPDATE meta SET value = '11' WHERE key = 'format_version'")
     with Index.open(path) as idx:
         assert idx.check(probes[2]).matches == before.matches
-    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == ("12",)
+    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == (str(FORMAT_VERSION),)
     with Index.open(path, readonly=True) as idx:
         assert idx.check(probes[2]).matches == before.matches
 
@@ -233,7 +234,7 @@ def test_an_intact_format_10_index_is_upgraded_and_answers_the_same(built):
         assert idx.get("article-01").text == texts[1]
         assert [d.meta for d in idx.documents()] == [{"source": f"feed-{i}"} for i in range(ARTICLES)]
     assert [(v.seen, v.matches) for v in after] == [(v.seen, v.matches) for v in before]
-    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == ("12",)
+    assert _one(path, "SELECT value FROM meta WHERE key = 'format_version'") == (str(FORMAT_VERSION),)
 
 
 @pytest.mark.parametrize("damage, said", [

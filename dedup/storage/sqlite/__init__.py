@@ -41,7 +41,8 @@ subclasses that name the file and the cause; a failed write rolls back whole.
 The modules: this one opens the file and holds the transactions; :mod:`.schema`
 creates, upgrades and checks it (:mod:`.upgrade`: an older format's rows checked and
 given checksums); :mod:`.rows` reads and writes rows, :mod:`.checks` says what their
-checksums cover; :mod:`.buckets` answers band-key look-ups and keeps the bucket file.
+checksums cover; :mod:`.buckets` answers band-key look-ups and keeps the bucket file; :mod:`.tallies`
+keeps the boilerplate tallies and checks that none is missing.
 """
 
 from __future__ import annotations
@@ -57,15 +58,15 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from ...segments import sorted_unique
 from ...settings import Settings
 from ...split import Span
 from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, StoredDocument
 from .buckets import Buckets, _BucketView
 from ..rowcheck import stored, verify
-from .checks import tally_checks, text_checks
-from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners, signed
+from .checks import text_checks
+from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners
+from .tallies import Tallies
 from .schema import (
     _TABLES,
     _UPGRADABLE,
@@ -81,7 +82,7 @@ from .schema import (
 )
 
 
-class SQLiteStorage(Rows, Buckets):
+class SQLiteStorage(Rows, Buckets, Tallies):
     """An index in one SQLite file.  Open with :func:`open_sqlite`."""
 
     def __init__(
@@ -108,6 +109,10 @@ class SQLiteStorage(Rows, Buckets):
         # names.
         self._view: Optional[_BucketView] = None
         self._view_checked = False
+        # The first paragraph row id this transaction stored and has not tallied yet
+        # (an add tallies its batch after storing it): :meth:`tallies` does not ask
+        # those rows for a tally.
+        self._untallied: Optional[int] = None
 
     @contextmanager
     def transaction(self, write: bool) -> Iterator[None]:
@@ -122,6 +127,7 @@ class SQLiteStorage(Rows, Buckets):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         self._depth = 1
         self._view_checked = False
+        self._untallied = None
         try:
             with self.errors("write to" if write else "read"):
                 if not write:
@@ -184,32 +190,6 @@ class SQLiteStorage(Rows, Buckets):
     def count(self) -> int:
         with self.errors("read"):
             return self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-
-    def tally(self, keys: np.ndarray, documents: int) -> None:
-        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
-        with self.errors("write to"):
-            keys = signed(unique)
-            self._conn.executemany(
-                "INSERT INTO tallies (key, documents, sum_check) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
-                " SET documents = documents + excluded.documents, sum_check = sum_check + 7 * excluded.documents",
-                zip(keys, counts.tolist(), tally_checks(np.array(keys, np.int64), counts).tolist()))
-            self._conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'judged'",
-                               (int(documents),))
-
-    def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
-        keys = np.asarray(keys, dtype=np.uint64)
-        unique = sorted_unique(keys)
-        with self.errors("read"):
-            rows = self._select_in("SELECT key, documents, sum_check FROM tallies WHERE key IN ({})", signed(unique))
-            judged = int(self._meta("judged") or 0)
-        counts = np.zeros(len(unique), dtype=np.int64)
-        if rows:
-            cols = list(zip(*rows))
-            found, n = np.array(cols[0], dtype=np.int64), np.array(cols[1], dtype=np.int64)
-            verify(stored(cols[2], self.path, "tally", found), tally_checks(found, n).view(np.uint64), found,
-                   self.path, "tally")
-            counts[np.searchsorted(unique, found.view(np.uint64))] = n
-        return counts[np.searchsorted(unique, keys)], judged
 
     def stats(self) -> dict[str, Any]:
         covered, _ = self.bucket_file_lag()

@@ -58,10 +58,11 @@ def _padded(values: list, size_floor: int = 16) -> list:
 
 
 class Rows:
-    """Row reads and writes (needs ``_conn`` and ``settings``)."""
+    """Row reads and writes (needs ``_conn``, ``settings`` and ``_untallied``)."""
 
     _conn: sqlite3.Connection
     settings: Settings
+    _untallied: Optional[int]
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         return self._paragraph_rows(self._select_in(
@@ -210,6 +211,8 @@ class Rows:
         if not counts.sum():
             return
         base = self._next_id("paragraph")
+        if self._untallied is None:  # tallied by the caller after the batch (:meth:`tally`)
+            self._untallied = base
         # All the batch's paragraphs as columns, one row each, in document order.
         cols = [np.concatenate([getattr(doc, name) for doc in docs]) for name in (
             "para_index", "para_start", "para_end", "para_words", "para_keys", "banded")]

@@ -23,7 +23,7 @@ from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull,
 from ..rowcheck import damaged, row_checks
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 12
+FORMAT_VERSION = 13
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
@@ -35,12 +35,13 @@ FORMAT_VERSION = 12
 #: 10: ``banded``, word and paragraph counts, digest, metadata and text outside the
 #: checksums (every upgrade from 10 or older checks the rows' structure before it
 #: computes checksums: :mod:`.upgrade`, what it can and cannot know); 11: no
-#: ``meta_check`` row (added, the rows as they are).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"}
+#: ``meta_check`` row (added, the rows as they are); 12: no ``judged_check`` and
+#: ``tally_floor`` rows (added: :func:`_tally_meta`, one indexed query).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
 #: The meta rows written once, when the index is created, under the ``meta_check`` row's
 #: checksum (verified on every open): one flipped bit of the settings' JSON made a
 #: threshold of 0.3 a 0.7, and every answer changed with it.
-_FIXED_META = ("format", "settings", "scheme", "normalize_version", "pipeline", "uid")
+_FIXED_META = ("format", "settings", "scheme", "normalize_version", "pipeline", "uid", "tally_floor")
 #: WAL pages between checkpoints (64 MB of 4 KB pages) instead of SQLite's 1000: fewer
 #: adds pay for a checkpoint.  Measured when an add still dirtied ~1000 pages (bucket
 #: tables): add p50 17 ms with it against 69 ms with the default at 2k articles; an add
@@ -92,7 +93,7 @@ CREATE TABLE IF NOT EXISTS tallies (key INTEGER PRIMARY KEY, documents INTEGER N
 #: Meta rows an index has (since format 4) besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
 #: never reused, so "rows above the bucket file's" are exactly the rows added since).
-_ID_META = ("uid", "paragraph_floor", "document_floor")
+_ID_META = ("uid", "paragraph_floor", "document_floor", "judged", "judged_check", "tally_floor")
 #: Tables every version has (a file without them is not a dedup index).
 _TABLES = {"meta", "documents", "paragraphs"}
 #: Tables of older formats that an upgrade drops.
@@ -197,7 +198,33 @@ def meta_check(meta: dict[str, str]) -> str:
 
 
 def _id_meta() -> list[tuple[str, str]]:
-    return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0"), ("judged", "0")]
+    return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0"), ("judged", "0"),
+            ("judged_check", judged_check(0)), ("tally_floor", "0")]
+
+
+def _tally_meta(conn: sqlite3.Connection, name: str, version: str) -> None:
+    """An upgrade's ``judged_check`` (of the ``judged`` count as it is) and ``tally_floor``:
+    the highest paragraph row id whose content key has no tally (rows stored before
+    format 8 had none; 0 when every stored paragraph has its tally) -- the rows above it
+    must have one (:meth:`SQLiteStorage.tallies` checks).  One query on the key index."""
+    judged = conn.execute("SELECT value FROM meta WHERE key = 'judged'").fetchone()[0]
+    try:
+        count = int(judged)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0:
+        raise IndexCorrupt(damaged(name, f"format {version} cannot be upgraded: meta judged is {judged!r}, "
+                                         "not a count of documents"))
+    floor = conn.execute("SELECT COALESCE(MAX(p.id), 0) FROM paragraphs AS p WHERE NOT EXISTS"
+                         " (SELECT 1 FROM tallies AS t WHERE t.key = p.key)").fetchone()[0]
+    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     [("judged_check", judged_check(count)), ("tally_floor", str(floor))])
+
+
+def judged_check(judged: int) -> str:
+    """The ``judged_check`` meta row of a ``judged`` count (kept by the tally's update
+    in SQL: ``+ 7 * n``): a changed or unreadable ``judged`` no longer matches it."""
+    return str(7 * judged + 3)
 
 
 def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
@@ -227,7 +254,7 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
                 for column in added:
                     if column not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER")
-            if version != "11":  # 11's rows have their checksums
+            if version not in ("11", "12"):  # 11's and 12's rows have their checksums
                 stamp(conn, name, version, settings)
             tallies = {r[1] for r in conn.execute("PRAGMA table_info(tallies)")}
             if tallies and "sum_check" not in tallies:
@@ -237,6 +264,7 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
                 if statement.strip():
                     conn.execute(statement)
             conn.executemany("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", _id_meta())
+            _tally_meta(conn, name, version)
             for table in _DROPPED:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
