@@ -126,3 +126,24 @@ def test_clean_refuses_a_manifest_inside_the_source(corpus, tmp_path):
     res = run("clean", corpus, tmp_path / "out", "--manifest", corpus / "a.txt")
     assert res.exit_code == 2 and "is inside" in res.stderr and "would change the source" in res.stderr
     assert (corpus / "a.txt").read_text() == TEXT
+
+
+def test_the_index_files_are_not_read_through_a_linked_folder(corpus, tmp_path, monkeypatch):
+    """Tester's S5 of #12: ``dedup index add inlink/ --db in/i.dedup`` (``inlink`` a link
+    to ``in``) read the index's -wal, -shm and bucket files as inputs (binary-file
+    errors) and stored its empty bucket-file lock as a document."""
+    monkeypatch.chdir(tmp_path)
+    assert run("index", "add", "in", "--db", "in/i.dedup", "--policy", "flag").exit_code == 1
+    assert run("index", "optimize", "--db", "in/i.dedup").exit_code == 0
+    (corpus / "i.dedup-wal").write_bytes(b"\0" * 64)
+    (corpus / "i.dedup-shm").write_bytes(b"\0" * 64)
+    os.symlink("in", tmp_path / "inlink")
+    assert (corpus / "i.dedup-lsh.lock").exists()
+    for command in (("index", "add", "inlink/", "--policy", "flag"), ("check", "inlink/")):
+        res = run(*command, "--db", "in/i.dedup", "--format", "json")
+        report = json.loads(res.stdout)
+        assert res.exit_code == 1 and res.stderr == "", (command, res.stderr)
+        assert report["errors"] == [] and sorted(d["path"] for d in report["documents"]) == [
+            "inlink/a.txt", "inlink/report.json#x", "inlink/sub/b.txt"], command
+    listed = run("index", "list", "--db", "in/i.dedup").stdout.splitlines()
+    assert not any("i.dedup" in line for line in listed), listed

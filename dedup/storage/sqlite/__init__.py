@@ -53,6 +53,7 @@ import shlex
 import sqlite3
 import urllib.parse
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -352,9 +353,12 @@ def sqlite_path(url: str | os.PathLike) -> str:
 def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
     """A predicate: is a path the index file ``url`` names (the same name, or a link to
     it) or one of its companions, named ``FILE-SUFFIX`` (``-wal``, ``-shm``, the bucket
-    files ``-lsh.ID`` and their lock)?  What :func:`dedup.storage.own_files` gives for
-    SQLite URLs."""
+    files ``-lsh.ID`` and their lock) in the index's folder -- by its name as written or
+    resolved (a folder named through a link: tester's S5 of #12, the empty lock file was
+    stored as a document)?  What :func:`dedup.storage.own_files` gives for SQLite URLs."""
     index = os.path.abspath(sqlite_path(url))
+    folder, base = os.path.split(index)
+    real_folder = os.path.realpath(folder)
     try:
         st = os.stat(index)
         identity = (st.st_dev, st.st_ino)
@@ -365,6 +369,9 @@ def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
         path = os.path.abspath(path)
         if path == index or path.startswith(index + "-"):
             return True
+        there, name = os.path.split(path)
+        if (name == base or name.startswith(base + "-")) and _same_folder(there, real_folder):
+            return True
         if identity is None:
             return False
         try:
@@ -374,3 +381,10 @@ def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
         return (st.st_dev, st.st_ino) == identity
 
     return owned
+
+
+@lru_cache(maxsize=256)
+def _same_folder(folder: str, real: str) -> bool:
+    """Whether ``folder`` resolves to ``real`` (cached: asked for every file walked
+    whose name is the index's)."""
+    return os.path.realpath(folder) == real
