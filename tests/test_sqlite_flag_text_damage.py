@@ -142,8 +142,32 @@ def test_a_changed_text_is_never_shown(built):
     probe = path.parent / "probe.txt"
     probe.write_text(probes[3], encoding="utf-8")
     res = CliRunner().invoke(main, ["check", str(probe), "--db", str(path)], catch_exceptions=False)
-    assert res.exit_code == 2 and f"stored document text row {d} does not match" in res.stderr
+    # the documented line, not "unexpected error: IndexCorrupt" (tester's S4: found while
+    # the report was written)
+    assert res.exit_code == 2 and res.stderr.startswith(
+        f"dedup: {path}: the index is damaged: stored document text row {d} does not match"), res.stderr
     assert "THE" not in res.stdout
+
+
+@pytest.mark.parametrize("edit, said", [
+    ("UPDATE paragraphs SET signature = 'abc' WHERE id = {p}", "stored paragraph row {p} has no signature of 256"),
+    ("UPDATE paragraphs SET signature = CAST(substr(signature, 1, 16) AS BLOB) WHERE id = {p}",
+     "stored paragraph row {p} has no signature of 256"),
+    ("UPDATE documents SET signature = substr(signature, 1, 10) || x'00' || substr(signature, 12) WHERE id = {d}",
+     "stored document row {d}: column signature holds text that is not UTF-8"),
+])
+def test_a_signature_of_another_type_names_its_row(built, edit, said):
+    """Tester's S4: a signature turned into text was an unexpected TypeError or SQLite's
+    "Could not decode to UTF-8", a short one named no row."""
+    path, _, probes = built
+    d, p = _one(path, "SELECT d.id, p.id FROM documents AS d JOIN paragraphs AS p ON p.doc = d.id"
+                      " WHERE d.doc_id = 'article-03' AND p.position = 0")
+    _edit(path, edit.format(p=p, d=d))
+    probe = path.parent / "probe.txt"
+    probe.write_text(probes[3], encoding="utf-8")
+    res = CliRunner().invoke(main, ["check", str(probe), "--db", str(path)], catch_exceptions=False)
+    assert res.exit_code == 2 and res.stderr.startswith(
+        f"dedup: {path}: the index is damaged: {said.format(p=p, d=d)}"), res.stderr
 
 
 @pytest.mark.parametrize("edit", [

@@ -347,7 +347,8 @@ def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, add
     """Write the report and exit with the scan's exit-code rules."""
     report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding, job.warnings)
     passages = VerdictPassages(lambda doc_id: getattr(idx.get(doc_id), "text", None), job.texts)
-    output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages)
+    # A stored text shown beside a checked one is read (and verified) here.
+    _guard(lambda: output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages))
     output.errors(report.errors, "could not be read or checked")
     output.warnings(report.warnings)
     output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")

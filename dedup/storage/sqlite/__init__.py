@@ -79,6 +79,7 @@ from .schema import (
     check_meta,
     create_schema,
     translate,
+    undecodable,
     upgrade_schema,
 )
 
@@ -154,6 +155,8 @@ class SQLiteStorage(Rows, Buckets, Tallies):
         try:
             yield
         except sqlite3.Error as err:
+            if isinstance(err, sqlite3.OperationalError) and str(err).startswith("Could not decode to UTF-8"):
+                raise undecodable(self._conn, self.path, str(err)) from err
             raise translate(err, self.path, doing, self._waits) from err
 
     def _meta(self, key: str) -> Optional[str]:

@@ -74,7 +74,14 @@ def checked_signatures(ids: Sequence[int], banded: Sequence[int], blobs: Sequenc
 
     Raises :class:`IndexCorrupt` naming a row whose signature, flag or id does not match."""
     ids = np.asarray(ids, dtype=np.int64)
-    signatures = unpack_signatures(list(blobs), num_perm)
+    blobs = list(blobs)
+    try:
+        signatures = unpack_signatures(blobs, num_perm)
+    except (IndexCorrupt, TypeError):  # a value of another type or size: which rows (tester's S4)
+        bad = [int(i) for i, b in zip(ids.tolist(), blobs) if not isinstance(b, bytes) or len(b) != 4 * num_perm]
+        raise IndexCorrupt(damaged(name, f"stored {what} row{plural(bad)} {listed(bad)} "
+                                         f"{'have' if len(bad) > 1 else 'has'} no signature of {num_perm} "
+                                         "values")) from None
     verify(stored(checks, name, what, ids), signature_checks(ids, _flags(banded, name, what, ids), signatures), ids,
            name, what)
     return ids, signatures

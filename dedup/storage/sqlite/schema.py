@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import sqlite3
 import uuid
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ import numpy as np
 from ...settings import Settings
 from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
-from ..rowcheck import damaged, row_checks
+from ..rowcheck import damaged, listed, plural, row_checks
 
 FORMAT = "dedup-index"
 FORMAT_VERSION = 13
@@ -145,6 +146,37 @@ def translate(err: sqlite3.Error, path: str, doing: str, waited: float = BUSY_TI
     if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
         return StorageError(f"{path}: cannot open the index ({text}; check that the folder exists and is writable)")
     return StorageError(f"{path}: cannot {doing} the index ({text})")
+
+
+def undecodable(conn: sqlite3.Connection, name: str, message: str) -> IndexCorrupt:
+    """The :class:`IndexCorrupt` raised when SQLite returned a text column's value
+    that is not UTF-8 (a signature blob damaged into text: tester's S4): the rows
+    holding one, found by reading that column's text values as bytes (a scan, on
+    this error only)."""
+    found = re.search(r"column '([^']+)'", message)
+    column = found.group(1) if found else "?"
+    rows: list[str] = []
+    factory = conn.text_factory
+    try:
+        tables = {level: table for level, table in _ROWS.items()
+                  if column in {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}}
+        conn.text_factory = bytes
+        for level, table in tables.items():
+            bad = []
+            for row_id, value in conn.execute(
+                    f'SELECT id, "{column}" FROM {table} WHERE typeof("{column}") = \'text\''):
+                try:
+                    value.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append(row_id)
+            if bad:
+                rows.append(f"stored {level} row{plural(bad)} {listed(bad)}")
+    except sqlite3.Error:
+        pass  # the first error is the one to report
+    finally:
+        conn.text_factory = factory
+    where = " and ".join(rows) or "a stored row"
+    return IndexCorrupt(damaged(name, f"{where}: column {column} holds text that is not UTF-8"))
 
 
 def _read_only(path: str) -> str:
