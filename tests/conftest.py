@@ -84,8 +84,13 @@ def backend(request, tmp_path) -> Backend:
     import redis
 
     def tamper_server(key: str, value: str) -> None:
+        from dedup.storage.redis.records import meta_check
+
         with closing(redis.Redis.from_url(REDIS_URL)) as client:
             client.hset(f"{prefix}:meta", key, value)
+            # as another dedup would have written it (not damage): its checksum agrees
+            meta = {k.decode(): v.decode() for k, v in client.hgetall(f"{prefix}:meta").items()}
+            client.hset(f"{prefix}:meta", "meta_check", meta_check(meta))
 
     # A short lease: a writer killed on purpose holds the lock this long.
     return Backend("redis", redis_url(prefix=prefix, lease=3), True, tamper_server)

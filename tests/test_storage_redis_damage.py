@@ -259,3 +259,76 @@ def test_a_new_index_holds_its_counts_from_the_start(redis_prefix, texts):
     client = _client()
     assert client.get(f"{redis_prefix}:log:n") == b"0" and client.get(f"{redis_prefix}:judged").startswith(b"0 ")
     client.close()
+
+
+# -- tester's S6 (layout 7): the settings, the published marks and the ids hash ---------------
+
+
+@pytest.mark.parametrize("field, value", [("settings", None), ("shard_bits", "9"), ("meta_check", "1")])
+def test_edited_meta_fields_are_detected_on_open(redis_prefix, texts, field, value):
+    """Layout 7: ``HSET meta settings`` with threshold 0.3 -> 0.9 changed every answer
+    without a word.  Now the meta hash carries a checksum, verified on every open."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:3])])
+    client = _client()
+    if value is None:
+        stored = client.hget(f"{redis_prefix}:meta", "settings").decode()
+        value = stored.replace('"threshold": 0.3', '"threshold": 0.9')
+        assert value != stored
+    client.hset(f"{redis_prefix}:meta", field, value)
+    client.close()
+    with pytest.raises(IndexCorrupt, match=f"\\({redis_prefix}:meta\\) do not match their checksum"):
+        Index.open(url)
+
+
+def test_a_published_mark_set_back_is_detected_by_a_check(redis_prefix, texts, tmp_path):
+    """Layout 7: ``DECR top:p`` hid the last stored paragraph row from checks (only an
+    add noticed): the copy of the last document was seen in 4 of its 5 paragraphs."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+    client = _client()
+    client.decr(f"{redis_prefix}:top:p")
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:p .* is behind the stored rows"):
+            idx.check(texts[3])
+    assert "is behind the stored rows" in _cli_check(url, texts[3], tmp_path)
+
+
+@pytest.mark.parametrize("how", ["del", "hdel"])
+def test_a_deleted_or_short_ids_hash_is_detected(redis_prefix, texts, how):
+    """Layout 7: after ``DEL ids`` stats said 0 documents, a re-add of a stored id was
+    "duplicate, rejected" instead of "already indexed", and remove said no such
+    document.  Now ``n:d`` counts the documents and ``ids`` must list as many."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:3])])
+        assert idx.stats()["documents"] == 3
+    client = _client()
+    if how == "del":
+        client.delete(f"{redis_prefix}:ids")
+    else:
+        client.hdel(f"{redis_prefix}:ids", "article-1")
+    client.close()
+    said = f"\\({redis_prefix}:ids\\) lists {0 if how == 'del' else 2} documents, the document count .* is 3"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.stats()
+        with pytest.raises(IndexCorrupt, match=said + "; nothing was written"):
+            idx.add(texts[1], doc_id="article-1")
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.remove("article-2")
+
+
+def test_the_document_count_follows_adds_and_removes(redis_prefix, texts):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:3])])
+        idx.add(texts[3], doc_id="x")
+        idx.remove("article-0")
+        assert idx.stats()["documents"] == 3
+    client = _client()
+    assert client.get(f"{redis_prefix}:n:d") == b"3" and client.hlen(f"{redis_prefix}:ids") == 3
+    client.close()

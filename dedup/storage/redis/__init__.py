@@ -50,6 +50,7 @@ from . import lua
 from .multimap import SHARD_BITS_BELOW, Multimaps
 from .reads import Reads
 from .log import PAGE, BucketCache, number
+from .records import FIXED_META, meta_check
 from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
 
@@ -64,7 +65,9 @@ FORMAT = "dedup-index-redis"
 #: shards too (``k:t:``); ``judged`` carries a checksum; ``log:n`` exists from the start.
 #: 7: no document signature in ``d:`` (it is in the bucket log, or made from the
 #: paragraphs'); texts at zlib level 6.
-FORMAT_VERSION = "7"
+#: 8: no ``meta_check`` field (the settings edited in place changed answers silently)
+#: and no document count ``n:d`` (a deleted ``ids`` hash read as an empty index).
+FORMAT_VERSION = "8"
 
 
 class RedisStorage(Reads, Writes, Multimaps):
@@ -89,6 +92,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._tally = client.register_script(lua.TALLY)
         self._read_shards = client.register_script(lua.READ_SHARDS)
         self._lock = client.register_script(lua.ACQUIRE)
+        self._counts = client.register_script(lua.COUNTS)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
         self._token: Optional[str] = None
@@ -96,6 +100,8 @@ class RedisStorage(Reads, Writes, Multimaps):
         # lock was taken (known to the lock's holder).
         self._seq = (0, 0)
         self._top = (0, 0)
+        # The documents listed in ``ids`` and counted in ``n:d`` when the lock was taken.
+        self._listed = (0, 0)
         self._written: list[str] = []
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
@@ -199,6 +205,7 @@ class RedisStorage(Reads, Writes, Multimaps):
             if got[0]:
                 self._seq = (int(got[1]), int(got[2]))
                 self._top = (int(got[3]), int(got[4]))
+                self._listed = (int(got[5]), int(got[6]))
                 return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
@@ -214,6 +221,15 @@ class RedisStorage(Reads, Writes, Multimaps):
             if seq < top:
                 raise IndexCorrupt(damaged(self.path, f"the row id counter PREFIX:seq:{name} ({seq}) is behind the "
                                                       f"stored rows (published up to {top}); nothing was written"))
+        self._check_listed(*self._listed, "nothing was written")
+
+    def _check_listed(self, listed: int, counted: int, then: str) -> None:
+        """The ids hash lists as many documents as the count ``n:d`` says are stored (a
+        deleted or shortened ``ids`` read as fewer documents, its ids as never added)."""
+        if listed != counted:
+            said = "missing" if counted < 0 else str(counted)
+            raise IndexCorrupt(damaged(self.path, f"the document ids hash ({self._k}ids) lists {listed} documents, "
+                                                  f"the document count ({self._k}n:d) is {said}; {then}"))
 
     def _guarded_discard(self) -> None:
         self._discard(self._seq, self._top)
@@ -293,12 +309,16 @@ def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive
             raise IndexMissing(f"{u.shown}: no index under prefix {u.prefix!r} in this database")
         fields = {"format": FORMAT, "format_version": FORMAT_VERSION, "shard_bits": str(u.shard_bits),
                   **compat.describe(settings or Settings(), derive)}
+        fields["meta_check"] = meta_check(fields)
         flat = client.register_script(lua.CREATE)(args=[u.prefix + ":", *[x for kv in fields.items() for x in kv]])
         raw = dict(zip(flat[0::2], flat[1::2]))
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     if meta.get("format") != FORMAT:
         raise IndexCorrupt(f"{u.shown}: the keys under prefix {u.prefix!r} are not a dedup index")
     compat.check_layout(u.shown, meta.get("format_version"), FORMAT_VERSION, "Redis")
+    if meta.get("meta_check") != meta_check(meta):
+        raise IndexCorrupt(damaged(u.shown, f"its meta fields {', '.join(FIXED_META)} ({u.prefix}:meta) do not "
+                                            "match their checksum (meta_check)"))
     if "shard_bits" not in meta:
         raise IndexCorrupt(f"{u.shown}: the index has no shard_bits meta field")
     return meta

@@ -230,6 +230,7 @@ if pub > 0 then
     redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 2])
   end
   redis.call('INCRBY', k .. 'n:p', tonumber(ARGV[19]))
+  redis.call('INCRBY', k .. 'n:d', pub)
   -- Readers that start from now on see the batch (writers take turns under the lock).
   redis.call('SET', k .. 'top:d', seq_d + nd)
   redis.call('SET', k .. 'top:p', seq_p + np)
@@ -328,13 +329,21 @@ return 1
 """
 
 #: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free
-#: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p} (the last row ids handed
-#: out, which only this lock's holder advances, and the last ones published), or {0}
-#: when another writer holds it.
+#: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p, HLEN ids, n:d} (the last
+#: row ids handed out, which only this lock's holder advances, the last ones published,
+#: the documents listed and counted; ``n:d`` -1 when missing), or {0} when another
+#: writer holds it.
 ACQUIRE = r"""#!lua
 if not redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return {0} end
 local function get(name) return tonumber(redis.call('GET', ARGV[4] .. name) or 0) end
-return {1, get('seq:d'), get('seq:p'), get('top:d'), get('top:p')}
+return {1, get('seq:d'), get('seq:p'), get('top:d'), get('top:p'), redis.call('HLEN', ARGV[4] .. 'ids'),
+        tonumber(redis.call('GET', ARGV[4] .. 'n:d') or -1)}
+"""
+
+#: ARGV: key prefix.  {HLEN ids, n:d (-1 when missing), n:p} read at once.
+COUNTS = r"""#!lua flags=no-writes
+return {redis.call('HLEN', ARGV[1] .. 'ids'), tonumber(redis.call('GET', ARGV[1] .. 'n:d') or -1),
+        tonumber(redis.call('GET', ARGV[1] .. 'n:p') or 0)}
 """
 
 #: ARGV: lock key, token.  Deletes the lock only if it is still ours.
@@ -353,6 +362,7 @@ local k = ARGV[1]
 if redis.call('EXISTS', k .. 'meta') == 0 then
   for i = 2, #ARGV, 2 do redis.call('HSET', k .. 'meta', ARGV[i], ARGV[i + 1]) end
   redis.call('SET', k .. 'log:n', 0)
+  redis.call('SET', k .. 'n:d', 0)
   redis.call('SET', k .. 'judged', judged(0))
 end
 return redis.call('HGETALL', k .. 'meta')

@@ -3,11 +3,13 @@
 Keys, all under ``PREFIX:`` (one index per prefix; several may share a database):
 
 * ``meta`` (hash): format, version, shard bits, and :func:`dedup.storage.compat.describe`'s
-  settings / scheme / normalization / pipeline fingerprint;
+  settings / scheme / normalization / pipeline fingerprint, written once, under the
+  checksum ``meta_check`` (:func:`meta_check`, verified on every open);
 * ``ids`` (hash): public document id -> document row id; ``dg`` (hash): public
   document id -> the digest of the text it was added with (idempotent adds);
 * ``seq:p``, ``seq:d``: the last row id handed out (ids are never reused);
-  ``n:p``: paragraphs stored;
+  ``n:p``: paragraphs stored; ``n:d``: documents stored (the size ``ids`` must have,
+  updated in the same script call; set to 0 when the index is created);
 * ``d:ROW``: a document's header (:data:`DOC`) and its id; the header ends with the
   row's checksum (:mod:`dedup.storage.rowcheck`) of all of that but ``banded`` (set in
   place on a hand-over), verified on every read.  Its MinHash signature is not here
@@ -126,6 +128,16 @@ def unpack_documents(blobs: list[bytes], ids: np.ndarray, name: str) -> list[Doc
             ("added", np.float64))), [h.doc_id for h in heads])
         verify(np.array(checks, dtype=np.uint64), computed, ids, name, "document")
     return heads
+
+
+#: The meta fields under ``meta_check`` (all of them: none changes after creation).
+FIXED_META = ("format", "format_version", "shard_bits", "settings", "scheme", "normalize_version", "pipeline")
+
+
+def meta_check(meta: Mapping[str, str]) -> str:
+    """The ``meta_check`` field of the meta hash ``meta`` (the checksum of
+    :data:`FIXED_META`, a missing field counting as absent)."""
+    return str(int(row_checks(np.zeros(1, np.int64), text_columns=[[meta.get(k)] for k in FIXED_META])[0]))
 
 
 def pack_text(text: str, meta: Optional[Mapping[str, Any]]) -> bytes:
