@@ -332,3 +332,20 @@ def test_the_document_count_follows_adds_and_removes(redis_prefix, texts):
     client = _client()
     assert client.get(f"{redis_prefix}:n:d") == b"3" and client.hlen(f"{redis_prefix}:ids") == 3
     client.close()
+
+
+@pytest.mark.parametrize("tag", ["p", "d"])
+def test_a_published_mark_below_the_rows_stored_is_detected_by_every_read(redis_prefix, texts, tag):
+    """A read that matches no document row of the hidden ones (a check of the hidden
+    paragraph alone may match none) still compares the marks with the counts published
+    with them (``n:p``, the ``ids`` hash) when it begins."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+    client = _client()
+    client.decr(f"{redis_prefix}:top:{tag}")
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:{tag} .* is behind the stored rows"):
+            with idx._store.transaction(write=False):
+                pass
