@@ -349,3 +349,25 @@ def test_a_published_mark_below_the_rows_stored_is_detected_by_every_read(redis_
         with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:{tag} .* is behind the stored rows"):
             with idx._store.transaction(write=False):
                 pass
+
+
+@pytest.mark.parametrize("kind", ["k:t:", "k:p:", "k:d:"])
+def test_a_kind_of_shards_deleted_with_its_bitmap_is_detected(redis_prefix, texts, short, tmp_path, kind):
+    """Layout 7: ``DEL`` of every ``k:t:*`` shard and of ``k:t:on`` (a pattern wipe)
+    dropped the boilerplate tallies without a word (the shards and bits agreed: none).
+    Now each bitmap holds an end mark from the index's creation."""
+    footer = texts[5].split("\n\n")[0]
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", f"{footer}\n\n{t}") for i, t in enumerate(texts[:4])] + [("short", short)])
+    client = _client()
+    wiped = list(client.scan_iter(match=f"{redis_prefix}:{kind}*"))
+    assert any(k.endswith(b":on") for k in wiped) and len(wiped) > 1
+    client.delete(*wiped)
+    client.close()
+    said = f"presence bitmap {redis_prefix}:{kind}on is missing"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.check(f"{footer}\n\n{texts[4]}" if kind == "k:t:" else texts[0] if kind == "k:p:" else short)
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.add(f"{footer}\n\n{texts[1]}", doc_id="again")

@@ -65,8 +65,10 @@ FORMAT = "dedup-index-redis"
 #: shards too (``k:t:``); ``judged`` carries a checksum; ``log:n`` exists from the start.
 #: 7: no document signature in ``d:`` (it is in the bucket log, or made from the
 #: paragraphs'); texts at zlib level 6.
-#: 8: no ``meta_check`` field (the settings edited in place changed answers silently)
-#: and no document count ``n:d`` (a deleted ``ids`` hash read as an empty index).
+#: 8: no ``meta_check`` field (the settings edited in place changed answers silently),
+#: no document count ``n:d`` (a deleted ``ids`` hash read as an empty index) and no end
+#: mark in the shards' presence bitmaps (a kind's shards deleted with their bitmap read
+#: as no entries).
 FORMAT_VERSION = "8"
 
 
@@ -318,7 +320,9 @@ def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive
         fields = {"format": FORMAT, "format_version": FORMAT_VERSION, "shard_bits": str(u.shard_bits),
                   **compat.describe(settings or Settings(), derive)}
         fields["meta_check"] = meta_check(fields)
-        flat = client.register_script(lua.CREATE)(args=[u.prefix + ":", *[x for kv in fields.items() for x in kv]])
+        marks = [(base, 1 << max(u.shard_bits - below, 0)) for base, below in SHARD_BITS_BELOW.items()]
+        flat = client.register_script(lua.CREATE)(args=[u.prefix + ":", len(marks), *[x for m in marks for x in m],
+                                                        *[x for kv in fields.items() for x in kv]])
         raw = dict(zip(flat[0::2], flat[1::2]))
     meta = {k.decode(): v.decode() for k, v in raw.items()}
     if meta.get("format") != FORMAT:

@@ -45,6 +45,7 @@ local loaded = {}
 local function seal(name, body) return body .. sub(redis.sha1hex(name .. body), 1, 16) end
 local function load(base, shards, keys)
   local tag = sub(base, -2, -2)
+  if #keys > 0 and redis.call('GETBIT', base .. 'on', shards) ~= 1 then return base .. 'on' end
   for j = 0, #keys / 8 - 1 do
     local s = unpack('<I4', keys, j * 8 + 1) % shards
     local key = base .. s
@@ -117,6 +118,9 @@ local function damaged(what)
   return redis.error_reply('DEDUPDAMAGE ' .. what .. '; nothing was written')
 end
 local function shard_damage(key)
+  if sub(key, -2) == 'on' then
+    return damaged('the content-key shards\' presence bitmap ' .. key .. ' is missing or lost its end mark')
+  end
   local base = sub(key, 1, #key - #string.match(key, '%d+$'))
   return damaged('the content-key shard ' .. key .. ' does not match the checksum it ends with or its bit in ' ..
                  base .. 'on')
@@ -352,15 +356,18 @@ if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) 
 return 0
 """
 
-#: ARGV: key prefix ("PREFIX:"), then the meta hash's field/value pairs.  Writes them,
+#: ARGV: key prefix ("PREFIX:"), M, M pairs (shard kind "k:p:", its shard count: the
+#: end mark, a bit set past the last shard's in the kind's presence bitmap, so a bitmap
+#: deleted with all its shards is damage too), then the meta hash's field/value pairs.  Writes them,
 #: and the counts that must exist from the start (``log:n``, ``judged``), only if the
 #: hash does not exist (the first creator wins); returns the hash's content either way.
 CREATE = r"""#!lua
 local sub = string.sub
 """ + _JUDGED + r"""
-local k = ARGV[1]
+local k, marks = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', k .. 'meta') == 0 then
-  for i = 2, #ARGV, 2 do redis.call('HSET', k .. 'meta', ARGV[i], ARGV[i + 1]) end
+  for i = 3, 2 + 2 * marks, 2 do redis.call('SETBIT', k .. ARGV[i] .. 'on', tonumber(ARGV[i + 1]), 1) end
+  for i = 3 + 2 * marks, #ARGV, 2 do redis.call('HSET', k .. 'meta', ARGV[i], ARGV[i + 1]) end
   redis.call('SET', k .. 'log:n', 0)
   redis.call('SET', k .. 'n:d', 0)
   redis.call('SET', k .. 'judged', judged(0))

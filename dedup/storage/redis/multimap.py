@@ -103,23 +103,29 @@ class Multimaps:
         for lo in range(0, len(names), MGET_KEYS):
             pipe.mget(names[lo : lo + MGET_KEYS])
         whole = self._shards[base] <= WHOLE_BITMAP
+        # The bit past the last shard's is set when the index is created (the end mark).
+        end = self._shards[base]
         if whole:
             pipe.get(self._k + base + "on")
         else:
-            for x in shards:
+            for x in [*shards, end]:
                 pipe.getbit(self._k + base + "on", x)
         replies = pipe.execute()
         parts = -(-len(names) // MGET_KEYS)
         blobs = [b for part in replies[:parts] for b in part]
         if whole:
             bitmap = np.frombuffer(replies[parts] or b"", dtype=np.uint8)
-            at = np.asarray(shards, dtype=np.int64)
+            at = np.asarray([*shards, end], dtype=np.int64)
             byte = np.zeros(len(at), np.uint8)
             inside = at // 8 < len(bitmap)
             byte[inside] = bitmap[at[inside] // 8]
             on = ((byte >> (7 - at % 8).astype(np.uint8)) & 1).astype(bool)
         else:
             on = np.array(replies[parts:], dtype=bool)
+        if not on[-1]:
+            raise IndexCorrupt(damaged(self.path, f"the content-key shards' presence bitmap {self._k}{base}on is "
+                                                  "missing or lost its end mark"))
+        on = on[:-1]
         # A writer may have made or emptied a shard between the MGET and the bitmap's
         # read: such shards are read again, with their bits, in one atomic call.
         blobs, on = self._settled(base, shards, blobs, on)
