@@ -282,15 +282,25 @@ def test_edited_meta_fields_are_detected_on_open(redis_prefix, texts, field, val
         Index.open(url)
 
 
-def test_a_published_mark_set_back_is_detected_by_a_check(redis_prefix, texts, tmp_path):
-    """Layout 7: ``DECR top:p`` hid the last stored paragraph row from checks (only an
-    add noticed): the copy of the last document was seen in 4 of its 5 paragraphs."""
-    url = redis_url(prefix=redis_prefix)
+def _set_back(prefix: str, texts: list[str], tag: str, removed: bool) -> str:
+    """The URL of an index of 4 articles (the first ``removed`` again) whose mark
+    ``top:TAG`` was set back by one."""
+    url = redis_url(prefix=prefix)
     with Index.open(url) as idx:
         idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+        if removed:
+            idx.remove("article-0")
     client = _client()
-    client.decr(f"{redis_prefix}:top:p")
+    client.decr(f"{prefix}:top:{tag}")
     client.close()
+    return url
+
+
+def test_a_published_mark_set_back_is_detected_by_a_check(redis_prefix, texts, tmp_path):
+    """Layout 7: ``DECR top:p`` hid the last stored paragraph row from checks (only an
+    add noticed): the copy of the last document was seen in 4 of its 5 paragraphs.
+    After a removal the counts stay below the mark: the document read says it."""
+    url = _set_back(redis_prefix, texts, "p", removed=True)
     with Index.open(url) as idx:
         with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:p .* is behind the stored rows"):
             idx.check(texts[3])
@@ -339,12 +349,7 @@ def test_a_published_mark_below_the_rows_stored_is_detected_by_every_read(redis_
     """A read that matches no document row of the hidden ones (a check of the hidden
     paragraph alone may match none) still compares the marks with the counts published
     with them (``n:p``, the ``ids`` hash) when it begins."""
-    url = redis_url(prefix=redis_prefix)
-    with Index.open(url) as idx:
-        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
-    client = _client()
-    client.decr(f"{redis_prefix}:top:{tag}")
-    client.close()
+    url = _set_back(redis_prefix, texts, tag, removed=False)
     with Index.open(url) as idx:
         with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:{tag} .* is behind the stored rows"):
             with idx._store.transaction(write=False):
