@@ -67,6 +67,17 @@ class Scores:
     containment_a: np.ndarray  # |A ∩ B| / |A|: how much of a is found in b
     containment_b: np.ndarray  # |A ∩ B| / |B|
 
+    def replaced(self, rows: np.ndarray, other: "Scores", which: np.ndarray) -> "Scores":
+        """A copy whose entries ``rows`` hold ``other``'s entries ``which`` instead
+        (``rows``, ``which``: index or bool arrays selecting as many entries each): pairs
+        scored again, e.g. without a shared frame (:mod:`dedup.plan.frames`,
+        :mod:`dedup.index.furniture`)."""
+        out = Scores(self.jaccard.copy(), self.containment_a.copy(), self.containment_b.copy())
+        out.jaccard[rows] = other.jaccard[which]
+        out.containment_a[rows] = other.containment_a[which]
+        out.containment_b[rows] = other.containment_b[which]
+        return out
+
 
 def score_pairs(table: SetTable, pairs: np.ndarray, whole: np.ndarray | None = None,
                 whole_b: np.ndarray | None = None) -> Scores:

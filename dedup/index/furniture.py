@@ -76,9 +76,7 @@ def frames(
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
     furniture[shared_para[is_framed[shared_pair]]] = True
-    out = Scores(scores.jaccard.copy(), scores.containment_a.copy(), scores.containment_b.copy())
-    for name in ("jaccard", "containment_a", "containment_b"):
-        getattr(out, name)[sharing[one_frame]] = getattr(again, name)[one_frame]
+    out = scores.replaced(sharing[one_frame], again, one_frame)
     return is_framed, out, furniture
 
 

@@ -84,10 +84,7 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     # ``whole``: side a's document, so the shared shingles leave side b too.
     again = score_pairs(table, np.stack([np.arange(k), k + ib[sharing]], axis=1), whole=k + ia[sharing])
     one_frame = framed(again.jaccard, scores.containment_a[pick], scores.containment_b[pick])
-    out = Scores(scores.jaccard.copy(), scores.containment_a.copy(), scores.containment_b.copy())
-    for name in ("jaccard", "containment_a", "containment_b"):
-        getattr(out, name)[pick[one_frame]] = getattr(again, name)[one_frame]
-    return out
+    return scores.replaced(pick[one_frame], again, one_frame)
 
 
 def _paragraph_plan(plan: LevelPlan) -> LevelPlan:
