@@ -74,6 +74,7 @@ def test_keys_under_the_prefix_that_are_not_an_index_are_refused(redis_prefix, c
 @pytest.mark.parametrize("version, advice", [
     ("1", r"Redis layout version 1, this dedup reads version \d+; rebuild"),
     ("5", r"Redis layout version 5, this dedup reads version \d+; rebuild"),  # no shard checksums
+    ("8", r"Redis layout version 8, this dedup reads version \d+; rebuild"),  # no text checksums
     ("99", r"layout version 99, written by a newer dedup .*; upgrade dedup"),  # tester's T8: not "rebuild"
 ])
 def test_an_index_in_another_layout_is_refused_saying_what_to_do(redis_prefix, client, version, advice):
@@ -401,7 +402,8 @@ def test_document_signatures_come_from_the_log_or_from_the_paragraphs(redis_pref
             warm = store.documents(rows)
         assert store._cache.levels["d"].signatures(rows)[0].tolist() == [True, False, False, False, True, True]
     entries = [e[b"v"] for _, e in client.xrange(f"{redis_prefix}:log")]
-    assert sorted(e[:2] for e in entries if e[:1] == b"d") == [b"d+", b"d="]  # "mixed" whole, the others made
+    assert sorted(e[:2] for e in entries if e[:1] == b"d") == [b"d!", b"d+", b"d="]  # "mixed" whole, the others made
+    # (``d!``: the batch's publication)
     for got in (cold, warm):
         assert got.ids.tolist() == rows[order].tolist()
         assert np.array_equal(got.signatures, signed.doc_signatures[order])

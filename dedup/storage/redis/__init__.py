@@ -69,7 +69,11 @@ FORMAT = "dedup-index-redis"
 #: no document count ``n:d`` (a deleted ``ids`` hash read as an empty index) and no end
 #: mark in the shards' presence bitmaps (a kind's shards deleted with their bitmap read
 #: as no entries).
-FORMAT_VERSION = "8"
+#: 9: no checksum in ``t:`` records (a text or its metadata edited, or copied from
+#: another row, was returned as stored) nor of ``banded`` in ``d:`` / ``p:`` (cleared,
+#: a removal skipped the hand-over of bands); no publications in the bucket log (a
+#: ``top:p`` set back after removals hid rows from checks that read no document).
+FORMAT_VERSION = "9"
 
 
 class RedisStorage(Reads, Writes, Multimaps):
@@ -95,6 +99,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._read_shards = client.register_script(lua.READ_SHARDS)
         self._lock = client.register_script(lua.ACQUIRE)
         self._counts = client.register_script(lua.COUNTS)
+        self._marks = client.register_script(lua.MARKS)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
         self._token: Optional[str] = None
@@ -135,10 +140,11 @@ class RedisStorage(Reads, Writes, Multimaps):
             self._token = self._acquire()
             self._written = []
             try:
+                self._sync()
+                self._check_marks(self._top)
                 self._check_counters()
                 if self._seq != self._top:
                     self._guarded_discard()
-                self._sync()
                 yield
             except BaseException:
                 self._undo()
@@ -154,20 +160,22 @@ class RedisStorage(Reads, Writes, Multimaps):
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new."""
         # Not MULTI: under maxmemory Redis refuses every command queued in a MULTI, reads
-        # too.  In this order instead, so a concurrent write cannot look like damage:
-        # the document count before the marks (published together, only growing), the
-        # log's entry count before its tail (``whole``: at least that many read).
+        # too (a read-only script runs).  In this order, so a concurrent write cannot
+        # look like damage: the counts and marks at one moment (:data:`.lua.MARKS`), then
+        # the log's entry count before its tail (``whole``: at least that many read).
         pipe = self._r.pipeline(transaction=False)
-        pipe.hlen(self._k + "ids")
-        pipe.mget([self._k + "top:p", self._k + "top:d", self._k + "n:p"])
+        self._marks(args=[self._k], client=pipe)
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
-        documents, (top_p, top_d, paragraphs), written, page = pipe.execute()
+        (documents, counted, paragraphs, top_d, top_p), written, page = pipe.execute()
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
         else:
             self._cache.whole(written, self._log + ":n")
+        # A deleted ``ids`` entry left the check's answers as they were, but its id
+        # "never added" to ``get``, ``in`` and the next add's idempotency (#12).
+        self._check_listed(int(documents), -1 if counted is None else number(counted, self.path, "n:d"), "")
         horizon = {"p": number(top_p, self.path, "top:p"), "d": number(top_d, self.path, "top:d")}
         # Published rows are hidden above these marks: a lost mark hid every row (T1's sweep).
         if (number(paragraphs, self.path, "n:p") > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
@@ -181,7 +189,33 @@ class RedisStorage(Reads, Writes, Multimaps):
             if stored[tag] > horizon[tag]:
                 raise IndexCorrupt(damaged(self.path, f"the published-rows mark {self._k}top:{tag} ({horizon[tag]}) is "
                                                       f"behind the stored rows ({stored[tag]} in {self._k}{name})"))
+        self._check_marks((horizon["d"], horizon["p"]))
         return horizon
+
+    @_guarded("read")
+    def _check_marks(self, marks: tuple[int, int]) -> None:
+        """The marks ``(top:d, top:p)`` read before this worker's copy of the bucket log
+        was brought up to date equal the last publication it holds (:func:`.log.publish_entry`,
+        written by the same script call as the marks), or are behind it because a batch
+        was published in between (then the marks read again are not).
+
+        Why: after removals the counts stay below the marks, so a ``top:p`` set back by
+        a few rows hid them from a check that reads no document row (the last paragraph
+        of a long article, checked alone, was "nothing seen before"); a mark moved
+        forward would show a dead writer's unpublished rows.  No server call unless a
+        batch was published while the snapshot was read."""
+        published = self._cache.published
+        if marks != published and all(m <= p for m, p in zip(marks, published)):
+            now = self._r.mget([self._k + "top:d", self._k + "top:p"])
+            again = (number(now[0], self.path, "top:d"), number(now[1], self.path, "top:p"))
+            if all(a >= p for a, p in zip(again, published)):
+                return
+            marks = again
+        for tag, mark, done in zip("dp", marks, published):
+            if mark != done:
+                where = "behind the stored rows" if mark < done else "past the rows published"
+                raise IndexCorrupt(damaged(self.path, f"the published-rows mark {self._k}top:{tag} ({mark}) is {where} "
+                                                      f"(the bucket log's last publication: {done})"))
 
     @_guarded("read")
     def _sync(self) -> None:
@@ -239,7 +273,8 @@ class RedisStorage(Reads, Writes, Multimaps):
         if listed != counted:
             said = "missing" if counted < 0 else str(counted)
             raise IndexCorrupt(damaged(self.path, f"the document ids hash ({self._k}ids) lists {listed} documents, "
-                                                  f"the document count ({self._k}n:d) is {said}; {then}"))
+                                                  f"the document count ({self._k}n:d) is {said}"
+                                                  + (f"; {then}" if then else "")))
 
     def _guarded_discard(self) -> None:
         self._discard(self._seq, self._top)

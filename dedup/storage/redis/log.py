@@ -30,7 +30,8 @@ Entries (one field ``v``, little-endian): a header (:data:`HEAD`: level tag, op,
 signature length ``w``, rows ``n``), then for an add (``+``) the rows' ids (u32), their
 shingle-set sizes (u32; what the containment look-up compares before it reads a row;
 0 for documents) and their signatures (``n x w`` u32, row by row), for a drop (``-``)
-the ids only; then the
+the ids only, for a publication (``!``, level tag ``d``) the two marks a batch
+published (``top:d``, ``top:p``, :func:`publish_entry`); then the
 XXH3-64 of all that (a damaged entry is detected, never answered from).  A drop marks removed rows (and the rows a dead writer left
 unpublished): their entries stay in the log, and look-ups leave them out (contract
 rule 6).  Adds of heirs (rows given the bands of a removed exact copy) are ordinary
@@ -55,7 +56,8 @@ MAX_ENTRY = 1 << 20
 #: What Redis adds to a stream entry's value in its allocation (a node of its own:
 #: the listpack's header, the master entry, the entry's fields and lengths).
 SLACK = 96
-#: Level tag, op (``+`` add, ``-`` drop), signature length, rows.
+#: Level tag, op (``+`` add, ``-`` drop, ``=`` documents made of their paragraphs,
+#: ``!`` publication), signature length, rows.
 HEAD = struct.Struct("<ccHI")
 SUM = 8
 #: Rows made into one run of band keys at most (~170 keys a row: ~11M keys, ~0.2 GB
@@ -118,10 +120,19 @@ def derived_entry(ids: np.ndarray, firsts: np.ndarray, counts: np.ndarray) -> by
     return body + xxhash.xxh3_64_digest(body)
 
 
-def drop_entry(tag: str, ids: np.ndarray) -> bytes:
-    """The log entry marking rows ``ids`` removed."""
-    body = HEAD.pack(tag.encode(), b"-", 0, len(ids)) + np.ascontiguousarray(ids, dtype="<u4").tobytes()
+def drop_entry(tag: str, ids: np.ndarray, op: bytes = b"-") -> bytes:
+    """The log entry marking rows ``ids`` removed (``op`` ``-``; a publication's the
+    same with ``!``)."""
+    body = HEAD.pack(tag.encode(), op, 0, len(ids)) + np.ascontiguousarray(ids, dtype="<u4").tobytes()
     return body + xxhash.xxh3_64_digest(body)
+
+
+def publish_entry(top_d: int, top_p: int) -> bytes:
+    """The log entry of a publication: the marks ``top:d``, ``top:p`` written by the
+    same script call (24 bytes).  A worker compares the last one it holds with the
+    marks it reads (:meth:`BucketCache.published`): a mark set back after removals
+    stays above the counts, and only this says it went back (#12)."""
+    return drop_entry("d", np.array([top_d, top_p]), b"!")
 
 
 def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -275,6 +286,8 @@ class BucketCache:
         self._levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
         self._pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
         self.last = b"0"
+        #: The marks (``top:d``, ``top:p``) of the last publication held.
+        self.published = (0, 0)
         #: Log entries read (or written here) so far: with the count the writers keep
         #: (``PREFIX:log:n``), whether the log is whole.
         self.count = 0
@@ -351,6 +364,8 @@ class BucketCache:
             if op in (b"+", b"="):
                 if len(ids):
                     self._pending[tag].append((ids, signatures, sizes))
+            elif op == b"!":  # marks only grow
+                self.published = (max(self.published[0], int(ids[0])), max(self.published[1], int(ids[1])))
             else:
                 self._levels[tag].drop(ids)
             self.last = entry_id
@@ -363,11 +378,12 @@ class BucketCache:
         tag = tag.decode("ascii", "replace")
         body = memoryview(blob)[HEAD.size : -SUM]
         size = 4 * n + {b"+": 4 * n + 4 * n * w, b"=": 8 * n}.get(op, 0)
-        if (tag not in self._levels or op not in (b"+", b"-", b"=") or len(body) != size
-                or (op == b"+" and w != self._settings.num_perm) or (op == b"=" and tag != "d")):
+        if (tag not in self._levels or op not in (b"+", b"-", b"=", b"!") or len(body) != size
+                or (op == b"+" and w != self._settings.num_perm) or (op in b"=!" and tag != "d")
+                or (op == b"!" and n != 2)):
             raise IndexCorrupt(f"{self._name}: an entry of the bucket log is not one this dedup wrote")
         ids = np.frombuffer(body, dtype="<u4", count=n).astype(np.int64)
-        if op == b"-":
+        if op in b"-!":
             return tag, op, ids, None, None
         if op == b"=":
             firsts, counts = (np.frombuffer(body, dtype="<u4", count=n, offset=4 * n * k).astype(np.int64)

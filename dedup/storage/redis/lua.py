@@ -344,6 +344,13 @@ return {1, get('seq:d'), get('seq:p'), get('top:d'), get('top:p'), redis.call('H
         tonumber(redis.call('GET', ARGV[4] .. 'n:d') or -1)}
 """
 
+#: ARGV: key prefix.  {HLEN ids, n:d, n:p, top:d, top:p} read at once (a reader's
+#: snapshot; ``false``, a nil, where missing).
+MARKS = r"""#!lua flags=no-writes
+local function get(name) return redis.call('GET', ARGV[1] .. name) end
+return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d'), get('top:p')}
+"""
+
 #: ARGV: key prefix.  {HLEN ids, n:d (-1 when missing), n:p} read at once.
 COUNTS = r"""#!lua flags=no-writes
 return {redis.call('HLEN', ARGV[1] .. 'ids'), tonumber(redis.call('GET', ARGV[1] .. 'n:d') or -1),

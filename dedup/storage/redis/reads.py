@@ -17,13 +17,14 @@ from .records import (
     PARA_ROWS,
     ParagraphTable,
     chunk_records,
+    stored_digest,
     unpack_documents,
     unpack_meta,
     unpack_paragraphs,
     unpack_text,
 )
 from ..rowcheck import damaged, listed, plural
-from .log import BucketCache
+from .log import BucketCache, number
 from .multimap import judged_count
 from .url import RedisURL, _guarded
 
@@ -269,6 +270,9 @@ class Reads:
                                   f"{'are' if len(rows) > 1 else 'is'} missing (Redis key{plural(keys)} "
                                   f"{listed([f'{self._k}{tag}:{c}' for c in keys])})")
 
+    def _no_text(self, row: int) -> str:
+        return damaged(self.path, f"the text of stored document row {row} is missing (Redis key {self._k}t:{row})")
+
     @_guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.uint64)
@@ -286,11 +290,14 @@ class Reads:
         if head_blob is None or text_blob is None:
             if self._r.hget(k + "ids", doc_id) != row:
                 return None  # removed meanwhile
-            raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else damaged(
-                self.path, f"the text of stored document row {int(row)} is missing (Redis key {k}t:{int(row)})"))
-        head = unpack_documents([head_blob], np.array([int(row)]), self.path)[0]
+            raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else self._no_text(int(row)))
+        row = int(row)
+        head = unpack_documents([head_blob], np.array([row]), self.path)[0]
+        if head.doc_id != doc_id:  # the record verifies: the ids entry points elsewhere
+            raise IndexCorrupt(damaged(self.path, f"{k}ids lists {doc_id!r} at document row {row}, which holds "
+                                                  f"{head.doc_id!r}"))
         paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
-        text, meta = unpack_text(text_blob, self.path)
+        text, meta = unpack_text(text_blob, row, self.path, f"{k}t:{row}")
         return StoredDocument(doc_id=doc_id, text=text,
                               paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
                               meta=meta, added=head.added)
@@ -304,7 +311,9 @@ class Reads:
         pipe.hmget(self._k + "ids", ids)
         pipe.hmget(self._k + "dg", ids)
         rows, digests = pipe.execute()
-        return {d: (g.decode() if g is not None else None) for d, r, g in zip(ids, rows, digests) if r is not None}
+        key = self._k + "dg"
+        return {d: stored_digest(g, d, number(r, self.path, "ids"), self.path, key)
+                for d, r, g in zip(ids, rows, digests) if r is not None}
 
     @_guarded("read")
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
@@ -320,8 +329,13 @@ class Reads:
                 [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.path)))
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
             texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
-            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t) if t else {})
-                    for (r, h), t in zip(found, texts)]
+            lost = [r for (r, _), t in zip(found, texts) if t is None]
+            if lost:  # removed since the headers were read (one call deletes both), or damage
+                still = [r for r, h in zip(lost, self._r.mget([f"{k}d:{r}" for r in lost])) if h is not None]
+                if still:
+                    raise IndexCorrupt(self._no_text(still[0]))
+            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t, r, self.path, f"{k}t:{r}"))
+                    for (r, h), t in zip(found, texts) if t is not None]
             row = rows[-1]
         return out
 

@@ -17,10 +17,14 @@ from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError
 from ..rowcheck import damaged
 from .records import (
     DOC_BANDED,
+    DOC_CHECK,
     MAX_ROW,
     PARA_BANDED,
+    PARA_CHECK,
     PARA_ROWS,
+    banded_now,
     chunk_entries,
+    digest_value,
     document_checks,
     pack_document,
     pack_paragraphs,
@@ -31,7 +35,7 @@ from .records import (
     unpack_documents,
     unpack_paragraphs,
 )
-from .log import add_entries, derived_entry, drop_entry
+from .log import add_entries, derived_entry, drop_entry, publish_entry
 from .url import RedisURL, _guarded
 
 #: Values written by one script call of a batch: the signature values of the banded
@@ -102,11 +106,12 @@ class Writes:
         now = time.time()
         firsts = np.where(counts > 0, seq_p + 1 + bounds[:-1], 0)
         chars = np.array([len(d.text) for d in docs], dtype=np.int64)
-        doc_checks = document_checks(rows, doc_keys, firsts, chars, counts, np.full(n, now), [d.doc_id for d in docs])
-        headers = [x for d, first, count, size, check in zip(docs, firsts.tolist(), counts.tolist(), chars.tolist(),
-                                                             doc_checks.tolist())
+        doc_checks = document_checks(rows, doc_keys, firsts, chars, counts, np.full(n, now), doc_banded,
+                                     [d.doc_id for d in docs])
+        headers = [x for d, row, first, count, size, check in zip(docs, rows.tolist(), firsts.tolist(), counts.tolist(),
+                                                                  chars.tolist(), doc_checks.tolist())
                    for x in (pack_document(d.key, first, size, count, d.doc_banded, now, d.doc_id, check),
-                             pack_text(d.text, d.meta))]
+                             pack_text(row, d.text, d.meta))]
         # Parts: consecutive documents, about GROUP_VALUES values each: the signature
         # values of the banded rows (what the bucket log gets) and one content key a row.
         per_row = self.settings.num_perm
@@ -141,7 +146,10 @@ class Writes:
             appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
-            publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs) for x in (doc_id, row, d.digest)]
+            if last:
+                entries.append(publish_entry(seq_d + n, seq_p + m))
+            publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs)
+                        for x in (doc_id, row, digest_value(doc_id, row, d.digest))]
                        if last else [])
             args: list = [
                 k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
@@ -189,8 +197,8 @@ class Writes:
         for row, head in heads.items():
             ops += ["MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)),
                     u32(np.array([row])), "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}"]
-        self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)],
-                    ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
+        self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)]
+                    + [publish_entry(*seq)], ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
 
     @_guarded("remove from")
     def delete(self, doc_id: str) -> bool:
@@ -212,8 +220,12 @@ class Writes:
             if not held.all():
                 raise IndexCorrupt(damaged(self.path, f"banded document row {row} is not in the bucket log"))
             if len(heirs):
+                heir = int(heirs[0])
+                record = self._r.get(f"{k}d:{heir}")
+                if record is None:
+                    raise IndexCorrupt(self._missing("d", [heir]))
                 entries += add_entries("d", heirs[:1], signature, np.zeros(1, np.int64))
-                ops += ["SETRANGE", f"{k}d:{int(heirs[0])}", DOC_BANDED, b"\x01"]
+                ops += ["SET", f"{k}d:{heir}", banded_now(record, DOC_BANDED, DOC_CHECK)]
         banded = np.flatnonzero(paras.banded)
         heirs_p: list[int] = []
         if len(banded):
@@ -246,7 +258,7 @@ class Writes:
                     continue
                 record = blob[a:b]
                 if row in marked:
-                    record = record[:PARA_BANDED] + b"\x01" + record[PARA_BANDED + 1 :]
+                    record = banded_now(record, PARA_BANDED, PARA_CHECK)
                 rows.append(row)
                 records.append(record)
             key = f"{self._k}p:{chunk}"

@@ -1,0 +1,214 @@
+"""Damage to the Redis index's texts, metadata, ``banded`` flags, ``ids`` hash and
+published marks is detected, never answered from (#12's last silent Redis cases,
+layout 8 -> 9).
+
+Measured on layout 8 (main at ecde908), each without a word:
+
+* ``t:N`` (metadata JSON + zlib text) had no checksum: ``SET t:1`` to ``t:2``'s value
+  made ``get("article-0")`` return article-1's text; ``wire-2`` edited to ``wire-9`` in
+  the metadata came back from ``get`` and ``index export``; a broken JSON byte gave a
+  ``JSONDecodeError`` traceback, not the damage message;
+* the ``banded`` byte of ``d:`` and ``p:`` records was outside their checksums: with
+  the paragraph rows' flags cleared, removing the original skipped the hand-over of
+  its bands, and a near-copy of it matched its surviving exact copy with no paragraph
+  seen (``seen_share`` 0.0 instead of 1.0);
+* an ``ids`` entry deleted (``HDEL``) was not seen by a check (only by add, remove and
+  ``stats``); repointed (``HSET ids article-0 2``), ``get`` returned article-1's text;
+* a ``dg`` entry (the digest an id was added with) copied from another id made a re-add
+  of that other text under this id "already indexed";
+* ``top:p`` set back by one after a removal (so ``n:p`` stays below it) hid the last
+  paragraph row from a check that reads no document row: the last paragraph of a
+  30-paragraph article, checked alone, was "nothing seen before".
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from click.testing import CliRunner
+from conftest import redis_url
+from test_storage_redis_damage import _cli_check, _client, _stored
+from textgen import prose
+
+from dedup import Index, IndexCorrupt
+from dedup.cli import main
+from dedup.storage.redis.records import DOC_BANDED, ENTRY, PARA_BANDED
+
+
+@pytest.fixture
+def texts():
+    rng = random.Random(11)
+    return ["\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5)) for _ in range(6)]
+
+
+def _with_meta(prefix: str, texts: list[str]) -> str:
+    """An index of 4 articles, ``article-I`` (document row I + 1) with metadata
+    ``{"source": "wire-I"}``."""
+    url = redis_url(prefix=prefix)
+    with Index.open(url) as idx:
+        for i, t in enumerate(texts[:4]):
+            idx.add(t, doc_id=f"article-{i}", meta={"source": f"wire-{i}"})
+    return url
+
+
+@pytest.mark.parametrize("how", ["swapped", "meta edited", "meta broken"])
+def test_a_damaged_text_record_is_detected(redis_prefix, texts, how):
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    name = f"{redis_prefix}:t:3"
+    if how == "swapped":
+        client.set(name, client.get(f"{redis_prefix}:t:2"))
+    else:
+        old, new = (b"wire-2", b"wire-9") if how == "meta edited" else (b"{", b"[")
+        assert old in client.get(name)
+        client.set(name, client.get(name).replace(old, new, 1))
+    client.close()
+    said = f"stored document text row 3 \\(Redis key {name}\\) does not match its checksum"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: {said}"):
+            idx.get("article-2")
+        assert idx.get("article-1").meta == {"source": "wire-1"}  # the others read as stored
+        with pytest.raises(IndexCorrupt, match=said):
+            list(idx.documents())
+    res = CliRunner().invoke(main, ["index", "export", "--db", url], catch_exceptions=False)
+    assert res.exit_code == 2 and "does not match its checksum" in res.stderr, (res.exit_code, res.stderr)
+    assert "wire-9" not in res.stdout
+
+
+def _paragraph_flags_cleared(prefix: str, rows: range) -> None:
+    """Clear the ``banded`` byte of paragraph rows ``rows`` (all in chunk ``p:0``)."""
+    client = _client()
+    blob, at = bytearray(client.get(f"{prefix}:p:0")), 0
+    while at < len(blob):
+        row, size = ENTRY.unpack_from(blob, at)
+        if row in rows:
+            assert blob[at + ENTRY.size + PARA_BANDED] == 1
+            blob[at + ENTRY.size + PARA_BANDED] = 0
+        at += ENTRY.size + size
+    client.set(f"{prefix}:p:0", bytes(blob))
+    client.close()
+
+
+@pytest.mark.parametrize("level", ["document", "paragraph"])
+def test_a_cleared_banded_flag_is_detected(redis_prefix, texts, tmp_path, level):
+    """The original (row 1, paragraph rows 1-5, all banded) and its exact copy
+    ``copy``: the flag says whose bands a removal hands over."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])] + [("copy", texts[0])])
+    if level == "document":
+        client = _client()
+        record = bytearray(client.get(f"{redis_prefix}:d:1"))
+        assert record[DOC_BANDED] == 1
+        record[DOC_BANDED] = 0
+        client.set(f"{redis_prefix}:d:1", bytes(record))
+        client.close()
+        said = "stored document row 1 does not match its checksum"
+    else:
+        _paragraph_flags_cleared(redis_prefix, range(1, 6))
+        said = "stored paragraph rows 1, 2, 3, 4, 5 do not match their checksums"
+    before = _stored(redis_prefix)
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: {said}"):
+            idx.remove("article-0")
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.check(texts[0])
+    assert _stored(redis_prefix) == before
+    assert said in _cli_check(url, texts[0], tmp_path)
+
+
+def test_bands_handed_over_on_removal_still_verify(redis_prefix, texts):
+    """The hand-over sets ``banded`` on the surviving copy's records in place, and
+    their checksums with it: the copy is read (and found) as before."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])] + [("copy", texts[0])])
+        idx.remove("article-0")
+        client = _client()
+        assert client.get(f"{redis_prefix}:d:5")[DOC_BANDED] == 1
+        client.close()
+        verdict = idx.check(texts[0])
+        assert verdict.is_duplicate and verdict.matches[0].doc_id == "copy"
+        assert verdict.seen == (0, 1, 2, 3, 4)
+        idx.remove("copy")
+        assert not idx.check(texts[0]).is_duplicate
+
+
+def test_a_deleted_ids_entry_is_detected_by_a_check(redis_prefix, texts, tmp_path):
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.hdel(f"{redis_prefix}:ids", "article-1")
+    client.close()
+    said = f"\\({redis_prefix}:ids\\) lists 3 documents, the document count \\({redis_prefix}:n:d\\) is 4"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: the document ids hash {said}"):
+            idx.check(texts[1])
+    assert "lists 3 documents" in _cli_check(url, texts[1], tmp_path)
+
+
+def test_a_repointed_ids_entry_is_detected_by_get(redis_prefix, texts):
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.hset(f"{redis_prefix}:ids", "article-0", 2)
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:ids lists 'article-0' at document row 2, "
+                                               "which holds 'article-1'"):
+            idx.get("article-0")
+        assert idx.get("article-1").text == texts[1]
+
+
+def test_an_edited_digest_entry_is_detected(redis_prefix, texts):
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.hset(f"{redis_prefix}:dg", "article-1", client.hget(f"{redis_prefix}:dg", "article-2"))
+    client.close()
+    said = f"the digest entry of document 'article-1' \\({redis_prefix}:dg\\) is not the one written with row 2"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: {said}"):
+            idx.add(texts[2], doc_id="article-1")
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.holds([{"id": "article-1", "text": texts[2]}], texts=True)
+        assert idx.holds([{"id": "article-0", "text": texts[0]}], texts=True) == [True]
+
+
+def test_a_small_set_back_after_removals_is_detected_by_a_check_reading_no_document(redis_prefix, texts, tmp_path):
+    """One paragraph shared with a 30-paragraph article matches no document as a whole,
+    so the check reads no document row (``_whole`` never runs), and after a removal
+    ``n:p`` stays below the mark: only the bucket log's record of what was published
+    says the mark went back."""
+    rng = random.Random(4)
+    long = "\n\n".join(prose(rng, 50) for _ in range(30))
+    last = long.split("\n\n")[-1]
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:3] + [long])])
+        assert idx.check(last).seen == (0,)
+        idx.remove("article-0")
+        assert idx.check(last).seen == (0,)
+    client = _client()
+    client.decr(f"{redis_prefix}:top:p")
+    client.close()
+    said = f"the published-rows mark {redis_prefix}:top:p \\(44\\) is behind the stored rows"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: {said}"):
+            idx.check(last)
+    assert "is behind the stored rows" in _cli_check(url, last, tmp_path)
+
+
+@pytest.mark.parametrize("tag", ["p", "d"])
+def test_a_published_mark_moved_forward_is_detected(redis_prefix, texts, tag):
+    """A mark past the rows published would show a dead writer's unpublished rows."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:3])])
+    client = _client()
+    client.incr(f"{redis_prefix}:top:{tag}")
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the published-rows mark {redis_prefix}:top:{tag} .* is past the rows"):
+            idx.check(texts[0])
+        with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:{tag} .* is past the rows"):
+            idx.add(texts[4], doc_id="x")
+
