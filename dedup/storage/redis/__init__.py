@@ -163,11 +163,19 @@ class RedisStorage(Reads, Writes, Multimaps):
         # too (a read-only script runs).  In this order, so a concurrent write cannot
         # look like damage: the counts and marks at one moment (:data:`.lua.MARKS`), then
         # the log's entry count before its tail (``whole``: at least that many read).
+        from redis.exceptions import NoScriptError  # redis-py is an extra: imported when used
+
+        # EVALSHA, not the Script object: redis-py's pipeline then asks SCRIPT EXISTS
+        # first, a round trip more on every read.
         pipe = self._r.pipeline(transaction=False)
-        self._marks(args=[self._k], client=pipe)
+        pipe.evalsha(self._marks.sha, 0, self._k)
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
-        (documents, counted, paragraphs, top_d, top_p), written, page = pipe.execute()
+        try:
+            (documents, counted, paragraphs, top_d, top_p), written, page = pipe.execute()
+        except NoScriptError:  # a new server, or its scripts flushed: load it, once
+            self._marks(args=[self._k])
+            return self._snapshot()
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)
