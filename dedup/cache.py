@@ -42,7 +42,7 @@ from .settings import Settings
 from .shingle import Shingles
 
 #: Bumped when the layout of an entry changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the shingles' unit widths (``shingle_widths``), for coverage
 
 _ARRAYS = {
     "doc_paragraphs": np.int64,
@@ -54,6 +54,7 @@ _ARRAYS = {
     "shingle_hashes": np.uint64,
     "shingle_offsets": np.int64,
     "shingle_units": np.int64,
+    "shingle_widths": np.uint8,
     "signatures": np.uint32,
 }
 
@@ -216,6 +217,7 @@ def _to_arrays(corpus: Corpus) -> dict[str, np.ndarray]:
         "shingle_hashes": sh.hashes,
         "shingle_offsets": sh.offsets,
         "shingle_units": sh.units,
+        "shingle_widths": sh.widths,
         "signatures": corpus.signatures,
     }
 
@@ -235,6 +237,7 @@ def _from_arrays(documents: Sequence[Document], arrays: dict[str, np.ndarray], n
         or arrays["signatures"].shape != (n, num_perm)
         or len(offsets) != n + 1
         or int(offsets[-1]) != len(arrays["shingle_hashes"])
+        or int(arrays["shingle_units"].sum()) != len(arrays["shingle_widths"])
     ):
         raise ValueError("entry does not match its batch")
     doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
@@ -248,6 +251,7 @@ def _from_arrays(documents: Sequence[Document], arrays: dict[str, np.ndarray], n
         para_words=arrays["para_words"],
         para_key=arrays["para_key"],
         para_preview=previews(documents, doc_of, starts, ends),
-        shingles=Shingles(hashes=arrays["shingle_hashes"], offsets=offsets, units=arrays["shingle_units"]),
+        shingles=Shingles(hashes=arrays["shingle_hashes"], offsets=offsets, units=arrays["shingle_units"],
+                           widths=arrays["shingle_widths"]),
         signatures=arrays["signatures"],
     )

@@ -98,6 +98,7 @@ class Corpus:
                 hashes=_cat([s.hashes for s in shingle_parts], np.uint64),
                 offsets=offsets,
                 units=_cat([s.units for s in shingle_parts], np.int64),
+                widths=_cat([s.widths for s in shingle_parts], np.uint8),
             ),
             signatures=np.concatenate([p.signatures for p in parts])
             if parts

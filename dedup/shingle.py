@@ -36,12 +36,17 @@ class Shingles:
     """Shingle hashes of a batch of texts, flat.
 
     ``hashes[offsets[i]:offsets[i + 1]]`` are the shingles of text ``i`` in order (with
-    repeats); ``units[i]`` is how many words (or characters) text ``i`` has.
+    repeats); ``units[i]`` is how many words (or characters) text ``i`` has;
+    ``widths`` (uint8, one per unit, texts back to back) how many units a shingle
+    starting at that unit spans (:func:`dedup.tokenize.shingle_widths` of its kind):
+    with ``units`` it says which units each shingle covers (:func:`windows`), what
+    :func:`dedup.verify.coverage` needs.
     """
 
     hashes: np.ndarray  # uint64
     offsets: np.ndarray  # int64, len = texts + 1
     units: np.ndarray  # int64, len = texts
+    widths: np.ndarray | None = None  # uint8, len = units.sum(); None for a set (no order)
 
     def __len__(self) -> int:
         return len(self.units)
@@ -52,10 +57,12 @@ class Shingles:
     def take(self, indices: np.ndarray) -> "Shingles":
         """The shingles of texts ``indices`` (repeats allowed), in that order."""
         counts = np.diff(self.offsets)[indices]
+        units = self.units[indices]
         return Shingles(
             hashes=self.hashes[ranges(self.offsets[:-1][indices], counts)],
             offsets=offsets_from_counts(counts),
-            units=self.units[indices],
+            units=units,
+            widths=self.widths[ranges(offsets_from_counts(self.units)[:-1][indices], units)],
         )
 
 
@@ -241,6 +248,27 @@ def shingle(texts: Sequence[str], unit: Unit = "word", n: int = 2) -> Shingles:
     return ngram_hashes(unit_hashes, counts, n, tokenize.shingle_widths(n)[kinds])
 
 
+def windows(counts: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The shingle windows of texts of ``counts`` units whose units start windows of
+    ``widths`` units (flat, texts back to back): ``(start, length, offsets)``, the
+    first unit (flat) and the length of each window, in order, and where each text's
+    windows start (CSR).  A window that would cross into the next text is dropped; a
+    text with units but no whole window gets one window of all its units."""
+    counts = np.asarray(counts, dtype=np.int64)
+    widths = np.asarray(widths, dtype=np.int64)
+    total = len(widths)
+    text_of = np.repeat(np.arange(len(counts)), counts)
+    starts = offsets_from_counts(counts)[:-1]
+    remaining = counts[text_of] - (np.arange(total) - starts[text_of])
+    keep = widths <= remaining
+    kept = np.bincount(text_of[keep], minlength=len(counts)) if total else np.zeros(len(counts), np.int64)
+    whole = (kept == 0) & (counts > 0)  # too short for any window: one shingle of it all
+    keep[starts[whole]] = True
+    window_start = np.flatnonzero(keep)
+    window_len = np.where(keep & (remaining < widths), remaining, widths)[window_start]
+    return window_start, window_len, offsets_from_counts(np.where(whole, 1, kept))
+
+
 def ngram_hashes(unit_hashes: np.ndarray, counts: np.ndarray, n: int, widths: np.ndarray | None = None) -> Shingles:
     """Combine consecutive unit hashes into order-sensitive n-gram hashes.
 
@@ -252,21 +280,12 @@ def ngram_hashes(unit_hashes: np.ndarray, counts: np.ndarray, n: int, widths: np
     """
     counts = np.asarray(counts, dtype=np.int64)
     total = len(unit_hashes)
-    widths = np.full(total, n, dtype=np.int64) if widths is None else np.asarray(widths, dtype=np.int64)
-    text_of = np.repeat(np.arange(len(counts)), counts)
-    starts = offsets_from_counts(counts)[:-1]
-    remaining = counts[text_of] - (np.arange(total) - starts[text_of])
-    keep = widths <= remaining
-    kept = np.bincount(text_of[keep], minlength=len(counts)) if total else np.zeros(len(counts), np.int64)
-    whole = (kept == 0) & (counts > 0)  # too short for any window: one shingle of it all
-    keep[starts[whole]] = True
-    window_start = np.flatnonzero(keep)
-    window_len = np.where(keep & (remaining < widths), remaining, widths)[window_start]
-    offsets = offsets_from_counts(np.where(whole, 1, kept))
+    widths = np.full(total, n, dtype=np.uint8) if widths is None else np.asarray(widths, dtype=np.uint8)
+    window_start, window_len, offsets = windows(counts, widths)
 
     h = unit_hashes[window_start].copy() if total else np.zeros(0, dtype=_U64)
     for k in range(1, int(window_len.max()) if len(window_len) else 0):
         nxt = unit_hashes[np.minimum(window_start + k, max(total - 1, 0))]
         mixed = ((h << _U64(23)) | (h >> _U64(41))) * _MIX ^ nxt
         h = np.where(window_len > k, mixed, h)
-    return Shingles(hashes=fmix64(h ^ window_len.astype(_U64)), offsets=offsets, units=counts)
+    return Shingles(hashes=fmix64(h ^ window_len.astype(_U64)), offsets=offsets, units=counts, widths=widths)

@@ -18,9 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .segments import SetTable, ranges
+from .segments import SetTable, ranges, segment_ids
+from .shingle import Shingles, windows
 
 _BATCH_VALUES = 1 << 23  # set elements per verification batch (64 MB of keys)
+
+#: A pair below the threshold is ``contained`` when, besides the shingle containment
+#: asked for (``Settings.containment``), at least this share of the smaller text's
+#: words (graphemes, in scripts written without spaces) lies inside shingles found in
+#: the larger one (:func:`coverage`): "80 % of the text is inside", what a reader
+#: (and the eval sets' judge, by characters) calls a quote; the issue's 0.8.
+COVERAGE = 0.8
 
 
 def intersections(table: SetTable, pairs: np.ndarray) -> np.ndarray:
@@ -57,6 +65,44 @@ def _intersections_batch(table: SetTable, pairs: np.ndarray) -> np.ndarray:
     dup = keys[1:] == keys[:-1]
     owners = (keys[1:][dup] >> np.uint64(64 - pair_bits)).astype(np.int64)
     return np.bincount(owners, minlength=n)
+
+
+def coverage(short: Shingles, long: SetTable) -> np.ndarray:
+    """For each text ``i`` of ``short`` (its shingles in order, with their units'
+    widths), the share of its units (words, or graphemes of a script written without
+    spaces) that lie inside at least one of its shingles found in set ``i`` of
+    ``long``: float64, ``(len(short),)``; 0 for a text without units.
+
+    Why not the shingle containment alone: a shingle spans several units (2 words, 3
+    graphemes), so one edited word breaks several shingles -- a quote with 10 % of its
+    words edited keeps ~0.8 of its word 2-grams but ~0.7 of its grapheme 3-grams --
+    while an unrelated sentence that shares one long phrase with another has its
+    shingles either all inside the phrase or all out of it, and reaches 0.7 of them
+    when the phrase is 3/4 of it.  Coverage counts what a reader counts (how much of
+    the text is inside), whatever the width: an edited unit leaves its neighbours
+    covered by their other shingles.  Measured on multilingual-dev's hard negatives
+    (unrelated paragraphs sharing one 8-12-word phrase): 2 of 80 reach shingle
+    containment 0.7, none coverage 0.8 (``benchmarks/bench_coverage.py``).
+
+    How, for a whole batch at once: each shingle is looked up in its own pair's set
+    (pair number in the high bits, one sort and one ``searchsorted``), and the units
+    covered are counted with a difference array over all texts' units (+1 where a
+    found shingle starts, -1 where it ends, a running sum above 0 is covered)."""
+    n = len(short)
+    start, length, _ = windows(short.units, short.widths)
+    bits = max(1, int(n).bit_length())
+    shift, mask = np.uint64(64 - bits), np.uint64((1 << (64 - bits)) - 1)
+    owner = segment_ids(short.offsets).astype(np.uint64)
+    stored = np.sort((segment_ids(long.offsets).astype(np.uint64) << shift) | (long.values & mask))
+    query = (owner << shift) | (short.hashes & mask)
+    at = np.minimum(np.searchsorted(stored, query), max(len(stored) - 1, 0))
+    found = stored[at] == query if len(stored) else np.zeros(len(query), bool)
+    total = int(short.units.sum())
+    edges = (np.bincount(start[found], minlength=total + 1)
+             - np.bincount(start[found] + length[found], minlength=total + 1))
+    covered = np.cumsum(edges[:total]) > 0
+    inside = np.bincount(np.repeat(np.arange(n), short.units), weights=covered, minlength=n)
+    return np.where(short.units > 0, inside / np.maximum(short.units, 1), 0.0)
 
 
 @dataclass(frozen=True)

@@ -137,7 +137,11 @@ def run_scan(
         common = common[np.argsort(common[:, 1])]  # by first occurrence
     common_keys = np.sort(common[:, 0].view(np.uint64))
     pairs, groups, boilerplate = [], [], []
-    if "document" not in chosen:
+    # The paragraphs' shingles in order are read by the document stage and, with
+    # containment on, by the paragraph level's verification (coverage): removed
+    # once neither is left to run.
+    readers = {"document"} & set(chosen) | ({"paragraph"} & set(chosen) if settings.containment else set())
+    if not readers:
         _remove_document_sources(paragraphs)
     for level in chosen:
         if level == "paragraph":
@@ -145,8 +149,11 @@ def run_scan(
         else:
             counts = executor.map(document_shard, [(scratch, s, common_keys) for s in range(paragraphs.shards)])
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
-            _remove_document_sources(paragraphs)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None)
+        if level in readers:
+            readers.discard(level)
+            if not readers:
+                _remove_document_sources(paragraphs)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
             scratch.remove(done, level)
         places = Places(plan, linked.items, doc_bases, found)
@@ -190,10 +197,11 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
 
 
 def _remove_document_sources(paragraphs: LevelPlan) -> None:
-    """Remove what only the document stage reads (:func:`document_shard`: the
-    paragraphs' shingles in order), once it has run."""
+    """Remove the paragraphs' shingles in order, which the document stage
+    (:func:`document_shard`) and the paragraph verification's coverage read, once
+    both have run."""
     for shard in range(paragraphs.shards):
-        for name in ("hashes", "hash_offsets", "units"):
+        for name in ("hashes", "hash_offsets", "units", "widths", "unit_offsets"):
             paragraphs.scratch.shard(shard, paragraphs.level, name).unlink(missing_ok=True)
 
 

@@ -20,7 +20,9 @@ same way by :func:`document_shard`, once boilerplate is known), in scan order:
   report's "duplicated bytes" add up);
 * what documents are rebuilt from: the paragraphs' shingles in order (``hashes``,
   ``hash_offsets``, ``units``) and each document's ``doc_paragraphs`` / ``doc_chars`` /
-  ``doc_bytes``.
+  ``doc_bytes``; with the units' shingle widths (``widths``, ``unit_offsets``) they
+  also say which words each shingle covers (the verify stage's coverage of a
+  contained paragraph, :func:`dedup.verify.coverage`).
 
 Only the small :class:`ShardInfo` goes back to the caller; nothing large is pickled.
 """
@@ -203,6 +205,7 @@ def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: S
     sizes), ``doc_bytes`` their own."""
     sh = corpus.shingles
     for name, array in (("hashes", sh.hashes), ("hash_offsets", sh.offsets), ("units", sh.units),
+                        ("widths", sh.widths), ("unit_offsets", offsets_from_counts(sh.units)),
                         ("doc_paragraphs", np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)),
                         ("doc_chars", np.array([d.chars for d in corpus.documents], dtype=np.int64)),
                         ("doc_bytes", doc_bytes)):
@@ -227,7 +230,8 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
         documents=[DocumentInfo("", c, p) for c, p in zip(chars.tolist(), paragraphs.tolist())],
         para_doc=read("doc"), para_index=read("index"), para_start=read("start"), para_end=read("end"),
         para_words=read("tokens"), para_key=keys, para_preview=[],
-        shingles=Shingles(read("hashes"), read("hash_offsets"), read("units")), signatures=read("sigs"),
+        shingles=Shingles(read("hashes"), read("hash_offsets"), read("units"), read("widths")),
+        signatures=read("sigs"),
     )
     mask = np.isin(keys, common) if len(common) else None
     # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).

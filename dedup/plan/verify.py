@@ -32,8 +32,9 @@ import numpy as np
 
 from .. import containment
 from ..minhash import estimate, floor
-from ..segments import SetTable, sorted_unique
-from ..verify import score_pairs
+from ..segments import SetTable, sorted_unique, take_sets
+from ..shingle import Shingles
+from ..verify import COVERAGE, coverage, score_pairs
 from . import frames
 from .items import LevelPlan
 from .candidates import range_codes
@@ -80,6 +81,9 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
             scores = frames.rescored(plan, a, b, scores)
         near = scores.jaccard >= plan.threshold
         inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+        if plan.level == "paragraph" and inside.any():
+            inside[inside] = _coverage(plan, involved, table, local.reshape(2, -1).T[inside],
+                                       scores.containment_a[inside] >= scores.containment_b[inside]) >= COVERAGE
         keep = near | inside
         found.append((a[keep], b[keep], position[keep], scores.jaccard[keep], scores.containment_a[keep],
                       scores.containment_b[keep], est[keep], inside[keep]))
@@ -95,6 +99,21 @@ def published_groups(plan: LevelPlan):
     memory-mapped: it grows as this task runs), or None when it publishes none."""
     path = plan.scratch.joined(plan.level)
     return load(path, mmap=True) if path.exists() else None
+
+
+def _coverage(plan: LevelPlan, involved: np.ndarray, table: SetTable, pairs: np.ndarray,
+              a_inside: np.ndarray) -> np.ndarray:
+    """:func:`dedup.verify.coverage` of paragraph pairs ``pairs`` (rows into ``involved``
+    and ``table``, their items and shingle sets): of side a in side b where
+    ``a_inside``, else of b in a.  The inside side's shingles in order and its words'
+    widths are read from its shard's paragraph files (:mod:`.sign`)."""
+    short = np.where(a_inside, pairs[:, 0], pairs[:, 1])
+    long = np.where(a_inside, pairs[:, 1], pairs[:, 0])
+    items, which = sorted_unique(involved[short], return_inverse=True)
+    hashes, offsets = plan.segments(items, "hashes", "hash_offsets")
+    widths, unit_offsets = plan.segments(items, "widths", "unit_offsets")
+    texts = Shingles(hashes, offsets, np.diff(unit_offsets), widths.astype(np.uint8, copy=False))
+    return coverage(texts.take(which), take_sets(table, long))
 
 
 def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:

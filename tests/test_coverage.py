@@ -1,0 +1,112 @@
+"""Coverage (issue #10's precision, #11's containment): a pair below the threshold is
+``contained`` only when at least ``COVERAGE`` of the smaller text's words (graphemes of
+a script written without spaces) lie inside shingles the larger text has."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from dedup import Document, Settings, scan_documents
+from dedup.normalize import normalize
+from dedup.segments import SetTable
+from dedup.shingle import shingle
+from dedup.verify import COVERAGE, coverage, score_pairs
+from textgen import rich_prose
+
+
+def _coverage(short: str, long: str, unit: str = "word", n: int = 2) -> float:
+    return float(coverage(shingle([normalize(short)], unit, n), SetTable.from_shingles(shingle([normalize(long)], unit, n)))[0])
+
+
+def _containment(short: str, long: str) -> float:
+    table = SetTable.from_shingles(shingle([normalize(short), normalize(long)]))
+    return float(score_pairs(table, np.array([[0, 1]])).containment_a[0])
+
+
+def test_a_verbatim_quote_is_all_covered_and_an_unrelated_text_not_at_all():
+    rng = random.Random(1)
+    quote, other = rich_prose(rng, 30), rich_prose(rng, 30)
+    words = rich_prose(rng, 120).split()
+    host = " ".join(words[:50] + quote.split() + words[50:])
+    assert _coverage(quote, host) == 1.0
+    assert _coverage(other, host) < 0.2
+
+
+def test_an_edited_word_uncovers_itself_only_while_it_breaks_two_shingles():
+    words = [f"w{i}" for i in range(20)]
+    host = " ".join(["a", "b", "c"] + words + ["d", "e"])
+    edited = words[:10] + ["changed"] + words[11:]
+    assert _coverage(" ".join(edited), host) == 19 / 20
+    assert _containment(" ".join(edited), host) == 17 / 19
+
+
+def test_a_sentence_sharing_a_phrase_is_not_covered_enough_though_its_shingles_are():
+    # 14 of 19 words are one phrase of the other text: 13 of the 18 word 2-grams (0.72,
+    # above the 0.7 containment default) but 14 of 19 words (0.74) are inside.
+    phrase = [f"p{i}" for i in range(14)]
+    short = " ".join(["own1", "own2", "own3"] + phrase + ["own4", "own5"])
+    long = " ".join([f"x{i}" for i in range(40)] + phrase + [f"y{i}" for i in range(20)])
+    assert _containment(short, long) >= Settings().containment
+    assert _coverage(short, long) == 14 / 19 < COVERAGE
+
+
+def test_graphemes_of_a_script_without_spaces_are_covered_by_their_3_gram():
+    # Japanese: one token per grapheme, shingles of 3; the first 8 of 10 inside.
+    short = "東京都新宿区西新宿あい"
+    long = "昨日は東京都新宿区西新宿に行きました"
+    assert abs(_coverage(short, long) - 9 / 11) < 1e-9
+    mixed = "東京でPython3を使う"  # 東 京 で python3 を 使 う: words and graphemes
+    assert _coverage(mixed, "今日は東京でPython3を使うつもり") == 1.0
+    assert _coverage("", long) == 0.0
+
+
+def test_a_batch_gives_each_pair_its_own_coverage():
+    texts = ["a b c d e f", "a b c x y z", "q r s"]
+    hosts = ["z a b c d e f", "a b c d e f", "q r s t"]
+    got = coverage(shingle(texts), SetTable.from_shingles(shingle(hosts)))
+    assert np.allclose(got, [1.0, 0.5, 1.0])
+
+
+def test_the_scan_reports_an_edited_quote_but_not_a_sentence_sharing_a_phrase():
+    rng = random.Random(5)
+    # An edited quote: 24 words with one changed, inside a 100-word paragraph.
+    quote = rich_prose(rng, 24).split()
+    words = rich_prose(rng, 100).split()
+    report = " ".join(words[:40] + quote + words[40:])
+    edited = " ".join(quote[:12] + ["unrelatedword"] + quote[13:])
+    # A sentence whose 14-word phrase is in another paragraph: 0.72 of its shingles.
+    phrase = rich_prose(rng, 14).split()
+    sentence = " ".join(rich_prose(rng, 3).split() + phrase + rich_prose(rng, 2).split())
+    story = " ".join(rich_prose(rng, 40).split() + phrase + rich_prose(rng, 20).split())
+    docs = [Document("quote.txt", edited), Document("report.txt", report),
+            Document("sentence.txt", sentence), Document("story.txt", story)]
+    result = scan_documents(docs, levels=["paragraph"])
+    pairs = {frozenset((p.a.path, p.b.path)): p for p in result.pairs}
+    assert pairs[frozenset(("quote.txt", "report.txt"))].relation == "contained"
+    assert frozenset(("sentence.txt", "story.txt")) not in pairs
+    table = SetTable.from_shingles(shingle([normalize(sentence), normalize(story)]))
+    assert score_pairs(table, np.array([[0, 1]])).containment_a[0] >= Settings().containment  # the old rule's FP
+
+
+def test_the_index_does_not_call_a_paragraph_sharing_a_phrase_contained(tmp_path):
+    from dedup import Index
+
+    rng = random.Random(6)
+    phrase = rich_prose(rng, 14).split()
+    sentence = " ".join(rich_prose(rng, 3).split() + phrase + rich_prose(rng, 2).split())
+    story = " ".join(rich_prose(rng, 40).split() + phrase + rich_prose(rng, 20).split())
+    quote = rich_prose(rng, 24).split()
+    words = rich_prose(rng, 100).split()
+    report = " ".join(words[:40] + quote + words[40:])
+    edited = " ".join(quote[:12] + ["unrelatedword"] + quote[13:])
+    intro = rich_prose(rng, 60)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(story, doc_id="story")
+        idx.add(report, doc_id="report")
+        # Each beside an unrelated paragraph, so that the article as a whole is not inside.
+        v = idx.check(intro + "\n\n" + sentence)
+        assert not [p for m in v.matches for p in m.paragraphs], v.reason
+        v = idx.check(intro + "\n\n" + edited)
+        assert [(m.doc_id, [p.relation for p in m.paragraphs]) for m in v.matches] == [("report", ["contained"])]
