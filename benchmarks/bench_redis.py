@@ -75,28 +75,74 @@ def _rate(n: int, start) -> dict:
 
 
 class StorageClock:
-    """Wall seconds spent inside the Redis backend's methods (patched on the class)."""
+    """Where this process's time goes, by patching methods on their classes: wall and
+    CPU seconds inside the Redis backend's methods (``seconds``, ``cpu``; nested calls
+    counted once), and of those, inside redis-py's calls -- each command or pipeline is
+    one round trip (``trips``, ``trip_seconds``, ``trip_cpu``: sending, waiting for the
+    server, parsing the reply) -- and CPU seconds signing (``dedup.index.run.sign``)."""
 
-    METHODS = ("candidates", "paragraphs", "paragraph_copies", "documents", "document_copies", "document_sets",
-               "known_keys", "insert_many", "digests", "count", "_acquire", "_snapshot", "_sync", "_unlock")
+    METHODS = ("candidates", "paragraphs", "paragraph_signatures", "paragraph_sketches", "paragraph_copies",
+               "documents", "document_copies", "document_sets", "tallies", "known_keys", "insert_many", "tally",
+               "digests", "count", "contains", "_acquire", "_snapshot", "_sync", "_unlock", "_check_counters")
 
     def __init__(self) -> None:
-        self.seconds = 0.0
-        self._depth = 0
-        for name in self.METHODS:
-            setattr(RedisStorage, name, self._timed(getattr(RedisStorage, name)))
+        import importlib
 
-    def _timed(self, method):
+        import redis.client
+
+        run = importlib.import_module("dedup.index.run")  # the module (``dedup.index.run`` is also a function)
+        self.seconds = self.cpu = self.trip_seconds = self.trip_cpu = self.sign_cpu = 0.0
+        self.trips = 0
+        self._depth = {"backend": 0, "trip": 0, "sign": 0}
+        for name in self.METHODS:
+            setattr(RedisStorage, name, self._timed(getattr(RedisStorage, name), "backend"))
+        redis.client.Redis.execute_command = self._timed(redis.client.Redis.execute_command, "trip")
+        redis.client.Pipeline.execute = self._timed(redis.client.Pipeline.execute, "trip")
+        run.sign = self._timed(run.sign, "sign")
+
+    def _timed(self, method, kind: str):
         def run(*args, **kwargs):
-            self._depth += 1
-            t0 = time.perf_counter()
+            if kind == "trip" and isinstance(args[0], __import__("redis").client.Pipeline) \
+                    and method.__name__ == "execute_command":
+                return method(*args, **kwargs)  # queued in a pipeline: no round trip
+            self._depth[kind] += 1
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return method(*args, **kwargs)
             finally:
-                self._depth -= 1
-                if not self._depth:  # nested calls counted once
-                    self.seconds += time.perf_counter() - t0
+                self._depth[kind] -= 1
+                if not self._depth[kind]:  # nested calls counted once
+                    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    if kind == "backend":
+                        self.seconds += wall
+                        self.cpu += cpu
+                    elif kind == "trip":
+                        self.trips += 1
+                        self.trip_seconds += wall
+                        self.trip_cpu += cpu
+                    else:
+                        self.sign_cpu += cpu
         return run
+
+    def mark(self) -> tuple:
+        return (time.process_time(), self.sign_cpu, self.cpu, self.trip_cpu, self.trip_seconds, self.trips)
+
+    def split(self, before: tuple, n: int) -> dict:
+        """Milliseconds of this process's CPU an article since ``before`` (:meth:`mark`):
+        signing, the index's own work above the storage, the backend apart from its
+        round trips (look-ups in the local bucket copy, decoding, checks), redis-py's
+        round trips (CPU, and wall: with the server's time and the wait for a core);
+        round trips an article."""
+        return self.per_article([a - b for a, b in zip(self.mark(), before)], n)
+
+    @staticmethod
+    def per_article(spent: list, n: int) -> dict:
+        """:meth:`split` of ``spent``, differences of two :meth:`mark` s (summed)."""
+        total, sign, backend, trip_cpu, trip_wall, trips = spent
+        ms = lambda x: round(x / n * 1000, 3)  # noqa: E731
+        return {"cpu_ms": ms(total), "signing_ms": ms(sign), "index_ms": ms(total - sign - backend),
+                "backend_ms": ms(backend - trip_cpu), "round_trip_cpu_ms": ms(trip_cpu),
+                "round_trip_wall_ms": ms(trip_wall), "round_trips": round(trips / n, 2)}
 
 
 def _server(client) -> tuple[int, int]:
@@ -164,7 +210,10 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         with Index.open(url, create=False) as idx:
             if len(idx) != len(stored):
                 raise SystemExit(f"{prefix} holds {len(idx)} articles, not the {len(stored)} of --docs: build first")
-            return _measure(idx, url, client, new, probes, singles, clock, out)
+            _measure(idx, url, client, new, probes, singles, clock, out)
+            for i in range(len(new)):  # as built again: the measure phase can be run again
+                idx.remove(f"n{i}")
+            return out
     _drop(client, f"{prefix}:*")
     before = int(client.info("memory")["used_memory"])
     with Index.open(url) as idx:
@@ -192,30 +241,31 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
     idx.check(probes[-1])
     out["warm_up"] = _rate(1, start)
     signing = _signing(new, idx.settings)
-    start, before, server = _clock(), clock.seconds, _server(client)
+    start, before, server, mark = _clock(), clock.seconds, _server(client), clock.mark()
     added = 0
     for lo in range(0, len(new), BATCH):
         added += sum(v.added for v in idx.add_many([(f"n{lo + i}", t) for i, t in enumerate(new[lo : lo + BATCH])]))
     out["add_many"] = {**_split(len(new), start, clock, before, signing), "stored": added,
-                       **_server_delta(client, server, len(new))}
+                       **_server_delta(client, server, len(new)), "cpu_split": clock.split(mark, len(new))}
     print(f"add_many {out['add_many']}", file=sys.stderr, flush=True)
     signing = _signing(probes, idx.settings)
-    start, before, server = _clock(), clock.seconds, _server(client)
+    start, before, server, mark = _clock(), clock.seconds, _server(client), clock.mark()
     dups = 0
     for lo in range(0, len(probes), BATCH):
         dups += sum(v.is_duplicate for v in idx.check_many(probes[lo : lo + BATCH]))
     out["check_many"] = {**_split(len(probes), start, clock, before, signing), "duplicates": dups,
-                         **_server_delta(client, server, len(probes))}
+                         **_server_delta(client, server, len(probes)), "cpu_split": clock.split(mark, len(probes))}
     print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
     wall, sign_ms, store_ms, cpu_ms, sign_cpu_ms = [], [], [], [], []
-    server = _server(client)
+    server, cost = _server(client), [0.0] * 6
     for text in probes[:singles]:
         t0, c0 = time.perf_counter(), time.process_time()
         sign([text], idx.settings)
         t1, c1 = time.perf_counter(), time.process_time()
-        before = clock.seconds
+        before, mark = clock.seconds, clock.mark()
         idx.check(text)
         t2, c2 = time.perf_counter(), time.process_time()
+        cost = [a + b - c for a, b, c in zip(cost, clock.mark(), mark)]
         sign_ms.append((t1 - t0) * 1000)
         wall.append((t2 - t1) * 1000)
         store_ms.append((clock.seconds - before) * 1000)
@@ -225,6 +275,7 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
     out["check_single"] = _percentiles(wall)
     out["check_single_without_signing"] = _percentiles([w - g for w, g in zip(wall, sign_ms)])
     out["check_single_storage"] = {**_percentiles(store_ms), **_server_delta(client, server, singles)}
+    out["check_single_split"] = clock.per_article(cost, singles)  # means, not medians
     out["signing_single"] = _percentiles(sign_ms)
     # This process's CPU time per check (a loaded machine inflates wall time: every
     # round trip waits for a core), with and without the signing it includes.
@@ -272,31 +323,54 @@ def _sample(client, prefix: str, paragraphs: int, per_kind: int = 500) -> dict:
     return out
 
 
-def bench_datasketch(host: str, port: int, db: int, client, stored: list[str], probes: list[str], singles: int,
-                     bands: int, rows: int, num_perm: int) -> dict:
+def _datasketch(host: str, port: int, db: int, settings):
     from datasketch import MinHashLSH
 
-    from dedup import Settings
-
-    settings = Settings(num_perm=num_perm, bands=bands, rows=rows)
-    _drop(client, "bench-ds*")
-    sigs = []
-    for lo in range(0, len(stored), 2_000):
-        sigs.extend(sign(stored[lo : lo + 2_000], settings).doc_signatures)
-    probe_sigs = list(sign(probes[:singles], settings).doc_signatures)
-    minhashes = [as_datasketch(s) for s in sigs]
-    probe_mh = [as_datasketch(s) for s in probe_sigs]
-    before = int(client.info("memory")["used_memory"])
-    lsh = MinHashLSH(num_perm=num_perm, params=(bands, rows), storage_config={
+    return MinHashLSH(num_perm=settings.num_perm, params=(settings.bands, settings.rows), storage_config={
         "type": "redis", "basename": b"bench-ds", "redis": {"host": host, "port": port, "db": db}})
-    out: dict = {}
+
+
+def _minhashes(texts: list[str], settings) -> list:
+    """datasketch MinHashes of ``texts``' document signatures (made by our signing: the
+    same hash family, so both index the same sketches)."""
+    sigs = []
+    for lo in range(0, len(texts), 2_000):
+        sigs.extend(sign(texts[lo : lo + 2_000], settings).doc_signatures)
+    return [as_datasketch(s) for s in sigs]
+
+
+def datasketch_build(conn: tuple, client, stored: list[str], settings) -> dict:
+    """Seed datasketch's ``MinHashLSH`` (Redis storage, basename ``bench-ds``) with
+    ``stored``'s MinHashes (precomputed) through ``insertion_session``; it stays on the
+    server.  Memory: ``used_memory`` grown, per document."""
+    _drop(client, "bench-ds*")
+    minhashes = _minhashes(stored, settings)
+    before = int(client.info("memory")["used_memory"])
+    lsh = _datasketch(*conn, settings)
     start = _clock()
     with lsh.insertion_session(buffer_size=50_000) as session:
         for i, m in enumerate(minhashes):
             session.insert(f"s{i}", m, check_duplication=False)
-    out["insert"] = _rate(len(minhashes), start)
     used = int(client.info("memory")["used_memory"]) - before
-    out["memory"] = {"used_memory_bytes": used, "bytes_per_document": round(used / len(minhashes), 1)}
+    return {"insert": _rate(len(minhashes), start),
+            "memory": {"used_memory_bytes": used, "bytes_per_document": round(used / len(minhashes), 1)}}
+
+
+def datasketch_measure(conn: tuple, client, stored: int, new: list[str], probes: list[str], singles: int,
+                       settings) -> dict:
+    """On the seeded ``MinHashLSH``: ``new`` inserted (``insertion_session``, the same
+    articles as our ``add_many``, MinHashes precomputed: no check), then the first
+    ``singles`` ``probes`` queried one at a time (its API has no batched query)."""
+    lsh = _datasketch(*conn, settings)
+    if not lsh.keys.size() >= stored:
+        raise SystemExit(f"datasketch's index holds {lsh.keys.size()} documents, not {stored}: build first")
+    added, probe_mh = _minhashes(new, settings), _minhashes(probes[:singles], settings)
+    out: dict = {}
+    start, server = _clock(), _server(client)
+    with lsh.insertion_session(buffer_size=50_000) as session:
+        for i, m in enumerate(added):
+            session.insert(f"n{i}-{time.time_ns()}", m, check_duplication=False)
+    out["insert_more"] = {**_rate(len(added), start), **_server_delta(client, server, len(added))}
     wall = []
     start, server = _clock(), _server(client)
     for m in probe_mh:
@@ -304,7 +378,6 @@ def bench_datasketch(host: str, port: int, db: int, client, stored: list[str], p
         lsh.query(m)
         wall.append((time.perf_counter() - t0) * 1000)
     out["query"] = {**_rate(len(probe_mh), start), **_percentiles(wall), **_server_delta(client, server, len(probe_mh))}
-    _drop(client, "bench-ds*")
     return out
 
 
@@ -320,10 +393,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120,
                         help="our URL's timeout (s): a batch's write is one script call, long on a loaded machine")
     parser.add_argument("--skip-datasketch", action="store_true")
+    parser.add_argument("--skip-ours", action="store_true")
     parser.add_argument("--phase", choices=("all", "build", "measure", "datasketch"), default="all",
-                        help="build: seed our index and leave it on the server (memory measured); measure: "
-                             "measure on the index a build left, then datasketch unless skipped; datasketch: "
-                             "datasketch only (at 100k each phase fits a separate ~15 min run)")
+                        help="build: seed both indexes and leave them on the server (memory measured); "
+                             "measure: measure on the indexes a build left (left there too); all: both, then "
+                             "drop them; datasketch: datasketch's all only (at 100k, build first, unmeasured "
+                             "time, then measure in one lock hold)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
     args = parser.parse_args(argv)
     import redis
@@ -344,15 +419,21 @@ def main(argv: list[str] | None = None) -> int:
     slow = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
     client.config_set("slowlog-log-slower-than", 100_000)
     client.slowlog_reset()
-    if args.phase != "datasketch":
-        result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
     settings = Settings()  # ours is opened with the defaults too
-    if not args.skip_datasketch and args.phase != "build":
-        conn = client.connection_pool.connection_kwargs
-        result["datasketch"] = bench_datasketch(conn.get("host", "127.0.0.1"), conn.get("port", 6379),
-                                                conn.get("db", 0), client, stored, probes, args.singles,
-                                                settings.bands, settings.rows, settings.num_perm)
-    if args.phase in ("all", "measure"):
+    conn = client.connection_pool.connection_kwargs
+    conn = (conn.get("host", "127.0.0.1"), conn.get("port", 6379), conn.get("db", 0))
+    datasketch = not args.skip_datasketch
+    if args.phase != "datasketch" and not args.skip_ours:
+        result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
+    if datasketch and args.phase in ("all", "build", "datasketch"):
+        result["datasketch"] = datasketch_build(conn, client, stored, settings)
+        print(f"datasketch {result['datasketch']}", file=sys.stderr, flush=True)
+    if datasketch and args.phase != "build":
+        result.setdefault("datasketch", {}).update(
+            datasketch_measure(conn, client, len(stored), new, probes, args.singles, settings))
+    if args.phase in ("all", "datasketch"):
+        _drop(client, "bench-ds*")
+    if args.phase == "all":
         _drop(client, "bench-ours:*")
     # Server calls of 100 ms or more (a batch's INSERT script: Redis serves nobody else meanwhile).
     scripts = [e["duration"] / 1e6 for e in client.slowlog_get(1_000) if e["command"].startswith(b"EVALSHA")]
