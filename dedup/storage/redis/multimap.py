@@ -6,7 +6,7 @@ to boilerplate tallies.  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -71,13 +71,20 @@ class Multimaps:
         ``limit``, the oldest ``limit`` of each key.  The keys' shards are read with
         MGETs in one pipelined round trip (each shard once) and searched here,
         vectorized."""
+        at, ids, _ = self._multimap_and(base, keys, limit)
+        return at, ids
+
+    def _multimap_and(self, base: str, keys: np.ndarray, limit: int = 0, also: Sequence[str] = ()
+                      ) -> tuple[np.ndarray, np.ndarray, list]:
+        """:meth:`_multimap`, and the values of the keys ``also`` (full names), read
+        before the shards in the same round trip."""
         keys = np.asarray(keys, dtype=np.uint64)
         if not len(keys):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), self._r.mget(also) if also else []
         shards, which = sorted_unique((keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base]),
                                       return_inverse=True)
         field = (keys >> np.uint64(32)).astype(np.uint32)
-        bodies = self._shard_bodies(base, shards.tolist())
+        bodies, values = self._shard_bodies(base, shards.tolist(), also)
         sizes = np.array([len(b) // 8 for b in bodies], dtype=np.int64)
         # Each key's shard's entries side by side, in key order.
         per_key = sizes[which.ravel()]
@@ -89,17 +96,20 @@ class Multimaps:
         if limit and len(at):
             rank = np.arange(len(at)) - np.searchsorted(at, at, side="left")
             at, ids = at[rank < limit], ids[rank < limit]
-        return at, ids
+        return at, ids, values
 
-    def _shard_bodies(self, base: str, shards: list[int]) -> list[bytes]:
+    def _shard_bodies(self, base: str, shards: list[int], also: Sequence[str] = ()) -> tuple[list[bytes], list]:
         """The entries of shards ``shards`` of kind ``base`` (``b""`` for a shard that
         does not exist), each verified: its checksum, and its presence against the
         kind's bitmap (a deleted shard lost its entries without a word: an exact copy
-        answered "new", a lowered tally took a paragraph for a story's own text).
+        answered "new", a lowered tally took a paragraph for a story's own text); and
+        the values of the keys ``also``, read first in the same round trip.
 
         Raises :class:`IndexCorrupt` naming the shards that do not verify."""
         names = [f"{self._k}{base}{x}" for x in shards]
         pipe = self._r.pipeline(transaction=False)
+        if also:
+            pipe.mget(also)
         for lo in range(0, len(names), MGET_KEYS):
             pipe.mget(names[lo : lo + MGET_KEYS])
         whole = self._shards[base] <= WHOLE_BITMAP
@@ -111,6 +121,7 @@ class Multimaps:
             for x in [*shards, end]:
                 pipe.getbit(self._k + base + "on", x)
         replies = pipe.execute()
+        values = replies.pop(0) if also else []
         parts = -(-len(names) // MGET_KEYS)
         blobs = [b for part in replies[:parts] for b in part]
         if whole:
@@ -146,7 +157,7 @@ class Multimaps:
             raise IndexCorrupt(damaged(self.path, f"the content-key shard{'s' if len(names) > 1 else ''} "
                                                   f"{listed(names)} {'do' if len(names) > 1 else 'does'} not match "
                                                   f"the checksum it ends with or its bit in {self._k}{base}on"))
-        return bodies
+        return bodies, values
 
     def _settled(self, base: str, shards: list[int], blobs: list, on: np.ndarray) -> tuple[list, np.ndarray]:
         """``blobs`` and presence bits ``on`` of ``shards``, those that disagree (a shard

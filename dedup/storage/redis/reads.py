@@ -351,8 +351,9 @@ class Reads:
     def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
         keys = np.asarray(keys, dtype=np.uint64)
         unique, inverse = np.unique(keys, return_inverse=True)
-        judged = judged_count(self._r.get(self._k + "judged"), self.path, self._k + "judged")
-        at, found = self._multimap("k:t:", unique, 1)
+        # ``judged`` read before the shards, in their round trip (a writer changes both in one call).
+        at, found, (judged,) = self._multimap_and("k:t:", unique, 1, [self._k + "judged"])
+        judged = judged_count(judged, self.path, self._k + "judged")
         counts = np.zeros(len(unique), np.int64)
         counts[at] = found
         # Each shard verifies; a count above the documents judged is impossible too (T11).

@@ -61,7 +61,7 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import xxhash
 
-from ...segments import SetTable, offsets_from_counts
+from ...segments import SetTable, offsets_from_counts, ranges
 from ..protocol import IndexCorrupt
 from ..rowcheck import changed, damaged, row_checks, verify
 
@@ -335,14 +335,20 @@ def unpack_paragraphs(blobs: list[bytes], ids: np.ndarray, name: str) -> Paragra
     """The records of paragraph rows ``ids``, verified against their checksums.
 
     Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
+    # Decoded from one buffer with numpy: no Python step per record but its length.
     n = len(blobs)
-    cut = [row for row, b in zip(np.asarray(ids).tolist(), blobs) if len(b) < PARA.size or (len(b) - PARA.size) % 8]
-    if cut:
-        raise IndexCorrupt(f"{name}: the index is damaged: stored paragraph row {cut[0]} is truncated")
-    heads = np.frombuffer(b"".join(b[: PARA.size] for b in blobs), dtype=PARA_RECORD, count=n)
-    counts = np.fromiter(((len(b) - PARA.size) // 8 for b in blobs), dtype=np.int64, count=n)
-    values = np.frombuffer(b"".join(b[PARA.size :] for b in blobs), dtype="<u8").astype(np.uint64)
-    sets = SetTable(values=values, offsets=offsets_from_counts(counts))
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=n)
+    cut = np.flatnonzero((sizes < PARA.size) | ((sizes - PARA.size) % 8 != 0))
+    if len(cut):
+        raise IndexCorrupt(f"{name}: the index is damaged: stored paragraph row {int(np.asarray(ids)[cut[0]])} is "
+                           "truncated")
+    buf = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    head_bytes = ranges(offsets_from_counts(sizes)[:-1], np.full(n, PARA.size, np.int64))
+    heads = buf[head_bytes].view(PARA_RECORD) if n else np.zeros(0, PARA_RECORD)
+    body = np.ones(len(buf), dtype=bool)
+    body[head_bytes] = False
+    values = buf[body].view("<u8").astype(np.uint64)
+    sets = SetTable(values=values, offsets=offsets_from_counts((sizes - PARA.size) // 8))
     ids = np.asarray(ids, dtype=np.int64)
     verify(heads["check"], _paragraph_checks(ids, heads, sets), ids, name, "paragraph")
     return ParagraphTable(
