@@ -15,12 +15,16 @@ variants with 3-25 % of their words substituted, one variant in ten an exact cop
 Members of a cluster land in different documents.
 
 Each engine runs in its own process (``--run ENGINE``), through the library's
-``scan(..., engine=...)`` at default settings (no cache; the report is built with
-``to_dict`` and hashed, so both engines pay for it and their results are compared).
-Memory: a thread samples every 0.1 s the RSS of the process (for Dask: the client and
-the scheduler, which a ``LocalCluster`` runs in-process) and of each worker -- Dask's
-two workers through a ``WorkerPlugin`` sampling ``psutil`` inside the worker, the local
-engine's pool processes from the parent.  CPU: user + system time of the process and
+``scan(..., engine=...)`` at default settings (no cache), then writes the JSON report as
+``dedup scan --format json`` does (streamed, hashed as it is written: the two engines'
+reports are compared by their SHA-256) and the ``--format parquet`` folder.  Memory: a
+thread samples every 0.1 s the RSS of the process (for Dask: the client and the
+scheduler, which a ``LocalCluster`` runs in-process), its peak kept apart for the scan,
+the JSON report and the Parquet report, and of each worker -- Dask's two workers through
+a ``WorkerPlugin`` sampling ``psutil`` inside the worker, the local engine's pool
+processes from the parent.  (Until session 12 the report was built with ``to_dict``,
+every pair a dict: that, not the scan, was most of the "driver" figure, 288 of 310 MB
+at 250k.)  CPU: user + system time of the process and
 every worker.  Nothing here asserts a time; the machine is shared, so compare the
 engines' ratios within one run.
 """
@@ -34,6 +38,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -148,6 +153,26 @@ class _Peak:
         self._thread.join()
         return self.peak
 
+    def phase(self) -> tuple[int, int]:
+        """``(peak, anon)`` since the last call (or the start), then start again."""
+        self.sample()
+        seen = self.peak, self.anon
+        self.peak = self.anon = 0
+        return seen
+
+
+class _Hashed:
+    """A text sink that hashes (SHA-256) and counts the UTF-8 bytes written to it."""
+
+    def __init__(self) -> None:
+        self.sha, self.bytes = hashlib.sha256(), 0
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8")
+        self.sha.update(data)
+        self.bytes += len(data)
+        return len(text)
+
 
 class _StagePeak(_Peak):
     """A worker's peak RSS, also per stage: the largest RSS sampled while a task of
@@ -213,6 +238,8 @@ def run(engine: str, corpus: Path) -> dict:
     import psutil
 
     from dedup import scan
+    from dedup.report import write_report
+    from dedup.report.parquet import write_parquet
 
     me = _Peak()
     stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
@@ -274,16 +301,29 @@ def run(engine: str, corpus: Path) -> dict:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
         worker_cpu = children.ru_utime + children.ru_stime
         startup = startup_cpu = 0.0
-    digest = hashlib.sha256(json.dumps(result.to_dict(), sort_keys=True).encode()).hexdigest()
+    scan_peak, scan_anon = me.phase()
+    scan_cpu = _own_cpu() + worker_cpu  # the reports' CPU is timed apart
+    written = _Hashed()
+    started = time.perf_counter()
+    write_report(result, "json", written)
+    json_s = time.perf_counter() - started
+    json_peak, _ = me.phase()
+    with tempfile.TemporaryDirectory(dir=corpus.parent) as folder:
+        started = time.perf_counter()
+        write_parquet(result, Path(folder) / "report")
+        parquet_s = time.perf_counter() - started
+    parquet_peak, _ = me.phase()
     me.stop()
     return {
-        "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": _own_cpu() + worker_cpu,
+        "engine": engine, "wall_s": wall, "startup_s": startup, "cpu_s": scan_cpu,
         "startup_cpu_s": startup_cpu,
-        "driver_peak_mb": me.peak / 2**20, "driver_anon_mb": me.anon / 2**20,
+        "driver_peak_mb": scan_peak / 2**20, "driver_anon_mb": scan_anon / 2**20,
+        "json_peak_mb": json_peak / 2**20, "json_s": json_s, "json_mb": written.bytes / 2**20,
+        "parquet_peak_mb": parquet_peak / 2**20, "parquet_s": parquet_s,
         "worker_peaks_mb": [w / 2**20 for w in workers], "worker_anon_mb": [a / 2**20 for a in anon],
         "stage_tasks": tasks, "stage_compute_s": seconds, "code": _commit(),
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
-        "stage_peaks_mb": stages, "digest": digest, "load_start": load_start, "load": os.getloadavg()[0],
+        "stage_peaks_mb": stages, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
     }
 
 
@@ -298,8 +338,9 @@ def render(manifest: dict, rows: list[dict]) -> str:
         "near-duplicate clusters, the rest unique).",
         "",
         "| engine | code | wall s | CPU s | paragraphs/s (wall) | paragraphs/CPU s | peak RSS per worker "
-        "(less shared pages) | peak RSS, driver (less shared) | pairs | groups | load (1-min average, start-end) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "(less shared pages) | peak RSS, client: scan (less shared) | client: JSON report, Parquet report "
+        "| pairs | groups | load (1-min average, start-end) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         anon = r.get("worker_anon_mb", [0] * len(r["worker_peaks_mb"]))
@@ -310,7 +351,7 @@ def render(manifest: dict, rows: list[dict]) -> str:
         lines.append(f"| {name} | {r.get('code', '?')} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} "
                      f"| {manifest['paragraphs'] / r['wall_s']:,.0f} | {manifest['paragraphs'] / r['cpu_s']:,.0f} "
                      f"| {workers} | {r['driver_peak_mb']:,.0f} ({r.get('driver_anon_mb', 0):,.0f}) MB "
-                     f"| {r['pairs']:,} | {r['groups']:,} | {r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
+                     f"| {_report_cell(r)} | {r['pairs']:,} | {r['groups']:,} | {r.get('load_start', r['load']):.1f}-{r['load']:.1f} |")
     for r in rows:
         if r.get("stage_peaks_mb"):
             peaks = sorted(r["stage_peaks_mb"].items(), key=lambda kv: -kv[1])
@@ -327,8 +368,17 @@ def render(manifest: dict, rows: list[dict]) -> str:
                       f"Dask CPU / local CPU: **{dask['cpu_s'] / local['cpu_s']:.2f}** "
                       f"(cluster start-up, in neither: {dask['startup_s']:.1f} s wall, "
                       f"{dask.get('startup_cpu_s', 0):.1f} s CPU).",
-                  f"- Reports identical (SHA-256 of the JSON): **{dask['digest'] == local['digest']}**."]
+                  f"- JSON reports identical (SHA-256 of the streamed report): "
+                  f"**{dask['digest'] == local['digest']}**."]
     return "\n".join(lines) + "\n"
+
+
+def _report_cell(r: dict) -> str:
+    """The client's peak RSS and seconds writing the JSON and the Parquet report."""
+    if "json_peak_mb" not in r:  # a row from before session 12: the report was a to_dict
+        return "(not measured)"
+    return (f"{r['json_peak_mb']:,.0f} MB in {r['json_s']:.1f} s ({r['json_mb']:,.0f} MB of JSON), "
+            f"{r['parquet_peak_mb']:,.0f} MB in {r['parquet_s']:.1f} s")
 
 
 def _earlier_rows(out: Path | None, manifest: dict, engines: list[str]) -> list[dict]:
@@ -340,7 +390,7 @@ def _earlier_rows(out: Path | None, manifest: dict, engines: list[str]) -> list[
     earlier = json.loads(out.with_suffix(".json").read_text())
     if earlier["corpus"] != manifest:
         return []
-    return [r for r in earlier["rows"] if r["engine"] not in engines]
+    return [r for r in earlier["rows"] if r["engine"] not in engines and "json_peak_mb" in r]  # same digest
 
 
 def main() -> None:

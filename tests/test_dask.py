@@ -150,6 +150,40 @@ def test_partitioned_link_is_the_local_link(corpus, options, monkeypatch):
     assert report(scan(corpus, jobs=2, **options)) == expected
 
 
+def test_reports_from_parts_are_the_local_reports(corpus, tmp_path, monkeypatch):
+    """The partitioned link's pairs and groups are written in parts by the workers and
+    read one part at a time (:mod:`dedup.plan.parts`): every report format -- the
+    JSON writers read columns, CSV and text make objects, Parquet too -- and random
+    access give what the local link gives.  Many pair ranges: many parts, some empty."""
+    from io import StringIO
+
+    import pyarrow.parquet as pq
+
+    from dedup.report import write_report
+    from dedup.report.parquet import write_parquet
+
+    local = scan(corpus, partitions=3)
+    monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", PartitionedLocal)
+    monkeypatch.setattr(spread, "EDGES_PER_PARTITION", 4)
+    monkeypatch.setattr(sys.modules["dedup.plan.job"], "RANGES_PER_JOB", 40)
+    parted = scan(corpus, jobs=2, partitions=3)
+    for sequence in (parted.pairs, parted.groups):
+        filled = [np.count_nonzero(np.diff(level.starts)) for level in sequence.parts]
+        assert max(filled) > 3 and min(filled) < 80, filled
+    for fmt in ("json", "jsonl", "csv", "text"):
+        written = [StringIO(), StringIO()]
+        write_report(local, fmt, written[0])
+        write_report(parted, fmt, written[1])
+        assert written[1].getvalue() == written[0].getvalue(), fmt
+    for i in (0, 7, len(local.pairs) // 2, -1):
+        assert parted.pairs[i] == local.pairs[i]
+    assert parted.pairs[3:40:5] == local.pairs[3:40:5] and parted.groups[-3:] == local.groups[-3:]
+    write_parquet(local, tmp_path / "local")
+    write_parquet(parted, tmp_path / "parted")
+    for table in ("pairs", "groups"):
+        assert pq.read_table(tmp_path / "parted" / table).equals(pq.read_table(tmp_path / "local" / table))
+
+
 def test_link_stages_partition_edges_not_band_rows(tmp_path, monkeypatch):
     """The components' files per step grow with the square of their partitions, so
     they are sized by the edges (pairs and exact copies), at least one per worker, at

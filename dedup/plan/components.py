@@ -24,7 +24,8 @@ When a round changes no edge (every node with a larger neighbour has no smaller 
 and every node has at most one smaller neighbour) the graph is a set of stars and the
 labels are written per pair range of items (:meth:`LevelPlan.range_of`): each range's
 ``(item, smallest member)`` rows for the items in a component, in files read by
-:func:`labels_of`.  Memory per task is one partition's edges.
+:func:`labels_of`; and the same rows per pair range of the label, from which the
+groups are written (:mod:`dedup.plan.parts`).  Memory per task is one partition's edges.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..segments import sorted_unique
 from .items import LevelPlan
+from .parts import save_by_range
 from .scratch import load, partition_of, save
 
 #: Rounds after which the stage gives up (Kiveris et al. prove O(log^2 n); a few
@@ -106,16 +108,20 @@ def star_partition(plan: LevelPlan, step: int, sources: int, part: int, kind: st
 
 def write_labels(plan: LevelPlan, step: int, part: int) -> None:
     """Write the settled stars of edge partition ``part`` as ``(item, label)`` rows,
-    split by pair range of the item: a centre is its own label, a leaf its centre's."""
+    split by pair range of the item (read by :func:`labels_of`) and again by pair range
+    of the label (the groups' members, :func:`dedup.plan.parts.group_part`): a centre
+    is its own label, a leaf its centre's."""
     key, other = _distinct_rows(plan, [plan.scratch.edges(plan.level, step, s, part) for s in range(plan.partitions)])
     label = np.where(other < key, other, key)
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, np.int64)
     item = key[first]
     label = np.minimum.reduceat(label, first) if len(key) else label
+    rows = np.stack([item, label], axis=1)
     ranges = plan.range_of(item)
     cuts = np.searchsorted(ranges, np.arange(plan.pair_ranges + 1))
     for r in range(plan.pair_ranges):
-        save(plan.scratch.labels(plan.level, part, r), np.stack([item, label], axis=1)[cuts[r] : cuts[r + 1]])
+        save(plan.scratch.labels(plan.level, part, r), rows[cuts[r] : cuts[r + 1]])
+    save_by_range(plan, lambda r: plan.scratch.members(plan.level, part, r), rows, label)
 
 
 def labels_of(plan: LevelPlan, items: np.ndarray) -> np.ndarray:

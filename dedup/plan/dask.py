@@ -25,7 +25,9 @@ client and leaves the cluster running.
 
 Groups are made by a partitioned connected-components stage
 (:mod:`dedup.plan.components`) instead of the local engine's union-find in one
-process: :attr:`DaskExecutor.partitioned_link` tells the plan so.
+process, and the reported pairs and groups are written by the workers in parts that the
+report reads one at a time (:mod:`dedup.plan.parts`), so the client never holds them
+all: :attr:`DaskExecutor.partitioned_link` tells the plan so.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ class DaskExecutor:
     missing or the scheduler does not answer within :data:`CONNECT_TIMEOUT` seconds.
     """
 
-    #: Groups come from :func:`dedup.plan.components.link_partitioned`.
+    #: Groups and reported pairs come from :func:`dedup.plan.spread.link_partitioned`.
     partitioned_link = True
     #: The workers read the files they sign (:mod:`dedup.plan.read`).
     reads_inputs = True

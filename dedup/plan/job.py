@@ -12,7 +12,9 @@ Each arrow but the last is a stage function over one shard, partition or range
 the scratch folder, so the stages run on an executor's workers -- a local process pool
 (:mod:`~dedup.plan.local`) or a cluster -- and no process ever holds the corpus.  The
 last step (:mod:`~dedup.plan.link`) streams the verified pairs through one process,
-which keeps one number per item (its group) and the reported pairs as numpy columns.
+which keeps one number per item (its group) and the reported pairs as numpy columns;
+on a cluster it runs as tasks too (:mod:`~dedup.plan.spread`), which write the reported
+pairs and groups in parts that the report reads one at a time (:mod:`~dedup.plan.parts`).
 
 Results do not depend on the executor, its number of workers, the shard boundaries,
 the number of partitions or the cache: items are numbered in scan order, every stage's
@@ -41,6 +43,7 @@ from .exact import exact_partition
 from .items import LevelPlan
 from .link import Linked, link
 from .located import Chain, LocatedGroups, LocatedPairs, Places
+from .parts import LevelParts
 from .scratch import Scratch
 from .common import common_partition
 from .spread import link_partitioned
@@ -149,16 +152,21 @@ def run_scan(
         else:
             counts = executor.map(document_shard, [(scratch, s, common_keys) for s in range(paragraphs.shards)])
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
-        linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None)
+        linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
+                           doc_bases)
         if level in readers:
             readers.discard(level)
             if not readers:
                 _remove_document_sources(paragraphs)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
             scratch.remove(done, level)
-        places = Places(plan, linked.items, doc_bases, found)
-        pairs.append(LocatedPairs(level, linked, places))
-        groups.append(LocatedGroups(level, linked, places))
+        if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
+            level_pairs, level_groups = linked.located(found)
+        else:
+            places = Places(plan, linked.items, doc_bases, found)
+            level_pairs, level_groups = LocatedPairs(level, linked, places), LocatedGroups(level, linked, places)
+        pairs.append(level_pairs)
+        groups.append(level_groups)
         if level == "paragraph" and len(common):
             where = Places(plan, np.sort(common[:, 1]), doc_bases, found)
             located = where.locations(where.positions(common[:, 1]))
@@ -206,9 +214,11 @@ def _remove_document_sources(paragraphs: LevelPlan) -> None:
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
-              common: Optional[np.ndarray] = None) -> Linked:
+              common: Optional[np.ndarray] = None, doc_bases: Sequence[int] = (0,)) -> Union[Linked, LevelParts]:
     """The stages of one level, each spread over the executor's workers (``common``:
-    boilerplate keys, whose exact copies are grouped but not reported as pairs).
+    boilerplate keys, whose exact copies are grouped but not reported as pairs;
+    ``doc_bases``: documents before each shard).  An executor that links by tasks
+    returns the part files its workers wrote (:mod:`dedup.plan.parts`), not the pairs.
 
     ``progress`` hears of three stages: finding candidates (counted in stages), verifying
     them (counted in candidates as each pair range is done, with the ranges done beside)
@@ -239,7 +249,7 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
         progress.stage(f"{plan.level}s: grouping", "")
 
     if getattr(executor, "partitioned_link", False):  # no process may hold every pair
-        return link_partitioned(plan, executor, list(verified()), all_pairs, common)
+        return link_partitioned(plan, executor, list(verified()), all_pairs, common, doc_bases)
     if all_pairs:
         return link(plan, verified(), all_pairs, common)
     path = plan.scratch.joined(plan.level)

@@ -58,6 +58,32 @@ class Places:
             release(offsets)
             self._previews[s] = plan.file(s, "preview")
 
+    #: The per-item columns (:meth:`table`, :meth:`restored`).
+    COLUMNS = ("items", "shard", "doc", "index", "start", "end", "utf8_bytes", "preview_start", "preview_end")
+
+    def table(self) -> np.ndarray:
+        """:data:`COLUMNS` as one structured array, a row of int64 per item: what a
+        worker saves so that another process finds these places without the shard
+        files' other columns (:meth:`restored`; the Dask engine's parts,
+        :mod:`dedup.plan.parts`)."""
+        rows = np.zeros(len(self.items), [(name, np.int64) for name in self.COLUMNS])
+        for name in self.COLUMNS:
+            rows[name] = getattr(self, name)
+        return rows
+
+    @classmethod
+    def restored(cls, table: np.ndarray, previews: dict[int, np.ndarray], documents: Sequence[DocumentInfo],
+                 paths: list[str]) -> "Places":
+        """The places a :meth:`table` holds (it may be memory-mapped), with
+        ``previews`` each shard's ``preview`` file (mapped) and ``paths`` the
+        documents' paths (shared by every part of a scan)."""
+        where = cls.__new__(cls)
+        for name in cls.COLUMNS:
+            setattr(where, name, table[name])
+        where.documents, where._previews = documents, previews
+        where.__dict__["document_paths"] = paths  # the cached property, computed once for all parts
+        return where
+
     def positions(self, items: np.ndarray) -> np.ndarray:
         """Where ``items`` are in :attr:`items` (one vectorized search for many)."""
         return np.searchsorted(self.items, items)

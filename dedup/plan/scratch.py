@@ -18,7 +18,10 @@ Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
     cc/<level>/<step>/<t>.<k>.npy     edges from task t for partition k (plan.components)
     cc/<level>/labels/<k>.<r>.npy     group labels of partition k's items in pair range r
     link/<level>/<r>.<g>.npy          pair range r's pairs of label partition g (plan.spread)
-    link/<level>/kept.<g>.npy         the pairs label partition g reports
+    link/<level>/kept.<g>.<r>.npy     the pairs label partition g reports, of pair range r
+    link/<level>/copies.<k>.<r>.npy   key partition k's reported exact copies, of pair range r
+    cc/<level>/members/<k>.<r>.npy    partition k's group members whose group is in pair range r
+    parts/<level>/<name>.<r>.npy      the reported pairs or groups of range r (plan.parts)
 
 The folder is removed when the scan ends, however it ends (:func:`scratch_folder`);
 folders left by a scan that was killed outright (SIGKILL, power loss) are removed by
@@ -86,8 +89,17 @@ class Scratch:
     def routed(self, level: str, pair_range: int, part: int) -> Path:
         return self.root / "link" / level / f"{pair_range:05d}.{part:05d}.npy"
 
-    def kept(self, level: str, part: int) -> Path:
-        return self.root / "link" / level / f"kept.{part:05d}.npy"
+    def kept(self, level: str, part: int, pair_range: int) -> Path:
+        return self.root / "link" / level / f"kept.{part:05d}.{pair_range:05d}.npy"
+
+    def copies(self, level: str, part: int, pair_range: int) -> Path:
+        return self.root / "link" / level / f"copies.{part:05d}.{pair_range:05d}.npy"
+
+    def members(self, level: str, part: int, pair_range: int) -> Path:
+        return self.root / "cc" / level / "members" / f"{part:05d}.{pair_range:05d}.npy"
+
+    def part(self, level: str, name: str, pair_range: int) -> Path:
+        return self.root / "parts" / level / f"{name}.{pair_range:05d}.npy"
 
     def remove(self, *parts: str) -> None:
         """Remove the folder ``root/parts...`` and what it holds (stage files no

@@ -15,8 +15,9 @@ task holds more than one partition of them:
    (:func:`keep_partition`).  A contained pair across two groups is kept as is (they
    are never joined).
 
-What comes back to the caller is what it reports: the kept pairs, the exact copies and
-the labels of the items in groups (:func:`dedup.plan.link.assemble`).
+What comes back to the caller is how many pairs and groups each pair range reports:
+the workers write them in parts (:mod:`dedup.plan.parts`), which the report reads one
+at a time, so the client never holds a level's pairs either.
 
 These stages partition *edges* (pairs and exact copies), not the band rows the
 candidate stage partitions, so their partitions are sized by the edges
@@ -41,7 +42,8 @@ from ..group import merge
 from ..segments import sorted_unique
 from .components import components, item_partition, labels_of
 from .items import LevelPlan
-from .link import ROUND, Linked, _exact_copies, assemble
+from .link import ROUND
+from .parts import LevelParts, group_part, pair_part, route_copies, save_by_range
 from .scratch import load, save
 from .verify import COLUMNS
 
@@ -57,9 +59,10 @@ EDGES_PER_PARTITION = 1 << 21
 
 
 def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_pairs: bool,
-                     common: Optional[np.ndarray] = None) -> Linked:
+                     common: Optional[np.ndarray] = None, doc_bases: Sequence[int] = (0,)) -> LevelParts:
     """:func:`dedup.plan.link.link`'s result, computed by tasks on ``executor``
-    (``candidates[r]``: how many candidates pair range ``r`` had)."""
+    (``candidates[r]``: how many candidates pair range ``r`` had; ``doc_bases``:
+    documents before each shard) and written in parts (:mod:`dedup.plan.parts`)."""
     plan = edge_plan(plan, executor.jobs)
     components(plan, executor)
     base = np.r_[0, np.cumsum(candidates)].astype(np.int64)
@@ -67,9 +70,13 @@ def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_p
     executor.map(route_range, tasks)
     if not all_pairs:
         executor.map(keep_partition, [(plan, g) for g in range(plan.partitions)])
-    near = [_columns(load(plan.scratch.kept(plan.level, g))) for g in range(_kept_files(plan, all_pairs))]
-    copy, first = _exact_copies(plan)
-    return assemble(plan, near, copy, first, lambda items: labels_of(plan, items), common)
+    executor.map(route_copies, [(plan, k, common) for k in range(plan.copy_partitions)])
+    pairs = executor.map(pair_part, [(plan, r, (r,) if all_pairs else tuple(range(plan.partitions)), doc_bases)
+                                     for r in range(plan.pair_ranges)])
+    groups = executor.map(group_part, [(plan, r, doc_bases) for r in range(plan.pair_ranges)])
+    for done in ("link", "cc"):
+        plan.scratch.remove(done, plan.level)
+    return LevelParts(plan, pairs, groups)
 
 
 def edge_plan(plan: LevelPlan, jobs: int) -> LevelPlan:
@@ -94,7 +101,7 @@ def route_range(plan: LevelPlan, pair_range: int, base: int, all_pairs: bool) ->
         rows[name] = cols[name]
     rows["position"] += base
     if all_pairs:
-        save(plan.scratch.kept(plan.level, pair_range), rows)
+        save(plan.scratch.kept(plan.level, pair_range, pair_range), rows)
         return
     label_a = labels_of(plan, rows["a"])  # in this range: one range's label files
     label_b = label_a.copy()  # the same for a pair that joins groups
@@ -111,7 +118,8 @@ def route_range(plan: LevelPlan, pair_range: int, base: int, all_pairs: bool) ->
 def keep_partition(plan: LevelPlan, part: int) -> None:
     """The pairs label partition ``part`` reports: rounds in global candidate order,
     a pair kept unless earlier rounds joined its items (see the module doc); the last
-    partition also takes the pairs between groups that every range set aside."""
+    partition also takes the pairs between groups that every range set aside.  They
+    are written split by the pair range of their first item, for :func:`pair_part`."""
     rows = np.concatenate([load(plan.scratch.routed(plan.level, r, part)) for r in range(plan.pair_ranges)])
     rows = rows[np.argsort(rows["position"], kind="stable")]
     nodes, local = sorted_unique(np.concatenate([rows["a"], rows["b"]]), return_inverse=True)
@@ -128,12 +136,4 @@ def keep_partition(plan: LevelPlan, part: int) -> None:
     if part == plan.partitions - 1:
         kept = np.concatenate([kept] + [load(plan.scratch.routed(plan.level, r, plan.partitions))
                                         for r in range(plan.pair_ranges)])
-    save(plan.scratch.kept(plan.level, part), kept)
-
-
-def _kept_files(plan: LevelPlan, all_pairs: bool) -> int:
-    return plan.pair_ranges if all_pairs else plan.partitions
-
-
-def _columns(rows: np.ndarray) -> dict[str, np.ndarray]:
-    return {name: rows[name] for name in COLUMNS if name != "position"}
+    save_by_range(plan, lambda r: plan.scratch.kept(plan.level, part, r), kept, kept["a"])
