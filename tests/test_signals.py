@@ -256,3 +256,103 @@ def test_ctrl_c_just_after_the_schema_is_committed_is_an_interrupt_not_an_error(
         assert "a" in idx
     with closing(sqlite3.connect(path)) as con:
         assert con.execute("pragma integrity_check").fetchone()[0] == "ok"
+
+
+_IDLE_POOL = """
+import sys, time
+from dedup.cli.failures import Terminated, signals_raise
+from dedup.plan.local import LocalExecutor
+
+with signals_raise():
+    try:
+        with LocalExecutor(2) as executor:
+            executor.map(abs, [(-1,), (-2,), (-3,)])  # the pool is up; its workers now wait for work
+            print(*executor.worker_pids, flush=True)
+            time.sleep(60)
+    except (Terminated, KeyboardInterrupt):
+        print("stopped", flush=True)
+"""
+
+
+def _idle_pool(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    """A Python program whose executor's two workers wait for work (the pool's task
+    queue lock held by one of them), with the pids of the workers."""
+    proc = subprocess.Popen([sys.executable, "-c", _IDLE_POOL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, cwd=tmp_path)
+    line = proc.stdout.readline()
+    assert line.strip(), proc.stderr.read()
+    return proc, [int(pid) for pid in line.split()]
+
+
+def _stopped_within(proc: subprocess.Popen, seconds: float) -> str:
+    try:
+        out, err = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail(f"the executor did not stop within {seconds} s")
+    assert out.strip() == "stopped" and "Traceback" not in err, err
+    return err
+
+
+def test_sigterm_to_the_group_while_the_workers_wait_for_work(tmp_path):
+    """The session-11 hang (``timeout -s TERM 1.5 dedup scan``: 5 of 7 tries hung until
+    SIGKILL): the group's SIGTERM killed the waiting workers, one of them holding the
+    pool's task-queue lock, and ``Pool.terminate`` waited for that lock forever.  Now the
+    workers ignore SIGTERM and the parent stops them."""
+    for _ in range(3):
+        proc, workers = _idle_pool(tmp_path)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _stopped_within(proc, 20)
+        time.sleep(0.1)
+        assert not [pid for pid in workers if alive(pid)], "workers outlived the executor"
+
+
+def test_workers_killed_from_outside_do_not_hang_the_stop(tmp_path):
+    """A worker killed from outside (the OOM killer, ``kill -9``) may die holding the
+    task-queue lock: the stop is still bounded (``STOP_GRACE``, then the workers are
+    killed and reaped and the pool's shutdown abandoned)."""
+    from dedup.plan.local import STOP_GRACE
+
+    proc, workers = _idle_pool(tmp_path)
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    time.sleep(0.3)  # the pool starts replacements, which wait for the dead worker's lock
+    started = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    _stopped_within(proc, 2 * STOP_GRACE + 15)
+    assert time.monotonic() - started < 2 * STOP_GRACE + 10
+    assert children(proc.pid) == set()
+
+
+def _waits_for_work(pid: int) -> bool:
+    """Whether the process sleeps reading a pipe: a pool worker waiting for its next
+    task, holding the task queue's lock (Linux's /proc/PID/wchan)."""
+    try:
+        return Path(f"/proc/{pid}/wchan").read_text().endswith("pipe_read")
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("moment", ["a worker waits for work", "both workers sign", "later"])
+def test_scan_terminated_at_several_moments(corpus, tmp_path, moment):
+    """``timeout -s TERM`` to a ``-j 2`` scan with a cache at different moments: exit
+    143, no traceback, the workers gone, no temporary file left.  The first moment is
+    the one that hung in session 11 (a worker killed while it held the queue's lock)."""
+    cache = tmp_path / "cache"
+    proc = start(["scan", str(corpus), "-j", "2", "--cache-dir", str(cache), "--format", "json"], tmp_path)
+    workers: set[int] = set()
+
+    def ready() -> bool:
+        workers.update(children(proc.pid))
+        if len(workers) < 2:
+            return False
+        waiting = any(_waits_for_work(pid) for pid in workers)
+        return waiting if moment == "a worker waits for work" else not waiting
+
+    wait_until(ready, proc)
+    if moment == "later":
+        time.sleep(1.5)
+    finish(proc, signal.SIGTERM, group=True)
+    time.sleep(0.2)
+    assert not [pid for pid in workers if alive(pid)], "workers outlived dedup"
+    assert leftovers(cache, tmp_path / "tmpdir") == []

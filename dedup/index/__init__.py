@@ -310,7 +310,9 @@ class Index:
     def __enter__(self) -> "Index":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None and self._executor is not None:  # an error or a signal: the
+            self._executor.close(abort=True)  # signing workers are stopped, not waited for
         self.close()
 
     # -- the work ------------------------------------------------------------------

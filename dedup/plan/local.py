@@ -16,21 +16,33 @@ pickling.  Otherwise a :mod:`multiprocessing` pool is started on first use.
 Shutting down, however the scan ends: leaving the ``with`` block normally closes the
 pool and joins its workers; leaving it by *any* exception -- an error in a stage,
 ``KeyboardInterrupt`` (Ctrl-C), or the exception the CLI raises on SIGTERM
-(:class:`dedup.cli.failures.Terminated`) -- terminates the workers and reaps them
-before the exception goes on, so no worker outlives the scan and none prints a
-traceback (with further SIGINT/SIGTERM held back meanwhile, :mod:`~dedup.plan.shield`).  To make that so, each worker ignores SIGINT (a Ctrl-C reaches the whole
-process group; only the parent acts on it), restores SIGTERM's default action (which
-``terminate`` sends) and, on Linux, asks the kernel for SIGTERM when its parent dies
-(``PR_SET_PDEATHSIG``), so even a parent killed with SIGKILL leaves no orphans.
+(:class:`dedup.cli.failures.Terminated`) -- kills the workers and reaps them before the
+exception goes on, so no worker outlives the scan and none prints a traceback (with
+further SIGINT/SIGTERM held back meanwhile, :mod:`~dedup.plan.shield`).
+
+Only the parent acts on a signal.  A terminal's Ctrl-C, ``timeout`` and a container's
+stop signal the whole process group; a worker that died of that SIGTERM while it waited
+for work died holding the pool's task-queue lock, and ``Pool.terminate`` then waited for
+that lock forever (#12: ``timeout -s TERM 1.5 dedup scan`` hung in 5 of 7 tries).  So
+each worker ignores SIGINT and SIGTERM, and the pool's ``terminate`` stops its workers
+with SIGKILL instead of SIGTERM (:class:`_Pool`) -- which it does only once it holds that
+lock itself, so no worker can die holding it.  On Linux each worker also asks the kernel
+for SIGKILL when its parent dies (``PR_SET_PDEATHSIG``), so even a parent killed with
+SIGKILL leaves no orphans.  Stopping is bounded all the same: should ``Pool.terminate``
+not return within :data:`STOP_GRACE` seconds (a worker killed from outside, say by the
+OOM killer, can die holding the lock), the workers are killed, reaped, and the stuck
+shutdown thread is left behind (a daemon thread; the CLI exits without waiting for it).
 """
 
 from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.pool
 import os
 import signal
 import sys
+import threading
 from collections import deque
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
@@ -39,6 +51,11 @@ from .shield import held_signals
 
 #: ``prctl`` option: the signal a process gets when its parent dies (Linux).
 _PR_SET_PDEATHSIG = 1
+
+#: Seconds an aborting :meth:`LocalExecutor.close` waits for ``Pool.terminate`` (which
+#: takes milliseconds when the workers are healthy) before it kills the workers itself,
+#: and then again before it gives up on the pool's shutdown thread.
+STOP_GRACE = 2.0
 
 
 class LocalExecutor:
@@ -75,10 +92,10 @@ class LocalExecutor:
             return
         with held_signals():  # a second Ctrl-C must not leave the pool half shut
             if abort:
-                pool.terminate()
+                _terminate(pool)
             else:
                 pool.close()
-            pool.join()
+                pool.join()
 
     def sees(self, files: Sequence[tuple[str, int]]) -> list[bool]:
         """Whether the workers see each of ``files`` (``(path, size)``) as listed: they
@@ -111,18 +128,45 @@ class LocalExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
             with held_signals():  # a Ctrl-C comes after the pool is ours to shut down
-                self._pool = context.Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),))
+                self._pool = _Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),),
+                                   context=context)
             self.worker_pids = [p.pid for p in getattr(self._pool, "_pool", [])]  # multiprocessing keeps them there
         return self._pool
+
+
+class _Pool(multiprocessing.pool.Pool):
+    """A process pool whose ``terminate`` kills its workers (SIGKILL): they ignore
+    SIGTERM (see the module doc)."""
+
+    @staticmethod
+    def Process(ctx, *args, **kwds):  # the hook multiprocessing's ThreadPool overrides too
+        worker = ctx.Process(*args, **kwds)
+        worker.terminate = worker.kill
+        return worker
+
+
+def _terminate(pool: multiprocessing.pool.Pool) -> None:
+    """``pool.terminate()``, bounded (see the module doc): after :data:`STOP_GRACE`
+    seconds the workers still running are killed, and after as long again the pool's
+    shutdown is abandoned; the workers are reaped either way."""
+    stopper = threading.Thread(target=pool.terminate, name="dedup-pool-stop", daemon=True)
+    stopper.start()
+    stopper.join(STOP_GRACE)
+    if stopper.is_alive():
+        for worker in getattr(pool, "_pool", []):  # multiprocessing keeps them there
+            if worker.exitcode is None:
+                worker.kill()
+        stopper.join(STOP_GRACE)
+    multiprocessing.active_children()  # reaps the workers an abandoned shutdown never joined
 
 
 def _worker_started(parent: int) -> None:
     """A worker's signal set-up (see the module doc)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         except (OSError, AttributeError):  # no prctl: the pool's own shutdown still reaps us
             pass
         if os.getppid() != parent:  # the parent died before prctl took effect
