@@ -194,12 +194,13 @@ def _generate(n: int, seed: int) -> list[str]:
 
 
 def _texts(n: int, cache: Optional[Path]) -> list[str]:
-    """The ``n`` generated articles, read from ``cache`` (JSON) when it holds them, else
-    generated (and written there): at 100k, generating takes ~80 s of CPU."""
+    """The ``n`` generated articles, the first ``n`` of ``cache`` (JSON) when it holds
+    that many, else generated (and written there): at 100k, generating takes ~80 s of
+    CPU.  (A build and its measure phase must read the same cache.)"""
     if cache is not None and cache.exists():
         texts = json.loads(cache.read_text())
-        if len(texts) == n:
-            return texts
+        if len(texts) >= n:
+            return texts[:n]
     texts = _generate(n, seed=20261129)
     if cache is not None:
         cache.write_text(json.dumps(texts))
@@ -412,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="our URL's timeout (s): a batch's write is one script call, long on a loaded machine")
     parser.add_argument("--skip-datasketch", action="store_true")
     parser.add_argument("--skip-ours", action="store_true")
+    parser.add_argument("--datasketch-url", help="datasketch's server, if not --url's (each server's used_memory "
+                                                 "then counts one index, when both are built at once)")
     parser.add_argument("--phase", choices=("all", "build", "measure", "datasketch"), default="all",
                         help="build: seed both indexes and leave them on the server (memory measured); "
                              "measure: measure on the indexes a build left (left there too); all: both, then "
@@ -439,19 +442,20 @@ def main(argv: list[str] | None = None) -> int:
     client.config_set("slowlog-log-slower-than", 100_000)
     client.slowlog_reset()
     settings = Settings()  # ours is opened with the defaults too
-    conn = client.connection_pool.connection_kwargs
+    ds_client = redis.Redis.from_url(args.datasketch_url or args.url)
+    conn = ds_client.connection_pool.connection_kwargs
     conn = (conn.get("host", "127.0.0.1"), conn.get("port", 6379), conn.get("db", 0))
     datasketch = not args.skip_datasketch
     if args.phase != "datasketch" and not args.skip_ours:
         result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
     if datasketch and args.phase in ("all", "build", "datasketch"):
-        result["datasketch"] = datasketch_build(conn, client, stored, settings)
+        result["datasketch"] = datasketch_build(conn, ds_client, stored, settings)
         print(f"datasketch {result['datasketch']}", file=sys.stderr, flush=True)
     if datasketch and args.phase != "build":
         result.setdefault("datasketch", {}).update(
-            datasketch_measure(conn, client, len(stored), new, probes, args.singles, settings))
+            datasketch_measure(conn, ds_client, len(stored), new, probes, args.singles, settings))
     if args.phase in ("all", "datasketch"):
-        _drop(client, "bench-ds*")
+        _drop(ds_client, "bench-ds*")
     if args.phase == "all":
         _drop(client, "bench-ours:*")
     # Server calls of 100 ms or more (a batch's INSERT script: Redis serves nobody else meanwhile).
