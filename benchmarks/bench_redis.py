@@ -85,6 +85,8 @@ class StorageClock:
     METHODS = ("candidates", "paragraphs", "paragraph_signatures", "paragraph_sketches", "paragraph_copies",
                "documents", "document_copies", "document_sets", "tallies", "known_keys", "insert_many", "tally",
                "digests", "count", "contains", "_acquire", "_snapshot", "_sync", "_unlock", "_check_counters")
+    #: Served from the worker's copy of the bucket log (no server call).
+    LOCAL = ("candidates", "paragraph_signatures", "paragraph_sketches")
 
     def __init__(self) -> None:
         import importlib
@@ -92,9 +94,11 @@ class StorageClock:
         import redis.client
 
         run = importlib.import_module("dedup.index.run")  # the module (``dedup.index.run`` is also a function)
-        self.seconds = self.cpu = self.trip_seconds = self.trip_cpu = self.sign_cpu = 0.0
+        self.seconds = self.cpu = self.trip_seconds = self.trip_cpu = self.sign_cpu = self.local_cpu = 0.0
         self.trips = 0
-        self._depth = {"backend": 0, "trip": 0, "sign": 0}
+        self._depth = {"backend": 0, "trip": 0, "sign": 0, "local": 0}
+        for name in self.LOCAL:  # inside the backend's time too
+            setattr(RedisStorage, name, self._timed(getattr(RedisStorage, name), "local"))
         for name in self.METHODS:
             setattr(RedisStorage, name, self._timed(getattr(RedisStorage, name), "backend"))
         redis.client.Redis.execute_command = self._timed(redis.client.Redis.execute_command, "trip")
@@ -117,6 +121,8 @@ class StorageClock:
                     if kind == "backend":
                         self.seconds += wall
                         self.cpu += cpu
+                    elif kind == "local":
+                        self.local_cpu += cpu
                     elif kind == "trip":
                         self.trips += 1
                         self.trip_seconds += wall
@@ -126,23 +132,27 @@ class StorageClock:
         return run
 
     def mark(self) -> tuple:
-        return (time.process_time(), self.sign_cpu, self.cpu, self.trip_cpu, self.trip_seconds, self.trips)
+        return (time.process_time(), self.sign_cpu, self.cpu, self.local_cpu, self.trip_cpu, self.trip_seconds,
+                self.trips)
 
     def split(self, before: tuple, n: int) -> dict:
         """Milliseconds of this process's CPU an article since ``before`` (:meth:`mark`):
         signing, the index's own work above the storage, the backend apart from its
         round trips (look-ups in the local bucket copy, decoding, checks), redis-py's
         round trips (CPU, and wall: with the server's time and the wait for a core);
-        round trips an article."""
+        round trips an article.  ``local_lookup_ms``: the backend's look-ups in the worker's
+        copy of the bucket log; ``backend_ms``: the rest of it but round trips (decoding
+        and checking records, the content-key shards' search)."""
         return self.per_article([a - b for a, b in zip(self.mark(), before)], n)
 
     @staticmethod
     def per_article(spent: list, n: int) -> dict:
         """:meth:`split` of ``spent``, differences of two :meth:`mark` s (summed)."""
-        total, sign, backend, trip_cpu, trip_wall, trips = spent
+        total, sign, backend, local, trip_cpu, trip_wall, trips = spent
         ms = lambda x: round(x / n * 1000, 3)  # noqa: E731
         return {"cpu_ms": ms(total), "signing_ms": ms(sign), "index_ms": ms(total - sign - backend),
-                "backend_ms": ms(backend - trip_cpu), "round_trip_cpu_ms": ms(trip_cpu),
+                "local_lookup_ms": ms(local), "backend_ms": ms(backend - local - trip_cpu),
+                "round_trip_cpu_ms": ms(trip_cpu),
                 "round_trip_wall_ms": ms(trip_wall), "round_trips": round(trips / n, 2)}
 
 
@@ -273,7 +283,7 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
                          **_server_delta(client, server, len(probes)), "cpu_split": clock.split(mark, len(probes))}
     print(f"check_many {out['check_many']}", file=sys.stderr, flush=True)
     wall, sign_ms, store_ms, cpu_ms, sign_cpu_ms = [], [], [], [], []
-    server, cost = _server(client), [0.0] * 6
+    server, cost = _server(client), [0.0] * 7
     for text in probes[:singles]:
         t0, c0 = time.perf_counter(), time.process_time()
         sign([text], idx.settings)
