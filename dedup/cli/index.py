@@ -210,10 +210,18 @@ def optimize(db) -> None:
     Adds rewrite it by themselves once enough is stored outside it; run this after a
     large batch of adds or removals, or on a schedule when adds are opened with
     auto_optimize=False.  Other processes may go on reading and writing meanwhile.
+    On Redis: rewrite the bucket log without the removed documents' entries (writers
+    wait meanwhile; readers go on).
     """
     with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = _guard(idx.optimize)
     rows = done["rows"]
+    if "log" in done:  # Redis: its bucket log compacted
+        log = done["log"]
+        click.echo(f"{done['path']}: bucket log compacted, {log['rows_left_out']:,} removed rows left out: "
+                   f"{log['entries']['before']:,} -> {log['entries']['after']:,} entries, "
+                   f"{log['bytes']['before']:,} -> {log['bytes']['after']:,} bytes, in {done['seconds']:.1f} s")
+        return
     if rows is None:
         click.echo(f"{done['path']}: nothing to do (the {done['backend']} backend keeps its buckets current)")
         return

@@ -34,7 +34,7 @@ from ..minhash import floor
 from ..plan.local import LocalExecutor
 from ..settings import Settings
 from ..sketch import SKETCH_MISS, sketch_floor
-from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
+from ..storage import BUSY_TIMEOUT, Compacting, Maintained, Storage, StoredDocument, open_storage
 from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from .items import BadDocument, Input, Item, digest, input_of, raised
@@ -209,7 +209,11 @@ class Index:
         (``auto_optimize``); call it yourself after a large batch or on a schedule.
         Writers may go on meanwhile.  Returns what was written (path, bytes, rows,
         seconds); a backend without such a copy (Redis: its buckets are always
-        current) has nothing to do and returns ``{"backend", "path", "rows": None}``."""
+        current) returns ``{"backend", "path", "rows": None}``, and one whose bucket log
+        keeps removed rows' entries (Redis) rewrites it without them (see
+        :mod:`dedup.storage.redis.compact`) and says so under ``log``."""
+        if isinstance(self._store, Compacting):
+            return self._store.compact()
         if not isinstance(self._store, Maintained):
             return {"backend": self.stats().get("backend"), "path": self.path, "rows": None}
         return self._store.optimize()  # type: ignore[return-value]

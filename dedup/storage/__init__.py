@@ -21,6 +21,7 @@ from typing import Any, Callable, Optional
 from ..settings import Settings
 from .protocol import (
     BUSY_TIMEOUT,
+    Compacting,
     Derive,
     IndexBusy,
     IndexCorrupt,
@@ -118,6 +119,7 @@ def masked(url: str | os.PathLike) -> str:
 __all__ = [
     "BACKENDS",
     "BUSY_TIMEOUT",
+    "Compacting",
     "IndexBusy",
     "IndexCorrupt",
     "IndexFull",

@@ -333,6 +333,17 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class Compacting(Protocol):
+    """The optional hook of a backend whose bucket log keeps removed rows' entries
+    (Redis): ``Index.optimize`` calls it."""
+
+    def compact(self) -> dict[str, Any]:
+        """Rewrite the bucket log without the removed rows; returns what was done
+        (``backend``, ``path``, ``rows`` ``None``, ``log``: entries and bytes before and
+        after, rows left out; ``seconds``)."""
+
+
+@runtime_checkable
 class Maintained(Protocol):
     """Optional maintenance hooks of backends that keep a read-optimized copy of their
     buckets or a write log (SQLite); the index calls them when a backend has them."""

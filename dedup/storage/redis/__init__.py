@@ -47,9 +47,10 @@ from .. import compat
 from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
 from ..rowcheck import damaged
 from . import lua
+from .compact import Compaction
 from .multimap import SHARD_BITS_BELOW, Multimaps
 from .reads import Reads
-from .log import PAGE, BucketCache, number
+from .log import PAGE, BucketCache, log_key, number
 from .records import FIXED_META, meta_check
 from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
@@ -76,11 +77,11 @@ FORMAT = "dedup-index-redis"
 FORMAT_VERSION = "9"
 
 
-class RedisStorage(Reads, Writes, Multimaps):
+class RedisStorage(Reads, Writes, Multimaps, Compaction):
     """An index under one key prefix of a Redis database.  Open with :func:`open_redis`."""
 
     def __init__(self, url: RedisURL, client: Any, settings: Settings, meta: dict[str, str], readonly: bool,
-                 busy_timeout: float, derive: Derive) -> None:
+                 busy_timeout: float, derive: Derive, gen: int = 0) -> None:
         self.path = url.shown
         self.settings = settings
         self.readonly = readonly
@@ -91,8 +92,7 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._k = url.prefix + ":"
         self._shards = {base: 1 << max(int(meta["shard_bits"]) - below, 0)
                         for base, below in SHARD_BITS_BELOW.items()}
-        self._log = self._k + "log"
-        self._cache = BucketCache(derive, settings, self.path)
+        self._cache = BucketCache(derive, settings, self.path, gen)  # the log's generation at open
         self._apply = client.register_script(lua.APPLY)
         self._insert = client.register_script(lua.INSERT)
         self._tally = client.register_script(lua.TALLY)
@@ -100,6 +100,8 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._lock = client.register_script(lua.ACQUIRE)
         self._counts = client.register_script(lua.COUNTS)
         self._marks = client.register_script(lua.MARKS)
+        self._renew = client.register_script(lua.RENEW)
+        self._switch = client.register_script(lua.SWITCH)
         self._release = client.register_script(lua.RELEASE)
         self._depth = 0
         self._token: Optional[str] = None
@@ -109,6 +111,8 @@ class RedisStorage(Reads, Writes, Multimaps):
         self._top = (0, 0)
         # The documents listed in ``ids`` and counted in ``n:d`` when the lock was taken.
         self._listed = (0, 0)
+        # The bucket log's generation when the lock was taken (:mod:`.compact`).
+        self._gen = 0
         self._written: list[str] = []
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
@@ -140,6 +144,8 @@ class RedisStorage(Reads, Writes, Multimaps):
             self._token = self._acquire()
             self._written = []
             try:
+                if self._gen != self._cache.gen:
+                    self._switch_to(self._gen)
                 self._sync()
                 self._check_marks(self._top)
                 self._check_counters()
@@ -172,9 +178,12 @@ class RedisStorage(Reads, Writes, Multimaps):
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
         try:
-            (documents, counted, paragraphs, top_d, top_p), written, page = pipe.execute()
+            (documents, counted, paragraphs, top_d, top_p, gen), written, page = pipe.execute()
         except NoScriptError:  # a new server, or its scripts flushed: load it, once
             self._marks(args=[self._k])
+            return self._snapshot()
+        if number(gen, self.path, "log:gen") != self._cache.gen:  # compacted: read the new log whole
+            self._switch_to(number(gen, self.path, "log:gen"))
             return self._snapshot()
         self._cache.apply(page)
         if len(page) == PAGE:
@@ -227,8 +236,26 @@ class RedisStorage(Reads, Writes, Multimaps):
 
     @_guarded("read")
     def _sync(self) -> None:
-        """Hold the bucket log's entries written since the last sync (:mod:`.log`)."""
-        self._cache.sync(self._r, self._log)
+        """Hold the bucket log's entries written since the last sync (:mod:`.log`); when
+        the log was compacted meanwhile and the old one expired, the new log whole."""
+        try:
+            self._cache.sync(self._r, self._log)
+        except IndexCorrupt:
+            gen = number(self._r.get(self._k + "log:gen"), self.path, "log:gen")
+            if gen == self._cache.gen:
+                raise
+            self._switch_to(gen)
+            self._cache.sync(self._r, self._log)
+
+    @property
+    def _log(self) -> str:
+        """The key of the bucket log this worker holds (:func:`.log.log_key`)."""
+        return log_key(self._k, self._cache.gen)
+
+    def _switch_to(self, gen: int) -> None:
+        """Drop this worker's copy of the bucket log: generation ``gen`` is read whole
+        at the next sync (a compacted log's entries are new)."""
+        self._cache = BucketCache(self._derive, self.settings, self.path, gen)
 
     def _logged(self, done: list, entries: list[bytes]) -> None:
         """After a write call that appended ``entries`` to the bucket log (``done``: the
@@ -258,6 +285,7 @@ class RedisStorage(Reads, Writes, Multimaps):
                 self._seq = (int(got[1]), int(got[2]))
                 self._top = (int(got[3]), int(got[4]))
                 self._listed = (int(got[5]), int(got[6]))
+                self._gen = number(got[7], self.path, "log:gen")
                 return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
@@ -346,12 +374,13 @@ def open_redis(
     try:
         meta = _meta(client, u, settings, derive, create and not readonly)
         stored = compat.check(u.shown, meta, settings, derive)
+        gen = number(client.get(u.prefix + ":log:gen"), u.shown, "log:gen")  # compactions so far
     except BaseException as err:
         client.close()
         if isinstance(err, Exception) and _is_redis_error(err):
             raise translate(err, u.shown, "open") from err
         raise
-    return RedisStorage(u, client, stored, meta, readonly, busy_timeout, derive)
+    return RedisStorage(u, client, stored, meta, readonly, busy_timeout, derive, gen)
 
 
 def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive, create: bool) -> dict[str, str]:

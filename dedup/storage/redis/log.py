@@ -63,9 +63,18 @@ SUM = 8
 #: Rows made into one run of band keys at most (~170 keys a row: ~11M keys, ~0.2 GB
 #: while sorted).
 FLUSH_ROWS = 1 << 16
+#: Rows a compaction holds a level before it writes them (~4 MB at 256 permutations;
+#: an entry holds at most ~1,000).
+COMPACT_ROWS = 4096
 #: Log entries read per XRANGE round trip while syncing (an entry is a part of a
 #: batch: up to ~20k band keys, ~0.2 MB).
 PAGE = 64
+
+
+def log_key(k: str, gen: int) -> str:
+    """The key of the bucket log under prefix ``k`` (``"PREFIX:"``) in generation ``gen``
+    (``PREFIX:log``, then ``PREFIX:log1``, ... after each compaction)."""
+    return f"{k}log{gen or ''}"
 
 
 def number(value: Optional[bytes], name: str, key: str) -> int:
@@ -202,6 +211,11 @@ class LevelCache:
             old[n : n + len(ids)] = new
         self._rows = n + len(ids)
 
+    @property
+    def dead(self) -> np.ndarray:
+        """The rows dropped (sorted)."""
+        return self._dead
+
     def drop(self, ids: np.ndarray) -> None:
         """Leave rows ``ids`` out of every look-up from now on."""
         if len(ids):
@@ -281,11 +295,13 @@ class BucketCache:
     :data:`FLUSH_ROWS` rows: a writer that only writes (``Index.load``) sorts nothing
     until it reads, and a worker catching up sorts a few large runs, not a run a part."""
 
-    def __init__(self, derive: Derive, settings: Settings, name: str) -> None:
+    def __init__(self, derive: Derive, settings: Settings, name: str, gen: int = 0) -> None:
         width = derive.sketch_width(settings)
         self._levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
         self._pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
         self.last = b"0"
+        #: The log's generation (:func:`log_key`).
+        self.gen = gen
         #: The marks (``top:d``, ``top:p``) of the last publication held.
         self.published = (0, 0)
         #: Log entries read (or written here) so far: with the count the writers keep
@@ -391,3 +407,37 @@ class BucketCache:
             return tag, op, ids, None, (firsts, counts)
         sizes = np.frombuffer(body, dtype="<u4", count=n, offset=4 * n).astype(np.uint32)
         return tag, op, ids, np.frombuffer(body, dtype="<u4", offset=8 * n).reshape(n, w).astype(np.uint32), sizes
+
+
+class Compactor:
+    """The entries of a compacted log, made from the old log's entries in order: adds
+    without the rows ``cache`` holds dropped (re-cut into full entries), documents made
+    of their paragraphs likewise (after the paragraph adds before them), no drops and
+    no publications (the caller appends the last one).  What it holds is bounded by
+    :data:`COMPACT_ROWS` rows a level."""
+
+    def __init__(self, cache: BucketCache) -> None:
+        self._cache = cache
+        self._held: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
+        #: Rows left out.
+        self.dropped = 0
+
+    def feed(self, blob: bytes) -> list[bytes]:
+        """The new entries made so far of old entry ``blob`` (verified)."""
+        tag, op, ids, signatures, sizes = self._cache._parse(blob)
+        if op in (b"-", b"!"):
+            return []
+        keep = ~np.isin(ids, self._cache._levels[tag].dead)
+        self.dropped += int((~keep).sum())
+        if op == b"=":
+            firsts, counts = sizes
+            return self.flush("p") + ([derived_entry(ids[keep], firsts[keep], counts[keep])] if keep.any() else [])
+        self._held[tag].append((ids[keep], signatures[keep], sizes[keep]))
+        return self.flush(tag) if sum(len(h[0]) for h in self._held[tag]) >= COMPACT_ROWS else []
+
+    def flush(self, tag: str) -> list[bytes]:
+        """The adds held of level ``tag``, as entries."""
+        held, self._held[tag] = self._held[tag], []
+        if not held or not sum(len(h[0]) for h in held):
+            return []
+        return add_entries(tag, *(np.concatenate([h[i] for h in held]) for i in range(3)))

@@ -134,7 +134,8 @@ end
 #: entries ever added in ``key:n`` (set to 0 when the index is created; a script whose
 #: count is missing stops before its first write, see ``logged``), which a worker
 #: compares with the entries it read (:mod:`.log`).  ``logged(key)``: the damage reply
-#: when ``key:n`` is missing, else nil.
+#: when ``key:n`` is missing, else nil.  ``log_of(k)``: the key of the bucket log under
+#: prefix ``k`` (``PREFIX:log``, or ``PREFIX:logG`` after G compactions, ``log:gen``).
 _LOG = r"""
 local function append_log(key, first, count)
   local prev = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
@@ -143,6 +144,10 @@ local function append_log(key, first, count)
   for q = 0, count - 1 do last = redis.call('XADD', key, '*', 'v', ARGV[first + q]) end
   redis.call('INCRBY', key .. ':n', count)
   return {before, last}
+end
+local function log_of(k)
+  local gen = redis.call('GET', k .. 'log:gen')
+  return gen and (k .. 'log' .. gen) or (k .. 'log')
 end
 local function logged(key)
   if redis.call('EXISTS', key .. ':n') == 0 then
@@ -206,7 +211,8 @@ for q = 0, c - 1 do  -- a p: chunk appended to holds rows below the new ones onl
     at = at + 8 + size
   end
 end
-local lost = logged(k .. 'log')
+local log = log_of(k)
+local lost = logged(log)
 if lost then return lost end
 local bad = load(k .. 'k:p:', tonumber(ARGV[9]), ARGV[11]) or load(k .. 'k:d:', tonumber(ARGV[10]), ARGV[13])
 if bad then return shard_damage(bad) end
@@ -224,7 +230,7 @@ end
 multimap('MADD', k .. 'k:p:', tonumber(ARGV[9]), ARGV[11], ARGV[12])
 multimap('MADD', k .. 'k:d:', tonumber(ARGV[10]), ARGV[13], ARGV[14])
 flush()
-local appended = append_log(k .. 'log', 20, l)
+local appended = append_log(log, 20, l)
 redis.call('SET', k .. 'seq:d', seq_d + nd)
 redis.call('SET', k .. 'seq:p', seq_p + np)
 if pub > 0 then
@@ -333,22 +339,50 @@ return 1
 """
 
 #: ARGV: lock key, token, lease (ms), key prefix.  Takes the lock if it is free
-#: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p, HLEN ids, n:d} (the last
-#: row ids handed out, which only this lock's holder advances, the last ones published,
-#: the documents listed and counted; ``n:d`` -1 when missing), or {0} when another
-#: writer holds it.
+#: (``SET NX PX``) and returns {1, seq:d, seq:p, top:d, top:p, HLEN ids, n:d, log:gen}
+#: (the last row ids handed out, which only this lock's holder advances, the last ones
+#: published, the documents listed and counted, ``n:d`` -1 when missing; the bucket
+#: log's generation, ``false`` before the first compaction), or {0} when another writer
+#: holds it.
 ACQUIRE = r"""#!lua
 if not redis.call('SET', ARGV[1], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then return {0} end
 local function get(name) return tonumber(redis.call('GET', ARGV[4] .. name) or 0) end
 return {1, get('seq:d'), get('seq:p'), get('top:d'), get('top:p'), redis.call('HLEN', ARGV[4] .. 'ids'),
-        tonumber(redis.call('GET', ARGV[4] .. 'n:d') or -1)}
+        tonumber(redis.call('GET', ARGV[4] .. 'n:d') or -1), redis.call('GET', ARGV[4] .. 'log:gen')}
 """
 
-#: ARGV: key prefix.  {HLEN ids, n:d, n:p, top:d, top:p} read at once (a reader's
-#: snapshot; ``false``, a nil, where missing).
+#: ARGV: key prefix.  {HLEN ids, n:d, n:p, top:d, top:p, log:gen} read at once (a
+#: reader's snapshot; ``false``, a nil, where missing).
 MARKS = r"""#!lua flags=no-writes
 local function get(name) return redis.call('GET', ARGV[1] .. name) end
-return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d'), get('top:p')}
+return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d'), get('top:p'), get('log:gen')}
+"""
+
+#: ARGV: lock key, token, lease (ms).  Renews the lease if the lock is still ours (1), else 0.
+RENEW = r"""#!lua
+if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('PEXPIRE', ARGV[1], tonumber(ARGV[3])) end
+return 0
+"""
+
+#: The switch to a compacted bucket log (:mod:`.compact`).  ARGV: lock key, token, key
+#: prefix, the generation compacted ('' before the first), the entries it held, the new
+#: generation, the entries of its log (written already), the old log's lifetime (ms).
+#: Sets the new log's count and ``log:gen`` unless the lock was lost or the old log
+#: changed; the old log and its count expire (readers that began on it finish).
+SWITCH = r"""#!lua
+if redis.call('GET', ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
+end
+local k = ARGV[3]
+local old = k .. 'log' .. ARGV[4]
+if (redis.call('GET', k .. 'log:gen') or '') ~= ARGV[4] or redis.call('GET', old .. ':n') ~= ARGV[5] then
+  return redis.error_reply('DEDUPLOCK the bucket log changed while it was compacted; nothing was switched')
+end
+redis.call('SET', k .. 'log' .. ARGV[6] .. ':n', ARGV[7])
+redis.call('SET', k .. 'log:gen', ARGV[6])
+redis.call('PEXPIRE', old, tonumber(ARGV[8]))
+redis.call('PEXPIRE', old .. ':n', tonumber(ARGV[8]))
+return 1
 """
 
 #: ARGV: key prefix.  {HLEN ids, n:d (-1 when missing), n:p} read at once.

@@ -36,7 +36,8 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   drops of removed rows -- held by every worker in memory, see
   :mod:`dedup.storage.redis.log`; ``log:n``: the entries ever added to it, set to 0
   when the index is created (a worker that read fewer, or finds no count, says the
-  log is damaged);
+  log is damaged); after G compactions (:mod:`dedup.storage.redis.compact`) the log is
+  ``logG``, its count ``logG:n``, and ``log:gen`` holds G;
 * ``k:p:SHARD``, ``k:d:SHARD`` (content key -> every row with that text, oldest first):
   multimaps, packed 8-byte entries in one string per shard ending with a checksum,
   and ``k:p:on``, ``k:d:on``: which shards exist (a bitmap), see

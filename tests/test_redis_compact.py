@@ -1,0 +1,116 @@
+"""Compacting the Redis bucket log (#13): ``Index.optimize`` / ``dedup index optimize``
+rewrite it without the removed rows' entries; answers stay the same, for the worker
+that compacted and for others that held the old log; damage to the switch is detected."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import redis_url
+from test_storage_redis_damage import _client
+from textgen import prose, rewrite
+
+from dedup import Index, IndexCorrupt
+from dedup.cli import main
+from dedup.storage.redis.compact import GRACE
+
+
+@pytest.fixture
+def texts():
+    rng = random.Random(12)
+    return ["\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5)) for _ in range(10)]
+
+
+def _near(text: str, seed: int) -> str:
+    return "\n\n".join(rewrite(random.Random(seed), p, 0.05) for p in text.split("\n\n"))
+
+
+def _answers(idx: Index, texts: list[str]) -> list:
+    return [(v.is_duplicate, v.seen, [m.doc_id for m in v.matches]) for v in
+            (idx.check(_near(t, i)) for i, t in enumerate(texts))]
+
+
+def _log_rows(prefix: str, key: str) -> set[int]:
+    """The paragraph rows added by the entries of log ``key`` (ids only)."""
+    client = _client()
+    rows = set()
+    for _, fields in client.xrange(f"{prefix}:{key}"):
+        v = fields[b"v"]
+        if v[:2] == b"p+":
+            n = int.from_bytes(v[4:8], "little")
+            rows |= set(np.frombuffer(v[8 : 8 + 4 * n], "<u4").tolist())
+    client.close()
+    return rows
+
+
+def test_compaction_leaves_out_removed_rows_and_keeps_answers(redis_prefix, texts):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx, Index.open(url) as other:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:8])] + [("copy-1", texts[1])])
+        for i in (0, 1, 2):  # article-1's bands go to its exact copy
+            idx.remove(f"article-{i}")
+        before = _answers(idx, texts)
+        assert _answers(other, texts) == before  # ``other`` holds the old log, synced
+        removed = set(range(1, 16))  # paragraph rows of article-0..2
+        assert removed <= _log_rows(redis_prefix, "log")
+        done = idx.optimize()
+        log = done["log"]
+        assert log["generation"] == 1 and log["rows_left_out"] >= 15
+        assert log["bytes"]["after"] < log["bytes"]["before"] and log["entries"]["after"] > 0
+        assert not removed & _log_rows(redis_prefix, "log1")
+        assert _answers(idx, texts) == before
+        assert _answers(other, texts) == before  # switched at its next transaction
+        assert other._store._cache.gen == 1
+        with Index.open(url) as fresh:
+            assert _answers(fresh, texts) == before
+        client = _client()
+        assert 0 < client.pttl(f"{redis_prefix}:log") <= GRACE * 1000
+        assert client.get(f"{redis_prefix}:log:gen") == b"1"
+        client.close()
+        other.add(texts[8], doc_id="after")  # writers go on on the new log
+        assert idx.check(_near(texts[8], 3)).matches[0].doc_id == "after"
+        assert idx.optimize()["log"]["generation"] == 2
+        assert _answers(other, texts[:8]) == before[:8]
+
+
+def test_a_worker_still_reading_the_old_log_after_it_expired_reads_the_new_one(redis_prefix, texts):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx, Index.open(url) as other:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+        idx.remove("article-0")
+        before = _answers(other, texts[:4])
+        idx.optimize()
+        client = _client()
+        client.delete(f"{redis_prefix}:log", f"{redis_prefix}:log:n")  # the grace period over
+        client.close()
+        other._store._sync()  # outside a transaction: finds the old log gone, reads the new one
+        assert other._store._cache.gen == 1
+        assert _answers(other, texts[:4]) == before
+
+
+def test_a_deleted_generation_key_is_detected(redis_prefix, texts, tmp_path):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+        idx.remove("article-0")
+        idx.optimize()
+        idx.add(texts[5], doc_id="later")
+    client = _client()
+    client.delete(f"{redis_prefix}:log:gen")  # back to the old log, still readable
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match="the published-rows mark .*top:d .* is past the rows published"):
+            idx.check(texts[5])
+
+
+def test_the_cli_says_what_was_compacted(redis_prefix, texts):
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+        idx.remove("article-0")
+    res = CliRunner().invoke(main, ["index", "optimize", "--db", url], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert "bucket log compacted, 6 removed rows left out" in res.output
