@@ -56,6 +56,7 @@ def test_compaction_leaves_out_removed_rows_and_keeps_answers(redis_prefix, text
         assert _answers(other, texts) == before  # ``other`` holds the old log, synced
         removed = set(range(1, 16))  # paragraph rows of article-0..2
         assert removed <= _log_rows(redis_prefix, "log")
+        kept = other._store._cache
         done = idx.optimize()
         log = done["log"]
         assert log["generation"] == 1 and log["rows_left_out"] >= 15
@@ -63,7 +64,7 @@ def test_compaction_leaves_out_removed_rows_and_keeps_answers(redis_prefix, text
         assert not removed & _log_rows(redis_prefix, "log1")
         assert _answers(idx, texts) == before
         assert _answers(other, texts) == before  # switched at its next transaction
-        assert other._store._cache.gen == 1
+        assert other._store._cache is kept and kept.gen == 1  # went on from the switch, read nothing again
         with Index.open(url) as fresh:
             assert _answers(fresh, texts) == before
         client = _client()
@@ -89,6 +90,24 @@ def test_a_worker_still_reading_the_old_log_after_it_expired_reads_the_new_one(r
         other._store._sync()  # outside a transaction: finds the old log gone, reads the new one
         assert other._store._cache.gen == 1
         assert _answers(other, texts[:4]) == before
+
+
+def test_a_worker_that_cannot_go_on_from_the_switch_reads_the_new_log_whole(redis_prefix, texts):
+    """``logG:from`` damaged (or a worker that missed the old log's end): its copy is
+    dropped and the new log read whole -- the answers are the same."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx, Index.open(url) as other:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:4])])
+        idx.remove("article-0")
+        before = _answers(other, texts[:4])
+        kept = other._store._cache
+        idx.optimize()
+        client = _client()
+        value = client.get(f"{redis_prefix}:log1:from")
+        client.set(f"{redis_prefix}:log1:from", b"9" + value)  # a count the worker did not read
+        client.close()
+        assert _answers(other, texts[:4]) == before
+        assert other._store._cache is not kept and other._store._cache.gen == 1
 
 
 def test_a_deleted_generation_key_is_detected(redis_prefix, texts, tmp_path):

@@ -34,6 +34,7 @@ How the contract (:mod:`dedup.storage.protocol`) is kept:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -252,9 +253,27 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         """The key of the bucket log this worker holds (:func:`.log.log_key`)."""
         return log_key(self._k, self._cache.gen)
 
+    @_guarded("read")
     def _switch_to(self, gen: int) -> None:
-        """Drop this worker's copy of the bucket log: generation ``gen`` is read whole
-        at the next sync (a compacted log's entries are new)."""
+        """Follow the bucket log to generation ``gen`` (compacted, :mod:`.compact`): a
+        copy that holds the whole log compacted into it (read to its end now, if it is
+        still there) holds what the new log held when it was switched to -- the live
+        rows; the dropped ones stay dropped -- so it goes on from the new log's entry
+        named in ``logG:from``; any other copy is dropped, and the new log read whole
+        at the next sync (as at a first one)."""
+        cache = self._cache
+        value = self._r.get(log_key(self._k, gen) + ":from") if gen == cache.gen + 1 else None
+        parts = (value or b"").decode("ascii", "replace").split(" ")
+        body = " ".join(parts[:3])
+        if len(parts) == 4 and hashlib.sha1(f"from {gen} {body}".encode()).hexdigest()[:16] == parts[3]:
+            try:
+                if cache.count < int(parts[0]):
+                    cache.sync(self._r, self._log)
+            except IndexCorrupt:  # the old log expired meanwhile
+                pass
+            if cache.count == int(parts[0]):
+                cache.gen, cache.last, cache.count = gen, parts[1].encode(), int(parts[2])
+                return
         self._cache = BucketCache(self._derive, self.settings, self.path, gen)
 
     def _logged(self, done: list, entries: list[bytes]) -> None:

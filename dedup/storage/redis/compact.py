@@ -5,8 +5,11 @@ so a stream that keeps a window (``Index.prune``) grows a log of dead signatures
 a removed paragraph, which every worker reads at its first sync and holds in memory
 until it reads the drop.  A compaction writes a new log holding the live rows only,
 switches to it (``PREFIX:log:gen``, one script call) and lets the old one expire after
-:data:`GRACE` (a worker that began reading it finishes on it; each worker's next
-transaction sees the new generation and reads the new log whole, as at a first sync).
+:data:`GRACE` (a worker that began reading it finishes on it).  Each worker's next
+transaction sees the new generation: one that held the whole old log goes on from the
+new log's end at the switch (``logG:from``) -- its copy already holds the live rows,
+and keeps the dropped ones in memory until it is restarted; any other (a new one, one
+that missed the old log's end) reads the new log whole, as at a first sync.
 It holds the write lock throughout (writers wait, readers go on), renewing its lease
 after each page; memory: one page of old entries and up to
 :data:`.log.COMPACT_ROWS` rows a level.  A mixin of

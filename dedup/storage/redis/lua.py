@@ -368,7 +368,10 @@ return 0
 #: prefix, the generation compacted ('' before the first), the entries it held, the new
 #: generation, the entries of its log (written already), the old log's lifetime (ms).
 #: Sets the new log's count and ``log:gen`` unless the lock was lost or the old log
-#: changed; the old log and its count expire (readers that began on it finish).
+#: changed; the old log and its count expire (readers that began on it finish).  It
+#: also sets ``logG:from``: the old log's count, the id of the new log's last entry and
+#: its count, and a checksum -- a worker that held the whole old log holds what the new
+#: one holds up to that entry, and goes on from there (:meth:`RedisStorage._switch_to`).
 SWITCH = r"""#!lua
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
@@ -378,8 +381,11 @@ local old = k .. 'log' .. ARGV[4]
 if (redis.call('GET', k .. 'log:gen') or '') ~= ARGV[4] or redis.call('GET', old .. ':n') ~= ARGV[5] then
   return redis.error_reply('DEDUPLOCK the bucket log changed while it was compacted; nothing was switched')
 end
-redis.call('SET', k .. 'log' .. ARGV[6] .. ':n', ARGV[7])
+local new = k .. 'log' .. ARGV[6]
+redis.call('SET', new .. ':n', ARGV[7])
 redis.call('SET', k .. 'log:gen', ARGV[6])
+local body = ARGV[5] .. ' ' .. redis.call('XREVRANGE', new, '+', '-', 'COUNT', 1)[1][1] .. ' ' .. ARGV[7]
+redis.call('SET', new .. ':from', body .. ' ' .. string.sub(redis.sha1hex('from ' .. ARGV[6] .. ' ' .. body), 1, 16))
 redis.call('PEXPIRE', old, tonumber(ARGV[8]))
 redis.call('PEXPIRE', old .. ':n', tonumber(ARGV[8]))
 return 1
