@@ -94,8 +94,8 @@ def list_inputs(
 ) -> Iterator[Union[Input, ReadError]]:
     """Every file under ``roots`` (unread), and every entry that cannot be visited, in
     scan order (``-``: stdin; a string: an fsspec URL or glob, :mod:`dedup.remote`).
-    Files are named as a scan reports them, or ``naming(path)`` when given (the
-    index's ids, :mod:`dedup.index.ids`).
+    Files, and entries that cannot be visited, are named as a scan reports them, or
+    ``naming(path)`` when given (the index's ids, :mod:`dedup.index.ids`).
 
     A file reached twice (named twice, or under two overlapping roots) is listed once:
     otherwise it would be reported as its own duplicate.  Stdin is listed once too.
@@ -119,8 +119,13 @@ def list_inputs(
         prefix = "" if single else root.as_posix().rstrip("/") + "/"
         absolute = os.path.abspath(root)
         for entry in walk(root, selection):
-            if isinstance(entry, ReadError):
-                yield entry if entry.path == str(root) else ReadError(prefix + entry.path, entry.error)
+            if isinstance(entry, ReadError):  # named as the files beside it are
+                if entry.path == str(root):
+                    yield entry
+                elif naming is not None:
+                    yield ReadError(naming(root / entry.path), entry.error)
+                else:
+                    yield ReadError(prefix + entry.path, entry.error)
                 continue
             if selection.skip is not None and selection.skip(entry.path):
                 continue

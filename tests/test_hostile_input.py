@@ -80,6 +80,23 @@ def test_special_files_named_on_the_command_line_are_errors_not_hangs(tmp_path):
     assert len(json.loads(cli.stdout)["errors"]) == 5
 
 
+def test_special_files_inside_a_folder_are_named_as_the_files_beside_them(tmp_path, monkeypatch):
+    """A FIFO found in a folder was named ``fifo`` by ``check`` and ``index add`` (not
+    ``bad/fifo``, as a file read from there is): each error names what the user can find."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad" / "sub").mkdir(parents=True)
+    (tmp_path / "bad" / "good.txt").write_text(GOOD)
+    (tmp_path / "bad" / "bin.txt").write_bytes(b"\0" * 100)
+    os.mkfifo(tmp_path / "bad" / "fifo")
+    os.mkfifo(tmp_path / "bad" / "sub" / "fifo")
+    expected = {"bad/bin.txt", "bad/fifo", "bad/sub/fifo"}
+    added = run("index", "add", "bad", "--db", "i.dedup", "--format", "json")
+    assert {e["path"] for e in json.loads(added.stdout)["errors"]} == expected, added.output
+    checked = run("check", "bad/", "--db", "i.dedup", "--format", "json")
+    assert {e["path"] for e in json.loads(checked.stdout)["errors"]} == expected, checked.output
+    assert {e.path for e in scan("bad").errors} == {"bin.txt", "fifo", "sub/fifo"}  # the scan names them under its root
+
+
 def test_a_path_that_does_not_exist_raises_in_python_and_is_a_usage_error_in_the_cli(tmp_path):
     with pytest.raises(FileNotFoundError):
         scan(tmp_path / "missing")

@@ -132,7 +132,7 @@ def test_the_cli_adds_a_sites_stories_and_checks_a_new_one(tmp_path, monkeypatch
     assert added.exit_code == 1 and "site/story01.txt: added: 4 of 8 paragraphs already seen" in added.stdout
     checked = runner.invoke(main, ["check", "new.txt", "--db", "i.dedup"], catch_exceptions=False)
     assert checked.exit_code == 0, checked.stdout
-    assert "new.txt: new: nothing seen before; boilerplate paragraphs 0, 1" in checked.stdout
+    assert "new.txt: new: nothing seen before; paragraphs 0, 1, " in checked.stdout and " are boilerplate" in checked.stdout
 
 
 def test_the_check_summary_calls_a_contained_article_contained(tmp_path, monkeypatch):
@@ -149,3 +149,11 @@ def test_the_check_summary_calls_a_contained_article_contained(tmp_path, monkeyp
     assert checked.exit_code == 1
     assert "quote.txt: contained: 100% of it is inside 'report.txt'" in checked.stdout
     assert "0 new, 0 duplicates, 1 contained" in checked.stdout and "partly seen" not in checked.stdout
+
+
+def test_the_boilerplate_note_names_positions_not_a_count():
+    """"boilerplate paragraphs 2" read like a count of two paragraphs (new-user check)."""
+    from dedup.index.judge import boilerplate_note
+
+    assert boilerplate_note([2]) == "paragraph 2 is boilerplate (numbered from 0)"
+    assert boilerplate_note([0, 3, 4]) == "paragraphs 0, 3 and 4 are boilerplate (numbered from 0)"

@@ -79,7 +79,7 @@ def judge(
     else:
         reason = "nothing seen before"
     if furniture:
-        reason += f"; boilerplate paragraphs {', '.join(map(str, furniture))}"
+        reason += "; " + boilerplate_note(furniture)
     # Under strip, paragraphs already seen (boilerplate too) or inside a stored one go.
     dropped = matched | {int(c.para_index[eligible[i]]) for i in found.new[inside].tolist()}
     kept_new = policy.action != "strip" or len(dropped) < len(eligible)
@@ -143,6 +143,16 @@ def unjudged(doc_id: str, text: str, paragraphs: int, policy: Policy) -> Verdict
     """The verdict of an ``Index.load``: stored as it is, compared with nothing."""
     return Verdict(doc_id, policy.action, chars=len(text), paragraphs=paragraphs, accepted=True,
                    reason="loaded without checking", text=text)
+
+
+def boilerplate_note(furniture: list[int]) -> str:
+    """The reason's note on boilerplate: which paragraphs (0-based positions, as in the
+    JSON report) were counted as boilerplate -- ``paragraphs 0, 3 and 4 are
+    boilerplate`` (``boilerplate paragraphs 2`` read like a count)."""
+    numbers = [str(n) for n in furniture]
+    if len(numbers) == 1:
+        return f"paragraph {numbers[0]} is boilerplate (numbered from 0)"
+    return f"paragraphs {', '.join(numbers[:-1])} and {numbers[-1]} are boilerplate (numbered from 0)"
 
 
 def stores(verdict: Verdict, policy: Policy) -> bool:
