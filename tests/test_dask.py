@@ -510,14 +510,18 @@ def test_parquet_output_loads_with_pandas(tmp_path):
     done = CliRunner().invoke(main, args + ["parquet", "-o", str(out)], catch_exceptions=False)
     assert done.exit_code == 1 and sorted(os.listdir(out)) == ["groups", "pairs"]
     pairs, groups = pd.read_parquet(out / "pairs"), pd.read_parquet(out / "groups")
-    assert len(pairs) == len(as_json["pairs"])
-    first = as_json["pairs"][0]
-    row = pairs.iloc[0]
-    assert (row["kind"], row["a_path"], row["b_path"], round(row["similarity"], 4), bool(row["exact"])) == (
-        first["kind"], first["a"]["path"], first["b"]["path"], first["similarity"], first["exact"])
-    members = [(g["kind"], m["path"], m["paragraph"]) for g in as_json["groups"] for m in g["members"]]
-    assert len(groups) == len(members) and groups["group"].nunique() == len(as_json["groups"])
-    assert groups["canonical"].sum() == len(as_json["groups"])
+    def nullable(value):
+        return None if pd.isna(value) else int(value)
+
+    assert [(r.kind, r.relation, round(r.similarity, 4), [round(r.containment_a, 4), round(r.containment_b, 4)],
+             round(r.estimate, 4), bool(r.exact), r.a_path, nullable(r.a_paragraph), r.a_start, r.a_end,
+             r.b_path, nullable(r.b_paragraph), r.b_start, r.b_end) for r in pairs.itertuples()] == [
+        (p["kind"], p["relation"], p["similarity"], p["containment"], p["estimate"], p["exact"],
+         p["a"]["path"], p["a"]["paragraph"], p["a"]["start"], p["a"]["end"],
+         p["b"]["path"], p["b"]["paragraph"], p["b"]["start"], p["b"]["end"]) for p in as_json["pairs"]]
+    assert [(r.group, r.kind, r.path, nullable(r.paragraph), bool(r.canonical)) for r in groups.itertuples()] == [
+        (number, g["kind"], m["path"], m["paragraph"], i == 0)
+        for number, g in enumerate(as_json["groups"]) for i, m in enumerate(g["members"])]
     again = CliRunner().invoke(main, args + ["parquet", "-o", str(out)])
     assert again.exit_code == 2  # an existing folder is never overwritten
     no_folder = CliRunner().invoke(main, args + ["parquet"])
