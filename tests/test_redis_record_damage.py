@@ -159,6 +159,22 @@ def test_a_repointed_ids_entry_is_detected_by_get(redis_prefix, texts):
         assert idx.get("article-1").text == texts[1]
 
 
+def test_a_renamed_ids_entry_is_detected_by_in(redis_prefix, texts):
+    """``HDEL ids article-0`` + ``HSET ids renamed 1`` (the count unchanged): ``in``
+    said ``renamed`` was stored."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    row = client.hget(f"{redis_prefix}:ids", "article-0")
+    client.hdel(f"{redis_prefix}:ids", "article-0")
+    client.hset(f"{redis_prefix}:ids", "renamed", row)
+    client.close()
+    with Index.open(url) as idx:
+        assert "article-1" in idx and "absent" not in idx
+        with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:ids lists 'renamed' at document row 1, "
+                                               "which holds 'article-0'"):
+            _ = "renamed" in idx
+
+
 def test_an_edited_digest_entry_is_detected(redis_prefix, texts):
     url = _with_meta(redis_prefix, texts)
     client = _client()

@@ -101,6 +101,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         self._lock = client.register_script(lua.ACQUIRE)
         self._counts = client.register_script(lua.COUNTS)
         self._marks = client.register_script(lua.MARKS)
+        self._find = client.register_script(lua.FIND)
         self._renew = client.register_script(lua.RENEW)
         self._switch = client.register_script(lua.SWITCH)
         self._release = client.register_script(lua.RELEASE)

@@ -358,6 +358,14 @@ local function get(name) return redis.call('GET', ARGV[1] .. name) end
 return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d'), get('top:p'), get('log:gen')}
 """
 
+#: ARGV: key prefix, a public document id.  {row, its ``d:`` record (``false`` when
+#: missing)} read at once, or {} when ``ids`` does not list the id.
+FIND = r"""#!lua flags=no-writes
+local row = redis.call('HGET', ARGV[1] .. 'ids', ARGV[2])
+if not row then return {} end
+return {row, redis.call('GET', ARGV[1] .. 'd:' .. row)}
+"""
+
 #: ARGV: lock key, token, lease (ms).  Renews the lease if the lock is still ours (1), else 0.
 RENEW = r"""#!lua
 if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('PEXPIRE', ARGV[1], tonumber(ARGV[3])) end

@@ -293,9 +293,7 @@ class Reads:
             raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else self._no_text(int(row)))
         row = int(row)
         head = unpack_documents([head_blob], np.array([row]), self.path)[0]
-        if head.doc_id != doc_id:  # the record verifies: the ids entry points elsewhere
-            raise IndexCorrupt(damaged(self.path, f"{k}ids lists {doc_id!r} at document row {row}, which holds "
-                                                  f"{head.doc_id!r}"))
+        self._listed_at(doc_id, row, head.doc_id)
         paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
         text, meta = unpack_text(text_blob, row, self.path, f"{k}t:{row}")
         return StoredDocument(doc_id=doc_id, text=text,
@@ -341,7 +339,23 @@ class Reads:
 
     @_guarded("read")
     def contains(self, doc_id: str) -> bool:
-        return bool(self._r.hexists(self._k + "ids", doc_id))
+        """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
+        read-only script call: the entry and the record at once)."""
+        found = self._find(args=[self._k, doc_id])
+        if not found:
+            return False
+        row = int(found[0])
+        if found[1] is None:
+            raise IndexCorrupt(self._missing("d", [row]))
+        self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
+        return True
+
+    def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
+        """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``
+        (row ``row``) ``holds`` that id (an entry renamed or repointed)."""
+        if holds != doc_id:
+            raise IndexCorrupt(damaged(self.path, f"{self._k}ids lists {doc_id!r} at document row {row}, which "
+                                                  f"holds {holds!r}"))
 
     @_guarded("read")
     def count(self) -> int:
