@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .results import Boilerplate, Location
+from .segments import SetTable, offsets_from_counts, segment_ids
 
 if TYPE_CHECKING:
     from .corpus import Corpus
@@ -52,6 +53,22 @@ UNRELATED = 0.1
 #: stories or one story under two sites' frames (a wire story republished); only which
 #: part is larger tells them apart (tester S1/S2, session 11).
 LESSER_PART = 0.5
+#: Documents that must carry a paragraph text (the pair's two pages among them) for it
+#: to be a site's *template* when it is the larger part of a page: with two pages, a
+#: frame around two short briefs and one story under two sites' frames have the same
+#: shape (whole paragraphs shared, the rest unrelated); a third page carrying the same
+#: header/footer paragraphs around yet another text is what a template is -- the part
+#: of a site's pages that recurs around their varying content (Bar-Yossef and
+#: Rajagopalan, "Template detection via data mining", WWW 2002; Gibson, Punera and
+#: Tomkins, "The volume and evolution of web page templates", WWW 2005).
+FRAME_STORIES = 3
+#: Share of a page (containment in the other) below which a template may be the larger
+#: part of it: a frame up to 4x its story (the briefs under a site's header and footer
+#: of ``tests/test_frames_briefs.py`` are 1-3x).  Above it, two pages are more likely
+#: one page in two editions with a few lines changed, whose unchanged paragraphs recur
+#: in every edition: the versions development set's true pairs of that shape have
+#: 93-99 % of one side shared.
+TEMPLATE_PART = 0.8
 
 
 def min_documents(documents: int, floor: int) -> int:
@@ -85,23 +102,65 @@ def paragraph_mask(keys: np.ndarray, docs: np.ndarray, documents: int, floor: in
     return np.isin(keys, common)
 
 
-def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray) -> np.ndarray:
+def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray,
+           template: np.ndarray | bool = False) -> np.ndarray:
     """Which page pairs that share whole paragraphs word for word are two stories in
     one frame (bool per pair), so that what they share is the site's furniture, not a
     story: the rest of each page (its shingles outside the shared paragraphs) is
     unrelated to the rest of the other (``rest_jaccard`` < :data:`UNRELATED`) and
-    what they share is the lesser part of each page (both whole-page containments
-    under :data:`LESSER_PART`).
+    either what they share is the lesser part of each page (both whole-page
+    containments under :data:`LESSER_PART`) or it is a ``template`` (bool per pair,
+    :func:`at_edges` of both pages and every shared text carried by at least
+    :data:`FRAME_STORIES` documents) under :data:`TEMPLATE_PART` of each page.
 
-    Why both: an edition of a page with a few lines changed also shares whole
-    paragraphs and differs in unrelated ones, but is almost all inside the other (the
-    true document pairs of that shape in the versions development set have 93-99 % of
-    one side shared), and a story republished under another site's frame shares the
-    larger part of each page.  A page that is half frame or more (a 50-word brief
-    under a 60-word footer) looks exactly like the second, and stays a document pair
-    until its frame has recurred in enough documents to be boilerplate
-    (:func:`min_documents`)."""
-    return (rest_jaccard < UNRELATED) & (np.maximum(containment_a, containment_b) < LESSER_PART)
+    Why the lesser part: an edition of a page with a few lines changed also shares
+    whole paragraphs and differs in unrelated ones, but is almost all inside the other
+    (the true document pairs of that shape in the versions development set have
+    93-99 % of one side shared), and a story republished under another site's frame
+    shares the larger part of each page.  Why the template branch: a page that is half
+    frame or more (a 50-word brief under a 60-word footer) looks exactly like the
+    second with two pages; its frame is told by recurring -- on a third page around
+    another unrelated text -- and by where it is: a header and footer around the
+    story, where a republished story sits between its sites' frames."""
+    part = np.maximum(containment_a, containment_b)
+    return (rest_jaccard < UNRELATED) & ((part < LESSER_PART) | (template & (part < TEMPLATE_PART)))
+
+
+def at_edges(group: np.ndarray, story: np.ndarray, groups: int) -> np.ndarray:
+    """Whether each page's shared paragraphs are its header and footer (bool per
+    group): it has a paragraph of its own (``story``) and no shared paragraph lies
+    between two of its own.  ``group``: the page (0..``groups``-1) of each paragraph
+    row, rows of one page contiguous and in page order; ``story``: bool per row, the
+    paragraph is not carried by the other page.  Only paragraphs long enough to be
+    compared should be given (a short dateline is neither frame nor story)."""
+    at = np.arange(len(group))
+    first = np.full(groups, len(group), np.int64)
+    last = np.full(groups, -1, np.int64)
+    np.minimum.at(first, group[story], at[story])
+    np.maximum.at(last, group[story], at[story])
+    inside = ~story & (at > first[group]) & (at < last[group])
+    return (last >= 0) & (np.bincount(group[inside], minlength=groups) == 0)
+
+
+def member(group: np.ndarray, values: np.ndarray, in_group: np.ndarray, in_values: np.ndarray) -> np.ndarray:
+    """Whether each ``values[i]`` is among the ``in_values`` of the same group
+    (``group[i]`` equal to its ``in_group``): bool per value, one sort."""
+    _, code = np.unique(np.r_[values, in_values], return_inverse=True)
+    width = int(code.max(initial=0)) + 1
+    code = np.r_[group, in_group].astype(np.int64) * width + code
+    return np.isin(code[: len(values)], code[len(values):])
+
+
+def outside(rest: SetTable, shared: SetTable) -> SetTable:
+    """Each set of ``rest`` without the values of the same-numbered set of ``shared``:
+    what is left of a page outside the paragraphs it shares with another.  Why not just
+    the union of its other paragraphs: the shingles they have in common with the
+    shared ones ("of the" in a story and in its footer) would be left on one side
+    only, in the intersection of the two rests, and a frame 3x a short brief made two
+    unrelated briefs look related (rest Jaccard 0.09-0.11)."""
+    seg = segment_ids(rest.offsets)
+    keep = ~member(seg, rest.values, segment_ids(shared.offsets), shared.values)
+    return SetTable(rest.values[keep], offsets_from_counts(np.bincount(seg[keep], minlength=len(rest.offsets) - 1)))
 
 
 def groups(corpus: "Corpus", mask: np.ndarray) -> list[Boilerplate]:

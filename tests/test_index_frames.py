@@ -117,20 +117,27 @@ def test_a_wire_story_under_other_sites_frames_stays_a_duplicate(tmp_path):
             assert v.is_duplicate and not v.added and v.boilerplate == () and v.similarity >= 0.3, v.reason
 
 
+def cli_site(folder, pages: list[str], new: str, name: str = "story"):
+    """``dedup index add site`` of ``pages`` (written to ``folder/site``), then
+    ``dedup check new.txt`` (``new``), in ``folder`` (the current directory): the two
+    CLI results."""
+    (folder / "site").mkdir()
+    for i, page in enumerate(pages):
+        (folder / "site" / f"{name}{i:02}.txt").write_text(page, encoding="utf-8")
+    (folder / "new.txt").write_text(new, encoding="utf-8")
+    runner = CliRunner()
+    added = runner.invoke(main, ["index", "add", "site", "--db", "i.dedup"], catch_exceptions=False)
+    return added, runner.invoke(main, ["check", "new.txt", "--db", "i.dedup"], catch_exceptions=False)
+
+
 def test_the_cli_adds_a_sites_stories_and_checks_a_new_one(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pages, _, _ = site(5, 2, 2)
-    (tmp_path / "site").mkdir()
-    for i, page in enumerate(pages[:10]):
-        (tmp_path / "site" / f"story{i:02}.txt").write_text(page, encoding="utf-8")
-    (tmp_path / "new.txt").write_text(pages[10], encoding="utf-8")
-    runner = CliRunner()
-    added = runner.invoke(main, ["index", "add", "site", "--db", "i.dedup"], catch_exceptions=False)
+    added, checked = cli_site(tmp_path, pages[:10], pages[10])
     assert "10 added, 0 rejected" in added.stdout, added.stdout
     # Exit 1: the second story repeats stored text (the frame it shares with the first
     # page, not yet known to be the site's), though it is not a duplicate.
     assert added.exit_code == 1 and "site/story01.txt: added: 4 of 8 paragraphs already seen" in added.stdout
-    checked = runner.invoke(main, ["check", "new.txt", "--db", "i.dedup"], catch_exceptions=False)
     assert checked.exit_code == 0, checked.stdout
     assert "new.txt: new: nothing seen before; paragraphs 0, 1, " in checked.stdout and " are boilerplate" in checked.stdout
 

@@ -122,9 +122,11 @@ def document_matches(
     hit = codes[by_code][at] == wanted
     furniture = np.zeros(len(c.para_key), bool)
     if s.boilerplate:
+        recurs = np.zeros(len(c.para_key), bool) if recurring is None else recurring
         _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
-                                   eligible[found.new[exact[hit]]], common)
-        furniture = framed & (recurring if recurring is not None else False)
+                                   eligible[found.new[exact[hit]]], common, recurs,
+                                   lambda rows: [_text(store, docs.doc_ids[j]) for j in rows.tolist()], s)
+        furniture = framed & recurs
     common = common | furniture
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
@@ -177,3 +179,12 @@ def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
                       chars=int(chars))
         for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
     ]
+
+
+def _text(store: Storage, doc_id: str) -> str:
+    """A stored document's text (:func:`~.furniture.frames` reads a stored page's
+    paragraphs in order only when its template rule needs them)."""
+    stored = store.get(doc_id)
+    if stored is None:
+        raise IndexCorrupt(damaged(store.path, f"document {doc_id!r} has rows but no text"))
+    return stored.text

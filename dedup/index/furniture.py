@@ -31,9 +31,16 @@ paragraph (not already boilerplate) are scored again.  Off with boilerplate
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Callable
 
-from ..boilerplate import framed
+import numpy as np
+import xxhash
+
+from ..boilerplate import FRAME_STORIES, at_edges, framed, member, outside
+from ..normalize import normalize
+from ..settings import Settings
+from ..split import split_paragraphs
+from ..tokenize import token_counts
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..verify import Scores, score_pairs
 from .matches import joined
@@ -41,13 +48,15 @@ from .signing import Signed
 
 #: Documents judged before in which a paragraph shared with a stored page in one frame
 #: must have occurred to be the article's furniture (its boilerplate): the stored
-#: page and one more, so a text copied once from a story is not.
-FRAME_RECURRENCE = 2
+#: page and one more, so a text copied once from a story is not.  With the article,
+#: the scan's :data:`~dedup.boilerplate.FRAME_STORIES` documents.
+FRAME_RECURRENCE = FRAME_STORIES - 1
 
 
 def frames(
     signed: Signed, arts: np.ndarray, pair_art: np.ndarray, stored: SetTable, stored_of: np.ndarray,
     scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray,
+    recurring: np.ndarray, pages: Callable[[np.ndarray], list[str]], s: Settings,
 ) -> tuple[np.ndarray, Scores, np.ndarray]:
     """Which (article, stored document) pairs are two stories in one frame.
 
@@ -55,7 +64,10 @@ def frames(
     ``stored``: the stored documents' shingle sets, ``stored_of`` the one of each pair;
     ``scores``: the pairs' whole-document scores (``boilerplate`` left out);
     ``shared_pair``/``shared_para``: the exact paragraph matches, as (pair, corpus
-    paragraph of the article); ``boilerplate``: bool per batch paragraph.
+    paragraph of the article); ``boilerplate``, ``recurring``: bool per batch
+    paragraph (``recurring``: judged in :data:`FRAME_RECURRENCE` documents before);
+    ``pages``: the stored texts of some ``stored_of`` positions (read only for pairs
+    that only the template branch of :func:`~dedup.boilerplate.framed` can frame).
     Returns ``(framed, scores, shared)``: bool per pair; the pairs' scores, those of
     framed pairs taken without the shared paragraphs (on both sides); bool per batch
     paragraph, the paragraphs shared with a stored document in one frame."""
@@ -72,7 +84,15 @@ def frames(
     table = joined(joined(rest, signed.document_sets(docs)), stored)
     # ``whole``: the article as it is, so its left-out shingles leave the stored side too.
     again = score_pairs(table, np.stack([np.arange(k), 2 * k + stored_of[sharing]], axis=1), whole=k + np.arange(k))
-    one_frame = framed(again.jaccard, scores.containment_a[sharing], scores.containment_b[sharing])
+    ca, cb = scores.containment_a[sharing], scores.containment_b[sharing]
+    # The template branch for the pairs only it can frame (rest unrelated, the shared
+    # part the larger part of a page, every shared paragraph recurring).
+    lone = np.bincount(np.searchsorted(sharing, shared_pair[~recurring[shared_para]]), minlength=k) > 0
+    asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone)
+    template = np.zeros(k, bool)
+    if len(asked):
+        template[asked] = _at_edges(signed, docs[asked], pages(stored_of[sharing[asked]]), s)
+    one_frame = framed(again.jaccard, ca, cb, template)
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
     furniture[shared_para[is_framed[shared_pair]]] = True
@@ -80,12 +100,50 @@ def frames(
     return is_framed, out, furniture
 
 
+def _at_edges(signed: Signed, docs: np.ndarray, texts: list[str], s: Settings) -> np.ndarray:
+    """Whether the paragraphs each article (``docs``) and its stored page (``texts``,
+    one each) both carry are the header and footer of both
+    (:func:`dedup.boilerplate.at_edges`, over the paragraphs of ``min_tokens``)."""
+    c = signed.corpus
+    stored_doc, stored_key, stored_words = _outline(texts)
+    counts = signed.first[docs + 1] - signed.first[docs]
+    paras = ranges(signed.first[docs], counts)
+    n = len(docs)
+    owner = np.r_[np.repeat(np.arange(n), counts), stored_doc]
+    keys = np.r_[c.para_key[paras], stored_key]
+    side = np.r_[np.zeros(len(paras), np.int64), np.ones(len(stored_key), np.int64)]
+    words = np.r_[c.para_words[paras], stored_words]
+    # A text is carried by both pages when its (pair, key) occurs on both sides.
+    a, b = side == 0, side == 1
+    carried = np.empty(len(keys), bool)
+    carried[a] = member(owner[a], keys[a], owner[b], keys[b])
+    carried[b] = member(owner[b], keys[b], owner[a], keys[a])
+    compared = words >= s.min_tokens
+    page = (owner * 2 + side)[compared]
+    return at_edges(page, ~carried[compared], 2 * n).reshape(n, 2).all(axis=1)
+
+
+def _outline(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(text, key, tokens)`` per paragraph of ``texts``, in order: which text, its
+    content key and its length in tokens, as signing makes them
+    (:func:`dedup.corpus.sign_documents`) without shingles or MinHash."""
+    spans = [split_paragraphs(t) for t in texts]
+    paragraphs = [normalize(t[a:b]) for t, sp in zip(texts, spans) for a, b in sp]
+    keys = np.fromiter((xxhash.xxh3_64_intdigest(p.encode("utf-8")) for p in paragraphs), np.uint64, len(paragraphs))
+    return np.repeat(np.arange(len(texts)), [len(sp) for sp in spans]), keys, token_counts(paragraphs)
+
+
 def _rest_sets(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
                shared_para: np.ndarray) -> SetTable:
     """One shingle set per pair: the union of its article's (``docs``) paragraphs that
     are neither ``boilerplate`` nor shared with the pair's stored document
-    (``shared_pair``/``shared_para``: pair number, corpus paragraph)."""
+    (``shared_pair``/``shared_para``: pair number, corpus paragraph), without the
+    shingles of the shared ones (:func:`dedup.boilerplate.outside`)."""
     sh = signed.corpus.shingles
+    order = np.argsort(shared_pair, kind="stable")
+    lengths = sh.offsets[shared_para[order] + 1] - sh.offsets[shared_para[order]]
+    sizes = np.bincount(shared_pair[order], weights=lengths, minlength=len(docs)).astype(np.int64)
+    shared = unique_sets(sh.hashes[ranges(sh.offsets[shared_para[order]], lengths)], offsets_from_counts(sizes))
     counts = signed.first[docs + 1] - signed.first[docs]
     paras = ranges(signed.first[docs], counts)
     owner = np.repeat(np.arange(len(docs)), counts)
@@ -94,4 +152,4 @@ def _rest_sets(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared
     paras, owner = paras[~left_out], owner[~left_out]
     lengths = sh.offsets[paras + 1] - sh.offsets[paras]
     sizes = np.bincount(owner, weights=lengths, minlength=len(docs)).astype(np.int64)
-    return unique_sets(sh.hashes[ranges(sh.offsets[paras], lengths)], offsets_from_counts(sizes))
+    return outside(unique_sets(sh.hashes[ranges(sh.offsets[paras], lengths)], offsets_from_counts(sizes)), shared)

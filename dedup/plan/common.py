@@ -4,22 +4,26 @@ A paragraph text (its content key) is boilerplate when it occurs in at least ``n
 distinct documents (:func:`dedup.boilerplate.min_documents`).  A key lives in one
 partition, so each partition counts its keys' documents alone
 (:func:`dedup.boilerplate.document_counts`) from every shard's paragraph ``keys`` and
-``doc`` files.  What comes back is small: one row per boilerplate text.
+``doc`` files.  What comes back is small: one row per boilerplate text, and the keys
+of the texts in at least :data:`dedup.boilerplate.FRAME_STORIES` documents (a site's
+template may be made of them, :mod:`.frames`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..boilerplate import document_counts
+from ..boilerplate import FRAME_STORIES, document_counts
 from .items import LevelPlan
 from .scratch import partition_of
 
 
-def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], need: int) -> np.ndarray:
+def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], need: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
     """The boilerplate texts of key partition ``part`` of the paragraph level
     (``plan``), as a ``(texts, 4)`` int64 array of rows ``(key, first paragraph,
-    documents, copies)``; ``doc_bases`` are the document offsets per shard."""
+    documents, copies)``, and the keys (uint64, sorted) of the texts in at least
+    ``FRAME_STORIES`` documents; ``doc_bases`` are the document offsets per shard."""
     keys, gids, docs = [], [], []
     for s in range(plan.shards):
         shard_keys = plan.file(s, "keys", mmap=False)
@@ -31,13 +35,14 @@ def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], nee
     gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
     doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)
     unique, counts = document_counts(key, doc)
+    recurring = unique[counts >= FRAME_STORIES]
     common = unique[counts >= need]
     if not len(common):
-        return np.zeros((0, 4), np.int64)
+        return np.zeros((0, 4), np.int64), recurring
     mine = np.isin(key, common)
     key, gid = key[mine], gid[mine]
     order = np.lexsort((gid, key))
     key, gid = key[order], gid[order]
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     copies = np.diff(np.r_[starts, len(key)])
-    return np.stack([key[starts].view(np.int64), gid[starts], counts[counts >= need], copies], axis=1)
+    return np.stack([key[starts].view(np.int64), gid[starts], counts[counts >= need], copies], axis=1), recurring

@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from ..boilerplate import framed
+from ..boilerplate import at_edges, framed, outside
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ..verify import Scores, score_pairs
 from .items import LevelPlan
@@ -62,9 +62,9 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     o_owner, o_key = owner[order], keys[where][order]
     starts = np.flatnonzero(np.r_[True, (o_owner[1:] != o_owner[:-1]) | (o_key[1:] != o_key[:-1])])
     both = (np.minimum.reduceat(side[order], starts) == 0) & (np.maximum.reduceat(side[order], starts) == 1)
-    shared = np.empty(len(order), bool)
-    shared[order] = np.repeat(both, np.diff(np.r_[starts, len(order)]))
-    shared &= ~common[where]
+    carried = np.empty(len(order), bool)  # both pages have the text (boilerplate too)
+    carried[order] = np.repeat(both, np.diff(np.r_[starts, len(order)]))
+    shared = carried & ~common[where]
     a_side = side == 0
     sharing = np.unique(owner[shared & a_side])  # pairs sharing a paragraph that is not boilerplate
     if not len(sharing):
@@ -75,7 +75,13 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     rest_owner = np.searchsorted(sharing, owner[left])
     taken = take_sets(para_sets, where[left])
     sizes = np.bincount(rest_owner, weights=np.diff(taken.offsets), minlength=len(sharing)).astype(np.int64)
-    rest = unique_sets(taken.values, offsets_from_counts(sizes))
+    # ... without the shingles of the paragraphs it shares (:func:`dedup.boilerplate.outside`).
+    mine = shared & a_side
+    shared_sets = take_sets(para_sets, where[mine])
+    shared_sizes = np.bincount(np.searchsorted(sharing, owner[mine]), weights=np.diff(shared_sets.offsets),
+                               minlength=len(sharing)).astype(np.int64)
+    rest = outside(unique_sets(taken.values, offsets_from_counts(sizes)),
+                   unique_sets(shared_sets.values, offsets_from_counts(shared_sizes)))
     doc_sets = SetTable(*plan.segments(docs))  # boilerplate already left out
     k = len(sharing)
     table = SetTable(np.concatenate([rest.values, doc_sets.values]),
@@ -83,8 +89,26 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     pick = which[sharing]
     # ``whole``: side a's document, so the shared shingles leave side b too.
     again = score_pairs(table, np.stack([np.arange(k), k + ib[sharing]], axis=1), whole=k + ia[sharing])
-    one_frame = framed(again.jaccard, scores.containment_a[pick], scores.containment_b[pick])
+    template = _template(para, gids, where, owner, side, carried, shared, len(which))[sharing]
+    one_frame = framed(again.jaccard, scores.containment_a[pick], scores.containment_b[pick], template)
     return scores.replaced(pick[one_frame], again, one_frame)
+
+
+def _template(para: LevelPlan, gids: np.ndarray, where: np.ndarray, owner: np.ndarray, side: np.ndarray,
+              carried: np.ndarray, shared: np.ndarray, pairs: int) -> np.ndarray:
+    """Whether what each pair's pages share is a site's template (bool per pair,
+    :func:`dedup.boilerplate.framed`): every shared text is in ``FRAME_STORIES``
+    documents of the corpus (the ``recurring`` flags) and both pages' shared
+    paragraphs are their header and footer (:func:`dedup.boilerplate.at_edges`, over
+    the paragraphs long enough to compare).  ``where``/``owner``/``side``: the pairs'
+    paragraph rows (positions in ``gids``, each page's rows in page order),
+    ``carried``/``shared``: bool per row."""
+    compared = para.rows(gids, "tokens")[where] >= para.min_tokens
+    lone = shared & compared & ~para.rows(gids, "recurring").astype(bool)[where]
+    recurring = np.bincount(owner[lone], minlength=pairs) == 0
+    page = (owner * 2 + side)[compared]
+    edges = at_edges(page, ~carried[compared], 2 * pairs).reshape(pairs, 2).all(axis=1)
+    return recurring & edges
 
 
 def _paragraph_plan(plan: LevelPlan) -> LevelPlan:

@@ -133,11 +133,13 @@ def run_scan(
                              partitions, executor.jobs)
     need = min_documents(len(found), settings.boilerplate)
     common = np.zeros((0, 4), np.int64)
+    recurring = np.zeros(0, np.uint64)  # texts in FRAME_STORIES documents or more (plan/frames.py)
     if need and paragraphs.items:
         found_common = executor.map(common_partition, [(paragraphs, k, doc_bases, need)
                                                        for k in range(paragraphs.copy_partitions)])
-        common = np.concatenate(found_common)
+        common = np.concatenate([rows for rows, _ in found_common])
         common = common[np.argsort(common[:, 1])]  # by first occurrence
+        recurring = np.sort(np.concatenate([keys for _, keys in found_common]))
     common_keys = np.sort(common[:, 0].view(np.uint64))
     pairs, groups, boilerplate = [], [], []
     # The paragraphs' shingles in order are read by the document stage and, with
@@ -150,7 +152,8 @@ def run_scan(
         if level == "paragraph":
             plan = paragraphs
         else:
-            counts = executor.map(document_shard, [(scratch, s, common_keys) for s in range(paragraphs.shards)])
+            counts = executor.map(document_shard, [(scratch, s, common_keys, recurring)
+                                                           for s in range(paragraphs.shards)])
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
                            doc_bases)

@@ -215,11 +215,13 @@ def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: S
     return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
 
 
-def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
+def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: np.ndarray) -> int:
     """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
     files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
     is in ``common``, sorted; :mod:`dedup.boilerplate`) left out of each document's
-    shingle set, signature and word count.  Returns how many document items."""
+    shingle set, signature and word count.  Also flags the paragraphs whose key is in
+    ``recurring`` (sorted: texts of ``FRAME_STORIES`` documents or more), for
+    :mod:`.frames`.  Returns how many document items."""
     def read(name: str) -> np.ndarray:
         return load(scratch.shard(shard, "paragraph", name))
 
@@ -236,6 +238,7 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray) -> int:
     mask = np.isin(keys, common) if len(common) else None
     # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).
     save(scratch.shard(shard, "paragraph", "common"), mask if mask is not None else np.zeros(len(keys), bool))
+    save(scratch.shard(shard, "paragraph", "recurring"), np.isin(keys, recurring))
     items, docs = document_items(corpus, mask)
     first_para = corpus.doc_offsets()[docs]
     places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),
