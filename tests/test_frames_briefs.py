@@ -137,3 +137,23 @@ def test_the_cli_adds_a_sites_briefs_and_checks_a_new_one(tmp_path, monkeypatch)
     scanned = CliRunner().invoke(main, ["scan", "site", "new.txt", "--format", "json", "--no-cache"],
                                  catch_exceptions=False)
     assert scanned.exit_code == 1 and '"kind": "document"' not in scanned.stdout
+
+
+def test_a_story_at_the_top_of_one_page_and_between_frames_on_others_stays_a_duplicate(tmp_path):
+    """Both pages' places count: a story republished with only a footer (at the top of
+    the page, where a header-only site's frame would be) is no template while its other
+    copies carry it between a header and a footer -- in the scan and in the index,
+    which reads the stored page for it."""
+    rng = random.Random(31)
+    story = [rich_prose(rng, 30), rich_prose(rng, 30)]
+    framed_copies = ["\n\n".join([rich_prose(rng, 20)] + story + [rich_prose(rng, 20), rich_prose(rng, 20)])
+                     for _ in range(3)]
+    footer_only = "\n\n".join(story + [rich_prose(rng, 25), rich_prose(rng, 25)])
+    docs = [Document(f"site{i}.txt", page) for i, page in enumerate(framed_copies + [footer_only])]
+    doc_pairs = {(p.a.path, p.b.path) for p in scan_documents(docs).pairs if p.kind == "document"}
+    assert {("site0.txt", "site3.txt"), ("site1.txt", "site3.txt"), ("site2.txt", "site3.txt")} <= doc_pairs
+    with Index.open(tmp_path / "i.dedup") as idx:
+        first, *copies = [idx.add(page, doc_id=f"site{i}") for i, page in enumerate(framed_copies)]
+        assert first.added and not any(v.added for v in copies), [v.reason for v in copies]
+        v = idx.check(footer_only)
+        assert v.is_duplicate and not v.accepted and v.boilerplate == (), v.reason
