@@ -37,6 +37,8 @@ from .bulk import group_blocks, pair_blocks
 
 ROWS_PER_BATCH = 1 << 16
 ROWS_PER_FILE = 1 << 22
+#: A pair's ``relation`` by its ``contained`` flag.
+_RELATION = np.array(["near-duplicate", "contained"], dtype=object)
 
 
 def _schemas():
@@ -59,8 +61,8 @@ def _pair_tables(pairs: Iterable[Pair], schema) -> Iterator:
     import pyarrow as pa
 
     for block in pair_blocks(pairs, ROWS_PER_BATCH):
-        relation = np.where(np.asarray(block.contained, dtype=bool), "contained", "near-duplicate").astype(object)
-        columns = [pa.array(np.full(len(block), block.kind, dtype=object), pa.string()), pa.array(relation, pa.string())]
+        relation = _RELATION[np.asarray(block.contained, dtype=np.int64)].tolist()
+        columns = [pa.array([block.kind] * len(block), pa.string()), pa.array(relation, pa.string())]
         columns += [pa.array(np.asarray(c, dtype=np.float64)) for c in
                     (block.similarity, block.containment_a, block.containment_b, block.estimate)]
         columns.append(pa.array(np.asarray(block.exact, dtype=bool)))
@@ -84,7 +86,7 @@ def _group_tables(groups: Iterable[Group], schema) -> Iterator:
         paths = np.array(path.to_pylist(), dtype=object)
         numbers = np.asarray(block.paragraph, dtype=np.int64)
         canonical = (paths == paths[first]) & (numbers == numbers[first])  # Location.key() equal
-        kind = pa.array(np.full(len(paths), block.kind, dtype=object), pa.string())
+        kind = pa.array([block.kind] * len(paths), pa.string())
         group = pa.array(np.repeat(np.arange(number, number + len(block), dtype=np.int64), sizes))
         number += len(block)
         yield pa.Table.from_arrays([group, kind, path, paragraph, pa.array(canonical)], schema=schema)
