@@ -285,7 +285,7 @@ def test_a_file_of_an_older_format_is_not_used_and_said_so(tmp_path, rng):
     text = json.dumps(header).encode()
     with open(lsh, "wb") as f:
         f.write(MAGIC + len(text).to_bytes(8, "little") + text + xxhash.xxh3_64_digest(text) + good[16 + size + 8 :])
-    with pytest.warns(UserWarning, match="written by an older dedup .bucket file format 2"):
+    with pytest.warns(UserWarning, match="written by an older dedup .bucket file format 2, this dedup reads 3-4"):
         with Index.open(path, auto_optimize=False, readonly=True) as idx:
             assert not in_use(idx) and verdicts(idx, [probe]) == expected
     with Index.open(path) as idx:
@@ -446,8 +446,8 @@ def test_the_file_is_plain_arrays_and_json(tmp_path, rng):
         size = int.from_bytes(data[8:16], "little")
         header = json.loads(data[16 : 16 + size])
         assert header["uid"] == uid and header["bytes"] == len(data)
-        opened = open_bucket_file(idx.path, header["file_id"], uid, header["width"])
+        opened = open_bucket_file(idx.path, header["file_id"], uid, header["width"], header["num_perm"])
         level = opened.levels["paragraph"]
         per_row = idx.settings.bands + contain.positions(idx.settings)  # band keys + containment keys
         assert len(level.keys) == 6 * per_row and np.all(level.keys[1:] >= level.keys[:-1])
-        assert open_bucket_file(idx.path, header["file_id"], "another index", header["width"]) is None
+        assert open_bucket_file(idx.path, header["file_id"], "another index", header["width"], header["num_perm"]) is None

@@ -76,7 +76,8 @@ def _damage(lsh, how: str, rng: random.Random) -> None:
         for at in rng.sample(range(start, len(data)), 200):
             data[at] ^= 1 << rng.randrange(8)
     else:
-        array = {"zeroed keys": "keys", "zeroed refs": "refs", "zeroed sketches": "sketches"}[how]
+        array = {"zeroed keys": "keys", "zeroed refs": "refs", "zeroed sketches": "sketches",
+                 "zeroed signature bytes": "lows"}[how]
         for level in ("paragraph", "document"):  # (zeroed keys: 0 of 100 found before checksums)
             offset, nbytes = header["levels"][level][array]
             data[offset : offset + nbytes] = bytes(nbytes)
@@ -84,7 +85,8 @@ def _damage(lsh, how: str, rng: random.Random) -> None:
     open(lsh, "wb").write(data)
 
 
-@pytest.mark.parametrize("how", ["flipped bytes", "zeroed keys", "zeroed refs", "zeroed sketches"])
+@pytest.mark.parametrize("how", ["flipped bytes", "zeroed keys", "zeroed refs", "zeroed sketches",
+                                 "zeroed signature bytes"])
 def test_a_damaged_bucket_file_is_detected_and_the_database_answers(built, tmp_path, how):
     path, lsh, probes, expected = _copy(built, tmp_path)
     _damage(lsh, how, random.Random(how))

@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..containment import MAX_BUCKET, MAX_RATIO, bucket_keys, depth, min_jaccard, plausible, search_positions
+from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, min_jaccard, plausible,
+                           search_positions)
 from ..segments import ranges, sorted_unique
 from ..settings import Settings
 from ..sketch import sketch_floors, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
+from .bytebound import equal_bound
 
 #: Marks a single-value key (band keys are 64-bit hashes; a clash only makes a candidate).
 TAG = np.uint64(0xC0) << np.uint64(56)
@@ -116,6 +118,14 @@ def hits(
     at = np.searchsorted(rows, refs)
     keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches, new, stored_sketches, at,
                   sketch_positions(s.num_perm))
+    new, refs, position, at = new[keep], refs[keep], position[keep], at[keep]
+    # What :func:`~dedup.containment.plausible` will ask of the row, asked of an upper
+    # bound of its equal positions (the signature bytes, :mod:`.bytebound`): exact.
+    need = least_matches(min_jaccard(s.containment, np.maximum(sizes[new], stored_sizes[at])
+                                     / np.minimum(sizes[new], stored_sizes[at])), s.num_perm)
+    keep = need <= 1
+    look = np.flatnonzero(~keep)
+    keep[look] = equal_bound(store, "paragraph", signatures[new[look]], refs[look]) >= need[look]
     return new[keep], refs[keep], position[keep]
 
 

@@ -15,6 +15,7 @@ from ..storage.protocol import IndexCorrupt, Storage
 from ..storage.rowcheck import damaged, listed, plural
 from ..verdict import DocumentMatch, ParagraphMatch
 from ..verify import score_pairs
+from .bytebound import equal_bound
 from .furniture import frames
 from .matches import MAX_COPIES, Found, hits_to_pairs, joined
 from .signing import Signed
@@ -64,6 +65,9 @@ def document_matches(
     hit_ids, first, _ = first_unique(doc_hits)
     near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
                           ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
+    at = np.flatnonzero(near)  # the floor on the signature bytes first (exact: :mod:`.bytebound`)
+    near[at] = equal_bound(store, "document", signed.doc_signatures[arts[qa[at]]], refs[at]) / s.num_perm >= floor(
+        s.doc_threshold, s.num_perm)
     hits = store.documents(sorted_unique(refs[near]))
     near &= np.isin(refs, hits.ids)
     qa, refs = qa[near], refs[near]

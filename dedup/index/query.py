@@ -36,6 +36,7 @@ from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
 from ..verify import COVERAGE, coverage, score_pairs
 from . import contain
+from .bytebound import equal_bound
 from .documents import document_matches
 from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hits_to_pairs, joined, take_rows
 from .signing import Signed
@@ -101,7 +102,12 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
     sketches = sketch(c.signatures[eligible])
     near = sketch_matches(sketches[new], stored_sketches) >= sketch_floor(s.threshold, sketch_positions(s.num_perm))
-    # The floor on the signatures alone; whole rows only for the candidates above it.
+    # The estimate floor on an upper bound of the equal positions, from the stored
+    # signature bytes (exact: it drops only pairs the floor drops, :mod:`.bytebound`),
+    # then on the signatures alone; whole rows only for the candidates above it.
+    at = np.flatnonzero(near)
+    near[at] = equal_bound(store, "paragraph", c.signatures[eligible[new[at]]], refs[at]) / s.num_perm >= floor(
+        s.threshold, s.num_perm)
     ids, signatures = store.paragraph_signatures(sorted_unique(refs[near]))
     # A bucket file written before a removal still lists the removed rows.
     near &= np.isin(refs, ids)

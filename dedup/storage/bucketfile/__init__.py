@@ -8,9 +8,10 @@ measured when that was ~850 band keys (85 a paragraph): ~4 ms of CPU at 100k sto
 articles even with every page cached -- and an add wrote ~900 rows onto random pages
 (~15 ms).  The same buckets as one sorted uint64 key array, with
 the stored row each key points at, answer all keys of a check with a fence search and
-a vectorized binary search inside one 4 KB block per key.  The rows' b-bit sketches sit
-beside them in an array indexed by row id, so a chance candidate is dismissed without
-touching the database at all.
+a vectorized binary search inside one 4 KB block per key.  The rows' b-bit sketches and
+signature bytes (the low byte of each MinHash value: an exact upper bound of a pair's
+equal positions, :mod:`dedup.index.bytebound`) sit beside them in arrays indexed by
+row id, so a chance candidate is dismissed without touching the database at all.
 
 The file is derived data, never the source of truth: the database keeps every row's
 signature and whether it is banded, from which the buckets are computed (and without a
@@ -47,13 +48,13 @@ level's buckets and the key search), :mod:`.files` (the layout, opening a file),
 """
 
 from .delta import MAX_RUN, DeltaBuckets, merge_runs
-from .files import MAGIC, VERSION, BucketFile, bucket_path, empty_bucket_file, older_version, open_bucket_file
+from .files import MAGIC, OLDEST, VERSION, BucketFile, bucket_path, empty_bucket_file, older_version, open_bucket_file
 from .lookup import BLOCK, Found, LevelBuckets, bounded, find, lower_bound, member, positions
 from .pages import PAGE, BucketFileDamaged, Pages, page_sums
 from .write import LevelSource, merged_level, remove_unnamed, write_bucket_file, writer_lock
 
 __all__ = [
-    "BLOCK", "MAGIC", "MAX_RUN", "PAGE", "VERSION", "BucketFile", "BucketFileDamaged", "DeltaBuckets", "Found",
+    "BLOCK", "MAGIC", "MAX_RUN", "OLDEST", "PAGE", "VERSION", "BucketFile", "BucketFileDamaged", "DeltaBuckets", "Found",
     "LevelBuckets", "LevelSource", "Pages", "bounded", "bucket_path", "empty_bucket_file", "find", "lower_bound",
     "member", "merge_runs", "merged_level", "older_version", "open_bucket_file", "page_sums", "positions", "remove_unnamed",
     "write_bucket_file", "writer_lock",

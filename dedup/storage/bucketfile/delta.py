@@ -40,33 +40,33 @@ class DeltaBuckets:
     caller keeps in a delta of their own (few rows: re-sorted when out of order).
     """
 
-    def __init__(self, after: int, width: int) -> None:
+    def __init__(self, after: int, width: int, num_perm: int = 0) -> None:
         self.after = after  # rows up to this id are held (or in the file)
         self.rows = 0
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        # Ids, sketches and set sizes of the held rows, ascending, in buffers that
-        # double when full.
+        # Ids, sketches, set sizes and signature bytes of the held rows, ascending, in
+        # buffers that double when full.
         self._ids = np.zeros(0, dtype=np.int64)
         self._sketches = np.zeros((0, width), dtype=np.uint8)
         self._sizes = np.zeros(0, dtype=np.uint32)
+        self._lows = np.zeros((0, num_perm), dtype=np.uint8)
 
-    def add(self, ids: np.ndarray, band_keys: np.ndarray, sketches: np.ndarray, sizes: np.ndarray) -> None:
-        """Hold rows ``ids`` with their band keys, sketches and set sizes (the caller
-        keeps :attr:`after`)."""
+    def add(self, ids: np.ndarray, band_keys: np.ndarray, sketches: np.ndarray, sizes: np.ndarray,
+            lows: Optional[np.ndarray] = None) -> None:
+        """Hold rows ``ids`` with their band keys, sketches, set sizes and signature
+        bytes (``lows``: ``(n, num_perm)``, required when the delta was made with a
+        ``num_perm``) (the caller keeps :attr:`after`)."""
         if not len(ids):
             return
+        if lows is None:
+            lows = np.zeros((len(ids), self._lows.shape[1]), np.uint8)
         by_id = np.argsort(ids, kind="stable")
-        ids, band_keys, sketches, sizes = ids[by_id], band_keys[by_id], sketches[by_id], sizes[by_id]
+        ids, band_keys, sketches, sizes, lows = ids[by_id], band_keys[by_id], sketches[by_id], sizes[by_id], lows[by_id]
         n = self.rows + len(ids)
         if n > len(self._ids):  # grow first: a failure here leaves the delta as it was
             size = max(n, 2 * len(self._ids), 256)
-            grown_ids = np.zeros(size, np.int64)
-            grown_ids[: self.rows] = self._ids[: self.rows]
-            grown = np.zeros((size, self._sketches.shape[1]), np.uint8)
-            grown[: self.rows] = self._sketches[: self.rows]
-            grown_sizes = np.zeros(size, np.uint32)
-            grown_sizes[: self.rows] = self._sizes[: self.rows]
-            self._ids, self._sketches, self._sizes = grown_ids, grown, grown_sizes
+            self._ids, self._sketches, self._sizes, self._lows = (
+                _grown(column, self.rows, size) for column in (self._ids, self._sketches, self._sizes, self._lows))
         keys = band_keys.ravel()
         order = np.argsort(keys)
         run = (keys[order], ids[order // band_keys.shape[1]])
@@ -74,10 +74,11 @@ class DeltaBuckets:
         self._ids[self.rows : n] = ids
         self._sketches[self.rows : n] = sketches
         self._sizes[self.rows : n] = sizes
+        self._lows[self.rows : n] = lows
         if unsorted:
             order = np.argsort(self._ids[:n], kind="stable")
-            self._ids[:n], self._sketches[:n], self._sizes[:n] = (
-                self._ids[:n][order], self._sketches[:n][order], self._sizes[:n][order])
+            self._ids[:n], self._sketches[:n], self._sizes[:n], self._lows[:n] = (
+                self._ids[:n][order], self._sketches[:n][order], self._sizes[:n][order], self._lows[:n][order])
         self._runs.append(run)
         self.rows = n
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= min(2 * len(self._runs[-1][0]), MAX_RUN):
@@ -94,6 +95,16 @@ class DeltaBuckets:
         both = Found(*(np.concatenate(column) for column in zip(*((f.keys, f.refs, f.full) for f in found))))
         return both.with_sketches(self._sketches if sketches else None, self._ids[: self.rows])
 
+    def signature_bytes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(held, lows)``: which of ``ids`` this delta holds, and their signature
+        bytes (rows of ``held`` only, in the order of ``ids``)."""
+        if not self.rows:
+            return np.zeros(len(ids), bool), self._lows[:0]
+        held_ids = self._ids[: self.rows]
+        at = np.minimum(np.searchsorted(held_ids, ids), self.rows - 1)
+        held = held_ids[at] == ids
+        return held, self._lows[at[held]]
+
     def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(held, sketches, sizes)``: which of ``ids`` this delta holds, and their
         sketches and set sizes (zeros where not held)."""
@@ -105,3 +116,10 @@ class DeltaBuckets:
         held = held_ids[at] == ids
         return held, np.where(held[:, None], self._sketches[at], 0).astype(np.uint8), np.where(
             held, self._sizes[at], 0).astype(np.int64)
+
+
+def _grown(column: np.ndarray, rows: int, size: int) -> np.ndarray:
+    """A copy of ``column`` with room for ``size`` rows, its first ``rows`` kept."""
+    grown = np.zeros((size,) + column.shape[1:], column.dtype)
+    grown[:rows] = column[:rows]
+    return grown

@@ -16,7 +16,13 @@ from .lookup import BLOCK, LevelBuckets
 from .pages import PAGE, BucketFileDamaged, Pages
 
 MAGIC = b"DEDUPLSH"
-VERSION = 3  # 1: no checksums; 2: no set sizes (such files are not used; the next optimize replaces them)
+#: 1: no checksums; 2: no set sizes (such files are not used; the next optimize
+#: replaces them); 3: no signature bytes (``lows``: used without them -- a look-up then
+#: reads the signatures of all candidates passing the sketch -- until the next optimize,
+#: which computes them from the stored signatures; see :class:`~.lookup.LevelBuckets`).
+VERSION = 4
+#: The oldest format this dedup reads.
+OLDEST = 3
 ALIGN = 64
 HEAD = len(MAGIC) + 8  # magic, then the JSON header's length (uint64); then the header's checksum
 _MAX_HEADER = 1 << 16
@@ -67,24 +73,27 @@ def read_header(path: str) -> Optional[tuple[dict, int]]:
 
 def older_version(index_path: str, file_id: str) -> Optional[int]:
     """The format version of the bucket file ``file_id`` if an older dedup wrote it
-    (a whole header of a lower version: not damaged, only not usable), else ``None``."""
+    in a format this one does not read (a whole header of a version below
+    :data:`OLDEST`: not damaged, only not usable), else ``None``."""
     read = read_header(bucket_path(index_path, file_id))
     version = read[0].get("version") if read else None
-    return version if isinstance(version, int) and version < VERSION else None
+    return version if isinstance(version, int) and version < OLDEST else None
 
 
-def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Optional[BucketFile]:
+def open_bucket_file(index_path: str, file_id: str, uid: str, width: int, num_perm: int) -> Optional[BucketFile]:
     """The bucket file ``file_id`` of the index if it exists, is whole and consistent,
-    and was written for the database ``uid`` with sketches of ``width`` bytes; ``None``
-    otherwise (the caller then reads what the database holds into memory)."""
+    and was written for the database ``uid`` with sketches of ``width`` bytes (and
+    signature bytes of ``num_perm``, from format 4 on); ``None`` otherwise (the caller
+    then reads what the database holds into memory)."""
     path = bucket_path(index_path, file_id)
     read = read_header(path)
     if read is None:
         return None
     header, size_on_disk = read
     try:
-        if (header.get("version"), header.get("uid"), header.get("file_id"), header.get("width")) != (
-            VERSION, uid, file_id, width
+        version = header.get("version")
+        if (header.get("uid"), header.get("file_id"), header.get("width")) != (uid, file_id, width) or not (
+            isinstance(version, int) and OLDEST <= version <= VERSION
         ) or header["bytes"] != size_on_disk:
             return None  # another file, or truncated / appended to
         data = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain views: no memmap overhead
@@ -99,6 +108,11 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Opt
             if spec["refs_dtype"] not in REFS_DTYPES:
                 return None
             keys = _array(data, spec["keys"], "<u8")
+            lows = None
+            if version >= 4:
+                if spec["lows"][1] != (upto + 1) * num_perm:
+                    return None
+                lows = _array(data, spec["lows"], "u1").reshape(upto + 1, num_perm)
             buckets = LevelBuckets(
                 upto=upto,
                 keys=keys,
@@ -107,7 +121,8 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Opt
                 sketches=_array(data, spec["sketches"], "u1").reshape(upto + 1, width),
                 sizes=_array(data, spec["sizes"], "<u4"),
                 pages=pages,
-                at={name: spec[name][0] for name in ("keys", "refs", "sketches", "sizes")},
+                at={name: spec[name][0] for name in ("keys", "refs", "sketches", "sizes", "lows") if name in spec},
+                lows=lows,
             )
             if (len(buckets.refs) != len(keys) or len(buckets.fence) != -(-len(keys) // BLOCK)
                     or len(buckets.sizes) != upto + 1):
@@ -120,11 +135,11 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int) -> Opt
     return BucketFile(file_id, int(header["heirs"]), levels, pages)
 
 
-def empty_bucket_file(width: int) -> BucketFile:
+def empty_bucket_file(width: int, num_perm: int) -> BucketFile:
     """The stand-in for a missing or unusable file: no buckets, covering no rows, so
     the delta holds everything stored."""
     level = LevelBuckets(0, np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.int64),
-                         np.zeros((1, width), np.uint8), np.zeros(1, np.uint32))
+                         np.zeros((1, width), np.uint8), np.zeros(1, np.uint32), lows=np.zeros((1, num_perm), np.uint8))
     return BucketFile("", 0, {"paragraph": level, "document": level})
 
 

@@ -23,9 +23,11 @@ BLOCK = 512
 @dataclass(frozen=True)
 class LevelBuckets:
     """One level's buckets (paragraph or document): band keys sorted, the row each
-    points at, and every row's sketch and shingle-set size at its id (rows
-    ``0..upto``; sizes 0 where unknown: documents, rows not banded); ``pages`` and
-    ``at`` (each array's file offset) verify what a lookup reads (``None``: in memory)."""
+    points at, and every row's sketch, shingle-set size and signature bytes at its id
+    (rows ``0..upto``; sizes 0 where unknown: documents, rows not banded); ``pages``
+    and ``at`` (each array's file offset) verify what a lookup reads (``None``: in
+    memory).  ``lows``: the low byte of each of the row's signature values (zeros for
+    rows not banded), ``None`` in a file of format 3 (written before they were kept)."""
 
     upto: int
     keys: np.ndarray  # uint64, sorted
@@ -35,6 +37,16 @@ class LevelBuckets:
     sizes: np.ndarray  # (upto + 1,) uint32
     pages: Optional[Pages] = None
     at: Optional[Mapping[str, int]] = None
+    lows: Optional[np.ndarray] = None  # (upto + 1, num_perm) uint8
+
+    def signature_bytes(self, ids: np.ndarray) -> Optional[np.ndarray]:
+        """The signature bytes (:attr:`lows`) of rows ``ids`` (int64, each ``<= upto``),
+        pages verified first; ``None`` if this level keeps none (a format-3 file)."""
+        if self.lows is None:
+            return None
+        if self.pages is not None:
+            self._check("lows", ids, ids + 1)
+        return self.lows[ids]
 
     def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(sketches, sizes)`` of rows ``ids`` (int64, each ``<= upto``), pages verified first."""
@@ -76,7 +88,8 @@ class LevelBuckets:
     def _check(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify the pages of entries ``[lo, hi)`` of array ``name``."""
         assert self.pages is not None and self.at is not None
-        size = {"keys": 8, "refs": self.refs.itemsize, "sketches": self.sketches.shape[1], "sizes": 4}[name]
+        size = {"keys": 8, "refs": self.refs.itemsize, "sketches": self.sketches.shape[1], "sizes": 4,
+                "lows": 0 if self.lows is None else self.lows.shape[1]}[name]
         self.pages.check(self.at[name] + size * lo, self.at[name] + size * hi)
 
 

@@ -28,13 +28,15 @@ from .pages import PAGE, page_sums
 class LevelSource:
     """What :func:`write_bucket_file` writes for one level: the highest row id covered,
     key-sorted ``(keys, refs)`` runs to merge (an entry is kept when ``alive[ref]``,
-    where ``alive`` is given), and the sketch and set size of every row ``0..upto``."""
+    where ``alive`` is given), and the sketch, set size and signature bytes of every
+    row ``0..upto``."""
 
     upto: int
     runs: list[tuple[np.ndarray, np.ndarray]]
     alive: Optional[np.ndarray]  # bool by row id (the old file's rows), or None: keep all
     sketches: np.ndarray  # (upto + 1, width) uint8
     sizes: np.ndarray  # (upto + 1,) uint32
+    lows: np.ndarray  # (upto + 1, num_perm) uint8
 
     @property
     def refs_dtype(self) -> str:
@@ -45,12 +47,16 @@ def merged_level(
     old: LevelBuckets,
     existing: np.ndarray,
     upto: int,
-    new: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
+    new: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]],
     width: int,
+    num_perm: int,
+    old_lows: Iterable[tuple[np.ndarray, np.ndarray]] = (),
 ) -> LevelSource:
     """A level's buckets to write: ``old``'s entries whose row still exists (sorted ids
-    in ``existing``) and the ``(ids, band_keys, sketches, sizes)`` chunks of ``new``
-    (rows stored since, and heirs), covering rows up to ``upto``.
+    in ``existing``) and the ``(ids, band_keys, sketches, sizes, lows)`` chunks of
+    ``new`` (rows stored since, and heirs), covering rows up to ``upto``.  An ``old``
+    level without signature bytes (format 3) gets them from the ``(ids, lows)`` chunks
+    of ``old_lows`` (its rows' stored signatures).
 
     Each new chunk is sorted on its own as it comes (cache-sized) and kept as a run of
     ~12 bytes per entry; the merge happens as the file is written, one key range at a
@@ -65,10 +71,16 @@ def merged_level(
     sketches[: old.upto + 1] = old.sketches
     sizes = np.zeros(upto + 1, dtype=np.uint32)
     sizes[: old.upto + 1] = old.sizes
-    source = LevelSource(upto, [(old.keys, old.refs)], None, sketches, sizes)
+    lows = np.zeros((upto + 1, num_perm), dtype=np.uint8)
+    if old.lows is not None:
+        lows[: old.upto + 1] = old.lows
+    else:
+        for ids, chunk_lows in old_lows:
+            lows[ids] = chunk_lows
+    source = LevelSource(upto, [(old.keys, old.refs)], None, sketches, sizes, lows)
     if len(old.refs) and not alive[old.refs].all():
         source.alive = alive  # applies to the old file's run only
-    for ids, band_keys, chunk_sketches, chunk_sizes in new:
+    for ids, band_keys, chunk_sketches, chunk_sizes, chunk_lows in new:
         if not len(ids):
             continue
         flat = band_keys.ravel()
@@ -76,6 +88,7 @@ def merged_level(
         source.runs.append((flat[order], ids.astype(source.refs_dtype)[order // band_keys.shape[1]]))
         sketches[ids] = chunk_sketches
         sizes[ids] = chunk_sizes
+        lows[ids] = chunk_lows
     return source
 
 
@@ -167,6 +180,7 @@ def write_bucket_file(
             "refs_dtype": src.refs_dtype,
             "sketches": place(src.sketches.nbytes),
             "sizes": place(4 * len(src.sizes)),
+            "lows": place(src.lows.nbytes),
         }
     # The arrays are checksummed by page (:class:`Pages`): their region is padded to
     # whole pages, and the checksum table follows it.
@@ -175,10 +189,11 @@ def write_bucket_file(
     # The header comes first and its size shifts the arrays: leave room for it (the
     # offsets grow by a few digits once shifted), then write it with the final offsets.
     header = {"version": VERSION, "uid": uid, "file_id": file_id, "heirs": heirs, "width": width,
+              "num_perm": int(next(iter(levels.values())).lows.shape[1]) if levels else 0,
               "levels": specs, "pages_from": 0, "page_sums": sums_at, "bytes": offset}
     head_room = -(-(HEAD + len(json.dumps(header)) + 256 + 8) // ALIGN) * ALIGN
     for spec in specs.values():
-        for name in ("keys", "fence", "refs", "sketches", "sizes"):
+        for name in ("keys", "fence", "refs", "sketches", "sizes", "lows"):
             spec[name][0] += head_room
     sums_at[0] += head_room
     header["pages_from"] = head_room
@@ -230,7 +245,8 @@ def _kept(src: LevelSource, run: int, lo: int, hi: int) -> int:
 
 
 def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, int]]], counts: list[int]) -> None:
-    """Write one level's keys, fence, refs, sketches and sizes at the offsets of ``spec``."""
+    """Write one level's keys, fence, refs, sketches, sizes and signature bytes at the
+    offsets of ``spec``."""
     done = 0
     fence_parts = []
     for p, count in enumerate(counts):
@@ -256,6 +272,8 @@ def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, i
     f.write(memoryview(np.ascontiguousarray(src.sketches)).cast("B"))
     f.seek(spec["sizes"][0])
     f.write(memoryview(np.ascontiguousarray(src.sizes, dtype="<u4")).cast("B"))
+    f.seek(spec["lows"][0])
+    f.write(memoryview(np.ascontiguousarray(src.lows)).cast("B"))
 
 
 def remove_unnamed(index_path: str, keep: Sequence[str]) -> None:

@@ -23,6 +23,7 @@ from ...settings import Settings
 from ..bucketfile import (
     BucketFile,
     BucketFileDamaged,
+    OLDEST,
     VERSION,
     DeltaBuckets,
     bounded,
@@ -35,7 +36,7 @@ from ..bucketfile import (
     write_bucket_file,
     writer_lock,
 )
-from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
+from ..protocol import Derive, IndexBusy, IndexReadOnly, Level, low_bytes
 from .checks import checked_signatures
 from .schema import _ROWS, translate_os
 
@@ -88,11 +89,11 @@ class Buckets:
         from the database (it verifies a file whole before merging it)."""
         warnings.warn(f"{err}; answering from the database instead (slower) until "
                       f"`dedup index optimize --db {self.path}` writes a new bucket file", stacklevel=4)
-        file = empty_bucket_file(self._sketch_width())
+        file = empty_bucket_file(self._sketch_width(), self.settings.num_perm)
         self._view = _BucketView(
             view.named, file,
-            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
-            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
+            {level: self._delta(0) for level in _ROWS},
+            {level: self._delta(0) for level in _ROWS},
             {level: 0 for level in _ROWS},
             damaged=True,
         )
@@ -125,7 +126,8 @@ class Buckets:
         view = self._view
         if view is not None and view.named == named:
             return view  # (a damaged file stays dropped: it is never renamed)
-        opened = open_bucket_file(self.path, named, self._uid, self._sketch_width()) if named else None
+        opened = (open_bucket_file(self.path, named, self._uid, self._sketch_width(), self.settings.num_perm)
+                  if named else None)
         if opened is None and view is not None:
             # The named file is missing or unusable: what this view holds (a file and
             # what was stored after it, or everything in memory) is still complete.
@@ -133,16 +135,17 @@ class Buckets:
             return view
         if opened is None and named and os.path.exists(bucket_path(self.path, named)):
             older = older_version(self.path, named)
-            what = (f"written by an older dedup (bucket file format {older}, this dedup reads {VERSION})" if older
+            what = (f"written by an older dedup (bucket file format {older}, this dedup reads {OLDEST}-{VERSION})"
+                    if older
                     else "not a whole bucket file of this index (damaged?)")
             warnings.warn(f"{bucket_path(self.path, named)}: {what}; answering from the database instead (slower) "
                           f"until `dedup index optimize --db {self.path}` writes a new one", stacklevel=4)
-        file = opened or empty_bucket_file(self._sketch_width())
+        file = opened or empty_bucket_file(self._sketch_width(), self.settings.num_perm)
         self._view = _BucketView(
             named,
             file,
-            {level: DeltaBuckets(file.levels[level].upto, self._sketch_width()) for level in _ROWS},
-            {level: DeltaBuckets(0, self._sketch_width()) for level in _ROWS},
+            {level: self._delta(file.levels[level].upto) for level in _ROWS},
+            {level: self._delta(0) for level in _ROWS},
             {level: file.heirs for level in _ROWS},
         )
         return self._view
@@ -189,18 +192,52 @@ class Buckets:
             self._waits = self.busy_timeout
             self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
 
-    def _derived(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids, band_keys, sketches, sizes)`` of the banded rows among ``(id, banded,
-        packed signature, size, sig_check)`` rows as read, their flags and signatures
-        verified (a damaged one raises :class:`IndexCorrupt`: never banded, never
-        written to a bucket file, never left out of one)."""
+    def _derived(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, band_keys, sketches, sizes, lows)`` of the banded rows among ``(id,
+        banded, packed signature, size, sig_check)`` rows as read, their flags and
+        signatures verified (a damaged one raises :class:`IndexCorrupt`: never banded,
+        never written to a bucket file, never left out of one)."""
+        ids, unpacked = self._banded(level, rows)
+        return (ids, self._derive.bands(self.settings, unpacked), self._derive.sketches(unpacked),
+                np.array([r[3] for r in rows if r[1]], dtype=np.uint32), low_bytes(unpacked))
+
+    def _banded(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, signatures)`` of the banded rows among ``(id, banded, packed
+        signature, ..., sig_check)`` rows as read (the check last), verified."""
         cols = list(zip(*rows))
-        ids, unpacked = checked_signatures(cols[0], cols[1], cols[2], cols[4], self.settings.num_perm, self.path,
+        ids, unpacked = checked_signatures(cols[0], cols[1], cols[2], cols[-1], self.settings.num_perm, self.path,
                                            level)
         banded = np.array(cols[1], dtype=bool)
-        unpacked = unpacked[banded]
-        return (ids[banded], self._derive.bands(self.settings, unpacked), self._derive.sketches(unpacked),
-                np.array(cols[3], dtype=np.uint32)[banded])
+        return ids[banded], unpacked[banded]
+
+    def _delta(self, after: int) -> DeltaBuckets:
+        return DeltaBuckets(after, self._sketch_width(), self.settings.num_perm)
+
+    def signature_bytes(self, level: Level, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(known, lows)``: for banded rows ``ids`` (row ids from :meth:`candidates`),
+        whether their signature bytes are kept, and the low byte of each of their
+        signature values (``(len(ids), num_perm)`` uint8; zeros where not known) --
+        from the bucket file, the rows held since and the heirs (the last word).  Not
+        known: rows of a format-3 file (until the next optimize), rows not stored.
+        See :class:`~dedup.storage.protocol.SignatureBytes`."""
+        ids = np.asarray(ids, dtype=np.int64)
+        view = self._bucket_view()
+        self._caught_up(view, level)
+        file = view.file.levels[level]
+        known = np.zeros(len(ids), bool)
+        lows = np.zeros((len(ids), self.settings.num_perm), np.uint8)
+        inside = np.flatnonzero(ids <= file.upto)
+        try:
+            got = file.signature_bytes(ids[inside])
+        except BucketFileDamaged as err:
+            self._without_file(view, err)
+            return self.signature_bytes(level, ids)
+        if got is not None:
+            known[inside], lows[inside] = True, got
+        for delta in (view.deltas[level], view.heirs[level]):
+            held, got = delta.signature_bytes(ids)
+            known[held], lows[held] = True, got
+        return known, lows
 
     def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """From the bucket file, the rows held since and the heirs (the last word)."""
@@ -322,7 +359,17 @@ class Buckets:
                 while rows := cur.fetchmany(1 << 15):
                     yield self._derived(level, rows)
 
-        return merged_level(old, existing, upto, chunks(), self._sketch_width())
+        def old_lows() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            """The signature bytes of the old file's rows, from their stored
+            signatures (a format-3 file has none): one pass over the table."""
+            cur = self._conn.execute(f"SELECT id, banded, signature, sig_check FROM {table} WHERE id <= ?",
+                                     (old.upto,))
+            while rows := cur.fetchmany(1 << 15):
+                ids, unpacked = self._banded(level, rows)
+                yield ids, low_bytes(unpacked)
+
+        return merged_level(old, existing, upto, chunks(), self._sketch_width(), self.settings.num_perm,
+                            () if old.lows is not None else old_lows())
 
     def _keys_per_row(self) -> int:
         """Bucket keys stored per banded row (what :meth:`Derive.bands` gives a row)."""
@@ -330,9 +377,12 @@ class Buckets:
 
     def bucket_file_lag(self) -> tuple[int, int]:
         """``(covered, behind)``: paragraph rows up to the highest id the bucket file
-        covers, and rows stored since (all of them when there is no usable file)."""
+        covers, and rows stored since (all of them when there is no usable file, or
+        when it keeps no signature bytes: a format-3 file is rewritten as soon as the
+        index is opened writable with auto-optimize)."""
         with self.transaction(write=False):
-            covered = self._bucket_view().file.levels["paragraph"].upto
+            file = self._bucket_view().file.levels["paragraph"]
+            covered = file.upto if file.lows is not None else 0
             top = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM paragraphs").fetchone()[0]
         return covered, max(0, top - covered)
 
