@@ -91,7 +91,10 @@ def frames(
     asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone)
     template = np.zeros(k, bool)
     if len(asked):
-        template[asked] = _at_edges(signed, docs[asked], pages(stored_of[sharing[asked]]), s)
+        # Each stored page read once, however many articles of the batch it pairs with.
+        read, which = np.unique(stored_of[sharing[asked]], return_inverse=True)
+        texts = pages(read)
+        template[asked] = _at_edges(signed, docs[asked], [texts[i] for i in which.tolist()], s)
     one_frame = framed(again.jaccard, ca, cb, template)
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
