@@ -49,6 +49,12 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         counted = np.array([write and (doc_id not in known or (
             policy.replace and known[doc_id] not in (None, digest(inputs[i].text))))
             for doc_id, i in zip(ids, good)], dtype=bool)
+        # An id stored with the same text is "already indexed" (:func:`_stored_again`)
+        # and never judged: not looked up, so a retried or concurrent add of what is
+        # stored holds the write lock for moments, not for a whole batch look-up.
+        settled = np.array([doc_id in known and known[doc_id] == digest(inputs[i].text)
+                            for doc_id, i in zip(ids, good)], dtype=bool)
+        comparable = comparable[~settled[comparable]]
         lookup = (look_up(store, signed, comparable, counted if write else None)
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
