@@ -111,3 +111,27 @@ def test_lone_surrogate_ids_are_written_as_valid_json():
     text = dumps({"id": "x\udc80", "reason": "bad \ud800", "n": 1})
     assert json.loads(text.encode("utf-8")) == {"id": "x\ufffd", "id_bytes": base64.b64encode(b"x\x80").decode(),
                                                 "reason": "bad \\ud800", "n": 1}
+
+
+def test_a_latin1_name_and_a_name_spelled_with_a_backslash_print_apart(tmp_path):
+    """Tester's S7: ``caf\\xe9.txt`` (Latin-1 byte 0xE9) and a file literally named
+    ``caf\\xe9.txt`` printed alike in CSV and text; a backslash is now written ``\\\\``."""
+    text = prose(random.Random(5), 60)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"caf\xe9.txt"), "w", encoding="utf-8") as f:
+        f.write(text)
+    (folder / "caf\\xe9.txt").write_text(text, encoding="utf-8")
+    (folder / "sub").mkdir()
+    with open(os.path.join(os.fsencode(folder / "sub"), b"bad\xff\\"), "w") as f:
+        f.write("\0")  # an error line names it
+    rows = list(csv.DictReader(io.StringIO(run("scan", folder, "--format", "csv", "--level", "document").stdout)))
+    assert {rows[0]["a_path"], rows[0]["b_path"]} == {"caf\\xe9.txt", "caf\\\\xe9.txt"}
+    shown = run("scan", folder, "--level", "document")
+    assert "caf\\xe9.txt" in shown.stdout and "caf\\\\xe9.txt" in shown.stdout
+    assert "sub/bad\\xff\\\\: binary file" in shown.stderr
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(text, "stored")
+    checked = run("check", folder, "--db", tmp_path / "i.dedup", "--format", "csv")
+    names = {r["path"].rsplit("/", 1)[-1] for r in csv.DictReader(io.StringIO(checked.stdout))}
+    assert {"caf\\xe9.txt", "caf\\\\xe9.txt"} <= names

@@ -31,7 +31,7 @@ from ..report import FORMATS, TextOptions, write_report
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.parquet import write_parquet
 from ..report.passages import Passages
-from ..report.safety import printable, warning_text
+from ..report.safety import printable, printable_name, warning_text
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection, input_holding
@@ -246,7 +246,7 @@ class Output:
                        "(listed in the report)", err=True)
             return
         for e in errors:
-            click.echo(f"dedup: {printable(e.path, tabs=False)}: {printable(e.error)}", err=True)
+            click.echo(f"dedup: {printable_name(e.path)}: {printable(e.error)}", err=True)
 
     def warnings(self, warnings: Sequence) -> None:
         """Every warning on stderr (``--quiet``: their number only)."""
@@ -255,7 +255,7 @@ class Output:
             return
         for w in warnings:
             path, message = warning_text(w)
-            where = printable(path, tabs=False) + ": " if path else ""
+            where = printable_name(path) + ": " if path else ""
             click.echo(f"dedup: warning: {where}{printable(message)}", err=True)
 
     def elapsed(self) -> float:

@@ -17,7 +17,7 @@ from typing import Any, Iterable, TextIO
 from ..results import ScanResult
 from ..verdict import Verdict, VerdictReport
 from .bulk import Names, chunks, document_objects, group_blocks, group_objects, pair_blocks, pair_objects
-from .safety import csv_cell, json_name, json_text, warning_text
+from .safety import csv_cell, csv_name, json_name, json_text, warning_text
 from .summary import Tally
 
 #: Pairs encoded per write: few system calls, bounded memory.
@@ -127,7 +127,7 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
         writer.writerows(
             [p.kind, round(p.similarity, 4), round(p.containment[0], 4), round(p.containment[1], 4),
              round(p.estimate, 4), _bool(p.exact)]
-            + [_blank_none(v) for loc in (p.a, p.b) for v in (loc.path, loc.paragraph, loc.start, loc.end)]
+            + [x for loc in (p.a, p.b) for x in (csv_name(loc.path), *map(_blank_none, (loc.paragraph, loc.start, loc.end)))]
             for p in chunk
         )
 
@@ -191,10 +191,10 @@ def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     writer.writerow(VERDICT_CSV_COLUMNS)
     for doc, v in report.judged:
         d = _verdict_dict(v, report.adding)
-        writer.writerow(_blank_none(x) for x in (
-            doc.path, v.doc_id, d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
+        writer.writerow([csv_name(doc.path)] + [_blank_none(x) for x in (
+            v.doc_id, d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
             v.reason, d["matched_id"], round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,
-            " ".join(map(str, v.seen)), len(v.matches), ""))
+            " ".join(map(str, v.seen)), len(v.matches), "")])
     for e in report.errors:
-        writer.writerow(_blank_none(x) for x in (
-            e.path, None, "error", "", _bool(False), _bool(False), "", None, "", "", "", "", "", e.error))
+        writer.writerow([csv_name(e.path)] + [_blank_none(x) for x in (
+            None, "error", "", _bool(False), _bool(False), "", None, "", "", "", "", "", e.error)])

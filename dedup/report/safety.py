@@ -48,6 +48,20 @@ def printable(text: str, *, tabs: bool = True) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+def printable_name(name: str) -> str:
+    """A file name on one line of text output: :func:`printable` with tabs escaped, and
+    each backslash written ``\\\\`` first, so that no name can spell another's escape --
+    ``caf\\xe9.txt`` is the Latin-1 name (byte 0xE9), ``caf\\\\xe9.txt`` a name
+    spelled with a backslash (as the index's ids are written, :mod:`dedup.index.ids`)."""
+    return printable(name.replace("\\", "\\\\"), tabs=False)
+
+
+def csv_name(name: object) -> object:
+    """A file name as a CSV cell: :func:`csv_cell` of the name with each backslash
+    written ``\\\\`` (see :func:`printable_name`)."""
+    return csv_cell(name.replace("\\", "\\\\") if isinstance(name, str) else name)
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

@@ -19,7 +19,7 @@ from typing import Optional, TextIO
 from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
 from .passages import Passages
-from .safety import printable, warning_text
+from .safety import printable, printable_name, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary, sparkline
 
@@ -83,7 +83,7 @@ def plural(n: int, word: str, plural: str = "") -> str:
 
 def _where(loc: Location) -> str:
     para = "" if loc.paragraph is None else f" ¶{loc.paragraph}"
-    return f"{printable(loc.path, tabs=False)}{para} [{loc.start}:{loc.end}]"
+    return f"{printable_name(loc.path)}{para} [{loc.start}:{loc.end}]"
 
 
 # -- scans ------------------------------------------------------------------------------
@@ -170,7 +170,7 @@ def _link_text(st: Style, member: Location, pair: Optional[Pair]) -> str:
     if pair is None:
         return ""
     other = pair.a if pair.b.key() == member.key() else pair.b
-    to = _where(other) if other.paragraph is None else f"¶{other.paragraph} of {printable(other.path, tabs=False)}"
+    to = _where(other) if other.paragraph is None else f"¶{other.paragraph} of {printable_name(other.path)}"
     return f"{_scores(st, pair)} to {to}" if not pair.exact else f"{st.score('exact copy')} of {to}"
 
 
@@ -261,7 +261,7 @@ def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> Non
         head = f"{verb} {plural(len(result.errors), 'document')}:"
         out.write(f"\n{st.bold(head)}\n")
         for e in result.errors:
-            out.write(f"  {printable(e.path, tabs=False)}: {printable(e.error)}\n")
+            out.write(f"  {printable_name(e.path)}: {printable(e.error)}\n")
 
 
 def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
@@ -272,7 +272,7 @@ def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
         out.write(f"\n{st.bold(plural(len(warnings), 'warning') + ':')}\n")
         for w in warnings:
             path, message = warning_text(w)
-            out.write(f"  {printable(path, tabs=False) + ': ' if path else ''}{printable(message)}\n")
+            out.write(f"  {printable_name(path) + ': ' if path else ''}{printable(message)}\n")
 
 
 def _bytes(n: int) -> str:

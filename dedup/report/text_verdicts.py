@@ -14,7 +14,7 @@ from typing import TextIO
 
 from ..verdict import Verdict, VerdictReport
 from .machine import verdict_action, verdict_label
-from .safety import printable
+from .safety import printable, printable_name
 from .text import (MAX_GROUPS, PAIRS_SHOWN, Style, TextOptions, errors_section, max_groups, plural, side_by_side,
                    warnings_section)
 
@@ -45,7 +45,7 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
                          "not shown; --max-groups 0 shows all\n"))
     if limit is None or len(plain) <= limit:
         for doc, v in plain:
-            out.write(f"\n{printable(doc.path, tabs=False)}: {st.bold(_status(v, report.adding))}: "
+            out.write(f"\n{printable_name(doc.path)}: {st.bold(_status(v, report.adding))}: "
                       f"{printable(v.reason)}\n")
     elif plain:
         out.write(st.dim(f"\n{plural(len(plain), 'document')} with nothing seen before not listed "
@@ -57,7 +57,7 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
 
 
 def _block(out: TextIO, st: Style, path: str, v: Verdict, adding: bool) -> None:
-    out.write(f"\n{printable(path, tabs=False)}: {st.bold(_status(v, adding))}: {printable(v.reason)}\n")
+    out.write(f"\n{printable_name(path)}: {st.bold(_status(v, adding))}: {printable(v.reason)}\n")
     for m in v.matches[:MATCHES_SHOWN]:
         exact = ", exact copy" if m.exact else ""
         out.write(f"  ~ {printable(m.doc_id, tabs=False)}: {st.score(f'document similarity {m.similarity:.2f}')} "
