@@ -26,12 +26,21 @@ of the scan process and its children, from ``wait4``) and the median per setting
 ``--before SRC`` runs the same rounds, interleaved with ours, with another source tree
 of dedup first on ``PYTHONPATH`` (e.g. ``git archive main | tar -x -C SRC``), so a
 change is measured before/after in one run on a shared machine.
+``--stage N`` measures the stage itself, as issue #11 puts its cost ("the extra
+candidate stage must cost <= 25 % end to end"): ``N`` in-process scans of the same
+corpus (``-j 1``, so every stage runs in the measuring process) with containment on,
+the CPU time (``time.process_time``) of the stage's parts -- its bucket rows
+(``plan.band._containment_rows``), reading them back, the pairing
+(``containment.bucket_pairs``) and the prefilter (``plan.candidates._plausible``) --
+against the rest of the same scan: one run gives the ratio, whatever the machine's
+load does to the next run.  ``--before SRC`` interleaves the same with another tree.
 Nothing is asserted; it measures and prints markdown tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
@@ -86,10 +95,19 @@ def main(argv=None) -> int:
     parser.add_argument("--max-ratio", type=float, default=None, help="[dedup.containment.MAX_RATIO]")
     parser.add_argument("--cost", type=int, default=0, metavar="N", help="rounds of end-to-end scans [0: none]")
     parser.add_argument("--before", type=Path, default=None, metavar="SRC", help="another dedup source tree to compare")
+    parser.add_argument("--stage", type=int, default=0, metavar="N", help="rounds of in-process stage timing [0: none]")
+    parser.add_argument("--no-recall", action="store_true", help="skip the recall table")
+    parser.add_argument("--stage-once", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    recall(args)
+    if args.stage_once:
+        print(json.dumps(_stage_once(args.stage_once)))
+        return 0
+    if not args.no_recall:
+        recall(args)
     if args.cost:
         cost(HERE / ".corpus" / args.size, args.cost, args.before)
+    if args.stage:
+        stage(HERE / ".corpus" / args.size, args.stage, args.before)
     return 0
 
 
@@ -200,6 +218,67 @@ def cost(folder: Path, rounds: int, before: Path | None) -> None:
     for label, _ in trees:
         off, on = statistics.median(cpu[label, "off"]), statistics.median(cpu[label, "on"])
         print(f"| {label} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.0f} % |")
+
+
+def stage(folder: Path, rounds: int, before: Path | None) -> None:
+    """The in-process stage table (see the module doc)."""
+    trees = [("this tree", None)] + ([("before", before.resolve())] if before else [])
+    runs: dict = {}
+    for _ in range(rounds):
+        for label, src in trees:
+            env = dict(os.environ)
+            if src is not None:
+                env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
+            out = subprocess.run([sys.executable, __file__, "--stage-once", str(folder)], env=env, check=True,
+                                 capture_output=True, text=True, cwd=folder).stdout
+            runs.setdefault(label, []).append(json.loads(out.strip().splitlines()[-1]))
+    print(f"\nThe containment stage inside `dedup scan {folder.name} -j 1` (containment on), CPU seconds, "
+          f"median of {rounds} interleaved rounds:\n")
+    print("| tree | scan | stage | rows | read back | pairing | prefilter | stage / rest of the scan |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, _ in trees:
+        med = {k: statistics.median(r[k] for r in runs[label]) for k in runs[label][0]}
+        shares = ", ".join(f"{r['stage'] / (r['total'] - r['stage']):.3f}" for r in runs[label])
+        print(f"| {label} | {med['total']:.2f} | {med['stage']:.2f} | {med['rows']:.2f} | {med['read']:.2f} | "
+              f"{med['pairing']:.2f} | {med['prefilter']:.2f} | {med['stage'] / (med['total'] - med['stage']):.3f} "
+              f"({shares}) |")
+
+
+def _stage_once(folder: Path) -> dict:
+    """One in-process scan with the stage's parts timed (CPU of this process)."""
+    import functools
+    import time
+
+    from dedup import containment as ct
+    from dedup.cli import main
+    from dedup.plan import band, candidates
+
+    spent = {"rows": 0.0, "read": 0.0, "pairing": 0.0, "prefilter": 0.0}
+
+    def timed(module, name, part, only=None):
+        inner = getattr(module, name)
+
+        @functools.wraps(inner)
+        def wrapper(*a, **k):
+            if only is not None and not only(*a, **k):
+                return inner(*a, **k)
+            start = time.process_time()
+            try:
+                return inner(*a, **k)
+            finally:
+                spent[part] += time.process_time() - start
+        setattr(module, name, wrapper)
+
+    timed(band, "_containment_rows", "rows")
+    timed(candidates, "partition_rows", "read", only=lambda plan, part, kind="band", width=2: kind == "contain")
+    timed(ct, "bucket_pairs", "pairing")
+    timed(candidates, "_plausible", "prefilter")
+    start = time.process_time()
+    try:
+        main(["scan", str(folder), "--format", "json", "-o", os.devnull, "--no-cache", "-j", "1"])
+    except SystemExit:
+        pass
+    return {"total": time.process_time() - start, "stage": sum(spent.values()), **spent}
 
 
 def _scan_cpu(folder: Path, src: Path | None, extra: list[str]) -> float:

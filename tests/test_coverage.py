@@ -69,44 +69,55 @@ def test_a_batch_gives_each_pair_its_own_coverage():
     assert np.allclose(got, [1.0, 0.5, 1.0])
 
 
-def test_the_scan_reports_an_edited_quote_but_not_a_sentence_sharing_a_phrase():
-    rng = random.Random(5)
-    # An edited quote: 24 words with one changed, inside a 100-word paragraph.
+def _cases(seed: int) -> dict:
+    """A sentence whose 14-word phrase is inside a story (0.72 of its word 2-grams,
+    0.74 of its words), and a quote of 24 words with one word edited inside a report."""
+    rng = random.Random(seed)
+    phrase = rich_prose(rng, 14).split()
     quote = rich_prose(rng, 24).split()
     words = rich_prose(rng, 100).split()
-    report = " ".join(words[:40] + quote + words[40:])
-    edited = " ".join(quote[:12] + ["unrelatedword"] + quote[13:])
-    # A sentence whose 14-word phrase is in another paragraph: 0.72 of its shingles.
-    phrase = rich_prose(rng, 14).split()
-    sentence = " ".join(rich_prose(rng, 3).split() + phrase + rich_prose(rng, 2).split())
-    story = " ".join(rich_prose(rng, 40).split() + phrase + rich_prose(rng, 20).split())
-    docs = [Document("quote.txt", edited), Document("report.txt", report),
-            Document("sentence.txt", sentence), Document("story.txt", story)]
+    return {
+        "sentence": " ".join(rich_prose(rng, 3).split() + phrase + rich_prose(rng, 2).split()),
+        "story": " ".join(rich_prose(rng, 40).split() + phrase + rich_prose(rng, 20).split()),
+        "report": " ".join(words[:40] + quote + words[40:]),
+        "edited": " ".join(quote[:12] + ["unrelatedword"] + quote[13:]),
+        "intro": rich_prose(rng, 60),
+    }
+
+
+def test_the_scan_reports_an_edited_quote_but_not_a_sentence_sharing_a_phrase():
+    t = _cases(5)
+    docs = [Document(f"{name}.txt", t[name]) for name in ("edited", "report", "sentence", "story")]
     result = scan_documents(docs, levels=["paragraph"])
     pairs = {frozenset((p.a.path, p.b.path)): p for p in result.pairs}
-    assert pairs[frozenset(("quote.txt", "report.txt"))].relation == "contained"
+    assert pairs[frozenset(("edited.txt", "report.txt"))].relation == "contained"
     assert frozenset(("sentence.txt", "story.txt")) not in pairs
-    table = SetTable.from_shingles(shingle([normalize(sentence), normalize(story)]))
+    table = SetTable.from_shingles(shingle([normalize(t["sentence"]), normalize(t["story"])]))
     assert score_pairs(table, np.array([[0, 1]])).containment_a[0] >= Settings().containment  # the old rule's FP
 
 
 def test_the_index_does_not_call_a_paragraph_sharing_a_phrase_contained(tmp_path):
     from dedup import Index
 
-    rng = random.Random(6)
-    phrase = rich_prose(rng, 14).split()
-    sentence = " ".join(rich_prose(rng, 3).split() + phrase + rich_prose(rng, 2).split())
-    story = " ".join(rich_prose(rng, 40).split() + phrase + rich_prose(rng, 20).split())
-    quote = rich_prose(rng, 24).split()
-    words = rich_prose(rng, 100).split()
-    report = " ".join(words[:40] + quote + words[40:])
-    edited = " ".join(quote[:12] + ["unrelatedword"] + quote[13:])
-    intro = rich_prose(rng, 60)
+    t = _cases(6)
     with Index.open(tmp_path / "i.dedup") as idx:
-        idx.add(story, doc_id="story")
-        idx.add(report, doc_id="report")
+        idx.add(t["story"], doc_id="story")
+        idx.add(t["report"], doc_id="report")
         # Each beside an unrelated paragraph, so that the article as a whole is not inside.
-        v = idx.check(intro + "\n\n" + sentence)
+        v = idx.check(t["intro"] + "\n\n" + t["sentence"])
         assert not [p for m in v.matches for p in m.paragraphs], v.reason
-        v = idx.check(intro + "\n\n" + edited)
+        v = idx.check(t["intro"] + "\n\n" + t["edited"])
         assert [(m.doc_id, [p.relation for p in m.paragraphs]) for m in v.matches] == [("report", ["contained"])]
+
+
+def test_the_index_covers_a_stored_paragraph_inside_a_checked_one_from_its_stored_text(tmp_path):
+    from dedup import Index
+
+    t = _cases(7)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(t["intro"] + "\n\n" + t["sentence"], doc_id="sentence")
+        idx.add(rich_prose(random.Random(8), 60) + "\n\n" + t["edited"], doc_id="quote")
+        assert not [p for m in idx.check(t["story"]).matches for p in m.paragraphs]
+        v = idx.check(t["report"])
+        assert [(m.doc_id, [(p.relation, p.containment[1] > p.containment[0]) for p in m.paragraphs])
+                for m in v.matches] == [("quote", [("contained", True)])]

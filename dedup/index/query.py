@@ -10,9 +10,8 @@
    (:meth:`~dedup.storage.protocol.Storage.paragraph_signatures`);
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
-   as in a scan (a checked paragraph inside a stored one is also covered to
-   :data:`~dedup.verify.COVERAGE`; a stored paragraph inside a checked one is judged
-   by its shingle containment alone, as its shingles' order is not stored) (paragraphs of fewer than ``min_tokens`` tokens are not compared;
+   as in a scan (the smaller side of a contained pair must also be covered,
+   :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared;
    an article without a longer one is matched only as an exact copy,
    :func:`~dedup.index.documents.exact_copies`).
 
@@ -30,13 +29,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..minhash import estimate, floor
-from ..segments import first_unique, sorted_unique, take_sets
+from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
-from ..verify import COVERAGE, coverage, score_pairs
+from ..verify import score_pairs
 from . import contain
 from .bytebound import equal_bound
+from .coverage import covered
 from .documents import document_matches
 from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hits_to_pairs, joined, take_rows
 from .signing import Signed
@@ -132,12 +132,11 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     scores = score_pairs(joined(new_sets, rows.sets), pairs)
     near = scores.jaccard >= s.threshold
     inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
-    # A checked paragraph inside a stored one must also be covered (the scan's rule,
-    # :func:`dedup.verify.coverage`): its shingles in order come from signing.
-    new_inside = np.flatnonzero(inside & (scores.containment_a >= scores.containment_b))
-    if len(new_inside):
-        inside[new_inside] = coverage(c.shingles.take(eligible[new[new_inside]]),
-                                      take_sets(rows.sets, cand[new_inside])) >= COVERAGE
+    # The smaller side must also be covered (the scan's rule, :mod:`.coverage`).
+    which = np.flatnonzero(inside)
+    if len(which):
+        inside[which] = covered(store, signed, eligible[new[which]], rows, cand[which],
+                                scores.containment_a[which] >= scores.containment_b[which])
     keep = near | inside
     new, cand, inside = new[keep], cand[keep], inside[keep]
     jac, ca, cb = scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]

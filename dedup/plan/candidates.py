@@ -45,8 +45,9 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
         contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
     code = pairs[:, 0] * plan.items + pairs[:, 1]
-    if s.containment:  # both kinds of pairs: sorted by (a, b) and distinct again
-        code = sorted_unique(code)
+    if s.containment:  # two sorted runs of distinct pairs: merged (a stable sort), distinct again
+        code = np.sort(code, kind="stable")
+        code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
     save(plan.scratch.candidates(plan.level, part), code)
     return np.bincount(pairs[:, 0] * BINS // max(plan.items, 1), minlength=BINS)
 
@@ -84,8 +85,8 @@ def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
         return pairs
     code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
     pairs = np.stack([code // plan.items, code % plan.items], axis=1)
-    involved, local = sorted_unique(pairs, return_inverse=True)
-    local = local.reshape(pairs.shape)
+    involved = sorted_unique(pairs)
+    local = np.searchsorted(involved, pairs)  # a few items, many pairs: cheaper than an argsort's inverse
     sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
     kept = containment.plausible(sigs, sizes, local, plan.settings.containment)
     return involved[kept]
