@@ -87,11 +87,14 @@ def _cases(seed: int) -> dict:
 
 def test_the_scan_reports_an_edited_quote_but_not_a_sentence_sharing_a_phrase():
     t = _cases(5)
-    docs = [Document(f"{name}.txt", t[name]) for name in ("edited", "report", "sentence", "story")]
-    result = scan_documents(docs, levels=["paragraph"])
-    pairs = {frozenset((p.a.path, p.b.path)): p for p in result.pairs}
-    assert pairs[frozenset(("edited.txt", "report.txt"))].relation == "contained"
-    assert frozenset(("sentence.txt", "story.txt")) not in pairs
+    docs = [Document(f"{name}.txt", t[name]) for name in ("edited", "report", "sentence")]
+    docs.append(Document("story.txt", t["story"] + "\n\n" + t["intro"]))  # a document of two paragraphs
+    for levels in (["paragraph"], ["document"], ["document", "paragraph"]):
+        result = scan_documents(docs, levels=levels)
+        pairs = {(p.kind, frozenset((p.a.path, p.b.path))): p for p in result.pairs}
+        for kind in levels:
+            assert pairs[kind, frozenset(("edited.txt", "report.txt"))].relation == "contained"
+        assert {k for k, names in pairs if names == {"sentence.txt", "story.txt"}} == set(), levels
     table = SetTable.from_shingles(shingle([normalize(t["sentence"]), normalize(t["story"])]))
     assert score_pairs(table, np.array([[0, 1]])).containment_a[0] >= Settings().containment  # the old rule's FP
 

@@ -44,9 +44,9 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     which = np.flatnonzero(reported)
     if not s.boilerplate or not len(which):
         return scores
-    para = _paragraph_plan(plan)
+    para = paragraph_plan(plan)
     docs = sorted_unique(np.concatenate([a[which], b[which]]))
-    first, count = _paragraphs_of(plan, para, docs)
+    first, count = paragraphs_of(plan, para, docs)
     gids = ranges(first, count)  # ascending: documents in order, each one's paragraphs in order
     at = offsets_from_counts(count)[:-1]  # each document's first paragraph in ``gids``
     keys, common = para.rows(gids, "keys"), para.rows(gids, "common").astype(bool)
@@ -111,7 +111,7 @@ def _template(para: LevelPlan, gids: np.ndarray, where: np.ndarray, owner: np.nd
     return recurring & edges
 
 
-def _paragraph_plan(plan: LevelPlan) -> LevelPlan:
+def paragraph_plan(plan: LevelPlan) -> LevelPlan:
     """The paragraph level of the scan of the document level ``plan`` (its bases read
     from the shards' paragraph files)."""
     counts = [len(load(plan.scratch.shard(s, "paragraph", "keys"), mmap=True)) for s in range(plan.shards)]
@@ -119,7 +119,7 @@ def _paragraph_plan(plan: LevelPlan) -> LevelPlan:
         np.array(counts, dtype=np.int64)).tolist()))
 
 
-def _paragraphs_of(plan: LevelPlan, para: LevelPlan, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def paragraphs_of(plan: LevelPlan, para: LevelPlan, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, count)``: the paragraph item number of each document item's (``docs``,
     ascending) first paragraph, and how many it has."""
     shard = plan.shard_of(docs)

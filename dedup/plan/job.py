@@ -143,9 +143,9 @@ def run_scan(
     common_keys = np.sort(common[:, 0].view(np.uint64))
     pairs, groups, boilerplate = [], [], []
     # The paragraphs' shingles in order are read by the document stage and, with
-    # containment on, by the paragraph level's verification (coverage): removed
-    # once neither is left to run.
-    readers = {"document"} & set(chosen) | ({"paragraph"} & set(chosen) if settings.containment else set())
+    # containment on, by each level's verification (coverage): removed once no level
+    # left to run reads them.
+    readers = set(chosen) if settings.containment else {"document"} & set(chosen)
     if not readers:
         _remove_document_sources(paragraphs)
     for level in chosen:
@@ -155,12 +155,11 @@ def run_scan(
             counts = executor.map(document_shard, [(scratch, s, common_keys, recurring)
                                                            for s in range(paragraphs.shards)])
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
+            if not settings.containment:
+                _done_reading(paragraphs, readers, level)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
                            doc_bases)
-        if level in readers:
-            readers.discard(level)
-            if not readers:
-                _remove_document_sources(paragraphs)
+        _done_reading(paragraphs, readers, level)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
             scratch.remove(done, level)
         if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
@@ -205,6 +204,15 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
         threshold=settings.threshold if level == "paragraph" else settings.doc_threshold,
         min_tokens=settings.min_tokens, key_partitions=max(1, min(asked, items // MIN_PARTITION_ROWS)), waves=waves,
     )
+
+
+def _done_reading(paragraphs: LevelPlan, readers: set, level: str) -> None:
+    """``level`` has read the paragraphs' shingles in order: they are removed when it
+    was the last of ``readers`` (the levels left to read them) to do so."""
+    if level in readers:
+        readers.discard(level)
+        if not readers:
+            _remove_document_sources(paragraphs)
 
 
 def _remove_document_sources(paragraphs: LevelPlan) -> None:

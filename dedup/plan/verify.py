@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import containment
 from ..minhash import estimate, floor
-from ..segments import SetTable, sorted_unique, take_sets
+from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
 from ..verify import COVERAGE, coverage, score_pairs
 from . import frames
@@ -81,7 +81,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
             scores = frames.rescored(plan, a, b, scores)
         near = scores.jaccard >= plan.threshold
         inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
-        if plan.level == "paragraph" and inside.any():
+        if inside.any():
             inside[inside] = _coverage(plan, involved, table, local.reshape(2, -1).T[inside],
                                        scores.containment_a[inside] >= scores.containment_b[inside]) >= COVERAGE
         keep = near | inside
@@ -103,17 +103,40 @@ def published_groups(plan: LevelPlan):
 
 def _coverage(plan: LevelPlan, involved: np.ndarray, table: SetTable, pairs: np.ndarray,
               a_inside: np.ndarray) -> np.ndarray:
-    """:func:`dedup.verify.coverage` of paragraph pairs ``pairs`` (rows into ``involved``
-    and ``table``, their items and shingle sets): of side a in side b where
-    ``a_inside``, else of b in a.  The inside side's shingles in order and its words'
-    widths are read from its shard's paragraph files (:mod:`.sign`)."""
+    """:func:`dedup.verify.coverage` of pairs ``pairs`` (rows into ``involved`` and
+    ``table``, their items and shingle sets): of side a in side b where ``a_inside``,
+    else of b in a.  The inside side's shingles in order and its words' widths are read
+    from its shard's paragraph files (:mod:`.sign`); a document's are its paragraphs'
+    but its boilerplate (left out of its set too), each paragraph covered by the other
+    document's whole set, its covered words summed."""
     short = np.where(a_inside, pairs[:, 0], pairs[:, 1])
     long = np.where(a_inside, pairs[:, 1], pairs[:, 0])
     items, which = sorted_unique(involved[short], return_inverse=True)
+    if plan.level == "paragraph":
+        return coverage(_ordered(plan, items).take(which), take_sets(table, long))
+    para = frames.paragraph_plan(plan)
+    first, count = frames.paragraphs_of(plan, para, items)
+    gids = ranges(first, count)
+    kept = ~para.rows(gids, "common").astype(bool)
+    gids, count = gids[kept], np.bincount(np.repeat(np.arange(len(items)), count)[kept], minlength=len(items))
+    texts = _ordered(para, gids)
+    # Each pair's short document as its paragraphs, each against the long one's set.
+    at = offsets_from_counts(count)[:-1]
+    mine = ranges(at[which], count[which])
+    owner = np.repeat(np.arange(len(pairs)), count[which])
+    share = coverage(texts.take(mine), take_sets(table, long[owner]))
+    units = texts.units[mine]
+    words = np.bincount(owner, weights=units, minlength=len(pairs))
+    inside = np.bincount(owner, weights=np.rint(share * units), minlength=len(pairs))
+    return np.where(words > 0, inside / np.maximum(words, 1), 0.0)
+
+
+def _ordered(plan: LevelPlan, items: np.ndarray) -> Shingles:
+    """The shingles in order, with their words' widths, of paragraph items ``items``
+    (ascending) of the paragraph level ``plan``."""
     hashes, offsets = plan.segments(items, "hashes", "hash_offsets")
     widths, unit_offsets = plan.segments(items, "widths", "unit_offsets")
-    texts = Shingles(hashes, offsets, np.diff(unit_offsets), widths.astype(np.uint8, copy=False))
-    return coverage(texts.take(which), take_sets(table, long))
+    return Shingles(hashes, offsets, np.diff(unit_offsets), widths.astype(np.uint8, copy=False))
 
 
 def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
