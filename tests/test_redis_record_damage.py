@@ -189,6 +189,25 @@ def test_an_edited_digest_entry_is_detected(redis_prefix, texts):
         assert idx.holds([{"id": "article-0", "text": texts[0]}], texts=True) == [True]
 
 
+def test_a_deleted_meta_hash_is_not_created_again_over_the_rows(redis_prefix, texts, tmp_path):
+    """Layout 9 before this: ``DEL meta`` and the next ``Index.open`` (which creates an
+    index where none is) wrote a new meta hash over the stored rows, with this caller's
+    settings, and reset ``n:d``, ``log:n`` and ``judged`` to 0 (found by
+    ``benchmarks/redis_damage_trials.py``)."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.delete(f"{redis_prefix}:meta")
+    client.close()
+    before = _stored(redis_prefix)
+    said = f"the meta hash \\({redis_prefix}:meta\\) is missing while the index's other keys exist"
+    with pytest.raises(IndexCorrupt, match=f"the index is damaged: {said}"):
+        Index.open(url)
+    with pytest.raises(IndexCorrupt, match=said):
+        Index.open(url, readonly=True)
+    assert _stored(redis_prefix) == before
+    assert "is missing while" in _cli_check(url, texts[0], tmp_path)
+
+
 def test_a_small_set_back_after_removals_is_detected_by_a_check_reading_no_document(redis_prefix, texts, tmp_path):
     """One paragraph shared with a 30-paragraph article matches no document as a whole,
     so the check reads no document row (``_whole`` never runs), and after a removal

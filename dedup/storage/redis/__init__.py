@@ -408,6 +408,9 @@ def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive
     raw = client.hgetall(key)
     if not raw:
         if not create:
+            if client.exists(*(f"{u.prefix}:{name}" for name in ("log:n", "n:d", "judged", "ids", "log"))):
+                raise IndexCorrupt(damaged(u.shown, f"the meta hash ({key}) is missing while the index's other keys "
+                                                    "exist"))
             raise IndexMissing(f"{u.shown}: no index under prefix {u.prefix!r} in this database")
         fields = {"format": FORMAT, "format_version": FORMAT_VERSION, "shard_bits": str(u.shard_bits),
                   **compat.describe(settings or Settings(), derive)}

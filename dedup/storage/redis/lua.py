@@ -416,11 +416,19 @@ return 0
 #: deleted with all its shards is damage too), then the meta hash's field/value pairs.  Writes them,
 #: and the counts that must exist from the start (``log:n``, ``judged``), only if the
 #: hash does not exist (the first creator wins); returns the hash's content either way.
+#: A DEDUPDAMAGE error, nothing written, when the hash is missing but keys an index
+#: creates (its counts, its ids, its log) exist: re-created there, a new meta hash reset
+#: the counts and could carry other settings over the stored rows.
 CREATE = r"""#!lua
 local sub = string.sub
 """ + _JUDGED + r"""
 local k, marks = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', k .. 'meta') == 0 then
+  if redis.call('EXISTS', k .. 'log:n', k .. 'n:d', k .. 'judged', k .. 'ids', k .. 'log', k .. 'seq:d',
+                k .. 'log:gen') > 0 then
+    return redis.error_reply('DEDUPDAMAGE the meta hash (' .. k .. 'meta) is missing while the index\'s ' ..
+                             'other keys exist; nothing was written')
+  end
   for i = 3, 2 + 2 * marks, 2 do redis.call('SETBIT', k .. ARGV[i] .. 'on', tonumber(ARGV[i + 1]), 1) end
   for i = 3 + 2 * marks, #ARGV, 2 do redis.call('HSET', k .. 'meta', ARGV[i], ARGV[i + 1]) end
   redis.call('SET', k .. 'log:n', 0)
