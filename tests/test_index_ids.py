@@ -357,3 +357,23 @@ def test_file_ids_escape_backslashes_so_an_undecodable_name_has_its_own(tmp_path
     assert ids(db) == ["a\\\\b.txt", "caf\\\\xe9.txt", "caf\\xe9.txt"]
     again = run("index", "add", "in", "--db", db, "--base", "in")
     assert again.exit_code == 0 and "3 already indexed" in again.stdout
+
+
+def test_an_id_given_twice_in_a_batch_is_judged_after_an_earlier_replacement(tmp_path):
+    """Reviewer's R8: an id stored with the same text was settled before the loop even
+    when an earlier item of the batch replaced it; the later item was then judged as an
+    exact copy only ("nothing seen before"), not as the near-copy of Y it is."""
+    words = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november".split()
+
+    def art(seed: int) -> str:
+        r = random.Random(seed)
+        return "\n\n".join(" ".join(r.choice(words) + str(r.randint(0, 300)) for _ in range(60)) for _ in range(4))
+
+    near = art(3).replace("alpha", "ALPHAX", 3)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(art(3), "Y")
+        idx.load([("X", near)])  # stored unjudged
+        first, second = idx.add_many([{"id": "X", "text": art(2)}, {"id": "X", "text": near}],
+                                     policy=Policy(replace=True))
+        assert first.added and second.is_duplicate, second.reason
+        assert "'Y'" in second.reason

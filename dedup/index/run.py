@@ -5,6 +5,7 @@ pass that decides each article (:mod:`.judge`) and one bulk write at the end."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from typing import Optional, Sequence
 
@@ -52,7 +53,9 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)
         # and never judged: not looked up, so a retried or concurrent add of what is
         # stored holds the write lock for moments, not for a whole batch look-up.
-        settled = np.array([doc_id in known and known[doc_id] == digest(inputs[i].text)
+        # (Not an id given twice in the batch: an earlier item may replace it; reviewer's R8.)
+        repeated = {doc_id for doc_id, n in Counter(ids).items() if n > 1}
+        settled = np.array([doc_id in known and doc_id not in repeated and known[doc_id] == digest(inputs[i].text)
                             for doc_id, i in zip(ids, good)], dtype=bool)
         comparable = comparable[~settled[comparable]]
         lookup = (look_up(store, signed, comparable, counted if write else None)
