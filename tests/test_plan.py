@@ -9,6 +9,7 @@ import os
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from dedup import scan
@@ -226,3 +227,37 @@ def test_same_result_in_waves_and_each_waves_rows_removed_before_the_next(folder
     for level in ("document", "paragraph"):
         (one, whole), (many, in_waves) = sorted((w, p) for (lvl, w), p in peak.items() if lvl == level)
         assert one == 1 and many > 1 and in_waves < whole * 2 / many, (level, many, in_waves, whole)
+
+
+def test_signatures_kept_only_for_banded_items_and_level_files_removed_after_it(folder, monkeypatch, small_shards):
+    """After the first band wave each shard keeps the signatures of the items it banded
+    (the only ones that can become candidates), not every item's; a level's signatures
+    and shingle sets are gone once it is done.  Same result as ever (the tests above)."""
+    exact, band, candidates, verify = job.STAGES
+    banded: dict = {}
+    seen: dict = {}
+
+    def counted(plan, shard, wave):
+        banded[plan.level, shard] = band(plan, shard, wave)
+        return banded[plan.level, shard]
+
+    def looked(plan, part):  # every shard banded by now: what is on disk
+        for shard in range(plan.shards):
+            path = plan.scratch.shard(shard, plan.level, "kept_sigs")
+            seen[plan.level, shard] = (plan.scratch.shard(shard, plan.level, "sigs").exists(),
+                                       len(np.load(path)) if path.exists() else None)
+        if plan.level == "paragraph":
+            left = list((plan.scratch.root / "shards").glob("*/document.*"))
+            seen["document files"] = sorted({p.name.split(".")[1] for p in left})
+        return candidates(plan, part)
+
+    monkeypatch.setattr(job, "STAGES", (exact, counted, looked, verify))
+    result = scan(folder, jobs=1, partitions=2)
+    assert len(result.pairs) > 50
+    assert {k for k in banded} == {k for k in seen if k != "document files"}
+    for key, count in banded.items():
+        assert seen[key] == (False, count), key  # no full signatures; a kept row per banded item
+    paragraphs = sum(c for (level, _), c in banded.items() if level == "paragraph")
+    assert 0 < paragraphs < sum(d.paragraphs for d in result.documents)  # short lines and copies are not banded
+    assert not {"sigs", "kept_sigs", "kept", "values", "offsets", "sizes"} & set(seen["document files"])
+    assert "start" in seen["document files"]  # what the report reads stays

@@ -22,41 +22,42 @@ import numpy as np
 from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
-from .items import LevelPlan, release
+from .items import LevelPlan, forget_removed, release
 from .scratch import by_partition, load, partition_of, save
 
 
 def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
     """Write shard ``shard``'s band rows of wave ``wave`` (its share of the bands and
     containment positions, :meth:`LevelPlan.wave_span`); returns how many items it banded."""
+    forget_removed()
     lo, hi = plan.bases[shard], plan.bases[shard + 1]
     eligible = np.ones(hi - lo, dtype=bool)
     eligible[copies_in(plan, lo, hi) - lo] = False
     eligible &= plan.file(shard, "tokens") >= plan.min_tokens
     local = np.flatnonzero(eligible)
     s = plan.settings
-    sigs = plan.file(shard, "sigs")
+    sigs = plan.kept_signatures(shard, local)
     first, last = plan.wave_span(s.bands, wave)
-    keys = band_keys(np.asarray(sigs[:, first * s.rows : last * s.rows][local]), last - first, s.rows, first).ravel()
+    keys = band_keys(np.asarray(sigs[:, first * s.rows : last * s.rows]), last - first, s.rows, first).ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), last - first)
     _save_by_partition(plan, shard, "band", partition_of(keys, plan.partitions), keys, gids)
     if s.containment:
-        _containment_rows(plan, shard, local, wave)
+        _containment_rows(plan, shard, local, sigs, wave)
     release(sigs)
     return len(local)
 
 
-def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, wave: int) -> None:
+def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.ndarray, wave: int) -> None:
     """The same items' containment bucket rows ``(key, item, set size)`` of wave
-    ``wave``'s positions (:func:`dedup.containment.bucket_keys`), split by partition of
-    their key.  Set sizes (distinct shingles), not counts with repeats: the Jaccard of a
-    pair contained at the threshold follows from the set sizes exactly
-    (:func:`dedup.containment.min_jaccard`), while a container that repeats its shingles
-    (a table, a list) has a count ratio well above its set ratio and was not searched at
-    all past ``MAX_RATIO``."""
+    ``wave``'s positions (:func:`dedup.containment.bucket_keys`; ``sigs``: their
+    signatures), split by partition of their key.  Set sizes (distinct shingles), not
+    counts with repeats: the Jaccard of a pair contained at the threshold follows from
+    the set sizes exactly (:func:`dedup.containment.min_jaccard`), while a container
+    that repeats its shingles (a table, a list) has a count ratio well above its set
+    ratio and was not searched at all past ``MAX_RATIO``."""
     s = plan.settings
     first, last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave)
-    keys = containment.bucket_keys(np.asarray(plan.file(shard, "sigs")[:, :last][local]), first, last)
+    keys = containment.bucket_keys(np.asarray(sigs[:, :last]), first, last)
     positions = keys.shape[1]
     keys = keys.ravel()
     gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)

@@ -23,7 +23,7 @@ from .. import containment
 from ..lsh import bucket_pairs
 from ..segments import sorted_unique
 from .band import partition_rows
-from .items import LevelPlan
+from .items import LevelPlan, forget_removed
 from .scratch import load, save
 
 #: Bins of first-item numbers that the candidates are counted in.
@@ -34,6 +34,7 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
     """Write candidate partition ``part``'s pairs (band partition ``part %
     plan.partitions`` of the wave whose rows are written now); returns their count per
     bin of first items (``BINS`` int64 counts)."""
+    forget_removed()
     flat = partition_rows(plan, part % plan.partitions)
     pairs = bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64))
     del flat

@@ -10,21 +10,40 @@ from __future__ import annotations
 
 import mmap
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from ..segments import offsets_from_counts, ranges
 from ..settings import Settings
-from .scratch import Scratch, load
+from .scratch import Scratch, load, save
 
 
-@lru_cache(maxsize=1024)
+#: Stage files this process has memory-mapped (see :func:`_mapped`), at most ``MAPS``.
+_maps: dict[Path, np.ndarray] = {}
+MAPS = 1024
+
+
 def _mapped(path: Path) -> np.ndarray:
     """A stage file, memory-mapped once per process (a verification task reads the
     same shard files for every chunk of pairs)."""
-    return load(path, mmap=True)
+    array = _maps.get(path)
+    if array is None:
+        if len(_maps) >= MAPS:
+            _maps.clear()
+        array = _maps[path] = load(path, mmap=True)
+    return array
+
+
+def forget_removed() -> None:
+    """Unmap the stage files that have been removed since this process mapped them.
+
+    Why: a removed file's disk space is freed only once no process maps it, and a
+    worker keeps its maps from task to task; each stage calls this as a task starts,
+    so the files a finished level no longer needs (:func:`dedup.plan.job.run_scan`)
+    leave the scratch folder as soon as every worker has moved on."""
+    for path in [p for p in _maps if not p.exists()]:
+        del _maps[path]
 
 
 def release(array: np.ndarray) -> None:
@@ -56,6 +75,8 @@ class LevelPlan:
     ``waves``: the band rows are written and turned into candidates in this many
     waves (:mod:`dedup.plan.band`), each with ``partitions`` partitions; candidate
     partition ``p`` is partition ``p % partitions`` of wave ``p // partitions``.
+    ``kept``: the band stage's first wave has kept the signatures of the items it
+    banded only (:func:`kept_signatures`); ``rows(gids, "sigs")`` reads those.
     """
 
     scratch: Scratch
@@ -69,6 +90,7 @@ class LevelPlan:
     key_partitions: int = 0
     range_starts: tuple[int, ...] = ()
     waves: int = 1
+    kept: bool = False
 
     @property
     def copy_partitions(self) -> int:
@@ -123,12 +145,46 @@ class LevelPlan:
         parts = []
         for s in np.flatnonzero(np.diff(cuts)):
             local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
-            mapped = self.file(int(s), name)
+            if name == "sigs" and self.kept:  # only banded items are read: each has its row
+                local = np.searchsorted(self.file(int(s), "kept"), local)
+                name_read = "kept_sigs"
+            else:
+                name_read = name
+            mapped = self.file(int(s), name_read)
             parts.append(np.asarray(mapped[local]))
             release(mapped)
         if parts:
             return np.concatenate(parts)
+        if name == "sigs":
+            return np.zeros((0, self.settings.num_perm), np.uint32)
         return np.zeros((0,) + self.file(0, name).shape[1:], self.file(0, name).dtype) if self.shards else np.zeros(0)
+
+    def kept_signatures(self, shard: int, local: np.ndarray) -> np.ndarray:
+        """The signatures (``(len(local), num_perm)`` uint32) of shard ``shard``'s items
+        ``local`` (numbers within the shard, sorted): the items the band stage bands.
+
+        The first call for a shard (the band stage's first wave, ``kept`` false) keeps
+        only these rows -- files ``kept_sigs`` and ``kept`` (their numbers) -- and
+        removes the full ``sigs`` file; later calls (``kept`` true) read them back.
+        Why: no other item can become a candidate (exact copies and items under
+        ``min_tokens`` are never banded), and full signatures were the largest part
+        of the scratch folder (46 % of it at its peak on 153 MB of text).  Whatever
+        read every item's signature has run by then (:func:`dedup.plan.sign.document_shard`
+        builds documents from the paragraphs' before the paragraph level starts).
+        """
+        if self.kept:
+            kept = self.file(shard, "kept_sigs")
+            if len(kept) != len(local):
+                raise RuntimeError(f"shard {shard} kept {len(kept)} signatures for {len(local)} banded items")
+            return kept
+        full = self.scratch.shard(shard, self.level, "sigs")
+        if not full.exists():  # a retried task (Dask): its first run kept them
+            return np.asarray(self.file(shard, "kept_sigs"))
+        sigs = np.asarray(load(full, mmap=True)[local])  # not through the maps: the file goes now
+        save(self.scratch.shard(shard, self.level, "kept_sigs"), sigs)
+        save(self.scratch.shard(shard, self.level, "kept"), local.astype(np.int64))
+        full.unlink()
+        return sigs
 
     def segments(self, gids: np.ndarray, name: str = "values", offsets: str = "offsets") -> tuple[np.ndarray, np.ndarray]:
         """Flat ``(values, offsets)`` of the variable-length rows of items ``gids``

@@ -162,6 +162,7 @@ def run_scan(
         _done_reading(paragraphs, readers, level)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
             scratch.remove(done, level)
+        _remove_shard_files(plan, LEVEL_ONLY)
         if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
             level_pairs, level_groups = linked.located(found)
         else:
@@ -206,6 +207,13 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
     )
 
 
+#: Shard files read only while their own level runs (signatures, shingle sets, set
+#: sizes): removed once it is done.  The report reads the places and previews.  The
+#: document level runs first (:data:`dedup.results.LEVELS`), and reads the paragraphs'
+#: shingle sets then (:mod:`.frames`).
+LEVEL_ONLY = ("sigs", "kept_sigs", "kept", "values", "offsets", "sizes")
+
+
 def _done_reading(paragraphs: LevelPlan, readers: set, level: str) -> None:
     """``level`` has read the paragraphs' shingles in order: they are removed when it
     was the last of ``readers`` (the levels left to read them) to do so."""
@@ -219,9 +227,14 @@ def _remove_document_sources(paragraphs: LevelPlan) -> None:
     """Remove the paragraphs' shingles in order, which the document stage
     (:func:`document_shard`) and the paragraph verification's coverage read, once
     both have run."""
-    for shard in range(paragraphs.shards):
-        for name in ("hashes", "hash_offsets", "units", "widths", "unit_offsets"):
-            paragraphs.scratch.shard(shard, paragraphs.level, name).unlink(missing_ok=True)
+    _remove_shard_files(paragraphs, ("hashes", "hash_offsets", "units", "widths", "unit_offsets"))
+
+
+def _remove_shard_files(plan: LevelPlan, names: Sequence[str]) -> None:
+    """Remove files ``names`` of every shard of ``plan``'s level."""
+    for shard in range(plan.shards):
+        for name in names:
+            plan.scratch.shard(shard, plan.level, name).unlink(missing_ok=True)
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
@@ -242,6 +255,7 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     found = []
     for wave in range(plan.waves):
         executor.map(band, [(plan, s, wave) for s in range(plan.shards)])
+        plan = dataclasses.replace(plan, kept=True)  # only the banded items' signatures are left
         progress.advance()
         found += executor.map(candidates, [(plan, wave * plan.partitions + k) for k in range(plan.partitions)])
         progress.advance()

@@ -36,7 +36,7 @@ from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, tak
 from ..shingle import Shingles
 from ..verify import COVERAGE, coverage, score_pairs
 from . import frames
-from .items import LevelPlan
+from .items import LevelPlan, forget_removed
 from .candidates import range_codes
 from .scratch import load, save
 
@@ -48,6 +48,7 @@ COLUMNS = ("a", "b", "position", "jaccard", "containment_a", "containment_b", "e
 
 def verify_range(plan: LevelPlan, pair_range: int) -> int:
     """Verify pair range ``pair_range``; returns how many candidates it has."""
+    forget_removed()
     code = range_codes(plan, pair_range)
     s = plan.settings
     joined = published_groups(plan)
