@@ -22,6 +22,9 @@ T0 = time.process_time()
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
+import heapq  # noqa: E402
+import itertools  # noqa: E402
+import os  # noqa: E402
 import inspect  # noqa: E402
 import io  # noqa: E402
 import sys  # noqa: E402
@@ -74,6 +77,37 @@ def timed(name: str, fn):
     return call
 
 
+#: Where the pool's tasks log ``stage pid start end cpu`` (``-j`` > 1).
+TASK_LOG = "/tmp/bench-stages-tasks.txt"
+
+
+def logged(name: str, fn):
+    """``fn`` (a stage the pool runs) logging each task's wall span and CPU time."""
+    @functools.wraps(fn)
+    def task(*args, **kwargs):
+        wall, cpu = time.time(), time.process_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with open(TASK_LOG, "a") as log:
+                log.write(f"{name}\t{os.getpid()}\t{wall}\t{time.time()}\t{time.process_time() - cpu}\n")
+    return task
+
+
+def schedule(tasks: list[tuple[str, float, float]], workers: int) -> list[tuple[str, int, float, float]]:
+    """Per run of consecutive tasks of one stage (in start order): ``(stage, tasks,
+    CPU, ideal span)``, the span being that of the tasks' CPU times on ``workers`` idle
+    cores, taken in order by the first free worker (as the pool does)."""
+    out = []
+    for stage, run in itertools.groupby(sorted(tasks, key=lambda t: t[1]), key=lambda t: t[0]):
+        free = [0.0] * workers
+        cpus = [t[2] for t in run]
+        for cpu in cpus:
+            heapq.heapreplace(free, free[0] + cpu)
+        out.append((stage, len(cpus), sum(cpus), max(free)))
+    return out
+
+
 def patch(module, attr: str, name: str) -> None:
     setattr(module, attr, timed(name, getattr(module, attr)))
 
@@ -105,11 +139,20 @@ def install(inline: bool) -> None:
     patch(corpus, "signatures", "sign (MinHash)")
     patch(sign, "write_items", "write items")
     patch(sign, "utf8_sizes", "utf8 sizes")
-    if inline:
-        patch(job, "common_partition", "boilerplate")
-        patch(job, "document_shard", "documents")
-        job.STAGES = tuple(timed(name, stage) for name, stage in zip(("exact", "band", "candidates", "verify (rest)"),
-                                                                      job.STAGES))
+    import dedup.plan.band as band
+    import dedup.plan.common as common
+    import dedup.plan.exact as exact
+    import dedup.plan.read as read
+
+    wrap = timed if inline else logged
+    for modules, attr, name in (((read,), "read_sign", "sign (rest)"), ((common, job), "common_partition", "boilerplate"),
+                                ((sign, job), "document_shard", "documents"), ((exact,), "exact_partition", "exact"),
+                                ((band,), "band_shard", "band"), ((candidates,), "candidate_partition", "candidates"),
+                                ((verify,), "verify_range", "verify (rest)")):
+        wrapped = wrap(name, getattr(modules[0], attr))
+        for module in modules:  # the same object where it is defined: a pool pickles it by name
+            setattr(module, attr, wrapped)
+    job.STAGES = (exact.exact_partition, band.band_shard, candidates.candidate_partition, verify.verify_range)
     patch(candidates, "_plausible", "candidates: containment prefilter")
     patch(candidates, "bucket_pairs", "candidates: band buckets")
     patch(candidates.containment, "bucket_pairs", "candidates: containment buckets")
@@ -142,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-j", "--jobs", type=int, default=1)
     args = parser.parse_args(argv)
     install(args.jobs == 1)
+    if os.path.exists(TASK_LOG):
+        os.unlink(TASK_LOG)
     start = time.process_time()
     sys.argv = ["dedup", "scan", args.folder, "-j", str(args.jobs), "--format", "json", "-o", "/dev/null",
                 "--no-cache"]
@@ -156,6 +201,20 @@ def main(argv: list[str] | None = None) -> int:
           f"the rest {total - timed_sum:.2f})", file=out)
     for name, spent in sorted(OWN.items(), key=lambda kv: -kv[1]):
         print(f"  {name:38s} {spent:7.2f} s  {100 * spent / total:5.1f} %", file=out)
+    if args.jobs > 1 and os.path.exists(TASK_LOG):
+        tasks = []
+        for line in open(TASK_LOG):
+            stage, _, start, _, cpu = line.split("\t")
+            tasks.append((stage, float(start), float(cpu)))
+        runs = schedule(tasks, args.jobs)
+        ideal = sum(r[3] for r in runs)
+        work = sum(r[2] for r in runs)
+        print(f"the pool's tasks: CPU {work:.2f} s; on {args.jobs} idle cores their stages would take {ideal:.2f} s "
+              f"(CPU / {args.jobs} = {work / args.jobs:.2f} s: {ideal - work / args.jobs:.2f} s lost to uneven tasks)",
+              file=out)
+        for stage, count, cpu, span in runs:
+            print(f"  {stage:24s} {count:4d} tasks  CPU {cpu:6.2f} s  span {span:6.2f} s  "
+                  f"(even: {cpu / args.jobs:6.2f})", file=out)
     print(out.getvalue(), end="")
     return 0
 
