@@ -340,6 +340,7 @@ def render(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WORK, DEDUP_COMMAND
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-mb", type=float, default=19.0, help="size of the 1x corpus [19]")
     parser.add_argument("--factors", default="1,2,4,8", help="copies per scaled corpus [1,2,4,8]")
@@ -350,10 +351,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path,
                         help="run the dedup of this source tree (e.g. an older commit's `git archive`), not the installed one")
     parser.add_argument("--out", type=Path, help="also write OUT.md and OUT.json")
+    parser.add_argument("--corpus-dir", type=Path,
+                        help="where the copies are written once and reused [benchmarks/.corpus/scale]")
     parser.add_argument("--from-json", type=Path, help="render a previous run's JSON instead of measuring")
     args = parser.parse_args(argv)
+    if args.corpus_dir:
+        WORK = args.corpus_dir
     if args.code:
-        global DEDUP_COMMAND
         DEDUP_COMMAND = ["env", f"PYTHONPATH={args.code.resolve()}", sys.executable, "-c",
                          "import sys; from dedup.cli import main; sys.argv[0] = 'dedup'; main()"]
     if args.from_json:
