@@ -2,16 +2,17 @@
 the stage functions wrapped by a CPU timer (``time.process_time``, each stage's own
 time: a stage called inside another is subtracted from it).
 
-    python benchmarks/bench_stages.py DIR [-j 1] [--repeat-import]
+    python benchmarks/bench_stages.py DIR [-j N]
 
 Prints the split (read / split / normalize / key hash+previews / tokenize+token hash /
 shingle hash / sign / write items / exact / documents / band / candidates / plausible /
 verify (estimate, sets, scores) / link / report / imports / the rest) in seconds of CPU
 of this process.  With ``-j 1`` (the default) every stage runs here, so the split is the
 whole scan's; with ``-j 2`` it is the scan's own process (its serial work: what bounds
-the ``-j`` ratio).  Wrapping costs a few microseconds per call (the wrapped functions
-are called per file, per batch or per task, except ``normalize``: per paragraph, ~1 us
-each).  Measures, asserts nothing; CPU times, so a busy machine still gives the split.
+the ``-j`` ratio), and each pool task's CPU, with how long each stage's tasks would take
+on idle cores (their CPU times scheduled in order on the first free worker).  Wrapping
+costs a few microseconds per call (the wrapped functions are called per file, per batch
+or per task, except ``normalize``: per paragraph, ~1 us each).  Measures, asserts nothing; CPU times, so a busy machine still gives the split.
 """
 
 from __future__ import annotations
@@ -122,23 +123,10 @@ def install(inline: bool) -> None:
     import dedup.plan.link as link
     import dedup.plan.sign as sign
     import dedup.plan.verify as verify
-    import dedup.readers as readers
     import dedup.report.machine as machine
     import dedup.shingle as shingle
     import dedup.cli.scan as cli_scan
     from dedup.plan.items import LevelPlan
-
-    patch(inputs, "walk", "list inputs")
-    patch(inputs, "_file_identity", "list inputs")
-    patch(inputs, "read_file", "read")
-    patch(corpus, "split_paragraphs", "split")
-    patch(corpus, "normalize", "normalize")
-    patch(corpus, "previews", "previews")
-    patch(shingle, "_token_hashes", "tokenize + token hash")
-    patch(shingle, "ngram_hashes", "shingle hash")
-    patch(corpus, "signatures", "sign (MinHash)")
-    patch(sign, "write_items", "write items")
-    patch(sign, "utf8_sizes", "utf8 sizes")
     import dedup.plan.band as band
     import dedup.plan.common as common
     import dedup.plan.exact as exact
@@ -153,23 +141,26 @@ def install(inline: bool) -> None:
         for module in modules:  # the same object where it is defined: a pool pickles it by name
             setattr(module, attr, wrapped)
     job.STAGES = (exact.exact_partition, band.band_shard, candidates.candidate_partition, verify.verify_range)
-    patch(candidates, "_plausible", "candidates: containment prefilter")
-    patch(candidates, "bucket_pairs", "candidates: band buckets")
-    patch(candidates.containment, "bucket_pairs", "candidates: containment buckets")
-    patch(verify, "estimate", "verify: estimate")
-    patch(verify, "score_pairs", "verify: scores")
-    patch(verify, "range_codes", "verify: read candidates")
-    patch(link, "merge", "link: union-find")
-    patch(link, "assemble", "link: assemble")
-    patch(job, "link", "link (rest)")
-    for fmt in ("write_json", "write_jsonl", "write_csv"):
-        patch(machine, fmt, "report")
-    patch(cli_scan, "scan_paths", "scan (rest)")
-    patch(corpus, "exact_groups", "sign: exact groups")
-    patch(sign, "sign_documents", "sign: batch (rest)")
-    patch(verify, "sorted_unique", "verify: sorted_unique")
-    patch(verify, "SetTable", "verify: set table")
-    patch(verify, "published_groups", "verify: joined")
+    # Functions called inside the stages (in this process with -j 1, in the workers else).
+    inner = {
+        inputs: {"walk": "list inputs", "_file_identity": "list inputs", "read_file": "read"},
+        corpus: {"split_paragraphs": "split", "normalize": "normalize", "previews": "previews",
+                 "signatures": "sign (MinHash)", "exact_groups": "sign: exact groups"},
+        shingle: {"_token_hashes": "tokenize + token hash", "ngram_hashes": "shingle hash"},
+        sign: {"write_items": "write items", "utf8_sizes": "utf8 sizes", "sign_documents": "sign: batch (rest)"},
+        candidates: {"_plausible": "candidates: containment prefilter", "bucket_pairs": "candidates: band buckets"},
+        candidates.containment: {"bucket_pairs": "candidates: containment buckets"},
+        verify: {"estimate": "verify: estimate", "score_pairs": "verify: scores",
+                 "range_codes": "verify: read candidates", "sorted_unique": "verify: sorted_unique",
+                 "SetTable": "verify: set table", "published_groups": "verify: joined"},
+        link: {"merge": "link: union-find", "assemble": "link: assemble"},
+        job: {"link": "link (rest)"},
+        machine: {"write_json": "report", "write_jsonl": "report", "write_csv": "report"},
+        cli_scan: {"scan_paths": "scan (rest)"},
+    }
+    for module, names in inner.items():
+        for attr, name in names.items():
+            patch(module, attr, name)
     rows, segments = LevelPlan.rows, LevelPlan.segments
 
     def rows_by_name(self, gids, name):
