@@ -208,6 +208,19 @@ def test_a_deleted_meta_hash_is_not_created_again_over_the_rows(redis_prefix, te
     assert "is missing while" in _cli_check(url, texts[0], tmp_path)
 
 
+def test_a_deleted_document_record_is_detected_by_listings(redis_prefix, texts):
+    """Tester's T1 (session 12): ``DEL d:2`` -- ``index list`` / ``export`` left the
+    document out (a removed row is a missing key too), exit 0."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.delete(f"{redis_prefix}:d:2")
+    client.close()
+    with Index.open(url) as idx:
+        idx.remove("article-2")  # a removed row is skipped as before
+        with pytest.raises(IndexCorrupt, match=f"stored document row 2 is missing \\(Redis key {redis_prefix}:d:2\\)"):
+            list(idx.documents())
+
+
 def test_a_small_set_back_after_removals_is_detected_by_a_check_reading_no_document(redis_prefix, texts, tmp_path):
     """One paragraph shared with a 30-paragraph article matches no document as a whole,
     so the check reads no document row (``_whole`` never runs), and after a removal

@@ -210,8 +210,8 @@ def optimize(db) -> None:
     Adds rewrite it by themselves once enough is stored outside it; run this after a
     large batch of adds or removals, or on a schedule when adds are opened with
     auto_optimize=False.  Other processes may go on reading and writing meanwhile.
-    On Redis: rewrite the bucket log without the removed documents' entries (writers
-    wait meanwhile; readers go on).
+    On Redis: rewrite the bucket log without the removed documents' entries (readers
+    go on; writers wait up to their busy timeout meanwhile).
     """
     with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = _guard(idx.optimize)

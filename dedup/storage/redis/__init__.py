@@ -198,7 +198,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         horizon = {"p": number(top_p, self.path, "top:p"), "d": number(top_d, self.path, "top:d")}
         # Published rows are hidden above these marks: a lost mark hid every row (T1's sweep).
         if (number(paragraphs, self.path, "n:p") > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
-            raise IndexCorrupt(damaged(self.path, "the marks of the published rows (PREFIX:top:p, top:d) are "
+            raise IndexCorrupt(damaged(self.path, f"the marks of the published rows ({self._k}top:p, top:d) are "
                                                   "missing while rows are stored"))
         # Ids are unique and published with the counts (one MGET reads both; ``ids`` was
         # read before, so a concurrent add cannot make it look long): a mark set back
@@ -319,7 +319,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         a counter set back would number new rows over stored ones (tester's T12)."""
         for name, seq, top in zip(("d", "p"), self._seq, self._top):
             if seq < top:
-                raise IndexCorrupt(damaged(self.path, f"the row id counter PREFIX:seq:{name} ({seq}) is behind the "
+                raise IndexCorrupt(damaged(self.path, f"the row id counter {self._k}seq:{name} ({seq}) is behind the "
                                                       f"stored rows (published up to {top}); nothing was written"))
         self._check_listed(*self._listed, "nothing was written")
 

@@ -10,7 +10,8 @@ transaction sees the new generation: one that held the whole old log goes on fro
 new log's end at the switch (``logG:from``) -- its copy already holds the live rows,
 and keeps the dropped ones in memory until it is restarted; any other (a new one, one
 that missed the old log's end) reads the new log whole, as at a first sync.
-It holds the write lock throughout (writers wait, readers go on), renewing its lease
+It holds the write lock throughout (readers go on; writers wait up to their busy
+timeout, then fail with IndexBusy -- a log of > 1 GB may take longer), renewing its lease
 after each page; memory: one page of old entries and up to
 :data:`.log.COMPACT_ROWS` rows a level.  A mixin of
 :class:`~dedup.storage.redis.RedisStorage`.

@@ -196,7 +196,7 @@ for q = 0, g - 1 do
 end
 for d = 1, nd do
   if redis.call('EXISTS', k .. 'd:' .. (seq_d + d)) == 1 then
-    return redis.error_reply('DEDUPDAMAGE the row id counter PREFIX:seq:d (' .. seq_d .. ') is behind the stored ' ..
+    return redis.error_reply('DEDUPDAMAGE the row id counter ' .. k .. 'seq:d (' .. seq_d .. ') is behind the stored ' ..
                              'rows (document row ' .. (seq_d + d) .. ' is stored); nothing was written')
   end
 end
@@ -205,7 +205,7 @@ for q = 0, c - 1 do  -- a p: chunk appended to holds rows below the new ones onl
   while at + 7 <= #v do
     local row, size = struct.unpack('<I4I4', v, at)
     if row > seq_p then
-      return redis.error_reply('DEDUPDAMAGE the row id counter PREFIX:seq:p (' .. seq_p .. ') is behind the ' ..
+      return redis.error_reply('DEDUPDAMAGE the row id counter ' .. k .. 'seq:p (' .. seq_p .. ') is behind the ' ..
                                'stored rows (paragraph row ' .. row .. ' is stored); nothing was written')
     end
     at = at + 8 + size

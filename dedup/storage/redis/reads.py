@@ -326,6 +326,12 @@ class Reads:
             found = list(zip([r for r, _ in stored], unpack_documents(
                 [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.path)))
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
+            gone = [r for r, h in zip(rows, heads) if not h]
+            if gone:  # removed rows, or records deleted from under the ids hash (tester's T1)
+                live = np.isin(np.array(gone, np.int64), np.array([number(v, self.path, "ids") for v in self._r.hvals(k + "ids")],
+                                                                           dtype=np.int64))
+                if live.any():
+                    raise IndexCorrupt(self._missing("d", np.array(gone)[live].tolist()))
             texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
             lost = [r for (r, _), t in zip(found, texts) if t is None]
             if lost:  # removed since the headers were read (one call deletes both), or damage

@@ -179,7 +179,7 @@ class Writes:
         listed = self._r.hmget(k + "ids", [h.doc_id for h in heads.values()]) if heads else []
         for (row, head), at in zip(heads.items(), listed):
             if at is not None and int(at) == row:
-                raise IndexCorrupt(damaged(self.path, f"the published-rows mark PREFIX:top:d ({top[0]}) is behind "
+                raise IndexCorrupt(damaged(self.path, f"the published-rows mark {k}top:d ({top[0]}) is behind "
                                                       f"the stored rows (document row {row} is published); nothing "
                                                       "was written"))
         para_rows = np.arange(top[1] + 1, seq[1] + 1, dtype=np.int64)
@@ -189,7 +189,7 @@ class Writes:
             stored = para_rows[have]
             t = unpack_paragraphs([b for b in blobs if b is not None], stored, self.path)
             if (t.docs <= top[0]).any():  # rows of a published document: ``top:p`` was set back
-                raise IndexCorrupt(damaged(self.path, f"the published-rows mark PREFIX:top:p ({top[1]}) is behind "
+                raise IndexCorrupt(damaged(self.path, f"the published-rows mark {k}top:p ({top[1]}) is behind "
                                                       f"the stored rows (paragraph row {int(stored[t.docs <= top[0]][0])}"
                                                       " is published); nothing was written"))
             ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(t.keys), u32(stored)]
