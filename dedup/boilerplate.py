@@ -121,25 +121,35 @@ def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: n
     frame or more (a 50-word brief under a 60-word footer) looks exactly like the
     second with two pages; its frame is told by recurring -- on a third page around
     another unrelated text -- and by where it is: a header and footer around the
-    story, where a republished story sits between its sites' frames."""
+    story (both edges: :func:`at_edges`), where a republished story sits between its
+    sites' frames."""
     part = np.maximum(containment_a, containment_b)
     return (rest_jaccard < UNRELATED) & ((part < LESSER_PART) | (template & (part < TEMPLATE_PART)))
 
 
 def at_edges(group: np.ndarray, story: np.ndarray, groups: int) -> np.ndarray:
     """Whether each page's shared paragraphs are its header and footer (bool per
-    group): it has a paragraph of its own (``story``) and no shared paragraph lies
-    between two of its own.  ``group``: the page (0..``groups``-1) of each paragraph
-    row, rows of one page contiguous and in page order; ``story``: bool per row, the
-    paragraph is not carried by the other page.  Only paragraphs long enough to be
-    compared should be given (a short dateline is neither frame nor story)."""
+    group): it has a paragraph of its own (``story``), a shared paragraph before its
+    first own one and one after its last, and no shared paragraph between two of its
+    own.  Why both edges: a shared block on one edge only is also a story republished
+    above (or below) each site's own footer (or header) -- a wire story under a credit
+    line -- and one pair's view cannot tell the two apart; taking a republished story
+    for a frame is the silent error (an index would accept every later copy), so a
+    one-edge share is left to the lesser-part rule of :func:`framed`.
+    ``group``: the page (0..``groups``-1) of each paragraph row, rows of one page
+    contiguous and in page order; ``story``: bool per row, the paragraph is not
+    carried by the other page.  Only paragraphs long enough to be compared should be
+    given (a short dateline is neither frame nor story)."""
     at = np.arange(len(group))
     first = np.full(groups, len(group), np.int64)
     last = np.full(groups, -1, np.int64)
     np.minimum.at(first, group[story], at[story])
     np.maximum.at(last, group[story], at[story])
-    inside = ~story & (at > first[group]) & (at < last[group])
-    return (last >= 0) & (np.bincount(group[inside], minlength=groups) == 0)
+    frame = ~story
+    inside = frame & (at > first[group]) & (at < last[group])
+    header = np.bincount(group[frame & (at < first[group])], minlength=groups) > 0
+    footer = np.bincount(group[frame & (at > last[group])], minlength=groups) > 0
+    return (last >= 0) & header & footer & (np.bincount(group[inside], minlength=groups) == 0)
 
 
 def member(group: np.ndarray, values: np.ndarray, in_group: np.ndarray, in_values: np.ndarray) -> np.ndarray:
