@@ -112,16 +112,28 @@ def _cat(arrays: list[np.ndarray], dtype) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype)
 
 
+def paragraph_keys(texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], np.ndarray, list[str], np.ndarray]:
+    """Split ``texts`` into paragraphs and key them as signing does: ``(spans, text_of,
+    normalized, keys)`` -- each text's paragraph spans (character offsets), then per
+    paragraph (in order) its text's number (int64), its normalized text and its content
+    key (xxh3_64 of its UTF-8, uint64).  The one definition of a paragraph's key: the
+    index's template rule compares stored pages' keys with signed ones."""
+    spans = [split_paragraphs(t) for t in texts]
+    counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
+    text_of = np.repeat(np.arange(len(texts), dtype=np.int64), counts)
+    normalized = [normalize(t[s:e]) for t, sp in zip(texts, spans) for s, e in sp]
+    keys = np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in normalized), dtype=np.uint64,
+                       count=len(normalized))
+    return spans, text_of, normalized, keys
+
+
 def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
     """Split, normalize, shingle and sign ``documents`` as one batch."""
-    spans = [split_paragraphs(doc.text) for doc in documents]
+    spans, doc_of, texts, keys = paragraph_keys([doc.text for doc in documents])
     counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
     flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), dtype=np.int64,
                        count=2 * int(counts.sum())).reshape(-1, 2)
     starts, ends = flat[:, 0], flat[:, 1]
-    doc_of = np.repeat(np.arange(len(documents), dtype=np.int64), counts)
-    texts = [normalize(doc.text[s:e]) for doc, doc_spans in zip(documents, spans) for s, e in doc_spans]
-    keys = np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8")) for t in texts), dtype=np.uint64, count=len(texts))
     # Shingle and sign each distinct text once (boilerplate repeats within a batch),
     # then hand every copy its first occurrence's shingles and signature.  Distinct
     # texts are kept in input order, so a batch without copies (one article, usually)

@@ -34,12 +34,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import xxhash
 
 from ..boilerplate import FRAME_STORIES, at_edges, framed, member, outside
-from ..normalize import normalize
 from ..settings import Settings
-from ..split import split_paragraphs
+from ..corpus import paragraph_keys
 from ..tokenize import token_counts
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..verify import Scores, score_pairs
@@ -129,11 +127,9 @@ def _at_edges(signed: Signed, docs: np.ndarray, texts: list[str], s: Settings) -
 def _outline(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(text, key, tokens)`` per paragraph of ``texts``, in order: which text, its
     content key and its length in tokens, as signing makes them
-    (:func:`dedup.corpus.sign_documents`) without shingles or MinHash."""
-    spans = [split_paragraphs(t) for t in texts]
-    paragraphs = [normalize(t[a:b]) for t, sp in zip(texts, spans) for a, b in sp]
-    keys = np.fromiter((xxhash.xxh3_64_intdigest(p.encode("utf-8")) for p in paragraphs), np.uint64, len(paragraphs))
-    return np.repeat(np.arange(len(texts)), [len(sp) for sp in spans]), keys, token_counts(paragraphs)
+    (:func:`dedup.corpus.paragraph_keys`) without shingles or MinHash."""
+    _, text_of, paragraphs, keys = paragraph_keys(texts)
+    return text_of, keys, token_counts(paragraphs)
 
 
 def _rest_sets(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
