@@ -124,3 +124,21 @@ def test_the_index_covers_a_stored_paragraph_inside_a_checked_one_from_its_store
         v = idx.check(t["report"])
         assert [(m.doc_id, [(p.relation, p.containment[1] > p.containment[0]) for p in m.paragraphs])
                 for m in v.matches] == [("quote", [("contained", True)])]
+
+
+def test_a_stored_paragraph_whose_document_has_no_text_is_damage_not_a_traceback(tmp_path, monkeypatch):
+    """The stored side is covered from its document's text: a document with rows but no
+    text is reported as damage naming it (IndexCorrupt), never an AttributeError."""
+    import pytest
+
+    from dedup import Index
+    from dedup.storage.protocol import IndexCorrupt
+
+    t = _cases(7)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(rich_prose(random.Random(8), 60) + "\n\n" + t["edited"], doc_id="quote")
+        store = idx._store
+        real_get = store.get
+        monkeypatch.setattr(store, "get", lambda doc_id: None if doc_id == "quote" else real_get(doc_id))
+        with pytest.raises(IndexCorrupt, match="quote"):
+            idx.check(t["report"])

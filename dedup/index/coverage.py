@@ -21,6 +21,7 @@ from ..segments import sorted_unique, take_sets
 from ..shingle import shingle
 from ..storage.protocol import ParagraphRows, Storage
 from ..verify import COVERAGE, coverage
+from .documents import stored_text
 from .signing import Signed
 
 
@@ -44,9 +45,10 @@ def covered(store: Storage, signed: Signed, checked: np.ndarray, rows: Paragraph
 
 def _stored_texts(store: Storage, rows: ParagraphRows, which: np.ndarray) -> list[str]:
     """The normalized texts of stored paragraph rows ``rows[which]``, read from their
-    documents' stored texts."""
+    documents' stored texts.  Raises :class:`~dedup.storage.protocol.IndexCorrupt` naming
+    the document when a row's document has no stored text."""
     docs = sorted_unique(rows.docs[which])
     found = store.documents(docs)
-    text = {int(row): store.get(doc_id).text for row, doc_id in zip(found.ids.tolist(), found.doc_ids)}
+    text = {int(row): stored_text(store, doc_id) for row, doc_id in zip(found.ids.tolist(), found.doc_ids)}
     return [normalize(text[d][start:end]) for d, start, end in
             zip(rows.docs[which].tolist(), rows.start[which].tolist(), rows.end[which].tolist())]

@@ -129,7 +129,7 @@ def document_matches(
         recurs = np.zeros(len(c.para_key), bool) if recurring is None else recurring
         _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
                                    eligible[found.new[exact[hit]]], common, recurs,
-                                   lambda rows: [_text(store, docs.doc_ids[j]) for j in rows.tolist()], s)
+                                   lambda rows: [stored_text(store, docs.doc_ids[j]) for j in rows.tolist()], s)
         furniture = framed & recurs
     common = common | furniture
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
@@ -185,7 +185,7 @@ def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
     ]
 
 
-def _text(store: Storage, doc_id: str) -> str:
+def stored_text(store: Storage, doc_id: str) -> str:
     """A stored document's text (:func:`~.furniture.frames` reads a stored page's
     paragraphs in order only when its template rule needs them)."""
     stored = store.get(doc_id)
