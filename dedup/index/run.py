@@ -19,7 +19,7 @@ from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem
 from .query import look_up
 from .signing import Executor, banded, new_document, sign
-from .tallies import tallied
+from .tallies import first_judged, tallied
 
 
 def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
@@ -50,6 +50,9 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         counted = np.array([write and (doc_id not in known or (
             policy.replace and known[doc_id] not in (None, digest(inputs[i].text))))
             for doc_id, i in zip(ids, good)], dtype=bool)
+        # ... nor a text judged before, stored or rejected (:func:`first_judged`).
+        texts = [inputs[i].text for i in good]
+        counted = first_judged(store, texts, counted)
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)
         # and never judged: not looked up, so a retried or concurrent add of what is
         # stored holds the write lock for moments, not for a whole batch look-up.
@@ -111,7 +114,7 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
             verdicts[i] = verdict
         _write(store, pending)
         if counted.any():
-            store.tally(tallied(signed, counted), int(counted.sum()))
+            store.tally(tallied(signed, counted, texts), int(counted.sum()))
     return verdicts  # type: ignore[return-value]
 
 

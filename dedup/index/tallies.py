@@ -4,7 +4,10 @@ add tallies."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+import xxhash
 
 from ..boilerplate import min_documents
 from ..segments import unique_rows
@@ -81,9 +84,44 @@ class StoredBoilerplate:
         return flagged
 
 
-def tallied(signed: Signed, counted: np.ndarray) -> np.ndarray:
-    """The paragraph content keys to tally for the ``counted`` articles of ``signed``:
-    each distinct key once per article."""
+#: The xxh3-64 seed of a judged text's key (:func:`text_keys`): a namespace apart from
+#: the paragraph content keys (seed 0) in the same tallies.
+TEXT_SEED = 0x6A75646765640A  # "judged\n"
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """uint64 per text: the tally key that records its exact text as judged (xxh3-64 of
+    its UTF-8 bytes, seeded with :data:`TEXT_SEED`)."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(t.encode("utf-8", "surrogatepass"), seed=TEXT_SEED)
+                        for t in texts), dtype=np.uint64, count=len(texts))
+
+
+def first_judged(store: Storage, texts: Sequence[str], counted: np.ndarray) -> np.ndarray:
+    """``counted`` (bool per text), less the texts the index judged before -- their
+    :func:`text_keys` are tallied -- and the repeats of a text earlier in the batch.
+
+    Why: boilerplate is a paragraph recurring across many *distinct* documents.  A
+    rejected reprint re-submitted (a retried or daily re-run add) was counted again
+    each time: its 11th add was accepted as "nothing seen before", the original's
+    paragraphs boilerplate for every later check (tester's T5, session 12).  One
+    :meth:`Storage.tally` look-up for the batch; no new record: the text keys are
+    tallies, checked like any tally.  (A text judged by a dedup before this rule has
+    no text key: it is counted once more, then never.)"""
+    if not counted.any():
+        return counted
+    keys = text_keys(texts)
+    seen = store.tallies(keys)[0] > 0
+    _, first = np.unique(keys, return_index=True)
+    firsts = np.zeros(len(keys), bool)
+    firsts[first] = True
+    return counted & ~seen & firsts
+
+
+def tallied(signed: Signed, counted: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """The keys to tally for the ``counted`` articles of ``signed`` (``texts``, one per
+    article): each distinct paragraph content key once per article, and each article's
+    :func:`text_keys` once."""
     c = signed.corpus
     which = counted[c.para_doc]
-    return unique_rows(c.para_key[which], c.para_doc[which])[0]
+    paragraphs = unique_rows(c.para_key[which], c.para_doc[which])[0]
+    return np.concatenate([paragraphs, text_keys([t for t, n in zip(texts, counted.tolist()) if n])])
