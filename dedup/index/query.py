@@ -68,11 +68,16 @@ class Lookup:
                 self.docs[p])
 
 
-def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarray | None = None) -> Lookup:
+def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarray | None = None,
+            judged_before: np.ndarray | None = None) -> Lookup:
     """Matches of the articles ``arts`` of ``signed`` (each with at least one paragraph
     long enough to compare) with what is stored: one bulk look-up for all of them,
     the same answers as looking each article up alone (``counted``: see
-    :func:`~.tallies.boilerplate`)."""
+    :func:`~.tallies.boilerplate`).  ``judged_before`` (bool per article of ``signed``):
+    the article's exact text was judged before (:func:`~.tallies.judged_texts`); its
+    paragraphs' tallies then hold that earlier judgment of the article itself, which
+    is not another document carrying them, so it is left out of the site-frame
+    recurrence (:data:`~.furniture.FRAME_RECURRENCE`)."""
     c = signed.corpus
     position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
     position[arts] = np.arange(len(arts))
@@ -81,8 +86,9 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
     found = paragraph_matches(store, signed, eligible, owner)
     seen, need = recurrences(store, signed, position[c.para_doc] >= 0, counted)
     common = seen >= need
+    own = 0 if judged_before is None else judged_before[c.para_doc].astype(np.int64)
     docs, furniture = document_matches(store, signed, arts, eligible, owner, found, common,
-                                       seen >= FRAME_RECURRENCE)
+                                       seen - own >= FRAME_RECURRENCE)
     count = np.arange(len(arts) + 1)
     return Lookup(arts, eligible, owner, found, docs, np.searchsorted(owner, count),
                   np.searchsorted(owner[found.new], count), common | furniture)

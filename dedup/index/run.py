@@ -19,7 +19,7 @@ from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem
 from .query import look_up
 from .signing import Executor, banded, new_document, sign
-from .tallies import first_judged, tallied
+from .tallies import first_judged, judged_texts, tallied
 
 
 def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
@@ -61,7 +61,8 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         settled = np.array([doc_id in known and doc_id not in repeated and known[doc_id] == digest(inputs[i].text)
                             for doc_id, i in zip(ids, good)], dtype=bool)
         comparable = comparable[~settled[comparable]]
-        lookup = (look_up(store, signed, comparable, counted if write else None)
+        before = judged_texts(store, texts) if s.boilerplate and judge and len(comparable) else None
+        lookup = (look_up(store, signed, comparable, counted if write else None, before)
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
                    if write and lookup is not None and len(comparable) > 1 else None)
@@ -97,7 +98,7 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
                 mine, q = lookup, p
                 if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
                     _write(store, pending)  # what precedes it, then look it up again
-                    mine, q = look_up(store, signed, np.array([d]), counted), 0
+                    mine, q = look_up(store, signed, np.array([d]), counted, before), 0
                 eligible, found, docs = mine.of(q)
                 lo, hi = int(signed.first[d]), int(signed.first[d + 1])
                 verdict = judging.judge(signed, d, eligible, found, docs, doc_id, inp.text, policy, s,

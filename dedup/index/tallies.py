@@ -96,6 +96,12 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
                         for t in texts), dtype=np.uint64, count=len(texts))
 
 
+def judged_texts(store: Storage, texts: Sequence[str]) -> np.ndarray:
+    """bool per text: the index judged this exact text before (its :func:`text_keys`
+    is tallied).  One :meth:`Storage.tally` look-up."""
+    return store.tallies(text_keys(texts))[0] > 0
+
+
 def first_judged(store: Storage, texts: Sequence[str], counted: np.ndarray) -> np.ndarray:
     """``counted`` (bool per text), less the texts the index judged before -- their
     :func:`text_keys` are tallied -- and the repeats of a text earlier in the batch.
@@ -110,7 +116,7 @@ def first_judged(store: Storage, texts: Sequence[str], counted: np.ndarray) -> n
     if not counted.any():
         return counted
     keys = text_keys(texts)
-    seen = store.tallies(keys)[0] > 0
+    seen = judged_texts(store, texts)
     _, first = np.unique(keys, return_index=True)
     firsts = np.zeros(len(keys), bool)
     firsts[first] = True
