@@ -177,7 +177,9 @@ def test_a_changed_boilerplate_tally_or_time_added_is_detected(tmp_path, corpus)
     with closing(sqlite3.connect(path)) as conn, conn:  # every paragraph now "seen in 40 more documents"
         conn.execute("UPDATE tallies SET documents = documents + 40")
     with Index.open(path) as idx:
-        with pytest.raises(IndexCorrupt, match=r"stored tally rows -?\d+, .* do not match their checksums"):
+        # The check's first tally read may be its own text key (judged before, 92cb84b):
+        # one row or several, each named.
+        with pytest.raises(IndexCorrupt, match=r"stored tally rows? -?\d+.* (do|does) not match (their|its) checksums?"):
             idx.check(texts[0])
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute("UPDATE tallies SET documents = documents - 40")
