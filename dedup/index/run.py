@@ -19,7 +19,7 @@ from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem
 from .query import look_up
 from .signing import Executor, banded, new_document, sign
-from .tallies import first_judged, judged_texts, tallied
+from .tallies import first_judged, judged_texts, tallied, text_keys
 
 
 def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
@@ -51,8 +51,13 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
             policy.replace and known[doc_id] not in (None, digest(inputs[i].text))))
             for doc_id, i in zip(ids, good)], dtype=bool)
         # ... nor a text judged before, stored or rejected (:func:`first_judged`).
+        # One tally read of the batch's text keys serves both this and the look-up's
+        # site-frame recurrence (``judged_before``).
         texts = [inputs[i].text for i in good]
-        counted = first_judged(store, texts, counted)
+        keys = text_keys(texts)
+        judged = (judged_texts(store, keys) if counted.any() or (s.boilerplate and judge)
+                  else np.zeros(len(keys), bool))
+        counted = first_judged(keys, judged, counted)
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)
         # and never judged: not looked up, so a retried or concurrent add of what is
         # stored holds the write lock for moments, not for a whole batch look-up.
@@ -61,7 +66,7 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         settled = np.array([doc_id in known and doc_id not in repeated and known[doc_id] == digest(inputs[i].text)
                             for doc_id, i in zip(ids, good)], dtype=bool)
         comparable = comparable[~settled[comparable]]
-        before = judged_texts(store, texts) if s.boilerplate and judge and len(comparable) else None
+        before = judged if s.boilerplate and judge else None
         lookup = (look_up(store, signed, comparable, counted if write else None, before)
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)

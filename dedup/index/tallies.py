@@ -96,31 +96,29 @@ def text_keys(texts: Sequence[str]) -> np.ndarray:
                         for t in texts), dtype=np.uint64, count=len(texts))
 
 
-def judged_texts(store: Storage, texts: Sequence[str]) -> np.ndarray:
-    """bool per text: the index judged this exact text before (its :func:`text_keys`
-    is tallied).  One :meth:`Storage.tally` look-up."""
-    return store.tallies(text_keys(texts))[0] > 0
+def judged_texts(store: Storage, keys: np.ndarray) -> np.ndarray:
+    """bool per text key (:func:`text_keys`): the index judged that exact text before
+    (its key is tallied).  One :meth:`Storage.tally` look-up."""
+    return store.tallies(keys)[0] > 0
 
 
-def first_judged(store: Storage, texts: Sequence[str], counted: np.ndarray) -> np.ndarray:
-    """``counted`` (bool per text), less the texts the index judged before -- their
-    :func:`text_keys` are tallied -- and the repeats of a text earlier in the batch.
+def first_judged(keys: np.ndarray, judged: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """``counted`` (bool per text), less the texts the index judged before (``judged``,
+    from :func:`judged_texts` of their ``keys``, :func:`text_keys`) and the repeats of a
+    text earlier in the batch.
 
     Why: boilerplate is a paragraph recurring across many *distinct* documents.  A
     rejected reprint re-submitted (a retried or daily re-run add) was counted again
     each time: its 11th add was accepted as "nothing seen before", the original's
-    paragraphs boilerplate for every later check (tester's T5, session 12).  One
-    :meth:`Storage.tally` look-up for the batch; no new record: the text keys are
-    tallies, checked like any tally.  (A text judged by a dedup before this rule has
-    no text key: it is counted once more, then never.)"""
+    paragraphs boilerplate for every later check (tester's T5, session 12).  No new
+    record: the text keys are tallies, checked like any tally.  (A text judged by a
+    dedup before this rule has no text key: it is counted once more, then never.)"""
     if not counted.any():
         return counted
-    keys = text_keys(texts)
-    seen = judged_texts(store, texts)
     _, first = np.unique(keys, return_index=True)
     firsts = np.zeros(len(keys), bool)
     firsts[first] = True
-    return counted & ~seen & firsts
+    return counted & ~judged & firsts
 
 
 def tallied(signed: Signed, counted: np.ndarray, texts: Sequence[str]) -> np.ndarray:
