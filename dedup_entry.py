@@ -1,4 +1,4 @@
-"""The ``dedup`` command's entry point (``console_scripts``), outside the ``dedup``
+"""The ``dedup`` command's entry point (run by the launcher ``scripts/dedup``), outside the ``dedup``
 package on purpose.
 
 Why: importing ``dedup`` loads numpy, scipy, datasketch and the readers (about a second,
@@ -10,20 +10,26 @@ the process at once with 130 / 143 and no output (nothing has been done yet that
 undoing), then imports the command.  While a command runs, :func:`dedup.cli.failures.signals_raise`
 takes over (clean-up, then the same codes); after it, these handlers are back.
 
-What no code of ours can reach (tester's T9 of #12): CPython installs its own SIGINT
-handler before it imports ``site``, so a SIGINT while ``site`` runs (an editable
-install's import finder made that 73-143 ms on a loaded machine) is CPython's "Fatal
-Python error: init_import_site", exit status 1, and one just before this module runs
-is "failed to set __main__.__loader__" (1) or a ``KeyboardInterrupt`` traceback.  No
-option or environment variable of the interpreter turns that handler off (only an
-embedding application: ``PyConfig.install_signal_handlers``); a SIGINT ignored at
-exec stays ignored through start-up.  The README's "Exit codes" says so.
+Before that (tester's T9 of #12): CPython installs its own SIGINT handler before it
+imports ``site``, so a SIGINT while ``site`` ran the environment's ``.pth`` hooks (an
+editable install's import finder: 70-250 ms on a loaded machine) was CPython's "Fatal
+Python error: init_import_site", exit status 1.  No interpreter option turns that handler
+off, so the installed ``dedup`` is not a console_scripts wrapper but ``scripts/dedup``:
+started with ``python -S`` (no ``site``: a few ms), it installs the same handlers, blocks
+SIGINT and SIGTERM and execs this interpreter again with ``-c "... main()"``.  Blocked
+signals stay pending across ``exec``; :func:`main` unblocks them once its handlers are in
+place, so a signal at any moment of start-up ends the command with 130 / 143.  What is
+left: a signal in the first process's own start-up before its first line (frozen
+modules only, about a millisecond of CPU) -- or before the interpreter installed any
+handler, which ends the process by the signal itself (status -2 / -15 to a parent in
+Python, 130 / 143 in a shell).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 
 
 def _exit_now(signum: int, frame) -> None:
@@ -35,6 +41,11 @@ def main() -> None:
     once with 130 / 143 on SIGINT / SIGTERM while the package is still importing."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_now)
+    # Blocked by the launcher (scripts/dedup) until now: one that came meanwhile ends
+    # the process here.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
+    if sys.argv[:1] == ["-c"]:  # started by the launcher: its own argv follows
+        del sys.argv[0]
     from dedup.cli import main as command  # the slow part
 
     command()

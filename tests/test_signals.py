@@ -207,9 +207,7 @@ def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig
     console script, as a user runs it) is started with a stand-in for one module the
     package imports that marks the moment and then hangs, so the signal lands in the
     middle of the imports every time."""
-    command = Path(sys.executable).parent / "dedup"
-    assert command.exists() and "dedup_entry" in command.read_text(), \
-        "the dedup command next to this Python is missing or stale: run pip install -e . (the entry point changed)"
+    command = _installed_command()
     shim, marker = tmp_path / "shim", tmp_path / "importing"
     shim.mkdir()
     (shim / "zstandard.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)\n")
@@ -219,6 +217,47 @@ def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig
     wait_until(marker.exists, proc)
     out, err = signalled(proc, sig, group=False)
     assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+
+
+def _installed_command() -> Path:
+    command = Path(sys.executable).parent / "dedup"
+    assert command.exists() and "dedup-entry" in command.read_text(), \
+        "the dedup command next to this Python is missing or stale (not the launcher scripts/dedup): " \
+        "run pip install -e . again (the entry point changed)"
+    return command
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_interpreter_runs_site_ends_it_silently(tmp_path, sig):
+    """Tester's T9 of #12: CPython installs its own SIGINT handler before it imports
+    ``site``, so a Ctrl-C while ``site`` ran the environment's hooks (70-250 ms for an
+    editable install on a loaded machine) was "Fatal Python error: init_import_site",
+    exit 1.  A ``sitecustomize`` module (which ``site`` imports from the path) stands in
+    for a slow hook: it marks the moment, then takes a second."""
+    command = _installed_command()
+    shim, marker = tmp_path / "shim", tmp_path / "in-site"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
+                                           "time.sleep(1)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, start_new_session=True, text=True)
+    wait_until(marker.exists, proc)
+    out, err = signalled(proc, sig, group=False)
+    assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+
+
+def test_a_signal_at_any_moment_of_start_up_never_ends_with_status_1(tmp_path):
+    """The same at several early moments: before the launcher's handlers are in place the
+    process ends by the signal itself (a shell shows 130), never with status 1 or output."""
+    command = _installed_command()
+    for delay in (0.0, 0.005, 0.01, 0.02, 0.04, 0.07, 0.1, 0.15, 0.25, 0.4):
+        proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert (proc.returncode in (130, -signal.SIGINT), out, err) == (True, "", ""), (delay, proc.returncode, err)
 
 
 class _CommitThenInterrupt:
