@@ -127,33 +127,76 @@ def paragraph_keys(texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], n
     return spans, text_of, normalized, keys
 
 
+@dataclass(frozen=True)
+class Outline:
+    """Texts split, normalized, keyed and shingled as signing does, without MinHash
+    (:func:`outline`).  Per paragraph, in order: ``text_of`` (its text's number, int64),
+    ``keys`` (content key, uint64, :func:`paragraph_keys`); ``spans``: each text's
+    paragraph spans.  Each distinct paragraph text is shingled once: ``distinct`` holds
+    the shingles of the first paragraph of each distinct key, ``copy_of`` each
+    paragraph's distinct number (:func:`dedup.group.exact_groups`)."""
+
+    spans: list[list[tuple[int, int]]]
+    text_of: np.ndarray
+    keys: np.ndarray
+    distinct: Shingles
+    copy_of: np.ndarray
+    distinct_words: np.ndarray
+
+    @property
+    def copies(self) -> bool:
+        """Whether some paragraph repeats an earlier one's text."""
+        return len(self.distinct) < len(self.keys)
+
+    @property
+    def shingles(self) -> Shingles:
+        """Every paragraph's shingles in order, with their units' widths."""
+        return self.distinct.take(self.copy_of) if self.copies else self.distinct
+
+    @property
+    def words(self) -> np.ndarray:
+        """Every paragraph's length in tokens (int64), the unit of the length rule."""
+        return self.distinct_words[self.copy_of] if self.copies else self.distinct_words
+
+
+def outline(texts: Sequence[str], settings: Settings) -> Outline:
+    """Split ``texts`` into paragraphs, normalize, key and shingle them as signing
+    does (:func:`sign_documents` is this plus MinHash): the one definition of what a
+    text's paragraphs are, which the index also uses on a stored page read back
+    (:mod:`dedup.index.furniture`'s template rule, :mod:`dedup.index.coverage`).
+    Paragraph lengths: the shingles' units under ``unit="word"``, else
+    :func:`~dedup.tokenize.token_counts`."""
+    spans, text_of, texts_n, keys = paragraph_keys(texts)
+    # Shingle each distinct text once (boilerplate repeats within a batch); distinct
+    # texts are kept in input order, so a batch without copies needs no gather at all.
+    first, copy_of = exact_groups(keys)
+    distinct = [texts_n[i] for i in first]
+    sh = shingle(distinct, settings.unit, settings.ngram)
+    words = sh.units if settings.unit == "word" else token_counts(distinct)
+    return Outline(spans, text_of, keys, sh, copy_of, words)
+
+
 def sign_documents(documents: Sequence[Document], settings: Settings) -> Corpus:
-    """Split, normalize, shingle and sign ``documents`` as one batch."""
-    spans, doc_of, texts, keys = paragraph_keys([doc.text for doc in documents])
+    """Split, normalize, shingle and sign ``documents`` as one batch
+    (:func:`outline`, then MinHash once per distinct paragraph text)."""
+    o = outline([doc.text for doc in documents], settings)
+    spans, doc_of = o.spans, o.text_of
     counts = np.fromiter(map(len, spans), dtype=np.int64, count=len(spans))
     flat = np.fromiter(chain.from_iterable(chain.from_iterable(spans)), dtype=np.int64,
                        count=2 * int(counts.sum())).reshape(-1, 2)
     starts, ends = flat[:, 0], flat[:, 1]
-    # Shingle and sign each distinct text once (boilerplate repeats within a batch),
-    # then hand every copy its first occurrence's shingles and signature.  Distinct
-    # texts are kept in input order, so a batch without copies (one article, usually)
-    # needs no gather at all.
-    first, copy_of = exact_groups(keys)
-    sh = shingle([texts[i] for i in first], settings.unit, settings.ngram)
-    sig = signatures(sh, settings.num_perm, settings.seed)
-    if len(first) < len(texts):
-        sh, sig = sh.take(copy_of), sig[copy_of]
+    sig = signatures(o.distinct, settings.num_perm, settings.seed)
     return Corpus(
         documents=[DocumentInfo(doc.path, len(doc.text), len(sp), doc.source) for doc, sp in zip(documents, spans)],
         para_doc=doc_of,
-        para_index=np.arange(len(texts), dtype=np.int64) - np.repeat(offsets_from_counts(counts)[:-1], counts),
+        para_index=np.arange(len(doc_of), dtype=np.int64) - np.repeat(offsets_from_counts(counts)[:-1], counts),
         para_start=starts,
         para_end=ends,
-        para_words=sh.units if settings.unit == "word" else token_counts(texts),
-        para_key=keys,
+        para_words=o.words,
+        para_key=o.keys,
         para_preview=previews(documents, doc_of, starts, ends),
-        shingles=sh,
-        signatures=sig,
+        shingles=o.shingles,
+        signatures=sig[o.copy_of] if o.copies else sig,
     )
 
 

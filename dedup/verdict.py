@@ -107,7 +107,12 @@ class ParagraphMatch:
 @dataclass(frozen=True)
 class DocumentMatch:
     """A stored document the checked text matched: whole-document scores (verified
-    Jaccard, containments as in :class:`ParagraphMatch`) and the paragraph matches."""
+    Jaccard, containments as in :class:`ParagraphMatch`) and the paragraph matches.
+    ``relation``: ``"duplicate"`` (``similarity`` reaches ``doc_threshold``), else
+    ``"contained-in"`` (the article is inside this stored document: at least
+    ``Settings.containment`` of its shingles and :data:`~dedup.verify.COVERAGE` of its
+    words, the scan's rule for a contained pair), ``"contains"`` (this stored document
+    is so inside the article) or ``None`` (they share paragraphs only)."""
 
     doc_id: str
     similarity: float
@@ -116,6 +121,7 @@ class DocumentMatch:
     exact: bool
     chars: int = 0
     paragraphs: tuple[ParagraphMatch, ...] = ()
+    relation: Optional[DocumentRelation] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -126,6 +132,7 @@ class DocumentMatch:
             "exact": self.exact,
             "chars": self.chars,
             "paragraphs": [p.to_dict() for p in self.paragraphs],
+            "relation": self.relation,
         }
 
 
@@ -207,15 +214,15 @@ class Verdict:
             data["text"] = self.text
         return data
 
-    def pairs(self, path: str, doc_threshold: float, containment: float = 0.0) -> list[Pair]:
+    def pairs(self, path: str, doc_threshold: float) -> list[Pair]:
         """The verdict as scan pairs: side ``a`` is the stored text (it came first),
         side ``b`` the checked one, named ``path``.  Whole-document pairs are listed
         when the similarity reaches ``doc_threshold`` (or, as ``contained``, when one side
-        is ``containment`` inside the other), as in a scan."""
+        is inside the other: the match's ``relation``), as in a scan."""
         out: list[Pair] = []
         for m in self.matches:
             near = m.similarity >= doc_threshold
-            if near or (containment and max(m.containment) >= containment):
+            if near or m.relation in ("contained-in", "contains"):
                 out.append(Pair(
                     "document", m.similarity, (m.containment[1], m.containment[0]), m.estimate,
                     Location(m.doc_id, None, 0, m.chars), Location(path, None, 0, self.chars), m.exact,
@@ -275,7 +282,7 @@ def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[
     checked documents, their pairs with stored texts (``a`` stored, ``b`` checked) and
     groups around each stored text."""
     judged = list(judged)
-    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold, settings.containment)]
+    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
     return ScanResult(
         settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
         documents=[DocumentInfo(d.path, v.chars, v.paragraphs, d.source) for d, v in judged],

@@ -105,6 +105,20 @@ def coverage(short: Shingles, long: SetTable) -> np.ndarray:
     return np.where(short.units > 0, inside / np.maximum(short.units, 1), 0.0)
 
 
+def pooled_coverage(parts: Shingles, long: SetTable, owner: np.ndarray, n: int) -> np.ndarray:
+    """:func:`coverage` of ``n`` texts made of parts (a document of paragraphs): part
+    ``i`` of ``parts`` (its shingles in order) belongs to text ``owner[i]`` and is
+    covered by set ``i`` of ``long`` (its text's other side); a text's share is its
+    parts' covered units over their units (float64, ``(n,)``; 0 without units).
+    Shingles never cross a paragraph boundary, so covering each paragraph on its own is
+    covering the document.  The one document-level rule of the scan
+    (:mod:`dedup.plan.verify`) and the index (:mod:`dedup.index.coverage`)."""
+    units = parts.units
+    inside = np.bincount(owner, weights=np.rint(coverage(parts, long) * units), minlength=n)
+    words = np.bincount(owner, weights=units, minlength=n)
+    return np.where(words > 0, inside / np.maximum(words, 1), 0.0)
+
+
 @dataclass(frozen=True)
 class Scores:
     """Exact scores of verified pairs, one entry per pair."""

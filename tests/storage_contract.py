@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from textgen import prose, rewrite
+from textgen import prose, rewrite, rich_prose
 
 from dedup import Index, Policy, Settings, SettingsMismatch, StorageError
 from dedup.index.signing import sign
@@ -171,6 +171,52 @@ def test_remove_leaves_no_band_entry_that_leads_to_a_removed_row(backend):
                 if backend.strict_removal:
                     assert set(hits.tolist()) == set(read.ids.tolist())
                 assert len(read.ids) == (18 if level == "paragraph" else 3)
+
+
+# -- containment at document level ---------------------------------------------------------
+
+
+def _contained_cases(seed: int) -> dict[str, str]:
+    """A 4-paragraph story; a brief = one of its paragraphs (10 words) + a paragraph of
+    10 own words and a 20-word phrase of the story (shingle containment of the brief in
+    the story ~0.74, but only 0.75 of its words covered); a quoting brief = that
+    paragraph + a 30-word quote of the story, verbatim or with one word edited (covered)."""
+    rng = random.Random(seed)
+    w = lambda n: rich_prose(rng, n).split()  # noqa: E731
+    p1, phrase, own, quote = w(10), w(20), w(10), w(30)
+    story = "\n\n".join(" ".join(part) for part in (w(40), p1, w(40) + phrase + w(20), w(30) + quote + w(100)))
+    edited = quote[:15] + ["unrelatedword"] + quote[16:]
+    return {"story": story, "brief": " ".join(p1) + "\n\n" + " ".join(own + phrase),
+            "quoting": " ".join(p1) + "\n\n" + " ".join(quote),
+            "edited": " ".join(p1) + "\n\n" + " ".join(edited)}
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_document_relations_need_the_smaller_side_covered_both_ways(backend, seed):
+    """A document is ``contained-in`` / ``contains`` a stored one by the scan's rule
+    (shingle containment and coverage of the smaller side's words), in both directions:
+    a brief sharing one paragraph and a long phrase with a stored story (0.7+ of its
+    shingles, 0.75 of its words) is accepted, not rejected as contained (#10); a brief
+    quoting the story is rejected, edited or not; stored the other way round, the
+    story contains the quoting brief (flagged) and not the one sharing a phrase."""
+    t = _contained_cases(seed)
+    with Index.open(backend.url, policy=KEEP_ALL) as idx:
+        idx.add(t["story"], "story")
+        brief = idx.check(t["brief"], policy="reject")
+        assert brief.accepted and brief.relation is None, brief.reason
+        (m,) = brief.matches
+        assert m.containment[0] >= Settings().containment and m.relation is None
+        for name in ("quoting", "edited"):
+            v = idx.check(t[name], policy="reject")
+            assert not v.accepted and v.relation == "contained-in", (name, v.reason)
+            assert [m.relation for m in v.matches] == ["contained-in"]
+        for name in ("brief", "quoting", "edited"):
+            idx.add(t[name], name)
+        idx.remove("story")
+        v = idx.check(t["story"], policy="reject")
+        assert v.accepted and v.relation == "contains", v.reason
+        assert {m.doc_id: m.relation for m in v.matches} == {
+            "brief": None, "quoting": "contains", "edited": "contains"}
 
 
 # -- settings --------------------------------------------------------------------------------

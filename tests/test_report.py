@@ -32,3 +32,24 @@ def test_csv_has_one_row_per_pair():
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == len(result.pairs)
     assert {r["kind"] for r in rows} == {"document", "paragraph"}
     assert all(r["a_paragraph"] == "" for r in rows if r["kind"] == "document")
+    assert {r["relation"] for r in rows} == {"near-duplicate"}
+
+
+def test_csv_says_which_pairs_are_contained_in_its_last_column():
+    """Tester T7 (session 12): a contained pair (similarity under the threshold) had no
+    reason in CSV; ``relation`` is appended, so the old columns keep their places."""
+    import random
+
+    from textgen import rich_prose
+
+    from dedup import Document, scan_documents
+
+    rng = random.Random(4)
+    quote, around = rich_prose(rng, 40), rich_prose(rng, 160).split()
+    report = " ".join(around[:60] + quote.split() + around[60:])
+    result = scan_documents([Document("quote.txt", quote), Document("report.txt", report)])
+    rows = list(csv.reader(io.StringIO(render(result, "csv"))))
+    assert rows[0][:14] == list(CSV_COLUMNS[:14]) and rows[0][14:] == ["relation"]
+    got = {(r[0], r[-1]) for r in rows[1:]}
+    assert got == {("document", "contained"), ("paragraph", "contained")}
+    assert all(float(r[1]) < 0.3 for r in rows[1:])

@@ -5,17 +5,19 @@ floor -> estimate floor), or exact copies of it, each scored as a whole document
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Optional
 
 import numpy as np
 
 from ..minhash import estimate, floor
-from ..segments import first_unique, sorted_unique
+from ..segments import SetTable, first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
 from ..storage.protocol import IndexCorrupt, Storage
 from ..storage.rowcheck import damaged, listed, plural
-from ..verdict import DocumentMatch, ParagraphMatch
-from ..verify import score_pairs
+from ..verdict import DocumentMatch, DocumentRelation, ParagraphMatch
+from ..verify import Scores, score_pairs
 from .bytebound import equal_bound
+from .coverage import documents_covered, stored_text
 from .furniture import frames
 from .matches import MAX_COPIES, Found, hits_to_pairs, joined
 from .signing import Signed
@@ -132,6 +134,7 @@ def document_matches(
                                    lambda rows: [stored_text(store, docs.doc_ids[j]) for j in rows.tolist()], s)
         furniture = framed & recurs
     common = common | furniture
+    relation = _relations(store, signed, arts[pa], docs.ids[pos], table, pairs, scores, boilerplate, own)
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
     rows = found.rows
@@ -154,11 +157,9 @@ def document_matches(
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         ref = int(docs.ids[j])
         paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
-        contained = s.containment and max(scores.containment_a[t], scores.containment_b[t]) >= s.containment
         # A stored page sharing nothing but boilerplate is no match: the boilerplate
         # is listed once, in the verdict (tester T7: each such page was a match at 0.00).
-        if (scores.jaccard[t] < s.doc_threshold and not contained
-                and all(common[first_para[a] + p.paragraph] for p in paragraphs)):
+        if relation[t] is None and all(common[first_para[a] + p.paragraph] for p in paragraphs):
             continue
         out[a].append(DocumentMatch(
             doc_id=docs.doc_ids[j],
@@ -168,10 +169,32 @@ def document_matches(
             exact=bool(docs.keys[j] == signed.doc_keys[arts[a]]),
             chars=int(docs.chars[j]),
             paragraphs=paragraphs,
+            relation=relation[t],
         ))
     for matches in out:
         matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
     return out, furniture
+
+
+def _relations(store: Storage, signed: Signed, art: np.ndarray, stored: np.ndarray, table: SetTable,
+               pairs: np.ndarray, scores: Scores, boilerplate: np.ndarray | None,
+               own: StoredBoilerplate | None) -> list[Optional[DocumentRelation]]:
+    """Each pair's :attr:`DocumentMatch.relation`: ``duplicate`` at ``doc_threshold``;
+    below it ``contained-in`` / ``contains`` when the smaller side is ``containment``
+    inside the other and covered (:func:`.coverage.documents_covered`, the scan's rule),
+    the article first; else ``None``."""
+    s = store.settings
+    near = scores.jaccard >= s.doc_threshold
+    limit = s.containment or 2.0
+    inside = np.stack([~near & (scores.containment_a >= limit), ~near & (scores.containment_b >= limit)])
+    for side in (0, 1):  # 0: the article inside the stored document, 1: the other way
+        which = np.flatnonzero(inside[side])
+        if len(which):
+            leave_out = np.zeros(len(signed.corpus.para_key), bool) if boilerplate is None else boilerplate
+            inside[side, which] = documents_covered(store, signed, art[which], stored[which], table, pairs[which],
+                                                    np.full(len(which), side == 0), leave_out, own)
+    return ["duplicate" if n else "contained-in" if a else "contains" if b else None
+            for n, a, b in zip(near.tolist(), inside[0].tolist(), inside[1].tolist())]
 
 
 def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
@@ -180,15 +203,6 @@ def exact_copies(store: Storage, key: int) -> list[DocumentMatch]:
     docs = store.document_copies(np.array([key], dtype=np.uint64), MAX_COPIES)
     return [
         DocumentMatch(doc_id=doc_id, similarity=1.0, containment=(1.0, 1.0), estimate=1.0, exact=True,
-                      chars=int(chars))
+                      chars=int(chars), relation="duplicate")
         for doc_id, chars in zip(docs.doc_ids, docs.chars.tolist())
     ]
-
-
-def stored_text(store: Storage, doc_id: str) -> str:
-    """A stored document's text (:func:`~.furniture.frames` reads a stored page's
-    paragraphs in order only when its template rule needs them)."""
-    stored = store.get(doc_id)
-    if stored is None:
-        raise IndexCorrupt(damaged(store.path, f"document {doc_id!r} has rows but no text"))
-    return stored.text

@@ -37,8 +37,7 @@ import numpy as np
 
 from ..boilerplate import FRAME_STORIES, at_edges, framed, member, outside
 from ..settings import Settings
-from ..corpus import paragraph_keys
-from ..tokenize import token_counts
+from ..corpus import outline
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..verify import Scores, score_pairs
 from .matches import joined
@@ -106,7 +105,8 @@ def _at_edges(signed: Signed, docs: np.ndarray, texts: list[str], s: Settings) -
     one each) both carry are the header and footer of both
     (:func:`dedup.boilerplate.at_edges`, over the paragraphs of ``min_tokens``)."""
     c = signed.corpus
-    stored_doc, stored_key, stored_words = _outline(texts)
+    shape = outline(texts, s)
+    stored_doc, stored_key, stored_words = shape.text_of, shape.keys, shape.words
     counts = signed.first[docs + 1] - signed.first[docs]
     paras = ranges(signed.first[docs], counts)
     n = len(docs)
@@ -122,14 +122,6 @@ def _at_edges(signed: Signed, docs: np.ndarray, texts: list[str], s: Settings) -
     compared = words >= s.min_tokens
     page = (owner * 2 + side)[compared]
     return at_edges(page, ~carried[compared], 2 * n).reshape(n, 2).all(axis=1)
-
-
-def _outline(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(text, key, tokens)`` per paragraph of ``texts``, in order: which text, its
-    content key and its length in tokens, as signing makes them
-    (:func:`dedup.corpus.paragraph_keys`) without shingles or MinHash."""
-    _, text_of, paragraphs, keys = paragraph_keys(texts)
-    return text_of, keys, token_counts(paragraphs)
 
 
 def _rest_sets(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,

@@ -4,8 +4,10 @@ A document is a duplicate when it is similar enough to a stored document as a wh
 (``doc_threshold``) or when at least ``policy.seen_share`` of its comparable text (the
 tokens of its paragraphs of ``min_tokens`` or more) is in paragraphs already stored;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
-:mod:`dedup.index.furniture`) count for neither.  Otherwise it may be *contained in* a stored document (at least
-``Settings.containment`` of it is inside one) or *contain* one.  The policy's action
+:mod:`dedup.index.furniture`) count for neither.  Otherwise it may be *contained in* a
+stored document or *contain* one (:attr:`~dedup.verdict.DocumentMatch.relation`: at
+least ``Settings.containment`` of the smaller one's shingles inside the other and its
+words covered, :mod:`dedup.index.coverage` -- the scan's rule for a contained pair).  The policy's action
 then decides: ``reject`` accepts only documents that are neither duplicates nor
 contained in a stored one; ``strip`` keeps the paragraphs that are neither seen nor
 contained in a stored paragraph; ``flag`` accepts everything and annotates it.  An
@@ -58,8 +60,8 @@ def judge(
     similarity = max((m.similarity for m in doc_matches), default=0.0)
     by_similarity = similarity >= s.doc_threshold
     is_duplicate = by_similarity or share >= policy.seen_share
-    wrapped = [m for m in doc_matches if s.containment and m.containment[0] >= s.containment]
-    wraps = [m for m in doc_matches if s.containment and m.containment[1] >= s.containment]
+    wrapped = [m for m in doc_matches if m.relation == "contained-in"]
+    wraps = [m for m in doc_matches if m.relation == "contains"]
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
     if by_similarity:
         best = max(doc_matches, key=lambda m: m.similarity)

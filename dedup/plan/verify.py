@@ -34,7 +34,7 @@ from .. import containment
 from ..minhash import estimate, floor
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
-from ..verify import COVERAGE, coverage, score_pairs
+from ..verify import COVERAGE, coverage, pooled_coverage, score_pairs
 from . import frames
 from .items import LevelPlan, forget_removed
 from .candidates import range_codes
@@ -125,11 +125,7 @@ def _coverage(plan: LevelPlan, involved: np.ndarray, table: SetTable, pairs: np.
     at = offsets_from_counts(count)[:-1]
     mine = ranges(at[which], count[which])
     owner = np.repeat(np.arange(len(pairs)), count[which])
-    share = coverage(texts.take(mine), take_sets(table, long[owner]))
-    units = texts.units[mine]
-    words = np.bincount(owner, weights=units, minlength=len(pairs))
-    inside = np.bincount(owner, weights=np.rint(share * units), minlength=len(pairs))
-    return np.where(words > 0, inside / np.maximum(words, 1), 0.0)
+    return pooled_coverage(texts.take(mine), take_sets(table, long[owner]), owner, len(pairs))
 
 
 def _ordered(plan: LevelPlan, items: np.ndarray) -> Shingles:

@@ -107,6 +107,7 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
 CSV_COLUMNS = (
     "kind", "similarity", "containment_a", "containment_b", "estimate", "exact",
     "a_path", "a_paragraph", "a_start", "a_end", "b_path", "b_paragraph", "b_start", "b_end",
+    "relation",  # appended (tester T7, session 12): the columns before it keep their places
 )
 
 
@@ -120,7 +121,8 @@ def _blank_none(value: Any) -> Any:
 
 def write_csv(result: ScanResult, out: TextIO) -> None:
     """One row per pair (:data:`CSV_COLUMNS`); booleans ``true``/``false``, a
-    paragraph of a document pair empty, text cells neutralized (:func:`csv_cell`)."""
+    paragraph of a document pair empty, text cells neutralized (:func:`csv_cell`),
+    ``relation`` ``near-duplicate`` or ``contained`` (as in JSON and Parquet)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for chunk in chunks(result.pairs, _CHUNK):
@@ -128,6 +130,7 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
             [p.kind, round(p.similarity, 4), round(p.containment[0], 4), round(p.containment[1], 4),
              round(p.estimate, 4), _bool(p.exact)]
             + [x for loc in (p.a, p.b) for x in (csv_name(loc.path), *map(_blank_none, (loc.paragraph, loc.start, loc.end)))]
+            + [p.relation]
             for p in chunk
         )
 
