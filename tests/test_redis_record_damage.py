@@ -175,6 +175,81 @@ def test_a_renamed_ids_entry_is_detected_by_in(redis_prefix, texts):
             _ = "renamed" in idx
 
 
+def test_the_old_name_of_a_renamed_ids_entry_is_damage_not_absent(redis_prefix, texts):
+    """The same rename: the old name read "not stored" to ``in`` and ``get``, and an
+    add under it stored the text a second time (session 12 left it to the README).
+    Its ``dg`` entry, written and deleted with the ``ids`` entry, still names it."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    row = client.hget(f"{redis_prefix}:ids", "article-0")
+    client.hdel(f"{redis_prefix}:ids", "article-0")
+    client.hset(f"{redis_prefix}:ids", "renamed", row)
+    client.close()
+    said = (f"the index is damaged: {redis_prefix}:dg holds the digest of document 'article-0', which "
+            f"{redis_prefix}:ids does not list \\(its ids entry was renamed or deleted\\)")
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=said):
+            _ = "article-0" in idx
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.get("article-0")
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.add(texts[0], doc_id="article-0")
+        assert "absent" not in idx and idx.get("absent") is None  # a name never stored: as before
+        assert idx.get("article-2").text == texts[2]
+    res = CliRunner().invoke(main, ["index", "add", "--db", url, "--id", "article-0", "-"], input=texts[0])
+    assert res.exit_code == 2 and "its ids entry was renamed or deleted" in res.stderr, (res.exit_code, res.stderr)
+
+
+def test_a_decremented_paragraph_count_is_detected(redis_prefix, texts, tmp_path):
+    """Tester's T2 (session 12): ``DECR n:p`` made stats say 14 paragraphs of 15 and
+    nothing else noticed.  ``n:p`` is sealed like ``judged`` now (layout 10): every
+    read and every write names it."""
+    url = _with_meta(redis_prefix, texts)
+    with Index.open(url) as idx:
+        paragraphs = idx.stats()["paragraphs"]
+    client = _client()
+    value = client.get(f"{redis_prefix}:n:p")
+    assert value.split(b" ")[0] == str(paragraphs).encode()
+    for damage in (b"%d" % (paragraphs - 1), b"%d" % paragraphs, value.replace(b"%d " % paragraphs, b"%d " % (paragraphs - 1)),
+                   None):
+        if damage is None:
+            client.delete(f"{redis_prefix}:n:p")
+        else:
+            client.set(f"{redis_prefix}:n:p", damage)
+        said = f"the count of the paragraphs stored \\({redis_prefix}:n:p\\) is missing or does not match its checksum"
+        with Index.open(url) as idx:
+            for call in (idx.stats, lambda: idx.check(texts[1]), lambda: idx.add(texts[5], doc_id="new"),
+                         lambda: idx.remove("article-3")):
+                with pytest.raises(IndexCorrupt, match=said):
+                    call()
+        assert "is missing or does not match its checksum" in _cli_check(url, texts[1], tmp_path)
+    client.set(f"{redis_prefix}:n:p", value)
+    client.close()
+    with Index.open(url) as idx:  # put back, it reads again; removals keep it sealed
+        idx.remove("article-3")
+        assert idx.stats()["paragraphs"] == paragraphs - 5 and "article-3" not in idx
+        idx.add(texts[3], doc_id="article-3")
+        assert idx.stats()["paragraphs"] == paragraphs
+
+
+def test_a_counter_set_back_is_named_by_its_key(redis_prefix, texts, tmp_path):
+    """Tester's T3 (session 12): the message named ``PREFIX:seq:p``, not the key."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.decrby(f"{redis_prefix}:seq:p", 3)
+    client.close()
+    (tmp_path / "new.txt").write_text(texts[5])
+    res = CliRunner().invoke(main, ["index", "add", "-q", "--db", url, str(tmp_path / "new.txt")])
+    assert res.exit_code == 2, (res.exit_code, res.stderr)
+    assert f"the row id counter {redis_prefix}:seq:p (" in res.stderr and "PREFIX" not in res.stderr
+    client = _client()
+    client.set(f"{redis_prefix}:top:d", b"x1")  # not a number: named by its key too (it said PREFIX:top:d)
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"the index is damaged: {redis_prefix}:top:d is not a number"):
+            idx.check(texts[1])
+
+
 def test_an_edited_digest_entry_is_detected(redis_prefix, texts):
     url = _with_meta(redis_prefix, texts)
     client = _client()
@@ -219,6 +294,23 @@ def test_a_deleted_document_record_is_detected_by_listings(redis_prefix, texts):
         idx.remove("article-2")  # a removed row is skipped as before
         with pytest.raises(IndexCorrupt, match=f"stored document row 2 is missing \\(Redis key {redis_prefix}:d:2\\)"):
             list(idx.documents())
+
+
+
+def test_a_deleted_document_record_fails_the_list_and_export_commands(redis_prefix, texts):
+    """Tester's T1 (session 12) as the tester ran it: ``DEL d:2``, then ``index list``
+    and ``index export`` printed the other documents and exited 0."""
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    client.delete(f"{redis_prefix}:d:2")
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"\\(Redis key {redis_prefix}:d:2\\)"):
+            list(idx.ids())
+    for command in ("list", "export"):
+        res = CliRunner().invoke(main, ["index", command, "--db", url])
+        assert res.exit_code == 2, (command, res.exit_code, res.stdout, res.stderr)
+        assert f"{redis_prefix}:d:2" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_a_small_set_back_after_removals_is_detected_by_a_check_reading_no_document(redis_prefix, texts, tmp_path):

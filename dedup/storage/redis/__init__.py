@@ -49,7 +49,7 @@ from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissi
 from ..rowcheck import damaged
 from . import lua
 from .compact import Compaction
-from .multimap import SHARD_BITS_BELOW, Multimaps
+from .multimap import SHARD_BITS_BELOW, Multimaps, sealed_count
 from .reads import Reads
 from .log import PAGE, BucketCache, log_key, number
 from .records import FIXED_META, meta_check
@@ -75,7 +75,9 @@ FORMAT = "dedup-index-redis"
 #: another row, was returned as stored) nor of ``banded`` in ``d:`` / ``p:`` (cleared,
 #: a removal skipped the hand-over of bands); no publications in the bucket log (a
 #: ``top:p`` set back after removals hid rows from checks that read no document).
-FORMAT_VERSION = "9"
+#: 10: ``n:p`` without a checksum (decremented, it gave wrong stats and nothing noticed;
+#: tester's T2).
+FORMAT_VERSION = "10"
 
 
 class RedisStorage(Reads, Writes, Multimaps, Compaction):
@@ -184,8 +186,8 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         except NoScriptError:  # a new server, or its scripts flushed: load it, once
             self._marks(args=[self._k])
             return self._snapshot()
-        if number(gen, self.path, "log:gen") != self._cache.gen:  # compacted: read the new log whole
-            self._switch_to(number(gen, self.path, "log:gen"))
+        if number(gen, self.path, self._k + "log:gen") != self._cache.gen:  # compacted: read the new log whole
+            self._switch_to(number(gen, self.path, self._k + "log:gen"))
             return self._snapshot()
         self._cache.apply(page)
         if len(page) == PAGE:
@@ -194,16 +196,17 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
             self._cache.whole(written, self._log + ":n")
         # A deleted ``ids`` entry left the check's answers as they were, but its id
         # "never added" to ``get``, ``in`` and the next add's idempotency (#12).
-        self._check_listed(int(documents), -1 if counted is None else number(counted, self.path, "n:d"), "")
-        horizon = {"p": number(top_p, self.path, "top:p"), "d": number(top_d, self.path, "top:d")}
+        self._check_listed(int(documents), -1 if counted is None else number(counted, self.path, self._k + "n:d"), "")
+        horizon = {"p": number(top_p, self.path, self._k + "top:p"), "d": number(top_d, self.path, self._k + "top:d")}
         # Published rows are hidden above these marks: a lost mark hid every row (T1's sweep).
-        if (number(paragraphs, self.path, "n:p") > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
+        paragraphs = self._paragraph_count(paragraphs)
+        if (paragraphs > 0 and horizon["p"] < 1) or (documents and horizon["d"] < 1):
             raise IndexCorrupt(damaged(self.path, f"the marks of the published rows ({self._k}top:p, top:d) are "
                                                   "missing while rows are stored"))
         # Ids are unique and published with the counts (one MGET reads both; ``ids`` was
         # read before, so a concurrent add cannot make it look long): a mark set back
         # below the rows stored hid the newest rows from every check (tester's S6).
-        stored = {"p": number(paragraphs, self.path, "n:p"), "d": documents}
+        stored = {"p": paragraphs, "d": documents}
         for tag, name in (("p", "n:p"), ("d", "ids")):
             if stored[tag] > horizon[tag]:
                 raise IndexCorrupt(damaged(self.path, f"the published-rows mark {self._k}top:{tag} ({horizon[tag]}) is "
@@ -226,7 +229,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         published = self._cache.published
         if marks != published and all(m <= p for m, p in zip(marks, published)):
             now = self._r.mget([self._k + "top:d", self._k + "top:p"])
-            again = (number(now[0], self.path, "top:d"), number(now[1], self.path, "top:p"))
+            again = (number(now[0], self.path, self._k + "top:d"), number(now[1], self.path, self._k + "top:p"))
             if all(a >= p for a, p in zip(again, published)):
                 return
             marks = again
@@ -243,7 +246,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         try:
             self._cache.sync(self._r, self._log)
         except IndexCorrupt:
-            gen = number(self._r.get(self._k + "log:gen"), self.path, "log:gen")
+            gen = number(self._r.get(self._k + "log:gen"), self.path, self._k + "log:gen")
             if gen == self._cache.gen:
                 raise
             self._switch_to(gen)
@@ -305,7 +308,7 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
                 self._seq = (int(got[1]), int(got[2]))
                 self._top = (int(got[3]), int(got[4]))
                 self._listed = (int(got[5]), int(got[6]))
-                self._gen = number(got[7], self.path, "log:gen")
+                self._gen = number(got[7], self.path, self._k + "log:gen")
                 return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
@@ -322,6 +325,11 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
                 raise IndexCorrupt(damaged(self.path, f"the row id counter {self._k}seq:{name} ({seq}) is behind the "
                                                       f"stored rows (published up to {top}); nothing was written"))
         self._check_listed(*self._listed, "nothing was written")
+
+    def _paragraph_count(self, value: Optional[bytes]) -> int:
+        """The paragraphs stored, from the value of ``n:p`` (sealed: a count set back or
+        forward is named, tester's T2)."""
+        return sealed_count(value, self.path, self._k + "n:p", "paragraphs", "the paragraphs stored")
 
     def _check_listed(self, listed: int, counted: int, then: str) -> None:
         """The ids hash lists as many documents as the count ``n:d`` says are stored (a
@@ -394,7 +402,7 @@ def open_redis(
     try:
         meta = _meta(client, u, settings, derive, create and not readonly)
         stored = compat.check(u.shown, meta, settings, derive)
-        gen = number(client.get(u.prefix + ":log:gen"), u.shown, "log:gen")  # compactions so far
+        gen = number(client.get(u.prefix + ":log:gen"), u.shown, u.prefix + ":log:gen")  # compactions so far
     except BaseException as err:
         client.close()
         if isinstance(err, Exception) and _is_redis_error(err):

@@ -78,13 +78,14 @@ def log_key(k: str, gen: int) -> str:
 
 
 def number(value: Optional[bytes], name: str, key: str) -> int:
-    """A count or row id kept in Redis as a string (``None``: 0).
+    """A count or row id kept in Redis as a string (``None``: 0), from ``key`` (its full
+    name, the prefix included).
 
     Raises :class:`IndexCorrupt` naming the key when it is not an integer."""
     try:
         return int(value or 0)
     except ValueError:
-        raise IndexCorrupt(damaged(name, f"PREFIX:{key} is not a number ({bytes(value)[:20]!r})")) from None
+        raise IndexCorrupt(damaged(name, f"{key} is not a number ({bytes(value)[:20]!r})")) from None
 
 
 def add_entry(tag: str, ids: np.ndarray, signatures: np.ndarray, sizes: np.ndarray) -> bytes:
@@ -368,7 +369,7 @@ class BucketCache:
         Raises :class:`IndexCorrupt` saying how many entries are missing."""
         if written is None:
             raise IndexCorrupt(damaged(self._name, f"the count of the bucket log's entries ({key}) is missing"))
-        if (n := number(written, self._name, "log:n")) > self.count:
+        if (n := number(written, self._name, key)) > self.count:
             raise IndexCorrupt(damaged(self._name, f"the bucket log holds {self.count} of the {n} "
                                                    "entries written to it (entries were deleted from it)"))
 

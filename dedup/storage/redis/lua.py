@@ -117,6 +117,9 @@ end
 local function damaged(what)
   return redis.error_reply('DEDUPDAMAGE ' .. what .. '; nothing was written')
 end
+local function count_damage(key)
+  return damaged('the count of the paragraphs stored (' .. key .. ') is missing or does not match its checksum')
+end
 local function shard_damage(key)
   if sub(key, -2) == 'on' then
     return damaged('the content-key shards\' presence bitmap ' .. key .. ' is missing or lost its end mark')
@@ -124,6 +127,25 @@ local function shard_damage(key)
   local base = sub(key, 1, #key - #string.match(key, '%d+$'))
   return damaged('the content-key shard ' .. key .. ' does not match the checksum it ends with or its bit in ' ..
                  base .. 'on')
+end
+"""
+
+#: Sealed counts: ``sealed(tag, n)``: the value of a count kept with its checksum --
+#: the number, a space and :data:`TRAILER` hex digits of the SHA-1 of ``tag .. ' ' ..
+#: n`` (:func:`.multimap.sealed_value`); ``opened(key, tag)``: the count in ``key``, or
+#: nil when it is missing or does not match its checksum.  ``judged(n)``: the value of
+#: ``PREFIX:judged`` for ``n`` documents judged (a changed count is damage, not a
+#: boilerplate rule gone wrong); ``PREFIX:n:p``, the paragraphs stored, is sealed with
+#: tag ``paragraphs`` (a decremented count gave wrong stats and nothing noticed it:
+#: tester's T2; no other key counts paragraphs at bounded cost).
+_JUDGED = r"""
+local function sealed(tag, n) return n .. ' ' .. sub(redis.sha1hex(tag .. ' ' .. n), 1, 16) end
+local function judged(n) return sealed('judged', n) end
+local function opened(key, tag)
+  local v = redis.call('GET', key) or ''
+  local n = tonumber(sub(v, 1, (string.find(v, ' ', 1, true) or 1) - 1))
+  if n and sealed(tag, n) == v then return n end
+  return nil
 end
 """
 
@@ -173,7 +195,7 @@ end
 #: log id before, last log id} (see ``append_log``); a DEDUPDAMAGE error (nothing
 #: written) when a row to be written is already stored (a counter set back).
 INSERT = r"""#!lua
-""" + _SHARDS + _LOG + r"""
+""" + _SHARDS + _LOG + _JUDGED + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
@@ -214,6 +236,8 @@ end
 local log = log_of(k)
 local lost = logged(log)
 if lost then return lost end
+local paragraphs = opened(k .. 'n:p', 'paragraphs')
+if not paragraphs then return count_damage(k .. 'n:p') end
 local bad = load(k .. 'k:p:', tonumber(ARGV[9]), ARGV[11]) or load(k .. 'k:d:', tonumber(ARGV[10]), ARGV[13])
 if bad then return shard_damage(bad) end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
@@ -239,7 +263,7 @@ if pub > 0 then
     redis.call('HSET', k .. 'ids', ARGV[a], ARGV[a + 1])
     redis.call('HSET', k .. 'dg', ARGV[a], ARGV[a + 2])
   end
-  redis.call('INCRBY', k .. 'n:p', tonumber(ARGV[19]))
+  redis.call('SET', k .. 'n:p', sealed('paragraphs', paragraphs + tonumber(ARGV[19])))
   redis.call('INCRBY', k .. 'n:d', pub)
   -- Readers that start from now on see the batch (writers take turns under the lock).
   redis.call('SET', k .. 'top:d', seq_d + nd)
@@ -251,12 +275,13 @@ return {1, appended[1], appended[2]}
 #: ARGV: lock key, token, lease (ms), guard ("old": stop unless the field is present,
 #: "": none), guard hash, guard field, the bucket log's key, L log entries, then the L
 #: entries (:mod:`.log`), then operations:
-#: SET k v | SETRANGE k offset v | DEL k | HDEL k f | INCRBY k n |
+#: SET k v | SETRANGE k offset v | DEL k | HDEL k f | INCRBY k n | COUNT k tag n (a
+#: sealed count, see ``_JUDGED``; verified before any write) |
 #: MADD base shards keys ids | MDEL base shards keys ids  (keys: u64 blob, ids: u32
 #: blob, one id per key).  Returns {1, log id before, last log id} when applied (see
 #: ``append_log``), {0} when the guard stopped it.
 APPLY = r"""#!lua
-""" + _SHARDS + _LOG + r"""
+""" + _SHARDS + _LOG + _JUDGED + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
@@ -271,6 +296,9 @@ while i <= #ARGV do  -- the shards changed, loaded and verified before any write
     local bad = load(ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3])
     if bad then return shard_damage(bad) end
     i = i + 5
+  elseif op == 'COUNT' then
+    if not opened(ARGV[i + 1], ARGV[i + 2]) then return count_damage(ARGV[i + 1]) end
+    i = i + 4
   else
     i = i + ((op == 'SETRANGE') and 4 or (op == 'DEL') and 2 or 3)
   end
@@ -290,6 +318,9 @@ while i <= #ARGV do
     redis.call('HDEL', ARGV[i + 1], ARGV[i + 2]); i = i + 3
   elseif op == 'INCRBY' then
     redis.call('INCRBY', ARGV[i + 1], tonumber(ARGV[i + 2])); i = i + 3
+  elseif op == 'COUNT' then
+    redis.call('SET', ARGV[i + 1], sealed(ARGV[i + 2], opened(ARGV[i + 1], ARGV[i + 2]) + tonumber(ARGV[i + 3])))
+    i = i + 4
   elseif op == 'MADD' or op == 'MDEL' then
     multimap(op, ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]); i = i + 5
   else
@@ -311,13 +342,6 @@ end
 return out
 """
 
-#: ``judged(n)``: the value of ``PREFIX:judged`` for ``n`` documents judged: the
-#: number, a space and a checksum (:data:`TRAILER` hex digits of the SHA-1 of
-#: ``'judged ' .. n``), so a changed count is damage, not a boilerplate rule gone wrong.
-_JUDGED = r"""
-local function judged(n) return n .. ' ' .. sub(redis.sha1hex('judged ' .. n), 1, 16) end
-"""
-
 #: ARGV: the tally shards' base ("PREFIX:k:t:"), their number, the judged counter,
 #: documents judged, u64 key blob, u32 count blob: adds each count to its key's entry
 #: (one entry a key: its high 32 bits, the count) and the documents to the counter, at
@@ -327,9 +351,8 @@ TALLY = r"""#!lua
 """ + _SHARDS + _JUDGED + r"""
 local bad = load(ARGV[1], tonumber(ARGV[2]), ARGV[5])
 if bad then return shard_damage(bad) end
-local v = redis.call('GET', ARGV[3]) or ''
-local n = tonumber(sub(v, 1, (find(v, ' ', 1, true) or 1) - 1))
-if not n or judged(n) ~= v then
+local n = opened(ARGV[3], 'judged')
+if not n then
   return damaged('the count of the documents judged (' .. ARGV[3] .. ') is missing or does not match its checksum')
 end
 count(ARGV[1], tonumber(ARGV[2]), ARGV[5], ARGV[6])
@@ -359,10 +382,12 @@ return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d
 """
 
 #: ARGV: key prefix, a public document id.  {row, its ``d:`` record (``false`` when
-#: missing)} read at once, or {} when ``ids`` does not list the id.
+#: missing)} read at once, or {whether ``dg`` has an entry of the id} when ``ids`` does
+#: not list it (both are written and deleted by the same call: an entry in ``dg`` only
+#: is an ``ids`` entry renamed or deleted).
 FIND = r"""#!lua flags=no-writes
 local row = redis.call('HGET', ARGV[1] .. 'ids', ARGV[2])
-if not row then return {} end
+if not row then return {redis.call('HEXISTS', ARGV[1] .. 'dg', ARGV[2])} end
 return {row, redis.call('GET', ARGV[1] .. 'd:' .. row)}
 """
 
@@ -399,10 +424,11 @@ redis.call('PEXPIRE', old .. ':n', tonumber(ARGV[8]))
 return 1
 """
 
-#: ARGV: key prefix.  {HLEN ids, n:d (-1 when missing), n:p} read at once.
+#: ARGV: key prefix.  {HLEN ids, n:d (-1 when missing), n:p (sealed; ``false`` when
+#: missing)} read at once.
 COUNTS = r"""#!lua flags=no-writes
 return {redis.call('HLEN', ARGV[1] .. 'ids'), tonumber(redis.call('GET', ARGV[1] .. 'n:d') or -1),
-        tonumber(redis.call('GET', ARGV[1] .. 'n:p') or 0)}
+        redis.call('GET', ARGV[1] .. 'n:p')}
 """
 
 #: ARGV: lock key, token.  Deletes the lock only if it is still ours.
@@ -434,6 +460,7 @@ if redis.call('EXISTS', k .. 'meta') == 0 then
   redis.call('SET', k .. 'log:n', 0)
   redis.call('SET', k .. 'n:d', 0)
   redis.call('SET', k .. 'judged', judged(0))
+  redis.call('SET', k .. 'n:p', sealed('paragraphs', 0))
 end
 return redis.call('HGETALL', k .. 'meta')
 """

@@ -36,20 +36,22 @@ def seal(name: bytes, body: bytes) -> bytes:
     return hashlib.sha1(name + body).hexdigest()[:TRAILER].encode()
 
 
-def judged_value(n: int) -> bytes:
-    """The value of ``PREFIX:judged`` for ``n`` documents judged (as the scripts write it)."""
-    return b"%d %s" % (n, hashlib.sha1(b"judged %d" % n).hexdigest()[:TRAILER].encode())
+def sealed_value(tag: str, n: int) -> bytes:
+    """The value of a count kept with its checksum, as the scripts write it (``sealed``
+    in :data:`.lua._JUDGED`): ``PREFIX:judged`` (tag ``judged``), ``PREFIX:n:p``
+    (tag ``paragraphs``)."""
+    return b"%d %s" % (n, hashlib.sha1(b"%s %d" % (tag.encode(), n)).hexdigest()[:TRAILER].encode())
 
 
-def judged_count(value: Any, name: str, key: str) -> int:
-    """The documents judged, from the value of ``key`` (``PREFIX:judged``).
+def sealed_count(value: Any, name: str, key: str, tag: str, what: str) -> int:
+    """The count in the value of ``key`` sealed with ``tag`` (:func:`sealed_value`).
 
-    Raises :class:`IndexCorrupt` naming the key when it is missing or does not match
-    its checksum (a changed count moves the boilerplate rule's threshold)."""
+    Raises :class:`IndexCorrupt` naming ``what`` and the key when it is missing or does
+    not match its checksum (a changed ``judged`` moves the boilerplate rule's
+    threshold; a changed ``n:p`` gave wrong stats, tester's T2)."""
     head = bytes(value or b"").split(b" ", 1)[0]
-    if not head.isdigit() or judged_value(int(head)) != value:
-        raise IndexCorrupt(damaged(name, f"the count of the documents judged ({key}) is missing or does not match "
-                                         "its checksum"))
+    if not head.isdigit() or sealed_value(tag, int(head)) != value:
+        raise IndexCorrupt(damaged(name, f"the count of {what} ({key}) is missing or does not match its checksum"))
     return int(head)
 
 

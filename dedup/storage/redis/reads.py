@@ -25,7 +25,7 @@ from .records import (
 )
 from ..rowcheck import damaged, listed, plural
 from .log import BucketCache, number
-from .multimap import judged_count
+from .multimap import sealed_count
 from .url import RedisURL, _guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
@@ -283,8 +283,12 @@ class Reads:
     @_guarded("read")
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         k = self._k
-        row = self._r.hget(k + "ids", doc_id)
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hget(k + "ids", doc_id)
+        pipe.hexists(k + "dg", doc_id)
+        row, digested = pipe.execute()
         if row is None:
+            self._unlisted(doc_id, digested)
             return None
         head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
         if head_blob is None or text_blob is None:
@@ -310,7 +314,10 @@ class Reads:
         pipe.hmget(self._k + "dg", ids)
         rows, digests = pipe.execute()
         key = self._k + "dg"
-        return {d: stored_digest(g, d, number(r, self.path, "ids"), self.path, key)
+        for d, r, g in zip(ids, rows, digests):
+            if r is None:
+                self._unlisted(d, g is not None)
+        return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
                 for d, r, g in zip(ids, rows, digests) if r is not None}
 
     @_guarded("read")
@@ -328,7 +335,7 @@ class Reads:
             found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
             gone = [r for r, h in zip(rows, heads) if not h]
             if gone:  # removed rows, or records deleted from under the ids hash (tester's T1)
-                live = np.isin(np.array(gone, np.int64), np.array([number(v, self.path, "ids") for v in self._r.hvals(k + "ids")],
+                live = np.isin(np.array(gone, np.int64), np.array([number(v, self.path, k + "ids") for v in self._r.hvals(k + "ids")],
                                                                            dtype=np.int64))
                 if live.any():
                     raise IndexCorrupt(self._missing("d", np.array(gone)[live].tolist()))
@@ -348,13 +355,23 @@ class Reads:
         """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
         read-only script call: the entry and the record at once)."""
         found = self._find(args=[self._k, doc_id])
-        if not found:
+        if len(found) == 1:
+            self._unlisted(doc_id, found[0])
             return False
         row = int(found[0])
         if found[1] is None:
             raise IndexCorrupt(self._missing("d", [row]))
         self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
         return True
+
+    def _unlisted(self, doc_id: str, digested: Any) -> None:
+        """Raise :class:`IndexCorrupt` when ``dg`` has an entry of ``doc_id`` (``digested``)
+        that ``ids`` does not list: the same call writes and deletes both, so its ``ids``
+        entry was renamed or deleted (the old name read "not stored").  One HEXISTS in the
+        round trip that found the id absent."""
+        if digested:
+            raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
+                                                  f"{self._k}ids does not list (its ids entry was renamed or deleted)"))
 
     def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
         """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``
@@ -373,7 +390,7 @@ class Reads:
         unique, inverse = np.unique(keys, return_inverse=True)
         # ``judged`` read before the shards, in their round trip (a writer changes both in one call).
         at, found, (judged,) = self._multimap_and("k:t:", unique, 1, [self._k + "judged"])
-        judged = judged_count(judged, self.path, self._k + "judged")
+        judged = sealed_count(judged, self.path, self._k + "judged", "judged", "the documents judged")
         counts = np.zeros(len(unique), np.int64)
         counts[at] = found
         # Each shard verifies; a count above the documents judged is impossible too (T11).
@@ -386,10 +403,11 @@ class Reads:
     def stats(self) -> dict[str, Any]:
         docs, counted, paras = self._counts(args=[self._k])
         self._check_listed(int(docs), int(counted), "the counts cannot be given")
+        paras = self._paragraph_count(paras)
         memory = self._r.info("memory")
         return {
             "documents": int(docs),
-            "paragraphs": int(paras or 0),
+            "paragraphs": paras,
             "settings": self.settings.to_dict(),
             # Redis cannot tell one prefix's memory cheaply: the server's, all databases.
             "bytes": int(memory["used_memory"]),

@@ -9,7 +9,8 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   document id -> the digest of the text it was added with (idempotent adds), with a
   checksum of the id, its row and the digest (:func:`digest_value`);
 * ``seq:p``, ``seq:d``: the last row id handed out (ids are never reused);
-  ``n:p``: paragraphs stored; ``n:d``: documents stored (the size ``ids`` must have,
+  ``n:p``: paragraphs stored, with a checksum like ``judged``'s (no other key counts
+  them at bounded cost); ``n:d``: documents stored (the size ``ids`` must have,
   updated in the same script call; set to 0 when the index is created);
 * ``d:ROW``: a document's header (:data:`DOC`) and its id; the header ends with the
   row's checksum (:mod:`dedup.storage.rowcheck`) of all of that, ``banded`` included
@@ -44,7 +45,7 @@ Keys, all under ``PREFIX:`` (one index per prefix; several may share a database)
   :mod:`dedup.storage.redis.lua`;
 * ``k:t:SHARD`` (paragraph content key -> in how many judged documents it occurred),
   shards like the multimaps', and ``k:t:on``; ``judged``: documents judged, with a
-  checksum (``N HEX``: :func:`dedup.storage.redis.multimap.judged_value`) -- the
+  checksum (``N HEX``: :func:`dedup.storage.redis.multimap.sealed_value`) -- the
   boilerplate counts, ``Storage.tally``;
 * ``lock``: the write lock (a token with a lease).
 

@@ -242,7 +242,7 @@ class Writes:
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
                 "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
-                "INCRBY", k + "n:p", -head.paragraphs, "INCRBY", k + "n:d", -1]
+                "COUNT", k + "n:p", "paragraphs", -head.paragraphs, "INCRBY", k + "n:d", -1]
         ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))
         return self._write("old", doc_id, entries, ops)
 
