@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..storage.protocol import NewDocument, Storage
+from ..storage.protocol import Leased, NewDocument, Storage
 from ..verdict import Policy, Verdict
 from . import judge as judging
 from .batch import earlier_related
@@ -71,6 +71,8 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
                    if write and lookup is not None and len(comparable) > 1 else None)
+        if isinstance(store, Leased):  # the look-up may have taken long: renew the write lock's lease (R9)
+            store.keep_lease()
         where = np.full(len(good), -1, dtype=np.int64)
         where[comparable] = np.arange(len(comparable))
         stored = np.zeros(len(comparable), dtype=bool)

@@ -360,6 +360,17 @@ class SignatureBytes(Protocol):
 
 
 @runtime_checkable
+class Leased(Protocol):
+    """The optional hook of a backend whose write lock has a lease (Redis): the index
+    calls it between the long steps of a write transaction that make no storage call
+    (judging a batch), so the lease is renewed by the worker doing the work -- a stalled
+    one still loses it."""
+
+    def keep_lease(self) -> None:
+        """Renew the write lock's lease if due; raises :class:`IndexBusy` when it was lost."""
+
+
+@runtime_checkable
 class Compacting(Protocol):
     """The optional hook of a backend whose bucket log keeps removed rows' entries
     (Redis): ``Index.optimize`` calls it."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, ContextManager, Optional
 
-from ..protocol import IndexBusy
 from .log import PAGE, BucketCache, Compactor, log_key, publish_entry
 from .url import RedisURL, _guarded
 
@@ -41,7 +40,7 @@ class Compaction:
     _cache: BucketCache
     _log: str
     _token: Optional[str]
-    _renew: Any
+    _checkpoint: Callable[[], None]
     _switch: Any
     transaction: Callable[[bool], ContextManager[None]]
     _switch_to: Callable[[int], None]
@@ -57,7 +56,6 @@ class Compaction:
             old, gen = self._log, self._cache.gen
             new = log_key(self._k, gen + 1)
             self._r.delete(new, new + ":n")  # what a compaction that died left
-            lease = int(self._url.lease * 1000)
             compactor, last = Compactor(self._cache), b"-"
             entries = [0, 0]
             sizes = [0, 0]
@@ -71,9 +69,7 @@ class Compaction:
                 sizes[0] += sum(len(fields.get(b"v", b"")) for _, fields in page)
                 entries[1] += len(made)
                 sizes[1] += sum(len(e) for e in made)
-                if not self._renew(args=[self._k + "lock", self._token, lease]):
-                    raise IndexBusy(f"{self.path}: lost the index's write lock while compacting the bucket log (its "
-                                    "lease expired: the worker stalled?); nothing was switched, run it again")
+                self._checkpoint()  # the lease renewed
                 if len(page) < PAGE:
                     break
                 last = b"(" + page[-1][0]

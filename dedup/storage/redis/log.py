@@ -41,7 +41,7 @@ adds of older row ids.
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import xxhash
@@ -296,8 +296,12 @@ class BucketCache:
     :data:`FLUSH_ROWS` rows: a writer that only writes (``Index.load``) sorts nothing
     until it reads, and a worker catching up sorts a few large runs, not a run a part."""
 
-    def __init__(self, derive: Derive, settings: Settings, name: str, gen: int = 0) -> None:
+    def __init__(self, derive: Derive, settings: Settings, name: str, gen: int = 0,
+                 tick: Optional[Callable[[], None]] = None) -> None:
         width = derive.sketch_width(settings)
+        #: Called between the pages of a sync and the parts of the band keys made
+        #: (the storage's checkpoint: it renews a write lock's lease).
+        self._tick = tick or (lambda: None)
         self._levels = {"p": LevelCache(width, settings.num_perm), "d": LevelCache(width, settings.num_perm)}
         self._pending: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
         self.last = b"0"
@@ -325,6 +329,7 @@ class BucketCache:
                 self._levels[tag].add(ids, self._derive.bands(self._settings, signatures),
                                       self._derive.sketches(signatures), signatures, sizes)
                 del parts[:take]
+                self._tick()
         return self._levels
 
     def _derived(self, ids: np.ndarray, _: None, rows: tuple[np.ndarray, np.ndarray]
@@ -350,6 +355,7 @@ class BucketCache:
             pipe.xrange(key, min=b"(" + self.last, max="+", count=PAGE)
             written, page = pipe.execute()
             self.apply(page)
+            self._tick()
             count += len(page)
             if len(page) < PAGE:
                 self.whole(written, key + ":n")

@@ -85,6 +85,7 @@ class Reads:
         left out; a bucket of more than ``limit`` entries gives none."""
         if not self._depth:
             self._sync()
+        self._checkpoint()
         tag = _TAG[level]
         hit, ids, found = self._cache.levels[tag].lookup(sorted_unique(np.asarray(keys, dtype=np.uint64)), limit,
                                                          sketches)

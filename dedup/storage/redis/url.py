@@ -20,7 +20,7 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass, field
 import functools
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 from .. import masked
 from ..protocol import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, IndexUnavailable, StorageError
@@ -105,20 +105,30 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
     if "DEDUPDAMAGE" in text:
         return IndexCorrupt(damaged(shown, text.split("DEDUPDAMAGE ", 1)[-1]))
     if "DEDUPLOCK" in text:
-        return IndexBusy(f"{shown}: lost the index's write lock while writing (its lease expired: "
-                         "the worker stalled?); the document it was writing was not stored, retry")
+        return IndexBusy(lease_lost(shown, None, "while writing"))
     return StorageError(f"{shown}: cannot {doing} the index ({type(err).__name__}: {text})")
+
+
+def lease_lost(shown: str, lease: Optional[float], when: str) -> str:
+    """The message of a write lock lost ``when``: its lease (``lease`` seconds) ran out."""
+    held = f" ({lease:g} s)" if lease else ""
+    return (f"{shown}: lost the index's write lock {when}: its lease{held} ran out (a worker stalled, or one step "
+            "of the batch took longer than the lease on a busy machine); what it was writing was not stored, "
+            "retry, or give a longer lease with ?lease=SECONDS in the URL")
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _guarded(doing: str) -> Callable[[_F], _F]:
-    """Redis errors raised inside the method become clear :class:`StorageError` s."""
+    """Redis errors raised inside the method become clear :class:`StorageError` s; in a
+    write transaction each call is a checkpoint that renews the lock's lease when due
+    (``RedisStorage._checkpoint``)."""
 
     def wrap(method: _F) -> _F:
         @functools.wraps(method)
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self._checkpoint()
             try:
                 return method(self, *args, **kwargs)
             except StorageError:

@@ -1,0 +1,75 @@
+"""The Redis write lock's lease is renewed by the worker's own steps, and only by them
+(reviewer's R9, session 12).
+
+At 100k articles the first ``add_many`` batch failed with IndexBusy: the lease (30 s)
+ran out between taking the lock and the batch's first write, during the batch's
+look-up, which nothing renewed.  Now every storage call of a write transaction, each
+page of a sync, each part of the band keys made and the step before judging are
+checkpoints that renew it when a quarter of it has passed -- on the main thread, so a
+worker stalled past its lease still loses the lock (the fencing stays).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+from conftest import redis_url
+from textgen import prose, rewrite
+
+from dedup import Index, IndexBusy
+from dedup.storage.redis.reads import Reads
+
+
+@pytest.fixture
+def texts():
+    rng = random.Random(7)
+    return ["\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5)) for _ in range(4)]
+
+
+def _slowed(monkeypatch, pauses: dict[str, float]) -> None:
+    """Each named storage read sleeps this long after answering (a slow look-up step
+    on a busy machine: the time passes between two storage calls)."""
+    for name, pause in pauses.items():
+        real = getattr(Reads, name)
+
+        def slow(self, *args, _real=real, _pause=pause, **kwargs):
+            out = _real(self, *args, **kwargs)
+            time.sleep(_pause)
+            return out
+
+        monkeypatch.setattr(Reads, name, slow)
+
+
+def test_a_batch_whose_look_up_outlasts_the_lease_still_lands(redis_prefix, texts, monkeypatch):
+    """Three look-up steps of 0.5 s each under a 1 s lease: 1.5 s between taking the
+    lock and the first write (before: IndexBusy, "its lease expired")."""
+    url = redis_url(prefix=redis_prefix, lease=1)
+    with Index.open(url) as idx:
+        idx.add_many([(f"a{i}", t) for i, t in enumerate(texts[:3])])
+        _slowed(monkeypatch, {"candidates": 0.5, "paragraph_signatures": 0.5, "paragraphs": 0.5})
+        start = time.monotonic()
+        verdicts = idx.add_many([("near", rewrite(random.Random(1), texts[0], 0.05)), ("new", texts[3])])
+        assert time.monotonic() - start > 1.5
+    assert [v.added for v in verdicts] == [False, True] and verdicts[0].is_duplicate
+    monkeypatch.undo()
+    with Index.open(url) as idx:
+        assert "new" in idx and "near" not in idx and len(idx) == 4
+
+
+def test_a_lease_that_ran_out_is_still_refused(redis_prefix, texts, monkeypatch):
+    """One step longer than the lease (a stalled worker): the lock is gone, another
+    writer may hold it; the next checkpoint refuses to go on and nothing is written."""
+    url = redis_url(prefix=redis_prefix, lease=1)
+    with Index.open(url) as idx:
+        idx.add_many([(f"a{i}", t) for i, t in enumerate(texts[:3])])
+        _slowed(monkeypatch, {"paragraph_signatures": 1.6})
+        with pytest.raises(IndexBusy, match=r"lost the index's write lock .*its lease \(1 s\) ran out.*"
+                                            r"\?lease=SECONDS"):
+            idx.add_many([("near", rewrite(random.Random(1), texts[0], 0.05)), ("new", texts[3])])
+    monkeypatch.undo()
+    with Index.open(url) as idx:
+        assert "new" not in idx and len(idx) == 3
+        idx.add_many([("new", texts[3])])  # the lock was let go: the next writer goes on
+        assert "new" in idx
