@@ -5,6 +5,8 @@ that compacted and for others that held the old log; damage to the switch is det
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from textgen import prose, rewrite
 
 from dedup import Index, IndexCorrupt
 from dedup.cli import main
-from dedup.storage.redis.compact import GRACE
+from dedup.storage.redis.compact import GRACE, Compactor
 
 
 @pytest.fixture
@@ -133,3 +135,44 @@ def test_the_cli_says_what_was_compacted(redis_prefix, texts):
     res = CliRunner().invoke(main, ["index", "optimize", "--db", url], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert "bucket log compacted, 6 removed rows left out" in res.output
+
+
+def test_writers_wait_only_for_the_tail_of_a_compaction(redis_prefix, texts, monkeypatch):
+    """Reviewer's R7: the compaction held the write lock for the whole copy of the log,
+    so every add during it waited its busy timeout and failed with IndexBusy.  Now the
+    log as it was is copied without the lock; an add and a removal made meanwhile land
+    at once, are copied as they are under the lock with the switch, and the new log
+    answers as the old one would: the addition found, the removal gone."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        for i, t in enumerate(texts[:6]):
+            idx.add(t, doc_id=f"article-{i}")
+        idx.remove("article-0")
+    real = Compactor.feed
+    copying = threading.Event()
+
+    def slow(self, blob):  # a long log: each old entry takes a while
+        copying.set()
+        time.sleep(0.3)
+        return real(self, blob)
+
+    monkeypatch.setattr(Compactor, "feed", slow)
+    done: dict = {}
+
+    def compact() -> None:
+        with Index.open(url) as other:
+            done.update(other.optimize())
+
+    thread = threading.Thread(target=compact)
+    thread.start()
+    assert copying.wait(30)
+    with Index.open(url, busy_timeout=1) as writer:
+        writer.add(texts[6], doc_id="during")
+        writer.remove("article-1")
+        assert thread.is_alive()  # the copy still going on: nothing waited for it
+    thread.join(60)
+    assert done["log"]["generation"] == 1 and done["log"]["rows_left_out"] >= 5
+    with Index.open(url) as fresh:  # reads the new log whole
+        assert fresh.check(_near(texts[6], 3)).matches[0].doc_id == "during"
+        assert [m.doc_id for m in fresh.check(_near(texts[1], 3)).matches] == []
+        assert fresh.check(_near(texts[2], 3)).matches[0].doc_id == "article-2"

@@ -211,7 +211,7 @@ def optimize(db) -> None:
     large batch of adds or removals, or on a schedule when adds are opened with
     auto_optimize=False.  Other processes may go on reading and writing meanwhile.
     On Redis: rewrite the bucket log without the removed documents' entries (readers
-    go on; writers wait up to their busy timeout meanwhile).
+    and writers go on; writers wait only while what they wrote meanwhile is appended).
     """
     with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = _guard(idx.optimize)

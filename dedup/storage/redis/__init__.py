@@ -6,15 +6,18 @@ large index (see ``benchmarks/`` for memory per paragraph).  Talks to the server
 redis-py (hiredis parses replies when installed).  The layout is in :mod:`.records`, the
 server-side scripts in :mod:`.lua`, URLs and errors in :mod:`.url`; the class
 below holds the connection and the transactions, its reads are in :mod:`.reads`, its
-writes in :mod:`.writes`, the multimaps' search in :mod:`.multimap`, and the LSH
-buckets -- a log on the server, a copy in each worker's memory -- in :mod:`.log`.
+writes in :mod:`.writes`, the write lock and its lease in :mod:`.lock`, the multimaps'
+search in :mod:`.multimap`, and the LSH buckets -- a log on the server, a copy in each
+worker's memory -- in :mod:`.log` (following it across compactions, and compacting it:
+:mod:`.compact`).
 
 How the contract (:mod:`dedup.storage.protocol`) is kept:
 
 * **atomic admission**: a write transaction holds a lock key (``SET NX PX``: a token with
   a lease), so check-then-add is exclusive across workers; every write is one Lua call
   that first checks the token is still ours (a stalled writer whose lease ran out is
-  fenced out) and renews the lease;
+  fenced out) and renews the lease, and so do the worker's steps between writes
+  (:mod:`.lock`);
 * **all or nothing**: each ``insert_many`` (a whole batch of documents) is written by
   a few script calls and published by the last (ids, counts and the ``top:*`` marks
   at once), each removal by one call, so a reader sees a batch whole or not at all,
@@ -34,10 +37,7 @@ How the contract (:mod:`dedup.storage.protocol`) is kept:
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
-import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -45,15 +45,16 @@ import numpy as np
 
 from ...settings import Settings
 from .. import compat
-from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
+from ..protocol import BUSY_TIMEOUT, Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
 from ..rowcheck import damaged
 from . import lua
 from .compact import Compaction
+from .lock import Locking
 from .multimap import SHARD_BITS_BELOW, Multimaps, sealed_count
 from .reads import Reads
-from .log import PAGE, BucketCache, log_key, number
+from .log import PAGE, BucketCache, number
 from .records import FIXED_META, meta_check
-from .url import RedisURL, _guarded, _is_redis_error, lease_lost, parse, translate
+from .url import RedisURL, _guarded, _is_redis_error, parse, translate
 from .writes import Writes
 
 FORMAT = "dedup-index-redis"
@@ -78,11 +79,9 @@ FORMAT = "dedup-index-redis"
 #: 10: ``n:p`` without a checksum (decremented, it gave wrong stats and nothing noticed;
 #: tester's T2).
 FORMAT_VERSION = "10"
-#: The share of the write lock's lease after which a checkpoint renews it.
-RENEW_AFTER = 0.25
 
 
-class RedisStorage(Reads, Writes, Multimaps, Compaction):
+class RedisStorage(Locking, Reads, Writes, Multimaps, Compaction):
     """An index under one key prefix of a Redis database.  Open with :func:`open_redis`."""
 
     def __init__(self, url: RedisURL, client: Any, settings: Settings, meta: dict[str, str], readonly: bool,
@@ -246,47 +245,6 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
                 raise IndexCorrupt(damaged(self.path, f"the published-rows mark {self._k}top:{tag} ({mark}) is {where} "
                                                       f"(the bucket log's last publication: {done})"))
 
-    @_guarded("read")
-    def _sync(self) -> None:
-        """Hold the bucket log's entries written since the last sync (:mod:`.log`); when
-        the log was compacted meanwhile and the old one expired, the new log whole."""
-        try:
-            self._cache.sync(self._r, self._log)
-        except IndexCorrupt:
-            gen = number(self._r.get(self._k + "log:gen"), self.path, self._k + "log:gen")
-            if gen == self._cache.gen:
-                raise
-            self._switch_to(gen)
-            self._cache.sync(self._r, self._log)
-
-    @property
-    def _log(self) -> str:
-        """The key of the bucket log this worker holds (:func:`.log.log_key`)."""
-        return log_key(self._k, self._cache.gen)
-
-    @_guarded("read")
-    def _switch_to(self, gen: int) -> None:
-        """Follow the bucket log to generation ``gen`` (compacted, :mod:`.compact`): a
-        copy that holds the whole log compacted into it (read to its end now, if it is
-        still there) holds what the new log held when it was switched to -- the live
-        rows; the dropped ones stay dropped -- so it goes on from the new log's entry
-        named in ``logG:from``; any other copy is dropped, and the new log read whole
-        at the next sync (as at a first one)."""
-        cache = self._cache
-        value = self._r.get(log_key(self._k, gen) + ":from") if gen == cache.gen + 1 else None
-        parts = (value or b"").decode("ascii", "replace").split(" ")
-        body = " ".join(parts[:3])
-        if len(parts) == 4 and hashlib.sha1(f"from {gen} {body}".encode()).hexdigest()[:16] == parts[3]:
-            try:
-                if cache.count < int(parts[0]):
-                    cache.sync(self._r, self._log)
-            except IndexCorrupt:  # the old log expired meanwhile
-                pass
-            if cache.count == int(parts[0]):
-                cache.gen, cache.last, cache.count = gen, parts[1].encode(), int(parts[2])
-                return
-        self._cache = BucketCache(self._derive, self.settings, self.path, gen, self._checkpoint)
-
     def _logged(self, done: list, entries: list[bytes]) -> None:
         """After a write call that appended ``entries`` to the bucket log (``done``: the
         call's answer, {1, id before, last id}): hold them without reading them back
@@ -302,59 +260,6 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
         if self._horizon is None:
             return np.ones(len(ids), dtype=bool)
         return ids <= self._horizon[tag]
-
-    @_guarded("lock")
-    def _acquire(self) -> str:
-        token = secrets.token_hex(16)
-        lease = int(self._url.lease * 1000)
-        deadline = time.monotonic() + self.busy_timeout
-        pause = 0.002
-        while True:
-            sent = time.monotonic()
-            got = self._lock(args=[self._k + "lock", token, lease, self._k])
-            if got[0]:
-                self._renew_at = sent + self._url.lease * RENEW_AFTER
-                self._seq = (int(got[1]), int(got[2]))
-                self._top = (int(got[3]), int(got[4]))
-                self._listed = (int(got[5]), int(got[6]))
-                self._gen = number(got[7], self.path, self._k + "log:gen")
-                return token
-            if time.monotonic() >= deadline:
-                raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
-                                f"{self.busy_timeout:g} s; nothing was changed, try again")
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.05)
-
-    def _checkpoint(self) -> None:
-        """Renew the write lock's lease when :data:`RENEW_AFTER` of it has passed since it
-        was taken or last renewed; nothing outside a write transaction.
-
-        Called by the main thread between the steps of a write transaction -- every
-        storage call (the wrapper of :func:`.url._guarded`), each page of a sync, each
-        part of the band keys made from it, the look-up of a batch
-        (:meth:`candidates`) and before judging (:meth:`keep_lease`) -- not by a
-        heartbeat thread, which would keep a stalled worker's lock alive and defeat
-        the fencing.  A step longer than the lease (or a worker stalled past it) still
-        loses the lock: the next checkpoint or write is refused (reviewer's R9: at
-        100k the batch look-up ran past the 30 s lease, and nothing renewed it).
-
-        Raises :class:`IndexBusy` when the lock was lost (its lease ran out)."""
-        if self._token is None or time.monotonic() < self._renew_at:
-            return
-        sent = time.monotonic()
-        try:
-            kept = self._renew(args=[self._k + "lock", self._token, int(self._url.lease * 1000)])
-        except Exception as err:  # noqa: BLE001 -- filtered below
-            if not _is_redis_error(err):
-                raise
-            raise translate(err, self.path, "lock") from err
-        if not kept:
-            raise IndexBusy(lease_lost(self.path, self._url.lease, "before this worker's next step"))
-        self._renew_at = sent + self._url.lease * RENEW_AFTER
-
-    def keep_lease(self) -> None:
-        """A checkpoint the index calls before judging a batch (:meth:`_checkpoint`)."""
-        self._checkpoint()
 
     @_guarded("clean up")
     def _check_counters(self) -> None:
@@ -382,13 +287,6 @@ class RedisStorage(Reads, Writes, Multimaps, Compaction):
 
     def _guarded_discard(self) -> None:
         self._discard(self._seq, self._top)
-
-    def _unlock(self) -> None:
-        try:
-            self._release(args=[self._k + "lock", self._token])
-        except Exception as err:  # noqa: BLE001 -- the lease frees it anyway
-            if not _is_redis_error(err):
-                raise
 
     def _undo(self) -> None:
         """Remove what the failed transaction stored (best effort, see the module doc)."""

@@ -63,9 +63,6 @@ SUM = 8
 #: Rows made into one run of band keys at most (~170 keys a row: ~11M keys, ~0.2 GB
 #: while sorted).
 FLUSH_ROWS = 1 << 16
-#: Rows a compaction holds a level before it writes them (~4 MB at 256 permutations;
-#: an entry holds at most ~1,000).
-COMPACT_ROWS = 4096
 #: Log entries read per XRANGE round trip while syncing (an entry is a part of a
 #: batch: up to ~20k band keys, ~0.2 MB).
 PAGE = 64
@@ -414,37 +411,3 @@ class BucketCache:
             return tag, op, ids, None, (firsts, counts)
         sizes = np.frombuffer(body, dtype="<u4", count=n, offset=4 * n).astype(np.uint32)
         return tag, op, ids, np.frombuffer(body, dtype="<u4", offset=8 * n).reshape(n, w).astype(np.uint32), sizes
-
-
-class Compactor:
-    """The entries of a compacted log, made from the old log's entries in order: adds
-    without the rows ``cache`` holds dropped (re-cut into full entries), documents made
-    of their paragraphs likewise (after the paragraph adds before them), no drops and
-    no publications (the caller appends the last one).  What it holds is bounded by
-    :data:`COMPACT_ROWS` rows a level."""
-
-    def __init__(self, cache: BucketCache) -> None:
-        self._cache = cache
-        self._held: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {"p": [], "d": []}
-        #: Rows left out.
-        self.dropped = 0
-
-    def feed(self, blob: bytes) -> list[bytes]:
-        """The new entries made so far of old entry ``blob`` (verified)."""
-        tag, op, ids, signatures, sizes = self._cache._parse(blob)
-        if op in (b"-", b"!"):
-            return []
-        keep = ~np.isin(ids, self._cache._levels[tag].dead)
-        self.dropped += int((~keep).sum())
-        if op == b"=":
-            firsts, counts = sizes
-            return self.flush("p") + ([derived_entry(ids[keep], firsts[keep], counts[keep])] if keep.any() else [])
-        self._held[tag].append((ids[keep], signatures[keep], sizes[keep]))
-        return self.flush(tag) if sum(len(h[0]) for h in self._held[tag]) >= COMPACT_ROWS else []
-
-    def flush(self, tag: str) -> list[bytes]:
-        """The adds held of level ``tag``, as entries."""
-        held, self._held[tag] = self._held[tag], []
-        if not held or not sum(len(h[0]) for h in held):
-            return []
-        return add_entries(tag, *(np.concatenate([h[i] for h in held]) for i in range(3)))

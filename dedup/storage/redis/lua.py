@@ -22,6 +22,11 @@ whole shard, in a script (not APPEND or SETRANGE, which leave the string up to t
 its size: Redis grows strings greedily), and the checksum is SHA-1 because a script can
 compute it (``redis.sha1hex``; Lua here has no 64-bit integers for
 :mod:`dedup.storage.rowcheck`'s sums).
+
+Why one module past ~400 lines: the scripts are built by concatenating shared Lua
+helpers (``_SHARDS``, ``_JUDGED``, ``_LOG``), and each script's argument layout is
+documented beside its text; split across modules, the helpers would be imported back
+into each, and a script's layout read in one place and its helpers in another.
 """
 
 #: Bytes of the checksum at the end of a shard string (hex digits of a SHA-1).

@@ -109,10 +109,10 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
     return StorageError(f"{shown}: cannot {doing} the index ({type(err).__name__}: {text})")
 
 
-def lease_lost(shown: str, lease: Optional[float], when: str) -> str:
-    """The message of a write lock lost ``when``: its lease (``lease`` seconds) ran out."""
+def lease_lost(shown: str, lease: Optional[float], when: str, lock: str = "the index's write lock") -> str:
+    """The message of a ``lock`` lost ``when``: its lease (``lease`` seconds) ran out."""
     held = f" ({lease:g} s)" if lease else ""
-    return (f"{shown}: lost the index's write lock {when}: its lease{held} ran out (a worker stalled, or one step "
+    return (f"{shown}: lost {lock} {when}: its lease{held} ran out (a worker stalled, or one step "
             "of the batch took longer than the lease on a busy machine); what it was writing was not stored, "
             "retry, or give a longer lease with ?lease=SECONDS in the URL")
 
