@@ -18,7 +18,8 @@ The Nx corpus is copies ``0 .. N-1`` (copy 0 is the base itself), scanned as N f
 in one ``dedup scan``.  The big corpus is as many copies as ``--big-mb`` needs, in
 pairs: an unrelated copy, then a near-duplicate of it (clusters of two, and unique
 text).  Every copy is one JSON Lines file of records (``FILE#ID`` documents); the
-``-j`` and rensa rows read the base as its ``.txt`` files.  Each scan is ``dedup scan --format json -o /dev/null --no-cache``
+``-j`` and rensa rows read the base as its ``.txt`` files.  Each scan is ``dedup scan --format json -o - --no-cache``
+(standard output to ``/dev/null``: never ``-o /dev/null``, which a scan run as root replaced with a regular file)
 at defaults in its own process: wall time, CPU time (user + system of the scan and its
 workers, from ``wait4``), the peak of the largest single process (``ru_maxrss``) and the
 peak of the whole process tree (the sum over the scan and its workers, sampled every
@@ -166,7 +167,7 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
     beside the system's temporary one, sampled every 0.5 s) and the 1-minute load
     average at its start and end (and its mean and largest value, sampled every 0.5 s)."""
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-scratch-"))
-    cmd = [*DEDUP_COMMAND, "scan", *map(str, folders), "--format", "json", "-o", os.devnull, "--no-cache",
+    cmd = [*DEDUP_COMMAND, "scan", *map(str, folders), "--format", "json", "-o", "-", "--no-cache",
            "--exit-zero", "--tmp-dir", str(scratch), *flags]
     load_start = os.getloadavg()[0]
     start = time.perf_counter()

@@ -29,6 +29,7 @@ import os  # noqa: E402
 import inspect  # noqa: E402
 import io  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
 from dedup.cli import main as dedup_main  # noqa: E402
@@ -179,12 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.exists(TASK_LOG):
         os.unlink(TASK_LOG)
     start = time.process_time()
-    sys.argv = ["dedup", "scan", args.folder, "-j", str(args.jobs), "--format", "json", "-o", "/dev/null",
+    report = tempfile.NamedTemporaryFile(prefix="bench-stages-", suffix=".json", delete=False)  # not -o /dev/null:
+    report.close()  # a scan run as root replaced it with a regular file
+    sys.argv = ["dedup", "scan", args.folder, "-j", str(args.jobs), "--format", "json", "-o", report.name,
                 "--no-cache"]
     try:
         dedup_main()
     except SystemExit:
         pass
+    finally:
+        os.unlink(report.name)
     total = time.process_time() - start
     out = io.StringIO()
     timed_sum = sum(OWN.values())

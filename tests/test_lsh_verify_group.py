@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dedup import lsh
-from dedup.group import exact_groups, groups
+from dedup.group import components, exact_groups, groups, merge
 from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
 from dedup.settings import Settings
@@ -124,6 +124,47 @@ def test_sorted_unique_matches_np_unique_with_inverse():
 def test_groups_are_transitive_with_first_member_canonical():
     assert groups(7, [(5, 3), (3, 1), (6, 4)]) == [[1, 3, 5], [4, 6]]
     assert groups(3, []) == []
+
+
+def _smallest_of_component(n, edges):
+    """Brute force: each node's smallest reachable node (a Python union-find)."""
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for u, v in edges:
+        ru, rv = find(u), find(v)
+        parent[max(ru, rv)] = min(ru, rv)
+    return [find(x) for x in range(n)]
+
+
+def test_components_match_brute_force():
+    rng = np.random.default_rng(7)
+    graphs = []
+    for _ in range(200):  # random sparse and dense graphs, self-loops and repeats included
+        n = int(rng.integers(1, 300))
+        m = int(rng.integers(0, 3 * n))
+        graphs.append((n, rng.integers(0, n, m), rng.integers(0, n, m)))
+    for n in (2, 50, 999):  # paths in shuffled and zig-zag order, a star whose centre is largest
+        order = rng.permutation(n)
+        zigzag = np.r_[np.arange(0, n, 2), np.arange(n - 1 - (n % 2), 0, -2)]
+        graphs += [(n, order[:-1], order[1:]), (n, zigzag[:-1], zigzag[1:]),
+                   (n, np.full(n - 1, n - 1), np.arange(n - 1))]
+    for n, u, v in graphs:
+        expected = _smallest_of_component(n, zip(u.tolist(), v.tolist()))
+        assert components(n, u, v).tolist() == expected
+
+
+def test_merge_keeps_the_smallest_member_as_root():
+    root = np.arange(8, dtype=np.int64)
+    root = merge(root, np.array([5, 6]), np.array([3, 7]))
+    root = merge(root, np.array([7]), np.array([2]))
+    assert root.tolist() == [0, 1, 2, 3, 4, 3, 2, 2]
+    root = merge(root, np.array([5]), np.array([6]))
+    assert root.tolist() == [0, 1, 2, 2, 4, 2, 2, 2]
 
 
 def test_exact_groups_number_by_first_appearance():

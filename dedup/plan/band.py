@@ -30,11 +30,8 @@ def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
     """Write shard ``shard``'s band rows of wave ``wave`` (its share of the bands and
     containment positions, :meth:`LevelPlan.wave_span`); returns how many items it banded."""
     forget_removed()
-    lo, hi = plan.bases[shard], plan.bases[shard + 1]
-    eligible = np.ones(hi - lo, dtype=bool)
-    eligible[copies_in(plan, lo, hi) - lo] = False
-    eligible &= plan.file(shard, "tokens") >= plan.min_tokens
-    local = np.flatnonzero(eligible)
+    lo = plan.bases[shard]
+    local = banded(plan, shard)
     s = plan.settings
     sigs = plan.kept_signatures(shard, local)
     first, last = plan.wave_span(s.bands, wave)
@@ -45,6 +42,17 @@ def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
         _containment_rows(plan, shard, local, sigs, wave)
     release(sigs)
     return len(local)
+
+
+def banded(plan: LevelPlan, shard: int) -> np.ndarray:
+    """The items of shard ``shard`` that are banded (numbers within the shard, sorted):
+    first occurrences of their text (the level's exact stage has run) with at least
+    ``min_tokens`` tokens."""
+    lo, hi = plan.bases[shard], plan.bases[shard + 1]
+    eligible = np.ones(hi - lo, dtype=bool)
+    eligible[copies_in(plan, lo, hi) - lo] = False
+    eligible &= plan.file(shard, "tokens") >= plan.min_tokens
+    return np.flatnonzero(eligible)
 
 
 def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.ndarray, wave: int) -> None:

@@ -169,17 +169,16 @@ class LevelPlan:
         Why: no other item can become a candidate (exact copies and items under
         ``min_tokens`` are never banded), and full signatures were the largest part
         of the scratch folder (46 % of it at its peak on 153 MB of text).  Whatever
-        read every item's signature has run by then (:func:`dedup.plan.sign.document_shard`
-        builds documents from the paragraphs' before the paragraph level starts).
+        read every item's signature has run by then: the paragraphs' are kept by the
+        document stage itself once it has built the documents from them
+        (:func:`dedup.plan.sign.document_shard`), before the document level runs.
         """
-        if self.kept:
+        full = self.scratch.shard(shard, self.level, "sigs")
+        if self.kept or not full.exists():  # kept already (or by a retried task's first run)
             kept = self.file(shard, "kept_sigs")
             if len(kept) != len(local):
                 raise RuntimeError(f"shard {shard} kept {len(kept)} signatures for {len(local)} banded items")
             return kept
-        full = self.scratch.shard(shard, self.level, "sigs")
-        if not full.exists():  # a retried task (Dask): its first run kept them
-            return np.asarray(self.file(shard, "kept_sigs"))
         sigs = np.asarray(load(full, mmap=True)[local])  # not through the maps: the file goes now
         save(self.scratch.shard(shard, self.level, "kept_sigs"), sigs)
         save(self.scratch.shard(shard, self.level, "kept"), local.astype(np.int64))

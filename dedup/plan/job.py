@@ -148,17 +148,25 @@ def run_scan(
     readers = set(chosen) if settings.containment else {"document"} & set(chosen)
     if not readers:
         _remove_document_sources(paragraphs)
+    # With both levels, the paragraphs' exact copies are found first: the document stage
+    # then keeps only the signatures of the paragraphs that will be banded (document_shard).
+    copies_found = "paragraph" in chosen and "document" in chosen
+    if copies_found:
+        executor.map(STAGES[0], [(paragraphs, k) for k in range(paragraphs.copy_partitions)])
     for level in chosen:
         if level == "paragraph":
             plan = paragraphs
         else:
-            counts = executor.map(document_shard, [(scratch, s, common_keys, recurring)
-                                                           for s in range(paragraphs.shards)])
+            trim = paragraphs if copies_found else None
+            counts = executor.map(document_shard, [(scratch, s, common_keys, recurring, trim)
+                                                   for s in range(paragraphs.shards)])
+            if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
+                _remove_shard_files(paragraphs, ("sigs",))
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
             if not settings.containment:
                 _done_reading(paragraphs, readers, level)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
-                           doc_bases)
+                           doc_bases, copies_found=copies_found and level == "paragraph")
         _done_reading(paragraphs, readers, level)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
             scratch.remove(done, level)
@@ -238,7 +246,8 @@ def _remove_shard_files(plan: LevelPlan, names: Sequence[str]) -> None:
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
-              common: Optional[np.ndarray] = None, doc_bases: Sequence[int] = (0,)) -> Union[Linked, LevelParts]:
+              common: Optional[np.ndarray] = None, doc_bases: Sequence[int] = (0,),
+              copies_found: bool = False) -> Union[Linked, LevelParts]:
     """The stages of one level, each spread over the executor's workers (``common``:
     boilerplate keys, whose exact copies are grouped but not reported as pairs;
     ``doc_bases``: documents before each shard).  An executor that links by tasks
@@ -247,10 +256,12 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     ``progress`` hears of three stages: finding candidates (counted in stages), verifying
     them (counted in candidates as each pair range is done, with the ranges done beside)
     and grouping.  The verified ranges are linked as they come (:func:`link`), unless
-    the executor links by tasks."""
+    the executor links by tasks.  ``copies_found``: the level's exact stage has run
+    already (:func:`run_scan` runs the paragraphs' before the document level)."""
     exact, band, candidates, verify = STAGES
     progress.stage(f"{plan.level}s: finding candidates", "stages", 1 + 2 * plan.waves)
-    executor.map(exact, [(plan, k) for k in range(plan.copy_partitions)])
+    if not copies_found:  # else its exact stage has run (before the document level)
+        executor.map(exact, [(plan, k) for k in range(plan.copy_partitions)])
     progress.advance()
     found = []
     for wave in range(plan.waves):

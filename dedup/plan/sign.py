@@ -32,7 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
 
@@ -44,6 +44,8 @@ from ..readers.text import surrogate_problem
 from ..segments import offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
+from .band import banded
+from .items import LevelPlan
 from .scratch import Scratch, load, save
 
 T = TypeVar("T")
@@ -215,13 +217,20 @@ def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: S
     return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
 
 
-def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: np.ndarray) -> int:
+def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: np.ndarray,
+                   paragraph_level: Optional[LevelPlan] = None) -> int:
     """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
     files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
     is in ``common``, sorted; :mod:`dedup.boilerplate`) left out of each document's
     shingle set, signature and word count.  Also flags the paragraphs whose key is in
     ``recurring`` (sorted: texts of ``FRAME_STORIES`` documents or more), for
-    :mod:`.frames`.  Returns how many document items."""
+    :mod:`.frames`.  Returns how many document items.
+
+    ``paragraph_level``: its plan, when the paragraph level runs later and its
+    exact stage has run: the paragraphs' signatures are then cut down to those of the
+    paragraphs it bands (:meth:`LevelPlan.kept_signatures`), since nothing else reads
+    them once the documents are built -- so the scratch folder's peak, at the document
+    level, no longer holds every paragraph's (1 KB each)."""
     def read(name: str) -> np.ndarray:
         return load(scratch.shard(shard, "paragraph", name))
 
@@ -245,7 +254,10 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: 
               "end": chars[docs], "utf8_bytes": read("doc_bytes")[docs]}
     previews = [preview[preview_offsets[p]:preview_offsets[p + 1]].tobytes().decode("utf-8", "surrogatepass")
                 if count else "" for p, count in zip(first_para.tolist(), paragraphs[docs].tolist())]
-    return write_items(scratch, shard, "document", items, places, previews)
+    count = write_items(scratch, shard, "document", items, places, previews)
+    if paragraph_level is not None:
+        paragraph_level.kept_signatures(shard, banded(paragraph_level, shard))
+    return count
 
 
 def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: dict, previews: Sequence[str]) -> int:
