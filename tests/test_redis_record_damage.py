@@ -159,15 +159,22 @@ def test_a_repointed_ids_entry_is_detected_by_get(redis_prefix, texts):
         assert idx.get("article-1").text == texts[1]
 
 
+def _renamed(prefix: str, texts: list[str]) -> str:
+    """:func:`_with_meta`'s index with the ``ids`` entry ``article-0`` renamed ``renamed``
+    (``HDEL`` + ``HSET``, the count unchanged)."""
+    url = _with_meta(prefix, texts)
+    client = _client()
+    row = client.hget(f"{prefix}:ids", "article-0")
+    client.hdel(f"{prefix}:ids", "article-0")
+    client.hset(f"{prefix}:ids", "renamed", row)
+    client.close()
+    return url
+
+
 def test_a_renamed_ids_entry_is_detected_by_in(redis_prefix, texts):
     """``HDEL ids article-0`` + ``HSET ids renamed 1`` (the count unchanged): ``in``
     said ``renamed`` was stored."""
-    url = _with_meta(redis_prefix, texts)
-    client = _client()
-    row = client.hget(f"{redis_prefix}:ids", "article-0")
-    client.hdel(f"{redis_prefix}:ids", "article-0")
-    client.hset(f"{redis_prefix}:ids", "renamed", row)
-    client.close()
+    url = _renamed(redis_prefix, texts)
     with Index.open(url) as idx:
         assert "article-1" in idx and "absent" not in idx
         with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:ids lists 'renamed' at document row 1, "
@@ -179,12 +186,7 @@ def test_the_old_name_of_a_renamed_ids_entry_is_damage_not_absent(redis_prefix, 
     """The same rename: the old name read "not stored" to ``in`` and ``get``, and an
     add under it stored the text a second time (session 12 left it to the README).
     Its ``dg`` entry, written and deleted with the ``ids`` entry, still names it."""
-    url = _with_meta(redis_prefix, texts)
-    client = _client()
-    row = client.hget(f"{redis_prefix}:ids", "article-0")
-    client.hdel(f"{redis_prefix}:ids", "article-0")
-    client.hset(f"{redis_prefix}:ids", "renamed", row)
-    client.close()
+    url = _renamed(redis_prefix, texts)
     said = (f"the index is damaged: {redis_prefix}:dg holds the digest of document 'article-0', which "
             f"{redis_prefix}:ids does not list \\(its ids entry was renamed or deleted\\)")
     with Index.open(url) as idx:
