@@ -127,11 +127,12 @@ def framed(rest_jaccard: np.ndarray, containment_a: np.ndarray, containment_b: n
     return (rest_jaccard < UNRELATED) & ((part < LESSER_PART) | (template & (part < TEMPLATE_PART)))
 
 
-def at_edges(group: np.ndarray, story: np.ndarray, groups: int) -> np.ndarray:
+def at_edges(group: np.ndarray, story: np.ndarray, groups: int, both: bool = True) -> np.ndarray:
     """Whether each page's shared paragraphs are its header and footer (bool per
     group): it has a paragraph of its own (``story``), a shared paragraph before its
     first own one and one after its last, and no shared paragraph between two of its
-    own.  Why both edges: a shared block on one edge only is also a story republished
+    own; with ``both`` false, its shared paragraphs are on its edges (a header, a
+    footer or both: none between two of its own).  Why both edges: a shared block on one edge only is also a story republished
     above (or below) each site's own footer (or header) -- a wire story under a credit
     line -- and one pair's view cannot tell the two apart; taking a republished story
     for a frame is the silent error (an index would accept every later copy), so a
@@ -149,7 +150,8 @@ def at_edges(group: np.ndarray, story: np.ndarray, groups: int) -> np.ndarray:
     inside = frame & (at > first[group]) & (at < last[group])
     header = np.bincount(group[frame & (at < first[group])], minlength=groups) > 0
     footer = np.bincount(group[frame & (at > last[group])], minlength=groups) > 0
-    return (last >= 0) & header & footer & (np.bincount(group[inside], minlength=groups) == 0)
+    edges = (last >= 0) & (np.bincount(group[inside], minlength=groups) == 0)
+    return edges & header & footer if both else edges
 
 
 def member(group: np.ndarray, values: np.ndarray, in_group: np.ndarray, in_values: np.ndarray) -> np.ndarray:

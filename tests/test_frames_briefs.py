@@ -115,6 +115,11 @@ def test_the_index_accepts_a_sites_briefs_from_the_third_on(tmp_path, pages, par
         edited = idx.check("\n\n".join(top + [rewrite(rng, p, 0.05) for p in bodies[3]] + bottom))
         for v in (repost, edited):
             assert v.is_duplicate and not v.accepted, v.reason
+        # A rejected second brief added again, once its frame recurs, is accepted (README:
+        # "Adding a folder again is not always idempotent, by design").
+        again = idx.add(site[1], doc_id="brief1")
+        assert again.already_indexed if verdicts[1].accepted else (again.added and again.boilerplate == frame), \
+            again.reason
 
 
 def test_the_index_accepts_a_sites_briefs_in_batches(backend):

@@ -164,3 +164,32 @@ def test_the_boilerplate_note_names_positions_not_a_count():
 
     assert boilerplate_note([2]) == "paragraph 2 is boilerplate (numbered from 0)"
     assert boilerplate_note([0, 3, 4]) == "paragraphs 0, 3 and 4 are boilerplate (numbered from 0)"
+
+
+def test_paragraphs_reused_in_the_middle_of_an_article_are_not_its_frame(tmp_path):
+    """Tester T5 (session 12), order dependence: paragraphs copied into the *middle* of
+    an article from stories stored earlier, each carried by two stored stories, were
+    taken for its site's furniture (shared with a page whose rest is unrelated, judged
+    in two documents before), so an article that is half copied text was accepted as
+    "nothing seen before" -- or rejected by a first add and accepted by the next, once
+    later pages made them recur.  A frame is a page's header and footer: paragraphs
+    shared between two of the article's own are content, counted in its seen share,
+    however often they recur."""
+    rng = random.Random(21)
+    own = lambda n: rich_prose(rng, n)  # noqa: E731
+    x, y = own(80), own(80)
+    stored = {name: "\n\n".join([own(40), shared, own(40), own(40)])
+              for name, shared in (("a", x), ("b", x), ("c", y), ("d", y))}
+    article = "\n\n".join([own(40), x, y, own(40)])
+    with Index.open(tmp_path / "i.dedup") as idx:
+        for name, text in stored.items():
+            assert idx.add(text, doc_id=name).added
+        first = idx.add(article, doc_id="article")
+        assert not first.accepted and first.is_duplicate and first.seen == (1, 2) and first.boilerplate == (), first.reason
+        for name in ("e", "f"):  # x and y recur on more pages
+            idx.add("\n\n".join([own(40), x, own(40), y, own(40)]), doc_id=name)
+        again = idx.add(article, doc_id="article")
+        assert not again.accepted and again.seen == (1, 2) and again.boilerplate == (), again.reason
+        # The same paragraphs as the header and footer of an article are its frame.
+        framed = idx.add("\n\n".join([x, own(60), own(60), y]), doc_id="framed")
+        assert framed.added and framed.boilerplate == (0, 3) and not framed.seen, framed.reason

@@ -67,7 +67,9 @@ def frames(
     that only the template branch of :func:`~dedup.boilerplate.framed` can frame).
     Returns ``(framed, scores, shared)``: bool per pair; the pairs' scores, those of
     framed pairs taken without the shared paragraphs (on both sides); bool per batch
-    paragraph, the paragraphs shared with a stored document in one frame."""
+    paragraph, the paragraphs shared with a stored document in one frame on the
+    article's edges (:func:`_on_edges`: a paragraph shared in the middle of the
+    article, between two of its own, is content reused, not its site's frame)."""
     n = len(pair_art)
     furniture = np.zeros(len(boilerplate), bool)
     keep = ~boilerplate[shared_para]
@@ -95,9 +97,33 @@ def frames(
     one_frame = framed(again.jaccard, ca, cb, template)
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
-    furniture[shared_para[is_framed[shared_pair]]] = True
+    on_edges = np.zeros(n, bool)
+    on_edges[sharing] = one_frame & _on_edges(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair),
+                                              shared_para, s)
+    furniture[shared_para[on_edges[shared_pair]]] = True
     out = scores.replaced(sharing[one_frame], again, one_frame)
     return is_framed, out, furniture
+
+
+def _on_edges(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
+              shared_para: np.ndarray, s: Settings) -> np.ndarray:
+    """Whether the paragraphs each article (``docs``, one per pair) shares with its pair's
+    stored page (``shared_pair``/``shared_para``: pair number, corpus paragraph) and its
+    ``boilerplate`` are on the article's edges, none between two of its own paragraphs
+    (:func:`dedup.boilerplate.at_edges` with ``both`` false, over the paragraphs of
+    ``min_tokens``).  Why: a site's frame is its pages' header and footer (the README's
+    "a frame paragraph in the middle of a page waits for the boilerplate count"), while a
+    paragraph reused by several stories sits anywhere; without this, paragraphs copied
+    into the middle of an article from stories stored after its first judgment were
+    taken for furniture when it was added again (tester T5, session 12: 6 of 11 articles
+    rejected by a first add accepted by the second)."""
+    c = signed.corpus
+    counts = signed.first[docs + 1] - signed.first[docs]
+    paras = ranges(signed.first[docs], counts)
+    owner = np.repeat(np.arange(len(docs)), counts)
+    carried = member(owner, paras, shared_pair, shared_para) | boilerplate[paras]
+    compared = c.para_words[paras] >= s.min_tokens
+    return at_edges(owner[compared], ~carried[compared], len(docs), both=False)
 
 
 def _at_edges(signed: Signed, docs: np.ndarray, texts: list[str], s: Settings) -> np.ndarray:
