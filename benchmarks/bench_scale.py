@@ -218,10 +218,17 @@ def run_scan(folders: list[Path], *flags: str) -> dict:
 def rensa_signature_stage(folder: Path) -> dict:
     """rensa's signature stage alone on ``folder`` (word 5-grams, 128 permutations, one
     core): dedup's own split + normalize (not timed), then the shingle strings a user
-    builds in Python and rensa's batch digest (timed)."""
+    builds in Python and rensa's batch digest (timed).  In the same run, dedup's own
+    signature stage on the same normalized paragraphs, in batches of the same size
+    (tokens, shingle hashes and MinHash: :func:`dedup.shingle.shingle` and
+    :func:`dedup.minhash.signatures`), at rensa's settings (``dedup_seconds``) and at
+    dedup's defaults, word 2-grams and 256 permutations (``dedup_default_seconds``)."""
     from rensa import RMinHash
 
+    from dedup.minhash import signatures
     from dedup.normalize import normalize
+    from dedup.settings import Settings
+    from dedup.shingle import shingle
     from dedup.split import split_paragraphs
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(folder.rglob("*.txt"))]
@@ -235,15 +242,39 @@ def rensa_signature_stage(folder: Path) -> dict:
             sets.append(list(map(" ".join, zip(*(w[i:] for i in range(5))))) if len(w) >= 5 else [" ".join(w)])
         RMinHash.digest_matrix_from_token_sets(sets, 128, 1)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "mb": size / 1e6, "mb_per_s": size / 1e6 / seconds}
+    out = {"seconds": seconds, "mb": size / 1e6, "mb_per_s": size / 1e6 / seconds}
+    defaults = Settings()
+    for name, ngram, num_perm in (("dedup_seconds", 5, 128), ("dedup_default_seconds", defaults.ngram, defaults.num_perm)):
+        start = time.perf_counter()
+        for lo in range(0, len(paragraphs), 20_000):
+            signatures(shingle(paragraphs[lo : lo + 20_000], "word", ngram), num_perm)
+        out[name] = time.perf_counter() - start
+    return out
 
 
 # ------------------------------------------------------------------ the run
 
 
+def compile_sources(code: Path | None) -> int:
+    """Compile the measured dedup's modules to bytecode (``__pycache__``) before any
+    scan; returns how many source files it holds.
+
+    Why: an installed dedup has its bytecode (pip compiles it at install), but a source
+    tree run with ``PYTHONDONTWRITEBYTECODE=1`` (as on the team's machines) compiles
+    its ~90 modules again in every scan's process -- ~0.4-0.8 s of serial start-up
+    that a user's scan never pays, and that weighed on the ``-j`` ratio."""
+    import compileall
+    import importlib.util
+
+    folder = code / "dedup" if code else Path(importlib.util.find_spec("dedup").submodule_search_locations[0])
+    compileall.compile_dir(str(folder), quiet=1)
+    return sum(1 for _ in folder.rglob("*.py"))
+
+
 def measure(args: argparse.Namespace, log) -> dict:
     """Every row, in order; with ``--out`` the JSON so far is saved after each row (a
     long run interrupted still leaves its rows)."""
+    log(f"bytecode compiled for {compile_sources(args.code)} source files")
     base = base_documents(args.base_mb)
     factors = [int(f) for f in args.factors.split(",")]
     rows = set(args.rows.split(","))
@@ -307,6 +338,10 @@ def render(results: dict) -> str:
     if rensa:
         out.append(f"- rensa signature stage alone (word 5-grams, 128 perms, one core, shingle strings "
                    f"built in Python): {rensa['mb_per_s']:.1f} MB/s")
+        if "dedup_seconds" in rensa:
+            for key, what in (("dedup_seconds", "at rensa's settings"), ("dedup_default_seconds", "at dedup's defaults (word 2-grams, 256 perms)")):
+                out.append(f"- dedup's signature stage alone {what}, same normalized paragraphs, same run: "
+                           f"{rensa['mb'] / rensa[key]:.1f} MB/s = **{rensa['seconds'] / rensa[key]:.2f}x** rensa")
     if rensa and jobs:
         default = jobs.get(results["cpus"], jobs[max(jobs)])
         out.append(f"- `dedup scan` end to end at defaults (-j {default['jobs']}): "

@@ -133,13 +133,12 @@ def run_scan(
                              partitions, executor.jobs)
     need = min_documents(len(found), settings.boilerplate)
     common = np.zeros((0, 4), np.int64)
-    recurring = np.zeros(0, np.uint64)  # texts in FRAME_STORIES documents or more (plan/frames.py)
-    if need and paragraphs.items:
+    recurring = bool(need and paragraphs.items)  # texts in FRAME_STORIES documents or more (plan/frames.py)
+    if recurring:
         found_common = executor.map(common_partition, [(paragraphs, k, doc_bases, need)
                                                        for k in range(paragraphs.copy_partitions)])
         common = np.concatenate([rows for rows, _ in found_common])
         common = common[np.argsort(common[:, 1])]  # by first occurrence
-        recurring = np.sort(np.concatenate([keys for _, keys in found_common]))
     common_keys = np.sort(common[:, 0].view(np.uint64))
     pairs, groups, boilerplate = [], [], []
     # The paragraphs' shingles in order are read by the document stage and, with
@@ -157,8 +156,7 @@ def run_scan(
         if level == "paragraph":
             plan = paragraphs
         else:
-            trim = paragraphs if copies_found else None
-            counts = executor.map(document_shard, [(scratch, s, common_keys, recurring, trim)
+            counts = executor.map(document_shard, [(paragraphs, s, common_keys, recurring, copies_found)
                                                    for s in range(paragraphs.shards)])
             if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
                 _remove_shard_files(paragraphs, ("sigs",))

@@ -9,7 +9,8 @@ the stages that read only parts of it.
 Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
 
     shards/<s>/<level>.<name>.npy     what signing wrote for shard s (see plan.sign)
-    exact/<level>/<k>.<name>.npy      exact-copy links of key partition k
+    exact/<level>/<k>.<name>.npy      exact-copy links of key partition k (paragraphs: also
+                                      its keys in FRAME_STORIES documents, plan.common)
     bands/<level>/<s>.rows.npy        band rows of shard s, by partition (+ <s>.cuts.npy)
     bands/<level>/contain.<s>.*.npy   its containment bucket rows (if containment is on)
     cand/<level>/<k>.npy              candidate pairs of partition k, sorted

@@ -45,6 +45,7 @@ from ..segments import offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
 from .band import banded
+from .common import recurring_flags
 from .items import LevelPlan
 from .scratch import Scratch, load, save
 
@@ -217,20 +218,24 @@ def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: S
     return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
 
 
-def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: np.ndarray,
-                   paragraph_level: Optional[LevelPlan] = None) -> int:
+def document_shard(paragraph_level: LevelPlan, shard: int, common: np.ndarray, recurring: bool,
+                   trim: bool = False) -> int:
     """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
     files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
     is in ``common``, sorted; :mod:`dedup.boilerplate`) left out of each document's
-    shingle set, signature and word count.  Also flags the paragraphs whose key is in
-    ``recurring`` (sorted: texts of ``FRAME_STORIES`` documents or more), for
-    :mod:`.frames`.  Returns how many document items.
+    shingle set, signature and word count.  ``paragraph_level`` is the paragraph
+    level's plan.  Also flags the paragraphs that are texts of ``FRAME_STORIES``
+    documents or more, for :mod:`.frames` (``recurring``: the boilerplate stage has
+    written their keys, :func:`dedup.plan.common.recurring_flags`; else none is).
+    Returns how many document items.
 
-    ``paragraph_level``: its plan, when the paragraph level runs later and its
-    exact stage has run: the paragraphs' signatures are then cut down to those of the
-    paragraphs it bands (:meth:`LevelPlan.kept_signatures`), since nothing else reads
-    them once the documents are built -- so the scratch folder's peak, at the document
-    level, no longer holds every paragraph's (1 KB each)."""
+    ``trim``: the paragraph level runs later and its exact stage has run: the
+    paragraphs' signatures are then cut down to those of the paragraphs it bands
+    (:meth:`LevelPlan.kept_signatures`), since nothing else reads them once the
+    documents are built -- so the scratch folder's peak, at the document level, no
+    longer holds every paragraph's (1 KB each)."""
+    scratch = paragraph_level.scratch
+
     def read(name: str) -> np.ndarray:
         return load(scratch.shard(shard, "paragraph", name))
 
@@ -247,7 +252,8 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: 
     mask = np.isin(keys, common) if len(common) else None
     # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).
     save(scratch.shard(shard, "paragraph", "common"), mask if mask is not None else np.zeros(len(keys), bool))
-    save(scratch.shard(shard, "paragraph", "recurring"), np.isin(keys, recurring))
+    save(scratch.shard(shard, "paragraph", "recurring"),
+         recurring_flags(paragraph_level, keys) if recurring else np.zeros(len(keys), bool))
     items, docs = document_items(corpus, mask)
     first_para = corpus.doc_offsets()[docs]
     places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),
@@ -255,7 +261,7 @@ def document_shard(scratch: Scratch, shard: int, common: np.ndarray, recurring: 
     previews = [preview[preview_offsets[p]:preview_offsets[p + 1]].tobytes().decode("utf-8", "surrogatepass")
                 if count else "" for p, count in zip(first_para.tolist(), paragraphs[docs].tolist())]
     count = write_items(scratch, shard, "document", items, places, previews)
-    if paragraph_level is not None:
+    if trim:
         paragraph_level.kept_signatures(shard, banded(paragraph_level, shard))
     return count
 
