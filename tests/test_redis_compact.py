@@ -15,7 +15,7 @@ from conftest import redis_url
 from test_storage_redis_damage import _client
 from textgen import prose, rewrite
 
-from dedup import Index, IndexCorrupt
+from dedup import Index, IndexBusy, IndexCorrupt
 from dedup.cli import main
 from dedup.storage.redis.compact import GRACE, Compactor
 
@@ -176,3 +176,65 @@ def test_writers_wait_only_for_the_tail_of_a_compaction(redis_prefix, texts, mon
         assert fresh.check(_near(texts[6], 3)).matches[0].doc_id == "during"
         assert [m.doc_id for m in fresh.check(_near(texts[1], 3)).matches] == []
         assert fresh.check(_near(texts[2], 3)).matches[0].doc_id == "article-2"
+
+
+def test_a_worker_a_generation_behind_compacts_the_current_log(redis_prefix, texts):
+    """Reviewer's R1 (a): a worker idle since another compacted still held generation 0
+    (readable for GRACE); its ``optimize`` compacted that old log into ``log1`` -- the
+    live log -- deleting it first: every worker then read "restore from a backup"."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idle, Index.open(url) as other:
+        other.load([(f"article-{i}", t) for i, t in enumerate(texts[:5])])
+        idle.check(texts[0])  # holds generation 0
+        other.remove("article-0")
+        assert other.optimize()["log"]["generation"] == 1
+        other.add(texts[5], doc_id="later")
+        assert idle.optimize()["log"]["generation"] == 2
+    with Index.open(url) as fresh:
+        assert fresh.check(_near(texts[5], 3)).matches[0].doc_id == "later"
+        assert fresh.check(_near(texts[2], 3)).matches[0].doc_id == "article-2"
+        assert [m.doc_id for m in fresh.check(_near(texts[0], 3)).matches] == []
+
+
+def test_a_compaction_that_stalled_past_its_claim_writes_nothing(redis_prefix, texts, monkeypatch):
+    """Reviewer's R1 (b): a compaction stalled past its claim's lease while another
+    compacted; it woke and appended its stale page to the other's live log (then said
+    "nothing was switched"), and the removed rows' records were missing to every check.
+    Its writes are fenced by the claim now: refused, the index intact."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"article-{i}", t) for i, t in enumerate(texts[:5])])
+        idx.remove("article-0")
+    real = Compactor.feed
+    stalled, woke = threading.Event(), threading.Event()
+
+    def stall(self, blob):
+        if threading.current_thread().name == "stalled" and not stalled.is_set():
+            stalled.set()
+            assert woke.wait(60)
+        return real(self, blob)
+
+    monkeypatch.setattr(Compactor, "feed", stall)
+    failed: list = []
+
+    def compact() -> None:
+        with Index.open(redis_url(prefix=redis_prefix, lease=1)) as c1:
+            try:
+                c1.optimize()
+            except IndexBusy as err:
+                failed.append(str(err))
+
+    thread = threading.Thread(target=compact, name="stalled")
+    thread.start()
+    assert stalled.wait(30)
+    time.sleep(1.5)  # its claim's lease (1 s) runs out
+    with Index.open(url) as c2:
+        c2.remove("article-2")
+        assert c2.optimize()["log"]["generation"] == 1
+    woke.set()
+    thread.join(60)
+    with Index.open(url) as fresh:
+        assert fresh.check(_near(texts[3], 3)).matches[0].doc_id == "article-3"
+        assert [m.doc_id for m in fresh.check(_near(texts[2], 3)).matches] == []
+        assert fresh.optimize()["log"]["generation"] == 2
+    assert failed and "its claim on the bucket log ran out" in failed[0] and "nothing was switched" in failed[0]

@@ -19,6 +19,8 @@ from conftest import redis_url
 from textgen import prose, rewrite
 
 from dedup import Index, IndexBusy
+from dedup.storage.redis import RedisStorage
+from dedup.storage.redis.log import LevelCache
 from dedup.storage.redis.reads import Reads
 
 
@@ -73,3 +75,40 @@ def test_a_lease_that_ran_out_is_still_refused(redis_prefix, texts, monkeypatch)
         assert "new" not in idx and len(idx) == 3
         idx.add_many([("new", texts[3])])  # the lock was let go: the next writer goes on
         assert "new" in idx
+
+
+def test_a_new_workers_first_add_and_removal_derive_the_log_outside_the_lock(redis_prefix, texts, monkeypatch):
+    """Reviewer's R3 (session 13): a new worker read the log before taking the lock but
+    derived its band keys at its first look-up, under the lock (~95 s of CPU at 100k
+    articles: other writers failed with IndexBusy meanwhile).  Now ``warm`` derives
+    them first; under the lock only what was written meanwhile is left."""
+    url = redis_url(prefix=redis_prefix)
+    with Index.open(url) as idx:
+        idx.load([(f"a{i}", t) for i, t in enumerate(texts[:3])])
+    derived: list[bool] = []  # per part of band keys made: was the write lock held?
+    real_add, real_acquire, real_unlock = LevelCache.add, RedisStorage._acquire, RedisStorage._unlock
+    held = [False]
+
+    def acquire(self):
+        token = real_acquire(self)
+        held[0] = True
+        return token
+
+    def unlock(self):
+        held[0] = False
+        return real_unlock(self)
+
+    def add(self, *args, **kwargs):
+        derived.append(held[0])
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(RedisStorage, "_acquire", acquire)
+    monkeypatch.setattr(RedisStorage, "_unlock", unlock)
+    monkeypatch.setattr(LevelCache, "add", add)
+    with Index.open(url) as new:
+        assert new.add(rewrite(random.Random(1), texts[0], 0.05), doc_id="near").is_duplicate
+    assert derived and not any(derived)
+    derived.clear()
+    with Index.open(url) as new:
+        new.remove("a1")
+    assert derived and not any(derived)

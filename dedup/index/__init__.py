@@ -34,7 +34,7 @@ from ..minhash import floor
 from ..plan.local import LocalExecutor
 from ..settings import Settings
 from ..sketch import SKETCH_MISS, sketch_floor
-from ..storage import BUSY_TIMEOUT, Compacting, Maintained, Storage, StoredDocument, open_storage
+from ..storage import BUSY_TIMEOUT, Compacting, Leased, Maintained, Storage, StoredDocument, open_storage
 from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from .items import BadDocument, Input, Item, digest, input_of, raised
@@ -236,6 +236,8 @@ class Index:
 
     def remove(self, doc_id: str) -> None:
         """Remove a stored document; ``KeyError`` if there is none with that id."""
+        if isinstance(self._store, Leased):  # its hand-over looks up; prepared outside the lock
+            self._store.warm()
         with self._store.transaction(write=True):
             removed = self._store.delete(doc_id)
         if not removed:
@@ -271,6 +273,8 @@ class Index:
         is removed whole or not at all."""
         cutoff, removed = _unix(before), []
         while True:
+            if isinstance(self._store, Leased):  # as in :meth:`remove`
+                self._store.warm()
             with self._store.transaction(write=True):
                 page = self._store.listing(0, LIST_PAGE, cutoff)
                 for doc in page:

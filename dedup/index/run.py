@@ -40,6 +40,8 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
     signed = sign([inputs[i].text for i in good], s, executor)
     comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
                                             minlength=len(good)))
+    if write and judge and isinstance(store, Leased):  # prepared outside the write lock (R3)
+        store.warm()
     with store.transaction(write):
         ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
                for i in good]

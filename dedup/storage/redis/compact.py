@@ -53,6 +53,7 @@ class Compaction:
     _token: Optional[str]
     _checkpoint: Callable[[], None]
     _switch: Any
+    _new_log: Any
     _renew: Any
     _release: Any
     busy_timeout: float
@@ -113,11 +114,17 @@ class Compaction:
         claim = self._claim()
         try:
             # Without the write lock (the log only grows): the log up to its last
-            # entry now, the rows dropped so far left out.
+            # entry now, the rows dropped so far left out -- the current generation's
+            # (a worker idle since another compacted still holds the old one).
+            gen = number(self._r.get(self._k + "log:gen"), self.path, self._k + "log:gen")
+            if gen != self._cache.gen:
+                self._switch_to(gen)
             self._sync()
             old, gen, upto = self._log, self._cache.gen, self._cache.last
             new = log_key(self._k, gen + 1)
-            self._r.delete(new, new + ":n")  # what a compaction that died left
+            fence = [self._k, gen or "", new, "1", "", "", "", "", self._k + "compacting", claim]
+            self._new_log(args=fence)  # what a compaction that died left, deleted
+            fence[3] = "0"
             compactor, last = Compactor(self._cache), b"-"
             entries, sizes = [0, 0], [0, 0]
             while True:
@@ -127,7 +134,7 @@ class Compaction:
                 if done:  # what was published up to ``upto`` (the cache has read no further)
                     made += compactor.flush("p") + compactor.flush("d") + [publish_entry(*self._cache.published)]
                 self._count(page, made, entries, sizes)
-                self._append(new, made)
+                self._append(fence, made)
                 self._keep_claim(claim)
                 if done:
                     break
@@ -144,12 +151,12 @@ class Compaction:
                     for blob in made:
                         self._cache._parse(blob)  # verified
                     self._count(page, made, entries, sizes)
-                    self._append(new, made)
+                    self._append(fence, made)
                     if len(page) < PAGE:
                         break
                     last = b"(" + page[-1][0]
                 self._switch(args=[self._k + "lock", self._token, self._k, gen or "", self._cache.count, gen + 1,
-                                   entries[1], int(GRACE * 1000)])
+                                   entries[1], int(GRACE * 1000), self._k + "compacting", claim])
         finally:
             self._release(args=[self._k + "compacting", claim])
         self._switch_to(gen + 1)
@@ -185,12 +192,12 @@ class Compaction:
             raise IndexBusy(lease_lost(self.path, self._url.lease, "while compacting it (nothing was switched)",
                                        "the claim on the bucket log"))
 
-    def _append(self, key: str, entries: list[bytes]) -> None:
-        if entries:
-            pipe = self._r.pipeline(transaction=False)
-            for e in entries:
-                pipe.xadd(key, {"v": e})
-            pipe.execute()
+    def _append(self, fence: list, entries: list[bytes]) -> None:
+        """Append ``entries`` to the new log, fenced (:data:`.lua.NEW_LOG`: refused unless
+        the claim is still ours and the new log is not live); in calls of up to
+        :data:`PAGE` entries (one script call holds the server while it runs)."""
+        for lo in range(0, len(entries), PAGE):
+            self._new_log(args=[*fence, *entries[lo : lo + PAGE]])
 
 
 class Compactor:

@@ -402,18 +402,53 @@ if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('PEXPIRE', ARGV[
 return 0
 """
 
+#: Lua helper: ``claimed()`` -- the DEDUPCLAIM error when the compaction's claim (key
+#: ARGV[9], token ARGV[10]) is not the caller's any more, else nil.
+_CLAIMED = r"""
+local function claimed()
+  if redis.call('GET', ARGV[9]) ~= ARGV[10] then
+    return redis.error_reply('DEDUPCLAIM its claim on the bucket log ran out (another compaction may have begun)')
+  end
+end
+"""
+
+#: The writes of a compaction's new log (:mod:`.compact`), fenced by the claim as a
+#: writer's are by the lock: ARGV: key prefix, the generation compacted ('' before the
+#: first), the new log's key, '1' to delete it first (what a compaction that died
+#: left), 5-8 unused, claim key, claim token, then the entries.  Refuses (DEDUPCLAIM,
+#: nothing written) unless the claim is the caller's, ``log:gen`` is still the
+#: generation compacted and the new log has no count: a log is live from the moment
+#: :data:`SWITCH` sets its count, and a compaction that went on from a stale
+#: generation, or stalled past its claim, deleted and appended to the live log
+#: (reviewer's R1, session 13).
+NEW_LOG = r"""#!lua
+""" + _CLAIMED + r"""
+local lost = claimed()
+if lost then return lost end
+if (redis.call('GET', ARGV[1] .. 'log:gen') or '') ~= ARGV[2] or redis.call('EXISTS', ARGV[3] .. ':n') == 1 then
+  return redis.error_reply('DEDUPCLAIM the bucket log was compacted by another worker meanwhile')
+end
+if ARGV[4] == '1' then redis.call('DEL', ARGV[3]) end
+for i = 11, #ARGV do redis.call('XADD', ARGV[3], '*', 'v', ARGV[i]) end
+return 1
+"""
+
 #: The switch to a compacted bucket log (:mod:`.compact`).  ARGV: lock key, token, key
 #: prefix, the generation compacted ('' before the first), the entries it held, the new
-#: generation, the entries of its log (written already), the old log's lifetime (ms).
-#: Sets the new log's count and ``log:gen`` unless the lock was lost or the old log
-#: changed; the old log and its count expire (readers that began on it finish).  It
+#: generation, the entries of its log (written already), the old log's lifetime (ms),
+#: claim key, claim token.  Sets the new log's count and ``log:gen`` unless the lock or
+#: the claim was lost or the old log changed; the old log and its count expire (readers
+#: that began on it finish).  It
 #: also sets ``logG:from``: the old log's count, the id of the new log's last entry and
 #: its count, and a checksum -- a worker that held the whole old log holds what the new
 #: one holds up to that entry, and goes on from there (:meth:`RedisStorage._switch_to`).
 SWITCH = r"""#!lua
+""" + _CLAIMED + r"""
 if redis.call('GET', ARGV[1]) ~= ARGV[2] then
   return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
+local lost = claimed()
+if lost then return lost end
 local k = ARGV[3]
 local old = k .. 'log' .. ARGV[4]
 if (redis.call('GET', k .. 'log:gen') or '') ~= ARGV[4] or redis.call('GET', old .. ':n') ~= ARGV[5] then

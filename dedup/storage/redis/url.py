@@ -104,6 +104,9 @@ def translate(err: Exception, shown: str, doing: str) -> StorageError:
         return IndexReadOnly(f"{shown}: cannot {doing} the index: the Redis server is a read-only replica")
     if "DEDUPDAMAGE" in text:
         return IndexCorrupt(damaged(shown, text.split("DEDUPDAMAGE ", 1)[-1]))
+    if "DEDUPCLAIM" in text:
+        return IndexBusy(f"{shown}: cannot {doing} the index: {text.split('DEDUPCLAIM ', 1)[-1]}; nothing was "
+                         "switched, run it again")
     if "DEDUPLOCK" in text:
         return IndexBusy(lease_lost(shown, None, "while writing"))
     return StorageError(f"{shown}: cannot {doing} the index ({type(err).__name__}: {text})")
