@@ -331,5 +331,5 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
         assert int(meta["document_floor"]) >= 1
         assert version in ("8", "9", "10") or meta["judged"] == "0"  # the tallies start with the upgrade
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert tables == {"meta", "documents", "paragraphs", "heirs", "tallies"}
+        assert tables == {"meta", "documents", "paragraphs", "heirs", "tallies", "counts"}
     assert integrity(path) == "ok"

@@ -167,6 +167,7 @@ class SQLiteStorage(Rows, Buckets, Tallies):
         with self.errors("read"), self.transaction(write=False):
             found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check, text, text_check FROM documents"
                                        " WHERE doc_id = ?", (doc_id,)).fetchall()
+            self._ids_agree([doc_id], [r[1] for r in found])
             if not found:
                 return None
             paragraphs = self._conn.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?",
@@ -188,8 +189,10 @@ class SQLiteStorage(Rows, Buckets, Tallies):
         )
 
     def contains(self, doc_id: str) -> bool:
-        with self.errors("read"):
-            return self._conn.execute("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+        with self.errors("read"), self.transaction(write=False):
+            found = [r[0] for r in self._conn.execute("SELECT doc_id FROM documents WHERE doc_id = ?", (doc_id,))]
+            self._ids_agree([doc_id], found)
+        return bool(found)
 
     def count(self) -> int:
         with self.errors("read"):

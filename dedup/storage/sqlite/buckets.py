@@ -36,9 +36,10 @@ from ..bucketfile import (
     write_bucket_file,
     writer_lock,
 )
-from ..protocol import Derive, IndexBusy, IndexReadOnly, Level, low_bytes
-from .checks import checked_signatures
-from .schema import _ROWS, translate_os
+from ..protocol import Derive, IndexBusy, IndexCorrupt, IndexReadOnly, Level, low_bytes
+from ..rowcheck import damaged, stored, verify
+from .checks import checked_signatures, heir_checks
+from .schema import _ROWS, read_live, translate_os, write_live
 
 #: A row's shingle-set size, as stored (the set is packed uint64 values; ``length``
 #: of a blob reads no overflow page); documents keep no set of their own.
@@ -95,6 +96,7 @@ class Buckets:
             {level: self._delta(0) for level in _ROWS},
             {level: self._delta(0) for level in _ROWS},
             {level: 0 for level in _ROWS},
+            logged=view.logged,
             damaged=True,
         )
         return self._view
@@ -122,8 +124,11 @@ class Buckets:
         if self._view_checked and self._depth and self._view is not None:
             return self._view
         self._view_checked = True
-        named = self._meta("bucket_file") or ""
+        live = read_live(self._conn, self.path)
+        named, logged = live["bucket_file"] or "", int(live["heirs"] or 0)
         view = self._view
+        if view is not None:
+            view.logged = logged
         if view is not None and view.named == named:
             return view  # (a damaged file stays dropped: it is never renamed)
         opened = (open_bucket_file(self.path, named, self._uid, self._sketch_width(), self.settings.num_perm)
@@ -147,6 +152,7 @@ class Buckets:
             {level: self._delta(file.levels[level].upto) for level in _ROWS},
             {level: self._delta(0) for level in _ROWS},
             {level: file.heirs for level in _ROWS},
+            logged=logged,
         )
         return self._view
 
@@ -161,6 +167,7 @@ class Buckets:
             f"SELECT id, banded, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ? ORDER BY id",
             (delta.after,),
         ).fetchall()
+        self._verify_log(view.heirs_after[level], view.logged)
         heirs = self._conn.execute(
             f"SELECT h.seq, r.id, r.banded, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
             f" LEFT JOIN {table} AS r ON r.id = h.id"
@@ -179,6 +186,30 @@ class Buckets:
             warnings.warn(
                 f"{self.path}: {delta.rows:,} {level}s stored since the bucket file was written are held in "
                 f"memory; `dedup index optimize --db {self.path}` writes a new file", stacklevel=3)
+
+    def _verify_log(self, after: int, logged: int) -> None:
+        """Raise :class:`IndexCorrupt` unless the ``heirs`` rows after ``seq`` ``after``
+        are all there -- ``after + 1`` on, at least up to ``logged`` (meta ``heirs``,
+        verified: :func:`.schema.read_live`) -- and match their checksums.  A lost heir
+        left its text out of every look-up (its bands were the removed row's, in the
+        bucket file).  The tail after the bucket file is read (a few rows)."""
+        log = self._conn.execute("SELECT seq, level, id, row_check FROM heirs WHERE seq > ? ORDER BY seq",
+                                 (after,)).fetchall()
+        if not log and after >= logged:
+            return
+        cols = list(zip(*log)) if log else [()] * 4
+        seqs = np.array(cols[0], dtype=np.int64)
+        gap = np.flatnonzero(seqs != np.arange(after + 1, after + 1 + len(seqs)))
+        if len(gap) or after + len(seqs) < logged:
+            missing = int(seqs[gap[0]]) - 1 if len(gap) else after + len(seqs) + 1
+            raise IndexCorrupt(damaged(self.path, f"the log of handed-over bands (table heirs) has no row {missing} "
+                                                  f"of the {logged} logged"))
+        try:
+            levels, ids = [str(v) for v in cols[1]], np.array(cols[2], dtype=np.int64)
+        except (TypeError, ValueError, OverflowError):
+            raise IndexCorrupt(damaged(self.path, "a row of the log of handed-over bands (table heirs) is not a "
+                                                  "level and a row id")) from None
+        verify(stored(cols[3], self.path, "heirs", seqs), heir_checks(seqs, levels, ids), seqs, self.path, "heirs")
 
     @contextmanager
     def _busy_timeout(self, seconds: float) -> Iterator[None]:
@@ -308,7 +339,8 @@ class Buckets:
                         view.file.verify_all()
                     except BucketFileDamaged as err:
                         view = self._without_file(view, err)
-                    heirs = self._conn.execute("SELECT COALESCE(MAX(seq), 0) FROM heirs").fetchone()[0]
+                    heirs = view.logged
+                    self._verify_log(view.file.heirs, heirs)
                     levels = {level: self._merged(view, level) for level in _ROWS}
                 remove_unnamed(self.path, keep=[view.named])  # left by writers that died
                 file_id = uuid.uuid4().hex
@@ -319,8 +351,7 @@ class Buckets:
                 # dropped, and a later write tries again).
                 with self._busy_timeout(AUTO_NAMING_WAIT if when is not None else self.busy_timeout):
                     with self.transaction(write=True):
-                        self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('bucket_file', ?)",
-                                           (file_id,))
+                        write_live(self._conn, self.path, bucket_file=file_id)
                 remove_unnamed(self.path, keep=[file_id])  # the file it replaces
         except OSError as err:
             raise translate_os(err, self.path + "-lsh", "write the bucket file of") from err
@@ -398,5 +429,6 @@ class _BucketView:
     deltas: dict[str, DeltaBuckets]
     heirs: dict[str, DeltaBuckets]
     heirs_after: dict[str, int]  # the last ``heirs.seq`` read into ``heirs``
+    logged: int = 0  # meta ``heirs`` when this transaction began: the log has at least as many rows
     warned: bool = False
     damaged: bool = False  # the named file did not verify: it is not used

@@ -7,7 +7,9 @@ column of checksums covers, and reading signatures verified.
 * ``sig_check`` (both tables): the ``banded`` flag and the signature, read together
   wherever the LSH buckets are made;
 * ``documents.text_check``: the text (read only where the text is);
-* ``tallies.sum_check``: a boilerplate tally's key and count, kept by the upsert in SQL.
+* ``tallies.sum_check``: a boilerplate tally's key and count, kept by the upsert in SQL;
+* ``heirs.row_check``: a logged hand-over's level and heir row (and its ``seq``);
+* ``counts.sum_check``: :mod:`.counts`.
 
 Each also covers its row id.
 """
@@ -53,6 +55,12 @@ def signature_checks(ids: np.ndarray, banded: Sequence[int], signatures: np.ndar
 def text_checks(ids: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     """``text_check``: the checksum of a document's id and text (read only by ``get``)."""
     return row_checks(ids, texts=texts)
+
+
+def heir_checks(seqs: np.ndarray, levels: Sequence[str], ids: Sequence[int]) -> np.ndarray:
+    """``heirs.row_check``: the checksum of a logged hand-over's ``seq``, heir row id and
+    level."""
+    return row_checks(np.asarray(seqs, dtype=np.int64), [np.asarray(ids, dtype=np.int64)], texts=list(levels))
 
 
 def tally_checks(keys: np.ndarray, documents: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ with the hand-over of bands to a surviving exact copy (contract rule 6,
 
 from __future__ import annotations
 
+import collections
 import json
 import sqlite3
 import time
@@ -19,11 +20,13 @@ from ..rowcheck import changed, damaged, listed, plural, stored, verify
 from .checks import (
     checked_signatures,
     document_checks,
+    heir_checks,
     paragraph_checks,
     signature_checks,
     text_checks,
 )
-from .schema import _ROWS
+from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, count, counted, id_keys
+from .schema import _ROWS, read_live, write_live
 
 #: Most values in one ``IN (...)`` list (SQLite allows 32766 variables).
 _CHUNK = 8192
@@ -35,6 +38,8 @@ _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, words, banded, si
 #: signature (``sig_check``).
 _DOC_FIELDS = "id, doc_id, chars, key, added, paragraphs, digest, meta"
 _DOC_COLUMNS = f"{_DOC_FIELDS}, row_check, banded, signature, sig_check"
+#: The ``counts`` level of each level's content keys.
+_KEY_LEVEL = {"paragraph": PARAGRAPH_KEY, "document": DOCUMENT_KEY}
 
 
 def signed(keys: np.ndarray) -> list[int]:
@@ -79,12 +84,7 @@ class Rows:
         return checked_signatures(cols[0], cols[1], cols[2], cols[3], self.settings.num_perm, self.path, "paragraph")
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
-        rows = []
-        for key in self._stored_keys("paragraph", keys):
-            rows.extend(self._conn.execute(
-                f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE key = ? ORDER BY id LIMIT ?", (key, limit)
-            ).fetchall())
-        return self._paragraph_rows(rows)
+        return self._paragraph_rows(self._copies("paragraph", keys, limit, _PARA_COLUMNS, 5))
 
     def documents(self, ids: np.ndarray) -> DocumentRows:
         return self._document_rows(self._select_in(
@@ -93,13 +93,21 @@ class Rows:
         ))
 
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
+        return self._document_rows(self._copies("document", keys, limit, _DOC_COLUMNS, 3))
+
+    def _copies(self, level: Level, keys: np.ndarray, limit: int, columns: str, key_at: int) -> list:
+        """The rows (``columns``, the key at ``key_at``) of the first ``limit`` stored
+        copies of each of ``keys``, as many as the table ``counts`` says (:mod:`.counts`)."""
+        found, counts = self._stored_keys(level, keys)
         rows = []
-        for key in self._stored_keys("document", keys):
+        for key in found:
             rows.extend(self._conn.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE key = ? ORDER BY id LIMIT ?",
-                (key, limit),
-            ).fetchall())
-        return self._document_rows(rows)
+                f"SELECT {columns} FROM {_ROWS[level]} WHERE key = ? ORDER BY id LIMIT ?", (key, limit)).fetchall())
+        got = dict.fromkeys(found, 0)
+        for row in rows:
+            got[row[key_at]] = got.get(row[key_at], 0) + 1
+        agree(self.path, _KEY_LEVEL[level], got, counts, limit)
+        return rows
 
     def document_sets(self, ids: np.ndarray,
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
@@ -125,22 +133,27 @@ class Rows:
         return unique_sets(grouped, offsets_from_counts(per_doc))
 
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
-        found = unsigned(self._stored_keys(level, keys))
+        found = unsigned(self._stored_keys(level, keys)[0])
         return np.isin(keys, found)
 
-    def _stored_keys(self, level: Level, keys: np.ndarray) -> list[int]:
+    def _stored_keys(self, level: Level, keys: np.ndarray) -> tuple[list[int], dict[int, int]]:
         """The distinct content keys among ``keys`` that a stored row of the level has
         (as SQLite's signed integers, in ascending uint64 order): one ``IN`` look-up on
-        the key index.
+        the key index; and the ``counts`` of all of ``keys``, which must agree with it
+        (:mod:`.counts`: a key the index lost reads as damage, not as "new").
 
         Why: the ``*_copies`` look-ups need one ``LIMIT`` query per key, and most keys
         of a new article are stored nowhere (measured at 100k articles of ~20
         paragraphs: ~60 such queries per check, ~2 ms; now one query and a few)."""
         if not len(keys):
-            return []
-        table = "paragraphs" if level == "paragraph" else "documents"
-        found = self._select_in(f"SELECT DISTINCT key FROM {table} WHERE key IN ({{}})", signed(sorted_unique(keys)))
-        return signed(sorted_unique(unsigned([r[0] for r in found])))
+            return [], {}
+        asked = signed(sorted_unique(keys))
+        found = self._select_in(f"SELECT DISTINCT key FROM {_ROWS[level]} WHERE key IN ({{}})", asked)
+        keys_found = signed(sorted_unique(unsigned([r[0] for r in found])))
+        counts = counted(self._conn, self.path, _KEY_LEVEL[level], asked)
+        present = set(keys_found)
+        agree(self.path, _KEY_LEVEL[level], {k: int(k in present) for k in asked}, counts, 1)
+        return keys_found, counts
 
     def _select_in(self, sql: str, values: list) -> list:
         rows: list = []
@@ -200,6 +213,8 @@ class Rows:
         checks = signed(document_checks(refs, [d.doc_id for d in docs], np.array([len(t) for t in texts]), doc_keys,
                                          np.full(len(docs), now), [len(d.para_index) for d in docs],
                                          [d.digest for d in docs], metas))
+        count(c, DOCUMENT_ID, id_keys([d.doc_id for d in docs]))
+        count(c, DOCUMENT_KEY, signed(doc_keys))
         c.executemany(
             "INSERT INTO documents (id, doc_id, key, chars, paragraphs, banded, added, signature, digest, meta,"
             " text, sig_check, row_check, text_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -224,6 +239,7 @@ class Rows:
         set_bytes = values.tobytes()
         ids = np.arange(base, base + len(sizes), dtype=np.int64)
         owners = np.repeat(np.arange(doc_base, doc_base + len(docs)), counts)
+        count(c, PARAGRAPH_KEY, signed(cols[4]))
         c.executemany(
             "INSERT INTO paragraphs (id, doc, position, start_char, end_char, words, key, banded,"
             " signature, shingles, sig_check, row_check) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,7 +260,24 @@ class Rows:
                                list(doc_ids))
         cols = list(zip(*rows)) if rows else [()] * 9
         self._verify_documents(cols)
+        self._ids_agree(list(doc_ids), list(cols[1]))
         return dict(zip(cols[1], cols[6]))
+
+    def _ids_agree(self, asked: list[str], found: list[str]) -> None:
+        """Raise :class:`IndexCorrupt` unless the rows found for the document ids
+        ``asked`` (their ids, ``found``) are those the table ``counts`` says are stored
+        (:mod:`.counts`): a stored id never reads as "not stored"."""
+        asked = list(dict.fromkeys(asked))
+        keys = id_keys(asked)
+        labels = {k: repr(d) for k, d in zip(keys, asked)}
+        got = dict.fromkeys(keys, 0)
+        for d in found:
+            key = id_keys([d])[0]
+            if key not in labels:  # a row of an id not asked for: a broken index entry
+                raise IndexCorrupt(damaged(self.path, f"SQLite's index on document ids gave stored document "
+                                                      f"{d!r} for {listed(list(labels.values()))}"))
+            got[key] += 1
+        agree(self.path, DOCUMENT_ID, got, counted(self._conn, self.path, DOCUMENT_ID, keys), labels=labels)
 
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
         when = "" if before is None else " AND added < ?"
@@ -256,56 +289,78 @@ class Rows:
         return [Listed(r[0], r[1], r[4], r[2], r[5], json.loads(r[7]) if r[7] else {}) for r in rows]
 
     def _next_id(self, level: Level) -> int:
-        """The id for a new row: above every stored *and every removed* row of the level.
+        """The id for a new row: above every stored *and every removed* row of the level
+        (the floor, verified: :func:`.schema.read_live`).
 
         Why never reuse an id: a bucket file covers the rows up to an id and takes
         every higher id for a row added since (see :meth:`_caught_up`)."""
-        return self._conn.execute(
-            f"SELECT MAX(COALESCE((SELECT MAX(id) FROM {_ROWS[level]}), 0),"
-            f" (SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{level}_floor')) + 1"
-        ).fetchone()[0]
+        floor = int(read_live(self._conn, self.path)[f"{level}_floor"] or 0)
+        top = self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_ROWS[level]}").fetchone()[0]
+        return max(top, floor) + 1
 
     def delete(self, doc_id: str) -> bool:
         c = self._conn
         found = c.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchall()
+        self._ids_agree([doc_id], [r[1] for r in found])
         if not found:
             return False
         # The hand-over goes by the rows' keys and banded flags: verified first.
         self._document_rows(found)
-        ref, key, count, banded = found[0][0], found[0][3], found[0][5], found[0][9]
+        ref, key, n, banded = found[0][0], found[0][3], found[0][5], found[0][9]
         paragraphs = c.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?", (ref,)).fetchall()
         self._paragraph_rows(paragraphs)
-        _owners(np.array([ref]), np.array([r[1] for r in paragraphs], dtype=np.int64), [(ref, count)], self.path)
+        _owners(np.array([ref]), np.array([r[1] for r in paragraphs], dtype=np.int64), [(ref, n)], self.path)
+        live = read_live(c, self.path)
+        heirs: list[tuple[str, int]] = []
         if banded:
-            self._hand_over("document", c.execute(
-                "SELECT id FROM documents WHERE key = ? AND id <> ? ORDER BY id LIMIT 1", (key, ref)).fetchone())
-        for pkey in sorted({r[5] for r in paragraphs if r[7]}):
-            self._hand_over("paragraph", c.execute(
-                "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", (pkey, ref)).fetchone())
-        for level, top in (("document", ref), ("paragraph", c.execute(
-                "SELECT COALESCE(MAX(id), 0) FROM paragraphs WHERE doc = ?", (ref,)).fetchone()[0])):
-            c.execute(f"UPDATE meta SET value = MAX(CAST(value AS INTEGER), ?) WHERE key = '{level}_floor'", (top,))
+            heirs += self._hand_over("document", [key], [1], "SELECT id FROM documents WHERE key = ? AND id <> ?"
+                                     " ORDER BY id LIMIT 1", ref)
+        own = collections.Counter(r[5] for r in paragraphs)
+        banded_keys = sorted({r[5] for r in paragraphs if r[7]})
+        heirs += self._hand_over("paragraph", banded_keys, [own[k] for k in banded_keys],
+                                 "SELECT id FROM paragraphs WHERE key = ? AND doc <> ? ORDER BY id LIMIT 1", ref)
+        tops = {"document": ref, "paragraph": max((r[0] for r in paragraphs), default=0)}
+        last = int(live["heirs"] or 0)
+        seqs = np.arange(last + 1, last + 1 + len(heirs), dtype=np.int64)
+        c.executemany("INSERT INTO heirs (seq, level, id, row_check) VALUES (?, ?, ?, ?)",
+                      zip(seqs.tolist(), [h[0] for h in heirs], [h[1] for h in heirs],
+                          signed(heir_checks(seqs, [h[0] for h in heirs], [h[1] for h in heirs]))))
+        write_live(c, self.path, heirs=str(last + len(heirs)),
+                   **{f"{level}_floor": str(max(int(live[f"{level}_floor"] or 0), top)) for level, top in tops.items()})
+        count(c, DOCUMENT_ID, id_keys([doc_id]), -1)
+        count(c, DOCUMENT_KEY, [key], -1)
+        count(c, PARAGRAPH_KEY, [r[5] for r in paragraphs], -1)
         c.execute("DELETE FROM paragraphs WHERE doc = ?", (ref,))
         c.execute("DELETE FROM documents WHERE id = ?", (ref,))
         return True
 
-    def _hand_over(self, level: Level, heir: Optional[tuple[int]]) -> None:
-        """A banded row is being deleted: its surviving exact copy, if any, takes over
-        its bands (same text, so the same keys), logged in ``heirs`` -- a bucket file
-        written before knows only the old row, so readers add the heir to their delta.
-        The old row's entries stay in the file until it is rewritten; the rows they
-        point at are gone, which lookups' callers check.  The flag is in the heir's
-        ``sig_check``, which is updated with it (:func:`~dedup.storage.rowcheck.changed`)."""
-        if heir is None:
-            return
-        table = _ROWS[level]
-        banded, check = self._conn.execute(f"SELECT banded, sig_check FROM {table} WHERE id = ?", heir).fetchone()
-        if not banded:
-            check = changed(stored([check], self.path, level, np.array(heir)), 1, np.zeros(1, np.int64),
-                            np.ones(1, np.int64))
-            self._conn.execute(f"UPDATE {table} SET banded = 1, sig_check = ? WHERE id = ?",
-                               (signed(check)[0], heir[0]))
-        self._conn.execute("INSERT INTO heirs (level, id) VALUES (?, ?)", (level, heir[0]))
+    def _hand_over(self, level: Level, keys: list[int], own: list[int], sql: str, ref: int) -> list[tuple[str, int]]:
+        """Banded rows (content keys ``keys``, of which the document being deleted has
+        ``own`` rows each) are being deleted: for each, its surviving exact copy, if any
+        (``sql`` finds the first), takes over its bands (same text, so the same keys), to
+        be logged in ``heirs`` -- a bucket file written before knows only the old row,
+        so readers add the heir to their delta.  The old row's entries stay in the file
+        until it is rewritten; the rows they point at are gone, which lookups' callers
+        check.  The flag is in the heir's ``sig_check``, which is updated with it
+        (:func:`~dedup.storage.rowcheck.changed`).  Returns ``(level, heir id)`` s.
+
+        A copy the table ``counts`` has but the key's index does not find is damage
+        (:mod:`.counts`): its text would have dropped out of every look-up."""
+        table, out = _ROWS[level], []
+        counts = counted(self._conn, self.path, _KEY_LEVEL[level], keys)
+        for key, mine in zip(keys, own):
+            heir = self._conn.execute(sql, (key, ref)).fetchone()
+            agree(self.path, _KEY_LEVEL[level], {key: mine + (heir is not None)}, counts, mine + 1)
+            if heir is None:
+                continue
+            banded, check = self._conn.execute(f"SELECT banded, sig_check FROM {table} WHERE id = ?", heir).fetchone()
+            if not banded:
+                check = changed(stored([check], self.path, level, np.array(heir)), 1, np.zeros(1, np.int64),
+                                np.ones(1, np.int64))
+                self._conn.execute(f"UPDATE {table} SET banded = 1, sig_check = ? WHERE id = ?",
+                                   (signed(check)[0], heir[0]))
+            out.append((level, heir[0]))
+        return out
 
 
 def _owners(ids: np.ndarray, docs: np.ndarray, counts: list, name: str) -> np.ndarray:

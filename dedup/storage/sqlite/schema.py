@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Iterator, Optional
 
 import numpy as np
+import xxhash
 
 from ...settings import Settings
 from .. import compat
@@ -24,7 +25,7 @@ from ..protocol import BUSY_TIMEOUT, Derive, IndexBusy, IndexCorrupt, IndexFull,
 from ..rowcheck import damaged, listed, plural, row_checks
 
 FORMAT = "dedup-index"
-FORMAT_VERSION = 13
+FORMAT_VERSION = 14
 #: Versions this dedup upgrades in place when it opens them writable (1-3: bucket and
 #: sketch tables, no ``uid``, id floors or ``heirs``; 4 and 5, briefly on main: bucket
 #: or sketch tables beside the bucket file; 6: no ``digest`` column, no index on
@@ -37,8 +38,11 @@ FORMAT_VERSION = 13
 #: checksums (every upgrade from 10 or older checks the rows' structure before it
 #: computes checksums: :mod:`.upgrade`, what it can and cannot know); 11: no
 #: ``meta_check`` row (added, the rows as they are); 12: no ``judged_check`` and
-#: ``tally_floor`` rows (added: :func:`_tally_meta`, one indexed query).
-_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"}
+#: ``tally_floor`` rows (added: :func:`_tally_meta`, one indexed query); 13: ``meta`` a
+#: rowid table (its keys in a separate index), no ``counts`` table, no ``live_check`` and
+#: ``heirs`` meta rows, no ``heirs.row_check`` (all added by :func:`_live_upgrade`: the
+#: counts read through SQLite's indexes -- damage already there is taken as it is).
+_UPGRADABLE = {"1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13"}
 #: The meta rows written once, when the index is created, under the ``meta_check`` row's
 #: checksum (verified on every open): one flipped bit of the settings' JSON made a
 #: threshold of 0.3 a 0.7, and every answer changed with it.
@@ -52,8 +56,10 @@ WAL_CHECKPOINT_PAGES = 16384
 #: reads of candidates).  SQLite caps the map at 2 GB.
 MMAP_BYTES = 1 << 31
 
+#: ``meta`` and ``counts`` are WITHOUT ROWID tables: their key is the table's own B-tree,
+#: with no second index whose lost entry would hide a row (:mod:`.counts`).
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY,
     doc_id TEXT NOT NULL UNIQUE,
@@ -88,13 +94,24 @@ CREATE TABLE IF NOT EXISTS paragraphs (
 );
 CREATE INDEX IF NOT EXISTS paragraphs_doc ON paragraphs (doc);
 CREATE INDEX IF NOT EXISTS paragraphs_key ON paragraphs (key);
-CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS heirs (seq INTEGER PRIMARY KEY, level TEXT NOT NULL, id INTEGER NOT NULL,
+                                  row_check INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS tallies (key INTEGER PRIMARY KEY, documents INTEGER NOT NULL, sum_check INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS counts (level INTEGER NOT NULL, key INTEGER NOT NULL, rows INTEGER NOT NULL,
+                                   sum_check INTEGER NOT NULL, PRIMARY KEY (level, key)) WITHOUT ROWID;
 """
 #: Meta rows an index has (since format 4) besides format, settings and fingerprints: its id
 #: (pairs it with its bucket file) and the highest row ids ever removed (ids are
 #: never reused, so "rows above the bucket file's" are exactly the rows added since).
-_ID_META = ("uid", "paragraph_floor", "document_floor", "judged", "judged_check", "tally_floor")
+_ID_META = ("uid", "paragraph_floor", "document_floor", "judged", "judged_check", "tally_floor", "heirs",
+            "live_check")
+#: The meta rows that change as the index lives, under the ``live_check`` row's checksum
+#: (:func:`read_live`, verified wherever one is read): the floors (a removal raises
+#: them), the bucket file in use (``optimize`` names it) and the last ``heirs.seq`` logged
+#: (a removal's hand-over).  A lowered floor let a new row take a removed row's id, which
+#: the bucket file still holds with the old row's signature bytes; a lost heir left a text
+#: out of every look-up.
+_LIVE_META = ("paragraph_floor", "document_floor", "bucket_file", "heirs")
 #: Tables every version has (a file without them is not a dedup index).
 _TABLES = {"meta", "documents", "paragraphs"}
 #: Tables of older formats that an upgrade drops.
@@ -223,15 +240,43 @@ def create_schema(conn: sqlite3.Connection, settings: Settings, derive: Derive) 
                          [*rows, ("meta_check", meta_check(dict(rows)))])
 
 
-def meta_check(meta: dict[str, str]) -> str:
-    """The checksum of the fixed meta rows (:data:`_FIXED_META`; a missing one counts as
-    ``NULL``), as the ``meta_check`` row stores it."""
-    return str(int(row_checks(np.zeros(1, np.int64), text_columns=[[meta.get(k)] for k in _FIXED_META])[0]))
+def meta_check(meta: dict[str, Optional[str]], keys: tuple[str, ...] = _FIXED_META) -> str:
+    """The checksum of the meta rows ``keys`` (the fixed ones, :data:`_FIXED_META`; a
+    missing one counts as ``NULL``), as the ``meta_check`` row stores it."""
+    return str(int(row_checks(np.zeros(1, np.int64), text_columns=[[meta.get(k)] for k in keys])[0]))
+
+
+def live_check(meta: dict[str, Optional[str]]) -> str:
+    """The ``live_check`` meta row of the rows :data:`_LIVE_META` (``bucket_file`` is
+    missing until the first ``optimize``): XXH3-64 of their values (``repr``: ``None``
+    differs from every text).  Not :func:`meta_check`: it is read on every
+    transaction, and the row checksums cost ~30 us for a handful of values."""
+    return str(xxhash.xxh3_64_intdigest(repr([meta.get(k) for k in _LIVE_META]).encode("utf-8", "surrogatepass")))
+
+
+def read_live(conn: sqlite3.Connection, name: str) -> dict[str, Optional[str]]:
+    """The meta rows :data:`_LIVE_META`, verified against ``live_check``.
+
+    Raises :class:`IndexCorrupt` naming them when one was changed or deleted."""
+    rows = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' * (len(_LIVE_META) + 1))})",
+                             (*_LIVE_META, "live_check")).fetchall())
+    if rows.get("live_check") != live_check(rows):
+        said = ", ".join(f"{k} {rows.get(k)!r}" for k in _LIVE_META)
+        raise IndexCorrupt(damaged(name, f"its meta rows {said} do not match their checksum (live_check)"))
+    return {k: rows.get(k) for k in _LIVE_META}
+
+
+def write_live(conn: sqlite3.Connection, name: str, **changes: str) -> None:
+    """Change meta rows of :data:`_LIVE_META` (verified first) and their ``live_check``."""
+    rows = {**read_live(conn, name), **changes}
+    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     [*changes.items(), ("live_check", live_check(rows))])
 
 
 def _id_meta() -> list[tuple[str, str]]:
-    return [("uid", uuid.uuid4().hex), ("paragraph_floor", "0"), ("document_floor", "0"), ("judged", "0"),
-            ("judged_check", judged_check(0)), ("tally_floor", "0")]
+    live = {"paragraph_floor": "0", "document_floor": "0", "heirs": "0"}
+    return [("uid", uuid.uuid4().hex), *live.items(), ("judged", "0"), ("judged_check", judged_check(0)),
+            ("tally_floor", "0"), ("live_check", live_check(live))]
 
 
 def _tally_meta(conn: sqlite3.Connection, name: str, version: str) -> None:
@@ -251,6 +296,34 @@ def _tally_meta(conn: sqlite3.Connection, name: str, version: str) -> None:
                          " (SELECT 1 FROM tallies AS t WHERE t.key = p.key)").fetchone()[0]
     conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                      [("judged_check", judged_check(count)), ("tally_floor", str(floor))])
+
+
+def _live_upgrade(conn: sqlite3.Connection) -> None:
+    """An upgrade from format 13 or older: ``meta`` made a WITHOUT ROWID table,
+    ``heirs`` rows given their checksums and meta ``heirs`` its last ``seq``,
+    ``live_check`` computed over the rows as they are, and the table ``counts`` filled
+    (:func:`.counts.fill`)."""
+    from .checks import heir_checks
+    from .counts import fill
+
+    if "WITHOUT ROWID" not in (conn.execute("SELECT sql FROM sqlite_master WHERE name = 'meta'").fetchone()[0] or ""):
+        conn.execute("ALTER TABLE meta RENAME TO meta_rowid")
+        conn.execute(_SCHEMA.split(";")[0])
+        conn.execute("INSERT INTO meta (key, value) SELECT key, value FROM meta_rowid")
+        conn.execute("DROP TABLE meta_rowid")
+    if "row_check" not in {r[1] for r in conn.execute("PRAGMA table_info(heirs)")}:
+        conn.execute("ALTER TABLE heirs ADD COLUMN row_check INTEGER")
+    rows = conn.execute("SELECT seq, level, id FROM heirs ORDER BY seq").fetchall()
+    if rows:
+        seqs, levels, ids = zip(*rows)
+        checks = heir_checks(np.array(seqs), [str(v) for v in levels], np.array(ids)).view(np.int64)
+        conn.executemany("UPDATE heirs SET row_check = ? WHERE seq = ?", zip(checks.tolist(), seqs))
+    live = dict(conn.execute(f"SELECT key, value FROM meta WHERE key IN ({', '.join('?' * len(_LIVE_META))})",
+                             _LIVE_META).fetchall())
+    live["heirs"] = str(rows[-1][0] if rows else 0)
+    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     [("heirs", live["heirs"]), ("live_check", live_check(live))])
+    fill(conn)
 
 
 def judged_check(judged: int) -> str:
@@ -299,6 +372,7 @@ def upgrade_schema(conn: sqlite3.Connection, name: str) -> None:
             _tally_meta(conn, name, version)
             for table in _DROPPED:
                 conn.execute(f"DROP TABLE IF EXISTS {table}")
+            _live_upgrade(conn)
             conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('meta_check', ?)", (meta_check(meta),))
