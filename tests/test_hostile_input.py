@@ -309,6 +309,19 @@ def test_markup_inside_attribute_values_does_not_open_anything(source, text):
     assert doc.text == text
 
 
+def test_a_comment_opened_in_svg_style_is_never_closed_and_a_bang_end_closes_one():
+    """Tester's U3 of #12: in SVG, ``<style>`` holds markup, so ``<!--`` there opens a
+    comment that hides the rest of the page (browsers agree): it was read as a short
+    document; and ``--!>``, which browsers take as a comment's end, was "never closed"."""
+    from dedup.readers import read_bytes
+
+    para = "<p>The city council voted on Tuesday to close the old harbour bridge to heavy traffic.</p>"
+    [item] = read_bytes(f"<html><body>{para}<svg><style><!--</style></svg>{para}</body></html>".encode(), "x.html")
+    assert item.error and "comment <!-- opened on line 1 is never closed" in item.error
+    [doc] = read_bytes(b"<p>One</p><!-- a -- b --!><p>Two</p>", "y.html")
+    assert doc.text == "One\n\nTwo"
+
+
 @pytest.mark.parametrize("tag", ["<div>", "<div/>", "<b>", "<span class='x'>"])
 def test_deeply_nested_html_is_an_error_in_linear_time(tag):
     """100k nested elements took 76 s to parse (the parser's scope checks walk the stack
@@ -323,3 +336,55 @@ def test_deeply_nested_html_is_an_error_in_linear_time(tag):
         seconds.append(time.process_time() - started)
         assert "nested more than 2,048 deep" in item.error
     assert seconds[1] < 30 * max(seconds[0], 0.005)  # 10x the input: ~10x the time, not 100x
+
+
+# --- what is not a regular file, as --db or -o (tester's U1 and U5, session 13) ---------
+
+def test_a_fifo_as_the_index_is_refused_not_opened(tmp_path):
+    """SQLite's open of a FIFO blocked until a writer came, retrying on every signal in
+    C code: ``--db FIFO`` hung and ignored Ctrl-C and SIGTERM (only kill -9 ended it).
+    Run in a child process, so the old behaviour fails the test instead of hanging it."""
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "db"
+    os.mkfifo(fifo)
+    for args in (["index", "stats", "--db", str(fifo)], ["check", "--db", str(fifo), "-"]):
+        proc = subprocess.Popen([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())",
+                                 *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            pytest.fail(f"dedup {' '.join(args)} hung on a FIFO named as the index")
+        assert proc.returncode == 2 and err.strip() == f"dedup: {fifo}: is a FIFO, not an index file", err
+
+
+def test_a_report_to_a_fifo_or_a_link_is_written_into_it_not_over_it(tmp_path):
+    """``-o`` wrote a temporary file and renamed it over the path, whatever it was: a
+    FIFO (and, as root, /dev/null) became a regular file and a link was replaced by the
+    report instead of writing its target."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text(GOOD * 3)
+    (docs / "b.txt").write_text(GOOD * 3)
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so the writer's open does not block
+    try:
+        res = run("scan", docs, "--format", "json", "-o", fifo, "-q")
+        got = b""
+        while chunk := os.read(reader, 1 << 16):
+            got += chunk
+    finally:
+        os.close(reader)
+    assert res.exit_code == 1 and fifo.is_fifo(), res.stderr
+    assert json.loads(got)["summary"]["documents"] == 2
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target.name)
+    res = run("scan", docs, "--format", "json", "-o", link, "-q")
+    assert res.exit_code == 1 and link.is_symlink() and json.loads(target.read_text())["summary"]["documents"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "link.json", "out.fifo", "target.json"]

@@ -66,6 +66,19 @@ def test_csv_neutralizes_formula_cells(tmp_path):
     assert [csv_cell(v) for v in ("+1", "-x", "\tx", "ok", 0.5, None)] == ["'+1", "'-x", "'\tx", "ok", 0.5, None]
 
 
+def test_csv_escapes_control_characters_in_names(tmp_path):
+    """Tester's U6 of #12: an ESC ... BEL in a file name reached the CSV raw, so
+    ``cat report.csv`` retitled the terminal; a newline made a cell span two lines."""
+    rng = random.Random(4)
+    folder = _pair_of_files(tmp_path / "d", f"esc{ESC_TITLE}.txt", "new\nline\x9b.txt", prose(rng, 60))
+    res = run("scan", folder, "--format", "csv", "--level", "document")
+    for raw in ("\x1b", "\x07", "\x9b"):
+        assert raw not in res.stdout
+    rows = list(csv.DictReader(io.StringIO(res.stdout)))
+    assert len(res.stdout.splitlines()) == 2 == len(rows) + 1
+    assert {rows[0]["a_path"], rows[0]["b_path"]} == {"esc\\x1b]0;pwned\\x07.txt", "new\\nline\\x9b.txt"}
+
+
 def test_check_csv_neutralizes_stored_ids(tmp_path):
     rng = random.Random(3)
     text = "\n\n".join(prose(rng, 40) for _ in range(3))

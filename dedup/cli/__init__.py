@@ -229,8 +229,14 @@ class Output:
             max_groups=self.max_groups,
             passages=passages,
         )
-        with report_file(self.path) as out:
-            render(out, options)
+        try:
+            with report_file(self.path) as out:
+                render(out, options)
+        except OSError as err:
+            if to_stdout or err.filename != self.path:
+                raise
+            click.echo(f"dedup: cannot write the report to {printable(repr(self.path))}: {err.strerror}", err=True)
+            sys.exit(EXIT_ERROR)
         if not to_stdout:
             self.info(f"report written to {self.path}")
 

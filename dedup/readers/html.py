@@ -68,6 +68,9 @@ _RAW_TAGS = frozenset(("script", "style", "textarea", "title", "xmp", "noembed",
 _RAW_CLOSE = {tag: re.compile(rf"</{tag}[\s/>]", re.IGNORECASE) for tag in _RAW_TAGS}
 #: Where markup starts: a comment, a start or end tag, or another ``<!``/``<?`` construct.
 _MARKUP = re.compile(r"<(?:(!--)|(/?)([A-Za-z][^\s/>]*)|[!?])")
+#: What ends a comment: ``-->``, or ``--!>`` (HTML's "incorrectly closed comment", which
+#: browsers close too).
+_COMMENT_END = re.compile(r"--!?>")
 #: The rest of a tag after its name: attributes (a quoted value may hold ``>`` or
 #: ``<script>``) up to the closing ``>`` (an unrolled loop: linear, no backtracking).
 _TAG_REST = re.compile(r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>""")
@@ -183,9 +186,9 @@ def check_closed(source: str) -> None:
             if source.startswith((">", "->"), rest):
                 pos = source.index(">", rest) + 1
                 continue
-            end = source.find("-->", rest)
-            _closed(source, opened.start(), end + 3 if end >= 0 else -1, "comment <!--")
-            pos = end + 3
+            end = _COMMENT_END.search(source, rest)
+            _closed(source, opened.start(), end.end() if end else -1, "comment <!--")
+            pos = end.end()
             continue
         if tag is None:  # <!DOCTYPE ...>, <?xml ...?>, a bogus comment: up to the next ">"
             end = source.find(">", opened.end())
@@ -200,7 +203,9 @@ def check_closed(source: str) -> None:
             if depth > 0 and name not in _FLAT:
                 depth -= 1
             foreign -= foreign > 0 and name in ("svg", "math")
-        elif name in _RAW_TAGS and not closed:
+        elif name in _RAW_TAGS and not closed and not foreign:
+            # (inside <svg> or <math>, <style> and <script> hold markup: a comment
+            # opened in one hides the rest -- tester's U3 of #12)
             close = _RAW_CLOSE[name].search(source, pos)
             _closed(source, opened.start(), close.end() if close else -1, f"<{name}>")
             pos = close.end()

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -45,14 +46,41 @@ def terminal_width(stream: TextIO) -> int:
     return 100
 
 
+def _destination(path: str) -> tuple[Path, bool]:
+    """``(file, whole)``: where a report to ``path`` goes -- a symbolic link's target
+    (resolved: the link stays, as with ``>``) -- and whether it is written whole through a
+    temporary file renamed onto it (a regular file or a new one), or written into as it
+    is (a character device such as ``/dev/null``, a FIFO: renaming a file onto one
+    replaced it -- as root, ``-o /dev/null`` made /dev/null a regular file: tester's U1
+    of #12).  Raises ``OSError`` naming ``path`` for a folder, a block device or a socket."""
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    try:
+        mode = target.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):  # a new file (its folder is checked apart)
+        return target, True
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, path) from None
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+    if stat.S_ISREG(mode):
+        return target, True
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return target, False
+    kind = "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a file"
+    raise OSError(errno.EINVAL, f"is {kind}; a report is written to a file, a FIFO or a character device", path)
+
+
 def check_writable(path: str) -> None:
     """Raise ``OSError`` (naming ``path``) unless a report can be written to ``path``:
     its folder exists and takes a new file (tried by creating and removing an empty
     temporary file there, which is what :func:`report_file` does), and ``path`` is not
-    a folder.  Called before the work starts, so a long scan is not lost to a typo."""
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a folder", path)
+    a folder (a FIFO or a character device is written into: it must be writable).
+    Called before the work starts, so a long scan is not lost to a typo."""
+    target, whole = _destination(path)
+    if not whole:
+        if not os.access(target, os.W_OK):
+            raise PermissionError(errno.EACCES, "is not writable", path)
+        return
     folder = target.parent
     if not folder.is_dir():
         why = f"{str(folder)!r} is not a folder" if folder.exists() else f"the folder {str(folder)!r} does not exist"
@@ -68,16 +96,28 @@ def check_writable(path: str) -> None:
 @contextlib.contextmanager
 def report_file(path: Optional[str]) -> Iterator[TextIO]:
     """A text stream for the report: stdout when ``path`` is ``None`` or ``-``, else a
-    temporary file beside ``path`` renamed onto it once everything is written (so a
-    reader never sees half a report, and an interrupted run leaves the old file as it
-    was).  UTF-8, ``\\n`` line ends.  An ``OSError`` of the file itself names ``path``,
-    never the temporary file."""
+    temporary file beside ``path`` (a link's target) renamed onto it once everything is
+    written (so a reader never sees half a report, and an interrupted run leaves the old
+    file as it was) -- or, for a FIFO or a character device, the path itself, written
+    into (:func:`_destination`).  UTF-8, ``\\n`` line ends.  An ``OSError`` of the file
+    itself names ``path``, never the temporary file."""
     if path is None or path == "-":
         out = _Chunked(sys.stdout)
         yield out  # type: ignore[misc]
         out.flush()
         return
-    target = Path(path)
+    target, whole = _destination(path)
+    if not whole:
+        try:
+            with open(target, "w", encoding="utf-8", newline="\n") as stream:
+                out = _Chunked(stream)
+                yield out  # type: ignore[misc]
+                out.flush()
+        except OSError as err:
+            if err.filename in (str(target), None):
+                raise type(err)(err.errno, err.strerror, path) from None
+            raise
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as err:

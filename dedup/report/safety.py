@@ -57,9 +57,11 @@ def printable_name(name: str) -> str:
 
 
 def csv_name(name: object) -> object:
-    """A file name as a CSV cell: :func:`csv_cell` of the name with each backslash
-    written ``\\\\`` (see :func:`printable_name`)."""
-    return csv_cell(name.replace("\\", "\\\\") if isinstance(name, str) else name)
+    """A file name as a CSV cell: :func:`csv_cell` of :func:`printable_name` -- each
+    backslash written ``\\\\`` and every control character as an escape, so that
+    ``cat report.csv`` cannot drive the terminal (an ESC ... BEL in a name retitled it:
+    tester's U6 of #12)."""
+    return csv_cell(printable_name(name)) if isinstance(name, str) else name
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

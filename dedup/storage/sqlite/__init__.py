@@ -51,6 +51,7 @@ import json
 import os
 import shlex
 import sqlite3
+import stat
 import urllib.parse
 from contextlib import contextmanager
 from functools import lru_cache
@@ -248,6 +249,7 @@ def open_sqlite(
     p = Path(name)
     if p.is_dir():
         raise StorageError(f"{name}: is a folder, not an index file")
+    _refuse_special(name)
     if not p.exists() and (readonly or not create):
         raise IndexMissing(f"{name}: no such index")
     folder = p.parent if str(p.parent) else Path(".")
@@ -331,6 +333,24 @@ def _prepare(
         raise translate(err, name, "create" if not tables else "open") from err
     stored = check_meta(meta, name, settings, derive)
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
+
+
+def _refuse_special(name: str) -> None:
+    """Raise :class:`StorageError` when the index file or its ``-wal`` / ``-shm`` exists
+    and is not a regular file.  Why: SQLite's ``open`` of a FIFO blocks until a writer
+    comes, retrying on every signal inside C code, so ``--db FIFO`` hung and ignored
+    Ctrl-C and SIGTERM (tester's U5 of #12); a device is no index either."""
+    for path in (name, name + "-wal", name + "-shm"):
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
+                    else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "not a regular file")
+            raise StorageError(f"{name}: {'its ' + os.path.basename(path) + ' ' if path != name else ''}is {kind}, "
+                               "not an index file")
 
 
 def _size(name: str) -> int:
