@@ -260,6 +260,27 @@ def test_a_signal_at_any_moment_of_start_up_never_ends_with_status_1(tmp_path):
         assert (proc.returncode in (130, -signal.SIGINT), out, err) == (True, "", ""), (delay, proc.returncode, err)
 
 
+def test_the_launcher_imports_nothing_from_the_current_folder(tmp_path):
+    """Review R4: ``python -c`` puts the current folder first on ``sys.path``, so a
+    ``click.py`` or ``numpy.py`` in the folder being scanned ran as dedup started."""
+    for name in ("click.py", "numpy.py", "dedup_entry.py"):
+        (tmp_path / name).write_text("import sys\nprint('imported from the folder')\nsys.exit(7)\n")
+    proc = subprocess.run([str(_installed_command()), "--version"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert (proc.returncode, proc.stderr) == (0, "") and "version" in proc.stdout, proc.stdout
+
+
+def test_the_launcher_runs_through_symbolic_links(tmp_path):
+    """Review R2: pipx (and ``ln -s``) expose the command as a link; the launcher looked
+    for ``dedup-entry`` beside the link and exited 127."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "dedup").symlink_to(_installed_command())
+    (tmp_path / "dd").symlink_to("bin/dedup")  # a relative link to a link
+    for link in (tmp_path / "bin" / "dedup", tmp_path / "dd"):
+        proc = subprocess.run([str(link), "--version"], capture_output=True, text=True, timeout=120)
+        assert (proc.returncode, proc.stderr) == (0, "") and "version" in proc.stdout, proc.stderr
+
+
 class _CommitThenInterrupt:
     """An SQLite connection that is interrupted (a Ctrl-C's KeyboardInterrupt) just
     after its ``COMMIT`` returned -- the moment when a rollback has nothing to undo."""
