@@ -19,6 +19,7 @@ from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
+from test_sqlite_flag_text_damage import _edit, _one
 from textgen import prose, rewrite
 
 from dedup.cli import main
@@ -47,16 +48,6 @@ def built(tmp_path, corpus):
         idx.load([(f"article-{i:02d}", t) for i, t in enumerate(texts)] + [("copy-00", texts[0])])
         idx.optimize()
     return path, texts, probes
-
-
-def _one(path, sql: str, *args) -> tuple:
-    with closing(sqlite3.connect(path)) as conn:
-        return conn.execute(sql, args).fetchone()
-
-
-def _edit(path, sql: str, *args) -> None:
-    with closing(sqlite3.connect(path)) as conn, conn:
-        conn.execute(sql, args)
 
 
 def _damage_index_entry(path, index: str, value: bytes, flip: int = -1) -> None:
