@@ -31,7 +31,7 @@ import numpy as np
 from ..minhash import estimate, floor
 from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
-from ..storage.protocol import Storage
+from ..storage.protocol import KeyCounts, SignatureBytes, Storage
 from ..verdict import DocumentMatch
 from ..verify import score_pairs
 from . import contain
@@ -110,22 +110,29 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     near = sketch_matches(sketches[new], stored_sketches) >= sketch_floor(s.threshold, sketch_positions(s.num_perm))
     # The estimate floor on an upper bound of the equal positions, from the stored
     # signature bytes (exact: it drops only pairs the floor drops, :mod:`.bytebound`),
-    # then on the signatures alone; whole rows only for the candidates above it.
+    # then on the signatures; whole rows only for the candidates above it, and for the
+    # containment candidates (:mod:`.contain`: those its look-up could not rule out unread).
     at = np.flatnonzero(near)
     near[at] = equal_bound(store, "paragraph", c.signatures[eligible[new[at]]], refs[at]) / s.num_perm >= floor(
         s.threshold, s.num_perm)
-    ids, signatures = store.paragraph_signatures(sorted_unique(refs[near]))
+    sizes = np.diff(signed.sets_of(eligible).offsets)
+    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible], sizes, sketches)
+    # A backend with signature bytes leaves few candidates past the bound, nearly all
+    # above the floor: their whole rows are read at once (one read, not a signature
+    # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
+    # articles); others (Redis: no bound) read the signatures of all first.
+    rows = (store.paragraphs(sorted_unique(np.concatenate([refs[near], c_refs])))
+            if isinstance(store, SignatureBytes) else None)
+    ids, signatures = ((rows.ids, rows.signatures) if rows is not None
+                       else store.paragraph_signatures(sorted_unique(refs[near])))
     # A bucket file written before a removal still lists the removed rows.
     near &= np.isin(refs, ids)
     new, refs = new[near], refs[near]
     plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
         s.threshold, s.num_perm)
     new, refs = new[plausible], refs[plausible]
-    # Whole rows for the containment candidates too (:mod:`.contain`: those its
-    # look-up could not rule out unread).
-    sizes = np.diff(signed.sets_of(eligible).offsets)
-    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible], sizes, sketches)
-    rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
+    if rows is None:
+        rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
     cand = np.searchsorted(rows.ids, refs)
     if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
         c_new, c_cand = contain.candidates(s.containment, c.signatures[eligible], sizes, rows, c_new, c_refs,
@@ -149,7 +156,12 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     est = estimate(c.signatures[eligible[new]], rows.signatures[cand]) if len(new) else np.zeros(0)
     # Exact copies of a matched text are not banded (contract rule 5): list them too,
     # those of the article's own matches left out.
-    copies = store.paragraph_copies(rows.keys[sorted_unique(cand)], MAX_COPIES)
+    # (A backend that counts a key's rows unread spares reading those of texts stored
+    # once: their one copy is the matched row, never listed as a copy of itself.)
+    texts = rows.keys[sorted_unique(cand)]
+    if isinstance(store, KeyCounts):
+        texts = texts[store.key_counts("paragraph", texts) > 1]
+    copies = store.paragraph_copies(texts, MAX_COPIES)
     take, extra = copy_matches(owner[new], rows.ids[cand], rows.keys[cand], copies.ids, copies.keys)
     stored = concat_rows(take_rows(rows, cand), take_rows(copies, extra))
     all_new = np.concatenate([new, new[take]])

@@ -136,6 +136,11 @@ class Rows:
         found = unsigned(self._stored_keys(level, keys)[0])
         return np.isin(keys, found)
 
+    def key_counts(self, level: Level, keys: np.ndarray) -> np.ndarray:
+        keys = np.asarray(keys, dtype=np.uint64)
+        _, counts = self._stored_keys(level, keys)  # (the counts table, checked against the key index)
+        return np.array([counts.get(key, 0) for key in signed(keys)], dtype=np.int64)
+
     def _stored_keys(self, level: Level, keys: np.ndarray) -> tuple[list[int], dict[int, int]]:
         """The distinct content keys among ``keys`` that a stored row of the level has
         (as SQLite's signed integers, in ascending uint64 order): one ``IN`` look-up on
