@@ -48,6 +48,7 @@ import xxhash
 
 from ...segments import ranges, sorted_unique
 from ...settings import Settings
+from ..keydirectory import KeyDirectory
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged
 
@@ -162,6 +163,7 @@ class LevelCache:
 
     def __init__(self, width: int, num_perm: int) -> None:
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._directories: list[KeyDirectory] = []  # one per run (:mod:`~dedup.storage.keydirectory`)
         self._ids = np.zeros(0, dtype=np.int64)  # ascending
         self._sketches = np.zeros((0, width), dtype=np.uint8)
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
@@ -179,6 +181,8 @@ class LevelCache:
         self._runs.append((keys[order], rows[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
+        # Only the last run is new (or merged): the others keep their directories.
+        self._directories = self._directories[: len(self._runs) - 1] + [KeyDirectory.of(self._runs[-1][0])]
         self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures, sizes)
 
     def _columns(self) -> tuple[np.ndarray, ...]:
@@ -226,11 +230,11 @@ class LevelCache:
         has more than ``limit`` entries (dropped rows counted: nothing is gathered);
         without ``sketches``, the third array is empty."""
         found = []  # per run: (query index, first entry, entries) of the keys it holds
-        for run_keys, run_rows in self._runs:
-            lo = np.searchsorted(run_keys, query, side="left")
+        for (run_keys, run_rows), directory in zip(self._runs, self._directories):
+            lo = directory.search(run_keys, query, "left")
             # Most keys miss: the end of the equal range only for those that hit.
             hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == query) if len(run_keys) else lo[:0]
-            found.append((hit, lo[hit], np.searchsorted(run_keys, query[hit], side="right") - lo[hit]))
+            found.append((hit, lo[hit], directory.search(run_keys, query[hit], "right") - lo[hit]))
         if limit is not None and found:
             total = np.zeros(len(query), np.int64)
             for hit, _, count in found:
@@ -281,7 +285,8 @@ class LevelCache:
     @property
     def nbytes(self) -> int:
         """Bytes of memory the held arrays take."""
-        return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(c.nbytes for c in self._columns()) \
+        return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(d.nbytes for d in self._directories) \
+            + sum(c.nbytes for c in self._columns()) \
             + self._dead.nbytes
 
 
