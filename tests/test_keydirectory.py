@@ -18,11 +18,13 @@ def test_search_is_searchsorted(n, monkeypatch):
     monkeypatch.setattr(dedup.storage.keydirectory, "SMALL", 1)
     rng = np.random.default_rng(n)
     repeated = np.repeat(rng.integers(0, 2**64 - 1, 40, dtype=np.uint64, endpoint=True), 30)  # buckets of 30
-    keys = np.sort(np.r_[rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True), repeated[: n]])
+    # and keys crowded into one slot, as the containment look-up's (a tag, a position, a value)
+    crowded = (np.uint64(0xC0) << np.uint64(56)) | rng.integers(0, 2**20, n // 4 + 1, dtype=np.uint64)
+    keys = np.sort(np.r_[rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True), repeated[: n], crowded])
     keys[:3] = 0 if n else keys[:3]
     directory = KeyDirectory.of(keys)
-    assert (directory.starts is None) == (n == 0)
-    query = np.r_[rng.choice(keys, 300) if n else keys, rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True),
+    assert directory.starts is not None
+    query = np.r_[rng.choice(keys, 300), rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True),
                   np.array([0, 1, 2**63, 2**64 - 1], np.uint64)]
     for side in ("left", "right"):
         assert np.array_equal(directory.search(keys, query, side), np.searchsorted(keys, query, side=side))

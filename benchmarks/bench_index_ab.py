@@ -1,0 +1,127 @@
+"""Two versions of the index code on one built index, in ONE process, call by call.
+
+    python benchmarks/bench_index_ab.py --base /tmp/base --db /tmp/p20n.dedup --checks 120 --batches 4
+
+``--base`` is a folder holding another version's ``dedup`` package (``git archive
+<commit> dedup | tar -x -C /tmp/base``); the version under test is the ``dedup`` this
+script imports.  The base is imported as a second package (``dedup_base``, copied to a
+temporary folder; its modules import each other relatively, and the backend table of
+``dedup/storage/__init__.py`` is renamed), both open the same index read-only for the
+checks, and each call runs on both, in alternating order: new articles and light
+rewrites of stored ones checked one at a time, then ``add_many`` batches (``filter``,
+as ``dedup index add DIR``) each in a write transaction that is rolled back.
+
+Why: on a machine shared with other jobs two benchmark runs minutes apart differ by
+up to ~30 % (other jobs' caches and memory traffic), more than most changes measured;
+alternating every call puts both versions under the same conditions.  Reported: CPU
+time per call (p50, p95, mean) and per batch article for each version, their ratio, and
+whether every verdict is identical.  Nothing is asserted; results go in
+``benchmarks/README-index.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench_index import Markov, articles, paragraphs_from, rewrite, undone
+from dedup.index import Index
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def base_index_class(base: Path, scratch: Path):
+    """``Index`` of the ``dedup`` package under ``base``, imported as ``dedup_base``."""
+    target = scratch / "dedup_base"
+    shutil.copytree(base / "dedup", target)
+    table = target / "storage" / "__init__.py"
+    table.write_text(table.read_text(encoding="utf-8").replace('"dedup.storage.', '"dedup_base.storage.'),
+                     encoding="utf-8")
+    sys.path.insert(0, str(scratch))
+    return importlib.import_module("dedup_base.index").Index
+
+
+def summary(times: list[float]) -> dict:
+    ms = sorted(t * 1000 for t in times)
+    return {"p50": round(statistics.median(ms), 2), "p95": round(ms[int(0.95 * (len(ms) - 1))], 2),
+            "mean": round(statistics.fmean(ms), 2), "n": len(ms)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, required=True, help="folder holding the base version's dedup package")
+    parser.add_argument("--db", required=True, help="a built index (bench_index.py --load --db ...)")
+    parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "eval-dev")
+    parser.add_argument("--checks", type=int, default=100, help="new articles and rewrites checked (each)")
+    parser.add_argument("--batches", type=int, default=4, help="add_many batches (rolled back)")
+    parser.add_argument("--batch", type=int, default=128, help="articles per add_many batch")
+    parser.add_argument("--paragraphs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="write the results here (JSON)")
+    args = parser.parse_args()
+    chain = Markov(paragraphs_from(args.source))
+    with tempfile.TemporaryDirectory() as scratch:
+        versions = {"base": base_index_class(args.base, Path(scratch)), "new": Index}
+        readers = {name: cls.open(args.db, auto_optimize=False, readonly=True) for name, cls in versions.items()}
+        writers = {name: cls.open(args.db, auto_optimize=False) for name, cls in versions.items()}
+        for idx in (*readers.values(), *writers.values()):
+            view = idx._store._bucket_view()  # noqa: SLF001 -- warm: every page verified (a long-running process)
+            view.file.verify_all()
+        n = len(readers["new"])
+        rng = random.Random(args.seed)
+        new_articles = articles(chain, args.checks, 999_999 + args.seed, args.paragraphs)
+        stored = [readers["new"].get(f"doc{rng.randrange(n - 1)}") for _ in range(args.checks)]
+        rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
+        times: dict = {name: {"check_new": [], "check_rewrite": [], "add_many": []} for name in versions}
+        same = True
+        order = list(versions)
+        for text in new_articles[:5]:  # warm both (imports, statement caches)
+            for idx in readers.values():
+                idx.check(text)
+        for kind, texts in (("check_new", new_articles), ("check_rewrite", rewrites)):
+            for text in texts:
+                order.reverse()
+                got = {}
+                for name in order:
+                    start = time.process_time()
+                    got[name] = readers[name].check(text).to_dict()
+                    times[name][kind].append(time.process_time() - start)
+                same &= got["base"] == got["new"]
+        for b in range(args.batches):
+            batch = articles(chain, args.batch, 777_777 + args.seed + n + b, args.paragraphs)
+            order.reverse()
+            got = {}
+            for name in order:
+                with undone(writers[name], True):
+                    start = time.process_time()
+                    got[name] = [v.to_dict() for _, v in writers[name].filter(
+                        (f"ab-{b}-{i}", t) for i, t in enumerate(batch))]
+                    times[name]["add_many"].append((time.process_time() - start) / len(batch))
+            same &= got["base"] == got["new"]
+        for idx in (*readers.values(), *writers.values()):
+            idx.close()
+    result = {"stored": n, "verdicts_identical": bool(same)}
+    for kind in ("check_new", "check_rewrite", "add_many"):
+        per = {name: summary(times[name][kind]) for name in versions}
+        ratio = round(float(np.mean(times["new"][kind]) / np.mean(times["base"][kind])), 3)
+        result[kind] = {**per, "new/base mean": ratio}
+        if kind == "add_many":
+            for name in versions:
+                per[name]["articles_per_cpu_s"] = round(1000 / per[name]["mean"], 1)
+    print(json.dumps(result, indent=1))
+    if args.out:
+        args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
