@@ -18,6 +18,8 @@ import numpy as np
 SKETCH_POSITIONS = 128
 SKETCH_BITS = 4
 _NIBBLE = np.uint8((1 << SKETCH_BITS) - 1)
+#: The lowest bit of every nibble of a 64-bit word.
+_NIBBLE_LOW_BITS = np.uint64(0x1111111111111111)
 #: See :func:`sketch_floor`: the chance that the sketch drops a pair at the threshold.
 SKETCH_MISS = 1e-6
 #: Cells of the Jaccard grid :func:`sketch_floors` looks floors up in.
@@ -47,7 +49,18 @@ def sketch_width(num_perm: int) -> int:
 
 
 def sketch_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Equal positions of row pairs of two sketch arrays (same shape)."""
+    """Equal positions of row pairs of two sketch arrays (same shape), int64.
+
+    Eight bytes at a time where the width allows: a nibble is equal where its XOR is
+    zero, i.e. where the OR of its four bits -- gathered into its lowest bit by two
+    shifts -- is not set, counted with one popcount per word (8x fewer elements than
+    two compares per byte; a containment look-up compares ~3,000 pairs an article)."""
+    if SKETCH_BITS == 4 and np.shape(a)[-1] % 8 == 0:
+        w = np.ascontiguousarray(a).view(np.uint64) ^ np.ascontiguousarray(b).view(np.uint64)
+        w |= w >> np.uint64(1)
+        w |= w >> np.uint64(2)
+        w &= _NIBBLE_LOW_BITS
+        return 2 * np.shape(a)[-1] - np.bitwise_count(w).sum(axis=-1, dtype=np.int64)
     x = np.bitwise_xor(a, b)
     return ((x & _NIBBLE) == 0).sum(axis=-1) + ((x >> SKETCH_BITS) == 0).sum(axis=-1)
 

@@ -65,3 +65,20 @@ def test_sketch_dismisses_chance_candidates():
     a, b, _ = pair_signatures(np.random.default_rng(8), 0.04, 3000)
     passed = sketch_matches(sketch(a), sketch(b)) >= sketch_floor(0.3, sketch_positions(256))
     assert passed.mean() < 0.06
+
+
+@pytest.mark.parametrize("shape", [(0, 64), (7, 64), (64,), (5, 32), (3, 6), (2, 3, 16)])
+def test_sketch_matches_counts_equal_nibbles(shape):
+    """Eight bytes at a time (or byte by byte for other widths), the count is that of
+    equal 4-bit positions, compared one by one: pairs differing in one nibble of a
+    byte, in both, or not at all, and views that are not contiguous."""
+    rng = np.random.default_rng(len(shape) * 100 + shape[-1])
+    a = rng.integers(0, 256, shape, dtype=np.uint8)
+    b = a.copy()
+    b[rng.random(shape) < 0.3] ^= np.uint8(0x10)  # the high nibble differs
+    b[rng.random(shape) < 0.3] ^= np.uint8(0x02)  # the low one
+    for x, y in ((a, b), (a[..., ::-1], b[..., ::-1])):
+        nibbles = lambda v: np.stack([v & 15, v >> 4], axis=-1).reshape(v.shape[:-1] + (2 * v.shape[-1],))  # noqa: E731
+        expected = (nibbles(x) == nibbles(y)).sum(axis=-1)
+        got = sketch_matches(x, y)
+        assert np.array_equal(got, expected) and np.asarray(got).dtype == np.int64
