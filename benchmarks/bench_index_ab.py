@@ -8,8 +8,10 @@ script imports.  The base is imported as a second package (``dedup_base``, copie
 temporary folder; its modules import each other relatively, and the backend table of
 ``dedup/storage/__init__.py`` is renamed), both open the same index read-only for the
 checks, and each call runs on both, in alternating order: new articles and light
-rewrites of stored ones checked one at a time, then ``add_many`` batches (``filter``,
-as ``dedup index add DIR``) each in a write transaction that is rolled back.
+rewrites of stored ones checked one at a time, then ``check_many`` batches, then
+``add_many`` batches (``filter``, as ``dedup index add DIR``) each in a write
+transaction that is rolled back (SQLite; give ``--batches 0`` for a Redis URL, whose
+writes are not rolled back).
 
 Why: on a machine shared with other jobs two benchmark runs minutes apart differ by
 up to ~30 % (other jobs' caches and memory traffic), more than most changes measured;
@@ -63,8 +65,9 @@ def main() -> None:
     parser.add_argument("--db", required=True, help="a built index (bench_index.py --load --db ...)")
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "eval-dev")
     parser.add_argument("--checks", type=int, default=100, help="new articles and rewrites checked (each)")
+    parser.add_argument("--many", type=int, default=2, help="check_many batches")
     parser.add_argument("--batches", type=int, default=4, help="add_many batches (rolled back)")
-    parser.add_argument("--batch", type=int, default=128, help="articles per add_many batch")
+    parser.add_argument("--batch", type=int, default=128, help="articles per check_many / add_many batch")
     parser.add_argument("--paragraphs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, help="write the results here (JSON)")
@@ -73,16 +76,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         versions = {"base": base_index_class(args.base, Path(scratch)), "new": Index}
         readers = {name: cls.open(args.db, auto_optimize=False, readonly=True) for name, cls in versions.items()}
-        writers = {name: cls.open(args.db, auto_optimize=False) for name, cls in versions.items()}
+        writers = ({name: cls.open(args.db, auto_optimize=False) for name, cls in versions.items()}
+                   if args.batches else {})
         for idx in (*readers.values(), *writers.values()):
-            view = idx._store._bucket_view()  # noqa: SLF001 -- warm: every page verified (a long-running process)
-            view.file.verify_all()
+            if hasattr(idx._store, "_bucket_view"):  # noqa: SLF001 -- SQLite, warm: every page verified
+                idx._store._bucket_view().file.verify_all()  # noqa: SLF001 -- (what a long-running process reaches)
         n = len(readers["new"])
         rng = random.Random(args.seed)
         new_articles = articles(chain, args.checks, 999_999 + args.seed, args.paragraphs)
         stored = [readers["new"].get(f"doc{rng.randrange(n - 1)}") for _ in range(args.checks)]
         rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
-        times: dict = {name: {"check_new": [], "check_rewrite": [], "add_many": []} for name in versions}
+        times: dict = {name: {"check_new": [], "check_rewrite": [], "check_many": [], "add_many": []}
+                       for name in versions}
         same = True
         order = list(versions)
         for text in new_articles[:5]:  # warm both (imports, statement caches)
@@ -97,6 +102,15 @@ def main() -> None:
                     got[name] = readers[name].check(text).to_dict()
                     times[name][kind].append(time.process_time() - start)
                 same &= got["base"] == got["new"]
+        for b in range(args.many):
+            batch = articles(chain, args.batch, 555_555 + args.seed + n + b, args.paragraphs)
+            order.reverse()
+            got = {}
+            for name in order:
+                start = time.process_time()
+                got[name] = [v.to_dict() for v in readers[name].check_many(batch)]
+                times[name]["check_many"].append((time.process_time() - start) / len(batch))
+            same &= got["base"] == got["new"]
         for b in range(args.batches):
             batch = articles(chain, args.batch, 777_777 + args.seed + n + b, args.paragraphs)
             order.reverse()
@@ -111,11 +125,13 @@ def main() -> None:
         for idx in (*readers.values(), *writers.values()):
             idx.close()
     result = {"stored": n, "verdicts_identical": bool(same)}
-    for kind in ("check_new", "check_rewrite", "add_many"):
+    for kind in ("check_new", "check_rewrite", "check_many", "add_many"):
+        if not times["new"][kind]:
+            continue
         per = {name: summary(times[name][kind]) for name in versions}
         ratio = round(float(np.mean(times["new"][kind]) / np.mean(times["base"][kind])), 3)
         result[kind] = {**per, "new/base mean": ratio}
-        if kind == "add_many":
+        if kind in ("check_many", "add_many"):
             for name in versions:
                 per[name]["articles_per_cpu_s"] = round(1000 / per[name]["mean"], 1)
     print(json.dumps(result, indent=1))
