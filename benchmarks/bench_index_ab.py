@@ -59,6 +59,19 @@ def summary(times: list[float]) -> dict:
             "mean": round(statistics.fmean(ms), 2), "n": len(ms)}
 
 
+def alternated(order: list[str], call, times: dict[str, list[float]], per: int = 1) -> bool:
+    """``call(name)`` for each version, ``order`` reversed first (neither version always
+    runs first), its CPU time (divided by ``per``) appended to ``times[name]``; whether
+    the answers were equal."""
+    order.reverse()
+    got = {}
+    for name in order:
+        start = time.process_time()
+        got[name] = call(name)
+        times[name].append((time.process_time() - start) / per)
+    return got["base"] == got["new"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True, help="folder holding the base version's dedup package")
@@ -86,8 +99,8 @@ def main() -> None:
         new_articles = articles(chain, args.checks, 999_999 + args.seed, args.paragraphs)
         stored = [readers["new"].get(f"doc{rng.randrange(n - 1)}") for _ in range(args.checks)]
         rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
-        times: dict = {name: {"check_new": [], "check_rewrite": [], "check_many": [], "add_many": []}
-                       for name in versions}
+        times: dict = {kind: {name: [] for name in versions}
+                       for kind in ("check_new", "check_rewrite", "check_many", "add_many")}
         same = True
         order = list(versions)
         for text in new_articles[:5]:  # warm both (imports, statement caches)
@@ -95,41 +108,26 @@ def main() -> None:
                 idx.check(text)
         for kind, texts in (("check_new", new_articles), ("check_rewrite", rewrites)):
             for text in texts:
-                order.reverse()
-                got = {}
-                for name in order:
-                    start = time.process_time()
-                    got[name] = readers[name].check(text).to_dict()
-                    times[name][kind].append(time.process_time() - start)
-                same &= got["base"] == got["new"]
+                same &= alternated(order, lambda name: readers[name].check(text).to_dict(), times[kind])
         for b in range(args.many):
             batch = articles(chain, args.batch, 555_555 + args.seed + n + b, args.paragraphs)
-            order.reverse()
-            got = {}
-            for name in order:
-                start = time.process_time()
-                got[name] = [v.to_dict() for v in readers[name].check_many(batch)]
-                times[name]["check_many"].append((time.process_time() - start) / len(batch))
-            same &= got["base"] == got["new"]
+            same &= alternated(order, lambda name: [v.to_dict() for v in readers[name].check_many(batch)],
+                               times["check_many"], len(batch))
         for b in range(args.batches):
             batch = articles(chain, args.batch, 777_777 + args.seed + n + b, args.paragraphs)
-            order.reverse()
-            got = {}
-            for name in order:
-                with undone(writers[name], True):
-                    start = time.process_time()
-                    got[name] = [v.to_dict() for _, v in writers[name].filter(
-                        (f"ab-{b}-{i}", t) for i, t in enumerate(batch))]
-                    times[name]["add_many"].append((time.process_time() - start) / len(batch))
-            same &= got["base"] == got["new"]
+
+            def add(name: str) -> list:
+                with undone(writers[name], True):  # (the rollback timed too, as the same for both)
+                    return [v.to_dict() for _, v in writers[name].filter((f"ab-{b}-{i}", t) for i, t in enumerate(batch))]
+            same &= alternated(order, add, times["add_many"], len(batch))
         for idx in (*readers.values(), *writers.values()):
             idx.close()
     result = {"stored": n, "verdicts_identical": bool(same)}
-    for kind in ("check_new", "check_rewrite", "check_many", "add_many"):
-        if not times["new"][kind]:
+    for kind, timed in times.items():
+        if not timed["new"]:
             continue
-        per = {name: summary(times[name][kind]) for name in versions}
-        ratio = round(float(np.mean(times["new"][kind]) / np.mean(times["base"][kind])), 3)
+        per = {name: summary(timed[name]) for name in versions}
+        ratio = round(float(np.mean(timed["new"]) / np.mean(timed["base"])), 3)
         result[kind] = {**per, "new/base mean": ratio}
         if kind in ("check_many", "add_many"):
             for name in versions:
