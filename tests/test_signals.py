@@ -416,3 +416,34 @@ def test_scan_terminated_at_several_moments(corpus, tmp_path, moment):
     time.sleep(0.2)
     assert not [pid for pid in workers if alive(pid)], "workers outlived dedup"
     assert leftovers(cache, tmp_path / "tmpdir") == []
+
+
+def test_a_signal_held_inside_an_except_clause_is_delivered_not_dropped():
+    """Tester's U8 of #12: ``held_signals`` dropped a held SIGTERM whenever
+    ``sys.exc_info()`` was set -- also when it merely ran inside a caller's ``except``
+    clause with nothing on its way out -- and ``index add`` went on for a minute."""
+    from dedup.plan.shield import held_signals
+
+    got: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: got.append(number))
+    try:
+        try:
+            raise ValueError("handled by the caller")
+        except ValueError:
+            with held_signals():
+                signal.raise_signal(signal.SIGTERM)
+                assert got == []  # held
+        assert got == [signal.SIGTERM]  # delivered after the block
+        with pytest.raises(KeyError):
+            with held_signals():
+                signal.raise_signal(signal.SIGTERM)
+                raise KeyError("on its way out")
+        assert got == [signal.SIGTERM]  # dropped: the block's own exception is what the caller gets
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            with held_signals():  # clean-up while an interrupt is on its way out
+                signal.raise_signal(signal.SIGTERM)
+        assert got == [signal.SIGTERM]  # dropped: the first interrupt is what the caller gets
+    finally:
+        signal.signal(signal.SIGTERM, previous)

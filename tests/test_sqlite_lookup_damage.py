@@ -236,3 +236,15 @@ def test_counts_follow_adds_replacements_and_removals(built):
                 dict(conn.execute(sql))
         assert conn.execute("SELECT SUM(rows), COUNT(*) FROM counts WHERE level = 2").fetchone() == \
             conn.execute("SELECT COUNT(*), COUNT(*) FROM documents").fetchone()
+
+
+def test_rows_deleted_behind_the_index_are_damage(built):
+    """Tester's U10: a document deleted with its paragraph rows by SQL (its bucket-file
+    entries and counts left, no floor raised) made its near-copy read "partly seen" by
+    another document instead of a duplicate of it, silently."""
+    path, _, probes = built
+    _edit(path, "DELETE FROM paragraphs WHERE doc = (SELECT id FROM documents WHERE doc_id = 'article-04')")
+    _edit(path, "DELETE FROM documents WHERE doc_id = 'article-04'")
+    with Index.open(path, auto_optimize=False) as idx:
+        with pytest.raises(IndexCorrupt, match="missing, yet no (paragraph|document) row above 0 was ever removed"):
+            idx.check(probes[4])

@@ -25,8 +25,9 @@ _HELD = (signal.SIGINT, signal.SIGTERM)
 def held_signals() -> Iterator[None]:
     """Run the block with SIGINT and SIGTERM held back (in the main thread; elsewhere
     Python delivers no signal anyway).  A signal that arrived meanwhile is dropped when
-    an exception is already on its way out (the scan is ending: the first interrupt,
-    or an error, is what the caller gets), and delivered after the block otherwise."""
+    the block raised, or when it ran while an interrupt or exit was on its way out (the
+    scan is ending: the first interrupt, or the error, is what the caller gets), and
+    delivered after the block otherwise."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -37,11 +38,20 @@ def held_signals() -> Iterator[None]:
         if handler not in (signal.SIG_IGN, None):
             previous[sig] = handler
             signal.signal(sig, lambda number, frame: held.append(number))
+    leaving = False  # an exception on its way out of the block
     try:
         yield
+    except BaseException:
+        leaving = True
+        raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        if held and sys.exc_info()[1] is None:
+        # Dropped only when the process is ending anyway: the block raised, or the caller
+        # runs it while an interrupt or exit is on its way out (clean-up after a Ctrl-C).
+        # Any exception being handled meanwhile dropped it -- a caller's ``except`` clause,
+        # a generator being closed -- and ``index add`` went on for a minute (tester's U8).
+        handled = sys.exc_info()[1]
+        if held and not leaving and (handled is None or isinstance(handled, (Exception, GeneratorExit))):
             for number in dict.fromkeys(held):
                 signal.raise_signal(number)

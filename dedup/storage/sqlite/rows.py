@@ -70,9 +70,11 @@ class Rows:
     _untallied: Optional[int]
 
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
-        return self._paragraph_rows(self._select_in(
+        rows = self._paragraph_rows(self._select_in(
             f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", sorted_unique(ids).tolist()
         ))
+        self._never_removed("paragraph", ids, rows.ids)
+        return rows
 
     def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Why not the whole row: a row (~1.5 KB) spills into an overflow page, and the
@@ -81,16 +83,34 @@ class Rows:
         rows = self._select_in("SELECT id, banded, signature, sig_check FROM paragraphs WHERE id IN ({}) ORDER BY id",
                                sorted_unique(ids).tolist())
         cols = list(zip(*rows)) if rows else [()] * 4
+        self._never_removed("paragraph", ids, cols[0])
         return checked_signatures(cols[0], cols[1], cols[2], cols[3], self.settings.num_perm, self.path, "paragraph")
+
+    def _never_removed(self, level: Level, asked: np.ndarray, found: Sequence[int]) -> None:
+        """Raise :class:`IndexCorrupt` when a row asked for by id (a look-up's candidate)
+        is missing although no row at or above its id was ever removed (meta
+        ``{level}_floor``, verified): rows deleted behind the index's back left their
+        bucket-file entries, and a near-copy of the text read "new" (tester's U10)."""
+        missing = np.setdiff1d(np.asarray(asked, dtype=np.int64), np.asarray(found, dtype=np.int64))
+        if not len(missing):
+            return
+        floor = int(read_live(self._conn, self.path)[f"{level}_floor"] or 0)
+        never = missing[missing > floor].tolist()
+        if never:
+            raise IndexCorrupt(damaged(self.path, f"stored {level} row{plural(never)} {listed(never)} "
+                                                  f"{'are' if len(never) > 1 else 'is'} missing, yet no {level} row "
+                                                  f"above {floor} was ever removed"))
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         return self._paragraph_rows(self._copies("paragraph", keys, limit, _PARA_COLUMNS, 5))
 
     def documents(self, ids: np.ndarray) -> DocumentRows:
-        return self._document_rows(self._select_in(
+        rows = self._document_rows(self._select_in(
             f"SELECT {_DOC_COLUMNS} FROM documents WHERE id IN ({{}}) ORDER BY id",
             sorted_unique(ids).tolist(),
         ))
+        self._never_removed("document", ids, rows.ids)
+        return rows
 
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         return self._document_rows(self._copies("document", keys, limit, _DOC_COLUMNS, 3))
