@@ -22,8 +22,8 @@ import numpy as np
 from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
-from .items import LevelPlan, forget_removed, release
-from .scratch import by_partition, load, partition_of, save
+from .items import LevelPlan, forget_removed
+from .scratch import by_partition, load, partition_of, release, save
 
 
 def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
@@ -51,7 +51,7 @@ def banded(plan: LevelPlan, shard: int) -> np.ndarray:
     lo, hi = plan.bases[shard], plan.bases[shard + 1]
     eligible = np.ones(hi - lo, dtype=bool)
     eligible[copies_in(plan, lo, hi) - lo] = False
-    eligible &= plan.file(shard, "tokens") >= plan.min_tokens
+    eligible &= plan.file(shard, "tokens", mmap=False) >= plan.min_tokens
     return np.flatnonzero(eligible)
 
 
@@ -87,9 +87,13 @@ def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 
     """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
     ``(key, item)`` or ``"contain"`` rows ``(key, item, set size)``), read as slices of
     the memory-mapped shard files."""
-    rows = []
-    for shard in range(plan.shards):
-        lo, hi = load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
-        if hi > lo:
-            rows.append(np.array(load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]))
-    return np.concatenate(rows) if rows else np.zeros((0, width), np.uint64)
+    spans = [load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
+             for shard in range(plan.shards)]
+    counts = [int(hi - lo) for lo, hi in spans]
+    rows = np.empty((sum(counts), width), np.uint64)  # filled in place: never twice the rows at once
+    at = 0
+    for shard, ((lo, hi), count) in enumerate(zip(spans, counts)):
+        if count:
+            rows[at : at + count] = load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]
+            at += count
+    return rows

@@ -28,6 +28,9 @@ from .scratch import load, save
 
 #: Bins of first-item numbers that the candidates are counted in.
 BINS = 4096
+#: Containment candidates judged at once (:func:`_plausible`): at most twice as many
+#: items' signatures read, ~60 MB.
+CHUNK = 1 << 14
 
 
 def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
@@ -36,13 +39,14 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
     bin of first items (``BINS`` int64 counts)."""
     forget_removed()
     flat = partition_rows(plan, part % plan.partitions)
-    pairs = bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64))
+    pairs = bucket_pairs(flat[:, 0], flat[:, 1].view(np.int64))  # item numbers: below 2^63
     del flat
     s = plan.settings
     if s.containment:
         flat = partition_rows(plan, part % plan.partitions, "contain", 3)
-        contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].astype(np.int64), flat[:, 2].astype(np.int64),
+        contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].view(np.int64), flat[:, 2].view(np.int64),
                                              s.containment, covered=(s.bands, s.rows))
+        del flat
         contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
     code = pairs[:, 0] * plan.items + pairs[:, 1]
@@ -81,13 +85,21 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
 def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
     """The distinct containment candidates that :func:`dedup.containment.plausible`
     keeps (their estimate is not far below what a contained pair has), read from the
-    involved items' signatures and set sizes."""
+    involved items' signatures and set sizes, :data:`CHUNK` pairs at a time.
+
+    Why in chunks: the items with a chance partner in a partition grow with the
+    corpus (more texts share a MinHash value at some position), and each costs ~1.8 KB
+    here (its signature, and the low bytes :func:`~dedup.containment.plausible` compares);
+    at 250,000 paragraphs a partition's 75,000 pairs involved 35,000 items (~60 MB).
+    Each pair is judged alone, so the chunks' kept pairs are the same pairs."""
     if not len(pairs):
         return pairs
     code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
-    pairs = np.stack([code // plan.items, code % plan.items], axis=1)
-    involved = sorted_unique(pairs)
-    local = np.searchsorted(involved, pairs)  # a few items, many pairs: cheaper than an argsort's inverse
-    sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
-    kept = containment.plausible(sigs, sizes, local, plan.settings.containment)
-    return involved[kept]
+    kept = []
+    for lo in range(0, len(code), CHUNK):
+        pairs = np.stack(np.divmod(code[lo : lo + CHUNK], plan.items), axis=1)
+        involved = sorted_unique(pairs)
+        local = np.searchsorted(involved, pairs)  # a few items, many pairs: cheaper than an argsort's inverse
+        sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
+        kept.append(involved[containment.plausible(sigs, sizes, local, plan.settings.containment)])
+    return np.concatenate(kept)

@@ -34,7 +34,7 @@ def common_partition(plan: LevelPlan, part: int, doc_bases: tuple[int, ...], nee
         mine = np.flatnonzero(partition_of(shard_keys, plan.copy_partitions) == part)
         keys.append(shard_keys[mine])
         gids.append(mine + plan.bases[s])
-        docs.append(np.asarray(plan.file(s, "doc"))[mine] + doc_bases[s])
+        docs.append(plan.file(s, "doc", mmap=False)[mine] + doc_bases[s])
     key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
     gid = np.concatenate(gids) if gids else np.zeros(0, np.int64)
     doc = np.concatenate(docs) if docs else np.zeros(0, np.int64)

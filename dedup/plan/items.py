@@ -8,7 +8,6 @@ one vectorized gather per shard touched -- never one read per item.
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import numpy as np
 
 from ..segments import offsets_from_counts, ranges
 from ..settings import Settings
-from .scratch import Scratch, load, save
+from .scratch import Scratch, load, release, save
 
 
 #: Stage files this process has memory-mapped (see :func:`_mapped`), at most ``MAPS``.
@@ -44,22 +43,6 @@ def forget_removed() -> None:
     leave the scratch folder as soon as every worker has moved on."""
     for path in [p for p in _maps if not p.exists()]:
         del _maps[path]
-
-
-def release(array: np.ndarray) -> None:
-    """Drop this process's resident pages of a memory-mapped stage file (the kernel
-    keeps them in its page cache, so reading them again costs no disk read).
-
-    Why: a stage that gathers rows from all over the corpus -- verification reads
-    signatures and shingle sets of items anywhere -- would otherwise keep every page
-    it ever touched mapped and counted in its resident memory: the whole corpus's
-    signatures (1 KB an item) by the end of a large scan."""
-    raw = getattr(array, "_mmap", None)
-    if raw is not None and _DONTNEED is not None:
-        raw.madvise(_DONTNEED)
-
-
-_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 @dataclass(frozen=True)

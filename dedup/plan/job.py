@@ -44,7 +44,7 @@ from .items import LevelPlan
 from .link import Linked, link
 from .located import Chain, LocatedGroups, LocatedPairs, Places
 from .parts import LevelParts
-from .scratch import Scratch
+from .scratch import Scratch, save
 from .common import common_partition
 from .spread import link_partitioned
 from .read import read_and_sign
@@ -60,6 +60,12 @@ ROWS_PER_PARTITION = 1 << 22
 #: exact-copy keys, one row per item, likewise).  What a partition costs beyond its
 #: rows -- a task, a file, one slice read per shard -- so stays small whatever is asked.
 MIN_PARTITION_ROWS = 1 << 16
+#: Content keys per exact-copy key partition (:mod:`dedup.plan.exact`,
+#: :mod:`dedup.plan.common`) when the band partitions ask for fewer partitions: a task
+#: holds its keys with their item numbers, ~70 bytes a key while sorting (~150 MB),
+#: so the key partitions grow with the items, as the band partitions grow with the
+#: rows (which stop growing per wave once a level is banded in waves).
+KEYS_PER_PARTITION = 1 << 21
 #: Pair ranges: at least this many per worker (so the verification balances, and the
 #: link step publishes its groups between ranges, :mod:`dedup.plan.link`), and at most
 #: ``RANGE_CANDIDATES`` candidates each (8 bytes each in memory).
@@ -140,6 +146,7 @@ def run_scan(
         common = np.concatenate([rows for rows, _ in found_common])
         common = common[np.argsort(common[:, 1])]  # by first occurrence
     common_keys = np.sort(common[:, 0].view(np.uint64))
+    save(scratch.texts("common"), common_keys)  # read by each task that needs them, never sent
     pairs, groups, boilerplate = [], [], []
     # The paragraphs' shingles in order are read by the document stage and, with
     # containment on, by each level's verification (coverage): removed once no level
@@ -156,7 +163,7 @@ def run_scan(
         if level == "paragraph":
             plan = paragraphs
         else:
-            counts = executor.map(document_shard, [(paragraphs, s, common_keys, recurring, copies_found)
+            counts = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
                                                    for s in range(paragraphs.shards)])
             if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
                 _remove_shard_files(paragraphs, ("sigs",))
@@ -195,8 +202,9 @@ def run_scan(
 def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int],
                 partitions: Optional[int], jobs: int) -> LevelPlan:
     """The plan of one level with ``counts`` items per shard (partitions: as given, else
-    from the number of bucket rows, a multiple of ``jobs``; never more than the rows
-    fill, :data:`MIN_PARTITION_ROWS`).  Its pair ranges are set once the candidates are
+    from the number of bucket rows per wave, a multiple of ``jobs``; key partitions
+    likewise, or more for at most :data:`KEYS_PER_PARTITION` items each; never more
+    than the rows fill, :data:`MIN_PARTITION_ROWS`).  Its pair ranges are set once the candidates are
     counted (:func:`run_level`)."""
     bases = offsets_from_counts(np.array(counts, dtype=np.int64))
     items = int(bases[-1])
@@ -205,11 +213,12 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
     waves = max(1, min(settings.bands, -(-rows // ROWS_PER_WAVE)))
     per_wave = -(-rows // waves)
     asked = partitions or jobs * -(-per_wave // (ROWS_PER_PARTITION * jobs))
+    keys = partitions or max(asked, jobs * -(-items // (KEYS_PER_PARTITION * jobs)))
     return LevelPlan(
         scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()),
         partitions=max(1, min(asked, per_wave // MIN_PARTITION_ROWS)), pair_ranges=1,
         threshold=settings.threshold if level == "paragraph" else settings.doc_threshold,
-        min_tokens=settings.min_tokens, key_partitions=max(1, min(asked, items // MIN_PARTITION_ROWS)), waves=waves,
+        min_tokens=settings.min_tokens, key_partitions=max(1, min(keys, items // MIN_PARTITION_ROWS)), waves=waves,
     )
 
 

@@ -22,7 +22,8 @@ import numpy as np
 from ..corpus import DocumentInfo
 from ..results import Group, GroupColumns, Kind, Location, Pair, PairColumns
 from ..segments import offsets_from_counts, ranges, sorted_unique
-from .items import LevelPlan, release
+from .items import LevelPlan
+from .scratch import release
 from .link import Linked
 
 

@@ -28,17 +28,17 @@ part after part, releasing each part's pages when the next one is read
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from ..corpus import DocumentInfo
 from ..results import Kind
 from ..segments import offsets_from_counts, sorted_unique
-from .items import LevelPlan, release
+from .items import LevelPlan
 from .link import Linked
 from .located import LocatedGroups, LocatedPairs, Places, _Made
-from .scratch import by_partition, load, save
+from .scratch import among, by_partition, load, release, save
 
 #: A reported pair's row in a part (the columns of :class:`~dedup.plan.link.Linked`).
 PAIR = np.dtype([("a", np.int64), ("b", np.int64), ("jaccard", np.float64), ("containment_a", np.float64),
@@ -63,13 +63,14 @@ def as_pairs(rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def route_copies(plan: LevelPlan, part: int, common: Optional[np.ndarray]) -> None:
+def route_copies(plan: LevelPlan, part: int, boilerplate: bool) -> None:
     """Send key partition ``part``'s reported exact copies (scores 1, ``exact``) to the
-    pair range of their first occurrence; copies of a boilerplate text (key in
-    ``common``, sorted) are not reported."""
+    pair range of their first occurrence; with ``boilerplate`` (the paragraph level),
+    copies of a boilerplate text (key in the scratch's ``texts/common`` file) are not
+    reported."""
     copy, first = (load(plan.scratch.exact(plan.level, part, name)) for name in ("copy", "first"))
-    if common is not None and len(common) and len(copy):
-        reported = ~np.isin(plan.rows(copy, "keys"), common)
+    if boilerplate and len(copy):
+        reported = ~among(plan.rows(copy, "keys"), plan.scratch.texts("common"))
         copy, first = copy[reported], first[reported]
     rows = np.zeros(len(copy), PAIR)
     rows["a"], rows["b"], rows["exact"] = first, copy, True

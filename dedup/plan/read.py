@@ -20,9 +20,9 @@ other bytes is not detected.
 
 Results are the local engine's: a run is read in order and the runs are numbered in
 scan order; a run's text is signed into shards sized as the local engine sizes them
-(:func:`~dedup.plan.sign.shard_limit` of the inputs before: at most
-:data:`~dedup.plan.sign.SHARD_MAX_CHARS`, so memory per worker stays bounded whatever
-a file holds), numbered ``run * RUN_SHARDS + j``, and the scan's :class:`Scratch` lists
+(:func:`~dedup.plan.sign.shard_limit` of the inputs before, but at most
+:data:`SHARD_CHARS`, so memory per worker stays bounded whatever a file holds),
+numbered ``run * RUN_SHARDS + j``, and the scan's :class:`Scratch` lists
 those numbers in order (``Scratch.numbers``) for every later stage.  Read errors and
 warnings come back with each run, in order.  One file is read by one worker (its
 records are named, and repeated ids found, in file order): a corpus in one huge file
@@ -46,6 +46,13 @@ from .sign import Batch, ShardInfo, ShardTask, batches, runs, screen, shard_limi
 
 #: Shard numbers per run: run ``r`` signs into shards ``r * RUN_SHARDS + j``.
 RUN_SHARDS = 1 << 16
+#: Text per shard at most (the local engine's shards grow to 16 MB,
+#: :data:`~dedup.plan.sign.SHARD_MAX_CHARS`): signing a shard holds ~25 bytes a
+#: character and banding it ~50 (one wave; measured on generated text), so a worker's
+#: largest tasks stay the candidate stage's, which its rows bound
+#: (:data:`~dedup.plan.job.ROWS_PER_PARTITION`), whatever the corpus.  At 1M
+#: paragraphs the 5 MB shards made signing the second largest task (benchmarks/README.md).
+SHARD_CHARS = 1 << 22
 
 Piece = Union[Document, ReadError, LocalFile, RemoteFile]
 
@@ -99,7 +106,10 @@ def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
 
     shards = []
     signable = batches(screen(read(), errors, warnings))
-    for j, shard in enumerate(runs(signable, Batch.chars, lambda seen: shard_limit(task.seen + seen, task.jobs))):
+    def limit(seen: int) -> int:
+        return min(SHARD_CHARS, shard_limit(task.seen + seen, task.jobs))
+
+    for j, shard in enumerate(runs(signable, Batch.chars, limit)):
         if j == RUN_SHARDS:
             raise ValueError(f"run {task.run} holds more than {RUN_SHARDS} shards of text: split its files")
         shards.append(sign_shard(scratch, ShardTask(task.run * RUN_SHARDS + j, shard), settings, cache))

@@ -14,6 +14,7 @@ Layout, under one fresh folder per scan (``dedup-scan-<pid>-<random>``)::
     bands/<level>/<s>.rows.npy        band rows of shard s, by partition (+ <s>.cuts.npy)
     bands/<level>/contain.<s>.*.npy   its containment bucket rows (if containment is on)
     cand/<level>/<k>.npy              candidate pairs of partition k, sorted
+    texts/<name>.npy                  content keys of the corpus's boilerplate texts, sorted
     verified/<level>/<r>.<name>.npy   verified pairs of pair range r
     joined/<level>.npy                the groups linked so far (plan.link; read by plan.verify)
     cc/<level>/<step>/<t>.<k>.npy     edges from task t for partition k (plan.components)
@@ -31,6 +32,7 @@ the next scan that uses the same parent folder once their process is gone.
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import tempfile
@@ -71,6 +73,12 @@ class Scratch:
         containment bucket rows."""
         prefix = "contain." if kind == "contain" else ""
         return self.root / "bands" / level / f"{prefix}{shard:06d}.{name}.npy"
+
+    def texts(self, name: str) -> Path:
+        """The sorted content keys of the paragraph texts ``name`` (``"common"``: the
+        boilerplate texts), written once by the plan and read by each task that needs
+        them (:func:`among`), never sent to every task."""
+        return self.root / "texts" / f"{name}.npy"
 
     def candidates(self, level: str, part: int) -> Path:
         return self.root / "cand" / level / f"{part:05d}.npy"
@@ -161,6 +169,34 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # someone else's process: not ours to judge
         return True
     return True
+
+
+def among(keys: np.ndarray, path: Path) -> np.ndarray:
+    """Whether each of ``keys`` is in the sorted key file ``path`` (memory-mapped and
+    searched, never read whole: a task's memory does not grow with the file)."""
+    known = load(path, mmap=True)
+    if not len(known) or not len(keys):
+        return np.zeros(len(keys), bool)
+    at = np.searchsorted(known, keys).clip(max=len(known) - 1)
+    found = np.asarray(known[at]) == keys
+    release(known)
+    return found
+
+
+def release(array: np.ndarray) -> None:
+    """Drop this process's resident pages of a memory-mapped stage file (the kernel
+    keeps them in its page cache, so reading them again costs no disk read).
+
+    Why: a stage that gathers rows from all over the corpus -- verification reads
+    signatures and shingle sets of items anywhere -- would otherwise keep every page
+    it ever touched mapped and counted in its resident memory: the whole corpus's
+    signatures (1 KB an item) by the end of a large scan."""
+    raw = getattr(array, "_mmap", None)
+    if raw is not None and _DONTNEED is not None:
+        raw.madvise(_DONTNEED)
+
+
+_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 
 
 def partition_of(keys: np.ndarray, partitions: int) -> np.ndarray:

@@ -47,7 +47,7 @@ from ..shingle import Shingles
 from .band import banded
 from .common import recurring_flags
 from .items import LevelPlan
-from .scratch import Scratch, load, save
+from .scratch import Scratch, among, load, save
 
 T = TypeVar("T")
 
@@ -218,12 +218,11 @@ def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: S
     return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
 
 
-def document_shard(paragraph_level: LevelPlan, shard: int, common: np.ndarray, recurring: bool,
-                   trim: bool = False) -> int:
+def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
     """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
     files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
-    is in ``common``, sorted; :mod:`dedup.boilerplate`) left out of each document's
-    shingle set, signature and word count.  ``paragraph_level`` is the paragraph
+    is in the scratch's ``texts/common`` file, sorted; :mod:`dedup.boilerplate`) left
+    out of each document's shingle set, signature and word count.  ``paragraph_level`` is the paragraph
     level's plan.  Also flags the paragraphs that are texts of ``FRAME_STORIES``
     documents or more, for :mod:`.frames` (``recurring``: the boilerplate stage has
     written their keys, :func:`dedup.plan.common.recurring_flags`; else none is).
@@ -249,7 +248,8 @@ def document_shard(paragraph_level: LevelPlan, shard: int, common: np.ndarray, r
         shingles=Shingles(read("hashes"), read("hash_offsets"), read("units"), read("widths")),
         signatures=read("sigs"),
     )
-    mask = np.isin(keys, common) if len(common) else None
+    common = load(scratch.texts("common"), mmap=True)
+    mask = among(keys, scratch.texts("common")) if len(common) else None
     # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).
     save(scratch.shard(shard, "paragraph", "common"), mask if mask is not None else np.zeros(len(keys), bool))
     save(scratch.shard(shard, "paragraph", "recurring"),

@@ -70,7 +70,7 @@ def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_p
     executor.map(route_range, tasks)
     if not all_pairs:
         executor.map(keep_partition, [(plan, g) for g in range(plan.partitions)])
-    executor.map(route_copies, [(plan, k, common) for k in range(plan.copy_partitions)])
+    executor.map(route_copies, [(plan, k, common is not None) for k in range(plan.copy_partitions)])
     pairs = executor.map(pair_part, [(plan, r, (r,) if all_pairs else tuple(range(plan.partitions)), doc_bases)
                                      for r in range(plan.pair_ranges)])
     groups = executor.map(group_part, [(plan, r, doc_bases) for r in range(plan.pair_ranges)])
