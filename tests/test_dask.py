@@ -417,39 +417,66 @@ def test_a_worker_lost_with_its_scattered_data_is_not_logged(tmp_path):
     assert done.stdout == "lost\n" and done.stderr == ""
 
 
-def test_ctrl_c_is_one_line_exit_130_and_cleans_up(tmp_path):
-    """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) while the
-    workers sign: exit 130, one line on stderr (no worker's traceback: tester D4 of
-    #12), the scratch folder removed, the cluster's worker processes gone."""
-    from test_signals import DEDUP, alive, children, wait_until
+def _in_group(group: int) -> list[tuple[int, str]]:
+    """``(pid, state)`` of every process in process group ``group``, zombies included
+    (a dead worker nobody reaped is a process outliving the command too)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:
+                found.append((int(entry), fields[0]))
+    return found
 
+
+@pytest.mark.parametrize("sig, moment", [
+    (signal.SIGINT, "signing"),     # Ctrl-C in a terminal: the whole process group
+    (signal.SIGTERM, "signing"),    # `timeout`, a container stopping: the whole group
+    (signal.SIGTERM, "starting"),   # the same while the cluster's workers start
+])
+def test_a_signal_to_the_group_is_one_line_and_leaves_nothing(tmp_path, sig, moment):
+    """SIGINT or SIGTERM to the whole process group while the workers sign, or while
+    the cluster starts: exit 130 / 143 with one line on stderr (no worker's traceback:
+    tester D4 of #12; no multiprocessing warning of leaked semaphores: tester T4 of
+    session 12), and once the exit status is there no process of the group is left
+    -- no worker, dead or alive, no resource tracker -- and nothing in the temporary
+    folder (the scratch folder, Dask's worker folders and their lock files)."""
+    from test_signals import DEDUP, EXIT, children, wait_until
+
+    if sys.platform != "linux":
+        pytest.skip("reads /proc")
     rng = random.Random(4)
     with open(tmp_path / "articles.jsonl", "w", encoding="utf-8") as out:
         for i in range(2000):
             out.write(json.dumps({"id": i, "text": "\n\n".join(prose(rng, 80) for _ in range(4))}) + "\n")
-    scratch = tmp_path / "scratch"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
     proc = subprocess.Popen(DEDUP + ["scan", str(tmp_path / "articles.jsonl"), "--engine", "dask", "-j", "2",
-                                     "--no-cache", "--tmp-dir", str(scratch), "--format", "json"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    workers: set[int] = set()
+                                     "--no-cache", "--format", "json"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env={**os.environ, "TMPDIR": str(temporary)})
+
+    def starting() -> bool:  # a worker process is there, the cluster not yet up
+        return len(children(proc.pid)) >= 2
 
     def signing() -> bool:
-        workers.update(children(proc.pid))
-        return len(workers) >= 2 and scratch.exists() and any(scratch.rglob("*.npy"))
+        return len(children(proc.pid)) >= 3 and any(temporary.glob("dedup-scan-*/shards/*/*.npy"))
 
-    wait_until(signing, proc, timeout=120)
-    os.killpg(proc.pid, signal.SIGINT)
+    wait_until(starting if moment == "starting" else signing, proc, timeout=120)
+    os.killpg(proc.pid, sig)
     try:
         _, stderr = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("dedup did not stop within 60 s of Ctrl-C")
-    assert (proc.returncode, stderr) == (130, "dedup: interrupted by SIGINT (Ctrl-C)\n")
-    assert list(scratch.iterdir()) == []
-    deadline = time.monotonic() + 10  # the nannies' SIGTERM may land just after the client exits
-    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in workers if alive(pid)], "worker processes outlived dedup by 10 s"
+        pytest.fail(f"dedup did not stop within 60 s of {sig!r}")
+    left = _in_group(proc.pid)
+    assert (proc.returncode, stderr) == (EXIT[sig], f"dedup: interrupted by {signal.Signals(sig).name}"
+                                         + (" (Ctrl-C)" if sig == signal.SIGINT else "") + "\n")
+    assert left == [], "processes outlived the exit status"
+    assert list(temporary.iterdir()) == []
 
 
 # -- inputs by fsspec URL or glob, Parquet in and out -------------------------------------------

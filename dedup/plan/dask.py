@@ -33,21 +33,30 @@ all: :attr:`DaskExecutor.partitioned_link` tells the plan so.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
+import multiprocessing
 import os
+import shutil
 import signal
 import stat
 import sys
+import tempfile
 import threading
+import time
 import uuid
 from collections import deque
 from itertools import islice
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
-from .scratch import Scratch
+from .scratch import PREFIX, Scratch
+from .shield import held_signals
 
 #: Seconds to wait for a scheduler given by address before giving up.
 CONNECT_TIMEOUT = 10
+#: Seconds to wait for a killed worker, or for the resource tracker, to end.
+STOP_GRACE = 2.0
 
 
 class DaskUnavailable(RuntimeError):
@@ -90,6 +99,7 @@ class DaskExecutor:
         self.jobs = 1
         self.client = None
         self._cluster = None
+        self._own: Optional[_OwnProcesses] = None
 
     def __enter__(self) -> "DaskExecutor":
         distributed = _distributed()
@@ -97,11 +107,22 @@ class DaskExecutor:
             if self.scheduler is None:
                 from ..scan import available_cpus
 
-                with _workers_ignore_interrupts():
-                    self._cluster = distributed.LocalCluster(
-                        n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
-                    )
+                self._own = _OwnProcesses()
+                # A SIGTERM while the cluster starts is held until it is ours to close; one
+                # to the process group kills the workers starting, and the start fails:
+                # the signal, delivered as the block ends, is what the caller gets.
+                failed: Optional[Exception] = None
+                with held_signals(), _workers_ignore_interrupts(), self._own.folder():
+                    try:
+                        self._cluster = distributed.LocalCluster(
+                            n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                        )
+                        self._own.workers = [nanny.pid for nanny in self._cluster.workers.values()]
+                    except Exception as error:
+                        failed = error
+                if failed is not None:
+                    raise failed
                 self.client = distributed.Client(self._cluster)
                 self.client.run(_quiet_logs)
             else:
@@ -120,16 +141,21 @@ class DaskExecutor:
         self.close()
 
     def close(self) -> None:
-        """Close the client and, if this executor started it, the cluster (its worker
-        processes are stopped and reaped)."""
-        client, cluster = self.client, self._cluster
-        self.client = self._cluster = None
-        with contextlib.suppress(Exception):
-            if client is not None:
-                client.close()
-        with contextlib.suppress(Exception):
-            if cluster is not None:
-                cluster.close()
+        """Close the client and, if this executor started it, the cluster: its worker
+        processes are stopped and reaped, and so is the multiprocessing resource
+        tracker that starting them started, and their folders are removed
+        (:class:`_OwnProcesses`), so no process of the scan outlives this call."""
+        client, cluster, own = self.client, self._cluster, self._own
+        self.client = self._cluster = self._own = None
+        with held_signals():
+            with contextlib.suppress(Exception):
+                if client is not None:
+                    client.close()
+            with contextlib.suppress(Exception):
+                if cluster is not None:
+                    cluster.close()
+            if own is not None:
+                own.end()
 
     def check_visible(self, scratch: Scratch) -> None:
         """Raise :class:`DaskUnavailable` unless every worker sees ``scratch``'s folder."""
@@ -187,6 +213,77 @@ class DaskExecutor:
         except BaseException:
             self.client.cancel([f for pair in pending for f in pair])
             raise
+
+
+class _OwnProcesses:
+    """What starting a ``LocalCluster`` leaves behind unless it is cleaned up here:
+    worker processes, multiprocessing's resource tracker (started by the first
+    spawned worker, it outlives a process that ends by ``os._exit`` until it notices,
+    and then warns of "leaked semaphore objects" if the cluster was not closed) and
+    Dask's worker and scheduler folders with their lock files (in a folder of
+    our own, named as a scan's scratch folder so that the next scan removes it should
+    this process be killed outright, :func:`dedup.plan.scratch.sweep_orphans`).
+
+    Why: a SIGTERM to the process group (``timeout``, a container's stop) kills the
+    workers at once; the client then closed the cluster and exited with 143 while
+    the tracker ran on and the dead workers waited to be reaped by init, 1-4 s after
+    the exit status, and a SIGTERM during the cluster's start left it unclosed, with
+    the tracker's warning on stderr (tester T4, session 12)."""
+
+    def __init__(self) -> None:
+        self.workers: list[Optional[int]] = []
+        self.tracker_was_running = _tracker_pid() is not None
+        self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-dask-"))
+
+    @contextlib.contextmanager
+    def folder(self) -> Iterator[None]:
+        """Within the block, Dask's ``temporary-directory`` is :attr:`root` (the
+        worker processes started meanwhile inherit it)."""
+        import dask
+
+        with dask.config.set({"temporary-directory": str(self.root)}):
+            yield
+
+    def end(self) -> None:
+        """Once the cluster is closed: kill and reap any worker still there (a close
+        that failed), stop the resource tracker if starting the cluster started it,
+        and remove the folder."""
+        for process in multiprocessing.active_children():  # our live children (reaps the dead)
+            if process.pid in self.workers:
+                process.kill()
+                process.join(STOP_GRACE)
+        if not self.tracker_was_running:
+            gc.collect()  # the closed nannies' queues: their semaphores are unregistered as they go
+            _stop_tracker()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _tracker_pid() -> Optional[int]:
+    """The pid of this process's multiprocessing resource tracker, if it runs."""
+    from multiprocessing import resource_tracker
+
+    return getattr(resource_tracker._resource_tracker, "_pid", None)
+
+
+def _stop_tracker() -> None:
+    """Stop this process's resource tracker and reap it: it ends when every process
+    holding its pipe has closed it, ours last (``ResourceTracker._stop``, bounded
+    here by :data:`STOP_GRACE` seconds: should a process we do not know of hold the pipe,
+    the tracker is left to end with it).  A later use of multiprocessing starts
+    another."""
+    from multiprocessing import resource_tracker
+
+    tracker = resource_tracker._resource_tracker
+    fd, pid = getattr(tracker, "_fd", None), getattr(tracker, "_pid", None)
+    if fd is None or pid is None:
+        return
+    with tracker._lock:
+        os.close(fd)
+        tracker._fd = tracker._pid = None
+    deadline = time.monotonic() + STOP_GRACE
+    with contextlib.suppress(OSError):
+        while os.waitpid(pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager
