@@ -201,6 +201,57 @@ def test_link_stages_partition_edges_not_band_rows(tmp_path, monkeypatch):
     assert spread.edge_plan(dataclasses.replace(plan, partitions=10), 2).partitions == 10
 
 
+# -- memory per worker: what a task holds does not grow with the corpus -------------------
+
+
+def test_key_partitions_hold_at_most_keys_per_partition(tmp_path):
+    """The exact-copy and boilerplate stages' key partitions grow with the items: with
+    containment off the band partitions stopped at 16 per wave up to 67M items (3.1M
+    keys a task at 50M); now at most ``KEYS_PER_PARTITION`` each."""
+    from dedup.plan import job
+
+    for items in (10_000, 1_000_000, 50_000_000, 200_000_000):
+        for settings in (Settings(), Settings(containment=0.0)):
+            plan = job._level_plan(Scratch(tmp_path), "paragraph", settings, [items], None, 2)
+            assert -(-items // plan.key_partitions) <= job.KEYS_PER_PARTITION, (items, settings.containment)
+            assert plan.key_partitions % 2 == 0 or plan.key_partitions == max(1, items // job.MIN_PARTITION_ROWS)
+
+
+def test_document_tasks_carry_no_key_arrays(monkeypatch):
+    """The boilerplate keys are written once to the scratch folder, not sent with every
+    document task (33.5 KB a task at 250k paragraphs: review R4); the report is the same."""
+    from dedup.plan import sign
+
+    sent = []
+    real = LocalExecutor.map
+
+    def recording(self, stage, tasks):
+        tasks = list(tasks)
+        if stage is sign.document_shard:
+            sent.extend(tasks)
+        return real(self, stage, tasks)
+
+    monkeypatch.setattr(LocalExecutor, "map", recording)
+    result = scan(SAMPLE / "versions", Settings(boilerplate=2), jobs=2, partitions=3)
+    assert sent and result.boilerplate, "the sample has boilerplate and document tasks"
+    assert not [arg for task in sent for arg in task if isinstance(arg, np.ndarray)]
+
+
+def test_containment_prefilter_in_chunks_is_the_same(monkeypatch):
+    """The candidate stage judges its containment candidates a chunk of pairs at a
+    time (memory bounded whatever the partition's chance pairs): chunks of 7 give the
+    same report as one chunk."""
+    from dedup.plan import candidates
+
+    whole = report(scan(SAMPLE / "rewrites", jobs=1))
+    monkeypatch.setattr(candidates, "CHUNK", 7)
+    calls = []
+    real = candidates.containment.plausible
+    monkeypatch.setattr(candidates.containment, "plausible", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert report(scan(SAMPLE / "rewrites", jobs=1)) == whole
+    assert len(calls) > 1
+
+
 def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):
     """Many runs of files, and runs whose text is cut into several shards (tiny
     limits), read and signed by the workers (the local pool, forked: it sees this
