@@ -20,7 +20,7 @@ verified exactly, so candidate recall is the pipeline's recall); the cost is the
 candidates and the extra seconds of the containment stage, next to the Jaccard stage.
 
 ``--cost N`` also measures what containment adds to a whole scan: ``dedup scan CORPUS
---format json -o /dev/null --no-cache -j 1`` with ``--containment off`` and at the
+--format json -o TMP/report.json --no-cache -j 1`` with ``--containment off`` and at the
 default, ``N`` rounds interleaved (off, on, off, on, ...), CPU seconds (user + system
 of the scan process and its children, from ``wait4``) and the median per setting.
 ``--before SRC`` runs the same rounds, interleaved with ours, with another source tree
@@ -46,6 +46,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -274,10 +275,12 @@ def _stage_once(folder: Path) -> dict:
     timed(ct, "bucket_pairs", "pairing")
     timed(candidates, "_plausible", "prefilter")
     start = time.process_time()
-    try:
-        main(["scan", str(folder), "--format", "json", "-o", os.devnull, "--no-cache", "-j", "1"])
-    except SystemExit:
-        pass
+    with tempfile.TemporaryDirectory() as tmp:  # never -o /dev/null: a report replaces its target (tester U1)
+        try:
+            main(["scan", str(folder), "--format", "json", "-o", os.path.join(tmp, "report.json"), "--no-cache",
+                  "-j", "1"])
+        except SystemExit:
+            pass
     return {"total": time.process_time() - start, "stage": sum(spent.values()), **spent}
 
 
@@ -286,10 +289,11 @@ def _scan_cpu(folder: Path, src: Path | None, extra: list[str]) -> float:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = f"{src}{os.pathsep}{env.get('PYTHONPATH', '')}"
-    cmd = [sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())", "scan", str(folder),
-           "--format", "json", "-o", os.devnull, "--no-cache", "-j", "1", *extra]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, cwd=folder)  # not a source tree
-    _, status, usage = os.wait4(proc.pid, 0)
+    with tempfile.TemporaryDirectory() as tmp:  # never -o /dev/null: a report replaces its target (tester U1)
+        cmd = [sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())", "scan", str(folder),
+               "--format", "json", "-o", os.path.join(tmp, "report.json"), "--no-cache", "-j", "1", *extra]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, cwd=folder)  # not a source tree
+        _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")

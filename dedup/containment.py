@@ -63,8 +63,9 @@ MAX_BUCKET = 64
 SIGMAS = 4.0
 #: Leading positions of :func:`plausible`'s first look.
 _FIRST_LOOK = 128
-#: Shingle counts are capped at this in bucket sorting (they share an int64 with the bucket).
-_SIZE_CAP = (1 << 32) - 1
+#: Set sizes are capped at this in bucket sorting (they share an int64 with the bucket) and in
+#: the scan's containment rows (they share a uint64 with the item, :mod:`dedup.plan.band`).
+SIZE_CAP = (1 << 32) - 1
 
 
 def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
@@ -207,8 +208,8 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     benchmark corpus's 425,641 candidates: 36,711 kept by one look, 36,683 by both
     (28 chance pairs fewer), in ~0.6x the CPU."""
     num_perm = signatures.shape[1]
-    small, large = np.sort(sizes[pairs], axis=1).T
-    jaccard = min_jaccard(containment, large / small)
+    size_a, size_b = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
+    jaccard = min_jaccard(containment, np.maximum(size_a, size_b) / np.minimum(size_a, size_b))
     need = least_matches(jaccard, num_perm)
     keep = need <= 1  # a candidate shares one value: no need to look
     check = np.flatnonzero(~keep)
@@ -309,7 +310,7 @@ def bucket_pairs(
     if not shared.any():
         return np.zeros((0, 2), np.int64)
     rows = order[ranges(run_start[shared], run_len[shared])]
-    size = np.minimum(np.maximum(np.asarray(sizes)[rows], 1), _SIZE_CAP).astype(np.int64)
+    size = np.minimum(np.maximum(np.asarray(sizes)[rows], 1), SIZE_CAP).astype(np.int64)
     # Buckets are numbered in key order, so (bucket, size) sorts by bucket, then size.
     code = (np.repeat(np.arange(int(shared.sum()), dtype=np.int64), run_len[shared]) << 32) | size
     by_size = np.argsort(code)
@@ -320,9 +321,9 @@ def bucket_pairs(
     least_of = least_ratio(containment, np.arange(int(position.max()) + 1), target, covered)
     # Partner sizes: (low_size, high_size]; slightly wide (float rounding), then exact.
     least = np.maximum(least_of, low)[position] * (1.0 - 1e-9)
-    first = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * least), _SIZE_CAP).astype(np.int64))
+    first = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * least), SIZE_CAP).astype(np.int64))
     last = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * max_ratio * (1.0 + 1e-9)),
-                                                          _SIZE_CAP).astype(np.int64), side="right")
+                                                          SIZE_CAP).astype(np.int64), side="right")
     count = np.maximum(last - first, 0)
     left = np.repeat(np.arange(len(rows)), count)
     right = ranges(first, count)

@@ -56,37 +56,54 @@ def banded(plan: LevelPlan, shard: int) -> np.ndarray:
 
 
 def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.ndarray, wave: int) -> None:
-    """The same items' containment bucket rows ``(key, item, set size)`` of wave
+    """The same items' containment bucket rows ``(key, item << 32 | set size)`` of wave
     ``wave``'s positions (:func:`dedup.containment.bucket_keys`; ``sigs``: their
     signatures), split by partition of their key.  Set sizes (distinct shingles), not
     counts with repeats: the Jaccard of a pair contained at the threshold follows from
     the set sizes exactly (:func:`dedup.containment.min_jaccard`), while a container
     that repeats its shingles (a table, a list) has a count ratio well above its set
-    ratio and was not searched at all past ``MAX_RATIO``."""
+    ratio and was not searched at all past ``MAX_RATIO``.  Item and size share one
+    64-bit column (:func:`item_sizes`): two thirds of the bytes written and read back
+    (the size is capped where :func:`~dedup.containment.bucket_pairs` caps it)."""
     s = plan.settings
+    if plan.items > 1 << 32:
+        raise ValueError(f"containment rows number items in 32 bits: {plan.items:,} items is too many "
+                         "(use --containment off)")
     first, last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave)
     keys = containment.bucket_keys(np.asarray(sigs[:, :last]), first, last)
     positions = keys.shape[1]
     keys = keys.ravel()
-    gids = np.repeat(local.astype(np.uint64) + np.uint64(plan.bases[shard]), positions)
-    sizes = np.repeat(np.asarray(plan.file(shard, "sizes")[local]).astype(np.uint64), positions)
+    sizes = np.minimum(np.asarray(plan.file(shard, "sizes")[local]), containment.SIZE_CAP).astype(np.uint64)
+    packed = np.repeat(((local.astype(np.uint64) + np.uint64(plan.bases[shard])) << np.uint64(32)) | sizes,
+                       positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
-    _save_by_partition(plan, shard, "contain", part, keys, gids, sizes)
+    _save_by_partition(plan, shard, "contain", part, keys, packed)
+
+
+def item_sizes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(items, sizes)`` (int64) of containment bucket rows (:func:`_containment_rows`)."""
+    packed = rows[:, 1]
+    return (packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray, *columns: np.ndarray) -> None:
     """Write rows of ``columns`` grouped by partition ``part`` as one file, and where
     each partition starts (one file per shard whatever the number of partitions:
     :func:`partition_rows` reads a partition's slice)."""
-    order, cuts = by_partition(part, plan.partitions)
-    save(plan.scratch.bands(plan.level, shard, "rows", kind), np.stack([c[order] for c in columns], axis=1))
+    rows = np.stack(columns, axis=1)
+    if plan.partitions == 1:  # already in partition order
+        cuts = np.array([0, len(rows)], dtype=np.int64)
+    else:
+        order, cuts = by_partition(part, plan.partitions)
+        rows = rows[order]
+    save(plan.scratch.bands(plan.level, shard, "rows", kind), rows)
     save(plan.scratch.bands(plan.level, shard, "cuts", kind), cuts)
 
 
 def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
     """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
-    ``(key, item)`` or ``"contain"`` rows ``(key, item, set size)``), read as slices of
-    the memory-mapped shard files."""
+    ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
+    slices of the memory-mapped shard files."""
     spans = [load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
              for shard in range(plan.shards)]
     counts = [int(hi - lo) for lo, hi in spans]

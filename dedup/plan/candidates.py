@@ -22,7 +22,7 @@ import numpy as np
 from .. import containment
 from ..lsh import bucket_pairs
 from ..segments import sorted_unique
-from .band import partition_rows
+from .band import item_sizes, partition_rows
 from .items import LevelPlan, forget_removed
 from .scratch import load, save
 
@@ -43,9 +43,8 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
     del flat
     s = plan.settings
     if s.containment:
-        flat = partition_rows(plan, part % plan.partitions, "contain", 3)
-        contained = containment.bucket_pairs(flat[:, 0], flat[:, 1].view(np.int64), flat[:, 2].view(np.int64),
-                                             s.containment, covered=(s.bands, s.rows))
+        flat = partition_rows(plan, part % plan.partitions, "contain")
+        contained = containment.bucket_pairs(flat[:, 0], *item_sizes(flat), s.containment, covered=(s.bands, s.rows))
         del flat
         contained = _plausible(plan, contained)
         pairs = np.concatenate([pairs, contained])
