@@ -10,7 +10,11 @@ Optional vowel marks are typography too: Arabic harakat (fatha, damma, kasra, th
 tanween forms, shadda, sukun, superscript alef), Quranic annotation signs and the
 tatweel (kashida) stretch, and Hebrew niqqud and cantillation, are written in some
 copies of a text and left out of others (Lucene's Arabic normalizer drops the same
-marks).  They are dropped.  Marks that are letters' spelling (Devanagari and other
+marks).  They are dropped.  So are Greek accents and breathings (tonos, the polytonic
+accents, psili/dasia, iota subscript, dialytika): Greek drops them in capitals ("ΤΟ
+ΔΗΜΟΤΙΚΟ" is "το δημοτικό"), in much typed text, and monotonic and polytonic spellings
+of one text differ only by them (Lucene's Greek lower-case filter folds them the same
+way); an accented letter becomes its base letter.  Marks that are letters' spelling (Devanagari and other
 Indic vowel signs, virama, nukta; Thai vowels and tones) are kept: they tell words
 apart ("boy" and "girl" in Hindi).
 """
@@ -37,6 +41,12 @@ _OPTIONAL_MARKS = [
     (0x06D6, 0x06DC), (0x06DF, 0x06E4), (0x06E7, 0x06E8), (0x06EA, 0x06ED),  # Arabic (Quranic)
 ]
 _PUNCT.update({chr(c): "" for lo, hi in _OPTIONAL_MARKS for c in range(lo, hi + 1)})
+# Greek letters with accents, breathings, iota subscript or dialytika (precomposed, as
+# NFKC leaves them), mapped to their base letters (see above; tester U12, session 13).
+_GREEK = [chr(c) for lo, hi in ((0x0370, 0x03FF), (0x1F00, 0x1FFF)) for c in range(lo, hi + 1)]
+_PUNCT.update({ch: base for ch in _GREEK if unicodedata.category(ch).startswith("L")
+               and (base := "".join(b for b in unicodedata.normalize("NFD", ch)
+                                    if not unicodedata.combining(b))) != ch and base})
 # Why a regex and not ``str.translate``: translate looks every character of a
 # non-ASCII text up in the table (~18 us per news paragraph, more than half of
 # normalizing it); the regex skims over the text and calls back only on the rare hits.
@@ -49,7 +59,9 @@ def normalize(text: str) -> str:
     space, no leading or trailing space."""
     if text.isascii():  # NFKC and casefold are identities on ASCII but not free
         return " ".join(text.lower().replace("`", "'").split())
-    text = _PUNCT_RE.sub(_ascii_punct, unicodedata.normalize("NFKC", text).casefold())
+    # Marks and accents go before case folding, which spells some accented Greek
+    # capitals out ("ΐ" folds to "ι" + two combining marks, "ῼ" to "ωι").
+    text = _PUNCT_RE.sub(_ascii_punct, unicodedata.normalize("NFKC", text)).casefold()
     return " ".join(text.split())  # str.split's whitespace is the same set as re's \s
 
 

@@ -178,12 +178,14 @@ def test_remove_leaves_no_band_entry_that_leads_to_a_removed_row(backend):
 
 def _contained_cases(seed: int) -> dict[str, str]:
     """A 4-paragraph story; a brief = one of its paragraphs (10 words) + a paragraph of
-    10 own words and a 20-word phrase of the story (shingle containment of the brief in
-    the story ~0.74, but only 0.75 of its words covered); a quoting brief = that
-    paragraph + a 30-word quote of the story, verbatim or with one word edited (covered)."""
+    10 words of its own (made-up words the story cannot have) and a 20-word phrase of the
+    story (shingle containment of the brief in the story ~0.74, but 0.75 of its words
+    covered, by construction); a quoting brief = that paragraph + a 30-word quote of
+    the story, verbatim or with one word edited (covered)."""
     rng = random.Random(seed)
     w = lambda n: rich_prose(rng, n).split()  # noqa: E731
-    p1, phrase, own, quote = w(10), w(20), w(10), w(30)
+    p1, phrase, quote = w(10), w(20), w(30)
+    own = [f"ownword{seed}x{i}" for i in range(10)]
     story = "\n\n".join(" ".join(part) for part in (w(40), p1, w(40) + phrase + w(20), w(30) + quote + w(100)))
     edited = quote[:15] + ["unrelatedword"] + quote[16:]
     return {"story": story, "brief": " ".join(p1) + "\n\n" + " ".join(own + phrase),
@@ -191,7 +193,24 @@ def _contained_cases(seed: int) -> dict[str, str]:
             "edited": " ".join(p1) + "\n\n" + " ".join(edited)}
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+def _inside(short: str, long: str) -> tuple[float, float]:
+    """(shingle containment, word coverage) of document ``short`` in ``long``, computed
+    here from the shingles (:func:`dedup.verify.pooled_coverage`, the rule's own measure)."""
+    from dedup.normalize import normalize
+    from dedup.segments import SetTable, take_sets, unique_sets
+    from dedup.shingle import shingle
+    from dedup.verify import pooled_coverage
+
+    parts = [shingle([normalize(p) for p in text.split("\n\n")]) for text in (short, long)]
+    sets = [unique_sets(sh.hashes, np.array([0, len(sh.hashes)])) for sh in parts]
+    table = SetTable(np.concatenate([x.values for x in sets]), np.array([0, len(sets[0].values),
+                                                                         len(sets[0].values) + len(sets[1].values)]))
+    contained = float(np.isin(sets[0].values, sets[1].values).mean())
+    owner = np.zeros(len(parts[0]), np.int64)
+    return contained, float(pooled_coverage(parts[0], take_sets(table, owner + 1), owner, 1)[0])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_document_relations_need_the_smaller_side_covered_both_ways(backend, seed):
     """A document is ``contained-in`` / ``contains`` a stored one by the scan's rule
     (shingle containment and coverage of the smaller side's words), in both directions:
@@ -200,6 +219,12 @@ def test_document_relations_need_the_smaller_side_covered_both_ways(backend, see
     quoting the story is rejected, edited or not; stored the other way round, the
     story contains the quoting brief (flagged) and not the one sharing a phrase."""
     t = _contained_cases(seed)
+    limit = Settings().containment
+    contained, covered = _inside(t["brief"], t["story"])
+    assert contained >= limit and covered == 0.75  # the premise, built in (review R5)
+    for name in ("quoting", "edited"):
+        contained, covered = _inside(t[name], t["story"])
+        assert contained >= limit and covered >= 0.95
     with Index.open(backend.url, policy=KEEP_ALL) as idx:
         idx.add(t["story"], "story")
         brief = idx.check(t["brief"], policy="reject")

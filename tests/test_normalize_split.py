@@ -41,3 +41,25 @@ def test_huge_single_line_is_one_paragraph():
     text = "word " * 200_000
     spans = split_paragraphs(text)
     assert spans == [(0, len(text) - 1)]
+
+
+def test_greek_accents_and_breathings_are_dropped():
+    """Tester U12 (session 13): Greek written without accents (capitals, typed text) or
+    in the polytonic spelling is the same text as its monotonic original, as Arabic
+    with and without harakat is (pipeline version 4)."""
+    import unicodedata
+
+    from dedup import Document, scan_documents
+
+    def bare(text: str) -> str:  # NFD, combining marks dropped
+        return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+    mono = "Το δημοτικό συμβούλιο αποφάσισε χθες να κλείσει την παλιά γέφυρα του λιμανιού για τα βαριά οχήματα."
+    poly = "Ἐν ἀρχῇ ἦν ὁ λόγος, καὶ ὁ λόγος ἦν πρὸς τὸν θεόν, καὶ θεὸς ἦν ὁ λόγος, οὗτος ἦν ἐν ἀρχῇ."
+    for text in (mono, poly):
+        assert normalize(text) == normalize(bare(text)) == normalize(bare(text).upper())
+        assert not any(unicodedata.combining(c) for c in normalize(text))
+    assert normalize("ΐ ΰ ᾷ ῼ Ά") == "ι υ α ω α"
+    assert normalize("Hélène, café, Tiếng Việt") == "hélène, café, tiếng việt"  # Latin keeps its accents
+    result = scan_documents([Document("a.txt", mono), Document("b.txt", bare(mono).upper())])
+    assert [(p.kind, p.similarity, p.exact) for p in result.pairs if p.kind == "paragraph"] == [("paragraph", 1.0, True)]
