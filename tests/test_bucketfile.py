@@ -23,6 +23,7 @@ import dedup.storage.sqlite.buckets
 from dedup.index import Index, contain
 from dedup.storage.bucketfile.lookup import AHEAD
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
+from dedup.storage.sqlite.schema import write_live
 from dedup.verdict import Policy
 
 
@@ -198,12 +199,14 @@ def test_another_process_writing_a_new_file_is_picked_up_and_the_old_one_removed
         # The database names a file that is gone: a reader that has a file mapped keeps
         # it (with what was stored after it, still complete); a new reader reads
         # everything into memory.  A file is used only while the database names it.
+        # (Changed the way the index itself does, under the meta rows' checksum: a plain
+        # UPDATE is damage since format 14.)
         conn = writer._store._conn
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (old,))
+        write_live(conn, str(path), bucket_file=old)
         assert reader.check(texts[6]).is_duplicate and in_use(reader)
         with Index.open(path, auto_optimize=False) as fresh:
             assert fresh.check(texts[6]).is_duplicate and not in_use(fresh)
-            conn.execute("UPDATE meta SET value = ? WHERE key = 'bucket_file'", (view.file.file_id,))
+            write_live(conn, str(path), bucket_file=view.file.file_id)
             assert fresh.check(texts[6]).is_duplicate and in_use(fresh)
 
 

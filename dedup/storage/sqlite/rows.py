@@ -90,12 +90,19 @@ class Rows:
         """Raise :class:`IndexCorrupt` when a row asked for by id (a look-up's candidate)
         is missing although no row at or above its id was ever removed (meta
         ``{level}_floor``, verified): rows deleted behind the index's back left their
-        bucket-file entries, and a near-copy of the text read "new" (tester's U10)."""
+        bucket-file entries, and a near-copy of the text read "new" (tester's U10).
+
+        An id above every row the index ever held -- none stored at or above it, and
+        the look-up view never read one (``deltas[level].after``) -- names no row: it
+        is skipped, as the storage contract says of ids not stored."""
         missing = np.setdiff1d(np.asarray(asked, dtype=np.int64), np.asarray(found, dtype=np.int64))
         if not len(missing):
             return
         floor = int(read_live(self._conn, self.path)[f"{level}_floor"] or 0)
-        never = missing[missing > floor].tolist()
+        view = getattr(self, "_view", None)
+        held = max(view.deltas[level].after if view is not None else 0,
+                   self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {_ROWS[level]}").fetchone()[0])
+        never = missing[(missing > floor) & (missing <= held)].tolist()
         if never:
             raise IndexCorrupt(damaged(self.path, f"stored {level} row{plural(never)} {listed(never)} "
                                                   f"{'are' if len(never) > 1 else 'is'} missing, yet no {level} row "
