@@ -19,10 +19,12 @@ started with ``python -S`` (no ``site``: a few ms), it installs the same handler
 SIGINT and SIGTERM and execs this interpreter again with ``-c "... main()"``.  Blocked
 signals stay pending across ``exec``; :func:`main` unblocks them once its handlers are in
 place, so a signal at any moment of start-up ends the command with 130 / 143.  What is
-left: a signal in the first process's own start-up before its first line (frozen
-modules only, about a millisecond of CPU) -- or before the interpreter installed any
-handler, which ends the process by the signal itself (status -2 / -15 to a parent in
-Python, 130 / 143 in a shell).
+left: the launcher ignores SIGINT from just before it starts the first interpreter
+until that interpreter's first line blocks it (so that CPython's own handler never
+raises inside its start-up: "Fatal Python error: init_sys_streams", status 1, was seen
+under load); a SIGINT in those ~15 ms is lost -- the command runs as if it had not come,
+never with status 1 or output.  A SIGTERM there, or either signal before the launcher's
+shell set its traps, ends the process by the signal itself (-2 / -15 to a parent in Python).
 """
 
 from __future__ import annotations
