@@ -207,16 +207,25 @@ def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig
     console script, as a user runs it) is started with a stand-in for one module the
     package imports that marks the moment and then hangs, so the signal lands in the
     middle of the imports every time."""
+    proc, out, err = _signalled_while_a_module_loads(tmp_path, sig, "zstandard", 60)
+    assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+
+
+def _signalled_while_a_module_loads(tmp_path, sig: int, module: str, seconds: float):
+    """Run the installed ``dedup scan`` with a stand-in ``module`` on the path that marks
+    the moment it is imported and then sleeps ``seconds``; send ``sig`` at that moment.
+    Returns ``(proc, stdout, stderr)``."""
     command = _installed_command()
-    shim, marker = tmp_path / "shim", tmp_path / "importing"
+    shim, marker = tmp_path / "shim", tmp_path / "loading"
     shim.mkdir()
-    (shim / "zstandard.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\ntime.sleep(60)\n")
+    (shim / f"{module}.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
+                                       f"time.sleep({seconds})\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), *filter(None, [os.environ.get("PYTHONPATH")])])}
     proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, start_new_session=True, text=True)
     wait_until(marker.exists, proc)
     out, err = signalled(proc, sig, group=False)
-    assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+    return proc, out, err
 
 
 def _installed_command() -> Path:
@@ -234,16 +243,7 @@ def test_a_signal_while_the_interpreter_runs_site_ends_it_silently(tmp_path, sig
     editable install on a loaded machine) was "Fatal Python error: init_import_site",
     exit 1.  A ``sitecustomize`` module (which ``site`` imports from the path) stands in
     for a slow hook: it marks the moment, then takes a second."""
-    command = _installed_command()
-    shim, marker = tmp_path / "shim", tmp_path / "in-site"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text(f"import pathlib, time\npathlib.Path({str(marker)!r}).touch()\n"
-                                           "time.sleep(1)\n")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(shim), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    proc = subprocess.Popen([str(command), "scan", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True, text=True)
-    wait_until(marker.exists, proc)
-    out, err = signalled(proc, sig, group=False)
+    proc, out, err = _signalled_while_a_module_loads(tmp_path, sig, "sitecustomize", 1)
     assert (proc.returncode, out, err) == (EXIT[sig], "", "")
 
 

@@ -17,7 +17,7 @@ from contextlib import closing
 
 import pytest
 from click.testing import CliRunner
-from textgen import prose, rewrite
+from textgen import news_article, rewrite_paragraphs
 
 from dedup.cli import main
 from dedup.index import Index
@@ -32,11 +32,11 @@ def corpus():
     """Articles whose paragraph 1 is shared by 0 and 1 (an exact copy: banded once), and
     a light rewrite of each."""
     rng = random.Random(11)
-    texts = ["\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5)) for _ in range(ARTICLES)]
+    texts = [news_article(rng) for _ in range(ARTICLES)]
     paragraphs = texts[1].split("\n\n")
     paragraphs[1] = texts[0].split("\n\n")[1]
     texts[1] = "\n\n".join(paragraphs)
-    probes = ["\n\n".join(rewrite(rng, p, 0.05) for p in t.split("\n\n")) for t in texts]
+    probes = [rewrite_paragraphs(rng, t, 0.05) for t in texts]
     return texts, probes
 
 

@@ -20,7 +20,7 @@ from contextlib import closing
 import pytest
 from click.testing import CliRunner
 from test_sqlite_flag_text_damage import _edit, _one
-from textgen import prose, rewrite
+from textgen import news_article, prose, rewrite_paragraphs
 
 from dedup.cli import main
 from dedup.index import Index
@@ -35,8 +35,8 @@ def corpus():
     """Articles, the first stored twice (``article-00`` and its exact copy ``copy-00``,
     banded once), and a light rewrite of each."""
     rng = random.Random(5)
-    texts = ["\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(5)) for _ in range(ARTICLES)]
-    probes = ["\n\n".join(rewrite(rng, p, 0.05) for p in t.split("\n\n")) for t in texts]
+    texts = [news_article(rng) for _ in range(ARTICLES)]
+    probes = [rewrite_paragraphs(rng, t, 0.05) for t in texts]
     return texts, probes
 
 

@@ -51,6 +51,16 @@ def rewrite(rng: random.Random, text: str, rate: float, vocabulary: Sequence[str
     return " ".join(out)
 
 
+def news_article(rng: random.Random, paragraphs: int = 5) -> str:
+    """``paragraphs`` blank-line separated paragraphs of 40-70 words of :func:`prose`."""
+    return "\n\n".join(prose(rng, rng.randint(40, 70)) for _ in range(paragraphs))
+
+
+def rewrite_paragraphs(rng: random.Random, text: str, rate: float) -> str:
+    """:func:`rewrite` applied to each blank-line separated paragraph of ``text``."""
+    return "\n\n".join(rewrite(rng, p, rate) for p in text.split("\n\n"))
+
+
 def write_docs(root: Path, docs: dict[str, list[str]]) -> Path:
     """Write each document as blank-line separated paragraphs."""
     for name, paragraphs in docs.items():
