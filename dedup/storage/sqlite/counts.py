@@ -81,13 +81,22 @@ def counted(conn: sqlite3.Connection, name: str, level: int, keys: Sequence[int]
         chunk = unique[lo : lo + 8192]
         rows = conn.execute(f"SELECT key, rows, sum_check FROM counts WHERE level = ? AND key IN"
                             f" ({','.join('?' * len(chunk))})", (level, *chunk)).fetchall()
-        for key, n, check in rows:
-            if not isinstance(n, int) or not isinstance(check, int) or n < 0 or \
-                    check != int(count_checks(level, np.array([key]), np.array([n]))[0]):
-                raise IndexCorrupt(damaged(name, f"the count of stored {_LEVELS[level][0]} {_shown(level, key)} "
-                                                 f"({n!r}) does not match its checksum (table counts)"))
-            out[key] = n
+        got, ns, checks = zip(*rows) if rows else ((), (), ())
+        if not all(type(x) is int for x in ns + checks) or min(ns, default=0) < 0 or \
+                not np.array_equal(np.array(checks, dtype=np.int64), count_checks(level, np.array(got), np.array(ns))):
+            _name_the_damaged_count(name, level, rows)  # (one numpy call for the whole chunk above)
+        out.update(zip(got, ns))
     return out
+
+
+def _name_the_damaged_count(name: str, level: int, rows: list) -> None:
+    """Raise :class:`IndexCorrupt` naming the first of ``rows`` (key, rows, sum_check)
+    whose count is not an integer >= 0 or does not match its checksum."""
+    for key, n, check in rows:
+        if not isinstance(n, int) or not isinstance(check, int) or n < 0 or \
+                check != int(count_checks(level, np.array([key]), np.array([n]))[0]):
+            raise IndexCorrupt(damaged(name, f"the count of stored {_LEVELS[level][0]} {_shown(level, key)} "
+                                             f"({n!r}) does not match its checksum (table counts)"))
 
 
 def agree(name: str, level: int, found: dict[int, int], counts: dict[int, int], limit: Optional[int] = None,
