@@ -10,6 +10,7 @@ what is left.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -373,6 +374,76 @@ def test_sigterm_to_the_group_while_the_workers_wait_for_work(tmp_path):
         _stopped_within(proc, 20)
         time.sleep(0.1)
         assert not [pid for pid in workers if alive(pid)], "workers outlived the executor"
+
+
+_THREAD_MASKS = """
+import json, os, threading, time
+from pathlib import Path
+from dedup.plan.local import LocalExecutor
+
+def masks(pid):
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = dict(line.split(":\\t", 1) for line in (task / "status").read_text().splitlines() if ":\\t" in line)
+        out[task.name] = (int(status["SigBlk"], 16), int(status["SigIgn"], 16))
+    return out
+
+with LocalExecutor(2) as executor:
+    executor.map(abs, [(-1,), (-2,), (-3,)])
+    print(json.dumps({"pid": os.getpid(), "parent": masks(os.getpid()), "workers": [masks(pid) for pid in executor.worker_pids],
+                      "threads": threading.active_count()}))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the signal masks from Linux's /proc")
+def test_only_the_main_thread_can_take_an_interrupt(tmp_path):
+    """The CI failure of session 14: a SIGTERM to the group reached one of the pool's
+    handler threads, and the main thread slept on.  Every thread the executor starts
+    blocks SIGINT and SIGTERM, the main thread does not, and the workers (forked with
+    the mask) unblock them again and ignore them."""
+    result = subprocess.run([sys.executable, "-c", _THREAD_MASKS], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    interrupts = (1 << (signal.SIGINT - 1)) | (1 << (signal.SIGTERM - 1))
+    parent = report["parent"]
+    main = parent.pop(str(report["pid"]))  # the main thread's id is the process's
+    assert main[0] & interrupts == 0
+    assert len(parent) >= 3 and report["threads"] == len(parent) + 1  # the pool's handler threads
+    assert all(blocked & interrupts == interrupts for blocked, _ in parent.values())
+    for worker in report["workers"]:
+        for blocked, ignored in worker.values():
+            assert blocked & interrupts == 0 and ignored & interrupts == interrupts
+
+
+_OTHER_THREAD_TAKES_IT = """
+import signal, threading, time
+from dedup.cli.failures import Terminated, signals_raise
+from dedup.plan.local import LocalExecutor
+
+def take_it():
+    time.sleep(1.0)  # the main thread now waits for the first task
+    signal.pthread_kill(threading.get_ident(), signal.SIGTERM)  # this thread, not the main one, takes it
+
+with signals_raise():
+    threading.Thread(target=take_it, daemon=True).start()  # a caller's thread: its mask is not dedup's
+    started = time.monotonic()
+    try:
+        with LocalExecutor(2) as executor:
+            executor.map(time.sleep, [(30,), (30,)])
+    except Terminated:
+        print(f"stopped {time.monotonic() - started:.1f}", flush=True)
+"""
+
+
+def test_a_signal_another_thread_took_still_stops_the_wait(tmp_path):
+    """A signal a thread dedup did not start took (a caller's own thread) runs its
+    handler in the main thread within half a second: the wait for a 30 s task wakes to
+    let it, instead of waiting for the task to end."""
+    result = subprocess.run([sys.executable, "-c", _OTHER_THREAD_TAKES_IT], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert result.stdout.startswith("stopped"), result.stderr
+    assert float(result.stdout.split()[1]) < 15, result.stdout
 
 
 def test_workers_killed_from_outside_do_not_hang_the_stop(tmp_path):

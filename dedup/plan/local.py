@@ -20,7 +20,10 @@ pool and joins its workers; leaving it by *any* exception -- an error in a stage
 exception goes on, so no worker outlives the scan and none prints a traceback (with
 further SIGINT/SIGTERM held back meanwhile, :mod:`~dedup.plan.shield`).
 
-Only the parent acts on a signal.  A terminal's Ctrl-C, ``timeout`` and a container's
+Only the parent's main thread acts on a signal: the pool's threads are started with
+SIGINT and SIGTERM blocked, so the kernel gives those signals to the main thread, and
+its waits for a task wake twice a second should another thread have taken one
+(:func:`~dedup.plan.shield.interrupts_stay_in_main_thread`).  Only the parent acts on a signal.  A terminal's Ctrl-C, ``timeout`` and a container's
 stop signal the whole process group; a worker that died of that SIGTERM while it waited
 for work died holding the pool's task-queue lock, and ``Pool.terminate`` then waited for
 that lock forever (#12: ``timeout -s TERM 1.5 dedup scan`` hung in 5 of 7 tries).  So
@@ -47,7 +50,7 @@ from collections import deque
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
-from .shield import held_signals
+from .shield import held_signals, interrupts_stay_in_main_thread
 
 #: ``prctl`` option: the signal a process gets when its parent dies (Linux).
 _PR_SET_PDEATHSIG = 1
@@ -56,6 +59,9 @@ _PR_SET_PDEATHSIG = 1
 #: takes milliseconds when the workers are healthy) before it kills the workers itself,
 #: and then again before it gives up on the pool's shutdown thread.
 STOP_GRACE = 2.0
+
+#: Seconds between the checks for a signal while the executor waits for a task (:func:`_result`).
+_WAKE = 0.5
 
 
 class LocalExecutor:
@@ -120,18 +126,29 @@ class LocalExecutor:
         for task in chain(head, tasks):
             pending.append(pool.apply_async(stage, task))
             while len(pending) > 2 * self.jobs:
-                yield pending.popleft().get()
+                yield _result(pending.popleft())
         while pending:
-            yield pending.popleft().get()
+            yield _result(pending.popleft())
 
     def _start(self):
         if self._pool is None:
             context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
-            with held_signals():  # a Ctrl-C comes after the pool is ours to shut down
+            # A Ctrl-C comes after the pool is ours to shut down, and reaches this thread.
+            with held_signals(), interrupts_stay_in_main_thread():
                 self._pool = _Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),),
                                    context=context)
             self.worker_pids = [p.pid for p in getattr(self._pool, "_pool", [])]  # multiprocessing keeps them there
         return self._pool
+
+
+def _result(task: multiprocessing.pool.AsyncResult) -> Any:
+    """``task.get()``, waking every :data:`_WAKE` seconds meanwhile: a SIGINT or SIGTERM
+    that a thread not started by dedup took (a caller's own thread; see
+    :func:`~dedup.plan.shield.interrupts_stay_in_main_thread`) then raises here within
+    that time instead of when the task ends."""
+    while not task.ready():
+        task.wait(_WAKE)
+    return task.get()
 
 
 class _Pool(multiprocessing.pool.Pool):
@@ -150,7 +167,8 @@ def _terminate(pool: multiprocessing.pool.Pool) -> None:
     seconds the workers still running are killed, and after as long again the pool's
     shutdown is abandoned; the workers are reaped either way."""
     stopper = threading.Thread(target=pool.terminate, name="dedup-pool-stop", daemon=True)
-    stopper.start()
+    with interrupts_stay_in_main_thread():
+        stopper.start()
     stopper.join(STOP_GRACE)
     if stopper.is_alive():
         for worker in getattr(pool, "_pool", []):  # multiprocessing keeps them there
@@ -164,6 +182,8 @@ def _worker_started(parent: int) -> None:
     """A worker's signal set-up (see the module doc)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # forked with them blocked (interrupts_stay_in_main_thread)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -55,3 +55,32 @@ def held_signals() -> Iterator[None]:
         if held and not leaving and (handled is None or isinstance(handled, (Exception, GeneratorExit))):
             for number in dict.fromkeys(held):
                 signal.raise_signal(number)
+
+
+@contextmanager
+def interrupts_stay_in_main_thread() -> Iterator[None]:
+    """Threads started within the block -- by dedup or by a library: a process pool's
+    handler threads, tqdm's monitor -- have SIGINT and SIGTERM blocked, so the kernel
+    delivers those two signals to the main thread.
+
+    Why: Linux delivers a signal sent to a process to any one of its threads that does
+    not block it (signal(7), "process-directed" signals), while Python runs the handler
+    only in the main thread (the :mod:`signal` module's docs); a main thread asleep in a
+    wait (``time.sleep``, a lock, ``ApplyResult.get``) is not woken when another thread
+    took the signal, and the handler waits for the wait to end.  Seen in session 14: an
+    idle executor's program ignored a SIGTERM to its process group for its whole 60 s
+    sleep (about 1 try in 30 under load; the CI failure of
+    ``test_sigterm_to_the_group_while_the_workers_wait_for_work``).
+
+    A signal arriving during the block stays pending and is delivered to this thread
+    when the block ends.  Processes forked meanwhile inherit the mask: the pool's
+    workers unblock it (:func:`dedup.plan.local._worker_started`).  Outside the main
+    thread, or without ``pthread_sigmask`` (Windows), the block changes nothing."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

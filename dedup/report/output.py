@@ -176,11 +176,14 @@ class TerminalProgress(Progress):
     def stage(self, name: str, unit: str = "documents", total: Optional[int] = None) -> None:
         from tqdm import tqdm
 
+        from ..plan.shield import interrupts_stay_in_main_thread
+
         self.close()
         # A terminal that reports no size (a fresh pseudo-terminal) would get empty bars.
         width = shutil.get_terminal_size((80, 24)).columns
-        self._bar = tqdm(total=total, desc=name, unit=" " + unit, file=self._stream, leave=False,
-                         ncols=width, mininterval=0.2, bar_format=None if unit else "{desc} …")
+        with interrupts_stay_in_main_thread():  # tqdm's monitor thread must not take a Ctrl-C
+            self._bar = tqdm(total=total, desc=name, unit=" " + unit, file=self._stream, leave=False,
+                             ncols=width, mininterval=0.2, bar_format=None if unit else "{desc} …")
         self._bar.refresh()
 
     def advance(self, n: int = 1) -> None:
