@@ -10,7 +10,8 @@ import pytest
 from dedup.index.signing import DERIVE
 from dedup.settings import Settings
 from dedup.storage import IndexCorrupt
-from dedup.storage.redis.log import MAX_ENTRY, SLACK, BucketCache, LevelCache, add_entries, add_entry, drop_entry
+from dedup.storage.redis.levelcache import LevelCache
+from dedup.storage.redis.log import MAX_ENTRY, SLACK, BucketCache, add_entries, add_entry, drop_entry
 
 
 def _naive(entries: dict[int, np.ndarray], dead: set[int], query: np.ndarray, limit=None) -> set[tuple[int, int]]:

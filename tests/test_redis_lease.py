@@ -20,7 +20,7 @@ from textgen import prose, rewrite
 
 from dedup import Index, IndexBusy
 from dedup.storage.redis import RedisStorage
-from dedup.storage.redis.log import LevelCache
+from dedup.storage.redis.levelcache import LevelCache
 from dedup.storage.redis.reads import Reads
 
 

@@ -5,11 +5,12 @@ pre-ingest index must be shared; Redis is the common choice, and a small server 
 large index (see ``benchmarks/`` for memory per paragraph).  Talks to the server with
 redis-py (hiredis parses replies when installed).  The layout is in :mod:`.records`, the
 server-side scripts in :mod:`.lua`, URLs and errors in :mod:`.url`; the class
-below holds the connection and the transactions, its reads are in :mod:`.reads`, its
-writes in :mod:`.writes`, the write lock and its lease in :mod:`.lock`, the multimaps'
-search in :mod:`.multimap`, and the LSH buckets -- a log on the server, a copy in each
-worker's memory -- in :mod:`.log` (following it across compactions, and compacting it:
-:mod:`.compact`).
+below holds the connection and the transactions, its reads of rows in :mod:`.reads`
+and by document name in :mod:`.named`, its writes in :mod:`.writes`, the write lock and
+its lease in :mod:`.lock`, the multimaps' search in :mod:`.multimap`, and the LSH
+buckets -- a log on the server (:mod:`.log`), a copy in each worker's memory
+(:mod:`.levelcache`) -- following the log across compactions, and compacting it, in
+:mod:`.compact`.
 
 How the contract (:mod:`dedup.storage.protocol`) is kept:
 
@@ -51,6 +52,7 @@ from . import lua
 from .compact import Compaction
 from .lock import Locking
 from .multimap import SHARD_BITS_BELOW, Multimaps, sealed_count
+from .named import Named
 from .reads import Reads
 from .log import PAGE, BucketCache, number
 from .records import FIXED_META, meta_check
@@ -81,7 +83,7 @@ FORMAT = "dedup-index-redis"
 FORMAT_VERSION = "10"
 
 
-class RedisStorage(Locking, Reads, Writes, Multimaps, Compaction):
+class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
     """An index under one key prefix of a Redis database.  Open with :func:`open_redis`."""
 
     def __init__(self, url: RedisURL, client: Any, settings: Settings, meta: dict[str, str], readonly: bool,

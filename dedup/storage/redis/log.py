@@ -11,7 +11,7 @@ and a SET of its shard inside a script (1,858 server commands an article).  Here
 server keeps the buckets as a stream (``PREFIX:log``) of entries, each the MinHash
 signatures of a run of banded rows as written (one XADD per part of a batch, inside the
 script that writes the rows: atomic with them), and every worker holds the whole log
-as sorted arrays of band keys in memory (:class:`LevelCache`), like the SQLite
+as sorted arrays of band keys in memory (:class:`.levelcache.LevelCache`), like the SQLite
 backend's bucket file: a look-up is a binary search here, and only the few rows that
 pass the sketch are read from Redis.  The log holds signatures, not band keys: with
 the containment look-up's single-value keys a row has ~130 keys at the defaults (49
@@ -46,11 +46,11 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 import xxhash
 
-from ...segments import ranges, sorted_unique
+from ...segments import ranges
 from ...settings import Settings
-from ..keydirectory import KeyDirectory
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged
+from .levelcache import LevelCache
 
 #: Bytes of one add entry at most (~1,000 rows at 256 permutations).
 MAX_ENTRY = 1 << 20
@@ -141,153 +141,6 @@ def publish_entry(top_d: int, top_p: int) -> bytes:
     marks it reads (:meth:`BucketCache.published`): a mark set back after removals
     stays above the counts, and only this says it went back (#12)."""
     return drop_entry("d", np.array([top_d, top_p]), b"!")
-
-
-def _merge(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Two key-sorted ``(keys, rows)`` runs as one (O(len(a) + len(b)))."""
-    if not len(a[0]):
-        return b
-    at = np.searchsorted(a[0], b[0], side="right")
-    return np.insert(a[0], at, b[0]), np.insert(a[1], at, b[1])
-
-
-class LevelCache:
-    """One level's buckets (paragraph or document) as a worker holds them: band keys
-    sorted with the row each points at, in a few runs of geometrically growing size
-    (adding a part re-sorts only its keys; a run is merged into the one before it when
-    that one is at most twice its size, so each key is re-sorted O(log n) times in all
-    and a look-up searches O(log n) runs, most of them small); each held
-    row's sketch and signature by row id (a check reads the signatures of the rows that
-    pass the sketch from here, not from the server: recomputing them from the stored
-    shingle sets was most of a check's time); and the rows dropped since."""
-
-    def __init__(self, width: int, num_perm: int) -> None:
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        self._directories: list[KeyDirectory] = []  # one per run (:mod:`~dedup.storage.keydirectory`)
-        self._ids = np.zeros(0, dtype=np.int64)  # ascending
-        self._sketches = np.zeros((0, width), dtype=np.uint8)
-        self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
-        self._sizes = np.zeros(0, dtype=np.uint32)
-        self._rows = 0
-        self._dead = np.zeros(0, dtype=np.int64)  # sorted
-
-    def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray,
-            sizes: np.ndarray) -> None:
-        """Hold rows ``ids`` with their ``(n, w)`` band keys, sketches, signatures and
-        set sizes: their keys become one new run."""
-        keys = bands.ravel()
-        order = np.argsort(keys)
-        rows = np.repeat(ids.astype(np.uint32), bands.shape[1])
-        self._runs.append((keys[order], rows[order]))
-        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
-            self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
-        # Only the last run is new (or merged): the others keep their directories.
-        self._directories = self._directories[: len(self._runs) - 1] + [KeyDirectory.of(self._runs[-1][0])]
-        self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures, sizes)
-
-    def _columns(self) -> tuple[np.ndarray, ...]:
-        return self._ids, self._sketches, self._signatures, self._sizes
-
-    def _hold(self, ids: np.ndarray, *values: np.ndarray) -> None:
-        """Hold rows ``ids`` with their ``values`` (sketches, signatures, sizes)."""
-        if len(ids) > 1 and (ids[1:] < ids[:-1]).any():  # heirs among new rows
-            order = np.argsort(ids, kind="stable")
-            ids, values = ids[order], tuple(v[order] for v in values)
-        n = self._rows
-        if n + len(ids) > len(self._ids):  # buffers that double when full
-            size = max(n + len(ids), 2 * len(self._ids), 1024)
-            grown = tuple(np.zeros((size,) + old.shape[1:], old.dtype) for old in self._columns())
-            for new, old in zip(grown, self._columns()):
-                new[:n] = old[:n]
-            self._ids, self._sketches, self._signatures, self._sizes = grown
-        if n and ids.min() <= self._ids[n - 1]:  # heirs: older rows, placed by id
-            held = np.r_[self._ids[:n], ids]
-            order = np.argsort(held, kind="stable")
-            last = np.r_[held[order][1:] != held[order][:-1], True]  # a row given twice keeps its last values
-            for old, new in zip(self._columns(), (ids, *values)):
-                merged = np.concatenate([old[:n], new])[order][last]
-                old[: len(merged)] = merged
-            self._rows = int(last.sum())
-            return
-        for old, new in zip(self._columns(), (ids, *values)):
-            old[n : n + len(ids)] = new
-        self._rows = n + len(ids)
-
-    @property
-    def dead(self) -> np.ndarray:
-        """The rows dropped (sorted)."""
-        return self._dead
-
-    def drop(self, ids: np.ndarray) -> None:
-        """Leave rows ``ids`` out of every look-up from now on."""
-        if len(ids):
-            self._dead = sorted_unique(np.r_[self._dead, np.asarray(ids, dtype=np.int64)])
-
-    def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(key, row, sketch)`` of every held entry whose key is in ``query`` (sorted,
-        unique u64) and whose row was not dropped; with ``limit``, none of a key that
-        has more than ``limit`` entries (dropped rows counted: nothing is gathered);
-        without ``sketches``, the third array is empty."""
-        found = []  # per run: (query index, first entry, entries) of the keys it holds
-        for (run_keys, run_rows), directory in zip(self._runs, self._directories):
-            lo = directory.search(run_keys, query, "left")
-            # Most keys miss: the end of the equal range only for those that hit.
-            hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == query) if len(run_keys) else lo[:0]
-            found.append((hit, lo[hit], directory.search(run_keys, query[hit], "right") - lo[hit]))
-        if limit is not None and found:
-            total = np.zeros(len(query), np.int64)
-            for hit, _, count in found:
-                total[hit] += count
-            found = [(hit[ok], lo[ok], count[ok]) for hit, lo, count in found for ok in [total[hit] <= limit]]
-        keys, rows = [], []
-        for (run_keys, run_rows), (_, lo, count) in zip(self._runs, found):
-            at = ranges(lo, count)
-            keys.append(run_keys[at])
-            rows.append(run_rows[at])
-        key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
-        row = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
-        if len(self._dead) and len(row):
-            live = ~np.isin(row, self._dead)
-            key, row = key[live], row[live]
-        if not sketches:
-            return key, row, self._sketches[:0]
-        return key, row, self._sketches[np.searchsorted(self._ids[: self._rows], row)]
-
-    def signatures(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """``(held, signatures)``: which of ``ids`` are held rows not dropped (``dropped``:
-        dropped ones too), and their signatures (in the order of ``ids``)."""
-        held, at = self._find(ids, dropped)
-        return held, self._signatures[at[held]]
-
-    def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(sketches, sizes)`` of rows ``ids`` (in their order); a zero sketch and
-        size 0 for rows not held or dropped."""
-        held, at = self._find(ids)
-        sketches = np.zeros((len(ids), self._sketches.shape[1]), np.uint8)
-        sizes = np.zeros(len(ids), np.int64)
-        sketches[held], sizes[held] = self._sketches[at[held]], self._sizes[at[held]]
-        return sketches, sizes
-
-    def _find(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        ids = np.asarray(ids, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self._ids[: self._rows], ids), max(self._rows - 1, 0))
-        held = (self._ids[at] == ids) if self._rows else np.zeros(len(ids), bool)
-        if len(self._dead) and not dropped:
-            held &= ~np.isin(ids, self._dead)
-        return held, at
-
-    @property
-    def entries(self) -> int:
-        """Band keys held."""
-        return sum(len(k) for k, _ in self._runs)
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of memory the held arrays take."""
-        return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(d.nbytes for d in self._directories) \
-            + sum(c.nbytes for c in self._columns()) \
-            + self._dead.nbytes
 
 
 class BucketCache:

@@ -1,30 +1,22 @@
-"""Reading the Redis index: rows by id, band and content key look-ups (hiding rows
-above a read's snapshot, contract rule 3), documents, listings and tallies.  A mixin
-of :class:`~dedup.storage.redis.RedisStorage`.
+"""Reading the Redis index's rows: rows by row id, band and content key look-ups
+(hiding rows above a read's snapshot, contract rule 3), documents' rows and sets, and
+the boilerplate tallies.  A mixin of :class:`~dedup.storage.redis.RedisStorage`; the
+reads by document name (``get``, ``contains``, digests, the listing) and the counts
+are in :mod:`.named`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
-from ...split import Span
-from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, Listed, ParagraphRows, StoredDocument
-from .records import (
-    PARA_ROWS,
-    ParagraphTable,
-    chunk_records,
-    stored_digest,
-    unpack_documents,
-    unpack_meta,
-    unpack_paragraphs,
-    unpack_text,
-)
+from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, ParagraphRows
+from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents, unpack_paragraphs
 from ..rowcheck import damaged, listed, plural
-from .log import BucketCache, number
+from .log import BucketCache
 from .multimap import sealed_count
 from .url import RedisURL, _guarded
 
@@ -33,8 +25,8 @@ _TAG = {"paragraph": "p", "document": "d"}
 
 class Reads:
     """Row and document reads (needs ``_r``, ``_k``, ``path``, ``settings``,
-    ``_derive``, the bucket cache, ``_multimap``, ``_sync``, ``_visible``, ``_horizon``,
-    ``_counts`` and ``_check_listed``)."""
+    ``_derive``, the bucket cache, ``_multimap``, ``_sync``, ``_visible`` and
+    ``_horizon``)."""
 
     _r: Any
     _k: str
@@ -45,8 +37,6 @@ class Reads:
     _cache: BucketCache
     _depth: int
     _horizon: Optional[dict[str, int]]
-    _counts: Any
-    _check_listed: Callable[[int, int, str], None]
 
     def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
         """The records ``base + id`` of rows ``ids`` (one MGET; ``None`` where missing)."""
@@ -271,119 +261,12 @@ class Reads:
                                   f"{'are' if len(rows) > 1 else 'is'} missing (Redis key{plural(keys)} "
                                   f"{listed([f'{self._k}{tag}:{c}' for c in keys])})")
 
-    def _no_text(self, row: int) -> str:
-        return damaged(self.path, f"the text of stored document row {row} is missing (Redis key {self._k}t:{row})")
-
     @_guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.uint64)
         query = sorted_unique(keys)
         at, ids = self._multimap(f"k:{_TAG[level]}:", query, 1)
         return np.isin(keys, query[at[self._visible(_TAG[level], ids)]])
-
-    @_guarded("read")
-    def get(self, doc_id: str) -> Optional[StoredDocument]:
-        k = self._k
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hget(k + "ids", doc_id)
-        pipe.hexists(k + "dg", doc_id)
-        row, digested = pipe.execute()
-        if row is None:
-            self._unlisted(doc_id, digested)
-            return None
-        head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
-        if head_blob is None or text_blob is None:
-            if self._r.hget(k + "ids", doc_id) != row:
-                return None  # removed meanwhile
-            raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else self._no_text(int(row)))
-        row = int(row)
-        head = unpack_documents([head_blob], np.array([row]), self.path)[0]
-        self._listed_at(doc_id, row, head.doc_id)
-        paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
-        text, meta = unpack_text(text_blob, row, self.path, f"{k}t:{row}")
-        return StoredDocument(doc_id=doc_id, text=text,
-                              paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
-                              meta=meta, added=head.added)
-
-    @_guarded("read")
-    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
-        ids = list(doc_ids)
-        if not ids:
-            return {}
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(self._k + "ids", ids)
-        pipe.hmget(self._k + "dg", ids)
-        rows, digests = pipe.execute()
-        key = self._k + "dg"
-        for d, r, g in zip(ids, rows, digests):
-            if r is None:
-                self._unlisted(d, g is not None)
-        return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
-                for d, r, g in zip(ids, rows, digests) if r is not None}
-
-    @_guarded("read")
-    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
-        """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
-        removed row is a missing key), up to the highest row handed out."""
-        k, out, row = self._k, [], after
-        top = int(self._r.get(k + "top:d") or 0)
-        while len(out) < limit and row < top:
-            rows = list(range(row + 1, min(row + limit, top) + 1))
-            heads = self._r.mget([f"{k}d:{r}" for r in rows])
-            stored = [(r, h) for r, h in zip(rows, heads) if h]
-            found = list(zip([r for r, _ in stored], unpack_documents(
-                [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.path)))
-            found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
-            gone = [r for r, h in zip(rows, heads) if not h]
-            if gone:  # removed rows, or records deleted from under the ids hash (tester's T1)
-                live = np.isin(np.array(gone, np.int64), np.array([number(v, self.path, k + "ids") for v in self._r.hvals(k + "ids")],
-                                                                           dtype=np.int64))
-                if live.any():
-                    raise IndexCorrupt(self._missing("d", np.array(gone)[live].tolist()))
-            texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
-            lost = [r for (r, _), t in zip(found, texts) if t is None]
-            if lost:  # removed since the headers were read (one call deletes both), or damage
-                still = [r for r, h in zip(lost, self._r.mget([f"{k}d:{r}" for r in lost])) if h is not None]
-                if still:
-                    raise IndexCorrupt(self._no_text(still[0]))
-            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t, r, self.path, f"{k}t:{r}"))
-                    for (r, h), t in zip(found, texts) if t is not None]
-            row = rows[-1]
-        return out
-
-    @_guarded("read")
-    def contains(self, doc_id: str) -> bool:
-        """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
-        read-only script call: the entry and the record at once)."""
-        found = self._find(args=[self._k, doc_id])
-        if len(found) == 1:
-            self._unlisted(doc_id, found[0])
-            return False
-        row = int(found[0])
-        if found[1] is None:
-            raise IndexCorrupt(self._missing("d", [row]))
-        self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
-        return True
-
-    def _unlisted(self, doc_id: str, digested: Any) -> None:
-        """Raise :class:`IndexCorrupt` when ``dg`` has an entry of ``doc_id`` (``digested``)
-        that ``ids`` does not list: the same call writes and deletes both, so its ``ids``
-        entry was renamed or deleted (the old name read "not stored").  One HEXISTS in the
-        round trip that found the id absent."""
-        if digested:
-            raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
-                                                  f"{self._k}ids does not list (its ids entry was renamed or deleted)"))
-
-    def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
-        """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``
-        (row ``row``) ``holds`` that id (an entry renamed or repointed)."""
-        if holds != doc_id:
-            raise IndexCorrupt(damaged(self.path, f"{self._k}ids lists {doc_id!r} at document row {row}, which "
-                                                  f"holds {holds!r}"))
-
-    @_guarded("read")
-    def count(self) -> int:
-        return int(self._r.hlen(self._k + "ids"))
 
     @_guarded("read")
     def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
@@ -399,21 +282,3 @@ class Reads:
             raise IndexCorrupt(damaged(self.path, f"a boilerplate tally ({self._k}k:t:..., {int(counts.max())}) "
                                                   f"exceeds the documents judged ({self._k}judged, {judged})"))
         return counts[inverse.ravel()], judged
-
-    @_guarded("read")
-    def stats(self) -> dict[str, Any]:
-        docs, counted, paras = self._counts(args=[self._k])
-        self._check_listed(int(docs), int(counted), "the counts cannot be given")
-        paras = self._paragraph_count(paras)
-        memory = self._r.info("memory")
-        return {
-            "documents": int(docs),
-            "paragraphs": paras,
-            "settings": self.settings.to_dict(),
-            # Redis cannot tell one prefix's memory cheaply: the server's, all databases.
-            "bytes": int(memory["used_memory"]),
-            "backend": "redis",
-            "path": self.path,
-            "redis": {"prefix": self._url.prefix, "server_used_memory": int(memory["used_memory"]),
-                      "maxmemory": int(memory.get("maxmemory", 0))},
-        }

@@ -1,0 +1,164 @@
+"""Reading the Redis index by document name (the caller's id): a stored document
+(``get``), presence (``contains``), content digests, the listing in row order, and the
+counts (``count``, ``stats``) -- each checking that ``ids``, ``dg`` and the document
+records agree on the name (a renamed or deleted entry is damage, never "not stored").
+A mixin of :class:`~dedup.storage.redis.RedisStorage`; the row and look-up reads are
+in :mod:`.reads`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ...settings import Settings
+from ...split import Span
+from ..protocol import IndexCorrupt, Listed, StoredDocument
+from ..rowcheck import damaged
+from .records import ParagraphTable, stored_digest, unpack_documents, unpack_meta, unpack_text
+from .log import number
+from .url import RedisURL, _guarded
+
+
+class Named:
+    """Reads by document id and the counts (needs ``_r``, ``_k``, ``_url``, ``path``,
+    ``settings``, ``_counts``, ``_check_listed``, ``_paragraph_count`` and, from
+    :class:`.reads.Reads`, ``_read_paragraphs`` and ``_missing``)."""
+
+    _r: Any
+    _k: str
+    _url: RedisURL
+    path: str
+    settings: Settings
+    _counts: Any
+    _find: Any
+    _check_listed: Callable[[int, int, str], None]
+    _paragraph_count: Callable[[Optional[bytes]], int]
+    _read_paragraphs: Callable[[np.ndarray], ParagraphTable]
+    _missing: Callable[[str, list[int]], str]
+
+    def _no_text(self, row: int) -> str:
+        return damaged(self.path, f"the text of stored document row {row} is missing (Redis key {self._k}t:{row})")
+
+    @_guarded("read")
+    def get(self, doc_id: str) -> Optional[StoredDocument]:
+        k = self._k
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hget(k + "ids", doc_id)
+        pipe.hexists(k + "dg", doc_id)
+        row, digested = pipe.execute()
+        if row is None:
+            self._unlisted(doc_id, digested)
+            return None
+        head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
+        if head_blob is None or text_blob is None:
+            if self._r.hget(k + "ids", doc_id) != row:
+                return None  # removed meanwhile
+            raise IndexCorrupt(self._missing("d", [int(row)]) if head_blob is None else self._no_text(int(row)))
+        row = int(row)
+        head = unpack_documents([head_blob], np.array([row]), self.path)[0]
+        self._listed_at(doc_id, row, head.doc_id)
+        paras = self._read_paragraphs(np.arange(head.first, head.first + head.paragraphs, dtype=np.int64))
+        text, meta = unpack_text(text_blob, row, self.path, f"{k}t:{row}")
+        return StoredDocument(doc_id=doc_id, text=text,
+                              paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
+                              meta=meta, added=head.added)
+
+    @_guarded("read")
+    def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        ids = list(doc_ids)
+        if not ids:
+            return {}
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hmget(self._k + "ids", ids)
+        pipe.hmget(self._k + "dg", ids)
+        rows, digests = pipe.execute()
+        key = self._k + "dg"
+        for d, r, g in zip(ids, rows, digests):
+            if r is None:
+                self._unlisted(d, g is not None)
+        return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
+                for d, r, g in zip(ids, rows, digests) if r is not None}
+
+    @_guarded("read")
+    def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
+        """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
+        removed row is a missing key), up to the highest row handed out."""
+        k, out, row = self._k, [], after
+        top = int(self._r.get(k + "top:d") or 0)
+        while len(out) < limit and row < top:
+            rows = list(range(row + 1, min(row + limit, top) + 1))
+            heads = self._r.mget([f"{k}d:{r}" for r in rows])
+            stored = [(r, h) for r, h in zip(rows, heads) if h]
+            found = list(zip([r for r, _ in stored], unpack_documents(
+                [h for _, h in stored], np.array([r for r, _ in stored], dtype=np.int64), self.path)))
+            found = [(r, h) for r, h in found if before is None or h.added < before][: limit - len(out)]
+            gone = [r for r, h in zip(rows, heads) if not h]
+            if gone:  # removed rows, or records deleted from under the ids hash (tester's T1)
+                live = np.isin(np.array(gone, np.int64), np.array([number(v, self.path, k + "ids") for v in self._r.hvals(k + "ids")],
+                                                                           dtype=np.int64))
+                if live.any():
+                    raise IndexCorrupt(self._missing("d", np.array(gone)[live].tolist()))
+            texts = self._r.mget([f"{k}t:{r}" for r, _ in found]) if found else []
+            lost = [r for (r, _), t in zip(found, texts) if t is None]
+            if lost:  # removed since the headers were read (one call deletes both), or damage
+                still = [r for r, h in zip(lost, self._r.mget([f"{k}d:{r}" for r in lost])) if h is not None]
+                if still:
+                    raise IndexCorrupt(self._no_text(still[0]))
+            out += [Listed(r, h.doc_id, h.added, h.chars, h.paragraphs, unpack_meta(t, r, self.path, f"{k}t:{r}"))
+                    for (r, h), t in zip(found, texts) if t is not None]
+            row = rows[-1]
+        return out
+
+    @_guarded("read")
+    def contains(self, doc_id: str) -> bool:
+        """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
+        read-only script call: the entry and the record at once)."""
+        found = self._find(args=[self._k, doc_id])
+        if len(found) == 1:
+            self._unlisted(doc_id, found[0])
+            return False
+        row = int(found[0])
+        if found[1] is None:
+            raise IndexCorrupt(self._missing("d", [row]))
+        self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
+        return True
+
+    def _unlisted(self, doc_id: str, digested: Any) -> None:
+        """Raise :class:`IndexCorrupt` when ``dg`` has an entry of ``doc_id`` (``digested``)
+        that ``ids`` does not list: the same call writes and deletes both, so its ``ids``
+        entry was renamed or deleted (the old name read "not stored").  One HEXISTS in the
+        round trip that found the id absent."""
+        if digested:
+            raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
+                                                  f"{self._k}ids does not list (its ids entry was renamed or deleted)"))
+
+    def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
+        """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``
+        (row ``row``) ``holds`` that id (an entry renamed or repointed)."""
+        if holds != doc_id:
+            raise IndexCorrupt(damaged(self.path, f"{self._k}ids lists {doc_id!r} at document row {row}, which "
+                                                  f"holds {holds!r}"))
+
+    @_guarded("read")
+    def count(self) -> int:
+        return int(self._r.hlen(self._k + "ids"))
+
+    @_guarded("read")
+    def stats(self) -> dict[str, Any]:
+        docs, counted, paras = self._counts(args=[self._k])
+        self._check_listed(int(docs), int(counted), "the counts cannot be given")
+        paras = self._paragraph_count(paras)
+        memory = self._r.info("memory")
+        return {
+            "documents": int(docs),
+            "paragraphs": paras,
+            "settings": self.settings.to_dict(),
+            # Redis cannot tell one prefix's memory cheaply: the server's, all databases.
+            "bytes": int(memory["used_memory"]),
+            "backend": "redis",
+            "path": self.path,
+            "redis": {"prefix": self._url.prefix, "server_used_memory": int(memory["used_memory"]),
+                      "maxmemory": int(memory.get("maxmemory", 0))},
+        }
