@@ -337,7 +337,8 @@ with signals_raise():
         with LocalExecutor(2) as executor:
             executor.map(abs, [(-1,), (-2,), (-3,)])  # the pool is up; its workers now wait for work
             print(*executor.worker_pids, flush=True)
-            time.sleep(60)
+            for _ in range(600):  # not one time.sleep(60): see _idle_pool
+                time.sleep(0.1)
     except (Terminated, KeyboardInterrupt):
         print("stopped", flush=True)
 """
@@ -345,7 +346,13 @@ with signals_raise():
 
 def _idle_pool(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
     """A Python program whose executor's two workers wait for work (the pool's task
-    queue lock held by one of them), with the pids of the workers."""
+    queue lock held by one of them), with the pids of the workers.
+
+    The program waits in short sleeps: CPython looks for a signal only when a sleep is
+    interrupted, so a SIGTERM arriving between ``print`` and a single long ``sleep``
+    (the test signals as soon as it reads the line) went unnoticed for the whole sleep
+    -- the CI failure of session 13's run (1 try in 300 under load; faulthandler showed
+    the main thread in its 60 s sleep, the pool's threads blocking the signal)."""
     proc = subprocess.Popen([sys.executable, "-c", _IDLE_POOL], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, cwd=tmp_path)
     line = proc.stdout.readline()

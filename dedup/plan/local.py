@@ -142,10 +142,12 @@ class LocalExecutor:
 
 
 def _result(task: multiprocessing.pool.AsyncResult) -> Any:
-    """``task.get()``, waking every :data:`_WAKE` seconds meanwhile: a SIGINT or SIGTERM
-    that a thread not started by dedup took (a caller's own thread; see
-    :func:`~dedup.plan.shield.interrupts_stay_in_main_thread`) then raises here within
-    that time instead of when the task ends."""
+    """``task.get()``, waking every :data:`_WAKE` seconds meanwhile, so that a SIGINT or
+    SIGTERM raises here within that time instead of when the task ends: one that a
+    thread not started by dedup took (a caller's own thread; see
+    :func:`~dedup.plan.shield.interrupts_stay_in_main_thread`), and one that arrived
+    just before the wait began (CPython runs a handler when a wait is interrupted, and
+    a signal that came first interrupts nothing)."""
     while not task.ready():
         task.wait(_WAKE)
     return task.get()

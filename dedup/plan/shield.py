@@ -67,10 +67,8 @@ def interrupts_stay_in_main_thread() -> Iterator[None]:
     not block it (signal(7), "process-directed" signals), while Python runs the handler
     only in the main thread (the :mod:`signal` module's docs); a main thread asleep in a
     wait (``time.sleep``, a lock, ``ApplyResult.get``) is not woken when another thread
-    took the signal, and the handler waits for the wait to end.  Seen in session 14: an
-    idle executor's program ignored a SIGTERM to its process group for its whole 60 s
-    sleep (about 1 try in 30 under load; the CI failure of
-    ``test_sigterm_to_the_group_while_the_workers_wait_for_work``).
+    took the signal, and the handler waits for the wait to end (for a ``-j 2`` scan: until
+    the task being waited for ends, which for a large file is minutes).
 
     A signal arriving during the block stays pending and is delivered to this thread
     when the block ends.  Processes forked meanwhile inherit the mask: the pool's
