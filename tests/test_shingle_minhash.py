@@ -137,3 +137,12 @@ def test_normalize_is_its_plain_definition(text):
     table = str.maketrans({k: v or None for k, v in _PUNCT.items()})
     expected = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).translate(table).casefold()).strip()
     assert normalize(text) == expected
+
+
+def test_estimate_pairs_is_the_estimate_of_the_gathered_rows():
+    rng = np.random.default_rng(5)
+    sigs = rng.integers(0, 4, size=(300, 64), dtype=np.uint32)
+    n = 3 * minhash._PAIR_BLOCK + 17  # several blocks and a partial one
+    a, b = rng.integers(0, 300, n), rng.integers(0, 300, n)
+    assert np.array_equal(minhash.estimate_pairs(sigs, a, b), estimate(sigs[a], sigs[b]))
+    assert minhash.estimate_pairs(sigs, a[:0], b[:0]).shape == (0,)

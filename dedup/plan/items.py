@@ -125,7 +125,7 @@ class LevelPlan:
         gids = np.asarray(gids, dtype=np.int64)
         shard = self.shard_of(gids)
         cuts = np.searchsorted(shard, np.arange(self.shards + 1))
-        parts = []
+        out = None
         for s in np.flatnonzero(np.diff(cuts)):
             local = gids[cuts[s] : cuts[s + 1]] - self.bases[s]
             if name == "sigs" and self.kept:  # only banded items are read: each has its row
@@ -134,10 +134,12 @@ class LevelPlan:
             else:
                 name_read = name
             mapped = self.file(int(s), name_read)
-            parts.append(np.asarray(mapped[local]))
+            if out is None:  # gathered straight into place: no second copy of the rows
+                out = np.empty((len(gids),) + mapped.shape[1:], mapped.dtype)
+            np.take(mapped, local, axis=0, out=out[cuts[s] : cuts[s + 1]])
             release(mapped)
-        if parts:
-            return np.concatenate(parts)
+        if out is not None:
+            return out
         if name == "sigs":
             return np.zeros((0, self.settings.num_perm), np.uint32)
         return np.zeros((0,) + self.file(0, name).shape[1:], self.file(0, name).dtype) if self.shards else np.zeros(0)

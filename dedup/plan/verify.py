@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import containment
-from ..minhash import estimate, floor
+from ..minhash import estimate_pairs, floor
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
 from ..verify import COVERAGE, coverage, pooled_coverage, score_pairs
@@ -64,7 +64,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         involved, local = sorted_unique(np.concatenate([a, b]), return_inverse=True)
         side_a, side_b = local[: len(a)], local[len(a) :]
         sigs = plan.rows(involved, "sigs")
-        est = estimate(sigs[side_a], sigs[side_b])
+        est = estimate_pairs(sigs, side_a, side_b)
         del sigs
         if s.containment:
             sizes = np.maximum(plan.rows(involved, "sizes"), 1)
