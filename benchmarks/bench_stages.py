@@ -144,7 +144,7 @@ def install(inline: bool) -> None:
     job.STAGES = (exact.exact_partition, band.band_shard, candidates.candidate_partition, verify.verify_range)
     # Functions called inside the stages (in this process with -j 1, in the workers else).
     inner = {
-        inputs: {"walk": "list inputs", "_file_identity": "list inputs", "read_file": "read"},
+        inputs: {"walk": "list inputs", "read_file": "read"},
         corpus: {"split_paragraphs": "split", "normalize": "normalize", "previews": "previews",
                  "signatures": "sign (MinHash)", "exact_groups": "sign: exact groups"},
         shingle: {"_token_hashes": "tokenize + token hash", "ngram_hashes": "shingle hash"},

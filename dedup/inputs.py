@@ -129,16 +129,14 @@ def list_inputs(
                 continue
             if selection.skip is not None and selection.skip(entry.path):
                 continue
-            identity, size = _file_identity(entry.path)
-            if identity in seen:
+            if entry.identity in seen:
                 continue
-            if identity is not None:
-                seen.add(identity)
+            seen.add(entry.identity)
             if naming is not None:
                 name = naming(entry.path)
             else:
                 name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
-            yield LocalFile(os.path.abspath(entry.path), name, size, options, absolute)
+            yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute)
 
 
 def _needs(fs, path: str) -> Optional[str]:
@@ -148,12 +146,3 @@ def _needs(fs, path: str) -> Optional[str]:
         return None
     return os.path.dirname(path) if protocols & {"file", "local"} else ANYWHERE
 
-
-def _file_identity(path: Path) -> tuple[Optional[tuple[int, int]], int]:
-    """``((device, inode), size)`` of the file at ``path``; ``(None, 0)`` when it cannot
-    be looked at (reading it will report the problem)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None, 0
-    return (st.st_dev, st.st_ino), st.st_size

@@ -22,10 +22,14 @@ from .remote import expand, is_remote
 
 @dataclass(frozen=True)
 class SourceFile:
-    """A regular file to read: ``name`` is its path relative to the scanned root."""
+    """A regular file to read: ``name`` is its path relative to the scanned root;
+    ``identity`` (``(device, inode)``) and ``size`` (bytes) from the walk's own
+    ``stat`` of it (links followed), so that no caller needs a second one."""
 
     path: Path
     name: str
+    identity: tuple[int, int]
+    size: int
 
 
 @dataclass(frozen=True)
@@ -133,6 +137,9 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     A ``root`` that is not a regular file or folder (a FIFO, a device such as
     ``/dev/zero``, a socket) or a broken link is a :class:`ReadError`, exactly as it
     would be inside a folder: reading it could block forever or never end.
+
+    Lazy: each folder is listed when the walk reaches it, so the first files come
+    before the whole tree has been walked (a scan's workers start on them).
     """
     try:
         st = os.stat(root)
@@ -140,13 +147,12 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
         yield ReadError(str(root), _stat_failure(root, err))
         return
     if stat.S_ISREG(st.st_mode):
-        yield SourceFile(root, root.name)
+        yield SourceFile(root, root.name, (st.st_dev, st.st_ino), st.st_size)
         return
     if not stat.S_ISDIR(st.st_mode):
         yield ReadError(str(root), NOT_REGULAR)
         return
-    found = _walk_tree(root, selection, (st.st_dev, st.st_ino))
-    yield from sorted(found, key=lambda item: item.name if isinstance(item, SourceFile) else item.path)
+    yield from _walk_tree(root, selection, (st.st_dev, st.st_ino))
 
 
 #: Why a FIFO, device or socket is not read.
@@ -160,49 +166,97 @@ def _stat_failure(path: Union[Path, os.DirEntry], err: OSError) -> str:
     return reason
 
 
-def _walk_tree(
-    root: Path, selection: Selection, root_id: tuple[int, int]
-) -> list[Union[SourceFile, ReadError]]:
-    """Every entry under ``root``, unsorted.  Iterative (an explicit stack of folders to
-    enter and of folders to leave, which keeps the identities of the current folder's
+@dataclass
+class _Folder:
+    """A folder the walk enters after its earlier siblings: ``entries``, if listed
+    already (see :func:`_listing`)."""
+
+    path: Path
+    rel: str
+    identity: tuple[int, int]
+    entries: Optional[list[os.DirEntry]] = None
+
+
+Entry = Union[SourceFile, ReadError, _Folder]
+
+
+def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> Iterator[Union[SourceFile, ReadError]]:
+    """Every entry under ``root``, sorted by relative path.  Iterative (an explicit
+    stack of the folders being walked, whose identities are the current folder's
     ancestors for loop detection), so a tree nested thousands of folders deep costs a
     little memory, not Python's recursion limit."""
-    found: list[Union[SourceFile, ReadError]] = []
-    ancestors: set[tuple[int, int]] = set()
-    # (folder, its relative prefix, its identity); a None folder means "leave it"
-    stack: list[tuple[Optional[Path], str, tuple[int, int]]] = [(root, "", root_id)]
+    ancestors = {root_id}
+    stack: list[tuple[Iterator[Entry], tuple[int, int]]] = []
+    listed = _listing(_Folder(root, "", root_id), selection, ancestors)
+    if isinstance(listed, ReadError):
+        yield listed
+        return
+    stack.append((iter(listed), root_id))
     while stack:
-        directory, prefix, ident = stack.pop()
-        if directory is None:
+        entries, ident = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
             ancestors.discard(ident)
-            continue
-        ancestors.add(ident)
-        stack.append((None, prefix, ident))
+        elif not isinstance(entry, _Folder):
+            yield entry
+        else:
+            ancestors.add(entry.identity)
+            listed = _listing(entry, selection, ancestors)
+            if isinstance(listed, ReadError):
+                ancestors.discard(entry.identity)
+                yield listed
+            else:
+                stack.append((iter(listed), entry.identity))
+
+
+def _listing(folder: _Folder, selection: Selection, ancestors: set[tuple[int, int]]) -> Union[list[Entry], ReadError]:
+    """The entries of ``folder`` (whose identity is in ``ancestors``) in the walk's
+    order, or the :class:`ReadError` that it cannot be listed.
+
+    The walk's order is that of the relative paths of what it yields, so a folder
+    ``a`` goes where the paths ``a/...`` sort among its siblings: after a file
+    ``a-1`` (``-`` sorts before ``/``), where its name alone would sort before it.  A
+    folder that cannot be listed yields one error named ``a``, which sorts before
+    ``a-1``: a folder with such siblings is listed now, to know which it is."""
+    prefix = folder.rel + "/" if folder.rel else ""
+    if folder.entries is not None:
+        listed = folder.entries
+    else:
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            listed = list(os.scandir(folder.path))
         except OSError as err:
-            found.append(ReadError(prefix.rstrip("/") or ".", describe_os_error(err)))
+            return ReadError(folder.rel or ".", describe_os_error(err))
+    found: list[tuple[str, Entry]] = []
+    for entry in listed:
+        rel = prefix + entry.name
+        if not selection.hidden and entry.name.startswith("."):
             continue
-        for entry in entries:
-            rel = prefix + entry.name
-            if not selection.hidden and entry.name.startswith("."):
+        try:
+            st = entry.stat()  # follows symlinks
+        except OSError as err:
+            found.append((rel, ReadError(rel, _stat_failure(entry, err))))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if selection.prunes(rel):
                 continue
+            child = (st.st_dev, st.st_ino)
+            if child in ancestors:
+                found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)")))
+                continue
+            found.append((rel + "/", _Folder(Path(entry.path), rel, child)))
+        elif stat.S_ISREG(st.st_mode):
+            if selection.wants(rel):
+                found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
+        elif selection.wants(rel):
+            found.append((rel, ReadError(rel, NOT_REGULAR)))
+    found.sort(key=lambda pair: pair[0])
+    keys = [key for key, _ in found]
+    for i, (key, entry) in enumerate(found):
+        if isinstance(entry, _Folder) and i and keys[i - 1] > entry.rel:  # siblings between "a" and "a/"
             try:
-                st = entry.stat()  # follows symlinks
+                entry.entries = list(os.scandir(entry.path))
             except OSError as err:
-                found.append(ReadError(rel, _stat_failure(entry, err)))
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                if selection.prunes(rel):
-                    continue
-                child = (st.st_dev, st.st_ino)
-                if child in ancestors:
-                    found.append(ReadError(rel, "symbolic link loop (points back to a parent folder)"))
-                    continue
-                stack.append((Path(entry.path), rel + "/", child))
-            elif stat.S_ISREG(st.st_mode):
-                if selection.wants(rel):
-                    found.append(SourceFile(Path(entry.path), rel))
-            elif selection.wants(rel):
-                found.append(ReadError(rel, NOT_REGULAR))
-    return found
+                found[i] = (entry.rel, ReadError(entry.rel, describe_os_error(err)))
+    found.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in found]
