@@ -65,6 +65,21 @@ def test_bucket_pairs_match_brute_force(monkeypatch, merge_at):
     assert got.tolist() == sorted(got.tolist())
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_keys_sharing_high_bits_are_grouped_whole(seed):
+    # bucket_pairs sorts keys whose low bits carry the row number (lsh._grouped): keys
+    # alike in their high bits but not their low ones must still form exact runs.
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 3000))
+    keys = (rng.integers(0, 3, n, dtype=np.uint64) << np.uint64(62)) | rng.integers(0, 9, n, dtype=np.uint64)
+    ordered, order = lsh._grouped(keys)
+    assert np.array_equal(ordered, np.sort(keys)) and np.array_equal(keys[order], ordered)
+    assert np.array_equal(np.sort(order), np.arange(n))
+    few = keys[:80].reshape(-1, 1)
+    got = bucket_pairs(few.ravel(), np.arange(len(few)))
+    assert {tuple(p) for p in got.tolist()} == brute_force_pairs(few)
+
+
 def test_huge_bucket_is_paired_as_a_star(monkeypatch):
     monkeypatch.setattr(lsh, "MAX_BUCKET_PAIRS", 4)
     keys = np.zeros((10, 1), dtype=np.uint64)  # ten items in one bucket
