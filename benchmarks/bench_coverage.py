@@ -27,6 +27,13 @@ What it measures (nothing is asserted; it prints markdown tables):
   --format json`` report of an eval-dev set, judged by that set's ``score.py`` (correct:
   ref >= 0.5 or 80 % of the characters inside; pairs touching a paragraph of < 10 units
   are not judged), and how many of each kind have coverage under 0.8.
+* ``--near SET=FILE``: the near-duplicate (not exact, not contained) paragraph pairs
+  of a saved report, by the set's judgement (injected rewrites by edit level,
+  positives ref >= 0.8, gray, false, unjudged), with their *two-sided* coverage (the
+  lesser of each side's coverage by the other): its minimum, 5th percentile and
+  median per class, and what a floor on it (a near-duplicate must have both sides
+  covered) would drop.  Session 14 asked whether such a floor tells a rewrite from two
+  texts that share one phrase without costing recall (benchmarks/README-containment.md).
 
 Shingles are dedup's token n-grams (its tokenizer, its per-kind widths), compared as
 exact sets of token tuples.
@@ -111,16 +118,65 @@ def judged_contained(eval_dev: Path, set_name: str, report: Path, widths: dict[i
     return counts
 
 
+#: Two-sided coverage floors whose cost ``--near`` prints.
+FLOORS = (0.45, 0.5, 0.55, 0.6, 0.65)
+
+
+def two_sided(eval_dev: Path, set_name: str, report: Path, widths: dict[int, int]) -> None:
+    """Print the ``--near`` tables (see the module doc) for one saved report."""
+    sys.path.insert(0, str(eval_dev))
+    import score
+
+    folder = eval_dev / set_name
+    truth = score.Truth(str(folder))
+    level = {k: ("exact" if d["kind"] == "exact" else f"injected {d['level']:.2f}") for k, d in truth.injected}
+    rows = []
+    for p in json.loads(report.read_text(encoding="utf-8"))["pairs"]:
+        if p["kind"] != "paragraph" or p.get("relation") != "near-duplicate" or p["exact"]:
+            continue
+        a, b = ((Path(p[s]["path"]).name, p[s]["paragraph"]) for s in "ab")
+        key = score.pkey(a, b)
+        texts = [units(paragraph(folder, *side)) for side in (a, b)]
+        ref = truth.pair_ref("paragraph", key)
+        if key in level:
+            kind = level[key]
+        elif min(truth.words[side[0]][side[1]] for side in (a, b)) < truth.min_words:
+            kind = "unjudged"
+        elif ref is not None and ref >= truth.pos_min:
+            kind = "positive"
+        elif key in truth.always_ok["paragraph"] or (ref is not None and ref >= truth.store_min):
+            kind = "gray"
+        else:
+            kind = "false"
+        cover = min(containment_and_coverage(texts[0], texts[1], widths)[1],
+                    containment_and_coverage(texts[1], texts[0], widths)[1])
+        rows.append((kind, cover))
+    kinds = sorted({k for k, _ in rows})
+    print(f"\n{set_name}: {len(rows)} near-duplicate paragraph pairs reported, two-sided coverage\n")
+    print("| class | n | min | P5 | median | " + " | ".join(f"dropped at {f}" for f in FLOORS) + " |")
+    print("|---" * (5 + len(FLOORS)) + "|")
+    for kind in kinds:
+        v = sorted(c for k, c in rows if k == kind)
+        print(f"| {kind} | {len(v)} | {v[0]:.3f} | {v[len(v) // 20]:.3f} | {statistics.median(v):.3f} | "
+              + " | ".join(str(sum(c < f for c in v)) for f in FLOORS) + " |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--eval-dev", type=Path, default=Path("/work/shared/eval-dev"))
     parser.add_argument("--paragraphs", type=int, default=60, help="quotes per language and level")
     parser.add_argument("--report", action="append", default=[], help="SET=saved report.json (repeatable)")
+    parser.add_argument("--near", action="append", default=[], help="SET=saved report.json (repeatable)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     from dedup.tokenize import shingle_widths
 
     widths = dict(enumerate(shingle_widths(2).tolist()))
+    for spec in args.near:
+        set_name, _, path = spec.partition("=")
+        two_sided(args.eval_dev, set_name, Path(path), widths)
+    if args.near and not args.report:
+        return 0
     rng = random.Random(args.seed)
     ml = args.eval_dev / "multilingual-dev"
     truth = json.loads((ml / "truth.json").read_text(encoding="utf-8"))
