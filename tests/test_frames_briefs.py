@@ -139,11 +139,15 @@ def test_the_index_accepts_a_sites_briefs_in_batches(backend):
 def test_the_cli_adds_a_sites_briefs_and_checks_a_new_one(tmp_path, monkeypatch):
     """Tester S3 (session 11) through ``dedup index add`` and ``dedup check``: a brief
     under its site's header and 2-paragraph footer (the frame 2x the brief) was a
-    duplicate of the site's stored briefs ("51 % already seen")."""
+    duplicate of the site's stored briefs ("51 % already seen").  The second brief,
+    rejected when it comes (one page of the site stored), is judged again at the end of
+    the add, when the site's later pages show its frame to be a template: accepted
+    (``dedup.index.jobs._settle``; tests/test_rejudged.py)."""
     monkeypatch.chdir(tmp_path)
     site, _, _, _ = briefs_site(9, 6, 1, 2.0, 1, 2)
     added, checked = cli_site(tmp_path, site[:5], site[5], "brief")
-    assert "4 added, 1 rejected" in added.stdout and "site/brief01.txt: rejected: document similarity" in added.stdout
+    assert "5 added, 0 rejected" in added.stdout, added.stdout
+    assert "site/brief01.txt: added: " in added.stdout and "paragraphs 0, 2 and 3 are boilerplate" in added.stdout
     assert checked.exit_code == 0, checked.stdout
     assert "new.txt: new: nothing seen before; paragraphs 0, 2 and 3 are boilerplate" in checked.stdout
     scanned = CliRunner().invoke(main, ["scan", "site", "new.txt", "--format", "json", "--no-cache"],

@@ -77,13 +77,16 @@ def add_paths(
 ) -> Job:
     """Add every document under ``paths`` to ``index`` as ``policy`` says (``load``:
     store everything unchecked, :meth:`Index.load`; ``progress`` counts the documents
-    read; ``keep_texts``: see :class:`Job`), one batch (one transaction) at a time.
+    read; ``keep_texts``: see :class:`Job`), one batch (one transaction) at a time,
+    then the rejected ones judged again until none is added (:func:`_settle`): adding
+    the same documents again adds nothing and gives the same verdicts.
 
     Interrupted (an error or a signal), the exception gets a note (PEP 678, shown by
     the CLI) saying exactly which documents are stored: see :func:`_note_committed`."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
+    rejected: dict[int, dict] = {}  # position in the job -> item, of the articles rejected
     try:
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
@@ -93,12 +96,55 @@ def add_paths(
                 batch = list(islice(docs, BATCH_DOCUMENTS))
                 if not batch:
                     break
+                first = len(job.verdicts)
                 job.keep(batch, index.add_many(batch, policy=policy))
+                rejected.update((first + k, item) for k, item in enumerate(batch) if _judged_out(job.verdicts[first + k]))
+            batch = []
+            _settle(index, job, rejected, policy, batch)
     except BaseException as err:  # an error or a signal: say what stays committed
         _note_committed(err, index, job, batch, load)
         raise
     progress.close()
     return job
+
+
+def _judged_out(verdict: Verdict) -> bool:
+    """Whether an add judged an article and did not store it."""
+    return not (verdict.added or verdict.already_indexed or verdict.error)
+
+
+def _settle(index: Index, job: Job, rejected: dict[int, dict], policy: Policy, flight: list[dict]) -> None:
+    """Judge the ``rejected`` articles of ``job`` again, in their order, until a round
+    stores none of them; each keeps the verdict of its last round.
+
+    Why: a verdict is the index's judgement of an article against what it holds and
+    has counted *when the article comes* (README, "Adding a folder again").  An
+    article rejected because its site's frame had not yet recurred -- a site's second
+    brief, with one page of the site stored -- is accepted once a later page of the
+    same add shows the frame to be a template, so a second add of the same folder
+    used to add it (600 files: 556 added, then 4 more, then 0).  Judging the rejected
+    ones again at the end of the add gives its documents the verdicts a later add
+    would, at once: the index holds then exactly what it holds after the last round,
+    and a text judged before is never counted again in the tallies, so a second add
+    judges each rejected article against the same index -- the same verdict, and
+    nothing added.  Each round stores at least one article or ends, so it ends; in
+    practice one or two rounds of the rejected articles only.  Their texts are held
+    until then (the rejected share of the add, not the add).  ``flight``: filled with
+    the batch in flight, for :func:`_note_committed`."""
+    while rejected:
+        order = sorted(rejected)
+        added = False
+        for lo in range(0, len(order), BATCH_DOCUMENTS):
+            part = order[lo : lo + BATCH_DOCUMENTS]
+            flight[:] = [rejected[k] for k in part]
+            for position, verdict in zip(part, index.add_many(flight, policy=policy)):
+                job.verdicts[position] = verdict
+                if not _judged_out(verdict):
+                    added = True
+                    del rejected[position]
+            flight.clear()
+        if not added:
+            return
 
 
 def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict], load: bool) -> None:
