@@ -453,6 +453,33 @@ def test_a_signal_another_thread_took_still_stops_the_wait(tmp_path):
     assert float(result.stdout.split()[1]) < 15, result.stdout
 
 
+_ONE_WORKER_KILLED = """
+import os, signal, threading, time
+from dedup.plan.local import LocalExecutor, WorkerLost
+
+started = time.monotonic()
+try:
+    with LocalExecutor(2) as executor:
+        def kill_one():
+            time.sleep(1.0)  # both workers now sleep in their task
+            os.kill(executor.worker_pids[0], signal.SIGKILL)
+        threading.Thread(target=kill_one, daemon=True).start()
+        executor.map(time.sleep, [(30,), (30,), (30,)])
+except WorkerLost as error:
+    print(f"{time.monotonic() - started:.1f}", error, flush=True)
+"""
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang(tmp_path):
+    """Tester's T6: a worker killed from outside (the OOM killer) lost the task it held,
+    and the executor waited for it forever (``scan -j 2`` and ``index add -j 2`` hung
+    at 0 % CPU).  Now the wait ends with :class:`WorkerLost` naming the signal."""
+    result = subprocess.run([sys.executable, "-c", _ONE_WORKER_KILLED], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    seconds, message = result.stdout.split(" ", 1)
+    assert float(seconds) < 15 and "killed by SIGKILL (out of memory?)" in message, result.stdout + result.stderr
+
+
 def test_workers_killed_from_outside_do_not_hang_the_stop(tmp_path):
     """A worker killed from outside (the OOM killer, ``kill -9``) may die holding the
     task-queue lock: the stop is still bounded (``STOP_GRACE``, then the workers are

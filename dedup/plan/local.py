@@ -83,6 +83,7 @@ class LocalExecutor:
         self._pool: Optional[Any] = None
         #: Process ids of every worker started (to clean up after them once stopped).
         self.worker_pids: list[int] = []
+        self._workers: list[Any] = []  # the workers' Process objects, to notice one dying
 
     def __enter__(self) -> "LocalExecutor":
         return self
@@ -126,9 +127,9 @@ class LocalExecutor:
         for task in chain(head, tasks):
             pending.append(pool.apply_async(stage, task))
             while len(pending) > 2 * self.jobs:
-                yield _result(pending.popleft())
+                yield _result(pending.popleft(), self._workers)
         while pending:
-            yield _result(pending.popleft())
+            yield _result(pending.popleft(), self._workers)
 
     def _start(self):
         if self._pool is None:
@@ -137,19 +138,35 @@ class LocalExecutor:
             with held_signals(), interrupts_stay_in_main_thread():
                 self._pool = _Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),),
                                    context=context)
-            self.worker_pids = [p.pid for p in getattr(self._pool, "_pool", [])]  # multiprocessing keeps them there
+            self._workers = list(getattr(self._pool, "_pool", []))  # multiprocessing keeps them there
+            self.worker_pids = [p.pid for p in self._workers]
         return self._pool
 
 
-def _result(task: multiprocessing.pool.AsyncResult) -> Any:
+class WorkerLost(RuntimeError):
+    """A worker process died while the executor waited for a task (killed from outside:
+    the kernel's OOM killer, ``kill -9``).  ``multiprocessing.Pool`` starts a new worker
+    but loses the task the dead one held, so the wait would never end."""
+
+
+def _result(task: multiprocessing.pool.AsyncResult, workers: Sequence[Any]) -> Any:
     """``task.get()``, waking every :data:`_WAKE` seconds meanwhile, so that a SIGINT or
     SIGTERM raises here within that time instead of when the task ends: one that a
     thread not started by dedup took (a caller's own thread; see
     :func:`~dedup.plan.shield.interrupts_stay_in_main_thread`), and one that arrived
     just before the wait began (CPython runs a handler when a wait is interrupted, and
-    a signal that came first interrupts nothing)."""
+    a signal that came first interrupts nothing).
+
+    Raises :class:`WorkerLost` when one of ``workers`` (the pool's ``Process`` objects;
+    they never exit on their own while the pool is open) has died meanwhile."""
     while not task.ready():
         task.wait(_WAKE)
+        dead = [worker for worker in workers if worker.exitcode is not None]
+        if dead and not task.ready():
+            code = dead[0].exitcode
+            how = (f"killed by {signal.Signals(-code).name}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
+                   if code < 0 and -code in signal.valid_signals() else f"exit status {code}")
+            raise WorkerLost(f"a worker process (pid {dead[0].pid}) died: {how}; its task is lost")
     return task.get()
 
 
