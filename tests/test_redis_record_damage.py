@@ -33,7 +33,7 @@ from textgen import prose
 
 from dedup import Index, IndexCorrupt
 from dedup.cli import main
-from dedup.storage.redis.records import DOC_BANDED, ENTRY, PARA_BANDED
+from dedup.storage.redis.records import DOC_BANDED, ENTRY, PARA_BANDED, name_keys
 
 
 @pytest.fixture
@@ -200,6 +200,63 @@ def test_the_old_name_of_a_renamed_ids_entry_is_damage_not_absent(redis_prefix, 
         assert idx.get("article-2").text == texts[2]
     res = CliRunner().invoke(main, ["index", "add", "--db", url, "--id", "article-0", "-"], input=texts[0])
     assert res.exit_code == 2 and "its ids entry was renamed or deleted" in res.stderr, (res.exit_code, res.stderr)
+
+
+def test_a_name_renamed_in_both_ids_and_dg_is_damage_under_either_name(redis_prefix, texts, tmp_path):
+    """Session 13's stated blind spot: ``article-0`` renamed ``renamed`` in ``ids`` *and*
+    in ``dg`` (its digest entry rewritten to verify under the new name) read "not stored"
+    under its old name, and an add stored the text again.  Layout 11 binds each name to
+    its row a third time, in the sealed name shards ``k:n:``."""
+    from dedup.storage.redis.records import digest_value, stored_digest
+
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    row = int(client.hget(f"{redis_prefix}:ids", "article-0"))
+    digest = stored_digest(client.hget(f"{redis_prefix}:dg", "article-0"), "article-0", row, "x", "dg")
+    client.hdel(f"{redis_prefix}:ids", "article-0")
+    client.hdel(f"{redis_prefix}:dg", "article-0")
+    client.hset(f"{redis_prefix}:ids", "renamed", row)
+    client.hset(f"{redis_prefix}:dg", "renamed", digest_value("renamed", row, digest))
+    client.close()
+    said = f"{redis_prefix}:ids does not list document 'article-0', which {redis_prefix}:k:n:\\d+ binds to document row {row}"
+    with Index.open(url) as idx:
+        for call in (lambda: "article-0" in idx, lambda: idx.get("article-0"),
+                     lambda: idx.add(texts[0], doc_id="article-0"),
+                     lambda: idx.add_many([("other", texts[5]), ("article-0", texts[0])])):
+            with pytest.raises(IndexCorrupt, match=said):
+                call()
+        with pytest.raises(IndexCorrupt, match="lists 'renamed' at document row 1, which holds 'article-0'"):
+            _ = "renamed" in idx
+        assert "absent" not in idx and idx.get("absent") is None and idx.get("article-2").text == texts[2]
+        assert "other" not in idx  # the batch was refused whole
+    res = CliRunner().invoke(main, ["index", "add", "--db", url, "--id", "article-0", "-"], input=texts[0])
+    assert res.exit_code == 2 and "its ids entry was renamed or deleted" in res.stderr, (res.exit_code, res.stderr)
+
+
+def test_name_shards_follow_adds_and_removals(redis_prefix, texts):
+    """A removed document's name leaves ``k:n:`` with it (the name is absent, not
+    damage, and can be stored again); a damaged name shard is named."""
+    url = _with_meta(redis_prefix, texts)
+    with Index.open(url) as idx:
+        idx.remove("article-1")
+        assert "article-1" not in idx and idx.get("article-1") is None
+        idx.add(texts[1], doc_id="article-1")
+        assert idx.get("article-1").text == texts[1]
+        count = idx._store._shards["k:n:"]
+    client = _client()
+    shards = {int(k.rsplit(b":", 1)[1]) for k in client.scan_iter(match=f"{redis_prefix}:k:n:*")
+              if not k.endswith(b"on")}
+    assert shards
+    for shard in shards:
+        client.setrange(f"{redis_prefix}:k:n:{shard}", 0, b"\xff")
+    client.close()
+    # An id never stored whose name key falls in a damaged shard.
+    probe = next(name for name in (f"probe-{i}" for i in range(100_000))
+                 if int(name_keys([name])[0]) % (1 << 32) % count in shards)
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match="does not match the checksum it ends with or its bit in "
+                                               f"{redis_prefix}:k:n:on"):
+            _ = probe in idx
 
 
 def test_a_decremented_paragraph_count_is_detected(redis_prefix, texts, tmp_path):

@@ -189,7 +189,9 @@ end
 #: ("PREFIX:"), expected ``seq:d`` and ``seq:p`` (the last row ids handed out), documents
 #: N, paragraphs M, shards of k:p, k:d (ARGV 9-10), the u64 key / u32 id blobs of k:p,
 #: k:d (ARGV 11-14), L bucket log entries, C paragraph chunk appends, G ids to check,
-#: P documents to publish, paragraphs published (ARGV 15-19), then L log entries
+#: P documents to publish, paragraphs published (ARGV 15-19), shards of k:n, the u64
+#: name key / u32 row blobs of the P documents published (ARGV 20-22; the name multimap
+#: ``k:n:``, see :func:`.records.name_keys`), then L log entries
 #: (:mod:`.log`), C pairs (key suffix, bytes appended), N pairs (header ``d:``, text
 #: ``t:``), G public ids (the first part checks every id of the batch: none may be
 #: stored or given twice), P triples (public id, row, digest; the last part publishes
@@ -211,7 +213,7 @@ if seq_d ~= tonumber(ARGV[5]) or seq_p ~= tonumber(ARGV[6]) then
 end
 local nd, np = tonumber(ARGV[7]), tonumber(ARGV[8])
 local l, c, g, pub = tonumber(ARGV[15]), tonumber(ARGV[16]), tonumber(ARGV[17]), tonumber(ARGV[18])
-local chunks = 20 + l
+local chunks = 23 + l
 local docs = chunks + 2 * c
 local checks = docs + 2 * nd
 local publish = checks + g
@@ -244,6 +246,7 @@ if lost then return lost end
 local paragraphs = opened(k .. 'n:p', 'paragraphs')
 if not paragraphs then return count_damage(k .. 'n:p') end
 local bad = load(k .. 'k:p:', tonumber(ARGV[9]), ARGV[11]) or load(k .. 'k:d:', tonumber(ARGV[10]), ARGV[13])
+  or load(k .. 'k:n:', tonumber(ARGV[20]), ARGV[21])
 if bad then return shard_damage(bad) end
 redis.call('PEXPIRE', ARGV[1], ARGV[3])
 for d = 0, nd - 1 do
@@ -258,8 +261,9 @@ for q = 0, c - 1 do
 end
 multimap('MADD', k .. 'k:p:', tonumber(ARGV[9]), ARGV[11], ARGV[12])
 multimap('MADD', k .. 'k:d:', tonumber(ARGV[10]), ARGV[13], ARGV[14])
+multimap('MADD', k .. 'k:n:', tonumber(ARGV[20]), ARGV[21], ARGV[22])
 flush()
-local appended = append_log(log, 20, l)
+local appended = append_log(log, 23, l)
 redis.call('SET', k .. 'seq:d', seq_d + nd)
 redis.call('SET', k .. 'seq:p', seq_p + np)
 if pub > 0 then
@@ -387,13 +391,40 @@ return {redis.call('HLEN', ARGV[1] .. 'ids'), get('n:d'), get('n:p'), get('top:d
 """
 
 #: ARGV: key prefix, a public document id.  {row, its ``d:`` record (``false`` when
-#: missing)} read at once, or {whether ``dg`` has an entry of the id} when ``ids`` does
-#: not list it (both are written and deleted by the same call: an entry in ``dg`` only
-#: is an ``ids`` entry renamed or deleted).
+#: missing)} read at once, or {} when ``ids`` does not list the id (then
+#: :data:`NAMES` tells whether it should).
 FIND = r"""#!lua flags=no-writes
 local row = redis.call('HGET', ARGV[1] .. 'ids', ARGV[2])
-if not row then return {redis.call('HEXISTS', ARGV[1] .. 'dg', ARGV[2])} end
+if not row then return {} end
 return {row, redis.call('GET', ARGV[1] .. 'd:' .. row)}
+"""
+
+#: ARGV: key prefix, the name multimap's base (``k:n:``), N, then N pairs (a public
+#: document id, its name key's shard number), then the shard count (the bitmap's end
+#: mark).  For each id {whether ``ids`` lists it,
+#: whether ``dg`` has an entry of it}, then for each distinct shard given {its string
+#: (``false``: missing), its bit in ``BASE .. 'on'``}, in the order first given, then
+#: the bitmap's end mark -- read at once, so a concurrent add or removal (which changes
+#: ``ids``, ``dg`` and ``k:n:`` in one call) cannot look like damage
+#: (:meth:`~dedup.storage.redis.named.Named._unlisted`).
+NAMES = r"""#!lua flags=no-writes
+local k, base, n = ARGV[1], ARGV[1] .. ARGV[2], tonumber(ARGV[3])
+local out, seen = {}, {}
+for i = 0, n - 1 do
+  local id = ARGV[4 + 2 * i]
+  out[#out + 1] = redis.call('HEXISTS', k .. 'ids', id)
+  out[#out + 1] = redis.call('HEXISTS', k .. 'dg', id)
+end
+for i = 0, n - 1 do
+  local shard = ARGV[5 + 2 * i]
+  if not seen[shard] then
+    seen[shard] = true
+    out[#out + 1] = redis.call('GET', base .. shard)
+    out[#out + 1] = redis.call('GETBIT', base .. 'on', tonumber(shard))
+  end
+end
+out[#out + 1] = redis.call('GETBIT', base .. 'on', tonumber(ARGV[4 + 2 * n]))
+return out
 """
 
 #: ARGV: lock key, token, lease (ms).  Renews the lease if the lock is still ours (1), else 0.

@@ -6,7 +6,7 @@ to boilerplate tallies.  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -17,12 +17,13 @@ from ..rowcheck import damaged, listed
 from .lua import TRAILER
 
 #: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
-#: paragraph content keys (one entry a row), document content keys, and the tallies
-#: (one entry a distinct paragraph text judged).  At the defaults and 1M paragraphs:
-#: ~60, ~50 and ~60 entries a shard -- a few hundred bytes, so a shard's key costs ~1
+#: paragraph content keys (one entry a row), document content keys, the tallies
+#: (one entry a distinct paragraph text judged) and the names (one entry a document,
+#: :func:`.records.name_keys`).  At the defaults and 1M paragraphs: ~60, ~50, ~60 and
+#: ~50 entries a shard -- a few hundred bytes, so a shard's key costs ~1
 #: byte an entry and a look-up reads little.  (The LSH buckets are the bucket log,
 #: :mod:`.log`.)
-SHARD_BITS_BELOW = {"k:p:": 6, "k:d:": 9, "k:t:": 6}
+SHARD_BITS_BELOW = {"k:p:": 6, "k:d:": 9, "k:t:": 6, "k:n:": 9}
 #: Keys per MGET when reading multimap shards (a batch's look-up is several MGETs,
 #: pipelined: one round trip, without one huge reply).
 MGET_KEYS = 4096
@@ -135,16 +136,27 @@ class Multimaps:
             on = ((byte >> (7 - at % 8).astype(np.uint8)) & 1).astype(bool)
         else:
             on = np.array(replies[parts:], dtype=bool)
-        if not on[-1]:
-            raise IndexCorrupt(damaged(self.path, f"the content-key shards' presence bitmap {self._k}{base}on is "
-                                                  "missing or lost its end mark"))
-        on = on[:-1]
+        self._end_mark(base, bool(on[-1]))
         # A writer may have made or emptied a shard between the MGET and the bitmap's
         # read: such shards are read again, with their bits, in one atomic call.
-        blobs, on = self._settled(base, shards, blobs, on)
+        blobs, on = self._settled(base, shards, blobs, on[:-1])
+        return self._verified(base, shards, blobs, on), values
+
+    def _end_mark(self, base: str, on: bool) -> None:
+        if not on:
+            raise IndexCorrupt(damaged(self.path, f"the content-key shards' presence bitmap {self._k}{base}on is "
+                                                  "missing or lost its end mark"))
+
+    def _verified(self, base: str, shards: Sequence[int], blobs: Sequence[Optional[bytes]], on: Sequence[bool]
+                  ) -> list[bytes]:
+        """The entries of shards ``shards`` of kind ``base`` from their strings ``blobs``
+        (``None``: missing) and presence bits ``on``, each verified (its checksum, and
+        its presence against its bit).
+
+        Raises :class:`IndexCorrupt` naming the shards that do not verify."""
         bodies, bad = [], []
         tag = base[-2:-1].encode()
-        for x, blob, present in zip(shards, blobs, on.tolist()):
+        for x, blob, present in zip(shards, blobs, np.asarray(on, dtype=bool).tolist()):
             if blob is None:
                 bodies.append(b"")
                 if present:
@@ -159,7 +171,7 @@ class Multimaps:
             raise IndexCorrupt(damaged(self.path, f"the content-key shard{'s' if len(names) > 1 else ''} "
                                                   f"{listed(names)} {'do' if len(names) > 1 else 'does'} not match "
                                                   f"the checksum it ends with or its bit in {self._k}{base}on"))
-        return bodies, values
+        return bodies
 
     def _settled(self, base: str, shards: list[int], blobs: list, on: np.ndarray) -> tuple[list, np.ndarray]:
         """``blobs`` and presence bits ``on`` of ``shards``, those that disagree (a shard

@@ -16,7 +16,7 @@ from ...settings import Settings
 from ...split import Span
 from ..protocol import IndexCorrupt, Listed, StoredDocument
 from ..rowcheck import damaged
-from .records import ParagraphTable, stored_digest, unpack_documents, unpack_meta, unpack_text
+from .records import ParagraphTable, name_keys, stored_digest, unpack_documents, unpack_meta, unpack_text
 from .log import number
 from .url import RedisURL, _guarded
 
@@ -33,6 +33,10 @@ class Named:
     settings: Settings
     _counts: Any
     _find: Any
+    _names: Any
+    _shards: dict[str, int]
+    _end_mark: Callable[[str, bool], None]
+    _verified: Callable[..., list[bytes]]
     _check_listed: Callable[[int, int, str], None]
     _paragraph_count: Callable[[Optional[bytes]], int]
     _read_paragraphs: Callable[[np.ndarray], ParagraphTable]
@@ -44,12 +48,9 @@ class Named:
     @_guarded("read")
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         k = self._k
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hget(k + "ids", doc_id)
-        pipe.hexists(k + "dg", doc_id)
-        row, digested = pipe.execute()
+        row = self._r.hget(k + "ids", doc_id)
         if row is None:
-            self._unlisted(doc_id, digested)
+            self._unlisted([doc_id])
             return None
         head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
         if head_blob is None or text_blob is None:
@@ -75,9 +76,7 @@ class Named:
         pipe.hmget(self._k + "dg", ids)
         rows, digests = pipe.execute()
         key = self._k + "dg"
-        for d, r, g in zip(ids, rows, digests):
-            if r is None:
-                self._unlisted(d, g is not None)
+        self._unlisted([d for d, r in zip(ids, rows) if r is None])
         return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
                 for d, r, g in zip(ids, rows, digests) if r is not None}
 
@@ -116,8 +115,8 @@ class Named:
         """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
         read-only script call: the entry and the record at once)."""
         found = self._find(args=[self._k, doc_id])
-        if len(found) == 1:
-            self._unlisted(doc_id, found[0])
+        if not found:
+            self._unlisted([doc_id])
             return False
         row = int(found[0])
         if found[1] is None:
@@ -125,14 +124,50 @@ class Named:
         self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
         return True
 
-    def _unlisted(self, doc_id: str, digested: Any) -> None:
-        """Raise :class:`IndexCorrupt` when ``dg`` has an entry of ``doc_id`` (``digested``)
-        that ``ids`` does not list: the same call writes and deletes both, so its ``ids``
-        entry was renamed or deleted (the old name read "not stored").  One HEXISTS in the
-        round trip that found the id absent."""
-        if digested:
-            raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
-                                                  f"{self._k}ids does not list (its ids entry was renamed or deleted)"))
+    def _unlisted(self, doc_ids: list[str]) -> None:
+        """Raise :class:`IndexCorrupt` when one of ``doc_ids``, which ``ids`` did not
+        list, is still bound to a stored row elsewhere: by an entry in ``dg``, or by the
+        name multimap ``k:n:`` (:func:`.records.name_keys`) at a row whose record holds
+        that id (or is missing).  The same call writes and deletes all three, so its
+        ``ids`` entry was renamed or deleted.  One read-only script call
+        (:data:`.lua.NAMES`: ``ids``, ``dg`` and the shards at once), only for ids found
+        absent; a record read only when a shard lists the name.
+
+        Why the name multimap: an id renamed in both ``ids`` and ``dg`` (``HDEL`` +
+        ``HSET`` in each, the digest entry rewritten to verify under the new name) read
+        "not stored" under its old name, and an add under it stored the text again
+        (session 13's stated blind spot); the shards are sealed like the content keys'."""
+        if not doc_ids:
+            return
+        keys, count = name_keys(doc_ids), self._shards["k:n:"]
+        shards = ((keys & np.uint64(0xFFFFFFFF)) % np.uint64(count)).astype(np.int64).tolist()
+        flat = self._names(args=[self._k, "k:n:", len(doc_ids), *[x for pair in zip(doc_ids, shards) for x in pair],
+                                 count])
+        n, distinct = len(doc_ids), list(dict.fromkeys(shards))
+        listed, digested = flat[0 : 2 * n : 2], flat[1 : 2 * n : 2]
+        self._end_mark("k:n:", bool(flat[-1]))
+        tail = flat[2 * n : -1]
+        bodies = dict(zip(distinct, self._verified("k:n:", distinct, tail[0::2], [bool(b) for b in tail[1::2]])))
+        suspects: list[tuple[str, int]] = []
+        for doc_id, key, shard, now, dg in zip(doc_ids, keys.tolist(), shards, listed, digested):
+            if now:  # published since the caller read ``ids``: absent from its view, not damage
+                continue
+            if dg:
+                raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
+                                                      f"{self._k}ids does not list (its ids entry was renamed or "
+                                                      "deleted)"))
+            entries = np.frombuffer(bodies[shard], dtype="<u4").reshape(-1, 2)
+            suspects += [(doc_id, int(r)) for r in entries[entries[:, 0] == key >> 32, 1].tolist()]
+        if not suspects:
+            return
+        records = self._r.mget([f"{self._k}d:{row}" for _, row in suspects])
+        for (doc_id, row), record in zip(suspects, records):
+            holds = (unpack_documents([record], np.array([row]), self.path)[0].doc_id if record is not None
+                     else None)
+            if holds is None or holds == doc_id:  # else another id of the same 64-bit name key
+                raise IndexCorrupt(damaged(self.path, f"{self._k}ids does not list document {doc_id!r}, which "
+                                                      f"{self._k}k:n:{shards[doc_ids.index(doc_id)]} binds to "
+                                                      f"document row {row} (its ids entry was renamed or deleted)"))
 
     def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
         """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``

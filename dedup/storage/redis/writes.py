@@ -26,6 +26,7 @@ from .records import (
     chunk_entries,
     digest_value,
     document_checks,
+    name_keys,
     pack_document,
     pack_paragraphs,
     pack_text,
@@ -151,11 +152,13 @@ class Writes:
             publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs)
                         for x in (doc_id, row, digest_value(doc_id, row, d.digest))]
                        if last else [])
+            names = name_keys(ids) if last else np.zeros(0, np.uint64)
             args: list = [
                 k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
                 self._shards["k:p:"], self._shards["k:d:"],
                 u64(keys[lo:hi]), u32(p_ids), u64(doc_keys[a:b]), u32(d_rows),
                 len(entries), len(appends) // 2, len(checks), n if last else 0, m,
+                self._shards["k:n:"], u64(names), u32(rows if last else rows[:0]),
                 *entries, *appends, *headers[2 * a : 2 * b], *checks, *publish]
             done = self._insert(args=args)
             if not done[0]:  # only the first part checks ids: nothing was written
@@ -241,6 +244,7 @@ class Writes:
                 heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
+                "MDEL", k + "k:n:", self._shards["k:n:"], u64(name_keys([doc_id])), u32(np.array([row])),
                 "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
                 "COUNT", k + "n:p", "paragraphs", -head.paragraphs, "INCRBY", k + "n:d", -1]
         ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))
