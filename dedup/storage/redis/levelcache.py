@@ -42,6 +42,11 @@ class LevelCache:
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(0, dtype=np.uint32)
         self._rows = 0
+        # Where each held row id's values are (index into the columns above; -1: not
+        # held).  Why not a binary search of ``_ids``: a look-up's hits are ~100k
+        # rows at 100k articles, in no order, and searching them cost ~3 ms a call
+        # (half a single check's look-up); the map costs 4 bytes a row id.
+        self._where = np.zeros(0, dtype=np.int32)
         self._dead = np.zeros(0, dtype=np.int64)  # sorted
 
     def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray,
@@ -81,10 +86,23 @@ class LevelCache:
                 merged = np.concatenate([old[:n], new])[order][last]
                 old[: len(merged)] = merged
             self._rows = int(last.sum())
+            self._place(self._ids[: self._rows], 0)
             return
         for old, new in zip(self._columns(), (ids, *values)):
             old[n : n + len(ids)] = new
         self._rows = n + len(ids)
+        self._place(ids, n)
+
+    def _place(self, ids: np.ndarray, first: int) -> None:
+        """Record that rows ``ids`` are held at positions ``first ..`` (``_where``)."""
+        if not len(ids):
+            return
+        top = int(ids.max()) + 1
+        if top > len(self._where):  # doubles when full, like the columns
+            grown = np.full(max(top, 2 * len(self._where), 1024), -1, dtype=np.int32)
+            grown[: len(self._where)] = self._where
+            self._where = grown
+        self._where[ids] = np.arange(first, first + len(ids), dtype=np.int32)
 
     @property
     def dead(self) -> np.ndarray:
@@ -125,7 +143,7 @@ class LevelCache:
             key, row = key[live], row[live]
         if not sketches:
             return key, row, self._sketches[:0]
-        return key, row, self._sketches[np.searchsorted(self._ids[: self._rows], row)]
+        return key, row, self._sketches[self._where[row]]
 
     def signatures(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(held, signatures)``: which of ``ids`` are held rows not dropped (``dropped``:
@@ -144,8 +162,11 @@ class LevelCache:
 
     def _find(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
         ids = np.asarray(ids, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self._ids[: self._rows], ids), max(self._rows - 1, 0))
-        held = (self._ids[at] == ids) if self._rows else np.zeros(len(ids), bool)
+        inside = (ids >= 0) & (ids < len(self._where))
+        at = np.full(len(ids), -1, dtype=np.int64)
+        at[inside] = self._where[ids[inside]]
+        held = at >= 0
+        at[~held] = 0
         if len(self._dead) and not dropped:
             held &= ~np.isin(ids, self._dead)
         return held, at
@@ -160,4 +181,4 @@ class LevelCache:
         """Bytes of memory the held arrays take."""
         return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(d.nbytes for d in self._directories) \
             + sum(c.nbytes for c in self._columns()) \
-            + self._dead.nbytes
+            + self._where.nbytes + self._dead.nbytes
