@@ -159,29 +159,47 @@ def banded_now(record: bytes, flag: int, check: int) -> bytes:
     return bytes(out)
 
 
+def _doc_id(blob: bytes) -> str:
+    try:
+        return blob[DOC.size :].decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return blob[DOC.size :].decode("utf-8", "replace")  # damaged: the checksum says so
+
+
+#: :data:`DOC`'s fields as a numpy record (one view of many headers at once).
+_DOC_FIELDS = np.dtype({"names": ["key", "first", "chars", "paragraphs", "banded", "added", "check"],
+                        "formats": ["<u8", "<i8", "<u4", "<u4", "u1", "<f8", "<u8"],
+                        "offsets": [0, 8, 16, 20, DOC_BANDED, 25, DOC_CHECK], "itemsize": DOC.size})
+
+
 def unpack_documents(blobs: list[bytes], ids: np.ndarray, name: str) -> list[DocHeader]:
-    """The records of document rows ``ids``, verified against their checksums.
+    """The records of document rows ``ids``, verified against their checksums.  The
+    fixed fields of all of them are read by one numpy view (a check reads ~20 records
+    an article: one by one, decoding them was ~6 % of a batched check at 100k).
 
     Raises :class:`IndexCorrupt` naming a truncated record or one that does not verify."""
-    heads, checks = [], []
-    for row, blob in zip(np.asarray(ids).tolist(), blobs):
-        if len(blob) < DOC.size:
-            raise IndexCorrupt(f"{name}: the index is damaged: stored document row {row} is truncated "
-                               f"({len(blob)} bytes)")
-        key, first, chars, paragraphs, banded, added, check = DOC.unpack_from(blob)
-        try:
-            doc_id = blob[DOC.size :].decode("utf-8", "surrogatepass")
-        except UnicodeDecodeError:
-            doc_id = blob[DOC.size :].decode("utf-8", "replace")  # damaged: the checksum says so below
-        heads.append(DocHeader(key, first, chars, paragraphs, bool(banded), added, doc_id))
-        checks.append(check)
-    if heads:
-        ids = np.asarray(ids, dtype=np.int64)
-        computed = document_checks(ids, *(np.array([getattr(h, f) for h in heads], dtype=t) for f, t in (
-            ("key", np.uint64), ("first", np.int64), ("chars", np.int64), ("paragraphs", np.int64),
-            ("added", np.float64), ("banded", np.int64))), [h.doc_id for h in heads])
-        verify(np.array(checks, dtype=np.uint64), computed, ids, name, "document")
-    return heads
+    if not len(blobs):
+        return []
+    ids = np.asarray(ids, dtype=np.int64)
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    short = np.flatnonzero(sizes < DOC.size)
+    if len(short):
+        raise IndexCorrupt(f"{name}: the index is damaged: stored document row {int(ids[short[0]])} is truncated "
+                           f"({int(sizes[short[0]])} bytes)")
+    joined = np.frombuffer(b"".join(blobs), dtype=np.uint8)
+    starts = offsets_from_counts(sizes)[:-1]
+    f = joined[starts[:, None] + np.arange(DOC.size)].view(_DOC_FIELDS).ravel()
+    try:
+        doc_ids = [b[DOC.size :].decode("utf-8", "surrogatepass") for b in blobs]
+    except UnicodeDecodeError:
+        doc_ids = [_doc_id(b) for b in blobs]
+    key, first, chars, paragraphs = (f["key"].astype(np.uint64), f["first"].astype(np.int64),
+                                     f["chars"].astype(np.int64), f["paragraphs"].astype(np.int64))
+    banded, added = f["banded"] != 0, f["added"].astype(np.float64)
+    computed = document_checks(ids, key, first, chars, paragraphs, added, banded.astype(np.int64), doc_ids)
+    verify(f["check"].astype(np.uint64), computed, ids, name, "document")
+    return list(map(DocHeader, key.tolist(), first.tolist(), chars.tolist(), paragraphs.tolist(), banded.tolist(),
+                    added.tolist(), doc_ids))
 
 
 #: The meta fields under ``meta_check`` (all of them: none changes after creation).
