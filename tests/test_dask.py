@@ -239,12 +239,12 @@ def test_document_tasks_carry_no_key_arrays(monkeypatch):
 
 def test_containment_prefilter_in_chunks_is_the_same(monkeypatch):
     """The candidate stage judges its containment candidates a chunk of pairs at a
-    time (memory bounded whatever the partition's chance pairs): chunks of 7 give the
-    same report as one chunk."""
+    time when they involve more than ``ITEMS`` items (memory bounded whatever the
+    partition's chance pairs): chunks of 7 pairs give the same report as one chunk."""
     from dedup.plan import candidates
 
     whole = report(scan(SAMPLE / "rewrites", jobs=1))
-    monkeypatch.setattr(candidates, "CHUNK", 7)
+    monkeypatch.setattr(candidates, "ITEMS", 14)
     calls = []
     real = candidates.containment.plausible
     monkeypatch.setattr(candidates.containment, "plausible", lambda *a, **k: calls.append(1) or real(*a, **k))

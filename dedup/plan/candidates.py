@@ -28,9 +28,9 @@ from .scratch import load, save
 
 #: Bins of first-item numbers that the candidates are counted in.
 BINS = 4096
-#: Containment candidates judged at once (:func:`_plausible`): at most twice as many
-#: items' signatures read, ~60 MB.
-CHUNK = 1 << 14
+#: Items whose signatures :func:`_plausible` holds at once (~1.7 KB each: the
+#: signature and the low bytes it compares, ~55 MB).
+ITEMS = 1 << 15
 
 
 def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
@@ -84,21 +84,29 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
 def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
     """The distinct containment candidates that :func:`dedup.containment.plausible`
     keeps (their estimate is not far below what a contained pair has), read from the
-    involved items' signatures and set sizes, :data:`CHUNK` pairs at a time.
+    involved items' signatures and set sizes: each involved item's once, when there
+    are at most :data:`ITEMS` of them, else ``ITEMS // 2`` pairs at a time.
 
-    Why in chunks: the items with a chance partner in a partition grow with the
-    corpus (more texts share a MinHash value at some position), and each costs ~1.8 KB
-    here (its signature, and the low bytes :func:`~dedup.containment.plausible` compares);
-    at 250,000 paragraphs a partition's 75,000 pairs involved 35,000 items (~60 MB).
-    Each pair is judged alone, so the chunks' kept pairs are the same pairs."""
+    Why bounded: the items with a chance partner in a partition grow with the corpus
+    (more texts share a MinHash value at some position), and each costs ~1.7 KB
+    here (its signature, and the low bytes :func:`~dedup.containment.plausible`
+    compares); at 250,000 paragraphs a partition's 75,000 pairs involved 35,000 items
+    (~60 MB).  Why not always in chunks of pairs: a partition's pairs share their
+    items (the benchmark corpus: 200,000 pairs of 21,000 items), so chunks of pairs
+    read and convert most items' signatures once per chunk -- 12 times there, half
+    the prefilter's CPU.  Each pair is judged alone, so the chunks' kept pairs are
+    the same pairs."""
     if not len(pairs):
         return pairs
     code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
+    pairs = np.stack(np.divmod(code, plan.items), axis=1)
+    whole = sorted_unique(pairs)
+    chunk = len(code) if len(whole) <= ITEMS else max(ITEMS // 2, 1)
     kept = []
-    for lo in range(0, len(code), CHUNK):
-        pairs = np.stack(np.divmod(code[lo : lo + CHUNK], plan.items), axis=1)
-        involved = sorted_unique(pairs)
-        local = np.searchsorted(involved, pairs)  # a few items, many pairs: cheaper than an argsort's inverse
+    for lo in range(0, len(code), chunk):
+        part = pairs[lo : lo + chunk]
+        involved = whole if chunk == len(code) else sorted_unique(part)
+        local = np.searchsorted(involved, part)  # a few items, many pairs: cheaper than an argsort's inverse
         sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
         kept.append(involved[containment.plausible(sigs, sizes, local, plan.settings.containment)])
     return np.concatenate(kept)
