@@ -47,12 +47,15 @@ keeps the boilerplate tallies and checks that none is missing.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import secrets
 import shlex
 import sqlite3
 import stat
 import urllib.parse
+import warnings
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -80,6 +83,7 @@ from .schema import (
     check_meta,
     create_schema,
     translate,
+    translate_os,
     undecodable,
     upgrade_schema,
 )
@@ -273,6 +277,13 @@ def open_sqlite(
         # SQLite needs a writable folder for WAL's shared-memory file; on read-only
         # media nothing can change the file, which is what ``immutable`` declares.
         query += "&immutable=1"
+    if not readonly and not p.exists():
+        _create(name, settings or Settings(), derive, busy_timeout)
+    elif not _size(name) and (wal := _size(name + "-wal")):  # before SQLite deletes it (see _empty)
+        raise IndexCorrupt(
+            f"{name}: is empty but its write-ahead log {os.path.basename(name)}-wal holds {wal:,} bytes "
+            "(was the index file truncated?); refusing to create an index over them: move both away "
+            "or use another path")
     uri = "file:" + urllib.parse.quote(os.path.abspath(name)) + query
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -306,8 +317,8 @@ def _prepare(
             f"{name}: is not empty but holds no dedup index (if it was one, its write-ahead log "
             f"{os.path.basename(name)}-wal was lost, and with it everything not yet folded into the file); "
             "refusing to write over it: move it away or use another path")
-    if not tables and readonly:
-        raise IndexCorrupt(f"{name}: is empty, not a dedup index")
+    if not tables:
+        _empty(name, readonly)
     try:
         if not tables:  # in the rollback journal: see above
             create_schema(conn, settings or Settings(), derive)
@@ -333,6 +344,56 @@ def _prepare(
         raise translate(err, name, "create" if not tables else "open") from err
     stored = check_meta(meta, name, settings, derive)
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
+
+
+def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) -> None:
+    """Create a new index at ``name`` whole or not at all: its schema is written to a
+    file beside it (``NAME-new.PID.RANDOM``, removed however this ends), which is then
+    linked in under ``name``.  Why: SQLite creates a file when it opens it, so an
+    ``index add`` interrupted while it created the index left a 0-byte file that later
+    opens called "not a dedup index" (U9 of #12).  ``os.link`` never replaces a file:
+    when a concurrent creator's index got there first, that one is opened instead (and
+    its settings compared with ours, as on any open).  On a file system without hard
+    links the index is created in place, as SQLite does."""
+    temp = f"{name}-new.{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        conn = sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(temp)), uri=True,
+                               timeout=busy_timeout, isolation_level=None)
+        try:
+            create_schema(conn, settings, derive)
+        finally:
+            conn.close()
+        try:
+            os.link(temp, name)
+        except FileExistsError:
+            pass  # a concurrent creator's index: opened next
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS):
+                raise translate_os(err, name, "create") from err
+    except sqlite3.Error as err:
+        raise translate(err, name, "create") from err
+    finally:
+        for leftover in (temp, temp + "-journal"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+
+
+def _empty(name: str, readonly: bool) -> None:
+    """What opening a file without tables does when it is empty (0 bytes): a writable
+    open creates the index in it, with a warning; a read-only open is refused.  Why a
+    0-byte file is taken over: it holds nothing to lose, and it is what an interrupted
+    creation left before creation was made atomic (:func:`_create`).  An empty file
+    beside a non-empty write-ahead log was refused before SQLite opened it
+    (:func:`open_sqlite`): SQLite deletes the log of an empty database when it opens
+    it, and the log may be all that is left of an index whose file was truncated."""
+    if readonly:
+        raise IndexCorrupt(
+            f"{name}: is empty (0 bytes), not a dedup index yet (an index creation interrupted by an older "
+            f"dedup leaves such a file); `dedup index add --db {shlex.quote(name)} ...` creates the index in it")
+    warnings.warn(f"{name}: was empty (0 bytes, as an interrupted index creation leaves it): "
+                  "creating a new index in it", stacklevel=4)
 
 
 def _refuse_special(name: str) -> None:

@@ -1,0 +1,90 @@
+"""Creating an SQLite index is whole or nothing, and an empty file is handled as a user
+expects (U9 of #12): an ``index add`` interrupted while it created the index left a
+0-byte file that ``check`` and ``stats`` called "not a dedup index".  Each test failed on
+the code before creation was atomic (the interrupted creation left the 0-byte file; an
+empty file was taken over silently; an empty file beside a non-empty log was taken over
+and SQLite deleted the log).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+
+import pytest
+from click.testing import CliRunner
+from textgen import prose
+
+import dedup.storage.sqlite
+from dedup.cli import main
+from dedup.index import Index
+from dedup.storage import IndexCorrupt
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_an_interrupted_creation_leaves_no_file_and_the_next_add_creates_the_index(tmp_path, monkeypatch, when):
+    """Interrupted before or after the schema is written: nothing is left under the
+    index's name or beside it, and the next open creates the index."""
+    real = dedup.storage.sqlite.create_schema
+
+    def interrupted(*args, **kwargs):
+        if when == "after":
+            real(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dedup.storage.sqlite, "create_schema", interrupted)
+    path = tmp_path / "i.dedup"
+    with pytest.raises(KeyboardInterrupt):
+        Index.open(path)
+    assert os.listdir(tmp_path) == []
+    monkeypatch.undo()
+    with Index.open(path) as idx:
+        idx.add(prose(random.Random(1), 50), "a")
+    with Index.open(path, readonly=True) as idx:
+        assert "a" in idx
+
+
+def test_an_empty_file_is_refused_read_only_and_taken_over_with_a_warning(tmp_path):
+    path = tmp_path / "i.dedup"
+    path.touch()
+    with pytest.raises(IndexCorrupt, match=r"i.dedup: is empty \(0 bytes\), not a dedup index yet.*"
+                                           r"`dedup index add --db .*i.dedup \.\.\.` creates the index in it"):
+        Index.open(path, readonly=True)
+    assert path.stat().st_size == 0
+    with pytest.warns(UserWarning, match=r"i.dedup: was empty \(0 bytes.*creating a new index in it"):
+        idx = Index.open(path)
+    with idx:
+        idx.add(prose(random.Random(2), 50), "a")
+    with Index.open(path, readonly=True) as idx:
+        assert "a" in idx
+
+
+def test_an_empty_file_beside_a_non_empty_log_is_never_written_over(tmp_path):
+    """SQLite deletes the log of an empty database on open: the log may be all that is
+    left of an index whose file was truncated."""
+    path = tmp_path / "i.dedup"
+    path.touch()
+    wal = tmp_path / "i.dedup-wal"
+    wal.write_bytes(b"\x37\x7f\x06\x82" + bytes(4092))
+    for readonly in (True, False):
+        with pytest.raises(IndexCorrupt, match="is empty but its write-ahead log i.dedup-wal holds 4,096 bytes"):
+            Index.open(path, readonly=readonly)
+    assert path.stat().st_size == 0 and wal.read_bytes()[:4] == b"\x37\x7f\x06\x82" and wal.stat().st_size == 4096
+
+
+def test_the_cli_names_an_empty_file_and_index_add_creates_the_index_in_it(tmp_path):
+    doc = tmp_path / "doc.txt"
+    doc.write_text(prose(random.Random(3), 60), encoding="utf-8")
+    db = tmp_path / "i.dedup"
+    db.touch()
+    stats = run("index", "stats", "--db", db)
+    assert stats.exit_code == 2 and "is empty (0 bytes), not a dedup index yet" in stats.stderr
+    checked = run("check", doc, "--db", db)
+    assert checked.exit_code == 2 and "is empty (0 bytes)" in checked.stderr
+    added = run("index", "add", doc, "--db", db)
+    assert added.exit_code == 0 and "was empty (0 bytes" in added.stderr and "1 added" in added.stdout
+    assert run("index", "stats", "--db", db).exit_code == 0
