@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
 
 import numpy as np
@@ -44,6 +46,7 @@ from ..readers.text import surrogate_problem
 from ..segments import offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
+from ..split import split_paragraphs
 from .band import banded
 from .common import recurring_flags
 from .items import LevelPlan
@@ -64,6 +67,16 @@ BATCH_DOCUMENTS = 256
 #: Hard caps on a batch, which keep its temporary arrays to a few hundred MB.
 BATCH_MAX_DOCUMENTS = 1024
 BATCH_MAX_CHARS = 16_000_000
+#: Paragraphs signed at most at once (U2 of #12): a document with more is signed a
+#: chunk of its paragraphs at a time (:func:`_chunks`) and a shard's files are written
+#: a batch or chunk at a time (:class:`_Appender`), so signing holds ~2.8 KB per
+#: paragraph of one chunk, not of a whole file (16 MB of one million one-line
+#: paragraphs took 2.8 GB).
+CHUNK_PARAGRAPHS = 1 << 15
+#: Bytes of a shard's arrays held in memory before they are appended to its files.
+SPILL_BYTES = 1 << 26
+#: The shard files that hold offsets into another (rebased as chunks are appended).
+_OFFSETS = ("hash_offsets", "unit_offsets", "offsets", "preview_offsets")
 
 
 @dataclass(frozen=True)
@@ -167,22 +180,26 @@ def sign_shard(
     cache: SignatureCache | None = None,
 ) -> ShardInfo:
     """Sign ``task``'s documents and write their paragraph items' files (see the
-    module doc; documents are made from those by :func:`document_shard`).
+    module doc; documents are made from those by :func:`document_shard`), a batch --
+    or a chunk of a long document's paragraphs (:data:`CHUNK_PARAGRAPHS`) -- at a time.
 
     Raises ``OSError`` when the scratch folder cannot be written.
     """
     if cache is not None:  # a copy that counts this shard's events, and never warns
         cache = copy.copy(cache)
         cache.stats, cache.warn = CacheStats(), False
-    parts = [sign_batch(batch, settings, cache) for batch in task.batches]
-    corpus = Corpus.concat(parts or [sign_documents([], settings)], settings.num_perm)
-    documents = [d for batch in task.batches for d in batch.documents]
-    doc_bytes = utf8_sizes(documents, np.arange(len(documents)), np.zeros(len(documents), np.int64),
-                           np.array([len(d.text) for d in documents], dtype=np.int64))
-    items = {"paragraph": _write_paragraphs(scratch, task.shard, corpus, documents, doc_bytes)}
+    documents: list[DocumentInfo] = []
+    with _Appender(lambda name: scratch.shard(task.shard, "paragraph", name)) as out:
+        for batch in task.batches:
+            for part in _signed(batch, settings, cache):
+                out.add(_paragraph_arrays(part, len(documents)))
+                documents.extend(part.finished)
+        if not out.rows:  # no document: the files still say so
+            out.add(_paragraph_arrays(_whole(sign_documents([], settings), []), 0))
+        items = {"paragraph": out.rows}
     return ShardInfo(
         shard=task.shard,
-        documents=[dataclasses.replace(d, utf8_bytes=b) for d, b in zip(corpus.documents, doc_bytes.tolist())],
+        documents=documents,
         items=items,
         cache=cache.stats if cache is not None else None,
     )
@@ -200,22 +217,174 @@ def sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None = 
     return corpus
 
 
-def _write_paragraphs(scratch: Scratch, shard: int, corpus: Corpus, documents: Sequence[Document],
-                      doc_bytes: np.ndarray) -> int:
-    """Write the paragraph items' files, and what the document stage
-    (:func:`document_shard`) rebuilds documents from; returns how many paragraphs.
-    ``documents`` are the corpus's documents (their texts give the paragraphs' UTF-8
-    sizes), ``doc_bytes`` their own."""
-    sh = corpus.shingles
-    for name, array in (("hashes", sh.hashes), ("hash_offsets", sh.offsets), ("units", sh.units),
-                        ("widths", sh.widths), ("unit_offsets", offsets_from_counts(sh.units)),
-                        ("doc_paragraphs", np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)),
-                        ("doc_chars", np.array([d.chars for d in corpus.documents], dtype=np.int64)),
-                        ("doc_bytes", doc_bytes)):
-        save(scratch.shard(shard, "paragraph", name), array)
-    places = {"doc": corpus.para_doc, "index": corpus.para_index, "start": corpus.para_start, "end": corpus.para_end,
-              "utf8_bytes": utf8_sizes(documents, corpus.para_doc, corpus.para_start, corpus.para_end)}
-    return write_items(scratch, shard, "paragraph", paragraph_items(corpus), places, corpus.para_preview)
+@dataclass(frozen=True)
+class _Part:
+    """Signed paragraphs written together: a batch's, or a chunk of one long
+    document's.  ``corpus``'s spans index ``texts`` (a chunk's: its slice of the
+    document's text, which starts at character ``at`` and paragraph ``first`` of the
+    document); ``finished``: the documents whose last paragraph is in this part (with
+    their UTF-8 sizes), in order."""
+
+    corpus: Corpus
+    texts: Sequence[Document]
+    finished: list[DocumentInfo]
+    at: int = 0
+    first: int = 0
+
+
+def _whole(corpus: Corpus, documents: Sequence[Document]) -> _Part:
+    sizes = utf8_sizes(documents, np.arange(len(documents)), np.zeros(len(documents), np.int64),
+                       np.array([len(d.text) for d in documents], dtype=np.int64))
+    return _Part(corpus, documents, [dataclasses.replace(d, utf8_bytes=b)
+                                     for d, b in zip(corpus.documents, sizes.tolist())])
+
+
+def _signed(batch: Batch, settings: Settings, cache: SignatureCache | None) -> Iterator[_Part]:
+    """``batch`` signed: whole (from ``cache`` when it has it) -- or, when one of its
+    documents may have more than :data:`CHUNK_PARAGRAPHS` paragraphs, the others in
+    runs and that one a chunk at a time (:func:`_chunks`), none of it cached."""
+    if not any(map(_may_be_long, batch.documents)):
+        yield _whole(sign_batch(batch, settings, cache), batch.documents)
+        return
+    run: list[Document] = []
+    for doc in batch.documents:
+        if _may_be_long(doc):
+            if run:
+                yield _whole(sign_documents(run, settings), run)
+                run = []
+            yield from _chunks(doc, settings)
+        else:
+            run.append(doc)
+    if run:
+        yield _whole(sign_documents(run, settings), run)
+
+
+def _may_be_long(doc: Document) -> bool:
+    """Whether ``doc`` may have more than :data:`CHUNK_PARAGRAPHS` paragraphs: a
+    paragraph takes a character and a line break at least."""
+    text = doc.text
+    if len(text) < 2 * CHUNK_PARAGRAPHS - 1:
+        return False
+    return sum(map(text.count, ("\n", "\r", "\x85", "\u2028", "\u2029"))) >= CHUNK_PARAGRAPHS
+
+
+def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
+    """``doc`` signed :data:`CHUNK_PARAGRAPHS` paragraphs at a time: each chunk is the
+    text from its first paragraph's start to its last one's end, which splits into
+    exactly those paragraphs -- the separators between them are in it, and a chunk of
+    one paragraph (whose own line breaks could then split it) never is, the last
+    chunk taking the one left over.  Checked all the same: a chunk that splits
+    otherwise raises ``RuntimeError`` (a bug, never a wrong result)."""
+    spans = np.array(split_paragraphs(doc.text), dtype=np.int64).reshape(-1, 2)
+    n = len(spans)
+    if n <= CHUNK_PARAGRAPHS:
+        yield _whole(sign_documents([doc], settings), [doc])
+        return
+    cuts = list(range(0, n, CHUNK_PARAGRAPHS)) + [n]
+    if cuts[-1] - cuts[-2] < 2:
+        del cuts[-2]
+    size = utf8_sizes([doc], np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([len(doc.text)], np.int64))
+    info = DocumentInfo(doc.path, len(doc.text), n, doc.source, int(size[0]))
+    for i, j in zip(cuts, cuts[1:]):
+        at, stop = int(spans[i, 0]), int(spans[j - 1, 1])
+        piece = dataclasses.replace(doc, text=doc.text[at:stop])
+        corpus = sign_documents([piece], settings)
+        if (corpus.paragraphs != j - i or not np.array_equal(corpus.para_start + at, spans[i:j, 0])
+                or not np.array_equal(corpus.para_end + at, spans[i:j, 1])):
+            raise RuntimeError(f"{doc.path}: paragraphs {i} to {j - 1} split otherwise on their own")
+        yield _Part(corpus, [piece], [info] if j == n else [], at, i)
+
+
+def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
+    """The paragraph items' files of ``part`` (the ``doc`` numbers start at
+    ``doc_base``; offsets start at 0, :class:`_Appender` rebases them), and what the
+    document stage (:func:`document_shard`) rebuilds documents from."""
+    corpus, sh = part.corpus, part.corpus.shingles
+    arrays = {"hashes": sh.hashes.astype(np.uint64, copy=False), "hash_offsets": sh.offsets.astype(np.int64, copy=False),
+              "units": sh.units.astype(np.int64, copy=False), "widths": sh.widths.astype(np.uint8, copy=False),
+              "unit_offsets": offsets_from_counts(sh.units),
+              "doc_paragraphs": np.array([d.paragraphs for d in part.finished], dtype=np.int64),
+              "doc_chars": np.array([d.chars for d in part.finished], dtype=np.int64),
+              "doc_bytes": np.array([d.utf8_bytes for d in part.finished], dtype=np.int64)}
+    places = {"doc": corpus.para_doc + doc_base, "index": corpus.para_index + part.first,
+              "start": corpus.para_start + part.at, "end": corpus.para_end + part.at,
+              "utf8_bytes": utf8_sizes(part.texts, corpus.para_doc, corpus.para_start, corpus.para_end)}
+    arrays.update(item_arrays(paragraph_items(corpus), places, corpus.para_preview))
+    return arrays
+
+
+class _Appender:
+    """A shard's files written a part at a time (:func:`sign_shard`): each file is the
+    concatenation of its parts' arrays (offsets rebased, :data:`_OFFSETS`), as if they
+    had been signed together.  Parts are held in memory up to :data:`SPILL_BYTES`,
+    then appended to a raw ``.part`` file beside each one; closing writes each file
+    (an ``.npy`` header, then its rows), a few MB at a time.  ``rows``: the
+    paragraphs added.  Files are left unwritten when the block raises."""
+
+    def __init__(self, path: Callable[[str], Path]) -> None:
+        self.path = path
+        self.rows = 0
+        self._held: dict[str, list[np.ndarray]] = {}
+        self._shape: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
+        self._ends: dict[str, int] = {}
+        self._bytes = 0
+        self._spilled: set[str] = set()
+
+    def __enter__(self) -> "_Appender":
+        return self
+
+    def add(self, arrays: dict[str, np.ndarray]) -> None:
+        self.rows += len(arrays["keys"])
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            if name in _OFFSETS:
+                end = self._ends.get(name)
+                array = array if end is None else array[1:] + end
+                self._ends[name] = int(array[-1]) if len(array) else self._ends.get(name, 0)
+            dtype, shape = self._shape.get(name, (array.dtype, (0, *array.shape[1:])))
+            if array.dtype != dtype or array.shape[1:] != shape[1:]:
+                raise ValueError(f"shard file {name}: parts of {dtype} {shape[1:]} and {array.dtype} {array.shape[1:]}")
+            self._shape[name] = (dtype, (shape[0] + len(array), *shape[1:]))
+            self._held.setdefault(name, []).append(array)
+            self._bytes += array.nbytes
+        if self._bytes > SPILL_BYTES:
+            self._spill()
+
+    def _spill(self) -> None:
+        for name, arrays in self._held.items():
+            with open(self._part(name), "ab") as out:
+                for array in arrays:
+                    out.write(memoryview(array).cast("B"))
+            self._spilled.add(name)
+        self._held = {name: [] for name in self._held}
+        self._bytes = 0
+
+    def _part(self, name: str) -> Path:
+        path = self.path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.with_name(path.name + ".part")
+
+    def __exit__(self, kind, value, traceback) -> None:
+        try:
+            if kind is None:
+                for name, (dtype, shape) in self._shape.items():
+                    self._write(name, dtype, shape)
+        finally:
+            for name in self._spilled:
+                self._part(name).unlink(missing_ok=True)
+
+    def _write(self, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> None:
+        held = self._held.get(name, [])
+        if name not in self._spilled:
+            save(self.path(name), np.concatenate(held) if len(held) != 1 else held[0])
+            return
+        with open(self.path(name), "wb") as out:
+            np.lib.format.write_array_header_2_0(
+                out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
+            with open(self._part(name), "rb") as part:
+                shutil.copyfileobj(part, out, 1 << 22)
+            for array in held:
+                out.write(memoryview(array).cast("B"))
 
 
 def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
@@ -268,6 +437,13 @@ def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim
 
 def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: dict, previews: Sequence[str]) -> int:
     """Write one level's item files; returns how many items it has."""
+    for name, array in item_arrays(items, places, previews).items():
+        save(scratch.shard(shard, level, name), array)
+    return len(items.keys)
+
+
+def item_arrays(items: Items, places: dict, previews: Sequence[str]) -> dict[str, np.ndarray]:
+    """One level's item files (see the module doc), by name."""
     n = len(items.keys)
     lengths = items.ends - items.starts
     sets = unique_sets(items.hashes[ranges(items.starts, lengths)], offsets_from_counts(lengths))
@@ -277,6 +453,4 @@ def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: 
     encoded = [p.encode("utf-8", "surrogatepass") for p in previews]
     arrays["preview"] = np.frombuffer(b"".join(encoded), dtype=np.uint8)
     arrays["preview_offsets"] = offsets_from_counts(np.fromiter(map(len, encoded), dtype=np.int64, count=n))
-    for name, array in arrays.items():
-        save(scratch.shard(shard, level, name), array)
-    return n
+    return arrays
