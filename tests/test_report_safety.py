@@ -92,6 +92,26 @@ def test_check_csv_neutralizes_stored_ids(tmp_path):
     assert row["verdict"] == "duplicate" and row["matched_id"] == "'=cmd|' /C calc'!A0"
 
 
+def test_verdict_csv_escapes_control_characters_in_ids(tmp_path, monkeypatch):
+    """Tester's T2 of #12: the ``path`` cell was escaped but the ``id`` and
+    ``matched_id`` cells of ``index add`` / ``check`` carried an ESC ... BEL and tabs raw."""
+    monkeypatch.chdir(tmp_path)
+    text = prose(random.Random(5), 60)
+    folder = tmp_path / "n"
+    folder.mkdir()
+    for name in (f"esc{ESC_TITLE}.txt", "tab\there.txt"):
+        (folder / name).write_text(text, encoding="utf-8")
+    added = run("index", "add", "n", "--db", tmp_path / "n.dedup", "--format", "csv")
+    checked = run("check", "n", "--db", tmp_path / "n.dedup", "--format", "csv")
+    for res in (added, checked):
+        for raw in ("\x1b", "\x07", "\t"):
+            assert raw not in res.stdout
+    rows = list(csv.DictReader(io.StringIO(checked.stdout)))
+    assert {r["id"] for r in rows} == {"n/esc\\x1b]0;pwned\\x07.txt", "n/tab\\there.txt"}
+    assert {r["matched_id"] for r in rows} == {"n/esc\\x1b]0;pwned\\x07.txt"}  # the tab one was a duplicate
+    assert "'n/tab\\there.txt" not in added.stdout and "n/tab\\there.txt" in added.stdout
+
+
 def test_json_report_of_a_non_utf8_file_name_is_valid_and_lossless(tmp_path):
     rng = random.Random(4)
     text = prose(rng, 60)

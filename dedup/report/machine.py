@@ -17,7 +17,7 @@ from typing import Any, Iterable, TextIO
 from ..results import ScanResult
 from ..verdict import Verdict, VerdictReport
 from .bulk import Names, chunks, document_objects, group_blocks, group_objects, pair_blocks, pair_objects
-from .safety import csv_cell, csv_name, json_name, json_text, warning_text
+from .safety import csv_cell, csv_id, csv_name, json_name, json_text, warning_text
 from .summary import Tally
 
 #: Pairs encoded per write: few system calls, bounded memory.
@@ -195,8 +195,8 @@ def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     for doc, v in report.judged:
         d = _verdict_dict(v, report.adding)
         writer.writerow([csv_name(doc.path)] + [_blank_none(x) for x in (
-            v.doc_id, d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
-            v.reason, d["matched_id"], round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,
+            csv_id(v.doc_id), d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
+            v.reason, csv_id(d["matched_id"]), round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,
             " ".join(map(str, v.seen)), len(v.matches), "")])
     for e in report.errors:
         writer.writerow([csv_name(e.path)] + [_blank_none(x) for x in (

@@ -64,6 +64,15 @@ def csv_name(name: object) -> object:
     return csv_cell(printable_name(name)) if isinstance(name, str) else name
 
 
+def csv_id(doc_id: object) -> object:
+    """A stored document's id as a CSV cell, as ``dedup index list`` writes it (ids
+    already write a backslash ``\\\\``): every control character, tabs too, as an
+    escape, then :func:`csv_cell` (tester's T2 of #12: the ``id`` and ``matched_id``
+    cells of ``check`` / ``index add`` carried an ESC ... BEL raw).  ``None`` stays
+    ``None`` (an empty cell)."""
+    return csv_cell(printable(doc_id, tabs=False)) if isinstance(doc_id, str) else doc_id
+
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
