@@ -25,7 +25,7 @@ from dedup.index.bytebound import equal_bound
 from dedup.minhash import floor
 from dedup.settings import Settings
 from dedup.storage.bucketfile import MAGIC
-from dedup.storage.protocol import low_bytes
+from dedup.storage.optional import low_bytes
 from dedup.storage.sqlite import SQLiteStorage
 from dedup.verdict import Policy
 

@@ -1,5 +1,5 @@
 """Exact copies of matched stored texts (contract rule 5) listed without reading the
-rows of texts stored once (:class:`~dedup.storage.protocol.KeyCounts`): the verdicts
+rows of texts stored once (:class:`~dedup.storage.optional.KeyCounts`): the verdicts
 of checks and batch adds are those of a backend that counts nothing, for texts stored
 once, twice and more than ``MAX_COPIES`` times, matched exactly and as rewrites; and
 fewer rows are read."""

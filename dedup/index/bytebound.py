@@ -6,7 +6,7 @@ Why: at 100k stored articles of ~20 paragraphs a check meets ~360 chance candida
 estimate floor was a random B-tree seek of ~15-25 us -- about 10 ms a check, twice
 the whole check's budget (``benchmarks/README-index.md``).  A backend that keeps each
 row's *signature bytes* (the low byte of every MinHash value,
-:class:`~dedup.storage.protocol.SignatureBytes`; SQLite keeps them in its bucket file,
+:class:`~dedup.storage.optional.SignatureBytes`; SQLite keeps them in its bucket file,
 256 bytes a row at 256 permutations) answers the floor itself: equal values have equal
 low bytes, so the positions where two rows' bytes agree are at least the positions
 where their signatures agree.  A pair whose bytes agree in fewer positions than a
@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..segments import sorted_unique
-from ..storage.protocol import Level, SignatureBytes, Storage, low_bytes
+from ..storage.optional import SignatureBytes, low_bytes
+from ..storage.protocol import Level, Storage
 
 
 def equal_bound(store: Storage, level: Level, signatures: np.ndarray, refs: np.ndarray) -> np.ndarray:

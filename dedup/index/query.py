@@ -31,7 +31,8 @@ import numpy as np
 from ..minhash import estimate, floor
 from ..segments import first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
-from ..storage.protocol import KeyCounts, SignatureBytes, Storage
+from ..storage.optional import KeyCounts, SignatureBytes
+from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
 from ..verify import score_pairs
 from . import contain

@@ -11,7 +11,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..storage.protocol import Leased, NewDocument, Storage
+from ..storage.optional import Leased
+from ..storage.protocol import NewDocument, Storage
 from ..verdict import Policy, Verdict
 from . import judge as judging
 from .batch import earlier_related

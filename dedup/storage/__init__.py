@@ -19,9 +19,9 @@ import re
 from typing import Any, Callable, Optional
 
 from ..settings import Settings
+from .optional import Compacting, Leased, Maintained
 from .protocol import (
     BUSY_TIMEOUT,
-    Compacting,
     Derive,
     IndexBusy,
     IndexCorrupt,
@@ -29,8 +29,6 @@ from .protocol import (
     IndexMissing,
     IndexReadOnly,
     IndexUnavailable,
-    Leased,
-    Maintained,
     SettingsMismatch,
     Storage,
     StorageError,

@@ -63,15 +63,16 @@ every backend):
    leaves out (texts it checks otherwise, flags changed in place) is said in its
    module and the README.
 
-Maintenance that only some backends need (SQLite's write-ahead-log checkpoint and
-bucket-file rewrite) is the optional :class:`Maintained` protocol, not part of the core.
+What only some backends do -- SQLite's write-ahead-log checkpoint and bucket-file
+rewrite, its signature bytes and key counts, Redis's lease and log compaction -- are
+the optional protocols of :mod:`dedup.storage.optional`, not part of the core.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Optional, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -330,93 +331,3 @@ class Storage(Protocol):
         backend details."""
 
     def close(self) -> None: ...
-
-
-def low_bytes(signatures: np.ndarray) -> np.ndarray:
-    """The signature bytes of :class:`SignatureBytes`: the low byte of each value of
-    ``(n, num_perm)`` uint32 signatures, ``(n, num_perm)`` uint8."""
-    return np.asarray(signatures).astype(np.uint8)  # (numpy's cast keeps the low byte)
-
-
-@runtime_checkable
-class SignatureBytes(Protocol):
-    """Optional: backends that keep each banded row's signature bytes
-    (:func:`low_bytes`) beside its buckets (SQLite, in its bucket file; added in
-    session 12).
-
-    Why: equal signature values have equal low bytes, so the positions in which two
-    rows' signature bytes agree bound the positions in which their signatures agree
-    from above -- a pair whose bytes agree in fewer positions than a floor needs is
-    below that floor exactly, and the index drops it without reading the stored row's
-    signature (at 100k stored articles ~360 random row reads a check, ~15-25 us each).
-    A backend that keeps its signatures in memory (Redis) needs no such thing."""
-
-    def signature_bytes(self, level: Level, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(known, lows)`` of banded rows ``ids`` (row ids from
-        :meth:`Storage.candidates` of ``level``), in the order of ``ids``: whether the
-        backend keeps the row's signature bytes, and :func:`low_bytes` of its
-        signature (``(len(ids), num_perm)`` uint8, zeros where not known).  A removed
-        row may still give its bytes."""
-
-
-@runtime_checkable
-class Leased(Protocol):
-    """The optional hooks of a backend whose write lock has a lease (Redis): the index
-    calls ``keep_lease`` between the long steps of a write transaction that make no
-    storage call (judging a batch), so the lease is renewed by the worker doing the
-    work -- a stalled one still loses it; and ``warm`` before a write transaction that
-    looks up (an add, a removal), so other writers do not wait for its preparation."""
-
-    def keep_lease(self) -> None:
-        """Renew the write lock's lease if due; raises :class:`IndexBusy` when it was lost."""
-
-    def warm(self) -> None:
-        """Outside any transaction: make ready now, before the lock is taken, what the
-        next write transaction's look-up would otherwise prepare while holding it (a new
-        Redis worker's band keys: ~95 s of CPU at 100k articles)."""
-
-
-@runtime_checkable
-class KeyCounts(Protocol):
-    """Optional: backends that count the stored rows of a content key without reading
-    them (SQLite: its key index; added in session 13).
-
-    Why: a look-up lists the exact copies of every matched stored text
-    (:meth:`Storage.paragraph_copies`, contract rule 5), but a matched text is mostly
-    stored once -- the copies read was the matched row itself, read whole a second
-    time (at 100k stored articles ~110 rows an article of a batch add, ~3 ms).  Keys
-    stored once have no copy to list: only the others are read."""
-
-    def key_counts(self, level: Level, keys: np.ndarray) -> np.ndarray:
-        """int64 per key of ``keys`` (uint64 content keys), in their order: how many
-        stored rows of ``level`` have it (0: none)."""
-
-
-@runtime_checkable
-class Compacting(Protocol):
-    """The optional hook of a backend whose bucket log keeps removed rows' entries
-    (Redis): ``Index.optimize`` calls it."""
-
-    def compact(self) -> dict[str, Any]:
-        """Rewrite the bucket log without the removed rows; returns what was done
-        (``backend``, ``path``, ``rows`` ``None``, ``log``: entries and bytes before and
-        after, rows left out; ``seconds``)."""
-
-
-@runtime_checkable
-class Maintained(Protocol):
-    """Optional maintenance hooks of backends that keep a read-optimized copy of their
-    buckets or a write log (SQLite); the index calls them when a backend has them."""
-
-    def checkpoint(self) -> None:
-        """Fold logged writes into the main store after a bulk write (best effort)."""
-
-    def optimize(self, when: Optional[Callable[[int, int], bool]] = None) -> Optional[dict[str, Any]]:
-        """Rewrite the read-optimized copy of the buckets, so look-ups stay fast as the
-        index grows; returns what was done.  With ``when(covered, behind)``: only if
-        that says so, and never waiting for another process doing it (returns ``None``
-        then)."""
-
-    def bucket_file_lag(self) -> tuple[int, int]:
-        """``(covered, behind)``: paragraph rows the read-optimized copy covers, and
-        rows stored since (what :meth:`optimize` would fold in)."""

@@ -36,7 +36,8 @@ from ..bucketfile import (
     write_bucket_file,
     writer_lock,
 )
-from ..protocol import Derive, IndexBusy, IndexCorrupt, IndexReadOnly, Level, low_bytes
+from ..optional import low_bytes
+from ..protocol import Derive, IndexBusy, IndexCorrupt, IndexReadOnly, Level
 from ..rowcheck import damaged, stored, verify
 from .checks import checked_signatures, heir_checks
 from .schema import _ROWS, read_live, translate_os, write_live
@@ -250,7 +251,7 @@ class Buckets:
         signature values (``(len(ids), num_perm)`` uint8; zeros where not known) --
         from the bucket file, the rows held since and the heirs (the last word).  Not
         known: rows of a format-3 file (until the next optimize), rows not stored.
-        See :class:`~dedup.storage.protocol.SignatureBytes`."""
+        See :class:`~dedup.storage.optional.SignatureBytes`."""
         ids = np.asarray(ids, dtype=np.int64)
         view = self._bucket_view()
         self._caught_up(view, level)
