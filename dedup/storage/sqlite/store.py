@@ -1,0 +1,170 @@
+"""The SQLite backend's storage object: the transactions, the rows by document id
+and the counts (see :mod:`dedup.storage.sqlite` for the layout; :func:`open_sqlite`
+opens the file and makes one).  Reading and writing rows, the buckets and the
+tallies are its mixins (:mod:`.rows`, :mod:`.buckets`, :mod:`.tallies`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+from ...settings import Settings
+from ...split import Span
+from ..bucketfile import bucket_path
+from ..protocol import Derive, IndexReadOnly, StoredDocument
+from ..rowcheck import stored, verify
+from .buckets import Buckets, _BucketView
+from .checks import text_checks
+from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners
+from .schema import translate, undecodable
+from .tallies import Tallies
+
+
+class SQLiteStorage(Rows, Buckets, Tallies):
+    """An index in one SQLite file.  Open with :func:`open_sqlite`."""
+
+    def __init__(
+        self,
+        path: str,
+        conn: sqlite3.Connection,
+        settings: Settings,
+        readonly: bool,
+        busy_timeout: float,
+        uid: str,
+        derive: Derive,
+    ) -> None:
+        self.path = path
+        self._derive = derive
+        self.busy_timeout = busy_timeout
+        self._waits = busy_timeout  # how long SQLite waits for a lock now
+        self.settings = settings
+        self.readonly = readonly
+        self._conn = conn
+        self._depth = 0
+        self._uid = uid
+        # The bucket file in use and what was stored since it was written (the "view"
+        # of the buckets), checked once per transaction against the file the database
+        # names.
+        self._view: Optional[_BucketView] = None
+        self._view_checked = False
+        # The first paragraph row id this transaction stored and has not tallied yet
+        # (an add tallies its batch after storing it): :meth:`tallies` does not ask
+        # those rows for a tally.
+        self._untallied: Optional[int] = None
+
+    @contextmanager
+    def transaction(self, write: bool) -> Iterator[None]:
+        """Snapshot reads, or hold the file's write lock (``BEGIN IMMEDIATE``) so a
+        decision taken on what was read is still true when it is written."""
+        if self._depth:
+            yield
+            return
+        if write and self.readonly:
+            raise IndexReadOnly(f"{self.path}: the index was opened read-only")
+        with self.errors("write to" if write else "read"):
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        self._depth = 1
+        self._view_checked = False
+        self._untallied = None
+        try:
+            with self.errors("write to" if write else "read"):
+                if not write:
+                    self._settle_view()
+                yield
+                self._conn.execute("COMMIT")
+        except BaseException:
+            # The view may hold rows this transaction wrote, now undone, or be half
+            # updated by an interrupted read: rebuilt on the next lookup.
+            self._view = None
+            if self._conn.in_transaction:
+                try:
+                    self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # the original error is the one to report
+            raise
+        finally:
+            self._depth = 0
+
+    @contextmanager
+    def errors(self, doing: str) -> Iterator[None]:
+        """Translate SQLite errors raised inside into clear :class:`StorageError` s."""
+        try:
+            yield
+        except sqlite3.Error as err:
+            if isinstance(err, sqlite3.OperationalError) and str(err).startswith("Could not decode to UTF-8"):
+                raise undecodable(self._conn, self.path, str(err)) from err
+            raise translate(err, self.path, doing, self._waits) from err
+
+    def _meta(self, key: str) -> Optional[str]:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def get(self, doc_id: str) -> Optional[StoredDocument]:
+        with self.errors("read"), self.transaction(write=False):
+            found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check, text, text_check FROM documents"
+                                       " WHERE doc_id = ?", (doc_id,)).fetchall()
+            self._ids_agree([doc_id], [r[1] for r in found])
+            if not found:
+                return None
+            paragraphs = self._conn.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?",
+                                            (found[0][0],)).fetchall()
+        row = found[0]
+        self._verify_documents(list(zip(*found)))
+        ids = np.array([row[0]], dtype=np.int64)
+        verify(stored([row[10]], self.path, "document", ids), text_checks(ids, [row[9]]), ids, self.path,
+               "document text")
+        rows = self._paragraph_rows(paragraphs)
+        _owners(ids, rows.docs, [(row[0], row[5])], self.path)
+        order = np.argsort(rows.index)
+        return StoredDocument(
+            doc_id=doc_id,
+            text=row[9],
+            paragraphs=tuple(Span(s, e) for s, e in zip(rows.start[order].tolist(), rows.end[order].tolist())),
+            meta=json.loads(row[7]) if row[7] else {},
+            added=row[4],
+        )
+
+    def contains(self, doc_id: str) -> bool:
+        with self.errors("read"), self.transaction(write=False):
+            found = [r[0] for r in self._conn.execute("SELECT doc_id FROM documents WHERE doc_id = ?", (doc_id,))]
+            self._ids_agree([doc_id], found)
+        return bool(found)
+
+    def count(self) -> int:
+        with self.errors("read"):
+            return self._conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        covered, _ = self.bucket_file_lag()
+        with self.errors("read"), self.transaction(write=False):
+            docs = self.count()
+            paras = self._conn.execute("SELECT COUNT(*) FROM paragraphs").fetchone()[0]
+            # The rows stored since the file, counted (the lag counts ids, and a
+            # replaced or removed document's ids are gone: 39 "behind" of 38 stored).
+            behind = self._conn.execute("SELECT COUNT(*) FROM paragraphs WHERE id > ?", (covered,)).fetchone()[0]
+        view = self._view
+        named = bucket_path(self.path, view.named) if view is not None and view.named else None
+        files = (self.path, self.path + "-wal", named)
+        size = sum(os.path.getsize(p) for p in files if p and os.path.exists(p))
+        return {
+            "documents": docs,
+            "paragraphs": paras,
+            "settings": self.settings.to_dict(),
+            "bytes": size,
+            "backend": "sqlite",
+            "path": self.path,
+            "bucket_file": {
+                "path": named,
+                "bytes": os.path.getsize(named) if named and os.path.exists(named) else 0,
+                "in_use": view is not None and bool(view.file.file_id),
+                "paragraphs_behind": behind,
+            },
+        }
+
+    def close(self) -> None:
+        self._conn.close()
