@@ -30,6 +30,7 @@ import dedup.storage.redis.log as log  # noqa: E402
 import dedup.storage.redis.records as records  # noqa: E402
 import dedup.storage.sqlite.checks as checks  # noqa: E402
 import dedup.storage.sqlite.rows as rows  # noqa: E402
+import dedup.storage.sqlite.writes as writes  # noqa: E402
 from dedup.index import Index  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def counted(function):
 
 
 def wrap() -> None:
-    for module in (checks, rows, records):
+    for module in (checks, rows, writes, records):
         for name in ("row_checks", "verify", "stored", "_owners"):
             if hasattr(module, name):
                 setattr(module, name, counted(getattr(module, name)))
