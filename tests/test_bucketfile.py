@@ -20,6 +20,7 @@ from textgen import prose, rewrite
 import dedup.index
 import dedup.storage.bucketfile.write
 import dedup.storage.sqlite.buckets
+import dedup.storage.sqlite.upkeep
 from dedup.index import Index, contain
 from dedup.storage.bucketfile.lookup import AHEAD
 from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
@@ -388,8 +389,8 @@ def test_an_automatic_rewrite_on_a_database_it_cannot_write_warns_and_writes_not
     monkeypatch.setattr(dedup.storage.sqlite.sqlite3, "connect",
                         lambda target, **kw: real_connect(target.split("?")[0] + "?mode=ro", **kw))
     written = []
-    real_write = dedup.storage.sqlite.buckets.write_bucket_file
-    monkeypatch.setattr(dedup.storage.sqlite.buckets, "write_bucket_file", lambda *a: written.append(1) or real_write(*a))
+    real_write = dedup.storage.sqlite.upkeep.write_bucket_file
+    monkeypatch.setattr(dedup.storage.sqlite.upkeep, "write_bucket_file", lambda *a: written.append(1) or real_write(*a))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         with Index.open(path) as idx:

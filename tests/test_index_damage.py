@@ -19,6 +19,7 @@ import pytest
 from textgen import prose, rewrite
 
 import dedup.storage.sqlite.buckets
+import dedup.storage.sqlite.upkeep
 from dedup.index import Index
 from dedup.storage import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
 from dedup.storage.sqlite.schema import translate
@@ -170,14 +171,14 @@ def test_a_busy_error_says_how_long_it_waited(tmp_path, rng, monkeypatch):
     with Index.open(path, auto_optimize=False) as idx:
         idx.add(article(rng), "a")
         blocker = sqlite3.connect(path, isolation_level=None)
-        real = dedup.storage.sqlite.buckets.write_bucket_file
+        real = dedup.storage.sqlite.upkeep.write_bucket_file
 
         def written_then_locked(*args, **kwargs):
             out = real(*args, **kwargs)
             blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock now
             return out
 
-        monkeypatch.setattr(dedup.storage.sqlite.buckets, "write_bucket_file", written_then_locked)
+        monkeypatch.setattr(dedup.storage.sqlite.upkeep, "write_bucket_file", written_then_locked)
         started = time.monotonic()
         with pytest.raises(IndexBusy, match="locked by another process for more than 1 s"):
             idx._store.optimize(when=lambda covered, behind: True)

@@ -39,11 +39,12 @@ Errors from SQLite are translated into :class:`~dedup.storage.protocol.StorageEr
 subclasses that name the file and the cause; a failed write rolls back whole.
 
 The modules: this one opens (or creates) the file; :mod:`.store` is the storage
-object, which holds the transactions; :mod:`.schema`
-creates, upgrades and checks it (:mod:`.upgrade`: an older format's rows checked and
-given checksums); :mod:`.rows` reads rows and :mod:`.writes` writes them, :mod:`.checks` says what their
-checksums cover; :mod:`.buckets` answers band-key look-ups and keeps the bucket file; :mod:`.tallies`
-keeps the boilerplate tallies and checks that none is missing.
+object, which holds the transactions; :mod:`.schema` creates, upgrades and checks the
+file (:mod:`.upgrade`: an older format's rows checked and given checksums);
+:mod:`.rows` reads rows and :mod:`.writes` writes them, :mod:`.checks` says what their
+checksums cover; :mod:`.buckets` answers band-key look-ups and :mod:`.upkeep` writes
+the bucket file; :mod:`.tallies` keeps the boilerplate tallies and checks that none is
+missing.
 """
 
 from __future__ import annotations

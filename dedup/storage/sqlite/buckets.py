@@ -1,7 +1,7 @@
 """How the SQLite index looks band keys up: a memory-mapped bucket file
 (:mod:`dedup.storage.bucketfile`) beside the database plus, in memory, what was stored
-since it was written; and the maintenance that rewrites the file (``optimize``) and
-folds the write-ahead log back (``checkpoint``).  A mixin of
+since it was written.  The maintenance that rewrites the file (``optimize``) and folds
+the write-ahead log back (``checkpoint``) is :mod:`.upkeep`.  A mixin of
 :class:`~dedup.storage.sqlite.SQLiteStorage`.
 """
 
@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-import uuid
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -29,34 +27,26 @@ from ..bucketfile import (
     bounded,
     bucket_path,
     empty_bucket_file,
-    merged_level,
     older_version,
     open_bucket_file,
-    remove_unnamed,
-    write_bucket_file,
-    writer_lock,
 )
 from ..optional import low_bytes
-from ..protocol import Derive, IndexBusy, IndexCorrupt, IndexReadOnly, Level
+from ..protocol import Derive, IndexCorrupt, Level
 from ..rowcheck import damaged, stored, verify
 from .checks import checked_signatures, heir_checks
-from .schema import _ROWS, read_live, translate_os, write_live
+from .schema import _ROWS, read_live
 
 #: A row's shingle-set size, as stored (the set is packed uint64 values; ``length``
 #: of a blob reads no overflow page); documents keep no set of their own.
 _SIZE = {"paragraph": "length(r.shingles) / 8", "document": "0"}
-#: A small index of each row table, which holds every row id.
-_NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
 #: Rows held in memory (stored since the bucket file was written) above which the
 #: process is told to optimize: reading them cost ~26 us each (measured), so 100k rows
 #: delay the first check of a fresh process by seconds.
 LARGE_DELTA = 100_000
-#: Seconds the automatic optimize waits for the write lock to name its new file.
-AUTO_NAMING_WAIT = 1.0
 
 
 class Buckets:
-    """Band-key look-ups and the bucket file's upkeep (needs ``_conn``, ``settings``,
+    """Band-key look-ups (needs ``_conn``, ``settings``,
     ``_derive``, ``transaction`` and the bookkeeping attributes set in ``__init__``)."""
 
     _conn: sqlite3.Connection
@@ -212,18 +202,6 @@ class Buckets:
                                                   "level and a row id")) from None
         verify(stored(cols[3], self.path, "heirs", seqs), heir_checks(seqs, levels, ids), seqs, self.path, "heirs")
 
-    @contextmanager
-    def _busy_timeout(self, seconds: float) -> Iterator[None]:
-        """Wait ``seconds`` (not the busy timeout) for locks inside; what a busy error
-        then says it waited (:meth:`errors`)."""
-        self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
-        self._waits = seconds
-        try:
-            yield
-        finally:
-            self._waits = self.busy_timeout
-            self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-
     def _derived(self, level: Level, rows: list) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, band_keys, sketches, sizes, lows)`` of the banded rows among ``(id,
         banded, packed signature, size, sig_check)`` rows as read, their flags and
@@ -292,131 +270,6 @@ class Buckets:
 
     def _sketch_width(self) -> int:
         return self._derive.sketch_width(self.settings)
-
-    def checkpoint(self) -> None:
-        """Copy the write-ahead log into the database and truncate it.
-
-        Why after a bulk load: the load's log is as large as the data it wrote, and
-        until it is folded back every read consults it (measured: check p50 ~2x slower
-        at 100k articles with a 4 GB log in place).  Busy readers just make it partial.
-        """
-        with self.errors("checkpoint"):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-
-    def optimize(self, when: Optional[Callable[[int, int], bool]] = None) -> Optional[dict[str, Any]]:
-        """Write a new bucket file (see :mod:`dedup.storage.bucketfile`) holding
-        everything stored, name it in the database, and remove the one it replaces.
-
-        The named file's buckets are merged with what was stored since (rows removed
-        since drop out); without a usable file everything is read from the signatures.
-        Reads one consistent snapshot (writers go on meanwhile; what they add reaches
-        every process's delta); one writer of bucket files at a time.  With ``when``
-        (the index's own call after writes: ``when(*bucket_file_lag())`` says whether
-        a new file is due) it does nothing and returns ``None`` when another process is
-        writing one or, once the lock is held, a new file is no longer due; otherwise a
-        busy lock is waited for up to the busy timeout, then :class:`IndexBusy`.
-        Returns what was written.
-        """
-        if self.readonly:
-            raise IndexReadOnly(f"{self.path}: the index was opened read-only")
-        started = time.perf_counter()
-        try:
-            mode = os.stat(self.path).st_mode & 0o666
-            with writer_lock(self.path, mode, self.busy_timeout if when is None else 0.0) as locked:
-                if not locked:
-                    if when is not None:
-                        return None
-                    raise IndexBusy(f"{self.path}: another process kept writing the bucket file for more than "
-                                    f"{self.busy_timeout:g} s; try again")
-                if when is not None and not when(*self.bucket_file_lag()):
-                    return None  # e.g. another process has just written one
-                # Fail before the work, not at the naming, if the database cannot be
-                # written (a read-only file opens as a read-only connection).
-                with self.transaction(write=True):
-                    self._conn.execute("UPDATE meta SET value = value WHERE key = 'uid'")
-                with self.transaction(write=False):
-                    view = self._bucket_view()
-                    try:  # the new file merges the old one: never carry damage over
-                        view.file.verify_all()
-                    except BucketFileDamaged as err:
-                        view = self._without_file(view, err)
-                    heirs = view.logged
-                    self._verify_log(view.file.heirs, heirs)
-                    levels = {level: self._merged(view, level) for level in _ROWS}
-                remove_unnamed(self.path, keep=[view.named])  # left by writers that died
-                file_id = uuid.uuid4().hex
-                path, entries = write_bucket_file(
-                    self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
-                # Naming the file in the database is what makes it used.  The automatic
-                # call does not queue behind a long writer for it (the file is then
-                # dropped, and a later write tries again).
-                with self._busy_timeout(AUTO_NAMING_WAIT if when is not None else self.busy_timeout):
-                    with self.transaction(write=True):
-                        write_live(self._conn, self.path, bucket_file=file_id)
-                remove_unnamed(self.path, keep=[file_id])  # the file it replaces
-        except OSError as err:
-            raise translate_os(err, self.path + "-lsh", "write the bucket file of") from err
-        return {
-            "path": path,
-            "bytes": os.path.getsize(path),
-            # Every banded row has the same number of keys (its band keys and any
-            # other keys the index derives: :class:`~dedup.storage.protocol.Derive`).
-            "rows": {level: n // self._keys_per_row() for level, n in entries.items()},
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-
-    def _merged(self, view: "_BucketView", level: Level):
-        """The level's buckets for a new file: the view's file merged with the rows
-        stored since and the heirs logged since (inside a read transaction)."""
-        table = _ROWS[level]
-        old = view.file.levels[level]
-        # The newest rows may have been removed since the old file: never cover less.
-        upto = max(old.upto, self._conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()[0])
-        # Every row id (``banded`` never goes back to 0, so the file's rows that still
-        # exist are still banded), read from a narrow index rather than the ~2 KB rows:
-        # at 100k articles 0.4 s instead of 1.5-3.3 s.
-        existing = np.sort(np.array([r[0] for r in self._conn.execute(
-            f"SELECT id FROM {table} INDEXED BY {_NARROW_INDEX[level]} WHERE id <= ?", (old.upto,))],
-            dtype=np.int64))
-
-        def chunks() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-            for sql, args in (
-                (f"SELECT id, banded, signature, {_SIZE[level]}, sig_check FROM {table} AS r WHERE id > ?"
-                 " AND id <= ? ORDER BY id", (old.upto, upto)),
-                (f"SELECT DISTINCT r.id, r.banded, r.signature, {_SIZE[level]}, r.sig_check FROM heirs AS h"
-                 f" JOIN {table} AS r"
-                 " ON r.id = h.id WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
-            ):
-                cur = self._conn.execute(sql, args)
-                while rows := cur.fetchmany(1 << 15):
-                    yield self._derived(level, rows)
-
-        def old_lows() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-            """The signature bytes of the old file's rows, from their stored
-            signatures (a format-3 file has none): one pass over the table."""
-            cur = self._conn.execute(f"SELECT id, banded, signature, sig_check FROM {table} WHERE id <= ?",
-                                     (old.upto,))
-            while rows := cur.fetchmany(1 << 15):
-                ids, unpacked = self._banded(level, rows)
-                yield ids, low_bytes(unpacked)
-
-        return merged_level(old, existing, upto, chunks(), self._sketch_width(), self.settings.num_perm,
-                            () if old.lows is not None else old_lows())
-
-    def _keys_per_row(self) -> int:
-        """Bucket keys stored per banded row (what :meth:`Derive.bands` gives a row)."""
-        return self._derive.bands(self.settings, np.zeros((1, self.settings.num_perm), np.uint32)).shape[1]
-
-    def bucket_file_lag(self) -> tuple[int, int]:
-        """``(covered, behind)``: paragraph rows up to the highest id the bucket file
-        covers, and rows stored since (all of them when there is no usable file, or
-        when it keeps no signature bytes: a format-3 file is rewritten as soon as the
-        index is opened writable with auto-optimize)."""
-        with self.transaction(write=False):
-            file = self._bucket_view().file.levels["paragraph"]
-            covered = file.upto if file.lows is not None else 0
-            top = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM paragraphs").fetchone()[0]
-        return covered, max(0, top - covered)
 
 
 @dataclass

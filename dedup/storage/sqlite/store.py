@@ -1,7 +1,8 @@
 """The SQLite backend's storage object: the transactions, the rows by document id
 and the counts (see :mod:`dedup.storage.sqlite` for the layout; :func:`open_sqlite`
-opens the file and makes one).  Reading rows, writing them, the buckets and the
-tallies are its mixins (:mod:`.rows`, :mod:`.writes`, :mod:`.buckets`, :mod:`.tallies`)."""
+opens the file and makes one).  Reading rows, writing them, the buckets' look-ups
+and upkeep and the tallies are its mixins (:mod:`.rows`, :mod:`.writes`,
+:mod:`.buckets`, :mod:`.upkeep`, :mod:`.tallies`)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,11 @@ from .checks import text_checks
 from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners
 from .schema import translate, undecodable
 from .tallies import Tallies
+from .upkeep import Upkeep
 from .writes import Writes
 
 
-class SQLiteStorage(Rows, Writes, Buckets, Tallies):
+class SQLiteStorage(Rows, Writes, Buckets, Upkeep, Tallies):
     """An index in one SQLite file.  Open with :func:`open_sqlite`."""
 
     def __init__(
