@@ -235,7 +235,11 @@ def _listing(folder: _Folder, selection: Selection, ancestors: set[tuple[int, in
         try:
             st = entry.stat()  # follows symlinks
         except OSError as err:
-            found.append((rel, ReadError(rel, _stat_failure(entry, err))))
+            # A broken link or a loop of links names no folder: like a file, it is an
+            # input (and its failure an error) only if the patterns want its name
+            # (tester's T1 of #12: `--include '*.txt'` failed on a dangling `.md`).
+            if not entry.is_symlink() or selection.wants(rel):
+                found.append((rel, ReadError(rel, _stat_failure(entry, err))))
             continue
         if stat.S_ISDIR(st.st_mode):
             if selection.prunes(rel):

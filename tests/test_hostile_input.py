@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dedup import Document, Index, ReadOptions, scan, scan_documents
+from dedup.sources import Selection
 from dedup.cli import main
 from textgen import prose
 
@@ -60,6 +61,20 @@ def test_link_loops_are_still_found_by_the_iterative_walk(tmp_path):
     result = scan(tmp_path)
     assert [d.path for d in result.documents] == ["a/b/x.txt"]
     assert "loop" in errors(result)["a/b/up"]
+
+
+def test_broken_links_the_patterns_leave_out_are_no_errors(tmp_path):
+    """Tester's T1 of #12: a dangling ``.md`` link failed an ``--include '*.txt'`` run."""
+    (tmp_path / "a.txt").write_text(GOOD)
+    (tmp_path / "broken.md").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "loopa").symlink_to(tmp_path / "loopb")
+    (tmp_path / "loopb").symlink_to(tmp_path / "loopa")
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "nowhere")
+    wanted = scan(tmp_path, selection=Selection(include=("*.txt",)))
+    assert [d.path for d in wanted.documents] == ["a.txt"] and list(errors(wanted)) == ["broken.txt"]
+    assert list(errors(scan(tmp_path, selection=Selection(exclude=("broken*",))))) == ["loopa", "loopb"]
+    everything = errors(scan(tmp_path))
+    assert everything["broken.md"].startswith("broken symbolic link") and "loop" in everything["loopa"]
 
 
 def test_special_files_named_on_the_command_line_are_errors_not_hangs(tmp_path):
