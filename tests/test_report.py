@@ -35,6 +35,23 @@ def test_csv_has_one_row_per_pair():
     assert {r["relation"] for r in rows} == {"near-duplicate"}
 
 
+def test_csv_lists_the_files_that_could_not_be_read(tmp_path):
+    """A scan of clean files and an unreadable one exits 0 with the error only on
+    stderr; a CSV report had no trace of it (JSON, JSON Lines, text and HTML had)."""
+    folder = tmp_path / "d"
+    folder.mkdir()
+    text = (FIXTURES / "ukraine-talks.txt").read_text(encoding="utf-8")
+    (folder / "a.txt").write_text(text, encoding="utf-8")
+    (folder / "b.txt").write_text(text, encoding="utf-8")
+    (folder / "=bin\x1b.txt").write_bytes(b"\x00\x01binary")
+    result = scan(folder)
+    rows = list(csv.DictReader(io.StringIO(render(result, "csv"))))
+    pairs, errors = rows[:len(result.pairs)], rows[len(result.pairs):]
+    assert pairs and all(r["kind"] != "error" and r["error"] == "" for r in pairs)
+    assert errors == [{**{c: "" for c in CSV_COLUMNS}, "kind": "error", "a_path": "'=bin\\x1b.txt",
+                       "error": "binary file (NUL byte at offset 0)"}]
+
+
 def test_csv_says_which_pairs_are_contained_in_its_last_column():
     """Tester T7 (session 12): a contained pair (similarity under the threshold) had no
     reason in CSV; ``relation`` is appended, so the old columns keep their places."""
@@ -49,7 +66,7 @@ def test_csv_says_which_pairs_are_contained_in_its_last_column():
     report = " ".join(around[:60] + quote.split() + around[60:])
     result = scan_documents([Document("quote.txt", quote), Document("report.txt", report)])
     rows = list(csv.reader(io.StringIO(render(result, "csv"))))
-    assert rows[0][:14] == list(CSV_COLUMNS[:14]) and rows[0][14:] == ["relation"]
-    got = {(r[0], r[-1]) for r in rows[1:]}
+    assert rows[0][:14] == list(CSV_COLUMNS[:14]) and rows[0][14:] == ["relation", "error"]
+    got = {(r[0], r[14]) for r in rows[1:]}
     assert got == {("document", "contained"), ("paragraph", "contained")}
     assert all(float(r[1]) < 0.3 for r in rows[1:])

@@ -17,7 +17,7 @@ from typing import Any, Iterable, TextIO
 from ..results import ScanResult
 from ..verdict import Verdict, VerdictReport
 from .bulk import Names, chunks, document_objects, group_blocks, group_objects, pair_blocks, pair_objects
-from .safety import csv_cell, csv_id, csv_name, json_name, json_text, warning_text
+from .safety import csv_cell, csv_id, csv_name, json_name, json_text, printable, warning_text
 from .summary import Tally
 
 #: Pairs encoded per write: few system calls, bounded memory.
@@ -108,6 +108,7 @@ CSV_COLUMNS = (
     "kind", "similarity", "containment_a", "containment_b", "estimate", "exact",
     "a_path", "a_paragraph", "a_start", "a_end", "b_path", "b_paragraph", "b_start", "b_end",
     "relation",  # appended (tester T7, session 12): the columns before it keep their places
+    "error",  # appended (session 14): an unreadable file's row says why, a pair's is empty
 )
 
 
@@ -122,7 +123,10 @@ def _blank_none(value: Any) -> Any:
 def write_csv(result: ScanResult, out: TextIO) -> None:
     """One row per pair (:data:`CSV_COLUMNS`); booleans ``true``/``false``, a
     paragraph of a document pair empty, text cells neutralized (:func:`csv_cell`),
-    ``relation`` ``near-duplicate`` or ``contained`` (as in JSON and Parquet)."""
+    ``relation`` ``near-duplicate`` or ``contained`` (as in JSON and Parquet).  Then one
+    row per file that could not be read, as JSON Lines has (``kind`` ``error``, the file
+    in ``a_path``, the reason in ``error``; every other cell empty), so a CSV report
+    shows what a scan could not read, not only stderr."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for chunk in chunks(result.pairs, _CHUNK):
@@ -130,9 +134,12 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
             [p.kind, round(p.similarity, 4), round(p.containment[0], 4), round(p.containment[1], 4),
              round(p.estimate, 4), _bool(p.exact)]
             + [x for loc in (p.a, p.b) for x in (csv_name(loc.path), *map(_blank_none, (loc.paragraph, loc.start, loc.end)))]
-            + [p.relation]
+            + [p.relation, ""]
             for p in chunk
         )
+    blank = [""] * (len(CSV_COLUMNS) - 3)
+    for e in result.errors:
+        writer.writerow(["error", *blank[:5], csv_name(e.path), *blank[5:], csv_cell(printable(e.error, tabs=False))])
 
 
 # -- verdicts (dedup check, dedup index add) --------------------------------------------
