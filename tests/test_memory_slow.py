@@ -62,3 +62,44 @@ def test_a_large_json_lines_gzip_is_streamed_and_read_whole(tmp_path):
     rss, report = peak_rss_mb(str(path), "--max-document-size", "1M")
     assert len(report["documents"]) == 4000 and report["errors"] == []
     assert rss < 2 * BOUND_MB  # the scan holds what it read; the reader adds no file-sized copy
+
+
+def _one_line_paragraphs(path, size: int) -> None:
+    """``size`` bytes of one-line paragraphs of 8 one-letter words (no blank line: one
+    paragraph per line, ~16 bytes each), as the session-13 tester's U2."""
+    rng = random.Random(2)
+    with open(path, "w") as out:
+        written = 0
+        while written < size:
+            line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
+            out.write(line)
+            written += len(line)
+
+
+SIGN = """
+import resource, sys
+from pathlib import Path
+from dedup.plan.scratch import Scratch
+from dedup.plan.sign import ShardTask, batches, sign_shard
+from dedup.readers import Document
+from dedup.settings import Settings
+text = open(sys.argv[1]).read()
+info = sign_shard(Scratch(Path(sys.argv[2])), ShardTask(0, list(batches([Document("x", text)]))), Settings())
+print(info.items["paragraph"], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+@pytest.mark.parametrize("megabytes", [16, 64])
+def test_signing_a_file_of_a_million_short_paragraphs_is_bounded(tmp_path, megabytes):
+    """U2 of #12: signing one 16 MB file of a million one-line paragraphs peaked at
+    2.8 GB (~2.8 KB a paragraph, all of them at once); signed a chunk of paragraphs at a
+    time, the signing stage holds the text and one chunk -- well under the bound for
+    16 MB, and 64 MB (four million paragraphs) costs about the text's extra bytes, not
+    another 2.8 KB a paragraph."""
+    path = tmp_path / "lines.txt"
+    _one_line_paragraphs(path, megabytes << 20)
+    out = subprocess.run([sys.executable, "-c", SIGN, str(path), str(tmp_path / "scratch")],
+                         capture_output=True, text=True, check=True).stdout.split()
+    paragraphs, rss = int(out[0]), int(out[1])
+    assert paragraphs > (megabytes << 20) // 17
+    assert rss < BOUND_MB + 8 * megabytes, (paragraphs, rss)
