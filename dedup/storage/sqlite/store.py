@@ -19,7 +19,7 @@ from ...split import Span
 from ..bucketfile import bucket_path
 from ..protocol import Derive, IndexReadOnly, StoredDocument
 from ..rowcheck import stored, verify
-from .buckets import Buckets, _BucketView
+from .buckets import _BucketView
 from .checks import text_checks
 from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners
 from .schema import translate, undecodable
@@ -28,7 +28,7 @@ from .upkeep import Upkeep
 from .writes import Writes
 
 
-class SQLiteStorage(Rows, Writes, Buckets, Upkeep, Tallies):
+class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
     """An index in one SQLite file.  Open with :func:`open_sqlite`."""
 
     def __init__(

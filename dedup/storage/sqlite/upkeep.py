@@ -7,7 +7,6 @@ names it in the database; ``checkpoint`` folds the write-ahead log back.  A mixi
 from __future__ import annotations
 
 import os
-import sqlite3
 import time
 import uuid
 from contextlib import contextmanager
@@ -15,11 +14,10 @@ from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
-from ...settings import Settings
 from ..bucketfile import BucketFileDamaged, merged_level, remove_unnamed, write_bucket_file, writer_lock
 from ..optional import low_bytes
 from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
-from .buckets import _SIZE, _BucketView
+from .buckets import _SIZE, Buckets, _BucketView
 from .schema import _ROWS, translate_os, write_live
 
 #: A small index of each row table, which holds every row id.
@@ -28,18 +26,11 @@ _NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
 AUTO_NAMING_WAIT = 1.0
 
 
-class Upkeep:
-    """``optimize``, ``checkpoint`` and ``bucket_file_lag`` (needs ``_conn``,
-    ``settings``, ``_derive``, ``transaction`` and the look-ups of
-    :class:`~.buckets.Buckets`)."""
+class Upkeep(Buckets):
+    """``optimize``, ``checkpoint`` and ``bucket_file_lag``, on top of the look-ups
+    (:class:`~.buckets.Buckets`): a new file merges the one in use with what was stored
+    since, as a look-up sees them."""
 
-    _conn: sqlite3.Connection
-    settings: Settings
-    _derive: Derive
-    path: str
-    readonly: bool
-    busy_timeout: float
-    _uid: str
     _waits: float
 
     @contextmanager
