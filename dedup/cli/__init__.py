@@ -337,10 +337,13 @@ class _Commands(click.Group):
             except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
                 raise
             except BrokenPipeError:
+                failures.ending()
                 failures.broken_pipe()
             except (KeyboardInterrupt, failures.Terminated) as err:
+                failures.ending()
                 failures.interrupted(failures.exit_code_for_signal() or 130, debug, err)
             except Exception as err:
+                failures.ending()
                 failures.fail_unexpected(err, debug)
 
 

@@ -42,7 +42,13 @@ EXIT_BROKEN_PIPE = 128 + 13
 
 class Terminated(BaseException):
     """Raised in the main thread when the process receives SIGTERM (a BaseException,
-    like KeyboardInterrupt, so that ``except Exception`` does not swallow it)."""
+    like KeyboardInterrupt, so that ``except Exception`` does not swallow it);
+    ``signum``: the signal (what :func:`dedup.plan.shield.held_signals` compares a
+    signal held meanwhile with)."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 _received: list[int] = []
@@ -65,6 +71,18 @@ def signals_raise() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def ending() -> None:
+    """The command is ending (an error or a signal is being reported): SIGINT and
+    SIGTERM are ignored from here to the exit, so a further one cannot cut the last
+    lines short -- its ``KeyboardInterrupt`` or :class:`Terminated`, raised while they
+    were written, escaped every handler: a traceback and status 1 (click's "Aborted!"
+    for a Ctrl-C).  The status stays the first signal's (or the error's).  Only inside
+    :func:`signals_raise`, whose end puts the previous handlers back."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
 
 
 def _say_notes(err: BaseException) -> None:

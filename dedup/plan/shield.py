@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Optional
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
 
@@ -24,10 +24,18 @@ _HELD = (signal.SIGINT, signal.SIGTERM)
 @contextmanager
 def held_signals() -> Iterator[None]:
     """Run the block with SIGINT and SIGTERM held back (in the main thread; elsewhere
-    Python delivers no signal anyway).  A signal that arrived meanwhile is dropped when
-    the block raised, or when it ran while an interrupt or exit was on its way out (the
-    scan is ending: the first interrupt, or the error, is what the caller gets), and
-    delivered after the block otherwise."""
+    Python delivers no signal anyway).  A signal that arrived meanwhile is delivered
+    after the block -- unless it repeats the interrupt already on its way out of the
+    block or of the caller's clean-up (a second Ctrl-C while a ``KeyboardInterrupt``
+    unwinds, a second SIGTERM while the exception raised for the first does, see
+    :func:`_signal_of`), or the process is exiting (``SystemExit``): those are dropped,
+    since the first is what the caller gets.
+
+    Why not drop every signal held while an exception unwinds (as before, tester's U8
+    of #12): a SIGTERM held while a Ctrl-C's clean-up ran, or while an ordinary error
+    left the block, was lost -- and a caller that handles that exception (a Python
+    program catching ``KeyboardInterrupt``, a loop that logs an error and goes on) went
+    on running as if no SIGTERM had come."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -38,23 +46,30 @@ def held_signals() -> Iterator[None]:
         if handler not in (signal.SIG_IGN, None):
             previous[sig] = handler
             signal.signal(sig, lambda number, frame: held.append(number))
-    leaving = False  # an exception on its way out of the block
+    raised: Optional[BaseException] = None  # the block's own exception, on its way out
     try:
         yield
-    except BaseException:
-        leaving = True
+    except BaseException as err:
+        raised = err
         raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        # Dropped only when the process is ending anyway: the block raised, or the caller
-        # runs it while an interrupt or exit is on its way out (clean-up after a Ctrl-C).
-        # Any exception being handled meanwhile dropped it -- a caller's ``except`` clause,
-        # a generator being closed -- and ``index add`` went on for a minute (tester's U8).
-        handled = sys.exc_info()[1]
-        if held and not leaving and (handled is None or isinstance(handled, (Exception, GeneratorExit))):
+        # What is on its way out: the block's own exception, else the one the caller is
+        # handling (its clean-up after a Ctrl-C, an ``except`` clause, a generator closing).
+        unwinding = raised if raised is not None else sys.exc_info()[1]
+        if not isinstance(unwinding, SystemExit):
             for number in dict.fromkeys(held):
-                signal.raise_signal(number)
+                if number != _signal_of(unwinding):
+                    signal.raise_signal(number)
+
+
+def _signal_of(err: Optional[BaseException]) -> Optional[int]:
+    """The signal an exception stands for: SIGINT for ``KeyboardInterrupt``, else its
+    ``signum`` (:class:`dedup.cli.failures.Terminated` carries SIGTERM's); ``None``."""
+    if isinstance(err, KeyboardInterrupt):
+        return signal.SIGINT
+    return getattr(err, "signum", None)
 
 
 @contextmanager
