@@ -50,4 +50,13 @@ def main() -> None:
         del sys.argv[0]
     from dedup.cli import main as command  # the slow part
 
-    command()
+    try:
+        command()
+    finally:
+        # The command has ended and chosen its status: a signal from here to the exit
+        # (the interpreter's shutdown, which runs finalizers) is ignored.  Python's
+        # shutdown puts back the default action of the handlers it installed, so a
+        # SIGTERM a second after a Ctrl-C killed the process (-15) after it had said
+        # "interrupted by SIGINT" (tester's T4 of #12); an ignored signal stays ignored.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)

@@ -601,6 +601,40 @@ sys.exit(main())
 """
 
 
+SLOW_EXIT = """
+import atexit, sys, time
+import dedup.cli.scan as command
+import dedup_entry
+
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+command.scan_paths = interrupted
+def slow_shutdown():  # the interpreter's exit runs finalizers (a pool's, say) after the command
+    print("exiting", file=sys.stderr, flush=True)
+    time.sleep(1.0)
+atexit.register(slow_shutdown)
+sys.argv[:] = ["-c", "dedup", "scan", sys.argv[1], "-q"]  # as the launcher starts it
+dedup_entry.main()
+"""
+
+
+@pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
+def test_a_second_signal_during_the_interpreters_exit_changes_nothing(tmp_path, second):
+    """Tester's T4 of #12: SIGINT, then SIGTERM a second later: "interrupted by SIGINT"
+    and then status -15 -- Python's shutdown had put the default action back."""
+    (tmp_path / "a.txt").write_text("Some text to scan here, long enough to be read as a document.\n")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_EXIT, str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parent.parent)
+    err = ""
+    while "exiting" not in err:
+        line = proc.stderr.readline()
+        assert line, err
+        err += line
+    proc.send_signal(second)
+    err += proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130 and "interrupted by SIGINT" in err and "Traceback" not in err, err
+
+
 @pytest.mark.parametrize("second", [signal.SIGTERM, signal.SIGINT])
 def test_a_second_signal_while_the_command_reports_its_end_changes_nothing(tmp_path, second):
     """U8 of #12: a SIGTERM (or a second Ctrl-C) arriving while the CLI wrote its last
