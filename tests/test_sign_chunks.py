@@ -13,9 +13,10 @@ from textgen import prose, rewrite
 from dedup import scan
 from dedup.plan import sign
 from dedup.plan.scratch import Scratch
-from dedup.plan.sign import Batch, ShardTask, batches, sign_shard
+from dedup.plan.sign import ShardTask, batches, sign_shard
 from dedup.readers import Document
 from dedup.settings import Settings
+from dedup.split import span_array, split_paragraphs
 
 
 def texts(rng: random.Random) -> dict[str, str]:
@@ -76,3 +77,18 @@ def test_a_scan_is_the_same_whatever_the_chunks(tmp_path, rng, monkeypatch):
     monkeypatch.setattr(sign, "SPILL_BYTES", 3000)
     for jobs in (1, 2):
         assert json.dumps(scan(root, jobs=jobs).to_dict(), sort_keys=True) == expected
+
+
+def test_span_array_splits_as_split_paragraphs_whatever_its_windows():
+    """The long document's spans come from :func:`span_array`, a window at a time (no
+    Python object per paragraph of the whole text): the same spans for every window
+    size, blank-line rule or one paragraph per line, every line break Unicode names."""
+    rng = random.Random(1)
+    atoms = ["a", "bb", " ", "\n", "\n\n", "\r\n", "\r", "\r\n\r\n", "\u2029", "\x85", "\u2028", "  \n  \n",
+             "\t", "word"]
+    for _ in range(1500):
+        pool = atoms if rng.random() < 0.5 else ["a", "bb", " ", "\n", "\n\n", "  \n \n", "word"]
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 60)))
+        expected = np.array(split_paragraphs(text), dtype=np.int64).reshape(-1, 2)
+        for window in (1, 2, 3, 5, 8, 1 << 20):
+            assert np.array_equal(span_array(text, window), expected), (text, window)

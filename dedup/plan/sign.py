@@ -34,7 +34,7 @@ import dataclasses
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -46,7 +46,7 @@ from ..readers.text import surrogate_problem
 from ..segments import offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
 from ..shingle import Shingles
-from ..split import split_paragraphs
+from ..split import span_array
 from .band import banded
 from .common import recurring_flags
 from .items import LevelPlan
@@ -275,7 +275,7 @@ def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
     one paragraph (whose own line breaks could then split it) never is, the last
     chunk taking the one left over.  Checked all the same: a chunk that splits
     otherwise raises ``RuntimeError`` (a bug, never a wrong result)."""
-    spans = np.array(split_paragraphs(doc.text), dtype=np.int64).reshape(-1, 2)
+    spans = span_array(doc.text)
     n = len(spans)
     if n <= CHUNK_PARAGRAPHS:
         yield _whole(sign_documents([doc], settings), [doc])
