@@ -206,3 +206,29 @@ def test_check_and_add_show_reader_warnings_as_a_scan_does(tmp_path):
     assert "1 warning:" in text.stdout and said in text.stdout
     quiet = run("check", feed, "--db", tmp_path / "i.dedup", "-q", "--format", "json")
     assert quiet.stderr == "dedup: 1 warning (listed in the report)\n"
+
+
+def test_a_failed_add_says_what_it_had_committed(tmp_path, monkeypatch):
+    """Tester's T3 of #12: an ``index add`` stopped by a storage error (a Redis memory
+    limit, a lost server) said only the error, not which documents stay stored."""
+    import dedup.index.jobs
+    from dedup.storage import IndexFull
+
+    rng = random.Random(9)
+    docs = tmp_path / "docs"
+    write_docs(docs, {f"d{i}.txt": prose(rng, 60) for i in range(5)})
+    monkeypatch.setattr(dedup.index.jobs, "BATCH_DOCUMENTS", 2)
+    real, calls = Index.add_many, []
+
+    def full_after_one_batch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise IndexFull(f"{self.path}: cannot write to the index: disk full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Index, "add_many", full_after_one_batch)
+    result = run("index", "add", docs, "--db", tmp_path / "i.dedup")
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert "stopped; 2 of the 4 documents read are stored in the index" in lines[-2], result.stderr
+    assert lines[-1].endswith("cannot write to the index: disk full")

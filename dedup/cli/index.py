@@ -343,6 +343,10 @@ def _guard(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except StorageError as err:
+        # Its notes first: what an ``index add`` that failed had committed (tester's T3
+        # of #12: a Redis memory limit or a lost server said only the error).
+        for note in getattr(err, "__notes__", None) or []:
+            click.echo(f"dedup: {printable(note)}", err=True)
         _fail(str(err))
 
 
