@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import random
 import shutil
 import statistics
@@ -54,10 +55,15 @@ def base_index_class(base: Path, scratch: Path):
 
 
 def summary(times: list[float]) -> dict:
+    """p50, p90 and p95 (nearest rank) of ``times`` in ms, with the mean and n; below 10
+    calls (batches) the min and max instead of p90/p95, which so few cannot tell."""
     ms = sorted(t * 1000 for t in times)
-    return {"p50": round(statistics.median(ms), 2), "p90": round(ms[int(0.90 * (len(ms) - 1))], 2),
-            "p95": round(ms[int(0.95 * (len(ms) - 1))], 2),
-            "mean": round(statistics.fmean(ms), 2), "n": len(ms)}
+    out = {"p50": round(statistics.median(ms), 2)}
+    if len(ms) >= 10:
+        out.update({f"p{q}": round(ms[math.ceil(q / 100 * len(ms)) - 1], 2) for q in (90, 95)})
+    else:
+        out.update({"min": round(ms[0], 2), "max": round(ms[-1], 2)})
+    return {**out, "mean": round(statistics.fmean(ms), 2), "n": len(ms)}
 
 
 def alternated(order: list[str], call, times: dict[str, list[float]], per: int = 1) -> bool:
@@ -123,7 +129,7 @@ def main() -> None:
             same &= alternated(order, add, times["add_many"], len(batch))
         for idx in (*readers.values(), *writers.values()):
             idx.close()
-    result = {"stored": n, "verdicts_identical": bool(same)}
+    result = {"command": sys.argv[1:], "stored": n, "verdicts_identical": bool(same)}
     for kind, timed in times.items():
         if not timed["new"]:
             continue

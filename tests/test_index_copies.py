@@ -90,3 +90,23 @@ def test_verdicts_equal_those_without_key_counts(tmp_path, monkeypatch):
     assert len({m["id"] for v in checks for m in v["matches"]}) > MAX_COPIES  # copies were listed
     assert listed
     assert copied[0] < copied[1]  # texts stored once: not read again
+
+
+def test_sqlite_copies_come_by_uint64_key_then_id_as_one_statement_a_key_gave_them(tmp_path):
+    # SQLite reads the copies of keys counted at most MAX_COPIES times in one IN read and
+    # the others with a LIMIT statement each, then sorts: the rows must come as the old
+    # one statement a key gave them -- keys in uint64 order (SQLite stores them signed),
+    # each key's rows by id, at most MAX_COPIES of a key.
+    rng = random.Random(4)
+    path, articles, shared = _stored(tmp_path, rng)
+    with Index.open(path) as idx:
+        store = idx._store
+        keys = sign([articles[1], shared, articles[0]], idx.settings).corpus.para_key
+        assert (keys >= np.uint64(2**63)).any() and (keys < np.uint64(2**63)).any()  # (both signs in SQLite)
+        got = store.paragraph_copies(keys, MAX_COPIES)
+        expected = [row[0] for key in np.unique(keys).view(np.int64).tolist() for row in store._conn.execute(
+            "SELECT id FROM paragraphs WHERE key = ? ORDER BY id LIMIT ?", (key, MAX_COPIES))]
+        counts = store.key_counts("paragraph", np.unique(keys))
+    assert counts.max() > MAX_COPIES and (counts == 2).any()  # (both reads used)
+    assert got.ids.tolist() == expected
+    assert np.array_equal(got.keys, np.repeat(np.unique(keys), np.minimum(counts, MAX_COPIES)))
