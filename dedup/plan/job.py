@@ -44,7 +44,7 @@ from .items import LevelPlan
 from .link import Linked, link
 from .located import Chain, LocatedGroups, LocatedPairs, Places
 from .parts import LevelParts
-from .scratch import Scratch, save
+from .scratch import Removals, Scratch, save
 from .common import common_partition
 from .spread import link_partitioned
 from .read import read_and_sign
@@ -148,12 +148,13 @@ def run_scan(
     common_keys = np.sort(common[:, 0].view(np.uint64))
     save(scratch.texts("common"), common_keys)  # read by each task that needs them, never sent
     pairs, groups, boilerplate = [], [], []
+    removals = Removals()  # stage files no stage reads again go on threads (see Removals)
     # The paragraphs' shingles in order are read by the document stage and, with
     # containment on, by each level's verification (coverage): removed once no level
     # left to run reads them.
     readers = set(chosen) if settings.containment else {"document"} & set(chosen)
     if not readers:
-        _remove_document_sources(paragraphs)
+        _remove_document_sources(paragraphs, removals)
     # With both levels, the paragraphs' exact copies are found first: the document stage
     # then keeps only the signatures of the paragraphs that will be banded (document_shard).
     copies_found = "paragraph" in chosen and "document" in chosen
@@ -166,16 +167,16 @@ def run_scan(
             counts = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
                                                    for s in range(paragraphs.shards)])
             if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
-                _remove_shard_files(paragraphs, ("sigs",))
+                _remove_shard_files(paragraphs, ("sigs",), removals)
             plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
             if not settings.containment:
-                _done_reading(paragraphs, readers, level)
+                _done_reading(paragraphs, readers, level, removals)
         linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
-                           doc_bases, copies_found=copies_found and level == "paragraph")
-        _done_reading(paragraphs, readers, level)
+                           doc_bases, copies_found=copies_found and level == "paragraph", removals=removals)
+        _done_reading(paragraphs, readers, level, removals)
         for done in ("exact", "cand", "verified"):  # read by the level's stages only
-            scratch.remove(done, level)
-        _remove_shard_files(plan, LEVEL_ONLY)
+            removals.folder(scratch.root / done / level)
+        _remove_shard_files(plan, LEVEL_ONLY, removals)
         if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
             level_pairs, level_groups = linked.located(found)
         else:
@@ -188,6 +189,7 @@ def run_scan(
             located = where.locations(where.positions(common[:, 1]))
             for loc, (documents, copies) in zip(located, common[:, 2:].tolist()):
                 boilerplate.append(Boilerplate(loc, documents, copies, loc.preview))
+    removals.wait()
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
         documents=found,
@@ -229,32 +231,30 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
 LEVEL_ONLY = ("sigs", "kept_sigs", "kept", "values", "offsets", "sizes")
 
 
-def _done_reading(paragraphs: LevelPlan, readers: set, level: str) -> None:
+def _done_reading(paragraphs: LevelPlan, readers: set, level: str, removals: Removals) -> None:
     """``level`` has read the paragraphs' shingles in order: they are removed when it
     was the last of ``readers`` (the levels left to read them) to do so."""
     if level in readers:
         readers.discard(level)
         if not readers:
-            _remove_document_sources(paragraphs)
+            _remove_document_sources(paragraphs, removals)
 
 
-def _remove_document_sources(paragraphs: LevelPlan) -> None:
+def _remove_document_sources(paragraphs: LevelPlan, removals: Removals) -> None:
     """Remove the paragraphs' shingles in order, which the document stage
     (:func:`document_shard`) and the paragraph verification's coverage read, once
     both have run."""
-    _remove_shard_files(paragraphs, ("hashes", "hash_offsets", "units", "widths", "unit_offsets"))
+    _remove_shard_files(paragraphs, ("hashes", "hash_offsets", "units", "widths", "unit_offsets"), removals)
 
 
-def _remove_shard_files(plan: LevelPlan, names: Sequence[str]) -> None:
-    """Remove files ``names`` of every shard of ``plan``'s level."""
-    for shard in range(plan.shards):
-        for name in names:
-            plan.scratch.shard(shard, plan.level, name).unlink(missing_ok=True)
+def _remove_shard_files(plan: LevelPlan, names: Sequence[str], removals: Removals) -> None:
+    """Remove files ``names`` of every shard of ``plan``'s level (on a thread)."""
+    removals.files([plan.scratch.shard(shard, plan.level, name) for shard in range(plan.shards) for name in names])
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
               common: Optional[np.ndarray] = None, doc_bases: Sequence[int] = (0,),
-              copies_found: bool = False) -> Union[Linked, LevelParts]:
+              copies_found: bool = False, *, removals: Removals) -> Union[Linked, LevelParts]:
     """The stages of one level, each spread over the executor's workers (``common``:
     boilerplate keys, whose exact copies are grouped but not reported as pairs;
     ``doc_bases``: documents before each shard).  An executor that links by tasks
@@ -264,7 +264,9 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     them (counted in candidates as each pair range is done, with the ranges done beside)
     and grouping.  The verified ranges are linked as they come (:func:`link`), unless
     the executor links by tasks.  ``copies_found``: the level's exact stage has run
-    already (:func:`run_scan` runs the paragraphs' before the document level)."""
+    already (:func:`run_scan` runs the paragraphs' before the document level).
+    ``removals``: where each wave's band rows are removed once its candidates are
+    found (:class:`~dedup.plan.scratch.Removals`; the caller waits for them)."""
     exact, band, candidates, verify = STAGES
     progress.stage(f"{plan.level}s: finding candidates", "stages", 1 + 2 * plan.waves)
     if not copies_found:  # else its exact stage has run (before the document level)
@@ -272,12 +274,14 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     progress.advance()
     found = []
     for wave in range(plan.waves):
+        if wave:
+            removals.wait()  # the last wave's rows are gone before this wave's are written
         executor.map(band, [(plan, s, wave) for s in range(plan.shards)])
         plan = dataclasses.replace(plan, kept=True)  # only the banded items' signatures are left
         progress.advance()
         found += executor.map(candidates, [(plan, wave * plan.partitions + k) for k in range(plan.partitions)])
         progress.advance()
-        plan.scratch.remove("bands", plan.level)  # the wave's rows: only its candidates read them
+        removals.folder(plan.scratch.root / "bands" / plan.level)  # the wave's rows: only its candidates read them
     per_bin = np.sum(found, axis=0) if found else np.zeros(1, np.int64)  # the candidate stage's counts
     ranges = max(RANGES_PER_JOB * executor.jobs, -(-int(per_bin.sum()) // RANGE_CANDIDATES))
     starts = pair_range_starts(plan, per_bin, ranges)
