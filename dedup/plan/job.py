@@ -55,6 +55,11 @@ from .verify import verify_range
 #: one partition's rows at a time (16-24 bytes a row, ~4x that while sorting: a few
 #: hundred MB per worker).  The number is rounded up to a multiple of the workers.
 ROWS_PER_PARTITION = 1 << 22
+#: Band partitions per worker at least with more than one worker (as the rows fill them,
+#: :data:`MIN_PARTITION_ROWS`), so that the candidate stage ends evenly: its tasks
+#: differ by ~15 % in time, and at three a worker (the 19 MB base of bench_scale.py at
+#: ``-j 2``) the last one ran alone for 0.4 s of the stage's 3.4 s.
+PARTITIONS_PER_JOB = 4
 #: Rows below which a partition saves no memory worth its task: a larger
 #: ``partitions`` is taken as ``rows // MIN_PARTITION_ROWS`` (band partitions; the
 #: exact-copy keys, one row per item, likewise).  What a partition costs beyond its
@@ -204,7 +209,8 @@ def run_scan(
 def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int],
                 partitions: Optional[int], jobs: int) -> LevelPlan:
     """The plan of one level with ``counts`` items per shard (partitions: as given, else
-    from the number of bucket rows per wave, a multiple of ``jobs``; key partitions
+    from the number of bucket rows per wave, a multiple of ``jobs``, and at least
+    :data:`PARTITIONS_PER_JOB` a worker with several workers; key partitions
     likewise, or more for at most :data:`KEYS_PER_PARTITION` items each; never more
     than the rows fill, :data:`MIN_PARTITION_ROWS`).  Its pair ranges are set once the candidates are
     counted (:func:`run_level`)."""
@@ -214,8 +220,9 @@ def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Seque
                                       if settings.containment else 0))
     waves = max(1, min(settings.bands, -(-rows // ROWS_PER_WAVE)))
     per_wave = -(-rows // waves)
-    asked = partitions or jobs * -(-per_wave // (ROWS_PER_PARTITION * jobs))
-    keys = partitions or max(asked, jobs * -(-items // (KEYS_PER_PARTITION * jobs)))
+    by_rows = jobs * -(-per_wave // (ROWS_PER_PARTITION * jobs))
+    asked = partitions or max(by_rows, PARTITIONS_PER_JOB * jobs if jobs > 1 else 1)
+    keys = partitions or max(by_rows, jobs * -(-items // (KEYS_PER_PARTITION * jobs)))
     return LevelPlan(
         scratch=scratch, level=level, settings=settings, bases=tuple(bases.tolist()),
         partitions=max(1, min(asked, per_wave // MIN_PARTITION_ROWS)), pair_ranges=1,
