@@ -47,3 +47,18 @@ def test_a_bottomless_stream_costs_the_limit_and_no_more():
         text.read_bounded(stream, 1_000_000)
     assert sum(stream.asked) == 1_000_001
     assert stream.asked[0] == text._FIRST_READ  # not the whole limit up front
+
+
+def test_a_regular_file_is_read_in_one_piece_of_its_size(tmp_path):
+    class Recording(io.BufferedReader):
+        def read(self, n=-1):
+            self.asked.append(n)
+            return super().read(n)
+
+    path = tmp_path / "doc.txt"
+    path.write_bytes(b"z" * 300_000)
+    with Recording(io.FileIO(path, "rb")) as stream:
+        stream.asked = []
+        stream.read(1000)  # a reader that has looked at the start already (a BOM, a format sniff)
+        assert text.read_bounded(stream, 1_000_000) == b"z" * 299_000
+    assert stream.asked[1] == 299_001  # its size and one byte: not the limit, not 64 KB pieces

@@ -9,6 +9,9 @@ rather than guessed at, because a wrong guess silently corrupts every score.
 from __future__ import annotations
 
 import codecs
+import io
+import os
+import stat
 from typing import TYPE_CHECKING, BinaryIO, Iterator
 
 if TYPE_CHECKING:
@@ -41,16 +44,20 @@ def read_bounded(stream: BinaryIO, limit: int, what: str = "the document") -> by
     (never reading more than ``limit + 1``: a 200 MB line or a bottomless stream costs
     at most the limit).
 
-    Read in growing pieces, not as one ``read(limit + 1)``: that allocates the whole
-    limit (16 MB by default) for every file, ~70 us of CPU a file (0.4 s over the
-    6,400 files of benchmarks/bench_scale.py's 19 MB); a short read before the end
-    is read past, never taken for the end."""
+    Not one ``read(limit + 1)``: that allocates the whole limit (16 MB by default) for
+    every file, ~70 us of CPU a file (0.4 s over the 6,400 files of
+    benchmarks/bench_scale.py's 19 MB).  A regular file is read in one piece of its
+    size (+1, to see the end), so it costs its size once; other streams (pipes,
+    decompressors) in growing pieces from 64 KB, joined at the end: up to twice the
+    document for a moment.  A short read before the end is read past, never taken
+    for the end."""
     if limit < 0:
         data = b"x"
     else:
-        pieces, size = [], 0
+        pieces, size, first = [], 0, _size_of(stream)
         while size <= limit:
-            piece = stream.read(min(limit + 1 - size, max(_FIRST_READ, size)))
+            ask = first + 1 if first is not None and not pieces else max(_FIRST_READ, size)
+            piece = stream.read(min(limit + 1 - size, ask))
             if not piece:
                 break
             pieces.append(piece)
@@ -60,6 +67,16 @@ def read_bounded(stream: BinaryIO, limit: int, what: str = "the document") -> by
         raise TooLarge(f"{what} is larger than {max(limit, 0):,} bytes (the --max-document-size limit); "
                        "not read")
     return data
+
+
+def _size_of(stream: BinaryIO) -> int | None:
+    """The size of the regular file ``stream`` reads from its start, else None."""
+    try:
+        st = os.fstat(stream.fileno())
+        at = stream.tell()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return None
+    return max(st.st_size - at, 0) if stat.S_ISREG(st.st_mode) else None
 
 
 def has_bom(data: bytes) -> bool:
