@@ -356,6 +356,8 @@ def render(results: dict) -> str:
                        + ", ".join(f"{r['cpu']:.1f}" for r in runs[j]) + " s; cores busy "
                        + ", ".join(f"{r.get('cores_busy', r['cpu'] / r['wall']):.2f}" for r in runs[j])
                        + "; load " + ", ".join(f"{r.get('load_start', r['load']):.1f}-{r['load']:.1f}" for r in runs[j]))
+    if not any(r["kind"] in ("near", "unrelated", "big") for r in rows):  # no table without its rows
+        return "\n".join(out)
     out.append("")
     out.append("| corpus | MB | wall s | CPU s | CPU s per MB | vs 1x | peak RSS, largest process | peak RSS, all processes | scratch peak (per input MB) | load |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")

@@ -134,7 +134,7 @@ class LevelPlan:
             else:
                 name_read = name
             mapped = self.file(int(s), name_read)
-            if out is None:  # gathered straight into place: no second copy of the rows
+            if out is None:  # one array for every shard's rows: no concatenate of the parts
                 out = np.empty((len(gids),) + mapped.shape[1:], mapped.dtype)
             np.take(mapped, local, axis=0, out=out[cuts[s] : cuts[s + 1]])
             release(mapped)
