@@ -138,8 +138,11 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     ``/dev/zero``, a socket) or a broken link is a :class:`ReadError`, exactly as it
     would be inside a folder: reading it could block forever or never end.
 
-    Lazy: each folder is listed when the walk reaches it, so the first files come
-    before the whole tree has been walked (a scan's workers start on them).
+    The whole tree is listed before the first file is yielded, on purpose: a scan
+    writes into its scratch folder (``--tmp-dir``), its cache and its index as soon as
+    the first files are signed, and any of them may lie inside the scanned tree; a
+    folder listed later would hand those files back as documents (review R1 of
+    session 14: a lazy walk did).
     """
     try:
         st = os.stat(root)
@@ -152,7 +155,7 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     if not stat.S_ISDIR(st.st_mode):
         yield ReadError(str(root), NOT_REGULAR)
         return
-    yield from _walk_tree(root, selection, (st.st_dev, st.st_ino))
+    yield from list(_walk_tree(root, selection, (st.st_dev, st.st_ino)))
 
 
 #: Why a FIFO, device or socket is not read.
@@ -181,7 +184,8 @@ Entry = Union[SourceFile, ReadError, _Folder]
 
 
 def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> Iterator[Union[SourceFile, ReadError]]:
-    """Every entry under ``root``, sorted by relative path.  Iterative (an explicit
+    """Every entry under ``root``, sorted by relative path, a folder listed when the
+    walk reaches it (:func:`walk` lists them all first).  Iterative (an explicit
     stack of the folders being walked, whose identities are the current folder's
     ancestors for loop detection), so a tree nested thousands of folders deep costs a
     little memory, not Python's recursion limit."""

@@ -1,12 +1,15 @@
-"""The walk lists folders lazily and still yields in path order (dedup.sources.walk)."""
+"""The walk yields in path order, lists the tree before its first file, and stats each file once (dedup.sources.walk)."""
 
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
+from textgen import prose
 
+from dedup import scan
 from dedup.readers import ReadError
 from dedup.sources import Selection, walk
 
@@ -58,22 +61,20 @@ def test_the_walk_yields_in_path_order_with_errors_where_their_paths_sort(tricky
     assert names.index("a-1.txt") < names.index("a/-.txt") < names.index("a0.txt")
 
 
-def test_the_walk_starts_before_the_tree_is_listed(tmp_path, monkeypatch):
-    for i in range(30):
-        (tmp_path / f"f{i:02}").mkdir()
-        (tmp_path / f"f{i:02}" / "doc.txt").write_text("text")
-    listed = []
-    real = os.scandir
+def test_a_scratch_folder_inside_the_scanned_tree_is_not_read(tmp_path, monkeypatch):
+    """Review R1 (session 14): the scan writes its shards into ``--tmp-dir`` as soon as
+    the first files are signed; a folder listed after that (a lazy walk) handed the
+    shard files back as documents ("binary file" errors).  The tree is listed first."""
+    from dedup.plan import sign
 
-    def scandir(path="."):
-        listed.append(os.fspath(path))
-        return real(path)
-
-    monkeypatch.setattr(os, "scandir", scandir)
-    walking = walk(tmp_path)
-    assert next(walking).name == "f00/doc.txt"
-    assert len(listed) == 2  # the root and f00, not the 30 folders
-    assert len(list(walking)) == 29
+    monkeypatch.setattr(sign, "SHARD_MIN_CHARS", 20_000)  # ~100 runs: signing starts long before zz is reached
+    rng = random.Random(7)
+    for i in range(300):
+        folder = tmp_path / "docs" / f"{i // 30:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:03d}.txt").write_text("\n\n".join(prose(rng, 150) for _ in range(8)))
+    result = scan(tmp_path / "docs", jobs=2, tmp_dir=tmp_path / "docs" / "zz")
+    assert result.errors == [] and len(result.documents) == 300
 
 
 def test_each_file_carries_the_walks_stat_of_it(tricky):
