@@ -9,6 +9,8 @@ here, not in the CLI.  Documents are named by their index ids (:mod:`dedup.index
 
 from __future__ import annotations
 
+import json
+import tempfile
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
@@ -86,7 +88,8 @@ def add_paths(
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
-    rejected: dict[int, dict] = {}  # position in the job -> item, of the articles rejected
+    rejected: dict[int, tuple[int, int]] = {}  # position in the job -> (offset, bytes) in spill
+    spill = tempfile.TemporaryFile()  # the rejected items, on disk: memory stays a batch
     try:
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
@@ -98,12 +101,18 @@ def add_paths(
                     break
                 first = len(job.verdicts)
                 job.keep(batch, index.add_many(batch, policy=policy))
-                rejected.update((first + k, item) for k, item in enumerate(batch) if _judged_out(job.verdicts[first + k]))
+                for k, item in enumerate(batch):
+                    if _judged_out(job.verdicts[first + k]):
+                        data = json.dumps(item).encode()
+                        rejected[first + k] = (spill.tell(), len(data))
+                        spill.write(data)
             batch = []
-            _settle(index, job, rejected, policy, batch)
+            _settle(index, job, rejected, spill, policy, batch)
     except BaseException as err:  # an error or a signal: say what stays committed
         _note_committed(err, index, job, batch, load)
         raise
+    finally:
+        spill.close()
     progress.close()
     return job
 
@@ -113,7 +122,12 @@ def _judged_out(verdict: Verdict) -> bool:
     return not (verdict.added or verdict.already_indexed or verdict.error)
 
 
-def _settle(index: Index, job: Job, rejected: dict[int, dict], policy: Policy, flight: list[dict]) -> None:
+#: Rounds of :func:`_settle` at most (each judges every article still rejected).
+SETTLE_ROUNDS = 4
+
+
+def _settle(index: Index, job: Job, rejected: dict[int, tuple[int, int]], spill, policy: Policy,
+            flight: list[dict]) -> None:
     """Judge the ``rejected`` articles of ``job`` again, in their order, until a round
     stores none of them; each keeps the verdict of its last round.
 
@@ -127,16 +141,20 @@ def _settle(index: Index, job: Job, rejected: dict[int, dict], policy: Policy, f
     would, at once: the index holds then exactly what it holds after the last round,
     and a text judged before is never counted again in the tallies, so a second add
     judges each rejected article against the same index -- the same verdict, and
-    nothing added.  Each round stores at least one article or ends, so it ends; in
-    practice one or two rounds of the rejected articles only.  Their texts are held
-    until then (the rejected share of the add, not the add).  ``flight``: filled with
-    the batch in flight, for :func:`_note_committed`."""
-    while rejected:
+    nothing added.  Each round stores at least one article or ends; at most
+    :data:`SETTLE_ROUNDS` rounds (a chain where each round frees one more would cost
+    rounds x rejected judgements: past the cap a later add goes on where this one
+    stopped).  The rejected items wait in ``spill`` (a temporary file, ``rejected``
+    their places in it), so memory stays a batch.  ``flight``: filled with the batch
+    in flight, for :func:`_note_committed`."""
+    for _ in range(SETTLE_ROUNDS):
+        if not rejected:
+            return
         order = sorted(rejected)
         added = False
         for lo in range(0, len(order), BATCH_DOCUMENTS):
             part = order[lo : lo + BATCH_DOCUMENTS]
-            flight[:] = [rejected[k] for k in part]
+            flight[:] = [_unspilled(spill, *rejected[k]) for k in part]
             for position, verdict in zip(part, index.add_many(flight, policy=policy)):
                 job.verdicts[position] = verdict
                 if not _judged_out(verdict):
@@ -145,6 +163,12 @@ def _settle(index: Index, job: Job, rejected: dict[int, dict], policy: Policy, f
             flight.clear()
         if not added:
             return
+
+
+def _unspilled(spill, offset: int, size: int) -> dict:
+    """An item written to ``spill`` by :func:`add_paths`."""
+    spill.seek(offset)
+    return json.loads(spill.read(size))
 
 
 def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict], load: bool) -> None:
