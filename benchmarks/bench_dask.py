@@ -176,11 +176,17 @@ class _Hashed:
 
 class _StagePeak(_Peak):
     """A worker's peak RSS, also per stage: the largest RSS sampled while a task of
-    that stage ran (task keys are named for their stage function)."""
+    that stage ran (task keys are named for their stage function); and per stage the
+    largest RSS a task started at (``bases``: what the worker held before the task)
+    and the largest growth above it during the task (``growth``: the task's own
+    working set), from the plugin's ``transition`` hook."""
 
     def __init__(self, worker) -> None:
         self.worker = worker
         self.stages: dict[str, int] = {}
+        self.bases: dict[str, int] = {}
+        self.growth: dict[str, int] = {}
+        self.task: tuple[str, int, int] | None = None  # (stage, RSS at its start, peak so far)
         super().__init__()
 
     def sample(self) -> None:
@@ -194,11 +200,29 @@ class _StagePeak(_Peak):
             return
         for stage in running:
             self.stages[stage] = max(self.stages.get(stage, 0), rss)
+        task = self.task
+        if task is not None:
+            self.task = (task[0], task[1], max(task[2], rss))
+
+    def begin(self, key) -> None:
+        from dask.utils import key_split
+
+        rss = self.process.memory_info().rss
+        self.task = (key_split(key), rss, rss)
+
+    def end(self) -> None:
+        task, self.task = self.task, None
+        if task is None:
+            return
+        stage, base, peak = task
+        peak = max(peak, self.process.memory_info().rss)
+        self.bases[stage] = max(self.bases.get(stage, 0), base)
+        self.growth[stage] = max(self.growth.get(stage, 0), peak - base)
 
 
 class PeakMemory:
     """A ``distributed.WorkerPlugin`` sampling its worker process's peak RSS (psutil),
-    in all and per stage."""
+    in all, per stage, and per task (its start and its growth)."""
 
     name = "peak-rss"
 
@@ -208,14 +232,21 @@ class PeakMemory:
     def teardown(self, worker) -> None:
         self.sampler.stop()
 
+    def transition(self, key, start, finish, **kwargs) -> None:
+        if finish == "executing":
+            self.sampler.begin(key)
+        elif start == "executing":
+            self.sampler.end()
+
 
 def _worker_peak(dask_worker) -> tuple[int, int]:
     sampler = dask_worker.plugins["peak-rss"].sampler
     return sampler.peak, sampler.anon
 
 
-def _worker_stage_peaks(dask_worker) -> dict[str, int]:
-    return dask_worker.plugins["peak-rss"].sampler.stages
+def _worker_stage_peaks(dask_worker) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    sampler = dask_worker.plugins["peak-rss"].sampler
+    return sampler.stages, sampler.bases, sampler.growth
 
 
 def _commit() -> str:
@@ -243,6 +274,8 @@ def run(engine: str, corpus: Path) -> dict:
 
     me = _Peak()
     stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
+    bases: dict[str, float] = {}  # Dask only: largest worker RSS a task of each stage started at, MB
+    growth: dict[str, float] = {}  # Dask only: largest RSS growth during one task of each stage, MB
     tasks: dict[str, int] = {}  # Dask only: tasks per stage, and their compute seconds in all
     seconds: dict[str, float] = {}
     load_start = os.getloadavg()[0]
@@ -270,9 +303,13 @@ def run(engine: str, corpus: Path) -> dict:
                 seconds[name] = seconds.get(name, 0.0) + busy
             peaks = sorted(client.run(_worker_peak).values())
             workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
-            for peaks in client.run(_worker_stage_peaks).values():
+            for peaks, starts, grown in client.run(_worker_stage_peaks).values():
                 for name, rss in peaks.items():
                     stages[name] = max(stages.get(name, 0), rss / 2**20)
+                for name, rss in starts.items():
+                    bases[name] = max(bases.get(name, 0), rss / 2**20)
+                for name, rss in grown.items():
+                    growth[name] = max(growth.get(name, 0), rss / 2**20)
             worker_cpu = sum(client.run(_worker_cpu).values())
             client.close()
         startup = ready - started
@@ -323,7 +360,7 @@ def run(engine: str, corpus: Path) -> dict:
         "worker_peaks_mb": [w / 2**20 for w in workers], "worker_anon_mb": [a / 2**20 for a in anon],
         "stage_tasks": tasks, "stage_compute_s": seconds, "code": _commit(),
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
-        "stage_peaks_mb": stages, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
+        "stage_peaks_mb": stages, "stage_base_mb": bases, "stage_growth_mb": growth, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
     }
 
 
@@ -357,6 +394,11 @@ def render(manifest: dict, rows: list[dict]) -> str:
             peaks = sorted(r["stage_peaks_mb"].items(), key=lambda kv: -kv[1])
             lines += ["", "Largest worker RSS while each stage ran (Dask): "
                       + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks) + "."]
+        if r.get("stage_growth_mb"):
+            grown = sorted(r["stage_growth_mb"].items(), key=lambda kv: -kv[1])
+            lines += ["", "Per task (Dask), largest RSS a task started at / largest growth during one task: "
+                      + ", ".join(f"{name} {r['stage_base_mb'].get(name, 0):,.0f} / {mb:,.0f} MB" for name, mb in grown)
+                      + "."]
         if r.get("stage_compute_s"):
             busy = sorted(r["stage_compute_s"].items(), key=lambda kv: -kv[1])
             total = sum(r["stage_compute_s"].values())
