@@ -271,7 +271,7 @@ def _stage_once(folder: Path) -> dict:
         setattr(module, name, wrapper)
 
     timed(band, "_containment_rows", "rows")
-    timed(candidates, "partition_rows", "read", only=lambda plan, part, kind="band", width=2: kind == "contain")
+    timed(candidates, "partition_rows", "read", only=lambda plan, part, kind="band", *_, **__: kind == "contain")
     timed(ct, "bucket_pairs", "pairing")
     timed(candidates, "_plausible", "prefilter")
     start = time.process_time()

@@ -59,6 +59,10 @@ _POSITIONS_PER_SORT = 16
 TARGET = 0.99
 #: Buckets with more members than this hold a common shingle and are skipped.
 MAX_BUCKET = 64
+#: Partners :func:`bucket_pairs` looks at in one go (~40 bytes each): pairs are made and
+#: judged a slice of rows at a time, so its memory does not grow with the pairs, which
+#: grow with the corpus (more texts share a value at a position, up to MAX_BUCKET).
+PAIRS_AT_ONCE = 1 << 20
 #: See :func:`plausible`.
 SIGMAS = 4.0
 #: Leading positions of :func:`plausible`'s first look.
@@ -305,16 +309,19 @@ def bucket_pairs(
         return np.zeros((0, 2), np.int64)
     ordered, order = _sorted_rows(keys)
     run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    del ordered
     run_len = np.diff(np.r_[run_start, len(keys)])
     shared = (run_len > 1) & (run_len <= MAX_BUCKET)
     if not shared.any():
         return np.zeros((0, 2), np.int64)
     rows = order[ranges(run_start[shared], run_len[shared])]
+    del order, run_start
     size = np.minimum(np.maximum(np.asarray(sizes)[rows], 1), SIZE_CAP).astype(np.int64)
     # Buckets are numbered in key order, so (bucket, size) sorts by bucket, then size.
     code = (np.repeat(np.arange(int(shared.sum()), dtype=np.int64), run_len[shared]) << 32) | size
     by_size = np.argsort(code)
     code, rows, size = code[by_size], rows[by_size], size[by_size]
+    del by_size
     run = code >> 32
     position = (keys[rows] >> np.uint64(32)).astype(np.int64)
     # The least ratio each position serves, once per position (a table, not per row).
@@ -325,18 +332,28 @@ def bucket_pairs(
     last = np.searchsorted(code, (run << 32) | np.minimum(np.floor(size * max_ratio * (1.0 + 1e-9)),
                                                           SIZE_CAP).astype(np.int64), side="right")
     count = np.maximum(last - first, 0)
-    left = np.repeat(np.arange(len(rows)), count)
-    right = ranges(first, count)
-    ratio = size[right] / size[left]
-    keep = (ratio > low) & (ratio <= max_ratio)
-    # ``depth(ratio) > position`` is ``ratio > least_ratio(position)`` but for float
-    # rounding at the edge: decided by the table, and by ``depth`` itself near the edge.
-    edge = least_of[position[left]]
-    near = keep & (np.abs(ratio - edge) <= 1e-9 * edge)
-    keep &= ratio > edge
-    keep[near] = position[left[near]] < depth(containment, ratio[near], target, covered)
-    a, b = items[rows[left[keep]]], items[rows[right[keep]]]
-    return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+    del code, run, least, last
+
+    def judged(lo: int, hi: int) -> np.ndarray:  # the kept pairs of rows lo .. hi - 1, in order
+        left = np.repeat(np.arange(lo, hi), count[lo:hi])
+        right = ranges(first[lo:hi], count[lo:hi])
+        ratio = size[right] / size[left]
+        keep = (ratio > low) & (ratio <= max_ratio)
+        # ``depth(ratio) > position`` is ``ratio > least_ratio(position)`` but for float
+        # rounding at the edge: decided by the table, and by ``depth`` itself near the edge.
+        edge = least_of[position[left]]
+        near = keep & (np.abs(ratio - edge) <= 1e-9 * edge)
+        keep &= ratio > edge
+        keep[near] = position[left[near]] < depth(containment, ratio[near], target, covered)
+        a, b = items[rows[left[keep]]], items[rows[right[keep]]]
+        return np.stack([np.minimum(a, b), np.maximum(a, b)], axis=1).astype(np.int64)
+
+    # A slice of rows at a time, about PAIRS_AT_ONCE partners each (a row's partners are
+    # at most MAX_BUCKET - 1): the same pairs in the same order as all rows at once.
+    total = np.cumsum(count)
+    cuts = np.searchsorted(total, np.arange(1, int(total[-1]) // PAIRS_AT_ONCE + 1) * PAIRS_AT_ONCE, side="right")
+    bounds = np.unique(np.r_[0, cuts, len(count)])
+    return np.concatenate([judged(lo, hi) for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist())])
 
 
 def _sorted_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -100,13 +100,24 @@ def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray,
     save(plan.scratch.bands(plan.level, shard, "cuts", kind), cuts)
 
 
-def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
+def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2,
+                   split: tuple[int, int] = (0, 1)) -> np.ndarray:
     """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
     ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
-    slices of the memory-mapped shard files."""
+    slices of the memory-mapped shard files; ``split=(i, k)``: only the rows of split
+    ``i`` of ``k`` by key (:func:`split_of`: every bucket whole in one split), read
+    without ever holding the partition's other rows."""
     spans = [load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
              for shard in range(plan.shards)]
     counts = [int(hi - lo) for lo, hi in spans]
+    i, k = split
+    if k > 1:
+        pieces = []
+        for shard, ((lo, hi), count) in enumerate(zip(spans, counts)):
+            if count:
+                rows = load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]
+                pieces.append(np.asarray(rows[split_of(np.asarray(rows[:, 0]), k) == i]))
+        return np.concatenate(pieces) if pieces else np.zeros((0, width), np.uint64)
     rows = np.empty((sum(counts), width), np.uint64)  # filled in place: never twice the rows at once
     at = 0
     for shard, ((lo, hi), count) in enumerate(zip(spans, counts)):
@@ -114,3 +125,18 @@ def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 
             rows[at : at + count] = load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]
             at += count
     return rows
+
+
+def partition_size(plan: LevelPlan, part: int, kind: str = "band") -> int:
+    """How many bucket rows partition ``part`` holds (from the shards' cuts files)."""
+    total = 0
+    for shard in range(plan.shards):
+        lo, hi = load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
+        total += int(hi - lo)
+    return total
+
+
+def split_of(keys: np.ndarray, splits: int) -> np.ndarray:
+    """Split of each bucket key within its partition (mixed apart from
+    :func:`~dedup.plan.scratch.partition_of`'s choice of the partition)."""
+    return partition_of(keys * np.uint64(0xD6E8FEB86659FD93), splits)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import containment
 from ..lsh import bucket_pairs
 from ..segments import sorted_unique
-from .band import item_sizes, partition_rows
+from .band import item_sizes, partition_rows, partition_size
 from .items import LevelPlan, forget_removed
 from .scratch import load, save
 
@@ -31,6 +31,10 @@ BINS = 4096
 #: Items whose signatures :func:`_plausible` holds at once (~1.7 KB each: the
 #: signature and the low bytes it compares, ~55 MB).
 ITEMS = 1 << 15
+#: Bucket rows paired at once: a partition with more is read and paired in splits by
+#: key (:func:`dedup.plan.band.split_of`), so a task's memory follows this, not its
+#: partition's rows (sorting and pairing cost ~40-90 bytes a row).
+SPLIT_ROWS = 1 << 19
 
 
 def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
@@ -38,22 +42,38 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
     plan.partitions`` of the wave whose rows are written now); returns their count per
     bin of first items (``BINS`` int64 counts)."""
     forget_removed()
-    flat = partition_rows(plan, part % plan.partitions)
-    pairs = bucket_pairs(flat[:, 0], flat[:, 1].view(np.int64))  # item numbers: below 2^63
-    del flat
-    s = plan.settings
+    p, s = part % plan.partitions, plan.settings
+    code = _paired(plan, p, "band", lambda rows: bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64)))
+    counts = _bins(plan, code)
     if s.containment:
-        flat = partition_rows(plan, part % plan.partitions, "contain")
-        contained = containment.bucket_pairs(flat[:, 0], *item_sizes(flat), s.containment, covered=(s.bands, s.rows))
-        del flat
-        contained = _plausible(plan, contained)
-        pairs = np.concatenate([pairs, contained])
-    code = pairs[:, 0] * plan.items + pairs[:, 1]
-    if s.containment:  # two sorted runs of distinct pairs: merged (a stable sort), distinct again
-        code = np.sort(code, kind="stable")
-        code = code[np.r_[True, code[1:] != code[:-1]]] if len(code) else code
+        code_c = _paired(plan, p, "contain", lambda rows: containment.bucket_pairs(
+            rows[:, 0], *item_sizes(rows), s.containment, covered=(s.bands, s.rows)))
+        contained = _plausible(plan, np.stack(np.divmod(code_c, max(plan.items, 1)), axis=1))
+        contained = contained[:, 0] * plan.items + contained[:, 1]
+        counts += _bins(plan, contained)
+        code = sorted_unique(np.concatenate([code, contained]))
     save(plan.scratch.candidates(plan.level, part), code)
-    return np.bincount(pairs[:, 0] * BINS // max(plan.items, 1), minlength=BINS)
+    return counts
+
+
+def _paired(plan: LevelPlan, part: int, kind: str, pairs_of) -> np.ndarray:
+    """The distinct pairs (sorted ``a * items + b`` codes) that ``pairs_of`` finds in
+    band partition ``part``'s ``kind`` rows, read and paired :data:`SPLIT_ROWS` rows at
+    a time: the same pairs, since every bucket is whole in one split."""
+    splits = -(-partition_size(plan, part, kind) // SPLIT_ROWS)
+    codes = []
+    for i in range(splits):
+        pairs = pairs_of(partition_rows(plan, part, kind, split=(i, splits)))
+        codes.append(sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1]))
+        del pairs
+    if len(codes) == 1:
+        return codes[0]
+    return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+
+
+def _bins(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
+    """How many of the pairs ``code`` have their first item in each of :data:`BINS` bins."""
+    return np.bincount(code // max(plan.items, 1) * BINS // max(plan.items, 1), minlength=BINS)
 
 
 def pair_range_starts(plan: LevelPlan, counts: np.ndarray, ranges: int) -> tuple[int, ...]:
