@@ -271,7 +271,20 @@ def _stage_once(folder: Path) -> dict:
         setattr(module, name, wrapper)
 
     timed(band, "_containment_rows", "rows")
-    timed(candidates, "partition_rows", "read", only=lambda plan, part, kind="band", *_, **__: kind == "contain")
+    splits = candidates.partition_splits
+
+    def read_timed(plan, p, kind, most):  # a generator: the reading of each containment split is timed
+        rows = splits(plan, p, kind, most)
+        while True:
+            start = time.process_time()
+            split = next(rows, None)
+            if kind == "contain":
+                spent["read"] += time.process_time() - start
+            if split is None:
+                return
+            yield split
+
+    candidates.partition_splits = read_timed
     timed(ct, "bucket_pairs", "pairing")
     timed(candidates, "_plausible", "prefilter")
     start = time.process_time()

@@ -278,9 +278,15 @@ def test_same_result_when_partitions_are_paired_in_splits(folder, rng, monkeypat
     assert any(p.relation == "contained" for p in reference.pairs)
     expected = report(reference)
     splits, found = [], []
-    rows, pairs = band.partition_rows, containment.bucket_pairs
-    monkeypatch.setitem(candidates.candidate_partition.__globals__, "partition_rows",
-                        lambda *a, **k: splits.append(k["split"][1]) or rows(*a, **k))
+    split, pairs = band.partition_splits, containment.bucket_pairs
+
+    def counted(*args):
+        splits.append(0)
+        for rows in split(*args):
+            splits[-1] += 1
+            yield rows
+
+    monkeypatch.setitem(candidates.candidate_partition.__globals__, "partition_splits", counted)
     monkeypatch.setattr(containment, "bucket_pairs", lambda *a, **k: found.append(len(pairs(*a, **k))) or pairs(*a, **k))
     monkeypatch.setattr(candidates, "SPLIT_ROWS", 64)
     monkeypatch.setattr(containment, "PAIRS_AT_ONCE", 3)

@@ -17,6 +17,8 @@ of the leading positions) are written the same way, with each item's set size (d
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from .. import containment
@@ -100,40 +102,51 @@ def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray,
     save(plan.scratch.bands(plan.level, shard, "cuts", kind), cuts)
 
 
-def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2,
-                   split: tuple[int, int] = (0, 1)) -> np.ndarray:
+def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
     """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
     ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
-    slices of the memory-mapped shard files; ``split=(i, k)``: only the rows of split
-    ``i`` of ``k`` by key (:func:`split_of`: every bucket whole in one split), read
-    without ever holding the partition's other rows."""
-    spans = [load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
-             for shard in range(plan.shards)]
-    counts = [int(hi - lo) for lo, hi in spans]
-    i, k = split
-    if k > 1:
-        pieces = []
-        for shard, ((lo, hi), count) in enumerate(zip(spans, counts)):
-            if count:
-                rows = load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]
-                pieces.append(np.asarray(rows[split_of(np.asarray(rows[:, 0]), k) == i]))
-        return np.concatenate(pieces) if pieces else np.zeros((0, width), np.uint64)
-    rows = np.empty((sum(counts), width), np.uint64)  # filled in place: never twice the rows at once
-    at = 0
-    for shard, ((lo, hi), count) in enumerate(zip(spans, counts)):
-        if count:
-            rows[at : at + count] = load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi]
-            at += count
-    return rows
+    slices of the memory-mapped shard files."""
+    return _filled(_slices(plan, part, kind), width)
 
 
-def partition_size(plan: LevelPlan, part: int, kind: str = "band") -> int:
-    """How many bucket rows partition ``part`` holds (from the shards' cuts files)."""
-    total = 0
+def partition_splits(plan: LevelPlan, part: int, kind: str, most: int) -> Iterator[np.ndarray]:
+    """Partition ``part``'s bucket rows (as :func:`partition_rows` reads them) in
+    splits of about ``most`` rows by key (:func:`split_of`: every bucket whole in one
+    split), one split's rows after the other; the partition's other rows are never
+    held (each shard's file is mapped once, its pages released after each split)."""
+    slices = _slices(plan, part, kind)
+    splits = -(-sum(len(s) for s in slices) // most)
+    if splits <= 1:
+        yield _filled(slices, 2)
+        return
+    which = [split_of(np.asarray(piece[:, 0]), splits).astype(np.uint16 if splits < 1 << 16 else np.int64)
+             for piece in slices]
+    for i in range(splits):
+        rows = [np.asarray(piece[mine == i]) for piece, mine in zip(slices, which)]
+        for piece in slices:
+            release(piece)
+        yield np.concatenate(rows)
+
+
+def _slices(plan: LevelPlan, part: int, kind: str) -> list[np.ndarray]:
+    """Partition ``part``'s slice of each shard's ``kind`` rows file (memory-mapped,
+    unread; shards without rows in it left out)."""
+    slices = []
     for shard in range(plan.shards):
         lo, hi = load(plan.scratch.bands(plan.level, shard, "cuts", kind), mmap=True)[part : part + 2]
-        total += int(hi - lo)
-    return total
+        if hi > lo:
+            slices.append(load(plan.scratch.bands(plan.level, shard, "rows", kind), mmap=True)[lo:hi])
+    return slices
+
+
+def _filled(slices: list[np.ndarray], width: int) -> np.ndarray:
+    """The rows of ``slices`` in one array, filled in place: never twice the rows."""
+    rows = np.empty((sum(len(s) for s in slices), width), np.uint64)
+    at = 0
+    for piece in slices:
+        rows[at : at + len(piece)] = piece
+        at += len(piece)
+    return rows
 
 
 def split_of(keys: np.ndarray, splits: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from .. import containment
 from ..lsh import bucket_pairs
 from ..segments import sorted_unique
-from .band import item_sizes, partition_rows, partition_size
+from .band import item_sizes, partition_splits
 from .items import LevelPlan, forget_removed
 from .scratch import load, save
 
@@ -60,15 +60,13 @@ def _paired(plan: LevelPlan, part: int, kind: str, pairs_of) -> np.ndarray:
     """The distinct pairs (sorted ``a * items + b`` codes) that ``pairs_of`` finds in
     band partition ``part``'s ``kind`` rows, read and paired :data:`SPLIT_ROWS` rows at
     a time: the same pairs, since every bucket is whole in one split."""
-    splits = -(-partition_size(plan, part, kind) // SPLIT_ROWS)
     codes = []
-    for i in range(splits):
-        pairs = pairs_of(partition_rows(plan, part, kind, split=(i, splits)))
+    for rows in partition_splits(plan, part, kind, SPLIT_ROWS):
+        pairs = pairs_of(rows)
+        del rows
         codes.append(sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1]))
         del pairs
-    if len(codes) == 1:
-        return codes[0]
-    return sorted_unique(np.concatenate(codes)) if codes else np.zeros(0, np.int64)
+    return sorted_unique(np.concatenate(codes)) if len(codes) > 1 else codes[0]
 
 
 def _bins(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
