@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -150,6 +151,33 @@ def test_scratch_folder_is_removed_when_a_stage_fails(folder, tmp_path, monkeypa
     monkeypatch.setattr(job, "STAGES", (*job.STAGES[:-1], broken))
     with pytest.raises(RuntimeError, match="stage failed"):
         scan(folder, tmp_dir=tmp_path / "scratch")
+    assert list((tmp_path / "scratch").iterdir()) == []
+
+
+def test_removal_threads_finish_before_a_failed_scan_returns(folder, tmp_path, monkeypatch):
+    """Review R12: stage files removed on threads (``Removals``) were waited for only
+    when the plan succeeded; a failing stage left them running while the scratch folder
+    went (racing its removal).  Now they have finished when the error reaches the caller."""
+    from dedup.plan.scratch import Removals
+
+    started, start = [], Removals._start
+
+    def slow(self, target, *args):
+        def later(*a):
+            time.sleep(0.5)
+            target(*a)
+        started.append(target)
+        start(self, later, *args)
+
+    def broken(*args):
+        raise RuntimeError("stage failed")
+
+    monkeypatch.setattr(Removals, "_start", slow)
+    monkeypatch.setattr(job, "STAGES", (*job.STAGES[:-1], broken))
+    with pytest.raises(RuntimeError, match="stage failed"):
+        scan(folder, tmp_dir=tmp_path / "scratch")
+    assert started  # a removal was under way when the stage failed
+    assert not [t for t in threading.enumerate() if t.name == "dedup-scratch-removal"]
     assert list((tmp_path / "scratch").iterdir()) == []
 
 

@@ -154,47 +154,49 @@ def run_scan(
     save(scratch.texts("common"), common_keys)  # read by each task that needs them, never sent
     pairs, groups, boilerplate = [], [], []
     removals = Removals()  # stage files no stage reads again go on threads (see Removals)
-    # The paragraphs' shingles in order are read by the document stage and, with
-    # containment on, by each level's verification (coverage): removed once no level
-    # left to run reads them.
-    readers = set(chosen) if settings.containment else {"document"} & set(chosen)
-    if not readers:
-        _remove_document_sources(paragraphs, removals)
-    # With both levels, the paragraphs' exact copies are found first: the document stage
-    # then keeps only the signatures of the paragraphs that will be banded (document_shard).
-    copies_found = "paragraph" in chosen and "document" in chosen
-    if copies_found:
-        executor.map(STAGES[0], [(paragraphs, k) for k in range(paragraphs.copy_partitions)])
-    for level in chosen:
-        if level == "paragraph":
-            plan = paragraphs
-        else:
-            counts = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
-                                                   for s in range(paragraphs.shards)])
-            if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
-                _remove_shard_files(paragraphs, ("sigs",), removals)
-            plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
-            if not settings.containment:
-                _done_reading(paragraphs, readers, level, removals)
-        linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
-                           doc_bases, copies_found=copies_found and level == "paragraph", removals=removals)
-        _done_reading(paragraphs, readers, level, removals)
-        for done in ("exact", "cand", "verified"):  # read by the level's stages only
-            removals.folder(scratch.root / done / level)
-        _remove_shard_files(plan, LEVEL_ONLY, removals)
-        if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
-            level_pairs, level_groups = linked.located(found)
-        else:
-            places = Places(plan, linked.items, doc_bases, found)
-            level_pairs, level_groups = LocatedPairs(level, linked, places), LocatedGroups(level, linked, places)
-        pairs.append(level_pairs)
-        groups.append(level_groups)
-        if level == "paragraph" and len(common):
-            where = Places(plan, np.sort(common[:, 1]), doc_bases, found)
-            located = where.locations(where.positions(common[:, 1]))
-            for loc, (documents, copies) in zip(located, common[:, 2:].tolist()):
-                boilerplate.append(Boilerplate(loc, documents, copies, loc.preview))
-    removals.wait()
+    try:
+        # The paragraphs' shingles in order are read by the document stage and, with
+        # containment on, by each level's verification (coverage): removed once no level
+        # left to run reads them.
+        readers = set(chosen) if settings.containment else {"document"} & set(chosen)
+        if not readers:
+            _remove_document_sources(paragraphs, removals)
+        # With both levels, the paragraphs' exact copies are found first: the document stage
+        # then keeps only the signatures of the paragraphs that will be banded (document_shard).
+        copies_found = "paragraph" in chosen and "document" in chosen
+        if copies_found:
+            executor.map(STAGES[0], [(paragraphs, k) for k in range(paragraphs.copy_partitions)])
+        for level in chosen:
+            if level == "paragraph":
+                plan = paragraphs
+            else:
+                counts = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
+                                                       for s in range(paragraphs.shards)])
+                if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
+                    _remove_shard_files(paragraphs, ("sigs",), removals)
+                plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
+                if not settings.containment:
+                    _done_reading(paragraphs, readers, level, removals)
+            linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
+                               doc_bases, copies_found=copies_found and level == "paragraph", removals=removals)
+            _done_reading(paragraphs, readers, level, removals)
+            for done in ("exact", "cand", "verified"):  # read by the level's stages only
+                removals.folder(scratch.root / done / level)
+            _remove_shard_files(plan, LEVEL_ONLY, removals)
+            if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
+                level_pairs, level_groups = linked.located(found)
+            else:
+                places = Places(plan, linked.items, doc_bases, found)
+                level_pairs, level_groups = LocatedPairs(level, linked, places), LocatedGroups(level, linked, places)
+            pairs.append(level_pairs)
+            groups.append(level_groups)
+            if level == "paragraph" and len(common):
+                where = Places(plan, np.sort(common[:, 1]), doc_bases, found)
+                located = where.locations(where.positions(common[:, 1]))
+                for loc, (documents, copies) in zip(located, common[:, 2:].tolist()):
+                    boilerplate.append(Boilerplate(loc, documents, copies, loc.preview))
+    finally:  # the threads finish before the scratch folder goes, however the plan ends
+        removals.wait()
     return ScanResult(
         settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
         documents=found,
