@@ -11,7 +11,7 @@ import numpy as np
 from textgen import prose, rewrite
 
 from dedup import scan
-from dedup.plan import sign
+from dedup.plan import shardfiles, sign
 from dedup.plan.scratch import Scratch
 from dedup.plan.sign import ShardTask, batches, sign_shard
 from dedup.readers import Document
@@ -44,7 +44,7 @@ def test_chunks_and_spilled_parts_write_the_same_shard_files(tmp_path, rng, monk
     documents = [Document(path, text) for path, text in texts(rng).items()]
     whole, infos = signed(tmp_path, "whole", documents)
     monkeypatch.setattr(sign, "CHUNK_PARAGRAPHS", 4)
-    monkeypatch.setattr(sign, "SPILL_BYTES", 3000)
+    monkeypatch.setattr(shardfiles, "SPILL_BYTES", 3000)
     seen: list[int] = []
     real = sign.sign_documents
 
@@ -74,7 +74,7 @@ def test_a_scan_is_the_same_whatever_the_chunks(tmp_path, rng, monkeypatch):
     expected = json.dumps(scan(root).to_dict(), sort_keys=True)
     assert json.loads(expected)["pairs"]
     monkeypatch.setattr(sign, "CHUNK_PARAGRAPHS", 4)
-    monkeypatch.setattr(sign, "SPILL_BYTES", 3000)
+    monkeypatch.setattr(shardfiles, "SPILL_BYTES", 3000)
     for jobs in (1, 2):
         assert json.dumps(scan(root, jobs=jobs).to_dict(), sort_keys=True) == expected
 

@@ -23,9 +23,10 @@ further SIGINT/SIGTERM held back meanwhile, :mod:`~dedup.plan.shield`).
 Only the parent's main thread acts on a signal: the pool's threads are started with
 SIGINT and SIGTERM blocked, so the kernel gives those signals to the main thread, and
 its waits for a task wake twice a second should another thread have taken one
-(:func:`~dedup.plan.shield.interrupts_stay_in_main_thread`).  Only the parent acts on a signal.  A terminal's Ctrl-C, ``timeout`` and a container's
-stop signal the whole process group; a worker that died of that SIGTERM while it waited
-for work died holding the pool's task-queue lock, and ``Pool.terminate`` then waited for
+(:func:`~dedup.plan.shield.interrupts_stay_in_main_thread`); those waits also notice
+a worker that died (:class:`WorkerLost`).  The workers ignore both signals: a
+terminal's Ctrl-C, ``timeout`` and a container's stop signal the whole process group,
+and a worker that died of that SIGTERM while it waited for work died holding the pool's task-queue lock, and ``Pool.terminate`` then waited for
 that lock forever (#12: ``timeout -s TERM 1.5 dedup scan`` hung in 5 of 7 tries).  So
 each worker ignores SIGINT and SIGTERM, and the pool's ``terminate`` stops its workers
 with SIGKILL instead of SIGTERM (:class:`_Pool`) -- which it does only once it holds that

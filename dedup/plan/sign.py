@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
@@ -51,6 +49,7 @@ from .band import banded
 from .common import recurring_flags
 from .items import LevelPlan
 from .scratch import Scratch, among, load, save
+from .shardfiles import ShardAppender
 
 T = TypeVar("T")
 
@@ -69,14 +68,10 @@ BATCH_MAX_DOCUMENTS = 1024
 BATCH_MAX_CHARS = 16_000_000
 #: Paragraphs signed at most at once (U2 of #12): a document with more is signed a
 #: chunk of its paragraphs at a time (:func:`_chunks`) and a shard's files are written
-#: a batch or chunk at a time (:class:`_Appender`), so signing holds ~2.8 KB per
+#: a batch or chunk at a time (:class:`~dedup.plan.shardfiles.ShardAppender`), so signing holds ~2.8 KB per
 #: paragraph of one chunk, not of a whole file (16 MB of one million one-line
 #: paragraphs took 2.8 GB).
 CHUNK_PARAGRAPHS = 1 << 15
-#: Bytes of a shard's arrays held in memory before they are appended to its files.
-SPILL_BYTES = 1 << 26
-#: The shard files that hold offsets into another (rebased as chunks are appended).
-_OFFSETS = ("hash_offsets", "unit_offsets", "offsets", "preview_offsets")
 
 
 @dataclass(frozen=True)
@@ -189,7 +184,7 @@ def sign_shard(
         cache = copy.copy(cache)
         cache.stats, cache.warn = CacheStats(), False
     documents: list[DocumentInfo] = []
-    with _Appender(lambda name: scratch.shard(task.shard, "paragraph", name)) as out:
+    with ShardAppender(lambda name: scratch.shard(task.shard, "paragraph", name)) as out:
         for batch in task.batches:
             for part in _signed(batch, settings, cache):
                 out.add(_paragraph_arrays(part, len(documents)))
@@ -297,7 +292,7 @@ def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
 
 def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
     """The paragraph items' files of ``part`` (the ``doc`` numbers start at
-    ``doc_base``; offsets start at 0, :class:`_Appender` rebases them), and what the
+    ``doc_base``; offsets start at 0, :class:`ShardAppender` rebases them), and what the
     document stage (:func:`document_shard`) rebuilds documents from."""
     corpus, sh = part.corpus, part.corpus.shingles
     arrays = {"hashes": sh.hashes.astype(np.uint64, copy=False), "hash_offsets": sh.offsets.astype(np.int64, copy=False),
@@ -311,80 +306,6 @@ def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
               "utf8_bytes": utf8_sizes(part.texts, corpus.para_doc, corpus.para_start, corpus.para_end)}
     arrays.update(item_arrays(paragraph_items(corpus), places, corpus.para_preview))
     return arrays
-
-
-class _Appender:
-    """A shard's files written a part at a time (:func:`sign_shard`): each file is the
-    concatenation of its parts' arrays (offsets rebased, :data:`_OFFSETS`), as if they
-    had been signed together.  Parts are held in memory up to :data:`SPILL_BYTES`,
-    then appended to a raw ``.part`` file beside each one; closing writes each file
-    (an ``.npy`` header, then its rows), a few MB at a time.  ``rows``: the
-    paragraphs added.  Files are left unwritten when the block raises."""
-
-    def __init__(self, path: Callable[[str], Path]) -> None:
-        self.path = path
-        self.rows = 0
-        self._held: dict[str, list[np.ndarray]] = {}
-        self._shape: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
-        self._ends: dict[str, int] = {}
-        self._bytes = 0
-        self._spilled: set[str] = set()
-
-    def __enter__(self) -> "_Appender":
-        return self
-
-    def add(self, arrays: dict[str, np.ndarray]) -> None:
-        self.rows += len(arrays["keys"])
-        for name, array in arrays.items():
-            array = np.ascontiguousarray(array)
-            if name in _OFFSETS:
-                end = self._ends.get(name)
-                array = array if end is None else array[1:] + end
-                self._ends[name] = int(array[-1]) if len(array) else self._ends.get(name, 0)
-            dtype, shape = self._shape.get(name, (array.dtype, (0, *array.shape[1:])))
-            if array.dtype != dtype or array.shape[1:] != shape[1:]:
-                raise ValueError(f"shard file {name}: parts of {dtype} {shape[1:]} and {array.dtype} {array.shape[1:]}")
-            self._shape[name] = (dtype, (shape[0] + len(array), *shape[1:]))
-            self._held.setdefault(name, []).append(array)
-            self._bytes += array.nbytes
-        if self._bytes > SPILL_BYTES:
-            self._spill()
-
-    def _spill(self) -> None:
-        for name, arrays in self._held.items():
-            with open(self._part(name), "ab") as out:
-                for array in arrays:
-                    out.write(memoryview(array).cast("B"))
-            self._spilled.add(name)
-        self._held = {name: [] for name in self._held}
-        self._bytes = 0
-
-    def _part(self, name: str) -> Path:
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.with_name(path.name + ".part")
-
-    def __exit__(self, kind, value, traceback) -> None:
-        try:
-            if kind is None:
-                for name, (dtype, shape) in self._shape.items():
-                    self._write(name, dtype, shape)
-        finally:
-            for name in self._spilled:
-                self._part(name).unlink(missing_ok=True)
-
-    def _write(self, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> None:
-        held = self._held.get(name, [])
-        if name not in self._spilled:
-            save(self.path(name), np.concatenate(held) if len(held) != 1 else held[0])
-            return
-        with open(self.path(name), "wb") as out:
-            np.lib.format.write_array_header_2_0(
-                out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
-            with open(self._part(name), "rb") as part:
-                shutil.copyfileobj(part, out, 1 << 22)
-            for array in held:
-                out.write(memoryview(array).cast("B"))
 
 
 def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
