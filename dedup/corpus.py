@@ -9,9 +9,10 @@ reuse cached batches: a batch depends only on its documents and the settings.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence
 
 import numpy as np
 import xxhash
@@ -41,6 +42,100 @@ class DocumentInfo:
     paragraphs: int
     text_source: str = "file"
     utf8_bytes: Optional[int] = None
+
+
+class DocumentTable(Sequence[DocumentInfo]):
+    """Documents as columns, read back as :class:`DocumentInfo` objects one at a time.
+
+    Why: a scan's client keeps every document the report lists, and a list of
+    ``DocumentInfo`` objects costs ~0.5 KB a document (the object, its ``__dict__``,
+    the path string and the numbers); here a document is its path's UTF-8 bytes and
+    ~33 bytes of columns (200,000 documents: ~12 MB, not ~120 MB; #15).  Picklable
+    (numpy columns and bytes), so a worker sends its shard's documents this way too."""
+
+    def __init__(self, paths: bytes, ends: np.ndarray, numbers: np.ndarray, sources: np.ndarray,
+                 names: tuple[str, ...]) -> None:
+        self._paths, self._ends = paths, ends  # path i: _paths[_ends[i - 1]:_ends[i]]
+        self._numbers = numbers  # (documents, 3) int64: chars, paragraphs, UTF-8 bytes (-1: unknown)
+        self._sources, self._names = sources, names  # text_source i: _names[_sources[i]]
+
+    @classmethod
+    def of(cls, documents: Iterable[DocumentInfo]) -> "DocumentTable":
+        docs = list(documents)
+        encoded = [d.path.encode("utf-8", "surrogatepass") for d in docs]  # any str, back exactly
+        names: dict[str, int] = {}
+        sources = np.array([names.setdefault(d.text_source, len(names)) for d in docs], dtype=np.uint8)
+        numbers = np.array([(d.chars, d.paragraphs, -1 if d.utf8_bytes is None else d.utf8_bytes) for d in docs],
+                           dtype=np.int64).reshape(len(docs), 3)
+        return cls(b"".join(encoded), np.cumsum([len(e) for e in encoded], dtype=np.int64), numbers, sources,
+                   tuple(names))
+
+    @classmethod
+    def concat(cls, tables: Sequence["DocumentTable"]) -> "DocumentTable":
+        """The documents of ``tables``, one after the other."""
+        names: dict[str, int] = {}
+        sources, ends, at = [], [], 0
+        for t in tables:
+            codes = np.array([names.setdefault(name, len(names)) for name in t._names], dtype=np.uint8)
+            sources.append(codes[t._sources] if len(codes) else t._sources)
+            ends.append(t._ends + at)
+            at += len(t._paths)
+        return cls(b"".join(t._paths for t in tables), np.concatenate([np.zeros(0, np.int64), *ends]),
+                   np.concatenate([np.zeros((0, 3), np.int64), *(t._numbers for t in tables)]),
+                   np.concatenate([np.zeros(0, np.uint8), *sources]), tuple(names))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @property
+    def paths(self) -> Sequence[str]:
+        """The documents' paths, decoded as read."""
+        return _Paths(self)
+
+    def path(self, i: int) -> str:
+        start = int(self._ends[i - 1]) if i else 0
+        return self._paths[start : int(self._ends[i])].decode("utf-8", "surrogatepass")
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = operator.index(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"document {i} of {len(self)}")
+        chars, paragraphs, utf8 = self._numbers[i].tolist()
+        return DocumentInfo(self.path(i), chars, paragraphs, self._names[self._sources[i]], None if utf8 < 0 else utf8)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (DocumentTable, list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"DocumentTable({len(self)} documents)"
+
+
+class _Paths(Sequence[str]):
+    """A :class:`DocumentTable`'s paths, decoded as read."""
+
+    def __init__(self, table: DocumentTable) -> None:
+        self._table = table
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = operator.index(i)
+        return self._table.path(i + len(self) if i < 0 else i)
+
+
+def paths_of(documents: Sequence[DocumentInfo]) -> Sequence[str]:
+    """The documents' paths in order: a :class:`DocumentTable`'s own (decoded as
+    read), else a list."""
+    return documents.paths if isinstance(documents, DocumentTable) else [d.path for d in documents]
 
 
 @dataclass

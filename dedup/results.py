@@ -216,7 +216,7 @@ class ScanResult:
     """Everything a scan found, in a stable order."""
 
     settings: dict[str, Any]
-    documents: list[DocumentInfo]
+    documents: Sequence[DocumentInfo]  # a scan's: a DocumentTable (columns)
     pairs: list[Pair] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
     errors: list[ReadError] = field(default_factory=list)

@@ -90,3 +90,33 @@ def test_the_html_page_says_what_it_left_out_and_where_to_find_it():
     assert page.count('"more_pairs":770') == 20
     _, everything = peak_of(big_result(), "html", max_groups=0)
     assert "smaller groups" not in everything and "23,100 pairs of the groups shown" in everything
+
+
+def test_a_scans_documents_are_columns_read_back_as_document_infos(tmp_path):
+    # #15: a scan's client keeps every document the report lists -- as columns
+    # (DocumentTable), ~60 bytes a document here, where DocumentInfo objects took
+    # ~260 -- and reads back exactly the DocumentInfo it was given, odd names included.
+    import pickle
+
+    from dedup import scan
+    from dedup.corpus import DocumentTable
+
+    docs = [DocumentInfo(f"shard-{i // 1000:04d}.jsonl#doc{i:07d}", 1500 + i % 700, 10, "file", 1500 + i % 700)
+            for i in range(20_000)]
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    table = DocumentTable.concat([DocumentTable.of(docs[i : i + 2500]) for i in range(0, len(docs), 2500)])
+    size = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert size < 80 * len(docs), size
+    assert list(table) == docs and table[-1] == docs[-1] and table[5:9] == docs[5:9]
+    assert table.paths[7] == docs[7].path and len(table.paths) == len(docs)
+    odd = [DocumentInfo("caf\udce9.txt", 3, 1, "html", None), DocumentInfo("é/ü.md", 1, 1)]
+    both = DocumentTable.concat([DocumentTable.of(odd), DocumentTable.of([]), pickle.loads(pickle.dumps(DocumentTable.of(odd)))])
+    assert list(both) == odd + odd
+
+    (tmp_path / "a.txt").write_text("One paragraph of text here.\n\nAnd a second one, longer than that.\n")
+    (tmp_path / "b.txt").write_text("One paragraph of text here.\n")
+    result = scan(tmp_path)
+    assert isinstance(result.documents, DocumentTable)
+    assert [(d.path, d.paragraphs, d.text_source) for d in result.documents] == [("a.txt", 2, "file"), ("b.txt", 1, "file")]

@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import containment
 from ..cache import SignatureCache
+from ..corpus import DocumentTable
 from ..progress import NO_PROGRESS, Progress
 from ..inputs import Input
 from ..readers import Document, ReadError, ReadWarning
@@ -136,7 +137,7 @@ def run_scan(
             cache.stats.add(info.cache)
         if cache.stats.write_errors:
             cache.warn_unwritable()
-    found = [d for info in infos for d in info.documents]
+    found = DocumentTable.concat([info.documents for info in infos])  # columns, not an object per document
     chosen = [lvl for lvl in LEVELS if lvl in levels]
     progress.stage("finding boilerplate", "")
     doc_bases = tuple(offsets_from_counts(np.array([len(info.documents) for info in infos], dtype=np.int64)).tolist())

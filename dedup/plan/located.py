@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ..corpus import DocumentInfo
+from ..corpus import DocumentInfo, paths_of
 from ..results import Group, GroupColumns, Kind, Location, Pair, PairColumns
 from ..segments import offsets_from_counts, ranges, sorted_unique
 from .items import LevelPlan
@@ -107,7 +107,7 @@ class Places:
     @cached_property
     def document_paths(self) -> list[str]:
         """The path of every document (by the numbers of :attr:`doc`)."""
-        return [d.path for d in self.documents]
+        return paths_of(self.documents)
 
     def columns(self, positions: np.ndarray) -> tuple[np.ndarray, ...]:
         """Document number, paragraph (-1: none), start and end of ``items[positions]``."""

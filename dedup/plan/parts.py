@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..corpus import DocumentInfo
+from ..corpus import DocumentInfo, paths_of
 from ..results import Kind
 from ..segments import offsets_from_counts, sorted_unique
 from .items import LevelPlan
@@ -130,7 +130,7 @@ class LevelParts:
     def located(self, documents: Sequence[DocumentInfo]) -> tuple["Parts", "Parts"]:
         """``(pairs, groups)``: sequences of this level's :class:`~dedup.results.Pair`
         and :class:`~dedup.results.Group` objects and their columns, made as read."""
-        paths = [d.path for d in documents]
+        paths = paths_of(documents)
 
         def places(table: np.ndarray) -> Places:
             return Places.restored(table, self._previews, documents, paths)

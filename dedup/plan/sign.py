@@ -37,7 +37,7 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 import numpy as np
 
 from ..cache import CacheStats, SignatureCache, document_digest
-from ..corpus import Corpus, DocumentInfo, sign_documents, utf8_sizes
+from ..corpus import Corpus, DocumentInfo, DocumentTable, sign_documents, utf8_sizes
 from ..detect import Items, document_items, paragraph_items
 from ..readers import Document, ReadError, ReadWarning
 from ..readers.text import surrogate_problem
@@ -163,7 +163,7 @@ class ShardInfo:
     has, and what it did with the cache."""
 
     shard: int
-    documents: list[DocumentInfo]
+    documents: DocumentTable
     items: dict[str, int]
     cache: CacheStats | None = None
 
@@ -194,7 +194,7 @@ def sign_shard(
         items = {"paragraph": out.rows}
     return ShardInfo(
         shard=task.shard,
-        documents=documents,
+        documents=DocumentTable.of(documents),  # columns, not an object per document (#15)
         items=items,
         cache=cache.stats if cache is not None else None,
     )
