@@ -11,7 +11,6 @@ import pytest
 import xxhash
 from datasketch import MinHash
 
-import dedup.containment
 import dedup.plan.candidates
 import dedup.plan.verify
 from dedup import Document, Settings, scan_documents
@@ -37,13 +36,13 @@ class Counter:
 
 @pytest.fixture
 def work(monkeypatch):
-    candidates = Counter(dedup.plan.candidates.bucket_pairs, lambda args, out: len(out))
-    # Containment candidates (dedup.containment) count too, in the same list.
-    contained = Counter(dedup.containment.bucket_pairs, lambda args, out: len(out))
-    contained.sizes = candidates.sizes
+    # The distinct candidates of each band partition, band pairs and containment pairs
+    # (dedup.containment) alike, in one list: what a partition's splits found, folded
+    # (candidates._paired; a partition of more than SPLIT_ROWS rows is paired a split at
+    # a time, and a pair whose bands fall in several splits is found in each).
+    candidates = Counter(dedup.plan.candidates._paired, lambda args, out: len(out))
     verified = Counter(dedup.plan.verify.score_pairs, lambda args, out: len(args[1]))
-    monkeypatch.setattr(dedup.plan.candidates, "bucket_pairs", candidates)
-    monkeypatch.setattr(dedup.containment, "bucket_pairs", contained)
+    monkeypatch.setattr(dedup.plan.candidates, "_paired", candidates)
     monkeypatch.setattr(dedup.plan.verify, "score_pairs", verified)
     return candidates, verified
 
