@@ -155,7 +155,7 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     if not stat.S_ISDIR(st.st_mode):
         yield ReadError(str(root), NOT_REGULAR)
         return
-    yield from list(_walk_tree(root, selection, (st.st_dev, st.st_ino)))
+    yield from _walk_tree(root, selection, (st.st_dev, st.st_ino))
 
 
 #: Why a FIFO, device or socket is not read.
@@ -169,102 +169,53 @@ def _stat_failure(path: Union[Path, os.DirEntry], err: OSError) -> str:
     return reason
 
 
-@dataclass
-class _Folder:
-    """A folder the walk enters after its earlier siblings: ``entries``, if listed
-    already (see :func:`_listing`)."""
-
-    path: Path
-    rel: str
-    identity: tuple[int, int]
-    entries: Optional[list[os.DirEntry]] = None
-
-
-Entry = Union[SourceFile, ReadError, _Folder]
-
-
-def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> Iterator[Union[SourceFile, ReadError]]:
-    """Every entry under ``root``, sorted by relative path, a folder listed when the
-    walk reaches it (:func:`walk` lists them all first).  Iterative (an explicit
-    stack of the folders being walked, whose identities are the current folder's
-    ancestors for loop detection), so a tree nested thousands of folders deep costs a
-    little memory, not Python's recursion limit."""
-    ancestors = {root_id}
-    stack: list[tuple[Iterator[Entry], tuple[int, int]]] = []
-    listed = _listing(_Folder(root, "", root_id), selection, ancestors)
-    if isinstance(listed, ReadError):
-        yield listed
-        return
-    stack.append((iter(listed), root_id))
+def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> list[Union[SourceFile, ReadError]]:
+    """Every entry under ``root``, sorted by relative path.  Iterative (an explicit stack
+    of folders to enter and of folders to leave, which keeps the identities of the
+    current folder's ancestors for loop detection), so a tree nested thousands of
+    folders deep costs a little memory, not Python's recursion limit."""
+    found: list[tuple[str, Union[SourceFile, ReadError]]] = []
+    ancestors: set[tuple[int, int]] = set()
+    # (folder, its relative path, its identity); a None folder means "leave it"
+    stack: list[tuple[Optional[Path], str, tuple[int, int]]] = [(root, "", root_id)]
     while stack:
-        entries, ident = stack[-1]
-        entry = next(entries, None)
-        if entry is None:
-            stack.pop()
+        directory, rel_dir, ident = stack.pop()
+        if directory is None:
             ancestors.discard(ident)
-        elif not isinstance(entry, _Folder):
-            yield entry
-        else:
-            ancestors.add(entry.identity)
-            listed = _listing(entry, selection, ancestors)
-            if isinstance(listed, ReadError):
-                ancestors.discard(entry.identity)
-                yield listed
-            else:
-                stack.append((iter(listed), entry.identity))
-
-
-def _listing(folder: _Folder, selection: Selection, ancestors: set[tuple[int, int]]) -> Union[list[Entry], ReadError]:
-    """The entries of ``folder`` (whose identity is in ``ancestors``) in the walk's
-    order, or the :class:`ReadError` that it cannot be listed.
-
-    The walk's order is that of the relative paths of what it yields, so a folder
-    ``a`` goes where the paths ``a/...`` sort among its siblings: after a file
-    ``a-1`` (``-`` sorts before ``/``), where its name alone would sort before it.  A
-    folder that cannot be listed yields one error named ``a``, which sorts before
-    ``a-1``: a folder with such siblings is listed now, to know which it is."""
-    prefix = folder.rel + "/" if folder.rel else ""
-    if folder.entries is not None:
-        listed = folder.entries
-    else:
-        try:
-            listed = list(os.scandir(folder.path))
-        except OSError as err:
-            return ReadError(folder.rel or ".", describe_os_error(err))
-    found: list[tuple[str, Entry]] = []
-    for entry in listed:
-        rel = prefix + entry.name
-        if not selection.hidden and entry.name.startswith("."):
             continue
+        ancestors.add(ident)
+        stack.append((None, rel_dir, ident))
         try:
-            st = entry.stat()  # follows symlinks
+            entries = list(os.scandir(directory))
         except OSError as err:
-            # A broken link or a loop of links names no folder: like a file, it is an
-            # input (and its failure an error) only if the patterns want its name
-            # (tester's T1 of #12: `--include '*.txt'` failed on a dangling `.md`).
-            if not entry.is_symlink() or selection.wants(rel):
-                found.append((rel, ReadError(rel, _stat_failure(entry, err))))
+            found.append((rel_dir or ".", ReadError(rel_dir or ".", describe_os_error(err))))
             continue
-        if stat.S_ISDIR(st.st_mode):
-            if selection.prunes(rel):
+        prefix = rel_dir + "/" if rel_dir else ""
+        for entry in entries:
+            rel = prefix + entry.name
+            if not selection.hidden and entry.name.startswith("."):
                 continue
-            child = (st.st_dev, st.st_ino)
-            if child in ancestors:
-                found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)")))
-                continue
-            found.append((rel + "/", _Folder(Path(entry.path), rel, child)))
-        elif stat.S_ISREG(st.st_mode):
-            if selection.wants(rel):
-                found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
-        elif selection.wants(rel):
-            found.append((rel, ReadError(rel, NOT_REGULAR)))
-    found.sort(key=lambda pair: pair[0])
-    keys = [key for key, _ in found]
-    for i, (key, entry) in enumerate(found):
-        if isinstance(entry, _Folder) and i and keys[i - 1] > entry.rel:  # siblings between "a" and "a/"
             try:
-                entry.entries = list(os.scandir(entry.path))
+                st = entry.stat()  # follows symlinks
             except OSError as err:
-                found[i] = (entry.rel, ReadError(entry.rel, describe_os_error(err)))
+                # A broken link or a loop of links names no folder: like a file, it is an
+                # input (and its failure an error) only if the patterns want its name
+                # (tester's T1 of #12: `--include '*.txt'` failed on a dangling `.md`).
+                if not entry.is_symlink() or selection.wants(rel):
+                    found.append((rel, ReadError(rel, _stat_failure(entry, err))))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if selection.prunes(rel):
+                    continue
+                child = (st.st_dev, st.st_ino)
+                if child in ancestors:
+                    found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)")))
+                    continue
+                stack.append((Path(entry.path), rel, child))
+            elif stat.S_ISREG(st.st_mode):
+                if selection.wants(rel):
+                    found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
+            elif selection.wants(rel):
+                found.append((rel, ReadError(rel, NOT_REGULAR)))
     found.sort(key=lambda pair: pair[0])
     return [entry for _, entry in found]
