@@ -278,8 +278,10 @@ def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
     cuts = list(range(0, n, CHUNK_PARAGRAPHS)) + [n]
     if cuts[-1] - cuts[-2] < 2:
         del cuts[-2]
-    size = utf8_sizes([doc], np.zeros(1, np.int64), np.zeros(1, np.int64), np.array([len(doc.text)], np.int64))
-    info = DocumentInfo(doc.path, len(doc.text), n, doc.source, int(size[0]))
+    # The whole text's UTF-8 size: its encoding (1-4 bytes a character), not utf8_sizes'
+    # per-character arrays (~20 bytes a character of a text this long).
+    size = len(doc.text.encode("utf-8", "surrogatepass"))
+    info = DocumentInfo(doc.path, len(doc.text), n, doc.source, size)
     for i, j in zip(cuts, cuts[1:]):
         at, stop = int(spans[i, 0]), int(spans[j - 1, 1])
         piece = dataclasses.replace(doc, text=doc.text[at:stop])

@@ -36,8 +36,6 @@ PARAGRAPH_KEY, DOCUMENT_KEY, DOCUMENT_ID = 0, 1, 2
 _LEVELS = {PARAGRAPH_KEY: ("paragraph rows with content key", "paragraphs_key"),
            DOCUMENT_KEY: ("document rows with content key", "documents_key"),
            DOCUMENT_ID: ("document rows with id", "sqlite_autoindex_documents_1")}
-#: :func:`count_checks` in SQL.
-COUNT_CHECK_SQL = "((key >> 32) & 4294967295) * 3 + (key & 4294967295) * 5 + rows * 7 + level * 11"
 _UPSERT = ("INSERT INTO counts (level, key, rows, sum_check) VALUES (?, ?, ?, ?) ON CONFLICT (level, key) DO UPDATE"
            " SET rows = rows + excluded.rows, sum_check = sum_check + 7 * excluded.rows")
 
