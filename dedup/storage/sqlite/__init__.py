@@ -77,6 +77,7 @@ from .schema import (
     translate_os,
     upgrade_schema,
 )
+from .leftovers import claimed, remove_abandoned
 from .store import SQLiteStorage
 
 
@@ -123,6 +124,8 @@ def open_sqlite(
         # SQLite needs a writable folder for WAL's shared-memory file; on read-only
         # media nothing can change the file, which is what ``immutable`` declares.
         query += "&immutable=1"
+    if not readonly:
+        _say_removed(name, remove_abandoned(name))
     if not readonly and not p.exists():
         _create(name, settings or Settings(), derive, busy_timeout)
     elif not _size(name) and (wal := _size(name + "-wal")):  # before SQLite deletes it (see _empty)
@@ -194,14 +197,19 @@ def _prepare(
 
 def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) -> None:
     """Create a new index at ``name`` whole or not at all: its schema is written to a
-    file beside it (``NAME-new.PID.RANDOM``, removed however this ends), which is then
-    linked in under ``name``.  Why: SQLite creates a file when it opens it, so an
+    file beside it (``NAME-new.PID.RANDOM``, removed however this ends but by SIGKILL;
+    held with a lock meanwhile, so a later open tells a killed creation's file from a
+    live one's and removes it: :mod:`.leftovers`), which is then linked in under ``name``.  Why: SQLite creates a file when it opens it, so an
     ``index add`` interrupted while it created the index left a 0-byte file that later
     opens called "not a dedup index" (U9 of #12).  ``os.link`` never replaces a file:
     when a concurrent creator's index got there first, that one is opened instead (and
     its settings compared with ours, as on any open).  On a file system without hard
     links the index is created in place, as SQLite does."""
     temp = f"{name}-new.{os.getpid()}.{secrets.token_hex(4)}"
+    try:
+        lock = claimed(temp)
+    except OSError as err:
+        raise translate_os(err, name, "create") from err
     try:
         conn = sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(temp)), uri=True,
                                timeout=busy_timeout, isolation_level=None)
@@ -224,6 +232,14 @@ def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) 
                 os.unlink(leftover)
             except FileNotFoundError:
                 pass
+        os.close(lock)  # last: a file still there is still held (see .leftovers)
+
+
+def _say_removed(name: str, removed: list[str]) -> None:
+    """One warning line for the files of killed creations that were removed."""
+    if removed:
+        warnings.warn(f"{name}: removed {len(removed)} file{'s' * (len(removed) != 1)} left by an index creation "
+                      f"that was killed ({', '.join(removed)}; its process is gone)", stacklevel=4)
 
 
 def _empty(name: str, readonly: bool) -> None:
