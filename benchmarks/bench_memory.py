@@ -45,6 +45,23 @@ def one_line(size: int) -> Callable[[Path], Path]:
     return make
 
 
+def one_line_paragraphs(size: int) -> Callable[[Path], Path]:
+    """``size`` bytes of one-line paragraphs of 8 one-letter words (one paragraph per
+    line, ~16 bytes each: a million paragraphs in 16 MiB), the session-13 tester's U2
+    of #12: one document whose paragraphs' signatures (1 KB each) dwarf its text."""
+    def make(folder: Path) -> Path:
+        rng = random.Random(2)
+        path = folder / f"one-line-paragraphs-{size >> 20}M.txt"
+        with open(path, "w") as out:
+            written = 0
+            while written < size:
+                line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
+                out.write(line)
+                written += len(line)
+        return path
+    return make
+
+
 def gz_bomb(folder: Path) -> Path:
     """900 MiB of text in about a MB of gzip (a 4 KB paragraph, repeated)."""
     path = folder / "bomb-900M.txt.gz"
@@ -90,6 +107,10 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "one-line-200M": (one_line(200 << 20), []),
     "one-line-16M": (one_line(16 << 20), []),
     "gz-bomb": (gz_bomb, []),
+    # U2 of #12, one level at a time and both (the default)
+    "lines-1M-document": (one_line_paragraphs(16 << 20), ["--level", "document"]),
+    "lines-1M-paragraph": (one_line_paragraphs(16 << 20), ["--level", "paragraph"]),
+    "lines-1M-both": (one_line_paragraphs(16 << 20), []),
     "jsonl-gz-64M": (jsonl_gz(64 << 20), []),
     "nested-divs": (nested_divs, []),
 }

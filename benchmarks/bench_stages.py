@@ -122,6 +122,7 @@ def install(inline: bool) -> None:
     import dedup.plan.candidates as candidates
     import dedup.plan.job as job
     import dedup.plan.link as link
+    import dedup.plan.documents as documents
     import dedup.plan.sign as sign
     import dedup.plan.verify as verify
     import dedup.report.machine as machine
@@ -135,7 +136,7 @@ def install(inline: bool) -> None:
 
     wrap = timed if inline else logged
     for modules, attr, name in (((read,), "read_sign", "sign (rest)"), ((common, job), "common_partition", "boilerplate"),
-                                ((sign, job), "document_shard", "documents"), ((exact,), "exact_partition", "exact"),
+                                ((documents, job), "document_shard", "documents"), ((exact,), "exact_partition", "exact"),
                                 ((band,), "band_shard", "band"), ((candidates,), "candidate_partition", "candidates"),
                                 ((verify,), "verify_range", "verify (rest)")):
         wrapped = wrap(name, getattr(modules[0], attr))
@@ -148,7 +149,8 @@ def install(inline: bool) -> None:
         corpus: {"split_paragraphs": "split", "normalize": "normalize", "previews": "previews",
                  "signatures": "sign (MinHash)", "exact_groups": "sign: exact groups"},
         shingle: {"_token_hashes": "tokenize + token hash", "ngram_hashes": "shingle hash"},
-        sign: {"write_items": "write items", "utf8_sizes": "utf8 sizes", "sign_documents": "sign: batch (rest)"},
+        documents: {"item_arrays": "write items"},
+        sign: {"item_arrays": "write items", "utf8_sizes": "utf8 sizes", "sign_documents": "sign: batch (rest)"},
         candidates: {"_plausible": "candidates: containment prefilter", "bucket_pairs": "candidates: band buckets"},
         candidates.containment: {"bucket_pairs": "candidates: containment buckets"},
         verify: {"estimate": "verify: estimate", "score_pairs": "verify: scores",

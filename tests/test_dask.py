@@ -220,14 +220,14 @@ def test_key_partitions_hold_at_most_keys_per_partition(tmp_path):
 def test_document_tasks_carry_no_key_arrays(monkeypatch):
     """The boilerplate keys are written once to the scratch folder, not sent with every
     document task (33.5 KB a task at 250k paragraphs: review R4); the report is the same."""
-    from dedup.plan import sign
+    from dedup.plan import documents
 
     sent = []
     real = LocalExecutor.map
 
     def recording(self, stage, tasks):
         tasks = list(tasks)
-        if stage is sign.document_shard:
+        if stage is documents.document_shard:
             sent.extend(tasks)
         return real(self, stage, tasks)
 

@@ -25,24 +25,40 @@ from .. import containment
 from ..lsh import band_keys
 from .exact import copies_in
 from .items import LevelPlan, forget_removed
-from .scratch import by_partition, load, partition_of, release, save
+from ..segments import offsets_from_counts
+from .scratch import by_partition, load, partition_of, release, save, save_parts
+
+
+#: Bucket rows made at once (16 bytes each, a few times that while grouping them): a
+#: shard of more items is banded a chunk of items at a time (U2 of #12: one shard of a
+#: million one-line paragraphs held its 49 million band rows, 0.8 GB, ~3x over).
+CHUNK_ROWS = 1 << 21
 
 
 def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
     """Write shard ``shard``'s band rows of wave ``wave`` (its share of the bands and
-    containment positions, :meth:`LevelPlan.wave_span`); returns how many items it banded."""
+    containment positions, :meth:`LevelPlan.wave_span`); returns how many items it
+    banded.  The items are banded :data:`CHUNK_ROWS` rows at a time, each chunk's rows
+    grouped by partition (:class:`_Grouped`): the same file whatever the chunks."""
     forget_removed()
     lo = plan.bases[shard]
     local = banded(plan, shard)
     s = plan.settings
     sigs = plan.kept_signatures(shard, local)
     first, last = plan.wave_span(s.bands, wave)
-    keys = band_keys(np.asarray(sigs[:, first * s.rows : last * s.rows]), last - first, s.rows, first).ravel()
-    gids = np.repeat(local.astype(np.uint64) + np.uint64(lo), last - first)
-    _save_by_partition(plan, shard, "band", partition_of(keys, plan.partitions), keys, gids)
-    if s.containment:
-        _containment_rows(plan, shard, local, sigs, wave)
-    release(sigs)
+    c_first, c_last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave) \
+        if s.containment else (0, 0)
+    step = max(1, CHUNK_ROWS // max(1, last - first, c_last - c_first))
+    with _Grouped(plan, shard, "band") as bands, _Grouped(plan, shard, "contain", s.containment) as contained:
+        for at in range(0, max(len(local), 1), step):
+            chunk, chunk_sigs = local[at : at + step], np.asarray(sigs[at : at + step])
+            keys = band_keys(chunk_sigs[:, first * s.rows : last * s.rows], last - first, s.rows, first).ravel()
+            gids = np.repeat(chunk.astype(np.uint64) + np.uint64(lo), last - first)
+            bands.add(partition_of(keys, plan.partitions), keys, gids)
+            del keys, gids
+            if s.containment:
+                contained.add(*_containment_rows(plan, shard, chunk, chunk_sigs, c_first, c_last))
+            release(sigs)
     return len(local)
 
 
@@ -57,29 +73,28 @@ def banded(plan: LevelPlan, shard: int) -> np.ndarray:
     return np.flatnonzero(eligible)
 
 
-def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.ndarray, wave: int) -> None:
-    """The same items' containment bucket rows ``(key, item << 32 | set size)`` of wave
-    ``wave``'s positions (:func:`dedup.containment.bucket_keys`; ``sigs``: their
-    signatures), split by partition of their key.  Set sizes (distinct shingles), not
+def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.ndarray, first: int, last: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The same items' containment bucket rows ``(key, item << 32 | set size)`` of
+    positions ``first .. last - 1`` (:func:`dedup.containment.bucket_keys`; ``sigs``:
+    their signatures), and the partition of each row's key.  Set sizes (distinct shingles), not
     counts with repeats: the Jaccard of a pair contained at the threshold follows from
     the set sizes exactly (:func:`dedup.containment.min_jaccard`), while a container
     that repeats its shingles (a table, a list) has a count ratio well above its set
     ratio and was not searched at all past ``MAX_RATIO``.  Item and size share one
     64-bit column (:func:`item_sizes`): two thirds of the bytes written and read back
     (the size is capped where :func:`~dedup.containment.bucket_pairs` caps it)."""
-    s = plan.settings
     if plan.items > 1 << 32:
         raise ValueError(f"containment rows number items in 32 bits: {plan.items:,} items is too many "
                          "(use --containment off)")
-    first, last = plan.wave_span(containment.search_positions(s.containment, s.num_perm), wave)
-    keys = containment.bucket_keys(np.asarray(sigs[:, :last]), first, last)
+    keys = containment.bucket_keys(sigs[:, :last], first, last)
     positions = keys.shape[1]
     keys = keys.ravel()
     sizes = np.minimum(np.asarray(plan.file(shard, "sizes")[local]), containment.SIZE_CAP).astype(np.uint64)
     packed = np.repeat(((local.astype(np.uint64) + np.uint64(plan.bases[shard])) << np.uint64(32)) | sizes,
                        positions)
     part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
-    _save_by_partition(plan, shard, "contain", part, keys, packed)
+    return part, keys, packed
 
 
 def item_sizes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,41 +103,103 @@ def item_sizes(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (packed >> np.uint64(32)).astype(np.int64), (packed & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
-def _save_by_partition(plan: LevelPlan, shard: int, kind: str, part: np.ndarray, *columns: np.ndarray) -> None:
-    """Write rows of ``columns`` grouped by partition ``part`` as one file, and where
-    each partition starts (one file per shard whatever the number of partitions:
-    :func:`partition_rows` reads a partition's slice)."""
-    rows = np.stack(columns, axis=1)
-    if plan.partitions == 1:  # already in partition order
-        cuts = np.array([0, len(rows)], dtype=np.int64)
-    else:
-        order, cuts = by_partition(part, plan.partitions)
-        rows = rows[order]
-    save(plan.scratch.bands(plan.level, shard, "rows", kind), rows)
-    save(plan.scratch.bands(plan.level, shard, "cuts", kind), cuts)
+class _Grouped:
+    """Shard ``shard``'s ``kind`` bucket rows, given a chunk at a time (:meth:`add`) and
+    written as one file grouped by partition, each partition's rows in the order
+    given, and where each partition starts (one file per shard whatever the number of
+    partitions: :func:`partition_splits` reads a partition's slice).  One chunk is
+    written as it is; with more, each chunk's grouped rows wait in a ``.part`` file
+    beside it, and closing copies each partition's slice of each chunk in order.
+    Nothing is written when ``on`` is false or the block raises."""
+
+    def __init__(self, plan: LevelPlan, shard: int, kind: str, on: bool = True) -> None:
+        self.on, self.partitions = on, plan.partitions
+        self.path = plan.scratch.bands(plan.level, shard, "rows", kind)
+        self.cuts_path = plan.scratch.bands(plan.level, shard, "cuts", kind)
+        self.part = self.path.with_name(self.path.name + ".part")
+        self.held: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, cuts): the first chunk's
+        self.chunk_cuts: list[np.ndarray] = []  # each chunk's cuts, by rows before it
+
+    def __enter__(self) -> "_Grouped":
+        return self
+
+    def add(self, part: np.ndarray, *columns: np.ndarray) -> None:
+        rows = np.stack(columns, axis=1)
+        if self.partitions == 1:  # already in partition order
+            cuts = np.array([0, len(rows)], dtype=np.int64)
+        else:
+            order, cuts = by_partition(part, self.partitions)
+            rows = rows[order]
+        if self.held or self.chunk_cuts:  # a second chunk: the rows wait on disk
+            self._spill()
+            with open(self.part, "ab") as out:
+                out.write(memoryview(np.ascontiguousarray(rows).reshape(-1)).cast("B"))
+            self.chunk_cuts.append(cuts + self.written)
+            self.written += len(rows)
+        else:
+            self.held = [(rows, cuts)]
+
+    def _spill(self) -> None:
+        if self.held:
+            rows, cuts = self.held.pop()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.part, "wb") as out:
+                out.write(memoryview(np.ascontiguousarray(rows).reshape(-1)).cast("B"))
+            self.chunk_cuts, self.written, self.width = [cuts], len(rows), rows.shape[1]
+
+    def __exit__(self, kind, value, traceback) -> None:
+        try:
+            if kind is None and self.on:
+                self._write()
+        finally:
+            self.part.unlink(missing_ok=True)
+
+    def _write(self) -> None:
+        if self.held:
+            rows, cuts = self.held[0]
+            save(self.path, rows)
+            save(self.cuts_path, cuts)
+            return
+        cuts = np.stack(self.chunk_cuts)  # (chunks, partitions + 1), in rows of the .part file
+        sizes = (cuts[:, 1:] - cuts[:, :-1]).T  # (partitions, chunks)
+
+        def slices():
+            with open(self.part, "rb") as part:
+                for p in range(self.partitions):
+                    for chunk in range(len(cuts)):
+                        n = int(sizes[p, chunk]) * self.width
+                        part.seek(int(cuts[chunk, p]) * self.width * 8)
+                        yield np.fromfile(part, dtype=np.uint64, count=n)
+
+        save_parts(self.path, np.uint64, (self.written, self.width), slices())
+        save(self.cuts_path, offsets_from_counts(sizes.sum(axis=1)))
 
 
-def partition_rows(plan: LevelPlan, part: int, kind: str = "band", width: int = 2) -> np.ndarray:
-    """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
-    ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
-    slices of the memory-mapped shard files."""
-    return _filled(_slices(plan, part, kind), width)
+def partition_rows(plan: LevelPlan, part: int, kind: str = "band") -> np.ndarray:
+    """Partition ``part``'s bucket rows from every shard, in one array (what
+    :func:`partition_splits` yields in one split; ``benchmarks/probe_candidates.py``
+    saves them)."""
+    return _filled(_slices(plan, part, kind))
 
 
 def partition_splits(plan: LevelPlan, part: int, kind: str, most: int) -> Iterator[np.ndarray]:
-    """Partition ``part``'s bucket rows (as :func:`partition_rows` reads them) in
-    splits of about ``most`` rows by key (:func:`split_of`: every bucket whole in one
+    """Partition ``part``'s bucket rows from every shard (``kind``: ``"band"`` rows
+    ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
+    slices of the memory-mapped shard files, in splits of about ``most`` rows by key (:func:`split_of`: every bucket whole in one
     split), one split's rows after the other; the partition's other rows are never
     held (each shard's file is mapped once, its pages released after each split)."""
     slices = _slices(plan, part, kind)
     splits = -(-sum(len(s) for s in slices) // most)
     if splits <= 1:
-        yield _filled(slices, 2)
+        yield _filled(slices)
         return
-    which = [split_of(np.asarray(piece[:, 0]), splits).astype(np.uint16 if splits < 1 << 16 else np.int64)
-             for piece in slices]
+    grouped = []  # each slice's rows grouped by split once (not filtered once per split)
+    for piece in slices:
+        order, cuts = by_partition(split_of(np.asarray(piece[:, 0]), splits), splits)
+        grouped.append((order.astype(np.uint32) if len(piece) < 1 << 32 else order, cuts))
+        release(piece)
     for i in range(splits):
-        rows = [np.asarray(piece[mine == i]) for piece, mine in zip(slices, which)]
+        rows = [np.asarray(piece[order[cuts[i] : cuts[i + 1]]]) for piece, (order, cuts) in zip(slices, grouped)]
         for piece in slices:
             release(piece)
         yield np.concatenate(rows)
@@ -139,9 +216,9 @@ def _slices(plan: LevelPlan, part: int, kind: str) -> list[np.ndarray]:
     return slices
 
 
-def _filled(slices: list[np.ndarray], width: int) -> np.ndarray:
+def _filled(slices: list[np.ndarray]) -> np.ndarray:
     """The rows of ``slices`` in one array, filled in place: never twice the rows."""
-    rows = np.empty((sum(len(s) for s in slices), width), np.uint64)
+    rows = np.empty((sum(len(s) for s in slices), 2), np.uint64)
     at = 0
     for piece in slices:
         rows[at : at + len(piece)] = piece

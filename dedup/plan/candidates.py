@@ -48,8 +48,7 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
     if s.containment:
         code_c = _paired(plan, p, "contain", lambda rows: containment.bucket_pairs(
             rows[:, 0], *item_sizes(rows), s.containment, covered=(s.bands, s.rows)))
-        contained = _plausible(plan, np.stack(np.divmod(code_c, max(plan.items, 1)), axis=1))
-        contained = contained[:, 0] * plan.items + contained[:, 1]
+        contained = _plausible(plan, code_c)
         counts += _bins(plan, contained)
         code = sorted_unique(np.concatenate([code, contained]))
     save(plan.scratch.candidates(plan.level, part), code)
@@ -99,10 +98,11 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
     return sorted_unique(code)
 
 
-def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
-    """The distinct containment candidates that :func:`dedup.containment.plausible`
-    keeps (their estimate is not far below what a contained pair has), read from the
-    involved items' signatures and set sizes: each involved item's once, when there
+def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
+    """The containment candidates ``code`` (sorted, distinct ``a * items + b`` codes)
+    that :func:`dedup.containment.plausible` keeps (their estimate is not far below
+    what a contained pair has), as codes in the same order, read from the involved
+    items' signatures and set sizes: each involved item's once, when there
     are at most :data:`ITEMS` of them, else ``ITEMS // 2`` pairs at a time.
 
     Why bounded: the items with a chance partner in a partition grow with the corpus
@@ -114,9 +114,8 @@ def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
     read and convert most items' signatures once per chunk -- 12 times there, half
     the prefilter's CPU.  Each pair is judged alone, so the chunks' kept pairs are
     the same pairs."""
-    if not len(pairs):
-        return pairs
-    code = sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1])
+    if not len(code):
+        return code
     pairs = np.stack(np.divmod(code, plan.items), axis=1)
     whole = sorted_unique(pairs)
     chunk = len(code) if len(whole) <= ITEMS else max(ITEMS // 2, 1)
@@ -126,5 +125,6 @@ def _plausible(plan: LevelPlan, pairs: np.ndarray) -> np.ndarray:
         involved = whole if chunk == len(code) else sorted_unique(part)
         local = np.searchsorted(involved, part)  # a few items, many pairs: cheaper than an argsort's inverse
         sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
-        kept.append(involved[containment.plausible(sigs, sizes, local, plan.settings.containment)])
+        found = involved[containment.plausible(sigs, sizes, local, plan.settings.containment)]
+        kept.append(found[:, 0] * plan.items + found[:, 1])
     return np.concatenate(kept)

@@ -16,7 +16,7 @@ and keeps its whole-page score, as does one story republished under two sites' f
 How: called by the verify stage (:mod:`dedup.plan.verify`) on the document pairs it
 would keep.  A document item's paragraphs are the paragraph level's items of its shard
 (the document stage keeps the shard's order), so their content keys, boilerplate flags
-(``paragraph.common``, written by :func:`dedup.plan.sign.document_shard`) and shingle
+(``paragraph.common``, written by :func:`dedup.plan.documents.document_shard`) and shingle
 sets are read from the paragraph files, for the documents of those pairs only.
 """
 

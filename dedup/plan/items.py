@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from ..segments import offsets_from_counts, ranges
 from ..settings import Settings
-from .scratch import Scratch, load, release, save
+from .scratch import Scratch, load, release, save, save_parts
 
 
+#: Signatures copied at once when a shard's are cut down to its banded items
+#: (:meth:`LevelPlan.kept_signatures`; 1 KB each at 256 permutations).
+KEEP_CHUNK = 1 << 15
 #: Stage files this process has memory-mapped (see :func:`_mapped`), at most ``MAPS``.
 _maps: dict[Path, np.ndarray] = {}
 MAPS = 1024
@@ -145,8 +149,9 @@ class LevelPlan:
         return np.zeros((0,) + self.file(0, name).shape[1:], self.file(0, name).dtype) if self.shards else np.zeros(0)
 
     def kept_signatures(self, shard: int, local: np.ndarray) -> np.ndarray:
-        """The signatures (``(len(local), num_perm)`` uint32) of shard ``shard``'s items
-        ``local`` (numbers within the shard, sorted): the items the band stage bands.
+        """The signatures (``(len(local), num_perm)`` uint32, memory-mapped) of shard
+        ``shard``'s items ``local`` (numbers within the shard, sorted): the items the
+        band stage bands.
 
         The first call for a shard (the band stage's first wave, ``kept`` false) keeps
         only these rows -- files ``kept_sigs`` and ``kept`` (their numbers) -- and
@@ -156,19 +161,26 @@ class LevelPlan:
         of the scratch folder (46 % of it at its peak on 153 MB of text).  Whatever
         read every item's signature has run by then: the paragraphs' are kept by the
         document stage itself once it has built the documents from them
-        (:func:`dedup.plan.sign.document_shard`), before the document level runs.
+        (:func:`dedup.plan.documents.document_shard`), before the document level runs.
         """
         full = self.scratch.shard(shard, self.level, "sigs")
-        if self.kept or not full.exists():  # kept already (or by a retried task's first run)
-            kept = self.file(shard, "kept_sigs")
-            if len(kept) != len(local):
-                raise RuntimeError(f"shard {shard} kept {len(kept)} signatures for {len(local)} banded items")
-            return kept
-        sigs = np.asarray(load(full, mmap=True)[local])  # not through the maps: the file goes now
-        save(self.scratch.shard(shard, self.level, "kept_sigs"), sigs)
-        save(self.scratch.shard(shard, self.level, "kept"), local.astype(np.int64))
-        full.unlink()
-        return sigs
+        if not self.kept and full.exists():  # else kept already (or by a retried task's first run)
+            sigs = load(full, mmap=True)  # not through the maps: the file goes now
+
+            def chunks() -> Iterator[np.ndarray]:  # a chunk at a time: never the shard's signatures
+                for at in range(0, len(local), KEEP_CHUNK):
+                    yield sigs[local[at : at + KEEP_CHUNK]]
+                    release(sigs)
+
+            save_parts(self.scratch.shard(shard, self.level, "kept_sigs"), sigs.dtype, (len(local), sigs.shape[1]),
+                       chunks())
+            save(self.scratch.shard(shard, self.level, "kept"), local.astype(np.int64))
+            del sigs
+            full.unlink()
+        kept = self.file(shard, "kept_sigs")
+        if len(kept) != len(local):
+            raise RuntimeError(f"shard {shard} kept {len(kept)} signatures for {len(local)} banded items")
+        return kept
 
     def segments(self, gids: np.ndarray, name: str = "values", offsets: str = "offsets") -> tuple[np.ndarray, np.ndarray]:
         """Flat ``(values, offsets)`` of the variable-length rows of items ``gids``

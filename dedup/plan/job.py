@@ -49,7 +49,8 @@ from .scratch import Removals, Scratch, save
 from .common import common_partition
 from .spread import link_partitioned
 from .read import read_and_sign
-from .sign import Batch, ShardInfo, ShardTask, batches, document_shard, runs, screen, shard_limit, sign_shard
+from .documents import document_shard
+from .sign import Batch, ShardInfo, ShardTask, batches, runs, screen, shard_limit, sign_shard
 from .verify import verify_range
 
 #: Bucket rows per partition when the number is not given: the candidate stage sorts

@@ -41,7 +41,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -171,6 +171,25 @@ def save(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` (creating its folder); no pickles, ever."""
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def save_parts(path: Path, dtype, shape: tuple[int, ...], parts: Iterable[np.ndarray]) -> None:
+    """Write an array of ``shape`` and ``dtype`` to ``path`` as :func:`save` would,
+    from ``parts`` (its rows, in order) taken one at a time: never the whole array in
+    memory.  Raises ``ValueError`` when the parts do not fill the shape."""
+    dtype = np.dtype(dtype)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_2_0(
+            out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)})
+        for part in parts:
+            part = np.ascontiguousarray(part, dtype=dtype)
+            out.write(memoryview(part.reshape(-1)).cast("B"))
+            written += part.size
+    if written != int(np.prod(shape)):
+        path.unlink()
+        raise ValueError(f"{path.name}: parts of {written:,} values for an array of {shape}")
 
 
 def load(path: Path, mmap: bool = False) -> np.ndarray:

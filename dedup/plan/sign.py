@@ -4,7 +4,7 @@ A shard is a run of consecutive batches (:func:`batches`): each batch comes
 from the signature cache when it has it, else is split, normalized, shingled and
 MinHashed (:func:`dedup.corpus.sign_documents`) and stored there.  The shard then
 writes, per *item* (a paragraph; documents with at least one paragraph are written the
-same way by :func:`document_shard`, once boilerplate is known), in scan order:
+same way by :func:`~dedup.plan.documents.document_shard`, once boilerplate is known), in scan order:
 
 * ``keys`` (uint64, a hash of the normalized text: equal for exact copies) and
   ``tokens`` (int64);
@@ -38,17 +38,13 @@ import numpy as np
 
 from ..cache import CacheStats, SignatureCache, document_digest
 from ..corpus import Corpus, DocumentInfo, DocumentTable, sign_documents, utf8_sizes
-from ..detect import Items, document_items, paragraph_items
+from ..detect import Items, paragraph_items
 from ..readers import Document, ReadError, ReadWarning
 from ..readers.text import surrogate_problem
-from ..segments import offsets_from_counts, ranges, unique_sets
+from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
-from ..shingle import Shingles
 from ..split import span_array
-from .band import banded
-from .common import recurring_flags
-from .items import LevelPlan
-from .scratch import Scratch, among, load, save
+from .scratch import Scratch
 from .shardfiles import ShardAppender
 
 T = TypeVar("T")
@@ -175,7 +171,7 @@ def sign_shard(
     cache: SignatureCache | None = None,
 ) -> ShardInfo:
     """Sign ``task``'s documents and write their paragraph items' files (see the
-    module doc; documents are made from those by :func:`document_shard`), a batch --
+    module doc; documents are made from those by :func:`~dedup.plan.documents.document_shard`), a batch --
     or a chunk of a long document's paragraphs (:data:`CHUNK_PARAGRAPHS`) -- at a time.
 
     Raises ``OSError`` when the scratch folder cannot be written.
@@ -295,7 +291,7 @@ def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
 def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
     """The paragraph items' files of ``part`` (the ``doc`` numbers start at
     ``doc_base``; offsets start at 0, :class:`ShardAppender` rebases them), and what the
-    document stage (:func:`document_shard`) rebuilds documents from."""
+    document stage (:func:`~dedup.plan.documents.document_shard`) rebuilds documents from."""
     corpus, sh = part.corpus, part.corpus.shingles
     arrays = {"hashes": sh.hashes.astype(np.uint64, copy=False), "hash_offsets": sh.offsets.astype(np.int64, copy=False),
               "units": sh.units.astype(np.int64, copy=False), "widths": sh.widths.astype(np.uint8, copy=False),
@@ -310,66 +306,14 @@ def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
     return arrays
 
 
-def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
-    """Stage 1b, documents: write shard ``shard``'s document items from its paragraph
-    files (:func:`dedup.detect.document_items`), boilerplate paragraphs (those whose key
-    is in the scratch's ``texts/common`` file, sorted; :mod:`dedup.boilerplate`) left
-    out of each document's shingle set, signature and word count.  ``paragraph_level`` is the paragraph
-    level's plan.  Also flags the paragraphs that are texts of ``FRAME_STORIES``
-    documents or more, for :mod:`.frames` (``recurring``: the boilerplate stage has
-    written their keys, :func:`dedup.plan.common.recurring_flags`; else none is).
-    Returns how many document items.
-
-    ``trim``: the paragraph level runs later and its exact stage has run: the
-    paragraphs' signatures are then cut down to those of the paragraphs it bands
-    (:meth:`LevelPlan.kept_signatures`), since nothing else reads them once the
-    documents are built -- so the scratch folder's peak, at the document level, no
-    longer holds every paragraph's (1 KB each)."""
-    scratch = paragraph_level.scratch
-
-    def read(name: str) -> np.ndarray:
-        return load(scratch.shard(shard, "paragraph", name))
-
-    paragraphs, chars = read("doc_paragraphs"), read("doc_chars")
-    keys = read("keys")
-    preview, preview_offsets = read("preview"), read("preview_offsets")
-    corpus = Corpus(
-        documents=[DocumentInfo("", c, p) for c, p in zip(chars.tolist(), paragraphs.tolist())],
-        para_doc=read("doc"), para_index=read("index"), para_start=read("start"), para_end=read("end"),
-        para_words=read("tokens"), para_key=keys, para_preview=[],
-        shingles=Shingles(read("hashes"), read("hash_offsets"), read("units"), read("widths")),
-        signatures=read("sigs"),
-    )
-    common = load(scratch.texts("common"), mmap=True)
-    mask = among(keys, scratch.texts("common")) if len(common) else None
-    # Which paragraphs are boilerplate, for the document pairs in one frame (:mod:`.frames`).
-    save(scratch.shard(shard, "paragraph", "common"), mask if mask is not None else np.zeros(len(keys), bool))
-    save(scratch.shard(shard, "paragraph", "recurring"),
-         recurring_flags(paragraph_level, keys) if recurring else np.zeros(len(keys), bool))
-    items, docs = document_items(corpus, mask)
-    first_para = corpus.doc_offsets()[docs]
-    places = {"doc": docs, "index": np.full(len(docs), -1), "start": np.zeros(len(docs), np.int64),
-              "end": chars[docs], "utf8_bytes": read("doc_bytes")[docs]}
-    previews = [preview[preview_offsets[p]:preview_offsets[p + 1]].tobytes().decode("utf-8", "surrogatepass")
-                if count else "" for p, count in zip(first_para.tolist(), paragraphs[docs].tolist())]
-    count = write_items(scratch, shard, "document", items, places, previews)
-    if trim:
-        paragraph_level.kept_signatures(shard, banded(paragraph_level, shard))
-    return count
-
-
-def write_items(scratch: Scratch, shard: int, level: str, items: Items, places: dict, previews: Sequence[str]) -> int:
-    """Write one level's item files; returns how many items it has."""
-    for name, array in item_arrays(items, places, previews).items():
-        save(scratch.shard(shard, level, name), array)
-    return len(items.keys)
-
-
-def item_arrays(items: Items, places: dict, previews: Sequence[str]) -> dict[str, np.ndarray]:
-    """One level's item files (see the module doc), by name."""
+def item_arrays(items: Items, places: dict, previews: Sequence[str], sets: SetTable | None = None
+                ) -> dict[str, np.ndarray]:
+    """One level's item files (see the module doc), by name; ``sets``: the items'
+    shingle sets (sorted, distinct) when the caller has them, else made here."""
     n = len(items.keys)
-    lengths = items.ends - items.starts
-    sets = unique_sets(items.hashes[ranges(items.starts, lengths)], offsets_from_counts(lengths))
+    if sets is None:
+        lengths = items.ends - items.starts
+        sets = unique_sets(items.hashes[ranges(items.starts, lengths)], offsets_from_counts(lengths))
     arrays = {"keys": items.keys, "tokens": items.tokens.astype(np.int64), "sigs": items.signatures,
               "values": sets.values, "offsets": sets.offsets, "sizes": np.diff(sets.offsets)}
     arrays.update({name: np.asarray(v, dtype=np.int64) for name, v in places.items()})
