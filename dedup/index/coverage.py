@@ -17,13 +17,14 @@ same text, split and normalized the same way, gives the same paragraphs and shin
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
 from ..corpus import Outline, outline
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
+from ..storage.optional import DocumentTexts
 from ..storage.protocol import IndexCorrupt, ParagraphRows, Storage
 from ..storage.rowcheck import damaged
 from ..verify import COVERAGE, coverage, pooled_coverage
@@ -107,7 +108,20 @@ def _pages(store: Storage, rows: np.ndarray) -> tuple[np.ndarray, Outline]:
         lost = np.setdiff1d(docs, found.ids).tolist()
         raise IndexCorrupt(damaged(store.path, f"stored rows belong to document row {lost[0]}, which is not found"))
     text = dict(zip(found.ids.tolist(), found.doc_ids))
-    return docs, outline([stored_text(store, text[d]) for d in docs.tolist()], store.settings)
+    return docs, outline(stored_texts(store, docs, [text[d] for d in docs.tolist()]), store.settings)
+
+
+def stored_texts(store: Storage, rows: np.ndarray, doc_ids: Sequence[str]) -> list[str]:
+    """The texts of the stored documents ``rows`` (row ids) whose public ids are
+    ``doc_ids`` (aligned): in one read from a backend that has
+    :class:`~dedup.storage.optional.DocumentTexts`, else one :func:`stored_text` each."""
+    if not isinstance(store, DocumentTexts):
+        return [stored_text(store, doc_id) for doc_id in doc_ids]
+    texts = store.document_texts(rows)
+    lost = [doc_id for row, doc_id in zip(rows.tolist(), doc_ids) if row not in texts]
+    if lost:
+        raise IndexCorrupt(damaged(store.path, f"document {lost[0]!r} has rows but no text"))
+    return [texts[row] for row in rows.tolist()]
 
 
 def stored_text(store: Storage, doc_id: str) -> str:

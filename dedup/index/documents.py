@@ -17,7 +17,7 @@ from ..storage.rowcheck import damaged, listed, plural
 from ..verdict import DocumentMatch, DocumentRelation, ParagraphMatch
 from ..verify import Scores, score_pairs
 from .bytebound import equal_bound
-from .coverage import documents_covered, stored_text
+from .coverage import documents_covered, stored_texts
 from .furniture import frames
 from .matches import MAX_COPIES, Found, hits_to_pairs, joined
 from .signing import Signed
@@ -129,30 +129,15 @@ def document_matches(
     furniture = np.zeros(len(c.para_key), bool)
     if s.boilerplate:
         recurs = np.zeros(len(c.para_key), bool) if recurring is None else recurring
+        def pages(read: np.ndarray) -> list[str]:
+            return stored_texts(store, docs.ids[read], [docs.doc_ids[j] for j in read.tolist()])
         _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
-                                   eligible[found.new[exact[hit]]], common, recurs,
-                                   lambda rows: [stored_text(store, docs.doc_ids[j]) for j in rows.tolist()], s)
+                                   eligible[found.new[exact[hit]]], common, recurs, pages, s)
         furniture = framed & recurs
     common = common | furniture
     relation = _relations(store, signed, arts[pa], docs.ids[pos], table, pairs, scores, boilerplate, own)
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
-    para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
-    rows = found.rows
-    for m, a in enumerate(match_art.tolist()):
-        p = eligible[found.new[m]]
-        para_of[(a, int(rows.docs[m]))].append(ParagraphMatch(
-            paragraph=int(c.para_index[p]),
-            start=int(c.para_start[p]),
-            end=int(c.para_end[p]),
-            stored_paragraph=int(rows.index[m]),
-            stored_start=int(rows.start[m]),
-            stored_end=int(rows.end[m]),
-            similarity=float(found.jaccard[m]),
-            containment=(float(found.cont_new[m]), float(found.cont_stored[m])),
-            estimate=float(found.estimates[m]),
-            exact=bool(found.exact[m]),
-            relation="contained" if found.contained[m] else "near-duplicate",
-        ))
+    para_of = _listed_paragraphs(signed, eligible, found, match_art, codes[by_code], width)
     first_para = signed.first[arts].tolist()
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         ref = int(docs.ids[j])
@@ -174,6 +159,34 @@ def document_matches(
     for matches in out:
         matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
     return out, furniture
+
+
+def _listed_paragraphs(signed: Signed, eligible: np.ndarray, found: Found, match_art: np.ndarray,
+                       listed: np.ndarray, width: int) -> dict[tuple[int, int], list[ParagraphMatch]]:
+    """The :class:`ParagraphMatch` es of ``found`` (``match_art``: each one's article
+    position) by ``(article position, stored document row)``, only of the pairs
+    ``listed`` (sorted codes ``article position * width + document row``): those scored.
+
+    Why only those: an article repeating text stored in hundreds of documents has
+    thousands of paragraph matches, many of them in documents past
+    :data:`MAX_DOCUMENTS` that are never listed, and each object costs microseconds."""
+    rows, c = found.rows, signed.corpus
+    code = match_art * width + rows.docs
+    at = np.minimum(np.searchsorted(listed, code), max(len(listed) - 1, 0))
+    take = np.flatnonzero(listed[at] == code) if len(listed) else np.zeros(0, np.int64)
+    p = eligible[found.new[take]]
+    para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
+    for a, doc, index, start, end, s_index, s_start, s_end, jac, ca, cb, est, exact, inside in zip(
+            match_art[take].tolist(), rows.docs[take].tolist(), c.para_index[p].tolist(), c.para_start[p].tolist(),
+            c.para_end[p].tolist(), rows.index[take].tolist(), rows.start[take].tolist(), rows.end[take].tolist(),
+            found.jaccard[take].tolist(), found.cont_new[take].tolist(), found.cont_stored[take].tolist(),
+            found.estimates[take].tolist(), found.exact[take].tolist(), found.contained[take].tolist()):
+        para_of[(a, doc)].append(ParagraphMatch(
+            paragraph=index, start=start, end=end, stored_paragraph=s_index, stored_start=s_start, stored_end=s_end,
+            similarity=jac, containment=(ca, cb), estimate=est, exact=exact,
+            relation="contained" if inside else "near-duplicate",
+        ))
+    return para_of
 
 
 def _relations(store: Storage, signed: Signed, art: np.ndarray, stored: np.ndarray, table: SetTable,

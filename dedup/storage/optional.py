@@ -72,6 +72,25 @@ class KeyCounts(Protocol):
 
 
 @runtime_checkable
+class DocumentTexts(Protocol):
+    """Optional: backends that read the texts of many documents by row id at once
+    (SQLite: one ``IN`` read, each text verified against its checksum; added in
+    session 15).
+
+    Why: the index reads a stored page's text back when a stored paragraph is
+    contained in a checked one (coverage, :mod:`dedup.index.coverage`) or when a page
+    may share a site's frame (:mod:`dedup.index.furniture`).  ``Storage.get`` reads a
+    document by its public id with all its paragraph rows, one call each.
+    Without this protocol the index falls back to ``get``."""
+
+    def document_texts(self, ids: np.ndarray) -> dict[int, str]:
+        """``{row id: text}`` of the stored documents ``ids`` (row ids from
+        :meth:`Storage.documents`); ids not stored are left out.  Raises
+        :class:`~dedup.storage.protocol.IndexCorrupt` for a text that does not match
+        its checksum."""
+
+
+@runtime_checkable
 class Compacting(Protocol):
     """The optional hook of a backend whose bucket log keeps removed rows' entries
     (Redis): ``Index.optimize`` calls it."""

@@ -15,7 +15,7 @@ from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, un
 from ...settings import Settings
 from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, ParagraphRows
 from ..rowcheck import damaged, listed, plural, stored, verify
-from .checks import checked_signatures, document_checks, paragraph_checks
+from .checks import checked_signatures, document_checks, paragraph_checks, text_checks
 from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, counted, id_keys
 from .schema import _ROWS, read_live
 
@@ -223,6 +223,15 @@ class Rows:
         self._verify_documents(cols)
         return DocumentRows(ids=ids, doc_ids=list(cols[1]), chars=np.array(cols[2], dtype=np.int64),
                             keys=unsigned(cols[3]), signatures=signatures)
+
+    def document_texts(self, ids: np.ndarray) -> dict[int, str]:
+        rows = self._select_in("SELECT id, text, text_check FROM documents WHERE id IN ({}) ORDER BY id",
+                               sorted_unique(np.asarray(ids, dtype=np.int64)).tolist())
+        got = np.array([r[0] for r in rows], dtype=np.int64)
+        texts = [r[1] for r in rows]
+        verify(stored([r[2] for r in rows], self.path, "document", got), text_checks(got, texts), got, self.path,
+               "document text")
+        return dict(zip(got.tolist(), texts))
 
     def _verify_documents(self, cols: list) -> None:
         """Verify document rows' ``row_check`` (``cols``: the columns of
