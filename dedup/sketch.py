@@ -65,6 +65,24 @@ def sketch_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((x & _NIBBLE) == 0).sum(axis=-1) + ((x >> SKETCH_BITS) == 0).sum(axis=-1)
 
 
+#: Pairs compared at once by :func:`sketch_matches_at`.
+PAIR_CHUNK = 16_384
+
+
+def sketch_matches_at(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """``sketch_matches(a[ia], b[ib])`` (int64, one count per pair of row indices),
+    :data:`PAIR_CHUNK` pairs at a time.
+
+    Why: a batch look-up compares millions of pairs (a 128-article batch at 100k x 20
+    stored articles, 49 x 2 bands: ~4.9M); gathering both sides whole first wrote and
+    read back two 64-byte rows a pair (~630 MB), while a chunk's rows and temporaries
+    stay in the CPU's cache (measured on 4.9M random pairs: ~1.5x faster)."""
+    out = np.empty(len(ia), np.int64)
+    for lo in range(0, len(ia), PAIR_CHUNK):
+        out[lo : lo + PAIR_CHUNK] = sketch_matches(a[ia[lo : lo + PAIR_CHUNK]], b[ib[lo : lo + PAIR_CHUNK]])
+    return out
+
+
 @functools.lru_cache(maxsize=None)
 def sketch_floor(threshold: float, positions: int) -> int:
     """Equal sketch positions below which a candidate is dismissed unread.

@@ -82,3 +82,40 @@ def test_sketch_matches_counts_equal_nibbles(shape):
         expected = (nibbles(x) == nibbles(y)).sum(axis=-1)
         got = sketch_matches(x, y)
         assert np.array_equal(got, expected) and np.asarray(got).dtype == np.int64
+
+
+def test_sketch_matches_at_is_sketch_matches_of_the_gathered_rows(monkeypatch):
+    """The chunked pair compare gives every pair's count, across chunk edges."""
+    import dedup.sketch as sk
+
+    monkeypatch.setattr(sk, "PAIR_CHUNK", 7)  # many chunks and a partial last one
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 256, (13, 64), dtype=np.uint8)
+    b = rng.integers(0, 256, (29, 64), dtype=np.uint8)
+    b[5] = a[2]  # one pair equal in every position
+    ia, ib = rng.integers(0, 13, 101), rng.integers(0, 29, 101)
+    ia[40], ib[40] = 2, 5
+    got = sk.sketch_matches_at(a, ia, b, ib)
+    assert got.tolist() == sketch_matches(a[ia], b[ib]).tolist()
+    assert got[40] == 128
+    assert sk.sketch_matches_at(a, ia[:0], b, ib[:0]).tolist() == []
+
+
+def test_hit_pairs_gives_each_pair_its_rows_first_entry():
+    """``hit_pairs`` = the pairs of :func:`hits_to_pairs`, each with the first hit entry
+    of its stored row (what the look-ups took by a binary search before)."""
+    from dedup.index.matches import hit_pairs, hits_to_pairs
+    from dedup.segments import first_unique
+
+    rng = np.random.default_rng(4)
+    query = rng.integers(0, 40, (9, 5)).astype(np.uint64)
+    hit_keys = np.sort(rng.integers(0, 40, 60)).astype(np.uint64)
+    hit_refs = rng.integers(100, 130, 60).astype(np.int64)
+    new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
+    old_new, old_refs = hits_to_pairs(query, hit_keys, hit_refs)
+    ids, first, _ = first_unique(hit_refs)
+    assert new.tolist() == old_new.tolist() and refs.tolist() == old_refs.tolist() and len(new) > 20
+    assert entry.tolist() == first[np.searchsorted(ids, old_refs)].tolist()
+    assert (hit_refs[entry] == refs).all()
+    empty = hit_pairs(query, hit_keys[:0], hit_refs[:0])
+    assert [len(x) for x in empty] == [0, 0, 0]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..minhash import estimate, floor
 from ..segments import SetTable, first_unique, sorted_unique
-from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
+from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
 from ..storage.protocol import IndexCorrupt, Storage
 from ..storage.rowcheck import damaged, listed, plural
 from ..verdict import DocumentMatch, DocumentRelation, ParagraphMatch
@@ -19,7 +19,7 @@ from ..verify import Scores, score_pairs
 from .bytebound import equal_bound
 from .coverage import documents_covered, stored_texts
 from .furniture import frames
-from .matches import MAX_COPIES, Found, hits_to_pairs, joined
+from .matches import MAX_COPIES, Found, hit_pairs, joined
 from .signing import Signed
 from .tallies import StoredBoilerplate
 
@@ -63,10 +63,9 @@ def document_matches(
     # Similar as a whole: document band keys -> sketch floor -> estimate floor.
     query = signed.doc_bands[arts]
     hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
-    qa, refs = hits_to_pairs(query, hit_keys, doc_hits)
-    hit_ids, first, _ = first_unique(doc_hits)
-    near = sketch_matches(sketch(signed.doc_signatures[arts])[qa], doc_sketches[first[np.searchsorted(hit_ids, refs)]]
-                          ) >= sketch_floor(s.doc_threshold, sketch_positions(s.num_perm))
+    qa, refs, entry = hit_pairs(query, hit_keys, doc_hits)
+    near = sketch_matches_at(sketch(signed.doc_signatures[arts]), qa, doc_sketches, entry) >= sketch_floor(
+        s.doc_threshold, sketch_positions(s.num_perm))
     at = np.flatnonzero(near)  # the floor on the signature bytes first (exact: :mod:`.bytebound`)
     near[at] = equal_bound(store, "document", signed.doc_signatures[arts[qa[at]]], refs[at]) / s.num_perm >= floor(
         s.doc_threshold, s.num_perm)

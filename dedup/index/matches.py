@@ -89,6 +89,23 @@ def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray)
     return pairs // span, pairs % span
 
 
+def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`hits_to_pairs` with each pair's place among the hits: ``(query row,
+    stored row, entry)``, ``entry`` being the first hit entry of the pair's stored row
+    (where its sketch is: ``sketches[entry]`` as :meth:`Storage.candidates` returns them).
+
+    Why: the pairs are made from the hit rows numbered once (their distinct ids), so
+    each pair knows its row's entry by position -- no binary search of every pair's row
+    among the hit rows (a 128-article batch at 100k x 20 articles, 49 x 2 bands: ~4.9M
+    pairs from ~1.9M hit entries)."""
+    ids, inverse = sorted_unique(hit_refs, return_inverse=True)
+    first = np.empty(len(ids), np.int64)
+    first[inverse[::-1]] = np.arange(len(inverse) - 1, -1, -1)
+    new, row = hits_to_pairs(query, hit_keys, inverse)
+    return new, ids[row], first[row]
+
+
 def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
     return ParagraphRows(
         ids=rows.ids[which],

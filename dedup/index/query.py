@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..minhash import estimate, floor
-from ..segments import first_unique, sorted_unique
-from ..sketch import sketch, sketch_floor, sketch_matches, sketch_positions
+from ..segments import sorted_unique
+from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
 from ..storage.optional import KeyCounts, SignatureBytes
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
@@ -39,7 +39,7 @@ from . import contain
 from .bytebound import equal_bound
 from .coverage import covered
 from .documents import document_matches
-from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hits_to_pairs, joined, take_rows
+from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hit_pairs, joined, take_rows
 from .signing import Signed
 from .furniture import FRAME_RECURRENCE
 from .tallies import recurrences
@@ -104,11 +104,10 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     c = signed.corpus
     query = signed.para_bands[eligible]
     hit_keys, hit_refs, hit_sketches = store.candidates("paragraph", query.ravel())
-    new, refs = hits_to_pairs(query, hit_keys, hit_refs)
-    hit_ids, first, _ = first_unique(hit_refs)
-    stored_sketches = hit_sketches[first[np.searchsorted(hit_ids, refs)]]
+    new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
     sketches = sketch(c.signatures[eligible])
-    near = sketch_matches(sketches[new], stored_sketches) >= sketch_floor(s.threshold, sketch_positions(s.num_perm))
+    near = sketch_matches_at(sketches, new, hit_sketches, entry) >= sketch_floor(s.threshold,
+                                                                               sketch_positions(s.num_perm))
     # The estimate floor on an upper bound of the equal positions, from the stored
     # signature bytes (exact: it drops only pairs the floor drops, :mod:`.bytebound`),
     # then on the signatures; whole rows only for the candidates above it, and for the
