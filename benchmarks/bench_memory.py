@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from textgen import one_line_paragraphs  # noqa: E402
+
 WORDS = ("the of and to in a is that for it as was with be by on not he this are or his from at which "
          "council river market harbour bridge station railway museum library garden festival orchestra "
          "minister budget election parliament treaty border village coast mountain forest valley").split()
@@ -45,21 +48,12 @@ def one_line(size: int) -> Callable[[Path], Path]:
     return make
 
 
-def one_line_paragraphs(size: int) -> Callable[[Path], Path]:
-    """``size`` bytes of one-line paragraphs of 8 one-letter words (one paragraph per
-    line, ~16 bytes each: a million paragraphs in 16 MiB), the session-13 tester's U2
-    of #12: one document whose paragraphs' signatures (1 KB each) dwarf its text."""
-    def make(folder: Path) -> Path:
-        rng = random.Random(2)
-        path = folder / f"one-line-paragraphs-{size >> 20}M.txt"
-        with open(path, "w") as out:
-            written = 0
-            while written < size:
-                line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
-                out.write(line)
-                written += len(line)
-        return path
-    return make
+def lines_1m(folder: Path) -> Path:
+    """16 MiB of one-line paragraphs of 8 one-letter words: ~1.05 million paragraphs in
+    one document, whose signatures (1 KB each) dwarf its text (U2 of #12)."""
+    path = folder / "one-line-paragraphs-16M.txt"
+    one_line_paragraphs(path, 16 << 20)
+    return path
 
 
 def gz_bomb(folder: Path) -> Path:
@@ -108,9 +102,9 @@ CASES: dict[str, tuple[Callable[[Path], Path], list[str]]] = {
     "one-line-16M": (one_line(16 << 20), []),
     "gz-bomb": (gz_bomb, []),
     # U2 of #12, one level at a time and both (the default)
-    "lines-1M-document": (one_line_paragraphs(16 << 20), ["--level", "document"]),
-    "lines-1M-paragraph": (one_line_paragraphs(16 << 20), ["--level", "paragraph"]),
-    "lines-1M-both": (one_line_paragraphs(16 << 20), []),
+    "lines-1M-document": (lines_1m, ["--level", "document"]),
+    "lines-1M-paragraph": (lines_1m, ["--level", "paragraph"]),
+    "lines-1M-both": (lines_1m, []),
     "jsonl-gz-64M": (jsonl_gz(64 << 20), []),
     "nested-divs": (nested_divs, []),
 }

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from textgen import one_line_paragraphs
 
 pytestmark = pytest.mark.slow
 
@@ -64,18 +65,6 @@ def test_a_large_json_lines_gzip_is_streamed_and_read_whole(tmp_path):
     assert rss < 2 * BOUND_MB  # the scan holds what it read; the reader adds no file-sized copy
 
 
-def _one_line_paragraphs(path, size: int) -> None:
-    """``size`` bytes of one-line paragraphs of 8 one-letter words (no blank line: one
-    paragraph per line, ~16 bytes each), as the session-13 tester's U2."""
-    rng = random.Random(2)
-    with open(path, "w") as out:
-        written = 0
-        while written < size:
-            line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
-            out.write(line)
-            written += len(line)
-
-
 SIGN = """
 import resource, sys
 from pathlib import Path
@@ -97,7 +86,7 @@ def test_signing_a_file_of_a_million_short_paragraphs_is_bounded(tmp_path, megab
     16 MB, and 64 MB (four million paragraphs) costs about the text's extra bytes, not
     another 2.8 KB a paragraph."""
     path = tmp_path / "lines.txt"
-    _one_line_paragraphs(path, megabytes << 20)
+    one_line_paragraphs(path, megabytes << 20)
     out = subprocess.run([sys.executable, "-c", SIGN, str(path), str(tmp_path / "scratch")],
                          capture_output=True, text=True, check=True).stdout.split()
     paragraphs, rss = int(out[0]), int(out[1])

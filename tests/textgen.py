@@ -89,3 +89,16 @@ RICH_WEIGHTS = [1 / (rank + 1) for rank in range(len(RICH_WORDS))]
 def rich_prose(rng: random.Random, n_words: int) -> str:
     """Like :func:`prose`, over :data:`RICH_WORDS`."""
     return " ".join(rng.choices(RICH_WORDS, weights=RICH_WEIGHTS, k=n_words))
+
+
+def one_line_paragraphs(path: Path, size: int) -> None:
+    """``size`` bytes of one-line paragraphs of 8 one-letter words (no blank line: one
+    paragraph per line, ~16 bytes each: a million in 16 MiB), the session-13 tester's U2
+    of #12 (tests/test_memory_slow.py, benchmarks/bench_memory.py)."""
+    rng = random.Random(2)
+    with open(path, "w") as out:
+        written = 0
+        while written < size:
+            line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
+            out.write(line)
+            written += len(line)
