@@ -51,7 +51,12 @@ def document_items(corpus: Corpus, boilerplate: np.ndarray | None = None) -> tup
     Paragraphs flagged in ``boilerplate`` (bool per paragraph, :mod:`dedup.boilerplate`)
     are left out of each document's shingle set, signature and token count, so two
     stories that share only a site's footer are compared on the stories; the content key
-    (exact copies) still covers the whole document."""
+    (exact copies) still covers the whole document.
+
+    The scan's document stage reduces a document of more paragraphs than it reads at
+    once the same way, a chunk at a time (:func:`dedup.plan.documents._long_document`):
+    a change here must be made there too (``tests/test_stage_chunks.py`` compares the
+    two and fails on any difference)."""
     counts = np.array([d.paragraphs for d in corpus.documents], dtype=np.int64)
     n = len(counts)
     docs = np.arange(n)
