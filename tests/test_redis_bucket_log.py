@@ -135,3 +135,48 @@ def test_a_document_entry_whose_paragraphs_are_not_in_the_log_is_damage():
     cache.apply(_parts([derived_entry(np.array([1]), np.array([1]), np.array([3]))]))
     with pytest.raises(IndexCorrupt, match="lacks paragraph rows a document entry is made of"):
         cache.levels
+
+
+def test_the_copy_costs_memory_by_rows_held_not_by_row_ids_issued():
+    """Row ids are never reused, so after churn (and a compaction: a new worker reads only
+    the live rows) the rows held have ids far above their count.  The copy's memory is
+    bounded by the rows it holds (reviewer's R10: a map by row id cost 4 bytes for every
+    id ever issued, 80 MB here)."""
+    rng = np.random.default_rng(3)
+    cache = LevelCache(width=4, num_perm=8)
+    rows = np.sort(rng.choice(np.arange(20_000_000, 20_100_000), 1_000, replace=False)).astype(np.int64)
+    bands = rng.integers(0, 2**63, (len(rows), 6), dtype=np.uint64)
+    cache.add(rows, bands, (rows[:, None] % 256).astype(np.uint8).repeat(4, 1),
+              rows[:, None].astype(np.uint32).repeat(8, 1), rows * 10)
+    per_row = 4 + 8 * 4 + 4 + 8 + 6 * (8 + 4)  # sketch, signature, size, id, band entries
+    assert cache.nbytes < 4 * per_row * len(rows) + 64 * 1024
+    key, row, sketch = cache.lookup(np.sort(bands[::7].ravel()))
+    assert set(row.tolist()) == set(rows[::7].tolist())
+    assert (sketch[:, 0] == row % 256).all()
+
+
+def test_rows_given_again_and_heirs_below_sparse_ids_answer_from_their_own_values():
+    """A row given twice keeps its last values; heirs (older ids) placed among held rows
+    move them, and every look-up and read still answers each row's own values; ids
+    never held (between, below, above, negative) are not held."""
+    cache = LevelCache(width=4, num_perm=8)
+
+    def give(rows, bands, tag):
+        rows = np.asarray(rows, dtype=np.int64)
+        cache.add(rows, np.asarray(bands, dtype=np.uint64), np.full((len(rows), 4), tag, np.uint8),
+                  (rows[:, None] * 100 + tag).astype(np.uint32).repeat(8, 1), rows + tag)
+
+    give([1_000, 5_000_000], [[1, 2], [3, 4]], 1)
+    give([7, 3_000_000], [[5, 6], [7, 8]], 2)  # heirs among held rows, both below the top
+    give([5_000_000], [[9, 10]], 3)  # given again: its last values
+    key, row, sketch = cache.lookup(np.arange(1, 11, dtype=np.uint64))
+    got = {(int(k), int(r), int(s)) for k, r, s in zip(key, row, sketch[:, 0])}
+    assert got == {(1, 1_000, 1), (2, 1_000, 1), (5, 7, 2), (6, 7, 2), (7, 3_000_000, 2), (8, 3_000_000, 2),
+                   (3, 5_000_000, 3), (4, 5_000_000, 3), (9, 5_000_000, 3), (10, 5_000_000, 3)}
+    ask = np.array([7, 1_000, 3_000_000, 5_000_000, 8, 999, 6, -1, 5_000_001, 2**40], dtype=np.int64)
+    held, signatures = cache.signatures(ask)
+    assert held.tolist() == [True] * 4 + [False] * 6
+    assert signatures[:, 0].tolist() == [702, 100_001, 300_000_002, 500_000_003]
+    sketches, sizes = cache.sketches_and_sizes(ask)
+    assert sizes.tolist() == [9, 1_001, 3_000_002, 5_000_003] + [0] * 6
+    assert sketches[:, 0].tolist() == [2, 1, 2, 3] + [0] * 6

@@ -30,11 +30,19 @@ class LevelCache:
     (adding a part re-sorts only its keys; a run is merged into the one before it when
     that one is at most twice its size, so each key is re-sorted O(log n) times in all
     and a look-up searches O(log n) runs, most of them small); each held
-    row's sketch and signature by row id (a check reads the signatures of the rows that
+    row's sketch and signature (a check reads the signatures of the rows that
     pass the sketch from here, not from the server: recomputing them from the stored
     shingle sets was most of a check's time); and the rows dropped since."""
 
     def __init__(self, width: int, num_perm: int) -> None:
+        # Each run's band keys (sorted) with the *position* of the row each points at
+        # (an index into the columns below, u32), not its row id.  Why positions: a
+        # look-up's hits are ~100k rows at 100k articles, in no order, and finding them
+        # by id cost ~3 ms a call with a binary search of ``_ids`` (half a single
+        # check's look-up); a map from row id to position cost 4 bytes for every row id
+        # ever issued (ids are never reused: it grew with churn, not with the rows held;
+        # reviewer's R10).  Positions need neither: they are bounded by the rows held,
+        # and every entry of a run points at a held row by construction.
         self._runs: list[tuple[np.ndarray, np.ndarray]] = []
         self._directories: list[KeyDirectory] = []  # one per run (:mod:`~dedup.storage.keydirectory`)
         self._ids = np.zeros(0, dtype=np.int64)  # ascending
@@ -42,35 +50,31 @@ class LevelCache:
         self._signatures = np.zeros((0, num_perm), dtype=np.uint32)
         self._sizes = np.zeros(0, dtype=np.uint32)
         self._rows = 0
-        # Where each held row id's values are (index into the columns above; -1: not
-        # held).  Why not a binary search of ``_ids``: a look-up's hits are ~100k
-        # rows at 100k articles, in no order, and searching them cost ~3 ms a call
-        # (half a single check's look-up); the map costs 4 bytes a row id.
-        self._where = np.zeros(0, dtype=np.int32)
         self._dead = np.zeros(0, dtype=np.int64)  # sorted
 
     def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray,
             sizes: np.ndarray) -> None:
         """Hold rows ``ids`` with their ``(n, w)`` band keys, sketches, signatures and
         set sizes: their keys become one new run."""
+        at = self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures, sizes)
         keys = bands.ravel()
         order = np.argsort(keys)
-        rows = np.repeat(ids.astype(np.uint32), bands.shape[1])
+        rows = np.repeat(at.astype(np.uint32), bands.shape[1])
         self._runs.append((keys[order], rows[order]))
         while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
             self._runs[-2:] = [_merge(self._runs[-2], self._runs[-1])]
         # Only the last run is new (or merged): the others keep their directories.
         self._directories = self._directories[: len(self._runs) - 1] + [KeyDirectory.of(self._runs[-1][0])]
-        self._hold(np.asarray(ids, dtype=np.int64), sketches, signatures, sizes)
 
     def _columns(self) -> tuple[np.ndarray, ...]:
         return self._ids, self._sketches, self._signatures, self._sizes
 
-    def _hold(self, ids: np.ndarray, *values: np.ndarray) -> None:
-        """Hold rows ``ids`` with their ``values`` (sketches, signatures, sizes)."""
-        if len(ids) > 1 and (ids[1:] < ids[:-1]).any():  # heirs among new rows
-            order = np.argsort(ids, kind="stable")
-            ids, values = ids[order], tuple(v[order] for v in values)
+    def _hold(self, ids: np.ndarray, *values: np.ndarray) -> np.ndarray:
+        """Hold rows ``ids`` with their ``values`` (sketches, signatures, sizes); returns
+        their positions in the columns (in the order of ``ids``).  New rows above every
+        held one are appended; older ones (heirs) are placed by id, which moves the
+        rows after them: the runs' positions are renumbered then (heirs are rare: a
+        removal whose text has an exact copy)."""
         n = self._rows
         if n + len(ids) > len(self._ids):  # buffers that double when full
             size = max(n + len(ids), 2 * len(self._ids), 1024)
@@ -78,31 +82,26 @@ class LevelCache:
             for new, old in zip(grown, self._columns()):
                 new[:n] = old[:n]
             self._ids, self._sketches, self._signatures, self._sizes = grown
-        if n and ids.min() <= self._ids[n - 1]:  # heirs: older rows, placed by id
-            held = np.r_[self._ids[:n], ids]
-            order = np.argsort(held, kind="stable")
-            last = np.r_[held[order][1:] != held[order][:-1], True]  # a row given twice keeps its last values
+        ascending = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())
+        if ascending and (not n or not len(ids) or ids[0] > self._ids[n - 1]):
             for old, new in zip(self._columns(), (ids, *values)):
-                merged = np.concatenate([old[:n], new])[order][last]
-                old[: len(merged)] = merged
-            self._rows = int(last.sum())
-            self._place(self._ids[: self._rows], 0)
-            return
+                old[n : n + len(ids)] = new
+            self._rows = n + len(ids)
+            return np.arange(n, n + len(ids), dtype=np.int64)
+        held = np.r_[self._ids[:n], ids]
+        order = np.argsort(held, kind="stable")
+        ordered = held[order]
+        first = np.r_[True, ordered[1:] != ordered[:-1]]
+        last = np.r_[ordered[1:] != ordered[:-1], True]  # a row given twice keeps its last values
+        where = np.empty(len(held), dtype=np.int64)  # each held or given row's new position
+        where[order] = np.cumsum(first) - 1
         for old, new in zip(self._columns(), (ids, *values)):
-            old[n : n + len(ids)] = new
-        self._rows = n + len(ids)
-        self._place(ids, n)
-
-    def _place(self, ids: np.ndarray, first: int) -> None:
-        """Record that rows ``ids`` are held at positions ``first ..`` (``_where``)."""
-        if not len(ids):
-            return
-        top = int(ids.max()) + 1
-        if top > len(self._where):  # doubles when full, like the columns
-            grown = np.full(max(top, 2 * len(self._where), 1024), -1, dtype=np.int32)
-            grown[: len(self._where)] = self._where
-            self._where = grown
-        self._where[ids] = np.arange(first, first + len(ids), dtype=np.int32)
+            merged = np.concatenate([old[:n], new])[order][last]
+            old[: len(merged)] = merged
+        self._rows = int(last.sum())
+        moved = where[:n].astype(np.uint32)
+        self._runs = [(keys, moved[rows]) for keys, rows in self._runs]
+        return where[n:]
 
     @property
     def dead(self) -> np.ndarray:
@@ -137,13 +136,14 @@ class LevelCache:
             keys.append(run_keys[at])
             rows.append(run_rows[at])
         key = np.concatenate(keys) if keys else np.zeros(0, np.uint64)
-        row = np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64)
+        at = np.concatenate(rows) if rows else np.zeros(0, np.uint32)
+        row = self._ids[at]
         if len(self._dead) and len(row):
             live = ~np.isin(row, self._dead)
-            key, row = key[live], row[live]
+            key, row, at = key[live], row[live], at[live]
         if not sketches:
             return key, row, self._sketches[:0]
-        return key, row, self._sketches[self._where[row]]
+        return key, row, self._sketches[at]
 
     def signatures(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """``(held, signatures)``: which of ``ids`` are held rows not dropped (``dropped``:
@@ -161,11 +161,13 @@ class LevelCache:
         return sketches, sizes
 
     def _find(self, ids: np.ndarray, dropped: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(held, at)``: which of ``ids`` are held (and not dropped, unless
+        ``dropped``) and their positions (0 where not held): a binary search of the
+        held ids (these calls ask for few rows: those that passed a sketch)."""
         ids = np.asarray(ids, dtype=np.int64)
-        inside = (ids >= 0) & (ids < len(self._where))
-        at = np.full(len(ids), -1, dtype=np.int64)
-        at[inside] = self._where[ids[inside]]
-        held = at >= 0
+        n = self._rows
+        at = np.minimum(np.searchsorted(self._ids[:n], ids), max(n - 1, 0))
+        held = self._ids[at] == ids if n else np.zeros(len(ids), dtype=bool)
         at[~held] = 0
         if len(self._dead) and not dropped:
             held &= ~np.isin(ids, self._dead)
@@ -181,4 +183,4 @@ class LevelCache:
         """Bytes of memory the held arrays take."""
         return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(d.nbytes for d in self._directories) \
             + sum(c.nbytes for c in self._columns()) \
-            + self._where.nbytes + self._dead.nbytes
+            + self._dead.nbytes
