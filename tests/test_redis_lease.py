@@ -44,20 +44,67 @@ def _slowed(monkeypatch, pauses: dict[str, float]) -> None:
         monkeypatch.setattr(Reads, name, slow)
 
 
-def test_a_batch_whose_look_up_outlasts_the_lease_still_lands(redis_prefix, texts, monkeypatch):
-    """Three look-up steps of 0.5 s each under a 1 s lease: 1.5 s between taking the
-    lock and the first write (before: IndexBusy, "its lease expired")."""
-    url = redis_url(prefix=redis_prefix, lease=1)
+def _aged(monkeypatch, prefix: str, steps: tuple[str, ...], step: float) -> None:
+    """Each named storage read takes ``step`` seconds as the lock sees them, without a
+    wall-clock race: after answering, it moves the worker's clock (the lock module's
+    ``time.monotonic``) ``step`` forward and takes as much off the lock's lease on the
+    server (``PEXPIRE``; the key deleted when nothing is left, as Redis would expire
+    it).  Real time passing meanwhile only shortens the lease further, never lengthens it."""
+    import types
+    from contextlib import closing
+
+    import redis
+    from conftest import REDIS_URL
+
+    from dedup.storage.redis import lock
+
+    offset = [0.0]
+    monkeypatch.setattr(lock, "time", types.SimpleNamespace(monotonic=lambda: time.monotonic() + offset[0],
+                                                            sleep=time.sleep))
+
+    def age() -> None:
+        offset[0] += step
+        with closing(redis.Redis.from_url(REDIS_URL)) as client:
+            left = client.pttl(f"{prefix}:lock")
+            if left > step * 1000:
+                client.pexpire(f"{prefix}:lock", left - int(step * 1000))
+            elif left != -2:
+                client.delete(f"{prefix}:lock")
+
+    for name in steps:
+        real = getattr(Reads, name)
+
+        def slow(self, *args, _real=real, **kwargs):
+            out = _real(self, *args, **kwargs)
+            age()
+            return out
+
+        monkeypatch.setattr(Reads, name, slow)
+
+
+@pytest.mark.parametrize("renewed", [True, False])
+def test_a_batch_whose_look_up_outlasts_the_lease_still_lands(redis_prefix, texts, monkeypatch, renewed):
+    """Three look-up steps of 12 s each (on the lock's clock: :func:`_aged`) under a 30 s
+    lease: 36 s between taking the lock and the first write.  The checkpoints between
+    the steps renew the lease and the batch lands (before: IndexBusy, "its lease
+    expired"); with the checkpoints made inert, the same batch is refused -- the lease
+    really runs out in this test."""
+    url = redis_url(prefix=redis_prefix, lease=30)
     with Index.open(url) as idx:
         idx.add_many([(f"a{i}", t) for i, t in enumerate(texts[:3])])
-        _slowed(monkeypatch, {"candidates": 0.5, "paragraph_signatures": 0.5, "paragraphs": 0.5})
-        start = time.monotonic()
-        verdicts = idx.add_many([("near", rewrite(random.Random(1), texts[0], 0.05)), ("new", texts[3])])
-        assert time.monotonic() - start > 1.5
-    assert [v.added for v in verdicts] == [False, True] and verdicts[0].is_duplicate
+        _aged(monkeypatch, redis_prefix, ("candidates", "paragraph_signatures", "paragraphs"), 12.0)
+        if not renewed:
+            monkeypatch.setattr(RedisStorage, "_checkpoint", lambda self: None)
+        batch = [("near", rewrite(random.Random(1), texts[0], 0.05)), ("new", texts[3])]
+        if not renewed:
+            with pytest.raises(IndexBusy, match="lease"):
+                idx.add_many(batch)
+        else:
+            verdicts = idx.add_many(batch)
+            assert [v.added for v in verdicts] == [False, True] and verdicts[0].is_duplicate
     monkeypatch.undo()
     with Index.open(url) as idx:
-        assert "new" in idx and "near" not in idx and len(idx) == 4
+        assert "near" not in idx and ("new" in idx) == renewed and len(idx) == 3 + renewed
 
 
 def test_a_lease_that_ran_out_is_still_refused(redis_prefix, texts, monkeypatch):
