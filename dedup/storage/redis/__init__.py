@@ -130,6 +130,8 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
         self._horizon: Optional[dict[str, int]] = None
+        # The records read in the current transaction (:meth:`.reads.Reads._read`).
+        self._held: Optional[dict[str, Optional[bytes]]] = None
 
     # -- transactions ---------------------------------------------------------------
 
@@ -146,6 +148,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         if write and self.readonly:
             raise IndexReadOnly(f"{self.path}: the index was opened read-only")
         self._depth = 1
+        self._held = {}
         try:
             if not write:
                 self._horizon = self._snapshot()
@@ -176,6 +179,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         finally:
             self._depth = 0
             self._token = None
+            self._held = None
 
     def warm(self) -> None:
         """Outside a transaction: read the bucket log's new entries and derive their band
@@ -319,6 +323,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         guard stops it (returns whether it was applied)."""
         args = [self._k + "lock", self._token, int(self._url.lease * 1000), guard, self._k + "ids", doc_id,
                 self._log, len(entries), *entries, *ops]
+        self._forget()
         done = self._apply(args=args)
         if done[0]:
             self._logged(done, entries)

@@ -7,7 +7,7 @@ hand-over of bands (rule 6), and the boilerplate tallies.  A mixin of
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -64,6 +64,7 @@ class Writes:
     _token: Optional[str]
     _seq: tuple[int, int]
     _written: list[str]
+    _forget: Callable[[], None]
 
     @_guarded("write to")
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
@@ -160,6 +161,7 @@ class Writes:
                 len(entries), len(appends) // 2, len(checks), n if last else 0, m,
                 self._shards["k:n:"], u64(names), u32(rows if last else rows[:0]),
                 *entries, *appends, *headers[2 * a : 2 * b], *checks, *publish]
+            self._forget()  # a part may fill a chunk read before
             done = self._insert(args=args)
             if not done[0]:  # only the first part checks ids: nothing was written
                 del self._written[-n:]
