@@ -225,7 +225,7 @@ def _source() -> list[str]:
 
 
 def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list[str], singles: int,
-               phase: str = "all") -> dict:
+               phase: str = "all", profile: int = 0) -> dict:
     """``phase``: "build" seeds the index and measures memory only (it stays on the
     server); "measure" measures on the index a "build" left; "all" both."""
     prefix = url.split("prefix=")[1].split("&")[0]
@@ -235,7 +235,7 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
         with Index.open(url, create=False) as idx:
             if len(idx) != len(stored):
                 raise SystemExit(f"{prefix} holds {len(idx)} articles, not the {len(stored)} of --docs: build first")
-            _measure(idx, url, client, new, probes, singles, clock, out)
+            _measure(idx, url, client, new, probes, singles, clock, out, profile)
             for i in range(len(new)):  # as built again: the measure phase can be run again
                 idx.remove(f"n{i}")
             return out
@@ -255,13 +255,15 @@ def bench_ours(url: str, client, stored: list[str], new: list[str], probes: list
                          "bytes_per_article": round(used / stats["documents"], 1),
                          "by_kind": _sample(client, prefix, stats["paragraphs"])}
         print(f"memory {out['memory']}", file=sys.stderr, flush=True)
-        return out if phase == "build" else _measure(idx, url, client, new, probes, singles, clock, out)
+        return out if phase == "build" else _measure(idx, url, client, new, probes, singles, clock, out, profile)
 
 
 def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], singles: int, clock: StorageClock,
-             out: dict) -> dict:
-    # A fresh index (the measure phase's) syncs itself; a building one holds its own writes.
-    out["first_sync"] = _first_sync(url, None if idx._store._cache.count else idx)
+             out: dict, profile: int = 0) -> dict:
+    # A fresh index (the measure phase's) syncs itself; a building one holds its own
+    # writes, so a new one is opened and synced (until session 15 this was the other way
+    # round: the measure phase synced a second index and then its own, twice the CPU).
+    out["first_sync"] = _first_sync(url, idx if not idx._store._cache.count else None)
     print(f"first sync {out['first_sync']}", file=sys.stderr, flush=True)
     start = _clock()  # this worker's own first sync, apart from the rates below
     idx.check(probes[-1])
@@ -307,7 +309,27 @@ def _measure(idx: Index, url: str, client, new: list[str], probes: list[str], si
     # round trip waits for a core), with and without the signing it includes.
     out["check_single_cpu"] = _percentiles(cpu_ms)
     out["check_single_cpu_without_signing"] = _percentiles([c - g for c, g in zip(cpu_ms, sign_cpu_ms)])
+    if profile:
+        out["check_single_profile"] = _profiled(idx, probes[singles : singles + profile])
     return out
+
+
+def _profiled(idx: Index, texts: list[str], top: int = 25) -> list[str]:
+    """The functions most of ``len(texts)`` single checks' CPU goes to (cProfile with a
+    CPU clock: its own overhead inflates Python calls; ms a check, own time and with
+    callees)."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile(time.process_time)
+    profiler.enable()
+    for text in texts:
+        idx.check(text)
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # by own time
+    return [f"{tt / len(texts) * 1000:7.2f} own {ct / len(texts) * 1000:7.2f} cum  {calls / len(texts):7.1f} calls  "
+            f"{Path(file).name}:{line} {name}" for (file, line, name), (_, calls, tt, ct, _) in rows]
 
 
 def _first_sync(url: str, fresh: Optional[Index] = None) -> dict:
@@ -431,6 +453,9 @@ def main(argv: list[str] | None = None) -> int:
                              "drop them; datasketch: datasketch's all only (at 100k, build first, unmeasured "
                              "time, then measure in one lock hold)")
     parser.add_argument("--out", type=Path, help="write the results as JSON here too")
+    parser.add_argument("--profile", type=int, default=0,
+                        help="after the single checks, profile this many more (cProfile, CPU clock; ours only)")
+    parser.add_argument("--label", default="", help="what code is measured (a commit), written into the results")
     parser.add_argument("--texts", type=Path, help="keep the generated articles in this JSON file (made once)")
     args = parser.parse_args(argv)
     import redis
@@ -442,7 +467,8 @@ def main(argv: list[str] | None = None) -> int:
     fresh = texts[args.docs + args.batch_articles :]
     probes = [rewrite(stored[rng.randrange(len(stored))], rng) if i % 2 else fresh[i] for i in range(len(fresh))]
     result: dict = {"docs": args.docs, "server": client.info("server")["redis_version"],
-                    "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+                    "started": time.strftime("%Y-%m-%d %H:%M:%S"), "code": args.label,
+                    "dedup": str(Path(__import__("dedup").__file__).parent)}
     if not args.shards:
         args.shards = max(4, round(20 + math.log2(args.docs / 100_000)))
     sep = "&" if "?" in args.url else "?"
@@ -457,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     conn = (conn.get("host", "127.0.0.1"), conn.get("port", 6379), conn.get("db", 0))
     datasketch = not args.skip_datasketch
     if args.phase != "datasketch" and not args.skip_ours:
-        result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase)
+        result["ours"] = bench_ours(ours, client, stored, new, probes, args.singles, args.phase, args.profile)
     if datasketch and args.phase in ("all", "build", "datasketch"):
         result["datasketch"] = datasketch_build(conn, ds_client, stored, settings)
         print(f"datasketch {result['datasketch']}", file=sys.stderr, flush=True)
