@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..storage.optional import Leased
+from ..storage.optional import Leased, Prefetching
 from ..storage.protocol import NewDocument, Storage
 from ..verdict import Policy, Verdict
 from . import judge as judging
@@ -58,8 +58,13 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         # site-frame recurrence (``judged_before``).
         texts = [inputs[i].text for i in good]
         keys = text_keys(texts)
-        judged = (judged_texts(store, keys) if counted.any() or (s.boilerplate and judge)
-                  else np.zeros(len(keys), bool))
+        tallied_texts = counted.any() or (s.boilerplate and judge)
+        if isinstance(store, Prefetching):  # the batch's own keys in one round trip (Redis)
+            none = np.zeros(0, np.uint64)
+            store.prefetch(signed.corpus.para_key if write else none, signed.doc_keys if judge or write else none,
+                           np.concatenate([keys, signed.corpus.para_key if s.boilerplate and judge else none])
+                           if tallied_texts else none)
+        judged = judged_texts(store, keys) if tallied_texts else np.zeros(len(keys), bool)
         counted = first_judged(keys, judged, counted)
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)
         # and never judged: not looked up, so a retried or concurrent add of what is

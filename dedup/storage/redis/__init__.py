@@ -130,8 +130,9 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         # The snapshot of a read transaction: the highest row ids whose writes had
         # completed when it began (rows above are hidden from it); ``None``: see all.
         self._horizon: Optional[dict[str, int]] = None
-        # The records read in the current transaction (:meth:`.reads.Reads._read`).
-        self._held: Optional[dict[str, Optional[bytes]]] = None
+        # What the current transaction has read: records (:meth:`.reads.Reads._read`),
+        # content-key shards (:meth:`.multimap.Multimaps._prefetch`).
+        self._held: Optional[dict] = None
 
     # -- transactions ---------------------------------------------------------------
 
@@ -192,6 +193,16 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         if not self._depth:
             self._sync()
             self._cache.levels  # noqa: B018 -- the property derives what is pending
+
+    @_guarded("read")
+    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
+        """:class:`~dedup.storage.optional.Prefetching`: the content-key shards of
+        ``paragraphs`` (``k:p:``), ``documents`` (``k:d:``) and ``tallies`` (``k:t:``,
+        with ``judged``) in one round trip (:meth:`.multimap.Multimaps._prefetch`)."""
+        wanted = {base: keys for base, keys in (("k:p:", paragraphs), ("k:d:", documents), ("k:t:", tallies))
+                  if len(keys)}
+        if wanted:
+            self._prefetch(wanted, [self._k + "judged"] if "k:t:" in wanted else [])
 
     @_guarded("read")
     def _snapshot(self) -> dict[str, int]:

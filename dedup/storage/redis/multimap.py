@@ -6,7 +6,7 @@ to boilerplate tallies.  A mixin of :class:`~dedup.storage.redis.RedisStorage`.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -64,30 +64,34 @@ class Multimaps:
     _k: str
     _shards: dict[str, int]
     _read_shards: Any
+    #: What the current transaction has read (:meth:`.reads.Reads._read`): shards'
+    #: verified entries by ``(base, shard)``, and the values of keys read with them.
+    _held: Optional[dict]
     path: str
     settings: Settings
     _derive: Derive
 
-    def _multimap(self, base: str, keys: np.ndarray, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    def _multimap(self, base: str, keys: np.ndarray, limit: int = 0, fresh: bool = False
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """``(key index, row id)`` of every entry of the multimap ``base`` (see
         :mod:`.lua`) under ``keys`` (uint64), ordered by key index then age; with
         ``limit``, the oldest ``limit`` of each key.  The keys' shards are read with
-        MGETs in one pipelined round trip (each shard once) and searched here,
-        vectorized."""
-        at, ids, _ = self._multimap_and(base, keys, limit)
+        MGETs in one pipelined round trip (each shard once; none when this transaction
+        read them all, :meth:`_prefetch`; ``fresh``: read them again all the same) and
+        searched here, vectorized."""
+        at, ids, _ = self._multimap_and(base, keys, limit, fresh=fresh)
         return at, ids
 
-    def _multimap_and(self, base: str, keys: np.ndarray, limit: int = 0, also: Sequence[str] = ()
-                      ) -> tuple[np.ndarray, np.ndarray, list]:
+    def _multimap_and(self, base: str, keys: np.ndarray, limit: int = 0, also: Sequence[str] = (),
+                      fresh: bool = False) -> tuple[np.ndarray, np.ndarray, list]:
         """:meth:`_multimap`, and the values of the keys ``also`` (full names), read
         before the shards in the same round trip."""
         keys = np.asarray(keys, dtype=np.uint64)
-        if not len(keys):
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), self._r.mget(also) if also else []
-        shards, which = sorted_unique((keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base]),
-                                      return_inverse=True)
+        shards, which = sorted_unique(self._shard_of(base, keys), return_inverse=True)
         field = (keys >> np.uint64(32)).astype(np.uint32)
-        bodies, values = self._shard_bodies(base, shards.tolist(), also)
+        bodies, values = self._shard_bodies(base, shards.tolist(), also, fresh)
+        if not len(keys):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), values
         sizes = np.array([len(b) // 8 for b in bodies], dtype=np.int64)
         # Each key's shard's entries side by side, in key order.
         per_key = sizes[which.ravel()]
@@ -101,18 +105,74 @@ class Multimaps:
             at, ids = at[rank < limit], ids[rank < limit]
         return at, ids, values
 
-    def _shard_bodies(self, base: str, shards: list[int], also: Sequence[str] = ()) -> tuple[list[bytes], list]:
+    def _shard_of(self, base: str, keys: np.ndarray) -> np.ndarray:
+        """The shard of multimap ``base`` each of ``keys`` (uint64) is in."""
+        return (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
+
+    def _prefetch(self, keys: dict[str, np.ndarray], also: Sequence[str] = ()) -> None:
+        """Inside a transaction: read the shards of multimap ``base`` that hold
+        ``keys[base]`` (uint64 content keys) for every ``base`` given, and the values of
+        the keys ``also`` (full names), in one pipelined round trip; the look-ups of
+        this transaction that need no other shard are then answered from them (each
+        verified as :meth:`_shard_bodies` verifies) until a write of this worker.
+        Outside a transaction it does nothing.
+
+        Why: a check asks the tallies twice (the texts judged before, the paragraphs'
+        recurrences), and the document content keys once (exact copies), each a round
+        trip, and an add the paragraph and document keys again (what to band) -- all of
+        them keys of the batch itself, known before its look-up."""
+        if self._held is None:
+            return
+        pipe = self._r.pipeline(transaction=False)
+        if also:
+            pipe.mget(also)
+        parts = []
+        for base, wanted in keys.items():
+            shards = sorted_unique(self._shard_of(base, np.asarray(wanted, dtype=np.uint64))).tolist()
+            parts.append((base, shards, *self._queue_shards(pipe, base, shards)))
+        replies = pipe.execute()
+        values = replies.pop(0) if also else []
+        for base, shards, count, finish in parts:
+            self._held.update(zip(((base, x) for x in shards), finish(replies[:count])))
+            del replies[:count]
+        self._held.update(zip(also, values))
+
+    def _shard_bodies(self, base: str, shards: list[int], also: Sequence[str] = (), fresh: bool = False
+                      ) -> tuple[list[bytes], list]:
         """The entries of shards ``shards`` of kind ``base`` (``b""`` for a shard that
         does not exist), each verified: its checksum, and its presence against the
         kind's bitmap (a deleted shard lost its entries without a word: an exact copy
         answered "new", a lowered tally took a paragraph for a story's own text); and
-        the values of the keys ``also``, read first in the same round trip.
+        the values of the keys ``also``, read first in the same round trip.  Inside a
+        transaction, only those it has not read yet are read (none: no round trip),
+        unless ``fresh``; what is read is kept for its later look-ups.
 
         Raises :class:`IndexCorrupt` naming the shards that do not verify."""
-        names = [f"{self._k}{base}{x}" for x in shards]
+        held = self._held
+        if held is not None and not fresh:
+            missing = [x for x in shards if (base, x) not in held]
+            unread = [a for a in also if a not in held]
+            if missing or unread:
+                bodies, values = self._shard_bodies(base, missing, unread, fresh=True)
+                held.update(zip(((base, x) for x in missing), bodies))
+                held.update(zip(unread, values))
+            return [held[(base, x)] for x in shards], [held[a] for a in also]
+        if not shards and not also:
+            return [], []
         pipe = self._r.pipeline(transaction=False)
         if also:
             pipe.mget(also)
+        count, finish = self._queue_shards(pipe, base, shards)
+        replies = pipe.execute()
+        values = replies.pop(0) if also else []
+        return finish(replies), values
+
+    def _queue_shards(self, pipe: Any, base: str, shards: list[int]
+                      ) -> tuple[int, Callable[[list], list[bytes]]]:
+        """Queue on ``pipe`` the reads of shards ``shards`` of kind ``base`` and of
+        their presence bits; returns how many replies they make, and what turns those
+        replies into the shards' verified entries (:meth:`_shard_bodies`)."""
+        names = [f"{self._k}{base}{x}" for x in shards]
         for lo in range(0, len(names), MGET_KEYS):
             pipe.mget(names[lo : lo + MGET_KEYS])
         whole = self._shards[base] <= WHOLE_BITMAP
@@ -123,24 +183,26 @@ class Multimaps:
         else:
             for x in [*shards, end]:
                 pipe.getbit(self._k + base + "on", x)
-        replies = pipe.execute()
-        values = replies.pop(0) if also else []
         parts = -(-len(names) // MGET_KEYS)
-        blobs = [b for part in replies[:parts] for b in part]
-        if whole:
-            bitmap = np.frombuffer(replies[parts] or b"", dtype=np.uint8)
-            at = np.asarray([*shards, end], dtype=np.int64)
-            byte = np.zeros(len(at), np.uint8)
-            inside = at // 8 < len(bitmap)
-            byte[inside] = bitmap[at[inside] // 8]
-            on = ((byte >> (7 - at % 8).astype(np.uint8)) & 1).astype(bool)
-        else:
-            on = np.array(replies[parts:], dtype=bool)
-        self._end_mark(base, bool(on[-1]))
-        # A writer may have made or emptied a shard between the MGET and the bitmap's
-        # read: such shards are read again, with their bits, in one atomic call.
-        blobs, on = self._settled(base, shards, blobs, on[:-1])
-        return self._verified(base, shards, blobs, on), values
+
+        def finish(replies: list) -> list[bytes]:
+            blobs = [b for part in replies[:parts] for b in part]
+            if whole:
+                bitmap = np.frombuffer(replies[parts] or b"", dtype=np.uint8)
+                at = np.asarray([*shards, end], dtype=np.int64)
+                byte = np.zeros(len(at), np.uint8)
+                inside = at // 8 < len(bitmap)
+                byte[inside] = bitmap[at[inside] // 8]
+                on = ((byte >> (7 - at % 8).astype(np.uint8)) & 1).astype(bool)
+            else:
+                on = np.array(replies[parts:], dtype=bool)
+            self._end_mark(base, bool(on[-1]))
+            # A writer may have made or emptied a shard between the MGET and the bitmap's
+            # read: such shards are read again, with their bits, in one atomic call.
+            settled, on = self._settled(base, shards, blobs, on[:-1])
+            return self._verified(base, shards, settled, on)
+
+        return parts + (1 if whole else len(shards) + 1), finish
 
     def _end_mark(self, base: str, on: bool) -> None:
         if not on:

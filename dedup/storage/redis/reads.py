@@ -37,9 +37,10 @@ class Reads:
     _cache: BucketCache
     _depth: int
     _horizon: Optional[dict[str, int]]
-    #: The record keys read in the current transaction, with their values (``None``:
-    #: outside a transaction, nothing held): :meth:`_read`.
-    _held: Optional[dict[str, Optional[bytes]]]
+    #: What the current transaction has read (``None``: outside a transaction, nothing
+    #: held): record keys with their values (:meth:`_read`), content-key shards
+    #: (:meth:`.multimap.Multimaps._prefetch`).
+    _held: Optional[dict]
 
     def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
         """The records ``base + id`` of rows ``ids`` (one MGET of those not read before
@@ -75,7 +76,7 @@ class Reads:
         return [held[n] for n in names]
 
     def _forget(self) -> None:
-        """Forget the records read in this transaction (a write changed some)."""
+        """Forget the records and shards read in this transaction (a write changed some)."""
         if self._held is not None:
             self._held = {}
 
@@ -150,7 +151,7 @@ class Reads:
         _, ids = self._multimap("k:p:", query, limit)
         recs = self._paragraph_records(ids)
         have = np.array([r is not None for r in recs], dtype=bool) & self._visible("p", ids)
-        self._lost("p", ids[~have & self._visible("p", ids)], lambda: self._multimap("k:p:", query, limit)[1])
+        self._lost("p", ids[~have & self._visible("p", ids)], lambda: self._multimap("k:p:", query, limit, fresh=True)[1])
         recs = [r for r, h in zip(recs, have) if h]
         return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
 
@@ -184,7 +185,7 @@ class Reads:
         seen = self._visible("d", ids)
         keep = [i for i, r in enumerate(recs) if r and seen[i]]
         self._lost("d", ids[[i for i, r in enumerate(recs) if r is None and seen[i]]] if len(ids) else ids,
-                   lambda: self._multimap("k:d:", query, limit)[1])
+                   lambda: self._multimap("k:d:", query, limit, fresh=True)[1])
         return self._document_rows(ids[keep] if len(ids) else ids, [recs[i] for i in keep])
 
     def _document_rows(self, ids: np.ndarray, blobs: list[bytes]) -> DocumentRows:

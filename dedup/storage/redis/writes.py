@@ -278,5 +278,6 @@ class Writes:
         transaction's documents (the counts then run a batch ahead: boilerplate is
         recognised a little sooner)."""
         unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        self._forget()  # the tallies' shards and ``judged`` change
         self._tally(args=[self._k + "k:t:", self._shards["k:t:"], self._k + "judged", int(documents), u64(unique),
                           u32(counts)])
