@@ -180,3 +180,12 @@ def test_rows_given_again_and_heirs_below_sparse_ids_answer_from_their_own_value
     sketches, sizes = cache.sketches_and_sizes(ask)
     assert sizes.tolist() == [9, 1_001, 3_000_002, 5_000_003] + [0] * 6
     assert sketches[:, 0].tolist() == [2, 1, 2, 3] + [0] * 6
+    # Drops: of held rows, and of a row before it is held (the log's order does not matter).
+    cache.drop(np.array([1_000, 6_000_000]))
+    give([6_000_000, 8], [[11, 12], [13, 14]], 4)  # 8: an heir, placed before the dropped 1_000
+    key, row, _ = cache.lookup(np.arange(1, 15, dtype=np.uint64))
+    assert set(row.tolist()) == {7, 8, 3_000_000, 5_000_000}
+    held, _ = cache.signatures(np.array([1_000, 6_000_000, 8]))
+    assert held.tolist() == [False, False, True]
+    held, _ = cache.signatures(np.array([1_000, 6_000_000]), dropped=True)
+    assert held.all()

@@ -51,6 +51,10 @@ class LevelCache:
         self._sizes = np.zeros(0, dtype=np.uint32)
         self._rows = 0
         self._dead = np.zeros(0, dtype=np.int64)  # sorted
+        # Whether the row held at each position was dropped (``_dead`` by position: a
+        # look-up's ~100k hits are tested by one gather, not searched among the dropped
+        # rows, which grow with churn).
+        self._dropped = np.zeros(0, dtype=bool)
 
     def add(self, ids: np.ndarray, bands: np.ndarray, sketches: np.ndarray, signatures: np.ndarray,
             sizes: np.ndarray) -> None:
@@ -82,11 +86,13 @@ class LevelCache:
             for new, old in zip(grown, self._columns()):
                 new[:n] = old[:n]
             self._ids, self._sketches, self._signatures, self._sizes = grown
+            self._dropped = np.r_[self._dropped[:n], np.zeros(size - n, dtype=bool)]
         ascending = len(ids) < 2 or bool((ids[1:] > ids[:-1]).all())
         if ascending and (not n or not len(ids) or ids[0] > self._ids[n - 1]):
             for old, new in zip(self._columns(), (ids, *values)):
                 old[n : n + len(ids)] = new
             self._rows = n + len(ids)
+            self._dropped[n : self._rows] = np.isin(ids, self._dead) if len(self._dead) else False
             return np.arange(n, n + len(ids), dtype=np.int64)
         held = np.r_[self._ids[:n], ids]
         order = np.argsort(held, kind="stable")
@@ -99,6 +105,7 @@ class LevelCache:
             merged = np.concatenate([old[:n], new])[order][last]
             old[: len(merged)] = merged
         self._rows = int(last.sum())
+        self._dropped[: self._rows] = np.isin(self._ids[: self._rows], self._dead)
         moved = where[:n].astype(np.uint32)
         self._runs = [(keys, moved[rows]) for keys, rows in self._runs]
         return where[n:]
@@ -111,7 +118,10 @@ class LevelCache:
     def drop(self, ids: np.ndarray) -> None:
         """Leave rows ``ids`` out of every look-up from now on."""
         if len(ids):
-            self._dead = sorted_unique(np.r_[self._dead, np.asarray(ids, dtype=np.int64)])
+            ids = np.asarray(ids, dtype=np.int64)
+            self._dead = sorted_unique(np.r_[self._dead, ids])
+            held, at = self._find(ids, dropped=True)
+            self._dropped[at[held]] = True  # rows not held yet are marked when they are
 
     def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,7 +149,7 @@ class LevelCache:
         at = np.concatenate(rows) if rows else np.zeros(0, np.uint32)
         row = self._ids[at]
         if len(self._dead) and len(row):
-            live = ~np.isin(row, self._dead)
+            live = ~self._dropped[at]
             key, row, at = key[live], row[live], at[live]
         if not sketches:
             return key, row, self._sketches[:0]
@@ -170,7 +180,7 @@ class LevelCache:
         held = self._ids[at] == ids if n else np.zeros(len(ids), dtype=bool)
         at[~held] = 0
         if len(self._dead) and not dropped:
-            held &= ~np.isin(ids, self._dead)
+            held &= ~self._dropped[at]
         return held, at
 
     @property
@@ -183,4 +193,4 @@ class LevelCache:
         """Bytes of memory the held arrays take."""
         return sum(k.nbytes + r.nbytes for k, r in self._runs) + sum(d.nbytes for d in self._directories) \
             + sum(c.nbytes for c in self._columns()) \
-            + self._dead.nbytes
+            + self._dead.nbytes + self._dropped.nbytes
