@@ -159,3 +159,25 @@ def test_a_new_workers_first_add_and_removal_derive_the_log_outside_the_lock(red
     with Index.open(url) as new:
         new.remove("a1")
     assert derived and not any(derived)
+
+
+def test_how_long_a_write_waits_for_the_lock_is_a_url_option(redis_prefix, texts):
+    """Tester's F3 (session 15): concurrent CLI adds gave up after a fixed 30 s wait for
+    the write lock while its holder was alive; ``?busy=SECONDS`` sets the wait (the
+    opener's ``busy_timeout`` otherwise), and the refusal says so."""
+    holder = Index.open(redis_url(prefix=redis_prefix))
+    try:
+        holder.add_many([("a0", texts[0])])
+        with holder._store.transaction(True):  # the write lock held
+            for busy, waited in (("0.5", (0.5, 10)), ("2", (2, 12))):
+                with Index.open(redis_url(prefix=redis_prefix, busy=busy)) as waiter:
+                    started = time.monotonic()
+                    with pytest.raises(IndexBusy, match=rf"for more than {busy} s.*\?busy=SECONDS"):
+                        waiter.add_many([("a1", texts[1])])
+                    assert waited[0] <= time.monotonic() - started < waited[1]
+        with Index.open(redis_url(prefix=redis_prefix, busy="2")) as waiter:  # let go: it goes on
+            assert waiter.add_many([("a1", texts[1])])[0].added
+    finally:
+        holder.close()
+    with pytest.raises(Exception, match="bad index URL option"):
+        Index.open(redis_url(prefix=redis_prefix, busy="-1"))

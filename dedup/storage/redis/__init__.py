@@ -380,7 +380,7 @@ def open_redis(
         if isinstance(err, Exception) and _is_redis_error(err):
             raise translate(err, u.shown, "open") from err
         raise
-    return RedisStorage(u, client, stored, meta, readonly, busy_timeout, derive, gen)
+    return RedisStorage(u, client, stored, meta, readonly, busy_timeout if u.busy is None else u.busy, derive, gen)
 
 
 def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive, create: bool) -> dict[str, str]:

@@ -60,7 +60,8 @@ class Locking:
                 return token
             if time.monotonic() >= deadline:
                 raise IndexBusy(f"{self.path}: another worker held the index's write lock for more than "
-                                f"{self.busy_timeout:g} s; nothing was changed, try again")
+                                f"{self.busy_timeout:g} s; nothing was changed, try again (or wait longer "
+                                "with ?busy=SECONDS in the URL)")
             time.sleep(pause)
             pause = min(pause * 1.5, 0.05)
 

@@ -8,6 +8,11 @@
 * ``timeout`` (seconds, default 10): connect and socket timeout of each command;
 * ``lease`` (seconds, default 30): how long the write lock is held without a write
   before another worker may take it (a worker that died frees it after this);
+* ``busy`` (seconds, default: the opener's ``busy_timeout``, 30): how long a write waits
+  for the write lock while other workers hold it before it gives up with
+  :class:`~dedup.storage.protocol.IndexBusy` (a CLI batch holds it from its look-up to
+  its write: tens of seconds on a loaded machine, so several workers adding at once
+  may need more; tester's F3, session 15);
 * ``shards`` (log2 of the multimap shards' base, default 20, only when the index is
   created; see :mod:`dedup.storage.redis.multimap`).
 
@@ -43,6 +48,7 @@ class RedisURL:
     lease: float = DEFAULT_LEASE
     shard_bits: int = DEFAULT_SHARD_BITS
     options: dict[str, Any] = field(default_factory=dict)
+    busy: Optional[float] = None  # None: the opener's busy_timeout
 
 
 def parse(url: str) -> RedisURL:
@@ -51,24 +57,26 @@ def parse(url: str) -> RedisURL:
     shown = masked(url)
     parts = urllib.parse.urlsplit(url)
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    ours = {k: v for k, v in query if k in ("prefix", "timeout", "lease", "shards")}
+    ours = {k: v for k, v in query if k in ("prefix", "timeout", "lease", "shards", "busy")}
     rest = [(k, v) for k, v in query if k not in ours]
     try:
         prefix = ours.get("prefix", DEFAULT_PREFIX)
         timeout = float(ours.get("timeout", DEFAULT_TIMEOUT))
         lease = float(ours.get("lease", DEFAULT_LEASE))
         shard_bits = int(ours.get("shards", DEFAULT_SHARD_BITS))
+        busy = float(ours["busy"]) if "busy" in ours else None
     except ValueError as err:
         raise StorageError(f"{shown}: bad index URL option ({err})") from None
-    if not prefix or not 0 < timeout < 1e6 or not 0 < lease < 1e6 or not 4 <= shard_bits <= 30:
+    if (not prefix or not 0 < timeout < 1e6 or not 0 < lease < 1e6 or not 4 <= shard_bits <= 30
+            or (busy is not None and not 0 <= busy < 1e6)):
         raise StorageError(f"{shown}: bad index URL option: prefix must not be empty, timeout and lease "
-                           "must be positive, shards between 4 and 30")
+                           "must be positive, busy not negative, shards between 4 and 30")
     plain = urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(rest)))
     if parts.scheme == "unix" and not plain.startswith("unix://"):
         # urlunsplit drops the "//" of a URL without a host ("unix:///run/redis.sock"),
         # and redis-py accepts unix sockets only as "unix://PATH".
         plain = "unix://" + plain[len("unix:"):]
-    return RedisURL(plain, shown, prefix, timeout, lease, shard_bits)
+    return RedisURL(plain, shown, prefix, timeout, lease, shard_bits, busy=busy)
 
 
 #: The ``doing`` of :func:`translate` that write: a lost connection may interrupt them.
