@@ -113,3 +113,23 @@ def test_a_transaction_reads_records_its_own_writes_changed_again(redis_prefix):
         assert verdicts[1].is_duplicate and {m.doc_id for m in verdicts[1].matches} == {"first"}
         assert not verdicts[2].is_duplicate and verdicts[2].added  # the old text is gone
         assert idx.get("first").text == new
+
+
+def test_past_its_bound_a_transaction_reads_records_again_with_the_same_answers(stored, trips, monkeypatch):
+    """A transaction keeps at most HELD_BYTES of records (a batch of thousands of
+    articles may read a large part of the index); past it, records are read again from
+    the server, and the answers are the same."""
+    from dedup.storage.redis import reads
+
+    url, texts = stored
+    near = rewrite_paragraphs(random.Random(4), texts[5], 0.1)
+    with Index.open(url) as idx:
+        idx.check(texts[0])
+        kept, _ = _counted(trips, lambda: idx.check(near))
+        verdict = idx.check(near)
+        monkeypatch.setattr(reads, "HELD_BYTES", 0)
+        unkept, _ = _counted(trips, lambda: idx.check(near))
+        again = idx.check(near)
+    assert verdict.is_duplicate and [(m.doc_id, m.similarity) for m in again.matches] == [
+        (m.doc_id, m.similarity) for m in verdict.matches]
+    assert unkept > kept

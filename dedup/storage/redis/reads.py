@@ -21,6 +21,11 @@ from .multimap import sealed_count
 from .url import RedisURL, _guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
+#: Bytes of records a transaction keeps at most (:meth:`Reads._read`): a batch of
+#: thousands of articles may read a large part of the index's ``p:`` chunks (~600 B a
+#: stored paragraph); past this, records are read and not kept.
+HELD_BYTES = 64 << 20
+_HELD_BYTES = ("bytes",)  # where the bytes kept are counted in ``_held``
 
 
 class Reads:
@@ -71,9 +76,14 @@ class Reads:
         if held is None:
             return self._r.mget(names)
         new = list(dict.fromkeys(n for n in names if n not in held))
-        if new:
-            held.update(zip(new, self._r.mget(new)))
-        return [held[n] for n in names]
+        if not new:
+            return [held[n] for n in names]
+        got = dict(zip(new, self._r.mget(new)))
+        size = sum(len(v) for v in got.values() if v is not None)
+        if held.get(_HELD_BYTES, 0) + size <= HELD_BYTES:  # a large batch's reads are not all kept
+            held.update(got)
+            held[_HELD_BYTES] = held.get(_HELD_BYTES, 0) + size
+        return [got[n] if n in got else held[n] for n in names]
 
     def _forget(self) -> None:
         """Forget the records and shards read in this transaction (a write changed some)."""
