@@ -205,6 +205,11 @@ def test_library_warnings_are_one_diagnostic_line_and_quiet_with_q(tmp_path):
     assert "UserWarning" not in loud.stderr and ".py:" not in loud.stderr
     quiet = subprocess.run(args + ["-q"], capture_output=True, text=True)
     assert quiet.returncode == 1 and "cache" not in quiet.stderr
+    assert "dedup: 1 warning (listed in the report)" in quiet.stderr  # -q: counted on the terminal...
+    report = subprocess.run(args + ["-q", "--format", "json"], capture_output=True, text=True)
+    assert report.returncode == 1
+    assert json.loads(report.stdout)["warnings"] == [  # ...and in the report (it was in neither before)
+        {"path": "", "warning": f"cannot write to the cache {blocker / 'cache'}: Not a directory; scanning without it"}]
 
 
 class Recorder:

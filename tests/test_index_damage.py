@@ -215,3 +215,30 @@ def test_the_cli_says_a_damaged_bucket_file_in_one_warning_line(built, tmp_path)
     warned = [line for line in res.stderr.splitlines() if "bucket file" in line]
     assert len(warned) == 1 and warned[0].startswith(f"dedup: warning: {lsh}: "), res.stderr
     assert "UserWarning" not in res.stderr and ".py:" not in res.stderr
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_library_warning_reaches_the_report_with_or_without_quiet(built, tmp_path, quiet):
+    """Tester's finding (session 14): under ``-q`` the damaged bucket file's warning was
+    neither on the terminal nor in the JSON report's ``warnings`` (which no library
+    warning ever reached).  ``-q`` silences the terminal -- one line counts the
+    warnings -- never the report; without ``-q`` the warning is said once, not twice."""
+    import subprocess
+    import sys
+
+    path, lsh, probes, expected = _copy(built, tmp_path)
+    _damage(lsh, "zeroed keys", random.Random(5))
+    probe = tmp_path / "probe.txt"
+    probe.write_text(probes[0])
+    res = subprocess.run([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())",
+                          "check", "--db", str(path), str(probe), "--format", "json", *(["-q"] if quiet else [])],
+                         capture_output=True, text=True)
+    assert res.returncode == 1, res.stderr
+    warned = json.loads(res.stdout)["warnings"]
+    assert len(warned) == 1 and warned[0]["path"] == str(path), warned
+    assert warned[0]["warning"].startswith(f"{lsh}: ") and "answering from the database" in warned[0]["warning"]
+    lines = [line for line in res.stderr.splitlines() if "warning" in line]
+    if quiet:
+        assert lines == ["dedup: 1 warning (listed in the report)"], res.stderr
+    else:
+        assert lines == [f"dedup: warning: {warned[0]['warning']}"], res.stderr

@@ -25,7 +25,7 @@ from typing import Callable, Optional, Sequence, TextIO
 import click
 
 from ..progress import Progress
-from ..readers import STDIN_FORMATS, ReadError, ReadOptions
+from ..readers import STDIN_FORMATS, ReadError, ReadOptions, ReadWarning
 from ..remote import expand, is_remote
 from ..report import FORMATS, TextOptions, write_report
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
@@ -40,6 +40,8 @@ from . import failures
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2
 #: Where a command's ``--quiet`` is kept for :func:`_library_warning` (``click.Context.meta``).
 _QUIET = "dedup.quiet"
+#: Where :func:`_library_warning` keeps the library warnings of a command, for its report.
+_LIBRARY = "dedup.library_warnings"
 _DEFAULTS = Settings()
 _READ_DEFAULTS = ReadOptions()
 
@@ -191,7 +193,7 @@ def report_options(func: Callable) -> Callable:
                      help="Write the report to FILE (atomically: a temporary file renamed at the end) "
                           "instead of stdout."),
         click.option("-q", "--quiet", is_flag=True,
-                     help="No progress, and read errors only counted on stderr (they stay in the report)."),
+                     help="No progress; read errors and warnings only counted on stderr (they stay in the report)."),
         click.option("-v", "--verbose", is_flag=True, help="Also say on stderr what was done, and how long it took."),
         click.option("--color", type=click.Choice(COLOR_MODES), default="auto", show_default=True,
                      help="Colour the text report: auto = on a terminal unless NO_COLOR is set."),
@@ -254,12 +256,14 @@ class Output:
         for e in errors:
             click.echo(f"dedup: {printable_name(e.path)}: {printable(e.error)}", err=True)
 
-    def warnings(self, warnings: Sequence) -> None:
-        """Every warning on stderr (``--quiet``: their number only)."""
+    def warnings(self, warnings: Sequence, said: Sequence = ()) -> None:
+        """Every warning on stderr but those ``said`` already (library warnings, said
+        when they came: :func:`_library_warning`); ``--quiet``: their number only."""
         if self.quiet and warnings:
             click.echo(f"dedup: {len(warnings)} warning{'s' * (len(warnings) != 1)} (listed in the report)", err=True)
             return
-        for w in warnings:
+        done = {id(w) for w in said}
+        for w in (w for w in warnings if id(w) not in done):
             path, message = warning_text(w)
             where = printable_name(path) + ": " if path else ""
             click.echo(f"dedup: warning: {where}{printable(message)}", err=True)
@@ -350,12 +354,25 @@ class _Commands(click.Group):
 def _library_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A library warning (``warnings.warn``: a damaged bucket file, an unwritable cache)
     as one ``dedup: warning:`` line on stderr like every other diagnostic, without
-    Python's source location; nothing with ``--quiet`` (see :meth:`Output.warnings`)."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.meta.get(_QUIET):
-        return
+    Python's source location, when it comes; nothing with ``--quiet`` (see
+    :meth:`Output.warnings`).  Kept for the command's report either way
+    (:func:`library_warnings`): ``-q`` silences the terminal, never the report (the
+    tester found a damaged bucket file's warning in neither under ``-q``)."""
     text = str(message).strip().removeprefix("dedup: ")
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta.setdefault(_LIBRARY, []).append(text)
+        if ctx.meta.get(_QUIET):
+            return
     click.echo(f"dedup: warning: {printable(text)}", err=True)
+
+
+def library_warnings(about: str = "") -> list[ReadWarning]:
+    """The library warnings of this command so far, as report warnings whose ``path``
+    is ``about`` (the index, for index commands; empty for a scan: the message names
+    the file it is about, e.g. the bucket file or the cache)."""
+    ctx = click.get_current_context(silent=True)
+    return [ReadWarning(about, text) for text in (ctx.meta.get(_LIBRARY, []) if ctx is not None else [])]
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -374,13 +391,15 @@ def main(debug: bool) -> None:
 def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages) -> None:
     """Write the report, say on stderr what could not be read, and exit with the
     CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read."""
+    said = library_warnings()
+    result.warnings = [*result.warnings, *said]
     if fmt == "parquet":  # a folder of tables, not a stream (dedup.report.parquet)
         write_parquet(result, output.path)
         output.info(f"report written to {output.path}")
     else:
         output.write(lambda out, options: write_report(result, fmt, out, options), passages)
     output.errors(result.errors)
-    output.warnings(result.warnings)
+    output.warnings(result.warnings, said)
     output.info(f"{len(result.documents)} documents, {sum(d.paragraphs for d in result.documents)} paragraphs: "
                 f"{len(result.pairs)} pairs in {len(result.groups)} groups, {len(result.errors)} errors, "
                 f"{output.elapsed():.1f} s")

@@ -43,6 +43,7 @@ from . import (
     build_settings,
     exit_for,
     input_options,
+    library_warnings,
     main,
 )
 
@@ -357,12 +358,14 @@ def _fail(message: str) -> None:
 
 def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, adding: bool) -> None:
     """Write the report and exit with the scan's exit-code rules."""
-    report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding, job.warnings)
+    said = library_warnings(idx.path)
+    report = VerdictReport.of(idx.path, idx.settings, job.documents, job.verdicts, job.errors, adding,
+                              [*job.warnings, *said])
     passages = VerdictPassages(lambda doc_id: getattr(idx.get(doc_id), "text", None), job.texts)
     # A stored text shown beside a checked one is read (and verified) here.
     _guard(lambda: output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages))
     output.errors(report.errors, "could not be read or checked")
-    output.warnings(report.warnings)
+    output.warnings(report.warnings, said)
     output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
     if job.documents and not report.judged:  # read, but every one refused (said above)
         _fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
