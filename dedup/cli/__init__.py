@@ -31,7 +31,7 @@ from ..report import FORMATS, TextOptions, write_report
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.parquet import write_parquet
 from ..report.passages import Passages
-from ..report.safety import printable, printable_name, warning_text
+from ..report.safety import printable, printable_name, short_name, warning_text
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection, input_holding
@@ -254,7 +254,7 @@ class Output:
                        "(listed in the report)", err=True)
             return
         for e in errors:
-            click.echo(f"dedup: {printable_name(e.path)}: {printable(e.error)}", err=True)
+            click.echo(f"dedup: {short_name(e.path)}: {printable(e.error)}", err=True)
 
     def warnings(self, warnings: Sequence, said: Sequence = ()) -> None:
         """Every warning on stderr but those ``said`` already (library warnings, said

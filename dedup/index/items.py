@@ -24,6 +24,15 @@ class BadDocument(ValueError):
     """An article the index cannot check; the message names it and says why."""
 
 
+#: The longest id, in UTF-8 bytes.  Neither backend needs a limit (SQLite stores a text
+#: of up to 1e9 bytes, Redis a field of 512 MB), but every id is held in the unique
+#: index of ids and in reports, so a runaway one (a whole article in the id field)
+#: is refused.  Why 4,096: a file id is a relative path, up to PATH_MAX (4,096 on
+#: Linux), and URLs, the other usual id, stay well under it (browsers cap them at a
+#: few thousand characters).
+MAX_ID_BYTES = 4096
+
+
 @dataclass(frozen=True)
 class Input:
     doc_id: Optional[str]
@@ -48,16 +57,26 @@ def problem(inp: Input) -> Optional[str]:
     if inp.doc_id is not None and not isinstance(inp.doc_id, str):
         return f"document id must be a string, not {type(inp.doc_id).__name__}"
     if not isinstance(inp.text, str):
-        return f"document {name!r}: text must be a string, not {type(inp.text).__name__}"
+        return f"document {_shown(name)!r}: text must be a string, not {type(inp.text).__name__}"
     if isinstance(inp.doc_id, str) and (bad := surrogate_problem(inp.doc_id)):
-        return f"document id {ascii(inp.doc_id)} holds {bad}"
+        return f"document id {ascii(_shown(inp.doc_id))} holds {bad}"
+    if inp.doc_id == "":
+        return "document id is empty: an id names a document (give none to have one derived from the text)"
+    if isinstance(inp.doc_id, str) and (size := len(inp.doc_id.encode("utf-8"))) > MAX_ID_BYTES:
+        return (f"document id {_shown(inp.doc_id)!r} is {size:,} bytes long (UTF-8); "
+                f"an id is at most {MAX_ID_BYTES:,} bytes")
     if bad := surrogate_problem(inp.text):
-        return f"document {name!r}: the text holds {bad}"
+        return f"document {_shown(name)!r}: the text holds {bad}"
     return None
 
 
 def name_of(doc_id: Any) -> str:
     return doc_id if isinstance(doc_id, str) else "<text>"
+
+
+def _shown(doc_id: str) -> str:
+    """An id as messages show it: an over-long one cut to its first 60 characters."""
+    return doc_id if len(doc_id) <= 80 else doc_id[:60] + "..."
 
 
 def auto_id(text: str) -> str:

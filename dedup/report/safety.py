@@ -56,6 +56,14 @@ def printable_name(name: str) -> str:
     return printable(name.replace("\\", "\\\\"), tabs=False)
 
 
+def short_name(name: str, limit: int = 300) -> str:
+    """:func:`printable_name`, cut to its first 200 characters when longer than
+    ``limit``, for a line that names a file or record beside an error (a JSON record's
+    name is its id, which may be a megabyte long; the machine reports keep it whole)."""
+    shown = printable_name(name)
+    return shown if len(shown) <= limit else f"{shown[:200]}... ({len(shown):,} characters)"
+
+
 def csv_name(name: object) -> object:
     """A file name as a CSV cell: :func:`csv_cell` of :func:`printable_name` -- each
     backslash written ``\\\\`` and every control character as an escape, so that

@@ -19,7 +19,7 @@ from typing import Optional, TextIO
 from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
 from .passages import Passages
-from .safety import printable, printable_name, warning_text
+from .safety import printable, printable_name, short_name, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary, sparkline
 
@@ -261,7 +261,7 @@ def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> Non
         head = f"{verb} {plural(len(result.errors), 'document')}:"
         out.write(f"\n{st.bold(head)}\n")
         for e in result.errors:
-            out.write(f"  {printable_name(e.path)}: {printable(e.error)}\n")
+            out.write(f"  {short_name(e.path)}: {printable(e.error)}\n")
 
 
 def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
