@@ -14,6 +14,7 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -169,11 +170,14 @@ def input_options(func: Optional[Callable] = None, *, formats: Sequence[str] = F
     ``@input_options(formats=...)``, with more report formats than :data:`FORMATS`."""
     if func is None:
         return lambda f: input_options(f, formats=formats)
+    func = _format_from_output(func, formats)
     options = [
         click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True),
                        callback=_paths_exist),
-        click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
-                     help="Report format."),
+        click.option("--format", "fmt", type=click.Choice(formats), default=None,
+                     help="Report format [default: the -o FILE's by its extension ("
+                          + ", ".join(f"{suffix} {name}" for suffix, name in _BY_SUFFIX.items() if name in formats)
+                          + "), else text]."),
         click.option("--include", multiple=True, metavar="GLOB",
                      help="Only files whose relative path or name matches (repeatable)."),
         click.option("--exclude", multiple=True, metavar="GLOB",
@@ -184,6 +188,33 @@ def input_options(func: Optional[Callable] = None, *, formats: Sequence[str] = F
     for option in reversed(options):
         func = option(func)
     return report_options(read_options(settings_options(func)))
+
+
+#: The report format an ``-o`` file's extension asks for when ``--format`` is not given.
+_BY_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".html": "html",
+              ".htm": "html", ".txt": "text", ".parquet": "parquet"}
+
+
+def report_format(fmt: Optional[str], output: Optional[str], formats: Sequence[str] = FORMATS) -> str:
+    """The report format: ``fmt`` when given, else the one the ``output`` file's
+    extension names (:data:`_BY_SUFFIX`; ``-o report.html`` wrote a text report, said
+    nothing, and the browser showed it as one line: session 14's new-user check), else
+    text."""
+    if fmt is not None:
+        return fmt
+    named = _BY_SUFFIX.get(os.path.splitext(output)[1].lower()) if output not in (None, "-") else None
+    return named if named in formats else "text"
+
+
+def _format_from_output(func: Callable, formats: Sequence[str]) -> Callable:
+    """``func`` with its ``fmt`` argument resolved by :func:`report_format`."""
+
+    @functools.wraps(func)
+    def resolved(*args, **kwargs):
+        kwargs["fmt"] = report_format(kwargs.get("fmt"), kwargs.get("output"), formats)
+        return func(*args, **kwargs)
+
+    return resolved
 
 
 def report_options(func: Callable) -> Callable:

@@ -8,7 +8,9 @@ exactly as ``dedup scan`` does and batch them), ``stats``, ``remove`` and ``opti
 come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
 stored text, ``b`` the checked one) plus one verdict per document (:meth:`~dedup.verdict.Verdict.to_dict`).
 Exit status as for a scan: 0 nothing seen before, 1 duplicates found (any document or
-paragraph already in the index), 2 usage error, unusable index, or nothing could be read.
+paragraph already in the index: a partly seen document counts, whatever the policy
+did with it), 2 usage error, unusable index, or nothing could be read; unreadable or
+refused documents are listed and do not change it otherwise.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..report import write_verdicts
 from ..report.machine import dumps
 from ..report.output import report_file
 from ..report.safety import printable
+from ..report.text import plural
 from ..scan import available_cpus
 from ..report.passages import VerdictPassages
 from ..storage import IndexMissing, SettingsMismatch, StorageError, compat, own_files
@@ -118,8 +121,13 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
 
     Says, per document, whether it is a duplicate, which stored documents and
     paragraphs it repeats, with scores and spans.  Documents are named by the ids
-    `dedup index add` gives them.  Exit status: 0 nothing seen before, 1 something
-    already in the index, 2 error.
+    `dedup index add` gives them.
+
+    Exit status: 0 no document and no paragraph of one is in the index; 1 one is (a
+    duplicate, or a document partly seen: one of its paragraphs is stored); 2 usage
+    error, unusable index, or no document could be read.  Unreadable files are
+    listed (stderr, report) and skipped: they change the status only when nothing
+    could be read.
     """
     output = build_output(paths, build_selection(include, exclude, hidden), **options)
     with _open(db, options, create=False, readonly=True) as idx:
@@ -153,7 +161,13 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     Lines record's own id (after --id-prefix; FILE:LINE without one), --id for stdin.
     Adding is idempotent: a stored id with the same text is "already indexed" and
     skipped; with another text it is an error unless --replace.  Reports what was
-    rejected and why.  Exit status: 0 nothing seen before, 1 duplicates found, 2 error.
+    rejected and why.
+
+    Exit status: 0 no document and no paragraph of one was in the index; 1 one was
+    (a duplicate, or a document partly seen, even when the policy accepted it); 2
+    usage error, unusable index, or no document could be read or added.  Unreadable
+    files are listed (stderr, report) and skipped: they change the status only when
+    nothing could be read.
     """
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
@@ -188,7 +202,8 @@ def stats(db, fmt, output) -> None:
 def _stats_text(data: dict[str, Any]) -> str:
     s = data["settings"]
     where = "in the server's memory, all databases" if data["backend"] == "redis" else "on disk"
-    lines = [f"{printable(data['path'], tabs=False)}: {data['documents']} documents, {data['paragraphs']} paragraphs, "
+    lines = [f"{printable(data['path'], tabs=False)}: {plural(data['documents'], 'document')}, "
+             f"{plural(data['paragraphs'], 'paragraph')}, "
              f"{data['bytes']:,} bytes {where} ({data['backend']})",
              f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
              f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "

@@ -84,8 +84,9 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     ('s3://bucket/crawl/*.parquet', 'data/shard-*.jsonl').  --format parquet writes a
     new folder (-o FOLDER) of two tables, FOLDER/pairs and FOLDER/groups.
 
-    Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or nothing could be
-    read.  Files that cannot be read are listed in the report and skipped.
+    Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or no document
+    could be read.  Unreadable files are listed (stderr, report) and skipped: they
+    change the status only when nothing could be read.
     """
     if scheduler is not None and engine != "dask":
         raise click.UsageError("--scheduler needs --engine dask")

@@ -81,7 +81,7 @@ def _tally(report: VerdictReport) -> str:
     statuses = [verdict_action(v) if report.adding else verdict_label(v) for _, v in report.judged]
     always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
     seen = always + sorted(set(statuses) - set(always))
-    parts = [f"{statuses.count(k):,} {'duplicates' if k == 'duplicate' else k}" for k in seen]
+    parts = [plural(statuses.count(k), k) if k == "duplicate" else f"{statuses.count(k):,} {k}" for k in seen]
     return ", ".join(parts + [plural(len(report.errors), "error")])
 
 

@@ -1,0 +1,110 @@
+"""What confused session 14's new user, each made to agree with what it says (#12):
+``check --help`` against a partly seen document's status, unreadable inputs and the
+status, "1 duplicates", ``index stats`` without thousands separators, and ``-o
+report.html`` writing a text report.  Each test failed before its change."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from textgen import prose, write_docs
+
+from dedup.cli import main
+from dedup.index import Index
+
+NEWS = Path(__file__).resolve().parent.parent / "fixtures" / "news"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def stored(tmp_path):
+    rng = random.Random(11)
+    story = [prose(rng, 60) for _ in range(5)]
+    docs = write_docs(tmp_path / "in", {
+        "story.txt": story,
+        "partly.txt": [prose(rng, 60), story[2], prose(rng, 60), prose(rng, 60), prose(rng, 60)],
+        "new.txt": [prose(rng, 60) for _ in range(3)],
+        "copy.txt": story,
+        "copy2.txt": story,
+    })
+    (docs / "bin.txt").write_bytes(b"\x00\x01binary")
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs / "story.txt", "--db", db).exit_code == 0
+    return db, docs
+
+
+def _exit_help(command: str) -> str:
+    text = " ".join(run(*command.split(), "--help").stdout.split())
+    return re.search(r"Exit status: (.*?)Options:", text).group(1)
+
+
+def test_check_help_and_status_agree_on_a_partly_seen_document(stored):
+    db, docs = stored
+    said = _exit_help("check")
+    assert "partly seen" in said and "0 nothing seen before" not in said
+    partly = run("check", docs / "partly.txt", "--db", db, "--format", "json")
+    (verdict,) = json.loads(partly.stdout)["verdicts"]
+    assert verdict["accepted"] and not verdict["duplicate"] and verdict["seen_paragraphs"] == [1]
+    assert partly.exit_code == 1  # what the help now says: one of its paragraphs is stored
+    assert "partly seen" in _exit_help("index add")
+
+
+def test_unreadable_inputs_follow_the_scans_rule_as_the_help_says(stored):
+    db, docs = stored
+    for command in ("check", "index add", "scan"):
+        assert "change the status only when nothing could be read" in _exit_help(command), command
+    assert run("check", docs / "new.txt", docs / "bin.txt", "--db", db).exit_code == 0
+    assert run("check", docs / "partly.txt", docs / "bin.txt", "--db", db).exit_code == 1
+    only = run("check", docs / "bin.txt", "--db", db)
+    assert only.exit_code == 2 and "no document could be read" in only.stderr
+
+
+def test_the_tally_says_one_duplicate_not_1_duplicates(stored):
+    db, docs = stored
+    one = run("check", docs / "copy.txt", "--db", db)
+    assert one.exit_code == 1 and "0 new, 1 duplicate, 0 errors" in one.stdout
+    two = run("check", docs / "copy.txt", docs / "copy2.txt", "--db", db)
+    assert "0 new, 2 duplicates, 0 errors" in two.stdout
+
+
+def test_index_stats_counts_have_thousands_separators(tmp_path):
+    rng = random.Random(12)
+    words = [prose(rng, 12) for _ in range(50)]
+    with Index.open(tmp_path / "big.dedup") as idx:
+        idx.load([(f"d{i}", "\n\n".join(words[(i + k) % 50] + f" {i} {k}" for k in range(4))) for i in range(251)])
+    out = run("index", "stats", "--db", tmp_path / "big.dedup").stdout
+    assert "251 documents, 1,004 paragraphs" in out, out
+    with Index.open(tmp_path / "one.dedup") as idx:
+        idx.add(words[0], "only")
+    assert "1 document, 1 paragraph," in run("index", "stats", "--db", tmp_path / "one.dedup").stdout
+
+
+def test_the_report_format_follows_the_output_files_extension(stored, tmp_path):
+    db, docs = stored
+    for name, looks in [("r.html", lambda t: t.startswith("<!DOCTYPE html>")),
+                        ("r.json", lambda t: "pairs" in json.loads(t)),
+                        ("r.JSONL", lambda t: json.loads(t.splitlines()[0]) is not None),
+                        ("r.csv", lambda t: "similarity" in next(csv.reader(io.StringIO(t)))),
+                        ("r.txt", lambda t: t.startswith("Scanned")),
+                        ("r.out", lambda t: t.startswith("Scanned"))]:
+        assert run("scan", NEWS, "-o", tmp_path / name).exit_code == 1
+        assert looks((tmp_path / name).read_text(encoding="utf-8")), name
+    assert run("scan", NEWS, "-o", tmp_path / "x.json", "--format", "text").exit_code == 1  # said: kept
+    assert (tmp_path / "x.json").read_text(encoding="utf-8").startswith("Scanned")
+    assert run("check", docs / "copy.txt", "--db", db, "-o", tmp_path / "c.json").exit_code == 1
+    assert json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["verdicts"][0]["duplicate"]
