@@ -13,22 +13,12 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from test_cli_index import in_tmp, run  # noqa: F401 (in_tmp: autouse, run in the test's folder)
 from textgen import prose, write_docs
 
-from dedup.cli import main
 from dedup.index import Index
 
 NEWS = Path(__file__).resolve().parent.parent / "fixtures" / "news"
-
-
-def run(*args, input=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
-
-
-@pytest.fixture(autouse=True)
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
