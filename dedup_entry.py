@@ -18,13 +18,16 @@ off, so the installed ``dedup`` is not a console_scripts wrapper but ``scripts/d
 started with ``python -S`` (no ``site``: a few ms), it installs the same handlers, blocks
 SIGINT and SIGTERM and execs this interpreter again with ``-c "... main()"``.  Blocked
 signals stay pending across ``exec``; :func:`main` unblocks them once its handlers are in
-place, so a signal at any moment of start-up ends the command with 130 / 143.  What is
-left: the launcher ignores SIGINT from just before it starts the first interpreter
-until that interpreter's first line blocks it (so that CPython's own handler never
-raises inside its start-up: "Fatal Python error: init_sys_streams", status 1, was seen
-under load); a SIGINT in those ~15 ms is lost -- the command runs as if it had not come,
-never with status 1 or output.  A SIGTERM there, or either signal before the launcher's
-shell set its traps, ends the process by the signal itself (-2 / -15 to a parent in Python).
+place, so a signal at any moment of start-up ends the command with 130 / 143.  The
+launcher starts that first interpreter with both signals already blocked (GNU ``env
+--block-signal``), so none is lost while it starts.  What is left: a signal before the
+launcher's shell set its traps or before ``env`` blocked it (about a millisecond) ends
+the process by the signal itself (-2 / -15 to a parent in Python).  Where ``env`` has no
+``--block-signal``, the launcher ignores SIGINT from just before it starts the first
+interpreter until that interpreter's first line blocks it (so that CPython's own handler
+never raises inside its start-up: "Fatal Python error: init_sys_streams", status 1, was
+seen under load); a SIGINT in those ~15 ms is lost -- the command runs as if it had not
+come, never with status 1 or output -- and a SIGTERM ends the process by itself.
 """
 
 from __future__ import annotations
