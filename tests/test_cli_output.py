@@ -43,7 +43,7 @@ def test_output_file_is_written_atomically_and_stdout_stays_empty(tmp_path, monk
     monkeypatch.undo()
     assert len(json.loads(target.read_text(encoding="utf-8"))["pairs"]) == 9
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
-    verbose = run("scan", FIXTURES, "-o", target, "-v")
+    verbose = run("scan", FIXTURES, "-o", target, "-v", "--format", "text")  # (report.json alone: JSON)
     assert "report written to" in verbose.stderr and "Document duplicates" in target.read_text(encoding="utf-8")
 
 
