@@ -204,6 +204,30 @@ def test_markdown_with_unclosed_raw_html_is_an_error():
     assert err.path == "x.md" and "never closed" in err.error and "Markdown" in err.error
 
 
+def test_a_markdown_table_too_large_to_lay_out_is_read_as_plain_lines_with_a_warning():
+    """Tester's F1 of #12 (session 15): a 2 MB pipe table (5,000 columns, 200 rows) cost
+    1 GB and more than 120 s (markdown-it makes tokens for every cell, and pads each row
+    to the header's width: a wide header over many short rows is quadratic).  Above
+    MAX_TABLE_CELLS the tables are read as plain text (every word still read), with a
+    warning naming the count; below it a table is laid out as before."""
+    import time
+
+    from dedup.readers.markdown import MAX_TABLE_CELLS, table_cells
+
+    small = b"Intro.\n\n| name | city |\n| --- | :-: |\n| Ada | Paris |\n| Bo | Rome |\n\nAfter."
+    [doc] = items(small, "t.md")
+    assert not doc.warning and "Ada" in doc.text and "|" not in doc.text and "---" not in doc.text
+    wide = ("|a" * 5000 + "|\n" + "|-" * 5000 + "|\n" + "|x\n" * 20000).encode()  # 60 KB, 100M cells laid out
+    started = time.process_time()
+    [doc] = items(wide, "wide.md")
+    assert time.process_time() - started < 20  # read in seconds (laid out: quadratic, far beyond)
+    assert "tables would lay out about 100,010,000 cells" in doc.warning and f"{MAX_TABLE_CELLS:,}" in doc.warning
+    assert doc.text.count("x") == 20000
+    lines = "|-|\n" * 100_000  # one block of delimiter-like lines: counted in one pass
+    started = time.process_time()
+    assert table_cells(lines) == 100_001 and time.process_time() - started < 5
+
+
 def test_stdin_is_read_in_the_format_asked_for():
     data = b'{"id": "a", "text": "from a pipe"}\nnot json\n'
     got = list(read_stdin(ReadOptions(stdin_format="jsonl"), io.BytesIO(data)))

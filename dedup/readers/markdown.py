@@ -28,13 +28,29 @@ if TYPE_CHECKING:
     from . import Item, ReadOptions
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
+#: A line that may be a table's delimiter row (``| --- | :-: |``; also a thematic break,
+#: which then counts as a table of one column: an upper bound is all that is needed).
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE)
+_BLANK_LINE = re.compile(r"\n[ \t]*(?:\r?\n|\Z)")
+#: Table cells laid out per document, at most; a document with more is read with its
+#: tables as plain lines of text (with a warning).  Why: markdown-it makes ~4 tokens of
+#: a few hundred bytes per cell, and a table has as many cells in each row as its
+#: header has columns (missing ones are added), so a 2 MB pipe table cost 1 GB and
+#: 120 s (tester's F1 of #12, session 15); 100,000 cells cost ~140 MB and ~4 s CPU (measured).
+MAX_TABLE_CELLS = 100_000
 
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        yield Document(name, markdown_text(decode(data)), "extracted-markdown")
+        source = decode(data)
+        cells = table_cells(source)
+        tables = cells <= MAX_TABLE_CELLS
+        warning = "" if tables else (
+            f"its tables would lay out about {cells:,} cells (more than {MAX_TABLE_CELLS:,}: memory grows "
+            "with each cell), so they were read as plain lines of text")
+        yield Document(name, markdown_text(source, tables), "extracted-markdown", warning=warning)
     except DecodeError as err:
         yield ReadError(name, str(err))
     except HTMLError as err:
@@ -42,15 +58,34 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
                               + (f"{err.what} is never closed" if err.what else str(err)))
 
 
-def markdown_text(source: str) -> str:
-    """The readable text of a Markdown document: paragraphs separated by blank lines."""
-    return extract(_renderer().render(_FRONT_MATTER.sub("", source, count=1)))
+def markdown_text(source: str, tables: bool = True) -> str:
+    """The readable text of a Markdown document: paragraphs separated by blank lines
+    (``tables=False``: pipe tables are left as the paragraphs of text they are without
+    the table extension)."""
+    return extract(_renderer(tables).render(_FRONT_MATTER.sub("", source, count=1)))
 
 
-@functools.lru_cache(maxsize=1)
-def _renderer():
-    """The CommonMark renderer, built on first use: importing markdown-it takes ~40 ms,
-    which every ``dedup`` command would pay, Markdown input or not."""
+def table_cells(source: str) -> int:
+    """An upper bound on the cells the pipe tables of ``source`` lay out: for each line
+    that may be a delimiter row, its columns times the lines from the header to the
+    next blank line.  One pass (a block's later delimiter-like lines are inside it)."""
+    total, block_end = 0, 0
+    for row in _DELIMITER_ROW.finditer(source):
+        if row.start() < block_end:
+            continue
+        blank = _BLANK_LINE.search(source, row.end())
+        block_end = blank.start() if blank else len(source)
+        columns = row.group().strip().strip("|").count("|") + 1
+        total += columns * (source.count("\n", row.end(), block_end) + 2)
+    return total
+
+
+@functools.lru_cache(maxsize=2)
+def _renderer(tables: bool = True):
+    """The CommonMark renderer (with GitHub's pipe tables unless ``tables=False``),
+    built on first use: importing markdown-it takes ~40 ms, which every ``dedup``
+    command would pay, Markdown input or not."""
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": True}).enable("table")
+    md = MarkdownIt("commonmark", {"html": True})
+    return md.enable("table") if tables else md
