@@ -123,7 +123,9 @@ def test_read_only_opens_and_other_names_are_left_alone(tmp_path):
     dead = int(gone.stdout)
     left = tmp_path / f"i.dedup-new.{dead}.0123abcd"
     other = [tmp_path / f"other.dedup-new.{dead}.0123abcd", tmp_path / f"i.dedup-new.{dead}.notahex!",
-             tmp_path / f"i.dedup-new.{dead}.0123abcd.txt"]
+             tmp_path / f"i.dedup-new.{dead}.0123abcd.txt",
+             tmp_path / "i.dedup-new.4294967296.0123abcd",  # no process id (os.kill: OverflowError, review R1)
+             tmp_path / "i.dedup-new.99999999999999999999.0123abcd", tmp_path / "i.dedup-new.0.0123abcd"]
     for path in (left, *other):
         path.write_bytes(b"")
     with Index.open(db, readonly=True):

@@ -227,12 +227,14 @@ def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) 
     except sqlite3.Error as err:
         raise translate(err, name, "create") from err
     finally:
-        for leftover in (temp, temp + "-journal"):
-            try:
-                os.unlink(leftover)
-            except FileNotFoundError:
-                pass
-        os.close(lock)  # last: a file still there is still held (see .leftovers)
+        try:
+            for leftover in (temp, temp + "-journal"):
+                try:
+                    os.unlink(leftover)
+                except OSError:
+                    pass  # gone, or not removable now: the next open's clean-up removes it
+        finally:
+            os.close(lock)  # last: a file still there is still held (see .leftovers)
 
 
 def _say_removed(name: str, removed: list[str]) -> None:

@@ -31,7 +31,7 @@ import re
 from typing import Optional
 
 #: Suffix after the index's name: ``-new.PID.HEX`` and a companion SQLite may add.
-_LEFTOVER = re.compile(r"-new\.(\d+)\.[0-9a-f]{8}(-journal|-wal|-shm)?")
+_LEFTOVER = re.compile(r"-new\.([1-9]\d{0,9})\.[0-9a-f]{8}(-journal|-wal|-shm)?")
 #: Seconds a reused process may seem to predate the file (``btime`` is whole seconds).
 _SLACK = 2.0
 
@@ -111,7 +111,7 @@ def _creator_gone(pid: int, path: str) -> bool:
         return True
     except PermissionError:
         pass  # alive, another user's
-    except OSError:
+    except (OSError, OverflowError):  # not a process id (a stray name: review R1): not ours to remove
         return False
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
