@@ -221,11 +221,18 @@ def test_a_markdown_table_too_large_to_lay_out_is_read_as_plain_lines_with_a_war
     started = time.process_time()
     [doc] = items(wide, "wide.md")
     assert time.process_time() - started < 20  # read in seconds (laid out: quadratic, far beyond)
-    assert "tables would lay out about 100,010,000 cells" in doc.warning and f"{MAX_TABLE_CELLS:,}" in doc.warning
+    assert "tables would lay out about 100,050,004 cells" in doc.warning and f"{MAX_TABLE_CELLS:,}" in doc.warning
     assert doc.text.count("x") == 20000
+    table = "|a" * 5000 + "|\n" + "|-" * 5000 + "|\n" + ("|x" * 5000 + "|\n") * 20
+    for nested in ("".join("> " + line + "\n" for line in table.splitlines()),  # in a blockquote (review R3)
+                   "- a\n    - b\n\n" + "".join("      " + line + "\n" for line in table.splitlines()),  # in a list
+                   "1. " + table.replace("\n", "\n   ")):
+        started = time.process_time()
+        [doc] = items(nested.encode(), "nested.md")
+        assert "tables would lay out" in doc.warning and time.process_time() - started < 20
     lines = "|-|\n" * 100_000  # one block of delimiter-like lines: counted in one pass
     started = time.process_time()
-    assert table_cells(lines) == 100_001 and time.process_time() - started < 5
+    assert table_cells(lines) == 300_003 and time.process_time() - started < 5
 
 
 def test_stdin_is_read_in_the_format_asked_for():

@@ -28,9 +28,12 @@ if TYPE_CHECKING:
     from . import Item, ReadOptions
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n.*?^(?:---|\.\.\.)[ \t]*$\r?\n?", re.DOTALL | re.MULTILINE)
-#: A line that may be a table's delimiter row (``| --- | :-: |``; also a thematic break,
-#: which then counts as a table of one column: an upper bound is all that is needed).
-_DELIMITER_ROW = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$", re.MULTILINE)
+#: A line that may be a table's delimiter row (``| --- | :-: |``), at any indentation and
+#: inside any blockquotes (``>``) or list item markers: markdown-it lays out tables
+#: there too (review R3).  Also a thematic break or a setext underline, which then count
+#: as a table of one column: an upper bound is all that is needed.
+_DELIMITER_ROW = re.compile(r"^[ \t>]*(?:(?:[-+*]|\d{1,9}[.)])[ \t]+)?\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$",
+                            re.MULTILINE)
 _BLANK_LINE = re.compile(r"\n[ \t]*(?:\r?\n|\Z)")
 #: Table cells laid out per document, at most; a document with more is read with its
 #: tables as plain lines of text (with a warning).  Why: markdown-it makes ~4 tokens of
@@ -75,7 +78,7 @@ def table_cells(source: str) -> int:
             continue
         blank = _BLANK_LINE.search(source, row.end())
         block_end = blank.start() if blank else len(source)
-        columns = row.group().strip().strip("|").count("|") + 1
+        columns = row.group().count("|") + 1  # (one more than a bordered row has: an upper bound)
         total += columns * (source.count("\n", row.end(), block_end) + 2)
     return total
 
