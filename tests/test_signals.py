@@ -201,6 +201,19 @@ def test_python_caller_interrupted_inside_scan_exits_cleanly(corpus, tmp_path):
     assert list(scratch.iterdir()) == []
 
 
+def test_a_transaction_left_suspended_by_an_interrupt_closes_quietly_after_the_index(tmp_path):
+    """Seen once in test_index_add_interrupted: a Ctrl-C inside the transaction context
+    manager's own exit left its generator suspended; the garbage collector closed it
+    after the index was closed, and its rollback asked the closed connection -- a
+    ProgrammingError traceback on stderr ("Exception ignored in ...") after
+    "interrupted by SIGINT"."""
+    idx = Index.open(tmp_path / "i.dedup")
+    suspended = idx._store.transaction(write=True)
+    suspended.__enter__()
+    idx.close()
+    suspended.gen.close()  # what the garbage collector does: GeneratorExit inside, nothing else out
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_while_the_command_still_imports_ends_it_silently(tmp_path, sig):
     """Tester's D5: Ctrl-C in the first second of ``dedup`` (importing numpy, scipy,
