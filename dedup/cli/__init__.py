@@ -148,8 +148,9 @@ def read_options(func: Callable) -> Callable:
         click.option("--max-document-size", "max_document", type=ByteSize(), default="16M", show_default=True,
                      help="Largest file read whole (text, HTML, Markdown, a JSON array; after "
                           "decompression) and largest JSON Lines record; larger ones are reported "
-                          "and skipped. Bounds memory per file: ~30x this for prose (16M of prose paragraphs: 440 MB "
-                          "measured), more for very many short paragraphs (README: Memory per file)."),
+                          "and skipped. Memory per file: ~30x this for prose (16M of prose paragraphs: 440 MB measured), "
+                          "far more for very many short lines (16M of 1M one-line paragraphs: over 3.9 GB; "
+                          "README: Memory per file)."),
     ]
     for option in reversed(options):
         func = option(func)
