@@ -204,6 +204,29 @@ def test_markdown_with_unclosed_raw_html_is_an_error():
     assert err.path == "x.md" and "never closed" in err.error and "Markdown" in err.error
 
 
+def test_a_tag_with_too_many_attributes_is_an_error_not_minutes_inside_the_parser():
+    """Tester's F4 of #12 (session 15): one <p> with 200,000 attributes (3 MB) kept
+    lexbor busy for 19+ minutes inside C (quadratic: each attribute is looked up among
+    the earlier ones), where no SIGTERM could stop it.  Above MAX_ATTRIBUTES it is an
+    error entry naming the tag, found in one linear pass; a tag at the limit is read."""
+    import time
+
+    from dedup.readers.html import MAX_ATTRIBUTES
+
+    def page(attributes: int) -> bytes:
+        tag = "<p " + " ".join(f'a{i}="{i}"' for i in range(attributes)) + ">"
+        return f"<html><body><p>before</p>\n{tag}hi</p><p>after</p></body></html>".encode()
+
+    [doc] = items(page(MAX_ATTRIBUTES), "ok.html")
+    assert doc.text == "before\n\nhi\n\nafter"
+    started = time.process_time()
+    [err] = items(page(200_000), "attrs.html")
+    assert time.process_time() - started < 10
+    assert err.path == "attrs.html" and "a <p> tag with 200,000 attributes (line 2), more than 1,000" in err.error
+    [err] = items(page(MAX_ATTRIBUTES + 1).replace(b'"', b""), "bare.html")  # unquoted values count too
+    assert "1,001 attributes" in err.error
+
+
 def test_a_markdown_table_too_large_to_lay_out_is_read_as_plain_lines_with_a_warning():
     """Tester's F1 of #12 (session 15): a 2 MB pipe table (5,000 columns, 200 rows) cost
     1 GB and more than 120 s (markdown-it makes tokens for every cell, and pads each row

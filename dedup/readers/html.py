@@ -84,12 +84,20 @@ _FLAT = frozenset((
 #: the stack of open elements, so its time grows with the square of the depth (100k
 #: nested <div>s: 76 s); browsers cap it (Chrome at 512) and real pages stay far below.
 MAX_DEPTH = 2048
+#: Most attributes one tag may have.  lexbor looks each new attribute up among the
+#: tag's earlier ones, so a tag's time grows with the square of its attributes (5,000:
+#: 0.09 s, 20,000: 1.8 s, 200,000: minutes, inside C where no signal can stop it --
+#: tester's F4 of #12, session 15); real tags have a few dozen.
+MAX_ATTRIBUTES = 1000
+#: One attribute: a name, then optionally ``=`` and a value (quoted, or up to a space).
+_ATTRIBUTE = re.compile(r"""[^\s"'=<>/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
 
 class HTMLError(ValueError):
     """Markup that cannot be read faithfully: a comment, script or style opened and
     never closed (the rest of the file would be hidden: reading it anyway would lose
-    text unseen), or elements nested too deep to parse in reasonable time."""
+    text unseen), or elements nested too deep, or a tag with too many attributes, to
+    parse in reasonable time."""
 
     def __init__(self, message: str, what: str | None = None) -> None:
         super().__init__(message)
@@ -173,7 +181,8 @@ def _break(run: re.Match) -> str:
 def check_closed(source: str) -> None:
     """Raise :class:`HTMLError` if a comment, script or style is never closed, which
     would turn the rest of the file into invisible text, or if elements nest deeper
-    than :data:`MAX_DEPTH` (parsing that costs quadratic time).
+    than :data:`MAX_DEPTH` or a tag has more than :data:`MAX_ATTRIBUTES` attributes
+    (parsing either costs quadratic time).
 
     One linear pass over the markup, tag by tag: ``<script>`` inside an attribute value
     (``<img alt="<script>">``) or inside a script is not an opening.
@@ -198,6 +207,8 @@ def check_closed(source: str) -> None:
         if rest is None:  # a tag (or quoted value) that runs to the end of the file
             break
         pos, name = rest.end(), tag.lower()
+        if pos - opened.end() > 2 * MAX_ATTRIBUTES:  # an attribute takes 2 characters at least
+            _few_attributes(source, opened.end(), pos, name)
         closed = foreign > 0 and rest.group().endswith("/>")  # "<path/>" in SVG; HTML ignores the slash
         if slash:
             if depth > 0 and name not in _FLAT:
@@ -216,6 +227,16 @@ def check_closed(source: str) -> None:
                 line = source.count("\n", 0, opened.start()) + 1
                 raise HTMLError(f"elements nested more than {MAX_DEPTH:,} deep (line {line}); "
                                 "parsing that takes quadratic time and browsers flatten it")
+
+
+def _few_attributes(source: str, start: int, end: int, name: str) -> None:
+    """Raise :class:`HTMLError` if the tag whose attributes run from ``start`` to
+    ``end`` has more than :data:`MAX_ATTRIBUTES` of them (counted without a list)."""
+    count = sum(1 for _ in _ATTRIBUTE.finditer(source, start, end))
+    if count > MAX_ATTRIBUTES:
+        line = source.count("\n", 0, start) + 1
+        raise HTMLError(f"a <{name}> tag with {count:,} attributes (line {line}), more than {MAX_ATTRIBUTES:,}; "
+                        "parsing it takes time quadratic in their number")
 
 
 def _closed(source: str, start: int, closing: int, what: str) -> None:
