@@ -149,8 +149,7 @@ def read_options(func: Callable) -> Callable:
                      help="Largest file read whole (text, HTML, Markdown, a JSON array; after "
                           "decompression) and largest JSON Lines record; larger ones are reported "
                           "and skipped. Memory per file: ~30x this for prose (16M of prose paragraphs: 440 MB measured), "
-                          "far more for very many short lines (16M of 1M one-line paragraphs: over 3.9 GB; "
-                          "README: Memory per file)."),
+                          "far more for very many short lines (README: Memory per file)."),
     ]
     for option in reversed(options):
         func = option(func)
