@@ -22,7 +22,8 @@ candidates and the extra seconds of the containment stage, next to the Jaccard s
 ``--cost N`` also measures what containment adds to a whole scan: ``dedup scan CORPUS
 --format json -o TMP/report.json --no-cache -j 1`` with ``--containment off`` and at the
 default, ``N`` rounds interleaved (off, on, off, on, ...), CPU seconds (user + system
-of the scan process and its children, from ``wait4``) and the median per setting.
+of the scan process and its children, from ``wait4``) and the median per setting, with
+the spread: each round's "on" against the "off" just before it (min / median / max).
 ``--before SRC`` runs the same rounds, interleaved with ours, with another source tree
 of dedup first on ``PYTHONPATH`` (e.g. ``git archive main | tar -x -C SRC``), so a
 change is measured before/after in one run on a shared machine.
@@ -214,11 +215,15 @@ def cost(folder: Path, rounds: int, before: Path | None) -> None:
             for name, extra in settings:
                 cpu.setdefault((label, name), []).append(_scan_cpu(folder, src, extra))
     print(f"\nEnd to end, `dedup scan {folder.name} -j 1`, CPU seconds, median of {rounds} interleaved rounds:\n")
-    print("| tree | containment off | containment on | added |")
-    print("|---|---|---|---|")
+    print("| tree | containment off | containment on | added | per round: min / median / max | rounds off, on |")
+    print("|---|---|---|---|---|---|")
     for label, _ in trees:
         off, on = statistics.median(cpu[label, "off"]), statistics.median(cpu[label, "on"])
-        print(f"| {label} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.0f} % |")
+        # the spread: each round's on against the off scan run just before it
+        added = sorted(100 * (b / a - 1) for a, b in zip(cpu[label, "off"], cpu[label, "on"]))
+        raw = " ".join(f"{a:.2f},{b:.2f}" for a, b in zip(cpu[label, "off"], cpu[label, "on"]))
+        print(f"| {label} | {off:.2f} | {on:.2f} | {100 * (on / off - 1):+.0f} % | {added[0]:+.0f} / "
+              f"{statistics.median(added):+.0f} / {added[-1]:+.0f} % | {raw} |")
 
 
 def stage(folder: Path, rounds: int, before: Path | None) -> None:

@@ -124,15 +124,18 @@ def test_the_index_accepts_a_sites_briefs_from_the_third_on(tmp_path, pages, par
 
 def test_the_index_accepts_a_sites_briefs_in_batches(backend):
     """``add_many`` and ``filter`` judge each article against the index and the batch
-    before it (both backends): the same verdicts as one at a time."""
+    before it (both backends), then what they rejected again until it settles
+    (:mod:`dedup.index.settle`): the second brief, rejected through its frame while one
+    page is stored, is accepted in the same ``add_many`` that holds the site's third
+    page; one added alone is rejected (one at a time, above)."""
     site, bodies, _, _ = briefs_site(5, 10, 2, 2.0, 1, 2)
     with Index.open(backend.url) as idx:
         added = idx.add_many([(f"brief{i}", page) for i, page in enumerate(site[:6])])
         filtered = [v for _, v in idx.filter([(f"brief{i}", page) for i, page in enumerate(site[6:], 6)],
                                              batch_size=2)]
         verdicts = added + filtered
-        assert [v.accepted for v in verdicts] == [True, False] + [True] * 8, [v.reason for v in verdicts]
-        assert all(v.boilerplate == (0, 3, 4) for v in verdicts[2:]), [v.boilerplate for v in verdicts]
+        assert [v.accepted for v in verdicts] == [True] * 10, [v.reason for v in verdicts]
+        assert all(v.boilerplate == (0, 3, 4) for v in verdicts[1:]), [v.boilerplate for v in verdicts]
         assert idx.check(site[7]).already_indexed or idx.check(site[7]).is_duplicate
 
 
@@ -142,7 +145,7 @@ def test_the_cli_adds_a_sites_briefs_and_checks_a_new_one(tmp_path, monkeypatch)
     duplicate of the site's stored briefs ("51 % already seen").  The second brief,
     rejected when it comes (one page of the site stored), is judged again at the end of
     the add, when the site's later pages show its frame to be a template: accepted
-    (``dedup.index.jobs._settle``; tests/test_rejudged.py)."""
+    (:mod:`dedup.index.settle`; tests/test_rejudged.py)."""
     monkeypatch.chdir(tmp_path)
     site, _, _, _ = briefs_site(9, 6, 1, 2.0, 1, 2)
     added, checked = cli_site(tmp_path, site[:5], site[5], "brief")

@@ -10,6 +10,7 @@ import pytest
 from textgen import prose, rewrite
 
 from dedup.index import Index
+from dedup.index.items import input_of
 from dedup.verdict import Policy
 
 BOILERPLATE = ("Subscribe to our newsletter for the latest news from the council, the harbour and the "
@@ -83,8 +84,8 @@ def test_add_many_is_adding_one_at_a_time(tmp_path, policy, seed):
                 idx.optimize()  # the batches then go through a bucket file and its delta
             verdicts = []
             for items in batches:
-                if whole:
-                    verdicts += idx.add_many(items)
+                if whole:  # the in-order pass alone (add_many then settles it: below)
+                    verdicts += idx._adding(policy)([input_of(item) for item in items])[0]
                 else:
                     verdicts += [v for item in items for v in idx.add_many([item])]
             results.append((verdicts, state(tmp_path / f"{name}.dedup")))
@@ -98,6 +99,32 @@ def test_add_many_is_adding_one_at_a_time(tmp_path, policy, seed):
     assert any(v.is_duplicate and v.added for v in batch_verdicts) or not policy.add_duplicates
     assert any(v.error and "already in the index" in v.error for v in batch_verdicts)
     assert any(v.seen and v.matches and v.matches[0].doc_id.startswith("b") for v in batch_verdicts)
+
+
+@pytest.mark.parametrize("policy", [Policy("reject"), Policy("strip"), Policy("flag")], ids=["reject", "strip", "flag"])
+def test_add_many_of_the_same_batch_again_stores_nothing_and_gives_the_same_verdicts(tmp_path, policy):
+    """``add_many`` judges what it rejected again until it settles
+    (:mod:`dedup.index.settle`): the same mixed batch (rewrites and copies of stored and
+    of earlier batch articles, boilerplate, short and bad items) added again stores
+    nothing, and each article not stored the first time gets the same verdict."""
+    rng = random.Random(11)
+    stored = [article(rng, rng.randint(3, 6)) for _ in range(20)]
+    for text in stored[:4]:
+        text.append(BOILERPLATE)
+    items = batch_of(rng, stored, 80)
+    with Index.open(tmp_path / "i.dedup", policy=policy) as idx:
+        idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
+        first = idx.add_many(items)
+        before = state(tmp_path / "i.dedup")
+        again = idx.add_many(items)
+        assert state(tmp_path / "i.dedup") == before
+    assert not any(v.added for v in again)
+    assert any(v.added for v in first) and any(not v.added and v.matches for v in first)
+    for a, b in zip(first, again):
+        if a.added:
+            assert b.already_indexed or b.error, b.reason  # an id given twice: the later text is refused
+        else:
+            assert b == a, (a.reason, b.reason)
 
 
 def test_check_many_is_checking_one_at_a_time(tmp_path):

@@ -152,9 +152,12 @@ def index_group() -> None:
                    "much faster on large archives).")
 @click.option("--replace", is_flag=True,
               help="A stored id whose text changed gets the new text (default: an error).")
+@click.option("--tmp-dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Where the rejected documents wait to be judged again at the end of the add "
+                   "[default: the system's temporary folder].")
 @id_options
 def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk, replace,
-        base, stdin_id, id_prefix, **options) -> None:
+        tmp_dir, base, stdin_id, id_prefix, **options) -> None:
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
     Ids: a file's path relative to --base (default: the current folder), a JSON/JSON
@@ -178,7 +181,7 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,
-                                       naming=Naming(base, id_prefix, stdin_id)))
+                                       naming=Naming(base, id_prefix, stdin_id), tmp_dir=tmp_dir))
         _finish(idx, job, fmt, exit_zero, output, adding=True)
 
 

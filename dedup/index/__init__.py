@@ -19,7 +19,8 @@ in an SQLite file or on a Redis server (:func:`dedup.storage.open_storage`).
 processes adding near-identical articles at the same moment cannot both be admitted.
 Batches (``check_many``, ``add_many``, ``filter``) sign all their articles in one
 vectorized pass and use one transaction per batch.  Adding is idempotent (an id stored
-with the same text is "already indexed"), and every document keeps the time it was
+with the same text is "already indexed", and an add judges what it rejected again until
+the verdicts settle, :mod:`~dedup.index.settle`), and every document keeps the time it was
 added, for listing (``ids``, ``documents``) and retention (``prune``).
 """
 
@@ -39,6 +40,7 @@ from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from .items import BadDocument, Input, Item, digest, input_of, raised
 from .run import run
+from .settle import Adder, Settling
 from .signing import DERIVE
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
@@ -143,14 +145,30 @@ class Index:
     def check_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
         """Verdicts for many articles (``(id, text)`` pairs, dicts with ``id``/``text``,
         :class:`~dedup.readers.Document` s or plain strings), signed in one pass.
+        Each is judged against the index alone, as :meth:`check` would judge it -- not
+        against the other articles of the batch, which a check does not store -- so the
+        verdicts do not depend on the batch's order or make-up.
         Bad items get a verdict with ``error`` set instead of stopping the batch."""
         return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=False)
 
     def add_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
         """Like :meth:`add` for many articles, in one transaction; each article is
-        judged against the index *and* the articles of the batch added before it.
-        Extra keys of dict items are stored as metadata."""
-        return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=True)
+        judged against the index *and* the articles of the batch added before it, then
+        those it did not store are judged again until their verdicts settle
+        (:mod:`dedup.index.settle`): adding the same batch again stores nothing and gives
+        the same verdicts.  Of near-duplicates within the batch, the first in its order
+        is stored.  Extra keys of dict items are stored as metadata."""
+        inputs, policy = [input_of(i) for i in items], Policy.of(policy, self.policy)
+        settling = Settling(policy, batch=BATCH_DOCUMENTS)
+        add = self._adding(policy, optimize=False)
+        if isinstance(self._store, Leased):  # prepared outside the write lock (R3)
+            self._store.warm()
+        with self._store.transaction(write=True):
+            verdicts = settling.judge(add, inputs)
+            settling.settle(add, verdicts)
+        if self.auto_optimize:
+            self._optimize_if_behind()
+        return verdicts
 
     def filter(
         self,
@@ -163,7 +181,11 @@ class Index:
 
         Keep ``verdict.text`` when ``verdict.accepted`` (the article, or under
         ``strip`` its unseen paragraphs; it is ``None`` otherwise).  Batches are
-        committed before they are yielded."""
+        committed before they are yielded, each settled as :meth:`add_many` settles
+        it; a verdict yielded is final, so an article rejected in one batch is not
+        judged again after later ones (a later add of it may store it, as when a later
+        page shows its site's frame to be a template; ``dedup index add`` settles the
+        whole add instead, :func:`dedup.index.jobs.add_paths`)."""
         batch: list[Item] = []
         for item in stream:
             batch.append(item)
@@ -325,13 +347,22 @@ class Index:
 
     # -- the work ------------------------------------------------------------------
 
-    def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
+    def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
+             changed: Optional[list[bool]] = None, optimize: bool = True) -> list[Verdict]:
         """Verdicts on a batch, and with ``write`` the batch stored as the policy says
-        (:func:`dedup.index.run.run`); then a new bucket file if one is due."""
-        verdicts = run(self._store, inputs, policy, write, judge, self._executor)
-        if write and judge and self.auto_optimize:
+        (:func:`dedup.index.run.run`; ``changed``: see there); then, with ``optimize``,
+        a new bucket file if one is due."""
+        verdicts = run(self._store, inputs, policy, write, judge, self._executor, changed)
+        if write and judge and optimize and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts
+
+    def _adding(self, policy: Policy, optimize: bool = True) -> Adder:
+        """One in-order pass of an add under ``policy``, as :mod:`.settle` calls it."""
+        def add(inputs: Sequence[Input]) -> tuple[list[Verdict], list[bool]]:
+            changed = [False] * len(inputs)
+            return self._run(inputs, policy, write=True, changed=changed, optimize=optimize), changed
+        return add
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:

@@ -9,12 +9,10 @@ here, not in the CLI.  Documents are named by their index ids (:mod:`dedup.index
 
 from __future__ import annotations
 
-import json
-import tempfile
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 from ..progress import NO_PROGRESS, Progress
 from ..readers import Document, ReadError, ReadOptions, ReadWarning
@@ -24,6 +22,8 @@ from ..storage import own_files
 from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
+from .items import input_of
+from .settle import Settling
 
 
 @dataclass
@@ -76,20 +76,22 @@ def add_paths(
     progress: Progress = NO_PROGRESS,
     keep_texts: bool = False,
     naming: Naming = Naming(),
+    tmp_dir: Optional[str] = None,
 ) -> Job:
     """Add every document under ``paths`` to ``index`` as ``policy`` says (``load``:
     store everything unchecked, :meth:`Index.load`; ``progress`` counts the documents
     read; ``keep_texts``: see :class:`Job`), one batch (one transaction) at a time,
-    then the rejected ones judged again until none is added (:func:`_settle`): adding
-    the same documents again adds nothing and gives the same verdicts.
+    then the ones it did not store judged again over the whole add until their verdicts
+    settle (:mod:`dedup.index.settle`; they wait in a temporary file in ``tmp_dir``):
+    adding the same documents again adds nothing and gives the same verdicts.
 
     Interrupted (an error or a signal), the exception gets a note (PEP 678, shown by
     the CLI) saying exactly which documents are stored: see :func:`_note_committed`."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
-    rejected: dict[int, tuple[int, int]] = {}  # position in the job -> (offset, bytes) in spill
-    spill = tempfile.TemporaryFile()  # the rejected items, on disk: memory stays a batch
+    settling = Settling(policy, spill=True, folder=tmp_dir, batch=BATCH_DOCUMENTS)
+    add = index._adding(policy)
     try:
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
@@ -99,76 +101,17 @@ def add_paths(
                 batch = list(islice(docs, BATCH_DOCUMENTS))
                 if not batch:
                     break
-                first = len(job.verdicts)
-                job.keep(batch, index.add_many(batch, policy=policy))
-                for k, item in enumerate(batch):
-                    if _judged_out(job.verdicts[first + k]):
-                        data = json.dumps(item).encode()
-                        rejected[first + k] = (spill.tell(), len(data))
-                        spill.write(data)
+                job.keep(batch, settling.judge(add, [input_of(item) for item in batch]))
             batch = []
-            _settle(index, job, rejected, spill, policy, batch)
+            settling.settle(add, job.verdicts)
     except BaseException as err:  # an error or a signal: say what stays committed
-        _note_committed(err, index, job, batch, load)
+        flight = batch or [{"id": inp.doc_id, "text": inp.text} for inp in settling.flight]
+        _note_committed(err, index, job, flight, load)
         raise
     finally:
-        spill.close()
+        settling.close()
     progress.close()
     return job
-
-
-def _judged_out(verdict: Verdict) -> bool:
-    """Whether an add judged an article and did not store it."""
-    return not (verdict.added or verdict.already_indexed or verdict.error)
-
-
-#: Rounds of :func:`_settle` at most (each judges every article still rejected).
-SETTLE_ROUNDS = 4
-
-
-def _settle(index: Index, job: Job, rejected: dict[int, tuple[int, int]], spill, policy: Policy,
-            flight: list[dict]) -> None:
-    """Judge the ``rejected`` articles of ``job`` again, in their order, until a round
-    stores none of them; each keeps the verdict of its last round.
-
-    Why: a verdict is the index's judgement of an article against what it holds and
-    has counted *when the article comes* (README, "Adding a folder again").  An
-    article rejected because its site's frame had not yet recurred -- a site's second
-    brief, with one page of the site stored -- is accepted once a later page of the
-    same add shows the frame to be a template, so a second add of the same folder
-    used to add it (600 files: 556 added, then 4 more, then 0).  Judging the rejected
-    ones again at the end of the add gives its documents the verdicts a later add
-    would, at once: the index holds then exactly what it holds after the last round,
-    and a text judged before is never counted again in the tallies, so a second add
-    judges each rejected article against the same index -- the same verdict, and
-    nothing added.  Each round stores at least one article or ends; at most
-    :data:`SETTLE_ROUNDS` rounds (a chain where each round frees one more would cost
-    rounds x rejected judgements: past the cap a later add goes on where this one
-    stopped).  The rejected items wait in ``spill`` (a temporary file, ``rejected``
-    their places in it), so memory stays a batch.  ``flight``: filled with the batch
-    in flight, for :func:`_note_committed`."""
-    for _ in range(SETTLE_ROUNDS):
-        if not rejected:
-            return
-        order = sorted(rejected)
-        added = False
-        for lo in range(0, len(order), BATCH_DOCUMENTS):
-            part = order[lo : lo + BATCH_DOCUMENTS]
-            flight[:] = [_unspilled(spill, *rejected[k]) for k in part]
-            for position, verdict in zip(part, index.add_many(flight, policy=policy)):
-                job.verdicts[position] = verdict
-                if not _judged_out(verdict):
-                    added = True
-                    del rejected[position]
-            flight.clear()
-        if not added:
-            return
-
-
-def _unspilled(spill, offset: int, size: int) -> dict:
-    """An item written to ``spill`` by :func:`add_paths`."""
-    spill.seek(offset)
-    return json.loads(spill.read(size))
 
 
 def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict], load: bool) -> None:

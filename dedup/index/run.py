@@ -24,11 +24,13 @@ from .tallies import first_judged, judged_texts, tallied, text_keys
 
 
 def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
-        executor: Optional[Executor] = None) -> list[Verdict]:
+        executor: Optional[Executor] = None, changed: Optional[list[bool]] = None) -> list[Verdict]:
     """Verdicts on a batch, and with ``write`` the batch stored as the policy says,
     exactly as adding its articles one at a time would (see :mod:`.batch`): one
     signing pass, one look-up of the whole batch, the batch compared with itself,
-    then an in-order pass that decides each article, one bulk write at the end."""
+    then an in-order pass that decides each article, one bulk write at the end.
+    ``changed`` (one entry per input) is set where an article changed the index:
+    stored, or its text counted in the boilerplate tallies (:mod:`.settle`)."""
     verdicts: list[Optional[Verdict]] = [None] * len(inputs)
     good: list[int] = []
     for i, inp in enumerate(inputs):
@@ -131,6 +133,9 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         _write(store, pending)
         if counted.any():
             store.tally(tallied(signed, counted, texts), int(counted.sum()))
+    if changed is not None:
+        for d, i in enumerate(good):
+            changed[i] = bool(counted[d] or verdicts[i].added)  # type: ignore[union-attr]
     return verdicts  # type: ignore[return-value]
 
 

@@ -105,7 +105,7 @@ def judged_texts(store: Storage, keys: np.ndarray) -> np.ndarray:
 def first_judged(keys: np.ndarray, judged: np.ndarray, counted: np.ndarray) -> np.ndarray:
     """``counted`` (bool per text), less the texts the index judged before (``judged``,
     from :func:`judged_texts` of their ``keys``, :func:`text_keys`) and the repeats of a
-    text earlier in the batch.
+    text counted earlier in the batch.
 
     Why: boilerplate is a paragraph recurring across many *distinct* documents.  A
     rejected reprint re-submitted (a retried or daily re-run add) was counted again
@@ -113,12 +113,15 @@ def first_judged(keys: np.ndarray, judged: np.ndarray, counted: np.ndarray) -> n
     paragraphs boilerplate for every later check (tester's T5, session 12).  No new
     record: the text keys are tallies, checked like any tally.  (A text judged by a
     dedup before this rule has no text key: it is counted once more, then never.)"""
-    if not counted.any():
-        return counted
-    _, first = np.unique(keys, return_index=True)
-    firsts = np.zeros(len(keys), bool)
-    firsts[first] = True
-    return counted & ~judged & firsts
+    # The first of each text *among those counted*: a copy after an uncounted one (an
+    # id already indexed, or refused for its other stored text) is counted -- else it
+    # was stored with no tally, and the next look-up of its paragraphs took the index
+    # for damaged ("stored paragraph rows ... have no boilerplate tally").
+    which = np.flatnonzero(counted & ~judged)
+    _, first = np.unique(keys[which], return_index=True)
+    out = np.zeros(len(keys), bool)
+    out[which[first]] = True
+    return out
 
 
 def tallied(signed: Signed, counted: np.ndarray, texts: Sequence[str]) -> np.ndarray:

@@ -1,0 +1,163 @@
+"""Judging rejected articles again until their verdicts settle: what makes an add one-shot.
+
+A verdict is the index's judgement of an article against what the index holds and has
+counted *when the article comes*.  An add judges its articles in order, so an article
+rejected early may be accepted once later articles of the same add are stored or counted
+-- a site's second brief, rejected through its frame while one page of the site is
+stored, is accepted once a later page shows the frame to be a template -- and a second
+add of the same articles would then store it: the add was not idempotent (session 13:
+a 600-file folder stored 556, then 4 more, then 0).
+
+The policy, the same for ``Index.add_many`` (so for ``Index.filter``, one batch at a time)
+and ``dedup index add`` (the whole add, :func:`dedup.index.jobs.add_paths`): after the
+in-order pass, the articles it did not store are judged again, in their order, until they
+settle; each keeps the verdict of its last judgement.  The index then holds what a later
+add of the same articles would find, and a text judged before is never counted again in
+the tallies, so the later add gives every article the same verdict and stores nothing.
+
+What is judged again -- the cost (``benchmarks/README-containment.md``):
+
+* only an article judged *before the index last changed* (an article stored, or a text
+  counted in the boilerplate tallies, after its judgement): one judged after every change
+  would get the same verdict.  A second add of the same articles changes nothing (stored
+  ones are "already indexed", judged texts are not counted again), so it judges nothing
+  twice;
+* an *exact copy* of a stored document (:attr:`~dedup.verdict.DocumentMatch.exact`: the
+  same normalized text) cannot be stored while that copy is, and an add never removes a
+  stored document (but under ``replace``, where copies are judged like the rest): it
+  waits until the others are settled, then is judged once against the final index --
+  once per distinct text, the verdict given to each copy of it (same text, same index,
+  same verdict; its own id apart);
+* at most :data:`SETTLE_ROUNDS` rounds (a chain where each round frees one more article
+  would cost rounds x rejected judgements); past them a later add goes on where this
+  one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import replace
+from typing import Callable, Optional, Sequence
+
+from ..verdict import Policy, Verdict
+from .items import Input, digest
+
+#: Rounds of judging again at most (each judges the articles still rejected that are due).
+SETTLE_ROUNDS = 4
+
+#: One in-order pass of an add over some articles: their verdicts and, for each, whether
+#: it changed the index (stored, or its text counted in the tallies).
+Adder = Callable[[Sequence[Input]], tuple[list[Verdict], list[bool]]]
+
+
+def judged_out(verdict: Verdict) -> bool:
+    """Whether an add judged an article and did not store it."""
+    return not (verdict.added or verdict.already_indexed or verdict.error)
+
+
+def exact_copy(verdict: Verdict) -> bool:
+    """Whether ``verdict`` found its article to be an exact copy of a stored document."""
+    return verdict.is_duplicate and any(m.exact for m in verdict.matches)
+
+
+class Settling:
+    """The articles an add did not store, waiting to be judged again (:func:`settle`).
+
+    ``spill``: they wait in a temporary file in ``folder`` (the system's default when
+    ``None``), so memory stays a batch for an add of any size; else in memory.  Articles
+    are numbered by ``position`` in the order :meth:`judge` saw them (its verdict list's
+    index).  ``flight`` holds the articles being judged again, for a caller that must say
+    what an interruption left stored."""
+
+    def __init__(self, policy: Policy, *, spill: bool = False, folder: Optional[str] = None,
+                 batch: int = 256) -> None:
+        self.policy = policy
+        self.batch = batch
+        self.flight: list[Input] = []
+        self._file = tempfile.TemporaryFile(dir=folder) if spill else None
+        self._waiting: dict[int, object] = {}  # position -> Input, or (offset, size) in the file
+        self._at: dict[int, int] = {}  # position -> tick of its last judgement
+        self._copies: dict[int, str] = {}  # position -> digest of its text, for exact copies
+        self._stored_ids: set[str] = set()
+        self._tick = 0
+        self._changed = -1  # tick of the last judgement that changed the index
+        self._seen = 0
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def judge(self, add: Adder, inputs: Sequence[Input]) -> list[Verdict]:
+        """The first, in-order pass over ``inputs`` (the next positions), recorded."""
+        verdicts, changed = add(inputs)
+        first, self._seen = self._seen, self._seen + len(inputs)
+        self._record(range(first, self._seen), inputs, verdicts, changed)
+        return verdicts
+
+    def settle(self, add: Adder, verdicts: list[Verdict]) -> None:
+        """Judge the waiting articles again (module docstring), writing each one's new
+        verdict into ``verdicts`` (indexed by position)."""
+        for _ in range(SETTLE_ROUNDS):
+            due = [k for k in sorted(self._waiting) if self._at[k] < self._changed]
+            if not due:
+                return
+            others = [k for k in due if k not in self._copies]
+            if others:
+                self._again(add, others, verdicts)
+                continue
+            first: dict[str, int] = {}  # exact copies: one judgement per distinct text
+            for k in due:
+                first.setdefault(self._copies[k], k)
+            self._again(add, list(first.values()), verdicts)
+            for k in due:
+                rep = first[self._copies[k]]
+                mine = verdicts[k].doc_id
+                if k != rep and rep in self._waiting and mine not in self._stored_ids:
+                    verdicts[k] = replace(verdicts[rep], doc_id=mine)
+                    self._at[k] = self._at[rep]
+
+    def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
+        for lo in range(0, len(positions), self.batch):
+            part = positions[lo : lo + self.batch]
+            self.flight[:] = [self._get(k) for k in part]
+            new, changed = add(self.flight)
+            for k, v in zip(part, new):
+                verdicts[k] = v
+            self._record(part, self.flight, new, changed)
+            self.flight.clear()
+
+    def _record(self, positions: Sequence[int], inputs: Sequence[Input], verdicts: Sequence[Verdict],
+                changed: Sequence[bool]) -> None:
+        for k, inp, v, c in zip(positions, inputs, verdicts, changed):
+            self._at[k], self._tick = self._tick, self._tick + 1
+            if c:
+                self._changed = self._at[k]
+            if v.added and v.doc_id is not None:
+                self._stored_ids.add(v.doc_id)
+            if not judged_out(v):
+                self._waiting.pop(k, None)
+                self._copies.pop(k, None)
+                continue
+            if k not in self._waiting:
+                self._waiting[k] = self._put(inp)
+            if exact_copy(v) and not self.policy.replace:
+                self._copies[k] = digest(inp.text)
+            else:
+                self._copies.pop(k, None)
+
+    def _put(self, inp: Input) -> object:
+        if self._file is None:
+            return inp
+        data = json.dumps([inp.doc_id, inp.text, inp.meta]).encode()
+        offset = self._file.seek(0, 2)
+        self._file.write(data)
+        return offset, len(data)
+
+    def _get(self, k: int) -> Input:
+        where = self._waiting[k]
+        if self._file is None:
+            return where  # type: ignore[return-value]
+        offset, size = where  # type: ignore[misc]
+        self._file.seek(offset)
+        return Input(*json.loads(self._file.read(size)))

@@ -1,0 +1,178 @@
+"""One-shot adds (dedup.index.settle): ``add_many`` (so ``filter``, per batch) and
+``dedup index add`` judge what they rejected again until it settles; ``check_many``
+judges each article against the index alone.  What a demanding user expects: adding a
+batch twice stores nothing the second time and gives the same verdicts; a batch holding
+its own near-duplicates keeps one of each (the first in its order), whatever the order;
+a check does not depend on the batch's order.  And what judging again costs: nothing
+when nothing changed, one judgement per distinct text for exact copies."""
+
+from __future__ import annotations
+
+import importlib
+import random
+from dataclasses import replace
+
+from textgen import prose, rewrite
+
+from dedup.index import Index
+from dedup.verdict import Policy
+
+run_module = importlib.import_module("dedup.index.run")
+
+
+def story(rng: random.Random, paragraphs: int = 3) -> str:
+    return "\n\n".join(prose(rng, rng.randint(35, 60)) for _ in range(paragraphs))
+
+
+def clusters(seed: int, n: int = 6, size: int = 4) -> tuple[list[tuple[str, str]], dict[str, int]]:
+    """``n`` stories, each with ``size - 1`` rewrites (5-10 % of the words edited) and
+    one exact copy among them: items and the story each id belongs to."""
+    rng = random.Random(seed)
+    items, of = [], {}
+    for c in range(n):
+        text = story(rng)
+        texts = [text, text] + [rewrite(rng, text, rng.choice([0.05, 0.1])) for _ in range(size - 2)]
+        for k, t in enumerate(texts):
+            items.append((f"c{c}v{k}", t))
+            of[f"c{c}v{k}"] = c
+    return items, of
+
+
+def counting(monkeypatch) -> list[int]:
+    """Patch the index's in-order pass to record how many articles each call judges."""
+    calls: list[int] = []
+    real = run_module.run
+
+    def spy(store, inputs, *args, **kwargs):
+        calls.append(len(inputs))
+        return real(store, inputs, *args, **kwargs)
+
+    monkeypatch.setattr("dedup.index.run", spy)
+    return calls
+
+
+def test_a_batch_holding_its_own_near_duplicates_keeps_one_of_each_in_any_order(tmp_path):
+    items, of = clusters(1)
+    kept_sets = []
+    for seed in range(3):
+        order = list(items)
+        random.Random(seed).shuffle(order)
+        with Index.open(tmp_path / f"i{seed}.dedup") as idx:
+            verdicts = idx.add_many(order)
+            again = idx.add_many(order)
+        kept = [v.doc_id for v in verdicts if v.added]
+        assert sorted(of[k] for k in kept) == list(range(6)), [v.reason for v in verdicts]
+        # the first of each story in the batch's order is the one kept
+        firsts = {}
+        for doc_id, _ in order:
+            firsts.setdefault(of[doc_id], doc_id)
+        assert set(kept) == set(firsts.values())
+        for v in verdicts:
+            if not v.added:
+                assert v.is_duplicate and v.matches[0].doc_id == firsts[of[v.doc_id]], v.reason
+        # the same batch again: nothing stored, the same verdicts
+        assert not any(v.added for v in again)
+        for a, b in zip(verdicts, again):
+            assert b.already_indexed if a.added else b == a, (a.reason, b.reason)
+        kept_sets.append(kept)
+    assert len({len(k) for k in kept_sets}) == 1
+
+
+def test_check_many_does_not_depend_on_the_batch(tmp_path):
+    """A check judges each article against the index alone: a batch holding a story and
+    its rewrite says "new" for both (neither is stored), in any order, as one at a time."""
+    items, _ = clusters(2, n=3)
+    rng = random.Random(5)
+    stored = [(f"s{i}", story(rng)) for i in range(3)]
+    items += [(f"r{i}", rewrite(rng, t, 0.05)) for i, t in stored]
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add_many(stored)
+        verdicts = dict(zip([i for i, _ in items], idx.check_many(items)))
+        shuffled = list(reversed(items))
+        assert dict(zip([i for i, _ in shuffled], idx.check_many(shuffled))) == verdicts
+        assert verdicts == {i: idx.check(t, doc_id=i) for i, t in items}
+    assert sum(v.is_duplicate for v in verdicts.values()) == 3  # the rewrites of stored stories only
+
+
+def test_judging_again_costs_nothing_when_nothing_changed_and_once_per_text_for_exact_copies(tmp_path, monkeypatch):
+    """A second add of the same batch changes nothing, so nothing is judged twice; in a
+    first add, rejected exact copies of a stored story (5 ids, one text) are judged
+    again once, after a later article changed the index."""
+    rng = random.Random(3)
+    original = story(rng)
+    batch = [("orig", original)] + [(f"copy{k}", original) for k in range(5)] + [("late", story(rng))]
+    calls = counting(monkeypatch)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        first = idx.add_many(batch)
+        assert calls == [7, 1], calls  # the pass, then one copy judged again for the five
+        assert [v.added for v in first] == [True] + [False] * 5 + [True]
+        assert all(v.doc_id == f"copy{k}" and v.is_duplicate and v.matches[0].exact
+                   for k, v in enumerate(first[1:6])), [v.reason for v in first]
+        assert first[1:6] == [replace(first[1], doc_id=f"copy{k}") for k in range(5)]
+        calls.clear()
+        again = idx.add_many(batch)
+        assert calls == [7], calls  # nothing changed: nothing judged twice
+        assert again[1:6] == first[1:6]
+
+
+def test_a_rejected_article_waits_for_the_end_of_the_batch(tmp_path, monkeypatch):
+    """An article rejected through a site's frame while one page of the site is stored is
+    judged again once a later page of the same batch shows the frame to be a template
+    (tests/test_frames_briefs.py); judged one at a time, it stays rejected."""
+    from test_frames_briefs import briefs_site
+
+    site, _, _, _ = briefs_site(9, 6, 1, 2.0, 1, 2)
+    with Index.open(tmp_path / "alone.dedup") as idx:
+        alone = [idx.add_many([(f"b{i}", page)])[0] for i, page in enumerate(site[:5])]
+    with Index.open(tmp_path / "batch.dedup") as idx:
+        calls = counting(monkeypatch)
+        batch = idx.add_many([(f"b{i}", page) for i, page in enumerate(site[:5])])
+    assert not alone[1].accepted and batch[1].added and batch[1].boilerplate == (0, 2, 3), batch[1].reason
+    assert calls == [5, 1], calls  # only the rejected one is judged again
+
+
+def test_a_copy_after_a_refused_one_in_the_batch_is_tallied(backend):
+    """A text first given under a stored id with another text (refused) and then under a
+    new id (stored) is counted in the boilerplate tallies by the second: before, only a
+    text's first place in the batch could count, so the copy was stored with no tally
+    and the next look-up of its paragraphs took the index for damaged ("stored
+    paragraph rows ... have no boilerplate tally")."""
+    rng = random.Random(9)
+    a, b = story(rng), story(rng)
+    with Index.open(backend.url) as idx:
+        idx.add(a, doc_id="s0")
+        verdicts = idx.add_many([("s0", b), ("n1", b), ("s0", a)])
+        assert verdicts[0].error and verdicts[1].added and verdicts[2].already_indexed, [v.reason for v in verdicts]
+        assert idx.check(b).is_duplicate
+        assert not any(v.added for v in idx.add_many([("s0", b), ("n1", b)], policy=Policy("reject")))
+
+
+def test_index_add_keeps_the_rejected_documents_in_tmp_dir(tmp_path, monkeypatch):
+    """``dedup index add --tmp-dir DIR``: the rejected documents wait for their second
+    judgement in a temporary file there (session 14: always the system's folder)."""
+    import tempfile
+
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    rng = random.Random(4)
+    text = story(rng)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "spill").mkdir()
+    for name, body in (("a.txt", text), ("b.txt", text), ("c.txt", story(rng))):
+        (tmp_path / "in" / name).write_text(body, encoding="utf-8")
+    folders = []
+    real = tempfile.TemporaryFile
+
+    def spy(*args, dir=None, **kwargs):
+        folders.append(dir)
+        return real(*args, dir=dir, **kwargs)
+
+    monkeypatch.setattr("dedup.index.settle.tempfile.TemporaryFile", spy)
+    monkeypatch.chdir(tmp_path)
+    added = CliRunner().invoke(main, ["index", "add", "in", "--db", "i.dedup", "--tmp-dir", "spill"])
+    assert added.exit_code == 1 and "2 added, 1 rejected" in added.stdout, added.stdout
+    assert folders == ["spill"]
+    missing = CliRunner().invoke(main, ["index", "add", "in", "--db", "i.dedup", "--tmp-dir", "nowhere"])
+    assert missing.exit_code == 2 and "nowhere" in missing.output and "does not exist" in missing.output
