@@ -23,6 +23,11 @@ reaches the client, which reports it).  With an address (``tcp://host:8786``: a 
 ``dask worker``\\ s, or a dask-jobqueue / Kubernetes cluster's scheduler) it connects a
 client and leaves the cluster running.
 
+Dask's threads in this process (its event loop and every thread started from it) and
+the processes its nannies start begin with SIGINT and SIGTERM blocked, so that a signal
+reaches the main thread at once; the workers unblock them as they start
+(:func:`_quiet_loop`, :func:`dask_setup`).
+
 Groups are made by a partitioned connected-components stage
 (:mod:`dedup.plan.components`) instead of the local engine's union-find in one
 process, and the reported pairs and groups are written by the workers in parts that the
@@ -51,7 +56,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from .scratch import PREFIX, Scratch
-from .shield import held_signals
+from .shield import held_signals, interrupts_stay_in_main_thread
 
 #: Seconds to wait for a scheduler given by address before giving up.
 CONNECT_TIMEOUT = 10
@@ -99,34 +104,40 @@ class DaskExecutor:
         self.jobs = 1
         self.client = None
         self._cluster = None
+        self._loop = None
         self._own: Optional[_OwnProcesses] = None
 
     def __enter__(self) -> "DaskExecutor":
         distributed = _distributed()
         try:
             if self.scheduler is None:
+                self._own = _OwnProcesses()  # before the loop: see _OwnProcesses.__init__
+            # Every thread Dask starts in this process descends from this one: see _quiet_loop.
+            self._loop = _quiet_loop(distributed)
+            loop = self._loop.loop
+            if self.scheduler is None:
                 from ..scan import available_cpus
 
-                self._own = _OwnProcesses()
                 # A SIGTERM while the cluster starts is held until it is ours to close; one
-                # to the process group kills the workers starting, and the start fails:
-                # the signal, delivered as the block ends, is what the caller gets.
+                # to the process group kills the workers starting (each as it unblocks it,
+                # dask_setup), and the start fails or a nanny starts another: the signal,
+                # delivered as the block ends, is what the caller gets.
                 failed: Optional[Exception] = None
                 with held_signals(), _workers_ignore_interrupts(), self._own.folder():
                     try:
                         self._cluster = distributed.LocalCluster(
                             n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
                             host="127.0.0.1", dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL,
+                            loop=loop, preload=[__name__],  # dask_setup, below
                         )
                         self._own.workers = [nanny.pid for nanny in self._cluster.workers.values()]
                     except Exception as error:
                         failed = error
                 if failed is not None:
                     raise failed
-                self.client = distributed.Client(self._cluster)
-                self.client.run(_quiet_logs)
+                self.client = distributed.Client(self._cluster, loop=loop)
             else:
-                self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT)
+                self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT, loop=loop)
         except (OSError, TimeoutError, ValueError) as error:
             self.close()
             raise DaskUnavailable(f"cannot reach the Dask scheduler at {self.scheduler}: {error}") from None
@@ -145,8 +156,8 @@ class DaskExecutor:
         processes are stopped and reaped, and so is the multiprocessing resource
         tracker that starting them started, and their folders are removed
         (:class:`_OwnProcesses`), so no process of the scan outlives this call."""
-        client, cluster, own = self.client, self._cluster, self._own
-        self.client = self._cluster = self._own = None
+        client, cluster, loop, own = self.client, self._cluster, self._loop, self._own
+        self.client = self._cluster = self._loop = self._own = None
         with held_signals():
             with contextlib.suppress(Exception):
                 if client is not None:
@@ -154,6 +165,9 @@ class DaskExecutor:
             with contextlib.suppress(Exception):
                 if cluster is not None:
                     cluster.close()
+            with contextlib.suppress(Exception):
+                if loop is not None:
+                    loop.stop()
             if own is not None:
                 own.end()
 
@@ -185,7 +199,7 @@ class DaskExecutor:
                 from distributed import progress
 
                 with contextlib.redirect_stdout(sys.stderr):  # the report may be on stdout
-                    progress(futures, multi=False)
+                    progress(futures, multi=False, loop=self.client.loop)  # no thread of its own
             return self.client.gather(futures)
         except BaseException:
             self.client.cancel(futures)
@@ -231,8 +245,17 @@ class _OwnProcesses:
     the tracker's warning on stderr (tester T4, session 12)."""
 
     def __init__(self) -> None:
+        """Starts the resource tracker (in the calling thread) unless it runs.  Why here:
+        the thread that starts it ends with SIGINT and SIGTERM *unblocked*, whatever its
+        mask was (``ResourceTracker.ensure_running`` blocks them around the spawn, then
+        unblocks them); started from Dask's event loop by the first nanny's queue, it
+        undid that thread's mask (:func:`_quiet_loop`), and the threads the loop started
+        after it took signals again."""
+        from multiprocessing import resource_tracker
+
         self.workers: list[Optional[int]] = []
         self.tracker_was_running = _tracker_pid() is not None
+        resource_tracker.ensure_running()
         self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-dask-"))
 
     @contextlib.contextmanager
@@ -311,13 +334,42 @@ def _workers_ignore_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _quiet_logs() -> None:
-    """On a worker of the executor's own ``LocalCluster``: log only Dask's critical
-    messages.  Why: a task's error reaches the client, which reports it; what else the
-    workers log at ERROR is the cluster's own shutdown racing a busy worker ("Failed to
-    communicate with scheduler during heartbeat" after a Ctrl-C under load), printed
-    with a traceback before dedup's one line.  ``silence_logs`` quiets the client's
-    process (its scheduler) but, in a worker process, only the nanny's logger."""
+def _quiet_loop(distributed):
+    """Start the event loop thread that the client, and the ``LocalCluster``'s scheduler
+    and nannies, run in (a ``distributed.utils.LoopRunner``; stop it after closing them),
+    with SIGINT and SIGTERM blocked
+    (:func:`~dedup.plan.shield.interrupts_stay_in_main_thread`).  Every thread Dask
+    starts in this process afterwards -- its comms, the nannies' process watchers and
+    queue feeders, the offload pool -- is started from that loop and inherits the mask.
+
+    Why: a signal sent to the process goes to any thread not blocking it, and Python
+    runs the handler only in the main thread, which waits for a task in ``Event.wait(10)``
+    (``distributed.utils.sync``): a SIGTERM a Dask thread took was seen up to 10 s late
+    (reviewer's R2 of #12).  The worker processes a nanny starts inherit the mask too;
+    they unblock it as they start (:func:`dask_setup`)."""
+    runner = distributed.utils.LoopRunner()
+    with interrupts_stay_in_main_thread():
+        runner.start()
+    return runner
+
+
+def dask_setup(worker) -> None:
+    """Run by each worker of the executor's own ``LocalCluster`` as it starts, in its
+    main thread (a Dask preload: ``LocalCluster(preload=[this module])``).
+
+    - Unblock SIGINT and SIGTERM, which the worker process inherited blocked from the
+      thread that started it (:func:`_quiet_loop`): a worker that blocks SIGTERM in
+      every thread cannot be terminated -- not by its nanny, not by a ``kill`` -- and a
+      SIGTERM sent while it started is delivered now.  SIGINT stays ignored
+      (:func:`_workers_ignore_interrupts`).
+    - Log only Dask's critical messages.  Why: a task's error reaches the client,
+      which reports it; what else the workers log at ERROR is the cluster's own
+      shutdown racing a busy worker ("Failed to communicate with scheduler during
+      heartbeat" after a Ctrl-C under load), printed with a traceback before dedup's one
+      line.  ``silence_logs`` quiets the client's process (its scheduler) but, in a
+      worker process, only the nanny's logger."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
 
 
