@@ -186,6 +186,7 @@ class _StagePeak(_Peak):
         self.stages: dict[str, int] = {}
         self.bases: dict[str, int] = {}
         self.growth: dict[str, int] = {}
+        self.held: dict[str, tuple[int, int, int]] = {}  # per stage, at a task's start: see begin
         self.task: tuple[str, int, int] | None = None  # (stage, RSS at its start, peak so far)
         super().__init__()
 
@@ -209,6 +210,9 @@ class _StagePeak(_Peak):
 
         rss = self.process.memory_info().rss
         self.task = (key_split(key), rss, rss)
+        held = _held()
+        stage = key_split(key)
+        self.held[stage] = tuple(max(a, b) for a, b in zip(self.held.get(stage, (0, 0, 0)), held))
 
     def end(self) -> None:
         task, self.task = self.task, None
@@ -218,6 +222,23 @@ class _StagePeak(_Peak):
         peak = max(peak, self.process.memory_info().rss)
         self.bases[stage] = max(self.bases.get(stage, 0), base)
         self.growth[stage] = max(self.growth.get(stage, 0), peak - base)
+
+
+def _held() -> tuple[int, int, int]:
+    """What this worker holds as a task starts: anonymous RSS (its heap: Python objects,
+    numpy buffers, freed memory the allocator kept) and file-backed RSS in bytes (pages
+    of memory-mapped stage files and libraries; the kernel may drop them), from
+    ``/proc/self/status``, and how many stage files it keeps mapped
+    (``dedup.plan.items._maps``)."""
+    from dedup.plan import items
+
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("RssAnon", "RssFile"):
+                fields[name] = int(value.split()[0]) * 1024
+    return fields.get("RssAnon", 0), fields.get("RssFile", 0), len(items._maps)
 
 
 class PeakMemory:
@@ -244,9 +265,9 @@ def _worker_peak(dask_worker) -> tuple[int, int]:
     return sampler.peak, sampler.anon
 
 
-def _worker_stage_peaks(dask_worker) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+def _worker_stage_peaks(dask_worker) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict]:
     sampler = dask_worker.plugins["peak-rss"].sampler
-    return sampler.stages, sampler.bases, sampler.growth
+    return sampler.stages, sampler.bases, sampler.growth, sampler.held
 
 
 def _commit() -> str:
@@ -276,6 +297,7 @@ def run(engine: str, corpus: Path) -> dict:
     stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
     bases: dict[str, float] = {}  # Dask only: largest worker RSS a task of each stage started at, MB
     growth: dict[str, float] = {}  # Dask only: largest RSS growth during one task of each stage, MB
+    held: dict[str, tuple] = {}  # Dask only: largest anonymous / file-backed MB, stage files mapped, at a task's start
     tasks: dict[str, int] = {}  # Dask only: tasks per stage, and their compute seconds in all
     seconds: dict[str, float] = {}
     load_start = os.getloadavg()[0]
@@ -287,31 +309,42 @@ def run(engine: str, corpus: Path) -> dict:
         from distributed import LocalCluster, WorkerPlugin, get_task_stream
 
         plugin = type("PeakMemoryPlugin", (PeakMemory, WorkerPlugin), {})()
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                          dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
-            client = cluster.get_client()
-            client.register_plugin(plugin)
-            ready = time.perf_counter()
-            startup_cpu = _own_cpu() + sum(client.run(_worker_cpu).values())  # starting the cluster
-            with get_task_stream(client) as stream:
-                result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
-            wall = time.perf_counter() - ready
-            for task in stream.data:
-                name = key_split(task["key"])
-                busy = sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
-                tasks[name] = tasks.get(name, 0) + 1
-                seconds[name] = seconds.get(name, 0.0) + busy
-            peaks = sorted(client.run(_worker_peak).values())
-            workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
-            for peaks, starts, grown in client.run(_worker_stage_peaks).values():
-                for name, rss in peaks.items():
-                    stages[name] = max(stages.get(name, 0), rss / 2**20)
-                for name, rss in starts.items():
-                    bases[name] = max(bases.get(name, 0), rss / 2**20)
-                for name, rss in grown.items():
-                    growth[name] = max(growth.get(name, 0), rss / 2**20)
-            worker_cpu = sum(client.run(_worker_cpu).values())
-            client.close()
+        measured = False
+        try:
+            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+                client = cluster.get_client()
+                client.register_plugin(plugin)
+                ready = time.perf_counter()
+                startup_cpu = _own_cpu() + sum(client.run(_worker_cpu).values())  # starting the cluster
+                with get_task_stream(client) as stream:
+                    result = scan(corpus, engine="dask", scheduler=cluster.scheduler_address, jobs=2)
+                wall = time.perf_counter() - ready
+                for task in stream.data:
+                    name = key_split(task["key"])
+                    busy = sum(s["stop"] - s["start"] for s in task["startstops"] if s["action"] == "compute")
+                    tasks[name] = tasks.get(name, 0) + 1
+                    seconds[name] = seconds.get(name, 0.0) + busy
+                peaks = sorted(client.run(_worker_peak).values())
+                workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
+                for peaks, starts, grown, kept in client.run(_worker_stage_peaks).values():
+                    for name, (anon_b, file_b, maps) in kept.items():
+                        a, f, m = held.get(name, (0.0, 0.0, 0))
+                        held[name] = (max(a, anon_b / 2**20), max(f, file_b / 2**20), max(m, maps))
+                    for name, rss in peaks.items():
+                        stages[name] = max(stages.get(name, 0), rss / 2**20)
+                    for name, rss in starts.items():
+                        bases[name] = max(bases.get(name, 0), rss / 2**20)
+                    for name, rss in grown.items():
+                        growth[name] = max(growth.get(name, 0), rss / 2**20)
+                worker_cpu = sum(client.run(_worker_cpu).values())
+                client.close()
+                measured = True
+        except TimeoutError:
+            if not measured:
+                raise
+            # closing the cluster timed out (a loaded machine's slow worker exit): the figures are in
+            print("bench_dask: the LocalCluster did not close in time", file=sys.stderr)
         startup = ready - started
         worker_cpu -= startup_cpu
     else:
@@ -360,7 +393,7 @@ def run(engine: str, corpus: Path) -> dict:
         "worker_peaks_mb": [w / 2**20 for w in workers], "worker_anon_mb": [a / 2**20 for a in anon],
         "stage_tasks": tasks, "stage_compute_s": seconds, "code": _commit(),
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
-        "stage_peaks_mb": stages, "stage_base_mb": bases, "stage_growth_mb": growth, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
+        "stage_peaks_mb": stages, "stage_base_mb": bases, "stage_growth_mb": growth, "stage_held": held, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
     }
 
 
@@ -399,6 +432,11 @@ def render(manifest: dict, rows: list[dict]) -> str:
             lines += ["", "Per task (Dask), largest RSS a task started at / largest growth during one task: "
                       + ", ".join(f"{name} {r['stage_base_mb'].get(name, 0):,.0f} / {mb:,.0f} MB" for name, mb in grown)
                       + "."]
+        if r.get("stage_held"):
+            kept = sorted(r["stage_held"].items(), key=lambda kv: -kv[1][0])
+            lines += ["", "What a worker held as a task started (Dask), largest per stage: anonymous RSS / "
+                      "file-backed RSS / stage files mapped: "
+                      + ", ".join(f"{name} {a:,.0f} / {f:,.0f} MB / {m:,}" for name, (a, f, m) in kept) + "."]
         if r.get("stage_compute_s"):
             busy = sorted(r["stage_compute_s"].items(), key=lambda kv: -kv[1])
             total = sum(r["stage_compute_s"].values())

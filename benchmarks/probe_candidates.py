@@ -11,8 +11,10 @@ probe of the same size signs nothing), banded (wave 0), and then the first
 ``--tasks`` candidate partitions of wave 0 run in this process under ``tracemalloc``
 (numpy reports its buffers to it): for each, the band and containment rows, the pairs
 each step makes, and the traced peak of each step and of the whole task (MB, above
-what was traced when the task started).  The scan is stopped there.  Nothing is
-asserted: the figures are printed (and written as JSON with ``--out``).
+what was traced when the task started); then, outside the trace, each task's band pairs
+found split by split against its distinct band pairs (:func:`repeats`).  The scan is
+stopped there.  Nothing is asserted: the figures are printed (and written as JSON with
+``--out``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 from bench_dask import build  # noqa: E402
 
+from dedup.plan import band  # noqa: E402
 from dedup.plan import candidates as stage  # noqa: E402
 from dedup.plan.local import LocalExecutor  # noqa: E402
 
@@ -69,9 +72,9 @@ def probe_task(plan, part: int, dump: Path | None = None) -> dict:
     if dump is not None:  # the task's rows, for trying changes offline
         dump.mkdir(parents=True, exist_ok=True)
         for kind in ("band", "contain"):
-            np.save(dump / f"{plan.level}-{plan.items}-{part}-{kind}.npy", stage.partition_rows(plan, part, kind))
+            np.save(dump / f"{plan.level}-{plan.items}-{part}-{kind}.npy", band.partition_rows(plan, part, kind))
     steps = _Steps()
-    originals = {name: getattr(stage, name) for name in ("partition_rows", "bucket_pairs", "_plausible")}
+    originals = {name: getattr(stage, name) for name in ("partition_splits", "bucket_pairs", "_plausible")}
     contain = stage.containment.bucket_pairs
     tracemalloc.start()
     steps.base = tracemalloc.get_traced_memory()[0]
@@ -89,7 +92,25 @@ def probe_task(plan, part: int, dump: Path | None = None) -> dict:
         stage.containment.bucket_pairs = contain
         tracemalloc.stop()
     return {"part": part, "candidates": int(counts.sum()), "task_peak_mb": (steps.task_peak - steps.base) / 2**20,
-            "cpu_s": cpu, "steps": steps.steps}
+            "cpu_s": cpu, "steps": steps.steps, "splits": repeats(plan, part)}
+
+
+def repeats(plan, part: int) -> dict:
+    """The band pairs of partition ``part`` found split by split (each split's distinct
+    pairs, summed) against the partition's distinct pairs: how many times over a pair
+    is paired because its buckets fall in several splits (the splits are folded by
+    ``candidates._paired``), and the CPU seconds of that pairing and folding."""
+    from dedup.lsh import bucket_pairs
+    from dedup.segments import sorted_unique
+
+    started = time.process_time()
+    codes = []
+    for rows in stage.partition_splits(plan, part, "band", stage.SPLIT_ROWS):
+        pairs = bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64))
+        codes.append(sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1]))
+    distinct = len(sorted_unique(np.concatenate(codes)))
+    return {"splits": len(codes), "found": int(sum(len(c) for c in codes)), "distinct": distinct,
+            "cpu_s": time.process_time() - started}
 
 
 def probe(paragraphs: int, tasks: int, level: str = "paragraph", dump: Path | None = None) -> dict:
@@ -141,8 +162,10 @@ def main() -> None:
         print(json.dumps(row), file=sys.stderr)
         for t in row["tasks"]:
             steps = ", ".join(f"{k} {v['peak_mb']:.0f} MB/{v['out']:,}" for k, v in t["steps"].items())
+            r = t["splits"]
             print(f"{n:>9,} part {t['part']}: task peak {t['task_peak_mb']:.0f} MB, {t['candidates']:,} candidates, "
-                  f"{t['cpu_s']:.1f} s CPU; {steps}")
+                  f"{t['cpu_s']:.1f} s CPU; {steps}; {r['splits']} splits: band pairs found {r['found']:,}, "
+                  f"distinct {r['distinct']:,} ({r['found'] / max(r['distinct'], 1):.3f}x), {r['cpu_s']:.1f} s CPU")
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1))
 
