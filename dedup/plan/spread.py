@@ -53,9 +53,14 @@ _ROUTED = np.dtype([("a", np.int64), ("b", np.int64), ("position", np.int64), ("
                     ("contained", np.bool_)])
 
 
-#: Edges (pairs and exact copies) per partition of the link stages: each is held twice
-#: (both ends) as two int64 columns, so a task sorts about 64 MB.
-EDGES_PER_PARTITION = 1 << 21
+#: Edges (pairs and exact copies) per partition of the link stages at most: each is
+#: held twice (both ends) as two int64 columns, so a task sorts about 8 MB.  Why not
+#: more: with 2M (until session 15) the 1M- and 2M-paragraph benchmark corpora (~0.4M
+#: and ~0.8M edges) both had 2 partitions, so a link task's edges, and its working set,
+#: doubled with the corpus (star / keep_partition grew 33-38 -> 73-76 MB a task).  Past
+#: ``jobs`` x this many edges a partition holds between half of it and all of it,
+#: whatever the corpus; the price is P x P files a step (P = 16 at ~4M edges).
+EDGES_PER_PARTITION = 1 << 18
 
 
 def link_partitioned(plan: LevelPlan, executor, candidates: Sequence[int], all_pairs: bool,
