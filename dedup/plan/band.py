@@ -187,7 +187,7 @@ def partition_splits(plan: LevelPlan, part: int, kind: str, most: int) -> Iterat
     ``(key, item)`` or ``"contain"`` rows ``(key, item << 32 | set size)``), read as
     slices of the memory-mapped shard files, in splits of about ``most`` rows by key (:func:`split_of`: every bucket whole in one
     split), one split's rows after the other; the partition's other rows are never
-    held (each shard's file is mapped once, its pages released after each split)."""
+    held (each shard's file is mapped once, its pages released as each slice is read)."""
     slices = _slices(plan, part, kind)
     splits = -(-sum(len(s) for s in slices) // most)
     if splits <= 1:
@@ -199,8 +199,9 @@ def partition_splits(plan: LevelPlan, part: int, kind: str, most: int) -> Iterat
         grouped.append((order.astype(np.uint32) if len(piece) < 1 << 32 else order, cuts))
         release(piece)
     for i in range(splits):
-        rows = [np.asarray(piece[order[cuts[i] : cuts[i + 1]]]) for piece, (order, cuts) in zip(slices, grouped)]
-        for piece in slices:
+        rows = []
+        for piece, (order, cuts) in zip(slices, grouped):
+            rows.append(np.asarray(piece[order[cuts[i] : cuts[i + 1]]]))
             release(piece)
         yield np.concatenate(rows)
 
@@ -217,12 +218,17 @@ def _slices(plan: LevelPlan, part: int, kind: str) -> list[np.ndarray]:
 
 
 def _filled(slices: list[np.ndarray]) -> np.ndarray:
-    """The rows of ``slices`` in one array, filled in place: never twice the rows."""
+    """The rows of ``slices`` in one array, filled in place: never twice the rows.
+    Each slice's pages are released once it is read (:func:`~dedup.plan.scratch.release`),
+    so one shard's pages are resident at a time, not the partition's: at 1M paragraphs
+    a candidate task's RSS held ~150 MB of them on top of its own ~150 MB (the
+    session-15 run before this, ``benchmarks/results/dask-1m-s15``)."""
     rows = np.empty((sum(len(s) for s in slices), 2), np.uint64)
     at = 0
     for piece in slices:
         rows[at : at + len(piece)] = piece
         at += len(piece)
+        release(piece)
     return rows
 
 
