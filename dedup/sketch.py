@@ -74,9 +74,10 @@ def sketch_matches_at(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarr
     :data:`PAIR_CHUNK` pairs at a time.
 
     Why: a batch look-up compares millions of pairs (a 128-article batch at 100k x 20
-    stored articles, 49 x 2 bands: ~4.9M); gathering both sides whole first wrote and
-    read back two 64-byte rows a pair (~630 MB), while a chunk's rows and temporaries
-    stay in the CPU's cache (measured on 4.9M random pairs: ~1.5x faster)."""
+    stored articles, 49 x 2 bands: ~4.9M); gathering both sides whole first held two
+    64-byte rows a pair (~630 MB, plus ~310 MB for their XOR), a chunk a few MB.
+    CPU: about the same (``benchmarks/bench_sketch_pairs.py``, 4.9M random pairs, two
+    runs at nice 19: 0.74x and 1.16x the time of gathering whole)."""
     out = np.empty(len(ia), np.int64)
     for lo in range(0, len(ia), PAIR_CHUNK):
         out[lo : lo + PAIR_CHUNK] = sketch_matches(a[ia[lo : lo + PAIR_CHUNK]], b[ib[lo : lo + PAIR_CHUNK]])
