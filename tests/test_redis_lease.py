@@ -169,12 +169,12 @@ def test_how_long_a_write_waits_for_the_lock_is_a_url_option(redis_prefix, texts
     try:
         holder.add_many([("a0", texts[0])])
         with holder._store.transaction(True):  # the write lock held
-            for busy, waited in (("0.5", (0.5, 10)), ("2", (2, 12))):
+            for busy in ("0.5", "2"):
                 with Index.open(redis_url(prefix=redis_prefix, busy=busy)) as waiter:
                     started = time.monotonic()
                     with pytest.raises(IndexBusy, match=rf"for more than {busy} s.*\?busy=SECONDS"):
                         waiter.add_many([("a1", texts[1])])
-                    assert waited[0] <= time.monotonic() - started < waited[1]
+                    assert time.monotonic() - started >= float(busy)  # it waited (no upper bound: a loaded machine)
         with Index.open(redis_url(prefix=redis_prefix, busy="2")) as waiter:  # let go: it goes on
             assert waiter.add_many([("a1", texts[1])])[0].added
     finally:
