@@ -189,3 +189,18 @@ def test_rows_given_again_and_heirs_below_sparse_ids_answer_from_their_own_value
     assert held.tolist() == [False, False, True]
     held, _ = cache.signatures(np.array([1_000, 6_000_000]), dropped=True)
     assert held.all()
+
+
+def test_a_page_of_drop_entries_is_one_merge_per_level(monkeypatch):
+    """Reviewer's R11 (session 15): each drop entry re-sorted every dropped id, so a log
+    of single removals made a new worker's first sync quadratic.  A page of entries is
+    held with one drop per level, and the rows are dropped all the same."""
+    cache = BucketCache(DERIVE, Settings(), "redis://x/0?prefix=t")
+    calls = []
+    real = LevelCache.drop
+    monkeypatch.setattr(LevelCache, "drop", lambda self, ids: (calls.append(len(ids)), real(self, ids))[1])
+    blobs = [drop_entry("p", np.array([i])) for i in range(1, 50)] + [drop_entry("d", np.array([7, 8]))]
+    cache.apply([(b"1-%d" % i, {b"v": blob}) for i, blob in enumerate(blobs)])
+    assert sorted(calls) == [2, 49]
+    assert cache.levels["p"].dead.tolist() == list(range(1, 50)) and cache.levels["d"].dead.tolist() == [7, 8]
+    assert cache.count == 50

@@ -236,18 +236,27 @@ class BucketCache:
 
     def apply(self, entries: Iterable[tuple[bytes, dict]]) -> None:
         """Hold the log ``entries`` (``(id, fields)`` as XRANGE gives them).  Their order
-        does not matter: a drop marks rows for good (row ids are never reused)."""
-        for entry_id, fields in entries:
-            tag, op, ids, signatures, sizes = self._parse(fields.get(b"v", b""))
-            if op in (b"+", b"="):
-                if len(ids):
-                    self._pending[tag].append((ids, signatures, sizes))
-            elif op == b"!":  # marks only grow
-                self.published = (max(self.published[0], int(ids[0])), max(self.published[1], int(ids[1])))
-            else:
-                self._levels[tag].drop(ids)
-            self.last = entry_id
-            self.count += 1
+        does not matter: a drop marks rows for good (row ids are never reused).  The
+        drops of all of them are applied at once, per level (one merge of the dropped
+        ids, not one per entry: a log of single removals made a first sync quadratic;
+        reviewer's R11, session 15)."""
+        drops: dict[str, list[np.ndarray]] = {"p": [], "d": []}
+        try:
+            for entry_id, fields in entries:
+                tag, op, ids, signatures, sizes = self._parse(fields.get(b"v", b""))
+                if op in (b"+", b"="):
+                    if len(ids):
+                        self._pending[tag].append((ids, signatures, sizes))
+                elif op == b"!":  # marks only grow
+                    self.published = (max(self.published[0], int(ids[0])), max(self.published[1], int(ids[1])))
+                else:
+                    drops[tag].append(ids)
+                self.last = entry_id
+                self.count += 1
+        finally:  # the entries held so far, even when a later one is damaged
+            for tag, parts in drops.items():
+                if parts:
+                    self._levels[tag].drop(np.concatenate(parts))
 
     def _parse(self, blob: bytes) -> tuple[str, bytes, np.ndarray, Any, Any]:
         if len(blob) < HEAD.size + SUM or xxhash.xxh3_64_digest(blob[:-SUM]) != blob[-SUM:]:
