@@ -93,7 +93,9 @@ def test_an_add_of_a_batch_costs_a_constant_number_of_round_trips(stored, trips)
             [(f"l{i}", news_article(rng, 6)) for i in range(24)]
             + [(f"l-near{i}", rewrite_paragraphs(rng, texts[2 + i], 0.1)) for i in range(8)]))
     assert large <= small, (by_small, by_large)
-    assert small <= 14, by_small  # session 14: ~30
+    # One look-up round (session 14: ~30 round trips) and, since add_many settles its
+    # verdicts (index/settle.py), a second one judging what it rejected again: ~11 each.
+    assert small <= 22, by_small
 
 
 def test_a_transaction_reads_records_its_own_writes_changed_again(redis_prefix):
