@@ -119,10 +119,22 @@ def test_dask_threads_leave_interrupts_to_the_main_thread(tmp_path):
 
 
 _WAITS_FOR_A_LONG_TASK = """
-import os, sys, time
+import os, sys, threading, time
 from pathlib import Path
+import distributed.utils as dask_utils
 from dedup.cli.failures import Terminated, signals_raise
 from dedup.plan.dask import DaskExecutor
+
+class NoPeriodicWake(threading.Event):  # distributed's sync() waits in 10 s slices: here in one
+    def wait(self, timeout=None):       # (a signal that missed the main thread would never be seen)
+        return super().wait(None if timeout == 10 else timeout)
+
+class Threading:  # distributed.utils's threading module, but for its Event
+    Event = NoPeriodicWake
+    def __getattr__(self, name):
+        return getattr(threading, name)
+
+dask_utils.threading = Threading()
 
 def long_task(marker):
     Path(marker).touch()
@@ -145,9 +157,11 @@ if __name__ == "__main__":
 
 def test_sigterm_to_the_group_is_handled_at_once_and_ends_everything(tmp_path):
     """SIGTERM to the whole process group while the main thread waits for a task: its
-    handler runs within a few seconds (the main thread's wait is woken, not left to
-    its 10 s period), and once the executor has closed the cluster no process of the
-    group is left.  Two tries."""
+    handler runs, and once the executor has closed the cluster no process of the group
+    is left.  The program makes distributed's waits for a result one wait without a
+    period (they wake every 10 s), so a signal another thread took would never be seen:
+    the bound on the handler's delay (60 s) is far from both (review R13: no tight
+    wall-clock bound on a loaded machine).  Two tries."""
     from test_dask import _in_group
 
     (tmp_path / "wait.py").write_text(_WAITS_FOR_A_LONG_TASK)
@@ -163,11 +177,11 @@ def test_sigterm_to_the_group_is_handled_at_once_and_ends_everything(tmp_path):
         sent = time.time()
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            out, err = proc.communicate(timeout=60)
+            out, err = proc.communicate(timeout=120)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail("the executor did not stop within 60 s of SIGTERM")
+            pytest.fail("the executor did not stop within 120 s of SIGTERM")
         assert proc.returncode == 0 and out.startswith("handled") and "closed" in out, err
         handled, closed = (float(line.split()[1]) - sent for line in out.splitlines())
-        assert handled < 5, f"the handler ran {handled:.1f} s after SIGTERM (the cluster was closed after {closed:.1f} s)"
+        assert handled < 60, f"the handler ran {handled:.1f} s after SIGTERM (the cluster was closed after {closed:.1f} s)"
         assert _in_group(proc.pid) == [], "processes outlived the exit status"
