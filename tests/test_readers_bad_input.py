@@ -225,6 +225,10 @@ def test_a_tag_with_too_many_attributes_is_an_error_not_minutes_inside_the_parse
     assert err.path == "attrs.html" and "a <p> tag with 200,000 attributes (line 2), more than 1,000" in err.error
     [err] = items(page(MAX_ATTRIBUTES + 1).replace(b'"', b""), "bare.html")  # unquoted values count too
     assert "1,001 attributes" in err.error
+    odd = " ".join("".join("<'\""[(i // 3 ** k) % 3] for k in range(10)) for i in range(40_000))  # review R12
+    started = time.process_time()
+    [err] = items(f"<div {odd}>hi</div>".encode(), "odd.html")
+    assert "a <div> tag with 40,000 attributes" in err.error and time.process_time() - started < 10
 
 
 def test_a_markdown_table_too_large_to_lay_out_is_read_as_plain_lines_with_a_warning():
@@ -253,6 +257,10 @@ def test_a_markdown_table_too_large_to_lay_out_is_read_as_plain_lines_with_a_war
         started = time.process_time()
         [doc] = items(nested.encode(), "nested.md")
         assert "tables would lay out" in doc.warning and time.process_time() - started < 20
+    narrow_then_wide = "|a|\n|-|\n|x|\n# h\n" + "|a" * 5000 + "|\n" + "|-" * 5000 + "|\n" + "|x|\n" * 2000
+    for shape in (narrow_then_wide, "".join("> " + line + "\n" for line in narrow_then_wide.splitlines())):
+        [doc] = items(shape.encode(), "two.md")  # review R7: the narrow first table hid the wide one
+        assert "tables would lay out" in doc.warning
     lines = "|-|\n" * 100_000  # one block of delimiter-like lines: counted in one pass
     started = time.process_time()
     assert table_cells(lines) == 300_003 and time.process_time() - started < 5

@@ -89,8 +89,11 @@ MAX_DEPTH = 2048
 #: 0.09 s, 20,000: 1.8 s, 200,000: minutes, inside C where no signal can stop it --
 #: tester's F4 of #12, session 15); real tags have a few dozen.
 MAX_ATTRIBUTES = 1000
-#: One attribute: a name, then optionally ``=`` and a value (quoted, or up to a space).
-_ATTRIBUTE = re.compile(r"""[^\s"'=<>/]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
+#: One attribute as the HTML tokenizer reads it (WHATWG 13.2.5.32-34): a name of any
+#: characters but white space, ``/``, ``>`` and ``=`` (``"``, ``'`` and ``<`` included;
+#: its first may be ``=``: review R12), then optionally ``=`` and a value (quoted, or up
+#: to a space).
+_ATTRIBUTE = re.compile(r"""[^\s/>][^\s/>=]*(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*))?""")
 
 
 class HTMLError(ValueError):

@@ -69,18 +69,19 @@ def markdown_text(source: str, tables: bool = True) -> str:
 
 
 def table_cells(source: str) -> int:
-    """An upper bound on the cells the pipe tables of ``source`` lay out: for each line
-    that may be a delimiter row, its columns times the lines from the header to the
-    next blank line.  One pass (a block's later delimiter-like lines are inside it)."""
-    total, block_end = 0, 0
+    """An upper bound on the cells the pipe tables of ``source`` lay out: for each block
+    of lines without a blank one, the most columns of any delimiter-like row in it times
+    its lines from the first such row's header on (a table never crosses a blank line,
+    but one block may hold several tables -- after a heading, or between ``>`` lines --
+    and a narrow first one must not stand for a wide later one: review R7).  One pass."""
+    total, first, block_end, columns = 0, 0, -1, 0
     for row in _DELIMITER_ROW.finditer(source):
-        if row.start() < block_end:
-            continue
-        blank = _BLANK_LINE.search(source, row.end())
-        block_end = blank.start() if blank else len(source)
-        columns = row.group().count("|") + 1  # (one more than a bordered row has: an upper bound)
-        total += columns * (source.count("\n", row.end(), block_end) + 2)
-    return total
+        if row.start() >= block_end:
+            total += columns * (source.count("\n", first, block_end) + 2) if columns else 0
+            blank = _BLANK_LINE.search(source, row.end())
+            first, block_end, columns = row.start(), blank.start() if blank else len(source), 0
+        columns = max(columns, row.group().count("|") + 1)  # (one more than a bordered row has)
+    return total + (columns * (source.count("\n", first, block_end) + 2) if columns else 0)
 
 
 @functools.lru_cache(maxsize=2)
