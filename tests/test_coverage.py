@@ -140,5 +140,7 @@ def test_a_stored_paragraph_whose_document_has_no_text_is_damage_not_a_traceback
         store = idx._store
         real_get = store.get
         monkeypatch.setattr(store, "get", lambda doc_id: None if doc_id == "quote" else real_get(doc_id))
+        # SQLite reads stored texts in one read (DocumentTexts, 541e109): "quote" is its only document
+        monkeypatch.setattr(store, "document_texts", lambda rows: {})
         with pytest.raises(IndexCorrupt, match="quote"):
             idx.check(t["report"])
