@@ -121,3 +121,16 @@ def _cli_exit_stays_in_process(monkeypatch):
     from dedup.cli import failures
 
     monkeypatch.setattr(failures, "os", _InProcessOs())
+
+
+def pytest_configure(config) -> None:
+    """Tests send Ctrl-C (SIGINT) to dedup processes they start, as a terminal would.  A
+    pytest started in the background by a non-interactive shell (``pytest ... &``)
+    inherits SIGINT *ignored*, and so does every process it starts -- a dedup that then
+    ignores the tests' Ctrl-C is right to, and the tests failed (session 15: a
+    start-up signal test and a Dask one).  So the run starts with Python's own SIGINT
+    handler, as one in a terminal does."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
