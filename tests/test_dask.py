@@ -497,6 +497,7 @@ def _in_group(group: int) -> list[tuple[int, str]]:
     (signal.SIGINT, "signing"),     # Ctrl-C in a terminal: the whole process group
     (signal.SIGTERM, "signing"),    # `timeout`, a container stopping: the whole group
     (signal.SIGTERM, "starting"),   # the same while the cluster's workers start
+    (signal.SIGINT, "starting"),    # Ctrl-C then: held, not dropped (tester's F5, session 15)
 ])
 def test_a_signal_to_the_group_is_one_line_and_leaves_nothing(tmp_path, sig, moment):
     """SIGINT or SIGTERM to the whole process group while the workers sign, or while

@@ -47,7 +47,6 @@ import signal
 import stat
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import deque
@@ -118,12 +117,12 @@ class DaskExecutor:
             if self.scheduler is None:
                 from ..scan import available_cpus
 
-                # A SIGTERM while the cluster starts is held until it is ours to close; one
-                # to the process group kills the workers starting (each as it unblocks it,
-                # dask_setup), and the start fails or a nanny starts another: the signal,
+                # A SIGINT or SIGTERM while the cluster starts is held until it is ours to close;
+                # a SIGTERM to the process group kills the workers starting (each as it
+                # unblocks it, dask_setup; they ignore SIGINT), and the start fails or a nanny starts another: the signal,
                 # delivered as the block ends, is what the caller gets.
                 failed: Optional[Exception] = None
-                with held_signals(), _workers_ignore_interrupts(), self._own.folder():
+                with held_signals(), self._own.folder():
                     try:
                         self._cluster = distributed.LocalCluster(
                             n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
@@ -309,31 +308,6 @@ def _stop_tracker() -> None:
             time.sleep(0.01)
 
 
-@contextlib.contextmanager
-def _workers_ignore_interrupts() -> Iterator[None]:
-    """Start the ``LocalCluster``'s worker processes ignoring SIGINT: SIGINT is ignored
-    in this process for the block, and a process started meanwhile inherits that.
-
-    Why: Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the
-    workers included, and each of them printed its ``KeyboardInterrupt`` traceback
-    (several screens for one Ctrl-C; tester D4 of #12).  The client alone handles it:
-    it closes the cluster, whose nannies stop the workers (SIGTERM), removes the
-    scratch folder, and the command exits 130 with one line.  Why inherited and not set
-    by the worker itself (a preload): a worker starts slowly (importing Dask takes
-    seconds on a busy machine) and a Ctrl-C meanwhile reached it all the same.  The
-    price: a Ctrl-C during the cluster's start-up (the few seconds of this block) is
-    lost; the next one is not.  Only the main thread may change signal handling;
-    elsewhere the block changes nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def _quiet_loop(distributed):
     """Start the event loop thread that the client, and the ``LocalCluster``'s scheduler
     and nannies, run in (a ``distributed.utils.LoopRunner``; stop it after closing them),
@@ -360,14 +334,23 @@ def dask_setup(worker) -> None:
     - Unblock SIGINT and SIGTERM, which the worker process inherited blocked from the
       thread that started it (:func:`_quiet_loop`): a worker that blocks SIGTERM in
       every thread cannot be terminated -- not by its nanny, not by a ``kill`` -- and a
-      SIGTERM sent while it started is delivered now.  SIGINT stays ignored
-      (:func:`_workers_ignore_interrupts`).
+      SIGTERM sent while it started is delivered now.  SIGINT is ignored first, which
+      drops one held while the worker started.  Why ignored: Ctrl-C in a terminal
+      sends SIGINT to the whole process group, and each worker printed its
+      ``KeyboardInterrupt`` traceback (tester D4 of #12); the client alone handles it
+      (it closes the cluster, whose nannies stop the workers).  Why here and no longer
+      by ignoring SIGINT in the client while the cluster starts (inherited by the
+      workers): a thread the client cannot mask -- OpenBLAS's, started with numpy --
+      took the Ctrl-C while it was ignored, and it was lost (tester's F5 of session
+      15: the scan went on to exit 1); the workers start with it blocked instead
+      (:func:`_quiet_loop`).
     - Log only Dask's critical messages.  Why: a task's error reaches the client,
       which reports it; what else the workers log at ERROR is the cluster's own
       shutdown racing a busy worker ("Failed to communicate with scheduler during
       heartbeat" after a Ctrl-C under load), printed with a traceback before dedup's one
       line.  ``silence_logs`` quiets the client's process (its scheduler) but, in a
       worker process, only the nanny's logger."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # first: drops a SIGINT held while the worker started
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     logging.getLogger("distributed").setLevel(logging.CRITICAL)
