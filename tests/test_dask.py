@@ -14,7 +14,6 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -407,17 +406,7 @@ def test_scratch_not_seen_by_workers_is_refused(cluster, tmp_path):
             executor.check_visible(Scratch(tmp_path / "elsewhere"))
 
 
-@pytest.fixture
-def python_sigint():
-    """Python's own SIGINT handler for the test, whatever the test process inherited: a
-    process started in the background by a non-interactive shell (``pytest ... &``)
-    ignores SIGINT, and a test's own SIGINT was ignored ("DID NOT RAISE", session 15)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
-
-
-def test_own_local_cluster_is_closed_on_keyboard_interrupt(python_sigint):
+def test_own_local_cluster_is_closed_on_keyboard_interrupt():
     executor = dask_engine.DaskExecutor(workers=1)
     pids = []
     with pytest.raises(KeyboardInterrupt):

@@ -117,10 +117,11 @@ class DaskExecutor:
             if self.scheduler is None:
                 from ..scan import available_cpus
 
-                # A SIGINT or SIGTERM while the cluster starts is held until it is ours to close;
-                # a SIGTERM to the process group kills the workers starting (each as it
-                # unblocks it, dask_setup; they ignore SIGINT), and the start fails or a nanny starts another: the signal,
-                # delivered as the block ends, is what the caller gets.
+                # A SIGINT or SIGTERM while the cluster starts is held until it is ours to
+                # close; a SIGTERM to the process group kills the workers starting (each as
+                # it unblocks it, dask_setup; they ignore SIGINT), and the start fails or a
+                # nanny starts another: the signal, delivered as the block ends, is what the
+                # caller gets.
                 failed: Optional[Exception] = None
                 with held_signals(), self._own.folder():
                     try:
