@@ -96,14 +96,20 @@ class DocumentTable(Sequence[DocumentInfo]):
         start = int(self._ends[i - 1]) if i else 0
         return self._paths[start : int(self._ends[i])].decode("utf-8", "surrogatepass")
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
+    def _position(self, i) -> int:
+        """Document ``i``'s position (a negative ``i`` counts from the end); IndexError
+        outside the table."""
         i = operator.index(i)
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(f"document {i} of {len(self)}")
+        return i
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = self._position(i)
         chars, paragraphs, utf8 = self._numbers[i].tolist()
         return DocumentInfo(self.path(i), chars, paragraphs, self._names[self._sources[i]], None if utf8 < 0 else utf8)
 
@@ -128,8 +134,7 @@ class _Paths(Sequence[str]):
     def __getitem__(self, i):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        i = operator.index(i)
-        return self._table.path(i + len(self) if i < 0 else i)
+        return self._table.path(self._table._position(i))
 
 
 def paths_of(documents: Sequence[DocumentInfo]) -> Sequence[str]:

@@ -6,6 +6,8 @@ import io
 import tracemalloc
 from collections.abc import Sequence
 
+import pytest
+
 from dedup.corpus import DocumentInfo
 from dedup.report import TextOptions, write_report
 from dedup.results import Group, Location, Pair, ScanResult
@@ -111,6 +113,12 @@ def test_a_scans_documents_are_columns_read_back_as_document_infos(tmp_path):
     assert size < 80 * len(docs), size
     assert list(table) == docs and table[-1] == docs[-1] and table[5:9] == docs[5:9]
     assert table.paths[7] == docs[7].path and len(table.paths) == len(docs)
+    assert table.paths[-1] == docs[-1].path
+    for outside in (len(docs), -len(docs) - 1):  # a list's bounds (paths[-len-1] gave the last path)
+        with pytest.raises(IndexError):
+            table.paths[outside]
+        with pytest.raises(IndexError):
+            table[outside]
     odd = [DocumentInfo("caf\udce9.txt", 3, 1, "html", None), DocumentInfo("é/ü.md", 1, 1)]
     both = DocumentTable.concat([DocumentTable.of(odd), DocumentTable.of([]), pickle.loads(pickle.dumps(DocumentTable.of(odd)))])
     assert list(both) == odd + odd
