@@ -48,6 +48,7 @@ from . import (
     input_options,
     library_warnings,
     main,
+    without_output,
 )
 
 #: The report formats that show the checked text beside the stored one.
@@ -129,9 +130,10 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     listed (stderr, report) and skipped: they change the status only when nothing
     could be read.
     """
-    output = build_output(paths, build_selection(include, exclude, hidden), **options)
+    selection = build_selection(include, exclude, hidden)
+    output = build_output(paths, selection, **options)
     with _open(db, options, create=False, readonly=True) as idx:
-        job = _guard(lambda: check_paths(idx, paths, build_selection(include, exclude, hidden),
+        job = _guard(lambda: check_paths(idx, paths, without_output(selection, output.path),
                                          build_read_options(**options), Policy(policy, seen_share),
                                          progress=output.progress(), keep_texts=fmt in READABLE,
                                          naming=Naming(base, id_prefix, stdin_id)))
@@ -175,9 +177,10 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
-    output = build_output(paths, build_selection(include, exclude, hidden), **options)
+    selection = build_selection(include, exclude, hidden)
+    output = build_output(paths, selection, **options)
     with _open(db, options, create=True, readonly=False) as idx:
-        job = _guard(lambda: add_paths(idx, paths, build_selection(include, exclude, hidden),
+        job = _guard(lambda: add_paths(idx, paths, without_output(selection, output.path),
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,

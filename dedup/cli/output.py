@@ -10,13 +10,13 @@ import functools
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence, TextIO
 
 import click
 
 from ..progress import Progress
-from ..readers import ReadError, ReadWarning
+from ..readers import ReadError, ReadWarning, ours
 from ..report import FORMATS, TextOptions
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.passages import Passages
@@ -155,7 +155,7 @@ def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(),
         ctx.meta[_QUIET] = quiet
     path = given.get("output")
     if path not in (None, "-"):
-        refuse_input(path, inputs, selection, "the report")
+        refuse_input(path, inputs, selection, "the report", given.get("text_field") or "text")
         try:
             check_writable(path)
         except OSError as err:
@@ -165,15 +165,45 @@ def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(),
                   given.get("color") or "auto", given.get("max_groups"))
 
 
-def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str) -> None:
+def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str, text_field: str = "text") -> None:
     """Exit 2 with a line naming ``path`` if writing ``what`` there would overwrite an
-    input of this run (an existing file named in ``inputs`` or read from a folder among them)."""
+    input of this run (an existing file named in ``inputs`` or read from a folder among
+    them).  An earlier report of dedup's in a scanned folder is no input (the walk leaves
+    it out, :mod:`dedup.readers.ours`): it is written over (``dedup scan news/ -o
+    news/report.json``, run twice)."""
     root = input_holding(path, inputs, selection)
+    if root is not None and os.path.isdir(root) and _is_report(path, text_field):
+        return
     if root is not None:
         held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
         click.echo(f"dedup: refusing to write {what} to {printable(repr(path))}: it is an input of this run{held}, "
                    "and would be overwritten; choose another file", err=True)
         sys.exit(EXIT_ERROR)
+
+
+def _is_report(path: str, text_field: str) -> bool:
+    """Whether the file at ``path`` is one of dedup's reports (false if unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            return ours.report_kind(f.read(ours.HEAD), text_field) is not None
+    except OSError:
+        return False
+
+
+def without_output(selection: Selection, path: Optional[str]) -> Selection:
+    """``selection`` leaving out the ``-o`` file ``path``, without a word: the report
+    a command writes (or writes over) is never one of its inputs, even in a folder it
+    reads (other reports found there are left out with a warning)."""
+    if path in (None, "-"):
+        return selection
+    name, target, given = os.path.basename(path), {os.path.abspath(path), os.path.realpath(path)}, selection.skip
+
+    def skip(found) -> bool:
+        if os.path.basename(found) == name and {os.path.abspath(found), os.path.realpath(found)} & target:
+            return True
+        return given is not None and given(found)
+
+    return replace(selection, skip=skip)
 
 
 def library_warning(message, category, filename, lineno, file=None, line=None) -> None:

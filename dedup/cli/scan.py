@@ -24,6 +24,7 @@ from . import (
     input_options,
     main,
     settings_options,
+    without_output,
 )
 
 
@@ -95,6 +96,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     settings = build_settings(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
     output = build_output(paths, selection, **options)
+    selection = without_output(selection, output.path)
     progress = output.progress()
     try:
         result = scan_paths(

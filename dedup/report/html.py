@@ -24,6 +24,7 @@ import json
 from importlib import resources
 from typing import Any, Optional, Sequence, TextIO
 
+from ..readers.ours import GENERATOR_META
 from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import window
@@ -80,7 +81,7 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     css = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
     js = resources.files(__package__).joinpath("assets/report.js").read_text(encoding="utf-8")
     out.write(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{GENERATOR_META}"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         f"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
