@@ -695,3 +695,74 @@ def test_a_second_signal_while_the_command_reports_its_end_changes_nothing(tmp_p
         assert "Traceback" not in err and "Aborted" not in err and "interrupted by SIGINT" in err, (delay, err)
 
 
+
+
+_IDLE_WORKER_KILLED = """
+import json, os, signal, time, warnings
+from dedup.plan.local import LocalExecutor, WorkerLost
+
+said = []
+with LocalExecutor(2) as executor:
+    assert executor.map(abs, [(-1,), (-2,), (-3,)]) == [1, 2, 3]
+    os.kill(executor._workers[0].pid, signal.SIGKILL)  # idle: it holds no task
+    time.sleep(0.5)  # the pool notices, and starts another worker
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        answers = [executor.map(abs, [(-i,) for i in range(20)]) for _ in range(3)]
+    said = [str(w.message) for w in caught]
+    try:  # a worker killed while it holds a task: this call fails ...
+        def kill_one():
+            time.sleep(1.0)
+            os.kill(executor._workers[0].pid, signal.SIGKILL)
+        import threading
+        threading.Thread(target=kill_one, daemon=True).start()
+        executor.map(time.sleep, [(30,), (30,), (30,)])
+        lost = None
+    except WorkerLost as error:
+        lost = str(error)
+    after = executor.map(abs, [(-i,) for i in range(5)])  # ... and the next one works
+print(json.dumps({"answers": answers, "said": said, "lost": lost, "after": after}))
+"""
+
+
+def test_a_worker_that_died_between_calls_costs_a_warning_not_every_later_call(tmp_path):
+    """Tester's F8: in a long-lived ``Index.open(..., jobs=2)``, killing an *idle*
+    worker made every later batch raise WorkerLost, for the Index's life.  Now the next
+    call starts new workers (with a warning naming the dead one) and answers; and after
+    a worker lost with its task (WorkerLost), the call after it works too."""
+    result = subprocess.run([sys.executable, "-c", _IDLE_WORKER_KILLED], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["answers"] == [list(range(20))] * 3
+    assert len(out["said"]) == 1 and "died between tasks: killed by SIGKILL" in out["said"][0], out["said"]
+    assert out["lost"] is not None and "killed by SIGKILL" in out["lost"]
+    assert out["after"] == list(range(5))
+
+
+_INDEX_WORKER_KILLED = """
+import os, signal, sys, time, warnings
+import random
+sys.path.insert(0, {tests!r})
+from textgen import news_article
+from dedup.index import Index
+
+rng = random.Random(5)
+texts = [news_article(rng, 12) for i in range(300)]
+with Index.open("w.dedup", jobs=2) as idx:
+    first = [v.accepted for v in idx.check_many(texts)]
+    os.kill(idx._executor._workers[0].pid, signal.SIGKILL)
+    time.sleep(1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = [[v.accepted for v in idx.check_many(texts)] for _ in range(3)]
+print(again == [first] * 3, len(first))
+"""
+
+
+def test_an_index_with_workers_goes_on_after_an_idle_worker_is_killed(tmp_path):
+    """F8 as the tester ran it, through :class:`~dedup.index.Index`."""
+    script = _INDEX_WORKER_KILLED.format(tests=str(Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)
+    assert result.stdout.split() == ["True", "300"], result.stdout + result.stderr

@@ -47,6 +47,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections import deque
 from itertools import chain, islice
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
@@ -125,14 +126,26 @@ class LocalExecutor:
             return
         pool = self._start()
         pending: deque = deque()
-        for task in chain(head, tasks):
-            pending.append(pool.apply_async(stage, task))
-            while len(pending) > 2 * self.jobs:
+        try:
+            for task in chain(head, tasks):
+                pending.append(pool.apply_async(stage, task))
+                while len(pending) > 2 * self.jobs:
+                    yield _result(pending.popleft(), self._workers)
+            while pending:
                 yield _result(pending.popleft(), self._workers)
-        while pending:
-            yield _result(pending.popleft(), self._workers)
+        except WorkerLost:
+            self.close(abort=True)  # the next call starts new workers (a long-lived Index goes on)
+            raise
 
     def _start(self):
+        dead = _dead(self._workers) if self._pool is not None else []
+        if dead:
+            # Died between two calls (killed while idle): no task of ours is lost, but it
+            # may have died holding the pool's task-queue lock (an idle worker waits for
+            # work holding it), which would stall every later task: start anew.
+            warnings.warn(f"a worker process (pid {dead[0].pid}) died between tasks: "
+                          f"{_how(dead[0].exitcode)}; new workers were started", RuntimeWarning, stacklevel=2)
+            self.close(abort=True)
         if self._pool is None:
             context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
             # A Ctrl-C comes after the pool is ours to shut down, and reaches this thread.
@@ -140,14 +153,17 @@ class LocalExecutor:
                 self._pool = _Pool(self.jobs, initializer=_worker_started, initargs=(os.getpid(),),
                                    context=context)
             self._workers = list(getattr(self._pool, "_pool", []))  # multiprocessing keeps them there
-            self.worker_pids = [p.pid for p in self._workers]
+            self.worker_pids += [p.pid for p in self._workers]
         return self._pool
 
 
 class WorkerLost(RuntimeError):
     """A worker process died while the executor waited for a task (killed from outside:
     the kernel's OOM killer, ``kill -9``).  ``multiprocessing.Pool`` starts a new worker
-    but loses the task the dead one held, so the wait would never end."""
+    but loses the task the dead one held, so the wait would never end.  The executor's
+    workers are stopped before it is raised, and the next call starts new ones (a
+    worker that died *between* calls costs nothing but a warning: tester's F8, where
+    every later call of a long-lived Index raised this)."""
 
 
 def _result(task: multiprocessing.pool.AsyncResult, workers: Sequence[Any]) -> Any:
@@ -158,17 +174,28 @@ def _result(task: multiprocessing.pool.AsyncResult, workers: Sequence[Any]) -> A
     just before the wait began (CPython runs a handler when a wait is interrupted, and
     a signal that came first interrupts nothing).
 
-    Raises :class:`WorkerLost` when one of ``workers`` (the pool's ``Process`` objects;
-    they never exit on their own while the pool is open) has died meanwhile."""
+    Raises :class:`WorkerLost` when one of ``workers`` (the pool's ``Process`` objects
+    as it started them; they never exit on their own while the pool is open) has died
+    meanwhile: the task it held is lost, and which task that was is not known."""
     while not task.ready():
         task.wait(_WAKE)
-        dead = [worker for worker in workers if worker.exitcode is not None]
+        dead = _dead(workers)
         if dead and not task.ready():
-            code = dead[0].exitcode
-            how = (f"killed by {signal.Signals(-code).name}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
-                   if code < 0 and -code in signal.valid_signals() else f"exit status {code}")
-            raise WorkerLost(f"a worker process (pid {dead[0].pid}) died: {how}; its task is lost")
+            raise WorkerLost(f"a worker process (pid {dead[0].pid}) died: {_how(dead[0].exitcode)}; "
+                             "the tasks in progress are lost")
     return task.get()
+
+
+def _dead(workers: Sequence[Any]) -> list:
+    """The processes of ``workers`` that have ended."""
+    return [worker for worker in workers if worker.exitcode is not None]
+
+
+def _how(code: int) -> str:
+    """How a process with exit code ``code`` ended (``killed by SIGKILL (out of memory?)``)."""
+    if code < 0 and -code in signal.valid_signals():
+        return f"killed by {signal.Signals(-code).name}" + (" (out of memory?)" if code == -signal.SIGKILL else "")
+    return f"exit status {code}"
 
 
 class _Pool(multiprocessing.pool.Pool):
