@@ -17,14 +17,16 @@ machine's load moves every kind alike.  The kinds:
 * ``near90 again``: the ``near90`` add repeated on the index it left (the idempotent
   second add: everything stored is "already indexed", nothing is judged twice).
 
-Each row says the articles judged (the in-order pass plus the judgements again) and
-the articles stored.  It asserts nothing; results go to benchmarks/README-containment.md.
+Each row says the articles judged (the in-order pass plus the judgements again), the
+articles signed and the CPU seconds of signing them (``dedup.index.run.sign``: since
+session 16 an article judged again is not signed again) and the articles stored.  It asserts nothing; results go to benchmarks/README-containment.md.
 Text: the word-bigram chain of ``bench_index.py`` over the eval-dev paragraphs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import random
 import shutil
@@ -64,7 +66,7 @@ def kinds(stored: list[str], fresh: list[str], n: int, seed: int) -> dict[str, l
             "near90": mixed_near, "exact90": mixed_exact}
 
 
-def add(idx: Index, items: list[tuple[str, str]], settle: bool, judged: list[int]) -> tuple[float, int]:
+def add(idx: Index, items: list[tuple[str, str]], settle: bool) -> tuple[float, int]:
     """CPU seconds of adding ``items`` (batches of BATCH_DOCUMENTS) and how many were stored."""
     once = idx._adding(Policy())
     stored = 0
@@ -90,14 +92,24 @@ def main() -> None:
     stored = articles(chain, args.stored, args.seed)
     fresh = articles(chain, args.add + args.add // 10, args.seed + 1)
     items = kinds(stored, fresh, args.add, args.seed)
-    judged: list[int] = []
-    real = index_package.run
+    counts = {"judged": 0, "signed": 0, "sign_cpu": 0.0}
+    real = index_package.decide
+    run_module = importlib.import_module("dedup.index.run")
+    real_sign = run_module.sign
 
-    def counted(store, inputs, *a, **k):  # the articles each in-order pass judges
-        judged.append(len(inputs))
-        return real(store, inputs, *a, **k)
+    def counted(store, batch, *a, **k):  # the articles each in-order pass judges
+        counts["judged"] += len(batch)
+        return real(store, batch, *a, **k)
 
-    index_package.run = counted
+    def signing(texts, *a, **k):  # the articles signed, and the CPU time of it
+        start = time.process_time()
+        try:
+            return real_sign(texts, *a, **k)
+        finally:
+            counts["signed"] += len(texts)
+            counts["sign_cpu"] += time.process_time() - start
+
+    index_package.decide, run_module.sign = counted, signing
     work = Path(tempfile.mkdtemp(prefix="bench-settle-"))
     try:
         with Index.open(work / "base.dedup") as idx:
@@ -114,26 +126,27 @@ def main() -> None:
                 for f in base:
                     shutil.copy(f, folder / f.name.replace("base", "i"))
                 with Index.open(folder / "i.dedup") as idx:
-                    judged.clear()
-                    cpu, kept = add(idx, items[kind], settle, judged)
-                    rows[name].append({"cpu": cpu, "judged": sum(judged), "stored": kept})
+                    counts.update(judged=0, signed=0, sign_cpu=0.0)
+                    cpu, kept = add(idx, items[kind], settle)
+                    rows[name].append({"cpu": cpu, "stored": kept, **counts})
                     if name == "near90":
-                        judged.clear()
-                        cpu, kept = add(idx, items[kind], True, judged)
-                        rows["near90 again"].append({"cpu": cpu, "judged": sum(judged), "stored": kept})
+                        counts.update(judged=0, signed=0, sign_cpu=0.0)
+                        cpu, kept = add(idx, items[kind], True)
+                        rows["near90 again"].append({"cpu": cpu, "stored": kept, **counts})
                 shutil.rmtree(folder)
     finally:
-        index_package.run = real
+        index_package.decide, run_module.sign = real, real_sign
         shutil.rmtree(work, ignore_errors=True)
     new = statistics.median(x["cpu"] for x in rows["new"])
     print(f"stored {args.stored}, add {args.add} articles, {args.rounds} rounds (CPU s of this process, "
           f"median and rounds)\n")
-    print("| add | CPU s | rounds | articles/CPU-s | vs new | judged | stored |")
-    print("|---|---|---|---|---|---|---|")
+    print("| add | CPU s | rounds | articles/CPU-s | vs new | judged | signed | signing CPU s | stored |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, runs in rows.items():
         cpu = statistics.median(x["cpu"] for x in runs)
         print(f"| {name} | {cpu:.2f} | {' '.join('%.2f' % x['cpu'] for x in runs)} | {args.add / cpu:.0f} | "
-              f"{cpu / new:.2f} | {runs[0]['judged']} | {runs[0]['stored']} |")
+              f"{cpu / new:.2f} | {runs[0]['judged']} | {runs[0]['signed']} | "
+              f"{statistics.median(x['sign_cpu'] for x in runs):.2f} | {runs[0]['stored']} |")
     if args.json:
         args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=1))
 

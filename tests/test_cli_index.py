@@ -218,7 +218,7 @@ def test_a_failed_add_says_what_it_had_committed(tmp_path, monkeypatch):
     docs = tmp_path / "docs"
     write_docs(docs, {f"d{i}.txt": prose(rng, 60) for i in range(5)})
     monkeypatch.setattr(dedup.index.jobs, "BATCH_DOCUMENTS", 2)
-    real, calls = Index._run, []  # the batch pass `index add` runs (dedup.index.settle)
+    real, calls = Index._decide, []  # the batch pass `index add` runs (dedup.index.settle)
 
     def full_after_one_batch(self, *args, **kwargs):
         calls.append(1)
@@ -226,7 +226,7 @@ def test_a_failed_add_says_what_it_had_committed(tmp_path, monkeypatch):
             raise IndexFull(f"{self.path}: cannot write to the index: disk full")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Index, "_run", full_after_one_batch)
+    monkeypatch.setattr(Index, "_decide", full_after_one_batch)
     result = run("index", "add", docs, "--db", tmp_path / "i.dedup")
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()

@@ -210,7 +210,7 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
         (tmp_path / f"d{i:03d}.txt").write_text("\n\n".join(prose(rng, 60) for _ in range(3)))
     db = tmp_path.parent / f"{tmp_path.name}.dedup"
     calls = []
-    real = Index._run  # the batch pass `index add` runs (dedup.index.settle)
+    real = Index._decide  # the batch pass `index add` runs (dedup.index.settle)
 
     def second_batch_crashes(self, *args, **kwargs):
         calls.append(1)
@@ -218,7 +218,7 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
             raise OSError(5, "Input/output error")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(Index, "_run", second_batch_crashes)
+    monkeypatch.setattr(Index, "_decide", second_batch_crashes)
     result = run("index", "add", tmp_path, "--db", db, "--base", tmp_path)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()

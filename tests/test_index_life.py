@@ -63,13 +63,13 @@ def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_p
     texts = [article(rng) for _ in range(3)]
     for i, text in enumerate(texts + [texts[0]]):  # d3 is a duplicate of d0: rejected
         (tmp_path / "docs" / f"d{i}.txt").write_text(text)
-    real = Index._run  # the batch pass `dedup index add` runs (dedup.index.settle)
+    real = Index._decide  # the batch pass `dedup index add` runs (dedup.index.settle)
 
     def fails_after(self, *args, **kwargs):
         real(self, *args, **kwargs)
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(Index, "_run", fails_after)
+    monkeypatch.setattr(Index, "_decide", fails_after)
     result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
     assert result.exit_code == 2
     [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]

@@ -41,13 +41,13 @@ def clusters(seed: int, n: int = 6, size: int = 4) -> tuple[list[tuple[str, str]
 def counting(monkeypatch) -> list[int]:
     """Patch the index's in-order pass to record how many articles each call judges."""
     calls: list[int] = []
-    real = run_module.run
+    real = run_module.decide
 
-    def spy(store, inputs, *args, **kwargs):
-        calls.append(len(inputs))
-        return real(store, inputs, *args, **kwargs)
+    def spy(store, batch, *args, **kwargs):
+        calls.append(len(batch))
+        return real(store, batch, *args, **kwargs)
 
-    monkeypatch.setattr("dedup.index.run", spy)
+    monkeypatch.setattr("dedup.index.decide", spy)
     return calls
 
 
@@ -176,3 +176,105 @@ def test_index_add_keeps_the_rejected_documents_in_tmp_dir(tmp_path, monkeypatch
     assert folders == ["spill"]
     missing = CliRunner().invoke(main, ["index", "add", "in", "--db", "i.dedup", "--tmp-dir", "nowhere"])
     assert missing.exit_code == 2 and "nowhere" in missing.output and "does not exist" in missing.output
+
+
+def signing(monkeypatch) -> list[int]:
+    """Patch the index's signing of a batch to record how many articles each call signs."""
+    signed: list[int] = []
+    real = run_module.sign
+
+    def spy(texts, *args, **kwargs):
+        signed.append(len(texts))
+        return real(texts, *args, **kwargs)
+
+    monkeypatch.setattr(run_module, "sign", spy)
+    return signed
+
+
+def test_an_add_signs_each_article_once_however_often_it_is_judged(tmp_path, monkeypatch):
+    """Judging again reuses the signatures of the first pass (review R16): in
+    ``add_many`` and over a whole ``dedup index add``, each article is signed once
+    although the rejected copies are judged twice (before: once per judgement)."""
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    rng = random.Random(3)
+    original = story(rng)
+    batch = [("orig", original)] + [(f"copy{k}", original) for k in range(5)] + [("late", story(rng))]
+    calls, signed = counting(monkeypatch), signing(monkeypatch)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        verdicts = idx.add_many(batch)
+    assert calls == [7, 1] and sum(signed) == 7, (calls, signed)
+    assert [v.added for v in verdicts] == [True] + [False] * 5 + [True]
+    (tmp_path / "in").mkdir()
+    for doc_id, text in batch:
+        (tmp_path / "in" / f"{doc_id}.txt").write_text(text, encoding="utf-8")
+    calls.clear(), signed.clear()
+    monkeypatch.chdir(tmp_path)
+    added = CliRunner().invoke(main, ["index", "add", "in", "--db", "cli.dedup"])
+    assert added.exit_code == 1 and "2 added, 5 rejected" in added.stdout, added.stdout
+    assert sum(calls) > 7 and sum(signed) == 7, (calls, signed)  # judged again, signed once
+
+
+SIGN_PAUSED = r"""
+import importlib, json, sys, time
+from pathlib import Path
+from dedup.index import Index
+
+url, folder = sys.argv[1], Path(sys.argv[2])
+run_module = importlib.import_module("dedup.index.run")
+real = run_module.sign
+
+def paused(texts, *args, **kwargs):  # signing, until the other process has added its batch
+    (folder / "signing").touch()
+    for _ in range(600):
+        if (folder / "other-done").exists():
+            break
+        time.sleep(0.1)
+    return real(texts, *args, **kwargs)
+
+run_module.sign = paused
+with Index.open(url) as idx:
+    verdicts = idx.add_many(json.loads((folder / "batch.json").read_text()))
+print(sum(v.added for v in verdicts))
+"""
+
+
+def test_an_add_many_signing_holds_no_lock_against_another_process(backend, tmp_path):
+    """Review R16: a process's ``add_many`` signs its batch before it takes the write
+    lock, so another process's ``add_many`` goes ahead while the first is still signing
+    (before: the first held the lock through signing, and the second waited out its
+    ``busy_timeout``, then failed)."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    rng = random.Random(11)
+    Index.open(backend.url).close()
+    (tmp_path / "batch.json").write_text(json.dumps([{"id": f"p{k}", "text": story(rng)} for k in range(4)]))
+    other = [(f"q{k}", story(rng)) for k in range(4)]
+    first = subprocess.Popen([sys.executable, "-c", SIGN_PAUSED, backend.url, str(tmp_path)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):
+            if (tmp_path / "signing").exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert (tmp_path / "signing").exists(), first.communicate()
+        time.sleep(0.3)  # well inside its signing: the old code held the lock by now
+        try:
+            with Index.open(backend.url, busy_timeout=2) as idx:
+                verdicts = idx.add_many(other)
+        finally:
+            (tmp_path / "other-done").touch()
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert [v.added for v in verdicts] == [True] * 4, [v.reason for v in verdicts]
+    assert first.returncode == 0 and out.split() == ["4"], err
+    with Index.open(backend.url) as idx:
+        assert len(idx) == 8

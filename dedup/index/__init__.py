@@ -39,7 +39,7 @@ from ..storage import BUSY_TIMEOUT, Compacting, Leased, Maintained, Storage, Sto
 from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from .items import BadDocument, Input, Item, digest, input_of, raised
-from .run import run
+from .run import Prepared, decide, prepare
 from .settle import Adder, Settling
 from .signing import DERIVE
 
@@ -158,13 +158,14 @@ class Index:
         (:mod:`dedup.index.settle`): adding the same batch again stores nothing and gives
         the same verdicts.  Of near-duplicates within the batch, the first in its order
         is stored.  Extra keys of dict items are stored as metadata."""
-        inputs, policy = [input_of(i) for i in items], Policy.of(policy, self.policy)
+        policy = Policy.of(policy, self.policy)
         settling = Settling(policy, batch=BATCH_DOCUMENTS)
         add = self._adding(policy, optimize=False)
-        if isinstance(self._store, Leased):  # prepared outside the write lock (R3)
+        batch = add.prepare([input_of(i) for i in items])  # signed once, outside the write lock (R3,
+        if isinstance(self._store, Leased):  # R16); what settling judges again is not signed again
             self._store.warm()
         with self._store.transaction(write=True):
-            verdicts = settling.judge(add, inputs)
+            verdicts = settling.judge(add, batch)
             settling.settle(add, verdicts)
         if self.auto_optimize:
             self._optimize_if_behind()
@@ -347,22 +348,27 @@ class Index:
 
     # -- the work ------------------------------------------------------------------
 
-    def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
-             changed: Optional[list[bool]] = None, optimize: bool = True) -> list[Verdict]:
+    def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
         """Verdicts on a batch, and with ``write`` the batch stored as the policy says
-        (:func:`dedup.index.run.run`; ``changed``: see there); then, with ``optimize``,
-        a new bucket file if one is due."""
-        verdicts = run(self._store, inputs, policy, write, judge, self._executor, changed)
+        (:func:`dedup.index.run.prepare`, then :meth:`_decide`)."""
+        return self._decide(prepare(inputs, self.settings, self._executor), policy, write, judge)
+
+    def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
+                changed: Optional[list[bool]] = None, optimize: bool = True) -> list[Verdict]:
+        """Verdicts on a prepared batch, and with ``write`` the batch stored as the policy
+        says (:func:`dedup.index.run.decide`; ``changed``: see there); then, with
+        ``optimize``, a new bucket file if one is due."""
+        verdicts = decide(self._store, batch, policy, write, judge, changed)
         if write and judge and optimize and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts
 
     def _adding(self, policy: Policy, optimize: bool = True) -> Adder:
         """One in-order pass of an add under ``policy``, as :mod:`.settle` calls it."""
-        def add(inputs: Sequence[Input]) -> tuple[list[Verdict], list[bool]]:
-            changed = [False] * len(inputs)
-            return self._run(inputs, policy, write=True, changed=changed, optimize=optimize), changed
-        return add
+        def apply(batch: Prepared) -> tuple[list[Verdict], list[bool]]:
+            changed = [False] * len(batch)
+            return self._decide(batch, policy, write=True, changed=changed, optimize=optimize), changed
+        return Adder(lambda inputs: prepare(inputs, self.settings, self._executor), apply)
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:

@@ -101,7 +101,7 @@ def add_paths(
                 batch = list(islice(docs, BATCH_DOCUMENTS))
                 if not batch:
                     break
-                job.keep(batch, settling.judge(add, [input_of(item) for item in batch]))
+                job.keep(batch, settling.judge(add, add.prepare([input_of(item) for item in batch])))
             batch = []
             settling.settle(add, job.verdicts)
     except BaseException as err:  # an error or a signal: say what stays committed

@@ -1,16 +1,20 @@
 """An add or check of a batch of articles, decided as adding (checking) them one at a
-time would, in one storage transaction: one signing pass, one look-up of the whole
-batch (:mod:`.query`), the batch compared with itself (:mod:`.batch`), then an in-order
-pass that decides each article (:mod:`.judge`) and one bulk write at the end."""
+time would, in two steps: :func:`prepare` signs the batch (one vectorized pass, before
+any lock is taken: it reads nothing stored), then :func:`decide`, in one storage
+transaction, looks the whole batch up (:mod:`.query`), compares it with itself
+(:mod:`.batch`), decides each article in order (:mod:`.judge`) and writes once at the
+end.  A :class:`Prepared` batch can be decided again, in part (:meth:`Prepared.take`),
+without being signed again: what :mod:`.settle` does."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 import numpy as np
 
+from ..settings import Settings
 from ..storage.optional import Leased, Prefetching
 from ..storage.protocol import NewDocument, Storage
 from ..verdict import Policy, Verdict
@@ -19,30 +23,94 @@ from .batch import earlier_related
 from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem
 from .query import look_up
-from .signing import Executor, banded, new_document, sign
+from .signing import Executor, Signed, banded, new_document, sign
 from .tallies import first_judged, judged_texts, tallied, text_keys
 
 
-def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True,
-        executor: Optional[Executor] = None, changed: Optional[list[bool]] = None) -> list[Verdict]:
-    """Verdicts on a batch, and with ``write`` the batch stored as the policy says,
-    exactly as adding its articles one at a time would (see :mod:`.batch`): one
-    signing pass, one look-up of the whole batch, the batch compared with itself,
-    then an in-order pass that decides each article, one bulk write at the end.
-    ``changed`` (one entry per input) is set where an article changed the index:
-    stored, or its text counted in the boilerplate tallies (:mod:`.settle`)."""
-    verdicts: list[Optional[Verdict]] = [None] * len(inputs)
-    good: list[int] = []
-    for i, inp in enumerate(inputs):
-        bad = problem(inp)
-        if bad:
-            verdicts[i] = Verdict(name_of(inp.doc_id), policy.action, error=bad)
-        else:
-            good.append(i)
-    s = store.settings
-    signed = sign([inputs[i].text for i in good], s, executor)
+@dataclass(frozen=True)
+class Prepared:
+    """A batch of articles as signed, before anything stored is read: the ``inputs``,
+    why each bad one cannot be checked (``problems``: ``None`` for a good one), the
+    ``good`` ones' positions in ``inputs`` (ascending), their signatures (``signed``:
+    article ``d`` is ``inputs[good[d]]``), the articles with a paragraph long enough to
+    compare (``comparable``, numbers into ``good``) and each good text's tally key
+    (``keys``, :func:`~.tallies.text_keys`)."""
+
+    inputs: list[Input]
+    problems: list[Optional[str]]
+    good: np.ndarray
+    signed: Signed
+    comparable: np.ndarray
+    keys: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def take(self, positions: Sequence[int]) -> "Prepared":
+        """The articles at ``positions`` (into ``inputs``, in that order), signatures
+        and all, without signing anything again."""
+        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
+        where = np.full(len(self.inputs), -1, dtype=np.int64)
+        where[self.good] = np.arange(len(self.good))
+        mine = where[positions]
+        kept = np.flatnonzero(mine >= 0)
+        docs = mine[kept]
+        long_enough = np.zeros(len(self.good), dtype=bool)
+        long_enough[self.comparable] = True
+        return Prepared(
+            inputs=[self.inputs[k] for k in positions.tolist()],
+            problems=[self.problems[k] for k in positions.tolist()],
+            good=kept,
+            signed=self.signed.take(docs),
+            comparable=np.flatnonzero(long_enough[docs]),
+            keys=self.keys[docs],
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence["Prepared"]) -> "Prepared":
+        """The batches ``parts`` (at least one) as one, in order."""
+        inputs_before = np.cumsum([0] + [len(p.inputs) for p in parts])
+        good_before = np.cumsum([0] + [len(p.good) for p in parts])
+        return cls(
+            inputs=[inp for p in parts for inp in p.inputs],
+            problems=[bad for p in parts for bad in p.problems],
+            good=np.concatenate([p.good + b for p, b in zip(parts, inputs_before)]),
+            signed=Signed.concat([p.signed for p in parts]),
+            comparable=np.concatenate([p.comparable + b for p, b in zip(parts, good_before)]),
+            keys=np.concatenate([p.keys for p in parts]),
+        )
+
+
+def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None) -> Prepared:
+    """``inputs`` checked for problems (:func:`~.items.problem`) and the good ones signed
+    in one vectorized pass (:func:`~.signing.sign`, on ``executor``'s workers for a
+    large batch).  Reads nothing stored, so it runs before any lock is taken."""
+    inputs = list(inputs)
+    problems = [problem(inp) for inp in inputs]
+    good = np.array([i for i, bad in enumerate(problems) if not bad], dtype=np.int64)
+    texts = [inputs[i].text for i in good.tolist()]
+    signed = sign(texts, s, executor)
     comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
                                             minlength=len(good)))
+    return Prepared(inputs, problems, good, signed, comparable, text_keys(texts))
+
+
+def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
+           changed: Optional[list[bool]] = None) -> list[Verdict]:
+    """Verdicts on a :func:`prepared <prepare>` batch, and with ``write`` the batch
+    stored as the policy says, exactly as adding its articles one at a time would (see
+    :mod:`.batch`): in one storage transaction, one look-up of the whole batch, the
+    batch compared with itself, then an in-order pass that decides each article, one
+    bulk write at the end.  ``changed`` (one entry per input) is set where an article
+    changed the index: stored, or its text counted in the boilerplate tallies
+    (:mod:`.settle`)."""
+    inputs, signed = batch.inputs, batch.signed
+    verdicts: list[Optional[Verdict]] = [
+        None if bad is None else Verdict(name_of(inp.doc_id), policy.action, error=bad)
+        for inp, bad in zip(inputs, batch.problems)]
+    good = batch.good.tolist()
+    comparable = batch.comparable
+    s = store.settings
     if write and judge and isinstance(store, Leased):  # prepared outside the write lock (R3)
         store.warm()
     with store.transaction(write):
@@ -59,7 +127,7 @@ def run(store: Storage, inputs: Sequence[Input], policy: Policy, write: bool, ju
         # One tally read of the batch's text keys serves both this and the look-up's
         # site-frame recurrence (``judged_before``).
         texts = [inputs[i].text for i in good]
-        keys = text_keys(texts)
+        keys = batch.keys
         tallied_texts = counted.any() or (s.boilerplate and judge)
         if isinstance(store, Prefetching):  # the batch's own keys in one round trip (Redis)
             none = np.zeros(0, np.uint64)

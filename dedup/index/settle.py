@@ -35,20 +35,34 @@ What is judged again -- the cost (``benchmarks/README-containment.md``):
 
 from __future__ import annotations
 
-import json
+import pickle
 import tempfile
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence
 
 from ..verdict import Policy, Verdict
 from .items import Input, digest
+from .run import Prepared
 
 #: Rounds of judging again at most (each judges the articles still rejected that are due).
 SETTLE_ROUNDS = 4
 
-#: One in-order pass of an add over some articles: their verdicts and, for each, whether
-#: it changed the index (stored, or its text counted in the tallies).
-Adder = Callable[[Sequence[Input]], tuple[list[Verdict], list[bool]]]
+
+@dataclass(frozen=True)
+class Adder:
+    """One in-order pass of an add, in its two steps (:mod:`.run`): ``prepare`` signs
+    articles (before any lock is taken), ``apply`` judges and stores a prepared batch in
+    a write transaction and returns its verdicts and, for each article, whether it
+    changed the index (stored, or its text counted in the tallies).  Judging again
+    applies the same prepared articles again: an article is signed once per add."""
+
+    prepare: Callable[[Sequence[Input]], Prepared]
+    apply: Callable[[Prepared], tuple[list[Verdict], list[bool]]]
+
+    def __call__(self, inputs: Sequence[Input]) -> tuple[list[Verdict], list[bool]]:
+        """One pass over ``inputs``: signed, then applied."""
+        return self.apply(self.prepare(inputs))
 
 
 def judged_out(verdict: Verdict) -> bool:
@@ -62,13 +76,16 @@ def exact_copy(verdict: Verdict) -> bool:
 
 
 class Settling:
-    """The articles an add did not store, waiting to be judged again (:func:`settle`).
+    """The articles an add did not store, waiting to be judged again (:func:`settle`),
+    each with its signatures (:class:`~.run.Prepared`), so none is signed twice.
 
     ``spill``: they wait in a temporary file in ``folder`` (the system's default when
-    ``None``), so memory stays a batch for an add of any size; else in memory.  Articles
-    are numbered by ``position`` in the order :meth:`judge` saw them (its verdict list's
-    index).  ``flight`` holds the articles being judged again, for a caller that must say
-    what an interruption left stored."""
+    ``None``), so what an add of any size holds in memory is a batch in flight and a
+    few numbers per waiting article (nothing for one stored or settled); else in
+    memory, as parts of the prepared batches they came in.  Articles are numbered by
+    ``position`` in the order :meth:`judge` saw them (its verdict list's index).
+    ``flight`` holds the articles being judged again, for a caller that must say what
+    an interruption left stored."""
 
     def __init__(self, policy: Policy, *, spill: bool = False, folder: Optional[str] = None,
                  batch: int = 256) -> None:
@@ -76,10 +93,12 @@ class Settling:
         self.batch = batch
         self.flight: list[Input] = []
         self._file = tempfile.TemporaryFile(dir=folder) if spill else None
-        self._waiting: dict[int, object] = {}  # position -> Input, or (offset, size) in the file
-        self._at: dict[int, int] = {}  # position -> tick of its last judgement
+        # position -> where its prepared article is ((batch, number) in memory, or
+        # (offset, size) in the file), the tick of its last judgement and its id
+        self._waiting: dict[int, tuple[object, int, Optional[str]]] = {}
         self._copies: dict[int, str] = {}  # position -> digest of its text, for exact copies
-        self._stored_ids: set[str] = set()
+        self._ids: Counter = Counter()  # ids of the waiting articles
+        self._stored_ids: set[str] = set()  # of those, the ids some later article stored
         self._tick = 0
         self._changed = -1  # tick of the last judgement that changed the index
         self._seen = 0
@@ -88,18 +107,18 @@ class Settling:
         if self._file is not None:
             self._file.close()
 
-    def judge(self, add: Adder, inputs: Sequence[Input]) -> list[Verdict]:
-        """The first, in-order pass over ``inputs`` (the next positions), recorded."""
-        verdicts, changed = add(inputs)
-        first, self._seen = self._seen, self._seen + len(inputs)
-        self._record(range(first, self._seen), inputs, verdicts, changed)
+    def judge(self, add: Adder, batch: Prepared) -> list[Verdict]:
+        """The first, in-order pass over ``batch`` (the next positions), recorded."""
+        verdicts, changed = add.apply(batch)
+        first, self._seen = self._seen, self._seen + len(batch)
+        self._record(range(first, self._seen), batch, verdicts, changed)
         return verdicts
 
     def settle(self, add: Adder, verdicts: list[Verdict]) -> None:
         """Judge the waiting articles again (module docstring), writing each one's new
         verdict into ``verdicts`` (indexed by position)."""
         for _ in range(SETTLE_ROUNDS):
-            due = [k for k in sorted(self._waiting) if self._at[k] < self._changed]
+            due = [k for k in sorted(self._waiting) if self._waiting[k][1] < self._changed]
             if not due:
                 return
             others = [k for k in due if k not in self._copies]
@@ -115,49 +134,74 @@ class Settling:
                 mine = verdicts[k].doc_id
                 if k != rep and rep in self._waiting and mine not in self._stored_ids:
                     verdicts[k] = replace(verdicts[rep], doc_id=mine)
-                    self._at[k] = self._at[rep]
+                    self._waiting[k] = (self._waiting[k][0], self._waiting[rep][1], self._waiting[k][2])
 
     def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
         for lo in range(0, len(positions), self.batch):
             part = positions[lo : lo + self.batch]
-            self.flight[:] = [self._get(k) for k in part]
-            new, changed = add(self.flight)
+            batch = self._get(part)
+            self.flight[:] = batch.inputs
+            new, changed = add.apply(batch)
             for k, v in zip(part, new):
                 verdicts[k] = v
-            self._record(part, self.flight, new, changed)
+            self._record(part, batch, new, changed)
             self.flight.clear()
 
-    def _record(self, positions: Sequence[int], inputs: Sequence[Input], verdicts: Sequence[Verdict],
+    def _record(self, positions: Sequence[int], batch: Prepared, verdicts: Sequence[Verdict],
                 changed: Sequence[bool]) -> None:
-        for k, inp, v, c in zip(positions, inputs, verdicts, changed):
-            self._at[k], self._tick = self._tick, self._tick + 1
+        """Each article of ``batch`` (at ``positions``) judged: kept waiting or released."""
+        for j, (k, v, c) in enumerate(zip(positions, verdicts, changed)):
+            tick, self._tick = self._tick, self._tick + 1
             if c:
-                self._changed = self._at[k]
-            if v.added and v.doc_id is not None:
+                self._changed = tick
+            if v.added and v.doc_id in self._ids:
                 self._stored_ids.add(v.doc_id)
             if not judged_out(v):
-                self._waiting.pop(k, None)
-                self._copies.pop(k, None)
+                self._release(k)
                 continue
+            where = self._waiting[k][0] if k in self._waiting else self._put(batch, j)
             if k not in self._waiting:
-                self._waiting[k] = self._put(inp)
+                self._ids[v.doc_id] += 1
+            self._waiting[k] = (where, tick, v.doc_id)
             if exact_copy(v) and not self.policy.replace:
-                self._copies[k] = digest(inp.text)
+                self._copies[k] = digest(batch.inputs[j].text)
             else:
                 self._copies.pop(k, None)
 
-    def _put(self, inp: Input) -> object:
+    def _release(self, k: int) -> None:
+        """Forget position ``k`` (stored, or settled): nothing of it is kept."""
+        entry = self._waiting.pop(k, None)
+        self._copies.pop(k, None)
+        if entry is not None:
+            doc_id = entry[2]
+            self._ids[doc_id] -= 1
+            if not self._ids[doc_id]:
+                del self._ids[doc_id]
+                self._stored_ids.discard(doc_id)
+
+    def _put(self, batch: Prepared, j: int) -> object:
         if self._file is None:
-            return inp
-        data = json.dumps([inp.doc_id, inp.text, inp.meta]).encode()
+            return batch, j
+        data = pickle.dumps(batch.take([j]), protocol=pickle.HIGHEST_PROTOCOL)
         offset = self._file.seek(0, 2)
         self._file.write(data)
         return offset, len(data)
 
-    def _get(self, k: int) -> Input:
-        where = self._waiting[k]
-        if self._file is None:
-            return where  # type: ignore[return-value]
-        offset, size = where  # type: ignore[misc]
-        self._file.seek(offset)
-        return Input(*json.loads(self._file.read(size)))
+    def _get(self, positions: Sequence[int]) -> Prepared:
+        """The waiting articles at ``positions`` as one prepared batch, in that order."""
+        if self._file is not None:
+            parts = []
+            for k in positions:
+                offset, size = self._waiting[k][0]  # type: ignore[misc]
+                self._file.seek(offset)
+                parts.append(pickle.loads(self._file.read(size)))
+            return Prepared.concat(parts)
+        runs: list[tuple[Prepared, list[int]]] = []  # consecutive articles of one batch taken together
+        for k in positions:
+            batch, j = self._waiting[k][0]  # type: ignore[misc]
+            if runs and runs[-1][0] is batch:
+                runs[-1][1].append(j)
+            else:
+                runs.append((batch, [j]))
+        parts = [batch.take(js) for batch, js in runs]
+        return parts[0] if len(parts) == 1 else Prepared.concat(parts)

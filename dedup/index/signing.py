@@ -54,6 +54,45 @@ class Signed:
     doc_keys: np.ndarray
     doc_bands: np.ndarray  # (documents, bands)
 
+    def take(self, docs: np.ndarray) -> "Signed":
+        """Articles ``docs`` (numbers into this batch, in that order) as a batch of their
+        own: every array sliced, nothing signed again (shingle sets too, once computed)."""
+        docs = np.asarray(docs, dtype=np.int64)
+        counts = self.first[docs + 1] - self.first[docs]
+        paras = ranges(self.first[docs], counts)
+        c = self.corpus
+        corpus = Corpus(
+            documents=[c.documents[d] for d in docs.tolist()],
+            para_doc=np.repeat(np.arange(len(docs), dtype=np.int64), counts),
+            para_index=c.para_index[paras],
+            para_start=c.para_start[paras],
+            para_end=c.para_end[paras],
+            para_words=c.para_words[paras],
+            para_key=c.para_key[paras],
+            para_preview=[c.para_preview[p] for p in paras.tolist()],
+            shingles=c.shingles.take(paras),
+            signatures=c.signatures[paras],
+        )
+        taken = Signed(corpus=corpus, first=offsets_from_counts(counts), para_bands=self.para_bands[paras],
+                       doc_signatures=self.doc_signatures[docs], doc_keys=self.doc_keys[docs],
+                       doc_bands=self.doc_bands[docs])
+        if "sets" in self.__dict__:  # the cached property, computed: kept
+            taken.__dict__["sets"] = take_sets(self.sets, paras)
+        return taken
+
+    @classmethod
+    def concat(cls, parts: Sequence["Signed"]) -> "Signed":
+        """The batches ``parts`` (at least one) as one, in order (articles renumbered)."""
+        corpus = Corpus.concat([p.corpus for p in parts], parts[0].doc_signatures.shape[1])
+        return cls(
+            corpus=corpus,
+            first=corpus.doc_offsets(),
+            para_bands=np.concatenate([p.para_bands for p in parts]),
+            doc_signatures=np.concatenate([p.doc_signatures for p in parts]),
+            doc_keys=np.concatenate([p.doc_keys for p in parts]),
+            doc_bands=np.concatenate([p.doc_bands for p in parts]),
+        )
+
     def eligible(self, d: int, min_tokens: int) -> tuple[int, int, np.ndarray]:
         """Article ``d``'s paragraph range and its paragraphs long enough to compare."""
         lo, hi = int(self.first[d]), int(self.first[d + 1])
