@@ -186,8 +186,10 @@ class _StagePeak(_Peak):
         self.stages: dict[str, int] = {}
         self.bases: dict[str, int] = {}
         self.growth: dict[str, int] = {}
+        self.growth_anon: dict[str, int] = {}  # the same, of RSS less shared pages
         self.held: dict[str, tuple[int, int, int]] = {}  # per stage, at a task's start: see begin
-        self.task: tuple[str, int, int] | None = None  # (stage, RSS at its start, peak so far)
+        # (stage, RSS at its start, peak so far, and the same of RSS less shared pages)
+        self.task: tuple[str, int, int, int, int] | None = None
         super().__init__()
 
     def sample(self) -> None:
@@ -195,7 +197,8 @@ class _StagePeak(_Peak):
 
         super().sample()
         try:
-            rss = self.process.memory_info().rss
+            info = self.process.memory_info()
+            rss, anon = info.rss, info.rss - info.shared
             running = {key_split(ts.key) for ts in list(self.worker.state.executing)}
         except Exception:
             return
@@ -203,13 +206,14 @@ class _StagePeak(_Peak):
             self.stages[stage] = max(self.stages.get(stage, 0), rss)
         task = self.task
         if task is not None:
-            self.task = (task[0], task[1], max(task[2], rss))
+            self.task = (task[0], task[1], max(task[2], rss), task[3], max(task[4], anon))
 
     def begin(self, key) -> None:
         from dask.utils import key_split
 
-        rss = self.process.memory_info().rss
-        self.task = (key_split(key), rss, rss)
+        info = self.process.memory_info()
+        rss, anon = info.rss, info.rss - info.shared
+        self.task = (key_split(key), rss, rss, anon, anon)
         held = _held()
         stage = key_split(key)
         self.held[stage] = tuple(max(a, b) for a, b in zip(self.held.get(stage, (0, 0, 0)), held))
@@ -218,10 +222,12 @@ class _StagePeak(_Peak):
         task, self.task = self.task, None
         if task is None:
             return
-        stage, base, peak = task
-        peak = max(peak, self.process.memory_info().rss)
+        stage, base, peak, anon_base, anon_peak = task
+        info = self.process.memory_info()
+        peak, anon_peak = max(peak, info.rss), max(anon_peak, info.rss - info.shared)
         self.bases[stage] = max(self.bases.get(stage, 0), base)
         self.growth[stage] = max(self.growth.get(stage, 0), peak - base)
+        self.growth_anon[stage] = max(self.growth_anon.get(stage, 0), anon_peak - anon_base)
 
 
 def _held() -> tuple[int, int, int]:
@@ -267,7 +273,7 @@ def _worker_peak(dask_worker) -> tuple[int, int]:
 
 def _worker_stage_peaks(dask_worker) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict]:
     sampler = dask_worker.plugins["peak-rss"].sampler
-    return sampler.stages, sampler.bases, sampler.growth, sampler.held
+    return sampler.stages, sampler.bases, sampler.growth, sampler.held, sampler.growth_anon
 
 
 def _commit() -> str:
@@ -297,6 +303,7 @@ def run(engine: str, corpus: Path) -> dict:
     stages: dict[str, float] = {}  # Dask only: largest worker RSS while each stage ran, MB
     bases: dict[str, float] = {}  # Dask only: largest worker RSS a task of each stage started at, MB
     growth: dict[str, float] = {}  # Dask only: largest RSS growth during one task of each stage, MB
+    growth_anon: dict[str, float] = {}  # Dask only: the same of RSS less shared pages, MB
     held: dict[str, tuple] = {}  # Dask only: largest anonymous / file-backed MB, stage files mapped, at a task's start
     tasks: dict[str, int] = {}  # Dask only: tasks per stage, and their compute seconds in all
     seconds: dict[str, float] = {}
@@ -305,14 +312,19 @@ def run(engine: str, corpus: Path) -> dict:
     if engine == "dask":
         import logging
 
+        import dask
         from dask.utils import key_split
         from distributed import LocalCluster, WorkerPlugin, get_task_stream
+
+        from dedup.plan.dask import WORKER_CONFIG
 
         plugin = type("PeakMemoryPlugin", (PeakMemory, WorkerPlugin), {})()
         measured = False
         try:
-            with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                              dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+            # the workers started as the engine's own cluster starts them (Dask's profiler off)
+            with dask.config.set(WORKER_CONFIG), LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
                 client = cluster.get_client()
                 client.register_plugin(plugin)
                 ready = time.perf_counter()
@@ -327,7 +339,7 @@ def run(engine: str, corpus: Path) -> dict:
                     seconds[name] = seconds.get(name, 0.0) + busy
                 peaks = sorted(client.run(_worker_peak).values())
                 workers, anon = [p for p, _ in peaks], [a for _, a in peaks]
-                for peaks, starts, grown, kept in client.run(_worker_stage_peaks).values():
+                for peaks, starts, grown, kept, grown_anon in client.run(_worker_stage_peaks).values():
                     for name, (anon_b, file_b, maps) in kept.items():
                         a, f, m = held.get(name, (0.0, 0.0, 0))
                         held[name] = (max(a, anon_b / 2**20), max(f, file_b / 2**20), max(m, maps))
@@ -337,6 +349,8 @@ def run(engine: str, corpus: Path) -> dict:
                         bases[name] = max(bases.get(name, 0), rss / 2**20)
                     for name, rss in grown.items():
                         growth[name] = max(growth.get(name, 0), rss / 2**20)
+                    for name, anon_b in grown_anon.items():
+                        growth_anon[name] = max(growth_anon.get(name, 0), anon_b / 2**20)
                 worker_cpu = sum(client.run(_worker_cpu).values())
                 client.close()
                 measured = True
@@ -393,7 +407,8 @@ def run(engine: str, corpus: Path) -> dict:
         "worker_peaks_mb": [w / 2**20 for w in workers], "worker_anon_mb": [a / 2**20 for a in anon],
         "stage_tasks": tasks, "stage_compute_s": seconds, "code": _commit(),
         "pairs": len(result.pairs), "groups": len(result.groups), "documents": len(result.documents),
-        "stage_peaks_mb": stages, "stage_base_mb": bases, "stage_growth_mb": growth, "stage_held": held, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
+        "stage_peaks_mb": stages, "stage_base_mb": bases, "stage_growth_mb": growth,
+        "stage_growth_anon_mb": growth_anon, "stage_held": held, "digest": written.sha.hexdigest(), "load_start": load_start, "load": os.getloadavg()[0],
     }
 
 
@@ -429,8 +444,11 @@ def render(manifest: dict, rows: list[dict]) -> str:
                       + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks) + "."]
         if r.get("stage_growth_mb"):
             grown = sorted(r["stage_growth_mb"].items(), key=lambda kv: -kv[1])
-            lines += ["", "Per task (Dask), largest RSS a task started at / largest growth during one task: "
-                      + ", ".join(f"{name} {r['stage_base_mb'].get(name, 0):,.0f} / {mb:,.0f} MB" for name, mb in grown)
+            anon = r.get("stage_growth_anon_mb", {})
+            lines += ["", "Per task (Dask), largest RSS a task started at / largest growth during one task"
+                      + (" (of RSS less shared pages)" if anon else "") + ": "
+                      + ", ".join(f"{name} {r['stage_base_mb'].get(name, 0):,.0f} / {mb:,.0f}"
+                                  + (f" ({anon[name]:,.0f})" if name in anon else "") + " MB" for name, mb in grown)
                       + "."]
         if r.get("stage_held"):
             kept = sorted(r["stage_held"].items(), key=lambda kv: -kv[1][0])

@@ -436,6 +436,22 @@ def test_own_local_cluster_logs_only_critical_messages():
             executor.map(divmod, [(1, 0)])
 
 
+def _profiling(dask_worker) -> bool:
+    return "profile-cycle" in dask_worker.periodic_callbacks
+
+
+def test_own_local_cluster_workers_keep_no_profile():
+    """The workers of the executor's own cluster run without Dask's statistical
+    profiler, whose call trees (one a second, for 1,000 s) were what a worker's memory
+    between tasks grew by (dask.WORKER_CONFIG); the caller's configuration is left as it was."""
+    import dask
+
+    before = dask.config.get("distributed.worker.profile.enabled")
+    with dask_engine.DaskExecutor(workers=1) as executor:
+        assert list(executor.client.run(_profiling).values()) == [False]
+    assert dask.config.get("distributed.worker.profile.enabled") == before
+
+
 _LOSE_A_WORKER = """
 import os, signal, time
 from dedup.plan import dask as dask_engine

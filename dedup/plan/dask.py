@@ -61,6 +61,16 @@ from .shield import held_signals, interrupts_stay_in_main_thread
 CONNECT_TIMEOUT = 10
 #: Seconds to wait for a killed worker, or for the resource tracker, to end.
 STOP_GRACE = 2.0
+#: Dask settings the executor's own ``LocalCluster`` starts its workers with.  Dask's
+#: statistical profiler is off: it samples each worker's stack every 10 ms and keeps one
+#: call tree per second for the last 1,000 seconds (``distributed.admin.low-level-log-length``),
+#: so a worker's memory between tasks grew with the scan's wall time until ~17 minutes in
+#: -- ~13 MB of Python objects per worker over a 3-minute scan, the growth of the memory a
+#: worker held between tasks that session 15 could not place (benchmarks/probe_held.py,
+#: benchmarks/README.md).  Nobody reads those trees: the dashboard is on a random
+#: loopback port and closes with the scan.  A cluster given by address keeps its own
+#: configuration (the README says how to turn the profiler off there).
+WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 
 class DaskUnavailable(RuntimeError):
@@ -123,7 +133,7 @@ class DaskExecutor:
                 # nanny starts another: the signal, delivered as the block ends, is what the
                 # caller gets.
                 failed: Optional[Exception] = None
-                with held_signals(), self._own.folder():
+                with held_signals(), self._own.config():
                     try:
                         self._cluster = distributed.LocalCluster(
                             n_workers=self.workers or available_cpus(), threads_per_worker=1, processes=True,
@@ -259,12 +269,13 @@ class _OwnProcesses:
         self.root = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-dask-"))
 
     @contextlib.contextmanager
-    def folder(self) -> Iterator[None]:
-        """Within the block, Dask's ``temporary-directory`` is :attr:`root` (the
-        worker processes started meanwhile inherit it)."""
+    def config(self) -> Iterator[None]:
+        """Within the block, Dask's ``temporary-directory`` is :attr:`root` and the
+        settings of :data:`WORKER_CONFIG` hold (the worker processes started meanwhile
+        inherit them)."""
         import dask
 
-        with dask.config.set({"temporary-directory": str(self.root)}):
+        with dask.config.set({"temporary-directory": str(self.root), **WORKER_CONFIG}):
             yield
 
     def end(self) -> None:
