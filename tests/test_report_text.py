@@ -115,3 +115,42 @@ def test_scan_warnings_are_rendered_in_text_and_json_lines():
     write_report(result, "jsonl", out)
     assert json.loads(out.getvalue().splitlines()[-1]) == {
         "kind": "warning", "path": "feed.jsonl#7", "warning": "id '7' used again on line 9\x1b[2J"}
+
+
+def _with_errors_and_warnings(errors: int, warnings: int):
+    from dedup.readers import ReadError, ReadWarning
+
+    result = scan_documents([Document("a.txt", "The harbour bridge closes to lorries next month after "
+                                               "engineers found corrosion in its main supports.")])
+    result.errors = [ReadError(f"bad{i:03d}.txt", "binary file (NUL byte at offset 0)") for i in range(errors)]
+    result.warnings = [ReadWarning(f"r{i:03d}.txt", "not read: a text report written by dedup") for i in range(warnings)]
+    return result
+
+
+def _text(result, fmt="text", **options) -> str:
+    out = io.StringIO()
+    write_report(result, fmt, out, TextOptions(**options))
+    return out.getvalue()
+
+
+def test_errors_and_warnings_are_named_in_the_text_report_at_most_fifty_of_each():
+    """#12 new-user: the text report names each error (file and cause) and each
+    warning, 50 of each at most -- 100,000 unreadable files made as many lines -- and
+    counts the rest; ``--max-groups 0`` lists all.  The summary counts warnings too."""
+    from dedup.report.text import LINES_LISTED
+
+    text = _text(_with_errors_and_warnings(60, 55))
+    assert "bad000.txt: binary file (NUL byte at offset 0)" in text and f"bad{LINES_LISTED - 1:03d}.txt" in text
+    assert f"bad{LINES_LISTED:03d}.txt" not in text and "… and 10 more errors" in text
+    assert "r049.txt: not read" in text and "r050.txt" not in text and "… and 5 more warnings" in text
+    assert "60 errors, 55 warnings" in text
+    every = _text(_with_errors_and_warnings(60, 55), max_groups=0)
+    assert "bad059.txt" in every and "r054.txt" in every and "more errors" not in every
+    few = _text(_with_errors_and_warnings(2, 0))
+    assert "bad001.txt" in few and "more error" not in few and "warning" not in few
+
+
+def test_the_html_page_lists_warnings_beside_errors():
+    page = _text(_with_errors_and_warnings(3, 2), fmt="html")
+    assert '<section id="errors"><h2>Could not read 3</h2>' in page
+    assert '<section id="warnings"><h2>2 warnings</h2>' in page and "r001.txt" in page

@@ -29,7 +29,7 @@ from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import window
 from .machine import verdict_action, verdict_label
-from .safety import json_text
+from .safety import json_text, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary
 from .text import TextOptions, max_groups
@@ -39,6 +39,8 @@ from .text import TextOptions, max_groups
 MAX_GROUPS = 5000
 #: Pairs carried in the page in all, groups in page order (the rest is counted per group).
 MAX_PAIRS = 20_000
+#: Read errors, and warnings, listed on the page each (the rest counted).
+LINES_KEPT = 1000
 #: Members of a group carried in the page (the rest is counted).
 MEMBERS_KEPT = 50
 #: Pairs of a group carried in the page (the rest is counted).
@@ -242,8 +244,19 @@ def _histogram_svg(counts: Sequence[int], settings: dict) -> str:
 
 
 def _errors_html(result: ScanResult) -> str:
-    if not result.errors:
+    """The read errors, then the warnings: a list each (file, cause), at most
+    :data:`LINES_KEPT` entries, the rest counted."""
+    warnings = getattr(result, "warnings", None) or ()
+    return (_listed_html("errors", f"Could not read {len(result.errors)}", len(result.errors),
+                         [(e.path, e.error) for e in result.errors[:LINES_KEPT]])
+            + _listed_html("warnings", f"{len(warnings)} warning{'s' * (len(warnings) != 1)}", len(warnings),
+                           [warning_text(w) for w in warnings[:LINES_KEPT]]))
+
+
+def _listed_html(section: str, title: str, total: int, entries: list) -> str:
+    if not total:
         return ""
-    items = "".join(f"<li><code>{html.escape(json_text(e.path))}</code>: {html.escape(json_text(e.error))}</li>"
-                    for e in result.errors)
-    return f"<section id=\"errors\"><h2>Could not read {len(result.errors)}</h2><ul>{items}</ul></section>\n"
+    items = "".join(f"<li>{f'<code>{html.escape(json_text(path))}</code>: ' if path else ''}"
+                    f"{html.escape(json_text(why))}</li>" for path, why in entries)
+    more = f"<p>… and {total - len(entries):,} more (the JSON report lists every one)</p>" if total > len(entries) else ""
+    return f"<section id=\"{section}\"><h2>{html.escape(title)}</h2><ul>{items}</ul>{more}</section>\n"

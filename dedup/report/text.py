@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Optional, TextIO
+from typing import Optional, Sequence, TextIO
 
 from ..results import Group, Location, Pair, ScanResult
 from .diff import Side, window
@@ -33,6 +33,8 @@ PASSAGE_LINES = 5
 MAX_GROUPS = 20
 #: Members of a group searched for the pairs shown side by side (bounds the links kept).
 MEMBERS_SCANNED = 100
+#: Read errors, and warnings, listed each before "… and N more" (all with ``--max-groups 0``).
+LINES_LISTED = 50
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,9 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
                              "--max-groups 0 shows all\n"))
     _contained(out, st, shown, options)
     _boilerplate(out, st, result, limit, options)
-    errors_section(out, st, result, "Could not read")
-    warnings_section(out, st, result)
-    _summary(out, st, summary, s)
+    errors_section(out, st, result, "Could not read", options)
+    warnings_section(out, st, result, options)
+    _summary(out, st, summary, s, len(getattr(result, "warnings", None) or ()))
 
 
 def max_groups(options: TextOptions, default: int) -> Optional[int]:
@@ -256,23 +258,41 @@ def _render(st: Style, line: list[tuple[str, bool]], name: str) -> tuple[str, in
     return text, width_of(plain)
 
 
-def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str) -> None:
+def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str,
+                   options: TextOptions = TextOptions()) -> None:
+    """The files and records that could not be read, one line each (file, cause) under
+    their count; at most :data:`LINES_LISTED` (all with ``--max-groups 0``)."""
     if result.errors:
         head = f"{verb} {plural(len(result.errors), 'document')}:"
         out.write(f"\n{st.bold(head)}\n")
-        for e in result.errors:
-            out.write(f"  {short_name(e.path)}: {printable(e.error)}\n")
+        _listed(out, st, [f"{short_name(e.path)}: {printable(e.error)}" for e in _first(result.errors, options)],
+                len(result.errors), "error")
 
 
-def warnings_section(out: TextIO, st: Style, result: ScanResult) -> None:
+def warnings_section(out: TextIO, st: Style, result: ScanResult, options: TextOptions = TextOptions()) -> None:
     """The run's warnings (``result.warnings``, a scan's or a check's), one line each
-    under their count, path first where there is one; nothing when there are none."""
+    under their count, path first where there is one; nothing when there are none; at
+    most :data:`LINES_LISTED` (all with ``--max-groups 0``)."""
     warnings = getattr(result, "warnings", None) or ()
     if warnings:
         out.write(f"\n{st.bold(plural(len(warnings), 'warning') + ':')}\n")
-        for w in warnings:
+        lines = []
+        for w in _first(warnings, options):
             path, message = warning_text(w)
-            out.write(f"  {printable_name(path) + ': ' if path else ''}{printable(message)}\n")
+            lines.append(f"{printable_name(path) + ': ' if path else ''}{printable(message)}")
+        _listed(out, st, lines, len(warnings), "warning")
+
+
+def _first(items: Sequence, options: TextOptions) -> Sequence:
+    return items if options.max_groups == 0 else items[:LINES_LISTED]
+
+
+def _listed(out: TextIO, st: Style, lines: list[str], total: int, what: str) -> None:
+    for line in lines:
+        out.write(f"  {line}\n")
+    if total > len(lines):
+        out.write(st.dim(f"  … and {plural(total - len(lines), 'more ' + what)} (the JSON report lists every one; "
+                         "--max-groups 0 lists them here)\n"))
 
 
 def _bytes(n: int) -> str:
@@ -283,13 +303,14 @@ def _bytes(n: int) -> str:
     return plural(n, "byte")
 
 
-def _summary(out: TextIO, st: Style, summary: Summary, settings: dict) -> None:
+def _summary(out: TextIO, st: Style, summary: Summary, settings: dict, warnings: int = 0) -> None:
     out.write(f"\n{st.bold('Summary')}\n")
     read = f"{plural(summary.files, 'file')}, {plural(summary.documents, 'document')}, " \
            f"{plural(summary.paragraphs, 'paragraph')}"
     if summary.total_bytes is not None:
         read += f" ({_bytes(summary.total_bytes)})"
-    out.write(f"  read:     {read}; {plural(summary.errors, 'error')}\n")
+    out.write(f"  read:     {read}; {plural(summary.errors, 'error')}"
+              + (f", {plural(warnings, 'warning')}" if warnings else "") + "\n")
     if not summary.documents:
         out.write("  found:    nothing to compare: no document was read\n")
         return

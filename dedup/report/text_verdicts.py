@@ -51,8 +51,8 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
         out.write(st.dim(f"\n{plural(len(plain), 'document')} with nothing seen before not listed "
                          "(--max-groups 0 lists them)\n"))
     result = report.as_result()
-    errors_section(out, st, result, "Could not read or check")
-    warnings_section(out, st, result)
+    errors_section(out, st, result, "Could not read or check", options)
+    warnings_section(out, st, result, options)
     out.write(f"\n{st.bold('Summary')}\n  {_tally(report)}\n")
 
 
