@@ -98,3 +98,21 @@ def test_the_report_format_follows_the_output_files_extension(stored, tmp_path):
     assert (tmp_path / "x.json").read_text(encoding="utf-8").startswith("Scanned")
     assert run("check", docs / "copy.txt", "--db", db, "-o", tmp_path / "c.json").exit_code == 1
     assert json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))["verdicts"][0]["duplicate"]
+
+
+@pytest.mark.parametrize("typed, hint", [
+    (["index", "check"], "Did you mean 'dedup check'?"),
+    (["add", "x.txt"], "Did you mean 'dedup index add'?"),
+    (["list"], "Did you mean 'dedup index list'?"),
+    (["index", "lst"], "Did you mean 'list'?"),  # click's own guess, in the same group
+])
+def test_a_command_typed_in_the_wrong_group_is_named_where_it_is(typed, hint):
+    """Session 15's new-user check: ``dedup index check`` said "No such command" and no
+    more, though ``dedup check`` exists."""
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    res = CliRunner().invoke(main, typed, prog_name="dedup")
+    assert res.exit_code == 2
+    assert f"No such command '{typed[-1] if typed[0] == 'index' else typed[0]}'. {hint}" in res.output

@@ -213,9 +213,40 @@ def build_selection(include: Sequence[str], exclude: Sequence[str], hidden: bool
     return Selection(include=tuple(include), exclude=tuple(exclude), hidden=hidden)
 
 
-class _Commands(click.Group):
+class _Hinting(click.Group):
+    """A command group whose "No such command" names the command of that name in
+    another group (``dedup index check`` -> ``Did you mean 'dedup check'?``, ``dedup add``
+    -> ``'dedup index add'``); click's own guess (a close spelling in this group) else."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            root = ctx.find_root()
+            here = ctx.command_path.split()[1:]
+            elsewhere = [" ".join([root.info_name or "dedup", *path]) for path in _command_paths(root.command)
+                         if path[-1] == args[0] and path[:-1] != here]
+            if not elsewhere:
+                raise
+            raise click.UsageError(f"No such command {args[0]!r}. Did you mean "
+                                   f"{' or '.join(repr(e) for e in elsewhere)}?", ctx) from err
+
+
+def _command_paths(group: click.Group, above: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command's path of names under ``group`` (``("index", "add")``)."""
+    paths = []
+    for name, command in group.commands.items():
+        paths.append((*above, name))
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*above, name)))
+    return paths
+
+
+class _Commands(_Hinting):
     """The command group, ending every command as :mod:`dedup.cli.failures` says:
     exit 2 with one line on an unexpected error, 130/143 on SIGINT/SIGTERM."""
+
+    group_class = _Hinting
 
     def invoke(self, ctx: click.Context):
         debug = bool(ctx.params.get("debug"))
