@@ -349,7 +349,7 @@ def test_deeply_nested_html_is_an_error_in_linear_time(tag):
         started = time.process_time()
         [item] = read_bytes(source.encode(), "x.html")
         seconds.append(time.process_time() - started)
-        assert "nested more than 2,048 deep" in item.error
+        assert item.error.startswith("HTML not read: elements nested more than 2,048 deep")
     assert seconds[1] < 30 * max(seconds[0], 0.005)  # 10x the input: ~10x the time, not 100x
 
 

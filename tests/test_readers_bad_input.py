@@ -223,6 +223,9 @@ def test_a_tag_with_too_many_attributes_is_an_error_not_minutes_inside_the_parse
     [err] = items(page(200_000), "attrs.html")
     assert time.process_time() - started < 10
     assert err.path == "attrs.html" and "a <p> tag with 200,000 attributes (line 2), more than 1,000" in err.error
+    assert err.error.startswith("HTML not read: ") and "malformed" not in err.error  # it is well-formed, only large
+    [err] = items(f"# Title\n\n{page(200_000).decode()}\n".encode(), "attrs.md")
+    assert err.error.startswith("raw HTML in the Markdown not read: a <p> tag with 200,000 attributes")
     [err] = items(page(MAX_ATTRIBUTES + 1).replace(b'"', b""), "bare.html")  # unquoted values count too
     assert "1,001 attributes" in err.error
     odd = " ".join("".join("<'\""[(i // 3 ** k) % 3] for k in range(10)) for i in range(40_000))  # review R12

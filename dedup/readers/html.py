@@ -111,6 +111,11 @@ class HTMLError(ValueError):
         return cls(f"{what} opened on line {line} is never closed and would hide "
                    f"the remaining {hidden:,} characters", what)
 
+    def describe(self) -> str:
+        """The read error's text: an unclosed construct is malformed HTML; deep nesting
+        and a crowd of attributes are well-formed, only too costly to parse."""
+        return f"malformed HTML: {self}" if self.what else f"HTML not read: {self}"
+
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
@@ -118,7 +123,7 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     try:
         yield Document(name, extract(decode_html(data)), "extracted-html")
     except (DecodeError, HTMLError) as err:
-        yield ReadError(name, f"malformed HTML: {err}" if isinstance(err, HTMLError) else str(err))
+        yield ReadError(name, err.describe() if isinstance(err, HTMLError) else str(err))
 
 
 def decode_html(data: bytes) -> str:

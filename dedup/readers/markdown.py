@@ -57,8 +57,8 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     except DecodeError as err:
         yield ReadError(name, str(err))
     except HTMLError as err:
-        yield ReadError(name, "raw HTML in the Markdown is malformed: "
-                              + (f"{err.what} is never closed" if err.what else str(err)))
+        yield ReadError(name, f"raw HTML in the Markdown is malformed: {err.what} is never closed" if err.what
+                        else f"raw HTML in the Markdown not read: {err}")
 
 
 def markdown_text(source: str, tables: bool = True) -> str:
