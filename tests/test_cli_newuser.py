@@ -116,3 +116,17 @@ def test_a_command_typed_in_the_wrong_group_is_named_where_it_is(typed, hint):
     res = CliRunner().invoke(main, typed, prog_name="dedup")
     assert res.exit_code == 2
     assert f"No such command '{typed[-1] if typed[0] == 'index' else typed[0]}'. {hint}" in res.output
+
+
+def test_the_index_files_of_the_readme_example_are_ignored_by_git():
+    """Session 15's new-user check: the README's pre-ingest example, run from the
+    repository root as it says, left articles.dedup* untracked in ``git status``."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["articles.dedup", "articles.dedup-wal", "articles.dedup-shm", "articles.dedup-lsh.0123abcd"]
+    res = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+    assert res.stdout.split() == names, res.stdout + res.stderr
