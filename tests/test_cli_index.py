@@ -232,3 +232,24 @@ def test_a_failed_add_says_what_it_had_committed(tmp_path, monkeypatch):
     lines = result.stderr.strip().splitlines()
     assert "stopped; 2 of the 4 documents read are stored in the index" in lines[-2], result.stderr
     assert lines[-1].endswith("cannot write to the index: disk full")
+
+
+def test_no_command_leaves_the_wal_and_shm_files_behind(seeded, tmp_path):
+    """Session 15's new-user check: empty ``-wal``/``-shm`` files stayed after every
+    read-only command: a ``mode=ro`` connection cannot remove them when it closes last.
+    A read-only open of a writable file is now a read-write, query-only connection;
+    SQLite removes both as it closes."""
+    db, _ = seeded
+    (tmp_path / "other.txt").write_text(prose(random.Random(3), 120))
+    companions = [tmp_path / "articles.dedup-wal", tmp_path / "articles.dedup-shm"]
+    for command in (("check", tmp_path / "ukraine.txt"), ("index", "list"), ("index", "stats"),
+                    ("index", "export"), ("index", "add", tmp_path / "other.txt"), ("index", "optimize"),
+                    ("check", tmp_path / "other.txt")):
+        res = run(*command, "--db", db)
+        assert res.exit_code in (0, 1), res.output
+        assert [p.name for p in companions if p.exists()] == [], command
+    with Index.open(db, readonly=True, create=False) as idx:
+        assert len(idx) > 0
+        with pytest.raises(Exception, match="readonly|read-only"):  # still never written through
+            idx._store._conn.execute("DELETE FROM meta")
+    assert [p.name for p in companions if p.exists()] == []

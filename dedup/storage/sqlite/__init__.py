@@ -106,7 +106,12 @@ def open_sqlite(
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
-    query = "?mode=ro" if readonly else ""
+    # A read-only open of a file it could write opens it read-write and query-only: SQLite
+    # removes the -wal and -shm files when the last connection closes, which a
+    # mode=ro connection cannot (they stayed behind after every `dedup check`).
+    query_only = readonly and os.access(folder, os.W_OK) and all(
+        os.access(f, os.W_OK) for f in (name, name + "-wal", name + "-shm") if os.path.lexists(f))
+    query = "?mode=rw" if query_only else "?mode=ro" if readonly else ""
     if not os.access(folder, os.W_OK):
         if not p.exists():
             raise IndexReadOnly(f"{name}: cannot create the index: folder {folder} is not writable")
@@ -139,6 +144,8 @@ def open_sqlite(
     except sqlite3.Error as err:
         raise translate(err, name, "create" if not p.exists() else "open") from err
     try:
+        if query_only:
+            conn.execute("PRAGMA query_only = ON")
         store = _prepare(conn, name, settings, readonly, busy_timeout, derive)
     except BaseException:
         conn.close()
