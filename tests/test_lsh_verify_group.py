@@ -87,6 +87,21 @@ def test_huge_bucket_is_paired_as_a_star(monkeypatch):
     assert len(pairs) == 9 and set(pairs[:, 0]) == {0}
 
 
+def test_crowded_buckets_are_counted_and_paired_as_stars():
+    # Buckets of 3, 16 (all-pairs) and 17, 40 members (stars): only the last two are
+    # crowded; a crowded bucket gives members - 1 pairs, a small one every pair.
+    sizes = [3, 16, 17, 40]
+    keys = np.repeat(np.arange(len(sizes), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), sizes)
+    items = np.arange(len(keys))
+    crowding: list[lsh.Crowding] = []
+    pairs = bucket_pairs(keys, items, crowding)
+    assert lsh.MAX_BUCKET_PAIRS == 16
+    assert len(pairs) == 3 + 120 + 16 + 39
+    (counted,) = crowding
+    assert counted == lsh.Crowding(buckets=2, rows=57, largest=40)
+    assert sum(crowding, lsh.Crowding(1, 3, 50)) == lsh.Crowding(3, 60, 50)
+
+
 def test_exact_scores_against_python_sets():
     rng = np.random.default_rng(5)
     texts = [" ".join(f"w{v}" for v in rng.integers(0, 40, rng.integers(0, 60))) for _ in range(30)]
@@ -223,6 +238,7 @@ def test_pairs_just_above_the_threshold_become_candidates_at_default_bands(rng):
 def test_candidates_folded_band_by_band_match_brute_force(monkeypatch):
     # Force the fold of repeated pairs after every band: same answer as one final fold.
     monkeypatch.setattr(lsh, "_MERGE_AT", 1)
+    monkeypatch.setattr(lsh, "MAX_BUCKET_PAIRS", 256)  # buckets of ~12 members, a few past 16: every pair
     rng = np.random.default_rng(11)
     keys = rng.integers(0, 4, size=(50, 6)).astype(np.uint64)
     got = {tuple(p) for p in candidate_pairs(keys).tolist()}

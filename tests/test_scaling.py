@@ -101,6 +101,42 @@ def test_templated_boilerplate_stays_linear(rng, work, level):
     assert full <= 20 * COPIES
 
 
+def near_identical_records(rng: random.Random, n: int) -> str:
+    """``n`` one-line records of one template, each with up to two of its words swapped
+    and a number of its own: all near-identical (Jaccard ~0.5-0.9 to each other), none
+    an exact copy."""
+    template = "the quarterly report for region north was filed on time by staff".split()
+    lines = []
+    for _ in range(n):
+        words = list(template)
+        for _ in range(rng.randrange(3)):
+            words[rng.randrange(len(words))] = rng.choice(["late", "south", "annual", "team", "early", "east"])
+        lines.append(" ".join(words) + f" {rng.randrange(10**9)}")
+    return "\n".join(lines)
+
+
+def test_near_identical_one_line_records_give_bounded_candidates(rng, work):
+    # #12: their LSH buckets are crowded and of every size; paired all-pairs up to 256
+    # members, 10,000 such records made ~109 candidates each (a million short lines:
+    # 32.8 million in one partition, 5 GB of scratch).  All-pairs now stops at 16
+    # members (lsh.MAX_BUCKET_PAIRS): at most 7.5 pairs per band row, ~10 per record
+    # here.  The report is still right: one group of every record, and a warning
+    # names the crowded buckets.
+    candidates, verified = work
+    n = 10_000
+    with pytest.warns(UserWarning, match=r"paragraphs: \d+% of the LSH band keys fell in [\d,]+ crowded buckets"):
+        result = scan_documents([Document("records.txt", near_identical_records(rng, n))], levels=("paragraph",))
+    assert [len(g.members) for g in result.groups] == [n]
+    assert sum(candidates.sizes) < 20 * n
+    assert sum(verified.sizes) <= sum(candidates.sizes)
+
+
+def test_prose_gives_no_crowded_bucket_warning(rng, recwarn):
+    docs = [Document(f"d{i}.txt", "\n\n".join(prose(rng, 60) for _ in range(5))) for i in range(200)]
+    scan_documents(docs)
+    assert not [w for w in recwarn if "crowded" in str(w.message)]
+
+
 def test_batched_signatures_equal_datasketch_for_every_length():
     # Lengths on both sides of the position-by-position / reduceat split, in random
     # order, many more texts than one working chunk holds.

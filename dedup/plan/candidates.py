@@ -12,15 +12,18 @@ Writes the partition's pairs as one file of sorted, distinct ``a * items + b`` c
 (one file per partition, however many pair ranges verify them: a range reads its slice
 of each file, :func:`range_codes`), and returns how many pairs have their first item in
 each of :data:`BINS` equal bins of item numbers -- what the pair ranges are cut by, so
-that each holds about as many candidates (:func:`pair_range_starts`).
+that each holds about as many candidates (:func:`pair_range_starts`) -- and the crowded
+buckets it paired as stars (:class:`dedup.lsh.Crowding`, what the scan warns of).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .. import containment
-from ..lsh import bucket_pairs
+from ..lsh import Crowding, bucket_pairs
 from ..segments import sorted_unique
 from .band import item_sizes, partition_splits
 from .items import LevelPlan, forget_removed
@@ -37,13 +40,24 @@ ITEMS = 1 << 15
 SPLIT_ROWS = 1 << 19
 
 
-def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
+@dataclass
+class Found:
+    """What :func:`candidate_partition` found: its pairs' count per bin of first items
+    (``BINS`` int64 counts) and the crowded band buckets it paired as stars."""
+
+    counts: np.ndarray
+    crowding: Crowding
+
+
+def candidate_partition(plan: LevelPlan, part: int) -> Found:
     """Write candidate partition ``part``'s pairs (band partition ``part %
     plan.partitions`` of the wave whose rows are written now); returns their count per
-    bin of first items (``BINS`` int64 counts)."""
+    bin of first items and its crowded buckets."""
     forget_removed()
     p, s = part % plan.partitions, plan.settings
-    code = _paired(plan, p, "band", lambda rows: bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64)))
+    crowding: list[Crowding] = []
+    code = _paired(plan, p, "band", lambda rows: bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64), crowding,
+                                                              plan.star_above or None))
     counts = _bins(plan, code)
     if s.containment:
         code_c = _paired(plan, p, "contain", lambda rows: containment.bucket_pairs(
@@ -52,7 +66,7 @@ def candidate_partition(plan: LevelPlan, part: int) -> np.ndarray:
         counts += _bins(plan, contained)
         code = sorted_unique(np.concatenate([code, contained]))
     save(plan.scratch.candidates(plan.level, part), code)
-    return counts
+    return Found(counts, sum(crowding, Crowding()))
 
 
 def _paired(plan: LevelPlan, part: int, kind: str, pairs_of) -> np.ndarray:

@@ -64,6 +64,8 @@ class LevelPlan:
     partition ``p`` is partition ``p % partitions`` of wave ``p // partitions``.
     ``kept``: the band stage's first wave has kept the signatures of the items it
     banded only (:func:`kept_signatures`); ``rows(gids, "sigs")`` reads those.
+    ``star_above``: band buckets of more items are paired as stars (0:
+    :data:`dedup.lsh.MAX_BUCKET_PAIRS`; :func:`dedup.lsh.bucket_pairs`).
     """
 
     scratch: Scratch
@@ -78,6 +80,7 @@ class LevelPlan:
     range_starts: tuple[int, ...] = ()
     waves: int = 1
     kept: bool = False
+    star_above: int = 0
 
     @property
     def copy_partitions(self) -> int:

@@ -24,6 +24,7 @@ output is sorted by those numbers, and the link step reads them in that order.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import numpy as np
@@ -35,6 +36,7 @@ from ..progress import NO_PROGRESS, Progress
 from ..inputs import Input
 from ..readers import Document, ReadError, ReadWarning
 from ..boilerplate import min_documents
+from ..lsh import ALL_PAIRS_BUCKET, MAX_BUCKET_PAIRS, Crowding
 from ..results import LEVELS, Boilerplate, Kind, ScanResult
 from ..segments import offsets_from_counts
 from ..settings import Settings
@@ -279,21 +281,25 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     ``removals``: where each wave's band rows are removed once its candidates are
     found (:class:`~dedup.plan.scratch.Removals`; the caller waits for them)."""
     exact, band, candidates, verify = STAGES
+    # Every verified pair asked for: a crowded bucket's pairs are reported anyway.
+    plan = dataclasses.replace(plan, star_above=ALL_PAIRS_BUCKET if all_pairs else MAX_BUCKET_PAIRS)
     progress.stage(f"{plan.level}s: finding candidates", "stages", 1 + 2 * plan.waves)
     if not copies_found:  # else its exact stage has run (before the document level)
         executor.map(exact, [(plan, k) for k in range(plan.copy_partitions)])
     progress.advance()
     found = []
+    banded = 0  # items banded: each has a row in every band
     for wave in range(plan.waves):
         if wave:
             removals.wait()  # the last wave's rows are gone before this wave's are written
-        executor.map(band, [(plan, s, wave) for s in range(plan.shards)])
+        banded = sum(executor.map(band, [(plan, s, wave) for s in range(plan.shards)]))
         plan = dataclasses.replace(plan, kept=True)  # only the banded items' signatures are left
         progress.advance()
         found += executor.map(candidates, [(plan, wave * plan.partitions + k) for k in range(plan.partitions)])
         progress.advance()
         removals.folder(plan.scratch.root / "bands" / plan.level)  # the wave's rows: only its candidates read them
-    per_bin = np.sum(found, axis=0) if found else np.zeros(1, np.int64)  # the candidate stage's counts
+    per_bin = np.sum([f.counts for f in found], axis=0) if found else np.zeros(1, np.int64)
+    _warn_crowded(plan, sum((f.crowding for f in found), Crowding()), banded * plan.settings.bands)
     ranges = max(RANGES_PER_JOB * executor.jobs, -(-int(per_bin.sum()) // RANGE_CANDIDATES))
     starts = pair_range_starts(plan, per_bin, ranges)
     plan = dataclasses.replace(plan, pair_ranges=len(starts), range_starts=starts)
@@ -320,6 +326,27 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     finally:
         del joined
         path.unlink()
+
+
+#: Share of a level's band keys in crowded buckets (:class:`~dedup.lsh.Crowding`) above
+#: which the scan warns.  In prose a bucket of more than 16 is rare (the eval-dev sets:
+#: 0.03-0.4 % of the keys); a corpus dominated by
+#: near-identical records or short texts over a small vocabulary has a tenth or more
+#: of its keys there (benchmarks/README.md).
+CROWDED_SHARE = 0.05
+
+
+def _warn_crowded(plan: LevelPlan, crowding: Crowding, rows: int) -> None:
+    """Warn when more than :data:`CROWDED_SHARE` of a level's ``rows`` band keys fell in
+    buckets paired as stars (of more than ``plan.star_above`` items): recall inside them
+    rests on their first member."""
+    level = plan.level
+    if rows and crowding.rows > CROWDED_SHARE * rows:
+        warnings.warn(
+            f"{level}s: {crowding.rows / rows:.0%} of the LSH band keys fell in {crowding.buckets:,} crowded "
+            f"buckets (more than {plan.star_above} {level}s each, the largest {crowding.largest:,}: many "
+            f"near-identical or very short texts); each was compared with its first {level} only, so two "
+            f"{level}s that meet only there are grouped only through it", stacklevel=2)
 
 
 def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:
