@@ -34,20 +34,18 @@ class LocalFile:
     bytes (a hint for splitting the work).  ``needs``: the scan root it was found
     under: another process can read the file if it sees that path.  (Each input has a
     ``needs``: that path, :data:`ANYWHERE`, or ``None`` when only this process can
-    read it.)  ``named``: the file is a root itself, not found inside one; only a file
-    found is left out when it is one of dedup's reports (:mod:`dedup.readers.ours`)."""
+    read it.)"""
 
     path: str
     name: str
     size: int
     options: ReadOptions
     needs: str
-    named: bool = False
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
         """The file's documents in order, and a :class:`ReadError` for each file or
         record that cannot be read (never raised: the scan goes on)."""
-        return read_file(Path(self.path), self.name, self.options, found=not self.named)
+        return read_file(Path(self.path), self.name, self.options)
 
 
 @dataclass(frozen=True)
@@ -56,8 +54,7 @@ class RemoteFile:
     fsspec's filesystems are), reported as ``name``; ``size`` in bytes (0 if unknown).
     ``needs``: :data:`ANYWHERE` for a store (``s3://``, ``gs://``, ``https://``), the
     file's folder on this machine's disk (``file://``, a local glob), ``None`` for
-    ``memory://`` (it lives in this process).  ``named``: the URL names this file
-    itself (not a folder or glob holding it), as for :class:`LocalFile`."""
+    ``memory://`` (it lives in this process)."""
 
     fs: object
     path: str
@@ -65,7 +62,6 @@ class RemoteFile:
     size: int
     options: ReadOptions
     needs: Optional[str]
-    named: bool = False
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
         try:
@@ -74,7 +70,7 @@ class RemoteFile:
             yield ReadError(self.name, describe_os_error(err))
             return
         with stream:
-            yield from read_opened(stream, self.name, self.options, found=not self.named)
+            yield from read_opened(stream, self.name, self.options)
 
 
 @dataclass(frozen=True)
@@ -112,7 +108,7 @@ def list_inputs(
             url = "://" in root
             for path, size in files:
                 yield RemoteFile(fs, path, fs.unstrip_protocol(path) if url else path, size, options,
-                                 _needs(fs, path), named=root in (path, fs.unstrip_protocol(path)))
+                                 _needs(fs, path))
             continue
         if root == Path(STDIN_ARG):
             if not stdin_listed:
@@ -140,8 +136,7 @@ def list_inputs(
                 name = naming(entry.path)
             else:
                 name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
-            yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute,
-                            named=entry.path == root)
+            yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute)
 
 
 def _needs(fs, path: str) -> Optional[str]:

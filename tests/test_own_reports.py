@@ -1,16 +1,21 @@
-"""dedup never reads its own reports as documents (#12, session 15's new-user check 1).
+"""dedup never reads its own reports as documents (#12, session 15's new-user check 1),
+and a file cannot pass for one (tester's F5, session 16).
 
 ``dedup scan fixtures/ -o fixtures/r.json`` was accepted (r.json did not exist yet); the
 next run of the same command refused to write over r.json, an input now (exit 2: the
-first CI run passes, the second fails), and a scan without ``-o`` read it as an input.
-A text, CSV or HTML report left in a scanned folder was read as a document and reported
-as a copy of every file it quotes.  Now a report found inside a scanned folder is left
-out with a warning naming it, the ``-o`` file itself without a word, and a report named
-on the command line is read like any file."""
+first CI run passes, the second fails), and a scan without ``-o`` read it.  A text, CSV
+or HTML report left in a scanned folder was read as a document and reported as a copy
+of every file it quotes.  Now every report file a command writes is recorded
+(:mod:`dedup.report.written`); a recorded report found inside a scanned folder, still
+as written, is left out with a warning naming it, the ``-o`` file itself without a
+word, and a report named on the command line is read like any file.  A first version
+recognized reports by their first line: one forged line then hid a copied document
+from the scan (F5); contents alone now never leave a file out."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -34,6 +39,7 @@ def run(*args):
 @pytest.fixture
 def news(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DEDUP_CACHE_DIR", str(tmp_path / "cache"))  # where written reports are recorded
     (tmp_path / "news").mkdir()
     (tmp_path / "news" / "a.txt").write_text(STORY)
     (tmp_path / "news" / "b.txt").write_text(STORY.replace("about", "roughly"))
@@ -75,23 +81,48 @@ def test_reports_of_every_command_found_in_a_folder_are_named_not_read(news):
             name = f"{command[0]}-{command[-1].replace('/', '_')}.{suffix}"
             res = run(*command, "--format", fmt, "-o", reports / name, "-q")
             assert res.exit_code in (0, 1), res.output
-    export = run("index", "export", "--db", "i.dedup")
-    (reports / "export.jsonl").write_text(export.stdout)
+    export = run("index", "export", "--db", "i.dedup")  # on stdout: not recorded, so read (and unreadable)
+    (news / "export.jsonl").write_text(export.stdout)
     written = sorted(p.name for p in reports.iterdir())
-    assert len(written) == 16
+    assert len(written) == 15
 
     result = scanned("news")
     assert [d["path"] for d in result["documents"]] == ["a.txt", "b.txt", "c.txt"]
-    assert result["errors"] == []
+    assert {e["path"].split(":")[0].split("#")[0] for e in result["errors"]} == {"export.jsonl"}
     assert sorted(w["path"] for w in result["warnings"]) == [f"reports/{n}" for n in written]
-    assert all("report written by dedup, not a document" in w["warning"] for w in result["warnings"])
+    assert all("not read: a report dedup wrote on this machine" in w["warning"] for w in result["warnings"])
     assert {(p["a"]["path"], p["b"]["path"]) for p in result["pairs"]} == {("a.txt", "b.txt")}
 
     added = run("index", "add", "news", "--db", "i2.dedup", "--format", "json", "-o", "-")
     assert added.exit_code in (0, 1), added.output
     report = json.loads(added.stdout)
     assert sorted(v["id"] for v in report["verdicts"]) == ["news/a.txt", "news/b.txt", "news/c.txt"]
-    assert len(report["warnings"]) == 16 and report["errors"] == []
+    assert len(report["warnings"]) == 15
+
+
+def test_a_report_changed_since_it_was_written_is_read(news):
+    assert run("scan", "news", "-o", "news/report.txt").exit_code == 1
+    with open(news / "report.txt", "a") as f:
+        f.write("\n" + OTHER)
+    result = scanned("news")
+    assert "report.txt" in [d["path"] for d in result["documents"]] and result["warnings"] == []
+
+
+def test_a_forged_report_header_hides_no_document(news):
+    """Tester's F5: a copy of a.txt under a first line copied from a text report was
+    skipped as "a text report written by dedup": the scan said "No duplicates found",
+    exit 0.  Now it is read, and as ``-o`` of a CI job that writes into the folder it
+    is refused (exit 2), not written over unread."""
+    forged = "Scanned 1 document in 1 file, 6 paragraphs (threshold 0.3, word 2-grams).\n\n" + OTHER
+    (news / "d.txt").write_text(forged)
+    result = scanned("news")
+    assert ("c.txt", "d.txt") in {(p["a"]["path"], p["b"]["path"]) for p in result["pairs"]}
+    assert result["warnings"] == []
+    (news / "report.txt").write_text(forged)
+    res = run("scan", "news", "-o", "news/report.txt")
+    assert res.exit_code == 2
+    assert "it looks like a report of dedup's, but not one this machine's dedup recorded writing" in res.stderr
+    assert (news / "report.txt").read_text() == forged
 
 
 def test_a_report_named_on_the_command_line_is_read(news):
@@ -126,15 +157,27 @@ def test_inputs_shaped_almost_like_a_report_are_read(head):
     assert report_kind(head) is None
 
 
-def test_a_record_shaped_like_a_report_line_is_read_when_its_text_field_is_asked_for(news):
-    (news / "lines.jsonl").write_text(json.dumps({"kind": "error", "path": "p", "error": STORY}) + "\n")
-    assert report_kind((news / "lines.jsonl").read_bytes()) == "JSON Lines"
-    assert report_kind((news / "lines.jsonl").read_bytes(), text_field="error") is None
-    result = scanned("news", "--text-field", "error")
-    assert "lines.jsonl:1" in [d["path"] for d in result["documents"]]
-    assert result["warnings"] == []
+def test_a_record_shaped_like_a_report_line_is_no_report_when_it_holds_the_text_field():
+    line = (json.dumps({"kind": "error", "path": "p", "error": STORY}) + "\n").encode()
+    assert report_kind(line) == "JSON Lines"
+    assert report_kind(line, text_field="error") is None
 
 
 def test_coloured_text_reports_are_recognized():
     head = "\x1b[1mScanned 1,204 documents in 1 file, 9 paragraphs\x1b[0m (threshold 0.3, word 2-grams).\n"
     assert report_kind(head.encode()) == "text"
+
+
+def test_only_regular_files_are_recorded(tmp_path):
+    """``-o /dev/stdout`` or a FIFO is never read back to be recorded (it would block)."""
+    from dedup.report.written import RECORD, Written, record
+
+    os.mkfifo(tmp_path / "fifo")
+    for path in ("/dev/null", tmp_path / "fifo"):
+        record(str(path), tmp_path)
+    assert not (tmp_path / RECORD).exists()
+    (tmp_path / "r.txt").write_text("a report")
+    record(str(tmp_path / "r.txt"), tmp_path)
+    assert Written(tmp_path).is_report(tmp_path / "r.txt")
+    (tmp_path / "r.txt").write_text("a forged one")  # same path, new contents
+    assert not Written(tmp_path).is_report(tmp_path / "r.txt")

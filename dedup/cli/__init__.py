@@ -32,8 +32,9 @@ from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
 from . import failures
-from .output import (  # noqa: F401 (Output, build_output, refuse_input, report_options, without_output: for the commands)
+from .output import (  # noqa: F401 (Output, build_output, refuse_input, report_options, LeftOut: for the commands)
     FORMAT_BY_SUFFIX,
+    LeftOut,
     Output,
     build_output,
     format_from_output,
@@ -41,7 +42,6 @@ from .output import (  # noqa: F401 (Output, build_output, refuse_input, report_
     library_warnings,
     refuse_input,
     report_options,
-    without_output,
 )
 
 EXIT_CLEAN, EXIT_DUPLICATES, EXIT_ERROR = 0, 1, 2

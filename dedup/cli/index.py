@@ -36,6 +36,7 @@ from ..storage import IndexMissing, SettingsMismatch, StorageError, compat, own_
 from ..storage.protocol import Listed
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
+    LeftOut,
     EXIT_CLEAN,
     EXIT_ERROR,
     SETTING_KEYS,
@@ -48,7 +49,6 @@ from . import (
     input_options,
     library_warnings,
     main,
-    without_output,
 )
 
 #: The report formats that show the checked text beside the stored one.
@@ -133,10 +133,12 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     selection = build_selection(include, exclude, hidden)
     output = build_output(paths, selection, **options)
     with _open(db, options, create=False, readonly=True) as idx:
-        job = _guard(lambda: check_paths(idx, paths, without_output(selection, output.path),
+        left_out = LeftOut(output.path, paths)
+        job = _guard(lambda: check_paths(idx, paths, left_out.selection(selection),
                                          build_read_options(**options), Policy(policy, seen_share),
                                          progress=output.progress(), keep_texts=fmt in READABLE,
                                          naming=Naming(base, id_prefix, stdin_id)))
+        job.warnings[:0] = left_out.warnings()
         _finish(idx, job, fmt, exit_zero, output, adding=False)
 
 
@@ -180,11 +182,13 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     selection = build_selection(include, exclude, hidden)
     output = build_output(paths, selection, **options)
     with _open(db, options, create=True, readonly=False) as idx:
-        job = _guard(lambda: add_paths(idx, paths, without_output(selection, output.path),
+        left_out = LeftOut(output.path, paths)
+        job = _guard(lambda: add_paths(idx, paths, left_out.selection(selection),
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,
                                        naming=Naming(base, id_prefix, stdin_id), tmp_dir=tmp_dir))
+        job.warnings[:0] = left_out.warnings()
         _finish(idx, job, fmt, exit_zero, output, adding=True)
 
 

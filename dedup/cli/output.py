@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable, Optional, Sequence, TextIO
 
 import click
@@ -20,6 +21,7 @@ from ..readers import ReadError, ReadWarning, ours
 from ..report import FORMATS, TextOptions
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.passages import Passages
+from ..report.written import Written, record
 from ..report.safety import printable, printable_name, short_name, warning_text
 from ..sources import Selection, input_holding
 from .failures import EXIT_ERROR
@@ -105,12 +107,16 @@ class Output:
         try:
             with report_file(self.path) as out:
                 render(out, options)
+        except BrokenPipeError:
+            raise  # the reader of stdout went away (dedup.cli.failures.broken_pipe)
         except OSError as err:
-            if to_stdout or err.filename != self.path:
+            if not to_stdout and err.filename != self.path:
                 raise
-            click.echo(f"dedup: cannot write the report to {printable(repr(self.path))}: {err.strerror}", err=True)
+            where = "stdout" if to_stdout else printable(repr(self.path))
+            click.echo(f"dedup: cannot write the report to {where}: {err.strerror or err}", err=True)
             sys.exit(EXIT_ERROR)
         if not to_stdout:
+            record(self.path)  # so that no later scan reads it as a document (LeftOut)
             self.info(f"report written to {self.path}")
 
     def info(self, message: str) -> None:
@@ -168,21 +174,26 @@ def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(),
 def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str, text_field: str = "text") -> None:
     """Exit 2 with a line naming ``path`` if writing ``what`` there would overwrite an
     input of this run (an existing file named in ``inputs`` or read from a folder among
-    them).  An earlier report of dedup's in a scanned folder is no input (the walk leaves
-    it out, :mod:`dedup.readers.ours`): it is written over (``dedup scan news/ -o
-    news/report.json``, run twice)."""
+    them).  An earlier report that this machine's dedup recorded writing
+    (:mod:`dedup.report.written`) in a scanned folder is no input (:class:`LeftOut`): it
+    is written over (``dedup scan news/ -o news/report.json``, run twice)."""
     root = input_holding(path, inputs, selection)
-    if root is not None and os.path.isdir(root) and _is_report(path, text_field):
+    if root is None:
         return
-    if root is not None:
-        held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
-        click.echo(f"dedup: refusing to write {what} to {printable(repr(path))}: it is an input of this run{held}, "
-                   "and would be overwritten; choose another file", err=True)
-        sys.exit(EXIT_ERROR)
+    found = os.path.isdir(root)
+    if found and Written().is_report(path):
+        return
+    held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
+    looks = ("; it looks like a report of dedup's, but not one this machine's dedup recorded writing (or it "
+             "changed since): remove it, or write the report elsewhere" if found and _looks_like_report(path, text_field)
+             else ", and would be overwritten; choose another file")
+    click.echo(f"dedup: refusing to write {what} to {printable(repr(path))}: it is an input of this run{held}{looks}",
+               err=True)
+    sys.exit(EXIT_ERROR)
 
 
-def _is_report(path: str, text_field: str) -> bool:
-    """Whether the file at ``path`` is one of dedup's reports (false if unreadable)."""
+def _looks_like_report(path: str, text_field: str) -> bool:
+    """Whether the file at ``path`` starts like one of dedup's reports (false if unreadable)."""
     try:
         with open(path, "rb") as f:
             return ours.report_kind(f.read(ours.HEAD), text_field) is not None
@@ -190,20 +201,46 @@ def _is_report(path: str, text_field: str) -> bool:
         return False
 
 
-def without_output(selection: Selection, path: Optional[str]) -> Selection:
-    """``selection`` leaving out the ``-o`` file ``path``, without a word: the report
-    a command writes (or writes over) is never one of its inputs, even in a folder it
-    reads (other reports found there are left out with a warning)."""
-    if path in (None, "-"):
-        return selection
-    name, target, given = os.path.basename(path), {os.path.abspath(path), os.path.realpath(path)}, selection.skip
+class LeftOut:
+    """What a command's walk leaves out besides the index's own files: its ``-o`` file
+    ``output``, without a word (the report a command writes, or writes over, is never
+    one of its inputs), and each report this machine's dedup recorded writing
+    (:class:`~dedup.report.written.Written`) found inside a folder, named in a warning
+    (:meth:`warnings`).  A file named itself among ``roots`` is read whatever it is."""
 
-    def skip(found) -> bool:
-        if os.path.basename(found) == name and {os.path.abspath(found), os.path.realpath(found)} & target:
+    def __init__(self, output: Optional[str], roots: Sequence) -> None:
+        self._output = set() if output in (None, "-") else {os.path.abspath(output), os.path.realpath(output)}
+        self._output_names = {os.path.basename(p) for p in self._output}
+        self._roots = {os.path.abspath(r) for r in roots if isinstance(r, (str, os.PathLike)) and str(r) != "-"}
+        # named as a scan names the files it reads: relative to the one root, else as walked
+        self._single = os.fspath(roots[0]) if len(roots) == 1 else None
+        self._written = Written()
+        self.skipped: dict[str, None] = {}  # in order, once each (a report's passages walk again)
+
+    def selection(self, selection: Selection) -> Selection:
+        """``selection`` leaving these files out too."""
+        given = self._skip if self._output or self._written else None
+        if given is None:
+            return selection
+        if selection.skip is not None:
+            first, then = selection.skip, given
+            return replace(selection, skip=lambda found: first(found) or then(found))
+        return replace(selection, skip=given)
+
+    def _skip(self, found) -> bool:
+        name = os.path.basename(found)
+        if name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output:
             return True
-        return given is not None and given(found)
+        if name in self._written.names and os.path.abspath(found) not in self._roots and self._written.is_report(found):
+            self.skipped.setdefault(Path(os.path.relpath(found, self._single)).as_posix() if self._single
+                                    else os.fspath(found))
+            return True
+        return False
 
-    return replace(selection, skip=skip)
+    def warnings(self) -> list[ReadWarning]:
+        """A warning per report left out."""
+        return [ReadWarning(path, "not read: a report dedup wrote on this machine (-o), not a document "
+                                  "(name the file itself to read it)") for path in self.skipped]
 
 
 def library_warning(message, category, filename, lineno, file=None, line=None) -> None:

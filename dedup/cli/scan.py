@@ -16,6 +16,7 @@ from ..scan import scan as scan_paths
 from ..report import FORMATS
 from ..report.passages import FilePassages
 from . import (
+    LeftOut,
     build_output,
     build_read_options,
     build_selection,
@@ -24,7 +25,6 @@ from . import (
     input_options,
     main,
     settings_options,
-    without_output,
 )
 
 
@@ -96,7 +96,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     settings = build_settings(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
     output = build_output(paths, selection, **options)
-    selection = without_output(selection, output.path)
+    left_out = LeftOut(output.path, paths)
+    selection = left_out.selection(selection)
     progress = output.progress()
     try:
         result = scan_paths(
@@ -118,6 +119,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
         raise Unavailable(str(err)) from None
     finally:
         progress.close()
+    result.warnings = [*left_out.warnings(), *result.warnings]
     finish(result, fmt, exit_zero, output, FilePassages(list(paths), selection, read_opts))
 
 

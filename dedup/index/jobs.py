@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 from ..progress import NO_PROGRESS, Progress
-from ..readers import Document, ReadError, ReadOptions, ReadWarning, Skipped
+from ..readers import Document, ReadError, ReadOptions, ReadWarning
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
@@ -156,9 +156,7 @@ def _stream(index: Index, paths: Sequence[str | Path], selection: Selection, opt
     selection = replace(selection, skip=own if given is None else lambda p: own(p) or given(p))
     for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
                                 "documents"):
-        if isinstance(doc, Skipped):  # one of dedup's reports, found in a folder
-            job.warnings.append(ReadWarning(doc.path, doc.error))
-        elif isinstance(doc, ReadError):
+        if isinstance(doc, ReadError):
             job.errors.append(doc)
         else:
             item = naming.item(doc)

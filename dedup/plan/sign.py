@@ -39,7 +39,7 @@ import numpy as np
 from ..cache import CacheStats, SignatureCache, document_digest
 from ..corpus import Corpus, DocumentInfo, DocumentTable, sign_documents, utf8_sizes
 from ..detect import Items, paragraph_items
-from ..readers import Document, ReadError, ReadWarning, Skipped
+from ..readers import Document, ReadError, ReadWarning
 from ..readers.text import surrogate_problem
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
 from ..settings import Settings
@@ -109,12 +109,10 @@ def batches(documents: Iterable[Document]) -> Iterator[Batch]:
 def screen(items: Iterable[Document | ReadError], errors: list[ReadError],
            warnings: list[ReadWarning]) -> Iterator[Document]:
     """The documents of ``items`` that can be signed; read errors, and documents whose
-    text holds a lone surrogate, are added to ``errors``, documents' warnings and files
-    not read on purpose (:class:`~dedup.readers.Skipped`) to ``warnings`` (both in order)."""
+    text holds a lone surrogate, are added to ``errors``, documents' warnings to
+    ``warnings`` (both in order)."""
     for item in items:
-        if isinstance(item, Skipped):
-            warnings.append(ReadWarning(item.path, item.error))
-        elif isinstance(item, ReadError):
+        if isinstance(item, ReadError):
             errors.append(item)
         elif problem := surrogate_problem(item.text):
             errors.append(ReadError(item.path, f"the text holds {problem}"))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
-from . import compressed, html, jsonl, markdown, ours, parquet, text
+from . import compressed, html, jsonl, markdown, parquet, text
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,6 @@ class ReadError:
 
     path: str
     error: str
-
-
-@dataclass(frozen=True)
-class Skipped(ReadError):
-    """A file found inside a scanned folder and deliberately not read: one of dedup's
-    own reports (:mod:`dedup.readers.ours`).  Shaped as a :class:`ReadError`, so that a
-    consumer that knows nothing of it still reports it; the scan and the index list it
-    among the warnings (``error`` is the warning's text), not the errors."""
 
 
 #: Default bound on what one compressed file may decompress to: generous for a real
@@ -178,10 +170,10 @@ def _guarded(items: Iterator[Item], name: str) -> Iterator[Item]:
         yield ReadError(name, f"unexpected error while reading: {type(err).__name__}: {err}")
 
 
-def read_file(path: Path, name: str, options: ReadOptions | None = None, found: bool = False) -> Iterator[Item]:
+def read_file(path: Path, name: str, options: ReadOptions | None = None) -> Iterator[Item]:
     """Documents in the file at ``path``, reported under ``name``; anything but a
     regular file (a FIFO, a device) is an error, never opened for reading (it could
-    block forever or never end).  ``found``: see :func:`read_opened`."""
+    block forever or never end)."""
     options = options or ReadOptions()
     try:
         stream = open_regular(path)
@@ -189,27 +181,13 @@ def read_file(path: Path, name: str, options: ReadOptions | None = None, found: 
         yield ReadError(name, describe_os_error(err))
         return
     with stream:
-        yield from read_opened(stream, name, options, found)
+        yield from read_opened(stream, name, options)
 
 
-def read_opened(stream: BinaryIO, name: str, options: ReadOptions, found: bool = False) -> Iterator[Item]:
+def read_opened(stream: BinaryIO, name: str, options: ReadOptions) -> Iterator[Item]:
     """Documents in an open binary file (local or fsspec's), reported as ``name``; a
-    reader's unexpected failure is one read error for the file (see :func:`_guarded`).
-    ``found``: the file was found inside a folder (or by a glob), not named itself; then
-    one of dedup's own reports is not read, only named (:class:`Skipped`)."""
-    yield from _guarded(_unless_ours(stream, name, options) if found else read_stream(stream, name, options), name)
-
-
-def _unless_ours(stream: BinaryIO, name: str, options: ReadOptions) -> Iterator[Item]:
-    """:func:`read_stream`, or only a :class:`Skipped` when the stream's first bytes are
-    one of dedup's reports (:func:`dedup.readers.ours.report_kind`)."""
-    if not hasattr(stream, "peek"):  # an fsspec file
-        stream = io.BufferedReader(stream, ours.HEAD)
-    kind = ours.report_kind(stream.peek(ours.HEAD), options.text_field)
-    if kind is not None:
-        yield Skipped(name, ours.skip_note(kind))
-    else:
-        yield from read_stream(stream, name, options)
+    reader's unexpected failure is one read error for the file (see :func:`_guarded`)."""
+    yield from _guarded(read_stream(stream, name, options), name)
 
 
 #: Why a FIFO, device or socket is not read.

@@ -1,0 +1,127 @@
+"""The reports dedup wrote on this machine, so that a later scan never reads one as a document.
+
+A report written into a scanned folder (``dedup scan news/ -o news/report.txt``) would
+otherwise be read by the next scan of that folder: a text, CSV or HTML report quotes
+the duplicated passages, so it turns up as a copy of every file it names.  Recognizing
+a report by its contents cannot be trusted -- one forged first line hid a copied
+document from a duplicate gate (tester's F5, session 16) -- so the commands record
+each report file they write (:func:`record`: its absolute path, size, modification
+time and XXH3-64 digest) in ``reports-written.jsonl`` in the cache folder
+(:func:`dedup.cache.default_cache_dir`), and a file found in a scanned folder is left
+out only when it is still exactly such a report (:class:`Written`).  Nobody who can
+only write the scanned folder can forge that.
+
+The record holds one line per report file that still exists unchanged (older lines
+are dropped as each report is recorded), written whole under an exclusive ``flock``.
+A record that cannot be read or written is no error: the report is then read like any
+file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import xxhash
+
+from ..cache import default_cache_dir
+
+#: The record's file name in the cache folder, and its lock's.
+RECORD, LOCK = "reports-written.jsonl", "reports-written.lock"
+_CHUNK = 1 << 20
+
+
+def digest(path: str) -> str:
+    """XXH3-64 of the file's bytes, hex."""
+    h = xxhash.xxh3_64()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _entry(path: str) -> Optional[dict]:
+    """The record line for the file at ``path`` as it is now; ``None`` if unreadable."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):  # -o /dev/stdout, a FIFO: nothing to record (and never read)
+            return None
+        return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                "digest": digest(path)}
+    except OSError:
+        return None
+
+
+def _still(entry: dict) -> bool:
+    """Whether the recorded file still has its recorded size and time (cheap: no read)."""
+    try:
+        st = os.stat(entry["path"])
+    except (OSError, KeyError, TypeError):
+        return False
+    return st.st_size == entry.get("size") and st.st_mtime_ns == entry.get("mtime_ns")
+
+
+def _read(folder: Path) -> list[dict]:
+    try:
+        with open(folder / RECORD, encoding="utf-8") as f:
+            lines = [json.loads(line) for line in f if line.strip()]
+    except (OSError, ValueError):
+        return []
+    return [e for e in lines if isinstance(e, dict) and isinstance(e.get("path"), str)]
+
+
+def record(path: str, folder: Optional[Path] = None) -> None:
+    """Record the report just written at ``path`` (in ``folder``, default the cache
+    folder); nothing happens when that cannot be done."""
+    new = _entry(path)
+    if new is None:
+        return
+    folder = Path(folder) if folder is not None else default_cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            kept = [e for e in _read(folder) if e["path"] != new["path"] and _still(e)] + [new]
+            fd, temp = tempfile.mkstemp(prefix=RECORD + ".", dir=folder)
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.writelines(json.dumps(e) + "\n" for e in kept)
+                os.replace(temp, folder / RECORD)
+            except BaseException:
+                try:
+                    os.unlink(temp)
+                except OSError:
+                    pass
+                raise
+    except OSError:
+        return
+
+
+class Written:
+    """The recorded reports (read once, from ``folder``, default the cache folder):
+    ``is_report(path)`` tells whether the file at ``path`` is one of them, unchanged
+    (same size, time and digest: the digest is read only for a file whose path, size
+    and time match)."""
+
+    def __init__(self, folder: Optional[Path] = None) -> None:
+        entries = _read(Path(folder) if folder is not None else default_cache_dir())
+        self._by_path = {e["path"]: e for e in entries}
+        #: The recorded files' names (a walk's cheap first test).
+        self.names = {os.path.basename(p) for p in self._by_path}
+
+    def __bool__(self) -> bool:
+        return bool(self._by_path)
+
+    def is_report(self, path: str | os.PathLike) -> bool:
+        entry = self._by_path.get(os.path.abspath(path))
+        if entry is None or not _still(entry):
+            return False
+        try:
+            return digest(entry["path"]) == entry.get("digest")
+        except OSError:
+            return False
