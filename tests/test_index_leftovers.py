@@ -99,8 +99,10 @@ def test_an_unlocked_file_is_removed_only_when_its_process_id_was_reused(tmp_pat
     sleeper = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.1)"])
     try:
         time.sleep(0.2)
+        with Index.open(db):
+            pass
         young = tmp_path / f"i.dedup-new.{sleeper.pid}.0123abcd"
-        young.write_bytes(b"")
+        os.link(db, young)  # a creator that linked its file in and was stopped there
         with Index.open(db):
             pass
         assert young.exists()
@@ -126,7 +128,8 @@ def test_read_only_opens_and_other_names_are_left_alone(tmp_path):
              tmp_path / f"i.dedup-new.{dead}.0123abcd.txt",
              tmp_path / "i.dedup-new.4294967296.0123abcd",  # no process id (os.kill: OverflowError, review R1)
              tmp_path / "i.dedup-new.99999999999999999999.0123abcd", tmp_path / "i.dedup-new.0.0123abcd"]
-    for path in (left, *other):
+    os.link(db, left)  # a creation killed between linking its file in and removing its name
+    for path in other:
         path.write_bytes(b"")
     with Index.open(db, readonly=True):
         pass
@@ -144,8 +147,10 @@ def test_a_held_file_stays_whatever_its_process_id_says(tmp_path):
 
     db = tmp_path / "i.dedup"
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with Index.open(db):
+        pass
     held = tmp_path / f"i.dedup-new.{int(gone.stdout)}.0123abcd"
-    held.write_bytes(b"")
+    os.link(db, held)
     fd = os.open(held, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -158,3 +163,31 @@ def test_a_held_file_stays_whatever_its_process_id_says(tmp_path):
         with Index.open(db):
             pass
     assert not held.exists()
+
+
+def test_the_folder_is_listed_only_when_a_creation_may_have_left_files(tmp_path, monkeypatch):
+    """Item 8 of session 16: every writable open listed the index's folder (91 ms of CPU
+    beside 100,000 files).  Now only while the index is missing or has a second name
+    (a creator's file linked in): no listing on a plain open, and files a killed
+    creation left are still found in both cases."""
+    import dedup.storage.sqlite.leftovers as leftovers
+
+    listed = []
+    real = os.listdir
+    monkeypatch.setattr(leftovers.os, "listdir", lambda folder: listed.append(folder) or real(folder))
+    db = tmp_path / "i.dedup"
+    with Index.open(db):  # created: listed
+        pass
+    assert len(listed) == 1
+    for i in range(3):
+        (tmp_path / f"article{i}.txt").write_text("text")
+    with Index.open(db):
+        pass
+    assert len(listed) == 1
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"i.dedup-new.{int(gone.stdout)}.0123abcd"
+    os.link(db, left)
+    with pytest.warns(UserWarning, match="removed 1 file left by an index creation"):
+        with Index.open(db):
+            pass
+    assert len(listed) == 2 and not left.exists() and os.stat(db).st_nlink == 1

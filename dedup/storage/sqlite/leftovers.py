@@ -53,7 +53,15 @@ def claimed(temp: str) -> int:
 def remove_abandoned(name: str) -> list[str]:
     """Remove the leftovers of killed creations of the index ``name`` (see the module
     docstring); returns the names removed.  Errors (a folder that cannot be listed, a
-    file that cannot be removed) leave things as they are."""
+    file that cannot be removed) leave things as they are.
+
+    The folder is listed only when a creation may have left something
+    (:func:`may_have_leftovers`): listing it on every open cost 7.6 ms of CPU per open
+    beside 10,000 files and 91 ms beside 100,000 (measured in one run: the open and
+    close of a small index cost 7 ms; an index kept in the folder it indexes sits
+    beside all of that folder's files)."""
+    if not may_have_leftovers(name):
+        return []
     folder, base = os.path.split(os.path.abspath(name))
     try:
         names = os.listdir(folder)
@@ -84,6 +92,20 @@ def remove_abandoned(name: str) -> list[str]:
             if lock is not None:
                 os.close(lock)
     return removed
+
+
+def may_have_leftovers(name: str) -> bool:
+    """Whether a killed creation may have left files beside the index ``name``: a
+    creation starts only while ``name`` does not exist, and its file becomes ``name``
+    by a hard link, so its leftovers can be there only while ``name`` is missing (a
+    creation killed before the link; the open that creates the index lists them) or has
+    a second name (one killed between the link and the removal of its own name).  Not
+    seen: the file of a creation that lost the race to another one and was killed
+    before it removed its file -- it stays (a few KB) until ``name`` is gone."""
+    try:
+        return os.stat(name).st_nlink > 1
+    except OSError:
+        return True
 
 
 def _free_lock(path: str) -> Optional[int]:
