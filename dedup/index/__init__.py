@@ -166,6 +166,7 @@ class Index:
             self._store.warm()
         with self._store.transaction(write=True):
             verdicts = settling.judge(add, batch)
+            del batch  # what waits was taken apart from it: the rest is not held while settling
             settling.settle(add, verdicts)
         if self.auto_optimize:
             self._optimize_if_behind()

@@ -35,7 +35,7 @@ What is judged again -- the cost (``benchmarks/README-containment.md``):
 
 from __future__ import annotations
 
-import pickle
+import json
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -55,7 +55,7 @@ class Adder:
     articles (before any lock is taken), ``apply`` judges and stores a prepared batch in
     a write transaction and returns its verdicts and, for each article, whether it
     changed the index (stored, or its text counted in the tallies).  Judging again
-    applies the same prepared articles again: an article is signed once per add."""
+    applies the same prepared articles again (but those spilled, :class:`Settling`)."""
 
     prepare: Callable[[Sequence[Input]], Prepared]
     apply: Callable[[Prepared], tuple[list[Verdict], list[bool]]]
@@ -76,16 +76,23 @@ def exact_copy(verdict: Verdict) -> bool:
 
 
 class Settling:
-    """The articles an add did not store, waiting to be judged again (:func:`settle`),
-    each with its signatures (:class:`~.run.Prepared`), so none is signed twice.
+    """The articles an add did not store, waiting to be judged again (:func:`settle`).
 
-    ``spill``: they wait in a temporary file in ``folder`` (the system's default when
-    ``None``), so what an add of any size holds in memory is a batch in flight and a
-    few numbers per waiting article (nothing for one stored or settled); else in
-    memory, as parts of the prepared batches they came in.  Articles are numbered by
-    ``position`` in the order :meth:`judge` saw them (its verdict list's index).
-    ``flight`` holds the articles being judged again, for a caller that must say what
-    an interruption left stored."""
+    In memory (``Index.add_many``: one batch), each waits with its signatures
+    (:class:`~.run.Prepared`, the waiting articles of each judged batch taken apart from
+    it, so a batch's others are not held), and is never signed twice.  ``spill``
+    (``dedup index add``: a whole add): they wait as text in a temporary file in
+    ``folder`` (the system's default when ``None``) and are signed again when judged
+    again, outside the write lock as every signing is; memory holds the batch in
+    flight and a few numbers per waiting article (nothing for one stored or settled).
+    Why not spill the signatures too: they and the shingles a look-up verifies on are
+    ~7-14x the text (measured on news articles, session 16: 14 KB pickled per 1 KB
+    article, 7 KB without what can be derived again), so an add of a mirror that is
+    mostly rejected would need ~10x its size in the temporary folder, where the text
+    costs 1x and signing again ~a third of judging (``benchmarks/README-index.md``).
+    Articles are numbered by ``position`` in the order :meth:`judge` saw them (its
+    verdict list's index).  ``flight`` holds the articles being judged again, for a
+    caller that must say what an interruption left stored."""
 
     def __init__(self, policy: Policy, *, spill: bool = False, folder: Optional[str] = None,
                  batch: int = 256) -> None:
@@ -93,8 +100,8 @@ class Settling:
         self.batch = batch
         self.flight: list[Input] = []
         self._file = tempfile.TemporaryFile(dir=folder) if spill else None
-        # position -> where its prepared article is ((batch, number) in memory, or
-        # (offset, size) in the file), the tick of its last judgement and its id
+        # position -> where it waits ((prepared part, number) in memory, or (offset,
+        # size) of its text in the file), the tick of its last judgement and its id
         self._waiting: dict[int, tuple[object, int, Optional[str]]] = {}
         self._copies: dict[int, str] = {}  # position -> digest of its text, for exact copies
         self._ids: Counter = Counter()  # ids of the waiting articles
@@ -139,7 +146,7 @@ class Settling:
     def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
         for lo in range(0, len(positions), self.batch):
             part = positions[lo : lo + self.batch]
-            batch = self._get(part)
+            batch = self._get(add, part)
             self.flight[:] = batch.inputs
             new, changed = add.apply(batch)
             for k, v in zip(part, new):
@@ -150,6 +157,7 @@ class Settling:
     def _record(self, positions: Sequence[int], batch: Prepared, verdicts: Sequence[Verdict],
                 changed: Sequence[bool]) -> None:
         """Each article of ``batch`` (at ``positions``) judged: kept waiting or released."""
+        new: list[tuple[int, int]] = []  # (position, number in batch) of those that start to wait
         for j, (k, v, c) in enumerate(zip(positions, verdicts, changed)):
             tick, self._tick = self._tick, self._tick + 1
             if c:
@@ -159,14 +167,22 @@ class Settling:
             if not judged_out(v):
                 self._release(k)
                 continue
-            where = self._waiting[k][0] if k in self._waiting else self._put(batch, j)
-            if k not in self._waiting:
+            if k in self._waiting:
+                self._waiting[k] = (self._waiting[k][0], tick, v.doc_id)
+            else:
                 self._ids[v.doc_id] += 1
-            self._waiting[k] = (where, tick, v.doc_id)
+                self._waiting[k] = (None, tick, v.doc_id)
+                new.append((k, j))
             if exact_copy(v) and not self.policy.replace:
                 self._copies[k] = digest(batch.inputs[j].text)
             else:
                 self._copies.pop(k, None)
+        if new and self._file is None:  # the waiting ones apart: the rest of the batch is not held
+            part = batch.take([j for _, j in new])
+            for number, (k, _) in enumerate(new):
+                self._waiting[k] = ((part, number),) + self._waiting[k][1:]
+        for k, j in new if self._file is not None else ():
+            self._waiting[k] = (self._put(batch.inputs[j]),) + self._waiting[k][1:]
 
     def _release(self, k: int) -> None:
         """Forget position ``k`` (stored, or settled): nothing of it is kept."""
@@ -179,29 +195,28 @@ class Settling:
                 del self._ids[doc_id]
                 self._stored_ids.discard(doc_id)
 
-    def _put(self, batch: Prepared, j: int) -> object:
-        if self._file is None:
-            return batch, j
-        data = pickle.dumps(batch.take([j]), protocol=pickle.HIGHEST_PROTOCOL)
-        offset = self._file.seek(0, 2)
-        self._file.write(data)
+    def _put(self, inp: Input) -> tuple[int, int]:
+        data = json.dumps([inp.doc_id, inp.text, inp.meta]).encode()
+        offset = self._file.seek(0, 2)  # type: ignore[union-attr]
+        self._file.write(data)  # type: ignore[union-attr]
         return offset, len(data)
 
-    def _get(self, positions: Sequence[int]) -> Prepared:
-        """The waiting articles at ``positions`` as one prepared batch, in that order."""
+    def _get(self, add: Adder, positions: Sequence[int]) -> Prepared:
+        """The waiting articles at ``positions`` as one prepared batch, in that order
+        (spilled ones read back and signed again)."""
         if self._file is not None:
-            parts = []
+            inputs = []
             for k in positions:
                 offset, size = self._waiting[k][0]  # type: ignore[misc]
                 self._file.seek(offset)
-                parts.append(pickle.loads(self._file.read(size)))
-            return Prepared.concat(parts)
-        runs: list[tuple[Prepared, list[int]]] = []  # consecutive articles of one batch taken together
+                inputs.append(Input(*json.loads(self._file.read(size))))
+            return add.prepare(inputs)
+        runs: list[tuple[Prepared, list[int]]] = []  # consecutive articles of one part taken together
         for k in positions:
-            batch, j = self._waiting[k][0]  # type: ignore[misc]
-            if runs and runs[-1][0] is batch:
+            part, j = self._waiting[k][0]  # type: ignore[misc]
+            if runs and runs[-1][0] is part:
                 runs[-1][1].append(j)
             else:
-                runs.append((batch, [j]))
-        parts = [batch.take(js) for batch, js in runs]
+                runs.append((part, [j]))
+        parts = [part.take(js) for part, js in runs]
         return parts[0] if len(parts) == 1 else Prepared.concat(parts)
