@@ -17,7 +17,7 @@ import pytest
 
 import corpus as corpus_builder
 from dedup import Settings
-from dedup.lsh import band_keys, candidate_pairs
+from dedup.lsh import band_keys, bucket_pairs
 from dedup.minhash import signatures
 from dedup.normalize import normalize
 from dedup.shingle import shingle
@@ -53,8 +53,15 @@ def prepared(request, paragraphs):
     sh = shingle(paragraphs, settings.unit, settings.ngram)
     sigs = signatures(sh, settings.num_perm, settings.seed)
     keys = band_keys(sigs, settings.bands, settings.rows)
-    pairs = candidate_pairs(keys)
+    pairs = bucket_pairs(*band_rows(keys))
     return settings, sh, sigs, keys, pairs
+
+
+def band_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(key, item)`` rows of an ``(items, bands)`` key matrix (band keys are salted
+    with their band: one run of :func:`bucket_pairs` pairs every band), as the band
+    stage writes them (:mod:`dedup.plan.band`)."""
+    return keys.ravel(), np.repeat(np.arange(len(keys)), keys.shape[1])
 
 
 def test_shingle(benchmark, paragraphs, prepared):
@@ -77,9 +84,9 @@ def test_band_keys(benchmark, prepared):
     assert keys.shape == (len(sigs), settings.bands)
 
 
-def test_candidate_pairs(benchmark, prepared):
-    keys = prepared[3]
-    pairs = benchmark(candidate_pairs, keys)
+def test_bucket_pairs(benchmark, prepared):
+    keys, items = band_rows(prepared[3])
+    pairs = benchmark(bucket_pairs, keys, items)
     assert pairs.ndim == 2 and pairs.shape[1] == 2
     assert (pairs[:, 0] < pairs[:, 1]).all()
 
