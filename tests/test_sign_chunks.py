@@ -79,6 +79,35 @@ def test_a_scan_is_the_same_whatever_the_chunks(tmp_path, rng, monkeypatch):
         assert json.dumps(scan(root, jobs=jobs).to_dict(), sort_keys=True) == expected
 
 
+def test_documents_around_a_long_one_are_cached(tmp_path, rng, monkeypatch):
+    # Review (s15): a batch that held a long document signed its other documents
+    # without the cache, so every later scan signed them again.  A long document is
+    # now a batch of its own; the second scan signs only it (a chunk at a time).
+    monkeypatch.setattr(sign, "CHUNK_PARAGRAPHS", 4)
+    documents = [Document(path, text) for path, text in texts(rng).items()]
+    long = {d.path for d in documents if sign._may_be_long(d)}
+    assert long and len(long) < len(documents)
+    assert [b.long for b in batches(documents)].count(True) == len(long)
+    signed_paths: list[str] = []
+    real = sign.sign_documents
+
+    def counted(docs, settings):
+        signed_paths.extend(d.path for d in docs)
+        return real(docs, settings)
+
+    monkeypatch.setattr(sign, "sign_documents", counted)
+    root = tmp_path / "docs"
+    root.mkdir()
+    for doc in documents:
+        (root / doc.path).write_text(doc.text, encoding="utf-8")
+    first = scan(root, cache_dir=tmp_path / "cache")
+    assert set(signed_paths) == {d.path for d in documents}
+    signed_paths.clear()
+    again = scan(root, cache_dir=tmp_path / "cache")
+    assert {path.split("/")[-1] for path in signed_paths} == long
+    assert json.dumps(again.to_dict(), sort_keys=True) == json.dumps(first.to_dict(), sort_keys=True)
+
+
 def test_span_array_splits_as_split_paragraphs_whatever_its_windows():
     """The long document's spans come from :func:`span_array`, a window at a time (no
     Python object per paragraph of the whole text): the same spans for every window

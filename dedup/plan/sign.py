@@ -72,10 +72,13 @@ CHUNK_PARAGRAPHS = 1 << 15
 
 @dataclass(frozen=True)
 class Batch:
-    """Documents signed together, with their content digests (the cache key)."""
+    """Documents signed together, with their content digests (the cache key).
+    ``long``: one document that may have more than :data:`CHUNK_PARAGRAPHS`
+    paragraphs, signed a chunk of them at a time and never cached."""
 
     documents: list[Document]
     digests: list[bytes]
+    long: bool = False
 
     def chars(self) -> int:
         """The batch's text, in characters."""
@@ -89,12 +92,20 @@ def batches(documents: Iterable[Document]) -> Iterator[Batch]:
     (or at the size caps).  Why not every N documents: adding or removing one file
     would then shift every later batch and miss the cache for the rest of the scan;
     with boundaries chosen by content, only the batch around the change is re-signed.
+    A document that may be long (:func:`_may_be_long`) is a batch of its own, so the
+    documents around it are signed whole and cached like any others.
     """
     docs: list[Document] = []
     digests: list[bytes] = []
     chars = 0
     for doc in documents:
         digest = document_digest(doc)
+        if _may_be_long(doc):
+            if docs:
+                yield Batch(docs, digests)
+                docs, digests, chars = [], [], 0
+            yield Batch([doc], [digest], long=True)
+            continue
         docs.append(doc)
         digests.append(digest)
         chars += len(doc.text)
@@ -231,23 +242,13 @@ def _whole(corpus: Corpus, documents: Sequence[Document]) -> _Part:
 
 
 def _signed(batch: Batch, settings: Settings, cache: SignatureCache | None) -> Iterator[_Part]:
-    """``batch`` signed: whole (from ``cache`` when it has it) -- or, when one of its
-    documents may have more than :data:`CHUNK_PARAGRAPHS` paragraphs, the others in
-    runs and that one a chunk at a time (:func:`_chunks`), none of it cached."""
-    if not any(map(_may_be_long, batch.documents)):
+    """``batch`` signed: whole (from ``cache`` when it has it), or its one long
+    document a chunk at a time (:func:`_chunks`), not cached."""
+    if batch.long:
+        (doc,) = batch.documents
+        yield from _chunks(doc, settings)
+    else:
         yield _whole(sign_batch(batch, settings, cache), batch.documents)
-        return
-    run: list[Document] = []
-    for doc in batch.documents:
-        if _may_be_long(doc):
-            if run:
-                yield _whole(sign_documents(run, settings), run)
-                run = []
-            yield from _chunks(doc, settings)
-        else:
-            run.append(doc)
-    if run:
-        yield _whole(sign_documents(run, settings), run)
 
 
 def _may_be_long(doc: Document) -> bool:
