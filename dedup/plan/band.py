@@ -26,7 +26,7 @@ from ..lsh import band_keys
 from .exact import copies_in
 from .items import LevelPlan, forget_removed
 from ..segments import offsets_from_counts
-from .scratch import by_partition, load, partition_of, release, save, save_parts
+from .scratch import PartFile, by_partition, load, partition_of, release, save, save_parts
 
 
 #: Bucket rows made at once (16 bytes each, a few times that while grouping them): a
@@ -108,15 +108,16 @@ class _Grouped:
     written as one file grouped by partition, each partition's rows in the order
     given, and where each partition starts (one file per shard whatever the number of
     partitions: :func:`partition_splits` reads a partition's slice).  One chunk is
-    written as it is; with more, each chunk's grouped rows wait in a ``.part`` file
-    beside it, and closing copies each partition's slice of each chunk in order.
+    written as it is; with more, each chunk's grouped rows wait in a
+    :class:`~dedup.plan.scratch.PartFile` beside it, and closing copies each
+    partition's slice of each chunk in order.
     Nothing is written when ``on`` is false or the block raises."""
 
     def __init__(self, plan: LevelPlan, shard: int, kind: str, on: bool = True) -> None:
         self.on, self.partitions = on, plan.partitions
         self.path = plan.scratch.bands(plan.level, shard, "rows", kind)
         self.cuts_path = plan.scratch.bands(plan.level, shard, "cuts", kind)
-        self.part = self.path.with_name(self.path.name + ".part")
+        self.part = PartFile(self.path, np.uint64)
         self.held: list[tuple[np.ndarray, np.ndarray]] = []  # (rows, cuts): the first chunk's
         self.chunk_cuts: list[np.ndarray] = []  # each chunk's cuts, by rows before it
 
@@ -132,8 +133,7 @@ class _Grouped:
             rows = rows[order]
         if self.held or self.chunk_cuts:  # a second chunk: the rows wait on disk
             self._spill()
-            with open(self.part, "ab") as out:
-                out.write(memoryview(np.ascontiguousarray(rows).reshape(-1)).cast("B"))
+            self.part.append(rows)
             self.chunk_cuts.append(cuts + self.written)
             self.written += len(rows)
         else:
@@ -142,9 +142,7 @@ class _Grouped:
     def _spill(self) -> None:
         if self.held:
             rows, cuts = self.held.pop()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.part, "wb") as out:
-                out.write(memoryview(np.ascontiguousarray(rows).reshape(-1)).cast("B"))
+            self.part.append(rows)
             self.chunk_cuts, self.written, self.width = [cuts], len(rows), rows.shape[1]
 
     def __exit__(self, kind, value, traceback) -> None:
@@ -152,7 +150,7 @@ class _Grouped:
             if kind is None and self.on:
                 self._write()
         finally:
-            self.part.unlink(missing_ok=True)
+            self.part.remove()
 
     def _write(self) -> None:
         if self.held:
@@ -162,16 +160,9 @@ class _Grouped:
             return
         cuts = np.stack(self.chunk_cuts)  # (chunks, partitions + 1), in rows of the .part file
         sizes = (cuts[:, 1:] - cuts[:, :-1]).T  # (partitions, chunks)
-
-        def slices():
-            with open(self.part, "rb") as part:
-                for p in range(self.partitions):
-                    for chunk in range(len(cuts)):
-                        n = int(sizes[p, chunk]) * self.width
-                        part.seek(int(cuts[chunk, p]) * self.width * 8)
-                        yield np.fromfile(part, dtype=np.uint64, count=n)
-
-        save_parts(self.path, np.uint64, (self.written, self.width), slices())
+        spans = ((int(cuts[chunk, p]) * self.width, int(sizes[p, chunk]) * self.width)
+                 for p in range(self.partitions) for chunk in range(len(cuts)))
+        save_parts(self.path, np.uint64, (self.written, self.width), self.part.slices(spans))
         save(self.cuts_path, offsets_from_counts(sizes.sum(axis=1)))
 
 

@@ -192,6 +192,44 @@ def save_parts(path: Path, dtype, shape: tuple[int, ...], parts: Iterable[np.nda
         raise ValueError(f"{path.name}: parts of {written:,} values for an array of {shape}")
 
 
+class PartFile:
+    """The values of a stage file at ``path`` written in parts: appended raw (no
+    header, C order) to a ``.part`` file beside it, read back as slices of values,
+    in the order :func:`save_parts` is to write them (:class:`~dedup.plan.band._Grouped`,
+    :class:`~dedup.plan.shardfiles.ShardAppender`).  :meth:`remove` when done."""
+
+    #: Values read back at once by :meth:`chunks` (4 MB of 8-byte values).
+    CHUNK_VALUES = 1 << 19
+
+    def __init__(self, path: Path, dtype) -> None:
+        self.path, self.dtype = path.with_name(path.name + ".part"), np.dtype(dtype)
+        self.values = 0
+
+    def append(self, array: np.ndarray) -> None:
+        """Append ``array``'s values (of this file's dtype)."""
+        if self.values == 0:  # a fresh file, whatever a task run before left
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)
+        with open(self.path, "ab") as out:
+            out.write(memoryview(np.ascontiguousarray(array, dtype=self.dtype).reshape(-1)).cast("B"))
+        self.values += array.size
+
+    def slices(self, spans: Iterable[tuple[int, int]]) -> Iterator[np.ndarray]:
+        """The values of each ``(start, count)`` span, one array at a time."""
+        with open(self.path, "rb") as part:
+            for start, count in spans:
+                part.seek(start * self.dtype.itemsize)
+                yield np.fromfile(part, dtype=self.dtype, count=count)
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """Every value in order, :data:`CHUNK_VALUES` at a time."""
+        return self.slices((at, min(self.CHUNK_VALUES, self.values - at))
+                           for at in range(0, self.values, self.CHUNK_VALUES))
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def load(path: Path, mmap: bool = False) -> np.ndarray:
     """Read a stage file (memory-mapped with ``mmap=True``: only the pages used are read)."""
     return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)

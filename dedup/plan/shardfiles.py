@@ -8,13 +8,13 @@ stage only calls.
 
 from __future__ import annotations
 
-import shutil
+import itertools
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .scratch import save
+from .scratch import PartFile, save, save_parts
 
 #: Bytes of a shard's arrays held in memory before they are appended to its files.
 SPILL_BYTES = 1 << 26
@@ -26,8 +26,8 @@ class ShardAppender:
     """A shard's files written a part at a time (:func:`dedup.plan.sign.sign_shard`): each file is the
     concatenation of its parts' arrays (offsets rebased, :data:`_OFFSETS`), as if they
     had been signed together.  Parts are held in memory up to :data:`SPILL_BYTES`,
-    then appended to a raw ``.part`` file beside each one; closing writes each file
-    (an ``.npy`` header, then its rows), a few MB at a time.  ``rows``: the
+    then appended to a :class:`~dedup.plan.scratch.PartFile` beside each one; closing
+    writes each file (:func:`~dedup.plan.scratch.save_parts`), a few MB at a time.  ``rows``: the
     paragraphs added.  Files are left unwritten when the block raises."""
 
     def __init__(self, path: Callable[[str], Path]) -> None:
@@ -37,7 +37,7 @@ class ShardAppender:
         self._shape: dict[str, tuple[np.dtype, tuple[int, ...]]] = {}
         self._ends: dict[str, int] = {}
         self._bytes = 0
-        self._spilled: set[str] = set()
+        self._spilled: dict[str, PartFile] = {}
 
     def __enter__(self) -> "ShardAppender":
         return self
@@ -61,17 +61,11 @@ class ShardAppender:
 
     def _spill(self) -> None:
         for name, arrays in self._held.items():
-            with open(self._part(name), "ab") as out:
-                for array in arrays:
-                    out.write(memoryview(array).cast("B"))
-            self._spilled.add(name)
+            part = self._spilled.setdefault(name, PartFile(self.path(name), self._shape[name][0]))
+            for array in arrays:
+                part.append(array)
         self._held = {name: [] for name in self._held}
         self._bytes = 0
-
-    def _part(self, name: str) -> Path:
-        path = self.path(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return path.with_name(path.name + ".part")
 
     def __exit__(self, kind, value, traceback) -> None:
         try:
@@ -79,18 +73,12 @@ class ShardAppender:
                 for name, (dtype, shape) in self._shape.items():
                     self._write(name, dtype, shape)
         finally:
-            for name in self._spilled:
-                self._part(name).unlink(missing_ok=True)
+            for part in self._spilled.values():
+                part.remove()
 
     def _write(self, name: str, dtype: np.dtype, shape: tuple[int, ...]) -> None:
         held = self._held.get(name, [])
-        if name not in self._spilled:
+        if name in self._spilled:
+            save_parts(self.path(name), dtype, shape, itertools.chain(self._spilled[name].chunks(), held))
+        else:
             save(self.path(name), np.concatenate(held) if len(held) != 1 else held[0])
-            return
-        with open(self.path(name), "wb") as out:
-            np.lib.format.write_array_header_2_0(
-                out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": shape})
-            with open(self._part(name), "rb") as part:
-                shutil.copyfileobj(part, out, 1 << 22)
-            for array in held:
-                out.write(memoryview(array).cast("B"))
