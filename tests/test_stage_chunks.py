@@ -66,7 +66,7 @@ def test_the_report_is_the_same_whatever_the_chunk(folder, monkeypatch, levels):
     assert bool(found["boilerplate"]) == ("paragraph" in levels)  # the footer (reported with paragraphs)
     assert any("long-a.txt" in (p["a"]["path"], p["b"]["path"]) for p in found["pairs"] if p["kind"] == "document")
     for chunk in (1, 5, 7):  # 5 and 7: the long documents span chunks, the short ones share them
-        monkeypatch.setattr(documents, "CHUNK_PARAGRAPHS", chunk)
+        monkeypatch.setattr(documents, "READ_PARAGRAPHS", chunk)
         monkeypatch.setattr(band, "CHUNK_ROWS", 60 * chunk)  # a chunk of 1-2 items' band (49) and containment rows
         monkeypatch.setattr(items, "KEEP_CHUNK", chunk)
         for jobs in (1, 2):
@@ -95,7 +95,7 @@ def test_document_files_are_the_same_bytes_whatever_the_chunk(tmp_path, rng, mon
     whole = document_files(tmp_path, "whole", texts, settings)
     assert whole["document.sigs.npy"].shape == (len(texts), settings.num_perm)
     for chunk in (1, 3, 5):
-        monkeypatch.setattr(documents, "CHUNK_PARAGRAPHS", chunk)
+        monkeypatch.setattr(documents, "READ_PARAGRAPHS", chunk)
         chunked = document_files(tmp_path, f"chunk-{chunk}", texts, settings)
         assert chunked.keys() == whole.keys()
         for name, array in whole.items():
@@ -124,7 +124,7 @@ def test_the_document_stage_holds_a_chunk_of_signatures_not_the_shard(tmp_path, 
     save(scratch.texts("common"), np.zeros(0, np.uint64))
     plan = job._level_plan(scratch, "paragraph", settings, [info.items["paragraph"]], None, 1)
     sigs = info.items["paragraph"] * settings.num_perm * 4
-    monkeypatch.setattr(documents, "CHUNK_PARAGRAPHS", 250)
+    monkeypatch.setattr(documents, "READ_PARAGRAPHS", 250)
     tracemalloc.start()
     try:
         assert job.document_shard(plan, 0, False) == 1

@@ -5,7 +5,7 @@ its signature is the element-wise minimum of theirs, its shingle set the union o
 theirs, its content key a hash of their keys in order -- boilerplate paragraphs (keys
 in the scratch's ``texts/common`` file, :mod:`dedup.boilerplate`) left out of all
 but the key.  Each of these is a reduction over the document's paragraphs alone, so a
-shard is reduced a run of whole documents at a time, :data:`CHUNK_PARAGRAPHS`
+shard is reduced a run of whole documents at a time, :data:`READ_PARAGRAPHS`
 paragraphs at most, and a document with more paragraphs than that a chunk of them at a
 time (:func:`_long_document`): the stage holds one chunk's signatures (1 KB a
 paragraph at 256 permutations), never a shard's (U2 of #12: a shard of one million
@@ -33,8 +33,10 @@ from .scratch import Scratch, among, load, release, save
 from .shardfiles import ShardAppender
 from .sign import item_arrays
 
-#: Paragraphs whose files (signatures above all) are read at once.
-CHUNK_PARAGRAPHS = 1 << 15
+#: Paragraphs whose files (signatures above all) are read at once: ~1 KB each here,
+#: where :data:`dedup.plan.sign.CHUNK_PARAGRAPHS` (the same number, chosen apart)
+#: bounds the paragraphs signed at once, ~2.8 KB each there.
+READ_PARAGRAPHS = 1 << 15
 
 
 def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
@@ -61,10 +63,10 @@ def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim
     bounds = offsets_from_counts(counts)
     places = {"end": source.whole("doc_chars"), "utf8_bytes": source.whole("doc_bytes")}
     with ShardAppender(lambda name: scratch.shard(shard, "document", name)) as out:
-        for lo, hi in document_runs(counts, CHUNK_PARAGRAPHS):
+        for lo, hi in document_runs(counts, READ_PARAGRAPHS):
             first, last = int(bounds[lo]), int(bounds[hi])
             sets = None
-            if hi - lo == 1 and last - first > CHUNK_PARAGRAPHS:
+            if hi - lo == 1 and last - first > READ_PARAGRAPHS:
                 items, sets = _long_document(source, first, last, mask)
             else:
                 items = document_items(source.corpus(counts, lo, hi, first, last), mask[first:last])[0]
@@ -145,7 +147,7 @@ class _Paragraphs:
 
 def _long_document(source: _Paragraphs, first: int, last: int, boilerplate: np.ndarray) -> tuple[Items, SetTable]:
     """The item and shingle set of the one document of paragraphs ``first .. last -
-    1``, reduced :data:`CHUNK_PARAGRAPHS` paragraphs at a time, as
+    1``, reduced :data:`READ_PARAGRAPHS` paragraphs at a time, as
     :func:`~dedup.detect.document_items` makes them whole: the minimum of its kept
     (not ``boilerplate``) paragraphs' signatures (``EMPTY`` when none is kept), the
     union of their shingles and the sum of their tokens, and the hash of all its
@@ -156,8 +158,8 @@ def _long_document(source: _Paragraphs, first: int, last: int, boilerplate: np.n
     signature = None
     tokens = 0
     distinct = []
-    for lo in range(first, last, CHUNK_PARAGRAPHS):
-        hi = min(lo + CHUNK_PARAGRAPHS, last)
+    for lo in range(first, last, READ_PARAGRAPHS):
+        hi = min(lo + READ_PARAGRAPHS, last)
         digest.update(source.slice("keys", lo, hi).tobytes())
         keep = np.flatnonzero(~boilerplate[lo:hi])
         sigs = source.slice("sigs", lo, hi)
