@@ -185,7 +185,7 @@ def run_scan(
                                doc_bases, copies_found=copies_found and level == "paragraph", removals=removals)
             _done_reading(paragraphs, readers, level, removals)
             for done in ("exact", "cand", "verified"):  # read by the level's stages only
-                removals.folder(scratch.root / done / level)
+                removals.folder(scratch.folder(done, level))
             _remove_shard_files(plan, LEVEL_ONLY, removals)
             if isinstance(linked, LevelParts):  # written by the workers, read a part at a time
                 level_pairs, level_groups = linked.located(found)
@@ -297,7 +297,7 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
         progress.advance()
         found += executor.map(candidates, [(plan, wave * plan.partitions + k) for k in range(plan.partitions)])
         progress.advance()
-        removals.folder(plan.scratch.root / "bands" / plan.level)  # the wave's rows: only its candidates read them
+        removals.folder(plan.scratch.folder("bands", plan.level))  # the wave's rows: only its candidates read them
     per_bin = np.sum([f.counts for f in found], axis=0) if found else np.zeros(1, np.int64)
     _warn_crowded(plan, sum((f.crowding for f in found), Crowding()), banded * plan.settings.bands)
     ranges = max(RANGES_PER_JOB * executor.jobs, -(-int(per_bin.sum()) // RANGE_CANDIDATES))

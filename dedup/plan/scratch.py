@@ -67,14 +67,14 @@ class Scratch:
         return self.root / "shards" / f"{number:06d}" / f"{level}.{name}.npy"
 
     def exact(self, level: str, part: int, name: str) -> Path:
-        return self.root / "exact" / level / f"{part:05d}.{name}.npy"
+        return self.folder("exact", level) / f"{part:05d}.{name}.npy"
 
     def bands(self, level: str, shard: int, name: str, kind: str = "band") -> Path:
         """Shard ``shard``'s bucket rows (``name="rows"``, grouped by partition) or
         where each partition's start (``"cuts"``); ``kind="contain"``: its
         containment bucket rows."""
         prefix = "contain." if kind == "contain" else ""
-        return self.root / "bands" / level / f"{prefix}{shard:06d}.{name}.npy"
+        return self.folder("bands", level) / f"{prefix}{shard:06d}.{name}.npy"
 
     def texts(self, name: str) -> Path:
         """The sorted content keys of the paragraph texts ``name`` (``"common"``: the
@@ -83,39 +83,44 @@ class Scratch:
         return self.root / "texts" / f"{name}.npy"
 
     def candidates(self, level: str, part: int) -> Path:
-        return self.root / "cand" / level / f"{part:05d}.npy"
+        return self.folder("cand", level) / f"{part:05d}.npy"
 
     def joined(self, level: str) -> Path:
         return self.root / "joined" / f"{level}.npy"
 
     def verified(self, level: str, pair_range: int, name: str) -> Path:
-        return self.root / "verified" / level / f"{pair_range:05d}.{name}.npy"
+        return self.folder("verified", level) / f"{pair_range:05d}.{name}.npy"
 
     def edges(self, level: str, step: int, source: int, part: int) -> Path:
-        return self.root / "cc" / level / f"{step:03d}" / f"{source:05d}.{part:05d}.npy"
+        return self.folder("cc", level) / f"{step:03d}" / f"{source:05d}.{part:05d}.npy"
 
     def labels(self, level: str, part: int, pair_range: int) -> Path:
-        return self.root / "cc" / level / "labels" / f"{part:05d}.{pair_range:05d}.npy"
+        return self.folder("cc", level) / "labels" / f"{part:05d}.{pair_range:05d}.npy"
 
     def routed(self, level: str, pair_range: int, part: int) -> Path:
-        return self.root / "link" / level / f"{pair_range:05d}.{part:05d}.npy"
+        return self.folder("link", level) / f"{pair_range:05d}.{part:05d}.npy"
 
     def kept(self, level: str, part: int, pair_range: int) -> Path:
-        return self.root / "link" / level / f"kept.{part:05d}.{pair_range:05d}.npy"
+        return self.folder("link", level) / f"kept.{part:05d}.{pair_range:05d}.npy"
 
     def copies(self, level: str, part: int, pair_range: int) -> Path:
-        return self.root / "link" / level / f"copies.{part:05d}.{pair_range:05d}.npy"
+        return self.folder("link", level) / f"copies.{part:05d}.{pair_range:05d}.npy"
 
     def members(self, level: str, part: int, pair_range: int) -> Path:
-        return self.root / "cc" / level / "members" / f"{part:05d}.{pair_range:05d}.npy"
+        return self.folder("cc", level) / "members" / f"{part:05d}.{pair_range:05d}.npy"
 
     def part(self, level: str, name: str, pair_range: int) -> Path:
-        return self.root / "parts" / level / f"{name}.{pair_range:05d}.npy"
+        return self.folder("parts", level) / f"{name}.{pair_range:05d}.npy"
 
-    def remove(self, *parts: str) -> None:
-        """Remove the folder ``root/parts...`` and what it holds (stage files no
+    def folder(self, stage: str, level: str) -> Path:
+        """The folder of ``level``'s files of ``stage`` (``"exact"``, ``"bands"``,
+        ``"cand"``, ``"verified"``, ``"cc"``, ``"link"``, ``"parts"``: see the layout)."""
+        return self.root / stage / level
+
+    def remove(self, stage: str, level: str) -> None:
+        """Remove :meth:`folder` ``(stage, level)`` and what it holds (stage files no
         later stage reads), if it is there."""
-        shutil.rmtree(self.root.joinpath(*parts), ignore_errors=True)
+        shutil.rmtree(self.folder(stage, level), ignore_errors=True)
 
 
 class Removals:
