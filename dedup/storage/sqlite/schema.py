@@ -139,7 +139,8 @@ def translate(err: sqlite3.Error, path: str, doing: str, waited: float = BUSY_TI
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return IndexBusy(
             f"{path}: the index stayed locked by another process for more than {waited:g} s "
-            "(the busy timeout); nothing was changed, try again"
+            "(the busy timeout); nothing was changed, try again (to wait longer: --db "
+            f"'sqlite:///{path}?busy=SECONDS', or Index.open(..., busy_timeout=SECONDS))"
         )
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
         return IndexReadOnly(f"{path}: cannot {doing} the index: {_read_only(path)} ({text})")
