@@ -282,3 +282,21 @@ def test_read_options_are_validated():
         ReadOptions(stdin_format="pdf")
     with pytest.raises(ValueError, match="max_decompressed"):
         ReadOptions(max_decompressed=0)
+
+
+def test_markdown_with_too_many_blocks_is_read_as_plain_text_with_a_warning():
+    """Tester's F7 (session 16): 1,000,000 one-letter list items (4 MB) took 2.2 GB and
+    77 s of CPU in markdown-it (~2 KB of tokens per block; the table cap of session 15
+    counted cells only).  Past MAX_BLOCKS the file is read as plain text, with a warning;
+    at the limit it is rendered as before."""
+    import time
+
+    from dedup.readers.markdown import MAX_BLOCKS
+
+    [doc] = items(("- item\n" * (MAX_BLOCKS // 2)).encode(), "ok.md")
+    assert doc.source == "extracted-markdown" and not doc.warning and not doc.text.startswith("-")
+    started = time.process_time()
+    [doc] = items(("- a\n" * 1_000_000).encode(), "list.md")
+    assert time.process_time() - started < 10
+    assert doc.source == "file" and doc.text.startswith("- a\n- a\n")
+    assert "about 1,000,001 blocks" in doc.warning and "read as plain text, markup included" in doc.warning

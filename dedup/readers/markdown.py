@@ -41,6 +41,14 @@ _BLANK_LINE = re.compile(r"\n[ \t]*(?:\r?\n|\Z)")
 #: header has columns (missing ones are added), so a 2 MB pipe table cost 1 GB and
 #: 120 s (tester's F1 of #12, session 15); 100,000 cells cost ~140 MB and ~4 s CPU (measured).
 MAX_TABLE_CELLS = 100_000
+#: Blocks (paragraphs, list items, headings) rendered per document, at most, counted from
+#: above (:func:`block_lines`); a document with more is read as plain text, markup and all
+#: (with a warning).  Why: markdown-it holds ~2 KB of tokens per block, so 1,000,000
+#: one-letter list items (4 MB) took 2.2 GB and 77 s of CPU (tester's F7, session 16);
+#: 100,000 take ~270 MB and ~7 s, 100,000 short paragraphs ~230 MB and ~5 s (measured).
+MAX_BLOCKS = 100_000
+#: A line that may start a block: a blank line (before a paragraph), a list item, a heading.
+_BLOCK_LINE = re.compile(r"^(?:[ \t>]*$|[ \t>]*(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|[ \t>]*#)", re.MULTILINE)
 
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
@@ -48,6 +56,12 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
 
     try:
         source = decode(data)
+        blocks = block_lines(source)
+        if blocks > MAX_BLOCKS:
+            yield Document(name, source, warning=(
+                f"it would make about {blocks:,} blocks (paragraphs, list items, headings; more than "
+                f"{MAX_BLOCKS:,}: memory grows with each), so it was read as plain text, markup included"))
+            return
         cells = table_cells(source)
         tables = cells <= MAX_TABLE_CELLS
         warning = "" if tables else (
@@ -66,6 +80,12 @@ def markdown_text(source: str, tables: bool = True) -> str:
     (``tables=False``: pipe tables are left as the paragraphs of text they are without
     the table extension)."""
     return extract(_renderer(tables).render(_FRONT_MATTER.sub("", source, count=1)))
+
+
+def block_lines(source: str) -> int:
+    """How many lines of ``source`` may start a block (:data:`_BLOCK_LINE`): at least
+    the blocks markdown-it makes of it, but for paragraphs it runs on (one pass)."""
+    return sum(1 for _ in _BLOCK_LINE.finditer(source))
 
 
 def table_cells(source: str) -> int:
