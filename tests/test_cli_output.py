@@ -317,3 +317,26 @@ def test_a_full_disk_under_stdout_is_one_line_naming_stdout(tmp_path):
                                  text=True, env={**os.environ, **env}, timeout=120)
         assert res.returncode == 2 and res.stderr.strip() == \
             "dedup: cannot write the report to stdout: No space left on device", (env, res.stderr)
+
+
+@pytest.mark.parametrize("error, why", [
+    (OSError(errno.ENOSPC, "No space left on device"), "No space left on device"),
+    (OSError("117528 requested and 38384 written"), "a short write (117528 requested and 38384 written: disk full?)"),
+])
+def test_a_full_scratch_folder_is_named(tmp_path, monkeypatch, error, why):
+    """Tester's F3 (session 16): a full --tmp-dir was "unexpected error: OSError: [Errno
+    28] ..." (raised in a worker, without a file name; numpy's short write has no errno)."""
+    from click.testing import CliRunner
+
+    import dedup.cli.scan as cli_scan
+    from dedup.cli import main
+
+    def full(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(cli_scan, "scan_paths", full)
+    (tmp_path / "a.txt").write_text("some text\n")
+    res = CliRunner().invoke(main, ["scan", str(tmp_path), "--tmp-dir", str(tmp_path / "t"), "-q"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"dedup: cannot write the scan's intermediate files in '{tmp_path / 't'}': {why} "
+                                  "(--tmp-dir chooses another folder)")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import os
+import sys
+from pathlib import Path
 
 import click
 
@@ -15,7 +18,9 @@ from ..scan import ENGINES, available_cpus
 from ..scan import scan as scan_paths
 from ..report import FORMATS
 from ..report.passages import FilePassages
+from ..report.safety import printable
 from . import (
+    EXIT_ERROR,
     LeftOut,
     build_output,
     build_read_options,
@@ -117,6 +122,18 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
         )
     except DaskUnavailable as err:
         raise Unavailable(str(err)) from None
+    except OSError as err:
+        # A write into the scratch folder, raised in a worker without the file's name
+        # (tester's F3, s16): ENOSPC, or numpy's "N requested and M written".
+        short = err.errno is None and " requested and " in str(err)
+        if err.filename is not None or not (short or err.errno in (errno.ENOSPC, errno.EDQUOT)):
+            raise
+        where = tmp_dir or (Path(cache_dir or default_cache_dir()) / "scratch" if not no_cache else None)
+        shown = printable(repr(str(where))) if where else "the system's temporary folder"
+        why = f"a short write ({err}: disk full?)" if short else err.strerror
+        click.echo(f"dedup: cannot write the scan's intermediate files in {shown}: {why} "
+                   "(--tmp-dir chooses another folder)", err=True)
+        sys.exit(EXIT_ERROR)
     finally:
         progress.close()
     result.warnings = [*left_out.warnings(), *result.warnings]
