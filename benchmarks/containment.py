@@ -119,7 +119,7 @@ def recall(args) -> None:
     from dedup import Settings
     from dedup import containment as ct
     from dedup.corpus import sign_documents
-    from dedup.lsh import band_keys, bucket_pairs
+    from dedup.lsh import ALL_PAIRS_BUCKET, band_keys, bucket_pairs
     from dedup.normalize import normalize
     from dedup.readers import Document
     from dedup.scan import read_paths
@@ -150,7 +150,10 @@ def recall(args) -> None:
     sigs, sizes = signed.signatures[first], table.sizes()[first]  # set sizes, as the scan takes them
     t0 = time.perf_counter()
     n = len(first)
-    jac = bucket_pairs(band_keys(sigs, settings.bands, settings.rows).ravel(), np.repeat(np.arange(n), settings.bands))
+    # Buckets whole up to 256, as before the scan's default star bound of 16 (280995d):
+    # the Jaccard candidates the session-15 tables compare containment with.
+    jac = bucket_pairs(band_keys(sigs, settings.bands, settings.rows).ravel(), np.repeat(np.arange(n), settings.bands),
+                       star_above=ALL_PAIRS_BUCKET)
     t_jac = time.perf_counter() - t0
     t0 = time.perf_counter()
     con = ct.candidate_pairs(sigs, sizes, settings.containment, covered=(settings.bands, settings.rows),
