@@ -9,7 +9,6 @@ reuse cached batches: a batch depends only on its documents and the settings.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Iterable, Optional, Sequence
@@ -22,6 +21,7 @@ from .minhash import signatures
 from .normalize import normalize
 from .readers import Document, ReadError, ReadWarning
 from .segments import offsets_from_counts
+from .sequences import Made
 from .settings import Settings
 from .shingle import Shingles, shingle
 from .split import split_paragraphs
@@ -44,7 +44,7 @@ class DocumentInfo:
     utf8_bytes: Optional[int] = None
 
 
-class DocumentTable(Sequence[DocumentInfo]):
+class DocumentTable(Made):
     """Documents as columns, read back as :class:`DocumentInfo` objects one at a time.
 
     Why: a scan's client keeps every document the report lists, and a list of
@@ -96,33 +96,15 @@ class DocumentTable(Sequence[DocumentInfo]):
         start = int(self._ends[i - 1]) if i else 0
         return self._paths[start : int(self._ends[i])].decode("utf-8", "surrogatepass")
 
-    def _position(self, i) -> int:
-        """Document ``i``'s position (a negative ``i`` counts from the end); IndexError
-        outside the table."""
-        i = operator.index(i)
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"document {i} of {len(self)}")
-        return i
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        i = self._position(i)
+    def _make(self, i: int) -> DocumentInfo:
         chars, paragraphs, utf8 = self._numbers[i].tolist()
         return DocumentInfo(self.path(i), chars, paragraphs, self._names[self._sources[i]], None if utf8 < 0 else utf8)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (DocumentTable, list, tuple)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
-        return NotImplemented
 
     def __repr__(self) -> str:
         return f"DocumentTable({len(self)} documents)"
 
 
-class _Paths(Sequence[str]):
+class _Paths(Made):
     """A :class:`DocumentTable`'s paths, decoded as read."""
 
     def __init__(self, table: DocumentTable) -> None:
@@ -131,10 +113,8 @@ class _Paths(Sequence[str]):
     def __len__(self) -> int:
         return len(self._table)
 
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        return self._table.path(self._table._position(i))
+    def _make(self, i: int) -> str:
+        return self._table.path(i)
 
 
 def paths_of(documents: Sequence[DocumentInfo]) -> Sequence[str]:

@@ -22,6 +22,7 @@ import numpy as np
 from ..corpus import DocumentInfo, paths_of
 from ..results import Group, GroupColumns, Kind, Location, Pair, PairColumns
 from ..segments import offsets_from_counts, ranges, sorted_unique
+from ..sequences import Made
 from .items import LevelPlan
 from .scratch import release
 from .link import Linked
@@ -136,33 +137,8 @@ class Places:
 BLOCK = 4096
 
 
-class _Made(Sequence):
-    """A read-only sequence whose items are made by ``_make(i)`` when read."""
-
-    def _make(self, i: int):
-        raise NotImplementedError
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self._make(j) for j in range(*i.indices(len(self)))]
-        if i < 0:
-            i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(i)
-        return self._make(i)
-
-    def __iter__(self) -> Iterator:
-        return (self._make(i) for i in range(len(self)))
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} of {len(self)}>"
-
-
-class _MadeInBlocks(_Made):
-    """A :class:`_Made` whose items are made :data:`BLOCK` at a time by
+class _MadeInBlocks(Made):
+    """A :class:`~dedup.sequences.Made` whose items are made :data:`BLOCK` at a time by
     ``_block(lo, hi)`` (a list of the items ``lo..hi-1``), also when iterated."""
 
     def _block(self, lo: int, hi: int) -> list:
@@ -241,7 +217,7 @@ class LocatedGroups(_MadeInBlocks):
         return groups
 
 
-class Chain(_Made):
+class Chain(Made):
     """Sequences one after the other (the document level's, then the paragraph's)."""
 
     def __init__(self, parts: Sequence[Sequence]) -> None:

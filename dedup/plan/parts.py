@@ -37,7 +37,8 @@ from ..results import Kind
 from ..segments import offsets_from_counts, sorted_unique
 from .items import LevelPlan
 from .link import Linked
-from .located import LocatedGroups, LocatedPairs, Places, _Made
+from ..sequences import Made
+from .located import LocatedGroups, LocatedPairs, Places
 from .scratch import among, by_partition, load, release, save
 
 #: A reported pair's row in a part (the columns of :class:`~dedup.plan.link.Linked`).
@@ -155,7 +156,7 @@ def _linked(**columns: np.ndarray) -> Linked:
     return Linked(**{name: columns.get(name, empty) for name in fields})
 
 
-class Parts(_Made):
+class Parts(Made):
     """A level's pairs (or groups), part after part: ``open_part(r)`` gives part ``r``
     as a sequence (:class:`LocatedPairs` / :class:`LocatedGroups`) and the mapped
     arrays it reads, whose pages are released when another part is opened."""
