@@ -1,6 +1,7 @@
 """What a Dask worker holds between tasks (#15), and whose it is.
 
-    python benchmarks/probe_held.py --paragraphs 250000 [--profile] [--trim] [--trace] [--out FILE]
+    python benchmarks/probe_held.py --paragraphs 250000 [--profile] [--trim] [--out FILE]
+    python benchmarks/probe_held.py --paragraphs 2000000 --read-sign 9 19 19
 
 Scans a corpus of bench_dask.py (built there) with the Dask engine on a 2-worker
 ``LocalCluster`` at default settings, its workers started as the engine's own are
@@ -14,10 +15,6 @@ and as it ends, in each worker:
   free (``fordblks``: free chunks it has not returned);
 - ``blocks``: Python's allocated blocks (``sys.getallocatedblocks``);
 - ``data`` / ``tasks``: keys in the worker's data store and in its state machine;
-- with ``--trace``, ``traced``: the bytes tracemalloc sees allocated by Python and
-  numpy (started in each worker as the plugin is set up; slow), and at the end the 15
-  allocation sites whose held bytes grew most between the first task of the second
-  stage and the end;
 - with ``--trim``, each task's end also calls ``malloc_trim(0)`` (glibc returns every
   free page it can) and records ``anon`` after it (``trimmed``) and its CPU cost.
 
@@ -68,42 +65,26 @@ def _anon() -> int:
 class HeldProbe:
     name = "held-probe"
 
-    def __init__(self, trim: bool, trace: bool) -> None:
-        self.trim, self.trace = trim, trace
+    def __init__(self, trim: bool) -> None:
+        self.trim = trim
 
     def setup(self, worker) -> None:
         self.worker = worker
         self.libc = _libc()
         self.rows: list[dict] = []
-        self.snapshots: dict = {}
-        if self.trace:
-            import tracemalloc
-
-            tracemalloc.start(8)
 
     def _state(self) -> dict:
         info = self.libc.mallinfo2()
         row = {"anon": _anon(), "heap": info.arena + info.hblkhd, "used": info.uordblks + info.hblkhd,
                "free": info.fordblks, "blocks": sys.getallocatedblocks(),
                "data": len(self.worker.data), "tasks": len(self.worker.state.tasks)}
-        if self.trace:
-            import tracemalloc
-
-            row["traced"] = tracemalloc.get_traced_memory()[0]
         return row
 
     def transition(self, key, start, finish, **kwargs) -> None:
         from dask.utils import key_split
 
         if finish == "executing":
-            stage = key_split(key)
-            if self.trace:
-                import tracemalloc
-
-                seen = {r["stage"] for r in self.rows}
-                if stage not in seen and len(seen) == 1:  # the second stage's first task
-                    self.snapshots["early"] = tracemalloc.take_snapshot()
-            self.rows.append({"stage": stage, "start": self._state()})
+            self.rows.append({"stage": key_split(key), "start": self._state()})
         elif start == "executing" and self.rows:
             row = self.rows[-1]
             row["end"] = self._state()
@@ -212,28 +193,76 @@ def _dask_held(worker) -> dict:
 
 def _report(dask_worker) -> dict:
     probe = dask_worker.plugins["held-probe"]
-    out = {"rows": probe.rows, "smaps": _smaps(), "pymalloc": _pymalloc(), "dask": _dask_held(dask_worker)}
-    if probe.trace and "early" in probe.snapshots:
-        import tracemalloc
+    return {"rows": probe.rows, "smaps": _smaps(), "pymalloc": _pymalloc(), "dask": _dask_held(dask_worker)}
 
-        late = tracemalloc.take_snapshot()
-        diff = late.compare_to(probe.snapshots["early"], "traceback")
-        out["grew"] = [{"kb": d.size_diff / 1024, "count": d.count_diff,
-                        "where": [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in d.traceback][-4:]}
-                       for d in diff[:15]]
-    return out
+
+def read_sign_alone(corpus: Path, files: list[int]) -> None:
+    """Run the read-and-sign task on each of ``corpus``'s ``files`` (by position) in turn,
+    in this process, with the task a scan on 2 workers gives it (the bytes of the files
+    before it as ``seen``: its shards' size), and print its shards, the growth of
+    anonymous RSS during it (sampled every 10 ms) and what it leaves behind.  The
+    process runs with the environment Dask's nanny gives a worker
+    (``distributed.nanny.pre-spawn-environ``: ``MALLOC_TRIM_THRESHOLD_`` among them,
+    which fixes glibc's mmap threshold): the script re-executes itself with it."""
+    import os
+    import tempfile
+    import threading
+
+    import dask
+    import distributed  # noqa: F401  (its configuration defaults)
+
+    environ = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()}
+    if any(os.environ.get(k) != v for k, v in environ.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **environ})
+    from dedup.inputs import LocalFile
+    from dedup.plan.read import ReadTask, read_sign
+    from dedup.plan.scratch import Scratch
+    from dedup.readers import ReadOptions
+    from dedup.settings import Settings
+
+    shards = sorted(corpus.glob("shard-*.jsonl"))
+    for k in files:
+        path = shards[k]
+        seen = sum(p.stat().st_size for p in shards[:k])
+        task = ReadTask(k, [LocalFile(str(path), path.name, path.stat().st_size, ReadOptions(), str(corpus))],
+                        seen, 2)
+        peak, stop = [0], threading.Event()
+
+        def sample() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], _anon())
+                stop.wait(0.01)
+
+        base = _anon()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        with tempfile.TemporaryDirectory() as folder:
+            cpu = time.process_time()
+            info = read_sign(Scratch(Path(folder)), task, Settings(), None)
+            cpu = time.process_time() - cpu
+        stop.set()
+        sampler.join()
+        print(f"{corpus.name} file {k} ({seen / 1e6:.0f} MB before it): {len(info.shards)} shards of "
+              f"{min(len(i.documents) for i in info.shards):,}-{max(len(i.documents) for i in info.shards):,} "
+              f"documents; anonymous RSS {base / 2**20:.0f} MB at the start, growth {(peak[0] - base) / 2**20:.0f} MB, "
+              f"left {(_anon() - base) / 2**20:+.0f} MB; {cpu:.1f} s CPU")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paragraphs", type=int, default=250_000)
     parser.add_argument("--trim", action="store_true")
-    parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--read-sign", type=int, nargs="+", metavar="K",
+                        help="instead: run read_sign on the corpus's K-th file (each K in turn) in this "
+                             "process, as a worker would (see read_sign_alone)")
     parser.add_argument("--profile", action="store_true",
                         help="start the workers with Dask's statistical profiler on (Dask's default; "
                              "the engine's own cluster turns it off, dedup.plan.dask.WORKER_CONFIG)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    if args.read_sign:
+        read_sign_alone(build(args.paragraphs), args.read_sign)
+        return
     import logging
 
     from distributed import LocalCluster, WorkerPlugin
@@ -241,7 +270,7 @@ def main() -> None:
     from dedup import scan
 
     corpus = build(args.paragraphs)
-    plugin = type("HeldPlugin", (HeldProbe, WorkerPlugin), {})(args.trim, args.trace)
+    plugin = type("HeldPlugin", (HeldProbe, WorkerPlugin), {})(args.trim)
     import dask
 
     from dedup.plan.dask import WORKER_CONFIG
@@ -259,7 +288,7 @@ def main() -> None:
         client.close()
     wall = time.perf_counter() - started
     mb = 2**20
-    summary: dict = {"paragraphs": args.paragraphs, "trim": args.trim, "trace": args.trace,
+    summary: dict = {"paragraphs": args.paragraphs, "trim": args.trim,
                      "profile": args.profile,
                      "wall_s": wall, "pairs": len(result.pairs), "groups": len(result.groups), "stages": {}}
     for report in reports.values():
@@ -276,13 +305,11 @@ def main() -> None:
     print(f"{args.paragraphs:,} paragraphs, trim={args.trim}, profiler={args.profile}, wall {wall:.0f} s, "
           f"{summary['pairs']:,} pairs / {summary['groups']:,} groups")
     print("stage: tasks | at a task's start (largest): anon, glibc heap / used / free, py blocks (k), "
-          "data keys, task states[, traced] | growth anon[, after trim, trim CPU]")
+          "data keys, task states | growth anon[, after trim, trim CPU]")
     for name, s in summary["stages"].items():
         line = (f"{name}: {s['tasks']} | {s['start_anon'] / mb:.0f}, {s['start_heap'] / mb:.0f} / "
                 f"{s['start_used'] / mb:.0f} / {s['start_free'] / mb:.0f}, {s['start_blocks'] / 1000:.0f}k, "
                 f"{s['start_data']}, {s['start_tasks']}")
-        if "start_traced" in s:
-            line += f", {s['start_traced'] / mb:.1f}"
         line += f" | {s.get('growth_anon', 0) / mb:.0f}"
         if "trimmed" in s:
             line += f", {s['trimmed'] / mb:.0f}, {s['trim_cpu']:.2f} s"
@@ -292,8 +319,6 @@ def main() -> None:
               + ", ".join(f"{k} {v[0]:,} ({v[1]})" for k, v in sorted(report["smaps"].items(), key=lambda kv: -kv[1][0])))
         print(f"  {worker} pymalloc: {report['pymalloc']}")
         print(f"  {worker} Dask's own, kB: " + ", ".join(f"{k} {v / 1024:,.0f}" for k, v in report["dask"].items()))
-        for grew in report.get("grew", []):
-            print(f"  {worker} +{grew['kb']:.0f} KB ({grew['count']:+d}) {' <- '.join(reversed(grew['where']))}")
     if args.out:
         args.out.write_text(json.dumps({"summary": summary, "workers": reports}, indent=1))
 
