@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..settings import Settings
-from ..storage.optional import Leased, Prefetching
+from ..storage.optional import Leased, Prefetching, TalliesFirst
 from ..storage.protocol import NewDocument, Storage
 from ..verdict import Policy, Verdict
 from . import judge as judging
@@ -151,6 +151,10 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
                    if write and lookup is not None and len(comparable) > 1 else None)
         if isinstance(store, Leased):  # the look-up may have taken long: renew the write lock's lease (R9)
             store.keep_lease()
+        # A backend that publishes each write at once counts the batch before its first
+        # write, so a kill leaves the counts ahead of what is stored, never behind (F2).
+        if counted.any() and isinstance(store, TalliesFirst):
+            store.tally_first(tallied(signed, counted, texts), int(counted.sum()))
         where = np.full(len(good), -1, dtype=np.int64)
         where[comparable] = np.arange(len(comparable))
         stored = np.zeros(len(comparable), dtype=bool)

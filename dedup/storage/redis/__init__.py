@@ -133,6 +133,9 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         # What the current transaction has read: records (:meth:`.reads.Reads._read`),
         # content-key shards (:meth:`.multimap.Multimaps._prefetch`).
         self._held: Optional[dict] = None
+        # What the current write transaction tallied before its first write
+        # (:meth:`.writes.Writes.tally_first`): sorted keys, their counts, documents.
+        self._ahead: Optional[tuple[np.ndarray, np.ndarray, int]] = None
 
     # -- transactions ---------------------------------------------------------------
 
@@ -181,6 +184,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._depth = 0
             self._token = None
             self._held = None
+            self._ahead = None
 
     def warm(self) -> None:
         """Outside a transaction: read the bucket log's new entries and derive their band

@@ -46,6 +46,7 @@ class Reads:
     #: held): record keys with their values (:meth:`_read`), content-key shards
     #: (:meth:`.multimap.Multimaps._prefetch`).
     _held: Optional[dict]
+    _ahead: Optional[tuple[np.ndarray, np.ndarray, int]]
 
     def _records(self, base: str, ids: np.ndarray) -> list[Optional[bytes]]:
         """The records ``base + id`` of rows ``ids`` (one MGET of those not read before
@@ -324,4 +325,22 @@ class Reads:
         if len(counts) and counts.max() > judged:
             raise IndexCorrupt(damaged(self.path, f"a boilerplate tally ({self._k}k:t:..., {int(counts.max())}) "
                                                   f"exceeds the documents judged ({self._k}judged, {judged})"))
+        if self._ahead is not None:
+            judged = self._ahead_of(unique, counts, judged)
         return counts[inverse.ravel()], judged
+
+    def _ahead_of(self, unique: np.ndarray, counts: np.ndarray, judged: int) -> int:
+        """The tallies read (``counts`` of the sorted keys ``unique``, changed in place,
+        and ``judged``, returned) less what this transaction counted first
+        (:meth:`.writes.Writes.tally_first`): what they were when it began -- nobody
+        else tallies while it holds the write lock.  A tally below this
+        transaction's own count was lowered by something else: damage."""
+        keys, added, documents = self._ahead  # type: ignore[misc]
+        at = np.minimum(np.searchsorted(keys, unique), max(len(keys) - 1, 0))
+        mine = (keys[at] == unique) if len(keys) else np.zeros(len(unique), bool)
+        counts[mine] -= added[at[mine]]
+        judged -= documents
+        if judged < 0 or (len(counts) and counts.min() < 0):
+            raise IndexCorrupt(damaged(self.path, f"a boilerplate tally ({self._k}k:t:...) or the documents judged "
+                                                  f"({self._k}judged) is below what this write counted a moment ago"))
+        return judged

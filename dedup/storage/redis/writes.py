@@ -64,6 +64,8 @@ class Writes:
     _token: Optional[str]
     _seq: tuple[int, int]
     _written: list[str]
+    _ahead: Optional[tuple[np.ndarray, np.ndarray, int]]
+    _held: Optional[dict]
     _forget: Callable[[], None]
 
     @_guarded("write to")
@@ -276,8 +278,27 @@ class Writes:
         """One :data:`.lua.TALLY` call: adds to each key's count in the tally shards
         (``k:t:``, see :mod:`.lua`) and to ``judged``.  Not undone with a failed
         transaction's documents (the counts then run a batch ahead: boilerplate is
-        recognised a little sooner)."""
+        recognised a little sooner).  After :meth:`tally_first` of the same batch, it
+        only ends that batch's hiding of them."""
         unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
-        self._forget()  # the tallies' shards and ``judged`` change
+        if self._ahead is not None:
+            first, self._ahead = self._ahead, None
+            if first[2] != documents or not np.array_equal(first[0], unique) or not np.array_equal(first[1], counts):
+                raise StorageError(f"{self.path}: a tally differs from the tally_first of its batch")
+            return
+        if self._held:  # the tallies' shards and ``judged`` change; what else was read stays
+            self._held = {key: value for key, value in self._held.items()
+                          if key != self._k + "judged" and not (isinstance(key, tuple) and key[0] == "k:t:")}
         self._tally(args=[self._k + "k:t:", self._shards["k:t:"], self._k + "judged", int(documents), u64(unique),
                           u32(counts)])
+
+    def tally_first(self, keys: np.ndarray, documents: int) -> None:
+        """:class:`~dedup.storage.optional.TalliesFirst`: :meth:`tally` now, before the
+        batch's first write (the documents of each ``insert_many`` are published by its
+        last call, and a killed writer's published documents stay); until the batch's
+        :meth:`tally`, :meth:`tallies` answers without them (:meth:`_ahead_of`)."""
+        if self._token is None or self._ahead is not None:
+            raise StorageError(f"{self.path}: tally_first outside a write transaction, or twice in one batch")
+        self.tally(keys, documents)
+        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        self._ahead = (unique, counts, int(documents))
