@@ -78,6 +78,36 @@ def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_p
                          "again to add them)")
 
 
+def test_interrupted_note_when_the_index_cannot_be_read_says_what_may_be_stored(tmp_path, monkeypatch):
+    """The index fails, and cannot be read to tell what of the batch in flight it kept
+    (a Redis server restarted mid-batch keeps what was published): the note gives the
+    earlier batches' documents as stored and the batch in flight as "may be", never
+    "not" (tester's F6, session 15)."""
+    rng = random.Random(14)
+    for i in range(300):  # two batches of 256
+        (tmp_path / "docs" / f"d{i:03d}.txt").write_text(article(rng))
+    real, runs = Index._decide, []
+
+    def fails_in_the_second_batch(self, *args, **kwargs):
+        runs.append(1)
+        if len(runs) == 2:
+            raise OSError(5, "Input/output error")
+        return real(self, *args, **kwargs)
+
+    def unreadable(self, *args, **kwargs):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(Index, "_decide", fails_in_the_second_batch)
+    monkeypatch.setattr(Index, "holds", unreadable)
+    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
+    assert result.exit_code == 2
+    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
+    assert note.endswith("256 of the 300 documents read are stored in the index (the last: d255.txt) and stay "
+                         "there; up to 44 more, of the batch being written when it stopped, may be stored too (the "
+                         "index could not be read to tell): run the same command again once the index can be read "
+                         "(what is stored is skipped)"), note
+
+
 def test_a_non_utf8_file_name_is_stored_and_checked(tmp_path):
     """(b) It was an error entry ("lone surrogate") in `index add` and `check`."""
     rng = random.Random(13)

@@ -122,26 +122,40 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     (``added``; ``already indexed`` ones were stored before).  The batch in flight
     (``batch``; ``--load``: everything read) committed whole or not at all -- the
     failure may have come after its commit (during bucket-file upkeep) -- so its
-    documents are looked up: one stored with the text read counts as stored."""
+    documents are looked up: one stored with the text read counts as stored.  When the
+    index cannot be read to tell (the failure was the index's: a Redis server restarted
+    mid-batch), the batch in flight may be stored in part -- a backend that publishes
+    each write at once keeps what it published -- and the note says so, not "none"
+    (tester's F6, session 15: "none stored" while 116 were)."""
     judged = job.verdicts if not load else []
     flight = batch if not load else [{"id": i} for i in job.ids]
     stored = [job.ids[k] for k, v in enumerate(judged) if v.added or v.already_indexed]
+    unknown: list[str] = []
     try:
         held = index.holds(flight) if load else index.holds(flight, texts=True)
-    except Exception:  # the index itself is what failed: say what is known
+    except Exception:  # the index itself is what failed: say what is known, and what is not
         held = [False] * len(flight)
+        done = set(stored)
+        unknown = [doc_id for doc_id in dict.fromkeys(item["id"] for item in flight) if doc_id not in done]
     stored = list(dict.fromkeys(stored + [item["id"] for item, h in zip(flight, held) if h]))  # kept twice if
     # the interruption came after the verdicts of the batch in flight were kept
     read = len(job.ids)
     if not stored:
-        note = f"{index.path}: stopped; none of the {read} documents read is stored in the index"
+        known = "is known to be" if unknown else "is"
+        note = f"{index.path}: stopped; none of the {read} documents read {known} stored in the index"
     else:
         named = ", ".join(stored) if len(stored) <= 3 else f"the last: {stored[-1]}"
         note = (f"{index.path}: stopped; {len(stored)} of the {read} documents read are stored in the index "
                 f"({named}) and stay there")
-    if read > len(stored):
-        note += (f"{'; the other' if stored else ':'} {read - len(stored)} are not (rejected, refused or not "
-                 "reached: run the same command again to add them)")
+    if unknown:
+        note += (f"; up to {len(unknown)}{' more' if stored else ''}, of the batch being written when it stopped, "
+                 f"may be stored{' too' if stored else ''} (the index could not be read to tell)")
+    if read > len(stored) + len(unknown):
+        note += (f"{'; the other' if stored or unknown else ':'} {read - len(stored) - len(unknown)} are not "
+                 "(rejected, refused or not reached")
+        note += ")" if unknown else ": run the same command again to add them)"
+    if unknown:
+        note += ": run the same command again once the index can be read (what is stored is skipped)"
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 
 
