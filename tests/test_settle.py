@@ -309,3 +309,29 @@ def test_what_waits_is_the_rejected_articles_alone_in_memory_and_their_text_on_d
                     assert held[0][0] is held[1][0] and len(held[0][0]) == 2  # the two copies, not all 8
             finally:
                 settling.close()
+
+
+def test_exact_copies_whose_judgement_changes_when_judged_again_settle(tmp_path):
+    """Exact copies waiting to be judged again are judged once per text; the copy judged
+    may come out no longer an exact copy (here: the header it shares turned boilerplate
+    mid-add), and its entry among the copies is gone.  The round then raised KeyError
+    reading that entry for the copies it stands for (found by storage, session 16: the
+    CLI's ``index add`` ended with status 2).  Now the round keeps going, and a second
+    add of the same articles stores nothing and gives the same verdicts."""
+    from test_index_batch import BOILERPLATE, article, batch_of
+
+    from dedup import Settings
+
+    rng = random.Random(1)
+    stored = [article(rng, rng.randint(3, 6)) for _ in range(12)]
+    stored[0].append(BOILERPLATE)
+    items = batch_of(rng, stored, 40)
+    with Index.open(tmp_path / "i.dedup", Settings(boilerplate=3), policy=Policy("reject")) as idx:
+        idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
+        first = idx.add_many(items)
+        size = len(idx)
+        again = idx.add_many(items)
+        assert len(idx) == size
+    assert any(v.added for v in first) and any(v.is_duplicate and any(m.exact for m in v.matches) for v in first)
+    assert [(v.doc_id, v.is_duplicate, v.reason) for v in again if not v.already_indexed] == [
+        (v.doc_id, v.is_duplicate, v.reason) for v in first if not v.added]

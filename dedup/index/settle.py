@@ -132,16 +132,19 @@ class Settling:
             if others:
                 self._again(add, others, verdicts)
                 continue
+            text = {k: self._copies[k] for k in due}  # judged again, a copy may be one no longer
             first: dict[str, int] = {}  # exact copies: one judgement per distinct text
             for k in due:
-                first.setdefault(self._copies[k], k)
+                first.setdefault(text[k], k)
             self._again(add, list(first.values()), verdicts)
             for k in due:
-                rep = first[self._copies[k]]
+                rep = first[text[k]]
                 mine = verdicts[k].doc_id
                 if k != rep and rep in self._waiting and mine not in self._stored_ids:
                     verdicts[k] = replace(verdicts[rep], doc_id=mine)
                     self._waiting[k] = (self._waiting[k][0], self._waiting[rep][1], self._waiting[k][2])
+                    if rep not in self._copies:
+                        del self._copies[k]
 
     def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
         for lo in range(0, len(positions), self.batch):
