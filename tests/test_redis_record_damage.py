@@ -411,3 +411,35 @@ def test_a_published_mark_moved_forward_is_detected(redis_prefix, texts, tag):
         with pytest.raises(IndexCorrupt, match=f"{redis_prefix}:top:{tag} .* is past the rows"):
             idx.add(texts[4], doc_id="x")
 
+
+
+@pytest.mark.parametrize("how", ["swapped", "text deleted", "both deleted"])
+def test_a_damaged_text_is_never_answered_from_by_the_batch_text_read(redis_prefix, texts, how):
+    """The texts read together (:meth:`document_texts`, what coverage and a site's
+    frames read) verify as ``get`` does: a text copied from another row, a text deleted
+    beside its document record, or both records of a live row deleted are damage
+    naming the row; a removed document is left out."""
+    import numpy as np
+
+    url = _with_meta(redis_prefix, texts)
+    client = _client()
+    if how == "swapped":
+        client.set(f"{redis_prefix}:t:3", client.get(f"{redis_prefix}:t:2"))
+        said = rf"stored document text row 3 \(Redis key {redis_prefix}:t:3\) does not match its checksum"
+    elif how == "text deleted":
+        client.delete(f"{redis_prefix}:t:3")
+        said = rf"the text of stored document row 3 is missing \(Redis key {redis_prefix}:t:3\)"
+    else:
+        client.delete(f"{redis_prefix}:t:3", f"{redis_prefix}:d:3")
+        said = "document row 3"
+    client.close()
+    with Index.open(url) as idx:
+        store = idx._store
+        with store.transaction(write=False):
+            assert store.document_texts(np.array([1, 2, 4])) == {1: texts[0], 2: texts[1], 4: texts[3]}
+        with store.transaction(write=False), pytest.raises(IndexCorrupt, match=said):
+            store.document_texts(np.array([1, 3]))
+        if how == "swapped":
+            idx.remove("article-2")
+            with store.transaction(write=False):
+                assert store.document_texts(np.array([1, 3])) == {1: texts[0]}

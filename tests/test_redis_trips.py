@@ -135,3 +135,35 @@ def test_past_its_bound_a_transaction_reads_records_again_with_the_same_answers(
     assert verdict.is_duplicate and [(m.doc_id, m.similarity) for m in again.matches] == [
         (m.doc_id, m.similarity) for m in verdict.matches]
     assert unkept > kept
+
+
+def test_stored_texts_are_read_in_one_round_trip_and_verified(stored, trips, monkeypatch):
+    """:class:`~dedup.storage.optional.DocumentTexts` on Redis: the texts of many stored
+    documents (coverage and a site's frames read them back) in one MGET with their
+    document records -- none more when those were read already -- where the fallback
+    was ``get`` per document (3 round trips each); and a check that covers a stored
+    paragraph inside a checked one from its stored text reads it so (no ``get``)."""
+    import numpy as np
+    from test_coverage import _cases
+
+    from dedup.storage.optional import DocumentTexts
+
+    url, texts = stored
+    with Index.open(url) as idx:
+        store = idx._store
+        assert isinstance(store, DocumentTexts)
+        with store.transaction(write=False):
+            rows = np.arange(1, 41, dtype=np.int64)
+            fresh, by = _counted(trips, lambda: store.document_texts(rows))
+            got = store.document_texts(rows)
+            store.documents(rows[:5])
+        with store.transaction(write=False):
+            store.documents(rows[:5])
+            held, by_held = _counted(trips, lambda: store.document_texts(rows[:5]))
+        assert fresh == 1 and held == 1, (by, by_held)
+        assert [got[r] for r in rows.tolist()] == texts  # rows 1..40 are a0..a39, in order
+        t = _cases(7)
+        idx.add(t["intro"] + "\n\n" + t["edited"], doc_id="quote")
+        monkeypatch.setattr(store, "get", lambda doc_id: pytest.fail("a stored text read by get"))
+        v = idx.check(t["report"])
+    assert [(m.doc_id, [p.relation for p in m.paragraphs]) for m in v.matches] == [("quote", ["contained"])]

@@ -118,7 +118,8 @@ class KeyCounts(Protocol):
 class DocumentTexts(Protocol):
     """Optional: backends that read the texts of many documents by row id at once
     (SQLite: one ``IN`` read, each text verified against its checksum; added in
-    session 15).
+    session 15.  Redis: one MGET with the document records, each text verified;
+    session 16).
 
     Why: the index reads a stored page's text back when a stored paragraph is
     contained in a checked one (coverage, :mod:`dedup.index.coverage`) or when a page

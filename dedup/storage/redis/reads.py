@@ -14,7 +14,7 @@ import numpy as np
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
 from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, ParagraphRows
-from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents, unpack_paragraphs
+from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents, unpack_paragraphs, unpack_text
 from ..rowcheck import damaged, listed, plural
 from .log import BucketCache
 from .multimap import sealed_count
@@ -34,6 +34,7 @@ class Reads:
     ``_horizon``)."""
 
     _r: Any
+    _no_text: Callable[[int], str]
     _k: str
     _url: RedisURL
     path: str
@@ -187,6 +188,26 @@ class Reads:
         keep = [i for i, b in enumerate(blobs) if b is not None]
         self._lost("d", np.array([i for i, b in zip(ids.tolist(), blobs) if b is None], dtype=np.int64))
         return self._document_rows(ids[keep] if len(ids) else ids, [blobs[i] for i in keep])
+
+    @_guarded("read")
+    def document_texts(self, ids: np.ndarray) -> dict[int, str]:
+        """:class:`~dedup.storage.optional.DocumentTexts`: the ``t:`` records of
+        document rows ``ids`` with their ``d:`` records (those not read yet in this
+        transaction: one MGET), each text verified (:func:`.records.unpack_text`: its
+        checksum binds it to its row, so a text copied from another row is damage).
+        A row hidden from this read (above its snapshot) or removed (both records gone)
+        is left out; a text missing beside its document record is damage, and so is a
+        document record missing while the row is live (:meth:`_lost`)."""
+        ids = sorted_unique(np.asarray(ids, dtype=np.int64))
+        ids = ids[self._visible("d", ids)]
+        blobs = self._read([f"{self._k}{base}{i}" for base in ("d:", "t:") for i in ids.tolist()])
+        heads, texts = blobs[: len(ids)], blobs[len(ids) :]
+        for row, head, text in zip(ids.tolist(), heads, texts):
+            if head is not None and text is None:
+                raise IndexCorrupt(self._no_text(row))
+        self._lost("d", np.array([row for row, head in zip(ids.tolist(), heads) if head is None], dtype=np.int64))
+        return {row: unpack_text(text, row, self.path, f"{self._k}t:{row}")[0]
+                for row, text in zip(ids.tolist(), texts) if text is not None}
 
     @_guarded("read")
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
