@@ -33,7 +33,8 @@ from textgen import prose
 
 from dedup import Index, IndexCorrupt
 from dedup.cli import main
-from dedup.storage.redis.records import DOC_BANDED, ENTRY, PARA_BANDED, name_keys
+from dedup.storage.protocol import document_id_keys
+from dedup.storage.redis.records import DOC_BANDED, ENTRY, PARA_BANDED
 
 
 @pytest.fixture
@@ -252,7 +253,7 @@ def test_name_shards_follow_adds_and_removals(redis_prefix, texts):
     client.close()
     # An id never stored whose name key falls in a damaged shard.
     probe = next(name for name in (f"probe-{i}" for i in range(100_000))
-                 if int(name_keys([name])[0]) % (1 << 32) % count in shards)
+                 if int(document_id_keys([name])[0]) % (1 << 32) % count in shards)
     with Index.open(url) as idx:
         with pytest.raises(IndexCorrupt, match="does not match the checksum it ends with or its bit in "
                                                f"{redis_prefix}:k:n:on"):

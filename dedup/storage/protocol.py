@@ -75,15 +75,26 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
+import xxhash
 
 from ..segments import SetTable
 from ..settings import Settings
 from ..split import Span
 
 Level = Literal["paragraph", "document"]
+
 #: How long a writer waits for another process's write transaction before giving up (s).
 BUSY_TIMEOUT = 30.0
 LEVELS: tuple[Level, ...] = ("paragraph", "document")
+
+
+def document_id_keys(doc_ids: Sequence[str]) -> np.ndarray:
+    """uint64 per public document id: the XXH3-64 of its UTF-8 bytes (lone surrogates
+    kept) -- the key both backends keep each stored id under besides their listing
+    (SQLite's ``counts``, signed; Redis's name multimap ``k:n:``), so that an id
+    renamed or deleted in the listing is found damaged, not "not stored" (#12)."""
+    return np.fromiter((xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids),
+                       dtype=np.uint64, count=len(doc_ids))
 
 
 class StorageError(Exception):

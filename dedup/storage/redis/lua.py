@@ -191,7 +191,7 @@ end
 #: k:d (ARGV 11-14), L bucket log entries, C paragraph chunk appends, G ids to check,
 #: P documents to publish, paragraphs published (ARGV 15-19), shards of k:n, the u64
 #: name key / u32 row blobs of the P documents published (ARGV 20-22; the name multimap
-#: ``k:n:``, see :func:`.records.name_keys`), then L log entries
+#: ``k:n:``, see :func:`~dedup.storage.protocol.document_id_keys`), then L log entries
 #: (:mod:`.log`), C pairs (key suffix, bytes appended), N pairs (header ``d:``, text
 #: ``t:``), G public ids (the first part checks every id of the batch: none may be
 #: stored or given twice), P triples (public id, row, digest; the last part publishes

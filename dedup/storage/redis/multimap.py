@@ -19,7 +19,7 @@ from .lua import TRAILER
 #: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
 #: paragraph content keys (one entry a row), document content keys, the tallies
 #: (one entry a distinct paragraph text judged) and the names (one entry a document,
-#: :func:`.records.name_keys`).  At the defaults and 1M paragraphs: ~60, ~50, ~60 and
+#: :func:`~dedup.storage.protocol.document_id_keys`).  At the defaults and 1M paragraphs: ~60, ~50, ~60 and
 #: ~50 entries a shard -- a few hundred bytes, so a shard's key costs ~1
 #: byte an entry and a look-up reads little.  (The LSH buckets are the bucket log,
 #: :mod:`.log`.)

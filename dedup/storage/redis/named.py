@@ -14,9 +14,9 @@ import numpy as np
 
 from ...settings import Settings
 from ...split import Span
-from ..protocol import IndexCorrupt, Listed, StoredDocument
+from ..protocol import IndexCorrupt, Listed, StoredDocument, document_id_keys
 from ..rowcheck import damaged
-from .records import ParagraphTable, name_keys, stored_digest, unpack_documents, unpack_meta, unpack_text
+from .records import ParagraphTable, stored_digest, unpack_documents, unpack_meta, unpack_text
 from .log import number
 from .url import RedisURL, _guarded
 
@@ -127,8 +127,8 @@ class Named:
     def _unlisted(self, doc_ids: list[str]) -> None:
         """Raise :class:`IndexCorrupt` when one of ``doc_ids``, which ``ids`` did not
         list, is still bound to a stored row elsewhere: by an entry in ``dg``, or by the
-        name multimap ``k:n:`` (:func:`.records.name_keys`) at a row whose record holds
-        that id (or is missing).  The same call writes and deletes all three, so its
+        name multimap ``k:n:`` (keyed by :func:`~dedup.storage.protocol.document_id_keys`)
+        at a row whose record holds that id (or is missing).  The same call writes and deletes all three, so its
         ``ids`` entry was renamed or deleted.  One read-only script call
         (:data:`.lua.NAMES`: ``ids``, ``dg`` and the shards at once), only for ids found
         absent; a record read only when a shard lists the name.
@@ -139,7 +139,7 @@ class Named:
         (session 13's stated blind spot); the shards are sealed like the content keys'."""
         if not doc_ids:
             return
-        keys, count = name_keys(doc_ids), self._shards["k:n:"]
+        keys, count = document_id_keys(doc_ids), self._shards["k:n:"]
         shards = ((keys & np.uint64(0xFFFFFFFF)) % np.uint64(count)).astype(np.int64).tolist()
         flat = self._names(args=[self._k, "k:n:", len(doc_ids), *[x for pair in zip(doc_ids, shards) for x in pair],
                                  count])

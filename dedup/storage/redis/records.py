@@ -125,15 +125,6 @@ def digest_value(doc_id: str, row: int, digest: str) -> str:
     return f"{digest} {xxhash.xxh3_64_hexdigest(f'{row} {doc_id} {digest}'.encode('utf-8', 'surrogatepass'))}"
 
 
-def name_keys(doc_ids: list[str]) -> np.ndarray:
-    """The u64 keys of the name multimap ``k:n:`` (public document id -> document row):
-    the XXH3-64 of each id's UTF-8 (lone surrogates kept).  A third place that binds a
-    name to its row, besides ``ids`` and ``dg``, in sealed shards: an id renamed or
-    deleted in both hashes is still found there (the old name read "not stored", #12)."""
-    return np.array([xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids],
-                    dtype=np.uint64)
-
-
 def stored_digest(value: Optional[bytes], doc_id: str, row: int, name: str, key: str) -> str:
     """The digest in ``dg`` entry ``value`` of ``doc_id`` at row ``row``, verified.
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, take_sets
 from ...settings import Settings
-from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError
+from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError, document_id_keys
 from ..rowcheck import damaged
 from .records import (
     DOC_BANDED,
@@ -26,7 +26,6 @@ from .records import (
     chunk_entries,
     digest_value,
     document_checks,
-    name_keys,
     pack_document,
     pack_paragraphs,
     pack_text,
@@ -155,7 +154,7 @@ class Writes:
             publish = ([x for doc_id, row, d in zip(ids, rows.tolist(), docs)
                         for x in (doc_id, row, digest_value(doc_id, row, d.digest))]
                        if last else [])
-            names = name_keys(ids) if last else np.zeros(0, np.uint64)
+            names = document_id_keys(ids) if last else np.zeros(0, np.uint64)
             args: list = [
                 k + "lock", self._token, int(self._url.lease * 1000), k, seq_d + a, seq_p + lo, b - a, hi - lo,
                 self._shards["k:p:"], self._shards["k:d:"],
@@ -248,7 +247,7 @@ class Writes:
                 heirs_p = heirs.tolist()
         ops += ["MDEL", k + "k:p:", self._shards["k:p:"], u64(paras.keys), u32(para_ids),
                 "MDEL", k + "k:d:", self._shards["k:d:"], u64(np.array([head.key], np.uint64)), u32(np.array([row])),
-                "MDEL", k + "k:n:", self._shards["k:n:"], u64(name_keys([doc_id])), u32(np.array([row])),
+                "MDEL", k + "k:n:", self._shards["k:n:"], u64(document_id_keys([doc_id])), u32(np.array([row])),
                 "DEL", f"{k}d:{row}", "DEL", f"{k}t:{row}", "HDEL", k + "ids", doc_id, "HDEL", k + "dg", doc_id,
                 "COUNT", k + "n:p", "paragraphs", -head.paragraphs, "INCRBY", k + "n:d", -1]
         ops += self._chunk_ops(set(para_ids.tolist()), set(heirs_p))

@@ -26,9 +26,8 @@ import sqlite3
 from typing import Optional, Sequence
 
 import numpy as np
-import xxhash
 
-from ..protocol import IndexCorrupt
+from ..protocol import IndexCorrupt, document_id_keys
 from ..rowcheck import damaged
 
 PARAGRAPH_KEY, DOCUMENT_KEY, DOCUMENT_ID = 0, 1, 2
@@ -49,11 +48,9 @@ def count_checks(level: int, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def id_keys(doc_ids: Sequence[str]) -> list[int]:
-    """The ``counts`` keys of document ids: XXH3-64 of the UTF-8 bytes (lone surrogates
-    kept), as SQLite's signed integers."""
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids),
-                         dtype=np.uint64, count=len(doc_ids))
-    return hashes.view(np.int64).tolist()
+    """The ``counts`` keys of document ids: :func:`~dedup.storage.protocol.document_id_keys`
+    (the key Redis's name multimap uses too), as SQLite's signed integers."""
+    return document_id_keys(doc_ids).view(np.int64).tolist()
 
 
 def count(conn: sqlite3.Connection, level: int, keys: Sequence[int], sign: int = 1) -> None:
