@@ -58,6 +58,14 @@ def test_interrupted_after_the_batch_in_flight_committed_counts_it_as_stored(tmp
         assert len(idx) == 300
 
 
+def _note_of_a_failed_add() -> str:
+    """The "stopped;" note of an ``index add`` of this folder that fails (status 2)."""
+    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
+    assert result.exit_code == 2
+    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
+    return note
+
+
 def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_path, monkeypatch):
     rng = random.Random(12)
     texts = [article(rng) for _ in range(3)]
@@ -70,12 +78,9 @@ def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_p
         raise OSError(5, "Input/output error")
 
     monkeypatch.setattr(Index, "_decide", fails_after)
-    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
-    assert result.exit_code == 2
-    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
-    assert note.endswith("3 of the 4 documents read are stored in the index (d0.txt, d1.txt, d2.txt) and stay "
-                         "there; the other 1 are not (rejected, refused or not reached: run the same command "
-                         "again to add them)")
+    assert _note_of_a_failed_add().endswith(
+        "3 of the 4 documents read are stored in the index (d0.txt, d1.txt, d2.txt) and stay there; the other 1 "
+        "are not (rejected, refused or not reached: run the same command again to add them)")
 
 
 def test_interrupted_note_when_the_index_cannot_be_read_says_what_may_be_stored(tmp_path, monkeypatch):
@@ -99,9 +104,7 @@ def test_interrupted_note_when_the_index_cannot_be_read_says_what_may_be_stored(
 
     monkeypatch.setattr(Index, "_decide", fails_in_the_second_batch)
     monkeypatch.setattr(Index, "holds", unreadable)
-    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
-    assert result.exit_code == 2
-    [note] = [line for line in result.stderr.splitlines() if "stopped;" in line]
+    note = _note_of_a_failed_add()
     assert note.endswith("256 of the 300 documents read are stored in the index (the last: d255.txt) and stay "
                          "there; up to 44 more, of the batch being written when it stopped, may be stored too (the "
                          "index could not be read to tell): run the same command again once the index can be read "
