@@ -83,6 +83,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True, help="folder holding the base version's dedup package")
     parser.add_argument("--db", required=True, help="a built index (bench_index.py --load --db ...)")
+    parser.add_argument("--base-db", help="the index the base version opens (default: --db), e.g. the same "
+                        "articles stored in another layout")
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "eval-dev")
     parser.add_argument("--checks", type=int, default=100, help="new articles and rewrites checked (each)")
     parser.add_argument("--many", type=int, default=2, help="check_many batches")
@@ -95,8 +97,9 @@ def main() -> None:
     chain = Markov(paragraphs_from(args.source))
     with tempfile.TemporaryDirectory() as scratch:
         versions = {"base": base_index_class(args.base, Path(scratch)), "new": Index}
-        readers = {name: cls.open(args.db, auto_optimize=False, readonly=True) for name, cls in versions.items()}
-        writers = ({name: cls.open(args.db, auto_optimize=False) for name, cls in versions.items()}
+        dbs = {"base": args.base_db or args.db, "new": args.db}
+        readers = {name: cls.open(dbs[name], auto_optimize=False, readonly=True) for name, cls in versions.items()}
+        writers = ({name: cls.open(dbs[name], auto_optimize=False) for name, cls in versions.items()}
                    if args.batches else {})
         for idx in (*readers.values(), *writers.values()):
             if hasattr(idx._store, "_bucket_view"):  # noqa: SLF001 -- SQLite, warm: every page verified
@@ -108,28 +111,35 @@ def main() -> None:
         rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
         times: dict = {kind: {name: [] for name in versions}
                        for kind in ("check_new", "check_rewrite", "check_many", "add_many")}
-        same = True
+        same, differing = True, {kind: 0 for kind in times}
         order = list(versions)
         for text in new_articles[:5]:  # warm both (imports, statement caches)
             for idx in readers.values():
                 idx.check(text)
         for kind, texts in (("check_new", new_articles), ("check_rewrite", rewrites)):
             for text in texts:
-                same &= alternated(order, lambda name: readers[name].check(text).to_dict(), times[kind])
+                equal = alternated(order, lambda name: readers[name].check(text).to_dict(), times[kind])
+                same &= equal
+                differing[kind] += not equal
         for b in range(args.many):
             batch = articles(chain, args.batch, 555_555 + args.seed + n + b, args.paragraphs)
-            same &= alternated(order, lambda name: [v.to_dict() for v in readers[name].check_many(batch)],
+            equal = alternated(order, lambda name: [v.to_dict() for v in readers[name].check_many(batch)],
                                times["check_many"], len(batch))
+            same &= equal
+            differing["check_many"] += not equal
         for b in range(args.batches):
             batch = articles(chain, args.batch, 777_777 + args.seed + n + b, args.paragraphs)
 
             def add(name: str) -> list:
                 with undone(writers[name], True):  # (the rollback timed too, as the same for both)
                     return [v.to_dict() for _, v in writers[name].filter((f"ab-{b}-{i}", t) for i, t in enumerate(batch))]
-            same &= alternated(order, add, times["add_many"], len(batch))
+            equal = alternated(order, add, times["add_many"], len(batch))
+            same &= equal
+            differing["add_many"] += not equal
         for idx in (*readers.values(), *writers.values()):
             idx.close()
-    result = {"command": sys.argv[1:], "stored": n, "verdicts_identical": bool(same)}
+    result = {"command": sys.argv[1:], "stored": n, "verdicts_identical": bool(same),
+              "differing_calls": differing}
     for kind, timed in times.items():
         if not timed["new"]:
             continue

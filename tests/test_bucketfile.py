@@ -133,7 +133,7 @@ def assert_well_formed(idx: Index) -> None:
         assert np.all(got.keys[1:] >= got.keys[:-1]) and np.array_equal(got.fence, got.keys[::BLOCK])
         banded = {r[0] for r in store._conn.execute(f"SELECT id FROM {table} WHERE banded = 1")}
         refs, counts = np.unique(got.refs, return_counts=True)
-        per_row = idx.settings.bands + contain.positions(idx.settings)  # band keys + containment keys
+        per_row = idx.settings.bands + idx.settings.spare_bands + contain.positions(idx.settings)  # band + containment keys
         assert set(refs.tolist()) <= banded and set(counts.tolist()) <= {per_row}
 
 
@@ -452,6 +452,6 @@ def test_the_file_is_plain_arrays_and_json(tmp_path, rng):
         assert header["uid"] == uid and header["bytes"] == len(data)
         opened = open_bucket_file(idx.path, header["file_id"], uid, header["width"], header["num_perm"])
         level = opened.levels["paragraph"]
-        per_row = idx.settings.bands + contain.positions(idx.settings)  # band keys + containment keys
+        per_row = idx.settings.bands + idx.settings.spare_bands + contain.positions(idx.settings)  # band + containment keys
         assert len(level.keys) == 6 * per_row and np.all(level.keys[1:] >= level.keys[:-1])
         assert open_bucket_file(idx.path, header["file_id"], "another index", header["width"], header["num_perm"]) is None

@@ -54,7 +54,7 @@ def earlier_related(
     hidden = _stored_often(found)
     texts, inverse = sorted_unique(keys, return_inverse=True)
     rep, text_of = first_unique(keys)[1], inverse
-    x, y = _band_pairs(signed.para_bands[eligible[rep]])
+    x, y = _band_pairs(signed.para_bands[eligible[rep], : s.bands])  # a scan's bands
     reps = eligible[rep]
     plausible = estimate(c.signatures[reps[x]], c.signatures[reps[y]]) >= floor(s.threshold, s.num_perm)
     x, y = x[plausible], y[plausible]
@@ -88,7 +88,7 @@ def earlier_related(
     earlier = arts_of[ranges(np.repeat(text_first[tb], count_a), per)]
     later = np.repeat(later, per)
     # Document level: band collisions above the estimate floor, and the same text.
-    da, db = _band_pairs(signed.doc_bands[arts])
+    da, db = _band_pairs(signed.doc_bands[arts, : s.bands])
     plausible = estimate(signed.doc_signatures[arts[da]], signed.doc_signatures[arts[db]]) >= floor(
         s.doc_threshold, s.num_perm)
     doc_keys = signed.doc_keys[arts]

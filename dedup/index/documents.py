@@ -61,7 +61,7 @@ def document_matches(
     ranked_bounds = np.searchsorted(shared_art[ranked], np.arange(n + 1)).tolist()
     ranked_docs = shared_doc[ranked].tolist()
     # Similar as a whole: document band keys -> sketch floor -> estimate floor.
-    query = signed.doc_bands[arts]
+    query = signed.doc_bands[arts, : s.bands]  # (spare bands: paragraphs only, :mod:`.bands`)
     hit_keys, doc_hits, doc_sketches = store.candidates("document", query.ravel())
     qa, refs, entry = hit_pairs(query, hit_keys, doc_hits)
     near = sketch_matches_at(sketch(signed.doc_signatures[arts]), qa, doc_sketches, entry) >= sketch_floor(

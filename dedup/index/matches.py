@@ -70,15 +70,22 @@ def joined(a: SetTable, b: SetTable) -> SetTable:
     )
 
 
-def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique ``(query row, stored row)`` pairs that share a band key."""
+def key_rows(query: np.ndarray, hit_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (hit entry, query row) whose band key is the entry's: ``(rows, times)``,
+    ``rows`` the query rows of entry 0, then of entry 1, ..., ``times`` how many each
+    entry has (a key is usually one row's)."""
     flat = query.ravel()
     owner = np.repeat(np.arange(len(query), dtype=np.int64), query.shape[1])
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
     left = np.searchsorted(ordered, hit_keys, side="left")
-    count = np.searchsorted(ordered, hit_keys, side="right") - left
-    new = owner[order[ranges(left, count)]]
+    times = np.searchsorted(ordered, hit_keys, side="right") - left
+    return owner[order[ranges(left, times)]], times
+
+
+def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique ``(query row, stored row)`` pairs that share a band key."""
+    new, count = key_rows(query, hit_keys)
     refs = np.repeat(hit_refs, count)
     if not len(new):
         return new, refs

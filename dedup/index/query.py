@@ -1,7 +1,8 @@
 """A check's look-up, in three narrowing steps: candidates -> estimate floor -> exact verification.
 
 1. the article's band keys are looked up in the stored buckets (one bulk look-up,
-   :meth:`dedup.storage.protocol.Storage.candidates`), which gives candidate stored
+   :meth:`dedup.storage.protocol.Storage.candidates`; a heavy bucket's rows only where
+   they collide in a second band, :mod:`.bands`), which gives candidate stored
    paragraphs and documents;
 2. candidates whose MinHash estimate is far below the threshold are dropped (chance
    candidates grow with the archive): first on a 64-byte b-bit sketch that comes with
@@ -35,7 +36,7 @@ from ..storage.optional import KeyCounts, SignatureBytes
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
 from ..verify import score_pairs
-from . import contain
+from . import bands, contain
 from .bytebound import equal_bound
 from .coverage import covered
 from .documents import document_matches
@@ -103,7 +104,7 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     s = store.settings
     c = signed.corpus
     query = signed.para_bands[eligible]
-    hit_keys, hit_refs, hit_sketches = store.candidates("paragraph", query.ravel())
+    hit_keys, hit_refs, hit_sketches = bands.paragraph_candidates(store, query, s.bands)
     new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
     sketches = sketch(c.signatures[eligible])
     near = sketch_matches_at(sketches, new, hit_sketches, entry) >= sketch_floor(s.threshold,

@@ -49,10 +49,10 @@ class Signed:
 
     corpus: Corpus
     first: np.ndarray  # paragraph offsets per document
-    para_bands: np.ndarray  # (paragraphs, bands)
+    para_bands: np.ndarray  # (paragraphs, bands + spare_bands): :func:`index_band_keys`
     doc_signatures: np.ndarray  # (documents, num_perm)
     doc_keys: np.ndarray
-    doc_bands: np.ndarray  # (documents, bands)
+    doc_bands: np.ndarray  # (documents, bands + spare_bands)
 
     def take(self, docs: np.ndarray) -> "Signed":
         """Articles ``docs`` (numbers into this batch, in that order) as a batch of their
@@ -155,11 +155,18 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None)
     return Signed(
         corpus=corpus,
         first=corpus.doc_offsets(),
-        para_bands=band_keys(corpus.signatures, s.bands, s.rows),
+        para_bands=index_band_keys(corpus.signatures, s),
         doc_signatures=doc_sigs,
         doc_keys=doc_keys,
-        doc_bands=band_keys(doc_sigs, s.bands, s.rows),
+        doc_bands=index_band_keys(doc_sigs, s),
     )
+
+
+def index_band_keys(signatures: np.ndarray, s: Settings) -> np.ndarray:
+    """The Jaccard band keys an index stores and looks up: ``(n, bands + spare_bands)``
+    uint64 (:func:`dedup.lsh.band_keys`; the first ``bands`` columns are a scan's keys,
+    the spare ones let a look-up leave heavy buckets out, :mod:`.bands`)."""
+    return band_keys(signatures, s.bands + s.spare_bands, s.rows)
 
 
 def slice_sets(table: SetTable, lo: int, hi: int) -> SetTable:
@@ -249,7 +256,7 @@ class _Derive:
     def bands(self, settings: Settings, signatures: np.ndarray) -> np.ndarray:
         """The Jaccard band keys, then the containment look-up's single-value keys
         (:mod:`dedup.index.contain`; none with containment off)."""
-        jaccard = band_keys(signatures, settings.bands, settings.rows)
+        jaccard = index_band_keys(signatures, settings)
         if not contain.positions(settings):
             return jaccard
         return np.concatenate([jaccard, contain.keys(signatures, settings)], axis=1)

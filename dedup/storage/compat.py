@@ -83,7 +83,9 @@ def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive:
             f"{name}: this dedup normalizes, hashes, signs or bands text differently from the "
             "version that built the index, so stored signatures would not match; rebuild the index"
         )
-    if asked is not None and asked != stored:
+    # Spare bands are how the index stores its buckets, not what it finds (an index
+    # made before them searches its ``bands``, :mod:`dedup.index.bands`): not asked for.
+    if asked is not None and {**asked.to_dict(), "spare_bands": 0} != {**stored.to_dict(), "spare_bands": 0}:
         diff = [
             f"{k}={getattr(stored, k)!r} (asked for {getattr(asked, k)!r})"
             for k in stored.to_dict() if k in asked.__dataclass_fields__ and getattr(stored, k) != getattr(asked, k)

@@ -1,0 +1,132 @@
+"""Spare bands and the paragraph look-up's candidates (:mod:`dedup.index.bands`): a
+heavy bucket's rows count only where they collide in a second band, the spare bands
+derived so that this catches a pair at the threshold as often as the plain layout, and
+an index made before spare bands answers as it did."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+
+import numpy as np
+import pytest
+from textgen import prose, rewrite
+
+from dedup.index import Index
+from dedup.index import bands, query
+from dedup.index.signing import index_band_keys
+from dedup.lsh import band_keys, catch_probability
+from dedup.settings import Settings
+from dedup.storage.sqlite.schema import meta_check
+
+
+def test_spare_bands_are_derived_from_the_threshold_and_an_old_index_has_none():
+    s = Settings()
+    assert (s.bands, s.rows, s.spare_bands) == (49, 2, 23)
+    p, total = s.threshold**s.rows, s.bands + s.spare_bands
+    two = 1 - (1 - p) ** total - total * p * (1 - p) ** (total - 1)
+    assert two >= catch_probability(s.threshold, s.bands, s.rows) > 0.99  # two collisions: as likely as one was
+    total -= 1
+    assert 1 - (1 - p) ** total - total * p * (1 - p) ** (total - 1) < catch_probability(s.threshold, s.bands, s.rows)
+    assert Settings(bands=128, rows=2).spare_bands == 0  # no room left in 256 values
+    assert Settings(bands=100, rows=2, spare_bands=28).spare_bands == 28
+    with pytest.raises(ValueError, match="exceed num_perm"):
+        Settings(bands=100, rows=2, spare_bands=29)
+    with pytest.raises(ValueError, match="spare_bands"):
+        Settings(spare_bands=-2)
+    stored = {k: v for k, v in s.to_dict().items() if k != "spare_bands"}
+    assert Settings.from_dict(stored).spare_bands == 0  # stored before they existed
+    assert Settings.from_dict(s.to_dict()) == s
+
+
+def test_the_index_keys_begin_with_a_scans_keys():
+    s = Settings()
+    sig = np.random.default_rng(1).integers(0, 2**32, size=(5, s.num_perm), dtype=np.uint64).astype(np.uint32)
+    keys = index_band_keys(sig, s)
+    assert keys.shape == (5, 72)
+    assert np.array_equal(keys[:, : s.bands], band_keys(sig, s.bands, s.rows))
+
+
+def test_a_heavy_buckets_rows_are_kept_only_where_they_collide_twice(monkeypatch):
+    monkeypatch.setattr(bands, "HEAVY", 2)
+    query = np.array([[10, 11, 12], [20, 21, 22]], dtype=np.uint64)
+    entries = [  # (key, row)
+        (10, 1), (10, 2), (10, 3),  # heavy: row 1 collides again (key 12), rows 2 and 3 do not
+        (12, 1), (12, 4),  # light
+        (20, 3), (20, 5), (20, 6), (21, 3),  # heavy (row 3 again in 21, for text 1: kept there);
+    ]
+    keys = np.array([k for k, _ in entries], dtype=np.uint64)
+    refs = np.array([r for _, r in entries], dtype=np.int64)
+    assert bands.kept(query, keys, refs).tolist() == [True, False, False, True, True, True, False, False, True]
+
+
+def test_a_row_colliding_twice_is_never_dropped_and_one_in_a_light_bucket_never():
+    """The recall argument of :mod:`dedup.index.bands`, on random look-ups: whatever the
+    buckets' sizes, an entry is dropped only if its bucket is heavy and its row
+    collides with that text in no other band."""
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        texts, width = 3, 6
+        query = rng.choice(2**40, size=(texts, width), replace=False).astype(np.uint64)
+        keys = rng.choice(query.ravel(), size=rng.integers(1, 400))
+        refs = rng.integers(0, 60, size=len(keys))
+        keys, refs = np.unique(np.stack([keys.astype(np.int64), refs], 1), axis=0).T
+        keys = keys.astype(np.uint64)
+        keep = bands.kept(query, keys, refs)
+        size = {k: n for k, n in zip(*np.unique(keys, return_counts=True))}
+        text_of = {int(k): i for i, row in enumerate(query) for k in row}
+        bands_of = {}
+        for k, r in zip(keys.tolist(), refs.tolist()):
+            bands_of.setdefault((text_of[k], r), set()).add(k)
+        for i, (k, r) in enumerate(zip(keys.tolist(), refs.tolist())):
+            assert keep[i] == (size[k] <= bands.HEAVY or len(bands_of[(text_of[k], r)]) >= 2)
+
+
+def test_a_look_up_with_every_bucket_heavy_still_finds_the_rewrites(tmp_path, monkeypatch):
+    """With HEAVY at 0 every bucket is heavy: only rows colliding in two bands are
+    candidates.  Rewrites of stored texts (Jaccard well above the threshold) are still
+    found, the same matches as with no bucket heavy, from fewer bucket entries."""
+    rng = random.Random(3)
+    stored = [prose(rng, rng.randint(25, 60)) for _ in range(60)]
+    entries = []
+    real = query.hit_pairs
+
+    def counted(q, keys, refs):
+        entries[-1] += len(keys)
+        return real(q, keys, refs)
+
+    monkeypatch.setattr(query, "hit_pairs", counted)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.load([(f"s{i}", t) for i, t in enumerate(stored)])
+        probe = "\n\n".join(rewrite(random.Random(i), stored[i], 0.1) for i in (3, 17, 41))
+        found = {}
+        for heavy in (10**6, 0):
+            monkeypatch.setattr(bands, "HEAVY", heavy)
+            entries.append(0)
+            found[heavy] = {m.doc_id for m in idx.check(probe, doc_id="probe").matches}
+    assert found[0] == found[10**6] >= {"s3", "s17", "s41"}
+    assert entries[1] < entries[0]
+
+
+def test_an_index_made_before_spare_bands_answers_as_before(tmp_path):
+    rng = random.Random(11)
+    texts = [prose(rng, 50) + "\n\n" + prose(rng, 40) for _ in range(20)]
+    old = Settings(spare_bands=0)
+    with Index.open(tmp_path / "old.dedup", settings=old) as idx:
+        idx.add_many([(f"d{i}", t) for i, t in enumerate(texts)])
+    # Its stored settings as a dedup before session 16 wrote them: no spare_bands key
+    # (the pipeline fingerprint is the same: no spare keys to digest).
+    conn = sqlite3.connect(tmp_path / "old.dedup")
+    meta = dict(conn.execute("SELECT key, value FROM meta"))
+    settings = json.loads(meta["settings"])
+    assert settings.pop("spare_bands") == 0
+    meta["settings"] = json.dumps(settings, sort_keys=True)
+    with conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (meta["settings"],))
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'meta_check'", (meta_check(meta),))
+    conn.close()
+    with Index.open(tmp_path / "old.dedup", settings=Settings()) as idx:  # the defaults: not refused
+        assert idx.settings.spare_bands == 0
+        verdict = idx.check(rewrite(random.Random(2), texts[4], 0.1), doc_id="x")
+        assert "d4" in {m.doc_id for m in verdict.matches}
