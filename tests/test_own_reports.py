@@ -181,3 +181,28 @@ def test_only_regular_files_are_recorded(tmp_path):
     assert Written(tmp_path).is_report(tmp_path / "r.txt")
     (tmp_path / "r.txt").write_text("a forged one")  # same path, new contents
     assert not Written(tmp_path).is_report(tmp_path / "r.txt")
+
+
+def test_a_report_also_named_as_an_input_is_never_written_over(news):
+    """Review R1 (session 16): with news/report.json a recorded report, ``scan news/
+    news/report.json -o news/report.json`` read nothing of it and wrote over it, while
+    the other order of the same arguments refused: the first root holding it decided."""
+    assert run("scan", "news", "-o", "news/report.json").exit_code == 1
+    before = (news / "report.json").read_bytes()
+    for roots in (("news", "news/report.json"), ("news/report.json", "news")):
+        res = run("scan", *roots, "-o", "news/report.json")
+        assert res.exit_code == 2 and "it is an input of this run" in res.stderr, roots
+        assert (news / "report.json").read_bytes() == before
+
+
+def test_the_record_follows_cache_dir(news, tmp_path):
+    """Review R8: ``--cache-dir X`` kept its signatures in X but recorded its reports in
+    the default cache folder."""
+    from dedup.report.written import RECORD
+
+    assert run("scan", "news", "--cache-dir", tmp_path / "x", "-o", "news/report.txt").exit_code == 1
+    assert (tmp_path / "x" / RECORD).exists() and not (tmp_path / "cache" / RECORD).exists()
+    again = run("scan", "news", "--cache-dir", tmp_path / "x", "-o", "news/report.txt")
+    assert again.exit_code == 1 and "warning" not in again.stderr
+    other = run("scan", "news", "-o", "news/report.txt")  # another cache folder: not recorded there
+    assert other.exit_code == 2 and "not one this machine's dedup recorded writing" in other.stderr

@@ -91,6 +91,8 @@ class Output:
     color: str = "auto"
     max_groups: Optional[int] = None
     started: float = field(default_factory=time.monotonic)
+    #: Where written reports are recorded (:mod:`dedup.report.written`; ``None``: the default cache folder).
+    records: Optional[str] = None
 
     def progress(self) -> Progress:
         return progress_for(sys.stderr, self.quiet)
@@ -116,7 +118,7 @@ class Output:
             click.echo(f"dedup: cannot write the report to {where}: {err.strerror or err}", err=True)
             sys.exit(EXIT_ERROR)
         if not to_stdout:
-            record(self.path)  # so that no later scan reads it as a document (LeftOut)
+            record(self.path, self.records)  # so that no later scan reads it as a document (LeftOut)
             self.info(f"report written to {self.path}")
 
     def info(self, message: str) -> None:
@@ -149,7 +151,8 @@ class Output:
         return time.monotonic() - self.started
 
 
-def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(), **given) -> Output:
+def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(), records: Optional[str] = None,
+                 **given) -> Output:
     """The :class:`Output` for the values of :func:`report_options`' options.  An ``-o``
     file that cannot be written, or that is one of the run's ``inputs`` (read from them
     with ``selection``: it would be written over), ends the command here, before any
@@ -161,27 +164,30 @@ def build_output(inputs: Sequence[str] = (), selection: Selection = Selection(),
         ctx.meta[_QUIET] = quiet
     path = given.get("output")
     if path not in (None, "-"):
-        refuse_input(path, inputs, selection, "the report", given.get("text_field") or "text")
+        refuse_input(path, inputs, selection, "the report", given.get("text_field") or "text", records)
         try:
             check_writable(path)
         except OSError as err:
             click.echo(f"dedup: cannot write the report to {printable(repr(path))}: {err.strerror}", err=True)
             sys.exit(EXIT_ERROR)
     return Output(path, quiet, bool(given.get("verbose")),
-                  given.get("color") or "auto", given.get("max_groups"))
+                  given.get("color") or "auto", given.get("max_groups"), records=records)
 
 
-def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str, text_field: str = "text") -> None:
+def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: str, text_field: str = "text",
+                 records: Optional[str] = None) -> None:
     """Exit 2 with a line naming ``path`` if writing ``what`` there would overwrite an
     input of this run (an existing file named in ``inputs`` or read from a folder among
-    them).  An earlier report that this machine's dedup recorded writing
-    (:mod:`dedup.report.written`) in a scanned folder is no input (:class:`LeftOut`): it
-    is written over (``dedup scan news/ -o news/report.json``, run twice)."""
+    them).  An earlier report recorded as written (:mod:`dedup.report.written`, in
+    ``records``) that is found in a scanned folder, and named by no input itself, is no
+    input (:class:`LeftOut`): it is written over (``dedup scan news/ -o
+    news/report.json``, run twice)."""
     root = input_holding(path, inputs, selection)
     if root is None:
         return
-    found = os.path.isdir(root)
-    if found and Written().is_report(path):
+    named = any(not os.path.isdir(r) and input_holding(path, [r], selection) is not None for r in inputs)
+    found = not named and os.path.isdir(root)  # (review R1: the first root holding it decided)
+    if found and Written(records).is_report(path):
         return
     held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
     looks = ("; it looks like a report of dedup's, but not one this machine's dedup recorded writing (or it "
@@ -208,13 +214,13 @@ class LeftOut:
     (:class:`~dedup.report.written.Written`) found inside a folder, named in a warning
     (:meth:`warnings`).  A file named itself among ``roots`` is read whatever it is."""
 
-    def __init__(self, output: Optional[str], roots: Sequence) -> None:
+    def __init__(self, output: Optional[str], roots: Sequence, records: Optional[str] = None) -> None:
         self._output = set() if output in (None, "-") else {os.path.abspath(output), os.path.realpath(output)}
         self._output_names = {os.path.basename(p) for p in self._output}
         self._roots = {os.path.abspath(r) for r in roots if isinstance(r, (str, os.PathLike)) and str(r) != "-"}
         # named as a scan names the files it reads: relative to the one root, else as walked
         self._single = os.fspath(roots[0]) if len(roots) == 1 else None
-        self._written = Written()
+        self._written = Written(records)
         self.skipped: dict[str, None] = {}  # in order, once each (a report's passages walk again)
 
     def selection(self, selection: Selection) -> Selection:
@@ -229,7 +235,8 @@ class LeftOut:
 
     def _skip(self, found) -> bool:
         name = os.path.basename(found)
-        if name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output:
+        if (name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output
+                and os.path.abspath(found) not in self._roots):
             return True
         if name in self._written.names and os.path.abspath(found) not in self._roots and self._written.is_report(found):
             self.skipped.setdefault(Path(os.path.relpath(found, self._single)).as_posix() if self._single

@@ -75,7 +75,8 @@ class Unavailable(click.ClickException):
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Keep signatures here for fast rescans; safe to delete "
                    "[default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
-@click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache (the record of "
+              "the reports dedup wrote, reports-written.jsonl, is still kept in the cache folder).")
 @click.option("--all-pairs", is_flag=True,
               help="Report every verified pair, not only the pairs that link each group "
                    "(same groups; slower on big clusters of variants).")
@@ -100,8 +101,9 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
         _check_parquet_folder(options.get("output"))
     settings = build_settings(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
-    output = build_output(paths, selection, **options)
-    left_out = LeftOut(output.path, paths)
+    records = None if cache_dir is None else str(cache_dir)  # the record of written reports (default: the cache's)
+    output = build_output(paths, selection, records, **options)
+    left_out = LeftOut(output.path, paths, records)
     selection = left_out.selection(selection)
     progress = output.progress()
     try:
