@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from dedup.cli import main
-from dedup.readers.ours import report_kind
+from dedup.report.shapes import report_kind
 
 STORY = ("The harbour bridge will close to heavy traffic next month after engineers found corrosion "
          "in two of its four main supports during a routine inspection in the spring.\n\n"

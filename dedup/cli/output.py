@@ -17,10 +17,11 @@ from typing import Callable, Optional, Sequence, TextIO
 import click
 
 from ..progress import Progress
-from ..readers import ReadError, ReadWarning, ours
+from ..readers import ReadError, ReadWarning
 from ..report import FORMATS, TextOptions
 from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
 from ..report.passages import Passages
+from ..report import shapes
 from ..report.written import Written, record
 from ..report.safety import printable, printable_name, short_name, warning_text
 from ..sources import Selection, input_holding
@@ -202,7 +203,7 @@ def _looks_like_report(path: str, text_field: str) -> bool:
     """Whether the file at ``path`` starts like one of dedup's reports (false if unreadable)."""
     try:
         with open(path, "rb") as f:
-            return ours.report_kind(f.read(ours.HEAD), text_field) is not None
+            return shapes.report_kind(f.read(shapes.HEAD), text_field) is not None
     except OSError:
         return False
 

@@ -24,7 +24,6 @@ import json
 from importlib import resources
 from typing import Any, Optional, Sequence, TextIO
 
-from ..readers.ours import GENERATOR_META
 from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import window
@@ -39,6 +38,8 @@ from .text import TextOptions, max_groups
 MAX_GROUPS = 5000
 #: Pairs carried in the page in all, groups in page order (the rest is counted per group).
 MAX_PAIRS = 20_000
+#: The page's generator ``<meta>`` (:mod:`dedup.report.shapes` knows a report by it).
+GENERATOR_META = '<meta name="generator" content="dedup">'
 #: Read errors, and warnings, listed on the page each (the rest counted).
 LINES_KEPT = 1000
 #: Members of a group carried in the page (the rest is counted).

@@ -1,27 +1,17 @@
-"""Recognize dedup's own reports, so that a scan never reads them as documents.
+"""What dedup's reports look like at their start, to word a refusal: never what is read.
 
-A report written into a scanned folder (``dedup scan news/ -o news/report.json``, or a
-nightly job's ``> news/report.txt``) would otherwise be read by the next scan of that
-folder: a text, CSV or HTML report quotes the duplicated passages, so it turns up as a
-copy of every file it names, and a JSON report is an unreadable input.  A file found
-*inside* a scanned folder whose first bytes are shaped like one of dedup's reports is
-left out with a warning naming it (:class:`Skipped`); a file named on the command line
-is always read.
+:func:`report_kind` tells whether a file's first bytes are shaped like one of dedup's
+reports.  Only :func:`dedup.cli.output.refuse_input` uses it, to say why it will not
+write over such a file that no record says dedup wrote (:mod:`dedup.report.written`).
+Contents never leave a file out of a scan: one forged first line hid a copied document
+that way (tester's F5, session 16).
 
-What is recognized (:func:`report_kind`, on the first :data:`HEAD` bytes only):
-
-- text: the first line of a scan, check or add report (``Scanned N documents in N
-  files, N paragraphs (threshold T, word N-grams).``), terminal colours allowed;
-- CSV: the header row of a scan's or a check's CSV report;
-- JSON: an object starting ``{"settings": {`` with ``"num_perm"`` among the settings;
-- JSON Lines: a first line that is one of dedup's records -- a pair (``kind``
-  ``document``/``paragraph`` with ``similarity``, ``a``, ``b``), an ``error``,
-  ``warning`` or ``verdict`` line, or an ``index export`` line -- and that has no field
-  named like the text field (``--text-field``): a record holding the text field is a
-  document, whatever else it holds;
-- HTML: a page whose head carries ``<meta name="generator" content="dedup">``, or the
-  head the writer gave it before that meta was added (``<title>dedup ...`` after the
-  same Content-Security-Policy).
+Recognized (on the first :data:`HEAD` bytes only): the first line of a scan, check or
+add text report (terminal colours allowed); the header row of a scan's or a check's CSV
+report; a JSON report's opening ``{"settings": {`` with ``"num_perm"``; a JSON Lines
+first line that is one of dedup's records and has no field named like the text field;
+an HTML page whose head carries :data:`~dedup.report.html.GENERATOR_META` (or the head
+the writer gave it before).
 """
 
 from __future__ import annotations
@@ -30,18 +20,19 @@ import json
 import re
 from typing import Optional
 
+from .html import GENERATOR_META
+from .machine import CSV_COLUMNS, VERDICT_CSV_COLUMNS
+
 #: How much of a file is looked at (the first line of every report fits).
 HEAD = 8192
 
-#: The ``<meta>`` the HTML writer puts in its head (:mod:`dedup.report.html`).
-GENERATOR_META = '<meta name="generator" content="dedup">'
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _TEXT_FIRST_LINE = re.compile(
     r"(?:Scanned [\d,]+ documents? in [\d,]+ files?, [\d,]+ paragraphs?|Added to .+|Checked against .+)"
     r" \(threshold [\d.]+, \w+ \d+-grams\)\.")
-_CSV_HEADERS = ("kind,similarity,containment_a,containment_b,estimate,exact,a_path,a_paragraph,",
-                "path,id,verdict,action,accepted,added,reason,matched_id,")
+#: The start of each CSV report's header row, from the writers' own columns.
+_CSV_HEADERS = tuple(",".join(columns[:8]) + "," for columns in (CSV_COLUMNS, VERDICT_CSV_COLUMNS))
 _HTML_START = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
 _HTML_BEFORE_META = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                      "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\"><title>dedup ")
@@ -82,9 +73,3 @@ def _is_our_record(line: str, text_field: str) -> bool:
             or (kind == "warning" and keys == {"kind", "path", "warning"})
             or (kind == "verdict" and "verdict" in keys)
             or (kind is None and {"id", "added", "added_unix", "meta"} <= keys))
-
-
-def skip_note(kind: str) -> str:
-    """The warning for a report left out of a scan."""
-    return (f"not read: {'an' if kind == 'HTML' else 'a'} {kind} report written by dedup, not a document "
-            "(name the file itself to read it)")
