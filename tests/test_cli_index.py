@@ -253,3 +253,27 @@ def test_no_command_leaves_the_wal_and_shm_files_behind(seeded, tmp_path):
         with pytest.raises(Exception, match="readonly|read-only"):  # still never written through
             idx._store._conn.execute("DELETE FROM meta")
     assert [p.name for p in companions if p.exists()] == []
+
+
+def test_a_read_only_command_never_checkpoints_a_foreign_database(tmp_path):
+    """Review R5 (session 16): since the read-only commands open a writable index
+    read-write (query-only, so its -wal/-shm go when they close), a foreign WAL-mode
+    database given as --db was refused -- and checkpointed, its -wal folded and removed.
+    Only a file holding a dedup index's tables is opened that way now."""
+    import shutil
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "live.sqlite")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("INSERT INTO t VALUES (1)")
+    conn.commit()
+    for suffix in ("", "-wal"):  # a copy as a crashed application leaves it
+        shutil.copy(tmp_path / f"live.sqlite{suffix}", tmp_path / f"g.sqlite{suffix}")
+    conn.close()
+    before = {s: (tmp_path / f"g.sqlite{s}").read_bytes() for s in ("", "-wal")}
+    (tmp_path / "a.txt").write_text(prose(random.Random(1), 80))
+    res = run("check", tmp_path / "a.txt", "--db", tmp_path / "g.sqlite")
+    assert res.exit_code == 2 and "not a dedup index" in res.stderr
+    assert {s: (tmp_path / f"g.sqlite{s}").read_bytes() for s in ("", "-wal")} == before

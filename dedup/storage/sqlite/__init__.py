@@ -49,6 +49,7 @@ missing.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import secrets
@@ -106,11 +107,13 @@ def open_sqlite(
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
-    # A read-only open of a file it could write opens it read-write and query-only: SQLite
-    # removes the -wal and -shm files when the last connection closes, which a
-    # mode=ro connection cannot (they stayed behind after every `dedup check`).
+    # A read-only open of a dedup index it could write opens it read-write and query-only:
+    # SQLite removes the -wal and -shm files when the last connection closes (folding the
+    # log into the file first, content unchanged), which a mode=ro connection cannot
+    # (they stayed behind after every `dedup check`).  Any other file stays mode=ro: a
+    # foreign database is never even checkpointed (review R5, session 16).
     query_only = readonly and os.access(folder, os.W_OK) and all(
-        os.access(f, os.W_OK) for f in (name, name + "-wal", name + "-shm") if os.path.lexists(f))
+        os.access(f, os.W_OK) for f in (name, name + "-wal", name + "-shm") if os.path.lexists(f)) and _ours(name)
     query = "?mode=rw" if query_only else "?mode=ro" if readonly else ""
     if not os.access(folder, os.W_OK):
         if not p.exists():
@@ -200,6 +203,16 @@ def _prepare(
         raise translate(err, name, "create" if not tables else "open") from err
     stored = check_meta(meta, name, settings, derive)
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
+
+
+def _ours(name: str) -> bool:
+    """Whether the file ``name`` holds a dedup index's tables (looked at read-only)."""
+    try:
+        with contextlib.closing(sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(name)) + "?mode=ro",
+                                                uri=True)) as conn:
+            return _TABLES <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return False
 
 
 def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) -> None:
