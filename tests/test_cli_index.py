@@ -277,3 +277,21 @@ def test_a_read_only_command_never_checkpoints_a_foreign_database(tmp_path):
     res = run("check", tmp_path / "a.txt", "--db", tmp_path / "g.sqlite")
     assert res.exit_code == 2 and "not a dedup index" in res.stderr
     assert {s: (tmp_path / f"g.sqlite{s}").read_bytes() for s in ("", "-wal")} == before
+
+
+def test_an_add_interrupted_while_it_writes_its_report_says_it_was_complete(tmp_path, monkeypatch):
+    """Tester's F9 (session 16): a SIGTERM while ``index add`` wrote its report (after
+    everything was stored) said only "interrupted by SIGTERM"."""
+    from dedup.cli.output import Output
+
+    docs = write_docs(tmp_path / "docs", {f"d{i}.txt": [prose(random.Random(i), 60)] for i in range(3)})
+
+    def cut(self, render, passages):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Output, "write", cut)
+    res = CliRunner().invoke(main, ["index", "add", str(docs), "--db", str(tmp_path / "i.dedup")])
+    assert res.exit_code == 130
+    assert "the add was complete before this: 3 of the 3 documents read are stored" in res.stderr, res.stderr
+    with Index.open(tmp_path / "i.dedup", readonly=True, create=False) as idx:
+        assert len(idx) == 3
