@@ -130,3 +130,21 @@ def test_the_index_files_of_the_readme_example_are_ignored_by_git():
     names = ["articles.dedup", "articles.dedup-wal", "articles.dedup-shm", "articles.dedup-lsh.0123abcd"]
     res = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
     assert res.stdout.split() == names, res.stdout + res.stderr
+
+
+def test_help_texts_show_no_doubled_percent_sign():
+    """Session 16's new user: ``dedup scan --help`` said "0.1%% of them" (click does not
+    %-format help texts)."""
+    for command in ("scan", "index add", "check"):
+        assert "%%" not in run(*command.split(), "--help").stdout, command
+
+
+def test_the_html_histogram_counts_one_pair_as_one_pair():
+    """Session 16's new user: the page's histogram said "0.65–0.70: 1 pairs"."""
+    from dedup.report.html import _histogram_svg
+    from dedup.report.summary import BINS
+
+    counts = [0] * BINS
+    counts[3], counts[7] = 1, 2
+    svg = _histogram_svg(counts, {"threshold": 0.3})
+    assert ": 1 pair</title>" in svg and ": 2 pairs</title>" in svg and "1 pairs" not in svg

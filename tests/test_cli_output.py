@@ -158,6 +158,25 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path):
         assert proc.stderr == b"", args  # no traceback, no message
 
 
+def test_a_message_click_cannot_write_to_a_reader_gone_ends_with_141_never_1():
+    """Session 16's new user: ``dedup scan x --fromat y 2>&1 | true`` exited 1 ("duplicates
+    found"): click let the BrokenPipeError of its usage message escape (and exits 1 itself
+    when ``--help`` or ``--version`` meets a closed stdout)."""
+    for args, stream in ((["scan", str(FIXTURES), "--fromat", "x"], "stderr"), (["scan", "/nonexistent/x"], "stderr"),
+                         (["--help"], "stdout"), (["--version"], "stdout"), (["scan", "--help"], "stdout")):
+        read, write = os.pipe()
+        os.close(read)
+        other = "stdout" if stream == "stderr" else "stderr"
+        try:
+            proc = subprocess.run(DEDUP + args, timeout=120, **{stream: write, other: subprocess.PIPE})
+        finally:
+            os.close(write)
+        assert proc.returncode == 141, (args, proc.returncode)
+        assert (proc.stdout or proc.stderr or b"") == b"", args  # no traceback on the open stream
+    usage = subprocess.run(DEDUP + ["scan", str(FIXTURES), "--fromat", "x"], capture_output=True, timeout=120)
+    assert usage.returncode == 2 and b"No such option" in usage.stderr  # a reader still there: click's usual 2
+
+
 def test_output_into_a_missing_folder_fails_before_the_work_naming_the_path(tmp_path, monkeypatch):
     """Issue #12 (e): ``-o`` into a missing folder ran the whole scan, then failed naming
     the temporary file."""

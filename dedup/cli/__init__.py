@@ -73,7 +73,7 @@ def settings_options(func: Callable) -> Callable:
                      help="Also report a text at least this much inside a longer one (relation "
                           f"'contained'), or 'off' [default: {_DEFAULTS.containment}]."),
         click.option("--boilerplate", type=OffOr(click.IntRange(1), 0), default=None,
-                     help="A paragraph in at least N documents (and 0.1%% of them) is boilerplate: reported "
+                     help="A paragraph in at least N documents (and 0.1% of them) is boilerplate: reported "
                           f"once, left out of document similarity; or 'off' [default: {_DEFAULTS.boilerplate}]."),
     ]
     for option in reversed(options):
@@ -247,6 +247,24 @@ class _Commands(_Hinting):
     exit 2 with one line on an unexpected error, 130/143 on SIGINT/SIGTERM."""
 
     group_class = _Hinting
+
+    def main(self, *args, **kwargs):
+        """click's ``main``; a usage or error message that click cannot write because the
+        reader of stderr went away (``dedup scan x --fromat y 2>&1 | true``) ends like
+        any broken pipe, 141 and quietly -- click let the ``BrokenPipeError`` escape, and
+        Python's exit status for an uncaught exception is 1, "duplicates found"."""
+        try:
+            return super().main(*args, **kwargs)
+        except BrokenPipeError:
+            failures.broken_pipe(stderr=True)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """click's ``parse_args``; ``dedup --help`` or ``--version`` to a reader that went
+        away ends with 141 (click's own handling of that pipe exits 1)."""
+        try:
+            return super().parse_args(ctx, args)
+        except BrokenPipeError:
+            failures.broken_pipe()
 
     def invoke(self, ctx: click.Context):
         debug = bool(ctx.params.get("debug"))

@@ -117,8 +117,9 @@ def fail_unexpected(err: BaseException, debug: bool) -> None:
     sys.exit(EXIT_ERROR)
 
 
-def broken_pipe() -> None:
-    """End quietly with :data:`EXIT_BROKEN_PIPE` because stdout's reader went away.
+def broken_pipe(stderr: bool = False) -> None:
+    """End quietly with :data:`EXIT_BROKEN_PIPE` because stdout's reader (``stderr=True``:
+    also stderr's) went away.
 
     No message and no traceback (the reader chose to stop reading, as ``head`` does);
     stdout is pointed at ``/dev/null`` first so that Python's own flush at exit cannot
@@ -126,11 +127,11 @@ def broken_pipe() -> None:
     Whether this happens at all depends on timing: a report that fit in the pipe's
     buffer before the reader left was written, and the command ends with its usual
     status."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
+    for stream in (sys.stdout, sys.stderr) if stderr else (sys.stdout,):
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        except (OSError, ValueError):
+            pass
     if threading.active_count() > 1:  # as in interrupted(): abandoned threads must not hold the exit
         os._exit(EXIT_BROKEN_PIPE)
     sys.exit(EXIT_BROKEN_PIPE)

@@ -31,7 +31,7 @@ from .machine import verdict_action, verdict_label
 from .safety import json_text, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary
-from .text import TextOptions, max_groups
+from .text import TextOptions, max_groups, plural
 
 #: Groups carried in the page per kind unless ``TextOptions.max_groups`` says otherwise
 #: (largest first; the page says what was left out and where to find it all).
@@ -229,7 +229,7 @@ def _histogram_svg(counts: Sequence[int], settings: dict) -> str:
     bw = (w - 2 * pad) / BINS
     bars = "".join(
         f"<rect x=\"{pad + i * bw + 1:.1f}\" y=\"{h - pad - c / top * (h - 2 * pad):.1f}\" width=\"{bw - 2:.1f}\" "
-        f"height=\"{c / top * (h - 2 * pad):.1f}\"><title>{i / BINS:.2f}–{(i + 1) / BINS:.2f}: {c} pairs</title></rect>"
+        f"height=\"{c / top * (h - 2 * pad):.1f}\"><title>{i / BINS:.2f}–{(i + 1) / BINS:.2f}: {plural(c, 'pair')}</title></rect>"
         for i, c in enumerate(counts) if c)
     marks = ""
     for t in sorted({settings.get("threshold"), settings.get("doc_threshold")} - {None}):
