@@ -107,6 +107,13 @@ def open_sqlite(
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
+    if p.exists() and not _size(name) and (wal := _size(name + "-wal")):
+        # Before any SQLite connection, :func:`_ours`' look included: opening an empty
+        # database deletes its log (see :func:`_empty`), which may be all that is left.
+        raise IndexCorrupt(
+            f"{name}: is empty but its write-ahead log {os.path.basename(name)}-wal holds {wal:,} bytes "
+            "(was the index file truncated?); refusing to create an index over them: move both away "
+            "or use another path")
     # A read-only open of a dedup index it could write opens it read-write and query-only:
     # SQLite removes the -wal and -shm files when the last connection closes (folding the
     # log into the file first, content unchanged), which a mode=ro connection cannot
@@ -136,11 +143,6 @@ def open_sqlite(
         _say_removed(name, remove_abandoned(name))
     if not readonly and not p.exists():
         _create(name, settings or Settings(), derive, busy_timeout)
-    elif not _size(name) and (wal := _size(name + "-wal")):  # before SQLite deletes it (see _empty)
-        raise IndexCorrupt(
-            f"{name}: is empty but its write-ahead log {os.path.basename(name)}-wal holds {wal:,} bytes "
-            "(was the index file truncated?); refusing to create an index over them: move both away "
-            "or use another path")
     uri = "file:" + urllib.parse.quote(os.path.abspath(name)) + query
     try:
         conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
@@ -206,7 +208,10 @@ def _prepare(
 
 
 def _ours(name: str) -> bool:
-    """Whether the file ``name`` holds a dedup index's tables (looked at read-only)."""
+    """Whether the file ``name`` holds a dedup index's tables (looked at read-only; an
+    empty file is not opened at all: SQLite deletes an empty database's write-ahead log)."""
+    if not _size(name):
+        return False
     try:
         with contextlib.closing(sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(name)) + "?mode=ro",
                                                 uri=True)) as conn:
