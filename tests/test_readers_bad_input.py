@@ -300,3 +300,29 @@ def test_markdown_with_too_many_blocks_is_read_as_plain_text_with_a_warning():
     assert time.process_time() - started < 10
     assert doc.source == "file" and doc.text.startswith("- a\n- a\n")
     assert "about 1,000,001 blocks" in doc.warning and "read as plain text, markup included" in doc.warning
+
+
+@pytest.mark.parametrize("shape, lines", [
+    ("a\n=\n", 2), ("a\n***\n", 2), ("a\n- - -\n", 2), ("```\n```\n", 2), ("<!--x-->\n", 1), ("> - a\n", 1),
+    ("  ~~~\n  ~~~\n", 2),
+])
+def test_markdown_blocks_of_every_kind_count_towards_the_limit(shape, lines):
+    """Review R9 / tester's F7b (session 16): the block count knew blank lines, list items
+    and ``#`` headings only, so setext headings, thematic breaks, fences and HTML blocks
+    went past it (1 MB of ``a`` / ``***`` lines: 413 MB, no warning)."""
+    from dedup.readers.markdown import MAX_BLOCKS
+
+    [doc] = items((shape * (MAX_BLOCKS + 10)).encode(), "blocks.md")
+    assert doc.source == "file" and "blocks" in doc.warning and "read as plain text" in doc.warning, shape
+
+
+@pytest.mark.parametrize("mark", ["*a* ", "_a_ ", "`a` ", "[a](b) ", "![a](b) ", "<b>a</b> ", "&amp; ", "\\* "])
+def test_markdown_inline_markup_past_the_limit_is_read_as_plain_text(mark):
+    """Tester's F7b (session 16): a 4 MB paragraph of ``*a* `` took 1.55 GB -- inline
+    markup makes tokens too, in one paragraph that the block count sees as one block."""
+    from dedup.readers.markdown import MAX_INLINE
+
+    [doc] = items((mark * (MAX_INLINE + 10)).encode(), "inline.md")
+    assert doc.source == "file" and "inline markup characters" in doc.warning, mark
+    [doc] = items(b"Some *emphasis*, a [link](https://example.org) and `code` in a paragraph.\n", "ok.md")
+    assert doc.source == "extracted-markdown" and not doc.warning and "*" not in doc.text

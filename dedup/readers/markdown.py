@@ -47,8 +47,20 @@ MAX_TABLE_CELLS = 100_000
 #: one-letter list items (4 MB) took 2.2 GB and 77 s of CPU (tester's F7, session 16);
 #: 100,000 take ~270 MB and ~7 s, 100,000 short paragraphs ~230 MB and ~5 s (measured).
 MAX_BLOCKS = 100_000
-#: A line that may start a block: a blank line (before a paragraph), a list item, a heading.
-_BLOCK_LINE = re.compile(r"^(?:[ \t>]*$|[ \t>]*(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|[ \t>]*#)", re.MULTILINE)
+#: A line that may start a block: a blank line (before a paragraph), a list item, an ATX
+#: heading, a setext underline, a thematic break, a code fence, an HTML block -- at any
+#: indentation, inside any blockquotes (review R9 and tester's F7b, session 16: the
+#: first count knew the first three only, and 1 MB of ``a`` / ``***`` lines took 413 MB).
+_BLOCK_LINE = re.compile(r"^[ \t>]*(?:$|(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|#|(?:=+|-+)[ \t]*$"
+                         r"|([-*_])(?:[ \t]*\1){2,}[ \t]*$|```|~~~|<)", re.MULTILINE)
+#: Characters that may open or close inline markup (emphasis, code spans, links and
+#: images, raw HTML, entities, escapes); a document with more than :data:`MAX_INLINE`
+#: is read as plain text too.  Why: each makes a token of a few hundred bytes in a
+#: paragraph's inline children -- a 4 MB paragraph of ``*a* `` took 1.55 GB (tester's
+#: F7b); just under the limit, 99,000 links take ~200 MB and ~7 s CPU, 49,500 emphasized
+#: words ~115 MB and ~3 s (measured, session 16, with the ~40 MB of the process itself).
+INLINE_MARKS = "*_`[<!&\\"
+MAX_INLINE = 100_000
 
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
@@ -57,10 +69,13 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     try:
         source = decode(data)
         blocks = block_lines(source)
-        if blocks > MAX_BLOCKS:
+        marks = sum(map(source.count, INLINE_MARKS))
+        if blocks > MAX_BLOCKS or marks > MAX_INLINE:
+            made = (f"about {blocks:,} blocks (paragraphs, list items, headings, breaks; more than {MAX_BLOCKS:,}"
+                    if blocks > MAX_BLOCKS else
+                    f"{marks:,} inline markup characters (emphasis, code, links, HTML; more than {MAX_INLINE:,}")
             yield Document(name, source, warning=(
-                f"it would make about {blocks:,} blocks (paragraphs, list items, headings; more than "
-                f"{MAX_BLOCKS:,}: memory grows with each), so it was read as plain text, markup included"))
+                f"it would make {made}: memory grows with each), so it was read as plain text, markup included"))
             return
         cells = table_cells(source)
         tables = cells <= MAX_TABLE_CELLS
