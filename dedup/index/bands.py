@@ -44,16 +44,16 @@ def kept(query: np.ndarray, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
     (text, row) pairs."""
     if not len(keys):
         return np.zeros(0, bool)
-    held, inverse, count = np.unique(keys, return_inverse=True, return_counts=True)
-    heavy = count[inverse] > HEAVY
+    _, inverse = sorted_unique(keys, return_inverse=True)
+    heavy = np.bincount(inverse)[inverse] > HEAVY
     if not heavy.any():
         return ~heavy
     rows, times = key_rows(query, keys)
     entry = np.repeat(np.arange(len(keys), dtype=np.int64), times)
     pair = rows * (int(refs.max()) + 1) + refs[entry]
-    _, at, collisions = np.unique(pair, return_inverse=True, return_counts=True)
+    _, at = sorted_unique(pair, return_inverse=True)
     keep = np.zeros(len(keys), bool)
-    keep[entry[collisions[at] >= 2]] = True
+    keep[entry[np.bincount(at)[at] >= 2]] = True
     return keep | ~heavy
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import xxhash
 
 from ..boilerplate import min_documents
-from ..segments import unique_rows
+from ..segments import first_unique, unique_rows
 from ..storage.protocol import Storage
 from .signing import Signed
 
@@ -118,7 +118,7 @@ def first_judged(keys: np.ndarray, judged: np.ndarray, counted: np.ndarray) -> n
     # was stored with no tally, and the next look-up of its paragraphs took the index
     # for damaged ("stored paragraph rows ... have no boilerplate tally").
     which = np.flatnonzero(counted & ~judged)
-    _, first = np.unique(keys[which], return_index=True)
+    _, first, _ = first_unique(keys[which])
     out = np.zeros(len(keys), bool)
     out[which[first]] = True
     return out

@@ -39,6 +39,8 @@ MAX_GROUPS = 5000
 #: Pairs carried in the page in all, groups in page order (the rest is counted per group).
 MAX_PAIRS = 20_000
 #: The page's generator ``<meta>`` (:mod:`dedup.report.shapes` knows a report by it).
+#: How the page starts (:mod:`dedup.report.shapes` knows a report by it too).
+HTML_START = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
 GENERATOR_META = '<meta name="generator" content="dedup">'
 #: Read errors, and warnings, listed on the page each (the rest counted).
 LINES_KEPT = 1000
@@ -84,7 +86,7 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     css = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
     js = resources.files(__package__).joinpath("assets/report.js").read_text(encoding="utf-8")
     out.write(
-        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{GENERATOR_META}"
+        f"{HTML_START}{GENERATOR_META}"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
         f"style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">"
@@ -250,7 +252,7 @@ def _errors_html(result: ScanResult) -> str:
     warnings = getattr(result, "warnings", None) or ()
     return (_listed_html("errors", f"Could not read {len(result.errors)}", len(result.errors),
                          [(e.path, e.error) for e in result.errors[:LINES_KEPT]])
-            + _listed_html("warnings", f"{len(warnings)} warning{'s' * (len(warnings) != 1)}", len(warnings),
+            + _listed_html("warnings", plural(len(warnings), 'warning'), len(warnings),
                            [warning_text(w) for w in warnings[:LINES_KEPT]]))
 
 

@@ -20,7 +20,7 @@ import json
 import re
 from typing import Optional
 
-from .html import GENERATOR_META
+from .html import GENERATOR_META, HTML_START
 from .machine import CSV_COLUMNS, VERDICT_CSV_COLUMNS
 
 #: How much of a file is looked at (the first line of every report fits).
@@ -33,7 +33,6 @@ _TEXT_FIRST_LINE = re.compile(
     r" \(threshold [\d.]+, \w+ \d+-grams\)\.")
 #: The start of each CSV report's header row, from the writers' own columns.
 _CSV_HEADERS = tuple(",".join(columns[:8]) + "," for columns in (CSV_COLUMNS, VERDICT_CSV_COLUMNS))
-_HTML_START = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
 _HTML_BEFORE_META = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                      "style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\"><title>dedup ")
 
@@ -53,7 +52,7 @@ def report_kind(head: bytes, text_field: str = "text") -> Optional[str]:
         return "JSON"
     if first.startswith("{") and _is_our_record(first, text_field):
         return "JSON Lines"
-    if text.startswith(_HTML_START) and (GENERATOR_META in text or _HTML_BEFORE_META in text):
+    if text.startswith(HTML_START) and (GENERATOR_META in text or _HTML_BEFORE_META in text):
         return "HTML"
     return None
 
