@@ -181,3 +181,80 @@ def test_how_long_a_write_waits_for_the_lock_is_a_url_option(redis_prefix, texts
         holder.close()
     with pytest.raises(Exception, match="bad index URL option"):
         Index.open(redis_url(prefix=redis_prefix, busy="-1"))
+
+
+def _expire_lock(prefix: str) -> None:
+    """Wait until the server has let the write lock under ``prefix`` expire."""
+    from contextlib import closing
+
+    import redis
+    from conftest import REDIS_URL
+
+    with closing(redis.Redis.from_url(REDIS_URL)) as client:
+        deadline = time.monotonic() + 30
+        while client.exists(f"{prefix}:lock"):
+            assert time.monotonic() < deadline, "the lock's lease did not run out"
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["tally", "tally_first"])
+def test_a_writer_whose_lease_ran_out_counts_no_tallies(redis_prefix, texts, monkeypatch, how):
+    """The boilerplate tallies are fenced by the write lock like every other write: a
+    writer stalled past its lease (here between its last checkpoint and its tally:
+    the checkpoints made inert) while a second writer took the lock is refused
+    (IndexBusy), and only the second writer's counts reach the server.  (Before: the
+    tally script checked no token -- the stalled writer's counts were added too, and
+    the counts changed under the writer that held the lock, between its reads.)"""
+    from dedup.index.signing import sign
+
+    url = redis_url(prefix=redis_prefix, lease=1)
+    with Index.open(url) as first, Index.open(url) as second:
+        first.add_many([("a0", texts[0])])
+        keys = sign([texts[3]], first.settings).corpus.para_key
+        with first._store.transaction(write=False):
+            before, judged = first._store.tallies(keys)
+        monkeypatch.setattr(RedisStorage, "_checkpoint", lambda self: None)
+        with first._store.transaction(write=True):
+            _expire_lock(redis_prefix)  # the first writer stalls past its lease
+            with second._store.transaction(write=True):  # and the second takes the lock
+                with pytest.raises(IndexBusy, match="lost the index's write lock"):
+                    getattr(first._store, how)(keys, 1)
+                getattr(second._store, how)(keys, 1)
+                if how == "tally_first":
+                    second._store.tally(keys, 1)
+        monkeypatch.undo()
+        with first._store.transaction(write=False):
+            after, judged_after = first._store.tallies(keys)
+    assert judged_after == judged + 1
+    assert after.tolist() == (before + 1).tolist()
+
+
+def test_an_add_that_lost_its_lock_before_its_first_write_counts_nothing(redis_prefix, texts, monkeypatch):
+    """An add stalled past its lease after its look-up (checkpoints made inert) is
+    refused at its first write -- and its tallies, written before its documents
+    (:class:`~dedup.storage.optional.TalliesFirst`), are refused too: nothing of the
+    batch is counted (before: they were counted without the lock, under whichever
+    writer held it by then, whose reads of the tallies changed mid-transaction)."""
+    from dedup.index.signing import sign
+
+    url = redis_url(prefix=redis_prefix, lease=1)
+    with Index.open(url) as idx:
+        idx.add_many([("a0", texts[0])])
+        keys = sign([texts[3]], idx.settings).corpus.para_key
+        with idx._store.transaction(write=False):
+            before, judged = idx._store.tallies(keys)
+        monkeypatch.setattr(RedisStorage, "_checkpoint", lambda self: None)
+        real = RedisStorage.keep_lease
+
+        def stalled(self):
+            real(self)
+            _expire_lock(redis_prefix)
+
+        monkeypatch.setattr(RedisStorage, "keep_lease", stalled)
+        with pytest.raises(IndexBusy, match="lost the index's write lock"):
+            idx.add_many([("new", texts[3])])
+        monkeypatch.undo()
+        with idx._store.transaction(write=False):
+            after, judged_after = idx._store.tallies(keys)
+        assert "new" not in idx
+    assert (judged_after, after.tolist()) == (judged, before.tolist())

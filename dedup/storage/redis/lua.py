@@ -351,22 +351,28 @@ end
 return out
 """
 
-#: ARGV: the tally shards' base ("PREFIX:k:t:"), their number, the judged counter,
-#: documents judged, u64 key blob, u32 count blob: adds each count to its key's entry
-#: (one entry a key: its high 32 bits, the count) and the documents to the counter, at
-#: once; a DEDUPDAMAGE error, nothing written, when a shard or the counter does not
-#: verify.
+#: ARGV: lock key, token, lease (ms), the tally shards' base ("PREFIX:k:t:"), their
+#: number, the judged counter, documents judged, u64 key blob, u32 count blob: adds each
+#: count to its key's entry (one entry a key: its high 32 bits, the count) and the
+#: documents to the counter, at once, and renews the lease; a DEDUPLOCK error, nothing
+#: written, when the write lock is not the caller's any more (a writer whose lease ran
+#: out is fenced out here as in every other write script); a DEDUPDAMAGE error, nothing
+#: written, when a shard or the counter does not verify.
 TALLY = r"""#!lua
 """ + _SHARDS + _JUDGED + r"""
-local bad = load(ARGV[1], tonumber(ARGV[2]), ARGV[5])
-if bad then return shard_damage(bad) end
-local n = opened(ARGV[3], 'judged')
-if not n then
-  return damaged('the count of the documents judged (' .. ARGV[3] .. ') is missing or does not match its checksum')
+if redis.call('GET', ARGV[1]) ~= ARGV[2] then
+  return redis.error_reply('DEDUPLOCK the write lock was lost (its lease expired)')
 end
-count(ARGV[1], tonumber(ARGV[2]), ARGV[5], ARGV[6])
+local bad = load(ARGV[4], tonumber(ARGV[5]), ARGV[8])
+if bad then return shard_damage(bad) end
+local n = opened(ARGV[6], 'judged')
+if not n then
+  return damaged('the count of the documents judged (' .. ARGV[6] .. ') is missing or does not match its checksum')
+end
+redis.call('PEXPIRE', ARGV[1], ARGV[3])
+count(ARGV[4], tonumber(ARGV[5]), ARGV[8], ARGV[9])
 flush()
-redis.call('SET', ARGV[3], judged(n + tonumber(ARGV[4])))
+redis.call('SET', ARGV[6], judged(n + tonumber(ARGV[7])))
 return 1
 """
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ...segments import SetTable, offsets_from_counts, take_sets
+from ...segments import SetTable, first_unique, offsets_from_counts, take_sets
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError, document_id_keys
 from ..rowcheck import damaged
@@ -275,22 +275,32 @@ class Writes:
     @_guarded("write to")
     def tally(self, keys: np.ndarray, documents: int) -> None:
         """One :data:`.lua.TALLY` call: adds to each key's count in the tally shards
-        (``k:t:``, see :mod:`.lua`) and to ``judged``.  Not undone with a failed
-        transaction's documents (the counts then run a batch ahead: boilerplate is
-        recognised a little sooner).  After :meth:`tally_first` of the same batch, it
-        only ends that batch's hiding of them."""
-        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        (``k:t:``, see :mod:`.lua`) and to ``judged``, only while this worker still
+        holds the write lock (the script checks its token: :class:`IndexBusy` when the
+        lease ran out, nothing counted).  Not undone with a failed transaction's
+        documents (the counts then run a batch ahead: boilerplate is recognised a
+        little sooner).  After :meth:`tally_first` of the same batch, it only ends that
+        batch's hiding of them."""
+        unique, _, counts = first_unique(np.asarray(keys, dtype=np.uint64))
         if self._ahead is not None:
             first, self._ahead = self._ahead, None
             if first[2] != documents or not np.array_equal(first[0], unique) or not np.array_equal(first[1], counts):
                 raise StorageError(f"{self.path}: a tally differs from the tally_first of its batch")
             return
+        self._add_tallies(unique, counts, documents)
+
+    def _add_tallies(self, unique: np.ndarray, counts: np.ndarray, documents: int) -> None:
+        """The :data:`.lua.TALLY` call of :meth:`tally` (``unique``: sorted distinct keys,
+        ``counts``: how many times each was given)."""
+        if self._token is None:
+            raise StorageError(f"{self.path}: tally outside a write transaction")
         if self._held:  # the tallies' shards and ``judged`` change; what else was read stays
             self._held = {key: value for key, value in self._held.items()
                           if key != self._k + "judged" and not (isinstance(key, tuple) and key[0] == "k:t:")}
-        self._tally(args=[self._k + "k:t:", self._shards["k:t:"], self._k + "judged", int(documents), u64(unique),
-                          u32(counts)])
+        self._tally(args=[self._k + "lock", self._token, int(self._url.lease * 1000), self._k + "k:t:",
+                          self._shards["k:t:"], self._k + "judged", int(documents), u64(unique), u32(counts)])
 
+    @_guarded("write to")
     def tally_first(self, keys: np.ndarray, documents: int) -> None:
         """:class:`~dedup.storage.optional.TalliesFirst`: :meth:`tally` now, before the
         batch's first write (the documents of each ``insert_many`` are published by its
@@ -298,6 +308,6 @@ class Writes:
         :meth:`tally`, :meth:`tallies` answers without them (:meth:`_ahead_of`)."""
         if self._token is None or self._ahead is not None:
             raise StorageError(f"{self.path}: tally_first outside a write transaction, or twice in one batch")
-        self.tally(keys, documents)
-        unique, counts = np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
+        unique, _, counts = first_unique(np.asarray(keys, dtype=np.uint64))
+        self._add_tallies(unique, counts, documents)
         self._ahead = (unique, counts, int(documents))
