@@ -6,6 +6,7 @@ reports are identical.
     python benchmarks/bench_dask.py                                 # 1,000,000 paragraphs
     python benchmarks/bench_dask.py --paragraphs 100000 --out benchmarks/results/dask-100k
     python benchmarks/bench_dask.py --engines local --out benchmarks/results/dask-1m  # adds a row
+    python benchmarks/bench_dask.py --paragraphs 1000000,2000000 --out benchmarks/results/dask-1m-2m
 
 The corpus (built once under ``benchmarks/.corpus/dask/<N>/``, seeded): JSON Lines
 shards of 10,000 documents of 10 paragraphs each, 12-36 words a paragraph drawn from a
@@ -44,6 +45,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from worker_memory import PeakMemory, _Peak, _worker_peak, _worker_stage_peaks
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".corpus" / "dask"
@@ -120,47 +123,6 @@ def build(paragraphs: int, seed: int = 15) -> Path:
 # ------------------------------------------------------------------ one engine, one process
 
 
-class _Peak:
-    """Samples a process's RSS every 0.1 s in a thread; ``peak`` is the largest seen,
-    ``anon`` the largest RSS less its shared (file-backed) pages: the process's own
-    memory, without the memory-mapped scratch files' pages the kernel may drop."""
-
-    def __init__(self, pid: int | None = None) -> None:
-        import psutil
-
-        self.process = psutil.Process(pid)
-        self.peak = 0
-        self.anon = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(0.1)
-
-    def sample(self) -> None:
-        try:
-            info = self.process.memory_info()
-        except Exception:  # the process ended
-            return
-        self.peak = max(self.peak, info.rss)
-        self.anon = max(self.anon, info.rss - info.shared)
-
-    def stop(self) -> int:
-        self._stop.set()
-        self._thread.join()
-        return self.peak
-
-    def phase(self) -> tuple[int, int]:
-        """``(peak, anon)`` since the last call (or the start), then start again."""
-        self.sample()
-        seen = self.peak, self.anon
-        self.peak = self.anon = 0
-        return seen
-
-
 class _Hashed:
     """A text sink that hashes (SHA-256) and counts the UTF-8 bytes written to it."""
 
@@ -172,108 +134,6 @@ class _Hashed:
         self.sha.update(data)
         self.bytes += len(data)
         return len(text)
-
-
-class _StagePeak(_Peak):
-    """A worker's peak RSS, also per stage: the largest RSS sampled while a task of
-    that stage ran (task keys are named for their stage function); and per stage the
-    largest RSS a task started at (``bases``: what the worker held before the task)
-    and the largest growth above it during the task (``growth``: the task's own
-    working set), from the plugin's ``transition`` hook."""
-
-    def __init__(self, worker) -> None:
-        self.worker = worker
-        self.stages: dict[str, int] = {}
-        self.bases: dict[str, int] = {}
-        self.growth: dict[str, int] = {}
-        self.growth_anon: dict[str, int] = {}  # the same, of RSS less shared pages
-        self.held: dict[str, tuple[int, int, int]] = {}  # per stage, at a task's start: see begin
-        # (stage, RSS at its start, peak so far, and the same of RSS less shared pages)
-        self.task: tuple[str, int, int, int, int] | None = None
-        super().__init__()
-
-    def sample(self) -> None:
-        from dask.utils import key_split
-
-        super().sample()
-        try:
-            info = self.process.memory_info()
-            rss, anon = info.rss, info.rss - info.shared
-            running = {key_split(ts.key) for ts in list(self.worker.state.executing)}
-        except Exception:
-            return
-        for stage in running:
-            self.stages[stage] = max(self.stages.get(stage, 0), rss)
-        task = self.task
-        if task is not None:
-            self.task = (task[0], task[1], max(task[2], rss), task[3], max(task[4], anon))
-
-    def begin(self, key) -> None:
-        from dask.utils import key_split
-
-        info = self.process.memory_info()
-        rss, anon = info.rss, info.rss - info.shared
-        self.task = (key_split(key), rss, rss, anon, anon)
-        held = _held()
-        stage = key_split(key)
-        self.held[stage] = tuple(max(a, b) for a, b in zip(self.held.get(stage, (0, 0, 0)), held))
-
-    def end(self) -> None:
-        task, self.task = self.task, None
-        if task is None:
-            return
-        stage, base, peak, anon_base, anon_peak = task
-        info = self.process.memory_info()
-        peak, anon_peak = max(peak, info.rss), max(anon_peak, info.rss - info.shared)
-        self.bases[stage] = max(self.bases.get(stage, 0), base)
-        self.growth[stage] = max(self.growth.get(stage, 0), peak - base)
-        self.growth_anon[stage] = max(self.growth_anon.get(stage, 0), anon_peak - anon_base)
-
-
-def _held() -> tuple[int, int, int]:
-    """What this worker holds as a task starts: anonymous RSS (its heap: Python objects,
-    numpy buffers, freed memory the allocator kept) and file-backed RSS in bytes (pages
-    of memory-mapped stage files and libraries; the kernel may drop them), from
-    ``/proc/self/status``, and how many stage files it keeps mapped
-    (``dedup.plan.items._maps``)."""
-    from dedup.plan import items
-
-    fields = {}
-    with open("/proc/self/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("RssAnon", "RssFile"):
-                fields[name] = int(value.split()[0]) * 1024
-    return fields.get("RssAnon", 0), fields.get("RssFile", 0), len(items._maps)
-
-
-class PeakMemory:
-    """A ``distributed.WorkerPlugin`` sampling its worker process's peak RSS (psutil),
-    in all, per stage, and per task (its start and its growth)."""
-
-    name = "peak-rss"
-
-    def setup(self, worker) -> None:
-        self.sampler = _StagePeak(worker)
-
-    def teardown(self, worker) -> None:
-        self.sampler.stop()
-
-    def transition(self, key, start, finish, **kwargs) -> None:
-        if finish == "executing":
-            self.sampler.begin(key)
-        elif start == "executing":
-            self.sampler.end()
-
-
-def _worker_peak(dask_worker) -> tuple[int, int]:
-    sampler = dask_worker.plugins["peak-rss"].sampler
-    return sampler.peak, sampler.anon
-
-
-def _worker_stage_peaks(dask_worker) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict]:
-    sampler = dask_worker.plugins["peak-rss"].sampler
-    return sampler.stages, sampler.bases, sampler.growth, sampler.held, sampler.growth_anon
 
 
 def _commit() -> str:
@@ -493,7 +353,9 @@ def _earlier_rows(out: Path | None, manifest: dict, engines: list[str]) -> list[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paragraphs", type=int, default=1_000_000)
+    parser.add_argument("--paragraphs", default="1000000",
+                        help="corpus size; several, comma-separated, run in one invocation: each size's "
+                             "engines in turn, the sizes in order (one run, the same load)")
     parser.add_argument("--engines", default="dask,local")
     parser.add_argument("--out", type=Path, default=None, help="also write OUT.md and OUT.json")
     parser.add_argument("--run", choices=["dask", "local"], help=argparse.SUPPRESS)
@@ -502,23 +364,51 @@ def main() -> None:
     if args.run:
         print(json.dumps(run(args.run, args.corpus)))
         return
-    started = time.perf_counter()
-    folder = build(args.paragraphs)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    print(f"corpus ready in {time.perf_counter() - started:.0f} s: {folder}", file=sys.stderr)
-    rows = _earlier_rows(args.out, manifest, args.engines.split(","))
-    for engine in args.engines.split(","):
-        done = subprocess.run([sys.executable, __file__, "--run", engine, "--corpus", str(folder)],
-                              check=True, stdout=subprocess.PIPE, text=True)
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-        rows.sort(key=lambda r: r["engine"])  # dask, then local
-        print(json.dumps(rows[-1]), file=sys.stderr)
-        text = render(manifest, rows)
-        if args.out:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            args.out.with_suffix(".md").write_text(text)
-            args.out.with_suffix(".json").write_text(json.dumps({"corpus": manifest, "rows": rows}, indent=1))
+    sizes = [int(n) for n in args.paragraphs.split(",")]
+    engines = args.engines.split(",")
+    runs: list[dict] = []  # per size: its corpus and rows
+    for paragraphs in sizes:
+        started = time.perf_counter()
+        folder = build(paragraphs)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        print(f"corpus ready in {time.perf_counter() - started:.0f} s: {folder}", file=sys.stderr)
+        rows = _earlier_rows(args.out, manifest, engines) if len(sizes) == 1 else []
+        runs.append({"corpus": manifest, "rows": rows})
+        for engine in engines:
+            done = subprocess.run([sys.executable, __file__, "--run", engine, "--corpus", str(folder)],
+                                  check=True, stdout=subprocess.PIPE, text=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            rows.sort(key=lambda r: r["engine"])  # dask, then local
+            print(json.dumps(rows[-1]), file=sys.stderr)
+            text = _render_all(runs)
+            if args.out:
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                args.out.with_suffix(".md").write_text(text)
+                saved = runs[0] if len(runs) == 1 and len(sizes) == 1 else {"runs": runs}
+                args.out.with_suffix(".json").write_text(json.dumps(saved, indent=1))
     print(text)
+
+
+def _render_all(runs: list[dict]) -> str:
+    """Each size's tables, and for several sizes how each engine's peak RSS per worker
+    (and less shared pages) changed from the smallest size to each larger one."""
+    if len(runs) == 1:
+        return render(runs[0]["corpus"], runs[0]["rows"])
+    text = "\n".join(f"## {r['corpus']['paragraphs']:,} paragraphs\n\n" + render(r["corpus"], r["rows"])
+                     for r in runs)
+    lines = ["", "## Across sizes (same run)", ""]
+    first = {row["engine"]: (runs[0]["corpus"]["paragraphs"], row) for row in runs[0]["rows"]}
+    for r in runs[1:]:
+        for row in r["rows"]:
+            if row["engine"] not in first:
+                continue
+            n0, row0 = first[row["engine"]]
+            lines.append(
+                f"- {row['engine']}, {n0:,} -> {r['corpus']['paragraphs']:,} paragraphs: largest peak RSS per "
+                f"worker {max(row0['worker_peaks_mb']):,.0f} -> {max(row['worker_peaks_mb']):,.0f} MB, less shared "
+                f"pages {max(row0['worker_anon_mb']):,.0f} -> {max(row['worker_anon_mb']):,.0f} MB; wall "
+                f"x{row['wall_s'] / row0['wall_s']:.2f}, CPU x{row['cpu_s'] / row0['cpu_s']:.2f}.")
+    return text + "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
