@@ -15,7 +15,7 @@ from contextlib import closing
 import numpy as np
 import pytest
 from conftest import NO_REDIS, REDIS_URL, redis_url
-from test_index_batch import BOILERPLATE, article, batch_of
+from test_index_batch import BOILERPLATE, article, batch_of, boilerplate_case
 
 from dedup import Index, Policy, Settings
 from dedup.index.signing import sign
@@ -117,3 +117,22 @@ def test_a_batch_counted_first_is_judged_as_on_sqlite(redis_prefix, tmp_path, se
     assert on_redis == on_sqlite
     assert any(v.is_duplicate for v in on_redis) and any(v.added for v in on_redis)
     assert any(v.boilerplate for v in on_redis)
+
+
+@pytest.mark.parametrize("seed", [1, 3, 5])
+def test_add_many_with_a_low_boilerplate_floor_is_adding_one_at_a_time_on_redis(redis_prefix, seed):
+    """test_index_batch's case on Redis (tallies counted before the batch's first
+    write, hidden from its own reads): the same verdicts and tallies as one at a time."""
+    single = redis_prefix + "-single"
+    try:
+        whole, alone = boilerplate_case((redis_url(prefix=redis_prefix), redis_url(prefix=single)), seed)
+    finally:
+        import redis
+
+        with closing(redis.Redis.from_url(REDIS_URL)) as client:
+            names = list(client.scan_iter(match=f"{single}:*"))
+            if names:
+                client.unlink(*names)
+    assert whole[0] == alone[0]
+    assert whole[1:] == alone[1:]
+    assert any(v.boilerplate for v in whole[0]) and any(v.is_duplicate for v in whole[0])

@@ -30,8 +30,8 @@ MAX_DOCUMENTS = 64
 
 def document_matches(
     store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
-    boilerplate: np.ndarray | None = None, recurring: np.ndarray | None = None,
-) -> tuple[list[list[DocumentMatch]], np.ndarray]:
+    boilerplate: np.ndarray | None = None, recurring: np.ndarray | None = None, counted: np.ndarray | None = None,
+) -> tuple[list[list[DocumentMatch]], np.ndarray, np.ndarray]:
     """For each article of ``arts`` (article numbers in ``signed``): the stored
     documents that share a verified paragraph with it or are similar to it as a whole,
     each scored as a whole document.  ``eligible``, ``owner``, ``found``: as given to
@@ -44,8 +44,11 @@ def document_matches(
     page in one frame with an article (:mod:`.furniture`) is scored without the
     paragraphs they share, and those of them that are ``recurring`` (bool per batch
     paragraph) are the article's furniture; a stored page that shares nothing but
-    boilerplate and furniture is no match.  Returns the matches and the furniture
-    (bool per batch paragraph)."""
+    boilerplate and furniture is no match.  ``counted`` (bool per article of
+    ``signed``, a batch add's): see :class:`~.tallies.StoredBoilerplate`.  Returns the
+    matches, the furniture (bool per batch paragraph) and, per article of ``arts``,
+    whether a look-up of it alone would leave other paragraphs of the stored pages out
+    (:attr:`.tallies.StoredBoilerplate.differs`)."""
     s = store.settings
     c = signed.corpus
     n = len(arts)
@@ -92,7 +95,7 @@ def document_matches(
         pair_doc.extend(candidates)
     out: list[list[DocumentMatch]] = [[] for _ in range(n)]
     if not pair_doc:
-        return out, np.zeros(len(c.para_key), bool)
+        return out, np.zeros(len(c.para_key), bool), np.zeros(n, bool)
     docs = store.documents(np.array(pair_doc, dtype=np.int64))
     lost = np.setdiff1d(np.array(pair_doc, dtype=np.int64), docs.ids)
     if len(lost):  # owners of paragraph rows read (the copies and hits are rows read)
@@ -103,7 +106,7 @@ def document_matches(
     pos = np.searchsorted(docs.ids, np.array(pair_doc, dtype=np.int64))
     scored = sorted_unique(pa)
     unions = signed.document_sets(arts[scored], boilerplate)
-    own = StoredBoilerplate(store) if s.boilerplate else None
+    own = StoredBoilerplate(store, signed, arts, counted) if s.boilerplate else None
     stored_sets = store.document_sets(docs.ids, own)  # without their own boilerplate
     table = joined(unions, stored_sets)
     pairs = np.stack([np.searchsorted(scored, pa), len(scored) + pos], axis=1)
@@ -157,7 +160,7 @@ def document_matches(
         ))
     for matches in out:
         matches.sort(key=lambda m: (-m.similarity, -len(m.paragraphs), m.doc_id))
-    return out, furniture
+    return out, furniture, (own.differs if own is not None else np.zeros(n, bool))
 
 
 def _listed_paragraphs(signed: Signed, eligible: np.ndarray, found: Found, match_art: np.ndarray,

@@ -61,6 +61,7 @@ class Lookup:
     _eligible_bounds: np.ndarray
     _found_bounds: np.ndarray
     boilerplate: np.ndarray  # bool per paragraph of the batch: :func:`~.tallies.boilerplate`, or a site's frame (:mod:`.furniture`)
+    alone: np.ndarray  # bool per article of ``arts``: looked up alone, its stored pages' boilerplate differs (:class:`~.tallies.StoredBoilerplate`)
 
     def of(self, p: int) -> tuple[np.ndarray, Found, list[DocumentMatch]]:
         """Article ``arts[p]``'s compared paragraphs, paragraph matches (``new``
@@ -89,11 +90,11 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
     seen, need = recurrences(store, signed, position[c.para_doc] >= 0, counted)
     common = seen >= need
     own = 0 if judged_before is None else judged_before[c.para_doc].astype(np.int64)
-    docs, furniture = document_matches(store, signed, arts, eligible, owner, found, common,
-                                       seen - own >= FRAME_RECURRENCE)
+    docs, furniture, alone = document_matches(store, signed, arts, eligible, owner, found, common,
+                                              seen - own >= FRAME_RECURRENCE, counted)
     count = np.arange(len(arts) + 1)
     return Lookup(arts, eligible, owner, found, docs, np.searchsorted(owner, count),
-                  np.searchsorted(owner[found.new], count), common | furniture)
+                  np.searchsorted(owner[found.new], count), common | furniture, alone)
 
 
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:

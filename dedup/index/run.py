@@ -8,7 +8,6 @@ without being signed again: what :mod:`.settle` does."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
@@ -103,7 +102,48 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
     batch compared with itself, then an in-order pass that decides each article, one
     bulk write at the end.  ``changed`` (one entry per input) is set where an article
     changed the index: stored, or its text counted in the boilerplate tallies
-    (:mod:`.settle`)."""
+    (:mod:`.settle`).
+
+    An add whose batch gives one id twice is decided in parts, each in its own
+    transaction, cut before each repeat (:func:`_repeat_cuts`): whether a repeat is
+    counted in the tallies depends on what the earlier article's verdict stored under
+    the id, and the tallies are counted before the batch's first write
+    (:class:`~dedup.storage.optional.TalliesFirst`).  (Before: a repeat with another
+    text was counted, where one at a time it is refused unjudged; with a low
+    boilerplate floor the counts then made other articles' paragraphs boilerplate.)"""
+    if not write:
+        return _decide(store, batch, policy, write, judge, changed)
+    cuts = _repeat_cuts(batch)
+    if not cuts:
+        return _decide(store, batch, policy, write, judge, changed)
+    verdicts: list[Verdict] = []
+    for lo, hi in zip([0, *cuts], [*cuts, len(batch)]):
+        mine = None if changed is None else [False] * (hi - lo)
+        verdicts += _decide(store, batch.take(range(lo, hi)), policy, write, judge, mine)
+        if changed is not None:
+            changed[lo:hi] = mine
+    return verdicts
+
+
+def _repeat_cuts(batch: Prepared) -> list[int]:
+    """Positions (into ``batch.inputs``, ascending) of the articles that give an id an
+    earlier article of their part gave (an article without an id: its
+    :func:`~.items.auto_id`): each begins a new part."""
+    cuts: list[int] = []
+    seen: set[str] = set()
+    for i in batch.good.tolist():
+        inp = batch.inputs[i]
+        doc_id = inp.doc_id if inp.doc_id is not None else auto_id(inp.text)
+        if doc_id in seen:
+            cuts.append(i)
+            seen = set()
+        seen.add(doc_id)
+    return cuts
+
+
+def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: bool,
+            changed: Optional[list[bool]]) -> list[Verdict]:
+    """:func:`decide` of a batch that gives no id twice when ``write``."""
     inputs, signed = batch.inputs, batch.signed
     verdicts: list[Optional[Verdict]] = [
         None if bad is None else Verdict(name_of(inp.doc_id), policy.action, error=bad)
@@ -139,9 +179,8 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)
         # and never judged: not looked up, so a retried or concurrent add of what is
         # stored holds the write lock for moments, not for a whole batch look-up.
-        # (Not an id given twice in the batch: an earlier item may replace it; reviewer's R8.)
-        repeated = {doc_id for doc_id, n in Counter(ids).items() if n > 1}
-        settled = np.array([doc_id in known and doc_id not in repeated and known[doc_id] == digest(inputs[i].text)
+        # (An add gives no id twice here: :func:`decide` cut it; reviewer's R8.)
+        settled = np.array([doc_id in known and known[doc_id] == digest(inputs[i].text)
                             for doc_id, i in zip(ids, good)], dtype=bool)
         comparable = comparable[~settled[comparable]]
         before = judged if s.boilerplate and judge else None
@@ -161,7 +200,8 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
         pending: list[NewDocument] = []
         # After a stripped store or a replacement the batch look-up no longer
         # tells what a one-at-a-time add would see: each later article is looked
-        # up alone.
+        # up alone; so is one whose stored pages' boilerplate the batch's earlier
+        # counted articles changed (``lookup.alone``).
         alone = False
         for d, i in enumerate(good):
             inp, doc_id = inputs[i], ids[d]
@@ -185,7 +225,8 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
                                              s.min_tokens)
             else:
                 mine, q = lookup, p
-                if alone or (related is not None and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
+                if alone or lookup.alone[p] or (related is not None
+                                                and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
                     _write(store, pending)  # what precedes it, then look it up again
                     mine, q = look_up(store, signed, np.array([d]), counted, before), 0
                 eligible, found, docs = mine.of(q)

@@ -10,7 +10,7 @@ import numpy as np
 import xxhash
 
 from ..boilerplate import min_documents
-from ..segments import first_unique, unique_rows
+from ..segments import first_unique, sorted_unique, unique_rows
 from ..storage.protocol import Storage
 from .signing import Signed
 
@@ -69,19 +69,73 @@ class StoredBoilerplate:
     :func:`dedup.boilerplate.min_documents` of the documents judged (the stored
     tallies).  ``left_out`` says whether it flagged any.
 
+    In a batch add (``counted``, bool per article of ``signed``, as for
+    :func:`boilerplate`), the counted articles of the batch before an article count
+    for it too, as one-at-a-time adds would have tallied them: the flags taken are those
+    of the first of the look-up's articles ``arts`` (ascending article numbers of
+    ``signed``), and ``differs`` (bool per position in ``arts``) marks the articles for
+    which a look-up of them alone would flag any of the keys asked differently (the
+    index looks those up again alone, :func:`dedup.index.run.decide`).
+
     Why: an article's boilerplate was left out of both sides of a document score, but
     boilerplate only the stored page has (its "related stories" box) was not, so the
     same story without that box scored well under 1."""
 
-    def __init__(self, store: Storage) -> None:
+    def __init__(self, store: Storage, signed: Signed | None = None, arts: np.ndarray | None = None,
+                 counted: np.ndarray | None = None) -> None:
         self._store = store
         self.left_out = False
+        batch = signed is not None and arts is not None and counted is not None and bool(counted.any())
+        self._batch = (signed, np.asarray(arts), counted) if batch else None
+        self.differs = np.zeros(0 if arts is None else len(arts), bool)
 
     def __call__(self, keys: np.ndarray) -> np.ndarray:
         counts, judged = self._store.tallies(keys)
-        flagged = counts >= min_documents(judged, self._store.settings.boilerplate)
+        floor = self._store.settings.boilerplate
+        if self._batch is None:
+            flagged = counts >= min_documents(judged, floor)
+        else:
+            flagged, differs = _flags_in_batch(np.asarray(keys, np.uint64), counts, judged, floor, *self._batch)
+            self.differs |= differs
         self.left_out = self.left_out or bool(flagged.any())
         return flagged
+
+
+def _flags_in_batch(keys: np.ndarray, counts: np.ndarray, judged: int, floor: int, signed: Signed,
+                    arts: np.ndarray, counted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:class:`StoredBoilerplate`'s flags of ``keys`` (stored ``counts``, ``judged``)
+    for the first article of ``arts``, and per article of ``arts`` whether its own
+    flags differ: article ``d`` sees each key counted once more for every counted
+    article before it holding the key, and ``judged`` plus those articles."""
+    before = (np.cumsum(counted) - counted)[arts]
+    need = np.array([min_documents(judged + b, floor) for b in before.tolist()], dtype=np.int64)
+    c = signed.corpus
+    which = counted[c.para_doc]
+    pair_keys, pair_docs = unique_rows(c.para_key[which], c.para_doc[which])  # sorted by key, then article
+    unique, inverse = sorted_unique(keys, return_inverse=True)
+    stored = np.zeros(len(unique), np.int64)
+    stored[inverse] = counts
+    # Keys no article of the batch holds: only the floor moves (upwards), so a key
+    # flagged for the first article is not for a later one whose floor passed its count.
+    at = np.searchsorted(pair_keys, unique)
+    mine = at < len(pair_keys)
+    mine[mine] = pair_keys[at[mine]] == unique[mine]
+    others = stored[~mine]
+    low = others[others >= need[0]]
+    differs = need > (low.min() if len(low) else np.iinfo(np.int64).max)
+    # Keys the batch holds: each one's count for each article, from the articles before it.
+    held = np.flatnonzero(mine)
+    first = np.zeros(len(unique), bool)
+    if len(held):
+        at = at[held]
+        width = int(max(arts.max(), pair_docs.max())) + 1
+        codes = np.searchsorted(pair_keys, pair_keys) * width + pair_docs  # (its key's first pair, article): sorted
+        extra = np.searchsorted(codes, (at * width)[:, None] + arts[None, :]) - at[:, None]
+        flags = stored[held][:, None] + extra >= need[None, :]
+        first[held] = flags[:, 0]
+        differs |= (flags != flags[:, :1]).any(axis=0)
+    first[~mine] = others >= need[0]
+    return first[inverse], differs
 
 
 #: The xxh3-64 seed of a judged text's key (:func:`text_keys`): a namespace apart from
