@@ -65,20 +65,6 @@ class Prepared:
             keys=self.keys[docs],
         )
 
-    @classmethod
-    def concat(cls, parts: Sequence["Prepared"]) -> "Prepared":
-        """The batches ``parts`` (at least one) as one, in order."""
-        inputs_before = np.cumsum([0] + [len(p.inputs) for p in parts])
-        good_before = np.cumsum([0] + [len(p.good) for p in parts])
-        return cls(
-            inputs=[inp for p in parts for inp in p.inputs],
-            problems=[bad for p in parts for bad in p.problems],
-            good=np.concatenate([p.good + b for p, b in zip(parts, inputs_before)]),
-            signed=Signed.concat([p.signed for p in parts]),
-            comparable=np.concatenate([p.comparable + b for p, b in zip(parts, good_before)]),
-            keys=np.concatenate([p.keys for p in parts]),
-        )
-
 
 def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None) -> Prepared:
     """``inputs`` checked for problems (:func:`~.items.problem`) and the good ones signed

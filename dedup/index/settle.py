@@ -149,13 +149,13 @@ class Settling:
     def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
         for lo in range(0, len(positions), self.batch):
             part = positions[lo : lo + self.batch]
-            batch = self._get(add, part)
-            self.flight[:] = batch.inputs
-            new, changed = add.apply(batch)
-            for k, v in zip(part, new):
-                verdicts[k] = v
-            self._record(part, batch, new, changed)
-            self.flight.clear()
+            for run, batch in self._get(add, part):
+                self.flight[:] = batch.inputs
+                new, changed = add.apply(batch)
+                for k, v in zip(run, new):
+                    verdicts[k] = v
+                self._record(run, batch, new, changed)
+                self.flight.clear()
 
     def _record(self, positions: Sequence[int], batch: Prepared, verdicts: Sequence[Verdict],
                 changed: Sequence[bool]) -> None:
@@ -204,22 +204,25 @@ class Settling:
         self._file.write(data)  # type: ignore[union-attr]
         return offset, len(data)
 
-    def _get(self, add: Adder, positions: Sequence[int]) -> Prepared:
-        """The waiting articles at ``positions`` as one prepared batch, in that order
-        (spilled ones read back and signed again)."""
+    def _get(self, add: Adder, positions: Sequence[int]) -> list[tuple[list[int], Prepared]]:
+        """The waiting articles at ``positions`` as prepared batches, in that order:
+        ``(positions, batch)`` per run of consecutive articles waiting in one prepared
+        part (in memory: each run judged as its own batch, which decides as the whole
+        would, :mod:`.run`; a run that is its whole part is that part, not a copy), or
+        all of them read back and signed again (spilled)."""
         if self._file is not None:
             inputs = []
             for k in positions:
                 offset, size = self._waiting[k][0]  # type: ignore[misc]
                 self._file.seek(offset)
                 inputs.append(Input(*json.loads(self._file.read(size))))
-            return add.prepare(inputs)
-        runs: list[tuple[Prepared, list[int]]] = []  # consecutive articles of one part taken together
+            return [(list(positions), add.prepare(inputs))]
+        runs: list[tuple[Prepared, list[int], list[int]]] = []  # (part, positions, numbers in it)
         for k in positions:
             part, j = self._waiting[k][0]  # type: ignore[misc]
             if runs and runs[-1][0] is part:
-                runs[-1][1].append(j)
+                runs[-1][1].append(k)
+                runs[-1][2].append(j)
             else:
-                runs.append((part, [j]))
-        parts = [part.take(js) for part, js in runs]
-        return parts[0] if len(parts) == 1 else Prepared.concat(parts)
+                runs.append((part, [k], [j]))
+        return [(ks, part if js == list(range(len(part))) else part.take(js)) for part, ks, js in runs]

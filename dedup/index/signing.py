@@ -80,19 +80,6 @@ class Signed:
             taken.__dict__["sets"] = take_sets(self.sets, paras)
         return taken
 
-    @classmethod
-    def concat(cls, parts: Sequence["Signed"]) -> "Signed":
-        """The batches ``parts`` (at least one) as one, in order (articles renumbered)."""
-        corpus = Corpus.concat([p.corpus for p in parts], parts[0].doc_signatures.shape[1])
-        return cls(
-            corpus=corpus,
-            first=corpus.doc_offsets(),
-            para_bands=np.concatenate([p.para_bands for p in parts]),
-            doc_signatures=np.concatenate([p.doc_signatures for p in parts]),
-            doc_keys=np.concatenate([p.doc_keys for p in parts]),
-            doc_bands=np.concatenate([p.doc_bands for p in parts]),
-        )
-
     def eligible(self, d: int, min_tokens: int) -> tuple[int, int, np.ndarray]:
         """Article ``d``'s paragraph range and its paragraphs long enough to compare."""
         lo, hi = int(self.first[d]), int(self.first[d + 1])
