@@ -71,11 +71,13 @@ def _write_list(out: TextIO, parts: Iterable[str]) -> None:
     out.write("]")
 
 
-def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = None) -> None:
+def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = None,
+               listed: dict[str, Iterable[Any]] | None = None) -> None:
     """The JSON report: the keys of ``result.to_dict()`` in order, then ``summary``
-    (:meth:`~dedup.report.summary.Summary.to_dict`, counted as pairs and groups pass)
-    and ``extra`` keys (a check's ``index`` and ``verdicts``).  Documents, pairs and
-    groups are encoded and written as they come, never held whole."""
+    (:meth:`~dedup.report.summary.Summary.to_dict`, counted as pairs and groups pass),
+    ``extra`` keys (a check's ``index``) and ``listed`` ones (a check's ``verdicts``:
+    JSON lists of the values as they come).  Documents, pairs, groups and ``listed``
+    values are encoded and written a chunk at a time, never held whole."""
     head = result.to_dict(large=False)
     tally, names = Tally(), _names()
     out.write(f'{{"settings": {dumps(head.pop("settings"))}, "documents": ')
@@ -88,6 +90,9 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
     head["summary"] = tally.summary(result).to_dict()
     for key, value in {**head, **(extra or {})}.items():
         out.write(f", {json.dumps(key)}: {dumps(value)}")
+    for key, values in (listed or {}).items():
+        out.write(f", {json.dumps(key)}: ")
+        _write_list(out, (", ".join(map(dumps, chunk)) for chunk in chunks(values, _CHUNK)))
     out.write("}\n")
 
 
@@ -176,8 +181,8 @@ def write_verdicts_json(report: VerdictReport, out: TextIO) -> None:
     """The scan's JSON report of the checked documents, plus ``index`` and one
     ``verdicts`` entry per document (``Verdict.to_dict()`` with ``verdict``, ``action``
     for adds, and ``matched_id``, the best-matching stored id)."""
-    write_json(report.as_result(), out, {
-        "index": report.index, "verdicts": [_verdict_dict(v, report.adding) for _, v in report.judged]})
+    write_json(report.as_result(), out, {"index": report.index},
+               {"verdicts": (_verdict_dict(v, report.adding) for _, v in report.judged)})
 
 
 def write_verdicts_jsonl(report: VerdictReport, out: TextIO) -> None:
