@@ -25,7 +25,7 @@ import pytest
 from textgen import prose, rewrite, rich_prose
 
 from dedup import Index, Policy, Settings, SettingsMismatch, StorageError
-from dedup.index.signing import sign
+from dedup.index.signing import index_band_keys, sign
 
 TESTS = Path(__file__).resolve().parent
 
@@ -165,7 +165,7 @@ def test_remove_leaves_no_band_entry_that_leads_to_a_removed_row(backend):
         store = idx._store
         signed = sign(list(texts.values()), idx.settings)
         with store.transaction(write=False):
-            for level, bands in (("paragraph", signed.para_bands), ("document", signed.doc_bands)):
+            for level, bands in (("paragraph", index_band_keys(signed.corpus.signatures, idx.settings)), ("document", signed.doc_bands)):
                 _, hits, _ = store.candidates(level, bands.ravel())
                 read = store.paragraphs(hits) if level == "paragraph" else store.documents(hits)
                 if backend.strict_removal:

@@ -1,19 +1,72 @@
 """``dedup check`` holds a bounded amount per document (tester's F10 of session 16: 13 MB
 of 400,000 one-line paragraphs took 2.27 GB in ``check``, 546 MB in ``scan``).
 
-Counted with :mod:`tracemalloc` (numpy reports its arrays to it), in this process:
-what the JSON report of many verdicts allocates while it is written."""
+Counted with :mod:`tracemalloc` (numpy reports its arrays to it), in this process: what
+the index's look-up of one long article allocates above what it starts with, and
+what the JSON report of many verdicts allocates while it is written.  The large
+version (a fresh ``dedup check`` process, its peak RSS read from ``wait4``) is behind
+the ``slow`` marker; ``benchmarks/README-memory.md`` has the figures."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import tracemalloc
 
+import pytest
+from textgen import one_line_paragraphs
+
+import dedup.index.query as query
+from dedup.index import Index
 from dedup.readers import Document
 from dedup.report import write_verdicts
 from dedup.settings import Settings
 from dedup.verdict import Verdict, VerdictReport
+
+
+@pytest.fixture
+def index(tmp_path):
+    path = tmp_path / "i.dedup"
+    with Index.open(path) as idx:
+        idx.add("the council met on tuesday to discuss the budget for the harbour bridge and its repairs", "a")
+    return path
+
+
+def _peak_inside(monkeypatch, module, name) -> list[int]:
+    """Bytes allocated above the start of each call of ``module.name``, at its peak."""
+    real, peaks = getattr(module, name), []
+
+    def counted(*args, **kwargs):
+        tracemalloc.reset_peak()
+        start = tracemalloc.get_traced_memory()[0]
+        try:
+            return real(*args, **kwargs)
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1] - start)
+    monkeypatch.setattr(module, name, counted)
+    return peaks
+
+
+def test_the_look_up_of_a_long_article_works_a_chunk_at_a_time(index, tmp_path, monkeypatch):
+    path = tmp_path / "lines.txt"
+    one_line_paragraphs(path, 640_000)  # ~40k one-line paragraphs in one article
+    text = path.read_text()
+    monkeypatch.setattr(query, "CANDIDATE_CHUNK", 2048, raising=False)
+    peaks = _peak_inside(monkeypatch, query, "paragraph_matches")
+    with Index.open(index, readonly=True) as idx:
+        tracemalloc.start()
+        try:
+            (verdict,) = idx.check_many([{"id": "long", "text": text}])
+        finally:
+            tracemalloc.stop()
+    paragraphs = verdict.paragraphs
+    assert paragraphs > 39_000 and not verdict.flagged
+    # Was ~3.4 KB a paragraph at once (band keys, sketches, signature copies of all of
+    # them); now a chunk's worth plus a few numbers a paragraph.
+    assert peaks and max(peaks) < 200 * paragraphs + (20 << 20)
 
 
 def test_the_json_report_writes_verdicts_a_chunk_at_a_time():
@@ -39,3 +92,17 @@ def test_the_json_report_writes_verdicts_a_chunk_at_a_time():
 class _Discard(io.TextIOBase):
     def write(self, text: str) -> int:
         return len(text)
+
+
+@pytest.mark.slow
+def test_a_check_of_a_13_mb_article_of_one_line_paragraphs(index, tmp_path):
+    path = tmp_path / "lines.txt"
+    one_line_paragraphs(path, 13 << 20)
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())",
+                             "check", "--db", str(index), str(path), "--format", "json", "-j", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert json.loads(out)["verdicts"][0]["paragraphs"] > 800_000
+    assert usage.ru_maxrss // 1024 < 2_600  # MB; was 4,650 (main cfd92fa)

@@ -108,8 +108,10 @@ def run(folder, texts, batch, monkeypatch):
                      floor(idx.settings.doc_threshold, idx.settings.num_perm))
         for module in (dedup.index.query, dedup.index.documents):
             recorded(module, "estimate", lambda got, *_: sorted(got[got >= lowest].tolist()))
+        # (pairs named by their two signatures: the query rows handed over are only
+        # those with containment candidates, numbered among themselves)
         recorded(dedup.index.contain, "plausible", lambda got, both, *_: sorted(
-            zip(got[:, 0].tolist(), both[got[:, 1]].sum(axis=1).tolist())))
+            zip(both[got[:, 0]].sum(axis=1).tolist(), both[got[:, 1]].sum(axis=1).tolist())))
         verdicts = [v.to_dict() for v in idx.check_many(texts)], [v.to_dict() for v in idx.add_many(batch)]
     return verdicts, passed
 

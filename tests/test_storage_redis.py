@@ -24,7 +24,7 @@ from storage_contract import article
 
 from dedup import Index, IndexCorrupt, IndexFull, IndexUnavailable, Policy, SettingsMismatch, StorageError
 from dedup.cli import main
-from dedup.index.signing import sign
+from dedup.index.signing import index_band_keys, sign
 from dedup.storage.redis.lua import TRAILER
 
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
@@ -195,7 +195,7 @@ def test_a_batch_written_in_parts_is_seen_whole_or_not_at_all(redis_prefix, clie
             for store in (idx._store, fresh._store):
                 with store.transaction(write=False):
                     for _, text in batch:
-                        _, rows, _ = store.candidates("paragraph", sign([text], idx.settings).para_bands.ravel())
+                        _, rows, _ = store.candidates("paragraph", index_band_keys(sign([text], idx.settings).corpus.signatures, idx.settings).ravel())
                         assert len(rows) and not set(rows.tolist()) & set(staged)
         assert _whole(idx, dict(batch)) == len(batch) and len(idx) == 6 and idx.stats()["paragraphs"] == 36
         for doc_id, text in batch:  # no stale bucket entry of a staged row is left to match
@@ -409,7 +409,8 @@ def test_workers_share_the_bucket_log_adds_removals_and_hand_overs(redis_prefix,
         assert not reader.check(article(20)).is_duplicate
         store = reader._store
         with store.transaction(write=False):
-            _, rows, _ = store.candidates("paragraph", sign([article(20)], reader.settings).para_bands.ravel())
+            _, rows, _ = store.candidates("paragraph", index_band_keys(sign([article(20)], reader.settings).corpus.signatures,
+                                                                 reader.settings).ravel())
             left = set(store.paragraphs(rows).docs.tolist())
         b = int(client.hget(f"{redis_prefix}:ids", "b"))
         assert left <= {b}  # chance band hits of "b"'s rows only (2-row bands share more by chance)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import containment
+from ..lsh import band_keys
 from ..minhash import estimate, floor
 from ..segments import first_unique, ranges, sorted_unique, unique_rows
 from ..settings import Settings
@@ -54,8 +55,8 @@ def earlier_related(
     hidden = _stored_often(found)
     texts, inverse = sorted_unique(keys, return_inverse=True)
     rep, text_of = first_unique(keys)[1], inverse
-    x, y = _band_pairs(signed.para_bands[eligible[rep], : s.bands])  # a scan's bands
     reps = eligible[rep]
+    x, y = _band_pairs(band_keys(c.signatures[reps], s.bands, s.rows))  # a scan's bands
     plausible = estimate(c.signatures[reps[x]], c.signatures[reps[y]]) >= floor(s.threshold, s.num_perm)
     x, y = x[plausible], y[plausible]
     if contain.positions(s):  # and pairs the containment look-up could find (no bucket bound here)

@@ -41,7 +41,7 @@ from .bytebound import equal_bound
 from .coverage import covered
 from .documents import document_matches
 from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hit_pairs, joined, take_rows
-from .signing import Signed
+from .signing import Signed, index_band_keys
 from .furniture import FRAME_RECURRENCE
 from .tallies import recurrences
 
@@ -97,39 +97,38 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
                   np.searchsorted(owner[found.new], count), common | furniture, alone)
 
 
+#: Paragraphs whose candidates are gathered at a time (band keys, bucket entries,
+#: sketches, the estimate floor): a long article's look-up holds a chunk's worth of
+#: them, not ~3 KB for each of its paragraphs at once (tester's F10 of session 16:
+#: ``dedup check`` of 400,000 one-line paragraphs, 2.27 GB).  Each paragraph's
+#: candidates are its own, so the chunks change nothing found.
+CANDIDATE_CHUNK = 16_384
+
+
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
     """Verified matches of the given paragraphs (corpus indices) with stored ones, for
-    any number of articles at once (one look-up of all band keys); ``owner[i]``: which
-    article ``eligible[i]`` belongs to, so that exact copies are listed per article as
-    a look-up of that article alone would.  Sorted by article (stable)."""
+    any number of articles at once (the band keys looked up :data:`CANDIDATE_CHUNK`
+    paragraphs at a time); ``owner[i]``: which article ``eligible[i]`` belongs to, so
+    that exact copies are listed per article as a look-up of that article alone would.
+    Sorted by article (stable)."""
     s = store.settings
     c = signed.corpus
-    query = signed.para_bands[eligible]
-    hit_keys, hit_refs, hit_sketches = bands.paragraph_candidates(store, query, s.bands)
-    new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
-    sketches = sketch(c.signatures[eligible])
-    near = sketch_matches_at(sketches, new, hit_sketches, entry) >= sketch_floor(s.threshold,
-                                                                               sketch_positions(s.num_perm))
-    # The estimate floor on an upper bound of the equal positions, from the stored
-    # signature bytes (exact: it drops only pairs the floor drops, :mod:`.bytebound`),
-    # then on the signatures; whole rows only for the candidates above it, and for the
-    # containment candidates (:mod:`.contain`: those its look-up could not rule out unread).
-    at = np.flatnonzero(near)
-    near[at] = equal_bound(store, "paragraph", c.signatures[eligible[new[at]]], refs[at]) / s.num_perm >= floor(
-        s.threshold, s.num_perm)
-    sizes = np.diff(signed.sets_of(eligible).offsets)
-    c_new, c_refs, c_position = contain.hits(store, c.signatures[eligible], sizes, sketches)
+    sizes = np.diff(signed.sets.offsets)[eligible]
+    parts = [_candidates(store, signed, eligible[lo : lo + CANDIDATE_CHUNK], sizes[lo : lo + CANDIDATE_CHUNK], lo)
+             for lo in range(0, len(eligible), CANDIDATE_CHUNK)]
+    new, refs, c_new, c_refs, c_position = (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
+                                            for k in range(5))
     # A backend with signature bytes leaves few candidates past the bound, nearly all
     # above the floor: their whole rows are read at once (one read, not a signature
     # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
     # articles); others (Redis: no bound) read the signatures of all first.
-    rows = (store.paragraphs(sorted_unique(np.concatenate([refs[near], c_refs])))
+    rows = (store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))
             if isinstance(store, SignatureBytes) else None)
     ids, signatures = ((rows.ids, rows.signatures) if rows is not None
-                       else store.paragraph_signatures(sorted_unique(refs[near])))
+                       else store.paragraph_signatures(sorted_unique(refs)))
     # A bucket file written before a removal still lists the removed rows.
-    near &= np.isin(refs, ids)
-    new, refs = new[near], refs[near]
+    there = np.isin(refs, ids)
+    new, refs = new[there], refs[there]
     plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
         s.threshold, s.num_perm)
     new, refs = new[plausible], refs[plausible]
@@ -137,9 +136,10 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
         rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
     cand = np.searchsorted(rows.ids, refs)
     if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
-        c_new, c_cand = contain.candidates(s.containment, c.signatures[eligible], sizes, rows, c_new, c_refs,
-                                           c_position)
-        merged = sorted_unique(np.concatenate([new, c_new]) * len(rows.ids) + np.concatenate([cand, c_cand]))
+        queried, c_at = sorted_unique(c_new, return_inverse=True)  # only their signatures gathered
+        c_at, c_cand = contain.candidates(s.containment, c.signatures[eligible[queried]], sizes[queried], rows,
+                                          c_at, c_refs, c_position)
+        merged = sorted_unique(np.concatenate([new, queried[c_at]]) * len(rows.ids) + np.concatenate([cand, c_cand]))
         new, cand = merged // len(rows.ids), merged % len(rows.ids)
     checked = sorted_unique(new)
     new_sets = signed.sets_of(eligible[checked])
@@ -178,3 +178,31 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
         exact=(c.para_key[eligible[all_new]] == stored.keys)[order],
         contained=np.concatenate([inside, inside[take]])[order],
     )
+
+
+def _candidates(store: Storage, signed: Signed, paragraphs: np.ndarray, sizes: np.ndarray, first: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of ``paragraphs`` (corpus indices, their shingle set
+    ``sizes``; ``first``: the position of the first in the look-up's ``eligible``):
+    ``(query position, stored row id)`` of the Jaccard band look-up above the sketch
+    floor and the exact bound on the signature bytes, then the containment look-up's
+    ``(query position, stored row id, first shared position)`` (:func:`contain.hits`);
+    query positions count from ``first``."""
+    s = store.settings
+    signatures = signed.corpus.signatures[paragraphs]
+    query = index_band_keys(signatures, s)
+    hit_keys, hit_refs, hit_sketches = bands.paragraph_candidates(store, query, s.bands)
+    new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
+    sketches = sketch(signatures)
+    near = sketch_matches_at(sketches, new, hit_sketches, entry) >= sketch_floor(s.threshold,
+                                                                               sketch_positions(s.num_perm))
+    # The estimate floor on an upper bound of the equal positions, from the stored
+    # signature bytes (exact: it drops only pairs the floor drops, :mod:`.bytebound`),
+    # then on the signatures; whole rows only for the candidates above it, and for the
+    # containment candidates (:mod:`.contain`: those its look-up could not rule out unread).
+    at = np.flatnonzero(near)
+    near[at] = equal_bound(store, "paragraph", signatures[new[at]], refs[at]) / s.num_perm >= floor(
+        s.threshold, s.num_perm)
+    c_new, c_refs, c_position = contain.hits(store, signatures, sizes, sketches)
+    whole = [new[near] + first, refs[near], c_new + first, c_refs, c_position]
+    return tuple(a.astype(np.int64, copy=False) for a in whole)  # type: ignore[return-value]

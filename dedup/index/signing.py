@@ -45,11 +45,13 @@ class Executor(Protocol):
 
 @dataclass(frozen=True)
 class Signed:
-    """A signed batch: the corpus plus document-level signatures and all band keys."""
+    """A signed batch: the corpus plus document-level signatures and band keys.
+    Paragraphs' band keys are not held (576 bytes a paragraph at the defaults, more
+    than its text): :func:`index_band_keys` makes them from the signatures of the
+    paragraphs asked for, a chunk at a time (a long article's look-up, issue #12 F10)."""
 
     corpus: Corpus
     first: np.ndarray  # paragraph offsets per document
-    para_bands: np.ndarray  # (paragraphs, bands + spare_bands): :func:`index_band_keys`
     doc_signatures: np.ndarray  # (documents, num_perm)
     doc_keys: np.ndarray
     doc_bands: np.ndarray  # (documents, bands + spare_bands)
@@ -73,9 +75,8 @@ class Signed:
             shingles=c.shingles.take(paras),
             signatures=c.signatures[paras],
         )
-        taken = Signed(corpus=corpus, first=offsets_from_counts(counts), para_bands=self.para_bands[paras],
-                       doc_signatures=self.doc_signatures[docs], doc_keys=self.doc_keys[docs],
-                       doc_bands=self.doc_bands[docs])
+        taken = Signed(corpus=corpus, first=offsets_from_counts(counts), doc_signatures=self.doc_signatures[docs],
+                       doc_keys=self.doc_keys[docs], doc_bands=self.doc_bands[docs])
         if "sets" in self.__dict__:  # the cached property, computed: kept
             taken.__dict__["sets"] = take_sets(self.sets, paras)
         return taken
@@ -142,7 +143,6 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None)
     return Signed(
         corpus=corpus,
         first=corpus.doc_offsets(),
-        para_bands=index_band_keys(corpus.signatures, s),
         doc_signatures=doc_sigs,
         doc_keys=doc_keys,
         doc_bands=index_band_keys(doc_sigs, s),
