@@ -14,7 +14,8 @@ import pytest
 from textgen import prose, rewrite
 
 from dedup.index import Index
-from dedup.index import bands, query
+from dedup.index import bands
+from dedup.index.matches import hit_pairs
 from dedup.index.signing import index_band_keys
 from dedup.lsh import band_keys, catch_probability
 from dedup.settings import Settings
@@ -48,65 +49,88 @@ def test_the_index_keys_begin_with_a_scans_keys():
     assert np.array_equal(keys[:, : s.bands], band_keys(sig, s.bands, s.rows))
 
 
-def test_a_heavy_buckets_rows_are_kept_only_where_they_collide_twice(monkeypatch):
-    monkeypatch.setattr(bands, "HEAVY", 2)
+def test_a_pair_sharing_only_heavy_buckets_is_kept_only_where_it_collides_twice():
     query = np.array([[10, 11, 12], [20, 21, 22]], dtype=np.uint64)
-    entries = [  # (key, row)
-        (10, 1), (10, 2), (10, 3),  # heavy: row 1 collides again (key 12), rows 2 and 3 do not
+    entries = [  # (key, row), keys 10 and 20 heavy at HEAVY = 2
+        (10, 1), (10, 2), (10, 3),  # row 1 collides again (key 12, light), rows 2 and 3 do not
         (12, 1), (12, 4),  # light
-        (20, 3), (20, 5), (20, 6), (21, 3),  # heavy (row 3 again in 21, for text 1: kept there);
+        (20, 3), (20, 5), (20, 6), (21, 3),  # row 3 collides with text 1 twice (20, 21)
     ]
     keys = np.array([k for k, _ in entries], dtype=np.uint64)
     refs = np.array([r for _, r in entries], dtype=np.int64)
-    assert bands.kept(query, keys, refs).tolist() == [True, False, False, True, True, True, False, False, True]
+    new, rows, entry = hit_pairs(query, keys, refs, heavy=2)
+    assert list(zip(new.tolist(), rows.tolist())) == [(0, 1), (0, 4), (1, 3)]
+    assert (refs[entry] == rows).all()
+    new, rows, _ = hit_pairs(query, keys, refs)  # no bound: every pair
+    assert list(zip(new.tolist(), rows.tolist())) == [(0, 1), (0, 2), (0, 3), (0, 4), (1, 3), (1, 5), (1, 6)]
 
 
-def test_a_row_colliding_twice_is_never_dropped_and_one_in_a_light_bucket_never():
-    """The recall argument of :mod:`dedup.index.bands`, on random look-ups: whatever the
-    buckets' sizes, an entry is dropped only if its bucket is heavy and its row
-    collides with that text in no other band."""
+def test_a_pair_is_dropped_only_if_all_its_buckets_are_heavy_and_it_collides_once():
+    """The recall argument of :mod:`dedup.index.bands`, on random look-ups (texts
+    sharing keys, as a batch's paragraphs do): a pair is dropped only if every bucket
+    it shares is heavy and it shares one key -- whatever the other texts share."""
     rng = np.random.default_rng(5)
-    for _ in range(200):
-        texts, width = 3, 6
+    for _ in range(300):
+        texts, width = 4, 6
         query = rng.choice(2**40, size=(texts, width), replace=False).astype(np.uint64)
+        query[rng.random(texts) < 0.5, 0] = query[0, 0]  # a key several texts hold (in one band: keys are salted by band)
         keys = rng.choice(query.ravel(), size=rng.integers(1, 400))
         refs = rng.integers(0, 60, size=len(keys))
         keys, refs = np.unique(np.stack([keys.astype(np.int64), refs], 1), axis=0).T
         keys = keys.astype(np.uint64)
-        keep = bands.kept(query, keys, refs)
+        heavy = int(rng.integers(0, 12))
+        new, rows, _ = hit_pairs(query, keys, refs, heavy=heavy)
         size = {k: n for k, n in zip(*np.unique(keys, return_counts=True))}
-        text_of = {int(k): i for i, row in enumerate(query) for k in row}
-        bands_of = {}
+        shared = {}
         for k, r in zip(keys.tolist(), refs.tolist()):
-            bands_of.setdefault((text_of[k], r), set()).add(k)
-        for i, (k, r) in enumerate(zip(keys.tolist(), refs.tolist())):
-            assert keep[i] == (size[k] <= bands.HEAVY or len(bands_of[(text_of[k], r)]) >= 2)
+            for t in np.flatnonzero((query == k).any(axis=1)).tolist():
+                shared.setdefault((t, r), []).append(size[k] > heavy)
+        expected = sorted(p for p, crowded in shared.items() if not all(crowded) or len(crowded) >= 2)
+        assert list(zip(new.tolist(), rows.tolist())) == expected
+
+
+def test_a_batch_gets_the_candidates_of_its_articles_checked_alone(tmp_path, monkeypatch):
+    """A pair sharing one heavy bucket is no candidate, even when another article of
+    the batch holds the same key and collides with the row twice (until session 17
+    the entry kept for that article paired the row with every paragraph holding the
+    key: ``check_many`` found a paragraph match ``check`` did not)."""
+    stored = prose(random.Random(274), 60)
+    near = rewrite(random.Random(274 + 10**6), stored, 0.38)  # Jaccard 0.30, one band of 72 shared
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(stored, doc_id="s")
+        assert idx.check(near, doc_id="b").matches[0].paragraphs  # no heavy bucket: found
+        monkeypatch.setattr(bands, "HEAVY", 0)  # every bucket heavy
+        alone = [idx.check(text, doc_id=name) for name, text in (("a", stored), ("b", near))]
+        assert not alone[1].matches[0].paragraphs  # (the documents still match as wholes)
+        batch = idx.check_many([("a", stored), ("b", near)])
+        assert [v.to_dict() for v in batch] == [v.to_dict() for v in alone]
 
 
 def test_a_look_up_with_every_bucket_heavy_still_finds_the_rewrites(tmp_path, monkeypatch):
     """With HEAVY at 0 every bucket is heavy: only rows colliding in two bands are
     candidates.  Rewrites of stored texts (Jaccard well above the threshold) are still
-    found, the same matches as with no bucket heavy, from fewer bucket entries."""
+    found, the same matches as with no bucket heavy, from fewer candidate pairs."""
     rng = random.Random(3)
     stored = [prose(rng, rng.randint(25, 60)) for _ in range(60)]
-    entries = []
-    real = query.hit_pairs
+    pairs = []
+    real = bands.hit_pairs
 
-    def counted(q, keys, refs):
-        entries[-1] += len(keys)
-        return real(q, keys, refs)
+    def counted(q, keys, refs, heavy=None):
+        got = real(q, keys, refs, heavy)
+        pairs[-1] += len(got[0])
+        return got
 
-    monkeypatch.setattr(query, "hit_pairs", counted)
+    monkeypatch.setattr(bands, "hit_pairs", counted)
     with Index.open(tmp_path / "i.dedup") as idx:
         idx.load([(f"s{i}", t) for i, t in enumerate(stored)])
         probe = "\n\n".join(rewrite(random.Random(i), stored[i], 0.1) for i in (3, 17, 41))
         found = {}
         for heavy in (10**6, 0):
             monkeypatch.setattr(bands, "HEAVY", heavy)
-            entries.append(0)
+            pairs.append(0)
             found[heavy] = {m.doc_id for m in idx.check(probe, doc_id="probe").matches}
     assert found[0] == found[10**6] >= {"s3", "s17", "s41"}
-    assert entries[1] < entries[0]
+    assert pairs[1] < pairs[0]
 
 
 def test_an_index_made_before_spare_bands_answers_as_before(tmp_path):

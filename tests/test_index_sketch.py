@@ -101,21 +101,18 @@ def test_sketch_matches_at_is_sketch_matches_of_the_gathered_rows(monkeypatch):
     assert sk.sketch_matches_at(a, ia[:0], b, ib[:0]).tolist() == []
 
 
-def test_hit_pairs_gives_each_pair_its_rows_first_entry():
-    """``hit_pairs`` = the pairs of :func:`hits_to_pairs`, each with the first hit entry
-    of its stored row (what the look-ups took by a binary search before)."""
-    from dedup.index.matches import hit_pairs, hits_to_pairs
-    from dedup.segments import first_unique
+def test_hit_pairs_gives_each_pair_an_entry_of_its_row():
+    """``hit_pairs``: the unique (query row, stored row) pairs sharing a key, sorted,
+    each with an entry of its stored row (where its sketch is)."""
+    from dedup.index.matches import hit_pairs
 
     rng = np.random.default_rng(4)
     query = rng.integers(0, 40, (9, 5)).astype(np.uint64)
     hit_keys = np.sort(rng.integers(0, 40, 60)).astype(np.uint64)
     hit_refs = rng.integers(100, 130, 60).astype(np.int64)
     new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
-    old_new, old_refs = hits_to_pairs(query, hit_keys, hit_refs)
-    ids, first, _ = first_unique(hit_refs)
-    assert new.tolist() == old_new.tolist() and refs.tolist() == old_refs.tolist() and len(new) > 20
-    assert entry.tolist() == first[np.searchsorted(ids, old_refs)].tolist()
+    expected = sorted({(t, int(r)) for k, r in zip(hit_keys, hit_refs) for t in np.flatnonzero((query == k).any(1))})
+    assert list(zip(new.tolist(), refs.tolist())) == expected and len(new) > 20
     assert (hit_refs[entry] == refs).all()
     empty = hit_pairs(query, hit_keys[:0], hit_refs[:0])
     assert [len(x) for x in empty] == [0, 0, 0]

@@ -1,6 +1,8 @@
-"""Which bucket entries of a paragraph look-up are candidates: every row of a light
-bucket, and a heavy bucket's rows only where they collide with the checked paragraph
-in two bands or more.
+"""Which (paragraph, stored row) pairs of a paragraph look-up are candidates: every
+pair sharing a light bucket, and a pair sharing only heavy buckets where it collides
+in two bands or more.  Decided per pair: a batch's candidates are those of its
+paragraphs looked up one at a time (until session 17 a heavy bucket's entry kept for
+one paragraph paired its row with every paragraph of the batch holding that key).
 
 Why: at 100k stored articles of ~20 paragraphs (49 x 2 bands), a checked article's
 band keys met ~38k (paragraph, stored row) pairs, nearly all chance, and every step up
@@ -28,7 +30,7 @@ import numpy as np
 
 from ..segments import sorted_unique
 from ..storage.protocol import Storage
-from .matches import key_rows
+from .matches import hit_pairs
 
 #: Stored rows above which a bucket is heavy: its rows are candidates only where they
 #: collide in a second band.  The containment look-up's bound on its single-value
@@ -36,42 +38,25 @@ from .matches import key_rows
 HEAVY = 64
 
 
-def kept(query: np.ndarray, keys: np.ndarray, refs: np.ndarray) -> np.ndarray:
-    """Which bucket entries ``(keys[i], refs[i])`` of a look-up of ``query`` (``(texts,
-    bands)`` uint64 band keys) are candidates: bool per entry, True for an entry of a
-    bucket of at most :data:`HEAVY` entries, or whose row collides with a text of
-    ``query`` holding its key in another band too.  Vectorized: one sort of the
-    (text, row) pairs."""
-    if not len(keys):
-        return np.zeros(0, bool)
-    _, inverse = sorted_unique(keys, return_inverse=True)
-    heavy = np.bincount(inverse)[inverse] > HEAVY
-    if not heavy.any():
-        return ~heavy
-    rows, times = key_rows(query, keys)
-    entry = np.repeat(np.arange(len(keys), dtype=np.int64), times)
-    pair = rows * (int(refs.max()) + 1) + refs[entry]
-    _, at = sorted_unique(pair, return_inverse=True)
-    keep = np.zeros(len(keys), bool)
-    keep[entry[np.bincount(at)[at] >= 2]] = True
-    return keep | ~heavy
-
-
-def paragraph_candidates(store: Storage, query: np.ndarray, bands: int
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(key, row, sketch)`` of the paragraph bucket entries of the band keys ``query``
-    (``(texts, bands + spare)`` uint64) that :func:`kept` keeps, as
-    :meth:`Storage.candidates` gives them; an index without spare bands (``query``
-    ``bands`` wide) keeps all of them (one look-up, as before).
+def paragraph_pairs(store: Storage, query: np.ndarray, bands: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of the paragraph band keys ``query`` (``(texts, bands +
+    spare)`` uint64): ``(query row, stored row, sketches, at)``, int64 pairs sorted by
+    query row then stored row (:func:`~.matches.hit_pairs`), each pair's stored sketch
+    being ``sketches[at]``.  A pair sharing only heavy buckets (more than
+    :data:`HEAVY` entries) is a candidate only if it shares two band keys or more; an
+    index without spare bands (``query`` ``bands`` wide) keeps every pair (one look-up,
+    as before).
 
     The entries come without sketches first (a bucket's entries are consecutive, its
-    rows' sketches one random read each), then the sketches of the kept rows only
-    (:meth:`Storage.paragraph_sketches`)."""
+    rows' sketches one random read each), then the sketches of the kept pairs' rows
+    only (:meth:`Storage.paragraph_sketches`)."""
     if query.shape[1] <= bands:
-        return store.candidates("paragraph", query.ravel())
+        keys, refs, sketches = store.candidates("paragraph", query.ravel())
+        new, refs, entry = hit_pairs(query, keys, refs)
+        return new, refs, sketches, entry
     keys, refs, _ = store.candidates("paragraph", query.ravel(), sketches=False)
-    keep = kept(query, keys, refs.astype(np.int64))
-    keys, refs = keys[keep], refs[keep]
-    rows, inverse = sorted_unique(refs, return_inverse=True)
+    new, refs, _ = hit_pairs(query, keys, refs, heavy=HEAVY)
+    rows, at = sorted_unique(refs, return_inverse=True)
     sketches, _ = store.paragraph_sketches(rows)
-    return keys, refs, sketches[inverse]
+    return new, refs, sketches, at

@@ -6,10 +6,11 @@ without a loop per row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
-from ..segments import SetTable, ranges, sorted_unique, take_sets
+from ..segments import SetTable, ranges, take_sets
 from ..storage.protocol import ParagraphRows
 from .signing import slice_sets
 
@@ -70,53 +71,53 @@ def joined(a: SetTable, b: SetTable) -> SetTable:
     )
 
 
-def key_rows(query: np.ndarray, hit_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every (hit entry, query row) whose band key is the entry's: ``(rows, times)``,
-    ``rows`` the query rows of entry 0, then of entry 1, ..., ``times`` how many each
-    entry has (a key is usually one row's)."""
+def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, heavy: Optional[int] = None
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The unique ``(query row, stored row)`` pairs sharing a band key, from the bucket
+    hits ``(hit_keys[i], hit_refs[i])`` of a look-up of ``query`` (``(texts, bands)``
+    uint64 band keys): ``(query row, stored row, entry)``, int64, sorted by query row
+    then stored row; ``entry`` is one hit entry of the pair's stored row (where its
+    sketch is: ``sketches[entry]`` as :meth:`Storage.candidates` returns them).
+
+    With ``heavy`` (:mod:`.bands`): a pair whose shared keys are all of buckets of more
+    than ``heavy`` entries (counted among the hits) is left out unless it shares two
+    keys or more.  Decided per pair, so a batch's pairs are those of its texts looked
+    up one at a time.
+
+    Why one sort of packed integers: the hits of a check at 100k stored articles are
+    tens of thousands, of a 128-article batch millions; each pair's code (query row,
+    stored row), whether its bucket is heavy and its entry go into one int64 (when
+    they fit), so one ``np.sort`` -- 2-3x faster than an ``argsort`` of the same
+    values, 10x faster than a stable one -- gives the pairs, their hit counts and
+    whether any of their buckets is light."""
+    hit_refs = np.asarray(hit_refs, dtype=np.int64)
     flat = query.ravel()
-    owner = np.repeat(np.arange(len(query), dtype=np.int64), query.shape[1])
     order = np.argsort(flat, kind="stable")
     ordered = flat[order]
     left = np.searchsorted(ordered, hit_keys, side="left")
     times = np.searchsorted(ordered, hit_keys, side="right") - left
-    return owner[order[ranges(left, times)]], times
-
-
-def hits_to_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique ``(query row, stored row)`` pairs that share a band key."""
-    new, count = key_rows(query, hit_keys)
-    refs = np.repeat(hit_refs, count)
+    new = order[ranges(left, times)] // query.shape[1]
+    entry = np.repeat(np.arange(len(hit_keys), dtype=np.int64), times)
     if not len(new):
-        return new, refs
-    # One int64 per pair, ordered by (query row, stored row): a 1-D unique is ~3x
-    # faster than ``np.unique(axis=0)`` on the ~500 pairs of a check at 100k articles.
-    span = int(refs.max()) + 1
-    pairs = sorted_unique(new * span + refs)
-    return pairs // span, pairs % span
-
-
-def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`hits_to_pairs` with each pair's place among the hits: ``(query row,
-    stored row, entry)``, ``entry`` being the first hit entry of the pair's stored row
-    (where its sketch is: ``sketches[entry]`` as :meth:`Storage.candidates` returns them).
-
-    Why: the pairs are made from the hit rows numbered once (their distinct ids), so
-    each pair knows its row's entry by position -- no binary search of every pair's row
-    among the hit rows (a 128-article batch at 100k x 20 articles, 49 x 2 bands: ~4.9M
-    pairs from ~1.9M hit entries)."""
-    # One stable sort of the hits by row: each row's first entry, and every entry's row
-    # number (a permutation written once: no repeated index in a fancy assignment).
-    order = np.argsort(hit_refs, kind="stable")
-    ordered = hit_refs[order]
-    head = np.ones(len(ordered), dtype=bool)
-    np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
-    ids, first = ordered[head], order[head]
-    inverse = np.empty(len(hit_refs), dtype=np.int64)
-    inverse[order] = np.cumsum(head) - 1
-    new, row = hits_to_pairs(query, hit_keys, inverse)
-    return new, ids[row], first[row]
+        return new, new.copy(), new.copy()
+    span = int(hit_refs.max()) + 1
+    pair = new * span + hit_refs[entry]
+    crowded = np.zeros(len(new), np.int64)
+    if heavy is not None:  # entries per key, from the key's place among the query keys
+        crowded = (np.bincount(left, minlength=len(flat) + 1)[left] > heavy)[entry].astype(np.int64)
+    low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: crowded
+    if (len(query) * span).bit_length() + low + 1 <= 63:
+        code = np.sort(pair << (low + 1) | crowded << low | entry)
+        pair, crowded, entry = code >> (low + 1), (code >> low) & 1, code & ((1 << low) - 1)
+    else:  # (ids too large to pack: sorted by pair, a light entry first)
+        by = np.lexsort((crowded, pair))
+        pair, crowded, entry = pair[by], crowded[by], entry[by]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    if heavy is not None:  # a light entry sorts first in its pair
+        count = np.diff(np.r_[starts, len(pair)])
+        starts = starts[(crowded[starts] == 0) | (count >= 2)]
+    pairs = pair[starts]
+    return pairs // span, pairs % span, entry[starts]
 
 
 def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:

@@ -40,7 +40,7 @@ from . import bands, contain
 from .bytebound import equal_bound
 from .coverage import covered
 from .documents import document_matches
-from .matches import MAX_COPIES, Found, concat_rows, copy_matches, hit_pairs, joined, take_rows
+from .matches import MAX_COPIES, Found, concat_rows, copy_matches, joined, take_rows
 from .signing import Signed, index_band_keys
 from .furniture import FRAME_RECURRENCE
 from .tallies import recurrences
@@ -191,8 +191,7 @@ def _candidates(store: Storage, signed: Signed, paragraphs: np.ndarray, sizes: n
     s = store.settings
     signatures = signed.corpus.signatures[paragraphs]
     query = index_band_keys(signatures, s)
-    hit_keys, hit_refs, hit_sketches = bands.paragraph_candidates(store, query, s.bands)
-    new, refs, entry = hit_pairs(query, hit_keys, hit_refs)
+    new, refs, hit_sketches, entry = bands.paragraph_pairs(store, query, s.bands)
     sketches = sketch(signatures)
     near = sketch_matches_at(sketches, new, hit_sketches, entry) >= sketch_floor(s.threshold,
                                                                                sketch_positions(s.num_perm))
