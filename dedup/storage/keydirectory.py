@@ -78,15 +78,21 @@ class KeyDirectory:
         crowded = np.flatnonzero(count > FENCE)
         if len(crowded):  # through the fence: the bound lies in (fence key before, fence key at or after]
             block = np.searchsorted(self.fence, query[crowded], side=side)
-            first[crowded] = np.maximum(block - 1, 0) * FENCE + (block > 0)
-            count[crowded] = np.minimum(block * FENCE, len(keys)) - first[crowded]
+            first[crowded] = np.maximum(block - 1, 0) * FENCE + (block > 0)  # (and ends by block * FENCE)
             steps = max(steps, (FENCE - 1).bit_length())  # (a window holds FENCE - 1 keys)
-        last = len(keys) - 1
-        for _ in range(steps):  # lower (upper) bound inside the slot's stretch
-            step = count >> 1
-            probe = first + step
-            probed = keys[np.minimum(probe, last)]
-            before = (count > 0) & ((probed < query) if side == "left" else (probed <= query))
-            first = np.where(before, probe + 1, first)
-            count = np.where(before, count - step - 1, step)
-        return first
+        # The bound lies in ``first .. first + count`` (count < 2^steps); every key past
+        # the stretch (its slot's, or its fence window's) is above the query (or equal,
+        # for the left bound of the fence's next key), so the search may run on in the
+        # same window of 2^steps for every query: a branchless search whose steps are
+        # one scalar half for all (``base``: the last position known below the bound).
+        # A probe past the end reads the last key, which is then below the query only
+        # when the bound is the array's end (hence the ``minimum`` at the end).
+        n = len(keys)
+        base = first - 1
+        half = (1 << steps) >> 1
+        while half:
+            probed = keys[np.minimum(base + half, n - 1)]
+            base += ((probed < query) if side == "left" else (probed <= query)) * half
+            half >>= 1
+        base += 1
+        return np.minimum(base, n, out=base)
