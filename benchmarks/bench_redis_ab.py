@@ -1,5 +1,4 @@
-"""The cost of a change to the Redis backend's read path: single ``check`` and ``get``
-calls of two code trees side by side, in one run.
+"""The cost of a change to the Redis backend: calls of two code trees side by side, in one run.
 
     git archive ecde908 | tar -x -C /tmp/before        # the code to compare with
     python benchmarks/bench_redis_ab.py --url redis://127.0.0.1:6411/0 --before /tmp/before \\
@@ -14,6 +13,18 @@ on the shared machine falls on both alike.  Probes: half light rewrites of store
 articles (duplicates), half new articles, generated as in ``bench_index.py``.
 Reported per tree: p50 / p95 of this process's CPU time and of wall time per call,
 and the after / before ratio of the p50s.  It asserts nothing.
+
+Batches, on one index both trees read (a change that keeps the layout): with
+``--shared PREFIX --texts FILE`` the workers open the index ``bench_redis.py --phase
+build --texts FILE`` left under ``PREFIX`` (its ``--docs`` stored articles, its
+probes and new articles), and ``--kinds check_many,add_many`` times ``check_many``
+of the probes and ``add_many`` of the new articles in batches of ``--batch`` (each
+tree adds a round's articles under ids of its own, then removes them, unmeasured,
+before the other tree adds them): per tree, the CPU ms an article of each batch.
+
+    python benchmarks/bench_redis_ab.py --url redis://127.0.0.1:6392/0 --before /tmp/before \\
+        --docs 100000 --shared bench-ours --texts /tmp/texts.json --kinds check_many,add_many \\
+        --phase measure --rounds 4 --batch 256
 """
 
 from __future__ import annotations
@@ -32,9 +43,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _worker(url: str, articles: Path, build: bool) -> None:
-    """Serve rounds read from stdin (``check LO HI`` / ``get LO HI``) with one JSON line
-    each: the per-call CPU and wall milliseconds."""
+def _worker(url: str, articles: Path, build: bool, batch: int) -> None:
+    """Serve rounds read from stdin (``KIND LO HI``) with one JSON line each: the CPU
+    and wall milliseconds per call (``check``, ``get``) or per article of each batch
+    (``check_many``, ``add_many``)."""
     from dedup import Index
 
     data = json.loads(articles.read_text())
@@ -46,18 +58,41 @@ def _worker(url: str, articles: Path, build: bool) -> None:
             return
         for text in data["probes"][:20]:  # the first sync, warm caches
             idx.check(text)
+        mine = f"ab-{os.getpid()}-"
         for line in sys.stdin:
             what, lo, hi = line.split()
-            cpu, wall = [], []
-            for i in range(int(lo), int(hi)):
+            cpu, wall, added = [], [], []
+            calls = ([(i, i + 1) for i in range(int(lo), int(hi))] if what in ("check", "get")
+                     else [(a, min(a + batch, int(hi))) for a in range(int(lo), int(hi), batch)])
+            for a, b in calls:
                 t0, c0 = time.perf_counter(), time.process_time()
                 if what == "check":
-                    idx.check(data["probes"][i])
+                    idx.check(data["probes"][a])
+                elif what == "get":
+                    idx.get(f"{data.get('ids', 'a')}{a % len(data['stored'])}")
+                elif what == "check_many":
+                    idx.check_many(data["probes"][a:b])
                 else:
-                    idx.get(f"a{i % len(data['stored'])}")
-                cpu.append((time.process_time() - c0) * 1000)
-                wall.append((time.perf_counter() - t0) * 1000)
+                    verdicts = idx.add_many([(f"{mine}{i}", data["new"][i]) for i in range(a, b)])
+                    added += [v.doc_id for v in verdicts if v.added]
+                cpu.append((time.process_time() - c0) * 1000 / (b - a))
+                wall.append((time.perf_counter() - t0) * 1000 / (b - a))
+            for doc_id in added:  # as before the round, for the other tree
+                idx.remove(doc_id)
             print(json.dumps({"cpu": cpu, "wall": wall}), flush=True)
+
+
+def _shared_articles(path: Path, texts: Path, docs: int, new: int) -> None:
+    """The articles of the index ``bench_redis.py`` built from ``texts`` (its stored
+    ones, stored as ``s{i}``), its new ones and its probes, made as it makes them."""
+    sys.path.insert(0, str(HERE))
+    from bench_index import rewrite
+
+    every = json.loads(texts.read_text())
+    stored, fresh = every[:docs], every[docs + new : docs + 2 * new]
+    rng = random.Random(1)
+    probes = [rewrite(stored[rng.randrange(len(stored))], rng) if i % 2 else fresh[i] for i in range(len(fresh))]
+    path.write_text(json.dumps({"stored": stored, "new": every[docs : docs + new], "probes": probes, "ids": "s"}))
 
 
 def _articles(path: Path, docs: int, probes: int, source: Path) -> None:
@@ -91,14 +126,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per kind of call")
     parser.add_argument("--phase", choices=("build", "measure"), required=True)
     parser.add_argument("--source", type=Path, default=Path("/work/shared/eval-dev"))
+    parser.add_argument("--kinds", default="check,get", help="calls timed, of check, get, check_many, add_many")
+    parser.add_argument("--shared", help="prefix of an index bench_redis.py built, read by both trees")
+    parser.add_argument("--texts", type=Path, help="with --shared: the articles bench_redis.py built it from")
+    parser.add_argument("--batch", type=int, default=256, help="articles a check_many / add_many call")
+    parser.add_argument("--new", type=int, default=1024, help="with --shared: bench_redis.py's --batch-articles")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    articles = Path(f"/tmp/bench-redis-ab-{args.docs}.json")
+    kinds = args.kinds.split(",")
+    articles = Path(f"/tmp/bench-redis-ab-{args.docs}{'-shared' if args.shared else ''}.json")
     if args.worker:
-        _worker(args.worker, articles, args.phase == "build")
+        _worker(args.worker, articles, args.phase == "build", args.batch)
         return
     trees = {"before": args.before, "after": args.after}
-    urls = {name: f"{args.url}?prefix=ab-{name}" for name in trees}
+    urls = {name: f"{args.url}?prefix={args.shared or f'ab-{name}'}&timeout=120" for name in trees}
+    if args.shared:
+        if args.phase == "build" or args.texts is None:
+            raise SystemExit("--shared reads an index bench_redis.py built: --phase measure, with its --texts")
+        _shared_articles(articles, args.texts, args.docs, args.new)
     if args.phase == "build":
         import redis
 
@@ -114,12 +159,14 @@ def main() -> None:
             print(name, out.strip(), flush=True)
         return
     workers = {name: _spawn(tree, ["--url", args.url, "--before", str(args.before), "--docs", str(args.docs),
-                                   "--phase", "measure", "--worker", urls[name]])
+                                   "--phase", "measure", "--batch", str(args.batch), "--worker", urls[name]]
+                            + (["--shared", args.shared] if args.shared else []))
                for name, tree in trees.items()}
-    times: dict = {(name, what): {"cpu": [], "wall": []} for name in trees for what in ("check", "get")}
-    step = len(json.loads(articles.read_text())["probes"]) // args.rounds  # as built
+    times: dict = {(name, what): {"cpu": [], "wall": []} for name in trees for what in kinds}
+    made = json.loads(articles.read_text())
     for r in range(args.rounds):
-        for what in ("check", "get"):
+        for what in kinds:
+            step = len(made["new" if what == "add_many" else "probes"]) // args.rounds  # as built
             for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
                 w = workers[name]
                 w.stdin.write(f"{what} {r * step} {(r + 1) * step}\n")
@@ -130,8 +177,9 @@ def main() -> None:
     for w in workers.values():
         w.stdin.close()
         w.wait()
-    out: dict = {"docs": args.docs, "calls_per_kind": step * args.rounds}
-    for what in ("check", "get"):
+    out: dict = {"docs": args.docs, "rounds": args.rounds, "batch": args.batch, "shared": args.shared,
+                 "trees": {name: str(tree) for name, tree in trees.items()}}
+    for what in kinds:
         for name in trees:
             t = times[(name, what)]
             out[f"{what}_{name}"] = {"cpu_p50_ms": _p(t["cpu"], 0.5), "cpu_p95_ms": _p(t["cpu"], 0.95),
