@@ -16,11 +16,15 @@ import subprocess
 import sys
 import tracemalloc
 
+import numpy as np
 import pytest
 from textgen import one_line_paragraphs
 
 import dedup.index.query as query
+import dedup.plan.sign
 from dedup.index import Index
+from dedup.index.signing import sign
+from dedup.corpus import sign_documents
 from dedup.readers import Document
 from dedup.report import write_verdicts
 from dedup.settings import Settings
@@ -106,3 +110,26 @@ def test_a_check_of_a_13_mb_article_of_one_line_paragraphs(index, tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert json.loads(out)["verdicts"][0]["paragraphs"] > 800_000
     assert usage.ru_maxrss // 1024 < 2_600  # MB; was 4,650 (main cfd92fa)
+
+
+def test_a_long_article_is_signed_a_chunk_of_paragraphs_at_a_time(tmp_path, monkeypatch):
+    path = tmp_path / "lines.txt"
+    one_line_paragraphs(path, 640_000)  # ~40k one-line paragraphs in one article
+    text = path.read_text()
+    monkeypatch.setattr(dedup.plan.sign, "CHUNK_PARAGRAPHS", 2048)
+    signed_at_once = []
+    for module in (dedup.plan.sign, dedup.index.signing):
+        real = module.sign_documents
+        monkeypatch.setattr(module, "sign_documents", lambda docs, s, real=real: (
+            signed_at_once.append(sum(d.text.count("\n") for d in docs)) or real(docs, s)))
+    signed = sign(["a short article", text, "another short one"], Settings())
+    # Signing's temporaries (split, normalized text, shingles, MinHash) were a whole
+    # article's: 1.1 GB above what it kept for 850k one-line paragraphs (RSS).
+    assert max(signed_at_once) <= 2048
+    # ... and the same corpus as signing it whole
+    whole, c = sign_documents([Document("1", text)], Settings()), signed.corpus
+    assert whole.paragraphs > 39_000 and len(c.documents) == 3 and c.documents[1] == whole.documents[0]
+    lo, hi = signed.first[1], signed.first[2]
+    for name in ("para_index", "para_start", "para_end", "para_words", "para_key", "signatures"):
+        assert np.array_equal(getattr(c, name)[lo:hi], getattr(whole, name)), name
+    assert c.para_preview[lo:hi] == whole.para_preview

@@ -85,7 +85,7 @@ def test_documents_around_a_long_one_are_cached(tmp_path, rng, monkeypatch):
     # now a batch of its own; the second scan signs only it (a chunk at a time).
     monkeypatch.setattr(sign, "CHUNK_PARAGRAPHS", 4)
     documents = [Document(path, text) for path, text in texts(rng).items()]
-    long = {d.path for d in documents if sign._may_be_long(d)}
+    long = {d.path for d in documents if sign.may_be_long(d)}
     assert long and len(long) < len(documents)
     assert [b.long for b in batches(documents)].count(True) == len(long)
     signed_paths: list[str] = []

@@ -63,7 +63,7 @@ BATCH_DOCUMENTS = 256
 BATCH_MAX_DOCUMENTS = 1024
 BATCH_MAX_CHARS = 16_000_000
 #: Paragraphs signed at most at once (U2 of #12): a document with more is signed a
-#: chunk of its paragraphs at a time (:func:`_chunks`) and a shard's files are written
+#: chunk of its paragraphs at a time (:func:`signed_chunks`) and a shard's files are written
 #: a batch or chunk at a time (:class:`~dedup.plan.shardfiles.ShardAppender`), so signing holds ~2.8 KB per
 #: paragraph of one chunk, not of a whole file (16 MB of one million one-line
 #: paragraphs took 2.8 GB).
@@ -92,7 +92,7 @@ def batches(documents: Iterable[Document]) -> Iterator[Batch]:
     (or at the size caps).  Why not every N documents: adding or removing one file
     would then shift every later batch and miss the cache for the rest of the scan;
     with boundaries chosen by content, only the batch around the change is re-signed.
-    A document that may be long (:func:`_may_be_long`) is a batch of its own, so the
+    A document that may be long (:func:`may_be_long`) is a batch of its own, so the
     documents around it are signed whole and cached like any others.
     """
     docs: list[Document] = []
@@ -100,7 +100,7 @@ def batches(documents: Iterable[Document]) -> Iterator[Batch]:
     chars = 0
     for doc in documents:
         digest = document_digest(doc)
-        if _may_be_long(doc):
+        if may_be_long(doc):
             if docs:
                 yield Batch(docs, digests)
                 docs, digests, chars = [], [], 0
@@ -220,7 +220,7 @@ def sign_batch(batch: Batch, settings: Settings, cache: SignatureCache | None = 
 
 
 @dataclass(frozen=True)
-class _Part:
+class SignedPart:
     """Signed paragraphs written together: a batch's, or a chunk of one long
     document's.  ``corpus``'s spans index ``texts`` (a chunk's: its slice of the
     document's text, which starts at character ``at`` and paragraph ``first`` of the
@@ -234,24 +234,24 @@ class _Part:
     first: int = 0
 
 
-def _whole(corpus: Corpus, documents: Sequence[Document]) -> _Part:
+def _whole(corpus: Corpus, documents: Sequence[Document]) -> SignedPart:
     sizes = utf8_sizes(documents, np.arange(len(documents)), np.zeros(len(documents), np.int64),
                        np.array([len(d.text) for d in documents], dtype=np.int64))
-    return _Part(corpus, documents, [dataclasses.replace(d, utf8_bytes=b)
+    return SignedPart(corpus, documents, [dataclasses.replace(d, utf8_bytes=b)
                                      for d, b in zip(corpus.documents, sizes.tolist())])
 
 
-def _signed(batch: Batch, settings: Settings, cache: SignatureCache | None) -> Iterator[_Part]:
+def _signed(batch: Batch, settings: Settings, cache: SignatureCache | None) -> Iterator[SignedPart]:
     """``batch`` signed: whole (from ``cache`` when it has it), or its one long
-    document a chunk at a time (:func:`_chunks`), not cached."""
+    document a chunk at a time (:func:`signed_chunks`), not cached."""
     if batch.long:
         (doc,) = batch.documents
-        yield from _chunks(doc, settings)
+        yield from signed_chunks(doc, settings)
     else:
         yield _whole(sign_batch(batch, settings, cache), batch.documents)
 
 
-def _may_be_long(doc: Document) -> bool:
+def may_be_long(doc: Document) -> bool:
     """Whether ``doc`` may have more than :data:`CHUNK_PARAGRAPHS` paragraphs: a
     paragraph takes a character and a line break at least."""
     text = doc.text
@@ -260,14 +260,14 @@ def _may_be_long(doc: Document) -> bool:
     return sum(map(text.count, ("\n", "\r", "\x85", "\u2028", "\u2029"))) >= CHUNK_PARAGRAPHS
 
 
-def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
+def signed_chunks(doc: Document, settings: Settings, spans: np.ndarray | None = None) -> Iterator[SignedPart]:
     """``doc`` signed :data:`CHUNK_PARAGRAPHS` paragraphs at a time: each chunk is the
     text from its first paragraph's start to its last one's end, which splits into
     exactly those paragraphs -- the separators between them are in it, and a chunk of
     one paragraph (whose own line breaks could then split it) never is, the last
     chunk taking the one left over.  Checked all the same: a chunk that splits
     otherwise raises ``RuntimeError`` (a bug, never a wrong result)."""
-    spans = span_array(doc.text)
+    spans = span_array(doc.text) if spans is None else spans  # (the caller's, when it has them)
     n = len(spans)
     if n <= CHUNK_PARAGRAPHS:
         yield _whole(sign_documents([doc], settings), [doc])
@@ -286,10 +286,10 @@ def _chunks(doc: Document, settings: Settings) -> Iterator[_Part]:
         if (corpus.paragraphs != j - i or not np.array_equal(corpus.para_start + at, spans[i:j, 0])
                 or not np.array_equal(corpus.para_end + at, spans[i:j, 1])):
             raise RuntimeError(f"{doc.path}: paragraphs {i} to {j - 1} split otherwise on their own")
-        yield _Part(corpus, [piece], [info] if j == n else [], at, i)
+        yield SignedPart(corpus, [piece], [info] if j == n else [], at, i)
 
 
-def _paragraph_arrays(part: _Part, doc_base: int) -> dict[str, np.ndarray]:
+def _paragraph_arrays(part: SignedPart, doc_base: int) -> dict[str, np.ndarray]:
     """The paragraph items' files of ``part`` (the ``doc`` numbers start at
     ``doc_base``; offsets start at 0, :class:`ShardAppender` rebases them), and what the
     document stage (:func:`~dedup.plan.documents.document_shard`) rebuilds documents from."""
