@@ -89,35 +89,48 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     stored row), whether its bucket is heavy and its entry go into one int64 (when
     they fit), so one ``np.sort`` -- 2-3x faster than an ``argsort`` of the same
     values, 10x faster than a stable one -- gives the pairs, their hit counts and
-    whether any of their buckets is light."""
+    whether any of their buckets is light.  The hits' keys are searched among the
+    query keys once per run of equal keys (a bucket's entries come together; any
+    order is correct, only slower), and only the pairs' heads are unpacked (measured
+    on a 128-article ``check_many`` at 20k stored articles, 564k hits: 190 -> 119 ms;
+    one check, 10k hits: 1.7 -> 1.4 ms, the same pairs)."""
     hit_refs = np.asarray(hit_refs, dtype=np.int64)
     flat = query.ravel()
-    order = np.argsort(flat, kind="stable")
-    ordered = flat[order]
-    left = np.searchsorted(ordered, hit_keys, side="left")
-    times = np.searchsorted(ordered, hit_keys, side="right") - left
-    new = order[ranges(left, times)] // query.shape[1]
-    entry = np.repeat(np.arange(len(hit_keys), dtype=np.int64), times)
+    order = np.argsort(flat)
+    ordered, text = flat[order], order // query.shape[1]
+    # The hits come as runs of one key (a bucket's entries are consecutive): each run's
+    # key is searched among the query keys once, not each entry's.
+    head = np.flatnonzero(np.r_[True, hit_keys[1:] != hit_keys[:-1]]) if len(hit_keys) else order[:0]
+    run = np.diff(np.r_[head, len(hit_keys)])
+    first = np.searchsorted(ordered, hit_keys[head], side="left")
+    holders = np.searchsorted(ordered, hit_keys[head], side="right") - first
+    times = np.repeat(holders, run)
+    new = text[ranges(np.repeat(first, run), times)]
     if not len(new):
         return new, new.copy(), new.copy()
-    span = int(hit_refs.max()) + 1
-    pair = new * span + hit_refs[entry]
-    crowded = np.zeros(len(new), np.int64)
-    if heavy is not None:  # entries per key, from the key's place among the query keys
-        crowded = (np.bincount(left, minlength=len(flat) + 1)[left] > heavy)[entry].astype(np.int64)
+    entry = np.repeat(np.arange(len(hit_keys), dtype=np.int64), times)
     low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: crowded
+    tag = np.arange(len(hit_keys), dtype=np.int64)
+    if heavy is not None:  # entries per key (a key's runs summed), from its place among the query keys
+        tag |= np.repeat(np.bincount(first, weights=run, minlength=len(flat))[first] > heavy, run).astype(np.int64) << low
+    span = int(hit_refs.max()) + 1
+    code = new * span
+    code += hit_refs[entry]
     if (len(query) * span).bit_length() + low + 1 <= 63:
-        code = np.sort(pair << (low + 1) | crowded << low | entry)
-        pair, crowded, entry = code >> (low + 1), (code >> low) & 1, code & ((1 << low) - 1)
+        code <<= low + 1
+        code |= tag[entry]
+        code.sort()
+        pair = code >> (low + 1)
+        tag = code & ((1 << (low + 1)) - 1)
     else:  # (ids too large to pack: sorted by pair, a light entry first)
-        by = np.lexsort((crowded, pair))
-        pair, crowded, entry = pair[by], crowded[by], entry[by]
+        by = np.lexsort((tag[entry], code))
+        pair, tag = code[by], tag[entry[by]]
     starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     if heavy is not None:  # a light entry sorts first in its pair
         count = np.diff(np.r_[starts, len(pair)])
-        starts = starts[(crowded[starts] == 0) | (count >= 2)]
+        starts = starts[(tag[starts] >> low == 0) | (count >= 2)]
     pairs = pair[starts]
-    return pairs // span, pairs % span, entry[starts]
+    return pairs // span, pairs % span, tag[starts] & ((1 << low) - 1)
 
 
 def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
