@@ -230,10 +230,12 @@ class ScanResult:
         return bool(self.pairs)
 
     def to_dict(self, pairs: bool = True, large: bool = True) -> dict[str, Any]:
-        """The JSON report as a dict.  ``pairs=False`` leaves the pairs out and
-        ``large=False`` the documents, pairs and groups -- the parts that grow with the
-        corpus, which writers stream on their own (:func:`document_dict`,
-        ``Pair.to_dict``, ``Group.to_dict``)."""
+        """The JSON report as a dict, its ``summary`` included (counted over the groups
+        and pairs, :func:`dedup.report.summary.summarize`).  ``pairs=False`` leaves the
+        pairs out and ``large=False`` the documents, pairs, groups and summary -- the
+        parts that grow with the corpus or are counted over them, which writers stream
+        and count on their own (:func:`document_dict`, ``Pair.to_dict``,
+        ``Group.to_dict``, :class:`dedup.report.summary.Tally`)."""
         data = {
             "settings": self.settings,
             "documents": [document_dict(d) for d in self.documents] if large else None,
@@ -242,8 +244,15 @@ class ScanResult:
             "errors": [{"path": e.path, "error": e.error} for e in self.errors],
             "boilerplate": [b.to_dict() for b in self.boilerplate],
             "warnings": [{"path": w.path, "warning": w.warning} for w in self.warnings],
+            "summary": _summary(self) if large else None,
         }
         return {k: v for k, v in data.items() if v is not None}
+
+
+def _summary(result: ScanResult) -> dict[str, Any]:
+    from .report.summary import summarize  # (the report package builds on this module)
+
+    return summarize(result).to_dict()
 
 
 def document_dict(d: DocumentInfo) -> dict[str, Any]:

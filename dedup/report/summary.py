@@ -156,6 +156,17 @@ class Tally:
         )
 
 
+def summarize(result: ScanResult) -> Summary:
+    """``result``'s :class:`Summary`, counted over all its groups and pairs (what a
+    report counts as it streams them)."""
+    tally = Tally()
+    for group in result.groups:
+        tally.group(group)
+    for pair in result.pairs:
+        tally.pair(pair)
+    return tally.summary(result)
+
+
 def sparkline(counts: Sequence[int]) -> str:
     """One block character per bin, its height proportional to the count (a space for
     none, at least ``▁`` for one); the scale is linear in the largest bin."""
