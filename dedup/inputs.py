@@ -34,18 +34,25 @@ class LocalFile:
     bytes (a hint for splitting the work).  ``needs``: the scan root it was found
     under: another process can read the file if it sees that path.  (Each input has a
     ``needs``: that path, :data:`ANYWHERE`, or ``None`` when only this process can
-    read it.)"""
+    read it.)  ``given``: the path as given, when the file alone was given and is
+    named by its file name: its errors name that path (a new user of session 16:
+    ``dedup scan data/2024/x.jsonl`` said only ``x.jsonl:1: ...``)."""
 
     path: str
     name: str
     size: int
     options: ReadOptions
     needs: str
+    given: str = ""
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
         """The file's documents in order, and a :class:`ReadError` for each file or
         record that cannot be read (never raised: the scan goes on)."""
-        return read_file(Path(self.path), self.name, self.options)
+        read = read_file(Path(self.path), self.name, self.options)
+        if not self.given:
+            return read
+        return (ReadError(self.given + item.path[len(self.name):], item.error)
+                if isinstance(item, ReadError) and item.path.startswith(self.name) else item for item in read)
 
 
 @dataclass(frozen=True)
@@ -132,11 +139,15 @@ def list_inputs(
             if entry.identity in seen:
                 continue
             seen.add(entry.identity)
+            given = ""
             if naming is not None:
                 name = naming(entry.path)
+            elif entry.path == root:
+                name = entry.name if single else root.as_posix()
+                given = root.as_posix() if name != root.as_posix() else ""
             else:
-                name = (entry.name if single else root.as_posix()) if entry.path == root else prefix + entry.name
-            yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute)
+                name = prefix + entry.name
+            yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute, given)
 
 
 def _needs(fs, path: str) -> Optional[str]:

@@ -58,3 +58,18 @@ def test_max_decompressed(tmp_path):
     assert run("scan", tmp_path, "--max-decompressed", "1M", "--format", "json").exit_code == 0
     bad = CliRunner().invoke(main, ["scan", str(tmp_path), "--max-decompressed", "lots"])
     assert bad.exit_code == 2 and "is not a size" in bad.output
+
+
+def test_a_file_scanned_alone_has_its_errors_named_by_the_path_given(tmp_path, monkeypatch):
+    # A new user of session 16: `dedup scan data/2024/x.jsonl` said only `x.jsonl:1: ...`.
+    folder = tmp_path / "data" / "2024"
+    folder.mkdir(parents=True)
+    (folder / "x.jsonl").write_text('{"text": 1}\n{"text": "a record that is read"}\n')
+    (folder / "y.txt").write_bytes(b"\xff\xfe\x00")
+    for name, error in (("x.jsonl", "x.jsonl:1"), ("y.txt", "y.txt")):
+        monkeypatch.chdir(tmp_path)
+        done = run("scan", f"data/2024/{name}", "--format", "json")
+        written = report(done)
+        assert [e["path"] for e in written["errors"]] == [f"data/2024/{error}"]
+        assert f"dedup: data/2024/{error}: " in done.stderr
+        assert [d["path"] for d in written["documents"]] == (["x.jsonl:2"] if name == "x.jsonl" else [])
