@@ -106,7 +106,7 @@ def repeats(plan, part: int) -> dict:
     started = time.process_time()
     codes = []
     for rows in stage.partition_splits(plan, part, "band", stage.SPLIT_ROWS):
-        pairs = bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64))
+        pairs = bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64), None, plan.star_above, stage._Judge(plan))
         codes.append(sorted_unique(pairs[:, 0] * plan.items + pairs[:, 1]))
     distinct = len(sorted_unique(np.concatenate(codes)))
     return {"splits": len(codes), "found": int(sum(len(c) for c in codes)), "distinct": distinct,

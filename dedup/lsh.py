@@ -19,31 +19,29 @@ pairs a little above it almost surely); every candidate is then verified exactly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from .segments import offsets_from_counts, ranges, sorted_unique
+from . import crowded
+from .crowded import Crowding, Judge
+from .segments import ranges, sorted_unique
 
 _U64 = np.uint64
-#: A bucket larger than this is paired as a star around its first member instead of
-#: all-pairs, so one templated text repeated in 10,000 variants stays linear.  The
-#: price: two members of such a bucket that share no *other* band with each other and
-#: are not both similar to the centre are not compared.  Exact copies never reach
-#: buckets (they are grouped by content hash first), so only masses of distinct
+#: A bucket larger than this is paired as *stars* (:func:`bucket_pairs`), not all-pairs,
+#: so one templated text repeated in 10,000 variants stays linear.  Exact copies never
+#: reach buckets (they are grouped by content hash first), so only masses of distinct
 #: near-identical variants, or of short texts over few distinct shingles, do.
 #:
 #: Why 16: a bucket row then makes at most 7.5 pairs (a member of ``n <= 16`` pairs
 #: with ``(n - 1) / 2`` others on average), so the pairs a candidate split makes
 #: (``SPLIT_ROWS`` rows, :mod:`dedup.plan.candidates`) take about the memory its rows
-#: take to sort (~60 against ~40-90 bytes a row), and a level's candidates can never
-#: pass ``7.5 * bands`` per item.  At 256 a row could make 127.5 pairs: 16 MB of
-#: one-line paragraphs over a 26-letter vocabulary made 32.8 million candidates in one
-#: partition (1.2 GB to sort, 5 GB of scratch before the disk filled), and 10,000
-#: near-identical one-line records 109 per record (now 10).  Prose buckets are small:
-#: at 16 the eval-dev reports lose no positive pair (one short paragraph of versions-dev
-#: drops out of its group of five; benchmarks/README.md).
+#: take to sort (~60 against ~40-90 bytes a row), while a crowded bucket's work stays
+#: linear in its members (:mod:`dedup.crowded`).  At 256 a row could make
+#: 127.5 pairs: 16 MB of one-line paragraphs over a 26-letter vocabulary made 32.8
+#: million candidates in one partition (1.2 GB to sort, 5 GB of scratch before the
+#: disk filled), and 10,000 near-identical one-line records 109 per record.
+#: Read when :func:`bucket_pairs` is called (``star_above=None``).
 MAX_BUCKET_PAIRS = 16
 #: The same bound when every verified pair is to be reported (``all_pairs``): a family
 #: of ``n`` near-identical texts is then ``n * (n - 1) / 2`` pairs in the report
@@ -119,36 +117,22 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int, first: int = 0) -> 
     return key
 
 
-@dataclass
-class Crowding:
-    """The crowded buckets :func:`bucket_pairs` met: those of more than
-    :data:`MAX_BUCKET_PAIRS` members, paired as stars -- how many, the rows (band keys)
-    in them, and the largest's members.  Added up over partitions and splits (every
-    bucket is whole in one)."""
-
-    buckets: int = 0
-    rows: int = 0
-    largest: int = 0
-
-    def __add__(self, other: "Crowding") -> "Crowding":
-        return Crowding(self.buckets + other.buckets, self.rows + other.rows, max(self.largest, other.largest))
-
-
 def bucket_pairs(keys: np.ndarray, items: np.ndarray, crowding: Optional[list[Crowding]] = None,
-                 star_above: Optional[int] = None) -> np.ndarray:
+                 star_above: Optional[int] = None, judge: Optional[Judge] = None) -> np.ndarray:
     """All pairs ``(i, j)``, ``i < j``, of ``items`` that share a key, as an ``(m, 2)``
-    int64 array, sorted and without repeats.
+    int64 array, sorted and without repeats -- but in a *crowded* bucket, of more than
+    ``star_above`` members (default :data:`MAX_BUCKET_PAIRS`, read at the call), the
+    pairs of iterated stars that ``judge`` keeps (:func:`dedup.crowded.star_pairs`:
+    linear in the bucket, every cluster of near-duplicates in it found).
 
     ``keys`` and ``items`` are flat rows (one per item and band: band keys are salted
     with their band number, so one sort serves every band).  Sort the keys, find runs
-    of equal keys (buckets), and emit the pairs within each run (a star around the
-    run's smallest item when it has more than ``star_above`` members, default
-    :data:`MAX_BUCKET_PAIRS`).
+    of equal keys (buckets), and emit the pairs within each run.
     Near-duplicates share most bands, so the same pair comes back bucket after bucket:
     pairs are made a slice of runs at a time and repeats folded away whenever the
     backlog outgrows the result, which keeps memory at a few times the output instead
-    of ``bands`` times it.  ``crowding``: a list the :class:`Crowding` of these rows'
-    buckets is appended to.
+    of ``bands`` times it.  ``crowding``: a list the :class:`~dedup.crowded.Crowding`
+    of these rows' buckets is appended to.
     """
     items = np.asarray(items, dtype=np.int64)
     star_above = MAX_BUCKET_PAIRS if star_above is None else star_above
@@ -163,22 +147,23 @@ def bucket_pairs(keys: np.ndarray, items: np.ndarray, crowding: Optional[list[Cr
     run_len = np.diff(np.r_[run_start, len(keys)])
     shared = run_len > 1
     run_start, run_len = run_start[shared], run_len[shared]
-    if crowding is not None:
-        crowded = run_len[run_len > star_above]
-        crowding.append(Crowding(len(crowded), int(crowded.sum()), int(crowded.max(initial=0))))
-    made = np.where(run_len <= star_above, run_len * (run_len - 1) // 2, run_len - 1)
+    made = np.where(run_len <= star_above, run_len * (run_len - 1) // 2, crowded.STAR_ROUNDS * (run_len - 1))
     cuts = np.searchsorted(np.cumsum(made), np.arange(1, int(made.sum()) // _MERGE_AT + 1) * _MERGE_AT)
     merged = np.zeros(0, dtype=np.int64)
     pending: list[np.ndarray] = []
-    pending_size = 0
+    pending_size = unsettled = 0
     for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(run_start)]):
         if hi <= lo:
             continue
-        pairs = _pairs_in_runs(members, run_start[lo:hi], run_len[lo:hi], star_above)
+        pairs, still_open = _pairs_in_runs(members, run_start[lo:hi], run_len[lo:hi], star_above, judge)
+        unsettled += still_open
         pending.append(np.minimum(pairs[:, 0], pairs[:, 1]) * n + np.maximum(pairs[:, 0], pairs[:, 1]))
         pending_size += len(pending[-1])
         if pending_size > max(_MERGE_AT, 2 * len(merged)):
             merged, pending, pending_size = sorted_unique(np.concatenate([merged, *pending])), [], 0
+    if crowding is not None:
+        big = run_len[run_len > star_above]
+        crowding.append(Crowding(len(big), int(big.sum()), int(big.max(initial=0)), unsettled))
     code = sorted_unique(np.concatenate([merged, *pending]))
     return np.stack([code // n, code % n], axis=1) if len(code) else np.zeros((0, 2), dtype=np.int64)
 
@@ -215,11 +200,14 @@ def _grouped(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ordered, order
 
 
-def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray, star_above: int) -> np.ndarray:
-    """Pairs of members within each run ``order[start:start+len]``, vectorized (a star
-    around the smallest member in a run of more than ``star_above``)."""
+def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray, star_above: int,
+                   judge: Optional[Judge]) -> tuple[np.ndarray, int]:
+    """Pairs of members within each run ``order[start:start+len]``, vectorized (stars,
+    :func:`dedup.crowded.star_pairs`, in a run of more than ``star_above``), and how
+    many members are left unsettled."""
     small = run_len <= star_above
-    out = []
+    out = [np.zeros((0, 2), np.int64)]
+    unsettled = 0
     if small.any():
         starts, lens = run_start[small], run_len[small]
         # Member q of a run of length L pairs with members q+1 .. L-1.
@@ -230,9 +218,7 @@ def _pairs_in_runs(order: np.ndarray, run_start: np.ndarray, run_len: np.ndarray
         right = left + 1 + (np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners, partners))
         out.append(np.stack([order[left], order[right]], axis=1))
     if (~small).any():
-        starts, lens = run_start[~small], run_len[~small]
-        members = order[ranges(starts, lens)]
-        centre = np.repeat(np.minimum.reduceat(members, offsets_from_counts(lens)[:-1]), lens)
-        spoke = members != centre
-        out.append(np.stack([centre[spoke], members[spoke]], axis=1))
-    return np.concatenate(out)
+        pairs, unsettled = crowded.star_pairs(order[ranges(run_start[~small], run_len[~small])], run_len[~small],
+                                              judge)
+        out.extend(pairs)
+    return np.concatenate(out), unsettled

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dedup import lsh
+from dedup import crowded, lsh
 from dedup.group import components, exact_groups, groups, merge
 from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
@@ -80,26 +80,29 @@ def test_keys_sharing_high_bits_are_grouped_whole(seed):
     assert {tuple(p) for p in got.tolist()} == brute_force_pairs(few)
 
 
-def test_huge_bucket_is_paired_as_a_star(monkeypatch):
+def test_huge_bucket_is_paired_as_stars(monkeypatch):
+    # The bound is read at the call.  Without a judge no member is closed: the first
+    # STAR_ROUNDS (8) members are centres, each paired with every other member.
     monkeypatch.setattr(lsh, "MAX_BUCKET_PAIRS", 4)
     keys = np.zeros((10, 1), dtype=np.uint64)  # ten items in one bucket
     pairs = candidate_pairs(keys)
-    assert len(pairs) == 9 and set(pairs[:, 0]) == {0}
+    assert {tuple(p) for p in pairs.tolist()} == {(i, j) for i in range(8) for j in range(i + 1, 10)}
 
 
 def test_crowded_buckets_are_counted_and_paired_as_stars():
     # Buckets of 3, 16 (all-pairs) and 17, 40 members (stars): only the last two are
-    # crowded; a crowded bucket gives members - 1 pairs, a small one every pair.
+    # crowded; without a judge a crowded bucket of m gives 8 stars, 8 * m - 36 pairs,
+    # and leaves m - 8 members unsettled; a small one gives every pair.
     sizes = [3, 16, 17, 40]
     keys = np.repeat(np.arange(len(sizes), dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15), sizes)
     items = np.arange(len(keys))
-    crowding: list[lsh.Crowding] = []
+    crowding: list[crowded.Crowding] = []
     pairs = bucket_pairs(keys, items, crowding)
-    assert lsh.MAX_BUCKET_PAIRS == 16
-    assert len(pairs) == 3 + 120 + 16 + 39
+    assert lsh.MAX_BUCKET_PAIRS == 16 and crowded.STAR_ROUNDS == 8
+    assert len(pairs) == 3 + 120 + (8 * 17 - 36) + (8 * 40 - 36)
     (counted,) = crowding
-    assert counted == lsh.Crowding(buckets=2, rows=57, largest=40)
-    assert sum(crowding, lsh.Crowding(1, 3, 50)) == lsh.Crowding(3, 60, 50)
+    assert counted == crowded.Crowding(buckets=2, rows=57, largest=40, unsettled=9 + 32)
+    assert sum(crowding, crowded.Crowding(1, 3, 50, 1)) == crowded.Crowding(3, 60, 50, 42)
 
 
 def test_exact_scores_against_python_sets():

@@ -13,7 +13,7 @@ Writes the partition's pairs as one file of sorted, distinct ``a * items + b`` c
 of each file, :func:`range_codes`), and returns how many pairs have their first item in
 each of :data:`BINS` equal bins of item numbers -- what the pair ranges are cut by, so
 that each holds about as many candidates (:func:`pair_range_starts`) -- and the crowded
-buckets it paired as stars (:class:`dedup.lsh.Crowding`, what the scan warns of).
+buckets it met (:class:`dedup.crowded.Crowding`, what the scan warns of).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import containment
-from ..lsh import Crowding, bucket_pairs
+from ..crowded import Crowding
+from ..lsh import bucket_pairs
+from ..minhash import PREFILTER_SIGMAS, estimate_pairs, floor
 from ..segments import sorted_unique
 from .band import item_sizes, partition_splits
 from .items import LevelPlan, forget_removed
@@ -57,7 +59,7 @@ def candidate_partition(plan: LevelPlan, part: int) -> Found:
     p, s = part % plan.partitions, plan.settings
     crowding: list[Crowding] = []
     code = _paired(plan, p, "band", lambda rows: bucket_pairs(rows[:, 0], rows[:, 1].view(np.int64), crowding,
-                                                              plan.star_above or None))
+                                                              plan.star_above, _Judge(plan)))
     counts = _bins(plan, code)
     if s.containment:
         code_c = _paired(plan, p, "contain", lambda rows: containment.bucket_pairs(
@@ -67,6 +69,60 @@ def candidate_partition(plan: LevelPlan, part: int) -> Found:
         code = sorted_unique(np.concatenate([code, contained]))
     save(plan.scratch.candidates(plan.level, part), code)
     return Found(counts, sum(crowding, Crowding()))
+
+
+def near_above(threshold: float, num_perm: int) -> float:
+    """The MinHash estimate at or above which a pair counts as surely at ``threshold``
+    (a crowded bucket's member is then closed around its centre, :mod:`dedup.crowded`): :data:`~dedup.minhash.PREFILTER_SIGMAS` standard
+    errors above it, the mirror of the verification's floor
+    (:func:`dedup.minhash.floor`), so a pair whose true Jaccard is under the threshold
+    reaches it with probability ~3e-5 (the normal tail at 4 sigma)."""
+    return threshold + PREFILTER_SIGMAS * float(np.sqrt(threshold * (1 - threshold) / num_perm))
+
+
+class _Judge:
+    """The :class:`dedup.crowded.Judge` of this level's crowded buckets, from the
+    items' MinHash estimates (signatures read ``ITEMS // 2`` pairs at a time, ~55 MB):
+    near at :func:`near_above` the level's threshold, plausible at the verification's
+    own floor (:func:`pair_floor`), so a pair it drops is one that verification would
+    drop unread."""
+
+    def __init__(self, plan: LevelPlan) -> None:
+        self.plan = plan
+        self.at_least = near_above(plan.threshold, plan.settings.num_perm)
+
+    def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # A pair comes back in many buckets (a centre is the smallest member of most
+        # of the buckets it is in): each distinct pair is estimated once, and each
+        # involved item's signature read once when there are at most ITEMS of them.
+        code, which = sorted_unique(np.minimum(a, b) * self.plan.items + np.maximum(a, b), return_inverse=True)
+        pairs = np.stack(np.divmod(code, self.plan.items), axis=1)
+        whole = sorted_unique(pairs)
+        step = len(code) if len(whole) <= ITEMS else max(ITEMS // 2, 1)
+        near, plausible = np.empty(len(code), bool), np.empty(len(code), bool)
+        for lo in range(0, len(code), max(step, 1)):
+            hi = min(lo + step, len(code))
+            involved = whole if step == len(code) else sorted_unique(pairs[lo:hi])
+            side_a, side_b = _positions(involved, pairs[lo:hi], self.plan.items).T
+            est = estimate_pairs(self.plan.rows(involved, "sigs"), side_a, side_b)
+            near[lo:hi] = est >= self.at_least
+            plausible[lo:hi] = est >= pair_floor(self.plan, involved, side_a, side_b)
+        return near[which], plausible[which]
+
+
+def pair_floor(plan: LevelPlan, involved: np.ndarray, side_a: np.ndarray, side_b: np.ndarray):
+    """The MinHash estimate floor of pairs ``(involved[side_a], involved[side_b])``
+    (``involved``: sorted item numbers) under which verification drops a pair unread
+    (:mod:`dedup.plan.verify`, :func:`dedup.minhash.floor`): at the level's threshold,
+    or with containment on at the lowest Jaccard a pair of their set sizes contained at
+    the containment threshold can have, if that is lower (a scalar or one per pair)."""
+    if not plan.settings.containment:
+        return floor(plan.threshold, plan.settings.num_perm)
+    sizes = np.maximum(plan.rows(involved, "sizes"), 1)
+    size_a, size_b = sizes[side_a], sizes[side_b]
+    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
+    lowest = np.minimum(plan.threshold, containment.min_jaccard(plan.settings.containment, ratio))
+    return floor(lowest, plan.settings.num_perm)
 
 
 def _paired(plan: LevelPlan, part: int, kind: str, pairs_of) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -64,8 +64,9 @@ class LevelPlan:
     partition ``p`` is partition ``p % partitions`` of wave ``p // partitions``.
     ``kept``: the band stage's first wave has kept the signatures of the items it
     banded only (:func:`kept_signatures`); ``rows(gids, "sigs")`` reads those.
-    ``star_above``: band buckets of more items are paired as stars (0:
-    :data:`dedup.lsh.MAX_BUCKET_PAIRS`; :func:`dedup.lsh.bucket_pairs`).
+    ``star_above``: band buckets of more items are paired as stars (None:
+    :data:`dedup.lsh.MAX_BUCKET_PAIRS`, read when the pairs are made;
+    :func:`dedup.lsh.bucket_pairs`).
     """
 
     scratch: Scratch
@@ -80,7 +81,7 @@ class LevelPlan:
     range_starts: tuple[int, ...] = ()
     waves: int = 1
     kept: bool = False
-    star_above: int = 0
+    star_above: Optional[int] = None
 
     @property
     def copy_partitions(self) -> int:

@@ -36,7 +36,9 @@ from ..progress import NO_PROGRESS, Progress
 from ..inputs import Input
 from ..readers import Document, ReadError, ReadWarning
 from ..boilerplate import min_documents
-from ..lsh import ALL_PAIRS_BUCKET, MAX_BUCKET_PAIRS, Crowding
+from .. import lsh
+from ..crowded import STAR_ROUNDS, Crowding
+from ..lsh import ALL_PAIRS_BUCKET
 from ..results import LEVELS, Boilerplate, Kind, ScanResult
 from ..segments import offsets_from_counts
 from ..settings import Settings
@@ -282,7 +284,7 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
     found (:class:`~dedup.plan.scratch.Removals`; the caller waits for them)."""
     exact, band, candidates, verify = STAGES
     # Every verified pair asked for: a crowded bucket's pairs are reported anyway.
-    plan = dataclasses.replace(plan, star_above=ALL_PAIRS_BUCKET if all_pairs else MAX_BUCKET_PAIRS)
+    plan = dataclasses.replace(plan, star_above=ALL_PAIRS_BUCKET if all_pairs else None)
     progress.stage(f"{plan.level}s: finding candidates", "stages", 1 + 2 * plan.waves)
     if not copies_found:  # else its exact stage has run (before the document level)
         executor.map(exact, [(plan, k) for k in range(plan.copy_partitions)])
@@ -328,25 +330,22 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
         path.unlink()
 
 
-#: Share of a level's band keys in crowded buckets (:class:`~dedup.lsh.Crowding`) above
-#: which the scan warns.  In prose a bucket of more than 16 is rare (the eval-dev sets:
-#: 0.03-0.4 % of the keys); a corpus dominated by
-#: near-identical records or short texts over a small vocabulary has a tenth or more
-#: of its keys there (benchmarks/README.md).
-CROWDED_SHARE = 0.05
-
-
 def _warn_crowded(plan: LevelPlan, crowding: Crowding, rows: int) -> None:
-    """Warn when more than :data:`CROWDED_SHARE` of a level's ``rows`` band keys fell in
-    buckets paired as stars (of more than ``plan.star_above`` items): recall inside them
-    rests on their first member."""
+    """Warn when crowded buckets (of more than ``plan.star_above`` items, else
+    :data:`dedup.lsh.MAX_BUCKET_PAIRS`) left members *unsettled*: compared with their
+    bucket's :data:`~dedup.lsh.STAR_ROUNDS` centres only (:func:`dedup.lsh.bucket_pairs`),
+    so a pair of them that meets in no other bucket is not found.  Prose settles every
+    crowded bucket (the eval-dev sets); masses of very short texts over a small
+    vocabulary do not (benchmarks/README.md).  ``rows``: the level's band keys."""
     level = plan.level
-    if rows and crowding.rows > CROWDED_SHARE * rows:
+    if crowding.unsettled:
+        above = lsh.MAX_BUCKET_PAIRS if plan.star_above is None else plan.star_above
         warnings.warn(
-            f"{level}s: {crowding.rows / rows:.0%} of the LSH band keys fell in {crowding.buckets:,} crowded "
-            f"buckets (more than {plan.star_above} {level}s each, the largest {crowding.largest:,}: many "
-            f"near-identical or very short texts); each was compared with its first {level} only, so two "
-            f"{level}s that meet only there are grouped only through it", stacklevel=2)
+            f"{level}s: {crowding.unsettled:,} of the {rows:,} LSH band keys fell in crowded buckets (more than "
+            f"{above} {level}s each, {crowding.buckets:,} buckets, the largest {crowding.largest:,}: many "
+            f"near-identical or very short texts) that hold more distinct texts than {STAR_ROUNDS} centres "
+            f"cover; each of those was compared with the centres only, so two {level}s that meet only there "
+            "may not be paired", stacklevel=2)
 
 
 def shard_tasks(batches: Iterable[Batch], jobs: int) -> Iterator[ShardTask]:

@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import containment
-from ..minhash import estimate_pairs, floor
+from ..minhash import estimate_pairs
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
 from ..verify import COVERAGE, coverage, pooled_coverage, score_pairs
 from . import frames
 from .items import LevelPlan, forget_removed
-from .candidates import range_codes
+from .candidates import pair_floor, range_codes
 from .scratch import load, save
 
 #: Pairs per chunk: two signatures of 256 permutations each are 2 KB a pair, so a
@@ -66,12 +65,7 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         sigs = plan.rows(involved, "sigs")
         est = estimate_pairs(sigs, side_a, side_b)
         del sigs
-        if s.containment:
-            sizes = np.maximum(plan.rows(involved, "sizes"), 1)
-            lowest = _lowest_jaccard(plan, sizes[side_a], sizes[side_b])
-        else:
-            lowest = plan.threshold
-        plausible = est >= floor(lowest, s.num_perm)
+        plausible = est >= pair_floor(plan, involved, side_a, side_b)
         a, b, est, position = a[plausible], b[plausible], est[plausible], position[plausible]
         if not len(a):
             continue
@@ -134,12 +128,3 @@ def _ordered(plan: LevelPlan, items: np.ndarray) -> Shingles:
     hashes, offsets = plan.segments(items, "hashes", "hash_offsets")
     widths, unit_offsets = plan.segments(items, "widths", "unit_offsets")
     return Shingles(hashes, offsets, np.diff(unit_offsets), widths.astype(np.uint8, copy=False))
-
-
-def _lowest_jaccard(plan: LevelPlan, size_a: np.ndarray, size_b: np.ndarray) -> np.ndarray:
-    """The lowest Jaccard a reportable pair of set sizes ``size_a``, ``size_b``
-    can have with containment on: the threshold, or the Jaccard of a pair contained
-    just at the containment threshold, as :func:`dedup.containment.plausible` takes it
-    (:func:`dedup.containment.min_jaccard`)."""
-    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
-    return np.minimum(plan.threshold, containment.min_jaccard(plan.settings.containment, ratio))
