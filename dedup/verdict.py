@@ -238,6 +238,13 @@ class Verdict:
         return out
 
 
+def already_indexed(doc_id: str, text: str, policy: Policy) -> Verdict:
+    """The verdict on an article whose id is stored with this very text: "already
+    indexed", not judged (it would be its own copy) -- an add skips it (and stores
+    nothing), ``dedup check`` says so instead of calling it a duplicate of itself."""
+    return Verdict(doc_id, policy.action, chars=len(text), already_indexed=True, reason="same id, same text: skipped")
+
+
 @dataclass
 class VerdictReport:
     """What ``dedup check`` / ``dedup index add`` report: each document read (its

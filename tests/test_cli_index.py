@@ -123,7 +123,8 @@ def test_strip_policy_and_settings_options(tmp_path):
         assert idx.settings.ngram == 3 and idx.get("in/b.txt").text == fresh
     wrong = run("check", docs / "a.txt", "--db", db, "--ngram", "2")
     assert wrong.exit_code == 2 and "--ngram 2 differs from the index's 3" in wrong.stderr
-    assert run("check", docs / "a.txt", "--db", db, "--ngram", "3").exit_code == 1
+    (docs / "c.txt").write_text((docs / "a.txt").read_text())  # (a.txt itself: already indexed)
+    assert run("check", docs / "c.txt", "--db", db, "--ngram", "3").exit_code == 1
 
 
 def test_unusable_index_files_exit_2_with_a_clear_message(tmp_path):
@@ -149,7 +150,8 @@ def test_index_add_load_stores_without_checking(tmp_path):
     db = tmp_path / "i.dedup"
     result = run("index", "add", docs, "--db", db, "--load")
     assert result.exit_code == 0 and "b.txt: added: loaded without checking" in result.stdout
-    assert run("check", docs / "a.txt", "--db", db).exit_code == 1
+    (docs / "c.txt").write_text((docs / "a.txt").read_text())
+    assert run("check", docs / "c.txt", "--db", db).exit_code == 1
 
 
 def test_load_refuses_options_it_would_ignore(tmp_path):
@@ -196,8 +198,8 @@ def test_check_and_add_show_reader_warnings_as_a_scan_does(tmp_path):
     said = "feed.jsonl#a@2: line 2: id \"a\" (a string) repeats the id of line 1"
     scan = run("scan", feed, "--format", "json")
     assert f"dedup: warning: {said}" in scan.stderr
-    # check: both stored (exit 1); the second add: both already indexed
-    for command, code in ((("index", "add"), 0), (("check",), 1), (("index", "add"), 0)):
+    # check and the second add: both already indexed
+    for command, code in ((("index", "add"), 0), (("check",), 0), (("index", "add"), 0)):
         res = run(*command, feed, "--db", tmp_path / "i.dedup", "--format", "json")
         assert res.exit_code == code and res.stderr.count("dedup: warning: ") == 1, (command, res.stderr)
         assert f"dedup: warning: {said}" in res.stderr
@@ -295,3 +297,22 @@ def test_an_add_interrupted_while_it_writes_its_report_says_it_was_complete(tmp_
     assert "the add was complete before this: 3 of the 3 documents read are stored" in res.stderr, res.stderr
     with Index.open(tmp_path / "i.dedup", readonly=True, create=False) as idx:
         assert len(idx) == 3
+
+
+def test_check_of_a_stored_document_says_already_indexed_as_add_does(tmp_path):
+    # A new user of session 16: `dedup check` of a file just added said DUPLICATE of
+    # itself (exit 1) where `dedup index add` of it says "already indexed" (exit 0).
+    rng = random.Random(21)
+    docs = write_docs(tmp_path / "in", {"a.txt": [prose(rng, 60) for _ in range(3)]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs / "a.txt", "--db", db).exit_code == 0
+    (docs / "b.txt").write_text((docs / "a.txt").read_text())
+    again = run("index", "add", docs / "a.txt", "--db", db)
+    checked = run("check", docs / "a.txt", docs / "b.txt", "--db", db, "--format", "json")
+    assert again.exit_code == 0 and "a.txt: already indexed" in again.stdout
+    verdicts = json.loads(checked.stdout)["verdicts"]
+    assert [(v["id"], v["verdict"], v["already_indexed"]) for v in verdicts] == [
+        ("in/a.txt", "already indexed", True), ("in/b.txt", "duplicate", False)]  # a copy under another id
+    assert checked.exit_code == 1  # (for b.txt)
+    alone = run("check", docs / "a.txt", "--db", db)
+    assert alone.exit_code == 0 and "a.txt: already indexed" in alone.stdout and "1 already indexed" in alone.stdout

@@ -140,7 +140,7 @@ def test_index_add_of_many_new_documents_is_counted_not_listed(tmp_path):
     assert "25 documents with nothing seen before not listed (--max-groups 0 lists them)" in res.stdout
     assert "d00.txt" not in res.stdout and len(res.stdout.splitlines()) < 10
     everything = run("check", docs, "--db", tmp_path / "i.dedup", "--base", docs, "--max-groups", "0")
-    assert everything.stdout.count(": DUPLICATE: ") == 25
+    assert everything.stdout.count(": already indexed: ") == 25
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path):

@@ -131,8 +131,9 @@ def test_a_non_utf8_file_name_is_stored_and_checked(tmp_path):
     assert again.exit_code == 0 and "caf\\xe9.txt: already indexed" in again.stdout
     checked = run("check", ".", "--db", "../i.dedup", "--format", "json")
     report = json.loads(checked.stdout)
-    assert checked.exit_code == 1 and report["errors"] == []
-    assert [m["id"] for m in report["verdicts"][0]["matches"]] == ["caf\\xe9.txt"]
+    assert checked.exit_code == 0 and report["errors"] == []
+    assert [(v["id"], v["verdict"]) for v in report["verdicts"]] == [("caf\\xe9.txt", "already indexed"),
+                                                                    ("ok.txt", "already indexed")]
     assert report["documents"][0]["path_bytes"] == base64.b64encode(raw).decode()  # named as the scan names it
 
 
@@ -157,7 +158,8 @@ def test_records_are_named_as_the_scan_names_them_and_a_repeated_id_is_kept(tmp_
         assert sorted(idx.ids()) == ["r.jsonl:2", "w1", "w1@3"] and "w1" in idx
     checked = json.loads(run("check", "r.jsonl", "--db", "../i.dedup", "--format", "json").stdout)
     assert [d["path"] for d in checked["documents"]] == names
-    assert {p["b"]["path"] for p in checked["pairs"]} == set(names)
+    assert [(v["id"], v["verdict"]) for v in checked["verdicts"]] == [
+        ("w1", "already indexed"), ("r.jsonl:2", "already indexed"), ("w1@3", "already indexed")]
 
 
 def test_a_refused_stdin_replacement_does_not_say_nothing_could_be_read(tmp_path):

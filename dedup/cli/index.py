@@ -124,9 +124,13 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     paragraphs it repeats, with scores and spans.  Documents are named by the ids
     `dedup index add` gives them.
 
-    Exit status: 0 no document and no paragraph of one is in the index; 1 one is (a
-    duplicate, or a document partly seen: one of its paragraphs is stored); 2 usage
-    error, unusable index, or no document could be read.  Unreadable files are
+    A document whose id is stored with the same text is "already indexed" (as
+    `dedup index add` says of it) and not judged.
+
+    Exit status: 0 no document and no paragraph of one is in the index (but as
+    itself, already indexed); 1 one is (a duplicate, or a document partly seen: one
+    of its paragraphs is stored); 2 usage error, unusable index, or no document
+    could be read.  Unreadable files are
     listed (stderr, report) and skipped: they change the status only when nothing
     could be read.
     """

@@ -19,7 +19,7 @@ from ..readers import Document, ReadError, ReadOptions, ReadWarning
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
-from ..verdict import Policy, Verdict
+from ..verdict import Policy, Verdict, already_indexed
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
 from .items import input_of
@@ -56,11 +56,17 @@ def check_paths(
     *, progress: Progress = NO_PROGRESS, keep_texts: bool = False, naming: Naming = Naming(),
 ) -> Job:
     """Check every document under ``paths`` against ``index`` (read-only), in batches
-    (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`)."""
+    (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`).  A
+    document whose id is stored with the same text is "already indexed", as an add of
+    it says, and not judged (it would be its own duplicate: a new user of session 16
+    got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``)."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        job.keep(batch, index.check_many(batch, policy=policy))
+        held = index.holds(batch, texts=True)
+        judged = iter(index.check_many([item for item, h in zip(batch, held) if not h], policy=policy))
+        job.keep(batch, [already_indexed(item["id"], item["text"], policy) if h else next(judged)
+                         for item, h in zip(batch, held)])
     progress.close()
     return job
 

@@ -16,7 +16,7 @@ import numpy as np
 from ..settings import Settings
 from ..storage.optional import Leased, Prefetching, TalliesFirst
 from ..storage.protocol import NewDocument, Storage
-from ..verdict import Policy, Verdict
+from ..verdict import Policy, Verdict, already_indexed
 from . import judge as judging
 from .batch import earlier_related
 from .documents import exact_copies
@@ -248,8 +248,7 @@ def _stored_again(store: Storage, doc_id: str, text: str, stored: Optional[str],
         old = store.get(doc_id)
         stored = digest(old.text) if old is not None else None
     if stored == digest(text):
-        return Verdict(doc_id, policy.action, chars=len(text), already_indexed=True,
-                       reason="same id, same text: skipped")
+        return already_indexed(doc_id, text, policy)
     if not policy.replace:
         return Verdict(doc_id, policy.action, error=(
             f"document {doc_id!r} is already in the index with a different text "

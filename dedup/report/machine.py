@@ -152,8 +152,10 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
 
 def verdict_label(v: Verdict) -> str:
     """``duplicate``, ``contained`` (inside a stored document: ``relation``
-    ``contained-in``), ``partly seen`` (some paragraphs already seen, not a duplicate)
-    or ``new``."""
+    ``contained-in``), ``partly seen`` (some paragraphs already seen, not a duplicate),
+    ``already indexed`` (its id is stored with this very text: not judged) or ``new``."""
+    if v.already_indexed:
+        return "already indexed"
     if v.is_duplicate:
         return "duplicate"
     return "contained" if v.relation == "contained-in" else ("partly seen" if v.flagged else "new")
