@@ -206,3 +206,17 @@ def test_the_record_follows_cache_dir(news, tmp_path):
     assert again.exit_code == 1 and "warning" not in again.stderr
     other = run("scan", "news", "-o", "news/report.txt")  # another cache folder: not recorded there
     assert other.exit_code == 2 and "not one this machine's dedup recorded writing" in other.stderr
+
+
+def test_a_parquet_report_folder_in_the_scanned_folder_is_not_read(news):
+    """A new user of session 16: ``--format parquet -o news/report`` wrote a folder of
+    tables that the next scan of ``news`` read (as two unreadable documents, exit 2
+    with ``--exit-zero`` off and nothing else wrong)."""
+    pytest.importorskip("pyarrow")
+    assert run("scan", "news", "--format", "parquet", "-o", "news/report").exit_code == 1
+    report = scanned("news")
+    assert [d["path"] for d in report["documents"]] == ["a.txt", "b.txt", "c.txt"] and report["errors"] == []
+    assert sorted(w["path"] for w in report["warnings"]) == ["report/groups/part-00000.parquet",
+                                                             "report/pairs/part-00000.parquet"]
+    named = run("scan", "news/report/pairs/part-00000.parquet")  # named itself: read (a table without text)
+    assert named.exit_code == 2 and "no text column" in named.stderr

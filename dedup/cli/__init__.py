@@ -28,6 +28,7 @@ from ..remote import expand, is_remote
 from ..report import FORMATS, write_report
 from ..report.parquet import write_parquet
 from ..report.passages import Passages
+from ..report.written import record
 from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
@@ -308,6 +309,7 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passag
     result.warnings = [*result.warnings, *said]
     if fmt == "parquet":  # a folder of tables, not a stream (dedup.report.parquet)
         write_parquet(result, output.path)
+        record(output.path, output.records)  # its files are no later scan's documents (LeftOut)
         output.info(f"report written to {output.path}")
     else:
         output.write(lambda out, options: write_report(result, fmt, out, options), passages)

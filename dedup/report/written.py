@@ -77,16 +77,19 @@ def _read(folder: Path) -> list[dict]:
 
 def record(path: str, folder: Optional[Path] = None) -> None:
     """Record the report just written at ``path`` (in ``folder``, default the cache
-    folder); nothing happens when that cannot be done."""
-    new = _entry(path)
-    if new is None:
+    folder) -- a report folder (``--format parquet``) as each file in it; nothing
+    happens when that cannot be done."""
+    paths = sorted(str(p) for p in Path(path).rglob("*") if p.is_file()) if os.path.isdir(path) else [path]
+    new = [e for e in map(_entry, paths) if e is not None]
+    if not new:
         return
     folder = Path(folder) if folder is not None else default_cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with open(folder / LOCK, "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            kept = [e for e in _read(folder) if e["path"] != new["path"] and _still(e)] + [new]
+            replaced = {e["path"] for e in new}
+            kept = [e for e in _read(folder) if e["path"] not in replaced and _still(e)] + new
             fd, temp = tempfile.mkstemp(prefix=RECORD + ".", dir=folder)
             try:
                 with os.fdopen(fd, "w", encoding="utf-8") as out:
