@@ -59,6 +59,9 @@ class Settings:
     scan ignores them), so that a look-up can leave out a paragraph's heaviest buckets
     and still search ``bands`` of its bands (:mod:`dedup.index.bands`); ``-1`` derives
     it (:func:`spare_bands`), ``0`` is the layout of indexes made before session 16.
+    Reports list it with the other settings (a scan's too, which has no use for it),
+    so two runs' settings compare whole; an index refuses a count given that differs
+    from its own, not the derived one (the defaults open an index made before).
     """
 
     unit: Unit = "word"
@@ -112,11 +115,16 @@ class Settings:
             object.__setattr__(self, "rows", rows)
         room = self.num_perm // self.rows - self.bands
         if self.spare_bands < 0:
-            object.__setattr__(self, "spare_bands",
-                               spare_bands(min(self.threshold, self.doc_threshold), self.bands, self.rows, room))
+            object.__setattr__(self, "spare_bands", self.derived_spare_bands())
         elif self.spare_bands > room:
             raise ValueError(f"bands + spare_bands = {self.bands + self.spare_bands} bands of {self.rows} rows "
                              f"exceed num_perm = {self.num_perm}")
+
+    def derived_spare_bands(self) -> int:
+        """The ``spare_bands`` these thresholds, bands and rows derive
+        (:func:`spare_bands`): what ``-1`` stands for."""
+        room = self.num_perm // self.rows - self.bands
+        return spare_bands(min(self.threshold, self.doc_threshold), self.bands, self.rows, room)
 
     def lsh_warning(self) -> Optional[str]:
         """Why these bands x rows would miss most pairs at the threshold, or ``None``:

@@ -19,6 +19,7 @@ from dedup.index.matches import hit_pairs
 from dedup.index.signing import index_band_keys
 from dedup.lsh import band_keys, catch_probability
 from dedup.settings import Settings
+from dedup.storage.protocol import SettingsMismatch
 from dedup.storage.sqlite.schema import meta_check
 
 
@@ -163,3 +164,16 @@ def test_an_index_made_before_spare_bands_answers_as_before(tmp_path):
         assert idx.settings.spare_bands == 0
         verdict = idx.check(rewrite(random.Random(2), texts[4], 0.1), doc_id="x")
         assert "d4" in {m.doc_id for m in verdict.matches}
+
+
+def test_spare_bands_given_that_differ_from_the_index_are_refused(tmp_path):
+    """Review R10: the derived count is not asked for (the defaults open an index made
+    before spare bands, above), but one given is."""
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add(prose(random.Random(1), 40), doc_id="a")
+    with pytest.raises(SettingsMismatch, match=r"spare_bands=23 \(asked for 5\)"):
+        Index.open(tmp_path / "i.dedup", settings=Settings(spare_bands=5))
+    with pytest.raises(SettingsMismatch, match=r"^[^,]*ngram=2 \(asked for 3\); open"):  # only what differs
+        Index.open(tmp_path / "i.dedup", settings=Settings(ngram=3, spare_bands=-1))
+    with Index.open(tmp_path / "i.dedup", settings=Settings(spare_bands=23)) as idx:
+        assert idx.settings.spare_bands == 23

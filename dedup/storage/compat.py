@@ -83,12 +83,16 @@ def check(name: str, meta: Mapping[str, str], asked: Optional[Settings], derive:
             f"{name}: this dedup normalizes, hashes, signs or bands text differently from the "
             "version that built the index, so stored signatures would not match; rebuild the index"
         )
-    # Spare bands are how the index stores its buckets, not what it finds (an index
-    # made before them searches its ``bands``, :mod:`dedup.index.bands`): not asked for.
-    if asked is not None and {**asked.to_dict(), "spare_bands": 0} != {**stored.to_dict(), "spare_bands": 0}:
+    # Spare bands are how the index stores its buckets (an index made before them
+    # searches its ``bands``, :mod:`dedup.index.bands`): the derived count is not asked
+    # for -- the default settings open an old index -- but a count given is (review R10).
+    given = asked is not None and asked.spare_bands != asked.derived_spare_bands()
+    if asked is not None and {**asked.to_dict(), "spare_bands": 0} != {**stored.to_dict(), "spare_bands": 0} or (
+            given and asked.spare_bands != stored.spare_bands):
         diff = [
             f"{k}={getattr(stored, k)!r} (asked for {getattr(asked, k)!r})"
             for k in stored.to_dict() if k in asked.__dataclass_fields__ and getattr(stored, k) != getattr(asked, k)
+            and (k != "spare_bands" or given)
         ]
         raise SettingsMismatch(
             f"{name}: the index was built with other settings: {', '.join(diff)}; "
