@@ -43,10 +43,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 
 
-def _worker(url: str, articles: Path, build: bool, batch: int) -> None:
+def _worker(url: str, articles: Path, build: bool, batch: int, singles: int) -> None:
     """Serve rounds read from stdin (``KIND LO HI``) with one JSON line each: the CPU
     and wall milliseconds per call (``check``, ``get``) or per article of each batch
-    (``check_many``, ``add_many``)."""
+    (``check_many``, ``add_many``); at most ``singles`` single calls a round."""
     from dedup import Index
 
     data = json.loads(articles.read_text())
@@ -62,8 +62,9 @@ def _worker(url: str, articles: Path, build: bool, batch: int) -> None:
         for line in sys.stdin:
             what, lo, hi = line.split()
             cpu, wall, added = [], [], []
-            calls = ([(i, i + 1) for i in range(int(lo), int(hi))] if what in ("check", "get")
-                     else [(a, min(a + batch, int(hi))) for a in range(int(lo), int(hi), batch)])
+            lo, hi = int(lo), int(hi)
+            calls = ([(i, i + 1) for i in range(lo, min(hi, lo + singles))] if what in ("check", "get")
+                     else [(a, min(a + batch, hi)) for a in range(lo, hi, batch)])
             for a, b in calls:
                 t0, c0 = time.perf_counter(), time.process_time()
                 if what == "check":
@@ -131,12 +132,13 @@ def main() -> None:
     parser.add_argument("--texts", type=Path, help="with --shared: the articles bench_redis.py built it from")
     parser.add_argument("--batch", type=int, default=256, help="articles a check_many / add_many call")
     parser.add_argument("--new", type=int, default=1024, help="with --shared: bench_redis.py's --batch-articles")
+    parser.add_argument("--singles", type=int, default=1 << 30, help="at most this many check / get calls a round")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
     articles = Path(f"/tmp/bench-redis-ab-{args.docs}{'-shared' if args.shared else ''}.json")
     if args.worker:
-        _worker(args.worker, articles, args.phase == "build", args.batch)
+        _worker(args.worker, articles, args.phase == "build", args.batch, args.singles)
         return
     trees = {"before": args.before, "after": args.after}
     urls = {name: f"{args.url}?prefix={args.shared or f'ab-{name}'}&timeout=120" for name in trees}
@@ -159,7 +161,8 @@ def main() -> None:
             print(name, out.strip(), flush=True)
         return
     workers = {name: _spawn(tree, ["--url", args.url, "--before", str(args.before), "--docs", str(args.docs),
-                                   "--phase", "measure", "--batch", str(args.batch), "--worker", urls[name]]
+                                   "--phase", "measure", "--batch", str(args.batch), "--singles", str(args.singles),
+                                   "--worker", urls[name]]
                             + (["--shared", args.shared] if args.shared else []))
                for name, tree in trees.items()}
     times: dict = {(name, what): {"cpu": [], "wall": []} for name in trees for what in kinds}
