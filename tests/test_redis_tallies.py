@@ -119,7 +119,7 @@ def test_a_batch_counted_first_is_judged_as_on_sqlite(redis_prefix, tmp_path, se
     assert any(v.boilerplate for v in on_redis)
 
 
-@pytest.mark.parametrize("seed", [1, 3, 5])
+@pytest.mark.parametrize("seed", [1, 3, 5, 8])
 def test_add_many_with_a_low_boilerplate_floor_is_adding_one_at_a_time_on_redis(redis_prefix, seed):
     """test_index_batch's case on Redis (tallies counted before the batch's first
     write, hidden from its own reads): the same verdicts and tallies as one at a time."""

@@ -23,7 +23,7 @@ from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem
 from .query import look_up
 from .signing import Executor, Signed, banded, new_document, sign
-from .tallies import first_judged, judged_texts, tallied, text_keys
+from .tallies import copied_before, first_judged, judged_texts, tallied, text_keys
 
 
 @dataclass(frozen=True)
@@ -90,24 +90,25 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
     changed the index: stored, or its text counted in the boilerplate tallies
     (:mod:`.settle`).
 
-    An add whose batch gives one id twice is decided in parts, each in its own
-    transaction, cut before each repeat (:func:`_repeat_cuts`): whether a repeat is
-    counted in the tallies depends on what the earlier article's verdict stored under
-    the id, and the tallies are counted before the batch's first write
+    An add whose batch gives one id twice is decided in parts, one after another in
+    the same transaction, cut before each repeat (:func:`_repeat_cuts`): whether a
+    repeat is counted in the tallies depends on what the earlier article's verdict
+    stored under the id, and the tallies are counted before the batch's first write
     (:class:`~dedup.storage.optional.TalliesFirst`).  (Before: a repeat with another
     text was counted, where one at a time it is refused unjudged; with a low
     boilerplate floor the counts then made other articles' paragraphs boilerplate.)"""
-    if not write:
-        return _decide(store, batch, policy, write, judge, changed)
-    cuts = _repeat_cuts(batch)
+    cuts = _repeat_cuts(batch) if write else []
     if not cuts:
         return _decide(store, batch, policy, write, judge, changed)
+    if judge and isinstance(store, Leased):  # (inside the transaction below it would do nothing)
+        store.warm()
     verdicts: list[Verdict] = []
-    for lo, hi in zip([0, *cuts], [*cuts, len(batch)]):
-        mine = None if changed is None else [False] * (hi - lo)
-        verdicts += _decide(store, batch.take(range(lo, hi)), policy, write, judge, mine)
-        if changed is not None:
-            changed[lo:hi] = mine
+    with store.transaction(write):
+        for lo, hi in zip([0, *cuts], [*cuts, len(batch)]):
+            mine = None if changed is None else [False] * (hi - lo)
+            verdicts += _decide(store, batch.take(range(lo, hi)), policy, write, judge, mine)
+            if changed is not None:
+                changed[lo:hi] = mine
     return verdicts
 
 
@@ -169,7 +170,9 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
         settled = np.array([doc_id in known and known[doc_id] == digest(inputs[i].text)
                             for doc_id, i in zip(ids, good)], dtype=bool)
         comparable = comparable[~settled[comparable]]
-        before = judged if s.boilerplate and judge else None
+        # An exact copy of a text an earlier article of the batch counts was judged
+        # before it, as one at a time (reviewer's R1: it became a site's frame only in a batch).
+        before = judged | copied_before(keys, counted) if s.boilerplate and judge else None
         lookup = (look_up(store, signed, comparable, counted if write else None, before)
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)

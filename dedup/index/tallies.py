@@ -101,6 +101,11 @@ class StoredBoilerplate:
         return flagged
 
 
+#: Articles of a look-up whose stored-boilerplate flags :func:`_flags_in_batch` weighs at
+#: once (an int64 a key the batch holds and an article: a few MB at most).
+COLUMNS = 64
+
+
 def _flags_in_batch(keys: np.ndarray, counts: np.ndarray, judged: int, floor: int, signed: Signed,
                     arts: np.ndarray, counted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:class:`StoredBoilerplate`'s flags of ``keys`` (stored ``counts``, ``judged``)
@@ -130,10 +135,13 @@ def _flags_in_batch(keys: np.ndarray, counts: np.ndarray, judged: int, floor: in
         at = at[held]
         width = int(max(arts.max(), pair_docs.max())) + 1
         codes = np.searchsorted(pair_keys, pair_keys) * width + pair_docs  # (its key's first pair, article): sorted
-        extra = np.searchsorted(codes, (at * width)[:, None] + arts[None, :]) - at[:, None]
-        flags = stored[held][:, None] + extra >= need[None, :]
-        first[held] = flags[:, 0]
-        differs |= (flags != flags[:, :1]).any(axis=0)
+        for lo in range(0, len(arts), COLUMNS):  # (keys x COLUMNS articles at a time: memory bounded; R3)
+            cut = slice(lo, lo + COLUMNS)
+            extra = np.searchsorted(codes, (at * width)[:, None] + arts[None, cut]) - at[:, None]
+            flags = stored[held][:, None] + extra >= need[None, cut]
+            if lo == 0:
+                first[held] = flags[:, 0]
+            differs[cut] |= (flags != first[held][:, None]).any(axis=0)
     first[~mine] = others >= need[0]
     return first[inverse], differs
 
@@ -176,6 +184,16 @@ def first_judged(keys: np.ndarray, judged: np.ndarray, counted: np.ndarray) -> n
     out = np.zeros(len(keys), bool)
     out[which[first]] = True
     return out
+
+
+def copied_before(keys: np.ndarray, counted: np.ndarray) -> np.ndarray:
+    """bool per text (``keys``, :func:`text_keys`): an earlier text of the batch with the
+    same key is ``counted`` (so one-at-a-time adds would find it judged)."""
+    which = np.flatnonzero(counted)
+    unique, first, _ = first_unique(keys[which])
+    at = np.minimum(np.searchsorted(unique, keys), max(len(unique) - 1, 0))
+    same = unique[at] == keys if len(unique) else np.zeros(len(keys), bool)
+    return same & (which[first[at]] < np.arange(len(keys))) if len(unique) else same
 
 
 def tallied(signed: Signed, counted: np.ndarray, texts: Sequence[str]) -> np.ndarray:
