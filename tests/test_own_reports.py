@@ -220,3 +220,17 @@ def test_a_parquet_report_folder_in_the_scanned_folder_is_not_read(news):
                                                              "report/pairs/part-00000.parquet"]
     named = run("scan", "news/report/pairs/part-00000.parquet")  # named itself: read (a table without text)
     assert named.exit_code == 2 and "no text column" in named.stderr
+
+
+def test_a_report_is_digested_as_it_is_written_not_read_again(news, monkeypatch):
+    """Review leftover of session 16: recording a report read the whole file again
+    to digest it; the digest is now taken from the bytes as they are written."""
+    import dedup.report.written as written
+
+    real, read = written.digest, []
+    monkeypatch.setattr(written, "digest", lambda path: read.append(path) or real(path))
+    assert run("scan", "news", "-o", "news/report.json", "--format", "json").exit_code == 1
+    assert read == []
+    [entry] = [json.loads(line) for line in (news.parent / "cache" / written.RECORD).read_text().splitlines()]
+    assert entry["digest"] == real(str(news / "report.json"))
+    assert [d["path"] for d in scanned("news")["documents"]] == ["a.txt", "b.txt", "c.txt"]

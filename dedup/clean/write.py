@@ -13,13 +13,13 @@ import lzma
 import os
 import shutil
 import stat
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Literal, Optional, Sequence
 
 from ..readers import Document, ReadOptions, reader_for
 from ..readers.compressed import decompress, inner_name
 from ..readers.text import decode, has_bom
+from ..report.output import replacing
 from ..split import split_paragraphs
 from .decide import Plan
 
@@ -63,14 +63,16 @@ def write_one(src: Path, dest: Path, rel: str, path: Path, plan: Plan,
         return None
     name = rel if src.is_dir() else src.name
     if not _documents_of(name, plan):
-        _copy_atomic(path, target)
+        with replacing(target, ".dedup-tmp") as tmp:
+            shutil.copy2(path, tmp)
         return "copied"
     cleaned = _clean_bytes(path.read_bytes(), name, plan, options)
     if cleaned is None:
         if target.exists() or target.is_symlink():
             target.unlink()
         return "dropped"
-    _write_atomic(target, cleaned)
+    with replacing(target, ".dedup-tmp") as tmp:
+        Path(tmp).write_bytes(cleaned)
     shutil.copystat(path, target)
     return "rewritten"
 
@@ -179,32 +181,3 @@ def _clean_array(data: bytes, items: list, plan: Plan, options: ReadOptions) -> 
     if not out:
         return None
     return (json.dumps(out, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-
-
-def _copy_atomic(path: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".dedup-tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copy2(path, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".dedup-tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

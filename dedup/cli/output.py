@@ -110,6 +110,7 @@ class Output:
         try:
             with report_file(self.path) as out:
                 render(out, options)
+            written = getattr(out, "xxh3", None)  # its digest, taken as it was written
         except BrokenPipeError:
             raise  # the reader of stdout went away (dedup.cli.failures.broken_pipe)
         except OSError as err:
@@ -119,7 +120,8 @@ class Output:
             click.echo(f"dedup: cannot write the report to {where}: {err.strerror or err}", err=True)
             sys.exit(EXIT_ERROR)
         if not to_stdout:
-            record(self.path, self.records)  # so that no later scan reads it as a document (LeftOut)
+            # so that no later scan reads it as a document (LeftOut)
+            record(self.path, self.records, written.hexdigest() if written is not None else None)
             self.info(f"report written to {self.path}")
 
     def info(self, message: str) -> None:

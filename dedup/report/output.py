@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import select
 import shutil
@@ -17,7 +18,9 @@ import stat
 import sys
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional, TextIO
+from typing import BinaryIO, Iterator, Optional, TextIO
+
+import xxhash
 
 from ..progress import NO_PROGRESS, Progress
 
@@ -95,13 +98,33 @@ def check_writable(path: str) -> None:
 
 
 @contextlib.contextmanager
+def replacing(target: Path, suffix: str = ".tmp") -> Iterator[str]:
+    """The path of a new temporary file beside ``target`` (same folder, so the rename
+    is atomic), renamed onto ``target`` when the block ends and removed when it
+    raises: a reader sees the old file or the new one whole, never a part (``dedup
+    clean``'s rewritten files, the record of written reports)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
 def report_file(path: Optional[str]) -> Iterator[TextIO]:
     """A text stream for the report: stdout when ``path`` is ``None`` or ``-``, else a
     temporary file beside ``path`` (a link's target) renamed onto it once everything is
     written (so a reader never sees half a report, and an interrupted run leaves the old
     file as it was) -- or, for a FIFO or a character device, the path itself, written
     into (:func:`_destination`).  UTF-8, ``\\n`` line ends.  An ``OSError`` of the file
-    itself names ``path``, never the temporary file."""
+    itself names ``path``, never the temporary file.  A file renamed onto ``path`` is
+    digested as it is written: the stream's ``xxh3`` (an ``xxhash.xxh3_64``) holds the
+    digest of its bytes once the block is done (:func:`dedup.report.written.record`
+    then need not read the report again)."""
     if path is None or path == "-":
         out = _Chunked(sys.stdout)
         yield out  # type: ignore[misc]
@@ -124,10 +147,12 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
     except OSError as err:
         raise type(err)(err.errno, err.strerror, path) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
+        with os.fdopen(fd, "wb") as raw:
+            out = io.TextIOWrapper(_Digesting(raw), encoding="utf-8", newline="\n")
+            out.xxh3 = out.buffer.xxh3  # type: ignore[attr-defined]
             yield out
             out.flush()
-            os.fsync(out.fileno())
+            os.fsync(raw.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException as err:
@@ -136,6 +161,28 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
         if isinstance(err, OSError) and err.filename in (tmp, None):  # None: a write's (a full disk)
             raise type(err)(err.errno, err.strerror, path) from None
         raise
+
+
+class _Digesting(io.BufferedIOBase):
+    """A binary file that digests (XXH3-64, ``xxh3``) every byte written through it."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        super().__init__()
+        self._raw, self.xxh3 = raw, xxhash.xxh3_64()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.xxh3.update(data)
+        return self._raw.write(data)
+
+    def flush(self) -> None:
+        if not self._raw.closed:  # (the text stream flushes again when it is collected)
+            self._raw.flush()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
 
 
 class _Chunked:

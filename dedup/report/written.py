@@ -23,13 +23,13 @@ import fcntl
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Optional
 
 import xxhash
 
 from ..cache import default_cache_dir
+from .output import replacing
 
 #: The record's file name in the cache folder, and its lock's.
 RECORD, LOCK = "reports-written.jsonl", "reports-written.lock"
@@ -45,14 +45,15 @@ def digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _entry(path: str) -> Optional[dict]:
-    """The record line for the file at ``path`` as it is now; ``None`` if unreadable."""
+def _entry(path: str, known: Optional[str] = None) -> Optional[dict]:
+    """The record line for the file at ``path`` as it is now (``known``: its digest,
+    taken as it was written); ``None`` if unreadable."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # -o /dev/stdout, a FIFO: nothing to record (and never read)
             return None
         return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                "digest": digest(path)}
+                "digest": known or digest(path)}
     except OSError:
         return None
 
@@ -75,12 +76,15 @@ def _read(folder: Path) -> list[dict]:
     return [e for e in lines if isinstance(e, dict) and isinstance(e.get("path"), str)]
 
 
-def record(path: str, folder: Optional[Path] = None) -> None:
+def record(path: str, folder: Optional[Path] = None, known: Optional[str] = None) -> None:
     """Record the report just written at ``path`` (in ``folder``, default the cache
-    folder) -- a report folder (``--format parquet``) as each file in it; nothing
-    happens when that cannot be done."""
-    paths = sorted(str(p) for p in Path(path).rglob("*") if p.is_file()) if os.path.isdir(path) else [path]
-    new = [e for e in map(_entry, paths) if e is not None]
+    folder; ``known``: its digest, taken as it was written, else it is read) -- a
+    report folder (``--format parquet``) as each file in it; nothing happens when that
+    cannot be done."""
+    if os.path.isdir(path):
+        new = [e for e in map(_entry, sorted(str(p) for p in Path(path).rglob("*") if p.is_file())) if e]
+    else:
+        new = [e for e in [_entry(path, known)] if e]
     if not new:
         return
     folder = Path(folder) if folder is not None else default_cache_dir()
@@ -90,17 +94,8 @@ def record(path: str, folder: Optional[Path] = None) -> None:
             fcntl.flock(lock, fcntl.LOCK_EX)
             replaced = {e["path"] for e in new}
             kept = [e for e in _read(folder) if e["path"] not in replaced and _still(e)] + new
-            fd, temp = tempfile.mkstemp(prefix=RECORD + ".", dir=folder)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    out.writelines(json.dumps(e) + "\n" for e in kept)
-                os.replace(temp, folder / RECORD)
-            except BaseException:
-                try:
-                    os.unlink(temp)
-                except OSError:
-                    pass
-                raise
+            with replacing(folder / RECORD) as temp:
+                Path(temp).write_text("".join(json.dumps(e) + "\n" for e in kept), encoding="utf-8")
     except OSError:
         return
 
