@@ -71,3 +71,21 @@ def test_cli_json_report_lists_warnings_not_errors(tmp_path):
     assert "dedup: warning: crawl.jsonl#u1@2: line 2: id \"u1\" (a string) repeats the id of line 1" in result.stderr
     assert [w["path"] for w in report["warnings"]] == ["crawl.jsonl#u1@2"]
     assert {(p["a"]["path"], p["b"]["path"]) for p in report["pairs"]} == {("crawl.jsonl#u1", "crawl.jsonl#u1@2")}
+
+
+def test_a_warning_about_a_long_id_is_one_short_line_and_the_report_keeps_the_name(tmp_path):
+    """Review leftover of session 16: errors name a record by ``short_name``, warnings
+    did not -- and a repeated 100,000-character id made a 300 KB warning line (the id
+    twice in the message, once in the name)."""
+    key = "x" * 100_000
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(lines({"id": key, "text": "alpha bravo charlie delta echo"},
+                           {"id": key, "text": "kilo lima mike november oscar"}))
+    res = CliRunner().invoke(main, ["scan", str(path), "--format", "json"])
+    [warning] = json.loads(res.stdout)["warnings"]
+    assert warning["path"] == f"long.jsonl#{key}@2"  # the report keeps the name whole
+    said = [line for line in res.stderr.splitlines() if line.startswith("dedup: warning: ")]
+    assert len(said) == 1 and len(said[0]) < 1_000 and "(100,015 characters)" in said[0]
+    assert len(warning["warning"]) < 1_000 and "repeats the id of line 1" in warning["warning"]
+    text = CliRunner().invoke(main, ["scan", str(path)]).stdout
+    assert max(map(len, text.splitlines())) < 1_000

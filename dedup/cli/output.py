@@ -23,7 +23,7 @@ from ..report.output import COLOR_MODES, check_writable, progress_for, report_fi
 from ..report.passages import Passages
 from ..report import shapes
 from ..report.written import Written, record
-from ..report.safety import printable, printable_name, short_name, warning_text
+from ..report.safety import printable, short_name, warning_text
 from ..sources import Selection, input_holding
 from .failures import EXIT_ERROR
 
@@ -147,7 +147,7 @@ class Output:
         done = {id(w) for w in said}
         for w in (w for w in warnings if id(w) not in done):
             path, message = warning_text(w)
-            where = printable_name(path) + ": " if path else ""
+            where = short_name(path) + ": " if path else ""
             click.echo(f"dedup: warning: {where}{printable(message)}", err=True)
 
     def elapsed(self) -> float:

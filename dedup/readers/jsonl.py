@@ -187,8 +187,17 @@ class _Names:
         earlier, earlier_id = self.taken[natural]
         if typed != first and self.typed[first][1] == written:
             earlier, earlier_id = self.typed[first]  # the same JSON value: a repeat
-        how = f"repeats the id of {earlier}" if earlier_id == written else f"is another id than {earlier_id} of {earlier}"
-        return name, f"{where}: id {written} ({_kind(key)}) {how}; named {name!r}, compared like any record", typed
+        how = (f"repeats the id of {earlier}" if earlier_id == written
+               else f"is another id than {_cut(earlier_id)} of {earlier}")
+        return (name, f"{where}: id {_cut(written)} ({_kind(key)}) {how}; named {_cut(repr(name))}, compared like "
+                "any record", typed)
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    """``text`` for a message: its first 200 characters when longer than ``limit`` (an
+    id may be a megabyte long: a warning about it held it three times; the record's
+    name keeps it whole)."""
+    return text if len(text) <= limit else f"{text[:200]}... ({len(text):,} characters)"
 
 
 def _document(record: Any, number: int, where: str, options: "ReadOptions", names: _Names) -> "Item":

@@ -279,7 +279,7 @@ def warnings_section(out: TextIO, st: Style, result: ScanResult, options: TextOp
         lines = []
         for w in _first(warnings, options):
             path, message = warning_text(w)
-            lines.append(f"{printable_name(path) + ': ' if path else ''}{printable(message)}")
+            lines.append(f"{short_name(path) + ': ' if path else ''}{printable(message)}")
         _listed(out, st, lines, len(warnings), "warning")
 
 
