@@ -90,6 +90,12 @@ def test_a_pair_is_dropped_only_if_all_its_buckets_are_heavy_and_it_collides_onc
             keys, refs = keys[shuffled], refs[shuffled]
         new, rows, entry = hit_pairs(query, keys, refs, heavy=heavy)
         assert (refs[entry] == rows).all()
+        # Hits of keys the query does not hold (no backend gives them) pair with no text
+        # and weigh on no bucket's size.
+        stray = np.repeat(np.sort(query.ravel())[:3] + np.uint64(1), heavy + 1)
+        with_stray = hit_pairs(query, np.concatenate([stray, keys]),
+                               np.concatenate([np.arange(len(stray)) + 100, refs]), heavy=heavy)
+        assert [a.tolist() for a in with_stray[:2]] == [new.tolist(), rows.tolist()]
         size = {k: n for k, n in zip(*np.unique(keys, return_counts=True))}
         shared = {}
         for k, r in zip(keys.tolist(), refs.tolist()):

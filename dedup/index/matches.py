@@ -112,7 +112,8 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: crowded
     tag = np.arange(len(hit_keys), dtype=np.int64)
     if heavy is not None:  # entries per key (a key's runs summed), from its place among the query keys
-        tag |= np.repeat(np.bincount(first, weights=run, minlength=len(flat))[first] > heavy, run).astype(np.int64) << low
+        size = np.bincount(first, weights=np.where(holders > 0, run, 0), minlength=len(flat) + 1)[first]
+        tag |= np.repeat(size > heavy, run).astype(np.int64) << low
     span = int(hit_refs.max()) + 1
     code = new * span
     code += hit_refs[entry]
