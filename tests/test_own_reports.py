@@ -234,3 +234,25 @@ def test_a_report_is_digested_as_it_is_written_not_read_again(news, monkeypatch)
     [entry] = [json.loads(line) for line in (news.parent / "cache" / written.RECORD).read_text().splitlines()]
     assert entry["digest"] == real(str(news / "report.json"))
     assert [d["path"] for d in scanned("news")["documents"]] == ["a.txt", "b.txt", "c.txt"]
+
+
+def test_check_and_add_follow_cache_dir_too(news, tmp_path):
+    """Review leftover of session 16: ``dedup check`` / ``index add`` had no
+    ``--cache-dir``, so a report a ``scan --cache-dir X`` wrote into a folder was read
+    by them as a document (and theirs were recorded in the default folder only)."""
+    from dedup.report.written import RECORD
+
+    x = tmp_path / "x"
+    assert run("scan", "news", "--cache-dir", x, "-o", "news/report.txt").exit_code == 1
+    db = tmp_path / "i.dedup"
+    added = run("index", "add", "news", "--db", db, "--cache-dir", x, "--format", "json", "-o", "news/added.json")
+    assert added.exit_code == 1, added.output  # b.txt repeats a.txt
+    assert "report.txt: not read: a report dedup wrote" in added.stderr
+    assert not (tmp_path / "cache" / RECORD).exists()  # recorded in x, as the scan's
+    checked = json.loads(run("check", "news", "--db", db, "--cache-dir", x, "--format", "json").stdout)
+    assert [d["path"] for d in checked["documents"]] == ["news/a.txt", "news/b.txt", "news/c.txt"]  # (ids)
+    assert sorted(w["path"] for w in checked["warnings"]) == ["added.json", "report.txt"]
+    default = run("check", "news", "--db", db, "--format", "json")  # the default cache folder: no record there
+    read = json.loads(default.stdout)
+    assert [d["path"] for d in read["documents"]] == ["news/a.txt", "news/b.txt", "news/c.txt", "news/report.txt"]
+    assert [e["path"] for e in read["errors"]] == ["news/added.json"]  # (a JSON object: no records)

@@ -33,15 +33,15 @@ from ..results import ScanResult
 from ..settings import Settings
 from ..sources import Selection
 from . import failures
-from .output import (  # noqa: F401 (Output, build_output, refuse_input, report_options, LeftOut: for the commands)
+from .output import (  # noqa: F401 (the commands import these from here)
     FORMAT_BY_SUFFIX,
-    LeftOut,
     Output,
     build_output,
     format_from_output,
     library_warning,
     library_warnings,
     refuse_input,
+    report_and_inputs,
     report_options,
 )
 

@@ -36,12 +36,10 @@ from ..storage import IndexMissing, SettingsMismatch, StorageError, compat, own_
 from ..storage.protocol import Listed
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
-    LeftOut,
     EXIT_CLEAN,
     EXIT_ERROR,
     SETTING_KEYS,
     Output,
-    build_output,
     build_read_options,
     build_selection,
     build_settings,
@@ -49,6 +47,7 @@ from . import (
     input_options,
     library_warnings,
     main,
+    report_and_inputs,
 )
 
 #: The report formats that show the checked text beside the stored one.
@@ -112,12 +111,21 @@ def id_options(func: Callable) -> Callable:
     return func
 
 
+#: Where the record of the reports dedup wrote is kept (:mod:`dedup.report.written`).
+records_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False), default=None,
+    help="The cache folder, which keeps the record of the reports dedup wrote: one found in a folder read is "
+         "left out, as in `dedup scan --cache-dir` [default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, "
+         "else ~/.cache/dedup].")
+
+
 @main.command()
 @db_option
 @policy_options
 @id_options
+@records_option
 def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, base, stdin_id, id_prefix,
-          **options) -> None:
+          cache_dir, **options) -> None:
     """Check the documents in PATHS against the index (read-only); - reads stdin.
 
     Says, per document, whether it is a duplicate, which stored documents and
@@ -134,11 +142,10 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     listed (stderr, report) and skipped: they change the status only when nothing
     could be read.
     """
-    selection = build_selection(include, exclude, hidden)
-    output = build_output(paths, selection, **options)
+    output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
+                                                    **options)
     with _open(db, options, create=False, readonly=True) as idx:
-        left_out = LeftOut(output.path, paths)
-        job = _guard(lambda: check_paths(idx, paths, left_out.selection(selection),
+        job = _guard(lambda: check_paths(idx, paths, selection,
                                          build_read_options(**options), Policy(policy, seen_share),
                                          progress=output.progress(), keep_texts=fmt in READABLE,
                                          naming=Naming(base, id_prefix, stdin_id)))
@@ -164,8 +171,9 @@ def index_group() -> None:
               help="Where the rejected documents wait to be judged again at the end of the add "
                    "[default: the system's temporary folder].")
 @id_options
+@records_option
 def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk, replace,
-        tmp_dir, base, stdin_id, id_prefix, **options) -> None:
+        tmp_dir, base, stdin_id, id_prefix, cache_dir, **options) -> None:
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
     Ids: a file's path relative to --base (default: the current folder), a JSON/JSON
@@ -183,11 +191,10 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
-    selection = build_selection(include, exclude, hidden)
-    output = build_output(paths, selection, **options)
+    output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
+                                                    **options)
     with _open(db, options, create=True, readonly=False) as idx:
-        left_out = LeftOut(output.path, paths)
-        job = _guard(lambda: add_paths(idx, paths, left_out.selection(selection),
+        job = _guard(lambda: add_paths(idx, paths, selection,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,

@@ -210,6 +210,18 @@ def _looks_like_report(path: str, text_field: str) -> bool:
         return False
 
 
+def report_and_inputs(paths: Sequence, selection: Selection, records: Optional[str] = None,
+                      **given) -> tuple[Output, "LeftOut", Selection]:
+    """What every command that reads PATHS and writes a report sets up: its
+    :class:`Output` (:func:`build_output`), what its walk leaves out (:class:`LeftOut`:
+    its ``-o`` file, the reports recorded in ``records``, default the cache folder)
+    and ``selection`` leaving those out.  The command puts ``left_out.warnings()``
+    first among its report's warnings."""
+    output = build_output(paths, selection, records, **given)
+    left_out = LeftOut(output.path, paths, records)
+    return output, left_out, left_out.selection(selection)
+
+
 class LeftOut:
     """What a command's walk leaves out besides the index's own files: its ``-o`` file
     ``output``, without a word (the report a command writes, or writes over, is never

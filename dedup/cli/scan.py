@@ -21,14 +21,13 @@ from ..report.passages import FilePassages
 from ..report.safety import printable
 from . import (
     EXIT_ERROR,
-    LeftOut,
-    build_output,
     build_read_options,
     build_selection,
     build_settings,
     finish,
     input_options,
     main,
+    report_and_inputs,
     settings_options,
 )
 
@@ -102,9 +101,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     settings = build_settings(**options)
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
     records = None if cache_dir is None else str(cache_dir)  # the record of written reports (default: the cache's)
-    output = build_output(paths, selection, records, **options)
-    left_out = LeftOut(output.path, paths, records)
-    selection = left_out.selection(selection)
+    output, left_out, selection = report_and_inputs(paths, selection, records, **options)
     progress = output.progress()
     try:
         result = scan_paths(
