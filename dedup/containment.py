@@ -77,6 +77,28 @@ def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
     return containment / (np.asarray(ratio, dtype=float) + 1.0 - containment)
 
 
+def lowest_jaccard(threshold: float, containment: float, size_a: np.ndarray, size_b: np.ndarray,
+                   max_ratio: float = MAX_RATIO) -> np.ndarray:
+    """The lowest Jaccard a pair of set sizes ``size_a``, ``size_b`` (arrays, one per
+    pair) can have and still be reported, where both the scan's verification and the
+    index's containment look-up put their estimate floor: ``threshold``, or, with
+    containment on (``containment`` > 0) and the size ratio at most ``max_ratio``,
+    :func:`min_jaccard` of a pair contained just at ``containment`` if that is lower.
+    Beyond ``max_ratio`` a pair is not searched for containment, so it is a pair only
+    at the Jaccard threshold -- in the scan too, where a chance Jaccard band could
+    bring one (tester F4 of session 16: a 1:12.25 pair reported by the scan, never by
+    the index).  The index's containment look-up passes ``threshold`` 1 (its Jaccard
+    look-up floors at the threshold itself): a pair beyond ``max_ratio`` then has a
+    floor no estimate of it reaches (its Jaccard is at most ``1 / max_ratio``)."""
+    size_a, size_b = np.asarray(size_a), np.asarray(size_b)
+    ratio = np.maximum(size_a, size_b) / np.maximum(np.minimum(size_a, size_b), 1)
+    lowest = np.full(ratio.shape, float(threshold))
+    if containment:
+        within = ratio <= max_ratio
+        lowest[within] = np.minimum(threshold, min_jaccard(containment, ratio[within]))
+    return lowest
+
+
 def depth(containment: float, ratio: np.ndarray, target: float = TARGET,
           covered: tuple[int, int] | None = None) -> np.ndarray:
     """MinHash positions to search for a pair of size ratio ``ratio`` (larger/smaller):

@@ -262,3 +262,13 @@ def test_size_range_pairing_equals_pairing_every_member_of_a_bucket(layout):
                 if low < ratio <= ct.MAX_RATIO and position < ct.depth(0.7, np.array([ratio]), covered=layout)[0]:
                     plain.add((min(a, b), max(a, b)))
     assert set(map(tuple, got.tolist())) == plain and len(plain) > 100
+
+
+def test_one_floor_for_scan_and_index_ends_at_the_largest_ratio_searched():
+    """:func:`dedup.containment.lowest_jaccard`: the contained Jaccard within MAX_RATIO
+    (when under the threshold), the threshold beyond it, the threshold with containment off."""
+    small, large = np.array([10, 10, 10, 10]), np.array([12, 40, 120, 130])
+    lowest = ct.lowest_jaccard(0.3, 0.7, small, large)
+    assert lowest[0] == 0.3 and lowest[1:3] == pytest.approx([0.7 / 4.3, 0.7 / 12.3])
+    assert lowest[3] == 0.3 and lowest.tolist() == ct.lowest_jaccard(0.3, 0.7, large, small).tolist()
+    assert ct.lowest_jaccard(0.3, 0.0, small, large).tolist() == [0.3] * 4

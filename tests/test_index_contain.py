@@ -88,3 +88,24 @@ def test_containment_off_turns_the_look_up_off(tmp_path):
     with Index.open(tmp_path / "off.dedup", Settings(containment=0)) as idx:
         idx.add(paragraph, "report")
         assert idx.check(statement).relation is None
+
+
+def test_the_scan_and_the_index_report_the_same_quotes_on_both_sides_of_the_largest_ratio(tmp_path):
+    """Tester F4 (session 16): a heading quoted in a paragraph 12.25x its size was
+    reported by the scan (a chance Jaccard band, then a floor at the pair's contained
+    Jaccard) and never by the index (not searched beyond MAX_RATIO, so floored at the
+    Jaccard threshold).  One floor now (containment.lowest_jaccard): at 1:10 both find
+    the quotes, at ~1:14 neither reports a quote whose Jaccard is under the threshold."""
+    from dedup import Document, scan_documents
+
+    rng = random.Random(12)
+    cases = [quoted(rng, rng.randint(12, 24), ratio) for ratio in (10, 14) for _ in range(40)]
+    docs = [Document(f"{kind}{i:02}", text) for i, case in enumerate(cases) for kind, text in zip("qc", case)]
+    scanned = {int(p.a.path[1:]) for p in scan_documents(docs, levels=["paragraph"]).pairs
+               if p.relation == "contained" and p.a.path[1:] == p.b.path[1:]}
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add_many([(f"c{i:02}", container) for i, (_, container) in enumerate(cases)])
+        verdicts = idx.check_many([quote for quote, _ in cases])
+    indexed = {i for i, v in enumerate(verdicts) if v.relation == "contained-in" and v.matches[0].doc_id == f"c{i:02}"}
+    assert len(indexed & set(range(40))) >= 38 and len(scanned & set(range(40))) >= 38
+    assert scanned - set(range(40)) == indexed - set(range(40)) == set()

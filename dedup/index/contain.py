@@ -18,9 +18,11 @@ why); a hit at position ``p`` is a candidate when the pair's size ratio is at mo
 :data:`~dedup.containment.MAX_RATIO` and needs that position
 (:func:`~dedup.containment.depth`); its MinHash estimate must pass
 :func:`~dedup.containment.plausible`; survivors are verified exactly with the Jaccard
-candidates (:mod:`dedup.index.query`).  Unlike the scan, every size ratio is searched
-here (in the index the Jaccard path drops a pair below the threshold before verifying
-it, so none is left to it).  With ``Settings.containment`` 0 nothing is stored or
+candidates (:mod:`dedup.index.query`).  Unlike the scan, every size ratio up to
+``MAX_RATIO`` is searched here, also those the Jaccard bands catch (in the index the
+Jaccard path drops a pair below the threshold before verifying it, so none is left to
+it); beyond ``MAX_RATIO`` a pair is found by neither, in the scan neither
+(:func:`~dedup.containment.lowest_jaccard`, the one floor of both).  With ``Settings.containment`` 0 nothing is stored or
 looked up.
 """
 
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, min_jaccard, plausible,
+from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, lowest_jaccard, plausible,
                            search_positions)
 from ..segments import ranges, sorted_unique
 from ..settings import Settings
@@ -121,8 +123,7 @@ def hits(
     new, refs, position, at = new[keep], refs[keep], position[keep], at[keep]
     # What :func:`~dedup.containment.plausible` will ask of the row, asked of an upper
     # bound of its equal positions (the signature bytes, :mod:`.bytebound`): exact.
-    need = least_matches(min_jaccard(s.containment, np.maximum(sizes[new], stored_sizes[at])
-                                     / np.minimum(sizes[new], stored_sizes[at])), s.num_perm)
+    need = least_matches(lowest_jaccard(1.0, s.containment, sizes[new], stored_sizes[at]), s.num_perm)
     keep = need <= 1
     look = np.flatnonzero(~keep)
     keep[look] = equal_bound(store, "paragraph", signatures[new[look]], refs[look]) >= need[look]
@@ -152,7 +153,7 @@ def unread(
     needing that position (as :func:`candidates` judges it again on the row), and the
     sketches agreeing in as many of their ``compared`` positions as a
     pair at the threshold does at its size ratio (``J_min``,
-    :func:`~dedup.containment.min_jaccard`) but with probability
+    :func:`~dedup.containment.lowest_jaccard`, the scan's floor) but with probability
     :data:`~dedup.sketch.SKETCH_MISS` (:func:`~dedup.sketch.sketch_floors`).  The
     sketches are gathered only for the pairs the sizes leave (at 100k articles a
     128-article add weighs ~1M pairs).
@@ -165,7 +166,7 @@ def unread(
     keep = (stored_sizes > 0) & (ratio <= MAX_RATIO)
     keep[keep] = position[keep] < depth(containment, ratio[keep])
     keep[keep] = sketch_matches(sketches[new[keep]], stored_sketches[at[keep]]) >= sketch_floors(
-        min_jaccard(containment, ratio[keep]), compared)
+        lowest_jaccard(1.0, containment, sizes[keep], stored_sizes[keep]), compared)
     return keep
 
 

@@ -115,13 +115,13 @@ def pair_floor(plan: LevelPlan, involved: np.ndarray, side_a: np.ndarray, side_b
     (``involved``: sorted item numbers) under which verification drops a pair unread
     (:mod:`dedup.plan.verify`, :func:`dedup.minhash.floor`): at the level's threshold,
     or with containment on at the lowest Jaccard a pair of their set sizes contained at
-    the containment threshold can have, if that is lower (a scalar or one per pair)."""
+    the containment threshold can have, if that is lower and their size ratio is
+    searched (:func:`dedup.containment.lowest_jaccard`, the index's floor too; a scalar
+    or one per pair)."""
     if not plan.settings.containment:
         return floor(plan.threshold, plan.settings.num_perm)
     sizes = np.maximum(plan.rows(involved, "sizes"), 1)
-    size_a, size_b = sizes[side_a], sizes[side_b]
-    ratio = np.maximum(size_a, size_b) / np.minimum(size_a, size_b)
-    lowest = np.minimum(plan.threshold, containment.min_jaccard(plan.settings.containment, ratio))
+    lowest = containment.lowest_jaccard(plan.threshold, plan.settings.containment, sizes[side_a], sizes[side_b])
     return floor(lowest, plan.settings.num_perm)
 
 

@@ -13,7 +13,9 @@ Then, a chunk of pairs at a time (which bounds memory whatever the range's size)
    floor (:func:`dedup.minhash.floor`: 4 standard errors under the threshold, a true
    pair at the threshold is lost with probability ~3e-5) is dropped unread.  With
    containment on, a pair's floor is taken at the lowest Jaccard a pair of its set
-   sizes contained at the containment threshold can have, if that is lower;
+   sizes contained at the containment threshold can have, if that is lower and the
+   sizes are within the ratio searched (:func:`dedup.containment.lowest_jaccard`, the
+   index's floor too);
 2. the survivors' exact Jaccard and containments (:func:`dedup.verify.score_pairs`) on
    their shingle sets, which signing stored sorted: verifying is a merge of two sorted
    runs per pair, not a sort.  A pair is kept when its Jaccard reaches the threshold
