@@ -79,3 +79,24 @@ def test_an_sqlite_url_sets_how_long_a_write_waits_for_a_lock(tmp_path):
     for bad in (f"sqlite:///{db}?busy=-1", f"sqlite:///{db}?busy=x", f"sqlite:///{db}?timeout=3"):
         with pytest.raises(StorageError, match="takes only \\?busy=SECONDS"):
             Index.open(bad)
+
+
+def test_busy_in_the_url_and_busy_timeout_may_not_disagree_and_a_question_mark_is_explained(tmp_path):
+    """A new user of session 16: ``?busy=`` overrode an explicit ``busy_timeout``
+    without a word, and a ``?`` of a file name in a ``sqlite:`` URL was "a bad option"
+    with no hint of ``%3F``."""
+    from dedup.index import Index
+    from dedup.storage import StorageError
+
+    db = tmp_path / "i.dedup"
+    Index.open(db).close()
+    with pytest.raises(StorageError, match=r"\?busy=5 in the URL and busy_timeout=60 disagree"):
+        Index.open(f"sqlite:///{db}?busy=5", busy_timeout=60)
+    for same in ({"busy_timeout": 5}, {}):  # the same wait, or the default: the URL's
+        Index.open(f"sqlite:///{db}?busy=5", **same).close()
+    odd = tmp_path / "what?.dedup"
+    with pytest.raises(StorageError, match="%3F"):
+        Index.open(f"sqlite:///{odd}")
+    with Index.open(f"sqlite:///{str(odd).replace('?', '%3F')}") as idx:
+        assert idx.path and odd.exists()
+    Index.open(odd).close()  # a plain path: the name as it is

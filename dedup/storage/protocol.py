@@ -101,6 +101,19 @@ class StorageError(Exception):
     """The index cannot be used; the message names the index and the cause."""
 
 
+def busy_wait(shown: str, in_url: Optional[float], given: float) -> float:
+    """How long a writer waits for a lock: the URL's ``?busy=`` (``in_url``), else the
+    opener's ``busy_timeout`` (``given``).  Both given and different -- ``given`` not the
+    default :data:`BUSY_TIMEOUT` -- is a :class:`StorageError` naming the index
+    ``shown`` (a new user of session 16: ``?busy=`` won over ``busy_timeout=`` without a
+    word)."""
+    if in_url is None:
+        return given
+    if given != BUSY_TIMEOUT and given != in_url:
+        raise StorageError(f"{shown}: ?busy={in_url:g} in the URL and busy_timeout={given:g} disagree: give one")
+    return in_url
+
+
 class IndexBusy(StorageError):
     """Other processes held the index locked for longer than the bounded wait."""
 

@@ -46,7 +46,7 @@ import numpy as np
 
 from ...settings import Settings
 from .. import compat
-from ..protocol import BUSY_TIMEOUT, Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
+from ..protocol import BUSY_TIMEOUT, Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, busy_wait
 from ..rowcheck import damaged
 from . import lua
 from .compact import Compaction
@@ -384,7 +384,7 @@ def open_redis(
         if isinstance(err, Exception) and _is_redis_error(err):
             raise translate(err, u.shown, "open") from err
         raise
-    return RedisStorage(u, client, stored, meta, readonly, busy_timeout if u.busy is None else u.busy, derive, gen)
+    return RedisStorage(u, client, stored, meta, readonly, busy_wait(u.shown, u.busy, busy_timeout), derive, gen)
 
 
 def _meta(client: Any, u: RedisURL, settings: Optional[Settings], derive: Derive, create: bool) -> dict[str, str]:

@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ...settings import Settings
-from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError
+from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, busy_wait
 from .schema import (
     _TABLES,
     _UPGRADABLE,
@@ -316,9 +316,7 @@ def open_sqlite_url(url: str | os.PathLike, settings: Optional[Settings] = None,
     URL may end ``?busy=SECONDS``: how long a write waits for another process's lock
     (default :data:`BUSY_TIMEOUT`; tester's F6 of session 16: four concurrent ``index
     add`` of 600 articles each, two gave up after 30 s, and the CLI had no longer wait)."""
-    busy = _url_options(url)
-    if busy is not None:
-        options["busy_timeout"] = busy
+    options["busy_timeout"] = busy_wait(os.fspath(url), _url_options(url), options.get("busy_timeout", BUSY_TIMEOUT))
     return open_sqlite(sqlite_path(url), settings, **options)
 
 
@@ -345,7 +343,8 @@ def _url_options(url: str | os.PathLike) -> Optional[float]:
     if unknown or any(not 0 <= b < 1e6 for b in busy):
         raise StorageError(f"{os.fspath(url)}: bad index URL option"
                            f"{' ' + ', '.join(map(repr, unknown)) if unknown else ''}: an SQLite index URL takes "
-                           "only ?busy=SECONDS (not negative)")
+                           "only ?busy=SECONDS (not negative); a '?' of the file's name is written %3F in a "
+                           "file: or sqlite: URL (a plain path takes it as it is)")
     return busy[-1] if busy else None
 
 
