@@ -1,7 +1,7 @@
 """What a Dask worker holds between tasks (#15), and whose it is.
 
     python benchmarks/probe_held.py --paragraphs 250000 [--profile] [--trim] [--out FILE]
-    python benchmarks/probe_held.py --paragraphs 2000000 --read-sign 9 19 19
+    python benchmarks/probe_held.py --paragraphs 2000000 --read-sign 9 19 19 [--where worker] [--trim]
 
 Scans a corpus of bench_dask.py (built there) with the Dask engine on a 2-worker
 ``LocalCluster`` at default settings, its workers started as the engine's own are
@@ -196,56 +196,87 @@ def _report(dask_worker) -> dict:
     return {"rows": probe.rows, "smaps": _smaps(), "pymalloc": _pymalloc(), "dask": _dask_held(dask_worker)}
 
 
-def read_sign_alone(corpus: Path, files: list[int]) -> None:
+def read_sign_alone(corpus: Path, files: list[int], where: str = "main", trim: bool = False) -> None:
     """Run the read-and-sign task on each of ``corpus``'s ``files`` (by position) in turn,
-    in this process, with the task a scan on 2 workers gives it (the bytes of the files
-    before it as ``seen``: its shards' size), and print its shards, the growth of
-    anonymous RSS during it (sampled every 10 ms) and what it leaves behind.  The
-    process runs with the environment Dask's nanny gives a worker
+    with the task a scan on 2 workers gives it (the bytes of the files before it as
+    ``seen``: its shards' size), and print for each what :func:`_measured_read_sign` says.
+    ``where``: ``main``, in this process's main thread; ``thread``, in one long-lived
+    executor thread, as a Dask worker runs its tasks (so in a glibc thread arena, not the
+    main heap); ``worker``, as tasks of a 1-worker ``LocalCluster`` started as the
+    engine's own (:data:`dedup.plan.dask.WORKER_CONFIG`).  ``trim``: ``malloc_trim(0)``
+    after each task.  This process runs with the environment Dask's nanny gives a worker
     (``distributed.nanny.pre-spawn-environ``: ``MALLOC_TRIM_THRESHOLD_`` among them,
     which fixes glibc's mmap threshold): the script re-executes itself with it."""
+    import logging
     import os
-    import tempfile
-    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     import dask
-    import distributed  # noqa: F401  (its configuration defaults)
+    import distributed
 
     environ = {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()}
     if any(os.environ.get(k) != v for k, v in environ.items()):
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **environ})
+    if where == "worker":
+        from dedup.plan.dask import WORKER_CONFIG
+
+        with dask.config.set(WORKER_CONFIG), distributed.LocalCluster(
+                n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR) as cluster:
+            client = cluster.get_client()
+            for k in files:
+                print(client.submit(_measured_read_sign, corpus, k, trim, pure=False).result(), flush=True)
+        return
+    pool = ThreadPoolExecutor(1) if where == "thread" else None
+    for k in files:
+        print(pool.submit(_measured_read_sign, corpus, k, trim).result() if pool
+              else _measured_read_sign(corpus, k, trim), flush=True)
+
+
+def _measured_read_sign(corpus: Path, k: int, trim: bool) -> str:
+    """Run read_sign on ``corpus``'s ``k``-th file in the calling thread (see
+    :func:`read_sign_alone`) and say its shards, the growth of anonymous RSS during it
+    (sampled every 10 ms in another thread), what it leaves behind, and as it ends
+    glibc's heap (every arena) and its free part and Python's allocated blocks."""
+    import tempfile
+    import threading
+
     from dedup.inputs import LocalFile
     from dedup.plan.read import ReadTask, read_sign
     from dedup.plan.scratch import Scratch
     from dedup.readers import ReadOptions
     from dedup.settings import Settings
 
+    libc = _libc()
     shards = sorted(corpus.glob("shard-*.jsonl"))
-    for k in files:
-        path = shards[k]
-        seen = sum(p.stat().st_size for p in shards[:k])
-        task = ReadTask(k, [LocalFile(str(path), path.name, path.stat().st_size, ReadOptions(), str(corpus))],
-                        seen, 2)
-        peak, stop = [0], threading.Event()
+    path = shards[k]
+    seen = sum(p.stat().st_size for p in shards[:k])
+    task = ReadTask(k, [LocalFile(str(path), path.name, path.stat().st_size, ReadOptions(), str(corpus))], seen, 2)
+    peak, stop = [0], threading.Event()
 
-        def sample() -> None:
-            while not stop.is_set():
-                peak[0] = max(peak[0], _anon())
-                stop.wait(0.01)
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _anon())
+            stop.wait(0.01)
 
-        base = _anon()
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        with tempfile.TemporaryDirectory() as folder:
-            cpu = time.process_time()
-            info = read_sign(Scratch(Path(folder)), task, Settings(), None)
-            cpu = time.process_time() - cpu
-        stop.set()
-        sampler.join()
-        print(f"{corpus.name} file {k} ({seen / 1e6:.0f} MB before it): {len(info.shards)} shards of "
-              f"{min(len(i.documents) for i in info.shards):,}-{max(len(i.documents) for i in info.shards):,} "
-              f"documents; anonymous RSS {base / 2**20:.0f} MB at the start, growth {(peak[0] - base) / 2**20:.0f} MB, "
-              f"left {(_anon() - base) / 2**20:+.0f} MB; {cpu:.1f} s CPU")
+    base = _anon()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    with tempfile.TemporaryDirectory() as folder:
+        cpu = time.process_time()
+        info = read_sign(Scratch(Path(folder)), task, Settings(), None)
+        cpu = time.process_time() - cpu
+    stop.set()
+    sampler.join()
+    if trim:
+        libc.malloc_trim(0)
+    glibc = libc.mallinfo2()
+    return (f"{corpus.name} file {k} ({seen / 1e6:.0f} MB before it): {len(info.shards)} shards of "
+            f"{min(len(i.documents) for i in info.shards):,}-{max(len(i.documents) for i in info.shards):,} "
+            f"documents; anonymous RSS {base / 2**20:.0f} MB at the start, growth {(peak[0] - base) / 2**20:.0f} MB "
+            f"(peak {peak[0] / 2**20:.0f}), left {(_anon() - base) / 2**20:+.0f} MB; glibc heap "
+            f"{(glibc.arena + glibc.hblkhd) / 2**20:.0f} MB, free {glibc.fordblks / 2**20:.0f} MB; "
+            f"{sys.getallocatedblocks() / 1000:.0f}k blocks; {cpu:.1f} s CPU")
 
 
 def main() -> None:
@@ -255,13 +286,16 @@ def main() -> None:
     parser.add_argument("--read-sign", type=int, nargs="+", metavar="K",
                         help="instead: run read_sign on the corpus's K-th file (each K in turn) in this "
                              "process, as a worker would (see read_sign_alone)")
+    parser.add_argument("--where", choices=["main", "thread", "worker"], default="main",
+                        help="with --read-sign: in this process's main thread, in one executor thread, "
+                             "or as tasks of a 1-worker LocalCluster (see read_sign_alone)")
     parser.add_argument("--profile", action="store_true",
                         help="start the workers with Dask's statistical profiler on (Dask's default; "
                              "the engine's own cluster turns it off, dedup.plan.dask.WORKER_CONFIG)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.read_sign:
-        read_sign_alone(build(args.paragraphs), args.read_sign)
+        read_sign_alone(build(args.paragraphs), args.read_sign, args.where, args.trim)
         return
     import logging
 

@@ -452,6 +452,51 @@ def test_own_local_cluster_workers_keep_no_profile():
     assert dask.config.get("distributed.worker.profile.enabled") == before
 
 
+_PINNED: list = []  # on a worker: the blocks _fragment keeps
+
+
+def _anonymous_rss() -> tuple[int, int]:
+    """This process's id and anonymous RSS in bytes (/proc/self/status)."""
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("RssAnon:"))
+    return os.getpid(), kb * 1024
+
+
+def _fragment(megabytes: int) -> tuple[int, int]:
+    """A stage that leaves its worker's heap fragmented: ``megabytes`` of 1 KB blocks
+    (malloc'd, not Python's small-object arenas), one in 64 kept alive after it ends,
+    so that glibc cannot return the free pages between them by shrinking its heap.
+    Returns its process id and anonymous RSS as it ends."""
+    blocks = [bytearray(1024) for _ in range(megabytes * 1024)]
+    _PINNED.extend(blocks[::64])
+    del blocks
+    return _anonymous_rss()
+
+
+def _unpin() -> None:
+    _PINNED.clear()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or dask_engine._malloc_trim() is None,
+                    reason="glibc's malloc_trim")
+@pytest.mark.parametrize("how", ["map", "imap"])
+def test_a_worker_returns_the_free_memory_a_task_leaves(cluster, how):
+    """After each task the worker gives glibc's free pages back to the system
+    (dask._trimmed): what a worker held between tasks rose with every task it ran,
+    all of it free heap memory.  A task that frees 63 of the 64 MB it filled leaves its
+    worker within a few MB of its start, not 60 MB above it."""
+    with dask_engine.DaskExecutor(cluster) as executor:
+        try:
+            start = dict(executor.client.run(_anonymous_rss).values())
+            run = executor.map if how == "map" else executor.imap
+            [(pid, during)] = list(run(_fragment, [(64,)]))
+            after = dict(executor.client.run(_anonymous_rss).values())[pid]
+        finally:
+            executor.client.run(_unpin)
+    assert during - start[pid] > 48 * 2**20  # the blocks were there
+    assert after - start[pid] < 16 * 2**20, (start[pid] >> 20, during >> 20, after >> 20)
+
+
 _LOSE_A_WORKER = """
 import os, signal, time
 from dedup.plan import dask as dask_engine
