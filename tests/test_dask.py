@@ -271,6 +271,29 @@ def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):
     assert len(set(runs)) > 5 and len(runs) > len(set(runs)), runs  # many runs, some of several shards
 
 
+def test_a_worker_ends_a_shard_before_it_passes_the_limit(corpus, tmp_path, monkeypatch):
+    """A worker's shards hold at most read.SHARD_CHARS of text (a batch larger than
+    that is a shard of its own): a shard ended only once it reached the limit, so it
+    grew by one more batch of up to 1,024 documents, and the more shards reached the
+    limit the larger the largest -- a worker's peak memory grew with the corpus (#15).
+    Nothing is lost: every document is in a shard."""
+    sign = sys.modules["dedup.plan.sign"]
+    monkeypatch.setattr(sign, "BATCH_DOCUMENTS", 4)
+    monkeypatch.setattr(sign, "BATCH_MAX_DOCUMENTS", 8)
+    monkeypatch.setattr(read, "SHARD_CHARS", 3000)
+    shards = []
+    original = sign.sign_shard
+    monkeypatch.setattr(read, "sign_shard", lambda scratch, task, *rest:
+                        shards.append([batch.chars() for batch in task.batches]) or original(scratch, task, *rest))
+    files = [LocalFile(str(path), path.name, path.stat().st_size, ReadOptions(), str(corpus))
+             for path in sorted(corpus.glob("*.txt"))]
+    done = read.read_sign(Scratch(tmp_path), read.ReadTask(0, files, 10**9, 1), Settings())
+    assert len(shards) > 10
+    assert all(sum(batches) <= 3000 or len(batches) == 1 for batches in shards), shards
+    assert done.files == len(files) and done.errors  # the corpus has an unreadable file
+    assert sum(len(info.documents) for info in done.shards) + len(done.errors) == done.items
+
+
 # -- the Dask engine against the local engine -------------------------------------------------
 
 

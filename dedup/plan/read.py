@@ -52,6 +52,11 @@ RUN_SHARDS = 1 << 16
 #: largest tasks stay the candidate stage's, which its rows bound
 #: (:data:`~dedup.plan.job.ROWS_PER_PARTITION`), whatever the corpus.  At 1M
 #: paragraphs the 5 MB shards made signing the second largest task (benchmarks/README.md).
+#: A shard ends before the batch that would take it past this (``runs(at_most=True)``;
+#: a batch larger than it is a shard of its own): ending *after* it let a shard grow by
+#: one batch of up to 1,024 documents, and the more shards reached the limit the larger
+#: the largest -- a worker's peak at 2M paragraphs, 165 MB of its own memory against
+#: 139 for a shard at the limit (benchmarks/README.md, "Dask engine").
 SHARD_CHARS = 1 << 22
 
 Piece = Union[Document, ReadError, LocalFile, RemoteFile]
@@ -109,7 +114,7 @@ def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
     def limit(seen: int) -> int:
         return min(SHARD_CHARS, shard_limit(task.seen + seen, task.jobs))
 
-    for j, shard in enumerate(runs(signable, Batch.chars, limit)):
+    for j, shard in enumerate(runs(signable, Batch.chars, limit, at_most=True)):
         if j == RUN_SHARDS:
             raise ValueError(f"run {task.run} holds more than {RUN_SHARDS} shards of text: split its files")
         shards.append(sign_shard(scratch, ShardTask(task.run * RUN_SHARDS + j, shard), settings, cache))

@@ -139,15 +139,22 @@ def shard_limit(seen: int, jobs: int) -> int:
     return min(SHARD_MAX_CHARS, max(SHARD_MIN_CHARS, seen // (SHARDS_PER_JOB * jobs)))
 
 
-def runs(items: Iterable[T], size: Callable[[T], int], limit: Callable[[int], int]) -> Iterator[list[T]]:
+def runs(items: Iterable[T], size: Callable[[T], int], limit: Callable[[int], int],
+         at_most: bool = False) -> Iterator[list[T]]:
     """Consecutive ``items`` grouped into runs: a run ends once its ``size`` reaches
     ``limit(size of every item so far)`` (shards of batches; for the Dask engine, runs
-    of files for a worker to read and sign, :mod:`dedup.plan.read`)."""
+    of files for a worker to read and sign, :mod:`dedup.plan.read`).  With ``at_most``
+    a run also ends before an item that would take it past the limit (an item larger
+    than the limit is a run of its own), so no run is larger than the limit but such
+    an item: the Dask engine's shards (:data:`dedup.plan.read.SHARD_CHARS`)."""
     run: list[T] = []
     total = seen = 0
     for item in items:
-        run.append(item)
         n = size(item)
+        if at_most and run and total + n > limit(seen + n):
+            yield run
+            run, total = [], 0
+        run.append(item)
         total, seen = total + n, seen + n
         if total >= limit(seen):
             yield run
