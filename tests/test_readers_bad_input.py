@@ -326,3 +326,25 @@ def test_markdown_inline_markup_past_the_limit_is_read_as_plain_text(mark):
     assert doc.source == "file" and "inline markup characters" in doc.warning, mark
     [doc] = items(b"Some *emphasis*, a [link](https://example.org) and `code` in a paragraph.\n", "ok.md")
     assert doc.source == "extracted-markdown" and not doc.warning and "*" not in doc.text
+
+
+def test_markdown_lines_of_blanks_are_measured_in_linear_time():
+    """Tester's F5 of session 17: the delimiter-row test of ``table_cells`` (run on every
+    .md file before any limit) had two adjacent blank quantifiers, so a line of k blanks
+    tried ~k^2/2 splits: 30 KB of spaces took 16 s, nested list items indented two
+    blanks a level (1,000 of them, 1 MB) > 19 s; 1 MB of blanks would take hours."""
+    import time
+
+    from dedup.readers.markdown import table_cells
+
+    shapes = ["Intro paragraph.\n\n" + " " * 40_000 + "x\n",  # old: ~27 s CPU
+              "".join("  " * i + "- item\n" for i in range(1_000)),
+              "---" + " " * 40_000 + "x\n", "| --- |" + " \t" * 20_000 + "x\n", " " * 1_000_000 + "\n"]
+    for shape in shapes:
+        started = time.process_time()
+        table_cells(shape)
+        assert time.process_time() - started < 1, repr(shape[:20])
+    started = time.process_time()
+    [doc] = items(shapes[0].encode(), "spaces.md")
+    assert doc.text.startswith("Intro paragraph.") and time.process_time() - started < 5
+    assert table_cells("| a | b |\n|  ---  | :-: |\n| 1 | 2 |\n") == 3 * 4  # a table is still counted
