@@ -31,6 +31,7 @@ from dedup.plan import read, spread
 from dedup.plan.items import LevelPlan
 from dedup.plan.local import LocalExecutor
 from dedup.plan.scratch import Scratch, save
+from dedup.plan.trim import malloc_trim
 from dedup.readers import ReadOptions
 from dedup.settings import Settings
 from conftest import FIXTURES
@@ -500,12 +501,12 @@ def _unpin() -> None:
     _PINNED.clear()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux") or dask_engine._malloc_trim() is None,
+@pytest.mark.skipif(not sys.platform.startswith("linux") or malloc_trim() is None,
                     reason="glibc's malloc_trim")
 @pytest.mark.parametrize("how", ["map", "imap"])
 def test_a_worker_returns_the_free_memory_a_task_leaves(cluster, how):
     """After each task the worker gives glibc's free pages back to the system
-    (dask._trimmed): what a worker held between tasks rose with every task it ran,
+    (dedup.plan.trim.trimmed): what a worker held between tasks rose with every task it ran,
     all of it free heap memory.  A task that frees 63 of the 64 MB it filled leaves its
     worker within a few MB of its start, not 60 MB above it."""
     with dask_engine.DaskExecutor(cluster) as executor:

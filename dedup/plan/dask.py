@@ -29,8 +29,8 @@ reaches the main thread at once; the workers unblock them as they start
 (:func:`_quiet_loop`, :func:`dask_setup`).
 
 Each task ends by returning the worker's free heap pages to the system
-(:func:`_trimmed`), so what a worker holds between tasks does not grow with the
-number of tasks it runs.
+(:func:`dedup.plan.trim.trimmed`), so what a worker holds between tasks does not
+grow with the number of tasks it runs.
 
 Groups are made by a partitioned connected-components stage
 (:mod:`dedup.plan.components`) instead of the local engine's union-find in one
@@ -42,8 +42,6 @@ all: :attr:`DaskExecutor.partitioned_link` tells the plan so.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import functools
 import gc
 import logging
 import multiprocessing
@@ -62,6 +60,7 @@ from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from .scratch import PREFIX, Scratch
 from .shield import held_signals, interrupts_stay_in_main_thread
+from .trim import trimmed
 
 #: Seconds to wait for a scheduler given by address before giving up.
 CONNECT_TIMEOUT = 10
@@ -209,7 +208,7 @@ class DaskExecutor:
     def map(self, stage: Callable, tasks: Iterable[tuple]) -> list:
         """``[stage(*task) for task in tasks]``, as Dask tasks; results in task order.
         An error in any task is raised here (the other tasks are cancelled)."""
-        futures = [self.client.submit(_trimmed, stage, *task, key=_stage_key(stage)) for task in tasks]
+        futures = [self.client.submit(trimmed, stage, *task, key=_stage_key(stage)) for task in tasks]
         try:
             if self.progress_bar and futures:
                 from distributed import progress
@@ -388,43 +387,15 @@ def _same_files(files: list[tuple[str, int]]) -> list[bool]:
 
 
 def _stage_key(stage: Callable) -> str:
-    """A new task key named for ``stage`` (not for :func:`_trimmed`): Dask's progress
-    bar, dashboard and task stream group tasks by it (``dask.utils.key_split``)."""
+    """A new task key named for ``stage`` (not for :func:`~dedup.plan.trim.trimmed`):
+    Dask's progress bar, dashboard and task stream group tasks by it
+    (``dask.utils.key_split``)."""
     return f"{stage.__name__}-{uuid.uuid4().hex}"
 
 
 def _apply(stage: Callable, task: tuple):
-    """``stage(*task)`` as :func:`_trimmed` runs it: how :meth:`DaskExecutor.imap` runs
-    a task whose arguments it scattered as one piece of data."""
-    return _trimmed(stage, *task)
+    """``stage(*task)`` as :func:`~dedup.plan.trim.trimmed` runs it: how
+    :meth:`DaskExecutor.imap` runs a task whose arguments it scattered as one piece
+    of data."""
+    return trimmed(stage, *task)
 
-
-def _trimmed(stage: Callable, *task):
-    """``stage(*task)`` on a worker, then the worker's free heap memory back to the
-    system (glibc's ``malloc_trim(0)``; nothing where the C library is not glibc),
-    however the stage ends.
-
-    Why: glibc keeps the free pages between blocks still in use (it returns only a
-    heap's top), so what a worker held between tasks rose ~2 MB with each read-and-sign
-    task, all of it glibc's free memory -- with the tasks per worker, so with the corpus
-    (``benchmarks/README.md``, "Dask engine").  Dask documents this call as the remedy for
-    memory "not released back to the OS" ("Worker Memory Management")."""
-    try:
-        return stage(*task)
-    finally:
-        trim = _malloc_trim()
-        if trim is not None:
-            trim(0)
-
-
-@functools.lru_cache(maxsize=1)
-def _malloc_trim() -> Optional[Callable[[int], int]]:
-    """glibc's ``malloc_trim``, or ``None`` where the C library has none (musl, macOS,
-    Windows); looked up once per process."""
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim

@@ -55,8 +55,8 @@ RUN_SHARDS = 1 << 16
 #: A shard ends before the batch that would take it past this (``runs(at_most=True)``;
 #: a batch larger than it is a shard of its own): ending *after* it let a shard grow by
 #: one batch of up to 1,024 documents, and the more shards reached the limit the larger
-#: the largest -- a worker's peak at 2M paragraphs, 165 MB of its own memory against
-#: 139 for a shard at the limit (benchmarks/README.md, "Dask engine").
+#: the largest -- a worker's peak at 2M paragraphs, 165 MB of its own memory, 131-135
+#: now for the same tasks (benchmarks/README.md, "Dask engine", session 17).
 SHARD_CHARS = 1 << 22
 
 Piece = Union[Document, ReadError, LocalFile, RemoteFile]
