@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import sqlite3
@@ -284,12 +285,8 @@ def test_an_index_of_a_newer_format_says_upgrade_dedup(built):
             Index.open(path, readonly=readonly)
 
 
-@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"])
-def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
-    path, texts = built
-    probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
-    with Index.open(path) as idx:
-        before = idx.check(probe)
+def _as_older(path, version: str) -> None:
+    """Turn the index file ``path`` into one as format ``version`` wrote it."""
     with closing(sqlite3.connect(path)) as conn, conn:
         if version in ("1", "2", "3"):  # no heirs and no id meta rows yet
             conn.execute("DROP TABLE heirs")
@@ -319,6 +316,15 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
             for level in ("paragraph", "document"):
                 conn.execute(f"CREATE TABLE {level}_{kind} (a INTEGER PRIMARY KEY, b BLOB)")
         conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (version,))
+
+
+@pytest.mark.parametrize("version", ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"])
+def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
+    path, texts = built
+    probe = texts[1].split("\n\n")[2] + "\n\n" + article(rng, 2)
+    with Index.open(path) as idx:
+        before = idx.check(probe)
+    _as_older(path, version)
     with pytest.raises(IndexReadOnly, match=f"format version {version} needs a one-time upgrade"):
         Index.open(path, readonly=True)
     with Index.open(path) as idx:
@@ -333,3 +339,27 @@ def test_an_older_index_is_upgraded_when_opened_writable(built, rng, version):
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert tables == {"meta", "documents", "paragraphs", "heirs", "tallies", "counts"}
     assert integrity(path) == "ok"
+
+
+def test_check_judges_a_changed_text_under_an_id_stored_without_a_digest(built, tmp_path):
+    """Review R8 (session 17): rows added before digests were kept have none (NULL), and
+    ``dedup check`` took every such id for "already indexed" whatever its text now."""
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    path, texts = built
+    _as_older(path, "6")  # no digest column: the upgrade adds it, NULL for these rows
+    Index.open(path).close()
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT count(*) FROM documents WHERE digest IS NULL").fetchone() == (3,)
+    for name, text in (("same", texts[0]), ("changed", texts[0] + "\n\nA closing paragraph on the harbour bridge.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a0").write_text(text)  # the stored id a0
+        res = CliRunner().invoke(main, ["check", str(tmp_path / name / "a0"), "--db", str(path),
+                                        "--base", str(tmp_path / name), "--format", "json"], catch_exceptions=False)
+        [verdict] = json.loads(res.stdout)["verdicts"]
+        if name == "same":
+            assert res.exit_code == 0 and verdict["verdict"] == "already indexed"
+        else:  # judged: a duplicate of its own old version, not skipped
+            assert res.exit_code == 1 and verdict["verdict"] == "duplicate" and verdict["matches"][0]["id"] == "a0"

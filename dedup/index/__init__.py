@@ -313,12 +313,16 @@ class Index:
     def holds(self, items: Sequence[Mapping[str, Any]], *, texts: bool = False) -> list[bool]:
         """For each item (a mapping with ``id``, and ``text`` when ``texts``): whether
         the index stores that id (with ``texts``: added with that very text, as given
-        -- what an add of it would call "already indexed").  One look-up for all."""
+        -- what an add of it would call "already indexed"; a row stored before digests
+        were kept has its text compared, as an add does).  One look-up for all."""
         with self._store.transaction(write=False):
             stored = self._store.digests([item["id"] for item in items])
         if not texts:
             return [item["id"] in stored for item in items]
-        return [item["id"] in stored and stored[item["id"]] in (None, digest(item["text"])) for item in items]
+        for doc_id in {item["id"] for item in items if item["id"] in stored and stored[item["id"]] is None}:
+            old = self._store.get(doc_id)  # (review R8: such an id held whatever text came)
+            stored[doc_id] = digest(old.text) if old is not None else None
+        return [item["id"] in stored and stored[item["id"]] == digest(item["text"]) for item in items]
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         """The stored text, paragraph spans and metadata of ``doc_id`` (or ``None``)."""
