@@ -15,7 +15,8 @@ algorithm") used as the candidate step of LSH:
    :data:`STAR_ROUNDS` centres, or until no member is open;
 3. each member still open is then judged against every other member -- *settled* --
    when that is at most :data:`OPEN_PAIRS` pairs; else they are left *unsettled*
-   (compared with the centres only; counted, and the scan warns).
+   (compared with the centres only; counted, and the scan warns past 1 % of a
+   level's keys, :data:`dedup.plan.job.UNSETTLED_SHARE`).
 
 Which judged pairs become candidates: a pair with an open member when its estimate is
 *plausible* (at or above the verification's floor, so verification would read it); a
@@ -44,7 +45,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from .segments import offsets_from_counts, ranges
+from .segments import offsets_from_counts, ranges, sorted_unique
 
 #: Centres a crowded bucket gets at most: a member is judged against at most this many
 #: in the rounds, so a crowded row costs at most 8 estimates there -- the 7.5 pairs a
@@ -84,7 +85,10 @@ class Judge(Protocol):
     """Judges pairs of items ``(a[i], b[i])`` (int64 arrays of one length): returns
     ``(near, plausible)``, one bool each per pair -- ``near``: surely at the threshold;
     ``plausible``: verification would not drop the pair unread (its estimate floor).
-    ``near`` implies ``plausible``."""
+    ``near`` implies ``plausible``.  ``among(items)`` (sorted, distinct) is called
+    first with every item the pairs asked next will hold."""
+
+    def among(self, items: np.ndarray) -> None: ...
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -96,6 +100,8 @@ def star_pairs(members: np.ndarray, lens: np.ndarray, judge: Optional[Judge]) ->
     how many members are left unsettled.  Without a judge no member is closed and none
     settled: the first :data:`STAR_ROUNDS` members are centres, paired with every other."""
     out = []
+    if judge is not None:
+        judge.among(sorted_unique(members))
     cluster = np.full(len(members), -1, np.int64)  # the centre a member is closed to (a centre: itself)
     done = np.iinfo(np.int64).max
     for _ in range(STAR_ROUNDS):

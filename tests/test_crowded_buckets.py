@@ -86,6 +86,9 @@ class Labels:
     def __init__(self, label):
         self.label, self.asked = np.asarray(label), 0
 
+    def among(self, items):
+        assert np.isin(np.arange(len(self.label)), items).all()  # every member of the bucket
+
     def __call__(self, a, b):
         self.asked += len(a)
         same = (self.label[a] == self.label[b]) & (self.label[a] >= 0)

@@ -19,6 +19,7 @@ buckets it met (:class:`dedup.crowded.Crowding`, what the scan warns of).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -82,45 +83,56 @@ def near_above(threshold: float, num_perm: int) -> float:
 
 class _Judge:
     """The :class:`dedup.crowded.Judge` of this level's crowded buckets, from the
-    items' MinHash estimates (signatures read ``ITEMS // 2`` pairs at a time, ~55 MB):
-    near at :func:`near_above` the level's threshold, plausible at the verification's
-    own floor (:func:`pair_floor`), so a pair it drops is one that verification would
-    drop unread."""
+    items' MinHash estimates: near at :func:`near_above` the level's threshold,
+    plausible at the verification's own floor (:func:`pair_floor`), so a pair it drops
+    is one that verification would drop unread.  Signatures (and set sizes) are read
+    once for all the items of the buckets being paired (:meth:`among`) when there are
+    at most :data:`ITEMS` of them (~55 MB), else ``ITEMS // 2`` pairs at a time."""
 
     def __init__(self, plan: LevelPlan) -> None:
         self.plan = plan
         self.at_least = near_above(plan.threshold, plan.settings.num_perm)
+        self.held: Optional[tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]] = None
+
+    def among(self, items: np.ndarray) -> None:
+        self.held = None
+        if len(items) <= ITEMS:
+            self.held = (items, self.plan.rows(items, "sigs"), self._sizes(items))
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # A pair comes back in many buckets (a centre is the smallest member of most
-        # of the buckets it is in): each distinct pair is estimated once, and each
-        # involved item's signature read once when there are at most ITEMS of them.
+        # of the buckets it is in): each distinct pair is estimated once.
         code, which = sorted_unique(np.minimum(a, b) * self.plan.items + np.maximum(a, b), return_inverse=True)
         pairs = np.stack(np.divmod(code, self.plan.items), axis=1)
-        whole = sorted_unique(pairs)
-        step = len(code) if len(whole) <= ITEMS else max(ITEMS // 2, 1)
         near, plausible = np.empty(len(code), bool), np.empty(len(code), bool)
+        step = len(code) if self.held is not None else max(ITEMS // 2, 1)
         for lo in range(0, len(code), max(step, 1)):
             hi = min(lo + step, len(code))
-            involved = whole if step == len(code) else sorted_unique(pairs[lo:hi])
+            if self.held is not None:
+                involved, sigs, sizes = self.held
+            else:
+                involved = sorted_unique(pairs[lo:hi])
+                sigs, sizes = self.plan.rows(involved, "sigs"), self._sizes(involved)
             side_a, side_b = _positions(involved, pairs[lo:hi], self.plan.items).T
-            est = estimate_pairs(self.plan.rows(involved, "sigs"), side_a, side_b)
+            est = estimate_pairs(sigs, side_a, side_b)
             near[lo:hi] = est >= self.at_least
-            plausible[lo:hi] = est >= pair_floor(self.plan, involved, side_a, side_b)
+            plausible[lo:hi] = est >= pair_floor(self.plan, sizes, side_a, side_b)
         return near[which], plausible[which]
 
+    def _sizes(self, items: np.ndarray) -> Optional[np.ndarray]:
+        return np.maximum(self.plan.rows(items, "sizes"), 1) if self.plan.settings.containment else None
 
-def pair_floor(plan: LevelPlan, involved: np.ndarray, side_a: np.ndarray, side_b: np.ndarray):
-    """The MinHash estimate floor of pairs ``(involved[side_a], involved[side_b])``
-    (``involved``: sorted item numbers) under which verification drops a pair unread
-    (:mod:`dedup.plan.verify`, :func:`dedup.minhash.floor`): at the level's threshold,
-    or with containment on at the lowest Jaccard a pair of their set sizes contained at
-    the containment threshold can have, if that is lower and their size ratio is
-    searched (:func:`dedup.containment.lowest_jaccard`, the index's floor too; a scalar
-    or one per pair)."""
+def pair_floor(plan: LevelPlan, sizes: Optional[np.ndarray], side_a: np.ndarray, side_b: np.ndarray):
+    """The MinHash estimate floor of pairs ``(side_a, side_b)`` (rows of ``sizes``:
+    their items' set sizes, at least 1; None with containment off) under which
+    verification drops a pair unread (:mod:`dedup.plan.verify`,
+    :func:`dedup.minhash.floor`): at the level's threshold, or with containment on at
+    the lowest Jaccard a pair of their set sizes contained at the containment threshold
+    can have, if that is lower and their size ratio is searched
+    (:func:`dedup.containment.lowest_jaccard`, the index's floor too; a scalar or one
+    per pair)."""
     if not plan.settings.containment:
         return floor(plan.threshold, plan.settings.num_perm)
-    sizes = np.maximum(plan.rows(involved, "sizes"), 1)
     lowest = containment.lowest_jaccard(plan.threshold, plan.settings.containment, sizes[side_a], sizes[side_b])
     return floor(lowest, plan.settings.num_perm)
 

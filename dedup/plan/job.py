@@ -330,15 +330,22 @@ def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Pr
         path.unlink()
 
 
+#: Share of a level's band keys left unsettled in crowded buckets
+#: (:class:`~dedup.crowded.Crowding`) above which the scan warns.  Real prose leaves a
+#: few (the eval-dev sets none; the 19 MB benchmark base of manuals and man pages
+#: 0.3 % of its paragraph keys, short repeated lines); masses of very short texts over
+#: a small vocabulary leave far more (40,000 one-liners of 8 one-letter words: 7 %).
+UNSETTLED_SHARE = 0.01
+
+
 def _warn_crowded(plan: LevelPlan, crowding: Crowding, rows: int) -> None:
     """Warn when crowded buckets (of more than ``plan.star_above`` items, else
-    :data:`dedup.lsh.MAX_BUCKET_PAIRS`) left members *unsettled*: compared with their
-    bucket's :data:`~dedup.lsh.STAR_ROUNDS` centres only (:func:`dedup.lsh.bucket_pairs`),
-    so a pair of them that meets in no other bucket is not found.  Prose settles every
-    crowded bucket (the eval-dev sets); masses of very short texts over a small
-    vocabulary do not (benchmarks/README.md).  ``rows``: the level's band keys."""
+    :data:`dedup.lsh.MAX_BUCKET_PAIRS`) left more than :data:`UNSETTLED_SHARE` of the
+    level's ``rows`` band keys *unsettled*: compared with their bucket's
+    :data:`~dedup.crowded.STAR_ROUNDS` centres only (:mod:`dedup.crowded`), so a pair of
+    them that meets in no other bucket is not found."""
     level = plan.level
-    if crowding.unsettled:
+    if rows and crowding.unsettled > UNSETTLED_SHARE * rows:
         above = lsh.MAX_BUCKET_PAIRS if plan.star_above is None else plan.star_above
         warnings.warn(
             f"{level}s: {crowding.unsettled:,} of the {rows:,} LSH band keys fell in crowded buckets (more than "

@@ -67,7 +67,8 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         sigs = plan.rows(involved, "sigs")
         est = estimate_pairs(sigs, side_a, side_b)
         del sigs
-        plausible = est >= pair_floor(plan, involved, side_a, side_b)
+        sizes = np.maximum(plan.rows(involved, "sizes"), 1) if s.containment else None
+        plausible = est >= pair_floor(plan, sizes, side_a, side_b)
         a, b, est, position = a[plausible], b[plausible], est[plausible], position[plausible]
         if not len(a):
             continue
