@@ -111,7 +111,8 @@ def star_pairs(members: np.ndarray, lens: np.ndarray, judge: Optional[Judge]) ->
         if judge is None:
             out.append(np.stack([centre_of[spoke], members[spoke]], axis=1))
         else:
-            pairs, near = _judged(centre_of[spoke], members[spoke], cluster[spoke], judge)
+            bucket = np.repeat(np.arange(len(lens)), lens)
+            pairs, near = _judged(bucket[spoke], centre_of[spoke], members[spoke], cluster[spoke], judge)
             out.append(pairs)
             closing = np.flatnonzero(spoke)[near & (cluster[spoke] < 0)]
             cluster[closing] = centre_of[closing]
@@ -150,19 +151,24 @@ def _settled(members: np.ndarray, cluster: np.ndarray, lens: np.ndarray, judge: 
     right = ranges(starts[bucket[mine]], lens[bucket[mine]])
     asked = (left != right) & ~((cluster[right] < 0) & (right < left))
     left, right = left[asked], right[asked]
-    return _judged(members[left], members[right], cluster[right], judge)[0]
+    return _judged(bucket[left], members[left], members[right], cluster[right], judge)[0]
 
 
-def _judged(a: np.ndarray, b: np.ndarray, cluster: np.ndarray, judge: Judge) -> tuple[np.ndarray, np.ndarray]:
-    """The candidates among pairs ``(a, b)``, ``b`` closed into ``cluster`` (-1:
-    open), as the module doc says, and which pairs are near."""
+def _judged(bucket: np.ndarray, a: np.ndarray, b: np.ndarray, cluster: np.ndarray, judge: Judge
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """The candidates among pairs ``(a, b)`` of buckets ``bucket``, ``b`` closed into
+    ``cluster`` (-1: open), as the module doc says, and which pairs are near.  Each
+    decision is the bucket's own and picks pairs by item number, never by position: the
+    same candidates however the rows are ordered or the buckets are batched (so for any
+    number of partitions and splits)."""
     near, plausible = judge(a, b)
     take = plausible & (cluster < 0)
     closed = np.flatnonzero(cluster >= 0)
     if len(closed):
-        # Per (a, cluster): the first near pair, or else every plausible one.
-        order = closed[np.lexsort((~near[closed], cluster[closed], a[closed]))]
-        first = np.r_[True, (a[order][1:] != a[order][:-1]) | (cluster[order][1:] != cluster[order][:-1])]
+        # Per (bucket, a, cluster): the near pair of the smallest b, or else every plausible one.
+        order = closed[np.lexsort((b[closed], ~near[closed], cluster[closed], a[closed], bucket[closed]))]
+        first = np.r_[True, (a[order][1:] != a[order][:-1]) | (cluster[order][1:] != cluster[order][:-1])
+                      | (bucket[order][1:] != bucket[order][:-1])]
         group = np.cumsum(first) - 1
         linked = near[order][first][group]  # the group has a near pair (sorted first)
         take[order] = np.where(linked, first, plausible[order])

@@ -139,8 +139,8 @@ def bucket_pairs(keys: np.ndarray, items: np.ndarray, crowding: Optional[list[Cr
     if len(keys) < 2:
         return np.zeros((0, 2), dtype=np.int64)
     n = int(items.max()) + 1
-    # Members of a run are only paired with each other, and a star's centre is chosen
-    # by item number, so the order inside a run never matters.
+    # Members of a run are only paired with each other, and a crowded run's pairs are
+    # chosen by item number (dedup.crowded), so the order inside a run never matters.
     sorted_keys, order = _grouped(np.asarray(keys, dtype=np.uint64))
     members = items[order]
     run_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])

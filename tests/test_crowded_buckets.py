@@ -131,3 +131,30 @@ def test_a_bucket_too_large_to_settle_is_warned_of(one_bucket, rng, monkeypatch)
     monkeypatch.setattr(crowded, "OPEN_PAIRS", 100)
     with pytest.warns(UserWarning, match=r"paragraphs: 1,078 of the 1,470 LSH band keys fell in crowded buckets"):
         scan_documents(clustered(rng, 0, 0, 30), levels=("paragraph",))
+
+
+class Hashed:
+    """A judge that decides each pair by a hash of its two items, whatever their order."""
+
+    def among(self, items):
+        pass
+
+    def __call__(self, a, b):
+        h = (np.minimum(a, b) * 1_000_003 + np.maximum(a, b)) * 2654435761 % 2**32
+        return h % 5 == 0, h % 5 <= 1
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crowded_pairs_do_not_depend_on_row_order_or_on_which_buckets_are_paired_together(seed):
+    # Review R7: the first near pair of a member with a cluster was picked by position,
+    # and clusters of different buckets paired in one call were merged.
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(0, 4, 600).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)  # four buckets of ~150
+    items = rng.permutation(5000)[:600]
+    whole = {tuple(p) for p in bucket_pairs(keys, items, judge=Hashed()).tolist()}
+    shuffled = rng.permutation(600)
+    assert {tuple(p) for p in bucket_pairs(keys[shuffled], items[shuffled], judge=Hashed()).tolist()} == whole
+    apart = set()
+    for key in np.unique(keys):
+        apart |= {tuple(p) for p in bucket_pairs(keys[keys == key], items[keys == key], judge=Hashed()).tolist()}
+    assert apart == whole
