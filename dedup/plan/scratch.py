@@ -210,14 +210,16 @@ class PartFile:
         self.path, self.dtype = path.with_name(path.name + ".part"), np.dtype(dtype)
         self.values = 0
 
-    def append(self, array: np.ndarray) -> None:
-        """Append ``array``'s values (of this file's dtype)."""
+    def append(self, *arrays: np.ndarray) -> None:
+        """Append each of ``arrays``' values (of this file's dtype) in order, the file
+        opened once."""
         if self.values == 0:  # a fresh file, whatever a task run before left
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.unlink(missing_ok=True)
         with open(self.path, "ab") as out:
-            out.write(memoryview(np.ascontiguousarray(array, dtype=self.dtype).reshape(-1)).cast("B"))
-        self.values += array.size
+            for array in arrays:
+                out.write(memoryview(np.ascontiguousarray(array, dtype=self.dtype).reshape(-1)).cast("B"))
+                self.values += array.size
 
     def slices(self, spans: Iterable[tuple[int, int]]) -> Iterator[np.ndarray]:
         """The values of each ``(start, count)`` span, one array at a time."""

@@ -61,9 +61,7 @@ class ShardAppender:
 
     def _spill(self) -> None:
         for name, arrays in self._held.items():
-            part = self._spilled.setdefault(name, PartFile(self.path(name), self._shape[name][0]))
-            for array in arrays:
-                part.append(array)
+            self._spilled.setdefault(name, PartFile(self.path(name), self._shape[name][0])).append(*arrays)
         self._held = {name: [] for name in self._held}
         self._bytes = 0
 
