@@ -153,7 +153,7 @@ def install(inline: bool) -> None:
         sign: {"item_arrays": "write items", "utf8_sizes": "utf8 sizes", "sign_documents": "sign: batch (rest)"},
         candidates: {"_plausible": "candidates: containment prefilter", "bucket_pairs": "candidates: band buckets"},
         candidates.containment: {"bucket_pairs": "candidates: containment buckets"},
-        verify: {"estimate": "verify: estimate", "score_pairs": "verify: scores",
+        verify: {"estimate_pairs": "verify: estimate", "score_pairs": "verify: scores",
                  "range_codes": "verify: read candidates", "sorted_unique": "verify: sorted_unique",
                  "SetTable": "verify: set table", "published_groups": "verify: joined"},
         link: {"merge": "link: union-find", "assemble": "link: assemble"},
