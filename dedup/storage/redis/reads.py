@@ -129,7 +129,7 @@ class Reads:
 
     @_guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = sorted_unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("p", ids)]
         blobs = self._paragraph_records(ids)
         have = np.array([b is not None for b in blobs], dtype=bool)
@@ -140,7 +140,7 @@ class Reads:
     def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Banded rows' signatures from this worker's copy of the bucket log (no server
         call); the others' (exact copies, not in the buckets) from their records."""
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = sorted_unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("p", ids)]
         held, signatures = self._cache.levels["p"].signatures(ids)
         if held.all():
@@ -182,7 +182,7 @@ class Reads:
 
     @_guarded("read")
     def documents(self, ids: np.ndarray) -> DocumentRows:
-        ids = np.unique(np.asarray(ids, dtype=np.int64))
+        ids = sorted_unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("d", ids)]
         blobs = self._records("d:", ids)
         keep = [i for i, b in enumerate(blobs) if b is not None]

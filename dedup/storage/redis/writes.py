@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from ...segments import SetTable, first_unique, offsets_from_counts, take_sets
+from ...segments import SetTable, offsets_from_counts, take_sets
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError, document_id_keys
 from ..rowcheck import damaged
@@ -281,7 +281,7 @@ class Writes:
         documents (the counts then run a batch ahead: boilerplate is recognised a
         little sooner).  After :meth:`tally_first` of the same batch, it only ends that
         batch's hiding of them."""
-        unique, _, counts = first_unique(np.asarray(keys, dtype=np.uint64))
+        unique, counts = _counted(keys)
         if self._ahead is not None:
             first, self._ahead = self._ahead, None
             if first[2] != documents or not np.array_equal(first[0], unique) or not np.array_equal(first[1], counts):
@@ -308,6 +308,13 @@ class Writes:
         :meth:`tally`, :meth:`tallies` answers without them (:meth:`_ahead_of`)."""
         if self._token is None or self._ahead is not None:
             raise StorageError(f"{self.path}: tally_first outside a write transaction, or twice in one batch")
-        unique, _, counts = first_unique(np.asarray(keys, dtype=np.uint64))
+        unique, counts = _counted(keys)
         self._add_tallies(unique, counts, documents)
         self._ahead = (unique, counts, int(documents))
+
+
+def _counted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct ``keys`` (uint64) and how many times each occurs.  (numpy
+    2.4's ``np.unique`` with ``return_counts`` sorts: 6 ms for 200k keys, where the
+    stable sort of :func:`~dedup.segments.first_unique` took 29 ms.)"""
+    return np.unique(np.asarray(keys, dtype=np.uint64), return_counts=True)
