@@ -13,7 +13,10 @@ Line breaks are every one Unicode recommends recognizing (UAX #14 / Unicode chap
 5.8, "Newline Guidelines"): LF, CRLF, CR alone (old Mac files), NEL (U+0085), LINE
 SEPARATOR (U+2028); a PARAGRAPH SEPARATOR (U+2029, word processors and some CMS
 exports) ends a paragraph by itself, like a blank line.  CRLF is one break, never an
-empty line.  Text is never rewritten before it is cut, so spans index the original.
+empty line.  Vertical tab and form feed, which UAX #14 also counts as breaks, are
+whitespace inside a line here (tester F7 of session 17: the README says so; treating
+them as breaks would change the paragraphs of texts already indexed).  Text is never
+rewritten before it is cut, so spans index the original.
 """
 
 from __future__ import annotations
