@@ -55,13 +55,16 @@ def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]
     """(member, kept member, pair) for each member of a group, in order, that is itself a
     near-duplicate (a verified pair at the threshold, or the same exact text) of a member
     kept before it; the others are kept.  A group is transitive (A~B, B~C) but C may share
-    nothing with A: it is only left out for a copy of it that stays."""
+    nothing with A: it is only left out for a copy of it that stays.  An exact copy is
+    paired only with the first occurrence of its text (``same``), so a member's pairs are
+    looked up for that first occurrence too: the copy of a dropped rewrite is dropped with it."""
     kept: list = []
     for m in members:
+        text = same.get(m.key(), m.key())
         for k in kept:
-            pair = links.get((k.key(), m.key()))
-            exact = same.get(k.key(), k.key()) == same.get(m.key(), m.key())
-            if exact or (pair is not None and pair.relation == "near-duplicate"):
+            first = same.get(k.key(), k.key())
+            pair = links.get((k.key(), m.key())) or links.get((first, text))
+            if first == text or (pair is not None and pair.relation == "near-duplicate"):
                 yield m, k, pair
                 break
         else:
