@@ -192,6 +192,20 @@ def test_an_exact_copy_of_a_dropped_rewrite_is_dropped_with_it(tmp_path):
         assert not dedup.scan(dest).pairs
 
 
+def test_a_scan_of_the_cleaned_folder_leaves_the_manifest_out(tmp_path, monkeypatch):
+    # tester's F15 / new user's N29 of session 17: the manifest was read as a JSON input
+    # ("expected a JSON array of records, found an object"), one error in every scan of
+    # a cleaned copy; it is recorded as a file dedup wrote, as -o reports are.
+    monkeypatch.setenv("DEDUP_CACHE_DIR", str(tmp_path / "cache"))
+    dest = tmp_path / "clean"
+    assert run("clean", FIXTURES, dest, "-q").exit_code == 0
+    result = run("scan", dest, "--format", "json", "--no-cache")
+    report = json.loads(result.stdout)
+    assert report["errors"] == [] and result.exit_code == 1  # the paragraphs repeated in the kept documents
+    assert report["summary"]["documents"] == len(report["documents"]) > 0
+    assert not any(d["path"].endswith("dedup-clean.json") for d in report["documents"])
+
+
 def test_the_manifest_gets_the_umask_s_mode_like_any_written_file(tmp_path):
     dest = tmp_path / "clean"
     old = os.umask(0o022)

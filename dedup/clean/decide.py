@@ -29,8 +29,8 @@ def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
             continue
         for m, keeper, pair in copies(g.members, links, same):
             plan.drop[m.path] = {"reason": "duplicate document", "duplicate_of": keeper.path,
-                                 "similarity": round(pair.similarity, 4) if pair else None,
-                                 "exact": pair.exact if pair else None}
+                                 "similarity": round(pair.similarity, 4) if pair else 1.0,
+                                 "exact": pair.exact if pair else True}  # no pair: the same text
     if not strip_paragraphs:
         return plan
     paragraphs = {d.path: d.paragraphs for d in result.documents}
@@ -42,7 +42,7 @@ def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
             plan.strip.setdefault(m.path, []).append({
                 "paragraph": m.paragraph, "start": m.start, "end": m.end,
                 "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
-                "similarity": round(pair.similarity, 4) if pair else None})
+                "similarity": round(pair.similarity, 4) if pair else 1.0})  # no pair: the same text
     for path, cut in list(plan.strip.items()):
         cut.sort(key=lambda c: c["paragraph"])
         if len(cut) >= paragraphs.get(path, 0):
@@ -52,7 +52,7 @@ def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
 
 
 def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> Iterator[tuple]:
-    """(member, kept member, pair) for each member of a group, in order, that is itself a
+    """(member, kept member, pair or None when it is the same text) for each member of a group, in order, that is itself a
     near-duplicate (a verified pair at the threshold, or the same exact text) of a member
     kept before it; the others are kept.  A group is transitive (A~B, B~C) but C may share
     nothing with A: it is only left out for a copy of it that stays.  An exact copy is
