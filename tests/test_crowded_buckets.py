@@ -125,6 +125,15 @@ def test_a_cluster_closes_around_one_centre_in_linear_work():
     assert judge.asked == 4999
 
 
+@pytest.mark.parametrize("threshold, num_perm", [(0.9, 128), (0.95, 256), (1.0, 128), (0.3, 128)])
+def test_identical_signatures_are_near_at_any_threshold(threshold, num_perm):
+    # The near level was threshold + 4 sigma, past 1.0 from 0.9 at 128 permutations
+    # (review B of session 17): no estimate reached it, so no member of a crowded
+    # bucket was ever closed around a centre, not even an identical one.
+    near = dedup.plan.candidates.near_above(threshold, num_perm)
+    assert threshold <= near <= 1.0
+
+
 def test_a_bucket_too_large_to_settle_is_warned_of(one_bucket, rng, monkeypatch):
     # Thirty unrelated texts in one bucket: 22 are open after 8 centres; with room to
     # judge fewer of their pairs, they stay unsettled and the scan says how many keys.

@@ -77,8 +77,10 @@ def near_above(threshold: float, num_perm: int) -> float:
     (a crowded bucket's member is then closed around its centre, :mod:`dedup.crowded`): :data:`~dedup.minhash.PREFILTER_SIGMAS` standard
     errors above it, the mirror of the verification's floor
     (:func:`dedup.minhash.floor`), so a pair whose true Jaccard is under the threshold
-    reaches it with probability ~3e-5 (the normal tail at 4 sigma)."""
-    return threshold + PREFILTER_SIGMAS * float(np.sqrt(threshold * (1 - threshold) / num_perm))
+    reaches it with probability ~3e-5 (the normal tail at 4 sigma).  At most 1.0: near a
+    high threshold (0.9 at 128 permutations) the margin passes 1, which no estimate
+    reaches, so only identical signatures are then near (the others are settled)."""
+    return min(1.0, threshold + PREFILTER_SIGMAS * float(np.sqrt(threshold * (1 - threshold) / num_perm)))
 
 
 class _Judge:
