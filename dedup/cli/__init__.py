@@ -40,7 +40,6 @@ from .output import (  # noqa: F401 (the commands import these from here)
     format_from_output,
     library_warning,
     library_warnings,
-    refuse_input,
     report_and_inputs,
     report_options,
 )

@@ -38,7 +38,7 @@ from ..sketch import SKETCH_MISS, sketch_floor
 from ..storage import BUSY_TIMEOUT, Compacting, Leased, Maintained, Storage, StoredDocument, open_storage
 from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
-from .items import BadDocument, Input, Item, digest, input_of, raised
+from .items import BadDocument, Input, Item, digest, input_of, raised, stored_digest
 from .run import Prepared, decide, prepare
 from .settle import Adder, Settling
 from .signing import DERIVE
@@ -317,11 +317,10 @@ class Index:
         were kept has its text compared, as an add does).  One look-up for all."""
         with self._store.transaction(write=False):
             stored = self._store.digests([item["id"] for item in items])
-        if not texts:
-            return [item["id"] in stored for item in items]
-        for doc_id in {item["id"] for item in items if item["id"] in stored and stored[item["id"]] is None}:
-            old = self._store.get(doc_id)  # (review R8: such an id held whatever text came)
-            stored[doc_id] = digest(old.text) if old is not None else None
+            if not texts:
+                return [item["id"] in stored for item in items]
+            for doc_id in {item["id"] for item in items if item["id"] in stored and stored[item["id"]] is None}:
+                stored[doc_id] = stored_digest(self._store, doc_id, None)  # (review R8)
         return [item["id"] in stored and stored[item["id"]] == digest(item["text"]) for item in items]
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:

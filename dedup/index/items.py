@@ -90,6 +90,16 @@ def digest(text: str) -> str:
     return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
 
 
+def stored_digest(store: Any, doc_id: str, known: Optional[str]) -> Optional[str]:
+    """The digest of what ``store`` holds under ``doc_id``: ``known`` (the digest it
+    keeps), else -- a row stored before digests were kept -- that of its stored text
+    (``None`` when there is none); the add and the check ask it alike."""
+    if known is not None:
+        return known
+    old = store.get(doc_id)
+    return digest(old.text) if old is not None else None
+
+
 def raised(verdict: Verdict) -> Verdict:
     """``verdict``, or :class:`BadDocument` when it carries an error."""
     if verdict.error:

@@ -20,7 +20,7 @@ from ..verdict import Policy, Verdict, already_indexed
 from . import judge as judging
 from .batch import earlier_related
 from .documents import exact_copies
-from .items import Input, auto_id, digest, name_of, problem
+from .items import Input, auto_id, digest, name_of, problem, stored_digest
 from .query import look_up
 from .signing import Executor, Signed, banded, new_document, sign
 from .tallies import copied_before, first_judged, judged_texts, tallied, text_keys
@@ -247,9 +247,7 @@ def _stored_again(store: Storage, doc_id: str, text: str, stored: Optional[str],
     when it differs -- or, when the policy says ``replace``, ``None`` after removing
     the old version (the caller then judges and stores the new one in its place, in
     the same transaction)."""
-    if stored is None:
-        old = store.get(doc_id)
-        stored = digest(old.text) if old is not None else None
+    stored = stored_digest(store, doc_id, stored)
     if stored == digest(text):
         return already_indexed(doc_id, text, policy)
     if not policy.replace:
