@@ -19,8 +19,8 @@ from .plan.job import run_scan
 from .plan.local import LocalExecutor
 from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
-from .inputs import Input, list_inputs
-from .readers import STDIN_ARG, Document, ReadError, ReadOptions
+from .inputs import Input, Stdin, list_inputs
+from .readers import STDIN_ARG, STDIN_NAME, Document, ReadError, ReadOptions
 from .remote import expand, is_remote
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
@@ -59,8 +59,7 @@ def scan(
     (or a URL or glob matches nothing), ``ValueError`` if fsspec cannot read a URL's
     protocol; every other problem with a file is an entry in ``errors``.
     """
-    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    roots = [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
+    roots = _roots(paths)
     check_roots([r for r in roots if isinstance(r, Path)], STDIN_ARG)
     for pattern in (r for r in roots if isinstance(r, str)):
         expand(pattern)  # nothing matches: FileNotFoundError now, not halfway through the scan
@@ -79,6 +78,20 @@ def scan(
         engine=engine,
         scheduler=scheduler,
     )
+
+
+def _roots(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Union[Path, str]]:
+    """The roots :func:`scan` lists: a string that is a URL stays a string, else a Path."""
+    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    return [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
+
+
+def found_files(paths: Sequence[Union[str, Path]], selection: Selection, read_options: ReadOptions) -> list[str]:
+    """The names of the files a :func:`scan` of ``paths`` finds (``<stdin>`` for
+    ``-``), listed again without being read: what the CLI names when a scan read no
+    document and no error (the files were there, they held no record)."""
+    return [STDIN_NAME if isinstance(entry, Stdin) else getattr(entry, "given", "") or entry.name
+            for entry in list_inputs(_roots(paths), selection, read_options) if not isinstance(entry, ReadError)]
 
 
 def scan_documents(

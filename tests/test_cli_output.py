@@ -76,6 +76,25 @@ def test_empty_selection_does_not_claim_no_duplicates(tmp_path):
     assert "No duplicates found" in run("scan", clean).stdout
 
 
+def test_files_read_without_a_document_are_not_called_missing(tmp_path):
+    """Tester F13 (s17): an empty JSON Lines file, a ``[]`` JSON file, a folder of
+    them, or empty stdin were read -- "no file found" sent the user to check paths."""
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "none.json").write_text("[]\n")
+    only = tmp_path / "only"
+    only.mkdir()
+    (only / "x.jsonl").write_bytes(b"")
+    for args, said in [((tmp_path / "empty.jsonl",), f"no document in {tmp_path / 'empty.jsonl'} (read"),
+                       ((tmp_path / "none.json",), f"no document in {tmp_path / 'none.json'} (read"),
+                       ((only,), "no document in x.jsonl"),
+                       ((tmp_path / "empty.jsonl", tmp_path / "none.json"), "2 files read, no document in them"),
+                       (("-", "--stdin-format", "jsonl"), "no document in <stdin>")]:
+        res = CliRunner().invoke(main, ["scan", *map(str, args), "-q"], input="", catch_exceptions=False)
+        assert res.exit_code == 2, args
+        assert said in res.stderr and "no file found" not in res.stderr, (args, res.stderr)
+    assert "no file found" in run("scan", only, "--include", "*.txt", "-q").stderr  # nothing selected
+
+
 def _in_terminal(args, env=None):
     """Run dedup with stdout and stderr on a pseudo-terminal; returns what it wrote."""
     master, slave = pty.openpty()
