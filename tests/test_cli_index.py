@@ -316,3 +316,22 @@ def test_check_of_a_stored_document_says_already_indexed_as_add_does(tmp_path):
     assert checked.exit_code == 1  # (for b.txt)
     alone = run("check", docs / "a.txt", "--db", db)
     assert alone.exit_code == 0 and "a.txt: already indexed" in alone.stdout and "1 already indexed" in alone.stdout
+
+
+def test_check_verdicts_name_the_document_in_json_as_in_csv(seeded, tmp_path):
+    """New user N24 (s17): two files' records of one id are told apart in the JSON and
+    JSON Lines verdicts by ``path`` (the report name), as in the CSV."""
+    db, lines = seeded
+    two = tmp_path / "two"
+    two.mkdir()
+    (two / "a.jsonl").write_text(json.dumps({"id": "wire-1", "text": lines[6]}) + "\n", encoding="utf-8")
+    (two / "b.jsonl").write_text(json.dumps({"id": "wire-1", "text": "Another text with other words."}) + "\n",
+                                 encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(run("check", two, "--db", db, "--format", "csv").stdout)))
+    named = [(r["path"], r["verdict"]) for r in rows]
+    assert len({path for path, _ in named}) == 2
+    report = json.loads(run("check", two, "--db", db, "--format", "json").stdout)
+    assert [(v["path"], v["verdict"]) for v in report["verdicts"]] == named
+    assert {v["id"] for v in report["verdicts"]} == {"wire-1"}
+    lines_out = [json.loads(l) for l in run("check", two, "--db", db, "--format", "jsonl").stdout.splitlines()]
+    assert [(v["path"], v["verdict"]) for v in lines_out if v["kind"] == "verdict"] == named

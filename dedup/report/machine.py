@@ -14,6 +14,7 @@ import csv
 import json
 from typing import Any, Iterable, TextIO
 
+from ..readers import Document
 from ..results import ScanResult
 from ..verdict import Verdict, VerdictReport
 from .bulk import Names, chunks, document_objects, group_blocks, group_objects, pair_blocks, pair_objects
@@ -173,25 +174,27 @@ def verdict_action(v: Verdict) -> str:
     return "rejected" if not v.accepted else "not stored"
 
 
-def _verdict_dict(v: Verdict, adding: bool) -> dict[str, Any]:
+def _verdict_dict(doc: Document, v: Verdict, adding: bool) -> dict[str, Any]:
+    """``path``: the document's report name (``FILE#ID``, as the CSV's ``path``: two
+    files' records of one id are told apart), then the verdict's keys."""
     best = v.matches[0] if v.matches else None
-    return {"verdict": verdict_label(v), **({"action": verdict_action(v)} if adding else {}),
+    return {"path": doc.path, "verdict": verdict_label(v), **({"action": verdict_action(v)} if adding else {}),
             "matched_id": best.doc_id if best else None, **v.to_dict()}
 
 
 def write_verdicts_json(report: VerdictReport, out: TextIO) -> None:
     """The scan's JSON report of the checked documents, plus ``index`` and one
-    ``verdicts`` entry per document (``Verdict.to_dict()`` with ``verdict``, ``action``
-    for adds, and ``matched_id``, the best-matching stored id)."""
+    ``verdicts`` entry per document (``Verdict.to_dict()`` with ``path``, the report
+    name, ``verdict``, ``action`` for adds, and ``matched_id``, the best-matching stored id)."""
     write_json(report.as_result(), out, {"index": report.index},
-               {"verdicts": (_verdict_dict(v, report.adding) for _, v in report.judged)})
+               {"verdicts": (_verdict_dict(doc, v, report.adding) for doc, v in report.judged)})
 
 
 def write_verdicts_jsonl(report: VerdictReport, out: TextIO) -> None:
     """The scan's JSON Lines, then one ``{"kind": "verdict", ...}`` line per document."""
     write_jsonl(report.as_result(), out)
-    for _, v in report.judged:
-        out.write(dumps({"kind": "verdict", **_verdict_dict(v, report.adding)}) + "\n")
+    for doc, v in report.judged:
+        out.write(dumps({"kind": "verdict", **_verdict_dict(doc, v, report.adding)}) + "\n")
 
 
 VERDICT_CSV_COLUMNS = (
@@ -207,7 +210,7 @@ def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VERDICT_CSV_COLUMNS)
     for doc, v in report.judged:
-        d = _verdict_dict(v, report.adding)
+        d = _verdict_dict(doc, v, report.adding)
         writer.writerow([csv_name(doc.path)] + [_blank_none(x) for x in (
             csv_id(v.doc_id), d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
             v.reason, csv_id(d["matched_id"]), round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,
