@@ -335,3 +335,30 @@ def test_check_verdicts_name_the_document_in_json_as_in_csv(seeded, tmp_path):
     assert {v["id"] for v in report["verdicts"]} == {"wire-1"}
     lines_out = [json.loads(l) for l in run("check", two, "--db", db, "--format", "jsonl").stdout.splitlines()]
     assert [(v["path"], v["verdict"]) for v in lines_out if v["kind"] == "verdict"] == named
+
+
+def test_check_sees_one_snapshot_when_an_add_of_the_same_id_commits_meanwhile(tmp_path, monkeypatch):
+    # Whole-diff review (session 17): check asked "stored with this text?" and then
+    # judged the rest in a second read transaction; an add of the same id committed in
+    # between made the document a DUPLICATE of its own stored copy (exit 1).  Here the
+    # add commits exactly there, from another connection to the same file.
+    rng = random.Random(22)
+    docs = write_docs(tmp_path / "in", {"a.txt": [prose(rng, 60) for _ in range(3)],
+                                        "other.txt": [prose(rng, 60) for _ in range(3)]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs / "other.txt", "--db", db).exit_code == 0
+    original = Index.check_many
+    added = []
+
+    def add_first_then_check(self, items, **kw):
+        items = list(items)
+        with Index.open(db) as other:
+            added.extend(other.add(item["text"], doc_id=item["id"]).added for item in items)
+        return original(self, items, **kw)
+
+    monkeypatch.setattr(Index, "check_many", add_first_then_check)
+    checked = run("check", docs / "a.txt", "--db", db, "--format", "json")
+    assert added == [True]
+    verdicts = json.loads(checked.stdout)["verdicts"]
+    assert checked.exit_code == 0, verdicts
+    assert [(v["id"], v["verdict"]) for v in verdicts] == [("in/a.txt", "new")], verdicts

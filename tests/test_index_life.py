@@ -183,3 +183,23 @@ def test_stats_count_the_paragraphs_outside_the_bucket_file_after_a_replace(tmp_
         stats = idx.stats()
         assert stats["paragraphs"] == 7
         assert stats["bucket_file"]["paragraphs_behind"] == 7
+
+
+def test_a_snapshot_answers_several_look_ups_from_one_view(backend):
+    """Index.snapshot (whole-diff review, session 17): an add committed by another
+    connection between two look-ups inside one snapshot is seen by neither, on both
+    backends -- the check does not judge the article against its own stored copy."""
+    rng = random.Random(12)
+    text = article(rng)
+    with Index.open(backend.url) as first:
+        first.add(article(rng), doc_id="other")
+    with Index.open(backend.url) as reader, Index.open(backend.url) as writer:
+        item = {"id": "a", "text": text}
+        with reader.snapshot():
+            assert reader.holds([item], texts=True) == [False]
+            assert writer.add(text, doc_id="a").added
+            inside = reader.check_many([("a", text)])[0]
+        assert reader.holds([item], texts=True) == [True]
+        after = reader.check_many([("a", text)])[0]
+    assert not inside.flagged and not inside.matches, inside
+    assert after.flagged and after.matches[0].doc_id == "a"  # what two snapshots would have said inside

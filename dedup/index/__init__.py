@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
@@ -322,6 +323,18 @@ class Index:
             for doc_id in {item["id"] for item in items if item["id"] in stored and stored[item["id"]] is None}:
                 stored[doc_id] = stored_digest(self._store, doc_id, None)  # (review R8)
         return [item["id"] in stored and stored[item["id"]] == digest(item["text"]) for item in items]
+
+    @contextmanager
+    def snapshot(self) -> Iterator["Index"]:
+        """One read snapshot for several look-ups (:meth:`holds`, :meth:`check_many`,
+        ...): all see what was committed before it began, nothing committed meanwhile
+        (SQLite: one deferred ``BEGIN`` in WAL; Redis: one row-id horizon); nested ones
+        join it.  No writes inside (Redis raises StorageError; SQLite would write
+        without taking the write lock first).  ``dedup check`` asks "stored with this
+        text?" and judges the rest in one: an add committed between two snapshots made
+        a document its own duplicate (whole-diff review, session 17)."""
+        with self._store.transaction(write=False):
+            yield self
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         """The stored text, paragraph spans and metadata of ``doc_id`` (or ``None``)."""

@@ -59,12 +59,14 @@ def check_paths(
     (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`).  A
     document whose id is stored with the same text is "already indexed", as an add of
     it says, and not judged (it would be its own duplicate: a new user of session 16
-    got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``)."""
+    got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``);
+    both look-ups of a batch see one :meth:`Index.snapshot`."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        held = index.holds(batch, texts=True)
-        judged = iter(index.check_many([item for item, h in zip(batch, held) if not h], policy=policy))
+        with index.snapshot():  # one snapshot: an add committed between the two look-ups
+            held = index.holds(batch, texts=True)  # would make a document its own duplicate
+            judged = iter(index.check_many([item for item, h in zip(batch, held) if not h], policy=policy))
         job.keep(batch, [already_indexed(item["id"], item["text"], policy) if h else next(judged)
                          for item, h in zip(batch, held)])
     progress.close()
