@@ -105,7 +105,8 @@ def list_inputs(
     ``naming(path)`` when given (the index's ids, :mod:`dedup.index.ids`).
 
     A file reached twice (named twice, or under two overlapping roots) is listed once:
-    otherwise it would be reported as its own duplicate.  Stdin is listed once too.
+    otherwise it would be reported as its own duplicate.  So is an entry that cannot
+    be visited (by its identity, :func:`dedup.sources.walk`): one problem, one error.  Stdin is listed once too.
     """
     seen: set[tuple[int, int]] = set()
     stdin_listed = False
@@ -127,6 +128,10 @@ def list_inputs(
         absolute = os.path.abspath(root)
         for entry in walk(root, selection):
             if isinstance(entry, ReadError):  # named as the files beside it are
+                if entry.identity is not None:
+                    if entry.identity in seen:
+                        continue
+                    seen.add(entry.identity)
                 if entry.path == str(root):
                     yield entry
                 elif naming is not None:

@@ -132,7 +132,10 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[SourceFile, ReadError]]:
     """Yield the files under ``root`` (or ``root`` itself if it is a file), sorted by
-    relative path, and a :class:`ReadError` for each entry that cannot be visited.
+    relative path, and a :class:`ReadError` for each entry that cannot be visited,
+    carrying the entry's own identity (``(device, inode)``, a link's and not its
+    target's: ``/dev/zero`` and a link to it are two errors; the folder's when it cannot
+    be listed) for :func:`dedup.inputs.list_inputs`.
 
     A ``root`` that is not a regular file or folder (a FIFO, a device such as
     ``/dev/zero``, a socket) or a broken link is a :class:`ReadError`, exactly as it
@@ -147,19 +150,28 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     try:
         st = os.stat(root)
     except OSError as err:
-        yield ReadError(str(root), _stat_failure(root, err))
+        yield ReadError(str(root), _stat_failure(root, err), _unfollowed(root))
         return
     if stat.S_ISREG(st.st_mode):
         yield SourceFile(root, root.name, (st.st_dev, st.st_ino), st.st_size)
         return
     if not stat.S_ISDIR(st.st_mode):
-        yield ReadError(str(root), NOT_REGULAR)
+        yield ReadError(str(root), NOT_REGULAR, _unfollowed(root))
         return
     yield from _walk_tree(root, selection, (st.st_dev, st.st_ino))
 
 
 #: Why a FIFO, device or socket is not read.
 NOT_REGULAR = "not a regular file"
+
+
+def _unfollowed(path: Union[Path, os.DirEntry]) -> Optional[tuple[int, int]]:
+    """The identity of the entry itself (a link's own, not its target's), or None."""
+    try:
+        st = path.stat(follow_symlinks=False)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _stat_failure(path: Union[Path, os.DirEntry], err: OSError) -> str:
@@ -188,7 +200,7 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
         try:
             entries = list(os.scandir(directory))
         except OSError as err:
-            found.append((rel_dir or ".", ReadError(rel_dir or ".", describe_os_error(err))))
+            found.append((rel_dir or ".", ReadError(rel_dir or ".", describe_os_error(err), ident)))
             continue
         prefix = rel_dir + "/" if rel_dir else ""
         for entry in entries:
@@ -202,20 +214,21 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
                 # input (and its failure an error) only if the patterns want its name
                 # (tester's T1 of #12: `--include '*.txt'` failed on a dangling `.md`).
                 if not entry.is_symlink() or selection.wants(rel):
-                    found.append((rel, ReadError(rel, _stat_failure(entry, err))))
+                    found.append((rel, ReadError(rel, _stat_failure(entry, err), _unfollowed(entry))))
                 continue
             if stat.S_ISDIR(st.st_mode):
                 if selection.prunes(rel):
                     continue
                 child = (st.st_dev, st.st_ino)
                 if child in ancestors:
-                    found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)")))
+                    found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)",
+                                                 _unfollowed(entry))))
                     continue
                 stack.append((Path(entry.path), rel, child))
             elif stat.S_ISREG(st.st_mode):
                 if selection.wants(rel):
                     found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
             elif selection.wants(rel):
-                found.append((rel, ReadError(rel, NOT_REGULAR)))
+                found.append((rel, ReadError(rel, NOT_REGULAR, _unfollowed(entry))))
     found.sort(key=lambda pair: pair[0])
     return [entry for _, entry in found]

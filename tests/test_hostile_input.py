@@ -63,6 +63,25 @@ def test_link_loops_are_still_found_by_the_iterative_walk(tmp_path):
     assert "loop" in errors(result)["a/b/up"]
 
 
+def test_an_entry_under_two_overlapping_roots_is_one_error(tmp_path):
+    """Tester F12 (s17): ``scan a a/b`` read a/b's files once but reported its broken
+    link, FIFO and link loop once per root (5 errors for 3 problems)."""
+    inner = tmp_path / "a" / "b"
+    inner.mkdir(parents=True)
+    (tmp_path / "a" / "x.txt").write_text(GOOD)
+    (inner / "y.txt").write_text(GOOD + " Another sentence.")
+    (inner / "broken").symlink_to(tmp_path / "nowhere")
+    os.mkfifo(inner / "fifo")
+    (inner / "bin.txt").write_bytes(b"\x00bin")
+    result = scan([tmp_path / "a", inner, inner / "fifo"])
+    assert len(result.documents) == 2
+    shown = sorted(e.path.rsplit("/", 1)[-1] for e in result.errors)
+    assert shown == ["bin.txt", "broken", "fifo"], result.errors
+    (tmp_path / "a" / "loop").symlink_to(tmp_path / "a")
+    assert sorted(e.path.rsplit("/", 1)[-1] for e in scan([tmp_path / "a", inner]).errors) == [
+        "bin.txt", "broken", "fifo", "loop"]
+
+
 def test_broken_links_the_patterns_leave_out_are_no_errors(tmp_path):
     """Tester's T1 of #12: a dangling ``.md`` link failed an ``--include '*.txt'`` run."""
     (tmp_path / "a.txt").write_text(GOOD)

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Union
 
@@ -48,10 +48,14 @@ class Document:
 
 @dataclass(frozen=True)
 class ReadError:
-    """A file or record that could not be read, and why (reported, never fatal)."""
+    """A file or record that could not be read, and why (reported, never fatal).
+    ``identity``: ``(device, inode)`` of an entry a folder walk could not visit, when
+    known (:func:`dedup.sources.walk`), so that an entry reached under two overlapping
+    roots is reported once, as a file is read once; not part of equality."""
 
     path: str
     error: str
+    identity: Optional[tuple[int, int]] = field(default=None, compare=False, repr=False)
 
 
 #: Default bound on what one compressed file may decompress to: generous for a real
