@@ -19,7 +19,7 @@ buckets it met (:class:`dedup.crowded.Crowding`, what the scan warns of).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -34,8 +34,9 @@ from .scratch import load, save
 
 #: Bins of first-item numbers that the candidates are counted in.
 BINS = 4096
-#: Items whose signatures :func:`_plausible` holds at once (~1.7 KB each: the
-#: signature and the low bytes it compares, ~55 MB).
+#: Items whose signatures :func:`_estimated` holds at once, for the crowded buckets'
+#: judge and the containment prefilter (~1.7 KB each: the signature and the low bytes
+#: compared, ~55 MB).
 ITEMS = 1 << 15
 #: Bucket rows paired at once: a partition with more is read and paired in splits by
 #: key (:func:`dedup.plan.band.split_of`), so a task's memory follows this, not its
@@ -99,7 +100,7 @@ class _Judge:
     def among(self, items: np.ndarray) -> None:
         self.held = None
         if len(items) <= ITEMS:
-            self.held = (items, self.plan.rows(items, "sigs"), self._sizes(items))
+            self.held = (items, self.plan.rows(items, "sigs"), _sizes(self.plan, items))
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # A pair comes back in many buckets (a centre is the smallest member of most
@@ -107,22 +108,45 @@ class _Judge:
         code, which = sorted_unique(np.minimum(a, b) * self.plan.items + np.maximum(a, b), return_inverse=True)
         pairs = np.stack(np.divmod(code, self.plan.items), axis=1)
         near, plausible = np.empty(len(code), bool), np.empty(len(code), bool)
-        step = len(code) if self.held is not None else max(ITEMS // 2, 1)
-        for lo in range(0, len(code), max(step, 1)):
-            hi = min(lo + step, len(code))
-            if self.held is not None:
-                involved, sigs, sizes = self.held
-            else:
-                involved = sorted_unique(pairs[lo:hi])
-                sigs, sizes = self.plan.rows(involved, "sigs"), self._sizes(involved)
-            side_a, side_b = _positions(involved, pairs[lo:hi], self.plan.items).T
+        for lo, hi, _, sigs, sizes, local in _estimated(self.plan, pairs, self.held):
+            side_a, side_b = local.T
             est = estimate_pairs(sigs, side_a, side_b)
             near[lo:hi] = est >= self.at_least
             plausible[lo:hi] = est >= pair_floor(self.plan, sizes, side_a, side_b)
         return near[which], plausible[which]
 
-    def _sizes(self, items: np.ndarray) -> Optional[np.ndarray]:
-        return np.maximum(self.plan.rows(items, "sizes"), 1) if self.plan.settings.containment else None
+
+def _sizes(plan: LevelPlan, items: np.ndarray) -> Optional[np.ndarray]:
+    """The set sizes of ``items`` (at least 1), or None with containment off."""
+    return np.maximum(plan.rows(items, "sizes"), 1) if plan.settings.containment else None
+
+
+def _estimated(plan: LevelPlan, pairs: np.ndarray, held: Optional[tuple] = None) -> Iterator[tuple]:
+    """``(lo, hi, involved, sigs, sizes, local)`` for runs ``pairs[lo:hi]`` of the pairs
+    (``n x 2`` item numbers): the involved items (sorted item numbers), their
+    signatures and set sizes (:func:`_sizes`) and each pair's two rows in them.  ``held``: ``(items, sigs,
+    sizes)`` already read for every item of the pairs; else each involved item is read
+    once when there are at most :data:`ITEMS` of them, else ``ITEMS // 2`` pairs at a
+    time (memory bounded whatever the partition).
+
+    Why not always in chunks of pairs: a partition's pairs share their items (the
+    benchmark corpus: 200,000 pairs of 21,000 items), so chunks of pairs would read and
+    convert most items' signatures once per chunk -- 12 times there, half the
+    containment prefilter's CPU.  Each pair is judged alone, so the chunks' answers are
+    the same."""
+    if held is None and len(pairs):
+        whole = sorted_unique(pairs)
+        if len(whole) <= ITEMS:
+            held = (whole, plan.rows(whole, "sigs"), _sizes(plan, whole))
+    step = max(len(pairs) if held is not None else ITEMS // 2, 1)
+    for lo in range(0, len(pairs), step):
+        part = pairs[lo : lo + step]
+        if held is not None:
+            involved, sigs, sizes = held
+        else:
+            involved = sorted_unique(part)
+            sigs, sizes = plan.rows(involved, "sigs"), _sizes(plan, involved)
+        yield lo, lo + len(part), involved, sigs, sizes, _positions(involved, part, plan.items)
 
 def pair_floor(plan: LevelPlan, sizes: Optional[np.ndarray], side_a: np.ndarray, side_b: np.ndarray):
     """The MinHash estimate floor of pairs ``(side_a, side_b)`` (rows of ``sizes``:
@@ -186,29 +210,18 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
     """The containment candidates ``code`` (sorted, distinct ``a * items + b`` codes)
     that :func:`dedup.containment.plausible` keeps (their estimate is not far below
     what a contained pair has), as codes in the same order, read from the involved
-    items' signatures and set sizes: each involved item's once, when there
-    are at most :data:`ITEMS` of them, else ``ITEMS // 2`` pairs at a time.
+    items' signatures and set sizes as :func:`_estimated` reads them.
 
     Why bounded: the items with a chance partner in a partition grow with the corpus
     (more texts share a MinHash value at some position), and each costs ~1.7 KB
     here (its signature, and the low bytes :func:`~dedup.containment.plausible`
     compares); at 250,000 paragraphs a partition's 75,000 pairs involved 35,000 items
-    (~60 MB).  Why not always in chunks of pairs: a partition's pairs share their
-    items (the benchmark corpus: 200,000 pairs of 21,000 items), so chunks of pairs
-    read and convert most items' signatures once per chunk -- 12 times there, half
-    the prefilter's CPU.  Each pair is judged alone, so the chunks' kept pairs are
-    the same pairs."""
+    (~60 MB)."""
     if not len(code):
         return code
     pairs = np.stack(np.divmod(code, plan.items), axis=1)
-    whole = sorted_unique(pairs)
-    chunk = len(code) if len(whole) <= ITEMS else max(ITEMS // 2, 1)
     kept = []
-    for lo in range(0, len(code), chunk):
-        part = pairs[lo : lo + chunk]
-        involved = whole if chunk == len(code) else sorted_unique(part)
-        local = _positions(involved, part, plan.items)
-        sigs, sizes = plan.rows(involved, "sigs"), np.maximum(plan.rows(involved, "sizes"), 1)
+    for _, _, involved, sigs, sizes, local in _estimated(plan, pairs):
         found = involved[containment.plausible(sigs, sizes, local, plan.settings.containment)]
         kept.append(found[:, 0] * plan.items + found[:, 1])
     return np.concatenate(kept)
