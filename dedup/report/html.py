@@ -38,9 +38,9 @@ from .text import TextOptions, max_groups, plural
 MAX_GROUPS = 5000
 #: Pairs carried in the page in all, groups in page order (the rest is counted per group).
 MAX_PAIRS = 20_000
-#: The page's generator ``<meta>`` (:mod:`dedup.report.shapes` knows a report by it).
-#: How the page starts (:mod:`dedup.report.shapes` knows a report by it too).
+#: How the page starts (:mod:`dedup.report.shapes` knows a report by it).
 HTML_START = '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+#: The page's generator ``<meta>`` (:mod:`dedup.report.shapes` knows a report by it too).
 GENERATOR_META = '<meta name="generator" content="dedup">'
 #: Read errors, and warnings, listed on the page each (the rest counted).
 LINES_KEPT = 1000
