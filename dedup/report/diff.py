@@ -1,41 +1,92 @@
-"""Word-level differences between two passages, and the window around them that a
+"""Differences between two passages, unit by unit, and the window around them that a
 reader is shown.
 
-Why words, not characters: a reworded sentence reads as "these words were replaced",
-which is what an editor checks; character diffs of prose are noise.  Why a window: two
-long documents that differ only at word 6,000 would otherwise show two identical
-openings; the window starts a few words before the first difference.
+Units are words where a script puts spaces between words, and grapheme clusters
+(UAX #29 ``\\X``) where it does not: Han, kana, Thai, Lao, Khmer, Myanmar ... -- the
+characters :mod:`dedup.tokenize` cuts one token per grapheme (the same rule, so the
+report marks what the detector compared).  Why words, not characters, in English: a
+reworded sentence reads as "these words were replaced", which is what an editor checks;
+character diffs of prose are noise.  Why characters in Chinese: a whitespace-split
+"word" there is a whole clause, so one changed character marked the whole paragraph as
+one change (new user's N9 of session 17).  Why a window: two long documents that differ
+only at word 6,000 would otherwise show two identical openings; the window starts a few
+words before the first difference.
 
-The diff is :class:`difflib.SequenceMatcher` (Ratcliff/Obershelp) over whitespace-split
-words, after the common prefix and suffix are taken off (cheap, and most of a near-copy),
-with the differing middle capped at :data:`MAX_DIFF_WORDS` words per side.
+The diff is :class:`difflib.SequenceMatcher` (Ratcliff/Obershelp) over the units, after
+the common prefix and suffix are taken off (cheap, and most of a near-copy), with the
+differing middle capped at :data:`MAX_DIFF_WORDS` units per side.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from itertools import accumulate
+from typing import Optional
 
-#: Words per side given to SequenceMatcher (its cost grows with the product).
+from ..tokenize import _NO_SPACE_CHARS as NO_SPACE_CHARS  # the tokenizer's own class
+
+#: Units per side given to SequenceMatcher (its cost grows with the product).
 MAX_DIFF_WORDS = 4000
+#: What a grapheme of a script written without spaces counts for in the window's
+#: budget of words: about a third of a word (2 terminal columns, against ~6 for a word
+#: and its space), so a window of Chinese shows about as many lines as one of English.
+GRAPHEME_WEIGHT = 1 / 3
+
+_UNITS = None
+
+
+def units(text: str) -> tuple[list[str], list[bool]]:
+    """The units of ``text`` (see the module doc) and, for each, whether it is joined to
+    the one before it (no space between: graphemes inside a whitespace-split word).
+    Every non-space character is in exactly one unit, in order; ASCII text is
+    ``text.split()`` exactly."""
+    words = text.split()
+    if text.isascii():
+        return words, [False] * len(words)
+    global _UNITS
+    if _UNITS is None:
+        import regex
+
+        # a grapheme that starts with a character of a script written without spaces,
+        # or a run of graphemes none of which does
+        _UNITS = regex.compile(rf"(?V1)(?={NO_SPACE_CHARS})\X|(?:(?!{NO_SPACE_CHARS})\X)+")
+    out: list[str] = []
+    joined: list[bool] = []
+    for word in words:
+        if word.isascii():
+            out.append(word)
+            joined.append(False)
+            continue
+        parts = _UNITS.findall(word)
+        out += parts
+        joined += [False] + [True] * (len(parts) - 1)
+    return out, joined
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a window: its words, which of them differ from the other side, and
-    whether words were left out before (``head``) or after (``tail``) the window."""
+    """One side of a window: its units (``words``), which of them differ from the other
+    side, which are ``joined`` to the unit before them (no space between), and whether
+    units were left out before (``head``) or after (``tail``) the window."""
 
     words: tuple[str, ...]
     changed: tuple[bool, ...]
     head: bool
     tail: bool
+    joined: tuple[bool, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.joined) != len(self.words):
+            object.__setattr__(self, "joined", (False,) * len(self.words))
 
     def runs(self) -> list[tuple[str, bool]]:
-        """Consecutive words of the same kind joined: ``[(text, changed), ...]``."""
+        """Consecutive units of the same kind joined: ``[(text, changed), ...]``
+        (between runs, a space unless the second run's first unit is joined)."""
         out: list[tuple[str, bool]] = []
-        for word, changed in zip(self.words, self.changed):
+        for word, changed, joined in zip(self.words, self.changed, self.joined):
             if out and out[-1][1] == changed:
-                out[-1] = (out[-1][0] + " " + word, changed)
+                out[-1] = (out[-1][0] + ("" if joined else " ") + word, changed)
             else:
                 out.append((word, changed))
         return out
@@ -44,7 +95,7 @@ class Side:
 @dataclass(frozen=True)
 class Window:
     """The two sides around their first difference; ``hunks`` counts the differing
-    places in the whole passages (0: the same words)."""
+    places in the whole passages (0: the same units)."""
 
     left: Side
     right: Side
@@ -52,7 +103,7 @@ class Window:
 
 
 def changed_words(a: list[str], b: list[str]) -> tuple[list[bool], list[bool], int]:
-    """Per word of ``a`` and of ``b``: whether it is not matched in the other; and the
+    """Per unit of ``a`` and of ``b``: whether it is not matched in the other; and the
     number of differing places (hunks)."""
     ca, cb = [False] * len(a), [False] * len(b)
     pre = 0
@@ -82,30 +133,60 @@ def changed_words(a: list[str], b: list[str]) -> tuple[list[bool], list[bool], i
 
 def window(a: str, b: str, *, before: int = 8, words: int = 60, at_match: bool = False) -> Window:
     """Up to ``words`` words of each side, starting ``before`` words ahead of the first
-    difference (from the start when the passages are the same words).  ``at_match``
+    difference (from the start when the passages are the same units).  ``at_match``
     starts each side ahead of the first run of three words the sides share instead:
-    for a short text inside a longer one, where the longer one's extra words come first."""
-    wa, wb = a.split(), b.split()
+    for a short text inside a longer one, where the longer one's extra words come first.
+    Words here are a budget: a grapheme of a script written without spaces counts
+    :data:`GRAPHEME_WEIGHT` of one."""
+    (wa, ja), (wb, jb) = units(a), units(b)
     ca, cb, hunks = changed_words(wa, wb)
     if at_match:
-        start_a, start_b = (max(0, _first_shared(c) - before) for c in (ca, cb))
+        start_a, start_b = (_back(j, _first_shared(c, j), before) for c, j in ((ca, ja), (cb, jb)))
     else:
         first_a = next((i for i, c in enumerate(ca) if c), len(wa) if hunks == 0 else min(len(wa), len(wb)))
         first_b = next((i for i, c in enumerate(cb) if c), first_a)
-        start_a = start_b = max(0, min(first_a, first_b) - before) if hunks else 0
+        first = min(first_a, first_b)  # the common prefix is the same units on both sides
+        start_a = start_b = _back(ja if first_a <= first_b else jb, first, before) if hunks else 0
 
-    def side(ws: list[str], cs: list[bool], start: int) -> Side:
-        stop = min(len(ws), start + words)
-        return Side(tuple(ws[start:stop]), tuple(cs[start:stop]), start > 0, stop < len(ws))
+    def side(ws: list[str], cs: list[bool], js: list[bool], start: int) -> Side:
+        stop = _forward(js, start, words)
+        return Side(tuple(ws[start:stop]), tuple(cs[start:stop]), start > 0, stop < len(ws), tuple(js[start:stop]))
 
-    return Window(side(wa, ca, start_a), side(wb, cb, start_b), hunks)
+    return Window(side(wa, ca, ja, start_a), side(wb, cb, jb, start_b), hunks)
 
 
-def _first_shared(changed: list[bool], run: int = 3) -> int:
-    """The first word of the first run of ``run`` words not marked changed (0: none)."""
-    count = 0
+def _weights(joined: list[bool]) -> list[float]:
+    return [GRAPHEME_WEIGHT if j else 1.0 for j in joined]
+
+
+def _back(joined: list[bool], at: int, budget: int) -> int:
+    """The first unit of the stretch of ``budget`` words that ends just before unit ``at``."""
+    total, i = 0.0, at
+    while i > 0 and total + (GRAPHEME_WEIGHT if joined[i - 1] else 1.0) <= budget + 1e-9:
+        i -= 1
+        total += GRAPHEME_WEIGHT if joined[i] else 1.0
+    return i
+
+
+def _forward(joined: list[bool], start: int, budget: int) -> int:
+    """The end (exclusive) of the stretch of at most ``budget`` words from unit ``start``."""
+    if not any(joined):
+        return min(len(joined), start + budget)
+    for k, total in enumerate(accumulate(_weights(joined[start:])), start):
+        if total > budget + 1e-9:
+            return k
+    return len(joined)
+
+
+def _first_shared(changed: list[bool], joined: Optional[list[bool]] = None, run: int = 3) -> int:
+    """The first unit of the first run of ``run`` words not marked changed (0: none)."""
+    weights = _weights(joined) if joined else [1.0] * len(changed)
+    count, begin = 0.0, 0
     for i, c in enumerate(changed):
-        count = 0 if c else count + 1
-        if count == run:
-            return i - run + 1
+        if c:
+            count, begin = 0.0, i + 1
+            continue
+        count += weights[i]
+        if count >= run - 1e-9:
+            return begin
     return 0

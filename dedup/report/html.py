@@ -26,7 +26,7 @@ from typing import Any, Optional, Sequence, TextIO
 
 from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
-from .diff import window
+from .diff import Side, window
 from .machine import verdict_action, verdict_label
 from .safety import json_text, warning_text
 from .shown import Shown, choose
@@ -138,20 +138,28 @@ def _loc(loc: Location) -> list:
     return [loc.path, loc.paragraph, loc.start, loc.end]
 
 
-def _runs(words: Sequence[str], changed: Sequence[bool], head: bool, tail: bool) -> list[str]:
-    """The words as alternating runs, unchanged first: ``[same, changed, same, ...]``;
-    ``…`` marks words left out."""
+def _runs(side: Side) -> list[str]:
+    """The side's units as alternating runs, unchanged first: ``[same, changed, same,
+    ...]``, each run's text as it reads (a space between units unless the second is
+    joined to the first: the characters of a Chinese word).  The space between two runs
+    is kept in the unchanged one, so the page joins the runs as they are and highlights
+    no space; ``…`` marks units left out."""
     runs: list[str] = [""]
-    for word, c in zip(words, changed):
+    for word, c, joined in zip(side.words, side.changed, side.joined):
+        sep = "" if joined or (len(runs) == 1 and not runs[0]) else " "
         if (len(runs) % 2 == 0) != c:
-            runs.append(word)
+            if c:  # an unchanged run ends: the space before the changed one stays in it
+                runs[-1] += sep
+                runs.append(word)
+            else:
+                runs.append(sep + word)
         else:
-            runs[-1] = f"{runs[-1]} {word}" if runs[-1] else word
-    if head:
+            runs[-1] += sep + word
+    if side.head:
         runs[0] = "… " + runs[0]
-    if tail:
+    if side.tail:
         if len(runs) % 2 == 0:
-            runs.append("…")
+            runs.append(" …")
         else:
             runs[-1] += " …"
     return runs
@@ -166,8 +174,7 @@ def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
         "kind": p.kind, "sim": round(p.similarity, 4), "cont": [round(c, 4) for c in p.containment],
         "est": round(p.estimate, 4), "exact": p.exact, "rel": p.relation, "inside": p.inside,
         "a": _loc(p.a), "b": _loc(p.b), "hunks": win.hunks,
-        "left": _runs(win.left.words, win.left.changed, win.left.head, win.left.tail),
-        "right": _runs(win.right.words, win.right.changed, win.right.head, win.right.tail),
+        "left": _runs(win.left), "right": _runs(win.right),
     }
 
 

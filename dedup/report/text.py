@@ -73,10 +73,17 @@ class Style:
 
 
 def width_of(text: str) -> int:
-    """Terminal columns of ``text``: East Asian wide and full-width characters take
-    two, combining marks none."""
-    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+    """Terminal columns of ``text``: East Asian Width (UAX #11) wide and full-width
+    characters take two, marks (general category Mn, Me) and format characters (Cf:
+    zero-width joiner, soft hyphen ...) none, every other character one -- what
+    ``wcwidth`` answers for text, from the standard library's own tables."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if unicodedata.category(c) in _ZERO_WIDTH else 2 if unicodedata.east_asian_width(c) in "WF" else 1
                for c in text)
+
+
+_ZERO_WIDTH = frozenset(("Mn", "Me", "Cf"))
 
 
 def plural(n: int, word: str, plural: str = "") -> str:
@@ -204,7 +211,7 @@ def _boilerplate(out: TextIO, st: Style, result: ScanResult, limit: Optional[int
     width = max(20, options.width - 6)
     for b in shown:
         text = printable(" ".join(b.text.split()))
-        text = text if width_of(text) <= width else text[:width - 1] + "…"
+        text = text if width_of(text) <= width else cut_to_width(text, width - 1) + "…"
         out.write(f"\n  in {plural(b.documents, 'document')} ({plural(b.copies, 'copy', 'copies')}), "
                   f"first {_where(b.canonical)}\n    {st.dim(text)}\n")
     if len(shown) < len(items):
@@ -227,34 +234,49 @@ def side_by_side(out: TextIO, st: Style, pair: Pair, options: TextOptions) -> No
 
 def _wrap(st: Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
     """Lines of at most ``col`` columns (``(styled text, visible width)``), at most
-    :data:`PASSAGE_LINES`, with ``…`` where words were left out; consecutive differing
-    words are highlighted as one run."""
-    words = [("…", False)] * side.head + list(zip(side.words, side.changed)) + [("…", False)] * side.tail
-    lines: list[list[tuple[str, bool]]] = [[]]
-    for word, changed in words:
+    :data:`PASSAGE_LINES`, with ``…`` where units were left out; consecutive differing
+    units are highlighted as one run.  Columns are display width (:func:`width_of`): a
+    Chinese character takes two."""
+    units = ([("…", False, False)] * side.head + list(zip(side.words, side.changed, side.joined))
+             + [("…", False, False)] * side.tail)
+    lines: list[list[tuple[str, bool, bool]]] = [[]]
+    for word, changed, joined in units:
         word = printable(word)
         if width_of(word) > col - 4:
-            word = word[:col - 5] + "…"
-        if lines[-1] and _render(st, lines[-1] + [(word, changed)], name)[1] > col:
+            word = cut_to_width(word, col - 5) + "…"
+        if lines[-1] and _render(st, lines[-1] + [(word, changed, joined)], name)[1] > col:
             if len(lines) == PASSAGE_LINES:
-                if _render(st, lines[-1] + [("…", False)], name)[1] <= col:
-                    lines[-1].append(("…", False))
+                if _render(st, lines[-1] + [("…", False, False)], name)[1] <= col:
+                    lines[-1].append(("…", False, False))
                 break
             lines.append([])
-        lines[-1].append((word, changed))
+        lines[-1].append((word, changed, joined))
     return [_render(st, line, name) for line in lines]
 
 
-def _render(st: Style, line: list[tuple[str, bool]], name: str) -> tuple[str, int]:
-    """A line of words, styled, and its visible width."""
-    runs: list[tuple[str, bool]] = []
-    for word, changed in line:
+def cut_to_width(text: str, columns: int) -> str:
+    """The longest start of ``text`` that takes at most ``columns`` columns."""
+    used = 0
+    for i, c in enumerate(text):
+        used += width_of(c)
+        if used > columns:
+            return text[:i]
+    return text
+
+
+def _render(st: Style, line: list[tuple[str, bool, bool]], name: str) -> tuple[str, int]:
+    """A line of units ``(text, changed, joined)``, styled, and its visible width: a
+    space between units unless the second is joined to the first (the characters of a
+    Chinese word), never inside a highlighted run's markers at its ends."""
+    runs: list[tuple[str, bool, str]] = []  # (text, changed, separator before it)
+    for i, (word, changed, joined) in enumerate(line):
+        sep = "" if joined or i == 0 else " "
         if runs and runs[-1][1] == changed:
-            runs[-1] = (runs[-1][0] + " " + word, changed)
+            runs[-1] = (runs[-1][0] + sep + word, changed, runs[-1][2])
         else:
-            runs.append((word, changed))
-    text = " ".join(st.changed(t, name) if c else t for t, c in runs)
-    plain = " ".join(Style(False).changed(t, name) if c and not st.color else t for t, c in runs)
+            runs.append((word, changed, sep))
+    text = "".join(sep + (st.changed(t, name) if c else t) for t, c, sep in runs)
+    plain = "".join(sep + (Style(False).changed(t, name) if c and not st.color else t) for t, c, sep in runs)
     return text, width_of(plain)
 
 

@@ -53,8 +53,7 @@
     runs.forEach((run, i) => {
       if (!run) return;
       if (i % 2 === 1) box.appendChild(el(cls === "a" ? "del" : "ins", null, run));
-      else box.appendChild(document.createTextNode(run));
-      box.appendChild(document.createTextNode(" "));
+      else box.appendChild(document.createTextNode(run));  // runs carry their own spaces
     });
     return box;
   }
