@@ -140,6 +140,13 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
     s = store.settings
     if write and judge and isinstance(store, Leased):  # prepared outside the write lock (R3)
         store.warm()
+    if isinstance(store, Prefetching):  # the batch's own keys, read with the transaction's first round trip (Redis)
+        none = np.zeros(0, np.uint64)
+        # (The texts' tallies of an add that turns out to count none, all stored already, are read for nothing.)
+        texts_tallied = write or (s.boilerplate and judge)
+        store.prefetch(signed.corpus.para_key if write else none, signed.doc_keys if judge or write else none,
+                       np.concatenate([batch.keys, signed.corpus.para_key if s.boilerplate and judge else none])
+                       if texts_tallied else none)
     with store.transaction(write):
         ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
                for i in good]
@@ -156,11 +163,6 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
         texts = [inputs[i].text for i in good]
         keys = batch.keys
         tallied_texts = counted.any() or (s.boilerplate and judge)
-        if isinstance(store, Prefetching):  # the batch's own keys in one round trip (Redis)
-            none = np.zeros(0, np.uint64)
-            store.prefetch(signed.corpus.para_key if write else none, signed.doc_keys if judge or write else none,
-                           np.concatenate([keys, signed.corpus.para_key if s.boilerplate and judge else none])
-                           if tallied_texts else none)
         judged = judged_texts(store, keys) if tallied_texts else np.zeros(len(keys), bool)
         counted = first_judged(keys, judged, counted)
         # An id stored with the same text is "already indexed" (:func:`_stored_again`)

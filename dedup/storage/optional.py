@@ -58,22 +58,25 @@ class Leased(Protocol):
 @runtime_checkable
 class Prefetching(Protocol):
     """Optional: backends whose every read is a round trip to a server (Redis; added in
-    session 15).  The index tells it, once a transaction has begun, the content keys
-    of the batch itself that its look-up will ask about -- the tallies of its texts
-    and paragraphs, its documents' exact copies, and, for an add, which of its
+    session 15).  The index tells it, just before a transaction begins, the content
+    keys of the batch itself that its look-up will ask about -- the tallies of its
+    texts and paragraphs, its documents' exact copies, and, for an add, which of its
     paragraphs and documents are stored already -- and the backend reads them all in
-    one round trip instead of one a call.
+    one round trip instead of one a call: the transaction's first (session 18: a read's
+    snapshot carries them, one round trip fewer a check).
 
     Why: redis-py costs ~0.36 ms of CPU a round trip, plus the wait for the server,
     and these keys are known before the look-up (session 14: 8.7 round trips a single
     check at 100k articles, the 2 ms target)."""
 
     def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
-        """Read now what the transaction's later calls will ask about: the stored rows
-        of paragraph and document content keys ``paragraphs`` and ``documents``
+        """Read what the transaction's later calls will ask about: the stored rows of
+        paragraph and document content keys ``paragraphs`` and ``documents``
         (:meth:`Storage.known_keys`, ``*_copies``), and the tallies of keys
-        ``tallies`` (:meth:`Storage.tallies`); uint64 arrays, each may be empty.  It
-        changes no answer; calls that ask about other keys read them as before."""
+        ``tallies`` (:meth:`Storage.tallies`); uint64 arrays, each may be empty.
+        Called outside a transaction, for the next one to begin (read in its first
+        round trip); inside one, read now.  It changes no answer; calls that ask about
+        other keys read them as before."""
 
 
 @runtime_checkable

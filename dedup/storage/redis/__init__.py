@@ -133,6 +133,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         # What the current transaction has read: records (:meth:`.reads.Reads._read`),
         # content-key shards (:meth:`.multimap.Multimaps._prefetch`).
         self._held: Optional[dict] = None
+        self._pending: Optional[tuple[dict[str, np.ndarray], list[str]]] = None
         # What the current write transaction tallied before its first write
         # (:meth:`.writes.Writes.tally_first`): sorted keys, their counts, documents.
         self._ahead: Optional[tuple[np.ndarray, np.ndarray, int]] = None
@@ -155,7 +156,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         self._held = {}
         try:
             if not write:
-                self._horizon = self._snapshot()
+                self._horizon = self._snapshot(self._pending)
                 try:
                     yield
                 finally:
@@ -174,6 +175,8 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
                 self._check_counters()
                 if self._seq != self._top:
                     self._guarded_discard()
+                if self._pending:
+                    self._prefetch(*self._pending)
                 yield
             except BaseException:
                 self._undo()
@@ -184,6 +187,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._depth = 0
             self._token = None
             self._held = None
+            self._pending = None
             self._ahead = None
 
     def warm(self) -> None:
@@ -199,19 +203,11 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._cache.levels  # noqa: B018 -- the property derives what is pending
 
     @_guarded("read")
-    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
-        """:class:`~dedup.storage.optional.Prefetching`: the content-key shards of
-        ``paragraphs`` (``k:p:``), ``documents`` (``k:d:``) and ``tallies`` (``k:t:``,
-        with ``judged``) in one round trip (:meth:`.multimap.Multimaps._prefetch`)."""
-        wanted = {base: keys for base, keys in (("k:p:", paragraphs), ("k:d:", documents), ("k:t:", tallies))
-                  if len(keys)}
-        if wanted:
-            self._prefetch(wanted, [self._k + "judged"] if "k:t:" in wanted else [])
-
-    @_guarded("read")
-    def _snapshot(self) -> dict[str, int]:
+    def _snapshot(self, pending: Optional[tuple[dict[str, np.ndarray], list[str]]] = None) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
-        least up to them: they are read first), in one round trip when little is new."""
+        least up to them: they are read first), in one round trip when little is new;
+        with ``pending`` (:meth:`prefetch` before the transaction), in that round trip
+        too."""
         # Not MULTI: under maxmemory Redis refuses every command queued in a MULTI, reads
         # too (a read-only script runs).  In this order, so a concurrent write cannot
         # look like damage: the counts and marks at one moment (:data:`.lua.MARKS`), then
@@ -224,14 +220,17 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         pipe.evalsha(self._marks.sha, 0, self._k)
         pipe.get(self._log + ":n")
         pipe.xrange(self._log, min=b"(" + self._cache.last, max="+", count=PAGE)
+        keep = self._queue_prefetch(pipe, *pending) if pending else None
         try:
-            (documents, counted, paragraphs, top_d, top_p, gen), written, page = pipe.execute()
+            (documents, counted, paragraphs, top_d, top_p, gen), written, page, *prefetched = pipe.execute()
         except NoScriptError:  # a new server, or its scripts flushed: load it, once
             self._marks(args=[self._k])
-            return self._snapshot()
+            return self._snapshot(pending)
         if number(gen, self.path, self._k + "log:gen") != self._cache.gen:  # compacted: read the new log whole
             self._switch_to(number(gen, self.path, self._k + "log:gen"))
-            return self._snapshot()
+            return self._snapshot(pending)
+        if keep is not None:
+            keep(prefetched)
         self._cache.apply(page)
         if len(page) == PAGE:
             self._cache.sync(self._r, self._log)

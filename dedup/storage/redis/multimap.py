@@ -15,6 +15,7 @@ from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged, listed
 from .lua import TRAILER
+from .url import _guarded
 
 #: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
 #: paragraph content keys (one entry a row), document content keys, the tallies
@@ -67,6 +68,10 @@ class Multimaps:
     #: What the current transaction has read (:meth:`.reads.Reads._read`): shards'
     #: verified entries by ``(base, shard)``, and the values of keys read with them.
     _held: Optional[dict]
+    #: What :meth:`prefetch` was given before a transaction began, for its first round
+    #: trip: ``(keys by base, also)``.
+    _pending: Optional[tuple[dict[str, np.ndarray], list[str]]]
+    _depth: int
     path: str
     settings: Settings
     _derive: Derive
@@ -109,6 +114,22 @@ class Multimaps:
         """The shard of multimap ``base`` each of ``keys`` (uint64) is in."""
         return (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
 
+    @_guarded("read")
+    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
+        """:class:`~dedup.storage.optional.Prefetching`: the content-key shards of
+        ``paragraphs`` (``k:p:``), ``documents`` (``k:d:``) and ``tallies`` (``k:t:``,
+        with ``judged``) in one round trip (:meth:`_prefetch`); called before a
+        transaction, they are read in its first round trip (a read's snapshot)."""
+        wanted = {base: keys for base, keys in (("k:p:", paragraphs), ("k:d:", documents), ("k:t:", tallies))
+                  if len(keys)}
+        if not wanted:
+            return
+        also = [self._k + "judged"] if "k:t:" in wanted else []
+        if self._depth:
+            self._prefetch(wanted, also)
+        else:
+            self._pending = (wanted, also)
+
     def _prefetch(self, keys: dict[str, np.ndarray], also: Sequence[str] = ()) -> None:
         """Inside a transaction: read the shards of multimap ``base`` that hold
         ``keys[base]`` (uint64 content keys) for every ``base`` given, and the values of
@@ -124,18 +145,27 @@ class Multimaps:
         if self._held is None:
             return
         pipe = self._r.pipeline(transaction=False)
+        self._queue_prefetch(pipe, keys, also)(pipe.execute())
+
+    def _queue_prefetch(self, pipe: Any, keys: dict[str, np.ndarray], also: Sequence[str] = ()
+                        ) -> Callable[[list], None]:
+        """Queue on ``pipe`` the reads of :meth:`_prefetch`; returns what keeps their
+        replies (the pipeline's replies from the first of them on) for the transaction."""
         if also:
             pipe.mget(also)
         parts = []
         for base, wanted in keys.items():
             shards = sorted_unique(self._shard_of(base, np.asarray(wanted, dtype=np.uint64))).tolist()
             parts.append((base, shards, *self._queue_shards(pipe, base, shards)))
-        replies = pipe.execute()
-        values = replies.pop(0) if also else []
-        for base, shards, count, finish in parts:
-            self._held.update(zip(((base, x) for x in shards), finish(replies[:count])))
-            del replies[:count]
-        self._held.update(zip(also, values))
+
+        def keep(replies: list) -> None:
+            replies = list(replies)
+            values = replies.pop(0) if also else []
+            for base, shards, count, finish in parts:
+                self._held.update(zip(((base, x) for x in shards), finish(replies[:count])))
+                del replies[:count]
+            self._held.update(zip(also, values))
+        return keep
 
     def _shard_bodies(self, base: str, shards: list[int], also: Sequence[str] = (), fresh: bool = False
                       ) -> tuple[list[bytes], list]:
