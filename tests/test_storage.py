@@ -116,6 +116,27 @@ def test_read_only_index_answers_checks_but_refuses_adds(built, rng):
     assert digest(path) == before
 
 
+def test_a_read_only_open_reads_the_table_list_once(built, monkeypatch):
+    """A read-only open looks at the file's tables on a ``mode=ro`` connection (a foreign
+    database is never opened read-write) and uses that look: before, the query-only
+    connection read the table list again straight after (note of session 17)."""
+    import dedup.storage.sqlite as opening
+
+    path, texts = built
+    statements: list[str] = []
+    real = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = real(*args, **kwargs)
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(opening.sqlite3, "connect", traced)
+    with Index.open(path, readonly=True) as idx:
+        assert idx.check(texts[0]).is_duplicate
+    assert sum("sqlite_master" in sql for sql in statements) == 1, statements
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
 def test_read_only_folder_gives_a_clear_error(tmp_path):
     folder = tmp_path / "ro"

@@ -74,6 +74,7 @@ from .schema import (
     WAL_CHECKPOINT_PAGES,
     check_meta,
     create_schema,
+    table_names,
     translate,
     translate_os,
     upgrade_schema,
@@ -108,7 +109,7 @@ def open_sqlite(
     if not folder.is_dir():
         raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
     if p.exists() and not _size(name) and (wal := _size(name + "-wal")):
-        # Before any SQLite connection, :func:`_ours`' look included: opening an empty
+        # Before any SQLite connection, :func:`_tables_read_only`' look included: opening an empty
         # database deletes its log (see :func:`_empty`), which may be all that is left.
         raise IndexCorrupt(
             f"{name}: is empty but its write-ahead log {os.path.basename(name)}-wal holds {wal:,} bytes "
@@ -119,8 +120,9 @@ def open_sqlite(
     # log into the file first, content unchanged), which a mode=ro connection cannot
     # (they stayed behind after every `dedup check`).  Any other file stays mode=ro: a
     # foreign database is never even checkpointed (review R5, session 16).
-    query_only = readonly and os.access(folder, os.W_OK) and all(
-        os.access(f, os.W_OK) for f in (name, name + "-wal", name + "-shm") if os.path.lexists(f)) and _ours(name)
+    looked = _tables_read_only(name) if readonly and os.access(folder, os.W_OK) and all(
+        os.access(f, os.W_OK) for f in (name, name + "-wal", name + "-shm") if os.path.lexists(f)) else None
+    query_only = looked is not None and _TABLES <= looked
     query = "?mode=rw" if query_only else "?mode=ro" if readonly else ""
     if not os.access(folder, os.W_OK):
         if not p.exists():
@@ -151,7 +153,7 @@ def open_sqlite(
     try:
         if query_only:
             conn.execute("PRAGMA query_only = ON")
-        store = _prepare(conn, name, settings, readonly, busy_timeout, derive)
+        store = _prepare(conn, name, settings, readonly, busy_timeout, derive, looked)
     except BaseException:
         conn.close()
         raise
@@ -160,12 +162,16 @@ def open_sqlite(
 
 def _prepare(
     conn: sqlite3.Connection, name: str, settings: Optional[Settings], readonly: bool, busy_timeout: float,
-    derive: Derive,
+    derive: Derive, tables: Optional[set[str]] = None,
 ) -> SQLiteStorage:
+    """The storage on ``conn``, once its file is known to be a dedup index (or an empty
+    one is made one); ``tables``: what :func:`_tables_read_only` found moments before,
+    so it is not looked up twice (a read-only open)."""
     try:
         # Read-only look first: a foreign file must not even get its journal mode changed.
         sized = _size(name)
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables is None:
+            tables = table_names(conn)
     except sqlite3.Error as err:
         raise translate(err, name, "open") from err
     if tables and not _TABLES <= tables:
@@ -207,17 +213,18 @@ def _prepare(
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
 
 
-def _ours(name: str) -> bool:
-    """Whether the file ``name`` holds a dedup index's tables (looked at read-only; an
-    empty file is not opened at all: SQLite deletes an empty database's write-ahead log)."""
+def _tables_read_only(name: str) -> Optional[set[str]]:
+    """The tables of the file ``name``, looked at on a ``mode=ro`` connection (an empty
+    file is not opened at all: SQLite deletes an empty database's write-ahead log, and
+    has none); ``None`` when SQLite cannot read it (the open then says why)."""
     if not _size(name):
-        return False
+        return set()
     try:
         with contextlib.closing(sqlite3.connect("file:" + urllib.parse.quote(os.path.abspath(name)) + "?mode=ro",
                                                 uri=True)) as conn:
-            return _TABLES <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return table_names(conn)
     except sqlite3.Error:
-        return False
+        return None
 
 
 def _create(name: str, settings: Settings, derive: Derive, busy_timeout: float) -> None:

@@ -119,6 +119,13 @@ _DROPPED = ("paragraph_buckets", "document_buckets", "paragraph_sketches", "docu
 _ROWS = {"paragraph": "paragraphs", "document": "documents"}
 
 
+def table_names(conn: sqlite3.Connection) -> set[str]:
+    """The names of the tables of ``conn``'s database (raises ``sqlite3.Error`` for a
+    file that is not one): whether it is a dedup index (:data:`_TABLES`), and which
+    tables an older format has."""
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
 
 def translate_os(err: OSError, path: str, doing: str) -> StorageError:
     """A :class:`StorageError` naming ``path`` and the cause of a failed file operation."""

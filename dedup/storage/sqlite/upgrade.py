@@ -37,6 +37,7 @@ from ..protocol import IndexCorrupt
 from ..rowcheck import damaged, listed
 from .checks import document_checks, paragraph_checks, signature_checks, text_checks, unpack_signatures
 from .rows import _DOC_FIELDS, signed, unpack_sets, unsigned
+from .schema import table_names
 
 
 #: Rows read and stamped at a time.
@@ -83,7 +84,7 @@ def _structure_faults(conn: sqlite3.Connection, settings: Settings) -> Iterator[
 def check_structure(conn: sqlite3.Connection, name: str, version: str, settings: Settings) -> None:
     """Raise :class:`IndexCorrupt` naming the first rule the stored rows break (and up
     to five of its rows)."""
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    tables = table_names(conn)
     for what, sql in _structure_faults(conn, settings):
         if "tallies" in sql and "tallies" not in tables:
             continue
