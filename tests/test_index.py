@@ -225,6 +225,42 @@ def test_index_finds_the_cross_document_pairs_a_scan_finds(tmp_path, rng):
     assert scan_pairs and found == scan_pairs
 
 
+def test_load_commits_each_batch_and_signs_it_outside_the_write_lock(tmp_path, rng, monkeypatch):
+    """``Index.load`` takes one write transaction per batch, after signing it (before:
+    one transaction for the whole load, each batch signed inside it -- other writers
+    held off throughout, and an interruption lost every batch); loading the same
+    articles again resumes: the stored ones are "already indexed"."""
+    import importlib
+    import sqlite3
+
+    run_module = importlib.import_module("dedup.index.run")
+    texts = [(f"d{i}", article(rng)) for i in range(6)]
+    path = tmp_path / "i.dedup"
+    real, calls = run_module.sign, []
+
+    def sign(batch, *args, **kwargs):
+        calls.append(len(batch))
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer is not held off while a batch is signed
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(batch, *args, **kwargs)
+
+    with Index.open(path) as idx:
+        monkeypatch.setattr(run_module, "sign", sign)
+        with pytest.raises(KeyboardInterrupt):
+            idx.load(texts, batch_size=2)
+        assert calls == [2, 2, 2] and sorted(idx.ids()) == ["d0", "d1", "d2", "d3"]
+        monkeypatch.setattr(run_module, "sign", real)
+        again = idx.load(texts, batch_size=2)
+    assert [v.already_indexed for v in again] == [True] * 4 + [False] * 2
+    assert [v.added for v in again] == [False] * 4 + [True] * 2
+
+
 def test_load_stores_without_checking_and_later_checks_see_everything(tmp_path, rng):
     texts = [article(rng) for _ in range(6)]
     with Index.open(tmp_path / "bulk.dedup") as bulk, Index.open(tmp_path / "one.dedup") as one:

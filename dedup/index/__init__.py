@@ -199,24 +199,29 @@ class Index:
             yield from zip(batch, self.add_many(batch, policy=policy))
 
     def load(self, items: Iterable[Item], *, batch_size: int = BATCH_DOCUMENTS, replace: bool = False) -> list[Verdict]:
-        """Store articles *without* checking them, in one transaction.
+        """Store articles *without* checking them, one transaction per ``batch_size``
+        articles (each signed before its transaction begins).
 
         For seeding an index from an archive that is already deduplicated (for
         example with ``dedup scan``): nothing is compared, which is several times
         faster than adding one article at a time, and the bucket file is written once
         at the end (with ``auto_optimize``).  Bad items get an ``error`` verdict; an id
         already stored is "already indexed" or an error (``replace``: replaced), as in
-        :meth:`add_many`.
+        :meth:`add_many`.  Interrupted, the batches committed before stay stored, and
+        loading the same articles again resumes: those are "already indexed".  (Why
+        not one transaction for the whole load, as before session 18: memory and the
+        write-ahead log grew with the archive -- a 4 GB log at 100k articles -- and
+        its signing ran inside the write lock, holding every other writer off.)
         """
         verdicts: list[Verdict] = []
         batch: list[Input] = []
         policy = Policy(self.policy.action, self.policy.seen_share, self.policy.add_duplicates, replace)
-        with self._store.transaction(write=True):
-            for item in items:
-                batch.append(input_of(item))
-                if len(batch) >= batch_size:
-                    verdicts.extend(self._run(batch, policy, write=True, judge=False))
-                    batch = []
+        for item in items:
+            batch.append(input_of(item))
+            if len(batch) >= batch_size:
+                verdicts.extend(self._run(batch, policy, write=True, judge=False))
+                batch = []
+        if batch:
             verdicts.extend(self._run(batch, policy, write=True, judge=False))
         if self.auto_optimize:
             self._optimize_if_behind(lambda covered, behind: behind > 0)

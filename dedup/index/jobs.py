@@ -128,9 +128,11 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
 
     Batches before the one in flight committed: their verdicts say what they stored
     (``added``; ``already indexed`` ones were stored before).  The batch in flight
-    (``batch``; ``--load``: everything read) committed whole or not at all -- the
-    failure may have come after its commit (during bucket-file upkeep) -- so its
-    documents are looked up: one stored with the text read counts as stored.  When the
+    (``batch``) committed whole or not at all -- the failure may have come after its
+    commit (during bucket-file upkeep) -- so its documents are looked up: one stored
+    with the text read counts as stored.  ``--load`` returns no verdict before its
+    end (each of its batches commits on its own, :meth:`Index.load`), so everything
+    it read is looked up by id.  When the
     index cannot be read to tell (the failure was the index's: a Redis server restarted
     mid-batch), the batch in flight may be stored in part -- a backend that publishes
     each write at once keeps what it published -- and the note says so, not "none"
