@@ -335,9 +335,11 @@ class Index:
         ...): all see what was committed before it began, nothing committed meanwhile
         (SQLite: one deferred ``BEGIN`` in WAL; Redis: one row-id horizon); nested ones
         join it.  No writes inside (Redis raises StorageError; SQLite would write
-        without taking the write lock first).  ``dedup check`` asks "stored with this
-        text?" and judges the rest in one: an add committed between two snapshots made
-        a document its own duplicate (whole-diff review, session 17)."""
+        without taking the write lock first), and nothing slow: an open snapshot holds
+        off SQLite's checkpoints and Redis's horizon, so sign first (``dedup check``
+        asks "stored with this text?" and judges the rest in one, its documents signed
+        before it, :func:`dedup.index.jobs.check_paths`; an add committed between two
+        snapshots made a document its own duplicate: whole-diff review, session 17)."""
         with self._store.transaction(write=False):
             yield self
 
@@ -373,7 +375,12 @@ class Index:
     def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
         """Verdicts on a batch, and with ``write`` the batch stored as the policy says
         (:func:`dedup.index.run.prepare`, then :meth:`_decide`)."""
-        return self._decide(prepare(inputs, self.settings, self._executor), policy, write, judge)
+        return self._decide(self._prepare(inputs), policy, write, judge)
+
+    def _prepare(self, inputs: Sequence[Input]) -> Prepared:
+        """``inputs`` signed (:func:`dedup.index.run.prepare`; reads nothing stored, so
+        it runs before any transaction)."""
+        return prepare(inputs, self.settings, self._executor)
 
     def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
                 changed: Optional[list[bool]] = None, optimize: bool = True) -> list[Verdict]:
@@ -390,7 +397,7 @@ class Index:
         def apply(batch: Prepared) -> tuple[list[Verdict], list[bool]]:
             changed = [False] * len(batch)
             return self._decide(batch, policy, write=True, changed=changed, optimize=optimize), changed
-        return Adder(lambda inputs: prepare(inputs, self.settings, self._executor), apply)
+        return Adder(self._prepare, apply)
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:

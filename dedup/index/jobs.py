@@ -59,18 +59,41 @@ def check_paths(
     (``progress`` counts the documents read; ``keep_texts``: see :class:`Job`).  A
     document whose id is stored with the same text is "already indexed", as an add of
     it says, and not judged (it would be its own duplicate: a new user of session 16
-    got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``);
-    both look-ups of a batch see one :meth:`Index.snapshot`."""
+    got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``):
+    see :func:`_checked`."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        with index.snapshot():  # one snapshot: an add committed between the two look-ups
-            held = index.holds(batch, texts=True)  # would make a document its own duplicate
-            judged = iter(index.check_many([item for item, h in zip(batch, held) if not h], policy=policy))
-        job.keep(batch, [already_indexed(item["id"], item["text"], policy) if h else next(judged)
-                         for item, h in zip(batch, held)])
+        job.keep(batch, _checked(index, batch, policy))
     progress.close()
     return job
+
+
+def _checked(index: Index, batch: list[dict], policy: Policy) -> list[Verdict]:
+    """The verdicts of a check of ``batch`` (index items): "already indexed" for an id
+    stored with the same text, the rest judged (:meth:`Index.check_many`).
+
+    Both look-ups -- stored? and the judgement -- see one :meth:`Index.snapshot` (an
+    add of the same id committed between them made the document its own duplicate:
+    whole-diff review, session 17), and the signing is done before it: a read
+    transaction held through signing holds off SQLite's checkpoints (the write-ahead
+    log grows while others add) and Redis's horizon.  So the documents not stored are
+    signed first, then inside the snapshot the ids are looked up again: one stored
+    meanwhile is "already indexed", one removed meanwhile (stored at the first look,
+    so not signed) makes the batch's look-ups start again."""
+    held = index.holds(batch, texts=True)
+    while True:
+        todo = [k for k, h in enumerate(held) if not h]
+        signed = index._prepare([input_of(batch[k]) for k in todo])
+        with index.snapshot():
+            now = index.holds(batch, texts=True)
+            if not any(h and not n for h, n in zip(held, now)):
+                kept = [j for j, k in enumerate(todo) if not now[k]]
+                judged = iter(index._decide(signed if len(kept) == len(todo) else signed.take(kept), policy,
+                                            write=False))
+                return [already_indexed(item["id"], item["text"], policy) if n else next(judged)
+                        for item, n in zip(batch, now)]
+        held = now
 
 
 def add_paths(
