@@ -216,8 +216,9 @@ def test_a_parquet_report_folder_in_the_scanned_folder_is_not_read(news):
     assert run("scan", "news", "--format", "parquet", "-o", "news/report").exit_code == 1
     report = scanned("news")
     assert [d["path"] for d in report["documents"]] == ["a.txt", "b.txt", "c.txt"] and report["errors"] == []
-    assert sorted(w["path"] for w in report["warnings"]) == ["report/groups/part-00000.parquet",
-                                                             "report/pairs/part-00000.parquet"]
+    assert sorted(w["path"] for w in report["warnings"]) == [
+        f"report/{table}/part-00000.parquet"
+        for table in ("boilerplate", "documents", "errors", "groups", "pairs", "summary", "warnings")]
     named = run("scan", "news/report/pairs/part-00000.parquet")  # named itself: read (a table without text)
     assert named.exit_code == 2 and "no text column" in named.stderr
 

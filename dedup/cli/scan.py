@@ -88,7 +88,8 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
 
     PATHS may also be fsspec URLs or quoted globs of JSON Lines / Parquet shards
     ('s3://bucket/crawl/*.parquet', 'data/shard-*.jsonl').  --format parquet writes a
-    new folder (-o FOLDER) of two tables, FOLDER/pairs and FOLDER/groups.
+    new folder (-o FOLDER) of tables: FOLDER/pairs, groups, documents, errors,
+    warnings, boilerplate and summary.
 
     Exit status: 0 no duplicates, 1 duplicates found, 2 usage error or no document
     could be read.  Unreadable files are listed (stderr, report) and skipped: they
