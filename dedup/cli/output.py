@@ -19,7 +19,8 @@ import click
 from ..progress import Progress
 from ..readers import ReadError, ReadWarning
 from ..report import FORMATS, TextOptions
-from ..report.output import COLOR_MODES, check_writable, progress_for, report_file, terminal_width, use_color
+from ..report.output import (COLOR_MODES, check_writable, compression, progress_for, report_file, terminal_width,
+                             use_color)
 from ..report.passages import Passages
 from ..report import shapes
 from ..report.written import Written, record
@@ -41,11 +42,17 @@ FORMAT_BY_SUFFIX = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".cs
 def report_format(fmt: Optional[str], output: Optional[str], formats: Sequence[str] = FORMATS) -> str:
     """The report format: ``fmt`` when given, else the one the ``output`` file's
     extension names (:data:`FORMAT_BY_SUFFIX`; ``-o report.html`` wrote a text report, said
-    nothing, and the browser showed it as one line: session 14's new-user check), else
-    text."""
+    nothing, and the browser showed it as one line: session 14's new-user check) -- the
+    extension under a compressed suffix (``report.json.gz``: JSON, written gzipped) --
+    else text."""
     if fmt is not None:
         return fmt
-    named = FORMAT_BY_SUFFIX.get(os.path.splitext(output)[1].lower()) if output not in (None, "-") else None
+    if output in (None, "-"):
+        return "text"
+    inner = os.path.basename(output)
+    for _ in compression(output):  # report.json.gz: JSON, compressed (dedup.report.output.report_file)
+        inner = os.path.splitext(inner)[0]
+    named = FORMAT_BY_SUFFIX.get(os.path.splitext(inner)[1].lower())
     return named if named in formats else "text"
 
 

@@ -17,6 +17,7 @@ from ..plan.dask import DaskUnavailable
 from ..scan import ENGINES, available_cpus, found_files
 from ..scan import scan as scan_paths
 from ..report import FORMATS
+from ..report.output import compression
 from ..report.passages import FilePassages
 from ..report.safety import printable
 from . import (
@@ -43,6 +44,9 @@ def _check_parquet_folder(folder) -> None:
         raise click.UsageError("--format parquet writes a folder: name it with -o FOLDER")
     if os.path.lexists(folder):
         raise click.UsageError(f"-o {folder}: already exists (--format parquet writes a new folder)")
+    if compression(folder):
+        raise click.UsageError(f"-o {folder}: --format parquet writes a folder of Parquet files (compressed "
+                               "inside), not a compressed file; name the folder without the suffix")
     if importlib.util.find_spec("pyarrow") is None:
         raise Unavailable("--format parquet needs pyarrow: pip install 'dedup[dask]'")
 

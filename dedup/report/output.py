@@ -8,9 +8,12 @@ turns colour off) and ``--color never|auto|always`` (``always`` beats ``NO_COLOR
 
 from __future__ import annotations
 
+import bz2
 import contextlib
 import errno
+import gzip
 import io
+import lzma
 import os
 import select
 import shutil
@@ -131,12 +134,20 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
         out.flush()
         return
     target, whole = _destination(path)
+    layers = compression(path)
     if not whole:
         try:
-            with open(target, "w", encoding="utf-8", newline="\n") as stream:
-                out = _Chunked(stream)
-                yield out  # type: ignore[misc]
-                out.flush()
+            if not layers:
+                with open(target, "w", encoding="utf-8", newline="\n") as stream:
+                    out = _Chunked(stream)
+                    yield out  # type: ignore[misc]
+                    out.flush()
+            else:
+                with open(target, "wb") as raw, _compressed(raw, layers) as packed:
+                    out = io.TextIOWrapper(packed, encoding="utf-8", newline="\n")
+                    yield out
+                    out.flush()
+                    out.detach()  # the compressor is closed next, not by the wrapper's collection
         except OSError as err:
             if err.filename in (str(target), None):
                 raise type(err)(err.errno, err.strerror, path) from None
@@ -148,10 +159,14 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
         raise type(err)(err.errno, err.strerror, path) from None
     try:
         with os.fdopen(fd, "wb") as raw:
-            out = io.TextIOWrapper(_Digesting(raw), encoding="utf-8", newline="\n")
-            out.xxh3 = out.buffer.xxh3  # type: ignore[attr-defined]
-            yield out
-            out.flush()
+            digesting = _Digesting(raw)
+            with _compressed(digesting, layers) as packed:
+                out = io.TextIOWrapper(packed, encoding="utf-8", newline="\n")
+                out.xxh3 = digesting.xxh3  # type: ignore[attr-defined]
+                yield out
+                out.flush()
+                if layers:
+                    out.detach()  # the compressor is closed next, not by the wrapper's collection
             os.fsync(raw.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
@@ -161,6 +176,43 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
         if isinstance(err, OSError) and err.filename in (tmp, None):  # None: a write's (a full disk)
             raise type(err)(err.errno, err.strerror, path) from None
         raise
+
+
+def compression(path: str) -> list[str]:
+    """The compressions a report file's name asks for, outermost first (``r.json.gz``:
+    ``[".gz"]``; none: ``[]``): the suffixes the readers decompress (``.gz``, ``.bz2``,
+    ``.xz``, ``.zst``), so dedup reads back what it writes."""
+    from ..readers.compressed import inner_name
+
+    return inner_name(os.path.basename(path))[1]
+
+
+@contextlib.contextmanager
+def _compressed(raw: BinaryIO, layers: list[str]) -> Iterator[BinaryIO]:
+    """A binary stream whose bytes reach ``raw`` compressed as ``layers`` say
+    (outermost first; none: ``raw`` itself); every compressor is closed, its last block
+    written, when the block ends -- ``raw`` stays open."""
+    with contextlib.ExitStack() as stack:
+        stream = raw
+        for suffix in layers:
+            stream = stack.enter_context(_COMPRESSORS[suffix](stream))
+        yield stream
+
+
+def _zstd_writer(raw: BinaryIO):
+    import zstandard
+
+    return zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
+
+
+#: Suffix -> a writable compressing stream over a binary file (left open when closed).
+#: gzip without a time stamp, so the same report is the same bytes (and digest).
+_COMPRESSORS = {
+    ".gz": lambda raw: gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0),
+    ".bz2": lambda raw: bz2.BZ2File(raw, "wb"),
+    ".xz": lambda raw: lzma.LZMAFile(raw, "wb"),
+    ".zst": _zstd_writer,
+}
 
 
 class _Digesting(io.BufferedIOBase):
