@@ -67,7 +67,10 @@ _CONJUNCT_EXTEND = np.uint8(32)  # Indic_Conjunct_Break=Extend
 KIND_WORD, KIND_IDEOGRAPHIC, KIND_COMPLEX = 0, 1, 2
 
 _WORD_CHARS = r"[\p{L}\p{N}\p{Pc}\p{M}]"
-_NO_SPACE_CHARS = (
+#: The characters of scripts written without spaces, as a ``regex`` class (the module
+#: doc says which); also what the reports' side-by-side view diffs per grapheme
+#: (:mod:`dedup.report.diff`).
+NO_SPACE_CHARS = (
     r"[\p{Line_Break=ID}\p{Line_Break=CJ}\p{Line_Break=SA}"
     r"\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Bopomofo}--\p{Script=Hangul}]"
 )
@@ -117,7 +120,7 @@ def _classify(codepoints: np.ndarray) -> np.ndarray:
 
     words = hits(_WORD_CHARS)
     out[words] = WORD
-    out[words & hits(_NO_SPACE_CHARS)] = NO_SPACE
+    out[words & hits(NO_SPACE_CHARS)] = NO_SPACE
     out[hits(_EXTEND_CHARS)] = EXTEND
     out[hits(r"\p{InCB=Linker}")] |= _LINKER
     out[hits(r"\p{InCB=Consonant}")] |= _CONSONANT

@@ -24,7 +24,7 @@ from difflib import SequenceMatcher
 from itertools import accumulate
 from typing import Optional
 
-from ..tokenize import _NO_SPACE_CHARS as NO_SPACE_CHARS  # the tokenizer's own class
+from ..tokenize import NO_SPACE_CHARS
 
 #: Units per side given to SequenceMatcher (its cost grows with the product).
 MAX_DIFF_WORDS = 4000
