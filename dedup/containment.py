@@ -72,6 +72,44 @@ _FIRST_LOOK = 128
 SIZE_CAP = (1 << 32) - 1
 
 
+def one_sided_below(threshold: float) -> float:
+    """The containment of a pair's *larger* side below which the pair is one-sided:
+    ``2 t / (1 + t)`` for the Jaccard threshold ``t`` (0.46 at 0.3).
+
+    Why: with ``I`` shingles shared, ``c_S = I/|S|`` and ``c_L = I/|L|`` (smaller and
+    larger set), ``J = 1 / (1/c_S + 1/c_L - 1)``.  Two texts of one size at the threshold
+    hold ``2t/(1+t)`` of each other, the least a near-duplicate pair of equal sides
+    holds.  For a quote, ``c_S`` is ~1 and then ``J ~ c_L``: the Jaccard is just the
+    quote's share of the text around it, so ``J >= t`` says how long the quote is, not
+    that the two texts are copies (session 17's N8: a 191-character quote, 37 % of the
+    paragraph reading it out, made that paragraph a near-duplicate).  A pair whose
+    larger side holds less of the smaller than equal sides at the threshold do is
+    therefore not a near-duplicate when its smaller side is contained
+    (:func:`relations`)."""
+    return 2.0 * threshold / (1.0 + threshold)
+
+
+def relations(jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray, threshold: float,
+              containment: float) -> tuple[np.ndarray, np.ndarray]:
+    """The one rule of the scan and the index for a verified pair's relation, before
+    coverage: ``(near, inside)``, bool arrays, one entry per pair.  ``near``: Jaccard at
+    or above ``threshold``; ``inside``: the pair is ``contained`` if its smaller side's
+    words are also covered (:func:`dedup.verify.coverage` at
+    :data:`~dedup.verify.COVERAGE`; the caller tests it on these pairs only) -- its
+    smaller side at least ``containment`` inside the larger (the larger containment is
+    the smaller set's) and its Jaccard below ``threshold`` *or* the pair one-sided (the
+    larger side's containment below :func:`one_sided_below`), whatever its Jaccard.
+    A caller then takes ``near &= ~inside`` once coverage is known: a pair is
+    ``contained`` or ``near-duplicate``, never both.  With ``containment`` 0 (off)
+    nothing is inside and every pair at the threshold is near."""
+    near = np.asarray(jaccard) >= threshold
+    if not containment:
+        return near, np.zeros(near.shape, bool)
+    inner = np.maximum(containment_a, containment_b)
+    outer = np.minimum(containment_a, containment_b)
+    return near, (inner >= containment) & (~near | (outer < one_sided_below(threshold)))
+
+
 def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
     """Jaccard of a set contained to ``containment`` in a set ``ratio`` times its size."""
     return containment / (np.asarray(ratio, dtype=float) + 1.0 - containment)

@@ -57,9 +57,10 @@ class Pair:
     ``similarity`` is the verified Jaccard of the shingle sets, ``containment`` is
     ``(|A∩B|/|A|, |A∩B|/|B|)`` and ``estimate`` the MinHash estimate that made them
     candidates.  ``exact`` marks identical normalized text.  ``relation`` says why the
-    pair is reported: ``"near-duplicate"`` (Jaccard at or above the threshold) or
-    ``"contained"`` (Jaccard below it, but the smaller text is at least the containment
-    threshold inside the larger one; :attr:`inside` names which side that is).
+    pair is reported: ``"contained"`` (the smaller text is at least the containment
+    threshold inside the larger one, with its Jaccard below the threshold or the pair
+    one-sided, :func:`dedup.containment.relations`; :attr:`inside` names which side
+    that is) or ``"near-duplicate"`` (Jaccard at or above the threshold).
     """
 
     kind: Kind

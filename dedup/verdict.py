@@ -71,9 +71,10 @@ class ParagraphMatch:
 
     ``containment`` is ``(share of this paragraph found in the stored one, share of the
     stored one found in this one)``; ``estimate`` is the MinHash estimate.
-    ``relation`` is ``"near-duplicate"`` (Jaccard at or above the threshold) or
-    ``"contained"`` (below it, but one side at least ``Settings.containment`` inside
-    the other), as in a scan's pairs.
+    ``relation`` is ``"contained"`` (one side at least ``Settings.containment`` inside
+    the other, below the threshold or one-sided above it) or ``"near-duplicate"``
+    (Jaccard at or above the threshold), as in a scan's pairs
+    (:func:`dedup.containment.relations`).
     """
 
     paragraph: int
@@ -108,11 +109,12 @@ class ParagraphMatch:
 class DocumentMatch:
     """A stored document the checked text matched: whole-document scores (verified
     Jaccard, containments as in :class:`ParagraphMatch`) and the paragraph matches.
-    ``relation``: ``"duplicate"`` (``similarity`` reaches ``doc_threshold``), else
-    ``"contained-in"`` (the article is inside this stored document: at least
-    ``Settings.containment`` of its shingles and :data:`~dedup.verify.COVERAGE` of its
-    words, the scan's rule for a contained pair), ``"contains"`` (this stored document
-    is so inside the article) or ``None`` (they share paragraphs only)."""
+    ``relation``: ``"contained-in"`` (the article is inside this stored document: at
+    least ``Settings.containment`` of its shingles and :data:`~dedup.verify.COVERAGE` of
+    its words, below ``doc_threshold`` or one-sided above it -- the scan's rule for a
+    contained pair, :func:`dedup.containment.relations`), ``"contains"`` (this stored
+    document is so inside the article), else ``"duplicate"`` (``similarity`` reaches
+    ``doc_threshold``), else ``None`` (they share paragraphs only)."""
 
     doc_id: str
     similarity: float
@@ -214,14 +216,14 @@ class Verdict:
             data["text"] = self.text
         return data
 
-    def pairs(self, path: str, doc_threshold: float) -> list[Pair]:
+    def pairs(self, path: str) -> list[Pair]:
         """The verdict as scan pairs: side ``a`` is the stored text (it came first),
-        side ``b`` the checked one, named ``path``.  Whole-document pairs are listed
-        when the similarity reaches ``doc_threshold`` (or, as ``contained``, when one side
-        is inside the other: the match's ``relation``), as in a scan."""
+        side ``b`` the checked one, named ``path``.  Whole-document pairs are listed as
+        the match's ``relation`` says: ``near-duplicate`` for a ``duplicate``,
+        ``contained`` when one side is inside the other, as in a scan."""
         out: list[Pair] = []
         for m in self.matches:
-            near = m.similarity >= doc_threshold
+            near = m.relation == "duplicate"
             if near or m.relation in ("contained-in", "contains"):
                 out.append(Pair(
                     "document", m.similarity, (m.containment[1], m.containment[0]), m.estimate,
@@ -289,7 +291,7 @@ def verdicts_as_result(judged: Iterable[tuple[Document, Verdict]], errors: list[
     checked documents, their pairs with stored texts (``a`` stored, ``b`` checked) and
     groups around each stored text."""
     judged = list(judged)
-    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path, settings.doc_threshold)]
+    pairs: list[Pair] = [p for d, v in judged for p in v.pairs(d.path)]
     return ScanResult(
         settings={**settings.to_dict(), "levels": ["document", "paragraph"]},
         documents=[DocumentInfo(d.path, v.chars, v.paragraphs, d.source) for d, v in judged],

@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..containment import relations
 from ..minhash import estimate, floor
 from ..segments import SetTable, first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
@@ -194,20 +195,24 @@ def _listed_paragraphs(signed: Signed, eligible: np.ndarray, found: Found, match
 def _relations(store: Storage, signed: Signed, art: np.ndarray, stored: np.ndarray, table: SetTable,
                pairs: np.ndarray, scores: Scores, boilerplate: np.ndarray | None,
                own: StoredBoilerplate | None) -> list[Optional[DocumentRelation]]:
-    """Each pair's :attr:`DocumentMatch.relation`: ``duplicate`` at ``doc_threshold``;
-    below it ``contained-in`` / ``contains`` when the smaller side is ``containment``
-    inside the other and covered (:func:`.coverage.documents_covered`, the scan's rule),
-    the article first; else ``None``."""
+    """Each pair's :attr:`DocumentMatch.relation`, by the scan's rule
+    (:func:`dedup.containment.relations`): ``contained-in`` / ``contains`` when the
+    smaller side is ``containment`` inside the other and covered
+    (:func:`.coverage.documents_covered`), the article first, below ``doc_threshold``
+    or one-sided above it (a stored brief that is a third of a story quoting it);
+    else ``duplicate`` at ``doc_threshold``; else ``None``."""
     s = store.settings
-    near = scores.jaccard >= s.doc_threshold
-    limit = s.containment or 2.0
-    inside = np.stack([~near & (scores.containment_a >= limit), ~near & (scores.containment_b >= limit)])
+    near, maybe = relations(scores.jaccard, scores.containment_a, scores.containment_b, s.doc_threshold,
+                            s.containment)
+    article_inner = scores.containment_a >= scores.containment_b
+    inside = np.stack([maybe & article_inner, maybe & ~article_inner])
     for side in (0, 1):  # 0: the article inside the stored document, 1: the other way
         which = np.flatnonzero(inside[side])
         if len(which):
             leave_out = np.zeros(len(signed.corpus.para_key), bool) if boilerplate is None else boilerplate
             inside[side, which] = documents_covered(store, signed, art[which], stored[which], table, pairs[which],
                                                     np.full(len(which), side == 0), leave_out, own)
+    near &= ~(inside[0] | inside[1])
     return ["duplicate" if n else "contained-in" if a else "contains" if b else None
             for n, a, b in zip(near.tolist(), inside[0].tolist(), inside[1].tolist())]
 

@@ -1,8 +1,10 @@
 """From what a check found to a :class:`~dedup.verdict.Verdict`, as the policy says.
 
 A document is a duplicate when it is similar enough to a stored document as a whole
-(``doc_threshold``) or when at least ``policy.seen_share`` of its comparable text (the
-tokens of its paragraphs of ``min_tokens`` or more) is in paragraphs already stored;
+(``doc_threshold``, and not one-sided: :func:`dedup.containment.relations`) or when at
+least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
+``min_tokens`` or more) is already seen -- a paragraph with a near-duplicate stored
+whole, one holding a stored paragraph (a quote) as the quote's share of it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
 :mod:`dedup.index.furniture`) count for neither.  Otherwise it may be *contained in* a
 stored document or *contain* one (:attr:`~dedup.verdict.DocumentMatch.relation`: at
@@ -53,31 +55,41 @@ def judge(
     matched = {int(c.para_index[eligible[i]]) for i in found.new[near].tolist()}
     seen = tuple(sorted(matched - set(furniture)))
     # The share of its text already seen: paragraphs weigh by their tokens, so a
-    # three-line footer does not outweigh the story.
+    # three-line footer does not outweigh the story; a paragraph with a near-duplicate
+    # stored counts whole, one holding a stored paragraph (a contained pair, the stored
+    # side inside) as the share of it the stored text is (its shingle containment in
+    # it): a stored quote read out in a paragraph counts as the quote, not as the
+    # paragraph around it (N8 of session 17).  A paragraph inside a stored one is not
+    # counted: its article is judged contained-in a stored one (document level) or not.
+    whole, part = np.zeros(len(eligible), bool), np.zeros(len(eligible))
+    whole[found.new[near]] = True
+    holds = found.contained & (found.cont_stored >= found.cont_new)
+    np.maximum.at(part, found.new[holds], found.cont_new[holds])
+    mine = ~common[eligible - lo]  # of eligible: judged
+    whole, part = whole[mine], part[mine]
     tokens = c.para_words[judged].astype(np.int64)
-    seen_tokens = tokens[np.isin(c.para_index[judged], seen)].sum()
-    share = float(seen_tokens / tokens.sum()) if tokens.sum() else 0.0
+    share = float((tokens * np.where(whole, 1.0, part)).sum() / tokens.sum()) if tokens.sum() else 0.0
+    in_part = int(((part > 0) & ~whole).sum())
     similarity = max((m.similarity for m in doc_matches), default=0.0)
-    by_similarity = similarity >= s.doc_threshold
-    is_duplicate = by_similarity or share >= policy.seen_share
+    copies = [m for m in doc_matches if m.relation == "duplicate"]  # not one-sided: a copy
     wrapped = [m for m in doc_matches if m.relation == "contained-in"]
     wraps = [m for m in doc_matches if m.relation == "contains"]
+    is_duplicate = bool(copies) or share >= policy.seen_share
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
-    if by_similarity:
-        best = max(doc_matches, key=lambda m: m.similarity)
-        reason = f"document similarity {similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
-    elif share >= policy.seen_share:
-        reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
-                  f"({share:.0%} of its text >= {policy.seen_share:.0%})")
+    seen_note = f"{len(seen)} of {len(judged)} paragraphs already seen" + (f", {in_part} in part" if in_part else "")
+    if copies:
+        best = max(copies, key=lambda m: m.similarity)
+        reason = f"document similarity {best.similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
+    elif is_duplicate:
+        reason = f"{seen_note} ({share:.0%} of its text >= {policy.seen_share:.0%})"
     elif relation == "contained-in":
         best = max(wrapped, key=lambda m: m.containment[0])
         reason = f"{best.containment[0]:.0%} of it is inside {best.doc_id!r} (containment {s.containment})"
     elif relation == "contains":
         best = max(wraps, key=lambda m: m.containment[1])
         reason = f"contains {best.doc_id!r} ({best.containment[1]:.0%} of it; flagged, not rejected)"
-    elif seen:
-        reason = (f"{len(seen)} of {len(judged)} paragraphs already seen "
-                  f"({share:.0%} of its text < {policy.seen_share:.0%})")
+    elif share:
+        reason = f"{seen_note} ({share:.0%} of its text < {policy.seen_share:.0%})"
     else:
         reason = "nothing seen before"
     if furniture:

@@ -11,7 +11,8 @@
    (:meth:`~dedup.storage.protocol.Storage.paragraph_signatures`);
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
-   as in a scan (the smaller side of a contained pair must also be covered,
+   near-duplicate or contained as in a scan (:func:`dedup.containment.relations`; the
+   smaller side of a contained pair must also be covered,
    :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared;
    an article without a longer one is matched only as an exact copy,
    :func:`~dedup.index.documents.exact_copies`).
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..containment import relations
 from ..minhash import estimate, floor
 from ..segments import sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
@@ -145,13 +147,13 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     new_sets = signed.sets_of(eligible[checked])
     pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
     scores = score_pairs(joined(new_sets, rows.sets), pairs)
-    near = scores.jaccard >= s.threshold
-    inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+    near, inside = relations(scores.jaccard, scores.containment_a, scores.containment_b, s.threshold, s.containment)
     # The smaller side must also be covered (the scan's rule, :mod:`.coverage`).
     which = np.flatnonzero(inside)
     if len(which):
         inside[which] = covered(store, signed, eligible[new[which]], rows, cand[which],
                                 scores.containment_a[which] >= scores.containment_b[which])
+    near &= ~inside
     keep = near | inside
     new, cand, inside = new[keep], cand[keep], inside[keep]
     jac, ca, cb = scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]

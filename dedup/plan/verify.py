@@ -19,8 +19,9 @@ Then, a chunk of pairs at a time (which bounds memory whatever the range's size)
 2. the survivors' exact Jaccard and containments (:func:`dedup.verify.score_pairs`) on
    their shingle sets, which signing stored sorted: verifying is a merge of two sorted
    runs per pair, not a sort.  A pair is kept when its Jaccard reaches the threshold
-   (near-duplicate) or, below it, its smaller side is at least the containment
-   threshold inside the larger (``contained``).
+   (near-duplicate) or its smaller side is at least the containment threshold inside
+   the larger and covered (``contained``): below the threshold, or one-sided above it
+   (a long quote, :func:`dedup.containment.relations`).
 
 Writes, for the pairs whose Jaccard reaches the threshold, sorted by ``(a, b)``:
 ``a``, ``b`` (item numbers), ``position`` (the pair's number among the range's
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..containment import relations
 from ..minhash import estimate_pairs
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
@@ -77,11 +79,12 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
         scores = score_pairs(table, local.reshape(2, -1).T)
         if plan.level == "document":  # pages in one frame are scored without it (:mod:`.frames`)
             scores = frames.rescored(plan, a, b, scores)
-        near = scores.jaccard >= plan.threshold
-        inside = ~near & (np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
+        near, inside = relations(scores.jaccard, scores.containment_a, scores.containment_b, plan.threshold,
+                                 s.containment)
         if inside.any():
             inside[inside] = _coverage(plan, involved, table, local.reshape(2, -1).T[inside],
                                        scores.containment_a[inside] >= scores.containment_b[inside]) >= COVERAGE
+        near &= ~inside
         keep = near | inside
         found.append((a[keep], b[keep], position[keep], scores.jaccard[keep], scores.containment_a[keep],
                       scores.containment_b[keep], est[keep], inside[keep]))

@@ -33,7 +33,7 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
     flagged = [(d, v) for d, v in report.judged if v.flagged]
     plain = [(d, v) for d, v in report.judged if not v.flagged]
     blocks = flagged if limit is None else flagged[:limit]
-    shown = {id(v): v.pairs(d.path, s.doc_threshold)[:PAIRS_SHOWN] for d, v in blocks}
+    shown = {id(v): v.pairs(d.path)[:PAIRS_SHOWN] for d, v in blocks}
     options.passages.want(loc for ps in shown.values() for p in ps for loc in (p.a, p.b))
     for doc, v in blocks:
         _block(out, st, doc.path, v, report.adding)
