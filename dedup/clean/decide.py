@@ -20,10 +20,13 @@ class Plan:
 
 def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
     """The :class:`Plan` for a scan ``result`` (document level; paragraph level too with
-    ``strip_paragraphs``): per group, its members that are copies of one kept before them."""
+    ``strip_paragraphs``): per group, its members that are copies of one kept before them
+    -- boilerplate too: its first copy is kept, the others are cut (:func:`boilerplate_copies`)."""
     plan = Plan()
     links = links_of(result.pairs)
     same = {p.b.key(): p.a.key() for p in result.pairs if p.exact}  # copy -> first occurrence
+    boiler = boilerplate_copies(result)
+    same.update(boiler)
     for g in result.groups:
         if g.kind != "document":
             continue
@@ -42,7 +45,8 @@ def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
             plan.strip.setdefault(m.path, []).append({
                 "paragraph": m.paragraph, "start": m.start, "end": m.end,
                 "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
-                "similarity": round(pair.similarity, 4) if pair else 1.0})  # no pair: the same text
+                "similarity": round(pair.similarity, 4) if pair else 1.0,  # no pair: the same text
+                **({"boilerplate": True} if m.key() in boiler else {})})
     for path, cut in list(plan.strip.items()):
         cut.sort(key=lambda c: c["paragraph"])
         if len(cut) >= paragraphs.get(path, 0):
@@ -69,6 +73,31 @@ def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]
                 break
         else:
             kept.append(m)
+
+
+def boilerplate_copies(result: ScanResult) -> dict[tuple, tuple]:
+    """The copies of each boilerplate text, mapped to its first occurrence (as an exact
+    pair's copy is): a boilerplate text's copies are members of its paragraph group
+    without a pair (the scan groups them by content key and reports no pair for them,
+    :mod:`dedup.boilerplate`), and a member without a near-duplicate or exact pair is
+    in a group only as such a copy.  A group holding several boilerplate texts (a
+    footer and its yearly variant, linked by a near-duplicate pair) has its copies
+    mapped to its first boilerplate occurrence: which text each copy is of is not in
+    the report, and dropping it is right either way (its text's first occurrence is in
+    the group, kept or a copy itself)."""
+    first = {b.canonical.key() for b in result.boilerplate}
+    if not first:
+        return {}
+    paired = {k for p in result.pairs if p.relation != "contained" for k in (p.a.key(), p.b.key())}
+    out: dict[tuple, tuple] = {}
+    for g in result.groups:
+        if g.kind != "paragraph":
+            continue
+        heads = [m.key() for m in g.members if m.key() in first]
+        if not heads:
+            continue
+        out.update((m.key(), heads[0]) for m in g.members if m.key() not in first and m.key() not in paired)
+    return out
 
 
 def links_of(pairs: Sequence[Pair]) -> dict[tuple, Pair]:

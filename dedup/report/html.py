@@ -222,7 +222,9 @@ def _summary_html(s: Summary) -> str:
         duplicated += f" ({s.share:.1f} % of {s.total_bytes:,})"
     rows = [
         ("files", f"{s.files:,}"), ("documents", f"{s.documents:,}"), ("paragraphs", f"{s.paragraphs:,}"),
-        ("duplicate documents", f"{s.duplicate_documents:,}"), ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"),
+        ("duplicate documents", f"{s.duplicate_documents:,}"),
+        ("duplicate paragraphs", f"{s.duplicate_paragraphs:,}"
+         + (f" ({s.boilerplate_copies:,} boilerplate)" if s.boilerplate_copies else "")),
         ("duplicated bytes", duplicated), ("pairs", f"{s.pairs:,}"),
         ("contained pairs", f"{s.contained:,}"), ("boilerplate texts", f"{s.boilerplate:,}"),
         ("errors", f"{s.errors:,}"),

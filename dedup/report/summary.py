@@ -33,7 +33,11 @@ class Summary:
     Both are ``None`` when a location's size is not known (a check's stored side).
     ``contained`` counts the pairs of a shorter text inside a longer one (they link
     no group); ``boilerplate`` the paragraph texts repeated across many documents
-    (reported once each)."""
+    (reported once each), and ``boilerplate_copies`` their copies beyond the first of
+    each: expected repetition, not a finding, but counted among the
+    ``duplicate_paragraphs`` and ``duplicated_bytes`` all the same (``dedup clean
+    --strip-paragraphs`` keeps the first copy of a boilerplate text and drops the rest,
+    as of any paragraph group)."""
 
     files: int
     documents: int
@@ -47,6 +51,7 @@ class Summary:
     boilerplate: int
     errors: int
     histogram: tuple[int, ...]
+    boilerplate_copies: int = 0
 
     @property
     def share(self) -> Optional[float]:
@@ -59,7 +64,7 @@ class Summary:
         """The JSON report's ``summary`` (README "Output contract")."""
         return {k: getattr(self, k) for k in (
             "files", "documents", "paragraphs", "duplicate_documents", "duplicate_paragraphs",
-            "duplicated_bytes", "total_bytes", "pairs", "contained", "boilerplate", "errors")}
+            "duplicated_bytes", "total_bytes", "pairs", "contained", "boilerplate", "boilerplate_copies", "errors")}
 
 
 class Tally:
@@ -153,6 +158,7 @@ class Tally:
             boilerplate=len(result.boilerplate),
             errors=len(result.errors),
             histogram=tuple(self.histogram),
+            boilerplate_copies=sum(max(b.copies - 1, 0) for b in result.boilerplate),
         )
 
 

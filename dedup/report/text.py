@@ -340,13 +340,20 @@ def _summary(out: TextIO, st: Style, summary: Summary, settings: dict, warnings:
     if summary.duplicated_bytes is not None:
         share = f", {summary.share:.1f} % of the text" if summary.share is not None else ""
         repeated = f" ({_bytes(summary.duplicated_bytes)} duplicated{share})"
+    boiler = ""
+    if summary.boilerplate_copies:
+        boiler = (", all copies of boilerplate" if summary.boilerplate_copies == summary.duplicate_paragraphs
+                  else f", {summary.boilerplate_copies:,} of them copies of boilerplate")
     out.write(f"  found:    {plural(summary.duplicate_documents, 'duplicate document')}, "
-              f"{plural(summary.duplicate_paragraphs, 'duplicate paragraph')}{repeated}, "
+              f"{plural(summary.duplicate_paragraphs, 'duplicate paragraph')}{boiler}{repeated}, "
               f"{plural(summary.pairs, 'pair')}"
               + (f" ({summary.contained:,} contained)" if summary.contained else "")
               + (f", {plural(summary.boilerplate, 'boilerplate text')}" if summary.boilerplate else "") + "\n")
     if not summary.pairs:
-        out.write("  No duplicates found.\n")
+        # Pairs make the findings (and exit status 1); without any, what a group holds
+        # is boilerplate: expected repetition, named as such, not "no duplicates".
+        out.write("  Only boilerplate repeats (expected repetition, not a finding).\n" if summary.duplicate_paragraphs
+                  else "  No duplicates found.\n")
         return
     thresholds = sorted({settings.get("threshold"), settings.get("doc_threshold")} - {None})
     out.write(f"  similarity 0 ▕{st.score(sparkline(summary.histogram))}▏ 1\n")
