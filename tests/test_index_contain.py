@@ -109,3 +109,39 @@ def test_the_scan_and_the_index_report_the_same_quotes_on_both_sides_of_the_larg
     indexed = {i for i, v in enumerate(verdicts) if v.relation == "contained-in" and v.matches[0].doc_id == f"c{i:02}"}
     assert len(indexed & set(range(40))) >= 38 and len(scanned & set(range(40))) >= 38
     assert scanned - set(range(40)) == indexed - set(range(40)) == set()
+
+
+def test_the_shared_bucket_pairs_are_those_of_a_count_pair_by_pair():
+    """``contain._shared`` (session 18: one sort of packed codes, no stable argsort)
+    against a count pair by pair: hits in unsorted runs of a key, buckets over
+    ``MAX_BUCKET`` members (a backend may return them), a key held by several query rows
+    (a batch), a hit key not asked for, and pairs sharing one bucket and two."""
+    from collections import defaultdict
+
+    import numpy as np
+
+    from dedup.containment import MAX_BUCKET
+    from dedup.index.contain import MIN_SHARED, _shared
+
+    rng = np.random.default_rng(5)
+    width = 9
+    query = rng.integers(1, 60, size=(7, width), dtype=np.uint64) * np.uint64(1 << 40) + np.arange(
+        width, dtype=np.uint64)  # keys repeat across rows, never within one
+    pool = np.unique(query)
+    members = {int(k): rng.choice(300, size=rng.choice([1, 2, 5, MAX_BUCKET - 1, MAX_BUCKET, 90]), replace=False)
+               for k in pool}
+    members[int(pool[0]) + 7] = np.array([3, 4])  # a key no query row holds
+    runs = [(np.full(len(m), k, np.uint64), m) for k, m in members.items()]
+    order = rng.permutation(len(runs))  # runs of a key, the runs out of order
+    hit_keys = np.concatenate([runs[i][0] for i in order])
+    hit_refs = np.concatenate([runs[i][1] for i in order]).astype(np.uint64)
+    shared = defaultdict(list)
+    for row in range(len(query)):
+        for position, key in enumerate(query[row].tolist()):
+            if key in members and len(members[key]) + 1 <= MAX_BUCKET:
+                for ref in members[key].tolist():
+                    shared[(row, ref)].append(position)
+    want = sorted((row, ref, min(p)) for (row, ref), p in shared.items() if len(p) >= MIN_SHARED)
+    new, refs, position = _shared(query, hit_keys, hit_refs)
+    assert list(zip(new.tolist(), refs.tolist(), position.tolist())) == want
+    assert len(want) > 10 and any(p > 0 for *_, p in want)
