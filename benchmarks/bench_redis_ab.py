@@ -12,7 +12,9 @@ layout); the parent hands the workers the same probes in alternating rounds, so 
 on the shared machine falls on both alike.  Probes: half light rewrites of stored
 articles (duplicates), half new articles, generated as in ``bench_index.py``.
 Reported per tree: p50 / p95 of this process's CPU time and of wall time per call,
-and the after / before ratio of the p50s.  It asserts nothing.
+and the after / before ratio of the p50s; the round trips a call (commands and pipelines
+sent, counted on the connection); whether both trees gave the same verdicts (checks; each
+tree adds its own articles).  It asserts nothing.
 
 Batches, on one index both trees read (a change that keeps the layout): with
 ``--shared PREFIX --texts FILE`` the workers open the index ``bench_redis.py --phase
@@ -47,8 +49,20 @@ def _worker(url: str, articles: Path, build: bool, batch: int, singles: int) -> 
     """Serve rounds read from stdin (``KIND LO HI``) with one JSON line each: the CPU
     and wall milliseconds per call (``check``, ``get``) or per article of each batch
     (``check_many``, ``add_many``); at most ``singles`` single calls a round."""
+    import hashlib
+
+    import redis.connection
+
     from dedup import Index
 
+    sent = [0]  # commands and pipelines sent: round trips (as tests/test_redis_trips.py counts them)
+    real = redis.connection.AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent[0] += 1
+        return real(self, command, check_health)
+
+    redis.connection.AbstractConnection.send_packed_command = counted
     data = json.loads(articles.read_text())
     with Index.open(url) as idx:
         if build:
@@ -61,26 +75,30 @@ def _worker(url: str, articles: Path, build: bool, batch: int, singles: int) -> 
         mine = f"ab-{os.getpid()}-"
         for line in sys.stdin:
             what, lo, hi = line.split()
-            cpu, wall, added = [], [], []
+            cpu, wall, added, trips, answers = [], [], [], [], hashlib.sha1()
             lo, hi = int(lo), int(hi)
             calls = ([(i, i + 1) for i in range(lo, min(hi, lo + singles))] if what in ("check", "get")
                      else [(a, min(a + batch, hi)) for a in range(lo, hi, batch)])
             for a, b in calls:
-                t0, c0 = time.perf_counter(), time.process_time()
+                t0, c0, s0 = time.perf_counter(), time.process_time(), sent[0]
                 if what == "check":
-                    idx.check(data["probes"][a])
+                    got = [idx.check(data["probes"][a])]
                 elif what == "get":
-                    idx.get(f"{data.get('ids', 'a')}{a % len(data['stored'])}")
+                    got = [idx.get(f"{data.get('ids', 'a')}{a % len(data['stored'])}")]
                 elif what == "check_many":
-                    idx.check_many(data["probes"][a:b])
+                    got = idx.check_many(data["probes"][a:b])
                 else:
-                    verdicts = idx.add_many([(f"{mine}{i}", data["new"][i]) for i in range(a, b)])
+                    got = verdicts = idx.add_many([(f"{mine}{i}", data["new"][i]) for i in range(a, b)])
                     added += [v.doc_id for v in verdicts if v.added]
                 cpu.append((time.process_time() - c0) * 1000 / (b - a))
                 wall.append((time.perf_counter() - t0) * 1000 / (b - a))
+                trips.append(sent[0] - s0)
+                if what in ("check", "check_many"):  # (each tree adds its own articles; a get carries its add time)
+                    answers.update(json.dumps([g.to_dict() if hasattr(g, "to_dict") else g for g in got],
+                                              sort_keys=True, default=repr).encode())
             for doc_id in added:  # as before the round, for the other tree
                 idx.remove(doc_id)
-            print(json.dumps({"cpu": cpu, "wall": wall}), flush=True)
+            print(json.dumps({"cpu": cpu, "wall": wall, "trips": trips, "answers": answers.hexdigest()}), flush=True)
 
 
 def _shared_articles(path: Path, texts: Path, docs: int, new: int) -> None:
@@ -165,7 +183,8 @@ def main() -> None:
                                    "--worker", urls[name]]
                             + (["--shared", args.shared] if args.shared else []))
                for name, tree in trees.items()}
-    times: dict = {(name, what): {"cpu": [], "wall": []} for name in trees for what in kinds}
+    times: dict = {(name, what): {"cpu": [], "wall": [], "trips": []} for name in trees for what in kinds}
+    same = {what: True for what in kinds}
     made = json.loads(articles.read_text())
     for r in range(args.rounds):
         for what in kinds:
@@ -173,14 +192,17 @@ def main() -> None:
             # again, so the second to add the same ones would do less work; review R6).
             adds = what == "add_many"
             step = len(made["new" if adds else "probes"]) // (args.rounds * (2 if adds else 1))  # as built
+            answers = {}
             for name in (("before", "after") if r % 2 == 0 else ("after", "before")):
                 w = workers[name]
                 lo = (2 * r + (name == "after")) * step if adds else r * step
                 w.stdin.write(f"{what} {lo} {lo + step}\n")
                 w.stdin.flush()
                 got = json.loads(w.stdout.readline())
-                for k in ("cpu", "wall"):
+                for k in ("cpu", "wall", "trips"):
                     times[(name, what)][k] += got[k]
+                answers[name] = got["answers"]
+            same[what] &= answers["before"] == answers["after"]
     for w in workers.values():
         w.stdin.close()
         w.wait()
@@ -190,7 +212,10 @@ def main() -> None:
         for name in trees:
             t = times[(name, what)]
             out[f"{what}_{name}"] = {"cpu_p50_ms": _p(t["cpu"], 0.5), "cpu_p95_ms": _p(t["cpu"], 0.95),
-                                     "wall_p50_ms": _p(t["wall"], 0.5), "wall_p95_ms": _p(t["wall"], 0.95)}
+                                     "wall_p50_ms": _p(t["wall"], 0.5), "wall_p95_ms": _p(t["wall"], 0.95),
+                                     "round_trips_a_call": round(statistics.fmean(t["trips"]), 2)}
+        if what in ("check", "check_many"):
+            out[f"{what}_answers_identical"] = same[what]
         for k in ("cpu", "wall"):
             out[f"{what}_{k}_p50_ratio"] = round(statistics.median(times[("after", what)][k])
                                                  / statistics.median(times[("before", what)][k]), 3)
