@@ -99,7 +99,7 @@ def test_index_counts_a_quote_as_the_quote_not_the_paragraph_around_it(tmp_path)
         # ~25 % of its text seen (the whole paragraph would be ~60 %, a rejection).
         assert v.seen_share == pytest.approx(p.containment[0] * 0.6, abs=0.06) and v.seen_share < 0.5
         assert not v.is_duplicate and v.accepted and v.seen == ()
-        assert "1 in part" in v.reason
+        assert "0 of 2 paragraphs already seen, 1 quoting stored text" in v.reason
         kept = idx.check(article, doc_id="report", policy="strip")
         assert kept.accepted and around in kept.text  # the quoting paragraph stays
         assert idx.add(article, doc_id="report").added
@@ -118,3 +118,16 @@ def test_index_flags_an_article_that_holds_a_short_stored_one(tmp_path):
             other.add(around, doc_id="story")
             w = other.check(quote, doc_id="brief")
             assert w.relation == "contained-in" and not w.accepted
+
+
+def test_a_short_quote_of_a_stored_text_is_named_in_the_reason(tmp_path):
+    # Below the threshold (a quote ~1/4 of its paragraph) the pair was contained before
+    # too, but the reason said "nothing seen before" under "partly seen" (N10 of s17).
+    source, quote, around = _quoting(10, around_words=130)
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add("\n\n".join(source), doc_id="source")
+        v = idx.check(around, doc_id="report")
+        (p,) = v.matches[0].paragraphs
+        assert p.relation == "contained" and p.similarity < THRESHOLD
+        assert v.reason.startswith("0 of 1 paragraphs already seen, 1 quoting stored text (")
+        assert v.seen_share == pytest.approx(p.containment[0]) and 0 < v.seen_share < 0.5

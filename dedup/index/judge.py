@@ -76,7 +76,7 @@ def judge(
     wraps = [m for m in doc_matches if m.relation == "contains"]
     is_duplicate = bool(copies) or share >= policy.seen_share
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
-    seen_note = f"{len(seen)} of {len(judged)} paragraphs already seen" + (f", {in_part} in part" if in_part else "")
+    seen_note = f"{len(seen)} of {len(judged)} paragraphs already seen" + (f", {in_part} quoting stored text" if in_part else "")
     if copies:
         best = max(copies, key=lambda m: m.similarity)
         reason = f"document similarity {best.similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
