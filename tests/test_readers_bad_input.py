@@ -67,9 +67,19 @@ def test_html_encoding_errors_and_declared_charsets():
     [doc] = items(b'<meta charset="iso-8859-1">' + latin, "x.html")
     assert doc.text == "Café crème"
     [err] = items(b'<meta charset="klingon">' + latin, "x.html")
-    assert "unknown charset 'klingon'" in err.error
+    assert "unknown charset 'klingon'" in err.error and "not UTF-8" in err.error
     [err] = items(b"<p>\x00\x01\x02binary", "x.html")
     assert "binary file" in err.error
+
+
+@pytest.mark.parametrize("label", ["utf8mb4", "unicode", "x-user-defined"])
+def test_an_unknown_meta_charset_is_ignored_when_the_page_is_utf8(label):
+    # Tester's F10 (session 17): the page was an error although its bytes are valid
+    # UTF-8; a browser's prescan ignores a label it does not know.
+    page = f'<html><head><meta charset="{label}"></head><body><p>Café crème, naïve</p></body></html>'
+    [doc] = items(page.encode("utf-8"), "x.html")
+    assert isinstance(doc, Document) and doc.text == "Café crème, naïve"
+    assert doc.warning == f"unknown charset {label!r} in <meta> ignored: read as UTF-8"
 
 
 def test_html_boilerplate_is_dropped():

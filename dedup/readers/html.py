@@ -121,25 +121,36 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        yield Document(name, extract(decode_html(data)), "extracted-html")
+        source, warning = decode_html(data)
+        yield Document(name, extract(source), "extracted-html", warning=warning)
     except (DecodeError, HTMLError) as err:
         yield ReadError(name, err.describe() if isinstance(err, HTMLError) else str(err))
 
 
-def decode_html(data: bytes) -> str:
-    """Decode ``data`` as its byte-order mark or ``<meta charset>`` says, else as UTF-8."""
+def decode_html(data: bytes) -> tuple[str, str]:
+    """Decode ``data`` as its byte-order mark or ``<meta charset>`` says, else as UTF-8;
+    returns the text and a warning (``""`` for none).
+
+    A label no codec knows (``utf8mb4``, ``unicode``, ``x-user-defined``) is ignored,
+    as a browser's prescan ignores it (WHATWG HTML, "prescan a byte stream to determine
+    its encoding"): the page is read as UTF-8 when it decodes as UTF-8 -- with a
+    warning naming the label -- and is an error naming it when it does not (tester's
+    F10 of session 17: a valid UTF-8 page declaring ``utf8mb4`` was lost)."""
     match = _META_CHARSET.search(data, 0, 2048)
     if match is None or has_bom(data) or b"\x00" in data:
-        return decode(data)  # UTF-8, a BOM's encoding, or the error naming the problem
+        return decode(data), ""  # UTF-8, a BOM's encoding, or the error naming the problem
     label = match.group(1).decode("ascii")
     try:
         encoding = codecs.lookup(label).name
     except LookupError:
-        raise DecodeError(f"unknown charset {label!r} in <meta>") from None
+        try:
+            return decode(data), f"unknown charset {label!r} in <meta> ignored: read as UTF-8"
+        except DecodeError as err:
+            raise DecodeError(f"unknown charset {label!r} in <meta>, and {err}") from None
     if encoding.startswith("utf-16"):  # without a BOM (and with no NUL byte) it is not UTF-16
         encoding = "utf-8"
     try:
-        return data.decode(encoding)
+        return data.decode(encoding), ""
     except UnicodeDecodeError as err:
         raise DecodeError(f"not valid {label} as its <meta> says (byte offset {err.start})") from None
 
