@@ -283,9 +283,11 @@ def _render(st: Style, line: list[tuple[str, bool, bool]], name: str) -> tuple[s
 def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str,
                    options: TextOptions = TextOptions()) -> None:
     """The files and records that could not be read, one line each (file, cause) under
-    their count; at most :data:`LINES_LISTED` (all with ``--max-groups 0``)."""
+    their count -- of errors: one may be a file, a record or a whole folder (new user's
+    N26 of session 17: "Could not read 1 document" for a file that held none); at most
+    :data:`LINES_LISTED` (all with ``--max-groups 0``)."""
     if result.errors:
-        head = f"{verb} {plural(len(result.errors), 'document')}:"
+        head = f"{verb} ({plural(len(result.errors), 'error')}):"
         out.write(f"\n{st.bold(head)}\n")
         _listed(out, st, [f"{short_name(e.path)}: {printable(e.error)}" for e in _first(result.errors, options)],
                 len(result.errors), "error")
