@@ -257,3 +257,45 @@ def test_check_and_add_follow_cache_dir_too(news, tmp_path):
     read = json.loads(default.stdout)
     assert [d["path"] for d in read["documents"]] == ["news/a.txt", "news/b.txt", "news/c.txt", "news/report.txt"]
     assert [e["path"] for e in read["errors"]] == ["news/added.json"]  # (a JSON object: no records)
+
+
+def test_a_report_reached_through_a_linked_folder_is_not_read(news, tmp_path):
+    # New user's N17 (session 17): left out by its real path, read through a link.
+    assert run("scan", "news", "-o", "news/report.txt").exit_code == 1
+    os.symlink(news, tmp_path / "linked")
+    result = scanned("linked")
+    assert sorted(d["path"] for d in result["documents"]) == ["a.txt", "b.txt", "c.txt"]
+    assert [w["path"] for w in result["warnings"]] == ["report.txt"]
+    # ... and a report written through the link is left out by its real path too
+    assert run("scan", "linked", "-o", "linked/again.txt").exit_code == 1
+    assert sorted(w["path"] for w in scanned("news")["warnings"]) == ["again.txt", "report.txt"]
+
+
+def test_an_index_kept_beside_the_corpus_is_not_read(news):
+    # New user's N26 (session 17): the README's own layout, `dedup index add ic/ --db
+    # ic/articles.dedup`, made the next `dedup scan ic/` exit 2 ("binary file").
+    assert run("index", "add", "news", "--db", "news/articles.dedup", "-q").exit_code in (0, 1)
+    (news / "articles.dedup-lsh.1").write_bytes(b"DEDUPLSH\x00\x00 bucket file")  # the files beside it
+    (news / "articles.dedup-wal").write_bytes(b"\x37\x7f\x06\x82\x00")
+    (news / "articles-notes.txt").write_text(OTHER.replace("Monday", "Friday"))  # a document beside it
+    res = run("scan", "news", "--format", "json", "-o", "-")
+    assert res.exit_code == 1, res.output
+    result = json.loads(res.stdout)
+    assert result["errors"] == []
+    assert sorted(d["path"] for d in result["documents"]) == ["a.txt", "articles-notes.txt", "b.txt", "c.txt"]
+    assert {w["path"]: w["warning"] for w in result["warnings"]} == {
+        "articles.dedup": "not read: an SQLite database (a dedup index?), not a document "
+                          "(name the file itself to read it)",
+        "articles.dedup-lsh.1": "not read: a file of the index articles.dedup, not a document "
+                                "(name the file itself to read it)",
+        "articles.dedup-wal": "not read: a file of the index articles.dedup, not a document "
+                              "(name the file itself to read it)"}
+    named = run("scan", "news/articles.dedup", "--format", "json", "-o", "-")  # named itself: read
+    assert named.exit_code == 2 and "binary file" in json.loads(named.stdout)["errors"][0]["error"]
+
+
+def test_a_clean_manifest_found_by_a_scan_is_called_one(news, tmp_path):
+    assert run("clean", "news", str(tmp_path / "cleaned")).exit_code == 0
+    result = scanned(tmp_path / "cleaned")
+    assert [w["warning"] for w in result["warnings"]] == [
+        "not read: the manifest dedup clean wrote, not a document (name the file itself to read it)"]

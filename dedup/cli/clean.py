@@ -9,7 +9,7 @@ import click
 from ..cache import default_cache_dir
 from ..clean import MANIFEST_NAME, CleanError
 from ..clean import clean as clean_corpus
-from ..report.written import record
+from ..report.written import MANIFEST, record
 from ..scan import available_cpus
 from . import (
     EXIT_CLEAN,
@@ -66,7 +66,7 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
         sys.exit(EXIT_ERROR)
     finally:
         progress.close()
-    record(str(report.manifest_path))  # the manifest is no later scan's document (LeftOut)
+    record(str(report.manifest_path), kind=MANIFEST)  # the manifest is no later scan's document (LeftOut)
     if not quiet:
         click.echo(f"{dest}: {report.documents:,} documents read, {report.dropped:,} dropped, "
                    f"{report.stripped_paragraphs:,} paragraphs cut from {report.stripped_documents:,} documents; "

@@ -23,9 +23,10 @@ from ..report.output import (COLOR_MODES, check_writable, compression, progress_
                              use_color)
 from ..report.passages import Passages
 from ..report import shapes
-from ..report.written import Written, record
+from ..report.written import MANIFEST, REPORT, Written, record
 from ..report.safety import printable, short_name, warning_text
 from ..sources import Selection, input_holding
+from ..storage import own_files
 from .failures import EXIT_ERROR
 
 #: Where a command's ``--quiet`` is kept for :func:`library_warning` (``click.Context.meta``).
@@ -192,11 +193,12 @@ def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: s
     ``records``) that is found in a scanned folder, and named by no input itself, is no
     input (:class:`LeftOut`): it is written over (``dedup scan news/ -o
     news/report.json``, run twice)."""
-    root = input_holding(path, inputs, selection)
+    # The files named first: a root naming ``path`` itself decides (review R1: the first
+    # root holding it did), one walk of the roots.
+    root = input_holding(path, sorted(inputs, key=os.path.isdir), selection)
     if root is None:
         return
-    named = any(not os.path.isdir(r) and input_holding(path, [r], selection) is not None for r in inputs)
-    found = not named and os.path.isdir(root)  # (review R1: the first root holding it decided)
+    found = os.path.isdir(root)
     if found and Written(records).is_report(path):
         return
     held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
@@ -232,9 +234,12 @@ def report_and_inputs(paths: Sequence, selection: Selection, records: Optional[s
 class LeftOut:
     """What a command's walk leaves out besides the index's own files: its ``-o`` file
     ``output``, without a word (the report a command writes, or writes over, is never
-    one of its inputs), and each report this machine's dedup recorded writing
-    (:class:`~dedup.report.written.Written`) found inside a folder, named in a warning
-    (:meth:`warnings`).  A file named itself among ``roots`` is read whatever it is."""
+    one of its inputs); each file this machine's dedup recorded writing (a report, a
+    clean manifest: :class:`~dedup.report.written.Written`) found inside a folder; and
+    an index's files found there (an SQLite database, the files beside it named
+    ``DATABASE-...``: ``dedup index add ic/ --db ic/articles.dedup`` keeps it beside the
+    corpus, new user's N26 of session 17) -- each named in a warning (:meth:`warnings`).
+    A file named itself among ``roots`` is read whatever it is."""
 
     def __init__(self, output: Optional[str], roots: Sequence, records: Optional[str] = None) -> None:
         self._output = set() if output in (None, "-") else {os.path.abspath(output), os.path.realpath(output)}
@@ -243,33 +248,69 @@ class LeftOut:
         # named as a scan names the files it reads: relative to the one root, else as walked
         self._single = os.fspath(roots[0]) if len(roots) == 1 else None
         self._written = Written(records)
-        self.skipped: dict[str, None] = {}  # in order, once each (a report's passages walk again)
+        self.skipped: dict[str, str] = {}  # name -> why, in order, once each (a report's passages walk again)
 
     def selection(self, selection: Selection) -> Selection:
         """``selection`` leaving these files out too."""
-        given = self._skip if self._output or self._written else None
-        if given is None:
-            return selection
         if selection.skip is not None:
-            first, then = selection.skip, given
+            first, then = selection.skip, self._skip
             return replace(selection, skip=lambda found: first(found) or then(found))
-        return replace(selection, skip=given)
+        return replace(selection, skip=self._skip)
 
     def _skip(self, found) -> bool:
+        if os.path.abspath(found) in self._roots:
+            return False
         name = os.path.basename(found)
-        if (name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output
-                and os.path.abspath(found) not in self._roots):
+        if name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output:
             return True
-        if name in self._written.names and os.path.abspath(found) not in self._roots and self._written.is_report(found):
-            self.skipped.setdefault(Path(os.path.relpath(found, self._single)).as_posix() if self._single
-                                    else os.fspath(found))
-            return True
-        return False
+        kind = self._written.kind(found) if name in self._written.names else None
+        why = (_WHY[kind] if kind is not None else index_file(found))
+        if why is None:
+            return False
+        self.skipped.setdefault(Path(os.path.relpath(found, self._single)).as_posix() if self._single
+                                else os.fspath(found), why)
+        return True
 
     def warnings(self) -> list[ReadWarning]:
-        """A warning per report left out."""
-        return [ReadWarning(path, "not read: a report dedup wrote on this machine (-o), not a document "
-                                  "(name the file itself to read it)") for path in self.skipped]
+        """A warning per file left out."""
+        return [ReadWarning(path, f"not read: {why}, not a document (name the file itself to read it)")
+                for path, why in self.skipped.items()]
+
+
+#: Why a recorded file is left out, by its kind.
+_WHY = {REPORT: "a report dedup wrote on this machine (-o)", MANIFEST: "the manifest dedup clean wrote"}
+#: The first bytes of every SQLite database file (https://www.sqlite.org/fileformat.html).
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def index_file(path: str) -> Optional[str]:
+    """Why the file at ``path`` is no document, when it is an SQLite database (a
+    dedup index, or another: no document starts with a NUL byte) or one of the files an
+    SQLite index keeps beside itself (:func:`dedup.storage.own_files`); else ``None``.
+    Costs one read of 16 bytes, and a ``stat`` per ``-`` in the file's name."""
+    if _sqlite(path):
+        return "an SQLite database (a dedup index?)"
+    folder, name = os.path.split(path)
+    for at in (i for i, ch in enumerate(name) if ch == "-" and i):
+        base = os.path.join(folder, name[:at])
+        if os.path.isfile(base) and _sqlite(base) and own_files(base)(path):
+            return f"a file of the index {name[:at]}"
+    return None
+
+
+def _sqlite(path: str) -> bool:
+    """Whether the file at ``path`` starts as an SQLite database does (never waits: a
+    FIFO is opened without blocking)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False
+    try:
+        return os.read(fd, len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def library_warning(message, category, filename, lineno, file=None, line=None) -> None:

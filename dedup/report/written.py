@@ -33,6 +33,8 @@ from .output import replacing
 
 #: The record's file name in the cache folder, and its lock's.
 RECORD, LOCK = "reports-written.jsonl", "reports-written.lock"
+#: What a recorded file is (its entry's ``kind``; older entries have none: a report).
+REPORT, MANIFEST = "report", "clean manifest"
 _CHUNK = 1 << 20
 
 
@@ -45,15 +47,16 @@ def digest(path: str) -> str:
     return h.hexdigest()
 
 
-def _entry(path: str, known: Optional[str] = None) -> Optional[dict]:
+def _entry(path: str, known: Optional[str] = None, kind: str = REPORT) -> Optional[dict]:
     """The record line for the file at ``path`` as it is now (``known``: its digest,
-    taken as it was written); ``None`` if unreadable."""
+    taken as it was written): its resolved path (one file reached through a linked
+    folder is the same file, new user's N17 of session 17); ``None`` if unreadable."""
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):  # -o /dev/stdout, a FIFO: nothing to record (and never read)
             return None
-        return {"path": os.path.abspath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                "digest": known or digest(path)}
+        return {"path": os.path.realpath(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+                "digest": known or digest(path), "kind": kind}
     except OSError:
         return None
 
@@ -76,15 +79,17 @@ def _read(folder: Path) -> list[dict]:
     return [e for e in lines if isinstance(e, dict) and isinstance(e.get("path"), str)]
 
 
-def record(path: str, folder: Optional[Path] = None, known: Optional[str] = None) -> None:
+def record(path: str, folder: Optional[Path] = None, known: Optional[str] = None, kind: str = REPORT) -> None:
     """Record the report just written at ``path`` (in ``folder``, default the cache
-    folder; ``known``: its digest, taken as it was written, else it is read) -- a
+    folder; ``known``: its digest, taken as it was written, else it is read; ``kind``:
+    what it is, as a warning about it says, :data:`REPORT` or :data:`MANIFEST`) -- a
     report folder (``--format parquet``) as each file in it; nothing happens when that
     cannot be done."""
     if os.path.isdir(path):
-        new = [e for e in map(_entry, sorted(str(p) for p in Path(path).rglob("*") if p.is_file())) if e]
+        new = [e for e in (_entry(p, kind=kind) for p in sorted(str(p) for p in Path(path).rglob("*") if p.is_file()))
+               if e]
     else:
-        new = [e for e in [_entry(path, known)] if e]
+        new = [e for e in [_entry(path, known, kind)] if e]
     if not new:
         return
     folder = Path(folder) if folder is not None else default_cache_dir()
@@ -102,9 +107,9 @@ def record(path: str, folder: Optional[Path] = None, known: Optional[str] = None
 
 class Written:
     """The recorded reports (read once, from ``folder``, default the cache folder):
-    ``is_report(path)`` tells whether the file at ``path`` is one of them, unchanged
-    (same size, time and digest: the digest is read only for a file whose path, size
-    and time match)."""
+    ``kind(path)`` tells whether the file at ``path`` (as named, or resolved) is one of
+    them, unchanged (same size, time and digest: the digest is read only for a file
+    whose path, size and time match), and what it is."""
 
     def __init__(self, folder: Optional[Path] = None) -> None:
         entries = _read(Path(folder) if folder is not None else default_cache_dir())
@@ -115,11 +120,18 @@ class Written:
     def __bool__(self) -> bool:
         return bool(self._by_path)
 
-    def is_report(self, path: str | os.PathLike) -> bool:
-        entry = self._by_path.get(os.path.abspath(path))
+    def kind(self, path: str | os.PathLike) -> Optional[str]:
+        """What the file at ``path`` is (:data:`REPORT`, :data:`MANIFEST`) when it is
+        a recorded file, unchanged; else ``None``."""
+        entry = self._by_path.get(os.path.abspath(path)) or self._by_path.get(os.path.realpath(path))
         if entry is None or not _still(entry):
-            return False
+            return None
         try:
-            return digest(entry["path"]) == entry.get("digest")
+            same = digest(entry["path"]) == entry.get("digest")
         except OSError:
-            return False
+            return None
+        return (entry.get("kind") if entry.get("kind") in (REPORT, MANIFEST) else REPORT) if same else None
+
+    def is_report(self, path: str | os.PathLike) -> bool:
+        """Whether the file at ``path`` is a recorded file, unchanged (:meth:`kind`)."""
+        return self.kind(path) is not None
