@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
-from .readers import STDIN_ARG, Document, ReadError, ReadOptions, describe_os_error, read_file, read_opened, read_stdin
+from .readers import STDIN_ARG, STDIN_NAME, Document, ReadError, ReadOptions, describe_os_error, read_file, read_opened, read_stdin
 from .remote import expand
 from .sources import Selection, walk
 
@@ -45,6 +45,11 @@ class LocalFile:
     needs: str
     given: str = ""
 
+    @property
+    def shown(self) -> str:
+        """The file's name in a message about the file as a whole."""
+        return self.given or self.name
+
     def read(self) -> Iterator[Union[Document, ReadError]]:
         """The file's documents in order, and a :class:`ReadError` for each file or
         record that cannot be read (never raised: the scan goes on)."""
@@ -70,6 +75,10 @@ class RemoteFile:
     options: ReadOptions
     needs: Optional[str]
 
+    @property
+    def shown(self) -> str:
+        return self.name
+
     def read(self) -> Iterator[Union[Document, ReadError]]:
         try:
             stream = self.fs.open(self.path, "rb")
@@ -87,6 +96,10 @@ class Stdin:
     options: ReadOptions
     size: int = 0
     needs: Optional[str] = None
+
+    @property
+    def shown(self) -> str:
+        return STDIN_NAME
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
         return read_stdin(self.options)

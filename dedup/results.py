@@ -213,6 +213,22 @@ class Boilerplate:
 
 
 @dataclass
+class FilesRead:
+    """The files a read stage opened (those that were read errors too): how many, and
+    the first one's name as reports name it -- what the summary's ``read: N files``
+    counts, and what the CLI names when they held no document (tester's F13 of session
+    17: "no file found" for an empty JSON Lines file)."""
+
+    count: int = 0
+    first: str = ""
+
+    def add(self, name: str) -> None:
+        """Count the file named ``name``, opened now."""
+        self.count += 1
+        self.first = self.first or name
+
+
+@dataclass
 class ScanResult:
     """Everything a scan found, in a stable order."""
 
@@ -225,6 +241,9 @@ class ScanResult:
     #: What is worth knowing though nothing was lost (a repeated record id: the record
     #: was renamed and compared); see :class:`dedup.readers.ReadWarning`.
     warnings: list[ReadWarning] = field(default_factory=list)
+    #: The files read (:class:`FilesRead`); ``None`` when the documents were given, not
+    #: read from files (the summary then counts their distinct paths).
+    files: Optional[FilesRead] = None
 
     @property
     def has_duplicates(self) -> bool:

@@ -19,8 +19,8 @@ from .plan.job import run_scan
 from .plan.local import LocalExecutor
 from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
-from .inputs import Input, Stdin, list_inputs
-from .readers import STDIN_ARG, STDIN_NAME, Document, ReadError, ReadOptions
+from .inputs import Input, list_inputs
+from .readers import STDIN_ARG, Document, ReadError, ReadOptions
 from .remote import expand, is_remote
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
@@ -84,14 +84,6 @@ def _roots(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Union[Pa
     """The roots :func:`scan` lists: a string that is a URL stays a string, else a Path."""
     given = [paths] if isinstance(paths, (str, Path)) else list(paths)
     return [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
-
-
-def found_files(paths: Sequence[Union[str, Path]], selection: Selection, read_options: ReadOptions) -> list[str]:
-    """The names of the files a :func:`scan` of ``paths`` finds (``<stdin>`` for
-    ``-``), listed again without being read: what the CLI names when a scan read no
-    document and no error (the files were there, they held no record)."""
-    return [STDIN_NAME if isinstance(entry, Stdin) else getattr(entry, "given", "") or entry.name
-            for entry in list_inputs(_roots(paths), selection, read_options) if not isinstance(entry, ReadError)]
 
 
 def scan_documents(
@@ -178,16 +170,17 @@ def available_cpus() -> int:
 
 def read_paths(
     roots: Sequence[Union[Path, str]], selection: Selection, options: ReadOptions,
-    naming: Optional[Callable[[Path], str]] = None, on_file: Optional[Callable[[], None]] = None,
+    naming: Optional[Callable[[Path], str]] = None, on_file: Optional[Callable[[str], None]] = None,
 ) -> Iterator[Union[Document, ReadError]]:
     """Every document (or read error) under ``roots``, in path order, read in this
     process: the files :func:`dedup.inputs.list_inputs` lists (see there: ``-`` is
     stdin, a string an fsspec URL or glob; ``naming``), each read in turn.
-    ``on_file()`` is called as each file (or stdin) is opened."""
+    ``on_file(name)`` is called as each file (or stdin) is opened (``name``: as a
+    message about the whole file names it)."""
     for entry in list_inputs(roots, selection, options, naming):
         if isinstance(entry, ReadError):
             yield entry
             continue
         if on_file is not None:
-            on_file()
+            on_file(entry.shown)
         yield from entry.read()

@@ -95,6 +95,25 @@ def test_files_read_without_a_document_are_not_called_missing(tmp_path):
     assert "no file found" in run("scan", only, "--include", "*.txt", "-q").stderr  # nothing selected
 
 
+def test_check_and_index_add_do_not_call_files_without_a_document_missing(tmp_path):
+    """Tester F13 in ``check`` and ``index add`` (session 17: only ``scan`` was fixed);
+    the scan's summary counts the files it read, not only those that held a document
+    (it said "read: 0 files" beside "no document in FILE")."""
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "none.json").write_text("[]\n")
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", "--db", db, tmp_path / "none.json", "-q").exit_code == 2
+    for command in (["check", "--db", db], ["index", "add", "--db", db]):
+        for args, said in [((tmp_path / "empty.jsonl",), f"no document in {tmp_path / 'empty.jsonl'} (read"),
+                           ((tmp_path / "empty.jsonl", tmp_path / "none.json"), "2 files read, no document in them")]:
+            res = CliRunner().invoke(main, [*map(str, command), *map(str, args), "-q"], catch_exceptions=False)
+            assert res.exit_code == 2, (command, args)
+            assert said in res.stderr and "no file found" not in res.stderr, (command, args, res.stderr)
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "empty.jsonl"), str(tmp_path / "none.json"), "--format",
+                                    "json"], catch_exceptions=False)
+    assert json.loads(res.stdout)["summary"]["files"] == 2
+
+
 def _in_terminal(args, env=None):
     """Run dedup with stdout and stderr on a pseudo-terminal; returns what it wrote."""
     master, slave = pty.openpty()

@@ -30,7 +30,7 @@ from ..report.parquet import write_parquet
 from ..report.passages import Passages
 from ..report.safety import printable_name
 from ..report.written import record
-from ..results import ScanResult
+from ..results import FilesRead, ScanResult
 from ..settings import Settings
 from ..sources import Selection
 from . import failures
@@ -302,12 +302,9 @@ def main(debug: bool) -> None:
     """
 
 
-def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages,
-           found: Callable[[], Sequence[str]] = lambda: ()) -> None:
+def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passages: Passages) -> None:
     """Write the report, say on stderr what could not be read, and exit with the
-    CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read.
-    ``found()``: the names of the files the scan found, asked only when it read no
-    document and no error (see :func:`exit_for`)."""
+    CI-facing code: 0 clean, 1 duplicates found, 2 nothing could be read."""
     said = library_warnings()
     result.warnings = [*result.warnings, *said]
     if fmt == "parquet":  # a folder of tables, not a stream (dedup.report.parquet)
@@ -322,21 +319,21 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passag
                 f"{len(result.pairs)} pairs in {len(result.groups)} groups, {len(result.errors)} errors, "
                 f"{output.elapsed():.1f} s")
     read_any, had_errors = bool(result.documents), bool(result.errors)
-    exit_for(read_any, had_errors, result.has_duplicates, exit_zero,
-             found() if not (read_any or had_errors) else ())
+    exit_for(read_any, had_errors, result.has_duplicates, exit_zero, result.files)
 
 
-def exit_for(read_any: bool, had_errors: bool, duplicates: bool, exit_zero: bool, found: Sequence[str] = ()) -> None:
-    """Exit: 2 when nothing was read (saying why: ``found``, the files read that held
-    no document, e.g. an empty JSON Lines file), else 1 for duplicates (unless
+def exit_for(read_any: bool, had_errors: bool, duplicates: bool, exit_zero: bool,
+             files: Optional[FilesRead] = None) -> None:
+    """Exit: 2 when nothing was read (saying why: ``files``, the files read, held no
+    document, e.g. an empty JSON Lines file), else 1 for duplicates (unless
     ``--exit-zero``), else 0."""
     if not read_any:
         if had_errors:
             why = "no document could be read"
-        elif len(found) == 1:
-            why = f"no document in {printable_name(found[0])} (read: it holds no record)"
-        elif found:
-            why = f"{len(found)} files read, no document in them (they hold no record)"
+        elif files is not None and files.count == 1:
+            why = f"no document in {printable_name(files.first)} (read: it holds no record)"
+        elif files is not None and files.count:
+            why = f"{files.count} files read, no document in them (they hold no record)"
         else:
             why = "no file found (check the paths, --include and --exclude)"
         click.echo(f"dedup: {why}", err=True)

@@ -14,7 +14,7 @@ from ..cache import default_cache_dir
 from ..lsh import explain as s_curve
 from ..results import LEVELS
 from ..plan.dask import DaskUnavailable
-from ..scan import ENGINES, available_cpus, found_files
+from ..scan import ENGINES, available_cpus
 from ..scan import scan as scan_paths
 from ..report import FORMATS
 from ..report.output import compression
@@ -141,8 +141,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     finally:
         progress.close()
     result.warnings = [*left_out.warnings(), *result.warnings]
-    finish(result, fmt, exit_zero, output, FilePassages(list(paths), selection, read_opts),
-           lambda: found_files(list(paths), selection, read_opts))
+    finish(result, fmt, exit_zero, output, FilePassages(list(paths), selection, read_opts))
 
 
 @main.command()

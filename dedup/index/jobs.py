@@ -16,6 +16,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..progress import NO_PROGRESS, Progress
 from ..readers import Document, ReadError, ReadOptions, ReadWarning
+from ..results import FilesRead
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
@@ -30,7 +31,8 @@ from .settle import Settling
 class Job:
     """What a job read and decided: ``documents`` (named as reports name them, text
     dropped), their index ``ids`` and ``verdicts`` (same order), the ``errors`` of
-    what could not be read and the readers' ``warnings`` (as a scan has them); with
+    what could not be read and the readers' ``warnings`` (as a scan has them), the
+    ``files`` read (:class:`~dedup.results.FilesRead`); with
     ``keep_texts``, ``texts`` holds the text of each document that matched something
     (by report name), for reports that show it beside what it matched."""
 
@@ -41,6 +43,7 @@ class Job:
     warnings: list[ReadWarning] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)
     keep_texts: bool = False
+    files: FilesRead = field(default_factory=FilesRead)
 
     def keep(self, batch: Sequence[dict], verdicts: Sequence[Verdict]) -> None:
         """Record the ``verdicts`` on ``batch`` (the index items of the next documents)."""
@@ -201,8 +204,8 @@ def _stream(index: Index, paths: Sequence[str | Path], selection: Selection, opt
     own = own_files(index.path)
     given = selection.skip
     selection = replace(selection, skip=own if given is None else lambda p: own(p) or given(p))
-    for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id),
-                                "documents"):
+    for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id,
+                                           job.files.add), "documents"):
         if isinstance(doc, ReadError):
             job.errors.append(doc)
         else:

@@ -39,7 +39,7 @@ from ..boilerplate import min_documents
 from .. import lsh
 from ..crowded import STAR_ROUNDS, Crowding
 from ..lsh import ALL_PAIRS_BUCKET
-from ..results import LEVELS, Boilerplate, Kind, ScanResult
+from ..results import LEVELS, Boilerplate, FilesRead, Kind, ScanResult
 from ..segments import offsets_from_counts
 from ..settings import Settings
 from .band import band_shard
@@ -130,8 +130,10 @@ def run_scan(
     errors: list[ReadError] = []
     warnings: list[ReadWarning] = []
     infos: list[ShardInfo] = []
+    files = FilesRead()
     if getattr(executor, "reads_inputs", False):  # its workers read the files they sign
-        infos, scratch = read_and_sign(documents, settings, executor, scratch, cache, progress, errors, warnings)
+        infos, scratch = read_and_sign(documents, settings, executor, scratch, cache, progress, errors, warnings,
+                                       files)
     else:
         for info in executor.imap(sign_shard, ((scratch, task, settings, cache) for task in
                                                shard_tasks(batches(screen(documents, errors, warnings)), executor.jobs))):
@@ -211,6 +213,7 @@ def run_scan(
         errors=errors,
         boilerplate=boilerplate,
         warnings=warnings,
+        files=files if files.count else None,
     )
 
 

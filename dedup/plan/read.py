@@ -39,6 +39,7 @@ from ..cache import SignatureCache
 from ..inputs import ANYWHERE, Input, LocalFile, RemoteFile
 from ..progress import Progress
 from ..readers import Document, ReadError, ReadWarning
+from ..results import FilesRead
 from ..settings import Settings
 from .scratch import Scratch
 from . import sign
@@ -130,12 +131,13 @@ def read_and_sign(
     progress: Progress,
     errors: list[ReadError],
     warnings: list[ReadWarning],
+    files: FilesRead,
 ) -> tuple[list[ShardInfo], Scratch]:
     """The client's side: ``inputs`` in runs to ``executor``'s workers (its ``imap``),
     at most ``2 * jobs`` runs ahead.  Returns the shards signed, in scan order, and
     ``scratch`` naming their folders (``Scratch.numbers``); read errors and warnings
-    are added to ``errors`` and ``warnings``.  ``progress`` hears of files and items
-    read and documents signed."""
+    are added to ``errors`` and ``warnings``, the files read (or sent to be read) to
+    ``files``.  ``progress`` hears of files and items read and documents signed."""
     # An executor whose workers share this machine's disk splits a large file over them
     # (its documents read here go out in runs like any others); a cluster reads it whole.
     split_above = getattr(executor, "split_above", None) or float("inf")
@@ -144,7 +146,9 @@ def read_and_sign(
         for entry in inputs:
             if isinstance(entry, (Document, ReadError)):
                 yield entry
-            elif entry.needs is not None and (entry.size or 0) <= split_above:
+                continue
+            files.add(entry.shown)
+            if entry.needs is not None and (entry.size or 0) <= split_above:
                 yield entry
             else:  # stdin, memory://, a file to split: read here
                 progress.count("files")

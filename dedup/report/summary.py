@@ -146,7 +146,8 @@ class Tally:
         docs = result.documents
         sizes = [d.utf8_bytes for d in docs]
         return Summary(
-            files=len({d.path.split("#", 1)[0] for d in docs}),
+            files=(result.files.count if result.files is not None  # the read stage's count (files
+                   else len({d.path.split("#", 1)[0] for d in docs})),  # without a document too)
             documents=len(docs),
             paragraphs=sum(d.paragraphs for d in docs),
             duplicate_documents=self.duplicate_documents,
