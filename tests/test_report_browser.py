@@ -140,3 +140,25 @@ def test_check_writes_a_verdict_page(browser, tmp_path):
     # The stored text (side a) beside the checked one (side b), differences marked.
     assert "shut" in [e.text for e in browser.find_elements("css selector", ".side.b ins")]
     assert "close" in [e.text for e in browser.find_elements("css selector", ".side.a del")]
+
+
+def test_a_chinese_pair_is_marked_per_character(browser, tmp_path):
+    """New user's N9 of session 17: each Chinese paragraph was wholly red / wholly
+    green ("1 differing place"); the page marks each edited character, and joins the
+    characters without the spaces a word diff puts between runs."""
+    from test_report_scripts import ZH_A, ZH_B
+
+    corpus = tmp_path / "zh"
+    corpus.mkdir()
+    (corpus / "zh-a.txt").write_text(ZH_A, encoding="utf-8")
+    (corpus / "zh-b.txt").write_text(ZH_B, encoding="utf-8")
+    page = tmp_path / "zh.html"
+    _report(corpus, page, "--level", "paragraph")
+    browser.get(page.as_uri())
+    first = next(p for p in browser.find_elements("css selector", "div.pair") if "¶0" in p.text)
+    assert "5 differing places" in first.text
+    assert [e.text for e in first.find_elements("css selector", ".side.a del")] == ["数", "人员", "疏散"]
+    assert [e.text for e in first.find_elements("css selector", ".side.b ins")] == ["大", "几", "队", "之", "转移"]
+    side_b = first.find_element("css selector", ".side.b")
+    where = side_b.find_element("css selector", ".where").text
+    assert side_b.text.replace(where, "", 1).strip() == ZH_B.split("\n\n")[0]
