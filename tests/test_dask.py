@@ -180,7 +180,7 @@ def test_reports_from_parts_are_the_local_reports(corpus, tmp_path, monkeypatch)
     assert parted.pairs[3:40:5] == local.pairs[3:40:5] and parted.groups[-3:] == local.groups[-3:]
     write_parquet(local, tmp_path / "local")
     write_parquet(parted, tmp_path / "parted")
-    for table in ("pairs", "groups"):
+    for table in ("pairs", "groups", "documents", "errors", "warnings", "boilerplate", "summary"):
         assert pq.read_table(tmp_path / "parted" / table).equals(pq.read_table(tmp_path / "local" / table))
 
 

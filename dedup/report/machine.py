@@ -115,6 +115,7 @@ CSV_COLUMNS = (
     "a_path", "a_paragraph", "a_start", "a_end", "b_path", "b_paragraph", "b_start", "b_end",
     "relation",  # appended (tester T7, session 12): the columns before it keep their places
     "error",  # appended (session 14): an unreadable file's row says why, a pair's is empty
+    "warning",  # appended (session 18): a warning's row says what, every other row's is empty
 )
 
 
@@ -132,7 +133,8 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
     ``relation`` ``near-duplicate`` or ``contained`` (as in JSON and Parquet).  Then one
     row per file that could not be read, as JSON Lines has (``kind`` ``error``, the file
     in ``a_path``, the reason in ``error``; every other cell empty), so a CSV report
-    shows what a scan could not read, not only stderr."""
+    shows what a scan could not read, not only stderr; then one row per warning
+    (``kind`` ``warning``, its file, if any, in ``a_path``, the message in ``warning``)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for chunk in chunks(result.pairs, _CHUNK):
@@ -140,12 +142,15 @@ def write_csv(result: ScanResult, out: TextIO) -> None:
             [p.kind, round(p.similarity, 4), round(p.containment[0], 4), round(p.containment[1], 4),
              round(p.estimate, 4), _bool(p.exact)]
             + [x for loc in (p.a, p.b) for x in (csv_name(loc.path), *map(_blank_none, (loc.paragraph, loc.start, loc.end)))]
-            + [p.relation, ""]
+            + [p.relation, "", ""]
             for p in chunk
         )
-    blank = [""] * (len(CSV_COLUMNS) - 3)
+    blank = [""] * (len(CSV_COLUMNS) - 4)
     for e in result.errors:
-        writer.writerow(["error", *blank[:5], csv_name(e.path), *blank[5:], csv_cell(printable(e.error, tabs=False))])
+        writer.writerow(["error", *blank[:5], csv_name(e.path), *blank[5:], csv_cell(printable(e.error, tabs=False)), ""])
+    for path, message in map(warning_text, getattr(result, "warnings", None) or ()):
+        writer.writerow(["warning", *blank[:5], csv_name(path) if path else "", *blank[5:], "",
+                         csv_cell(printable(message, tabs=False))])
 
 
 # -- verdicts (dedup check, dedup index add) --------------------------------------------
@@ -200,13 +205,15 @@ def write_verdicts_jsonl(report: VerdictReport, out: TextIO) -> None:
 VERDICT_CSV_COLUMNS = (
     "path", "id", "verdict", "action", "accepted", "added", "reason", "matched_id", "similarity",
     "seen_share", "paragraphs", "seen_paragraphs", "matches", "error",
+    "warning",  # appended (session 18): a warning's row (verdict ``warning``) says what
 )
 
 
 def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     """One row per checked document (:data:`VERDICT_CSV_COLUMNS`): the verdict
     (``duplicate``/``contained``/``partly seen``/``new``, or ``error``), what an add did, why, the
-    best-matching stored id and the whole-document similarity to it."""
+    best-matching stored id and the whole-document similarity to it; then a row per
+    warning (``verdict`` ``warning``, the message in ``warning``)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VERDICT_CSV_COLUMNS)
     for doc, v in report.judged:
@@ -214,7 +221,10 @@ def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
         writer.writerow([csv_name(doc.path)] + [_blank_none(x) for x in (
             csv_id(v.doc_id), d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
             v.reason, csv_id(d["matched_id"]), round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,
-            " ".join(map(str, v.seen)), len(v.matches), "")])
+            " ".join(map(str, v.seen)), len(v.matches), "", "")])
     for e in report.errors:
         writer.writerow([csv_name(e.path)] + [_blank_none(x) for x in (
-            None, "error", "", _bool(False), _bool(False), "", None, "", "", "", "", "", e.error)])
+            None, "error", "", _bool(False), _bool(False), "", None, "", "", "", "", "", e.error, "")])
+    for path, message in map(warning_text, report.warnings or ()):
+        writer.writerow([csv_name(path) if path else ""] + [_blank_none(x) for x in (
+            None, "warning", "", "", "", "", None, "", "", "", "", "", "", printable(message, tabs=False))])
