@@ -51,7 +51,7 @@ import numpy as np
 from ..results import GroupColumns, PairColumns, ScanResult
 from .bulk import chunks, group_blocks, pair_blocks
 from .safety import has_surrogates, json_text, name_bytes, warning_text
-from .summary import Tally
+from .summary import Summary, Tally
 
 ROWS_PER_BATCH = 1 << 16
 ROWS_PER_FILE = 1 << 22
@@ -74,20 +74,17 @@ def _schemas():
 
 
 def _listing_schemas() -> dict:
-    """The schemas of the tables beside ``pairs`` and ``groups``, by table name."""
+    """The schemas of the tables beside ``pairs``, ``groups`` and ``summary`` (whose
+    columns are the summary's keys: :func:`_summary_table`), by table name."""
     import pyarrow as pa
 
     path = [("path", pa.string()), ("path_bytes", pa.binary())]
-    counts = [(k, pa.int64()) for k in ("files", "documents", "paragraphs", "duplicate_documents",
-                                        "duplicate_paragraphs", "duplicated_bytes", "total_bytes", "pairs",
-                                        "contained", "boilerplate", "errors")]
     return {
         "documents": pa.schema(path + [("paragraphs", pa.int64()), ("chars", pa.int64()), ("text_source", pa.string())]),
         "errors": pa.schema(path + [("error", pa.string())]),
         "warnings": pa.schema(path + [("warning", pa.string())]),
         "boilerplate": pa.schema(path + [("paragraph", pa.int64()), ("start", pa.int64()), ("end", pa.int64()),
                                          ("documents", pa.int64()), ("copies", pa.int64()), ("text", pa.string())]),
-        "summary": pa.schema(counts + [("settings", pa.string())]),
     }
 
 
@@ -159,12 +156,23 @@ def _name_arrays(names: Sequence) -> list:
     return [pa.array(shown, pa.string()), pa.array(raw, pa.binary())]
 
 
-def _listing_tables(result: ScanResult, summary, schemas: dict) -> dict[str, Iterator]:
-    """The tables beside ``pairs`` and ``groups`` (see the module doc), by name, each
-    as an iterator of tables in its schema, made :data:`ROWS_PER_BATCH` rows at a time;
-    ``summary`` is called for the summary row once the pairs and groups are written."""
+def _summary_table(result: ScanResult, summary: Summary):
+    """The one-row ``summary`` table: a column per key of ``summary.to_dict()``
+    (integers, null when not known) and ``settings``, the scan's settings as JSON."""
     import json
 
+    import pyarrow as pa
+
+    counts = summary.to_dict()
+    schema = pa.schema([(k, pa.int64()) for k in counts] + [("settings", pa.string())])
+    settings = json_text(json.dumps(result.settings, ensure_ascii=False, default=str))
+    return pa.Table.from_pylist([{**counts, "settings": settings}], schema=schema)
+
+
+def _listing_tables(result: ScanResult, schemas: dict) -> dict[str, Iterator]:
+    """The tables beside ``pairs``, ``groups`` and ``summary`` (see the module doc), by
+    name, each as an iterator of tables in its schema, made :data:`ROWS_PER_BATCH`
+    rows at a time."""
     import pyarrow as pa
 
     def rows(name: str, items: Iterable, make) -> Iterator:
@@ -176,11 +184,6 @@ def _listing_tables(result: ScanResult, summary, schemas: dict) -> dict[str, Ite
 
     def ints(values: Iterable) -> Any:
         return pa.array(list(values), pa.int64())
-
-    def summary_row() -> Iterator:
-        counts = summary().to_dict()
-        settings = json.dumps(result.settings, ensure_ascii=False, default=str)
-        yield pa.Table.from_pylist([{**counts, "settings": json_text(settings)}], schema=schemas["summary"])
 
     warnings = [warning_text(w) for w in getattr(result, "warnings", None) or ()]
     return {
@@ -194,14 +197,14 @@ def _listing_tables(result: ScanResult, summary, schemas: dict) -> dict[str, Ite
             pa.array([b.canonical.paragraph for b in c], pa.int64()), ints(b.canonical.start for b in c),
             ints(b.canonical.end for b in c), ints(b.documents for b in c), ints(b.copies for b in c),
             text(b.text for b in c)]),
-        "summary": summary_row(),
     }
 
 
 def write_parquet(result: ScanResult, folder: Union[str, Path]) -> None:
     """Write ``result``'s pairs, groups, documents, errors, warnings, boilerplate and
-    summary as Parquet tables under ``folder`` (see the module doc).  Raises ``FileExistsError`` if ``folder`` exists, ``OSError`` when it
-    cannot be written, ``ImportError`` without pyarrow."""
+    summary as Parquet tables under ``folder`` (see the module doc).  Raises
+    ``FileExistsError`` if ``folder`` exists, ``OSError`` when it cannot be written,
+    ``ImportError`` without pyarrow."""
     import pyarrow  # noqa: F401  (fail before creating anything)
 
     folder = Path(folder)
@@ -216,8 +219,10 @@ def write_parquet(result: ScanResult, folder: Union[str, Path]) -> None:
         _write_table(partial / "pairs", pair_schema, _pair_tables(pairs, pair_schema))
         _write_table(partial / "groups", group_schema, _group_tables(groups, group_schema))
         schemas = _listing_schemas()
-        for name, tables in _listing_tables(result, lambda: tally.summary(result), schemas).items():
+        for name, tables in _listing_tables(result, schemas).items():
             _write_table(partial / name, schemas[name], tables)
+        summary = _summary_table(result, tally.summary(result))
+        _write_table(partial / "summary", summary.schema, iter([summary]))
         os.rename(partial, folder)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
