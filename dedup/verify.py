@@ -23,7 +23,8 @@ from .shingle import Shingles, windows
 
 _BATCH_VALUES = 1 << 23  # set elements per verification batch (64 MB of keys)
 
-#: A pair below the threshold is ``contained`` when, besides the shingle containment
+#: A pair below the threshold (or one-sided above it, :func:`dedup.containment.relations`)
+#: is ``contained`` when, besides the shingle containment
 #: asked for (``Settings.containment``), at least this share of the smaller text's
 #: words (graphemes, in scripts written without spaces) lies inside shingles found in
 #: the larger one (:func:`coverage`): "80 % of the text is inside", what a reader

@@ -1,5 +1,6 @@
 """Coverage of the contained pairs of a check (:func:`dedup.verify.coverage`): a pair
-whose Jaccard is below the threshold is ``contained`` only when at least
+whose Jaccard is below the threshold (or one-sided above it,
+:func:`dedup.containment.relations`) is ``contained`` only when at least
 :data:`~dedup.verify.COVERAGE` of its smaller side's words lie inside shingles the
 larger side has, as in a scan -- paragraph pairs (:func:`covered`) and whole documents
 (:func:`documents_covered`, a document's words being its paragraphs' but its

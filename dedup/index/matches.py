@@ -30,7 +30,7 @@ class Found:
     cont_stored: np.ndarray
     estimates: np.ndarray
     exact: np.ndarray
-    contained: np.ndarray  # Jaccard below the threshold, one side >= containment inside the other
+    contained: np.ndarray  # one side >= containment inside the other, covered (containment.relations)
 
     def part(self, lo: int, hi: int, start: int) -> "Found":
         """Matches ``lo:hi`` (those of one article), ``new`` counted from ``start``
