@@ -131,3 +131,15 @@ def test_a_short_quote_of_a_stored_text_is_named_in_the_reason(tmp_path):
         assert p.relation == "contained" and p.similarity < THRESHOLD
         assert v.reason.startswith("0 of 1 paragraphs already seen, 1 quoting stored text (")
         assert v.seen_share == pytest.approx(p.containment[0]) and 0 < v.seen_share < 0.5
+
+
+def test_the_readme_s_quote_example_says_what_the_scan_says():
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("$ dedup scan examples/quote/ --format json", 1)[1].split("\n")[1]
+    pairs = dedup.scan(root / "examples" / "quote").to_dict()["pairs"]
+    assert [[p["kind"], p["relation"], p["inside"], p["similarity"], p["containment"]] for p in pairs] == [
+        json.loads(shown)]  # (jq prints 1.0 as 1)
