@@ -55,6 +55,10 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
         # names.
         self._view: Optional[_BucketView] = None
         self._view_checked = False
+        # Whether the open transaction is a read snapshot: nothing it reads can change
+        # before it ends, so the bucket view catches up once per level in it.
+        self._reading = False
+        self._read_meta: dict[str, Optional[str]] = {}  # meta values read in this read snapshot
         # The first paragraph row id this transaction stored and has not tallied yet
         # (an add tallies its batch after storing it): :meth:`tallies` does not ask
         # those rows for a tally.
@@ -72,6 +76,8 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
         with self.errors("write to" if write else "read"):
             self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         self._depth = 1
+        self._reading = not write
+        self._read_meta = {}
         self._view_checked = False
         self._untallied = None
         try:
@@ -97,6 +103,7 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
             raise
         finally:
             self._depth = 0
+            self._reading = False
 
     @contextmanager
     def errors(self, doing: str) -> Iterator[None]:
@@ -109,7 +116,12 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
             raise translate(err, self.path, doing, self._waits) from err
 
     def _meta(self, key: str) -> Optional[str]:
+        """Meta ``key``'s value (read once per read snapshot: a check asks for some twice)."""
+        if self._reading and key in self._read_meta:
+            return self._read_meta[key]
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if self._reading:
+            self._read_meta[key] = row[0] if row else None
         return row[0] if row else None
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
