@@ -17,23 +17,29 @@ keep, so every verdict stays what it was -- while a chance pair agrees in ~J * 2
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..segments import sorted_unique
-from ..storage.optional import SignatureBytes, low_bytes
+from ..storage.optional import SignatureBytes, low_bytes, supports
 from ..storage.protocol import Level, Storage
 
 
-def equal_bound(store: Storage, level: Level, signatures: np.ndarray, refs: np.ndarray) -> np.ndarray:
+def equal_bound(store: Storage, level: Level, signatures: np.ndarray, refs: np.ndarray,
+                which: Optional[np.ndarray] = None) -> np.ndarray:
     """For each pair of a checked signature ``signatures[i]`` (``(n, num_perm)``
-    uint32) and the stored row ``refs[i]`` of ``level``: an upper bound of the
-    positions in which the two signatures agree (int64) -- where their signature bytes
-    agree, or ``num_perm`` (no bound) where the backend keeps none for the row."""
+    uint32; with ``which``, ``signatures[which[i]]``) and the stored row ``refs[i]`` of
+    ``level``: an upper bound of the positions in which the two signatures agree
+    (int64) -- where their signature bytes agree, or ``num_perm`` (no bound) where
+    the backend keeps none for the row.  (``which`` spares gathering a signature per
+    pair: its low bytes are taken once per checked text, a quarter of the bytes.)"""
     bound = np.full(len(refs), signatures.shape[1], dtype=np.int64)
-    if not len(refs) or not isinstance(store, SignatureBytes):
+    if not len(refs) or not supports(store, SignatureBytes):
         return bound
     rows, inverse = sorted_unique(refs, return_inverse=True)
     known, lows = store.signature_bytes(level, rows)
     at = np.flatnonzero(known[inverse])
-    bound[at] = np.count_nonzero(low_bytes(signatures[at]) == lows[inverse[at]], axis=1)
+    mine = low_bytes(signatures)[at if which is None else which[at]]
+    bound[at] = np.count_nonzero(mine == lows[inverse[at]], axis=1)
     return bound

@@ -25,7 +25,7 @@ import numpy as np
 from ..corpus import Outline, outline
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
-from ..storage.optional import DocumentTexts
+from ..storage.optional import DocumentTexts, supports
 from ..storage.protocol import IndexCorrupt, ParagraphRows, Storage
 from ..storage.rowcheck import damaged
 from ..verify import COVERAGE, coverage, pooled_coverage
@@ -116,7 +116,7 @@ def stored_texts(store: Storage, rows: np.ndarray, doc_ids: Sequence[str]) -> li
     """The texts of the stored documents ``rows`` (row ids) whose public ids are
     ``doc_ids`` (aligned): in one read from a backend that has
     :class:`~dedup.storage.optional.DocumentTexts`, else one :func:`stored_text` each."""
-    if not isinstance(store, DocumentTexts):
+    if not supports(store, DocumentTexts):
         return [stored_text(store, doc_id) for doc_id in doc_ids]
     texts = store.document_texts(rows)
     lost = [doc_id for row, doc_id in zip(rows.tolist(), doc_ids) if row not in texts]

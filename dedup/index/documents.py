@@ -71,7 +71,7 @@ def document_matches(
     near = sketch_matches_at(sketch(signed.doc_signatures[arts]), qa, doc_sketches, entry) >= sketch_floor(
         s.doc_threshold, sketch_positions(s.num_perm))
     at = np.flatnonzero(near)  # the floor on the signature bytes first (exact: :mod:`.bytebound`)
-    near[at] = equal_bound(store, "document", signed.doc_signatures[arts[qa[at]]], refs[at]) / s.num_perm >= floor(
+    near[at] = equal_bound(store, "document", signed.doc_signatures[arts], refs[at], qa[at]) / s.num_perm >= floor(
         s.doc_threshold, s.num_perm)
     hits = store.documents(sorted_unique(refs[near]))
     near &= np.isin(refs, hits.ids)

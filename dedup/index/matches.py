@@ -100,8 +100,8 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     ordered, text = flat[order], order // query.shape[1]
     # The hits come as runs of one key (a bucket's entries are consecutive): each run's
     # key is searched among the query keys once, not each entry's.
-    head = np.flatnonzero(np.r_[True, hit_keys[1:] != hit_keys[:-1]]) if len(hit_keys) else order[:0]
-    run = np.diff(np.r_[head, len(hit_keys)])
+    head = np.flatnonzero(np.concatenate(([True], hit_keys[1:] != hit_keys[:-1]))) if len(hit_keys) else order[:0]
+    run = np.diff(head, append=len(hit_keys))
     first = np.searchsorted(ordered, hit_keys[head], side="left")
     holders = np.searchsorted(ordered, hit_keys[head], side="right") - first
     times = np.repeat(holders, run)
@@ -126,9 +126,9 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     else:  # (ids too large to pack: sorted by pair, a light entry first)
         by = np.lexsort((tag[entry], code))
         pair, tag = code[by], tag[entry[by]]
-    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
     if heavy is not None:  # a light entry sorts first in its pair
-        count = np.diff(np.r_[starts, len(pair)])
+        count = np.diff(starts, append=len(pair))
         starts = starts[(tag[starts] >> low == 0) | (count >= 2)]
     pairs = pair[starts]
     return pairs // span, pairs % span, tag[starts] & ((1 << low) - 1)

@@ -34,7 +34,7 @@ from ..containment import relations
 from ..minhash import estimate, floor
 from ..segments import sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
-from ..storage.optional import KeyCounts, SignatureBytes
+from ..storage.optional import KeyCounts, SignatureBytes, supports
 from ..storage.protocol import Storage
 from ..verdict import DocumentMatch
 from ..verify import score_pairs
@@ -125,7 +125,7 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
     # articles); others (Redis: no bound) read the signatures of all first.
     rows = (store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))
-            if isinstance(store, SignatureBytes) else None)
+            if supports(store, SignatureBytes) else None)
     ids, signatures = ((rows.ids, rows.signatures) if rows is not None
                        else store.paragraph_signatures(sorted_unique(refs)))
     # A bucket file written before a removal still lists the removed rows.
@@ -163,7 +163,7 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     # (A backend that counts a key's rows unread spares reading those of texts stored
     # once: their one copy is the matched row, never listed as a copy of itself.)
     texts = rows.keys[sorted_unique(cand)]
-    if isinstance(store, KeyCounts):
+    if supports(store, KeyCounts):
         texts = texts[store.key_counts("paragraph", texts) > 1]
     copies = store.paragraph_copies(texts, MAX_COPIES)
     take, extra = copy_matches(owner[new], rows.ids[cand], rows.keys[cand], copies.ids, copies.keys)
@@ -202,7 +202,7 @@ def _candidates(store: Storage, signed: Signed, paragraphs: np.ndarray, sizes: n
     # then on the signatures; whole rows only for the candidates above it, and for the
     # containment candidates (:mod:`.contain`: those its look-up could not rule out unread).
     at = np.flatnonzero(near)
-    near[at] = equal_bound(store, "paragraph", signatures[new[at]], refs[at]) / s.num_perm >= floor(
+    near[at] = equal_bound(store, "paragraph", signatures, refs[at], new[at]) / s.num_perm >= floor(
         s.threshold, s.num_perm)
     c_new, c_refs, c_position = contain.hits(store, signatures, sizes, sketches)
     whole = [new[near] + first, refs[near], c_new + first, c_refs, c_position]

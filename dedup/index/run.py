@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..settings import Settings
-from ..storage.optional import Leased, Prefetching, TalliesFirst
+from ..storage.optional import Leased, Prefetching, TalliesFirst, supports
 from ..storage.protocol import NewDocument, Storage
 from ..verdict import Policy, Verdict, already_indexed
 from . import judge as judging
@@ -100,7 +100,7 @@ def decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: 
     cuts = _repeat_cuts(batch) if write else []
     if not cuts:
         return _decide(store, batch, policy, write, judge, changed)
-    if judge and isinstance(store, Leased):  # (inside the transaction below it would do nothing)
+    if judge and supports(store, Leased):  # (inside the transaction below it would do nothing)
         store.warm()
     verdicts: list[Verdict] = []
     with store.transaction(write):
@@ -138,9 +138,9 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
     good = batch.good.tolist()
     comparable = batch.comparable
     s = store.settings
-    if write and judge and isinstance(store, Leased):  # prepared outside the write lock (R3)
+    if write and judge and supports(store, Leased):  # prepared outside the write lock (R3)
         store.warm()
-    if isinstance(store, Prefetching):  # the batch's own keys, read with the transaction's first round trip (Redis)
+    if supports(store, Prefetching):  # the batch's own keys, read with the transaction's first round trip (Redis)
         none = np.zeros(0, np.uint64)
         # (The texts' tallies of an add that turns out to count none, all stored already, are read for nothing.)
         texts_tallied = write or (s.boilerplate and judge)
@@ -179,11 +179,11 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
                   if judge and len(comparable) else None)
         related = (earlier_related(signed, comparable, lookup.eligible, lookup.owner, lookup.found, s)
                    if write and lookup is not None and len(comparable) > 1 else None)
-        if isinstance(store, Leased):  # the look-up may have taken long: renew the write lock's lease (R9)
+        if supports(store, Leased):  # the look-up may have taken long: renew the write lock's lease (R9)
             store.keep_lease()
         # A backend that publishes each write at once counts the batch before its first
         # write, so a kill leaves the counts ahead of what is stored, never behind (F2).
-        if counted.any() and isinstance(store, TalliesFirst):
+        if counted.any() and supports(store, TalliesFirst):
             store.tally_first(tallied(signed, counted, texts), int(counted.sum()))
         where = np.full(len(good), -1, dtype=np.int64)
         where[comparable] = np.arange(len(comparable))

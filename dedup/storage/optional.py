@@ -1,14 +1,29 @@
 """The optional protocols of the index's storage: what only some backends do, and the
-index uses when a backend has it (``isinstance`` checks; each is ``runtime_checkable``).
-The core contract every backend keeps is :mod:`dedup.storage.protocol`."""
+index uses when a backend has it (:func:`supports`, or ``isinstance``: each is
+``runtime_checkable``).  The core contract every backend keeps is :mod:`dedup.storage.protocol`."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional, Protocol, runtime_checkable
 
 import numpy as np
 
 from .protocol import Level
+
+
+def supports(store: object, protocol: type) -> bool:
+    """``isinstance(store, protocol)`` for these protocols (methods only, so the
+    backend's class decides), answered once per class.
+
+    Why: a ``runtime_checkable`` protocol's ``isinstance`` looks every member up on each
+    call (~10-20 us in Python 3.11); a check asks ~10 times (~2 % of its CPU)."""
+    return _subclass(type(store), protocol)
+
+
+@functools.lru_cache(maxsize=None)
+def _subclass(kind: type, protocol: type) -> bool:
+    return issubclass(kind, protocol)
 
 
 def low_bytes(signatures: np.ndarray) -> np.ndarray:
