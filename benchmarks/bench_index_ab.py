@@ -8,7 +8,8 @@ script imports.  The base is imported as a second package (``dedup_base``, copie
 temporary folder; its modules import each other relatively, and the backend table of
 ``dedup/storage/__init__.py`` is renamed), both open the same index read-only for the
 checks, and each call runs on both, in alternating order: new articles and light
-rewrites of stored ones checked one at a time, then ``check_many`` batches, then
+rewrites of stored ones checked one at a time (with ``--short``, one-paragraph articles too: a call's fixed
+cost), then ``check_many`` batches, then
 ``add_many`` batches (``filter``, as ``dedup index add DIR``) each in a write
 transaction that is rolled back (SQLite; give ``--batches 0`` for a Redis URL, whose
 writes are not rolled back).
@@ -87,6 +88,8 @@ def main() -> None:
                         "articles stored in another layout")
     parser.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "eval-dev")
     parser.add_argument("--checks", type=int, default=100, help="new articles and rewrites checked (each)")
+    parser.add_argument("--short", type=int, default=0,
+                        help="new one-paragraph articles checked too (a call's fixed cost)")
     parser.add_argument("--many", type=int, default=2, help="check_many batches")
     parser.add_argument("--batches", type=int, default=4, help="add_many batches (rolled back)")
     parser.add_argument("--batch", type=int, default=128, help="articles per check_many / add_many batch")
@@ -110,13 +113,14 @@ def main() -> None:
         stored = [readers["new"].get(f"doc{rng.randrange(n - 1)}") for _ in range(args.checks)]
         rewrites = [rewrite(d.text, rng) for d in stored if d is not None]
         times: dict = {kind: {name: [] for name in versions}
-                       for kind in ("check_new", "check_rewrite", "check_many", "add_many")}
+                       for kind in ("check_new", "check_rewrite", "check_short", "check_many", "add_many")}
         same, differing = True, {kind: 0 for kind in times}
         order = list(versions)
         for text in new_articles[:5]:  # warm both (imports, statement caches)
             for idx in readers.values():
                 idx.check(text)
-        for kind, texts in (("check_new", new_articles), ("check_rewrite", rewrites)):
+        short = [t.split("\n\n")[0] for t in articles(chain, args.short, 333_333 + args.seed, 3)]
+        for kind, texts in (("check_new", new_articles), ("check_rewrite", rewrites), ("check_short", short)):
             for text in texts:
                 equal = alternated(order, lambda name: readers[name].check(text).to_dict(), times[kind])
                 same &= equal
