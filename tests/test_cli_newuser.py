@@ -148,3 +148,21 @@ def test_the_html_histogram_counts_one_pair_as_one_pair():
     counts[3], counts[7] = 1, 2
     svg = _histogram_svg(counts, {"threshold": 0.3})
     assert ": 1 pair</title>" in svg and ": 2 pairs</title>" in svg and "1 pairs" not in svg
+
+
+def test_the_outputs_of_the_readme_scan_and_clean_examples_are_ignored_by_git():
+    """New user's N22 of session 17: ``dedup clean fixtures/ clean/ --strip-paragraphs``
+    and ``-o report.html``, run from the repository root as the README shows them, left
+    ``clean/`` and the report untracked in ``git status``."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    names = ["clean/dedup-clean.json", "report.json", "report.html", "pairs.csv"]
+    res = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+    assert res.stdout.split() == names, res.stdout + res.stderr
+    kept = subprocess.run(["git", "check-ignore", "--no-index", "fixtures/news/report.json", "docs/report.html"],
+                          cwd=root, capture_output=True, text=True)
+    assert kept.stdout == ""  # only the repository root's
