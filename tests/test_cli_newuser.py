@@ -166,3 +166,26 @@ def test_the_outputs_of_the_readme_scan_and_clean_examples_are_ignored_by_git():
     kept = subprocess.run(["git", "check-ignore", "--no-index", "fixtures/news/report.json", "docs/report.html"],
                           cwd=root, capture_output=True, text=True)
     assert kept.stdout == ""  # only the repository root's
+
+
+def test_help_and_messages_say_what_happens(tmp_path):
+    """New user's LOW wording findings of session 17, each as the user met it."""
+    # N3: `--policy flag` stores no duplicate unless --add-duplicates; the help said "accept"
+    assert "a duplicate is stored only with --add-duplicates" in " ".join(run("index", "add", "--help").stdout.split())
+    # N4: --rows said nothing of its default
+    assert "LSH rows per band [default: derived from the threshold" in " ".join(run("scan", "--help").stdout.split())
+    # N5: "(but as itself, already indexed)"
+    assert "but as itself" not in " ".join(run("check", "--help").stdout.split())
+    src = tmp_path / "src"
+    src.mkdir()
+    p1, p2, p3, p4, p5 = (prose(random.Random(k), 40) for k in range(5))
+    (src / "a.txt").write_text(f"{p1}\n\n{p2}\n")
+    (src / "b.txt").write_text(f"{p1}\n\n{p3}\n\n{p4}\n\n{p5}\n")  # one paragraph of a.txt's
+    # N11: "1 paragraphs cut from 1 documents"
+    res = run("clean", src, tmp_path / "out", "--strip-paragraphs")
+    assert res.exit_code == 0 and "1 paragraph cut from 1 document;" in res.stdout, res.stdout
+    # N12: clean offered --stdin-format, and cannot read stdin
+    assert "--stdin-format" not in run("clean", "--help").stdout
+    # N13: DEST inside SRC was refused naming the manifest
+    res = run("clean", src, src / "out")
+    assert res.exit_code == 2 and f"{src / 'out'} is inside {src}" in res.stderr, res.stderr

@@ -135,10 +135,10 @@ def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
     if not src.exists():
         raise CleanError(f"{src}: no such file or folder")
     s, d, m = src.resolve(), dest.resolve(), manifest.resolve()
-    if m == s or m.is_relative_to(s):
-        raise CleanError(f"the manifest {manifest} is inside {src}: writing it would change the source")
     if d == s or d.is_relative_to(s):
         raise CleanError(f"{dest} is inside {src}: the cleaned copy would be part of what it copies")
+    if m == s or m.is_relative_to(s):
+        raise CleanError(f"the manifest {manifest} is inside {src}: writing it would change the source")
     if s.is_relative_to(d):
         raise CleanError(f"{src} is inside {dest}: writing the copy would change the source")
     if dest.exists() and not dest.is_dir():

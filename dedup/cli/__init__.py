@@ -15,6 +15,7 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -64,8 +65,9 @@ def settings_options(func: Callable) -> Callable:
         click.option("--num-perm", type=click.IntRange(16, 1024), default=None,
                      help=f"MinHash permutations [default: {_DEFAULTS.num_perm}]."),
         click.option("--bands", type=click.IntRange(1, 1024), default=None,
-                     help="LSH bands [default: derived from the threshold; see `dedup explain`]."),
-        click.option("--rows", type=click.IntRange(1, 1024), default=None, help="LSH rows per band."),
+                     help="LSH bands [default: derived from the threshold; `dedup explain` shows them]."),
+        click.option("--rows", type=click.IntRange(1, 1024), default=None,
+                     help="LSH rows per band [default: derived from the threshold, as --bands]."),
         click.option("--min-tokens", "--min-words", "min_tokens", type=click.IntRange(1), default=None,
                      help="Texts of fewer tokens (words; characters of scripts written without spaces) "
                           f"are matched only as exact copies [default: {_DEFAULTS.min_tokens}]. "
@@ -133,18 +135,21 @@ class ByteSize(click.ParamType):
         return size
 
 
-def read_options(func: Callable) -> Callable:
+def read_options(func: Optional[Callable] = None, *, stdin: bool = True) -> Callable:
     """The input-format options shared by every command that reads documents
-    (pair with :func:`build_read_options`)."""
+    (pair with :func:`build_read_options`); ``stdin=False``: without ``--stdin-format``,
+    for a command that reads no stdin (``dedup clean``: new user's N12 of session 17)."""
+    if func is None:
+        return functools.partial(read_options, stdin=stdin)
     options = [
         click.option("--text-field", default=_READ_DEFAULTS.text_field, show_default=True,
                      help="JSON/JSON Lines: the record field holding the document's text."),
         click.option("--id-field", default=_READ_DEFAULTS.id_field, show_default=True,
                      help="JSON/JSON Lines: the record field naming it (reports say FILE#ID; "
                           "without the field, FILE:LINE)."),
-        click.option("--stdin-format", type=click.Choice(list(STDIN_FORMATS)),
-                     default=_READ_DEFAULTS.stdin_format, show_default=True,
-                     help="How to read stdin, given as the path -."),
+        *([click.option("--stdin-format", type=click.Choice(list(STDIN_FORMATS)),
+                        default=_READ_DEFAULTS.stdin_format, show_default=True,
+                        help="How to read stdin, given as the path -.")] if stdin else []),
         click.option("--max-decompressed", type=ByteSize(), default="1G", show_default=True,
                      help="Largest size a compressed file may decompress to (K/M/G suffixes); "
                           "larger ones are reported and skipped."),

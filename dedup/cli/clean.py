@@ -9,6 +9,7 @@ import click
 from ..cache import default_cache_dir
 from ..clean import MANIFEST_NAME, CleanError
 from ..clean import clean as clean_corpus
+from ..report.text import plural
 from ..report.written import MANIFEST, record
 from ..scan import available_cpus
 from . import (
@@ -39,7 +40,7 @@ from . import (
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say how long it took.")
-@read_options
+@read_options(stdin=False)
 @settings_options
 def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden, jobs, no_cache, quiet, verbose,
           **options) -> None:
@@ -68,12 +69,14 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
         progress.close()
     record(str(report.manifest_path), kind=MANIFEST)  # the manifest is no later scan's document (LeftOut)
     if not quiet:
-        click.echo(f"{dest}: {report.documents:,} documents read, {report.dropped:,} dropped, "
-                   f"{report.stripped_paragraphs:,} paragraphs cut from {report.stripped_documents:,} documents; "
-                   f"{report.files_copied:,} files copied unchanged, {report.files_rewritten:,} rewritten, "
+        click.echo(f"{dest}: {plural(report.documents, 'document')} read, {report.dropped:,} dropped, "
+                   f"{plural(report.stripped_paragraphs, 'paragraph')} cut from "
+                   f"{plural(report.stripped_documents, 'document')}; "
+                   f"{plural(report.files_copied, 'file')} copied unchanged, {report.files_rewritten:,} rewritten, "
                    f"{report.files_dropped:,} left out; manifest {report.manifest_path}")
     errors = report.manifest["errors"]
     if errors and not quiet:
-        click.echo(f"dedup: {len(errors)} documents could not be read (copied unchanged; see the manifest)", err=True)
+        click.echo(f"dedup: {plural(len(errors), 'document')} could not be read (copied unchanged; see the manifest)",
+                   err=True)
     output.info(f"done in {output.elapsed():.1f} s")
     sys.exit(EXIT_CLEAN)

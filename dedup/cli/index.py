@@ -83,7 +83,8 @@ def policy_options(func: Callable) -> Callable:
     """The input options of ``dedup scan`` plus the policy that judges a document."""
     options = [
         click.option("--policy", type=click.Choice(ACTIONS), default="reject", show_default=True,
-                     help="reject duplicates, strip seen paragraphs, or flag (accept and annotate)."),
+                     help="reject duplicates, strip seen paragraphs, or flag (accept and annotate; a "
+                          "duplicate is stored only with --add-duplicates)."),
         click.option("-j", "--jobs", type=click.IntRange(1), default=None,
                      help="Processes that sign batches of documents (same verdicts for any number) "
                           "[default: CPUs]."),
@@ -135,8 +136,9 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     A document whose id is stored with the same text is "already indexed" (as
     `dedup index add` says of it) and not judged.
 
-    Exit status: 0 no document and no paragraph of one is in the index (but as
-    itself, already indexed); 1 one is (a duplicate, or a document partly seen: one
+    Exit status: 0 no document and no paragraph of one is in the index (a document
+    stored under its own id with the same text is "already indexed", not a
+    duplicate); 1 one is (a duplicate, or a document partly seen: one
     of its paragraphs is stored); 2 usage error, unusable index, or no document
     could be read.  Unreadable files are
     listed (stderr, report) and skipped: they change the status only when nothing
