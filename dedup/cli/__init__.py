@@ -348,4 +348,5 @@ def exit_for(read_any: bool, had_errors: bool, duplicates: bool, exit_zero: bool
 
 from . import scan  # noqa: E402,F401  (registers the commands)
 from . import index  # noqa: E402,F401
+from . import collection  # noqa: E402,F401
 from . import clean  # noqa: E402,F401

@@ -1,9 +1,10 @@
-"""``dedup check`` and ``dedup index add|stats|remove|optimize``: the persistent index from the shell.
+"""``dedup check`` and ``dedup index add``: the persistent index from the shell (the
+collection's commands, ``dedup index stats|optimize|list|export|remove``, are in
+:mod:`.collection`; they share :func:`open_index`, :func:`guard` and :func:`fail`).
 
 Each command parses its options and calls one library function: ``check`` and ``add``
 :func:`dedup.index.jobs.check_paths` / :func:`~dedup.index.jobs.add_paths` (which read files
-exactly as ``dedup scan`` does and batch them), ``stats``, ``remove`` and ``optimize`` the
-:class:`~dedup.index.Index` methods of the same name.  ``--db`` is a file path or a URL
+exactly as ``dedup scan`` does and batch them).  ``--db`` is a file path or a URL
 (``redis://...``; :func:`dedup.storage.open_storage`).  Reports
 come in the scan's formats: the machine formats carry the scan's pairs (side ``a`` the
 stored text, ``b`` the checked one) plus one verdict per document (:meth:`~dedup.verdict.Verdict.to_dict`).
@@ -16,9 +17,7 @@ refused documents are listed and do not change it otherwise.
 from __future__ import annotations
 
 import sys
-import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Optional
 
 import click
 
@@ -26,17 +25,12 @@ from ..index import Index
 from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
 from ..report import write_verdicts
-from ..report.machine import dumps
-from ..report.output import report_file
 from ..report.safety import printable
-from ..report.text import plural
 from ..scan import available_cpus
 from ..report.passages import VerdictPassages
 from ..storage import IndexMissing, SettingsMismatch, StorageError, compat, own_files
-from ..storage.protocol import Listed
 from ..verdict import ACTIONS, Policy, VerdictReport
 from . import (
-    EXIT_CLEAN,
     EXIT_ERROR,
     SETTING_KEYS,
     Output,
@@ -58,25 +52,6 @@ def db_option(func: Callable) -> Callable:
     return click.option("--db", "db", required=True, envvar="DEDUP_DB", metavar="FILE|URL",
                         help="The index: a file, or redis://[USER:PASS@]HOST:PORT/DB?prefix=NAME "
                              "(rediss:// for TLS, unix:///PATH.sock?db=N&prefix=NAME) (env DEDUP_DB).")(func)
-
-
-class Age(click.ParamType):
-    """An age such as 30d, 12h, 90m, 45s or 2w, in seconds."""
-
-    name = "age"
-    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-    def convert(self, value, param, ctx) -> float:
-        if isinstance(value, (int, float)):
-            return float(value)
-        text = str(value).strip().lower()
-        try:
-            seconds = float(text[:-1]) * self._UNITS[text[-1:]]
-        except (KeyError, ValueError):
-            self.fail(f"{value!r} is not an age such as 30d, 12h, 90m, 45s or 2w", param, ctx)
-        if not seconds >= 0 or seconds == float("inf"):
-            self.fail(f"{value!r}: an age is a finite number, at least 0", param, ctx)
-        return seconds
 
 
 def policy_options(func: Callable) -> Callable:
@@ -146,8 +121,8 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     """
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
-    with _open(db, options, create=False, readonly=True) as idx:
-        job = _guard(lambda: check_paths(idx, paths, selection,
+    with open_index(db, options, create=False, readonly=True) as idx:
+        job = guard(lambda: check_paths(idx, paths, selection,
                                          build_read_options(**options), Policy(policy, seen_share),
                                          progress=output.progress(), keep_texts=fmt in READABLE,
                                          naming=Naming(base, id_prefix, stdin_id)))
@@ -195,8 +170,8 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
                                "--add-duplicates do not apply to it")
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
-    with _open(db, options, create=True, readonly=False) as idx:
-        job = _guard(lambda: add_paths(idx, paths, selection,
+    with open_index(db, options, create=True, readonly=False) as idx:
+        job = guard(lambda: add_paths(idx, paths, selection,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,
@@ -221,143 +196,10 @@ def _say_complete(idx: Index, job: Job, err: BaseException) -> None:
                      "(only its report was cut short)"]
 
 
-def output_option(func: Callable) -> Callable:
-    return click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
-                        help="Write to FILE (atomically) instead of stdout.")(func)
-
-
-@index_group.command("stats")
-@db_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@output_option
-def stats(db, fmt, output) -> None:
-    """Counts, settings and size on disk of the index."""
-    with _open(db, {"output": output}, create=False, readonly=True) as idx:
-        data = _guard(idx.stats)
-    with report_file(output) as out:
-        out.write(dumps(data) + "\n" if fmt == "json" else _stats_text(data))
-
-
-def _stats_text(data: dict[str, Any]) -> str:
-    s = data["settings"]
-    where = "in the server's memory, all databases" if data["backend"] == "redis" else "on disk"
-    lines = [f"{printable(data['path'], tabs=False)}: {plural(data['documents'], 'document')}, "
-             f"{plural(data['paragraphs'], 'paragraph')}, "
-             f"{data['bytes']:,} bytes {where} ({data['backend']})",
-             f"settings: {s['unit']} {s['ngram']}-grams, {s['num_perm']} permutations in "
-             f"{s['bands']} bands x {s['rows']} rows, threshold {s['threshold']}, "
-             f"document threshold {s['doc_threshold']}, min {s['min_tokens']} tokens, {s['scheme']}"]
-    bf = data.get("bucket_file")
-    if bf and bf["in_use"]:
-        lines.append(f"bucket file: {printable(bf['path'], tabs=False)}, {bf['bytes']:,} bytes; "
-                     f"{bf['paragraphs_behind']:,} paragraphs stored since it was written")
-    elif bf:
-        lines.append(f"bucket file: none in use ({bf['paragraphs_behind']:,} paragraphs read into memory "
-                     "by every process; `dedup index optimize` writes one)")
-    return "".join(line + "\n" for line in lines)
-
-
-@index_group.command("optimize")
-@db_option
-def optimize(db) -> None:
-    """Write a new bucket file (DB-lsh.ID), which checks look band keys up in.
-
-    Adds rewrite it by themselves once enough is stored outside it; run this after a
-    large batch of adds or removals, or on a schedule when adds are opened with
-    auto_optimize=False.  Other processes may go on reading and writing meanwhile.
-    On Redis: rewrite the bucket log without the removed documents' entries (readers
-    and writers go on; writers wait only while what they wrote meanwhile is appended).
-    """
-    with _open(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
-        done = _guard(idx.optimize)
-    rows = done["rows"]
-    if "log" in done:  # Redis: its bucket log compacted
-        log = done["log"]
-        click.echo(f"{done['path']}: bucket log compacted, {log['rows_left_out']:,} removed rows left out: "
-                   f"{log['entries']['before']:,} -> {log['entries']['after']:,} entries, "
-                   f"{log['bytes']['before']:,} -> {log['bytes']['after']:,} bytes, in {done['seconds']:.1f} s")
-        return
-    if rows is None:
-        click.echo(f"{done['path']}: nothing to do (the {done['backend']} backend keeps its buckets current)")
-        return
-    click.echo(f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
-               f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
-
-
-@index_group.command("list")
-@db_option
-@output_option
-def list_ids(db, output) -> None:
-    """Print every stored id, one per line, oldest first (control characters in an id,
-    a newline for one, are shown as escapes such as \\n or \\x1b)."""
-    with _open(db, {"output": output}, create=False, readonly=True) as idx:
-        _guard(lambda: _lines((printable(i, tabs=False) for i in idx.ids()), output))
-
-
-@index_group.command("export")
-@db_option
-@output_option
-def export(db, output) -> None:
-    """Print every stored document as JSON Lines (no text): id, added (UTC, ISO 8601),
-    added_unix, chars, paragraphs, meta."""
-    with _open(db, {"output": output}, create=False, readonly=True) as idx:
-        _guard(lambda: _lines((dumps(_exported(d)) for d in idx.documents()), output))
-
-
-@index_group.command("remove")
-@db_option
-@click.argument("ids", nargs=-1)
-@click.option("--older-than", type=Age(), metavar="AGE",
-              help="Remove every document added more than AGE ago (e.g. 30d, 12h, 90m, 2w).")
-def remove(db, ids, older_than) -> None:
-    """Remove the documents with these IDS from the index (exit 2 if one is missing),
-    or, with --older-than, every document older than that (retention)."""
-    if not ids and older_than is None:
-        raise click.UsageError("give the IDS to remove, or --older-than AGE")
-    if older_than is not None:
-        with _open(db, {}, create=False, readonly=False) as idx:
-            removed = _guard(lambda: idx.prune(time.time() - older_than))
-        click.echo(f"removed {len(removed)} document{'s' * (len(removed) != 1)} added more than "
-                   f"{_age_text(older_than)} ago")
-        if not ids:
-            sys.exit(EXIT_CLEAN)
-    missing = []
-    with _open(db, {}, create=False, readonly=False) as idx:
-        for doc_id in ids:
-            try:
-                _guard(lambda: idx.remove(doc_id))
-                click.echo(f"removed {doc_id}")
-            except KeyError:
-                missing.append(doc_id)
-                click.echo(f"dedup: {idx.path}: no document {doc_id!r} in the index", err=True)
-    sys.exit(EXIT_ERROR if missing else EXIT_CLEAN)
-
-
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _age_text(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-def _exported(doc: Listed) -> dict[str, Any]:
-    added = datetime.fromtimestamp(doc.added, timezone.utc).isoformat(timespec="milliseconds")
-    return {"id": doc.doc_id, "added": added.replace("+00:00", "Z"), "added_unix": doc.added,
-            "chars": doc.chars, "paragraphs": doc.paragraphs, "meta": dict(doc.meta)}
-
-
-def _lines(lines: Iterable[str], output: Optional[str]) -> None:
-    """Write ``lines`` to stdout or ``output`` as they come (an index may hold millions
-    of ids)."""
-    with report_file(output) as out:
-        for line in lines:
-            out.write(line + "\n")
-
-
-def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
+def open_index(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
     """Open the index; settings options, if any were given, must agree with it, and an
     ``output`` option may not name the index or one of its files (``DB-wal``, ``DB-lsh.ID``)."""
     _refuse_index_as_output(db, options.get("output"))
@@ -374,13 +216,13 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
             idx = Index.open(db, build_settings(**given) if given else None,
                              create=True, readonly=readonly, auto_optimize=auto_optimize, jobs=jobs)
     except StorageError as err:
-        _fail(str(err))
+        fail(str(err))
     if given and exists:
         try:
             compat.check_options(idx.path, idx.settings, given, spell=lambda k: f"--{k.replace('_', '-')}")
         except SettingsMismatch as err:
             idx.close()
-            _fail(str(err))
+            fail(str(err))
         except ValueError as err:
             idx.close()
             raise click.UsageError(str(err)) from None
@@ -389,11 +231,11 @@ def _open(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize
 
 def _refuse_index_as_output(db: str, output: Optional[str]) -> None:
     if output not in (None, "-") and own_files(db)(output):
-        _fail(f"refusing to write to {printable(repr(output))}: it is the index {printable(repr(db))} or one of "
+        fail(f"refusing to write to {printable(repr(output))}: it is the index {printable(repr(db))} or one of "
               "its files, and would be overwritten; choose another file")
 
 
-def _guard(call: Callable[[], Any]) -> Any:
+def guard(call: Callable[[], Any]) -> Any:
     """Run an index call; a storage failure is a clear message and exit status 2."""
     try:
         return call()
@@ -402,10 +244,10 @@ def _guard(call: Callable[[], Any]) -> Any:
         # of #12: a Redis memory limit or a lost server said only the error).
         for note in getattr(err, "__notes__", None) or []:
             click.echo(f"dedup: {printable(note)}", err=True)
-        _fail(str(err))
+        fail(str(err))
 
 
-def _fail(message: str) -> None:
+def fail(message: str) -> None:
     click.echo(f"dedup: {message}", err=True)
     sys.exit(EXIT_ERROR)
 
@@ -417,11 +259,11 @@ def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, add
                               [*job.warnings, *said])
     passages = VerdictPassages(lambda doc_id: getattr(idx.get(doc_id), "text", None), job.texts)
     # A stored text shown beside a checked one is read (and verified) here.
-    _guard(lambda: output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages))
+    guard(lambda: output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages))
     output.errors(report.errors, "could not be read or checked")
     output.warnings(report.warnings, said)
     output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
     if job.documents and not report.judged:  # read, but every one refused (said above)
-        _fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
+        fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
               f"{len(job.documents)} refused)")
     exit_for(bool(report.judged), bool(report.errors), report.as_result().has_duplicates, exit_zero, job.files)
