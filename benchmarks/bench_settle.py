@@ -4,7 +4,8 @@
 
 An index of ``--stored`` articles is built once (``Index.load``) and copied for every
 measured add, so each add starts from the same index.  Each add is ``--add`` articles
-through ``Index.add_many`` in batches of ``BATCH_DOCUMENTS`` (what ``filter`` does),
+in batches of ``BATCH_DOCUMENTS``, settled over the whole add as ``dedup index add``
+settles it (:class:`dedup.index.settle.Settling`, :func:`dedup.index.jobs.add_paths`),
 CPU seconds of this process (``time.process_time``), in interleaved rounds so the
 machine's load moves every kind alike.  The kinds:
 
@@ -13,13 +14,14 @@ machine's load moves every kind alike.  The kinds:
   spread through the add (each rejected as a duplicate);
 * ``exact90``: 10 % new, 90 % exact copies of stored articles under new ids;
 * ``near90 once`` / ``exact90 once``: the same adds without judging again (the in-order
-  pass alone, ``Index._adding``): what settling adds;
+  pass alone: ``Index.add_many`` per batch, as ``filter`` adds): what settling adds;
 * ``near90 again``: the ``near90`` add repeated on the index it left (the idempotent
   second add: everything stored is "already indexed", nothing is judged twice).
 
 Each row says the articles judged (the in-order pass plus the judgements again), the
-articles signed and the CPU seconds of signing them (``dedup.index.run.sign``: since
-session 16 an article judged again is not signed again) and the articles stored.  It asserts nothing; results go to benchmarks/README-containment.md.
+articles signed and the CPU seconds of signing them (``dedup.index.run.sign``: an
+article judged again is signed again, as it waits as text; session 16 to 17's
+``add_many`` settled on the first signatures) and the articles stored.  It asserts nothing; results go to benchmarks/README-containment.md.
 Text: the word-bigram chain of ``bench_index.py`` over the eval-dev paragraphs.
 """
 
@@ -43,6 +45,7 @@ from bench_index import ROOT, Markov, articles, paragraphs_from, rewrite  # noqa
 import dedup.index as index_package  # noqa: E402
 from dedup.index import BATCH_DOCUMENTS, Index  # noqa: E402
 from dedup.index.items import input_of  # noqa: E402
+from dedup.index.settle import Settling  # noqa: E402
 from dedup.verdict import Policy  # noqa: E402
 
 
@@ -67,15 +70,22 @@ def kinds(stored: list[str], fresh: list[str], n: int, seed: int) -> dict[str, l
 
 
 def add(idx: Index, items: list[tuple[str, str]], settle: bool) -> tuple[float, int]:
-    """CPU seconds of adding ``items`` (batches of BATCH_DOCUMENTS) and how many were stored."""
-    once = idx._adding(Policy())
-    stored = 0
+    """CPU seconds of adding ``items`` (batches of BATCH_DOCUMENTS; with ``settle``, the
+    whole add settled at its end) and how many were stored."""
+    step = idx._adding(Policy())
+    settling = Settling(Policy(), batch=BATCH_DOCUMENTS)
+    verdicts: list = []
     start = time.process_time()
-    for lo in range(0, len(items), BATCH_DOCUMENTS):
-        part = items[lo : lo + BATCH_DOCUMENTS]
-        verdicts = idx.add_many(part) if settle else once([input_of(i) for i in part])[0]
-        stored += sum(v.added for v in verdicts)
-    return time.process_time() - start, stored
+    try:
+        for lo in range(0, len(items), BATCH_DOCUMENTS):
+            part = items[lo : lo + BATCH_DOCUMENTS]
+            verdicts += (settling.judge(step, step.prepare([input_of(i) for i in part])) if settle
+                         else idx.add_many(part))
+        if settle:
+            settling.settle(step, verdicts)
+    finally:
+        settling.close()
+    return time.process_time() - start, sum(v.added for v in verdicts)
 
 
 def main() -> None:

@@ -85,8 +85,8 @@ def test_add_many_is_adding_one_at_a_time(tmp_path, policy, seed):
                 idx.optimize()  # the batches then go through a bucket file and its delta
             verdicts = []
             for items in batches:
-                if whole:  # the in-order pass alone (add_many then settles it: below)
-                    verdicts += idx._adding(policy)([input_of(item) for item in items])[0]
+                if whole:
+                    verdicts += idx.add_many(items)
                 else:
                     verdicts += [v for item in items for v in idx.add_many([item])]
             results.append((verdicts, state(tmp_path / f"{name}.dedup")))
@@ -103,11 +103,13 @@ def test_add_many_is_adding_one_at_a_time(tmp_path, policy, seed):
 
 
 @pytest.mark.parametrize("policy", [Policy("reject"), Policy("strip"), Policy("flag")], ids=["reject", "strip", "flag"])
-def test_add_many_of_the_same_batch_again_stores_nothing_and_gives_the_same_verdicts(tmp_path, policy):
-    """``add_many`` judges what it rejected again until it settles
+def test_index_add_of_the_same_batch_again_stores_nothing_and_gives_the_same_verdicts(tmp_path, policy):
+    """``dedup index add`` judges what it rejected again until it settles
     (:mod:`dedup.index.settle`): the same mixed batch (rewrites and copies of stored and
     of earlier batch articles, boilerplate, short and bad items) added again stores
     nothing, and each article not stored the first time gets the same verdict."""
+    from test_settle import settled_add
+
     rng = random.Random(11)
     stored = [article(rng, rng.randint(3, 6)) for _ in range(20)]
     for text in stored[:4]:
@@ -115,9 +117,9 @@ def test_add_many_of_the_same_batch_again_stores_nothing_and_gives_the_same_verd
     items = batch_of(rng, stored, 80)
     with Index.open(tmp_path / "i.dedup", policy=policy) as idx:
         idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
-        first = idx.add_many(items)
+        first = settled_add(idx, items, tmp_path)
         before = state(tmp_path / "i.dedup")
-        again = idx.add_many(items)
+        again = settled_add(idx, items, tmp_path)
         assert state(tmp_path / "i.dedup") == before
     assert not any(v.added for v in again)
     assert any(v.added for v in first) and any(not v.added and v.matches for v in first)
@@ -159,8 +161,8 @@ def test_batches_signed_on_workers_get_the_same_verdicts_and_rows(tmp_path, monk
 
 def boilerplate_case(urls: tuple[str, str], seed: int) -> tuple[list, list]:
     """The verdicts and final tallies of one mixed batch (:func:`batch_of`, a site
-    header on two stored pages) added at ``Settings(boilerplate=3)`` as a whole (the
-    in-order pass alone) to the index at ``urls[0]`` and one article at a time to that
+    header on two stored pages) added at ``Settings(boilerplate=3)`` as a whole
+    (``add_many``) to the index at ``urls[0]`` and one article at a time to that
     at ``urls[1]``: ``(verdicts, tallies)`` of each."""
     from dedup import Settings
     from dedup.index.signing import sign
@@ -177,7 +179,7 @@ def boilerplate_case(urls: tuple[str, str], seed: int) -> tuple[list, list]:
         with Index.open(url, Settings(boilerplate=3), policy=Policy("reject")) as idx:
             idx.add_many([(f"s{i}", "\n\n".join(p)) for i, p in enumerate(stored)])
             if whole:
-                verdicts = idx._adding(Policy("reject"))([input_of(item) for item in items])[0]
+                verdicts = idx.add_many(items)
             else:
                 verdicts = [v for item in items for v in idx.add_many([item])]
             keys = np.concatenate([sign(texts, idx.settings).corpus.para_key, text_keys(texts)])
@@ -238,3 +240,27 @@ def test_a_batch_giving_an_id_twice_is_still_one_transaction(tmp_path, monkeypat
             decide(idx._store, prepare([input_of(i) for i in items], idx.settings), Policy("reject"), write=True)
         monkeypatch.undo()
         assert len(writes) == 2 and len(idx) == 0
+
+
+def test_a_batch_giving_an_id_again_keeps_the_earlier_items_verdict(backend):
+    """Tester's F2 of session 17: with L1 stored, ``add_many([("d1", L1 + " extra"),
+    ("d1", M)])`` refused item 0 as "already in the index with a different text" --
+    judged again after item 1 had stored ``d1`` -- where adding them one at a time makes
+    item 0 a duplicate of L1 and stores item 1.  A batch is its items added in order
+    (``add_many`` and ``filter``, both backends)."""
+    lead = ("The council voted on Tuesday to close the old harbour bridge to heavy traffic from next month "
+            "after engineers found corrosion.")
+    other = ("Dock workers at the container terminal walked out at dawn on Friday in a dispute over "
+             "night-shift pay, leaving ships waiting.")
+    batch = [("d1", lead + " extra words here"), ("d1", other)]
+    for name, add in (("add_many", lambda idx: idx.add_many(batch)),
+                      ("filter", lambda idx: [v for _, v in idx.filter(batch)]),
+                      ("one at a time", lambda idx: [idx.add(text, doc_id=doc_id) for doc_id, text in batch])):
+        with Index.open(backend.url) as idx:
+            for doc_id in list(idx.ids()):  # each way on the same index, emptied
+                idx.remove(doc_id)
+            idx.add(lead, doc_id="L1")
+            verdicts = add(idx)
+            assert verdicts[0].is_duplicate and not verdicts[0].error, (name, verdicts[0].reason, verdicts[0].error)
+            assert verdicts[0].matches[0].doc_id == "L1" and round(verdicts[0].similarity, 2) == 0.87, name
+            assert verdicts[1].added and idx.get("d1").text == other, name

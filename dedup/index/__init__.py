@@ -18,10 +18,12 @@ in an SQLite file or on a Redis server (:func:`dedup.storage.open_storage`).
 ``add`` runs the same check and the write in one exclusive storage transaction, so two
 processes adding near-identical articles at the same moment cannot both be admitted.
 Batches (``check_many``, ``add_many``, ``filter``) sign all their articles in one
-vectorized pass and use one transaction per batch.  Adding is idempotent (an id stored
-with the same text is "already indexed", and an add judges what it rejected again until
-the verdicts settle, :mod:`~dedup.index.settle`), and every document keeps the time it was
-added, for listing (``ids``, ``documents``) and retention (``prune``).
+vectorized pass and use one transaction per batch; a batch's verdicts are those of its
+articles checked (added) one at a time, in order.  Adding is idempotent (an id stored
+with the same text is "already indexed"; ``dedup index add`` also judges what it
+rejected again until the verdicts settle, :mod:`~dedup.index.settle`), and every
+document keeps the time it was added, for listing (``ids``, ``documents``) and
+retention (``prune``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
 from .items import BadDocument, Input, Item, digest, input_of, raised, stored_digest
 from .run import Prepared, decide, prepare
-from .settle import Adder, Settling
+from .settle import Adder
 from .signing import DERIVE
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
@@ -153,25 +155,17 @@ class Index:
         return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=False)
 
     def add_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
-        """Like :meth:`add` for many articles, in one transaction; each article is
-        judged against the index *and* the articles of the batch added before it, then
-        those it did not store are judged again until their verdicts settle
-        (:mod:`dedup.index.settle`): adding the same batch again stores nothing and gives
-        the same verdicts.  Of near-duplicates within the batch, the first in its order
-        is stored.  Extra keys of dict items are stored as metadata."""
-        policy = Policy.of(policy, self.policy)
-        settling = Settling(policy, batch=BATCH_DOCUMENTS)
-        add = self._adding(policy, optimize=False)
-        batch = add.prepare([input_of(i) for i in items])  # signed once, outside the write lock (R3,
-        if isinstance(self._store, Leased):  # R16); what settling judges again is not signed again
-            self._store.warm()
-        with self._store.transaction(write=True):
-            verdicts = settling.judge(add, batch)
-            del batch  # what waits was taken apart from it: the rest is not held while settling
-            settling.settle(add, verdicts)
-        if self.auto_optimize:
-            self._optimize_if_behind()
-        return verdicts
+        """Like :meth:`add` for each article in turn, in one transaction: the verdicts,
+        and what is stored, are those of adding the articles one at a time in the
+        batch's order (each judged against the index *and* the articles of the batch
+        added before it; of near-duplicates within the batch, the first is stored), but
+        signed in one vectorized pass before the write lock is taken and looked up in
+        bulk (:mod:`dedup.index.run`).  A verdict is not judged again after later
+        articles of the batch: an article rejected through a site's frame stays
+        rejected when a later page shows the frame to be a template (a later add of it
+        may store it; ``dedup index add`` settles the whole add instead,
+        :mod:`dedup.index.settle`).  Extra keys of dict items are stored as metadata."""
+        return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=True)
 
     def filter(
         self,
@@ -183,12 +177,9 @@ class Index:
         """Add a stream of articles batch by batch, yielding ``(item, verdict)``.
 
         Keep ``verdict.text`` when ``verdict.accepted`` (the article, or under
-        ``strip`` its unseen paragraphs; it is ``None`` otherwise).  Batches are
-        committed before they are yielded, each settled as :meth:`add_many` settles
-        it; a verdict yielded is final, so an article rejected in one batch is not
-        judged again after later ones (a later add of it may store it, as when a later
-        page shows its site's frame to be a template; ``dedup index add`` settles the
-        whole add instead, :func:`dedup.index.jobs.add_paths`)."""
+        ``strip`` its unseen paragraphs; it is ``None`` otherwise).  Each batch is an
+        :meth:`add_many`, committed before it is yielded: the verdicts are those of
+        adding the stream's articles one at a time, in order."""
         batch: list[Item] = []
         for item in stream:
             batch.append(item)
@@ -383,20 +374,20 @@ class Index:
         return prepare(inputs, self.settings, self._executor)
 
     def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
-                changed: Optional[list[bool]] = None, optimize: bool = True) -> list[Verdict]:
+                changed: Optional[list[bool]] = None) -> list[Verdict]:
         """Verdicts on a prepared batch, and with ``write`` the batch stored as the policy
-        says (:func:`dedup.index.run.decide`; ``changed``: see there); then, with
-        ``optimize``, a new bucket file if one is due."""
+        says (:func:`dedup.index.run.decide`; ``changed``: see there); then a new bucket
+        file if one is due."""
         verdicts = decide(self._store, batch, policy, write, judge, changed)
-        if write and judge and optimize and self.auto_optimize:
+        if write and judge and self.auto_optimize:
             self._optimize_if_behind()
         return verdicts
 
-    def _adding(self, policy: Policy, optimize: bool = True) -> Adder:
+    def _adding(self, policy: Policy) -> Adder:
         """One in-order pass of an add under ``policy``, as :mod:`.settle` calls it."""
         def apply(batch: Prepared) -> tuple[list[Verdict], list[bool]]:
             changed = [False] * len(batch)
-            return self._decide(batch, policy, write=True, changed=changed, optimize=optimize), changed
+            return self._decide(batch, policy, write=True, changed=changed), changed
         return Adder(self._prepare, apply)
 
 

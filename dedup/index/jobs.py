@@ -124,7 +124,7 @@ def add_paths(
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
-    settling = Settling(policy, spill=True, folder=tmp_dir, batch=BATCH_DOCUMENTS)
+    settling = Settling(policy, folder=tmp_dir, batch=BATCH_DOCUMENTS)
     add = index._adding(policy)
     try:
         if load:

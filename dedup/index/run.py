@@ -3,8 +3,9 @@ time would, in two steps: :func:`prepare` signs the batch (one vectorized pass, 
 any lock is taken: it reads nothing stored), then :func:`decide`, in one storage
 transaction, looks the whole batch up (:mod:`.query`), compares it with itself
 (:mod:`.batch`), decides each article in order (:mod:`.judge`) and writes once at the
-end.  A :class:`Prepared` batch can be decided again, in part (:meth:`Prepared.take`),
-without being signed again: what :mod:`.settle` does."""
+end.  A part of a :class:`Prepared` batch can be decided without being signed again
+(:meth:`Prepared.take`): :func:`decide` does so for a batch that gives an id twice, and
+``dedup check`` for the documents its snapshot finds still not stored (:mod:`.jobs`)."""
 
 from __future__ import annotations
 

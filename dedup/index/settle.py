@@ -8,10 +8,13 @@ stored, is accepted once a later page shows the frame to be a template -- and a 
 add of the same articles would then store it: the add was not idempotent (session 13:
 a 600-file folder stored 556, then 4 more, then 0).
 
-The policy, the same for ``Index.add_many`` (so for ``Index.filter``, one batch at a time)
-and ``dedup index add`` (the whole add, :func:`dedup.index.jobs.add_paths`): after the
-in-order pass, the articles it did not store are judged again, in their order, until they
-settle; each keeps the verdict of its last judgement.  The index then holds what a later
+The policy of ``dedup index add`` (the whole add, :func:`dedup.index.jobs.add_paths`):
+after the in-order pass, the articles it did not store are judged again, in their order,
+until they settle; each keeps the verdict of its last judgement.  (``Index.add_many`` and
+``Index.filter`` settled each batch so until session 18; they now give the verdicts of
+adding the articles one at a time, in order -- a batch means its items added in order,
+and judging a batch's article again after a later one took its id refused it as "already
+in the index with a different text": tester's F2 of session 17.)  The index then holds what a later
 add of the same articles would find, and a text judged before is never counted again in
 the tallies, so the later add gives every article the same verdict and stores nothing.
 
@@ -54,8 +57,7 @@ class Adder:
     """One in-order pass of an add, in its two steps (:mod:`.run`): ``prepare`` signs
     articles (before any lock is taken), ``apply`` judges and stores a prepared batch in
     a write transaction and returns its verdicts and, for each article, whether it
-    changed the index (stored, or its text counted in the tallies).  Judging again
-    applies the same prepared articles again (but those spilled, :class:`Settling`)."""
+    changed the index (stored, or its text counted in the tallies)."""
 
     prepare: Callable[[Sequence[Input]], Prepared]
     apply: Callable[[Prepared], tuple[list[Verdict], list[bool]]]
@@ -78,13 +80,10 @@ def exact_copy(verdict: Verdict) -> bool:
 class Settling:
     """The articles an add did not store, waiting to be judged again (:func:`settle`).
 
-    In memory (``Index.add_many``: one batch), each waits with its signatures
-    (:class:`~.run.Prepared`, the waiting articles of each judged batch taken apart from
-    it, so a batch's others are not held), and is never signed twice.  ``spill``
-    (``dedup index add``: a whole add): they wait as text in a temporary file in
-    ``folder`` (the system's default when ``None``) and are signed again when judged
-    again, outside the write lock as every signing is; memory holds the batch in
-    flight and a few numbers per waiting article (nothing for one stored or settled).
+    They wait as text in a temporary file in ``folder`` (the system's default when
+    ``None``) and are signed again when judged again, outside the write lock as every
+    signing is; memory holds the batch in flight and a few numbers per waiting article
+    (nothing for one stored or settled).
     Why not spill the signatures too: they and the shingles a look-up verifies on are
     ~7-14x the text (measured on news articles, session 16: 14 KB pickled per 1 KB
     article, 7 KB without what can be derived again), so an add of a mirror that is
@@ -94,14 +93,13 @@ class Settling:
     verdict list's index).  ``flight`` holds the articles being judged again, for a
     caller that must say what an interruption left stored."""
 
-    def __init__(self, policy: Policy, *, spill: bool = False, folder: Optional[str] = None,
-                 batch: int = 256) -> None:
+    def __init__(self, policy: Policy, *, folder: Optional[str] = None, batch: int = 256) -> None:
         self.policy = policy
         self.batch = batch
         self.flight: list[Input] = []
-        self._file = tempfile.TemporaryFile(dir=folder) if spill else None
-        # position -> where it waits ((prepared part, number) in memory, or (offset,
-        # size) of its text in the file), the tick of its last judgement and its id
+        self._file = tempfile.TemporaryFile(dir=folder)
+        # position -> where it waits ((offset, size) of its text in the file), the tick
+        # of its last judgement and its id
         self._waiting: dict[int, tuple[object, int, Optional[str]]] = {}
         self._copies: dict[int, str] = {}  # position -> digest of its text, for exact copies
         self._ids: Counter = Counter()  # ids of the waiting articles
@@ -111,8 +109,7 @@ class Settling:
         self._seen = 0
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+        self._file.close()
 
     def judge(self, add: Adder, batch: Prepared) -> list[Verdict]:
         """The first, in-order pass over ``batch`` (the next positions), recorded."""
@@ -149,13 +146,13 @@ class Settling:
     def _again(self, add: Adder, positions: list[int], verdicts: list[Verdict]) -> None:
         for lo in range(0, len(positions), self.batch):
             part = positions[lo : lo + self.batch]
-            for run, batch in self._get(add, part):
-                self.flight[:] = batch.inputs
-                new, changed = add.apply(batch)
-                for k, v in zip(run, new):
-                    verdicts[k] = v
-                self._record(run, batch, new, changed)
-                self.flight.clear()
+            batch = add.prepare(self._get(part))
+            self.flight[:] = batch.inputs
+            new, changed = add.apply(batch)
+            for k, v in zip(part, new):
+                verdicts[k] = v
+            self._record(part, batch, new, changed)
+            self.flight.clear()
 
     def _record(self, positions: Sequence[int], batch: Prepared, verdicts: Sequence[Verdict],
                 changed: Sequence[bool]) -> None:
@@ -180,11 +177,7 @@ class Settling:
                 self._copies[k] = digest(batch.inputs[j].text)
             else:
                 self._copies.pop(k, None)
-        if new and self._file is None:  # the waiting ones apart: the rest of the batch is not held
-            part = batch.take([j for _, j in new])
-            for number, (k, _) in enumerate(new):
-                self._waiting[k] = ((part, number),) + self._waiting[k][1:]
-        for k, j in new if self._file is not None else ():
+        for k, j in new:
             self._waiting[k] = (self._put(batch.inputs[j]),) + self._waiting[k][1:]
 
     def _release(self, k: int) -> None:
@@ -200,29 +193,15 @@ class Settling:
 
     def _put(self, inp: Input) -> tuple[int, int]:
         data = json.dumps([inp.doc_id, inp.text, inp.meta]).encode()
-        offset = self._file.seek(0, 2)  # type: ignore[union-attr]
-        self._file.write(data)  # type: ignore[union-attr]
+        offset = self._file.seek(0, 2)
+        self._file.write(data)
         return offset, len(data)
 
-    def _get(self, add: Adder, positions: Sequence[int]) -> list[tuple[list[int], Prepared]]:
-        """The waiting articles at ``positions`` as prepared batches, in that order:
-        ``(positions, batch)`` per run of consecutive articles waiting in one prepared
-        part (in memory: each run judged as its own batch, which decides as the whole
-        would, :mod:`.run`; a run that is its whole part is that part, not a copy), or
-        all of them read back and signed again (spilled)."""
-        if self._file is not None:
-            inputs = []
-            for k in positions:
-                offset, size = self._waiting[k][0]  # type: ignore[misc]
-                self._file.seek(offset)
-                inputs.append(Input(*json.loads(self._file.read(size))))
-            return [(list(positions), add.prepare(inputs))]
-        runs: list[tuple[Prepared, list[int], list[int]]] = []  # (part, positions, numbers in it)
+    def _get(self, positions: Sequence[int]) -> list[Input]:
+        """The waiting articles at ``positions``, read back, in that order."""
+        inputs = []
         for k in positions:
-            part, j = self._waiting[k][0]  # type: ignore[misc]
-            if runs and runs[-1][0] is part:
-                runs[-1][1].append(k)
-                runs[-1][2].append(j)
-            else:
-                runs.append((part, [k], [j]))
-        return [(ks, part if js == list(range(len(part))) else part.take(js)) for part, ks, js in runs]
+            offset, size = self._waiting[k][0]  # type: ignore[misc]
+            self._file.seek(offset)
+            inputs.append(Input(*json.loads(self._file.read(size))))
+        return inputs

@@ -112,8 +112,8 @@ class TalliesFirst(Protocol):
         before any of its documents.  Until that call, reads of the tallies
         (:meth:`Storage.tallies`) answer without them, as they would before it; that
         call (the same ``keys`` and ``documents``) then writes nothing again, and later
-        reads see them (a transaction may judge several batches: an add's settle
-        rounds, :mod:`dedup.index.settle`)."""
+        reads see them (a transaction may judge several batches: the parts of a batch
+        that gives an id twice, :func:`dedup.index.run.decide`)."""
 
 
 @runtime_checkable
