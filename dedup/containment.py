@@ -261,8 +261,9 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     Li and Koenig, WWW 2010): half the bytes to read, and a chance agreement adds a
     position with probability 2^-16, which can only keep a pair, never drop one.
     ``signatures``: ``(n, num_perm)``; ``sizes``: ``(n,)`` set sizes; ``pairs``:
-    ``(m, 2)`` rows into them.  (Rows are gathered with ``np.take``, about twice as
-    fast as fancy indexing for 2-D rows, and equal positions counted as a byte sum.)
+    ``(m, 2)`` rows into them.  The looks are :func:`first_look` and
+    :func:`second_look`, the numbers they ask :func:`look_needs` (the scan's candidate
+    stage reads what each look compares for the items it needs, :mod:`dedup.plan.candidates`).
 
     Most candidates are chance pairs (on the benchmark corpus: 92 %, sharing ~6 of 256
     positions where a pair at 1:2-1:5 needs 22-54), so a first look on the low byte of
@@ -273,27 +274,63 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     benchmark corpus's 425,641 candidates: 36,711 kept by one look, 36,683 by both
     (28 chance pairs fewer), in ~0.6x the CPU."""
     num_perm = signatures.shape[1]
-    size_a, size_b = sizes[pairs[:, 0]], sizes[pairs[:, 1]]
-    jaccard = min_jaccard(containment, np.maximum(size_a, size_b) / np.minimum(size_a, size_b))
-    need = least_matches(jaccard, num_perm)
+    need, need_head = look_needs(sizes[pairs[:, 0]], sizes[pairs[:, 1]], containment, num_perm)
     keep = need <= 1  # a candidate shares one value: no need to look
     check = np.flatnonzero(~keep)
-    first = min(_FIRST_LOOK, num_perm)
-    # First look: the low byte of the leading positions, where a position agrees with
-    # probability J + (1 - J) / 256 (values equal, or their low bytes by chance).
-    head = signatures[:, :first].astype(np.uint8)
-    need_head = least_matches(jaccard + (1.0 - jaccard) / 256.0, first)
-    low = signatures.astype(np.uint16)
-    count = np.uint16 if num_perm < 1 << 16 else np.int64
-    for lo in range(0, len(check), chunk):
-        rows = check[lo : lo + chunk]
-        part = pairs[rows]
-        equal = np.take(head, part[:, 0], axis=0) == np.take(head, part[:, 1], axis=0)
-        go = equal.view(np.uint8).sum(axis=1, dtype=count) >= need_head[rows]
-        rows, part = rows[go], part[go]
-        equal = np.take(low, part[:, 0], axis=0) == np.take(low, part[:, 1], axis=0)
-        keep[rows] = equal.view(np.uint8).sum(axis=1, dtype=count) >= need[rows]
+    go = check[first_look(head_bytes(signatures), pairs[check], need_head[check], chunk)]
+    keep[go] = second_look(low_bits(signatures), pairs[go], need[go], chunk)
     return pairs[keep]
+
+
+def look_needs(size_a: np.ndarray, size_b: np.ndarray, containment: float, num_perm: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``(need, need_head)`` of :func:`plausible` for pairs of set sizes ``size_a``,
+    ``size_b`` (at least 1): the equal positions (of ``num_perm``) its second look
+    asks, and the equal low bytes (of the :data:`_FIRST_LOOK` leading positions) its
+    first look asks, of a pair contained just at ``containment`` at their size ratio.
+    A pair whose ``need`` is at most 1 is kept unlooked (its shared value is enough)."""
+    jaccard = min_jaccard(containment, np.maximum(size_a, size_b) / np.minimum(size_a, size_b))
+    need = least_matches(jaccard, num_perm)
+    # The low byte of a position agrees with probability J + (1 - J) / 256 (values
+    # equal, or their low bytes by chance).
+    return need, least_matches(jaccard + (1.0 - jaccard) / 256.0, min(_FIRST_LOOK, num_perm))
+
+
+def head_bytes(signatures: np.ndarray) -> np.ndarray:
+    """What :func:`first_look` compares of ``(n, num_perm)`` signatures: the low byte of
+    the :data:`_FIRST_LOOK` leading positions, ``(n, min(128, num_perm))`` uint8."""
+    return signatures[:, :_FIRST_LOOK].astype(np.uint8)
+
+
+def low_bits(signatures: np.ndarray) -> np.ndarray:
+    """What :func:`second_look` compares of ``(n, num_perm)`` signatures: the low 16
+    bits of every position, ``(n, num_perm)`` uint16."""
+    return signatures.astype(np.uint16)
+
+
+def first_look(head: np.ndarray, pairs: np.ndarray, need_head: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Which ``pairs`` (``(m, 2)`` rows into ``head``, :func:`head_bytes`) show at least
+    ``need_head`` equal low bytes (:func:`look_needs`): :func:`plausible`'s first look."""
+    return _looked(head, pairs, need_head, chunk)
+
+
+def second_look(low: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Which ``pairs`` (rows into ``low``, :func:`low_bits`) show at least ``need`` equal
+    positions on their low 16 bits: :func:`plausible`'s second look."""
+    return _looked(low, pairs, need, chunk)
+
+
+def _looked(table: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int) -> np.ndarray:
+    """Whether each pair's two rows of ``table`` are equal in at least ``need`` columns,
+    ``chunk`` pairs at a time (rows gathered with ``np.take``, about twice as fast as
+    fancy indexing for 2-D rows; equal columns counted as a byte sum)."""
+    count = np.uint16 if table.shape[1] < 1 << 16 else np.int64
+    out = np.empty(len(pairs), bool)
+    for lo in range(0, len(pairs), chunk):
+        part = pairs[lo : lo + chunk]
+        equal = np.take(table, part[:, 0], axis=0) == np.take(table, part[:, 1], axis=0)
+        out[lo : lo + len(part)] = equal.view(np.uint8).sum(axis=1, dtype=count) >= need[lo : lo + chunk]
+    return out
 
 
 def least_matches(jaccard: np.ndarray, num_perm: int) -> np.ndarray:

@@ -240,16 +240,19 @@ def test_document_tasks_carry_no_key_arrays(monkeypatch):
 def test_containment_prefilter_in_chunks_is_the_same(monkeypatch):
     """The candidate stage judges its containment candidates a chunk of pairs at a
     time when they involve more than ``ITEMS`` items (memory bounded whatever the
-    partition's chance pairs): chunks of 7 pairs give the same report as one chunk."""
+    partition's chance pairs): chunks of a few pairs, each look reading its own
+    columns of a few items at a time, give the same report as one chunk."""
     from dedup.plan import candidates
 
     whole = report(scan(SAMPLE / "rewrites", jobs=1))
     monkeypatch.setattr(candidates, "ITEMS", 14)
     calls = []
-    real = candidates.containment.plausible
-    monkeypatch.setattr(candidates.containment, "plausible", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for look in ("first_look", "second_look"):
+        real = getattr(candidates.containment, look)
+        monkeypatch.setattr(candidates.containment, look,
+                            lambda *a, real=real, look=look, **k: calls.append(look) or real(*a, **k))
     assert report(scan(SAMPLE / "rewrites", jobs=1)) == whole
-    assert len(calls) > 1
+    assert calls.count("first_look") > 1 and calls.count("second_look") > 1
 
 
 def test_workers_reading_runs_of_files_is_the_local_scan(corpus, monkeypatch):

@@ -19,7 +19,7 @@ buckets it met (:class:`dedup.crowded.Crowding`, what the scan warns of).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -121,32 +121,53 @@ def _sizes(plan: LevelPlan, items: np.ndarray) -> Optional[np.ndarray]:
     return np.maximum(plan.rows(items, "sizes"), 1) if plan.settings.containment else None
 
 
-def _estimated(plan: LevelPlan, pairs: np.ndarray, held: Optional[tuple] = None) -> Iterator[tuple]:
+def _estimated(plan: LevelPlan, pairs: np.ndarray, held: Optional[tuple] = None, read: Optional[Callable] = None,
+               most: int = ITEMS) -> Iterator[tuple]:
     """``(lo, hi, involved, sigs, sizes, local)`` for runs ``pairs[lo:hi]`` of the pairs
     (``n x 2`` item numbers): the involved items (sorted item numbers), their
     signatures and set sizes (:func:`_sizes`) and each pair's two rows in them.  ``held``: ``(items, sigs,
     sizes)`` already read for every item of the pairs; else each involved item is read
-    once when there are at most :data:`ITEMS` of them, else ``ITEMS // 2`` pairs at a
-    time (memory bounded whatever the partition).
+    once when there are at most ``most`` of them, else ``most // 2`` pairs at a
+    time (memory bounded whatever the partition).  ``read(plan, items)``: what is
+    read of each item's signature instead of all of it (the containment prefilter's
+    looks, :func:`_plausible`).
 
     Why not always in chunks of pairs: a partition's pairs share their items (the
     benchmark corpus: 200,000 pairs of 21,000 items), so chunks of pairs would read and
     convert most items' signatures once per chunk -- 12 times there, half the
     containment prefilter's CPU.  Each pair is judged alone, so the chunks' answers are
     the same."""
+    read = read or _signatures
     if held is None and len(pairs):
         whole = sorted_unique(pairs)
-        if len(whole) <= ITEMS:
-            held = (whole, plan.rows(whole, "sigs"), _sizes(plan, whole))
-    step = max(len(pairs) if held is not None else ITEMS // 2, 1)
+        if len(whole) <= most:
+            held = (whole, read(plan, whole), _sizes(plan, whole))
+    step = max(len(pairs) if held is not None else most // 2, 1)
     for lo in range(0, len(pairs), step):
         part = pairs[lo : lo + step]
         if held is not None:
             involved, sigs, sizes = held
         else:
             involved = sorted_unique(part)
-            sigs, sizes = plan.rows(involved, "sigs"), _sizes(plan, involved)
+            sigs, sizes = read(plan, involved), _sizes(plan, involved)
         yield lo, lo + len(part), involved, sigs, sizes, _positions(involved, part, plan.items)
+
+
+def _signatures(plan: LevelPlan, items: np.ndarray) -> np.ndarray:
+    """The signatures of ``items`` (sorted item numbers)."""
+    return plan.rows(items, "sigs")
+
+
+def _converted(convert: Callable) -> Callable:
+    """A ``read`` for :func:`_estimated`: ``convert`` (of a block of signatures) of
+    each item's signature, the signatures read :data:`ITEMS` items at a time (so never
+    more than ~32 MB of them at once, however many items)."""
+
+    def read(plan: LevelPlan, items: np.ndarray) -> np.ndarray:
+        return np.concatenate([convert(plan.rows(items[at : at + ITEMS], "sigs"))
+                               for at in range(0, max(len(items), 1), ITEMS)])
+    return read
+
 
 def pair_floor(plan: LevelPlan, sizes: Optional[np.ndarray], side_a: np.ndarray, side_b: np.ndarray):
     """The MinHash estimate floor of pairs ``(side_a, side_b)`` (rows of ``sizes``:
@@ -209,22 +230,38 @@ def range_codes(plan: LevelPlan, pair_range: int) -> np.ndarray:
 def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
     """The containment candidates ``code`` (sorted, distinct ``a * items + b`` codes)
     that :func:`dedup.containment.plausible` keeps (their estimate is not far below
-    what a contained pair has), as codes in the same order, read from the involved
-    items' signatures and set sizes as :func:`_estimated` reads them.
+    what a contained pair has), as codes in the same order: its first look over every
+    pair, from the low bytes (:func:`~dedup.containment.head_bytes`, 128 B an item)
+    of the involved items, read once; its second look over the pairs that pass, from
+    the low bits (:func:`~dedup.containment.low_bits`, 512 B) of their items.
 
-    Why bounded: the items with a chance partner in a partition grow with the corpus
-    (more texts share a MinHash value at some position), and each costs ~1.7 KB
-    here (its signature, and the low bytes :func:`~dedup.containment.plausible`
-    compares); at 250,000 paragraphs a partition's 75,000 pairs involved 35,000 items
-    (~60 MB)."""
+    Why each look reads its own columns, every item once: the items with a chance
+    partner in a partition grow with the corpus (more texts share a MinHash value at
+    some position; on the 19 MB benchmark base ~100,000 a partition), and read whole
+    (signature and both conversions, ~1.7 KB an item) only :data:`ITEMS` of them fit
+    the memory a task may use, so the pairs were judged a chunk at a time and each
+    chunk read its items again: ~25 reads of the partition's items, most of the
+    prefilter's CPU.  What a look holds is 8x (first) and 2x (second) smaller, so it
+    holds 4x and 2x as many items (~17 and ~33 MB); beyond that, chunks of pairs
+    (:func:`_estimated`)."""
     if not len(code):
         return code
+    s = plan.settings
     pairs = np.stack(np.divmod(code, plan.items), axis=1)
-    kept = []
-    for _, _, involved, sigs, sizes, local in _estimated(plan, pairs):
-        found = involved[containment.plausible(sigs, sizes, local, plan.settings.containment)]
-        kept.append(found[:, 0] * plan.items + found[:, 1])
-    return np.concatenate(kept)
+    keep = np.zeros(len(pairs), bool)
+    for lo, hi, involved, head, sizes, local in _estimated(plan, pairs, read=_HEADS, most=4 * ITEMS):
+        need, need_head = containment.look_needs(sizes[local[:, 0]], sizes[local[:, 1]], s.containment, s.num_perm)
+        seen = need <= 1  # a candidate shares one value: no need to look
+        check = np.flatnonzero(~seen)
+        go = check[containment.first_look(head, local[check], need_head[check])]
+        for at, end, _, low, _, second in _estimated(plan, involved[local[go]], read=_LOWS, most=2 * ITEMS):
+            seen[go[at:end]] = containment.second_look(low, second, need[go[at:end]])
+        keep[lo:hi] = seen
+    return code[keep]
+
+
+_HEADS = _converted(containment.head_bytes)
+_LOWS = _converted(containment.low_bits)
 
 
 def _positions(involved: np.ndarray, items: np.ndarray, numbers: int) -> np.ndarray:
