@@ -96,6 +96,20 @@ def test_lower_bound_through_the_fence_equals_searchsorted(n):
             assert np.array_equal(bounded_find.full, query[np.isin(query, over)])
 
 
+def test_membership_of_sorted_and_unsorted_entries_is_isin():
+    """``lookup.member`` (session 18: sorted entries -- a look-up of the file alone --
+    are searched for each key of the set, not each entry in the set) against
+    ``np.isin``: keys in no entry, in runs of entries, at both ends."""
+    from dedup.storage.bucketfile.lookup import member
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        values = rng.integers(0, 40, int(rng.integers(0, 300)), dtype=np.uint64)
+        wanted = np.unique(rng.integers(0, 40, int(rng.integers(0, 30)), dtype=np.uint64))
+        for entries in (values, np.sort(values)):
+            assert np.array_equal(member(wanted, entries), np.isin(entries, wanted))
+
+
 def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
     rng = np.random.default_rng(3)
     delta = DeltaBuckets(after=0, width=4)

@@ -139,14 +139,24 @@ def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, n
     if not len(full):
         return keys, refs, sketches
     keep = ~member(full, keys)
+    if keep.all():  # (the file's own over-full keys: it returned none of their entries)
+        return keys, refs, sketches
     return keys[keep], refs[keep], sketches[keep] if len(sketches) else sketches
 
 
 def member(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
     """``np.isin(values, sorted_set)`` for a sorted ``sorted_set``: a binary search of
-    each value, no sort of ``values`` (millions of bucket entries against a few keys)."""
+    each value, no sort of ``values`` (millions of bucket entries against a few keys);
+    when ``values`` are sorted too (a look-up of the bucket file alone), each key of the
+    set is searched among them instead (session 18: 2.15M entries of a 128-article
+    batch against its 34,605 over-full keys, 68 ms -> a few)."""
     if not len(sorted_set):
         return np.zeros(len(values), bool)
+    if len(values) > len(sorted_set) and bool((values[1:] >= values[:-1]).all()):
+        lo = np.searchsorted(values, sorted_set, side="left")
+        inside = np.zeros(len(values), bool)
+        inside[ranges(lo, np.searchsorted(values, sorted_set, side="right") - lo)] = True
+        return inside
     at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
     return sorted_set[at] == values
 
