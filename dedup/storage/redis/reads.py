@@ -125,6 +125,8 @@ class Reads:
         hit, ids, found = self._cache.levels[tag].lookup(sorted_unique(np.asarray(keys, dtype=np.uint64)), limit,
                                                          sketches)
         seen = self._visible(tag, ids)
+        if seen.all():  # (no row written since the read began: nothing to copy)
+            return hit, ids, found
         return hit[seen], ids[seen], found[seen] if sketches else found
 
     @_guarded("read")
