@@ -155,8 +155,8 @@ def _run_pairs(run_id: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.nd
     n = len(run_id)
     if not n:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    run_end = np.searchsorted(run_id, run_id, side="right")
-    after = run_end - np.arange(n) - 1
+    ends = np.flatnonzero(np.concatenate((run_id[1:] != run_id[:-1], [True]))) + 1  # each run's end
+    after = np.repeat(ends, np.diff(ends, prepend=0)) - np.arange(n) - 1  # (not a search per position)
     a = np.repeat(np.arange(n), after)
     b = ranges(np.arange(n) + 1, after)
     return items[a], items[b]
