@@ -118,7 +118,7 @@ def _shared(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     if not (hit_keys[1:] >= hit_keys[:-1]).all():
         by_key = np.argsort(hit_keys, kind="stable")
         hit_keys, hit_refs = hit_keys[by_key], hit_refs[by_key]
-    refs = hit_refs.astype(np.int64)
+    refs = hit_refs.astype(np.int64, copy=False)
     starts = np.flatnonzero(np.r_[True, hit_keys[1:] != hit_keys[:-1]])
     run = np.diff(np.r_[starts, len(hit_keys)])
     # The query's elements by key (equal keys in any order: the codes are sorted below),
@@ -133,13 +133,13 @@ def _shared(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     # The pair in the high bits: (query row << bits | stored row) << 10 | position.
     bits = int(refs.max()).bit_length()
     element = (order // width) << (bits + 10) | order % width
-    begin, per_hit = np.repeat(first[at], run), np.repeat(count, run)
-    one = per_hit == 1  # most hits: a key held by one query element
-    code = element[begin[one]] + (refs[one] << 10)
-    if not one.all():
-        more = per_hit > 1
-        code = np.concatenate([code, element[ranges(begin[more], per_hit[more])]
-                               + np.repeat(refs[more] << 10, per_hit[more])])
+    one = count == 1  # most buckets: a key held by one query element (a check: all)
+    code = np.repeat(element[first[at[one]]], run[one]) + (refs[np.repeat(one, run)] << 10)
+    more = count > 1
+    if more.any():
+        per_hit = np.repeat(count[more], run[more])
+        code = np.concatenate([code, element[ranges(np.repeat(first[at[more]], run[more]), per_hit)]
+                               + np.repeat(refs[np.repeat(more, run)] << 10, per_hit)])
     code.sort()
     pair = code >> 10
     # The first code of each run of MIN_SHARED or more equal pairs: its first position.
@@ -147,7 +147,8 @@ def _shared(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     head[len(pair) - MIN_SHARED + 1:] = False
     head[: len(pair) - MIN_SHARED + 1] &= pair[MIN_SHARED - 1:] == pair[: len(pair) - MIN_SHARED + 1]
     head = np.flatnonzero(head)
-    return pair[head] >> bits, pair[head] & ((1 << bits) - 1), code[head] & 1023
+    pair = pair[head]
+    return pair >> bits, pair & ((1 << bits) - 1), code[head] & 1023
 
 
 def unread(
