@@ -133,3 +133,50 @@ def test_a_long_article_is_signed_a_chunk_of_paragraphs_at_a_time(tmp_path, monk
     for name in ("para_index", "para_start", "para_end", "para_words", "para_key", "signatures"):
         assert np.array_equal(getattr(c, name)[lo:hi], getattr(whole, name)), name
     assert c.para_preview[lo:hi] == whole.para_preview
+
+
+def test_a_check_of_a_long_article_holds_no_paragraph_signatures(index, tmp_path, monkeypatch):
+    path = tmp_path / "lines.txt"
+    one_line_paragraphs(path, 640_000)  # ~40k one-line paragraphs in one article
+    text = path.read_text()
+    monkeypatch.setattr(dedup.plan.sign, "CHUNK_PARAGRAPHS", 2048)
+    monkeypatch.setattr(query, "CANDIDATE_CHUNK", 2048)
+    with Index.open(index, readonly=True) as idx:
+        idx.check("warm up the imports and the storage")
+        tracemalloc.start()
+        try:
+            (verdict,) = idx.check_many([{"id": "long", "text": text}])
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert verdict.paragraphs > 39_000 and not verdict.flagged
+    # A check held each paragraph's signature (1 KB at 256 permutations) besides its
+    # shingles, sets and spans: 63.6 MB at the peak here (main 7a359f5), ~1.6 KB a
+    # paragraph; now its shingles, sets and spans and a chunk's signatures: 19.8 MB.
+    assert peak < 700 * verdict.paragraphs
+
+
+def test_a_check_without_paragraph_signatures_finds_what_one_with_them_finds(tmp_path, monkeypatch):
+    # A long article that repeats, contains and rewrites stored ones, checked with its
+    # paragraph signatures held (as an add signs it) and without (a check), in chunks.
+    from dedup.index.items import input_of
+    from dedup.index.run import decide, prepare
+    monkeypatch.setattr(dedup.plan.sign, "CHUNK_PARAGRAPHS", 512)
+    monkeypatch.setattr(query, "CANDIDATE_CHUNK", 700)
+    rng = np.random.default_rng(3)
+    words = np.array("the council met on tuesday to discuss a budget for harbour bridge repairs before "
+                     "winter storms closed roads across northern valleys".split())
+    paras = [" ".join(rng.choice(words, 12)) for _ in range(3000)]
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add("\n\n".join(paras[:1500]), "s")
+        idx.add("\n\n".join(paras[1400:1600]), "t")
+        items = [input_of({"id": "long", "text": "\n\n".join(paras[1000:3000])}),
+                 input_of({"id": "short", "text": "\n\n".join(paras[:40])})]
+        unheld = prepare(items, idx.settings, hold=False)
+        assert unheld.signed.derive is not None and not len(unheld.signed.corpus.signatures)
+        held = prepare(items, idx.settings)
+        assert held.signed.derive is None
+        assert np.array_equal(unheld.signed.doc_signatures, held.signed.doc_signatures)
+        first, second = decide(idx._store, unheld, idx.policy, False), decide(idx._store, held, idx.policy, False)
+    assert first == second
+    assert first[0].matches and first[0].seen and first[1].is_duplicate

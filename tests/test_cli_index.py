@@ -414,12 +414,12 @@ def test_check_judges_a_document_removed_between_its_look_ups(tmp_path, monkeypa
     assert run("index", "add", docs / "a.txt", "--db", db).exit_code == 0
     original, signed = Index._prepare, []
 
-    def remove_after_signing(self, inputs):
+    def remove_after_signing(self, inputs, **how):
         signed.append([inp.doc_id for inp in inputs])
         if len(signed) == 1:
             with Index.open(db) as other:
                 other.remove("in/a.txt")
-        return original(self, inputs)
+        return original(self, inputs, **how)
 
     monkeypatch.setattr(Index, "_prepare", remove_after_signing)
     checked = run("check", docs / "a.txt", "--db", db, "--format", "json")

@@ -366,12 +366,12 @@ class Index:
     def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
         """Verdicts on a batch, and with ``write`` the batch stored as the policy says
         (:func:`dedup.index.run.prepare`, then :meth:`_decide`)."""
-        return self._decide(self._prepare(inputs), policy, write, judge)
+        return self._decide(self._prepare(inputs, hold=write), policy, write, judge)
 
-    def _prepare(self, inputs: Sequence[Input]) -> Prepared:
+    def _prepare(self, inputs: Sequence[Input], hold: bool = True) -> Prepared:
         """``inputs`` signed (:func:`dedup.index.run.prepare`; reads nothing stored, so
-        it runs before any transaction)."""
-        return prepare(inputs, self.settings, self._executor)
+        it runs before any transaction; ``hold``: see there -- a check need not)."""
+        return prepare(inputs, self.settings, self._executor, hold=hold)
 
     def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
                 changed: Optional[list[bool]] = None) -> list[Verdict]:

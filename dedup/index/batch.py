@@ -56,12 +56,13 @@ def earlier_related(
     texts, inverse = sorted_unique(keys, return_inverse=True)
     rep, text_of = first_unique(keys)[1], inverse
     reps = eligible[rep]
-    x, y = _band_pairs(band_keys(c.signatures[reps], s.bands, s.rows))  # a scan's bands
-    plausible = estimate(c.signatures[reps[x]], c.signatures[reps[y]]) >= floor(s.threshold, s.num_perm)
+    signatures = signed.signatures_of(reps)
+    x, y = _band_pairs(band_keys(signatures, s.bands, s.rows))  # a scan's bands
+    plausible = estimate(signatures[x], signatures[y]) >= floor(s.threshold, s.num_perm)
     x, y = x[plausible], y[plausible]
     if contain.positions(s):  # and pairs the containment look-up could find (no bucket bound here)
         sizes = np.diff(signed.sets_of(reps).offsets)
-        near = containment.plausible(c.signatures[reps], sizes, _shared_pairs(contain.keys(c.signatures[reps], s)),
+        near = containment.plausible(signatures, sizes, _shared_pairs(contain.keys(signatures, s)),
                                      s.containment)
         both = sorted_unique(np.concatenate([x * len(reps) + y, near[:, 0] * len(reps) + near[:, 1]]))
         x, y = both // len(reps), both % len(reps)

@@ -87,7 +87,7 @@ def _checked(index: Index, batch: list[dict], policy: Policy) -> list[Verdict]:
     held = index.holds(batch, texts=True)
     while True:
         todo = [k for k, h in enumerate(held) if not h]
-        signed = index._prepare([input_of(batch[k]) for k in todo])
+        signed = index._prepare([input_of(batch[k]) for k in todo], hold=False)  # (it stores nothing)
         with index.snapshot():
             now = index.holds(batch, texts=True)
             if not any(h and not n for h, n in zip(held, now)):

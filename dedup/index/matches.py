@@ -63,11 +63,12 @@ def copy_matches(
     return m[~seen].astype(np.int64), r[~seen]
 
 
-def joined(a: SetTable, b: SetTable) -> SetTable:
-    """Two set tables as one (``b``'s sets numbered after ``a``'s)."""
+def joined(*tables: SetTable) -> SetTable:
+    """Set tables as one (each one's sets numbered after the one before's)."""
+    bases = np.cumsum([0] + [int(t.offsets[-1]) for t in tables[:-1]])
     return SetTable(
-        values=np.concatenate([a.values, b.values]),
-        offsets=np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]),
+        values=np.concatenate([t.values for t in tables]),
+        offsets=np.concatenate([tables[0].offsets[:1]] + [t.offsets[1:] + b for t, b in zip(tables, bases)]),
     )
 
 
@@ -147,14 +148,15 @@ def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
     )
 
 
-def concat_rows(a: ParagraphRows, b: ParagraphRows) -> ParagraphRows:
+def concat_rows(*parts: ParagraphRows) -> ParagraphRows:
+    """Row tables as one, in that order."""
     return ParagraphRows(
-        ids=np.concatenate([a.ids, b.ids]),
-        docs=np.concatenate([a.docs, b.docs]),
-        index=np.concatenate([a.index, b.index]),
-        start=np.concatenate([a.start, b.start]),
-        end=np.concatenate([a.end, b.end]),
-        keys=np.concatenate([a.keys, b.keys]),
-        signatures=np.concatenate([a.signatures, b.signatures]),
-        sets=joined(a.sets, b.sets),
+        ids=np.concatenate([p.ids for p in parts]),
+        docs=np.concatenate([p.docs for p in parts]),
+        index=np.concatenate([p.index for p in parts]),
+        start=np.concatenate([p.start for p in parts]),
+        end=np.concatenate([p.end for p in parts]),
+        keys=np.concatenate([p.keys for p in parts]),
+        signatures=np.concatenate([p.signatures for p in parts]),
+        sets=joined(*(p.sets for p in parts)),
     )

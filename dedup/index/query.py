@@ -99,77 +99,40 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
                   np.searchsorted(owner[found.new], count), common | furniture, alone)
 
 
-#: Paragraphs whose candidates are gathered at a time (band keys, bucket entries,
-#: sketches, the estimate floor): a long article's look-up holds a chunk's worth of
-#: them, not ~3 KB for each of its paragraphs at once (tester's F10 of session 16:
-#: ``dedup check`` of 400,000 one-line paragraphs, 2.27 GB).  Each paragraph's
-#: candidates are its own, so the chunks change nothing found.
+#: Paragraphs looked up at a time, end to end (band keys, bucket entries, sketches,
+#: the estimate floor, rows read, verification): a long article's look-up holds a
+#: chunk's worth of them, not ~3 KB for each of its paragraphs at once (tester's F10
+#: of session 16: ``dedup check`` of 400,000 one-line paragraphs, 2.27 GB), nor their
+#: signatures when the batch holds none (:meth:`~.signing.Signed.signatures_of`, a
+#: chunk's derived at a time).  Each paragraph's matches are its own, so the chunks
+#: change nothing found; only the exact copies are listed once for all of them.
 CANDIDATE_CHUNK = 16_384
 
 
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
     """Verified matches of the given paragraphs (corpus indices) with stored ones, for
-    any number of articles at once (the band keys looked up :data:`CANDIDATE_CHUNK`
-    paragraphs at a time); ``owner[i]``: which article ``eligible[i]`` belongs to, so
-    that exact copies are listed per article as a look-up of that article alone would.
-    Sorted by article (stable)."""
-    s = store.settings
-    c = signed.corpus
+    any number of articles at once (:data:`CANDIDATE_CHUNK` paragraphs at a time);
+    ``owner[i]``: which article ``eligible[i]`` belongs to, so that exact copies are
+    listed per article as a look-up of that article alone would.  Sorted by article
+    (stable)."""
     sizes = np.diff(signed.sets.offsets)[eligible]
-    parts = [_candidates(store, signed, eligible[lo : lo + CANDIDATE_CHUNK], sizes[lo : lo + CANDIDATE_CHUNK], lo)
-             for lo in range(0, len(eligible), CANDIDATE_CHUNK)]
-    new, refs, c_new, c_refs, c_position = (np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, np.int64)
-                                            for k in range(5))
-    # A backend with signature bytes leaves few candidates past the bound, nearly all
-    # above the floor: their whole rows are read at once (one read, not a signature
-    # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
-    # articles); others (Redis: no bound) read the signatures of all first.
-    rows = (store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))
-            if supports(store, SignatureBytes) else None)
-    ids, signatures = ((rows.ids, rows.signatures) if rows is not None
-                       else store.paragraph_signatures(sorted_unique(refs)))
-    # A bucket file written before a removal still lists the removed rows.
-    there = np.isin(refs, ids)
-    new, refs = new[there], refs[there]
-    plausible = estimate(c.signatures[eligible[new]], signatures[np.searchsorted(ids, refs)]) >= floor(
-        s.threshold, s.num_perm)
-    new, refs = new[plausible], refs[plausible]
-    if rows is None:
-        rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
-    cand = np.searchsorted(rows.ids, refs)
-    if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
-        queried, c_at = sorted_unique(c_new, return_inverse=True)  # only their signatures gathered
-        c_at, c_cand = contain.candidates(s.containment, c.signatures[eligible[queried]], sizes[queried], rows,
-                                          c_at, c_refs, c_position)
-        merged = sorted_unique(np.concatenate([new, queried[c_at]]) * len(rows.ids) + np.concatenate([cand, c_cand]))
-        new, cand = merged // len(rows.ids), merged % len(rows.ids)
-    checked = sorted_unique(new)
-    new_sets = signed.sets_of(eligible[checked])
-    pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
-    scores = score_pairs(joined(new_sets, rows.sets), pairs)
-    near, inside = relations(scores.jaccard, scores.containment_a, scores.containment_b, s.threshold, s.containment)
-    # The smaller side must also be covered (the scan's rule, :mod:`.coverage`).
-    which = np.flatnonzero(inside)
-    if len(which):
-        inside[which] = covered(store, signed, eligible[new[which]], rows, cand[which],
-                                scores.containment_a[which] >= scores.containment_b[which])
-    near &= ~inside
-    keep = near | inside
-    new, cand, inside = new[keep], cand[keep], inside[keep]
-    jac, ca, cb = scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep]
-    est = estimate(c.signatures[eligible[new]], rows.signatures[cand]) if len(new) else np.zeros(0)
+    parts = [_verified(store, signed, eligible, sizes, lo, min(lo + CANDIDATE_CHUNK, len(eligible)))
+             for lo in range(0, len(eligible), CANDIDATE_CHUNK)] or [_verified(store, signed, eligible, sizes, 0, 0)]
+    new, jac, ca, cb, est, inside = (np.concatenate([p[k] for p in parts]) for k in range(6))
+    matched = concat_rows(*(p[6] for p in parts))
     # Exact copies of a matched text are not banded (contract rule 5): list them too,
     # those of the article's own matches left out.
     # (A backend that counts a key's rows unread spares reading those of texts stored
     # once: their one copy is the matched row, never listed as a copy of itself.)
-    texts = rows.keys[sorted_unique(cand)]
+    texts = matched.keys[np.unique(matched.ids, return_index=True)[1]]  # by row id, once each
     if supports(store, KeyCounts):
         texts = texts[store.key_counts("paragraph", texts) > 1]
     copies = store.paragraph_copies(texts, MAX_COPIES)
-    take, extra = copy_matches(owner[new], rows.ids[cand], rows.keys[cand], copies.ids, copies.keys)
-    stored = concat_rows(take_rows(rows, cand), take_rows(copies, extra))
+    take, extra = copy_matches(owner[new], matched.ids, matched.keys, copies.ids, copies.keys)
+    stored = concat_rows(matched, take_rows(copies, extra))
     all_new = np.concatenate([new, new[take]])
     order = np.argsort(owner[all_new], kind="stable")
+    c = signed.corpus
     return Found(
         new=all_new[order],
         rows=take_rows(stored, order),
@@ -182,16 +145,63 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     )
 
 
-def _candidates(store: Storage, signed: Signed, paragraphs: np.ndarray, sizes: np.ndarray, first: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The candidate pairs of ``paragraphs`` (corpus indices, their shingle set
-    ``sizes``; ``first``: the position of the first in the look-up's ``eligible``):
-    ``(query position, stored row id)`` of the Jaccard band look-up above the sketch
-    floor and the exact bound on the signature bytes, then the containment look-up's
-    ``(query position, stored row id, first shared position)`` (:func:`contain.hits`);
-    query positions count from ``first``."""
+def _verified(store: Storage, signed: Signed, eligible: np.ndarray, sizes: np.ndarray, lo: int, hi: int
+              ) -> tuple[np.ndarray, ...]:
+    """The verified matches of ``eligible[lo:hi]`` (``sizes``: the shingle set size
+    of each of ``eligible``): ``(new, jaccard, containment of the new side, of the
+    stored side, estimate, contained, stored rows)``, ``new`` counted in ``eligible``,
+    in (new, stored row id) order."""
     s = store.settings
-    signatures = signed.corpus.signatures[paragraphs]
+    signatures = signed.signatures_of(eligible[lo:hi])
+    new, refs, c_new, c_refs, c_position = _candidates(store, signatures, sizes[lo:hi])
+    # A backend with signature bytes leaves few candidates past the bound, nearly all
+    # above the floor: their whole rows are read at once (one read, not a signature
+    # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
+    # articles); others (Redis: no bound) read the signatures of all first.
+    rows = (store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))
+            if supports(store, SignatureBytes) else None)
+    ids, stored_signatures = ((rows.ids, rows.signatures) if rows is not None
+                              else store.paragraph_signatures(sorted_unique(refs)))
+    # A bucket file written before a removal still lists the removed rows.
+    there = np.isin(refs, ids)
+    new, refs = new[there], refs[there]
+    plausible = estimate(signatures[new], stored_signatures[np.searchsorted(ids, refs)]) >= floor(
+        s.threshold, s.num_perm)
+    new, refs = new[plausible], refs[plausible]
+    if rows is None:
+        rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
+    cand = np.searchsorted(rows.ids, refs)
+    if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
+        queried, c_at = sorted_unique(c_new, return_inverse=True)  # only their signatures gathered
+        c_at, c_cand = contain.candidates(s.containment, signatures[queried], sizes[lo:hi][queried], rows,
+                                          c_at, c_refs, c_position)
+        merged = sorted_unique(np.concatenate([new, queried[c_at]]) * len(rows.ids) + np.concatenate([cand, c_cand]))
+        new, cand = merged // len(rows.ids), merged % len(rows.ids)
+    checked = sorted_unique(new)
+    new_sets = signed.sets_of(eligible[lo + checked])
+    pairs = np.stack([np.searchsorted(checked, new), len(checked) + cand], axis=1)
+    scores = score_pairs(joined(new_sets, rows.sets), pairs)
+    near, inside = relations(scores.jaccard, scores.containment_a, scores.containment_b, s.threshold, s.containment)
+    # The smaller side must also be covered (the scan's rule, :mod:`.coverage`).
+    which = np.flatnonzero(inside)
+    if len(which):
+        inside[which] = covered(store, signed, eligible[lo + new[which]], rows, cand[which],
+                                scores.containment_a[which] >= scores.containment_b[which])
+    near &= ~inside
+    keep = near | inside
+    new, cand, inside = new[keep], cand[keep], inside[keep]
+    est = estimate(signatures[new], rows.signatures[cand]) if len(new) else np.zeros(0)
+    return (new + lo, scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep], est, inside,
+            take_rows(rows, cand))
+
+
+def _candidates(store: Storage, signatures: np.ndarray, sizes: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs of the paragraphs of ``signatures`` (their shingle set
+    ``sizes``): ``(query row, stored row id)`` of the Jaccard band look-up above the
+    sketch floor and the exact bound on the signature bytes, then the containment
+    look-up's ``(query row, stored row id, first shared position)`` (:func:`contain.hits`)."""
+    s = store.settings
     query = index_band_keys(signatures, s)
     new, refs, hit_sketches, entry = bands.paragraph_pairs(store, query, s.bands)
     sketches = sketch(signatures)
@@ -205,5 +215,5 @@ def _candidates(store: Storage, signed: Signed, paragraphs: np.ndarray, sizes: n
     near[at] = equal_bound(store, "paragraph", signatures, refs[at], new[at]) / s.num_perm >= floor(
         s.threshold, s.num_perm)
     c_new, c_refs, c_position = contain.hits(store, signatures, sizes, sketches)
-    whole = [new[near] + first, refs[near], c_new + first, c_refs, c_position]
+    whole = [new[near], refs[near], c_new, c_refs, c_position]
     return tuple(a.astype(np.int64, copy=False) for a in whole)  # type: ignore[return-value]

@@ -67,15 +67,17 @@ class Prepared:
         )
 
 
-def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None) -> Prepared:
+def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None, *,
+            hold: bool = True) -> Prepared:
     """``inputs`` checked for problems (:func:`~.items.problem`) and the good ones signed
     in one vectorized pass (:func:`~.signing.sign`, on ``executor``'s workers for a
-    large batch).  Reads nothing stored, so it runs before any lock is taken."""
+    large batch; without ``hold``, for a check, a batch with a long article holds no
+    paragraph signatures).  Reads nothing stored, so it runs before any lock is taken."""
     inputs = list(inputs)
     problems = [problem(inp) for inp in inputs]
     good = np.array([i for i, bad in enumerate(problems) if not bad], dtype=np.int64)
     texts = [inputs[i].text for i in good.tolist()]
-    signed = sign(texts, s, executor)
+    signed = sign(texts, s, executor, hold=hold)
     comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
                                             minlength=len(good)))
     return Prepared(inputs, problems, good, signed, comparable, text_keys(texts))

@@ -57,6 +57,20 @@ class Signed:
     doc_signatures: np.ndarray  # (documents, num_perm)
     doc_keys: np.ndarray
     doc_bands: np.ndarray  # (documents, bands + spare_bands)
+    # Set when ``corpus.signatures`` is not held (a check of a batch with a long
+    # article, :func:`sign`): :meth:`signatures_of` derives them from the shingle sets.
+    # (Nor are ``corpus.para_preview``: the index reads none.)
+    derive: Optional[Settings] = None
+
+    def signatures_of(self, paragraphs: np.ndarray) -> np.ndarray:
+        """The MinHash signatures of ``paragraphs`` (corpus indices), ``(len, num_perm)``
+        uint32: taken from the corpus, or, when it holds none (``derive``), computed
+        from their shingle sets -- the same values (the minimum over a paragraph's
+        shingles is the minimum over its distinct ones), what a storage backend does
+        (:meth:`_Derive.signatures`)."""
+        if self.derive is None:
+            return self.corpus.signatures[paragraphs]
+        return DERIVE.signatures(self.derive, self.sets_of(np.asarray(paragraphs, dtype=np.int64)))
 
     def take(self, docs: np.ndarray) -> "Signed":
         """Articles ``docs`` (numbers into this batch, in that order) as a batch of their
@@ -73,12 +87,12 @@ class Signed:
             para_end=c.para_end[paras],
             para_words=c.para_words[paras],
             para_key=c.para_key[paras],
-            para_preview=[c.para_preview[p] for p in paras.tolist()],
+            para_preview=[c.para_preview[p] for p in paras.tolist()] if c.para_preview else [],
             shingles=c.shingles.take(paras),
-            signatures=c.signatures[paras],
+            signatures=c.signatures if self.derive is not None else c.signatures[paras],
         )
         taken = Signed(corpus=corpus, first=offsets_from_counts(counts), doc_signatures=self.doc_signatures[docs],
-                       doc_keys=self.doc_keys[docs], doc_bands=self.doc_bands[docs])
+                       doc_keys=self.doc_keys[docs], doc_bands=self.doc_bands[docs], derive=self.derive)
         if "sets" in self.__dict__:  # the cached property, computed: kept
             taken.__dict__["sets"] = take_sets(self.sets, paras)
         return taken
@@ -121,13 +135,25 @@ class Signed:
 PARALLEL_ARTICLES = 64
 
 
-def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None) -> Signed:
+def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None, *, hold: bool = True) -> Signed:
     """Sign ``texts`` (one article each) in one vectorized pass -- with an ``executor``
     of several jobs and a batch of at least :data:`PARALLEL_ARTICLES`, in one part per
     job on its workers (the scan's :class:`~dedup.plan.local.LocalExecutor`): the same
     result, since every paragraph is signed on its own (a batch's exact copies are
-    signed once and handed the same values)."""
+    signed once and handed the same values).
+
+    Without ``hold`` (a check: it stores nothing), a batch with an article that may
+    have more than :data:`~dedup.plan.sign.CHUNK_PARAGRAPHS` paragraphs keeps no
+    paragraph signatures (1 KB a paragraph at 256 permutations, ~80 % of what a
+    signed paragraph holds): its articles are signed in this process, a long one a
+    chunk at a time, each chunk's signatures reduced into the article's and dropped
+    (with the paragraphs' previews, which the index never reads, ~70 bytes each),
+    and the look-up derives a chunk's again from its shingle sets when it needs them
+    (:meth:`Signed.signatures_of`; issue #12, F10: ``dedup check`` of one 13 MiB
+    article of 851,968 one-line paragraphs peaked at 1,469 MB RSS)."""
     documents = [Document(str(i), t) for i, t in enumerate(texts)]
+    if not hold and any(may_be_long(doc) for doc in documents):
+        return _signed(*_unheld(documents, s), s, derive=s)
     jobs = getattr(executor, "jobs", 1)
     if executor is None or jobs <= 1 or len(texts) < PARALLEL_ARTICLES:
         corpus = sign_articles(documents, s)
@@ -136,19 +162,54 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None)
         cuts = np.r_[0, np.searchsorted(chars, chars[-1] * np.arange(1, jobs) / jobs), len(texts)]
         parts = executor.map(sign_articles, [(documents[lo:hi], s) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo])
         corpus = Corpus.concat(parts, s.num_perm)
+    return _signed(corpus, *_document_level(corpus, s), s)
+
+
+def _document_level(corpus: Corpus, s: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """Each document's signature (the minimum of its paragraphs', :func:`dedup.detect.document_items`)
+    and content key."""
     items, docs = document_items(corpus)
     n = len(corpus.documents)
     doc_sigs = np.full((n, s.num_perm), EMPTY, dtype=np.uint32)
     doc_sigs[docs] = items.signatures
     doc_keys = np.zeros(n, dtype=np.uint64)
     doc_keys[docs] = items.keys
-    return Signed(
-        corpus=corpus,
-        first=corpus.doc_offsets(),
-        doc_signatures=doc_sigs,
-        doc_keys=doc_keys,
-        doc_bands=index_band_keys(doc_sigs, s),
-    )
+    return doc_sigs, doc_keys
+
+
+def _signed(corpus: Corpus, doc_sigs: np.ndarray, doc_keys: np.ndarray, s: Settings,
+            derive: Optional[Settings] = None) -> Signed:
+    return Signed(corpus=corpus, first=corpus.doc_offsets(), doc_signatures=doc_sigs, doc_keys=doc_keys,
+                  doc_bands=index_band_keys(doc_sigs, s), derive=derive)
+
+
+def _unheld(documents: Sequence[Document], s: Settings) -> tuple[Corpus, np.ndarray, np.ndarray]:
+    """:func:`sign_articles` without the paragraph signatures: the corpus (holding
+    none), the documents' signatures and keys."""
+    parts: list[Corpus] = []
+    sigs: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    run: list[Document] = []
+
+    def reduced(corpus: Corpus, signature: Optional[np.ndarray] = None) -> None:
+        if signature is not None:  # a long article: its paragraphs' minimum, repeated (a
+            corpus = replace(corpus, signatures=np.broadcast_to(signature, (corpus.paragraphs, s.num_perm)))
+        doc_sigs, doc_keys = _document_level(corpus, s)  # view, no memory) reduces to itself
+        sigs.append(doc_sigs)
+        keys.append(doc_keys)
+        parts.append(replace(corpus, signatures=np.zeros((0, s.num_perm), np.uint32), para_preview=[]))
+
+    for doc in documents:
+        if not may_be_long(doc):
+            run.append(doc)
+            continue
+        if run:
+            reduced(sign_documents(run, s))
+            run = []
+        reduced(*_long_article(doc, s, hold=False))
+    if run:
+        reduced(sign_documents(run, s))
+    return Corpus.concat(parts, s.num_perm), np.concatenate(sigs), np.concatenate(keys)
 
 
 def sign_articles(documents: Sequence[Document], s: Settings) -> Corpus:
@@ -167,27 +228,34 @@ def sign_articles(documents: Sequence[Document], s: Settings) -> Corpus:
         if run:
             parts.append(sign_documents(run, s))
             run = []
-        parts.append(_long_article(doc, s))
+        parts.append(_long_article(doc, s)[0])
     if run or not parts:
         parts.append(sign_documents(run, s))
     return parts[0] if len(parts) == 1 else Corpus.concat(parts, s.num_perm)
 
 
-def _long_article(doc: Document, s: Settings) -> Corpus:
+def _long_article(doc: Document, s: Settings, hold: bool = True) -> tuple[Corpus, Optional[np.ndarray]]:
     """``doc`` signed a chunk of paragraphs at a time, as one article: the chunks'
     spans and paragraph numbers moved to where they are in the whole text, their
-    signatures copied into the article's as each chunk is signed (never held twice)."""
+    signatures copied into the article's as each chunk is signed (never held twice);
+    without ``hold``, reduced into the article's signature instead (returned second;
+    the corpus then holds no paragraph signature)."""
     spans = span_array(doc.text)
-    signatures = np.empty((len(spans), s.num_perm), dtype=np.uint32)
+    signatures = np.empty((len(spans) if hold else 0, s.num_perm), dtype=np.uint32)
+    least = None if hold else np.full(s.num_perm, EMPTY, dtype=np.uint32)
     chunks = []
     for part in signed_chunks(doc, s, spans):
         c = part.corpus
-        signatures[part.first : part.first + c.paragraphs] = c.signatures
+        if least is None:
+            signatures[part.first : part.first + c.paragraphs] = c.signatures
+        elif c.paragraphs:
+            np.minimum(least, c.signatures.min(axis=0), out=least)
         chunks.append(replace(c, para_index=c.para_index + part.first, para_start=c.para_start + part.at,
-                              para_end=c.para_end + part.at, signatures=signatures[:0]))
+                              para_end=c.para_end + part.at, signatures=signatures[:0],
+                              para_preview=c.para_preview if hold else []))
     whole = Corpus.concat(chunks, s.num_perm)
     return replace(whole, documents=[DocumentInfo(doc.path, len(doc.text), whole.paragraphs, doc.source)],
-                   para_doc=np.zeros(whole.paragraphs, np.int64), signatures=signatures)
+                   para_doc=np.zeros(whole.paragraphs, np.int64), signatures=signatures), least
 
 
 def index_band_keys(signatures: np.ndarray, s: Settings) -> np.ndarray:
@@ -229,7 +297,7 @@ def new_document(
         para_end=c.para_end[para],
         para_words=c.para_words[para],
         para_keys=c.para_key[para],
-        para_signatures=c.signatures[para],
+        para_signatures=signed.signatures_of(para),
         para_sets=slice_sets(signed.sets, lo, hi),  # all the batch's sets at once
         banded=np.zeros(hi - lo, dtype=bool),
     )
