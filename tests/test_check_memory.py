@@ -180,3 +180,30 @@ def test_a_check_without_paragraph_signatures_finds_what_one_with_them_finds(tmp
         first, second = decide(idx._store, unheld, idx.policy, False), decide(idx._store, held, idx.policy, False)
     assert first == second
     assert first[0].matches and first[0].seen and first[1].is_duplicate
+
+
+def test_the_row_checksums_of_a_long_text_work_a_block_at_a_time(monkeypatch):
+    # Tester's F6 (session 17): `dedup index add` of one 15 MB one-line file peaked at
+    # 665 MB, 2x a scan: the text's checksum took ~38 bytes a character at once
+    # (UTF-32, positions, a weight per position kept for the process's life, terms).
+    from dedup.storage import rowcheck
+
+    rng = np.random.default_rng(7)
+    text = "".join(map(chr, rng.integers(0x20, 0x9FFF, 2_000_000)))
+    ids = np.array([3, 4, 5])
+    values = rng.integers(0, 2**63, 2_500_000, dtype=np.int64).view(np.uint64)
+    offsets = np.array([0, 10, 2_499_990, 2_500_000])
+    tracemalloc.start()
+    try:
+        checks = rowcheck.row_checks(ids, segments=(values, offsets), texts=["a", text, ""])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20, peak  # 76 MB here on main 96086be
+    assert len(rowcheck._weights) <= rowcheck.KEPT_WEIGHTS
+    # ... and the same checksums, whatever the block (what every stored row was checked with)
+    monkeypatch.setattr(rowcheck, "BLOCK", 997)
+    assert np.array_equal(rowcheck.row_checks(ids, segments=(values, offsets), texts=["a", text, ""]), checks)
+    weights = rowcheck._weights_at(np.arange(2_499_980))
+    expected = (values[10:2_499_990] * weights).sum(dtype=np.uint64)
+    assert rowcheck._segment_sums(values, offsets)[1] == expected
