@@ -143,3 +143,22 @@ def test_the_readme_s_quote_example_says_what_the_scan_says():
     pairs = dedup.scan(root / "examples" / "quote").to_dict()["pairs"]
     assert [[p["kind"], p["relation"], p["inside"], p["similarity"], p["containment"]] for p in pairs] == [
         json.loads(shown)]  # (jq prints 1.0 as 1)
+
+
+def test_passages_cut_from_several_stored_stories_are_seen_text(tmp_path):
+    # Tester F1 of s18: each paragraph wholly inside a stored paragraph three times its
+    # size (J ~0.33, one-sided: contained), from three stored stories -- no single stored
+    # document holds the article, so only the seen share can tell it was all seen.
+    rng = random.Random(11)
+    passages = []
+    with Index.open(tmp_path / "i.dedup") as idx:
+        for k in range(3):
+            passage = rich_prose(rng, 45)
+            own = rich_prose(rng, 90).split()
+            idx.add("\n\n".join([" ".join(own[:45] + passage.split() + own[45:]), rich_prose(rng, 60)]),
+                    doc_id=f"s{k}")
+            passages.append(passage)
+        v = idx.check("\n\n".join(passages), doc_id="round-up")
+        assert [p.relation for m in v.matches for p in m.paragraphs] == ["contained"] * 3
+        assert v.is_duplicate and not v.accepted and v.seen_share > 0.95
+        assert v.reason.startswith("0 of 3 paragraphs already seen, 3 inside stored text (")

@@ -4,7 +4,10 @@ A document is a duplicate when it is similar enough to a stored document as a wh
 (``doc_threshold``, and not one-sided: :func:`dedup.containment.relations`) or when at
 least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
 ``min_tokens`` or more) is already seen -- a paragraph with a near-duplicate stored
-whole, one holding a stored paragraph (a quote) as the quote's share of it;
+whole, one in a contained pair as the share of it inside the stored text (one inside a
+stored paragraph nearly whole, one holding a stored quote as the quote's share);
+an article inside one stored document is ``contained-in`` it rather than a duplicate
+by that share (rejected all the same), unless its near-duplicate paragraphs alone reach it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
 :mod:`dedup.index.furniture`) count for neither.  Otherwise it may be *contained in* a
 stored document or *contain* one (:attr:`~dedup.verdict.DocumentMatch.relation`: at
@@ -56,27 +59,34 @@ def judge(
     seen = tuple(sorted(matched - set(furniture)))
     # The share of its text already seen: paragraphs weigh by their tokens, so a
     # three-line footer does not outweigh the story; a paragraph with a near-duplicate
-    # stored counts whole, one holding a stored paragraph (a contained pair, the stored
-    # side inside) as the share of it the stored text is (its shingle containment in
-    # it): a stored quote read out in a paragraph counts as the quote, not as the
-    # paragraph around it (N8 of session 17).  A paragraph inside a stored one is not
-    # counted: its article is judged contained-in a stored one (document level) or not.
+    # stored counts whole, one in a contained pair as the share of it inside the stored
+    # text (its shingle containment): a paragraph inside a stored one counts (nearly)
+    # whole -- a round-up of passages cut from several stored stories is seen text --
+    # while one holding a stored paragraph counts as the quote, not as the paragraph
+    # around it (N8 of session 17).
     whole, part = np.zeros(len(eligible), bool), np.zeros(len(eligible))
     whole[found.new[near]] = True
-    holds = found.contained & (found.cont_stored >= found.cont_new)
-    np.maximum.at(part, found.new[holds], found.cont_new[holds])
+    np.maximum.at(part, found.new[found.contained], found.cont_new[found.contained])
+    within = np.zeros(len(eligible), bool)  # inside a stored paragraph (else holding one)
+    within[found.new[found.contained & (found.cont_new > found.cont_stored)]] = True
     mine = ~common[eligible - lo]  # of eligible: judged
-    whole, part = whole[mine], part[mine]
+    whole, part, within = whole[mine], part[mine], within[mine]
     tokens = c.para_words[judged].astype(np.int64)
-    share = float((tokens * np.where(whole, 1.0, part)).sum() / tokens.sum()) if tokens.sum() else 0.0
-    in_part = int(((part > 0) & ~whole).sum())
+    total = tokens.sum()
+    near_share = float(tokens[whole].sum() / total) if total else 0.0
+    share = float((tokens * np.where(whole, 1.0, part)).sum() / total) if total else 0.0
     similarity = max((m.similarity for m in doc_matches), default=0.0)
     copies = [m for m in doc_matches if m.relation == "duplicate"]  # not one-sided: a copy
     wrapped = [m for m in doc_matches if m.relation == "contained-in"]
     wraps = [m for m in doc_matches if m.relation == "contains"]
-    is_duplicate = bool(copies) or share >= policy.seen_share
+    # An article inside one stored document is said to be so (``contained-in``, rejected
+    # all the same) unless its near-duplicate paragraphs alone make it a duplicate.
+    is_duplicate = bool(copies) or near_share >= policy.seen_share or (share >= policy.seen_share and not wrapped)
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
-    seen_note = f"{len(seen)} of {len(judged)} paragraphs already seen" + (f", {in_part} quoting stored text" if in_part else "")
+    inside_n, quoting_n = int((within & ~whole).sum()), int((~within & (part > 0) & ~whole).sum())
+    seen_note = (f"{len(seen)} of {len(judged)} paragraphs already seen"
+                 + (f", {inside_n} inside stored text" if inside_n else "")
+                 + (f", {quoting_n} quoting stored text" if quoting_n else ""))
     if copies:
         best = max(copies, key=lambda m: m.similarity)
         reason = f"document similarity {best.similarity:.2f} with {best.doc_id!r} (threshold {s.doc_threshold})"
