@@ -105,3 +105,79 @@ def test_empty_documents_are_stored_by_their_exact_key(backend):
         assert not index.check("*", doc_id="star").is_duplicate
         assert index.add("", doc_id="e1").already_indexed  # idempotent like any text
         assert sorted(index.ids()) == ["e1"] and index.stats()["paragraphs"] == 0
+
+
+HEADING = "D.3.8. Finishing the harbour quay"  # 7 tokens, below min_tokens (8)
+STORY = [
+    "The council approved the final design of the harbour walkway on Tuesday, with wider steps "
+    "down to the water and a new ramp for wheelchairs at the northern end of the quay.",
+    "Work on the stone wall will start in spring and should take about eight months, the "
+    "engineers said, while the fish market stays open on the usual days throughout.",
+]
+OTHER = [
+    "Residents asked for more benches and shade along the new path, and the planners agreed to "
+    "add twelve trees in large planters once the paving is finished next autumn.",
+    "A second public meeting is planned for March, when the contractor will show samples of the "
+    "paving stones and the lamps chosen for the evening lighting of the promenade.",
+]
+
+
+def short_tokens(idx: Index, text: str) -> int:
+    from dedup.index.signing import sign
+
+    corpus = sign([text], idx.settings).corpus
+    return int(corpus.para_words[0])
+
+
+def test_an_exact_copy_of_a_short_paragraph_is_listed_and_weighs_by_its_tokens(backend):
+    """Issue #10 / tester's F11 of session 17: below ``min_tokens`` a paragraph is matched
+    only as an exact copy -- and is matched: a heading shared with a stored story is
+    listed (paragraph 0, ``exact``) and counts in the seen share by its tokens, so it
+    does not make a new story a duplicate; where it is most of a text it does, at the
+    policy's bar (before: the index never looked short paragraphs up, and said "new")."""
+    stored = "\n\n".join([HEADING] + STORY)
+    story = "\n\n".join([HEADING] + OTHER)
+    with Index.open(backend.url) as idx:
+        heading = short_tokens(idx, HEADING)
+        assert 0 < heading < idx.settings.min_tokens
+        idx.add(stored, doc_id="walkway")
+        verdict = idx.check(story, doc_id="benches")
+        assert not verdict.is_duplicate and verdict.accepted and verdict.seen == (0,), verdict.reason
+        [match] = verdict.matches
+        assert match.doc_id == "walkway" and match.relation is None
+        [para] = match.paragraphs
+        assert (para.paragraph, para.stored_paragraph, para.exact, para.similarity) == (0, 0, True, 1.0)
+        assert (para.start, para.end, para.stored_start, para.stored_end) == (0, len(HEADING), 0, len(HEADING))
+        body = sum(short_tokens(idx, p) for p in OTHER)
+        assert verdict.seen_share == pytest.approx(heading / (heading + body))
+        brief = HEADING + "\n\nThe plan was approved on Tuesday by the council."  # 9 tokens after the heading
+        assert not idx.check(brief).is_duplicate  # 7 of 16 tokens seen: below the bar of 0.5
+        assert idx.check(brief, policy=Policy(seen_share=0.4)).is_duplicate  # ... and above 0.4
+        # under strip the heading is stripped, the new story stored without it
+        added = idx.add(story, doc_id="benches", policy="strip")
+        assert added.added and added.text == "\n\n".join(OTHER)
+        assert idx.get("benches").text == "\n\n".join(OTHER)
+        # short paragraphs alone are no new material: a brief whose long paragraph is seen
+        seen_body = HEADING + "\n\nFresh words here.\n\n" + STORY[0]
+        stripped = idx.check(seen_body, policy="strip")
+        assert not stripped.accepted and stripped.seen == (0, 2), stripped.reason
+
+
+def test_add_and_filter_see_a_short_paragraph_of_an_article_stored_before_in_the_batch(tmp_path):
+    """A batch is its items added in order: an article whose heading an earlier article
+    of the same ``add_many`` / ``filter`` batch stored lists that copy, as one at a time."""
+    first = "\n\n".join([HEADING] + STORY)
+    second = "\n\n".join([HEADING] + OTHER)
+    verdicts = {}
+    for name in ("add_many", "filter", "one at a time"):
+        with Index.open(tmp_path / f"{name}.dedup") as idx:
+            if name == "add_many":
+                verdicts[name] = idx.add_many([("a", first), ("b", second)])
+            elif name == "filter":
+                verdicts[name] = [v for _, v in idx.filter([("a", first), ("b", second)])]
+            else:
+                verdicts[name] = [idx.add(first, doc_id="a"), idx.add(second, doc_id="b")]
+    assert verdicts["add_many"] == verdicts["filter"] == verdicts["one at a time"]
+    b = verdicts["add_many"][1]
+    assert b.added and b.seen == (0,) and [m.doc_id for m in b.matches] == ["a"]
+    assert b.matches[0].paragraphs[0].exact
