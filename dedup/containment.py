@@ -45,10 +45,10 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 
 import numpy as np
 
+from .binomial import lower_quantile
 from .segments import ranges
 
 #: Largest size ratio (larger / smaller text) searched for containment.
@@ -336,70 +336,16 @@ def _looked(table: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int) 
 def least_matches(jaccard: np.ndarray, num_perm: int) -> np.ndarray:
     """The fewest equal positions of ``num_perm`` a pair of Jaccard ``jaccard`` shows but
     with probability ``norm.sf(SIGMAS)`` (~3e-5 at 4): the lower quantile of the
-    binomial ``B(num_perm, J)`` that the number of equal MinHash positions follows.
+    binomial ``B(num_perm, J)`` that the number of equal MinHash positions follows
+    (:func:`dedup.binomial.lower_quantile`: on a grid of ``J``, rounded down, so never
+    stricter than the exact quantile).
 
     Why not the normal approximation ``J - SIGMAS * sqrt(J (1 - J) / num_perm)`` the
     Jaccard floor uses (:func:`dedup.minhash.floor`): at the low Jaccard of a pair far
     apart in size (0.057 at 1:12 and containment 0.7: 14.6 equal positions expected of
     256) it falls below one position and drops nothing, while the binomial says a
-    true pair shows at least two.  Looked up in a table over a grid of
-    :data:`_CELLS` steps of ``J``, rounded down (so never stricter than the exact
-    quantile); only the cells between the smallest and the largest ``jaccard`` asked
-    are computed, once per process (:func:`_least_matches_table`)."""
-    cell = np.floor(np.clip(jaccard, 0.0, 1.0) * _CELLS).astype(np.int64)
-    if not cell.size:
-        return cell
-    return _least_matches_table(num_perm, int(cell.min()), int(cell.max()))[cell]
-
-
-#: Steps of the grid of ``J`` that :func:`least_matches` looks its quantiles up in.
-_CELLS = 4096
-#: Grid cells computed at once: their equal-position counts are cut at the largest
-#: cell's mean (a lower quantile lies below it), so a block of low ``J`` is cheap.
-_CELL_BLOCK = 256
-_tables: dict[int, np.ndarray] = {}
-_tables_lock = threading.Lock()
-
-
-def _least_matches_table(num_perm: int, lo: int, hi: int) -> np.ndarray:
-    """:func:`least_matches` at ``J = 0, 1/_CELLS, ..., 1``, with (at least) cells
-    ``lo .. hi`` filled (-1: not computed yet).  Per ``J``, the smallest ``k`` with
-    ``P(B(num_perm, J) <= k) >= norm.sf(SIGMAS)`` (the binomial quantile, from its
-    log-pmf summed in numpy; scipy.stats would cost a scan ~0.5 s to import).
-
-    Why filled lazily, a block of cells at a time and each only up to its mean: the
-    whole table (4,095 x 257 log-pmf terms) cost each process that judged containment
-    candidates 0.05-0.14 s of CPU -- a tenth of what containment adds to a scan of the
-    6 MB benchmark corpus, and paid again by every worker -- while a scan asks only the
-    cells of a containment pair's Jaccard (0.06-0.54 at containment 0.7).  Each
-    computed cell is the same number the whole table gives: the same terms, summed in
-    the same order, and the first ``k`` past the tail lies before the cut (checked; a
-    cell that does not find it there is summed whole)."""
-    with _tables_lock:
-        table = _tables.get(num_perm)
-        if table is None:
-            table = _tables[num_perm] = np.full(_CELLS + 1, -1, np.int64)
-            table[0], table[-1] = 0, num_perm
-        missing = lo + np.flatnonzero(table[lo : hi + 1] < 0)
-        if len(missing):
-            tail = 0.5 * math.erfc(SIGMAS / math.sqrt(2.0))
-            k = np.arange(num_perm + 1, dtype=float)
-            log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, num_perm + 1)))))
-            log_choose = log_fact[-1] - log_fact - log_fact[::-1]
-            grid = np.linspace(0.0, 1.0, _CELLS + 1)
-            for at in range(0, len(missing), _CELL_BLOCK):
-                cells = missing[at : at + _CELL_BLOCK]
-                p = grid[cells][:, None]
-                width = min(num_perm + 1, math.ceil(num_perm * float(p[-1, 0])) + 2)
-                for cut in (width, num_perm + 1):
-                    cdf = np.cumsum(np.exp(log_choose[:cut] + k[:cut] * np.log(p) + (num_perm - k[:cut])
-                                           * np.log1p(-p)), axis=1)
-                    reached = cdf >= tail
-                    found = reached.any(axis=1)
-                    table[cells[found]] = np.argmax(reached[found], axis=1)
-                    cells, p = cells[~found], p[~found]
-                table[cells] = 0  # never reached (the whole sum passes the tail): argmax's answer
-        return table
+    true pair shows at least two."""
+    return lower_quantile(jaccard, num_perm, SIGMAS)
 
 
 def search_positions(containment: float, num_perm: int, max_ratio: float = MAX_RATIO, target: float = TARGET) -> int:
