@@ -10,8 +10,8 @@ prints for each verdict; ``pairs`` turns a verdict into the scan's
 Policies decide what happens to a duplicate, per call or per index:
 
 * ``reject``: a duplicate document (whole-document similarity >= ``doc_threshold``, or
-  at least ``seen_share`` of its text already seen, paragraphs weighed by their
-  tokens, one below ``min_tokens`` seen only as an exact copy) is refused;
+  at least ``seen_share`` of its comparable text already seen, paragraphs weighed by
+  their tokens) is refused;
 * ``strip``: the article is kept with its already-seen paragraphs removed (what corpus
   builders want); only when nothing new is left is it refused;
 * ``flag``: the article is accepted and annotated.
@@ -144,9 +144,8 @@ class Verdict:
 
     ``is_duplicate`` is the document-level judgement (``similarity`` is the highest
     whole-document Jaccard with a stored document, ``seen_share`` the share of the
-    article's text (tokens of its paragraphs, boilerplate left out) in paragraphs
-    already seen -- below ``min_tokens`` tokens only an exact copy of a stored
-    paragraph is seen -- ``seen`` their indices).
+    article's comparable text (tokens of its paragraphs of ``min_tokens`` or more) in
+    paragraphs already seen, ``seen`` their indices).
     ``accepted`` says whether the pipeline should keep the article under ``policy``;
     ``text`` is then what to keep (the article, or under ``strip`` its unseen
     paragraphs) and is ``None`` whenever the article is not accepted, so a pipeline

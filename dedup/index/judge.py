@@ -2,13 +2,10 @@
 
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``, and not one-sided: :func:`dedup.containment.relations`) or when at
-least ``policy.seen_share`` of its text (the tokens of its paragraphs) is already seen --
-a paragraph with a near-duplicate stored whole, one in a contained pair as the share of
-it inside the stored text (one inside a stored paragraph nearly whole, one holding a
-stored quote as the quote's share), one of fewer than ``min_tokens`` tokens only when
-it is an exact copy of a stored paragraph (whole; issue #10, as the scan reports such
-copies: a shared heading or dateline is listed among the matches but weighs only its
-tokens, so it cannot on its own make a story a duplicate);
+least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
+``min_tokens`` or more) is already seen -- a paragraph with a near-duplicate stored
+whole, one in a contained pair as the share of it inside the stored text (one inside a
+stored paragraph nearly whole, one holding a stored quote as the quote's share);
 an article inside one stored document is ``contained-in`` it rather than a duplicate
 by that share (rejected all the same), unless its near-duplicate paragraphs alone reach it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
@@ -49,14 +46,14 @@ def judge(
     s: Settings,
     boilerplate: Optional[np.ndarray] = None,
 ) -> Verdict:
-    """The verdict on article ``d`` of ``signed`` (``eligible``: its paragraphs of at
-    least one token, corpus indices) given its paragraph and document matches and
-    which of its paragraphs ``lo..hi`` are ``boilerplate``."""
+    """The verdict on article ``d`` of ``signed`` (``eligible``: its comparable
+    paragraphs, corpus indices) given its paragraph and document matches and which of
+    its paragraphs ``lo..hi`` are ``boilerplate``."""
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
     common = np.zeros(hi - lo, bool) if boilerplate is None else boilerplate
     furniture = tuple(int(c.para_index[p]) for p in (lo + np.flatnonzero(common)).tolist())
-    judged = eligible[~common[eligible - lo]]  # not boilerplate
+    judged = eligible[~common[eligible - lo]]  # comparable and not boilerplate
     near, inside = ~found.contained, found.contained & (found.cont_new >= (s.containment or 2.0))
     matched = {int(c.para_index[eligible[i]]) for i in found.new[near].tolist()}
     seen = tuple(sorted(matched - set(furniture)))
@@ -109,8 +106,7 @@ def judge(
         reason += "; " + boilerplate_note(furniture)
     # Under strip, paragraphs already seen (boilerplate too) or inside a stored one go.
     dropped = matched | {int(c.para_index[eligible[i]]) for i in found.new[inside].tolist()}
-    compared = eligible[c.para_words[eligible] >= s.min_tokens]  # short paragraphs alone are nothing new
-    kept_new = policy.action != "strip" or bool(set(c.para_index[compared].tolist()) - dropped)
+    kept_new = policy.action != "strip" or len(dropped) < len(eligible)
     rejected = is_duplicate or relation == "contained-in"
     accepted = {"reject": not rejected, "strip": kept_new, "flag": True}[policy.action]
     kept_text = None  # what the pipeline keeps: nothing unless accepted

@@ -12,11 +12,10 @@
 3. every remaining candidate is verified exactly on its stored shingle set
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
    near-duplicate or contained as in a scan (:func:`dedup.containment.relations`; the
-   smaller side of a contained pair must also be covered, :mod:`.coverage`).  A
-   paragraph of fewer than ``min_tokens`` tokens is not compared: as in a scan, it is
-   matched only as an exact copy of a stored paragraph, looked up by its content key
-   (:func:`_short_copies`); an article without a longer one is matched only as a whole
-   exact copy, :func:`~dedup.index.documents.exact_copies`.
+   smaller side of a contained pair must also be covered,
+   :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared;
+   an article without a longer one is matched only as an exact copy,
+   :func:`~dedup.index.documents.exact_copies`).
 
 Exact copies of a matched stored text are not banded (contract rule 5), so they are
 listed from their content key (:mod:`.matches`).  Whole documents are scored in
@@ -33,7 +32,7 @@ import numpy as np
 
 from ..containment import relations
 from ..minhash import estimate, floor
-from ..segments import ranges, sorted_unique
+from ..segments import sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
 from ..storage.optional import KeyCounts, SignatureBytes, supports
 from ..storage.protocol import Storage
@@ -87,7 +86,7 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
     c = signed.corpus
     position = np.full(len(signed.first) - 1, -1, dtype=np.int64)
     position[arts] = np.arange(len(arts))
-    eligible = np.flatnonzero((c.para_words > 0) & (position[c.para_doc] >= 0))  # short ones: exact copies only
+    eligible = np.flatnonzero((c.para_words >= store.settings.min_tokens) & (position[c.para_doc] >= 0))
     owner = position[c.para_doc[eligible]]
     found = paragraph_matches(store, signed, eligible, owner)
     seen, need = recurrences(store, signed, position[c.para_doc] >= 0, counted)
@@ -111,42 +110,6 @@ CANDIDATE_CHUNK = 16_384
 
 
 def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
-    """Matches of the given paragraphs (corpus indices) with stored ones, for any number
-    of articles at once (``owner[i]``: which article ``eligible[i]`` belongs to), sorted
-    by article (stable): those of ``min_tokens`` tokens or more verified near-duplicate
-    or contained pairs (:func:`_compared`), the shorter ones their exact copies alone
-    (:func:`_short_copies`: below the length rule a paragraph is matched only as an exact
-    copy, as in a scan; issue #10)."""
-    long = signed.corpus.para_words[eligible] >= store.settings.min_tokens
-    if long.all():
-        return _compared(store, signed, eligible, owner)
-    parts = [np.flatnonzero(long), np.flatnonzero(~long)]
-    found = [_compared(store, signed, eligible[parts[0]], owner[parts[0]]),
-             _short_copies(store, signed, eligible[parts[1]])]
-    new = np.concatenate([part[f.new] for part, f in zip(parts, found)])
-    order = np.argsort(owner[new], kind="stable")
-    return Found(new=new[order], rows=take_rows(concat_rows(found[0].rows, found[1].rows), order),
-                 **{name: np.concatenate([getattr(f, name) for f in found])[order]
-                    for name in ("jaccard", "cont_new", "cont_stored", "estimates", "exact", "contained")})
-
-
-def _short_copies(store: Storage, signed: Signed, short: np.ndarray) -> Found:
-    """The stored exact copies (the same content key; up to :data:`MAX_COPIES` a text,
-    oldest first) of the paragraphs ``short`` (corpus indices, each below the length
-    rule), ``new`` counted in ``short``: one key look-up for all of them."""
-    keys = signed.corpus.para_key[short]
-    copies = store.paragraph_copies(sorted_unique(keys), MAX_COPIES)
-    by_key = np.argsort(keys, kind="stable")
-    left = np.searchsorted(keys[by_key], copies.keys, side="left")
-    count = np.searchsorted(keys[by_key], copies.keys, side="right") - left
-    new = by_key[ranges(left, count)]
-    rows = take_rows(copies, np.repeat(np.arange(len(copies.ids), dtype=np.int64), count))
-    one = np.ones(len(new))
-    return Found(new=new, rows=rows, jaccard=one, cont_new=one, cont_stored=one, estimates=one,
-                 exact=np.ones(len(new), bool), contained=np.zeros(len(new), bool))
-
-
-def _compared(store: Storage, signed: Signed, eligible: np.ndarray, owner: np.ndarray) -> Found:
     """Verified matches of the given paragraphs (corpus indices) with stored ones, for
     any number of articles at once (:data:`CANDIDATE_CHUNK` paragraphs at a time);
     ``owner[i]``: which article ``eligible[i]`` belongs to, so that exact copies are

@@ -197,10 +197,6 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
         # up alone; so is one whose stored pages' boilerplate the batch's earlier
         # counted articles changed (``lookup.alone``).
         alone = False
-        # Paragraph keys of the articles without a comparable paragraph stored so far
-        # (not in the batch relation, :mod:`.batch`): a later article holding one of
-        # them as a short paragraph, matched as an exact copy, is looked up alone.
-        short_stored: set[int] = set()
         for d, i in enumerate(good):
             inp, doc_id = inputs[i], ids[d]
             replacing = doc_id in known
@@ -224,9 +220,7 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
             else:
                 mine, q = lookup, p
                 if alone or lookup.alone[p] or (related is not None
-                                                and stored[related[1][related[0][p] : related[0][p + 1]]].any()
-                                                ) or (short_stored and not short_stored.isdisjoint(
-                                                    _short_keys(signed, d, s.min_tokens))):
+                                                and stored[related[1][related[0][p] : related[0][p + 1]]].any()):
                     _write(store, pending)  # what precedes it, then look it up again
                     mine, q = look_up(store, signed, np.array([d]), counted, before), 0
                 eligible, found, docs = mine.of(q)
@@ -241,8 +235,6 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
                 alone = alone or text is not inp.text
                 if p >= 0:
                     stored[p] = True
-                elif judge:  # its paragraphs (all short) are what a later article may meet
-                    short_stored.update(_short_keys(signed, d, s.min_tokens))
                 verdict = replace(verdict, added=True, replaced=replacing)
             verdicts[i] = verdict
         _write(store, pending)
@@ -269,15 +261,6 @@ def _stored_again(store: Storage, doc_id: str, text: str, stored: Optional[str],
             "(replace it with --replace, or Policy(replace=True))"))
     store.delete(doc_id)
     return None
-
-
-def _short_keys(signed: Signed, d: int, below: int) -> set[int]:
-    """The content keys of article ``d``'s paragraphs of at least one token and fewer
-    than ``below``: those matched as exact copies only."""
-    c = signed.corpus
-    lo, hi = int(signed.first[d]), int(signed.first[d + 1])
-    words = c.para_words[lo:hi]
-    return set(c.para_key[lo:hi][(words > 0) & (words < below)].tolist())
 
 
 def _write(store: Storage, pending: list[NewDocument]) -> None:
