@@ -5,11 +5,8 @@ name first."""
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
 import json
-import lzma
 import os
 import shutil
 import stat
@@ -17,14 +14,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Literal, Optional, Sequence
 
 from ..readers import Document, ReadOptions, reader_for
-from ..readers.compressed import decompress, inner_name
+from ..readers.compressed import compress, decompress, inner_name
 from ..readers.text import decode, has_bom
 from ..report.output import replacing
 from ..split import split_paragraphs
 from .decide import Plan
 
-_RECOMPRESS = {".gz": lambda b: gzip.compress(b, mtime=0), ".bz2": bz2.compress, ".xz": lzma.compress,
-               ".zst": lambda b: __import__("zstandard").ZstdCompressor().compress(b)}
 
 
 def files(src: Path) -> Iterator[tuple[str, Path]]:
@@ -88,7 +83,7 @@ def _clean_bytes(data: bytes, name: str, plan: Plan, options: ReadOptions) -> Op
         if cleaned is None:
             return None
         for suffix in reversed(layers):
-            cleaned = _RECOMPRESS[suffix](cleaned)
+            cleaned = compress(cleaned, suffix)
         return cleaned
     return _clean_plain(data, name, name, plan, options)
 

@@ -70,6 +70,26 @@ CODECS: dict[str, tuple[str, Callable[[BinaryIO], Iterator[bytes]]]] = {
 }
 
 
+#: Suffix -> a writable stream over a binary file that compresses what is written to it
+#: (closing it writes the last block and leaves the file open): what dedup writes
+#: compressed -- a report named ``*.json.gz`` (:func:`dedup.report.output.report_file`),
+#: a file ``dedup clean`` recompresses -- in the codecs :data:`CODECS` reads back.  gzip
+#: without a time stamp, so the same text is the same bytes.
+COMPRESSORS: dict[str, Callable[[BinaryIO], BinaryIO]] = {
+    ".gz": lambda raw: gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0),
+    ".bz2": lambda raw: bz2.BZ2File(raw, "wb"),
+    ".xz": lambda raw: lzma.LZMAFile(raw, "wb"),
+    ".zst": lambda raw: zstandard.ZstdCompressor().stream_writer(raw, closefd=False),
+}
+
+
+def compress(data: bytes, suffix: str) -> bytes:
+    """``data`` compressed as ``suffix`` says, through :data:`COMPRESSORS`."""
+    out = io.BytesIO()
+    with COMPRESSORS[suffix](out) as packed:
+        packed.write(data)
+    return out.getvalue()
+
 class _Decompressed(io.RawIOBase):
     """The decompressed bytes of ``source`` as a readable stream, raising
     :class:`DecompressError` (with the reason) as soon as it is corrupt, cut short, or

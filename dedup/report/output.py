@@ -8,12 +8,9 @@ turns colour off) and ``--color never|auto|always`` (``always`` beats ``NO_COLOR
 
 from __future__ import annotations
 
-import bz2
 import contextlib
 import errno
-import gzip
 import io
-import lzma
 import os
 import select
 import shutil
@@ -192,27 +189,13 @@ def _compressed(raw: BinaryIO, layers: list[str]) -> Iterator[BinaryIO]:
     """A binary stream whose bytes reach ``raw`` compressed as ``layers`` say
     (outermost first; none: ``raw`` itself); every compressor is closed, its last block
     written, when the block ends -- ``raw`` stays open."""
+    from ..readers.compressed import COMPRESSORS
+
     with contextlib.ExitStack() as stack:
         stream = raw
         for suffix in layers:
-            stream = stack.enter_context(_COMPRESSORS[suffix](stream))
+            stream = stack.enter_context(COMPRESSORS[suffix](stream))
         yield stream
-
-
-def _zstd_writer(raw: BinaryIO):
-    import zstandard
-
-    return zstandard.ZstdCompressor().stream_writer(raw, closefd=False)
-
-
-#: Suffix -> a writable compressing stream over a binary file (left open when closed).
-#: gzip without a time stamp, so the same report is the same bytes (and digest).
-_COMPRESSORS = {
-    ".gz": lambda raw: gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0),
-    ".bz2": lambda raw: bz2.BZ2File(raw, "wb"),
-    ".xz": lambda raw: lzma.LZMAFile(raw, "wb"),
-    ".zst": _zstd_writer,
-}
 
 
 class _Digesting(io.BufferedIOBase):
