@@ -42,6 +42,8 @@ def test_the_boundary_is_what_equal_texts_at_the_threshold_hold_of_each_other():
     assert near.all() and inside.tolist() == [True, True, False, False]
     # Both sides mostly inside each other: a near-duplicate, not a quote.
     assert not relations(np.array([0.6]), np.array([0.8]), np.array([0.7]), t, 0.7)[1].any()
+    # The shared text must be the lesser part of the larger side: 1/2 caps the boundary.
+    assert one_sided_below(0.8) == 0.5 and one_sided_below(0.5) == 0.5
     # Containment off: nothing is inside.
     assert not relations(c_large, np.ones(4), c_large, t, 0.0)[1].any()
 
@@ -162,3 +164,22 @@ def test_passages_cut_from_several_stored_stories_are_seen_text(tmp_path):
         assert [p.relation for m in v.matches for p in m.paragraphs] == ["contained"] * 3
         assert v.is_duplicate and not v.accepted and v.seen_share > 0.95
         assert v.reason.startswith("0 of 3 paragraphs already seen, 3 inside stored text (")
+
+
+def test_a_copy_with_words_appended_stays_a_near_duplicate_at_a_strict_threshold(tmp_path):
+    # Tester F10 / review R8 of s18: at --threshold 0.8 the boundary 2t/(1+t) was 0.89,
+    # so a copy with 15 words appended (J ~0.87) was relabelled contained and clean kept both.
+    rng = random.Random(12)
+    text = rich_prose(rng, 100)
+    write_docs(tmp_path / "src", {"a.txt": [text], "b.txt": [text + " " + rich_prose(rng, 15)]})
+    strict = dedup.Settings(threshold=0.8, doc_threshold=0.8)
+    result = dedup.scan(tmp_path / "src", strict)
+    assert {(p.kind, p.relation) for p in result.pairs} == {("document", "near-duplicate"),
+                                                            ("paragraph", "near-duplicate")}
+    assert all(p.similarity >= 0.8 and max(p.containment) == 1.0 for p in result.pairs)
+    assert dedup.clean(tmp_path / "src", tmp_path / "out", strict).dropped == 1
+    longer = (tmp_path / "src" / "b.txt").read_text()
+    with Index.open(tmp_path / "i.dedup", settings=strict) as idx:
+        idx.add(longer, doc_id="b")
+        v = idx.check(text, doc_id="a")  # the shorter copy after the longer: the same answer
+        assert v.relation == "duplicate" and v.matches[0].relation == "duplicate"
