@@ -188,6 +188,13 @@ class Verdict:
             raise ValueError("a verdict that does not accept its article carries no text to keep")
 
     @property
+    def stripped(self) -> bool:
+        """Whether an accepted article keeps less than its whole text under ``strip``
+        (its seen paragraphs cut, and boilerplate with a stored copy: the new user's N6
+        of session 18 had a footer cut under a verdict that said "new", action "added")."""
+        return self.policy == "strip" and self.text is not None and len(self.text) < self.chars
+
+    @property
     def flagged(self) -> bool:
         """Whether anything in the article was already seen."""
         return bool(self.matches)

@@ -102,13 +102,14 @@ def judge(
         reason = f"{seen_note} ({share:.0%} of its text < {policy.seen_share:.0%})"
     else:
         reason = "nothing seen before"
-    if furniture:
-        reason += "; " + boilerplate_note(furniture)
     # Under strip, paragraphs already seen (boilerplate too) or inside a stored one go.
     dropped = matched | {int(c.para_index[eligible[i]]) for i in found.new[inside].tolist()}
     kept_new = policy.action != "strip" or len(dropped) < len(eligible)
     rejected = is_duplicate or relation == "contained-in"
     accepted = {"reject": not rejected, "strip": kept_new, "flag": True}[policy.action]
+    if furniture:
+        cut = policy.action == "strip" and accepted and bool(dropped & set(furniture))
+        reason += "; " + boilerplate_note(furniture) + (", cut under strip" if cut else "")
     kept_text = None  # what the pipeline keeps: nothing unless accepted
     if accepted:
         kept_text = strip(text, c, lo, hi, dropped) if policy.action == "strip" and dropped else text

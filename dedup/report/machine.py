@@ -168,14 +168,15 @@ def verdict_label(v: Verdict) -> str:
 
 
 def verdict_action(v: Verdict) -> str:
-    """What an add did: ``added``, ``stripped`` (added without its seen paragraphs),
+    """What an add did: ``added``, ``stripped`` (added without some of its paragraphs:
+    seen ones, or under ``strip`` boilerplate with a stored copy),
     ``replaced`` (took the place of its id's old text), ``already indexed`` (its id
     is stored with the same text: skipped), ``rejected`` or ``not stored`` (accepted,
     but a duplicate the policy does not store)."""
     if v.already_indexed:
         return "already indexed"
     if v.added:
-        return "replaced" if v.replaced else "stripped" if v.policy == "strip" and v.seen else "added"
+        return "replaced" if v.replaced else "stripped" if v.stripped else "added"
     return "rejected" if not v.accepted else "not stored"
 
 
