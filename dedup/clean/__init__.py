@@ -6,7 +6,9 @@ What it does, in order:
    ``strip_paragraphs``);
 2. decides: of each group of duplicate documents the canonical copy (the first in path
    order) is kept and a member is dropped only as a near-duplicate of one kept before it
-   (see :func:`dedup.clean.decide.copies`); with ``strip_paragraphs``, of each group of repeated
+   (see :func:`dedup.clean.decide.copies`) whose paragraphs long enough to compare are
+   all copies of kept paragraphs -- one that holds text found in no kept document is
+   kept (whole, or stripped of its copied paragraphs); with ``strip_paragraphs``, of each group of repeated
    paragraphs the first copy in a kept document is kept and, alike, the others are cut out of their documents (a document left with no paragraph is dropped);
 3. writes DEST with SRC's folder layout: a file none of whose documents changed is
    copied byte for byte (links as links); a plain-text file is written without its cut
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -39,7 +42,7 @@ from ..scan import scan
 from ..settings import Settings
 from ..sources import Selection
 from .decide import decide
-from .write import files, write_one
+from .write import compared, files, write_one
 
 MANIFEST_NAME = "dedup-clean.json"
 #: Manifest keys holding file names, besides ``path``: a name that is not valid UTF-8 is
@@ -61,6 +64,7 @@ class CleanReport:
     dropped: int = 0
     stripped_documents: int = 0
     stripped_paragraphs: int = 0
+    kept_near_duplicates: int = 0
     files_copied: int = 0
     files_rewritten: int = 0
     files_dropped: int = 0
@@ -91,10 +95,12 @@ def clean(
     manifest_path = Path(manifest) if manifest is not None else dest / MANIFEST_NAME
     _check_paths(src, dest, force, manifest_path)
     read_options = read_options or ReadOptions()
-    result = scan(src, settings, levels=("document", "paragraph") if strip_paragraphs else ("document",),
+    # Both levels even without strip_paragraphs: a document is dropped only when its
+    # paragraphs are copies of kept ones (decide), which the paragraph level says.
+    result = scan(src, settings, levels=("document", "paragraph"),
                   selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
                   progress=progress, all_pairs=True)  # every pair: a drop needs a direct one
-    plan = decide(result, strip_paragraphs)
+    plan = decide(result, strip_paragraphs, partial(compared, src, settings or Settings(), read_options))
     report = CleanReport(documents=len(result.documents))
     dest.mkdir(parents=True, exist_ok=True)
     entries = list(files(src))
@@ -109,15 +115,18 @@ def clean(
     report.dropped = len(plan.drop)
     report.stripped_documents = len(plan.strip)
     report.stripped_paragraphs = sum(len(p) for p in plan.strip.values())
+    report.kept_near_duplicates = len(plan.kept)
     report.manifest = {
         "source": str(src), "dest": str(dest), "settings": result.settings,
         "strip_paragraphs": strip_paragraphs,
         "counts": {"documents": report.documents, "dropped": report.dropped,
                    "stripped_documents": report.stripped_documents,
                    "stripped_paragraphs": report.stripped_paragraphs, "files_copied": report.files_copied,
-                   "files_rewritten": report.files_rewritten, "files_dropped": report.files_dropped},
+                   "files_rewritten": report.files_rewritten, "files_dropped": report.files_dropped,
+                   "kept_near_duplicates": report.kept_near_duplicates},
         "dropped": [{"document": k, **v} for k, v in plan.drop.items()],
         "stripped": [{"document": k, "paragraphs": v} for k, v in plan.strip.items()],
+        "kept_near_duplicates": [{"document": k, **v} for k, v in plan.kept.items()],
         "notes": plan.notes,
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],
     }

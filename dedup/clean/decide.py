@@ -1,75 +1,164 @@
 """``dedup clean``, deciding: which documents a scan's groups drop and which paragraphs
-they strip (the rule is in :func:`copies`); :mod:`dedup.clean.write` carries it out."""
+they strip (the rule is in :func:`decide`); :mod:`dedup.clean.write` carries it out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import numpy as np
 
 from ..results import Pair, ScanResult
 
 
 @dataclass
 class Plan:
-    """What to do with the corpus: documents to drop, paragraphs to cut, notes for the manifest."""
+    """What to do with the corpus: documents to drop, paragraphs to cut, notes for the
+    manifest, and the near-duplicate documents kept for text found in no kept document."""
 
     drop: dict[str, dict[str, Any]] = field(default_factory=dict)     # document -> why
     strip: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # document -> paragraphs cut
     notes: list[dict[str, str]] = field(default_factory=list)
+    kept: dict[str, dict[str, Any]] = field(default_factory=dict)     # near-duplicate document kept -> why
 
 
-def decide(result: ScanResult, strip_paragraphs: bool) -> Plan:
-    """The :class:`Plan` for a scan ``result`` (document level; paragraph level too with
-    ``strip_paragraphs``): per group, its members that are copies of one kept before them
-    -- boilerplate too: its first copy is kept, the others are cut (:func:`boilerplate_copies`)."""
-    plan = Plan()
+#: What a near-duplicate document kept for its own text is kept for (manifest and summary).
+KEPT_REASON = "holds paragraphs found in no kept document"
+
+
+def decide(result: ScanResult, strip_paragraphs: bool,
+           compared: Callable[[set[str]], dict[str, np.ndarray]]) -> Plan:
+    """The :class:`Plan` for a scan ``result`` at both levels (paragraphs cut only with
+    ``strip_paragraphs``).  Of each document group a member that is a copy of one kept
+    before it (:func:`copies`) is dropped only when nothing of it but copies of kept
+    text would go: each of its paragraphs ``compared`` says is long enough to compare
+    (``compared(names)``: per document name a bool per paragraph, ``min_tokens`` tokens
+    or more; a name left out -- not read again -- is kept) is boilerplate or a copy (exact or
+    near-duplicate) of a paragraph of a kept document -- one that stays in it, under
+    ``strip_paragraphs``.  Otherwise it is kept (:attr:`Plan.kept`), and the groups are
+    decided again with it kept, until no dropped document holds text of its own.  Of
+    each paragraph group among the documents kept, the members that are copies of one
+    kept before them are cut (boilerplate too: its first copy is kept, the others are
+    cut, :func:`boilerplate_copies`); a document left with no paragraph is dropped."""
     links = links_of(result.pairs)
     same = {p.b.key(): p.a.key() for p in result.pairs if p.exact}  # copy -> first occurrence
     boiler = boilerplate_copies(result)
     same.update(boiler)
-    for g in result.groups:
-        if g.kind != "document":
-            continue
-        for m, keeper, pair in copies(g.members, links, same):
-            plan.drop[m.path] = {"reason": "duplicate document", "duplicate_of": keeper.path,
-                                 "similarity": round(pair.similarity, 4) if pair else 1.0,
-                                 "exact": pair.exact if pair else True}  # no pair: the same text
+    documents = [g for g in result.groups if g.kind == "document"]
+    paragraphs = [g for g in result.groups if g.kind == "paragraph"]
+    lengths = compared({m.path for g in documents for m in g.members[1:]}) if documents else {}
+    order = {d.path: n for n, d in enumerate(result.documents)}
+    forced: dict[str, Optional[list[int]]] = {}  # near-duplicate document kept -> its own paragraphs
+    while True:
+        plan = Plan()
+        for g in documents:
+            for m, keeper, pair, dropped in copies(g.members, links, same, lambda path: path not in forced):
+                why = {"duplicate_of": keeper.path, "similarity": round(pair.similarity, 4) if pair else 1.0,
+                       "exact": pair.exact if pair else True}  # no pair: the same text
+                if dropped:
+                    plan.drop[m.path] = {"reason": "duplicate document", **why}
+                else:
+                    plan.kept[m.path] = {"reason": KEPT_REASON, **why, "paragraphs": forced[m.path]}
+        cut = _cuts(paragraphs, plan.drop, links, same, boiler)
+        own = _own_text(plan.drop, order, paragraphs, cut if strip_paragraphs else {}, lengths, links, same, boiler)
+        if not own:
+            break
+        forced.update(own)
     if not strip_paragraphs:
         return plan
-    paragraphs = {d.path: d.paragraphs for d in result.documents}
-    for g in result.groups:
-        if g.kind != "paragraph":
-            continue
-        kept = [m for m in g.members if m.path not in plan.drop]
-        for m, keeper, pair in copies(kept, links, same):
-            plan.strip.setdefault(m.path, []).append({
+    sizes = {d.path: d.paragraphs for d in result.documents}
+    for path, c in cut.items():
+        if len(c) >= sizes.get(path, 0):
+            plan.drop[path] = {"reason": "every paragraph repeated elsewhere", "paragraphs": c}
+        else:
+            plan.strip[path] = c
+    return plan
+
+
+def _cuts(paragraphs: Sequence, drop: dict, links: dict[tuple, Pair], same: dict[tuple, tuple],
+          boiler: dict[tuple, tuple]) -> dict[str, list[dict[str, Any]]]:
+    """Per document not in ``drop``: the paragraphs cut as copies of one kept before
+    them in their group (:func:`copies` among the members of documents kept), in order."""
+    cut: dict[str, list[dict[str, Any]]] = {}
+    for g in paragraphs:
+        kept = [m for m in g.members if m.path not in drop]
+        for m, keeper, pair, _ in copies(kept, links, same):
+            cut.setdefault(m.path, []).append({
                 "paragraph": m.paragraph, "start": m.start, "end": m.end,
                 "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
                 "similarity": round(pair.similarity, 4) if pair else 1.0,  # no pair: the same text
                 **({"boilerplate": True} if m.key() in boiler else {})})
-    for path, cut in list(plan.strip.items()):
-        cut.sort(key=lambda c: c["paragraph"])
-        if len(cut) >= paragraphs.get(path, 0):
-            del plan.strip[path]
-            plan.drop[path] = {"reason": "every paragraph repeated elsewhere", "paragraphs": cut}
-    return plan
+    for c in cut.values():
+        c.sort(key=lambda x: x["paragraph"])
+    return cut
 
 
-def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> Iterator[tuple]:
-    """(member, kept member, pair or None when it is the same text) for each member of a group, in order, that is itself a
-    near-duplicate (a verified pair at the threshold, or the same exact text) of a member
-    kept before it; the others are kept.  A group is transitive (A~B, B~C) but C may share
-    nothing with A: it is only left out for a copy of it that stays.  An exact copy is
-    paired only with the first occurrence of its text (``same``), so a member's pairs are
-    looked up for that first occurrence too: the copy of a dropped rewrite is dropped with it."""
+def _own_text(drop: dict, order: dict[str, int], paragraphs: Sequence, cut: dict, lengths: dict[str, np.ndarray],
+              links: dict[tuple, Pair], same: dict[tuple, tuple], boiler: dict[tuple, tuple]) -> dict[str, Optional[list[int]]]:
+    """Documents in ``drop`` to keep, in document order (``order``): each holding a
+    paragraph long enough to compare that is neither boilerplate nor a copy of a
+    paragraph that stays in a kept document (one not in ``cut``) nor of one such
+    paragraph of a document before it that is kept here; each with those paragraphs
+    (``None``: not read again, so kept)."""
+    gone = {(path, c["paragraph"]) for path, cs in cut.items() for c in cs}
+    covered: set[tuple] = set()
+    group_of: dict[tuple, int] = {}  # an uncovered paragraph of a dropped document -> its group
+    members: dict[tuple, Any] = {}
+    for n, g in enumerate(paragraphs):
+        stays = [k for k in g.members if k.path not in drop and k.key() not in gone]
+        for m in g.members:
+            if m.path not in drop:
+                continue
+            if m.key() in boiler or any(copy_of(k, m, links, same)[0] for k in stays):
+                covered.add(m.key())
+            else:
+                group_of[m.key()], members[m.key()] = n, m
+    kept_here: dict[int, list] = {}  # group -> paragraphs of the documents kept so far here
+    out: dict[str, Optional[list[int]]] = {}
+    for path in sorted(drop, key=lambda p: order.get(p, -1)):
+        long = lengths.get(path)
+        if long is None:
+            out[path] = None
+            continue
+        own = [i for i in np.flatnonzero(long).tolist() if (path, i) not in covered and not any(
+            copy_of(k, members[(path, i)], links, same)[0] for k in kept_here.get(group_of.get((path, i)), ()))]
+        if own:
+            out[path] = own
+            for i in own:
+                if (path, i) in group_of:
+                    kept_here.setdefault(group_of[(path, i)], []).append(members[(path, i)])
+    return out
+
+
+def copy_of(k, m, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> tuple[bool, Optional[Pair]]:
+    """Whether ``m`` is a copy of ``k`` -- the same text (``same`` maps an exact copy to
+    its first occurrence), or a near-duplicate pair of them or of their first
+    occurrences -- and the pair (``None`` for the same text without one)."""
+    text, first = same.get(m.key(), m.key()), same.get(k.key(), k.key())
+    pair = links.get((k.key(), m.key())) or links.get((first, text))
+    return first == text or (pair is not None and pair.relation == "near-duplicate"), pair
+
+
+def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple],
+           droppable: Callable[[str], bool] = lambda path: True) -> Iterator[tuple]:
+    """(member, kept member, pair or None when it is the same text, dropped) for each
+    member of a group, in order, that is itself a near-duplicate (a verified pair at
+    the threshold, or the same exact text) of a member kept before it: ``dropped`` when
+    ``droppable(member.path)``, else it is kept all the same (and later members may be
+    copies of it); the members that are copies of none are kept.  A group is
+    transitive (A~B, B~C) but C may share nothing with A: it is only left out for a
+    copy of it that stays.  An exact copy is paired only with the first occurrence of
+    its text (``same``), so a member's pairs are looked up for that first occurrence
+    too: the copy of a dropped rewrite is dropped with it."""
     kept: list = []
     for m in members:
-        text = same.get(m.key(), m.key())
         for k in kept:
-            first = same.get(k.key(), k.key())
-            pair = links.get((k.key(), m.key())) or links.get((first, text))
-            if first == text or (pair is not None and pair.relation == "near-duplicate"):
-                yield m, k, pair
+            found, pair = copy_of(k, m, links, same)
+            if found:
+                dropped = droppable(m.path)
+                yield m, k, pair, dropped
+                if not dropped:
+                    kept.append(m)
                 break
         else:
             kept.append(m)

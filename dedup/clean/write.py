@@ -13,10 +13,14 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator, Literal, Optional, Sequence
 
-from ..readers import Document, ReadOptions, reader_for
+import numpy as np
+
+from ..corpus import outline
+from ..readers import Document, ReadOptions, read_file, reader_for
 from ..readers.compressed import compress, decompress, inner_name
 from ..readers.text import decode, has_bom
 from ..report.output import replacing
+from ..settings import Settings
 from ..split import split_paragraphs
 from .decide import Plan
 
@@ -34,6 +38,26 @@ def files(src: Path) -> Iterator[tuple[str, Path]]:
         for name in sorted(names) + [d for d in dirs if (base / d).is_symlink()]:
             path = base / name
             yield path.relative_to(src).as_posix(), path
+
+
+def compared(src: Path, settings: Settings, options: ReadOptions, names: set[str]) -> dict[str, np.ndarray]:
+    """Per document named in ``names`` (read again from SRC): a bool per paragraph, whether
+    it has ``min_tokens`` tokens or more -- long enough to be compared, as the scan split
+    and measured it (:func:`dedup.corpus.outline`).  A document that cannot be read
+    again is left out (the caller then counts each of its paragraphs)."""
+    files_of = {n[:i] for n in names for i, c in enumerate(n) if c in "#:"} | set(names)
+    texts: dict[str, str] = {}
+    for rel, path in files(src):
+        name = rel if src.is_dir() else src.name
+        if name in files_of and path.is_file() and not path.is_symlink():
+            texts.update((d.path, d.text) for d in read_file(path, name, options)
+                         if isinstance(d, Document) and d.path in names)
+    if not texts:
+        return {}
+    o = outline(list(texts.values()), settings)
+    counts = [len(sp) for sp in o.spans]
+    long = np.split(o.words >= settings.min_tokens, np.cumsum(counts)[:-1])
+    return dict(zip(texts, long))
 
 
 def _documents_of(rel: str, plan: Plan) -> bool:

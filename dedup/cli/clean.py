@@ -74,6 +74,10 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
                    f"{plural(report.stripped_documents, 'document')}; "
                    f"{plural(report.files_copied, 'file')} copied unchanged, {report.files_rewritten:,} rewritten, "
                    f"{report.files_dropped:,} left out; manifest {report.manifest_path}")
+        if report.kept_near_duplicates:
+            click.echo(f"{plural(report.kept_near_duplicates, 'near-duplicate document')} kept: "
+                       f"{'they hold' if report.kept_near_duplicates > 1 else 'it holds'} paragraphs "
+                       f"found in no kept document (see the manifest)")
     errors = report.manifest["errors"]
     if errors and not quiet:
         click.echo(f"dedup: {plural(len(errors), 'document')} could not be read (copied unchanged; see the manifest)",

@@ -24,10 +24,12 @@ class Summary:
 
     ``duplicate_documents``/``duplicate_paragraphs`` count the copies beyond the
     canonical (first) one of each group.  ``duplicated_bytes`` is the UTF-8 size of
-    the text a dedup would remove -- what ``dedup clean --strip-paragraphs`` leaves
-    out: every duplicate document but the first of its group, whole, plus every
-    duplicate paragraph but the first of its group among the documents that stay (a
-    paragraph inside a removed document is counted once, with its document); sizes
+    the text a dedup would remove: every duplicate document but the first of its
+    group, whole, plus every duplicate paragraph but the first of its group among the
+    documents that stay (a paragraph inside a removed document is counted once, with
+    its document) -- what ``dedup clean --strip-paragraphs`` leaves out, except that
+    clean keeps a near-duplicate document holding paragraphs found in no kept document
+    (cutting only its copied paragraphs, :func:`dedup.clean.decide.decide`); sizes
     are of the text as read (decoded; extracted from HTML/Markdown; a record's text
     field), not of the files on disk.  ``total_bytes`` is the size of all that text.
     Both are ``None`` when a location's size is not known (a check's stored side).
