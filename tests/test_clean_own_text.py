@@ -111,3 +111,23 @@ def test_an_exact_copy_of_a_kept_near_duplicate_is_dropped(tmp_path):
         assert sorted(p.name for p in dest.iterdir()) == ["a.txt", "b.txt", "dedup-clean.json"]
         assert [d["document"] for d in manifest["dropped"]] == ["c.txt"]
         assert paragraphs(dest / "b.txt") == ([rewrite[1]] if strip else rewrite)
+
+
+def test_paragraph_lengths_are_measured_one_file_at_a_time(tmp_path, monkeypatch):
+    # whole-diff review R15: compared() read every near-duplicate document again and
+    # outlined them all in one call, holding all their texts (memory grew with the corpus)
+    from dedup.clean import write as clean_write
+    from dedup.readers import ReadOptions
+    from dedup.settings import Settings
+
+    rng = random.Random(15)
+    story = [prose(rng, 40), prose(rng, 40)]
+    for n in range(6):
+        write(tmp_path / "src", f"s{n}.txt", story + [prose(rng, 30)])
+    calls = []
+    outline = clean_write.outline
+    monkeypatch.setattr(clean_write, "outline", lambda texts, s: calls.append(len(texts)) or outline(texts, s))
+    names = {f"s{n}.txt" for n in range(1, 6)}
+    long = clean_write.compared(tmp_path / "src", Settings(), ReadOptions(), names)
+    assert set(long) == names and all(v.tolist() == [True, True, True] for v in long.values())
+    assert calls and max(calls) == 1  # one file's documents at a time

@@ -44,20 +44,19 @@ def compared(src: Path, settings: Settings, options: ReadOptions, names: set[str
     """Per document named in ``names`` (read again from SRC): a bool per paragraph, whether
     it has ``min_tokens`` tokens or more -- long enough to be compared, as the scan split
     and measured it (:func:`dedup.corpus.outline`).  A document that cannot be read
-    again is left out (the caller then counts each of its paragraphs)."""
+    again is left out (the caller then counts each of its paragraphs).  One file's
+    documents are held at a time; what is kept is a bool per paragraph."""
     files_of = {n[:i] for n in names for i, c in enumerate(n) if c in "#:"} | set(names)
-    texts: dict[str, str] = {}
+    out: dict[str, np.ndarray] = {}
     for rel, path in files(src):
         name = rel if src.is_dir() else src.name
         if name in files_of and path.is_file() and not path.is_symlink():
-            texts.update((d.path, d.text) for d in read_file(path, name, options)
-                         if isinstance(d, Document) and d.path in names)
-    if not texts:
-        return {}
-    o = outline(list(texts.values()), settings)
-    counts = [len(sp) for sp in o.spans]
-    long = np.split(o.words >= settings.min_tokens, np.cumsum(counts)[:-1])
-    return dict(zip(texts, long))
+            docs = [d for d in read_file(path, name, options) if isinstance(d, Document) and d.path in names]
+            if docs:
+                o = outline([d.text for d in docs], settings)
+                counts = [len(sp) for sp in o.spans]
+                out.update(zip((d.path for d in docs), np.split(o.words >= settings.min_tokens, np.cumsum(counts)[:-1])))
+    return out
 
 
 def _documents_of(rel: str, plan: Plan) -> bool:
