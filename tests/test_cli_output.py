@@ -397,3 +397,27 @@ def test_a_full_scratch_folder_is_named(tmp_path, monkeypatch, error, why):
     assert res.exit_code == 2
     assert res.stderr.strip() == (f"dedup: cannot write the scan's intermediate files in '{tmp_path / 't'}': {why} "
                                   "(--tmp-dir chooses another folder)")
+
+
+@pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("command", [["scan", "docs", "-j", "1"], ["scan", "docs", "-j", "2"],
+                                     ["index", "add", "docs", "--db", "t.dedup"]])
+def test_a_tmp_dir_that_cannot_hold_a_folder_is_one_line(tmp_path, monkeypatch, command):
+    """Tester's F9 (session 18): ``--tmp-dir /proc/1`` (no folder can be made there) was
+    "unexpected error: FileNotFoundError ..."; now one line naming the folder and the cause."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("some text\n")
+    res = CliRunner().invoke(main, [*command, "--tmp-dir", "/proc/1"])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == ("dedup: cannot make a scratch folder in '/proc/1' (--tmp-dir): "
+                                  "No such file or directory")
+
+
+def test_a_tmp_dir_under_a_file_is_one_line(tmp_path):
+    """Tester's F9 (session 18): a --tmp-dir that cannot be made is named, not an unexpected error."""
+    (tmp_path / "a.txt").write_text("some text\n")
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "a.txt"), "--tmp-dir", str(tmp_path / "a.txt" / "t")])
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"dedup: cannot make a scratch folder in '{tmp_path / 'a.txt' / 't'}' "
+                                  "(--tmp-dir): Not a directory")

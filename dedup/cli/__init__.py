@@ -19,7 +19,9 @@ import functools
 import logging
 import os
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import click
@@ -29,7 +31,7 @@ from ..remote import expand, is_remote
 from ..report import FORMATS, write_report
 from ..report.parquet import write_parquet
 from ..report.passages import Passages
-from ..report.safety import printable_name
+from ..report.safety import printable, printable_name
 from ..report.written import record
 from ..results import FilesRead, ScanResult
 from ..settings import Settings
@@ -133,6 +135,23 @@ class ByteSize(click.ParamType):
         if size < 1:
             self.fail("the size must be at least 1 byte", param, ctx)
         return size
+
+
+def scratch_parent(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
+    """Callback of ``--tmp-dir``: the folder must be able to hold a fresh scratch folder
+    (made, if missing, and one probe folder made and removed in it); else one line on
+    stderr and exit 2 -- tester's F9 (session 18): ``--tmp-dir /proc/1`` was an
+    "unexpected error: FileNotFoundError"."""
+    if value is None:
+        return None
+    try:
+        Path(value).mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix="dedup-probe-", dir=value))
+    except OSError as err:
+        click.echo(f"dedup: cannot make a scratch folder in {printable(repr(value))} (--tmp-dir): "
+                   f"{err.strerror or err}", err=True)
+        ctx.exit(EXIT_ERROR)
+    return value
 
 
 def read_options(func: Optional[Callable] = None, *, stdin: bool = True) -> Callable:

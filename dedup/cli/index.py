@@ -42,6 +42,7 @@ from . import (
     library_warnings,
     main,
     report_and_inputs,
+    scratch_parent,
 )
 
 #: The report formats that show the checked text beside the stored one.
@@ -144,7 +145,7 @@ def index_group() -> None:
                    "much faster on large archives).")
 @click.option("--replace", is_flag=True,
               help="A stored id whose text changed gets the new text (default: an error).")
-@click.option("--tmp-dir", type=click.Path(exists=True, file_okay=False), default=None,
+@click.option("--tmp-dir", type=click.Path(exists=True, file_okay=False), default=None, callback=scratch_parent,
               help="Where the rejected documents wait to be judged again at the end of the add "
                    "[default: the system's temporary folder].")
 @id_options

@@ -29,6 +29,7 @@ from . import (
     input_options,
     main,
     report_and_inputs,
+    scratch_parent,
     settings_options,
 )
 
@@ -63,7 +64,7 @@ class Unavailable(click.ClickException):
               help="Report only this level (repeatable) [default: both].")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Processes that run the scan's stages (same results for any number) [default: CPUs].")
-@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None, callback=scratch_parent,
               help="Where the scan's intermediate files go (a fresh folder inside, removed at the end) "
                    "[default: CACHE_DIR/scratch, else the system's temporary folder].")
 @click.option("--partitions", type=click.IntRange(1), default=None,
