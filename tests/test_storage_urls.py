@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from dedup import Index, StorageError
@@ -100,3 +102,13 @@ def test_busy_in_the_url_and_busy_timeout_may_not_disagree_and_a_question_mark_i
     with Index.open(f"sqlite:///{str(odd).replace('?', '%3F')}") as idx:
         assert idx.path and odd.exists()
     Index.open(odd).close()  # a plain path: the name as it is
+
+
+def test_a_redis_url_without_the_redis_library_names_the_extra(monkeypatch):
+    """Tester's F6 (session 18): without the redis extra, ``import redis`` ran inside
+    open_redis, after open_storage's clear message, and escaped as ModuleNotFoundError."""
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis fails, as when it is not installed
+    with pytest.raises(StorageError, match=r"redis://u:\*\*\*@127.0.0.1:1/0: the redis backend needs a library "
+                                           r"that is not installed .*pip install 'dedup\[redis\]'"):
+        Index.open("redis://u:pw@127.0.0.1:1/0")
+
