@@ -274,3 +274,11 @@ def test_load_stores_without_checking_and_later_checks_see_everything(tmp_path, 
         assert wal.stat().st_size == 0  # the load's log was folded back
         probe = rewrite(rng, texts[4], 0.1)
         assert bulk.check(probe).matches == one.check(probe).matches
+
+
+def test_filter_refuses_a_bad_policy_when_called(tmp_path):
+    """New user's N3 (session 18): ``filter(stream, policy="delete")`` raised only when
+    the first item was pulled; it now refuses the policy at once, as ``add`` does."""
+    with Index.open(tmp_path / "f.dedup") as index:
+        with pytest.raises(ValueError, match="policy must be one of"):
+            index.filter(iter([("a", "some text to add")]), policy="delete")

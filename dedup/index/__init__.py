@@ -179,7 +179,11 @@ class Index:
         Keep ``verdict.text`` when ``verdict.accepted`` (the article, or under
         ``strip`` its unseen paragraphs; it is ``None`` otherwise).  Each batch is an
         :meth:`add_many`, committed before it is yielded: the verdicts are those of
-        adding the stream's articles one at a time, in order."""
+        adding the stream's articles one at a time, in order.  A bad ``policy`` raises
+        ``ValueError`` here, when filter is called, not when the first item is pulled."""
+        return self._filtered(stream, Policy.of(policy, self.policy), batch_size)
+
+    def _filtered(self, stream: Iterable[Item], policy: Policy, batch_size: int) -> Iterator[tuple[Item, Verdict]]:
         batch: list[Item] = []
         for item in stream:
             batch.append(item)
