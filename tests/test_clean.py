@@ -237,3 +237,15 @@ def test_the_manifest_names_non_utf8_files_as_the_reports_do(tmp_path):
     assert base64.b64decode(dropped["document_bytes"]) == b"caf\xe9.txt"
     assert dropped["duplicate_of"] == "a.txt" and "duplicate_of_bytes" not in dropped
     assert "\\\\xe9" not in raw.decode("utf-8")
+
+
+def test_a_non_empty_destination_names_the_python_argument_and_the_flag(tmp_path):
+    """New user's N22 (session 18): ``dedup.clean`` into a non-empty folder named only
+    ``--force``; a Python caller's remedy is ``force=True``."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("x")
+    with pytest.raises(CleanError, match=r"is not empty \(force=True, or --force on the command line, writes"):
+        dedup.clean(FIXTURES / "news", busy)
+    res = CliRunner().invoke(main, ["clean", str(FIXTURES / "news"), str(busy)])
+    assert res.exit_code == 2 and "--force" in res.stderr

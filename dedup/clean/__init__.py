@@ -153,4 +153,5 @@ def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
     if dest.exists() and not dest.is_dir():
         raise CleanError(f"{dest} exists and is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not force:
-        raise CleanError(f"{dest} is not empty (--force writes into it, replacing files of the same name)")
+        raise CleanError(f"{dest} is not empty (force=True, or --force on the command line, writes into it, "
+                         "replacing files of the same name)")
