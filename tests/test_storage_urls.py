@@ -112,3 +112,18 @@ def test_a_redis_url_without_the_redis_library_names_the_extra(monkeypatch):
                                            r"that is not installed .*pip install 'dedup\[redis\]'"):
         Index.open("redis://u:pw@127.0.0.1:1/0")
 
+
+def test_the_redis_modules_import_no_private_name_from_each_other():
+    """Review R3 (session 18): multimap.py and the other Redis modules imported url.py's
+    private ``_guarded`` (and ``_is_redis_error``); what they share is public."""
+    import ast
+    from pathlib import Path
+
+    import dedup.storage.redis as backend
+
+    private = [(path.name, alias.name)
+               for path in Path(backend.__file__).parent.glob("*.py")
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.ImportFrom) and node.level > 0
+               for alias in node.names if alias.name.startswith("_")]
+    assert private == []

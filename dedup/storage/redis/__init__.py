@@ -56,7 +56,7 @@ from .named import Named
 from .reads import Reads
 from .log import PAGE, BucketCache, number
 from .records import FIXED_META, meta_check
-from .url import RedisURL, _guarded, _is_redis_error, parse, translate
+from .url import RedisURL, guarded, is_redis_error, parse, translate
 from .writes import Writes
 
 FORMAT = "dedup-index-redis"
@@ -202,7 +202,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._sync()
             self._cache.levels  # noqa: B018 -- the property derives what is pending
 
-    @_guarded("read")
+    @guarded("read")
     def _snapshot(self, pending: Optional[tuple[dict[str, np.ndarray], list[str]]] = None) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new;
@@ -256,7 +256,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         self._check_marks((horizon["d"], horizon["p"]))
         return horizon
 
-    @_guarded("read")
+    @guarded("read")
     def _check_marks(self, marks: tuple[int, int]) -> None:
         """The marks ``(top:d, top:p)`` read before this worker's copy of the bucket log
         was brought up to date equal the last publication it holds (:func:`.log.publish_entry`,
@@ -297,7 +297,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             return np.ones(len(ids), dtype=bool)
         return ids <= self._horizon[tag]
 
-    @_guarded("clean up")
+    @guarded("clean up")
     def _check_counters(self) -> None:
         """The ids handed out (``seq:*``) are never below the published ones (``top:*``):
         a counter set back would number new rows over stored ones (tester's T12)."""
@@ -380,7 +380,7 @@ def open_redis(
         gen = number(client.get(u.prefix + ":log:gen"), u.shown, u.prefix + ":log:gen")  # compactions so far
     except BaseException as err:
         client.close()
-        if isinstance(err, Exception) and _is_redis_error(err):
+        if isinstance(err, Exception) and is_redis_error(err):
             raise translate(err, u.shown, "open") from err
         raise
     return RedisStorage(u, client, stored, meta, readonly, busy_wait(u.shown, u.busy, busy_timeout), derive, gen)

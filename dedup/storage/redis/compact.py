@@ -31,7 +31,7 @@ import numpy as np
 from ...settings import Settings
 from ..protocol import Derive, IndexBusy, IndexCorrupt
 from .log import PAGE, BucketCache, add_entries, derived_entry, log_key, number, publish_entry
-from .url import RedisURL, _guarded, lease_lost
+from .url import RedisURL, guarded, lease_lost
 
 #: How long the old log stays readable after a switch (seconds).
 GRACE = 600.0
@@ -61,7 +61,7 @@ class Compaction:
     _derive: Derive
     transaction: Callable[[bool], ContextManager[None]]
 
-    @_guarded("read")
+    @guarded("read")
     def _sync(self) -> None:
         """Hold the bucket log's entries written since the last sync (:mod:`.log`); when
         the log was compacted meanwhile and the old one expired, the new log whole."""
@@ -79,7 +79,7 @@ class Compaction:
         """The key of the bucket log this worker holds (:func:`.log.log_key`)."""
         return log_key(self._k, self._cache.gen)
 
-    @_guarded("read")
+    @guarded("read")
     def _switch_to(self, gen: int) -> None:
         """Follow the bucket log to generation ``gen`` (compacted, :mod:`.compact`): a
         copy that holds the whole log compacted into it (read to its end now, if it is
@@ -102,7 +102,7 @@ class Compaction:
                 return
         self._cache = BucketCache(self._derive, self.settings, self.path, gen, self._checkpoint)
 
-    @_guarded("compact")
+    @guarded("compact")
     def compact(self) -> dict[str, Any]:
         """Rewrite the bucket log without the rows removed (see the module doc).
         Returns what was done: entries and bytes before and after, rows left out,

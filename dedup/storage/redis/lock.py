@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from ..protocol import IndexBusy
 from .log import number
-from .url import RedisURL, _guarded, _is_redis_error, lease_lost, translate
+from .url import RedisURL, guarded, is_redis_error, lease_lost, translate
 
 #: The share of the write lock's lease after which a checkpoint renews it.
 RENEW_AFTER = 0.25
@@ -42,7 +42,7 @@ class Locking:
     _listed: tuple[int, int]
     _gen: int
 
-    @_guarded("lock")
+    @guarded("lock")
     def _acquire(self) -> str:
         token = secrets.token_hex(16)
         lease = int(self._url.lease * 1000)
@@ -70,7 +70,7 @@ class Locking:
         was taken or last renewed; nothing outside a write transaction.
 
         Called by the main thread between the steps of a write transaction -- every
-        storage call (the wrapper of :func:`.url._guarded`), each page of a sync, each
+        storage call (the wrapper of :func:`.url.guarded`), each page of a sync, each
         part of the band keys made from it, the look-up of a batch
         (:meth:`candidates`) and before judging (:meth:`keep_lease`) -- not by a
         heartbeat thread, which would keep a stalled worker's lock alive and defeat
@@ -85,7 +85,7 @@ class Locking:
         try:
             kept = self._renew(args=[self._k + "lock", self._token, int(self._url.lease * 1000)])
         except Exception as err:  # noqa: BLE001 -- filtered below
-            if not _is_redis_error(err):
+            if not is_redis_error(err):
                 raise
             raise translate(err, self.path, "lock") from err
         if not kept:
@@ -100,5 +100,5 @@ class Locking:
         try:
             self._release(args=[self._k + "lock", self._token])
         except Exception as err:  # noqa: BLE001 -- the lease frees it anyway
-            if not _is_redis_error(err):
+            if not is_redis_error(err):
                 raise

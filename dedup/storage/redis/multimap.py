@@ -15,7 +15,7 @@ from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged, listed
 from .lua import TRAILER
-from .url import _guarded
+from .url import guarded
 
 #: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
 #: paragraph content keys (one entry a row), document content keys, the tallies
@@ -114,7 +114,7 @@ class Multimaps:
         """The shard of multimap ``base`` each of ``keys`` (uint64) is in."""
         return (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
 
-    @_guarded("read")
+    @guarded("read")
     def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
         """:class:`~dedup.storage.optional.Prefetching`: the content-key shards of
         ``paragraphs`` (``k:p:``), ``documents`` (``k:d:``) and ``tallies`` (``k:t:``,

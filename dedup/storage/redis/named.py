@@ -18,7 +18,7 @@ from ..protocol import IndexCorrupt, Listed, StoredDocument, document_id_keys
 from ..rowcheck import damaged
 from .records import ParagraphTable, stored_digest, unpack_documents, unpack_meta, unpack_text
 from .log import number
-from .url import RedisURL, _guarded
+from .url import RedisURL, guarded
 
 
 class Named:
@@ -45,7 +45,7 @@ class Named:
     def _no_text(self, row: int) -> str:
         return damaged(self.path, f"the text of stored document row {row} is missing (Redis key {self._k}t:{row})")
 
-    @_guarded("read")
+    @guarded("read")
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         k = self._k
         row = self._r.hget(k + "ids", doc_id)
@@ -66,7 +66,7 @@ class Named:
                               paragraphs=tuple(Span(int(a), int(b)) for a, b in zip(paras.start, paras.end)),
                               meta=meta, added=head.added)
 
-    @_guarded("read")
+    @guarded("read")
     def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
         ids = list(doc_ids)
         if not ids:
@@ -80,7 +80,7 @@ class Named:
         return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
                 for d, r, g in zip(ids, rows, digests) if r is not None}
 
-    @_guarded("read")
+    @guarded("read")
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
         """Rows are read in ascending id from ``after`` in pages of ``limit`` ids (a
         removed row is a missing key), up to the highest row handed out."""
@@ -110,7 +110,7 @@ class Named:
             row = rows[-1]
         return out
 
-    @_guarded("read")
+    @guarded("read")
     def contains(self, doc_id: str) -> bool:
         """Whether ``ids`` lists ``doc_id`` at a row whose record holds that id (one
         read-only script call: the entry and the record at once)."""
@@ -176,11 +176,11 @@ class Named:
             raise IndexCorrupt(damaged(self.path, f"{self._k}ids lists {doc_id!r} at document row {row}, which "
                                                   f"holds {holds!r}"))
 
-    @_guarded("read")
+    @guarded("read")
     def count(self) -> int:
         return int(self._r.hlen(self._k + "ids"))
 
-    @_guarded("read")
+    @guarded("read")
     def stats(self) -> dict[str, Any]:
         docs, counted, paras = self._counts(args=[self._k])
         self._check_listed(int(docs), int(counted), "the counts cannot be given")

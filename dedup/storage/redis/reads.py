@@ -18,7 +18,7 @@ from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents,
 from ..rowcheck import damaged, listed, plural
 from .log import BucketCache
 from .multimap import sealed_count
-from .url import RedisURL, _guarded
+from .url import RedisURL, guarded
 
 _TAG = {"paragraph": "p", "document": "d"}
 #: Bytes of records a transaction keeps at most (:meth:`Reads._read`): a batch of
@@ -129,7 +129,7 @@ class Reads:
             return hit, ids, found
         return hit[seen], ids[seen], found[seen] if sketches else found
 
-    @_guarded("read")
+    @guarded("read")
     def paragraphs(self, ids: np.ndarray) -> ParagraphRows:
         ids = sorted_unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("p", ids)]
@@ -138,7 +138,7 @@ class Reads:
         self._lost("p", ids[~have] if len(ids) else ids)
         return self._paragraph_rows(ids[have] if len(ids) else ids, [b for b in blobs if b is not None])
 
-    @_guarded("read")
+    @guarded("read")
     def paragraph_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Banded rows' signatures from this worker's copy of the bucket log (no server
         call); the others' (exact copies, not in the buckets) from their records."""
@@ -152,14 +152,14 @@ class Reads:
         order = np.argsort(every, kind="stable")
         return every[order], np.concatenate([signatures, rest.signatures])[order]
 
-    @_guarded("read")
+    @guarded("read")
     def paragraph_sketches(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Banded rows' sketches and set sizes from this worker's copy of the bucket
         log (no server call); size 0 (and a zero sketch) for rows it does not hold
         (not banded, or removed)."""
         return self._cache.levels["p"].sketches_and_sizes(np.asarray(ids, dtype=np.int64))
 
-    @_guarded("read")
+    @guarded("read")
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         _, ids = self._multimap("k:p:", query, limit)
@@ -182,7 +182,7 @@ class Reads:
         return ParagraphRows(ids=ids, docs=t.docs, index=t.index, start=t.start, end=t.end, keys=t.keys,
                              signatures=signatures, sets=t.sets)
 
-    @_guarded("read")
+    @guarded("read")
     def documents(self, ids: np.ndarray) -> DocumentRows:
         ids = sorted_unique(np.asarray(ids, dtype=np.int64))
         ids = ids[self._visible("d", ids)]
@@ -191,7 +191,7 @@ class Reads:
         self._lost("d", np.array([i for i, b in zip(ids.tolist(), blobs) if b is None], dtype=np.int64))
         return self._document_rows(ids[keep] if len(ids) else ids, [blobs[i] for i in keep])
 
-    @_guarded("read")
+    @guarded("read")
     def document_texts(self, ids: np.ndarray) -> dict[int, str]:
         """:class:`~dedup.storage.optional.DocumentTexts`: the ``t:`` records of
         document rows ``ids`` with their ``d:`` records (those not read yet in this
@@ -211,7 +211,7 @@ class Reads:
         return {row: unpack_text(text, row, self.path, f"{self._k}t:{row}")[0]
                 for row, text in zip(ids.tolist(), texts) if text is not None}
 
-    @_guarded("read")
+    @guarded("read")
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         _, ids = self._multimap("k:d:", query, limit)
@@ -273,7 +273,7 @@ class Reads:
         out[rest] = mins
         return out
 
-    @_guarded("read")
+    @guarded("read")
     def document_sets(self, ids: np.ndarray,
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
@@ -328,14 +328,14 @@ class Reads:
                                   f"{'are' if len(rows) > 1 else 'is'} missing (Redis key{plural(keys)} "
                                   f"{listed([f'{self._k}{tag}:{c}' for c in keys])})")
 
-    @_guarded("read")
+    @guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         keys = np.asarray(keys, dtype=np.uint64)
         query = sorted_unique(keys)
         at, ids = self._multimap(f"k:{_TAG[level]}:", query, 1)
         return np.isin(keys, query[at[self._visible(_TAG[level], ids)]])
 
-    @_guarded("read")
+    @guarded("read")
     def tallies(self, keys: np.ndarray) -> tuple[np.ndarray, int]:
         keys = np.asarray(keys, dtype=np.uint64)
         unique, inverse = np.unique(keys, return_inverse=True)

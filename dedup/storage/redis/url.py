@@ -131,7 +131,7 @@ def lease_lost(shown: str, lease: Optional[float], when: str, lock: str = "the i
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _guarded(doing: str) -> Callable[[_F], _F]:
+def guarded(doing: str) -> Callable[[_F], _F]:
     """Redis errors raised inside the method become clear :class:`StorageError` s; in a
     write transaction each call is a checkpoint that renews the lock's lease when due
     (``RedisStorage._checkpoint``)."""
@@ -145,7 +145,7 @@ def _guarded(doing: str) -> Callable[[_F], _F]:
             except StorageError:
                 raise
             except Exception as err:  # noqa: BLE001 -- filtered below
-                if not _is_redis_error(err):
+                if not is_redis_error(err):
                     raise
                 raise translate(err, self.path, doing) from err
 
@@ -154,7 +154,8 @@ def _guarded(doing: str) -> Callable[[_F], _F]:
     return wrap
 
 
-def _is_redis_error(err: Exception) -> bool:
+def is_redis_error(err: Exception) -> bool:
+    """Whether ``err`` is one of redis-py's errors (imported here: redis-py is an extra)."""
     import redis.exceptions
 
     return isinstance(err, redis.exceptions.RedisError)

@@ -36,7 +36,7 @@ from .records import (
     unpack_paragraphs,
 )
 from .log import add_entries, derived_entry, drop_entry, publish_entry
-from .url import RedisURL, _guarded
+from .url import RedisURL, guarded
 
 #: Values written by one script call of a batch: the signature values of the banded
 #: rows (the bucket log's entries, 4 bytes each) and one content key a row.  A script
@@ -67,7 +67,7 @@ class Writes:
     _held: Optional[dict]
     _forget: Callable[[], None]
 
-    @_guarded("write to")
+    @guarded("write to")
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
         """The batch in parts of about :data:`GROUP_VALUES` values, one script
         call each (:data:`.lua.INSERT`): rows numbered on from the ids handed out when
@@ -206,7 +206,7 @@ class Writes:
         self._write("", "", [drop_entry(tag, ids) for tag, ids in (("p", para_rows), ("d", doc_rows)) if len(ids)]
                     + [publish_entry(*seq)], ops + ["SET", k + "top:d", seq[0], "SET", k + "top:p", seq[1]])
 
-    @_guarded("remove from")
+    @guarded("remove from")
     def delete(self, doc_id: str) -> bool:
         k, s = self._k, self.settings
         row = self._r.hget(k + "ids", doc_id)
@@ -272,7 +272,7 @@ class Writes:
             ops += ["SET", key, chunk_entries(np.array(rows, dtype=np.int64), records)[chunk]] if rows else ["DEL", key]
         return ops
 
-    @_guarded("write to")
+    @guarded("write to")
     def tally(self, keys: np.ndarray, documents: int) -> None:
         """One :data:`.lua.TALLY` call: adds to each key's count in the tally shards
         (``k:t:``, see :mod:`.lua`) and to ``judged``, only while this worker still
@@ -300,7 +300,7 @@ class Writes:
         self._tally(args=[self._k + "lock", self._token, int(self._url.lease * 1000), self._k + "k:t:",
                           self._shards["k:t:"], self._k + "judged", int(documents), u64(unique), u32(counts)])
 
-    @_guarded("write to")
+    @guarded("write to")
     def tally_first(self, keys: np.ndarray, documents: int) -> None:
         """:class:`~dedup.storage.optional.TalliesFirst`: :meth:`tally` now, before the
         batch's first write (the documents of each ``insert_many`` are published by its
