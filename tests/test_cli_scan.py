@@ -138,3 +138,22 @@ def test_multiple_roots_are_prefixed(tmp_path, rng):
     res = run("scan", tmp_path / "x", tmp_path / "y", "--format", "json", "--level", "document")
     (pair,) = json.loads(res.stdout)["pairs"]
     assert pair["a"]["path"].endswith("x/a.txt") and pair["b"]["path"].endswith("y/a.txt")
+
+
+def test_the_report_header_names_the_character_shingles_of_scripts_without_spaces(tmp_path):
+    """New user's N14 (session 18): a Japanese folder's report said only "word 2-grams",
+    though scripts written without spaces are shingled as character 3-grams."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("東京都は新しい橋の建設計画を発表した。工事は来年の春に始まる予定だ。\n")
+    named = "word 2-grams; character 3-grams in scripts written without spaces"
+    runner = CliRunner()
+    text = runner.invoke(main, ["scan", str(tmp_path / "docs"), "-j", "1", "--no-cache"])
+    assert f"(threshold 0.3, {named})." in text.stdout.splitlines()[0], text.output
+    html = runner.invoke(main, ["scan", str(tmp_path / "docs"), "-j", "1", "--no-cache", "--format", "html"])
+    assert f"<p class=\"settings\">{named}, threshold 0.3" in html.stdout
+    db = str(tmp_path / "i.dedup")
+    for command in (["index", "add", str(tmp_path / "docs"), "--db", db], ["check", str(tmp_path / "docs"), "--db", db]):
+        checked = runner.invoke(main, command)
+        assert f"(threshold 0.3, {named})." in checked.stdout.splitlines()[0], checked.output
+    chars = runner.invoke(main, ["scan", str(tmp_path / "docs"), "-j", "1", "--no-cache", "--unit", "char", "--ngram", "5"])
+    assert "(threshold 0.3, char 5-grams)." in chars.stdout.splitlines()[0]

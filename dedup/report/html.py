@@ -31,7 +31,7 @@ from .machine import verdict_action, verdict_label
 from .safety import json_text, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary
-from .text import TextOptions, max_groups, plural
+from .text import TextOptions, max_groups, plural, shingles_named
 
 #: Groups carried in the page per kind unless ``TextOptions.max_groups`` says otherwise
 #: (largest first; the page says what was left out and where to find it all).
@@ -210,7 +210,7 @@ def _left_out_html(shown: Shown, carried: dict[int, list[Pair]], loose: list[Pai
 
 
 def _settings_line(s: dict) -> str:
-    return (f"<p class=\"settings\">{html.escape(str(s.get('unit')))} {html.escape(str(s.get('ngram')))}-grams, "
+    return (f"<p class=\"settings\">{html.escape(shingles_named(s.get('unit'), s.get('ngram')))}, "
             f"threshold {html.escape(str(s.get('threshold')))}, document threshold "
             f"{html.escape(str(s.get('doc_threshold')))}, {html.escape(str(s.get('num_perm')))} permutations, "
             f"{html.escape(str(s.get('bands')))} bands × {html.escape(str(s.get('rows')))} rows</p>")

@@ -30,7 +30,7 @@ HEAD = 8192
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
 _TEXT_FIRST_LINE = re.compile(
     r"(?:Scanned [\d,]+ documents? in [\d,]+ files?, [\d,]+ paragraphs?|Added to .+|Checked against .+)"
-    r" \(threshold [\d.]+, \w+ \d+-grams\)\.")
+    r" \(threshold [\d.]+, \w+ \d+-grams(?:; character \d+-grams in scripts written without spaces)?\)\.")
 #: The start of each CSV report's header row, from the writers' own columns.
 _CSV_HEADERS = tuple(",".join(columns[:8]) + "," for columns in (CSV_COLUMNS, VERDICT_CSV_COLUMNS))
 _HTML_BEFORE_META = ("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "

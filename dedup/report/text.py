@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence, TextIO
 
 from ..results import Group, Location, Pair, ScanResult
+from ..tokenize import KIND_IDEOGRAPHIC, shingle_widths
 from .diff import Side, window
 from .passages import Passages
 from .safety import printable, printable_name, short_name, warning_text
@@ -90,6 +91,17 @@ def plural(n: int, word: str, plural: str = "") -> str:
     return f"{n:,} {word if n == 1 else (plural or word + 's')}"
 
 
+def shingles_named(unit: object, ngram: object) -> str:
+    """The shingles of ``unit`` / ``ngram`` (a report's settings) in words: word shingles
+    span wider character n-grams in scripts written without spaces
+    (:func:`dedup.tokenize.shingle_widths`; new user's N14, session 18: a Japanese
+    report said only "word 2-grams")."""
+    named = f"{unit} {ngram}-grams"
+    if unit != "word" or not isinstance(ngram, int):
+        return named
+    return f"{named}; character {shingle_widths(ngram)[KIND_IDEOGRAPHIC]}-grams in scripts written without spaces"
+
+
 def _where(loc: Location) -> str:
     para = "" if loc.paragraph is None else f" ¶{loc.paragraph}"
     return f"{printable_name(loc.path)}{para} [{loc.start}:{loc.end}]"
@@ -110,7 +122,7 @@ def write_text(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
     s = result.settings
     out.write(st.bold(f"Scanned {plural(summary.documents, 'document')} in {plural(summary.files, 'file')}, "
                       f"{plural(summary.paragraphs, 'paragraph')}")
-              + f" (threshold {s.get('threshold')}, {s.get('unit')} {s.get('ngram')}-grams).\n")
+              + f" (threshold {s.get('threshold')}, {shingles_named(s.get('unit'), s.get('ngram'))}).\n")
     chosen = {id(g): _pairs_to_show(g, shown) for groups in shown.groups.values() for g in groups}
     options.passages.want(loc for ps in [*chosen.values(), shown.contained] for p in ps for loc in (p.a, p.b))
     for kind, groups in shown.groups.items():

@@ -15,8 +15,8 @@ from typing import TextIO
 from ..verdict import Verdict, VerdictReport
 from .machine import verdict_action, verdict_label
 from .safety import printable, printable_name
-from .text import (MAX_GROUPS, PAIRS_SHOWN, Style, TextOptions, errors_section, max_groups, plural, side_by_side,
-                   warnings_section)
+from .text import (MAX_GROUPS, PAIRS_SHOWN, Style, TextOptions, errors_section, max_groups, plural, shingles_named,
+                   side_by_side, warnings_section)
 
 #: Stored documents listed per checked document, and paragraph matches per stored one.
 MATCHES_SHOWN, PARAGRAPHS_SHOWN = 5, 8
@@ -28,7 +28,7 @@ def write_verdicts_text(report: VerdictReport, out: TextIO, options: TextOptions
     s = report.settings
     verb = "Added to" if report.adding else "Checked against"
     out.write(st.bold(f"{verb} {printable(report.index, tabs=False)}: {_tally(report)}")
-              + f" (threshold {s.threshold}, {s.unit} {s.ngram}-grams).\n")
+              + f" (threshold {s.threshold}, {shingles_named(s.unit, s.ngram)}).\n")
     limit = max_groups(options, MAX_GROUPS)
     flagged = [(d, v) for d, v in report.judged if v.flagged]
     plain = [(d, v) for d, v in report.judged if not v.flagged]
