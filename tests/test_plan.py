@@ -341,3 +341,22 @@ def test_containment_partners_judged_in_slices_are_the_same_pairs():
         finally:
             containment.PAIRS_AT_ONCE = saved
         assert np.array_equal(sliced, whole), most
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_documents_given_under_one_name_are_told_apart(jobs):
+    """New user's N9 (session 18): ``scan_documents`` of two documents named ``a``
+    reported ``a`` paired with itself; the second is now ``a@2`` with a warning, as a
+    JSON Lines record whose id repeats is (README: Record names)."""
+    from dedup import Document, scan_documents
+
+    import random
+
+    text = prose(random.Random(7), 120)
+    result = scan_documents([Document("a", text), Document("a", text + " Officials agreed."),
+                             Document("a@2", text + " Nobody agreed.")], jobs=jobs)
+    assert {(p.a.path, p.b.path) for p in result.pairs if p.kind == "document"} >= {("a", "a@2")}
+    assert all(p.a.path != p.b.path for p in result.pairs)
+    assert [(w.path, w.warning) for w in result.warnings] == [
+        ("a@2", "item 2 repeats the name of an earlier document; named 'a@2', compared like any document"),
+        ("a@2@3", "item 3 repeats the name of an earlier document; named 'a@2@3', compared like any document")]

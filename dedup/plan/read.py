@@ -122,6 +122,22 @@ def read_sign(scratch: Scratch, task: ReadTask, settings: Settings,
     return RunInfo(shards, errors, warnings, files, items)
 
 
+def _named_once(doc: Document, number: int, taken: set[str]) -> Document:
+    """``doc`` (the ``number``-th item given to a scan, 1-based) as the scan names it: a
+    name an earlier given document has becomes ``NAME@NUMBER`` (``@NUMBER`` again if
+    even that is taken) with a warning, as a JSON Lines record whose id repeats is
+    (README: Record names) -- new user's N9 (session 18): ``scan_documents`` of two
+    documents named ``a`` reported ``a`` paired with itself.  Adds the name to ``taken``."""
+    name = doc.path
+    while name in taken:
+        name += f"@{number}"
+    taken.add(name)
+    if name == doc.path:
+        return doc
+    note = f"item {number:,} repeats the name of an earlier document; named {name!r}, compared like any document"
+    return dataclasses.replace(doc, path=name, warning="; ".join(w for w in (doc.warning, note) if w))
+
+
 def read_and_sign(
     inputs: Iterable[Union[Document, ReadError, Input]],
     settings: Settings,
@@ -143,9 +159,10 @@ def read_and_sign(
     split_above = getattr(executor, "split_above", None) or float("inf")
 
     def pieces() -> Iterator[Piece]:
-        for entry in inputs:
+        given: set[str] = set()  # the names of the caller's own documents
+        for number, entry in enumerate(inputs, 1):
             if isinstance(entry, (Document, ReadError)):
-                yield entry
+                yield _named_once(entry, number, given) if isinstance(entry, Document) else entry
                 continue
             files.add(entry.shown)
             if entry.needs is not None and (entry.size or 0) <= split_above:
