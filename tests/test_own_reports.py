@@ -170,7 +170,7 @@ def test_coloured_text_reports_are_recognized():
 
 def test_only_regular_files_are_recorded(tmp_path):
     """``-o /dev/stdout`` or a FIFO is never read back to be recorded (it would block)."""
-    from dedup.report.written import RECORD, Written, record
+    from dedup.report.written import RECORD, REPORT, Written, record
 
     os.mkfifo(tmp_path / "fifo")
     for path in ("/dev/null", tmp_path / "fifo"):
@@ -178,9 +178,9 @@ def test_only_regular_files_are_recorded(tmp_path):
     assert not (tmp_path / RECORD).exists()
     (tmp_path / "r.txt").write_text("a report")
     record(str(tmp_path / "r.txt"), tmp_path)
-    assert Written(tmp_path).is_report(tmp_path / "r.txt")
+    assert Written(tmp_path).kind(tmp_path / "r.txt") == REPORT
     (tmp_path / "r.txt").write_text("a forged one")  # same path, new contents
-    assert not Written(tmp_path).is_report(tmp_path / "r.txt")
+    assert Written(tmp_path).kind(tmp_path / "r.txt") is None
 
 
 def test_a_report_also_named_as_an_input_is_never_written_over(news):
@@ -292,6 +292,18 @@ def test_an_index_kept_beside_the_corpus_is_not_read(news):
                               "(name the file itself to read it)"}
     named = run("scan", "news/articles.dedup", "--format", "json", "-o", "-")  # named itself: read
     assert named.exit_code == 2 and "binary file" in json.loads(named.stdout)["errors"][0]["error"]
+
+
+def test_a_scan_report_never_overwrites_the_manifest_clean_wrote(news, tmp_path):
+    """Review R12 (session 18): a recorded clean manifest passed for a recorded report,
+    so ``dedup scan cleaned/ -o cleaned/dedup-clean.json`` wrote a report over it."""
+    assert run("clean", "news", str(tmp_path / "cleaned")).exit_code == 0
+    manifest = tmp_path / "cleaned" / "dedup-clean.json"
+    before = manifest.read_bytes()
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "cleaned"), "-o", str(manifest)])
+    assert res.exit_code == 2, res.output
+    assert "refusing to write" in res.stderr and "dedup-clean.json" in res.stderr
+    assert manifest.read_bytes() == before
 
 
 def test_a_clean_manifest_found_by_a_scan_is_called_one(news, tmp_path):

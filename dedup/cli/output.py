@@ -192,14 +192,15 @@ def refuse_input(path: str, inputs: Sequence[str], selection: Selection, what: s
     them).  An earlier report recorded as written (:mod:`dedup.report.written`, in
     ``records``) that is found in a scanned folder, and named by no input itself, is no
     input (:class:`LeftOut`): it is written over (``dedup scan news/ -o
-    news/report.json``, run twice)."""
+    news/report.json``, run twice).  A recorded clean manifest is not a report: it is
+    refused like any input."""
     # The files named first: a root naming ``path`` itself decides (review R1: the first
     # root holding it did), one walk of the roots.
     root = input_holding(path, sorted(inputs, key=os.path.isdir), selection)
     if root is None:
         return
     found = os.path.isdir(root)
-    if found and Written(records).is_report(path):
+    if found and Written(records).kind(path) == REPORT:  # a clean manifest is refused like any input
         return
     held = "" if os.path.abspath(root) == os.path.abspath(path) else f" (read from {printable(repr(root))})"
     looks = ("; it looks like a report of dedup's, but not one this machine's dedup recorded writing (or it "

@@ -131,7 +131,3 @@ class Written:
         except OSError:
             return None
         return (entry.get("kind") if entry.get("kind") in (REPORT, MANIFEST) else REPORT) if same else None
-
-    def is_report(self, path: str | os.PathLike) -> bool:
-        """Whether the file at ``path`` is a recorded file, unchanged (:meth:`kind`)."""
-        return self.kind(path) is not None
