@@ -120,10 +120,9 @@ def _group_tables(blocks: Iterable[GroupColumns], schema) -> Iterator:
         sizes = np.diff(offsets)
         first = np.repeat(offsets[:-1], sizes)  # each member's group's canonical member
         path, raw, paragraph = _place_arrays(block.paths, block.doc, block.paragraph)
-        paths = np.array(list(map(block.paths.__getitem__, np.asarray(block.doc).tolist())), dtype=object)
-        numbers = np.asarray(block.paragraph, dtype=np.int64)
-        canonical = (paths == paths[first]) & (numbers == numbers[first])  # Location.key() equal
-        kind = pa.array([block.kind] * len(paths), pa.string())
+        doc, numbers = np.asarray(block.doc, dtype=np.int64), np.asarray(block.paragraph, dtype=np.int64)
+        canonical = (doc == doc[first]) & (numbers == numbers[first])  # Location.key() equal (a path per doc number)
+        kind = pa.array([block.kind] * len(doc), pa.string())
         group = pa.array(np.repeat(np.arange(number, number + len(block), dtype=np.int64), sizes))
         number += len(block)
         yield pa.Table.from_arrays([group, kind, path, paragraph, pa.array(canonical), raw], schema=schema)
