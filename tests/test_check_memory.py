@@ -39,6 +39,16 @@ def index(tmp_path):
     return path
 
 
+def traced_peak(fn):
+    """``fn()`` and the peak bytes :mod:`tracemalloc` counted while it ran (started
+    for it, stopped after)."""
+    tracemalloc.start()
+    try:
+        return fn(), tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 def _peak_inside(monkeypatch, module, name) -> list[int]:
     """Bytes allocated above the start of each call of ``module.name``, at its peak."""
     real, peaks = getattr(module, name), []
@@ -61,11 +71,7 @@ def test_the_look_up_of_a_long_article_works_a_chunk_at_a_time(index, tmp_path, 
     monkeypatch.setattr(query, "CANDIDATE_CHUNK", 2048, raising=False)
     peaks = _peak_inside(monkeypatch, query, "paragraph_matches")
     with Index.open(index, readonly=True) as idx:
-        tracemalloc.start()
-        try:
-            (verdict,) = idx.check_many([{"id": "long", "text": text}])
-        finally:
-            tracemalloc.stop()
+        (verdict,), _ = traced_peak(lambda: idx.check_many([{"id": "long", "text": text}]))
     paragraphs = verdict.paragraphs
     assert paragraphs > 39_000 and not verdict.flagged
     # Was ~3.4 KB a paragraph at once (band keys, sketches, signature copies of all of
@@ -81,12 +87,7 @@ def test_the_json_report_writes_verdicts_a_chunk_at_a_time():
     out = io.StringIO()
     write_verdicts(report, "json", out)
     assert len(json.loads(out.getvalue())["verdicts"]) == n
-    tracemalloc.start()
-    try:
-        write_verdicts(report, "json", _Discard())
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: write_verdicts(report, "json", _Discard()))
     # Was a list of every verdict's dict, then one string of them all: 83 MB here
     # (main cfd92fa); now a chunk of them at a time besides the report's documents
     # and pairs (~0.4 KB a document, as a scan's report holds them): 19 MB.
@@ -143,12 +144,7 @@ def test_a_check_of_a_long_article_holds_no_paragraph_signatures(index, tmp_path
     monkeypatch.setattr(query, "CANDIDATE_CHUNK", 2048)
     with Index.open(index, readonly=True) as idx:
         idx.check("warm up the imports and the storage")
-        tracemalloc.start()
-        try:
-            (verdict,) = idx.check_many([{"id": "long", "text": text}])
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        (verdict,), peak = traced_peak(lambda: idx.check_many([{"id": "long", "text": text}]))
     assert verdict.paragraphs > 39_000 and not verdict.flagged
     # A check held each paragraph's signature (1 KB at 256 permutations) besides its
     # shingles, sets and spans: 63.6 MB at the peak here (main 7a359f5), ~1.6 KB a
@@ -193,12 +189,7 @@ def test_the_row_checksums_of_a_long_text_work_a_block_at_a_time(monkeypatch):
     ids = np.array([3, 4, 5])
     values = rng.integers(0, 2**63, 2_500_000, dtype=np.int64).view(np.uint64)
     offsets = np.array([0, 10, 2_499_990, 2_500_000])
-    tracemalloc.start()
-    try:
-        checks = rowcheck.row_checks(ids, segments=(values, offsets), texts=["a", text, ""])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    checks, peak = traced_peak(lambda: rowcheck.row_checks(ids, segments=(values, offsets), texts=["a", text, ""]))
     assert peak < 20 << 20, peak  # 76 MB here on main 96086be
     assert len(rowcheck._weights) <= rowcheck.KEPT_WEIGHTS
     # ... and the same checksums, whatever the block (what every stored row was checked with)
@@ -224,11 +215,6 @@ def test_a_check_of_an_article_already_stored_works_a_chunk_at_a_time(tmp_path, 
     with Index.open(tmp_path / "i.dedup") as idx:
         idx.add(text, "stored")
         idx.check("warm up the look-up")
-        tracemalloc.start()
-        try:
-            (verdict,) = idx.check_many([{"id": "again", "text": text}])
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        (verdict,), peak = traced_peak(lambda: idx.check_many([{"id": "again", "text": text}]))
     assert verdict.is_duplicate and verdict.seen_share == 1.0
     assert peak < 90 << 20, peak

@@ -118,17 +118,23 @@ def test_a_command_typed_in_the_wrong_group_is_named_where_it_is(typed, hint):
     assert f"No such command '{typed[-1] if typed[0] == 'index' else typed[0]}'. {hint}" in res.output
 
 
-def test_the_index_files_of_the_readme_example_are_ignored_by_git():
-    """Session 15's new-user check: the README's pre-ingest example, run from the
-    repository root as it says, left articles.dedup* untracked in ``git status``."""
+def ignored(names: list[str]):
+    """``git check-ignore --no-index NAMES`` run at the repository root (its
+    :class:`subprocess.CompletedProcess`); the test is skipped outside a git checkout."""
     import shutil
     import subprocess
 
     root = Path(__file__).resolve().parent.parent
     if shutil.which("git") is None or not (root / ".git").exists():
         pytest.skip("not a git checkout")
+    return subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+
+
+def test_the_index_files_of_the_readme_example_are_ignored_by_git():
+    """Session 15's new-user check: the README's pre-ingest example, run from the
+    repository root as it says, left articles.dedup* untracked in ``git status``."""
     names = ["articles.dedup", "articles.dedup-wal", "articles.dedup-shm", "articles.dedup-lsh.0123abcd"]
-    res = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+    res = ignored(names)
     assert res.stdout.split() == names, res.stdout + res.stderr
 
 
@@ -154,17 +160,10 @@ def test_the_outputs_of_the_readme_scan_and_clean_examples_are_ignored_by_git():
     """New user's N22 of session 17: ``dedup clean fixtures/ clean/ --strip-paragraphs``
     and ``-o report.html``, run from the repository root as the README shows them, left
     ``clean/`` and the report untracked in ``git status``."""
-    import shutil
-    import subprocess
-
-    root = Path(__file__).resolve().parent.parent
-    if shutil.which("git") is None or not (root / ".git").exists():
-        pytest.skip("not a git checkout")
     names = ["clean/dedup-clean.json", "report.json", "report.html", "pairs.csv"]
-    res = subprocess.run(["git", "check-ignore", "--no-index", *names], cwd=root, capture_output=True, text=True)
+    res = ignored(names)
     assert res.stdout.split() == names, res.stdout + res.stderr
-    kept = subprocess.run(["git", "check-ignore", "--no-index", "fixtures/news/report.json", "docs/report.html"],
-                          cwd=root, capture_output=True, text=True)
+    kept = ignored(["fixtures/news/report.json", "docs/report.html"])
     assert kept.stdout == ""  # only the repository root's
 
 
