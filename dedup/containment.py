@@ -267,7 +267,7 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     position with probability 2^-16, which can only keep a pair, never drop one.
     ``signatures``: ``(n, num_perm)``; ``sizes``: ``(n,)`` set sizes; ``pairs``:
     ``(m, 2)`` rows into them.  The looks are :func:`first_look` and
-    :func:`second_look`, the numbers they ask :func:`look_needs` (the scan's candidate
+    :func:`looked`, the numbers they ask :func:`look_needs` (the scan's candidate
     stage reads what each look compares for the items it needs, :mod:`dedup.plan.candidates`).
 
     Most candidates are chance pairs (on the benchmark corpus: 92 %, sharing ~6 of 256
@@ -278,13 +278,23 @@ def plausible(signatures: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, cont
     passes both looks but with probability under ``2 norm.sf(SIGMAS)``.  On the
     benchmark corpus's 425,641 candidates: 36,711 kept by one look, 36,683 by both
     (28 chance pairs fewer), in ~0.6x the CPU."""
-    num_perm = signatures.shape[1]
+    keep, go, need = first_look(head_bytes(signatures), sizes, pairs, containment, signatures.shape[1], chunk)
+    keep[go] = looked(low_bits(signatures), pairs[go], need[go], chunk)
+    return pairs[keep]
+
+
+def first_look(head: np.ndarray, sizes: np.ndarray, pairs: np.ndarray, containment: float, num_perm: int,
+               chunk: int = 1 << 16) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`plausible`'s first look at ``pairs`` (``(m, 2)`` rows into ``head``,
+    :func:`head_bytes`, and ``sizes``, their ``(n,)`` set sizes): ``(keep, go, need)``
+    -- ``keep``, ``(m,)`` bool, true for the pairs kept unlooked (``need`` at most 1);
+    ``go``, the positions (into ``pairs``) of the others that show enough equal low
+    bytes, for the second look (:func:`looked` on :func:`low_bits` at ``need[go]``);
+    ``need``, ``(m,)`` from :func:`look_needs`."""
     need, need_head = look_needs(sizes[pairs[:, 0]], sizes[pairs[:, 1]], containment, num_perm)
     keep = need <= 1  # a candidate shares one value: no need to look
     check = np.flatnonzero(~keep)
-    go = check[first_look(head_bytes(signatures), pairs[check], need_head[check], chunk)]
-    keep[go] = second_look(low_bits(signatures), pairs[go], need[go], chunk)
-    return pairs[keep]
+    return keep, check[looked(head, pairs[check], need_head[check], chunk)], need
 
 
 def look_needs(size_a: np.ndarray, size_b: np.ndarray, containment: float, num_perm: int
@@ -308,25 +318,15 @@ def head_bytes(signatures: np.ndarray) -> np.ndarray:
 
 
 def low_bits(signatures: np.ndarray) -> np.ndarray:
-    """What :func:`second_look` compares of ``(n, num_perm)`` signatures: the low 16
+    """What the second look (:func:`looked`) compares of ``(n, num_perm)`` signatures: the low 16
     bits of every position, ``(n, num_perm)`` uint16."""
     return signatures.astype(np.uint16)
 
 
-def first_look(head: np.ndarray, pairs: np.ndarray, need_head: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """Which ``pairs`` (``(m, 2)`` rows into ``head``, :func:`head_bytes`) show at least
-    ``need_head`` equal low bytes (:func:`look_needs`): :func:`plausible`'s first look."""
-    return _looked(head, pairs, need_head, chunk)
-
-
-def second_look(low: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
-    """Which ``pairs`` (rows into ``low``, :func:`low_bits`) show at least ``need`` equal
-    positions on their low 16 bits: :func:`plausible`'s second look."""
-    return _looked(low, pairs, need, chunk)
-
-
-def _looked(table: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int) -> np.ndarray:
-    """Whether each pair's two rows of ``table`` are equal in at least ``need`` columns,
+def looked(table: np.ndarray, pairs: np.ndarray, need: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """Whether each pair (``(m, 2)`` rows into ``table``) has its two rows equal in at
+    least ``need`` (``(m,)``) columns, ``(m,)`` bool: both looks of :func:`plausible`
+    (:func:`head_bytes` against ``need_head``, then :func:`low_bits` against ``need``),
     ``chunk`` pairs at a time (rows gathered with ``np.take``, about twice as fast as
     fancy indexing for 2-D rows; equal columns counted as a byte sum)."""
     count = np.uint16 if table.shape[1] < 1 << 16 else np.int64

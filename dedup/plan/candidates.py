@@ -250,12 +250,9 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
     pairs = np.stack(np.divmod(code, plan.items), axis=1)
     keep = np.zeros(len(pairs), bool)
     for lo, hi, involved, head, sizes, local in _estimated(plan, pairs, read=_HEADS, most=4 * ITEMS):
-        need, need_head = containment.look_needs(sizes[local[:, 0]], sizes[local[:, 1]], s.containment, s.num_perm)
-        kept = need <= 1  # a candidate shares one value: no need to look
-        check = np.flatnonzero(~kept)
-        go = check[containment.first_look(head, local[check], need_head[check])]
+        kept, go, need = containment.first_look(head, sizes, local, s.containment, s.num_perm)
         for at, end, _, low, _, second in _estimated(plan, involved[local[go]], read=_LOWS, most=2 * ITEMS):
-            kept[go[at:end]] = containment.second_look(low, second, need[go[at:end]])
+            kept[go[at:end]] = containment.looked(low, second, need[go[at:end]])
         keep[lo:hi] = kept
     return code[keep]
 
