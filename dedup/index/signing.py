@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from dataclasses import dataclass, replace
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Iterator, Mapping, Optional, Protocol, Sequence
 
 import numpy as np
 
@@ -189,7 +189,6 @@ def _unheld(documents: Sequence[Document], s: Settings) -> tuple[Corpus, np.ndar
     parts: list[Corpus] = []
     sigs: list[np.ndarray] = []
     keys: list[np.ndarray] = []
-    run: list[Document] = []
 
     def reduced(corpus: Corpus, signature: Optional[np.ndarray] = None) -> None:
         if signature is not None:  # a long article: its paragraphs' minimum, repeated (a
@@ -199,16 +198,8 @@ def _unheld(documents: Sequence[Document], s: Settings) -> tuple[Corpus, np.ndar
         keys.append(doc_keys)
         parts.append(replace(corpus, signatures=np.zeros((0, s.num_perm), np.uint32), para_preview=[]))
 
-    for doc in documents:
-        if not may_be_long(doc):
-            run.append(doc)
-            continue
-        if run:
-            reduced(sign_documents(run, s))
-            run = []
-        reduced(*_long_article(doc, s, hold=False))
-    if run:
-        reduced(sign_documents(run, s))
+    for piece in _pieces(documents, s, hold=False):
+        reduced(*piece)
     return Corpus.concat(parts, s.num_perm), np.concatenate(sigs), np.concatenate(keys)
 
 
@@ -219,19 +210,28 @@ def sign_articles(documents: Sequence[Document], s: Settings) -> Corpus:
     while signing's temporaries (split, normalized text, shingles, MinHash) are a
     chunk's, not a whole article's (tester's F10 of session 16: one 13 MB article of
     850k one-line paragraphs peaked at 2.1 GB RSS in signing, 1.1 GB above what it kept)."""
-    parts: list[Corpus] = []
+    parts = [corpus for corpus, _ in _pieces(documents, s)] or [sign_documents([], s)]
+    return parts[0] if len(parts) == 1 else Corpus.concat(parts, s.num_perm)
+
+
+def _pieces(documents: Sequence[Document], s: Settings, hold: bool = True
+            ) -> Iterator[tuple[Corpus, Optional[np.ndarray]]]:
+    """``documents`` signed in order, a piece at a time: each run of articles that
+    cannot be long (:func:`~dedup.plan.sign.may_be_long`) together, as ``(corpus,
+    None)`` (:func:`~dedup.corpus.sign_documents`); each that may be, a chunk of
+    paragraphs at a time, as :func:`_long_article` ``(doc, s, hold)`` gives it.  The one
+    long-article rule of :func:`sign_articles` and :func:`_unheld`."""
     run: list[Document] = []
     for doc in documents:
         if not may_be_long(doc):
             run.append(doc)
             continue
         if run:
-            parts.append(sign_documents(run, s))
+            yield sign_documents(run, s), None
             run = []
-        parts.append(_long_article(doc, s)[0])
-    if run or not parts:
-        parts.append(sign_documents(run, s))
-    return parts[0] if len(parts) == 1 else Corpus.concat(parts, s.num_perm)
+        yield _long_article(doc, s, hold)
+    if run:
+        yield sign_documents(run, s), None
 
 
 def _long_article(doc: Document, s: Settings, hold: bool = True) -> tuple[Corpus, Optional[np.ndarray]]:
