@@ -113,7 +113,7 @@ def test_an_exact_copy_of_a_kept_near_duplicate_is_dropped(tmp_path):
         assert paragraphs(dest / "b.txt") == ([rewrite[1]] if strip else rewrite)
 
 
-def test_paragraph_lengths_are_measured_one_file_at_a_time(tmp_path, monkeypatch):
+def test_paragraph_lengths_are_measured_in_batches_bounded_in_characters(tmp_path, monkeypatch):
     # whole-diff review R15: compared() read every near-duplicate document again and
     # outlined them all in one call, holding all their texts (memory grew with the corpus)
     from dedup.clean import write as clean_write
@@ -127,7 +127,30 @@ def test_paragraph_lengths_are_measured_one_file_at_a_time(tmp_path, monkeypatch
     calls = []
     outline = clean_write.outline
     monkeypatch.setattr(clean_write, "outline", lambda texts, s: calls.append(len(texts)) or outline(texts, s))
+    monkeypatch.setattr(clean_write, "COMPARED_CHARS", 1)  # every text is over the budget alone
     names = {f"s{n}.txt" for n in range(1, 6)}
     long = clean_write.compared(tmp_path / "src", Settings(), ReadOptions(), names)
     assert set(long) == names and all(v.tolist() == [True, True, True] for v in long.values())
-    assert calls and max(calls) == 1  # one file's documents at a time
+    assert calls == [1] * 5  # one document at a time, not all of them in one call
+
+
+def test_paragraph_lengths_of_records_are_measured_a_bounded_batch_at_a_time(tmp_path, monkeypatch):
+    # whole-diff re-read R18: a corpus that is one JSON Lines file held every record at once
+    from dedup.clean import write as clean_write
+    from dedup.readers import ReadOptions
+    from dedup.settings import Settings
+
+    rng = random.Random(18)
+    story = [prose(rng, 40), prose(rng, 40)]
+    (tmp_path / "src").mkdir()
+    with open(tmp_path / "src" / "all.jsonl", "w") as f:
+        for n in range(8):
+            f.write(json.dumps({"id": f"r{n}", "text": "\n\n".join(story + [prose(rng, 30)])}) + "\n")
+    calls = []
+    outline = clean_write.outline
+    monkeypatch.setattr(clean_write, "outline", lambda texts, s: calls.append(sum(map(len, texts))) or outline(texts, s))
+    monkeypatch.setattr(clean_write, "COMPARED_CHARS", 1000)  # about one record
+    names = {f"all.jsonl#r{n}" for n in range(1, 8)}
+    long = clean_write.compared(tmp_path / "src", Settings(), ReadOptions(), names)
+    assert set(long) == names and all(v.tolist() == [True, True, True] for v in long.values())
+    assert len(calls) >= 3 and max(calls) < 2 * 1000  # the budget and one record more, not the whole file

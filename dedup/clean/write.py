@@ -40,22 +40,38 @@ def files(src: Path) -> Iterator[tuple[str, Path]]:
             yield path.relative_to(src).as_posix(), path
 
 
+#: Characters of near-duplicate text :func:`compared` measures in one call.
+COMPARED_CHARS = 1 << 20
+
+
 def compared(src: Path, settings: Settings, options: ReadOptions, names: set[str]) -> dict[str, np.ndarray]:
     """Per document named in ``names`` (read again from SRC): a bool per paragraph, whether
     it has ``min_tokens`` tokens or more -- long enough to be compared, as the scan split
     and measured it (:func:`dedup.corpus.outline`).  A document that cannot be read
-    again is left out (the caller then counts each of its paragraphs).  One file's
-    documents are held at a time; what is kept is a bool per paragraph."""
+    again is left out (the caller then counts each of its paragraphs).  Texts are held
+    up to :data:`COMPARED_CHARS` characters at a time (and one document beyond), also
+    inside one JSON Lines or CSV file of many records; what is kept is a bool per
+    paragraph."""
     files_of = {n[:i] for n in names for i, c in enumerate(n) if c in "#:"} | set(names)
     out: dict[str, np.ndarray] = {}
+    held: list[Document] = []
+
+    def measure() -> None:
+        o = outline([d.text for d in held], settings)
+        counts = [len(sp) for sp in o.spans]
+        out.update(zip((d.path for d in held), np.split(o.words >= settings.min_tokens, np.cumsum(counts)[:-1])))
+        held.clear()
+
     for rel, path in files(src):
         name = rel if src.is_dir() else src.name
         if name in files_of and path.is_file() and not path.is_symlink():
-            docs = [d for d in read_file(path, name, options) if isinstance(d, Document) and d.path in names]
-            if docs:
-                o = outline([d.text for d in docs], settings)
-                counts = [len(sp) for sp in o.spans]
-                out.update(zip((d.path for d in docs), np.split(o.words >= settings.min_tokens, np.cumsum(counts)[:-1])))
+            for d in read_file(path, name, options):
+                if isinstance(d, Document) and d.path in names:
+                    held.append(d)
+                    if sum(len(h.text) for h in held) >= COMPARED_CHARS:
+                        measure()
+    if held:
+        measure()
     return out
 
 
