@@ -113,6 +113,20 @@ def test_a_redis_url_without_the_redis_library_names_the_extra(monkeypatch):
         Index.open("redis://u:pw@127.0.0.1:1/0")
 
 
+def test_an_import_error_of_an_sqlite_open_is_not_called_a_missing_redis_extra(tmp_path, monkeypatch):
+    """Whole-diff re-read R20 (session 18): the ImportError guard around the opener said
+    "install dedup with the redis extra" for any ImportError, an SQLite index's too (a
+    broken install, a lazy import failing); only a backend's own library is an extra."""
+    import dedup.storage.sqlite as sqlite_backend
+
+    def broken(*args, **kwargs):
+        raise ImportError("cannot import name 'checks'", name="dedup.storage.sqlite.checks")
+
+    monkeypatch.setattr(sqlite_backend, "open_sqlite_url", broken)
+    with pytest.raises(ImportError, match="checks"):
+        Index.open(str(tmp_path / "i.dedup"))
+
+
 def test_the_redis_modules_import_no_private_name_from_each_other():
     """Review R3 (session 18): multimap.py and the other Redis modules imported url.py's
     private ``_guarded`` (and ``_is_redis_error``); what they share is public."""

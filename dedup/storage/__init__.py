@@ -45,6 +45,8 @@ BACKENDS = {
     "rediss": "dedup.storage.redis:open_redis",
     "unix": "dedup.storage.redis:open_redis",
 }
+#: Third-party libraries a backend imports when it opens (an extra to install).
+BACKEND_LIBRARIES = {"redis", "hiredis"}
 
 #: URL scheme -> ``module:function`` giving the local files of an index at such a URL:
 #: ``function(url)`` returns a predicate on paths (see :func:`own_files`).  A scheme
@@ -91,6 +93,8 @@ def open_storage(
         opener: Any = getattr(importlib.import_module(module_name), function)
         return opener(url, settings, derive=derive, create=create, readonly=readonly, busy_timeout=busy_timeout)
     except ImportError as err:
+        if (err.name or "").partition(".")[0] not in BACKEND_LIBRARIES:
+            raise  # not a backend's missing library: a broken install or a bug, said as such
         raise StorageError(
             f"{masked(url)}: the {scheme} backend needs a library that is not installed ({err}); "
             "install dedup with the redis extra: pip install 'dedup[redis]'"
