@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Literal, Optional, Sequence, Union
+from typing import Callable, Collection, Iterable, Iterator, Literal, Optional, Sequence, Union
 
 from .cache import SignatureCache
 from .plan.job import run_scan
@@ -40,7 +40,7 @@ def scan(
     read_options: ReadOptions | None = None,
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
-    all_pairs: bool = False,
+    all_pairs: Union[bool, Collection[Kind]] = False,
     progress: Progress = NO_PROGRESS,
     tmp_dir: Union[str, Path, None] = None,
     partitions: int | None = None,
@@ -93,7 +93,7 @@ def scan_documents(
     levels: Sequence[Kind] = LEVELS,
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
-    all_pairs: bool = False,
+    all_pairs: Union[bool, Collection[Kind]] = False,
     progress: Progress = NO_PROGRESS,
     tmp_dir: Union[str, Path, None] = None,
     partitions: int | None = None,
@@ -110,7 +110,7 @@ def scan_documents(
     default from the corpus size).  With ``cache_dir`` signed batches are kept there and
     reused by later scans (see :mod:`dedup.cache`).  ``all_pairs`` reports every
     verified pair instead of the pairs that link each group (see
-    :mod:`dedup.plan.link`).  ``progress`` is told of each stage.  The result is the
+    :mod:`dedup.plan.link`), at every level or at the levels named.  ``progress`` is told of each stage.  The result is the
     same for any ``jobs``, ``partitions`` and cache.  Raises ``OSError`` when the scratch
     folder cannot be created.
 

@@ -154,3 +154,21 @@ def test_paragraph_lengths_of_records_are_measured_a_bounded_batch_at_a_time(tmp
     long = clean_write.compared(tmp_path / "src", Settings(), ReadOptions(), names)
     assert set(long) == names and all(v.tolist() == [True, True, True] for v in long.values())
     assert len(calls) >= 3 and max(calls) < 2 * 1000  # the budget and one record more, not the whole file
+
+
+def test_clean_without_strip_asks_every_pair_of_documents_only(tmp_path, monkeypatch):
+    # whole-diff re-read R21: the default clean scanned paragraphs with all_pairs, so a
+    # line repeated with small changes (a footer with a date) cost n(n-1)/2 pairs
+    import importlib
+
+    clean_module = importlib.import_module("dedup.clean")  # the package (dedup.clean is also the function)
+
+    asked = []
+    scan = clean_module.scan
+    monkeypatch.setattr(clean_module, "scan", lambda *a, **k: asked.append(k["all_pairs"]) or scan(*a, **k))
+    rng = random.Random(21)
+    for n in range(4):
+        write(tmp_path / "src", f"s{n}.txt", [prose(rng, 40), f"Updated by the news desk on day {n} of the month."])
+    dedup.clean(tmp_path / "src", tmp_path / "out")
+    dedup.clean(tmp_path / "src", tmp_path / "out2", strip_paragraphs=True)
+    assert asked == [("document",), True]

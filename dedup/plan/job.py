@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from typing import Callable, Iterable, Iterator, Optional, Protocol, Sequence, Union
+from typing import Callable, Collection, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import numpy as np
 
@@ -118,10 +118,11 @@ def run_scan(
     scratch: Scratch,
     partitions: Optional[int] = None,
     cache: Optional[SignatureCache] = None,
-    all_pairs: bool = False,
+    all_pairs: Union[bool, Collection[Kind]] = False,
     progress: Progress = NO_PROGRESS,
 ) -> ScanResult:
     """Run the whole plan over ``documents`` (read errors are carried along in order).
+    ``all_pairs``: every verified pair reported, at every level or at the levels named.
 
     ``partitions``: key/band partitions and pair ranges per level (default: from the
     corpus size, at least ``executor.jobs``).  Signing statistics are added to
@@ -185,7 +186,7 @@ def run_scan(
                 plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
                 if not settings.containment:
                     _done_reading(paragraphs, readers, level, removals)
-            linked = run_level(plan, executor, all_pairs, progress, common_keys if level == "paragraph" else None,
+            linked = run_level(plan, executor, every_pair(all_pairs, level), progress, common_keys if level == "paragraph" else None,
                                doc_bases, copies_found=copies_found and level == "paragraph", removals=removals)
             _done_reading(paragraphs, readers, level, removals)
             for done in ("exact", "cand", "verified"):  # read by the level's stages only
@@ -206,7 +207,7 @@ def run_scan(
     finally:  # the threads finish before the scratch folder goes, however the plan ends
         removals.wait()
     return ScanResult(
-        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs},
+        settings={**settings.to_dict(), "levels": [lvl for lvl in LEVELS if lvl in levels], "all_pairs": all_pairs if isinstance(all_pairs, bool) else [lvl for lvl in LEVELS if lvl in all_pairs]},
         documents=found,
         pairs=Chain(pairs),
         groups=Chain(groups),
@@ -268,6 +269,12 @@ def _remove_document_sources(paragraphs: LevelPlan, removals: Removals) -> None:
 def _remove_shard_files(plan: LevelPlan, names: Sequence[str], removals: Removals) -> None:
     """Remove files ``names`` of every shard of ``plan``'s level (on a thread)."""
     removals.files([plan.scratch.shard(shard, plan.level, name) for shard in range(plan.shards) for name in names])
+
+
+def every_pair(all_pairs: Union[bool, Collection[Kind]], level: Kind) -> bool:
+    """Whether ``level`` reports every verified pair (``all_pairs``: for all levels, or
+    the levels named)."""
+    return all_pairs if isinstance(all_pairs, bool) else level in all_pairs
 
 
 def run_level(plan: LevelPlan, executor: Executor, all_pairs: bool, progress: Progress = NO_PROGRESS,
