@@ -297,7 +297,8 @@ def new_document(
         para_end=c.para_end[para],
         para_words=c.para_words[para],
         para_keys=c.para_key[para],
-        para_signatures=signed.signatures_of(para),
+        # (a view of the batch's, not a copy: 1 KB a paragraph at 256 permutations)
+        para_signatures=c.signatures[lo:hi] if signed.derive is None else signed.signatures_of(para),
         para_sets=slice_sets(signed.sets, lo, hi),  # all the batch's sets at once
         banded=np.zeros(hi - lo, dtype=bool),
     )
