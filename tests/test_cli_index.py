@@ -197,7 +197,7 @@ def test_check_and_add_show_reader_warnings_as_a_scan_does(tmp_path):
                     '{"id": "a", "text": "kilo lima mike november oscar papa quebec romeo sierra"}\n')
     said = "feed.jsonl#a@2: line 2: id \"a\" (a string) repeats the id of line 1"
     scan = run("scan", feed, "--format", "json")
-    assert f"dedup: warning: {said}" in scan.stderr
+    assert f"dedup: warning: {tmp_path}/{said}" in scan.stderr  # stderr: the file as given (N13 of s18)
     # check and the second add: both already indexed
     for command, code in ((("index", "add"), 0), (("check",), 0), (("index", "add"), 0)):
         res = run(*command, feed, "--db", tmp_path / "i.dedup", "--format", "json")

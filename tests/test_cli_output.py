@@ -57,7 +57,7 @@ def test_read_errors_go_to_stderr_in_every_format_and_quiet_counts_them(tmp_path
     for fmt in FORMATS:
         res = run("scan", tmp_path, "--format", fmt)
         assert res.exit_code == 0, fmt
-        assert "dedup: bad.txt: binary file" in res.stderr, fmt
+        assert f"dedup: {tmp_path}/bad.txt: binary file" in res.stderr, fmt
     quiet = run("scan", tmp_path, "-q")
     assert "bad.txt" not in quiet.stderr and "1 document could not be read" in quiet.stderr
     assert "bad.txt: binary file" in quiet.stdout  # still in the report
@@ -393,6 +393,7 @@ def test_a_full_scratch_folder_is_named(tmp_path, monkeypatch, error, why):
 
     monkeypatch.setattr(cli_scan, "scan_paths", full)
     (tmp_path / "a.txt").write_text("some text\n")
+    (tmp_path / "t").mkdir()  # a missing --tmp-dir is refused (M1 of session 18)
     res = CliRunner().invoke(main, ["scan", str(tmp_path), "--tmp-dir", str(tmp_path / "t"), "-q"])
     assert res.exit_code == 2
     assert res.stderr.strip() == (f"dedup: cannot write the scan's intermediate files in '{tmp_path / 't'}': {why} "

@@ -157,3 +157,25 @@ def test_the_report_header_names_the_character_shingles_of_scripts_without_space
         assert f"(threshold 0.3, {named})." in checked.stdout.splitlines()[0], checked.output
     chars = runner.invoke(main, ["scan", str(tmp_path / "docs"), "-j", "1", "--no-cache", "--unit", "char", "--ngram", "5"])
     assert "(threshold 0.3, char 5-grams)." in chars.stdout.splitlines()[0]
+
+
+def test_stderr_names_files_as_the_shell_sees_them(tmp_path, monkeypatch):
+    """New user's N13 of session 18: ``dedup scan bad/`` said ``dedup: blob.txt: ...``
+    on stderr, which cannot be found with a copy-paste in a deep tree; the report keeps
+    naming files relative to the folder scanned."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad" / "deep").mkdir(parents=True)
+    (tmp_path / "bad" / "deep" / "blob.txt").write_bytes(b"ab\x00")
+    (tmp_path / "bad" / "r.jsonl").write_text('{"id": "a", "text": "one two three four"}\n'
+                                             '{"id": "a", "text": "five six seven eight"}\n')
+    res = CliRunner().invoke(main, ["scan", "bad/", "-j", "1", "--no-cache", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    lines = res.stderr.splitlines()
+    assert "dedup: bad/deep/blob.txt: binary file (NUL byte at offset 2)" in lines
+    assert any(line.startswith("dedup: warning: bad/r.jsonl#a@2: ") for line in lines), lines
+    report = json.loads(res.stdout)
+    assert [e["path"] for e in report["errors"]] == ["deep/blob.txt"]
+    alone = CliRunner().invoke(main, ["scan", "bad/r.jsonl", "-j", "1", "--no-cache"])  # a file: by its path too
+    assert any(line.startswith("dedup: warning: bad/r.jsonl#a@2: ") for line in alone.stderr.splitlines())
+    here = CliRunner().invoke(main, ["scan", ".", "-j", "1", "--no-cache"])  # no "./" added
+    assert "dedup: bad/deep/blob.txt: binary file (NUL byte at offset 2)" in here.stderr.splitlines()

@@ -68,7 +68,8 @@ def test_cli_json_report_lists_warnings_not_errors(tmp_path):
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["errors"] == []
-    assert "dedup: warning: crawl.jsonl#u1@2: line 2: id \"u1\" (a string) repeats the id of line 1" in result.stderr
+    assert (f"dedup: warning: {tmp_path}/crawl.jsonl#u1@2: line 2: id \"u1\" (a string) repeats the id of line 1"
+            in result.stderr)  # stderr names it under the folder given (N13 of session 18)
     assert [w["path"] for w in report["warnings"]] == ["crawl.jsonl#u1@2"]
     assert {(p["a"]["path"], p["b"]["path"]) for p in report["pairs"]} == {("crawl.jsonl#u1", "crawl.jsonl#u1@2")}
 

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..progress import NO_PROGRESS, Progress
-from ..readers import ReadOptions
+from ..readers import ReadError, ReadOptions
+from ..results import FilesRead
 from ..scan import scan
 from ..settings import Settings
 from ..sources import Selection
@@ -55,10 +56,20 @@ class CleanError(ValueError):
     """SRC and DEST cannot be used as asked (overlap, DEST not empty, missing SRC)."""
 
 
+class NotEmpty(CleanError):
+    """DEST is not empty and ``force`` was not given (``dest``: DEST as given)."""
+
+    def __init__(self, dest: Path) -> None:
+        super().__init__(f"{dest} is not empty (force=True, or --force on the command line, writes into it, "
+                         "replacing files of the same name)")
+        self.dest = dest
+
+
 @dataclass
 class CleanReport:
     """What :func:`clean` did: counts, and the manifest it wrote (``manifest``: the
-    JSON object, ``manifest_path``: where)."""
+    JSON object, ``manifest_path``: where); ``errors``: the files and records that
+    could not be read (copied unchanged), ``files``: the files the scan opened."""
 
     documents: int = 0
     dropped: int = 0
@@ -70,6 +81,8 @@ class CleanReport:
     files_dropped: int = 0
     manifest: dict[str, Any] = field(default_factory=dict)
     manifest_path: Optional[Path] = None
+    errors: list[ReadError] = field(default_factory=list)
+    files: Optional[FilesRead] = None
 
 
 def clean(
@@ -84,12 +97,16 @@ def clean(
     read_options: ReadOptions | None = None,
     jobs: int = 1,
     cache_dir: Union[str, Path, None] = None,
+    tmp_dir: Union[str, Path, None] = None,
     progress: Progress = NO_PROGRESS,
 ) -> CleanReport:
     """Write SRC (a folder or a file) to DEST without its duplicates (module docstring).
 
-    Raises :class:`CleanError` when SRC is missing, the two overlap, or DEST is not
-    empty and ``force`` is not given; ``OSError`` when DEST cannot be written.
+    ``cache_dir`` and ``tmp_dir`` are the scan's (:func:`dedup.scan.scan`).  Raises
+    :class:`CleanError` when SRC is missing, the two overlap, or DEST is not empty and
+    ``force`` is not given (:class:`NotEmpty`); ``OSError`` when DEST cannot be
+    written.  A SRC of which no document could be read is still copied (every file
+    unchanged); ``documents`` is then 0 and ``errors`` says why.
     """
     src, dest = Path(src), Path(dest)
     manifest_path = Path(manifest) if manifest is not None else dest / MANIFEST_NAME
@@ -102,9 +119,9 @@ def clean(
     # paragraph pair not reported only keeps a document (no text is lost).
     result = scan(src, settings, levels=("document", "paragraph"),
                   selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
-                  progress=progress, all_pairs=True if strip_paragraphs else ("document",))
+                  tmp_dir=tmp_dir, progress=progress, all_pairs=True if strip_paragraphs else ("document",))
     plan = decide(result, strip_paragraphs, partial(compared, src, settings or Settings(), read_options))
-    report = CleanReport(documents=len(result.documents))
+    report = CleanReport(documents=len(result.documents), errors=list(result.errors), files=result.files)
     dest.mkdir(parents=True, exist_ok=True)
     entries = list(files(src))
     progress.stage("writing", "files", len(entries))
@@ -156,5 +173,4 @@ def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
     if dest.exists() and not dest.is_dir():
         raise CleanError(f"{dest} exists and is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not force:
-        raise CleanError(f"{dest} is not empty (force=True, or --force on the command line, writes into it, "
-                         "replacing files of the same name)")
+        raise NotEmpty(dest)

@@ -15,6 +15,7 @@ the ``index add|stats|remove`` group over a persistent index); each registers it
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -138,18 +139,30 @@ class ByteSize(click.ParamType):
 
 
 def scratch_parent(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[str]:
-    """Callback of ``--tmp-dir``: the folder must be able to hold a fresh scratch folder
-    (made, if missing, and one probe folder made and removed in it); else one line on
-    stderr and exit 2 -- tester's F9 (session 18): ``--tmp-dir /proc/1`` was an
-    "unexpected error: FileNotFoundError"."""
+    """Callback of ``--tmp-dir``: an existing folder that can hold a fresh scratch
+    folder (one probe folder made and removed in it); else one line on stderr and exit
+    2 -- tester's F9 (session 18): ``--tmp-dir /proc/1`` was an "unexpected error:
+    FileNotFoundError".  A folder that does not exist is refused, not made (new user's
+    M1 of session 18: ``--tmp-dir /nonexistent/x`` was made): a typo, or the mount
+    point of a scratch disk that is not mounted, would put gigabytes of intermediate
+    files on whatever filesystem holds that path -- as ``dedup index add --tmp-dir``
+    refuses it."""
     if value is None:
         return None
-    try:
-        Path(value).mkdir(parents=True, exist_ok=True)
-        os.rmdir(tempfile.mkdtemp(prefix="dedup-probe-", dir=value))
-    except OSError as err:
-        click.echo(f"dedup: cannot make a scratch folder in {printable(repr(value))} (--tmp-dir): "
-                   f"{err.strerror or err}", err=True)
+    why = ""
+    if not os.path.isdir(value):
+        try:
+            os.stat(value)
+            why = os.strerror(errno.ENOTDIR)
+        except OSError as err:  # missing (not made: make it first), a file on the way, permission
+            why = f"{err.strerror}{' (it is not made: make the folder first)' * (err.errno == errno.ENOENT)}"
+    else:
+        try:
+            os.rmdir(tempfile.mkdtemp(prefix="dedup-probe-", dir=value))
+        except OSError as err:
+            why = err.strerror or str(err)
+    if why:
+        click.echo(f"dedup: cannot make a scratch folder in {printable(repr(value))} (--tmp-dir): {why}", err=True)
         ctx.exit(EXIT_ERROR)
     return value
 

@@ -7,20 +7,21 @@ import sys
 import click
 
 from ..cache import default_cache_dir
-from ..clean import MANIFEST_NAME, CleanError
+from ..clean import MANIFEST_NAME, CleanError, NotEmpty
 from ..clean import clean as clean_corpus
 from ..report.text import plural
 from ..report.written import MANIFEST, record
 from ..scan import available_cpus
 from . import (
-    EXIT_CLEAN,
     EXIT_ERROR,
     build_output,
+    exit_for,
     build_read_options,
     build_selection,
     build_settings,
     main,
     read_options,
+    scratch_parent,
     settings_options,
 )
 
@@ -37,13 +38,19 @@ from . import (
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Do not dedup files that match (they are copied).")
 @click.option("--hidden", is_flag=True, help="Also dedup hidden files (they are copied either way).")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, help="Signing processes [default: CPUs].")
+@click.option("--tmp-dir", type=click.Path(file_okay=False), default=None, callback=scratch_parent,
+              help="An existing folder for the scan's intermediate files (a fresh folder inside, removed at "
+                   "the end) [default: CACHE_DIR/scratch, else the system's temporary folder].")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep signatures here for fast rescans, as dedup scan does; the manifest is recorded "
+                   "here too [default: $DEDUP_CACHE_DIR, else $XDG_CACHE_HOME/dedup, else ~/.cache/dedup].")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the signature cache.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say how long it took.")
 @read_options(stdin=False)
 @settings_options
-def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden, jobs, no_cache, quiet, verbose,
-          **options) -> None:
+def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden, jobs, tmp_dir, cache_dir, no_cache,
+          quiet, verbose, **options) -> None:
     """Copy SRC to DEST without its duplicate documents (the first copy of each is kept).
 
     With --strip-paragraphs, repeated paragraphs are cut out of the documents kept too.
@@ -52,22 +59,31 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
     why.  SRC is never modified.  Example: dedup clean crawl/ crawl-clean/ --strip-paragraphs
 
     Exit status: 0 written, 2 error (DEST inside SRC or the reverse, DEST not empty
-    without --force, a write failed).
+    without --force, a write failed; no file found, or no document could be read:
+    DEST is then an unchanged copy).  Each file or record that could not be read is
+    named on stderr with the cause, copied unchanged and listed in the manifest.
     """
     output = build_output(quiet=quiet, verbose=verbose)
+    output.named_under([src])
     progress = output.progress()
     try:
         report = clean_corpus(
             src, dest, build_settings(**options), strip_paragraphs=strip_paragraphs, force=force,
             manifest=manifest, selection=build_selection(include, exclude, hidden),
             read_options=build_read_options(**options), jobs=jobs or available_cpus(),
-            cache_dir=None if no_cache else default_cache_dir(), progress=progress)
+            cache_dir=None if no_cache else (cache_dir or default_cache_dir()), tmp_dir=tmp_dir,
+            progress=progress)
+    except NotEmpty as err:  # the Python caller's remedy (force=True) is not this one's
+        click.echo(f"dedup: {err.dest} is not empty (--force writes into it, replacing files of the same name)",
+                   err=True)
+        sys.exit(EXIT_ERROR)
     except CleanError as err:
         click.echo(f"dedup: {err}", err=True)
         sys.exit(EXIT_ERROR)
     finally:
         progress.close()
-    record(str(report.manifest_path), kind=MANIFEST)  # the manifest is no later scan's document (LeftOut)
+    # the manifest is no later scan's document (LeftOut); recorded where scan keeps its record
+    record(str(report.manifest_path), cache_dir, kind=MANIFEST)
     if not quiet:
         click.echo(f"{dest}: {plural(report.documents, 'document')} read, {report.dropped:,} dropped, "
                    f"{plural(report.stripped_paragraphs, 'paragraph')} cut from "
@@ -78,9 +94,10 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
             click.echo(f"{plural(report.kept_near_duplicates, 'near-duplicate document')} kept: "
                        f"{'they hold' if report.kept_near_duplicates > 1 else 'it holds'} paragraphs "
                        f"found in no kept document (see the manifest)")
-    errors = report.manifest["errors"]
-    if errors and not quiet:
-        click.echo(f"dedup: {plural(len(errors), 'document')} could not be read (copied unchanged; see the manifest)",
-                   err=True)
+    output.errors(report.errors, listed="copied unchanged; listed in the manifest")
+    if report.errors and not quiet:
+        click.echo(f"dedup: {plural(len(report.errors), 'document')} could not be read (copied unchanged; "
+                   "listed in the manifest)", err=True)
     output.info(f"done in {output.elapsed():.1f} s")
-    sys.exit(EXIT_CLEAN)
+    # as scan: 2 when nothing could be read (review of s18's third new user: clean exited 0)
+    exit_for(report.documents > 0, bool(report.errors), False, False, report.files)

@@ -17,6 +17,7 @@ from typing import Callable, Optional, Sequence, TextIO
 import click
 
 from ..progress import Progress
+from ..remote import is_remote
 from ..readers import ReadError, ReadWarning
 from ..report import FORMATS, TextOptions
 from ..report.output import (COLOR_MODES, check_writable, compression, progress_for, report_file, terminal_width,
@@ -102,6 +103,34 @@ class Output:
     started: float = field(default_factory=time.monotonic)
     #: Where written reports are recorded (:mod:`dedup.report.written`; ``None``: the default cache folder).
     records: Optional[str] = None
+    #: The one path a scan named, as given, when its reports name files relative to it
+    #: (:meth:`shown`); ``None``: names are said as they are.
+    root: Optional[str] = None
+
+    def named_under(self, paths: Sequence) -> None:
+        """A scan (or clean) of ``paths`` names the files of a single local root
+        relative to it (``bad/blob.txt`` is ``blob.txt`` in the report); stderr says
+        them as the shell sees them (:meth:`shown`)."""
+        one = paths[0] if len(paths) == 1 else None
+        if isinstance(one, (str, os.PathLike)) and os.fspath(one) != "-" and not is_remote(os.fspath(one)):
+            self.root = os.fspath(one)
+
+    def shown(self, name: str) -> str:
+        """``name`` (of a file, or ``FILE#ID`` / ``FILE:LINE`` of a record, as reports
+        name it) as the shell sees it: under the one folder scanned, or the file named
+        by its path -- new user's N13 of session 18: ``dedup scan bad/`` said
+        ``dedup: blob.txt: ...``, which a copy-paste cannot find in a deep tree."""
+        root = self.root
+        if root is None or not name:
+            return name
+        if os.path.isdir(root):
+            if name == ".":  # the folder itself could not be listed
+                return root
+            return name if root in (".", "./") else root.rstrip("/") + "/" + name
+        base = os.path.basename(root)
+        if base != root and (name == base or (name.startswith(base) and name[len(base)] in "#:@")):
+            return root + name[len(base):]
+        return name
 
     def progress(self) -> Progress:
         return progress_for(sys.stderr, self.quiet)
@@ -137,14 +166,15 @@ class Output:
         if self.verbose:
             click.echo(f"dedup: {message}", err=True)
 
-    def errors(self, errors: Sequence[ReadError], what: str = "could not be read") -> None:
-        """Every read error on stderr (``--quiet``: their number only)."""
+    def errors(self, errors: Sequence[ReadError], what: str = "could not be read",
+               listed: str = "listed in the report") -> None:
+        """Every read error on stderr, naming the file and the cause (``--quiet``: their
+        number only, and ``listed``: where they are)."""
         if self.quiet and errors:
-            click.echo(f"dedup: {len(errors)} document{'s' * (len(errors) != 1)} {what} "
-                       "(listed in the report)", err=True)
+            click.echo(f"dedup: {len(errors)} document{'s' * (len(errors) != 1)} {what} ({listed})", err=True)
             return
         for e in errors:
-            click.echo(f"dedup: {short_name(e.path)}: {printable(e.error)}", err=True)
+            click.echo(f"dedup: {short_name(self.shown(e.path))}: {printable(e.error)}", err=True)
 
     def warnings(self, warnings: Sequence, said: Sequence = ()) -> None:
         """Every warning on stderr but those ``said`` already (library warnings, said
@@ -155,7 +185,7 @@ class Output:
         done = {id(w) for w in said}
         for w in (w for w in warnings if id(w) not in done):
             path, message = warning_text(w)
-            where = short_name(path) + ": " if path else ""
+            where = short_name(self.shown(path)) + ": " if path else ""
             click.echo(f"dedup: warning: {where}{printable(message)}", err=True)
 
     def elapsed(self) -> float:

@@ -65,7 +65,8 @@ class Unavailable(click.ClickException):
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None,
               help="Processes that run the scan's stages (same results for any number) [default: CPUs].")
 @click.option("--tmp-dir", type=click.Path(file_okay=False), default=None, callback=scratch_parent,
-              help="Where the scan's intermediate files go (a fresh folder inside, removed at the end) "
+              help="An existing folder for the scan's intermediate files (a fresh folder inside, removed at "
+                   "the end; a missing folder is refused, not made) "
                    "[default: CACHE_DIR/scratch, else the system's temporary folder].")
 @click.option("--partitions", type=click.IntRange(1), default=None,
               help="Split each stage's work this many ways (same results for any number) "
@@ -108,6 +109,7 @@ def scan(paths, fmt, levels, include, exclude, hidden, exit_zero, jobs, tmp_dir,
     selection, read_opts = build_selection(include, exclude, hidden), build_read_options(**options)
     records = None if cache_dir is None else str(cache_dir)  # the record of written reports (default: the cache's)
     output, left_out, selection = report_and_inputs(paths, selection, records, **options)
+    output.named_under(paths)
     progress = output.progress()
     try:
         result = scan_paths(

@@ -1,0 +1,99 @@
+"""``dedup clean`` on the command line: exit codes and what it says on stderr (#12's
+leftovers of session 18: the third new user's clean findings and M3)."""
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dedup.cli import main
+
+STORY = ("The harbour bridge reopened on Monday after three weeks of repairs to its "
+         "deck, and the city council said traffic would return to normal by Friday.\n")
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["clean", *(str(a) for a in args)])
+
+
+def test_an_empty_folder_exits_2_as_scan_does(tmp_path):
+    """README's exit table: 2 for "no file matched"; clean exited 0."""
+    (tmp_path / "src").mkdir()
+    res = run(tmp_path / "src", tmp_path / "out", "-j", "1", "--no-cache")
+    assert res.exit_code == 2, res.output
+    assert "dedup: no file found" in res.stderr
+
+
+def test_unreadable_files_only_exit_2_each_named_with_its_cause(tmp_path):
+    """Nothing at all could be read: 2 (clean exited 0), and each file is named with the
+    cause, under the folder as given (clean only counted them); DEST is still a copy."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "blob.txt").write_bytes(b"\x00\x01")
+    (src / "latin.txt").write_bytes(b"caf\xe9 ok\n")
+    res = run(src, tmp_path / "out", "-j", "1", "--no-cache")
+    assert res.exit_code == 2, res.output
+    lines = res.stderr.splitlines()
+    assert f"dedup: {src}/blob.txt: binary file (NUL byte at offset 0)" in lines
+    assert f"dedup: {src}/latin.txt: not UTF-8 and no byte-order mark (byte 0xe9 at offset 3)" in lines
+    assert lines[-1] == "dedup: no document could be read"
+    assert (tmp_path / "out" / "blob.txt").read_bytes() == b"\x00\x01"
+
+
+def test_an_unreadable_file_among_good_ones_is_named_and_the_run_exits_0(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(STORY)
+    (src / "b.txt").write_text(STORY)
+    (src / "blob.txt").write_bytes(b"\x00\x01")
+    res = run(src, tmp_path / "out", "-j", "1", "--no-cache")
+    assert res.exit_code == 0, res.output
+    assert f"dedup: {src}/blob.txt: binary file (NUL byte at offset 0)" in res.stderr.splitlines()
+    manifest = json.loads((tmp_path / "out" / "dedup-clean.json").read_text(encoding="utf-8"))
+    assert manifest["errors"] == [{"path": "blob.txt", "error": "binary file (NUL byte at offset 0)"}]
+    quiet = run(src, tmp_path / "out2", "-j", "1", "--no-cache", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == (
+        "dedup: 1 document could not be read (copied unchanged; listed in the manifest)\n")
+
+
+def test_not_empty_says_force_as_the_command_line_spells_it(tmp_path):
+    """The CLI's remedy is --force (the message named force=True first)."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text(STORY)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "x").write_text("x")
+    res = run(tmp_path / "src", tmp_path / "out", "-j", "1", "--no-cache")
+    assert res.exit_code == 2
+    assert res.stderr == (f"dedup: {tmp_path / 'out'} is not empty (--force writes into it, "
+                          "replacing files of the same name)\n")
+
+
+def test_tmp_dir_and_cache_dir_are_the_scans(tmp_path):
+    """New user's M3 of session 18: clean had neither option.  The cache folder holds
+    the signatures and the record of the manifest (so a later scan with the same
+    --cache-dir leaves the manifest out)."""
+    src, cache, scratch = tmp_path / "src", tmp_path / "cache", tmp_path / "scratch"
+    src.mkdir()
+    scratch.mkdir()
+    (src / "a.txt").write_text(STORY)
+    (src / "b.txt").write_text(STORY)
+    res = run(src, tmp_path / "out", "-j", "1", "--tmp-dir", scratch, "--cache-dir", cache)
+    assert res.exit_code == 0, res.output
+    assert list(scratch.iterdir()) == []  # used and cleaned up
+    record = (cache / "reports-written.jsonl").read_text(encoding="utf-8")
+    assert str((tmp_path / "out" / "dedup-clean.json").resolve()) in record
+    assert any(p.name.startswith("v") for p in cache.iterdir())  # signatures kept
+    missing = run(src, tmp_path / "out2", "-j", "1", "--tmp-dir", tmp_path / "nowhere")
+    assert missing.exit_code == 2 and "(--tmp-dir): No such file or directory" in missing.stderr
+
+
+def test_a_missing_tmp_dir_is_refused_not_made(tmp_path):
+    """New user's M1 of session 18: ``--tmp-dir /nonexistent/x`` was made (a typo, or an
+    unmounted scratch disk's mount point, would fill another filesystem)."""
+    (tmp_path / "a.txt").write_text(STORY)
+    res = CliRunner().invoke(main, ["scan", str(tmp_path / "a.txt"), "-j", "1", "--no-cache",
+                                    "--tmp-dir", str(tmp_path / "no" / "x")])
+    assert res.exit_code == 2
+    assert res.stderr == (f"dedup: cannot make a scratch folder in '{tmp_path / 'no' / 'x'}' (--tmp-dir): "
+                          "No such file or directory (it is not made: make the folder first)\n")
+    assert not (tmp_path / "no").exists()
