@@ -152,7 +152,7 @@ def list_inputs(
                 else:
                     yield ReadError(prefix + entry.path, entry.error)
                 continue
-            if selection.skip is not None and selection.skip(entry.path):
+            if selection.skip is not None and selection.skip(entry):
                 continue
             if entry.identity in seen:
                 continue

@@ -24,20 +24,28 @@ from .remote import expand, is_remote
 class SourceFile:
     """A regular file to read: ``name`` is its path relative to the scanned root;
     ``identity`` (``(device, inode)``) and ``size`` (bytes) from the walk's own
-    ``stat`` of it (links followed), so that no caller needs a second one."""
+    ``stat`` of it (links followed), so that no caller needs a second one.  Path-like
+    (``os.fspath`` gives ``path``), so a :attr:`Selection.skip` predicate on paths
+    takes it as it is."""
 
     path: Path
     name: str
     identity: tuple[int, int]
     size: int
 
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
 
 @dataclass(frozen=True)
 class Selection:
     """Which files a walk yields: glob patterns match the relative path or the file name.
-    ``skip`` (a predicate on a file's path) leaves out files silently, wherever they are
-    found: the index's own files for ``dedup index add`` / ``check``
-    (:func:`dedup.storage.own_files`)."""
+    ``skip`` (a predicate on a found file: a :class:`SourceFile`, path-like, so a
+    predicate on paths works, and one that looks at ``identity`` or ``size`` needs no
+    ``stat`` of its own) leaves out files silently, wherever they are found: the
+    index's own files for ``dedup index add`` / ``check``
+    (:func:`dedup.storage.own_files`), the reports and the index kept in a scanned
+    folder (:class:`dedup.cli.output.LeftOut`)."""
 
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()

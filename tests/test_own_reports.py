@@ -271,6 +271,50 @@ def test_a_report_reached_through_a_linked_folder_is_not_read(news, tmp_path):
     assert sorted(w["path"] for w in scanned("news")["warnings"]) == ["again.txt", "report.txt"]
 
 
+def test_a_file_link_to_a_recorded_report_is_not_read(news, tmp_path):
+    """Tester's F2 (session 18): a folder link was seen, a file link to a recorded report
+    (under another name) was read as an input -- a text report linked in pairs with the
+    corpus it quotes."""
+    (tmp_path / "reports").mkdir()
+    assert run("scan", "news", "-o", "reports/r.txt").exit_code == 1
+    os.symlink(tmp_path / "reports" / "r.txt", news / "linked-report.md")
+    result = scanned("news")
+    assert sorted(d["path"] for d in result["documents"]) == ["a.txt", "b.txt", "c.txt"]
+    assert [w["path"] for w in result["warnings"]] == ["linked-report.md"]
+    (tmp_path / "reports" / "r.txt").write_text(OTHER)  # changed since: no report of dedup's, read
+    assert "linked-report.md" in {d["path"] for d in scanned("news")["documents"]}
+
+
+def test_a_walk_opens_no_file_to_tell_an_index_beside_the_corpus(news, monkeypatch):
+    """Review R10 (session 18): every walked file got an extra open and 16-byte read,
+    plus a stat per '-' in its name, to recognise an index beside the corpus.  Now a
+    file is opened only when its size can be an SQLite database's (whole 512-byte
+    pages), and a name is tried as an index's companion only for the suffixes an
+    index gives them."""
+    import dedup.cli.output as output
+
+    for i in range(20):
+        (news / f"2024-01-05-talks-in-istanbul-{i}.txt").write_text(OTHER + f"Take {i}.\n")
+    (news / "page.txt").write_bytes(b"x" * 1024)  # a size an SQLite database can have: tested
+    assert run("index", "add", "news", "--db", "news/articles.dedup", "-q").exit_code in (0, 1)
+    (news / "articles.dedup-wal").write_bytes(b"\x37\x7f\x06\x82\x00")
+    opened, stats = [], []
+    real_open, real_isfile = os.open, os.path.isfile
+    monkeypatch.setattr(output.os, "open", lambda p, *a, **k: opened.append(os.path.basename(p)) or real_open(p, *a, **k))
+    monkeypatch.setattr(output.os.path, "isfile", lambda p: stats.append(os.path.basename(p)) or real_isfile(p))
+    left = output.LeftOut(None, ["news"])
+    from dedup.inputs import list_inputs
+    from dedup.readers import ReadOptions
+    from dedup.sources import Selection
+
+    names = [e.name for e in list_inputs([news], left.selection(Selection()), ReadOptions())]
+    monkeypatch.undo()
+    assert "articles.dedup" not in names and "articles.dedup-wal" not in names and "page.txt" in names
+    assert sorted(opened) == ["articles.dedup", "articles.dedup", "page.txt"]  # the database, as itself and as the wal's
+    assert stats == ["articles.dedup"]
+    assert sorted(left.skipped) == ["articles.dedup", "articles.dedup-wal"]
+
+
 def test_an_index_kept_beside_the_corpus_is_not_read(news):
     # New user's N26 (session 17): the README's own layout, `dedup index add ic/ --db
     # ic/articles.dedup`, made the next `dedup scan ic/` exit 2 ("binary file").
@@ -306,8 +350,13 @@ def test_a_scan_report_never_overwrites_the_manifest_clean_wrote(news, tmp_path)
     assert manifest.read_bytes() == before
 
 
-def test_a_clean_manifest_found_by_a_scan_is_called_one(news, tmp_path):
+def test_a_clean_manifest_found_by_a_scan_is_left_out_without_a_word(news, tmp_path):
+    """New user of session 18: every scan of a cleaned folder counted its manifest as a
+    warning; like a command's own -o file, it is left out quietly (read when named)."""
     assert run("clean", "news", str(tmp_path / "cleaned")).exit_code == 0
     result = scanned(tmp_path / "cleaned")
-    assert [w["warning"] for w in result["warnings"]] == [
-        "not read: the manifest dedup clean wrote, not a document (name the file itself to read it)"]
+    assert result["warnings"] == [] and "dedup-clean.json" not in {d["path"] for d in result["documents"]}
+    quiet = CliRunner().invoke(main, ["scan", str(tmp_path / "cleaned"), "-q", "--format", "json"])
+    assert quiet.stderr == ""
+    named = CliRunner().invoke(main, ["scan", str(tmp_path / "cleaned" / "dedup-clean.json"), "--format", "json"])
+    assert "expected a JSON array" in json.loads(named.stdout)["errors"][0]["error"]

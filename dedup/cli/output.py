@@ -264,18 +264,22 @@ def report_and_inputs(paths: Sequence, selection: Selection, records: Optional[s
 
 class LeftOut:
     """What a command's walk leaves out besides the index's own files: its ``-o`` file
-    ``output``, without a word (the report a command writes, or writes over, is never
-    one of its inputs); each file this machine's dedup recorded writing (a report, a
-    clean manifest: :class:`~dedup.report.written.Written`) found inside a folder; and
-    an index's files found there (an SQLite database, the files beside it named
-    ``DATABASE-...``: ``dedup index add ic/ --db ic/articles.dedup`` keeps it beside the
-    corpus, new user's N26 of session 17) -- each named in a warning (:meth:`warnings`).
-    A file named itself among ``roots`` is read whatever it is."""
+    ``output``, and the manifest ``dedup clean`` wrote (recorded: :mod:`dedup.report.written`),
+    without a word (the report a command writes, or writes over, is never one of its
+    inputs; a cleaned folder's manifest was a warning at every scan of it, new user's
+    finding of session 18); each report this machine's dedup recorded writing found
+    inside a folder, also through a link to it (tester's F2 of session 18: a link was
+    read); and an index's files found there (an SQLite database, the files beside it
+    named ``DATABASE-wal``, ``-shm``, ``-journal``, ``-lsh.*``: ``dedup index add ic/ --db
+    ic/articles.dedup`` keeps it beside the corpus, new user's N26 of session 17) --
+    each named in a warning (:meth:`warnings`).  A file named itself among ``roots`` is
+    read whatever it is."""
 
     def __init__(self, output: Optional[str], roots: Sequence, records: Optional[str] = None) -> None:
         self._output = set() if output in (None, "-") else {os.path.abspath(output), os.path.realpath(output)}
         self._output_names = {os.path.basename(p) for p in self._output}
         self._roots = {os.path.abspath(r) for r in roots if isinstance(r, (str, os.PathLike)) and str(r) != "-"}
+        self._root_ids = {_identity(r) for r in self._roots} - {None}
         # named as a scan names the files it reads: relative to the one root, else as walked
         self._single = os.fspath(roots[0]) if len(roots) == 1 else None
         self._written = Written(records)
@@ -289,17 +293,25 @@ class LeftOut:
         return replace(selection, skip=self._skip)
 
     def _skip(self, found) -> bool:
-        if os.path.abspath(found) in self._roots:
+        """Whether to leave out ``found`` (a :class:`~dedup.sources.SourceFile`, or a
+        path): a few string tests a file, a ``stat`` only for a recorded file's name or
+        identity and an index's companion's name, a read of 16 bytes only for a size
+        an SQLite database can have (:func:`index_file`)."""
+        path, identity = os.fspath(found), getattr(found, "identity", None)
+        if identity in self._root_ids if identity is not None else os.path.abspath(path) in self._roots:
             return False
-        name = os.path.basename(found)
-        if name in self._output_names and {os.path.abspath(found), os.path.realpath(found)} & self._output:
+        name = os.path.basename(path)
+        if name in self._output_names and {os.path.abspath(path), os.path.realpath(path)} & self._output:
             return True
-        kind = self._written.kind(found) if name in self._written.names else None
-        why = (_WHY[kind] if kind is not None else index_file(found))
+        recorded = name in self._written.names or self._written.holds(identity)
+        kind = self._written.kind(path) if recorded else None
+        if kind == MANIFEST:
+            return True
+        why = _WHY[kind] if kind is not None else index_file(path, getattr(found, "size", None))
         if why is None:
             return False
-        self.skipped.setdefault(Path(os.path.relpath(found, self._single)).as_posix() if self._single
-                                else os.fspath(found), why)
+        self.skipped.setdefault(Path(os.path.relpath(path, self._single)).as_posix() if self._single
+                                else path, why)
         return True
 
     def warnings(self) -> list[ReadWarning]:
@@ -308,25 +320,58 @@ class LeftOut:
                 for path, why in self.skipped.items()]
 
 
-#: Why a recorded file is left out, by its kind.
-_WHY = {REPORT: "a report dedup wrote on this machine (-o)", MANIFEST: "the manifest dedup clean wrote"}
+def _identity(path: str) -> Optional[tuple[int, int]]:
+    """``(device, inode)`` of the file at ``path`` (links followed), or ``None``."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+#: Why a recorded report is left out.
+_WHY = {REPORT: "a report dedup wrote on this machine (-o)"}
 #: The first bytes of every SQLite database file (https://www.sqlite.org/fileformat.html).
 SQLITE_HEADER = b"SQLite format 3\x00"
+#: An SQLite database is a whole number of pages, and a page is 512 to 65,536 bytes (a
+#: power of two; same source): a file of another size is none, and is not opened.
+SQLITE_MIN_PAGE = 512
+#: The suffixes of the files an SQLite index keeps beside itself, ``DATABASE-SUFFIX``
+#: (SQLite's ``-wal``, ``-shm``, ``-journal``; the bucket files ``-lsh.*``, their lock and
+#: temporary files): :func:`dedup.storage.own_files` decides, for a name that has one.
+SIDECARS = ("-wal", "-shm", "-journal")
+BUCKET_FILE = "-lsh."
 
 
-def index_file(path: str) -> Optional[str]:
-    """Why the file at ``path`` is no document, when it is an SQLite database (a
-    dedup index, or another: no document starts with a NUL byte) or one of the files an
-    SQLite index keeps beside itself (:func:`dedup.storage.own_files`); else ``None``.
-    Costs one read of 16 bytes, and a ``stat`` per ``-`` in the file's name."""
-    if _sqlite(path):
-        return "an SQLite database (a dedup index?)"
+def index_file(path: str, size: Optional[int] = None) -> Optional[str]:
+    """Why the file at ``path`` (of ``size`` bytes, when the caller knows) is no
+    document, when it is an SQLite database (a dedup index, or another: no document
+    starts with a NUL byte) or one of the files an SQLite index keeps beside itself
+    (:data:`SIDECARS`, :data:`BUCKET_FILE`; :func:`dedup.storage.own_files`); else
+    ``None``.  Cost (review R10 of session 18: every file got an open, a read and a
+    ``stat`` per ``-`` in its name, 36 us a file): a string test of the name; a
+    ``stat`` and a 16-byte read of the database for a name with a companion's suffix;
+    a 16-byte read of the file only when ``size`` is unknown or a whole number of
+    512-byte pages (1 text file in 512)."""
     folder, name = os.path.split(path)
-    for at in (i for i, ch in enumerate(name) if ch == "-" and i):
-        base = os.path.join(folder, name[:at])
-        if os.path.isfile(base) and _sqlite(base) and own_files(base)(path):
-            return f"a file of the index {name[:at]}"
+    base = _companion_of(name)
+    if base is not None:
+        database = os.path.join(folder, base)
+        if os.path.isfile(database) and _sqlite(database) and own_files(database)(path):
+            return f"a file of the index {base}"
+    if (size is None or (size > 0 and size % SQLITE_MIN_PAGE == 0)) and _sqlite(path):
+        return "an SQLite database (a dedup index?)"
     return None
+
+
+def _companion_of(name: str) -> Optional[str]:
+    """The database name ``name`` would be a companion of (``x.dedup-wal``,
+    ``x.dedup-lsh.3f...``: ``x.dedup``), or ``None``."""
+    for suffix in SIDECARS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    at = name.rfind(BUCKET_FILE)
+    return name[:at] if at > 0 else None
 
 
 def _sqlite(path: str) -> bool:

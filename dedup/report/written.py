@@ -116,6 +116,25 @@ class Written:
         self._by_path = {e["path"]: e for e in entries}
         #: The recorded files' names (a walk's cheap first test).
         self.names = {os.path.basename(p) for p in self._by_path}
+        self._identities: Optional[set[tuple[int, int]]] = None
+
+    def holds(self, identity: Optional[tuple[int, int]]) -> bool:
+        """Whether ``identity`` (``(device, inode)``, links followed: a walk's
+        :class:`~dedup.sources.SourceFile`) is a recorded file's -- reached under
+        another name, through a link to it (tester's F2 of session 18: a file link to a
+        recorded report was read).  The recorded files are ``stat``-ed once, at the
+        first question; ``kind`` then tells whether it is one still."""
+        if identity is None or not self._by_path:
+            return False
+        if self._identities is None:
+            self._identities = set()
+            for path in self._by_path:
+                try:
+                    st = os.stat(path)
+                except OSError:
+                    continue
+                self._identities.add((st.st_dev, st.st_ino))
+        return identity in self._identities
 
     def __bool__(self) -> bool:
         return bool(self._by_path)
