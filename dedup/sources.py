@@ -2,8 +2,8 @@
 
 Why a walk of our own instead of ``Path.rglob``: a scan must not die half-way because
 one directory vanished or is unreadable, must not loop forever on a symlink cycle, and
-must name every file it skipped with the reason.  Files come out in path order (sorted
-relative paths), which is what makes "the canonical copy is the first one" stable.
+must name every file it skipped with the reason.  Files come out in path order
+(:func:`path_order`), which is what makes "the canonical copy is the first one" stable.
 """
 
 from __future__ import annotations
@@ -66,6 +66,19 @@ class Selection:
         if base == ".git" or (not self.hidden and base.startswith(".")):
             return True
         return _matches(self.exclude, rel, base)
+
+
+def path_order(rel: str) -> tuple[tuple[str, str], ...]:
+    """The sort key of a relative path (``/``-separated) in path order: folder by folder,
+    each name by its stem, then by its extension (``os.path.splitext``).
+
+    Why not the bytes of the whole name: the names users give copies add to the stem
+    (``story (1).txt``, ``ru-copy.txt``, ``a-edit.txt``, ``flood-reprint.txt``), and
+    ``' '`` and ``'-'`` sort before ``'.'``, so every such copy came before its original
+    and was kept as a group's canonical member while the original was dropped (new
+    user's N20 of session 18).  A stem sorts before any longer stem it begins, so the
+    original comes first.  Only the order changes: which pairs are found does not."""
+    return tuple(os.path.splitext(part) for part in rel.split("/"))
 
 
 def _matches(patterns: Sequence[str], rel: str, base: str) -> bool:
@@ -139,8 +152,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[SourceFile, ReadError]]:
-    """Yield the files under ``root`` (or ``root`` itself if it is a file), sorted by
-    relative path, and a :class:`ReadError` for each entry that cannot be visited,
+    """Yield the files under ``root`` (or ``root`` itself if it is a file), in path order
+    (:func:`path_order` of the relative paths), and a :class:`ReadError` for each entry that cannot be visited,
     carrying the entry's own identity (``(device, inode)``, a link's and not its
     target's: ``/dev/zero`` and a link to it are two errors; the folder's when it cannot
     be listed) for :func:`dedup.inputs.list_inputs`.
@@ -190,7 +203,7 @@ def _stat_failure(path: Union[Path, os.DirEntry], err: OSError) -> str:
 
 
 def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> list[Union[SourceFile, ReadError]]:
-    """Every entry under ``root``, sorted by relative path.  Iterative (an explicit stack
+    """Every entry under ``root``, in path order (:func:`path_order`).  Iterative (an explicit stack
     of folders to enter and of folders to leave, which keeps the identities of the
     current folder's ancestors for loop detection), so a tree nested thousands of
     folders deep costs a little memory, not Python's recursion limit."""
@@ -238,5 +251,5 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
                     found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
             elif selection.wants(rel):
                 found.append((rel, ReadError(rel, NOT_REGULAR, _unfollowed(entry))))
-    found.sort(key=lambda pair: pair[0])
+    found.sort(key=lambda pair: path_order(pair[0]))
     return [entry for _, entry in found]

@@ -11,7 +11,7 @@ from textgen import prose
 
 from dedup import scan
 from dedup.readers import ReadError
-from dedup.sources import Selection, walk
+from dedup.sources import Selection, path_order, walk
 
 
 def key(entry) -> str:
@@ -50,15 +50,15 @@ def test_the_walk_yields_in_path_order_with_errors_where_their_paths_sort(tricky
     root, files = tricky
     unreadable(monkeypatch, root / "c", root / "d" / "e")
     found = list(walk(root))
-    assert [key(e) for e in found] == sorted(key(e) for e in found)
+    assert [key(e) for e in found] == sorted((key(e) for e in found), key=path_order)
     assert {e.name for e in found if not isinstance(e, ReadError)} == set(files) - {"c/in.txt", "d/e/f/g.txt"}
     errors = {e.path: e.error for e in found if isinstance(e, ReadError)}
     assert set(errors) == {"broken", "a/z/up", "c", "d/e"}
     # "c" (a folder that cannot be listed) sorts before its sibling "c-x.txt", and a
-    # folder listed fine sorts as its files' paths do: "a-1.txt" before "a/b.txt"
+    # folder listed fine sorts as its files' paths do, by stem ("a" before "a-1")
     names = [key(e) for e in found]
     assert names.index("c") < names.index("c-x.txt")
-    assert names.index("a-1.txt") < names.index("a/-.txt") < names.index("a0.txt")
+    assert names.index("a/-.txt") < names.index("a.txt") < names.index("a-1.txt") < names.index("a0.txt")
 
 
 def test_a_scratch_folder_inside_the_scanned_tree_is_not_read(tmp_path, monkeypatch):
@@ -86,3 +86,27 @@ def test_each_file_carries_the_walks_stat_of_it(tricky):
         assert entry.identity == (st.st_dev, st.st_ino) and entry.size == st.st_size
     single = next(walk(root / "z.txt"))
     assert (single.name, single.size) == ("z.txt", os.stat(root / "z.txt").st_size)
+
+
+def test_an_original_comes_before_the_copies_named_after_it(tmp_path):
+    """New user's N20 (session 18): by the bytes of the whole name ' ' and '-' sort
+    before '.', so ``story (1).txt`` and ``ru-copy.txt`` came first, were their groups'
+    canonical members, and ``dedup clean`` kept them and dropped the originals."""
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    rng = random.Random(3)
+    story, ru = "\n\n".join(prose(rng, 60) for _ in range(3)), "\n\n".join(prose(rng, 60) for _ in range(3))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "story.txt").write_text(story)
+    (src / "story (1).txt").write_text(story.replace(".", "!", 1))
+    (src / "ru.txt").write_text(ru)
+    (src / "ru-copy.txt").write_text(ru + "\n\nMore.")
+    assert [e.name for e in walk(src)] == ["ru.txt", "ru-copy.txt", "story.txt", "story (1).txt"]
+    result = scan(src, levels=["document"])
+    assert sorted(g.canonical.path for g in result.groups) == ["ru.txt", "story.txt"]
+    res = CliRunner().invoke(main, ["clean", str(src), str(tmp_path / "out"), "-j", "1", "--no-cache"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dedup-clean.json", "ru.txt", "story.txt"]
