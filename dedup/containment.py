@@ -116,6 +116,36 @@ def relations(jaccard: np.ndarray, containment_a: np.ndarray, containment_b: np.
     return near, (inner >= containment) & (~near | (outer < one_sided_below(threshold)))
 
 
+#: See :func:`held`: the holder's unshared shingles are at least this many times the held side's.
+HELD_BY = 2.0
+
+
+def held(containment_a: np.ndarray, containment_b: np.ndarray, containment: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(a_held, b_held)``, bool arrays, one entry per pair: whether side ``a`` (``b``)
+    is held (almost) whole by the other -- the other *holds* it.  A side is held when
+    it is inside the other (its containment at least ``containment``; nothing is held
+    with containment off, 0) and the pair's difference is mostly text the other side
+    adds: of the shingles the two do not share, the other side has at least
+    :data:`HELD_BY` times as many (``|B - A| >= 2 |A - B|``; with ``I`` shared,
+    ``|A - B| = I (1/c_a - 1)``).  A quote and the paragraph reading it out, or a copy
+    and the copy with a sentence appended, are so; two rewrites of one text, whose
+    edits change about as much on each side, are not, whatever their sizes.
+
+    The rule it serves, for any pair one side of which holds the other, near-duplicate
+    or ``contained`` (:func:`relations`): the held side is the *source*.  It is the
+    pair's canonical side (:mod:`dedup.plan.link`), so ``dedup clean`` never cuts a
+    source for the text quoting it; and of the holder only the held part is seen
+    text -- the index's seen share counts a holder paragraph by its containment in the
+    stored one (:mod:`dedup.index.judge`), not whole."""
+    a, b = np.asarray(containment_a, dtype=float), np.asarray(containment_b, dtype=float)
+    if not containment:
+        return np.zeros(a.shape, bool), np.zeros(b.shape, bool)
+    with np.errstate(divide="ignore"):
+        rest_a, rest_b = 1.0 / a - 1.0, 1.0 / b - 1.0  # each side's unshared shingles per shared one
+    return ((a >= containment) & (a > b) & (rest_b >= HELD_BY * rest_a),
+            (b >= containment) & (b > a) & (rest_a >= HELD_BY * rest_b))
+
+
 def min_jaccard(containment: float, ratio: float | np.ndarray) -> np.ndarray:
     """Jaccard of a set contained to ``containment`` in a set ``ratio`` times its size."""
     return containment / (np.asarray(ratio, dtype=float) + 1.0 - containment)

@@ -99,6 +99,8 @@ def test_components_are_the_union_find_groups(tmp_path, seed):
         save(plan.scratch.verified("paragraph", r, "a"), pairs[mine, 0])
         save(plan.scratch.verified("paragraph", r, "b"), pairs[mine, 1])
         save(plan.scratch.verified("paragraph", r, "contained"), contained[~exact][mine])
+        for side in ("containment_a", "containment_b"):  # equal sides: no pair holds the other
+            save(plan.scratch.verified("paragraph", r, side), np.ones(int(mine.sum())))
     copies = edges[exact]
     for k in range(parts):
         save(plan.scratch.exact("paragraph", k, "first"), copies[k::parts, 0])

@@ -164,6 +164,7 @@ def test_passages_cut_from_several_stored_stories_are_seen_text(tmp_path):
         assert [p.relation for m in v.matches for p in m.paragraphs] == ["contained"] * 3
         assert v.is_duplicate and not v.accepted and v.seen_share > 0.95
         assert v.reason.startswith("0 of 3 paragraphs already seen, 3 inside stored text (")
+        assert v.seen == (0, 1, 2)  # listed as seen (what strip drops), not only counted (F1 note)
 
 
 def test_a_copy_with_words_appended_stays_a_near_duplicate_at_a_strict_threshold(tmp_path):

@@ -3,9 +3,11 @@
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``, and not one-sided: :func:`dedup.containment.relations`) or when at
 least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
-``min_tokens`` or more) is already seen -- a paragraph with a near-duplicate stored
-whole, one in a contained pair as the share of it inside the stored text (one inside a
-stored paragraph nearly whole, one holding a stored quote as the quote's share);
+``min_tokens`` or more) is already seen -- each paragraph by the part of it that is
+stored text: one with a near-duplicate stored whole, one inside a stored paragraph
+nearly whole, one holding a stored paragraph (a quote read out in it: a contained pair,
+or a near-duplicate one that holds the stored one almost whole,
+:func:`dedup.containment.held`) as the quote's share of it;
 an article inside one stored document is ``contained-in`` it rather than a duplicate
 by that share (rejected all the same), unless its near-duplicate paragraphs alone reach it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
@@ -27,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..containment import held
 from ..corpus import Corpus
 from ..settings import Settings
 from ..verdict import DocumentMatch, Policy, Verdict
@@ -55,18 +58,26 @@ def judge(
     furniture = tuple(int(c.para_index[p]) for p in (lo + np.flatnonzero(common)).tolist())
     judged = eligible[~common[eligible - lo]]  # comparable and not boilerplate
     near, inside = ~found.contained, found.contained & (found.cont_new >= (s.containment or 2.0))
-    matched = {int(c.para_index[eligible[i]]) for i in found.new[near].tolist()}
-    seen = tuple(sorted(matched - set(furniture)))
+    # A near-duplicate paragraph holding its stored match (almost) whole, plus text of
+    # its own (:func:`dedup.containment.held`: a quote about half the paragraph reading
+    # it out, new user N2 of session 18), is seen only in part.
+    holds = near & held(found.cont_stored, found.cont_new, s.containment)[0]
+    # ``seen``: what strip drops -- paragraphs with a near-duplicate stored or inside a
+    # stored paragraph (a round-up's passages, tester F1 of session 18).
+    dropped = {int(c.para_index[eligible[i]]) for i in found.new[near | inside].tolist()}
+    seen = tuple(sorted(dropped - set(furniture)))
     # The share of its text already seen: paragraphs weigh by their tokens, so a
-    # three-line footer does not outweigh the story; a paragraph with a near-duplicate
-    # stored counts whole, one in a contained pair as the share of it inside the stored
-    # text (its shingle containment): a paragraph inside a stored one counts (nearly)
+    # three-line footer does not outweigh the story, and each by the part of it seen
+    # (its shingle containment in the stored paragraph): a paragraph with a
+    # near-duplicate stored counts whole, unless it holds the stored one (almost)
+    # whole plus text of its own; a paragraph inside a stored one counts (nearly)
     # whole -- a round-up of passages cut from several stored stories is seen text --
     # while one holding a stored paragraph counts as the quote, not as the paragraph
-    # around it (N8 of session 17).
+    # around it (N8 of session 17), whether the pair is contained or near-duplicate.
     whole, part = np.zeros(len(eligible), bool), np.zeros(len(eligible))
-    whole[found.new[near]] = True
-    np.maximum.at(part, found.new[found.contained], found.cont_new[found.contained])
+    whole[found.new[near & ~holds]] = True
+    some = found.contained | holds
+    np.maximum.at(part, found.new[some], found.cont_new[some])
     within = np.zeros(len(eligible), bool)  # inside a stored paragraph (else holding one)
     within[found.new[found.contained & (found.cont_new > found.cont_stored)]] = True
     mine = ~common[eligible - lo]  # of eligible: judged
@@ -84,7 +95,7 @@ def judge(
     is_duplicate = bool(copies) or near_share >= policy.seen_share or (share >= policy.seen_share and not wrapped)
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
     inside_n, quoting_n = int((within & ~whole).sum()), int((~within & (part > 0) & ~whole).sum())
-    seen_note = (f"{len(seen)} of {len(judged)} paragraphs already seen"
+    seen_note = (f"{int(whole.sum())} of {len(judged)} paragraphs already seen"
                  + (f", {inside_n} inside stored text" if inside_n else "")
                  + (f", {quoting_n} quoting stored text" if quoting_n else ""))
     if copies:
@@ -102,8 +113,7 @@ def judge(
         reason = f"{seen_note} ({share:.0%} of its text < {policy.seen_share:.0%})"
     else:
         reason = "nothing seen before"
-    # Under strip, paragraphs already seen (boilerplate too) or inside a stored one go.
-    dropped = matched | {int(c.para_index[eligible[i]]) for i in found.new[inside].tolist()}
+    # Under strip, the paragraphs in ``seen`` (and boilerplate with a stored copy) go.
     kept_new = policy.action != "strip" or len(dropped) < len(eligible)
     rejected = is_duplicate or relation == "contained-in"
     accepted = {"reject": not rejected, "strip": kept_new, "flag": True}[policy.action]
