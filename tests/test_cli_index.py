@@ -341,23 +341,25 @@ def test_check_sees_one_snapshot_when_an_add_of_the_same_id_commits_meanwhile(tm
     # Whole-diff review (session 17): check asked "stored with this text?" and then
     # judged the rest in a second read transaction; an add of the same id committed in
     # between made the document a DUPLICATE of its own stored copy (exit 1).  Here the
-    # add commits exactly there, from another connection to the same file.
+    # add commits exactly there -- just after the look-up of the ids, inside the
+    # snapshot -- from another connection to the same file.
+    import importlib
+
+    run_module = importlib.import_module("dedup.index.run")
     rng = random.Random(22)
     docs = write_docs(tmp_path / "in", {"a.txt": [prose(rng, 60) for _ in range(3)],
                                         "other.txt": [prose(rng, 60) for _ in range(3)]})
     db = tmp_path / "i.dedup"
     assert run("index", "add", docs / "other.txt", "--db", db).exit_code == 0
-    original = Index._decide
-    added = []
+    real, added = run_module.stored_with, []
 
-    def add_first_then_check(self, batch, *args, **kw):  # after "stored?", before the judgement
-        if not added:
-            added.append(None)  # (the add below decides too)
-            with Index.open(db) as other:
-                added[:] = [other.add(inp.text, doc_id=inp.doc_id).added for inp in batch.inputs]
-        return original(self, batch, *args, **kw)
+    def add_after_the_look_up(store, ids, texts):  # after "stored?", before the judgement
+        found = real(store, ids, texts)
+        with Index.open(db) as other:
+            added[:] = [other.add(text, doc_id=doc_id).added for doc_id, text in zip(ids, texts)]
+        return found
 
-    monkeypatch.setattr(Index, "_decide", add_first_then_check)
+    monkeypatch.setattr(run_module, "stored_with", add_after_the_look_up)
     checked = run("check", docs / "a.txt", "--db", db, "--format", "json")
     assert added == [True]
     verdicts = json.loads(checked.stdout)["verdicts"]
@@ -404,10 +406,11 @@ def test_check_signs_outside_its_read_snapshot_and_sees_an_add_made_meanwhile(tm
     assert [(v["id"], v["verdict"]) for v in verdicts] == [("in/a.txt", "already indexed")], verdicts
 
 
-def test_check_judges_a_document_removed_between_its_look_ups(tmp_path, monkeypatch):
-    """A document stored (with that text) at ``dedup check``'s first look, so not
-    signed, and removed before its snapshot is signed after all and judged: the
-    verdict is the index's as the snapshot sees it, never "already indexed"."""
+def test_check_judges_a_document_removed_between_its_signing_and_its_snapshot(tmp_path, monkeypatch):
+    """A document stored (with that text) when ``dedup check`` signs its batch and
+    removed before its snapshot is judged: the verdict is the index's as the snapshot
+    sees it, never "already indexed".  (Until session 19 check looked the ids up before
+    signing too, and signed only the documents not stored: review R16 of session 18.)"""
     rng = random.Random(24)
     docs = write_docs(tmp_path / "in", {"a.txt": [prose(rng, 60) for _ in range(3)]})
     db = tmp_path / "i.dedup"
@@ -424,6 +427,6 @@ def test_check_judges_a_document_removed_between_its_look_ups(tmp_path, monkeypa
     monkeypatch.setattr(Index, "_prepare", remove_after_signing)
     checked = run("check", docs / "a.txt", "--db", db, "--format", "json")
     assert checked.exit_code == 0, checked.output
-    assert signed == [[], ["in/a.txt"]]
+    assert signed == [["in/a.txt"]]  # signed once, stored or not
     verdicts = json.loads(checked.stdout)["verdicts"]
     assert [(v["id"], v["verdict"]) for v in verdicts] == [("in/a.txt", "new")], verdicts

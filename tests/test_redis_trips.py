@@ -169,3 +169,60 @@ def test_stored_texts_are_read_in_one_round_trip_and_verified(stored, trips, mon
         monkeypatch.setattr(store, "get", lambda doc_id: pytest.fail("a stored text read by get"))
         v = idx.check(t["report"])
     assert [(m.doc_id, [p.relation for p in m.paragraphs]) for m in v.matches] == [("quote", ["contained"])]
+
+
+def test_the_digests_of_stored_and_unstored_ids_are_one_round_trip(stored, trips):
+    """``digests`` (is this id stored, with which text?) reads ``ids``, ``dg`` and, for
+    an id not listed, the name shards that tell a deleted entry from a new id, in one
+    read-only script call (until session 19: the two hashes, then the script for the
+    ids not listed -- two round trips for a new document, the usual case of ``dedup
+    check``)."""
+    url, texts = stored
+    with Index.open(url) as idx:
+        store = idx._store
+        count, by = _counted(trips, lambda: store.digests(["a1", "not-stored", "a2"]))
+        found = store.digests(["a1", "not-stored", "a2"])
+    assert count == 1, by
+    assert sorted(found) == ["a1", "a2"] and all(len(v) == 32 for v in found.values())
+
+
+def test_dedup_check_of_a_file_costs_what_a_check_costs(stored, trips, tmp_path):
+    """``dedup check`` (:func:`dedup.index.jobs.check_paths`) asks "stored with this
+    text?" and judges the rest in one read snapshot, its documents signed before it
+    (review R16 of session 18: since 0ce98a4 it looked the batch's ids up once before
+    signing and again inside the snapshot -- a near copy's file cost 11 round trips
+    where a check of it costs 5).  One file each: a near copy of a stored article, a new text, the stored
+    article itself under its own id (already indexed), and the three in one batch."""
+    from dedup.index.jobs import check_paths
+    from dedup.index.ids import Naming
+    from dedup.readers import ReadOptions
+    from dedup.sources import Selection
+
+    url, texts = stored
+    rng = random.Random(6)
+    files = {"near.txt": rewrite_paragraphs(rng, texts[7], 0.1), "new.txt": news_article(rng, 6),
+             "stored.txt": news_article(rng, 6)}
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    naming = Naming(base=str(tmp_path))
+    with Index.open(url) as idx:
+        assert idx.add(files["stored.txt"], doc_id="stored.txt").added  # the id a check of that file gives it
+        idx.check(texts[0])  # the worker's first sync
+
+        def checked(*names):
+            return check_paths(idx, [tmp_path / n for n in names], Selection(), ReadOptions(), Policy(),
+                               naming=naming).verdicts
+
+        single, by_single = _counted(trips, lambda: idx.check(files["near.txt"]))
+        near, by_near = _counted(trips, lambda: checked("near.txt"))
+        new, by_new = _counted(trips, lambda: checked("new.txt"))
+        fresh, _ = _counted(trips, lambda: idx.check(files["new.txt"]))
+        stored_file, by_stored = _counted(trips, lambda: checked("stored.txt"))
+        together, by_together = _counted(trips, lambda: checked("near.txt", "new.txt", "stored.txt"))
+        verdicts = checked("near.txt", "new.txt", "stored.txt")
+    assert [(v.is_duplicate, v.already_indexed) for v in verdicts] == [(True, False), (False, False), (False, True)]
+    # As a check's: the ids' "stored?" is read with the snapshot's first round trip (the
+    # old code: 11 and 7, its first look-up and the snapshot's each 3 round trips); a file
+    # stored under its id is that round trip alone (it was 6).
+    assert near <= single and new <= fresh, (by_single, by_near, by_new)
+    assert stored_file == 1 and together <= near, (by_stored, by_together)

@@ -41,8 +41,8 @@ from ..sketch import SKETCH_MISS, sketch_floor
 from ..storage import BUSY_TIMEOUT, Compacting, Leased, Maintained, Storage, StoredDocument, open_storage
 from ..storage.protocol import Listed
 from ..verdict import Policy, Verdict
-from .items import BadDocument, Input, Item, digest, input_of, raised, stored_digest
-from .run import Prepared, decide, prepare
+from .items import BadDocument, Input, Item, input_of, raised, stored_with
+from .run import Prepared, check_indexed, decide, prepare
 from .settle import Adder
 from .signing import DERIVE
 
@@ -145,14 +145,24 @@ class Index:
         (``verdict.added`` says whether it was stored)."""
         return raised(self._run([Input(doc_id, text, meta)], Policy.of(policy, self.policy), write=True)[0])
 
-    def check_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
+    def check_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None,
+                   indexed: bool = False) -> list[Verdict]:
         """Verdicts for many articles (``(id, text)`` pairs, dicts with ``id``/``text``,
         :class:`~dedup.readers.Document` s or plain strings), signed in one pass.
         Each is judged against the index alone, as :meth:`check` would judge it -- not
         against the other articles of the batch, which a check does not store -- so the
         verdicts do not depend on the batch's order or make-up.
-        Bad items get a verdict with ``error`` set instead of stopping the batch."""
-        return self._run([input_of(i) for i in items], Policy.of(policy, self.policy), write=False)
+        Bad items get a verdict with ``error`` set instead of stopping the batch.
+
+        With ``indexed`` (what ``dedup check`` asks, :func:`dedup.index.jobs.check_paths`),
+        an article whose id the index stores with that very text is "already indexed",
+        as an add of it would say, and not judged (else it would be its own duplicate);
+        whether it is stored and the judgement of the others see one read snapshot,
+        which begins after the whole batch is signed (:func:`dedup.index.run.check_indexed`)."""
+        inputs, policy = [input_of(i) for i in items], Policy.of(policy, self.policy)
+        if not indexed:
+            return self._run(inputs, policy, write=False)
+        return check_indexed(self._store, self._prepare(inputs, hold=False), policy)
 
     def add_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
         """Like :meth:`add` for each article in turn, in one transaction: the verdicts,
@@ -317,12 +327,10 @@ class Index:
         -- what an add of it would call "already indexed"; a row stored before digests
         were kept has its text compared, as an add does).  One look-up for all."""
         with self._store.transaction(write=False):
+            if texts:
+                return stored_with(self._store, [item["id"] for item in items], [item["text"] for item in items])
             stored = self._store.digests([item["id"] for item in items])
-            if not texts:
-                return [item["id"] in stored for item in items]
-            for doc_id in {item["id"] for item in items if item["id"] in stored and stored[item["id"]] is None}:
-                stored[doc_id] = stored_digest(self._store, doc_id, None)  # (review R8)
-        return [item["id"] in stored and stored[item["id"]] == digest(item["text"]) for item in items]
+        return [item["id"] in stored for item in items]
 
     @contextmanager
     def snapshot(self) -> Iterator["Index"]:
@@ -333,7 +341,7 @@ class Index:
         without taking the write lock first), and nothing slow: an open snapshot holds
         off SQLite's checkpoints and Redis's horizon, so sign first (``dedup check``
         asks "stored with this text?" and judges the rest in one, its documents signed
-        before it, :func:`dedup.index.jobs.check_paths`; an add committed between two
+        before it, :meth:`check_many` with ``indexed``; an add committed between two
         snapshots made a document its own duplicate: whole-diff review, session 17)."""
         with self._store.transaction(write=False):
             yield self

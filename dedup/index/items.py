@@ -9,7 +9,7 @@ the text).  A bad item becomes a verdict with ``error`` set in batch calls, and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
 import xxhash
 
@@ -98,6 +98,18 @@ def stored_digest(store: Any, doc_id: str, known: Optional[str]) -> Optional[str
         return known
     old = store.get(doc_id)
     return digest(old.text) if old is not None else None
+
+
+def stored_with(store: Any, ids: Sequence[Optional[str]], texts: Sequence[str]) -> list[bool]:
+    """For each ``(id, text)``: whether ``store`` holds that id added with that very
+    text (what an add of it would call "already indexed"; an id ``None`` is never
+    stored); one :meth:`~dedup.storage.protocol.Storage.digests` look-up for all, a
+    row stored before digests were kept read by :func:`stored_digest`.  Call it inside
+    a transaction to see the snapshot the rest of it sees."""
+    stored = store.digests([doc_id for doc_id in dict.fromkeys(ids) if doc_id is not None])
+    for doc_id in [doc_id for doc_id, known in stored.items() if known is None]:
+        stored[doc_id] = stored_digest(store, doc_id, None)  # (review R8 of session 17)
+    return [doc_id in stored and stored[doc_id] == digest(text) for doc_id, text in zip(ids, texts)]
 
 
 def raised(verdict: Verdict) -> Verdict:

@@ -20,7 +20,7 @@ from ..results import FilesRead
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
-from ..verdict import Policy, Verdict, already_indexed
+from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
 from .items import input_of
@@ -63,40 +63,14 @@ def check_paths(
     document whose id is stored with the same text is "already indexed", as an add of
     it says, and not judged (it would be its own duplicate: a new user of session 16
     got DUPLICATE, exit 1, from ``check`` and "already indexed", exit 0, from ``add``):
-    see :func:`_checked`."""
+    :meth:`Index.check_many` with ``indexed`` (whether it is stored and the judgement of
+    the rest see one read snapshot, which begins after the batch is signed)."""
     job = Job(keep_texts=keep_texts)
     docs = _stream(index, paths, selection, options, job, progress, naming)
     while batch := list(islice(docs, BATCH_DOCUMENTS)):
-        job.keep(batch, _checked(index, batch, policy))
+        job.keep(batch, index.check_many(batch, policy=policy, indexed=True))
     progress.close()
     return job
-
-
-def _checked(index: Index, batch: list[dict], policy: Policy) -> list[Verdict]:
-    """The verdicts of a check of ``batch`` (index items): "already indexed" for an id
-    stored with the same text, the rest judged (:meth:`Index.check_many`).
-
-    Both look-ups -- stored? and the judgement -- see one :meth:`Index.snapshot` (an
-    add of the same id committed between them made the document its own duplicate:
-    whole-diff review, session 17), and the signing is done before it: a read
-    transaction held through signing holds off SQLite's checkpoints (the write-ahead
-    log grows while others add) and Redis's horizon.  So the documents not stored are
-    signed first, then inside the snapshot the ids are looked up again: one stored
-    meanwhile is "already indexed", one removed meanwhile (stored at the first look,
-    so not signed) makes the batch's look-ups start again."""
-    held = index.holds(batch, texts=True)
-    while True:
-        todo = [k for k, h in enumerate(held) if not h]
-        signed = index._prepare([input_of(batch[k]) for k in todo], hold=False)  # (it stores nothing)
-        with index.snapshot():
-            now = index.holds(batch, texts=True)
-            if not any(h and not n for h, n in zip(held, now)):
-                kept = [j for j, k in enumerate(todo) if not now[k]]
-                judged = iter(index._decide(signed if len(kept) == len(todo) else signed.take(kept), policy,
-                                            write=False))
-                return [already_indexed(item["id"], item["text"], policy) if n else next(judged)
-                        for item, n in zip(batch, now)]
-        held = now
 
 
 def add_paths(

@@ -5,7 +5,7 @@ transaction, looks the whole batch up (:mod:`.query`), compares it with itself
 (:mod:`.batch`), decides each article in order (:mod:`.judge`) and writes once at the
 end.  A part of a :class:`Prepared` batch can be decided without being signed again
 (:meth:`Prepared.take`): :func:`decide` does so for a batch that gives an id twice, and
-``dedup check`` for the documents its snapshot finds still not stored (:mod:`.jobs`)."""
+:func:`check_indexed` (``dedup check``) for the documents its snapshot finds not stored."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from ..verdict import Policy, Verdict, already_indexed
 from . import judge as judging
 from .batch import earlier_related
 from .documents import exact_copies
-from .items import Input, auto_id, digest, name_of, problem, stored_digest
+from .items import Input, auto_id, digest, name_of, problem, stored_digest, stored_with
 from .query import look_up
 from .signing import Executor, Signed, banded, new_document, sign
 from .tallies import copied_before, first_judged, judged_texts, tallied, text_keys
@@ -131,9 +131,52 @@ def _repeat_cuts(batch: Prepared) -> list[int]:
     return cuts
 
 
+def check_indexed(store: Storage, batch: Prepared, policy: Policy) -> list[Verdict]:
+    """Verdicts of a read-only check of a :func:`prepared <prepare>` batch in which an
+    article whose id ``store`` holds with that very text is "already indexed" (what an
+    add of it says; :func:`~.items.stored_with`) and not judged; the others judged as
+    :func:`decide` judges them (``write`` false).  Both in one read transaction, the
+    batch signed before it (a read held through signing holds off SQLite's checkpoints
+    and Redis's horizon), its keys and ids read in the transaction's first round trip
+    on a :class:`~dedup.storage.optional.Prefetching` backend.
+
+    Why one: an add of the same id committed between the look-up of the ids and the
+    judgement made a document its own duplicate (whole-diff review, session 17); and
+    ``dedup check`` looked the ids up once before signing (to sign only the documents
+    not stored) and again in the snapshot -- on Redis 7 round trips a file, where a
+    check costs 5 (review R16, session 18).  The price: a document already stored is
+    signed too (measured in ``benchmarks/README-redis.md``, session 19)."""
+    inputs = batch.inputs
+    ids = [inp.doc_id if bad is None else None for inp, bad in zip(inputs, batch.problems)]
+    _prefetch(store, batch, False, True, [doc_id for doc_id in ids if doc_id is not None])
+    with store.transaction(False):
+        held = stored_with(store, ids, [inp.text if doc_id is not None else "" for inp, doc_id in zip(inputs, ids)])
+        rest = [k for k, h in enumerate(held) if not h]
+        judged = iter(_decide(store, batch if len(rest) == len(inputs) else batch.take(rest), policy, False, True,
+                              None, prefetch=False))
+        return [already_indexed(inp.doc_id, inp.text, policy) if h else next(judged) for inp, h in zip(inputs, held)]
+
+
+def _prefetch(store: Storage, batch: Prepared, write: bool, judge: bool, ids: Sequence[str] = ()) -> None:
+    """On a :class:`~dedup.storage.optional.Prefetching` backend (Redis), just before
+    the transaction that decides ``batch``: the batch's own keys -- and the document
+    ``ids`` it will ask :meth:`~dedup.storage.protocol.Storage.digests` of -- read in
+    that transaction's first round trip."""
+    if not supports(store, Prefetching):
+        return
+    s, signed = store.settings, batch.signed
+    none = np.zeros(0, np.uint64)
+    # (The texts' tallies of an add that turns out to count none, all stored already, are read for nothing.)
+    texts_tallied = write or (s.boilerplate and judge)
+    store.prefetch(signed.corpus.para_key if write else none, signed.doc_keys if judge or write else none,
+                   np.concatenate([batch.keys, signed.corpus.para_key if s.boilerplate and judge else none])
+                   if texts_tallied else none, ids)
+
+
 def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge: bool,
-            changed: Optional[list[bool]]) -> list[Verdict]:
-    """:func:`decide` of a batch that gives no id twice when ``write``."""
+            changed: Optional[list[bool]], *, prefetch: bool = True) -> list[Verdict]:
+    """:func:`decide` of a batch that gives no id twice when ``write`` (``prefetch``:
+    :func:`_prefetch` first; not when the caller's transaction did)."""
     inputs, signed = batch.inputs, batch.signed
     verdicts: list[Optional[Verdict]] = [
         None if bad is None else Verdict(name_of(inp.doc_id), policy.action, error=bad)
@@ -143,13 +186,8 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
     s = store.settings
     if write and judge and supports(store, Leased):  # prepared outside the write lock (R3)
         store.warm()
-    if supports(store, Prefetching):  # the batch's own keys, read with the transaction's first round trip (Redis)
-        none = np.zeros(0, np.uint64)
-        # (The texts' tallies of an add that turns out to count none, all stored already, are read for nothing.)
-        texts_tallied = write or (s.boilerplate and judge)
-        store.prefetch(signed.corpus.para_key if write else none, signed.doc_keys if judge or write else none,
-                       np.concatenate([batch.keys, signed.corpus.para_key if s.boilerplate and judge else none])
-                       if texts_tallied else none)
+    if prefetch:
+        _prefetch(store, batch, write, judge)
     with store.transaction(write):
         ids = [inputs[i].doc_id if inputs[i].doc_id is not None or not write else auto_id(inputs[i].text)
                for i in good]

@@ -5,7 +5,7 @@ index uses when a backend has it (:func:`supports`, or ``isinstance``: each is
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional, Protocol, runtime_checkable
+from typing import Any, Callable, Optional, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -84,11 +84,14 @@ class Prefetching(Protocol):
     and these keys are known before the look-up (session 14: 8.7 round trips a single
     check at 100k articles, the 2 ms target)."""
 
-    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
+    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray,
+                 ids: Sequence[str] = ()) -> None:
         """Read what the transaction's later calls will ask about: the stored rows of
         paragraph and document content keys ``paragraphs`` and ``documents``
-        (:meth:`Storage.known_keys`, ``*_copies``), and the tallies of keys
-        ``tallies`` (:meth:`Storage.tallies`); uint64 arrays, each may be empty.
+        (:meth:`Storage.known_keys`, ``*_copies``), the tallies of keys
+        ``tallies`` (:meth:`Storage.tallies`); uint64 arrays, each may be empty; and
+        the :meth:`Storage.digests` of the document ids ``ids`` (session 19: ``dedup
+        check`` asks whether its documents are stored with their texts).
         Called outside a transaction, for the next one to begin (read in its first
         round trip); inside one, read now.  It changes no answer; calls that ask about
         other keys read them as before."""

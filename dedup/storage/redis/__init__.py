@@ -81,7 +81,7 @@ FORMAT = "dedup-index-redis"
 #: 10: ``n:p`` without a checksum (decremented, it gave wrong stats and nothing noticed;
 #: tester's T2).
 #: 11: no name multimap ``k:n:`` (a document renamed in both ``ids`` and ``dg`` read "not
-#: stored" under its old name: :meth:`.named.Named._unlisted`).
+#: stored" under its old name: :meth:`.named.Named._named`).
 FORMAT_VERSION = "11"
 
 
@@ -133,7 +133,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         # What the current transaction has read: records (:meth:`.reads.Reads._read`),
         # content-key shards (:meth:`.multimap.Multimaps._prefetch`).
         self._held: Optional[dict] = None
-        self._pending: Optional[tuple[dict[str, np.ndarray], list[str]]] = None
+        self._pending: Optional[tuple[dict[str, np.ndarray], list[str], list[str]]] = None
         # What the current write transaction tallied before its first write
         # (:meth:`.writes.Writes.tally_first`): sorted keys, their counts, documents.
         self._ahead: Optional[tuple[np.ndarray, np.ndarray, int]] = None
@@ -203,7 +203,7 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._cache.levels  # noqa: B018 -- the property derives what is pending
 
     @guarded("read")
-    def _snapshot(self, pending: Optional[tuple[dict[str, np.ndarray], list[str]]] = None) -> dict[str, int]:
+    def _snapshot(self, pending: Optional[tuple[dict[str, np.ndarray], list[str], list[str]]] = None) -> dict[str, int]:
         """The highest published row ids, and the bucket log brought up to date (at
         least up to them: they are read first), in one round trip when little is new;
         with ``pending`` (:meth:`prefetch` before the transaction), in that round trip
@@ -223,8 +223,9 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
         keep = self._queue_prefetch(pipe, *pending) if pending else None
         try:
             (documents, counted, paragraphs, top_d, top_p, gen), written, page, *prefetched = pipe.execute()
-        except NoScriptError:  # a new server, or its scripts flushed: load it, once
-            self._marks(args=[self._k])
+        except NoScriptError:  # a new server, or its scripts flushed: load them, once
+            for script in (self._marks, self._names):
+                self._r.script_load(script.script)
             return self._snapshot(pending)
         if number(gen, self.path, self._k + "log:gen") != self._cache.gen:  # compacted: read the new log whole
             self._switch_to(number(gen, self.path, self._k + "log:gen"))

@@ -407,21 +407,23 @@ return {row, redis.call('GET', ARGV[1] .. 'd:' .. row)}
 
 #: ARGV: key prefix, the name multimap's base (``k:n:``), N, then N pairs (a public
 #: document id, its name key's shard number), then the shard count (the bitmap's end
-#: mark).  For each id {whether ``ids`` lists it,
-#: whether ``dg`` has an entry of it}, then for each distinct shard given {its string
-#: (``false``: missing), its bit in ``BASE .. 'on'``}, in the order first given, then
-#: the bitmap's end mark -- read at once, so a concurrent add or removal (which changes
-#: ``ids``, ``dg`` and ``k:n:`` in one call) cannot look like damage
-#: (:meth:`~dedup.storage.redis.named.Named._unlisted`).
+#: mark).  For each id {its row in ``ids`` (``false``: not listed), its entry in ``dg``
+#: (``false``: none)}, then for each distinct shard of the ids ``ids`` does not list
+#: {its string (``false``: missing), its bit in ``BASE .. 'on'``}, in the order first
+#: given, then the bitmap's end mark -- read at once, so a concurrent add or removal
+#: (which changes ``ids``, ``dg`` and ``k:n:`` in one call) cannot look like damage
+#: (:meth:`~dedup.storage.redis.named.Named._named`).
 NAMES = r"""#!lua flags=no-writes
 local k, base, n = ARGV[1], ARGV[1] .. ARGV[2], tonumber(ARGV[3])
-local out, seen = {}, {}
+local out, seen, absent = {}, {}, {}
 for i = 0, n - 1 do
   local id = ARGV[4 + 2 * i]
-  out[#out + 1] = redis.call('HEXISTS', k .. 'ids', id)
-  out[#out + 1] = redis.call('HEXISTS', k .. 'dg', id)
+  local row = redis.call('HGET', k .. 'ids', id)
+  out[#out + 1] = row
+  out[#out + 1] = redis.call('HGET', k .. 'dg', id)
+  if not row then absent[#absent + 1] = i end
 end
-for i = 0, n - 1 do
+for _, i in ipairs(absent) do
   local shard = ARGV[5 + 2 * i]
   if not seen[shard] then
     seen[shard] = true

@@ -15,6 +15,7 @@ from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt
 from ..rowcheck import damaged, listed
 from .lua import TRAILER
+from .named import NAMED
 from .url import guarded
 
 #: log2 of the shards of each kind below the URL's ``shards`` (20 by default):
@@ -65,12 +66,14 @@ class Multimaps:
     _k: str
     _shards: dict[str, int]
     _read_shards: Any
+    _names: Any
+    _names_args: Callable[[Sequence[str]], list]
     #: What the current transaction has read (:meth:`.reads.Reads._read`): shards'
     #: verified entries by ``(base, shard)``, and the values of keys read with them.
     _held: Optional[dict]
     #: What :meth:`prefetch` was given before a transaction began, for its first round
-    #: trip: ``(keys by base, also)``.
-    _pending: Optional[tuple[dict[str, np.ndarray], list[str]]]
+    #: trip: ``(keys by base, also, ids)``.
+    _pending: Optional[tuple[dict[str, np.ndarray], list[str], list[str]]]
     _depth: int
     path: str
     settings: Settings
@@ -115,44 +118,60 @@ class Multimaps:
         return (keys & np.uint64(0xFFFFFFFF)) % np.uint64(self._shards[base])
 
     @guarded("read")
-    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray) -> None:
+    def prefetch(self, paragraphs: np.ndarray, documents: np.ndarray, tallies: np.ndarray,
+                 ids: Sequence[str] = ()) -> None:
         """:class:`~dedup.storage.optional.Prefetching`: the content-key shards of
         ``paragraphs`` (``k:p:``), ``documents`` (``k:d:``) and ``tallies`` (``k:t:``,
-        with ``judged``) in one round trip (:meth:`_prefetch`); called before a
-        transaction, they are read in its first round trip (a read's snapshot)."""
+        with ``judged``), and the :meth:`digests` of document ``ids`` (its
+        :data:`.lua.NAMES` call), in one round trip (:meth:`_prefetch`); called before
+        a transaction, they are read in its first round trip (a read's snapshot)."""
         wanted = {base: keys for base, keys in (("k:p:", paragraphs), ("k:d:", documents), ("k:t:", tallies))
                   if len(keys)}
-        if not wanted:
+        ids = list(dict.fromkeys(ids))
+        if not wanted and not ids:
             return
         also = [self._k + "judged"] if "k:t:" in wanted else []
         if self._depth:
-            self._prefetch(wanted, also)
+            self._prefetch(wanted, also, ids)
         else:
-            self._pending = (wanted, also)
+            self._pending = (wanted, also, ids)
 
-    def _prefetch(self, keys: dict[str, np.ndarray], also: Sequence[str] = ()) -> None:
+    def _prefetch(self, keys: dict[str, np.ndarray], also: Sequence[str] = (), ids: Sequence[str] = ()) -> None:
         """Inside a transaction: read the shards of multimap ``base`` that hold
-        ``keys[base]`` (uint64 content keys) for every ``base`` given, and the values of
-        the keys ``also`` (full names), in one pipelined round trip; the look-ups of
-        this transaction that need no other shard are then answered from them (each
-        verified as :meth:`_shard_bodies` verifies) until a write of this worker.
-        Outside a transaction it does nothing.
+        ``keys[base]`` (uint64 content keys) for every ``base`` given, the values of
+        the keys ``also`` (full names) and the :data:`.lua.NAMES` reply about document
+        ``ids``, in one pipelined round trip; the look-ups of this transaction that
+        need no other shard (and :meth:`digests` of no other id) are then answered from
+        them (each verified as :meth:`_shard_bodies` verifies) until a write of this
+        worker.  Outside a transaction it does nothing.
 
         Why: a check asks the tallies twice (the texts judged before, the paragraphs'
         recurrences), and the document content keys once (exact copies), each a round
         trip, and an add the paragraph and document keys again (what to band) -- all of
-        them keys of the batch itself, known before its look-up."""
+        them keys of the batch itself, known before its look-up; ``dedup check`` asks
+        whether its documents' ids are stored with their texts (review R16, session 18)."""
+        from redis.exceptions import NoScriptError  # redis-py is an extra: imported when used
+
         if self._held is None:
             return
         pipe = self._r.pipeline(transaction=False)
-        self._queue_prefetch(pipe, keys, also)(pipe.execute())
+        keep = self._queue_prefetch(pipe, keys, also, ids)
+        try:
+            keep(pipe.execute())
+        except NoScriptError:  # a new server, or its scripts flushed: load it, once
+            self._r.script_load(self._names.script)
+            self._prefetch(keys, also, ids)
 
-    def _queue_prefetch(self, pipe: Any, keys: dict[str, np.ndarray], also: Sequence[str] = ()
-                        ) -> Callable[[list], None]:
+    def _queue_prefetch(self, pipe: Any, keys: dict[str, np.ndarray], also: Sequence[str] = (),
+                        ids: Sequence[str] = ()) -> Callable[[list], None]:
         """Queue on ``pipe`` the reads of :meth:`_prefetch`; returns what keeps their
-        replies (the pipeline's replies from the first of them on) for the transaction."""
+        replies (the pipeline's replies from the first of them on) for the transaction.
+        (The :data:`.lua.NAMES` call is sent as ``EVALSHA``: the caller loads it when
+        the server says it does not have it.)"""
         if also:
             pipe.mget(also)
+        if ids:
+            pipe.evalsha(self._names.sha, 0, *self._names_args(ids))
         parts = []
         for base, wanted in keys.items():
             shards = sorted_unique(self._shard_of(base, np.asarray(wanted, dtype=np.uint64))).tolist()
@@ -161,6 +180,8 @@ class Multimaps:
         def keep(replies: list) -> None:
             replies = list(replies)
             values = replies.pop(0) if also else []
+            if ids:
+                self._held[NAMED] = (list(ids), replies.pop(0))
             for base, shards, count, finish in parts:
                 self._held.update(zip(((base, x) for x in shards), finish(replies[:count])))
                 del replies[:count]

@@ -21,6 +21,11 @@ from .log import number
 from .url import RedisURL, guarded
 
 
+#: Where a transaction keeps a :data:`.lua.NAMES` reply its first round trip read
+#: (``(ids, reply)``: :meth:`.multimap.Multimaps.prefetch`), in ``_held``.
+NAMED = ("names",)
+
+
 class Named:
     """Reads by document id and the counts (needs ``_r``, ``_k``, ``_url``, ``path``,
     ``settings``, ``_counts``, ``_check_listed``, ``_paragraph_count`` and, from
@@ -34,6 +39,7 @@ class Named:
     _counts: Any
     _find: Any
     _names: Any
+    _held: Optional[dict]
     _shards: dict[str, int]
     _end_mark: Callable[[str, bool], None]
     _verified: Callable[..., list[bytes]]
@@ -50,7 +56,7 @@ class Named:
         k = self._k
         row = self._r.hget(k + "ids", doc_id)
         if row is None:
-            self._unlisted([doc_id])
+            self._named([doc_id])
             return None
         head_blob, text_blob = self._r.mget([f"{k}d:{int(row)}", f"{k}t:{int(row)}"])
         if head_blob is None or text_blob is None:
@@ -68,17 +74,14 @@ class Named:
 
     @guarded("read")
     def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
+        """One read-only script call (:meth:`_named`), or none inside a transaction
+        whose first round trip read them (:meth:`.multimap.Multimaps.prefetch`'s ``ids``)."""
         ids = list(doc_ids)
         if not ids:
             return {}
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hmget(self._k + "ids", ids)
-        pipe.hmget(self._k + "dg", ids)
-        rows, digests = pipe.execute()
-        key = self._k + "dg"
-        self._unlisted([d for d, r in zip(ids, rows) if r is None])
-        return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
-                for d, r, g in zip(ids, rows, digests) if r is not None}
+        ahead = self._held.get(NAMED) if self._held is not None else None
+        named = self._named(*ahead) if ahead is not None and set(ids) <= set(ahead[0]) else self._named(ids)
+        return {d: named[d] for d in ids if d in named}
 
     @guarded("read")
     def listing(self, after: int = 0, limit: int = 1000, before: Optional[float] = None) -> list[Listed]:
@@ -116,7 +119,7 @@ class Named:
         read-only script call: the entry and the record at once)."""
         found = self._find(args=[self._k, doc_id])
         if not found:
-            self._unlisted([doc_id])
+            self._named([doc_id])
             return False
         row = int(found[0])
         if found[1] is None:
@@ -124,50 +127,63 @@ class Named:
         self._listed_at(doc_id, row, unpack_documents([found[1]], np.array([row]), self.path)[0].doc_id)
         return True
 
-    def _unlisted(self, doc_ids: list[str]) -> None:
-        """Raise :class:`IndexCorrupt` when one of ``doc_ids``, which ``ids`` did not
-        list, is still bound to a stored row elsewhere: by an entry in ``dg``, or by the
-        name multimap ``k:n:`` (keyed by :func:`~dedup.storage.protocol.document_id_keys`)
-        at a row whose record holds that id (or is missing).  The same call writes and deletes all three, so its
-        ``ids`` entry was renamed or deleted.  One read-only script call
-        (:data:`.lua.NAMES`: ``ids``, ``dg`` and the shards at once), only for ids found
-        absent; a record read only when a shard lists the name.
+    def _names_args(self, doc_ids: Sequence[str]) -> list:
+        """The arguments of a :data:`.lua.NAMES` call about ``doc_ids``."""
+        keys, count = document_id_keys(list(doc_ids)), self._shards["k:n:"]
+        shards = ((keys & np.uint64(0xFFFFFFFF)) % np.uint64(count)).astype(np.int64).tolist()
+        return [self._k, "k:n:", len(doc_ids), *[x for pair in zip(doc_ids, shards) for x in pair], count]
+
+    def _named(self, doc_ids: Sequence[str], flat: Optional[list] = None) -> dict[str, Optional[str]]:
+        """``{id: digest}`` of the ids of ``doc_ids`` that ``ids`` lists (``None``: a row
+        stored before digests were kept), from one read-only script call
+        (:data:`.lua.NAMES`; ``flat``: its reply, read already) -- which also tells
+        whether an id ``ids`` does not list is still bound to a stored row elsewhere:
+        by an entry in ``dg``, or by the name multimap ``k:n:`` (keyed by
+        :func:`~dedup.storage.protocol.document_id_keys`) at a row whose record holds
+        that id (or is missing); then it raises :class:`IndexCorrupt`.  The same call
+        writes and deletes all three, so its ``ids`` entry was renamed or deleted.  A
+        record is read only when a shard lists the name.
 
         Why the name multimap: an id renamed in both ``ids`` and ``dg`` (``HDEL`` +
         ``HSET`` in each, the digest entry rewritten to verify under the new name) read
         "not stored" under its old name, and an add under it stored the text again
-        (session 13's stated blind spot); the shards are sealed like the content keys'."""
-        if not doc_ids:
-            return
-        keys, count = document_id_keys(doc_ids), self._shards["k:n:"]
-        shards = ((keys & np.uint64(0xFFFFFFFF)) % np.uint64(count)).astype(np.int64).tolist()
-        flat = self._names(args=[self._k, "k:n:", len(doc_ids), *[x for pair in zip(doc_ids, shards) for x in pair],
-                                 count])
-        n, distinct = len(doc_ids), list(dict.fromkeys(shards))
-        listed, digested = flat[0 : 2 * n : 2], flat[1 : 2 * n : 2]
+        (session 13's stated blind spot); the shards are sealed like the content keys'.
+        (Until session 19 ``digests`` read ``ids`` and ``dg`` first and called the
+        script for the ids not listed: two round trips for a new document.)"""
+        doc_ids = list(doc_ids)
+        args = self._names_args(doc_ids)
+        if flat is None:
+            flat = self._names(args=args)
+        n = len(doc_ids)
+        shards = args[4 : 3 + 2 * n + 1 : 2]
+        rows, digested = flat[0 : 2 * n : 2], flat[1 : 2 * n : 2]
         self._end_mark("k:n:", bool(flat[-1]))
+        absent = [i for i in range(n) if rows[i] is None]
+        distinct = list(dict.fromkeys(shards[i] for i in absent))
         tail = flat[2 * n : -1]
         bodies = dict(zip(distinct, self._verified("k:n:", distinct, tail[0::2], [bool(b) for b in tail[1::2]])))
         suspects: list[tuple[str, int]] = []
-        for doc_id, key, shard, now, dg in zip(doc_ids, keys.tolist(), shards, listed, digested):
-            if now:  # published since the caller read ``ids``: absent from its view, not damage
-                continue
-            if dg:
+        keys = document_id_keys([doc_ids[i] for i in absent]).tolist() if absent else []
+        for i, key in zip(absent, keys):
+            doc_id = doc_ids[i]
+            if digested[i]:
                 raise IndexCorrupt(damaged(self.path, f"{self._k}dg holds the digest of document {doc_id!r}, which "
                                                       f"{self._k}ids does not list (its ids entry was renamed or "
                                                       "deleted)"))
-            entries = np.frombuffer(bodies[shard], dtype="<u4").reshape(-1, 2)
+            entries = np.frombuffer(bodies[shards[i]], dtype="<u4").reshape(-1, 2)
             suspects += [(doc_id, int(r)) for r in entries[entries[:, 0] == key >> 32, 1].tolist()]
-        if not suspects:
-            return
-        records = self._r.mget([f"{self._k}d:{row}" for _, row in suspects])
-        for (doc_id, row), record in zip(suspects, records):
-            holds = (unpack_documents([record], np.array([row]), self.path)[0].doc_id if record is not None
-                     else None)
-            if holds is None or holds == doc_id:  # else another id of the same 64-bit name key
-                raise IndexCorrupt(damaged(self.path, f"{self._k}ids does not list document {doc_id!r}, which "
-                                                      f"{self._k}k:n:{shards[doc_ids.index(doc_id)]} binds to "
-                                                      f"document row {row} (its ids entry was renamed or deleted)"))
+        if suspects:
+            records = self._r.mget([f"{self._k}d:{row}" for _, row in suspects])
+            for (doc_id, row), record in zip(suspects, records):
+                holds = (unpack_documents([record], np.array([row]), self.path)[0].doc_id if record is not None
+                         else None)
+                if holds is None or holds == doc_id:  # else another id of the same 64-bit name key
+                    raise IndexCorrupt(damaged(self.path, f"{self._k}ids does not list document {doc_id!r}, which "
+                                                          f"{self._k}k:n:{shards[doc_ids.index(doc_id)]} binds to "
+                                                          f"document row {row} (its ids entry was renamed or deleted)"))
+        key = self._k + "dg"
+        return {d: stored_digest(g, d, number(r, self.path, self._k + "ids"), self.path, key)
+                for d, r, g in zip(doc_ids, rows, digested) if r is not None}
 
     def _listed_at(self, doc_id: str, row: int, holds: str) -> None:
         """Raise :class:`IndexCorrupt` unless the record ``ids`` gives for ``doc_id``
