@@ -73,10 +73,10 @@ def document_matches(
     at = np.flatnonzero(near)  # the floor on the signature bytes first (exact: :mod:`.bytebound`)
     near[at] = equal_bound(store, "document", signed.doc_signatures[arts], refs[at], qa[at]) / s.num_perm >= floor(
         s.doc_threshold, s.num_perm)
-    hits = store.documents(sorted_unique(refs[near]))
-    near &= np.isin(refs, hits.ids)
+    hit_ids, hit_signatures = store.document_signatures(sorted_unique(refs[near]))
+    near &= np.isin(refs, hit_ids)
     qa, refs = qa[near], refs[near]
-    plausible = estimate(signed.doc_signatures[arts[qa]], hits.signatures[np.searchsorted(hits.ids, refs)]
+    plausible = estimate(signed.doc_signatures[arts[qa]], hit_signatures[np.searchsorted(hit_ids, refs)]
                          ) >= floor(s.doc_threshold, s.num_perm)
     qa, refs = qa[plausible], refs[plausible]
     plausible_bounds = np.searchsorted(qa, np.arange(n + 1)).tolist()

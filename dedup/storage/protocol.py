@@ -297,6 +297,14 @@ class Storage(Protocol):
     def documents(self, ids: np.ndarray) -> DocumentRows:
         """Document rows by row id (in ascending id order; missing ids are left out)."""
 
+    def document_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, signatures)`` of document rows by row id (ascending; missing ids are
+        left out): what the whole-document estimate floor needs of the candidates of
+        :meth:`candidates` ``("document", ...)``, as :meth:`paragraph_signatures` for
+        paragraphs.  Added in session 19 (a Redis worker holds them: a check whose
+        document candidates all fall below the floor reads no document record, one
+        round trip fewer); a backend may answer it from :meth:`documents`."""
+
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         """Up to ``limit`` stored documents per content key, oldest first."""
 

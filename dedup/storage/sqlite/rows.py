@@ -110,6 +110,10 @@ class Rows:
         self._never_removed("document", ids, rows.ids)
         return rows
 
+    def document_signatures(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.documents(ids)
+        return rows.ids, rows.signatures
+
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
         return self._document_rows(self._copies("document", keys, limit, _DOC_COLUMNS, 3))
 
