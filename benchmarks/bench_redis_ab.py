@@ -131,6 +131,13 @@ def _spawn(tree: Path, args: list[str]) -> subprocess.Popen:
                             stdout=subprocess.PIPE, text=True)
 
 
+def _wait_until(hhmm: str) -> None:
+    """Sleep until ``hhmm`` UTC today (at once if it has passed)."""
+    now = time.gmtime()
+    hours, minutes = (int(x) for x in hhmm.split(":"))
+    time.sleep(max(0, (hours * 60 + minutes) * 60 - (now.tm_hour * 3600 + now.tm_min * 60 + now.tm_sec)))
+
+
 def _p(values: list[float], q: float) -> float:
     return round(sorted(values)[min(len(values) - 1, int(q * len(values)))], 2)
 
@@ -151,6 +158,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256, help="articles a check_many / add_many call")
     parser.add_argument("--new", type=int, default=1024, help="with --shared: bench_redis.py's --batch-articles")
     parser.add_argument("--singles", type=int, default=1 << 30, help="at most this many check / get calls a round")
+    parser.add_argument("--start-at", help="HH:MM (UTC): the workers start (and make their first sync) at once, "
+                        "the timed rounds begin then (a measurement slot)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     kinds = args.kinds.split(",")
@@ -183,6 +192,8 @@ def main() -> None:
                                    "--worker", urls[name]]
                             + (["--shared", args.shared] if args.shared else []))
                for name, tree in trees.items()}
+    if args.start_at:
+        _wait_until(args.start_at)
     times: dict = {(name, what): {"cpu": [], "wall": [], "trips": []} for name in trees for what in kinds}
     same = {what: True for what in kinds}
     made = json.loads(articles.read_text())
