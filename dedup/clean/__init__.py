@@ -12,7 +12,8 @@ What it does, in order:
    paragraphs the first copy in a kept document is kept and, alike, the others are cut out of their documents (a document left with no paragraph is dropped);
 3. writes DEST with SRC's folder layout: a file none of whose documents changed is
    copied byte for byte (links as links); a plain-text file is written without its cut
-   paragraphs (everything else in it byte for byte, as UTF-8); JSON Lines are cleaned
+   paragraphs (everything else in it byte for byte, as UTF-8, or in the legacy
+   ``read_options.encoding`` it was read in); JSON Lines are cleaned
    record by record (a dropped record's line is left out, a stripped record is written
    again with its new text, every other line is copied as it was); a JSON array is
    written again without its dropped records; a compressed file is cleaned inside and

@@ -145,7 +145,20 @@ def _clean_plain(data: bytes, inner: str, name: str, plan: Plan, options: ReadOp
     docs = [d for d in items if isinstance(d, Document)]
     if not docs or name not in plan.strip:
         return data
-    return _strip(docs[0].text, plan.strip[name], name, plan).encode("utf-8")
+    return _strip(docs[0].text, plan.strip[name], name, plan).encode(_written_in(data, options))
+
+
+def _written_in(data: bytes, options: ReadOptions) -> str:
+    """The encoding a stripped plain-text file is written in: UTF-8, or the legacy
+    encoding (``--encoding``) it was read in when it is not UTF-8 -- a cp1251 archive
+    stays cp1251."""
+    if options.encoding is None or has_bom(data):
+        return "utf-8"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return options.encoding
+    return "utf-8"
 
 
 def _strip(text: str, cut: list[dict[str, Any]], name: str, plan: Plan) -> str:

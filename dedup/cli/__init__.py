@@ -182,6 +182,10 @@ def read_options(func: Optional[Callable] = None, *, stdin: bool = True) -> Call
         *([click.option("--stdin-format", type=click.Choice(list(STDIN_FORMATS)),
                         default=_READ_DEFAULTS.stdin_format, show_default=True,
                         help="How to read stdin, given as the path -.")] if stdin else []),
+        click.option("--encoding", metavar="CODEC", default=None,
+                     help="Read text, Markdown and HTML files that are not UTF-8 (and have no byte-order "
+                          "mark) in this encoding, such as cp1251, gb18030 or shift_jis [default: none: "
+                          "such a file is a read error]. JSON is always UTF-8."),
         click.option("--max-decompressed", type=ByteSize(), default="1G", show_default=True,
                      help="Largest size a compressed file may decompress to (K/M/G suffixes); "
                           "larger ones are reported and skipped."),
@@ -198,7 +202,7 @@ def read_options(func: Optional[Callable] = None, *, stdin: bool = True) -> Call
 
 def build_read_options(**given) -> ReadOptions:
     """The :class:`ReadOptions` for the values of :func:`read_options`' options."""
-    keys = ("text_field", "id_field", "stdin_format", "max_decompressed", "max_document")
+    keys = ("text_field", "id_field", "stdin_format", "max_decompressed", "max_document", "encoding")
     try:
         return ReadOptions(**{k: given[k] for k in keys if given.get(k) is not None})
     except ValueError as err:

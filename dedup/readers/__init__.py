@@ -13,6 +13,7 @@ record inside a good file) and still tell the user exactly what was skipped and 
 
 from __future__ import annotations
 
+import codecs
 import errno
 import io
 import logging
@@ -71,13 +72,18 @@ MAX_DOCUMENT = 16 << 20
 @dataclass(frozen=True)
 class ReadOptions:
     """Format options shared by every reader: the JSON record fields holding a
-    document's text and id, the format of stdin, and the decompressed-size bound."""
+    document's text and id, the format of stdin, the decompressed-size bound, and
+    ``encoding``: the codec (a Python codec name, such as ``cp1251`` or ``gb18030``)
+    of text, Markdown and HTML files that are not UTF-8 (``None``: such a file is an
+    error; :func:`dedup.readers.text.decode_text`).  Raises ``ValueError`` for an
+    unknown codec."""
 
     text_field: str = "text"
     id_field: str = "id"
     stdin_format: str = "text"
     max_decompressed: int = MAX_DECOMPRESSED
     max_document: int = MAX_DOCUMENT
+    encoding: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.stdin_format not in STDIN_FORMATS:
@@ -87,6 +93,12 @@ class ReadOptions:
             raise ValueError("max_decompressed and max_document must be at least 1 byte")
         if not self.text_field or not self.id_field:
             raise ValueError("the text and id field names must not be empty")
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(f"unknown encoding {self.encoding!r} (a Python codec name, "
+                                 "such as cp1251, gb18030, shift_jis, latin-1)") from None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from .text import DecodeError, decode, has_bom
+from .text import DecodeError, decode, decode_text, has_bom
 
 if TYPE_CHECKING:
     from . import Item, ReadOptions
@@ -121,15 +121,16 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        source, warning = decode_html(data)
+        source, warning = decode_html(data, options.encoding)
         yield Document(name, extract(source), "extracted-html", warning=warning)
     except (DecodeError, HTMLError) as err:
         yield ReadError(name, err.describe() if isinstance(err, HTMLError) else str(err))
 
 
-def decode_html(data: bytes) -> tuple[str, str]:
-    """Decode ``data`` as its byte-order mark or ``<meta charset>`` says, else as UTF-8;
-    returns the text and a warning (``""`` for none).
+def decode_html(data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """Decode ``data`` as its byte-order mark or ``<meta charset>`` says, else as UTF-8,
+    else as ``encoding`` when given (:func:`~dedup.readers.text.decode_text`: a
+    legacy archive's, ``--encoding``); returns the text and a warning (``""`` for none).
 
     A label no codec knows (``utf8mb4``, ``unicode``, ``x-user-defined``) is ignored,
     as a browser's prescan ignores it (WHATWG HTML, "prescan a byte stream to determine
@@ -138,7 +139,7 @@ def decode_html(data: bytes) -> tuple[str, str]:
     F10 of session 17: a valid UTF-8 page declaring ``utf8mb4`` was lost)."""
     match = _META_CHARSET.search(data, 0, 2048)
     if match is None or has_bom(data) or b"\x00" in data:
-        return decode(data), ""  # UTF-8, a BOM's encoding, or the error naming the problem
+        return decode_text(data, encoding), ""  # UTF-8, a BOM's, --encoding's, or the error naming the problem
     label = match.group(1).decode("ascii")
     try:
         encoding = codecs.lookup(label).name

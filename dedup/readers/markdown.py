@@ -22,7 +22,7 @@ import re
 from typing import TYPE_CHECKING, Iterator
 
 from .html import HTMLError, extract
-from .text import DecodeError, decode
+from .text import DecodeError, decode_text
 
 if TYPE_CHECKING:
     from . import Item, ReadOptions
@@ -71,7 +71,7 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        source = decode(data)
+        source = decode_text(data, options.encoding)
         blocks = block_lines(source)
         marks = sum(map(source.count, INLINE_MARKS))
         if blocks > MAX_BLOCKS or marks > MAX_INLINE:

@@ -1,9 +1,13 @@
 """Plain text: decode bytes to one document.
 
 Why not ``open(encoding="utf-8")`` and hope: a corpus folder contains strays (binaries,
-Latin-1 leftovers, UTF-16 exports from Windows tools).  UTF-8 is tried first, then a
-byte-order mark decides UTF-16/32; anything else is reported with the offending byte
-rather than guessed at, because a wrong guess silently corrupts every score.
+Latin-1 leftovers, UTF-16 exports from Windows tools).  A byte-order mark decides
+UTF-8/16/32, else UTF-8 is tried; anything else is reported with the offending byte
+rather than guessed at, because a wrong guess silently corrupts every score.  An archive
+in a legacy encoding (cp1251, GB18030, Shift_JIS) is read by naming it
+(``ReadOptions.encoding``, ``--encoding``): text, Markdown and HTML files that are not
+UTF-8 are then decoded with it (:func:`decode_text`); JSON is UTF-8 by its standard
+(RFC 8259) and is not.
 """
 
 from __future__ import annotations
@@ -103,6 +107,33 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+#: What the error of a file that is not UTF-8 adds for the formats ``--encoding`` reads.
+ENCODING_HINT = "; --encoding names the encoding of a legacy archive, such as cp1251 or gb18030"
+
+
+def decode_text(data: bytes, encoding: str | None) -> str:
+    """:func:`decode`, then, for bytes that are not UTF-8 (and have no byte-order mark),
+    ``encoding`` when given -- a fallback, not a first try: a folder of a legacy archive
+    often holds UTF-8 files too, and legacy single-byte encodings decode almost any
+    bytes, so decoding UTF-8 text as cp1251 would give mojibake without an error, while
+    text in cp1251 or GB18030 is almost never valid UTF-8.  A NUL byte is still a binary
+    file (a UTF-16/32 ``encoding``, whose text holds NUL bytes, is tried on those too).
+    :class:`DecodeError` names the first byte each encoding refused; without
+    ``encoding`` it says that ``--encoding`` exists (new user's N10 of session 18)."""
+    try:
+        return decode(data)
+    except DecodeError as err:
+        if encoding is None or has_bom(data):
+            raise DecodeError(f"{err}{ENCODING_HINT}" if str(err).startswith("not UTF-8") else str(err)) from None
+        if str(err).startswith("binary file") and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+            raise
+        utf8 = str(err)
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        raise DecodeError(f"{utf8}, nor {encoding} (byte 0x{data[err.start]:02x} at offset {err.start})") from None
+
+
 def surrogate_problem(value: str) -> str | None:
     """Why ``value`` is not Unicode text -- it holds a lone UTF-16 surrogate, which only
     a JSON escape such as ``"\\ud800"`` or a Python caller can put there; it cannot be
@@ -119,6 +150,6 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
     from . import Document, ReadError
 
     try:
-        yield Document(name, decode(data))
+        yield Document(name, decode_text(data, options.encoding))
     except DecodeError as err:
         yield ReadError(name, str(err))
