@@ -98,3 +98,24 @@ def test_a_missing_tmp_dir_is_refused_not_made(tmp_path):
     assert res.stderr == (f"dedup: cannot make a scratch folder in '{tmp_path / 'no' / 'x'}' (--tmp-dir): "
                           "No such file or directory (it is not made: make the folder first)\n")
     assert not (tmp_path / "no").exists()
+
+
+def test_a_cleaned_folder_cleans_again_without_reading_its_manifest(tmp_path, monkeypatch):
+    """A clean of a cleaned folder read the first clean's manifest as a document ("expected
+    a JSON array of records, found an object"); recorded reports and manifests found in
+    SRC are left out of the dedup (copied unchanged), as a scan leaves them out, and the
+    scan's warnings are said and kept in the manifest."""
+    monkeypatch.setenv("DEDUP_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(STORY)
+    (src / "b.txt").write_text(STORY)
+    (src / "r.jsonl").write_text('{"id": "x", "text": "one two three"}\n{"id": "x", "text": "four five six"}\n')
+    assert run(src, tmp_path / "once", "-j", "1").exit_code == 0
+    again = run(tmp_path / "once", tmp_path / "twice", "-j", "1")
+    assert again.exit_code == 0, again.output
+    assert "dedup-clean.json" not in again.stderr, again.stderr
+    assert any(line.startswith(f"dedup: warning: {tmp_path / 'once'}/r.jsonl#x@2: ")
+               for line in again.stderr.splitlines()), again.stderr
+    manifest = json.loads((tmp_path / "twice" / "dedup-clean.json").read_text(encoding="utf-8"))
+    assert manifest["errors"] == [] and [w["path"] for w in manifest["warnings"]] == ["r.jsonl#x@2"]

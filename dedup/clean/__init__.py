@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from ..progress import NO_PROGRESS, Progress
-from ..readers import ReadError, ReadOptions
+from ..readers import ReadError, ReadOptions, ReadWarning
 from ..results import FilesRead
 from ..scan import scan
 from ..settings import Settings
@@ -70,7 +70,8 @@ class NotEmpty(CleanError):
 class CleanReport:
     """What :func:`clean` did: counts, and the manifest it wrote (``manifest``: the
     JSON object, ``manifest_path``: where); ``errors``: the files and records that
-    could not be read (copied unchanged), ``files``: the files the scan opened."""
+    could not be read (copied unchanged), ``warnings``: the scan's (a repeated record
+    id), ``files``: the files the scan opened."""
 
     documents: int = 0
     dropped: int = 0
@@ -83,6 +84,7 @@ class CleanReport:
     manifest: dict[str, Any] = field(default_factory=dict)
     manifest_path: Optional[Path] = None
     errors: list[ReadError] = field(default_factory=list)
+    warnings: list[ReadWarning] = field(default_factory=list)
     files: Optional[FilesRead] = None
 
 
@@ -122,7 +124,8 @@ def clean(
                   selection=selection, read_options=read_options, jobs=jobs, cache_dir=cache_dir,
                   tmp_dir=tmp_dir, progress=progress, all_pairs=True if strip_paragraphs else ("document",))
     plan = decide(result, strip_paragraphs, partial(compared, src, settings or Settings(), read_options))
-    report = CleanReport(documents=len(result.documents), errors=list(result.errors), files=result.files)
+    report = CleanReport(documents=len(result.documents), errors=list(result.errors),
+                         warnings=list(result.warnings), files=result.files)
     dest.mkdir(parents=True, exist_ok=True)
     entries = list(files(src))
     progress.stage("writing", "files", len(entries))
@@ -150,6 +153,7 @@ def clean(
         "kept_near_duplicates": [{"document": k, **v} for k, v in plan.kept.items()],
         "notes": plan.notes,
         "errors": [{"path": e.path, "error": e.error} for e in result.errors],
+        "warnings": [{"path": w.path, "warning": w.warning} for w in result.warnings],
     }
     from ..report.machine import NAME_KEYS, dumps
     from ..report.output import report_file  # atomic, fsynced, mode from the umask

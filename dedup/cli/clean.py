@@ -12,6 +12,7 @@ from ..clean import clean as clean_corpus
 from ..report.text import plural
 from ..report.written import MANIFEST, record
 from ..scan import available_cpus
+from .output import LeftOut
 from . import (
     EXIT_ERROR,
     build_output,
@@ -65,11 +66,14 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
     """
     output = build_output(quiet=quiet, verbose=verbose)
     output.named_under([src])
+    # reports, clean manifests and an index found in SRC are not deduplicated (copied
+    # unchanged): a clean of a cleaned folder read its manifest as a broken JSON array
+    left_out = LeftOut(None, [src], cache_dir)
     progress = output.progress()
     try:
         report = clean_corpus(
             src, dest, build_settings(**options), strip_paragraphs=strip_paragraphs, force=force,
-            manifest=manifest, selection=build_selection(include, exclude, hidden),
+            manifest=manifest, selection=left_out.selection(build_selection(include, exclude, hidden)),
             read_options=build_read_options(**options), jobs=jobs or available_cpus(),
             cache_dir=None if no_cache else (cache_dir or default_cache_dir()), tmp_dir=tmp_dir,
             progress=progress)
@@ -95,6 +99,8 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
                        f"{'they hold' if report.kept_near_duplicates > 1 else 'it holds'} paragraphs "
                        f"found in no kept document (see the manifest)")
     output.errors(report.errors, listed="copied unchanged; listed in the manifest")
+    # the files left out are copied unchanged, said here only; the scan's warnings are in the manifest
+    output.warnings([*left_out.warnings(), *report.warnings], listed="named without -q")
     if report.errors and not quiet:
         click.echo(f"dedup: {plural(len(report.errors), 'document')} could not be read (copied unchanged; "
                    "listed in the manifest)", err=True)

@@ -176,11 +176,12 @@ class Output:
         for e in errors:
             click.echo(f"dedup: {short_name(self.shown(e.path))}: {printable(e.error)}", err=True)
 
-    def warnings(self, warnings: Sequence, said: Sequence = ()) -> None:
+    def warnings(self, warnings: Sequence, said: Sequence = (), listed: str = "listed in the report") -> None:
         """Every warning on stderr but those ``said`` already (library warnings, said
-        when they came: :func:`library_warning`); ``--quiet``: their number only."""
+        when they came: :func:`library_warning`); ``--quiet``: their number only, and
+        ``listed``: where they are."""
         if self.quiet and warnings:
-            click.echo(f"dedup: {len(warnings)} warning{'s' * (len(warnings) != 1)} (listed in the report)", err=True)
+            click.echo(f"dedup: {len(warnings)} warning{'s' * (len(warnings) != 1)} ({listed})", err=True)
             return
         done = {id(w) for w in said}
         for w in (w for w in warnings if id(w) not in done):
