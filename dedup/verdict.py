@@ -114,7 +114,10 @@ class DocumentMatch:
     its words, below ``doc_threshold`` or one-sided above it -- the scan's rule for a
     contained pair, :func:`dedup.containment.relations`), ``"contains"`` (this stored
     document is so inside the article), else ``"duplicate"`` (``similarity`` reaches
-    ``doc_threshold``), else ``None`` (they share paragraphs only)."""
+    ``doc_threshold`` -- and, when the larger side holds less of the shared text than
+    :func:`dedup.containment.one_sided_below`, a paragraph pair between them is a
+    near-duplicate: two texts sharing quotes only are no copies, :mod:`dedup.plan.quoted`),
+    else ``None`` (they share paragraphs only)."""
 
     doc_id: str
     similarity: float

@@ -9,7 +9,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..containment import relations
+from ..containment import one_sided_below, relations
 from ..minhash import estimate, floor
 from ..segments import SetTable, first_unique, sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
@@ -142,9 +142,13 @@ def document_matches(
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of = _listed_paragraphs(signed, eligible, found, match_art, codes[by_code], width)
     first_para = signed.first[arts].tolist()
+    lesser = np.minimum(scores.containment_a, scores.containment_b) < one_sided_below(s.doc_threshold)
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         ref = int(docs.ids[j])
         paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
+        if relation[t] == "duplicate" and s.containment and lesser[t] and not any(
+                p.relation == "near-duplicate" and not common[first_para[a] + p.paragraph] for p in paragraphs):
+            relation[t] = None  # sharing quotes only: the scan's rule, :mod:`dedup.plan.quoted`
         # A stored page sharing nothing but boilerplate is no match: the boilerplate
         # is listed once, in the verdict (tester T7: each such page was a match at 0.00).
         if relation[t] is None and all(common[first_para[a] + p.paragraph] for p in paragraphs):

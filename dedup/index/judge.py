@@ -1,7 +1,8 @@
 """From what a check found to a :class:`~dedup.verdict.Verdict`, as the policy says.
 
 A document is a duplicate when it is similar enough to a stored document as a whole
-(``doc_threshold``, and not one-sided: :func:`dedup.containment.relations`) or when at
+(``doc_threshold``, and not one-sided, :func:`dedup.containment.relations`, nor sharing
+quotes only, :mod:`dedup.plan.quoted`) or when at
 least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
 ``min_tokens`` or more) is already seen -- each paragraph by the part of it that is
 stored text: one with a near-duplicate stored whole, one inside a stored paragraph

@@ -38,7 +38,7 @@ from ..minhash import estimate_pairs
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets
 from ..shingle import Shingles
 from ..verify import COVERAGE, coverage, pooled_coverage, score_pairs
-from . import frames
+from . import frames, quoted
 from .items import LevelPlan, forget_removed
 from .candidates import pair_floor, range_codes
 from .scratch import load, save
@@ -85,6 +85,8 @@ def verify_range(plan: LevelPlan, pair_range: int) -> int:
             inside[inside] = _coverage(plan, involved, table, local.reshape(2, -1).T[inside],
                                        scores.containment_a[inside] >= scores.containment_b[inside]) >= COVERAGE
         near &= ~inside
+        if plan.level == "document":  # sharing quotes only: no document pair (:mod:`.quoted`)
+            near &= ~quoted.quotes_only(plan, a, b, scores, near, _coverage)
         keep = near | inside
         found.append((a[keep], b[keep], position[keep], scores.jaccard[keep], scores.containment_a[keep],
                       scores.containment_b[keep], est[keep], inside[keep]))

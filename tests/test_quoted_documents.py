@@ -1,0 +1,87 @@
+"""Two documents that share a quote only are no document pair (:mod:`dedup.plan.quoted`,
+new user N4 of session 18): a short source story and a longer story quoting it reached
+document Jaccard 0.30, a near-duplicate pair, although the paragraph pair is
+``contained``; ``clean`` then dropped the source story.  Scan, clean and index agree."""
+
+import random
+
+import pytest
+
+import dedup
+from dedup import Index
+from dedup.containment import one_sided_below
+from textgen import rewrite, rich_prose, write_docs
+
+SOURCE = [
+    'The mayor told a press conference on Tuesday afternoon: "We will do everything we can to help the '
+    'flooded families rebuild their homes, and the government has already released the first tranche of '
+    'relief money."',
+    "The first tranche totals fifty million and will reach the affected villages next week.",
+]
+QUOTING = [
+    "Several members of the assembly criticised the relief effort yesterday. One delegate cited the mayor's "
+    'promise, "We will do everything we can to help the flooded families rebuild their homes, and the '
+    'government has already released the first tranche of relief money," and said payments were far too '
+    "slow, with many families still living in temporary shelters as winter approaches.",
+    "The assembly also discussed next year's education budget.",
+]
+
+
+def _pairs(result):
+    return {(p.kind, p.relation) for p in result.pairs}
+
+
+def test_the_new_user_s_source_and_quoting_story_are_no_document_pair(tmp_path):
+    src = write_docs(tmp_path / "src", {"quote.txt": QUOTING, "src.txt": SOURCE})
+    result = dedup.scan(src)
+    assert _pairs(result) == {("paragraph", "contained")}
+    # Scored whole, the two would be a pair: what the rule is about.
+    (whole,) = dedup.scan(src, dedup.Settings(containment=0), levels=("document",)).pairs
+    assert whole.kind == "document" and whole.similarity >= 0.3
+    report = dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
+    assert report.dropped == 0 and report.stripped_paragraphs == 0
+    assert (tmp_path / "out" / "src.txt").read_text() == (src / "src.txt").read_text()
+
+
+def test_the_index_does_not_reject_the_story_quoting_a_stored_one(tmp_path):
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add("\n\n".join(SOURCE), doc_id="src")
+        v = idx.check("\n\n".join(QUOTING), doc_id="quote")
+        (m,) = v.matches
+        assert m.similarity >= 0.3 and m.relation is None  # sharing a quote only
+        assert not v.is_duplicate and v.accepted and v.seen_share < 0.5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_generated_quotes_make_no_document_pair_while_copied_paragraphs_do(tmp_path, seed):
+    rng = random.Random(seed)
+    # Shingle counts ~ words: the quote 40 of the source's 45-word paragraph (its
+    # attribution is not quoted) and of the 90-word paragraph quoting it (c_L 0.44: a
+    # contained pair); whole documents 40 / (65 + 99 - 40): J 0.32, c 0.62 / 0.40.
+    quote = rich_prose(rng, 40)
+    own = rich_prose(rng, 50).split()
+    source = [f"{rich_prose(rng, 5)[:-1]}: {quote}", rich_prose(rng, 20)]
+    quoting = [" ".join(own[:25] + quote.split() + own[25:]), rich_prose(rng, 9)]
+    # A control of the same shape (neither side inside the other, the larger holding
+    # less than the boundary) whose shared paragraph is a light rewrite, not a quote.
+    story = rich_prose(rng, 40)
+    write_docs(tmp_path, {"a-quoting.txt": quoting, "b-source.txt": source,
+                          "c-story.txt": [story, rich_prose(rng, 20)],
+                          "d-update.txt": [rewrite(rng, story, 0.05), rich_prose(rng, 20), rich_prose(rng, 28)]})
+    result = dedup.scan(tmp_path)
+    docs = {(p.a.path, p.b.path): p for p in result.pairs if p.kind == "document"}
+    assert ("a-quoting.txt", "b-source.txt") not in docs
+    with_off = dedup.scan(tmp_path, dedup.Settings(containment=0))
+    quoted = [p for p in with_off.pairs if p.kind == "document" and p.a.path == "a-quoting.txt"]
+    assert quoted and quoted[0].similarity >= 0.3  # the case: whole, it reaches the threshold
+    assert min(quoted[0].containment) < one_sided_below(0.3)
+    # The control stays a document pair (its paragraphs are a near-duplicate pair).
+    control = docs[("c-story.txt", "d-update.txt")]
+    assert control.relation == "near-duplicate"
+    assert min(control.containment) < one_sided_below(0.3) and max(control.containment) < 0.7
+    # The index: the same pair is no duplicate match; the control is.
+    with Index.open(tmp_path / "i.dedup") as idx:
+        idx.add_many([("source", "\n\n".join(source)), ("story", (tmp_path / "c-story.txt").read_text())])
+        assert [m.relation for m in idx.check("\n\n".join(quoting), doc_id="quoting").matches] == [None]
+        update = idx.check((tmp_path / "d-update.txt").read_text(), doc_id="update")
+        assert [m.relation for m in update.matches] == ["duplicate"]
