@@ -172,3 +172,18 @@ def test_clean_without_strip_asks_every_pair_of_documents_only(tmp_path, monkeyp
     dedup.clean(tmp_path / "src", tmp_path / "out")
     dedup.clean(tmp_path / "src", tmp_path / "out2", strip_paragraphs=True)
     assert asked == [("document",), True]
+
+
+def test_a_near_duplicate_not_read_again_is_kept_for_that_reason(tmp_path):
+    # Review R22 of s18: a near-copy behind a link is not read again (compared skips links);
+    # it was listed as holding "paragraphs found in no kept document", paragraphs null.
+    rng = random.Random(22)
+    a = [prose(rng, 40) for _ in range(5)]
+    write(tmp_path / "src", "a.txt", a)
+    write(tmp_path / "outside", "b.txt", a[:4] + [a[4] + " Officials agreed."])
+    (tmp_path / "src" / "b.txt").symlink_to(tmp_path / "outside" / "b.txt")
+    result = CliRunner().invoke(main, ["clean", str(tmp_path / "src"), str(tmp_path / "out")])
+    manifest = json.loads((tmp_path / "out" / "dedup-clean.json").read_text())
+    (kept,) = manifest["kept_near_duplicates"]
+    assert kept["document"] == "b.txt" and kept["reason"].startswith("not read again") and "paragraphs" not in kept
+    assert "not read again" in result.output and "paragraphs found in no kept document" not in result.output

@@ -24,6 +24,9 @@ class Plan:
 
 #: What a near-duplicate document kept for its own text is kept for (manifest and summary).
 KEPT_REASON = "holds paragraphs found in no kept document"
+#: Why a near-duplicate document that could not be read again is kept (review R22 of
+#: session 18: it was said to hold paragraphs found in no kept document, unlooked at).
+UNREAD_REASON = "not read again (a file behind a link, or unreadable the second time): kept whole"
 
 
 def decide(result: ScanResult, strip_paragraphs: bool,
@@ -33,7 +36,7 @@ def decide(result: ScanResult, strip_paragraphs: bool,
     before it (:func:`copies`) is dropped only when nothing of it but copies of kept
     text would go: each of its paragraphs ``compared`` says is long enough to compare
     (``compared(names)``: per document name a bool per paragraph, ``min_tokens`` tokens
-    or more; a name left out -- not read again -- is kept) is boilerplate or a copy (exact or
+    or more; a name left out -- not read again -- is kept whole, for that reason) is boilerplate or a copy (exact or
     near-duplicate) of a paragraph of a kept document -- one that stays in it, under
     ``strip_paragraphs``.  Otherwise it is kept (:attr:`Plan.kept`), and the groups are
     decided again with it kept, until no dropped document holds text of its own.  Of
@@ -58,7 +61,9 @@ def decide(result: ScanResult, strip_paragraphs: bool,
                 if dropped:
                     plan.drop[m.path] = {"reason": "duplicate document", **why}
                 else:
-                    plan.kept[m.path] = {"reason": KEPT_REASON, **why, "paragraphs": forced[m.path]}
+                    own = forced[m.path]
+                    plan.kept[m.path] = ({"reason": KEPT_REASON, **why, "paragraphs": own} if own is not None
+                                         else {"reason": UNREAD_REASON, **why})
         cut = _cuts(paragraphs, plan.drop, links, same, boiler)
         own = _own_text(plan.drop, order, paragraphs, cut if strip_paragraphs else {}, lengths, links, same, boiler)
         if not own:

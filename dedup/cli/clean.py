@@ -8,6 +8,7 @@ import click
 
 from ..cache import default_cache_dir
 from ..clean import MANIFEST_NAME, CleanError, NotEmpty
+from ..clean.decide import UNREAD_REASON
 from ..clean import clean as clean_corpus
 from ..report.text import plural
 from ..report.written import MANIFEST, record
@@ -94,10 +95,15 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
                    f"{plural(report.stripped_documents, 'document')}; "
                    f"{plural(report.files_copied, 'file')} copied unchanged, {report.files_rewritten:,} rewritten, "
                    f"{report.files_dropped:,} left out; manifest {report.manifest_path}")
-        if report.kept_near_duplicates:
-            click.echo(f"{plural(report.kept_near_duplicates, 'near-duplicate document')} kept: "
-                       f"{'they hold' if report.kept_near_duplicates > 1 else 'it holds'} paragraphs "
+        unread = sum(k["reason"] == UNREAD_REASON for k in report.manifest.get("kept_near_duplicates", ()))
+        if report.kept_near_duplicates - unread:
+            own = report.kept_near_duplicates - unread
+            click.echo(f"{plural(own, 'near-duplicate document')} kept: "
+                       f"{'they hold' if own > 1 else 'it holds'} paragraphs "
                        f"found in no kept document (see the manifest)")
+        if unread:
+            click.echo(f"{plural(unread, 'near-duplicate document')} kept whole: not read again (a file behind "
+                       "a link, or unreadable the second time; see the manifest)")
     output.errors(report.errors, listed="copied unchanged; listed in the manifest")
     # the files left out are copied unchanged, said here only; the scan's warnings are in the manifest
     output.warnings([*left_out.warnings(), *report.warnings], listed="named without -q")
