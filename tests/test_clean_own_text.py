@@ -187,3 +187,17 @@ def test_a_near_duplicate_not_read_again_is_kept_for_that_reason(tmp_path):
     (kept,) = manifest["kept_near_duplicates"]
     assert kept["document"] == "b.txt" and kept["reason"].startswith("not read again") and "paragraphs" not in kept
     assert "not read again" in result.output and "paragraphs found in no kept document" not in result.output
+
+
+def test_an_exact_copy_of_a_kept_near_duplicate_names_it_as_its_original(tmp_path):
+    # Review R24 of s18: a2 is a1 plus a paragraph of its own (kept for it); a5 is a2's
+    # text exactly -- dropped as a copy of a2, not as a near-duplicate of a1.
+    rng = random.Random(24)
+    a1 = [prose(rng, 40) for _ in range(5)]
+    a2 = a1 + [prose(rng, 40)]
+    for name, paras in (("a1.txt", a1), ("a2.txt", a2), ("a5.txt", a2)):
+        write(tmp_path / "src", name, paras)
+    report = dedup.clean(tmp_path / "src", tmp_path / "out", strip_paragraphs=True)
+    assert [k["document"] for k in report.manifest["kept_near_duplicates"]] == ["a2.txt"]
+    (dropped,) = report.manifest["dropped"]
+    assert dropped["document"] == "a5.txt" and dropped["duplicate_of"] == "a2.txt" and dropped["exact"]

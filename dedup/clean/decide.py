@@ -154,10 +154,14 @@ def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]
     transitive (A~B, B~C) but C may share nothing with A: it is only left out for a
     copy of it that stays.  An exact copy is paired only with the first occurrence of
     its text (``same``), so a member's pairs are looked up for that first occurrence
-    too: the copy of a dropped rewrite is dropped with it."""
+    too: the copy of a dropped rewrite is dropped with it.  A member is named the copy
+    of a kept member of its own text before any other."""
     kept: list = []
     for m in members:
-        for k in kept:
+        text = same.get(m.key(), m.key())
+        # A kept member of the same text first (review R24 of s18: an exact copy of a
+        # near-duplicate kept for its own text was named a copy of the canonical).
+        for k in sorted(kept, key=lambda k: same.get(k.key(), k.key()) != text):
             found, pair = copy_of(k, m, links, same)
             if found:
                 dropped = droppable(m.path)
