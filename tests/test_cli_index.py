@@ -430,3 +430,16 @@ def test_check_judges_a_document_removed_between_its_signing_and_its_snapshot(tm
     assert signed == [["in/a.txt"]]  # signed once, stored or not
     verdicts = json.loads(checked.stdout)["verdicts"]
     assert [(v["id"], v["verdict"]) for v in verdicts] == [("in/a.txt", "new")], verdicts
+
+def test_check_text_says_a_duplicate_is_accepted_under_strip_or_flag(tmp_path):
+    # New user M2 of s18: `dedup check --policy strip|flag` said DUPLICATE as under reject.
+    rng = random.Random(52)
+    base = [prose(rng, 60) for _ in range(3)]
+    docs = write_docs(tmp_path / "in", {"a.txt": base, "b.txt": base[:2] + [prose(rng, 30)]})
+    db = tmp_path / "i.dedup"
+    assert run("index", "add", docs / "a.txt", "--db", db).exit_code == 0
+    said = {policy: run("check", docs / "b.txt", "--db", db, "--policy", policy).stdout
+            for policy in ("reject", "strip", "flag")}
+    assert "b.txt: DUPLICATE: " in said["reject"]
+    assert "b.txt: DUPLICATE (accepted under strip: seen paragraphs cut): " in said["strip"]
+    assert "b.txt: DUPLICATE (accepted under flag): " in said["flag"]

@@ -89,4 +89,10 @@ def _status(v: Verdict, adding: bool) -> str:
     if adding:
         return verdict_action(v)
     label = verdict_label(v)
-    return label.upper() if label == "duplicate" else label
+    if label != "duplicate":
+        return label
+    # Accepted all the same under strip or flag (new user M2 of s18: the text said
+    # DUPLICATE as under reject; only CSV and JSON said accepted).
+    if v.accepted and v.policy == "strip":
+        return "DUPLICATE (accepted under strip" + (": seen paragraphs cut)" if v.stripped else ")")
+    return f"DUPLICATE (accepted under {v.policy})" if v.accepted else "DUPLICATE"
