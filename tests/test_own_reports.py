@@ -285,6 +285,21 @@ def test_a_file_link_to_a_recorded_report_is_not_read(news, tmp_path):
     assert "linked-report.md" in {d["path"] for d in scanned("news")["documents"]}
 
 
+def test_a_report_recorded_through_a_link_is_found_by_its_real_path(news, tmp_path):
+    """Tester's F2b (session 18): records made before paths were resolved hold the
+    path a report was written through (``linked/r.txt``); a scan of the real folder
+    read the report."""
+    os.symlink(news, tmp_path / "linked")
+    assert run("scan", "news", "-o", "news/r.txt").exit_code == 1
+    record = tmp_path / "cache" / "reports-written.jsonl"
+    [entry] = [json.loads(line) for line in record.read_text(encoding="utf-8").splitlines()]
+    entry["path"] = str(tmp_path / "linked" / "r.txt")  # as an older dedup recorded it
+    record.write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    result = scanned("news")
+    assert sorted(d["path"] for d in result["documents"]) == ["a.txt", "b.txt", "c.txt"]
+    assert [w["path"] for w in result["warnings"]] == ["r.txt"]
+
+
 def test_a_walk_opens_no_file_to_tell_an_index_beside_the_corpus(news, monkeypatch):
     """Review R10 (session 18): every walked file got an extra open and 16-byte read,
     plus a stat per '-' in its name, to recognise an index beside the corpus.  Now a

@@ -305,7 +305,7 @@ class LeftOut:
         if name in self._output_names and {os.path.abspath(path), os.path.realpath(path)} & self._output:
             return True
         recorded = name in self._written.names or self._written.holds(identity)
-        kind = self._written.kind(path) if recorded else None
+        kind = self._written.kind(path, identity) if recorded else None
         if kind == MANIFEST:
             return True
         why = _WHY[kind] if kind is not None else index_file(path, getattr(found, "size", None))

@@ -116,33 +116,37 @@ class Written:
         self._by_path = {e["path"]: e for e in entries}
         #: The recorded files' names (a walk's cheap first test).
         self.names = {os.path.basename(p) for p in self._by_path}
-        self._identities: Optional[set[tuple[int, int]]] = None
+        self._identities: Optional[dict[tuple[int, int], dict]] = None
 
     def holds(self, identity: Optional[tuple[int, int]]) -> bool:
         """Whether ``identity`` (``(device, inode)``, links followed: a walk's
         :class:`~dedup.sources.SourceFile`) is a recorded file's -- reached under
         another name, through a link to it (tester's F2 of session 18: a file link to a
-        recorded report was read).  The recorded files are ``stat``-ed once, at the
-        first question; ``kind`` then tells whether it is one still."""
+        recorded report was read), or by its real path when the record holds the path
+        it was written through (records made before they were resolved: tester's F2b).
+        The recorded files are ``stat``-ed once, at the first question; ``kind`` then
+        tells whether it is one still."""
         if identity is None or not self._by_path:
             return False
         if self._identities is None:
-            self._identities = set()
-            for path in self._by_path:
+            self._identities = {}
+            for path, entry in self._by_path.items():
                 try:
                     st = os.stat(path)
                 except OSError:
                     continue
-                self._identities.add((st.st_dev, st.st_ino))
+                self._identities[(st.st_dev, st.st_ino)] = entry
         return identity in self._identities
 
     def __bool__(self) -> bool:
         return bool(self._by_path)
 
-    def kind(self, path: str | os.PathLike) -> Optional[str]:
-        """What the file at ``path`` is (:data:`REPORT`, :data:`MANIFEST`) when it is
-        a recorded file, unchanged; else ``None``."""
-        entry = self._by_path.get(os.path.abspath(path)) or self._by_path.get(os.path.realpath(path))
+    def kind(self, path: str | os.PathLike, identity: Optional[tuple[int, int]] = None) -> Optional[str]:
+        """What the file at ``path`` (of ``identity``, when known: see :meth:`holds`)
+        is (:data:`REPORT`, :data:`MANIFEST`) when it is a recorded file, unchanged;
+        else ``None``."""
+        entry = (self._by_path.get(os.path.abspath(path)) or self._by_path.get(os.path.realpath(path))
+                 or (self._identities or {}).get(identity))
         if entry is None or not _still(entry):
             return None
         try:
