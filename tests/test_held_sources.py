@@ -70,6 +70,7 @@ def test_the_new_user_s_quote_keeps_its_source_canonical_and_in_the_clean_copy(t
     assert (group.canonical.path, group.canonical.paragraph) == ("flood.txt", 1)
     dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
     assert QUOTE in (tmp_path / "out" / "flood.txt").read_text()
+    assert COUNCIL[1] in (tmp_path / "out" / "council.txt").read_text()  # its own words too (F1 of s19)
 
 
 def test_the_new_user_s_quoting_story_is_partly_seen_not_a_duplicate(tmp_path):
@@ -80,8 +81,10 @@ def test_the_new_user_s_quoting_story_is_partly_seen_not_a_duplicate(tmp_path):
         assert p.relation == "near-duplicate" and p.containment[1] == 1.0
         words = [len(t.split()) for t in COUNCIL]
         assert v.seen_share == pytest.approx(p.containment[0] * words[1] / sum(words), abs=0.03)
-        assert not v.is_duplicate and v.accepted and v.seen == (1,)  # strip drops it
+        assert not v.is_duplicate and v.accepted and v.seen == ()
         assert v.reason.startswith("0 of 3 paragraphs already seen, 1 quoting stored text (")
+        # Strip keeps the holding paragraph: cut, its own words would be lost (tester F1 of s19).
+        assert COUNCIL[1] in idx.check("\n\n".join(COUNCIL), doc_id="council", policy="strip").text
 
 
 @pytest.mark.parametrize("share", SHARES)
@@ -99,6 +102,7 @@ def test_scan_and_clean_keep_the_source_of_a_quote_of_any_share(tmp_path, share)
     assert bool(result.groups) == (pair.relation == "near-duplicate")
     dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
     assert quote in (tmp_path / "out" / "b-source.txt").read_text()
+    assert around in (tmp_path / "out" / "a-report.txt").read_text()  # never cut for what it holds
 
 
 @pytest.mark.parametrize("share", SHARES)
@@ -129,3 +133,4 @@ def test_the_partitioned_link_puts_the_source_first_too(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules["dedup.scan"], "LocalExecutor", PartitionedLocal)
     (group,) = dedup.scan(src, levels=("paragraph",), jobs=2).groups
     assert (group.canonical.path, group.canonical.paragraph) == ("b-source.txt", 1)
+

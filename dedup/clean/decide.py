@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
+from ..containment import held
 from ..results import Pair, ScanResult
 
 
@@ -44,6 +45,7 @@ def decide(result: ScanResult, strip_paragraphs: bool,
     kept before them are cut (boilerplate too: its first copy is kept, the others are
     cut, :func:`boilerplate_copies`); a document left with no paragraph is dropped."""
     links = links_of(result.pairs)
+    holding = holding_pairs(result)
     same = {p.b.key(): p.a.key() for p in result.pairs if p.exact}  # copy -> first occurrence
     boiler = boilerplate_copies(result)
     same.update(boiler)
@@ -55,7 +57,7 @@ def decide(result: ScanResult, strip_paragraphs: bool,
     while True:
         plan = Plan()
         for g in documents:
-            for m, keeper, pair, dropped in copies(g.members, links, same, lambda path: path not in forced):
+            for m, keeper, pair, dropped in copies(g.members, links, same, lambda path: path not in forced, holding):
                 why = {"duplicate_of": keeper.path, "similarity": round(pair.similarity, 4) if pair else 1.0,
                        "exact": pair.exact if pair else True}  # no pair: the same text
                 if dropped:
@@ -64,8 +66,9 @@ def decide(result: ScanResult, strip_paragraphs: bool,
                     own = forced[m.path]
                     plan.kept[m.path] = ({"reason": KEPT_REASON, **why, "paragraphs": own} if own is not None
                                          else {"reason": UNREAD_REASON, **why})
-        cut = _cuts(paragraphs, plan.drop, links, same, boiler)
-        own = _own_text(plan.drop, order, paragraphs, cut if strip_paragraphs else {}, lengths, links, same, boiler)
+        cut = _cuts(paragraphs, plan.drop, links, same, boiler, holding)
+        own = _own_text(plan.drop, order, paragraphs, cut if strip_paragraphs else {}, lengths, links, same, boiler,
+                        holding)
         if not own:
             break
         forced.update(own)
@@ -81,13 +84,13 @@ def decide(result: ScanResult, strip_paragraphs: bool,
 
 
 def _cuts(paragraphs: Sequence, drop: dict, links: dict[tuple, Pair], same: dict[tuple, tuple],
-          boiler: dict[tuple, tuple]) -> dict[str, list[dict[str, Any]]]:
+          boiler: dict[tuple, tuple], holding: frozenset = frozenset()) -> dict[str, list[dict[str, Any]]]:
     """Per document not in ``drop``: the paragraphs cut as copies of one kept before
     them in their group (:func:`copies` among the members of documents kept), in order."""
     cut: dict[str, list[dict[str, Any]]] = {}
     for g in paragraphs:
         kept = [m for m in g.members if m.path not in drop]
-        for m, keeper, pair, _ in copies(kept, links, same):
+        for m, keeper, pair, _ in copies(kept, links, same, holding=holding):
             cut.setdefault(m.path, []).append({
                 "paragraph": m.paragraph, "start": m.start, "end": m.end,
                 "duplicate_of": {"path": keeper.path, "paragraph": keeper.paragraph},
@@ -99,7 +102,8 @@ def _cuts(paragraphs: Sequence, drop: dict, links: dict[tuple, Pair], same: dict
 
 
 def _own_text(drop: dict, order: dict[str, int], paragraphs: Sequence, cut: dict, lengths: dict[str, np.ndarray],
-              links: dict[tuple, Pair], same: dict[tuple, tuple], boiler: dict[tuple, tuple]) -> dict[str, Optional[list[int]]]:
+              links: dict[tuple, Pair], same: dict[tuple, tuple], boiler: dict[tuple, tuple],
+              holding: frozenset = frozenset()) -> dict[str, Optional[list[int]]]:
     """Documents in ``drop`` to keep, in document order (``order``): each holding a
     paragraph long enough to compare that is neither boilerplate nor a copy of a
     paragraph that stays in a kept document (one not in ``cut``) nor of one such
@@ -114,7 +118,7 @@ def _own_text(drop: dict, order: dict[str, int], paragraphs: Sequence, cut: dict
         for m in g.members:
             if m.path not in drop:
                 continue
-            if m.key() in boiler or any(copy_of(k, m, links, same)[0] for k in stays):
+            if m.key() in boiler or any(copy_of(k, m, links, same, holding)[0] for k in stays):
                 covered.add(m.key())
             else:
                 group_of[m.key()], members[m.key()] = n, m
@@ -126,7 +130,7 @@ def _own_text(drop: dict, order: dict[str, int], paragraphs: Sequence, cut: dict
             out[path] = None
             continue
         own = [i for i in np.flatnonzero(long).tolist() if (path, i) not in covered and not any(
-            copy_of(k, members[(path, i)], links, same)[0] for k in kept_here.get(group_of.get((path, i)), ()))]
+            copy_of(k, members[(path, i)], links, same, holding)[0] for k in kept_here.get(group_of.get((path, i)), ()))]
         if own:
             out[path] = own
             for i in own:
@@ -135,17 +139,23 @@ def _own_text(drop: dict, order: dict[str, int], paragraphs: Sequence, cut: dict
     return out
 
 
-def copy_of(k, m, links: dict[tuple, Pair], same: dict[tuple, tuple]) -> tuple[bool, Optional[Pair]]:
+def copy_of(k, m, links: dict[tuple, Pair], same: dict[tuple, tuple],
+            holding: frozenset = frozenset()) -> tuple[bool, Optional[Pair]]:
     """Whether ``m`` is a copy of ``k`` -- the same text (``same`` maps an exact copy to
     its first occurrence), or a near-duplicate pair of them or of their first
-    occurrences -- and the pair (``None`` for the same text without one)."""
+    occurrences in which ``m`` does not hold ``k`` (``holding``: ``(holder, held)``
+    keys, :func:`holding_pairs`) -- and the pair (``None`` for the same text without
+    one).  A paragraph holding a kept one whole plus words of its own is no copy of
+    it: cut, its own words would be lost (tester F1 of s19: a councillor's paragraph
+    reading a quote out was cut whole for the quote's source)."""
     text, first = same.get(m.key(), m.key()), same.get(k.key(), k.key())
     pair = links.get((k.key(), m.key())) or links.get((first, text))
-    return first == text or (pair is not None and pair.relation == "near-duplicate"), pair
+    near = pair is not None and pair.relation == "near-duplicate" and (text, first) not in holding
+    return first == text or near, pair
 
 
 def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple],
-           droppable: Callable[[str], bool] = lambda path: True) -> Iterator[tuple]:
+           droppable: Callable[[str], bool] = lambda path: True, holding: frozenset = frozenset()) -> Iterator[tuple]:
     """(member, kept member, pair or None when it is the same text, dropped) for each
     member of a group, in order, that is itself a near-duplicate (a verified pair at
     the threshold, or the same exact text) of a member kept before it: ``dropped`` when
@@ -162,7 +172,7 @@ def copies(members: Sequence, links: dict[tuple, Pair], same: dict[tuple, tuple]
         # A kept member of the same text first (review R24 of s18: an exact copy of a
         # near-duplicate kept for its own text was named a copy of the canonical).
         for k in sorted(kept, key=lambda k: same.get(k.key(), k.key()) != text):
-            found, pair = copy_of(k, m, links, same)
+            found, pair = copy_of(k, m, links, same, holding)
             if found:
                 dropped = droppable(m.path)
                 yield m, k, pair, dropped
@@ -196,6 +206,20 @@ def boilerplate_copies(result: ScanResult) -> dict[tuple, tuple]:
             continue
         out.update((m.key(), heads[0]) for m in g.members if m.key() not in first and m.key() not in paired)
     return out
+
+
+def holding_pairs(result: ScanResult) -> frozenset:
+    """``(holder, held)`` keys of the near-duplicate paragraph pairs of ``result`` one side
+    of which holds the other (almost) whole (:func:`dedup.containment.held`, at the
+    scan's containment setting): the held side is the source, the holder only partly a
+    copy of it."""
+    near = [p for p in result.pairs if p.kind == "paragraph" and p.relation == "near-duplicate" and not p.exact]
+    if not near or not result.settings.get("containment"):
+        return frozenset()
+    a_held, b_held = held(np.array([p.containment[0] for p in near]), np.array([p.containment[1] for p in near]),
+                          result.settings["containment"])
+    return frozenset([(p.b.key(), p.a.key()) for p, h in zip(near, a_held.tolist()) if h]
+                     + [(p.a.key(), p.b.key()) for p, h in zip(near, b_held.tolist()) if h])
 
 
 def links_of(pairs: Sequence[Pair]) -> dict[tuple, Pair]:

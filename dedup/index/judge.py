@@ -64,8 +64,9 @@ def judge(
     # it out, new user N2 of session 18), is seen only in part.
     holds = near & held(found.cont_stored, found.cont_new, s.containment)[0]
     # ``seen``: what strip drops -- paragraphs with a near-duplicate stored or inside a
-    # stored paragraph (a round-up's passages, tester F1 of session 18).
-    dropped = {int(c.para_index[eligible[i]]) for i in found.new[near | inside].tolist()}
+    # stored paragraph (a round-up's passages, tester F1 of session 18), not one holding
+    # a stored one plus words of its own (tester F1 of s19: cut, they would be lost).
+    dropped = {int(c.para_index[eligible[i]]) for i in found.new[(near & ~holds) | inside].tolist()}
     seen = tuple(sorted(dropped - set(furniture)))
     # The share of its text already seen: paragraphs weigh by their tokens, so a
     # three-line footer does not outweigh the story, and each by the part of it seen

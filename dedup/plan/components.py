@@ -36,7 +36,7 @@ import numpy as np
 
 from ..segments import sorted_unique
 from .items import LevelPlan
-from .link import holders
+from .link import passed_over
 from .parts import save_by_range
 from .scratch import load, partition_of, save
 
@@ -74,14 +74,14 @@ def seed_edges(plan: LevelPlan, source: int) -> None:
     """Write the first large-star step's input from source ``source``: pair range
     ``source``'s verified non-contained pairs, and key partition ``source``'s exact
     copy links (a source number past one kind's count has none of it); and the items
-    of pair range ``source`` that hold another whole (:func:`dedup.plan.link.holders`),
-    which put each group's source first (:func:`dedup.plan.parts.group_part`)."""
+    of pair range ``source`` passed over as canonical member (:func:`dedup.plan.link.passed_over`),
+    which put each group's canonical member first (:func:`dedup.plan.parts.group_part`)."""
     edges = []
     if source < plan.pair_ranges:
         a, b, ca, cb, contained = (load(plan.scratch.verified(plan.level, source, n))
                                    for n in ("a", "b", "containment_a", "containment_b", "contained"))
         edges.append(np.stack([a[~contained], b[~contained]], axis=1))
-        save(plan.scratch.holders(plan.level, source), holders(plan, a, b, ca, cb, contained))
+        save(plan.scratch.passed_over(plan.level, source), passed_over(plan, a, b, ca, cb, contained))
     if source < plan.copy_partitions:
         copy, first = (load(plan.scratch.exact(plan.level, source, n)) for n in ("copy", "first"))
         edges.append(np.stack([first, copy], axis=1))

@@ -110,8 +110,8 @@ def assemble(plan: LevelPlan, near: Sequence[dict[str, np.ndarray]], copy: np.nd
     members, labels = touched[by_group], labels[by_group]
     starts = np.flatnonzero(np.r_[True, np.diff(labels) != 0]) if len(members) else np.zeros(0, np.int64)
     if len(members):
-        members = sources_first(members, starts, holders(plan, a, b, columns["containment_a"],
-                                                         columns["containment_b"], columns["contained"]))
+        members = canonical_first(members, starts, passed_over(plan, a, b, columns["containment_a"],
+                                                               columns["containment_b"], columns["contained"]))
     return Linked(
         items=sorted_unique(np.concatenate([a, b, *grouped_only])),
         a=a[order],
@@ -123,37 +123,36 @@ def assemble(plan: LevelPlan, near: Sequence[dict[str, np.ndarray]], copy: np.nd
     )
 
 
-def holders(plan: LevelPlan, a: np.ndarray, b: np.ndarray, containment_a: np.ndarray, containment_b: np.ndarray,
-            contained: np.ndarray) -> np.ndarray:
+def passed_over(plan: LevelPlan, a: np.ndarray, b: np.ndarray, containment_a: np.ndarray,
+                containment_b: np.ndarray, contained: np.ndarray) -> np.ndarray:
     """The items of the grouped pairs ``(a, b)`` (not ``contained``; the scores one per
-    pair) that hold the other (almost) whole (:func:`dedup.containment.held`), for
-    :func:`sources_first`: paragraph groups only (see there); none with containment off."""
+    pair) that are not their group's canonical member while another is, for
+    :func:`canonical_first`: of a paragraph pair one side of which holds the other
+    (almost) whole (:func:`dedup.containment.held`), the holder -- the held side is the
+    source (new user N1 of session 18: a quote 48 % of a councillor's paragraph, a
+    near-duplicate pair, made the councillor's paragraph canonical and clean cut the
+    quote from the source story; the holder is not cut either, it keeps its own words,
+    :func:`dedup.clean.decide.copy_of`).  None at the document level (in path order: a
+    story merely quoting another is no document pair, :mod:`dedup.plan.quoted`) or
+    with containment off."""
     if plan.level != "paragraph" or not plan.settings.containment:
         return np.zeros(0, np.int64)
     b_held, a_held = held(containment_b, containment_a, plan.settings.containment)
     return sorted_unique(np.concatenate([a[~contained & b_held], b[~contained & a_held]]))
 
 
-def sources_first(members: np.ndarray, starts: np.ndarray, holders: np.ndarray) -> np.ndarray:
+def canonical_first(members: np.ndarray, starts: np.ndarray, passed: np.ndarray) -> np.ndarray:
     """``members`` (grouped, each group from ``starts`` on, in scan order) with each
-    group's canonical member first: its first member that is not among ``holders``
-    (the larger side of a pair holding the other (almost) whole,
-    :func:`dedup.containment.held`), the others after it in scan order.  Why: of a quote
-    and the paragraph reading it out, the held side is the source, and ``dedup clean``
-    keeps the canonical member (new user N1 of session 18: a quote 48 % of a
-    councillor's paragraph, a near-duplicate pair, made the councillor's paragraph
-    canonical and clean cut the quote from the source story).  A group always has such
-    a member (a held side is the smaller, so a chain of holders ends); the smallest
-    member stays first otherwise.  Paragraph groups only: of two versions of one
-    document, the longer holding the shorter whole (a story updated), keeping the
-    shorter loses the update unless its document is kept too (on versions-dev, held
-    documents first kept 24 near-duplicate documents instead of 19 in ``clean``)."""
-    holder = np.isin(members, holders)
-    if not holder.any():
+    group's canonical member first: its first member not among ``passed``
+    (:func:`passed_over`), the others after it in scan order.  A group always has such
+    a member (held is smaller than holder, so a chain of them ends); the smallest
+    member stays first otherwise."""
+    over = np.isin(members, passed)
+    if not over.any():
         return members
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(members)]))
     first = np.full(len(starts), len(members))
-    np.minimum.at(first, group[~holder], np.flatnonzero(~holder))
+    np.minimum.at(first, group[~over], np.flatnonzero(~over))
     first = np.where(first < len(members), first, starts)  # none (cannot be): the smallest
     later = np.ones(len(members), bool)
     later[first] = False

@@ -36,7 +36,7 @@ from ..corpus import DocumentInfo, paths_of
 from ..results import Kind
 from ..segments import offsets_from_counts, sorted_unique
 from .items import LevelPlan
-from .link import Linked, sources_first
+from .link import Linked, canonical_first
 from ..sequences import Made
 from .located import LocatedGroups, LocatedPairs, Places
 from .scratch import among, by_partition, load, release, save
@@ -103,9 +103,9 @@ def group_part(plan: LevelPlan, pair_range: int, doc_bases: Sequence[int]) -> in
     rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]
     members, labels = rows[:, 0], rows[:, 1]
     starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]]) if len(rows) else np.zeros(0, np.int64)
-    if len(members):  # each group's canonical member first, as the local engine's (:func:`sources_first`)
-        members = sources_first(members, starts, np.concatenate(
-            [load(plan.scratch.holders(level, r)) for r in range(plan.pair_ranges)]))
+    if len(members):  # each group's canonical member first, as the local engine's (:func:`canonical_first`)
+        members = canonical_first(members, starts, np.concatenate(
+            [load(plan.scratch.passed_over(level, r)) for r in range(plan.pair_ranges)]))
     save(plan.scratch.part(level, "members", pair_range), members)
     save(plan.scratch.part(level, "offsets", pair_range), np.r_[starts, len(members)].astype(np.int64))
     save(plan.scratch.part(level, "member-places", pair_range),

@@ -109,8 +109,8 @@ class Scratch:
     def members(self, level: str, part: int, pair_range: int) -> Path:
         return self.folder("cc", level) / "members" / f"{part:05d}.{pair_range:05d}.npy"
 
-    def holders(self, level: str, pair_range: int) -> Path:
-        return self.folder("cc", level) / "holders" / f"{pair_range:05d}.npy"
+    def passed_over(self, level: str, pair_range: int) -> Path:
+        return self.folder("cc", level) / "passed" / f"{pair_range:05d}.npy"
 
     def part(self, level: str, name: str, pair_range: int) -> Path:
         return self.folder("parts", level) / f"{name}.{pair_range:05d}.npy"
