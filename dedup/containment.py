@@ -133,10 +133,11 @@ def held(containment_a: np.ndarray, containment_b: np.ndarray, containment: floa
 
     The rule it serves, for any pair one side of which holds the other, near-duplicate
     or ``contained`` (:func:`relations`): the held side is the *source*.  It is the
-    pair's canonical side (:mod:`dedup.plan.link`), so ``dedup clean`` never cuts a
-    source for the text quoting it; and of the holder only the held part is seen
-    text -- the index's seen share counts a holder paragraph by its containment in the
-    stored one (:mod:`dedup.index.judge`), not whole."""
+    pair's canonical side at the paragraph level (:mod:`dedup.plan.link`), so ``dedup
+    clean`` never cuts a source for the text quoting it; and of the holder only the
+    held part is seen text -- clean does not cut it either (:mod:`dedup.clean.decide`),
+    and the index's seen share counts a holder paragraph by its containment in the
+    stored one (:mod:`dedup.index.judge`), not whole, and its strip keeps it."""
     a, b = np.asarray(containment_a, dtype=float), np.asarray(containment_b, dtype=float)
     if not containment:
         return np.zeros(a.shape, bool), np.zeros(b.shape, bool)

@@ -149,8 +149,9 @@ class Verdict:
     whole-document Jaccard with a stored document, ``seen_share`` the share of the
     article's comparable text (tokens of its paragraphs of ``min_tokens`` or more)
     already seen, each paragraph by the part of it seen, ``seen`` the indices of the
-    paragraphs seen -- with a near-duplicate stored or inside a stored paragraph, not
-    boilerplate: what ``strip`` cuts).
+    paragraphs seen -- with a near-duplicate stored (not one holding the stored one
+    whole plus words of its own, :func:`dedup.containment.held`) or inside a stored
+    paragraph, not boilerplate: what ``strip`` cuts).
     ``accepted`` says whether the pipeline should keep the article under ``policy``;
     ``text`` is then what to keep (the article, or under ``strip`` its unseen
     paragraphs) and is ``None`` whenever the article is not accepted, so a pipeline
