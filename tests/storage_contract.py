@@ -100,6 +100,32 @@ def test_stored_rows_read_back_as_signed(backend):
         assert store.known_keys("paragraph", keys).all() and not store.known_keys("paragraph", keys + 1).any()
 
 
+def test_paragraph_places_are_those_of_the_documents_asked_with_the_keys_asked(backend):
+    """``paragraph_places(docs, keys)``: the paragraphs of those stored documents whose
+    content key is asked -- their places (row, document row, position, span, key) and
+    nothing else, in row order; another document's copy of the same text is not given."""
+    a, b = article(12, 4), article(13, 3)
+    shared = "Reuters, 1 December"  # a short text in both
+    with Index.open(backend.url, policy=KEEP_ALL) as idx:
+        idx.add(shared + "\n\n" + a, "a")
+        idx.add(b + "\n\n" + shared, "b")
+        store = idx._store
+        signed = sign([shared + "\n\n" + a, b + "\n\n" + shared], idx.settings)
+        keys = signed.corpus.para_key
+        with store.transaction(write=False):
+            rows = store.paragraph_copies(keys, 16)
+            doc_a, doc_b = (int(rows.docs[rows.keys == keys[i]][0]) for i in (1, 5))
+            places = store.paragraph_places(np.array([doc_b]), np.array([keys[0], keys[1]], dtype=np.uint64))
+            assert places.docs.tolist() == [doc_b] and places.index.tolist() == [3]
+            assert places.keys.tolist() == [int(keys[0])]
+            start = len(b) + 2
+            assert (places.start.tolist(), places.end.tolist()) == ([start], [start + len(shared)])
+            both = store.paragraph_places(np.array([doc_b, doc_a]), keys[[0, 2]])
+            assert both.docs.tolist() == [doc_a, doc_a, doc_b] and both.index.tolist() == [0, 2, 3]
+            assert np.all(np.diff(both.ids) > 0) and np.isin(both.ids, rows.ids).all()
+            assert not len(store.paragraph_places(np.array([doc_a]), np.array([7], dtype=np.uint64)).ids)
+
+
 def test_digests_in_one_look_up_and_listing_pages_by_row_and_time(backend):
     texts = {f"d{i}": article(60 + i) for i in range(5)}
     with Index.open(backend.url) as idx:

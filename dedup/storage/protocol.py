@@ -145,9 +145,9 @@ class SettingsMismatch(StorageError, ValueError):
 
 
 @dataclass(frozen=True)
-class ParagraphRows:
-    """Stored paragraphs: row ids, owning document row, position, span, content key,
-    signature and shingle set (sorted, unique), one entry per row."""
+class ParagraphPlaces:
+    """Where stored paragraphs are: row ids, owning document row, position, span and
+    content key, one entry per row (what :meth:`Storage.paragraph_places` gives)."""
 
     ids: np.ndarray
     docs: np.ndarray
@@ -155,6 +155,13 @@ class ParagraphRows:
     start: np.ndarray
     end: np.ndarray
     keys: np.ndarray  # uint64
+
+
+@dataclass(frozen=True)
+class ParagraphRows(ParagraphPlaces):
+    """Stored paragraphs: their places, signature and shingle set (sorted, unique),
+    one entry per row."""
+
     signatures: np.ndarray  # (n, num_perm) uint32
     sets: SetTable
 
@@ -293,6 +300,16 @@ class Storage(Protocol):
 
     def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
         """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""
+
+    def paragraph_places(self, docs: np.ndarray, keys: np.ndarray) -> ParagraphPlaces:
+        """The paragraphs of the stored documents ``docs`` (document row ids) whose
+        content key is in ``keys`` (uint64), in ascending row id: their places only,
+        no signature or shingle set handed back, each row verified all the same (rule
+        10; a document whose rows are not all found is damage).  Documents not stored
+        are left out.  What the index lists a short paragraph's exact copy with, in a
+        stored document it matched otherwise (:func:`dedup.index.documents.short_copies`):
+        the documents are those the check has just read, so a backend that keeps what
+        a transaction read (Redis) answers without a round trip.  Added in session 19."""
 
     def documents(self, ids: np.ndarray) -> DocumentRows:
         """Document rows by row id (in ascending id order; missing ids are left out)."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
-from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, ParagraphRows
+from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, ParagraphPlaces, ParagraphRows
 from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents, unpack_paragraphs, unpack_text
 from ..rowcheck import damaged, listed, plural
 from .log import BucketCache
@@ -313,6 +313,31 @@ class Reads:
     def document_sets(self, ids: np.ndarray,
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
+        table, counts, _ = self._document_paragraphs(ids)
+        owner = np.repeat(np.arange(len(ids)), counts)
+        sets = table.sets
+        if leave_out is not None and len(owner):
+            kept = np.flatnonzero(~leave_out(table.keys))
+            sets, owner = take_sets(sets, kept), owner[kept]
+        per_doc = np.bincount(owner, weights=sets.sizes(), minlength=len(ids)).astype(np.int64)
+        return unique_sets(sets.values, offsets_from_counts(per_doc))
+
+    @guarded("read")
+    def paragraph_places(self, docs: np.ndarray, keys: np.ndarray) -> ParagraphPlaces:
+        """From the records the transaction read for the documents' sets
+        (:meth:`document_sets`, held: no round trip), else one read of them."""
+        docs = sorted_unique(np.asarray(docs, dtype=np.int64))
+        table, _, rows = self._document_paragraphs(docs)
+        mine = np.flatnonzero(np.isin(table.keys, np.asarray(keys, dtype=np.uint64)))
+        return ParagraphPlaces(rows[mine], table.docs[mine].astype(np.int64), table.index[mine].astype(np.int64),
+                               table.start[mine].astype(np.int64), table.end[mine].astype(np.int64),
+                               table.keys[mine])
+
+    def _document_paragraphs(self, ids: np.ndarray) -> tuple[ParagraphTable, np.ndarray, np.ndarray]:
+        """The paragraph records of the stored documents ``ids`` (their rows
+        ``first .. first + paragraphs - 1``, in the order of ``ids``), verified, each
+        document's paragraph count and the rows' ids.  Raises :class:`IndexCorrupt` when a document or one
+        of its rows is missing."""
         blobs = self._records("d:", ids)
         missing = np.array([i for i, b in zip(ids.tolist(), blobs) if b is None], dtype=np.int64)
         self._lost("d", missing)
@@ -321,14 +346,7 @@ class Reads:
         heads = unpack_documents(blobs, ids, self.path)
         counts = np.array([h.paragraphs for h in heads], dtype=np.int64)
         rows = ranges(np.array([h.first for h in heads], dtype=np.int64), counts)
-        table = self._read_paragraphs(rows)
-        owner = np.repeat(np.arange(len(ids)), counts)
-        sets = table.sets
-        if leave_out is not None and len(rows):
-            kept = np.flatnonzero(~leave_out(table.keys))
-            sets, owner = take_sets(sets, kept), owner[kept]
-        per_doc = np.bincount(owner, weights=sets.sizes(), minlength=len(ids)).astype(np.int64)
-        return unique_sets(sets.values, offsets_from_counts(per_doc))
+        return self._read_paragraphs(rows), counts, rows
 
     def _read_paragraphs(self, rows: np.ndarray) -> ParagraphTable:
         blobs = self._paragraph_records(rows)

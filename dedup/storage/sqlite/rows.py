@@ -13,7 +13,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
-from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, ParagraphRows
+from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, ParagraphPlaces, ParagraphRows
 from ..rowcheck import damaged, listed, plural, stored, verify
 from .checks import checked_signatures, document_checks, paragraph_checks, text_checks
 from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, counted, id_keys
@@ -24,6 +24,9 @@ _CHUNK = 8192
 #: A paragraph row as read: its checksummed columns (in :func:`_paragraph_checks`' order),
 #: ``banded`` and the signature (``sig_check``), the shingle set last.
 _PARA_COLUMNS = "id, doc, position, start_char, end_char, key, words, banded, signature, shingles, sig_check, row_check"
+#: A paragraph row's checksummed columns (:func:`_paragraph_checks`' order after the id),
+#: the shingle set and ``row_check``: what a verified read of rows without signatures reads.
+_CHECKED_COLUMNS = "id, doc, position, start_char, end_char, key, words, shingles, row_check"
 #: A document's checksummed columns (:func:`_document_checks`' order; its text apart:
 #: ``text_check``), and the row as read: those, ``row_check``, ``banded`` and the
 #: signature (``sig_check``).
@@ -146,15 +149,10 @@ class Rows:
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
         wanted = sorted_unique(ids).tolist()
-        rows = self._select_in("SELECT id, doc, position, start_char, end_char, key, words, shingles, row_check"
-                               " FROM paragraphs WHERE doc IN ({})", wanted)
-        values, counts = unpack_sets([r[7] for r in rows])
-        cols = list(zip(*rows)) if rows else [()] * 9
-        row_ids = np.array(cols[0], dtype=np.int64)
+        cols, values, counts = self._verified_paragraphs(self._select_in(
+            f"SELECT {_CHECKED_COLUMNS} FROM paragraphs WHERE doc IN ({{}})", wanted))
         owner = _owners(ids, np.array(cols[1], dtype=np.int64),
                         self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted), self.path)
-        verify(stored(cols[8], self.path, "paragraph", row_ids),
-               paragraph_checks(row_ids, cols[1:7], values, counts), row_ids, self.path, "paragraph")
         # Lay each document's paragraph sets side by side, in the order of ``ids``: the
         # union is then one segment per document, made unique by ``unique_sets``.
         order = np.argsort(owner, kind="stable")
@@ -164,6 +162,32 @@ class Rows:
         grouped = values[ranges(starts[order], counts[order])]
         per_doc = np.bincount(owner, weights=counts, minlength=len(ids)).astype(np.int64)
         return unique_sets(grouped, offsets_from_counts(per_doc))
+
+    def paragraph_places(self, docs: np.ndarray, keys: np.ndarray) -> ParagraphPlaces:
+        # The documents' rows by their keys first (no sets read: a page's long paragraphs
+        # are most of its bytes), all there (:func:`_owners`); then the rows asked for,
+        # whole, each verified.
+        wanted = sorted_unique(np.asarray(docs, dtype=np.int64)).tolist()
+        listed = self._select_in("SELECT id, doc, key FROM paragraphs WHERE doc IN ({})", wanted)
+        cols = list(zip(*listed)) if listed else [()] * 3
+        _owners(np.array(wanted, dtype=np.int64), np.array(cols[1], dtype=np.int64),
+                self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted), self.path)
+        mine = np.array(cols[0], dtype=np.int64)[np.isin(unsigned(cols[2]), np.asarray(keys, dtype=np.uint64))]
+        cols, _, _ = self._verified_paragraphs(self._select_in(
+            f"SELECT {_CHECKED_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", mine.tolist()))
+        ids, doc, index, start, end = (np.array(c, dtype=np.int64) for c in cols[:5])
+        self._never_removed("paragraph", mine, ids)
+        return ParagraphPlaces(ids, doc, index, start, end, unsigned(cols[5]))
+
+    def _verified_paragraphs(self, rows: list) -> tuple[list, np.ndarray, np.ndarray]:
+        """Paragraph rows read as :data:`_CHECKED_COLUMNS`, each verified against its
+        checksum: ``(columns as tuples, set values, set sizes)``."""
+        values, counts = unpack_sets([r[7] for r in rows])
+        cols = list(zip(*rows)) if rows else [()] * 9
+        row_ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[8], self.path, "paragraph", row_ids),
+               paragraph_checks(row_ids, cols[1:7], values, counts), row_ids, self.path, "paragraph")
+        return cols, values, counts
 
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
         found = unsigned(self._stored_keys(level, keys)[0])
