@@ -21,6 +21,7 @@ from .bytebound import equal_bound
 from .coverage import documents_covered, stored_texts
 from .furniture import frames
 from .matches import MAX_COPIES, Found, hit_pairs, joined
+from .short import short_copies
 from .signing import Signed
 from .tallies import StoredBoilerplate
 
@@ -32,6 +33,7 @@ MAX_DOCUMENTS = 64
 def document_matches(
     store: Storage, signed: Signed, arts: np.ndarray, eligible: np.ndarray, owner: np.ndarray, found: Found,
     boilerplate: np.ndarray | None = None, recurring: np.ndarray | None = None, counted: np.ndarray | None = None,
+    short: np.ndarray | None = None,
 ) -> tuple[list[list[DocumentMatch]], np.ndarray, np.ndarray]:
     """For each article of ``arts`` (article numbers in ``signed``): the stored
     documents that share a verified paragraph with it or are similar to it as a whole,
@@ -49,7 +51,9 @@ def document_matches(
     ``signed``, a batch add's): see :class:`~.tallies.StoredBoilerplate`.  Returns the
     matches, the furniture (bool per batch paragraph) and, per article of ``arts``,
     whether a look-up of it alone would leave other paragraphs of the stored pages out
-    (:attr:`.tallies.StoredBoilerplate.differs`)."""
+    (:attr:`.tallies.StoredBoilerplate.differs`).  ``short`` (corpus indices, ascending):
+    the articles' paragraphs under ``min_tokens``, listed where a stored document that
+    matches holds an exact copy (:mod:`.short`; boilerplate ones left out)."""
     s = store.settings
     c = signed.corpus
     n = len(arts)
@@ -143,16 +147,25 @@ def document_matches(
     para_of = _listed_paragraphs(signed, eligible, found, match_art, codes[by_code], width)
     first_para = signed.first[arts].tolist()
     lesser = np.minimum(scores.containment_a, scores.containment_b) < one_sided_below(s.doc_threshold)
+    kept = []  # the pairs listed
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
-        ref = int(docs.ids[j])
-        paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
+        paragraphs = para_of.get((a, int(docs.ids[j])), [])
         if relation[t] == "duplicate" and s.containment and lesser[t] and not any(
                 p.relation == "near-duplicate" and not common[first_para[a] + p.paragraph] for p in paragraphs):
             relation[t] = None  # sharing quotes only: the scan's rule, :mod:`dedup.plan.quoted`
         # A stored page sharing nothing but boilerplate is no match: the boilerplate
         # is listed once, in the verdict (tester T7: each such page was a match at 0.00).
-        if relation[t] is None and all(common[first_para[a] + p.paragraph] for p in paragraphs):
-            continue
+        if relation[t] is not None or not all(common[first_para[a] + p.paragraph] for p in paragraphs):
+            kept.append(t)
+    # Short paragraphs' exact copies, in those pages only (:mod:`.short`).
+    if short is not None and kept:
+        for key, more in short_copies(store, signed, arts, short[~common[short]], pa[kept],
+                                      docs.ids[pos[kept]]).items():
+            para_of[key] = para_of.get(key, []) + more
+    for t in kept:
+        a, j = pair_art[t], int(pos[t])
+        ref = int(docs.ids[j])
+        paragraphs = tuple(sorted(para_of.get((a, ref), []), key=lambda p: (p.paragraph, p.stored_paragraph)))
         out[a].append(DocumentMatch(
             doc_id=docs.doc_ids[j],
             similarity=float(scores.jaccard[t]),

@@ -3,12 +3,14 @@
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``, and not one-sided, :func:`dedup.containment.relations`, nor sharing
 quotes only, :mod:`dedup.plan.quoted`) or when at
-least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
-``min_tokens`` or more) is already seen -- each paragraph by the part of it that is
-stored text: one with a near-duplicate stored whole, one inside a stored paragraph
-nearly whole, one holding a stored paragraph (a quote read out in it: a contained pair,
-or a near-duplicate one that holds the stored one almost whole,
-:func:`dedup.containment.held`) as the quote's share of it;
+least ``policy.seen_share`` of its text (the tokens of its paragraphs) is already seen
+-- each paragraph by the part of it that is stored text: one with a near-duplicate
+stored whole, one inside a stored paragraph nearly whole, one holding a stored
+paragraph (a quote read out in it: a contained pair, or a near-duplicate one that holds
+the stored one almost whole, :func:`dedup.containment.held`) as the quote's share of
+it, one of fewer than ``min_tokens`` tokens whole when a stored document the article
+matches otherwise holds its exact copy (:mod:`.short`: a dateline or byline alone is
+never seen text);
 an article inside one stored document is ``contained-in`` it rather than a duplicate
 by that share (rejected all the same), unless its near-duplicate paragraphs alone reach it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
@@ -52,12 +54,20 @@ def judge(
 ) -> Verdict:
     """The verdict on article ``d`` of ``signed`` (``eligible``: its comparable
     paragraphs, corpus indices) given its paragraph and document matches and which of
-    its paragraphs ``lo..hi`` are ``boilerplate``."""
+    its paragraphs ``lo..hi`` are ``boilerplate``.  Its shorter paragraphs are seen
+    where ``doc_matches`` list them (exact copies in a matched document, :mod:`.short`)."""
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
     common = np.zeros(hi - lo, bool) if boilerplate is None else boilerplate
     furniture = tuple(int(c.para_index[p]) for p in (lo + np.flatnonzero(common)).tolist())
     judged = eligible[~common[eligible - lo]]  # comparable and not boilerplate
+    # Paragraphs under min_tokens (not boilerplate): seen when a stored document the
+    # article matches otherwise holds an exact copy, listed among its paragraphs (:mod:`.short`).
+    words = c.para_words[lo:hi]
+    short = lo + np.flatnonzero((words > 0) & (words < s.min_tokens) & ~common)
+    listed = {p.paragraph for m in doc_matches for p in m.paragraphs}
+    short_seen = (np.fromiter((i in listed for i in c.para_index[short].tolist()), bool, len(short)) if listed
+                  else np.zeros(len(short), bool))
     near, inside = ~found.contained, found.contained & (found.cont_new >= (s.containment or 2.0))
     # A near-duplicate paragraph holding its stored match (almost) whole, plus text of
     # its own (:func:`dedup.containment.held`: a quote about half the paragraph reading
@@ -67,6 +77,7 @@ def judge(
     # stored paragraph (a round-up's passages, tester F1 of session 18), not one holding
     # a stored one plus words of its own (tester F1 of s19: cut, they would be lost).
     dropped = {int(c.para_index[eligible[i]]) for i in found.new[(near & ~holds) | inside].tolist()}
+    dropped |= set(c.para_index[short[short_seen]].tolist())
     seen = tuple(sorted(dropped - set(furniture)))
     # The share of its text already seen: paragraphs weigh by their tokens, so a
     # three-line footer does not outweigh the story, and each by the part of it seen
@@ -83,8 +94,10 @@ def judge(
     within = np.zeros(len(eligible), bool)  # inside a stored paragraph (else holding one)
     within[found.new[found.contained & (found.cont_new > found.cont_stored)]] = True
     mine = ~common[eligible - lo]  # of eligible: judged
-    whole, part, within = whole[mine], part[mine], within[mine]
-    tokens = c.para_words[judged].astype(np.int64)
+    none = np.zeros(len(short))
+    whole, part = np.concatenate([whole[mine], short_seen]), np.concatenate([part[mine], none])
+    within = np.concatenate([within[mine], none.astype(bool)])
+    tokens = c.para_words[np.concatenate([judged, short])].astype(np.int64)
     total = tokens.sum()
     near_share = float(tokens[whole].sum() / total) if total else 0.0
     share = float((tokens * np.where(whole, 1.0, part)).sum() / total) if total else 0.0
@@ -97,7 +110,7 @@ def judge(
     is_duplicate = bool(copies) or near_share >= policy.seen_share or (share >= policy.seen_share and not wrapped)
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
     inside_n, quoting_n = int((within & ~whole).sum()), int((~within & (part > 0) & ~whole).sum())
-    seen_note = (f"{int(whole.sum())} of {len(judged)} paragraphs already seen"
+    seen_note = (f"{int(whole.sum())} of {len(judged) + len(short)} paragraphs already seen"
                  + (f", {inside_n} inside stored text" if inside_n else "")
                  + (f", {quoting_n} quoting stored text" if quoting_n else ""))
     if copies:
@@ -116,7 +129,8 @@ def judge(
     else:
         reason = "nothing seen before"
     # Under strip, the paragraphs in ``seen`` (and boilerplate with a stored copy) go.
-    kept_new = policy.action != "strip" or len(dropped) < len(eligible)
+    # (short paragraphs alone are no new material)
+    kept_new = policy.action != "strip" or bool(set(c.para_index[eligible].tolist()) - dropped)
     rejected = is_duplicate or relation == "contained-in"
     accepted = {"reject": not rejected, "strip": kept_new, "flag": True}[policy.action]
     if furniture:

@@ -13,9 +13,10 @@
    (:func:`dedup.verify.score_pairs`); only pairs at or above the thresholds count,
    near-duplicate or contained as in a scan (:func:`dedup.containment.relations`; the
    smaller side of a contained pair must also be covered,
-   :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared;
-   an article without a longer one is matched only as an exact copy,
-   :func:`~dedup.index.documents.exact_copies`).
+   :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared:
+   their exact copies are listed only in a stored document the article matches
+   otherwise, :mod:`.short`; an article without a longer one is matched only as an
+   exact copy, :func:`~dedup.index.documents.exact_copies`).
 
 Exact copies of a matched stored text are not banded (contract rule 5), so they are
 listed from their content key (:mod:`.matches`).  Whole documents are scored in
@@ -92,8 +93,10 @@ def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarra
     seen, need = recurrences(store, signed, position[c.para_doc] >= 0, counted)
     common = seen >= need
     own = 0 if judged_before is None else judged_before[c.para_doc].astype(np.int64)
+    words = c.para_words
+    short = np.flatnonzero((words > 0) & (words < store.settings.min_tokens) & (position[c.para_doc] >= 0))
     docs, furniture, alone = document_matches(store, signed, arts, eligible, owner, found, common,
-                                              seen - own >= FRAME_RECURRENCE, counted)
+                                              seen - own >= FRAME_RECURRENCE, counted, short)
     count = np.arange(len(arts) + 1)
     return Lookup(arts, eligible, owner, found, docs, np.searchsorted(owner, count),
                   np.searchsorted(owner[found.new], count), common | furniture, alone)
