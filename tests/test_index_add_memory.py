@@ -58,3 +58,23 @@ def test_an_add_writes_its_rows_a_block_at_a_time(tmp_path, monkeypatch):
     # The batch's signatures, shingle sets and checksums were packed at once: 20 MB
     # traced here (main f1162c1, ~3 KB a paragraph); now a block of rows at a time.
     assert 0 < peaks[-1] < 400 * 6_000 + (6 << 20), peaks
+
+
+def test_an_optimize_holds_a_chunk_of_the_rows_stored_since_the_file(tmp_path, monkeypatch):
+    from dedup.storage.bucketfile import write
+    from dedup.storage.sqlite import upkeep
+
+    text = short_lines(6_000, every=1)  # 6,000 paragraphs of 12 words, all banded
+    with Index.open(tmp_path / "i.dedup", auto_optimize=False) as idx:
+        idx.add(text, "lines")
+        monkeypatch.setattr(upkeep, "DERIVED_ROWS", 1024, raising=False)
+        monkeypatch.setattr(write, "PARTITION", 1 << 16)
+        written, peak = traced_peak(idx.optimize)
+        assert written["rows"]["paragraph"] == 6_000
+        again = idx.check(text)  # answered from the new file
+        assert again.is_duplicate and again.seen_share == 1.0
+    # The rows' 151 bucket keys each were held as sorted runs (12 bytes a key) after
+    # a sort of 32k rows at once, and more than half of them (the containment keys,
+    # one tag byte) were merged in one key range: 44 MB traced here (main f1162c1);
+    # now a chunk's sort, the runs on disk, a key range of ~64k entries.
+    assert peak < 16 << 20, peak

@@ -22,25 +22,33 @@ from .delta import merge_runs
 from .files import ALIGN, HEAD, MAGIC, VERSION, bucket_path
 from .lookup import BLOCK, LevelBuckets
 from .pages import PAGE, page_sums
+from .runs import ArrayRun, SpilledRuns, partitions
 
 
 @dataclass
 class LevelSource:
     """What :func:`write_bucket_file` writes for one level: the highest row id covered,
-    key-sorted ``(keys, refs)`` runs to merge (an entry is kept when ``alive[ref]``,
-    where ``alive`` is given), and the sketch, set size and signature bytes of every
-    row ``0..upto``."""
+    key-sorted runs to merge (:mod:`.runs`: the old file's first, an entry of it kept
+    when ``alive[ref]``, where ``alive`` is given; then the new rows', spilled to the
+    scratch file ``spilled``), and the sketch, set size and signature bytes of every
+    row ``0..upto``.  :meth:`close` it when written."""
 
     upto: int
-    runs: list[tuple[np.ndarray, np.ndarray]]
+    runs: list
     alive: Optional[np.ndarray]  # bool by row id (the old file's rows), or None: keep all
     sketches: np.ndarray  # (upto + 1, width) uint8
     sizes: np.ndarray  # (upto + 1,) uint32
     lows: np.ndarray  # (upto + 1, num_perm) uint8
+    spilled: Optional[SpilledRuns] = None
 
     @property
     def refs_dtype(self) -> str:
         return "<u4" if self.upto < 2**32 else "<i8"
+
+    def close(self) -> None:
+        """Remove the scratch file of the spilled runs."""
+        if self.spilled is not None:
+            self.spilled.close()
 
 
 def merged_level(
@@ -51,6 +59,7 @@ def merged_level(
     width: int,
     num_perm: int,
     old_lows: Iterable[tuple[np.ndarray, np.ndarray]] = (),
+    scratch: Optional[str] = None,
 ) -> LevelSource:
     """A level's buckets to write: ``old``'s entries whose row still exists (sorted ids
     in ``existing``) and the ``(ids, band_keys, sketches, sizes, lows)`` chunks of
@@ -58,12 +67,16 @@ def merged_level(
     level without signature bytes (format 3) gets them from the ``(ids, lows)`` chunks
     of ``old_lows`` (its rows' stored signatures).
 
-    Each new chunk is sorted on its own as it comes (cache-sized) and kept as a run of
-    ~12 bytes per entry; the merge happens as the file is written, one key range at a
-    time (:func:`write_bucket_file`).  Why: sorting and gathering every entry at once
-    took ~11x the key array in memory (measured 1.19 GB for 13.6M keys, so ~7.5 GB
+    Each new chunk is sorted on its own as it comes and written as a run of ~12 bytes
+    per entry to a scratch file in folder ``scratch`` (default: the system's), so what
+    is held is a chunk's sort; the merge happens as the file is written, one key range
+    at a time (:func:`write_bucket_file`).  Why: sorting and gathering every entry at
+    once took ~11x the key array in memory (measured 1.19 GB for 13.6M keys, so ~7.5 GB
     for the ~85M of a 100k-article index at 85 band keys a paragraph; ~1.5x that at the
-    default 49 band keys and 79 containment keys).
+    default 49 band keys and 79 containment keys), and the runs held in memory grew
+    with the rows stored since the old file (~1.8 KB a row: tester's F5 of session 18).
+    What is still held for the whole level is ~0.3 KB a row: its sketch, set size and
+    signature bytes.
     """
     alive = np.zeros(old.upto + 1, dtype=bool)
     alive[existing[existing <= old.upto]] = True
@@ -77,29 +90,23 @@ def merged_level(
     else:
         for ids, chunk_lows in old_lows:
             lows[ids] = chunk_lows
-    source = LevelSource(upto, [(old.keys, old.refs)], None, sketches, sizes, lows)
+    source = LevelSource(upto, [ArrayRun(old.keys, old.refs)], None, sketches, sizes, lows)
     if len(old.refs) and not alive[old.refs].all():
         source.alive = alive  # applies to the old file's run only
-    for ids, band_keys, chunk_sketches, chunk_sizes, chunk_lows in new:
-        if not len(ids):
-            continue
-        flat = band_keys.ravel()
-        order = np.argsort(flat)
-        source.runs.append((flat[order], ids.astype(source.refs_dtype)[order // band_keys.shape[1]]))
-        sketches[ids] = chunk_sketches
-        sizes[ids] = chunk_sizes
-        lows[ids] = chunk_lows
+    source.spilled = SpilledRuns(scratch, source.refs_dtype)
+    try:
+        for ids, band_keys, chunk_sketches, chunk_sizes, chunk_lows in new:
+            if not len(ids):
+                continue
+            source.spilled.add(ids, band_keys)
+            sketches[ids] = chunk_sketches
+            sizes[ids] = chunk_sizes
+            lows[ids] = chunk_lows
+    except BaseException:
+        source.close()
+        raise
+    source.runs += source.spilled.runs
     return source
-
-
-def _partitions(runs: Sequence[tuple[np.ndarray, np.ndarray]], parts: int) -> list[list[tuple[int, int]]]:
-    """For each run, the ``[lo, hi)`` slice of each of ``parts`` equal key ranges."""
-    bounds = (np.arange(1, parts, dtype=np.uint64) * np.uint64(2**64 // parts)) if parts > 1 else np.zeros(0, np.uint64)
-    out = []
-    for keys, _ in runs:
-        cuts = np.concatenate([[0], np.searchsorted(keys, bounds), [len(keys)]]).astype(np.int64)
-        out.append(list(zip(cuts[:-1].tolist(), cuts[1:].tolist())))
-    return out
 
 
 @contextmanager
@@ -135,8 +142,9 @@ def writer_lock(index_path: str, mode: int, timeout: Optional[float]) -> Iterato
         os.close(fd)  # closing releases the lock
 
 
-#: Entries merged at once while writing a level (see :func:`write_bucket_file`).
-PARTITION = 1 << 22
+#: Entries merged at once while writing a level (see :func:`write_bucket_file`): ~32
+#: bytes each at the merge (keys, order, refs), so ~32 MB.
+PARTITION = 1 << 20
 
 
 def write_bucket_file(
@@ -164,8 +172,7 @@ def write_bucket_file(
         return [at, nbytes]
 
     for level, src in levels.items():
-        total = sum(len(k) for k, _ in src.runs)
-        slices = _partitions(src.runs, 1 << max(0, (total // PARTITION).bit_length()))
+        slices = partitions(src.runs, PARTITION)
         counts = [
             sum(_kept(src, r, lo, hi) for r, (lo, hi) in enumerate(run_slices[p] for run_slices in slices))
             for p in range(len(slices[0]))
@@ -225,23 +232,22 @@ def write_bucket_file(
 
 def _write_page_sums(f, start: int, n_pages: int) -> None:
     """Checksum the ``n_pages`` pages from byte ``start`` of the file being written (read
-    back through a memory map, 16k pages at a time) and write the table right after."""
-    if not n_pages:
-        return
-    data = np.memmap(f, dtype=np.uint8, mode="r")
-    region = memoryview(data[start : start + PAGE * n_pages])
+    back 4k pages, 16 MB, at a time: not mapped, since a mapped file's pages stay in
+    the process's resident memory, the whole file's) and write the table right after."""
+    step = 1 << 12
     f.seek(start + PAGE * n_pages)
-    for lo in range(0, n_pages, 1 << 14):
-        hi = min(lo + (1 << 14), n_pages)
-        f.write(memoryview(page_sums(region, np.arange(lo, hi)).astype("<u8")).cast("B"))
-    region.release()
-    del data
+    for lo in range(0, n_pages, step):
+        hi = min(lo + step, n_pages)
+        data = os.pread(f.fileno(), PAGE * (hi - lo), start + PAGE * lo)
+        if len(data) != PAGE * (hi - lo):
+            raise OSError(f"the bucket file being written ended early ({f.name})")
+        f.write(memoryview(page_sums(memoryview(data), np.arange(lo, hi), first=lo).astype("<u8")).cast("B"))
 
 
 def _kept(src: LevelSource, run: int, lo: int, hi: int) -> int:
     if src.alive is None or run:  # only the old file's run can hold removed rows
         return hi - lo
-    return int(np.count_nonzero(src.alive[src.runs[0][1][lo:hi]]))
+    return int(np.count_nonzero(src.alive[src.runs[0].refs[lo:hi]]))
 
 
 def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, int]]], counts: list[int]) -> None:
@@ -251,9 +257,9 @@ def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, i
     fence_parts = []
     for p, count in enumerate(counts):
         parts = []
-        for r, (keys, refs) in enumerate(src.runs):
+        for r, run in enumerate(src.runs):
             lo, hi = slices[r][p]
-            k, v = keys[lo:hi], refs[lo:hi]
+            k, v = run.read(lo, hi)
             if r == 0 and src.alive is not None:
                 keep = src.alive[v]
                 k, v = k[keep], v[keep]

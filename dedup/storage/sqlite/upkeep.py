@@ -24,6 +24,10 @@ from .schema import _ROWS, translate_os, write_live
 _NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
 #: Seconds the automatic optimize waits for the write lock to name its new file.
 AUTO_NAMING_WAIT = 1.0
+#: Rows stored since the old file whose bucket keys are derived (and sorted) at a time:
+#: a row's signature (1 KB) and ~40 bytes of keys and sort for each of its 151 keys at
+#: the defaults, so ~30 MB a chunk (was 32k rows, ~200 MB).
+DERIVED_ROWS = 1 << 12
 
 
 class Upkeep(Buckets):
@@ -97,8 +101,12 @@ class Upkeep(Buckets):
                     levels = {level: self._merged(view, level) for level in _ROWS}
                 remove_unnamed(self.path, keep=[view.named])  # left by writers that died
                 file_id = uuid.uuid4().hex
-                path, entries = write_bucket_file(
-                    self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
+                try:
+                    path, entries = write_bucket_file(
+                        self.path, self._uid, file_id, heirs, self._sketch_width(), levels, mode)
+                finally:
+                    for source in levels.values():
+                        source.close()
                 # Naming the file in the database is what makes it used.  The automatic
                 # call does not queue behind a long writer for it (the file is then
                 # dropped, and a later write tries again).
@@ -140,7 +148,7 @@ class Upkeep(Buckets):
                  " ON r.id = h.id WHERE h.level = ? AND h.seq > ? AND r.id <= ?", (level, view.file.heirs, old.upto)),
             ):
                 cur = self._conn.execute(sql, args)
-                while rows := cur.fetchmany(1 << 15):
+                while rows := cur.fetchmany(DERIVED_ROWS):
                     yield self._derived(level, rows)
 
         def old_lows() -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -153,7 +161,7 @@ class Upkeep(Buckets):
                 yield ids, low_bytes(unpacked)
 
         return merged_level(old, existing, upto, chunks(), self._sketch_width(), self.settings.num_perm,
-                            () if old.lows is not None else old_lows())
+                            () if old.lows is not None else old_lows(), os.path.dirname(os.path.abspath(self.path)))
 
     def _keys_per_row(self) -> int:
         """Bucket keys stored per banded row (what :meth:`Derive.bands` gives a row)."""
