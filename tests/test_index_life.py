@@ -83,6 +83,24 @@ def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_p
         "are not (rejected, refused or not reached: run the same command again to add them)")
 
 
+def test_interrupted_note_on_a_damaged_index_does_not_say_run_again(tmp_path, monkeypatch):
+    """Running the same add again cannot help a damaged index (new user N19 of session
+    18: the note said to, above "the index is damaged ... restore ... or rebuild")."""
+    from dedup.storage.protocol import IndexCorrupt
+
+    rng = random.Random(12)
+    for i, text in enumerate([article(rng) for _ in range(2)]):
+        (tmp_path / "docs" / f"d{i}.txt").write_text(text)
+
+    def damaged(self, *args, **kwargs):
+        raise IndexCorrupt("i.dedup: the index is damaged: stored paragraph row 7 does not match its checksum")
+
+    monkeypatch.setattr(Index, "_decide", damaged)
+    note = _note_of_a_failed_add()
+    assert note.endswith("none of the 2 documents read is stored in the index: 2 are not (rejected, refused or "
+                         "not reached)"), note
+
+
 def test_interrupted_note_when_the_index_cannot_be_read_says_what_may_be_stored(tmp_path, monkeypatch):
     """The index fails, and cannot be read to tell what of the batch in flight it kept
     (a Redis server restarted mid-batch keeps what was published): the note gives the

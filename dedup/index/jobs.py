@@ -20,6 +20,7 @@ from ..results import FilesRead
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
+from ..storage.protocol import IndexCorrupt
 from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
@@ -163,8 +164,10 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     if read > len(stored) + len(unknown):
         note += (f"{'; the other' if stored or unknown else ':'} {read - len(stored) - len(unknown)} are not "
                  "(rejected, refused or not reached")
-        note += ")" if unknown else ": run the same command again to add them)"
-    if unknown:
+        # Running it again cannot help a damaged index (new user N19 of session 18).
+        again = ": run the same command again to add them" if not isinstance(err, IndexCorrupt) else ""
+        note += ")" if unknown else again + ")"
+    if unknown and not isinstance(err, IndexCorrupt):
         note += ": run the same command again once the index can be read (what is stored is skipped)"
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 
