@@ -115,8 +115,8 @@ def main() -> None:
         (bands, "paragraph_pairs", "band look-up (bands.paragraph_pairs)"),
         (query, "document_matches", "document matches (documents.document_matches)"),
         (query, "recurrences", "boilerplate tallies (tallies.recurrences)"),
-        (lookup, "lower_bound", "  bucket file: key search (lookup.lower_bound)"),
-        (lookup, "run_lengths", "  bucket file: run lengths (lookup.run_lengths)"),
+        (lookup, "positions", "  bucket file: key search and run lengths (lookup.positions)"),
+        (type(idx._store), "candidates", "  bucket look-ups (Storage.candidates)"),
         (bands, "hit_pairs", "  entries to pairs (matches.hit_pairs)"),
         (documents, "hit_pairs", "  entries to pairs (matches.hit_pairs)"),
     ):

@@ -22,8 +22,7 @@ import dedup.storage.bucketfile.write
 import dedup.storage.sqlite.buckets
 import dedup.storage.sqlite.upkeep
 from dedup.index import Index, contain
-from dedup.storage.bucketfile.lookup import AHEAD
-from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, lower_bound, open_bucket_file
+from dedup.storage.bucketfile import BLOCK, MAGIC, DeltaBuckets, bounded, find, open_bucket_file
 from dedup.storage.sqlite.schema import write_live
 from dedup.verdict import Policy
 
@@ -67,31 +66,35 @@ def bucket_files(folder) -> list[str]:
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK, 3_000, 20_000])
-def test_lower_bound_through_the_fence_equals_searchsorted(n):
+def test_the_compiled_search_through_the_fence_equals_searchsorted(n):
+    from dedup.storage.bucketfile.search import search
+
     rng = np.random.default_rng(n)
     for high in (2**8, 2**40, 2**64 - 1):  # many repeats, few, none
         keys = np.sort(rng.integers(0, high, n, dtype=np.uint64, endpoint=True))
-        if high == 2**64 - 1 and n:  # a run of the largest key (no "q + 1" after it)
+        if high == 2**64 - 1 and n:  # a run of the largest key (no key after it)
             keys[-min(n, 3):] = high
         query = np.unique(np.concatenate([
             rng.integers(0, high, 500, dtype=np.uint64, endpoint=True), keys[:20], keys[-20:],
             np.array([0, 2**64 - 1], dtype=np.uint64),
         ]))
-        left = lower_bound(keys, keys[::BLOCK], query)
+        fence = np.ascontiguousarray(keys[::BLOCK])
+        left, count, lo, hi = search(keys, fence, query, -1, BLOCK)
         assert np.array_equal(left, np.searchsorted(keys, query))
-        got = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q))
+        assert np.array_equal(count, np.searchsorted(keys, query, side="right") - left)
+        # The range said read holds the answer and the key after its run.
+        assert ((lo <= left) & (np.minimum(left + count + 1, n) <= hi) & (hi <= n)).all()
+        got = find(keys, np.arange(n), query, fence)
         hit_keys, hit_refs = got.keys, got.refs
-        assert np.array_equal(np.sort(find(keys, np.arange(n), query).refs), np.sort(hit_refs))
         expected = np.flatnonzero(np.isin(keys, query))
         assert np.array_equal(np.sort(hit_refs), expected) and np.array_equal(keys[hit_refs], hit_keys)
         assert not len(got.full)
-        # With a limit: the same, less every key holding more entries than it (limits
-        # below and above the run ends compared at once, ``AHEAD``; runs of ~6, ~12
-        # and ~80 entries with 2**8 keys).
+        # With a limit: the same, less every key holding more entries than it (runs of
+        # ~6, ~12 and ~80 entries with 2**8 keys, limits below, at and above them).
         present, count = np.unique(keys, return_counts=True)
-        for limit in (2, AHEAD, AHEAD + 1, 12, 20):
+        for limit in (0, 2, 8, 9, 12, 20, 80):
             over = present[count > limit]
-            bounded_find = find(keys, np.arange(n), query, lambda q: lower_bound(keys, keys[::BLOCK], q), limit)
+            bounded_find = find(keys, np.arange(n), query, limit=limit)
             assert np.array_equal(np.sort(bounded_find.refs), expected[~np.isin(keys[expected], over)])
             assert np.array_equal(bounded_find.full, query[np.isin(query, over)])
 

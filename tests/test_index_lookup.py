@@ -1,7 +1,7 @@
 """The bucket file's look-up gives the verdicts of a plain search: checks and a batch add
 of new, exact, near-duplicate and contained articles answer the same whether each
 bucket's entries are found by the fenced search and run lengths the file uses
-(:mod:`dedup.storage.bucketfile.lookup`) or by ``np.searchsorted`` of both run ends,
+(:mod:`dedup.storage.bucketfile.search`) or by ``np.searchsorted`` of both run ends,
 over-full buckets (left out unread) included."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ FOOTER = ("The {} edition of the Harbour Gazette is printed by the cooperative o
           "morning, and its archive of letters, notices and obituaries is open to readers at the library.")
 
 
-def plain_positions(keys, query, bound=None, limit=None, check=None):
+def plain_positions(keys, fence, query, limit=None, check=None):
     """:func:`lookup.positions` by two ``np.searchsorted`` of every key (what the look-up
     must equal)."""
     left = np.searchsorted(keys, query, side="left")

@@ -90,43 +90,31 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     stored row), whether its bucket is heavy and its entry go into one int64 (when
     they fit), so one ``np.sort`` -- 2-3x faster than an ``argsort`` of the same
     values, 10x faster than a stable one -- gives the pairs, their hit counts and
-    whether any of their buckets is light.  The hits' keys are searched among the
-    query keys once per run of equal keys (a bucket's entries come together; any
-    order is correct, only slower), and only the pairs' heads are unpacked (measured
-    on a 128-article ``check_many`` at 20k stored articles, 564k hits: 190 -> 119 ms;
-    one check, 10k hits: 1.7 -> 1.4 ms, the same pairs)."""
+    whether any of their buckets is light.  The codes are made in one compiled call
+    (:func:`~.pairing.pair_codes`: each run of a key's hits searched among the query
+    keys once), and only the pairs' heads are unpacked."""
+    from .pairing import pair_codes  # (numba: imported by the first look-up, not by every command)
+
     hit_refs = np.asarray(hit_refs, dtype=np.int64)
-    flat = query.ravel()
+    if not len(hit_refs):
+        return hit_refs, hit_refs.copy(), hit_refs.copy()
+    flat = np.asarray(query, dtype=np.uint64).ravel()
     order = np.argsort(flat)
-    ordered, text = flat[order], order // query.shape[1]
-    # The hits come as runs of one key (a bucket's entries are consecutive): each run's
-    # key is searched among the query keys once, not each entry's.
-    head = np.flatnonzero(np.concatenate(([True], hit_keys[1:] != hit_keys[:-1]))) if len(hit_keys) else order[:0]
-    run = np.diff(head, append=len(hit_keys))
-    first = np.searchsorted(ordered, hit_keys[head], side="left")
-    holders = np.searchsorted(ordered, hit_keys[head], side="right") - first
-    times = np.repeat(holders, run)
-    new = text[ranges(np.repeat(first, run), times)]
-    if not len(new):
-        return new, new.copy(), new.copy()
-    entry = np.repeat(np.arange(len(hit_keys), dtype=np.int64), times)
-    low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: crowded
-    tag = np.arange(len(hit_keys), dtype=np.int64)
-    if heavy is not None:  # entries per key (a key's runs summed), from its place among the query keys
-        size = np.bincount(first, weights=np.where(holders > 0, run, 0), minlength=len(flat) + 1)[first]
-        tag |= np.repeat(size > heavy, run).astype(np.int64) << low
     span = int(hit_refs.max()) + 1
-    code = new * span
-    code += hit_refs[entry]
+    code, tag = pair_codes(flat[order], order // query.shape[1], np.asarray(hit_keys, dtype=np.uint64), hit_refs,
+                           -1 if heavy is None else heavy, span)
+    if not len(code):
+        return code, code.copy(), code.copy()
+    low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: heavy
     if (len(query) * span).bit_length() + low + 1 <= 63:
         code <<= low + 1
-        code |= tag[entry]
+        code |= tag
         code.sort()
         pair = code >> (low + 1)
         tag = code & ((1 << (low + 1)) - 1)
     else:  # (ids too large to pack: sorted by pair, a light entry first)
-        by = np.lexsort((tag[entry], code))
-        pair, tag = code[by], tag[entry[by]]
+        by = np.lexsort((tag, code))
+        pair, tag = code[by], tag[by]
     starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
     if heavy is not None:  # a light entry sorts first in its pair
         count = np.diff(starts, append=len(pair))

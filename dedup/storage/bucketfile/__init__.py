@@ -43,19 +43,19 @@ database, never from the damaged one.
 Nothing is pickled: a JSON header and raw little-endian arrays.
 
 The package, one concern per module: :mod:`.pages` (checksums), :mod:`.lookup` (a
-level's buckets and the key search), :mod:`.files` (the layout, opening a file),
+level's buckets), :mod:`.search` (the compiled key search), :mod:`.files` (the layout, opening a file),
 :mod:`.write` (writing and replacing files), :mod:`.delta` (what is held in memory).
 """
 
 from .delta import MAX_RUN, DeltaBuckets, merge_runs
 from .files import MAGIC, OLDEST, VERSION, BucketFile, bucket_path, empty_bucket_file, older_version, open_bucket_file
-from .lookup import BLOCK, Found, LevelBuckets, bounded, find, lower_bound, member, positions
+from .lookup import BLOCK, Found, LevelBuckets, bounded, find, member, positions
 from .pages import PAGE, BucketFileDamaged, Pages, page_sums
 from .write import LevelSource, merged_level, remove_unnamed, write_bucket_file, writer_lock
 
 __all__ = [
     "BLOCK", "MAGIC", "MAX_RUN", "OLDEST", "PAGE", "VERSION", "BucketFile", "BucketFileDamaged", "DeltaBuckets", "Found",
-    "LevelBuckets", "LevelSource", "Pages", "bounded", "bucket_path", "empty_bucket_file", "find", "lower_bound",
+    "LevelBuckets", "LevelSource", "Pages", "bounded", "bucket_path", "empty_bucket_file", "find",
     "member", "merge_runs", "merged_level", "older_version", "open_bucket_file", "page_sums", "positions", "remove_unnamed",
     "write_bucket_file", "writer_lock",
 ]

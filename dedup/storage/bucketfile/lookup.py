@@ -1,12 +1,11 @@
-"""Looking keys up in a level's buckets: a fence search, then a vectorized binary search
-inside one block per key (:func:`lower_bound`), the entries of every matched key
-gathered at once (:func:`positions`), over-full buckets left out unread (``limit``), and
+"""Looking keys up in a level's buckets: a fence search, then a binary search inside
+one block per key, compiled (:mod:`.search`), the entries of every matched key gathered
+at once (:func:`positions`), over-full buckets left out unread (``limit``), and
 the parts of one look-up (the file, what is held in memory) bounded together
 (:func:`bounded`)."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence
 
@@ -61,10 +60,9 @@ class LevelBuckets:
         sketches unless not ``sketches`` (see :class:`Found`); every page read is
         verified first (:class:`BucketFileDamaged` if one does not)."""
         if self.pages is None:
-            found = find(self.keys, self.refs, query, functools.partial(lower_bound, self.keys, self.fence), limit)
+            found = find(self.keys, self.refs, query, self.fence, limit)
             return found.with_sketches(self.sketches if sketches else None)
-        keys, at, full = positions(self.keys, query, self._verified_bound, limit,
-                                   lambda lo, hi: self._check("keys", lo, hi))
+        keys, at, full = positions(self.keys, self.fence, query, limit, lambda lo, hi: self._check("keys", lo, hi))
         runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
         self._check("refs", at[np.r_[0, runs]] if len(at) else at, at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
         refs = self.refs[at].astype(np.int64)
@@ -73,17 +71,6 @@ class LevelBuckets:
         if sketches:
             self._check("sketches", refs, refs + 1)
         return Found(keys, refs, full).with_sketches(self.sketches if sketches else None)
-
-    def _verified_bound(self, query: np.ndarray) -> np.ndarray:
-        """:func:`lower_bound`, after verifying the key window each query key's search
-        reads (keys ``base .. base + BLOCK``, see there)."""
-        n = len(self.keys)
-        if not n or not len(query):
-            return lower_bound(self.keys, self.fence, query)
-        block = np.searchsorted(self.fence, query, side="left")
-        base = np.maximum(block - 1, 0) * BLOCK
-        self._check("keys", base, np.minimum(base + BLOCK, n - 1) + 1)
-        return lower_bound(self.keys, self.fence, query, block)
 
     def _check(self, name: str, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify the pages of entries ``[lo, hi)`` of array ``name``."""
@@ -161,116 +148,38 @@ def member(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_set[at] == values
 
 
-def find(
-    keys: np.ndarray, refs: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-    limit: Optional[int] = None,
-) -> Found:
+def find(keys: np.ndarray, refs: np.ndarray, query: np.ndarray, fence: Optional[np.ndarray] = None,
+         limit: Optional[int] = None) -> Found:
     """Entries of a key-sorted ``(keys, refs)`` table whose key is in ``query`` (sorted);
-    ``bound(q)`` gives each key's first position ``>= q`` (default: ``np.searchsorted``).
-    See :func:`positions`."""
-    hit, at, full = positions(keys, query, bound, limit)
+    ``fence``: ``keys[::BLOCK]`` if the caller keeps it.  See :func:`positions`."""
+    if fence is None:
+        fence = np.ascontiguousarray(keys[::BLOCK])
+    hit, at, full = positions(keys, fence, query, limit)
     return Found(hit, refs[at].astype(np.int64), full)
 
 
 def positions(
-    keys: np.ndarray, query: np.ndarray, bound: Optional[Callable[[np.ndarray], np.ndarray]] = None,
-    limit: Optional[int] = None, check: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
+    keys: np.ndarray, fence: np.ndarray, query: np.ndarray, limit: Optional[int] = None,
+    check: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(key, position, full)``: every entry of the sorted ``keys`` whose key is in
-    ``query``, except those of keys with more than ``limit`` entries (``full``: those keys).
-    ``check(lo, hi)``, if given, is called on every range of ``keys`` read besides
-    what ``bound`` reads (to verify its pages first).
+    """``(key, position, full)``: every entry of the sorted ``keys`` (``fence``: every
+    ``BLOCK``-th of them) whose key is in ``query`` (sorted uint64), except those of keys
+    with more than ``limit`` entries (``full``: those keys).  ``check(lo, hi)``, if
+    given, is called on the ranges of ``keys`` the search read (to verify their pages)
+    before any entry is gathered.
 
-    Most keys of a check are in no bucket, so a run's length is found only where its
-    first key matched, and mostly without a second search (:func:`run_lengths`); the
-    hits are gathered with one fancy index -- no Python loop, whatever the number of
-    keys.  An over-full bucket costs its bound and one probe: none of its entries (nor
-    their rows' sketches) is read.
+    Two compiled calls (:mod:`.search`): the search of every key and its bucket's size
+    (an over-full bucket costs its search and ``limit + 1`` compared entries: none of
+    its entries, nor their rows' sketches, is read), then the matched entries' positions.
     """
-    if bound is None:
-        bound = functools.partial(np.searchsorted, keys)
-    left = bound(query)
-    hit = left < len(keys)
-    hit[hit] = keys[left[hit]] == query[hit]
-    count = np.zeros(len(query), dtype=np.int64)
-    count[hit] = run_lengths(keys, left[hit], query[hit], bound, limit, check)
+    from .search import gather, search  # (numba: imported by the first look-up, not by every command)
+
+    left, count, lo, hi = search(keys, fence, query, -1 if limit is None else limit, BLOCK)
+    if check is not None:
+        check(lo, hi)
     full = np.zeros(0, np.uint64)
     if limit is not None:
         over = count > limit
         full, count[over] = query[over], 0
-    return np.repeat(query, count), ranges(left, count), full
-
-
-#: Entries after a run's first one compared at once to find where the run ends: one
-#: cache line of keys (most buckets hold a few entries).
-AHEAD = 8
-
-
-def run_lengths(
-    keys: np.ndarray, first: np.ndarray, values: np.ndarray, bound: Callable[[np.ndarray], np.ndarray],
-    limit: Optional[int] = None, check: Optional[Callable[[np.ndarray, np.ndarray], None]] = None,
-) -> np.ndarray:
-    """Entries of each run of ``values`` in the sorted ``keys``, the run starting at
-    ``first`` (``keys[first] == values``); with a ``limit``, any count above it stands
-    for a run longer than ``limit`` (not its length).
-
-    Why: searching each run's end as the bound of ``value + 1`` cost a second
-    ``log2(BLOCK)``-step search per hit (~half of a containment look-up, whose keys
-    mostly hit).  Instead the :data:`AHEAD` entries after the first are compared at
-    once; a longer run is over the ``limit`` exactly when ``keys[first + limit]`` is
-    still its value (one probe); only the rest, runs of ``AHEAD + 1 .. limit``
-    entries or any long run without a limit, are searched as before.  ``check``: as
-    in :func:`positions`."""
-    n = len(keys)
-    if not len(first):
-        return np.zeros(0, np.int64)
-    if check is not None:
-        check(first, np.minimum(first + AHEAD + 1, n))
-    ahead = first[:, None] + np.arange(1, AHEAD + 1)
-    same = (ahead < n) & (keys[np.minimum(ahead, n - 1)] == values[:, None])
-    length = 1 + np.count_nonzero(same, axis=1)  # keys are sorted: the equal ones come first
-    long = np.flatnonzero(same[:, -1])
-    if limit is not None and limit >= AHEAD and len(long):
-        probe = first[long] + limit
-        inside = probe < n
-        if check is not None:
-            check(probe[inside], probe[inside] + 1)
-        over = inside & (keys[np.minimum(probe, n - 1)] == values[long])
-        length[long[over]] = limit + 1
-        long = long[~over]
-    if len(long):
-        last = values[long] == np.iinfo(np.uint64).max  # no value + 1: its run ends the array
-        end = np.full(len(long), n, dtype=np.int64)
-        end[~last] = bound(values[long][~last] + np.uint64(1))
-        length[long] = end - first[long]
-    return length
-
-
-def lower_bound(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, block: Optional[np.ndarray] = None
-                ) -> np.ndarray:
-    """``np.searchsorted(keys, query)`` for a large memory-mapped ``keys``, through its
-    ``fence`` (every ``BLOCK``-th key); ``block``: ``np.searchsorted(fence, query)``
-    if the caller has it already.
-
-    Why not ``np.searchsorted`` itself: its ~27 probes per key each land on a
-    different page of an array of ~85M keys (100k articles at 85 band keys a paragraph;
-    ~1.5x that at 49 band keys and 79 containment keys), and every page a process touches first
-    costs a page fault.  The fence (~0.2% of the keys) stays hot; within the block it
-    selects, a binary search run for all query keys at once, ``log2(BLOCK)`` vectorized
-    steps, touches one page per key.
-    """
-    if not len(keys):
-        return np.zeros(len(query), dtype=np.int64)
-    n = len(keys)
-    if block is None:
-        block = np.searchsorted(fence, query, side="left")  # fence[block - 1] < q <= fence[block]
-    # The answer lies in the window [base, base + BLOCK] (past the end counts as +inf).
-    base = np.maximum(block - 1, 0) * BLOCK
-    size = BLOCK + 1
-    while size > 1:  # base: the last position in the window below q, else the window's start
-        half = size // 2
-        probe = base + half
-        below = (probe < n) & (keys[np.minimum(probe, n - 1)] < query)
-        base = np.where(below, probe, base)
-        size -= half
-    return base + ((base < n) & (keys[np.minimum(base, n - 1)] < query))
+    hit, at = gather(query, left, count)
+    return hit, at, full

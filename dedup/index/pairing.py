@@ -1,0 +1,81 @@
+"""The compiled step of :func:`~.matches.hit_pairs` (numba): every bucket hit paired
+with each query row holding its key, as one int64 code per (hit, row) -- the pair, and
+whether the hit's bucket is heavy -- in one call.
+
+Why compiled: in numpy the same step was ~20 calls (the hit runs, two searches of each
+run's key, ``repeat`` and ``ranges`` of the holders, a ``bincount`` of the bucket
+sizes, the codes), each over all hits of a look-up; a check's look-up holds ~10-60k
+hits, where the calls' own cost is most of the time.  The codes are then sorted by
+``np.sort`` (numpy's vectorized sort of int64 is faster than a compiled quicksort).
+Imported by the first look-up, so that commands which never look a key up do not load
+numba.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..compiled import njit
+
+
+@njit
+def pair_codes(ordered: np.ndarray, text: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, heavy: int,
+               span: int):
+    """``(code, tag)`` (int64) of every (hit ``e``, query element holding its key):
+    ``code = row * span + hit_refs[e]`` (``row``: the element's ``text``) and ``tag =
+    e | heavy bit`` (bit ``bit_length(len(hit_keys))``, set when ``heavy >= 0`` and the
+    hit's key has more than ``heavy`` hits in all).  ``ordered``: the query keys
+    sorted, ``text[i]`` the query row of ``ordered[i]``.  Hits of a key come as runs
+    (consecutive); a key may come in several runs (a look-up's parts) and the query
+    may hold a key several times."""
+    nh = hit_keys.shape[0]
+    nq = ordered.shape[0]
+    low = 0
+    while (1 << low) <= nh:
+        low += 1
+    starts = np.empty(nh + 1, np.int64)
+    first = np.empty(nh, np.int64)
+    holders = np.empty(nh, np.int64)
+    size = np.zeros(nq + 1, np.int64)
+    runs = 0
+    total = 0
+    i = 0
+    while i < nh:
+        key = hit_keys[i]
+        j = i + 1
+        while j < nh and hit_keys[j] == key:
+            j += 1
+        a, b = 0, nq  # the first query key >= key
+        while a < b:
+            mid = (a + b) >> 1
+            if ordered[mid] < key:
+                a = mid + 1
+            else:
+                b = mid
+        end = a
+        while end < nq and ordered[end] == key:
+            end += 1
+        starts[runs] = i
+        first[runs] = a
+        holders[runs] = end - a
+        if end > a:
+            size[a] += j - i
+        total += (j - i) * (end - a)
+        runs += 1
+        i = j
+    starts[runs] = nh
+    code = np.empty(total, np.int64)
+    tag = np.empty(total, np.int64)
+    k = 0
+    for r in range(runs):
+        f, h = first[r], holders[r]
+        if h == 0:
+            continue
+        bit = (1 << low) if heavy >= 0 and size[f] > heavy else 0
+        for e in range(starts[r], starts[r + 1]):
+            ref = np.int64(hit_refs[e])
+            for t in range(h):
+                code[k] = text[f + t] * span + ref
+                tag[k] = e | bit
+                k += 1
+    return code, tag
