@@ -8,7 +8,7 @@ measured when that was ~850 band keys (85 a paragraph): ~4 ms of CPU at 100k sto
 articles even with every page cached -- and an add wrote ~900 rows onto random pages
 (~15 ms).  The same buckets as one sorted uint64 key array, with
 the stored row each key points at, answer all keys of a check with a fence search and
-a vectorized binary search inside one 4 KB block per key.  The rows' b-bit sketches and
+a compiled search inside one 4 KB block per key (:mod:`.search`).  The rows' b-bit sketches and
 signature bytes (the low byte of each MinHash value: an exact upper bound of a pair's
 equal positions, :mod:`dedup.index.bytebound`) sit beside them in arrays indexed by
 row id, so a chance candidate is dismissed without touching the database at all.
