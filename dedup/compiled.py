@@ -25,11 +25,37 @@ import numba
 
 
 def njit(function: Callable) -> Callable:
-    """``numba.njit(function, cache=True, nogil=True)``, or without the on-disk cache
-    (with a warning saying so) where numba finds no writable cache directory."""
+    """``function`` compiled: ``numba.njit(function, cache=True, nogil=True)``, or
+    without the on-disk cache (with a warning saying so) where numba finds no writable
+    cache directory, or where the cache does not load (:class:`_Compiled`)."""
     try:
-        return numba.njit(cache=True, nogil=True)(function)
+        return _Compiled(function, numba.njit(cache=True, nogil=True)(function))
     except RuntimeError as err:  # numba: "cannot cache function ...: no locator available"
         warnings.warn(f"{err}: compiled in memory by each process (set NUMBA_CACHE_DIR to a writable folder "
                       f"to compile it once)", stacklevel=2)
-        return numba.njit(nogil=True)(function)
+        return _Compiled(function, numba.njit(nogil=True)(function), cached=False)
+
+
+class _Compiled:
+    """A compiled function whose on-disk cache, if it fails to load (a truncated or
+    overwritten file: numba raises ``EOFError`` or ``UnpicklingError`` from it), is
+    left alone: the function is compiled again in memory, with a warning naming the
+    cache folder, and called again -- a damaged cache costs a compile, never an answer
+    (tester F5 of session 19: it made every later ``dedup check`` exit 2).  An error
+    the in-memory function raises too is raised."""
+
+    def __init__(self, function: Callable, dispatcher: Callable, cached: bool = True) -> None:
+        self._function, self._dispatcher, self._cached = function, dispatcher, cached
+
+    def __call__(self, *args):
+        try:
+            return self._dispatcher(*args)
+        except Exception as err:
+            if not self._cached:
+                raise
+            where = getattr(getattr(self._dispatcher, "_cache", None), "_cache_path", "numba's cache folder")
+            warnings.warn(f"the compiled code of {self._function.__name__} cached in {where} does not load "
+                          f"({type(err).__name__}: {err}); compiled in memory instead (delete those files to "
+                          f"cache it again)", stacklevel=2)
+            self._dispatcher, self._cached = numba.njit(nogil=True)(self._function), False
+            return self._dispatcher(*args)

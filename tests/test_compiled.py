@@ -25,3 +25,27 @@ def test_compiled_in_memory_where_no_cache_directory_is_writable(monkeypatch):
         fn = compiled.njit(add_one)
     assert fn(np.arange(3)).tolist() == [1, 2, 3]
 
+
+
+def test_a_damaged_cache_is_compiled_again_in_memory_never_an_error(tmp_path):
+    """Tester F5 of session 19: truncated or overwritten cache files made every later
+    ``dedup check`` exit 2 (``EOFError`` / ``UnpicklingError`` from numba's cache)."""
+    import subprocess
+    import sys
+
+    module = tmp_path / "kernel_mod.py"
+    module.write_text("import numpy as np\nfrom dedup.compiled import njit\n\n\n@njit\n"
+                      "def twice(values):\n    out = np.empty_like(values)\n    for i in range(values.shape[0]):\n"
+                      "        out[i] = 2 * values[i]\n    return out\n", encoding="utf-8")
+    code = "import numpy as np, kernel_mod; print(kernel_mod.twice(np.arange(3)).tolist())"
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert first.stdout.strip() == "[0, 2, 4]", first.stderr
+    files = [p for p in (tmp_path / "cache").rglob("*") if p.suffix in (".nbi", ".nbc")]
+    assert files
+    for damage in (b"", b"\x99 not a pickle"):
+        for p in files:
+            p.write_bytes(damage)
+        again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
+        assert again.returncode == 0 and again.stdout.strip() == "[0, 2, 4]", again.stderr
+        assert "does not load" in again.stderr and str(tmp_path / "cache") in again.stderr
