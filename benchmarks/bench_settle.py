@@ -72,7 +72,7 @@ def kinds(stored: list[str], fresh: list[str], n: int, seed: int) -> dict[str, l
 def add(idx: Index, items: list[tuple[str, str]], settle: bool) -> tuple[float, int]:
     """CPU seconds of adding ``items`` (batches of BATCH_DOCUMENTS; with ``settle``, the
     whole add settled at its end) and how many were stored."""
-    step = idx._adding(Policy())
+    step = idx.adder(Policy())
     settling = Settling(Policy(), batch=BATCH_DOCUMENTS)
     verdicts: list = []
     start = time.process_time()

@@ -318,7 +318,7 @@ def test_what_waits_is_the_rejected_articles_text_on_disk(tmp_path):
     inputs = [Input("orig", original, None)] + [Input(f"copy{k}", original, None) for k in range(2)] + [
         Input(f"other{k}", story(rng), None) for k in range(5)]
     with Index.open(tmp_path / "i.dedup") as idx:
-        add = idx._adding(Policy())
+        add = idx.adder(Policy())
         settling = Settling(Policy(), folder=str(tmp_path))
         try:
             verdicts = settling.judge(add, add.prepare(inputs))

@@ -395,8 +395,14 @@ class Index:
             self._optimize_if_behind()
         return verdicts
 
-    def _adding(self, policy: Policy) -> Adder:
-        """One in-order pass of an add under ``policy``, as :mod:`.settle` calls it."""
+    def adder(self, policy: Union[Policy, str, None] = None) -> Adder:
+        """One in-order pass of an add under ``policy`` (default: the index's), as
+        :class:`~dedup.index.settle.Settling` calls it -- ``dedup index add`` adds its
+        batches with it and then judges what it rejected again over the whole add
+        (:func:`dedup.index.jobs.add_paths`): ``prepare`` signs a batch of
+        :class:`~dedup.index.items.Input` s, ``apply`` adds a prepared batch and returns
+        its verdicts and which articles changed the index."""
+        policy = Policy.of(policy, self.policy)
         def apply(batch: Prepared) -> tuple[list[Verdict], list[bool]]:
             changed = [False] * len(batch)
             return self._decide(batch, policy, write=True, changed=changed), changed

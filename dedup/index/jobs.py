@@ -100,7 +100,7 @@ def add_paths(
     docs = _stream(index, paths, selection, options, job, progress, naming)
     batch: list[dict] = []
     settling = Settling(policy, folder=tmp_dir, batch=BATCH_DOCUMENTS)
-    add = index._adding(policy)
+    add = index.adder(policy)
     try:
         if load:
             job.verdicts = index.load(docs, replace=policy.replace)
