@@ -14,7 +14,13 @@ marks).  They are dropped.  So are Greek accents and breathings (tonos, the poly
 accents, psili/dasia, iota subscript, dialytika): Greek drops them in capitals ("ΤΟ
 ΔΗΜΟΤΙΚΟ" is "το δημοτικό"), in much typed text, and monotonic and polytonic spellings
 of one text differ only by them (Lucene's Greek lower-case filter folds them the same
-way); an accented letter becomes its base letter.  Marks that are letters' spelling (Devanagari and other
+way); an accented letter becomes its base letter.  The Russian ``ё`` is written as ``е``
+in most printed and typed Russian (its dots are required only in dictionaries, primers
+and where a word would be ambiguous), so reprints of one text differ by it: it becomes
+``е`` (as search engines fold it for Russian; in Belarusian, which always writes ``ё``,
+copies never differ by it, and only words told apart by it alone meet).  Other Cyrillic
+letters with marks (``й``, Ukrainian ``ї``, Serbian ``ђ``) are letters of their own and
+are kept.  Marks that are letters' spelling (Devanagari and other
 Indic vowel signs, virama, nukta; Thai vowels and tones) are kept: they tell words
 apart ("boy" and "girl" in Hindi).
 """
@@ -47,6 +53,8 @@ _GREEK = [chr(c) for lo, hi in ((0x0370, 0x03FF), (0x1F00, 0x1FFF)) for c in ran
 _PUNCT.update({ch: base for ch in _GREEK if unicodedata.category(ch).startswith("L")
                and (base := "".join(b for b in unicodedata.normalize("NFD", ch)
                                     if not unicodedata.combining(b))) != ch and base})
+# Russian "ё" written as "е" (see above; new user's N8, session 18).
+_PUNCT.update({"\u0451": "\u0435", "\u0401": "\u0415"})
 # Why a regex and not ``str.translate``: translate looks every character of a
 # non-ASCII text up in the table (~18 us per news paragraph, more than half of
 # normalizing it); the regex skims over the text and calls back only on the rare hits.

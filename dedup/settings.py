@@ -229,5 +229,6 @@ Settings.__init__ = _init_with_old_names  # type: ignore[method-assign]
 #: 2: tokens by script (dedup.tokenize), optional vowel marks dropped, exact keys for
 #: texts without tokens.  3: Thai, Lao, Khmer and Myanmar shingles span 3 graphemes
 #: (were 5; :func:`dedup.tokenize.shingle_widths`).  4: Greek accents, breathings, iota
-#: subscript and dialytika dropped (:mod:`dedup.normalize`).
-NORMALIZE_VERSION = 4
+#: subscript and dialytika dropped (:mod:`dedup.normalize`).  5: Russian "ё" written
+#: as "е" (:mod:`dedup.normalize`).
+NORMALIZE_VERSION = 5

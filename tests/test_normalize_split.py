@@ -63,3 +63,16 @@ def test_greek_accents_and_breathings_are_dropped():
     assert normalize("Hélène, café, Tiếng Việt") == "hélène, café, tiếng việt"  # Latin keeps its accents
     result = scan_documents([Document("a.txt", mono), Document("b.txt", bare(mono).upper())])
     assert [(p.kind, p.similarity, p.exact) for p in result.pairs if p.kind == "paragraph"] == [("paragraph", 1.0, True)]
+
+
+def test_russian_yo_is_written_as_ye():
+    """New user's N8 (session 18): a Russian reprint without the dots on ё is the same
+    text (it scored 0.78, not exact); other Cyrillic letters with marks are kept."""
+    from dedup import Document, scan_documents
+
+    with_yo = "Москва: ещё один рекордно жаркий день, синоптики ждут, что жара спадёт лишь к четвергу. Всё о погоде."
+    assert normalize(with_yo) == normalize(with_yo.replace("ё", "е").replace("Ё", "Е"))
+    assert normalize("ЁЛКА Ёлка") == "елка елка"
+    assert normalize("й ї ђ") == "й ї ђ"
+    result = scan_documents([Document("r1.txt", with_yo), Document("r2.txt", with_yo.replace("ё", "е"))])
+    assert [(p.kind, p.similarity, p.exact) for p in result.pairs if p.kind == "paragraph"] == [("paragraph", 1.0, True)]
