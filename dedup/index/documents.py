@@ -150,9 +150,14 @@ def document_matches(
     kept = []  # the pairs listed
     for t, (a, j) in enumerate(zip(pair_art, pos.tolist())):
         paragraphs = para_of.get((a, int(docs.ids[j])), [])
-        if relation[t] == "duplicate" and s.containment and lesser[t] and not any(
-                p.relation == "near-duplicate" and not common[first_para[a] + p.paragraph] for p in paragraphs):
-            relation[t] = None  # sharing quotes only: the scan's rule, :mod:`dedup.plan.quoted`
+        # Sharing quotes only (the scan's rule, :mod:`dedup.plan.quoted`) needs a quote
+        # found: a pair whose paragraph look-up came back empty (crowded buckets) keeps
+        # its document relation -- no paragraph pair is no evidence of quoting.
+        compared = [p for p in paragraphs if not common[first_para[a] + p.paragraph]]
+        if (relation[t] == "duplicate" and s.containment and lesser[t]
+                and any(p.relation == "contained" for p in compared)
+                and not any(p.relation == "near-duplicate" for p in compared)):
+            relation[t] = None
         # A stored page sharing nothing but boilerplate is no match: the boilerplate
         # is listed once, in the verdict (tester T7: each such page was a match at 0.00).
         if relation[t] is not None or not all(common[first_para[a] + p.paragraph] for p in paragraphs):
