@@ -69,6 +69,13 @@ def _banded(path, doc_id: str, position: int) -> tuple[int, int]:
                       " WHERE d.doc_id = ? AND p.position = ?", doc_id, position)
 
 
+def _matched(verdict) -> set[int]:
+    """The checked article's paragraphs with a stored match.  (Not ``verdict.seen``: a
+    rewritten paragraph holding its stored one whole plus words of its own is matched
+    but not seen -- :func:`dedup.containment.held`.)"""
+    return {p["paragraph"] for m in verdict.to_dict()["matches"] for p in m["paragraphs"]}
+
+
 @pytest.mark.parametrize("bucket_file", [False, True])
 def test_a_flipped_banded_flag_is_detected(tmp_path, corpus, bucket_file):
     """T10: ``banded`` 1 -> 0 (one bit of the row's header) took a paragraph out of the
@@ -80,7 +87,7 @@ def test_a_flipped_banded_flag_is_detected(tmp_path, corpus, bucket_file):
     path = tmp_path / "i.dedup"
     _build(path, texts, auto_optimize=bucket_file)
     with Index.open(path, auto_optimize=bucket_file) as idx:
-        assert idx.check(probes[4]).seen == (0, 1, 2, 3, 4)
+        assert _matched(idx.check(probes[4])) == {0, 1, 2, 3, 4}
     banded, flag = _banded(path, "article-04", 2)
     copy, copy_flag = _banded(path, "article-01", 1)  # the exact copy of article-00's paragraph 1
     assert (flag, copy_flag) == (1, 0)
@@ -92,7 +99,7 @@ def test_a_flipped_banded_flag_is_detected(tmp_path, corpus, bucket_file):
                     "article-04" if row == banded else "article-01")
         _edit(path, "UPDATE paragraphs SET banded = ? WHERE id = ?", 1 - value, row)
     with Index.open(path, auto_optimize=False) as idx:  # undone: intact again
-        assert idx.check(probes[4]).seen == (0, 1, 2, 3, 4)
+        assert _matched(idx.check(probes[4])) == {0, 1, 2, 3, 4}
 
 
 def test_a_removal_hands_the_flag_over_with_its_checksum(tmp_path, corpus):
