@@ -31,8 +31,8 @@ def is_remote(path: Union[str, os.PathLike]) -> bool:
 
 
 def expand(pattern: str) -> tuple[object, list[tuple[str, int]]]:
-    """``(filesystem, [(path, size), ...])``: the files ``pattern`` names, sorted by
-    path, with their sizes in bytes (0 when the filesystem does not say).
+    """``(filesystem, [(path, size), ...])``: the files ``pattern`` names, in path order
+    (:func:`~dedup.sources.path_order`, as a folder's walk), with their sizes in bytes (0 when the filesystem does not say).
 
     Raises :class:`FileNotFoundError` when nothing matches, ``ValueError`` when fsspec
     (or the package of the URL's protocol) is not installed.
@@ -56,4 +56,6 @@ def expand(pattern: str) -> tuple[object, list[tuple[str, int]]]:
         files.update(fs.find(name, detail=True) if info.get("type") == "directory" else {name: info})
     if not files:
         raise FileNotFoundError(errno.ENOENT, "no file matches", pattern)
-    return fs, sorted((name, int(info.get("size") or 0)) for name, info in files.items())
+    from .sources import path_order  # (sources imports this module)
+    return fs, sorted(((name, int(info.get("size") or 0)) for name, info in files.items()),
+                      key=lambda found: path_order(found[0]))

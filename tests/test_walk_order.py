@@ -110,3 +110,17 @@ def test_an_original_comes_before_the_copies_named_after_it(tmp_path):
     res = CliRunner().invoke(main, ["clean", str(src), str(tmp_path / "out"), "-j", "1", "--no-cache"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dedup-clean.json", "ru.txt", "story.txt"]
+
+
+def test_a_glob_lists_its_files_in_the_walks_path_order(tmp_path):
+    """A quoted glob (fsspec, :func:`dedup.remote.expand`) orders its files as a folder's
+    walk does -- stem first -- so ``'news/*.txt'`` keeps the original canonical too."""
+    pytest.importorskip("fsspec")
+    from dedup.remote import expand
+
+    for name in ("story (1).txt", "story.txt", "story-copy.txt", "a.txt"):
+        (tmp_path / name).write_text("same words here")
+    _, found = expand(f"{tmp_path}/*.txt")
+    walked = [entry.name for entry in walk(tmp_path)]
+    assert [os.path.basename(name) for name, _ in found] == [os.path.basename(n) for n in walked]
+    assert [os.path.basename(name) for name, _ in found][:2] == ["a.txt", "story.txt"]
