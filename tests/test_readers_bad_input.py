@@ -358,3 +358,11 @@ def test_markdown_lines_of_blanks_are_measured_in_linear_time():
     [doc] = items(shapes[0].encode(), "spaces.md")
     assert doc.text.startswith("Intro paragraph.") and time.process_time() - started < 5
     assert table_cells("| a | b |\n|  ---  | :-: |\n| 1 | 2 |\n") == 3 * 4  # a table is still counted
+
+
+def test_a_control_character_in_a_json_line_is_named_once(tmp_path):
+    """json's message ends in 'at' ('Invalid control character at'); the error adds
+    'at column N' once, not 'at at column N'."""
+    [err] = list(read_bytes(b'{"text": "a\tb"}\n', "x.jsonl"))
+    assert isinstance(err, ReadError)
+    assert err.error == "line 1: invalid JSON (Invalid control character at column 12)", err.error

@@ -82,3 +82,26 @@ def test_clean_writes_a_stripped_legacy_file_in_its_encoding(tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "a.txt").read_bytes() == (src / "a.txt").read_bytes()
     assert (tmp_path / "out" / "b.txt").read_bytes().decode("cp1251") == f"{own}\n"
+
+
+def test_an_unknown_meta_charset_falls_back_to_the_encoding_given():
+    """A legacy page declaring a label no codec knows (``utf8mb4``) is read as if it
+    declared nothing: UTF-8, else ``--encoding`` (it was an error under --encoding)."""
+    from dedup.readers.html import decode_html
+
+    page = '<html><head><meta charset="utf8mb4"></head><body><p>Привет, мир</p></body></html>'
+    text, warning = decode_html(page.encode("cp1251"), "cp1251")
+    assert "Привет, мир" in text and warning == "unknown charset 'utf8mb4' in <meta> ignored: read as cp1251 (--encoding)"
+    text, warning = decode_html(page.encode("utf-8"), "cp1251")
+    assert "Привет, мир" in text and warning.endswith("read as UTF-8")
+
+
+@pytest.mark.parametrize("codec", ["base64", "rot13", "zlib", "hex"])
+def test_a_codec_that_is_not_a_text_encoding_is_a_usage_error(tmp_path, codec):
+    """base64/rot13/zlib/hex are Python codecs but not text encodings: refused when the
+    option is given (exit 2), not an 'unexpected error' per legacy file with exit 0."""
+    with pytest.raises(ValueError, match=f"unknown encoding '{codec}'"):
+        ReadOptions(encoding=codec)
+    (tmp_path / "ru-1251.txt").write_bytes((RU + "\n" + RU).encode("cp1251"))
+    res = CliRunner().invoke(main, ["scan", str(tmp_path), "--encoding", codec, "-j", "1", "--no-cache"])
+    assert res.exit_code == 2 and f"unknown encoding '{codec}'" in res.output

@@ -13,7 +13,6 @@ record inside a good file) and still tell the user exactly what was skipped and 
 
 from __future__ import annotations
 
-import codecs
 import errno
 import io
 import logging
@@ -94,10 +93,10 @@ class ReadOptions:
         if not self.text_field or not self.id_field:
             raise ValueError("the text and id field names must not be empty")
         if self.encoding is not None:
-            try:
-                codecs.lookup(self.encoding)
-            except LookupError:
-                raise ValueError(f"unknown encoding {self.encoding!r} (a Python codec name, "
+            try:  # bytes.decode refuses codecs that are not text encodings (base64, rot13, zlib)
+                b"a".decode(self.encoding, "ignore")  # (an empty input skips the check)
+            except LookupError as err:
+                raise ValueError(f"unknown encoding {self.encoding!r}: {err} (a Python text codec name, "
                                  "such as cp1251, gb18030, shift_jis, latin-1)") from None
 
 

@@ -142,16 +142,22 @@ def decode_html(data: bytes, encoding: str | None = None) -> tuple[str, str]:
         return decode_text(data, encoding), ""  # UTF-8, a BOM's, --encoding's, or the error naming the problem
     label = match.group(1).decode("ascii")
     try:
-        encoding = codecs.lookup(label).name
-    except LookupError:
+        declared = codecs.lookup(label).name
+    except LookupError:  # read as if undeclared: UTF-8, else --encoding's
+        ignored = f"unknown charset {label!r} in <meta> ignored"
         try:
-            return decode(data), f"unknown charset {label!r} in <meta> ignored: read as UTF-8"
+            return decode(data), f"{ignored}: read as UTF-8"
+        except DecodeError as err:
+            if encoding is None:
+                raise DecodeError(f"unknown charset {label!r} in <meta>, and {err}") from None
+        try:
+            return decode_text(data, encoding), f"{ignored}: read as {encoding} (--encoding)"
         except DecodeError as err:
             raise DecodeError(f"unknown charset {label!r} in <meta>, and {err}") from None
-    if encoding.startswith("utf-16"):  # without a BOM (and with no NUL byte) it is not UTF-16
-        encoding = "utf-8"
+    if declared.startswith("utf-16"):  # without a BOM (and with no NUL byte) it is not UTF-16
+        declared = "utf-8"
     try:
-        return data.decode(encoding), ""
+        return data.decode(declared), ""
     except UnicodeDecodeError as err:
         raise DecodeError(f"not valid {label} as its <meta> says (byte offset {err.start})") from None
 

@@ -88,7 +88,7 @@ def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator
         except DecodeError as err:
             yield ReadError(f"{name}:{number}", f"{where}: {err}")
         except json.JSONDecodeError as err:
-            yield ReadError(f"{name}:{number}", f"{where}: invalid JSON ({err.msg} at column {err.colno})")
+            yield ReadError(f"{name}:{number}", f"{where}: invalid JSON ({err.msg.removesuffix(' at')} at column {err.colno})")
         except _Unparsable as err:
             yield ReadError(f"{name}:{number}", f"{where}: {err}")
         else:
