@@ -50,6 +50,8 @@ class _Compiled:
     def __call__(self, *args):
         try:
             return self._dispatcher(*args)
+        except MemoryError:  # the call's own (a crowded look-up), not the cache's
+            raise
         except Exception as err:
             if not self._cached:
                 raise
