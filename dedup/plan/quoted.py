@@ -1,7 +1,7 @@
 """Document pairs that share a quote only, in a scan: two documents whose Jaccard reaches
 ``doc_threshold`` while the larger holds less of the shared text than equal texts at the
-threshold do (:func:`dedup.containment.one_sided_below`), and no paragraph of one is a
-near-duplicate of a paragraph of the other, are no document pair.
+threshold do (:func:`dedup.containment.one_sided_below`), some paragraph pair between
+them is ``contained`` (a quote) and none is a near-duplicate, are no document pair.
 
 Why: a short source story and a longer story quoting it (new user N4 of session 18: a
 mayor's promise, read out by a delegate in a debate story) share the quote and nothing
@@ -43,8 +43,8 @@ def quotes_only(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores, n
     """Which of the document pairs ``(a, b)`` (item numbers of the document level
     ``plan``; ``near``: bool per pair, near-duplicates so far) share quotes only (bool
     per pair; see the module doc): ``near``, the larger side holding less than
-    :func:`~dedup.containment.one_sided_below` ``doc_threshold`` of the shared text, and
-    no paragraph pair between them a near-duplicate (by the paragraph level's rule,
+    :func:`~dedup.containment.one_sided_below` ``doc_threshold`` of the shared text, a
+    paragraph pair between them contained and none a near-duplicate (by the paragraph level's rule,
     :func:`~dedup.containment.relations`, a contained pair's smaller side ``covered``:
     ``covered(para_plan, items, table, pairs, a_inside)``, the coverage the verify
     stage computes).  With containment off (0) none does."""
@@ -75,5 +75,6 @@ def quotes_only(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores, n
     if len(w):
         inside[w] = covered(para, gids, table, pairs[w], scored.containment_a[w] >= scored.containment_b[w]) >= COVERAGE
     copied = np.bincount(owner[keep][copy & ~inside], minlength=len(which)) > 0
-    out[which[~copied]] = True
+    quoted = np.bincount(owner[keep][inside], minlength=len(which)) > 0  # a quote found, as the index asks
+    out[which[quoted & ~copied]] = True
     return out
