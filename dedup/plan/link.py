@@ -43,8 +43,9 @@ ROUND = 1 << 16
 
 @dataclass
 class Linked:
-    """A level's reported pairs (columns, sorted by ``(a, b)``) and groups (members
-    sorted, grouped: group ``g`` is ``members[offsets[g]:offsets[g + 1]]``)."""
+    """A level's reported pairs (columns, sorted by ``(a, b)``) and groups (each
+    group's canonical member first -- :func:`dedup.containment.held` -- then the others
+    in item order: group ``g`` is ``members[offsets[g]:offsets[g + 1]]``)."""
 
     items: np.ndarray  # every item in a pair, sorted
     a: np.ndarray

@@ -14,7 +14,8 @@ would grow with the corpus; here it never holds more than one part:
    pairs the label partitions kept for it (:mod:`dedup.plan.spread`) -- sorted by
    ``(a, b)``, and the places of their items (:meth:`Places.table`);
 3. :func:`group_part`: per pair range, the groups whose label (smallest member) is in
-   it: the members sorted by ``(label, item)``, where each group starts, and the
+   it: the members by ``(label, item)``, the canonical member (:func:`dedup.containment.held`)
+   first in each group, where each group starts, and the
    members' places.
 
 Concatenated in range order these are exactly :func:`~dedup.plan.link.assemble`'s
@@ -95,9 +96,9 @@ def pair_part(plan: LevelPlan, pair_range: int, sources: Sequence[int], doc_base
 
 
 def group_part(plan: LevelPlan, pair_range: int, doc_bases: Sequence[int]) -> int:
-    """Write the groups whose label is in pair range ``pair_range``: members sorted by
-    ``(label, item)`` (``cc/members`` files, :func:`dedup.plan.components.write_labels`),
-    where each group starts, and the members' places.  Returns how many groups."""
+    """Write the groups whose label is in pair range ``pair_range``: members by
+    ``(label, item)``, each group's canonical member first (``cc/members`` files,
+    :func:`dedup.plan.components.write_labels`), where each group starts, and the members' places.  Returns how many groups."""
     level = plan.level
     rows = np.concatenate([load(plan.scratch.members(level, k, pair_range)) for k in range(plan.partitions)])
     rows = rows[np.lexsort((rows[:, 0], rows[:, 1]))]

@@ -307,7 +307,7 @@ class Storage(Protocol):
         no signature or shingle set handed back, each row verified all the same (rule
         10; a document whose rows are not all found is damage).  Documents not stored
         are left out.  What the index lists a short paragraph's exact copy with, in a
-        stored document it matched otherwise (:func:`dedup.index.documents.short_copies`):
+        stored document it matched otherwise (:func:`dedup.index.short.short_copies`):
         the documents are those the check has just read, so a backend that keeps what
         a transaction read (Redis) answers without a round trip.  Added in session 19."""
 

@@ -57,8 +57,9 @@ class LevelBuckets:
     def lookup(self, query: np.ndarray, limit: Optional[int] = None, sketches: bool = True) -> Found:
         """The bucket entries whose key is in ``query`` (sorted, unique uint64), but
         none of a bucket holding more than ``limit`` entries, with their rows'
-        sketches unless not ``sketches`` (see :class:`Found`); every page read is
-        verified first (:class:`BucketFileDamaged` if one does not)."""
+        sketches unless not ``sketches`` (see :class:`Found`); the key search
+        reads first, and every page it read is verified before the entries are
+        gathered (:class:`BucketFileDamaged` if one does not verify)."""
         if self.pages is None:
             found = find(self.keys, self.refs, query, self.fence, limit)
             return found.with_sketches(self.sketches if sketches else None)
