@@ -32,6 +32,12 @@ _CHECKED_COLUMNS = "id, doc, position, start_char, end_char, key, words, shingle
 #: signature (``sig_check``).
 _DOC_FIELDS = "id, doc_id, chars, key, added, paragraphs, digest, meta"
 _DOC_COLUMNS = f"{_DOC_FIELDS}, row_check, banded, signature, sig_check"
+#: The rows of the documents whose public ids are in an ``IN`` list (``{}``), read by row
+#: id: SQLite reads a column that an index it searched holds from that index, not from
+#: the row, so ``WHERE doc_id IN (...)`` gave the id the index holds -- a row whose own
+#: id bytes were damaged verified against the intact copy, and ``dedup check`` said
+#: "already indexed" from it (new user N4 of session 19).
+BY_DOC_ID = "FROM documents WHERE id IN (SELECT id FROM documents WHERE doc_id IN ({}))"
 #: The ``counts`` level of each level's content keys.
 _KEY_LEVEL = {"paragraph": PARAGRAPH_KEY, "document": DOCUMENT_KEY}
 
@@ -269,11 +275,17 @@ class Rows:
                document_checks(ids, cols[1], cols[2], unsigned(cols[3]), *cols[4:8]), ids, self.path, "document")
 
     def digests(self, doc_ids: Sequence[str]) -> dict[str, Optional[str]]:
-        rows = self._select_in(f"SELECT {_DOC_FIELDS}, row_check FROM documents WHERE doc_id IN ({{}})",
-                               list(doc_ids))
-        cols = list(zip(*rows)) if rows else [()] * 9
+        """Also verifies the stored texts of the rows found: a stored id whose digest
+        matches is answered "already indexed: same id, same text", which the index
+        must still hold (new user N4 of session 19: a damaged stored text was "the
+        same text"); the cost is the rows read, the texts of the ids stored."""
+        rows = self._select_in(f"SELECT {_DOC_FIELDS}, row_check, text, text_check {BY_DOC_ID}", list(doc_ids))
+        cols = list(zip(*rows)) if rows else [()] * 11
         self._verify_documents(cols)
         self._ids_agree(list(doc_ids), list(cols[1]))
+        ids = np.array(cols[0], dtype=np.int64)
+        verify(stored(cols[10], self.path, "document", ids), text_checks(ids, cols[9]), ids, self.path,
+               "document text")
         return dict(zip(cols[1], cols[6]))
 
     def _ids_agree(self, asked: list[str], found: list[str]) -> None:

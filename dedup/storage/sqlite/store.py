@@ -21,7 +21,7 @@ from ..protocol import Derive, IndexReadOnly, StoredDocument
 from ..rowcheck import stored, verify
 from .buckets import _BucketView
 from .checks import text_checks
-from .rows import _DOC_FIELDS, _PARA_COLUMNS, Rows, _owners
+from .rows import _DOC_FIELDS, _PARA_COLUMNS, BY_DOC_ID, Rows, _owners
 from .schema import translate, undecodable
 from .tallies import Tallies
 from .upkeep import Upkeep
@@ -126,15 +126,15 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
 
     def get(self, doc_id: str) -> Optional[StoredDocument]:
         with self.errors("read"), self.transaction(write=False):
-            found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check, text, text_check FROM documents"
-                                       " WHERE doc_id = ?", (doc_id,)).fetchall()
+            found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check, text, text_check {BY_DOC_ID.format('?')}",
+                                       (doc_id,)).fetchall()
+            self._verify_documents(list(zip(*found)) if found else [()] * 9)
             self._ids_agree([doc_id], [r[1] for r in found])
             if not found:
                 return None
             paragraphs = self._conn.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?",
                                             (found[0][0],)).fetchall()
         row = found[0]
-        self._verify_documents(list(zip(*found)))
         ids = np.array([row[0]], dtype=np.int64)
         verify(stored([row[10]], self.path, "document", ids), text_checks(ids, [row[9]]), ids, self.path,
                "document text")
@@ -151,8 +151,10 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
 
     def contains(self, doc_id: str) -> bool:
         with self.errors("read"), self.transaction(write=False):
-            found = [r[0] for r in self._conn.execute("SELECT doc_id FROM documents WHERE doc_id = ?", (doc_id,))]
-            self._ids_agree([doc_id], found)
+            found = self._conn.execute(f"SELECT {_DOC_FIELDS}, row_check {BY_DOC_ID.format('?')}",
+                                       (doc_id,)).fetchall()  # the row read and verified, not only the id index
+            self._verify_documents(list(zip(*found)) if found else [()] * 9)
+            self._ids_agree([doc_id], [r[1] for r in found])
         return bool(found)
 
     def count(self) -> int:

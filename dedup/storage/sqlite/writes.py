@@ -19,7 +19,7 @@ from ..protocol import Level, NewDocument
 from ..rowcheck import changed, stored
 from .checks import document_checks, heir_checks, paragraph_checks, signature_checks, text_checks
 from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, count, counted, id_keys
-from .rows import _DOC_COLUMNS, _KEY_LEVEL, _PARA_COLUMNS, _owners, _split_rows, signed
+from .rows import _DOC_COLUMNS, _KEY_LEVEL, _PARA_COLUMNS, BY_DOC_ID, _owners, _split_rows, signed
 from .schema import _ROWS, read_live, write_live
 
 
@@ -127,12 +127,12 @@ class Writes:
 
     def delete(self, doc_id: str) -> bool:
         c = self._conn
-        found = c.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE doc_id = ?", (doc_id,)).fetchall()
+        found = c.execute(f"SELECT {_DOC_COLUMNS} {BY_DOC_ID.format('?')}", (doc_id,)).fetchall()
+        # The hand-over goes by the rows' keys and banded flags: verified first.
+        self._document_rows(found)
         self._ids_agree([doc_id], [r[1] for r in found])
         if not found:
             return False
-        # The hand-over goes by the rows' keys and banded flags: verified first.
-        self._document_rows(found)
         ref, key, n, banded = found[0][0], found[0][3], found[0][5], found[0][9]
         paragraphs = c.execute(f"SELECT {_PARA_COLUMNS} FROM paragraphs WHERE doc = ?", (ref,)).fetchall()
         self._paragraph_rows(paragraphs)
