@@ -79,6 +79,7 @@ from .schema import (
     translate_os,
     upgrade_schema,
 )
+from .edges import enter_edges
 from .leftovers import claimed, remove_abandoned
 from .store import SQLiteStorage
 
@@ -210,6 +211,10 @@ def _prepare(
     except sqlite3.Error as err:
         raise translate(err, name, "create" if not tables else "open") from err
     stored = check_meta(meta, name, settings, derive)
+    try:
+        enter_edges(conn, name)
+    except sqlite3.Error as err:
+        raise translate(err, name, "open") from err
     return SQLiteStorage(name, conn, stored, readonly, busy_timeout, meta["uid"], derive)
 
 
