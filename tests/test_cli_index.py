@@ -218,7 +218,7 @@ def test_a_failed_add_says_what_it_had_committed(tmp_path, monkeypatch):
 
     rng = random.Random(9)
     docs = tmp_path / "docs"
-    write_docs(docs, {f"d{i}.txt": prose(rng, 60) for i in range(5)})
+    write_docs(docs, {f"d{i}.txt": [prose(rng, 60)] for i in range(5)})
     monkeypatch.setattr(dedup.index.jobs, "BATCH_DOCUMENTS", 2)
     real, calls = Index._decide, []  # the batch pass `index add` runs (dedup.index.settle)
 

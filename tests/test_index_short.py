@@ -105,3 +105,55 @@ def test_empty_documents_are_stored_by_their_exact_key(backend):
         assert not index.check("*", doc_id="star").is_duplicate
         assert index.add("", doc_id="e1").already_indexed  # idempotent like any text
         assert sorted(index.ids()) == ["e1"] and index.stats()["paragraphs"] == 0
+
+
+def _short_lines(rng, lines=40, words=6):
+    """A list or verse: ``lines`` lines of ``words`` tokens each, every one under min_tokens."""
+    vocab = [f"{rng.choice(['ba', 'de', 'fi', 'go', 'hu', 'ja', 'ke', 'lu'])}{i}" for i in range(3000)]
+    return [" ".join(rng.choice(vocab) for _ in range(words)) for _ in range(lines)]
+
+
+def test_long_document_of_short_lines_is_compared_as_a_whole(backend, rng):
+    """Tester's F3 of session 19: a document of >= min_tokens tokens is compared by its
+    whole-document signature even when no paragraph reaches min_tokens (the scan's
+    document rule): a 40-line list with 2 lines changed is a duplicate, in a check, an
+    add, a batch add, and against a checked text that does have a long paragraph."""
+    lines = _short_lines(rng)
+    edited = list(lines)
+    edited[5], edited[23] = "a different line of six words", "and one more changed line here"
+    stored, near = "\n".join(lines), "\n".join(edited)
+    with Index.open(backend.url) as index:
+        assert index.add(stored, doc_id="list").added
+        verdict = index.check(near, doc_id="edit")
+        assert verdict.is_duplicate and not verdict.accepted and verdict.relation == "duplicate"
+        [match] = verdict.matches
+        assert match.doc_id == "list" and not match.exact and 0.85 <= match.similarity < 1.0
+        assert "document similarity 0.9" in verdict.reason
+        with_long = index.check(near + "\nand a longer line of its own with eleven words in it too")
+        assert with_long.is_duplicate and with_long.matches[0].doc_id == "list"
+        unrelated = index.check("\n".join(_short_lines(rng)), doc_id="other")
+        assert not unrelated.is_duplicate and not unrelated.matches
+        added = index.add(near, doc_id="edit")
+        assert added.is_duplicate and not added.added and "edit" not in index
+        other = _short_lines(rng)  # a batch: the second is judged against the first
+        first, second = index.add_many([("list2", "\n".join(other)), ("edit2", "\n".join(other[:-2]))])
+        assert first.added and not first.is_duplicate
+        assert second.is_duplicate and not second.added and second.matches[0].doc_id == "list2"
+
+
+def test_cli_check_of_a_list_with_two_lines_changed(tmp_path, monkeypatch, rng):
+    """F3 at the command line: ``dedup check`` says DUPLICATE and exits 1, as the scan does."""
+    monkeypatch.chdir(tmp_path)
+    lines = _short_lines(rng)
+    (tmp_path / "poem.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    lines[3], lines[30] = "a different line of six words", "and one more changed line here"
+    (tmp_path / "poem2.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runner = CliRunner()
+    added = runner.invoke(main, ["index", "add", "poem.txt", "--db", "i.dedup"])
+    assert added.exit_code == 0, added.output
+    checked = runner.invoke(main, ["check", "poem2.txt", "--db", "i.dedup", "--format", "json"])
+    assert checked.exit_code == 1, checked.output
+    [verdict] = json.loads(checked.output)["verdicts"]
+    assert verdict["duplicate"] and verdict["matches"][0]["id"] == "poem.txt"
+    scan = runner.invoke(main, ["scan", "poem.txt", "poem2.txt", "--format", "json", "--no-cache"])
+    assert scan.exit_code == 1

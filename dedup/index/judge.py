@@ -160,13 +160,14 @@ def judge(
 def exact_only(
     doc_id: Optional[str], text: str, paragraphs: int, copies: list[DocumentMatch], policy: Policy, min_tokens: int,
 ) -> Verdict:
-    """The verdict on an article with no paragraph of ``min_tokens`` tokens: below the
-    length rule a text is matched only as an exact copy, so it is a duplicate exactly
-    when a stored document has the same normalized text (``copies``).  An empty or
+    """The verdict on an article of fewer than ``min_tokens`` tokens in all
+    (:func:`~.signing.long_enough`): under the length rule a text is matched only as an
+    exact copy, so it is a duplicate exactly when a stored document has the same
+    normalized text (``copies``).  An empty or
     whitespace-only article is such a document too (no paragraph, the content key of
     the empty text, as in a scan): stored by that key, and two of them are exact
     duplicates."""
-    short = ("empty" if not paragraphs else f"no paragraph of {min_tokens} tokens") + ": compared as an exact copy only"
+    short = ("empty" if not paragraphs else f"under {min_tokens} tokens") + ": compared as an exact copy only"
     if copies:
         reason = f"exact copy of {copies[0].doc_id!r} ({short})"
     else:

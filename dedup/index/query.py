@@ -15,8 +15,10 @@
    smaller side of a contained pair must also be covered,
    :mod:`.coverage`; paragraphs of fewer than ``min_tokens`` tokens are not compared:
    their exact copies are listed only in a stored document the article matches
-   otherwise, :mod:`.short`; an article without a longer one is matched only as an
-   exact copy, :func:`~dedup.index.documents.exact_copies`).
+   otherwise, :mod:`.short`; an article of fewer than ``min_tokens`` tokens in all is
+   matched only as an exact copy, :func:`~dedup.index.documents.exact_copies`, while
+   one made only of short paragraphs but longer than that is compared as a whole,
+   :func:`~.signing.long_enough`).
 
 Exact copies of a matched stored text are not banded (contract rule 5), so they are
 listed from their content key (:mod:`.matches`).  Whole documents are scored in
@@ -76,8 +78,8 @@ class Lookup:
 
 def look_up(store: Storage, signed: Signed, arts: np.ndarray, counted: np.ndarray | None = None,
             judged_before: np.ndarray | None = None) -> Lookup:
-    """Matches of the articles ``arts`` of ``signed`` (each with at least one paragraph
-    long enough to compare) with what is stored: one bulk look-up for all of them,
+    """Matches of the articles ``arts`` of ``signed`` (each long enough to compare,
+    :func:`~.signing.long_enough`; perhaps with no paragraph that is) with what is stored: one bulk look-up for all of them,
     the same answers as looking each article up alone (``counted``: see
     :func:`~.tallies.boilerplate`).  ``judged_before`` (bool per article of ``signed``):
     the article's exact text was judged before (:func:`~.tallies.judged_texts`); its

@@ -23,7 +23,7 @@ from .batch import earlier_related
 from .documents import exact_copies
 from .items import Input, auto_id, digest, name_of, problem, stored_digest, stored_with
 from .query import look_up
-from .signing import Executor, Signed, banded, new_document, sign
+from .signing import Executor, Signed, banded, long_enough, new_document, sign
 from .tallies import copied_before, first_judged, judged_texts, tallied, text_keys
 
 
@@ -32,8 +32,8 @@ class Prepared:
     """A batch of articles as signed, before anything stored is read: the ``inputs``,
     why each bad one cannot be checked (``problems``: ``None`` for a good one), the
     ``good`` ones' positions in ``inputs`` (ascending), their signatures (``signed``:
-    article ``d`` is ``inputs[good[d]]``), the articles with a paragraph long enough to
-    compare (``comparable``, numbers into ``good``) and each good text's tally key
+    article ``d`` is ``inputs[good[d]]``), the articles long enough to compare
+    (``comparable``, numbers into ``good``: :func:`~.signing.long_enough`) and each good text's tally key
     (``keys``, :func:`~.tallies.text_keys`)."""
 
     inputs: list[Input]
@@ -55,14 +55,14 @@ class Prepared:
         mine = where[positions]
         kept = np.flatnonzero(mine >= 0)
         docs = mine[kept]
-        long_enough = np.zeros(len(self.good), dtype=bool)
-        long_enough[self.comparable] = True
+        compared = np.zeros(len(self.good), dtype=bool)
+        compared[self.comparable] = True
         return Prepared(
             inputs=[self.inputs[k] for k in positions.tolist()],
             problems=[self.problems[k] for k in positions.tolist()],
             good=kept,
             signed=self.signed.take(docs),
-            comparable=np.flatnonzero(long_enough[docs]),
+            comparable=np.flatnonzero(compared[docs]),
             keys=self.keys[docs],
         )
 
@@ -78,8 +78,7 @@ def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] =
     good = np.array([i for i, bad in enumerate(problems) if not bad], dtype=np.int64)
     texts = [inputs[i].text for i in good.tolist()]
     signed = sign(texts, s, executor, hold=hold)
-    comparable = np.flatnonzero(np.bincount(signed.corpus.para_doc[signed.corpus.para_words >= s.min_tokens],
-                                            minlength=len(good)))
+    comparable = np.flatnonzero(long_enough(signed.first, signed.corpus.para_words, s.min_tokens))
     return Prepared(inputs, problems, good, signed, comparable, text_keys(texts))
 
 
@@ -249,7 +248,7 @@ def _decide(store: Storage, batch: Prepared, policy: Policy, write: bool, judge:
             paragraphs = int(signed.first[d + 1] - signed.first[d])
             if not judge:
                 verdict = judging.unjudged(doc_id, inp.text, paragraphs, policy)
-            elif p < 0:  # below the length rule: matched only as an exact copy, by its key
+            elif p < 0:  # under the length rule: matched only as an exact copy, by its key
                 key = int(signed.doc_keys[d])
                 if any(doc.key == key for doc in pending):
                     _write(store, pending)  # an earlier copy in this batch
