@@ -10,8 +10,8 @@ prints for each verdict; ``pairs`` turns a verdict into the scan's
 Policies decide what happens to a duplicate, per call or per index:
 
 * ``reject``: a duplicate document (whole-document similarity >= ``doc_threshold``, or
-  at least ``seen_share`` of its text already seen, paragraphs weighed by their
-  tokens) is refused;
+  at least ``seen_share`` of its comparable text already seen, paragraphs weighed by
+  their tokens) is refused;
 * ``strip``: the article is kept with its already-seen paragraphs removed (what corpus
   builders want); only when nothing new is left is it refused;
 * ``flag``: the article is accepted and annotated.
@@ -147,10 +147,11 @@ class Verdict:
 
     ``is_duplicate`` is the document-level judgement (``similarity`` is the highest
     whole-document Jaccard with a stored document, ``seen_share`` the share of the
-    article's text (tokens of its paragraphs, boilerplate left out) already seen, each
-    paragraph by the part of it seen -- one under ``min_tokens`` tokens only as an exact
-    copy in a stored document the article matches otherwise (:mod:`dedup.index.short`)
-    -- ``seen`` the indices of the paragraphs seen -- with a near-duplicate stored (not
+    article's comparable text (tokens of its paragraphs of ``min_tokens`` or more,
+    boilerplate left out; of an article with none, of all its paragraphs) already
+    seen, each paragraph by the part of it seen -- one under ``min_tokens`` tokens only
+    as an exact copy in a stored document the article matches otherwise
+    (:mod:`dedup.index.short`) -- ``seen`` the indices of the paragraphs seen -- with a near-duplicate stored (not
     one holding the stored one whole plus words of its own,
     :func:`dedup.containment.held`), inside a stored paragraph, or such a short copy,
     not boilerplate: what ``strip`` cuts).

@@ -3,14 +3,19 @@
 A document is a duplicate when it is similar enough to a stored document as a whole
 (``doc_threshold``, and not one-sided, :func:`dedup.containment.relations`, nor sharing
 quotes only, :mod:`dedup.plan.quoted`) or when at
-least ``policy.seen_share`` of its text (the tokens of its paragraphs) is already seen
--- each paragraph by the part of it that is stored text: one with a near-duplicate
-stored whole, one inside a stored paragraph nearly whole, one holding a stored
-paragraph (a quote read out in it: a contained pair, or a near-duplicate one that holds
-the stored one almost whole, :func:`dedup.containment.held`) as the quote's share of
-it, one of fewer than ``min_tokens`` tokens whole when a stored document the article
-matches otherwise holds its exact copy (:mod:`.short`: a dateline or byline alone is
-never seen text);
+least ``policy.seen_share`` of its comparable text (the tokens of its paragraphs of
+``min_tokens`` or more) is already seen -- each paragraph by the part of it that is
+stored text: one with a near-duplicate stored whole, one inside a stored paragraph
+nearly whole, one holding a stored paragraph (a quote read out in it: a contained pair,
+or a near-duplicate one that holds the stored one almost whole,
+:func:`dedup.containment.held`) as the quote's share of it.  A paragraph of fewer than
+``min_tokens`` tokens is seen when a stored document the article matches otherwise
+holds its exact copy (:mod:`.short`: a dateline or byline alone is never seen text),
+but it weighs in the share only in an article with no comparable paragraph (a list,
+verse, subtitles: its lines are its text); beside one, the bylines, datelines and
+captions a story shares with the stored version it quotes would tip a story mostly of
+its own words into a duplicate (tester's F4 of session 19: 40 copied words and 48 own
+ones were "7 of 8 paragraphs already seen", rejected);
 an article inside one stored document is ``contained-in`` it rather than a duplicate
 by that share (rejected all the same), unless its near-duplicate paragraphs alone reach it;
 boilerplate paragraphs (:func:`dedup.index.tallies.boilerplate`, and a site's frame,
@@ -55,7 +60,8 @@ def judge(
     """The verdict on article ``d`` of ``signed`` (``eligible``: its comparable
     paragraphs, corpus indices) given its paragraph and document matches and which of
     its paragraphs ``lo..hi`` are ``boilerplate``.  Its shorter paragraphs are seen
-    where ``doc_matches`` list them (exact copies in a matched document, :mod:`.short`)."""
+    where ``doc_matches`` list them (exact copies in a matched document, :mod:`.short`),
+    and weigh in the seen share only when it has no comparable paragraph."""
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
     common = np.zeros(hi - lo, bool) if boilerplate is None else boilerplate
@@ -94,10 +100,12 @@ def judge(
     within = np.zeros(len(eligible), bool)  # inside a stored paragraph (else holding one)
     within[found.new[found.contained & (found.cont_new > found.cont_stored)]] = True
     mine = ~common[eligible - lo]  # of eligible: judged
-    none = np.zeros(len(short))
-    whole, part = np.concatenate([whole[mine], short_seen]), np.concatenate([part[mine], none])
+    # Short paragraphs weigh only where nothing longer does (see the module docstring).
+    weighed, weighed_seen = (short, short_seen) if not len(eligible) else (short[:0], short_seen[:0])
+    none = np.zeros(len(weighed))
+    whole, part = np.concatenate([whole[mine], weighed_seen]), np.concatenate([part[mine], none])
     within = np.concatenate([within[mine], none.astype(bool)])
-    tokens = c.para_words[np.concatenate([judged, short])].astype(np.int64)
+    tokens = c.para_words[np.concatenate([judged, weighed])].astype(np.int64)
     total = tokens.sum()
     near_share = float(tokens[whole].sum() / total) if total else 0.0
     share = float((tokens * np.where(whole, 1.0, part)).sum() / total) if total else 0.0
@@ -110,7 +118,7 @@ def judge(
     is_duplicate = bool(copies) or near_share >= policy.seen_share or (share >= policy.seen_share and not wrapped)
     relation = "duplicate" if is_duplicate else "contained-in" if wrapped else "contains" if wraps else None
     inside_n, quoting_n = int((within & ~whole).sum()), int((~within & (part > 0) & ~whole).sum())
-    seen_note = (f"{int(whole.sum())} of {len(judged) + len(short)} paragraphs already seen"
+    seen_note = (f"{int(whole.sum())} of {len(judged) + len(weighed)} paragraphs already seen"
                  + (f", {inside_n} inside stored text" if inside_n else "")
                  + (f", {quoting_n} quoting stored text" if quoting_n else ""))
     if copies:

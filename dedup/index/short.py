@@ -1,8 +1,9 @@
 """Exact copies of an article's short paragraphs in the stored documents it matches.
 
 Below ``min_tokens`` a paragraph is matched only as an exact copy (the same content key),
-as in a scan.  The index lists such a copy -- and counts it in the seen share
-(:mod:`.judge`) -- only in a stored document the article matches otherwise: one that
+as in a scan.  The index lists such a copy -- strips it, and weighs it in the seen
+share of an article with no longer paragraph (:mod:`.judge`) -- only in a stored
+document the article matches otherwise: one that
 shares a compared paragraph with it (near-duplicate or contained), is similar to it as a
 whole, contains it, is inside it, or is its exact copy (:mod:`.documents`).  A short text
 alone -- a dateline, a byline, a heading shared with an otherwise different story -- is
