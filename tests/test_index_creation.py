@@ -18,7 +18,7 @@ from textgen import prose
 import dedup.storage.sqlite
 from dedup.cli import main
 from dedup.index import Index
-from dedup.storage import IndexCorrupt
+from dedup.storage import IndexCorrupt, StorageError
 
 
 def run(*args):
@@ -88,3 +88,64 @@ def test_the_cli_names_an_empty_file_and_index_add_creates_the_index_in_it(tmp_p
     added = run("index", "add", doc, "--db", db)
     assert added.exit_code == 0 and "was empty (0 bytes" in added.stderr and "1 added" in added.stdout
     assert run("index", "stats", "--db", db).exit_code == 0
+
+
+def _refused_records(path):
+    """A JSON Lines file every record of which is read and then refused (an empty id)."""
+    path.write_text('{"id": "", "text": "%s"}\n' % prose(random.Random(4), 40), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("given", ["empty folder", "unreadable files", "refused records"])
+def test_a_failed_add_removes_the_index_it_created_and_leaves_one_that_existed(tmp_path, given):
+    """N5 of s19: an ``index add`` that stored nothing (an empty folder, every file
+    unreadable, every record refused) left a new empty index file behind; an index that
+    existed before keeps its documents and its files."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    if given == "unreadable files":
+        (inputs / "a.bin").write_bytes(b"\x00\x01binary")
+        (inputs / "b.txt").write_bytes(b"\xff\xfe\x00\x00\x00")
+    elif given == "refused records":
+        _refused_records(inputs / "r.jsonl")
+    db = tmp_path / "i.dedup"
+    added = run("index", "add", "--db", db, inputs)
+    assert added.exit_code == 2
+    assert sorted(os.listdir(tmp_path)) == ["in"], os.listdir(tmp_path)
+    assert "i.dedup: removed the index this add created: it stored nothing" in added.stderr
+
+    doc = tmp_path / "kept.txt"
+    doc.write_text(prose(random.Random(5), 60), encoding="utf-8")
+    assert run("index", "add", "--db", db, "--base", tmp_path, doc).exit_code == 0
+    assert run("index", "add", "--db", db, inputs).exit_code == 2
+    with Index.open(db, readonly=True) as idx:
+        assert list(idx.ids()) == [doc.name]
+
+
+def test_a_new_index_another_process_has_open_is_never_removed(tmp_path):
+    """The removal cannot take away an index another writer has open, nor one holding a
+    document."""
+    db = tmp_path / "i.dedup"
+    first = Index.open(db)
+    other = Index.open(db)
+    assert not first.discard()
+    other.close()
+    assert first.discard()
+    first.close()
+    assert not db.exists()
+    with Index.open(db) as idx:
+        idx.add(prose(random.Random(6), 50), "a")
+        assert not idx.discard()
+    with Index.open(db, readonly=True) as idx:
+        assert list(idx.ids()) == ["a"]
+
+
+def test_a_write_to_an_index_file_removed_meanwhile_says_so(tmp_path):
+    """What a process that opened the new index just before its creator removed it is
+    told on its first write (it said "read-only", naming the database)."""
+    db = tmp_path / "i.dedup"
+    idx = Index.open(db)
+    idx._store._conn.execute("PRAGMA journal_mode = DELETE")  # as Index.discard leaves it
+    os.unlink(db)
+    with idx, pytest.raises(StorageError, match="its file was removed or replaced while this process had it open"):
+        idx.add(prose(random.Random(7), 50), "a")

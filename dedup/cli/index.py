@@ -17,7 +17,8 @@ refused documents are listed and do not change it otherwise.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 import click
 
@@ -171,7 +172,8 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
                                "--add-duplicates do not apply to it")
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
-    with open_index(db, options, create=True, readonly=False) as idx:
+    idx, created = _opened(db, options, create=True, readonly=False)
+    with idx, _discarded_unless_stored(idx, created):
         job = guard(lambda: add_paths(idx, paths, selection,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
@@ -203,6 +205,24 @@ def _say_complete(idx: Index, job: Job, err: BaseException) -> None:
 def open_index(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:
     """Open the index; settings options, if any were given, must agree with it, and an
     ``output`` option may not name the index or one of its files (``DB-wal``, ``DB-lsh.ID``)."""
+    return _opened(db, options, create=create, readonly=readonly, auto_optimize=auto_optimize)[0]
+
+
+@contextmanager
+def _discarded_unless_stored(idx: Index, created: bool) -> Iterator[None]:
+    """An index this add created is removed again if, however the add ends, it holds no
+    document (N5 of s19: an empty folder, or every file refused, left a new empty index
+    file behind); one that existed before is left as it is."""
+    try:
+        yield
+    finally:
+        if created and idx.discard():
+            click.echo(f"dedup: {printable(idx.path)}: removed the index this add created: it stored nothing", err=True)
+
+
+def _opened(db: str, options: dict, *, create: bool, readonly: bool,
+            auto_optimize: bool = True) -> tuple[Index, bool]:
+    """:func:`open_index`, and whether the index was created by this open."""
     _refuse_index_as_output(db, options.get("output"))
     given = {k: options.get(k) for k in SETTING_KEYS if options.get(k) is not None}
     jobs = (options.get("jobs") or available_cpus()) if "jobs" in options else 1  # check and add sign batches
@@ -227,7 +247,7 @@ def open_index(db: str, options: dict, *, create: bool, readonly: bool, auto_opt
         except ValueError as err:
             idx.close()
             raise click.UsageError(str(err)) from None
-    return idx
+    return idx, not exists
 
 
 def _refuse_index_as_output(db: str, output: Optional[str]) -> None:

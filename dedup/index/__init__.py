@@ -360,6 +360,14 @@ class Index:
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self._store.contains(doc_id)
 
+    def discard(self) -> bool:
+        """Remove the index when it holds no document and no other process has it open
+        (SQLite; an index on a Redis server is kept): what ``dedup index add`` does with
+        an index it created when it stored nothing (an empty folder, every file refused,
+        interrupted first).  ``True`` when removed, and then only :meth:`close` may
+        follow; errors are not raised (the index is kept)."""
+        return self._store.discard()
+
     def close(self) -> None:
         if self._executor is not None:
             self._executor.close()

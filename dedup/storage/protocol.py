@@ -379,4 +379,10 @@ class Storage(Protocol):
         """``{"documents", "paragraphs", "settings", "bytes", "backend", "path"}`` and
         backend details."""
 
+    def discard(self) -> bool:
+        """Remove the index if it holds no document and no other process can be using
+        it; ``True`` when removed (then only :meth:`close` may follow).  Errors are not
+        raised: the index is kept.  Redis always keeps it (``False``): whether another
+        client is about to write to it cannot be known."""
+
     def close(self) -> None: ...

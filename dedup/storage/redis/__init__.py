@@ -344,6 +344,9 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
             self._logged(done, entries)
         return bool(done[0])
 
+    def discard(self) -> bool:
+        return False  # another client may be about to write to it (Storage.discard)
+
     def close(self) -> None:
         self._r.close()
 

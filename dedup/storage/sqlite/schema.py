@@ -149,6 +149,10 @@ def translate(err: sqlite3.Error, path: str, doing: str, waited: float = BUSY_TI
             "(the busy timeout); nothing was changed, try again (to wait longer: --db "
             f"'sqlite:///{path}?busy=SECONDS', or Index.open(..., busy_timeout=SECONDS))"
         )
+    if name == "SQLITE_READONLY_DBMOVED":
+        return StorageError(f"{path}: cannot {doing} the index: its file was removed or replaced while this "
+                            "process had it open (an `index add` that created it and stored nothing removes it); "
+                            "nothing of this change was stored, try again")
     if name.startswith("SQLITE_READONLY") or "readonly" in text:
         return IndexReadOnly(f"{path}: cannot {doing} the index: {_read_only(path)} ({text})")
     if name == "SQLITE_FULL" or "disk is full" in text:

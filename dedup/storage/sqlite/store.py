@@ -6,6 +6,7 @@ and upkeep and the tallies are its mixins (:mod:`.rows`, :mod:`.writes`,
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import sqlite3
@@ -17,7 +18,7 @@ import numpy as np
 from ...settings import Settings
 from ...split import Span
 from ..bucketfile import bucket_path
-from ..protocol import Derive, IndexReadOnly, StoredDocument
+from ..protocol import Derive, IndexReadOnly, StorageError, StoredDocument
 from ..rowcheck import stored, verify
 from .buckets import _BucketView
 from .checks import text_checks
@@ -187,6 +188,34 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
                 "paragraphs_behind": behind,
             },
         }
+
+    def discard(self) -> bool:
+        """Remove the index file if it holds no document and no other connection has it
+        open (an ``index add`` that created it and stored nothing: N5 of s19); ``True``
+        when removed.  Why it cannot take another writer's index away: leaving WAL mode
+        needs the only connection (the call then fails at once, busy timeout 0, and the
+        file stays), and the file is unlinked under an exclusive lock, so a process that
+        opened it meanwhile finds it moved on its first write (SQLite's ``DBMOVED``,
+        said as such) instead of writing into a removed file."""
+        if self.readonly:
+            return False
+        try:
+            with self._busy_timeout(0):
+                if self.count():
+                    return False
+                if self._conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
+                    return False
+                self._conn.execute("BEGIN EXCLUSIVE")
+                try:
+                    if self.count():
+                        return False
+                    for name in (*glob.glob(glob.escape(self.path) + "-lsh.*"), self.path):
+                        os.unlink(name)
+                    return True
+                finally:
+                    self._conn.execute("ROLLBACK")
+        except (sqlite3.Error, StorageError, OSError):
+            return False  # kept: the error that made the add fail is the one to report
 
     def close(self) -> None:
         self._conn.close()
