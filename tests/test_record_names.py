@@ -90,3 +90,20 @@ def test_a_warning_about_a_long_id_is_one_short_line_and_the_report_keeps_the_na
     assert len(warning["warning"]) < 1_000 and "repeats the id of line 1" in warning["warning"]
     text = CliRunner().invoke(main, ["scan", str(path)]).stdout
     assert max(map(len, text.splitlines())) < 1_000
+
+
+def test_a_repeated_id_is_warned_about_as_a_repeat_of_its_first_record():
+    # Line 3's id is the name line 2 was renamed to; line 4 repeats line 3's id: its
+    # warning names line 3 (the same JSON value), not line 2 (whose id was "x").
+    data = lines({"id": "x", "text": STORY}, {"id": "x", "text": OTHER}, {"id": "x@2", "text": STORY + " Yes"},
+                 {"id": "x@2", "text": OTHER + " No"}, {"id": 5, "text": "five"}, {"id": "5", "text": "five"},
+                 {"id": 5, "text": "five again"})
+    docs = [i for i in read_bytes(data, "x.jsonl") if isinstance(i, Document)]
+    assert [d.path for d in docs] == ["x.jsonl#x", "x.jsonl#x@2", "x.jsonl#x@2@3", "x.jsonl#x@2@4", "x.jsonl#5",
+                                      "x.jsonl#5@6", "x.jsonl#5@7"]
+    warned = {d.path: d.warning for d in docs if d.warning}
+    assert 'id "x" (a string) repeats the id of line 1' in warned["x.jsonl#x@2"]
+    assert 'id "x@2" (a string) is another id than "x" of line 2' in warned["x.jsonl#x@2@3"]
+    assert 'id "x@2" (a string) repeats the id of line 3' in warned["x.jsonl#x@2@4"]
+    assert 'id "5" (a string) is another id than 5 of line 5' in warned["x.jsonl#5@6"]
+    assert "id 5 (a number) repeats the id of line 5" in warned["x.jsonl#5@7"]

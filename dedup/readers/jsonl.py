@@ -157,13 +157,15 @@ def typed_id(key: str | int) -> str:
 
 
 class _Names:
-    """The names given so far to the records of one file, and which id took each; and
-    the typed ids (:func:`typed_id`, ``@LINE`` added to a repeat) given so far."""
+    """The names given so far to the records of one file, and which id took each; the
+    typed ids (:func:`typed_id`, ``@LINE`` added to a repeat) given so far; and where
+    each id (its JSON value) appeared first, which a repeat's warning names."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.taken: dict[str, tuple[str, str]] = {}  # name -> (where, JSON text of the id)
-        self.typed: dict[str, tuple[str, str]] = {}  # typed id -> (where, JSON text of the id)
+        self.typed: set[str] = set()  # typed ids given
+        self.first: dict[str, str] = {}  # JSON text of an id -> the record that had it first
 
     def name(self, key: Any, number: int, where: str) -> tuple[str, str, str | None]:
         """The record's name, a warning when its natural name was taken, and its typed
@@ -173,20 +175,21 @@ class _Names:
         repeats one's id: ``7`` and ``"7"`` are ``#7`` and ``7`` in either order."""
         if key is None:
             return f"{self.file}:{number}", "", None
-        typed = first = typed_id(key)
+        typed = typed_id(key)
         while typed in self.typed:
             typed += f"@{number}"
         written = json.dumps(key, ensure_ascii=False)
-        self.typed[typed] = (where, written)
+        self.typed.add(typed)
         name = natural = f"{self.file}#{key if isinstance(key, str) else written}"
         while name in self.taken:
             name += f"@{number}"
         self.taken[name] = (where, written)
+        repeated = self.first.setdefault(written, where)
         if name == natural:
             return name, "", typed
         earlier, earlier_id = self.taken[natural]
-        if typed != first and self.typed[first][1] == written:
-            earlier, earlier_id = self.typed[first]  # the same JSON value: a repeat
+        if repeated != where:  # the same JSON value as an earlier record's: a repeat of that one
+            earlier, earlier_id = repeated, written
         how = (f"repeats the id of {earlier}" if earlier_id == written
                else f"is another id than {_cut(earlier_id)} of {earlier}")
         return (name, f"{where}: id {_cut(written)} ({_kind(key)}) {how}; named {_cut(repr(name))}, compared like "
