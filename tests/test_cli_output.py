@@ -103,6 +103,9 @@ def test_check_and_index_add_do_not_call_files_without_a_document_missing(tmp_pa
     (tmp_path / "none.json").write_text("[]\n")
     db = tmp_path / "i.dedup"
     assert run("index", "add", "--db", db, tmp_path / "none.json", "-q").exit_code == 2
+    assert not db.exists()  # an add that created the index and stored nothing removes it (458afe8)
+    (tmp_path / "stored.txt").write_text(" ".join(f"word{i}" for i in range(40)) + "\n")
+    assert run("index", "add", "--db", db, tmp_path / "stored.txt", "-q").exit_code == 0
     for command in (["check", "--db", db], ["index", "add", "--db", db]):
         for args, said in [((tmp_path / "empty.jsonl",), f"no document in {tmp_path / 'empty.jsonl'} (read"),
                            ((tmp_path / "empty.jsonl", tmp_path / "none.json"), "2 files read, no document in them")]:
