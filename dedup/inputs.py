@@ -20,7 +20,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .readers import STDIN_ARG, STDIN_NAME, Document, ReadError, ReadOptions, describe_os_error, read_file, read_opened, read_stdin
 from .remote import expand
-from .sources import Selection, walk
+from .sources import Selection, local_file, walk
 
 
 #: An input's ``needs`` when any process can read it (a file in an object store, by URL).
@@ -80,6 +80,9 @@ class RemoteFile:
         return self.name
 
     def read(self) -> Iterator[Union[Document, ReadError]]:
+        if _is_local(self.fs):  # opened as a local file is: a FIFO put there since the listing is no wait
+            yield from read_file(Path(self.path), self.name, self.options)
+            return
         try:
             stream = self.fs.open(self.path, "rb")
         except OSError as err:
@@ -126,10 +129,17 @@ def list_inputs(
     for root in roots:
         if isinstance(root, str):
             fs, files = expand(root)
-            url = "://" in root
+            url, local = "://" in root, _is_local(fs)
             for path, size in files:
-                yield RemoteFile(fs, path, fs.unstrip_protocol(path) if url else path, size, options,
-                                 _needs(fs, path))
+                name = fs.unstrip_protocol(path) if url else path
+                if local:  # fsspec lists a FIFO, a device or a broken link as a file: it is a read error
+                    found = local_file(Path(path))
+                    if isinstance(found, ReadError):
+                        if found.identity is None or found.identity not in seen:
+                            seen.update(() if found.identity is None else (found.identity,))
+                            yield ReadError(name, found.error)
+                        continue
+                yield RemoteFile(fs, path, name, size, options, _needs(fs, path))
             continue
         if root == Path(STDIN_ARG):
             if not stdin_listed:
@@ -168,10 +178,18 @@ def list_inputs(
             yield LocalFile(os.path.abspath(entry.path), name, entry.size, options, absolute, given)
 
 
+def _protocols(fs) -> set[str]:
+    return {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+
+
+def _is_local(fs) -> bool:
+    """Whether the fsspec filesystem ``fs`` is this machine's disk (``file://``, a glob)."""
+    return bool(_protocols(fs) & {"file", "local"})
+
+
 def _needs(fs, path: str) -> Optional[str]:
     """What another process needs to read ``path`` on the fsspec filesystem ``fs``."""
-    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-    if "memory" in protocols:
+    if "memory" in _protocols(fs):
         return None
-    return os.path.dirname(path) if protocols & {"file", "local"} else ANYWHERE
+    return os.path.dirname(path) if _is_local(fs) else ANYWHERE
 

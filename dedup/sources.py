@@ -173,13 +173,29 @@ def walk(root: Path, selection: Selection = Selection()) -> Iterator[Union[Sourc
     except OSError as err:
         yield ReadError(str(root), _stat_failure(root, err), _unfollowed(root))
         return
-    if stat.S_ISREG(st.st_mode):
-        yield SourceFile(root, root.name, (st.st_dev, st.st_ino), st.st_size)
-        return
     if not stat.S_ISDIR(st.st_mode):
-        yield ReadError(str(root), NOT_REGULAR, _unfollowed(root))
+        yield _file_or_error(root, st)
         return
     yield from _walk_tree(root, selection, (st.st_dev, st.st_ino))
+
+
+def local_file(path: Path) -> Union[SourceFile, ReadError]:
+    """The file at ``path`` (named by its file name), or a :class:`ReadError` named
+    ``str(path)`` saying why it is not read -- a broken link, a loop of links, a
+    folder, a FIFO, a device, a socket -- with the entry's identity, as :func:`walk`
+    says it of a root.  For files a glob or a ``file://`` URL names
+    (:func:`dedup.inputs.list_inputs`): fsspec lists these entries as files too."""
+    try:
+        st = os.stat(path)
+    except OSError as err:
+        return ReadError(str(path), _stat_failure(path, err), _unfollowed(path))
+    return _file_or_error(path, st)
+
+
+def _file_or_error(path: Path, st: os.stat_result) -> Union[SourceFile, ReadError]:
+    if stat.S_ISREG(st.st_mode):
+        return SourceFile(path, path.name, (st.st_dev, st.st_ino), st.st_size)
+    return ReadError(str(path), NOT_REGULAR, _unfollowed(path))
 
 
 #: Why a FIFO, device or socket is not read.

@@ -422,3 +422,45 @@ def test_a_report_to_a_fifo_or_a_link_is_written_into_it_not_over_it(tmp_path):
     res = run("scan", docs, "--format", "json", "-o", link, "-q")
     assert res.exit_code == 1 and link.is_symlink() and json.loads(target.read_text())["summary"]["documents"] == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "link.json", "out.fifo", "target.json"]
+
+
+def test_special_files_a_glob_or_url_names_are_errors(tmp_path):
+    """N2 of #12: a quoted glob or a ``file://`` URL (read through fsspec, which lists a
+    FIFO, a device and a broken link as files) opened what it matched as a file: a
+    link to ``/dev/null`` was an empty document, a broken link "No such file or
+    directory" (not said to be a link), and a FIFO or a link to ``/dev/zero`` hung the
+    scan or ate memory.  Each is an error naming it with the walk's cause."""
+    (tmp_path / "good.txt").write_text(GOOD)
+    (tmp_path / "null.txt").symlink_to("/dev/null")
+    (tmp_path / "broken.txt").symlink_to(tmp_path / "nowhere")
+    for pattern in (f"{tmp_path}/*.txt", f"file://{tmp_path}/*.txt"):
+        result = scan([pattern])
+        prefix = "file://" if pattern.startswith("file:") else ""
+        assert [d.path for d in result.documents] == [f"{prefix}{tmp_path}/good.txt"], result.documents
+        found = errors(result)
+        assert found[f"{prefix}{tmp_path}/null.txt"] == "not a regular file", found
+        assert found[f"{prefix}{tmp_path}/broken.txt"].startswith("broken symbolic link"), found
+
+
+def test_a_fifo_or_dev_zero_a_glob_names_is_no_hang(tmp_path):
+    """N2 of #12: the FIFO (opened blocking, waiting for a writer) and the link to
+    ``/dev/zero`` (read without end) a glob matched; in a process of its own, so that
+    the old code's hang is a failed test, not a stuck suite."""
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "pipe.txt")
+    (tmp_path / "zero.txt").symlink_to("/dev/zero")
+    (tmp_path / "good.txt").write_text(GOOD)
+    code = ("import sys; from dedup.cli import main; sys.exit(main())")
+    for pattern in (f"{tmp_path}/*.txt", f"file://{tmp_path}/*"):
+        try:
+            done = subprocess.run([sys.executable, "-c", code, "scan", pattern, "--format", "json"],
+                                  capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"dedup scan {pattern!r} hung on a FIFO or /dev/zero")
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert sorted((e["path"].rsplit("/", 1)[-1], e["error"]) for e in report["errors"]) == [
+            ("pipe.txt", "not a regular file"), ("zero.txt", "not a regular file")]
+        assert report["summary"]["files"] == 1 and report["summary"]["errors"] == 2
