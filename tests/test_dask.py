@@ -213,9 +213,9 @@ def test_key_partitions_hold_at_most_keys_per_partition(tmp_path):
     from dedup.plan import job
 
     for items in (10_000, 1_000_000, 50_000_000, 200_000_000):
-        for settings in (Settings(), Settings(containment=0.0)):
-            plan = job._level_plan(Scratch(tmp_path), "paragraph", settings, [items], None, 2)
-            assert -(-items // plan.key_partitions) <= job.KEYS_PER_PARTITION, (items, settings.containment)
+        for settings, long in ((Settings(), items), (Settings(containment=0.0), items), (Settings(), items // 10)):
+            plan = job._level_plan(Scratch(tmp_path), "paragraph", settings, [items], long, None, 2)
+            assert -(-items // plan.key_partitions) <= job.KEYS_PER_PARTITION, (items, settings.containment, long)
             assert plan.key_partitions % 2 == 0 or plan.key_partitions == max(1, items // job.MIN_PARTITION_ROWS)
 
 

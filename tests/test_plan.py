@@ -96,6 +96,29 @@ def test_huge_partitions_are_taken_as_the_rows_fill(folder, candidate_files):
     assert len(candidate_files) == 2
 
 
+def test_bucket_rows_planned_for_long_enough_items_only(tmp_path, rng, monkeypatch):
+    """Waves and partitions follow the bucket rows of the items that are banded (at
+    least min_tokens tokens), not every item's: a corpus of short lines (code, lists)
+    was planned as if each line had its 49 band + 79 containment rows."""
+    base = [prose(rng, 60) for _ in range(4)]
+    docs = {f"d{i:02d}.txt": [rewrite(rng, base[i % 4], 0.05), prose(rng, 40)]
+            + [f"Item {j} of {i}." for j in range(150)] for i in range(12)}
+    root = write_docs(tmp_path / "docs", docs)
+    expected = report(scan(root))
+    plans = []
+    run_level = job.run_level
+    monkeypatch.setattr(job, "run_level", lambda plan, *a, **k: plans.append(plan) or run_level(plan, *a, **k))
+    monkeypatch.setattr(job, "ROWS_PER_WAVE", 12 * 128)  # 12 long items' rows (49 bands, 79 positions) a wave
+    monkeypatch.setattr(job, "ROWS_PER_PARTITION", 4 * 128)
+    monkeypatch.setattr(job, "MIN_PARTITION_ROWS", 1)
+    assert report(scan(root, jobs=1)) == expected
+    paragraphs = next(p for p in plans if p.level == "paragraph")
+    assert paragraphs.items == 12 * 152
+    assert (paragraphs.waves, paragraphs.partitions) == (2, 3)  # 24 long paragraphs (every item: 49 waves)
+    documents = next(p for p in plans if p.level == "document")
+    assert (documents.items, documents.waves, documents.partitions) == (12, 1, 3)
+
+
 def test_all_pairs_same_for_any_partitions(folder, small_shards):
     everything = report(scan(folder, all_pairs=True))
     assert report(scan(folder, all_pairs=True, jobs=2, partitions=6)) == everything

@@ -80,12 +80,14 @@ def document_files(tmp_path, name: str, texts: dict[str, str], settings: Setting
     info = sign_shard(scratch, ShardTask(0, list(batches(Document(p, t) for p, t in texts.items()))), settings)
     keys, doc = np.load(scratch.shard(0, "paragraph", "keys")), np.load(scratch.shard(0, "paragraph", "doc"))
     save(scratch.texts("common"), keys[doc == list(texts).index("footer.txt")])
-    plan = job._level_plan(scratch, "paragraph", settings, [info.items["paragraph"]], None, 1)
-    count = document_shard(plan, 0, False)
+    plan = job._level_plan(scratch, "paragraph", settings, [info.items["paragraph"]],
+                           info.long_enough["paragraph"], None, 1)
+    count, long = document_shard(plan, 0, False)
     assert np.load(scratch.shard(0, "paragraph", "common")).sum() == len([t for t in texts.values() if FOOTER in t])
     folder = scratch.shard(0, "document", "keys").parent
     files = {p.name: np.load(p) for p in sorted(folder.glob("document.*"))}
     assert len(files["document.keys.npy"]) == count == len(texts)
+    assert long == (files["document.tokens.npy"] >= settings.min_tokens).sum()
     return files
 
 
@@ -122,12 +124,13 @@ def test_the_document_stage_holds_a_chunk_of_signatures_not_the_shard(tmp_path, 
     scratch = Scratch(tmp_path / "scratch")
     info = sign_shard(scratch, ShardTask(0, list(batches([Document("lines.txt", lines)]))), settings)
     save(scratch.texts("common"), np.zeros(0, np.uint64))
-    plan = job._level_plan(scratch, "paragraph", settings, [info.items["paragraph"]], None, 1)
+    plan = job._level_plan(scratch, "paragraph", settings, [info.items["paragraph"]],
+                           info.long_enough["paragraph"], None, 1)
     sigs = info.items["paragraph"] * settings.num_perm * 4
     monkeypatch.setattr(documents, "READ_PARAGRAPHS", 250)
     tracemalloc.start()
     try:
-        assert job.document_shard(plan, 0, False) == 1
+        assert job.document_shard(plan, 0, False) == (1, 1)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -135,7 +138,7 @@ def test_the_document_stage_holds_a_chunk_of_signatures_not_the_shard(tmp_path, 
 
 
 def band_files(scratch: Scratch, settings: Settings, items_count: int) -> dict:
-    plan = job._level_plan(scratch, "paragraph", settings, [items_count], 3, 1)
+    plan = job._level_plan(scratch, "paragraph", settings, [items_count], items_count, 3, 1)
     for k in range(plan.copy_partitions):
         exact_partition(plan, k)
     banded_items = band.band_shard(plan, 0, 0)

@@ -39,13 +39,14 @@ from .sign import item_arrays
 READ_PARAGRAPHS = 1 << 15
 
 
-def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> int:
+def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim: bool = False) -> tuple[int, int]:
     """Write shard ``shard``'s document items (see the module doc) from its paragraph
     files; ``paragraph_level`` is the paragraph level's plan.  Also flags the
     paragraphs that are texts of ``FRAME_STORIES`` documents or more, for
     :mod:`.frames` (``recurring``: the boilerplate stage has written their keys,
     :func:`dedup.plan.common.recurring_flags`; else none is), and which are
-    boilerplate (file ``common``).  Returns how many document items.
+    boilerplate (file ``common``).  Returns how many document items, and how many of
+    them have at least ``min_tokens`` tokens (the plan sizes the bucket rows by those).
 
     ``trim``: the paragraph level runs later and its exact stage has run: the
     paragraphs' signatures are then cut down to those of the paragraphs it bands
@@ -62,6 +63,7 @@ def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim
     counts = source.whole("doc_paragraphs")
     bounds = offsets_from_counts(counts)
     places = {"end": source.whole("doc_chars"), "utf8_bytes": source.whole("doc_bytes")}
+    long = 0
     with ShardAppender(lambda name: scratch.shard(shard, "document", name)) as out:
         for lo, hi in document_runs(counts, READ_PARAGRAPHS):
             first, last = int(bounds[lo]), int(bounds[hi])
@@ -72,6 +74,7 @@ def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim
                 items = document_items(source.corpus(counts, lo, hi, first, last), mask[first:last])[0]
             docs = np.arange(lo, hi)
             previews = [source.preview(p) if n else "" for p, n in zip(bounds[lo:hi].tolist(), counts[lo:hi].tolist())]
+            long += int(np.count_nonzero(items.tokens >= paragraph_level.min_tokens))
             out.add(item_arrays(items, {"doc": docs, "index": np.full(hi - lo, -1), "start": np.zeros(hi - lo, np.int64),
                                         "end": places["end"][lo:hi], "utf8_bytes": places["utf8_bytes"][lo:hi]},
                                 previews, sets))
@@ -82,7 +85,7 @@ def document_shard(paragraph_level: LevelPlan, shard: int, recurring: bool, trim
         count = out.rows
     if trim:
         paragraph_level.kept_signatures(shard, banded(paragraph_level, shard))
-    return count
+    return count, long
 
 
 def document_runs(counts: np.ndarray, most: int) -> Iterator[tuple[int, int]]:

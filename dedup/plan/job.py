@@ -150,7 +150,7 @@ def run_scan(
     progress.stage("finding boilerplate", "")
     doc_bases = tuple(offsets_from_counts(np.array([len(info.documents) for info in infos], dtype=np.int64)).tolist())
     paragraphs = _level_plan(scratch, "paragraph", settings, [info.items["paragraph"] for info in infos],
-                             partitions, executor.jobs)
+                             sum(info.long_enough["paragraph"] for info in infos), partitions, executor.jobs)
     need = min_documents(len(found), settings.boilerplate)
     common = np.zeros((0, 4), np.int64)
     recurring = bool(need and paragraphs.items)  # texts in FRAME_STORIES documents or more (plan/frames.py)
@@ -179,11 +179,12 @@ def run_scan(
             if level == "paragraph":
                 plan = paragraphs
             else:
-                counts = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
-                                                       for s in range(paragraphs.shards)])
+                made = executor.map(document_shard, [(paragraphs, s, recurring, copies_found)
+                                                     for s in range(paragraphs.shards)])
                 if "paragraph" not in chosen:  # no level reads the paragraphs' signatures again
                     _remove_shard_files(paragraphs, ("sigs",), removals)
-                plan = _level_plan(scratch, level, settings, counts, partitions, executor.jobs)
+                plan = _level_plan(scratch, level, settings, [n for n, _ in made], sum(n for _, n in made), partitions,
+                                   executor.jobs)
                 if not settings.containment:
                     _done_reading(paragraphs, readers, level, removals)
             linked = run_level(plan, executor, every_pair(all_pairs, level), progress, common_keys if level == "paragraph" else None,
@@ -218,17 +219,20 @@ def run_scan(
     )
 
 
-def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int],
+def _level_plan(scratch: Scratch, level: Kind, settings: Settings, counts: Sequence[int], long_enough: int,
                 partitions: Optional[int], jobs: int) -> LevelPlan:
-    """The plan of one level with ``counts`` items per shard (partitions: as given, else
-    from the number of bucket rows per wave, a multiple of ``jobs``, and at least
+    """The plan of one level with ``counts`` items per shard, ``long_enough`` of them
+    with at least ``min_tokens`` tokens (partitions: as given, else from the number of
+    bucket rows per wave, a multiple of ``jobs``, and at least
     :data:`PARTITIONS_PER_JOB` a worker with several workers; key partitions
     likewise, or more for at most :data:`KEYS_PER_PARTITION` items each; never more
-    than the rows fill, :data:`MIN_PARTITION_ROWS`).  Its pair ranges are set once the candidates are
-    counted (:func:`run_level`)."""
+    than the rows fill, :data:`MIN_PARTITION_ROWS`).  The bucket rows are counted for
+    the long enough items only, the only ones banded: counted for every item, a corpus
+    of short lines (code, lists, man pages) was planned more waves and partitions than
+    its rows fill.  Its pair ranges are set once the candidates are counted (:func:`run_level`)."""
     bases = offsets_from_counts(np.array(counts, dtype=np.int64))
     items = int(bases[-1])
-    rows = items * (settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
+    rows = long_enough * (settings.bands + (containment.search_positions(settings.containment, settings.num_perm)
                                       if settings.containment else 0))
     waves = max(1, min(settings.bands, -(-rows // ROWS_PER_WAVE)))
     per_wave = -(-rows // waves)

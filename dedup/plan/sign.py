@@ -174,12 +174,15 @@ class ShardTask:
 @dataclass
 class ShardInfo:
     """What signing a shard tells the caller: its documents, how many items each level
-    has, and what it did with the cache."""
+    has, how many of them are long enough to be banded (``long_enough``: at least
+    ``min_tokens`` tokens; what the plan sizes its bucket rows by, :func:`~dedup.plan.job.run_scan`),
+    and what it did with the cache."""
 
     shard: int
     documents: DocumentTable
     items: dict[str, int]
     cache: CacheStats | None = None
+    long_enough: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 def sign_shard(
@@ -198,10 +201,13 @@ def sign_shard(
         cache = copy.copy(cache)
         cache.stats, cache.warn = CacheStats(), False
     documents: list[DocumentInfo] = []
+    long = 0
     with ShardAppender(lambda name: scratch.shard(task.shard, "paragraph", name)) as out:
         for batch in task.batches:
             for part in _signed(batch, settings, cache):
-                out.add(_paragraph_arrays(part, len(documents)))
+                arrays = _paragraph_arrays(part, len(documents))
+                long += int(np.count_nonzero(arrays["tokens"] >= settings.min_tokens))
+                out.add(arrays)
                 documents.extend(part.finished)
         if not out.rows:  # no document: the files still say so
             out.add(_paragraph_arrays(_whole(sign_documents([], settings), []), 0))
@@ -211,6 +217,7 @@ def sign_shard(
         documents=DocumentTable.of(documents),  # columns, not an object per document (#15)
         items=items,
         cache=cache.stats if cache is not None else None,
+        long_enough={"paragraph": long},
     )
 
 
