@@ -20,9 +20,12 @@ SIGINT and SIGTERM and execs this interpreter again with ``-c "... main()"``.  B
 signals stay pending across ``exec``; :func:`main` unblocks them once its handlers are in
 place, so a signal at any moment of start-up ends the command with 130 / 143.  The
 launcher starts that first interpreter with both signals already blocked (GNU ``env
---block-signal``), so none is lost while it starts.  What is left: a signal before the
-launcher's shell set its traps or before ``env`` blocked it (about a millisecond) ends
-the process by the signal itself (-2 / -15 to a parent in Python).  Where ``env`` has no
+--block-signal``, named by its path: a signal its shell's trap caught while ``exec env``
+searched PATH was lost, tester's F1 of session 22), so none is lost while it starts.
+What is left: a signal before the launcher's shell set its traps or from the moment it
+resets them, right before it execs ``env``, until ``env`` blocked it (about a
+millisecond in all) ends the process by the signal itself (-2 / -15 to a parent in
+Python).  Where ``env`` has no
 ``--block-signal``, the launcher ignores SIGINT from just before it starts the first
 interpreter until that interpreter's first line blocks it (so that CPython's own handler
 never raises inside its start-up: "Fatal Python error: init_sys_streams", status 1, was

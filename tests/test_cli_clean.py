@@ -2,6 +2,7 @@
 leftovers of session 18: the third new user's clean findings and M3)."""
 
 import json
+import os
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -54,7 +55,7 @@ def test_an_unreadable_file_among_good_ones_is_named_and_the_run_exits_0(tmp_pat
     assert manifest["errors"] == [{"path": "blob.txt", "error": "binary file (NUL byte at offset 0)"}]
     quiet = run(src, tmp_path / "out2", "-j", "1", "--no-cache", "-q")
     assert quiet.exit_code == 0 and quiet.stderr == (
-        "dedup: 1 document could not be read (copied unchanged; listed in the manifest)\n")
+        "dedup: 1 file or record could not be read (1 copied unchanged; listed in the manifest)\n")
 
 
 def test_not_empty_says_force_as_the_command_line_spells_it(tmp_path):
@@ -119,3 +120,33 @@ def test_a_cleaned_folder_cleans_again_without_reading_its_manifest(tmp_path, mo
                for line in again.stderr.splitlines()), again.stderr
     manifest = json.loads((tmp_path / "twice" / "dedup-clean.json").read_text(encoding="utf-8"))
     assert manifest["errors"] == [] and [w["path"] for w in manifest["warnings"]] == ["r.jsonl#x@2"]
+
+
+def test_a_fifo_is_counted_and_named_as_not_copied(tmp_path):
+    """Tester's F8 of session 22: a FIFO (or a device, a socket) in SRC is not copied
+    -- the manifest's notes said so -- but clean said it was: "2 documents could not be
+    read (copied unchanged ...)" and its summary counted no file left behind.  Now the
+    summary counts and names the entries not copied, and stderr tells the errors of
+    files copied unchanged from those of entries not copied (library: ``not_copied``)."""
+    from dedup import clean
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(STORY)
+    (src / "blob.txt").write_bytes(b"\x00\x01")
+    os.mkfifo(src / "pipe.txt")
+    res = run(src, tmp_path / "out", "-j", "1", "--no-cache")
+    assert res.exit_code == 0, res.output
+    assert "2 files copied unchanged, 0 rewritten, 0 left out, 1 not copied (not a regular file: pipe.txt)" \
+        in res.stdout, res.stdout
+    assert res.stderr.splitlines()[-1] == ("dedup: 2 files or records could not be read (1 copied unchanged, "
+                                           "1 not copied: not a regular file; listed in the manifest)")
+    assert not (tmp_path / "out" / "pipe.txt").exists() and (tmp_path / "out" / "blob.txt").exists()
+    manifest = json.loads((tmp_path / "out" / "dedup-clean.json").read_text(encoding="utf-8"))
+    assert manifest["counts"]["files_copied"] == 2 and manifest["counts"]["files_not_copied"] == 1
+    quiet = run(src, tmp_path / "out2", "-j", "1", "--no-cache", "-q")
+    assert quiet.exit_code == 0 and quiet.stderr == (
+        "dedup: 2 files or records could not be read (1 copied unchanged, 1 not copied: not a regular file; "
+        "listed in the manifest)\n")
+    report = clean(src, tmp_path / "out3")
+    assert report.not_copied == ["pipe.txt"] and report.files_copied == 2

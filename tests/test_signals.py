@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -311,6 +312,48 @@ def test_a_signal_while_the_first_interpreter_starts_is_never_lost(tmp_path, sig
     wait_until(marker.exists, proc)
     out, err = signalled(proc, sig, group=False)
     assert (proc.returncode, out, err) == (EXIT[sig], "", "")
+
+
+def test_a_sigint_while_the_launcher_execs_env_is_never_lost(tmp_path):
+    """Tester's F1 of session 22 (~1 in 100 runs of the test above): a SIGINT 0-1 ms
+    after the start was lost -- the launcher's shell caught it (``trap 'exit 130' INT``)
+    while ``exec env`` searched PATH, one execve a folder, and the exec that succeeded
+    came before the trap could run.  The window is made wide and its moment known: PATH
+    starts with 12,000 folders that do not exist (the search took milliseconds), and a
+    stand-in ``env`` found after them sends the SIGINT from the launcher's probe
+    (``env --block-signal=INT true``), 0-3 ms after it, while the launcher goes on to
+    its exec.  The old launcher lost 11 of 40 such signals (the command ran on, exit 2
+    'no file found'); now each ends it (130, or -2 by the signal itself)."""
+    real_env = shutil.which("env")
+    if subprocess.run([real_env, "--block-signal=INT", "true"], capture_output=True).returncode:
+        pytest.skip("this env has no --block-signal (not GNU coreutils 8.31+): the launcher falls back")
+    bin_, stand_in = tmp_path / "bin", tmp_path / "stand-in"
+    bin_.mkdir()
+    stand_in.mkdir()
+    launcher = bin_ / "dedup"
+    launcher.write_text(_installed_command().read_text())
+    (bin_ / "dedup-entry").write_text((_installed_command().parent / "dedup-entry").read_text())
+    (stand_in / "env").write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = --block-signal=INT ] && [ "$2" = true ]; then\n'
+        '    (sleep "$DEDUP_TEST_DELAY"; kill -INT "$PPID" && : > "$DEDUP_TEST_SENT") >/dev/null 2>&1 &\n'
+        "    exit 0\n"
+        "fi\n"
+        f'exec {real_env} "$@"\n')
+    for path in (launcher, stand_in / "env"):
+        path.chmod(0o755)
+    path = os.pathsep.join([*(f"/x/{i}" for i in range(12000)), str(stand_in), os.environ["PATH"]])
+    argv = [str(launcher), "scan", str(bin_)]
+    rng, sent, outcomes = random.Random(5), tmp_path / "sent", []
+    for _ in range(24):
+        sent.unlink(missing_ok=True)
+        env = {**os.environ, "PATH": path, "DEDUP_TEST_DELAY": f"{rng.uniform(0, 0.003):.4f}",
+               "DEDUP_TEST_SENT": str(sent)}
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, start_new_session=True, timeout=120)
+        if sent.exists():  # (else the signal came after the command had ended: a loaded machine)
+            outcomes.append((proc.returncode, proc.stdout, proc.stderr))
+    assert len(outcomes) >= 12, outcomes
+    assert all(code in (130, -signal.SIGINT) and (out, err) == ("", "") for code, out, err in outcomes), outcomes
 
 
 def test_the_launcher_imports_nothing_from_the_current_folder(tmp_path):

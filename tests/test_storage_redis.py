@@ -368,6 +368,19 @@ def test_bad_url_options_are_clear(redis_prefix):
         Index.open(redis_url(prefix=redis_prefix, shards=40))
 
 
+def test_an_option_nobody_takes_is_named_not_an_unexpected_error(redis_prefix):
+    """Tester F3 (s22): a misspelt option (``prefx``) or a TLS option on ``redis://``
+    reached redis-py's connection class as a keyword and raised ``TypeError`` at the
+    first command: 'dedup: unexpected error', the sign of a bug."""
+    for option in ("prefx", "ssl_cert_reqs"):
+        with pytest.raises(StorageError, match=f"not a usable Redis URL \\(option '{option}' is neither"):
+            Index.open(redis_url(prefix=redis_prefix, **{option: "none"}))
+    res = CliRunner().invoke(main, ["index", "list", "--db", redis_url(prefix=redis_prefix, prefx="news")])
+    assert res.exit_code == 2 and "option 'prefx'" in res.stderr and "unexpected" not in res.stderr, res.stderr
+    with Index.open(redis_url(prefix=redis_prefix, socket_keepalive="true")) as idx:  # redis-py's own: taken
+        idx.add(article(4), "x")
+
+
 def test_the_cli_takes_a_redis_url(redis_prefix, tmp_path):
     url = redis_url(prefix=redis_prefix)
     folder = tmp_path / "in"

@@ -70,8 +70,10 @@ class NotEmpty(CleanError):
 class CleanReport:
     """What :func:`clean` did: counts, and the manifest it wrote (``manifest``: the
     JSON object, ``manifest_path``: where); ``errors``: the files and records that
-    could not be read (copied unchanged), ``warnings``: the scan's (a repeated record
-    id), ``files``: the files the scan opened."""
+    could not be read (copied unchanged, but those of :attr:`not_copied`),
+    ``warnings``: the scan's (a repeated record id), ``files``: the files the scan
+    opened; ``not_copied``: the entries of SRC (relative names) not written to DEST at
+    all -- a FIFO, a device, a socket (the manifest's ``notes`` say why)."""
 
     documents: int = 0
     dropped: int = 0
@@ -81,6 +83,7 @@ class CleanReport:
     files_copied: int = 0
     files_rewritten: int = 0
     files_dropped: int = 0
+    not_copied: list[str] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
     manifest_path: Optional[Path] = None
     errors: list[ReadError] = field(default_factory=list)
@@ -131,7 +134,10 @@ def clean(
     progress.stage("writing", "files", len(entries))
     done: Counter = Counter()
     for rel, path in entries:
-        done[write_one(src, dest, rel, path, plan, read_options)] += 1
+        how = write_one(src, dest, rel, path, plan, read_options)
+        done[how] += 1
+        if how is None:
+            report.not_copied.append(rel)
         progress.advance()
     report.files_copied, report.files_rewritten, report.files_dropped = (
         done["copied"], done["rewritten"], done["dropped"])
@@ -147,6 +153,7 @@ def clean(
                    "stripped_documents": report.stripped_documents,
                    "stripped_paragraphs": report.stripped_paragraphs, "files_copied": report.files_copied,
                    "files_rewritten": report.files_rewritten, "files_dropped": report.files_dropped,
+                   "files_not_copied": len(report.not_copied),
                    "kept_near_duplicates": report.kept_near_duplicates},
         "dropped": [{"document": k, **v} for k, v in plan.drop.items()],
         "stripped": [{"document": k, "paragraphs": v} for k, v in plan.strip.items()],
@@ -163,6 +170,14 @@ def clean(
         out.write(dumps(report.manifest, NAME_KEYS | MANIFEST_NAME_KEYS) + "\n")
     report.manifest_path = manifest_path
     return report
+
+
+def copied_errors(report: CleanReport) -> tuple[list[ReadError], list[ReadError]]:
+    """``report.errors`` split in two: those of files copied unchanged to DEST, and those
+    of entries not copied (:attr:`CleanReport.not_copied`: a FIFO is a read error, but
+    nothing of it is in DEST; it is never read, so its one error bears its name)."""
+    gone = set(report.not_copied)
+    return [e for e in report.errors if e.path not in gone], [e for e in report.errors if e.path in gone]
 
 
 def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:

@@ -7,9 +7,10 @@ import sys
 import click
 
 from ..cache import default_cache_dir
-from ..clean import MANIFEST_NAME, CleanError, NotEmpty
+from ..clean import MANIFEST_NAME, CleanError, NotEmpty, copied_errors
 from ..clean.decide import UNREAD_REASON
 from ..clean import clean as clean_corpus
+from ..report.safety import printable, short_name
 from ..report.text import plural
 from ..report.written import MANIFEST, record
 from ..scan import available_cpus
@@ -94,7 +95,8 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
                    f"{plural(report.stripped_paragraphs, 'paragraph')} cut from "
                    f"{plural(report.stripped_documents, 'document')}; "
                    f"{plural(report.files_copied, 'file')} copied unchanged, {report.files_rewritten:,} rewritten, "
-                   f"{report.files_dropped:,} left out; manifest {report.manifest_path}")
+                   f"{report.files_dropped:,} left out{_not_copied(report.not_copied)}; "
+                   f"manifest {report.manifest_path}")
         unread = sum(k["reason"] == UNREAD_REASON for k in report.manifest.get("kept_near_duplicates", ()))
         if report.kept_near_duplicates - unread:
             own = report.kept_near_duplicates - unread
@@ -104,12 +106,26 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
         if unread:
             click.echo(f"{plural(unread, 'near-duplicate document')} kept whole: not read again (a file behind "
                        "a link, or unreadable the second time; see the manifest)")
-    output.errors(report.errors, listed="copied unchanged; listed in the manifest")
+    copied, not_copied = copied_errors(report)
+    # tester's F8 of s22: a FIFO was said to be "copied unchanged"; it is not copied at all
+    fate = ", ".join(part for part in (f"{len(copied):,} copied unchanged" if copied else "",
+                                        f"{len(not_copied):,} not copied: not a regular file" if not_copied else "")
+                     if part)
+    what = ("file or record", "files or records")
+    output.errors(report.errors, listed=f"{fate}; listed in the manifest", noun=what)
     # the files left out are copied unchanged, said here only; the scan's warnings are in the manifest
     output.warnings([*left_out.warnings(), *report.warnings], listed="named without -q")
     if report.errors and not quiet:
-        click.echo(f"dedup: {plural(len(report.errors), 'document')} could not be read (copied unchanged; "
-                   "listed in the manifest)", err=True)
+        click.echo(f"dedup: {plural(len(report.errors), *what)} could not be "
+                   f"read ({fate}; listed in the manifest)", err=True)
     output.info(f"done in {output.elapsed():.1f} s")
     # as scan: 2 when nothing could be read (review of s18's third new user: clean exited 0)
     exit_for(report.documents > 0, bool(report.errors), False, False, report.files)
+
+
+def _not_copied(names: list[str]) -> str:
+    """The summary's words for the entries of SRC not written to DEST (a FIFO, a device)."""
+    if not names:
+        return ""
+    shown = ", ".join(printable(short_name(n)) for n in names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+    return f", {len(names):,} not copied (not a regular file: {shown})"

@@ -167,11 +167,11 @@ class Output:
             click.echo(f"dedup: {message}", err=True)
 
     def errors(self, errors: Sequence[ReadError], what: str = "could not be read",
-               listed: str = "listed in the report") -> None:
+               listed: str = "listed in the report", noun: tuple[str, str] = ("document", "documents")) -> None:
         """Every read error on stderr, naming the file and the cause (``--quiet``: their
-        number only, and ``listed``: where they are)."""
+        number only, as ``noun`` (singular, plural), and ``listed``: where they are)."""
         if self.quiet and errors:
-            click.echo(f"dedup: {len(errors)} document{'s' * (len(errors) != 1)} {what} ({listed})", err=True)
+            click.echo(f"dedup: {len(errors)} {noun[len(errors) != 1]} {what} ({listed})", err=True)
             return
         for e in errors:
             click.echo(f"dedup: {short_name(self.shown(e.path))}: {printable(e.error)}", err=True)

@@ -56,7 +56,7 @@ from .named import Named
 from .reads import Reads
 from .log import PAGE, BucketCache, number
 from .records import FIXED_META, meta_check
-from .url import RedisURL, guarded, is_redis_error, parse, translate
+from .url import RedisURL, check_options, guarded, is_redis_error, parse, translate
 from .writes import Writes
 
 FORMAT = "dedup-index-redis"
@@ -378,6 +378,7 @@ def open_redis(
                                       retry=Retry(NoBackoff(), 0), retry_on_timeout=False)
     except ValueError as err:
         raise StorageError(f"{u.shown}: not a usable Redis URL ({err})") from None
+    check_options(client, u)
     try:
         meta = _meta(client, u, settings, derive, create and not readonly)
         stored = compat.check(u.shown, meta, settings, derive)

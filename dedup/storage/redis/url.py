@@ -22,6 +22,7 @@ Every other option (``socket_keepalive``, ``ssl_cert_reqs``, ``ssl_ca_certs``,
 
 from __future__ import annotations
 
+import re
 import urllib.parse
 from dataclasses import dataclass, field
 import functools
@@ -77,6 +78,23 @@ def parse(url: str) -> RedisURL:
         # and redis-py accepts unix sockets only as "unix://PATH".
         plain = "unix://" + plain[len("unix:"):]
     return RedisURL(plain, shown, prefix, timeout, lease, shard_bits, busy=busy)
+
+
+def check_options(client: Any, u: RedisURL) -> None:
+    """A URL option neither ours nor redis-py's (``?prefx=``), or a TLS option on a
+    ``redis://`` URL, is a :class:`StorageError` naming it -- redis-py takes every
+    option as a keyword of its connection class and raised ``TypeError`` only at the
+    first command (tester F3, session 22).  Building one connection object checks
+    them without connecting."""
+    pool = client.connection_pool
+    try:
+        pool.connection_class(**pool.connection_kwargs)
+    except TypeError as err:
+        client.close()
+        name = re.search(r"keyword argument '([^']+)'", str(err))
+        what = (f"option {name.group(1)!r} is neither dedup's (prefix, timeout, lease, busy, shards) nor one "
+                f"redis-py takes for a {urllib.parse.urlsplit(u.url).scheme}:// connection" if name else str(err))
+        raise StorageError(f"{u.shown}: not a usable Redis URL ({what})") from None
 
 
 #: The ``doing`` of :func:`translate` that write: a lost connection may interrupt them.
