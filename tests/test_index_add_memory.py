@@ -10,13 +10,14 @@ marker; ``benchmarks/README-memory.md`` has the figures."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
 
 from dedup.index import Index
-from dedup.storage import rowcheck
-from dedup.storage.sqlite import SQLiteStorage, writes
+from dedup.storage import blocks, rowcheck
+from dedup.storage.sqlite import SQLiteStorage
 
 from test_check_memory import _peak_inside, traced_peak
 
@@ -45,7 +46,7 @@ def test_the_checksums_of_many_signatures_work_a_block_at_a_time(monkeypatch):
 
 def test_an_add_writes_its_rows_a_block_at_a_time(tmp_path, monkeypatch):
     text = short_lines(6_000)
-    monkeypatch.setattr(writes, "ROWS", 1024, raising=False)
+    monkeypatch.setattr(blocks, "ROWS", 1024)
     peaks = _peak_inside(monkeypatch, SQLiteStorage, "insert_many")
     with Index.open(tmp_path / "i.dedup", auto_optimize=False) as idx:
         idx.add("warm up the imports and the storage with a first article of some words", "warm")
@@ -78,3 +79,69 @@ def test_an_optimize_holds_a_chunk_of_the_rows_stored_since_the_file(tmp_path, m
     # one tag byte) were merged in one key range: 44 MB traced here (main f1162c1);
     # now a chunk's sort, the runs on disk, a key range of ~64k entries.
     assert peak < 16 << 20, peak
+
+
+def _rows(idx: Index) -> dict:
+    """Every stored paragraph row as the storage contract reads it (places, keys,
+    signatures, shingle sets), and the banded rows' ids."""
+    store = idx._store
+    with store.transaction(write=False):
+        n = store.stats()["paragraphs"]
+        r = store.paragraphs(np.arange(1, n + 1))
+    return {name: np.ascontiguousarray(getattr(r, name)).copy() for name in
+            ("ids", "docs", "index", "start", "end", "keys", "signatures")} | {
+        "values": r.sets.values.copy(), "offsets": r.sets.offsets.copy()}
+
+
+def test_a_long_articles_rows_are_written_from_signatures_derived_a_block_at_a_time(backend, monkeypatch):
+    import dedup.plan.sign
+    import dedup.storage.redis.writes as redis_writes
+    from dedup.index.signing import index_band_keys, sign
+
+    text = short_lines(3_000, every=3)
+    urls = [backend.url, backend.url + "-held" if backend.name == "sqlite"
+            else re.sub(r"prefix=([^&]+)", r"prefix=\1:held", backend.url)]  # (deleted with the prefix's keys)
+    rows = []
+    for url, chunk in zip(urls, (512, 1 << 15)):  # signed without holding them, then holding them
+        monkeypatch.setattr(dedup.plan.sign, "CHUNK_PARAGRAPHS", chunk)
+        monkeypatch.setattr(blocks, "ROWS", 700)
+        monkeypatch.setattr(redis_writes, "GROUP_VALUES", 40_000)  # ~150 banded rows a script call
+        with Index.open(url, auto_optimize=False) as idx:
+            idx.add("warm up with a first article of a few words", "warm")
+            verdict = idx.add(text, "lines")
+            assert verdict.added and verdict.paragraphs == 3_000
+            rows.append(_rows(idx))
+            near = "\n".join(line + " again" for line in text.split("\n")[:30:3])
+            with idx._store.transaction(write=False):  # every banded row is in the buckets
+                keys = index_band_keys(sign([near], idx.settings).corpus.signatures, idx.settings)
+                _, hits, _ = idx._store.candidates("paragraph", keys.ravel())
+            assert set(range(2, 2 + 30, 3)) <= set(hits.tolist())
+            assert idx.check(text).seen_share == 1.0
+    for name in rows[0]:
+        assert np.array_equal(rows[0][name], rows[1][name]), name
+
+
+def test_an_add_of_a_long_article_holds_no_paragraph_signatures(backend, monkeypatch):
+    import dedup.index.query as query
+    import dedup.plan.sign
+    import dedup.storage.redis.writes as redis_writes
+
+    monkeypatch.setattr(dedup.plan.sign, "CHUNK_PARAGRAPHS", 2048)
+    monkeypatch.setattr(query, "CANDIDATE_CHUNK", 2048)
+    monkeypatch.setattr(blocks, "ROWS", 1024)
+    monkeypatch.setattr(redis_writes, "GROUP_VALUES", 40_000)
+    text = short_lines(16_000)
+    with Index.open(backend.url, auto_optimize=False) as idx:
+        # (the same paths warmed up first: imports, compiled code a fresh cache compiles)
+        idx.add(short_lines(2_100, seed=7).replace("w", "x"), "warm")  # (no word in common)
+        idx.check("a check reads what the warm-up stored into memory (the rows past the bucket file)")
+        verdict, peak = traced_peak(lambda: idx.add(text, "lines"))
+        assert verdict.added and verdict.paragraphs == 16_000
+        assert idx.get("lines").text == text
+    # An add signed a long article holding every paragraph's signature (1 KB at 256
+    # permutations) and wrote it from them; Redis packed all its rows and their bucket
+    # log entries for one script call: 2.2 KB (SQLite) and 3.1 KB (Redis) a paragraph
+    # traced here (main 7edca16); now the signatures are derived from the shingle sets
+    # a written block at a time, and Redis cuts the article into calls: ~0.8 KB (its
+    # spans, shingles and sets, a chunk's look-up, a block's write).
+    assert peak < 1400 * verdict.paragraphs, (peak, peak / verdict.paragraphs)

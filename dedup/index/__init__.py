@@ -162,7 +162,7 @@ class Index:
         inputs, policy = [input_of(i) for i in items], Policy.of(policy, self.policy)
         if not indexed:
             return self._run(inputs, policy, write=False)
-        return check_indexed(self._store, self._prepare(inputs, hold=False), policy)
+        return check_indexed(self._store, self._prepare(inputs), policy)
 
     def add_many(self, items: Iterable[Item], *, policy: Union[Policy, str, None] = None) -> list[Verdict]:
         """Like :meth:`add` for each article in turn, in one transaction: the verdicts,
@@ -386,12 +386,14 @@ class Index:
     def _run(self, inputs: Sequence[Input], policy: Policy, write: bool, judge: bool = True) -> list[Verdict]:
         """Verdicts on a batch, and with ``write`` the batch stored as the policy says
         (:func:`dedup.index.run.prepare`, then :meth:`_decide`)."""
-        return self._decide(self._prepare(inputs, hold=write), policy, write, judge)
+        return self._decide(self._prepare(inputs), policy, write, judge)
 
-    def _prepare(self, inputs: Sequence[Input], hold: bool = True) -> Prepared:
+    def _prepare(self, inputs: Sequence[Input]) -> Prepared:
         """``inputs`` signed (:func:`dedup.index.run.prepare`; reads nothing stored, so
-        it runs before any transaction; ``hold``: see there -- a check need not)."""
-        return prepare(inputs, self.settings, self._executor, hold=hold)
+        it runs before any transaction).  A batch with a long article holds no paragraph
+        signatures, for a check or an add: the look-up derives a chunk's again, and the
+        backend a written block's (issue #12)."""
+        return prepare(inputs, self.settings, self._executor, hold=False)
 
     def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
                 changed: Optional[list[bool]] = None) -> list[Verdict]:

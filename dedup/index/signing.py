@@ -142,7 +142,8 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None,
     result, since every paragraph is signed on its own (a batch's exact copies are
     signed once and handed the same values).
 
-    Without ``hold`` (a check: it stores nothing), a batch with an article that may
+    Without ``hold`` (what :class:`~dedup.index.Index` signs with, for a check or an
+    add), a batch with an article that may
     have more than :data:`~dedup.plan.sign.CHUNK_PARAGRAPHS` paragraphs keeps no
     paragraph signatures (1 KB a paragraph at 256 permutations, ~80 % of what a
     signed paragraph holds): its articles are signed in this process, a long one a
@@ -150,7 +151,9 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None,
     (with the paragraphs' previews, which the index never reads, ~70 bytes each),
     and the look-up derives a chunk's again from its shingle sets when it needs them
     (:meth:`Signed.signatures_of`; issue #12, F10: ``dedup check`` of one 13 MiB
-    article of 851,968 one-line paragraphs peaked at 1,469 MB RSS)."""
+    article of 851,968 one-line paragraphs peaked at 1,469 MB RSS), and an add's
+    backend a written block's (:func:`new_document`; session 22: an add of 4 MiB of
+    three-word lines peaked at 886 MB on SQLite, 727 MB on Redis)."""
     documents = [Document(str(i), t) for i, t in enumerate(texts)]
     if not hold and any(may_be_long(doc) for doc in documents):
         return _signed(*_unheld(documents, s), s, derive=s)
@@ -291,9 +294,13 @@ def new_document(
     """The rows to store for ``text`` (already signed as article ``d`` when ``same``;
     a stripped remainder is signed anew, its spans being different), not yet banded
     (:func:`banded` decides that for a whole batch); ``digest`` is that of the text as
-    given (:func:`dedup.index.items.digest`)."""
+    given (:func:`dedup.index.items.digest`).  A batch signed without its paragraph
+    signatures (:func:`sign` without ``hold``) hands none over: the backend derives
+    them from the shingle sets a block at a time as it writes
+    (:class:`~dedup.storage.protocol.NewDocument`), so an add of a long article never
+    holds them all (issue #12)."""
     if not same:
-        signed, d = sign([text], s), 0
+        signed, d = sign([text], s, hold=False), 0
     c = signed.corpus
     lo, hi = int(signed.first[d]), int(signed.first[d + 1])
     para = np.arange(lo, hi)
@@ -310,8 +317,9 @@ def new_document(
         para_end=c.para_end[para],
         para_words=c.para_words[para],
         para_keys=c.para_key[para],
-        # (a view of the batch's, not a copy: 1 KB a paragraph at 256 permutations)
-        para_signatures=c.signatures[lo:hi] if signed.derive is None else signed.signatures_of(para),
+        # (a view of the batch's, not a copy: 1 KB a paragraph at 256 permutations;
+        # a batch that holds none leaves them to the backend, a block at a time)
+        para_signatures=c.signatures[lo:hi] if signed.derive is None else None,
         para_sets=slice_sets(signed.sets, lo, hi),  # all the batch's sets at once
         banded=np.zeros(hi - lo, dtype=bool),
     )

@@ -184,6 +184,11 @@ class NewDocument:
     Paragraph arrays cover every paragraph; ``banded`` marks those that go into the
     LSH buckets (long enough to be compared, and the first stored copy of their text),
     ``doc_banded`` whether the document does (the first stored copy of its text).
+    ``para_signatures`` may be ``None`` (a long article, signed without holding them:
+    1 KB a paragraph at 256 permutations): the backend then derives them from
+    ``para_sets`` with its :meth:`Derive.signatures` (the same values), a block of
+    rows at a time as it writes them, never for the whole document at once (added in
+    session 22, issue #12).
     """
 
     doc_id: str
@@ -198,7 +203,7 @@ class NewDocument:
     para_end: np.ndarray
     para_words: np.ndarray
     para_keys: np.ndarray
-    para_signatures: np.ndarray
+    para_signatures: Optional[np.ndarray]  # None: derived from para_sets when written
     para_sets: SetTable
     banded: np.ndarray  # bool per paragraph
 

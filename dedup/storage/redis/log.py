@@ -121,7 +121,7 @@ def derived_entry(ids: np.ndarray, firsts: np.ndarray, counts: np.ndarray) -> by
     """The log entry adding document rows ``ids`` to the document buckets without their
     signatures: each is the minimum of the signatures of its paragraph rows ``first ..
     first + count - 1`` (how a document's signature is made), all of them banded and
-    logged before it in the same part of a batch.  12 bytes a document instead of its
+    logged before it (in the same script call of a batch, or an earlier one).  12 bytes a document instead of its
     1 KB signature (~100 bytes a stored paragraph)."""
     body = (HEAD.pack(b"d", b"=", 0, len(ids)) + np.ascontiguousarray(ids, dtype="<u4").tobytes()
             + np.ascontiguousarray(firsts, dtype="<u4").tobytes() + np.ascontiguousarray(counts, dtype="<u4").tobytes())

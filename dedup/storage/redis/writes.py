@@ -12,6 +12,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, take_sets
+from .. import blocks
 from ...settings import Settings
 from ..protocol import Derive, IndexCorrupt, NewDocument, StorageError, document_id_keys
 from ..rowcheck import damaged
@@ -94,18 +95,13 @@ class Writes:
                     else np.zeros(0, dtype))
 
         keys, banded = column("para_keys", np.uint64), column("banded", bool)
-        signatures = (np.concatenate([d.para_signatures for d in docs]) if m
-                      else np.zeros((0, self.settings.num_perm), np.uint32))
+        owners, positions = np.repeat(rows, counts), column("para_index", np.int64)
+        starts, ends = column("para_start", np.int64), column("para_end", np.int64)
         doc_signatures = np.stack([d.signature for d in docs])
         doc_keys = np.array([d.key for d in docs], dtype=np.uint64)
         doc_banded = np.array([d.doc_banded for d in docs], dtype=bool)
-        values = [d.para_sets.values for d in docs]
-        sets = SetTable(values=np.concatenate(values) if m else np.zeros(0, np.uint64),
-                        offsets=offsets_from_counts(np.concatenate([d.para_sets.sizes() for d in docs])))
-        records = pack_paragraphs(para_ids, np.repeat(rows, counts), column("para_index", np.int64),
-                                  column("para_start", np.int64), column("para_end", np.int64), keys, banded, sets)
+        set_sizes = np.concatenate([d.para_sets.sizes() for d in docs]) if m else np.zeros(0, np.int64)
         in_buckets = np.flatnonzero(banded)  # the others are found by content key
-        set_sizes = sets.sizes()
         now = time.time()
         firsts = np.where(counts > 0, seq_p + 1 + bounds[:-1], 0)
         chars = np.array([len(d.text) for d in docs], dtype=np.int64)
@@ -115,29 +111,25 @@ class Writes:
                                                                   chars.tolist(), doc_checks.tolist())
                    for x in (pack_document(d.key, first, size, count, d.doc_banded, now, d.doc_id, check),
                              pack_text(row, d.text, d.meta))]
-        # Parts: consecutive documents, about GROUP_VALUES values each: the signature
-        # values of the banded rows (what the bucket log gets) and one content key a row.
-        per_row = self.settings.num_perm
-        cost = np.bincount(np.repeat(np.arange(n), counts), weights=banded * per_row + 1,
-                           minlength=n) + doc_banded * per_row + 1
-        cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_VALUES, cost.sum(), GROUP_VALUES), side="right")
-        parts = [(int(a), int(b)) for a, b in zip(np.r_[0, cuts], np.r_[cuts, n]) if b > a]
+        parts = _parts(counts, banded, doc_banded, self.settings.num_perm)
         ids = [d.doc_id for d in docs]
         # Listed before the calls: an interrupt while an answer is on its way still
         # removes the batch when the transaction fails (see ``transaction``).
         self._written += ids
-        for part, (a, b) in enumerate(parts):
-            lo, hi = int(bounds[a]), int(bounds[b])
+        for part, (a, b, lo, hi) in enumerate(parts):
             p_ids, d_rows = para_ids[lo:hi], rows[a:b]
             here = slice(*np.searchsorted(in_buckets, [lo, hi]).tolist())
             entries = []
             if here.stop > here.start:
-                rows_here = in_buckets[here]
-                entries += add_entries("p", para_ids[rows_here], signatures[rows_here], set_sizes[rows_here])
+                rows_here = in_buckets[here]  # their signatures held, or derived now (:mod:`..blocks`)
+                entries += add_entries("p", para_ids[rows_here],
+                                       blocks.signatures(docs, bounds, rows_here, self._derive, self.settings),
+                                       set_sizes[rows_here])
             if doc_banded[a:b].any():
                 mine = np.flatnonzero(doc_banded[a:b]) + a
-                # A document whose paragraphs are all banded (logged just above) is
-                # logged without its signature: the workers make it from theirs.
+                # A document whose paragraphs are all banded (logged before, in this
+                # call or an earlier one of the batch) is logged without its
+                # signature: the workers make it from theirs.
                 in_buckets_before = np.r_[0, np.cumsum(banded)]
                 made = (counts[mine] > 0) & (in_buckets_before[bounds[mine + 1]] - in_buckets_before[bounds[mine]]
                                              == counts[mine])
@@ -146,7 +138,12 @@ class Writes:
                 if not made.all():
                     entries += add_entries("d", rows[mine[~made]], doc_signatures[mine[~made]],
                                            np.zeros(int((~made).sum()), np.int64))
-            appends = [x for chunk, blob in chunk_entries(p_ids, records[lo:hi]).items() for x in (f"p:{chunk}", blob)]
+            sets = SetTable(values=blocks.set_values(docs, blocks.pieces(bounds, lo, hi)),
+                            offsets=offsets_from_counts(set_sizes[lo:hi]))
+            records = pack_paragraphs(p_ids, owners[lo:hi], positions[lo:hi], starts[lo:hi], ends[lo:hi], keys[lo:hi],
+                                      banded[lo:hi], sets)
+            appends = [x for chunk, blob in chunk_entries(p_ids, records).items() for x in (f"p:{chunk}", blob)]
+            del records, sets
             checks = ids if part == 0 else []
             last = part == len(parts) - 1
             if last:
@@ -311,6 +308,34 @@ class Writes:
         unique, counts = _counted(keys)
         self._add_tallies(unique, counts, documents)
         self._ahead = (unique, counts, int(documents))
+
+
+def _parts(counts: np.ndarray, banded: np.ndarray, doc_banded: np.ndarray, per_row: int
+           ) -> list[tuple[int, int, int, int]]:
+    """The script calls of a batch, ``(a, b, lo, hi)``: documents ``a:b`` and paragraph
+    rows ``lo:hi`` each, about :data:`GROUP_VALUES` values a call (the signature values
+    of the banded rows, what the bucket log gets, and one content key a row).  Calls
+    are cut between documents, and a document of more than that is cut between its
+    rows too: its rows go in calls of their own, and it (with the documents after it
+    in its part) in the call of its last rows, after every log entry of its rows
+    (issue #12: a long article was one call holding all its rows and their
+    signatures, ~1.3 KB a paragraph)."""
+    n, bounds = len(counts), offsets_from_counts(counts)
+    row_cost = banded * per_row + 1
+    cost = np.bincount(np.repeat(np.arange(n), counts), weights=row_cost, minlength=n) + doc_banded * per_row + 1
+    cuts = np.searchsorted(np.cumsum(cost), np.arange(GROUP_VALUES, cost.sum(), GROUP_VALUES), side="right")
+    out = []
+    for a, b in zip(np.r_[0, cuts].tolist(), np.r_[cuts, n].tolist()):
+        if b <= a:
+            continue
+        lo, hi = int(bounds[a]), int(bounds[b])
+        edges = [lo]
+        if hi > lo and cost[a:b].sum() > GROUP_VALUES:
+            running = np.cumsum(row_cost[lo:hi])
+            at = lo + np.searchsorted(running, np.arange(GROUP_VALUES, running[-1], GROUP_VALUES), side="right")
+            edges += sorted(set(at[(at > lo) & (at < hi)].tolist()))
+        out += [(a, a, x, y) for x, y in zip(edges[:-1], edges[1:])] + [(a, b, edges[-1], hi)]
+    return out
 
 
 def _counted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ...segments import offsets_from_counts
-from ..protocol import Level, NewDocument
+from ...settings import Settings
+from .. import blocks
+from ..protocol import Derive, Level, NewDocument
 from ..rowcheck import changed, stored
 from .checks import document_checks, heir_checks, paragraph_checks, signature_checks, text_checks
 from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, count, counted, id_keys
@@ -23,31 +25,14 @@ from .rows import _DOC_COLUMNS, _KEY_LEVEL, _PARA_COLUMNS, BY_DOC_ID, _owners, _
 from .schema import _ROWS, read_live, write_live
 
 
-#: Paragraph rows packed, checksummed and written at a time: an add's temporaries
-#: are a block's (~3 KB a row at 256 permutations), not a whole batch's (tester's F5
-#: of session 18: 248k three-word lines peaked at 1.49 GB RSS).
-ROWS = 1 << 13
-
-
-def _pieces(firsts: np.ndarray, lo: int, hi: int) -> list[tuple[int, int, int]]:
-    """Rows ``lo:hi`` of a batch whose document ``d`` owns rows ``firsts[d]:firsts[d+1]``,
-    as ``(d, start, stop)`` ranges of each document's own rows."""
-    d = int(np.searchsorted(firsts, lo, side="right")) - 1
-    out = []
-    while lo < hi:
-        stop = min(hi, int(firsts[d + 1]))
-        if stop > lo:
-            out.append((d, lo - int(firsts[d]), stop - int(firsts[d])))
-        lo, d = max(lo, stop), d + 1
-    return out
-
-
 class Writes:
-    """Row writes and removal (needs ``_conn``, ``path``, ``_untallied`` and the reads
-    of :class:`~.rows.Rows`)."""
+    """Row writes and removal (needs ``_conn``, ``path``, ``settings``, ``_derive``,
+    ``_untallied`` and the reads of :class:`~.rows.Rows`)."""
 
     _conn: sqlite3.Connection
     path: str
+    settings: Settings
+    _derive: Derive
     _untallied: Optional[int]
 
     def insert_many(self, docs: Sequence[NewDocument]) -> None:
@@ -83,7 +68,8 @@ class Writes:
             self._untallied = base
         # The batch's paragraphs' fixed columns, one row each, in document order (a
         # few numbers a row); signatures and shingle sets are packed and checksummed
-        # :data:`ROWS` rows at a time.
+        # :data:`~dedup.storage.blocks.ROWS` rows at a time (a long article's signatures
+        # derived from its shingle sets a block at a time: :mod:`dedup.storage.blocks`).
         cols = [np.concatenate([getattr(doc, name) for doc in docs]) for name in (
             "para_index", "para_start", "para_end", "para_words", "para_keys", "banded")]
         sizes = np.concatenate([np.diff(doc.para_sets.offsets) for doc in docs])
@@ -91,12 +77,10 @@ class Writes:
         owners = np.repeat(np.arange(doc_base, doc_base + len(docs)), counts)
         count(c, PARAGRAPH_KEY, signed(cols[4]))
         firsts = offsets_from_counts(counts)
-        for lo in range(0, len(ids), ROWS):
-            hi = min(lo + ROWS, len(ids))
-            pieces = _pieces(firsts, lo, hi)
-            signatures = np.concatenate([docs[d].para_signatures[a:b] for d, a, b in pieces]).astype("<u4")
-            values = np.concatenate([docs[d].para_sets.values[docs[d].para_sets.offsets[a] : docs[d].para_sets.offsets[b]]
-                                     for d, a, b in pieces]).astype("<u8")
+        for lo in range(0, len(ids), blocks.ROWS):
+            hi = min(lo + blocks.ROWS, len(ids))
+            signatures = blocks.signatures(docs, firsts, np.arange(lo, hi), self._derive, self.settings).astype("<u4")
+            values = blocks.set_values(docs, blocks.pieces(firsts, lo, hi)).astype("<u8")
             bounds = offsets_from_counts(sizes[lo:hi]).tolist()
             set_bytes = values.tobytes()
             row = slice(lo, hi)
