@@ -104,3 +104,63 @@ def test_documents_sharing_short_lines_only_stay_a_document_pair(tmp_path):
     result = dedup.scan(src, levels=("document",))
     (pair,) = result.pairs
     assert pair.kind == "document" and pair.similarity >= 0.3 and pair.relation == "near-duplicate"
+
+
+def _long_pair(folder, shared: int, own_a: int, own_b: int, thirds: bool):
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from bench_quoted import write_pair
+
+    folder.mkdir()
+    write_pair(folder, shared, own_a, own_b, thirds)
+    return folder
+
+
+@pytest.mark.parametrize("thirds", [False, True])
+def test_two_long_documents_are_checked_in_bounded_memory(tmp_path, monkeypatch, thirds):
+    """Review R3 of session 22: the check built every paragraph pair of two documents
+    in question before scoring any -- two documents of 910 and 1,100 paragraphs (800
+    shared) made 1M pairs, 335 MiB traced in the check (most of them scored for
+    nothing: the first copy found settles it); 970 and 470 paragraphs of quotes only,
+    322 MiB.  Now
+    :data:`~dedup.plan.quoted.PAIR_BLOCK` pairs at a time (~30 MiB), and a pair found
+    copied is not scored further; a pair of quotes only (a.txt holds the shared
+    paragraphs cut in three, each inside one of b.txt's) scores every block and is
+    still judged so."""
+    import tracemalloc
+
+    from dedup.plan import quoted
+
+    peaks, judged, original = [], [], quoted.quotes_only
+
+    def measured(*args):
+        tracemalloc.start()
+        try:
+            out = original(*args)
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+        judged.append(int(out.sum()))
+        return out
+
+    monkeypatch.setattr(quoted, "quotes_only", measured)
+    shape = (300, 70, 170) if thirds else (800, 110, 300)
+    result = dedup.scan(_long_pair(tmp_path / "src", *shape, thirds), jobs=1)
+    docs = [p for p in result.pairs if p.kind == "document"]
+    assert judged == [1 if thirds else 0] and len(docs) == (0 if thirds else 1), (judged, docs)
+    assert max(peaks) < 60 * 2**20, f"{max(peaks) / 2**20:.0f} MiB traced"
+
+
+def test_blocks_of_pairs_judge_as_one_block_does(tmp_path, monkeypatch):
+    """The block size changes what is held at once, never the verdict."""
+    from dedup.plan import quoted
+
+    src = _long_pair(tmp_path / "src", 300, 70, 170, True)
+    write_docs(src, {"q-quoting.txt": QUOTING, "q-source.txt": SOURCE})
+    monkeypatch.setattr(quoted, "PAIR_BLOCK", 1 << 30)
+    whole = dedup.scan(src, jobs=1)
+    monkeypatch.setattr(quoted, "PAIR_BLOCK", 997)
+    blocked = dedup.scan(src, jobs=1)
+    assert [(p.kind, p.a.path, p.b.path, p.relation) for p in blocked.pairs] == \
+        [(p.kind, p.a.path, p.b.path, p.relation) for p in whole.pairs]

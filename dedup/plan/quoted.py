@@ -22,7 +22,11 @@ How: called by the verify stage (:mod:`dedup.plan.verify`) on the document pairs
 would keep as near-duplicates; for those in question (few), every paragraph of one side
 (of ``min_tokens`` tokens or more, not boilerplate) is scored against every such
 paragraph of the other, from the paragraph level's shingle sets (as
-:mod:`dedup.plan.frames` reads them).
+:mod:`dedup.plan.frames` reads them), :data:`PAIR_BLOCK` paragraph pairs at a time:
+two long documents make ``n x m`` pairs (a 1,000-paragraph story inside a
+7,000-paragraph one: 7 million), which were all built, with their shingle sets, before
+the first was scored (review R3 of session 22).  A document pair found copied is not
+scored further.
 """
 
 from __future__ import annotations
@@ -32,10 +36,16 @@ from typing import Callable
 import numpy as np
 
 from ..containment import one_sided_below, relations
-from ..segments import SetTable, offsets_from_counts, sorted_unique
+from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique
 from ..verify import COVERAGE, Scores, score_pairs
 from .frames import paragraph_plan, paragraphs_of
 from .items import LevelPlan
+
+
+#: Paragraph pairs scored in one block: ~2 KB of temporaries each while scored (paragraphs
+#: of 25-45 words; :func:`dedup.verify.intersections` sorts both sets of each pair), so a
+#: block's peak is ~30 MB (benchmarks/bench_quoted.py).
+PAIR_BLOCK = 1 << 14
 
 
 def quotes_only(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores, near: np.ndarray,
@@ -57,24 +67,42 @@ def quotes_only(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores, n
     para = paragraph_plan(plan)
     docs = sorted_unique(np.concatenate([a[which], b[which]]))
     first, count = paragraphs_of(plan, para, docs)
-    ia, ib = np.searchsorted(docs, a[which]), np.searchsorted(docs, b[which])
-    # Every paragraph of side a against every one of side b, pair after pair.
-    na, nb = count[ia], count[ib]
-    owner = np.repeat(np.arange(len(which)), na * nb)
-    at = np.arange(len(owner)) - offsets_from_counts(na * nb)[:-1][owner]
-    pa, pb = first[ia][owner] + at // nb[owner], first[ib][owner] + at % nb[owner]
-    gids = sorted_unique(np.concatenate([pa, pb]))
+    # Each document's paragraphs that are compared, in order (rows of ``gids``).
+    gids = ranges(first, count)
     compared = (para.rows(gids, "tokens") >= para.min_tokens) & ~para.rows(gids, "common").astype(bool)
-    la, lb = np.searchsorted(gids, pa), np.searchsorted(gids, pb)
-    keep = compared[la] & compared[lb]
-    table, pairs = SetTable(*para.segments(gids)), np.stack([la[keep], lb[keep]], axis=1)
-    scored = score_pairs(table, pairs)
-    # The paragraph level's relation (:func:`dedup.containment.relations`, covered).
-    copy, inside = relations(scored.jaccard, scored.containment_a, scored.containment_b, s.threshold, s.containment)
-    w = np.flatnonzero(inside)
-    if len(w):
-        inside[w] = covered(para, gids, table, pairs[w], scored.containment_a[w] >= scored.containment_b[w]) >= COVERAGE
-    copied = np.bincount(owner[keep][copy & ~inside], minlength=len(which)) > 0
-    quoted = np.bincount(owner[keep][inside], minlength=len(which)) > 0  # a quote found, as the index asks
+    gids = gids[compared]
+    held = np.bincount(np.repeat(np.arange(len(docs)), count)[compared], minlength=len(docs))
+    start = offsets_from_counts(held)[:-1]
+    ia, ib = np.searchsorted(docs, a[which]), np.searchsorted(docs, b[which])
+    # A unit: one paragraph of side a against every one of side b; blocks of whole units.
+    unit_pair = np.repeat(np.arange(len(which)), held[ia])
+    unit_row = start[ia][unit_pair] + np.arange(len(unit_pair)) - offsets_from_counts(held[ia])[:-1][unit_pair]
+    width = held[ib][unit_pair]
+    block = offsets_from_counts(width)[:-1] // PAIR_BLOCK
+    cuts = np.flatnonzero(np.diff(block, prepend=-1, append=block[-1] + 1 if len(block) else 0))
+    copied, quoted = np.zeros(len(which), bool), np.zeros(len(which), bool)
+    for lo, hi in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+        units = np.arange(lo, hi)
+        units = units[~copied[unit_pair[units]]]  # a pair found copied needs no more
+        if not len(units):
+            continue
+        n = width[units]
+        owner = np.repeat(unit_pair[units], n)
+        at = np.arange(len(owner)) - np.repeat(offsets_from_counts(n)[:-1], n)
+        pa, pb = gids[np.repeat(unit_row[units], n)], gids[start[ib][owner] + at]
+        items = sorted_unique(np.concatenate([pa, pb]))
+        table = SetTable(*para.segments(items))
+        pairs = np.stack([np.searchsorted(items, pa), np.searchsorted(items, pb)], axis=1)
+        del pa, pb, at
+        scored = score_pairs(table, pairs)
+        # The paragraph level's relation (:func:`dedup.containment.relations`, covered).
+        copy, inside = relations(scored.jaccard, scored.containment_a, scored.containment_b, s.threshold,
+                                 s.containment)
+        w = np.flatnonzero(inside)
+        if len(w):
+            inside[w] = covered(para, items, table, pairs[w],
+                                scored.containment_a[w] >= scored.containment_b[w]) >= COVERAGE
+        copied |= np.bincount(owner[copy & ~inside], minlength=len(which)) > 0
+        quoted |= np.bincount(owner[inside], minlength=len(which)) > 0  # a quote found, as the index asks
     out[which[quoted & ~copied]] = True
     return out
