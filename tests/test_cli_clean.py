@@ -150,3 +150,20 @@ def test_a_fifo_is_counted_and_named_as_not_copied(tmp_path):
         "listed in the manifest)\n")
     report = clean(src, tmp_path / "out3")
     assert report.not_copied == ["pipe.txt"] and report.files_copied == 2
+
+
+def test_a_manifest_in_a_missing_folder_is_refused_before_work_as_o_is(tmp_path):
+    """Tester F4 (s22): ``--manifest /nonexistent/m.json`` made /nonexistent (and three
+    missing levels for a deeper path) while ``scan -o`` in a missing folder is refused
+    with exit 2 before work: a typo filled another place.  A manifest inside DEST is
+    still written in the folders clean makes there."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text(STORY)
+    (src / "b.txt").write_text(STORY)
+    res = run(src, tmp_path / "out", "--manifest", tmp_path / "no" / "such" / "m.json")
+    assert res.exit_code == 2 and "cannot write the manifest" in res.stderr and "does not exist" in res.stderr
+    assert not (tmp_path / "no").exists() and not (tmp_path / "out").exists()
+    res = run(src, tmp_path / "out", "--manifest", tmp_path / "out" / "meta" / "m.json")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads((tmp_path / "out" / "meta" / "m.json").read_text())["counts"]["dropped"] == 1

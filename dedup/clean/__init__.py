@@ -109,8 +109,9 @@ def clean(
     """Write SRC (a folder or a file) to DEST without its duplicates (module docstring).
 
     ``cache_dir`` and ``tmp_dir`` are the scan's (:func:`dedup.scan.scan`).  Raises
-    :class:`CleanError` when SRC is missing, the two overlap, or DEST is not empty and
-    ``force`` is not given (:class:`NotEmpty`); ``OSError`` when DEST cannot be
+    :class:`CleanError` when SRC is missing, the two overlap, DEST is not empty and
+    ``force`` is not given (:class:`NotEmpty`), or a ``manifest`` outside DEST cannot be
+    written (its folder is missing: it is not made, as ``-o``'s is not); ``OSError`` when DEST cannot be
     written.  A SRC of which no document could be read is still copied (every file
     unchanged); ``documents`` is then 0 and ``errors`` says why.
     """
@@ -194,3 +195,10 @@ def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
         raise CleanError(f"{dest} exists and is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise NotEmpty(dest)
+    if not m.is_relative_to(d):  # DEST and folders in it are made; any other folder must exist, as for -o
+        from ..report.output import check_writable
+
+        try:
+            check_writable(str(manifest))
+        except OSError as err:
+            raise CleanError(f"cannot write the manifest {manifest}: {err.strerror}") from None
