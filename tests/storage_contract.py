@@ -199,6 +199,38 @@ def test_remove_leaves_no_band_entry_that_leads_to_a_removed_row(backend):
                 assert len(read.ids) == (18 if level == "paragraph" else 3)
 
 
+def test_a_crowded_bucket_is_not_read_and_a_near_duplicate_is_still_found(backend, monkeypatch):
+    """A band bucket of more than ``bands.CROWDED`` stored rows is left out of a check's
+    look-up unread (the backend honours ``limit``), while a rewrite of one stored
+    paragraph is still found through its light buckets.  Forty stored paragraphs share
+    a 40-word block: the bands whose two minima fall in it are the same key for every
+    one of them (buckets of 10-18 rows here; "of the" holds 221k at 100k articles).
+    Fails on main: no cap, every bucket read whole."""
+    from dedup.index import bands
+
+    monkeypatch.setattr(bands, "CROWDED", 8)
+    common = prose(random.Random(100), 40)[:-1]
+    crowd = [common + " " + prose(random.Random(200 + i), 60) for i in range(40)]
+    with Index.open(backend.url) as idx:
+        idx.add_many([(f"c{i}", text) for i, text in enumerate(crowd)], policy=KEEP_ALL)
+        store, real = idx._store, idx._store.candidates
+        band_calls = []
+
+        def spy(level, keys, limit=None, sketches=True):
+            got = real(level, keys, limit=limit, sketches=sketches)
+            if level == "paragraph" and limit == bands.CROWDED:
+                band_calls.append((real(level, keys, limit=None, sketches=False)[0], got[0]))
+            return got
+
+        monkeypatch.setattr(store, "candidates", spy)
+        near = idx.check(rewrite(random.Random(7), crowd[3], 0.1))
+    assert [m.doc_id for m in near.matches] == ["c3"] and near.matches[0].similarity > 0.5
+    (whole, read), = band_calls
+    assert np.unique(whole, return_counts=True)[1].max() > 8  # the premise: crowded buckets asked
+    assert len(read) and np.unique(read, return_counts=True)[1].max() <= 8
+    assert not np.isin(read, np.unique(whole)[np.unique(whole, return_counts=True)[1] > 8]).any()
+
+
 # -- containment at document level ---------------------------------------------------------
 
 
