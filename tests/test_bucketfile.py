@@ -141,6 +141,33 @@ def test_delta_lookups_equal_a_brute_force_search_whatever_the_order_of_adds():
                 (k, r) for k, r in expected if per_key[k] <= limit]
 
 
+def test_a_file_and_deltas_bounded_together_equal_a_brute_force_count():
+    """:func:`bounded` with entries in the file (sorted by key) and in deltas: a key
+    over the limit in all parts together gives no entry, the others all of theirs, in
+    the parts' order (it counts the file's entries by searching them since session 22)."""
+    rng = np.random.default_rng(5)
+    for trial in range(40):
+        file_keys = np.sort(rng.integers(0, 60, int(rng.integers(0, 400)), dtype=np.uint64))
+        file_refs = rng.integers(1, 10_000, len(file_keys)).astype(np.int64)
+        delta = DeltaBuckets(after=0, width=4)
+        ids = rng.permutation(np.arange(10_001, 10_001 + int(rng.integers(0, 80))))
+        for lo in range(0, len(ids), 23):
+            batch = ids[lo : lo + 23]
+            delta.add(batch, rng.integers(0, 60, (len(batch), 3), dtype=np.uint64),
+                      np.zeros((len(batch), 4), np.uint8), np.zeros(len(batch), np.uint32))
+        query = np.unique(rng.integers(0, 60, 30, dtype=np.uint64))
+        everything = delta.lookup(query)
+        entries = [(k, r) for k, r in zip(file_keys.tolist(), file_refs.tolist()) if k in set(query.tolist())]
+        entries += list(zip(everything.keys.tolist(), everything.refs.tolist()))
+        per_key = Counter(k for k, _ in entries)
+        for limit in (0, 1, 3, 8, None):
+            parts = [find(file_keys, file_refs, query, limit=limit).with_sketches(None),
+                     delta.lookup(query, limit, False), DeltaBuckets(0, 4).lookup(query, limit, False)]
+            got_keys, got_refs, _ = bounded(parts, limit)
+            assert list(zip(got_keys.tolist(), got_refs.tolist())) == [
+                (k, r) for k, r in entries if limit is None or per_key[k] <= limit], (trial, limit)
+
+
 def assert_well_formed(idx: Index) -> None:
     """The file's arrays: keys sorted, the fence every BLOCK-th key, one entry per band
     (and containment key) of every banded row that exists, and nothing else."""

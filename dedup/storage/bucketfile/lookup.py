@@ -118,18 +118,30 @@ def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, n
     # The first part is one table (the file): its keys over the limit are in its
     # ``full``.  A key the other parts (runs held in memory) hold may exceed the limit
     # by the sum: count the entries of those keys (the file's are most entries).
+    # Counted and dropped part by part: the file's entries (most of them) come sorted
+    # by key, so each held or over-full key is searched among them (not each of
+    # millions of entries among the keys: ~11 % of an add_many's CPU at 20k articles
+    # with a delta of ~20k rows held, session 22).
     held = sorted_unique(np.concatenate([p.keys for p in parts[1:]] or [np.zeros(0, np.uint64)]))
     full = sorted_unique(np.concatenate([p.full for p in parts]))
     if len(held):
-        mine = np.sort(keys[member(held, keys)])
-        counts = np.searchsorted(mine, held, side="right") - np.searchsorted(mine, held)
+        counts = sum(_counts(p.keys, held) for p in found)
         full = sorted_unique(np.concatenate([full, held[counts > limit]]))
     if not len(full):
         return keys, refs, sketches
-    keep = ~member(full, keys)
+    keep = np.concatenate([~member(full, p.keys) for p in found])
     if keep.all():  # (the file's own over-full keys: it returned none of their entries)
         return keys, refs, sketches
     return keys[keep], refs[keep], sketches[keep] if len(sketches) else sketches
+
+
+def _counts(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """How many of ``keys`` equal each of the sorted ``sorted_set``: searched among
+    ``keys`` when they are sorted (the file's entries), else counted from those that
+    are members (a delta's, few)."""
+    if not len(keys) or not bool((keys[1:] >= keys[:-1]).all()):
+        keys = np.sort(keys[member(sorted_set, keys)])
+    return np.searchsorted(keys, sorted_set, side="right") - np.searchsorted(keys, sorted_set)
 
 
 def member(sorted_set: np.ndarray, values: np.ndarray) -> np.ndarray:
