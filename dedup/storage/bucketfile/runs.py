@@ -94,10 +94,7 @@ class SpilledRuns:
         refs = np.ascontiguousarray(ids.astype(self.refs_dtype)[order])
         del order
         for data, at in ((keys, self.end), (refs, self.end + keys.nbytes)):
-            view = memoryview(data).cast("B")
-            while len(view):
-                written = os.pwrite(self.fd, view, at)
-                view, at = view[written:], at + written
+            _write_all(self.fd, memoryview(data).cast("B"), at)
         self.runs.append(SpilledRun(self, self.end, len(keys), keys[::SAMPLE].copy()))
         self.end += keys.nbytes + refs.nbytes
 
@@ -122,3 +119,76 @@ def partitions(runs: Sequence, per_part: int) -> list[list[tuple[int, int]]]:
         cuts = run.cuts(bounds)
         out.append(list(zip(cuts[:-1].tolist(), cuts[1:].tolist())))
     return out
+
+
+#: Rows of the old file's per-row arrays copied into :class:`SpilledRows` at a time.
+COPY_ROWS = 1 << 16
+
+
+class SpilledRows:
+    """A level's per-row arrays for a new bucket file -- each row id ``0..upto``'s
+    sketch (``width`` bytes), shingle-set size (uint32) and signature bytes
+    (``num_perm`` bytes) -- in an unnamed scratch file in ``folder``, zero where no
+    row is written, copied into the bucket file as it is written
+    (:func:`~.write.write_bucket_file`).  Why not arrays: they were held for every row
+    id of the index at once, ~0.3 KB a row whether banded or not (issue #12: 58 MB of
+    the optimize after an add of 186k three-word lines, ~220 MB for 16 MiB of them)."""
+
+    def __init__(self, folder: Optional[str], upto: int, width: int, num_perm: int) -> None:
+        self.n = upto + 1
+        self.widths = {"sketches": width, "sizes": 4, "lows": num_perm}
+        self.at, end = {}, 0
+        for name, w in self.widths.items():
+            self.at[name], end = end, end + self.n * w
+        self.file = tempfile.TemporaryFile(prefix="dedup-rows-", dir=folder)
+        self.fd, self.path = self.file.fileno(), folder or tempfile.gettempdir()
+        os.ftruncate(self.fd, end)  # zeros, not written (a sparse file where it can be)
+
+    def nbytes(self, name: str) -> int:
+        return self.n * self.widths[name]
+
+    def put(self, ids: np.ndarray, **arrays: Optional[np.ndarray]) -> None:
+        """Write the rows ``ids`` of the named arrays (``sketches=``, ``sizes=``,
+        ``lows=``; one entry per id), one write per run of consecutive ids."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if not len(ids):
+            return
+        order = None if (np.diff(ids) > 0).all() else np.argsort(ids, kind="stable")
+        if order is not None:
+            ids = ids[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ids) != 1) + 1, len(ids)].tolist()
+        for name, values in arrays.items():
+            if values is None:
+                continue
+            data = np.ascontiguousarray(values if order is None else values[order],
+                                        dtype="<u4" if name == "sizes" else np.uint8)
+            raw, w = memoryview(data).cast("B"), self.widths[name]
+            for a, b in zip(starts[:-1], starts[1:]):
+                _write_all(self.fd, raw[a * w : b * w], self.at[name] + int(ids[a]) * w)
+
+    def copy_to(self, name: str, fd: int, at: int) -> None:
+        """Copy array ``name`` to byte ``at`` of the file ``fd`` (in the kernel where it
+        can, else 16 MB at a time)."""
+        src, left = self.at[name], self.nbytes(name)
+        while left:
+            step = min(left, 1 << 24)
+            try:
+                done = os.copy_file_range(self.fd, fd, step, src, at)
+            except (AttributeError, OSError):
+                data = os.pread(self.fd, step, src)
+                if len(data) != step:
+                    raise OSError(f"the scratch file of a bucket file being written ended early (in {self.path})")
+                done = len(data)
+                _write_all(fd, memoryview(data), at)
+            if not done:
+                raise OSError(f"the scratch file of a bucket file being written ended early (in {self.path})")
+            src, at, left = src + done, at + done, left - done
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _write_all(fd: int, view: memoryview, at: int) -> None:
+    while len(view):
+        written = os.pwrite(fd, view, at)
+        view, at = view[written:], at + written

@@ -22,7 +22,7 @@ from .delta import merge_runs
 from .files import ALIGN, HEAD, MAGIC, VERSION, bucket_path
 from .lookup import BLOCK, LevelBuckets
 from .pages import PAGE, page_sums
-from .runs import ArrayRun, SpilledRuns, partitions
+from .runs import COPY_ROWS, ArrayRun, SpilledRows, SpilledRuns, partitions
 
 
 @dataclass
@@ -31,14 +31,12 @@ class LevelSource:
     key-sorted runs to merge (:mod:`.runs`: the old file's first, an entry of it kept
     when ``alive[ref]``, where ``alive`` is given; then the new rows', spilled to the
     scratch file ``spilled``), and the sketch, set size and signature bytes of every
-    row ``0..upto``.  :meth:`close` it when written."""
+    row ``0..upto`` (``rows``, another scratch file).  :meth:`close` it when written."""
 
     upto: int
     runs: list
     alive: Optional[np.ndarray]  # bool by row id (the old file's rows), or None: keep all
-    sketches: np.ndarray  # (upto + 1, width) uint8
-    sizes: np.ndarray  # (upto + 1,) uint32
-    lows: np.ndarray  # (upto + 1, num_perm) uint8
+    rows: SpilledRows
     spilled: Optional[SpilledRuns] = None
 
     @property
@@ -46,7 +44,8 @@ class LevelSource:
         return "<u4" if self.upto < 2**32 else "<i8"
 
     def close(self) -> None:
-        """Remove the scratch file of the spilled runs."""
+        """Remove the scratch files."""
+        self.rows.close()
         if self.spilled is not None:
             self.spilled.close()
 
@@ -75,33 +74,30 @@ def merged_level(
     for the ~85M of a 100k-article index at 85 band keys a paragraph; ~1.5x that at the
     default 49 band keys and 79 containment keys), and the runs held in memory grew
     with the rows stored since the old file (~1.8 KB a row: tester's F5 of session 18).
-    What is still held for the whole level is ~0.3 KB a row: its sketch, set size and
-    signature bytes.
+    The rows' sketches, set sizes and signature bytes (~0.3 KB a row of the level)
+    go to a scratch file too (:class:`~.runs.SpilledRows`, session 22), so what is
+    held for the whole level is a bool per row of the old file and 1/1024 of the keys.
     """
     alive = np.zeros(old.upto + 1, dtype=bool)
     alive[existing[existing <= old.upto]] = True
-    sketches = np.zeros((upto + 1, width), dtype=np.uint8)
-    sketches[: old.upto + 1] = old.sketches
-    sizes = np.zeros(upto + 1, dtype=np.uint32)
-    sizes[: old.upto + 1] = old.sizes
-    lows = np.zeros((upto + 1, num_perm), dtype=np.uint8)
-    if old.lows is not None:
-        lows[: old.upto + 1] = old.lows
-    else:
-        for ids, chunk_lows in old_lows:
-            lows[ids] = chunk_lows
-    source = LevelSource(upto, [ArrayRun(old.keys, old.refs)], None, sketches, sizes, lows)
-    if len(old.refs) and not alive[old.refs].all():
-        source.alive = alive  # applies to the old file's run only
-    source.spilled = SpilledRuns(scratch, source.refs_dtype)
+    rows = SpilledRows(scratch, upto, width, num_perm)
+    source = LevelSource(upto, [ArrayRun(old.keys, old.refs)], None, rows)
     try:
+        for lo in range(0, old.upto + 1, COPY_ROWS):  # (the old file's arrays are mapped)
+            hi = min(lo + COPY_ROWS, old.upto + 1)
+            rows.put(np.arange(lo, hi), sketches=old.sketches[lo:hi], sizes=old.sizes[lo:hi],
+                     lows=None if old.lows is None else old.lows[lo:hi])
+        if old.lows is None:
+            for ids, chunk_lows in old_lows:
+                rows.put(ids, lows=chunk_lows)
+        if len(old.refs) and not alive[old.refs].all():
+            source.alive = alive  # applies to the old file's run only
+        source.spilled = SpilledRuns(scratch, source.refs_dtype)
         for ids, band_keys, chunk_sketches, chunk_sizes, chunk_lows in new:
             if not len(ids):
                 continue
             source.spilled.add(ids, band_keys)
-            sketches[ids] = chunk_sketches
-            sizes[ids] = chunk_sizes
-            lows[ids] = chunk_lows
+            rows.put(ids, sketches=chunk_sketches, sizes=chunk_sizes, lows=chunk_lows)
     except BaseException:
         source.close()
         raise
@@ -185,9 +181,9 @@ def write_bucket_file(
             "fence": place(8 * -(-n // BLOCK)),
             "refs": place(np.dtype(src.refs_dtype).itemsize * n),
             "refs_dtype": src.refs_dtype,
-            "sketches": place(src.sketches.nbytes),
-            "sizes": place(4 * len(src.sizes)),
-            "lows": place(src.lows.nbytes),
+            "sketches": place(src.rows.nbytes("sketches")),
+            "sizes": place(src.rows.nbytes("sizes")),
+            "lows": place(src.rows.nbytes("lows")),
         }
     # The arrays are checksummed by page (:class:`Pages`): their region is padded to
     # whole pages, and the checksum table follows it.
@@ -196,7 +192,7 @@ def write_bucket_file(
     # The header comes first and its size shifts the arrays: leave room for it (the
     # offsets grow by a few digits once shifted), then write it with the final offsets.
     header = {"version": VERSION, "uid": uid, "file_id": file_id, "heirs": heirs, "width": width,
-              "num_perm": int(next(iter(levels.values())).lows.shape[1]) if levels else 0,
+              "num_perm": next(iter(levels.values())).rows.widths["lows"] if levels else 0,
               "levels": specs, "pages_from": 0, "page_sums": sums_at, "bytes": offset}
     head_room = -(-(HEAD + len(json.dumps(header)) + 256 + 8) // ALIGN) * ALIGN
     for spec in specs.values():
@@ -230,11 +226,15 @@ def write_bucket_file(
     return path, {level: sum(counts) for level, (_, counts) in plans.items()}
 
 
+#: Pages of a bucket file read back at a time to checksum them (4 KB each: 16 MB).
+SUM_PAGES = 1 << 12
+
+
 def _write_page_sums(f, start: int, n_pages: int) -> None:
     """Checksum the ``n_pages`` pages from byte ``start`` of the file being written (read
     back 4k pages, 16 MB, at a time: not mapped, since a mapped file's pages stay in
     the process's resident memory, the whole file's) and write the table right after."""
-    step = 1 << 12
+    step = SUM_PAGES
     f.seek(start + PAGE * n_pages)
     for lo in range(0, n_pages, step):
         hi = min(lo + step, n_pages)
@@ -274,12 +274,9 @@ def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, i
         done += count
     f.seek(spec["fence"][0])
     f.write(memoryview(np.ascontiguousarray(np.concatenate(fence_parts) if fence_parts else np.zeros(0, "<u8"))).cast("B"))
-    f.seek(spec["sketches"][0])
-    f.write(memoryview(np.ascontiguousarray(src.sketches)).cast("B"))
-    f.seek(spec["sizes"][0])
-    f.write(memoryview(np.ascontiguousarray(src.sizes, dtype="<u4")).cast("B"))
-    f.seek(spec["lows"][0])
-    f.write(memoryview(np.ascontiguousarray(src.lows)).cast("B"))
+    f.flush()
+    for name in ("sketches", "sizes", "lows"):
+        src.rows.copy_to(name, f.fileno(), spec[name][0])
 
 
 def remove_unnamed(index_path: str, keep: Sequence[str]) -> None:

@@ -68,6 +68,7 @@ from .schema import (
     _TABLES,
     _UPGRADABLE,
     BUSY_TIMEOUT,
+    CACHE_KB,
     FORMAT,
     FORMAT_VERSION,
     MMAP_BYTES,
@@ -196,7 +197,7 @@ def _prepare(
             # See WAL_CHECKPOINT_PAGES.
             conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_CHECKPOINT_PAGES * 4096}")
-        conn.execute("PRAGMA cache_size = -65536")  # 64 MB of page cache per connection
+        conn.execute(f"PRAGMA cache_size = {-CACHE_KB}")  # 64 MB of page cache per connection
         conn.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("format") == FORMAT and meta.get("format_version") in _UPGRADABLE:

@@ -55,6 +55,8 @@ WAL_CHECKPOINT_PAGES = 16384
 #: Bytes of the file read through a memory map instead of ``read`` calls (random row
 #: reads of candidates).  SQLite caps the map at 2 GB.
 MMAP_BYTES = 1 << 31
+#: KB of SQLite page cache per connection.
+CACHE_KB = 65536
 
 #: ``meta`` and ``counts`` are WITHOUT ROWID tables: their key is the table's own B-tree,
 #: with no second index whose lost entry would hide a row (:mod:`.counts`).
