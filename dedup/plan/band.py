@@ -54,7 +54,7 @@ def band_shard(plan: LevelPlan, shard: int, wave: int = 0) -> int:
             chunk, chunk_sigs = local[at : at + step], np.asarray(sigs[at : at + step])
             keys = band_keys(chunk_sigs[:, first * s.rows : last * s.rows], last - first, s.rows, first).ravel()
             gids = np.repeat(chunk.astype(np.uint64) + np.uint64(lo), last - first)
-            bands.add(partition_of(keys, plan.partitions), keys, gids)
+            bands.add(partition_of(keys, plan.partitions) if plan.partitions > 1 else None, keys, gids)
             del keys, gids
             if s.containment:
                 contained.add(*_containment_rows(plan, shard, chunk, chunk_sigs, c_first, c_last))
@@ -77,8 +77,8 @@ def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.n
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same items' containment bucket rows ``(key, item << 32 | set size)`` of
     positions ``first .. last - 1`` (:func:`dedup.containment.bucket_keys`; ``sigs``:
-    their signatures), and the partition of each row's key.  Set sizes (distinct shingles), not
-    counts with repeats: the Jaccard of a pair contained at the threshold follows from
+    their signatures), and the partition of each row's key (None with one partition).
+    Set sizes (distinct shingles), not counts with repeats: the Jaccard of a pair contained at the threshold follows from
     the set sizes exactly (:func:`dedup.containment.min_jaccard`), while a container
     that repeats its shingles (a table, a list) has a count ratio well above its set
     ratio and was not searched at all past ``MAX_RATIO``.  Item and size share one
@@ -93,7 +93,8 @@ def _containment_rows(plan: LevelPlan, shard: int, local: np.ndarray, sigs: np.n
     sizes = np.minimum(np.asarray(plan.file(shard, "sizes")[local]), containment.SIZE_CAP).astype(np.uint64)
     packed = np.repeat(((local.astype(np.uint64) + np.uint64(plan.bases[shard])) << np.uint64(32)) | sizes,
                        positions)
-    part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions)  # mix the position in
+    part = partition_of(keys * np.uint64(0x9E3779B97F4A7C15), plan.partitions) \
+        if plan.partitions > 1 else None  # mix the position in; one partition: no number needed
     return part, keys, packed
 
 
@@ -124,7 +125,9 @@ class _Grouped:
     def __enter__(self) -> "_Grouped":
         return self
 
-    def add(self, part: np.ndarray, *columns: np.ndarray) -> None:
+    def add(self, part: np.ndarray | None, *columns: np.ndarray) -> None:
+        """Add a chunk's rows (``columns``) and the partition of each (``part``; None, not
+        read, with one partition)."""
         rows = np.stack(columns, axis=1)
         if self.partitions == 1:  # already in partition order
             cuts = np.array([0, len(rows)], dtype=np.int64)

@@ -243,11 +243,20 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
     chunk read its items again: ~25 reads of the partition's items, most of the
     prefilter's CPU.  What a look holds is 8x (first) and 2x (second) smaller, so it
     holds 4x and 2x as many items (~17 and ~33 MB); beyond that, chunks of pairs
-    (:func:`_estimated`)."""
+    (:func:`_estimated`).  Pairs of at most ``2 * ITEMS`` items (every partition of the
+    small benchmark corpus) have both looks' columns made from one read of their
+    signatures (:func:`_looks`), no more memory than the two looks held together."""
     if not len(code):
         return code
     s = plan.settings
     pairs = np.stack(np.divmod(code, plan.items), axis=1)
+    whole = sorted_unique(pairs)
+    if len(whole) <= 2 * ITEMS:  # both looks' columns of every item (~40 MB at most): one read
+        head, low = _looks(plan, whole)
+        local = _positions(whole, pairs, plan.items)
+        kept, go, need = containment.first_look(head, _sizes(plan, whole), local, s.containment, s.num_perm)
+        kept[go] = containment.looked(low, local[go], need[go])
+        return code[kept]
     keep = np.zeros(len(pairs), bool)
     for lo, hi, involved, head, sizes, local in _estimated(plan, pairs, read=_HEADS, most=4 * ITEMS):
         kept, go, need = containment.first_look(head, sizes, local, s.containment, s.num_perm)
@@ -259,6 +268,17 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
 
 _HEADS = _converted(containment.head_bytes)
 _LOWS = _converted(containment.low_bits)
+
+
+def _looks(plan: LevelPlan, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both looks' columns of ``items`` (:func:`~dedup.containment.head_bytes`,
+    :func:`~dedup.containment.low_bits`) from one read of their signatures, :data:`ITEMS` at a time."""
+    heads, lows = [], []
+    for at in range(0, max(len(items), 1), ITEMS):
+        sigs = plan.rows(items[at : at + ITEMS], "sigs")
+        heads.append(containment.head_bytes(sigs))
+        lows.append(containment.low_bits(sigs))
+    return np.concatenate(heads), np.concatenate(lows)
 
 
 def _positions(involved: np.ndarray, items: np.ndarray, numbers: int) -> np.ndarray:
