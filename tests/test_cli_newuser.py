@@ -84,6 +84,21 @@ def test_index_stats_counts_have_thousands_separators(tmp_path):
     assert "1 document, 1 paragraph," in run("index", "stats", "--db", tmp_path / "one.dedup").stdout
 
 
+def test_index_stats_o_file_json_writes_json_as_every_other_o_does(tmp_path):
+    """Tester F7 (s22): ``index stats -o st.json`` (and ``.json.gz``) wrote the text view."""
+    import gzip
+
+    with Index.open(tmp_path / "one.dedup") as idx:
+        idx.add(prose(random.Random(3), 12), "only")
+    for name, read in [("st.json", Path.read_text), ("st.json.gz", lambda p: gzip.decompress(p.read_bytes()))]:
+        assert run("index", "stats", "--db", tmp_path / "one.dedup", "-o", tmp_path / name).exit_code == 0
+        assert json.loads(read(tmp_path / name))["documents"] == 1
+    assert run("index", "stats", "--db", tmp_path / "one.dedup", "-o", tmp_path / "st.txt").exit_code == 0
+    assert (tmp_path / "st.txt").read_text().startswith(str(tmp_path / "one.dedup") + ": 1 document")
+    out = run("index", "stats", "--db", tmp_path / "one.dedup", "--format", "text", "-o", "-").stdout
+    assert "1 document, 1 paragraph," in out
+
+
 def test_the_report_format_follows_the_output_files_extension(stored, tmp_path):
     db, docs = stored
     for name, looks in [("r.html", lambda t: t.startswith("<!DOCTYPE html>")),

@@ -19,6 +19,7 @@ from ..report.text import plural
 from ..storage.protocol import Listed
 from . import EXIT_CLEAN, EXIT_ERROR
 from .index import db_option, guard, index_group, open_index
+from .output import report_format
 
 
 class Age(click.ParamType):
@@ -47,10 +48,12 @@ def output_option(func: Callable) -> Callable:
 
 @index_group.command("stats")
 @db_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
+              help="[default: the one -o FILE's extension names (.json), else text]")
 @output_option
 def stats(db, fmt, output) -> None:
     """Counts, settings and size on disk of the index."""
+    fmt = report_format(fmt, output, ("text", "json"))  # -o st.json wrote text (tester F7, s22)
     with open_index(db, {"output": output}, create=False, readonly=True) as idx:
         data = guard(idx.stats)
     with report_file(output) as out:
