@@ -42,16 +42,18 @@ HEAVY = 64
 #: skip such a bucket unread).  Why: a heavy bucket is read whole to find its rows'
 #: second collisions, and the largest grow with the archive -- a very common word
 #: pair ("of the", "in the") the minimum of both rows of a band: 44,655 rows (11 %)
-#: at 20k stored articles, 221,682 at 100k.  At 100k (session 21, 40 checks at 10 %
-#: rewrite) this cap cut the entries a check reads 71.5k -> 15.6k and the look-up
-#: with the pairing 6.46 -> 1.57 ms, and lost none of the pairs at Jaccard >= 0.3
-#: that an uncapped look-up found, for caps 256 to 4,096.
+#: at 20k stored articles, 221,682 at 100k (session 21 at 100k, a cap of 1,024: the
+#: entries a check reads 71.5k -> 15.6k, the look-up with the pairing 6.46 -> 1.57 ms).
 #:
 #: What it can miss: a stored row whose every band shared with the checked paragraph
-#: is crowded -- a pair whose shared shingles that are band minima are all very common
-#: word pairs (short paragraphs of mostly function words); a pair is still found
-#: through any one light bucket, or any two heavy ones of at most this many rows.
-CROWDED = 1_024
+#: is crowded -- shared band minima that are all very common word pairs, or a text
+#: stored as more than this many near-copies (each of its bands one crowded bucket).
+#: A pair is still found through any one light bucket, or any two heavy ones of at
+#: most this many rows.  Why 4,096, not 1,024: at 100k stored articles (session 22,
+#: two ``add_many`` batches of 128 new articles) 1,024 lost one paragraph pair at
+#: Jaccard 0.33 (so its shared buckets held 1,025-4,096 rows); that batch replayed with
+#: 4,096 and 16,384 lost none.
+CROWDED = 4_096
 
 
 def paragraph_pairs(store: Storage, query: np.ndarray, bands: int
