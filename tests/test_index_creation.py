@@ -91,8 +91,9 @@ def test_the_cli_names_an_empty_file_and_index_add_creates_the_index_in_it(tmp_p
 
 
 def _refused_records(path):
-    """A JSON Lines file every record of which is read and then refused (an empty id)."""
-    path.write_text('{"id": "", "text": "%s"}\n' % prose(random.Random(4), 40), encoding="utf-8")
+    """A JSON Lines file every record of which is read and then refused (an id longer than
+    an id may be; an empty id is no longer refused: the record is named by its line)."""
+    path.write_text('{"id": "%s", "text": "%s"}\n' % ("x" * 5000, prose(random.Random(4), 40)), encoding="utf-8")
     return path
 
 

@@ -70,10 +70,12 @@ def test_the_cli_names_the_records_and_goes_on(tmp_path):
                                     "--format", "json"], catch_exceptions=False)
     assert res.exit_code == 0, res.stderr  # read errors do not change the status (README, Exit codes)
     errors = json.loads(res.stdout)["errors"]
-    assert [e["path"] for e in errors] == ["r.jsonl#", "r.jsonl#" + "x" * (1 << 20)]  # the report keeps names whole
+    assert [e["path"] for e in errors] == ["r.jsonl#" + "x" * (1 << 20)]  # the report keeps names whole
     lines = res.stderr.splitlines()
     assert len(lines) == 2 and all(len(line) < 500 for line in lines), [line[:300] for line in lines]
-    assert lines[0].startswith("dedup: r.jsonl#: document id is empty")
-    assert lines[1].startswith("dedup: r.jsonl#xxx") and "... (1,048,584 characters): document id 'xxx" in lines[1]
+    # an empty id names nothing: the record is named by its line (a warning), not refused
+    assert lines[0].startswith("dedup: r.jsonl#xxx") and "... (1,048,584 characters): document id 'xxx" in lines[0]
+    assert lines[1] == ("dedup: warning: r.jsonl:1: line 1: id field 'id' is empty; named 'r.jsonl:1' by its "
+                        "line, compared like any record")
     with Index.open(db, readonly=True) as idx:
-        assert list(idx.ids()) == ["ok"]
+        assert sorted(idx.ids()) == ["ok", "r.jsonl:1"]

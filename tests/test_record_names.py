@@ -107,3 +107,25 @@ def test_a_repeated_id_is_warned_about_as_a_repeat_of_its_first_record():
     assert 'id "x@2" (a string) repeats the id of line 3' in warned["x.jsonl#x@2@4"]
     assert 'id "5" (a string) is another id than 5 of line 5' in warned["x.jsonl#5@6"]
     assert "id 5 (a number) repeats the id of line 5" in warned["x.jsonl#5@7"]
+
+
+def test_an_empty_id_is_named_by_its_line_with_a_warning(tmp_path):
+    """A record whose id is ``""`` was named ``r.jsonl#`` (a second one ``r.jsonl#@2``),
+    and ``dedup index add`` refused the first ("document id is empty") and stored the
+    second as ``@2``.  An empty id names nothing: the record is named by its line, as
+    one without an id, with a warning; the index stores it under that name."""
+    data = lines({"id": "", "text": STORY}, {"id": "", "text": OTHER}, {"id": "x", "text": STORY + " Again"})
+    docs = list(read_bytes(data, "r.jsonl"))
+    assert [d.path for d in docs] == ["r.jsonl:1", "r.jsonl:2", "r.jsonl#x"]
+    assert [d.record for d in docs] == [None, None, "x"]
+    assert docs[0].warning == "line 1: id field 'id' is empty; named 'r.jsonl:1' by its line, compared like any record"
+    array = list(read_bytes(json.dumps([{"id": "", "text": STORY}]).encode(), "a.json"))
+    assert [(d.path, bool(d.warning)) for d in array] == [("a.json:1", True)]
+    (tmp_path / "r.jsonl").write_bytes(data)
+    db = tmp_path / "i.dedup"
+    res = CliRunner().invoke(main, ["index", "add", str(tmp_path / "r.jsonl"), "--db", str(db), "--base",
+                                    str(tmp_path)])
+    assert res.exit_code == 1, res.output  # line 3 repeats line 1 (a duplicate), nothing refused for its id
+    assert "document id is empty" not in res.output
+    listed = CliRunner().invoke(main, ["index", "list", "--db", str(db)])
+    assert listed.stdout.split() == ["r.jsonl:1", "r.jsonl:2"]

@@ -9,7 +9,9 @@ or a number is named ``FILE#ID``: the string itself, or the number as JSON write
 Ids are compared as JSON values, text *and* type: the number ``7`` and the string
 ``"7"`` are two ids (and ``7`` and ``7.0`` are two numbers as written).  A record
 without an id (no field, or ``null``) is named ``FILE:LINE`` with its line number
-(JSON Lines) or 1-based position (array), which no ``FILE#ID`` can be.  No record is
+(JSON Lines) or 1-based position (array), which no ``FILE#ID`` can be; so is a record
+whose id is the empty string, with a warning (it was named ``FILE#``, a second one
+``FILE#@LINE``, and the index refused the first and stored the second as ``@LINE``).  No record is
 ever dropped for its name: when a name is already taken -- an id repeated (a page
 re-crawled under the same URL), or ``7`` after ``"7"`` -- the later record is named
 ``FILE#ID@LINE`` (``@LINE`` again while that is taken too), compared like any other,
@@ -216,7 +218,12 @@ def _document(record: Any, number: int, where: str, options: "ReadOptions", name
                          f"{where}: id field {options.id_field!r} is {what}; an id is a string or a whole number")
     if isinstance(key, str) and (problem := surrogate_problem(key)):
         return ReadError(f"{names.file}:{number}", f"{where}: id field {options.id_field!r} holds {problem}")
-    address, warning, typed = names.name(key, number, where)
+    if key == "":  # names nothing: the record is named by its line, as one without an id
+        address, typed = f"{names.file}:{number}", None
+        warning = (f"{where}: id field {options.id_field!r} is empty; named {_cut(repr(address))} by its line, "
+                   "compared like any record")
+    else:
+        address, warning, typed = names.name(key, number, where)
     text = record.get(options.text_field)
     if not isinstance(text, str):
         reason = "missing" if options.text_field not in record else f"{_kind(text)}, not a string"
