@@ -464,3 +464,25 @@ def test_a_fifo_or_dev_zero_a_glob_names_is_no_hang(tmp_path):
         assert sorted((e["path"].rsplit("/", 1)[-1], e["error"]) for e in report["errors"]) == [
             ("pipe.txt", "not a regular file"), ("zero.txt", "not a regular file")]
         assert report["summary"]["files"] == 1 and report["summary"]["errors"] == 2
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_index_list_and_export_to_a_full_disk_say_so(tmp_path):
+    """Session 22 audit: ``dedup index list`` / ``export`` whose output could not be
+    written (a full disk: /dev/full) ended with "unexpected error: OSError: [Errno 28]";
+    now one line naming where, exit 2, as a report that cannot be written does."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "i.dedup"
+    with Index.open(db) as idx:
+        idx.add(prose(random.Random(3), 60), doc_id="a")
+    code = "import sys; from dedup.cli import main; sys.exit(main())"
+    for command in ("list", "export"):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run([sys.executable, "-c", code, "index", command, "--db", str(db)], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        assert (done.returncode, done.stderr) == (2, "dedup: cannot write to stdout: No space left on device\n")
+        done = subprocess.run([sys.executable, "-c", code, "index", command, "--db", str(db), "-o", "/dev/full"],
+                              capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stderr) == (2, "dedup: cannot write to '/dev/full': No space left on device\n")

@@ -171,6 +171,30 @@ def _exported(doc: Listed) -> dict[str, Any]:
 def _lines(lines: Iterable[str], output: Optional[str]) -> None:
     """Write ``lines`` to stdout or ``output`` as they come (an index may hold millions
     of ids)."""
-    with report_file(output) as out:
-        for line in lines:
-            out.write(line + "\n")
+    try:
+        with report_file(output) as out:
+            for line in lines:
+                _write(out, line + "\n", output)
+    except BrokenPipeError:
+        raise  # the reader of stdout went away (dedup.cli.failures.broken_pipe)
+    except OSError as err:
+        if output not in (None, "-") and err.filename not in (None, output):
+            raise
+        _cannot_write(err, output)
+
+
+def _write(out, text: str, output: Optional[str]) -> None:
+    """One line written, or the command ended (2) naming where it could not be written:
+    a full disk was an "unexpected error: OSError" (session 22 audit)."""
+    try:
+        out.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        _cannot_write(err, output)
+
+
+def _cannot_write(err: OSError, output: Optional[str]) -> None:
+    where = "stdout" if output in (None, "-") else printable(repr(output))
+    click.echo(f"dedup: cannot write to {where}: {err.strerror or err}", err=True)
+    sys.exit(EXIT_ERROR)
