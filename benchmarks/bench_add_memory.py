@@ -56,9 +56,11 @@ KINDS = {"3-word": lambda size: _lines(3, size), "12-word": lambda size: _lines(
 
 
 def make(kind: str, size: int, folder: Path) -> Path:
+    """A file of ``kind`` just under ``size`` bytes (16 MiB: within the default
+    ``--max-document-size``)."""
     path = folder / f"{kind}-{size >> 20}M.txt"
     if not path.exists():
-        subprocess.run([sys.executable, __file__, "--make", kind, str(size), str(path)], check=True)
+        subprocess.run([sys.executable, __file__, "--make", kind, str(size - 4096), str(path)], check=True)
     return path
 
 
