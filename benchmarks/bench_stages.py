@@ -2,7 +2,7 @@
 the stage functions wrapped by a CPU timer (``time.process_time``, each stage's own
 time: a stage called inside another is subtracted from it).
 
-    python benchmarks/bench_stages.py DIR [-j N]
+    python benchmarks/bench_stages.py DIR [DIR ...] [-j N]
 
 Prints the split (read / split / normalize / key hash+previews / tokenize+token hash /
 shingle hash / sign / write items / exact / documents / band / candidates / plausible /
@@ -175,7 +175,7 @@ def install(inline: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("folder")
+    parser.add_argument("folder", nargs="+", help="folders scanned together")
     parser.add_argument("-j", "--jobs", type=int, default=1)
     args = parser.parse_args(argv)
     install(args.jobs == 1)
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.process_time()
     report = tempfile.NamedTemporaryFile(prefix="bench-stages-", suffix=".json", delete=False)  # not -o /dev/null:
     report.close()  # a scan run as root replaced it with a regular file
-    sys.argv = ["dedup", "scan", args.folder, "-j", str(args.jobs), "--format", "json", "-o", report.name,
+    sys.argv = ["dedup", "scan", *args.folder, "-j", str(args.jobs), "--format", "json", "-o", report.name,
                 "--no-cache"]
     try:
         dedup_main()

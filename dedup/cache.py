@@ -152,6 +152,11 @@ class SignatureCache:
                 except OSError:
                     pass
 
+    def holds_entries(self) -> bool:
+        """Whether any batch is stored (a scan that may sign nothing: see
+        :func:`dedup.plan.job.run_scan`)."""
+        return any(True for _ in self.folder.glob("*/*.npz"))
+
     def key(self, digests: Sequence[bytes]) -> str:
         """The entry name of a batch: a digest of its documents' digests, in order."""
         digest = hashlib.blake2b(digest_size=20)

@@ -8,8 +8,8 @@ and :mod:`dedup.index.pairing`).  numba is well kept (PyPI, NumPy's own communit
 compiles plain Python loops over numpy arrays, and needs no compiler on the machine.
 
 The cost: importing numba (~0.3 s CPU) and loading the compiled code from its cache
-happen on the first look-up of a process, never for commands that look nothing up
-(``dedup scan``).  The code is compiled once per machine (a few seconds of CPU) and
+(~0.6 s) happen once per process, on its first look-up or signing
+(:mod:`dedup.minhash_kernel`), never for commands that do neither.  The code is compiled once per machine (a few seconds of CPU) and
 cached where numba finds a writable place: ``NUMBA_CACHE_DIR`` if set, else the
 ``__pycache__`` beside the module, else the user's cache folder (``~/.cache/numba``).
 With none writable (a read-only install and home) numba refuses ``cache=True``; the

@@ -1,9 +1,8 @@
 """MinHash signatures for a whole batch of shingle sets at once.
 
-Why our own numpy code rather than ``datasketch.MinHash`` per text: datasketch hashes
-one text at a time; here every shingle of a batch goes through the permutations in a
-few large vectorized operations and each text's minimum is taken with
-``np.minimum.reduceat`` over its segment.
+Why our own code rather than ``datasketch.MinHash`` per text: datasketch hashes one
+text at a time through Python calls; here one compiled loop signs a whole batch
+(:mod:`dedup.minhash_kernel`).
 
 The signatures are nevertheless *datasketch's*: the permutations are those of
 ``datasketch.MinHash(scheme="affine32", seed=seed)`` and each shingle enters as the
@@ -13,29 +12,14 @@ compares equal to one built by datasketch from the same shingles.  Tests check t
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from functools import lru_cache
 
 import numpy as np
 
-from .segments import offsets_from_counts, ranges
 from .settings import SCHEME
 from .shingle import Shingles
 
 EMPTY = np.uint32(0xFFFFFFFF)
-#: Texts with at most this many shingles are signed position by position (below);
-#: longer ones with a segment-wise ``np.minimum.reduceat``.
-_SHORT_TEXT = 512
-#: Batches with at most this many short texts sign them over dense blocks instead
-#: (:func:`_sign_few`).  Measured on news paragraphs: at 256 permutations 1.3-1.7x
-#: faster up to 2,048 texts, slower from ~2,500 (1.2x at 2,560, 1.7x at 4,096); at
-#: 64 permutations equal at 2,048 (1.1x faster at 1,024), at 1,024 permutations
-#: 1.6-2.1x faster; one article (~10 paragraphs) ~10x faster at any of them.
-_FEW_TEXTS = 2048
-#: Cells (shingles x permutations) per block of the reduceat path: 4 MB.
-_CHUNK_CELLS = 1 << 20
-#: Cells (texts x permutations) per working array of the stepwise path: 4 MB.
-_STEP_CELLS = 1 << 20
 
 
 @lru_cache(maxsize=8)
@@ -67,111 +51,33 @@ def signatures(shingles: Shingles, num_perm: int, seed: int = 1) -> np.ndarray:
     """Return a ``(texts, num_perm)`` uint32 array of MinHash signatures.
 
     A text without shingles gets the all-``EMPTY`` signature, like an empty datasketch
-    MinHash.  uint32 arithmetic wraps around: that *is* datasketch's mod 2^32.
-
-    Why three paths: real paragraphs are short (a median of ~20 shingles), and a
-    segment-wise ``reduceat`` then spends its time on per-segment overhead.  Short
-    texts are therefore signed position by position over many texts at once (see
-    :func:`_sign_short`), or, when the batch has only a few of them (one article
-    being checked against an index), text by text over a dense block
-    (:func:`_sign_few`); long ones, where a segment minimum is efficient, with
-    ``np.minimum.reduceat`` (:func:`_sign_long`).
+    MinHash.  uint32 arithmetic wraps around: that *is* datasketch's mod 2^32.  One
+    compiled loop signs any batch, text by text (:mod:`dedup.minhash_kernel`; it
+    replaced three numpy paths for short texts, few texts and long ones).
     """
+    from .minhash_kernel import minhash_rows  # (numba: loaded by the first signing, not by every command)
+
     a, b = permutations(num_perm, seed)
     sig = np.full((len(shingles), num_perm), EMPTY, dtype=np.uint32)
-    offsets = shingles.offsets
-    if len(shingles) == 0 or offsets[-1] == 0:
-        return sig
-    mixed = fmix32(fold32(shingles.hashes))
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    short = np.flatnonzero((lengths > 0) & (lengths <= _SHORT_TEXT))
-    if len(short) <= _FEW_TEXTS:
-        _sign_few(mixed, starts[short], lengths[short], a, b, out=sig, rows=short)
-    else:
-        short = short[np.argsort(-lengths[short], kind="stable")]
-        _sign_short(mixed, starts[short], lengths[short], a, b, out=sig, rows=short)
-    long = np.flatnonzero(lengths > _SHORT_TEXT)
-    if len(long):
-        _sign_long(mixed, starts[long], lengths[long], a, b, out=sig, rows=long)
+    if len(shingles):
+        minhash_rows(_plain(shingles.hashes, np.uint64), _plain(shingles.offsets, np.int64), a, b, sig)
     return sig
 
 
-def _sign_short(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarray) -> None:
-    """Sign texts given longest first: ``out[rows[i]]`` = MinHash of the
-    ``lengths[i]`` values of ``mixed`` from ``starts[i]``.
-
-    Over a chunk of texts, the running minimum starts at each text's first shingle
-    and step ``k`` folds in the ``k``-th shingle of every text that has one -- a
-    prefix of the chunk, since texts are sorted longest first.  The working arrays
-    are ``(num_perm, texts)``: each numpy call runs along a whole row of texts per
-    permutation (measured 10-30 % faster than rows of ``num_perm`` per text).
-    """
-    num_perm = len(a)
-    chunk = max(1, _STEP_CELLS // num_perm)
-    acc = np.empty((num_perm, chunk), np.uint32)
-    tmp = np.empty((num_perm, chunk), np.uint32)
-    a_col, b_col = a[:, None], b[:, None]
-    for lo in range(0, len(rows), chunk):
-        first, length = starts[lo : lo + chunk], lengths[lo : lo + chunk]
-        n = len(first)
-        np.multiply(a_col, mixed[first], out=acc[:, :n])
-        acc[:, :n] += b_col
-        shorter = -length  # ascending, for searchsorted
-        for k in range(1, int(length[0])):
-            m = int(np.searchsorted(shorter, -k, side="left"))  # texts longer than k
-            values = tmp[:, :m]
-            np.multiply(a_col, mixed[first[:m] + k], out=values)
-            values += b_col
-            np.minimum(acc[:, :m], values, out=acc[:, :m])
-        out[rows[lo : lo + chunk]] = acc[:, :n].T
+def _plain(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` as a writable C-contiguous array of ``dtype`` (a copy only when it is
+    not one already): the one argument type the compiled loop is compiled and cached
+    for (numba compiles anew for a read-only or strided array)."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    return values if values.flags.writeable else values.copy()
 
 
-def _sign_few(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarray) -> None:
-    """Sign a few short texts: ``out[rows[i]]`` = MinHash of the ``lengths[i]`` values
-    of ``mixed`` from ``starts[i]``.
-
-    Every shingle goes through every permutation in one dense ``(shingles, num_perm)``
-    block (two numpy calls per block), then each text's minimum is taken over its
-    rows: one numpy call per text, running along rows of ``num_perm`` contiguous
-    values.  Why not :func:`_sign_short` for these: its loop makes four numpy calls
-    per shingle *position* (~80 positions for news paragraphs), each over only as
-    many texts as the batch has -- for one article, ~10 -- so call overhead was ~85 %
-    of signing it (1.6 ms; this path: ~0.2 ms).  The per-text call makes this path
-    lose once batches have thousands of texts (see ``_FEW_TEXTS``).
-    """
-    values = mixed[ranges(starts, lengths)]  # the texts' shingles back to back
-    bounds = offsets_from_counts(lengths).tolist()
-    targets = rows.tolist()
-    block_rows = max(1, _CHUNK_CELLS // len(a))  # a short text always fits one block
-    first = 0
-    while first < len(targets):
-        last = max(first + 1, bisect_right(bounds, bounds[first] + block_rows) - 1)  # texts [first, last)
-        base = bounds[first]
-        block = np.multiply(values[base : bounds[last], None], a)
-        block += b
-        for i in range(first, last):
-            np.minimum.reduce(block[bounds[i] - base : bounds[i + 1] - base], axis=0, out=out[targets[i]])
-        first = last
-
-
-def _sign_long(mixed, starts, lengths, a, b, *, out: np.ndarray, rows: np.ndarray) -> None:
-    """Sign long texts with a segment minimum; a text that spans blocks is combined
-    with ``np.minimum``, so one huge text costs the memory of one block."""
-    values = mixed[ranges(starts, lengths)]
-    offsets = offsets_from_counts(lengths)
-    seg_start, seg_end = offsets[:-1], offsets[1:]
-    a_col, b_col = a[:, None], b[:, None]
-    total = int(offsets[-1])
-    block = max(1, _CHUNK_CELLS // len(a))
-    for lo in range(0, total, block):
-        hi = min(lo + block, total)
-        first = np.searchsorted(seg_end, lo, side="right")
-        last = np.searchsorted(seg_start, hi, side="left")
-        texts = rows[first:last]
-        # (num_perm, block): each permutation's row is contiguous, so the segment
-        # minimum runs along contiguous memory.
-        partial = np.minimum.reduceat(a_col * values[lo:hi] + b_col, np.maximum(seg_start[first:last], lo) - lo, axis=1)
-        out[texts] = np.minimum(out[texts], partial.T)
+def load() -> None:
+    """Load the compiled MinHash loop into this process now (numba and the cached
+    machine code: ~0.8 s CPU once per process, benchmarks/README.md): what a scan does
+    before its worker processes fork, so that they share it instead of each loading it."""
+    signatures(Shingles(hashes=np.zeros(1, np.uint64), offsets=np.array([0, 1], np.int64),
+                        units=np.ones(1, np.int64)), 1)
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from datasketch import MinHash
 import dedup.plan.candidates
 import dedup.plan.verify
 from dedup import Document, Settings, scan_documents
-from dedup.minhash import _SHORT_TEXT, fold32, signatures
+from dedup.minhash import fold32, signatures
 from dedup.shingle import _token_hashes, shingle
 from dedup.tokenize import tokenize
 from textgen import prose
@@ -134,6 +134,9 @@ def test_prose_gives_no_crowded_bucket_warning(rng, recwarn):
     docs = [Document(f"d{i}.txt", "\n\n".join(prose(rng, 60) for _ in range(5))) for i in range(200)]
     scan_documents(docs)
     assert not [w for w in recwarn if "crowded" in str(w.message)]
+
+
+_SHORT_TEXT = 512  # where the numpy signing had its position-by-position / reduceat split
 
 
 def test_batched_signatures_equal_datasketch_for_every_length():

@@ -1,4 +1,6 @@
 import re
+import subprocess
+import sys
 import unicodedata
 
 import numpy as np
@@ -10,7 +12,7 @@ from hypothesis import strategies as st
 from dedup import minhash, shingle as shingle_module
 from dedup.minhash import as_datasketch, estimate, fold32, signatures
 from dedup.normalize import _PUNCT, normalize
-from dedup.shingle import shingle
+from dedup.shingle import Shingles, shingle
 from dedup.tokenize import token_counts
 
 
@@ -69,22 +71,49 @@ def _datasketch_signature(hashes: np.ndarray, num_perm: int, seed: int) -> np.nd
     return m.hashvalues
 
 
-@pytest.mark.parametrize("few_texts", [0, 10_000], ids=["stepwise", "few"])
-@pytest.mark.parametrize("chunk_cells", [64 * 40, 1 << 20], ids=["small-blocks", "default-blocks"])
-def test_every_signing_path_equals_datasketch(monkeypatch, few_texts, chunk_cells):
-    # Short texts take the dense per-text path in small batches and the stepwise path
-    # in large ones; long texts the reduceat path.  Small blocks make every path cut
-    # the batch into several blocks (a text per block at most 40 shingles here).
-    monkeypatch.setattr(minhash, "_FEW_TEXTS", few_texts)
-    monkeypatch.setattr(minhash, "_CHUNK_CELLS", chunk_cells)
-    monkeypatch.setattr(minhash, "_STEP_CELLS", chunk_cells)
+def test_signatures_equal_datasketch_for_any_length_batch_and_array_layout():
+    # One compiled loop signs every text (it replaced three numpy paths chosen by text
+    # length and batch size): lengths from 0 to past the old paths' 512-shingle split,
+    # batches of one text and of many, and shingle arrays that are read-only or strided
+    # (copied to the one layout the loop is compiled for) give datasketch's values.
     rng = np.random.default_rng(3)
     lengths = [0, 1, 2, 3, 40, 41, 7, 0, 513, 600, 90, 12, 12, 1, 512, 25]
     texts = [" ".join(f"w{v}" for v in rng.integers(0, 300, n)) for n in lengths]
     sh = shingle(texts, "word", 2)
-    sig = signatures(sh, 64, seed=5)
-    for i in range(len(texts)):
-        assert np.array_equal(sig[i], _datasketch_signature(sh.of(i), 64, 5)), i
+    expected = np.array([_datasketch_signature(sh.of(i), 64, 5) for i in range(len(texts))])
+    assert np.array_equal(signatures(sh, 64, seed=5), expected)
+    alone = np.vstack([signatures(shingle([t], "word", 2), 64, seed=5) for t in texts])
+    assert np.array_equal(alone, expected)
+    held = np.repeat(sh.hashes, 2)[::2]  # strided
+    frozen = sh.offsets.copy()
+    frozen.setflags(write=False)
+    odd = Shingles(hashes=held, offsets=frozen, units=sh.units)
+    assert not held.flags.c_contiguous
+    assert np.array_equal(signatures(odd, 64, seed=5), expected)
+    assert signatures(shingle([], "word", 2), 64).shape == (0, 64)
+
+
+_LOADED = r"""
+import sys
+from dedup import Document, scan_documents
+docs = [Document(f"d{i}.txt", f"paragraph {i} of a text that repeats\n\nanother one {i % 2}") for i in range(6)]
+scan_documents(docs, jobs=2, cache_dir=sys.argv[1])
+loaded = "numba" in sys.modules
+from dedup import minhash_kernel
+print(loaded, len(minhash_kernel.minhash_rows._dispatcher.signatures))
+"""
+
+
+def test_a_scan_of_several_jobs_loads_the_compiled_loop_before_its_workers_fork(tmp_path):
+    # A cold scan of several jobs loads numba and the compiled MinHash loop in its own
+    # process before its pool forks (the workers share it, instead of ~0.8 s CPU each);
+    # a scan whose cache holds batches leaves it to a worker that signs (none here).
+    def run() -> str:
+        return subprocess.run([sys.executable, "-c", _LOADED, str(tmp_path)], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert run() == ["True", "1"]
+    assert run() == ["False", "0"]
 
 
 def test_word_hashes_are_the_same_word_by_word_and_vectorized(monkeypatch):

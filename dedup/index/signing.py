@@ -20,6 +20,7 @@ from ..corpus import Corpus, DocumentInfo, sign_documents
 from ..detect import document_items
 from ..lsh import band_keys
 from ..minhash import EMPTY
+from ..minhash import load as minhash_load
 from ..minhash import signatures as minhash_signatures
 from ..plan.sign import may_be_long, signed_chunks
 from ..readers import Document
@@ -161,6 +162,7 @@ def sign(texts: Sequence[str], s: Settings, executor: Optional[Executor] = None,
     if executor is None or jobs <= 1 or len(texts) < PARALLEL_ARTICLES:
         corpus = sign_articles(documents, s)
     else:  # parts of about equal text (signing costs about the same per character)
+        minhash_load()  # before the workers fork, not in each of them
         chars = np.cumsum([len(t) for t in texts])
         cuts = np.r_[0, np.searchsorted(chars, chars[-1] * np.arange(1, jobs) / jobs), len(texts)]
         parts = executor.map(sign_articles, [(documents[lo:hi], s) for lo, hi in zip(cuts[:-1], cuts[1:]) if hi > lo])

@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from ..boilerplate import at_edges, framed, outside
+from ..boilerplate import at_edges, framed, may_be_framed, outside
 from ..segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ..verify import Scores, score_pairs
 from .items import LevelPlan
@@ -41,7 +41,8 @@ def rescored(plan: LevelPlan, a: np.ndarray, b: np.ndarray, scores: Scores) -> S
     s = plan.settings
     reported = (scores.jaccard >= plan.threshold) | (
         np.maximum(scores.containment_a, scores.containment_b) >= (s.containment or 2.0))
-    which = np.flatnonzero(reported)
+    # Each pair is judged on its own: those never framed (:func:`may_be_framed`) keep their scores unread.
+    which = np.flatnonzero(reported & may_be_framed(scores.containment_a, scores.containment_b))
     if not s.boilerplate or not len(which):
         return scores
     para = paragraph_plan(plan)

@@ -36,7 +36,7 @@ from ..progress import NO_PROGRESS, Progress
 from ..inputs import Input
 from ..readers import Document, ReadError, ReadWarning
 from ..boilerplate import min_documents
-from .. import lsh
+from .. import lsh, minhash
 from ..crowded import STAR_ROUNDS, Crowding
 from ..lsh import ALL_PAIRS_BUCKET
 from ..results import LEVELS, Boilerplate, FilesRead, Kind, ScanResult
@@ -136,6 +136,11 @@ def run_scan(
         infos, scratch = read_and_sign(documents, settings, executor, scratch, cache, progress, errors, warnings,
                                        files)
     else:
+        if executor.jobs > 1 and (cache is None or not cache.holds_entries()):
+            # Loaded once here, before the pool forks, not once per worker (~0.8 s CPU
+            # each); a scan whose batches may all be cached leaves it to a worker that
+            # signs one.
+            minhash.load()
         for info in executor.imap(sign_shard, ((scratch, task, settings, cache) for task in
                                                shard_tasks(batches(screen(documents, errors, warnings)), executor.jobs))):
             infos.append(info)
