@@ -377,6 +377,9 @@ def test_an_option_nobody_takes_is_named_not_an_unexpected_error(redis_prefix):
             Index.open(redis_url(prefix=redis_prefix, **{option: "none"}))
     res = CliRunner().invoke(main, ["index", "list", "--db", redis_url(prefix=redis_prefix, prefx="news")])
     assert res.exit_code == 2 and "option 'prefx'" in res.stderr and "unexpected" not in res.stderr, res.stderr
+    tls = redis_url(prefix=redis_prefix, ssl_cert_reqs="bogus").replace("redis://", "rediss://", 1)
+    with pytest.raises(StorageError, match="not a usable Redis URL .*bogus"):  # a value it refuses (review R3)
+        Index.open(tls)
     with Index.open(redis_url(prefix=redis_prefix, socket_keepalive="true")) as idx:  # redis-py's own: taken
         idx.add(article(4), "x")
 

@@ -86,9 +86,14 @@ def check_options(client: Any, u: RedisURL) -> None:
     option as a keyword of its connection class and raised ``TypeError`` only at the
     first command (tester F3, session 22).  Building one connection object checks
     them without connecting."""
+    import redis.exceptions as rx
+
     pool = client.connection_pool
     try:
         pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, rx.RedisError) as err:  # a value it refuses: ?ssl_cert_reqs=bogus (review R3, s22)
+        client.close()
+        raise StorageError(f"{u.shown}: not a usable Redis URL ({err})") from None
     except TypeError as err:
         client.close()
         name = re.search(r"keyword argument '([^']+)'", str(err))
