@@ -486,3 +486,28 @@ def test_index_list_and_export_to_a_full_disk_say_so(tmp_path):
         done = subprocess.run([sys.executable, "-c", code, "index", command, "--db", str(db), "-o", "/dev/full"],
                               capture_output=True, text=True, timeout=120)
         assert (done.returncode, done.stderr) == (2, "dedup: cannot write to '/dev/full': No space left on device\n")
+
+
+def test_a_file_that_fails_while_read_is_a_read_error_saying_why(tmp_path):
+    """Session 22 audit: an OS error in the middle of reading a file (an I/O error on a
+    failing disk or a network file system; /proc/self/mem reads as one) was reported as
+    "unexpected error while reading: OSError: [Errno 5] Input/output error"; it is the
+    file's read error, said as the OS says it, and the run goes on."""
+    import errno
+
+    from dedup.readers import read_opened
+
+    class Failing(io.BytesIO):
+        def read(self, *args):
+            raise OSError(errno.EIO, "Input/output error")
+
+        readline = read
+
+    for name in ("a.txt", "a.jsonl"):
+        items = list(read_opened(Failing(b""), name, ReadOptions()))
+        assert [(i.path, i.error) for i in items] == [(name, "read failed: Input/output error")]
+    if os.path.exists("/proc/self/mem"):
+        (tmp_path / "good.txt").write_text(GOOD)
+        result = scan([tmp_path / "good.txt", "/proc/self/mem"])
+        assert errors(result) == {"/proc/self/mem": "read failed: Input/output error"}
+        assert len(result.documents) == 1

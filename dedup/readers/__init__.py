@@ -180,6 +180,12 @@ def _guarded(items: Iterator[Item], name: str) -> Iterator[Item]:
     the run's.  Its traceback goes to the ``dedup.readers`` logger (``dedup --debug``)."""
     try:
         yield from items
+    except OSError as err:
+        # The file failed while it was read (a disk's I/O error, a network file system
+        # gone, a file of /proc): the file's error, said as the OS says it -- it was an
+        # "unexpected error while reading: OSError: [Errno 5] ..." (session 22 audit).
+        _log.debug("reading %s failed", name, exc_info=True)
+        yield ReadError(name, f"read failed: {describe_os_error(err)}")
     except Exception as err:
         _log.debug("reading %s failed", name, exc_info=True)
         yield ReadError(name, f"unexpected error while reading: {type(err).__name__}: {err}")
