@@ -130,16 +130,49 @@ def test_check_writes_a_verdict_page(browser, tmp_path):
     res = runner.invoke(main, ["check", news, "--base", news, "--db", str(db), "--format", "html", "-o", str(page)])
     assert res.exit_code == 1, res.output
     browser.get(page.as_uri())
-    rows = [[td.text for td in tr.find_elements("css selector", "td")]
-            for tr in browser.find_elements("css selector", "table.verdicts tr")[1:]]
-    verdicts = {r[0]: r[1] for r in rows}
-    assert verdicts["reprint-harbour-bridge.txt"] == "duplicate" and verdicts["library-reopens.txt"] == "new"
-    assert verdicts["port-strike.txt"] == "partly seen"
-    reprint = next(r for r in rows if r[0] == "reprint-harbour-bridge.txt")
-    assert reprint[4] == "harbour-bridge.txt" and float(reprint[5]) > 0.85
+    rows = _verdict_rows(browser)
+    assert "action" not in rows[0]  # a check decides nothing: no empty action column
+    verdicts = {r["document"]: r for r in rows}
+    assert verdicts["reprint-harbour-bridge.txt"]["verdict"] == "duplicate"
+    assert verdicts["library-reopens.txt"]["verdict"] == "new"
+    assert verdicts["library-reopens.txt"]["similarity"] == ""  # no match, no score
+    assert verdicts["port-strike.txt"]["verdict"] == "partly seen"
+    reprint = verdicts["reprint-harbour-bridge.txt"]
+    assert reprint["matched"] == "harbour-bridge.txt" and float(reprint["similarity"]) > 0.85
+    browser.set_window_size(640, 1400)  # a narrow window: words wrap whole, never mid-word ('acti|on')
+    try:
+        assert _lines_of(browser, "table.verdicts th, table.verdicts td.verdict") == {1}
+    finally:
+        browser.set_window_size(1280, 1400)
     # The stored text (side a) beside the checked one (side b), differences marked.
     assert "shut" in [e.text for e in browser.find_elements("css selector", ".side.b ins")]
     assert "close" in [e.text for e in browser.find_elements("css selector", ".side.a del")]
+
+
+def test_an_add_page_has_its_action_column(browser, tmp_path):
+    news = str(FIXTURES / "news")
+    page = tmp_path / "add.html"
+    res = CliRunner().invoke(main, ["index", "add", news, "--base", news, "--db", str(tmp_path / "i.dedup"),
+                                    "--format", "html", "-o", str(page)])
+    assert res.exit_code == 1, res.output  # the reprint is rejected: duplicates found
+    browser.get(page.as_uri())
+    actions = {r["document"]: r["action"] for r in _verdict_rows(browser)}
+    assert actions["harbour-bridge.txt"] == "added" and actions["reprint-harbour-bridge.txt"] == "rejected"
+
+
+def _verdict_rows(driver) -> list:
+    """The verdict table as one dict a row, keyed by its column headers."""
+    heads = [th.text for th in driver.find_elements("css selector", "table.verdicts th")]
+    return [dict(zip(heads, [td.text for td in tr.find_elements("css selector", "td")]))
+            for tr in driver.find_elements("css selector", "table.verdicts tr")[1:]]
+
+
+def _lines_of(driver, selector: str) -> set:
+    """How many line boxes the text of each element matching ``selector`` takes."""
+    return set(driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].filter((e) => e.textContent)"
+        ".map((e) => { const r = document.createRange(); r.selectNodeContents(e);"
+        " return new Set([...r.getClientRects()].map((c) => Math.round(c.top))).size; });", selector))
 
 
 def test_a_chinese_pair_is_marked_per_character(browser, tmp_path):

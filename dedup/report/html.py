@@ -116,7 +116,7 @@ def write_verdicts_html(report: VerdictReport, out: TextIO, options: TextOptions
     for doc, v in report.judged:
         best = v.matches[0] if v.matches else None
         rows.append({"path": doc.path, "verdict": verdict_label(v),
-                     "action": verdict_action(v) if report.adding else None, "reason": v.reason,
+                     **({"action": verdict_action(v)} if report.adding else {}), "reason": v.reason,
                      "matched": best.doc_id if best else None, "similarity": round(v.similarity, 4),
                      "seen": len(v.seen), "paragraphs": v.paragraphs})
     rows += [{"path": e.path, "verdict": "error", "reason": e.error} for e in report.errors]

@@ -140,17 +140,21 @@
     const box = document.getElementById("verdicts");
     box.appendChild(el("h2", null, "Verdicts"));
     const table = el("table", "verdicts");
+    // The action column only for an add (a check decides nothing); a similarity only beside a match.
+    const adding = data.verdicts.some((v) => "action" in v);
     const head = el("tr");
-    for (const h of ["document", "verdict", "action", "reason", "matched", "similarity"]) head.appendChild(el("th", null, h));
+    for (const h of ["document", "verdict", ...(adding ? ["action"] : []), "reason", "matched", "similarity"]) {
+      head.appendChild(el("th", null, h));
+    }
     table.appendChild(head);
     for (const v of data.verdicts) {
       const row = el("tr");
       row.appendChild(el("td", "loc", v.path));
-      row.appendChild(el("td", "v-" + v.verdict.replace(" ", "-"), v.verdict));
-      row.appendChild(el("td", null, v.action || ""));
+      row.appendChild(el("td", "verdict v-" + v.verdict.replaceAll(" ", "-"), v.verdict));
+      if (adding) row.appendChild(el("td", "verdict", v.action || ""));
       row.appendChild(el("td", null, v.reason || ""));
       row.appendChild(el("td", "loc", v.matched || ""));
-      row.appendChild(el("td", null, v.similarity === undefined ? "" : v.similarity.toFixed(2)));
+      row.appendChild(el("td", "num", v.matched ? v.similarity.toFixed(2) : ""));
       table.appendChild(row);
     }
     box.appendChild(table);
