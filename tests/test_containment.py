@@ -272,3 +272,58 @@ def test_one_floor_for_scan_and_index_ends_at_the_largest_ratio_searched():
     assert lowest[0] == 0.3 and lowest[1:3] == pytest.approx([0.7 / 4.3, 0.7 / 12.3])
     assert lowest[3] == 0.3 and lowest.tolist() == ct.lowest_jaccard(0.3, 0.7, large, small).tolist()
     assert ct.lowest_jaccard(0.3, 0.0, small, large).tolist() == [0.3] * 4
+
+
+def _every_pair_of_each_bucket(keys, items, sizes, containment, layout):
+    """The pairs :func:`dedup.containment.bucket_pairs` must make, by brute force: every
+    pair of members of each bucket of 2 to MAX_BUCKET rows, kept when its size ratio
+    needs the bucket's position -- no bucket left out beforehand."""
+    low, plain = ct.lowest_ratio(containment, layout, ct.MAX_RATIO), set()
+    order = np.argsort(keys, kind="stable")
+    for run in np.split(order, np.flatnonzero(np.diff(keys[order])) + 1):
+        if not 2 <= len(run) <= ct.MAX_BUCKET:
+            continue
+        x, y = np.triu_indices(len(run), 1)
+        a, b = run[x], run[y]
+        ratio = np.maximum(sizes[a], sizes[b]) / np.minimum(sizes[a], sizes[b])
+        position = int(keys[run[0]] >> np.uint64(32))
+        keep = (ratio > low) & (ratio <= ct.MAX_RATIO)
+        keep[keep] = position < ct.depth(containment, ratio[keep], covered=layout)
+        plain |= {(min(p, q), max(p, q)) for p, q in zip(items[a[keep]].tolist(), items[b[keep]].tolist())}
+    return plain
+
+
+@pytest.mark.parametrize("containment", [0.7, 0.9])
+@pytest.mark.parametrize("layout", LAYOUTS + [None])
+def test_buckets_left_out_before_the_size_sort_make_no_pair(layout, containment):
+    """Review R7 of session 22: bucket_pairs leaves out, before its sort by size, the
+    buckets whose largest member is under its smallest one's least partner size
+    (a7d382a).  Buckets here are narrow in size around that edge -- a spread of just
+    the least ratio of their position (the sizes at the boundary itself), a little
+    under and a little over it, or wide -- so that most are left out and many sit at
+    the edge; the pairs must be exactly every bucket's pairs filtered one by one."""
+    rng = np.random.default_rng(11)
+    positions = ct.search_positions(containment, 256)
+    least = ct.least_ratio(containment, np.arange(positions), covered=layout)
+    least = np.maximum(least, ct.lowest_ratio(containment, layout, ct.MAX_RATIO))
+    keys, sizes, edge, left_out = [], [], 0, 0
+    for bucket in range(2500):
+        position = int(rng.integers(0, positions))
+        members = int(rng.integers(2, ct.MAX_BUCKET + 3))  # a few over the cap
+        small = int(rng.integers(3, 3000))
+        spread = least[position] * rng.choice([1.0, 1.0, 0.97, 1.03, rng.uniform(0.5, 2.5)])
+        large = int(rng.choice([np.floor(small * spread), np.ceil(small * spread)]))
+        size = np.r_[small, max(large, small), rng.integers(small, max(large, small) + 1, members - 2)]
+        edge += abs(large - small * least[position]) <= 1
+        left_out += members <= ct.MAX_BUCKET and np.floor(size.min() * least[position] * (1 - 1e-9)) > size.max()
+        keys.append(np.full(members, (position << 32) | bucket, np.uint64))
+        sizes.append(size)
+    keys, sizes = np.concatenate(keys), np.concatenate(sizes)
+    items = rng.permutation(len(keys))  # rows in any order, items numbered apart from rows
+    shuffled = rng.permutation(len(keys))
+    keys, sizes, items = keys[shuffled], sizes[shuffled], items[shuffled]
+    got = ct.bucket_pairs(keys, items, sizes, containment, covered=layout)
+    want = _every_pair_of_each_bucket(keys, items, sizes, containment, layout)
+    assert left_out > 400 and edge > 300 and len(want) > 1000, (left_out, edge, len(want))
+    assert len(got) == len(set(map(tuple, got.tolist())))  # each pair once: one bucket each here
+    assert set(map(tuple, got.tolist())) == want
