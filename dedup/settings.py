@@ -230,5 +230,6 @@ Settings.__init__ = _init_with_old_names  # type: ignore[method-assign]
 #: texts without tokens.  3: Thai, Lao, Khmer and Myanmar shingles span 3 graphemes
 #: (were 5; :func:`dedup.tokenize.shingle_widths`).  4: Greek accents, breathings, iota
 #: subscript and dialytika dropped (:mod:`dedup.normalize`).  5: Russian "ё" written
-#: as "е" (:mod:`dedup.normalize`).
-NORMALIZE_VERSION = 5
+#: as "е" (:mod:`dedup.normalize`).  6: Arabic-script letter forms (alef with hamza,
+#: Farsi yeh, keheh, teh marbuta, ...) folded, every script's decimal digits ASCII.
+NORMALIZE_VERSION = 6

@@ -1,5 +1,6 @@
-"""Normalization/pipeline version 5 (2: tokenization by script; 3: Thai-family shingle
-width; 4: Greek accents dropped; 5: Russian ё as е): an index of another version is refused, the signature cache keeps versions
+"""Normalization/pipeline version 6 (2: tokenization by script; 3: Thai-family shingle
+width; 4: Greek accents dropped; 5: Russian ё as е; 6: Arabic-script letter forms and
+every script's digits folded): an index of another version is refused, the signature cache keeps versions
 apart (rebuilt, never mixed)."""
 
 import pytest
@@ -13,8 +14,8 @@ from dedup.settings import NORMALIZE_VERSION
 TEXT = "The council approved the new budget on Tuesday after a long debate about school funding."
 
 
-def test_the_version_was_bumped_for_tokenization_thai_widths_greek_accents_and_russian_yo():
-    assert NORMALIZE_VERSION == 5
+def test_the_version_was_bumped_for_each_change_of_what_a_text_hashes_to():
+    assert NORMALIZE_VERSION == 6
 
 
 def test_an_index_of_the_old_version_is_refused(tmp_path, monkeypatch):
