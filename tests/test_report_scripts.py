@@ -112,3 +112,26 @@ def test_html_runs_keep_the_spaces_between_words_in_the_unchanged_text():
     row = _pair(pair, TextOptions(passages=_Texts(texts)))
     assert row["left"] == ["The harbour bridge will ", "close", " for repairs on Monday morning, officials said today."]
     assert "".join(row["right"]) == texts["b.txt"]
+
+
+def test_differences_the_detector_normalizes_away_are_not_marked():
+    """Tester F1 (session 22): case, quotes, optional vowel marks and letter forms alone
+    are no change in the side-by-side view, as they are none to the detector -- an exact
+    pair was shown with its capitals and curly quotes marked as differing places."""
+    en_a = 'The Mayor said: "We will rebuild the bridge," on Monday.'
+    en_b = "THE MAYOR SAID: \u201cWe will rebuild the bridge,\u201d on Monday."
+    assert window(en_a, en_b).hunks == 0
+    edited = window(en_a, en_b.replace("bridge", "road"))
+    assert edited.hunks == 1 and _marked(edited.left) == ['bridge,"'] and _marked(edited.right) == ["road,\u201d"]
+    ar_a = "ذَهَبَ الأَوْلادُ إِلَى المَدْرَسَةِ فِي الصَّبَاحِ"
+    ar_b = "ذهب الاولاد الي المدرسه في الصباح"  # no harakat, bare alef, yeh for alef maksura, heh
+    assert window(ar_a, ar_b).hunks == 0
+    # the terminal view of a near pair marks its one edit only
+    texts = {"a.txt": en_a + " " + ar_a, "b.txt": en_b.replace("bridge", "road") + " " + ar_b}
+    result = scan_documents([Document(k, v) for k, v in texts.items()], levels=["paragraph"])
+    assert [p.exact for p in result.pairs] == [False]
+    out = io.StringIO()
+    write_report(result, "text", out, TextOptions(width=100, passages=_Texts(texts)))
+    text = out.getvalue()
+    assert "1 differing place" in text
+    assert re.findall(r"\[-.*?-\]|\{\+.*?\+\}", text) == ['[-bridge,"-]', "{+road,\u201d+}"]

@@ -12,7 +12,8 @@ one change (new user's N9 of session 17).  Why a window: two long documents that
 only at word 6,000 would otherwise show two identical openings; the window starts a few
 words before the first difference.
 
-The diff is :class:`difflib.SequenceMatcher` (Ratcliff/Obershelp) over the units, after
+The diff is :class:`difflib.SequenceMatcher` (Ratcliff/Obershelp) over the units,
+normalized as the detector compares them (case, quotes, optional marks), after
 the common prefix and suffix are taken off (cheap, and most of a near-copy), with the
 differing middle capped at :data:`MAX_DIFF_WORDS` units per side.
 """
@@ -24,6 +25,7 @@ from difflib import SequenceMatcher
 from itertools import accumulate
 from typing import Optional
 
+from ..normalize import normalize
 from ..tokenize import NO_SPACE_CHARS
 
 #: Units per side given to SequenceMatcher (its cost grows with the product).
@@ -104,19 +106,21 @@ class Window:
 
 def changed_words(a: list[str], b: list[str]) -> tuple[list[bool], list[bool], int]:
     """Per unit of ``a`` and of ``b``: whether it is not matched in the other; and the
-    number of differing places (hunks)."""
+    number of differing places (hunks).  Units are matched as the detector compares
+    them, normalized (:func:`dedup.normalize.normalize`): a difference of case, quotes,
+    optional vowel marks or letter forms alone is no change (tester F1 of session 22)."""
     ca, cb = [False] * len(a), [False] * len(b)
     pre = 0
     limit = min(len(a), len(b))
-    while pre < limit and a[pre] == b[pre]:
+    while pre < limit and _same(a[pre], b[pre]):
         pre += 1
     suf = 0
-    while suf < limit - pre and a[len(a) - 1 - suf] == b[len(b) - 1 - suf]:
+    while suf < limit - pre and _same(a[len(a) - 1 - suf], b[len(b) - 1 - suf]):
         suf += 1
     mid_a, mid_b = a[pre:len(a) - suf], b[pre:len(b) - suf]
     if not mid_a and not mid_b:
         return ca, cb, 0
-    cut_a, cut_b = mid_a[:MAX_DIFF_WORDS], mid_b[:MAX_DIFF_WORDS]
+    cut_a, cut_b = [normalize(u) for u in mid_a[:MAX_DIFF_WORDS]], [normalize(u) for u in mid_b[:MAX_DIFF_WORDS]]
     hunks = 0
     for tag, i1, i2, j1, j2 in SequenceMatcher(None, cut_a, cut_b, autojunk=False).get_opcodes():
         if tag != "equal":
@@ -129,6 +133,10 @@ def changed_words(a: list[str], b: list[str]) -> tuple[list[bool], list[bool], i
         cb[pre + len(cut_b):len(b) - suf] = [True] * (len(mid_b) - len(cut_b))
         hunks += 1
     return ca, cb, hunks
+
+
+def _same(x: str, y: str) -> bool:
+    return x == y or normalize(x) == normalize(y)
 
 
 def window(a: str, b: str, *, before: int = 8, words: int = 60, at_match: bool = False) -> Window:
