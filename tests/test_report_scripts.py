@@ -135,3 +135,24 @@ def test_differences_the_detector_normalizes_away_are_not_marked():
     text = out.getvalue()
     assert "1 differing place" in text
     assert re.findall(r"\[-.*?-\]|\{\+.*?\+\}", text) == ['[-bridge,"-]', "{+road,\u201d+}"]
+
+
+def test_thai_lines_break_between_words_where_a_space_allows():
+    """Tester F2 (session 22): Thai lines broke between any two graphemes, mid-syllable.
+    Thai is written without spaces between words but with spaces between phrases: a
+    line breaks at a space, and a phrase goes to the next line whole when it fits on one
+    (no dictionary here to find the word breaks inside a longer one)."""
+    phrases = ["เมื่อเช้าวันจันทร์", "เทศบาลเมือง", "ได้จัดประชุม", "ร่วมกับผู้นำชุมชน", "ทั้งสิบสองแห่ง",
+               "เพื่อหารือเรื่อง", "การจัดการขยะ", "และน้ำเสีย", "ในเขตเมืองเก่า", "ผู้เข้าร่วมประชุม"]
+    a = " ".join(phrases)
+    b = a.replace("การจัดการขยะ", "การจัดการขยะมูลฝอย")
+    texts = {"a.txt": a, "b.txt": b}
+    result = scan_documents([Document(k, v) for k, v in texts.items()], levels=["paragraph"])
+    out = io.StringIO()
+    write_report(result, "text", out, TextOptions(width=80, passages=_Texts(texts)))
+    sides = [line for line in out.getvalue().splitlines() if "│" in line]
+    assert len(sides) >= 2
+    whole = set(phrases) | {"การจัดการขยะ{+มูลฝอย+}"}
+    for line in sides:
+        for side in line.split("│"):
+            assert set(side.replace("…", " ").split()) <= whole, side

@@ -66,6 +66,21 @@ def units(text: str) -> tuple[list[str], list[bool]]:
     return out, joined
 
 
+_DICTIONARY_BREAK = None
+
+
+def breaks_by_dictionary(unit: str) -> bool:
+    """Whether ``unit`` starts with a character of a script whose lines break only
+    between words, which are not spaced (Unicode line-break class SA, UAX #14: Thai,
+    Lao, Khmer, Myanmar, ...): a line may not break between two of its graphemes."""
+    global _DICTIONARY_BREAK
+    if _DICTIONARY_BREAK is None:
+        import regex
+
+        _DICTIONARY_BREAK = regex.compile(r"\p{Line_Break=SA}")
+    return bool(_DICTIONARY_BREAK.match(unit))
+
+
 @dataclass(frozen=True)
 class Side:
     """One side of a window: its units (``words``), which of them differ from the other
@@ -149,18 +164,38 @@ def window(a: str, b: str, *, before: int = 8, words: int = 60, at_match: bool =
     (wa, ja), (wb, jb) = units(a), units(b)
     ca, cb, hunks = changed_words(wa, wb)
     if at_match:
-        start_a, start_b = (_back(j, _first_shared(c, j), before) for c, j in ((ca, ja), (cb, jb)))
+        start_a, start_b = (_word_start(w, j, _back(j, at := _first_shared(c, j), before), at)
+                            for w, c, j in ((wa, ca, ja), (wb, cb, jb)))
     else:
         first_a = next((i for i, c in enumerate(ca) if c), len(wa) if hunks == 0 else min(len(wa), len(wb)))
         first_b = next((i for i, c in enumerate(cb) if c), first_a)
         first = min(first_a, first_b)  # the common prefix is the same units on both sides
-        start_a = start_b = _back(ja if first_a <= first_b else jb, first, before) if hunks else 0
+        start_a = start_b = _word_start(wa, ja, _back(ja if first_a <= first_b else jb, first, before), first) if hunks else 0
 
     def side(ws: list[str], cs: list[bool], js: list[bool], start: int) -> Side:
         stop = _forward(js, start, words)
+        while start + 1 < stop < len(ws) and js[stop] and breaks_by_dictionary(ws[stop]):
+            stop -= 1  # not inside a Thai (Lao, Khmer, ...) word: at a space before it
         return Side(tuple(ws[start:stop]), tuple(cs[start:stop]), start > 0, stop < len(ws), tuple(js[start:stop]))
 
     return Window(side(wa, ca, ja, start_a), side(wb, cb, jb, start_b), hunks)
+
+
+def _word_start(words: list[str], joined: list[bool], i: int, limit: int) -> int:
+    """Unit ``i``, unless it is inside a run of a script written without spaces whose
+    lines break only between words (:func:`breaks_by_dictionary`: Thai, Lao, ...):
+    then the start of the next run, if it is at or before unit ``limit``, else of its
+    own (tester F2 of session 22: "…พื่อ" cut a syllable after its leading vowel)."""
+    if i >= len(words) or not joined[i] or not breaks_by_dictionary(words[i]):
+        return i
+    j = i
+    while j < limit and joined[j]:
+        j += 1
+    if j <= limit and j < len(joined) and not joined[j]:
+        return j
+    while i > 0 and joined[i]:
+        i -= 1
+    return i
 
 
 def _weights(joined: list[bool]) -> list[float]:

@@ -18,7 +18,7 @@ from typing import Optional, Sequence, TextIO
 
 from ..results import Group, Location, Pair, ScanResult
 from ..tokenize import KIND_IDEOGRAPHIC, shingle_widths
-from .diff import Side, window
+from .diff import Side, breaks_by_dictionary, window
 from .passages import Passages
 from .safety import printable, printable_name, short_name, warning_text
 from .shown import Shown, choose
@@ -248,7 +248,10 @@ def _wrap(st: Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
     """Lines of at most ``col`` columns (``(styled text, visible width)``), at most
     :data:`PASSAGE_LINES`, with ``…`` where units were left out; consecutive differing
     units are highlighted as one run.  Columns are display width (:func:`width_of`): a
-    Chinese character takes two."""
+    Chinese character takes two.  A line may break between any two Chinese or Japanese
+    characters, but not inside a Thai, Lao, Khmer or Myanmar word (tester F2 of session
+    22: lines broke mid-syllable): there the run of graphemes between spaces goes to the
+    next line whole, unless it alone is wider than a line."""
     units = ([("…", False, False)] * side.head + list(zip(side.words, side.changed, side.joined))
              + [("…", False, False)] * side.tail)
     lines: list[list[tuple[str, bool, bool]]] = [[]]
@@ -261,9 +264,22 @@ def _wrap(st: Style, side: Side, name: str, col: int) -> list[tuple[str, int]]:
                 if _render(st, lines[-1] + [("…", False, False)], name)[1] <= col:
                     lines[-1].append(("…", False, False))
                 break
-            lines.append([])
+            carried = _unbroken_tail(lines[-1]) if joined and breaks_by_dictionary(word) else []
+            if carried and _render(st, carried + [(word, changed, joined)], name)[1] > col:
+                carried = []  # a word longer than a line breaks where it must
+            del lines[-1][len(lines[-1]) - len(carried):]
+            lines.append(carried)
         lines[-1].append((word, changed, joined))
     return [_render(st, line, name) for line in lines]
+
+
+def _unbroken_tail(line: list[tuple[str, bool, bool]]) -> list[tuple[str, bool, bool]]:
+    """The units at the end of ``line`` joined to each other without a space, from the
+    last one that follows a space; none when only the head's ``…`` is before them."""
+    i = len(line) - 1
+    while i > 0 and line[i][2]:
+        i -= 1
+    return line[i:] if any(word != "…" for word, _, _ in line[:i]) else []
 
 
 def cut_to_width(text: str, columns: int) -> str:
