@@ -168,6 +168,37 @@ def test_a_file_and_deltas_bounded_together_equal_a_brute_force_count():
                 (k, r) for k, r in entries if limit is None or per_key[k] <= limit], (trial, limit)
 
 
+def test_the_files_entries_are_searched_only_for_keys_over_the_limit_by_what_is_held(monkeypatch):
+    """:func:`bounded` searches the file's entries (millions at 20k articles) only for
+    the keys it must drop from them -- the held parts' over-full keys and those over the
+    limit only by the sum -- never for the file's own over-full keys (it returned none
+    of their entries).  Review R4 of session 22: every look-up searched the file's
+    entries for all of them (fails on the old code: the file's keys searched)."""
+    from dedup.storage.bucketfile import lookup
+
+    searched = []
+    real = lookup.member
+    monkeypatch.setattr(lookup, "member", lambda s, v: searched.append((len(s), len(v))) or real(s, v))
+    file_keys = np.repeat(np.arange(10, dtype=np.uint64), [1, 9, 2, 9, 1, 1, 2, 9, 3, 1])
+    file_refs = np.arange(len(file_keys), dtype=np.int64)
+    query = np.arange(10, dtype=np.uint64)
+    in_file = find(file_keys, file_refs, query, limit=4).with_sketches(None)
+    assert list(in_file.full) == [1, 3, 7]  # the premise: the file's own over-full keys
+    delta = DeltaBuckets(after=100, width=4)
+    delta.add(np.array([101, 102]), np.array([[2, 0], [5, 6]], np.uint64), np.zeros((2, 4), np.uint8),
+              np.zeros(2, np.uint32))
+    got_keys, got_refs, _ = bounded([in_file, delta.lookup(query, 4, False), DeltaBuckets(0, 4).lookup(query, 4, False)], 4)
+    assert not [s for s in searched if s[0] and s[1] == len(in_file.keys)]  # (an empty set: no search)
+    expected = [(k, r) for k, r in zip(file_keys.tolist(), file_refs.tolist()) if k not in (1, 3, 7)]
+    assert sorted(zip(got_keys.tolist(), got_refs.tolist())) == sorted(expected + [(2, 101), (0, 101), (5, 102), (6, 102)])
+    # A held key that the sum puts over the limit is dropped from the file's entries too.
+    delta.add(np.array([103, 104]), np.array([[8, 0], [8, 0]], np.uint64), np.zeros((2, 4), np.uint8),
+              np.zeros(2, np.uint32))
+    got_keys, _, _ = bounded([find(file_keys, file_refs, query, limit=4).with_sketches(None),
+                              delta.lookup(query, 4, False)], 4)
+    assert 8 not in got_keys.tolist() and got_keys.tolist().count(0) == 4
+
+
 def assert_well_formed(idx: Index) -> None:
     """The file's arrays: keys sorted, the fence every BLOCK-th key, one entry per band
     (and containment key) of every banded row that exists, and nothing else."""

@@ -105,41 +105,44 @@ class Found:
 
 def bounded(parts: Sequence[Found], limit: Optional[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(key, row, sketch)`` of the entries of several look-ups of one query (the file
-    first, then what is held in memory), without any key that holds more than
-    ``limit`` entries in one part or in all of them together."""
+    first -- one key-sorted table, whose over-full keys gave no entry -- then what is
+    held in memory), without any key that holds more than ``limit`` entries in one
+    part or in all of them together."""
     found = [p for p in parts if len(p.keys)] or parts[:1]
     if len(found) == 1:  # (most look-ups: nothing held beside the file)
         keys, refs, sketches = found[0].keys, found[0].refs, found[0].sketches
     else:
         keys, refs = np.concatenate([p.keys for p in found]), np.concatenate([p.refs for p in found])
         sketches = np.concatenate([p.sketches for p in found]) if found[0].sketches.shape[1] else found[0].sketches
-    if limit is None or not len(keys):
+    if limit is None or not len(keys) or len(parts) == 1:  # (one part's over-full keys gave no entry)
         return keys, refs, sketches
-    # The first part is one table (the file): its keys over the limit are in its
-    # ``full``.  A key the other parts (runs held in memory) hold may exceed the limit
-    # by the sum: count the entries of those keys (the file's are most entries).
-    # Counted and dropped part by part: the file's entries (most of them) come sorted
-    # by key, so each held or over-full key is searched among them (not each of
-    # millions of entries among the keys: ~11 % of an add_many's CPU at 20k articles
-    # with a delta of ~20k rows held, session 22).
+    # A part's own over-full keys gave none of their entries; what must still go is
+    # (a) a key over the limit in another part, (b) a key the parts held in memory
+    # (after the first, the file) hold whose entries in all parts together exceed the
+    # limit.  The file's entries (most of them, sorted by key) are searched only for
+    # those keys -- the held parts' over-full ones and (b), usually none -- not for
+    # every key the file found over-full (review R4 of session 22: ~35k keys of a
+    # 128-article batch searched among its ~2M entries on every look-up); each held
+    # key is counted by searching it among the file's entries (not each of millions
+    # of entries among the keys: ~11 % of an add_many's CPU at 20k articles with a
+    # delta of ~20k rows held, session 22).
     held = sorted_unique(np.concatenate([p.keys for p in parts[1:]] or [np.zeros(0, np.uint64)]))
-    full = sorted_unique(np.concatenate([p.full for p in parts]))
-    if len(held):
-        counts = sum(_counts(p.keys, held) for p in found)
-        full = sorted_unique(np.concatenate([full, held[counts > limit]]))
-    if not len(full):
+    over = held[sum(_counts(p.keys, held, p is parts[0]) for p in found) > limit] if len(held) else held
+    held_full = np.concatenate([p.full for p in parts[1:]] + [over])
+    first = sorted_unique(held_full)  # to drop from the first part (the file)
+    rest = sorted_unique(np.concatenate([parts[0].full, held_full]))  # from the held parts (few entries)
+    keep = [~member(first if p is parts[0] else rest, p.keys) for p in found]
+    if all(k.all() for k in keep):  # (usually: nothing over the limit but what the file left out)
         return keys, refs, sketches
-    keep = np.concatenate([~member(full, p.keys) for p in found])
-    if keep.all():  # (the file's own over-full keys: it returned none of their entries)
-        return keys, refs, sketches
+    keep = np.concatenate(keep)
     return keys[keep], refs[keep], sketches[keep] if len(sketches) else sketches
 
 
-def _counts(keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+def _counts(keys: np.ndarray, sorted_set: np.ndarray, ordered: bool = False) -> np.ndarray:
     """How many of ``keys`` equal each of the sorted ``sorted_set``: searched among
-    ``keys`` when they are sorted (the file's entries), else counted from those that
-    are members (a delta's, few)."""
-    if not len(keys) or not bool((keys[1:] >= keys[:-1]).all()):
+    ``keys`` when they are sorted (``ordered``: known to be, the file's entries), else
+    counted from those that are members (a delta's, few)."""
+    if not ordered and (not len(keys) or not bool((keys[1:] >= keys[:-1]).all())):
         keys = np.sort(keys[member(sorted_set, keys)])
     return np.searchsorted(keys, sorted_set, side="right") - np.searchsorted(keys, sorted_set)
 
