@@ -231,6 +231,40 @@ def test_a_crowded_bucket_is_not_read_and_a_near_duplicate_is_still_found(backen
     assert not np.isin(read, np.unique(whole)[np.unique(whole, return_counts=True)[1] > 8]).any()
 
 
+def test_the_crowded_cap_grows_with_the_rows_stored(backend, monkeypatch):
+    """The cap on a band bucket's rows (:func:`dedup.index.bands.crowded`) grows with
+    the rows the backend counts (:class:`~dedup.storage.optional.BucketRows`): one in
+    ``CROWDED_SHARE``, at least ``CROWDED``, a power of two.  With ``CROWDED`` 8 and one
+    row in 2, the 40 stored paragraphs make the cap 32, so the crowd's shared buckets
+    (10-18 rows) are read whole.  Review R10 of session 22: a fixed cap loses more pairs
+    as buckets grow with the index.  Fails on the old code: the cap is fixed."""
+    from dedup.index import bands
+
+    monkeypatch.setattr(bands, "CROWDED", 8)
+    monkeypatch.setattr(bands, "CROWDED_SHARE", 2)
+    common = prose(random.Random(100), 40)[:-1]
+    crowd = [common + " " + prose(random.Random(200 + i), 60) for i in range(40)]
+    with Index.open(backend.url) as idx:
+        idx.add_many([(f"c{i}", text) for i, text in enumerate(crowd)], policy=KEEP_ALL)
+        assert idx.stats()["paragraphs"] == 40
+        store, real, caps, read = idx._store, idx._store.candidates, [], []
+        real_cap = bands.crowded
+        monkeypatch.setattr(bands, "crowded", lambda s: caps.append(real_cap(s)) or caps[-1])
+
+        def spy(level, keys, limit=None, sketches=True):
+            got = real(level, keys, limit=limit, sketches=sketches)
+            if level == "paragraph" and caps and limit == caps[-1]:
+                read.append(got[0])
+            return got
+
+        monkeypatch.setattr(store, "candidates", spy)
+        near = idx.check(rewrite(random.Random(7), crowd[3], 0.1))
+    assert caps == [32]
+    assert [m.doc_id for m in near.matches] == ["c3"]
+    (keys,) = read
+    assert np.unique(keys, return_counts=True)[1].max() > 8  # crowded under the least cap, read under this one
+
+
 # -- containment at document level ---------------------------------------------------------
 
 

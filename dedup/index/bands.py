@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..segments import sorted_unique
+from ..storage.optional import BucketRows, supports
 from ..storage.protocol import Storage
 from .matches import hit_pairs
 
@@ -53,7 +54,32 @@ HEAVY = 64
 #: two ``add_many`` batches of 128 new articles) 1,024 lost one paragraph pair at
 #: Jaccard 0.33 (so its shared buckets held 1,025-4,096 rows); that batch replayed with
 #: 4,096 and 16,384 lost none.
+#:
+#: The least cap: it grows with the index (:func:`crowded`).
 CROWDED = 4_096
+
+#: Stored rows a bucket of the cap stands for: a backend that counts its rows
+#: (:class:`~dedup.storage.optional.BucketRows`) gets the cap
+#: ``max(CROWDED, rows / CROWDED_SHARE)``, rounded up to a power of two (so it changes
+#: only when the rows double).  Why: a bucket's share of the rows stays as the index
+#: grows (a common word pair the minimum of a band), so a fixed cap reads ever fewer
+#: of the buckets a pair meets in (review R10 of session 22).  Measured (session 23,
+#: ``check_many`` of 240 articles, 3/4 of them rewrites at 0.1-0.3 of stored ones,
+#: each cap against the uncapped look-up): at 20k stored articles (400k paragraph
+#: rows) a cap of 64 lost 59 matches in 2 verdicts, 128 lost 11 in 1, 256 none; at
+#: 100k (2M rows, session 22) 1,024 lost one pair and 4,096 none -- the loss begins
+#: near one row in ~2,000-3,000 at both sizes, so a cap of one row in 512 keeps a
+#: margin of ~4x or more at any size, and equals 4,096 up to ~2.1M rows.
+CROWDED_SHARE = 512
+
+
+def crowded(store: Storage) -> int:
+    """Stored rows above which a band bucket of ``store`` is not read: :data:`CROWDED`,
+    or more in an index of more than ``CROWDED * CROWDED_SHARE`` paragraph rows (see
+    :data:`CROWDED_SHARE`; a backend that cannot count them says nothing)."""
+    rows = store.bucket_rows("paragraph") if supports(store, BucketRows) else 0
+    share = -(-rows // CROWDED_SHARE)
+    return CROWDED if share <= CROWDED else 1 << (share - 1).bit_length()
 
 
 def paragraph_pairs(store: Storage, query: np.ndarray, bands: int
@@ -63,18 +89,19 @@ def paragraph_pairs(store: Storage, query: np.ndarray, bands: int
     query row then stored row (:func:`~.matches.hit_pairs`), each pair's stored sketch
     being ``sketches[at]``.  A pair sharing only heavy buckets (more than
     :data:`HEAVY` entries) is a candidate only if it shares two band keys or more; a
-    crowded bucket (more than :data:`CROWDED`) is not read at all; an index without
+    crowded bucket (more than :func:`crowded`) is not read at all; an index without
     spare bands (``query`` ``bands`` wide) keeps every pair of the other buckets (one
     look-up, as before).
 
     The entries come without sketches first (a bucket's entries are consecutive, its
     rows' sketches one random read each), then the sketches of the kept pairs' rows
     only (:meth:`Storage.paragraph_sketches`)."""
+    limit = crowded(store)
     if query.shape[1] <= bands:
-        keys, refs, sketches = store.candidates("paragraph", query.ravel(), limit=CROWDED)
+        keys, refs, sketches = store.candidates("paragraph", query.ravel(), limit=limit)
         new, refs, entry = hit_pairs(query, keys, refs)
         return new, refs, sketches, entry
-    keys, refs, _ = store.candidates("paragraph", query.ravel(), limit=CROWDED, sketches=False)
+    keys, refs, _ = store.candidates("paragraph", query.ravel(), limit=limit, sketches=False)
     new, refs, _ = hit_pairs(query, keys, refs, heavy=HEAVY)
     rows, at = sorted_unique(refs, return_inverse=True)
     sketches, _ = store.paragraph_sketches(rows)

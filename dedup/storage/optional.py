@@ -54,6 +54,22 @@ class SignatureBytes(Protocol):
 
 
 @runtime_checkable
+class BucketRows(Protocol):
+    """Optional: backends that know, without a server call, how many rows a level's
+    buckets can point at (SQLite: the highest row id its bucket file and what is held
+    beside it cover; Redis: the rows its worker's copy of the bucket log holds).
+
+    Why: the look-up leaves crowded band buckets unread (``limit`` of
+    :meth:`Storage.candidates`, :func:`dedup.index.bands.crowded`), and a bucket's size
+    grows with the rows stored -- a fixed cap loses more pairs as the index grows
+    (review R10 of session 22), so the cap grows with this count."""
+
+    def bucket_rows(self, level: Level) -> int:
+        """An upper bound of the rows of ``level`` the current read's buckets hold
+        (removed rows may count)."""
+
+
+@runtime_checkable
 class Leased(Protocol):
     """The optional hooks of a backend whose write lock has a lease (Redis): the index
     calls ``keep_lease`` between the long steps of a write transaction that make no

@@ -184,6 +184,11 @@ class LevelCache:
         return held, at
 
     @property
+    def rows(self) -> int:
+        """Rows held (dropped ones too)."""
+        return self._rows
+
+    @property
     def entries(self) -> int:
         """Band keys held."""
         return sum(len(k) for k, _ in self._runs)

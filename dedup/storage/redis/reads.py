@@ -114,6 +114,11 @@ class Reads:
         hit = (rows[at] == ids) if len(rows) else np.zeros(len(ids), bool)
         return [joined[a:b] if h else None for h, a, b in zip(hit.tolist(), start[at].tolist(), end[at].tolist())]
 
+    def bucket_rows(self, level: Level) -> int:
+        """The rows this worker's copy of the bucket log holds, as last synced (a
+        transaction syncs when it begins; dropped rows count).  No server call."""
+        return self._cache.levels[_TAG[level]].rows
+
     def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """From this worker's copy of the bucket log (:mod:`.log`), synced when the

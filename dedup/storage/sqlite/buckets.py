@@ -75,6 +75,13 @@ class Buckets:
         return bounded([in_file, view.deltas[level].lookup(query, limit, sketches),
                         view.heirs[level].lookup(query, limit, sketches)], limit)
 
+    def bucket_rows(self, level: Level) -> int:
+        """The highest row id the bucket file and the rows held beside it cover (ids are
+        never reused: removed rows count)."""
+        view = self._bucket_view()
+        self._caught_up(view, level)
+        return max(view.file.levels[level].upto, view.deltas[level].after)
+
     def _without_file(self, view: "_BucketView", err: Exception) -> "_BucketView":
         """A page of the bucket file did not verify: never read it again in this
         process; answer from the database instead (everything stored is read into
