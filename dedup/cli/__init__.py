@@ -316,8 +316,9 @@ class _Commands(_Hinting):
         with failures.signals_raise(), warnings.catch_warnings():
             warnings.showwarning = library_warning
             try:
-                return super().invoke(ctx)
-            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+                outcome = super().invoke(ctx)
+            except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+                failures.settle(debug)  # unless a signal came whose exception was swallowed
                 raise
             except BrokenPipeError:
                 failures.ending()
@@ -328,6 +329,8 @@ class _Commands(_Hinting):
             except Exception as err:
                 failures.ending()
                 failures.fail_unexpected(err, debug)
+            failures.settle(debug)
+            return outcome
 
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -349,6 +352,7 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passag
     said = library_warnings()
     result.warnings = [*result.warnings, *said]
     if fmt == "parquet":  # a folder of tables, not a stream (dedup.report.parquet)
+        failures.checkpoint()  # as Output.write does
         write_parquet(result, output.path)
         record(output.path, output.records)  # its files are no later scan's documents (LeftOut)
         output.info(f"report written to {output.path}")

@@ -21,6 +21,23 @@ command ends with
 
 Once a signal has arrived, a failure it provokes while unwinding (a broken process
 pool, an interrupted system call) still ends with the signal's status, not 2.
+
+A signal is never lost, wherever its handler happens to run.  Python runs the handler
+between any two bytecodes of the main thread -- also inside a weakref callback, a
+``__del__``, a generator closed by the garbage collector, where an exception cannot
+propagate: Python prints "Exception ignored in: ..." and goes on (a new user's Ctrl-C
+near the end of a scan ended with status 1 that way, the handler's ``KeyboardInterrupt``
+swallowed in ``WeakSet._remove``).  So:
+
+* such an exception of ours is taken from :data:`sys.unraisablehook` without a word, and
+  the signal is delivered again (``_thread.interrupt_main``), to be raised at the next
+  bytecode outside the callback;
+* a command checks at its checkpoints (:func:`checkpoint`: before its report is written)
+  whether a signal came whose exception was swallowed some other way (a library's
+  ``except BaseException``), and raises it there;
+* when the command has chosen its status, :func:`settle` turns the handler into one that
+  only records, and a signal received before that ends the command with 130 / 143 and
+  its "interrupted by" line instead of the status it chose.
 """
 
 from __future__ import annotations
@@ -28,6 +45,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import _thread
 import threading
 import traceback
 from contextlib import contextmanager
@@ -52,25 +70,95 @@ class Terminated(BaseException):
 
 
 _received: list[int] = []
+#: Whether the handler raises (until :func:`settle`); it records the signal either way.
+_raising = [False]
+
+
+def _interrupt(signum: int) -> BaseException:
+    """The exception a signal stands for: KeyboardInterrupt or :class:`Terminated`."""
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 def _on_signal(signum: int, frame) -> None:
     _received.append(signum)
-    if signum == signal.SIGINT:
-        raise KeyboardInterrupt
-    raise Terminated(signum)
+    if not _raising[0]:
+        return
+    if frame is not None and frame.f_code is _unraisable.__code__:
+        _deliver_again(signum)  # raised in the hook, it would be swallowed again
+        return
+    raise _interrupt(signum)
+
+
+def _deliver_again(signum: int) -> None:
+    """Mark ``signum`` as received again (``_thread.interrupt_main``), so that Python
+    runs its handler at its next check for signals -- not within this function nor
+    its caller if it can help it: Python checks right after a call returns, so the
+    mark is made by unpacking a ``map``, which calls it from C with no check after it,
+    and this function ends without another call (a check its caller makes anyway, in
+    :func:`_unraisable`, finds the hook's frame and delivers the signal again)."""
+    _, = map(_thread.interrupt_main, (signum,))
+
+
+def _signal_of(err: Optional[BaseException]) -> Optional[int]:
+    """The signal an exception of :func:`_on_signal` stands for (``None``: another)."""
+    if isinstance(err, KeyboardInterrupt):
+        return signal.SIGINT
+    return err.signum if isinstance(err, Terminated) else None
+
+
+#: The :data:`sys.unraisablehook` that :func:`signals_raise` found (what :func:`_unraisable` passes others to).
+_previous_hook = [sys.unraisablehook]
+
+
+def _unraisable(unraisable) -> None:
+    """The :data:`sys.unraisablehook` within :func:`signals_raise`: takes an interrupt
+    swallowed where it was raised (a weakref callback, a ``__del__``: see the module's
+    docstring) quietly and delivers its signal again; any other exception goes to the
+    hook it replaced."""
+    signum = _signal_of(unraisable.exc_value)
+    if signum is None:
+        _previous_hook[0](unraisable)
+    elif _raising[0]:
+        _deliver_again(signum)  # to be raised outside the callback
 
 
 @contextmanager
 def signals_raise() -> Iterator[None]:
     """Within the block, SIGINT raises KeyboardInterrupt and SIGTERM :class:`Terminated`
-    (and both are remembered); the previous handlers come back afterwards."""
+    (and both are remembered; an interrupt swallowed inside a weakref callback or a
+    ``__del__`` is raised again outside it) until :func:`settle`; the previous
+    handlers come back afterwards."""
+    _received.clear()
+    _raising[0] = True
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _previous_hook[0], sys.unraisablehook = sys.unraisablehook, _unraisable
     try:
         yield
     finally:
+        _raising[0] = False
+        sys.unraisablehook = _previous_hook[0]
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def checkpoint() -> None:
+    """Raise the interrupt for a signal received while the command ran whose exception
+    never reached it (swallowed on the way: by a library's ``except BaseException``, say);
+    called before a command writes its report, so that an interrupted command writes
+    none (``-o FILE`` keeps the old file)."""
+    if _raising[0] and _received:
+        raise _interrupt(_received[0])
+
+
+def settle(debug: bool) -> None:
+    """The command has chosen its status (it returned or is exiting): from here a signal
+    is only recorded, and if one was received while the command ran, the command ends as
+    interrupted (:func:`interrupted`: 130 / 143) instead."""
+    _raising[0] = False
+    code = exit_code_for_signal()
+    if code is not None:
+        ending()
+        interrupted(code, debug)
 
 
 def ending() -> None:

@@ -28,7 +28,7 @@ from ..report.written import MANIFEST, REPORT, Written, record
 from ..report.safety import printable, short_name, warning_text
 from ..sources import Selection, input_holding
 from ..storage import own_files
-from .failures import EXIT_ERROR
+from .failures import EXIT_ERROR, checkpoint
 
 #: Where a command's ``--quiet`` is kept for :func:`library_warning` (``click.Context.meta``).
 _QUIET = "dedup.quiet"
@@ -136,7 +136,9 @@ class Output:
         return progress_for(sys.stderr, self.quiet)
 
     def write(self, render: Callable[[TextIO, TextOptions], None], passages: Passages) -> None:
-        """Render the report into stdout or the ``-o`` file."""
+        """Render the report into stdout or the ``-o`` file -- unless a signal came whose
+        interrupt was swallowed on its way (raised here: :func:`dedup.cli.failures.checkpoint`)."""
+        checkpoint()
         to_stdout = self.path in (None, "-")
         options = TextOptions(
             color=to_stdout and use_color(self.color, sys.stdout),
