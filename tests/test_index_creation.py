@@ -150,3 +150,37 @@ def test_a_write_to_an_index_file_removed_meanwhile_says_so(tmp_path):
     os.unlink(db)
     with idx, pytest.raises(StorageError, match="its file was removed or replaced while this process had it open"):
         idx.add(prose(random.Random(7), 50), "a")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on a 600 KiB tmpfs (a full disk for real: SQLite's own ENOSPC path);
+    skipped where tmpfs cannot be mounted (not root, no CAP_SYS_ADMIN)."""
+    import subprocess
+
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(folder)],
+                      capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_an_add_that_created_the_index_and_filled_the_disk_removes_it(tmp_path, small_disk):
+    """F10 of #12: a new index whose first batch met a full disk stayed behind (leaving WAL
+    mode to remove it failed: "database or disk is full"), while a Ctrl-C at the same
+    moment removed it.  Now any failure of an add that stored nothing removes what it
+    created, and the disk is as it was."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rng = random.Random(8)
+    for i in range(300):
+        (inputs / f"a{i:03d}.txt").write_text("\n\n".join(prose(rng, 80) for _ in range(5)), encoding="utf-8")
+    added = run("index", "add", "--db", small_disk / "i.dedup", inputs, "-q")
+    assert added.exit_code == 2
+    assert "disk full" in added.stderr, added.stderr
+    assert "i.dedup: removed the index this add created: it stored nothing" in added.stderr, added.stderr
+    assert os.listdir(small_disk) == []

@@ -196,13 +196,20 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
         needs the only connection (the call then fails at once, busy timeout 0, and the
         file stays), and the file is unlinked under an exclusive lock, so a process that
         opened it meanwhile finds it moved on its first write (SQLite's ``DBMOVED``,
-        said as such) instead of writing into a removed file."""
+        said as such) instead of writing into a removed file.
+
+        On a full disk (the add's own failure, F10 of #12) leaving WAL mode failed, "database
+        or disk is full", and the new index stayed: the write-ahead log, which holds
+        only the failed transaction's pages then, is emptied first (a checkpoint that
+        truncates it; with another connection reading, it does not truncate, and leaving
+        WAL mode fails as before)."""
         if self.readonly:
             return False
         try:
             with self._busy_timeout(0):
                 if self.count():
                     return False
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
                 if self._conn.execute("PRAGMA journal_mode = DELETE").fetchone()[0] != "delete":
                     return False
                 self._conn.execute("BEGIN EXCLUSIVE")
