@@ -86,6 +86,43 @@ def test_stdin_texts_and_records_keep_usable_ids(tmp_path, rng):
     assert again.exit_code == 0 and "0 added, 0 rejected, 1 already indexed, 0 errors" in again.stdout
 
 
+def test_id_names_the_one_file_given_and_is_refused_where_it_cannot_apply(tmp_path, rng):
+    """F8 of #12: ``index add FILE --id X`` stored the file under its path and said
+    nothing; with several files, a folder or a pattern it cannot name one document, and
+    is refused (exit 2) instead of being ignored."""
+    db = tmp_path / "i.dedup"
+    (tmp_path / "in").mkdir()
+    text = article(rng)
+    (tmp_path / "in" / "a.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "in" / "b.txt").write_text(article(rng), encoding="utf-8")
+    assert run("index", "add", "in/a.txt", "--id", "wire\\7", "--db", db).exit_code == 0
+    assert ids(db) == ["wire\\7"]  # as given: a backslash is not escaped as in a file's path
+    checked = run("check", "in/a.txt", "--id", "wire\\7", "--db", db)
+    assert checked.exit_code == 0 and "already indexed" in checked.stdout
+    (tmp_path / "feed.jsonl").write_text(json.dumps({"text": article(rng)}) + "\n", encoding="utf-8")
+    assert run("index", "add", "feed.jsonl", "--id", "feed", "--db", db).exit_code == 0
+    assert ids(db) == ["feed:1", "wire\\7"]  # a record without an id: ID:LINE, as from stdin
+    for paths, why in [(["in/a.txt", "in/b.txt"], "2 paths were given"), (["in"], "'in' is a folder"),
+                       (["in/*.txt"], "'in/*.txt' is a pattern or a URL")]:
+        for command in (["index", "add"], ["check"]):
+            refused = run(*command, *paths, "--id", "x", "--db", db)
+            assert refused.exit_code == 2, refused.stderr
+            assert f"--id names one document (the text read from stdin, -, or the one file given), but {why}" \
+                in refused.stderr
+    assert ids(db) == ["feed:1", "wire\\7"]
+
+
+def test_a_base_that_is_not_a_folder_is_a_usage_error(tmp_path, rng):
+    """F8 of #12: ``--base /nonexistent`` was taken, and every file was named by its absolute path."""
+    (tmp_path / "a.txt").write_text(article(rng), encoding="utf-8")
+    db = tmp_path / "i.dedup"
+    for command in (["index", "add"], ["check"]):
+        for base, said in [("nowhere", "Directory 'nowhere' does not exist"), ("a.txt", "Directory 'a.txt' is a file")]:
+            refused = run(*command, "a.txt", "--base", base, "--db", db)
+            assert refused.exit_code == 2 and "Invalid value for '--base'" in refused.stderr and said in refused.stderr
+    assert not db.exists()
+
+
 def test_adding_a_folder_again_is_idempotent_and_the_header_counts_everything(tmp_path, rng):
     base = article(rng)
     docs = write_docs(tmp_path / "in", {"a.txt": [base], "b.txt": [article(rng)], "copy.txt": [base]})

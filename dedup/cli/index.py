@@ -16,9 +16,10 @@ refused documents are listed and do not change it otherwise.
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import click
 
@@ -26,6 +27,7 @@ from ..index import Index
 from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
 from ..report import write_verdicts
+from ..remote import is_remote
 from ..report.safety import printable
 from ..scan import available_cpus
 from ..report.passages import VerdictPassages
@@ -77,10 +79,11 @@ def policy_options(func: Callable) -> Callable:
 def id_options(func: Callable) -> Callable:
     """How documents are named in the index (:mod:`dedup.index.ids`)."""
     options = [
-        click.option("--base", type=click.Path(file_okay=False), default=".", show_default=True,
-                     help="File ids are paths relative to this folder."),
-        click.option("--id", "stdin_id", metavar="ID",
-                     help="The id of the text read from stdin (-) [default: a digest of the text]."),
+        click.option("--base", type=click.Path(exists=True, file_okay=False), default=".", show_default=True,
+                     help="File ids are paths relative to this folder (which must exist)."),
+        click.option("--id", "given_id", metavar="ID",
+                     help="The id of the text read from stdin (-) [default: a digest of the text], or of "
+                          "the one file given [default: its path relative to --base]."),
         click.option("--id-prefix", default="", metavar="TEXT",
                      help="Put before the ids of JSON/JSON Lines records (kept as they are otherwise)."),
     ]
@@ -102,7 +105,7 @@ records_option = click.option(
 @policy_options
 @id_options
 @records_option
-def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, base, stdin_id, id_prefix,
+def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, base, given_id, id_prefix,
           cache_dir, **options) -> None:
     """Check the documents in PATHS against the index (read-only); - reads stdin.
 
@@ -121,13 +124,14 @@ def check(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zer
     listed (stderr, report) and skipped: they change the status only when nothing
     could be read.
     """
+    naming = naming_of(paths, base, id_prefix, given_id)
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
     with open_index(db, options, create=False, readonly=True) as idx:
         job = guard(lambda: check_paths(idx, paths, selection,
                                          build_read_options(**options), Policy(policy, seen_share),
                                          progress=output.progress(), keep_texts=fmt in READABLE,
-                                         naming=Naming(base, id_prefix, stdin_id)))
+                                         naming=naming))
         job.warnings[:0] = left_out.warnings()
         _finish(idx, job, fmt, exit_zero, output, adding=False)
 
@@ -152,7 +156,7 @@ def index_group() -> None:
 @id_options
 @records_option
 def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero, add_duplicates, bulk, replace,
-        tmp_dir, base, stdin_id, id_prefix, cache_dir, **options) -> None:
+        tmp_dir, base, given_id, id_prefix, cache_dir, **options) -> None:
     """Add the documents in PATHS to the index (created if missing) as the policy says.
 
     Ids: a file's path relative to --base (default: the current folder), a JSON/JSON
@@ -170,6 +174,7 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     if bulk and (policy != "reject" or seen_share != Policy().seen_share or add_duplicates):
         raise click.UsageError("--load stores everything unchecked: --policy, --seen-share and "
                                "--add-duplicates do not apply to it")
+    naming = naming_of(paths, base, id_prefix, given_id)
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
     idx, created = _opened(db, options, create=True, readonly=False)
@@ -178,7 +183,7 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
                                        load=bulk, progress=output.progress(), keep_texts=fmt in READABLE,
-                                       naming=Naming(base, id_prefix, stdin_id), tmp_dir=tmp_dir))
+                                       naming=naming, tmp_dir=tmp_dir))
         job.warnings[:0] = left_out.warnings()
         try:
             _finish(idx, job, fmt, exit_zero, output, adding=True)
@@ -200,6 +205,26 @@ def _say_complete(idx: Index, job: Job, err: BaseException) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+def naming_of(paths: Sequence[str], base: str, prefix: str, given_id: Optional[str]) -> Naming:
+    """How ``check`` and ``index add`` name what they read (:class:`~dedup.index.ids.Naming`):
+    ``--id`` names the text read from stdin when ``-`` is given, else the one file
+    given; given with anything else it is a usage error saying why (F8 of #12: an
+    ``index add FILE --id X`` stored the file under its path, without a word)."""
+    if given_id is None or "-" in paths:
+        return Naming(base, prefix, given_id)
+    if len(paths) > 1:
+        why = f"{len(paths)} paths were given"
+    elif is_remote(paths[0]):
+        why = f"{printable(repr(paths[0]))} is a pattern or a URL"
+    elif os.path.isdir(paths[0]):
+        why = f"{printable(repr(paths[0]))} is a folder"
+    else:
+        return Naming(base, prefix, given_id, os.path.abspath(paths[0]))
+    raise click.UsageError(f"--id names one document (the text read from stdin, -, or the one file given), but "
+                           f"{why}: files are named by their paths relative to --base (see 'Document ids' in the "
+                           "README)")
 
 
 def open_index(db: str, options: dict, *, create: bool, readonly: bool, auto_optimize: bool = True) -> Index:

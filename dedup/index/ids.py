@@ -22,11 +22,14 @@ The rules (the README's "Document ids"):
   collisions: ``caf\\xe9.txt`` is the Latin-1 name, ``caf\\\\xe9.txt`` the UTF-8 name
   spelled with a backslash; the name's exact bytes are kept in the document's
   metadata as ``path_bytes`` (base64, as in the scan's JSON report);
-* text read from stdin is named ``stdin_id`` when given (its records without an id
-  ``STDIN_ID:LINE``), otherwise by a digest of its text (``auto:...``, as
+* text read from stdin is named ``given_id`` when given (its records without an id
+  ``GIVEN_ID:LINE``), otherwise by a digest of its text (``auto:...``, as
   :meth:`dedup.index.Index.add` names a text given without an id), so a second
   ``... | dedup index add -`` is another document, or "already indexed" if it is the
-  same text.
+  same text;
+* with ``one_file`` (nothing read from stdin, that one file given: ``dedup index add
+  FILE --id ID``), that file is named ``given_id`` instead of its path, as it is
+  (its records without an id ``GIVEN_ID:LINE``).
 """
 
 from __future__ import annotations
@@ -44,12 +47,14 @@ from .items import auto_id
 
 @dataclass(frozen=True)
 class Naming:
-    """The id rules above: ``base`` folder of file ids, ``prefix`` of record ids, and
-    ``stdin_id`` the id of a text read from stdin."""
+    """The id rules above: ``base`` folder of file ids, ``prefix`` of record ids,
+    ``given_id`` the id of a text read from stdin -- or of the file at ``one_file``
+    (absolute) when that is the one file read."""
 
     base: str = "."
     prefix: str = ""
-    stdin_id: Optional[str] = None
+    given_id: Optional[str] = None
+    one_file: Optional[str] = None
 
     def file_id(self, path: Path) -> str:
         """The id of the file at ``path`` (before any ``#record``)."""
@@ -71,18 +76,29 @@ class Naming:
     def report_name(self, doc: Document) -> str:
         """How reports name ``doc``: as the scan does (``FILE#ID``, ``FILE#ID@LINE``,
         ``FILE:LINE`` for records; a file by its id, undecodable bytes and all), but a
-        text read from stdin by its id."""
-        return self.doc_id(doc) if doc.path == STDIN_NAME or doc.path.startswith(STDIN_NAME + ":") else doc.path
+        text read from stdin, or the one file named ``given_id``, by its id."""
+        return self.doc_id(doc) if self._named_as_given(doc) is not None else doc.path
 
     def doc_id(self, doc: Document) -> str:
         """The id of ``doc``, read from a file named by :meth:`file_id` (or stdin)."""
         if doc.record is not None:
             return self.prefix + doc.record
-        if doc.path == STDIN_NAME:
-            return self.stdin_id if self.stdin_id is not None else auto_id(doc.text)
-        if doc.path.startswith(STDIN_NAME + ":"):  # a record without an id, by its line
-            return self.stdin_id + doc.path[len(STDIN_NAME):] if self.stdin_id is not None else auto_id(doc.text)
+        line = self._named_as_given(doc)
+        if line is not None:  # "" for the whole text, ":LINE" for a record without an id
+            return self.given_id + line if self.given_id is not None else auto_id(doc.text)
         return escaped_name(doc.path)
+
+    def _named_as_given(self, doc: Document) -> Optional[str]:
+        """For a document read from stdin, or from ``one_file`` when ``given_id`` names
+        it, what follows the file's name in ``doc.path`` (``""``, or ``:LINE`` for a
+        record without an id); ``None`` for any other."""
+        names = [STDIN_NAME]
+        if self.one_file is not None and self.given_id is not None:
+            names.append(self.file_id(Path(self.one_file)))
+        for name in names:
+            if doc.path == name or doc.path.startswith(name + ":"):
+                return doc.path[len(name):]
+        return None
 
 
 def escaped_name(name: str) -> str:
