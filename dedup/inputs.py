@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 from .readers import STDIN_ARG, STDIN_NAME, Document, ReadError, ReadOptions, describe_os_error, read_file, read_opened, read_stdin
-from .remote import expand
+from .remote import expand, is_remote
 from .sources import Selection, local_file, walk
 
 
@@ -111,6 +111,15 @@ class Stdin:
 Input = Union[LocalFile, RemoteFile, Stdin]
 
 
+def roots_of(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Union[Path, str]]:
+    """What the commands are given, as :func:`list_inputs` takes it: a string that is an
+    fsspec URL or a glob (``file:///data/x.txt``, a quoted ``'docs/*.txt'``:
+    :func:`dedup.remote.is_remote`) stays a string, anything else (``-`` too) is a Path.
+    ``scan``, ``check`` and ``index add`` read their inputs through it alike."""
+    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    return [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
+
+
 def list_inputs(
     roots: Sequence[Union[Path, str]], selection: Selection, options: ReadOptions,
     naming: Optional[Callable[[Path], str]] = None,
@@ -131,7 +140,10 @@ def list_inputs(
             fs, files = expand(root)
             url, local = "://" in root, _is_local(fs)
             for path, size in files:
-                name = fs.unstrip_protocol(path) if url else path
+                if local and naming is not None:  # the same id however the file was named
+                    name = naming(Path(path))
+                else:
+                    name = fs.unstrip_protocol(path) if url else path
                 if local:  # fsspec lists a FIFO, a device or a broken link as a file: it is a read error
                     found = local_file(Path(path))
                     if isinstance(found, ReadError):

@@ -19,9 +19,9 @@ from .plan.job import run_scan
 from .plan.local import LocalExecutor
 from .plan.scratch import scratch_folder
 from .progress import NO_PROGRESS, Progress
-from .inputs import Input, list_inputs
+from .inputs import Input, list_inputs, roots_of
 from .readers import STDIN_ARG, Document, ReadError, ReadOptions
-from .remote import expand, is_remote
+from .remote import expand
 from .results import LEVELS, Kind, ScanResult
 from .settings import Settings
 from .sources import Selection, check_roots
@@ -59,7 +59,7 @@ def scan(
     (or a URL or glob matches nothing), ``ValueError`` if fsspec cannot read a URL's
     protocol; every other problem with a file is an entry in ``errors``.
     """
-    roots = _roots(paths)
+    roots = roots_of(paths)
     check_roots([r for r in roots if isinstance(r, Path)], STDIN_ARG)
     for pattern in (r for r in roots if isinstance(r, str)):
         expand(pattern)  # nothing matches: FileNotFoundError now, not halfway through the scan
@@ -78,12 +78,6 @@ def scan(
         engine=engine,
         scheduler=scheduler,
     )
-
-
-def _roots(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Union[Path, str]]:
-    """The roots :func:`scan` lists: a string that is a URL stays a string, else a Path."""
-    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
 
 
 def scan_documents(

@@ -16,6 +16,7 @@ from typing import Iterator, Optional, Sequence
 
 from ..progress import NO_PROGRESS, Progress
 from ..readers import Document, ReadError, ReadOptions, ReadWarning
+from ..inputs import roots_of
 from ..results import FilesRead
 from ..scan import read_paths
 from ..sources import Selection
@@ -181,7 +182,7 @@ def _stream(index: Index, paths: Sequence[str | Path], selection: Selection, opt
     own = own_files(index.path)
     given = selection.skip
     selection = replace(selection, skip=own if given is None else lambda p: own(p) or given(p))
-    for doc in progress.counted(read_paths([Path(p) for p in paths], selection, options, naming.file_id,
+    for doc in progress.counted(read_paths(roots_of(paths), selection, options, naming.file_id,
                                            job.files.add), "documents"):
         if isinstance(doc, ReadError):
             job.errors.append(doc)

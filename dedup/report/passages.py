@@ -10,8 +10,9 @@ read files again reads each file once and keeps only what is shown.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Iterable, Literal, Optional, Sequence
+from typing import Callable, Iterable, Literal, Optional, Sequence, Union
 
+from ..inputs import roots_of
 from ..readers import STDIN_ARG, Document, ReadOptions
 from ..results import Location
 from ..sources import Selection
@@ -37,8 +38,8 @@ class FilePassages(Passages):
     cannot be read twice: its documents fall back to the preview, as does a file whose
     text changed since the scan (its span no longer fits)."""
 
-    def __init__(self, roots: Sequence[Path], selection: Selection, options: ReadOptions) -> None:
-        files = [Path(r) for r in roots if str(r) != STDIN_ARG]
+    def __init__(self, roots: Sequence[Union[str, Path]], selection: Selection, options: ReadOptions) -> None:
+        files = [r for r in roots_of(list(roots)) if str(r) != STDIN_ARG]  # a glob, a URL as the scan took them
         # Names carry their root as a prefix when several roots were given: keep two
         # (the same root twice is read once) when only stdin was dropped.
         self._roots = files * 2 if len(files) == 1 < len(roots) else files
