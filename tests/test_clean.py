@@ -6,6 +6,7 @@ import json
 import os
 import random
 import shutil
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -138,14 +139,54 @@ def test_an_interrupted_clean_leaves_no_half_written_file(tmp_path, monkeypatch)
         return real_copy(a, b, **kwargs)
 
     monkeypatch.setattr(shutil, "copy2", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        dedup.clean(src, tmp_path / "out", strip_paragraphs=True)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "keep.txt").write_text("a file that was there\n")
+    with pytest.raises(KeyboardInterrupt) as stopped:  # into a DEST that was not empty: what is written stays
+        dedup.clean(src, tmp_path / "out", strip_paragraphs=True, force=True)
     written = tree(tmp_path / "out")
     originals = tree(src)
     assert not any(".dedup-tmp" in name for name in written)
     assert "dedup-clean.json" not in written  # the manifest comes last: incomplete runs show
     for name, digest in written.items():  # whatever is there under a final name is complete
-        assert digest == originals[name] or name in ("news/port-strike.txt", "ukraine-talks.txt")
+        assert name in ("news/port-strike.txt", "ukraine-talks.txt", "keep.txt") or digest == originals[name]
+    finished = len(written) - 1  # keep.txt was there before
+    assert stopped.value.__notes__ == [f"{tmp_path / 'out'}: incomplete: this run wrote {finished} of its files "
+                                       "before it stopped (files it replaced are not restored) and no manifest; run "
+                                       "the same command again to finish it"]
+
+
+@pytest.mark.parametrize("dest_was", ["missing", "empty", "missing, with its parent"])
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, lambda: OSError(28, "No space left on device")])
+def test_a_clean_that_stops_removes_what_it_wrote_into_a_missing_or_empty_dest(tmp_path, monkeypatch, dest_was,
+                                                                                 stop):
+    """F6 of #12: an interrupted (or failed) clean left a partial DEST without a word, and
+    the same command then refused it as "not empty".  Now DEST is as it was (gone, or
+    empty), the exception's note says so, and the same command runs again."""
+    cleaning = sys.modules["dedup.clean"]  # (dedup.clean is also the function)
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES, src)
+    dest = tmp_path / ("new/out" if "parent" in dest_was else "out")
+    if dest_was == "empty":
+        dest.mkdir()
+    real, calls = cleaning.write_one, []
+
+    def stops(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 3:
+            raise stop()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cleaning, "write_one", stops)
+    with pytest.raises((KeyboardInterrupt, OSError)) as stopped:
+        dedup.clean(src, dest, strip_paragraphs=True)
+    assert stopped.value.__notes__ == [f"{dest}: removed the partial copy this run had written; run the same "
+                                       "command again"]
+    assert sorted(os.listdir(tmp_path)) == (["out", "src"] if dest_was == "empty" else ["src"])
+    assert dest_was != "empty" or os.listdir(dest) == []
+    monkeypatch.undo()
+    report = dedup.clean(src, dest, strip_paragraphs=True)
+    assert report.manifest_path.exists() and report.files_copied + report.files_rewritten > 2
 
 
 def test_a_document_is_dropped_only_for_a_kept_copy_not_through_a_chain(tmp_path):

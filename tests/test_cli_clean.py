@@ -167,3 +167,45 @@ def test_a_manifest_in_a_missing_folder_is_refused_before_work_as_o_is(tmp_path)
     res = run(src, tmp_path / "out", "--manifest", tmp_path / "out" / "meta" / "m.json")
     assert res.exit_code == 0, res.stderr
     assert json.loads((tmp_path / "out" / "meta" / "m.json").read_text())["counts"]["dropped"] == 1
+
+
+_CTRL_C_WHILE_WRITING = """
+import signal, sys
+import dedup.clean  # the package (dedup.clean is also the function)
+cleaning = sys.modules["dedup.clean"]
+from dedup.cli import main
+
+real, calls = cleaning.write_one, []
+def write_one(*args, **kwargs):
+    calls.append(args)
+    if len(calls) == 2:
+        signal.raise_signal(signal.SIGINT)  # Ctrl-C after the first file was written
+    return real(*args, **kwargs)
+cleaning.write_one = write_one
+sys.argv[1:] = ["clean", *sys.argv[1:]]
+sys.exit(main())
+"""
+
+
+def test_an_interrupted_clean_says_what_it_left_and_the_same_command_runs_again(tmp_path):
+    """F6 of #12: Ctrl-C while ``dedup clean`` wrote DEST left a partial DEST without a
+    word, and the same command then said "not empty".  Now the partial copy is removed
+    and said so (before "interrupted by SIGINT", exit 130), and the same command works."""
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (src / name).write_text(STORY + f" {name}\n")
+    dest = tmp_path / "out"
+    args = [str(src), str(dest), "-j", "1", "--no-cache", "-q"]
+    stopped = subprocess.run([sys.executable, "-c", _CTRL_C_WHILE_WRITING, *args], capture_output=True, text=True,
+                             timeout=300)
+    assert stopped.returncode == 130, stopped.stderr
+    assert stopped.stderr == (f"dedup: {dest}: removed the partial copy this run had written; run the same command "
+                              "again\ndedup: interrupted by SIGINT (Ctrl-C)\n")
+    assert not dest.exists()
+    again = run(*args)
+    assert again.exit_code == 0, again.stderr
+    assert sorted(os.listdir(dest)) == ["a.txt", "dedup-clean.json"]  # b and c: copies of a, dropped

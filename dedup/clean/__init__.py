@@ -27,16 +27,25 @@ Safety: SRC is only read.  DEST may not be inside SRC, nor SRC inside DEST, and 
 empty or missing unless ``force``.  Every file is written under a temporary name in
 its folder and renamed when complete, so an interrupted run leaves no half-written file
 under a final name; the manifest is written last, so a DEST without it is incomplete.
+A run that stops before its manifest is written (Ctrl-C, SIGTERM, an error such as a
+full disk) removes what it wrote when DEST was missing or empty before it -- DEST is as
+it was, and the same command can simply run again (F6 of #12: a partial DEST stayed, was
+not mentioned, and the re-run was refused as "not empty"); in a DEST that held files
+before (``force``) it cannot undo what it replaced, and says what it left.  Either way
+the exception carries a note (PEP 678) saying which, as the CLI prints it.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
+from ..plan.shield import held_signals
 from ..progress import NO_PROGRESS, Progress
 from ..readers import ReadError, ReadOptions, ReadWarning
 from ..results import FilesRead
@@ -130,19 +139,28 @@ def clean(
     plan = decide(result, strip_paragraphs, partial(compared, src, settings or Settings(), read_options))
     report = CleanReport(documents=len(result.documents), errors=list(result.errors),
                          warnings=list(result.warnings), files=result.files)
-    dest.mkdir(parents=True, exist_ok=True)
-    entries = list(files(src))
-    progress.stage("writing", "files", len(entries))
     done: Counter = Counter()
-    for rel, path in entries:
-        how = write_one(src, dest, rel, path, plan, read_options)
-        done[how] += 1
-        if how is None:
-            report.not_copied.append(rel)
-        progress.advance()
-    report.files_copied, report.files_rewritten, report.files_dropped = (
-        done["copied"], done["rewritten"], done["dropped"])
-    progress.close()
+    with _undone_unless_complete(dest, done):
+        dest.mkdir(parents=True, exist_ok=True)
+        entries = list(files(src))
+        progress.stage("writing", "files", len(entries))
+        for rel, path in entries:
+            how = write_one(src, dest, rel, path, plan, read_options)
+            done[how] += 1
+            if how is None:
+                report.not_copied.append(rel)
+            progress.advance()
+        report.files_copied, report.files_rewritten, report.files_dropped = (
+            done["copied"], done["rewritten"], done["dropped"])
+        progress.close()
+        _write_manifest(report, result, plan, src, dest, strip_paragraphs, manifest_path)
+    return report
+
+
+def _write_manifest(report: CleanReport, result, plan, src: Path, dest: Path, strip_paragraphs: bool,
+                    manifest_path: Path) -> None:
+    """Fill in ``report`` from the files written (``report.files_*`` come from the caller's
+    counts) and the ``plan``, and write the manifest (the last file of a clean)."""
     report.dropped = len(plan.drop)
     report.stripped_documents = len(plan.strip)
     report.stripped_paragraphs = sum(len(p) for p in plan.strip.values())
@@ -170,7 +188,52 @@ def clean(
     with report_file(str(manifest_path)) as out:  # names as in the reports: valid UTF-8, plus KEY_bytes
         out.write(dumps(report.manifest, NAME_KEYS | MANIFEST_NAME_KEYS) + "\n")
     report.manifest_path = manifest_path
-    return report
+
+
+@contextmanager
+def _undone_unless_complete(dest: Path, done: Counter) -> Iterator[None]:
+    """Run the writing of a clean; if it raises (a signal, an error), remove what it
+    wrote when ``dest`` was missing or empty before (``dest`` is left as it was: gone,
+    or empty), else leave it -- and add a note to the exception saying which (``done``:
+    the files written so far, by how).  The removal runs with SIGINT and SIGTERM held
+    (:func:`dedup.plan.shield.held_signals`): a second Ctrl-C cannot cut it short."""
+    existed = dest.is_dir()
+    fresh = not existed or not any(dest.iterdir())
+    made = dest  # the outermost folder the run makes (DEST's missing parents are made too)
+    while not existed and not made.parent.exists() and made.parent != made:
+        made = made.parent
+    try:
+        yield
+    except BaseException as err:
+        written = sum(n for how, n in done.items() if how in ("copied", "rewritten"))
+        if fresh:
+            with held_signals():
+                removed = _remove_written(dest if existed else made, existed)
+            if removed:
+                note = f"{dest}: removed the partial copy this run had written; run the same command again"
+            else:
+                note = f"{dest}: could not remove the partial copy this run had written; remove it, then run again"
+        else:
+            note = (f"{dest}: incomplete: this run wrote {written:,} of its files before it stopped (files it "
+                    f"replaced are not restored) and no manifest; run the same command again to finish it")
+        err.__notes__ = [*getattr(err, "__notes__", []), note]
+        raise
+
+
+def _remove_written(dest: Path, existed: bool) -> bool:
+    """Remove the folder ``dest`` (``existed``: only what is in it); ``True`` when all of it went."""
+    try:
+        if not existed:
+            shutil.rmtree(dest)
+        else:
+            for entry in list(dest.iterdir()):
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                else:
+                    entry.unlink()
+        return True
+    except OSError:
+        return False
 
 
 def copied_errors(report: CleanReport) -> tuple[list[ReadError], list[ReadError]]:

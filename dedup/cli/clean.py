@@ -64,7 +64,10 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
     Exit status: 0 written, 2 error (DEST inside SRC or the reverse, DEST not empty
     without --force, a write failed; no file found, or no document could be read:
     DEST is then an unchanged copy).  Each file or record that could not be read is
-    named on stderr with the cause, copied unchanged and listed in the manifest.
+    named on stderr with the cause, copied unchanged and listed in the manifest.  A run
+    interrupted (130, 143) or failed before its manifest removes what it wrote into a
+    DEST that was missing or empty, so the same command can run again (with --force
+    into a DEST that held files, it says what it left).
     """
     output = build_output(quiet=quiet, verbose=verbose)
     output.named_under([src])
