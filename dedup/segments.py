@@ -44,6 +44,27 @@ def sorted_unique(values: np.ndarray, return_inverse: bool = False):
     return ordered[first], inverse
 
 
+def row_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``sorted_unique(ids, return_inverse=True)`` for non-negative integer ids (row
+    ids: a look-up's bucket hits), through a table by id when the highest id is within
+    a few times the number of ids -- a batch's hits, ~1M row ids of an index of 0.4-2M
+    rows -- else by sorting.  ``(unique int64, inverse intp)``.
+
+    Why: the sort-based inverse (an argsort) of 1M row ids below 420k took ~260 ms
+    under load, the table ~30 ms; 3M below 2M rows ~1 s against ~0.11 s (session 23)."""
+    ids = np.asarray(ids).ravel()
+    if not len(ids):
+        return ids.astype(np.int64), np.zeros(0, np.intp)
+    low, top = int(ids.min()), int(ids.max())
+    if low < 0 or top >= 4 * len(ids) + (1 << 16):
+        rows, inverse = sorted_unique(ids, return_inverse=True)
+        return rows.astype(np.int64, copy=False), inverse
+    seen = np.zeros(top + 1, dtype=bool)
+    seen[ids] = True
+    slot = np.cumsum(seen, dtype=np.intp) - 1
+    return np.flatnonzero(seen).astype(np.int64, copy=False), slot[ids]
+
+
 def first_unique(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(unique, first, counts)``: ``np.unique(values, return_index=True,
     return_counts=True)`` for a 1-D integer array, by one stable sort (see

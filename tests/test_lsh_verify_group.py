@@ -9,7 +9,7 @@ from dedup.lsh import band_keys, bucket_pairs, catch_probability, choose_bands
 from dedup.minhash import signatures
 from dedup.settings import Settings
 from dedup.shingle import shingle
-from dedup.segments import sorted_unique
+from dedup.segments import row_positions, sorted_unique
 from dedup.segments import unique_sets
 from dedup.verify import score_pairs
 from textgen import prose, rewrite
@@ -152,6 +152,17 @@ def test_sorted_unique_matches_np_unique_with_inverse():
     assert unique.tolist() == np.unique(values).tolist()
     assert (unique[inverse] == values.ravel()).all()
     assert sorted_unique(np.array([4, 4, 1])).tolist() == [1, 4]
+
+
+@pytest.mark.parametrize("n, top", [(0, 1), (1, 1), (500, 300), (40, 10_000_000), (3_000, 200_000)],
+                         ids=["empty", "one", "dense", "sparse", "table"])
+def test_row_positions_are_np_unique_with_inverse_by_table_or_by_sort(n, top):
+    """:func:`row_positions` (a table by id when the ids are dense enough, else a sort)
+    answers as ``np.unique(return_inverse=True)`` on either path."""
+    ids = np.random.default_rng(n).integers(0, top, n).astype(np.int64)
+    unique, inverse = row_positions(ids)
+    assert unique.dtype == np.int64 and unique.tolist() == np.unique(ids).tolist()
+    assert (unique[inverse] == ids).all()
 
 
 def test_groups_are_transitive_with_first_member_canonical():

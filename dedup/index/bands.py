@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..segments import sorted_unique
+from ..segments import row_positions
 from ..storage.optional import BucketRows, supports
 from ..storage.protocol import Storage
 from .matches import hit_pairs
@@ -103,6 +103,6 @@ def paragraph_pairs(store: Storage, query: np.ndarray, bands: int
         return new, refs, sketches, entry
     keys, refs, _ = store.candidates("paragraph", query.ravel(), limit=limit, sketches=False)
     new, refs, _ = hit_pairs(query, keys, refs, heavy=HEAVY)
-    rows, at = sorted_unique(refs, return_inverse=True)
+    rows, at = row_positions(refs)
     sketches, _ = store.paragraph_sketches(rows)
     return new, refs, sketches, at

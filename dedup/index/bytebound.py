@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..segments import sorted_unique
+from ..segments import row_positions
 from ..storage.optional import SignatureBytes, low_bytes, supports
 from ..storage.protocol import Level, Storage
 
@@ -37,7 +37,7 @@ def equal_bound(store: Storage, level: Level, signatures: np.ndarray, refs: np.n
     bound = np.full(len(refs), signatures.shape[1], dtype=np.int64)
     if not len(refs) or not supports(store, SignatureBytes):
         return bound
-    rows, inverse = sorted_unique(refs, return_inverse=True)
+    rows, inverse = row_positions(refs)
     known, lows = store.signature_bytes(level, rows)
     at = np.flatnonzero(known[inverse])
     mine = low_bytes(signatures)[at if which is None else which[at]]

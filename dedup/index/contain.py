@@ -32,7 +32,7 @@ import numpy as np
 
 from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, lowest_jaccard, plausible,
                            search_positions)
-from ..segments import ranges, sorted_unique
+from ..segments import ranges, row_positions
 from ..settings import Settings
 from ..sketch import sketch_floors, sketch_matches, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
@@ -80,9 +80,8 @@ def hits(
     new, refs, position = _shared(query, hit_keys, hit_refs)
     if not len(new):
         return empty, empty, empty
-    rows = sorted_unique(refs)
+    rows, at = row_positions(refs)
     stored_sketches, stored_sizes = store.paragraph_sketches(rows)
-    at = np.searchsorted(rows, refs)
     keep = unread(s.containment, sizes[new], stored_sizes[at], position, sketches, new, stored_sketches, at,
                   sketch_positions(s.num_perm))
     new, refs, position, at = new[keep], refs[keep], position[keep], at[keep]
