@@ -147,32 +147,33 @@ def test_an_exception_of_another_kind_in_a_callback_is_still_reported_as_python_
 
 @pytest.mark.slow
 def test_ctrl_c_at_random_moments_near_the_end_of_a_scan_is_never_lost(copies, tmp_path):
-    """The finding as the user met it: Ctrl-C to a real ``dedup scan`` at moments spread
-    over its last part, 120 tries.  Each ends with 130 and its line -- or, for a Ctrl-C
-    that came after the command had chosen its status, with that status and a whole
-    report -- and never with "Exception ignored" or a traceback."""
+    """The finding as the user met it: Ctrl-C to a real ``dedup scan`` (started as the
+    launcher starts it) at moments spread over its second half and just past its end,
+    120 tries.  Each ends with 130 -- and its line, or nothing if the Ctrl-C came while
+    it still started (on a loaded machine) -- without a report, or, for a Ctrl-C that came
+    after the command had chosen its status, with that status and a whole report; never
+    with "Exception ignored" or a traceback."""
     import random
     import time
 
+    command = [sys.executable, "-c", "import dedup_entry; dedup_entry.main()", "dedup", "scan", str(copies),
+               "--format", "json"]
     rng = random.Random(12)
     start = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())", "scan",
-                    str(copies), "-q"], capture_output=True, timeout=300)
+    subprocess.run(command, capture_output=True, timeout=300)
     whole = time.monotonic() - start
-    seen = {}
+    seen: dict = {}
     for _ in range(120):
         report = tmp_path / "r.json"
         report.unlink(missing_ok=True)
-        proc = subprocess.Popen([sys.executable, "-c", "import sys; from dedup.cli import main; sys.exit(main())",
-                                 "scan", str(copies), "--format", "json", "-o", str(report)],
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([*command, "-o", str(report)], stderr=subprocess.PIPE, text=True)
         time.sleep(rng.uniform(0.5, 1.1) * whole)
         proc.send_signal(signal.SIGINT)
         err = proc.communicate(timeout=300)[1]
         seen[proc.returncode] = seen.get(proc.returncode, 0) + 1
         assert "Exception ignored" not in err and "Traceback" not in err, err
         if proc.returncode == 130:
-            assert err.endswith(SAID["SIGINT"] + "\n") and not report.exists(), err
+            assert err in ("", SAID["SIGINT"] + "\n") and not report.exists(), err
         else:
             assert proc.returncode == 1 and '"pairs"' in report.read_text(), (proc.returncode, err)
     print(seen)
