@@ -137,7 +137,7 @@ def recall(args) -> None:
     from dedup.segments import unique_sets
     from dedup.verify import score_pairs
 
-    ct.MAX_BUCKET = args.max_bucket or ct.MAX_BUCKET
+    ct.buckets.MAX_BUCKET = ct.MAX_BUCKET = args.max_bucket or ct.MAX_BUCKET  # read by buckets.bucket_pairs
     ct.MAX_RATIO = args.max_ratio or ct.MAX_RATIO
     folder = HERE / ".corpus" / args.size
     if not folder.is_dir():

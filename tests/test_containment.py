@@ -232,7 +232,7 @@ def test_bucket_rows_sorted_on_both_paths():
     packed = rng.integers(0, 40, 5000).astype(np.uint64) | (rng.integers(0, 79, 5000).astype(np.uint64) << np.uint64(32))
     no_room = rng.integers(0, 40, 50).astype(np.uint64) | (np.uint64(1 << 31) << np.uint64(32))
     for keys in (packed, no_room):
-        ordered, rows = ct._sorted_rows(keys)
+        ordered, rows = ct.buckets._sorted_rows(keys)
         assert np.array_equal(ordered, np.sort(keys)) and np.array_equal(keys[rows], ordered)
         assert sorted(rows.tolist()) == list(range(len(keys)))
 
@@ -327,3 +327,4 @@ def test_buckets_left_out_before_the_size_sort_make_no_pair(layout, containment)
     assert left_out > 400 and edge > 300 and len(want) > 1000, (left_out, edge, len(want))
     assert len(got) == len(set(map(tuple, got.tolist())))  # each pair once: one bucket each here
     assert set(map(tuple, got.tolist())) == want
+

@@ -341,7 +341,7 @@ def test_same_result_when_partitions_are_paired_in_splits(folder, rng, monkeypat
     monkeypatch.setitem(candidates.candidate_partition.__globals__, "partition_splits", counted)
     monkeypatch.setattr(containment, "bucket_pairs", lambda *a, **k: found.append(len(pairs(*a, **k))) or pairs(*a, **k))
     monkeypatch.setattr(candidates, "SPLIT_ROWS", 64)
-    monkeypatch.setattr(containment, "PAIRS_AT_ONCE", 3)
+    monkeypatch.setattr(containment.buckets, "PAIRS_AT_ONCE", 3)
     assert report(scan(folder)) == expected
     assert max(splits) > 4 and sum(found) > 100
 
@@ -358,11 +358,11 @@ def test_containment_partners_judged_in_slices_are_the_same_pairs():
     whole = containment.bucket_pairs(keys, items, sizes, 0.7, covered=(49, 2))
     assert len(whole) > 300
     for most in (1, 7, 1000):
-        containment.PAIRS_AT_ONCE, saved = most, containment.PAIRS_AT_ONCE
+        containment.buckets.PAIRS_AT_ONCE, saved = most, containment.buckets.PAIRS_AT_ONCE
         try:
             sliced = containment.bucket_pairs(keys, items, sizes, 0.7, covered=(49, 2))
         finally:
-            containment.PAIRS_AT_ONCE = saved
+            containment.buckets.PAIRS_AT_ONCE = saved
         assert np.array_equal(sliced, whole), most
 
 
