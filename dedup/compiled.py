@@ -22,6 +22,7 @@ import warnings
 from typing import Callable
 
 import numba
+import numpy as np
 
 
 def njit(function: Callable) -> Callable:
@@ -34,6 +35,14 @@ def njit(function: Callable) -> Callable:
         warnings.warn(f"{err}: compiled in memory by each process (set NUMBA_CACHE_DIR to a writable folder "
                       f"to compile it once)", stacklevel=2)
         return _Compiled(function, numba.njit(nogil=True)(function), cached=False)
+
+
+def plain(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` as a writable C-contiguous array of ``dtype`` (a copy only when it is
+    not one already): the one argument type a compiled loop is compiled and cached
+    for (numba compiles anew for a read-only or strided array)."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    return values if values.flags.writeable else values.copy()
 
 
 class _Compiled:

@@ -55,29 +55,28 @@ def signatures(shingles: Shingles, num_perm: int, seed: int = 1) -> np.ndarray:
     compiled loop signs any batch, text by text (:mod:`dedup.minhash_kernel`; it
     replaced three numpy paths for short texts, few texts and long ones).
     """
+    from .compiled import plain
     from .minhash_kernel import minhash_rows  # (numba: loaded by the first signing, not by every command)
 
     a, b = permutations(num_perm, seed)
     sig = np.full((len(shingles), num_perm), EMPTY, dtype=np.uint32)
     if len(shingles):
-        minhash_rows(_plain(shingles.hashes, np.uint64), _plain(shingles.offsets, np.int64), a, b, sig)
+        minhash_rows(plain(shingles.hashes, np.uint64), plain(shingles.offsets, np.int64), a, b, sig)
     return sig
 
 
-def _plain(values: np.ndarray, dtype) -> np.ndarray:
-    """``values`` as a writable C-contiguous array of ``dtype`` (a copy only when it is
-    not one already): the one argument type the compiled loop is compiled and cached
-    for (numba compiles anew for a read-only or strided array)."""
-    values = np.ascontiguousarray(values, dtype=dtype)
-    return values if values.flags.writeable else values.copy()
-
-
 def load() -> None:
-    """Load the compiled MinHash loop into this process now (numba and the cached
-    machine code: ~0.8 s CPU once per process, benchmarks/README.md): what a scan does
-    before its worker processes fork, so that they share it instead of each loading it."""
+    """Load the compiled loops of a scan's signing and verification into this process
+    now (numba and the cached machine code of :mod:`dedup.minhash_kernel` and
+    :mod:`dedup.verify_kernel`: ~1 s CPU once per process, benchmarks/README.md): what
+    a scan does before its worker processes fork, so that they share them instead of
+    each loading them."""
+    from .segments import SetTable
+    from .verify import intersections
+
     signatures(Shingles(hashes=np.zeros(1, np.uint64), offsets=np.array([0, 1], np.int64),
                         units=np.ones(1, np.int64)), 1)
+    intersections(SetTable(np.zeros(1, np.uint64), np.array([0, 1], np.int64)), np.zeros((1, 2), np.int64))
 
 
 def estimate(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

@@ -120,6 +120,29 @@ def test_exact_scores_against_python_sets():
         assert scores.containment_b[k] == pytest.approx(inter / len(b) if b else 0.0)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_intersections_match_python_sets_with_full_64_bit_values(seed):
+    """Every pair's count against Python sets: sets of 0 to 2,000 values (pairs of
+    equal, disjoint, nested and unbalanced sets), values over the whole 64 bits, and
+    values equal but for their top bits -- two shingles, not one (the sort it replaced
+    tagged each value with its pair number in the top bits and counted such values
+    as one)."""
+    from dedup.segments import SetTable, offsets_from_counts
+    from dedup.verify import intersections
+
+    rng = np.random.default_rng(seed)
+    pool = rng.integers(0, 2**63, 3000, dtype=np.uint64)
+    pool = np.concatenate([pool, pool | np.uint64(1 << 63)])  # twins differing in the top bit only
+    sets = [np.unique(rng.choice(pool, rng.integers(0, 2000))) for _ in range(40)]
+    sets += [sets[0], sets[1][: len(sets[1]) // 2], np.zeros(0, np.uint64)]
+    table = SetTable(np.concatenate(sets).astype(np.uint64), offsets_from_counts(np.array([len(s) for s in sets])))
+    pairs = np.array(list(itertools.product(range(len(sets)), repeat=2)), dtype=np.int64)
+    expected = [len(set(sets[i].tolist()) & set(sets[j].tolist())) for i, j in pairs]
+    assert intersections(table, pairs).tolist() == expected
+    twins = SetTable(np.array([5, 5 | (1 << 63)], np.uint64), np.array([0, 1, 2], np.int64))
+    assert intersections(twins, np.array([[0, 1], [1, 1]], np.int64)).tolist() == [0, 1]
+
+
 def test_unique_sets_sorts_and_dedupes_per_segment():
     values = np.array([5, 3, 5, 1, 1, 2], dtype=np.uint64)
     table = unique_sets(values, np.array([0, 3, 3, 6]))

@@ -43,8 +43,8 @@ from .items import LevelPlan
 
 
 #: Paragraph pairs scored in one block: ~2 KB of temporaries each while scored (paragraphs
-#: of 25-45 words; :func:`dedup.verify.intersections` sorts both sets of each pair), so a
-#: block's peak is ~30 MB (benchmarks/bench_quoted.py).
+#: of 25-45 words, both sets of each pair gathered), so a block's peak is ~30 MB
+#: (benchmarks/bench_quoted.py, measured when intersections sorted them too).
 PAIR_BLOCK = 1 << 14
 
 
