@@ -390,10 +390,8 @@ class Index:
 
     def _prepare(self, inputs: Sequence[Input]) -> Prepared:
         """``inputs`` signed (:func:`dedup.index.run.prepare`; reads nothing stored, so
-        it runs before any transaction).  A batch with a long article holds no paragraph
-        signatures, for a check or an add: the look-up derives a chunk's again, and the
-        backend a written block's (issue #12)."""
-        return prepare(inputs, self.settings, self._executor, hold=False)
+        it runs before any transaction)."""
+        return prepare(inputs, self.settings, self._executor)
 
     def _decide(self, batch: Prepared, policy: Policy, write: bool, judge: bool = True,
                 changed: Optional[list[bool]] = None) -> list[Verdict]:

@@ -67,17 +67,18 @@ class Prepared:
         )
 
 
-def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None, *,
-            hold: bool = True) -> Prepared:
+def prepare(inputs: Sequence[Input], s: Settings, executor: Optional[Executor] = None) -> Prepared:
     """``inputs`` checked for problems (:func:`~.items.problem`) and the good ones signed
     in one vectorized pass (:func:`~.signing.sign`, on ``executor``'s workers for a
-    large batch; without ``hold``, for a check, a batch with a long article holds no
-    paragraph signatures).  Reads nothing stored, so it runs before any lock is taken."""
+    large batch).  A batch with a long article holds no paragraph signatures, for a
+    check or an add (:func:`~.signing.sign` without ``hold``): the look-up derives a
+    chunk's again, the backend a written block's (issue #12).  Reads nothing stored,
+    so it runs before any lock is taken."""
     inputs = list(inputs)
     problems = [problem(inp) for inp in inputs]
     good = np.array([i for i, bad in enumerate(problems) if not bad], dtype=np.int64)
     texts = [inputs[i].text for i in good.tolist()]
-    signed = sign(texts, s, executor, hold=hold)
+    signed = sign(texts, s, executor, hold=False)
     comparable = np.flatnonzero(long_enough(signed.first, signed.corpus.para_words, s.min_tokens))
     return Prepared(inputs, problems, good, signed, comparable, text_keys(texts))
 
