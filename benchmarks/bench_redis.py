@@ -82,7 +82,7 @@ class StorageClock:
     one round trip (``trips``, ``trip_seconds``, ``trip_cpu``: sending, waiting for the
     server, parsing the reply) -- and CPU seconds signing (``dedup.index.run.sign``)."""
 
-    METHODS = ("candidates", "paragraphs", "paragraph_signatures", "paragraph_sketches", "paragraph_copies",
+    METHODS = ("candidates", "paragraphs", "paragraph_signatures", "paragraph_sketches", "paragraph_copy_places",
                "documents", "document_copies", "document_sets", "tallies", "known_keys", "insert_many", "tally",
                "digests", "count", "contains", "_acquire", "_snapshot", "_sync", "_unlock", "_check_counters")
     #: Served from the worker's copy of the bucket log (no server call).

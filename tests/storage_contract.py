@@ -88,16 +88,55 @@ def test_stored_rows_read_back_as_signed(backend):
         store = idx._store
         signed = sign([text], idx.settings)
         keys = signed.corpus.para_key
-        rows = store.paragraph_copies(keys, 16)
-        assert sorted(rows.keys.tolist()) == sorted(keys.tolist())
+        places = store.paragraph_copy_places(keys, 16)
+        assert sorted(places.keys.tolist()) == sorted(keys.tolist())
+        rows = store.paragraphs(places.ids)
+        assert np.array_equal(rows.ids, np.sort(places.ids))
         order = np.argsort(rows.index)
         assert np.array_equal(rows.signatures[order], signed.corpus.signatures)
         assert np.array_equal(rows.start[order], signed.corpus.para_start)
-        assert np.array_equal(store.paragraphs(rows.ids).ids, np.sort(rows.ids))
         (doc_row,) = np.unique(rows.docs)
         docs = store.documents(np.array([doc_row]))
         assert docs.doc_ids == ["t"] and np.array_equal(docs.signatures[0], signed.doc_signatures[0])
         assert store.known_keys("paragraph", keys).all() and not store.known_keys("paragraph", keys + 1).any()
+
+
+def test_copy_places_are_the_oldest_copies_by_key_then_row_read_a_block_at_a_time(backend, monkeypatch):
+    """``paragraph_copy_places(keys, limit)``: the places (no signature, no shingle
+    set) of the first ``limit`` stored copies of each key, by key (ascending uint64)
+    then row id -- the same whatever the block the backend reads them in."""
+    import dedup.storage.redis.reads as redis_reads
+    import dedup.storage.sqlite.rows as sqlite_rows
+
+    texts = [article(30 + i, 3) for i in range(3)]
+    with Index.open(backend.url, policy=KEEP_ALL) as idx:
+        for copy in range(5):  # each text stored 5 times, interleaved: ids not in key order
+            for n, text in enumerate(texts):
+                idx.add(text, f"t{n}-{copy}")
+        store = idx._store
+        keys = sign(texts, idx.settings).corpus.para_key
+        unknown = keys[:2] ^ np.uint64(0x5555)
+        with store.transaction(write=False):
+            whole = store.paragraph_copy_places(np.concatenate([keys[::-1], unknown, keys]), 3)
+            monkeypatch.setattr(sqlite_rows, "COPY_BLOCK", 4)
+            monkeypatch.setattr(redis_reads, "COPY_BLOCK", 4)
+            blocks = store.paragraph_copy_places(keys, 3)
+            rows = store.paragraphs(whole.ids)
+            every = store.paragraph_copy_places(keys, 16)
+    assert not hasattr(whole, "signatures") and not hasattr(whole, "sets")
+    assert whole.keys.tolist() == np.repeat(np.unique(keys), 3).tolist()
+    first = [sorted(rows.ids[rows.keys == k].tolist()) for k in np.unique(keys).tolist()]
+    assert whole.ids.tolist() == [i for ids in first for i in ids]
+    assert all(ids == sorted(ids) and len(ids) == 3 for ids in first)
+    order = np.searchsorted(rows.ids, whole.ids)
+    for field in ("docs", "index", "start", "end", "keys"):
+        assert np.array_equal(getattr(whole, field), getattr(rows, field)[order]), field
+        assert np.array_equal(getattr(blocks, field), getattr(whole, field)), field
+    assert np.array_equal(blocks.ids, whole.ids)
+    # the oldest copies: among each key's 5 rows, the 3 lowest ids
+    assert every.keys.tolist() == np.repeat(np.unique(keys), 5).tolist()
+    for k in np.unique(keys).tolist():
+        assert whole.ids[whole.keys == k].tolist() == sorted(every.ids[every.keys == k].tolist())[:3]
 
 
 def test_paragraph_places_are_those_of_the_documents_asked_with_the_keys_asked(backend):
@@ -113,7 +152,7 @@ def test_paragraph_places_are_those_of_the_documents_asked_with_the_keys_asked(b
         signed = sign([shared + "\n\n" + a, b + "\n\n" + shared], idx.settings)
         keys = signed.corpus.para_key
         with store.transaction(write=False):
-            rows = store.paragraph_copies(keys, 16)
+            rows = store.paragraph_copy_places(keys, 16)
             doc_a, doc_b = (int(rows.docs[rows.keys == keys[i]][0]) for i in (1, 5))
             places = store.paragraph_places(np.array([doc_b]), np.array([keys[0], keys[1]], dtype=np.uint64))
             assert places.docs.tolist() == [doc_b] and places.index.tolist() == [3]

@@ -10,6 +10,7 @@ the ``slow`` marker; ``benchmarks/README-memory.md`` has the figures."""
 from __future__ import annotations
 
 import io
+import random
 import json
 import os
 import subprocess
@@ -24,6 +25,8 @@ import dedup.index.query as query
 import dedup.index.signing
 import dedup.plan.sign
 from dedup.index import Index
+from dedup.index.matches import MAX_COPIES
+from dedup.verdict import Policy
 from dedup.index.signing import sign
 from dedup.corpus import sign_documents
 from dedup.readers import Document
@@ -63,6 +66,27 @@ def _peak_inside(monkeypatch, module, name) -> list[int]:
             peaks.append(tracemalloc.get_traced_memory()[1] - start)
     monkeypatch.setattr(module, name, counted)
     return peaks
+
+
+def test_the_copies_of_a_long_articles_matches_are_held_as_places(backend, monkeypatch):
+    """An article whose paragraphs are stored many times over: its check lists each
+    matched text's oldest MAX_COPIES copies, and holds their places (~50 bytes a row),
+    not their rows (a signature, 1 KB at 256 permutations, and a shingle set each:
+    ~64 KB a paragraph of the look-up at 17 copies; session 23, #12 per-file memory)."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(5000)]
+    paragraphs = 600
+    text = "\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(paragraphs))
+    with Index.open(backend.url, policy=Policy("flag", add_duplicates=True)) as idx:
+        for copy in range(MAX_COPIES + 1):
+            idx.add(text, f"c{copy}")
+        peaks = _peak_inside(monkeypatch, query, "paragraph_matches")
+        (verdict,), _ = traced_peak(lambda: idx.check_many([{"id": "q", "text": text}]))
+    assert verdict.flagged and len(verdict.matches) == MAX_COPIES
+    assert all(m.exact and len(m.paragraphs) == paragraphs for m in verdict.matches)
+    # Was ~64 KB a paragraph (SQLite; Redis also derived each copy's signature); now
+    # ~12 KB: the look-up's own candidates, signatures and sets of the paragraphs checked.
+    assert peaks and max(peaks) < 30_000 * paragraphs, max(peaks)
 
 
 def test_the_look_up_of_a_long_article_works_a_chunk_at_a_time(index, tmp_path, monkeypatch):

@@ -69,7 +69,7 @@ def test_verdicts_equal_those_without_key_counts(tmp_path, monkeypatch):
     path, articles, shared = _stored(tmp_path, rng)
     probes = _probes(rng, articles, shared)
     batch = [(f"new{n}", text) for n, text in enumerate(_probes(rng, articles, shared))]
-    real = SQLiteStorage.paragraph_copies
+    real = SQLiteStorage.paragraph_copy_places
     answers, copied = [], []
     for counting in (True, False):
         copy = shutil.copytree(path.parent, tmp_path / str(counting)) / path.name
@@ -77,7 +77,7 @@ def test_verdicts_equal_those_without_key_counts(tmp_path, monkeypatch):
         with monkeypatch.context() as patch:
             if not counting:
                 patch.setattr(dedup.index.query, "KeyCounts", _Nothing)
-            patch.setattr(SQLiteStorage, "paragraph_copies",
+            patch.setattr(SQLiteStorage, "paragraph_copy_places",
                           lambda self, keys, limit: asked.append(len(keys)) or real(self, keys, limit))
             with Index.open(copy, policy=KEEP) as idx:
                 checks = [v.to_dict() for v in idx.check_many(probes)]
@@ -103,7 +103,7 @@ def test_sqlite_copies_come_by_uint64_key_then_id_as_one_statement_a_key_gave_th
         store = idx._store
         keys = sign([articles[1], shared, articles[0]], idx.settings).corpus.para_key
         assert (keys >= np.uint64(2**63)).any() and (keys < np.uint64(2**63)).any()  # (both signs in SQLite)
-        got = store.paragraph_copies(keys, MAX_COPIES)
+        got = store.paragraph_copy_places(keys, MAX_COPIES)
         expected = [row[0] for key in np.unique(keys).view(np.int64).tolist() for row in store._conn.execute(
             "SELECT id FROM paragraphs WHERE key = ? ORDER BY id LIMIT ?", (key, MAX_COPIES))]
         counts = store.key_counts("paragraph", np.unique(keys))

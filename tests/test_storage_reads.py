@@ -17,7 +17,7 @@ def test_paragraph_signatures_are_those_of_the_rows_and_skip_missing_ones(backen
         store = idx._store
         keys = np.concatenate([sign([article(100 + i)], idx.settings).corpus.para_key for i in range(3)])
         with store.transaction(write=False):
-            rows = store.paragraph_copies(keys, 16)
+            rows = store.paragraph_copy_places(keys, 16)
             asked = np.concatenate([rows.ids[::-1], rows.ids[:2], [10**9]])  # unordered, repeated, missing
             ids, signatures = store.paragraph_signatures(asked)
             whole = store.paragraphs(asked)
@@ -39,8 +39,8 @@ def test_copies_of_keys_stored_nowhere_are_empty_and_stored_ones_still_found(bac
         store = idx._store
         with store.transaction(write=False):
             unknown = keys ^ np.uint64(0x5555)
-            assert len(store.paragraph_copies(unknown, 16).ids) == 0
+            assert len(store.paragraph_copy_places(unknown, 16).ids) == 0
             assert len(store.document_copies(unknown, 16).ids) == 0
-            both = store.paragraph_copies(np.concatenate([unknown, keys]), 16)
+            both = store.paragraph_copy_places(np.concatenate([unknown, keys]), 16)
             assert sorted(both.keys.tolist()) == sorted(np.repeat(keys, 2).tolist())
-            assert len(store.paragraph_copies(keys, 1).ids) == len(np.unique(keys))
+            assert len(store.paragraph_copy_places(keys, 1).ids) == len(np.unique(keys))

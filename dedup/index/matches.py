@@ -1,6 +1,6 @@
 """What a look-up found -- paragraph matches as columns (:class:`Found`) -- and the
-row-table helpers it is built with: band-key hits to pairs, exact copies of matched
-texts (not banded, contract rule 5) joined on their content key, rows taken and joined
+helpers it is built with: band-key hits to pairs, exact copies of matched texts (not
+banded, contract rule 5) joined on their content key, shingle-set tables joined
 without a loop per row."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..segments import SetTable, ranges, take_sets
-from ..storage.protocol import ParagraphRows
-from .signing import slice_sets
+from ..segments import SetTable, ranges
+from ..storage.protocol import ParagraphPlaces
 
 #: Exact copies of one matched stored text listed in a verdict.
 MAX_COPIES = 16
@@ -24,7 +23,7 @@ class Found:
     the ``eligible`` array the look-up was given), the stored row, scores."""
 
     new: np.ndarray  # index into the checked (eligible) paragraphs
-    rows: ParagraphRows  # stored side, one row per match
+    rows: ParagraphPlaces  # stored side, one row per match (its places: what a verdict lists)
     jaccard: np.ndarray
     cont_new: np.ndarray
     cont_stored: np.ndarray
@@ -35,10 +34,7 @@ class Found:
     def part(self, lo: int, hi: int, start: int) -> "Found":
         """Matches ``lo:hi`` (those of one article), ``new`` counted from ``start``
         (the article's first checked paragraph)."""
-        r = self.rows
-        rows = ParagraphRows(r.ids[lo:hi], r.docs[lo:hi], r.index[lo:hi], r.start[lo:hi], r.end[lo:hi],
-                             r.keys[lo:hi], r.signatures[lo:hi], slice_sets(r.sets, lo, hi))
-        return Found(self.new[lo:hi] - start, rows, self.jaccard[lo:hi], self.cont_new[lo:hi],
+        return Found(self.new[lo:hi] - start, self.rows.take(slice(lo, hi)), self.jaccard[lo:hi], self.cont_new[lo:hi],
                      self.cont_stored[lo:hi], self.estimates[lo:hi], self.exact[lo:hi], self.contained[lo:hi])
 
 
@@ -121,30 +117,3 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
         starts = starts[(tag[starts] >> low == 0) | (count >= 2)]
     pairs = pair[starts]
     return pairs // span, pairs % span, tag[starts] & ((1 << low) - 1)
-
-
-def take_rows(rows: ParagraphRows, which: np.ndarray) -> ParagraphRows:
-    return ParagraphRows(
-        ids=rows.ids[which],
-        docs=rows.docs[which],
-        index=rows.index[which],
-        start=rows.start[which],
-        end=rows.end[which],
-        keys=rows.keys[which],
-        signatures=rows.signatures[which],
-        sets=take_sets(rows.sets, which),
-    )
-
-
-def concat_rows(*parts: ParagraphRows) -> ParagraphRows:
-    """Row tables as one, in that order."""
-    return ParagraphRows(
-        ids=np.concatenate([p.ids for p in parts]),
-        docs=np.concatenate([p.docs for p in parts]),
-        index=np.concatenate([p.index for p in parts]),
-        start=np.concatenate([p.start for p in parts]),
-        end=np.concatenate([p.end for p in parts]),
-        keys=np.concatenate([p.keys for p in parts]),
-        signatures=np.concatenate([p.signatures for p in parts]),
-        sets=joined(*(p.sets for p in parts)),
-    )

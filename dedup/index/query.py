@@ -38,14 +38,14 @@ from ..minhash import estimate, floor
 from ..segments import sorted_unique
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
 from ..storage.optional import KeyCounts, SignatureBytes, supports
-from ..storage.protocol import Storage
+from ..storage.protocol import ParagraphPlaces, Storage
 from ..verdict import DocumentMatch
 from ..verify import score_pairs
 from . import bands, contain
 from .bytebound import equal_bound
 from .coverage import covered
 from .documents import document_matches
-from .matches import MAX_COPIES, Found, concat_rows, copy_matches, joined, take_rows
+from .matches import MAX_COPIES, Found, copy_matches, joined
 from .signing import Signed, index_band_keys
 from .furniture import FRAME_RECURRENCE
 from .tallies import recurrences
@@ -131,7 +131,7 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     parts = [_verified(store, signed, eligible, sizes, lo, min(lo + CANDIDATE_CHUNK, len(eligible)))
              for lo in range(0, len(eligible), CANDIDATE_CHUNK)] or [_verified(store, signed, eligible, sizes, 0, 0)]
     new, jac, ca, cb, est, inside = (np.concatenate([p[k] for p in parts]) for k in range(6))
-    matched = concat_rows(*(p[6] for p in parts))
+    matched = ParagraphPlaces.joined([p[6] for p in parts])
     # Exact copies of a matched text are not banded (contract rule 5): list them too,
     # those of the article's own matches left out.
     # (A backend that counts a key's rows unread spares reading those of texts stored
@@ -139,15 +139,17 @@ def paragraph_matches(store: Storage, signed: Signed, eligible: np.ndarray, owne
     texts = matched.keys[np.unique(matched.ids, return_index=True)[1]]  # by row id, once each
     if supports(store, KeyCounts):
         texts = texts[store.key_counts("paragraph", texts) > 1]
-    copies = store.paragraph_copies(texts, MAX_COPIES)
+    # Their places only: a long article's paragraphs stored MAX_COPIES times are
+    # MAX_COPIES rows each (whole rows held ~1.5 KB each, session 23).
+    copies = store.paragraph_copy_places(texts, MAX_COPIES)
     take, extra = copy_matches(owner[new], matched.ids, matched.keys, copies.ids, copies.keys)
-    stored = concat_rows(matched, take_rows(copies, extra))
+    stored = ParagraphPlaces.joined([matched, copies.take(extra)])
     all_new = np.concatenate([new, new[take]])
     order = np.argsort(owner[all_new], kind="stable")
     c = signed.corpus
     return Found(
         new=all_new[order],
-        rows=take_rows(stored, order),
+        rows=stored.take(order),
         jaccard=np.concatenate([jac, jac[take]])[order],
         cont_new=np.concatenate([ca, ca[take]])[order],
         cont_stored=np.concatenate([cb, cb[take]])[order],
@@ -161,7 +163,7 @@ def _verified(store: Storage, signed: Signed, eligible: np.ndarray, sizes: np.nd
               ) -> tuple[np.ndarray, ...]:
     """The verified matches of ``eligible[lo:hi]`` (``sizes``: the shingle set size
     of each of ``eligible``): ``(new, jaccard, containment of the new side, of the
-    stored side, estimate, contained, stored rows)``, ``new`` counted in ``eligible``,
+    stored side, estimate, contained, stored rows' places)``, ``new`` counted in ``eligible``,
     in (new, stored row id) order."""
     s = store.settings
     signatures = signed.signatures_of(eligible[lo:hi])
@@ -204,7 +206,7 @@ def _verified(store: Storage, signed: Signed, eligible: np.ndarray, sizes: np.nd
     new, cand, inside = new[keep], cand[keep], inside[keep]
     est = estimate(signatures[new], rows.signatures[cand]) if len(new) else np.zeros(0)
     return (new + lo, scores.jaccard[keep], scores.containment_a[keep], scores.containment_b[keep], est, inside,
-            take_rows(rows, cand))
+            rows.take(cand))
 
 
 def _candidates(store: Storage, signatures: np.ndarray, sizes: np.ndarray

@@ -141,7 +141,7 @@ class KeyCounts(Protocol):
     them (SQLite: its key index; added in session 13).
 
     Why: a look-up lists the exact copies of every matched stored text
-    (:meth:`Storage.paragraph_copies`, contract rule 5), but a matched text is mostly
+    (:meth:`Storage.paragraph_copy_places`, contract rule 5), but a matched text is mostly
     stored once -- the copies read was the matched row itself, read whole a second
     time (at 100k stored articles ~110 rows an article of a batch add, ~3 ms).  Keys
     stored once have no copy to list: only the others are read."""

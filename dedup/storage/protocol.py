@@ -38,7 +38,7 @@ every backend):
    :meth:`Storage.listing`): what makes ingest idempotent and retention possible.
 5. **Banding of exact copies.** Only the first stored copy of a text is *banded* (its
    band keys are in the buckets); later exact copies (same content key) are found
-   with ``paragraph_copies`` / ``document_copies``.  So boilerplate repeated in every
+   with ``paragraph_copy_places`` / ``document_copies``.  So boilerplate repeated in every
    article does not grow the buckets.
 6. **Removal hand-over.** ``delete`` of a banded row whose text has a surviving exact
    copy hands the bands over to that copy (the oldest), so the text stays findable by
@@ -83,6 +83,8 @@ from ..split import Span
 
 Level = Literal["paragraph", "document"]
 
+#: Most rows :meth:`Storage.paragraph_copy_places` reads (and verifies) at a time.
+COPY_BLOCK = 8_192
 #: How long a writer waits for another process's write transaction before giving up (s).
 BUSY_TIMEOUT = 30.0
 LEVELS: tuple[Level, ...] = ("paragraph", "document")
@@ -155,6 +157,20 @@ class ParagraphPlaces:
     start: np.ndarray
     end: np.ndarray
     keys: np.ndarray  # uint64
+
+
+    _FIELDS = ("ids", "docs", "index", "start", "end", "keys")
+
+    def take(self, which: np.ndarray) -> "ParagraphPlaces":
+        """The places ``which`` (indices or a bool mask), as places only."""
+        return ParagraphPlaces(*(getattr(self, f)[which] for f in self._FIELDS))
+
+    @staticmethod
+    def joined(parts: Sequence["ParagraphPlaces"]) -> "ParagraphPlaces":
+        """Places as one table, in that order (none: an empty table)."""
+        return ParagraphPlaces(*(np.concatenate([getattr(p, f) for p in parts]) if parts else
+                                 np.zeros(0, np.uint64 if f == "keys" else np.int64)
+                                 for f in ParagraphPlaces._FIELDS))
 
 
 @dataclass(frozen=True)
@@ -303,8 +319,19 @@ class Storage(Protocol):
         rows are read.  Added in session 10; a backend may answer it from
         :meth:`paragraphs` (SQLite keeps both in its bucket file)."""
 
-    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
-        """Up to ``limit`` stored paragraphs per content key in ``keys``, oldest first."""
+    def paragraph_copy_places(self, keys: np.ndarray, limit: int) -> ParagraphPlaces:
+        """Where the first ``limit`` stored paragraphs (oldest first) of each content key
+        in ``keys`` (uint64) are: their places only, by key (ascending uint64), then
+        row id; keys stored nowhere give nothing.  Each row is verified all the same
+        (rule 10: its contents are read for the checksum, its signature is not), and
+        read :data:`COPY_BLOCK` rows at a time at most, so what the call holds is its
+        answer (~50 bytes a row) and one block's rows, however many copies and
+        however long the paragraphs.
+
+        What the index lists the exact copies of its matched texts with (rule 5).
+        Replaces ``paragraph_copies`` (whole rows: signatures, shingle sets) in session
+        23: a check of a long article whose paragraphs were stored 16 times held 16
+        signatures and sets a paragraph (issue #12, per-file memory)."""
 
     def paragraph_places(self, docs: np.ndarray, keys: np.ndarray) -> ParagraphPlaces:
         """The paragraphs of the stored documents ``docs`` (document row ids) whose

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, take_sets, unique_sets
 from ...settings import Settings
-from ..protocol import Derive, DocumentRows, IndexCorrupt, Level, ParagraphPlaces, ParagraphRows
+from ..protocol import COPY_BLOCK, Derive, DocumentRows, IndexCorrupt, Level, ParagraphPlaces, ParagraphRows
 from .records import PARA_ROWS, ParagraphTable, chunk_records, unpack_documents, unpack_paragraphs, unpack_text
 from ..rowcheck import damaged, listed, plural
 from .log import BucketCache
@@ -178,16 +178,31 @@ class Reads:
         return self._cache.levels["p"].sketches_and_sizes(np.asarray(ids, dtype=np.int64))
 
     @guarded("read")
-    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
+    def paragraph_copy_places(self, keys: np.ndarray, limit: int) -> ParagraphPlaces:
         """The copies' shards are read with the records of the documents of the rows
-        this transaction read that hold those keys (:meth:`_documents_ahead`)."""
+        this transaction read that hold those keys (:meth:`_documents_ahead`); then
+        the records, :data:`~dedup.storage.protocol.COPY_BLOCK` rows at a time, each
+        verified (:func:`.records.unpack_paragraphs`), their places kept.  No
+        signature is derived (a copy is not banded: the worker's bucket log does not
+        hold it, and it was recomputed from the shingle set)."""
         query = sorted_unique(np.asarray(keys, dtype=np.uint64))
         _, ids, _ = self._multimap_and("k:p:", query, limit, also=self._documents_ahead(query))
-        recs = self._paragraph_records(ids)
-        have = np.array([r is not None for r in recs], dtype=bool) & self._visible("p", ids)
-        self._lost("p", ids[~have & self._visible("p", ids)], lambda: self._multimap("k:p:", query, limit, fresh=True)[1])
-        recs = [r for r, h in zip(recs, have) if h]
-        return self._paragraph_rows(ids[have] if len(ids) else ids, recs)
+        # In row order, so that a block's records are in few ``p:`` chunks (a key's
+        # copies are in as many documents, a chunk each); by key again at the end.
+        ids = np.sort(ids)
+        parts = []
+        for lo in range(0, len(ids), COPY_BLOCK):
+            block = ids[lo : lo + COPY_BLOCK]
+            recs = self._paragraph_records(block)
+            seen = self._visible("p", block)
+            have = np.array([r is not None for r in recs], dtype=bool) & seen
+            self._lost("p", block[~have & seen], lambda: self._multimap("k:p:", query, limit, fresh=True)[1])
+            rows = block[have]
+            t = unpack_paragraphs([r for r, h in zip(recs, have) if h], rows, self.path)
+            self._note(t)
+            parts.append(ParagraphPlaces(rows, t.docs, t.index, t.start, t.end, t.keys))
+        places = ParagraphPlaces.joined(parts)
+        return places.take(np.lexsort((places.ids, places.keys)))
 
     def _documents_ahead(self, keys: np.ndarray) -> list[str]:
         """The ``d:`` records not read yet of the documents of the paragraph rows this
@@ -195,7 +210,7 @@ class Reads:
         ``keys`` (sorted uint64).
 
         Why: the index asks the exact copies of the texts it matched
-        (:meth:`paragraph_copies`) and then the documents of the rows it matched
+        (:meth:`paragraph_copy_places`) and then the documents of the rows it matched
         (:meth:`documents`): those rows are the ones read that hold the matched texts,
         so their documents are read with the copies' shards -- a near copy's check 5
         round trips -> 4 (session 19).  A row read that holds such a text but was not
@@ -207,13 +222,18 @@ class Reads:
         mine = sorted_unique(docs[np.isin(held_keys, keys)])
         return [name for name in (f"{self._k}d:{d}" for d in mine.tolist()) if name not in self._held]
 
+    def _note(self, t: ParagraphTable) -> None:
+        """Inside a transaction, note the keys and documents of paragraph rows read
+        and returned (:meth:`_documents_ahead`)."""
+        if self._held is not None and len(t.keys):
+            self._held.setdefault(_ROWS_READ, []).append((t.keys, t.docs))
+
     def _paragraph_rows(self, ids: np.ndarray, blobs: list[bytes]) -> ParagraphRows:
         """Rows from their records; signatures from the bucket log's copy where held,
         else recomputed from the shingle sets (rows not in the buckets).  Inside a
         transaction their keys and documents are noted (:meth:`_documents_ahead`)."""
         t = unpack_paragraphs(blobs, ids, self.path)
-        if self._held is not None and len(ids):
-            self._held.setdefault(_ROWS_READ, []).append((t.keys, t.docs))
+        self._note(t)
         held, signatures = self._cache.levels["p"].signatures(ids)
         if not held.all():
             every = np.zeros((len(ids), self.settings.num_perm), np.uint32)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...segments import SetTable, offsets_from_counts, ranges, sorted_unique, unique_sets
 from ...settings import Settings
-from ..protocol import DocumentRows, IndexCorrupt, Level, Listed, ParagraphPlaces, ParagraphRows
+from ..protocol import COPY_BLOCK, DocumentRows, IndexCorrupt, Level, Listed, ParagraphPlaces, ParagraphRows
 from ..rowcheck import damaged, listed, plural, stored, verify
 from .checks import checked_signatures, document_checks, paragraph_checks, text_checks
 from .counts import DOCUMENT_ID, DOCUMENT_KEY, PARAGRAPH_KEY, agree, counted, id_keys
@@ -108,8 +108,15 @@ class Rows:
                                                   f"{'are' if len(never) > 1 else 'is'} missing, yet no {level} row "
                                                   f"above {floor} was ever removed"))
 
-    def paragraph_copies(self, keys: np.ndarray, limit: int) -> ParagraphRows:
-        return self._paragraph_rows(self._copies("paragraph", keys, limit, _PARA_COLUMNS, 5))
+    def paragraph_copy_places(self, keys: np.ndarray, limit: int) -> ParagraphPlaces:
+        return ParagraphPlaces.joined([self._places(rows)
+                                       for rows in self._copies("paragraph", keys, limit, _CHECKED_COLUMNS, 5)])
+
+    def _places(self, rows: list) -> ParagraphPlaces:
+        """Places of paragraph rows read as :data:`_CHECKED_COLUMNS`, each verified."""
+        cols, _, _ = self._verified_paragraphs(rows)
+        ids, doc, index, start, end = (np.array(c, dtype=np.int64) for c in cols[:5])
+        return ParagraphPlaces(ids, doc, index, start, end, unsigned(cols[5]))
 
     def documents(self, ids: np.ndarray) -> DocumentRows:
         rows = self._document_rows(self._select_in(
@@ -124,32 +131,39 @@ class Rows:
         return rows.ids, rows.signatures
 
     def document_copies(self, keys: np.ndarray, limit: int) -> DocumentRows:
-        return self._document_rows(self._copies("document", keys, limit, _DOC_COLUMNS, 3))
+        blocks = list(self._copies("document", keys, limit, _DOC_COLUMNS, 3))
+        return self._document_rows([row for rows in blocks for row in rows])
 
-    def _copies(self, level: Level, keys: np.ndarray, limit: int, columns: str, key_at: int) -> list:
+    def _copies(self, level: Level, keys: np.ndarray, limit: int, columns: str, key_at: int) -> Iterator[list]:
         """The rows (``columns``, the key at ``key_at``) of the first ``limit`` stored
         copies of each of ``keys``, as many as the table ``counts`` says (:mod:`.counts`),
-        by key (ascending uint64), then id: the rows of every key counted at most
-        ``limit`` times in one ``IN`` read, a ``LIMIT`` statement only for each key
-        counted more often.
+        by key (ascending uint64), then id, in blocks of at most
+        :data:`~dedup.storage.protocol.COPY_BLOCK` rows (a block's keys' rows): the
+        rows of every key of a block counted at most ``limit`` times in one ``IN``
+        read, a ``LIMIT`` statement only for each key counted more often.
 
         Why: the keys asked are those of matched texts stored more than once (mostly
-        twice); one statement a key cost ~55 us each.  A key the index holds more (or
-        fewer) rows of than counted still reads as damage (:func:`~.counts.agree`)."""
+        twice); one statement a key cost ~55 us each.  Why blocks: a long article's
+        matched texts stored ``limit`` times each are ``limit`` rows a paragraph
+        (session 23).  A key the index holds more (or fewer) rows of than counted still
+        reads as damage (:func:`~.counts.agree`), checked block by block."""
         found, counts = self._stored_keys(level, keys)
-        few = [key for key in found if counts.get(key, 0) <= limit]
-        rows = self._select_in(f"SELECT {columns} FROM {_ROWS[level]} WHERE key IN ({{}})", few) if few else []
-        for key in found:
-            if counts.get(key, 0) > limit:
-                rows.extend(self._conn.execute(
-                    f"SELECT {columns} FROM {_ROWS[level]} WHERE key = ? ORDER BY id LIMIT ?", (key, limit)
-                ).fetchall())
-        rows.sort(key=lambda row: (row[key_at] & 0xFFFFFFFFFFFFFFFF, row[0]))
-        got = dict.fromkeys(found, 0)
-        for row in rows:
-            got[row[key_at]] = got.get(row[key_at], 0) + 1
-        agree(self.path, _KEY_LEVEL[level], got, counts, limit)
-        return rows
+        step = max(1, COPY_BLOCK // max(limit, 1))
+        for lo in range(0, len(found), step):
+            block = found[lo : lo + step]
+            few = [key for key in block if counts.get(key, 0) <= limit]
+            rows = self._select_in(f"SELECT {columns} FROM {_ROWS[level]} WHERE key IN ({{}})", few) if few else []
+            for key in block:
+                if counts.get(key, 0) > limit:
+                    rows.extend(self._conn.execute(
+                        f"SELECT {columns} FROM {_ROWS[level]} WHERE key = ? ORDER BY id LIMIT ?", (key, limit)
+                    ).fetchall())
+            rows.sort(key=lambda row: (row[key_at] & 0xFFFFFFFFFFFFFFFF, row[0]))
+            got = dict.fromkeys(block, 0)
+            for row in rows:
+                got[row[key_at]] = got.get(row[key_at], 0) + 1
+            agree(self.path, _KEY_LEVEL[level], got, counts, limit)
+            yield rows
 
     def document_sets(self, ids: np.ndarray,
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
@@ -179,11 +193,10 @@ class Rows:
         _owners(np.array(wanted, dtype=np.int64), np.array(cols[1], dtype=np.int64),
                 self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted), self.path)
         mine = np.array(cols[0], dtype=np.int64)[np.isin(unsigned(cols[2]), np.asarray(keys, dtype=np.uint64))]
-        cols, _, _ = self._verified_paragraphs(self._select_in(
+        places = self._places(self._select_in(
             f"SELECT {_CHECKED_COLUMNS} FROM paragraphs WHERE id IN ({{}}) ORDER BY id", mine.tolist()))
-        ids, doc, index, start, end = (np.array(c, dtype=np.int64) for c in cols[:5])
-        self._never_removed("paragraph", mine, ids)
-        return ParagraphPlaces(ids, doc, index, start, end, unsigned(cols[5]))
+        self._never_removed("paragraph", mine, places.ids)
+        return places
 
     def _verified_paragraphs(self, rows: list) -> tuple[list, np.ndarray, np.ndarray]:
         """Paragraph rows read as :data:`_CHECKED_COLUMNS`, each verified against its
