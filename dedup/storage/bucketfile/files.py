@@ -13,7 +13,7 @@ import numpy as np
 import xxhash
 
 from .lookup import BLOCK, LevelBuckets
-from .pages import PAGE, BucketFileDamaged, Pages
+from .pages import PAGE, BucketFileDamaged, Mapped, Pages
 
 MAGIC = b"DEDUPLSH"
 #: 1: no checksums; 2: no set sizes (such files are not used; the next optimize
@@ -96,12 +96,13 @@ def open_bucket_file(index_path: str, file_id: str, uid: str, width: int, num_pe
             isinstance(version, int) and OLDEST <= version <= VERSION
         ) or header["bytes"] != size_on_disk:
             return None  # another file, or truncated / appended to
-        data = np.memmap(path, dtype=np.uint8, mode="r").view(np.ndarray)  # plain views: no memmap overhead
+        mapped = Mapped(path)
+        data = mapped.data
         start, sums_at = header["pages_from"], header["page_sums"]
         sums = _array(data, sums_at, "<u8")
         if start % ALIGN or start + PAGE * len(sums) != sums_at[0]:
             return None
-        pages = Pages(data, start, sums, path)
+        pages = Pages(data, start, sums, path, mapped)
         levels = {}
         for level, spec in header["levels"].items():
             upto = int(spec["upto"])

@@ -4,6 +4,9 @@ the page (see :mod:`dedup.storage.bucketfile`)."""
 
 from __future__ import annotations
 
+import mmap
+from typing import Optional
+
 import numpy as np
 import xxhash
 
@@ -31,16 +34,57 @@ def page_sums(region: memoryview, numbers: np.ndarray, first: int = 0) -> np.nda
                        dtype=np.uint64, count=len(numbers))
 
 
+class Mapped:
+    """A file mapped read-only (``data``: its bytes as a uint8 array) whose pages a
+    pass over the whole file gives back as it goes (:meth:`release`).
+
+    Why: a mapped file's pages that a process has read stay in its resident memory
+    (``RssFile``) as long as the mapping lives.  An optimize reads every byte of the
+    old bucket file (its page checksums, per-row arrays, keys and refs: ~0.3 KB a row
+    of the index) while the file stays mapped for look-ups: the add that triggered it
+    held the whole file (issue #12, per-file memory; session 23)."""
+
+    def __init__(self, path: str) -> None:
+        with open(path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        self.data = np.frombuffer(self._map, dtype=np.uint8)
+        self._base = self.data.ctypes.data
+
+    def release(self, *views: np.ndarray) -> None:
+        """Drop the pages of ``views`` (contiguous arrays over :attr:`data`) from this
+        process's resident memory: ``MADV_DONTNEED``, which for a read-only mapping of
+        a file only unmaps them -- a later read faults them in again, unchanged, from
+        the page cache.  Without ``madvise`` (not Linux), nothing happens."""
+        if not hasattr(self._map, "madvise"):
+            return
+        size = len(self.data)
+        for view in views:
+            if not view.nbytes:
+                continue
+            lo = view.ctypes.data - self._base
+            lo, hi = lo - lo % mmap.PAGESIZE, min(lo + view.nbytes, size)
+            if 0 <= lo < hi:
+                self._map.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+
 class Pages:
     """The page checksums of an opened file: ``data`` is the mapped file, pages of
     ``PAGE`` bytes start at byte ``start`` (the arrays; the region is a whole number of
-    pages), ``sums`` their checksums; ``verified`` what this process has verified."""
+    pages), ``sums`` their checksums; ``verified`` what this process has verified;
+    ``mapped`` the mapping, whose pages :meth:`verify_all` gives back (``None``: kept)."""
 
-    def __init__(self, data: np.ndarray, start: int, sums: np.ndarray, path: str) -> None:
+    def __init__(self, data: np.ndarray, start: int, sums: np.ndarray, path: str,
+                 mapped: Optional[Mapped] = None) -> None:
         self.region = memoryview(data[start : start + PAGE * len(sums)])
-        self.start, self.sums, self.path = start, sums, path
+        self.start, self.sums, self.path, self.mapped = start, sums, path, mapped
+        self._data = data
         self.verified = np.zeros(len(sums), dtype=bool)
         self.unverified = len(sums)
+
+    def release(self, *views: np.ndarray) -> None:
+        """Give back the resident pages of ``views`` (:meth:`Mapped.release`), if mapped."""
+        if self.mapped is not None:
+            self.mapped.release(*views)
 
     def check(self, lo: np.ndarray, hi: np.ndarray) -> None:
         """Verify (once per process) the pages holding bytes ``[lo, hi)`` of the file,
@@ -69,6 +113,13 @@ class Pages:
 
     def verify_all(self) -> None:
         """Verify every page (what an optimize does before merging the file's buckets
-        into a new one): one pass over the file."""
-        for lo in range(0, len(self.sums), 1 << 14):
-            self.verify(np.arange(lo, min(lo + (1 << 14), len(self.sums))))
+        into a new one): one pass over the file, :data:`VERIFY_PAGES` at a time, each
+        block's pages given back once verified (:meth:`release`)."""
+        for lo in range(0, len(self.sums), VERIFY_PAGES):
+            hi = min(lo + VERIFY_PAGES, len(self.sums))
+            self.verify(np.arange(lo, hi))
+            self.release(self._data[self.start + PAGE * lo : self.start + PAGE * hi])
+
+
+#: Pages :meth:`Pages.verify_all` reads before giving them back (16 MB).
+VERIFY_PAGES = 1 << 12

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -20,11 +20,16 @@ SAMPLE = 1 << 10
 
 class ArrayRun:
     """A key-sorted run held as arrays (or mapped from a file): ``keys`` (uint64) and
-    ``refs``."""
+    ``refs``.  ``release`` (given for a mapped file, :meth:`~.pages.Pages.release`):
+    the pages of what is read are given back once copied, so that a pass over the run
+    holds a key range of it, not the file."""
 
-    def __init__(self, keys: np.ndarray, refs: np.ndarray) -> None:
-        self.keys, self.refs = keys, refs
-        self.samples = np.array(keys[::SAMPLE], dtype=np.uint64)
+    def __init__(self, keys: np.ndarray, refs: np.ndarray,
+                 release: Optional[Callable[..., None]] = None) -> None:
+        self.keys, self.refs, self.release = keys, refs, release
+        self.samples = np.concatenate([self._copied(keys[lo : lo + SAMPLE_BLOCK])[::SAMPLE]  # (a multiple)
+                                       for lo in range(0, len(keys), SAMPLE_BLOCK)] or [np.zeros(0, np.uint64)]
+                                      ).astype(np.uint64, copy=False)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -35,7 +40,23 @@ class ArrayRun:
         return np.concatenate([[0], np.searchsorted(self.keys, bounds), [len(self.keys)]]).astype(np.int64)
 
     def read(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.keys[lo:hi], self.refs[lo:hi]
+        return self._copied(self.keys[lo:hi]), self.refs_of(lo, hi)
+
+    def refs_of(self, lo: int, hi: int) -> np.ndarray:
+        return self._copied(self.refs[lo:hi])
+
+    def _copied(self, view: np.ndarray) -> np.ndarray:
+        """``view`` itself, or for a mapped run a copy, its pages given back."""
+        if self.release is None:
+            return view
+        copy = np.array(view)
+        self.release(view)
+        return copy
+
+
+#: Keys an :class:`ArrayRun` of a mapped file reads at a time for its samples (8 MB; a
+#: multiple of :data:`SAMPLE`), and entries :func:`~.write.merged_level` checks at a time.
+SAMPLE_BLOCK = 1 << 20
 
 
 class SpilledRun:

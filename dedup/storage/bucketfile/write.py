@@ -22,7 +22,7 @@ from .delta import merge_runs
 from .files import ALIGN, HEAD, MAGIC, VERSION, bucket_path
 from .lookup import BLOCK, LevelBuckets
 from .pages import PAGE, page_sums
-from .runs import COPY_ROWS, ArrayRun, SpilledRows, SpilledRuns, partitions
+from .runs import COPY_ROWS, SAMPLE_BLOCK, ArrayRun, SpilledRows, SpilledRuns, partitions
 
 
 @dataclass
@@ -77,20 +77,28 @@ def merged_level(
     The rows' sketches, set sizes and signature bytes (~0.3 KB a row of the level)
     go to a scratch file too (:class:`~.runs.SpilledRows`, session 22), so what is
     held for the whole level is a bool per row of the old file and 1/1024 of the keys.
+    The old file's mapped pages are given back as they are read (a block of rows, a
+    key range: :class:`~.pages.Mapped`; session 23): they stayed resident, the whole
+    file, in the add that triggered the optimize.
     """
     alive = np.zeros(old.upto + 1, dtype=bool)
     alive[existing[existing <= old.upto]] = True
     rows = SpilledRows(scratch, upto, width, num_perm)
-    source = LevelSource(upto, [ArrayRun(old.keys, old.refs)], None, rows)
+    release = old.pages.release if old.pages is not None else None
+    source = LevelSource(upto, [ArrayRun(old.keys, old.refs, release)], None, rows)
     try:
-        for lo in range(0, old.upto + 1, COPY_ROWS):  # (the old file's arrays are mapped)
+        for lo in range(0, old.upto + 1, COPY_ROWS):  # (the old file's arrays are mapped: pages given back)
             hi = min(lo + COPY_ROWS, old.upto + 1)
-            rows.put(np.arange(lo, hi), sketches=old.sketches[lo:hi], sizes=old.sizes[lo:hi],
-                     lows=None if old.lows is None else old.lows[lo:hi])
+            arrays = {"sketches": old.sketches[lo:hi], "sizes": old.sizes[lo:hi],
+                      "lows": None if old.lows is None else old.lows[lo:hi]}
+            rows.put(np.arange(lo, hi), **arrays)
+            if release is not None:
+                release(*(a for a in arrays.values() if a is not None))
         if old.lows is None:
             for ids, chunk_lows in old_lows:
                 rows.put(ids, lows=chunk_lows)
-        if len(old.refs) and not alive[old.refs].all():
+        run, n = source.runs[0], len(old.refs)
+        if not all(alive[run.refs_of(lo, min(lo + SAMPLE_BLOCK, n))].all() for lo in range(0, n, SAMPLE_BLOCK)):
             source.alive = alive  # applies to the old file's run only
         source.spilled = SpilledRuns(scratch, source.refs_dtype)
         for ids, band_keys, chunk_sketches, chunk_sizes, chunk_lows in new:
@@ -247,7 +255,7 @@ def _write_page_sums(f, start: int, n_pages: int) -> None:
 def _kept(src: LevelSource, run: int, lo: int, hi: int) -> int:
     if src.alive is None or run:  # only the old file's run can hold removed rows
         return hi - lo
-    return int(np.count_nonzero(src.alive[src.runs[0].refs[lo:hi]]))
+    return int(np.count_nonzero(src.alive[src.runs[0].refs_of(lo, hi)]))
 
 
 def _write_level(f, spec: dict, src: LevelSource, slices: list[list[tuple[int, int]]], counts: list[int]) -> None:
