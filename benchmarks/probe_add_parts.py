@@ -46,7 +46,7 @@ PARTS = [
     ("    storage insert_many", "sqlite/writes.py", "insert_many"),
     ("    storage insert_many (redis)", "redis/writes.py", "insert_many"),
     ("  tallies written (store.tally)", "sqlite/tallies.py", "tally"),
-    ("auto-optimize (_optimize_if_behind)", "index/__init__.py", "_optimize_if_behind"),
+    ("auto-optimize (_optimize_if_behind)", "index/upkeep.py", "_optimize_if_behind"),
 ]
 
 

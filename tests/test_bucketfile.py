@@ -18,6 +18,7 @@ import xxhash
 from textgen import prose, rewrite
 
 import dedup.index
+import dedup.index.upkeep
 import dedup.storage.bucketfile.write
 import dedup.storage.sqlite.buckets
 import dedup.storage.sqlite.upkeep
@@ -418,7 +419,7 @@ def test_a_failed_write_of_the_file_leaves_the_old_one_and_no_temporary(tmp_path
 
 
 def test_automatic_rewrites_never_wait_nor_fail_an_add(tmp_path, rng, monkeypatch):
-    monkeypatch.setattr(dedup.index, "OPTIMIZE_AFTER", 5)
+    monkeypatch.setattr(dedup.index.upkeep, "OPTIMIZE_AFTER", 5)
     path = tmp_path / "i.dedup"
     with Index.open(path, busy_timeout=0.3) as idx:
         fd = os.open(str(path) + "-lsh.lock", os.O_RDONLY | os.O_CREAT)
@@ -508,7 +509,7 @@ def test_a_rolled_back_write_leaves_nothing_in_the_delta(tmp_path, rng, monkeypa
 
 
 def test_auto_optimize_writes_the_file_once_enough_is_outside_it(tmp_path, rng, monkeypatch):
-    monkeypatch.setattr(dedup.index, "OPTIMIZE_AFTER", 20)
+    monkeypatch.setattr(dedup.index.upkeep, "OPTIMIZE_AFTER", 20)
     path = tmp_path / "i.dedup"
     with Index.open(path) as idx:
         idx.add_many([(f"d{i}", article(rng, 3)) for i in range(5)])  # 15 paragraphs: not yet

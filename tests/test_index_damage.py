@@ -22,7 +22,7 @@ import dedup.storage.sqlite.buckets
 import dedup.storage.sqlite.upkeep
 from dedup.index import Index
 from dedup.storage import IndexBusy, IndexCorrupt, IndexFull, IndexReadOnly, StorageError
-from dedup.storage.sqlite.schema import translate
+from dedup.storage.sqlite.errors import translate
 from dedup.storage.bucketfile import PAGE, BucketFileDamaged
 
 ARTICLES = 100

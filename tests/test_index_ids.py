@@ -250,7 +250,7 @@ def test_ids_iteration_list_and_export(tmp_path, rng):
 
 
 def test_paging_lists_more_than_one_page(tmp_path, rng, monkeypatch):
-    import dedup.index as index_module
+    import dedup.index.collection as index_module
 
     monkeypatch.setattr(index_module, "LIST_PAGE", 3)
     with Index.open(tmp_path / "i.dedup") as idx:

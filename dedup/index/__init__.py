@@ -5,7 +5,9 @@ against everything already accepted, rejects or trims duplicates and adds the re
 across restarts.  ``dedup check`` and ``dedup index ...`` are thin layers over it
 (:mod:`dedup.index.jobs`).
 
-The package, one concern per module: :class:`Index` here holds the public verbs only;
+The package, one concern per module: :class:`Index` here holds the public verbs (the
+collection's -- removal, listing, retention -- in :mod:`~dedup.index.collection`, the
+bucket file's upkeep in :mod:`~dedup.index.upkeep`);
 :mod:`~dedup.index.signing` signs a batch of articles once (reusing the scan's stages);
 :mod:`~dedup.index.query` finds each article's verified matches (candidates -> estimate
 floor -> exact verification; whole documents in :mod:`~dedup.index.documents`, contained
@@ -31,39 +33,28 @@ from __future__ import annotations
 import os
 import warnings
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 from ..minhash import floor
 from ..plan.local import LocalExecutor
 from ..settings import Settings
 from ..sketch import SKETCH_MISS, sketch_floor
-from ..storage import BUSY_TIMEOUT, Compacting, Leased, Maintained, Storage, StoredDocument, open_storage
-from ..storage.protocol import Listed
+from ..storage import BUSY_TIMEOUT, Maintained, Storage, StoredDocument, open_storage
 from ..verdict import Policy, Verdict
+from .collection import LIST_PAGE, Collection
 from .items import BadDocument, Input, Item, input_of, raised, stored_with
 from .run import Prepared, check_indexed, decide, prepare
 from .settle import Adder
 from .signing import DERIVE
+from .upkeep import OPTIMIZE_AFTER, OPTIMIZE_SHARE, Upkeep
 
 #: Articles per batch in ``filter`` and the CLI (one signing pass and one transaction each).
 BATCH_DOCUMENTS = 256
-#: Documents per page of :meth:`Index.documents` and per transaction of :meth:`Index.prune`.
-LIST_PAGE = 1000
-#: With ``auto_optimize``, a write that leaves more paragraphs outside the bucket file
-#: than this, and than ``OPTIMIZE_SHARE`` of those inside, writes a new file.  Why
-#: these (measured at 100k articles, ~1M paragraphs, benchmarks/README-index.md): a new
-#: file merges the old one with what is new in ~2-4 s; every process that opens the
-#: index reads the paragraphs outside the file into memory, ~26 us each.  So at most
-#: ~50k outside (~1.3 s for a fresh process) costs each added article ~0.6 ms of
-#: rewriting on average; below ~20k paragraphs there is little to gain.
-OPTIMIZE_AFTER = 20_000
-OPTIMIZE_SHARE = 0.05
-
-__all__ = ["BATCH_DOCUMENTS", "BadDocument", "Index", "Item", "SKETCH_MISS", "floor", "sketch_floor"]
+__all__ = ["BATCH_DOCUMENTS", "LIST_PAGE", "OPTIMIZE_AFTER", "OPTIMIZE_SHARE", "BadDocument", "Index", "Item",
+           "SKETCH_MISS", "floor", "sketch_floor"]
 
 
-class Index:
+class Index(Collection, Upkeep):
     """A persistent near-duplicate index.  Open with :meth:`Index.open`.
 
     One ``Index`` per thread or process (it holds one database connection); any number
@@ -234,92 +225,7 @@ class Index:
             self._store.checkpoint()
         return verdicts
 
-    def optimize(self) -> dict[str, Any]:
-        """Rewrite the read-optimized copy of the buckets that checks look keys up in
-        (:mod:`dedup.storage.bucketfile`) to include everything stored.
-
-        Why it exists: what was stored since the file was written is read into the
-        memory of every process using the index (~26 us per paragraph when a process
-        starts), and without a file that is everything.  Adds call it by themselves
-        (``auto_optimize``); call it yourself after a large batch or on a schedule.
-        Writers may go on meanwhile.  Returns what was written (path, bytes, rows,
-        seconds); a backend without such a copy (Redis: its buckets are always
-        current) returns ``{"backend", "path", "rows": None}``, and one whose bucket log
-        keeps removed rows' entries (Redis) rewrites it without them (see
-        :mod:`dedup.storage.redis.compact`) and says so under ``log``."""
-        if isinstance(self._store, Compacting):
-            return self._store.compact()
-        if not isinstance(self._store, Maintained):
-            return {"backend": self.stats().get("backend"), "path": self.path, "rows": None}
-        return self._store.optimize()  # type: ignore[return-value]
-
-    # -- the collection ------------------------------------------------------------
-
-    def _optimize_if_behind(self, due: Optional[Callable[[int, int], bool]] = None) -> None:
-        """The automatic :meth:`optimize` after writes, when ``due(covered, behind)``
-        (default: the ``OPTIMIZE_*`` rule): skipped when another process is doing it; a
-        failure is a warning, not an error -- the write it follows has committed, and
-        the index stays correct without a new file, only slower."""
-        if not isinstance(self._store, Maintained):
-            return
-        due = due or _due
-        try:
-            if due(*self._store.bucket_file_lag()):
-                self._store.optimize(when=due)
-        except Exception as err:  # noqa: BLE001 -- whatever it is, the write stands
-            warnings.warn(f"{self.path}: could not write a new bucket file: {err}", stacklevel=3)
-
-    def remove(self, doc_id: str) -> None:
-        """Remove a stored document; ``KeyError`` if there is none with that id."""
-        if isinstance(self._store, Leased):  # its hand-over looks up; prepared outside the lock
-            self._store.warm()
-        with self._store.transaction(write=True):
-            removed = self._store.delete(doc_id)
-        if not removed:
-            raise KeyError(doc_id)
-
-    def ids(self) -> Iterator[str]:
-        """Every stored id, oldest row first (also ``iter(index)``); read a page of
-        ``LIST_PAGE`` at a time, so memory stays bounded on any index."""
-        return (doc.doc_id for doc in self.documents())
-
-    def __iter__(self) -> Iterator[str]:
-        return self.ids()
-
-    def documents(self, *, before: Union[float, datetime, None] = None) -> Iterator[Listed]:
-        """Every stored document's id, Unix time added, size and metadata (no text),
-        oldest row first; with ``before``, only those added before that time (Unix
-        seconds or an aware ``datetime``).  Each page of ``LIST_PAGE`` is read in
-        one snapshot; documents added or removed meanwhile may or may not be seen."""
-        after, cutoff = 0, _unix(before)
-        while True:
-            with self._store.transaction(write=False):
-                page = self._store.listing(after, LIST_PAGE, cutoff)
-            yield from page
-            if len(page) < LIST_PAGE:
-                return
-            after = page[-1].row
-
-    def prune(self, before: Union[float, datetime]) -> list[str]:
-        """Remove every document added before ``before`` (Unix seconds or an aware
-        ``datetime``) and return their ids: retention for a stream that should keep a
-        window (``dedup index remove --older-than 30d``).  One write transaction per
-        ``LIST_PAGE`` documents, so other writers are not held off for long; each page
-        is removed whole or not at all."""
-        cutoff, removed = _unix(before), []
-        while True:
-            if isinstance(self._store, Leased):  # as in :meth:`remove`
-                self._store.warm()
-            with self._store.transaction(write=True):
-                page = self._store.listing(0, LIST_PAGE, cutoff)
-                for doc in page:
-                    self._store.delete(doc.doc_id)
-            removed.extend(doc.doc_id for doc in page)
-            if len(page) < LIST_PAGE:
-                break
-        if removed and self.auto_optimize:
-            self._optimize_if_behind()
-        return removed
+    # -- the collection: :class:`.collection.Collection`; upkeep: :class:`.upkeep.Upkeep` -----------------------------------------------------------
 
     def holds(self, items: Sequence[Mapping[str, Any]], *, texts: bool = False) -> list[bool]:
         """For each item (a mapping with ``id``, and ``text`` when ``texts``): whether
@@ -415,17 +321,3 @@ class Index:
             changed = [False] * len(batch)
             return self._decide(batch, policy, write=True, changed=changed), changed
         return Adder(self._prepare, apply)
-
-
-def _unix(when: Union[float, datetime, None]) -> Optional[float]:
-    """Unix seconds of ``when`` (a number, or a ``datetime`` with a time zone)."""
-    if isinstance(when, datetime):
-        if when.tzinfo is None:
-            raise ValueError(f"{when} has no time zone; give one (e.g. datetime.now(timezone.utc))")
-        return when.timestamp()
-    return None if when is None else float(when)
-
-
-def _due(covered: int, behind: int) -> bool:
-    """Whether enough is stored outside the bucket file to write a new one."""
-    return behind > max(OPTIMIZE_AFTER, OPTIMIZE_SHARE * covered)

@@ -38,13 +38,14 @@ Layout (every query below is an index lookup, never a scan):
 Errors from SQLite are translated into :class:`~dedup.storage.protocol.StorageError`
 subclasses that name the file and the cause; a failed write rolls back whole.
 
-The modules: this one opens (or creates) the file; :mod:`.store` is the storage
-object, which holds the transactions; :mod:`.schema` creates, upgrades and checks the
-file (:mod:`.upgrade`: an older format's rows checked and given checksums);
-:mod:`.rows` reads rows and :mod:`.writes` writes them, :mod:`.checks` says what their
-checksums cover; :mod:`.buckets` answers band-key look-ups and :mod:`.upkeep` writes
-the bucket file; :mod:`.tallies` keeps the boilerplate tallies and checks that none is
-missing.
+The modules: this one opens (or creates) the file, :mod:`.url` parses what names it
+and tells its files; :mod:`.store` is the storage object, which holds the
+transactions; :mod:`.schema` creates, upgrades and checks the file (:mod:`.upgrade`:
+an older format's rows checked and given checksums), :mod:`.errors` translates what
+went wrong; :mod:`.rows` reads rows and :mod:`.writes` writes them, :mod:`.checks`
+says what their checksums cover; :mod:`.buckets` answers band-key look-ups and
+:mod:`.upkeep` writes the bucket file; :mod:`.tallies` keeps the boilerplate tallies
+and checks that none is missing.
 """
 
 from __future__ import annotations
@@ -58,16 +59,14 @@ import sqlite3
 import stat
 import urllib.parse
 import warnings
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from ...settings import Settings
-from ..protocol import Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, busy_wait
+from ..protocol import BUSY_TIMEOUT, Derive, IndexCorrupt, IndexMissing, IndexReadOnly, StorageError, busy_wait
 from .schema import (
     _TABLES,
     _UPGRADABLE,
-    BUSY_TIMEOUT,
     CACHE_KB,
     FORMAT,
     FORMAT_VERSION,
@@ -76,13 +75,13 @@ from .schema import (
     check_meta,
     create_schema,
     table_names,
-    translate,
-    translate_os,
     upgrade_schema,
 )
 from .edges import enter_edges
+from .errors import translate, translate_os
 from .leftovers import claimed, remove_abandoned
 from .store import SQLiteStorage
+from .url import own_files, sqlite_path, url_busy  # (own_files: named here by dedup.storage)
 
 
 def open_sqlite(
@@ -329,80 +328,5 @@ def open_sqlite_url(url: str | os.PathLike, settings: Optional[Settings] = None,
     URL may end ``?busy=SECONDS``: how long a write waits for another process's lock
     (default :data:`BUSY_TIMEOUT`; tester's F6 of session 16: four concurrent ``index
     add`` of 600 articles each, two gave up after 30 s, and the CLI had no longer wait)."""
-    options["busy_timeout"] = busy_wait(os.fspath(url), _url_options(url), options.get("busy_timeout", BUSY_TIMEOUT))
+    options["busy_timeout"] = busy_wait(os.fspath(url), url_busy(url), options.get("busy_timeout", BUSY_TIMEOUT))
     return open_sqlite(sqlite_path(url), settings, **options)
-
-
-def _split_url(url: str | os.PathLike) -> tuple[str, str]:
-    """``(path part, query)`` of a ``file:`` / ``sqlite:`` URL; a plain path whole (a
-    ``?`` in a file name is a character of it)."""
-    text = os.fspath(url)
-    for prefix in ("sqlite:///", "sqlite:", "file://", "file:"):
-        if text.lower().startswith(prefix):
-            rest, _, query = text[len(prefix):].partition("?")
-            return urllib.parse.unquote(rest), query
-    return text, ""
-
-
-def _url_options(url: str | os.PathLike) -> Optional[float]:
-    """The ``busy`` seconds a URL's query gives (``None`` without); a
-    :class:`StorageError` for any other option or a bad value."""
-    query = urllib.parse.parse_qsl(_split_url(url)[1], keep_blank_values=True)
-    unknown = sorted({k for k, _ in query} - {"busy"})
-    try:
-        busy = [float(v) for k, v in query if k == "busy"]
-    except ValueError:
-        busy = [-1.0]
-    if unknown or any(not 0 <= b < 1e6 for b in busy):
-        raise StorageError(f"{os.fspath(url)}: bad index URL option"
-                           f"{' ' + ', '.join(map(repr, unknown)) if unknown else ''}: an SQLite index URL takes "
-                           "only ?busy=SECONDS (not negative); a '?' of the file's name is written %3F in a "
-                           "file: or sqlite: URL (a plain path takes it as it is)")
-    return busy[-1] if busy else None
-
-
-def sqlite_path(url: str | os.PathLike) -> str:
-    """The file path a path or ``file:`` / ``sqlite:`` URL names (``sqlite:///rel.db``
-    is relative, ``sqlite:////abs.db`` and ``file:///abs.db`` absolute; a URL's
-    ``?busy=`` is no part of it)."""
-    return _split_url(url)[0]
-
-
-def own_files(url: str | os.PathLike) -> Callable[[str | os.PathLike], bool]:
-    """A predicate: is a path the index file ``url`` names (the same name, or a link to
-    it) or one of its companions, named ``FILE-SUFFIX`` (``-wal``, ``-shm``, the bucket
-    files ``-lsh.ID`` and their lock) in the index's folder -- by its name as written or
-    resolved (a folder named through a link: tester's S5 of #12, the empty lock file was
-    stored as a document)?  What :func:`dedup.storage.own_files` gives for SQLite URLs."""
-    index = os.path.abspath(sqlite_path(url))
-    folder, base = os.path.split(index)
-    real_folder = os.path.realpath(folder)
-    try:
-        st = os.stat(index)
-        identity = (st.st_dev, st.st_ino)
-    except OSError:
-        identity = None
-
-    def owned(path: str | os.PathLike) -> bool:
-        path = os.path.abspath(path)
-        if path == index or path.startswith(index + "-"):
-            return True
-        there, name = os.path.split(path)
-        if (name == base or name.startswith(base + "-")) and _same_folder(there, real_folder):
-            return True
-        if identity is None:
-            return False
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        return (st.st_dev, st.st_ino) == identity
-
-    return owned
-
-
-@lru_cache(maxsize=256)
-def _same_folder(folder: str, real: str) -> bool:
-    """Whether ``folder`` resolves to ``real`` (cached: asked for every file walked
-    whose name is the index's)."""
-    return os.path.realpath(folder) == real

@@ -23,7 +23,7 @@ from ..rowcheck import stored, verify
 from .buckets import _BucketView
 from .checks import text_checks
 from .rows import _DOC_FIELDS, _PARA_COLUMNS, BY_DOC_ID, Rows, _owners
-from .schema import translate, undecodable
+from .errors import translate, undecodable
 from .tallies import Tallies
 from .upkeep import Upkeep
 from .writes import Writes

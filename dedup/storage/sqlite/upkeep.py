@@ -18,7 +18,8 @@ from ..bucketfile import BucketFileDamaged, merged_level, remove_unnamed, write_
 from ..optional import low_bytes
 from ..protocol import Derive, IndexBusy, IndexReadOnly, Level
 from .buckets import _SIZE, Buckets, _BucketView
-from .schema import _ROWS, CACHE_KB, MMAP_BYTES, translate_os, write_live
+from .errors import translate_os
+from .schema import _ROWS, CACHE_KB, MMAP_BYTES, write_live
 
 #: A small index of each row table, which holds every row id.
 _NARROW_INDEX = {"paragraph": "paragraphs_doc", "document": "documents_key"}
