@@ -6,7 +6,9 @@ Each case is one file added alone to a new index in a fresh process
 other for each file, so a before/after is measured in one run (e.g. ``--src
 before=/tmp/base --src after=.``).  After each add, a digest of the stored paragraph
 rows (ids, places, keys, banded flags, signatures, shingle sets: read through the
-storage contract) says whether the builds stored the same rows.  Files are generated
+storage contract) says whether the builds stored the same rows; on Redis, the server's
+``used_memory`` before and after and its peak RSS during the add (when the server runs
+on this machine).  Files are generated
 in another process (Linux counts what a process held before ``exec`` in its peak).
 It measures; it asserts nothing.  ``benchmarks/README-memory.md`` has the figures.
 """
@@ -88,12 +90,37 @@ print(h.hexdigest()[:16], n)
 """
 
 
+def _server(db: str, reset: bool = False) -> dict:
+    """A Redis server's memory: ``used_memory`` (``INFO memory``, MB) and, when it runs
+    on this machine and its ``/proc`` is readable, its peak RSS (``VmHWM``, MB) since
+    the last ``reset`` (``/proc/PID/clear_refs``: 5 resets the peak)."""
+    import redis
+
+    client = redis.Redis.from_url(db.split("?")[0])
+    try:
+        info = {**client.info("memory"), **client.info("server")}
+    finally:
+        client.close()
+    out = {"server_used_mb": round(info["used_memory"] / 2**20)}
+    status = Path(f"/proc/{info['process_id']}/status")
+    try:
+        if reset:
+            Path(f"/proc/{info['process_id']}/clear_refs").write_text("5")
+        out["server_peak_rss_mb"] = round(next(int(line.split()[1]) for line in status.read_text().splitlines()
+                                               if line.startswith("VmHWM:")) / 1024)
+    except (OSError, StopIteration):
+        pass
+    return out
+
+
 def measure(src: Path, path: Path, db: str) -> dict:
     cmd = [sys.executable, "-c", _RUN, str(src), "index", "add", str(path), "--db", db, "-q", "-j", "1"]
+    server = _server(db, reset=True) if db.startswith(("redis", "rediss", "unix")) else None
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    after = {} if server is None else {"server_used_mb_before": server["server_used_mb"], **_server(db)}
     digest = subprocess.run([sys.executable, "-c", _DIGEST, str(src), db], capture_output=True, text=True)
     return {
         "peak_rss_mb": round(usage.ru_maxrss / 1024),
@@ -102,6 +129,7 @@ def measure(src: Path, path: Path, db: str) -> dict:
         "exit": os.waitstatus_to_exitcode(status),
         "rows": digest.stdout.strip() or digest.stderr.strip()[-200:],
         "error": err.decode(errors="replace").strip()[-200:] if status else "",
+        **after,
     }
 
 
@@ -132,8 +160,8 @@ def main() -> None:
                         if backend == "sqlite":
                             db = str(Path(tmp) / f"{uuid.uuid4().hex}.dedup")
                         else:
-                            base = args.redis.split("?")[0]
-                            db = f"{base}?prefix=bench-{uuid.uuid4().hex[:8]}"
+                            base, _, options = args.redis.partition("?")  # (options: e.g. timeout=60)
+                            db = f"{base}?{options + '&' if options else ''}prefix=bench-{uuid.uuid4().hex[:8]}"
                         row = {"file": path.name, "backend": backend, "build": label, **measure(Path(src), path, db)}
                         print(json.dumps(row), flush=True)
                         if backend == "redis":
