@@ -31,6 +31,17 @@ from dedup.cli import main
 where, number = sys.argv[1], getattr(signal, sys.argv[2])
 real = command.scan_paths
 
+if where == "twice":  # a second signal lands while the hook deals with the first
+    import dedup.cli.failures as failures
+    real_again = failures._deliver_again
+
+    def again_after_a_sigterm(signum):
+        failures._deliver_again = real_again
+        signal.raise_signal(signal.SIGTERM)  # its handler runs in this function, called by the hook
+        real_again(signum)
+
+    failures._deliver_again = again_after_a_sigterm
+
 def land():
     signal.raise_signal(number)  # the handler runs here: inside the callback, the __del__ ...
     for _ in range(3):
@@ -53,7 +64,7 @@ def step():
 def scan_then_signal(*args, **kwargs):
     result = real(*args, **kwargs)
     held = Held()
-    if where == "weakref":
+    if where in ("weakref", "twice"):
         keep = weakref.ref(held, lambda ref: land())
     elif where == "generator":
         box = []
@@ -111,6 +122,18 @@ def test_a_signal_raised_where_python_swallows_exceptions_still_stops_the_comman
     proc = run(where, sig, copies, report)
     assert proc.returncode == EXIT[sig], proc.stderr
     assert proc.stderr == SAID[sig] + "\n", proc.stderr
+    assert report.read_text() == "the old report\n"
+
+
+def test_a_second_signal_while_the_hook_handles_the_first_is_not_lost_either(copies, tmp_path):
+    """A SIGTERM that lands while the hook re-delivers a swallowed Ctrl-C -- in a function
+    the hook calls, not in the hook's own frame -- is delivered again too: the command
+    stops at once with one "interrupted by" line (it printed "Exception ignored in
+    sys.unraisablehook" and went on to the end)."""
+    report = tmp_path / "report.json"
+    proc = run("twice", "SIGINT", copies, report)
+    assert proc.returncode in (130, 143), proc.stderr
+    assert proc.stderr in (SAID["SIGINT"] + "\n", SAID["SIGTERM"] + "\n"), proc.stderr
     assert report.read_text() == "the old report\n"
 
 

@@ -53,6 +53,8 @@ from typing import Iterator, Optional
 
 import click
 
+from ..plan.shield import signal_of
+
 EXIT_ERROR = 2
 #: 128 + SIGPIPE: the status of a command whose reader went away (see :func:`broken_pipe`).
 EXIT_BROKEN_PIPE = 128 + 13
@@ -83,10 +85,20 @@ def _on_signal(signum: int, frame) -> None:
     _received.append(signum)
     if not _raising[0]:
         return
-    if frame is not None and frame.f_code is _unraisable.__code__:
+    if _within_the_hook(frame):
         _deliver_again(signum)  # raised in the hook, it would be swallowed again
         return
     raise _interrupt(signum)
+
+
+def _within_the_hook(frame) -> bool:
+    """Whether ``frame`` is :func:`_unraisable`'s or one it called (a second signal can
+    land while the hook deals with the first: in :func:`_deliver_again`, say)."""
+    while frame is not None:
+        if frame.f_code is _unraisable.__code__:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _deliver_again(signum: int) -> None:
@@ -99,13 +111,6 @@ def _deliver_again(signum: int) -> None:
     _, = map(_thread.interrupt_main, (signum,))
 
 
-def _signal_of(err: Optional[BaseException]) -> Optional[int]:
-    """The signal an exception of :func:`_on_signal` stands for (``None``: another)."""
-    if isinstance(err, KeyboardInterrupt):
-        return signal.SIGINT
-    return err.signum if isinstance(err, Terminated) else None
-
-
 #: The :data:`sys.unraisablehook` that :func:`signals_raise` found (what :func:`_unraisable` passes others to).
 _previous_hook = [sys.unraisablehook]
 
@@ -115,7 +120,7 @@ def _unraisable(unraisable) -> None:
     swallowed where it was raised (a weakref callback, a ``__del__``: see the module's
     docstring) quietly and delivers its signal again; any other exception goes to the
     hook it replaced."""
-    signum = _signal_of(unraisable.exc_value)
+    signum = signal_of(unraisable.exc_value)
     if signum is None:
         _previous_hook[0](unraisable)
     elif _raising[0]:

@@ -28,7 +28,7 @@ def held_signals() -> Iterator[None]:
     after the block -- unless it repeats the interrupt already on its way out of the
     block or of the caller's clean-up (a second Ctrl-C while a ``KeyboardInterrupt``
     unwinds, a second SIGTERM while the exception raised for the first does, see
-    :func:`_signal_of`), or the process is exiting (``SystemExit``): those are dropped,
+    :func:`signal_of`), or the process is exiting (``SystemExit``): those are dropped,
     since the first is what the caller gets.
 
     Why not drop every signal held while an exception unwinds (as before, tester's U8
@@ -60,11 +60,11 @@ def held_signals() -> Iterator[None]:
         unwinding = raised if raised is not None else sys.exc_info()[1]
         if not isinstance(unwinding, SystemExit):
             for number in dict.fromkeys(held):
-                if number != _signal_of(unwinding):
+                if number != signal_of(unwinding):
                     signal.raise_signal(number)
 
 
-def _signal_of(err: Optional[BaseException]) -> Optional[int]:
+def signal_of(err: Optional[BaseException]) -> Optional[int]:
     """The signal an exception stands for: SIGINT for ``KeyboardInterrupt``, else its
     ``signum`` (:class:`dedup.cli.failures.Terminated` carries SIGTERM's); ``None``."""
     if isinstance(err, KeyboardInterrupt):
