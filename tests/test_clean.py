@@ -290,3 +290,34 @@ def test_a_non_empty_destination_names_the_python_argument_and_the_flag(tmp_path
         dedup.clean(FIXTURES / "news", busy)
     res = CliRunner().invoke(main, ["clean", str(FIXTURES / "news"), str(busy)])
     assert res.exit_code == 2 and "--force" in res.stderr
+
+
+def test_a_dest_under_a_file_is_refused_before_any_work(tmp_path):
+    """DEST's folders cannot be made under a file: a usage error naming that file, exit 2
+    -- it was 'unexpected error: NotADirectoryError' after a note that a partial copy
+    could not be removed (review R2, session 23)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a short text of a few words")
+    (tmp_path / "file").write_text("x")
+    res = CliRunner().invoke(main, ["clean", str(src), str(tmp_path / "file" / "sub")])
+    assert res.exit_code == 2, res.output
+    assert f"{tmp_path / 'file'} is not a folder" in res.output
+    assert "unexpected" not in res.output and "partial copy" not in res.output
+    with pytest.raises(CleanError, match="is not a folder"):
+        dedup.clean(src, tmp_path / "file" / "sub")
+
+
+def test_a_clean_that_stops_before_it_made_dest_says_nothing_of_a_copy(tmp_path):
+    """An error before DEST was made (nothing written) gets no note about removing a
+    partial copy -- it said 'could not remove the partial copy this run had written'."""
+    from collections import Counter
+
+    from dedup.clean import _undone_unless_complete
+
+    dest = tmp_path / "missing" / "dest"
+    with pytest.raises(OSError) as caught:
+        with _undone_unless_complete(dest, Counter()):
+            raise OSError(13, "Permission denied")
+    assert not getattr(caught.value, "__notes__", [])
+    assert not (tmp_path / "missing").exists()

@@ -206,6 +206,8 @@ def _undone_unless_complete(dest: Path, done: Counter) -> Iterator[None]:
         yield
     except BaseException as err:
         written = sum(n for how, n in done.items() if how in ("copied", "rewritten"))
+        if not existed and not made.exists():
+            raise  # DEST was never made: nothing was written, nothing to say
         if fresh:
             with held_signals():
                 removed = _remove_written(dest if existed else made, existed)
@@ -256,6 +258,9 @@ def _check_paths(src: Path, dest: Path, force: bool, manifest: Path) -> None:
         raise CleanError(f"{src} is inside {dest}: writing the copy would change the source")
     if dest.exists() and not dest.is_dir():
         raise CleanError(f"{dest} exists and is not a folder")
+    above = next((p for p in dest.absolute().parents if p.exists()), None)
+    if above is not None and not above.is_dir():  # DEST's folders cannot be made under a file
+        raise CleanError(f"{dest}: cannot make it: {above} is not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not force:
         raise NotEmpty(dest)
     if not m.is_relative_to(d):  # DEST and folders in it are made; any other folder must exist, as for -o
