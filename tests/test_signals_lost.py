@@ -200,3 +200,35 @@ def test_ctrl_c_at_random_moments_near_the_end_of_a_scan_is_never_lost(copies, t
         else:
             assert proc.returncode == 1 and '"pairs"' in report.read_text(), (proc.returncode, err)
     print(seen)
+
+
+CREATES = """
+import signal, sys
+import dedup.cli.index as command
+from dedup.cli import main
+
+real, number = command._opened, getattr(signal, sys.argv[1])
+
+def opened_then_signal(*args, **kwargs):
+    opened = real(*args, **kwargs)
+    signal.raise_signal(number)  # right after the new index's file was made
+    return opened
+
+command._opened = opened_then_signal
+sys.argv[1:] = ["index", "add", *sys.argv[2:]]
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_signal_while_index_add_creates_the_index_leaves_no_index(copies, tmp_path, sig):
+    """A Ctrl-C or SIGTERM in the moment between the new index's file being made and the
+    add arming its removal (tester's finding of s23: within ~20 ms, a new empty index was
+    left, and a later check of it said "new", exit 0) waits for the removal to be armed:
+    the index is removed and said so, 130 / 143."""
+    db = tmp_path / "new.dedup"
+    proc = subprocess.run([sys.executable, "-c", CREATES, sig, str(copies), "--db", str(db)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == EXIT[sig], proc.stderr
+    assert "removed the index this add created" in proc.stderr and SAID[sig] in proc.stderr, proc.stderr
+    assert not db.exists() and not list(tmp_path.glob("new.dedup*")), list(tmp_path.iterdir())

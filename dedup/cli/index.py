@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import click
@@ -26,6 +26,7 @@ import click
 from ..index import Index
 from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
+from ..plan.shield import held_signals
 from ..report import write_verdicts
 from ..remote import is_remote
 from ..report.safety import printable
@@ -177,8 +178,13 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
     naming = naming_of(paths, base, id_prefix, given_id)
     output, left_out, selection = report_and_inputs(paths, build_selection(include, exclude, hidden), cache_dir,
                                                     **options)
-    idx, created = _opened(db, options, create=True, readonly=False)
-    with idx, _discarded_unless_stored(idx, created):
+    with ExitStack() as stack:
+        # A signal while the index is being created waits until its removal is armed: it
+        # left a new, empty index behind (tester's finding of s23: a Ctrl-C within ~20 ms).
+        with held_signals():
+            idx, created = _opened(db, options, create=True, readonly=False)
+            stack.enter_context(idx)
+            stack.enter_context(_discarded_unless_stored(idx, created))
         job = guard(lambda: add_paths(idx, paths, selection,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),
