@@ -100,6 +100,9 @@ def test_folders_and_missing_places_give_clear_errors(tmp_path):
         Index.open(tmp_path)
     with pytest.raises(StorageError, match="cannot create the index: folder .*/no/such/folder does not exist"):
         Index.open(tmp_path / "no" / "such" / "folder" / "i.dedup")
+    (tmp_path / "file").write_text("x")  # it said "folder .../file does not exist" (tester, s23)
+    with pytest.raises(StorageError, match="cannot create the index: .*/file is not a folder"):
+        Index.open(tmp_path / "file" / "i.dedup")
     with pytest.raises(StorageError, match="no such index"):
         Index.open(tmp_path / "missing.dedup", create=False)
 

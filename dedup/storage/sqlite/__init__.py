@@ -108,7 +108,8 @@ def open_sqlite(
         raise IndexMissing(f"{name}: no such index")
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
-        raise StorageError(f"{name}: cannot create the index: folder {folder} does not exist")
+        why = f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
+        raise StorageError(f"{name}: cannot create the index: {why}")
     if p.exists() and not _size(name) and (wal := _size(name + "-wal")):
         # Before any SQLite connection, :func:`_tables_read_only`' look included: opening an empty
         # database deletes its log (see :func:`_empty`), which may be all that is left.
