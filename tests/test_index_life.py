@@ -83,6 +83,23 @@ def test_interrupted_note_names_few_documents_and_says_what_was_not_stored(tmp_p
         "are not (rejected, refused or not reached: run the same command again to add them)")
 
 
+def test_interrupted_note_before_any_document_was_read_says_so(tmp_path, monkeypatch):
+    """It said "none of the 0 documents read is stored" (tester, session 23)."""
+    import dedup.index.jobs as jobs
+
+    (tmp_path / "docs" / "d0.txt").write_text(article(random.Random(1)))
+
+    def fails_at_once(*args, **kwargs):
+        raise OSError(5, "Input/output error")
+        yield  # a generator, as the reader it stands for
+
+    monkeypatch.setattr(jobs, "_stream", fails_at_once)
+    result = CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"])
+    assert result.exit_code == 2
+    assert "i.dedup: stopped before any document was read; nothing is stored in the index" in result.stderr
+    assert "0 documents" not in result.stderr
+
+
 def test_interrupted_note_on_a_damaged_index_does_not_say_run_again(tmp_path, monkeypatch):
     """Running the same add again cannot help a damaged index (new user N19 of session
     18: the note said to, above "the index is damaged ... restore ... or rebuild")."""

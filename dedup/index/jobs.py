@@ -152,7 +152,9 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     stored = list(dict.fromkeys(stored + [item["id"] for item, h in zip(flight, held) if h]))  # kept twice if
     # the interruption came after the verdicts of the batch in flight were kept
     read = len(job.ids)
-    if not stored:
+    if not read and not unknown:
+        note = f"{index.path}: stopped before any document was read; nothing is stored in the index"
+    elif not stored:
         known = "is known to be" if unknown else "is"
         note = f"{index.path}: stopped; none of the {read} documents read {known} stored in the index"
     else:
