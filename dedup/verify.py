@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .segments import SetTable, ranges, segment_ids
+from .segments import SetTable, segment_ids
 from .shingle import Shingles, windows
 
 #: A pair below the threshold (or one-sided above it, :func:`dedup.containment.relations`)
