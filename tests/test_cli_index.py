@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 
 import pytest
@@ -141,6 +142,37 @@ def test_unusable_index_files_exit_2_with_a_clear_message(tmp_path):
     db = tmp_path / "i.dedup"
     result = run("index", "add", short, "--db", db)  # a short text is stored (exact copies only)
     assert result.exit_code == 0 and "compared as an exact copy only" in result.stdout
+
+
+OPENING = (["check", "doc.txt"], ["index", "list"], ["index", "export"], ["index", "stats"],
+           ["index", "remove", "--older-than", "30d"], ["index", "optimize"])  # every command that opens
+
+
+def test_an_index_under_a_file_says_the_file_is_not_a_folder_in_every_command(tmp_path):
+    """s23 audit of #12: `index add --db FILE/x.dedup` said "FILE is not a folder", every
+    command that only opens an index said "no such index" (as if the path were fine)."""
+    (tmp_path / "doc.txt").write_text(prose(random.Random(6), 40), encoding="utf-8")
+    (tmp_path / "file").write_text("x")
+    for args in OPENING:
+        result = run(*args, "--db", "file/x.dedup")
+        assert result.exit_code == 2 and result.stderr == "dedup: file/x.dedup: no such index: file is not a folder\n", \
+            (args, result.stderr)
+    result = run("index", "add", "doc.txt", "--db", "file/x.dedup")
+    assert result.exit_code == 2 and "file/x.dedup: cannot create the index: file is not a folder" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs Linux's /proc")
+def test_a_pseudo_file_as_the_index_is_said_to_be_no_index_file(tmp_path):
+    """s23 audit of #12: ``--db /proc/self/status`` (a regular file that says 0 bytes yet
+    has content) was "empty (0 bytes), not a dedup index yet ... `index add` creates the
+    index in it", or for ``index add`` "the folder is read-only"."""
+    (tmp_path / "doc.txt").write_text(prose(random.Random(6), 40), encoding="utf-8")
+    for args in (*OPENING, ["index", "add", "doc.txt"]):
+        result = run(*args, "--db", "/proc/self/status")
+        assert result.exit_code == 2 and result.stderr.startswith(
+            "dedup: /proc/self/status: is a special file (its size reads 0 bytes but it has content"), \
+            (args, result.stderr)
+        assert result.stderr.rstrip().endswith("not an index file")
 
 
 def test_index_add_load_stores_without_checking(tmp_path):

@@ -104,12 +104,15 @@ def open_sqlite(
     if p.is_dir():
         raise StorageError(f"{name}: is a folder, not an index file")
     _refuse_special(name)
-    if not p.exists() and (readonly or not create):
-        raise IndexMissing(f"{name}: no such index")
     folder = p.parent if str(p.parent) else Path(".")
-    if not folder.is_dir():
-        why = f"{folder} is not a folder" if folder.exists() else f"folder {folder} does not exist"
-        raise StorageError(f"{name}: cannot create the index: {why}")
+    # Both places say what is wrong with the folder (tester's s23: `index add` said
+    # "FILE is not a folder", every command that only opens said "no such index").
+    unplaced = None if folder.is_dir() else f"{folder} is not a folder" if folder.exists() else \
+        f"folder {folder} does not exist"
+    if not p.exists() and (readonly or not create):
+        raise IndexMissing(f"{name}: no such index" + (f": {unplaced}" if unplaced else ""))
+    if unplaced:
+        raise StorageError(f"{name}: cannot create the index: {unplaced}")
     if p.exists() and not _size(name) and (wal := _size(name + "-wal")):
         # Before any SQLite connection, :func:`_tables_read_only`' look included: opening an empty
         # database deletes its log (see :func:`_empty`), which may be all that is left.
@@ -314,6 +317,31 @@ def _refuse_special(name: str) -> None:
                     else "not a regular file")
             raise StorageError(f"{name}: {'its ' + os.path.basename(path) + ' ' if path != name else ''}is {kind}, "
                                "not an index file")
+    if _pseudo_file(name):
+        raise StorageError(f"{name}: is a special file (its size reads 0 bytes but it has content, as the files "
+                           "under /proc and /sys do), not an index file")
+
+
+def _pseudo_file(name: str) -> bool:
+    """Whether ``name`` is a regular file of 0 bytes that yet has something to read (or
+    would block a read): a kernel's pseudo-file (``/proc/self/status``), which a real
+    empty file never is.  Read without blocking, one byte at most.  Why: ``--db
+    /proc/self/status`` was called "empty (0 bytes), not a dedup index yet" or "the
+    folder is read-only" (s23 audit of #12)."""
+    if _size(name) or not os.path.isfile(name):
+        return False
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return False  # the open that follows says why
+    try:
+        return bool(os.read(fd, 1))
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _size(name: str) -> int:
