@@ -38,6 +38,16 @@ Known limit (review R3, session 23): in Uyghur, and Kazakh or Kyrgyz in Arabic s
 alef maksura (U+0649) is the vowel i and yeh (U+064A) the consonant y -- two letters the
 fold makes one, as Lucene's does; normalize() does not know a text's language, and no
 evaluation set covers those languages yet.
+The zero-width non-joiner (ZWNJ, U+200C) between the parts of an Arabic-script word
+(Persian "می‌روم", "کتاب‌ها": a verb prefix, a plural suffix) is typed as a space by
+many writers and keyboards, so it becomes a space, as Lucene's PersianCharFilter
+(org.apache.lucene.analysis.fa) replaces it: both spellings are the same tokens.
+Lucene applies that filter to Persian text only; normalize() does not know a text's
+language, so a ZWNJ after an Arabic-script character stands in for it.  Elsewhere (in
+Devanagari and the other Indic scripts it only picks a rendering of a conjunct inside
+one word) a ZWNJ is dropped, like the zero-width joiner (ZWJ, U+200D), the zero-width
+space and the soft hyphen; emoji are separators, never part of a token, so an emoji ZWJ
+sequence without its joiners is the same text.
 Decimal digits of every script (Arabic-Indic, Persian, Devanagari, Thai, ...) become
 ASCII digits (Lucene's DecimalDigitFilter): one number is typed with either.  NFKC
 already folds Arabic and Hebrew presentation forms and full-width digits; Hebrew final
@@ -104,20 +114,29 @@ _PUNCT.update({"\u0451": "\u0435", "\u0401": "\u0415"})
 # Arabic text hits its letter forms every few letters (~2x the time to normalize it,
 # measured: still less per MB than English text takes to sign); a second pass to replace
 # them in C cost every other script more than it saved Arabic.
+#: A character of the Arabic script's blocks (Arabic, Supplement, Extended-A/B/C,
+#: presentation forms A and B), as a regex class: a ZWNJ after one is a space (see
+#: above; :mod:`dedup.report.diff` cuts its units there too).
+ARABIC_SCRIPT_CHAR = "[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]"
+_ARABIC_ZWNJ_RE = re.compile(f"(?<={ARABIC_SCRIPT_CHAR})\u200c")
 _PUNCT_RE = re.compile("[" + re.escape("".join(c for c in _PUNCT if c <= "\uffff"))
                        + "\U00010000-\U0001ffff]")
 
 
 def normalize(text: str) -> str:
     """Return ``text`` in canonical form: NFKC, case-folded, ASCII quotes and dashes,
-    soft hyphens and zero-width characters dropped, optional vowel marks and accents
+    a ZWNJ in an Arabic-script word a space (Lucene's PersianCharFilter), soft hyphens
+    and other zero-width characters dropped, optional vowel marks and accents
     dropped and letter forms and digits folded (see the module doc), whitespace runs
     collapsed to one space, no leading or trailing space."""
     if text.isascii():  # NFKC and casefold are identities on ASCII but not free
         return " ".join(text.lower().replace("`", "'").split())
     # Marks and accents go before case folding, which spells some accented Greek
     # capitals out ("ΐ" folds to "ι" + two combining marks, "ῼ" to "ωι").
-    text = _PUNCT_RE.sub(_fold, unicodedata.normalize("NFKC", text)).casefold()
+    text = unicodedata.normalize("NFKC", text)
+    if "\u200c" in text:
+        text = _ARABIC_ZWNJ_RE.sub(" ", text)
+    text = _PUNCT_RE.sub(_fold, text).casefold()
     return " ".join(text.split())  # str.split's whitespace is the same set as re's \s
 
 

@@ -20,12 +20,13 @@ differing middle capped at :data:`MAX_DIFF_WORDS` units per side.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import accumulate
 from typing import Optional
 
-from ..normalize import normalize
+from ..normalize import ARABIC_SCRIPT_CHAR, normalize
 from ..tokenize import NO_SPACE_CHARS
 
 #: Units per side given to SequenceMatcher (its cost grows with the product).
@@ -36,13 +37,16 @@ MAX_DIFF_WORDS = 4000
 GRAPHEME_WEIGHT = 1 / 3
 
 _UNITS = None
+#: After a ZWNJ in an Arabic-script word, which normalization makes a space.
+_ZWNJ_CUT = re.compile(f"(?<={ARABIC_SCRIPT_CHAR}\u200c)")
 
 
 def units(text: str) -> tuple[list[str], list[bool]]:
     """The units of ``text`` (see the module doc) and, for each, whether it is joined to
-    the one before it (no space between: graphemes inside a whitespace-split word).
-    Every non-space character is in exactly one unit, in order; ASCII text is
-    ``text.split()`` exactly."""
+    the one before it (no space between: graphemes inside a whitespace-split word, the
+    parts of an Arabic-script word after a ZWNJ, which stays at the end of the part
+    before it).  Every non-space character is in exactly one unit, in order; ASCII text
+    is ``text.split()`` exactly."""
     words = text.split()
     if text.isascii():
         return words, [False] * len(words)
@@ -60,7 +64,7 @@ def units(text: str) -> tuple[list[str], list[bool]]:
             out.append(word)
             joined.append(False)
             continue
-        parts = _UNITS.findall(word)
+        parts = [unit for piece in _ZWNJ_CUT.split(word) for unit in _UNITS.findall(piece)]
         out += parts
         joined += [False] + [True] * (len(parts) - 1)
     return out, joined
