@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 
 # Quotes, apostrophes and dashes that NFKC leaves alone, mapped to ASCII.
 _PUNCT = {
@@ -114,11 +115,19 @@ _PUNCT.update({"\u0451": "\u0435", "\u0401": "\u0415"})
 # Arabic text hits its letter forms every few letters (~2x the time to normalize it,
 # measured: still less per MB than English text takes to sign); a second pass to replace
 # them in C cost every other script more than it saved Arabic.
-#: A character of the Arabic script's blocks (Arabic, Supplement, Extended-A/B/C,
-#: presentation forms A and B), as a regex class: a ZWNJ after one is a space (see
-#: above; :mod:`dedup.report.diff` cuts its units there too).
-ARABIC_SCRIPT_CHAR = "[\u0600-\u06ff\u0750-\u077f\u0870-\u08ff\ufb50-\ufdff\ufe70-\ufeff]"
-_ARABIC_ZWNJ_RE = re.compile(f"(?<={ARABIC_SCRIPT_CHAR})\u200c")
+#: A character used in the Arabic script (Unicode Script_Extensions, so the Arabic comma
+#: and tatweel count), as a pattern of the ``regex`` library: a ZWNJ after one is a space
+#: (see above; :mod:`dedup.report.diff` cuts its units there too).
+ARABIC_SCRIPT_CHAR = r"\p{scx=Arabic}"
+
+
+@cache
+def _arabic_zwnj():  # compiled on first use: most runs never meet a ZWNJ
+    import regex
+
+    return regex.compile(f"(?<={ARABIC_SCRIPT_CHAR})\u200c")
+
+
 _PUNCT_RE = re.compile("[" + re.escape("".join(c for c in _PUNCT if c <= "\uffff"))
                        + "\U00010000-\U0001ffff]")
 
@@ -135,7 +144,7 @@ def normalize(text: str) -> str:
     # capitals out ("ΐ" folds to "ι" + two combining marks, "ῼ" to "ωι").
     text = unicodedata.normalize("NFKC", text)
     if "\u200c" in text:
-        text = _ARABIC_ZWNJ_RE.sub(" ", text)
+        text = _arabic_zwnj().sub(" ", text)
     text = _PUNCT_RE.sub(_fold, text).casefold()
     return " ".join(text.split())  # str.split's whitespace is the same set as re's \s
 

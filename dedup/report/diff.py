@@ -20,7 +20,6 @@ differing middle capped at :data:`MAX_DIFF_WORDS` units per side.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from itertools import accumulate
@@ -37,8 +36,9 @@ MAX_DIFF_WORDS = 4000
 GRAPHEME_WEIGHT = 1 / 3
 
 _UNITS = None
-#: After a ZWNJ in an Arabic-script word, which normalization makes a space.
-_ZWNJ_CUT = re.compile(f"(?<={ARABIC_SCRIPT_CHAR}\u200c)")
+#: After a ZWNJ in an Arabic-script word, which normalization makes a space (compiled
+#: with _UNITS).
+_ZWNJ_CUT = None
 
 
 def units(text: str) -> tuple[list[str], list[bool]]:
@@ -50,9 +50,11 @@ def units(text: str) -> tuple[list[str], list[bool]]:
     words = text.split()
     if text.isascii():
         return words, [False] * len(words)
-    global _UNITS
+    global _UNITS, _ZWNJ_CUT
     if _UNITS is None:
         import regex
+
+        _ZWNJ_CUT = regex.compile(f"(?<={ARABIC_SCRIPT_CHAR}\u200c)")
 
         # a grapheme that starts with a character of a script written without spaces,
         # or a run of graphemes none of which does
