@@ -146,6 +146,25 @@ def test_interrupted_note_when_the_index_cannot_be_read_says_what_may_be_stored(
                          "(what is stored is skipped)"), note
 
 
+def test_damage_found_before_any_write_is_not_said_to_have_stored_anything(tmp_path):
+    """s23 audit of #12: the add of a stored document whose row was damaged said "up to
+    1, of the batch being written when it stopped, may be stored" -- the damage was
+    found before any write, and the transaction was undone whole."""
+    import sqlite3
+
+    rng = random.Random(15)
+    for i in range(3):
+        (tmp_path / "docs" / f"d{i}.txt").write_text(article(rng))
+    assert CliRunner().invoke(main, ["index", "add", ".", "--db", "../i.dedup"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "i.dedup") as conn:
+        conn.execute("UPDATE documents SET key = key + 1 WHERE doc_id = 'd1.txt'")  # its checksum no longer holds
+    note = _note_of_a_failed_add()
+    assert "may be stored" not in note and note.endswith(
+        "none of the 3 documents read is known to be stored in the index; this add stored none of the 3 of the "
+        "batch being written when it stopped (its write was undone whole; whether the index held them before "
+        "could not be read)"), note
+
+
 def test_a_non_utf8_file_name_is_stored_and_checked(tmp_path):
     """(b) It was an error entry ("lone surrogate") in `index add` and `check`."""
     rng = random.Random(13)

@@ -21,7 +21,7 @@ from ..results import FilesRead
 from ..scan import read_paths
 from ..sources import Selection
 from ..storage import own_files
-from ..storage.protocol import IndexCorrupt
+from ..storage.protocol import IndexCorrupt, rolled_back
 from ..verdict import Policy, Verdict
 from . import BATCH_DOCUMENTS, Index
 from .ids import Naming
@@ -142,20 +142,27 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     judged = job.verdicts if not load else []
     flight = batch if not load else [{"id": i} for i in job.ids]
     stored = [job.ids[k] for k, v in enumerate(judged) if v.added or v.already_indexed]
-    unknown: list[str] = []
+    unknown: list[str] = []  # of the batch in flight, may be stored by this add
+    undone: list[str] = []  # of the batch in flight, whose write was undone whole
     try:
         held = index.holds(flight) if load else index.holds(flight, texts=True)
     except Exception:  # the index itself is what failed: say what is known, and what is not
         held = [False] * len(flight)
         done = set(stored)
-        unknown = [doc_id for doc_id in dict.fromkeys(item["id"] for item in flight) if doc_id not in done]
+        ids = [doc_id for doc_id in dict.fromkeys(item["id"] for item in flight) if doc_id not in done]
+        # A write transaction undone whole stored none of its batch: "up to 1 may be
+        # stored" was said of damage found before any write (s23 audit of #12).
+        if rolled_back(err) and not load:
+            undone = ids
+        else:
+            unknown = ids
     stored = list(dict.fromkeys(stored + [item["id"] for item, h in zip(flight, held) if h]))  # kept twice if
     # the interruption came after the verdicts of the batch in flight were kept
     read = len(job.ids)
     if not read and not unknown:
         note = f"{index.path}: stopped before any document was read; nothing is stored in the index"
     elif not stored:
-        known = "is known to be" if unknown else "is"
+        known = "is known to be" if unknown or undone else "is"
         note = f"{index.path}: stopped; none of the {read} documents read {known} stored in the index"
     else:
         named = ", ".join(stored) if len(stored) <= 3 else f"the last: {stored[-1]}"
@@ -164,13 +171,16 @@ def _note_committed(err: BaseException, index: Index, job: Job, batch: list[dict
     if unknown:
         note += (f"; up to {len(unknown)}{' more' if stored else ''}, of the batch being written when it stopped, "
                  f"may be stored{' too' if stored else ''} (the index could not be read to tell)")
-    if read > len(stored) + len(unknown):
-        note += (f"{'; the other' if stored or unknown else ':'} {read - len(stored) - len(unknown)} are not "
-                 "(rejected, refused or not reached")
+    if undone:
+        note += (f"; this add stored none of the {len(undone)} of the batch being written when it stopped "
+                 "(its write was undone whole; whether the index held them before could not be read)")
+    if read > len(stored) + len(unknown) + len(undone):
+        note += (f"{'; the other' if stored or unknown or undone else ':'} "
+                 f"{read - len(stored) - len(unknown) - len(undone)} are not (rejected, refused or not reached")
         # Running it again cannot help a damaged index (new user N19 of session 18).
         again = ": run the same command again to add them" if not isinstance(err, IndexCorrupt) else ""
         note += ")" if unknown else again + ")"
-    if unknown and not isinstance(err, IndexCorrupt):
+    if (unknown or undone) and not isinstance(err, IndexCorrupt):
         note += ": run the same command again once the index can be read (what is stored is skipped)"
     err.__notes__ = [*getattr(err, "__notes__", []), note]
 

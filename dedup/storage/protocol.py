@@ -116,6 +116,17 @@ def busy_wait(shown: str, in_url: Optional[float], given: float) -> float:
     return in_url
 
 
+def rolled_back(err: BaseException, mark: bool = False) -> bool:
+    """Whether ``err`` ended a write transaction that stored nothing (undone whole); with
+    ``mark``, the backend's transaction says so as the error leaves it.  What reads it:
+    the note of a stopped ``index add`` (:func:`dedup.index.jobs.add_paths`), which
+    otherwise counts the batch in flight as "may be stored" when the index cannot be
+    read to tell (s23 audit of #12: damage found before any write said "up to 1")."""
+    if mark:
+        err.dedup_rolled_back = True  # type: ignore[attr-defined]
+    return bool(getattr(err, "dedup_rolled_back", False))
+
+
 class IndexBusy(StorageError):
     """Other processes held the index locked for longer than the bounded wait."""
 
@@ -278,7 +289,8 @@ class Storage(Protocol):
 
     def transaction(self, write: bool) -> AbstractContextManager[None]:
         """A consistent snapshot (``write=False``) or an exclusive write transaction
-        (rules 1-3 above)."""
+        (rules 1-3 above); an error that leaves a write transaction undone whole is
+        marked :func:`rolled_back`."""
 
     def candidates(self, level: Level, keys: np.ndarray, limit: Optional[int] = None, sketches: bool = True
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 import numpy as np
 
 from ...settings import Settings
-from ..protocol import Derive, IndexCorrupt, IndexReadOnly, StorageError
+from ..protocol import Derive, IndexCorrupt, IndexReadOnly, StorageError, rolled_back
 from ..rowcheck import damaged
 from . import lua
 from .compact import Compaction
@@ -119,8 +119,9 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
                 if self._pending:
                     self._prefetch(*self._pending)
                 yield
-            except BaseException:
-                self._undo()
+            except BaseException as err:
+                if self._undo():
+                    rolled_back(err, mark=True)
                 raise
             finally:
                 self._unlock()
@@ -266,13 +267,15 @@ class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
     def _guarded_discard(self) -> None:
         self._discard(self._seq, self._top)
 
-    def _undo(self) -> None:
-        """Remove what the failed transaction stored (best effort, see the module doc)."""
+    def _undo(self) -> bool:
+        """Remove what the failed transaction stored (best effort, see the module doc);
+        whether no document it stored is left."""
         for doc_id in reversed(self._written):
             try:
                 self.delete(doc_id)
             except StorageError:
-                return
+                return False
+        return True
 
     def _write(self, guard: str, doc_id: str, entries: list[bytes], ops: list) -> bool:
         """One :data:`.lua.APPLY` call: bucket log ``entries`` and ``ops``, unless the

@@ -18,7 +18,7 @@ import numpy as np
 from ...settings import Settings
 from ...split import Span
 from ..bucketfile import bucket_path
-from ..protocol import Derive, IndexReadOnly, StorageError, StoredDocument
+from ..protocol import Derive, IndexReadOnly, StorageError, StoredDocument, rolled_back
 from ..rowcheck import stored, verify
 from .buckets import _BucketView
 from .checks import text_checks
@@ -87,12 +87,16 @@ class SQLiteStorage(Rows, Writes, Upkeep, Tallies):
                     self._settle_view()
                 yield
                 self._conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as err:
             # The view may hold rows this transaction wrote, now undone, or be half
             # updated by an interrupted read: rebuilt on the next lookup.
             self._view = None
             try:
                 if self._conn.in_transaction:
+                    # (Not committed: what it wrote is undone -- by this, or on the next open
+                    # when a log without its commit frame is ignored.)
+                    if write:
+                        rolled_back(err, mark=True)
                     self._conn.execute("ROLLBACK")
             except sqlite3.Error:
                 # The original error is the one to report.  (Or the connection is closed:
