@@ -467,6 +467,27 @@ def test_a_fifo_or_dev_zero_a_glob_names_is_no_hang(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("fsspec", ["installed", "missing"])
+def test_a_glob_that_matches_nothing_says_so_with_or_without_fsspec(tmp_path, monkeypatch, fsspec):
+    """s23 audit of #12: without fsspec (a plain install), a quoted glob that matches
+    nothing said "reading URLs and globs needs fsspec" -- in every command and in Python."""
+    import sys
+
+    if fsspec == "missing":
+        monkeypatch.setitem(sys.modules, "fsspec", None)
+        monkeypatch.setitem(sys.modules, "fsspec.core", None)
+    else:
+        pytest.importorskip("fsspec")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("alpha bravo charlie delta echo foxtrot golf hotel india juliet")
+    for args in (["scan"], ["check", "--db", "i.dedup"], ["index", "add", "--db", "i.dedup"]):
+        result = CliRunner().invoke(main, [*args, "nomatch/*.txt"])
+        assert result.exit_code == 2 and "'nomatch/*.txt': no file matches" in result.stderr, (args, result.stderr)
+    with pytest.raises(FileNotFoundError, match="no file matches"):
+        scan("nomatch/*.txt")
+    assert not (tmp_path / "i.dedup").exists()
+
+
 def test_index_list_and_export_to_a_full_disk_say_so(tmp_path):
     """Session 22 audit: ``dedup index list`` / ``export`` whose output could not be
     written (a full disk: /dev/full) ended with "unexpected error: OSError: [Errno 28]";
