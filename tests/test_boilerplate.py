@@ -10,7 +10,7 @@ import pytest
 
 from dedup import Document, Settings, scan_documents
 from dedup import boilerplate as bp
-from textgen import rewrite, rich_prose
+from textgen import footer_sites, rewrite, rich_prose
 
 
 def test_min_documents_is_a_floor_and_a_share():
@@ -32,19 +32,9 @@ def test_counts_distinct_documents_not_copies():
 def sites():
     """Three sites of 20 stories (1-3 own paragraphs each) followed by 1-5 paragraphs of
     the site's boilerplate, and 5 stories reprinted by another site (lightly edited,
-    with that site's boilerplate)."""
-    rng = random.Random(21)
-    furniture = {s: [rich_prose(rng, rng.randint(15, 60)) for _ in range(1 + 2 * s)] for s in range(3)}
-    docs, stories = [], {}
-    for s in range(3):
-        for i in range(20):
-            story = [rich_prose(rng, rng.randint(30, 80)) for _ in range(rng.randint(1, 3))]
-            stories[(s, i)] = story
-            docs.append(Document(f"site{s}/story{i:02}.txt", "\n\n".join(story + furniture[s])))
-    for i in range(5):
-        story = [rewrite(rng, p, 0.05) for p in stories[(0, i)]]
-        docs.append(Document(f"site1/reprint{i}.txt", "\n\n".join(story + furniture[1])))
-    return docs, furniture
+    with that site's boilerplate): :func:`textgen.footer_sites`."""
+    pages, _, furniture = footer_sites(21)
+    return [Document(path, text) for path, text in pages.items()], furniture
 
 
 def test_stories_sharing_only_boilerplate_are_not_document_duplicates(sites):

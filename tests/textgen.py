@@ -102,3 +102,25 @@ def one_line_paragraphs(path: Path, size: int) -> None:
             line = " ".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8)) + "\n"
             out.write(line)
             written += len(line)
+
+
+def footer_sites(seed: int, sites: int = 3, stories: int = 20, reprints: int = 5,
+                 ) -> tuple[dict[str, str], dict[str, list[str]], dict[int, list[str]]]:
+    """Issue #11's case family: ``sites`` sites of ``stories`` stories (1-3 paragraphs of
+    30-80 words) each followed by its site's footer (site ``s``: ``1 + 2 s`` paragraphs
+    of 15-60 words) and nothing else, and ``reprints`` stories of site 0 reprinted by
+    site 1 (5 % of their words edited, under site 1's footer).  Returns the pages by
+    path (``site{s}/story{i:02}.txt``, ``site1/reprint{i}.txt``, in that order), their
+    story paragraphs by path, and each site's footer paragraphs."""
+    rng = random.Random(seed)
+    furniture = {s: [rich_prose(rng, rng.randint(15, 60)) for _ in range(1 + 2 * s)] for s in range(sites)}
+    pages: dict[str, str] = {}
+    bodies: dict[str, list[str]] = {}
+    for s in range(sites):
+        for i in range(stories):
+            bodies[f"site{s}/story{i:02}.txt"] = [rich_prose(rng, rng.randint(30, 80)) for _ in range(rng.randint(1, 3))]
+            pages[f"site{s}/story{i:02}.txt"] = "\n\n".join(bodies[f"site{s}/story{i:02}.txt"] + furniture[s])
+    for i in range(reprints):
+        bodies[f"site1/reprint{i}.txt"] = [rewrite(rng, p, 0.05) for p in bodies[f"site0/story{i:02}.txt"]]
+        pages[f"site1/reprint{i}.txt"] = "\n\n".join(bodies[f"site1/reprint{i}.txt"] + furniture[1])
+    return pages, bodies, furniture

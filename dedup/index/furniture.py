@@ -35,11 +35,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..boilerplate import FRAME_STORIES, at_edges, framed, member, outside
+from ..boilerplate import FRAME_STORIES, LESSER_PART, UNRELATED, at_edges, framed, member, outside
 from ..settings import Settings
 from ..corpus import outline
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
-from ..verify import Scores, score_pairs
+from ..verify import Scores, intersections, score_pairs
 from .matches import joined
 from .signing import Signed
 
@@ -84,17 +84,20 @@ def frames(
     # ``whole``: the article as it is, so its left-out shingles leave the stored side too.
     again = score_pairs(table, np.stack([np.arange(k), 2 * k + stored_of[sharing]], axis=1), whole=k + np.arange(k))
     ca, cb = scores.containment_a[sharing], scores.containment_b[sharing]
+    mine = _the_articles_lesser_part(table, k, stored_of[sharing], again.jaccard,
+                                     _shared_words(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair),
+                                                   shared_para, s), s)
     # The template branch for the pairs only it can frame (rest unrelated, the shared
     # part the larger part of a page, every shared paragraph recurring).
     lone = np.bincount(np.searchsorted(sharing, shared_pair[~recurring[shared_para]]), minlength=k) > 0
-    asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone)
+    asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone & ~mine)
     template = np.zeros(k, bool)
     if len(asked):
         # Each stored page read once, however many articles of the batch it pairs with.
         read, which = np.unique(stored_of[sharing[asked]], return_inverse=True)
         texts = pages(read)
         template[asked] = _at_edges(signed, docs[asked], [texts[i] for i in which.tolist()], s)
-    one_frame = framed(again.jaccard, ca, cb, template)
+    one_frame = framed(again.jaccard, ca, cb, template) | mine
     is_framed = np.zeros(n, bool)
     is_framed[sharing[one_frame]] = True
     on_edges = np.zeros(n, bool)
@@ -103,6 +106,52 @@ def frames(
     furniture[shared_para[on_edges[shared_pair]]] = True
     out = scores.replaced(sharing[one_frame], again, one_frame)
     return is_framed, out, furniture
+
+
+def _the_articles_lesser_part(table: SetTable, k: int, stored_of: np.ndarray, rest_jaccard: np.ndarray,
+                              shared_words: np.ndarray, s: Settings) -> np.ndarray:
+    """Which (article, stored page) pairs are in one frame by the article's side
+    (bool per pair): the rest of the two is unrelated
+    (:data:`~dedup.boilerplate.UNRELATED`), what the article shares with the page is
+    the lesser part of the article's words (``shared_words``, :func:`_shared_words`,
+    under :data:`~dedup.boilerplate.LESSER_PART`), whatever share of the stored page it
+    is, and the stored page has text of its own: at least ``min_tokens - 1`` shingles
+    (a paragraph of ``min_tokens`` words) outside the article.  ``table``: the ``k``
+    pairs' rest sets, their articles' whole sets, then the stored sets (``stored_of``:
+    each pair's).
+
+    Why: the verdict is the article's.  A site's story checked after one of its briefs
+    is stored (a 20-word brief under a 70-word footer) shares the footer with it: the
+    lesser part of the story's page, the larger part of the brief's, so the scan's
+    both-pages rule (:func:`dedup.boilerplate.framed`) kept the whole pages' Jaccard
+    (0.30-0.46) and the story was rejected (1-3 a seed of the 60-story footer-only
+    family, ``tests/test_index_footer_site.py``).  An article whose larger part is its
+    own text, unrelated to the page's, is no copy of it; the seen share (:mod:`.judge`)
+    still counts the shared paragraphs, so it is accepted as partly seen.  A story
+    republished above another site's footer is the larger part of the article and keeps
+    its whole-page score; a stored page wholly inside the article (a statement read out
+    in a report) is no story in a frame and keeps its relation ``contains``."""
+    stored_at = 2 * k + stored_of
+    own = table.sizes()[stored_at] - intersections(table, np.stack([k + np.arange(k), stored_at], axis=1))
+    return (rest_jaccard < UNRELATED) & (shared_words < LESSER_PART) & (own >= s.min_tokens - 1)
+
+
+def _shared_words(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
+                  shared_para: np.ndarray, s: Settings) -> np.ndarray:
+    """The share of each article's (``docs``, one per pair) words in the paragraphs it
+    shares with the pair's stored page (``shared_pair``/``shared_para``: pair number,
+    corpus paragraph), over its paragraphs of ``min_tokens`` or more that are not
+    ``boilerplate`` (float per pair; 1 for an article with none): the words the seen share
+    (:mod:`.judge`) weighs, so "the lesser part of the article" is the reader's."""
+    c = signed.corpus
+    counts = signed.first[docs + 1] - signed.first[docs]
+    paras = ranges(signed.first[docs], counts)
+    owner = np.repeat(np.arange(len(docs)), counts)
+    words = c.para_words[paras]
+    weight = np.where((words >= s.min_tokens) & ~boilerplate[paras], words, 0).astype(np.float64)
+    total = np.bincount(owner, weights=weight, minlength=len(docs))
+    shared = np.bincount(owner, weights=weight * member(owner, paras, shared_pair, shared_para), minlength=len(docs))
+    return np.where(total > 0, shared / np.maximum(total, 1.0), 1.0)
 
 
 def _on_edges(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
