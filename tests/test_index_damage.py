@@ -242,3 +242,36 @@ def test_a_library_warning_reaches_the_report_with_or_without_quiet(built, tmp_p
         assert lines == ["dedup: 1 warning (listed in the report)"], res.stderr
     else:
         assert lines == [f"dedup: warning: {warned[0]['warning']}"], res.stderr
+
+
+@pytest.mark.parametrize("command", [["index", "list"], ["index", "export"], ["index", "stats"]])
+def test_index_commands_take_quiet_and_verbose_as_every_command_does(built, tmp_path, command):
+    """s23 audit of #12: ``index list`` and ``index export`` refused ``-q`` (and every
+    index command but ``add`` refused ``-q`` and ``-v``), which ``scan``, ``check``,
+    ``clean`` and ``index add`` take.  Without a report to keep the damaged bucket
+    file's warning in, ``-q`` still counts it on stderr."""
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    path, lsh, _, _ = _copy(built, tmp_path)
+    _damage(lsh, "zeroed keys", random.Random(5))
+    said = {flag: CliRunner().invoke(main, [*command, "--db", str(path), flag]) for flag in ("-q", "-v")}
+    plain = CliRunner().invoke(main, [*command, "--db", str(path)])
+    assert all(res.exit_code == 0 and res.stdout == plain.stdout for res in said.values()), said
+    warned = [line for line in plain.stderr.splitlines() if line.startswith("dedup: warning: ")]
+    assert len(warned) == 1 and lsh.name in warned[0], plain.stderr
+    assert said["-q"].stderr == "dedup: 1 warning (said without -q)\n", said["-q"].stderr
+    assert warned[0] in said["-v"].stderr and said["-v"].stderr.splitlines()[-1].endswith(" s"), said["-v"].stderr
+
+
+def test_remove_and_optimize_take_quiet_and_verbose(built, tmp_path):
+    from click.testing import CliRunner
+
+    from dedup.cli import main
+
+    path, _, _, _ = _copy(built, tmp_path)
+    for args in (["optimize", "-q"], ["optimize", "-v"], ["remove", "d0", "-q"], ["remove", "--older-than", "9d", "-v"]):
+        res = CliRunner().invoke(main, ["index", *args, "--db", str(path)])
+        assert res.exit_code == 0, (args, res.output)
+        assert (res.stderr == "") if "-q" in args else res.stderr.startswith("dedup: "), (args, res.stderr)

@@ -19,7 +19,7 @@ from ..report.text import plural
 from ..storage.protocol import Listed
 from . import EXIT_CLEAN, EXIT_ERROR
 from .index import db_option, guard, index_group, open_index
-from .output import report_format
+from .output import Output, build_output, library_warnings, report_format, said_options
 
 
 class Age(click.ParamType):
@@ -46,18 +46,34 @@ def output_option(func: Callable) -> Callable:
                         help="Write to FILE (atomically) instead of stdout.")(func)
 
 
+#: ``-q`` / ``-v`` of these commands (:func:`.output.said_options`): they have no report
+#: to keep a warning in, so ``-q`` still counts what it silenced.
+quiet_verbose = said_options("No warnings on stderr, only their number.")
+
+
+def _done(output: Output, db: str, what: str) -> None:
+    """The end of a command: with ``-q``, the number of warnings not said (a damaged
+    bucket file's); with ``-v``, ``what`` was done and how long it took."""
+    if output.quiet:
+        output.warnings(library_warnings(db), listed="said without -q")
+    output.info(f"{what} in {output.elapsed():.1f} s")
+
+
 @index_group.command("stats")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default=None,
               help="[default: the one -o FILE's extension names (.json), else text]")
 @output_option
-def stats(db, fmt, output) -> None:
+@quiet_verbose
+def stats(db, fmt, output, quiet, verbose) -> None:
     """Counts, settings and size on disk of the index."""
+    said = build_output(quiet=quiet, verbose=verbose)
     fmt = report_format(fmt, output, ("text", "json"))  # -o st.json wrote text (tester F7, s22)
     with open_index(db, {"output": output}, create=False, readonly=True) as idx:
         data = guard(idx.stats)
     with report_file(output) as out:
         out.write(dumps(data) + "\n" if fmt == "json" else _stats_text(data))
+    _done(said, db, "stats written")
 
 
 def _stats_text(data: dict[str, Any]) -> str:
@@ -81,7 +97,8 @@ def _stats_text(data: dict[str, Any]) -> str:
 
 @index_group.command("optimize")
 @db_option
-def optimize(db) -> None:
+@quiet_verbose
+def optimize(db, quiet, verbose) -> None:
     """Write a new bucket file (DB-lsh.ID), which checks look band keys up in.
 
     Adds rewrite it by themselves once enough is stored outside it; run this after a
@@ -90,40 +107,51 @@ def optimize(db) -> None:
     On Redis: rewrite the bucket log without the removed documents' entries (readers
     and writers go on; writers wait only while what they wrote meanwhile is appended).
     """
+    said = build_output(quiet=quiet, verbose=verbose)
     with open_index(db, {}, create=False, readonly=False, auto_optimize=False) as idx:
         done = guard(idx.optimize)
+    click.echo(_optimized(done))
+    _done(said, db, "optimized")
+
+
+def _optimized(done: dict[str, Any]) -> str:
+    """What :meth:`Index.optimize` did (its answer ``done``), in a line."""
     rows = done["rows"]
     if "log" in done:  # Redis: its bucket log compacted
         log = done["log"]
-        click.echo(f"{done['path']}: bucket log compacted, {log['rows_left_out']:,} removed rows left out: "
-                   f"{log['entries']['before']:,} -> {log['entries']['after']:,} entries, "
-                   f"{log['bytes']['before']:,} -> {log['bytes']['after']:,} bytes, in {done['seconds']:.1f} s")
-        return
+        return (f"{done['path']}: bucket log compacted, {log['rows_left_out']:,} removed rows left out: "
+                f"{log['entries']['before']:,} -> {log['entries']['after']:,} entries, "
+                f"{log['bytes']['before']:,} -> {log['bytes']['after']:,} bytes, in {done['seconds']:.1f} s")
     if rows is None:
-        click.echo(f"{done['path']}: nothing to do (the {done['backend']} backend keeps its buckets current)")
-        return
-    click.echo(f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
-               f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
+        return f"{done['path']}: nothing to do (the {done['backend']} backend keeps its buckets current)"
+    return (f"{done['path']}: {rows['paragraph']:,} paragraphs and {rows['document']:,} documents, "
+            f"{done['bytes']:,} bytes, written in {done['seconds']:.1f} s")
 
 
 @index_group.command("list")
 @db_option
 @output_option
-def list_ids(db, output) -> None:
+@quiet_verbose
+def list_ids(db, output, quiet, verbose) -> None:
     """Print every stored id, one per line, oldest first (control characters in an id,
     a newline for one, are shown as escapes such as \\n or \\x1b)."""
+    said = build_output(quiet=quiet, verbose=verbose)
     with open_index(db, {"output": output}, create=False, readonly=True) as idx:
-        guard(lambda: _lines((printable(i, tabs=False) for i in idx.ids()), output))
+        listed = guard(lambda: _lines((printable(i, tabs=False) for i in idx.ids()), output))
+    _done(said, db, f"{plural(listed, 'id')} listed")
 
 
 @index_group.command("export")
 @db_option
 @output_option
-def export(db, output) -> None:
+@quiet_verbose
+def export(db, output, quiet, verbose) -> None:
     """Print every stored document as JSON Lines (no text): id, added (UTC, ISO 8601),
     added_unix, chars, paragraphs, meta."""
+    said = build_output(quiet=quiet, verbose=verbose)
     with open_index(db, {"output": output}, create=False, readonly=True) as idx:
-        guard(lambda: _lines((dumps(_exported(d)) for d in idx.documents()), output))
+        listed = guard(lambda: _lines((dumps(_exported(d)) for d in idx.documents()), output))
+    _done(said, db, f"{plural(listed, 'document')} exported")
 
 
 @index_group.command("remove")
@@ -131,17 +159,20 @@ def export(db, output) -> None:
 @click.argument("ids", nargs=-1)
 @click.option("--older-than", type=Age(), metavar="AGE",
               help="Remove every document added more than AGE ago (e.g. 30d, 12h, 90m, 2w).")
-def remove(db, ids, older_than) -> None:
+@quiet_verbose
+def remove(db, ids, older_than, quiet, verbose) -> None:
     """Remove the documents with these IDS from the index (exit 2 if one is missing),
     or, with --older-than, every document older than that (retention)."""
     if not ids and older_than is None:
         raise click.UsageError("give the IDS to remove, or --older-than AGE")
+    said = build_output(quiet=quiet, verbose=verbose)
     if older_than is not None:
         with open_index(db, {}, create=False, readonly=False) as idx:
             removed = guard(lambda: idx.prune(time.time() - older_than))
         click.echo(f"removed {len(removed)} document{'s' * (len(removed) != 1)} added more than "
                    f"{_age_text(older_than)} ago")
         if not ids:
+            _done(said, db, "pruned")
             sys.exit(EXIT_CLEAN)
     missing = []
     with open_index(db, {}, create=False, readonly=False) as idx:
@@ -152,6 +183,7 @@ def remove(db, ids, older_than) -> None:
             except KeyError:
                 missing.append(doc_id)
                 click.echo(f"dedup: {idx.path}: no document {doc_id!r} in the index", err=True)
+    _done(said, db, "done")
     sys.exit(EXIT_ERROR if missing else EXIT_CLEAN)
 
 
@@ -168,19 +200,22 @@ def _exported(doc: Listed) -> dict[str, Any]:
             "chars": doc.chars, "paragraphs": doc.paragraphs, "meta": dict(doc.meta)}
 
 
-def _lines(lines: Iterable[str], output: Optional[str]) -> None:
+def _lines(lines: Iterable[str], output: Optional[str]) -> int:
     """Write ``lines`` to stdout or ``output`` as they come (an index may hold millions
-    of ids)."""
+    of ids); how many."""
+    written = 0
     try:
         with report_file(output) as out:
             for line in lines:
                 _write(out, line + "\n", output)
+                written += 1
     except BrokenPipeError:
         raise  # the reader of stdout went away (dedup.cli.failures.broken_pipe)
     except OSError as err:
         if output not in (None, "-") and err.filename not in (None, output):
             raise
         _cannot_write(err, output)
+    return written
 
 
 def _write(out, text: str, output: Optional[str]) -> None:

@@ -69,15 +69,26 @@ def format_from_output(func: Callable, formats: Sequence[str]) -> Callable:
     return resolved
 
 
+def said_options(quiet: str) -> Callable[[Callable], Callable]:
+    """``-q`` (its help: ``quiet``) and ``-v``: what a command says on stderr (pair with
+    :func:`build_output`).  Every command that reads or opens something takes them
+    (``index list`` and ``export`` refused ``-q``: s23 audit of #12)."""
+
+    def options(func: Callable) -> Callable:
+        func = click.option("-v", "--verbose", is_flag=True,
+                            help="Also say on stderr what was done, and how long it took.")(func)
+        return click.option("-q", "--quiet", is_flag=True, help=quiet)(func)
+
+    return options
+
+
 def report_options(func: Callable) -> Callable:
     """Where the report goes and what else is said (pair with :func:`build_output`)."""
     options = [
         click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True),
                      help="Write the report to FILE (atomically: a temporary file renamed at the end) "
                           "instead of stdout."),
-        click.option("-q", "--quiet", is_flag=True,
-                     help="No progress; read errors and warnings only counted on stderr (they stay in the report)."),
-        click.option("-v", "--verbose", is_flag=True, help="Also say on stderr what was done, and how long it took."),
+        said_options("No progress; read errors and warnings only counted on stderr (they stay in the report)."),
         click.option("--color", type=click.Choice(COLOR_MODES), default="auto", show_default=True,
                      help="Colour the text report: auto = on a terminal unless NO_COLOR is set."),
         click.option("--max-groups", type=click.IntRange(0), default=None,
