@@ -44,6 +44,17 @@ def test_no_story_the_larger_part_of_its_page_is_rejected_through_the_footer(tmp
     assert all(v.is_duplicate and not v.accepted for v in reprints.values()), [v.reason for v in reprints.values()]
 
 
+def test_the_footer_site_in_batches_on_each_backend(backend):
+    """The same through ``filter`` (4 articles a batch, judged together), on SQLite and Redis."""
+    pages, bodies, _ = footer_sites(21)
+    stories = [(path, text) for path, text in pages.items() if "/story" in path]
+    with Index.open(backend.url) as idx:
+        verdicts = [v for _, v in idx.filter(stories, batch_size=4)]
+    wrong = [(path, v.reason) for (path, text), v in zip(stories, verdicts)
+             if not v.accepted and story_share(bodies[path], text) > 0.5]
+    assert wrong == [] and sum(v.accepted for v in verdicts) >= 45
+
+
 def _site(seed: int = 5):
     """A footer (cookie notice, newsletter box, copyright: 3 paragraphs, 70 words), a
     20-word brief and three stories of 2 paragraphs of 42-50 words (the larger part of
