@@ -147,6 +147,13 @@ def test_check_writes_a_verdict_page(browser, tmp_path):
     # The stored text (side a) beside the checked one (side b), differences marked.
     assert "shut" in [e.text for e in browser.find_elements("css selector", ".side.b ins")]
     assert "close" in [e.text for e in browser.find_elements("css selector", ".side.a del")]
+    # Each passage and group member says which it is (s23 audit of #12: the page did not).
+    wheres = {side: [e.text for e in browser.find_elements("css selector", f".side.{side} .where")] for side in "ab"}
+    assert wheres["a"] and all(w.startswith("stored: ") for w in wheres["a"]), wheres
+    assert wheres["b"] and all(w.startswith("incoming: ") for w in wheres["b"]), wheres
+    members = [e.text for e in browser.find_elements("css selector", "ul.members .loc")]
+    assert any(m.startswith("stored: harbour-bridge.txt") for m in members), members
+    assert any(m.startswith("incoming: reprint-harbour-bridge.txt") for m in members), members
 
 
 def test_an_add_page_has_its_action_column(browser, tmp_path):

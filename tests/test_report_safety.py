@@ -169,3 +169,52 @@ def test_a_latin1_name_and_a_name_spelled_with_a_backslash_print_apart(tmp_path)
     checked = run("check", folder, "--db", tmp_path / "i.dedup", "--format", "csv")
     names = {r["path"].rsplit("/", 1)[-1] for r in csv.DictReader(io.StringIO(checked.stdout))}
     assert {"caf\\xe9.txt", "caf\\\\xe9.txt"} <= names
+
+
+BIDI = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "report\u202etxt.exe" reads "reportexe.txt"
+
+
+def _data_of(page: str) -> dict:
+    start = page.index('<script type="application/json" id="data">') + len('<script type="application/json" id="data">')
+    return json.loads(page[start : page.index("</script>", start)])
+
+
+def _names_in(data: dict) -> list:
+    members = [m[0] for g in data["groups"] for m in g["members"]]
+    sides = [p[k][0] for g in data["groups"] for p in g["pairs"] for k in ("a", "b")]
+    rows = [v[k] for v in data.get("verdicts") or () for k in ("path", "matched") if v.get(k)]
+    return members + sides + rows
+
+
+def test_html_page_shows_hostile_names_and_text_as_the_text_report_does(tmp_path, monkeypatch):
+    """s23 audit of #12: the HTML page put file names, ids and article text into the
+    page raw (as textContent: no markup, but a newline, an ESC ... BEL or a bidi override
+    in a name broke or reordered what the reader sees), where the text and CSV reports
+    show them as escapes.  A check's page also said nothing of which side of a pair is
+    the stored document and which the incoming one."""
+    monkeypatch.chdir(tmp_path)
+    text = prose(random.Random(6), 60)
+    folder = tmp_path / "h"
+    folder.mkdir()
+    hostile = {f"bidi{BIDI}txt.exe": "bidi\\u202etxt.exe", f"esc{ESC_TITLE}.txt": "esc\\x1b]0;pwned\\x07.txt",
+               "two\nlines.txt": "two\\nlines.txt", "<i>tag.txt": "<i>tag.txt"}
+    for i, name in enumerate(hostile):
+        (folder / name).write_text(f"{text} {BIDI}{CSI} closing words number {i}", encoding="utf-8")
+    scanned = run("scan", "h", "--format", "html")
+    db = tmp_path / "h.dedup"
+    assert run("index", "add", "h", "--db", db, "--add-duplicates").exit_code in (0, 1)
+    (tmp_path / "probe.txt").write_text(text, encoding="utf-8")
+    checked = run("check", "probe.txt", "h", "--db", db, "--format", "html")
+    for res in (scanned, checked):
+        page = res.stdout
+        for raw in ("\x1b", "\x07", BIDI, "two\nlines", "<i>tag"):
+            assert raw not in page, (raw, page[:200])
+        names = _names_in(_data_of(page))
+        assert names and all(not any(ch in n for ch in "\n\x1b\x07" + BIDI) for n in names), names
+        shown = {n.split("/")[-1] for n in names}
+        assert set(hostile.values()) <= shown, shown
+        runs = [r for g in _data_of(page)["groups"] for p in g["pairs"] for r in p["left"] + p["right"]]
+        assert any("\\u202e\\x1b[2J" in r for r in runs), runs
+    data = _data_of(checked.stdout)
+    assert data["sides"] == ["stored", "incoming"] and _data_of(scanned.stdout)["sides"] is None
+    assert "sideName" in checked.stdout  # the page's script says them beside each passage and member

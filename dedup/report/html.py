@@ -14,7 +14,11 @@ script builds the DOM for a screenful of groups at a time, as the reader scrolls
 Why it is safe with any article text: the summary and histogram are written with
 :func:`html.escape`; the data block is JSON with ``<``, ``>`` and ``&`` written as
 ``\\u003c``-style escapes, so no text can close the ``<script>`` element it sits in,
-and the script puts text into the page only as ``textContent``, never as markup.
+and the script puts text into the page only as ``textContent``, never as markup.  File
+names, ids, article text and messages are shown as the text report shows them
+(:mod:`dedup.report.safety`: control characters, newlines and bidirectional overrides
+as visible escapes), so no name can break a line of the page or reorder what it reads
+(s23 audit of #12: ``x\\u202etxt.exe`` showed as ``xexe.txt``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import Side, window
 from .machine import verdict_action, verdict_label
-from .safety import json_text, warning_text
+from .safety import printable, printable_name, short_name, warning_text
 from .shown import Shown, choose
 from .summary import BINS, Summary
 from .text import TextOptions, max_groups, plural, shingles_named
@@ -53,8 +57,11 @@ PARAGRAPH_WORDS, DOCUMENT_WORDS = 400, 160
 
 
 def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptions(),
-               *, title: str = "dedup scan", verdicts: Optional[list[dict[str, Any]]] = None) -> None:
-    """The review page of a scan (``verdicts``: the rows of a check's verdict table).
+               *, title: str = "dedup scan", verdicts: Optional[list[dict[str, Any]]] = None,
+               sides: Optional[tuple[str, str]] = None) -> None:
+    """The review page of a scan (``verdicts``: the rows of a check's verdict table;
+    ``sides``: what the ``a`` and ``b`` side of every pair are, said beside each
+    passage and group member -- a check's stored and incoming texts).
 
     Bounded whatever the result's size: at most ``options.max_groups`` groups per kind
     (default :data:`MAX_GROUPS`; 0: all), :data:`MEMBERS_KEPT` members and
@@ -74,13 +81,16 @@ def write_html(result: ScanResult, out: TextIO, options: TextOptions = TextOptio
         budget -= len(carried[id(g)])
     loose = shown.contained[:budget]  # contained pairs link no group: each is shown on its own
     options.passages.want(loc for ps in [*carried.values(), loose] for p in ps for loc in (p.a, p.b))
+    a_side = {p.a.key() for p in result.pairs} if sides else set()
     data = {
-        "groups": [_group(g, shown, carried[id(g)], options, boiler.get(g.canonical.key())) for g in groups]
-        + [{"kind": p.kind, "size": 2, "relation": "contained", "members": [_loc(p.a) + [None], _loc(p.b) + [None]],
+        "groups": [_group(g, shown, carried[id(g)], options, boiler.get(g.canonical.key()), a_side) for g in groups]
+        + [{"kind": p.kind, "size": 2, "relation": "contained",
+            "members": [_loc(p.a) + [None, 0], _loc(p.b) + [None, 1]],
             "pairs": [_pair(p, options)], "more_pairs": 0} for p in loose],
         "relations": sorted(shown.relations | ({"boilerplate"} if boiler else set())),
         "threshold": result.settings.get("threshold"),
         "verdicts": verdicts,
+        "sides": sides,
     }
     left_out = _left_out_html(shown, carried, loose)
     css = resources.files(__package__).joinpath("assets/report.css").read_text(encoding="utf-8")
@@ -115,13 +125,13 @@ def write_verdicts_html(report: VerdictReport, out: TextIO, options: TextOptions
     rows = []
     for doc, v in report.judged:
         best = v.matches[0] if v.matches else None
-        rows.append({"path": doc.path, "verdict": verdict_label(v),
-                     **({"action": verdict_action(v)} if report.adding else {}), "reason": v.reason,
-                     "matched": best.doc_id if best else None, "similarity": round(v.similarity, 4),
-                     "seen": len(v.seen), "paragraphs": v.paragraphs})
-    rows += [{"path": e.path, "verdict": "error", "reason": e.error} for e in report.errors]
-    title = f"dedup {'index add' if report.adding else 'check'}: {report.index}"
-    write_html(report.as_result(), out, options, title=title, verdicts=rows)
+        rows.append({"path": printable_name(doc.path), "verdict": verdict_label(v),
+                     **({"action": verdict_action(v)} if report.adding else {}), "reason": printable(v.reason),
+                     "matched": printable(best.doc_id, tabs=False) if best else None,
+                     "similarity": round(v.similarity, 4), "seen": len(v.seen), "paragraphs": v.paragraphs})
+    rows += [{"path": short_name(e.path), "verdict": "error", "reason": printable(e.error)} for e in report.errors]
+    title = f"dedup {'index add' if report.adding else 'check'}: {printable(report.index, tabs=False)}"
+    write_html(report.as_result(), out, options, title=title, verdicts=rows, sides=("stored", "incoming"))
 
 
 def _script_json(data: Any) -> str:
@@ -135,7 +145,7 @@ def _script_json(data: Any) -> str:
 
 
 def _loc(loc: Location) -> list:
-    return [loc.path, loc.paragraph, loc.start, loc.end]
+    return [printable_name(loc.path), loc.paragraph, loc.start, loc.end]
 
 
 def _runs(side: Side) -> list[str]:
@@ -162,7 +172,7 @@ def _runs(side: Side) -> list[str]:
             runs.append(" …")
         else:
             runs[-1] += " …"
-    return runs
+    return [printable(run) for run in runs]
 
 
 def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
@@ -179,12 +189,15 @@ def _pair(p: Pair, options: TextOptions) -> dict[str, Any]:
 
 
 def _group(g: Group, shown: Shown, pairs: list[Pair], options: TextOptions,
-           boilerplate: Optional[Boilerplate]) -> dict[str, Any]:
+           boilerplate: Optional[Boilerplate], a_side: set) -> dict[str, Any]:
+    """A group's data: each member ``[path, paragraph, start, end, similarity to the
+    group, side]`` (side: 0 when the member is a pair's ``a`` side among ``a_side``,
+    else 1; only a page given ``sides`` says it)."""
     members = []
     for m in g.members[:MEMBERS_KEPT]:
         link = shown.link(g, m) if m is not g.canonical else None
-        members.append(_loc(m) + [None if link is None else round(link.similarity, 4)])
-    extra = ({"relation": "boilerplate", "text": boilerplate.text, "documents": boilerplate.documents}
+        members.append(_loc(m) + [None if link is None else round(link.similarity, 4), 0 if m.key() in a_side else 1])
+    extra = ({"relation": "boilerplate", "text": printable(boilerplate.text), "documents": boilerplate.documents}
              if boilerplate else {})
     more = len(shown.group_pairs[id(g)]) - len(pairs) + shown.more_pairs[id(g)]
     return {**extra, "kind": g.kind, "size": len(g.members), "members": members,
@@ -268,7 +281,7 @@ def _errors_html(result: ScanResult) -> str:
 def _listed_html(section: str, title: str, total: int, entries: list) -> str:
     if not total:
         return ""
-    items = "".join(f"<li>{f'<code>{html.escape(json_text(path))}</code>: ' if path else ''}"
-                    f"{html.escape(json_text(why))}</li>" for path, why in entries)
+    items = "".join(f"<li>{f'<code>{html.escape(short_name(path))}</code>: ' if path else ''}"
+                    f"{html.escape(printable(why))}</li>" for path, why in entries)
     more = f"<p>… and {total - len(entries):,} more (the JSON report lists every one)</p>" if total > len(entries) else ""
     return f"<section id=\"{section}\"><h2>{html.escape(title)}</h2><ul>{items}</ul>{more}</section>\n"

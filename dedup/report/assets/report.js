@@ -47,9 +47,14 @@
     return kinds.has(p.kind) && p.sim >= min - 1e-9 && (p.rel === null || rels.has(p.rel));
   }
 
+  // A check's page says which side is the stored text and which the incoming one.
+  function sideName(i) {
+    return data.sides ? data.sides[i] + ": " : "";
+  }
+
   function side(runs, loc, cls) {
     const box = el("div", "side " + cls);
-    box.appendChild(el("span", "where loc", where(loc)));
+    box.appendChild(el("span", "where loc", sideName(cls === "a" ? 0 : 1) + where(loc)));
     runs.forEach((run, i) => {
       if (!run) return;
       if (i % 2 === 1) box.appendChild(el(cls === "a" ? "del" : "ins", null, run));
@@ -91,7 +96,7 @@
     const list = el("ul", "members");
     g.members.forEach((m, i) => {
       const item = el("li", i === 0 && g.relation !== "contained" ? "canonical" : null);
-      item.appendChild(el("span", "loc", where(m)));
+      item.appendChild(el("span", "loc", sideName(m[5]) + where(m)));
       if (m[4] !== null && m[4] !== undefined) item.appendChild(document.createTextNode(" · " + m[4].toFixed(2)));
       list.appendChild(item);
     });
