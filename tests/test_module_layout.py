@@ -36,6 +36,15 @@ def test_the_index_keeps_its_collection_and_upkeep_verbs():
         assert getattr(Index, verb) is getattr(Upkeep, verb), verb
 
 
+def test_the_redis_store_keeps_its_document_reads():
+    from dedup.storage.redis.documents import DocumentReads
+    from dedup.storage.redis.store import RedisStorage
+
+    for verb in ("documents", "document_texts", "document_copies", "document_sets", "paragraph_places",
+                 "_read_paragraphs"):
+        assert getattr(RedisStorage, verb) is getattr(DocumentReads, verb), verb
+
+
 def test_the_sqlite_errors_are_translated_by_their_own_module():
     import dedup.storage.sqlite.errors as errors
     import dedup.storage.sqlite.store as store

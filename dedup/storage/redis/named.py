@@ -3,7 +3,7 @@
 counts (``count``, ``stats``) -- each checking that ``ids``, ``dg`` and the document
 records agree on the name (a renamed or deleted entry is damage, never "not stored").
 A mixin of :class:`~dedup.storage.redis.RedisStorage`; the row and look-up reads are
-in :mod:`.reads`.
+in :mod:`.reads` and :mod:`.documents`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ NAMED = ("names",)
 
 class Named:
     """Reads by document id and the counts (needs ``_r``, ``_k``, ``_url``, ``path``,
-    ``settings``, ``_counts``, ``_check_listed``, ``_paragraph_count`` and, from
-    :class:`.reads.Reads`, ``_read_paragraphs`` and ``_missing``)."""
+    ``settings``, ``_counts``, ``_check_listed``, ``_paragraph_count``, from
+    :class:`.documents.DocumentReads`, ``_read_paragraphs`` and, from
+    :class:`.reads.Reads`, ``_missing``)."""
 
     _r: Any
     _k: str

@@ -21,12 +21,13 @@ from .lock import Locking
 from .log import PAGE, BucketCache, number
 from .multimap import SHARD_BITS_BELOW, Multimaps, sealed_count
 from .named import Named
+from .documents import DocumentReads
 from .reads import Reads
 from .url import RedisURL, guarded
 from .writes import Writes
 
 
-class RedisStorage(Locking, Reads, Named, Writes, Multimaps, Compaction):
+class RedisStorage(Locking, Reads, DocumentReads, Named, Writes, Multimaps, Compaction):
     """An index under one key prefix of a Redis database.  Open with :func:`~dedup.storage.redis.open_redis`."""
 
     def __init__(self, url: RedisURL, client: Any, settings: Settings, meta: dict[str, str], readonly: bool,
