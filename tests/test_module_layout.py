@@ -17,6 +17,14 @@ MOVED = [
     ("dedup.index", "LIST_PAGE", "dedup.index.collection"),
     ("dedup.index", "OPTIMIZE_AFTER", "dedup.index.upkeep"),
     ("dedup.index", "OPTIMIZE_SHARE", "dedup.index.upkeep"),
+    # review R6 of session 24
+    ("dedup.storage.protocol", "StorageError", "dedup.storage.errors"),
+    ("dedup.storage.protocol", "IndexCorrupt", "dedup.storage.errors"),
+    ("dedup.storage.protocol", "SettingsMismatch", "dedup.storage.errors"),
+    ("dedup.storage.protocol", "ParagraphRows", "dedup.storage.rows"),
+    ("dedup.storage.protocol", "NewDocument", "dedup.storage.rows"),
+    ("dedup.storage", "StorageError", "dedup.storage.errors"),
+    ("dedup", "SettingsMismatch", "dedup.storage.errors"),
 ]
 
 

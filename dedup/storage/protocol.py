@@ -71,15 +71,25 @@ the optional protocols of :mod:`dedup.storage.optional`, not part of the core.
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
-from typing import Any, Callable, Literal, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Literal, Optional, Protocol, Sequence
 
 import numpy as np
 import xxhash
 
 from ..segments import SetTable
 from ..settings import Settings
-from ..split import Span
+# The errors and the row tables are defined in their own modules (review R6 of session
+# 24); every backend and caller imports them from here, with the contract.
+from .errors import (IndexBusy, IndexCorrupt, IndexFull, IndexMissing, IndexReadOnly, IndexUnavailable,
+                     SettingsMismatch, StorageError)
+from .rows import DocumentRows, Listed, NewDocument, ParagraphPlaces, ParagraphRows, StoredDocument
+
+__all__ = [
+    "BUSY_TIMEOUT", "COPY_BLOCK", "LEVELS", "Derive", "DocumentRows", "IndexBusy", "IndexCorrupt", "IndexFull",
+    "IndexMissing", "IndexReadOnly", "IndexUnavailable", "Level", "Listed", "NewDocument", "ParagraphPlaces",
+    "ParagraphRows", "SettingsMismatch", "Storage", "StorageError", "StoredDocument", "busy_wait",
+    "document_id_keys", "rolled_back",
+]
 
 Level = Literal["paragraph", "document"]
 
@@ -97,10 +107,6 @@ def document_id_keys(doc_ids: Sequence[str]) -> np.ndarray:
     renamed or deleted in the listing is found damaged, not "not stored" (#12)."""
     return np.fromiter((xxhash.xxh3_64_intdigest(d.encode("utf-8", "surrogatepass")) for d in doc_ids),
                        dtype=np.uint64, count=len(doc_ids))
-
-
-class StorageError(Exception):
-    """The index cannot be used; the message names the index and the cause."""
 
 
 def busy_wait(shown: str, in_url: Optional[float], given: float) -> float:
@@ -125,138 +131,6 @@ def rolled_back(err: BaseException, mark: bool = False) -> bool:
     if mark:
         err.dedup_rolled_back = True  # type: ignore[attr-defined]
     return bool(getattr(err, "dedup_rolled_back", False))
-
-
-class IndexBusy(StorageError):
-    """Other processes held the index locked for longer than the bounded wait."""
-
-
-class IndexCorrupt(StorageError):
-    """The store is not a dedup index (foreign, truncated or damaged)."""
-
-
-class IndexReadOnly(StorageError):
-    """The index cannot be written (read-only file, folder, server or open mode)."""
-
-
-class IndexFull(StorageError):
-    """A write failed for lack of space (disk full, server memory limit); the
-    transaction was rolled back."""
-
-
-class IndexMissing(StorageError):
-    """There is no index at that path or URL (and it was not to be created)."""
-
-
-class IndexUnavailable(StorageError):
-    """The index's server cannot be reached or refused us (connection refused or lost,
-    timeout, authentication); nothing of the interrupted write is visible."""
-
-
-class SettingsMismatch(StorageError, ValueError):
-    """The index was built with other settings than the ones asked for."""
-
-
-@dataclass(frozen=True)
-class ParagraphPlaces:
-    """Where stored paragraphs are: row ids, owning document row, position, span and
-    content key, one entry per row (what :meth:`Storage.paragraph_places` gives)."""
-
-    ids: np.ndarray
-    docs: np.ndarray
-    index: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    keys: np.ndarray  # uint64
-
-
-    _FIELDS = ("ids", "docs", "index", "start", "end", "keys")
-
-    def take(self, which: np.ndarray) -> "ParagraphPlaces":
-        """The places ``which`` (indices or a bool mask), as places only."""
-        return ParagraphPlaces(*(getattr(self, f)[which] for f in self._FIELDS))
-
-    @staticmethod
-    def joined(parts: Sequence["ParagraphPlaces"]) -> "ParagraphPlaces":
-        """Places as one table, in that order (none: an empty table)."""
-        return ParagraphPlaces(*(np.concatenate([getattr(p, f) for p in parts]) if parts else
-                                 np.zeros(0, np.uint64 if f == "keys" else np.int64)
-                                 for f in ParagraphPlaces._FIELDS))
-
-
-@dataclass(frozen=True)
-class ParagraphRows(ParagraphPlaces):
-    """Stored paragraphs: their places, signature and shingle set (sorted, unique),
-    one entry per row."""
-
-    signatures: np.ndarray  # (n, num_perm) uint32
-    sets: SetTable
-
-
-@dataclass(frozen=True)
-class DocumentRows:
-    """Stored documents: row ids, public ids, sizes, content keys and signatures."""
-
-    ids: np.ndarray
-    doc_ids: list[str]
-    chars: np.ndarray
-    keys: np.ndarray  # uint64
-    signatures: np.ndarray  # (n, num_perm) uint32
-
-
-@dataclass(frozen=True)
-class NewDocument:
-    """A signed document ready to be written.
-
-    Paragraph arrays cover every paragraph; ``banded`` marks those that go into the
-    LSH buckets (long enough to be compared, and the first stored copy of their text),
-    ``doc_banded`` whether the document does (the first stored copy of its text).
-    ``para_signatures`` may be ``None`` (a long article, signed without holding them:
-    1 KB a paragraph at 256 permutations): the backend then derives them from
-    ``para_sets`` with its :meth:`Derive.signatures` (the same values), a block of
-    rows at a time as it writes them, never for the whole document at once (added in
-    session 22, issue #12).
-    """
-
-    doc_id: str
-    text: str
-    meta: Optional[Mapping[str, Any]]
-    digest: str  # of the text as the caller gave it (before any strip): see Storage.digests
-    key: int
-    signature: np.ndarray
-    doc_banded: bool
-    para_index: np.ndarray
-    para_start: np.ndarray
-    para_end: np.ndarray
-    para_words: np.ndarray
-    para_keys: np.ndarray
-    para_signatures: Optional[np.ndarray]  # None: derived from para_sets when written
-    para_sets: SetTable
-    banded: np.ndarray  # bool per paragraph
-
-
-@dataclass(frozen=True)
-class StoredDocument:
-    """What ``Index.get`` returns: the stored text, its paragraph spans and metadata."""
-
-    doc_id: str
-    text: str
-    paragraphs: tuple[Span, ...]
-    meta: Mapping[str, Any]
-    added: float  # Unix time
-
-
-@dataclass(frozen=True)
-class Listed:
-    """One stored document as :meth:`Storage.listing` gives it (no text): its row id
-    (the listing's order and paging key), public id, Unix time added, size and metadata."""
-
-    row: int
-    doc_id: str
-    added: float
-    chars: int
-    paragraphs: int
-    meta: Mapping[str, Any]
 
 
 class Derive(Protocol):
