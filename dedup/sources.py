@@ -45,7 +45,7 @@ class Selection:
     ``stat`` of its own) leaves out files silently, wherever they are found: the
     index's own files for ``dedup index add`` / ``check``
     (:func:`dedup.storage.own_files`), the reports and the index kept in a scanned
-    folder (:class:`dedup.cli.output.LeftOut`)."""
+    folder (:class:`dedup.cli.left_out.LeftOut`)."""
 
     include: Sequence[str] = ()
     exclude: Sequence[str] = ()

@@ -25,6 +25,8 @@ MOVED = [
     ("dedup.storage.protocol", "NewDocument", "dedup.storage.rows"),
     ("dedup.storage", "StorageError", "dedup.storage.errors"),
     ("dedup", "SettingsMismatch", "dedup.storage.errors"),
+    ("dedup.cli.output", "LeftOut", "dedup.cli.left_out"),
+    ("dedup.cli.output", "refuse_input", "dedup.cli.left_out"),
 ]
 
 

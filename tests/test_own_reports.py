@@ -306,7 +306,7 @@ def test_a_walk_opens_no_file_to_tell_an_index_beside_the_corpus(news, monkeypat
     file is opened only when its size can be an SQLite database's (whole 512-byte
     pages), and a name is tried as an index's companion only for the suffixes an
     index gives them."""
-    import dedup.cli.output as output
+    import dedup.cli.left_out as left_out
 
     for i in range(20):
         (news / f"2024-01-05-talks-in-istanbul-{i}.txt").write_text(OTHER + f"Take {i}.\n")
@@ -315,9 +315,9 @@ def test_a_walk_opens_no_file_to_tell_an_index_beside_the_corpus(news, monkeypat
     (news / "articles.dedup-wal").write_bytes(b"\x37\x7f\x06\x82\x00")
     opened, stats = [], []
     real_open, real_isfile = os.open, os.path.isfile
-    monkeypatch.setattr(output.os, "open", lambda p, *a, **k: opened.append(os.path.basename(p)) or real_open(p, *a, **k))
-    monkeypatch.setattr(output.os.path, "isfile", lambda p: stats.append(os.path.basename(p)) or real_isfile(p))
-    left = output.LeftOut(None, ["news"])
+    monkeypatch.setattr(left_out.os, "open", lambda p, *a, **k: opened.append(os.path.basename(p)) or real_open(p, *a, **k))
+    monkeypatch.setattr(left_out.os.path, "isfile", lambda p: stats.append(os.path.basename(p)) or real_isfile(p))
+    left = left_out.LeftOut(None, ["news"])
     from dedup.inputs import list_inputs
     from dedup.readers import ReadOptions
     from dedup.sources import Selection

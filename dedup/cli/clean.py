@@ -14,7 +14,7 @@ from ..report.safety import printable, short_name
 from ..report.text import plural
 from ..report.written import MANIFEST, record
 from ..scan import available_cpus
-from .output import LeftOut
+from .left_out import LeftOut
 from . import (
     EXIT_ERROR,
     build_output,

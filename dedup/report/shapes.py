@@ -1,7 +1,7 @@
 """What dedup's reports look like at their start, to word a refusal: never what is read.
 
 :func:`report_kind` tells whether a file's first bytes are shaped like one of dedup's
-reports.  Only :func:`dedup.cli.output.refuse_input` uses it, to say why it will not
+reports.  Only :func:`dedup.cli.left_out.refuse_input` uses it, to say why it will not
 write over such a file that no record says dedup wrote (:mod:`dedup.report.written`).
 Contents never leave a file out of a scan: one forged first line hid a copied document
 that way (tester's F5, session 16).
