@@ -27,6 +27,7 @@ MOVED = [
     ("dedup", "SettingsMismatch", "dedup.storage.errors"),
     ("dedup.cli.output", "LeftOut", "dedup.cli.left_out"),
     ("dedup.cli.output", "refuse_input", "dedup.cli.left_out"),
+    ("dedup.plan.dask", "WORKER_CONFIG", "dedup.plan.dask_cluster"),
 ]
 
 
