@@ -18,6 +18,9 @@ buckets are as crowded as in a real scan.  Recall is the share of the embedded p
 that become candidates (Jaccard bands or containment bands: every candidate is then
 verified exactly, so candidate recall is the pipeline's recall); the cost is the extra
 candidates and the extra seconds of the containment stage, next to the Jaccard stage.
+``--containment``, ``--max-bucket`` and ``--max-ratio`` tune this table's search (and
+its columns and S-curve); the other tables scan with dedup as it is, so they are
+refused beside ``--reach``, ``--cost``, ``--stage`` and ``--no-recall``.
 
 ``--cost N`` also measures what containment adds to a whole scan: ``dedup scan CORPUS
 --format json -o TMP/report.json --no-cache -j 1`` with ``--containment off`` and at the
@@ -61,6 +64,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 RATIOS = (2, 3, 4, 5, 6, 8, 10, 12, 15, 20)
+#: What the options that tune the containment search say of their reach.
+RECALL_ONLY = "(the recall table only: its candidate search, columns and S-curve)"
 BINS = ((0.8, 0.9), (0.9, 1.0), (1.0, 1.01))
 
 
@@ -91,14 +96,27 @@ def make_cases(paragraphs: list[list[str]], per_cell: int, seed: int):
     return cases
 
 
+def column_edges(max_ratio: float) -> np.ndarray:
+    """Where the recall table's columns (:data:`RATIOS`) meet, as size ratios
+    (ascending): the geometric midpoints between neighbouring columns, except that
+    the column holding ``max_ratio`` ends at it (no pair past it is searched); in the
+    last column, open-ended, it changes nothing."""
+    edges = np.sqrt(np.multiply(RATIOS[:-1], RATIOS[1:]))
+    column = np.searchsorted(edges, max_ratio)
+    if column < len(edges):
+        edges[column] = max_ratio
+    return edges
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="small", choices=("small", "full"))
     parser.add_argument("--per-cell", type=int, default=100)
-    parser.add_argument("--containment", type=float, default=None, help="[Settings default]")
+    parser.add_argument("--containment", type=float, default=None, help=f"[Settings default] {RECALL_ONLY}")
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--max-bucket", type=int, default=None, help="[dedup.containment.MAX_BUCKET]")
-    parser.add_argument("--max-ratio", type=float, default=None, help="[dedup.containment.MAX_RATIO]")
+    parser.add_argument("--max-bucket", type=int, default=None, help=f"[dedup.containment.MAX_BUCKET] {RECALL_ONLY}")
+    parser.add_argument("--max-ratio", type=float, default=None,
+                        help=f"largest size ratio searched [dedup.containment.MAX_RATIO] {RECALL_ONLY}")
     parser.add_argument("--cost", type=int, default=0, metavar="N", help="rounds of end-to-end scans [0: none]")
     parser.add_argument("--before", type=Path, default=None, metavar="SRC", help="another dedup source tree to compare")
     parser.add_argument("--stage", type=int, default=0, metavar="N", help="rounds of in-process stage timing [0: none]")
@@ -107,6 +125,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-recall", action="store_true", help="skip the recall table")
     parser.add_argument("--stage-once", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    tuned = [f"--{name.replace('_', '-')}" for name in ("containment", "max_bucket", "max_ratio")
+             if getattr(args, name) is not None]
+    if tuned and (args.no_recall or args.reach or args.cost or args.stage):
+        parser.error(f"{', '.join(tuned)} {'tunes' if len(tuned) == 1 else 'tune'} the recall table only: the scans of --reach, --cost and --stage run "
+                     "dedup as it is; run them without it")
+    if args.max_ratio is not None and args.max_ratio < 1:
+        parser.error(f"--max-ratio is a ratio of set sizes (larger / smaller), at least 1, not {args.max_ratio}")
     if args.stage_once:
         print(json.dumps(_stage_once(args.stage_once)))
         return 0
@@ -137,8 +162,9 @@ def recall(args) -> None:
     from dedup.segments import unique_sets
     from dedup.verify import score_pairs
 
-    ct.buckets.MAX_BUCKET = ct.MAX_BUCKET = args.max_bucket or ct.MAX_BUCKET  # read by buckets.bucket_pairs
-    ct.MAX_RATIO = args.max_ratio or ct.MAX_RATIO
+    if args.max_bucket is not None:  # read by buckets.bucket_pairs when called
+        ct.buckets.MAX_BUCKET = ct.MAX_BUCKET = args.max_bucket
+    max_ratio = ct.MAX_RATIO if args.max_ratio is None else args.max_ratio
     folder = HERE / ".corpus" / args.size
     if not folder.is_dir():
         raise SystemExit(f"{folder} is missing: build it with python benchmarks/corpus.py")
@@ -165,7 +191,7 @@ def recall(args) -> None:
     t_jac = time.perf_counter() - t0
     t0 = time.perf_counter()
     con = ct.candidate_pairs(sigs, sizes, settings.containment, covered=(settings.bands, settings.rows),
-                             max_ratio=ct.MAX_RATIO)
+                             max_ratio=max_ratio)
     t_con = time.perf_counter() - t0
     found = set((np.minimum(jac[:, 0], jac[:, 1]) * n + np.maximum(jac[:, 0], jac[:, 1])).tolist())
     found |= set((con[:, 0] * n + con[:, 1]).tolist())
@@ -177,9 +203,7 @@ def recall(args) -> None:
             pairs.append((position[a], position[b], ratio))
     arr = np.array([(a, b) for a, b, _ in pairs], dtype=np.int64)
     scores = score_pairs(table, first[arr])
-    edges = np.sqrt(np.multiply(RATIOS[:-1], RATIOS[1:]))  # geometric midpoints between columns,
-    edges[np.searchsorted(RATIOS, ct.MAX_RATIO)] = ct.MAX_RATIO  # but none searched goes past MAX_RATIO
-    measured = np.searchsorted(edges, sizes[arr[:, 1]] / sizes[arr[:, 0]])
+    measured = np.searchsorted(column_edges(max_ratio), sizes[arr[:, 1]] / sizes[arr[:, 0]])
     cells: dict = {}
     for (a, b, _), column, c in zip(pairs, measured.tolist(), scores.containment_a):
         ratio = RATIOS[column]
@@ -190,7 +214,7 @@ def recall(args) -> None:
                     cell[1] += 1
                     cell[0] += (min(a, b) * n + max(a, b)) in found
     print(f"corpus {args.size}: {base:,} paragraphs + {len(cases):,} quote pairs, {n:,} distinct texts; "
-          f"containment {settings.containment}, max ratio {ct.MAX_RATIO}, target {ct.TARGET}, "
+          f"containment {settings.containment}, max ratio {max_ratio}, target {ct.TARGET}, "
           f"bucket cap {ct.MAX_BUCKET}")
     print(f"Jaccard bands: {len(jac):,} candidates in {t_jac:.2f} s; containment bands: "
           f"{len(con):,} candidates in {t_con:.2f} s\n")
@@ -208,7 +232,7 @@ def recall(args) -> None:
     for c in (0.8, 0.9, 1.0):
         ratio = np.array(RATIOS, dtype=float)
         searched = ct.depth(settings.containment, ratio, ct.TARGET, (settings.bands, settings.rows))
-        caught = 1 - ct.joint_miss(ct.min_jaccard(c, ratio), np.where(ratio <= ct.MAX_RATIO, searched, 0),
+        caught = 1 - ct.joint_miss(ct.min_jaccard(c, ratio), np.where(ratio <= max_ratio, searched, 0),
                                    settings.bands, settings.rows)
         print(f"| S-curve at {c} | " + " | ".join(f"{p:.4f}" for p in caught) + " |")
     pooled = [cells.get((r, lo), [0, 0]) for r in RATIOS if r <= 10 for lo, _ in BINS if lo >= 0.9]
