@@ -311,7 +311,12 @@ def main() -> None:
         args.db = os.path.join(tmp.name, "bench.dedup")
     checkpoints = sorted({int(x) for x in args.measure_at.split(",") if x} | {args.docs})
     report: dict = {}
-    with Index.open(args.db, auto_optimize=not args.rollback, jobs=args.jobs) as idx:
+    # Built as a normal add builds (auto_optimize: a bucket file written at the end of a
+    # load, and after add_many batches when due); only the measured adds of --rollback
+    # leave it alone (set below). It was off for the whole run with --rollback, so a
+    # file built by --load --rollback had no bucket file, and the checks measured on it
+    # ran without one (session 24).
+    with Index.open(args.db, jobs=args.jobs) as idx:
         stored = already_built(idx)
         build_time = rejected = 0
         if stored:
@@ -339,6 +344,8 @@ def main() -> None:
             result = {"build": {"articles": stored, "build_seconds": round(build_time, 1),
                                 "articles_per_s": round(stored / build_time, 1) if build_time else None,
                                 "not_added": rejected}}
+            # A rolled-back add must not rewrite the bucket file (the file stays as built).
+            idx.auto_optimize = not args.rollback
             if args.warm:
                 with idx._store.transaction(write=False):  # noqa: SLF001 -- a benchmark's shortcut
                     idx._store._bucket_view().file.verify_all()  # noqa: SLF001
@@ -348,6 +355,7 @@ def main() -> None:
             tag = str(target) if args.rollback else f"{target}-{os.getpid()}"
             result.update(measure(idx, chain, args.samples, args.seed, tag, args.paragraphs,
                                   args.add_batch, args.rollback, not args.skip_sizes, answers))
+            idx.auto_optimize = True  # the next size is built as a normal add builds
             if args.verdicts:
                 args.verdicts.write_text(json.dumps(answers, default=str))
             report[str(target)] = result

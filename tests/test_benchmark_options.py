@@ -3,10 +3,13 @@
 ``benchmarks/containment.py --max-ratio`` (with ``--containment`` and ``--max-bucket``)
 tunes only the recall table's search: the scans of ``--reach``, ``--cost`` and
 ``--stage`` ran dedup as installed and ignored it without a word, and a ratio past
-15 crashed the table (an edge index past the last column)."""
+15 crashed the table (an edge index past the last column).  ``benchmarks/bench_index.py
+--load --rollback`` built its index with auto-optimize off, so it had no bucket file
+(every other build has one) and its checks were measured without it."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +46,25 @@ def test_the_recall_tables_columns_end_at_the_max_ratio(benchmarks, max_ratio):
         assert max_ratio in edges  # a column ends exactly where the search stops
     if max_ratio == 12.0:  # the default: 1:12 holds the ratios from 10.95 to 12
         assert edges[containment.RATIOS.index(12)] == 12.0
+
+
+def test_a_load_measured_with_rollback_is_built_with_its_bucket_file(benchmarks, tmp_path, monkeypatch):
+    import bench_index
+
+    from dedup.index import Index
+
+    words = "the council met on tuesday to discuss the budget and the new school in the north of town".split()
+    source = tmp_path / "set" / "docs"
+    source.mkdir(parents=True)
+    for n in range(6):
+        (source / f"{n}.txt").write_text("\n\n".join(" ".join(words[(n + k) % len(words):] + words[:(n + k) % len(words)])
+                                                     for k in range(8)))
+    db = tmp_path / "b.dedup"
+    monkeypatch.setattr(sys, "argv", ["bench_index.py", "--docs", "40", "--samples", "2", "--add-batch", "4",
+                                      "--load", "--rollback", "--skip-sizes", "--db", str(db),
+                                      "--source", str(tmp_path)])
+    bench_index.main()
+    with Index.open(db, readonly=True) as idx:
+        stats = idx.stats()
+    assert stats["documents"] == 40  # the measured adds were rolled back
+    assert stats["bucket_file"]["in_use"] and stats["bucket_file"]["paragraphs_behind"] == 0
