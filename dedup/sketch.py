@@ -65,19 +65,30 @@ def sketch_matches(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((x & _NIBBLE) == 0).sum(axis=-1) + ((x >> SKETCH_BITS) == 0).sum(axis=-1)
 
 
-#: Pairs compared at once by :func:`sketch_matches_at`.
+#: Pairs compared at once by :func:`sketch_matches_at` where its compiled compare
+#: does not apply (a sketch width not a multiple of 8 bytes: ``num_perm`` < 16).
 PAIR_CHUNK = 16_384
 
 
 def sketch_matches_at(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray) -> np.ndarray:
-    """``sketch_matches(a[ia], b[ib])`` (int64, one count per pair of row indices),
-    :data:`PAIR_CHUNK` pairs at a time.
+    """``sketch_matches(a[ia], b[ib])`` (int64, one count per pair of row indices)
+    without gathering the rows: one compiled pass over the pairs, each pair's rows
+    read in place as uint64 words (:func:`~dedup.sketch_kernel.matches_at`).  A width
+    that is no whole number of words is compared :data:`PAIR_CHUNK` pairs at a time.
 
     Why: a batch look-up compares millions of pairs (a 128-article batch at 100k x 20
     stored articles, 49 x 2 bands: ~4.9M); gathering both sides whole first held two
-    64-byte rows a pair (~630 MB, plus ~310 MB for their XOR), a chunk a few MB.
-    CPU: about the same (``benchmarks/bench_sketch_pairs.py``, 4.9M random pairs, two
-    runs at nice 19: 0.74x and 1.16x the time of gathering whole)."""
+    64-byte rows a pair (~630 MB, plus ~310 MB for their XOR), a chunk a few MB, the
+    compiled pass nothing but the counts (``benchmarks/bench_sketch_pairs.py``)."""
+    ia = np.asarray(ia, dtype=np.int64)
+    ib = np.asarray(ib, dtype=np.int64)
+    width = np.shape(a)[-1]
+    if SKETCH_BITS == 4 and width % 8 == 0 and len(ia):
+        from .compiled import plain
+        from .sketch_kernel import matches_at
+
+        words = lambda v: plain(v, np.uint8).view(np.uint64).reshape(-1, width // 8)  # noqa: E731
+        return matches_at(words(a), plain(ia, np.int64), words(b), plain(ib, np.int64), 2 * width)
     out = np.empty(len(ia), np.int64)
     for lo in range(0, len(ia), PAIR_CHUNK):
         out[lo : lo + PAIR_CHUNK] = sketch_matches(a[ia[lo : lo + PAIR_CHUNK]], b[ib[lo : lo + PAIR_CHUNK]])

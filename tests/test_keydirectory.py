@@ -1,5 +1,5 @@
 """The directory of a sorted band-key array (:mod:`dedup.storage.keydirectory`): its
-search is ``np.searchsorted`` (both sides, repeated keys, the extremes, empty stretches,
+bounds are ``np.searchsorted``'s (both sides, repeated keys, the extremes, empty stretches,
 unsorted queries), and a Redis worker's in-memory buckets searched through directories
 answer as a dictionary would (the bucket log's own test, every run given a directory)."""
 
@@ -26,15 +26,18 @@ def test_search_is_searchsorted(n, monkeypatch):
     assert directory.starts is not None
     query = np.r_[rng.choice(keys, 300), rng.integers(0, 2**64 - 1, 300, dtype=np.uint64, endpoint=True),
                   np.array([0, 1, 2**63, 2**64 - 1], np.uint64)]
-    for side in ("left", "right"):
-        assert np.array_equal(directory.search(keys, query, side), np.searchsorted(keys, query, side=side))
+    left, right = directory.bounds(keys, query)
+    assert np.array_equal(left, np.searchsorted(keys, query, side="left"))
+    assert np.array_equal(right, np.searchsorted(keys, query, side="right"))
 
 
 def test_a_small_array_has_no_directory():
     keys = np.sort(np.random.default_rng(1).integers(0, 2**63, 1000, dtype=np.uint64))
     directory = KeyDirectory.of(keys)
     assert directory.starts is None and directory.nbytes == 0
-    assert np.array_equal(directory.search(keys, keys[::7], "right"), np.searchsorted(keys, keys[::7], side="right"))
+    left, right = directory.bounds(keys, keys[::7])
+    assert np.array_equal(left, np.searchsorted(keys, keys[::7], side="left"))
+    assert np.array_equal(right, np.searchsorted(keys, keys[::7], side="right"))
 
 
 def test_level_cache_runs_searched_through_directories_answer_as_a_dictionary(monkeypatch):

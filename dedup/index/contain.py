@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compiled import plain
 from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, lowest_jaccard, plausible,
                            search_positions)
-from ..segments import ranges, row_positions
+from ..segments import row_positions
 from ..settings import Settings
-from ..sketch import sketch_floors, sketch_matches, sketch_positions
+from ..sketch import sketch_floors, sketch_matches_at, sketch_positions
 from ..storage.protocol import ParagraphRows, Storage
 from .bytebound import equal_bound
 
@@ -104,50 +105,32 @@ def _shared(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     one at a time (a backend may return over-full buckets all the same: see
     ``Storage.candidates``); int64 arrays sorted by (query row, stored id).
 
-    How: each bucket once (the hits come as runs of a key: sorted, or one stable sort
-    of few runs), and each (query row, stored row, position) of its members one int64
-    code -- the pair above, the position (< num_perm <= 1024) in the low 10 bits -- so
-    that one plain sort orders them by pair then position.  (Session 18: a stable
-    argsort of the query keys and the rows' entry counts took ~2x the time on numpy 2.4,
-    whose stable argsort of int64 is ~5x its plain one and ~15x ``np.sort``.)"""
+    How: each (query element, hit of its key) one int64 code -- the pair above
+    (query row << bits | stored row), the position (< num_perm <= 1024) in the low 10
+    bits -- made in one compiled call (:func:`~.pairing.pair_codes`: each run of a
+    key's hits searched among the query keys once, a bucket's hits counted across its
+    runs, an over-full one's dropped), so that one plain sort orders them by pair then position, and another
+    compiled pass keeps the first code of each run of ``MIN_SHARED`` or more
+    (:func:`~.pairing.run_heads`).  (Session 18: a stable argsort of the query
+    keys and the rows' entry counts took ~2x the time on numpy 2.4, whose stable
+    argsort of int64 is ~5x its plain one and ~15x ``np.sort``; session 24: the same
+    steps in numpy were ~15 passes over a batch's millions of codes.)"""
+    from .pairing import pair_codes, run_heads  # (numba: imported by the first look-up)
+
     empty = np.zeros(0, np.int64)
     if not len(hit_keys):
         return empty, empty, empty
     width = query.shape[1]
-    if not (hit_keys[1:] >= hit_keys[:-1]).all():
-        by_key = np.argsort(hit_keys, kind="stable")
-        hit_keys, hit_refs = hit_keys[by_key], hit_refs[by_key]
-    refs = hit_refs.astype(np.int64, copy=False)
-    starts = np.flatnonzero(np.r_[True, hit_keys[1:] != hit_keys[:-1]])
-    run = np.diff(np.r_[starts, len(hit_keys)])
-    # The query's elements by key (equal keys in any order: the codes are sorted below),
-    # and each bucket's among them (a key not asked for matches none).
+    refs = np.asarray(hit_refs, dtype=np.int64)
     flat = query.ravel()
     order = np.argsort(flat)
-    ordered = flat[order]
-    first = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    at = np.minimum(np.searchsorted(ordered[first], hit_keys[starts]), len(first) - 1)
-    asked = (ordered[first[at]] == hit_keys[starts]) & (run + 1 <= MAX_BUCKET)
-    count = np.where(asked, np.diff(np.r_[first, len(flat)])[at], 0)
-    # The pair in the high bits: (query row << bits | stored row) << 10 | position.
     bits = int(refs.max()).bit_length()
     element = (order // width) << (bits + 10) | order % width
-    one = count == 1  # most buckets: a key held by one query element (a check: all)
-    code = np.repeat(element[first[at[one]]], run[one]) + (refs[np.repeat(one, run)] << 10)
-    more = count > 1
-    if more.any():
-        per_hit = np.repeat(count[more], run[more])
-        code = np.concatenate([code, element[ranges(np.repeat(first[at[more]], run[more]), per_hit)]
-                               + np.repeat(refs[np.repeat(more, run)] << 10, per_hit)])
+    code, _ = pair_codes(flat[order], element, plain(hit_keys, np.uint64), plain(refs, np.int64), MAX_BUCKET - 1, 1,
+                         1 << 10, True)
     code.sort()
-    pair = code >> 10
-    # The first code of each run of MIN_SHARED or more equal pairs: its first position.
-    head = np.r_[True, pair[1:] != pair[:-1]]
-    head[len(pair) - MIN_SHARED + 1:] = False
-    head[: len(pair) - MIN_SHARED + 1] &= pair[MIN_SHARED - 1:] == pair[: len(pair) - MIN_SHARED + 1]
-    head = np.flatnonzero(head)
-    pair = pair[head]
-    return pair >> bits, pair & ((1 << bits) - 1), code[head] & 1023
+    pair, position = run_heads(code, 10, code[:0], 10, False, MIN_SHARED)
+    return pair >> bits, pair & ((1 << bits) - 1), position
 
 
 def unread(
@@ -172,28 +155,34 @@ def unread(
     ratio = np.maximum(sizes, stored_sizes) / small
     keep = (stored_sizes > 0) & (ratio <= MAX_RATIO)
     keep[keep] = position[keep] < depth(containment, ratio[keep])
-    keep[keep] = sketch_matches(sketches[new[keep]], stored_sketches[at[keep]]) >= sketch_floors(
+    keep[keep] = sketch_matches_at(sketches, new[keep], stored_sketches, at[keep]) >= sketch_floors(
         lowest_jaccard(1.0, containment, sizes[keep], stored_sizes[keep]), compared)
     return keep
 
 
 def candidates(
-    containment: float, signatures: np.ndarray, sizes: np.ndarray, rows: ParagraphRows,
-    new: np.ndarray, refs: np.ndarray, position: np.ndarray,
+    containment: float, signatures: np.ndarray, sizes: np.ndarray, ids: np.ndarray, stored_signatures: np.ndarray,
+    stored_sizes: np.ndarray, new: np.ndarray, refs: np.ndarray, position: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs of :func:`hits` (``new``: query row, ``refs``: stored id, ``position``)
-    that may be contained to ``containment``, as ``(query row, index into rows)``:
-    the stored row still there, the size ratio within ``MAX_RATIO`` and needing that
-    position, the estimate plausible.  ``signatures``/``sizes``: the query rows'."""
-    there = np.isin(refs, rows.ids)
-    new, cand, position = new[there], np.searchsorted(rows.ids, refs[there]), position[there]
-    stored_sizes = np.diff(rows.sets.offsets)
-    small = np.maximum(np.minimum(sizes[new], stored_sizes[cand]), 1)
-    ratio = np.maximum(sizes[new], stored_sizes[cand]) / small
+    """The pairs of :func:`hits` (``new``: query row, ``refs``: stored id, ``position``;
+    sorted by (query row, stored id), one per pair) that may be contained to
+    ``containment``, as ``(pair, index into ids)``, ``pair`` their positions in
+    ``new``: the stored row among ``ids`` (sorted stored row ids, with their
+    ``stored_signatures`` and set ``stored_sizes``), the size ratio within
+    ``MAX_RATIO`` and needing that position, the estimate plausible.
+    ``signatures``/``sizes``: the query rows'."""
+    there = np.flatnonzero(np.isin(refs, ids))
+    cand = np.searchsorted(ids, refs[there])
+    query = new[there]
+    small = np.maximum(np.minimum(sizes[query], stored_sizes[cand]), 1)
+    ratio = np.maximum(sizes[query], stored_sizes[cand]) / small
     keep = ratio <= MAX_RATIO
-    keep[keep] = position[keep] < depth(containment, ratio[keep])
-    new, cand = new[keep], cand[keep]
-    both = np.concatenate([signatures, rows.signatures])
+    keep[keep] = position[there[keep]] < depth(containment, ratio[keep])
+    there, query, cand = there[keep], query[keep], cand[keep]
+    both = np.concatenate([signatures, stored_signatures])
     all_sizes = np.concatenate([sizes, stored_sizes]).astype(np.int64)
-    pairs = plausible(both, all_sizes, np.stack([new, len(signatures) + cand], axis=1), containment)
-    return pairs[:, 0], pairs[:, 1] - len(signatures)
+    pairs = plausible(both, all_sizes, np.stack([query, len(signatures) + cand], axis=1), containment)
+    # The pairs kept, in their order: each one's place among the pairs given (unique, sorted).
+    code = query * len(ids) + cand
+    kept = np.searchsorted(code, pairs[:, 0] * len(ids) + pairs[:, 1] - len(signatures))
+    return there[kept], cand[kept]

@@ -88,8 +88,9 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     values, 10x faster than a stable one -- gives the pairs, their hit counts and
     whether any of their buckets is light.  The codes are made in one compiled call
     (:func:`~.pairing.pair_codes`: each run of a key's hits searched among the query
-    keys once), and only the pairs' heads are unpacked."""
-    from .pairing import pair_codes  # (numba: imported by the first look-up, not by every command)
+    keys once), and only the pairs' heads are unpacked, in another
+    (:func:`~.pairing.run_heads`)."""
+    from .pairing import pair_codes, run_heads  # (numba: imported by the first look-up, not by every command)
 
     hit_refs = np.asarray(hit_refs, dtype=np.int64)
     if not len(hit_refs):
@@ -98,7 +99,7 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
     order = np.argsort(flat)
     span = int(hit_refs.max()) + 1
     code, tag = pair_codes(flat[order], order // query.shape[1], np.asarray(hit_keys, dtype=np.uint64), hit_refs,
-                           -1 if heavy is None else heavy, span)
+                           -1 if heavy is None else heavy, span, 1, False)
     if not len(code):
         return code, code.copy(), code.copy()
     low = int(len(hit_keys)).bit_length()  # entry bits; above them one bit: heavy
@@ -106,14 +107,8 @@ def hit_pairs(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray, hea
         code <<= low + 1
         code |= tag
         code.sort()
-        pair = code >> (low + 1)
-        tag = code & ((1 << (low + 1)) - 1)
+        pair, entry = run_heads(code, low + 1, code[:0], low, heavy is not None, 1)
     else:  # (ids too large to pack: sorted by pair, a light entry first)
         by = np.lexsort((tag, code))
-        pair, tag = code[by], tag[by]
-    starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
-    if heavy is not None:  # a light entry sorts first in its pair
-        count = np.diff(starts, append=len(pair))
-        starts = starts[(tag[starts] >> low == 0) | (count >= 2)]
-    pairs = pair[starts]
-    return pairs // span, pairs % span, tag[starts] & ((1 << low) - 1)
+        pair, entry = run_heads(code[by], 0, tag[by], low, heavy is not None, 1)
+    return pair // span, pair % span, entry

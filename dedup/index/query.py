@@ -172,10 +172,18 @@ def _verified(store: Storage, signed: Signed, eligible: np.ndarray, sizes: np.nd
     # above the floor: their whole rows are read at once (one read, not a signature
     # read and then a row read of nearly the same rows, ~1.5 ms of a check at 100k
     # articles); others (Redis: no bound) read the signatures of all first.
+    queried, c_at = sorted_unique(c_new, return_inverse=True)  # (only their signatures gathered)
     rows = (store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))
             if supports(store, SignatureBytes) else None)
-    ids, stored_signatures = ((rows.ids, rows.signatures) if rows is not None
-                              else store.paragraph_signatures(sorted_unique(refs)))
+    if rows is not None:
+        ids, stored_signatures = rows.ids, rows.signatures
+    else:
+        ids, stored_signatures = store.paragraph_signatures(sorted_unique(np.concatenate([refs, c_refs])))
+        if len(c_new):  # the containment candidates' estimates first, on these signatures: few rows read
+            pair, _ = contain.candidates(s.containment, signatures[queried], sizes[lo:hi][queried], ids,
+                                         stored_signatures, store.paragraph_sketches(ids)[1], c_at, c_refs,
+                                         c_position)
+            c_new, c_refs, c_position, c_at = c_new[pair], c_refs[pair], c_position[pair], c_at[pair]
     # A bucket file written before a removal still lists the removed rows.
     there = np.isin(refs, ids)
     new, refs = new[there], refs[there]
@@ -186,9 +194,9 @@ def _verified(store: Storage, signed: Signed, eligible: np.ndarray, sizes: np.nd
         rows = store.paragraphs(sorted_unique(np.concatenate([refs, c_refs])))  # the same snapshot
     cand = np.searchsorted(rows.ids, refs)
     if len(c_new):  # containment candidates (:mod:`.contain`), merged in (query row, row) order
-        queried, c_at = sorted_unique(c_new, return_inverse=True)  # only their signatures gathered
-        c_at, c_cand = contain.candidates(s.containment, signatures[queried], sizes[lo:hi][queried], rows,
-                                          c_at, c_refs, c_position)
+        pair, c_cand = contain.candidates(s.containment, signatures[queried], sizes[lo:hi][queried], rows.ids,
+                                          rows.signatures, np.diff(rows.sets.offsets), c_at, c_refs, c_position)
+        c_at = c_at[pair]
         merged = sorted_unique(np.concatenate([new, queried[c_at]]) * len(rows.ids) + np.concatenate([cand, c_cand]))
         new, cand = merged // len(rows.ids), merged % len(rows.ids)
     checked = sorted_unique(new)

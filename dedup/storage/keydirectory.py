@@ -9,8 +9,9 @@ misses once the array outgrows the caches: the cost of a look-up then hardly gro
 with the index.  Keys that are not hashes crowd a few slots (the containment
 look-up's single-value keys: a tag, a position and a MinHash value, which is small
 far more often than large): a key of a crowded slot is found through a *fence* instead
-(every :data:`FENCE`-th key, small enough to stay in the caches: ``np.searchsorted``
-there, then the same few steps inside ``FENCE`` keys).  Measured (one process, CPU):
+(every :data:`FENCE`-th key, small enough to stay in the caches: a binary search
+there, then the same few steps inside ``FENCE`` keys).  Each key is searched alone by
+a compiled loop (:mod:`.keysearch`; a vectorized numpy search until session 24).  Measured (one process, CPU):
 1,700 query keys against random sorted keys, 13M keys 2.1 -> 0.5 ms, 60M 2.9 -> 0.9
 ms (``np.searchsorted`` -> directory).  The directory costs 8 bytes per
 :data:`PER_SLOT` keys and the fence 8 per ``FENCE`` (~1.1 bytes a key), built in one
@@ -38,13 +39,11 @@ FENCE = 64
 class KeyDirectory:
     """Where each stretch of keys sharing their top bits starts in a sorted uint64 array
     (``starts``: ``2^b + 1`` int64 positions, ``shift = 64 - b``; ``None`` for a small
-    array, searched with ``np.searchsorted``), the binary-search steps the longest
-    stretch of at most :data:`FENCE` keys needs, and the ``fence`` (every ``FENCE``-th
-    key) for the keys of longer stretches."""
+    array, searched with ``np.searchsorted``), and the ``fence`` (every ``FENCE``-th
+    key) for the keys of stretches longer than :data:`FENCE`."""
 
     starts: Optional[np.ndarray]
     shift: np.uint64 = np.uint64(64)
-    steps: int = 0
     fence: Optional[np.ndarray] = None
 
     @classmethod
@@ -57,42 +56,21 @@ class KeyDirectory:
         shift = np.uint64(64 - bits)
         starts = np.zeros((1 << bits) + 1, dtype=np.int64)
         np.cumsum(np.bincount((keys >> shift).astype(np.int64), minlength=1 << bits), out=starts[1:])
-        stretch = np.diff(starts)
-        steps = int(stretch[stretch <= FENCE].max(initial=0)).bit_length()
-        return cls(starts, shift, steps, keys[::FENCE].copy() if stretch.max() > FENCE else None)
+        return cls(starts, shift, keys[::FENCE].copy() if np.diff(starts).max() > FENCE else None)
 
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.starts, self.fence) if a is not None)
 
-    def search(self, keys: np.ndarray, query: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
-        """``np.searchsorted(keys, query, side)`` (``keys``: the array this directory was
-        made of; ``query``: uint64, any order), int64."""
+    def bounds(self, keys: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(np.searchsorted(keys, query, "left"), np.searchsorted(keys, query,
+        "right"))`` (``keys``: the array this directory was made of; ``query``: uint64,
+        any order), int64: one compiled call (:func:`~.keysearch.directory_bounds`)."""
         if self.starts is None:
-            return np.searchsorted(keys, query, side=side).astype(np.int64)
-        query = np.asarray(query, dtype=np.uint64)
-        slot = (query >> self.shift).astype(np.int64)
-        first = self.starts[slot]
-        count = self.starts[slot + 1] - first
-        steps = self.steps
-        crowded = np.flatnonzero(count > FENCE)
-        if len(crowded):  # through the fence: the bound lies in (fence key before, fence key at or after]
-            block = np.searchsorted(self.fence, query[crowded], side=side)
-            first[crowded] = np.maximum(block - 1, 0) * FENCE + (block > 0)  # (and ends by block * FENCE)
-            steps = max(steps, (FENCE - 1).bit_length())  # (a window holds FENCE - 1 keys)
-        # The bound lies in ``first .. first + count`` (count < 2^steps); every key past
-        # the stretch (its slot's, or its fence window's) is above the query (or equal,
-        # for the left bound of the fence's next key), so the search may run on in the
-        # same window of 2^steps for every query: a branchless search whose steps are
-        # one scalar half for all (``base``: the last position known below the bound).
-        # A probe past the end reads the last key, which is then below the query only
-        # when the bound is the array's end (hence the ``minimum`` at the end).
-        n = len(keys)
-        base = first - 1
-        half = (1 << steps) >> 1
-        while half:
-            probed = keys[np.minimum(base + half, n - 1)]
-            base += ((probed < query) if side == "left" else (probed <= query)) * half
-            half >>= 1
-        base += 1
-        return np.minimum(base, n, out=base)
+            return (np.searchsorted(keys, query, side="left").astype(np.int64),
+                    np.searchsorted(keys, query, side="right").astype(np.int64))
+        from ..compiled import plain
+        from .keysearch import directory_bounds  # (numba: imported by the first search)
+
+        fence = self.fence if self.fence is not None else keys[:0]  # (the arrays as they are: never copied)
+        return directory_bounds(keys, self.starts, int(self.shift), fence, FENCE, plain(query, np.uint64))

@@ -107,15 +107,14 @@ class DeltaBuckets:
 
     def sketches_and_sizes(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(held, sketches, sizes)``: which of ``ids`` this delta holds, and their
-        sketches and set sizes (zeros where not held)."""
+        sketches and set sizes (rows of ``held`` only, in the order of ``ids``)."""
         if not self.rows:
-            return (np.zeros(len(ids), bool), np.zeros((len(ids), self._sketches.shape[1]), np.uint8),
-                    np.zeros(len(ids), np.int64))
+            return np.zeros(len(ids), bool), self._sketches[:0], np.zeros(0, np.int64)
         held_ids = self._ids[: self.rows]
         at = np.minimum(np.searchsorted(held_ids, ids), self.rows - 1)
         held = held_ids[at] == ids
-        return held, np.where(held[:, None], self._sketches[at], 0).astype(np.uint8), np.where(
-            held, self._sizes[at], 0).astype(np.int64)
+        at = at[held]
+        return held, self._sketches[at], self._sizes[at].astype(np.int64)
 
 
 def _grown(column: np.ndarray, rows: int, size: int) -> np.ndarray:

@@ -131,10 +131,9 @@ class LevelCache:
         without ``sketches``, the third array is empty."""
         found = []  # per run: (query index, first entry, entries) of the keys it holds
         for (run_keys, run_rows), directory in zip(self._runs, self._directories):
-            lo = directory.search(run_keys, query, "left")
-            # Most keys miss: the end of the equal range only for those that hit.
-            hit = np.flatnonzero(run_keys[np.minimum(lo, len(run_keys) - 1)] == query) if len(run_keys) else lo[:0]
-            found.append((hit, lo[hit], directory.search(run_keys, query[hit], "right") - lo[hit]))
+            lo, hi = directory.bounds(run_keys, query)
+            hit = np.flatnonzero(hi > lo)
+            found.append((hit, lo[hit], hi[hit] - lo[hit]))
         if limit is not None and found:
             total = np.zeros(len(query), np.int64)
             for hit, _, count in found:

@@ -272,16 +272,22 @@ class Buckets:
         self._caught_up(view, "paragraph")
         file = view.file.levels["paragraph"]
         inside = ids <= file.upto
-        sketches = np.zeros((len(ids), self._sketch_width()), np.uint8)
-        sizes = np.zeros(len(ids), np.int64)
+        everyone = bool(inside.all())  # (then the file's gathered rows are the answer, not copied again)
         try:
-            sketches[inside], sizes[inside] = file.sketches_and_sizes(ids[inside])
+            got = file.sketches_and_sizes(ids if everyone else ids[inside])
         except BucketFileDamaged as err:
             self._without_file(view, err)
             return self.paragraph_sketches(ids)
+        if everyone:
+            sketches, sizes = got
+        else:
+            sketches = np.zeros((len(ids), self._sketch_width()), np.uint8)
+            sizes = np.zeros(len(ids), np.int64)
+            sketches[inside], sizes[inside] = got
         for delta in (view.deltas["paragraph"], view.heirs["paragraph"]):
             held, got_sketches, got_sizes = delta.sketches_and_sizes(ids)
-            sketches[held], sizes[held] = got_sketches[held], got_sizes[held]
+            if len(got_sizes):
+                sketches[held], sizes[held] = got_sketches, got_sizes
         return sketches, sizes
 
     def _sketch_width(self) -> int:
