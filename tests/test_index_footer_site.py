@@ -20,7 +20,7 @@ import random
 import pytest
 from textgen import footer_sites, rewrite, rich_prose
 
-from dedup import Index
+from dedup import Document, Index, scan_documents
 
 
 def story_share(body: list[str], page: str) -> float:
@@ -102,3 +102,38 @@ def test_an_article_holding_a_stored_page_whole_still_contains_it(tmp_path):
         v = idx.check(page(story, brief))  # the statement read out after 2 paragraphs of a report
         assert v.relation == "contains" and v.accepted and v.flagged, v.reason
         assert [m.relation for m in v.matches] == ["contains"]
+
+
+def _press_release(seed: int = 7):
+    """A stored press release -- a 45-word statement and its 10-word "About us" line --
+    and a report quoting the statement whole between two paragraphs of its own (50 and
+    45 words): the release is ~0.8 inside the report, the report a third quote."""
+    rng = random.Random(seed)
+    statement, about = rich_prose(rng, 45), rich_prose(rng, 10)
+    report = page([rich_prose(rng, 50)], [statement], [rich_prose(rng, 45)])
+    return page([statement], [about]), report
+
+
+def test_an_article_quoting_a_stored_press_release_contains_it(backend):
+    """A stored page that is a quote plus a short paragraph of its own, quoted inside a
+    longer article: the article *contains* it (flagged, not rejected), as before the
+    frame by the article's side -- what the two share sits between two of the
+    article's own paragraphs, no frame of it (docs/frames.md: a site's frame is its
+    pages' header and footer).  Since 35f9794 it was "partly seen" with no relation."""
+    release, report = _press_release()
+    with Index.open(backend.url) as idx:
+        assert idx.add(release, doc_id="release").added
+        v = idx.check(report, doc_id="report")
+        assert v.relation == "contains" and v.accepted and v.flagged and not v.is_duplicate, v.reason
+        assert [m.relation for m in v.matches] == ["contains"] and "contains 'release'" in v.reason
+        (m,) = v.matches
+        assert m.containment[1] >= 0.7 and m.containment[0] < 0.4  # one-sided: whole-page Jaccard 0.31
+        assert idx.add(report, doc_id="report").added
+
+
+def test_the_scan_says_the_same_of_the_press_release():
+    release, report = _press_release()
+    result = scan_documents([Document("release.txt", release), Document("report.txt", report)])
+    (doc,) = [p for p in result.pairs if p.kind == "document"]
+    inner = doc.a.path if doc.inside == "a" else doc.b.path
+    assert doc.relation == "contained" and inner == "release.txt", doc.to_dict()

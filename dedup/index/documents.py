@@ -138,8 +138,11 @@ def document_matches(
         recurs = np.zeros(len(c.para_key), bool) if recurring is None else recurring
         def pages(read: np.ndarray) -> list[str]:
             return stored_texts(store, docs.ids[read], [docs.doc_ids[j] for j in read.tolist()])
+        def stored_covered(which: np.ndarray) -> np.ndarray:
+            return documents_covered(store, signed, arts[pa[which]], docs.ids[pos[which]], table, pairs[which],
+                                     np.zeros(len(which), bool), common, own)
         _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
-                                   eligible[found.new[exact[hit]]], common, recurs, pages, s)
+                                   eligible[found.new[exact[hit]]], common, recurs, pages, stored_covered, s)
         furniture = framed & recurs
     common = common | furniture
     relation = _relations(store, signed, arts[pa], docs.ids[pos], table, pairs, scores, boilerplate, own)

@@ -36,6 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..boilerplate import FRAME_STORIES, LESSER_PART, UNRELATED, at_edges, framed, member, outside
+from ..containment import relations
 from ..settings import Settings
 from ..corpus import outline
 from ..segments import SetTable, offsets_from_counts, ranges, unique_sets
@@ -53,7 +54,8 @@ FRAME_RECURRENCE = FRAME_STORIES - 1
 def frames(
     signed: Signed, arts: np.ndarray, pair_art: np.ndarray, stored: SetTable, stored_of: np.ndarray,
     scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray,
-    recurring: np.ndarray, pages: Callable[[np.ndarray], list[str]], s: Settings,
+    recurring: np.ndarray, pages: Callable[[np.ndarray], list[str]], covered: Callable[[np.ndarray], np.ndarray],
+    s: Settings,
 ) -> tuple[np.ndarray, Scores, np.ndarray]:
     """Which (article, stored document) pairs are two stories in one frame.
 
@@ -64,7 +66,11 @@ def frames(
     paragraph of the article); ``boilerplate``, ``recurring``: bool per batch
     paragraph (``recurring``: judged in :data:`FRAME_RECURRENCE` documents before);
     ``pages``: the stored texts of some ``stored_of`` positions (read only for pairs
-    that only the template branch of :func:`~dedup.boilerplate.framed` can frame).
+    that only the template branch of :func:`~dedup.boilerplate.framed` can frame);
+    ``covered``: whether the stored pages of some pairs (positions among the ``n``)
+    are covered by their articles (:func:`dedup.index.coverage.documents_covered`,
+    asked only of pairs the article's side would frame whose stored page is inside the
+    article, :func:`_left_to_contains`).
     Returns ``(framed, scores, shared)``: bool per pair; the pairs' scores, those of
     framed pairs taken without the shared paragraphs (on both sides); bool per batch
     paragraph, the paragraphs shared with a stored document in one frame on the
@@ -87,6 +93,7 @@ def frames(
     mine = _the_articles_lesser_part(table, k, stored_of[sharing], again.jaccard,
                                      _shared_words(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair),
                                                    shared_para, s), s)
+    mine &= ~_left_to_contains(scores, sharing, mine, covered, s)
     # The template branch for the pairs only it can frame (rest unrelated, the shared
     # part the larger part of a page, every shared paragraph recurring).
     lone = np.bincount(np.searchsorted(sharing, shared_pair[~recurring[shared_para]]), minlength=k) > 0
@@ -134,6 +141,33 @@ def _the_articles_lesser_part(table: SetTable, k: int, stored_of: np.ndarray, re
     stored_at = 2 * k + stored_of
     own = table.sizes()[stored_at] - intersections(table, np.stack([k + np.arange(k), stored_at], axis=1))
     return (rest_jaccard < UNRELATED) & (shared_words < LESSER_PART) & (own >= s.min_tokens - 1)
+
+
+def _left_to_contains(scores: Scores, sharing: np.ndarray, mine: np.ndarray,
+                      covered: Callable[[np.ndarray], np.ndarray], s: Settings) -> np.ndarray:
+    """Which of the pairs ``sharing`` (positions in ``scores``, the whole pages'; bool
+    per entry) that the article's side would frame (``mine``) are left to the relation
+    ``contains``: the stored page is the pair's inner side by the relation's own rule
+    (:func:`dedup.containment.relations` at ``doc_threshold``: ``containment`` inside the
+    article, the Jaccard under the threshold or the pair one-sided) and its words are
+    ``covered`` by the article (:func:`dedup.index.coverage.documents_covered`).
+
+    Why: a stored press release -- a statement and its short "About us" paragraph --
+    quoted whole inside a longer report shares one paragraph with it, the rest of the
+    two unrelated and the lesser part of the report, so the article's side framed it and
+    the report was "partly seen" with no relation, where the issue asks for ``contains``
+    (flagged, not rejected) and the scan reports the pair ``contained``.  A relation
+    ``contains`` is never a rejection, which is all the article's side is there to
+    prevent; a stored brief under its site's footer (the footer 78 % of the page's
+    shingles and words) is not covered and stays in one frame with a story under the
+    same footer (``tests/test_index_footer_site.py``)."""
+    ca, cb = scores.containment_a[sharing], scores.containment_b[sharing]
+    _, inside = relations(scores.jaccard[sharing], ca, cb, s.doc_threshold, s.containment)
+    ask = np.flatnonzero(mine & inside & (cb > ca))
+    out = np.zeros(len(sharing), bool)
+    if len(ask):
+        out[ask] = covered(sharing[ask])
+    return out
 
 
 def _shared_words(signed: Signed, docs: np.ndarray, boilerplate: np.ndarray, shared_pair: np.ndarray,
