@@ -132,6 +132,7 @@ def test_an_article_quoting_a_stored_press_release_contains_it(backend):
 
 
 def test_the_scan_says_the_same_of_the_press_release():
+    """The scan calls the same pair a document pair with the release ``contained`` in the report."""
     release, report = _press_release()
     result = scan_documents([Document("release.txt", release), Document("report.txt", report)])
     (doc,) = [p for p in result.pairs if p.kind == "document"]

@@ -137,7 +137,8 @@ def _the_articles_lesser_part(table: SetTable, k: int, stored_of: np.ndarray, re
     still counts the shared paragraphs, so it is accepted as partly seen.  A story
     republished above another site's footer is the larger part of the article and keeps
     its whole-page score; a stored page wholly inside the article (a statement read out
-    in a report) is no story in a frame and keeps its relation ``contains``."""
+    in a report) is no story in a frame and keeps its relation ``contains`` (as does one
+    inside it by the relation's rule, :func:`_left_to_contains`)."""
     stored_at = 2 * k + stored_of
     own = table.sizes()[stored_at] - intersections(table, np.stack([k + np.arange(k), stored_at], axis=1))
     return (rest_jaccard < UNRELATED) & (shared_words < LESSER_PART) & (own >= s.min_tokens - 1)
@@ -158,9 +159,11 @@ def _left_to_contains(scores: Scores, sharing: np.ndarray, mine: np.ndarray,
     the report was "partly seen" with no relation, where the issue asks for ``contains``
     (flagged, not rejected) and the scan reports the pair ``contained``.  A relation
     ``contains`` is never a rejection, which is all the article's side is there to
-    prevent; a stored brief under its site's footer (the footer 78 % of the page's
-    shingles and words) is not covered and stays in one frame with a story under the
-    same footer (``tests/test_index_footer_site.py``)."""
+    prevent; a stored 20-word brief under its site's 70-word footer (78 % of the page's
+    words) is not covered and stays in one frame with a story under the same footer
+    (``tests/test_index_footer_site.py``), while a page whose footer is 82 % of its
+    words now ``contains`` (what the scan says of such a pair, and the index did before
+    35f9794; accepted either way)."""
     ca, cb = scores.containment_a[sharing], scores.containment_b[sharing]
     _, inside = relations(scores.jaccard[sharing], ca, cb, s.doc_threshold, s.containment)
     ask = np.flatnonzero(mine & inside & (cb > ca))
