@@ -58,3 +58,16 @@ def test_zwnj_elsewhere_and_zwj_are_still_dropped():
     assert normalize("می\u200dروم") == normalize("میروم")
     assert normalize("र्\u200dय") == "र्य"
     assert normalize("👨\u200d👩\u200d👧") == "👨👩👧"
+
+
+def test_what_counts_as_arabic_script_is_unicode_script_extensions():
+    """The test for "after an Arabic-script character" is Unicode's Script_Extensions
+    (regex ``\\p{scx=Arabic}``), not hand-written block ranges: a byte-order mark
+    (U+FEFF, once inside the ranges' presentation-forms block) is no Arabic letter, so a
+    ZWNJ after it is dropped like any other; letters of blocks the ranges missed (Arabic
+    Extended-C, U+10EC2) and signs used in Arabic text (tatweel U+0640, the Arabic comma
+    U+060C) are Arabic script, so a ZWNJ after them is a space."""
+    assert normalize(f"\u0645\ufeff{ZWNJ}\u0631") == "\u0645\u0631"  # BOM, ZWNJ: both dropped
+    assert normalize(f"\U00010ec2{ZWNJ}\u0631") == "\U00010ec2 \u0631"
+    assert normalize(f"\u0645\u0640{ZWNJ}\u0631") == normalize(f"\u0645\u0640 \u0631")
+    assert " " in normalize(f"\u0645\u060c{ZWNJ}\u0631")
