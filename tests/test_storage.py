@@ -105,6 +105,9 @@ def test_folders_and_missing_places_give_clear_errors(tmp_path):
         Index.open(tmp_path / "file" / "i.dedup")
     with pytest.raises(StorageError, match="no such index"):
         Index.open(tmp_path / "missing.dedup", create=False)
+    for create in (True, False):  # it was "is a folder, not an index file" (the current folder)
+        with pytest.raises(StorageError, match="the index's path is empty"):
+            Index.open("", create=create)
 
 
 def test_read_only_index_answers_checks_but_refuses_adds(built, rng):

@@ -100,6 +100,8 @@ def open_sqlite(
     is not a dedup index is refused before anything is written to it.
     """
     name = os.fspath(path)
+    if not name:  # (Path("") is the current folder: it was "is a folder, not an index file")
+        raise StorageError("the index's path is empty: give the index file's path (--db FILE)")
     p = Path(name)
     if p.is_dir():
         raise StorageError(f"{name}: is a folder, not an index file")
