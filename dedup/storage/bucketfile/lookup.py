@@ -64,12 +64,14 @@ class LevelBuckets:
             found = find(self.keys, self.refs, query, self.fence, limit)
             return found.with_sketches(self.sketches if sketches else None)
         keys, at, full = positions(self.keys, self.fence, query, limit, lambda lo, hi: self._check("keys", lo, hi))
-        runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
-        self._check("refs", at[np.r_[0, runs]] if len(at) else at, at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
+        if self.pages.unverified:  # (every page verified: the entries' ranges, found in the file, need no check)
+            runs = np.flatnonzero(np.diff(at) != 1) + 1 if len(at) else at  # a bucket's entries are consecutive
+            self._check("refs", at[np.r_[0, runs]] if len(at) else at,
+                        at[np.r_[runs - 1, len(at) - 1]] + 1 if len(at) else at)
         refs = self.refs[at].astype(np.int64)
         if len(refs) and (refs.min() < 0 or refs.max() > self.upto):
             raise BucketFileDamaged(f"{self.pages.path}: a bucket points at row {int(refs.max())} > {self.upto}")
-        if sketches:
+        if sketches and self.pages.unverified:  # (the rows are within the file: checked just above)
             self._check("sketches", refs, refs + 1)
         return Found(keys, refs, full).with_sketches(self.sketches if sketches else None)
 
