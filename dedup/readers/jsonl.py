@@ -79,6 +79,11 @@ def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator
     names = _Names(name)
     for number, line in enumerate(lines, 1):
         where = f"line {number}"
+        if line is _ENDLESS:
+            yield ReadError(f"{name}:{number}", f"{where}: no line end within {LONG_LINE_SKIPPED * limit:,} bytes "
+                                                f"({LONG_LINE_SKIPPED}x the --max-document-size limit); "
+                                                "the rest of the file is not read")
+            return
         if line is None:
             yield ReadError(f"{name}:{number}", f"{where}: longer than {limit:,} bytes "
                                                 "(the --max-document-size limit); not read")
@@ -118,14 +123,28 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
         yield _document(record, number, f"record {number}", options, names)
 
 
+#: A line longer than the limit is skipped up to this many times the limit; a line with
+#: no end by then (``/dev/zero`` on stdin: tester T2, session 24, read on forever) ends
+#: the file's reading with an error.
+LONG_LINE_SKIPPED = 16
+#: What :func:`_bounded_lines` yields for a line without an end within the skip bound.
+_ENDLESS = b"\0endless"
+
+
 def _bounded_lines(stream: BinaryIO, first: bytes, limit: int) -> Iterator[bytes | None]:
     """The lines of ``stream`` (``first`` already read), ``None`` for one longer than
-    ``limit`` bytes, whose rest is skipped a chunk at a time."""
+    ``limit`` bytes, whose rest is skipped a chunk at a time, and :data:`_ENDLESS` (the
+    last item) for one still without an end after ``LONG_LINE_SKIPPED * limit`` bytes."""
     line = first
     while line:
         if len(line) > limit and not (len(line) == limit + 1 and line.endswith(b"\n")):
+            skipped = len(line)
             while line and not line.endswith(b"\n"):
+                if skipped > LONG_LINE_SKIPPED * limit:
+                    yield _ENDLESS
+                    return
                 line = stream.readline(1 << 20)
+                skipped += len(line)
             yield None
         else:
             yield line
