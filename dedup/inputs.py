@@ -14,7 +14,7 @@ one process (the index, a report's passages).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
@@ -56,7 +56,7 @@ class LocalFile:
         read = read_file(Path(self.path), self.name, self.options)
         if not self.given:
             return read
-        return (ReadError(self.given + item.path[len(self.name):], item.error)
+        return (replace(item, path=self.given + item.path[len(self.name):])
                 if isinstance(item, ReadError) and item.path.startswith(self.name) else item for item in read)
 
 

@@ -261,7 +261,7 @@ class ScanResult:
             "documents": [document_dict(d) for d in self.documents] if large else None,
             "pairs": [p.to_dict() for p in self.pairs] if pairs and large else None,
             "groups": [g.to_dict() for g in self.groups] if large else None,
-            "errors": [{"path": e.path, "error": e.error} for e in self.errors],
+            "errors": [e.as_dict() for e in self.errors],
             "boilerplate": [b.to_dict() for b in self.boilerplate],
             "warnings": [{"path": w.path, "warning": w.warning} for w in self.warnings],
             "summary": _summary(self) if large else None,

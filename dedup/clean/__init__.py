@@ -178,7 +178,7 @@ def _write_manifest(report: CleanReport, result, plan, src: Path, dest: Path, st
         "stripped": [{"document": k, "paragraphs": v} for k, v in plan.strip.items()],
         "kept_near_duplicates": [{"document": k, **v} for k, v in plan.kept.items()],
         "notes": plan.notes,
-        "errors": [{"path": e.path, "error": e.error} for e in result.errors],
+        "errors": [e.as_dict() for e in result.errors],
         "warnings": [{"path": w.path, "warning": w.warning} for w in result.warnings],
     }
     from ..report.machine import NAME_KEYS, dumps

@@ -27,7 +27,7 @@ from typing import Callable, Optional, Sequence
 
 import click
 
-from ..readers import STDIN_FORMATS, ReadOptions
+from ..readers import STDIN_FORMATS, ReadOptions, error_count
 from ..remote import expand, is_remote
 from ..report import FORMATS, write_report
 from ..report.parquet import write_parquet
@@ -361,7 +361,7 @@ def finish(result: ScanResult, fmt: str, exit_zero: bool, output: Output, passag
     output.errors(result.errors)
     output.warnings(result.warnings, said)
     output.info(f"{len(result.documents)} documents, {sum(d.paragraphs for d in result.documents)} paragraphs: "
-                f"{len(result.pairs)} pairs in {len(result.groups)} groups, {len(result.errors)} errors, "
+                f"{len(result.pairs)} pairs in {len(result.groups)} groups, {error_count(result.errors)} errors, "
                 f"{output.elapsed():.1f} s")
     read_any, had_errors = bool(result.documents), bool(result.errors)
     exit_for(read_any, had_errors, result.has_duplicates, exit_zero, result.files)

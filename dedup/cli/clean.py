@@ -9,6 +9,7 @@ import click
 from ..cache import default_cache_dir
 from ..clean import MANIFEST_NAME, CleanError, NotEmpty, copied_errors
 from ..clean.decide import UNREAD_REASON
+from ..readers import error_count
 from ..clean import clean as clean_corpus
 from ..report.safety import printable, short_name
 from ..report.text import plural
@@ -119,7 +120,7 @@ def clean(src, dest, strip_paragraphs, force, manifest, include, exclude, hidden
     # the files left out are copied unchanged, said here only; the scan's warnings are in the manifest
     output.warnings([*left_out.warnings(), *report.warnings], listed="named without -q")
     if report.errors and not quiet:
-        click.echo(f"dedup: {plural(len(report.errors), *what)} could not be "
+        click.echo(f"dedup: {plural(error_count(report.errors), *what)} could not be "
                    f"read ({fate}; listed in the manifest)", err=True)
     output.info(f"done in {output.elapsed():.1f} s")
     # as scan: 2 when nothing could be read (review of s18's third new user: clean exited 0)

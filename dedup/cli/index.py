@@ -27,6 +27,7 @@ from ..index import Index
 from ..index.ids import Naming
 from ..index.jobs import Job, add_paths, check_paths
 from ..plan.shield import held_signals
+from ..readers import error_count
 from ..report import write_verdicts
 from ..remote import is_remote
 from ..report.safety import printable
@@ -314,7 +315,7 @@ def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, add
     guard(lambda: output.write(lambda out, options: write_verdicts(report, fmt, out, options), passages))
     output.errors(report.errors, "could not be read or checked")
     output.warnings(report.warnings, said)
-    output.info(f"{len(report.judged)} documents judged, {len(report.errors)} errors, {output.elapsed():.1f} s")
+    output.info(f"{len(report.judged)} documents judged, {error_count(report.errors)} errors, {output.elapsed():.1f} s")
     if job.documents and not report.judged:  # read, but every one refused (said above)
         fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
               f"{len(job.documents)} refused)")

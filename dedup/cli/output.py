@@ -19,7 +19,7 @@ import click
 
 from ..progress import Progress
 from ..remote import is_remote
-from ..readers import ReadError, ReadWarning
+from ..readers import ReadError, ReadWarning, error_count
 from ..report import FORMATS, TextOptions
 from ..report.output import (COLOR_MODES, check_writable, compression, progress_for, report_file, terminal_width,
                              use_color)
@@ -184,7 +184,8 @@ class Output:
         """Every read error on stderr, naming the file and the cause (``--quiet``: their
         number only, as ``noun`` (singular, plural), and ``listed``: where they are)."""
         if self.quiet and errors:
-            click.echo(f"dedup: {len(errors)} {noun[len(errors) != 1]} {what} ({listed})", err=True)
+            n = error_count(errors)
+            click.echo(f"dedup: {n} {noun[n != 1]} {what} ({listed})", err=True)
             return
         for e in errors:
             click.echo(f"dedup: {short_name(self.shown(e.path))}: {printable(e.error)}", err=True)

@@ -28,6 +28,7 @@ import json
 from importlib import resources
 from typing import Any, Optional, Sequence, TextIO
 
+from ..readers import error_count
 from ..results import Boilerplate, Group, Location, Pair, ScanResult
 from ..verdict import VerdictReport
 from .diff import Side, window
@@ -272,16 +273,20 @@ def _errors_html(result: ScanResult) -> str:
     """The read errors, then the warnings: a list each (file, cause), at most
     :data:`LINES_KEPT` entries, the rest counted."""
     warnings = getattr(result, "warnings", None) or ()
-    return (_listed_html("errors", f"Could not read {len(result.errors)}", len(result.errors),
-                         [(e.path, e.error) for e in result.errors[:LINES_KEPT]])
+    shown, total = result.errors[:LINES_KEPT], error_count(result.errors)
+    return (_listed_html("errors", f"Could not read {total:,}", total, [(e.path, e.error) for e in shown],
+                         error_count(shown))
             + _listed_html("warnings", plural(len(warnings), 'warning'), len(warnings),
                            [warning_text(w) for w in warnings[:LINES_KEPT]]))
 
 
-def _listed_html(section: str, title: str, total: int, entries: list) -> str:
+def _listed_html(section: str, title: str, total: int, entries: list, said: Optional[int] = None) -> str:
+    """A section listing ``entries`` (path, why) of ``total``, and how many they leave
+    unsaid (``said``: how many they say, default one each, as in :func:`_errors_html`)."""
     if not total:
         return ""
     items = "".join(f"<li>{f'<code>{html.escape(short_name(path))}</code>: ' if path else ''}"
                     f"{html.escape(printable(why))}</li>" for path, why in entries)
-    more = f"<p>… and {total - len(entries):,} more (the JSON report lists every one)</p>" if total > len(entries) else ""
+    said = len(entries) if said is None else said
+    more = f"<p>… and {total - said:,} more (listed or counted in the JSON report)</p>" if total > said else ""
     return f"<section id=\"{section}\"><h2>{html.escape(title)}</h2><ul>{items}</ul>{more}</section>\n"

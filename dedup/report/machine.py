@@ -104,7 +104,7 @@ def write_jsonl(result: ScanResult, out: TextIO) -> None:
     for block in pair_blocks(result.pairs, _CHUNK):
         out.write("\n".join(pair_objects(block, names)) + "\n")
     for e in result.errors:
-        out.write(dumps({"kind": "error", "path": e.path, "error": e.error}) + "\n")
+        out.write(dumps({"kind": "error", **e.as_dict()}) + "\n")
     for w in getattr(result, "warnings", None) or ():
         path, message = warning_text(w)
         out.write(dumps({"kind": "warning", "path": path, "warning": message}) + "\n")

@@ -81,7 +81,7 @@ def _listing_schemas() -> dict:
     path = [("path", pa.string()), ("path_bytes", pa.binary())]
     return {
         "documents": pa.schema(path + [("paragraphs", pa.int64()), ("chars", pa.int64()), ("text_source", pa.string())]),
-        "errors": pa.schema(path + [("error", pa.string())]),
+        "errors": pa.schema(path + [("error", pa.string()), ("count", pa.int64())]),
         "warnings": pa.schema(path + [("warning", pa.string())]),
         "boilerplate": pa.schema(path + [("paragraph", pa.int64()), ("start", pa.int64()), ("end", pa.int64()),
                                          ("documents", pa.int64()), ("copies", pa.int64()), ("text", pa.string())]),
@@ -189,7 +189,8 @@ def _listing_tables(result: ScanResult, schemas: dict) -> dict[str, Iterator]:
         "documents": rows("documents", result.documents, lambda c: [
             *_name_arrays([d.path for d in c]), ints(d.paragraphs for d in c), ints(d.chars for d in c),
             text(d.text_source for d in c)]),
-        "errors": rows("errors", result.errors, lambda c: [*_name_arrays([e.path for e in c]), text(e.error for e in c)]),
+        "errors": rows("errors", result.errors, lambda c: [*_name_arrays([e.path for e in c]), text(e.error for e in c),
+                                                           ints(e.count for e in c)]),
         "warnings": rows("warnings", warnings, lambda c: [*_name_arrays([p for p, _ in c]), text(m for _, m in c)]),
         "boilerplate": rows("boilerplate", result.boilerplate, lambda c: [
             *_name_arrays([b.canonical.path for b in c]),

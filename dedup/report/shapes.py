@@ -68,7 +68,7 @@ def _is_our_record(line: str, text_field: str) -> bool:
         return False
     keys, kind = set(record), record.get("kind")
     return ((kind in ("document", "paragraph") and {"similarity", "a", "b"} <= keys)
-            or (kind == "error" and keys == {"kind", "path", "error"})
+            or (kind == "error" and keys - {"count"} == {"kind", "path", "error"})
             or (kind == "warning" and keys == {"kind", "path", "warning"})
             or (kind == "verdict" and "verdict" in keys)
             or (kind is None and {"id", "added", "added_unix", "meta"} <= keys))

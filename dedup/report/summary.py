@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..readers import error_count
 from ..results import Group, GroupColumns, Location, Pair, PairColumns, ScanResult
 
 #: Similarity bins of the distribution: 20 bins of 0.05 over [0, 1].
@@ -159,7 +160,7 @@ class Tally:
             pairs=self.pairs,
             contained=self.contained,
             boilerplate=len(result.boilerplate),
-            errors=len(result.errors),
+            errors=error_count(result.errors),
             histogram=tuple(self.histogram),
             boilerplate_copies=sum(max(b.copies - 1, 0) for b in result.boilerplate),
         )

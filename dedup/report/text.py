@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, TextIO
 
+from ..readers import error_count
 from ..results import Group, Location, Pair, ScanResult
 from ..tokenize import KIND_IDEOGRAPHIC, shingle_widths
 from .diff import Side, breaks_by_dictionary, window
@@ -315,10 +316,11 @@ def errors_section(out: TextIO, st: Style, result: ScanResult, verb: str,
     N26 of session 17: "Could not read 1 document" for a file that held none); at most
     :data:`LINES_LISTED` (all with ``--max-groups 0``)."""
     if result.errors:
-        head = f"{verb} ({plural(len(result.errors), 'error')}):"
+        total, shown = error_count(result.errors), _first(result.errors, options)
+        head = f"{verb} ({plural(total, 'error')}):"
         out.write(f"\n{st.bold(head)}\n")
-        _listed(out, st, [f"{short_name(e.path)}: {printable(e.error)}" for e in _first(result.errors, options)],
-                len(result.errors), "error")
+        _listed(out, st, [f"{short_name(e.path)}: {printable(e.error)}" for e in shown],
+                total, "error", error_count(shown), "listed or counted in the JSON report")
 
 
 def warnings_section(out: TextIO, st: Style, result: ScanResult, options: TextOptions = TextOptions()) -> None:
@@ -339,11 +341,16 @@ def _first(items: Sequence, options: TextOptions) -> Sequence:
     return items if options.max_groups == 0 else items[:LINES_LISTED]
 
 
-def _listed(out: TextIO, st: Style, lines: list[str], total: int, what: str) -> None:
+def _listed(out: TextIO, st: Style, lines: list[str], total: int, what: str, said: Optional[int] = None,
+            where: str = "the JSON report lists every one") -> None:
+    """``lines``, then how many of ``total`` they leave unsaid (``said``: how many they
+    say, default one each; a read error's line may count several, see
+    :attr:`~dedup.readers.ReadError.count`)."""
     for line in lines:
         out.write(f"  {line}\n")
-    if total > len(lines):
-        out.write(st.dim(f"  … and {plural(total - len(lines), 'more ' + what)} (the JSON report lists every one; "
+    said = len(lines) if said is None else said
+    if total > said:
+        out.write(st.dim(f"  … and {plural(total - said, 'more ' + what)} ({where}; "
                          "--max-groups 0 lists them here)\n"))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
+from ..readers import error_count
 from ..verdict import Verdict, VerdictReport
 from .machine import verdict_action, verdict_label
 from .safety import printable, printable_name
@@ -82,7 +83,7 @@ def _tally(report: VerdictReport) -> str:
     always = ["added", "rejected", "already indexed"] if report.adding else ["new", "duplicate"]
     seen = always + sorted(set(statuses) - set(always))
     parts = [plural(statuses.count(k), k) if k == "duplicate" else f"{statuses.count(k):,} {k}" for k in seen]
-    return ", ".join(parts + [plural(len(report.errors), "error")])
+    return ", ".join(parts + [plural(error_count(report.errors), "error")])
 
 
 def _status(v: Verdict, adding: bool) -> str:
