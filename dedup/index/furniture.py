@@ -90,13 +90,15 @@ def frames(
     # ``whole``: the article as it is, so its left-out shingles leave the stored side too.
     again = score_pairs(table, np.stack([np.arange(k), 2 * k + stored_of[sharing]], axis=1), whole=k + np.arange(k))
     ca, cb = scores.containment_a[sharing], scores.containment_b[sharing]
-    mine = _the_articles_lesser_part(table, k, stored_of[sharing], again.jaccard,
-                                     _shared_words(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair),
-                                                   shared_para, s), s)
+    # ``lone``: a shared paragraph judged in fewer than FRAME_RECURRENCE documents before
+    # (one stored page's text, not yet a frame recurring around other content).
+    lone = np.bincount(np.searchsorted(sharing, shared_pair[~recurring[shared_para]]), minlength=k) > 0
+    mine = ~lone & _the_articles_lesser_part(table, k, stored_of[sharing], again.jaccard,
+                                             _shared_words(signed, docs, boilerplate,
+                                                           np.searchsorted(sharing, shared_pair), shared_para, s), s)
     mine &= ~_left_to_contains(scores, sharing, mine, covered, s)
     # The template branch for the pairs only it can frame (rest unrelated, the shared
     # part the larger part of a page, every shared paragraph recurring).
-    lone = np.bincount(np.searchsorted(sharing, shared_pair[~recurring[shared_para]]), minlength=k) > 0
     asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone & ~mine)
     template = np.zeros(k, bool)
     if len(asked):
@@ -138,7 +140,11 @@ def _the_articles_lesser_part(table: SetTable, k: int, stored_of: np.ndarray, re
     republished above another site's footer is the larger part of the article and keeps
     its whole-page score; a stored page wholly inside the article (a statement read out
     in a report) is no story in a frame and keeps its relation ``contains`` (as does one
-    inside it by the relation's rule, :func:`_left_to_contains`)."""
+    inside it by the relation's rule, :func:`_left_to_contains`).  :func:`frames` asks
+    this only of pairs whose shared paragraphs all recur (judged in
+    :data:`FRAME_RECURRENCE` documents before): a trimmed wire story at the head of a
+    longer local article has the same sizes (review R1, session 24) and its paragraphs
+    are one stored page's text, where a site's frame recurs around other content."""
     stored_at = 2 * k + stored_of
     own = table.sizes()[stored_at] - intersections(table, np.stack([k + np.arange(k), stored_at], axis=1))
     return (rest_jaccard < UNRELATED) & (shared_words < LESSER_PART) & (own >= s.min_tokens - 1)
