@@ -43,11 +43,13 @@ The zero-width non-joiner (ZWNJ, U+200C) between the parts of an Arabic-script w
 many writers and keyboards, so it becomes a space, as Lucene's PersianCharFilter
 (org.apache.lucene.analysis.fa) replaces it: both spellings are the same tokens.
 Lucene applies that filter to Persian text only; normalize() does not know a text's
-language, so a ZWNJ after an Arabic-script character stands in for it.  Elsewhere (in
-Devanagari and the other Indic scripts it only picks a rendering of a conjunct inside
-one word) a ZWNJ is dropped, like the zero-width joiner (ZWJ, U+200D), the zero-width
-space and the soft hyphen; emoji are separators, never part of a token, so an emoji ZWJ
-sequence without its joiners is the same text.
+language, so a ZWNJ next to an Arabic-script character stands in for it: after one, or
+before one (a Persian suffix on a word of another script or a number: "iPhone‌ها",
+"USB‌های", "10‌ها").  Elsewhere (in Devanagari and the other Indic scripts it only
+picks a rendering of a conjunct inside one word) a ZWNJ is dropped, like the
+zero-width joiner (ZWJ, U+200D), the zero-width space and the soft hyphen; emoji are
+separators, never part of a token, so an emoji ZWJ sequence without its joiners is the
+same text.
 Decimal digits of every script (Arabic-Indic, Persian, Devanagari, Thai, ...) become
 ASCII digits (Lucene's DecimalDigitFilter): one number is typed with either.  NFKC
 already folds Arabic and Hebrew presentation forms and full-width digits; Hebrew final
@@ -116,8 +118,8 @@ _PUNCT.update({"\u0451": "\u0435", "\u0401": "\u0415"})
 # measured: still less per MB than English text takes to sign); a second pass to replace
 # them in C cost every other script more than it saved Arabic.
 #: A character used in the Arabic script (Unicode Script_Extensions, so the Arabic comma
-#: and tatweel count), as a pattern of the ``regex`` library: a ZWNJ after one is a space
-#: (see above; :mod:`dedup.report.diff` cuts its units there too).
+#: and tatweel count), as a pattern of the ``regex`` library: a ZWNJ after or before one is
+#: a space (see above; :mod:`dedup.report.diff` cuts its units there too).
 ARABIC_SCRIPT_CHAR = r"\p{scx=Arabic}"
 
 
@@ -125,7 +127,7 @@ ARABIC_SCRIPT_CHAR = r"\p{scx=Arabic}"
 def _arabic_zwnj():  # compiled on first use: most runs never meet a ZWNJ
     import regex
 
-    return regex.compile(f"(?<={ARABIC_SCRIPT_CHAR})\u200c")
+    return regex.compile(f"(?<={ARABIC_SCRIPT_CHAR})\u200c|\u200c(?={ARABIC_SCRIPT_CHAR})")
 
 
 _PUNCT_RE = re.compile("[" + re.escape("".join(c for c in _PUNCT if c <= "\uffff"))
@@ -134,10 +136,10 @@ _PUNCT_RE = re.compile("[" + re.escape("".join(c for c in _PUNCT if c <= "\uffff
 
 def normalize(text: str) -> str:
     """Return ``text`` in canonical form: NFKC, case-folded, ASCII quotes and dashes,
-    a ZWNJ in an Arabic-script word a space (Lucene's PersianCharFilter), soft hyphens
-    and other zero-width characters dropped, optional vowel marks and accents
-    dropped and letter forms and digits folded (see the module doc), whitespace runs
-    collapsed to one space, no leading or trailing space."""
+    a ZWNJ next to an Arabic-script character a space (Lucene's PersianCharFilter),
+    soft hyphens and other zero-width characters dropped, optional vowel marks and
+    accents dropped and letter forms and digits folded (see the module doc), whitespace
+    runs collapsed to one space, no leading or trailing space."""
     if text.isascii():  # NFKC and casefold are identities on ASCII but not free
         return " ".join(text.lower().replace("`", "'").split())
     # Marks and accents go before case folding, which spells some accented Greek

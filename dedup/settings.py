@@ -232,5 +232,5 @@ Settings.__init__ = _init_with_old_names  # type: ignore[method-assign]
 #: subscript and dialytika dropped (:mod:`dedup.normalize`).  5: Russian "ё" written
 #: as "е" (:mod:`dedup.normalize`).  6: Arabic-script letter forms (alef with hamza,
 #: Farsi yeh, keheh, teh marbuta, ...) folded, every script's decimal digits ASCII.
-#: 7: a ZWNJ in an Arabic-script word is a space (Lucene's PersianCharFilter; #10).
+#: 7: a ZWNJ next to an Arabic-script character is a space (Lucene's PersianCharFilter; #10).
 NORMALIZE_VERSION = 7

@@ -64,10 +64,30 @@ def test_what_counts_as_arabic_script_is_unicode_script_extensions():
     """The test for "after an Arabic-script character" is Unicode's Script_Extensions
     (regex ``\\p{scx=Arabic}``), not hand-written block ranges: a byte-order mark
     (U+FEFF, once inside the ranges' presentation-forms block) is no Arabic letter, so a
-    ZWNJ after it is dropped like any other; letters of blocks the ranges missed (Arabic
+    ZWNJ after it (and before no Arabic letter) is dropped like any other; letters of blocks the ranges missed (Arabic
     Extended-C, U+10EC2) and signs used in Arabic text (tatweel U+0640, the Arabic comma
     U+060C) are Arabic script, so a ZWNJ after them is a space."""
-    assert normalize(f"\u0645\ufeff{ZWNJ}\u0631") == "\u0645\u0631"  # BOM, ZWNJ: both dropped
+    # BOM, ZWNJ before a Latin letter: both dropped (the ranges made the ZWNJ a space)
+    assert normalize(f"\u0645\ufeff{ZWNJ}x") == "\u0645x"
+    # before an Arabic letter the ZWNJ is a space all the same: the BOM changes nothing
+    assert normalize(f"\u0645\ufeff{ZWNJ}\u0631") == normalize(f"\u0645{ZWNJ}\u0631") == "\u0645 \u0631"
     assert normalize(f"\U00010ec2{ZWNJ}\u0631") == "\U00010ec2 \u0631"
     assert normalize(f"\u0645\u0640{ZWNJ}\u0631") == normalize(f"\u0645\u0640 \u0631")
     assert " " in normalize(f"\u0645\u060c{ZWNJ}\u0631")
+
+
+def test_zwnj_before_an_arabic_script_character_is_a_space_too():
+    """A Persian suffix after a word of another script or a number ("iPhone‌ها" the
+    iPhones, "USB‌های", "10‌ها" the tens) is typed with a ZWNJ or a space, as after an
+    Arabic-script word: the ZWNJ is a space (Lucene's PersianCharFilter replaces every
+    ZWNJ of Persian text).  It was dropped, making "iphoneها" one token of "iPhone ها"'s
+    two.  A ZWNJ between two characters of other scripts is still dropped."""
+    for word, suffix in [("iPhone", "ها"), ("USB", "های"), ("10", "ها"), ("Google", "ی")]:
+        assert normalize(f"{word}{ZWNJ}{suffix}") == normalize(f"{word} {suffix}"), word
+    assert normalize(f"क्{ZWNJ}ष") == "क्ष" and normalize(f"ab{ZWNJ}cd") == "abcd"
+    mixed = f"گوشی{ZWNJ}های iPhone{ZWNJ}ها و USB{ZWNJ}های تازه در فروشگاه{ZWNJ}ها پیدا نمی{ZWNJ}شوند."
+    result = scan_documents([Document("zwnj.txt", mixed), Document("spaced.txt", mixed.replace(ZWNJ, " "))])
+    assert sorted((p.kind, p.exact) for p in result.pairs) == [("document", True), ("paragraph", True)]
+    a, joined = units(mixed)
+    assert changed_words(a, units(mixed.replace(ZWNJ, " "))[0])[2] == 0
+    assert f"iPhone{ZWNJ}" in a and joined[a.index(f"iPhone{ZWNJ}") + 1]  # shown joined, as written

@@ -36,16 +36,16 @@ MAX_DIFF_WORDS = 4000
 GRAPHEME_WEIGHT = 1 / 3
 
 _UNITS = None
-#: After a ZWNJ in an Arabic-script word, which normalization makes a space (compiled
-#: with _UNITS).
+#: After a ZWNJ next to an Arabic-script character, which normalization makes a space
+#: (compiled with _UNITS).
 _ZWNJ_CUT = None
 
 
 def units(text: str) -> tuple[list[str], list[bool]]:
     """The units of ``text`` (see the module doc) and, for each, whether it is joined to
     the one before it (no space between: graphemes inside a whitespace-split word, the
-    parts of an Arabic-script word after a ZWNJ, which stays at the end of the part
-    before it).  Every non-space character is in exactly one unit, in order; ASCII text
+    parts of a word cut after a ZWNJ next to an Arabic-script character, which stays at
+    the end of the part before it).  Every non-space character is in exactly one unit, in order; ASCII text
     is ``text.split()`` exactly."""
     words = text.split()
     if text.isascii():
@@ -54,7 +54,7 @@ def units(text: str) -> tuple[list[str], list[bool]]:
     if _UNITS is None:
         import regex
 
-        _ZWNJ_CUT = regex.compile(f"(?<={ARABIC_SCRIPT_CHAR}\u200c)")
+        _ZWNJ_CUT = regex.compile(f"(?<={ARABIC_SCRIPT_CHAR}\u200c)|(?<=\u200c)(?={ARABIC_SCRIPT_CHAR})")
 
         # a grapheme that starts with a character of a script written without spaces,
         # or a run of graphemes none of which does
