@@ -128,7 +128,8 @@ class DocumentMatch:
     paragraphs: tuple[ParagraphMatch, ...] = ()
     relation: Optional[DocumentRelation] = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, paragraphs: bool = True) -> dict[str, Any]:
+        """``paragraphs=False``: their list left empty (a writer that streams it)."""
         return {
             "id": self.doc_id,
             "similarity": round(self.similarity, 4),
@@ -136,9 +137,13 @@ class DocumentMatch:
             "estimate": round(self.estimate, 4),
             "exact": self.exact,
             "chars": self.chars,
-            "paragraphs": [p.to_dict() for p in self.paragraphs],
+            "paragraphs": [p.to_dict() for p in self.paragraphs] if paragraphs else [],
             "relation": self.relation,
         }
+
+
+#: The document relations :meth:`Verdict.pairs` lists as a document pair.
+_DOCUMENT_PAIRS = ("duplicate", "contained-in", "contains")
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,8 @@ class Verdict:
         """Whether anything in the article was already seen."""
         return bool(self.matches)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, matches: bool = True) -> dict[str, Any]:
+        """``matches=False``: their list left empty (a writer that streams it)."""
         data: dict[str, Any] = {
             "id": self.doc_id,
             "policy": self.policy,
@@ -221,7 +227,7 @@ class Verdict:
             "accepted": self.accepted,
             "added": self.added,
             "reason": self.reason,
-            "matches": [m.to_dict() for m in self.matches],
+            "matches": [m.to_dict() for m in self.matches] if matches else [],
             "error": self.error,
             "already_indexed": self.already_indexed,
             "replaced": self.replaced,
@@ -232,6 +238,12 @@ class Verdict:
             data["text"] = self.text
         return data
 
+    @property
+    def has_pairs(self) -> bool:
+        """Whether :meth:`pairs` lists any, without making them (a check's exit status:
+        the pairs of a long article matched in 17 stored copies were ~300 MB)."""
+        return any(m.paragraphs or m.relation in _DOCUMENT_PAIRS for m in self.matches)
+
     def pairs(self, path: str) -> list[Pair]:
         """The verdict as scan pairs: side ``a`` is the stored text (it came first),
         side ``b`` the checked one, named ``path``.  Whole-document pairs are listed as
@@ -240,7 +252,7 @@ class Verdict:
         out: list[Pair] = []
         for m in self.matches:
             near = m.relation == "duplicate"
-            if near or m.relation in ("contained-in", "contains"):
+            if m.relation in _DOCUMENT_PAIRS:
                 out.append(Pair(
                     "document", m.similarity, (m.containment[1], m.containment[0]), m.estimate,
                     Location(m.doc_id, None, 0, m.chars), Location(path, None, 0, self.chars), m.exact,

@@ -245,3 +245,77 @@ def test_a_check_of_an_article_already_stored_works_a_chunk_at_a_time(tmp_path, 
         (verdict,), peak = traced_peak(lambda: idx.check_many([{"id": "again", "text": text}]))
     assert verdict.is_duplicate and verdict.seen_share == 1.0
     assert peak < 90 << 20, peak
+
+
+def _copies_index(path, copies: int = MAX_COPIES + 1, paragraphs: int = 600):
+    """An index of one article of ``paragraphs`` one-line paragraphs stored ``copies``
+    times, and the article."""
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(5000)]
+    text = "\n".join(" ".join(rng.choice(words) for _ in range(12)) for _ in range(paragraphs))
+    with Index.open(path, policy=Policy("flag", add_duplicates=True)) as idx:
+        idx.load([(f"c{copy}", text) for copy in range(copies)])
+    return text
+
+
+def test_the_stored_documents_sets_are_read_and_united_a_block_at_a_time(tmp_path, monkeypatch):
+    """The whole-document scores of an article matched in 17 stored copies of itself
+    read the copies' paragraph rows all at once as Python tuples and sorted all their
+    shingles in one go (~7 arrays their size): +530 MB of a 1.6 GB check of a 2 MiB
+    article (session 24, benchmarks/README-memory.md).  Now a block of rows, and about
+    ``UNIQUE_BLOCK`` shingles, at a time -- the same sets."""
+    import dedup.segments
+    import dedup.storage.sqlite.rows as rows
+    from dedup.storage.sqlite.store import SQLiteStorage
+
+    text = _copies_index(tmp_path / "i.dedup", paragraphs=3000)
+    found = {}
+    real = SQLiteStorage.document_sets
+
+    def kept(self, ids, leave_out=None):
+        found["sets"] = real(self, ids, leave_out)
+        return found["sets"]
+
+    monkeypatch.setattr(SQLiteStorage, "document_sets", kept)
+    with Index.open(tmp_path / "i.dedup", readonly=True) as idx:
+        (whole,) = idx.check_many([{"id": "q", "text": text}])
+        at_once = found.pop("sets")
+        monkeypatch.setattr(rows, "COPY_BLOCK", 1024, raising=False)
+        monkeypatch.setattr(dedup.segments, "UNIQUE_BLOCK", 40_000, raising=False)
+        peaks = _peak_inside(monkeypatch, SQLiteStorage, "document_sets")
+        (blocked,), _ = traced_peak(lambda: idx.check_many([{"id": "q", "text": text}]))
+    assert blocked == whole and len(whole.matches) == MAX_COPIES
+    assert np.array_equal(found["sets"].values, at_once.values)
+    assert np.array_equal(found["sets"].offsets, at_once.offsets)
+    shingles = len(at_once.values)  # (one per ~8-byte value of the 17 sets united)
+    # Was 54.7 MB here (main ba28527: ~104 bytes a shingle of the union -- the rows'
+    # tuples, the sort's arrays of all of them); now 26.6 MB (~50: the arrays of the
+    # shingles read, which the union is made of, and a block's temporaries).
+    assert peaks and max(peaks) < 75 * shingles, (max(peaks), shingles)
+
+
+def test_a_verdicts_paragraph_matches_are_written_a_chunk_at_a_time():
+    """One verdict of 17 stored copies of a long article holds ~500k paragraph matches:
+    its JSON object (their dicts and its text) was built whole (session 24)."""
+    from dedup.verdict import DocumentMatch, ParagraphMatch
+
+    paragraphs = tuple(ParagraphMatch(paragraph=i, start=0, end=10, stored_paragraph=i, stored_start=0,
+                                      stored_end=10, similarity=1.0, containment=(1.0, 1.0), estimate=1.0,
+                                      exact=True, relation="near-duplicate") for i in range(20_000))
+    matches = tuple(DocumentMatch(f"c{k}", 1.0, (1.0, 1.0), 1.0, True, 100, paragraphs, "duplicate")
+                    for k in range(4))
+    verdict = Verdict("q", "flag", similarity=1.0, chars=100, paragraphs=20_000, matches=matches)
+    report = VerdictReport("i.dedup", Settings(), [(Document("q.txt", ""), verdict)], [])
+    for fmt in ("json", "jsonl"):
+        out = io.StringIO()
+        write_verdicts(report, fmt, out)
+        written = out.getvalue()
+        line = written.splitlines()[-1] if fmt == "jsonl" else written
+        got = json.loads(line)["verdicts"][0] if fmt == "json" else json.loads(line)
+        assert got["matches"] == [m.to_dict() for m in matches], fmt
+        report_only = VerdictReport("i.dedup", Settings(), [(Document("q.txt", ""), verdict)], [])
+        _, peak = traced_peak(lambda: write_verdicts(report_only, fmt, _Discard()))
+        # The pairs the report lists (80k, the scan's form) are held either way; the
+        # verdict's 80k match dicts and their text are not any more: JSON was 122 MB
+        # here (main ba28527), now 66 MB (JSON Lines: 65).
+        assert peak < 80 << 20, (fmt, peak >> 20)

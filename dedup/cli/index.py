@@ -319,4 +319,5 @@ def _finish(idx: Index, job: Job, fmt: str, exit_zero: bool, output: Output, add
     if job.documents and not report.judged:  # read, but every one refused (said above)
         fail(f"no document could be {'added' if adding else 'checked'} ({len(job.documents)} read, "
               f"{len(job.documents)} refused)")
-    exit_for(bool(report.judged), bool(report.errors), report.as_result().has_duplicates, exit_zero, job.files)
+    exit_for(bool(report.judged), bool(report.errors), any(v.has_pairs for _, v in report.judged), exit_zero,
+             job.files)

@@ -201,20 +201,30 @@ def _listed_paragraphs(signed: Signed, eligible: np.ndarray, found: Found, match
     rows, c = found.rows, signed.corpus
     code = match_art * width + rows.docs
     at = np.minimum(np.searchsorted(listed, code), max(len(listed) - 1, 0))
-    take = np.flatnonzero(listed[at] == code) if len(listed) else np.zeros(0, np.int64)
-    p = eligible[found.new[take]]
+    every = np.flatnonzero(listed[at] == code) if len(listed) else np.zeros(0, np.int64)
     para_of: dict[tuple[int, int], list[ParagraphMatch]] = defaultdict(list)
-    for a, doc, index, start, end, s_index, s_start, s_end, jac, ca, cb, est, exact, inside in zip(
-            match_art[take].tolist(), rows.docs[take].tolist(), c.para_index[p].tolist(), c.para_start[p].tolist(),
-            c.para_end[p].tolist(), rows.index[take].tolist(), rows.start[take].tolist(), rows.end[take].tolist(),
-            found.jaccard[take].tolist(), found.cont_new[take].tolist(), found.cont_stored[take].tolist(),
-            found.estimates[take].tolist(), found.exact[take].tolist(), found.contained[take].tolist()):
-        para_of[(a, doc)].append(ParagraphMatch(
-            paragraph=index, start=start, end=end, stored_paragraph=s_index, stored_start=s_start, stored_end=s_end,
-            similarity=jac, containment=(ca, cb), estimate=est, exact=exact,
-            relation="contained" if inside else "near-duplicate",
-        ))
+    # A chunk of the matches at a time as Python values: the fourteen lists of all of
+    # them at once were ~260 MB of a check's 1.6 GB peak (513k matches: a 2 MiB article
+    # stored 17 times, benchmarks/README-memory.md, session 24).
+    for lo in range(0, len(every), LISTED_CHUNK):
+        take = every[lo : lo + LISTED_CHUNK]
+        p = eligible[found.new[take]]
+        for a, doc, index, start, end, s_index, s_start, s_end, jac, ca, cb, est, exact, inside in zip(
+                match_art[take].tolist(), rows.docs[take].tolist(), c.para_index[p].tolist(),
+                c.para_start[p].tolist(), c.para_end[p].tolist(), rows.index[take].tolist(),
+                rows.start[take].tolist(), rows.end[take].tolist(), found.jaccard[take].tolist(),
+                found.cont_new[take].tolist(), found.cont_stored[take].tolist(), found.estimates[take].tolist(),
+                found.exact[take].tolist(), found.contained[take].tolist()):
+            para_of[(a, doc)].append(ParagraphMatch(
+                paragraph=index, start=start, end=end, stored_paragraph=s_index, stored_start=s_start,
+                stored_end=s_end, similarity=jac, containment=(ca, cb), estimate=est, exact=exact,
+                relation="contained" if inside else "near-duplicate",
+            ))
     return para_of
+
+
+#: Paragraph matches made into objects at a time (:func:`_listed_paragraphs`).
+LISTED_CHUNK = 8_192
 
 
 def _relations(store: Storage, signed: Signed, art: np.ndarray, stored: np.ndarray, table: SetTable,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Iterator, Optional, TextIO
 
 from ..readers import Document
 from ..results import ScanResult
@@ -73,12 +73,13 @@ def _write_list(out: TextIO, parts: Iterable[str]) -> None:
 
 
 def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = None,
-               listed: dict[str, Iterable[Any]] | None = None) -> None:
+               listed: dict[str, Iterable[Iterable[str]]] | None = None) -> None:
     """The JSON report: the keys of ``result.to_dict()`` in order, then ``summary``
     (:meth:`~dedup.report.summary.Summary.to_dict`, counted as pairs and groups pass),
     ``extra`` keys (a check's ``index``) and ``listed`` ones (a check's ``verdicts``:
-    JSON lists of the values as they come).  Documents, pairs, groups and ``listed``
-    values are encoded and written a chunk at a time, never held whole."""
+    JSON lists of the values as they come, each value given as the pieces of its JSON
+    text).  Documents, pairs, groups and ``listed`` values are encoded and written a
+    chunk at a time, never held whole."""
     head = result.to_dict(large=False)
     tally, names = Tally(), _names()
     out.write(f'{{"settings": {dumps(head.pop("settings"))}, "documents": ')
@@ -92,8 +93,12 @@ def write_json(result: ScanResult, out: TextIO, extra: dict[str, Any] | None = N
     for key, value in {**head, **(extra or {})}.items():
         out.write(f", {json.dumps(key)}: {dumps(value)}")
     for key, values in (listed or {}).items():
-        out.write(f", {json.dumps(key)}: ")
-        _write_list(out, (", ".join(map(dumps, chunk)) for chunk in chunks(values, _CHUNK)))
+        out.write(f", {json.dumps(key)}: [")
+        for n, pieces in enumerate(values):
+            out.write(", " if n else "")
+            for piece in pieces:
+                out.write(piece)
+        out.write("]")
     out.write("}\n")
 
 
@@ -180,12 +185,37 @@ def verdict_action(v: Verdict) -> str:
     return "rejected" if not v.accepted else "not stored"
 
 
-def _verdict_dict(doc: Document, v: Verdict, adding: bool) -> dict[str, Any]:
+def _verdict_head(doc: Document, v: Verdict, adding: bool) -> dict[str, Any]:
     """``path``: the document's report name (``FILE#ID``, as the CSV's ``path``: two
-    files' records of one id are told apart), then the verdict's keys."""
+    files' records of one id are told apart), ``verdict``, ``action`` (adds) and
+    ``matched_id``, which come before the verdict's own keys."""
     best = v.matches[0] if v.matches else None
     return {"path": doc.path, "verdict": verdict_label(v), **({"action": verdict_action(v)} if adding else {}),
-            "matched_id": best.doc_id if best else None, **v.to_dict()}
+            "matched_id": best.doc_id if best else None}
+
+
+#: What stands for a list a writer streams, in the JSON text of the object around it
+#: (no string value holds it: a quote inside one is escaped).
+_MATCHES, _PARAGRAPHS = '"matches": []', '"paragraphs": []'
+
+
+def _verdict_json(doc: Document, v: Verdict, adding: bool, first: Optional[dict[str, Any]] = None
+                  ) -> Iterator[str]:
+    """The JSON text of ``{**first, **_verdict_head(...), **v.to_dict()}`` in pieces:
+    each match's paragraph matches :data:`_CHUNK` at a time.  Why: a 2 MiB article
+    whose 30k paragraphs are stored 17 times has ~500k paragraph matches, whose dicts
+    and text were built whole for its one verdict (~180 MB of a 650 MB check at 512 KiB:
+    benchmarks/README-memory.md)."""
+    head, tail = dumps({**(first or {}), **_verdict_head(doc, v, adding), **v.to_dict(matches=False)}
+                       ).split(_MATCHES, 1)
+    yield head + '"matches": ['
+    for n, m in enumerate(v.matches):
+        before, after = dumps(m.to_dict(paragraphs=False)).split(_PARAGRAPHS, 1)
+        yield (", " if n else "") + before + '"paragraphs": ['
+        for k, chunk in enumerate(chunks(m.paragraphs, _CHUNK)):
+            yield (", " if k else "") + json.dumps([p.to_dict() for p in chunk])[1:-1]
+        yield "]" + after
+    yield "]" + tail
 
 
 def write_verdicts_json(report: VerdictReport, out: TextIO) -> None:
@@ -193,14 +223,16 @@ def write_verdicts_json(report: VerdictReport, out: TextIO) -> None:
     ``verdicts`` entry per document (``Verdict.to_dict()`` with ``path``, the report
     name, ``verdict``, ``action`` for adds, and ``matched_id``, the best-matching stored id)."""
     write_json(report.as_result(), out, {"index": report.index},
-               {"verdicts": (_verdict_dict(doc, v, report.adding) for doc, v in report.judged)})
+               {"verdicts": (_verdict_json(doc, v, report.adding) for doc, v in report.judged)})
 
 
 def write_verdicts_jsonl(report: VerdictReport, out: TextIO) -> None:
     """The scan's JSON Lines, then one ``{"kind": "verdict", ...}`` line per document."""
     write_jsonl(report.as_result(), out)
     for doc, v in report.judged:
-        out.write(dumps({"kind": "verdict", **_verdict_dict(doc, v, report.adding)}) + "\n")
+        for piece in _verdict_json(doc, v, report.adding, {"kind": "verdict"}):
+            out.write(piece)
+        out.write("\n")
 
 
 VERDICT_CSV_COLUMNS = (
@@ -218,7 +250,7 @@ def write_verdicts_csv(report: VerdictReport, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(VERDICT_CSV_COLUMNS)
     for doc, v in report.judged:
-        d = _verdict_dict(doc, v, report.adding)
+        d = _verdict_head(doc, v, report.adding)
         writer.writerow([csv_name(doc.path)] + [_blank_none(x) for x in (
             csv_id(v.doc_id), d["verdict"], d.get("action", ""), _bool(v.accepted), _bool(v.added),
             v.reason, csv_id(d["matched_id"]), round(v.similarity, 4), round(v.seen_share, 4), v.paragraphs,

@@ -169,16 +169,21 @@ class Rows:
                       leave_out: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> SetTable:
         ids = np.asarray(ids, dtype=np.int64)
         wanted = sorted_unique(ids).tolist()
-        cols, values, counts = self._verified_paragraphs(self._select_in(
-            f"SELECT {_CHECKED_COLUMNS} FROM paragraphs WHERE doc IN ({{}})", wanted))
-        owner = _owners(ids, np.array(cols[1], dtype=np.int64),
-                        self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted), self.path)
+        # The rows read and verified a block at a time, only their owner, key and set
+        # kept: all the rows of 17 stored copies of a 30k-paragraph article at once, as
+        # Python tuples, were +530 MB of a check's 1.6 GB peak (session 24,
+        # benchmarks/README-memory.md).
+        blocks = self._blocks_in(f"SELECT {_CHECKED_COLUMNS} FROM paragraphs WHERE doc IN ({{}})", wanted)
+        parts = [_owner_key_set(*self._verified_paragraphs(rows)) for rows in [[], *blocks]]
+        docs, keys, values, counts = (np.concatenate(part) for part in zip(*parts))
+        owner = _owners(ids, docs, self._select_in("SELECT id, paragraphs FROM documents WHERE id IN ({})", wanted),
+                        self.path)
         # Lay each document's paragraph sets side by side, in the order of ``ids``: the
         # union is then one segment per document, made unique by ``unique_sets``.
         order = np.argsort(owner, kind="stable")
         starts = offsets_from_counts(counts)[:-1]
         if leave_out is not None and len(counts):
-            counts = np.where(leave_out(unsigned(cols[5])), 0, counts)
+            counts = np.where(leave_out(keys), 0, counts)
         grouped = values[ranges(starts[order], counts[order])]
         per_doc = np.bincount(owner, weights=counts, minlength=len(ids)).astype(np.int64)
         return unique_sets(grouped, offsets_from_counts(per_doc))
@@ -238,10 +243,18 @@ class Rows:
 
     def _select_in(self, sql: str, values: list) -> list:
         rows: list = []
+        for block in self._blocks_in(sql, values):
+            rows.extend(block)
+        return rows
+
+    def _blocks_in(self, sql: str, values: list) -> Iterator[list]:
+        """The rows of ``sql`` whose ``IN`` list (``{}``) holds ``values``, at most
+        :data:`~dedup.storage.protocol.COPY_BLOCK` at a time."""
         for lo in range(0, len(values), _CHUNK):
             chunk = _padded(values[lo : lo + _CHUNK])
-            rows.extend(self._conn.execute(sql.format(_placeholders(len(chunk))), chunk).fetchall())
-        return rows
+            cursor = self._conn.execute(sql.format(_placeholders(len(chunk))), chunk)
+            while rows := cursor.fetchmany(COPY_BLOCK):
+                yield rows
 
     def _paragraph_rows(self, rows: list) -> ParagraphRows:
         num_perm = self.settings.num_perm
@@ -325,6 +338,12 @@ class Rows:
         ).fetchall()
         self._verify_documents(list(zip(*rows)) if rows else [()] * 9)
         return [Listed(r[0], r[1], r[4], r[2], r[5], json.loads(r[7]) if r[7] else {}) for r in rows]
+
+
+def _owner_key_set(cols: list, values: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Of paragraph rows read as :data:`_CHECKED_COLUMNS` and verified: each one's
+    owner (document row id), content key, and shingle set ``(values, sizes)``."""
+    return np.array(cols[1], dtype=np.int64), unsigned(cols[5]), values, counts
 
 
 def _owners(ids: np.ndarray, docs: np.ndarray, counts: list, name: str) -> np.ndarray:
