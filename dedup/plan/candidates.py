@@ -38,6 +38,17 @@ BINS = 4096
 #: judge and the containment prefilter (~1.7 KB each: the signature and the low bytes
 #: compared, ~55 MB).
 ITEMS = 1 << 15
+#: Bytes of one look's columns (:func:`dedup.containment.head_bytes`: 128 an item,
+#: :func:`~dedup.containment.low_bits`: 512 at 256 permutations) that the containment
+#: prefilter holds for all of a partition's involved items at once (:func:`_plausible`),
+#: each item read once: past it, chunks of pairs that each read their own items again.
+#: Why bytes, not :data:`ITEMS`: the items with a chance partner in a partition grow
+#: with the corpus until the partition's rows bound them (a wave holds fewer rows per
+#: item, so more items), and past a fixed count of items the first look re-read each
+#: chunk's items: on 8 near-copies of the 19 MB benchmark base (~198,000 items a
+#: partition) 7.3M reads of 1.24M items' heads, where 4 copies (~123,000, held) read
+#: each once -- the stage's CPU per pair doubled.
+LOOK_BYTES = 1 << 25
 #: Bucket rows paired at once: a partition with more is read and paired in splits by
 #: key (:func:`dedup.plan.band.split_of`), so a task's memory follows this, not its
 #: partition's rows (sorting and pairing cost ~40-90 bytes a row).
@@ -164,8 +175,13 @@ def _converted(convert: Callable) -> Callable:
     more than ~32 MB of them at once, however many items)."""
 
     def read(plan: LevelPlan, items: np.ndarray) -> np.ndarray:
-        return np.concatenate([convert(plan.rows(items[at : at + ITEMS], "sigs"))
-                               for at in range(0, max(len(items), 1), ITEMS)])
+        out = None  # filled block by block: never the converted columns twice
+        for at in range(0, max(len(items), 1), ITEMS):
+            block = convert(plan.rows(items[at : at + ITEMS], "sigs"))
+            if out is None:
+                out = np.empty((len(items),) + block.shape[1:], block.dtype)
+            out[at : at + len(block)] = block
+        return out
     return read
 
 
@@ -242,7 +258,8 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
     the memory a task may use, so the pairs were judged a chunk at a time and each
     chunk read its items again: ~25 reads of the partition's items, most of the
     prefilter's CPU.  What a look holds is 8x (first) and 2x (second) smaller, so it
-    holds 4x and 2x as many items (~17 and ~33 MB); beyond that, chunks of pairs
+    holds each look's columns of every involved item up to :data:`LOOK_BYTES` (32 MB:
+    ~262,000 items' heads, ~65,000 items' low bits); beyond that, chunks of pairs
     (:func:`_estimated`).  Pairs of at most ``2 * ITEMS`` items (every partition of the
     small benchmark corpus) have both looks' columns made from one read of their
     signatures (:func:`_looks`), no more memory than the two looks held together."""
@@ -258,12 +275,21 @@ def _plausible(plan: LevelPlan, code: np.ndarray) -> np.ndarray:
         kept[go] = containment.looked(low, local[go], need[go])
         return code[kept]
     keep = np.zeros(len(pairs), bool)
-    for lo, hi, involved, head, sizes, local in _estimated(plan, pairs, read=_HEADS, most=4 * ITEMS):
+    heads, lows = _look_items(s.num_perm)
+    for lo, hi, involved, head, sizes, local in _estimated(plan, pairs, read=_HEADS, most=heads):
         kept, go, need = containment.first_look(head, sizes, local, s.containment, s.num_perm)
-        for at, end, _, low, _, second in _estimated(plan, involved[local[go]], read=_LOWS, most=2 * ITEMS):
+        for at, end, _, low, _, second in _estimated(plan, involved[local[go]], read=_LOWS, most=lows):
             kept[go[at:end]] = containment.looked(low, second, need[go[at:end]])
         keep[lo:hi] = kept
     return code[keep]
+
+
+def _look_items(num_perm: int) -> tuple[int, int]:
+    """Items whose first-look and second-look columns fit :data:`LOOK_BYTES` (at least
+    ``4 * ITEMS`` and ``2 * ITEMS``, what the looks held before it)."""
+    head = containment.head_bytes(np.zeros((1, num_perm), np.uint32)).nbytes
+    low = containment.low_bits(np.zeros((1, num_perm), np.uint32)).nbytes
+    return max(4 * ITEMS, LOOK_BYTES // head), max(2 * ITEMS, LOOK_BYTES // low)
 
 
 _HEADS = _converted(containment.head_bytes)
