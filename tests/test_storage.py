@@ -105,6 +105,13 @@ def test_folders_and_missing_places_give_clear_errors(tmp_path):
         Index.open(tmp_path / "file" / "i.dedup")
     with pytest.raises(StorageError, match="no such index"):
         Index.open(tmp_path / "missing.dedup", create=False)
+    os.symlink("loop", tmp_path / "loop")  # an add said "check that the folder exists and is writable"
+    for create in (True, False):
+        with pytest.raises(StorageError, match="loop: is a loop of symbolic links, not an index file"):
+            Index.open(tmp_path / "loop", create=create)
+    os.symlink("nowhere", tmp_path / "dangling")
+    with pytest.raises(StorageError, match="dangling: no such index: it is a symbolic link to nowhere, which"):
+        Index.open(tmp_path / "dangling", create=False)
     for create in (True, False):  # it was "is a folder, not an index file" (the current folder)
         with pytest.raises(StorageError, match="the index's path is empty"):
             Index.open("", create=create)

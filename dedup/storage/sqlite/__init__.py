@@ -111,6 +111,16 @@ def open_sqlite(
     # "FILE is not a folder", every command that only opens said "no such index").
     unplaced = None if folder.is_dir() else f"{folder} is not a folder" if folder.exists() else \
         f"folder {folder} does not exist"
+    if not p.exists() and p.is_symlink():  # (attacker pass, s24: a loop said "check that the folder
+        # exists and is writable" on an add, "no such index" on a check)
+        try:
+            os.stat(name)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise StorageError(f"{name}: is a loop of symbolic links, not an index file") from None
+        if readonly or not create:
+            raise IndexMissing(f"{name}: no such index: it is a symbolic link to {os.readlink(name)}, "
+                               "which does not exist")
     if not p.exists() and (readonly or not create):
         raise IndexMissing(f"{name}: no such index" + (f": {unplaced}" if unplaced else ""))
     if unplaced:
