@@ -302,6 +302,9 @@ def read_stdin(options: ReadOptions | None = None, stream: BinaryIO | None = Non
     """Documents read from ``stream`` (default: stdin) as ``options.stdin_format``
     (JSON Lines record by record, the other formats up to ``max_document`` bytes)."""
     options = options or ReadOptions()
+    if stream is None and sys.stdin is None:  # closed (``dedup scan - <&-``): Python makes it None
+        yield ReadError(STDIN_NAME, "standard input is closed")
+        return
     source = stream if stream is not None else sys.stdin.buffer
     yield from _guarded(read_stream(source, STDIN_NAME, options, STDIN_FORMATS[options.stdin_format]),
                         STDIN_NAME)

@@ -124,8 +124,11 @@ def report_file(path: Optional[str]) -> Iterator[TextIO]:
     itself names ``path``, never the temporary file.  A file renamed onto ``path`` is
     digested as it is written: the stream's ``xxh3`` (an ``xxhash.xxh3_64``) holds the
     digest of its bytes once the block is done (:func:`dedup.report.written.record`
-    then need not read the report again)."""
+    then need not read the report again).  Stdout closed (``dedup scan DIR >&-``: Python
+    makes ``sys.stdout`` None) is an ``OSError`` (``EBADF``), as any unwritable file is."""
     if path is None or path == "-":
+        if sys.stdout is None:
+            raise OSError(errno.EBADF, "it is closed")
         out = _Chunked(sys.stdout)
         yield out  # type: ignore[misc]
         out.flush()
