@@ -74,20 +74,23 @@ def test_a_story_after_a_stored_brief_is_new_once_the_footer_recurs_and_copies_s
     """With the brief as the only page of the site, what the story shares with it (the
     footer, 78 % of the brief's page) is one stored page's text: the shape of a trimmed
     wire story inside a longer article (review R1, :func:`test_a_trimmed_wire_story_inside_a_longer_article_is_no_new_story`),
-    so it is no frame yet and the story is not "new".  Once the footer was judged in a
-    second page of the site, it recurs around other content: the site's frame, and the
-    story is accepted.  (Before session 24's R1 fix the first check said "new": the
-    rule could not tell the footer from a reprinted story.)"""
+    so it is no frame and the story is not "new".  Once the footer was judged in a
+    second page (rejected), the story is accepted but still flagged as containing the
+    brief: one stored page carries the footer.  Once two stored pages carry it, it is
+    the site's frame: the next story is new, its footer listed as boilerplate.  (Before
+    session 24's R1 fix the first check said "new": the rule could not tell the footer
+    from a reprinted story.)"""
     rng, footer, brief, (story, other, third) = _site()
     with Index.open(tmp_path / "i.dedup") as idx:
         assert idx.add(page(brief, footer), doc_id="brief").added
         first = idx.check(page(story, footer))
         assert first.is_duplicate or first.relation == "contains", first.reason
-        idx.add(page(other, footer), doc_id="other")  # judged: the footer is in two pages now
+        assert not idx.add(page(other, footer), doc_id="other").added  # judged: the footer recurs
         # The story is 55-60 % of its page, the footer 78 % of the stored brief's.
         v = idx.add(page(story, footer), doc_id="story")
-        assert v.added and not v.is_duplicate and v.relation is None, v.reason
-        assert all(m.similarity < 0.1 for m in v.matches), v.reason
+        assert v.added and v.flagged and v.relation == "contains" and "contains 'brief'" in v.reason, v.reason
+        w = idx.add(page(third, footer), doc_id="third")  # two stored pages carry the footer
+        assert w.added and not w.is_duplicate and w.relation is None and len(w.boilerplate) == 3, w.reason
         copies = {
             "the brief reposted, one word in ten edited": page([rewrite(rng, brief[0], 0.1)], footer),
             "the brief alone": page(brief),
@@ -98,7 +101,6 @@ def test_a_story_after_a_stored_brief_is_new_once_the_footer_recurs_and_copies_s
         for name, text in copies.items():
             c = idx.check(text)
             assert c.is_duplicate and not c.accepted, (name, c.reason)
-        assert idx.add(page(third, footer), doc_id="third").added
 
 
 def _wire(seed: int, kept: int, new: int) -> tuple[str, str]:
@@ -174,3 +176,18 @@ def test_the_scan_says_the_same_of_the_press_release():
     (doc,) = [p for p in result.pairs if p.kind == "document"]
     inner = doc.a.path if doc.inside == "a" else doc.b.path
     assert doc.relation == "contained" and inner == "release.txt", doc.to_dict()
+
+
+def test_a_trimmed_wire_story_after_a_rejected_reprint_is_still_no_new_story(backend):
+    """The recurrence the article's side asks for counts documents judged, rejected ones
+    too: once a reprint of the wire story (under another site's footer) was rejected,
+    its paragraphs "recur", yet one stored page carries them.  The trimmed copy inside a
+    longer article is then at least ``contains`` (flagged), never "new" (review R1's
+    open case: 12 of 20 seeds accepted with relation None)."""
+    with Index.open(backend.url) as idx:
+        for seed in range(20):
+            wire, local = _wire(seed, 5, 6)
+            idx.add(wire, doc_id=f"wire{seed}")
+            assert not idx.add(wire + "\n\n" + rich_prose(random.Random(seed), 20), doc_id=f"reprint{seed}").added
+            ((_, v),) = list(idx.filter([(f"local{seed}", local)]))
+            assert v.relation in ("duplicate", "contains") and (v.is_duplicate or v.flagged), (seed, v.reason)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..containment import one_sided_below, relations
 from ..minhash import estimate, floor
-from ..segments import SetTable, first_unique, sorted_unique
+from ..segments import SetTable, first_unique, sorted_unique, unique_rows
 from ..sketch import sketch, sketch_floor, sketch_matches_at, sketch_positions
 from ..storage.protocol import IndexCorrupt, Storage
 from ..storage.rowcheck import damaged, listed, plural
@@ -141,11 +141,19 @@ def document_matches(
         def stored_covered(which: np.ndarray) -> np.ndarray:
             return documents_covered(store, signed, arts[pa[which]], docs.ids[pos[which]], table, pairs[which],
                                      np.zeros(len(which), bool), common, own)
-        _, scores, framed = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
-                                   eligible[found.new[exact[hit]]], common, recurs, pages, stored_covered, s)
+        # Carried: an exact copy in two stored documents or more (those listed, up to MAX_COPIES).
+        carried_para, _ = unique_rows(eligible[found.new[exact]], found.rows.docs[exact])
+        carried = np.bincount(carried_para, minlength=len(c.para_key)) >= 2
+        _, scores, framed, held = frames(signed, arts, pa, stored_sets, pos, scores, by_code[at[hit]],
+                                         eligible[found.new[exact[hit]]], common, recurs, carried, pages,
+                                         stored_covered, s)
         furniture = framed & recurs
     common = common | furniture
     relation = _relations(store, signed, arts[pa], docs.ids[pos], table, pairs, scores, boilerplate, own)
+    if s.boilerplate:
+        for t in np.flatnonzero(held).tolist():  # at least ``contains`` (furniture._only_judged)
+            if relation[t] in (None, "duplicate"):
+                relation[t] = "contains"
     est = estimate(signed.doc_signatures[arts[pa]], docs.signatures[pos])
     para_of = _listed_paragraphs(signed, eligible, found, match_art, codes[by_code], width)
     first_para = signed.first[arts].tolist()

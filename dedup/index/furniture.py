@@ -54,9 +54,9 @@ FRAME_RECURRENCE = FRAME_STORIES - 1
 def frames(
     signed: Signed, arts: np.ndarray, pair_art: np.ndarray, stored: SetTable, stored_of: np.ndarray,
     scores: Scores, shared_pair: np.ndarray, shared_para: np.ndarray, boilerplate: np.ndarray,
-    recurring: np.ndarray, pages: Callable[[np.ndarray], list[str]], covered: Callable[[np.ndarray], np.ndarray],
-    s: Settings,
-) -> tuple[np.ndarray, Scores, np.ndarray]:
+    recurring: np.ndarray, carried: np.ndarray, pages: Callable[[np.ndarray], list[str]],
+    covered: Callable[[np.ndarray], np.ndarray], s: Settings,
+) -> tuple[np.ndarray, Scores, np.ndarray, np.ndarray]:
     """Which (article, stored document) pairs are two stories in one frame.
 
     ``pair_art``: each pair's article (a position in ``arts``, articles of ``signed``);
@@ -64,25 +64,28 @@ def frames(
     ``scores``: the pairs' whole-document scores (``boilerplate`` left out);
     ``shared_pair``/``shared_para``: the exact paragraph matches, as (pair, corpus
     paragraph of the article); ``boilerplate``, ``recurring``: bool per batch
-    paragraph (``recurring``: judged in :data:`FRAME_RECURRENCE` documents before);
+    paragraph (``recurring``: judged in :data:`FRAME_RECURRENCE` documents before;
+    ``carried``: an exact copy of it is in at least two stored documents);
     ``pages``: the stored texts of some ``stored_of`` positions (read only for pairs
     that only the template branch of :func:`~dedup.boilerplate.framed` can frame);
     ``covered``: whether the stored pages of some pairs (positions among the ``n``)
     are covered by their articles (:func:`dedup.index.coverage.documents_covered`,
     asked only of pairs the article's side would frame whose stored page is inside the
     article, :func:`_left_to_contains`).
-    Returns ``(framed, scores, shared)``: bool per pair; the pairs' scores, those of
+    Returns ``(framed, scores, shared, contains)``: bool per pair; the pairs' scores, those of
     framed pairs taken without the shared paragraphs (on both sides); bool per batch
     paragraph, the paragraphs shared with a stored document in one frame on the
     article's edges (:func:`_on_edges`: a paragraph shared in the middle of the
-    article, between two of its own, is content reused, not its site's frame)."""
+    article, between two of its own, is content reused, not its site's frame); bool
+    per pair, the pairs whose relation is at least ``contains`` (:func:`_only_judged`),
+    neither framed nor rejected for their whole-page score."""
     n = len(pair_art)
     furniture = np.zeros(len(boilerplate), bool)
     keep = ~boilerplate[shared_para]
     shared_pair, shared_para = shared_pair[keep], shared_para[keep]
     sharing = np.unique(shared_pair)  # the pairs sharing an exact paragraph (not boilerplate)
     if not len(sharing):
-        return np.zeros(n, bool), scores, furniture
+        return np.zeros(n, bool), scores, furniture, np.zeros(n, bool)
     docs = arts[pair_art[sharing]]
     rest = _rest_sets(signed, docs, boilerplate, np.searchsorted(sharing, shared_pair), shared_para)
     k = len(sharing)
@@ -97,6 +100,8 @@ def frames(
                                              _shared_words(signed, docs, boilerplate,
                                                            np.searchsorted(sharing, shared_pair), shared_para, s), s)
     mine &= ~_left_to_contains(scores, sharing, mine, covered, s)
+    held = mine & _only_judged(ca, cb, np.searchsorted(sharing, shared_pair), carried[shared_para], k)
+    mine &= ~held
     # The template branch for the pairs only it can frame (rest unrelated, the shared
     # part the larger part of a page, every shared paragraph recurring).
     asked = np.flatnonzero(framed(again.jaccard, ca, cb, True) & ~framed(again.jaccard, ca, cb) & ~lone & ~mine)
@@ -114,7 +119,31 @@ def frames(
                                               shared_para, s)
     furniture[shared_para[on_edges[shared_pair]]] = True
     out = scores.replaced(sharing[one_frame], again, one_frame)
-    return is_framed, out, furniture
+    contains = np.zeros(n, bool)
+    contains[sharing[held]] = True
+    return is_framed, out, furniture, contains
+
+
+def _only_judged(ca: np.ndarray, cb: np.ndarray, shared_pair: np.ndarray, carried: np.ndarray, k: int
+                 ) -> np.ndarray:
+    """Which of ``k`` pairs the article's side would frame keep the relation at least
+    ``contains`` instead (bool per pair): what the article shares with the stored page
+    is most of the stored page (``cb``, its whole-page containment in the article, at
+    least :data:`~dedup.boilerplate.LESSER_PART`, and more than ``ca``) and some shared
+    paragraph (``shared_pair``: pair number of each, ``carried``: bool each) has no
+    exact copy in a second stored document -- it recurs only through documents judged
+    and rejected.
+
+    Why: the recurrence the article's side asks for counts every document judged
+    (the boilerplate tallies), and a wire story whose reprint was rejected once has
+    recurred by that count: a trimmed copy at the head of a longer local article was
+    accepted as new again (12 of 20 seeds, relation None).  A site's footer carried
+    by one stored page (its brief) and rejected pages has the same shape, so neither
+    is framed as new: the article is flagged as containing the stored page (never
+    rejected for it), as the scan relates the pair; once a second stored page carries
+    the footer it is the site's frame."""
+    lone = np.bincount(shared_pair[~carried], minlength=k) > 0
+    return lone & (cb >= LESSER_PART) & (cb > ca)
 
 
 def _the_articles_lesser_part(table: SetTable, k: int, stored_of: np.ndarray, rest_jaccard: np.ndarray,
