@@ -175,6 +175,31 @@ def test_a_pseudo_file_as_the_index_is_said_to_be_no_index_file(tmp_path):
         assert result.stderr.rstrip().endswith("not an index file")
 
 
+def test_an_index_written_while_it_is_opened_is_no_special_file(tmp_path, monkeypatch):
+    """Review R4, session 24: the pseudo-file test read the size (0) and then a byte; an
+    index file that another process filled between the two (a first ``index add``
+    creating it: SQLite's connect leaves 0 bytes, its first write fills them) was refused
+    as "a special file", exit 2.  The race made certain: the size read says 0 bytes of a
+    file that has its pages."""
+    import dedup.storage.sqlite as sqlite_storage
+
+    db = tmp_path / "i.dedup"
+    with Index.open(db) as idx:
+        idx.add(prose(random.Random(9), 40), doc_id="a")
+    real, stale = sqlite_storage._size, {str(db)}
+
+    def size_before_the_write(name):  # the first look at the index file, before its pages were written
+        if name in stale:
+            stale.discard(name)
+            return 0
+        return real(name)
+
+    monkeypatch.setattr(sqlite_storage, "_size", size_before_the_write)
+    with Index.open(db) as idx:
+        assert "a" in idx
+    assert not stale  # the stale size was read
+
+
 def test_index_add_load_stores_without_checking(tmp_path):
     rng = random.Random(7)
     base = [prose(rng, 60) for _ in range(3)]

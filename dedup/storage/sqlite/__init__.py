@@ -339,7 +339,10 @@ def _pseudo_file(name: str) -> bool:
     would block a read): a kernel's pseudo-file (``/proc/self/status``), which a real
     empty file never is.  Read without blocking, one byte at most.  Why: ``--db
     /proc/self/status`` was called "empty (0 bytes), not a dedup index yet" or "the
-    folder is read-only" (s23 audit of #12)."""
+    folder is read-only" (s23 audit of #12).  A regular file that another process wrote
+    between the size read and the byte read (a first ``index add`` creating the index:
+    SQLite's connect leaves it 0 bytes, its first write fills it) says its size now,
+    where a pseudo-file's still reads 0: it is no special file (review R4, session 24)."""
     if _size(name) or not os.path.isfile(name):
         return False
     try:
@@ -347,7 +350,7 @@ def _pseudo_file(name: str) -> bool:
     except OSError:
         return False  # the open that follows says why
     try:
-        return bool(os.read(fd, 1))
+        return bool(os.read(fd, 1)) and not os.fstat(fd).st_size
     except BlockingIOError:
         return True
     except OSError:
