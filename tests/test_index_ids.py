@@ -282,6 +282,12 @@ def test_retention_prunes_what_is_older_than_the_window(tmp_path, rng):
         assert list(idx) == ["mid", "new"] and not idx.check(old_text).matches  # gone from the buckets too
         with pytest.raises(ValueError, match="time zone"):
             idx.prune(before=datetime.now())
+        # not a bare "could not convert string to float" (tester T7, session 24)
+        with pytest.raises(TypeError, match=r"Unix seconds \(a number\) or a datetime.*not str 'yesterday'"):
+            idx.prune(before="yesterday")
+        with pytest.raises(ValueError, match="not NaN"):
+            idx.prune(before=float("nan"))
+        assert list(idx) == ["mid", "new"]
     result = run("index", "remove", "--older-than", "7d", "--db", db)
     assert result.exit_code == 0 and "removed 1 document added more than 7d ago" in result.stdout
     assert ids(db) == ["new"]
@@ -309,11 +315,15 @@ def test_a_verdict_carries_text_only_when_the_article_is_accepted(tmp_path, rng)
 
 
 def test_a_nan_or_fractional_record_id_is_named_in_the_error(tmp_path):
-    (tmp_path / "r.jsonl").write_text('{"id": NaN, "text": "a"}\n{"id": 1.5, "text": "b"}\n', encoding="utf-8")
+    (tmp_path / "r.jsonl").write_text('{"id": NaN, "text": "a"}\n{"id": 1.5, "text": "b"}\n{"id": 1e400, "text": "c"}\n',
+                                      encoding="utf-8")
     result = run("scan", "r.jsonl", "--format", "json")
     errors = [e["error"] for e in json.loads(result.stdout)["errors"]]
     assert errors == ["line 1: id field 'id' is the number nan; an id is a string or a whole number",
-                      "line 2: id field 'id' is the number 1.5; an id is a string or a whole number"]
+                      "line 2: id field 'id' is the number 1.5; an id is a string or a whole number",
+                      # not "the number inf" (tester T7, session 24)
+                      "line 3: id field 'id' is a number too large to hold (1e400 reads as infinity); "
+                      "an id is a string or a whole number"]
 
 
 def test_check_names_the_setting_that_differs_from_the_index(tmp_path, rng):

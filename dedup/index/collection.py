@@ -4,6 +4,7 @@ at a time (ids, iteration, :meth:`Collection.documents`) and retention
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Callable, Iterator, Optional, Union
 
@@ -58,7 +59,9 @@ class Collection:
         ``datetime``) and return their ids: retention for a stream that should keep a
         window (``dedup index remove --older-than 30d``).  One write transaction per
         ``LIST_PAGE`` documents, so other writers are not held off for long; each page
-        is removed whole or not at all."""
+        is removed whole or not at all.  Raises ``TypeError`` for anything else (a
+        string such as ``"yesterday"`` or ``"30d"``: the CLI's ``--older-than`` reads
+        those), ``ValueError`` for a NaN or a naive ``datetime``."""
         cutoff, removed = _unix(before), []
         while True:
             if isinstance(self._store, Leased):  # as in :meth:`remove`
@@ -76,9 +79,20 @@ class Collection:
 
 
 def _unix(when: Union[float, datetime, None]) -> Optional[float]:
-    """Unix seconds of ``when`` (a number, or a ``datetime`` with a time zone)."""
+    """Unix seconds of ``when`` (a number, or a ``datetime`` with a time zone);
+    ``TypeError`` for anything else, ``ValueError`` for NaN or a naive ``datetime``
+    (``prune(before="yesterday")`` was a bare "could not convert string to float":
+    tester T7, session 24)."""
     if isinstance(when, datetime):
         if when.tzinfo is None:
             raise ValueError(f"{when} has no time zone; give one (e.g. datetime.now(timezone.utc))")
         return when.timestamp()
-    return None if when is None else float(when)
+    if when is None:
+        return None
+    if not isinstance(when, (int, float)) or isinstance(when, bool):
+        raise TypeError(f"a time is Unix seconds (a number) or a datetime with a time zone, "
+                        f"not {type(when).__name__} {when!r}; for an age such as '30d' use "
+                        "time.time() - 30 * 86400")
+    if math.isnan(when):
+        raise ValueError("a time is Unix seconds, not NaN")
+    return float(when)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import math
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterator
 
 from .text import DecodeError, TooLarge, decode, has_bom, read_bounded, surrogate_problem
@@ -232,7 +233,9 @@ def _document(record: Any, number: int, where: str, options: "ReadOptions", name
         return ReadError(f"{names.file}:{number}", f"{where}: expected a JSON object, found {_kind(record)}")
     key = record.get(options.id_field)
     if key is not None and (not isinstance(key, (str, int)) or isinstance(key, bool)):
-        what = f"the number {key!r}" if isinstance(key, float) else _kind(key)  # e.g. NaN, 1.5
+        what = (_kind(key) if not isinstance(key, float)
+                else "a number too large to hold (1e400 reads as infinity)" if math.isinf(key)
+                else f"the number {key!r}")  # e.g. nan, 1.5
         return ReadError(f"{names.file}:{number}",
                          f"{where}: id field {options.id_field!r} is {what}; an id is a string or a whole number")
     if isinstance(key, str) and (problem := surrogate_problem(key)):
