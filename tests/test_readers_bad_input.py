@@ -82,6 +82,23 @@ def test_an_unknown_meta_charset_is_ignored_when_the_page_is_utf8(label):
     assert doc.warning == f"unknown charset {label!r} in <meta> ignored: read as UTF-8"
 
 
+@pytest.mark.parametrize("label", ["utf-7", "UTF7", "unicode_escape", "raw-unicode-escape", "hex", "zlib", "rot13",
+                                   "idna", "utf-32"])
+def test_a_meta_charset_no_browser_reads_pages_in_is_ignored(label):
+    # Tester T8 (session 24): UTF-7 turned '+ADw-script+AD4-' into '<script>' (the page
+    # refused as "never closed"), unicode_escape decoded '\\u001b' to an ESC, and 'hex'
+    # was "unexpected error while reading: LookupError".
+    page = (f'<html><head><meta charset="{label}"></head><body><p>+ADw-script+AD4-alert(1) '
+            '\\u001b caf\u00e9 words</p></body></html>')
+    [doc] = items(page.encode("utf-8"), "x.html")
+    assert isinstance(doc, Document) and doc.text == "+ADw-script+AD4-alert(1) \\u001b caf\u00e9 words"
+    assert doc.warning == (f"charset {label!r} in <meta> (not an encoding browsers read pages in) ignored: "
+                           "read as UTF-8")
+    [err] = items(page.encode("utf-8").replace(b"caf\xc3\xa9", b"caf\xe9"), "x.html")
+    assert isinstance(err, ReadError) and f"charset {label!r} in <meta> (not an encoding" in err.error
+    assert "unexpected" not in err.error
+
+
 def test_html_boilerplate_is_dropped():
     source = (b"<header>Site banner</header><nav>Menu</nav><p>Body text.</p><aside>Related</aside>"
               b"<div hidden>Hidden</div><div aria-hidden=true>Icon</div><form>Search</form>"

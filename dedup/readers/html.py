@@ -127,12 +127,25 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
         yield ReadError(name, err.describe() if isinstance(err, HTMLError) else str(err))
 
 
+#: Python codecs a ``<meta charset>`` may name that no browser reads a page in (WHATWG's
+#: Encoding standard has none of them): such a label is ignored as an unknown one is.
+#: UTF-7 and the ``*_escape`` codecs turn plain ASCII into markup or control characters
+#: (``+ADw-script+AD4-`` is ``<script>``), so a page could make itself unreadable or
+#: different to dedup than to a reader; codecs that are not text encodings (``hex``,
+#: ``zlib``, ``rot13``) are left out by ``CodecInfo._is_text_encoding`` (tester T8,
+#: session 24: "unexpected error while reading: LookupError").
+NOT_PAGE_ENCODINGS = frozenset({
+    "utf-7", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined", "charmap",
+    "utf-32", "utf-32-be", "utf-32-le"})
+
+
 def decode_html(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     """Decode ``data`` as its byte-order mark or ``<meta charset>`` says, else as UTF-8,
     else as ``encoding`` when given (:func:`~dedup.readers.text.decode_text`: a
     legacy archive's, ``--encoding``); returns the text and a warning (``""`` for none).
 
-    A label no codec knows (``utf8mb4``, ``unicode``, ``x-user-defined``) is ignored,
+    A label no codec knows (``utf8mb4``, ``unicode``, ``x-user-defined``), or one of
+    :data:`NOT_PAGE_ENCODINGS` or not a text encoding (``utf-7``, ``hex``), is ignored,
     as a browser's prescan ignores it (WHATWG HTML, "prescan a byte stream to determine
     its encoding"): the page is read as UTF-8 when it decodes as UTF-8 -- with a
     warning naming the label -- and is an error naming it when it does not (tester's
@@ -141,19 +154,23 @@ def decode_html(data: bytes, encoding: str | None = None) -> tuple[str, str]:
     if match is None or has_bom(data) or b"\x00" in data:
         return decode_text(data, encoding), ""  # UTF-8, a BOM's, --encoding's, or the error naming the problem
     label = match.group(1).decode("ascii")
+    what = f"unknown charset {label!r} in <meta>"
     try:
-        declared = codecs.lookup(label).name
+        declared = codecs.lookup(label)
+        if not declared._is_text_encoding or declared.name in NOT_PAGE_ENCODINGS:
+            what = f"charset {label!r} in <meta> (not an encoding browsers read pages in)"
+            raise LookupError(label)
     except LookupError:  # read as if undeclared: UTF-8, else --encoding's
-        ignored = f"unknown charset {label!r} in <meta> ignored"
         try:
-            return decode(data), f"{ignored}: read as UTF-8"
+            return decode(data), f"{what} ignored: read as UTF-8"
         except DecodeError as err:
             if encoding is None:
-                raise DecodeError(f"unknown charset {label!r} in <meta>, and {err}") from None
+                raise DecodeError(f"{what}, and {err}") from None
         try:
-            return decode_text(data, encoding), f"{ignored}: read as {encoding} (--encoding)"
+            return decode_text(data, encoding), f"{what} ignored: read as {encoding} (--encoding)"
         except DecodeError as err:
-            raise DecodeError(f"unknown charset {label!r} in <meta>, and {err}") from None
+            raise DecodeError(f"{what}, and {err}") from None
+    declared = declared.name
     if declared.startswith("utf-16"):  # without a BOM (and with no NUL byte) it is not UTF-16
         declared = "utf-8"
     try:
