@@ -65,6 +65,18 @@ _BLOCK_LINE = re.compile(r"^[ \t>]*(?:$|(?:[-+*]|\d{1,9}[.)])(?:[ \t]|$)|#|(?:=+
 #: words ~115 MB and ~3 s (measured, session 16, with the ~40 MB of the process itself).
 INLINE_MARKS = "*_`[<!&\\"
 MAX_INLINE = 100_000
+#: Levels of block nesting (each ``>``, each list and its item) markdown-it parses, at
+#: most; a document that comes near it is read as plain text, markup included (with a
+#: warning).  Why: past its limit markdown-it drops every block silently -- at its
+#: default of 20, ``>`` * 20 + an article was an empty document, so a stored article
+#: quoted 20 deep came back "new" (tester T10, session 24).  Deep ``>`` quoting is
+#: ordinary in mail and forum archives; 100 levels parse in ~1 ms and within Python's
+#: recursion limit (measured up to 300 nested ``>``, ``[``, ``*``, ``<span>``).
+MAX_NESTING = 100
+
+
+class TooDeep(ValueError):
+    """The blocks of a Markdown document nest as deep as :data:`MAX_NESTING`."""
 
 
 def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
@@ -86,7 +98,14 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
         warning = "" if tables else (
             f"its tables would lay out about {cells:,} cells (more than {MAX_TABLE_CELLS:,}: memory grows "
             "with each cell), so they were read as plain lines of text")
-        yield Document(name, markdown_text(source, tables), "extracted-markdown", warning=warning)
+        try:
+            text = markdown_text(source, tables)
+        except TooDeep:
+            yield Document(name, source, warning=(
+                f"its quotes and lists nest about {MAX_NESTING - 1} levels deep or more (the parser's limit: "
+                "blocks below it would be lost), so it was read as plain text, markup included"))
+            return
+        yield Document(name, text, "extracted-markdown", warning=warning)
     except DecodeError as err:
         yield ReadError(name, str(err))
     except HTMLError as err:
@@ -97,8 +116,14 @@ def read(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item"]:
 def markdown_text(source: str, tables: bool = True) -> str:
     """The readable text of a Markdown document: paragraphs separated by blank lines
     (``tables=False``: pipe tables are left as the paragraphs of text they are without
-    the table extension)."""
-    return extract(_renderer(tables).render(_FRONT_MATTER.sub("", source, count=1)))
+    the table extension).  Raises :class:`TooDeep` when blocks nest to
+    :data:`MAX_NESTING` (markdown-it would drop those below it): at the limit its
+    deepest token is one level under it, whether blocks were dropped or not."""
+    md, env = _renderer(tables), {}  # env: the reference links, found as it parses
+    tokens = md.parse(_FRONT_MATTER.sub("", source, count=1), env)
+    if max((t.level for t in tokens), default=0) >= MAX_NESTING - 1:
+        raise TooDeep(MAX_NESTING)
+    return extract(md.renderer.render(tokens, md.options, env))
 
 
 def block_lines(source: str) -> int:
@@ -130,5 +155,5 @@ def _renderer(tables: bool = True):
     command would pay, Markdown input or not."""
     from markdown_it import MarkdownIt
 
-    md = MarkdownIt("commonmark", {"html": True})
+    md = MarkdownIt("commonmark", {"html": True, "maxNesting": MAX_NESTING})
     return md.enable("table") if tables else md
