@@ -222,9 +222,14 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
     """Every entry under ``root``, in path order (:func:`path_order`).  Iterative (an explicit stack
     of folders to enter and of folders to leave, which keeps the identities of the
     current folder's ancestors for loop detection), so a tree nested thousands of
-    folders deep costs a little memory, not Python's recursion limit."""
+    folders deep costs a little memory, not Python's recursion limit.  Each folder is
+    walked once, under the first of its paths in path order (subfolders are entered in
+    that order): one reached again through another link holds the same files, read
+    once -- walking it again made links forming a DAG exponential (25 folders, 48
+    links: 2^24 paths to one file, a scan that never ended; tester T9, session 24)."""
     found: list[tuple[str, Union[SourceFile, ReadError]]] = []
     ancestors: set[tuple[int, int]] = set()
+    walked: set[tuple[int, int]] = set()
     # (folder, its relative path, its identity); a None folder means "leave it"
     stack: list[tuple[Optional[Path], str, tuple[int, int]]] = [(root, "", root_id)]
     while stack:
@@ -232,6 +237,9 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
         if directory is None:
             ancestors.discard(ident)
             continue
+        if ident in walked:
+            continue
+        walked.add(ident)
         ancestors.add(ident)
         stack.append((None, rel_dir, ident))
         try:
@@ -240,6 +248,7 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
             found.append((rel_dir or ".", ReadError(rel_dir or ".", describe_os_error(err), ident)))
             continue
         prefix = rel_dir + "/" if rel_dir else ""
+        folders: list[tuple[Path, str, tuple[int, int]]] = []
         for entry in entries:
             rel = prefix + entry.name
             if not selection.hidden and entry.name.startswith("."):
@@ -261,11 +270,13 @@ def _walk_tree(root: Path, selection: Selection, root_id: tuple[int, int]) -> li
                     found.append((rel, ReadError(rel, "symbolic link loop (points back to a parent folder)",
                                                  _unfollowed(entry))))
                     continue
-                stack.append((Path(entry.path), rel, child))
+                folders.append((Path(entry.path), rel, child))
             elif stat.S_ISREG(st.st_mode):
                 if selection.wants(rel):
                     found.append((rel, SourceFile(Path(entry.path), rel, (st.st_dev, st.st_ino), st.st_size)))
             elif selection.wants(rel):
                 found.append((rel, ReadError(rel, NOT_REGULAR, _unfollowed(entry))))
+        folders.sort(key=lambda folder: path_order(folder[1]), reverse=True)  # the first popped first
+        stack.extend(folders)
     found.sort(key=lambda pair: path_order(pair[0]))
     return [entry for _, entry in found]

@@ -124,3 +124,41 @@ def test_a_glob_lists_its_files_in_the_walks_path_order(tmp_path):
     walked = [entry.name for entry in walk(tmp_path)]
     assert [os.path.basename(name) for name, _ in found] == [os.path.basename(n) for n in walked]
     assert [os.path.basename(name) for name, _ in found][:2] == ["a.txt", "story.txt"]
+
+
+def dag_of_links(root: Path, levels: int) -> None:
+    """Folders d0 .. d{levels}, each d{i} holding two links, x and y, to d{i+1}: 2^levels
+    paths from d0 to the one file in the last folder."""
+    for i in range(levels + 1):
+        (root / f"d{i}").mkdir()
+    for i in range(levels):
+        for name in ("x", "y"):
+            os.symlink(f"../d{i + 1}", root / f"d{i}" / name)
+    (root / f"d{levels}" / "leaf.txt").write_text("leaf words of a text that is here at the end\n")
+
+
+def test_a_folder_reached_through_several_links_is_walked_once(tmp_path, monkeypatch):
+    # Tester T9 (session 24): 25 folders and 48 links made 2^24 paths, a scan that never ended.
+    import dedup.sources as sources
+
+    dag_of_links(tmp_path, 24)
+    entered, scandir = [], os.scandir
+
+    def counted(path):
+        entered.append(path)
+        assert len(entered) <= 1000, "walked 2^24 paths"  # fails at once instead of running for hours
+        return scandir(path)
+
+    monkeypatch.setattr(sources.os, "scandir", counted)
+    entries = list(walk(tmp_path / "d0"))
+    assert len(entered) == 25  # each folder once: linear, not 2^24
+    assert [e.name for e in entries] == ["x/" * 24 + "leaf.txt"]  # under its first path in path order
+
+
+def test_the_path_a_folder_is_walked_under_does_not_depend_on_listing_order(tmp_path, monkeypatch):
+    import dedup.sources as sources
+
+    dag_of_links(tmp_path, 3)
+    scandir = os.scandir
+    monkeypatch.setattr(sources.os, "scandir", lambda path: reversed(list(scandir(path))))
+    assert [e.name for e in walk(tmp_path / "d0")] == ["x/x/x/leaf.txt"]
