@@ -288,6 +288,13 @@ def test_retention_prunes_what_is_older_than_the_window(tmp_path, rng):
         with pytest.raises(ValueError, match="not NaN"):
             idx.prune(before=float("nan"))
         assert list(idx) == ["mid", "new"]
+        # numbers of any kind are times: numpy's (from pandas arithmetic), Decimal (review R8)
+        import numpy as np
+        from decimal import Decimal
+
+        long_ago = datetime.now(timezone.utc).timestamp() - 365 * 86400
+        for when in (np.int64(long_ago), np.float32(long_ago), Decimal(long_ago)):
+            assert idx.prune(before=when) == [] and list(idx.documents(before=when)) == []
     result = run("index", "remove", "--older-than", "7d", "--db", db)
     assert result.exit_code == 0 and "removed 1 document added more than 7d ago" in result.stdout
     assert ids(db) == ["new"]

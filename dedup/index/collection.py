@@ -5,7 +5,9 @@ at a time (ids, iteration, :meth:`Collection.documents`) and retention
 from __future__ import annotations
 
 import math
+import numbers
 from datetime import datetime
+from decimal import Decimal
 from typing import Callable, Iterator, Optional, Union
 
 from ..storage import Leased, Storage
@@ -89,7 +91,7 @@ def _unix(when: Union[float, datetime, None]) -> Optional[float]:
         return when.timestamp()
     if when is None:
         return None
-    if not isinstance(when, (int, float)) or isinstance(when, bool):
+    if not isinstance(when, (numbers.Real, Decimal)) or isinstance(when, bool):  # numpy's scalars are Real
         raise TypeError(f"a time is Unix seconds (a number) or a datetime with a time zone, "
                         f"not {type(when).__name__} {when!r}; for an age such as '30d' use "
                         "time.time() - 30 * 86400")
