@@ -357,6 +357,18 @@ def test_lsh_settings_that_miss_most_pairs_at_the_threshold_are_warned_about(tmp
     assert Settings(rows=100).lsh_warning() and Settings().lsh_warning() is None
 
 
+def test_the_lsh_warning_of_a_new_index_is_said_once_naming_the_index_once(tmp_path, rng):
+    """Tester's T5 of session 24: ``index add --rows 100`` warned twice on stderr (once
+    from the options, once from Index.open) and its report said the index path twice."""
+    write_docs(tmp_path / "in", {"a.txt": [article(rng)]})
+    added = run("index", "add", "in", "--db", "weak.dedup", "--rows", "100", "--format", "json")
+    said = [line for line in added.stderr.splitlines() if "LSH with 2 bands x 100 rows" in line]
+    assert said == [f"dedup: warning: weak.dedup: {Settings(rows=100).lsh_warning()}"]
+    report = json.loads(added.stdout)
+    assert [(w["path"], w["warning"]) for w in report["warnings"]] == [
+        ("weak.dedup", Settings(rows=100).lsh_warning())]
+
+
 def test_record_ids_of_another_json_type_are_other_ids(tmp_path, rng):
     """Tester's D9: ``{"id": 7}`` in one file and ``{"id": "7"}`` in another were one
     index id (the second was "already indexed" or refused as a changed text).  A

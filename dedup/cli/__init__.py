@@ -91,15 +91,17 @@ def settings_options(func: Callable) -> Callable:
 SETTING_KEYS = ("threshold", "doc_threshold", "unit", "ngram", "num_perm", "bands", "rows", "min_tokens", "containment", "boilerplate")
 
 
-def build_settings(**given) -> Settings:
-    """The settings the options ask for; a warning on stderr if their LSH bands would
-    miss most pairs at the threshold (:meth:`Settings.lsh_warning`)."""
+def build_settings(*, warn: bool = True, **given) -> Settings:
+    """The settings the options ask for; with ``warn``, a warning on stderr if their LSH
+    bands would miss most pairs at the threshold (:meth:`Settings.lsh_warning`) --
+    ``False`` where the settings go to :meth:`Index.open`, which warns of it itself,
+    naming the index."""
     changes = {k: given.get(k) for k in SETTING_KEYS}
     try:
         settings = _DEFAULTS.with_changes(**changes)
     except ValueError as err:
         raise click.UsageError(str(err)) from None
-    weak = settings.lsh_warning()
+    weak = settings.lsh_warning() if warn else None
     if weak:
         click.echo(f"dedup: warning: {weak}", err=True)
     return settings

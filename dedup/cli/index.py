@@ -266,7 +266,7 @@ def _opened(db: str, options: dict, *, create: bool, readonly: bool,
             if not create:
                 raise
             exists = False
-            idx = Index.open(db, build_settings(**given) if given else None,
+            idx = Index.open(db, build_settings(warn=False, **given) if given else None,
                              create=True, readonly=readonly, auto_optimize=auto_optimize, jobs=jobs)
     except StorageError as err:
         fail(str(err))

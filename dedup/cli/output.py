@@ -263,4 +263,6 @@ def library_warnings(about: str = "") -> list[ReadWarning]:
     is ``about`` (the index, for index commands; empty for a scan: the message names
     the file it is about, e.g. the bucket file or the cache)."""
     ctx = click.get_current_context(silent=True)
-    return [ReadWarning(about, text) for text in (ctx.meta.get(_LIBRARY, []) if ctx is not None else [])]
+    texts = ctx.meta.get(_LIBRARY, []) if ctx is not None else []
+    # a warning that names the index already (Index.open's) is not named twice
+    return [ReadWarning(about, text.removeprefix(f"{about}: ") if about else text) for text in texts]
