@@ -71,7 +71,7 @@ def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator
     if has_bom(first) and not first.startswith(codecs.BOM_UTF8):
         try:
             rest = read_bounded(stream, limit - len(first), "a UTF-16/32 JSON Lines file")
-            lines: Iterator[bytes | str | None] = iter(decode(first + rest).split("\n"))
+            lines: Iterator[bytes | str | None | _Endless] = iter(decode(first + rest).split("\n"))
         except (DecodeError, TooLarge) as err:
             yield ReadError(name, str(err))
             return
@@ -80,7 +80,7 @@ def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator
     names = _Names(name)
     for number, line in enumerate(lines, 1):
         where = f"line {number}"
-        if line is _ENDLESS:
+        if isinstance(line, _Endless):
             yield ReadError(f"{name}:{number}", f"{where}: no line end within {LONG_LINE_SKIPPED * limit:,} bytes "
                                                 f"({LONG_LINE_SKIPPED}x the --max-document-size limit); "
                                                 "the rest of the file is not read")
@@ -128,11 +128,15 @@ def read_array(data: bytes, name: str, options: "ReadOptions") -> Iterator["Item
 #: no end by then (``/dev/zero`` on stdin: tester T2, session 24, read on forever) ends
 #: the file's reading with an error.
 LONG_LINE_SKIPPED = 16
-#: What :func:`_bounded_lines` yields for a line without an end within the skip bound.
-_ENDLESS = b"\0endless"
+class _Endless:
+    """What :func:`_bounded_lines` yields for a line without an end within the skip
+    bound: a type of its own, which no line read can be (review R5)."""
 
 
-def _bounded_lines(stream: BinaryIO, first: bytes, limit: int) -> Iterator[bytes | None]:
+_ENDLESS = _Endless()
+
+
+def _bounded_lines(stream: BinaryIO, first: bytes, limit: int) -> Iterator[bytes | None | _Endless]:
     """The lines of ``stream`` (``first`` already read), ``None`` for one longer than
     ``limit`` bytes, whose rest is skipped a chunk at a time, and :data:`_ENDLESS` (the
     last item) for one still without an end after ``LONG_LINE_SKIPPED * limit`` bytes."""
