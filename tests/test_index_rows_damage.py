@@ -259,7 +259,7 @@ def test_damaged_redis_values_are_detected(redis_prefix, corpus, how):
     else:
         key = f"{redis_prefix}:p:{first // PARA_ROWS}"
         chunk = client.get(key)
-        start, end = split_chunk(chunk, "test")[first]
+        start, end = split_chunk(chunk, "test", "test:p:0")[first]
         at = start + (PARA.size + 8 if how == "flipped paragraph set" else 8)  # a set value / the start
         client.set(key, chunk[:at] + bytes([chunk[at] ^ 1]) + chunk[at + 1 :])
         row, level = first, "paragraph"
@@ -472,3 +472,38 @@ def test_a_redis_boilerplate_tally_above_the_documents_judged_is_detected(redis_
     (tmp_path / "a.txt").write_text(texts[3])
     res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
     assert res.exit_code == 2 and "exceeds the documents judged" in res.stderr, (res.exit_code, res.stderr)
+
+
+@pytest.mark.parametrize("how", ["zeroed in place", "a record's size overwritten", "cut short"])
+def test_a_damaged_redis_paragraph_chunk_is_named(redis_prefix, corpus, tmp_path, how):
+    """Tester T6 (session 24): a ``p:`` chunk zeroed in place (same length) said "a stored
+    paragraph chunk is truncated" -- no key, "truncated" for a chunk of unchanged length,
+    and not the "damaged ... restore or rebuild" every other damage message says."""
+    from conftest import REDIS_URL
+
+    texts, probes = corpus
+    url = redis_url(prefix=redis_prefix)
+    _build(url, texts)
+    client = _redis(REDIS_URL)
+    d = int(client.hget(f"{redis_prefix}:ids", "article-06"))
+    first = int.from_bytes(client.get(f"{redis_prefix}:d:{d}")[8:16], "little")
+    chunk = f"{redis_prefix}:p:{first // PARA_ROWS}"
+    blob = bytearray(client.get(chunk))
+    if how == "zeroed in place":
+        blob = bytearray(len(blob) - 1) + b"\x01"  # zeros but the last byte: the records cannot fit
+    elif how == "a record's size overwritten":
+        blob[4:8] = (1 << 31).to_bytes(4, "little")
+    else:
+        blob = blob[:-3]
+    client.set(chunk, bytes(blob))
+    client.close()
+    said = f"the index is damaged: the stored paragraph chunk {chunk} does not hold whole records"
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=said) as raised:
+            idx.check_many([texts[6], probes[6]])
+        assert "Restore the index from a backup, or rebuild it" in str(raised.value)
+        with pytest.raises(IndexCorrupt, match=said):
+            idx.remove("article-06")
+    (tmp_path / "a.txt").write_text(texts[6])
+    res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
+    assert res.exit_code == 2 and said in res.stderr

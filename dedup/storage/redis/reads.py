@@ -104,7 +104,8 @@ class Reads:
         held = np.array(sorted(chunks), dtype=np.int64)
         joined = b"".join(chunks[c] for c in held.tolist())
         bounds = offsets_from_counts(np.array([len(chunks[c]) for c in held.tolist()], dtype=np.int64))
-        chunk, rows, start, end = chunk_records(np.frombuffer(joined, np.uint8), bounds, self.path)
+        chunk, rows, start, end = chunk_records(np.frombuffer(joined, np.uint8), bounds, self.path,
+                                                [f"{self._k}p:{c}" for c in held.tolist()])
         # A record is its chunk's only where its row belongs there (``row // PARA_ROWS``).
         mine = rows // PARA_ROWS == held[chunk]
         rows, start, end = rows[mine], start[mine], end[mine]

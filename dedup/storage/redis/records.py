@@ -58,7 +58,7 @@ import json
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 import xxhash
@@ -292,14 +292,14 @@ def chunk_entries(ids: np.ndarray, records: list[bytes]) -> dict[int, bytes]:
     return {chunk: b"".join(parts) for chunk, parts in out.items()}
 
 
-def chunk_records(buf: np.ndarray, bounds: np.ndarray, name: str) -> tuple[np.ndarray, ...]:
+def chunk_records(buf: np.ndarray, bounds: np.ndarray, name: str, keys: Sequence[str]) -> tuple[np.ndarray, ...]:
     """Every record of the ``p:`` chunks joined in ``buf`` (uint8; chunk ``i`` is
     ``buf[bounds[i]:bounds[i+1]]``): ``(chunk index, row id, start, end)`` of each, the
     record being ``buf[start:end]``.  Vectorized over the chunks: one step per record
     position (a chunk holds at most :data:`PARA_ROWS` records), not a Python step per
-    record.
+    record.  ``keys``: each chunk's Redis key, which a message names.
 
-    Raises :class:`IndexCorrupt` when a chunk is truncated."""
+    Raises :class:`IndexCorrupt` (:func:`overrun`) when a chunk's records do not fit it."""
     ends = np.asarray(bounds[1:], dtype=np.int64)
     pos = np.asarray(bounds[:-1], dtype=np.int64)
     chunk = np.arange(len(pos), dtype=np.int64)
@@ -309,13 +309,15 @@ def chunk_records(buf: np.ndarray, bounds: np.ndarray, name: str) -> tuple[np.nd
         pos, chunk = pos[live], chunk[live]
         if not len(pos):
             break
-        if (pos + ENTRY.size > ends[chunk]).any():
-            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        short = np.flatnonzero(pos + ENTRY.size > ends[chunk])
+        if len(short):
+            raise overrun(name, keys[chunk[short[0]]], int(ends[chunk[short[0]]] - bounds[chunk[short[0]]]))
         head = buf[pos[:, None] + np.arange(ENTRY.size)].view("<u4").astype(np.int64)
         start = pos + ENTRY.size
         end = start + head[:, 1]
-        if (end > ends[chunk]).any():
-            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+        short = np.flatnonzero(end > ends[chunk])
+        if len(short):
+            raise overrun(name, keys[chunk[short[0]]], int(ends[chunk[short[0]]] - bounds[chunk[short[0]]]))
         found.append((chunk, head[:, 0], start, end))
         pos = end
     if not found:
@@ -323,16 +325,25 @@ def chunk_records(buf: np.ndarray, bounds: np.ndarray, name: str) -> tuple[np.nd
     return tuple(np.concatenate(column) for column in zip(*found))
 
 
-def split_chunk(blob: bytes, name: str) -> dict[int, tuple[int, int]]:
-    """Row id -> (start, end) of its record in a ``p:`` chunk."""
+def overrun(name: str, key: str, size: int) -> IndexCorrupt:
+    """The damage of a ``p:`` chunk (Redis key ``key``, ``size`` bytes) whose records'
+    sizes run past its end: damaged whether it was cut or its bytes changed (tester T6,
+    session 24: it said "truncated", naming no key, for a chunk zeroed in place)."""
+    return IndexCorrupt(damaged(name, f"the stored paragraph chunk {key} does not hold whole records (its "
+                                      f"records' sizes run past its {size:,} bytes: cut short or overwritten)"))
+
+
+def split_chunk(blob: bytes, name: str, key: str) -> dict[int, tuple[int, int]]:
+    """Row id -> (start, end) of its record in the ``p:`` chunk ``blob`` (Redis key
+    ``key``); :func:`overrun` when its records do not fit it."""
     out, at = {}, 0
     while at < len(blob):
         if at + ENTRY.size > len(blob):
-            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+            raise overrun(name, key, len(blob))
         row, size = ENTRY.unpack_from(blob, at)
         at += ENTRY.size
         if at + size > len(blob):
-            raise IndexCorrupt(f"{name}: a stored paragraph chunk is truncated")
+            raise overrun(name, key, len(blob))
         out[row] = (at, at + size)
         at += size
     return out

@@ -257,7 +257,7 @@ class Writes:
         touched = sorted({row // PARA_ROWS for row in removed | marked})
         for chunk, blob in self._chunks(touched).items():
             rows, records = [], []
-            for row, (a, b) in split_chunk(blob, self.path).items():
+            for row, (a, b) in split_chunk(blob, self.path, f"{self._k}p:{chunk}").items():
                 if row in removed:
                     continue
                 record = blob[a:b]
