@@ -294,20 +294,26 @@ def test_paragraph_rows_lost_by_a_damaged_sqlite_index_page_are_detected(tmp_pat
     assert "not all the paragraph rows of stored document 1 are found" in res.stderr
 
 
+def _article_06_on_redis(prefix: str, texts: list[str]):
+    """An index of ``texts`` under ``prefix``: its URL, a client of the server, the
+    document row of ``article-06`` and the key of the ``p:`` chunk of its first paragraph."""
+    from conftest import REDIS_URL
+
+    url = redis_url(prefix=prefix)
+    _build(url, texts)
+    client = _redis(REDIS_URL)
+    d = int(client.hget(f"{prefix}:ids", "article-06"))
+    first = int.from_bytes(client.get(f"{prefix}:d:{d}")[8:16], "little")
+    return url, client, d, f"{prefix}:p:{first // PARA_ROWS}"
+
+
 @pytest.mark.parametrize("how", ["deleted document", "deleted paragraph chunk", "emptied paragraph chunk"])
 def test_a_deleted_redis_record_of_a_listed_row_is_detected(redis_prefix, corpus, tmp_path, how):
     """Tester's T2/T3: ``DEL PREFIX:d:N`` while the index still lists the document made a
     stored document's identical copy match another one (wrong id and similarity, exit 1);
     an emptied or deleted ``p:`` chunk ended in an IndexError."""
-    from conftest import REDIS_URL
-
     texts, probes = corpus
-    url = redis_url(prefix=redis_prefix)
-    _build(url, texts)
-    client = _redis(REDIS_URL)
-    d = int(client.hget(f"{redis_prefix}:ids", "article-06"))
-    first = int.from_bytes(client.get(f"{redis_prefix}:d:{d}")[8:16], "little")
-    chunk = f"{redis_prefix}:p:{first // PARA_ROWS}"
+    url, client, d, chunk = _article_06_on_redis(redis_prefix, texts)
     if how == "deleted document":
         client.delete(f"{redis_prefix}:d:{d}")
         said = f"the record of stored document row {d} is missing \\(Redis key {redis_prefix}:d:{d}\\)"
@@ -479,15 +485,8 @@ def test_a_damaged_redis_paragraph_chunk_is_named(redis_prefix, corpus, tmp_path
     """Tester T6 (session 24): a ``p:`` chunk zeroed in place (same length) said "a stored
     paragraph chunk is truncated" -- no key, "truncated" for a chunk of unchanged length,
     and not the "damaged ... restore or rebuild" every other damage message says."""
-    from conftest import REDIS_URL
-
     texts, probes = corpus
-    url = redis_url(prefix=redis_prefix)
-    _build(url, texts)
-    client = _redis(REDIS_URL)
-    d = int(client.hget(f"{redis_prefix}:ids", "article-06"))
-    first = int.from_bytes(client.get(f"{redis_prefix}:d:{d}")[8:16], "little")
-    chunk = f"{redis_prefix}:p:{first // PARA_ROWS}"
+    url, client, d, chunk = _article_06_on_redis(redis_prefix, texts)
     blob = bytearray(client.get(chunk))
     if how == "zeroed in place":
         blob = bytearray(len(blob) - 1) + b"\x01"  # zeros but the last byte: the records cannot fit
