@@ -22,7 +22,7 @@ from textgen import prose, rewrite
 from dedup.cli import main
 from dedup.index import Index
 from dedup.storage import IndexCorrupt
-from dedup.storage.redis.records import DOC, PARA, PARA_ROWS, split_chunk
+from dedup.storage.redis.records import DOC, ENTRY, PARA, PARA_ROWS, split_chunk
 from dedup.storage.rowcheck import row_checks
 
 ARTICLES = 12
@@ -506,3 +506,20 @@ def test_a_damaged_redis_paragraph_chunk_is_named(redis_prefix, corpus, tmp_path
     (tmp_path / "a.txt").write_text(texts[6])
     res = CliRunner().invoke(main, ["check", "--db", url, str(tmp_path / "a.txt")], catch_exceptions=False)
     assert res.exit_code == 2 and said in res.stderr
+
+
+def test_a_redis_paragraph_record_under_a_damaged_row_number_is_not_only_missing(redis_prefix, corpus):
+    """Tester T6 (session 24): a flipped byte in a record's row number said the record
+    "is missing" -- it is there, damaged."""
+    texts, probes = corpus
+    url, client, d, chunk = _article_06_on_redis(redis_prefix, texts)
+    first = int.from_bytes(client.get(f"{redis_prefix}:d:{d}")[8:16], "little")
+    blob = bytearray(client.get(chunk))
+    start, _ = split_chunk(bytes(blob), "test", chunk)[first]
+    blob[start - ENTRY.size + 2] ^= 0x40  # the third byte of its row number: another chunk's row
+    client.set(chunk, bytes(blob))
+    client.close()
+    with Index.open(url) as idx:
+        with pytest.raises(IndexCorrupt, match=f"is missing \\(Redis key {chunk}\\), or its record there has a "
+                                               "damaged row number"):
+            idx.check_many([texts[6], probes[6]])

@@ -267,9 +267,14 @@ class Reads:
     def _missing(self, tag: str, rows: list[int]) -> str:
         keys = sorted_unique(np.array(rows, dtype=np.int64) // (PARA_ROWS if tag == "p" else 1)).tolist()
         what = {"p": "paragraph", "d": "document"}[tag]
+        # A paragraph record is found in its chunk by its row number: a chunk whose bytes
+        # changed may hold it under another (tester T6, session 24: "missing" for a record
+        # present but damaged).
+        renamed = ("" if tag != "p" else ", or its record there has a damaged row number" if len(rows) == 1
+                   else ", or their records there have damaged row numbers")
         return damaged(self.path, f"the record{plural(rows)} of stored {what} row{plural(rows)} {listed(rows)} "
                                   f"{'are' if len(rows) > 1 else 'is'} missing (Redis key{plural(keys)} "
-                                  f"{listed([f'{self._k}{tag}:{c}' for c in keys])})")
+                                  f"{listed([f'{self._k}{tag}:{c}' for c in keys])}){renamed}")
 
     @guarded("read")
     def known_keys(self, level: Level, keys: np.ndarray) -> np.ndarray:
