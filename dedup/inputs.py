@@ -13,6 +13,7 @@ one process (the index, a report's passages).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,9 +116,23 @@ def roots_of(paths: Union[str, Path, Sequence[Union[str, Path]]]) -> list[Union[
     """What the commands are given, as :func:`list_inputs` takes it: a string that is an
     fsspec URL or a glob (``file:///data/x.txt``, a quoted ``'docs/*.txt'``:
     :func:`dedup.remote.is_remote`) stays a string, anything else (``-`` too) is a Path.
-    ``scan``, ``check`` and ``index add`` read their inputs through it alike."""
-    given = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    return [p if isinstance(p, str) and is_remote(p) else Path(p) for p in given]
+    ``scan``, ``check`` and ``index add`` read their inputs through it alike.  A path may
+    be ``bytes`` or any ``os.PathLike`` (one, or a sequence of them).
+
+    Raises :class:`FileNotFoundError` for an empty path (``Path("")`` would be the
+    current folder; the commands refuse ``''`` too) and :class:`TypeError` for
+    something that is not a path (tester's T11 of session 24: ``scan(b"x.txt")`` was
+    taken for a list of ints)."""
+    given = [paths] if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+    roots: list[Union[Path, str]] = []
+    for p in given:
+        if not isinstance(p, (str, bytes, os.PathLike)):
+            raise TypeError(f"a path to read is a str, bytes or os.PathLike, not {type(p).__name__}: {p!r}")
+        p = os.fsdecode(p) if isinstance(p, bytes) else p
+        if p == "":
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory (the path is empty)", "")
+        roots.append(p if isinstance(p, str) and is_remote(p) else Path(p))
+    return roots
 
 
 def list_inputs(

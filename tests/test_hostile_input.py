@@ -140,6 +140,24 @@ def test_a_path_that_does_not_exist_raises_in_python_and_is_a_usage_error_in_the
     assert cli.exit_code == 2 and "does not exist" in cli.stderr
 
 
+def test_scan_takes_bytes_paths_and_refuses_an_empty_path_and_non_paths(tmp_path, monkeypatch):
+    """Tester's T11 of session 24: ``scan(b"x.txt")`` failed with a TypeError about an
+    int (the bytes taken as a list of paths) and ``scan("")`` scanned the current folder,
+    where the command refuses ``''``."""
+    text = "The harbour board met on Tuesday to discuss the strike and the cranes at the port."
+    (tmp_path / "a.txt").write_text(text)
+    (tmp_path / "b.txt").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    assert [d.path for d in scan(b"a.txt").documents] == ["a.txt"]
+    assert len(scan([b"a.txt", "b.txt"]).pairs) == 2  # the document and its paragraph
+    for empty in ("", b"", ["a.txt", ""]):
+        with pytest.raises(FileNotFoundError, match="empty"):
+            scan(empty)
+    with pytest.raises(TypeError, match="not int"):
+        scan(["a.txt", 7])
+    assert run("scan", "").exit_code == 2
+
+
 # --- JSON --------------------------------------------------------------------------------
 
 def json_lines(*records: str) -> bytes:
