@@ -37,6 +37,22 @@ def njit(function: Callable) -> Callable:
         return _Compiled(function, numba.njit(nogil=True)(function), cached=False)
 
 
+@numba.njit(inline="always", nogil=True)
+def first_at_least(values: np.ndarray, q, lo: int, hi: int) -> int:
+    """The first position in ``values[lo:hi]`` (sorted) holding a value ``>= q``, or
+    ``hi`` when none does: ``lo + np.searchsorted(values[lo:hi], q)``, by binary search.
+    For the compiled loops only (:func:`njit`): inlined into each at compile time, so it
+    is compiled and cached with them (numba checks a cache against its caller's file
+    only: after a change here, delete the callers' ``__pycache__/*.nbi`` files)."""
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if values[mid] < q:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def plain(values: np.ndarray, dtype) -> np.ndarray:
     """``values`` as a writable C-contiguous array of ``dtype`` (a copy only when it is
     not one already): the one argument type a compiled loop is compiled and cached

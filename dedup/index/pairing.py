@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiled import njit
+from ..compiled import first_at_least, njit
 
 
 @njit
@@ -46,13 +46,7 @@ def pair_codes(ordered: np.ndarray, text: np.ndarray, hit_keys: np.ndarray, hit_
         j = i + 1
         while j < nh and hit_keys[j] == key:
             j += 1
-        a, b = 0, nq  # the first query key >= key
-        while a < b:
-            mid = (a + b) >> 1
-            if ordered[mid] < key:
-                a = mid + 1
-            else:
-                b = mid
+        a = first_at_least(ordered, key, 0, nq)  # the first query key >= key
         end = a
         while end < nq and ordered[end] == key:
             end += 1

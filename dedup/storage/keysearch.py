@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiled import njit
+from ..compiled import first_at_least, njit
 
 
 @njit
@@ -38,13 +38,7 @@ def directory_bounds(keys: np.ndarray, starts: np.ndarray, shift: int, fence: np
         lo, hi = starts[slot], starts[slot + 1]  # both bounds lie in [lo, hi]
         end = hi
         if hi - lo > fence_step and nf:
-            a, b = 0, nf  # the fence keys below q
-            while a < b:
-                mid = (a + b) >> 1
-                if fence[mid] < q:
-                    a = mid + 1
-                else:
-                    b = mid
+            a = first_at_least(fence, q, 0, nf)  # the fence keys below q
             # the left bound lies in ((a - 1) * step, a * step]: past fence key a - 1, up to key a
             if a > 0:
                 lo = max(lo, (a - 1) * fence_step + 1)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...compiled import njit
+from ...compiled import first_at_least, njit
 
 @njit
 def search(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, limit: int, block: int):
@@ -50,13 +50,7 @@ def search(keys: np.ndarray, fence: np.ndarray, query: np.ndarray, limit: int, b
     stop = np.zeros(m, np.int64)  # keys[stop] >= q, or stop == n
     for i in range(m):  # the fence, then the interpolated first probe
         q = query[i]
-        a, b = 0, nf
-        while a < b:
-            mid = (a + b) >> 1
-            if fence[mid] < q:
-                a = mid + 1
-            else:
-                b = mid
+        a = first_at_least(fence, q, 0, nf)
         if a == 0:  # q <= keys[0]
             hi[i] = 1
             continue
