@@ -30,3 +30,21 @@ def test_a_closed_stdin_is_an_error_entry_for_it():
 def test_only_a_closed_stdin_reads_nothing():
     done = dedup("scan -", "<&-")
     assert done.returncode == 2 and "dedup: <stdin>: standard input is closed" in done.stderr
+
+
+def test_every_command_that_writes_to_a_closed_stdout_says_so(tmp_path):
+    """Not only the report writers: click's echo writes nothing to a closed stdout and
+    says nothing, so ``dedup explain >&-`` exited 0 with nothing written and ``index
+    stats`` said "unexpected error: OSError" (session 24)."""
+    db = tmp_path / "i.dedup"
+    assert dedup(f"index add '{FIXTURES}' --db '{db}' -q", ">/dev/null").returncode in (0, 1)
+    for args in ("explain", f"index stats --db '{db}'", f"index list --db '{db}'", f"index export --db '{db}'"):
+        done = dedup(args, ">&-")
+        assert (done.returncode, done.stderr.strip()) == (2, "dedup: cannot write to stdout: it is closed"), args
+
+
+def test_a_command_that_writes_nothing_to_stdout_runs_without_one(tmp_path):
+    report = tmp_path / "r.json"
+    done = dedup(f"scan '{FIXTURES}' --format json -o '{report}'", ">&-")
+    assert done.returncode == 1 and "stdout" not in done.stderr  # the fixtures' duplicates
+    assert '"pairs"' in report.read_text()

@@ -315,6 +315,8 @@ class _Commands(_Hinting):
         if debug:  # e.g. the traceback of a reader's failure, reported as a read error
             logging.basicConfig(format="dedup: %(name)s: %(message)s")
             logging.getLogger("dedup").setLevel(logging.DEBUG)
+        if sys.stdout is None:  # started with stdout closed (`dedup ... >&-`)
+            sys.stdout = failures.ClosedStdout()
         with failures.signals_raise(), warnings.catch_warnings():
             warnings.showwarning = library_warning
             try:
@@ -325,6 +327,9 @@ class _Commands(_Hinting):
             except BrokenPipeError:
                 failures.ending()
                 failures.broken_pipe()
+            except failures.StdoutClosed:
+                failures.ending()
+                failures.stdout_closed()
             except (KeyboardInterrupt, failures.Terminated) as err:
                 failures.ending()
                 failures.interrupted(failures.exit_code_for_signal() or 130, debug, err)

@@ -42,6 +42,8 @@ swallowed in ``WeakSet._remove``).  So:
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import signal
 import sys
@@ -207,6 +209,32 @@ def fail_unexpected(err: BaseException, debug: bool) -> None:
     hint = "" if debug else " (dedup --debug ... shows the traceback)"
     _say_notes(err)
     click.echo(f"dedup: unexpected error: {describe(err)}{hint}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+class StdoutClosed(OSError):
+    """A write to :class:`ClosedStdout`."""
+
+
+class ClosedStdout(io.TextIOBase):
+    """What ``sys.stdout`` is while a command runs that was started without one
+    (``dedup ... >&-``): Python makes it None, and click's ``echo`` then writes nothing
+    and says nothing -- ``dedup explain >&-`` printed nothing and exited 0, ``index
+    stats`` said "unexpected error: OSError" (session 24).  Every write raises
+    :class:`StdoutClosed` (``EBADF``), which a command that writes a report says as
+    "cannot write the report to stdout" and every other as :func:`stdout_closed`; a
+    command that writes nothing to stdout (``scan DIR -o FILE``) runs as usual."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise StdoutClosed(errno.EBADF, "it is closed")
+
+
+def stdout_closed() -> None:
+    """Say that the command could not write to stdout because it is closed, exit 2."""
+    click.echo("dedup: cannot write to stdout: it is closed", err=True)
     sys.exit(EXIT_ERROR)
 
 
