@@ -78,6 +78,9 @@ class _Compiled:
         except MemoryError:  # the call's own (a crowded look-up), not the cache's
             raise
         except Exception as err:
+            interrupt = _interrupt_in(err)
+            if interrupt is not None:
+                raise interrupt from None
             if not self._cached:
                 raise
             where = getattr(getattr(self._dispatcher, "_cache", None), "_cache_path", "numba's cache folder")
@@ -86,3 +89,20 @@ class _Compiled:
                           f"cache it again)", stacklevel=2)
             self._dispatcher, self._cached = numba.njit(nogil=True)(self._function), False
             return self._dispatcher(*args)
+
+
+def _interrupt_in(err: BaseException) -> BaseException | None:
+    """The signal's exception that ``err`` carries, or None.  A signal handler that
+    raises (Ctrl-C's ``KeyboardInterrupt``, the command's SIGTERM exception: both
+    ``BaseException`` but no ``Exception``) can run just as a compiled call returns its
+    arrays; CPython then reports it as ``SystemError: ... returned a result with an
+    exception set`` caused by it.  That is an interrupt to raise, not a cache that does
+    not load (new-user NU-8 of session 24: the warning told the user to delete a good
+    cache, the call was made again, and the Ctrl-C was lost until the add had ended)."""
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen:
+        if not isinstance(err, Exception):
+            return err
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return None

@@ -45,7 +45,8 @@ def expand(pattern: str) -> tuple[object, list[tuple[str, int]]]:
         # A glob that matches nothing says so, not that fsspec is missing (s23 audit of #12).
         if "://" not in pattern and not _local_matches(pattern):
             raise FileNotFoundError(errno.ENOENT, "no file matches", pattern) from None
-        raise ValueError(f"{pattern}: reading URLs and globs needs fsspec: pip install 'dedup[dask]'") from None
+        raise ValueError(f"{pattern}: reading URLs and globs needs fsspec: "
+                         f"pip install -e '.[dask]' in dedup's checkout") from None
     try:
         fs, path = url_to_fs(pattern)
     except (ImportError, ValueError) as err:

@@ -500,3 +500,25 @@ def test_check_text_says_a_duplicate_is_accepted_under_strip_or_flag(tmp_path):
     assert "b.txt: DUPLICATE: " in said["reject"]
     assert "b.txt: DUPLICATE (accepted under strip: seen paragraphs cut): " in said["strip"]
     assert "b.txt: DUPLICATE (accepted under flag): " in said["flag"]
+
+
+def test_an_add_that_makes_a_new_index_says_so(tmp_path, monkeypatch):
+    """New-user NU-1 of session 24: a mistyped --db (article.dedup for articles.dedup)
+    silently made a new, empty index and judged the article against it ("nothing seen
+    before", exit 0).  The add that makes an index says so on stderr (not with -q); the
+    next add to it does not."""
+    import subprocess
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.txt").write_text("The harbour board met on Tuesday to discuss the strike at the port today.")
+
+    def add(*extra):
+        return subprocess.run([sys.executable, "-m", "dedup", "index", "add", "a.txt", "--db", "i.dedup", *extra],
+                              capture_output=True, text=True, timeout=300)
+
+    first = add()
+    assert first.returncode == 0 and "dedup: i.dedup: no index there: this add makes a new one" in first.stderr
+    assert "makes a new one" not in add().stderr
+    (tmp_path / "i.dedup").unlink()
+    assert "makes a new one" not in add("-q").stderr

@@ -49,3 +49,41 @@ def test_a_damaged_cache_is_compiled_again_in_memory_never_an_error(tmp_path):
         again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path)
         assert again.returncode == 0 and again.stdout.strip() == "[0, 2, 4]", again.stderr
         assert "does not load" in again.stderr and str(tmp_path / "cache") in again.stderr
+
+
+def spin_arrays(values):
+    total = 0.0
+    for _ in range(200):
+        for i in range(values.shape[0]):
+            total += values[i] * 1.0000001
+    out = np.empty(values.shape[0])
+    out[:] = total
+    return out, np.arange(values.shape[0])
+
+
+def test_a_signal_as_a_compiled_call_returns_is_raised_not_taken_for_a_damaged_cache():
+    """New-user NU-8 of session 24: a Ctrl-C landing in a compiled look-up (which returns
+    arrays) came back as ``SystemError: ... returned a result with an exception set``,
+    was taken for a cache that does not load (a warning to delete good files), the call
+    was made again and the interrupt lost -- the add ran on to its end."""
+    import signal
+    import warnings
+
+    fn = compiled.njit(spin_arrays)
+    fn(np.ones(4))  # compiled (or loaded) before the clock starts
+    big = np.ones(2_000_000)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            signal.setitimer(signal.ITIMER_REAL, 0.05)  # inside the call: it takes ~0.3 s or more
+            with pytest.raises(KeyboardInterrupt):
+                fn(big)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    assert not [w for w in said if "does not load" in str(w.message)]

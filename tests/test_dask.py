@@ -450,7 +450,7 @@ def test_missing_extra_is_one_line_exit_2(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     result = CliRunner().invoke(main, ["scan", str(FIXTURES / "news"), "--no-cache", "--engine", "dask"])
     assert result.exit_code == 2
-    assert result.stderr.strip().count("\n") == 0 and "pip install 'dedup[dask]'" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "pip install -e '.[dask]' in dedup's checkout" in result.stderr
 
 
 def test_scheduler_needs_the_dask_engine():

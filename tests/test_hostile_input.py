@@ -258,7 +258,8 @@ def test_index_add_crashing_half_way_says_what_was_committed(tmp_path, monkeypat
     monkeypatch.setattr(Index, "_decide", second_batch_crashes)
     result = run("index", "add", tmp_path, "--db", db, "--base", tmp_path)
     assert result.exit_code == 2
-    lines = result.stderr.strip().splitlines()
+    made, *lines = result.stderr.strip().splitlines()
+    assert made == f"dedup: {db}: no index there: this add makes a new one"
     # Exactly what is in the index (#12a: it said "256 judged and 257 stored" on Redis).
     assert lines[0] == (f"dedup: {db}: stopped; 256 of the 300 documents read are stored in the index "
                         "(the last: d255.txt) and stay there; the other 44 are not (rejected, refused or "

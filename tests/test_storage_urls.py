@@ -109,7 +109,7 @@ def test_a_redis_url_without_the_redis_library_names_the_extra(monkeypatch):
     open_redis, after open_storage's clear message, and escaped as ModuleNotFoundError."""
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis fails, as when it is not installed
     with pytest.raises(StorageError, match=r"redis://u:\*\*\*@127.0.0.1:1/0: the redis backend needs a library "
-                                           r"that is not installed .*pip install 'dedup\[redis\]'"):
+                                           r"that is not installed .*pip install -e '\.\[redis\]' in dedup's checkout"):
         Index.open("redis://u:pw@127.0.0.1:1/0")
 
 

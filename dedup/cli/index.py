@@ -186,6 +186,8 @@ def add(db, paths, include, exclude, hidden, fmt, policy, seen_share, exit_zero,
             idx, created = _opened(db, options, create=True, readonly=False)
             stack.enter_context(idx)
             stack.enter_context(_discarded_unless_stored(idx, created))
+        if created and not output.quiet:  # a mistyped --db must not go unnoticed (new-user NU-1 of s24)
+            click.echo(f"dedup: {printable(idx.path)}: no index there: this add makes a new one", err=True)
         job = guard(lambda: add_paths(idx, paths, selection,
                                        build_read_options(**options),
                                        Policy(policy, seen_share, add_duplicates, replace),

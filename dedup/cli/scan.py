@@ -49,7 +49,7 @@ def _check_parquet_folder(folder) -> None:
         raise click.UsageError(f"-o {folder}: --format parquet writes a folder of Parquet files (compressed "
                                "inside), not a compressed file; name the folder without the suffix")
     if importlib.util.find_spec("pyarrow") is None:
-        raise Unavailable("--format parquet needs pyarrow: pip install 'dedup[dask]'")
+        raise Unavailable("--format parquet needs pyarrow: pip install -e '.[dask]' in dedup's checkout")
 
 
 class Unavailable(click.ClickException):
@@ -72,7 +72,7 @@ class Unavailable(click.ClickException):
               help="Split each stage's work this many ways (same results for any number) "
                    "[default: from the corpus size].")
 @click.option("--engine", type=click.Choice(ENGINES), default="local", show_default=True,
-              help="Where the stages run: this machine's processes, or Dask tasks (pip install 'dedup[dask]'; "
+              help="Where the stages run: this machine's processes, or Dask tasks (pip install -e '.[dask]' in dedup's checkout; "
                    "same results).")
 @click.option("--scheduler", metavar="ADDRESS", default=None,
               help="With --engine dask: the address of a running Dask scheduler (tcp://host:8786); --tmp-dir "

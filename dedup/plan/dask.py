@@ -72,7 +72,7 @@ def _distributed():
         import distributed
     except ImportError as error:
         raise DaskUnavailable(
-            f"the Dask engine needs the dask extra: pip install 'dedup[dask]' ({error})"
+            f"the Dask engine needs the dask extra: pip install -e '.[dask]' in dedup's checkout ({error})"
         ) from None
     return distributed
 

@@ -29,7 +29,7 @@ def read_stream(stream: BinaryIO, name: str, options: "ReadOptions") -> Iterator
         import pyarrow
         import pyarrow.parquet as pq
     except ImportError:
-        yield ReadError(name, "reading Parquet needs pyarrow: pip install 'dedup[dask]'")
+        yield ReadError(name, "reading Parquet needs pyarrow: pip install -e '.[dask]' in dedup's checkout")
         return
     try:
         table = pq.ParquetFile(stream)

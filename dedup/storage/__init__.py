@@ -97,7 +97,7 @@ def open_storage(
             raise  # not a backend's missing library: a broken install or a bug, said as such
         raise StorageError(
             f"{masked(url)}: the {scheme} backend needs a library that is not installed ({err}); "
-            "install dedup with the redis extra: pip install 'dedup[redis]'"
+            "install dedup with the redis extra: pip install -e '.[redis]' in dedup's checkout"
         ) from None
 
 
