@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compiled import plain
 from ..containment import (MAX_BUCKET, MAX_RATIO, bucket_keys, depth, least_matches, lowest_jaccard, plausible,
                            search_positions)
 from ..segments import row_positions
@@ -115,7 +114,8 @@ def _shared(query: np.ndarray, hit_keys: np.ndarray, hit_refs: np.ndarray
     keys and the rows' entry counts took ~2x the time on numpy 2.4, whose stable
     argsort of int64 is ~5x its plain one and ~15x ``np.sort``; session 24: the same
     steps in numpy were ~15 passes over a batch's millions of codes.)"""
-    from .pairing import pair_codes, run_heads  # (numba: imported by the first look-up)
+    from ..compiled import plain  # (numba: imported by the first look-up, never by a scan)
+    from .pairing import pair_codes, run_heads
 
     empty = np.zeros(0, np.int64)
     if not len(hit_keys):
